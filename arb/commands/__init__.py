@@ -1,0 +1,1 @@
+"""CLI subcommands that wire several packages together."""

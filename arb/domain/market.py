@@ -1,0 +1,74 @@
+"""Markets, sides and the per-venue trading rules that every order must respect."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+
+
+class Side(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> "Side":
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A ccxt unified spot symbol, ``BASE/QUOTE``."""
+
+    base: str
+    quote: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Symbol":
+        parts = text.split("/")
+        if len(parts) != 2 or not all(p and p.isalnum() and p.upper() == p for p in parts):
+            raise ValueError(f"malformed symbol {text!r}: expected BASE/QUOTE in upper case, e.g. BTC/USDT")
+        return cls(parts[0], parts[1])
+
+    def __str__(self) -> str:
+        return f"{self.base}/{self.quote}"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRules:
+    """What a venue accepts for one symbol. All values exact.
+
+    ``price_step`` and ``amount_step`` are the tick sizes (e.g. ``Decimal("0.01")``); Gate states them as
+    decimal counts (``precision``, ``amount_precision``), ccxt as ticks: both normalize to a step.
+    """
+
+    venue: str
+    symbol: str
+    price_step: Decimal
+    amount_step: Decimal
+    min_amount: Decimal = Decimal(0)
+    min_notional: Decimal = Decimal(0)
+
+    def round_amount(self, amount: Decimal) -> Decimal:
+        """Amounts always round down: never trade more than was sized."""
+        return quantize_step(amount, self.amount_step, ROUND_DOWN)
+
+    def round_price(self, price: Decimal, side: Side) -> Decimal:
+        """Limit prices round toward the safe side: a buy limit down, a sell limit up.
+
+        Rounding a buy limit up would allow paying more than detection priced.
+        """
+        return quantize_step(price, self.price_step, ROUND_FLOOR if side is Side.BUY else ROUND_CEILING)
+
+
+def quantize_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    """Round ``value`` to a multiple of ``step`` with the given rounding mode, exactly."""
+    if step <= 0:
+        raise ValueError(f"step must be positive, got {step}")
+    units = (value / step).to_integral_value(rounding=rounding)
+    return (units * step).quantize(step) if step.as_tuple().exponent < 0 else units * step
+
+
+def step_from_decimals(decimals: int) -> Decimal:
+    """Gate's ``precision: 2`` -> ``Decimal('0.01')``."""
+    return Decimal(1).scaleb(-decimals)

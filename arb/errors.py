@@ -1,0 +1,103 @@
+"""The arb error tree.
+
+Every error arb raises on purpose derives from :class:`ArbError`. Venue errors carry ``retryable`` so the
+executor's retry loop can decide without parsing messages:
+
+- ``ConfigError``              bad configuration; names the file and key. Exit status 2.
+- ``CaptureFormatError``       a capture file line that does not follow CAPTURE.md; names the line.
+- ``StoreError``               the database is unavailable or refused a write.
+- ``VenueError``               anything a venue said or failed to say:
+  - ``AuthenticationError``    bad key/signature/expired timestamp after resync: stop trading there.
+  - ``RateLimited``            HTTP 429 and friends; carries ``reset_at`` (epoch seconds) when known.
+  - ``InsufficientFunds``      the venue says the balance is too small.
+  - ``InvalidOrder``           precision, minimums, bad client id: the order as built is wrong.
+  - ``OrderNotFound``          the venue does not know the order (yet): look again before concluding.
+  - ``TransientVenueError``    5xx, busy, timeouts, disconnects: retry reads; submissions go ambiguous.
+  - ``BadSymbol``              the venue does not list the symbol.
+
+Messages never contain secrets: no error is ever constructed from a request's headers.
+"""
+
+from __future__ import annotations
+
+
+class ArbError(Exception):
+    """Base of every error arb raises on purpose."""
+
+    retryable: bool = False
+
+
+class ConfigError(ArbError):
+    """Configuration is invalid. ``str()`` is the one line shown to the user."""
+
+    def __init__(self, path: str, key: str, problem: str) -> None:
+        self.path = path
+        self.key = key
+        self.problem = problem
+        where = f"{path}: {key}" if key else path
+        super().__init__(f"{where}: {problem}")
+
+
+class CaptureFormatError(ArbError):
+    """A capture file does not follow the capture format; names file and line number."""
+
+    def __init__(self, source: str, line_no: int, problem: str) -> None:
+        self.source = source
+        self.line_no = line_no
+        self.problem = problem
+        super().__init__(f"{source}:{line_no}: {problem}")
+
+
+class StoreError(ArbError):
+    """The database is unavailable or refused a write."""
+
+    retryable = True
+
+
+class VenueError(ArbError):
+    """Something a venue said (or failed to say)."""
+
+    def __init__(self, venue: str, message: str, *, label: str | None = None) -> None:
+        self.venue = venue
+        self.label = label
+        super().__init__(f"{venue}: {message}" + (f" [{label}]" if label else ""))
+
+
+class AuthenticationError(VenueError):
+    """Key, signature or timestamp rejected. Trading on this venue must stop."""
+
+
+class RateLimited(VenueError):
+    """The venue (or our own budget) says slow down."""
+
+    retryable = True
+
+    def __init__(
+        self, venue: str, message: str, *, label: str | None = None, reset_at: float | None = None
+    ) -> None:
+        super().__init__(venue, message, label=label)
+        self.reset_at = reset_at
+
+
+class InsufficientFunds(VenueError):
+    """The venue says the balance does not cover the order."""
+
+
+class InvalidOrder(VenueError):
+    """The order as built violates a venue rule."""
+
+
+class OrderNotFound(VenueError):
+    """The venue does not know the order (a just-placed order may briefly be unknown)."""
+
+    retryable = True
+
+
+class TransientVenueError(VenueError):
+    """5xx, busy, timeout, disconnect: the outcome of a submission is unknown."""
+
+    retryable = True
+
+
+class BadSymbol(VenueError):
+    """The venue does not list the symbol."""

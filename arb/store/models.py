@@ -1,0 +1,183 @@
+"""The trade-history schema: runs, opportunities, orders, order events, fills, balances.
+
+Every amount and price is :class:`ExactDecimal`; every timestamp is :class:`UTCDateTime`. Enumerated
+text columns (mode, decision, side, status) are plain strings guarded by CHECK constraints so they read
+naturally in SQL and in notebooks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from arb.store.types import ExactDecimal, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RUN_MODES = ("replay", "paper", "live")
+DECISIONS = ("executed", "rejected")
+SIDES = ("buy", "sell")
+ORDER_STATUSES = (
+    "created",
+    "submitted",
+    "open",
+    "partially_filled",
+    "filled",
+    "canceled",
+    "rejected",
+    "unknown",
+)
+ORDER_PURPOSES = ("entry", "unwind", "complete")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {Decimal: ExactDecimal(), datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (CheckConstraint(_in("mode", RUN_MODES), name="mode"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    mode: Mapped[str] = mapped_column(String(16))
+    # The effective config with secrets masked: enough to rerun, never enough to trade.
+    config_snapshot: Mapped[dict[str, Any]]
+    # End-of-run summary (funnel, PnL); None while running or after a crash.
+    summary: Mapped[dict[str, Any] | None]
+
+    opportunities: Mapped[list[Opportunity]] = relationship(back_populates="run")
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        CheckConstraint(_in("decision", DECISIONS), name="decision"),
+        CheckConstraint("decision = 'executed' OR reason IS NOT NULL", name="rejected_has_reason"),
+        Index("ix_opportunities_run_detected", "run_id", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    detected_at: Mapped[datetime]
+    symbol: Mapped[str] = mapped_column(String(32))
+    buy_venue: Mapped[str] = mapped_column(String(32))
+    sell_venue: Mapped[str] = mapped_column(String(32))
+    size: Mapped[Decimal]  # base units
+    buy_price: Mapped[Decimal]  # depth-walked VWAP on the buy venue
+    sell_price: Mapped[Decimal]  # depth-walked VWAP on the sell venue
+    buy_limit: Mapped[Decimal | None]  # worst price reached on the buy side (IOC limit)
+    sell_limit: Mapped[Decimal | None]
+    expected_profit: Mapped[Decimal]  # quote, net of both fees
+    edge_bps: Mapped[Decimal | None]
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    # Audit inputs: what detection saw.
+    buy_fee_rate: Mapped[Decimal | None]
+    sell_fee_rate: Mapped[Decimal | None]
+    buy_book_seq: Mapped[int | None]
+    sell_book_seq: Mapped[int | None]
+    buy_book_age_ms: Mapped[int | None]
+    sell_book_age_ms: Mapped[int | None]
+    detail: Mapped[dict[str, Any] | None]
+
+    run: Mapped[Run] = relationship(back_populates="opportunities")
+    orders: Mapped[list[Order]] = relationship(back_populates="opportunity")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(_in("side", SIDES), name="side"),
+        CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+        CheckConstraint(_in("purpose", ORDER_PURPOSES), name="purpose"),
+        UniqueConstraint("client_order_id"),
+        Index("ix_orders_venue_status", "venue", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    venue: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    type: Mapped[str] = mapped_column(String(16))
+    time_in_force: Mapped[str] = mapped_column(String(8))
+    purpose: Mapped[str] = mapped_column(String(16), default="entry")
+    client_order_id: Mapped[str] = mapped_column(String(64))
+    venue_order_id: Mapped[str | None] = mapped_column(String(64))
+    price: Mapped[Decimal]
+    amount: Mapped[Decimal]
+    filled: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # Set when the request left for the venue / when the venue first acknowledged it (latency views).
+    sent_at: Mapped[datetime | None]
+    acked_at: Mapped[datetime | None]
+    flagged: Mapped[str | None] = mapped_column(Text)  # e.g. found on the venue but not in the database
+
+    opportunity: Mapped[Opportunity | None] = relationship(back_populates="orders")
+    events: Mapped[list[OrderEvent]] = relationship(back_populates="order", order_by="OrderEvent.id")
+    fills: Mapped[list[Fill]] = relationship(back_populates="order", order_by="Fill.id")
+
+
+class OrderEvent(Base):
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    ts: Mapped[datetime]
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    venue_status: Mapped[str | None] = mapped_column(String(64))  # raw status/finish_as as the venue said it
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+
+
+class Fill(Base):
+    __tablename__ = "fills"
+    __table_args__ = (UniqueConstraint("venue", "trade_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    venue: Mapped[str] = mapped_column(String(32))
+    trade_id: Mapped[str] = mapped_column(String(64))
+    price: Mapped[Decimal]
+    amount: Mapped[Decimal]
+    fee: Mapped[Decimal]
+    fee_currency: Mapped[str] = mapped_column(String(16))
+    ts: Mapped[datetime]
+
+    order: Mapped[Order] = relationship(back_populates="fills")
+
+
+class Balance(Base):
+    __tablename__ = "balances"
+    __table_args__ = (Index("ix_balances_run_venue_asset_ts", "run_id", "venue", "asset", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    venue: Mapped[str] = mapped_column(String(32))
+    asset: Mapped[str] = mapped_column(String(16))
+    free: Mapped[Decimal]
+    used: Mapped[Decimal]
+    total: Mapped[Decimal]
+    ts: Mapped[datetime]

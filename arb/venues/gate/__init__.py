@@ -1,0 +1,1 @@
+"""The Gate API v4 adapter."""

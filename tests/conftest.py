@@ -1,0 +1,1 @@
+"""Shared test fixtures. Store fixtures live in tests/store/conftest.py."""
