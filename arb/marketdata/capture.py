@@ -1,0 +1,238 @@
+"""The arb capture format, version 1 (``../shared/CAPTURE.md``): a strict reader and an exact writer.
+
+A capture is JSON Lines, optionally gzip-compressed (``.gz``), one :class:`CaptureEvent` per line. It is
+the contract between ``arb record``, replay and the tests, so the reader refuses anything the format does
+not allow (and names the file and line), and the writer never reformats a price: levels stay the decimal
+strings the venue sent, so a record -> replay round trip is byte-exact.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import orjson
+
+from arb.errors import CaptureFormatError
+
+EventType = Literal["snapshot", "delta"]
+Level = tuple[str, str]
+"""One price level as recorded: ``(price, size)`` decimal strings, exactly as in the file."""
+
+_TYPES = frozenset(("snapshot", "delta"))
+_REQUIRED = ("ts", "venue", "symbol", "type", "bids", "asks")
+_OPTIONAL = ("exchange_ts", "seq", "first_seq")
+_KNOWN = frozenset(_REQUIRED + _OPTIONAL)
+# Plain non-negative decimals: what venues send and what Decimal(str) round-trips. No exponents, signs,
+# NaN or whitespace: a writer that produced those has a bug we want to hear about.
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureEvent:
+    """One line of a capture: a whole-book ``snapshot`` or a ``delta`` of changed levels.
+
+    ``ts`` is the receive time in ms since the epoch; ``seq`` is the venue's update id after the event
+    (the snapshot id for a snapshot) and ``first_seq`` the first update id in the event, where the venue
+    provides them. In a delta a size of ``"0"`` removes the level.
+    """
+
+    ts: int
+    venue: str
+    symbol: str
+    type: EventType
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    exchange_ts: int | None = None
+    seq: int | None = None
+    first_seq: int | None = None
+
+    def to_json(self) -> bytes:
+        """The event as one compact JSON line (without the newline), fields in the documented order."""
+        obj: dict[str, Any] = {"ts": self.ts, "venue": self.venue, "symbol": self.symbol, "type": self.type}
+        if self.exchange_ts is not None:
+            obj["exchange_ts"] = self.exchange_ts
+        if self.seq is not None:
+            obj["seq"] = self.seq
+        if self.first_seq is not None:
+            obj["first_seq"] = self.first_seq
+        obj["bids"] = self.bids
+        obj["asks"] = self.asks
+        return orjson.dumps(obj)
+
+
+def _open_binary(path: Path, mode: Literal["rb", "wb"]) -> IO[bytes]:
+    if path.suffix == ".gz":
+        return gzip.open(path, mode)  # type: ignore[return-value]
+    return open(path, mode)  # noqa: SIM115 - the caller closes it
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass; true/false is not a timestamp.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _levels(raw: object, field: str, fail: Any) -> tuple[Level, ...]:
+    if not isinstance(raw, list):
+        fail(f"{field!r} must be an array of [price, size] pairs")
+    out: list[Level] = []
+    for i, level in enumerate(raw):  # type: ignore[union-attr]
+        if not isinstance(level, list) or len(level) != 2:
+            fail(f"{field}[{i}] must be a [price, size] pair")
+        price, size = level
+        if not isinstance(price, str) or not isinstance(size, str):
+            fail(f"{field}[{i}]: price and size must be decimal strings, got {level!r}")
+        if not _DECIMAL.fullmatch(price) or not _DECIMAL.fullmatch(size):
+            fail(f"{field}[{i}]: not a plain non-negative decimal: {level!r}")
+        out.append((price, size))
+    return tuple(out)
+
+
+def _check_snapshot_order(levels: tuple[Level, ...], field: str, descending: bool, fail: Any) -> None:
+    prices = [Decimal(p) for p, _ in levels]
+    for i in range(1, len(prices)):
+        ok = prices[i] < prices[i - 1] if descending else prices[i] > prices[i - 1]
+        if not ok:
+            order = "descending" if descending else "ascending"
+            fail(f"snapshot {field} must be strictly {order} (best first); level {i} is {levels[i][0]}")
+
+
+def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) -> CaptureEvent:
+    """Parse and validate one capture line (without cross-line checks such as ``ts`` order)."""
+
+    def fail(problem: str) -> None:
+        raise CaptureFormatError(source, line_no, problem)
+
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise CaptureFormatError(source, line_no, f"malformed JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        fail("each line must be a JSON object")
+    missing = [k for k in _REQUIRED if k not in obj]
+    if missing:
+        fail(f"missing field(s): {', '.join(missing)}")
+    unknown = sorted(set(obj) - _KNOWN)
+    if unknown:
+        fail(f"unknown field(s): {', '.join(unknown)}")
+    kind = obj["type"]
+    if kind not in _TYPES:
+        fail(f"unknown type {kind!r} (expected 'snapshot' or 'delta')")
+    if not _is_int(obj["ts"]) or obj["ts"] < 0:
+        fail(f"'ts' must be a non-negative integer (ms since epoch), got {obj['ts']!r}")
+    for key in ("venue", "symbol"):
+        if not isinstance(obj[key], str) or not obj[key]:
+            fail(f"{key!r} must be a non-empty string")
+    if "/" not in obj["symbol"]:
+        fail(f"'symbol' must be a ccxt unified symbol BASE/QUOTE, got {obj['symbol']!r}")
+    for key in _OPTIONAL:
+        if key in obj and not _is_int(obj[key]):
+            fail(f"{key!r} must be an integer when present, got {obj[key]!r}")
+    bids = _levels(obj["bids"], "bids", fail)
+    asks = _levels(obj["asks"], "asks", fail)
+    if kind == "snapshot":
+        _check_snapshot_order(bids, "bids", True, fail)
+        _check_snapshot_order(asks, "asks", False, fail)
+    first_seq, seq = obj.get("first_seq"), obj.get("seq")
+    if first_seq is not None and seq is not None and first_seq > seq:
+        fail(f"first_seq {first_seq} > seq {seq}")
+    return CaptureEvent(
+        ts=obj["ts"],
+        venue=obj["venue"],
+        symbol=obj["symbol"],
+        type=kind,
+        bids=bids,
+        asks=asks,
+        exchange_ts=obj.get("exchange_ts"),
+        seq=seq,
+        first_seq=first_seq,
+    )
+
+
+def read_capture(path: str | Path) -> Iterator[CaptureEvent]:
+    """Yield the events of a capture file, strictly.
+
+    Raises :class:`CaptureFormatError` naming the file and 1-based line number for a malformed line, an
+    unknown ``type``, a ``ts`` lower than the line before, or a ``delta`` for a (venue, symbol) that has
+    had no ``snapshot`` yet. Blank lines are errors too: the writer never produces them.
+    """
+    path = Path(path)
+    source = str(path)
+    last_ts = -1
+    seen: set[tuple[str, str]] = set()
+    with _open_binary(path, "rb") as fh:
+        line_no = 0
+        try:
+            for line_no, raw in enumerate(fh, start=1):  # noqa: B007 - line_no used after the loop
+                if raw.endswith(b"\n"):
+                    raw = raw[:-1]
+                if not raw.strip():
+                    raise CaptureFormatError(source, line_no, "blank line")
+                event = parse_event(raw, source, line_no)
+                if event.ts < last_ts:
+                    raise CaptureFormatError(
+                        source, line_no, f"ts {event.ts} is before the previous line's ts {last_ts}"
+                    )
+                last_ts = event.ts
+                key = (event.venue, event.symbol)
+                if event.type == "snapshot":
+                    seen.add(key)
+                elif key not in seen:
+                    raise CaptureFormatError(
+                        source, line_no, f"delta for {event.venue} {event.symbol} before any snapshot"
+                    )
+                yield event
+        except (OSError, EOFError) as exc:  # truncated or corrupt gzip
+            raise CaptureFormatError(source, line_no + 1, f"unreadable: {exc}") from None
+
+
+class CaptureWriter:
+    """Writes events to a capture file (gzip when the name ends in ``.gz``), one JSON line each.
+
+    Refuses an event whose ``ts`` is before the previous one rather than writing a file the reader would
+    reject later. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._fh: IO[bytes] = _open_binary(self.path, "wb")
+        self._last_ts = -1
+        self.count = 0
+
+    def write(self, event: CaptureEvent) -> None:
+        if event.ts < self._last_ts:
+            raise ValueError(f"capture events must be in ts order: {event.ts} after {self._last_ts}")
+        self._last_ts = event.ts
+        self._fh.write(event.to_json() + b"\n")
+        self.count += 1
+
+    def write_all(self, events: Iterable[CaptureEvent]) -> None:
+        for event in events:
+            self.write(event)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+    def __enter__(self) -> CaptureWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def dumps_events(events: Iterable[CaptureEvent]) -> bytes:
+    """All events as capture text (for tests and small in-memory captures)."""
+    buf = io.BytesIO()
+    for event in events:
+        buf.write(event.to_json() + b"\n")
+    return buf.getvalue()

@@ -1,0 +1,136 @@
+"""The capture format: strict reader, exact writer, bundled sample data."""
+
+from __future__ import annotations
+
+import gzip
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from arb.errors import CaptureFormatError
+from arb.marketdata.capture import CaptureEvent, CaptureWriter, read_capture
+
+SNAP = (
+    b'{"ts":1629417600000,"venue":"binance","symbol":"LINK/USDT","type":"snapshot",'
+    b'"bids":[["27.095","988.45"]],"asks":[["27.101","21.079"]]}'
+)
+DELTA = (
+    b'{"ts":1629417600100,"venue":"binance","symbol":"LINK/USDT","type":"delta","seq":1002,'
+    b'"first_seq":1001,"bids":[["27.09","0"]],"asks":[["27.102","5.5"]]}'
+)
+
+
+def _write(tmp_path: Path, *lines: bytes, name: str = "c.jsonl") -> Path:
+    path = tmp_path / name
+    data = b"".join(line + b"\n" for line in lines)
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def test_reads_the_documented_example(tmp_path: Path) -> None:
+    events = list(read_capture(_write(tmp_path, SNAP, DELTA)))
+    assert events[0] == CaptureEvent(
+        ts=1629417600000,
+        venue="binance",
+        symbol="LINK/USDT",
+        type="snapshot",
+        bids=(("27.095", "988.45"),),
+        asks=(("27.101", "21.079"),),
+    )
+    assert events[1].seq == 1002 and events[1].first_seq == 1001
+    assert events[1].bids == (("27.09", "0"),)
+
+
+@pytest.mark.parametrize("name", ["c.jsonl", "c.jsonl.gz"])
+def test_writer_round_trips_bytes_exactly(tmp_path: Path, name: str) -> None:
+    src = _write(tmp_path, SNAP, DELTA, name="src.jsonl")
+    events = list(read_capture(src))
+    out = tmp_path / name
+    with CaptureWriter(out) as writer:
+        writer.write_all(events)
+    raw = gzip.decompress(out.read_bytes()) if name.endswith(".gz") else out.read_bytes()
+    assert raw == src.read_bytes()
+    assert list(read_capture(out)) == events
+
+
+BAD_LINES = [
+    (b"{not json", "malformed JSON"),
+    (b"[1,2]", "JSON object"),
+    (SNAP.replace(b'"snapshot"', b'"trade"'), "unknown type 'trade'"),
+    (SNAP.replace(b'"ts":1629417600000,', b""), "missing field(s): ts"),
+    (SNAP.replace(b'"ts":1629417600000', b'"ts":"1629417600000"'), "'ts' must be"),
+    (SNAP.replace(b'"ts":1629417600000', b'"ts":1.5'), "'ts' must be"),
+    (SNAP.replace(b'"27.095"', b"27.095"), "decimal strings"),
+    (SNAP.replace(b'"27.095"', b'"2.7e1"'), "plain non-negative decimal"),
+    (SNAP.replace(b'"988.45"', b'"-1"'), "plain non-negative decimal"),
+    (SNAP.replace(b'["27.095","988.45"]', b'["27.095"]'), "pair"),
+    (SNAP.replace(b'"type"', b'"seq":"x","type"'), "'seq' must be an integer"),
+    (SNAP.replace(b'"type"', b'"extra":1,"type"'), "unknown field(s): extra"),
+    (SNAP.replace(b'"LINK/USDT"', b'"LINKUSDT"'), "BASE/QUOTE"),
+    (
+        SNAP.replace(b'[["27.095","988.45"]]', b'[["27.0","1"],["27.1","1"]]'),
+        "strictly descending",
+    ),
+    (b"", "blank line"),
+]
+
+
+@pytest.mark.parametrize(("line", "problem"), BAD_LINES)
+def test_bad_line_names_file_and_line(tmp_path: Path, line: bytes, problem: str) -> None:
+    path = _write(tmp_path, SNAP, line)
+    with pytest.raises(CaptureFormatError) as err:
+        list(read_capture(path))
+    assert err.value.line_no == 2
+    assert err.value.source == str(path)
+    assert problem in err.value.problem
+    assert str(err.value).startswith(f"{path}:2: ")
+
+
+def test_ts_must_not_go_backwards(tmp_path: Path) -> None:
+    earlier = DELTA.replace(b"1629417600100", b"1629417599999")
+    with pytest.raises(CaptureFormatError, match=r":2: ts 1629417599999 is before"):
+        list(read_capture(_write(tmp_path, SNAP, earlier)))
+
+
+def test_equal_ts_is_allowed(tmp_path: Path) -> None:
+    same = DELTA.replace(b"1629417600100", b"1629417600000")
+    assert len(list(read_capture(_write(tmp_path, SNAP, same)))) == 2
+
+
+def test_delta_before_snapshot_of_that_book(tmp_path: Path) -> None:
+    other = DELTA.replace(b'"binance"', b'"gate"')
+    with pytest.raises(CaptureFormatError, match=r":2: delta for gate LINK/USDT before any snapshot"):
+        list(read_capture(_write(tmp_path, SNAP, other)))
+
+
+def test_truncated_gzip_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl.gz"
+    path.write_bytes(gzip.compress(SNAP + b"\n" + DELTA + b"\n")[:-12])
+    with pytest.raises(CaptureFormatError, match="unreadable"):
+        list(read_capture(path))
+
+
+def test_writer_refuses_out_of_order_ts(tmp_path: Path) -> None:
+    snap = next(read_capture(_write(tmp_path, SNAP)))
+    with CaptureWriter(tmp_path / "o.jsonl") as writer:
+        writer.write(snap)
+        with pytest.raises(ValueError, match="ts order"):
+            writer.write(CaptureEvent(snap.ts - 1, "binance", "LINK/USDT", "snapshot", (), ()))
+
+
+def test_bundled_link_capture_is_complete_and_valid() -> None:
+    path = files("arb") / "data" / "linkusdt-binance-huobi-2021-08-20.jsonl.gz"
+    counts: dict[str, int] = {}
+    last = None
+    for event in read_capture(str(path)):
+        counts[event.venue] = counts.get(event.venue, 0) + 1
+        assert event.type == "snapshot" and len(event.bids) == 10 and len(event.asks) == 10
+        last = event
+    assert counts == {"binance": 7200, "huobi": 7200}
+    assert last is not None and last.ts == 1629417600000 + 7199 * 1000
+    notice = (files("arb") / "data" / "NOTICE").read_text()
+    assert "MIT License" in notice and "ANISH DAS" in notice
