@@ -1,0 +1,28 @@
+"""``arb config check [PATH]``: validate a config file and print it as arb will use it, secrets masked."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from arb.config import DEFAULT_CONFIG, load_config, render_toml
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("config", help="inspect configuration", description="Inspect configuration.")
+    config_sub = parser.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
+    check = config_sub.add_parser(
+        "check",
+        help="validate a config file and print the effective config (secrets masked)",
+        description="Validate PATH (default: ./config.toml) and print the effective config. "
+        "Exit status 2 with one line naming the file and key when it is invalid.",
+    )
+    check.add_argument("path", nargs="?", default=str(DEFAULT_CONFIG), help="config file (default: %(default)s)")
+    check.set_defaults(func=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    config = load_config(args.path)
+    sys.stdout.write(f"# {config.path}: valid\n")
+    sys.stdout.write(render_toml(config.snapshot()))
+    return 0
