@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up (first time) and run arb: creates .venv, installs arb, runs `arb run` on the shipped config.
+# Extra arguments go to `arb run`, e.g. `bash run.sh --config my.toml`.
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ ! -x .venv/bin/arb ] || [ pyproject.toml -nt .venv/.arb-installed ]; then
+  python3 -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e .
+  touch .venv/.arb-installed
+fi
+exec .venv/bin/arb run "$@"

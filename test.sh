@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up (first time) and run the whole test suite, on SQLite and on a real PostgreSQL server.
+# PostgreSQL comes from Debian's packages (installed if missing, needs root/apt) and runs on a loopback
+# port; without it the PostgreSQL cases are skipped locally, and fail under CI (CI=true).
+# Extra arguments go to pytest, e.g. `bash test.sh tests/config -x`.
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.arb-test-installed ]; then
+  python3 -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch .venv/.arb-test-installed
+fi
+if [ -z "${ARB_TEST_POSTGRES_URL:-}" ]; then
+  if url="$(bash .ci/start-postgres)"; then
+    export ARB_TEST_POSTGRES_URL="$url"
+  else
+    echo "test.sh: PostgreSQL unavailable; PostgreSQL cases will skip (or fail under CI)" >&2
+  fi
+fi
+exec .venv/bin/python -m pytest "$@"
