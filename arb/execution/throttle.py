@@ -1,0 +1,152 @@
+"""Client-side rate limits, declared as data, enforced before the venue has to say 429.
+
+Each venue gets a :class:`VenueLimits` table: one global budget, a budget per endpoint, and budgets per
+(endpoint, market) where the venue counts per market (Gate: 10 order placements per second per market;
+ccxt's own throttle is one global bucket and does not know this). Buckets are asyncio-throttle sliding
+windows with an injected clock and sleep so tests can drive time.
+
+After a venue announces a reset (429 with a reset timestamp), :meth:`VenueThrottle.block_until` holds
+*every* request to that venue until the reset: nothing is sent inside an announced window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from asyncio_throttle import Throttler
+
+PLACE = "place"
+CANCEL = "cancel"
+FETCH_ORDER = "fetch_order"
+FETCH_OPEN = "fetch_open_orders"
+FETCH_FILLS = "fetch_fills"
+BALANCES = "balances"
+ENDPOINTS = (PLACE, CANCEL, FETCH_ORDER, FETCH_OPEN, FETCH_FILLS, BALANCES)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    requests: int
+    period: float  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class VenueLimits:
+    global_budget: Budget
+    per_endpoint: Mapping[str, Budget] = field(default_factory=dict)
+    per_market: Mapping[str, Budget] = field(default_factory=dict)  # endpoint -> budget per market
+
+
+# Gate API v4 spot (shared/gate-v4.md): placements 10/s per market, cancels 200/s, other private
+# endpoints 200 per 10 s each. The global budget is ours, to stay well inside Gate's IP limits.
+GATE_SPOT_LIMITS = VenueLimits(
+    global_budget=Budget(100, 1.0),
+    per_endpoint={
+        CANCEL: Budget(200, 1.0),
+        FETCH_ORDER: Budget(200, 10.0),
+        FETCH_OPEN: Budget(200, 10.0),
+        FETCH_FILLS: Budget(200, 10.0),
+        BALANCES: Budget(200, 10.0),
+    },
+    per_market={PLACE: Budget(10, 1.0)},
+)
+
+# For ccxt venues without a declared table: one conservative global budget.
+DEFAULT_LIMITS = VenueLimits(global_budget=Budget(10, 1.0))
+
+UNLIMITED = VenueLimits(global_budget=Budget(1_000_000, 1.0))
+
+
+class ClockedThrottler(Throttler):
+    """asyncio-throttle's sliding window with an injectable clock and sleep."""
+
+    def __init__(
+        self,
+        budget: Budget,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        retry_interval: float = 0.002,
+    ) -> None:
+        super().__init__(rate_limit=budget.requests, period=budget.period, retry_interval=retry_interval)
+        self._clock = clock
+        self._sleep = sleep
+
+    def flush(self) -> None:
+        now = self._clock()
+        while self._task_logs and now - self._task_logs[0] >= self.period:
+            self._task_logs.popleft()
+
+    def ready(self) -> bool:
+        self.flush()
+        return len(self._task_logs) < self.rate_limit
+
+    async def acquire(self) -> None:
+        while not self.ready():
+            # Sleep until the oldest request leaves the window rather than polling blindly.
+            wait = self.period - (self._clock() - self._task_logs[0])
+            await self._sleep(max(wait, self.retry_interval))
+        self._task_logs.append(self._clock())
+
+
+class VenueThrottle:
+    """All buckets of one venue. ``await acquire(endpoint, market)`` right before each request."""
+
+    def __init__(
+        self,
+        venue: str,
+        limits: VenueLimits,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.venue = venue
+        self.limits = limits
+        self._clock = clock
+        self._wall = wall
+        self._sleep = sleep
+        self._global = self._make(limits.global_budget)
+        self._buckets: dict[tuple[str, str | None], ClockedThrottler] = {}
+        self.blocked_until = 0.0  # wall-clock epoch seconds
+        self.acquired = 0
+        self.waited_for_reset = 0
+
+    def _make(self, budget: Budget) -> ClockedThrottler:
+        return ClockedThrottler(budget, clock=self._clock, sleep=self._sleep)
+
+    def _chain(self, endpoint: str, market: str | None) -> list[ClockedThrottler]:
+        # Most specific first: a saturated market must not hold a slot of the global budget while it waits.
+        chain = []
+        if market is not None and endpoint in self.limits.per_market:
+            key = (endpoint, market)
+            if key not in self._buckets:
+                self._buckets[key] = self._make(self.limits.per_market[endpoint])
+            chain.append(self._buckets[key])
+        if endpoint in self.limits.per_endpoint:
+            key = (endpoint, None)
+            if key not in self._buckets:
+                self._buckets[key] = self._make(self.limits.per_endpoint[endpoint])
+            chain.append(self._buckets[key])
+        chain.append(self._global)
+        return chain
+
+    def block_until(self, reset_at: float) -> None:
+        """The venue announced a window: hold every request until ``reset_at`` (epoch seconds)."""
+        self.blocked_until = max(self.blocked_until, reset_at)
+
+    async def _wait_for_reset(self) -> None:
+        while (remaining := self.blocked_until - self._wall()) > 0:
+            self.waited_for_reset += 1
+            await self._sleep(remaining)
+
+    async def acquire(self, endpoint: str, market: str | None = None) -> None:
+        await self._wait_for_reset()
+        for bucket in self._chain(endpoint, market):
+            await bucket.acquire()
+        # A 429 may have announced a window while we waited on a bucket: check again, last thing.
+        await self._wait_for_reset()
+        self.acquired += 1
