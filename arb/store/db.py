@@ -1,0 +1,83 @@
+"""Engines and session factories for the two supported databases.
+
+SQLite (a file, ``sqlite:///arb.db`` by default) is the embedded default; PostgreSQL is reached by URL
+(``postgresql+psycopg://...``). Everything else in the store takes a :class:`~sqlalchemy.orm.Session`
+made by the factory returned here; there is no global session.
+
+SQLite needs three things switched on per connection, and one driver quirk undone:
+
+- ``foreign_keys=ON``: otherwise SQLite parses but ignores every ``REFERENCES`` / ``ON DELETE``.
+- ``journal_mode=WAL``: the report and notebooks can read while the engine writes.
+- ``busy_timeout``: a writer waits for a lock instead of failing at once with "database is locked".
+- Python's ``sqlite3`` module opens transactions lazily and never before DDL, so a failed migration
+  would leave half a schema behind. We take transaction control from the driver and emit ``BEGIN``
+  ourselves: DDL becomes transactional and SAVEPOINTs work (SQLAlchemy's documented recipe).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_DB_URL = "sqlite:///arb.db"
+DB_URL_ENV = "ARB_DB_URL"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def resolve_url(explicit: str | None = None) -> str:
+    """The database URL to use: an explicit one (``--db``), else ``$ARB_DB_URL``, else ``arb.db``."""
+    return explicit or os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
+
+
+def display_url(url: str | URL) -> str:
+    """``url`` safe to print or log: the password, if any, is masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with arb's per-database settings applied (see module docstring)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for units of work: ``with factory.begin() as session: ...`` commits or rolls back.
+
+    ``expire_on_commit=False`` so rows returned by a repository function stay readable after the
+    transaction that loaded them has ended (the engine hands them to other components).
+    """
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    engine = create_engine(url, **kwargs)
+    in_memory = url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: we issue BEGIN ourselves in _on_begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL is durable across application crashes; only an OS crash can lose the
+                # last transactions, never corrupt the file.
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine

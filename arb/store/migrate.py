@@ -1,0 +1,164 @@
+"""Alembic, driven from code: what ``arb db ...`` and ``arb run`` call.
+
+The migration scripts live in ``migrations/`` at the repository root (where Alembic users look for
+them). ``arb`` must not depend on being started from the checkout, or on ``alembic.ini``: the
+configuration is built here with ``script_location`` found relative to the package. The repository's
+``alembic.ini`` exists only so the plain ``alembic`` command works too; both end in the same
+``migrations/env.py``, which takes its settings from :func:`context_options`.
+
+The URL travels in ``Config.attributes`` (not ``sqlalchemy.url``): configparser would try to
+interpolate the ``%`` of URL-encoded passwords and options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+import arb
+from arb.errors import StoreError
+from arb.store.db import display_url, make_engine, resolve_url
+from arb.store.models import Base
+from arb.store.types import ExactDecimal, UTCDateTime
+
+# Checked in order: the source checkout (editable installs, CI), then a copy shipped inside the package.
+_CANDIDATE_DIRS = (
+    Path(arb.__file__).resolve().parent.parent / "migrations",
+    Path(arb.__file__).resolve().parent / "_migrations",
+)
+
+
+def migrations_dir() -> Path:
+    """The directory holding ``env.py`` and ``versions/``."""
+    for candidate in _CANDIDATE_DIRS:
+        if (candidate / "env.py").is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in _CANDIDATE_DIRS)
+    raise StoreError(f"cannot find arb's migration scripts (looked in {tried})")
+
+
+def context_options(dialect_name: str) -> dict[str, Any]:
+    """Options for ``context.configure`` shared by ``env.py`` and :func:`schema_diff`.
+
+    ``render_as_batch`` on SQLite: it cannot ALTER most things, so Alembic rebuilds the table (copy and
+    rename) instead. ``compare_type`` so a changed column type shows up in autogenerate and in the
+    models-vs-migrations test, not only added or dropped columns.
+    """
+    return {
+        "target_metadata": Base.metadata,
+        "render_as_batch": dialect_name == "sqlite",
+        "compare_type": True,
+        "compare_server_default": True,
+        # Our SQLite engine issues BEGIN itself (see arb.store.db), so its DDL is transactional too.
+        "transactional_ddl": True,
+        "render_item": _render_item,
+    }
+
+
+def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Autogenerate writes arb's column types as plain SQLAlchemy types.
+
+    A migration is a frozen record of the schema at its revision: it must not import ``arb.store.types``
+    (which may change later) and must not change meaning if it does.
+    """
+    if kind == "type" and isinstance(obj, ExactDecimal):
+        return "sa.String(length=64).with_variant(sa.Numeric(), 'postgresql')"
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def alembic_config(url: str | None = None, *, connection: Connection | None = None) -> Config:
+    """An Alembic :class:`Config` for ``url`` (resolved as in :func:`arb.store.db.resolve_url`).
+
+    With ``connection``, migrations run on it (inside the caller's transaction, if any).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["db_url"] = resolve_url(url)
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision the scripts know about."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the initial migration ships with the package
+        raise StoreError("no migration scripts found")
+    return head
+
+
+def current_revision(url: str | None = None) -> str | None:
+    """The revision the database at ``url`` is at; ``None`` for an empty (never migrated) database."""
+    with _connect(url) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade the database to ``revision``; returns (revision before, revision after)."""
+    before = current_revision(url)
+    _run(command.upgrade, url, revision)
+    return before, current_revision(url)
+
+
+def upgrade_to_head(url: str | None = None) -> tuple[str | None, str | None]:
+    """Bring the database to the newest schema (``arb run`` calls this before it starts)."""
+    return upgrade(url, "head")
+
+
+def downgrade(url: str | None = None, revision: str = "-1") -> tuple[str | None, str | None]:
+    """Downgrade the database to ``revision`` (``base`` drops every table); returns (before, after)."""
+    before = current_revision(url)
+    _run(command.downgrade, url, revision)
+    return before, current_revision(url)
+
+
+def schema_diff(connection: Connection) -> list[Any]:
+    """Differences between the models and the database (``alembic check``); empty when they agree."""
+    context = MigrationContext.configure(connection, opts=context_options(connection.dialect.name))
+    return list(compare_metadata(context, Base.metadata))
+
+
+def check(url: str | None = None) -> list[Any]:
+    """:func:`schema_diff` for the database at ``url``."""
+    with _connect(url) as connection:
+        return schema_diff(connection)
+
+
+def _run(fn: Any, url: str | None, revision: str) -> None:
+    resolved = resolve_url(url)
+    try:
+        fn(alembic_config(resolved), revision)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"migrating {display_url(resolved)} failed: {_first_line(exc)}") from exc
+
+
+@contextmanager
+def _connect(url: str | None) -> Iterator[Connection]:
+    resolved = resolve_url(url)
+    engine = make_engine(resolved, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot use database {display_url(resolved)}: {_first_line(exc)}") from exc
+    finally:
+        engine.dispose()
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    # SQLAlchemy appends the SQL and a docs link; the driver's own first line is the useful part.
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
