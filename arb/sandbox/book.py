@@ -1,0 +1,101 @@
+"""One sandbox order book: absolute price levels plus Gate-style consecutive update ids.
+
+Every change (a feed event, or liquidity consumed by a fill) bumps the update id by one and yields a
+:class:`BookUpdate` carrying the absolute sizes of the levels that changed (``0`` deletes), which is
+exactly what Gate's ``spot.order_book_update`` carries. The REST ``with_id`` snapshot reports the current
+id, so a client can splice snapshot and stream together as it would against Gate.
+
+Pure: no clock, no I/O. Time comes in as ``ts_ms``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+Level = tuple[Decimal, Decimal]
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate:
+    """Changed levels with absolute sizes; ``first_id``..``last_id`` are Gate's ``U``/``u``."""
+
+    pair: str
+    first_id: int
+    last_id: int
+    ts_ms: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    full: bool = False  # True when the change replaced the whole book (sent as ``full`` on spot.obu)
+
+
+class Book:
+    """Bids and asks of one pair. ``skip_next`` makes the next update leave a gap of one id (fault knob)."""
+
+    def __init__(self, pair: str, start_id: int = 1000) -> None:
+        self.pair = pair
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+        self.update_id = start_id
+        self.ts_ms = 0
+        self.skip_next = False
+
+    def sorted_bids(self, limit: int | None = None) -> list[Level]:
+        levels = sorted(self.bids.items(), key=lambda lv: lv[0], reverse=True)
+        return levels[:limit] if limit is not None else levels
+
+    def sorted_asks(self, limit: int | None = None) -> list[Level]:
+        levels = sorted(self.asks.items(), key=lambda lv: lv[0])
+        return levels[:limit] if limit is not None else levels
+
+    def replace(self, bids: Iterable[Level], asks: Iterable[Level], ts_ms: int) -> BookUpdate | None:
+        """A snapshot: the whole book becomes ``bids``/``asks``; the update lists every changed level."""
+        new_bids = {p: s for p, s in bids if s > 0}
+        new_asks = {p: s for p, s in asks if s > 0}
+        bid_changes = _diff(self.bids, new_bids)
+        ask_changes = _diff(self.asks, new_asks)
+        self.bids, self.asks = new_bids, new_asks
+        return self._emit(bid_changes, ask_changes, ts_ms, full=True)
+
+    def apply(self, bids: Iterable[Level], asks: Iterable[Level], ts_ms: int) -> BookUpdate | None:
+        """A delta: each level is set to its absolute size, ``0`` removes it."""
+        bid_changes = [_set(self.bids, p, s) for p, s in bids]
+        ask_changes = [_set(self.asks, p, s) for p, s in asks]
+        return self._emit(bid_changes, ask_changes, ts_ms)
+
+    def consume(self, side: str, price: Decimal, amount: Decimal, ts_ms: int) -> BookUpdate | None:
+        """A fill took ``amount`` at ``price`` from ``side`` ('bids' or 'asks'); it stays gone until a feed
+        event sets that level again."""
+        levels = self.bids if side == "bids" else self.asks
+        left = levels.get(price, ZERO) - amount
+        change = _set(levels, price, left if left > 0 else ZERO)
+        if side == "bids":
+            return self._emit([change], [], ts_ms)
+        return self._emit([], [change], ts_ms)
+
+    def _emit(self, bids: list[Level], asks: list[Level], ts_ms: int, full: bool = False) -> BookUpdate | None:
+        self.ts_ms = max(self.ts_ms, ts_ms)
+        if not bids and not asks and not full:
+            return None
+        if self.skip_next:
+            self.update_id += 1  # the id that is never published: subscribers see U > last_u + 1
+            self.skip_next = False
+        first = self.update_id + 1
+        self.update_id = first
+        return BookUpdate(self.pair, first, first, self.ts_ms, tuple(bids), tuple(asks), full)
+
+
+def _set(levels: dict[Decimal, Decimal], price: Decimal, size: Decimal) -> Level:
+    if size > 0:
+        levels[price] = size
+    else:
+        levels.pop(price, None)
+    return price, (size if size > 0 else ZERO)
+
+
+def _diff(old: dict[Decimal, Decimal], new: dict[Decimal, Decimal]) -> list[Level]:
+    changes = [(p, s) for p, s in new.items() if old.get(p) != s]
+    changes += [(p, ZERO) for p in old if p not in new]
+    return changes

@@ -1,0 +1,82 @@
+"""Sandbox configuration (frozen) and fault knobs (mutable at run time, by tests or the control API)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from arb.sandbox.orders import PairSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One API key. The secret is kept out of ``repr`` so it never lands in a log line."""
+
+    key: str
+    secret: str = field(repr=False)
+    balances: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RandomWalkFeed:
+    """A seeded random-walk book for ``pair``: ``levels`` per side, ``step_s`` between snapshots."""
+
+    pair: str
+    mid: Decimal = Decimal("25")
+    tick: Decimal = Decimal("0.001")
+    levels: int = 20
+    step_s: float = 1.0
+    seed: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureFeed:
+    """Replay ``path`` (CAPTURE.md format); ``routes`` maps (venue, symbol) of the capture to sandbox
+    pairs. ``speed`` 1.0 plays at the recorded pace, 10.0 ten times faster, 0 as fast as possible."""
+
+    path: Path
+    routes: Mapping[tuple[str, str], str]
+    speed: float = 1.0
+
+
+DEFAULT_ACCOUNT = Account(
+    "sandbox-key", "sandbox-secret", {"USDT": Decimal("10000"), "LINK": Decimal("100")}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxConfig:
+    accounts: tuple[Account, ...] = (DEFAULT_ACCOUNT,)
+    pairs: tuple[PairSpec, ...] = (PairSpec("LINK_USDT"),)
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port
+    clock: Callable[[], float] = time.time
+    order_limit: int = 10  # Gate: 10 placements per second per account per market
+    order_window_s: float = 1.0
+    global_limit: int = 200  # every endpoint, per key (or per caller without one)
+    global_window_s: float = 10.0
+    seed: int = 0  # fault-injection randomness
+    feeds: tuple[RandomWalkFeed | CaptureFeed, ...] = ()
+
+
+@dataclass(slots=True)
+class Faults:
+    """Misbehaviour on demand. Fractions draw from a seeded RNG so a run can be reproduced."""
+
+    latency_s: float = 0.0
+    fraction_429: float = 0.0
+    fraction_5xx: float = 0.0
+    drop_order_responses: int = 0  # accept the next N orders, then close the connection unanswered
+    freeze_book: bool = False
+    rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
+
+    def update(self, values: Mapping[str, object]) -> None:
+        """Set knobs by name (the control endpoint's JSON); unknown names are an error."""
+        for name, value in values.items():
+            if name not in ("latency_s", "fraction_429", "fraction_5xx", "drop_order_responses", "freeze_book"):
+                raise ValueError(f"unknown fault knob {name!r}")
+            setattr(self, name, type(getattr(self, name))(value))  # type: ignore[call-arg]

@@ -1,0 +1,58 @@
+"""Where the sandbox book comes from: a seeded random walk or a recorded capture.
+
+Both are plain iterators of :class:`BookEvent` (pure, testable without a server); the server paces them
+(``asyncio.sleep`` between events, scaled by the replay speed) and hands them to the engine.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from arb.sandbox.book import Level
+from arb.sandbox.config import CaptureFeed, RandomWalkFeed
+
+
+@dataclass(frozen=True, slots=True)
+class BookEvent:
+    ts_ms: int  # recorded time (capture) or offset from the start (random walk)
+    pair: str
+    kind: str  # snapshot | delta
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+
+
+def random_walk(feed: RandomWalkFeed) -> Iterator[BookEvent]:
+    """Snapshots whose mid moves by -1/0/+1 tick each step; sizes vary, all seeded."""
+    rng = random.Random(feed.seed)
+    mid_ticks = int(feed.mid / feed.tick)
+    step = 0
+    while True:
+        mid_ticks += rng.choice((-1, 0, 1))
+        bids = tuple(
+            ((mid_ticks - 1 - i) * feed.tick, Decimal(rng.randint(1, 5000)) / 10) for i in range(feed.levels)
+        )
+        asks = tuple(
+            ((mid_ticks + 1 + i) * feed.tick, Decimal(rng.randint(1, 5000)) / 10) for i in range(feed.levels)
+        )
+        yield BookEvent(int(step * feed.step_s * 1000), feed.pair, "snapshot", bids, asks)
+        step += 1
+
+
+def capture_events(feed: CaptureFeed) -> Iterator[BookEvent]:
+    """The capture's events for the routed (venue, symbol) streams, in file order."""
+    from arb.marketdata.capture import read_capture  # built in parallel; imported only when used
+
+    for ev in read_capture(feed.path):
+        pair = feed.routes.get((ev.venue, ev.symbol))
+        if pair is None:
+            continue
+        yield BookEvent(
+            ev.ts,
+            pair,
+            ev.type,
+            tuple((Decimal(p), Decimal(s)) for p, s in ev.bids),
+            tuple((Decimal(p), Decimal(s)) for p, s in ev.asks),
+        )

@@ -1,0 +1,229 @@
+"""REST ``/api/v4``: the spot endpoints ccxt's gate class and our ``GateExchange`` call.
+
+One middleware does what every Gate request goes through, in Gate's order: injected faults (latency,
+random 429/5xx), the global budget, authentication of private endpoints (recomputed from the request as
+received), then the handler; every answer carries the ``X-Gate-RateLimit-*`` headers and every error is
+Gate's ``{"label", "message"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from arb.sandbox.apierror import GateApiError, bad_param
+from arb.sandbox.auth import verify_request
+from arb.sandbox.config import Faults
+from arb.sandbox.matching import Engine, Event
+from arb.sandbox.orders import fmt
+from arb.sandbox.ratelimit import Verdict, WindowLimiter
+
+PREFIX = "/api/v4"
+KEY = web.AppKey("rest_key", str)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RestApi:
+    def __init__(
+        self,
+        engine: Engine,
+        secrets: dict[str, str],
+        faults: Faults,
+        order_limiter: WindowLimiter,
+        global_limiter: WindowLimiter,
+        now_s: Callable[[], float],
+        publish: Callable[[list[Event]], None],
+    ) -> None:
+        self.engine = engine
+        self.secrets = secrets
+        self.faults = faults
+        self.order_limiter = order_limiter
+        self.global_limiter = global_limiter
+        self.now_s = now_s
+        self.publish = publish
+
+    def now_ms(self) -> int:
+        return int(self.now_s() * 1000)
+
+    def routes(self) -> list[web.RouteDef]:
+        p = PREFIX
+        return [
+            web.get(p + "/spot/time", self.time),
+            web.get(p + "/spot/currency_pairs", self.currency_pairs),
+            web.get(p + "/spot/currencies", self.currencies),
+            web.get(p + "/margin/currency_pairs", self.empty_list),
+            web.get(p + "/spot/order_book", self.order_book),
+            web.get(p + "/spot/accounts", self.accounts),
+            web.post(p + "/spot/orders", self.create_order),
+            web.get(p + "/spot/orders", self.list_orders),
+            web.delete(p + "/spot/orders", self.cancel_all),
+            web.get(p + "/spot/orders/{order_id}", self.get_order),
+            web.delete(p + "/spot/orders/{order_id}", self.cancel_order),
+            web.get(p + "/spot/open_orders", self.open_orders),
+            web.get(p + "/spot/my_trades", self.my_trades),
+        ]
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(PREFIX + "/"):
+            return await handler(request)
+        if self.faults.latency_s > 0:
+            await asyncio.sleep(self.faults.latency_s)
+        verdict = self.global_limiter.hit(request.headers.get("KEY") or request.remote or "-", self.now_s())
+        request["ratelimit"] = verdict
+        try:
+            if self.faults.fraction_429 and self.faults.rng.random() < self.faults.fraction_429:
+                raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded (injected)")
+            if self.faults.fraction_5xx and self.faults.rng.random() < self.faults.fraction_5xx:
+                raise GateApiError(502, "SERVER_ERROR", "Internal server error (injected)")
+            if not verdict.allowed:
+                raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded")
+            if not _is_public(request.path):
+                body = await request.read()
+                request[KEY] = verify_request(
+                    request.method, request.rel_url.raw_path, request.rel_url.raw_query_string, body,
+                    request.headers, self.secrets, self.now_s(),
+                )
+            response = await handler(request)
+        except GateApiError as exc:
+            response = web.json_response(exc.body(), status=exc.status)
+        except web.HTTPNotFound:
+            response = web.json_response({"label": "NOT_FOUND", "message": "not found"}, status=404)
+        final: Verdict = request["ratelimit"]
+        if not response.prepared:
+            response.headers.update(final.headers())
+        return response
+
+    # ---- public ---------------------------------------------------------------------------------------
+    async def time(self, request: web.Request) -> web.Response:
+        return web.json_response({"server_time": self.now_ms()})
+
+    async def currency_pairs(self, request: web.Request) -> web.Response:
+        return web.json_response([p.to_json() for p in self.engine.pairs.values()])
+
+    async def currencies(self, request: web.Request) -> web.Response:
+        names = sorted({c for p in self.engine.pairs.values() for c in (p.base, p.quote)})
+        return web.json_response([
+            {"currency": c, "name": c, "delisted": False, "withdraw_disabled": False,
+             "withdraw_delayed": False, "deposit_disabled": False, "trade_disabled": False, "chain": c}
+            for c in names
+        ])
+
+    async def empty_list(self, request: web.Request) -> web.Response:
+        return web.json_response([])
+
+    async def order_book(self, request: web.Request) -> web.Response:
+        q = request.query
+        pair = self.engine.pair(q.get("currency_pair"))
+        limit = _int(q.get("limit", "10"), "limit", 1, 1000)
+        book = self.engine.books[pair.id]
+        body: dict[str, Any] = {}
+        if q.get("with_id") == "true":
+            body["id"] = book.update_id
+        now = self.now_ms()
+        body.update({
+            "current": now,
+            "update": book.ts_ms or now,
+            "asks": [[fmt(p), fmt(s)] for p, s in book.sorted_asks(limit)],
+            "bids": [[fmt(p), fmt(s)] for p, s in book.sorted_bids(limit)],
+        })
+        return web.json_response(body)
+
+    # ---- private --------------------------------------------------------------------------------------
+    async def accounts(self, request: web.Request) -> web.Response:
+        balances = self.engine.balances.get(request[KEY], {})
+        only = request.query.get("currency")
+        return web.json_response([
+            {"currency": c, "available": fmt(b.available), "locked": fmt(b.locked), "update_id": 1}
+            for c, b in sorted(balances.items()) if only in (None, c)
+        ])
+
+    async def create_order(self, request: web.Request) -> web.Response:
+        key = request[KEY]
+        try:
+            req = json.loads(await request.read() or b"{}", parse_float=Decimal)
+        except ValueError:
+            raise GateApiError(400, "INVALID_REQUEST_BODY", "body is not JSON") from None
+        if not isinstance(req, dict):
+            raise GateApiError(400, "INVALID_REQUEST_BODY", "body must be a JSON object")
+        pair = self.engine.pair(str(req.get("currency_pair", "")) or None)
+        verdict = self.order_limiter.hit((key, pair.id), self.now_s())
+        request["ratelimit"] = verdict
+        if not verdict.allowed:
+            raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded")
+        order, events = self.engine.place(key, req, self.now_ms())
+        self.publish(events)
+        if self.faults.drop_order_responses > 0:
+            # The ambiguous case: the order exists, but the client never learns it.
+            self.faults.drop_order_responses -= 1
+            assert request.transport is not None
+            request.transport.abort()
+            raise asyncio.CancelledError
+        return web.json_response(order.to_json(), status=201)
+
+    async def list_orders(self, request: web.Request) -> web.Response:
+        q = request.query
+        pair = self.engine.pair(q.get("currency_pair"))
+        status = q.get("status", "open")
+        if status not in ("open", "finished"):
+            raise bad_param("status must be open or finished")
+        orders = [o for o in self.engine.orders.values() if o.key == request[KEY] and o.pair.id == pair.id
+                  and (o.status == "open") == (status == "open")]
+        orders.sort(key=lambda o: o.id, reverse=True)
+        limit = _int(q.get("limit", "100"), "limit", 1, 1000)
+        page = _int(q.get("page", "1"), "page", 1, 10**6)
+        return web.json_response([o.to_json() for o in orders[(page - 1) * limit: page * limit]])
+
+    async def open_orders(self, request: web.Request) -> web.Response:
+        by_pair: dict[str, list[dict[str, Any]]] = {}
+        for order in self.engine.open_orders(request[KEY]):
+            by_pair.setdefault(order.pair.id, []).append(order.to_json())
+        return web.json_response([{"currency_pair": p, "total": len(o), "orders": o} for p, o in by_pair.items()])
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        order = self.engine.find(request[KEY], request.query.get("currency_pair"), request.match_info["order_id"])
+        return web.json_response(order.to_json())
+
+    async def cancel_order(self, request: web.Request) -> web.Response:
+        order, events = self.engine.cancel(
+            request[KEY], request.query.get("currency_pair"), request.match_info["order_id"], self.now_ms()
+        )
+        self.publish(events)
+        return web.json_response(order.to_json())
+
+    async def cancel_all(self, request: web.Request) -> web.Response:
+        orders, events = self.engine.cancel_all(
+            request[KEY], request.query.get("currency_pair"), request.query.get("side"), self.now_ms()
+        )
+        self.publish(events)
+        return web.json_response([o.to_json() for o in orders])
+
+    async def my_trades(self, request: web.Request) -> web.Response:
+        q = request.query
+        pair = self.engine.pair(q.get("currency_pair")) if q.get("currency_pair") else None
+        order_id = q.get("order_id")
+        since_s = int(q["from"]) if q.get("from", "").isdigit() else None
+        trades = [t for t in self.engine.trades if t.key == request[KEY]
+                  and (pair is None or t.pair == pair.id)
+                  and (order_id is None or str(t.order_id) == order_id)
+                  and (since_s is None or t.create_ms >= since_s * 1000)]
+        trades.sort(key=lambda t: t.id, reverse=True)
+        limit = _int(q.get("limit", "100"), "limit", 1, 1000)
+        return web.json_response([t.to_json() for t in trades[:limit]])
+
+
+def _is_public(path: str) -> bool:
+    tail = path[len(PREFIX):]
+    return tail in ("/spot/time", "/spot/currency_pairs", "/spot/currencies", "/margin/currency_pairs",
+                    "/spot/order_book")
+
+
+def _int(text: str, name: str, low: int, high: int) -> int:
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise bad_param(f"{name} must be an integer in [{low}, {high}]")
+    return int(text)

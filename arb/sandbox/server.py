@@ -1,0 +1,161 @@
+"""The sandbox exchange: one aiohttp app serving REST, WebSocket and a control API on loopback.
+
+    async with Sandbox(SandboxConfig()) as sb:
+        exchange.urls["api"] = ... sb.rest_url ...
+        sb.push_book("LINK_USDT", bids=[...], asks=[...])
+        sb.shift_clock(90)
+        sb.faults.latency_s = 0.5
+
+The same controls are served over HTTP under ``/_sandbox/`` for a sandbox running in another process
+(``arb sandbox``). Clock = the injected ``clock()`` plus an offset tests can shift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from types import TracebackType
+
+from aiohttp import web
+
+from arb.sandbox.book import Level
+from arb.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
+from arb.sandbox.control import control_routes
+from arb.sandbox.feeds import BookEvent, capture_events, random_walk
+from arb.sandbox.matching import Engine, Event
+from arb.sandbox.ratelimit import WindowLimiter
+from arb.sandbox.rest import RestApi
+from arb.sandbox.ws import WsHub
+
+
+class Sandbox:
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.clock_offset_s = 0.0
+        self.faults = Faults()
+        self.faults.rng.seed(self.config.seed)
+        self.engine = Engine(self.config.pairs)
+        self._secrets = {a.key: a.secret for a in self.config.accounts}
+        for account in self.config.accounts:
+            for currency, amount in account.balances.items():
+                self.engine.set_balance(account.key, currency, Decimal(amount))
+        self.hub = WsHub(self.engine.books, self._secrets, self.now_s)
+        self.rest = RestApi(
+            self.engine,
+            self._secrets,
+            self.faults,
+            WindowLimiter(self.config.order_limit, self.config.order_window_s),
+            WindowLimiter(self.config.global_limit, self.config.global_window_s),
+            self.now_s,
+            self.publish,
+        )
+        self._runner: web.AppRunner | None = None
+        self._feed_tasks: list[asyncio.Task[None]] = []
+        self.port = 0
+        self.feed_done = asyncio.Event()
+
+    # ---- lifecycle ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self.rest.middleware])
+        app.add_routes(self.rest.routes())
+        app.add_routes([web.get("/ws/v4/", self.hub.handle), web.get("/{prefix:[^/]+}/ws/v4/", self.hub.handle)])
+        app.add_routes(control_routes(self))
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        for feed in self.config.feeds:
+            self._feed_tasks.append(asyncio.create_task(self._run_feed(feed)))
+
+    async def stop(self) -> None:
+        for task in self._feed_tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.hub.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> "Sandbox":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def rest_url(self) -> str:
+        return self.base_url + "/api/v4"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.config.host}:{self.port}/ws/v4/"
+
+    # ---- clock ----------------------------------------------------------------------------------------
+    def now_s(self) -> float:
+        return self.config.clock() + self.clock_offset_s
+
+    def shift_clock(self, seconds: float) -> None:
+        """Move the sandbox clock (e.g. +90 s to make every client's timestamps stale)."""
+        self.clock_offset_s += seconds
+
+    # ---- control --------------------------------------------------------------------------------------
+    def set_balance(self, key: str, currency: str, available: Decimal) -> None:
+        self.engine.set_balance(key, currency, Decimal(available))
+
+    def push_book(
+        self, pair: str, bids: Iterable[Level | tuple[str, str]], asks: Iterable[Level | tuple[str, str]],
+        kind: str = "snapshot",
+    ) -> list[Event]:
+        """Feed one book event as if the market moved (ignored while the book is frozen)."""
+        if self.faults.freeze_book:
+            return []
+        events = self.engine.on_book(
+            pair, kind, _levels(bids), _levels(asks), int(self.now_s() * 1000)
+        )
+        self.publish(events)
+        return events
+
+    def publish(self, events: list[Event]) -> None:
+        self.hub.publish(events)
+
+    def skip_update_id(self, pair: str) -> None:
+        """The next book update for ``pair`` leaves a gap of one id."""
+        self.engine.books[pair].skip_next = True
+
+    async def close_websockets(self) -> None:
+        await self.hub.close_all()
+
+    # ---- feeds ----------------------------------------------------------------------------------------
+    async def _run_feed(self, feed: RandomWalkFeed | CaptureFeed) -> None:
+        events: Iterator[BookEvent] = random_walk(feed) if isinstance(feed, RandomWalkFeed) else capture_events(feed)
+        speed = feed.speed if isinstance(feed, CaptureFeed) else 1.0
+        first_ts: int | None = None
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for event in events:
+            first_ts = event.ts_ms if first_ts is None else first_ts
+            if speed > 0:
+                due = start + (event.ts_ms - first_ts) / 1000 / speed
+                await asyncio.sleep(max(0.0, due - loop.time()))
+            else:
+                await asyncio.sleep(0)
+            if event.pair in self.engine.books:
+                self.push_book(event.pair, event.bids, event.asks, event.kind)
+        self.feed_done.set()
+
+
+def _levels(levels: Iterable[Level | tuple[str, str]]) -> list[Level]:
+    return [(Decimal(p), Decimal(s)) for p, s in levels]
