@@ -1,0 +1,104 @@
+"""The one venue protocol the executor sees, and the exact types that cross it.
+
+Everything here is already normalized: ``Decimal`` amounts, our :class:`~arb.domain.market.Side`, our
+:class:`~arb.domain.orders.VenueState`. No ccxt dict and no raw message passes this boundary; each
+implementation (live ccxt-backed, paper) maps its own payloads once, at its edge.
+
+Errors are the :mod:`arb.errors` tree: ``OrderNotFound`` from ``fetch_order`` means "not found *now*"
+(a just-placed order may briefly be unknown); ``TransientVenueError``/``RateLimited`` from ``place``
+mean the outcome is unknown and the order must be looked up by its client id, never re-sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from arb.domain.market import MarketRules, Side
+from arb.domain.orders import OrderStatus, VenueState, status_from_report
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A limit order as it will be sent. ``client_order_id`` is stored before this leaves."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    amount: Decimal  # base units, already rounded to the venue's step
+    price: Decimal  # limit, already rounded toward the safe side
+    time_in_force: str = "ioc"  # "ioc" | "gtc"
+
+
+@dataclass(frozen=True, slots=True)
+class FillReport:
+    """One trade of one of our orders. ``(venue, trade_id)`` identifies it: recording is idempotent."""
+
+    venue: str
+    trade_id: str
+    client_order_id: str | None
+    venue_order_id: str | None
+    symbol: str
+    side: Side
+    price: Decimal
+    amount: Decimal  # base units
+    fee: Decimal
+    fee_currency: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReport:
+    """What a venue says about one order: the answer to a placement, a cancel or a lookup."""
+
+    venue: str
+    client_order_id: str
+    venue_order_id: str | None
+    symbol: str
+    side: Side
+    price: Decimal
+    amount: Decimal
+    filled: Decimal  # base units executed so far: the truth, whatever the status word says
+    state: VenueState
+    venue_status: str | None = None  # the venue's own words, for the event log ("closed/ioc")
+    average: Decimal | None = None
+    ts: datetime | None = None
+    fills: tuple[FillReport, ...] = field(default=())  # trades known with the report (may be empty)
+
+    @property
+    def status(self) -> OrderStatus:
+        return status_from_report(self.amount, self.filled, self.state)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceReport:
+    asset: str
+    free: Decimal
+    used: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.used
+
+
+@runtime_checkable
+class Venue(Protocol):
+    """A place to trade. Implementations: ``arb.venues.live.LiveVenue``, ``arb.venues.paper.PaperVenue``."""
+
+    name: str
+
+    def market_rules(self, symbol: str) -> MarketRules: ...
+
+    async def place(self, request: OrderRequest) -> OrderReport: ...
+
+    async def cancel(self, client_order_id: str, symbol: str) -> OrderReport: ...
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport: ...
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]: ...
+
+    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]: ...
+
+    async def balances(self) -> dict[str, BalanceReport]: ...
