@@ -1,0 +1,207 @@
+"""Turn a float-sized candidate into exact, venue-valid order amounts and prices, or a rejection.
+
+Both legs are rounded together, then validated together, so that neither could be sent alone:
+
+* The buy amount is the float-sized amount floored to the buy venue's amount step (snapped to the step
+  first when float noise left it a hair below one, e.g. ``0.7 + 0.1 = 0.7999999999999999``). The sell amount
+  is what that buy delivers (net of a base fee) floored to the sell venue's step, and the buy is then cut
+  back to the least amount on its step that still delivers the sell (never more than before, so no cap can
+  break). The hedge never sells more base than it buys; the leftover, less than one buy step, stays long
+  on the buy venue (with a base fee and coarse steps it can make the pair lose: ``precision_kills_edge``).
+* Every hard cap is re-checked exactly in ``Decimal`` (max size, quote balance including fee, base balance,
+  book depth); float rounding that overshoots one steps the buy down by one amount step.
+* Limit prices are the worst levels the walk reaches, rounded with ``MarketRules.round_price`` (buy down,
+  sell up: never pay more / accept less than priced). A book price is normally on the venue's tick, so the
+  rounding is a no-op; if it is not, the rounded limit would no longer cover the walked levels (an IOC that
+  does not fill what was priced), which means our rules and the venue disagree: rejected ``price_off_tick``
+  rather than rounded the unsafe way.
+* Profit is recomputed exactly from the walked levels for the rounded amounts. Money leaves with 12 decimal
+  places, rounded against us (cost up, proceeds and profit down); VWAPs with six digits below the tick.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+
+from arb.detection.candidate import Candidate
+from arb.detection.types import (
+    DetectionParams,
+    FeeMode,
+    FloatArray,
+    Opportunity,
+    Reason,
+    Rejection,
+    VenueBook,
+)
+from arb.domain.market import Side, quantize_step
+
+MONEY_EXP = Decimal("1e-12")
+BPS_EXP = Decimal("1e-4")
+_SNAP_REL = Decimal("1e-9")  # a float this close below a step multiple is that multiple plus noise
+_BPS = Decimal(10_000)
+_PRECISION = 60  # enough digits that sums of price*amount products stay exact
+
+
+def dec(value: float) -> Decimal:
+    """The shortest decimal that round-trips ``value``: book prices parsed from ``"0.1"`` come back as 0.1."""
+    return Decimal(repr(float(value)))
+
+
+def snap_floor(value: float, step: Decimal) -> Decimal:
+    """Floor ``value`` to ``step``, treating a value within float noise below a multiple as that multiple."""
+    exact = dec(value)
+    units = (exact / step).to_integral_value(rounding=ROUND_FLOOR)
+    if (units + 1) * step - exact <= exact * _SNAP_REL:
+        units += 1
+    return quantize_step(units * step, step, ROUND_FLOOR)
+
+
+def walk_exact(px: FloatArray, sz: FloatArray, amount: Decimal) -> tuple[Decimal, Decimal] | None:
+    """``(notional, worst price)`` of taking ``amount`` from levels best first, or None if too shallow."""
+    left = amount
+    notional = Decimal(0)
+    for i in range(len(px)):
+        price = dec(px[i])
+        take = min(left, dec(sz[i]))
+        notional += take * price
+        left -= take
+        if left <= 0:
+            return notional, price
+    return None
+
+
+def audit_price(value: Decimal, step: Decimal) -> Decimal:
+    return value.quantize(step.scaleb(-6), rounding=ROUND_HALF_EVEN)
+
+
+def finalize(
+    symbol: str, buy: VenueBook, sell: VenueBook, cand: Candidate, params: DetectionParams
+) -> Opportunity | Rejection:
+    with decimal.localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return _finalize(symbol, buy, sell, cand, params)
+
+
+def _finalize(
+    symbol: str, buy: VenueBook, sell: VenueBook, cand: Candidate, params: DetectionParams
+) -> Opportunity | Rejection:
+    fb, fs = buy.taker_fee, sell.taker_fee
+    net = 1 - fb if buy.fee_mode is FeeMode.BASE else Decimal(1)
+    b_step, s_step = buy.rules.amount_step, sell.rules.amount_step
+
+    def reject(reason: Reason, **sized: Decimal | None) -> Rejection:
+        return rejection(reason, symbol, buy, sell, cand, **sized)
+
+    buy_amount = min(snap_floor(cand.buy_amount, b_step), buy.rules.round_amount(params.max_size))
+    for _ in range(3):  # float overshoot is at most a step; three tries covers every cap at once
+        sell_amount = sell.rules.round_amount(buy_amount * net)
+        # The least buy on the buy venue's step that still delivers the sell: never more than before.
+        buy_amount = quantize_step(sell_amount / net, b_step, ROUND_CEILING)
+        if buy_amount <= 0 or sell_amount <= 0:
+            return reject(Reason.BELOW_MIN_AMOUNT, size=sell_amount, buy_amount=buy_amount)
+        bought = walk_exact(buy.ask_px, buy.ask_sz, buy_amount)
+        sold = walk_exact(sell.bid_px, sell.bid_sz, sell_amount)
+        cost = None if bought is None else bought[0] * (1 + fb if buy.fee_mode is FeeMode.QUOTE else 1)
+        if (
+            bought is not None
+            and sold is not None
+            and cost is not None
+            and cost <= buy.quote_balance
+            and sell_amount <= sell.base_balance
+        ):
+            break
+        buy_amount -= b_step
+    else:
+        return reject(Reason.BALANCE_INSUFFICIENT, size=sell_amount, buy_amount=buy_amount)
+    assert bought is not None and sold is not None and cost is not None
+    (buy_notional, buy_worst), (sell_notional, sell_worst) = bought, sold
+    buy_vwap = audit_price(buy_notional / buy_amount, buy.rules.price_step)
+    sell_vwap = audit_price(sell_notional / sell_amount, sell.rules.price_step)
+    sized = {"size": sell_amount, "buy_amount": buy_amount, "buy_vwap": buy_vwap, "sell_vwap": sell_vwap}
+
+    buy_limit = buy.rules.round_price(buy_worst, Side.BUY)
+    sell_limit = sell.rules.round_price(sell_worst, Side.SELL)
+    if buy_limit != buy_worst or sell_limit != sell_worst:
+        return reject(Reason.PRICE_OFF_TICK, **sized)
+    sized |= {"buy_limit": buy_limit, "sell_limit": sell_limit}
+    if buy_amount < buy.rules.min_amount or sell_amount < sell.rules.min_amount:
+        return reject(Reason.BELOW_MIN_AMOUNT, **sized)
+    if buy_amount * buy_limit < buy.rules.min_notional or sell_amount * sell_limit < sell.rules.min_notional:
+        return reject(Reason.BELOW_MIN_NOTIONAL, **sized)
+
+    buy_cost = cost.quantize(MONEY_EXP, rounding=ROUND_CEILING)
+    proceeds = (sell_notional * (1 - fs)).quantize(MONEY_EXP, rounding=ROUND_FLOOR)
+    profit = proceeds - buy_cost
+    edge_bps = (profit / buy_cost * _BPS).quantize(BPS_EXP, rounding=ROUND_FLOOR)
+    sized |= {"expected_profit": profit, "edge_bps": edge_bps}
+    if profit <= 0:
+        return reject(Reason.PRECISION_KILLS_EDGE, **sized)
+    if edge_bps < params.min_edge_bps:
+        return reject(Reason.BELOW_MIN_EDGE, **sized)
+    if profit < params.min_profit:
+        return reject(Reason.BELOW_MIN_PROFIT, **sized)
+    return Opportunity(
+        symbol=symbol,
+        buy_venue=buy.venue,
+        sell_venue=sell.venue,
+        size=sell_amount,
+        buy_amount=buy_amount,
+        sell_amount=sell_amount,
+        buy_vwap=buy_vwap,
+        sell_vwap=sell_vwap,
+        buy_limit=buy_limit,
+        sell_limit=sell_limit,
+        buy_fee_rate=fb,
+        sell_fee_rate=fs,
+        buy_fee_mode=buy.fee_mode,
+        buy_cost=buy_cost,
+        sell_proceeds=proceeds,
+        expected_profit=profit,
+        edge_bps=edge_bps,
+        gross_edge_bps=gross_bps(cand),
+        crossed=cand.crossed,
+        buy_book_seq=buy.seq,
+        sell_book_seq=sell.seq,
+        buy_book_age_ms=buy.age_ms,
+        sell_book_age_ms=sell.age_ms,
+    )
+
+
+def gross_bps(cand: Candidate) -> Decimal:
+    return dec(cand.gross_edge_bps).quantize(BPS_EXP, rounding=ROUND_HALF_EVEN)
+
+
+def rejection(
+    reason: Reason,
+    symbol: str,
+    buy: VenueBook,
+    sell: VenueBook,
+    cand: Candidate,
+    **sized: Decimal | None,
+) -> Rejection:
+    """A rejection for ``cand``; without explicit ``sized`` fields, the float sizing rounded for audit."""
+    if not sized and cand.size > 0:
+        sized = {
+            "size": quantize_step(dec(cand.size), sell.rules.amount_step.scaleb(-6), ROUND_HALF_EVEN),
+            "buy_amount": quantize_step(dec(cand.buy_amount), buy.rules.amount_step.scaleb(-6), ROUND_HALF_EVEN),
+            "buy_vwap": audit_price(dec(cand.buy_vwap), buy.rules.price_step),
+            "sell_vwap": audit_price(dec(cand.sell_vwap), sell.rules.price_step),
+            "expected_profit": dec(cand.profit).quantize(MONEY_EXP, rounding=ROUND_FLOOR),
+            "edge_bps": dec(cand.profit / cand.cost * 1e4).quantize(BPS_EXP, rounding=ROUND_FLOOR),
+        }
+    return Rejection(
+        reason=reason,
+        symbol=symbol,
+        buy_venue=buy.venue,
+        sell_venue=sell.venue,
+        buy_fee_rate=buy.taker_fee,
+        sell_fee_rate=sell.taker_fee,
+        gross_edge_bps=gross_bps(cand),
+        crossed=cand.crossed,
+        buy_book_seq=buy.seq,
+        sell_book_seq=sell.seq,
+        buy_book_age_ms=buy.age_ms,
+        sell_book_age_ms=sell.age_ms,
+        **sized,  # type: ignore[arg-type]
+    )
