@@ -24,7 +24,8 @@ from arb.sandbox.orders import fmt
 from arb.sandbox.ratelimit import Verdict, WindowLimiter
 
 PREFIX = "/api/v4"
-KEY = web.AppKey("rest_key", str)
+KEY = web.RequestKey("api_key", str)
+LIMIT = web.RequestKey("ratelimit", Verdict)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -75,7 +76,7 @@ class RestApi:
         if self.faults.latency_s > 0:
             await asyncio.sleep(self.faults.latency_s)
         verdict = self.global_limiter.hit(request.headers.get("KEY") or request.remote or "-", self.now_s())
-        request["ratelimit"] = verdict
+        request[LIMIT] = verdict
         try:
             if self.faults.fraction_429 and self.faults.rng.random() < self.faults.fraction_429:
                 raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded (injected)")
@@ -94,7 +95,7 @@ class RestApi:
             response = web.json_response(exc.body(), status=exc.status)
         except web.HTTPNotFound:
             response = web.json_response({"label": "NOT_FOUND", "message": "not found"}, status=404)
-        final: Verdict = request["ratelimit"]
+        final: Verdict = request[LIMIT]
         if not response.prepared:
             response.headers.update(final.headers())
         return response
@@ -153,7 +154,7 @@ class RestApi:
             raise GateApiError(400, "INVALID_REQUEST_BODY", "body must be a JSON object")
         pair = self.engine.pair(str(req.get("currency_pair", "")) or None)
         verdict = self.order_limiter.hit((key, pair.id), self.now_s())
-        request["ratelimit"] = verdict
+        request[LIMIT] = verdict
         if not verdict.allowed:
             raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded")
         order, events = self.engine.place(key, req, self.now_ms())
