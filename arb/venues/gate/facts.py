@@ -1,0 +1,105 @@
+"""Gate's venue quirks, as data the executor and risk checks read instead of hard-coding.
+
+Sources: ../shared/gate-v4.md (checked against Gate's API documentation). Market rules come from
+``GET /spot/currency_pairs``: ``precision`` (price decimals), ``amount_precision``, ``min_base_amount``,
+``min_quote_amount``, ``trade_status``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from arb.domain.market import MarketRules, step_from_decimals
+from arb.errors import InvalidOrder
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFacts:
+    venue: str
+    client_id_prefix: str
+    client_id_max_bytes: int  # after the prefix
+    client_id_pattern: re.Pattern[str]  # the part after the prefix
+    order_placements_per_second_per_market: int
+    cancels_per_second: int
+    private_requests_per_10s_per_endpoint: int
+    public_requests_per_10s_per_endpoint: int
+    market_buy_sized_in_quote: bool  # so arb's legs are IOC limit orders, sized in base
+    max_clock_skew_s: int
+    ioc_time_in_force: str
+
+
+GATE = VenueFacts(
+    venue="gate",
+    client_id_prefix="t-",
+    client_id_max_bytes=28,
+    client_id_pattern=re.compile(r"[0-9A-Za-z_.\-]+"),
+    order_placements_per_second_per_market=10,
+    cancels_per_second=200,
+    private_requests_per_10s_per_endpoint=200,
+    public_requests_per_10s_per_endpoint=200,
+    market_buy_sized_in_quote=True,
+    max_clock_skew_s=60,
+    ioc_time_in_force="ioc",
+)
+
+
+def client_order_id(suffix: str, facts: VenueFacts = GATE) -> str:
+    """``t-<suffix>`` after checking Gate's rules; raises :class:`InvalidOrder` naming the rule broken."""
+    text = facts.client_id_prefix + suffix
+    validate_client_order_id(text, facts)
+    return text
+
+
+def validate_client_order_id(text: str, facts: VenueFacts = GATE) -> None:
+    if not text.startswith(facts.client_id_prefix):
+        raise InvalidOrder(facts.venue, f"client order id {text!r} must start with {facts.client_id_prefix!r}")
+    suffix = text[len(facts.client_id_prefix) :]
+    if not facts.client_id_pattern.fullmatch(suffix):
+        raise InvalidOrder(
+            facts.venue, f"client order id {text!r} may only use 0-9 A-Z a-z _ - . after the prefix"
+        )
+    if len(suffix.encode("utf-8")) > facts.client_id_max_bytes:
+        raise InvalidOrder(
+            facts.venue,
+            f"client order id {text!r} has {len(suffix)} bytes after the prefix, max {facts.client_id_max_bytes}",
+        )
+
+
+def market_rules(pair: Mapping[str, Any], venue: str = GATE.venue) -> MarketRules:
+    """One ``/spot/currency_pairs`` entry -> exact :class:`MarketRules` (symbol ``BASE/QUOTE``)."""
+    try:
+        base, quote = str(pair["base"]), str(pair["quote"])
+        return MarketRules(
+            venue=venue,
+            symbol=f"{base}/{quote}",
+            price_step=step_from_decimals(int(pair["precision"])),
+            amount_step=step_from_decimals(int(pair["amount_precision"])),
+            min_amount=_decimal(pair.get("min_base_amount")),
+            min_notional=_decimal(pair.get("min_quote_amount")),
+        )
+    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+        raise ValueError(f"malformed currency pair {pair.get('id', '?')!r}: {exc!r}") from exc
+
+
+def parse_currency_pairs(
+    payload: Iterable[Mapping[str, Any]], *, tradable_only: bool = True, venue: str = GATE.venue
+) -> dict[str, MarketRules]:
+    """``GET /spot/currency_pairs`` -> rules by unified symbol. Pairs not ``tradable`` are left out."""
+    rules: dict[str, MarketRules] = {}
+    for pair in payload:
+        if tradable_only and pair.get("trade_status") != "tradable":
+            continue
+        rule = market_rules(pair, venue)
+        rules[rule.symbol] = rule
+    return rules
+
+
+def _decimal(value: Any) -> Decimal:
+    # Gate sends strings; an absent minimum means none.
+    if value is None or value == "":
+        return Decimal(0)
+    return Decimal(str(value))
