@@ -1,0 +1,164 @@
+"""The normalized book: levels, sequence rule, health, the numpy top view, and a property test."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arb.marketdata.book import Health, OrderBook
+
+D = Decimal
+
+
+def _book(depth: int = 5, **kw: int) -> OrderBook:
+    book = OrderBook("gate", "BTC/USDT", depth=depth, **kw)
+    book.apply_snapshot(
+        [["100.0", "1"], ["99.5", "2"], ["99", "3"]],
+        [["100.5", "1.5"], ["101", "2.5"]],
+        seq=10,
+        received_ts=1_000,
+    )
+    return book
+
+
+def test_snapshot_levels_best_first_and_exact() -> None:
+    book = _book()
+    assert book.levels("bids") == [(D("100"), D("1")), (D("99.5"), D("2")), (D("99"), D("3"))]
+    assert book.levels("asks", 1) == [(D("100.5"), D("1.5"))]
+    assert book.best_bid() == D("100") and book.best_ask() == D("100.5")
+    assert book.health(1_000) is Health.LIVE
+
+
+def test_delta_replaces_removes_and_same_price_spellings_are_one_level() -> None:
+    book = _book()
+    assert book.apply_delta([["100.00", "0"], ["99.50", "7"]], [["100.4", "0.1"]], seq=11, first_seq=11)
+    assert book.levels("bids") == [(D("99.5"), D("7")), (D("99"), D("3"))]
+    assert book.levels("asks", 2) == [(D("100.4"), D("0.1")), (D("100.5"), D("1.5"))]
+    assert book.seq == 11
+
+
+def test_removing_an_absent_level_is_a_no_op() -> None:
+    book = _book()
+    book.apply_delta([["50", "0.000"]], [], seq=11, first_seq=11)
+    assert len(book.levels("bids")) == 3
+
+
+def test_sequence_rule_drops_old_and_detects_gap() -> None:
+    book = _book()
+    assert not book.apply_delta([["100", "9"]], [], seq=10, first_seq=9)  # already contained
+    assert book.levels("bids", 1) == [(D("100"), D("1"))]
+    assert book.apply_delta([["100", "9"]], [], seq=12, first_seq=9)  # overlaps: first after snapshot
+    assert not book.apply_delta([["100", "8"]], [], seq=20, first_seq=14)  # 13 missing
+    assert book.health(1_000) is Health.GAP
+    assert not book.apply_delta([["100", "8"]], [], seq=21, first_seq=21)  # unusable until snapshot
+    assert book.levels("bids", 1) == [(D("100"), D("9"))]
+    book.apply_snapshot([["1", "1"]], [["2", "1"]], seq=30, received_ts=2_000)
+    assert book.health(2_000) is Health.LIVE
+
+
+def test_health_syncing_crossed_stale() -> None:
+    book = OrderBook("gate", "BTC/USDT", max_age_ms=500)
+    assert book.health(0) is Health.SYNCING
+    assert not book.apply_delta([["1", "1"]], [], seq=1)
+    book.apply_snapshot([["10", "1"]], [["11", "1"]], received_ts=1_000)
+    assert book.health(1_500) is Health.LIVE
+    assert book.health(1_501) is Health.STALE
+    book.apply_delta([], [["10", "1"]], received_ts=1_600)
+    assert book.health(1_600) is Health.CROSSED
+    assert not book.usable(1_600)
+    book.reset()
+    assert book.health(1_600) is Health.SYNCING and book.levels("bids") == []
+
+
+def test_top_arrays_are_cheap_read_only_views() -> None:
+    book = _book(depth=2)
+    bid_px, bid_sz, ask_px, ask_sz = book.top_arrays()
+    np.testing.assert_array_equal(bid_px, [100.0, 99.5])
+    np.testing.assert_array_equal(bid_sz, [1.0, 2.0])
+    np.testing.assert_array_equal(ask_px, [100.5, 101.0])
+    np.testing.assert_array_equal(ask_sz, [1.5, 2.5])
+    assert not bid_px.flags.writeable
+    assert book.top_arrays(1)[0].tolist() == [100.0]
+    # unchanged book: the very same buffers, no refresh
+    assert book.top_arrays()[0] is bid_px
+    book.apply_delta([], [["100.5", "0"], ["101", "0"]], seq=11)
+    bid_px2, _, ask_px2, ask_sz2 = book.top_arrays()
+    assert ask_px2.size == 0 and ask_sz2.size == 0
+    assert np.shares_memory(bid_px2, bid_px)
+
+
+def test_price_with_too_many_digits_is_refused() -> None:
+    book = OrderBook("x", "A/B")
+    with pytest.raises(ValueError, match="15 significant digits"):
+        book.apply_snapshot([["1.0000000000000001", "1"]], [])
+
+
+def test_deep_book_window_rebuilds_when_drained() -> None:
+    # 1,000 bid levels: far more than the sorted window holds; delete the best 900 one at a time.
+    book = OrderBook("x", "A/B", depth=3)
+    book.apply_snapshot([[str(p), "1"] for p in range(1000, 0, -1)], [["2000", "1"]], seq=1)
+    for i, p in enumerate(range(1000, 100, -1)):
+        book.apply_delta([[str(p), "0"]], [], seq=i + 2)
+    assert [p for p, _ in book.levels("bids", 3)] == [D(100), D(99), D(98)]
+    assert book.top_arrays()[0].tolist() == [100.0, 99.0, 98.0]
+    book.apply_delta([[str(p), "1"] for p in range(5000, 4000, -1)], [], seq=10_000)
+    assert book.top_arrays()[0].tolist() == [5000.0, 4999.0, 4998.0]
+    assert len(book.levels("bids")) == 1100
+
+
+# ------------------------------------------------------------- property test
+
+PRICES = st.integers(min_value=1, max_value=60).map(lambda i: f"{i / 4:.2f}")
+SIZES = st.one_of(st.just("0"), st.just("0.000"), st.integers(1, 999).map(lambda i: f"{i / 10}"))
+LEVELS = st.lists(st.tuples(PRICES, SIZES), max_size=12)
+
+
+def _reference_apply(ref: dict[Decimal, Decimal], levels: list[tuple[str, str]]) -> None:
+    for price, size in levels:
+        if D(size) == 0:
+            ref.pop(D(price), None)
+        else:
+            ref[D(price)] = D(size)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    snapshot=st.tuples(LEVELS, LEVELS),
+    deltas=st.lists(st.tuples(LEVELS, LEVELS), max_size=40),
+    depth=st.integers(1, 6),
+)
+def test_book_matches_plain_dict_reference(
+    snapshot: tuple[list[tuple[str, str]], list[tuple[str, str]]],
+    deltas: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]],
+    depth: int,
+) -> None:
+    book = OrderBook("x", "A/B", depth=depth)
+    # a tiny window so the property also exercises window truncation and rebuilds
+    book.bids.window_size = book.asks.window_size = 4
+    ref_b: dict[Decimal, Decimal] = {}
+    ref_a: dict[Decimal, Decimal] = {}
+    _reference_apply(ref_b, snapshot[0])
+    _reference_apply(ref_a, snapshot[1])
+    # snapshots list each price once, best first
+    book.apply_snapshot(
+        sorted(((str(p), str(s)) for p, s in ref_b.items()), key=lambda l: -D(l[0])),
+        sorted(((str(p), str(s)) for p, s in ref_a.items()), key=lambda l: D(l[0])),
+        seq=0,
+    )
+    for i, (bids, asks) in enumerate(deltas, start=1):
+        assert book.apply_delta(bids, asks, seq=i, first_seq=i)
+        _reference_apply(ref_b, bids)
+        _reference_apply(ref_a, asks)
+        want_b = sorted(ref_b.items(), reverse=True)
+        want_a = sorted(ref_a.items())
+        assert book.levels("bids") == want_b
+        assert book.levels("asks") == want_a
+        bid_px, bid_sz, ask_px, ask_sz = book.top_arrays()
+        assert bid_px.tolist() == [float(p) for p, _ in want_b[:depth]]
+        assert bid_sz.tolist() == [float(s) for _, s in want_b[:depth]]
+        assert ask_px.tolist() == [float(p) for p, _ in want_a[:depth]]
+        assert ask_sz.tolist() == [float(s) for _, s in want_a[:depth]]
