@@ -47,7 +47,7 @@ async def test_ioc_partial_fill_gtc_cancel_and_my_trades(gate: ccxt_async.gate) 
     assert (cancelled["status"], cancelled["filled"]) == ("canceled", 0)
     assert await gate.fetch_open_orders(S) == []
     closed = await gate.fetch_closed_orders(S)
-    assert [o["id"] for o in closed] == [gtc["id"], ioc["id"]]
+    assert sorted(o["id"] for o in closed) == [ioc["id"], gtc["id"]]
 
     trades = await gate.fetch_my_trades(S, params={"order_id": ioc["id"]})
     got = sorted((t["price"], t["amount"], t["fee"]["cost"], t["fee"]["currency"], t["takerOrMaker"]) for t in trades)
