@@ -12,7 +12,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -66,3 +70,133 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
+
+
+# --- a small populated database ---------------------------------------------------------------------
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    """``T0`` plus ``seconds``: every timestamp in the populated database is relative to it."""
+    return T0 + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Populated:
+    """What :func:`populated` wrote; numbers tests check are spelled out in its docstring."""
+
+    url: str
+    factory: sessionmaker[Session]
+    old_run_id: int
+    run_id: int
+    btc_opportunity_id: int
+    eth_opportunity_id: int
+    order_ids: dict[str, int]  # by client_order_id
+
+
+@pytest.fixture
+def populated(db_url: str, session_factory: sessionmaker[Session]) -> Populated:
+    """Two runs; the latest (paper) has 2 executed and 6 rejected opportunities, 5 orders, 6 fills.
+
+    - BTC/USDT: buy 0.5 on gate (fills 0.2 @ 100.00 + 0.3 @ 100.02, fee in BTC), sell 0.5 on okx
+      (one fill @ 101.00, fee 0.0505 USDT). Expected profit 0.3995 USDT.
+    - ETH/USDT: buy 2 on okx (fill @ 2000, fee 4 USDT), sell on gate canceled after 1.5 @ 2003, the 0.5
+      left unwound on okx @ 1999 (purpose ``unwind``). Expected profit 1.9 USDT.
+    - Rejected: below_min_profit x3, book_stale x2, balance_insufficient x1.
+    - Balances at start and end of run for gate and okx.
+    """
+    from arb.store.models import Fill, Order, OrderEvent
+    from arb.store.repo import BalanceSnapshot, end_run, record_balances, record_opportunities, start_run
+
+    with session_factory.begin() as s:
+        old = start_run(s, mode="replay", config_snapshot={"mode": "replay"}, started_at=at(-86_400))
+        rejected_old = _opportunity(old.id, at(-86_000), "BTC/USDT", "gate", "okx", "0.1", "100", "100.01",
+                                    "-0.0190", "rejected", "unprofitable_after_fees")
+        record_opportunities(s, [rejected_old])
+        end_run(s, old.id, ended_at=at(-85_000), summary={"detected": 1, "executed": 0})
+
+        run = start_run(s, mode="paper", config_snapshot={"mode": "paper", "venues": ["gate", "okx"]},
+                        started_at=at(0))
+        btc_id, eth_id = record_opportunities(s, [
+            _opportunity(run.id, at(10), "BTC/USDT", "gate", "okx", "0.5", "100.012", "101.00", "0.3995",
+                         "executed", None),
+            _opportunity(run.id, at(20), "ETH/USDT", "okx", "gate", "2", "2000", "2003", "1.9", "executed",
+                         None),
+        ])
+        reasons = ["below_min_profit"] * 3 + ["book_stale"] * 2 + ["balance_insufficient"]
+        record_opportunities(s, [
+            _opportunity(run.id, at(30 + i), "BTC/USDT", "okx", "gate", "0.01", "101", "101.02", "0.0001",
+                         "rejected", reason)
+            for i, reason in enumerate(reasons)
+        ])
+
+        def order(opp: int, venue: str, symbol: str, side: str, coid: str, price: str, amount: str,
+                  filled: str, status: str, t: float, purpose: str = "entry") -> Order:
+            o = Order(opportunity_id=opp, run_id=run.id, venue=venue, symbol=symbol, side=side, type="limit",
+                      time_in_force="IOC", purpose=purpose, client_order_id=coid, venue_order_id=f"v-{coid}",
+                      price=Decimal(price), amount=Decimal(amount), filled=Decimal(filled), status=status,
+                      created_at=at(t), updated_at=at(t + 1), sent_at=at(t + 0.01), acked_at=at(t + 0.05))
+            s.add(o)
+            return o
+
+        btc_buy = order(btc_id, "gate", "BTC/USDT", "buy", "t-1-btc-b", "100.05", "0.5", "0.5", "filled", 10)
+        btc_sell = order(btc_id, "okx", "BTC/USDT", "sell", "t-1-btc-s", "100.95", "0.5", "0.5", "filled", 10)
+        eth_buy = order(eth_id, "okx", "ETH/USDT", "buy", "t-2-eth-b", "2001", "2", "2", "filled", 20)
+        eth_sell = order(eth_id, "gate", "ETH/USDT", "sell", "t-2-eth-s", "2002", "2", "1.5", "canceled", 20)
+        eth_unwind = order(eth_id, "okx", "ETH/USDT", "sell", "t-2-eth-u", "1998", "0.5", "0.5", "filled", 22,
+                           purpose="unwind")
+        s.flush()
+
+        def events(o: Order, t: float, *path: str) -> None:
+            previous = None
+            for i, status in enumerate(path):
+                s.add(OrderEvent(order_id=o.id, ts=at(t + i * 0.1), from_status=previous, to_status=status,
+                                 venue_status=None if status == "created" else status))
+                previous = status
+
+        events(btc_buy, 10, "created", "submitted", "open", "partially_filled", "filled")
+        events(btc_sell, 10, "created", "submitted", "filled")
+        events(eth_buy, 20, "created", "submitted", "filled")
+        events(eth_sell, 20, "created", "submitted", "partially_filled", "canceled")
+        events(eth_unwind, 22, "created", "submitted", "filled")
+
+        def fill(o: Order, trade_id: str, price: str, amount: str, fee: str, fee_ccy: str, t: float) -> None:
+            s.add(Fill(order_id=o.id, venue=o.venue, trade_id=trade_id, price=Decimal(price),
+                       amount=Decimal(amount), fee=Decimal(fee), fee_currency=fee_ccy, ts=at(t)))
+
+        fill(btc_buy, "g-1", "100.00", "0.2", "0.0002", "BTC", 10.2)
+        fill(btc_buy, "g-2", "100.02", "0.3", "0.0003", "BTC", 10.3)
+        fill(btc_sell, "o-1", "101.00", "0.5", "0.0505", "USDT", 10.2)
+        fill(eth_buy, "o-2", "2000", "2", "4", "USDT", 20.2)
+        fill(eth_sell, "g-3", "2003", "1.5", "3.0045", "USDT", 20.2)
+        fill(eth_unwind, "o-3", "1999", "0.5", "0.9995", "USDT", 22.2)
+
+        start = [BalanceSnapshot("gate", "BTC", Decimal(0), Decimal(0), Decimal(0)),
+                 BalanceSnapshot("gate", "ETH", Decimal(2), Decimal(0), Decimal(2)),
+                 BalanceSnapshot("gate", "USDT", Decimal(1000), Decimal(0), Decimal(1000)),
+                 BalanceSnapshot("okx", "BTC", Decimal(1), Decimal(0), Decimal(1)),
+                 BalanceSnapshot("okx", "ETH", Decimal(0), Decimal(0), Decimal(0)),
+                 BalanceSnapshot("okx", "USDT", Decimal(5000), Decimal(0), Decimal(5000))]
+        record_balances(s, run.id, at(0), start)
+        end = [BalanceSnapshot("gate", "BTC", Decimal("0.4995"), Decimal(0), Decimal("0.4995")),
+               BalanceSnapshot("gate", "ETH", Decimal("0.5"), Decimal(0), Decimal("0.5")),
+               BalanceSnapshot("gate", "USDT", Decimal("3951.4895"), Decimal(0), Decimal("3951.4895")),
+               BalanceSnapshot("okx", "BTC", Decimal("0.5"), Decimal(0), Decimal("0.5")),
+               BalanceSnapshot("okx", "ETH", Decimal("1.5"), Decimal(0), Decimal("1.5")),
+               BalanceSnapshot("okx", "USDT", Decimal("2044.95"), Decimal(0), Decimal("2044.95"))]
+        record_balances(s, run.id, at(60), end)
+        end_run(s, run.id, ended_at=at(60), summary={"detected": 8, "executed": 2})
+        order_ids = {o.client_order_id: o.id for o in (btc_buy, btc_sell, eth_buy, eth_sell, eth_unwind)}
+        return Populated(db_url, session_factory, old.id, run.id, btc_id, eth_id, order_ids)
+
+
+def _opportunity(run_id: int, detected_at: datetime, symbol: str, buy: str, sell: str, size: str, buy_price: str,
+                 sell_price: str, profit: str, decision: str, reason: str | None) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "detected_at": detected_at, "symbol": symbol, "buy_venue": buy, "sell_venue": sell,
+        "size": Decimal(size), "buy_price": Decimal(buy_price), "sell_price": Decimal(sell_price),
+        "expected_profit": Decimal(profit), "decision": decision, "reason": reason,
+        "buy_fee_rate": Decimal("0.001"), "sell_fee_rate": Decimal("0.001"), "buy_book_age_ms": 40,
+        "sell_book_age_ms": 55, "buy_book_seq": 1000, "sell_book_seq": 2000,
+    }

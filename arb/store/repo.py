@@ -1,0 +1,212 @@
+"""Repository functions for runs, opportunities and balances. (Orders, events, fills: ``orders.py``.)
+
+Every function takes the caller's :class:`~sqlalchemy.orm.Session` and neither commits nor rolls back:
+the caller owns the unit of work (``with factory.begin() as session: ...``), so several writes that
+belong together (an opportunity and its orders) land in one transaction. Functions that create rows
+flush, so returned ids are real.
+
+Rows come in as plain mappings keyed by column name (the detection and execution types keep their own
+names; the engine maps them). Unknown keys are an error, not silently dropped: a typo would otherwise
+lose audit data.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from arb.errors import StoreError
+from arb.store.models import Balance, Opportunity, Run
+
+_OPPORTUNITY_COLUMNS = frozenset(c.key for c in Opportunity.__table__.columns) - {"id"}
+_SECRET_KEYS = re.compile(r"^(api_?key|api_?secret|secret(_key)?|password|passphrase|private_key|token)$", re.I)
+_URL_PASSWORD = re.compile(r"://[^/:@\s]*:(?P<pw>[^@\s]*)@")
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceSnapshot:
+    """One asset's balance on one venue, as the venue (or the paper ledger) reported it."""
+
+    venue: str
+    asset: str
+    free: Decimal
+    used: Decimal
+    total: Decimal
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+
+def start_run(session: Session, *, mode: str, config_snapshot: Mapping[str, Any], started_at: datetime) -> Run:
+    """Record the start of a run. ``config_snapshot`` must already have its secrets masked.
+
+    As a last line of defence, a snapshot that still holds something secret-looking (a credential key
+    with a plain value, a URL with a password) is refused: secrets never reach the database.
+    """
+    snapshot = jsonable(config_snapshot)
+    _refuse_secrets(snapshot)
+    run = Run(mode=mode, config_snapshot=snapshot, started_at=started_at)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def end_run(session: Session, run_id: int, *, ended_at: datetime, summary: Mapping[str, Any]) -> Run:
+    """Mark a run finished with its summary (funnel, PnL...; Decimals are stored as exact strings)."""
+    run = get_run(session, run_id)
+    run.ended_at = ended_at
+    run.summary = jsonable(summary)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise StoreError(f"no run with id {run_id}")
+    return run
+
+
+def latest_run(session: Session) -> Run | None:
+    """The most recently started run, finished or not."""
+    return session.scalars(select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).first()
+
+
+def list_runs(session: Session, limit: int = 20) -> list[Run]:
+    """The ``limit`` most recent runs, newest first."""
+    return list(session.scalars(select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)))
+
+
+# --- opportunities ----------------------------------------------------------------------------------
+
+
+def record_opportunity(session: Session, row: Mapping[str, Any]) -> int:
+    """Insert one opportunity (keys: ``opportunities`` column names, ``run_id`` included); its id."""
+    return record_opportunities(session, [row])[0]
+
+
+def record_opportunities(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert many opportunities in one round trip (the batched writer); their ids, in input order.
+
+    Optional columns may be left out. ``detail`` is made JSON-safe (Decimals become exact strings).
+    """
+    if not rows:
+        return []
+    params = [_opportunity_params(row) for row in rows]
+    # Every dict must have the same keys for one executemany; fill the optional ones that are missing.
+    keys = set().union(*params)
+    params = [{key: p.get(key) for key in keys} for p in params]
+    stmt = insert(Opportunity).returning(Opportunity.id, sort_by_parameter_order=True)
+    return list(session.scalars(stmt, params))
+
+
+def _opportunity_params(row: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(row) - _OPPORTUNITY_COLUMNS
+    if unknown:
+        raise ValueError(f"not opportunities columns: {', '.join(sorted(unknown))}")
+    params = dict(row)
+    for key in ("decision", "reason"):
+        if isinstance(params.get(key), enum.Enum):
+            params[key] = params[key].value
+    if params.get("detail") is not None:
+        params["detail"] = jsonable(params["detail"])
+    return params
+
+
+def opportunities_for_run(session: Session, run_id: int, decision: str | None = None) -> list[Opportunity]:
+    """A run's opportunities in detection order, optionally only ``executed`` or ``rejected`` ones."""
+    stmt = select(Opportunity).where(Opportunity.run_id == run_id)
+    if decision is not None:
+        stmt = stmt.where(Opportunity.decision == decision)
+    return list(session.scalars(stmt.order_by(Opportunity.detected_at, Opportunity.id)))
+
+
+# --- balances ---------------------------------------------------------------------------------------
+
+
+def record_balances(session: Session, run_id: int, ts: datetime, balances: Iterable[BalanceSnapshot]) -> int:
+    """Insert one snapshot (several venues and assets at time ``ts``); the number of rows written."""
+    rows = [
+        {"run_id": run_id, "ts": ts, "venue": b.venue, "asset": b.asset, "free": b.free, "used": b.used,
+         "total": b.total}
+        for b in balances
+    ]
+    if rows:
+        session.execute(insert(Balance), rows)
+    return len(rows)
+
+
+def latest_balances(session: Session, run_id: int) -> list[Balance]:
+    """For each (venue, asset) of a run, its most recent balance row; sorted by venue then asset."""
+    newest = (
+        select(Balance.venue, Balance.asset, func.max(Balance.ts).label("ts"))
+        .where(Balance.run_id == run_id)
+        .group_by(Balance.venue, Balance.asset)
+        .subquery()
+    )
+    stmt = (
+        select(Balance)
+        .join(
+            newest,
+            (Balance.venue == newest.c.venue) & (Balance.asset == newest.c.asset) & (Balance.ts == newest.c.ts),
+        )
+        .where(Balance.run_id == run_id)
+        .order_by(Balance.venue, Balance.asset, Balance.id.desc())
+    )
+    seen: set[tuple[str, str]] = set()
+    result = []
+    for balance in session.scalars(stmt):  # two rows with the same newest ts: keep the last inserted
+        if (balance.venue, balance.asset) not in seen:
+            seen.add((balance.venue, balance.asset))
+            result.append(balance)
+    return result
+
+
+# --- JSON columns -----------------------------------------------------------------------------------
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with Decimals as exact strings, datetimes as ISO 8601, enums as their values.
+
+    JSON numbers would pass through float on the way back; a Decimal written as a string comes back exact
+    with ``Decimal(text)``.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        raise TypeError("floats are not stored in JSON columns either: pass a Decimal")
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} in a JSON column")
+
+
+def _refuse_secrets(node: Any, path: str = "") -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            dotted = f"{path}.{key}" if path else key
+            if _SECRET_KEYS.match(key) and isinstance(value, str) and value and "*" not in value:
+                raise StoreError(f"refusing to store an unmasked secret in the run's config snapshot ({dotted})")
+            _refuse_secrets(value, dotted)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _refuse_secrets(value, f"{path}[{i}]")
+    elif isinstance(node, str):
+        match = _URL_PASSWORD.search(node)
+        if match and match["pw"] and set(match["pw"]) != {"*"}:
+            raise StoreError(f"refusing to store a URL with a password in the run's config snapshot ({path})")

@@ -1,0 +1,178 @@
+"""Repository functions and report queries, against the populated database on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.errors import StoreError
+from arb.store import queries, repo
+from arb.store.models import Balance, Fill, Opportunity
+
+if TYPE_CHECKING:
+    from conftest import Populated
+
+NOW = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+def test_runs(populated: Populated) -> None:
+    with populated.factory() as s:
+        latest = repo.latest_run(s)
+        assert latest is not None and latest.id == populated.run_id
+        assert latest.mode == "paper" and latest.ended_at is not None
+        assert latest.summary == {"detected": 8, "executed": 2}
+        assert [r.id for r in repo.list_runs(s)] == [populated.run_id, populated.old_run_id]
+        assert [r.id for r in repo.list_runs(s, limit=1)] == [populated.run_id]
+        with pytest.raises(StoreError, match="no run with id 999"):
+            repo.get_run(s, 999)
+
+
+def test_latest_run_of_an_empty_database(session_factory: sessionmaker[Session]) -> None:
+    with session_factory() as s:
+        assert repo.latest_run(s) is None
+
+
+def test_end_run_summary_keeps_decimals_exact(session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as s:
+        run = repo.start_run(s, mode="replay", config_snapshot={"fee": Decimal("0.001")}, started_at=NOW)
+        repo.end_run(s, run.id, ended_at=NOW, summary={"pnl": Decimal("0.1"), "at": NOW, "n": 3})
+        run_id = run.id
+    with session_factory() as s:
+        run = repo.get_run(s, run_id)
+        assert run.summary == {"pnl": "0.1", "at": "2026-02-01T00:00:00+00:00", "n": 3}
+        assert Decimal(run.summary["pnl"]) == Decimal("0.1")
+        assert run.config_snapshot == {"fee": "0.001"}
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        {"venues": {"gate": {"api_secret": "hunter2"}}},
+        {"venues": [{"apiKey": "abc123"}]},
+        {"store": {"url": "postgresql://arb:hunter2@db/arb"}},
+    ],
+)
+def test_start_run_refuses_unmasked_secrets(session_factory: sessionmaker[Session], snapshot: dict) -> None:
+    with pytest.raises(StoreError, match="refusing") as info, session_factory.begin() as s:
+        repo.start_run(s, mode="live", config_snapshot=snapshot, started_at=NOW)
+    assert "hunter2" not in str(info.value) and "abc123" not in str(info.value)
+    with session_factory() as s:
+        assert repo.latest_run(s) is None
+
+
+def test_start_run_accepts_masked_secrets(session_factory: sessionmaker[Session]) -> None:
+    snapshot = {"venues": {"gate": {"credentials": "*** (from environment)", "api_secret": "***"}},
+                "store": {"url": "postgresql://arb:***@db/arb"}}
+    with session_factory.begin() as s:
+        assert repo.start_run(s, mode="live", config_snapshot=snapshot, started_at=NOW).config_snapshot == snapshot
+
+
+def test_floats_are_refused_in_json_too() -> None:
+    with pytest.raises(TypeError, match="floats"):
+        repo.jsonable({"pnl": 0.1})
+
+
+def test_record_opportunities_in_bulk_returns_ids_in_order(populated: Populated) -> None:
+    rows = [
+        {"run_id": populated.run_id, "detected_at": NOW, "symbol": "BTC/USDT", "buy_venue": "gate",
+         "sell_venue": "okx", "size": Decimal(i + 1), "buy_price": Decimal("100"), "sell_price": Decimal("100.5"),
+         "expected_profit": Decimal("-0.1"), "decision": "rejected", "reason": "below_min_profit",
+         **({"detail": {"levels": [Decimal("100.1"), Decimal("100.2")]}} if i == 1 else {})}
+        for i in range(50)
+    ]
+    with populated.factory.begin() as s:
+        ids = repo.record_opportunities(s, rows)
+    assert len(ids) == 50 and len(set(ids)) == 50
+    with populated.factory() as s:
+        got = {o.id: o for o in s.scalars(select(Opportunity).where(Opportunity.id.in_(ids)))}
+    assert [got[i].size for i in ids] == [Decimal(i + 1) for i in range(50)]
+    assert got[ids[1]].detail == {"levels": ["100.1", "100.2"]} and got[ids[0]].detail is None
+
+
+def test_record_opportunity_rejects_unknown_columns(populated: Populated) -> None:
+    with populated.factory() as s, pytest.raises(ValueError, match="buy_vwap"):
+        repo.record_opportunity(s, {"run_id": populated.run_id, "buy_vwap": Decimal(1)})
+
+
+def test_record_opportunities_of_nothing(session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as s:
+        assert repo.record_opportunities(s, []) == []
+        assert repo.record_balances(s, 1, NOW, []) == 0
+
+
+def test_opportunities_for_run(populated: Populated) -> None:
+    with populated.factory() as s:
+        executed = repo.opportunities_for_run(s, populated.run_id, "executed")
+        everything = repo.opportunities_for_run(s, populated.run_id)
+    assert [o.id for o in executed] == [populated.btc_opportunity_id, populated.eth_opportunity_id]
+    assert len(everything) == 8
+    assert [o.detected_at for o in everything] == sorted(o.detected_at for o in everything)
+
+
+def test_latest_balances(populated: Populated) -> None:
+    with populated.factory() as s:
+        latest = repo.latest_balances(s, populated.run_id)
+        assert s.scalar(select(func.count()).select_from(Balance)) == 12
+    assert [(b.venue, b.asset, b.total) for b in latest] == [
+        ("gate", "BTC", Decimal("0.4995")), ("gate", "ETH", Decimal("0.5")), ("gate", "USDT", Decimal("3951.4895")),
+        ("okx", "BTC", Decimal("0.5")), ("okx", "ETH", Decimal("1.5")), ("okx", "USDT", Decimal("2044.95")),
+    ]
+
+
+def test_funnel(populated: Populated) -> None:
+    with populated.factory() as s:
+        f = queries.funnel(s, populated.run_id)
+    assert (f.detected, f.executed, f.rejected) == (8, 2, 6)
+    assert f.reasons == {"below_min_profit": 3, "book_stale": 2, "balance_insufficient": 1}
+    assert list(f.reasons) == ["below_min_profit", "book_stale", "balance_insufficient"]
+
+
+def test_expected_profit_is_an_exact_sum(populated: Populated) -> None:
+    with populated.factory() as s:
+        assert queries.expected_profit(s, populated.run_id) == Decimal("2.2995")
+        assert queries.expected_profit(s, populated.old_run_id) == Decimal(0)
+
+
+def test_asset_flows_explain_the_balance_change(populated: Populated) -> None:
+    """Fills alone reproduce end-minus-start balances on every venue, to the last digit."""
+    with populated.factory() as s:
+        flows = queries.asset_flows(s, populated.run_id)
+        rows = s.scalars(select(Balance).where(Balance.run_id == populated.run_id).order_by(Balance.ts)).all()
+    start = {(b.venue, b.asset): b.total for b in rows if b.ts == rows[0].ts}
+    end = {(b.venue, b.asset): b.total for b in rows if b.ts == rows[-1].ts}
+    assert set(flows) == set(start) == set(end)  # every (venue, asset) of the snapshot was traded
+    assert {key: end[key] - start[key] for key in start} == flows
+
+
+def test_realized_by_asset(populated: Populated) -> None:
+    with populated.factory() as s:
+        realized = queries.realized_by_asset(s, populated.run_id)
+    # BTC pair: +0.4435 USDT and 0.0005 BTC of buy fee; ETH pair: -4.004 USDT (partial hedge, unwound lower).
+    assert realized == {"BTC": Decimal("-0.0005"), "ETH": Decimal(0), "USDT": Decimal("-3.5605")}
+
+
+def test_slippage(populated: Populated) -> None:
+    with populated.factory() as s:
+        rows = {r.client_order_id: r for r in queries.slippage(s, populated.run_id)}
+    assert set(rows) == {"t-1-btc-b", "t-1-btc-s", "t-2-eth-b", "t-2-eth-s", "t-2-eth-u"}
+    btc_buy = rows["t-1-btc-b"]
+    assert btc_buy.average_price == Decimal("100.012") and btc_buy.cost == 0  # filled at the expected VWAP
+    unwind = rows["t-2-eth-u"]  # sold 0.5 at 1999 where detection expected 2003: 2 USDT worse
+    assert (unwind.side, unwind.filled, unwind.cost) == ("sell", Decimal("0.5"), Decimal("2.0"))
+
+
+def test_split_symbol() -> None:
+    assert queries.split_symbol("BTC/USDT") == ("BTC", "USDT")
+    assert queries.split_symbol("BTC/USDT:USDT") == ("BTC", "USDT")
+    with pytest.raises(ValueError, match="BTCUSDT"):
+        queries.split_symbol("BTCUSDT")
+
+
+def test_fill_count(populated: Populated) -> None:
+    with populated.factory() as s:
+        assert s.scalar(select(func.count()).select_from(Fill)) == 6
