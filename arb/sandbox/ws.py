@@ -43,6 +43,7 @@ class WsHub:
         self.secrets = secrets
         self.now_s = now_s
         self.connections: set[Connection] = set()
+        self._changed = asyncio.Condition()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
@@ -61,11 +62,21 @@ class WsHub:
                     continue
                 if isinstance(frame, dict):
                     self._on_frame(conn, frame)
+                    await self._notify()
         finally:
             self.connections.discard(conn)
             conn.queue.put_nowait(None)
             await writer
         return ws
+
+    async def wait_for_private_subscriptions(self, count: int) -> None:
+        """For tests: return once ``count`` private subscriptions are live (an event, not a poll)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: sum(len(c.private) for c in self.connections) >= count)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     async def close_all(self) -> None:
         """Fault knob and shutdown: drop every connection (clients see an abnormal close)."""
