@@ -109,12 +109,12 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         # Never the credentials; the base URL is what tells two instances apart in logs.
         return f"GateExchange(rest={self.urls['api']['private']['spot']!r})"
 
-    async def publicMarginGetCurrencyPairs(self, params: dict[str, Any] | None = None) -> Any:  # noqa: N802
+    async def public_margin_get_currency_pairs(self, params: dict[str, Any] | None = None) -> Any:
         # ccxt's fetch_spot_markets also reads margin pairs (only for leverage data); a local sandbox
-        # need not serve them.
+        # need not serve them. (ccxt aliases the camelCase name to this snake_case one per class.)
         if self.options.get("arbFetchMarginPairs", True) is False:
             return []
-        return await super().publicMarginGetCurrencyPairs(params or {})
+        return await super().public_margin_get_currency_pairs(params or {})
 
     # -- clock -------------------------------------------------------------------------------------
 
