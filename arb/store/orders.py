@@ -19,14 +19,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from arb.domain.orders import TERMINAL, OrderSnapshot, OrderStatus, Transition, apply
-from arb.store.models import Fill, Order, OrderEvent
+from arb.store.models import Fill, Opportunity, Order, OrderEvent
 from arb.venues.protocol import FillReport, OrderReport
+
+if TYPE_CHECKING:
+    from arb.execution.plan import OpportunityLike
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,3 +218,50 @@ def filled_by_fills(session: Session, order_id: int) -> Decimal:
 
 def known_trade_ids(session: Session, venue: str) -> set[str]:
     return set(session.execute(select(Fill.trade_id).where(Fill.venue == venue)).scalars())
+
+
+def insert_opportunity(
+    session: Session,
+    run_id: int,
+    opp: "OpportunityLike",
+    detected_at: datetime,
+    *,
+    decision: str,
+    reason: str | None = None,
+    buy_limit: Decimal | None = None,
+    sell_limit: Decimal | None = None,
+    detail: dict[str, object] | None = None,
+) -> int:
+    """One ``opportunities`` row for a pair the executor decided on (executed, or refused with a reason)."""
+    row = Opportunity(
+        run_id=run_id,
+        detected_at=detected_at,
+        symbol=opp.symbol,
+        buy_venue=opp.buy_venue,
+        sell_venue=opp.sell_venue,
+        size=opp.size,
+        buy_price=opp.buy_vwap,
+        sell_price=opp.sell_vwap,
+        buy_limit=buy_limit if buy_limit is not None else opp.buy_limit,
+        sell_limit=sell_limit if sell_limit is not None else opp.sell_limit,
+        expected_profit=opp.expected_profit,
+        edge_bps=opp.edge_bps,
+        decision=decision,
+        reason=reason,
+        buy_fee_rate=opp.buy_fee_rate,
+        sell_fee_rate=opp.sell_fee_rate,
+        buy_book_seq=opp.buy_book_seq,
+        sell_book_seq=opp.sell_book_seq,
+        buy_book_age_ms=opp.buy_book_age_ms,
+        sell_book_age_ms=opp.sell_book_age_ms,
+        detail=detail,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def set_opportunity_outcome(session: Session, opportunity_id: int, detail: dict[str, object]) -> None:
+    """Attach the pair's outcome (policy, exposure, realized PnL) to its opportunity row."""
+    row = session.get_one(Opportunity, opportunity_id)
+    row.detail = {**(row.detail or {}), **detail}

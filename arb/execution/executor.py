@@ -1,0 +1,244 @@
+"""The paired executor: an approved opportunity in, two concurrent IOC legs out, imbalance handled.
+
+One pair, step by step (each step's failure mode in brackets):
+
+1. plan both legs together, rounded and validated       [a leg cannot be sent -> neither is]
+2. risk check                                            [refused -> opportunity recorded with the reason]
+3. one transaction: opportunity + both orders ``created`` [a crash after this leaves ids to look up]
+4. both legs sent **concurrently** (``asyncio.gather``); each leg runs to a resolved state on its own
+   (``LegRunner``: ack, refusal, or ``unknown`` resolved by client-id lookup)
+5. imbalance: net base across the fills; the configured policy (unwind / complete / halt) runs once;
+   an unresolved leg forces ``halt`` because nothing can be hedged against an unknown
+6. outcome recorded on the opportunity: policy, per-venue positions, unhedged exposure, realized PnL;
+   the risk gate learns the exposure and the PnL
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.domain.ids import ClientIdFactory
+from arb.domain.market import MarketRules, Symbol
+from arb.domain.orders import OrderStatus
+from arb.execution.imbalance import (
+    Corrective,
+    ImbalancePolicy,
+    corrective_order,
+    net_base,
+    net_base_by_venue,
+    realized_pnl,
+)
+from arb.execution.legs import LegOutcome, LegRunner
+from arb.execution.lookup import LookupPolicy
+from arb.execution.plan import OpportunityLike, PairPlan, PlanRefused, plan_pair
+from arb.execution.risk import RiskGate
+from arb.store import orders as repo
+from arb.venues.protocol import FillReport, OrderRequest, Venue
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    slippage_bps: Decimal = Decimal(0)
+    policy: ImbalancePolicy = ImbalancePolicy.UNWIND
+    policy_bound_bps: Decimal = Decimal(50)  # how much worse than the reference a corrective IOC may trade
+    lookup: LookupPolicy = field(default_factory=LookupPolicy)
+
+
+@dataclass(frozen=True, slots=True)
+class PairResult:
+    opportunity_id: int
+    executed: bool
+    reason: str | None = None  # why not executed
+    legs: tuple[LegOutcome, ...] = ()
+    corrective: tuple[LegOutcome, ...] = ()
+    policy: str | None = None  # the policy that ran, if any
+    outcome: str = "rejected"  # hedged | imbalanced | halted | nothing_filled | rejected
+    net_base: Decimal = Decimal(0)  # unhedged base across venues after everything (+ long)
+    exposure: Mapping[str, Decimal] = field(default_factory=dict)  # per venue, unhedged base
+    positions: Mapping[str, Decimal] = field(default_factory=dict)  # per venue, net base traded
+    realized_pnl: Decimal = Decimal(0)  # quote
+
+    @property
+    def leg_skew_ns(self) -> int | None:
+        if len(self.legs) != 2:
+            return None
+        return abs(self.legs[0].sent_ns - self.legs[1].sent_ns)
+
+
+class PairedExecutor:
+    def __init__(
+        self,
+        venues: Mapping[str, Venue],
+        sessions: sessionmaker[Session],
+        run_id: int,
+        risk: RiskGate,
+        *,
+        ids: ClientIdFactory | None = None,
+        config: ExecutorConfig = ExecutorConfig(),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.venues = venues
+        self.sessions = sessions
+        self.run_id = run_id
+        self.risk = risk
+        self.ids = ids or ClientIdFactory()
+        self.config = config
+        self.clock = clock
+        self.legs = LegRunner(sessions, risk, lookup=config.lookup, clock=clock, sleep=sleep)
+
+    async def execute(self, opp: OpportunityLike, *, detected_at: datetime | None = None) -> PairResult:
+        detected_at = detected_at or self.clock()
+        try:
+            if opp.buy_venue not in self.venues or opp.sell_venue not in self.venues:
+                raise PlanRefused("unknown_venue")
+            plan = plan_pair(
+                opp,
+                self.venues[opp.buy_venue].market_rules(opp.symbol),
+                self.venues[opp.sell_venue].market_rules(opp.symbol),
+                slippage_bps=self.config.slippage_bps,
+                detected_at=detected_at,
+            )
+        except PlanRefused as refused:
+            return self._refuse(opp, detected_at, refused.reason)
+        base = Symbol.parse(plan.symbol).base
+        decision = self.risk.check(
+            buy_venue=plan.buy.venue, sell_venue=plan.sell.venue, base_asset=base,
+            size=max(plan.buy.amount, plan.sell.amount), buy_limit=plan.buy.price, sell_limit=plan.sell.price,
+        )
+        if not decision.allowed:
+            return self._refuse(opp, detected_at, decision.reason or "risk", plan)
+
+        buy_req = OrderRequest(self.ids.next("entry"), plan.symbol, plan.buy.side, plan.buy.amount, plan.buy.price)
+        sell_req = OrderRequest(self.ids.next("entry"), plan.symbol, plan.sell.side, plan.sell.amount,
+                                plan.sell.price)
+        now = self.clock()
+        with self.sessions.begin() as s:
+            opp_id = repo.insert_opportunity(s, self.run_id, opp, detected_at, decision="executed",
+                                             buy_limit=plan.buy.price, sell_limit=plan.sell.price)
+            buy_id = repo.create_order(s, self._new(opp_id, plan.buy.venue, buy_req, "entry"), now)
+            sell_id = repo.create_order(s, self._new(opp_id, plan.sell.venue, sell_req, "entry"), now)
+
+        legs = await asyncio.gather(
+            self.legs.run(self.venues[plan.buy.venue], buy_id, buy_req),
+            self.legs.run(self.venues[plan.sell.venue], sell_id, sell_req),
+        )
+        return await self._finish(opp_id, plan, tuple(legs))
+
+    # -- after both legs ------------------------------------------------------------------------
+    async def _finish(self, opp_id: int, plan: PairPlan, legs: tuple[LegOutcome, ...]) -> PairResult:
+        sym = Symbol.parse(plan.symbol)
+        fills: list[FillReport] = [f for leg in legs for f in leg.fills]
+        excess = net_base(fills, sym.base)
+        corrective: list[LegOutcome] = []
+        policy_run: str | None = None
+        halted = False
+        unresolved = [leg for leg in legs if not leg.resolved or not leg.fills_complete]
+        rules = {v: self.venues[v].market_rules(plan.symbol) for v in (plan.buy.venue, plan.sell.venue)}
+        if unresolved:
+            # Cannot hedge against an order whose fills are unknown: stop and leave it to reconciliation.
+            policy_run, halted = ImbalancePolicy.HALT.value, True
+            self.risk.engage_kill_switch(f"halt:unresolved_leg:{opp_id}")
+        elif excess != 0 and not _is_dust(excess, rules.values()):
+            if self.config.policy is ImbalancePolicy.HALT:
+                policy_run, halted = ImbalancePolicy.HALT.value, True
+                self.risk.engage_kill_switch(f"halt:leg_imbalance:{opp_id}")
+            else:
+                order = corrective_order(self.config.policy, excess, plan, rules, self.config.policy_bound_bps)
+                policy_run = self.config.policy.value
+                if order is not None:
+                    outcome = await self._corrective(opp_id, plan, order)
+                    corrective.append(outcome)
+                    fills.extend(outcome.fills)
+                    if not outcome.resolved or not outcome.fills_complete:
+                        halted = True
+                        self.risk.engage_kill_switch(f"halt:unresolved_{order.purpose}:{opp_id}")
+
+        residual = net_base(fills, sym.base)
+        exposure: dict[str, Decimal] = {}
+        if residual > 0:
+            exposure[plan.buy.venue] = residual
+        elif residual < 0:
+            exposure[plan.sell.venue] = residual
+        for venue, qty in exposure.items():
+            self.risk.add_exposure(venue, sym.base, qty)
+        pnl = realized_pnl(fills, sym.base, sym.quote)
+        self.risk.record_pnl(pnl)
+        total_filled = sum((leg.filled for leg in legs), Decimal(0))
+        if halted:
+            outcome_word = "halted"
+        elif total_filled == 0:
+            outcome_word = "nothing_filled"
+        elif _is_dust(residual, rules.values()):
+            outcome_word = "hedged"
+        else:
+            outcome_word = "imbalanced"
+        result = PairResult(
+            opportunity_id=opp_id,
+            executed=True,
+            legs=legs,
+            corrective=tuple(corrective),
+            policy=policy_run,
+            outcome=outcome_word,
+            net_base=residual,
+            exposure=exposure,
+            positions=net_base_by_venue(fills, sym.base),
+            realized_pnl=pnl,
+        )
+        with self.sessions.begin() as s:
+            repo.set_opportunity_outcome(s, opp_id, outcome_detail(result))
+        return result
+
+    async def _corrective(self, opp_id: int, plan: PairPlan, order: Corrective) -> LegOutcome:
+        req = OrderRequest(self.ids.next(order.purpose), plan.symbol, order.side, order.amount, order.price)
+        with self.sessions.begin() as s:
+            oid = repo.create_order(s, self._new(opp_id, order.venue, req, order.purpose), self.clock())
+        return await self.legs.run(self.venues[order.venue], oid, req)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _new(self, opp_id: int, venue: str, req: OrderRequest, purpose: str) -> repo.NewOrder:
+        return repo.NewOrder(
+            run_id=self.run_id, opportunity_id=opp_id, venue=venue, symbol=req.symbol, side=req.side.value,
+            price=req.price, amount=req.amount, client_order_id=req.client_order_id, purpose=purpose,
+            time_in_force=req.time_in_force,
+        )
+
+    def _refuse(self, opp: OpportunityLike, detected_at: datetime, reason: str,
+                plan: PairPlan | None = None) -> PairResult:
+        with self.sessions.begin() as s:
+            opp_id = repo.insert_opportunity(
+                s, self.run_id, opp, detected_at, decision="rejected", reason=reason[:64],
+                buy_limit=plan.buy.price if plan else None, sell_limit=plan.sell.price if plan else None,
+            )
+        return PairResult(opportunity_id=opp_id, executed=False, reason=reason)
+
+
+def _is_dust(qty: Decimal, rules: Iterable[MarketRules]) -> bool:
+    """Less than one amount step on every venue involved: nothing can trade it, it is only recorded."""
+    return all(abs(qty) < r.amount_step for r in rules)
+
+
+def outcome_detail(result: PairResult) -> dict[str, object]:
+    """The JSON stored on the opportunity row: exact values as strings."""
+    return {
+        "outcome": result.outcome,
+        "policy": result.policy,
+        "net_base": str(result.net_base),
+        "exposure": {v: str(q) for v, q in result.exposure.items()},
+        "positions": {v: str(q) for v, q in result.positions.items()},
+        "realized_pnl": str(result.realized_pnl),
+        "orders": [
+            {"client_order_id": leg.request.client_order_id, "venue": leg.venue, "status": leg.status.value,
+             "filled": str(leg.filled), "error": leg.error}
+            for leg in (*result.legs, *result.corrective)
+        ],
+    }
+
+
+__all__ = ["ExecutorConfig", "ImbalancePolicy", "OrderStatus", "PairResult", "PairedExecutor", "outcome_detail"]

@@ -1,0 +1,125 @@
+"""Leg imbalance: what is left unhedged after a pair, what to do about it, and what the pair earned.
+
+All pure and exact. Quantities are *net base*: base bought minus base sold minus base paid as fees (Gate
+and Binance take a taker buy's fee from the base received). A hedged pair nets to zero across venues up
+to less than one amount step (detection grosses the buy up in base-fee mode; the leftover is recorded
+as exposure, never ignored).
+
+Policies, for an excess ``e`` (``e > 0``: long, bought more than sold):
+
+- ``unwind``:   close the excess where it was acquired, IOC at a bounded worse price
+                (long: sell ``e`` on the buy venue at ``buy_vwap * (1 - bound)``).
+- ``complete``: send the missing quantity on the leg that under-filled, within a price bound
+                (long: sell ``e`` on the sell venue at ``sell_limit * (1 - bound)``).
+- ``halt``:     send nothing; stop trading (kill switch) and leave the exposure recorded.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from arb.domain.market import MarketRules, Side
+from arb.execution.plan import BPS, PairPlan
+from arb.venues.protocol import FillReport
+
+ZERO = Decimal(0)
+
+
+class ImbalancePolicy(enum.StrEnum):
+    UNWIND = "unwind"
+    COMPLETE = "complete"
+    HALT = "halt"
+
+
+@dataclass(frozen=True, slots=True)
+class Corrective:
+    venue: str
+    side: Side
+    amount: Decimal
+    price: Decimal
+    purpose: str  # "unwind" | "complete"
+
+
+def net_base(fills: Iterable[FillReport], base_asset: str) -> Decimal:
+    total = ZERO
+    for f in fills:
+        total += f.amount if f.side is Side.BUY else -f.amount
+        if f.fee_currency == base_asset:
+            total -= f.fee
+    return total
+
+
+def net_base_by_venue(fills: Iterable[FillReport], base_asset: str) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for f in fills:
+        out[f.venue] = out.get(f.venue, ZERO) + net_base([f], base_asset)
+    return out
+
+
+def quote_flow(fills: Iterable[FillReport], base_asset: str, quote_asset: str) -> Decimal:
+    """Quote received minus quote paid, fees included (base fees valued at their fill's price)."""
+    total = ZERO
+    for f in fills:
+        notional = f.price * f.amount
+        total += notional if f.side is Side.SELL else -notional
+        if f.fee_currency == quote_asset:
+            total -= f.fee
+        elif f.fee_currency == base_asset:
+            total -= f.fee * f.price
+        # Fees in a third asset (e.g. a fee token) are not valued here; they show in balances.
+    return total
+
+
+def realized_pnl(fills: list[FillReport], base_asset: str, quote_asset: str) -> Decimal:
+    """Quote PnL of the matched quantity: leftover inventory is valued at its own cost, so it adds nothing.
+
+    ``quote_flow + residual * cost``, where cost is the average price of the side that left the residual
+    (buys when long, sells when short). A fully hedged pair is exactly its quote flow.
+    """
+    flow = quote_flow(fills, base_asset, quote_asset)
+    residual = net_base(fills, base_asset)
+    if residual == 0:
+        return flow
+    side = Side.BUY if residual > 0 else Side.SELL
+    legs = [f for f in fills if f.side is side]
+    qty = sum((f.amount for f in legs), ZERO)
+    if qty == 0:
+        return flow
+    cost = sum((f.price * f.amount for f in legs), ZERO) / qty
+    return flow + residual * cost
+
+
+def corrective_order(
+    policy: ImbalancePolicy,
+    excess: Decimal,
+    plan: PairPlan,
+    rules: dict[str, MarketRules],
+    bound_bps: Decimal,
+) -> Corrective | None:
+    """The one order a policy sends for ``excess`` (net base), or None (halt, or below one step)."""
+    if policy is ImbalancePolicy.HALT or excess == 0:
+        return None
+    factor = bound_bps / BPS
+    if excess > 0:  # long: something must be sold
+        side = Side.SELL
+        if policy is ImbalancePolicy.UNWIND:
+            venue, ref = plan.buy.venue, plan.buy_vwap
+        else:
+            venue, ref = plan.sell.venue, plan.sell.price
+        raw_price = ref * (1 - factor)
+    else:  # short: something must be bought back
+        side = Side.BUY
+        if policy is ImbalancePolicy.UNWIND:
+            venue, ref = plan.sell.venue, plan.sell_vwap
+        else:
+            venue, ref = plan.buy.venue, plan.buy.price
+        raw_price = ref * (1 + factor)
+    r = rules[venue]
+    amount = r.round_amount(abs(excess))
+    price = r.round_price(raw_price, side)
+    if amount <= 0 or amount < r.min_amount or amount * price < r.min_notional:
+        return None
+    return Corrective(venue, side, amount, price, policy.value)

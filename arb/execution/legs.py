@@ -1,0 +1,153 @@
+"""Sending one order and bringing it to a resolved state: the unit both legs and policies share.
+
+The order row already exists in ``created`` (written before this runs). Outcomes:
+
+- an answer (ack, even an unfilled IOC)        -> ``submitted`` + the reported status, one transaction
+- a definitive refusal (funds, rule, auth, 429) -> ``submitted -> rejected``; the venue refused it
+- anything else (timeout, 5xx, dropped socket) -> ``submitted -> unknown``, then lookup by the same
+  client id with spaced retries; never a resend under a new id
+
+Gate answers 429 before accepting anything, so a rate-limited placement is a refusal, not an ambiguity.
+Fills the answer did not carry are fetched afterwards (ccxt's create_order returns no trades).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.domain.orders import OrderStatus
+from arb.errors import AuthenticationError, BadSymbol, InsufficientFunds, InvalidOrder, RateLimited, VenueError
+from arb.execution.lookup import LookupPolicy, lookup_by_client_id
+from arb.execution.risk import RiskGate
+from arb.store import orders as repo
+from arb.venues.protocol import FillReport, OrderReport, OrderRequest, Venue
+
+DEFINITIVE = (InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, RateLimited)
+FILL_LOOKBACK = timedelta(seconds=5)  # clock skew margin when asking a venue for fills "since sent"
+
+
+@dataclass(frozen=True, slots=True)
+class LegOutcome:
+    order_id: int
+    request: OrderRequest
+    venue: str
+    status: OrderStatus
+    filled: Decimal
+    fills: tuple[FillReport, ...]
+    sent_ns: int  # perf counter right before the request was handed to the venue
+    answered_ns: int  # perf counter when the first answer (or failure) came back
+    error: str | None = None
+    lookups: int = 0
+
+    @property
+    def resolved(self) -> bool:
+        return self.status.is_terminal
+
+    @property
+    def fills_complete(self) -> bool:
+        return sum((f.amount for f in self.fills), Decimal(0)) == self.filled
+
+
+@dataclass
+class LegRunner:
+    sessions: sessionmaker[Session]
+    risk: RiskGate
+    lookup: LookupPolicy = field(default_factory=LookupPolicy)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    perf_ns: Callable[[], int] = time.perf_counter_ns
+
+    async def run(self, venue: Venue, order_id: int, request: OrderRequest) -> LegOutcome:
+        sent_at = self.clock()
+        sent_ns = self.perf_ns()
+        try:
+            report = await venue.place(request)
+        except DEFINITIVE as exc:
+            answered_ns = self.perf_ns()
+            self._count_failure(venue.name, exc)
+            with self.sessions.begin() as s:
+                repo.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
+                repo.record_transition(s, order_id, OrderStatus.REJECTED, self.clock(),
+                                       venue_status=exc.label, detail=type(exc).__name__)
+            return LegOutcome(order_id, request, venue.name, OrderStatus.REJECTED, Decimal(0), (),
+                              sent_ns, answered_ns, error=type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - any other outcome proves nothing: resolve by lookup
+            answered_ns = self.perf_ns()
+            self.risk.record_failure(venue.name)
+            with self.sessions.begin() as s:
+                repo.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
+                repo.record_transition(s, order_id, OrderStatus.UNKNOWN, self.clock(),
+                                       detail=f"ambiguous: {type(exc).__name__}")
+            return await self._resolve(venue, order_id, request, sent_at, sent_ns, answered_ns,
+                                       type(exc).__name__)
+        answered_ns = self.perf_ns()
+        self.risk.record_success(venue.name)
+        with self.sessions.begin() as s:
+            repo.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
+            repo.record_report(s, order_id, report, self.clock())
+        return await self._settle(venue, order_id, request, report, sent_at, sent_ns, answered_ns)
+
+    async def _resolve(self, venue: Venue, order_id: int, request: OrderRequest, sent_at: datetime,
+                       sent_ns: int, answered_ns: int, error: str) -> LegOutcome:
+        try:
+            result = await lookup_by_client_id(venue, request, since=sent_at - FILL_LOOKBACK,
+                                               policy=self.lookup, sleep=self.sleep)
+        except VenueError as exc:
+            return LegOutcome(order_id, request, venue.name, OrderStatus.UNKNOWN, Decimal(0), (), sent_ns,
+                              answered_ns, error=f"{error}; lookup failed: {type(exc).__name__}")
+        if result.report is not None:
+            with self.sessions.begin() as s:
+                repo.record_report(s, order_id, result.report, self.clock(),
+                                   detail=f"resolved by client id after {result.attempts} lookups")
+            outcome = await self._settle(venue, order_id, request, result.report, sent_at, sent_ns, answered_ns)
+            return replace(outcome, error=error, lookups=result.attempts)
+        if "not_found" not in result.errors:
+            # Every lookup failed for another reason: nothing learned, the order stays unknown.
+            return LegOutcome(order_id, request, venue.name, OrderStatus.UNKNOWN, Decimal(0), (), sent_ns,
+                              answered_ns, error=error, lookups=result.attempts)
+        with self.sessions.begin() as s:
+            repo.record_transition(s, order_id, OrderStatus.REJECTED, self.clock(),
+                                   detail=f"not found by client id after {result.attempts} lookups, no trades")
+        return LegOutcome(order_id, request, venue.name, OrderStatus.REJECTED, Decimal(0), (), sent_ns,
+                          answered_ns, error=error, lookups=result.attempts)
+
+    async def _settle(self, venue: Venue, order_id: int, request: OrderRequest, report: OrderReport,
+                      sent_at: datetime, sent_ns: int, answered_ns: int) -> LegOutcome:
+        """Make sure every unit the venue says filled is backed by a fill row."""
+        fills = list(report.fills)
+        status = report.status
+        if report.filled > sum((f.amount for f in fills), Decimal(0)):
+            for delay in (0.0, *self.lookup.delays):
+                if delay:
+                    await self.sleep(delay)
+                try:
+                    found = await venue.fetch_fills(request.symbol, sent_at - FILL_LOOKBACK)
+                except VenueError:
+                    continue
+                fills = [f for f in found if _belongs(f, request, report)]
+                if sum((f.amount for f in fills), Decimal(0)) >= report.filled:
+                    break
+            with self.sessions.begin() as s:
+                repo.add_fills(s, order_id, fills)
+        return LegOutcome(order_id, request, venue.name, status, report.filled, tuple(fills), sent_ns,
+                          answered_ns)
+
+    def _count_failure(self, venue: str, exc: Exception) -> None:
+        if isinstance(exc, AuthenticationError):
+            self.risk.record_auth_failure(venue)
+        if not isinstance(exc, RateLimited):
+            # A 429 is our pacing, not the venue failing; the throttle deals with it.
+            self.risk.record_failure(venue)
+
+
+def _belongs(fill: FillReport, request: OrderRequest, report: OrderReport) -> bool:
+    if fill.client_order_id is not None:
+        return fill.client_order_id == request.client_order_id
+    return report.venue_order_id is not None and fill.venue_order_id == report.venue_order_id

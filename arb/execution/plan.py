@@ -1,0 +1,113 @@
+"""Turning an approved opportunity into two validated IOC legs, before anything is sent.
+
+Both legs are built and checked together: if either cannot be sent as built (below a minimum, rounds to
+nothing, over the slippage allowance), neither is. Limits start from the worst price detection reached
+on each side and may be widened by a configured slippage allowance, then rounded toward the safe side
+(a buy limit down, a sell limit up) so rounding can never pay more than allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from arb.domain.market import MarketRules, Side
+
+BPS = Decimal(10_000)
+
+
+class OpportunityLike(Protocol):
+    """The fields of ``arb.detection.types.Opportunity`` the executor reads."""
+
+    symbol: str
+    buy_venue: str
+    sell_venue: str
+    size: Decimal
+    buy_amount: Decimal
+    sell_amount: Decimal
+    buy_vwap: Decimal
+    sell_vwap: Decimal
+    buy_limit: Decimal
+    sell_limit: Decimal
+    buy_fee_rate: Decimal
+    sell_fee_rate: Decimal
+    expected_profit: Decimal
+    edge_bps: Decimal
+    buy_book_seq: int | None
+    sell_book_seq: int | None
+    buy_book_age_ms: int
+    sell_book_age_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LegPlan:
+    venue: str
+    side: Side
+    amount: Decimal
+    price: Decimal  # IOC limit, on the venue's tick
+
+
+@dataclass(frozen=True, slots=True)
+class PairPlan:
+    symbol: str
+    buy: LegPlan
+    sell: LegPlan
+    buy_vwap: Decimal
+    sell_vwap: Decimal
+    expected_profit: Decimal
+    detected_at: datetime
+    opportunity: OpportunityLike | None = None
+
+
+class PlanRefused(Exception):
+    """The pair cannot be sent as built; ``reason`` is short and stable (``opportunities.reason``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def widen(price: Decimal, side: Side, slippage_bps: Decimal) -> Decimal:
+    """Allow ``slippage_bps`` worse than ``price``: higher for a buy, lower for a sell."""
+    factor = slippage_bps / BPS
+    return price * (1 + factor) if side is Side.BUY else price * (1 - factor)
+
+
+def prepare_leg(venue: str, side: Side, amount: Decimal, limit: Decimal, rules: MarketRules,
+                slippage_bps: Decimal) -> LegPlan:
+    rounded_amount = rules.round_amount(amount)
+    price = rules.round_price(widen(limit, side, slippage_bps), side)
+    if rounded_amount <= 0 or rounded_amount < rules.min_amount:
+        raise PlanRefused(f"leg_below_min_amount:{venue}")
+    if price <= 0:
+        raise PlanRefused(f"leg_bad_price:{venue}")
+    if rounded_amount * price < rules.min_notional:
+        raise PlanRefused(f"leg_below_min_notional:{venue}")
+    return LegPlan(venue, side, rounded_amount, price)
+
+
+def plan_pair(
+    opp: OpportunityLike,
+    buy_rules: MarketRules,
+    sell_rules: MarketRules,
+    *,
+    slippage_bps: Decimal,
+    detected_at: datetime,
+) -> PairPlan:
+    """Both legs or neither. Raises :class:`PlanRefused`."""
+    if opp.buy_venue == opp.sell_venue:
+        raise PlanRefused("same_venue")
+    buy = prepare_leg(opp.buy_venue, Side.BUY, opp.buy_amount, opp.buy_limit, buy_rules, slippage_bps)
+    sell = prepare_leg(opp.sell_venue, Side.SELL, opp.sell_amount, opp.sell_limit, sell_rules, slippage_bps)
+    return PairPlan(
+        symbol=opp.symbol,
+        buy=buy,
+        sell=sell,
+        buy_vwap=opp.buy_vwap,
+        sell_vwap=opp.sell_vwap,
+        expected_profit=opp.expected_profit,
+        detected_at=detected_at,
+        opportunity=opp,
+    )

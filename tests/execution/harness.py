@@ -1,0 +1,117 @@
+"""Executor test harness: two paper venues on real books, a real database, and a scripted edge wrapper.
+
+``ScriptedVenue`` wraps a real venue and misbehaves on request, the way a network or a venue does:
+refuse, time out before or after the venue accepted, answer "not found" to the first lookups, hold a
+placement until released. Everything else passes through to the real paper venue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from arb.domain.market import MarketRules
+from arb.errors import OrderNotFound, TransientVenueError
+from arb.marketdata.book import OrderBook
+from arb.venues.paper import PaperConfig, PaperVenue
+from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, Venue
+
+D = Decimal
+SYMBOL = "LINK/USDT"
+
+
+@dataclass(frozen=True)
+class Opp:
+    """Stands in for ``arb.detection.types.Opportunity`` (same field names)."""
+
+    symbol: str = SYMBOL
+    buy_venue: str = "alpha"
+    sell_venue: str = "beta"
+    size: Decimal = D("2")
+    buy_amount: Decimal = D("2")
+    sell_amount: Decimal = D("2")
+    buy_vwap: Decimal = D("20.00")
+    sell_vwap: Decimal = D("20.20")
+    buy_limit: Decimal = D("20.00")
+    sell_limit: Decimal = D("20.20")
+    buy_fee_rate: Decimal = D("0.001")
+    sell_fee_rate: Decimal = D("0.001")
+    expected_profit: Decimal = D("0.32")
+    edge_bps: Decimal = D("80")
+    buy_book_seq: int | None = 1
+    sell_book_seq: int | None = 1
+    buy_book_age_ms: int = 5
+    sell_book_age_ms: int = 5
+
+
+def rules(venue: str) -> MarketRules:
+    return MarketRules(venue, SYMBOL, price_step=D("0.01"), amount_step=D("0.01"), min_notional=D("1"))
+
+
+def make_book(venue: str, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> OrderBook:
+    b = OrderBook(venue, SYMBOL, depth=20)
+    b.apply_snapshot(bids=bids, asks=asks, seq=1, received_ts=0)
+    return b
+
+
+def paper(venue: str, book: OrderBook, fee: str = "0.001") -> PaperVenue:
+    return PaperVenue(venue, {SYMBOL: book}, {SYMBOL: rules(venue)}, {"USDT": D("10000"), "LINK": D("100")},
+                      config=PaperConfig(fee_rate=D(fee)))
+
+
+@dataclass
+class ScriptedVenue:
+    inner: Venue
+    refuse_with: Exception | None = None  # raised instead of placing
+    fail_before_send: bool = False  # time out before the venue saw the order
+    drop_after_accept: bool = False  # the venue accepted, the answer never arrived
+    lookup_not_found: int = 0  # first N fetch_order calls answer "not found"
+    lookup_error: Exception | None = None  # every fetch_order fails with this
+    hold: asyncio.Event | None = None  # placement waits for this event before reaching the venue
+    on_place: Callable[[OrderRequest], None] | None = None
+    placed: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def market_rules(self, symbol: str) -> MarketRules:
+        return self.inner.market_rules(symbol)
+
+    async def place(self, request: OrderRequest) -> OrderReport:
+        if self.on_place:
+            self.on_place(request)
+        if self.hold is not None:
+            await asyncio.wait_for(self.hold.wait(), timeout=5)
+        if self.refuse_with is not None:
+            raise self.refuse_with
+        if self.fail_before_send:
+            raise TransientVenueError(self.name, "timeout before the venue answered")
+        report = await self.inner.place(request)
+        self.placed.append(request.client_order_id)
+        if self.drop_after_accept:
+            raise TransientVenueError(self.name, "connection closed without a response")
+        return report
+
+    async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
+        return await self.inner.cancel(client_order_id, symbol)
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
+        if self.lookup_error is not None:
+            raise self.lookup_error
+        if self.lookup_not_found > 0:
+            self.lookup_not_found -= 1
+            raise OrderNotFound(self.name, "not yet")
+        return await self.inner.fetch_order(client_order_id, symbol)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        return await self.inner.fetch_open_orders(symbol)
+
+    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]:
+        return await self.inner.fetch_fills(symbol, since)
+
+    async def balances(self) -> dict[str, BalanceReport]:
+        return await self.inner.balances()
