@@ -29,18 +29,33 @@ def detect_many(
     items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams
 ) -> list[Decision]:
     """``detect`` for each ``(symbol, venues)``, in order, sizing all symbols' crossed pairs in one pass."""
+    results: list[Decision] = [None] * len(items)
+    for sym, cands in enumerate(crossed_candidates(items, params)):
+        if cands:
+            symbol, venues = items[sym]
+            results[sym] = choose(symbol, venues, cands, params)
+    return results
+
+
+def crossed_candidates(
+    items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams
+) -> list[list[Candidate]]:
+    """Per symbol, the float sizing of every ordered pair that crosses at the top, in ``(buy, sell)`` order.
+
+    The stage before screening and rounding: what the property tests compare against the reference.
+    """
+    per_symbol: list[list[Candidate]] = [[] for _ in items]
     books = [v for _, venues in items for v in venues]
     if not books:
-        return [None] * len(items)
+        return per_symbol
     stack = _Stack(books)
     buy_rows, sell_rows, owner = _pair_index(items)
     if len(buy_rows) == 0:
-        return [None] * len(items)
+        return per_symbol
     gross = gross_edge_bps(stack.ask_px[buy_rows, 0], stack.bid_px[sell_rows, 0])
     crossed = np.flatnonzero(gross > 0)
-    results: list[Decision] = [None] * len(items)
     if len(crossed) == 0:
-        return results
+        return per_symbol
     b, s = buy_rows[crossed], sell_rows[crossed]
     net = stack.net[b]
     sizes = size_rows(
@@ -56,7 +71,6 @@ def detect_many(
         )
     )
     offsets = np.cumsum([0] + [len(venues) for _, venues in items])
-    per_symbol: dict[int, list[Candidate]] = {}
     columns = (
         sizes.gross_edge_bps.tolist(),
         sizes.profitable_size.tolist(),
@@ -72,13 +86,10 @@ def detect_many(
     for row, (bi, si, sym) in enumerate(zip(b.tolist(), s.tolist(), owner[crossed].tolist(), strict=True)):
         g, prof, x, amt, bv, sv, bw, sw, cost, proc = (col[row] for col in columns)
         base = int(offsets[sym])
-        per_symbol.setdefault(sym, []).append(
+        per_symbol[sym].append(
             Candidate(bi - base, si - base, g, prof, x, amt, bv, sv, bw, sw, cost, proc, proc - cost)
         )
-    for sym, cands in per_symbol.items():
-        symbol, venues = items[sym]
-        results[sym] = choose(symbol, venues, cands, params)
-    return results
+    return per_symbol
 
 
 class _Stack:
