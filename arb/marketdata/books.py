@@ -1,0 +1,131 @@
+"""The book store: the one place normalized book events become books, for live feeds and replay alike.
+
+Feeds (ccxt.pro, our Gate sync, REST polling) and replay all call :meth:`BookStore.snapshot` /
+:meth:`BookStore.delta` (or :meth:`BookStore.apply` with a :class:`CaptureEvent`), so a recorded stream
+replays through exactly the code that built the live books: same sequence rule, same health.
+
+Listeners (the recorder, the engine's detection trigger) see every event the feeds delivered, applied or
+not: a recorded gap must replay as a gap. A :class:`CaptureEvent` is only built when someone listens,
+because building a frozen dataclass costs about as much as parsing the message it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from arb.marketdata.book import Health, OrderBook
+from arb.marketdata.book_side import LevelIn
+from arb.marketdata.capture import CaptureEvent
+
+BookEvent = CaptureEvent
+"""The normalized book event is the capture line: recording is writing what the store was fed."""
+
+Listener = Callable[[CaptureEvent, OrderBook], None]
+
+
+def _levels(levels: Iterable[LevelIn]) -> tuple[tuple[str, str], ...]:
+    return tuple((p, s) for p, s in levels)
+
+
+class BookStore:
+    """Books per (venue, symbol), created on first use with the configured depth and max age."""
+
+    def __init__(self, *, depth: int = 20, max_age_ms: int = 10_000) -> None:
+        self.depth = depth
+        self.max_age_ms = max_age_ms
+        self.books: dict[tuple[str, str], OrderBook] = {}
+        self.now_ms = 0  # the latest receive time seen: replay's clock for health checks
+        self._listeners: list[Listener] = []
+
+    def book(self, venue: str, symbol: str) -> OrderBook:
+        key = (venue, symbol)
+        book = self.books.get(key)
+        if book is None:
+            book = self.books[key] = OrderBook(venue, symbol, depth=self.depth, max_age_ms=self.max_age_ms)
+        return book
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event, book)`` after every event; returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def __iter__(self) -> Iterator[OrderBook]:
+        return iter(self.books.values())
+
+    def health(self, now_ms: int | None = None) -> dict[tuple[str, str], Health]:
+        now = self.now_ms if now_ms is None else now_ms
+        return {key: book.health(now) for key, book in self.books.items()}
+
+    # ------------------------------------------------------------------ feeding
+
+    def apply(self, event: CaptureEvent) -> bool:
+        """Apply one normalized event; returns whether the book changed (see ``OrderBook.apply_delta``)."""
+        if event.type == "snapshot":
+            self._snapshot(event.venue, event.symbol, event.bids, event.asks, event.ts, event.seq,
+                           event.exchange_ts)
+            applied = True
+        else:
+            applied = self._delta(event.venue, event.symbol, event.bids, event.asks, event.ts, event.seq,
+                                  event.first_seq, event.exchange_ts)
+        for listener in self._listeners:
+            listener(event, self.book(event.venue, event.symbol))
+        return applied
+
+    def snapshot(
+        self,
+        venue: str,
+        symbol: str,
+        bids: Iterable[LevelIn],
+        asks: Iterable[LevelIn],
+        *,
+        ts: int,
+        seq: int | None = None,
+        exchange_ts: int | None = None,
+    ) -> OrderBook:
+        if self._listeners:
+            bids, asks = _levels(bids), _levels(asks)
+        book = self._snapshot(venue, symbol, bids, asks, ts, seq, exchange_ts)
+        if self._listeners:
+            self._notify(CaptureEvent(ts, venue, symbol, "snapshot", bids, asks,  # type: ignore[arg-type]
+                                      exchange_ts, seq, None), book)
+        return book
+
+    def delta(
+        self,
+        venue: str,
+        symbol: str,
+        bids: Iterable[LevelIn],
+        asks: Iterable[LevelIn],
+        *,
+        ts: int,
+        seq: int | None = None,
+        first_seq: int | None = None,
+        exchange_ts: int | None = None,
+    ) -> bool:
+        if self._listeners:
+            bids, asks = _levels(bids), _levels(asks)
+        applied = self._delta(venue, symbol, bids, asks, ts, seq, first_seq, exchange_ts)
+        if self._listeners:
+            self._notify(CaptureEvent(ts, venue, symbol, "delta", bids, asks,  # type: ignore[arg-type]
+                                      exchange_ts, seq, first_seq), self.book(venue, symbol))
+        return applied
+
+    def _snapshot(self, venue: str, symbol: str, bids: Iterable[LevelIn], asks: Iterable[LevelIn],
+                  ts: int, seq: int | None, exchange_ts: int | None) -> OrderBook:
+        if ts > self.now_ms:
+            self.now_ms = ts
+        book = self.book(venue, symbol)
+        book.apply_snapshot(bids, asks, seq=seq, exchange_ts=exchange_ts, received_ts=ts)
+        return book
+
+    def _delta(self, venue: str, symbol: str, bids: Iterable[LevelIn], asks: Iterable[LevelIn], ts: int,
+               seq: int | None, first_seq: int | None, exchange_ts: int | None) -> bool:
+        if ts > self.now_ms:
+            self.now_ms = ts
+        book = self.books.get((venue, symbol)) or self.book(venue, symbol)
+        return book.apply_delta(bids, asks, seq=seq, first_seq=first_seq, exchange_ts=exchange_ts,
+                                received_ts=ts)
+
+    def _notify(self, event: CaptureEvent, book: OrderBook) -> None:
+        for listener in self._listeners:
+            listener(event, book)

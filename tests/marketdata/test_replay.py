@@ -1,0 +1,102 @@
+"""Replay: same store path as live, recorded speed on an injected clock, gaps in captures."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from arb.marketdata.book import Health
+from arb.marketdata.books import BookStore
+from arb.marketdata.capture import CaptureEvent, CaptureWriter, read_capture
+from arb.marketdata.replay import replay, replay_sync
+
+
+class FakeClock:
+    """Seconds; ``sleep`` advances time instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _ev(ts: int, kind: str, bids=(), asks=(), seq=None, first=None) -> CaptureEvent:  # type: ignore[no-untyped-def]
+    return CaptureEvent(ts, "gate", "BTC/USDT", kind, tuple(bids), tuple(asks), None, seq, first)  # type: ignore[arg-type]
+
+
+EVENTS = [
+    _ev(1_000, "snapshot", [("100", "1")], [("101", "1")], seq=10),
+    _ev(1_500, "delta", [("100", "2")], [], seq=11, first=11),
+    _ev(3_500, "delta", [], [("101", "0"), ("102", "3")], seq=13, first=12),
+]
+
+
+async def test_recorded_speed_sleeps_the_recorded_gaps_on_the_injected_clock() -> None:
+    clock = FakeClock()
+    store = BookStore()
+    stats = await replay(EVENTS, store, speed=1.0, clock=clock, sleep=clock.sleep)
+    assert clock.sleeps == pytest.approx([0.5, 2.0])
+    assert stats.events == 3 and stats.applied == 3
+    assert store.book("gate", "BTC/USDT").levels("asks") == [(102, 3)]
+
+
+async def test_speed_multiplier_and_as_fast_as_possible() -> None:
+    clock = FakeClock()
+    await replay(EVENTS, BookStore(), speed=10.0, clock=clock, sleep=clock.sleep)
+    assert clock.sleeps == pytest.approx([0.05, 0.2])
+    clock = FakeClock()
+    await replay(EVENTS, BookStore(), speed=0, clock=clock, sleep=clock.sleep, yield_every=2)
+    assert clock.sleeps == [0]  # only a yield to the loop, never a wait
+
+
+async def test_negative_speed_is_refused() -> None:
+    with pytest.raises(ValueError):
+        await replay(EVENTS, BookStore(), speed=-1)
+
+
+def test_seq_gap_in_a_capture_marks_the_book_gap_until_next_snapshot(tmp_path: Path) -> None:
+    events = [
+        EVENTS[0],
+        _ev(1_100, "delta", [("100", "2")], [], seq=12, first=12),  # 11 is missing
+        _ev(1_200, "delta", [("99", "2")], [], seq=13, first=13),
+    ]
+    store = BookStore(max_age_ms=60_000)
+    stats = replay_sync(events, store)
+    book = store.book("gate", "BTC/USDT")
+    assert book.health(store.now_ms) is Health.GAP and stats.applied == 1
+    replay_sync([_ev(1_300, "snapshot", [("98", "1")], [("99.5", "1")], seq=20)], store)
+    assert book.health(store.now_ms) is Health.LIVE
+
+
+def test_store_listeners_see_every_event_and_can_record_it(tmp_path: Path) -> None:
+    store = BookStore()
+    out = tmp_path / "rec.jsonl"
+    with CaptureWriter(out) as writer:
+        store.add_listener(lambda event, _book: writer.write(event))
+        store.snapshot("gate", "BTC/USDT", [["100", "1"]], [["101", "1"]], ts=5, seq=1)
+        store.delta("gate", "BTC/USDT", [["100", "0"]], [], ts=6, seq=2, first_seq=2, exchange_ts=4)
+    events = list(read_capture(out))
+    assert [e.type for e in events] == ["snapshot", "delta"]
+    assert events[1] == CaptureEvent(6, "gate", "BTC/USDT", "delta", (("100", "0"),), (), 4, 2, 2)
+    again = BookStore()
+    replay_sync(events, again)
+    assert again.book("gate", "BTC/USDT").levels("bids") == store.book("gate", "BTC/USDT").levels("bids")
+
+
+def test_bundled_capture_replays_to_live_books() -> None:
+    store = BookStore(depth=10, max_age_ms=2_000)
+    path = files("arb") / "data" / "linkusdt-binance-huobi-2021-08-20.jsonl.gz"
+    stats = replay_sync(read_capture(str(path)), store)
+    assert stats.events == 14_400
+    health = store.health()
+    assert health == {("binance", "LINK/USDT"): Health.LIVE, ("huobi", "LINK/USDT"): Health.LIVE}
+    bid_px, _, ask_px, _ = store.book("huobi", "LINK/USDT").top_arrays()
+    assert len(bid_px) == 10 and bid_px[0] < ask_px[0]
