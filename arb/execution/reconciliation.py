@@ -1,0 +1,165 @@
+"""Bringing the database to the venues' truth: on start, and after a reconnect.
+
+It uses the runtime path (venue reports -> :func:`arb.store.orders.record_report` -> the state machine),
+so reconciliation can never write a state the live executor would have refused. Three passes per venue:
+
+1. every order the database has in flight (``created``, ``submitted``, ``open``, ``partially_filled``,
+   ``unknown``) is looked up by client id with spaced retries; found -> its report is applied and its
+   fills recorded; provably absent (not found, no trades) -> ``rejected``; otherwise stays ``unknown``.
+2. open orders on the venue that the database does not know are recorded and flagged.
+3. fills since ``since`` are recorded idempotently on ``(venue, trade_id)`` and matched to their order
+   by client id (or venue order id); an order whose fills exceed its recorded ``filled`` is advanced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.domain.market import Side
+from arb.domain.orders import OrderStatus
+from arb.errors import OrderNotFound, VenueError
+from arb.execution.lookup import LookupPolicy, lookup_by_client_id
+from arb.store import orders as repo
+from arb.store.models import Order
+from arb.venues.protocol import FillReport, OrderRequest, Venue
+
+LOOKBACK = timedelta(seconds=5)
+
+
+@dataclass
+class ReconcileReport:
+    resolved: list[str] = field(default_factory=list)  # in-flight orders brought to a venue-reported state
+    rejected: list[str] = field(default_factory=list)  # in-flight orders the venue provably never had
+    unresolved: list[str] = field(default_factory=list)  # still unknown: trading must not assume either way
+    adopted: list[str] = field(default_factory=list)  # on the venue, not in the database: recorded, flagged
+    fills_added: int = 0
+    orphan_fills: list[str] = field(default_factory=list)  # trade ids with no order to attach to
+
+
+def _request(order: Order) -> OrderRequest:
+    return OrderRequest(order.client_order_id, order.symbol, Side(order.side), order.amount, order.price,
+                        order.time_in_force)
+
+
+async def reconcile(
+    venues: Mapping[str, Venue],
+    sessions: sessionmaker[Session],
+    run_id: int,
+    *,
+    symbols: Iterable[str],
+    since: datetime,
+    lookup: LookupPolicy = LookupPolicy(),
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ReconcileReport:
+    report = ReconcileReport()
+    symbols = list(symbols)
+    for name, venue in venues.items():
+        await _in_flight(venue, sessions, report, lookup, sleep, clock)
+        await _unknown_open_orders(venue, sessions, run_id, report, clock)
+        for symbol in symbols:
+            await _fills(venue, symbol, since, sessions, run_id, report, clock)
+    return report
+
+
+async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: ReconcileReport, lookup: LookupPolicy,
+                     sleep: Callable[[float], Awaitable[None]], clock: Callable[[], datetime]) -> None:
+    with sessions() as s:
+        pending = [(o.id, _request(o), o.created_at) for o in repo.in_flight_orders(s, venue.name)]
+    for order_id, request, created_at in pending:
+        try:
+            result = await lookup_by_client_id(venue, request, since=created_at - LOOKBACK, policy=lookup,
+                                               sleep=sleep)
+        except VenueError:
+            _mark_unknown(sessions, order_id, clock, "reconciliation: lookup failed")
+            out.unresolved.append(request.client_order_id)
+            continue
+        if result.report is not None:
+            fills = list(result.report.fills)
+            if result.report.filled > sum((f.amount for f in fills), Decimal(0)):
+                try:
+                    found = await venue.fetch_fills(request.symbol, created_at - LOOKBACK)
+                    fills = [f for f in found if f.client_order_id == request.client_order_id
+                             or (f.venue_order_id and f.venue_order_id == result.report.venue_order_id)]
+                except VenueError:
+                    pass
+            with sessions.begin() as s:
+                repo.add_fills(s, order_id, fills)
+                repo.record_report(s, order_id, result.report, clock(), detail="reconciliation")
+            out.resolved.append(request.client_order_id)
+        elif "not_found" in result.errors:
+            with sessions.begin() as s:
+                repo.record_transition(s, order_id, OrderStatus.REJECTED, clock(),
+                                       detail="reconciliation: not on the venue, no trades")
+            out.rejected.append(request.client_order_id)
+        else:
+            _mark_unknown(sessions, order_id, clock, "reconciliation: no answer")
+            out.unresolved.append(request.client_order_id)
+
+
+def _mark_unknown(sessions: sessionmaker[Session], order_id: int, clock: Callable[[], datetime], why: str) -> None:
+    with sessions.begin() as s:
+        repo.record_transition(s, order_id, OrderStatus.UNKNOWN, clock(), detail=why)
+
+
+async def _unknown_open_orders(venue: Venue, sessions: sessionmaker[Session], run_id: int,
+                               out: ReconcileReport, clock: Callable[[], datetime]) -> None:
+    for open_report in await venue.fetch_open_orders():
+        with sessions.begin() as s:
+            if repo.order_by_client_id(s, open_report.client_order_id) is None:
+                repo.adopt_order(s, open_report, run_id, clock())
+                out.adopted.append(open_report.client_order_id)
+
+
+async def _fills(venue: Venue, symbol: str, since: datetime, sessions: sessionmaker[Session], run_id: int,
+                 out: ReconcileReport, clock: Callable[[], datetime]) -> None:
+    fills = await venue.fetch_fills(symbol, since)
+    by_order: dict[int, list[FillReport]] = {}
+    for fill in fills:
+        with sessions() as s:
+            order = _order_for(s, venue.name, fill)
+        if order is None and fill.client_order_id:
+            try:
+                found = await venue.fetch_order(fill.client_order_id, symbol)
+            except (OrderNotFound, VenueError):
+                found = None
+            if found is not None:
+                with sessions.begin() as s:
+                    repo.adopt_order(s, found, run_id, clock())
+                out.adopted.append(fill.client_order_id)
+                with sessions() as s:
+                    order = _order_for(s, venue.name, fill)
+        if order is None:
+            out.orphan_fills.append(fill.trade_id)
+            continue
+        by_order.setdefault(order.id, []).append(fill)
+    for order_id, order_fills in by_order.items():
+        with sessions.begin() as s:
+            out.fills_added += repo.add_fills(s, order_id, order_fills)
+            total = repo.filled_by_fills(s, order_id)
+            order = s.get_one(Order, order_id)
+            if total > order.filled:
+                status = OrderStatus(order.status)
+                to = OrderStatus.FILLED if total >= order.amount else (
+                    OrderStatus.CANCELED if status is OrderStatus.CANCELED else OrderStatus.PARTIALLY_FILLED)
+                repo.record_transition(s, order_id, to, clock(), filled=min(total, order.amount),
+                                       detail="reconciliation: fills")
+
+
+def _order_for(s: Session, venue: str, fill: FillReport) -> Order | None:
+    if fill.client_order_id:
+        order = repo.order_by_client_id(s, fill.client_order_id)
+        if order is not None:
+            return order
+    if fill.venue_order_id:
+        return s.execute(
+            select(Order).where(Order.venue == venue, Order.venue_order_id == fill.venue_order_id)
+        ).scalar_one_or_none()
+    return None

@@ -1,0 +1,54 @@
+"""Reconciliation against a paper venue and a real database: crash leftovers brought to the truth."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from arb.domain.market import Side
+from arb.execution.lookup import LookupPolicy
+from arb.execution.reconciliation import reconcile
+from arb.store import orders as repo
+from arb.store.models import Fill, Order, OrderEvent
+from arb.venues.protocol import OrderRequest
+
+from .conftest import new_run
+from .fakes import FakeTime
+from .harness import SYMBOL, make_book, paper
+
+D = Decimal
+SINCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def test_restart_finds_sent_orders_rejects_unsent_ones_and_adopts_strangers(sqlite_sessions) -> None:
+    venue = paper("alpha", make_book("alpha", [("19.90", "5")], [("20.00", "5")]))
+    run_id = new_run(sqlite_sessions)
+    sent = OrderRequest("t-sent1", SYMBOL, Side.BUY, D("1.5"), D("20.00"))
+    unsent = OrderRequest("t-unsent1", SYMBOL, Side.BUY, D("1"), D("20.00"))
+    now = datetime.now(UTC)
+    with sqlite_sessions.begin() as s:
+        for req in (sent, unsent):
+            repo.create_order(s, repo.NewOrder(run_id, None, "alpha", SYMBOL, req.side.value, req.price, req.amount,
+                                               req.client_order_id), now)
+    # The process sent one order, then died before recording the answer; someone else left a resting order.
+    await venue.place(sent)
+    await venue.place(OrderRequest("t-stranger", SYMBOL, Side.SELL, D("1"), D("25.00"), "gtc"))
+
+    t = FakeTime()
+    args = dict(symbols=[SYMBOL], since=SINCE, lookup=LookupPolicy((0.1, 0.1)), sleep=t.sleep)
+    report = await reconcile({"alpha": venue}, sqlite_sessions, run_id, **args)
+    assert report.resolved == ["t-sent1"] and report.rejected == ["t-unsent1"]
+    assert report.adopted == ["t-stranger"] and report.unresolved == [] and report.orphan_fills == []
+    with sqlite_sessions() as s:
+        rows = {o.client_order_id: o for o in s.scalars(select(Order))}
+        assert (rows["t-sent1"].status, rows["t-sent1"].filled) == ("filled", D("1.5"))
+        assert repo.filled_by_fills(s, rows["t-sent1"].id) == D("1.5")
+        assert rows["t-unsent1"].status == "rejected"
+        assert rows["t-stranger"].status == "open" and rows["t-stranger"].flagged
+        counts = (s.scalar(select(func.count()).select_from(Fill)), s.scalar(select(func.count()).select_from(OrderEvent)))
+
+    # Reconciling again changes nothing: no double-counted fill, no new event.
+    again = await reconcile({"alpha": venue}, sqlite_sessions, run_id, **args)
+    assert again.fills_added == 0 and again.adopted == []
+    with sqlite_sessions() as s:
+        assert (s.scalar(select(func.count()).select_from(Fill)), s.scalar(select(func.count()).select_from(OrderEvent))) == counts
