@@ -1,0 +1,212 @@
+"""The review views against exact numbers: hand-computed ones, and arb.store.views' Decimal ones.
+
+Every test runs on SQLite and PostgreSQL (``session_factory`` comes from tests/conftest.py). On
+PostgreSQL sums and products are NUMERIC, so those columns must equal the Decimal values exactly; on
+SQLite the views compute in floats (documented in revision 0002) and must agree to 1e-9 relative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.store import migrate, views
+from arb.store.db import make_engine
+
+# Columns computed with a division: NUMERIC division rounds on PostgreSQL too.
+DIVIDED = {"buy_vwap", "sell_vwap", "fee_cost", "unfilled_cost", "fill_ratio"}
+
+
+def _same(value: Any, exact: object, engine: Engine, column: str) -> bool:
+    if exact is None or value is None:
+        return value is None and exact is None
+    if not isinstance(exact, D):  # ids, counts, names
+        return bool(value == exact)
+    if engine.dialect.name == "postgresql" and column not in DIVIDED:
+        return isinstance(value, D) and value == exact
+    return abs(D(str(value)) - exact) <= D("1e-9") * max(D(1), abs(exact))
+
+
+def _view(engine: Engine, name: str, run_id: int, order_by: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        result = conn.execute(
+            text(f"SELECT * FROM {name} WHERE run_id = :r ORDER BY {order_by}"), {"r": run_id}
+        )
+        return [dict(row) for row in result.mappings()]
+
+
+def _assert_rows_match(
+    engine: Engine, got: list[dict[str, Any]], exact: Sequence[object], cols: Sequence[str]
+) -> None:
+    assert len(got) == len(exact)
+    for row, want in zip(got, exact, strict=True):
+        expected = views.as_dict(want)
+        for col in cols:
+            assert _same(row[col], expected[col], engine, col), (col, row[col], expected[col])
+
+
+def test_pnl_exact_values_by_hand(session_factory: sessionmaker[Session], runs: tuple[int, int]) -> None:
+    with session_factory() as s:
+        o1, o2 = views.opportunity_pnl(s, runs[0])
+        (o6,) = views.opportunity_pnl(s, runs[1])
+    assert (o1.realized_pnl, o1.slippage_cost, o1.fees_paid, o1.fee_cost) == (
+        D("0.41902"), D("0.18"), D("0.40098"), D("-0.00002"),
+    )  # fmt: skip
+    assert (o1.unfilled_cost, o1.imbalance_cost, o1.buy_vwap, o1.sell_vwap) == (0, 0, D("20.008"), D("20.09"))
+    assert (o2.realized_pnl, o2.slippage_cost, o2.fees_paid, o2.fee_cost) == (
+        D("-0.06014"), 0, D("0.20014"), D("0.0799"),
+    )  # fmt: skip
+    assert (o2.matched, o2.unfilled_cost, o2.imbalance_cost, o2.unwind_cash, o2.residual_base) == (
+        3, D("0.07984"), D("0.1"), D("39.9"), 0,
+    )  # fmt: skip
+    assert (o6.realized_pnl, o6.unfilled_cost, o6.imbalance_cost, o6.fees_unpriced, o6.residual_base) == (
+        D("-10"), D("0.18"), D("10"), 1, 1,
+    )  # fmt: skip
+    assert o6.sell_vwap is None
+
+
+def test_pnl_costs_add_up_exactly(session_factory: sessionmaker[Session], runs: tuple[int, int]) -> None:
+    with session_factory() as s:
+        rows = views.opportunity_pnl(s, runs[0]) + views.opportunity_pnl(s, runs[1])
+    for r in rows:
+        costs = r.slippage_cost + r.fee_cost + r.unfilled_cost + r.imbalance_cost
+        assert r.expected_pnl - r.realized_pnl == costs
+    totals = views.pnl_totals(rows[:2])
+    assert totals["expected_pnl"] == D("0.7986") and totals["realized_pnl"] == D("0.35888")
+
+
+def test_pnl_view_matches_decimal(
+    engine: Engine, session_factory: sessionmaker[Session], runs: tuple[int, int]
+) -> None:
+    cols = [
+        c
+        for c in views.PnlRow.__dataclass_fields__
+        if c not in ("detected_at", "symbol", "buy_venue", "sell_venue")
+    ]
+    for run_id in runs:
+        with session_factory() as s:
+            exact = views.opportunity_pnl(s, run_id)
+        got = _view(engine, "v_opportunity_pnl", run_id, "detected_at, opportunity_id")
+        _assert_rows_match(engine, got, exact, cols)
+
+
+def test_funnel_by_hand_and_view(
+    engine: Engine, session_factory: sessionmaker[Session], runs: tuple[int, int]
+) -> None:
+    with session_factory() as s:
+        funnel = views.funnel(s, runs[0])
+        rejections = views.rejections(s, runs[0])
+    assert [
+        (f.buy_venue, f.sell_venue, f.seen, f.rejected, f.executed, f.expected_profit) for f in funnel
+    ] == [
+        ("binance", "huobi", 3, 2, 1, D("0.599")),
+        ("huobi", "binance", 2, 1, 1, D("0.1996")),
+    ]
+    assert [(r.buy_venue, r.reason, r.rejected) for r in rejections] == [
+        ("binance", "below_min_edge", 1), ("binance", "book_stale", 1), ("huobi", "below_min_edge", 1),
+    ]  # fmt: skip
+    got = _view(engine, "v_opportunity_funnel", runs[0], "symbol, buy_venue, sell_venue")
+    _assert_rows_match(
+        engine,
+        got,
+        funnel,
+        ["symbol", "buy_venue", "sell_venue", "seen", "rejected", "executed", "expected_profit"],
+    )
+    got = _view(engine, "v_opportunity_rejections", runs[0], "symbol, buy_venue, sell_venue, reason")
+    _assert_rows_match(engine, got, rejections, ["buy_venue", "sell_venue", "reason", "rejected"])
+
+
+def test_legs_fill_ratio_and_latency(
+    engine: Engine, session_factory: sessionmaker[Session], runs: tuple[int, int]
+) -> None:
+    with session_factory() as s:
+        legs = views.legs(s, runs[0])
+    buy1, sell1, _buy2, sell2, unwind2 = legs
+    assert (buy1.decision_to_sent_ms, buy1.sent_to_ack_ms, buy1.ack_to_first_fill_ms) == (5, 20, 5)
+    assert (buy1.first_to_last_fill_ms, buy1.decision_to_filled_ms) == (15, 45)
+    assert (sell1.decision_to_filled_ms, sell2.fill_ratio, unwind2.sent_to_ack_ms) == (41, D("0.6"), None)
+    assert sell2.filled == sell2.order_filled == 3
+
+    got = _view(engine, "v_leg_fill_ratio", runs[0], "order_id")
+    _assert_rows_match(
+        engine,
+        got,
+        legs,
+        ["order_id", "venue", "side", "purpose", "amount", "filled", "fill_ratio", "order_filled"],
+    )
+    got = _view(engine, "v_leg_latency", runs[0], "order_id")
+    for row, leg in zip(got, legs, strict=True):
+        for col in views.LATENCY_COLUMNS:
+            want = getattr(leg, col)
+            # julianday() on SQLite resolves ~0.05 ms at today's dates; PostgreSQL is exact.
+            tol = D("0.1") if engine.dialect.name == "sqlite" else D(0)
+            assert (row[col] is None) == (want is None), col
+            assert want is None or abs(D(str(row[col])) - want) <= tol, (col, row[col], want)
+
+
+def test_inventory(engine: Engine, session_factory: sessionmaker[Session], runs: tuple[int, int]) -> None:
+    with session_factory() as s:
+        changes = views.inventory_changes(s, runs[0])
+        other = views.inventory_changes(s, runs[1])
+    assert views.final_inventory(changes) == {
+        ("binance", "LINK"): D("7"),
+        ("binance", "USDT"): D("-140.10032"),
+        ("huobi", "LINK"): D("-7.005"),
+        ("huobi", "USDT"): D("140.5592"),
+    }
+    assert views.final_inventory(other) == {
+        ("gate", "ETH"): 1,
+        ("gate", "USDT"): -10,
+        ("gate", "GT"): D("-0.01"),
+    }
+
+    got = _view(engine, "v_inventory_from_fills", runs[0], "ts, fill_id, asset")
+    want = sorted(changes, key=lambda c: (c.ts, c.fill_id, c.asset))
+    _assert_rows_match(engine, got, want, ["venue", "asset", "fill_id", "delta", "net_change"])
+
+    snaps = _view(engine, "v_inventory_snapshots", runs[0], "ts, asset")
+    assert [(r["asset"], D(str(r["total"]))) for r in snaps] == [
+        ("LINK", 0), ("USDT", 1000), ("LINK", 10), ("USDT", D("799.79992")),
+    ]  # fmt: skip
+
+
+def test_views_scoped_to_run(engine: Engine, runs: tuple[int, int]) -> None:
+    """Run 2's rows hold only run 2's venues; it has no rejections and no balance snapshots."""
+    empty = {"v_opportunity_rejections", "v_inventory_snapshots"}
+    for name in views.VIEW_NAMES:
+        rows = _view(engine, name, runs[1], "run_id")
+        assert bool(rows) == (name not in empty), name
+        venues = {row.get("venue") or row.get("buy_venue") for row in rows}
+        assert venues <= {"gate", "okx"}, (name, venues)
+
+
+def test_downgrade_drops_views_and_keeps_tables(db_url: str) -> None:
+    migrate.upgrade_to_head(db_url)
+    engine = make_engine(db_url)
+    try:
+        assert set(views.VIEW_NAMES) <= set(inspect(engine).get_view_names())
+        migrate.downgrade(db_url, "0001")
+        engine.dispose()
+        assert not set(views.VIEW_NAMES) & set(inspect(engine).get_view_names())
+        assert "fills" in inspect(engine).get_table_names()
+        migrate.upgrade_to_head(db_url)
+        engine.dispose()
+        assert set(views.VIEW_NAMES) <= set(inspect(engine).get_view_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "ms"),
+    [(None, None, None), ("2021-08-20T00:00:00+00:00", "2021-08-20T00:00:01.234567+00:00", D("1234.567"))],
+)
+def test_elapsed_ms_is_exact(start: str | None, end: str | None, ms: D | None) -> None:
+    from datetime import datetime
+
+    parse = lambda v: datetime.fromisoformat(v) if v else None  # noqa: E731
+    assert views.elapsed_ms(parse(start), parse(end)) == ms
