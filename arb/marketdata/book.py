@@ -58,7 +58,7 @@ class OrderBook:
         "_dirty",
         "_arrays",
         "_views",
-        "_memo",
+        "_flat",
     )
 
     def __init__(self, venue: str, symbol: str, *, depth: int = 20, max_age_ms: int = 10_000) -> None:
@@ -80,7 +80,7 @@ class OrderBook:
         self._dirty = True
         self._arrays: FloatArray = np.zeros((4, depth), dtype=np.float64)
         self._views: TopArrays | None = None
-        self._memo: dict[str, float] = {}
+        self._flat: FloatArray = self._arrays.reshape(-1)  # a view: one assignment fills all rows
 
     # ----------------------------------------------------------------- updates
 
@@ -215,29 +215,17 @@ class OrderBook:
         bk = self.bids.top_keys(depth)
         ak = self.asks.top_keys(depth)
         nb, na = len(bk), len(ak)
-        # Sizes are parsed here, not on every update. Top sizes mostly repeat between reads and are the
-        # same str objects (hash cached), so a small memo turns most float() calls into a dict hit.
-        memo = self._memo
-        if len(memo) > 8 * depth:
-            memo.clear()
-        bl, al = self.bids.levels, self.asks.levels
-        row: list[float] = bk.copy()
-        for levels, keys in ((bl, bk), (al, ak)):
-            for k in keys:
-                size = levels[k]
-                f = memo.get(size)
-                if f is None:
-                    f = memo[size] = float(size)
-                row.append(f)
-            if keys is bk:
-                row.extend([-k for k in ak])
+        # Sizes are parsed here, when read, not on every update; map() keeps the loops in C.
+        bsz = list(map(float, map(self.bids.levels.__getitem__, bk)))
+        apx = list(map(float.__neg__, ak))
+        asz = list(map(float, map(self.asks.levels.__getitem__, ak)))
         if nb == depth and na == depth:  # the usual case: one conversion for all four rows
-            arr.ravel()[:] = row
+            self._flat[:] = bk + bsz + apx + asz
         else:
-            arr[0, :nb] = row[:nb]
-            arr[1, :nb] = row[nb : 2 * nb]
-            arr[2, :na] = row[2 * nb : 2 * nb + na]
-            arr[3, :na] = row[2 * nb + na :]
+            arr[0, :nb] = bk
+            arr[1, :nb] = bsz
+            arr[2, :na] = apx
+            arr[3, :na] = asz
         views = self._views
         if views is None or len(views[0]) != nb or len(views[2]) != na:
             views = (arr[0, :nb], arr[1, :nb], arr[2, :na], arr[3, :na])
