@@ -1,0 +1,178 @@
+"""The live venue: any ccxt async exchange (Gate through ``GateExchange``) behind the venue protocol.
+
+Normalizes once, here: ccxt order and trade dicts become :class:`OrderReport` / :class:`FillReport`
+with exact ``Decimal`` values (ccxt's floats are printed back with ``repr``, which round-trips the short
+decimal strings venues send). Status comes from ``filled``, not from ccxt's status word: Gate reports a
+partially filled IOC as ``cancelled`` and ccxt as ``canceled``.
+
+Exceptions go through one translation table (``translate``, Gate's by default: it maps ccxt's classes
+too, so it serves other ccxt venues until they have their own labels). This module knows nothing about
+paper trading: the paper venue is a separate implementation of the same protocol.
+
+Venue quirks are data (:class:`LiveQuirks`): where a venue keeps the client order id on a trade, and
+whether a closed order can still be fetched by client id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from arb.domain.market import MarketRules, Side
+from arb.domain.orders import VenueState
+from arb.errors import ArbError, OrderNotFound
+from arb.venues.gate.errors import translate as gate_translate
+from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest
+
+ZERO = Decimal(0)
+_CLOSED = {"closed", "canceled", "cancelled", "expired"}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveQuirks:
+    # Keys of the raw trade (ccxt ``info``) that may hold our client order id; ccxt does not map it.
+    trade_client_id_keys: tuple[str, ...] = ("text", "clientOrderId", "client_order_id")
+    # Gate finds orders by ``text`` only while open: look among finished orders after a miss.
+    search_closed_on_miss: bool = True
+    closed_search_limit: int = 100
+    fills_page: int = 1000
+
+
+def dec(value: Any) -> Decimal:
+    if value is None:
+        return ZERO
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(str(value))
+
+
+def _ts(ms: Any) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
+
+
+class LiveVenue:
+    """Implements :class:`arb.venues.protocol.Venue` over a ccxt async exchange instance."""
+
+    def __init__(
+        self,
+        name: str,
+        exchange: Any,
+        *,
+        quirks: LiveQuirks = LiveQuirks(),
+        translate: Callable[[BaseException, str], ArbError] = gate_translate,
+    ) -> None:
+        self.name = name
+        self.exchange = exchange
+        self.quirks = quirks
+        self._translate = translate
+
+    def __repr__(self) -> str:
+        return f"LiveVenue({self.name!r})"
+
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await getattr(self.exchange, method)(*args, **kwargs)
+        except ArbError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the table decides; unknown ones become VenueError
+            raise self._translate(exc, self.name) from exc
+
+    # -- protocol -------------------------------------------------------------------------------
+    def market_rules(self, symbol: str) -> MarketRules:
+        m = self.exchange.market(symbol)
+        limits = m.get("limits") or {}
+        return MarketRules(
+            venue=self.name,
+            symbol=symbol,
+            price_step=dec(m["precision"]["price"]),
+            amount_step=dec(m["precision"]["amount"]),
+            min_amount=dec((limits.get("amount") or {}).get("min")),
+            min_notional=dec((limits.get("cost") or {}).get("min")),
+        )
+
+    async def place(self, request: OrderRequest) -> OrderReport:
+        params = {"timeInForce": request.time_in_force.upper(), "text": request.client_order_id}
+        raw = await self._call(
+            "create_order", request.symbol, "limit", request.side.value, str(request.amount), str(request.price),
+            params,
+        )
+        return self._order(raw, request)
+
+    async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
+        return self._order(await self._call("cancel_order", client_order_id, symbol))
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
+        try:
+            return self._order(await self._call("fetch_order", client_order_id, symbol))
+        except OrderNotFound:
+            if not self.quirks.search_closed_on_miss:
+                raise
+        closed = await self._call("fetch_closed_orders", symbol, None, self.quirks.closed_search_limit)
+        for raw in closed:
+            if raw.get("clientOrderId") == client_order_id:
+                return self._order(raw)
+        raise OrderNotFound(self.name, f"no order with client id {client_order_id}", label="ORDER_NOT_FOUND")
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        return [self._order(raw) for raw in await self._call("fetch_open_orders", symbol)]
+
+    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]:
+        raw = await self._call("fetch_my_trades", symbol, int(since.timestamp() * 1000), self.quirks.fills_page)
+        return [self._fill(t) for t in raw]
+
+    async def balances(self) -> dict[str, BalanceReport]:
+        raw = await self._call("fetch_balance")
+        out = {}
+        for asset, free in (raw.get("free") or {}).items():
+            out[asset] = BalanceReport(asset, dec(free), dec((raw.get("used") or {}).get(asset)))
+        return out
+
+    # -- normalization --------------------------------------------------------------------------
+    def _order(self, raw: dict[str, Any], request: OrderRequest | None = None) -> OrderReport:
+        status = (raw.get("status") or "").lower()
+        amount = dec(raw.get("amount")) if raw.get("amount") is not None else (request.amount if request else ZERO)
+        filled = dec(raw.get("filled"))
+        if status == "rejected":
+            state = VenueState.REJECTED
+        elif status in _CLOSED or (amount and filled >= amount):
+            state = VenueState.CLOSED
+        else:
+            state = VenueState.OPEN
+        info = raw.get("info") or {}
+        venue_status = "/".join(str(x) for x in (info.get("status"), info.get("finish_as")) if x) or status
+        cid = raw.get("clientOrderId") or (request.client_order_id if request else "")
+        return OrderReport(
+            venue=self.name,
+            client_order_id=cid,
+            venue_order_id=str(raw["id"]) if raw.get("id") is not None else None,
+            symbol=raw.get("symbol") or (request.symbol if request else ""),
+            side=Side(raw.get("side") or (request.side.value if request else "buy")),
+            price=dec(raw.get("price")) if raw.get("price") is not None else (request.price if request else ZERO),
+            amount=amount,
+            filled=filled,
+            state=state,
+            venue_status=venue_status,
+            average=dec(raw["average"]) if raw.get("average") else None,
+            ts=_ts(raw.get("lastUpdateTimestamp") or raw.get("timestamp")),
+        )
+
+    def _fill(self, raw: dict[str, Any]) -> FillReport:
+        info = raw.get("info") or {}
+        cid = next((info[k] for k in self.quirks.trade_client_id_keys if info.get(k)), None)
+        fee = raw.get("fee") or {}
+        return FillReport(
+            venue=self.name,
+            trade_id=str(raw["id"]),
+            client_order_id=cid,
+            venue_order_id=str(raw["order"]) if raw.get("order") is not None else None,
+            symbol=raw["symbol"],
+            side=Side(raw["side"]),
+            price=dec(raw["price"]),
+            amount=dec(raw["amount"]),
+            fee=dec(fee.get("cost")),
+            fee_currency=str(fee.get("currency") or ""),
+            ts=_ts(raw.get("timestamp")) or datetime.now(UTC),
+        )

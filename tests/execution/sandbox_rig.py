@@ -1,0 +1,106 @@
+"""Two sandboxed Gate venues on loopback, driven through GateExchange + LiveVenue, and wire tracing.
+
+``WireLog`` hooks aiohttp's client tracing into the session ccxt uses, so tests see when each request
+actually started and when its response came back, in the same clock the sandbox uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import aiohttp
+
+from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
+from arb.venues.gate import GateExchange
+from arb.venues.gate.clock import ServerClock
+from arb.venues.live import LiveVenue
+
+KEY, SECRET = "exec-key", "exec-secret-not-real"
+PAIR = PairSpec("LINK_USDT", precision=2, amount_precision=2, min_base_amount=Decimal("0.01"),
+                min_quote_amount=Decimal("1"), taker_fee=Decimal("0.001"), maker_fee=Decimal("0.001"))
+SYMBOL = "LINK/USDT"
+
+
+class VirtualClock:
+    """Wall time plus an offset that ``sleep`` advances: waits cost nothing, order of events is kept."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.offset += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+
+@dataclass
+class WireEvent:
+    venue: str
+    method: str
+    path: str
+    start: float
+    end: float | None = None
+    status: int | None = None
+    reset_at: float | None = None
+
+
+@dataclass
+class WireLog:
+    clock: Callable[[], float] = time.time
+    events: list[WireEvent] = field(default_factory=list)
+
+    def trace(self, venue: str) -> aiohttp.TraceConfig:
+        tc = aiohttp.TraceConfig()
+
+        async def start(_s: object, ctx: object, params: aiohttp.TraceRequestStartParams) -> None:
+            ev = WireEvent(venue, params.method, params.url.path, self.clock())
+            ctx.event = ev  # type: ignore[attr-defined]
+            self.events.append(ev)
+
+        async def end(_s: object, ctx: object, params: aiohttp.TraceRequestEndParams) -> None:
+            ev: WireEvent = ctx.event  # type: ignore[attr-defined]
+            ev.end, ev.status = self.clock(), params.response.status
+            raw = params.response.headers.get("X-Gate-RateLimit-Reset-Timestamp")
+            ev.reset_at = float(raw) if raw else None
+
+        async def failed(_s: object, ctx: object, params: object) -> None:
+            ctx.event.end = self.clock()  # type: ignore[attr-defined]
+
+        tc.on_request_start.append(start)
+        tc.on_request_end.append(end)
+        tc.on_request_exception.append(failed)
+        return tc
+
+
+def sandbox_config(clock: Callable[[], float] = time.time, **kw: object) -> SandboxConfig:
+    values: dict[str, object] = dict(
+        accounts=(Account(KEY, SECRET, {"USDT": Decimal("100000"), "LINK": Decimal("1000")}),),
+        pairs=(PAIR,), clock=clock,
+    )
+    values.update(kw)
+    return SandboxConfig(**values)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def live_gate(name: str, sb: Sandbox, wire: WireLog | None = None,
+                    clock: Callable[[], float] | None = None) -> AsyncIterator[LiveVenue]:
+    server_clock = ServerClock(lambda: int(clock() * 1000)) if clock else None
+    ex = GateExchange.for_endpoint(sb.rest_url, sb.ws_url, KEY, SECRET, enableRateLimit=False,
+                                   pairs=[PAIR.to_json()], clock=server_clock)
+    if wire is not None:
+        ex.session = aiohttp.ClientSession(trace_configs=[wire.trace(name)])
+    try:
+        yield LiveVenue(name, ex)
+    finally:
+        await ex.close()
+        if wire is not None and ex.session is not None and not ex.session.closed:
+            await ex.session.close()
