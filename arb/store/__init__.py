@@ -1,1 +1,9 @@
-"""Persistence: SQLAlchemy 2 models, the session factory and repository functions."""
+"""Persistence: SQLAlchemy 2 models, the session factory and repository functions.
+
+- ``models`` / ``types``: the schema; money is exact ``Decimal``, time is aware UTC.
+- ``db``: ``make_engine(url)``, ``make_session_factory(engine)``, ``resolve_url`` (``--db`` >
+  ``$ARB_DB_URL`` > ``sqlite:///arb.db``).
+- ``migrate``: Alembic from code (``upgrade_to_head(url)``, ``downgrade``, ``current_revision``, ``check``).
+- ``repo``: runs, opportunities, balances; ``orders``: orders, their events and fills.
+- ``queries``: the exact aggregates the report shows (funnel, expected profit, asset flows, slippage).
+"""

@@ -32,10 +32,11 @@ from arb.store.db import display_url, make_engine, resolve_url
 from arb.store.models import Base
 from arb.store.types import ExactDecimal, UTCDateTime
 
-# Checked in order: the source checkout (editable installs, CI), then a copy shipped inside the package.
+# Checked in order: the source checkout (editable installs, CI), then the copy a wheel ships inside the
+# package (``arb/store/_migrations`` is a symlink to ``migrations/`` that the build follows).
 _CANDIDATE_DIRS = (
     Path(arb.__file__).resolve().parent.parent / "migrations",
-    Path(arb.__file__).resolve().parent / "_migrations",
+    Path(__file__).resolve().parent / "_migrations",
 )
 
 

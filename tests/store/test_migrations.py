@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -88,3 +89,12 @@ def test_db_commands(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0 and f"from {head} to base" in out
     status, out = run("check")
     assert status == 1 and "add_table runs" in out
+
+
+def test_a_wheel_ships_the_migrations() -> None:
+    """``arb/store/_migrations`` (what package-data ships) is the repository's ``migrations/``."""
+    packaged = Path(migrate.__file__).parent / "_migrations"
+    assert (packaged / "env.py").resolve() == (migrate.migrations_dir() / "env.py").resolve()
+    assert sorted(p.name for p in (packaged / "versions").glob("*.py")) == sorted(
+        p.name for p in (migrate.migrations_dir() / "versions").glob("*.py")
+    )
