@@ -62,7 +62,8 @@ class Sandbox:
         app.add_routes(self.rest.routes())
         app.add_routes([web.get("/ws/v4/", self.hub.handle), web.get("/{prefix:[^/]+}/ws/v4/", self.hub.handle)])
         app.add_routes(control_routes(self))
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        # Short grace on stop: handlers stalled by the latency fault must not hold a test up for 60 s.
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()

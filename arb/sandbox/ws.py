@@ -74,6 +74,13 @@ class WsHub:
         async with self._changed:
             await self._changed.wait_for(lambda: sum(len(c.private) for c in self.connections) >= count)
 
+    async def wait_for_book_subscriptions(self, count: int) -> None:
+        """For tests: return once ``count`` book subscriptions (either channel) are live."""
+        async with self._changed:
+            await self._changed.wait_for(
+                lambda: sum(len(c.book_update) + len(c.obu) for c in self.connections) >= count
+            )
+
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
