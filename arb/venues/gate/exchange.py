@@ -77,6 +77,16 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         ``options=...``): ``unifiedAccount=False`` (no ``/account/detail`` call before orders/balances),
         ``load_markets`` reads only ``/spot/currency_pairs`` (no margin, futures or currency lists).
         ``pairs``: ``/spot/currency_pairs`` entries to install as markets now, with no network call.
+        ``ccxt_config`` is passed to ccxt (``timeout``, ``enableRateLimit``, ``verbose``, ``options``...).
+
+        Example::
+
+            gate = GateExchange.for_endpoint("http://127.0.0.1:8080/api/v4", "ws://127.0.0.1:8080/ws/v4/",
+                                             key, secret, pairs=pairs)
+            try:
+                await gate.create_order("BTC/USDT", "limit", "buy", 0.001, 60000, {"timeInForce": "IOC"})
+            finally:
+                await gate.close()
         """
         rest = rest_url.rstrip("/")
         if not urlsplit(rest).path.endswith(API_PREFIX):
@@ -213,7 +223,7 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
                 urlsplit(base).path + entire_path,
                 query_obj.signed if query_obj else "",
                 out_body,
-                self.clock.timestamp_s(),
+                str(self.nonce() // 1000),  # integer seconds of Gate's clock, as ccxt sends it
                 self.apiKey,
                 self.secret,
             )
