@@ -5,5 +5,5 @@
   ``$ARB_DB_URL`` > ``sqlite:///arb.db``).
 - ``migrate``: Alembic from code (``upgrade_to_head(url)``, ``downgrade``, ``current_revision``, ``check``).
 - ``repo``: runs, opportunities, balances; ``orders``: orders, their events and fills.
-- ``queries``: the exact aggregates the report shows (funnel, expected profit, asset flows, slippage).
+- ``views``: the exact review numbers ``arb report`` shows (SQL twins in migration 0002).
 """

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.errors import StoreError
-from arb.store import queries, repo
+from arb.store import repo, views
 from arb.store.models import Balance, Fill, Opportunity
 
 if TYPE_CHECKING:
@@ -124,53 +124,18 @@ def test_latest_balances(populated: Populated) -> None:
     ]
 
 
-def test_funnel(populated: Populated) -> None:
-    with populated.factory() as s:
-        f = queries.funnel(s, populated.run_id)
-    assert (f.detected, f.executed, f.rejected) == (8, 2, 6)
-    assert f.reasons == {"below_min_profit": 3, "book_stale": 2, "balance_insufficient": 1}
-    assert list(f.reasons) == ["below_min_profit", "book_stale", "balance_insufficient"]
-
-
-def test_expected_profit_is_an_exact_sum(populated: Populated) -> None:
-    with populated.factory() as s:
-        assert queries.expected_profit(s, populated.run_id) == Decimal("2.2995")
-        assert queries.expected_profit(s, populated.old_run_id) == Decimal(0)
-
-
 def test_asset_flows_explain_the_balance_change(populated: Populated) -> None:
-    """Fills alone reproduce end-minus-start balances on every venue, to the last digit."""
+    """Fills alone reproduce end-minus-start balances on every venue, to the last digit.
+
+    Checks the populated fixture's numbers are consistent, and the report's exact inventory code with it.
+    """
     with populated.factory() as s:
-        flows = queries.asset_flows(s, populated.run_id)
+        flows = views.final_inventory(views.inventory_changes(s, populated.run_id))
         rows = s.scalars(select(Balance).where(Balance.run_id == populated.run_id).order_by(Balance.ts)).all()
     start = {(b.venue, b.asset): b.total for b in rows if b.ts == rows[0].ts}
     end = {(b.venue, b.asset): b.total for b in rows if b.ts == rows[-1].ts}
     assert set(flows) == set(start) == set(end)  # every (venue, asset) of the snapshot was traded
     assert {key: end[key] - start[key] for key in start} == flows
-
-
-def test_realized_by_asset(populated: Populated) -> None:
-    with populated.factory() as s:
-        realized = queries.realized_by_asset(s, populated.run_id)
-    # BTC pair: +0.4435 USDT and 0.0005 BTC of buy fee; ETH pair: -4.004 USDT (partial hedge, unwound lower).
-    assert realized == {"BTC": Decimal("-0.0005"), "ETH": Decimal(0), "USDT": Decimal("-3.5605")}
-
-
-def test_slippage(populated: Populated) -> None:
-    with populated.factory() as s:
-        rows = {r.client_order_id: r for r in queries.slippage(s, populated.run_id)}
-    assert set(rows) == {"t-1-btc-b", "t-1-btc-s", "t-2-eth-b", "t-2-eth-s", "t-2-eth-u"}
-    btc_buy = rows["t-1-btc-b"]
-    assert btc_buy.average_price == Decimal("100.012") and btc_buy.cost == 0  # filled at the expected VWAP
-    unwind = rows["t-2-eth-u"]  # sold 0.5 at 1999 where detection expected 2003: 2 USDT worse
-    assert (unwind.side, unwind.filled, unwind.cost) == ("sell", Decimal("0.5"), Decimal("2.0"))
-
-
-def test_split_symbol() -> None:
-    assert queries.split_symbol("BTC/USDT") == ("BTC", "USDT")
-    assert queries.split_symbol("BTC/USDT:USDT") == ("BTC", "USDT")
-    with pytest.raises(ValueError, match="BTCUSDT"):
-        queries.split_symbol("BTCUSDT")
 
 
 def test_fill_count(populated: Populated) -> None:
