@@ -1,0 +1,70 @@
+"""``arb sandbox``: run the local Gate-v4-compatible exchange in the foreground until interrupted.
+
+The API key and secret come from ``ARB_SANDBOX_KEY`` / ``ARB_SANDBOX_SECRET`` (demo values otherwise);
+the secret is never printed. The first line on stdout is ``sandbox listening rest=<url> ws=<url>``
+so scripts can start it on ``--port 0`` and read where it went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from arb.errors import ConfigError
+from arb.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
+from arb.sandbox.orders import PairSpec
+from arb.sandbox.server import Sandbox
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("sandbox", help="run the local Gate-v4-compatible sandbox exchange")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
+    p.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    p.add_argument("--pair", default="LINK_USDT", help="the sandbox currency pair (Gate id)")
+    p.add_argument("--capture", type=Path, help="replay this capture file (CAPTURE.md format)")
+    p.add_argument("--capture-venue", default="binance", help="which venue of the capture feeds --pair")
+    p.add_argument("--capture-symbol", default=None, help="which symbol of the capture (default from --pair)")
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed: 1 recorded pace, 0 as fast as possible")
+    p.add_argument("--mid", type=Decimal, default=Decimal("27.1"), help="random-walk start price")
+    p.add_argument("--fee", type=Decimal, default=Decimal("0.002"), help="taker and maker fee rate")
+    p.add_argument("--balance", action="append", default=[], metavar="CUR=AMOUNT",
+                   help="starting balance (repeatable), default USDT=10000 and 100 of the base")
+    p.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> SandboxConfig:
+    pair = PairSpec(args.pair, taker_fee=args.fee, maker_fee=args.fee)
+    balances = {"USDT": Decimal(10000), pair.base: Decimal(100)}
+    for item in args.balance:
+        currency, _, amount = item.partition("=")
+        try:
+            balances[currency] = Decimal(amount)
+        except ArithmeticError:
+            raise ConfigError("arb sandbox", "--balance", f"expected CUR=AMOUNT, got {item!r}") from None
+    account = Account(os.environ.get("ARB_SANDBOX_KEY", "sandbox-key"),
+                      os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"), balances)
+    feed: CaptureFeed | RandomWalkFeed
+    if args.capture is not None:
+        if not args.capture.exists():
+            raise ConfigError(str(args.capture), "--capture", "file not found")
+        symbol = args.capture_symbol or f"{pair.base}/{pair.quote}"
+        feed = CaptureFeed(args.capture, {(args.capture_venue, symbol): pair.id}, speed=args.speed)
+    else:
+        feed = RandomWalkFeed(pair.id, mid=args.mid)
+    return SandboxConfig(accounts=(account,), pairs=(pair,), host=args.host, port=args.port, feeds=(feed,))
+
+
+def run(args: argparse.Namespace) -> int:
+    config = build_config(args)
+
+    async def serve() -> None:
+        async with Sandbox(config) as sb:
+            print(f"sandbox listening rest={sb.rest_url} ws={sb.ws_url}", flush=True)
+            await asyncio.Event().wait()  # until interrupted
+
+    asyncio.run(serve())
+    return 0
