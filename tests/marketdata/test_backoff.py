@@ -24,8 +24,9 @@ def test_ceiling_doubles_then_caps(attempt: int, ceiling: float) -> None:
 
 
 def test_full_jitter_is_reproducible_with_a_seeded_rng() -> None:
-    a = [backoff_delay(i, 0.5, 30.0, random.Random(7)) for i in range(8)]
-    b = [backoff_delay(i, 0.5, 30.0, random.Random(7)) for i in range(8)]
+    rng_a, rng_b = random.Random(7), random.Random(7)
+    a = [backoff_delay(i, 0.5, 30.0, rng_a) for i in range(8)]
+    b = [backoff_delay(i, 0.5, 30.0, rng_b) for i in range(8)]
     assert a == b
     assert all(0 <= d <= min(30.0, 0.5 * 2**i) for i, d in enumerate(a))
     assert len(set(a)) == len(a)  # jittered, not lockstep
