@@ -27,19 +27,59 @@ SYMBOL = "LINK/USDT"
 
 
 class VirtualClock:
-    """Wall time plus an offset that ``sleep`` advances: waits cost nothing, order of events is kept."""
+    """Wall time plus an offset that ``sleep`` advances: waits cost nothing, order of events is kept.
+
+    A discrete-event clock: time only jumps while no request is in flight (``busy``), so a request is
+    received by the sandbox at the virtual time it was sent, and concurrent sleepers wake at their
+    target instead of adding their durations up.
+    """
 
     def __init__(self) -> None:
         self.offset = 0.0
         self.sleeps: list[float] = []
+        self.inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def __call__(self) -> float:
         return time.time() + self.offset
 
+    @asynccontextmanager
+    async def busy(self) -> AsyncIterator[None]:
+        self.inflight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.inflight -= 1
+            if self.inflight == 0:
+                self._idle.set()
+
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.offset += max(seconds, 0.0)
+        target = self() + max(seconds, 0.0)
+        await asyncio.wait_for(self._idle.wait(), timeout=10)
+        self.offset += max(0.0, target - self())
         await asyncio.sleep(0)
+
+
+class InflightVenue:
+    """Marks the clock busy for the duration of each venue call (between throttle and answer)."""
+
+    def __init__(self, inner: LiveVenue, clock: VirtualClock) -> None:
+        self.inner, self.clock, self.name = inner, clock, inner.name
+
+    def market_rules(self, symbol: str) -> object:
+        return self.inner.market_rules(symbol)
+
+    def __getattr__(self, method: str) -> Callable[..., object]:
+        target = getattr(self.inner, method)
+
+        async def call(*args: object, **kwargs: object) -> object:
+            async with self.clock.busy():
+                return await target(*args, **kwargs)
+
+        return call
 
 
 @dataclass
