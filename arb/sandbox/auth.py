@@ -51,9 +51,7 @@ def verify_request(
     return key
 
 
-def verify_ws_auth(
-    channel: str, event: str, time_s: int, auth: object, secrets: Mapping[str, str]
-) -> str:
+def verify_ws_auth(channel: str, event: str, time_s: int, auth: object, secrets: Mapping[str, str]) -> str:
     """Check a private WebSocket subscription's ``auth``; return the key or raise with Gate's label."""
     if not isinstance(auth, dict) or auth.get("method") != "api_key":
         raise GateApiError(401, "MISSING_REQUIRED_HEADER", "auth with method api_key is required")
@@ -61,6 +59,8 @@ def verify_ws_auth(
     secret = secrets.get(key) if isinstance(key, str) else None
     if secret is None:
         raise GateApiError(401, "INVALID_KEY", "Invalid key provided")
-    if not isinstance(sign, str) or not hmac.compare_digest(sign_ws_channel(channel, event, time_s, secret), sign):
+    if not isinstance(sign, str) or not hmac.compare_digest(
+        sign_ws_channel(channel, event, time_s, secret), sign
+    ):
         raise GateApiError(401, "INVALID_SIGNATURE", "Signature mismatch")
     return key

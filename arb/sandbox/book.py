@@ -75,7 +75,9 @@ class Book:
             return self._emit([change], [], ts_ms)
         return self._emit([], [change], ts_ms)
 
-    def _emit(self, bids: list[Level], asks: list[Level], ts_ms: int, full: bool = False) -> BookUpdate | None:
+    def _emit(
+        self, bids: list[Level], asks: list[Level], ts_ms: int, full: bool = False
+    ) -> BookUpdate | None:
         self.ts_ms = max(self.ts_ms, ts_ms)
         if not bids and not asks and not full:
             return None

@@ -28,11 +28,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--capture", type=Path, help="replay this capture file (CAPTURE.md format)")
     p.add_argument("--capture-venue", default="binance", help="which venue of the capture feeds --pair")
     p.add_argument("--capture-symbol", default=None, help="which symbol of the capture (default from --pair)")
-    p.add_argument("--speed", type=float, default=1.0, help="replay speed: 1 recorded pace, 0 as fast as possible")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="replay speed: 1 recorded pace, 0 as fast as possible"
+    )
     p.add_argument("--mid", type=Decimal, default=Decimal("27.1"), help="random-walk start price")
     p.add_argument("--fee", type=Decimal, default=Decimal("0.002"), help="taker and maker fee rate")
-    p.add_argument("--balance", action="append", default=[], metavar="CUR=AMOUNT",
-                   help="starting balance (repeatable), default USDT=10000 and 100 of the base")
+    p.add_argument(
+        "--balance",
+        action="append",
+        default=[],
+        metavar="CUR=AMOUNT",
+        help="starting balance (repeatable), default USDT=10000 and 100 of the base",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,8 +52,11 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
             balances[currency] = Decimal(amount)
         except ArithmeticError:
             raise ConfigError("arb sandbox", "--balance", f"expected CUR=AMOUNT, got {item!r}") from None
-    account = Account(os.environ.get("ARB_SANDBOX_KEY", "sandbox-key"),
-                      os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"), balances)
+    account = Account(
+        os.environ.get("ARB_SANDBOX_KEY", "sandbox-key"),
+        os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"),
+        balances,
+    )
     feed: CaptureFeed | RandomWalkFeed
     if args.capture is not None:
         if not args.capture.exists():

@@ -26,7 +26,7 @@ class RandomWalkFeed:
     """A seeded random-walk book for ``pair``: ``levels`` per side, ``step_s`` between snapshots."""
 
     pair: str
-    mid: Decimal = Decimal("25")
+    mid: Decimal = Decimal(25)
     tick: Decimal = Decimal("0.001")
     levels: int = 20
     step_s: float = 1.0
@@ -43,9 +43,7 @@ class CaptureFeed:
     speed: float = 1.0
 
 
-DEFAULT_ACCOUNT = Account(
-    "sandbox-key", "sandbox-secret", {"USDT": Decimal("10000"), "LINK": Decimal("100")}
-)
+DEFAULT_ACCOUNT = Account("sandbox-key", "sandbox-secret", {"USDT": Decimal(10000), "LINK": Decimal(100)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +75,12 @@ class Faults:
     def update(self, values: Mapping[str, object]) -> None:
         """Set knobs by name (the control endpoint's JSON); unknown names are an error."""
         for name, value in values.items():
-            if name not in ("latency_s", "fraction_429", "fraction_5xx", "drop_order_responses", "freeze_book"):
+            if name not in (
+                "latency_s",
+                "fraction_429",
+                "fraction_5xx",
+                "drop_order_responses",
+                "freeze_book",
+            ):
                 raise ValueError(f"unknown fault knob {name!r}")
             setattr(self, name, type(getattr(self, name))(value))  # type: ignore[call-arg]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from arb.sandbox.server import Sandbox
 
 
-def control_routes(sb: "Sandbox") -> list[web.RouteDef]:
+def control_routes(sb: Sandbox) -> list[web.RouteDef]:
     async def body(request: web.Request) -> dict[str, Any]:
         data = await request.json() if request.can_read_body else {}
         if not isinstance(data, dict):
@@ -46,8 +46,9 @@ def control_routes(sb: "Sandbox") -> list[web.RouteDef]:
 
     async def book(request: web.Request) -> web.Response:
         data = await body(request)
-        events = sb.push_book(str(data["pair"]), data.get("bids", []), data.get("asks", []),
-                              str(data.get("kind", "snapshot")))
+        events = sb.push_book(
+            str(data["pair"]), data.get("bids", []), data.get("asks", []), str(data.get("kind", "snapshot"))
+        )
         return web.json_response({"events": len(events), "id": sb.engine.books[str(data["pair"])].update_id})
 
     async def skip(request: web.Request) -> web.Response:

@@ -126,7 +126,9 @@ class Engine:
         self._finish(order, "cancelled", "cancelled", now_ms, events)
         return order, events
 
-    def cancel_all(self, key: str, pair_id: str | None, side: str | None, now_ms: int) -> tuple[list[Order], list[Event]]:
+    def cancel_all(
+        self, key: str, pair_id: str | None, side: str | None, now_ms: int
+    ) -> tuple[list[Order], list[Event]]:
         pair = self.pair(pair_id)
         events: list[Event] = []
         done = []
@@ -149,12 +151,16 @@ class Engine:
         return order
 
     def open_orders(self, key: str, pair_id: str | None = None) -> list[Order]:
-        return [o for o in self.orders.values()
-                if o.key == key and o.status == "open" and pair_id in (None, o.pair.id)]
+        return [
+            o
+            for o in self.orders.values()
+            if o.key == key and o.status == "open" and pair_id in (None, o.pair.id)
+        ]
 
     # ---- the market moves -----------------------------------------------------------------------------
-    def on_book(self, pair_id: str, kind: str, bids: Iterable[Level], asks: Iterable[Level],
-                now_ms: int) -> list[Event]:
+    def on_book(
+        self, pair_id: str, kind: str, bids: Iterable[Level], asks: Iterable[Level], now_ms: int
+    ) -> list[Event]:
         """A feed event (``snapshot`` or ``delta``); resting orders the market moved through then fill."""
         book = self.books[pair_id]
         update = book.replace(bids, asks, now_ms) if kind == "snapshot" else book.apply(bids, asks, now_ms)
@@ -201,16 +207,34 @@ class Engine:
             if update:
                 events.append(update)
 
-    def _trade(self, order: Order, qty: Decimal, price: Decimal, rate: Decimal, role: str, now_ms: int,
-               events: list[Event]) -> None:
+    def _trade(
+        self,
+        order: Order,
+        qty: Decimal,
+        price: Decimal,
+        rate: Decimal,
+        role: str,
+        now_ms: int,
+        events: list[Event],
+    ) -> None:
         base, quote = order.pair.base, order.pair.quote
         total = qty * price
         if order.side == "buy":
             fee = qty * rate
-            paid, pay_bal, get_bal, received = total, self.balance(order.key, quote), self.balance(order.key, base), qty - fee
+            paid, pay_bal, get_bal, received = (
+                total,
+                self.balance(order.key, quote),
+                self.balance(order.key, base),
+                qty - fee,
+            )
         else:
             fee = total * rate
-            paid, pay_bal, get_bal, received = qty, self.balance(order.key, base), self.balance(order.key, quote), total - fee
+            paid, pay_bal, get_bal, received = (
+                qty,
+                self.balance(order.key, base),
+                self.balance(order.key, quote),
+                total - fee,
+            )
         pay_bal.locked -= paid
         order.locked -= paid
         get_bal.available += received
@@ -219,8 +243,20 @@ class Engine:
         order.fee += fee
         order.update_ms = now_ms
         self._next_trade_id += 1
-        trade = Trade(self._next_trade_id, order.id, order.key, order.pair.id, order.side, role, qty, price,
-                      fee, order.fee_currency, order.text, now_ms)
+        trade = Trade(
+            self._next_trade_id,
+            order.id,
+            order.key,
+            order.pair.id,
+            order.side,
+            role,
+            qty,
+            price,
+            fee,
+            order.fee_currency,
+            order.text,
+            now_ms,
+        )
         self.trades.append(trade)
         events.append(OrderEvent(order.key, order.to_json("update")))
         events.append(TradeEvent(order.key, trade))

@@ -34,7 +34,7 @@ class PairSpec:
     precision: int = 4  # price decimals
     amount_precision: int = 3
     min_base_amount: Decimal = Decimal("0.001")
-    min_quote_amount: Decimal = Decimal("1")
+    min_quote_amount: Decimal = Decimal(1)
     taker_fee: Decimal = Decimal("0.002")  # rates, 0.002 == 0.2 %
     maker_fee: Decimal = Decimal("0.002")
 

@@ -87,8 +87,13 @@ class RestApi:
             if not _is_public(request.path):
                 body = await request.read()
                 request[KEY] = verify_request(
-                    request.method, request.rel_url.raw_path, request.rel_url.raw_query_string, body,
-                    request.headers, self.secrets, self.now_s(),
+                    request.method,
+                    request.rel_url.raw_path,
+                    request.rel_url.raw_query_string,
+                    body,
+                    request.headers,
+                    self.secrets,
+                    self.now_s(),
                 )
             response = await handler(request)
         except GateApiError as exc:
@@ -109,11 +114,21 @@ class RestApi:
 
     async def currencies(self, request: web.Request) -> web.Response:
         names = sorted({c for p in self.engine.pairs.values() for c in (p.base, p.quote)})
-        return web.json_response([
-            {"currency": c, "name": c, "delisted": False, "withdraw_disabled": False,
-             "withdraw_delayed": False, "deposit_disabled": False, "trade_disabled": False, "chain": c}
-            for c in names
-        ])
+        return web.json_response(
+            [
+                {
+                    "currency": c,
+                    "name": c,
+                    "delisted": False,
+                    "withdraw_disabled": False,
+                    "withdraw_delayed": False,
+                    "deposit_disabled": False,
+                    "trade_disabled": False,
+                    "chain": c,
+                }
+                for c in names
+            ]
+        )
 
     async def empty_list(self, request: web.Request) -> web.Response:
         return web.json_response([])
@@ -127,22 +142,27 @@ class RestApi:
         if q.get("with_id") == "true":
             body["id"] = book.update_id
         now = self.now_ms()
-        body.update({
-            "current": now,
-            "update": book.ts_ms or now,
-            "asks": [[fmt(p), fmt(s)] for p, s in book.sorted_asks(limit)],
-            "bids": [[fmt(p), fmt(s)] for p, s in book.sorted_bids(limit)],
-        })
+        body.update(
+            {
+                "current": now,
+                "update": book.ts_ms or now,
+                "asks": [[fmt(p), fmt(s)] for p, s in book.sorted_asks(limit)],
+                "bids": [[fmt(p), fmt(s)] for p, s in book.sorted_bids(limit)],
+            }
+        )
         return web.json_response(body)
 
     # ---- private --------------------------------------------------------------------------------------
     async def accounts(self, request: web.Request) -> web.Response:
         balances = self.engine.balances.get(request[KEY], {})
         only = request.query.get("currency")
-        return web.json_response([
-            {"currency": c, "available": fmt(b.available), "locked": fmt(b.locked), "update_id": 1}
-            for c, b in sorted(balances.items()) if only in (None, c)
-        ])
+        return web.json_response(
+            [
+                {"currency": c, "available": fmt(b.available), "locked": fmt(b.locked), "update_id": 1}
+                for c, b in sorted(balances.items())
+                if only in (None, c)
+            ]
+        )
 
     async def create_order(self, request: web.Request) -> web.Response:
         key = request[KEY]
@@ -173,21 +193,28 @@ class RestApi:
         status = q.get("status", "open")
         if status not in ("open", "finished"):
             raise bad_param("status must be open or finished")
-        orders = [o for o in self.engine.orders.values() if o.key == request[KEY] and o.pair.id == pair.id
-                  and (o.status == "open") == (status == "open")]
+        orders = [
+            o
+            for o in self.engine.orders.values()
+            if o.key == request[KEY] and o.pair.id == pair.id and (o.status == "open") == (status == "open")
+        ]
         orders.sort(key=lambda o: o.id, reverse=True)
         limit = _int(q.get("limit", "100"), "limit", 1, 1000)
         page = _int(q.get("page", "1"), "page", 1, 10**6)
-        return web.json_response([o.to_json() for o in orders[(page - 1) * limit: page * limit]])
+        return web.json_response([o.to_json() for o in orders[(page - 1) * limit : page * limit]])
 
     async def open_orders(self, request: web.Request) -> web.Response:
         by_pair: dict[str, list[dict[str, Any]]] = {}
         for order in self.engine.open_orders(request[KEY]):
             by_pair.setdefault(order.pair.id, []).append(order.to_json())
-        return web.json_response([{"currency_pair": p, "total": len(o), "orders": o} for p, o in by_pair.items()])
+        return web.json_response(
+            [{"currency_pair": p, "total": len(o), "orders": o} for p, o in by_pair.items()]
+        )
 
     async def get_order(self, request: web.Request) -> web.Response:
-        order = self.engine.find(request[KEY], request.query.get("currency_pair"), request.match_info["order_id"])
+        order = self.engine.find(
+            request[KEY], request.query.get("currency_pair"), request.match_info["order_id"]
+        )
         return web.json_response(order.to_json())
 
     async def cancel_order(self, request: web.Request) -> web.Response:
@@ -209,19 +236,28 @@ class RestApi:
         pair = self.engine.pair(q.get("currency_pair")) if q.get("currency_pair") else None
         order_id = q.get("order_id")
         since_s = int(q["from"]) if q.get("from", "").isdigit() else None
-        trades = [t for t in self.engine.trades if t.key == request[KEY]
-                  and (pair is None or t.pair == pair.id)
-                  and (order_id is None or str(t.order_id) == order_id)
-                  and (since_s is None or t.create_ms >= since_s * 1000)]
+        trades = [
+            t
+            for t in self.engine.trades
+            if t.key == request[KEY]
+            and (pair is None or t.pair == pair.id)
+            and (order_id is None or str(t.order_id) == order_id)
+            and (since_s is None or t.create_ms >= since_s * 1000)
+        ]
         trades.sort(key=lambda t: t.id, reverse=True)
         limit = _int(q.get("limit", "100"), "limit", 1, 1000)
         return web.json_response([t.to_json() for t in trades[:limit]])
 
 
 def _is_public(path: str) -> bool:
-    tail = path[len(PREFIX):]
-    return tail in ("/spot/time", "/spot/currency_pairs", "/spot/currencies", "/margin/currency_pairs",
-                    "/spot/order_book")
+    tail = path[len(PREFIX) :]
+    return tail in (
+        "/spot/time",
+        "/spot/currency_pairs",
+        "/spot/currencies",
+        "/margin/currency_pairs",
+        "/spot/order_book",
+    )
 
 
 def _int(text: str, name: str, low: int, high: int) -> int:

@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from types import TracebackType
+from typing import Self
 
 from aiohttp import web
 
@@ -60,7 +61,9 @@ class Sandbox:
     async def start(self) -> None:
         app = web.Application(middlewares=[self.rest.middleware])
         app.add_routes(self.rest.routes())
-        app.add_routes([web.get("/ws/v4/", self.hub.handle), web.get("/{prefix:[^/]+}/ws/v4/", self.hub.handle)])
+        app.add_routes(
+            [web.get("/ws/v4/", self.hub.handle), web.get("/{prefix:[^/]+}/ws/v4/", self.hub.handle)]
+        )
         app.add_routes(control_routes(self))
         # Short grace on stop: handlers stalled by the latency fault must not hold a test up for 60 s.
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.2)
@@ -83,7 +86,7 @@ class Sandbox:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> "Sandbox":
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -117,15 +120,16 @@ class Sandbox:
         self.engine.set_balance(key, currency, Decimal(available))
 
     def push_book(
-        self, pair: str, bids: Iterable[Level | tuple[str, str]], asks: Iterable[Level | tuple[str, str]],
+        self,
+        pair: str,
+        bids: Iterable[Level | tuple[str, str]],
+        asks: Iterable[Level | tuple[str, str]],
         kind: str = "snapshot",
     ) -> list[Event]:
         """Feed one book event as if the market moved (ignored while the book is frozen)."""
         if self.faults.freeze_book:
             return []
-        events = self.engine.on_book(
-            pair, kind, _levels(bids), _levels(asks), int(self.now_s() * 1000)
-        )
+        events = self.engine.on_book(pair, kind, _levels(bids), _levels(asks), int(self.now_s() * 1000))
         self.publish(events)
         return events
 
@@ -141,7 +145,9 @@ class Sandbox:
 
     # ---- feeds ----------------------------------------------------------------------------------------
     async def _run_feed(self, feed: RandomWalkFeed | CaptureFeed) -> None:
-        events: Iterator[BookEvent] = random_walk(feed) if isinstance(feed, RandomWalkFeed) else capture_events(feed)
+        events: Iterator[BookEvent] = (
+            random_walk(feed) if isinstance(feed, RandomWalkFeed) else capture_events(feed)
+        )
         speed = feed.speed if isinstance(feed, CaptureFeed) else 1.0
         first_ts: int | None = None
         loop = asyncio.get_running_loop()

@@ -36,9 +36,7 @@ class Connection:
 
 
 class WsHub:
-    def __init__(
-        self, books: dict[str, Book], secrets: dict[str, str], now_s: Callable[[], float]
-    ) -> None:
+    def __init__(self, books: dict[str, Book], secrets: dict[str, str], now_s: Callable[[], float]) -> None:
         self.books = books
         self.secrets = secrets
         self.now_s = now_s
@@ -106,11 +104,23 @@ class WsHub:
             except ConnectionError:
                 continue
 
-    def _frame(self, channel: str, event: str, *, result: Any = None, error: tuple[int, str] | None = None,
-               request_id: Any = None) -> dict[str, Any]:
+    def _frame(
+        self,
+        channel: str,
+        event: str,
+        *,
+        result: Any = None,
+        error: tuple[int, str] | None = None,
+        request_id: Any = None,
+    ) -> dict[str, Any]:
         now = self.now_s()
-        frame: dict[str, Any] = {"time": int(now), "time_ms": int(now * 1000), "channel": channel,
-                                 "event": event, "result": result}
+        frame: dict[str, Any] = {
+            "time": int(now),
+            "time_ms": int(now * 1000),
+            "channel": channel,
+            "event": event,
+            "result": result,
+        }
         if request_id is not None:
             frame["id"] = request_id
         if error is not None:
@@ -143,8 +153,9 @@ class WsHub:
                     conn.obu.pop(pair, None)
             elif channel in ("spot.orders", "spot.usertrades"):
                 if subscribe:
-                    key = verify_ws_auth(channel, event, int(frame.get("time", 0)), frame.get("auth"),
-                                         self.secrets)
+                    key = verify_ws_auth(
+                        channel, event, int(frame.get("time", 0)), frame.get("auth"), self.secrets
+                    )
                     conn.private[channel] = (key, {str(p) for p in payload} or {"!all"})
                 else:
                     conn.private.pop(channel, None)
@@ -170,9 +181,14 @@ class WsHub:
 
     def _obu_full(self, topic: str, book: Book) -> dict[str, Any]:
         depth = int(topic.split(".")[2]) if topic.split(".")[2].isdigit() else 50
-        result = {"t": book.ts_ms, "full": True, "s": topic, "u": book.update_id,
-                  "b": [[fmt(p), fmt(s)] for p, s in book.sorted_bids(depth)],
-                  "a": [[fmt(p), fmt(s)] for p, s in book.sorted_asks(depth)]}
+        result = {
+            "t": book.ts_ms,
+            "full": True,
+            "s": topic,
+            "u": book.update_id,
+            "b": [[fmt(p), fmt(s)] for p, s in book.sorted_bids(depth)],
+            "a": [[fmt(p), fmt(s)] for p, s in book.sorted_asks(depth)],
+        }
         return self._frame("spot.obu", "update", result=result)
 
     def _messages_for(self, conn: Connection, event: Event) -> list[dict[str, Any]]:
@@ -196,11 +212,25 @@ class WsHub:
         bids = [[fmt(p), fmt(s)] for p, s in update.bids]
         asks = [[fmt(p), fmt(s)] for p, s in update.asks]
         if update.pair in conn.book_update:
-            result = {"t": update.ts_ms, "e": "depthUpdate", "E": update.ts_ms // 1000, "s": update.pair,
-                      "U": update.first_id, "u": update.last_id, "b": bids, "a": asks}
+            result = {
+                "t": update.ts_ms,
+                "e": "depthUpdate",
+                "E": update.ts_ms // 1000,
+                "s": update.pair,
+                "U": update.first_id,
+                "u": update.last_id,
+                "b": bids,
+                "a": asks,
+            }
             out.append(self._frame("spot.order_book_update", "update", result=result))
         if update.pair in conn.obu:
-            result = {"t": update.ts_ms, "s": conn.obu[update.pair], "U": update.first_id,
-                      "u": update.last_id, "b": bids, "a": asks}
+            result = {
+                "t": update.ts_ms,
+                "s": conn.obu[update.pair],
+                "U": update.first_id,
+                "u": update.last_id,
+                "b": bids,
+                "a": asks,
+            }
             out.append(self._frame("spot.obu", "update", result=result))
         return out

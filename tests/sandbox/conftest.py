@@ -12,8 +12,15 @@ import pytest
 from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 
 KEY, SECRET = "test-key", "test-secret-not-real"
-PAIR = PairSpec("LINK_USDT", precision=3, amount_precision=2, min_base_amount=Decimal("0.1"),
-                min_quote_amount=Decimal("1"), taker_fee=Decimal("0.002"), maker_fee=Decimal("0.001"))
+PAIR = PairSpec(
+    "LINK_USDT",
+    precision=3,
+    amount_precision=2,
+    min_base_amount=Decimal("0.1"),
+    min_quote_amount=Decimal(1),
+    taker_fee=Decimal("0.002"),
+    maker_fee=Decimal("0.001"),
+)
 BIDS = [("27.095", "10"), ("27.090", "20"), ("27.080", "50")]
 ASKS = [("27.101", "2"), ("27.105", "3"), ("27.200", "40")]
 
@@ -30,7 +37,7 @@ class FakeClock:
 
 def make_config(**overrides: object) -> SandboxConfig:
     values: dict[str, object] = {
-        "accounts": (Account(KEY, SECRET, {"USDT": Decimal("1000"), "LINK": Decimal("10")}),),
+        "accounts": (Account(KEY, SECRET, {"USDT": Decimal(1000), "LINK": Decimal(10)}),),
         "pairs": (PAIR,),
     }
     values.update(overrides)

@@ -20,8 +20,21 @@ CAPTURE = Path(arb.__file__).parent / "data" / "linkusdt-binance-huobi-2021-08-2
 
 
 def test_arguments_build_the_config() -> None:
-    args = build_parser().parse_args(["sandbox", "--port", "0", "--capture", str(CAPTURE), "--capture-venue",
-                                      "huobi", "--speed", "10", "--balance", "USDT=5"])
+    args = build_parser().parse_args(
+        [
+            "sandbox",
+            "--port",
+            "0",
+            "--capture",
+            str(CAPTURE),
+            "--capture-venue",
+            "huobi",
+            "--speed",
+            "10",
+            "--balance",
+            "USDT=5",
+        ]
+    )
     config = build_config(args)
     feed = config.feeds[0]
     assert isinstance(feed, CaptureFeed) and feed.routes == {("huobi", "LINK/USDT"): "LINK_USDT"}
@@ -37,8 +50,15 @@ def test_arguments_build_the_config() -> None:
 async def test_sandbox_command_serves_on_a_free_port() -> None:
     env = dict(os.environ, ARB_SANDBOX_KEY="cli-key", ARB_SANDBOX_SECRET="cli-secret")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "arb.cli", "sandbox", "--port", "0", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "arb.cli",
+        "sandbox",
+        "--port",
+        "0",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None

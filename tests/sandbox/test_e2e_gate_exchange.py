@@ -48,7 +48,9 @@ async def test_gate_exchange_trades_end_to_end(sandbox: Sandbox, exchange: GateE
     await asyncio.wait_for(sandbox.hub.wait_for_private_subscriptions(2), TIMEOUT)
 
     # IOC buy 6 up to 27.105: takes 2 @ 27.101 and 3 @ 27.105, the last 1 is cancelled.
-    ioc = await exchange.create_order(S, "limit", "buy", 6, 27.105, {"timeInForce": "IOC", "text": "t-e2e-ioc"})
+    ioc = await exchange.create_order(
+        S, "limit", "buy", 6, 27.105, {"timeInForce": "IOC", "text": "t-e2e-ioc"}
+    )
     info = ioc["info"]
     assert (info["status"], info["finish_as"], info["text"]) == ("cancelled", "ioc", "t-e2e-ioc")
     assert (D(info["amount"]), D(info["filled_amount"]), D(info["left"])) == (D(6), D(5), D(1))
@@ -61,8 +63,9 @@ async def test_gate_exchange_trades_end_to_end(sandbox: Sandbox, exchange: GateE
     assert pushed_orders[-1]["id"] == ioc["id"] and pushed_orders[-1]["clientOrderId"] == "t-e2e-ioc"
     while len(pushed_trades) < 2:  # both fills, possibly over two pushes
         pushed_trades = await asyncio.wait_for(exchange.watch_my_trades(S), TIMEOUT)
-    assert sorted((D(t["info"]["price"]), D(t["info"]["amount"]), D(t["info"]["fee"])) for t in pushed_trades) == [
-        (D("27.101"), D(2), D("0.004")), (D("27.105"), D(3), D("0.006"))]
+    assert sorted(
+        (D(t["info"]["price"]), D(t["info"]["amount"]), D(t["info"]["fee"])) for t in pushed_trades
+    ) == [(D("27.101"), D(2), D("0.004")), (D("27.105"), D(3), D("0.006"))]
     assert {t["order"] for t in pushed_trades} == {ioc["id"]}
     final_push = pushed_orders[-1]["info"]
     while final_push.get("event") != "finish":
@@ -79,20 +82,39 @@ async def test_gate_exchange_trades_end_to_end(sandbox: Sandbox, exchange: GateE
     assert balances(await exchange.fetch_balance())["LINK"] == (D("12.99"), D(2))
     assert [o["id"] for o in await exchange.fetch_open_orders(S)] == [gtc["id"]]
     cancelled = await exchange.cancel_order(gtc["id"], S)
-    assert (cancelled["info"]["status"], cancelled["info"]["finish_as"], cancelled["info"]["filled_amount"]) == (
-        "cancelled", "cancelled", "0")
+    assert (
+        cancelled["info"]["status"],
+        cancelled["info"]["finish_as"],
+        cancelled["info"]["filled_amount"],
+    ) == ("cancelled", "cancelled", "0")
     assert balances(await exchange.fetch_balance())["LINK"] == (D("14.99"), D(0))
     assert await exchange.fetch_open_orders(S) == []
 
     trades = await exchange.fetch_my_trades(S)
-    got = sorted((t["order"], D(t["info"]["price"]), D(t["info"]["amount"]), D(t["info"]["fee"]),
-                  t["info"]["fee_currency"], t["info"]["role"], t["info"]["text"]) for t in trades)
-    assert got == [(ioc["id"], D("27.101"), D(2), D("0.004"), "LINK", "taker", "t-e2e-ioc"),
-                   (ioc["id"], D("27.105"), D(3), D("0.006"), "LINK", "taker", "t-e2e-ioc")]
-    assert int(trades[0]["id"]) + 1 == int(trades[1]["id"]) or int(trades[1]["id"]) + 1 == int(trades[0]["id"])
+    got = sorted(
+        (
+            t["order"],
+            D(t["info"]["price"]),
+            D(t["info"]["amount"]),
+            D(t["info"]["fee"]),
+            t["info"]["fee_currency"],
+            t["info"]["role"],
+            t["info"]["text"],
+        )
+        for t in trades
+    )
+    assert got == [
+        (ioc["id"], D("27.101"), D(2), D("0.004"), "LINK", "taker", "t-e2e-ioc"),
+        (ioc["id"], D("27.105"), D(3), D("0.006"), "LINK", "taker", "t-e2e-ioc"),
+    ]
+    assert int(trades[0]["id"]) + 1 == int(trades[1]["id"]) or int(trades[1]["id"]) + 1 == int(
+        trades[0]["id"]
+    )
 
 
-async def test_clock_skew_90s_is_corrected_without_user_action(sandbox: Sandbox, exchange: GateExchange) -> None:
+async def test_clock_skew_90s_is_corrected_without_user_action(
+    sandbox: Sandbox, exchange: GateExchange
+) -> None:
     assert balances(await exchange.fetch_balance())["USDT"] == (D(1000), D(0))  # synced while clocks agree
     sandbox.shift_clock(90)
     # The next read is REQUEST_EXPIRED at the sandbox; GateExchange re-measures and retries by itself.

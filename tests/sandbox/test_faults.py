@@ -11,17 +11,19 @@ import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
 import pytest
 
-from arb.errors import RateLimited, TransientVenueError
+from arb.errors import TransientVenueError
 from arb.sandbox import Sandbox
 from arb.venues.gate.errors import translating
 
-from .conftest import make_config, point_at, KEY, SECRET
+from .conftest import KEY, SECRET, make_config, point_at
 
 S = "LINK/USDT"
 TIMEOUT = 5
 
 
-async def test_added_latency_makes_a_short_timeout_client_time_out(sandbox: Sandbox, gate: ccxt_async.gate) -> None:
+async def test_added_latency_makes_a_short_timeout_client_time_out(
+    sandbox: Sandbox, gate: ccxt_async.gate
+) -> None:
     await gate.load_markets()
     sandbox.faults.latency_s = 2.0
     gate.timeout = 200  # ms
@@ -44,7 +46,9 @@ async def test_injected_429_carries_gate_rate_limit_headers(sandbox: Sandbox, ga
     assert json.loads(gate.last_http_response)["label"] == "TOO_MANY_REQUESTS"
 
 
-async def test_injected_5xx_is_exchange_not_available_and_transient(sandbox: Sandbox, gate: ccxt_async.gate) -> None:
+async def test_injected_5xx_is_exchange_not_available_and_transient(
+    sandbox: Sandbox, gate: ccxt_async.gate
+) -> None:
     await gate.load_markets()
     sandbox.faults.fraction_5xx = 1.0
     with pytest.raises(TransientVenueError) as info, translating():
@@ -70,7 +74,9 @@ async def test_fault_fractions_are_seeded_and_reproducible() -> None:
     assert {200, 429, 502} <= set(first)
 
 
-async def test_dropped_order_response_is_ambiguous_but_the_order_exists(sandbox: Sandbox, gate: ccxt_async.gate) -> None:
+async def test_dropped_order_response_is_ambiguous_but_the_order_exists(
+    sandbox: Sandbox, gate: ccxt_async.gate
+) -> None:
     await gate.load_markets()
     sandbox.faults.drop_order_responses = 1
     with pytest.raises(TransientVenueError) as info, translating():
@@ -82,7 +88,9 @@ async def test_dropped_order_response_is_ambiguous_but_the_order_exists(sandbox:
     assert again["status"] == "open"  # only one response was dropped
 
 
-async def test_closing_websockets_breaks_ccxt_watchers_which_then_reconnect(sandbox: Sandbox, gate_pro: ccxt_pro.gate) -> None:
+async def test_closing_websockets_breaks_ccxt_watchers_which_then_reconnect(
+    sandbox: Sandbox, gate_pro: ccxt_pro.gate
+) -> None:
     await asyncio.wait_for(gate_pro.watch_order_book(S), TIMEOUT)
     pending = asyncio.create_task(gate_pro.watch_order_book(S))
     await asyncio.sleep(0)  # let the watcher register before the socket goes away
@@ -118,8 +126,14 @@ async def test_skipped_update_id_is_a_gap_ccxt_reports(sandbox: Sandbox) -> None
 
 async def test_skipped_update_id_on_the_raw_stream(sandbox: Sandbox) -> None:
     async with aiohttp.ClientSession() as session, session.ws_connect(sandbox.ws_url) as ws:
-        await ws.send_json({"time": 0, "channel": "spot.order_book_update", "event": "subscribe",
-                            "payload": ["LINK_USDT", "100ms"]})
+        await ws.send_json(
+            {
+                "time": 0,
+                "channel": "spot.order_book_update",
+                "event": "subscribe",
+                "payload": ["LINK_USDT", "100ms"],
+            }
+        )
         await ws.receive()  # ack
         sandbox.push_book("LINK_USDT", [("27.094", "1")], [], kind="delta")
         sandbox.skip_update_id("LINK_USDT")
@@ -129,13 +143,19 @@ async def test_skipped_update_id_on_the_raw_stream(sandbox: Sandbox) -> None:
         assert b["U"] == a["u"] + 2
 
 
-async def test_frozen_book_ignores_market_moves_but_fills_still_consume(sandbox: Sandbox, gate: ccxt_async.gate) -> None:
+async def test_frozen_book_ignores_market_moves_but_fills_still_consume(
+    sandbox: Sandbox, gate: ccxt_async.gate
+) -> None:
     await gate.load_markets()
     before = await gate.fetch_order_book(S, params={"with_id": "true"})
     sandbox.faults.freeze_book = True
     sandbox.push_book("LINK_USDT", [("30", "1")], [("31", "1")])
     frozen = await gate.fetch_order_book(S, params={"with_id": "true"})
-    assert (frozen["bids"], frozen["asks"], frozen["nonce"]) == (before["bids"], before["asks"], before["nonce"])
+    assert (frozen["bids"], frozen["asks"], frozen["nonce"]) == (
+        before["bids"],
+        before["asks"],
+        before["nonce"],
+    )
     await gate.create_order(S, "limit", "buy", 1, 27.101, {"timeInForce": "IOC"})
     after_fill = await gate.fetch_order_book(S, params={"with_id": "true"})
     assert after_fill["asks"][0] == [27.101, 1.0] and after_fill["nonce"] == before["nonce"] + 1
@@ -144,7 +164,9 @@ async def test_frozen_book_ignores_market_moves_but_fills_still_consume(sandbox:
     assert (await gate.fetch_order_book(S))["asks"] == [[31.0, 1.0]]
 
 
-async def test_control_endpoint_sets_knobs_for_a_sandbox_in_another_process(sandbox: Sandbox, gate: ccxt_async.gate) -> None:
+async def test_control_endpoint_sets_knobs_for_a_sandbox_in_another_process(
+    sandbox: Sandbox, gate: ccxt_async.gate
+) -> None:
     await gate.load_markets()
     async with aiohttp.ClientSession() as session:
         async with session.post(sandbox.base_url + "/_sandbox/faults", json={"fraction_5xx": 1}) as resp:
@@ -161,11 +183,14 @@ async def test_control_endpoint_sets_knobs_for_a_sandbox_in_another_process(sand
             await gate.fetch_balance()
         async with session.post(sandbox.base_url + "/_sandbox/clock", json={"shift_s": -90}) as resp:
             assert resp.status == 200
-        async with session.post(sandbox.base_url + "/_sandbox/balance",
-                                json={"key": KEY, "currency": "USDT", "available": "5.5"}) as resp:
+        async with session.post(
+            sandbox.base_url + "/_sandbox/balance", json={"key": KEY, "currency": "USDT", "available": "5.5"}
+        ) as resp:
             assert resp.status == 200
         assert (await gate.fetch_balance())["free"]["USDT"] == 5.5
-        async with session.post(sandbox.base_url + "/_sandbox/book",
-                                json={"pair": "LINK_USDT", "bids": [["26", "1"]], "asks": [["28", "2"]]}) as resp:
+        async with session.post(
+            sandbox.base_url + "/_sandbox/book",
+            json={"pair": "LINK_USDT", "bids": [["26", "1"]], "asks": [["28", "2"]]},
+        ) as resp:
             assert (await resp.json())["id"] == sandbox.engine.books["LINK_USDT"].update_id
         assert (await gate.fetch_order_book(S))["asks"] == [[28.0, 2.0]]

@@ -32,7 +32,7 @@ def test_random_walk_is_seeded_and_well_formed() -> None:
         assert ev.bids[0][0] < ev.asks[0][0]  # never crossed
         assert [p for p, _ in ev.bids] == sorted((p for p, _ in ev.bids), reverse=True)
     mids = [ev.bids[0][0] + ev.asks[0][0] for ev in a]
-    assert all(abs(x - y) <= 2 * Decimal("0.001") for x, y in zip(mids, mids[1:]))
+    assert all(abs(x - y) <= 2 * Decimal("0.001") for x, y in itertools.pairwise(mids))
 
 
 def test_capture_events_route_one_venue_to_a_sandbox_pair() -> None:
@@ -54,22 +54,39 @@ async def test_sandbox_replays_the_capture_and_rest_shows_its_last_book() -> Non
     async with Sandbox(make_config(pairs=(LINK,), feeds=(feed,))) as sb:
         start_id = sb.engine.books["LINK_USDT"].update_id
         await asyncio.wait_for(sb.feed_done.wait(), 60)
-        async with aiohttp.ClientSession() as session:
-            async with session.get(sb.rest_url + "/spot/order_book",
-                                   params={"currency_pair": "LINK_USDT", "limit": "10", "with_id": "true"}) as r:
-                book = await r.json()
-        assert [[Decimal(p), Decimal(s)] for p, s in book["bids"]] == [[Decimal(p), Decimal(s)] for p, s in last.bids[:10]]
-        assert [[Decimal(p), Decimal(s)] for p, s in book["asks"]] == [[Decimal(p), Decimal(s)] for p, s in last.asks[:10]]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                sb.rest_url + "/spot/order_book",
+                params={"currency_pair": "LINK_USDT", "limit": "10", "with_id": "true"},
+            ) as r,
+        ):
+            book = await r.json()
+        assert [[Decimal(p), Decimal(s)] for p, s in book["bids"]] == [
+            [Decimal(p), Decimal(s)] for p, s in last.bids[:10]
+        ]
+        assert [[Decimal(p), Decimal(s)] for p, s in book["asks"]] == [
+            [Decimal(p), Decimal(s)] for p, s in last.asks[:10]
+        ]
         assert start_id < book["id"] <= start_id + count  # one id per snapshot that changed anything
 
 
 async def test_random_walk_feed_moves_the_book_and_streams_it() -> None:
     feed = RandomWalkFeed("LINK_USDT", mid=Decimal("27.1"), levels=3, step_s=0.01, seed=1)
-    async with Sandbox(make_config(pairs=(LINK,), feeds=(feed,))) as sb:
-        async with aiohttp.ClientSession() as session, session.ws_connect(sb.ws_url) as ws:
-            await ws.send_json({"time": 0, "channel": "spot.order_book_update", "event": "subscribe",
-                                "payload": ["LINK_USDT", "100ms"]})
-            frames = [json.loads((await asyncio.wait_for(ws.receive(), 5)).data) for _ in range(4)]
+    async with (
+        Sandbox(make_config(pairs=(LINK,), feeds=(feed,))) as sb,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(sb.ws_url) as ws,
+    ):
+        await ws.send_json(
+            {
+                "time": 0,
+                "channel": "spot.order_book_update",
+                "event": "subscribe",
+                "payload": ["LINK_USDT", "100ms"],
+            }
+        )
+        frames = [json.loads((await asyncio.wait_for(ws.receive(), 5)).data) for _ in range(4)]
     updates = [f["result"] for f in frames if f["event"] == "update"]
     assert len(updates) >= 3
-    assert all(b["U"] == a["u"] + 1 for a, b in zip(updates, updates[1:]))
+    assert all(b["U"] == a["u"] + 1 for a, b in itertools.pairwise(updates))

@@ -18,17 +18,29 @@ T0 = 1_700_000_000_000
 
 def engine() -> Engine:
     eng = Engine([PAIR])
-    eng.set_balance(K, "USDT", D("1000"))
-    eng.set_balance(K, "LINK", D("10"))
-    eng.on_book("LINK_USDT", "snapshot",
-                [(D("27.095"), D("10")), (D("27.09"), D("20"))],
-                [(D("27.101"), D("2")), (D("27.105"), D("3")), (D("27.2"), D("40"))], T0)
+    eng.set_balance(K, "USDT", D(1000))
+    eng.set_balance(K, "LINK", D(10))
+    eng.on_book(
+        "LINK_USDT",
+        "snapshot",
+        [(D("27.095"), D(10)), (D("27.09"), D(20))],
+        [(D("27.101"), D(2)), (D("27.105"), D(3)), (D("27.2"), D(40))],
+        T0,
+    )
     return eng
 
 
 def order(side: str, amount: str, price: str, tif: str = "gtc", text: str = "t-x1") -> dict[str, object]:
-    return {"currency_pair": "LINK_USDT", "side": side, "amount": amount, "price": price,
-            "time_in_force": tif, "type": "limit", "account": "spot", "text": text}
+    return {
+        "currency_pair": "LINK_USDT",
+        "side": side,
+        "amount": amount,
+        "price": price,
+        "time_in_force": tif,
+        "type": "limit",
+        "account": "spot",
+        "text": text,
+    }
 
 
 def test_ioc_buy_walks_the_book_partially_fills_and_pays_fee_in_base() -> None:
@@ -43,21 +55,29 @@ def test_ioc_buy_walks_the_book_partially_fills_and_pays_fee_in_base() -> None:
     usdt, link = eng.balance(K, "USDT"), eng.balance(K, "LINK")
     assert (usdt.available, usdt.locked) == (D("864.483"), 0)
     assert (link.available, link.locked) == (D("14.99"), 0)
-    assert eng.books["LINK_USDT"].sorted_asks() == [(D("27.2"), D("40"))]
+    assert eng.books["LINK_USDT"].sorted_asks() == [(D("27.2"), D(40))]
     trades = [e.trade for e in events if isinstance(e, TradeEvent)]
-    assert [(t.amount, t.price, t.role) for t in trades] == [(2, D("27.101"), "taker"), (3, D("27.105"), "taker")]
+    assert [(t.amount, t.price, t.role) for t in trades] == [
+        (2, D("27.101"), "taker"),
+        (3, D("27.105"), "taker"),
+    ]
     assert trades[1].id == trades[0].id + 1
-    assert [e.order["event"] for e in events if isinstance(e, OrderEvent)] == ["put", "update", "update", "finish"]
+    assert [e.order["event"] for e in events if isinstance(e, OrderEvent)] == [
+        "put",
+        "update",
+        "update",
+        "finish",
+    ]
 
 
 def test_sell_walks_bids_and_pays_fee_in_quote() -> None:
     eng = engine()
-    eng.set_balance(K, "LINK", D("20"))
+    eng.set_balance(K, "LINK", D(20))
     o, _ = eng.place(K, order("sell", "12", "27.09", "ioc"), T0)
     assert (o.status, o.finish_as, o.filled_amount) == ("closed", "filled", 12)
     assert o.filled_total == D("325.13")  # 10 * 27.095 + 2 * 27.09
     assert (o.fee, o.fee_currency) == (D("0.65026"), "USDT")
-    assert eng.balance(K, "USDT").available == D("1000") + D("325.13") - D("0.65026")
+    assert eng.balance(K, "USDT").available == D(1000) + D("325.13") - D("0.65026")
     assert (eng.balance(K, "LINK").available, eng.balance(K, "LINK").locked) == (8, 0)
 
 
@@ -67,10 +87,13 @@ def test_fills_consume_liquidity_until_the_next_book_event() -> None:
     book = eng.books["LINK_USDT"]
     assert book.asks[D("27.101")] == 1
     id_before = book.update_id
-    events = eng.on_book("LINK_USDT", "delta", [], [(D("27.101"), D("7"))], T0 + 1)
+    events = eng.on_book("LINK_USDT", "delta", [], [(D("27.101"), D(7))], T0 + 1)
     assert book.asks[D("27.101")] == 7
     update = events[0]
-    assert isinstance(update, BookUpdate) and (update.first_id, update.last_id) == (id_before + 1, id_before + 1)
+    assert isinstance(update, BookUpdate) and (update.first_id, update.last_id) == (
+        id_before + 1,
+        id_before + 1,
+    )
 
 
 def test_gtc_buy_fills_part_rests_and_keeps_exactly_left_times_price_locked() -> None:
@@ -88,15 +111,19 @@ def test_resting_sell_fills_as_maker_at_its_price_when_the_market_moves_through_
     eng = engine()
     o, _ = eng.place(K, order("sell", "3", "27.12"), T0)
     assert eng.balance(K, "LINK").locked == 3
-    events = eng.on_book("LINK_USDT", "snapshot", [(D("27.13"), D("1")), (D("27.125"), D("5"))],
-                         [(D("27.2"), D("1"))], T0 + 1)
+    events = eng.on_book(
+        "LINK_USDT", "snapshot", [(D("27.13"), D(1)), (D("27.125"), D(5))], [(D("27.2"), D(1))], T0 + 1
+    )
     assert (o.status, o.finish_as, o.filled_amount) == ("closed", "filled", 3)
     assert o.filled_total == D("81.36") and o.fee == D("0.08136")  # maker rate 0.1 %, in USDT
     assert eng.balance(K, "LINK").available == 7 and eng.balance(K, "LINK").locked == 0
-    assert eng.balance(K, "USDT").available == D("1000") + D("81.36") - D("0.08136")
+    assert eng.balance(K, "USDT").available == D(1000) + D("81.36") - D("0.08136")
     trades = [e.trade for e in events if isinstance(e, TradeEvent)]
-    assert [(t.amount, t.price, t.role) for t in trades] == [(1, D("27.12"), "maker"), (2, D("27.12"), "maker")]
-    assert eng.books["LINK_USDT"].bids == {D("27.125"): D("3")}
+    assert [(t.amount, t.price, t.role) for t in trades] == [
+        (1, D("27.12"), "maker"),
+        (2, D("27.12"), "maker"),
+    ]
+    assert eng.books["LINK_USDT"].bids == {D("27.125"): D(3)}
 
 
 def test_fok_that_cannot_fill_completely_trades_nothing() -> None:

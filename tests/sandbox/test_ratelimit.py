@@ -71,8 +71,10 @@ async def test_eleventh_order_in_a_second_is_429_with_headers_until_the_window_r
     assert ex.last_response_headers["X-Gate-RateLimit-Requests-Remain"] == "9"
 
 
-async def test_global_budget_covers_every_endpoint(clocked: tuple[Sandbox, FakeClock, ccxt_async.gate]) -> None:
-    sb, clock, ex = clocked
+async def test_global_budget_covers_every_endpoint(
+    clocked: tuple[Sandbox, FakeClock, ccxt_async.gate],
+) -> None:
+    _, clock, ex = clocked
     await ex.fetch_time()
     remain = int(ex.last_response_headers["X-Gate-RateLimit-Requests-Remain"])
     assert remain < 40  # load_markets and this call were counted

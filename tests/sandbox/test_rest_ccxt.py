@@ -16,23 +16,38 @@ async def test_markets_come_from_the_sandbox_currency_pairs(gate: ccxt_async.gat
     assert list(markets) == [S]
     m = markets[S]
     assert (m["id"], m["precision"]["price"], m["precision"]["amount"]) == ("LINK_USDT", 0.001, 0.01)
-    assert (m["limits"]["amount"]["min"], m["limits"]["cost"]["min"], m["taker"], m["maker"]) == (0.1, 1, 0.002, 0.001)
+    assert (m["limits"]["amount"]["min"], m["limits"]["cost"]["min"], m["taker"], m["maker"]) == (
+        0.1,
+        1,
+        0.002,
+        0.001,
+    )
 
 
 async def test_balance_and_order_book(gate: ccxt_async.gate, sandbox: Sandbox) -> None:
     balance = await gate.fetch_balance()
-    assert balance["total"] == {"LINK": 10.0, "USDT": 1000.0} and balance["used"] == {"LINK": 0.0, "USDT": 0.0}
+    assert balance["total"] == {"LINK": 10.0, "USDT": 1000.0} and balance["used"] == {
+        "LINK": 0.0,
+        "USDT": 0.0,
+    }
     book = await gate.fetch_order_book(S, params={"with_id": "true"})
     assert book["bids"] == [[27.095, 10.0], [27.09, 20.0], [27.08, 50.0]]
     assert book["asks"] == [[27.101, 2.0], [27.105, 3.0], [27.2, 40.0]]
     assert book["nonce"] == sandbox.engine.books["LINK_USDT"].update_id
     headers = gate.last_response_headers
-    assert headers["X-Gate-RateLimit-Limit"] == "200" and int(headers["X-Gate-RateLimit-Requests-Remain"]) < 200
+    assert (
+        headers["X-Gate-RateLimit-Limit"] == "200" and int(headers["X-Gate-RateLimit-Requests-Remain"]) < 200
+    )
 
 
 async def test_ioc_partial_fill_gtc_cancel_and_my_trades(gate: ccxt_async.gate) -> None:
     ioc = await gate.create_order(S, "limit", "buy", 6, 27.105, {"timeInForce": "IOC", "text": "t-ioc1"})
-    assert (ioc["status"], ioc["filled"], ioc["remaining"], ioc["clientOrderId"]) == ("canceled", 5, 1, "t-ioc1")
+    assert (ioc["status"], ioc["filled"], ioc["remaining"], ioc["clientOrderId"]) == (
+        "canceled",
+        5,
+        1,
+        "t-ioc1",
+    )
     assert ioc["cost"] == pytest.approx(135.517) and ioc["average"] == pytest.approx(27.1034)
     assert ioc["info"]["finish_as"] == "ioc" and ioc["info"]["fee"] == "0.01"
     assert gate.last_response_headers["X-Gate-RateLimit-Limit"] == "10"
@@ -50,7 +65,9 @@ async def test_ioc_partial_fill_gtc_cancel_and_my_trades(gate: ccxt_async.gate) 
     assert sorted(o["id"] for o in closed) == [ioc["id"], gtc["id"]]
 
     trades = await gate.fetch_my_trades(S, params={"order_id": ioc["id"]})
-    got = sorted((t["price"], t["amount"], t["fee"]["cost"], t["fee"]["currency"], t["takerOrMaker"]) for t in trades)
+    got = sorted(
+        (t["price"], t["amount"], t["fee"]["cost"], t["fee"]["currency"], t["takerOrMaker"]) for t in trades
+    )
     assert got == [(27.101, 2, 0.004, "LINK", "taker"), (27.105, 3, 0.006, "LINK", "taker")]
     balance = await gate.fetch_balance()
     assert balance["total"]["USDT"] == pytest.approx(1000 - 135.517)
