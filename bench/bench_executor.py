@@ -1,0 +1,158 @@
+"""Paired submission latency against two sandboxed Gate venues on loopback (real HTTP, real signing).
+
+Measures, per approved opportunity:
+- decision -> both leg requests on the wire (headers written, aiohttp trace), through the real executor
+  (risk check, plan, one SQLite transaction storing the opportunity and both orders, concurrent send);
+- skew between the two legs' wire times;
+and, in the same process, a sequential baseline (send leg A, wait for its answer, send leg B) whose gap
+between the two wire times is what concurrency removes. Target: skew <= 20% of the sequential gap.
+
+Run: ``.venv/bin/python bench/bench_executor.py [pairs] [venue_latency_ms]``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+
+from arb.domain.ids import ClientIdFactory
+from arb.domain.market import Side
+from arb.execution.executor import ExecutorConfig, PairedExecutor
+from arb.execution.risk import RiskGate, RiskLimits
+from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
+from arb.store.db import make_engine, make_session_factory
+from arb.store.migrate import upgrade_to_head
+from arb.store.models import Run
+from arb.venues.gate import GateExchange
+from arb.venues.live import LiveVenue
+from arb.venues.protocol import OrderRequest
+
+D = Decimal
+KEY, SECRET = "bench-key", "bench-secret-not-real"
+PAIR = PairSpec("LINK_USDT", precision=2, amount_precision=2, min_base_amount=D("0.01"), min_quote_amount=D("1"),
+                taker_fee=D("0.001"), maker_fee=D("0.001"))
+SYMBOL = "LINK/USDT"
+
+
+@dataclass(frozen=True)
+class Opp:
+    symbol: str = SYMBOL
+    buy_venue: str = "gate_a"
+    sell_venue: str = "gate_b"
+    size: Decimal = D("0.1")
+    buy_amount: Decimal = D("0.1")
+    sell_amount: Decimal = D("0.1")
+    buy_vwap: Decimal = D("20.00")
+    sell_vwap: Decimal = D("20.20")
+    buy_limit: Decimal = D("20.00")
+    sell_limit: Decimal = D("20.20")
+    buy_fee_rate: Decimal = D("0.001")
+    sell_fee_rate: Decimal = D("0.001")
+    expected_profit: Decimal = D("0.016")
+    edge_bps: Decimal = D("80")
+    buy_book_seq: int | None = None
+    sell_book_seq: int | None = None
+    buy_book_age_ms: int = 0
+    sell_book_age_ms: int = 0
+
+
+class Wire:
+    """perf_counter_ns when each POST's headers were written, per venue."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, list[int]] = {}
+
+    def trace(self, venue: str) -> aiohttp.TraceConfig:
+        tc = aiohttp.TraceConfig()
+
+        async def headers_sent(_s: object, _c: object, params: aiohttp.TraceRequestHeadersSentParams) -> None:
+            if params.method == "POST":
+                self.sent.setdefault(venue, []).append(time.perf_counter_ns())
+
+        tc.on_request_headers_sent.append(headers_sent)
+        return tc
+
+
+def config() -> SandboxConfig:
+    return SandboxConfig(accounts=(Account(KEY, SECRET, {"USDT": D("10000000"), "LINK": D("1000000")}),),
+                         pairs=(PAIR,), order_limit=100_000, global_limit=1_000_000)
+
+
+async def main(pairs: int, latency_ms: float) -> None:
+    wire = Wire()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        upgrade_to_head(url)
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        with sessions.begin() as s:
+            run = Run(started_at=datetime.now(UTC), mode="paper", config_snapshot={}, summary=None)
+            s.add(run)
+            s.flush()
+            run_id = run.id
+        async with Sandbox(config()) as sb_a, Sandbox(config()) as sb_b:
+            for sb in (sb_a, sb_b):
+                sb.push_book("LINK_USDT", [("20.20", "1000000")], [("20.00", "1000000")])
+                sb.faults.latency_s = latency_ms / 1000
+            venues = {}
+            exchanges = []
+            for name, sb in (("gate_a", sb_a), ("gate_b", sb_b)):
+                ex = GateExchange.for_endpoint(sb.rest_url, sb.ws_url, KEY, SECRET, enableRateLimit=False,
+                                               pairs=[PAIR.to_json()])
+                ex.session = aiohttp.ClientSession(trace_configs=[wire.trace(name)])
+                await ex.sync_clock(force=True)
+                exchanges.append(ex)
+                venues[name] = LiveVenue(name, ex)
+            risk = RiskGate(RiskLimits(D("1e9"), D("1e9"), D("1e9")))
+            executor = PairedExecutor(venues, sessions, run_id, risk, config=ExecutorConfig())
+
+            # warm-up: connections open, code paths hot
+            for _ in range(5):
+                await executor.execute(Opp())
+            to_wire, skew = [], []
+            for _ in range(pairs):
+                wire.sent.clear()
+                t0 = time.perf_counter_ns()
+                result = await executor.execute(Opp())
+                assert result.outcome == "hedged", result
+                a, b = wire.sent["gate_a"][0], wire.sent["gate_b"][0]
+                to_wire.append(max(a, b) - t0)
+                skew.append(abs(a - b))
+
+            ids = ClientIdFactory()
+            gaps = []
+            for _ in range(pairs):
+                wire.sent.clear()
+                await venues["gate_a"].place(OrderRequest(ids.next(), SYMBOL, Side.BUY, D("0.1"), D("20.00")))
+                await venues["gate_b"].place(OrderRequest(ids.next(), SYMBOL, Side.SELL, D("0.1"), D("20.20")))
+                gaps.append(wire.sent["gate_b"][0] - wire.sent["gate_a"][0])
+            for ex in exchanges:
+                session = ex.session
+                await ex.close()
+                if not session.closed:
+                    await session.close()
+        engine.dispose()
+
+    def ms(xs: list[int], q: float) -> float:
+        return statistics.quantiles(xs, n=100)[int(q) - 1] / 1e6 if q < 100 else max(xs) / 1e6
+
+    med = lambda xs: statistics.median(xs) / 1e6  # noqa: E731
+    print(f"pairs={pairs} venue_latency={latency_ms} ms (sandbox on loopback, real signing, SQLite store)")
+    print(f"decision -> both legs on the wire: median {med(to_wire):.3f} ms, p90 {ms(to_wire, 90):.3f} ms")
+    print(f"leg skew (concurrent):            median {med(skew):.3f} ms, p90 {ms(skew, 90):.3f} ms")
+    print(f"sequential baseline gap:          median {med(gaps):.3f} ms, p90 {ms(gaps, 90):.3f} ms")
+    print(f"skew / sequential gap (median):   {med(skew) / med(gaps):.1%}  (target <= 20%)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200,
+                     float(sys.argv[2]) if len(sys.argv) > 2 else 0.0))
