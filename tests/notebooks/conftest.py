@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +15,7 @@ from sqlalchemy import delete
 from arb.store.db import make_engine, make_session_factory
 from arb.store.migrate import upgrade_to_head
 from arb.store.models import Run
-from notebooks.nbrun import trim_capture
+from notebooks.nbrun import REPO, Replayed, trim_capture
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +38,29 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> str:
         session.execute(delete(Run).where(Run.id == other))
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def replay_db(tmp_path_factory: pytest.TempPathFactory) -> Replayed:
+    """A database written by ``arb replay`` of 20 minutes of the bundled capture with the shipped config.
+
+    The window holds the stale-book cross of 00:49:07 and, at config.toml's fee tiers, some executions.
+    """
+    folder = tmp_path_factory.mktemp("replay")
+    capture = trim_capture(
+        folder / "linkusdt-20min.jsonl.gz",
+        datetime(2021, 8, 20, 0, 40, tzinfo=UTC),
+        datetime(2021, 8, 20, 1, 0, tzinfo=UTC),
+    )
+    config = folder / "config.toml"
+    shutil.copy(REPO / "config.toml", config)
+    url = f"sqlite:///{folder / 'replay.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "arb.cli", "replay", str(capture), "--config", str(config), "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=folder,
+    )
+    assert done.returncode == 0, done.stderr
+    return Replayed(url, capture, config, done.stdout)

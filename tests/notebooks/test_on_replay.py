@@ -1,0 +1,37 @@
+"""On a database written by ``arb replay`` of the bundled capture: the analysis notebook runs, and
+``arb report --last`` totals equal the replay's printed funnel summary."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+
+import pytest
+
+from arb.cli import main
+from notebooks.nbrun import Replayed, execute, needs_replay, stream_text
+
+pytestmark = needs_replay
+
+
+def test_analysis_notebook_on_replay(replay_db: Replayed, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"ARB_NOTEBOOK_DB_URL": replay_db.db_url, "ARB_NOTEBOOK_CAPTURE": str(replay_db.capture)}
+    nb = execute("analysis.ipynb", env, monkeypatch)
+    assert "(replay)" in stream_text(nb, "stdout")
+    assert "Warning" not in stream_text(nb, "stderr")
+
+
+def test_report_totals_equal_replay_summary(replay_db: Replayed, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--last", "--db", replay_db.db_url, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    funnel, printed = doc["funnel"]["totals"], replay_db.stdout
+    assert funnel["executed"] > 0, "the shipped config's fee tiers should execute something in this window"
+    assert re.search(rf"executed\D{{0,40}}\b{funnel['executed']}\b", printed, re.I), printed
+    match = re.search(r"expected profit\D{0,40}?(-?[0-9]+(?:\.[0-9]+)?)", printed, re.I)
+    assert match and Decimal(match.group(1)) == Decimal(funnel["expected_profit"]), printed
+    for row in doc["rejections"]["rows"]:
+        assert re.search(rf"{re.escape(row['reason'])}\W{{0,40}}\b{row['rejected']}\b", printed), (
+            row,
+            printed,
+        )
