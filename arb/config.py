@@ -72,6 +72,7 @@ class EngineSection(_Section):
     book_depth: int = Field(default=20, ge=1, le=1000)
     status: Literal["auto", "rich", "plain", "off"] = "auto"
     status_interval_s: float = Field(default=5.0, gt=0)
+    stale_after_ms: int = Field(default=10_000, gt=0)  # a book silent this long is `stale`
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dry_run: bool = False
@@ -131,6 +132,15 @@ class ExecutionSection(_Section):
     lookup_attempts: int = Field(default=5, ge=1)
 
 
+class MarketSection(_Section):
+    """Trading rules for a symbol on a paper or sandbox venue (live venues report their own)."""
+
+    price_step: PositiveDec
+    amount_step: PositiveDec
+    min_amount: NonNegDec = Decimal(0)
+    min_notional: NonNegDec = Decimal(0)
+
+
 class VenueSection(_Section):
     # sandbox: arb's local Gate-compatible exchange; paper: fills against the book locally; live: real.
     kind: Literal["sandbox", "paper", "live"]
@@ -141,6 +151,7 @@ class VenueSection(_Section):
     balances: dict[str, NonNegDec] = Field(default_factory=dict)  # starting balances (paper/sandbox)
     latency_ms: int = Field(default=0, ge=0)  # simulated one-way latency (paper)
     rate_limit_per_s: float = Field(default=10.0, gt=0)
+    markets: dict[str, MarketSection] = Field(default_factory=dict)
 
     @field_validator("balances")
     @classmethod
@@ -346,6 +357,20 @@ def _check_symbols(model: _ConfigModel, shown: str) -> None:
     for text in model.engine.symbols:
         if text not in model.symbols:
             raise ConfigError(shown, "engine.symbols", f"{text} has no [symbols.\"{text}\"] section (max_size)")
+    for venue, section in model.venues.items():
+        for text in section.markets:
+            try:
+                Symbol.parse(text)
+            except ValueError as exc:
+                raise ConfigError(shown, f"venues.{venue}.markets.{text}", str(exc)) from None
+        if section.kind != "live":
+            for text in model.engine.symbols:
+                if text not in section.markets:
+                    raise ConfigError(
+                        shown, f"venues.{venue}.markets",
+                        f"a {section.kind} venue needs [venues.{venue}.markets.\"{text}\"] "
+                        "(price_step, amount_step, min_amount, min_notional)",
+                    )
 
 
 def _check_replay(config: Config, shown: str) -> None:

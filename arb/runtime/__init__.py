@@ -1,0 +1,1 @@
+"""The engine's moving parts that are neither pure logic nor a venue: clock, funnel, writer, status."""

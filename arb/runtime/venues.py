@@ -1,0 +1,164 @@
+"""Build the venues a config names, all behind :class:`arb.venues.protocol.Venue`.
+
+- ``paper``: :class:`PaperVenue`, filling against the engine's own book for that venue.
+- ``sandbox``: arb's local Gate-compatible exchange started in-process on loopback, spoken to through
+  :class:`GateExchange` (real Gate v4 signatures over real HTTP) and :class:`LiveVenue`, throttled by
+  Gate's declared limits. Its book is fed the same capture events as the engine's book, so the venue
+  matches against exactly the book detection saw.
+- ``live``: the real venue through its ccxt class (Gate through :class:`GateExchange`), keys from the
+  environment.
+
+The executor never learns which kind it got: there is no ``if paper:`` anywhere past this module.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from arb.config import Config, MarketSection
+from arb.detection import FeeMode
+from arb.domain.market import MarketRules, Symbol
+from arb.errors import BadSymbol, ConfigError
+from arb.execution.guard import GuardedVenue
+from arb.execution.throttle import GATE_SPOT_LIMITS, VenueThrottle
+from arb.marketdata.books import BookStore
+from arb.runtime.clock import ReplayClock, WallClock
+from arb.venues.paper.venue import PaperConfig, PaperVenue
+from arb.venues.protocol import Venue
+
+
+@dataclass
+class SandboxLink:
+    """How the engine feeds a sandbox's books: config venue -> the running sandbox and its pair ids."""
+
+    sandbox: object  # arb.sandbox.Sandbox (imported lazily: aiohttp server code is not needed for paper)
+    pairs: dict[str, str]  # unified symbol -> Gate pair id
+
+
+@dataclass
+class VenueSet:
+    venues: dict[str, Venue] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    sandboxes: dict[str, SandboxLink] = field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def fee_mode(self, config: Config, venue: str) -> FeeMode:
+        return FeeMode(config.venues[venue].buy_fee_in)
+
+    async def close(self) -> None:
+        while self.closers:
+            closer = self.closers.pop()
+            try:
+                await closer()
+            except Exception:  # noqa: BLE001 - closing must go on for the other venues
+                pass
+
+
+def rules_from_config(venue: str, symbol: str, market: MarketSection) -> MarketRules:
+    return MarketRules(venue, symbol, market.price_step, market.amount_step, market.min_amount,
+                       market.min_notional)
+
+
+def _decimals(step: Decimal) -> int:
+    exponent = step.normalize().as_tuple().exponent
+    if not isinstance(exponent, int) or step.normalize() != Decimal(1).scaleb(exponent):
+        raise ValueError(f"step {step} is not a power of ten; Gate states precision as decimal places")
+    return max(0, -exponent)
+
+
+async def open_venues(
+    config: Config,
+    books: BookStore,
+    clock: WallClock | ReplayClock,
+    *,
+    force_paper: bool = False,
+) -> VenueSet:
+    out = VenueSet()
+    try:
+        for name, section in config.venues.items():
+            kind = "paper" if force_paper or (config.engine.dry_run and section.kind == "live") else section.kind
+            out.kinds[name] = kind
+            if kind == "paper":
+                out.venues[name] = _paper(config, name, books, clock)
+            elif kind == "sandbox":
+                out.venues[name] = await _sandbox(config, name, out)
+            else:
+                out.venues[name] = await _live(config, name, out)
+    except BaseException:
+        await out.close()
+        raise
+    return out
+
+
+def _paper(config: Config, name: str, books: BookStore, clock: WallClock | ReplayClock) -> PaperVenue:
+    section = config.venues[name]
+    rules = {s: rules_from_config(name, s, section.markets[s]) for s in config.engine.symbols}
+    paper_config = PaperConfig(fee_rate=section.taker_fee, latency=section.latency_ms / 1000)
+    if hasattr(paper_config, "buy_fee_in"):
+        paper_config = PaperConfig(fee_rate=section.taker_fee, latency=section.latency_ms / 1000,
+                                   buy_fee_in=section.buy_fee_in)  # type: ignore[call-arg]
+    return PaperVenue(
+        name,
+        {s: books.book(name, s) for s in config.engine.symbols},
+        rules,
+        dict(section.balances),
+        config=paper_config,
+        clock=clock.now,
+    )
+
+
+async def _sandbox(config: Config, name: str, out: VenueSet) -> Venue:
+    from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
+    from arb.venues.gate import GateExchange
+    from arb.venues.live import LiveVenue
+
+    section = config.venues[name]
+    # A fresh key pair per run: the sandbox verifies real signatures, and nothing needs to know the secret
+    # beyond this process. Never logged or stored.
+    key, secret = "arb-" + secrets.token_hex(8), secrets.token_hex(32)
+    specs = []
+    pairs: dict[str, str] = {}
+    for symbol in config.engine.symbols:
+        market = section.markets[symbol]
+        sym = Symbol.parse(symbol)
+        pair_id = f"{sym.base}_{sym.quote}"
+        pairs[symbol] = pair_id
+        specs.append(PairSpec(pair_id, precision=_decimals(market.price_step),
+                              amount_precision=_decimals(market.amount_step),
+                              min_base_amount=market.min_amount, min_quote_amount=market.min_notional,
+                              taker_fee=section.taker_fee, maker_fee=section.taker_fee))
+    sandbox = Sandbox(SandboxConfig(accounts=(Account(key, secret, dict(section.balances)),), pairs=tuple(specs),
+                                    port=config.sandbox.port))
+    await sandbox.start()
+    out.closers.append(sandbox.stop)
+    out.sandboxes[name] = SandboxLink(sandbox, pairs)
+    exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
+                                         pairs=[spec.to_json() for spec in specs])
+    out.closers.append(exchange.close)
+    await exchange.sync_clock()
+    return GuardedVenue(LiveVenue(name, exchange), VenueThrottle(name, GATE_SPOT_LIMITS))
+
+
+async def _live(config: Config, name: str, out: VenueSet) -> Venue:
+    import ccxt.pro
+
+    from arb.venues.gate import GateExchange
+    from arb.venues.live import LiveVenue
+
+    creds = config.credentials.get(name)
+    if creds is None:  # load_config already refuses this in live mode; dry-run/paper never gets here
+        raise ConfigError(str(config.path), f"venues.{name}", "live venue without credentials")
+    params = {"apiKey": creds.api_key, "secret": creds.secret, "enableRateLimit": True}
+    if creds.password:
+        params["password"] = creds.password
+    exchange = GateExchange(params) if name == "gate" else getattr(ccxt.pro, name)(params)
+    out.closers.append(exchange.close)
+    await exchange.load_markets()
+    for symbol in config.engine.symbols:
+        if symbol not in exchange.markets:
+            raise BadSymbol(name, f"{name} does not list {symbol}")
+    venue = LiveVenue(name, exchange)
+    return GuardedVenue(venue, VenueThrottle(name, GATE_SPOT_LIMITS)) if name == "gate" else venue

@@ -1,0 +1,106 @@
+"""The batched decision writer: keeps database I/O off the hot path without ever dropping a record.
+
+The hot path only appends a row to an in-memory list (``add``). A background task writes full batches in
+a worker thread; ``flush`` writes whatever is left. A batch that fails to write stays queued, the writer
+reports itself unhealthy (the engine stops trading while the store is away) and retries with capped
+backoff; rows leave the queue only once their transaction has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.errors import StoreError
+from arb.store import repo
+
+log = logging.getLogger(__name__)
+
+
+class DecisionWriter:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        batch_size: int = 500,
+        retry_base_s: float = 0.05,
+        retry_cap_s: float = 2.0,
+    ) -> None:
+        self._sessions = sessions
+        self._batch_size = batch_size
+        self._pending: list[Mapping[str, Any]] = []
+        self._wake = asyncio.Event()
+        self._retry_base_s = retry_base_s
+        self._retry_cap_s = retry_cap_s
+        self.healthy = True
+        self.written = 0
+        self.failures = 0
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Queue one ``opportunities`` row. Cheap: no I/O, no logging."""
+        self._pending.append(row)
+        if len(self._pending) >= self._batch_size:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="decision-writer")
+
+    async def _run(self) -> None:
+        while not self._closing:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._drain()
+
+    async def _drain(self) -> None:
+        attempt = 0
+        while self._pending:
+            batch = self._pending[: self._batch_size]
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except (SQLAlchemyError, StoreError, OSError) as exc:
+                self.healthy = False
+                self.failures += 1
+                delay = min(self._retry_cap_s, self._retry_base_s * 2**attempt)
+                attempt += 1
+                log.warning("store unavailable (%s); %d decisions kept, retrying in %.2fs",
+                            exc.__class__.__name__, len(self._pending), delay)
+                if self._closing and attempt > 8:
+                    raise StoreError(f"could not write {len(self._pending)} decisions: {exc}") from None
+                await asyncio.sleep(delay)
+                continue
+            del self._pending[: len(batch)]
+            self.written += len(batch)
+            if not self.healthy:
+                log.info("store is back; writing resumed")
+            self.healthy = True
+            attempt = 0
+
+    def _write(self, batch: list[Mapping[str, Any]]) -> None:
+        with self._sessions.begin() as session:
+            repo.record_opportunities(session, batch)
+
+    async def flush(self) -> None:
+        """Write everything queued so far (used at shutdown and before end-of-run totals)."""
+        await self._drain()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self._drain()
