@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from decimal import Decimal
+
 from arb.detection.types import FeeMode
+
+# A marginal unit must earn more than this fraction of its cost to count as profitable. Exact break-even
+# levels are common on price grids (100.1 * 0.999 == 99.9 * 1.001); float64 sums put them a hair either
+# side of zero at random, Decimal exactly on it. A margin far above float noise and far below any real
+# edge makes the float core and the exact reference draw the same line.
+MIN_MARGIN = Decimal("1e-12")
 
 
 def buy_net_factor(fee_mode: FeeMode, fee: float) -> float:

@@ -15,8 +15,8 @@ import numpy as np
 
 from arb.detection.candidate import Candidate, buy_cost_factor, buy_net_factor
 from arb.detection.select import choose
-from arb.detection.types import Decision, DetectionParams, FloatArray, VenueBook
-from arb.detection.vectorized import PairRows, gross_edge_bps, size_rows
+from arb.detection.types import LIVE, Decision, DetectionParams, FloatArray, VenueBook
+from arb.detection.vectorized import ASK_PAD, gross_edge_bps, size_pairs, venue_arrays
 
 
 def detect(symbol: str, venues: Sequence[VenueBook], params: DetectionParams) -> Decision:
@@ -30,7 +30,7 @@ def detect_many(
 ) -> list[Decision]:
     """``detect`` for each ``(symbol, venues)``, in order, sizing all symbols' crossed pairs in one pass."""
     results: list[Decision] = [None] * len(items)
-    for sym, cands in enumerate(crossed_candidates(items, params)):
+    for sym, cands in enumerate(_candidates(items, params, shortlist=True)):
         if cands:
             symbol, venues = items[sym]
             results[sym] = choose(symbol, venues, cands, params)
@@ -44,87 +44,121 @@ def crossed_candidates(
 
     The stage before screening and rounding: what the property tests compare against the reference.
     """
+    return _candidates(items, params, shortlist=False)
+
+
+def _candidates(
+    items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams, *, shortlist: bool
+) -> list[list[Candidate]]:
+    """``crossed_candidates``; with ``shortlist``, only what ``choose`` can pick: the pairs that pass the
+    float screen, plus per symbol the screened-out pair with the largest gross edge (its rejection if
+    nothing trades). Building a Python object per crossed pair is what a busy market would otherwise pay.
+    """
     per_symbol: list[list[Candidate]] = [[] for _ in items]
     books = [v for _, venues in items for v in venues]
     if not books:
         return per_symbol
-    stack = _Stack(books)
     buy_rows, sell_rows, owner = _pair_index(items)
     if len(buy_rows) == 0:
         return per_symbol
-    gross = gross_edge_bps(stack.ask_px[buy_rows, 0], stack.bid_px[sell_rows, 0])
-    crossed = np.flatnonzero(gross > 0)
+    stack = _Stack(books)
+    crossed = np.flatnonzero(gross_edge_bps(stack.curves, buy_rows, sell_rows) > 0)
     if len(crossed) == 0:
         return per_symbol
-    b, s = buy_rows[crossed], sell_rows[crossed]
+    b, s, owners = buy_rows[crossed], sell_rows[crossed], owner[crossed]
     net = stack.net[b]
-    sizes = size_rows(
-        PairRows(
-            ask_px=stack.ask_px[b],
-            ask_sz=stack.ask_sz[b] * net[:, None],
-            bid_px=stack.bid_px[s],
-            bid_sz=stack.bid_sz[s],
-            ask_kb=stack.cost_k[b],
-            bid_kf=1.0 - stack.fee[s],
-            x_cap=np.minimum(float(params.max_size) * net, stack.base_bal[s]),
-            quote_cap=stack.quote_bal[b],
+    sizes = size_pairs(stack.curves, b, s, np.minimum(float(params.max_size) * net, stack.base_bal[s]))
+    rows = slice(None)
+    if shortlist:
+        eligible = stack.eligible(params)
+        passing = (
+            eligible[b]
+            & eligible[s]
+            & (sizes.gross_edge_bps <= float(params.max_edge_bps))
+            & (sizes.profitable_size > 0)
+            & (sizes.size > 0)
         )
-    )
+        failed = np.flatnonzero(~passing)
+        if len(failed):
+            if len(items) == 1:
+                passing[failed[sizes.gross_edge_bps[failed].argmax()]] = True
+            else:
+                ranked = failed[np.lexsort((failed, -sizes.gross_edge_bps[failed], owners[failed]))]
+                first = np.flatnonzero(np.diff(owners[ranked], prepend=-1))
+                passing[ranked[first]] = True
+        rows = np.flatnonzero(passing)
     offsets = np.cumsum([0] + [len(venues) for _, venues in items])
-    columns = (
-        sizes.gross_edge_bps.tolist(),
-        sizes.profitable_size.tolist(),
-        sizes.size.tolist(),
-        (sizes.size / net).tolist(),
-        sizes.buy_vwap.tolist(),
-        sizes.sell_vwap.tolist(),
-        sizes.buy_worst.tolist(),
-        sizes.sell_worst.tolist(),
-        sizes.cost.tolist(),
-        sizes.proceeds.tolist(),
-    )
-    for row, (bi, si, sym) in enumerate(zip(b.tolist(), s.tolist(), owner[crossed].tolist(), strict=True)):
-        g, prof, x, amt, bv, sv, bw, sw, cost, proc = (col[row] for col in columns)
-        base = int(offsets[sym])
-        per_symbol[sym].append(
-            Candidate(bi - base, si - base, g, prof, x, amt, bv, sv, bw, sw, cost, proc, proc - cost)
+    table = np.stack(
+        [
+            b - offsets[owners],
+            s - offsets[owners],
+            owners,
+            sizes.gross_edge_bps,
+            sizes.profitable_size,
+            sizes.size,
+            sizes.size / net,
+            sizes.buy_vwap,
+            sizes.sell_vwap,
+            sizes.buy_worst,
+            sizes.sell_worst,
+            sizes.cost,
+            sizes.proceeds,
+        ]
+    )[:, rows]
+    for bi, si, sym, g, prof, x, amt, bv, sv, bw, sw, cost, proc in table.T.tolist():
+        per_symbol[int(sym)].append(
+            Candidate(int(bi), int(si), g, prof, x, amt, bv, sv, bw, sw, cost, proc, proc - cost)
         )
     return per_symbol
 
 
 class _Stack:
-    """All venues' books as ``(venues, levels)`` arrays, padded to a common depth, plus per-venue scalars."""
+    """All venues' books as padded ``(venues, levels)`` curves, plus the per-venue scalars screening needs."""
 
     def __init__(self, books: Sequence[VenueBook]) -> None:
-        n = max(1, max(max(len(v.ask_px), len(v.bid_px)) for v in books))
-        t = len(books)
-        self.ask_px = np.full((t, n), np.inf)
-        self.ask_sz = np.zeros((t, n))
-        self.bid_px = np.zeros((t, n))
-        self.bid_sz = np.zeros((t, n))
-        fee, net, cost_k, quote, base = [], [], [], [], []
-        for i, v in enumerate(books):
-            self.ask_px[i, : len(v.ask_px)] = v.ask_px
-            self.ask_sz[i, : len(v.ask_sz)] = v.ask_sz
-            self.bid_px[i, : len(v.bid_px)] = v.bid_px
-            self.bid_sz[i, : len(v.bid_sz)] = v.bid_sz
-            f = float(v.taker_fee)
-            fee.append(f)
-            net.append(buy_net_factor(v.fee_mode, f))
-            cost_k.append(buy_cost_factor(v.fee_mode, f))
-            quote.append(float(v.quote_balance))
-            base.append(float(v.base_balance))
-        self.fee: FloatArray = np.array(fee)
-        self.net: FloatArray = np.array(net)
-        self.cost_k: FloatArray = np.array(cost_k)
-        self.quote_bal: FloatArray = np.array(quote)
-        self.base_bal: FloatArray = np.array(base)
+        depths = {len(a) for v in books for a in (v.ask_px, v.bid_px)}
+        if len(depths) == 1 and 0 not in depths:  # the usual case: every book as deep as asked for
+            ask_px, ask_sz, bid_px, bid_sz = np.array(
+                [(v.ask_px, v.ask_sz, v.bid_px, v.bid_sz) for v in books]
+            ).transpose(1, 0, 2)
+        else:
+            n, t = max(1, *depths), len(books)
+            ask_px, ask_sz = np.full((t, n), ASK_PAD), np.zeros((t, n))
+            bid_px, bid_sz = np.zeros((t, n)), np.zeros((t, n))
+            for i, v in enumerate(books):
+                ask_px[i, : len(v.ask_px)] = v.ask_px
+                ask_sz[i, : len(v.ask_sz)] = v.ask_sz
+                bid_px[i, : len(v.bid_px)] = v.bid_px
+                bid_sz[i, : len(v.bid_sz)] = v.bid_sz
+        scalars = []
+        for v in books:
+            fee = float(v.taker_fee)
+            scalars.append(
+                (
+                    fee,
+                    buy_net_factor(v.fee_mode, fee),
+                    buy_cost_factor(v.fee_mode, fee),
+                    float(v.base_balance),
+                    float(v.quote_balance),
+                    v.age_ms if v.health == LIVE else -1,
+                )
+            )
+        fee_, net, cost_k, self.base_bal, quote_bal, self.live_age = np.array(scalars).T
+        self.net: FloatArray = net
+        self.curves = venue_arrays(ask_px, ask_sz, bid_px, bid_sz, net, cost_k, fee_, quote_bal)
+
+    def eligible(self, params: DetectionParams) -> np.ndarray:
+        """Live and no older than the age limit (non-live books carry age -1)."""
+        return (self.live_age >= 0) & (self.live_age <= params.max_book_age_ms)
 
 
 def _pair_index(
     items: Sequence[tuple[str, Sequence[VenueBook]]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stacked-row indices ``(buy, sell, symbol)`` of every ordered pair, pairs in ``(buy, sell)`` order."""
+    if len(items) == 1:
+        b, s = _ordered_pairs(len(items[0][1]))
+        return b, s, np.zeros(len(b), dtype=np.intp)
     buys, sells, owners = [], [], []
     offset = 0
     for sym, (_, venues) in enumerate(items):

@@ -22,6 +22,7 @@ Both legs are rounded together, then validated together, so that neither could b
 from __future__ import annotations
 
 import decimal
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from arb.detection.candidate import Candidate
@@ -83,64 +84,108 @@ def finalize(
         return _finalize(symbol, buy, sell, cand, params)
 
 
-def _finalize(
-    symbol: str, buy: VenueBook, sell: VenueBook, cand: Candidate, params: DetectionParams
-) -> Opportunity | Rejection:
-    fb, fs = buy.taker_fee, sell.taker_fee
-    net = 1 - fb if buy.fee_mode is FeeMode.BASE else Decimal(1)
-    b_step, s_step = buy.rules.amount_step, sell.rules.amount_step
+@dataclass(frozen=True, slots=True)
+class _Legs:
+    """Rounded amounts of both legs and what exactly walking the books for them costs and yields."""
 
-    def reject(reason: Reason, **sized: Decimal | None) -> Rejection:
-        return rejection(reason, symbol, buy, sell, cand, **sized)
+    buy_amount: Decimal
+    sell_amount: Decimal
+    buy_notional: Decimal
+    buy_worst: Decimal
+    sell_notional: Decimal
+    sell_worst: Decimal
+    cost: Decimal  # buy notional plus a quote fee
 
+
+def _round_legs(
+    buy: VenueBook, sell: VenueBook, cand: Candidate, params: DetectionParams
+) -> _Legs | tuple[Reason, Decimal, Decimal]:
+    net = 1 - buy.taker_fee if buy.fee_mode is FeeMode.BASE else Decimal(1)
+    quote_fee = 1 + buy.taker_fee if buy.fee_mode is FeeMode.QUOTE else Decimal(1)
+    b_step = buy.rules.amount_step
     buy_amount = min(snap_floor(cand.buy_amount, b_step), buy.rules.round_amount(params.max_size))
+    sell_amount = Decimal(0)
     for _ in range(3):  # float overshoot is at most a step; three tries covers every cap at once
         sell_amount = sell.rules.round_amount(buy_amount * net)
         # The least buy on the buy venue's step that still delivers the sell: never more than before.
         buy_amount = quantize_step(sell_amount / net, b_step, ROUND_CEILING)
         if buy_amount <= 0 or sell_amount <= 0:
-            return reject(Reason.BELOW_MIN_AMOUNT, size=sell_amount, buy_amount=buy_amount)
+            return Reason.BELOW_MIN_AMOUNT, buy_amount, sell_amount
         bought = walk_exact(buy.ask_px, buy.ask_sz, buy_amount)
         sold = walk_exact(sell.bid_px, sell.bid_sz, sell_amount)
-        cost = None if bought is None else bought[0] * (1 + fb if buy.fee_mode is FeeMode.QUOTE else 1)
-        if (
-            bought is not None
-            and sold is not None
-            and cost is not None
-            and cost <= buy.quote_balance
-            and sell_amount <= sell.base_balance
-        ):
-            break
+        if bought is not None and sold is not None:
+            cost = bought[0] * quote_fee
+            if cost <= buy.quote_balance and sell_amount <= sell.base_balance:
+                return _Legs(buy_amount, sell_amount, *bought, *sold, cost)
         buy_amount -= b_step
-    else:
-        return reject(Reason.BALANCE_INSUFFICIENT, size=sell_amount, buy_amount=buy_amount)
-    assert bought is not None and sold is not None and cost is not None
-    (buy_notional, buy_worst), (sell_notional, sell_worst) = bought, sold
-    buy_vwap = audit_price(buy_notional / buy_amount, buy.rules.price_step)
-    sell_vwap = audit_price(sell_notional / sell_amount, sell.rules.price_step)
-    sized = {"size": sell_amount, "buy_amount": buy_amount, "buy_vwap": buy_vwap, "sell_vwap": sell_vwap}
+    return Reason.BALANCE_INSUFFICIENT, buy_amount, sell_amount
 
+
+@dataclass(frozen=True, slots=True)
+class _Sized:
+    """The audit fields of rounded legs; money rounded against us, so ``profit = proceeds - cost``."""
+
+    size: Decimal
+    buy_amount: Decimal
+    buy_vwap: Decimal
+    sell_vwap: Decimal
+    buy_cost: Decimal
+    sell_proceeds: Decimal
+    expected_profit: Decimal
+    edge_bps: Decimal
+
+    def audit(self) -> dict[str, Decimal | None]:
+        """The fields a ``Rejection`` carries."""
+        keep = ("size", "buy_amount", "buy_vwap", "sell_vwap", "expected_profit", "edge_bps")
+        return {k: getattr(self, k) for k in keep}
+
+
+def _sized(legs: _Legs, buy: VenueBook, sell: VenueBook) -> _Sized:
+    buy_cost = legs.cost.quantize(MONEY_EXP, rounding=ROUND_CEILING)
+    proceeds = (legs.sell_notional * (1 - sell.taker_fee)).quantize(MONEY_EXP, rounding=ROUND_FLOOR)
+    profit = proceeds - buy_cost
+    return _Sized(
+        size=legs.sell_amount,
+        buy_amount=legs.buy_amount,
+        buy_vwap=audit_price(legs.buy_notional / legs.buy_amount, buy.rules.price_step),
+        sell_vwap=audit_price(legs.sell_notional / legs.sell_amount, sell.rules.price_step),
+        buy_cost=buy_cost,
+        sell_proceeds=proceeds,
+        expected_profit=profit,
+        edge_bps=(profit / buy_cost * _BPS).quantize(BPS_EXP, rounding=ROUND_FLOOR),
+    )
+
+
+def _finalize(
+    symbol: str, buy: VenueBook, sell: VenueBook, cand: Candidate, params: DetectionParams
+) -> Opportunity | Rejection:
+    def reject(reason: Reason, sized: dict[str, Decimal | None]) -> Rejection:
+        return _rejection(reason, symbol, buy, sell, cand, sized)
+
+    legs = _round_legs(buy, sell, cand, params)
+    if not isinstance(legs, _Legs):
+        reason, buy_amount, sell_amount = legs
+        return reject(reason, {"size": sell_amount, "buy_amount": buy_amount})
+    money = _sized(legs, buy, sell)
+    sized = money.audit()
+    buy_worst, sell_worst = legs.buy_worst, legs.sell_worst
+    buy_amount, sell_amount = legs.buy_amount, legs.sell_amount
     buy_limit = buy.rules.round_price(buy_worst, Side.BUY)
     sell_limit = sell.rules.round_price(sell_worst, Side.SELL)
     if buy_limit != buy_worst or sell_limit != sell_worst:
-        return reject(Reason.PRICE_OFF_TICK, **sized)
+        return reject(Reason.PRICE_OFF_TICK, sized)
     sized |= {"buy_limit": buy_limit, "sell_limit": sell_limit}
     if buy_amount < buy.rules.min_amount or sell_amount < sell.rules.min_amount:
-        return reject(Reason.BELOW_MIN_AMOUNT, **sized)
+        return reject(Reason.BELOW_MIN_AMOUNT, sized)
     if buy_amount * buy_limit < buy.rules.min_notional or sell_amount * sell_limit < sell.rules.min_notional:
-        return reject(Reason.BELOW_MIN_NOTIONAL, **sized)
-
-    buy_cost = cost.quantize(MONEY_EXP, rounding=ROUND_CEILING)
-    proceeds = (sell_notional * (1 - fs)).quantize(MONEY_EXP, rounding=ROUND_FLOOR)
-    profit = proceeds - buy_cost
-    edge_bps = (profit / buy_cost * _BPS).quantize(BPS_EXP, rounding=ROUND_FLOOR)
-    sized |= {"expected_profit": profit, "edge_bps": edge_bps}
+        return reject(Reason.BELOW_MIN_NOTIONAL, sized)
+    profit, edge_bps = money.expected_profit, money.edge_bps
     if profit <= 0:
-        return reject(Reason.PRECISION_KILLS_EDGE, **sized)
+        return reject(Reason.PRECISION_KILLS_EDGE, sized)
     if edge_bps < params.min_edge_bps:
-        return reject(Reason.BELOW_MIN_EDGE, **sized)
+        return reject(Reason.BELOW_MIN_EDGE, sized)
     if profit < params.min_profit:
-        return reject(Reason.BELOW_MIN_PROFIT, **sized)
+        return reject(Reason.BELOW_MIN_PROFIT, sized)
     return Opportunity(
         symbol=symbol,
         buy_venue=buy.venue,
@@ -148,15 +193,15 @@ def _finalize(
         size=sell_amount,
         buy_amount=buy_amount,
         sell_amount=sell_amount,
-        buy_vwap=buy_vwap,
-        sell_vwap=sell_vwap,
+        buy_vwap=money.buy_vwap,
+        sell_vwap=money.sell_vwap,
         buy_limit=buy_limit,
         sell_limit=sell_limit,
-        buy_fee_rate=fb,
-        sell_fee_rate=fs,
+        buy_fee_rate=buy.taker_fee,
+        sell_fee_rate=sell.taker_fee,
         buy_fee_mode=buy.fee_mode,
-        buy_cost=buy_cost,
-        sell_proceeds=proceeds,
+        buy_cost=money.buy_cost,
+        sell_proceeds=money.sell_proceeds,
         expected_profit=profit,
         edge_bps=edge_bps,
         gross_edge_bps=gross_bps(cand),
@@ -173,23 +218,27 @@ def gross_bps(cand: Candidate) -> Decimal:
 
 
 def rejection(
+    reason: Reason, symbol: str, buy: VenueBook, sell: VenueBook, cand: Candidate, params: DetectionParams
+) -> Rejection:
+    """A rejection for a pair screened out before rounding, with the rounded sizing it would have had."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = _PRECISION
+        sized: dict[str, Decimal | None] = {}
+        if cand.size > 0:
+            legs = _round_legs(buy, sell, cand, params)
+            if isinstance(legs, _Legs):
+                sized = _sized(legs, buy, sell).audit()
+        return _rejection(reason, symbol, buy, sell, cand, sized)
+
+
+def _rejection(
     reason: Reason,
     symbol: str,
     buy: VenueBook,
     sell: VenueBook,
     cand: Candidate,
-    **sized: Decimal | None,
+    sized: dict[str, Decimal | None],
 ) -> Rejection:
-    """A rejection for ``cand``; without explicit ``sized`` fields, the float sizing rounded for audit."""
-    if not sized and cand.size > 0:
-        sized = {
-            "size": quantize_step(dec(cand.size), sell.rules.amount_step.scaleb(-6), ROUND_HALF_EVEN),
-            "buy_amount": quantize_step(dec(cand.buy_amount), buy.rules.amount_step.scaleb(-6), ROUND_HALF_EVEN),
-            "buy_vwap": audit_price(dec(cand.buy_vwap), buy.rules.price_step),
-            "sell_vwap": audit_price(dec(cand.sell_vwap), sell.rules.price_step),
-            "expected_profit": dec(cand.profit).quantize(MONEY_EXP, rounding=ROUND_FLOOR),
-            "edge_bps": dec(cand.profit / cand.cost * 1e4).quantize(BPS_EXP, rounding=ROUND_FLOOR),
-        }
     return Rejection(
         reason=reason,
         symbol=symbol,

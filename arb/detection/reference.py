@@ -1,48 +1,78 @@
-"""The straightforward implementation: one ordered venue pair at a time, one level at a time, plain floats.
+"""The straightforward implementation: one ordered venue pair at a time, one level at a time.
 
-This is the oracle the numpy core is tested against and the baseline its benchmark divides by. It is
-written to be obviously right, not fast: walk the buy venue's asks and the sell venue's bids together,
-take the smaller of the two levels' remaining size, stop when the marginal unit no longer pays after fees or
-a cap is reached. Level ends are kept as running cumulative sums (not as "remaining" sizes decremented
-per step) so a level is either fully consumed or not, without float crumbs.
+This is the oracle the numpy core is tested against and the benchmark's baseline. It is written to be
+obviously right, not fast: walk the buy venue's asks and the sell venue's bids together, take the smaller
+of the two levels' remaining size, stop when the marginal unit no longer pays after fees or a cap is
+reached. By default it computes in exact ``Decimal`` (book floats converted by their shortest repr), so
+the tests compare numpy's float64 sums against exact arithmetic rather than against the same float
+operations done in a different order; ``exact=False`` runs the identical loop on floats (the benchmark
+reports both).
+
+Only the top-of-book gross edge is computed in float, with numpy's formula: it is an audit number and the
+abnormal-edge screen compares it, so both implementations must see the same value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import decimal
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
 
-from arb.detection.candidate import Candidate, buy_cost_factor, buy_net_factor
+from arb.detection.candidate import MIN_MARGIN, Candidate
+from arb.detection.finalize import dec
 from arb.detection.select import choose
-from arb.detection.types import Decision, DetectionParams, VenueBook
-
-_INF = float("inf")
+from arb.detection.types import Decision, DetectionParams, FeeMode, VenueBook
 
 
 def size_pair(
-    buy: VenueBook, sell: VenueBook, buy_index: int, sell_index: int, max_size: float
+    buy: VenueBook, sell: VenueBook, buy_index: int, sell_index: int, max_size: Decimal, exact: bool = True
 ) -> Candidate:
     """Size buying on ``buy`` and selling on ``sell``; see ``Candidate`` for what each field means."""
-    fb, fs = float(buy.taker_fee), float(sell.taker_fee)
-    nf, kb = buy_net_factor(buy.fee_mode, fb), buy_cost_factor(buy.fee_mode, fb)
-    asks = list(zip(buy.ask_px.tolist(), buy.ask_sz.tolist(), strict=True))
-    bids = list(zip(sell.bid_px.tolist(), sell.bid_sz.tolist(), strict=True))
-    if not asks or not bids:
-        return _empty(buy_index, sell_index, -_INF)
-    gross = (bids[0][0] - asks[0][0]) / asks[0][0] * 1e4
+    with decimal.localcontext() as ctx:
+        ctx.prec = 50
+        money: Callable[[Decimal], Any] = (lambda d: d) if exact else float
+        return _size_pair(buy, sell, buy_index, sell_index, max_size, dec if exact else float, money)
 
-    def walk(x_limit: float, quote_limit: float) -> Candidate:
-        x = cost = proceeds = buy_raw = sell_raw = 0.0
-        buy_worst = sell_worst = 0.0
+
+def _size_pair(
+    buy: VenueBook,
+    sell: VenueBook,
+    buy_index: int,
+    sell_index: int,
+    max_size: Decimal,
+    num: Callable[[float], Any],
+    money: Callable[[Decimal], Any],
+) -> Candidate:
+    if len(buy.ask_px) == 0 or len(sell.bid_px) == 0:
+        return _empty(buy_index, sell_index, float("-inf"))
+    best_ask, best_bid = float(buy.ask_px[0]), float(sell.bid_px[0])
+    gross = (best_bid - best_ask) / best_ask * 1e4
+    if gross <= 0:
+        return _empty(buy_index, sell_index, gross)
+    one = num(1.0)
+    fb, fs = money(buy.taker_fee), money(sell.taker_fee)
+    base_fee = buy.fee_mode is FeeMode.BASE
+    nf = one - fb if base_fee else one  # base arriving per base bought
+    kb = one / (one - fb) if base_fee else one + fb  # quote paid per hedged base per unit of ask
+    hurdle = one + money(MIN_MARGIN)
+    asks = [(num(p), num(q)) for p, q in zip(buy.ask_px.tolist(), buy.ask_sz.tolist(), strict=True)]
+    bids = [(num(p), num(q)) for p, q in zip(sell.bid_px.tolist(), sell.bid_sz.tolist(), strict=True)]
+    zero = num(0.0)
+
+    def walk(x_limit: Any, quote_limit: Any) -> tuple[Any, ...]:
+        x = cost = proceeds = buy_raw = sell_raw = buy_worst = sell_worst = zero
         i = j = 0
-        a_end, b_end = asks[0][1] * nf, bids[0][1]
-        while i < len(asks) and j < len(bids) and x < x_limit:
+        a_raw, b_end = asks[0][1], bids[0][1]  # level ends as cumulative sizes
+        a_end = a_raw * nf
+        while i < len(asks) and j < len(bids) and (x_limit is None or x < x_limit):
             a_px, b_px = asks[i][0], bids[j][0]
-            a_eff, b_eff = a_px * kb, b_px * (1.0 - fs)
-            if b_eff <= a_eff:
+            a_eff, b_eff = a_px * kb, b_px * (one - fs)
+            if b_eff <= a_eff * hurdle:
                 break
-            nxt = min(a_end, b_end, x_limit)
+            nxt = min(a_end, b_end) if x_limit is None else min(a_end, b_end, x_limit)
             if nxt > x:
-                out_of_quote = cost + a_eff * (nxt - x) > quote_limit
+                out_of_quote = quote_limit is not None and cost + a_eff * (nxt - x) > quote_limit
                 if out_of_quote:
                     nxt = x + (quote_limit - cost) / a_eff
                 take = nxt - x
@@ -58,42 +88,42 @@ def size_pair(
             if x >= a_end:
                 i += 1
                 if i < len(asks):
-                    a_end += asks[i][1] * nf
+                    a_raw += asks[i][1]
+                    a_end = a_raw * nf
             if x >= b_end:
                 j += 1
                 if j < len(bids):
                     b_end += bids[j][1]
-        if x <= 0:
-            return _empty(buy_index, sell_index, gross)
-        return Candidate(
-            buy=buy_index,
-            sell=sell_index,
-            gross_edge_bps=gross,
-            profitable_size=0.0,
-            size=x,
-            buy_amount=x / nf,
-            buy_vwap=buy_raw / x,
-            sell_vwap=sell_raw / x,
-            buy_worst=buy_worst,
-            sell_worst=sell_worst,
-            cost=cost,
-            proceeds=proceeds,
-            profit=proceeds - cost,
-        )
+        return x, cost, proceeds, buy_raw, sell_raw, buy_worst, sell_worst
 
-    if gross <= 0:
-        return _empty(buy_index, sell_index, gross)
-    profitable = walk(_INF, _INF).size
-    cap = min(max_size * nf, float(sell.base_balance))
-    sized = walk(min(profitable, cap), float(buy.quote_balance))
-    return _replace_profitable(sized, profitable)
+    profitable = walk(None, None)[0]
+    cap = min(money(max_size) * nf, money(sell.base_balance), profitable)
+    x, cost, proceeds, buy_raw, sell_raw, buy_worst, sell_worst = walk(cap, money(buy.quote_balance))
+    if x <= 0:
+        return Candidate(buy_index, sell_index, gross, float(profitable), *([0.0] * 9))
+    return Candidate(
+        buy=buy_index,
+        sell=sell_index,
+        gross_edge_bps=gross,
+        profitable_size=float(profitable),
+        size=float(x),
+        buy_amount=float(x / nf),
+        buy_vwap=float(buy_raw / x),
+        sell_vwap=float(sell_raw / x),
+        buy_worst=float(buy_worst),
+        sell_worst=float(sell_worst),
+        cost=float(cost),
+        proceeds=float(proceeds),
+        profit=float(proceeds - cost),
+    )
 
 
-def detect_reference(symbol: str, venues: Sequence[VenueBook], params: DetectionParams) -> Decision:
+def detect_reference(
+    symbol: str, venues: Sequence[VenueBook], params: DetectionParams, exact: bool = True
+) -> Decision:
     """Same contract as ``arb.detection.detect``: every ordered pair, the best decision."""
-    max_size = float(params.max_size)
     candidates = [
-        size_pair(venues[b], venues[s], b, s, max_size)
+        size_pair(venues[b], venues[s], b, s, params.max_size, exact)
         for b in range(len(venues))
         for s in range(len(venues))
         if b != s
@@ -102,22 +132,4 @@ def detect_reference(symbol: str, venues: Sequence[VenueBook], params: Detection
 
 
 def _empty(buy_index: int, sell_index: int, gross: float) -> Candidate:
-    return Candidate(buy_index, sell_index, gross, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-
-
-def _replace_profitable(cand: Candidate, profitable: float) -> Candidate:
-    return Candidate(
-        cand.buy,
-        cand.sell,
-        cand.gross_edge_bps,
-        profitable,
-        cand.size,
-        cand.buy_amount,
-        cand.buy_vwap,
-        cand.sell_vwap,
-        cand.buy_worst,
-        cand.sell_worst,
-        cand.cost,
-        cand.proceeds,
-        cand.profit,
-    )
+    return Candidate(buy_index, sell_index, gross, *([0.0] * 10))

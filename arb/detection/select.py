@@ -57,4 +57,4 @@ def choose(
     cand, why = max(failed, key=lambda f: (f[0].gross_edge_bps, -f[0].buy, -f[0].sell))
     if isinstance(why, Rejection):
         return why
-    return rejection(why, symbol, venues[cand.buy], venues[cand.sell], cand)
+    return rejection(why, symbol, venues[cand.buy], venues[cand.sell], cand, params)

@@ -1,17 +1,19 @@
-"""The numpy sizing kernel: every row is one (buy venue, sell venue) pair, all rows in one pass.
+"""The numpy sizing kernel: all ordered venue pairs (of one or many symbols) in a fixed number of array ops.
 
-Per row, the buy side is a step curve of effective ask price over hedged base ``x`` (level ``i`` ends at
-``cumsum(ask_sz * net)``), the sell side a step curve of effective bid price (ends at ``cumsum(bid_sz)``).
-Sorting the union of both sides' level ends cuts ``x`` into segments on which both prices are constant; in
-segment ``k`` the ask level is the number of ask ends sorted before it, the bid level likewise. Then:
+Sizing works in hedged base ``x`` (see ``candidate``). On the buy venue, ask level ``i`` covers
+``[ask_start_i, ask_end_i)`` of ``x`` at an effective cost ``ask_eff_i`` per unit; on the sell venue, bid
+level ``j`` covers ``[bid_start_j, bid_end_j)`` at ``bid_eff_j``. Because asks rise and bids fall, no merge
+walk is needed:
 
-* the marginal profit of segment ``k`` is ``bid_eff - ask_eff``; the profitable size is where the first
-  non-positive segment starts (books are monotone, so profitability is a prefix);
-* the quote-balance cap is where the running cost crosses the balance (linear inside its segment);
-* VWAPs, cost, proceeds and profit are sums over segments clipped to the final size.
+* the profitable size is the earliest point where some active ask level meets some active bid level with
+  ``bid_eff <= ask_eff``, i.e. ``min(max(ask_start_i, bid_start_j))`` over all such ``(i, j)`` (a
+  non-overlapping such pair only bounds it from above), capped by either side's depth;
+* quote spent is a function of ``x`` on the buy venue alone, so the quote-balance cap is per venue;
+* cost, proceeds, VWAPs and the worst level reached are per-side sums over levels clipped to the final size.
 
-Rows may come from many symbols at once: only the level count must match (pad shorter books with
-``pad_levels``). Exhausted sides read a sentinel level (ask at +inf, bid at 0) that is never profitable.
+Per venue quantities are computed once (``VenueArrays``); a pair row only gathers two venues' rows. Missing
+levels are padded with zero size at a sentinel price (asks ``ASK_PAD``, bids 0) that never pays; the
+sentinel is finite so no inf/nan arithmetic (and no warnings) can occur.
 """
 
 from __future__ import annotations
@@ -20,28 +22,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from arb.detection.candidate import MIN_MARGIN
 from arb.detection.types import FloatArray
 
+ASK_PAD = 1e200  # an ask no one can afford: finite, so products with a zero size stay zero
 IntArray = np.ndarray
+_HURDLE = 1.0 + float(MIN_MARGIN)
 
 
 @dataclass(frozen=True, slots=True)
-class PairRows:
-    """Kernel input, one row per ordered pair; ``*_px``/``*_sz`` are ``(rows, levels)``, the rest ``(rows,)``.
+class VenueArrays:
+    """Per venue ``(venues, levels)`` curves, and per venue scalars ``(venues,)``.
 
-    ``ask_sz`` is already in hedged base (``size * net``); ``ask_kb`` multiplies an ask price into quote
-    cost per hedged base, ``bid_kf`` a bid price into quote proceeds (``1 - fee``). ``x_cap`` is the
-    hedged-base cap from max size and base balance, ``quote_cap`` the buy venue's quote balance.
+    ``ask``: stacked ``[px, eff, start, end]`` as ``(4, venues, levels)``; ``bid`` likewise.
+    ``x_quote``: hedged base the venue's quote balance can buy (inf if it can buy the whole side).
     """
 
-    ask_px: FloatArray
-    ask_sz: FloatArray
-    bid_px: FloatArray
-    bid_sz: FloatArray
-    ask_kb: FloatArray
-    bid_kf: FloatArray
-    x_cap: FloatArray
-    quote_cap: FloatArray
+    ask: FloatArray
+    bid: FloatArray
+    x_quote: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,77 +58,68 @@ class PairSizes:
     proceeds: FloatArray
 
 
-def gross_edge_bps(best_ask: FloatArray, best_bid: FloatArray) -> FloatArray:
-    """Top-of-book cross in bps of the ask; -inf where a side is empty (NaN or +inf ask, 0 bid)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        edge = (best_bid - best_ask) / best_ask * 1e4
-    return np.where(np.isfinite(edge), edge, -np.inf)
+def venue_arrays(
+    ask_px: FloatArray,
+    ask_sz: FloatArray,
+    bid_px: FloatArray,
+    bid_sz: FloatArray,
+    net: FloatArray,
+    cost_k: FloatArray,
+    fee: FloatArray,
+    quote_balance: FloatArray,
+) -> VenueArrays:
+    """Curves of every venue from its padded ``(venues, levels)`` book and fee/balance scalars."""
+    zero = np.zeros((len(ask_px), 1))
+    ask_end = np.cumsum(ask_sz, axis=1) * net[:, None]
+    ask_start = np.concatenate([zero, ask_end[:, :-1]], axis=1)
+    ask_eff = ask_px * cost_k[:, None]
+    cost_end = np.cumsum(ask_eff * (ask_end - ask_start), axis=1)
+    over = cost_end > quote_balance[:, None]
+    i = over.argmax(axis=1)[:, None]
+    cost_before = np.concatenate([zero, cost_end[:, :-1]], axis=1)
+    x_quote = np.take_along_axis(
+        ask_start + (quote_balance[:, None] - cost_before) / ask_eff, i, axis=1
+    )[:, 0]
+    bid_end = np.cumsum(bid_sz, axis=1)
+    bid_start = np.concatenate([zero, bid_end[:, :-1]], axis=1)
+    return VenueArrays(
+        ask=np.stack([ask_px, ask_eff, ask_start, ask_end]),
+        bid=np.stack([bid_px, bid_px * (1.0 - fee)[:, None], bid_start, bid_end]),
+        x_quote=np.where(over.any(axis=1), x_quote, np.inf),
+    )
 
 
-def size_rows(rows: PairRows) -> PairSizes:
-    n_rows, n_levels = rows.ask_px.shape
-    r = np.arange(n_rows)[:, None]
-    ask_ends = np.cumsum(rows.ask_sz, axis=1)
-    bid_ends = np.cumsum(rows.bid_sz, axis=1)
-    ends = np.concatenate([ask_ends, bid_ends], axis=1)
-    order = np.argsort(ends, axis=1, kind="stable")
-    seg_end = ends[r, order]
-    seg_start = np.concatenate([np.zeros((n_rows, 1)), seg_end[:, :-1]], axis=1)
-    is_ask_end = order < n_levels
-    ask_done = np.cumsum(is_ask_end, axis=1)
-    ask_lvl = ask_done - is_ask_end  # ask ends sorted strictly before segment k
-    bid_lvl = np.arange(2 * n_levels)[None, :] - ask_lvl
-
-    ask_px = np.concatenate([rows.ask_px, np.full((n_rows, 1), np.inf)], axis=1)[r, ask_lvl]
-    bid_px = np.concatenate([rows.bid_px, np.zeros((n_rows, 1))], axis=1)[r, bid_lvl]
-    ask_eff = ask_px * rows.ask_kb[:, None]
-    bid_eff = bid_px * rows.bid_kf[:, None]
-    pays = np.logical_and.accumulate(bid_eff > ask_eff, axis=1)
-    profitable = np.where(pays, seg_end, 0.0).max(axis=1)
-
-    seg_len = seg_end - seg_start
-    with np.errstate(invalid="ignore"):
-        seg_cost = np.where(seg_len > 0, ask_eff * seg_len, 0.0)
-    run_cost = np.cumsum(seg_cost, axis=1)
-    over = run_cost > rows.quote_cap[:, None]
-    k = over.argmax(axis=1)
-    kk = k[:, None]
-    cost_before = np.concatenate([np.zeros((n_rows, 1)), run_cost[:, :-1]], axis=1)[r, kk][:, 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        x_quote = seg_start[r, kk][:, 0] + (rows.quote_cap - cost_before) / ask_eff[r, kk][:, 0]
-    x_quote = np.where(over.any(axis=1), x_quote, np.inf)
-    size = np.maximum(np.minimum(np.minimum(profitable, rows.x_cap), x_quote), 0.0)
-
-    take = np.clip(np.minimum(seg_end, size[:, None]) - seg_start, 0.0, None)
-    used = take > 0
-    with np.errstate(invalid="ignore"):
-        cost = np.where(used, ask_eff * take, 0.0).sum(axis=1)
-        proceeds = np.where(used, bid_eff * take, 0.0).sum(axis=1)
-        buy_raw = np.where(used, ask_px * take, 0.0).sum(axis=1)
-        sell_raw = np.where(used, bid_px * take, 0.0).sum(axis=1)
-        last = np.where(used, np.arange(2 * n_levels)[None, :], -1).max(axis=1)
-        has = last >= 0
-        last_k = np.maximum(last, 0)[:, None]
-        safe = np.where(has, size, 1.0)
-        return PairSizes(
-            gross_edge_bps=gross_edge_bps(rows.ask_px[:, 0], rows.bid_px[:, 0]),
-            profitable_size=profitable,
-            size=size,
-            buy_vwap=np.where(has, buy_raw / safe, 0.0),
-            sell_vwap=np.where(has, sell_raw / safe, 0.0),
-            buy_worst=np.where(has, ask_px[r, last_k][:, 0], 0.0),
-            sell_worst=np.where(has, bid_px[r, last_k][:, 0], 0.0),
-            cost=cost,
-            proceeds=proceeds,
-        )
+def gross_edge_bps(v: VenueArrays, buy: IntArray, sell: IntArray) -> FloatArray:
+    """Top-of-book cross in bps of the best ask (about -1e4 where a side is empty)."""
+    best_ask = v.ask[0, buy, 0]
+    return (v.bid[0, sell, 0] - best_ask) / best_ask * 1e4
 
 
-def pad_levels(px: FloatArray, sz: FloatArray, n: int, empty_px: float) -> tuple[FloatArray, FloatArray]:
-    """Pad (or cut) one side to ``n`` levels with zero-size levels at ``empty_px`` (+inf asks, 0 bids)."""
-    m = len(px)
-    if m >= n:
-        return px[:n], sz[:n]
-    return (
-        np.concatenate([px, np.full(n - m, empty_px)]),
-        np.concatenate([sz, np.zeros(n - m)]),
+def size_pairs(v: VenueArrays, buy: IntArray, sell: IntArray, x_cap: FloatArray) -> PairSizes:
+    """Size buying on venue rows ``buy`` and selling on rows ``sell``; ``x_cap`` from max size and base."""
+    a_px, a_eff, a_start, a_end = v.ask[:, buy]
+    b_px, b_eff, b_start, b_end = v.bid[:, sell]
+    fails = b_eff[:, None, :] <= a_eff[:, :, None] * _HURDLE
+    meet = np.maximum(a_start[:, :, None], b_start[:, None, :])
+    profitable = np.minimum(
+        np.where(fails, meet, np.inf).min(axis=(1, 2)), np.minimum(a_end[:, -1], b_end[:, -1])
+    )
+    size = np.minimum(np.minimum(profitable, x_cap), v.x_quote[buy])
+    col = size[:, None]
+    a_take = np.clip(np.minimum(a_end, col) - a_start, 0.0, None)
+    b_take = np.clip(np.minimum(b_end, col) - b_start, 0.0, None)
+    a_last = np.maximum((a_start < col).sum(axis=1) - 1, 0)[:, None]
+    b_last = np.maximum((b_start < col).sum(axis=1) - 1, 0)[:, None]
+    has = size > 0
+    safe = np.where(has, size, 1.0)
+    return PairSizes(
+        gross_edge_bps=(b_px[:, 0] - a_px[:, 0]) / a_px[:, 0] * 1e4,
+        profitable_size=profitable,
+        size=size,
+        buy_vwap=(a_px * a_take).sum(axis=1) / safe,
+        sell_vwap=(b_px * b_take).sum(axis=1) / safe,
+        buy_worst=np.where(has, np.take_along_axis(a_px, a_last, axis=1)[:, 0], 0.0),
+        sell_worst=np.where(has, np.take_along_axis(b_px, b_last, axis=1)[:, 0], 0.0),
+        cost=(a_eff * a_take).sum(axis=1),
+        proceeds=(b_eff * b_take).sum(axis=1),
     )

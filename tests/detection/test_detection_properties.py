@@ -108,7 +108,7 @@ def close(a: float, b: float, scale: float = 0.0) -> bool:
 def test_numpy_sizing_agrees_with_the_reference(books: list[VenueBook], params: DetectionParams) -> None:
     (fast,) = crossed_candidates([(SYMBOL, books)], params)
     for c in fast:
-        ref = size_pair(books[c.buy], books[c.sell], c.buy, c.sell, float(params.max_size))
+        ref = size_pair(books[c.buy], books[c.sell], c.buy, c.sell, params.max_size)
         assert ref.crossed and close(c.gross_edge_bps, ref.gross_edge_bps)
         assert close(c.profitable_size, ref.profitable_size)
         assert close(c.size, ref.size)
@@ -123,7 +123,7 @@ def test_numpy_sizing_agrees_with_the_reference(books: list[VenueBook], params: 
         (b, s)
         for b in range(len(books))
         for s in range(len(books))
-        if b != s and size_pair(books[b], books[s], b, s, 1.0).crossed
+        if b != s and size_pair(books[b], books[s], b, s, D(1)).crossed
     }
     assert {(c.buy, c.sell) for c in fast} == crossed_pairs
 
@@ -183,7 +183,7 @@ def test_no_profit_when_fees_exceed_the_gross_cross(books: list[VenueBook], para
     for b in range(len(books)):
         for s in range(len(books)):
             if b != s:
-                ref = size_pair(books[b], books[s], b, s, float(params.max_size))
+                ref = size_pair(books[b], books[s], b, s, params.max_size)
                 assert ref.size == 0 and ref.profit == 0
     for impl in (detect, detect_reference):
         decided = impl(SYMBOL, books, params)

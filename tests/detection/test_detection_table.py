@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
+from functools import partial
 
 import pytest
 from detection_books import SYMBOL, book, rules
@@ -11,7 +12,11 @@ from arb.detection import DetectionParams, FeeMode, Opportunity, Reason, Rejecti
 from arb.detection.reference import detect_reference
 
 PARAMS = DetectionParams(max_size=D("10"), max_edge_bps=D("150"), max_book_age_ms=1000)
-IMPLS = [pytest.param(detect, id="numpy"), pytest.param(detect_reference, id="reference")]
+IMPLS = [
+    pytest.param(detect, id="numpy"),
+    pytest.param(detect_reference, id="reference"),
+    pytest.param(partial(detect_reference, exact=False), id="reference-float"),
+]
 
 
 @pytest.mark.parametrize("impl", IMPLS)
