@@ -5,11 +5,13 @@ One pair, step by step (each step's failure mode in brackets):
 1. plan both legs together, rounded and validated       [a leg cannot be sent -> neither is]
 2. risk check                                            [refused -> opportunity recorded with the reason]
 3. one transaction: opportunity + both orders ``created`` [a crash after this leaves ids to look up]
-4. both legs sent **concurrently** (``asyncio.gather``); each leg runs to a resolved state on its own
-   (``LegRunner``: ack, refusal, or ``unknown`` resolved by client-id lookup)
-5. imbalance: net base across the fills; the configured policy (unwind / complete / halt) runs once;
+4. both legs prepared (built and signed) right after, before either is written
+                                                         [either fails -> neither is sent; both rejected]
+5. both legs written **concurrently**, back to back (``asyncio.gather`` over ``send``); each leg runs to
+   a resolved state on its own (``LegRunner``: ack, refusal, or ``unknown`` resolved by client-id lookup)
+6. imbalance: net base across the fills; the configured policy (unwind / complete / halt) runs once;
    an unresolved leg forces ``halt`` because nothing can be hedged against an unknown
-6. outcome recorded on the opportunity: policy, per-venue positions, unhedged exposure, realized PnL;
+7. outcome recorded on the opportunity: policy, per-venue positions, unhedged exposure, realized PnL;
    the risk gate learns the exposure and the PnL
 """
 
@@ -20,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,7 +42,8 @@ from arb.execution.lookup import LookupPolicy
 from arb.execution.plan import OpportunityLike, PairPlan, PlanRefused, plan_pair
 from arb.execution.risk import RiskGate
 from arb.store import orders as repo
-from arb.venues.protocol import FillReport, OrderRequest, Venue
+from arb.store.models import Opportunity
+from arb.venues.protocol import FillReport, OrderRequest, PreparedOrder, Venue
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +129,34 @@ class PairedExecutor:
             buy_id = repo.create_order(s, self._new(opp_id, plan.buy.venue, buy_req, "entry"), now)
             sell_id = repo.create_order(s, self._new(opp_id, plan.sell.venue, sell_req, "entry"), now)
 
+        # Build and sign both legs first: the second request must not be built while the first is on the
+        # wire (that is what made the legs' skew a third of a sequential submit's gap).
+        buy_venue, sell_venue = self.venues[plan.buy.venue], self.venues[plan.sell.venue]
+        prepared = await asyncio.gather(buy_venue.prepare(buy_req), sell_venue.prepare(sell_req),
+                                        return_exceptions=True)
+        for venue_name, item in zip((plan.buy.venue, plan.sell.venue), prepared, strict=True):
+            if isinstance(item, BaseException):
+                return self._not_sent(opp_id, (buy_id, sell_id), venue_name, item)
+        buy_prep, sell_prep = cast("list[PreparedOrder]", prepared)
         legs = await asyncio.gather(
-            self.legs.run(self.venues[plan.buy.venue], buy_id, buy_req),
-            self.legs.run(self.venues[plan.sell.venue], sell_id, sell_req),
+            self.legs.run(buy_venue, buy_id, buy_prep),
+            self.legs.run(sell_venue, sell_id, sell_prep),
         )
         return await self._finish(opp_id, plan, tuple(legs))
+
+    def _not_sent(self, opp_id: int, order_ids: tuple[int, ...], venue: str, exc: BaseException) -> PairResult:
+        """A leg could not be prepared: neither leg leaves; the orders and the opportunity say why."""
+        if not isinstance(exc, Exception):
+            raise exc  # cancellation and friends are not a venue's answer
+        self.legs.count_failure(venue, exc)
+        reason = f"not_sent:{venue}:{type(exc).__name__}"
+        with self.sessions.begin() as s:
+            for order_id in order_ids:
+                repo.record_transition(s, order_id, OrderStatus.REJECTED, self.clock(),
+                                       detail=f"not sent: preparing on {venue} failed: {type(exc).__name__}")
+            row = s.get_one(Opportunity, opp_id)
+            row.decision, row.reason = "rejected", reason[:64]
+        return PairResult(opportunity_id=opp_id, executed=False, reason=reason)
 
     # -- after both legs ------------------------------------------------------------------------
     async def _finish(self, opp_id: int, plan: PairPlan, legs: tuple[LegOutcome, ...]) -> PairResult:
@@ -199,7 +226,16 @@ class PairedExecutor:
         req = OrderRequest(self.ids.next(order.purpose), plan.symbol, order.side, order.amount, order.price)
         with self.sessions.begin() as s:
             oid = repo.create_order(s, self._new(opp_id, order.venue, req, order.purpose), self.clock())
-        return await self.legs.run(self.venues[order.venue], oid, req)
+        venue = self.venues[order.venue]
+        try:
+            prepared = await venue.prepare(req)
+        except Exception as exc:  # noqa: BLE001 - nothing left: recorded as refused, like a venue refusal
+            self.legs.count_failure(order.venue, exc)
+            with self.sessions.begin() as s:
+                repo.record_transition(s, oid, OrderStatus.REJECTED, self.clock(),
+                                       detail=f"not sent: preparing failed: {type(exc).__name__}")
+            return LegOutcome(oid, req, order.venue, OrderStatus.REJECTED, Decimal(0), (), 0, 0, error=type(exc).__name__)
+        return await self.legs.run(venue, oid, prepared)
 
     # -- helpers --------------------------------------------------------------------------------
     def _new(self, opp_id: int, venue: str, req: OrderRequest, purpose: str) -> repo.NewOrder:

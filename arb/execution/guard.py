@@ -2,8 +2,12 @@
 
 :class:`GuardedVenue` implements the same :class:`~arb.venues.protocol.Venue` protocol, so the executor
 and reconciliation talk to it exactly as to a bare venue. Reads (open orders, fills, balances) are retried
-with backoff; ``place`` is never retried and ``fetch_order`` is left to the lookup loop, which spaces its
-own attempts. Any ``RateLimited`` that carries a reset time blocks the whole venue until then.
+with backoff; placements are never retried and ``fetch_order`` is left to the lookup loop, which spaces
+its own attempts. Any ``RateLimited`` that carries a reset time blocks the whole venue until then.
+
+A placement takes its bucket in ``prepare`` (waiting there costs nothing on the wire) and is written by
+``send``. Should a 429 announce a window between the two, ``send`` waits for it to end and prepares the
+order again, so the signature it writes is fresh and nothing is sent inside the window.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from arb.execution.throttle import (
     PLACE,
     VenueThrottle,
 )
-from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, Venue
+from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 
 T = TypeVar("T")
 
@@ -56,12 +60,7 @@ class GuardedVenue:
 
     async def _once(self, endpoint: str, market: str | None, call: Callable[[], Awaitable[T]]) -> T:
         await self.throttle.acquire(endpoint, market)
-        try:
-            return await call()
-        except RateLimited as exc:
-            if exc.reset_at is not None:
-                self.throttle.block_until(exc.reset_at)
-            raise
+        return await self._noting_resets(call)
 
     async def _read(self, endpoint: str, market: str | None, call: Callable[[], Awaitable[T]]) -> T:
         return await retry_read(
@@ -73,8 +72,26 @@ class GuardedVenue:
             on_rate_limited=self.throttle.block_until,
         )
 
+    async def _noting_resets(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except RateLimited as exc:
+            if exc.reset_at is not None:
+                self.throttle.block_until(exc.reset_at)
+            raise
+
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        await self.throttle.acquire(PLACE, request.symbol)
+        return await self._noting_resets(lambda: self.inner.prepare(request))
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport:
+        if self.throttle.blocked():
+            await self.throttle.acquire(PLACE, prepared.request.symbol)
+            prepared = await self._noting_resets(lambda: self.inner.prepare(prepared.request))
+        return await self._noting_resets(lambda: self.inner.send(prepared))
+
     async def place(self, request: OrderRequest) -> OrderReport:
-        return await self._once(PLACE, request.symbol, lambda: self.inner.place(request))
+        return await self.send(await self.prepare(request))
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self._once(CANCEL, symbol, lambda: self.inner.cancel(client_order_id, symbol))

@@ -1,6 +1,8 @@
 """Sending one order and bringing it to a resolved state: the unit both legs and policies share.
 
-The order row already exists in ``created`` (written before this runs). Outcomes:
+The order row already exists in ``created`` (written before this runs) and the order has been prepared
+(built and signed, :meth:`arb.venues.protocol.Venue.prepare`); :meth:`LegRunner.run` writes it and
+records what came back. Outcomes:
 
 - an answer (ack, even an unfilled IOC)        -> ``submitted`` + the reported status, one transaction
 - a definitive refusal (funds, rule, auth, 429) -> ``submitted -> rejected``; the venue refused it
@@ -23,11 +25,18 @@ from decimal import Decimal
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.orders import OrderStatus
-from arb.errors import AuthenticationError, BadSymbol, InsufficientFunds, InvalidOrder, RateLimited, VenueError
+from arb.errors import (
+    AuthenticationError,
+    BadSymbol,
+    InsufficientFunds,
+    InvalidOrder,
+    RateLimited,
+    VenueError,
+)
 from arb.execution.lookup import LookupPolicy, lookup_by_client_id
 from arb.execution.risk import RiskGate
 from arb.store import orders as repo
-from arb.venues.protocol import FillReport, OrderReport, OrderRequest, Venue
+from arb.venues.protocol import FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 
 DEFINITIVE = (InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, RateLimited)
 FILL_LOOKBACK = timedelta(seconds=5)  # clock skew margin when asking a venue for fills "since sent"
@@ -64,14 +73,15 @@ class LegRunner:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     perf_ns: Callable[[], int] = time.perf_counter_ns
 
-    async def run(self, venue: Venue, order_id: int, request: OrderRequest) -> LegOutcome:
+    async def run(self, venue: Venue, order_id: int, prepared: PreparedOrder) -> LegOutcome:
+        request = prepared.request
         sent_at = self.clock()
         sent_ns = self.perf_ns()
         try:
-            report = await venue.place(request)
+            report = await venue.send(prepared)
         except DEFINITIVE as exc:
             answered_ns = self.perf_ns()
-            self._count_failure(venue.name, exc)
+            self.count_failure(venue.name, exc)
             with self.sessions.begin() as s:
                 repo.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
                 repo.record_transition(s, order_id, OrderStatus.REJECTED, self.clock(),
@@ -139,7 +149,7 @@ class LegRunner:
         return LegOutcome(order_id, request, venue.name, status, report.filled, tuple(fills), sent_ns,
                           answered_ns)
 
-    def _count_failure(self, venue: str, exc: Exception) -> None:
+    def count_failure(self, venue: str, exc: Exception) -> None:
         if isinstance(exc, AuthenticationError):
             self.risk.record_auth_failure(venue)
         if not isinstance(exc, RateLimited):

@@ -138,6 +138,10 @@ class VenueThrottle:
         """The venue announced a window: hold every request until ``reset_at`` (epoch seconds)."""
         self.blocked_until = max(self.blocked_until, reset_at)
 
+    def blocked(self) -> bool:
+        """Inside a window the venue announced (``block_until``)."""
+        return self.blocked_until > self._wall()
+
     async def _wait_for_reset(self) -> None:
         while (remaining := self.blocked_until - self._wall()) > 0:
             self.waited_for_reset += 1

@@ -11,22 +11,36 @@ paper trading: the paper venue is a separate implementation of the same protocol
 
 Venue quirks are data (:class:`LiveQuirks`): where a venue keeps the client order id on a trade, and
 whether a closed order can still be fetched by client id.
+
+**Prepare, then send.** ccxt's ``create_order`` builds, signs and writes in one call, so the second leg of
+a pair would be built and signed only after the first had started. ``prepare`` runs ccxt's own
+``create_order`` with the exchange's ``fetch`` intercepted: reads it needs first (markets, clock sync,
+account mode) go through, and the first write (the order) is captured as URL, headers and body instead
+of being sent. ``send`` then writes exactly that with ccxt's own ``fetch`` (its session, timeouts and
+error handling) and parses the answer with ccxt's ``parse_order``, as ``create_order`` does for spot.
+The interception is per task (a ``ContextVar``): other calls running concurrently on the same exchange
+are never captured. Placements are never GETs on any ccxt venue, which is what the interception relies
+on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from arb.domain.market import MarketRules, Side
 from arb.domain.orders import VenueState
-from arb.errors import ArbError, OrderNotFound
+from arb.errors import ArbError, OrderNotFound, VenueError
 from arb.venues.gate.errors import translate as gate_translate
-from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest
+from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 
+log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 _CLOSED = {"closed", "canceled", "cancelled", "expired"}
 
@@ -39,6 +53,52 @@ class LiveQuirks:
     search_closed_on_miss: bool = True
     closed_search_limit: int = 100
     fills_page: int = 1000
+    # Error labels after which the exchange's clock is re-measured (``sync_clock``, if it has one):
+    # ccxt's request path does this for Gate, and ``send`` bypasses that path.
+    resync_clock_on: frozenset[str] = frozenset({"REQUEST_EXPIRED"})
+
+
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    """What ccxt would have written for an order: the payload of a live :class:`PreparedOrder`."""
+
+    url: str
+    method: str
+    headers: dict[str, str] | None = field(repr=False)  # signed: carries the API key
+    body: str | None = field(repr=False)
+    market: dict[str, Any] = field(repr=False)  # ccxt's market, for parse_order
+
+
+# True while ``prepare`` runs ccxt's create_order in this task: the next write is captured, not sent.
+_CAPTURING: ContextVar[bool] = ContextVar("arb_live_capturing", default=False)
+
+
+class _Captured(Exception):  # a control-flow signal that never leaves ``prepare``
+    """Raised by the intercepted ``fetch`` instead of writing; carries the request, never in its text."""
+
+    def __init__(self, url: str, method: str, headers: dict[str, str] | None, body: str | None) -> None:
+        super().__init__(f"captured {method} {urlsplit(url).path}")
+        self.url, self.method, self.headers, self.body = url, method, headers, body
+
+
+WireFetch = Callable[[str, str, Any, Any], Awaitable[Any]]
+
+
+def install_capture(exchange: Any) -> WireFetch:
+    """Intercept ``exchange.fetch`` (once per instance) and return ccxt's own, uncaptured ``fetch``."""
+    existing: WireFetch | None = getattr(exchange, "_arb_wire_fetch", None)
+    if existing is not None:
+        return existing
+    wire_fetch: WireFetch = exchange.fetch
+
+    async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        if _CAPTURING.get() and method.upper() != "GET":
+            raise _Captured(url, method, headers, body)
+        return await wire_fetch(url, method, headers, body)
+
+    exchange.fetch = fetch
+    exchange._arb_wire_fetch = wire_fetch
+    return wire_fetch
 
 
 def dec(value: Any) -> Decimal:
@@ -68,6 +128,7 @@ class LiveVenue:
         self.exchange = exchange
         self.quirks = quirks
         self._translate = translate
+        self._wire_fetch = install_capture(exchange)
 
     def __repr__(self) -> str:
         return f"LiveVenue({self.name!r})"
@@ -77,7 +138,7 @@ class LiveVenue:
             return await getattr(self.exchange, method)(*args, **kwargs)
         except ArbError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the table decides; unknown ones become VenueError
+        except Exception as exc:  # the table decides; unknown ones become VenueError
             raise self._translate(exc, self.name) from exc
 
     # -- protocol -------------------------------------------------------------------------------
@@ -93,13 +154,44 @@ class LiveVenue:
             min_notional=dec((limits.get("cost") or {}).get("min")),
         )
 
-    async def place(self, request: OrderRequest) -> OrderReport:
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        """Build and sign the order exactly as ccxt's ``create_order`` would, without sending it."""
         params = {"timeInForce": request.time_in_force.upper(), "text": request.client_order_id}
-        raw = await self._call(
-            "create_order", request.symbol, "limit", request.side.value, str(request.amount), str(request.price),
-            params,
-        )
-        return self._order(raw, request)
+        token = _CAPTURING.set(True)
+        try:
+            await self.exchange.create_order(
+                request.symbol, "limit", request.side.value, str(request.amount), str(request.price), params,
+            )
+        except _Captured as cap:
+            wire = WireRequest(cap.url, cap.method, cap.headers, cap.body, self.exchange.market(request.symbol))
+            return PreparedOrder(self.name, request, wire)
+        except ArbError:
+            raise
+        except Exception as exc:  # the table decides; unknown ones become VenueError
+            raise self._translate(exc, self.name) from exc
+        finally:
+            _CAPTURING.reset(token)
+        # create_order returned without a write to capture: it placed the order some other way.
+        raise VenueError(self.name, "create_order sent no capturable request; cannot prepare")
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport:
+        """Write a prepared order now and parse the answer with ccxt's ``parse_order``."""
+        wire = prepared.wire
+        if not isinstance(wire, WireRequest) or prepared.venue != self.name:
+            raise ValueError(f"{self.name}: not an order prepared by this venue")
+        try:
+            response = await self._wire_fetch(wire.url, wire.method, wire.headers, wire.body)
+        except ArbError:
+            raise
+        except Exception as exc:  # the table decides; unknown ones become VenueError
+            error = self._translate(exc, self.name)
+            if getattr(error, "label", None) in self.quirks.resync_clock_on and hasattr(self.exchange, "sync_clock"):
+                await self._resync_clock()
+            raise error from exc
+        return self._order(self.exchange.parse_order(response, wire.market), prepared.request)
+
+    async def place(self, request: OrderRequest) -> OrderReport:
+        return await self.send(await self.prepare(request))
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         return self._order(await self._call("cancel_order", client_order_id, symbol))
@@ -129,6 +221,12 @@ class LiveVenue:
         for asset, free in (raw.get("free") or {}).items():
             out[asset] = BalanceReport(asset, dec(free), dec((raw.get("used") or {}).get(asset)))
         return out
+
+    async def _resync_clock(self) -> None:
+        try:
+            await self.exchange.sync_clock(force=True)
+        except Exception as exc:  # noqa: BLE001 - best effort: the next private request re-measures
+            log.warning("%s: clock resync after an expired timestamp failed: %s", self.name, type(exc).__name__)
 
     # -- normalization --------------------------------------------------------------------------
     def _order(self, raw: dict[str, Any], request: OrderRequest | None = None) -> OrderReport:

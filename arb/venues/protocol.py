@@ -4,9 +4,14 @@ Everything here is already normalized: ``Decimal`` amounts, our :class:`~arb.dom
 :class:`~arb.domain.orders.VenueState`. No ccxt dict and no raw message passes this boundary; each
 implementation (live ccxt-backed, paper) maps its own payloads once, at its edge.
 
+Placing is two steps, ``prepare`` then ``send``, so a pair can build and sign *both* legs before
+either is written and then write them back to back (``place`` is the two in a row). ``prepare`` never
+reaches the venue with the order: any error from it means nothing was sent. A prepared order carries a
+timestamped signature: prepare it right before sending it, never ahead of time.
+
 Errors are the :mod:`arb.errors` tree: ``OrderNotFound`` from ``fetch_order`` means "not found *now*"
-(a just-placed order may briefly be unknown); ``TransientVenueError``/``RateLimited`` from ``place``
-mean the outcome is unknown and the order must be looked up by its client id, never re-sent.
+(a just-placed order may briefly be unknown); ``TransientVenueError`` from ``send``/``place`` means the
+outcome is unknown and the order must be looked up by its client id, never re-sent.
 """
 
 from __future__ import annotations
@@ -30,6 +35,19 @@ class OrderRequest:
     amount: Decimal  # base units, already rounded to the venue's step
     price: Decimal  # limit, already rounded toward the safe side
     time_in_force: str = "ioc"  # "ioc" | "gtc"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedOrder:
+    """An order built (and, for a live venue, signed) and ready to be written; nothing has been sent.
+
+    ``wire`` is the implementation's own payload (a live venue's URL, headers and body). It is left out
+    of ``repr`` and comparisons: signed headers carry the API key.
+    """
+
+    venue: str
+    request: OrderRequest
+    wire: object = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +108,10 @@ class Venue(Protocol):
     name: str
 
     def market_rules(self, symbol: str) -> MarketRules: ...
+
+    async def prepare(self, request: OrderRequest) -> PreparedOrder: ...
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport: ...
 
     async def place(self, request: OrderRequest) -> OrderReport: ...
 

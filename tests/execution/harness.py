@@ -17,7 +17,7 @@ from arb.domain.market import MarketRules
 from arb.errors import OrderNotFound, TransientVenueError
 from arb.marketdata.book import OrderBook
 from arb.venues.paper import PaperConfig, PaperVenue
-from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, Venue
+from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 
 D = Decimal
 SYMBOL = "LINK/USDT"
@@ -65,6 +65,7 @@ def paper(venue: str, book: OrderBook, fee: str = "0.001") -> PaperVenue:
 @dataclass
 class ScriptedVenue:
     inner: Venue
+    prepare_error: Exception | None = None  # building/signing fails: nothing reaches the venue
     refuse_with: Exception | None = None  # raised instead of placing
     fail_before_send: bool = False  # time out before the venue saw the order
     drop_after_accept: bool = False  # the venue accepted, the answer never arrived
@@ -73,6 +74,7 @@ class ScriptedVenue:
     hold: asyncio.Event | None = None  # placement waits for this event before reaching the venue
     on_place: Callable[[OrderRequest], None] | None = None
     placed: list[str] = field(default_factory=list)
+    journal: list[str] | None = None  # "prepare:<venue>" / "send:<venue>", shared between venues
 
     @property
     def name(self) -> str:
@@ -81,7 +83,21 @@ class ScriptedVenue:
     def market_rules(self, symbol: str) -> MarketRules:
         return self.inner.market_rules(symbol)
 
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        if self.prepare_error is not None:
+            raise self.prepare_error
+        prepared = await self.inner.prepare(request)
+        if self.journal is not None:
+            self.journal.append(f"prepare:{self.name}")
+        return prepared
+
     async def place(self, request: OrderRequest) -> OrderReport:
+        return await self.send(await self.prepare(request))
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport:
+        request = prepared.request
+        if self.journal is not None:
+            self.journal.append(f"send:{self.name}")
         if self.on_place:
             self.on_place(request)
         if self.hold is not None:
@@ -90,7 +106,7 @@ class ScriptedVenue:
             raise self.refuse_with
         if self.fail_before_send:
             raise TransientVenueError(self.name, "timeout before the venue answered")
-        report = await self.inner.place(request)
+        report = await self.inner.send(prepared)
         self.placed.append(request.client_order_id)
         if self.drop_after_accept:
             raise TransientVenueError(self.name, "connection closed without a response")

@@ -102,6 +102,34 @@ async def test_both_legs_are_in_flight_at_the_same_time(sqlite_sessions, tmp_pat
     assert sorted(started) == ["buy", "sell"] and result.outcome == "hedged"
 
 
+async def test_both_legs_are_prepared_before_either_is_sent(sqlite_sessions, tmp_path) -> None:
+    rig = Rig(sqlite_sessions, tmp_path)
+    rig.alpha.journal = rig.beta.journal = journal = []
+    result = await rig.executor.execute(Opp())
+    assert result.outcome == "hedged"
+    assert sorted(journal[:2]) == ["prepare:alpha", "prepare:beta"]
+    assert sorted(journal[2:]) == ["send:alpha", "send:beta"]
+
+
+async def test_a_leg_that_cannot_be_prepared_sends_neither_and_says_why(sqlite_sessions, tmp_path) -> None:
+    rig = Rig(sqlite_sessions, tmp_path)
+    rig.alpha.journal = rig.beta.journal = journal = []
+    rig.beta.prepare_error = TransientVenueError("beta", "clock sync timed out")
+    result = await rig.executor.execute(Opp())
+    assert not result.executed and result.reason == "not_sent:beta:TransientVenueError"
+    assert rig.alpha.placed == rig.beta.placed == [] and not any(j.startswith("send:") for j in journal)
+    assert rig.alpha.inner.requests == rig.beta.inner.requests == 0  # type: ignore[attr-defined]
+    orders = rig.orders()
+    assert [o.status for o in orders] == ["rejected", "rejected"]
+    with rig.sessions() as s:
+        opp = s.get_one(Opportunity, result.opportunity_id)
+        assert (opp.decision, opp.reason) == ("rejected", "not_sent:beta:TransientVenueError")
+        for o in orders:
+            events = s.get_one(Order, o.id).events
+            assert [e.to_status for e in events] == ["created", "rejected"]
+            assert o.sent_at is None
+
+
 async def test_partial_sell_leg_is_unwound_on_the_buy_venue(sqlite_sessions, tmp_path) -> None:
     rig = Rig(sqlite_sessions, tmp_path, beta_bids=[("20.20", "1.25"), ("19.00", "50")])
     result = await rig.executor.execute(Opp())

@@ -24,7 +24,7 @@ from typing import Protocol
 from arb.domain.market import MarketRules, Side, Symbol
 from arb.domain.orders import VenueState
 from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
-from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest
+from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 
 ZERO = Decimal(0)
 
@@ -81,7 +81,18 @@ class PaperVenue:
     def market_rules(self, symbol: str) -> MarketRules:
         return self._rules[symbol]
 
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        """Validate against the market rules; nothing to sign, and nothing reaches the venue."""
+        self._validate(request)
+        return PreparedOrder(self.name, request)
+
     async def place(self, request: OrderRequest) -> OrderReport:
+        return await self.send(await self.prepare(request))
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport:
+        if prepared.venue != self.name:
+            raise ValueError(f"{self.name}: not an order prepared by this venue")
+        request = prepared.request
         self.requests += 1
         if request.client_order_id in self._orders:
             # Same behaviour as Gate: a duplicate `text` is refused, so a resend can never double-fill.

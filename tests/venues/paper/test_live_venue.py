@@ -1,9 +1,11 @@
 """LiveVenue (GateExchange over loopback HTTP to the sandbox): exact mapping of orders, fills, balances."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from execution.sandbox_rig import KEY, SYMBOL, WireLog, live_gate, sandbox_config
 
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
@@ -11,9 +13,8 @@ from arb.errors import OrderNotFound
 from arb.sandbox import Sandbox
 from arb.venues.protocol import OrderRequest, Venue
 
-from execution.sandbox_rig import SYMBOL, live_gate, sandbox_config
-
 D = Decimal
+ORDERS = "/api/v4/spot/orders"
 
 
 async def test_live_venue_maps_partial_ioc_lookup_after_close_fills_and_balances() -> None:
@@ -37,3 +38,28 @@ async def test_live_venue_maps_partial_ioc_lookup_after_close_fills_and_balances
                 await venue.fetch_order("t-nothere", SYMBOL)
             bal = await venue.balances()
             assert bal["LINK"].total == D("1000") + D("2") - sum(f.fee for f in fills)
+
+
+async def test_prepare_writes_nothing_and_send_writes_exactly_the_prepared_order() -> None:
+    wire = WireLog()
+    async with Sandbox(sandbox_config()) as sb:
+        sb.push_book("LINK_USDT", [("19.90", "5")], [("20.00", "5")])
+        async with live_gate("gate", sb, wire) as venue:
+            resting = await venue.place(OrderRequest("t-rest1", SYMBOL, Side.BUY, D("1"), D("19.00"), "gtc"))
+            assert resting.status is OrderStatus.OPEN
+            wire.events.clear()
+            request = OrderRequest("t-prep1", SYMBOL, Side.BUY, D("1.5"), D("20.00"))
+            # A cancel (a write) running concurrently on the same exchange is not captured by prepare.
+            prepared, canceled = await asyncio.gather(venue.prepare(request),
+                                                      venue.cancel("t-rest1", SYMBOL))
+            assert canceled.status is OrderStatus.CANCELED
+            assert [(e.method, e.path) for e in wire.events] == [("DELETE", f"{ORDERS}/t-rest1")]
+            assert [o.text for o in sb.engine.orders.values()] == ["t-rest1"]
+            assert prepared.request == request and KEY not in repr(prepared) and "SIGN" not in repr(prepared)
+
+            wire.events.clear()
+            report = await venue.send(prepared)
+            assert [(e.method, e.path, e.status) for e in wire.events] == [("POST", ORDERS, 201)]
+            assert (report.client_order_id, report.filled, report.status) == ("t-prep1", D("1.5"), OrderStatus.FILLED)
+            assert [o.text for o in sb.engine.orders.values()] == ["t-rest1", "t-prep1"]
+            assert report.venue_order_id == str(next(o.id for o in sb.engine.orders.values() if o.text == "t-prep1"))
