@@ -9,13 +9,14 @@ candidates go through the same screening, rounding and choice as the reference (
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from functools import lru_cache
 
 import numpy as np
 
 from arb.detection.candidate import Candidate, buy_cost_factor, buy_net_factor
 from arb.detection.select import choose
-from arb.detection.types import LIVE, Decision, DetectionParams, FloatArray, VenueBook
+from arb.detection.types import LIVE, Decision, DetectionParams, FeeMode, FloatArray, VenueBook
 from arb.detection.vectorized import ASK_PAD, gross_edge_bps, size_pairs, venue_arrays
 
 
@@ -30,11 +31,25 @@ def detect_many(
 ) -> list[Decision]:
     """``detect`` for each ``(symbol, venues)``, in order, sizing all symbols' crossed pairs in one pass."""
     results: list[Decision] = [None] * len(items)
-    for sym, cands in enumerate(_candidates(items, params, shortlist=True)):
+    # Most of the time nothing crosses: settle that with a few scalar reads before building any arrays.
+    live = [k for k, (_, venues) in enumerate(items) if _top_crosses(venues)]
+    if not live:
+        return results
+    batch = [items[k] for k in live]
+    for k, cands in zip(live, _candidates(batch, params, shortlist=True), strict=True):
         if cands:
-            symbol, venues = items[sym]
-            results[sym] = choose(symbol, venues, cands, params)
+            symbol, venues = items[k]
+            results[k] = choose(symbol, venues, cands, params)
     return results
+
+
+def _top_crosses(venues: Sequence[VenueBook]) -> bool:
+    """Whether some venue's best bid is above another venue's best ask."""
+    asks = [float(v.ask_px[0]) if len(v.ask_px) else _INF for v in venues]
+    bids = [float(v.bid_px[0]) if len(v.bid_px) else -_INF for v in venues]
+    if len(venues) < 2 or max(bids) <= min(asks):
+        return False
+    return any(bid > ask for s, bid in enumerate(bids) for b, ask in enumerate(asks) if b != s)
 
 
 def crossed_candidates(
@@ -69,7 +84,7 @@ def _candidates(
     net = stack.net[b]
     sizes = size_pairs(stack.curves, b, s, np.minimum(float(params.max_size) * net, stack.base_bal[s]))
     rows = slice(None)
-    if shortlist:
+    if shortlist and len(crossed) > _SHORTLIST_FROM:
         eligible = stack.eligible(params)
         passing = (
             eligible[b]
@@ -118,9 +133,8 @@ class _Stack:
     def __init__(self, books: Sequence[VenueBook]) -> None:
         depths = {len(a) for v in books for a in (v.ask_px, v.bid_px)}
         if len(depths) == 1 and 0 not in depths:  # the usual case: every book as deep as asked for
-            ask_px, ask_sz, bid_px, bid_sz = np.array(
-                [(v.ask_px, v.ask_sz, v.bid_px, v.bid_sz) for v in books]
-            ).transpose(1, 0, 2)
+            flat = np.concatenate([a for v in books for a in (v.ask_px, v.ask_sz, v.bid_px, v.bid_sz)])
+            ask_px, ask_sz, bid_px, bid_sz = flat.reshape(len(books), 4, -1).transpose(1, 0, 2)
         else:
             n, t = max(1, *depths), len(books)
             ask_px, ask_sz = np.full((t, n), ASK_PAD), np.zeros((t, n))
@@ -130,19 +144,15 @@ class _Stack:
                 ask_sz[i, : len(v.ask_sz)] = v.ask_sz
                 bid_px[i, : len(v.bid_px)] = v.bid_px
                 bid_sz[i, : len(v.bid_sz)] = v.bid_sz
-        scalars = []
-        for v in books:
-            fee = float(v.taker_fee)
-            scalars.append(
-                (
-                    fee,
-                    buy_net_factor(v.fee_mode, fee),
-                    buy_cost_factor(v.fee_mode, fee),
-                    float(v.base_balance),
-                    float(v.quote_balance),
-                    v.age_ms if v.health == LIVE else -1,
-                )
+        scalars = [
+            (
+                *_fee_factors(v.taker_fee, v.fee_mode),
+                float(v.base_balance),
+                float(v.quote_balance),
+                v.age_ms if v.health == LIVE else -1,
             )
+            for v in books
+        ]
         fee_, net, cost_k, self.base_bal, quote_bal, self.live_age = np.array(scalars).T
         self.net: FloatArray = net
         self.curves = venue_arrays(ask_px, ask_sz, bid_px, bid_sz, net, cost_k, fee_, quote_bal)
@@ -168,6 +178,17 @@ def _pair_index(
         owners.append(np.full(len(b), sym))
         offset += len(venues)
     return np.concatenate(buys), np.concatenate(sells), np.concatenate(owners)
+
+
+_INF = float("inf")
+_SHORTLIST_FROM = 16  # below this many crossed pairs, screening them in choose() is cheaper than in numpy
+
+
+@lru_cache(maxsize=256)
+def _fee_factors(fee: Decimal, mode: FeeMode) -> tuple[float, float, float]:
+    """``(fee, net, cost factor)`` as floats; a handful of distinct fee tiers across all venues."""
+    f = float(fee)
+    return f, buy_net_factor(mode, f), buy_cost_factor(mode, f)
 
 
 @lru_cache(maxsize=64)

@@ -62,9 +62,9 @@ def walk_exact(px: FloatArray, sz: FloatArray, amount: Decimal) -> tuple[Decimal
     """``(notional, worst price)`` of taking ``amount`` from levels best first, or None if too shallow."""
     left = amount
     notional = Decimal(0)
-    for i in range(len(px)):
-        price = dec(px[i])
-        take = min(left, dec(sz[i]))
+    for p, q in zip(px.tolist(), sz.tolist(), strict=True):
+        price = Decimal(repr(p))
+        take = min(left, Decimal(repr(q)))
         notional += take * price
         left -= take
         if left <= 0:
@@ -244,6 +244,8 @@ def _rejection(
         symbol=symbol,
         buy_venue=buy.venue,
         sell_venue=sell.venue,
+        best_ask=dec(buy.ask_px[0]),
+        best_bid=dec(sell.bid_px[0]),
         buy_fee_rate=buy.taker_fee,
         sell_fee_rate=sell.taker_fee,
         gross_edge_bps=gross_bps(cand),

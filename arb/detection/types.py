@@ -131,14 +131,17 @@ class Opportunity:
 class Rejection:
     """Why the most attractive crossed pair of a symbol was not traded, with what was known when it failed.
 
-    Sizing fields are ``None`` when the check that failed came before sizing (book health, age, abnormal
-    edge); they hold the float-sized values (rounded to Decimal for audit) or the rounded ones otherwise.
+    Sizing fields hold the rounded legs and their exact expected profit when the pair could be sized and
+    rounded (also for pairs screened out on book health, age or abnormal edge: what it would have been), and
+    are ``None`` when there was nothing to size (unprofitable after fees, no balance).
     """
 
     reason: Reason
     symbol: str
     buy_venue: str
     sell_venue: str
+    best_ask: Decimal  # top of the buy venue's asks
+    best_bid: Decimal  # top of the sell venue's bids
     buy_fee_rate: Decimal
     sell_fee_rate: Decimal
     gross_edge_bps: Decimal

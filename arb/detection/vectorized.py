@@ -5,9 +5,10 @@ Sizing works in hedged base ``x`` (see ``candidate``). On the buy venue, ask lev
 level ``j`` covers ``[bid_start_j, bid_end_j)`` at ``bid_eff_j``. Because asks rise and bids fall, no merge
 walk is needed:
 
-* the profitable size is the earliest point where some active ask level meets some active bid level with
+* the profitable size is the earliest point where some ask level meets some bid level with
   ``bid_eff <= ask_eff``, i.e. ``min(max(ask_start_i, bid_start_j))`` over all such ``(i, j)`` (a
-  non-overlapping such pair only bounds it from above), capped by either side's depth;
+  non-overlapping such pair only bounds it from above), capped by either side's depth; for each ``i`` the
+  first such ``j`` is enough, as later bid levels start later;
 * quote spent is a function of ``x`` on the buy venue alone, so the quote-balance cap is per venue;
 * cost, proceeds, VWAPs and the worst level reached are per-side sums over levels clipped to the final size.
 
@@ -68,25 +69,32 @@ def venue_arrays(
     fee: FloatArray,
     quote_balance: FloatArray,
 ) -> VenueArrays:
-    """Curves of every venue from its padded ``(venues, levels)`` book and fee/balance scalars."""
-    zero = np.zeros((len(ask_px), 1))
-    ask_end = np.cumsum(ask_sz, axis=1) * net[:, None]
-    ask_start = np.concatenate([zero, ask_end[:, :-1]], axis=1)
-    ask_eff = ask_px * cost_k[:, None]
-    cost_end = np.cumsum(ask_eff * (ask_end - ask_start), axis=1)
+    """Curves of every venue from its padded ``(venues, levels)`` book and fee/balance scalars.
+
+    Written into two preallocated blocks: at a thousand venues the copies ``np.stack`` would make cost
+    more than the arithmetic.
+    """
+    ask = np.empty((4, *ask_px.shape))
+    ask[0] = ask_px
+    np.multiply(ask_px, cost_k[:, None], out=ask[1])
+    np.cumsum(ask_sz, axis=1, out=ask[3])
+    ask[3] *= net[:, None]
+    ask[2, :, 0] = 0.0
+    ask[2, :, 1:] = ask[3, :, :-1]
+    # Quote spent by the end of each ask level; the balance runs out inside the first level it exceeds.
+    cost_end = np.cumsum(ask[1] * (ask[3] - ask[2]), axis=1)
     over = cost_end > quote_balance[:, None]
     i = over.argmax(axis=1)[:, None]
-    cost_before = np.concatenate([zero, cost_end[:, :-1]], axis=1)
-    x_quote = np.take_along_axis(
-        ask_start + (quote_balance[:, None] - cost_before) / ask_eff, i, axis=1
-    )[:, 0]
-    bid_end = np.cumsum(bid_sz, axis=1)
-    bid_start = np.concatenate([zero, bid_end[:, :-1]], axis=1)
-    return VenueArrays(
-        ask=np.stack([ask_px, ask_eff, ask_start, ask_end]),
-        bid=np.stack([bid_px, bid_px * (1.0 - fee)[:, None], bid_start, bid_end]),
-        x_quote=np.where(over.any(axis=1), x_quote, np.inf),
-    )
+    rows = np.arange(len(ask_px))[:, None]
+    cost_before = np.where(i > 0, cost_end[rows, np.maximum(i - 1, 0)], 0.0)[:, 0]
+    x_quote = ask[2][rows, i][:, 0] + (quote_balance - cost_before) / ask[1][rows, i][:, 0]
+    bid = np.empty((4, *bid_px.shape))
+    bid[0] = bid_px
+    np.multiply(bid_px, (1.0 - fee)[:, None], out=bid[1])
+    np.cumsum(bid_sz, axis=1, out=bid[3])
+    bid[2, :, 0] = 0.0
+    bid[2, :, 1:] = bid[3, :, :-1]
+    return VenueArrays(ask=ask, bid=bid, x_quote=np.where(over.any(axis=1), x_quote, np.inf))
 
 
 def gross_edge_bps(v: VenueArrays, buy: IntArray, sell: IntArray) -> FloatArray:
@@ -99,11 +107,12 @@ def size_pairs(v: VenueArrays, buy: IntArray, sell: IntArray, x_cap: FloatArray)
     """Size buying on venue rows ``buy`` and selling on rows ``sell``; ``x_cap`` from max size and base."""
     a_px, a_eff, a_start, a_end = v.ask[:, buy]
     b_px, b_eff, b_start, b_end = v.bid[:, sell]
-    fails = b_eff[:, None, :] <= a_eff[:, :, None] * _HURDLE
-    meet = np.maximum(a_start[:, :, None], b_start[:, None, :])
-    profitable = np.minimum(
-        np.where(fails, meet, np.inf).min(axis=(1, 2)), np.minimum(a_end[:, -1], b_end[:, -1])
-    )
+    # For each ask level, the first bid level that no longer pays against it (bids fall, so it is the
+    # count of bids that still do); the two levels are both active from the later of their starts on.
+    first_fail = (b_eff[:, None, :] > (a_eff * _HURDLE)[:, :, None]).sum(axis=2)
+    b_start_pad = np.concatenate([b_start, np.full((len(b_start), 1), np.inf)], axis=1)
+    meet = np.maximum(a_start, np.take_along_axis(b_start_pad, first_fail, axis=1))
+    profitable = np.minimum(meet.min(axis=1), np.minimum(a_end[:, -1], b_end[:, -1]))
     size = np.minimum(np.minimum(profitable, x_cap), v.x_quote[buy])
     col = size[:, None]
     a_take = np.clip(np.minimum(a_end, col) - a_start, 0.0, None)

@@ -1,0 +1,74 @@
+"""Flatten a detection decision into the columns of the ``opportunities`` table.
+
+Pure: returns a dict the caller completes with ``run_id`` and ``detected_at`` (detection has no clock)
+and passes to the model, e.g. ``Opportunity(run_id=run.id, detected_at=now, **opportunity_columns(d))``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from arb.detection.types import Opportunity, Rejection
+
+EXECUTED = "executed"
+REJECTED = "rejected"
+
+
+def opportunity_columns(decided: Opportunity | Rejection, *, reject_reason: str | None = None) -> dict[str, Any]:
+    """Columns for one decision. An ``Opportunity`` is ``executed`` unless ``reject_reason`` says a later
+    stage (risk, executor) turned it down; a ``Rejection`` is ``rejected`` with its reason code.
+
+    A rejection that was never sized records size and expected profit 0 at the top-of-book prices.
+    """
+    common = {
+        "symbol": decided.symbol,
+        "buy_venue": decided.buy_venue,
+        "sell_venue": decided.sell_venue,
+        "buy_limit": decided.buy_limit,
+        "sell_limit": decided.sell_limit,
+        "edge_bps": decided.edge_bps,
+        "buy_fee_rate": decided.buy_fee_rate,
+        "sell_fee_rate": decided.sell_fee_rate,
+        "buy_book_seq": decided.buy_book_seq,
+        "sell_book_seq": decided.sell_book_seq,
+        "buy_book_age_ms": decided.buy_book_age_ms,
+        "sell_book_age_ms": decided.sell_book_age_ms,
+    }
+    if isinstance(decided, Opportunity):
+        return common | {
+            "size": decided.size,
+            "buy_price": decided.buy_vwap,
+            "sell_price": decided.sell_vwap,
+            "expected_profit": decided.expected_profit,
+            "decision": REJECTED if reject_reason else EXECUTED,
+            "reason": reject_reason,
+            "detail": _text(
+                buy_amount=decided.buy_amount,
+                sell_amount=decided.sell_amount,
+                buy_fee_mode=decided.buy_fee_mode.value,
+                buy_cost=decided.buy_cost,
+                sell_proceeds=decided.sell_proceeds,
+                gross_edge_bps=decided.gross_edge_bps,
+            ),
+        }
+    return common | {
+        "size": decided.size if decided.size is not None else Decimal(0),
+        "buy_price": decided.buy_vwap if decided.buy_vwap is not None else decided.best_ask,
+        "sell_price": decided.sell_vwap if decided.sell_vwap is not None else decided.best_bid,
+        "expected_profit": decided.expected_profit if decided.expected_profit is not None else Decimal(0),
+        "decision": REJECTED,
+        "reason": decided.reason.value,
+        "detail": _text(
+            buy_amount=decided.buy_amount,
+            best_ask=decided.best_ask,
+            best_bid=decided.best_bid,
+            gross_edge_bps=decided.gross_edge_bps,
+            sized=decided.size is not None,
+        ),
+    }
+
+
+def _text(**values: Any) -> dict[str, Any]:
+    """JSON-safe detail: Decimals as exact strings, None dropped."""
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items() if v is not None}
