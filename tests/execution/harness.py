@@ -57,9 +57,10 @@ def make_book(venue: str, bids: list[tuple[str, str]], asks: list[tuple[str, str
     return b
 
 
-def paper(venue: str, book: OrderBook, fee: str = "0.001") -> PaperVenue:
+def paper(venue: str, book: OrderBook, fee: str = "0.001", buy_fee_in: str = "quote") -> PaperVenue:
+    """Buy fees in quote unless asked: most executor tables are easier to read with equal base legs."""
     return PaperVenue(venue, {SYMBOL: book}, {SYMBOL: rules(venue)}, {"USDT": D("10000"), "LINK": D("100")},
-                      config=PaperConfig(fee_rate=D(fee)))
+                      config=PaperConfig(fee_rate=D(fee), buy_fee_in=buy_fee_in))  # type: ignore[arg-type]
 
 
 @dataclass

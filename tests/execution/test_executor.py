@@ -36,11 +36,14 @@ def limits(tmp_path: Path, **kw: object) -> RiskLimits:
 
 class Rig:
     def __init__(self, sessions: sessionmaker[Session], tmp_path: Path, *, alpha_asks=DEEP_ASKS,
-                 beta_bids=DEEP_BIDS, policy: ImbalancePolicy = ImbalancePolicy.UNWIND, **risk_kw: object) -> None:
+                 beta_bids=DEEP_BIDS, policy: ImbalancePolicy = ImbalancePolicy.UNWIND, buy_fee_in: str = "quote",
+                 **risk_kw: object) -> None:
         self.sessions = sessions
         self.time = FakeTime()
-        self.alpha = ScriptedVenue(paper("alpha", make_book("alpha", [("19.95", "50")], alpha_asks)))
-        self.beta = ScriptedVenue(paper("beta", make_book("beta", beta_bids, [("20.30", "50")])))
+        self.alpha = ScriptedVenue(paper("alpha", make_book("alpha", [("19.95", "50")], alpha_asks),
+                                         buy_fee_in=buy_fee_in))
+        self.beta = ScriptedVenue(paper("beta", make_book("beta", beta_bids, [("20.30", "50")]),
+                                        buy_fee_in=buy_fee_in))
         self.risk = RiskGate(limits(tmp_path, **risk_kw))
         self.run_id = new_run(sessions)
         self.executor = PairedExecutor(
@@ -64,6 +67,7 @@ def assert_units_reconcile(sessions: sessionmaker[Session], result: PairResult) 
             fills = list(s.scalars(select(Fill).where(Fill.order_id == o.id)))
             assert sum((f.amount for f in fills), D(0)) == o.filled, o.client_order_id
             net += o.filled if o.side == "buy" else -o.filled
+            net -= sum((f.fee for f in fills if f.fee_currency == "LINK"), D(0))
         assert opp.detail is not None
         assert D(opp.detail["net_base"]) == net == result.net_base
         assert sum((D(v) for v in opp.detail["exposure"].values()), D(0)) == net
@@ -154,6 +158,31 @@ async def test_partial_sell_leg_is_completed_on_the_sell_venue(sqlite_sessions, 
     assert {f.price for f in complete.fills} == {D("20.10")}
     assert result.outcome == "hedged"
     assert_units_reconcile(rig.sessions, result)
+
+
+@pytest.mark.parametrize("policy", list(ImbalancePolicy))
+async def test_buy_fee_in_base_gives_the_same_accounting_as_the_gate_sandbox(sqlite_sessions, tmp_path, policy) -> None:
+    """Same books and numbers as the sandbox policy test: paper and Gate now agree on where fees go."""
+    rig = Rig(sqlite_sessions, tmp_path, beta_bids=[("20.20", "1.25"), ("20.10", "50")], policy=policy,
+              buy_fee_in="base")
+    rig.alpha.inner._books[SYMBOL].apply_snapshot(  # type: ignore[attr-defined]
+        bids=[("19.95", "50")], asks=[("20.00", "5")], seq=2, received_ts=1)
+    result = await rig.executor.execute(Opp())
+    assert [leg.filled for leg in result.legs] == [D("2"), D("1.25")]
+    assert [(f.fee, f.fee_currency) for f in result.legs[0].fills] == [(D("0.002"), "LINK")]
+    # 2 bought, 0.002 LINK fee, 1.25 sold -> 0.748 long.
+    if policy is ImbalancePolicy.HALT:
+        assert result.outcome == "halted" and result.exposure == {"alpha": D("0.748")}
+    else:
+        fix = result.corrective[0]
+        assert (fix.venue, fix.request.side, fix.request.amount, fix.filled) == (
+            "alpha" if policy is ImbalancePolicy.UNWIND else "beta", Side.SELL, D("0.74"), D("0.74"))
+        # 0.008 LINK is below one amount step: recorded as exposure, not traded.
+        assert result.outcome == "hedged" and result.exposure == {"alpha": D("0.008")}
+    assert_units_reconcile(rig.sessions, result)
+    balances = await rig.alpha.balances()
+    assert balances["LINK"].total == D("100") + D("2") - D("0.002") - (
+        D("0.74") if policy is ImbalancePolicy.UNWIND else 0)
 
 
 async def test_partial_leg_under_halt_policy_stops_trading_and_records_exposure(sqlite_sessions, tmp_path) -> None:

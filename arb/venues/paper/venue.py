@@ -6,9 +6,12 @@ The shared book is market data and is never modified; instead the venue remember
 level its own orders took and forgets it when the book changes (``book.updates`` moves), so two quick
 orders cannot both take the same displayed liquidity.
 
-Fees are charged in the quote currency on both sides (documented simplification: base quantities of
-both legs stay equal, which is what hedging compares). Balances are *derived from the fills*: initial
-balances plus the sum of every fill, never a separately maintained number.
+Fees follow the real spot venues by default: a sell pays its fee in quote (out of the proceeds), a buy in
+the asset it receives, base (Gate, Binance and HTX spot all take a taker buy's fee from the base bought),
+so buying 2 LINK at 0.1% leaves 1.998 LINK. ``PaperConfig.buy_fee_in = "quote"`` charges the buy in
+quote instead (the buy then needs ``price * amount * (1 + fee)`` quote). Fees are exact, not rounded to
+a currency precision. Balances are *derived from the fills*: initial balances plus every fill's traded
+amounts, minus every fill's fee in its own currency; never a separately maintained number.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 from arb.domain.market import MarketRules, Side, Symbol
 from arb.domain.orders import VenueState
@@ -27,6 +30,7 @@ from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
 from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 
 ZERO = Decimal(0)
+BuyFeeIn = Literal["base", "quote"]
 
 
 class BookView(Protocol):
@@ -39,9 +43,14 @@ class BookView(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PaperConfig:
-    fee_rate: Decimal = Decimal("0.001")  # taker, charged in quote
+    fee_rate: Decimal = Decimal("0.001")  # taker, on every fill
     latency: float = 0.0  # seconds between "sent" and "matched"
     depth: int = 50  # levels walked at most
+    buy_fee_in: BuyFeeIn = "base"  # the asset a buy's fee is taken from; a sell always pays in quote
+
+    def __post_init__(self) -> None:
+        if self.buy_fee_in not in ("base", "quote"):
+            raise ValueError(f"buy_fee_in must be 'base' or 'quote', not {self.buy_fee_in!r}")
 
 
 @dataclass(slots=True)
@@ -177,7 +186,9 @@ class PaperVenue:
         sym = Symbol.parse(request.symbol)
         free = {a: b.free for a, b in self._balances_now().items()}
         if request.side is Side.BUY:
-            need, asset = request.amount * request.price * (1 + self.config.fee_rate), sym.quote
+            # A base-paid fee comes out of what the buy receives: only the notional must be there.
+            fee_factor = 1 + self.config.fee_rate if self.config.buy_fee_in == "quote" else Decimal(1)
+            need, asset = request.amount * request.price * fee_factor, sym.quote
         else:
             need, asset = request.amount, sym.base
         if free.get(asset, ZERO) < need:
@@ -205,6 +216,10 @@ class PaperVenue:
                 continue
             self._taken[key] = self._taken.get(key, ZERO) + qty
             remaining -= qty
+            if request.side is Side.BUY and self.config.buy_fee_in == "base":
+                fee, fee_currency = qty * self.config.fee_rate, sym.base
+            else:
+                fee, fee_currency = price * qty * self.config.fee_rate, sym.quote
             fills.append(
                 FillReport(
                     venue=self.name,
@@ -215,8 +230,8 @@ class PaperVenue:
                     side=request.side,
                     price=price,
                     amount=qty,
-                    fee=price * qty * self.config.fee_rate,
-                    fee_currency=sym.quote,
+                    fee=fee,
+                    fee_currency=fee_currency,
                     ts=now,
                 )
             )
@@ -229,7 +244,8 @@ class PaperVenue:
             sym = Symbol.parse(f.symbol)
             sign = 1 if f.side is Side.BUY else -1
             totals[sym.base] = totals.get(sym.base, ZERO) + sign * f.amount
-            totals[sym.quote] = totals.get(sym.quote, ZERO) - sign * f.price * f.amount - f.fee
+            totals[sym.quote] = totals.get(sym.quote, ZERO) - sign * f.price * f.amount
+            totals[f.fee_currency] = totals.get(f.fee_currency, ZERO) - f.fee
         return totals
 
     def _reserved(self) -> dict[str, Decimal]:

@@ -28,10 +28,10 @@ def book() -> OrderBook:
     return b
 
 
-def venue(b: OrderBook, fee: str = "0.001", **balances: str) -> PaperVenue:
+def venue(b: OrderBook, fee: str = "0.001", buy_fee_in: str = "base", **balances: str) -> PaperVenue:
     start = balances or {"USDT": "1000", "LINK": "10"}
     return PaperVenue("paper", {SYMBOL: b}, {SYMBOL: RULES}, {k: D(v) for k, v in start.items()},
-                      config=PaperConfig(fee_rate=D(fee)))
+                      config=PaperConfig(fee_rate=D(fee), buy_fee_in=buy_fee_in))  # type: ignore[arg-type]
 
 
 def req(cid: str, side: Side, amount: str, price: str, tif: str = "ioc") -> OrderRequest:
@@ -42,13 +42,28 @@ def test_paper_venue_implements_the_protocol() -> None:
     assert isinstance(venue(book()), Venue)
 
 
-async def test_ioc_buy_walks_levels_up_to_its_limit_with_fees() -> None:
-    v = venue(book())
+@pytest.mark.parametrize(
+    ("buy_fee_in", "fees", "currency"),
+    [
+        # Real spot venues take a buy's fee from the base it receives: 0.1% of each level's amount.
+        ("base", [D("0.001"), D("0.0015")], "LINK"),
+        ("quote", [D("0.020110"), D("0.030180")], "USDT"),
+    ],
+)
+async def test_ioc_buy_walks_levels_up_to_its_limit_with_fees(buy_fee_in, fees, currency) -> None:
+    v = venue(book(), buy_fee_in=buy_fee_in)
     r = await v.place(req("t-1", Side.BUY, "2.5", "20.120"))
     assert [(f.price, f.amount) for f in r.fills] == [(D("20.110"), D("1")), (D("20.120"), D("1.5"))]
     assert r.filled == D("2.5") and r.status is OrderStatus.FILLED
     assert r.average == (D("20.110") + D("20.120") * D("1.5")) / D("2.5")
-    assert sum(f.fee for f in r.fills) == (D("20.110") + D("30.180")) * D("0.001")
+    assert [(f.fee, f.fee_currency) for f in r.fills] == [(fee, currency) for fee in fees]
+
+
+@pytest.mark.parametrize("buy_fee_in", ["base", "quote"])
+async def test_a_sell_always_pays_its_fee_in_quote(buy_fee_in) -> None:
+    r = await venue(book(), buy_fee_in=buy_fee_in).place(req("t-1", Side.SELL, "2", "20.090"))
+    # 1.5 @ 20.100 and 0.5 @ 20.090: 0.1% of each notional, in USDT
+    assert [(f.fee, f.fee_currency) for f in r.fills] == [(D("0.03015"), "USDT"), (D("0.010045"), "USDT")]
 
 
 async def test_partial_ioc_is_closed_with_filled_below_amount() -> None:
@@ -69,16 +84,44 @@ async def test_two_quick_orders_cannot_take_the_same_liquidity_until_the_book_ch
     assert third.filled == D("1")
 
 
-async def test_balances_are_derived_from_fills() -> None:
-    v = venue(book(), fee="0.002")
+@pytest.mark.parametrize(
+    ("buy_fee_in", "link", "usdt"),
+    [
+        # +1 bought, -0.002 LINK buy fee, -1.5 sold; -20.110 paid, +30.150 received, -0.0603 sell fee
+        ("base", D("9.498"), D("1009.9797")),
+        # the buy fee is 0.04022 USDT instead
+        ("quote", D("9.5"), D("1009.93948")),
+    ],
+)
+async def test_balances_are_derived_from_fills_and_follow_the_fee_currency(buy_fee_in, link, usdt) -> None:
+    v = venue(book(), fee="0.002", buy_fee_in=buy_fee_in)
     await v.place(req("t-1", Side.BUY, "1", "20.110"))
     await v.place(req("t-2", Side.SELL, "1.5", "20.100"))
     bal = await v.balances()
+    assert (bal["LINK"].total, bal["USDT"].total) == (link, usdt)
+    assert (bal["LINK"].used, bal["USDT"].used) == (0, 0)
+    # The same totals from the fills alone: initial + traded - each fee in its own currency.
     fills = await v.fetch_fills(SYMBOL, datetime(2000, 1, 1, tzinfo=UTC))
-    assert bal["LINK"].total == D("10") + D("1") - D("1.5")
-    fees = sum(f.fee for f in fills)
-    assert bal["USDT"].total == D("1000") - D("20.110") + D("1.5") * D("20.100") - fees
-    assert fees == (D("20.110") + D("30.150")) * D("0.002")
+    fee_in = {c: sum((f.fee for f in fills if f.fee_currency == c), D(0)) for c in ("LINK", "USDT")}
+    assert link == D("10") + D("1") - D("1.5") - fee_in["LINK"]
+    assert usdt == D("1000") - D("20.110") + D("1.5") * D("20.100") - fee_in["USDT"]
+
+
+@pytest.mark.parametrize(("buy_fee_in", "accepted"), [("base", True), ("quote", False)])
+async def test_a_buy_needs_its_fee_in_quote_only_when_the_fee_is_paid_in_quote(buy_fee_in, accepted) -> None:
+    v = venue(book(), buy_fee_in=buy_fee_in, USDT="20.110", LINK="0")  # exactly the notional of 1 @ 20.110
+    if accepted:
+        r = await v.place(req("t-1", Side.BUY, "1", "20.110"))
+        bal = await v.balances()
+        assert r.filled == D("1") and (bal["LINK"].total, bal["USDT"].total) == (D("0.999"), D("0"))
+    else:
+        with pytest.raises(InsufficientFunds):
+            await v.place(req("t-1", Side.BUY, "1", "20.110"))
+
+
+def test_buy_fee_in_accepts_only_base_or_quote() -> None:
+    with pytest.raises(ValueError, match="buy_fee_in"):
+        PaperConfig(buy_fee_in="usdt")  # type: ignore[arg-type]
 
 
 async def test_gtc_remainder_rests_reserves_funds_and_can_be_canceled() -> None:
