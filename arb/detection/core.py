@@ -44,12 +44,18 @@ def detect_many(
 
 
 def _top_crosses(venues: Sequence[VenueBook]) -> bool:
-    """Whether some venue's best bid is above another venue's best ask."""
-    asks = [float(v.ask_px[0]) if len(v.ask_px) else _INF for v in venues]
-    bids = [float(v.bid_px[0]) if len(v.bid_px) else -_INF for v in venues]
-    if len(venues) < 2 or max(bids) <= min(asks):
-        return False
-    return any(bid > ask for s, bid in enumerate(bids) for b, ask in enumerate(asks) if b != s)
+    """Whether some venue's best bid is above another venue's best ask (one pass, no pairs)."""
+    best_ask = second_ask = _INF
+    best_at = -1
+    bids = []
+    for k, v in enumerate(venues):
+        ask = float(v.ask_px[0]) if len(v.ask_px) else _INF
+        if ask < best_ask:
+            best_ask, second_ask, best_at = ask, best_ask, k
+        elif ask < second_ask:
+            second_ask = ask
+        bids.append(float(v.bid_px[0]) if len(v.bid_px) else -_INF)
+    return any(bid > (second_ask if k == best_at else best_ask) for k, bid in enumerate(bids))
 
 
 def crossed_candidates(
@@ -77,12 +83,14 @@ def _candidates(
     if len(buy_rows) == 0:
         return per_symbol
     stack = _Stack(books)
-    crossed = np.flatnonzero(gross_edge_bps(stack.curves, buy_rows, sell_rows) > 0)
+    gross = gross_edge_bps(stack.curves, buy_rows, sell_rows)
+    crossed = np.flatnonzero(gross > 0)
     if len(crossed) == 0:
         return per_symbol
     b, s, owners = buy_rows[crossed], sell_rows[crossed], owner[crossed]
     net = stack.net[b]
-    sizes = size_pairs(stack.curves, b, s, np.minimum(float(params.max_size) * net, stack.base_bal[s]))
+    x_cap = np.minimum(np.minimum(float(params.max_size) * net, stack.base_bal[s]), stack.curves.x_quote[b])
+    sizes = size_pairs(stack.curves, b, s, x_cap, gross[crossed])
     rows = slice(None)
     if shortlist and len(crossed) > _SHORTLIST_FROM:
         eligible = stack.eligible(params)
@@ -166,9 +174,13 @@ def _pair_index(
     items: Sequence[tuple[str, Sequence[VenueBook]]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stacked-row indices ``(buy, sell, symbol)`` of every ordered pair, pairs in ``(buy, sell)`` order."""
-    if len(items) == 1:
-        b, s = _ordered_pairs(len(items[0][1]))
-        return b, s, np.zeros(len(b), dtype=np.intp)
+    counts = {len(venues) for _, venues in items}
+    if len(counts) == 1:  # every symbol on the same number of venues: tile one pattern
+        (n,) = counts
+        b, s = _ordered_pairs(n)
+        offsets = np.arange(len(items))[:, None] * n
+        owner = np.repeat(np.arange(len(items)), len(b))
+        return (b + offsets).ravel(), (s + offsets).ravel(), owner
     buys, sells, owners = [], [], []
     offset = 0
     for sym, (_, venues) in enumerate(items):

@@ -71,28 +71,33 @@ def venue_arrays(
 ) -> VenueArrays:
     """Curves of every venue from its padded ``(venues, levels)`` book and fee/balance scalars.
 
-    Written into two preallocated blocks: at a thousand venues the copies ``np.stack`` would make cost
-    more than the arithmetic.
+    Each block gets one extra level past the book's depth: zero size, starting where the side runs out,
+    priced never to pay. It makes "the first bid level that fails" always exist and caps the profitable
+    size at either side's depth without separate steps. Written into preallocated blocks: at a thousand
+    venues the copies ``np.stack`` would make cost more than the arithmetic.
     """
-    ask = np.empty((4, *ask_px.shape))
-    ask[0] = ask_px
-    np.multiply(ask_px, cost_k[:, None], out=ask[1])
-    np.cumsum(ask_sz, axis=1, out=ask[3])
-    ask[3] *= net[:, None]
+    t, n = ask_px.shape
+    ask = np.empty((4, t, n + 1))
+    ask[0, :, :n] = ask_px
+    ask[0, :, n] = ASK_PAD
+    np.multiply(ask[0], cost_k[:, None], out=ask[1])
+    np.cumsum(ask_sz, axis=1, out=ask[3, :, :n])
+    ask[3, :, :n] *= net[:, None]
+    ask[3, :, n] = ask[3, :, n - 1]
     ask[2, :, 0] = 0.0
     ask[2, :, 1:] = ask[3, :, :-1]
     # Quote spent by the end of each ask level; the balance runs out inside the first level it exceeds.
     cost_end = np.cumsum(ask[1] * (ask[3] - ask[2]), axis=1)
     over = cost_end > quote_balance[:, None]
-    i = over.argmax(axis=1)[:, None]
-    rows = np.arange(len(ask_px))[:, None]
-    cost_before = np.where(i > 0, cost_end[rows, np.maximum(i - 1, 0)], 0.0)[:, 0]
-    x_quote = ask[2][rows, i][:, 0] + (quote_balance - cost_before) / ask[1][rows, i][:, 0]
-    bid = np.empty((4, *bid_px.shape))
-    bid[0] = bid_px
-    np.multiply(bid_px, (1.0 - fee)[:, None], out=bid[1])
-    np.cumsum(bid_sz, axis=1, out=bid[3])
-    bid[2, :, 0] = 0.0
+    i = over.argmax(axis=1)
+    rows = np.arange(t)
+    cost_before = np.where(i > 0, cost_end[rows, i - 1], 0.0)
+    x_quote = ask[2, rows, i] + (quote_balance - cost_before) / ask[1, rows, i]
+    bid = np.zeros((4, t, n + 1))
+    bid[0, :, :n] = bid_px
+    np.multiply(bid[0], (1.0 - fee)[:, None], out=bid[1])
+    np.cumsum(bid_sz, axis=1, out=bid[3, :, :n])
+    bid[3, :, n] = bid[3, :, n - 1]
     bid[2, :, 1:] = bid[3, :, :-1]
     return VenueArrays(ask=ask, bid=bid, x_quote=np.where(over.any(axis=1), x_quote, np.inf))
 
@@ -103,32 +108,36 @@ def gross_edge_bps(v: VenueArrays, buy: IntArray, sell: IntArray) -> FloatArray:
     return (v.bid[0, sell, 0] - best_ask) / best_ask * 1e4
 
 
-def size_pairs(v: VenueArrays, buy: IntArray, sell: IntArray, x_cap: FloatArray) -> PairSizes:
-    """Size buying on venue rows ``buy`` and selling on rows ``sell``; ``x_cap`` from max size and base."""
+def size_pairs(v: VenueArrays, buy: IntArray, sell: IntArray, x_cap: FloatArray, gross: FloatArray) -> PairSizes:
+    """Size buying on venue rows ``buy`` and selling on rows ``sell``.
+
+    ``x_cap`` bounds the hedged size from outside the books (max size, balances); ``gross`` is passed
+    through from ``gross_edge_bps``.
+    """
     a_px, a_eff, a_start, a_end = v.ask[:, buy]
     b_px, b_eff, b_start, b_end = v.bid[:, sell]
+    rows = np.arange(len(buy))[:, None]
     # For each ask level, the first bid level that no longer pays against it (bids fall, so it is the
     # count of bids that still do); the two levels are both active from the later of their starts on.
     first_fail = (b_eff[:, None, :] > (a_eff * _HURDLE)[:, :, None]).sum(axis=2)
-    b_start_pad = np.concatenate([b_start, np.full((len(b_start), 1), np.inf)], axis=1)
-    meet = np.maximum(a_start, np.take_along_axis(b_start_pad, first_fail, axis=1))
-    profitable = np.minimum(meet.min(axis=1), np.minimum(a_end[:, -1], b_end[:, -1]))
-    size = np.minimum(np.minimum(profitable, x_cap), v.x_quote[buy])
+    profitable = np.maximum(a_start, b_start[rows, first_fail]).min(axis=1)
+    size = np.minimum(profitable, x_cap)
     col = size[:, None]
-    a_take = np.clip(np.minimum(a_end, col) - a_start, 0.0, None)
-    b_take = np.clip(np.minimum(b_end, col) - b_start, 0.0, None)
-    a_last = np.maximum((a_start < col).sum(axis=1) - 1, 0)[:, None]
-    b_last = np.maximum((b_start < col).sum(axis=1) - 1, 0)[:, None]
+    a_take = np.maximum(np.minimum(a_end, col) - a_start, 0.0)
+    b_take = np.maximum(np.minimum(b_end, col) - b_start, 0.0)
+    a_last = np.maximum((a_start < col).sum(axis=1) - 1, 0)
+    b_last = np.maximum((b_start < col).sum(axis=1) - 1, 0)
     has = size > 0
     safe = np.where(has, size, 1.0)
+    rows = rows[:, 0]
     return PairSizes(
-        gross_edge_bps=(b_px[:, 0] - a_px[:, 0]) / a_px[:, 0] * 1e4,
+        gross_edge_bps=gross,
         profitable_size=profitable,
         size=size,
         buy_vwap=(a_px * a_take).sum(axis=1) / safe,
         sell_vwap=(b_px * b_take).sum(axis=1) / safe,
-        buy_worst=np.where(has, np.take_along_axis(a_px, a_last, axis=1)[:, 0], 0.0),
-        sell_worst=np.where(has, np.take_along_axis(b_px, b_last, axis=1)[:, 0], 0.0),
+        buy_worst=np.where(has, a_px[rows, a_last], 0.0),
+        sell_worst=np.where(has, b_px[rows, b_last], 0.0),
         cost=(a_eff * a_take).sum(axis=1),
         proceeds=(b_eff * b_take).sum(axis=1),
     )
