@@ -34,7 +34,7 @@ from arb.domain.market import MarketRules
 
 LEVELS = 20
 TICK = 0.001
-PARAMS = DetectionParams(max_size=Decimal("500"), max_edge_bps=Decimal("100"), max_book_age_ms=1000)
+PARAMS = DetectionParams(max_size=Decimal(500), max_edge_bps=Decimal(100), max_book_age_ms=1000)
 MARKETS = {"busy": (4e-4, 1, 1), "quiet": (1e-4, 2, 5)}  # mid scatter, min and max spread in ticks
 
 
@@ -49,7 +49,9 @@ def make_symbol(
         best_bid = mid_ticks - spread // 2
         ask_ticks = best_bid + spread + np.cumsum(rng.integers(1, 3, LEVELS)) - 1
         bid_ticks = best_bid - np.cumsum(rng.integers(1, 3, LEVELS)) + 1
-        rules = MarketRules(f"venue{v}", symbol, Decimal("0.001"), Decimal("0.01"), Decimal("0.1"), Decimal(1))
+        rules = MarketRules(
+            f"venue{v}", symbol, Decimal("0.001"), Decimal("0.01"), Decimal("0.1"), Decimal(1)
+        )
         books.append(
             VenueBook(
                 venue=f"venue{v}",
@@ -59,8 +61,8 @@ def make_symbol(
                 ask_sz=np.round(rng.lognormal(3, 1, LEVELS), 2) + 0.01,
                 taker_fee=Decimal("0.0002"),
                 fee_mode=FeeMode.BASE if v % 2 else FeeMode.QUOTE,
-                quote_balance=Decimal("5000"),
-                base_balance=Decimal("250"),
+                quote_balance=Decimal(5000),
+                base_balance=Decimal(250),
                 rules=rules,
                 health="live",
                 age_ms=int(rng.integers(0, 1200)),

@@ -10,7 +10,6 @@ piecewise-constant price curves, and "the marginal unit is still profitable" is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from decimal import Decimal
 
 from arb.detection.types import FeeMode

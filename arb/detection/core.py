@@ -26,9 +26,7 @@ def detect(symbol: str, venues: Sequence[VenueBook], params: DetectionParams) ->
     return detect_many([(symbol, venues)], params)[0]
 
 
-def detect_many(
-    items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams
-) -> list[Decision]:
+def detect_many(items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams) -> list[Decision]:
     """``detect`` for each ``(symbol, venues)``, in order, sizing all symbols' crossed pairs in one pass."""
     results: list[Decision] = [None] * len(items)
     # Most of the time nothing crosses: settle that with a few scalar reads before building any arrays.
@@ -91,7 +89,7 @@ def _candidates(
     net = stack.net[b]
     x_cap = np.minimum(np.minimum(float(params.max_size) * net, stack.base_bal[s]), stack.curves.x_quote[b])
     sizes = size_pairs(stack.curves, b, s, x_cap, gross[crossed])
-    rows = slice(None)
+    rows: slice | np.ndarray = slice(None)
     if shortlist and len(crossed) > _SHORTLIST_FROM:
         eligible = stack.eligible(params)
         passing = (
@@ -167,7 +165,8 @@ class _Stack:
 
     def eligible(self, params: DetectionParams) -> np.ndarray:
         """Live and no older than the age limit (non-live books carry age -1)."""
-        return (self.live_age >= 0) & (self.live_age <= params.max_book_age_ms)
+        ok: np.ndarray = (self.live_age >= 0) & (self.live_age <= params.max_book_age_ms)
+        return ok
 
 
 def _pair_index(

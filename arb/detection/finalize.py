@@ -254,5 +254,5 @@ def _rejection(
         sell_book_seq=sell.seq,
         buy_book_age_ms=buy.age_ms,
         sell_book_age_ms=sell.age_ms,
-        **sized,  # type: ignore[arg-type]
+        **sized,
     )

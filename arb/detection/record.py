@@ -15,7 +15,9 @@ EXECUTED = "executed"
 REJECTED = "rejected"
 
 
-def opportunity_columns(decided: Opportunity | Rejection, *, reject_reason: str | None = None) -> dict[str, Any]:
+def opportunity_columns(
+    decided: Opportunity | Rejection, *, reject_reason: str | None = None
+) -> dict[str, Any]:
     """Columns for one decision. An ``Opportunity`` is ``executed`` unless ``reject_reason`` says a later
     stage (risk, executor) turned it down; a ``Rejection`` is ``rejected`` with its reason code.
 

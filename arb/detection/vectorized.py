@@ -105,10 +105,13 @@ def venue_arrays(
 def gross_edge_bps(v: VenueArrays, buy: IntArray, sell: IntArray) -> FloatArray:
     """Top-of-book cross in bps of the best ask (about -1e4 where a side is empty)."""
     best_ask = v.ask[0, buy, 0]
-    return (v.bid[0, sell, 0] - best_ask) / best_ask * 1e4
+    edge: FloatArray = (v.bid[0, sell, 0] - best_ask) / best_ask * 1e4
+    return edge
 
 
-def size_pairs(v: VenueArrays, buy: IntArray, sell: IntArray, x_cap: FloatArray, gross: FloatArray) -> PairSizes:
+def size_pairs(
+    v: VenueArrays, buy: IntArray, sell: IntArray, x_cap: FloatArray, gross: FloatArray
+) -> PairSizes:
     """Size buying on venue rows ``buy`` and selling on rows ``sell``.
 
     ``x_cap`` bounds the hedged size from outside the books (max size, balances); ``gross`` is passed

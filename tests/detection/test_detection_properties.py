@@ -18,8 +18,8 @@ from arb.domain.market import MarketRules
 
 SYMBOL = "X/USDT"
 PRICE_STEPS = [D("0.0001"), D("0.01"), D("0.5")]
-AMOUNT_STEPS = [D("0.0001"), D("0.001"), D("0.1"), D("1")]
-FEES = [D("0"), D("0.0001"), D("0.0005"), D("0.001"), D("0.002")]
+AMOUNT_STEPS = [D("0.0001"), D("0.001"), D("0.1"), D(1)]
+FEES = [D(0), D("0.0001"), D("0.0005"), D("0.001"), D("0.002")]
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -35,7 +35,7 @@ def side(draw: st.DrawFn, start: int, direction: int) -> tuple[list[int], list[f
     sizes = draw(
         st.lists(
             st.one_of(
-                st.decimals(D("0.001"), D("50"), places=3).map(float),
+                st.decimals(D("0.001"), D(50), places=3).map(float),
                 st.floats(min_value=1e-3, max_value=50.0, allow_nan=False),
             ),
             min_size=n,
@@ -67,15 +67,15 @@ def venue_book(draw: st.DrawFn, name: str, fee_above: D | None = None) -> VenueB
         ask_sz=np.array(ask_sz, dtype=np.float64),
         taker_fee=fee,
         fee_mode=draw(st.sampled_from(list(FeeMode))),
-        quote_balance=draw(st.sampled_from([D("0"), D("5"), D("250.5")] + [D("1e9")] * 5)),
-        base_balance=draw(st.sampled_from([D("0"), D("0.05"), D("3.7")] + [D("1e9")] * 5)),
+        quote_balance=draw(st.sampled_from([D(0), D(5), D("250.5")] + [D("1e9")] * 5)),
+        base_balance=draw(st.sampled_from([D(0), D("0.05"), D("3.7")] + [D("1e9")] * 5)),
         rules=MarketRules(
             name,
             SYMBOL,
             price_step,
             amount_step,
-            min_amount=draw(st.sampled_from([D("0"), D("0"), amount_step, D("1")])),
-            min_notional=draw(st.sampled_from([D("0"), D("1"), D("10")])),
+            min_amount=draw(st.sampled_from([D(0), D(0), amount_step, D(1)])),
+            min_notional=draw(st.sampled_from([D(0), D(1), D(10)])),
         ),
         health=draw(st.sampled_from(["live"] * 20 + ["syncing"])),
         age_ms=draw(st.sampled_from([0] * 10 + [200, 999, 1000, 1500])),
@@ -91,10 +91,10 @@ def venues(draw: st.DrawFn, fee: D | None = None) -> list[VenueBook]:
 
 params_st = st.builds(
     DetectionParams,
-    max_size=st.sampled_from([D("0.5"), D("7"), D("1000")]),
-    min_edge_bps=st.sampled_from([D("0"), D("2")]),
-    min_profit=st.sampled_from([D("0"), D("0.01")]),
-    max_edge_bps=st.sampled_from([D("30")] + [D("1000")] * 4),
+    max_size=st.sampled_from([D("0.5"), D(7), D(1000)]),
+    min_edge_bps=st.sampled_from([D(0), D(2)]),
+    min_profit=st.sampled_from([D(0), D("0.01")]),
+    max_edge_bps=st.sampled_from([D(30)] + [D(1000)] * 4),
     max_book_age_ms=st.just(1000),
 )
 
@@ -144,7 +144,10 @@ def test_every_opportunity_is_valid_on_both_venues(books: list[VenueBook], param
         return
     buy = next(v for v in books if v.venue == opp.buy_venue)
     sell = next(v for v in books if v.venue == opp.sell_venue)
-    for venue, amount, limit in ((buy, opp.buy_amount, opp.buy_limit), (sell, opp.sell_amount, opp.sell_limit)):
+    for venue, amount, limit in (
+        (buy, opp.buy_amount, opp.buy_limit),
+        (sell, opp.sell_amount, opp.sell_limit),
+    ):
         rules = venue.rules
         assert amount % rules.amount_step == 0 and limit % rules.price_step == 0
         assert amount >= rules.min_amount and amount > 0
@@ -155,8 +158,9 @@ def test_every_opportunity_is_valid_on_both_venues(books: list[VenueBook], param
     assert opp.buy_amount <= params.max_size and opp.sell_amount <= sell.base_balance
     assert opp.buy_cost <= buy.quote_balance
     # Profit recomputed independently from the books for the rounded amounts.
-    bought, sold = walk_exact(buy.ask_px, buy.ask_sz, opp.buy_amount), walk_exact(
-        sell.bid_px, sell.bid_sz, opp.sell_amount
+    bought, sold = (
+        walk_exact(buy.ask_px, buy.ask_sz, opp.buy_amount),
+        walk_exact(sell.bid_px, sell.bid_sz, opp.sell_amount),
     )
     assert bought is not None and sold is not None
     assert (bought[1], sold[1]) == (opp.buy_limit, opp.sell_limit)

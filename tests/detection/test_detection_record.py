@@ -13,7 +13,7 @@ from arb.detection import DetectionParams, Opportunity, Rejection, detect
 from arb.detection.record import opportunity_columns
 from arb.store import models
 
-PARAMS = DetectionParams(max_size=D("10"))
+PARAMS = DetectionParams(max_size=D(10))
 NOW = datetime(2021, 8, 20, 0, 49, 7, tzinfo=UTC)
 
 
@@ -31,7 +31,9 @@ def _store(*decisions: Opportunity | Rejection) -> list[models.Opportunity]:
 
 
 def test_an_opportunity_and_rejections_round_trip_exactly():
-    opp = detect(SYMBOL, [book("a", [(99.0, 1.0)], [(100.0, 1.0)]), book("b", [(101.0, 1.0)], [(102.0, 1.0)])], PARAMS)
+    opp = detect(
+        SYMBOL, [book("a", [(99.0, 1.0)], [(100.0, 1.0)]), book("b", [(101.0, 1.0)], [(102.0, 1.0)])], PARAMS
+    )
     unsized = detect(
         SYMBOL, [book("a", [(99.0, 1.0)], [(100.0, 1.0)]), book("b", [(100.1, 1.0)], [(102.0, 1.0)])], PARAMS
     )
@@ -44,21 +46,23 @@ def test_an_opportunity_and_rejections_round_trip_exactly():
     row, unsized_row, stale_row = _store(opp, unsized, stale)
 
     assert (row.decision, row.reason) == ("executed", None)
-    assert (row.size, row.buy_price, row.sell_price) == (D("1.000"), D("100"), D("101"))
+    assert (row.size, row.buy_price, row.sell_price) == (D("1.000"), D(100), D(101))
     assert (row.buy_limit, row.sell_limit, row.expected_profit) == (D("100.00"), D("101.00"), D("0.799"))
     assert (row.buy_book_seq, row.sell_book_age_ms, row.buy_fee_rate) == (7, 10, D("0.001"))
     assert row.detail is not None and row.detail["buy_cost"] == "100.100000000000"
 
     assert (unsized_row.decision, unsized_row.reason) == ("rejected", "unprofitable_after_fees")
     assert (unsized_row.size, unsized_row.expected_profit) == (0, 0)
-    assert (unsized_row.buy_price, unsized_row.sell_price) == (D("100"), D("100.1"))
+    assert (unsized_row.buy_price, unsized_row.sell_price) == (D(100), D("100.1"))
 
     assert (stale_row.reason, stale_row.sell_book_age_ms) == ("book_stale", 5000)
     assert stale_row.expected_profit == D("0.799")  # what the stale cross would have paid
 
 
 def test_a_later_stage_can_turn_an_opportunity_down():
-    opp = detect(SYMBOL, [book("a", [(99.0, 1.0)], [(100.0, 1.0)]), book("b", [(101.0, 1.0)], [(102.0, 1.0)])], PARAMS)
+    opp = detect(
+        SYMBOL, [book("a", [(99.0, 1.0)], [(100.0, 1.0)]), book("b", [(101.0, 1.0)], [(102.0, 1.0)])], PARAMS
+    )
     assert isinstance(opp, Opportunity)
     cols = opportunity_columns(opp, reject_reason="risk_max_exposure")
     assert (cols["decision"], cols["reason"]) == ("rejected", "risk_max_exposure")

@@ -11,7 +11,7 @@ from detection_books import SYMBOL, book, rules
 from arb.detection import DetectionParams, FeeMode, Opportunity, Reason, Rejection, detect, detect_many
 from arb.detection.reference import detect_reference
 
-PARAMS = DetectionParams(max_size=D("10"), max_edge_bps=D("150"), max_book_age_ms=1000)
+PARAMS = DetectionParams(max_size=D(10), max_edge_bps=D(150), max_book_age_ms=1000)
 IMPLS = [
     pytest.param(detect, id="numpy"),
     pytest.param(detect_reference, id="reference"),
@@ -28,13 +28,13 @@ def test_one_level_each_side_quote_fee(impl):
     assert isinstance(opp, Opportunity)
     assert (opp.buy_venue, opp.sell_venue) == ("a", "b")
     assert opp.buy_amount == opp.sell_amount == opp.size == D("1.000")
-    assert (opp.buy_vwap, opp.sell_vwap) == (D("100"), D("101"))
+    assert (opp.buy_vwap, opp.sell_vwap) == (D(100), D(101))
     assert (opp.buy_limit, opp.sell_limit) == (D("100.00"), D("101.00"))
     assert opp.buy_cost == D("100.1")
     assert opp.sell_proceeds == D("100.899")
     assert opp.expected_profit == D("0.799")
     assert opp.edge_bps == D("79.8201")  # 0.799 / 100.1 * 1e4, floored
-    assert opp.gross_edge_bps == D("100")
+    assert opp.gross_edge_bps == D(100)
     assert opp.crossed
     assert (opp.buy_book_seq, opp.buy_book_age_ms, opp.buy_fee_rate) == (7, 10, D("0.001"))
 
@@ -49,7 +49,7 @@ def test_fee_in_base_on_the_buy_leg_shrinks_what_can_be_sold(impl):
     assert opp.buy_amount == D("1.000")
     assert opp.sell_amount == D("0.999")
     assert opp.buy_fee_mode is FeeMode.BASE
-    assert opp.buy_cost == D("100")
+    assert opp.buy_cost == D(100)
     assert opp.sell_proceeds == D("100.798101")  # 0.999 * 101 * 0.999
     assert opp.expected_profit == D("0.798101")
 
@@ -113,7 +113,7 @@ def test_precision_kills_the_edge(impl):
     rej = impl(SYMBOL, [cheap, rich], PARAMS)
     assert isinstance(rej, Rejection)
     assert rej.reason is Reason.PRECISION_KILLS_EDGE
-    assert (rej.buy_amount, rej.size) == (D("2"), D("1"))
+    assert (rej.buy_amount, rej.size) == (D(2), D(1))
     assert rej.expected_profit is not None and rej.expected_profit < 0
 
 
@@ -138,7 +138,7 @@ def test_rounding_to_zero_is_below_min_amount(impl):
 def test_venue_rules_of_the_sell_leg_are_checked_before_sending_either(impl, market, reason):
     cheap = book("a", [(99.0, 1.0)], [(100.0, 1.0)])
     rich = book("b", [(100.5, 1.0)], [(102.0, 1.0)], market=market)
-    rej = impl(SYMBOL, [cheap, rich], DetectionParams(max_size=D("10")))
+    rej = impl(SYMBOL, [cheap, rich], DetectionParams(max_size=D(10)))
     assert isinstance(rej, Rejection)
     assert rej.reason is reason
     assert rej.size == D("1.000")
@@ -147,8 +147,8 @@ def test_venue_rules_of_the_sell_leg_are_checked_before_sending_either(impl, mar
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
-        (DetectionParams(max_size=D("10"), min_edge_bps=D("30")), Reason.BELOW_MIN_EDGE),
-        (DetectionParams(max_size=D("10"), min_profit=D("0.5")), Reason.BELOW_MIN_PROFIT),
+        (DetectionParams(max_size=D(10), min_edge_bps=D(30)), Reason.BELOW_MIN_EDGE),
+        (DetectionParams(max_size=D(10), min_profit=D("0.5")), Reason.BELOW_MIN_PROFIT),
     ],
 )
 @pytest.mark.parametrize("impl", IMPLS)
@@ -170,7 +170,7 @@ def test_fees_above_the_gross_cross_are_unprofitable(impl):
     rej = impl(SYMBOL, [cheap, rich], PARAMS)
     assert isinstance(rej, Rejection)
     assert rej.reason is Reason.UNPROFITABLE_AFTER_FEES
-    assert rej.crossed and rej.gross_edge_bps == D("10")
+    assert rej.crossed and rej.gross_edge_bps == D(10)
     assert rej.size is None
 
 
@@ -181,7 +181,7 @@ def test_abnormal_edge(impl):
     rej = impl(SYMBOL, [cheap, rich], PARAMS)
     assert isinstance(rej, Rejection)
     assert rej.reason is Reason.ABNORMAL_EDGE
-    assert rej.gross_edge_bps == D("200")
+    assert rej.gross_edge_bps == D(200)
 
 
 @pytest.mark.parametrize(
@@ -200,7 +200,7 @@ def test_only_fresh_live_books_are_eligible(impl, changes, reason):
     assert isinstance(rej, Rejection)
     assert rej.reason is reason
     # The sizing it would have had is kept for the audit trail.
-    assert rej.expected_profit == D("0.799") and rej.size == D("1")
+    assert rej.expected_profit == D("0.799") and rej.size == D(1)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -249,7 +249,10 @@ def test_a_rejected_best_pair_falls_back_to_the_next(impl):
 
 def test_detect_many_matches_detect_per_symbol():
     quiet = [book("a", [(100.0, 1.0)], [(100.1, 1.0)]), book("b", [(100.0, 1.0)], [(100.2, 1.0)])]
-    crossed = [book("a", [(99.0, 1.0)], [(100.0, 1.0)]), book("b", [(101.0, 1.0), (100.9, 3.0)], [(102.0, 1.0)])]
+    crossed = [
+        book("a", [(99.0, 1.0)], [(100.0, 1.0)]),
+        book("b", [(101.0, 1.0), (100.9, 3.0)], [(102.0, 1.0)]),
+    ]
     stale = [book("a", [(99.0, 1.0)], [(100.0, 1.0)]), book("b", [(101.0, 1.0)], [(102.0, 1.0)], age_ms=2000)]
     items = [("Q/USDT", quiet), ("C/USDT", crossed), ("S/USDT", stale), ("E/USDT", [])]
     many = detect_many(items, PARAMS)
