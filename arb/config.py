@@ -117,7 +117,7 @@ class SymbolSection(_Section):
 
 class RiskSection(_Section):
     max_notional_per_trade: PositiveDec
-    max_exposure_per_asset: PositiveDec  # unhedged base-asset exposure per venue, in quote
+    max_exposure_per_asset: PositiveDec  # unhedged base units per venue and asset
     daily_loss_limit: PositiveDec
     max_consecutive_failures: int = Field(default=3, ge=1)
     failure_cooldown_s: float = Field(default=60.0, gt=0)
@@ -229,7 +229,19 @@ class Config:
         for venue in self.venues:
             found = venue in self.credentials
             data["venues"][venue]["credentials"] = "*** (from environment)" if found else "(not set)"
-        return data
+        return _no_floats(data)
+
+
+def _no_floats(node: Any) -> Any:
+    """Durations and speeds are floats in the config; the store keeps numbers exact, so they become the
+    decimal they were written as."""
+    if isinstance(node, float):
+        return Decimal(repr(node))
+    if isinstance(node, dict):
+        return {k: _no_floats(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_no_floats(v) for v in node]
+    return node
 
 
 def mask_url(url: str) -> str:
@@ -407,6 +419,8 @@ def render_toml(data: Mapping[str, Any]) -> str:
             return "true" if value else "false"
         if isinstance(value, (int, float)):
             return repr(value)
+        if isinstance(value, Decimal):
+            return str(value)
         if isinstance(value, (list, tuple)):
             return "[" + ", ".join(scalar(v) for v in value) + "]"
         return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -60,16 +60,18 @@ def net_base_by_venue(fills: Iterable[FillReport], base_asset: str) -> dict[str,
 
 
 def quote_flow(fills: Iterable[FillReport], base_asset: str, quote_asset: str) -> Decimal:
-    """Quote received minus quote paid, fees included (base fees valued at their fill's price)."""
+    """Quote received minus quote paid, quote fees included.
+
+    A fee charged in the base asset is *not* valued here: it already reduced the base received, which
+    :func:`net_base` counts, so valuing it again would charge it twice. Fees in a third asset (a fee
+    token) are not valued here either; they show in balances.
+    """
     total = ZERO
     for f in fills:
         notional = f.price * f.amount
         total += notional if f.side is Side.SELL else -notional
         if f.fee_currency == quote_asset:
             total -= f.fee
-        elif f.fee_currency == base_asset:
-            total -= f.fee * f.price
-        # Fees in a third asset (e.g. a fee token) are not valued here; they show in balances.
     return total
 
 

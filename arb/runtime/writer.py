@@ -42,6 +42,7 @@ class DecisionWriter:
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._lock = asyncio.Lock()
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Queue one ``opportunities`` row. Cheap: no I/O, no logging."""
@@ -63,11 +64,26 @@ class DecisionWriter:
             await self._drain()
 
     async def _drain(self) -> None:
+        # One drain at a time: two drains taking the same head of the queue would write it twice.
+        async with self._lock:
+            await self._drain_locked()
+
+    async def _drain_locked(self) -> None:
         attempt = 0
         while self._pending:
             batch = self._pending[: self._batch_size]
+            write = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
             try:
-                await asyncio.to_thread(self._write, batch)
+                try:
+                    await asyncio.shield(write)
+                except asyncio.CancelledError:
+                    # The thread commits whether or not we are cancelled: account for what it wrote
+                    # before giving up, or the rows would be written again by the next drain.
+                    await asyncio.wait([write])
+                    if write.exception() is None:
+                        del self._pending[: len(batch)]
+                        self.written += len(batch)
+                    raise
             except (SQLAlchemyError, StoreError, OSError) as exc:
                 self.healthy = False
                 self.failures += 1
@@ -95,12 +111,10 @@ class DecisionWriter:
         await self._drain()
 
     async def close(self) -> None:
+        """Stop the background task (letting a batch in flight finish) and write everything left."""
         self._closing = True
         self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await self._task
+            self._task = None
         await self._drain()

@@ -78,6 +78,10 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE: take the write lock up front. A deferred transaction that read first and then writes
+        # fails at once with "database is locked" when another connection committed in between (the busy
+        # timeout does not apply to that upgrade); the engine writes from the event loop and from the
+        # batched writer's thread, so every transaction waits its turn instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

@@ -1,0 +1,37 @@
+"""``arb run``: the engine process, on the shipped config by default."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+
+from arb.config import DEFAULT_CONFIG, load_config
+from arb.engine import Engine
+from arb.runtime.logs import setup_logging
+from arb.runtime.summary import render_summary
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "run",
+        help="run the engine (offline on the shipped config by default)",
+        description="Run the engine: books -> detection -> risk -> executor -> store. With the shipped "
+        "config.toml it replays the bundled capture through the local Gate sandbox and a paper venue, "
+        "offline, and ends when the capture ends (or on Ctrl-C; twice to force).",
+    )
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="config file (default: %(default)s)")
+    parser.add_argument("--db", default=None, help="database URL (default: [store] url of the config)")
+    parser.add_argument("--dry-run", action="store_true", help="live books, but orders go to paper venues")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.dry_run:
+        config = dataclasses.replace(config, engine=config.engine.model_copy(update={"dry_run": True}))
+    setup_logging(config.engine.log_level, config.engine.log_format)
+    result = asyncio.run(Engine(config, db_url=args.db).run())
+    print(render_summary(result.summary), flush=True)
+    print(f"run id {result.run_id}", flush=True)
+    return 0

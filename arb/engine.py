@@ -1,0 +1,361 @@
+"""The engine: feeds -> books -> detection -> risk -> executor -> store, as one asyncio process.
+
+One event at a time (a capture line in replay, a feed update live):
+
+1. the event is applied to the normalized book (and, for a sandbox venue, to the sandbox's book too, so
+   the venue matches against exactly what detection saw);
+2. detection evaluates the symbol across all venues (pure, numpy) - the **hot path** ends here, and its
+   latency is measured; it does no database or logging I/O;
+3. a rejection of a crossed pair is queued for the batched writer; an opportunity goes to the paired
+   executor, which runs the risk checks, stores the opportunity and both orders *before* sending, sends the
+   legs concurrently and handles any imbalance.
+
+Stopping (SIGINT/SIGTERM, the end of a capture, a kill switch): no new opportunities are taken, the pair
+in flight finishes through the executor's own policy, resting orders are cancelled, the writer is flushed,
+and the run's end and summary are recorded. A second signal exits at once; SQLite/PostgreSQL transactions
+keep the database consistent either way, and the next start reconciles with the venues before trading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from arb.config import Config
+from arb.detection import DetectionParams, Opportunity, Reason, Rejection, VenueBook, detect
+from arb.domain.market import Symbol
+from arb.errors import ArbError, StoreError
+from arb.execution.executor import ExecutorConfig, PairedExecutor
+from arb.execution.imbalance import ImbalancePolicy
+from arb.execution.reconciliation import reconcile
+from arb.execution.risk import RiskGate, RiskLimits
+from arb.marketdata.books import BookStore
+from arb.marketdata.capture import CaptureEvent, read_capture
+from arb.runtime.clock import ReplayClock, WallClock
+from arb.runtime.funnel import Funnel
+from arb.runtime.latency import LatencyRecorder
+from arb.runtime.status import StatusReporter
+from arb.runtime.venues import VenueSet, open_venues
+from arb.runtime.writer import DecisionWriter
+from arb.store import repo
+from arb.store.db import make_engine, make_session_factory
+from arb.store.migrate import upgrade_to_head
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    summary: dict[str, Any]
+    funnel: Funnel
+    hot_path: LatencyRecorder
+    interrupted: bool = False
+
+
+@dataclass
+class _State:
+    balances: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # venue -> asset -> free
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_reason: str | None = None
+    signals: int = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        db_url: str | None = None,
+        capture: Path | None = None,
+        force_paper: bool = False,
+        mode: str | None = None,
+        status: StatusReporter | None = None,
+        install_signal_handlers: bool = True,
+    ) -> None:
+        self.config = config
+        self.db_url = db_url or config.store.url
+        self.capture = capture or config.capture_path()
+        self.force_paper = force_paper
+        self.mode = mode or config.engine.mode
+        self.status = status or StatusReporter.for_config(config)
+        self.install_signal_handlers = install_signal_handlers
+        self.clock: WallClock | ReplayClock = ReplayClock() if self.mode == "replay" else WallClock()
+        self.books = BookStore(depth=config.engine.book_depth, max_age_ms=config.engine.stale_after_ms)
+        self.funnel = Funnel()
+        self.hot_path = LatencyRecorder()
+        self.state = _State()
+        # capture (venue, symbol) -> config venue that replays it
+        self.routes = {
+            (section.capture_venue, symbol): name
+            for name, section in config.venues.items()
+            if section.capture_venue
+            for symbol in config.engine.symbols
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> RunResult:
+        upgrade_to_head(self.db_url)
+        engine = make_engine(self.db_url)
+        sessions = make_session_factory(engine)
+        with sessions.begin() as s:
+            run_id = repo.start_run(s, mode=self.mode, config_snapshot=self.config.snapshot(),
+                                    started_at=self.clock.now() if self.mode != "replay" else datetime.now(UTC)).id
+        writer = DecisionWriter(sessions)
+        venues: VenueSet | None = None
+        self._install_signals()
+        try:
+            venues = await open_venues(self.config, self.books, self.clock, force_paper=self.force_paper)
+            risk = RiskGate(self._risk_limits(), clock=self.clock.now)
+            report = await reconcile(venues.venues, sessions, run_id, symbols=self.config.engine.symbols,
+                                     since=datetime.now(UTC) - timedelta(days=1))
+            self.status.note(f"reconciled with venues: {report}")
+            executor = PairedExecutor(venues.venues, sessions, run_id, risk, config=self._executor_config(),
+                                      clock=self.clock.now)
+            await self._refresh_balances(venues)
+            writer.start()
+            self.status.start(run_id, self)
+            if self.mode == "replay":
+                await self._replay(venues, executor, writer, risk)
+            else:
+                raise ArbError(f"mode {self.mode!r}: live feeds are wired by `arb run` in live mode only; "
+                               "this build runs replay mode")
+            await self._cancel_resting(venues)
+        finally:
+            self.status.stop()
+            try:
+                await writer.close()
+            finally:
+                if venues is not None:
+                    await venues.close()
+                self._remove_signals()
+        summary = self._summary(sessions, run_id)
+        with sessions.begin() as s:
+            repo.end_run(s, run_id, ended_at=datetime.now(UTC), summary=summary)
+        engine.dispose()
+        return RunResult(run_id, summary, self.funnel, self.hot_path, interrupted=self.state.signals > 0)
+
+    # ------------------------------------------------------------------ replay
+    def _events(self) -> Iterator[CaptureEvent]:
+        if self.capture is None:
+            raise ArbError("replay needs a capture file ([replay] capture or --capture)")
+        return read_capture(self.capture)
+
+    async def _replay(self, venues: VenueSet, executor: PairedExecutor, writer: DecisionWriter,
+                      risk: RiskGate) -> None:
+        assert isinstance(self.clock, ReplayClock)
+        speed = self.config.replay.speed if self.config.replay else 0.0
+        first_ts: int | None = None
+        started = time.monotonic()
+        for n, event in enumerate(self._events()):
+            if self.state.stop.is_set():
+                break
+            if speed > 0:
+                first_ts = event.ts if first_ts is None else first_ts
+                due = started + (event.ts - first_ts) / 1000 / speed
+                delay = due - time.monotonic()
+                if delay > 0:
+                    try:
+                        await asyncio.wait_for(self.state.stop.wait(), delay)
+                        break
+                    except TimeoutError:
+                        pass
+            elif n % 64 == 0:
+                await asyncio.sleep(0)  # let the writer, the status view and signal handlers run
+            venue = self.routes.get((event.venue, event.symbol))
+            if venue is None:
+                continue
+            await self.on_event(venue, event, venues, executor, writer, risk)
+
+    async def on_event(self, venue: str, event: CaptureEvent, venues: VenueSet, executor: PairedExecutor,
+                       writer: DecisionWriter, risk: RiskGate) -> None:
+        t0 = time.perf_counter_ns()
+        if isinstance(self.clock, ReplayClock):
+            self.clock.advance(event.ts)
+        self._apply(venue, event, venues)
+        self.funnel.book_updates += 1
+        decision = self._detect(event.symbol, venues)
+        self.hot_path.add(time.perf_counter_ns() - t0)
+        self.funnel.saw(decision)
+        if decision is None:
+            return
+        if isinstance(decision, Rejection):
+            # Every rejection the funnel counts is a row (no_cross is the absence of an opportunity).
+            if decision.reason is not Reason.NO_CROSS:
+                writer.add(self._rejection_row(executor.run_id, decision))
+            return
+        if risk.kill_switch_engaged():
+            self.state.stop_reason = f"kill switch: {risk.kill_reason or 'file'}"
+            self.funnel.executor_refused("kill_switch")
+            writer.add(self._rejection_row(executor.run_id, decision, reason="kill_switch"))
+            return
+        if not writer.healthy:
+            # The store is away: trading without recording is not allowed. Keep the decision, skip the trade.
+            self.funnel.executor_refused("store_unavailable")
+            writer.add(self._rejection_row(executor.run_id, decision, reason="store_unavailable"))
+            return
+        await self._execute(decision, venues, executor)
+
+    def _apply(self, venue: str, event: CaptureEvent, venues: VenueSet) -> None:
+        books = self.books
+        if event.type == "snapshot":
+            books.snapshot(venue, event.symbol, event.bids, event.asks, ts=event.ts, seq=event.seq,
+                           exchange_ts=event.exchange_ts)
+        else:
+            books.delta(venue, event.symbol, event.bids, event.asks, ts=event.ts, seq=event.seq,
+                        first_seq=event.first_seq, exchange_ts=event.exchange_ts)
+        books.now_ms = max(books.now_ms, event.ts)
+        link = venues.sandboxes.get(venue)
+        if link is not None:
+            link.sandbox.push_book(link.pairs[event.symbol], event.bids, event.asks, event.type)  # type: ignore[attr-defined]
+
+    def _detect(self, symbol: str, venues: VenueSet) -> Opportunity | Rejection | None:
+        now = self.clock.now_ms()
+        inputs = []
+        for name, venue in venues.venues.items():
+            book = self.books.book(name, symbol)
+            if book.received_ts is None:
+                continue
+            bid_px, bid_sz, ask_px, ask_sz = book.top_arrays(self.config.engine.book_depth)
+            balances = self.state.balances.get(name, {})
+            sym = Symbol.parse(symbol)
+            section = self.config.venues[name]
+            inputs.append(VenueBook(
+                venue=name, bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz,
+                taker_fee=section.taker_fee, fee_mode=venues.fee_mode(self.config, name),
+                quote_balance=balances.get(sym.quote, Decimal(0)), base_balance=balances.get(sym.base, Decimal(0)),
+                rules=venue.market_rules(symbol), health=book.health(now).value,
+                age_ms=max(0, now - book.received_ts), seq=book.seq,
+            ))
+        if len(inputs) < 2:
+            return None
+        return detect(symbol, inputs, self._params(symbol))
+
+    async def _execute(self, opp: Opportunity, venues: VenueSet, executor: PairedExecutor) -> None:
+        try:
+            result = await executor.execute(opp, detected_at=self.clock.now())
+        except StoreError as exc:
+            log.error("store unavailable while executing: %s", exc)
+            self.funnel.executor_refused("store_unavailable")
+            return
+        if result.executed:
+            self.funnel.executed_pair(opp.expected_profit, result.realized_pnl, result.outcome)
+            await self._refresh_balances(venues, (opp.buy_venue, opp.sell_venue))
+        else:
+            self.funnel.executor_refused(result.reason or "refused")
+        if result.outcome == "halted":
+            self.state.stop_reason = f"halted after opportunity {result.opportunity_id}"
+            self.state.stop.set()
+
+    # ------------------------------------------------------------------ helpers
+    def _params(self, symbol: str) -> DetectionParams:
+        d = self.config.detection
+        return DetectionParams(max_size=self.config.symbols[symbol].max_size, min_edge_bps=d.min_edge_bps,
+                               min_profit=d.min_profit, max_edge_bps=d.abnormal_edge_bps,
+                               max_book_age_ms=d.max_book_age_ms)
+
+    def _risk_limits(self) -> RiskLimits:
+        r = self.config.risk
+        return RiskLimits(
+            max_notional_per_trade=r.max_notional_per_trade,
+            max_unhedged_exposure=r.max_exposure_per_asset,
+            daily_loss_limit=r.daily_loss_limit,
+            max_consecutive_failures=r.max_consecutive_failures,
+            cooldown=timedelta(seconds=r.failure_cooldown_s),
+            kill_switch_file=Path(r.kill_switch_file),
+        )
+
+    def _executor_config(self) -> ExecutorConfig:
+        e = self.config.execution
+        return ExecutorConfig(slippage_bps=e.slippage_bps, policy=ImbalancePolicy(e.leg_policy),
+                              policy_bound_bps=e.imbalance_max_slippage_bps)
+
+    async def _refresh_balances(self, venues: VenueSet, names: Iterable[str] | None = None) -> None:
+        for name in names or venues.venues:
+            reports = await venues.venues[name].balances()
+            self.state.balances[name] = {asset: b.free for asset, b in reports.items()}
+
+    async def _cancel_resting(self, venues: VenueSet) -> None:
+        for name, venue in venues.venues.items():
+            for symbol in self.config.engine.symbols:
+                try:
+                    for order in await venue.fetch_open_orders(symbol):
+                        await venue.cancel(order.client_order_id, symbol)
+                except ArbError as exc:
+                    log.warning("could not cancel resting orders on %s: %s", name, exc)
+
+    def _rejection_row(self, run_id: int, d: Opportunity | Rejection, reason: str | None = None) -> dict[str, Any]:
+        zero = Decimal(0)
+        return {
+            "run_id": run_id,
+            "detected_at": self.clock.now(),
+            "symbol": d.symbol,
+            "buy_venue": d.buy_venue,
+            "sell_venue": d.sell_venue,
+            "size": d.size if d.size is not None else zero,
+            "buy_price": d.buy_vwap if d.buy_vwap is not None else zero,
+            "sell_price": d.sell_vwap if d.sell_vwap is not None else zero,
+            "buy_limit": d.buy_limit,
+            "sell_limit": d.sell_limit,
+            "expected_profit": d.expected_profit if d.expected_profit is not None else zero,
+            "edge_bps": d.edge_bps,
+            "decision": "rejected",
+            "reason": reason or d.reason.value,  # type: ignore[union-attr]
+            "buy_fee_rate": d.buy_fee_rate,
+            "sell_fee_rate": d.sell_fee_rate,
+            "buy_book_seq": d.buy_book_seq,
+            "sell_book_seq": d.sell_book_seq,
+            "buy_book_age_ms": d.buy_book_age_ms,
+            "sell_book_age_ms": d.sell_book_age_ms,
+            "detail": {"gross_edge_bps": d.gross_edge_bps},
+        }
+
+    def _summary(self, sessions: Any, run_id: int) -> dict[str, Any]:
+        from arb.runtime.summary import run_totals
+
+        with sessions() as s:
+            totals = run_totals(s, run_id)
+        return {
+            "funnel": self.funnel.as_dict(),
+            **totals,
+            "hot_path_us": self.hot_path.summary_us(),
+            "stop_reason": self.state.stop_reason,
+        }
+
+    # ------------------------------------------------------------------ signals
+    def request_stop(self, reason: str) -> None:
+        self.state.stop_reason = self.state.stop_reason or reason
+        self.state.stop.set()
+
+    def _on_signal(self, signame: str) -> None:
+        self.state.signals += 1
+        if self.state.signals > 1:
+            # Second Ctrl-C: leave now. Committed transactions are safe; an order in flight is found by
+            # reconciliation on the next start.
+            import os
+
+            os._exit(130)
+        self.request_stop(signame)
+        self.status.note(f"{signame}: stopping after the pair in flight (again to force)")
+
+    def _install_signals(self) -> None:
+        if not self.install_signal_handlers:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig.name)
+
+    def _remove_signals(self) -> None:
+        if not self.install_signal_handlers:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,111 @@
+"""What the engine shows while it runs: a compact live view on a terminal, plain log lines otherwise.
+
+It reads the engine's counters on its own timer (never from the hot path) and renders per-venue book
+health and age, updates per second, opportunities seen/executed/rejected, and PnL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import TYPE_CHECKING, Any, TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from arb.config import Config
+    from arb.engine import Engine
+
+
+class StatusReporter:
+    def __init__(self, mode: str = "plain", interval_s: float = 5.0, stream: TextIO | None = None) -> None:
+        self.mode = mode  # rich | plain | off
+        self.interval_s = interval_s
+        self.stream = stream or sys.stderr
+        self._task: asyncio.Task[None] | None = None
+        self._live: Live | None = None
+        self._engine: Engine | None = None
+        self._run_id: int | None = None
+        self._last = (time.monotonic(), 0)
+
+    @classmethod
+    def for_config(cls, config: Config) -> StatusReporter:
+        mode = config.engine.status
+        if mode == "auto":
+            mode = "rich" if sys.stderr.isatty() else "plain"
+        return cls(mode, config.engine.status_interval_s)
+
+    def note(self, message: str) -> None:
+        if self.mode == "off":
+            return
+        if self._live is not None:
+            self._live.console.print(message)
+        else:
+            print(f"arb: {message}", file=self.stream, flush=True)
+
+    def start(self, run_id: int, engine: Engine) -> None:
+        self._engine, self._run_id = engine, run_id
+        if self.mode == "off":
+            return
+        if self.mode == "rich":
+            self._live = Live(self._table(), console=Console(file=self.stream), refresh_per_second=4,
+                              transient=True)
+            self._live.start()
+        self._task = asyncio.create_task(self._loop(), name="status")
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s if self._live is None else 0.25)
+            if self._live is not None:
+                self._live.update(self._table())
+            else:
+                print(f"arb: {self.line()}", file=self.stream, flush=True)
+
+    def _rates(self) -> tuple[float, dict[str, Any]]:
+        assert self._engine is not None
+        f = self._engine.funnel
+        now = time.monotonic()
+        then, count = self._last
+        rate = (f.book_updates - count) / (now - then) if now > then else 0.0
+        self._last = (now, f.book_updates)
+        return rate, f.as_dict()
+
+    def line(self) -> str:
+        assert self._engine is not None
+        rate, f = self._rates()
+        books = []
+        now_ms = self._engine.clock.now_ms()
+        for book in self._engine.books:
+            age = now_ms - book.received_ts if book.received_ts is not None else None
+            books.append(f"{book.venue}:{book.health(now_ms).value}({age}ms)")
+        return (f"run {self._run_id} updates {f['book_updates']} ({rate:.0f}/s) crossed {f['crossed']} "
+                f"executed {f['executed']} rejected {f['rejected_total']} pnl {f['realized_pnl']} "
+                f"books {' '.join(books)}")
+
+    def _table(self) -> Table:
+        table = Table(title=f"arb run {self._run_id}", expand=False)
+        if self._engine is None:
+            return table
+        rate, f = self._rates()
+        now_ms = self._engine.clock.now_ms()
+        table.add_column("venue / metric")
+        table.add_column("value", justify="right")
+        for book in self._engine.books:
+            age = now_ms - book.received_ts if book.received_ts is not None else None
+            table.add_row(f"{book.venue} {book.symbol}", f"{book.health(now_ms).value}, {age} ms old")
+        table.add_row("book updates", f"{f['book_updates']} ({rate:.0f}/s)")
+        table.add_row("crossed / approved", f"{f['crossed']} / {f['approved']}")
+        table.add_row("executed / rejected", f"{f['executed']} / {f['rejected_total']}")
+        table.add_row("expected / realized", f"{f['expected_profit']} / {f['realized_pnl']}")
+        return table
