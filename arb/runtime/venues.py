@@ -84,7 +84,7 @@ async def open_venues(
             if kind == "paper":
                 out.venues[name] = _paper(config, name, books, clock)
             elif kind == "sandbox":
-                out.venues[name] = await _sandbox(config, name, out)
+                out.venues[name] = await _sandbox(config, name, out, clock)
             else:
                 out.venues[name] = await _live(config, name, out)
     except BaseException:
@@ -110,9 +110,9 @@ def _paper(config: Config, name: str, books: BookStore, clock: WallClock | Repla
     )
 
 
-async def _sandbox(config: Config, name: str, out: VenueSet) -> Venue:
+async def _sandbox(config: Config, name: str, out: VenueSet, clock: WallClock | ReplayClock) -> Venue:
     from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
-    from arb.venues.gate import GateExchange
+    from arb.venues.gate import GateExchange, ServerClock
     from arb.venues.live import LiveVenue
 
     section = config.venues[name]
@@ -130,13 +130,16 @@ async def _sandbox(config: Config, name: str, out: VenueSet) -> Venue:
                               amount_precision=_decimals(market.amount_step),
                               min_base_amount=market.min_amount, min_quote_amount=market.min_notional,
                               taker_fee=section.taker_fee, maker_fee=section.taker_fee))
+    # One time base for the whole run: in a replay the sandbox and the client's signing clock both follow
+    # the engine's (market-time) clock, so sent/acknowledged/fill timestamps compare, and the 60 s
+    # signature window is checked in that same time.
     sandbox = Sandbox(SandboxConfig(accounts=(Account(key, secret, dict(section.balances)),), pairs=tuple(specs),
-                                    port=config.sandbox.port))
+                                    port=config.sandbox.port, clock=clock.epoch_s))
     await sandbox.start()
     out.closers.append(sandbox.stop)
     out.sandboxes[name] = SandboxLink(sandbox, pairs)
     exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
-                                         pairs=[spec.to_json() for spec in specs])
+                                         pairs=[spec.to_json() for spec in specs], clock=ServerClock(clock.now_ms))
     out.closers.append(exchange.close)
     await exchange.sync_clock()
     return GuardedVenue(LiveVenue(name, exchange), VenueThrottle(name, GATE_SPOT_LIMITS))

@@ -169,7 +169,9 @@ def record_report(session: Session, order_id: int, report: OrderReport, now: dat
         detail=detail,
         venue_order_id=report.venue_order_id,
         sent_at=sent_at,
-        acked_at=report.ts or now,
+        # When *we* learned of it, on the engine's clock: comparable with sent_at, whatever the venue's
+        # own clock says (the venue's timestamps stay on the fills and in the venue's report).
+        acked_at=now,
     )
 
 
