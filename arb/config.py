@@ -402,6 +402,9 @@ def _check_replay(config: Config, shown: str) -> None:
         capture = config.capture_path()
         if capture is None or not capture.is_file():
             raise ConfigError(shown, "replay.capture", f"capture file not found: {capture}")
+    if config.engine.mode == "paper" and config.replay is not None and config.replay.speed <= 0:
+        raise ConfigError(shown, "replay.speed",
+                          "paper mode plays the capture in real time: set a speed > 0 (1 = recorded pace)")
     if config.engine.mode == "live":
         for venue, section in config.venues.items():
             if section.kind == "live" and venue not in config.credentials:

@@ -93,6 +93,8 @@ class Engine:
         self.funnel = Funnel()
         self.hot_path = LatencyRecorder()
         self.state = _State()
+        self.feeds: Any = None  # the FeedSet outside replays (tests inspect it)
+        self.venues: VenueSet | None = None
         # capture (venue, symbol) -> config venue that replays it
         self.routes = {
             (section.capture_venue, symbol): name
@@ -113,7 +115,8 @@ class Engine:
         venues: VenueSet | None = None
         self._install_signals()
         try:
-            venues = await open_venues(self.config, self.books, self.clock, force_paper=self.force_paper)
+            venues = self.venues = await open_venues(self.config, self.books, self.clock,
+                                                     force_paper=self.force_paper)
             risk = RiskGate(self._risk_limits(), clock=self.clock.now)
             report = await reconcile(venues.venues, sessions, run_id, symbols=self.config.engine.symbols,
                                      since=datetime.now(UTC) - timedelta(days=1))
@@ -126,8 +129,7 @@ class Engine:
             if self.mode == "replay":
                 await self._replay(venues, executor, writer, risk)
             else:
-                raise ArbError(f"mode {self.mode!r}: live feeds are wired by `arb run` in live mode only; "
-                               "this build runs replay mode")
+                await self._stream(venues, executor, writer, risk)
             await self._cancel_resting(venues)
         finally:
             self.status.stop()
@@ -184,6 +186,48 @@ class Engine:
         self.funnel.book_updates += 1
         decision = self._detect(event.symbol, venues)
         self.hot_path.add(time.perf_counter_ns() - t0)
+        await self._decide(decision, venues, executor, writer, risk)
+
+    # ------------------------------------------------------------------ paper / live
+    async def _stream(self, venues: VenueSet, executor: PairedExecutor, writer: DecisionWriter,
+                      risk: RiskGate) -> None:
+        """Books arrive from feeds in real time; a listener marks the symbol dirty and one task decides.
+
+        Detection runs on the latest books, once per wake-up, not once per message: while a pair is being
+        executed, updates accumulate and the next evaluation sees the newest state.
+        """
+        from arb.runtime.feeds import start_feeds
+
+        dirty: dict[str, int] = {}  # symbol -> perf_counter_ns of its oldest undecided update
+        wake = asyncio.Event()
+
+        def on_book(event: CaptureEvent, book: object) -> None:
+            self.funnel.book_updates += 1
+            dirty.setdefault(event.symbol, time.perf_counter_ns())
+            wake.set()
+
+        remove = self.books.add_listener(on_book)
+        self.feeds = start_feeds(self.config, venues, self.books, self.clock.now_ms)
+        ended = asyncio.ensure_future(self.feeds.finished(self.state.stop))
+        try:
+            while not ended.done():
+                waiter = asyncio.ensure_future(wake.wait())
+                await asyncio.wait({waiter, ended}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                wake.clear()
+                while dirty and not self.state.stop.is_set():
+                    symbol, t0 = next(iter(dirty.items()))
+                    del dirty[symbol]
+                    decision = self._detect(symbol, venues)
+                    self.hot_path.add(time.perf_counter_ns() - t0)
+                    await self._decide(decision, venues, executor, writer, risk)
+        finally:
+            remove()
+            ended.cancel()
+            await self.feeds.close()
+
+    async def _decide(self, decision: Opportunity | Rejection | None, venues: VenueSet, executor: PairedExecutor,
+                      writer: DecisionWriter, risk: RiskGate) -> None:
         self.funnel.saw(decision)
         if decision is None:
             return
@@ -214,7 +258,7 @@ class Engine:
                         first_seq=event.first_seq, exchange_ts=event.exchange_ts)
         books.now_ms = max(books.now_ms, event.ts)
         link = venues.sandboxes.get(venue)
-        if link is not None:
+        if link is not None and link.engine_fed:
             link.sandbox.push_book(link.pairs[event.symbol], event.bids, event.asks, event.type)  # type: ignore[attr-defined]
 
     def _detect(self, symbol: str, venues: VenueSet) -> Opportunity | Rejection | None:

@@ -40,8 +40,11 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [run %(run_id)s] %(message)s"))
+    handler._arb = True  # type: ignore[attr-defined]
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only a handler we installed before (a second run in one process); leave anyone else's
+    # (pytest's capture, an embedding application's) alone.
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_arb", False)] + [handler]
     root.setLevel(level)
     # ccxt logs request headers (API key, signature) at DEBUG: keep it quiet whatever our level is.
     logging.getLogger("ccxt").setLevel(logging.WARNING)

@@ -69,6 +69,12 @@ def _report(fill: Fill, order: Order) -> FillReport:
                       price=fill.price, amount=fill.amount, fee=fill.fee, fee_currency=fill.fee_currency, ts=fill.ts)
 
 
+def _plain(value: Decimal) -> str:
+    """Exact, without trailing zeros from Decimal arithmetic (``-6.0280000`` -> ``-6.028``)."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def render_summary(summary: dict[str, Any]) -> str:
     """Plain text, stable wording: tests and `arb report` compare against these lines."""
     f = summary["funnel"]
@@ -84,8 +90,8 @@ def render_summary(summary: dict[str, Any]) -> str:
     ]
     lines += [f"  {reason:<25} {count}" for reason, count in f["rejected"].items()]
     lines += [
-        f"expected profit         {summary['expected_profit']}",
-        f"realized pnl            {summary['realized_pnl']}",
+        f"expected profit         {_plain(summary['expected_profit'])}",
+        f"realized pnl            {_plain(summary['realized_pnl'])}",
         f"orders                  {summary['orders']} {summary['orders_by_status']}",
         f"fills                   {summary['fills']}",
     ]

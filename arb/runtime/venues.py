@@ -36,6 +36,9 @@ class SandboxLink:
 
     sandbox: object  # arb.sandbox.Sandbox (imported lazily: aiohttp server code is not needed for paper)
     pairs: dict[str, str]  # unified symbol -> Gate pair id
+    # Set when the sandbox plays the capture itself (paper/live modes) and has finished it.
+    feed_done: object | None = None
+    engine_fed: bool = True  # replay: the engine pushes every book event into the sandbox
 
 
 @dataclass
@@ -96,10 +99,8 @@ async def open_venues(
 def _paper(config: Config, name: str, books: BookStore, clock: WallClock | ReplayClock) -> PaperVenue:
     section = config.venues[name]
     rules = {s: rules_from_config(name, s, section.markets[s]) for s in config.engine.symbols}
-    paper_config = PaperConfig(fee_rate=section.taker_fee, latency=section.latency_ms / 1000)
-    if hasattr(paper_config, "buy_fee_in"):
-        paper_config = PaperConfig(fee_rate=section.taker_fee, latency=section.latency_ms / 1000,
-                                   buy_fee_in=section.buy_fee_in)  # type: ignore[call-arg]
+    paper_config = PaperConfig(fee_rate=section.taker_fee, latency=section.latency_ms / 1000,
+                               buy_fee_in=section.buy_fee_in)
     return PaperVenue(
         name,
         {s: books.book(name, s) for s in config.engine.symbols},
@@ -111,7 +112,7 @@ def _paper(config: Config, name: str, books: BookStore, clock: WallClock | Repla
 
 
 async def _sandbox(config: Config, name: str, out: VenueSet, clock: WallClock | ReplayClock) -> Venue:
-    from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
+    from arb.sandbox import Account, CaptureFeed, PairSpec, Sandbox, SandboxConfig
     from arb.venues.gate import GateExchange, ServerClock
     from arb.venues.live import LiveVenue
 
@@ -133,11 +134,20 @@ async def _sandbox(config: Config, name: str, out: VenueSet, clock: WallClock | 
     # One time base for the whole run: in a replay the sandbox and the client's signing clock both follow
     # the engine's (market-time) clock, so sent/acknowledged/fill timestamps compare, and the 60 s
     # signature window is checked in that same time.
+    feeds: tuple[CaptureFeed, ...] = ()
+    engine_fed = config.engine.mode == "replay"
+    capture = config.capture_path()
+    if not engine_fed and section.capture_venue and capture is not None:
+        # Outside a replay the sandbox plays its side of the capture itself, in real time, and the engine
+        # reads it back over the WebSocket like any live venue.
+        routes = {(section.capture_venue, s): pairs[s] for s in config.engine.symbols}
+        speed = config.replay.speed if config.replay else 1.0
+        feeds = (CaptureFeed(capture, routes, speed),)
     sandbox = Sandbox(SandboxConfig(accounts=(Account(key, secret, dict(section.balances)),), pairs=tuple(specs),
-                                    port=config.sandbox.port, clock=clock.epoch_s))
+                                    port=config.sandbox.port, clock=clock.epoch_s, feeds=feeds))
     await sandbox.start()
     out.closers.append(sandbox.stop)
-    out.sandboxes[name] = SandboxLink(sandbox, pairs)
+    out.sandboxes[name] = SandboxLink(sandbox, pairs, sandbox.feed_done if feeds else None, engine_fed)
     exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
                                          pairs=[spec.to_json() for spec in specs], clock=ServerClock(clock.now_ms))
     out.closers.append(exchange.close)
