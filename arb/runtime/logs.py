@@ -46,5 +46,11 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     # (pytest's capture, an embedding application's) alone.
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_arb", False)] + [handler]
     root.setLevel(level)
-    # ccxt logs request headers (API key, signature) at DEBUG: keep it quiet whatever our level is.
-    logging.getLogger("ccxt").setLevel(logging.WARNING)
+    # ccxt logs request headers (API key, signature) at DEBUG: our handler drops ccxt's records below
+    # WARNING whatever the level. A filter on our handler, not a level on ccxt's logger, so nothing global
+    # changes for other handlers in the same process.
+    handler.addFilter(_quiet_ccxt)
+
+
+def _quiet_ccxt(record: logging.LogRecord) -> bool:
+    return not (record.name.startswith("ccxt") and record.levelno < logging.WARNING)
