@@ -31,6 +31,7 @@ from typing import Any
 
 from arb.config import Config
 from arb.detection import DetectionParams, Opportunity, Reason, Rejection, VenueBook, detect
+from arb.detection.record import opportunity_columns
 from arb.domain.market import Symbol
 from arb.errors import ArbError, StoreError
 from arb.execution.executor import ExecutorConfig, PairedExecutor
@@ -337,30 +338,9 @@ class Engine:
                     log.warning("could not cancel resting orders on %s: %s", name, exc)
 
     def _rejection_row(self, run_id: int, d: Opportunity | Rejection, reason: str | None = None) -> dict[str, Any]:
-        zero = Decimal(0)
-        return {
-            "run_id": run_id,
-            "detected_at": self.clock.now(),
-            "symbol": d.symbol,
-            "buy_venue": d.buy_venue,
-            "sell_venue": d.sell_venue,
-            "size": d.size if d.size is not None else zero,
-            "buy_price": d.buy_vwap if d.buy_vwap is not None else zero,
-            "sell_price": d.sell_vwap if d.sell_vwap is not None else zero,
-            "buy_limit": d.buy_limit,
-            "sell_limit": d.sell_limit,
-            "expected_profit": d.expected_profit if d.expected_profit is not None else zero,
-            "edge_bps": d.edge_bps,
-            "decision": "rejected",
-            "reason": reason or d.reason.value,  # type: ignore[union-attr]
-            "buy_fee_rate": d.buy_fee_rate,
-            "sell_fee_rate": d.sell_fee_rate,
-            "buy_book_seq": d.buy_book_seq,
-            "sell_book_seq": d.sell_book_seq,
-            "buy_book_age_ms": d.buy_book_age_ms,
-            "sell_book_age_ms": d.sell_book_age_ms,
-            "detail": {"gross_edge_bps": d.gross_edge_bps},
-        }
+        """An ``opportunities`` row for a decision that was not traded (``reason`` overrides for an
+        opportunity stopped after detection, e.g. by the kill switch)."""
+        return {"run_id": run_id, "detected_at": self.clock.now(), **opportunity_columns(d, reject_reason=reason)}
 
     def _summary(self, sessions: Any, run_id: int) -> dict[str, Any]:
         from arb.runtime.summary import run_totals

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -75,15 +77,16 @@ def test_stale_cross_at_00_49_07_is_rejected_by_book_age_not_traded(
     lo, hi = ms("2021-08-20T00:49:06"), ms("2021-08-20T00:49:09")
     with create_engine(db).connect() as c:
         rows = c.execute(text("SELECT detected_at, decision, reason, detail FROM opportunities")).all()
-    import json
-    from datetime import datetime
 
     def at_ms(value: object) -> int:
         dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return int(dt.timestamp() * 1000) if dt.tzinfo else int(dt.replace(tzinfo=__import__("datetime").UTC).timestamp() * 1000)
+        return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp() * 1000)
+
+    def gross_bps(detail: object) -> float:
+        data = json.loads(detail) if isinstance(detail, str) else detail
+        return float(data.get("gross_edge_bps", 0))
 
     window = [r for r in rows if lo <= at_ms(r[0]) < hi]
-    big = [r for r in window if float(json.loads(r[3])["gross_edge_bps"] if isinstance(r[3], str)
-                                      else r[3]["gross_edge_bps"]) > 20]
+    big = [r for r in window if gross_bps(r[3]) > 20]
     assert big, f"expected the large stale cross near 00:49:07, got {window}"
     assert all(r[1] == "rejected" and r[2] == "book_stale" for r in big), big
