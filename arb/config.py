@@ -164,6 +164,16 @@ class VenueSection(_Section):
 
 class SandboxSection(_Section):
     port: int = Field(default=0, ge=0, le=65535)  # 0 = any free loopback port
+    # Connect to an already-running `arb sandbox` (e.g. http://127.0.0.1:8765) instead of starting one
+    # in-process; its key/secret come from ARB_<VENUE>_API_KEY / ARB_<VENUE>_API_SECRET like a live venue's.
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8765")
+        return value.rstrip("/") if value else value
 
 
 class _ConfigModel(_Section):
@@ -402,6 +412,17 @@ def _check_replay(config: Config, shown: str) -> None:
         capture = config.capture_path()
         if capture is None or not capture.is_file():
             raise ConfigError(shown, "replay.capture", f"capture file not found: {capture}")
+    if config.sandbox.url is not None:
+        for venue, section in config.venues.items():
+            if section.kind != "sandbox":
+                continue
+            if config.engine.mode == "replay":
+                raise ConfigError(shown, "sandbox.url", "a replay drives the in-process sandbox's book; "
+                                  "use mode = \"paper\" with an external sandbox")
+            if venue not in config.credentials:
+                env = env_prefix(venue)
+                raise ConfigError(shown, f"venues.{venue}",
+                                  f"an external sandbox needs {env}API_KEY and {env}API_SECRET in the environment")
     if config.engine.mode == "paper" and config.replay is not None and config.replay.speed <= 0:
         raise ConfigError(shown, "replay.speed",
                           "paper mode plays the capture in real time: set a speed > 0 (1 = recorded pace)")

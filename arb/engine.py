@@ -260,7 +260,7 @@ class Engine:
         books.now_ms = max(books.now_ms, event.ts)
         link = venues.sandboxes.get(venue)
         if link is not None and link.engine_fed:
-            link.sandbox.push_book(link.pairs[event.symbol], event.bids, event.asks, event.type)  # type: ignore[attr-defined]
+            link.sandbox.push_book(link.pairs[event.symbol], event.bids, event.asks, event.type)  # type: ignore[union-attr]
 
     def _detect(self, symbol: str, venues: VenueSet) -> Opportunity | Rejection | None:
         now = self.clock.now_ms()

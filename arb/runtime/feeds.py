@@ -82,9 +82,7 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
         section = config.venues[name]
         if kind == "sandbox":
             link = venues.sandboxes[name]
-            sandbox = link.sandbox
-            feed = GateBookFeed(books, symbols, ws_url=sandbox.ws_url, rest_url=sandbox.rest_url,  # type: ignore[attr-defined]
-                                clock_ms=now_ms)
+            feed = GateBookFeed(books, symbols, ws_url=link.ws_url, rest_url=link.rest_url, clock_ms=now_ms)
             out.feeds[name] = feed
             out.tasks.append(asyncio.create_task(feed.run(), name=f"feed-{name}"))
             if link.feed_done is not None:

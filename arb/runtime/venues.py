@@ -32,9 +32,11 @@ from arb.venues.protocol import Venue
 
 @dataclass
 class SandboxLink:
-    """How the engine feeds a sandbox's books: config venue -> the running sandbox and its pair ids."""
+    """A sandbox venue's endpoints, and how its books are fed."""
 
-    sandbox: object  # arb.sandbox.Sandbox (imported lazily: aiohttp server code is not needed for paper)
+    rest_url: str  # .../api/v4
+    ws_url: str
+    sandbox: object | None  # the in-process arb.sandbox.Sandbox; None for an external `arb sandbox`
     pairs: dict[str, str]  # unified symbol -> Gate pair id
     # Set when the sandbox plays the capture itself (paper/live modes) and has finished it.
     feed_done: object | None = None
@@ -117,6 +119,8 @@ async def _sandbox(config: Config, name: str, out: VenueSet, clock: WallClock | 
     from arb.venues.live import LiveVenue
 
     section = config.venues[name]
+    if config.sandbox.url is not None:
+        return await _external_sandbox(config, name, out)
     # A fresh key pair per run: the sandbox verifies real signatures, and nothing needs to know the secret
     # beyond this process. Never logged or stored.
     key, secret = "arb-" + secrets.token_hex(8), secrets.token_hex(32)
@@ -147,11 +151,33 @@ async def _sandbox(config: Config, name: str, out: VenueSet, clock: WallClock | 
                                     port=config.sandbox.port, clock=clock.epoch_s, feeds=feeds))
     await sandbox.start()
     out.closers.append(sandbox.stop)
-    out.sandboxes[name] = SandboxLink(sandbox, pairs, sandbox.feed_done if feeds else None, engine_fed)
+    out.sandboxes[name] = SandboxLink(sandbox.rest_url, sandbox.ws_url, sandbox, pairs,
+                                      sandbox.feed_done if feeds else None, engine_fed)
     exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
                                          pairs=[spec.to_json() for spec in specs], clock=ServerClock(clock.now_ms))
     out.closers.append(exchange.close)
     await exchange.sync_clock()
+    return GuardedVenue(LiveVenue(name, exchange), VenueThrottle(name, GATE_SPOT_LIMITS))
+
+
+async def _external_sandbox(config: Config, name: str, out: VenueSet) -> Venue:
+    """An `arb sandbox` running in another process: it outlives us, so a restart can reconcile against it."""
+    from arb.venues.gate import GateExchange
+    from arb.venues.live import LiveVenue
+
+    assert config.sandbox.url is not None
+    creds = config.credentials[name]
+    rest_url = config.sandbox.url + "/api/v4"
+    ws_url = config.sandbox.url.replace("http", "ws", 1) + "/ws/v4/"
+    exchange = GateExchange.for_endpoint(rest_url, ws_url, creds.api_key, creds.secret, enableRateLimit=False)
+    out.closers.append(exchange.close)
+    await exchange.load_markets()
+    for symbol in config.engine.symbols:
+        if symbol not in exchange.markets:
+            raise BadSymbol(name, f"the sandbox at {config.sandbox.url} does not list {symbol}")
+    await exchange.sync_clock()
+    pairs = {s: exchange.market(s)["id"] for s in config.engine.symbols}
+    out.sandboxes[name] = SandboxLink(rest_url, ws_url, None, pairs, None, engine_fed=False)
     return GuardedVenue(LiveVenue(name, exchange), VenueThrottle(name, GATE_SPOT_LIMITS))
 
 

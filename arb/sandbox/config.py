@@ -69,6 +69,9 @@ class Faults:
     fraction_429: float = 0.0
     fraction_5xx: float = 0.0
     drop_order_responses: int = 0  # accept the next N orders, then close the connection unanswered
+    # Place the order at once, then hold its response this long: the window in which a client can die
+    # between sending an order and recording the answer.
+    order_response_delay_s: float = 0.0
     freeze_book: bool = False
     rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
 
@@ -80,6 +83,7 @@ class Faults:
                 "fraction_429",
                 "fraction_5xx",
                 "drop_order_responses",
+                "order_response_delay_s",
                 "freeze_book",
             ):
                 raise ValueError(f"unknown fault knob {name!r}")

@@ -185,6 +185,9 @@ class RestApi:
             assert request.transport is not None
             request.transport.abort()
             raise asyncio.CancelledError
+        if self.faults.order_response_delay_s > 0:
+            await asyncio.sleep(self.faults.order_response_delay_s)
+            return web.json_response(self.engine.orders[order.id].to_json(), status=201)
         return web.json_response(order.to_json(), status=201)
 
     async def list_orders(self, request: web.Request) -> web.Response:

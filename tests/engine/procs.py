@@ -1,0 +1,68 @@
+"""Running arb commands as real processes in tests: output collected by reader threads, bounded waits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Proc:
+    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.out: list[str] = []
+        self.err: list[str] = []
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.popen = subprocess.Popen([sys.executable, "-m", "arb.cli", *args], cwd=cwd, env=full_env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._threads = [threading.Thread(target=_pump, args=(stream, sink), daemon=True)
+                         for stream, sink in ((self.popen.stdout, self.out), (self.popen.stderr, self.err))]
+        for thread in self._threads:
+            thread.start()
+
+    def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+        """Poll ``predicate`` until true; fail with the process output if it exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            if self.popen.poll() is not None:
+                raise AssertionError(f"process exited ({self.popen.returncode}) before {what}:\n{self.text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}:\n{self.text()}")
+
+    def text(self) -> str:
+        return "STDOUT:\n" + "".join(self.out[-40:]) + "\nSTDERR:\n" + "".join(self.err[-40:])
+
+    def finish(self, timeout: float = 60.0) -> int:
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"process did not exit in {timeout}s:\n{self.text()}") from None
+        self._close()
+        return code
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+        self._close()
+
+    def _close(self) -> None:
+        # The pipes end when the process does; collect the last lines, then close our ends.
+        for thread in self._threads:
+            thread.join(10)
+        for stream in (self.popen.stdout, self.popen.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+def _pump(stream: object, sink: list[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        sink.append(line)

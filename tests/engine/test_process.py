@@ -1,0 +1,168 @@
+"""`arb run` as users run it: the shipped config end to end, SIGTERM mid-run, SIGKILL mid-trade + restart."""
+
+from __future__ import annotations
+
+import json
+import signal
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from arb.venues.gate import GateExchange
+
+from .helpers import SHIPPED, config_with, summary_number, trimmed_capture
+from .procs import ROOT, Proc
+
+
+
+def test_shipped_config_runs_offline_and_sql_matches_the_summary(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(SHIPPED.read_text())
+    db = f"sqlite:///{tmp_path / 'arb.db'}"
+    proc = Proc(["run", "--db", db], cwd=tmp_path)
+    assert proc.finish(300) == 0, proc.text()
+    out = "".join(proc.out)
+    executed = int(summary_number(out, "executed"))
+    assert executed >= 1, out  # the shipped fees trade the real capture's best moments
+    with create_engine(db).connect() as c:
+        run = c.execute(text("SELECT id, ended_at, summary FROM runs")).one()
+        assert run.ended_at is not None
+        q = lambda sql: c.execute(text(sql), {"r": run.id}).scalar()  # noqa: E731
+        assert q("SELECT count(*) FROM opportunities WHERE run_id=:r AND decision='executed'") == executed
+        assert q("SELECT count(*) FROM opportunities WHERE run_id=:r AND decision='rejected'") == int(
+            summary_number(out, "rejected"))
+        assert q("SELECT count(*) FROM orders WHERE run_id=:r") == int(summary_number(out, "orders"))
+        assert q("SELECT count(*) FROM fills f JOIN orders o ON o.id=f.order_id WHERE o.run_id=:r") == int(
+            summary_number(out, "fills"))
+        # Gate orders went through the sandbox (real signatures over loopback): it assigned their ids.
+        assert q("SELECT count(*) FROM orders WHERE run_id=:r AND venue='gate' AND venue_order_id IS NOT NULL") >= 1
+        # Every order's lifecycle is recorded: created, submitted, then its outcome.
+        assert q("SELECT min(n) FROM (SELECT count(*) n FROM order_events e JOIN orders o ON o.id=e.order_id "
+                 "WHERE o.run_id=:r GROUP BY o.id) t") >= 3
+        expected = sum((Decimal(v) for (v,) in c.execute(
+            text("SELECT expected_profit FROM opportunities WHERE run_id=:r AND decision='executed'"), {"r": run.id})),
+            Decimal(0))
+    assert expected == Decimal(summary_number(out, "expected profit"))
+    summary = json.loads(run.summary) if isinstance(run.summary, str) else run.summary
+    assert summary["funnel"]["executed"] == executed
+
+
+def _paper_config(tmp_path: Path, capture: Path, *, speed: int, extra: dict[str, str] | None = None) -> Path:
+    edits = {
+        'mode = "replay"              # replay | paper | live': 'mode = "paper"',
+        'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture.as_posix()}"',
+        "speed = 0                    # 0 = as fast as possible; 1 = recorded speed": f"speed = {speed}",
+        'status = "auto"': 'status = "plain"',
+        "status_interval_s = 5.0": "status_interval_s = 0.2",
+    }
+    edits.update(extra or {})
+    return config_with(tmp_path, fee="0", extra=edits)
+
+
+def test_sigterm_mid_run_stops_cleanly(tmp_path: Path) -> None:
+    capture = trimmed_capture(tmp_path, "00:40:00", "00:50:00")
+    config = _paper_config(tmp_path, capture, speed=10)
+    db = f"sqlite:///{tmp_path / 'arb.db'}"
+    proc = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path)
+    try:
+        # Running for real: books are flowing and at least one pair has been decided.
+        proc.wait_for("trading activity", lambda: any(" executed " in l and " executed 0 " not in l
+                                                      for l in proc.err), timeout=120)
+        proc.popen.send_signal(signal.SIGTERM)
+        assert proc.finish(60) == 0, proc.text()
+    finally:
+        proc.kill()
+    assert "== arb run summary ==" in "".join(proc.out)
+    with create_engine(db).connect() as c:
+        run = c.execute(text("SELECT id, ended_at, summary FROM runs")).one()
+        summary = json.loads(run.summary) if isinstance(run.summary, str) else run.summary
+        in_flight = c.execute(text("SELECT count(*) FROM orders WHERE status IN ('created','submitted','unknown')"
+                                   " OR status = 'open'")).scalar()
+        executed = c.execute(text("SELECT count(*) FROM opportunities WHERE decision='executed'")).scalar()
+    assert run.ended_at is not None
+    assert summary["stop_reason"] == "SIGTERM"
+    assert in_flight == 0  # every leg resolved; nothing left resting
+    assert executed == summary["funnel"]["executed"] >= 1
+
+
+def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
+    capture = trimmed_capture(tmp_path, "00:40:00", "00:50:00")
+    key, secret = "k-sigkill", "s-" + "x" * 40
+    sandbox = Proc(["sandbox", "--port", "0", "--capture", str(capture), "--capture-venue", "binance",
+                    "--capture-symbol", "LINK/USDT", "--speed", "10", "--fee", "0",
+                    "--balance", "USDT=5000", "--balance", "LINK=200"], cwd=tmp_path,
+                   env={"ARB_SANDBOX_KEY": key, "ARB_SANDBOX_SECRET": secret})
+    engine_env = {"ARB_GATE_API_KEY": key, "ARB_GATE_API_SECRET": secret}
+    try:
+        sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in l for l in sandbox.out), 30)
+        line = next(l for l in sandbox.out if "sandbox listening" in l)
+        base = line.split("rest=")[1].split()[0].removesuffix("/api/v4")
+        config = _paper_config(tmp_path, capture, speed=10, extra={"port = 0": f'port = 0\nurl = "{base}"'})
+        db = f"sqlite:///{tmp_path / 'arb.db'}"
+        engine = create_engine(db)
+
+        def gate_orders_in_flight() -> list[str]:
+            try:
+                with engine.connect() as c:
+                    return [r[0] for r in c.execute(text(
+                        "SELECT client_order_id FROM orders WHERE venue='gate' AND status IN ('created','submitted')"))]
+            except Exception:  # noqa: BLE001 - the database may not exist yet
+                return []
+
+        import urllib.request
+
+        def fault(**knobs: object) -> None:
+            req = urllib.request.Request(base + "/_sandbox/faults", data=json.dumps(knobs).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(req, timeout=10).read()
+
+        # Orders are placed at once but answered only after 60 s: the process dies in between.
+        fault(order_response_delay_s=60)
+        first = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=engine_env)
+        try:
+            first.wait_for("a Gate order in flight", lambda: bool(gate_orders_in_flight()), timeout=120)
+            stuck = gate_orders_in_flight()[0]
+            first.popen.send_signal(signal.SIGKILL)
+            first.popen.wait(10)
+        finally:
+            first.kill()
+        fault(order_response_delay_s=0)
+
+        # Restart with the kill switch engaged: it must reconcile, and trade nothing new.
+        (tmp_path / "arb.kill").write_text("stop")
+        second = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=engine_env)
+        try:
+            second.wait_for("reconciliation", lambda: any("reconciled with venues" in l for l in second.err), 120)
+            second.popen.send_signal(signal.SIGTERM)
+            assert second.finish(60) == 0, second.text()
+        finally:
+            second.kill()
+
+        with engine.connect() as c:
+            row = c.execute(text("SELECT id, status, filled FROM orders WHERE client_order_id=:c"), {"c": stuck}).one()
+            db_fills = c.execute(text("SELECT trade_id, amount FROM fills WHERE order_id=:o"), {"o": row.id}).all()
+            copies = c.execute(text("SELECT count(*) FROM orders WHERE client_order_id=:c"), {"c": stuck}).scalar()
+        assert copies == 1
+        assert row.status in ("filled", "canceled"), row  # resolved from the venue's truth, not left in flight
+
+        import asyncio
+
+        async def venue_truth() -> tuple[list[dict], list[dict]]:
+            ex = GateExchange.for_endpoint(base + "/api/v4", None, key, secret)
+            try:
+                await ex.load_markets()
+                orders = await ex.fetch_closed_orders("LINK/USDT")
+                trades = await ex.fetch_my_trades("LINK/USDT")
+                return orders, trades
+            finally:
+                await ex.close()
+
+        orders, trades = asyncio.run(venue_truth())
+        on_venue = [o for o in orders if o["clientOrderId"] == stuck]
+        assert len(on_venue) == 1  # placed exactly once, never resent under another id
+        venue_trades = {t["id"]: Decimal(str(t["amount"])) for t in trades if t["order"] == on_venue[0]["id"]}
+        assert {tid: Decimal(amt) for tid, amt in db_fills} == venue_trades  # nothing lost, nothing doubled
+        assert Decimal(row.filled) == sum(venue_trades.values(), Decimal(0))
+    finally:
+        sandbox.kill()
