@@ -1,13 +1,16 @@
 """Entry points: ``detect`` for one symbol over N venues, ``detect_many`` for many symbols in one numpy pass.
 
-Every ordered venue pair of every symbol becomes one kernel row. Pairs whose books do not cross at the top
-are dropped before sizing (in a quiet market that is nearly all of them, so the common call is one
-vectorized comparison and ``None``); the crossed rows of all symbols are sized together, then each symbol's
-candidates go through the same screening, rounding and choice as the reference (``select.choose``).
+Per symbol, in plain Python over the venues' top of book (a few scalar reads, no arrays): which ordered
+pairs cross, and which of those fail a screen that needs no sizing (book health, book age, abnormal edge).
+In a quiet market nothing crosses and the call ends there. Only the pairs that can still trade, plus the
+crossed pair with the largest gross edge (whose rejection is reported when nothing trades), are sized, all
+symbols' rows in one kernel call. ``_decide`` then picks exactly what the reference's ``select.choose``
+picks, but builds a ``Candidate`` only for the pairs it finalizes or reports.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -15,9 +18,11 @@ from functools import lru_cache
 import numpy as np
 
 from arb.detection.candidate import Candidate, buy_cost_factor, buy_net_factor
-from arb.detection.select import choose
-from arb.detection.types import LIVE, Decision, DetectionParams, FeeMode, FloatArray, VenueBook
-from arb.detection.vectorized import ASK_PAD, gross_edge_bps, size_pairs, venue_arrays
+from arb.detection.finalize import finalize, rejection
+from arb.detection.types import LIVE, Decision, DetectionParams, FeeMode, Opportunity, Reason, VenueBook
+from arb.detection.vectorized import RowSizes, size_rows, stack_rows
+
+Pair = tuple[int, int, float]  # (buy venue index, sell venue index, top-of-book gross edge in bps)
 
 
 def detect(symbol: str, venues: Sequence[VenueBook], params: DetectionParams) -> Decision:
@@ -29,31 +34,14 @@ def detect(symbol: str, venues: Sequence[VenueBook], params: DetectionParams) ->
 def detect_many(items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams) -> list[Decision]:
     """``detect`` for each ``(symbol, venues)``, in order, sizing all symbols' crossed pairs in one pass."""
     results: list[Decision] = [None] * len(items)
-    # Most of the time nothing crosses: settle that with a few scalar reads before building any arrays.
-    live = [k for k, (_, venues) in enumerate(items) if _top_crosses(venues)]
-    if not live:
+    plans = [p for p in (_Plan(k, venues, params) for k, (_, venues) in enumerate(items)) if p.pairs]
+    if not plans:
         return results
-    batch = [items[k] for k in live]
-    for k, cands in zip(live, _candidates(batch, params, shortlist=True), strict=True):
-        if cands:
-            symbol, venues = items[k]
-            results[k] = choose(symbol, venues, cands, params)
+    sized = _Rows(plans, params, audit=False)
+    for plan in plans:
+        symbol, venues = items[plan.item]
+        results[plan.item] = _decide(symbol, venues, plan, sized, params)
     return results
-
-
-def _top_crosses(venues: Sequence[VenueBook]) -> bool:
-    """Whether some venue's best bid is above another venue's best ask (one pass, no pairs)."""
-    best_ask = second_ask = _INF
-    best_at = -1
-    bids = []
-    for k, v in enumerate(venues):
-        ask = float(v.ask_px[0]) if len(v.ask_px) else _INF
-        if ask < best_ask:
-            best_ask, second_ask, best_at = ask, best_ask, k
-        elif ask < second_ask:
-            second_ask = ask
-        bids.append(float(v.bid_px[0]) if len(v.bid_px) else -_INF)
-    return any(bid > (second_ask if k == best_at else best_ask) for k, bid in enumerate(bids))
 
 
 def crossed_candidates(
@@ -61,149 +49,163 @@ def crossed_candidates(
 ) -> list[list[Candidate]]:
     """Per symbol, the float sizing of every ordered pair that crosses at the top, in ``(buy, sell)`` order.
 
-    The stage before screening and rounding: what the property tests compare against the reference.
-    """
-    return _candidates(items, params, shortlist=False)
-
-
-def _candidates(
-    items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams, *, shortlist: bool
-) -> list[list[Candidate]]:
-    """``crossed_candidates``; with ``shortlist``, only what ``choose`` can pick: the pairs that pass the
-    float screen, plus per symbol the screened-out pair with the largest gross edge (its rejection if
-    nothing trades). Building a Python object per crossed pair is what a busy market would otherwise pay.
+    The stage before screening and rounding, with the audit numbers: what the property tests compare
+    against the reference.
     """
     per_symbol: list[list[Candidate]] = [[] for _ in items]
-    books = [v for _, venues in items for v in venues]
-    if not books:
-        return per_symbol
-    buy_rows, sell_rows, owner = _pair_index(items)
-    if len(buy_rows) == 0:
-        return per_symbol
-    stack = _Stack(books)
-    gross = gross_edge_bps(stack.curves, buy_rows, sell_rows)
-    crossed = np.flatnonzero(gross > 0)
-    if len(crossed) == 0:
-        return per_symbol
-    b, s, owners = buy_rows[crossed], sell_rows[crossed], owner[crossed]
-    net = stack.net[b]
-    x_cap = np.minimum(np.minimum(float(params.max_size) * net, stack.base_bal[s]), stack.curves.x_quote[b])
-    sizes = size_pairs(stack.curves, b, s, x_cap, gross[crossed])
-    rows: slice | np.ndarray = slice(None)
-    if shortlist and len(crossed) > _SHORTLIST_FROM:
-        eligible = stack.eligible(params)
-        passing = (
-            eligible[b]
-            & eligible[s]
-            & (sizes.gross_edge_bps <= float(params.max_edge_bps))
-            & (sizes.profitable_size > 0)
-            & (sizes.size > 0)
-        )
-        failed = np.flatnonzero(~passing)
-        if len(failed):
-            if len(items) == 1:
-                passing[failed[sizes.gross_edge_bps[failed].argmax()]] = True
-            else:
-                ranked = failed[np.lexsort((failed, -sizes.gross_edge_bps[failed], owners[failed]))]
-                first = np.flatnonzero(np.diff(owners[ranked], prepend=-1))
-                passing[ranked[first]] = True
-        rows = np.flatnonzero(passing)
-    offsets = np.cumsum([0] + [len(venues) for _, venues in items])
-    table = np.stack(
-        [
-            b - offsets[owners],
-            s - offsets[owners],
-            owners,
-            sizes.gross_edge_bps,
-            sizes.profitable_size,
-            sizes.size,
-            sizes.size / net,
-            sizes.buy_vwap,
-            sizes.sell_vwap,
-            sizes.buy_worst,
-            sizes.sell_worst,
-            sizes.cost,
-            sizes.proceeds,
-        ]
-    )[:, rows]
-    for bi, si, sym, g, prof, x, amt, bv, sv, bw, sw, cost, proc in table.T.tolist():
-        per_symbol[int(sym)].append(
-            Candidate(int(bi), int(si), g, prof, x, amt, bv, sv, bw, sw, cost, proc, proc - cost)
-        )
+    plans = [p for p in (_Plan(k, venues, params, True) for k, (_, venues) in enumerate(items)) if p.pairs]
+    if plans:
+        sized = _Rows(plans, params, audit=True)
+        for plan in plans:
+            per_symbol[plan.item] = [sized.candidate(plan, i) for i in range(len(plan.pairs))]
     return per_symbol
 
 
-class _Stack:
-    """All venues' books as padded ``(venues, levels)`` curves, plus the per-venue scalars screening needs."""
+class _Plan:
+    """One symbol's crossed pairs, the reason each fails before sizing (``None``: it must be sized), the
+    pair a rejection would report (largest gross edge, first in pair order on ties) and, once ``_Rows``
+    has placed them, the kernel row of each sized pair (``-1``: not sized)."""
 
-    def __init__(self, books: Sequence[VenueBook]) -> None:
-        depths = {len(a) for v in books for a in (v.ask_px, v.bid_px)}
-        if len(depths) == 1 and 0 not in depths:  # the usual case: every book as deep as asked for
-            flat = np.concatenate([a for v in books for a in (v.ask_px, v.ask_sz, v.bid_px, v.bid_sz)])
-            ask_px, ask_sz, bid_px, bid_sz = flat.reshape(len(books), 4, -1).transpose(1, 0, 2)
-        else:
-            n, t = max(1, *depths), len(books)
-            ask_px, ask_sz = np.full((t, n), ASK_PAD), np.zeros((t, n))
-            bid_px, bid_sz = np.zeros((t, n)), np.zeros((t, n))
-            for i, v in enumerate(books):
-                ask_px[i, : len(v.ask_px)] = v.ask_px
-                ask_sz[i, : len(v.ask_sz)] = v.ask_sz
-                bid_px[i, : len(v.bid_px)] = v.bid_px
-                bid_sz[i, : len(v.bid_sz)] = v.bid_sz
-        scalars = [
-            (
-                *_fee_factors(v.taker_fee, v.fee_mode),
-                float(v.base_balance),
-                float(v.quote_balance),
-                v.age_ms if v.health == LIVE else -1,
-            )
-            for v in books
-        ]
-        fee_, net, cost_k, self.base_bal, quote_bal, self.live_age = np.array(scalars).T
-        self.net: FloatArray = net
-        self.curves = venue_arrays(ask_px, ask_sz, bid_px, bid_sz, net, cost_k, fee_, quote_bal)
+    __slots__ = ("early", "item", "pairs", "rows", "top", "venues")
 
-    def eligible(self, params: DetectionParams) -> np.ndarray:
-        """Live and no older than the age limit (non-live books carry age -1)."""
-        ok: np.ndarray = (self.live_age >= 0) & (self.live_age <= params.max_book_age_ms)
-        return ok
+    def __init__(
+        self, item: int, venues: Sequence[VenueBook], params: DetectionParams, every_pair: bool = False
+    ) -> None:
+        self.item = item
+        self.venues = venues
+        asks = [float(v.ask_px[0]) if len(v.ask_px) else _INF for v in venues]
+        bids = [float(v.bid_px[0]) if len(v.bid_px) else -_INF for v in venues]
+        top_bid = max(bids, default=-_INF)
+        pairs: list[Pair] = []
+        for b, ask in enumerate(asks):
+            if ask >= top_bid:
+                continue
+            for s, bid in enumerate(bids):
+                if bid > ask and s != b:
+                    gross = (bid - ask) / ask * 1e4  # the reference's formula, so both screen the same value
+                    if gross > 0:
+                        pairs.append((b, s, gross))
+        self.pairs = pairs
+        self.rows: list[int] = []
+        self.early: list[Reason | None] = []
+        self.top = -1
+        if not pairs:
+            return
+        state = [_state(v, params.max_book_age_ms) for v in venues]
+        max_edge = float(params.max_edge_bps)
+        early = self.early
+        for b, s, gross in pairs:
+            worst = max(state[b], state[s])
+            if worst:
+                early.append(_NOT_LIVE if worst == 2 else _STALE)
+            else:
+                early.append(Reason.ABNORMAL_EDGE if gross > max_edge else None)
+        self.top = max(range(len(pairs)), key=lambda i: pairs[i][2])
+        if every_pair:
+            self.early = [None] * len(pairs)
+
+    def to_size(self) -> list[int]:
+        """Indices of the pairs the kernel must size."""
+        need = [i for i, why in enumerate(self.early) if why is None]
+        if self.early[self.top] is not None:
+            need.append(self.top)
+        return need
 
 
-def _pair_index(
-    items: Sequence[tuple[str, Sequence[VenueBook]]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stacked-row indices ``(buy, sell, symbol)`` of every ordered pair, pairs in ``(buy, sell)`` order."""
-    counts = {len(venues) for _, venues in items}
-    if len(counts) == 1:  # every symbol on the same number of venues: tile one pattern
-        (n,) = counts
-        b, s = _ordered_pairs(n)
-        offsets = np.arange(len(items))[:, None] * n
-        owner = np.repeat(np.arange(len(items)), len(b))
-        return (b + offsets).ravel(), (s + offsets).ravel(), owner
-    buys, sells, owners = [], [], []
-    offset = 0
-    for sym, (_, venues) in enumerate(items):
-        b, s = _ordered_pairs(len(venues))
-        buys.append(b + offset)
-        sells.append(s + offset)
-        owners.append(np.full(len(b), sym))
-        offset += len(venues)
-    return np.concatenate(buys), np.concatenate(sells), np.concatenate(owners)
+class _Rows:
+    """The kernel run over every pair of every plan that needs sizing, as Python floats per row."""
+
+    def __init__(self, plans: Sequence[_Plan], params: DetectionParams, *, audit: bool) -> None:
+        max_size = float(params.max_size)
+        buys: list[VenueBook] = []
+        sells: list[VenueBook] = []
+        factors = []
+        for plan in plans:
+            plan.rows = [-1] * len(plan.pairs)
+            venues = plan.venues
+            for i in plan.to_size():
+                b, s, _ = plan.pairs[i]
+                buy, sell = venues[b], venues[s]
+                kb, net, _fee = _fee_factors(buy.taker_fee, buy.fee_mode)
+                sell_net = _fee_factors(sell.taker_fee, sell.fee_mode)[2]
+                cap = min(max_size * net, float(sell.base_balance))
+                plan.rows[i] = len(buys)
+                buys.append(buy)
+                sells.append(sell)
+                factors.append((kb, sell_net, net, 1.0, cap, float(buy.quote_balance)))
+        self.sizes: RowSizes = size_rows(stack_rows(buys, sells), np.array(factors), audit=audit)
+        self.profitable: list[float] = self.sizes.profitable_size.tolist()
+        self.size: list[float] = self.sizes.size.tolist()
+        self.cost: list[float] = self.sizes.cost.tolist()
+        self.proceeds: list[float] = self.sizes.proceeds.tolist()
+        self.net = [f[2] for f in factors]
+        out = self.sizes
+        self.audit: list[tuple[float, float, float, float]] | None = None
+        if out.buy_vwap is not None and out.sell_vwap is not None:
+            assert out.buy_worst is not None and out.sell_worst is not None
+            columns = (out.buy_vwap, out.sell_vwap, out.buy_worst, out.sell_worst)
+            self.audit = list(zip(*(c.tolist() for c in columns), strict=True))
+
+    def candidate(self, plan: _Plan, i: int) -> Candidate:
+        b, s, gross = plan.pairs[i]
+        r = plan.rows[i]
+        size, cost, proceeds = self.size[r], self.cost[r], self.proceeds[r]
+        audit = _UNAUDITED if self.audit is None else self.audit[r]
+        return Candidate(
+            b, s, gross, self.profitable[r], size, size / self.net[r], *audit, cost, proceeds, proceeds - cost
+        )
+
+
+def _decide(
+    symbol: str, venues: Sequence[VenueBook], plan: _Plan, sized: _Rows, params: DetectionParams
+) -> Decision:
+    """``select.choose`` over the plan's pairs: the first viable pair (best float profit first, ties in pair
+    order) that finalizes to an ``Opportunity``, else the rejection of the pair with the largest gross edge."""
+    reasons = list(plan.early)
+    viable: list[tuple[float, int]] = []
+    for i, why in enumerate(reasons):
+        if why is None:
+            r = plan.rows[i]
+            if sized.profitable[r] <= 0.0:
+                reasons[i] = Reason.UNPROFITABLE_AFTER_FEES
+            elif sized.size[r] <= 0.0:
+                reasons[i] = Reason.BALANCE_INSUFFICIENT
+            else:
+                viable.append((sized.cost[r] - sized.proceeds[r], i))
+    viable.sort(key=lambda v: v[0])  # stable: ties keep pair order
+    top_decided = None
+    for _, i in viable:
+        b, s, _ = plan.pairs[i]
+        decided = finalize(symbol, venues[b], venues[s], sized.candidate(plan, i), params)
+        if isinstance(decided, Opportunity):
+            return decided
+        if i == plan.top:
+            top_decided = decided
+    if top_decided is not None:
+        return top_decided
+    b, s, _ = plan.pairs[plan.top]
+    why = reasons[plan.top]
+    assert why is not None  # every viable pair was finalized above
+    return rejection(why, symbol, venues[b], venues[s], sized.candidate(plan, plan.top), params)
+
+
+def _state(venue: VenueBook, max_age_ms: int) -> int:
+    """0: eligible, 1: live but too old, 2: not live (checked first, as in ``select.screen``)."""
+    if venue.health != LIVE:
+        return 2
+    return 1 if venue.age_ms > max_age_ms else 0
 
 
 _INF = float("inf")
-_SHORTLIST_FROM = 16  # below this many crossed pairs, screening them in choose() is cheaper than in numpy
+# VWAPs and worst prices of a detect-path candidate: not computed, no decision reads them (finalize
+# re-walks the books exactly for the rounded legs).
+_UNAUDITED = (math.nan, math.nan, math.nan, math.nan)
+_NOT_LIVE = Reason.BOOK_NOT_LIVE
+_STALE = Reason.BOOK_STALE
 
 
 @lru_cache(maxsize=256)
 def _fee_factors(fee: Decimal, mode: FeeMode) -> tuple[float, float, float]:
-    """``(fee, net, cost factor)`` as floats; a handful of distinct fee tiers across all venues."""
+    """``(buy cost factor, buy net factor, sell net factor)`` as floats; a handful of distinct fee tiers."""
     f = float(fee)
-    return f, buy_net_factor(mode, f), buy_cost_factor(mode, f)
-
-
-@lru_cache(maxsize=64)
-def _ordered_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    b, s = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    keep = b != s
-    return b[keep], s[keep]
+    return buy_cost_factor(mode, f), buy_net_factor(mode, f), 1.0 - f

@@ -1,4 +1,10 @@
-"""The numpy sizing kernel: all ordered venue pairs (of one or many symbols) in a fixed number of array ops.
+"""The numpy sizing kernel: every row (one ordered venue pair, of one or many symbols) in a fixed number of ops.
+
+A row's input is the buy venue's asks and the sell venue's bids stacked as ``(rows, 4, levels)``:
+``[ask_px, ask_sz, bid_px, bid_sz]`` (``stack_rows`` builds it with one ``np.concatenate``). The two sides
+are processed together as ``(rows, 2, levels)`` blocks (``[:, ::2]`` prices, ``[:, 1::2]`` sizes), so each
+step is one array op for both legs: at a handful of rows an op costs ~1 us whatever its size, and the op
+count is the cost.
 
 Sizing works in hedged base ``x`` (see ``candidate``). On the buy venue, ask level ``i`` covers
 ``[ask_start_i, ask_end_i)`` of ``x`` at an effective cost ``ask_eff_i`` per unit; on the sell venue, bid
@@ -7,140 +13,126 @@ walk is needed:
 
 * the profitable size is the earliest point where some ask level meets some bid level with
   ``bid_eff <= ask_eff``, i.e. ``min(max(ask_start_i, bid_start_j))`` over all such ``(i, j)`` (a
-  non-overlapping such pair only bounds it from above), capped by either side's depth; for each ``i`` the
-  first such ``j`` is enough, as later bid levels start later;
-* quote spent is a function of ``x`` on the buy venue alone, so the quote-balance cap is per venue;
+  non-overlapping such pair only bounds it from above), capped by the ask side's depth; for each ``i`` the
+  first such ``j`` is enough, as later bid levels start later (when no bid level fails, ``j`` is one past
+  the last level, which starts at the bid side's depth);
+* quote spent is a function of ``x`` on the buy venue alone; it binds rarely, so it is only solved for
+  when the capped size would overspend;
 * cost, proceeds, VWAPs and the worst level reached are per-side sums over levels clipped to the final size.
 
-Per venue quantities are computed once (``VenueArrays``); a pair row only gathers two venues' rows. Missing
-levels are padded with zero size at a sentinel price (asks ``ASK_PAD``, bids 0) that never pays; the
-sentinel is finite so no inf/nan arithmetic (and no warnings) can occur.
+Books shorter than the row's depth are padded with zero-size levels at a sentinel price that never pays
+(asks ``ASK_PAD``, bids 0); the sentinel is finite so no inf/nan arithmetic (and no warnings) can occur.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from arb.detection.candidate import MIN_MARGIN
-from arb.detection.types import FloatArray
+from arb.detection.types import FloatArray, VenueBook
 
 ASK_PAD = 1e200  # an ask no one can afford: finite, so products with a zero size stay zero
-IntArray = np.ndarray
 _HURDLE = 1.0 + float(MIN_MARGIN)
 
+# Columns of the per-row factor table ``stack_rows`` callers pass to ``size_rows``.
+F_BUY_COST, F_SELL_NET, F_BUY_NET, F_ONE, F_X_CAP, F_QUOTE = range(6)
+
 
 @dataclass(frozen=True, slots=True)
-class VenueArrays:
-    """Per venue ``(venues, levels)`` curves, and per venue scalars ``(venues,)``.
+class RowSizes:
+    """Kernel output, each ``(rows,)``; same meaning as the ``Candidate`` fields (size in hedged base).
 
-    ``ask``: stacked ``[px, eff, start, end]`` as ``(4, venues, levels)``; ``bid`` likewise.
-    ``x_quote``: hedged base the venue's quote balance can buy (inf if it can buy the whole side).
+    VWAPs and worst prices are audit numbers no decision reads: computed only when asked (``audit``).
     """
 
-    ask: FloatArray
-    bid: FloatArray
-    x_quote: FloatArray
-
-
-@dataclass(frozen=True, slots=True)
-class PairSizes:
-    """Kernel output, each ``(rows,)``; same meaning as the ``Candidate`` fields (size in hedged base)."""
-
-    gross_edge_bps: FloatArray
     profitable_size: FloatArray
     size: FloatArray
-    buy_vwap: FloatArray
-    sell_vwap: FloatArray
-    buy_worst: FloatArray
-    sell_worst: FloatArray
     cost: FloatArray
     proceeds: FloatArray
+    buy_vwap: FloatArray | None = None
+    sell_vwap: FloatArray | None = None
+    buy_worst: FloatArray | None = None
+    sell_worst: FloatArray | None = None
 
 
-def venue_arrays(
-    ask_px: FloatArray,
-    ask_sz: FloatArray,
-    bid_px: FloatArray,
-    bid_sz: FloatArray,
-    net: FloatArray,
-    cost_k: FloatArray,
-    fee: FloatArray,
-    quote_balance: FloatArray,
-) -> VenueArrays:
-    """Curves of every venue from its padded ``(venues, levels)`` book and fee/balance scalars.
+def stack_rows(buys: Sequence[VenueBook], sells: Sequence[VenueBook]) -> FloatArray:
+    """``(rows, 4, levels)``: row ``k`` holds ``buys[k]``'s asks and ``sells[k]``'s bids.
 
-    Each block gets one extra level past the book's depth: zero size, starting where the side runs out,
-    priced never to pay. It makes "the first bid level that fails" always exist and caps the profitable
-    size at either side's depth without separate steps. Written into preallocated blocks: at a thousand
-    venues the copies ``np.stack`` would make cost more than the arithmetic.
+    One ``np.concatenate`` when every side has the same depth (books are cut to a fixed depth upstream, so
+    that is the usual case); otherwise padded into a preallocated block.
     """
-    t, n = ask_px.shape
-    ask = np.empty((4, t, n + 1))
-    ask[0, :, :n] = ask_px
-    ask[0, :, n] = ASK_PAD
-    np.multiply(ask[0], cost_k[:, None], out=ask[1])
-    np.cumsum(ask_sz, axis=1, out=ask[3, :, :n])
-    ask[3, :, :n] *= net[:, None]
-    ask[3, :, n] = ask[3, :, n - 1]
-    ask[2, :, 0] = 0.0
-    ask[2, :, 1:] = ask[3, :, :-1]
-    # Quote spent by the end of each ask level; the balance runs out inside the first level it exceeds.
-    cost_end = np.cumsum(ask[1] * (ask[3] - ask[2]), axis=1)
-    over = cost_end > quote_balance[:, None]
-    i = over.argmax(axis=1)
-    rows = np.arange(t)
-    cost_before = np.where(i > 0, cost_end[rows, i - 1], 0.0)
-    x_quote = ask[2, rows, i] + (quote_balance - cost_before) / ask[1, rows, i]
-    bid = np.zeros((4, t, n + 1))
-    bid[0, :, :n] = bid_px
-    np.multiply(bid[0], (1.0 - fee)[:, None], out=bid[1])
-    np.cumsum(bid_sz, axis=1, out=bid[3, :, :n])
-    bid[3, :, n] = bid[3, :, n - 1]
-    bid[2, :, 1:] = bid[3, :, :-1]
-    return VenueArrays(ask=ask, bid=bid, x_quote=np.where(over.any(axis=1), x_quote, np.inf))
+    depth = len(buys[0].ask_px)
+    if depth and all(len(b.ask_px) == depth for b in buys) and all(len(s.bid_px) == depth for s in sells):
+        parts: list[FloatArray] = []
+        for b, s in zip(buys, sells, strict=True):
+            parts += (b.ask_px, b.ask_sz, s.bid_px, s.bid_sz)
+        return np.concatenate(parts).reshape(len(buys), 4, depth)
+    depth = max(1, *(len(b.ask_px) for b in buys), *(len(s.bid_px) for s in sells))
+    block = np.zeros((len(buys), 4, depth))
+    block[:, 0] = ASK_PAD
+    for k, (b, s) in enumerate(zip(buys, sells, strict=True)):
+        block[k, 0, : len(b.ask_px)] = b.ask_px
+        block[k, 1, : len(b.ask_sz)] = b.ask_sz
+        block[k, 2, : len(s.bid_px)] = s.bid_px
+        block[k, 3, : len(s.bid_sz)] = s.bid_sz
+    return block
 
 
-def gross_edge_bps(v: VenueArrays, buy: IntArray, sell: IntArray) -> FloatArray:
-    """Top-of-book cross in bps of the best ask (about -1e4 where a side is empty)."""
-    best_ask = v.ask[0, buy, 0]
-    edge: FloatArray = (v.bid[0, sell, 0] - best_ask) / best_ask * 1e4
-    return edge
-
-
-def size_pairs(
-    v: VenueArrays, buy: IntArray, sell: IntArray, x_cap: FloatArray, gross: FloatArray
-) -> PairSizes:
-    """Size buying on venue rows ``buy`` and selling on rows ``sell``.
-
-    ``x_cap`` bounds the hedged size from outside the books (max size, balances); ``gross`` is passed
-    through from ``gross_edge_bps``.
+def size_rows(books: FloatArray, factors: FloatArray, *, audit: bool = False) -> RowSizes:
+    """Size every row of ``books`` (from ``stack_rows``); ``factors`` is ``(rows, 6)`` by the ``F_*`` columns:
+    buy cost factor, sell net factor, buy net factor, 1.0, the size cap from outside the books (max size,
+    base balance) and the buy venue's quote balance.
     """
-    a_px, a_eff, a_start, a_end = v.ask[:, buy]
-    b_px, b_eff, b_start, b_end = v.bid[:, sell]
-    rows = np.arange(len(buy))[:, None]
+    px = books[:, ::2]  # (rows, 2, levels): ask prices, bid prices
+    eff = px * factors[:, 0:2, None]  # ask cost per hedged unit incl. fee; bid proceeds net of fee
+    # Level boundaries in hedged base with a leading 0: level i spans [edges[..., i], edges[..., i + 1]).
+    rows, _, depth = books.shape
+    edges = np.empty((rows, 2, depth + 1))
+    edges[:, :, 0] = 0.0
+    np.cumsum(books[:, 1::2], axis=2, out=edges[:, :, 1:])
+    edges[:, :, 1:] *= factors[:, 2:4, None]
+    starts, ends = edges[:, :, :-1], edges[:, :, 1:]
     # For each ask level, the first bid level that no longer pays against it (bids fall, so it is the
     # count of bids that still do); the two levels are both active from the later of their starts on.
-    first_fail = (b_eff[:, None, :] > (a_eff * _HURDLE)[:, :, None]).sum(axis=2)
-    profitable = np.maximum(a_start, b_start[rows, first_fail]).min(axis=1)
-    size = np.minimum(profitable, x_cap)
-    col = size[:, None]
-    a_take = np.maximum(np.minimum(a_end, col) - a_start, 0.0)
-    b_take = np.maximum(np.minimum(b_end, col) - b_start, 0.0)
-    a_last = np.maximum((a_start < col).sum(axis=1) - 1, 0)
-    b_last = np.maximum((b_start < col).sum(axis=1) - 1, 0)
+    first_fail = (eff[:, 1, None, :] > (eff[:, 0] * _HURDLE)[:, :, None]).sum(axis=2)
+    meets = np.maximum(starts[:, 0], np.take_along_axis(edges[:, 1], first_fail, axis=1))
+    profitable = np.minimum(meets.min(axis=1), edges[:, 0, -1])
+    size = np.minimum(profitable, factors[:, F_X_CAP])
+    take, spent = _take(starts, ends, eff, size)
+    quote = factors[:, F_QUOTE]
+    if (spent[:, 0] > quote).any():
+        size = np.minimum(size, _quote_cap(edges[:, 0], eff[:, 0], quote))
+        take, spent = _take(starts, ends, eff, size)
+    sizes = RowSizes(profitable, size, spent[:, 0], spent[:, 1])
+    if not audit:
+        return sizes
     has = size > 0
-    safe = np.where(has, size, 1.0)
-    rows = rows[:, 0]
-    return PairSizes(
-        gross_edge_bps=gross,
-        profitable_size=profitable,
-        size=size,
-        buy_vwap=(a_px * a_take).sum(axis=1) / safe,
-        sell_vwap=(b_px * b_take).sum(axis=1) / safe,
-        buy_worst=np.where(has, a_px[rows, a_last], 0.0),
-        sell_worst=np.where(has, b_px[rows, b_last], 0.0),
-        cost=(a_eff * a_take).sum(axis=1),
-        proceeds=(b_eff * b_take).sum(axis=1),
+    vwap = (px * take).sum(axis=2) / np.where(has, size, 1.0)[:, None]
+    last = np.maximum((starts < size[:, None, None]).sum(axis=2) - 1, 0)
+    worst = np.where(has[:, None], np.take_along_axis(px, last[:, :, None], axis=2)[:, :, 0], 0.0)
+    return RowSizes(
+        profitable, size, spent[:, 0], spent[:, 1], vwap[:, 0], vwap[:, 1], worst[:, 0], worst[:, 1]
     )
+
+
+def _take(
+    starts: FloatArray, ends: FloatArray, eff: FloatArray, size: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Hedged base taken from each level of both sides for ``size``, and ``[cost, proceeds]`` per row."""
+    take = np.maximum(np.minimum(ends, size[:, None, None]) - starts, 0.0)
+    return take, (eff * take).sum(axis=2)
+
+
+def _quote_cap(edges: FloatArray, eff: FloatArray, quote: FloatArray) -> FloatArray:
+    """Hedged base the quote balance buys, per row: inside the first ask level whose cumulative cost
+    exceeds it (at or past the side's depth when none does)."""
+    depth = eff.shape[1]
+    spent = np.zeros_like(edges)
+    np.cumsum(eff * (edges[:, 1:] - edges[:, :-1]), axis=1, out=spent[:, 1:])
+    level = (spent[:, 1:] <= quote[:, None]).sum(axis=1)
+    at = np.arange(len(quote))
+    cap: FloatArray = edges[at, level] + (quote - spent[at, level]) / eff[at, np.minimum(level, depth - 1)]
+    return cap
