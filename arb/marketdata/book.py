@@ -212,17 +212,13 @@ class OrderBook:
     def _refresh(self) -> None:
         arr = self._arrays
         depth = self.depth
-        bk = self.bids.top_keys(depth)
-        ak = self.asks.top_keys(depth)
-        nb, na = len(bk), len(ak)
-        # Sizes are parsed here, when read, not on every update; map() keeps the loops in C.
-        bsz = list(map(float, map(self.bids.levels.__getitem__, bk)))
-        apx = list(map(float.__neg__, ak))
-        asz = list(map(float, map(self.asks.levels.__getitem__, ak)))
+        bpx, bsz = self.bids.top(depth)
+        apx, asz = self.asks.top(depth)
+        nb, na = len(bpx), len(apx)
         if nb == depth and na == depth:  # the usual case: one conversion for all four rows
-            self._flat[:] = bk + bsz + apx + asz
+            self._flat[:] = bpx + bsz + apx + asz
         else:
-            arr[0, :nb] = bk
+            arr[0, :nb] = bpx
             arr[1, :nb] = bsz
             arr[2, :na] = apx
             arr[3, :na] = asz

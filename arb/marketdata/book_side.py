@@ -1,124 +1,323 @@
 """One side of a normalized book: the data structure, chosen by measurement (``bench/bench_ingest.py``).
 
 On the real Binance BTC/USDT diff stream 40% of levels are new, 39% delete an existing level, 12% change
-a size and 9% delete a level we do not have; new and removed levels are spread over a ~3,000-level book.
-So the structure must make *inserts and deletes anywhere* cheap, not just size updates:
+a size and 9% delete a level we do not have; 19% of them land in the top 10, 57% in the top 128. So the
+structure must make *inserts and deletes near the top* cheap, not just size updates:
 
-- ``levels``: a ``dict`` from a float key to the size string as the venue sent it: every level we hold.
+- ``levels``: a ``dict`` from the price key to the size string as the venue sent it: every level we hold.
 - ``window``: a plain ``list`` of the keys of the best levels only (between ``window_size`` and twice
-  that), kept sorted with :func:`bisect.insort` (C). Keys are oriented so the list is ascending and the
-  best level is *last* (bids: price; asks: -price). Levels worse than ``floor`` live in the dict alone,
-  so a deep level costs one dict operation, and a window insert/delete moves at most a few KB. When
-  deletes drain the window below what a reader needs, it is rebuilt from the dict by one sort.
-  This measured about 2x faster per level than ``sortedcontainers.SortedDict`` and than one sorted list
-  of the whole book (a front insert into 3,000 floats is a 1 us ``memmove``).
-- float keys are exact identifiers: two decimal strings with at most 15 significant digits are the same
-  double iff they are the same number (``DBL_DIG`` = 15), so ``"27.1"`` and ``"27.10"`` are one level and
-  ``repr(key)`` gives the price back exactly. A price with more digits is refused, never merged.
-- sizes stay strings: exact ``Decimal`` for execution, ``float`` only when the top is read.
+  that), kept sorted with :func:`bisect.insort` (C), best level *last*. Levels worse than the window
+  edge live in the dict alone; when deletes drain the window it is rebuilt from the dict by one sort.
+
+Two key representations, because ``float(price)`` (~170 ns) cost more than everything else per level:
+
+- **fixed** (the usual case): every price of the side is a decimal string of the same length with the
+  point at the same place (Binance always sends 8 decimals: ``"61737.63000000"``). Such strings are
+  exact keys as they come (equal number <=> equal string) and compare like the numbers they spell, so
+  the raw string is the dict key and the sort key: no conversion at all on the hot path. Both windows
+  ascend by price: bids' best is last, asks' best is first (a front insert moves at most a few KB).
+- **float** (fallback): the first price that breaks the format (another length, another number of
+  decimals, no point) turns the side into float keys until the next snapshot. Two decimal strings with
+  at most 15 significant digits are the same double iff they are the same number (``DBL_DIG``), so
+  ``"27.1"`` and ``"27.10"`` are one level and ``repr(key)`` gives the price back; a price with more
+  digits is refused, never merged. Asks are keyed by ``-price``, so both windows have their best last.
+
+The format is only checked when a price is *not* found: a hit equals a key already held, so it has the
+format. Sizes stay strings (exact ``Decimal`` for execution); floats are made only for the top view.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
+from itertools import chain
 
 LevelIn = Sequence[str]
 """A level as received: ``(price, size)`` decimal strings (a list from JSON or a tuple from a capture)."""
 
 _NEG_INF = float("-inf")
+_ALL = ""  # fixed-mode bid floor / ask ceiling meaning "the window holds every level"
+_MEMO_MAX = 1 << 16
 
 
 class BookSide:
     """Bids (``ask=False``) or asks (``ask=True``) of one book."""
 
-    __slots__ = ("ask", "levels", "window", "floor", "window_size")
+    __slots__ = (
+        "ask", "levels", "window", "edge", "window_size", "fixed", "plen", "dpos", "lead0",
+        "odd", "odd_better", "odd_worse", "_memo",
+    )
 
     def __init__(self, *, ask: bool, window_size: int = 256) -> None:
         self.ask = ask
         self.window_size = window_size
-        self.levels: dict[float, str] = {}
-        self.window: list[float] = []
-        self.floor = _NEG_INF  # keys >= floor are in the window; -inf: the window holds every level
+        self.levels: dict[str, str] | dict[float, str] = {}
+        self.window: list[str] | list[float] = []
+        # The worst key in the window (bids: lowest price; asks: highest), or "all levels are in it".
+        self.edge: str | float = _ALL
+        self.fixed = True
+        self.plen = 0  # fixed mode: every price has this length (0: not known yet) ...
+        self.dpos = 0  # ... and its point at this (negative) index
+        self.lead0 = False  # ... and a leading "0" only when the integer part is one digit
+        # Fixed mode: levels of the same decimals but another length (Binance's far ask at 200000.00000000
+        # among 61737.63000000). They are outside ``levels``, so a hit there always has the main length.
+        self.odd: dict[str, str] = {}
+        self.odd_better: list[str] = []  # odd prices better than every main one, best first
+        self.odd_worse: list[str] = []  # odd prices worse than every main one, best first
+        self._memo: dict[str, float] = {}  # price string -> float, for the top view (a pure function)
 
     def clear(self) -> None:
-        self.levels.clear()
-        self.window.clear()
-        self.floor = _NEG_INF
+        """Empty the side and forget its price format (a snapshot may bring another)."""
+        self.levels = {}
+        self.window = []
+        self.edge = _ALL
+        self.fixed = True
+        self.plen = 0
+        self.odd = {}
+        self.odd_better = []
+        self.odd_worse = []
 
     def __len__(self) -> int:
-        return len(self.levels)
+        return len(self.levels) + len(self.odd)
+
+    # ----------------------------------------------------------------- updates
 
     def apply(self, changes: Iterable[LevelIn]) -> None:
         """Apply ``(price, size)`` changes: size zero removes the level, anything else replaces it."""
-        # Hot path of ingest: the two loops differ only in the key's sign (a multiply costs more than
-        # the duplication). Per level: one float(), one strip(), one or two dict operations.
-        levels, window, floor = self.levels, self.window, self.floor
+        if not self.fixed:
+            self._apply_float(changes)
+            return
+        it = iter(changes)
+        if not self.plen:  # first price of an empty side: learn the format
+            first = next(it, None)
+            if first is None:
+                return
+            price = first[0]
+            point = price.rfind(".")
+            if (point <= 0 or len(price) > 16 or not price.replace(".", "", 1).isdigit()
+                    or (price[0] == "0" and point > 1)):
+                self._to_float()
+                self._apply_float(chain((first,), it))
+                return
+            self.plen, self.dpos, self.lead0 = len(price), point - len(price), point == 1
+            it = chain((first,), it)
         if self.ask:
-            for price, size in changes:
-                key = -float(price)
-                if size.strip("0."):
-                    if key not in levels:
-                        if len(price) > 16:
-                            check_precision(price)
-                        if key >= floor:
-                            insort(window, key)
-                    levels[key] = size
-                elif levels.pop(key, None) is not None and key >= floor:
-                    del window[bisect_left(window, key)]
+            self._apply_fixed_asks(it)
         else:
-            for price, size in changes:
-                key = float(price)
-                if size.strip("0."):
-                    if key not in levels:
-                        if len(price) > 16:
-                            check_precision(price)
-                        if key >= floor:
-                            insort(window, key)
-                    levels[key] = size
-                elif levels.pop(key, None) is not None and key >= floor:
-                    del window[bisect_left(window, key)]
+            self._apply_fixed_bids(it)
+        self._resize()
+
+    # The two hot loops are spelled out per side (one comparison flipped): a shared loop would pay a
+    # sign test or a key function per level. Per level: one strip(), one or two dict operations, and a
+    # string comparison; insort/del only inside the window; the format test only on a miss.
+
+    def _apply_fixed_bids(self, it: Iterator[LevelIn]) -> None:
+        levels, window, edge = self.levels, self.window, self.edge
+        plen, dpos, lead0 = self.plen, self.dpos, self.lead0
+        for price, size in it:
+            if size.strip("0."):
+                if price in levels:
+                    levels[price] = size  # type: ignore[index]
+                    continue
+                if len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
+                    if self._odd_level(price, size):
+                        return self._degrade(price, size, it)
+                    continue
+                levels[price] = size  # type: ignore[index]
+                if price >= edge:  # type: ignore[operator]
+                    insort(window, price)  # type: ignore[type-var]
+            elif levels.pop(price, None) is not None:  # type: ignore[call-overload]
+                if price >= edge:  # type: ignore[operator]
+                    del window[bisect_left(window, price)]  # type: ignore[arg-type]
+            elif len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
+                if self._odd_level(price, size):  # another spelling may name a level we hold
+                    return self._degrade(price, size, it)
+        return None
+
+    def _apply_fixed_asks(self, it: Iterator[LevelIn]) -> None:
+        # Asks' window ascends with the best (lowest) price first; edge is its highest price.
+        levels, window, edge = self.levels, self.window, self.edge
+        plen, dpos, lead0 = self.plen, self.dpos, self.lead0
+        if edge is _ALL:
+            edge = "\x7f"  # above every digit string
+        for price, size in it:
+            if size.strip("0."):
+                if price in levels:
+                    levels[price] = size  # type: ignore[index]
+                    continue
+                if len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
+                    if self._odd_level(price, size):
+                        return self._degrade(price, size, it)
+                    continue
+                levels[price] = size  # type: ignore[index]
+                if price <= edge:  # type: ignore[operator]
+                    insort(window, price)  # type: ignore[type-var]
+            elif levels.pop(price, None) is not None:  # type: ignore[call-overload]
+                if price <= edge:  # type: ignore[operator]
+                    del window[bisect_left(window, price)]  # type: ignore[arg-type]
+            elif len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
+                if self._odd_level(price, size):
+                    return self._degrade(price, size, it)
+        return None
+
+    def _odd_level(self, price: str, size: str) -> bool:
+        """Apply a level whose price is not of the main length. Returns whether to degrade instead.
+
+        Same decimals, another length and no leading zero: the number is above (longer) or below
+        (shorter) every main-length price, so odd levels sort apart from the window, exactly. Anything
+        else (other decimals, no point, a padded spelling) goes to float keys.
+        """
+        dpos = self.dpos
+        if (len(price) < 1 - dpos or price[dpos] != "." or (price[0] == "0" and len(price) != 1 - dpos)
+                or not price.replace(".", "", 1).isdigit() or len(price) > 16):
+            return True
+        if len(price) == self.plen:
+            return True  # a main-length price with a leading zero: its short spelling could alias
+        odd = self.odd
+        if size.strip("0."):
+            odd[price] = size
+        elif odd.pop(price, None) is None:
+            return False
+        longer = sorted((p for p in odd if len(p) > self.plen), key=_numeric, reverse=True)
+        shorter = sorted((p for p in odd if len(p) < self.plen), key=_numeric, reverse=True)
+        if self.ask:  # asks: lower is better
+            self.odd_better, self.odd_worse = shorter[::-1], longer[::-1]
+        else:
+            self.odd_better, self.odd_worse = longer, shorter
+        return False
+
+    def _degrade(self, price: str, size: str, rest: Iterator[LevelIn]) -> None:
+        """A price outside the fixed format: switch to float keys and apply it and the rest there."""
+        self._to_float()
+        self._apply_float(chain(((price, size),), rest))
+
+    def _to_float(self) -> None:
+        sign = -1.0 if self.ask else 1.0
+        levels: dict[float, str] = {}
+        for price, size in chain(self.levels.items(), self.odd.items()):
+            check_precision(price)  # type: ignore[arg-type]
+            levels[sign * float(price)] = size
+        self.levels = levels
+        self.odd, self.odd_better, self.odd_worse = {}, [], []
+        self.fixed = False
+        self._rebuild()
+
+    def _apply_float(self, changes: Iterable[LevelIn]) -> None:
+        levels: dict[float, str] = self.levels  # type: ignore[assignment]
+        window: list[float] = self.window  # type: ignore[assignment]
+        edge = self.edge
+        floor = _NEG_INF if edge is _ALL else edge
+        sign = -1.0 if self.ask else 1.0
+        for price, size in changes:
+            key = sign * float(price)
+            if size.strip("0."):
+                if key not in levels:
+                    if len(price) > 16:
+                        check_precision(price)
+                    if key >= floor:  # type: ignore[operator]
+                        insort(window, key)
+                levels[key] = size
+            elif levels.pop(key, None) is not None and key >= floor:  # type: ignore[operator]
+                del window[bisect_left(window, key)]
+        self._resize()
+
+    def _resize(self) -> None:
+        """Keep the window between half and twice ``window_size`` levels (when the book has them)."""
+        window, size = self.window, self.window_size
         n = len(window)
-        if n > 2 * self.window_size:
-            del window[: n - self.window_size]
-            self.floor = window[0]
-        elif n < self.window_size // 2 and floor != _NEG_INF:
+        if n > 2 * size:
+            if self.fixed and self.ask:
+                del window[size:]
+                self.edge = window[-1]
+            else:
+                del window[: n - size]
+                self.edge = window[0]
+        elif n < size // 2 and self.edge is not _ALL:
             self._rebuild()
 
     def _rebuild(self) -> None:
-        keys = sorted(self.levels)
-        if len(keys) > self.window_size:
-            self.window = keys[-self.window_size :]
-            self.floor = self.window[0]
+        keys: list[str] | list[float] = sorted(self.levels)  # type: ignore[type-var]
+        size = self.window_size
+        if len(keys) <= size:
+            self.window, self.edge = keys, _ALL
+        elif self.fixed and self.ask:
+            self.window = keys[:size]  # type: ignore[assignment]
+            self.edge = self.window[-1]
         else:
-            self.window = keys
-            self.floor = _NEG_INF
+            self.window = keys[-size:]  # type: ignore[assignment]
+            self.edge = self.window[0]
 
-    def top_keys(self, n: int) -> list[float]:
+    # ------------------------------------------------------------------- reads
+
+    def top_keys(self, n: int) -> list[str] | list[float]:
         """Keys of the best ``n`` levels, best first."""
-        if n > len(self.window) and self.floor != _NEG_INF:
+        window = self.window
+        complete = self.edge is _ALL  # the window holds every main level
+        if n > len(window) and not complete:
             if n > self.window_size:  # a deep read (execution walking the book): sort, keep the window
-                return sorted(self.levels)[: -n - 1 : -1]
-            self._rebuild()
-        return self.window[: -n - 1 : -1]
+                window, complete = sorted(self.levels), True  # type: ignore[type-var]
+            else:
+                self._rebuild()
+                window, complete = self.window, self.edge is _ALL
+        if not self.fixed:
+            return window[: -n - 1 : -1]
+        keys: list[str] = window[:n] if self.ask else window[: -n - 1 : -1]  # type: ignore[assignment]
+        if self.odd:
+            if self.odd_better:
+                keys = (self.odd_better + keys)[:n]
+            if len(keys) < n and complete:
+                keys = keys + self.odd_worse[: n - len(keys)]
+        return keys
+
+    def _sizes(self, keys: list[str] | list[float]) -> list[str]:
+        levels = self.levels
+        if self.odd:
+            odd = self.odd
+            return [levels[k] if k in levels else odd[k] for k in keys]  # type: ignore[index,operator]
+        return list(map(levels.__getitem__, keys))  # type: ignore[arg-type]
+
+    def top(self, n: int) -> tuple[list[float], list[float]]:
+        """Prices and sizes of the best ``n`` levels as floats, best first (the detection view)."""
+        keys = self.top_keys(n)
+        sizes = list(map(float, self._sizes(keys)))
+        if not self.fixed:
+            return (list(map(float.__neg__, keys)) if self.ask else keys), sizes  # type: ignore[arg-type]
+        memo = self._memo
+        try:
+            return list(map(memo.__getitem__, keys)), sizes  # type: ignore[arg-type]
+        except KeyError:
+            if len(memo) > _MEMO_MAX:
+                memo.clear()
+            for key in keys:
+                if key not in memo:
+                    memo[key] = float(key)  # type: ignore[index,arg-type]
+            return list(map(memo.__getitem__, keys)), sizes  # type: ignore[arg-type]
 
     def best_price(self) -> float | None:
         window = self.window
-        if not window:
+        if not window and not self.odd:
             return None
-        return -window[-1] if self.ask else window[-1]
-
-    def price_of(self, key: float) -> float:
-        return -key if self.ask else key
+        if self.fixed:
+            return float(self.top_keys(1)[0])
+        best = window[-1]
+        return -best if self.ask else best  # type: ignore[operator,return-value]
 
     def exact(self, n: int | None) -> list[tuple[Decimal, Decimal]]:
         """The best ``n`` levels (all when ``None``) as exact ``(price, size)`` Decimals."""
         if n is None:
-            n = len(self.levels)
+            n = len(self)
+        keys = self.top_keys(n)
+        if self.fixed:
+            return [(Decimal(k), Decimal(s)) for k, s in zip(keys, self._sizes(keys))]  # type: ignore[arg-type]
         sign = -1 if self.ask else 1
         levels = self.levels
-        return [(Decimal(repr(sign * k)), Decimal(levels[k])) for k in self.top_keys(n)]
+        return [(Decimal(repr(sign * k)), Decimal(levels[k])) for k in keys]  # type: ignore[index,operator]
+
+
+def _numeric(price: str) -> tuple[int, str]:
+    """Sort key of same-decimals, unpadded price strings: longer is larger, then digit by digit."""
+    return len(price), price
 
 
 def check_precision(price: str) -> None:

@@ -112,9 +112,16 @@ def test_deep_book_window_rebuilds_when_drained() -> None:
 
 # ------------------------------------------------------------- property test
 
-PRICES = st.integers(min_value=1, max_value=60).map(lambda i: f"{i / 4:.2f}")
+# Three price regimes of BookSide: one length and decimals (string keys), same decimals with another
+# length ("0.25" among "10.00"; the odd levels), and several spellings of one price ("1.5", "1.50", "1":
+# float keys).
+FIXED = st.integers(min_value=40, max_value=99).map(lambda i: f"{i / 4:.2f}")
+SAME_DECIMALS = st.integers(min_value=1, max_value=60).map(lambda i: f"{i / 4:.2f}")
+SPELLINGS = st.tuples(st.integers(min_value=1, max_value=60), st.sampled_from(["{:.2f}", "{:.3f}", "{:g}"])).map(
+    lambda t: t[1].format(t[0] / 4)
+)
+PRICES = st.one_of(FIXED, SAME_DECIMALS, SPELLINGS)
 SIZES = st.one_of(st.just("0"), st.just("0.000"), st.integers(1, 999).map(lambda i: f"{i / 10}"))
-LEVELS = st.lists(st.tuples(PRICES, SIZES), max_size=12)
 
 
 def _reference_apply(ref: dict[Decimal, Decimal], levels: list[tuple[str, str]]) -> None:
@@ -125,17 +132,49 @@ def _reference_apply(ref: dict[Decimal, Decimal], levels: list[tuple[str, str]])
             ref[D(price)] = D(size)
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    snapshot=st.tuples(LEVELS, LEVELS),
-    deltas=st.lists(st.tuples(LEVELS, LEVELS), max_size=40),
-    depth=st.integers(1, 6),
+@pytest.mark.parametrize(
+    ("prices", "string_keys"), [(FIXED, True), (SAME_DECIMALS, True), (PRICES, None)], ids=["fixed", "odd", "mixed"]
 )
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
 def test_book_matches_plain_dict_reference(
+    prices: st.SearchStrategy[str], string_keys: bool | None, data: st.DataObject
+) -> None:
+    levels = st.lists(st.tuples(prices, SIZES), max_size=12)
+    book = _check_against_reference(
+        data.draw(st.tuples(levels, levels)),
+        data.draw(st.lists(st.tuples(levels, levels), max_size=40)),
+        data.draw(st.integers(1, 6)),
+    )
+    if string_keys is not None:  # one spelling per price never needs float keys
+        assert book.bids.fixed is string_keys and book.asks.fixed is string_keys
+
+
+def test_off_length_prices_stay_exact_string_keys() -> None:
+    # The real Binance stream: an ask at 200000.00000000 among 61xxx.xx000000 (another length).
+    book = OrderBook("binance", "BTC/USDT", depth=3)
+    book.apply_snapshot([["61737.63000000", "1.00000000"]], [["61737.64000000", "2.00000000"]], seq=1)
+    book.apply_delta([["9999.99000000", "3.00000000"]], [["200000.00000000", "25.42618900"]], seq=2)
+    assert book.bids.fixed and book.asks.fixed
+    assert book.levels("asks") == [(D("61737.64"), D(2)), (D("200000"), D("25.426189"))]
+    assert book.levels("bids") == [(D("61737.63"), D(1)), (D("9999.99"), D(3))]
+    assert book.top_arrays()[2].tolist() == [61737.64, 200000.0]
+    # a longer bid is better than every main-length one; a shorter ask likewise
+    book.apply_delta([["100000.00000000", "1.00000000"]], [["9999.98000000", "1.00000000"]], seq=3)
+    assert book.top_arrays()[0].tolist() == [100000.0, 61737.63, 9999.99]
+    assert book.best_ask() == D("9999.98") and book.health(0) is Health.CROSSED
+    book.apply_delta([["100000.00000000", "0.00000000"]], [["9999.98000000", "0.00000000"]], seq=4)
+    assert book.best_bid() == D("61737.63") and book.best_ask() == D("61737.64")
+    # a padded or re-decimalled spelling of a held price: float keys, still one level
+    book.apply_delta([["061737.6300000", "5"]], [], seq=5)
+    assert not book.bids.fixed and book.levels("bids", 1) == [(D("61737.63"), D(5))]
+
+
+def _check_against_reference(
     snapshot: tuple[list[tuple[str, str]], list[tuple[str, str]]],
     deltas: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]],
     depth: int,
-) -> None:
+) -> OrderBook:
     book = OrderBook("x", "A/B", depth=depth)
     # a tiny window so the property also exercises window truncation and rebuilds
     book.bids.window_size = book.asks.window_size = 4
@@ -162,3 +201,4 @@ def test_book_matches_plain_dict_reference(
         assert bid_sz.tolist() == [float(s) for _, s in want_b[:depth]]
         assert ask_px.tolist() == [float(p) for p, _ in want_a[:depth]]
         assert ask_sz.tolist() == [float(s) for _, s in want_a[:depth]]
+    return book
