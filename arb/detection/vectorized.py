@@ -36,6 +36,7 @@ from arb.detection.types import FloatArray, VenueBook
 
 ASK_PAD = 1e200  # an ask no one can afford: finite, so products with a zero size stay zero
 _HURDLE = 1.0 + float(MIN_MARGIN)
+_TRIM_FROM = 20_000  # level-pair comparisons above which cutting them to the crossed corner pays
 
 # Columns of the per-row factor table ``stack_rows`` callers pass to ``size_rows``.
 F_BUY_COST, F_SELL_NET, F_BUY_NET, F_ONE, F_X_CAP, F_QUOTE = range(6)
@@ -97,8 +98,15 @@ def size_rows(books: FloatArray, factors: FloatArray, *, audit: bool = False) ->
     starts, ends = edges[:, :, :-1], edges[:, :, 1:]
     # For each ask level, the first bid level that no longer pays against it (bids fall, so it is the
     # count of bids that still do); the two levels are both active from the later of their starts on.
-    first_fail = (eff[:, 1, None, :] > (eff[:, 0] * _HURDLE)[:, :, None]).sum(axis=2)
-    meets = np.maximum(starts[:, 0], np.take_along_axis(edges[:, 1], first_fail, axis=1))
+    hurdle = eff[:, 0] * _HURDLE
+    asks, bids = depth, depth
+    if rows * depth * depth > _TRIM_FROM:
+        # Only the ask levels up to the first one that no bid pays against can hold the minimum, and no
+        # ask level is paid by bid levels the best ask is not paid by: compare just those corners.
+        asks = min(int((hurdle < eff[:, 1, :1]).sum(axis=1).max()) + 1, depth)
+        bids = int((eff[:, 1] > hurdle[:, :1]).sum(axis=1).max())
+    first_fail = (eff[:, 1, None, :bids] > hurdle[:, :asks, None]).sum(axis=2)
+    meets = np.maximum(starts[:, 0, :asks], np.take_along_axis(edges[:, 1], first_fail, axis=1))
     profitable = np.minimum(meets.min(axis=1), edges[:, 0, -1])
     size = np.minimum(profitable, factors[:, F_X_CAP])
     take, spent = _take(starts, ends, eff, size)

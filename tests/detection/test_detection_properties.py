@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR
 from decimal import Decimal as D
 
 import numpy as np
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from arb.detection import DetectionParams, FeeMode, Opportunity, VenueBook, detect
+from arb.detection import DetectionParams, FeeMode, Opportunity, VenueBook, detect, detect_many
 from arb.detection.candidate import buy_cost_factor
 from arb.detection.core import crossed_candidates
-from arb.detection.finalize import walk_exact
+from arb.detection.finalize import to_step, walk_exact
 from arb.detection.reference import detect_reference, size_pair
-from arb.domain.market import MarketRules
+from arb.domain.market import MarketRules, quantize_step
 
 SYMBOL = "X/USDT"
 PRICE_STEPS = [D("0.0001"), D("0.01"), D("0.5")]
@@ -193,3 +195,37 @@ def test_no_profit_when_fees_exceed_the_gross_cross(books: list[VenueBook], para
         decided = impl(SYMBOL, books, params)
         assert not isinstance(decided, Opportunity)
         assert decided is None or decided.expected_profit is None
+
+
+@PROPS
+@given(
+    value=st.decimals(D("-1e6"), D("1e6"), places=8),
+    step=st.sampled_from([*PRICE_STEPS, *AMOUNT_STEPS, D("0.25"), D("1.0"), D(5), D("1E+1"), D("2.50")]),
+    rounding=st.sampled_from([ROUND_FLOOR, ROUND_CEILING, ROUND_DOWN]),
+)
+def test_fast_step_rounding_is_quantize_step_to_the_exponent(value: D, step: D, rounding: str) -> None:
+    assert str(to_step(value, step, rounding)) == str(quantize_step(value, step, rounding))
+
+
+def _cut(book: VenueBook, depth: int) -> VenueBook:
+    return replace(
+        book,
+        bid_px=book.bid_px[:depth],
+        bid_sz=book.bid_sz[:depth],
+        ask_px=book.ask_px[:depth],
+        ask_sz=book.ask_sz[:depth],
+    )
+
+
+@PROPS
+@given(symbols=st.lists(venues(), min_size=1, max_size=6), even=st.booleans(), params=params_st)
+def test_batched_detection_agrees_with_the_reference_per_symbol(
+    symbols: list[list[VenueBook]], even: bool, params: DetectionParams
+) -> None:
+    if even:  # every non-empty side equally deep: the kernel's one-concatenate stacking
+        depth = min(
+            [len(a) for books in symbols for b in books for a in (b.bid_px, b.ask_px) if len(a)] or [0]
+        )
+        symbols = [[_cut(b, depth) for b in books] for books in symbols]
+    items = [(f"S{k}/USDT", books) for k, books in enumerate(symbols)]
+    assert detect_many(items, params) == [detect_reference(s, books, params) for s, books in items]
