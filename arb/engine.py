@@ -33,7 +33,7 @@ from arb.config import Config
 from arb.detection import DetectionParams, Opportunity, Reason, Rejection, VenueBook, detect
 from arb.detection.record import opportunity_columns
 from arb.domain.market import Symbol
-from arb.errors import ArbError, StoreError
+from arb.errors import ArbError, StoreError, VenueError
 from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.imbalance import ImbalancePolicy
 from arb.execution.reconciliation import reconcile
@@ -68,6 +68,9 @@ class _State:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: str | None = None
     signals: int = 0
+    # Venues whose last balance read failed mid-run: their old numbers may be wrong, so no pair trades
+    # there until a read succeeds (retried at each decision that needs them).
+    stale_balances: set[str] = field(default_factory=set)
 
 
 class Engine:
@@ -247,6 +250,13 @@ class Engine:
             self.funnel.executor_refused("store_unavailable")
             writer.add(self._rejection_row(executor.run_id, decision, reason="store_unavailable"))
             return
+        involved = {decision.buy_venue, decision.sell_venue} & self.state.stale_balances
+        if involved:
+            await self._refresh_balances(venues, sorted(involved), strict=False)
+            if involved & self.state.stale_balances:
+                self.funnel.executor_refused("balances_unavailable")
+                writer.add(self._rejection_row(executor.run_id, decision, reason="balances_unavailable"))
+                return
         await self._execute(decision, venues, executor)
 
     def _apply(self, venue: str, event: CaptureEvent, venues: VenueSet) -> None:
@@ -293,7 +303,7 @@ class Engine:
             return
         if result.executed:
             self.funnel.executed_pair(opp.expected_profit, result.realized_pnl, result.outcome)
-            await self._refresh_balances(venues, (opp.buy_venue, opp.sell_venue))
+            await self._refresh_balances(venues, (opp.buy_venue, opp.sell_venue), strict=False)
         else:
             self.funnel.executor_refused(result.reason or "refused")
         if result.outcome == "halted":
@@ -323,9 +333,21 @@ class Engine:
         return ExecutorConfig(slippage_bps=e.slippage_bps, policy=ImbalancePolicy(e.leg_policy),
                               policy_bound_bps=e.imbalance_max_slippage_bps)
 
-    async def _refresh_balances(self, venues: VenueSet, names: Iterable[str] | None = None) -> None:
+    async def _refresh_balances(self, venues: VenueSet, names: Iterable[str] | None = None, *,
+                                strict: bool = True) -> None:
+        """Read free balances. ``strict=False`` (mid-run): a venue that cannot answer (a 5xx burst) does not
+        end the run; it is marked stale and kept out of trading until a later read succeeds."""
         for name in names or venues.venues:
-            reports = await venues.venues[name].balances()
+            try:
+                reports = await venues.venues[name].balances()
+            except VenueError as exc:
+                if strict:
+                    raise
+                log.warning("balances on %s unavailable (%s); no pairs there until they are read again", name,
+                            exc.__class__.__name__)
+                self.state.stale_balances.add(name)
+                continue
+            self.state.stale_balances.discard(name)
             self.state.balances[name] = {asset: b.free for asset, b in reports.items()}
 
     async def _cancel_resting(self, venues: VenueSet) -> None:

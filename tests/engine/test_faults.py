@@ -1,0 +1,122 @@
+"""Faults while the engine trades in mode ``paper``: Gate is the in-process sandbox (books over its
+WebSocket through our update-id sync, orders through GateExchange with real signatures), HTX a paper venue,
+both playing a real capture window at 40x.
+
+The faults are injected into the running sandbox (``engine.venues.sandboxes["gate"].sandbox``); every
+wait is on a condition with a deadline. A resync after a fault normally takes a loopback round trip, too
+short for detection to ever look at the unhealthy book, so while a fault is being observed the sandbox
+also answers 502 to REST (the snapshot the resync needs): the book stays unhealthy until we lift it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from arb.marketdata.book import Health
+
+from .paper_rig import PAIR, SpyEngine, paper_config, until
+
+UNFINISHED = ("created", "submitted", "unknown")
+
+
+async def test_ws_close_gap_and_5xx_burst_never_trade_unhealthy_books_and_the_run_continues(tmp_path: Path) -> None:
+    config = paper_config(tmp_path, "00:00", "00:12", speed=40, extra={
+        # One ambiguous placement opens Gate's breaker; long enough to outlast the lookups (~4 s) that
+        # resolve the 5xx'd order, short enough for trading to resume before the capture ends.
+        "max_consecutive_failures = 3": "max_consecutive_failures = 1",
+        "failure_cooldown_s = 60.0": "failure_cooldown_s = 6.0",
+    })
+    db = f"sqlite:///{tmp_path / 'faults.db'}"
+    engine = SpyEngine(config, db_url=db, install_signal_handlers=False)
+    run = asyncio.create_task(engine.run())
+    reader = create_engine(db)
+
+    def count(sql: str) -> int:
+        with reader.connect() as c:
+            return int(c.execute(text(sql)).scalar() or 0)
+
+    try:
+        await until(lambda: engine.feeds is not None, "feeds started", run=run)
+        assert engine.venues is not None
+        sandbox = engine.venues.sandboxes["gate"].sandbox
+        feed = engine.feeds.feeds["gate"]
+        sync = feed.syncs[PAIR]
+        await until(lambda: engine.health("gate") is Health.LIVE and engine.funnel.executed >= 2,
+                    "gate live and trading", run=run)
+
+        # 1. The sandbox closes every WebSocket: the book is reset to syncing, the feed reconnects.
+        connections, snapshots = feed.connections, feed.snapshots_fetched
+        syncing = engine.health_at_detection[("gate", Health.SYNCING)]
+        sandbox.faults.fraction_5xx = 1.0
+        await sandbox.close_websockets()
+        await until(lambda: feed.connections > connections
+                    and engine.health_at_detection[("gate", Health.SYNCING)] >= syncing + 3,
+                    "reconnected, and detection looked at the syncing gate book", run=run)
+        sandbox.faults.fraction_5xx = 0.0
+        await until(lambda: engine.health("gate") is Health.LIVE and feed.snapshots_fetched > snapshots,
+                    "gate book resynced after the reconnect", run=run)
+        executed = engine.funnel.executed
+        await until(lambda: engine.funnel.executed > executed, "trading resumed after the reconnect", run=run)
+
+        # 2. One update id is skipped: the book is marked gap until a new snapshot lines up.
+        gaps, gap_seen = sync.gaps, engine.health_at_detection[("gate", Health.GAP)]
+        sandbox.faults.fraction_5xx = 1.0
+        sandbox.skip_update_id(PAIR)
+        await until(lambda: sync.gaps > gaps and engine.health_at_detection[("gate", Health.GAP)] >= gap_seen + 3,
+                    "the gap was seen, and detection looked at the gap book", run=run)
+        sandbox.faults.fraction_5xx = 0.0
+        await until(lambda: engine.health("gate") is Health.LIVE, "gate book resynced after the gap", run=run)
+        executed = engine.funnel.executed
+        await until(lambda: engine.funnel.executed > executed, "trading resumed after the gap", run=run)
+
+        # 3. A 5xx burst while the book is live, starting as the next pair goes out: its Gate placement is
+        # ambiguous (unknown), resolved by client-id lookup once the burst ends; the breaker then refuses
+        # Gate pairs for the cool-down. (A burst that starts between pairs hits the balance read after a
+        # pair instead: the pairs that follow are refused as balances_unavailable until a read succeeds.)
+        unknown = count("SELECT count(*) FROM order_events WHERE to_status = 'unknown'")
+        engine.at_next_handover = lambda: setattr(sandbox.faults, "fraction_5xx", 1.0)
+        await until(lambda: count("SELECT count(*) FROM order_events WHERE to_status = 'unknown'") > unknown,
+                    "a Gate placement answered 5xx", run=run)
+        sandbox.faults.fraction_5xx = 0.0
+        await until(lambda: engine.funnel.rejected["circuit_open:gate"] >= 1, "the breaker refused a pair", run=run)
+        executed = engine.funnel.executed
+        await until(lambda: engine.funnel.executed > executed, "trading resumed after the cool-down", run=run)
+
+        result = await asyncio.wait_for(run, 60)
+    finally:
+        if not run.done():
+            engine.request_stop("test failed")
+            await asyncio.wait_for(asyncio.gather(run, return_exceptions=True), 30)
+
+    # Never handed an opportunity over while either of its books was unhealthy, though detection saw both
+    # unhealthy states many times.
+    assert engine.handovers and all(h.all_live for h in engine.handovers), [h for h in engine.handovers
+                                                                           if not h.all_live]
+    assert engine.health_at_detection[("gate", Health.SYNCING)] >= 3
+    assert engine.health_at_detection[("gate", Health.GAP)] >= 3
+
+    with reader.connect() as c:
+        ended, summary = c.execute(text("SELECT ended_at, summary FROM runs WHERE id = :r"),
+                                   {"r": result.run_id}).one()
+        assert ended is not None and summary is not None
+        assert c.execute(text(f"SELECT count(*) FROM orders WHERE status IN {UNFINISHED}")).scalar() == 0
+        # The 5xx'd placements: ambiguous first, then resolved by lookup (they never landed: rejected).
+        ambiguous = c.execute(text(
+            "SELECT o.venue, o.status, e.detail FROM orders o JOIN order_events e ON e.order_id = o.id "
+            "WHERE o.id IN (SELECT order_id FROM order_events WHERE to_status = 'unknown') "
+            "AND e.to_status = o.status")).all()
+        assert ambiguous and all(venue == "gate" and status == "rejected" and "not found by client id" in detail
+                                 for venue, status, detail in ambiguous), ambiguous
+        reasons = dict(c.execute(text("SELECT reason, count(*) FROM opportunities WHERE run_id = :r "
+                                      "AND decision = 'rejected' GROUP BY reason"), {"r": result.run_id}).all())
+        executed_rows = c.execute(text("SELECT count(*) FROM opportunities WHERE run_id = :r "
+                                       "AND decision = 'executed'"), {"r": result.run_id}).scalar()
+    reader.dispose()
+    assert reasons.get("circuit_open:gate", 0) == result.funnel.rejected["circuit_open:gate"] >= 1
+    # Every decision the funnel counted is a row, and every row is one the funnel counted.
+    assert sum(reasons.values()) == result.funnel.as_dict()["rejected_total"]
+    assert executed_rows == result.funnel.executed
+    assert result.summary["stop_reason"] is None  # it ended because the capture ended, not by a halt
