@@ -28,6 +28,8 @@ from arb.marketdata.book_side import BookSide, LevelIn
 FloatArray = npt.NDArray[np.float64]
 TopArrays = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
 
+_MEMO_MAX = 1 << 16  # distinct price/size strings remembered for the top view (~5 MB at most)
+
 
 class Health(enum.StrEnum):
     """Whether a book may be used. Only ``live`` books are fit for detection and execution."""
@@ -59,6 +61,7 @@ class OrderBook:
         "_arrays",
         "_views",
         "_flat",
+        "_memo",
     )
 
     def __init__(self, venue: str, symbol: str, *, depth: int = 20, max_age_ms: int = 10_000) -> None:
@@ -81,6 +84,7 @@ class OrderBook:
         self._arrays: FloatArray = np.zeros((4, depth), dtype=np.float64)
         self._views: TopArrays | None = None
         self._flat: FloatArray = self._arrays.reshape(-1)  # a view: one assignment fills all rows
+        self._memo: dict[str, float] = {}
 
     # ----------------------------------------------------------------- updates
 
@@ -212,12 +216,34 @@ class OrderBook:
     def _refresh(self) -> None:
         arr = self._arrays
         depth = self.depth
-        bpx, bsz = self.bids.top(depth)
-        apx, asz = self.asks.top(depth)
-        nb, na = len(bpx), len(apx)
-        if nb == depth and na == depth:  # the usual case: one conversion for all four rows
-            self._flat[:] = bpx + bsz + apx + asz
+        bids, asks = self.bids, self.asks
+        if bids.fixed and asks.fixed:
+            # The usual case. Only a few of the 4 x depth numbers change between reads, so parse through a
+            # memo of string -> float (a pure function: never stale, only cleared when it grows).
+            bk, ak = bids.top_keys(depth), asks.top_keys(depth)
+            nb, na = len(bk), len(ak)
+            strs = bk + bids.sizes_of(bk) + ak + asks.sizes_of(ak)  # type: ignore[operator]
+            memo = self._memo
+            try:
+                values = list(map(memo.__getitem__, strs))
+            except KeyError:
+                if len(memo) > _MEMO_MAX:
+                    memo.clear()
+                for text in strs:
+                    if text not in memo:
+                        memo[text] = float(text)
+                values = list(map(memo.__getitem__, strs))
+            if nb == depth and na == depth:
+                self._flat[:] = values
+            else:
+                arr[0, :nb] = values[:nb]
+                arr[1, :nb] = values[nb : 2 * nb]
+                arr[2, :na] = values[2 * nb : 2 * nb + na]
+                arr[3, :na] = values[2 * nb + na :]
         else:
+            bpx, bsz = bids.top(depth)
+            apx, asz = asks.top(depth)
+            nb, na = len(bpx), len(apx)
             arr[0, :nb] = bpx
             arr[1, :nb] = bsz
             arr[2, :na] = apx

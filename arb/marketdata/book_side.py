@@ -38,15 +38,14 @@ LevelIn = Sequence[str]
 
 _NEG_INF = float("-inf")
 _ALL = ""  # fixed-mode bid floor / ask ceiling meaning "the window holds every level"
-_MEMO_MAX = 1 << 16
 
 
 class BookSide:
     """Bids (``ask=False``) or asks (``ask=True``) of one book."""
 
     __slots__ = (
-        "ask", "levels", "window", "edge", "window_size", "fixed", "plen", "dpos", "lead0",
-        "odd", "odd_better", "odd_worse", "_memo",
+        "ask", "levels", "window", "edge", "window_size", "fixed", "plen", "dpos", "lead0", "zero",
+        "odd", "odd_better", "odd_worse",
     )
 
     def __init__(self, *, ask: bool, window_size: int = 256) -> None:
@@ -60,12 +59,12 @@ class BookSide:
         self.plen = 0  # fixed mode: every price has this length (0: not known yet) ...
         self.dpos = 0  # ... and its point at this (negative) index
         self.lead0 = False  # ... and a leading "0" only when the integer part is one digit
+        self.zero = "0"  # the last zero size seen: most zero sizes are this string, no strip() needed
         # Fixed mode: levels of the same decimals but another length (Binance's far ask at 200000.00000000
         # among 61737.63000000). They are outside ``levels``, so a hit there always has the main length.
         self.odd: dict[str, str] = {}
         self.odd_better: list[str] = []  # odd prices better than every main one, best first
         self.odd_worse: list[str] = []  # odd prices worse than every main one, best first
-        self._memo: dict[str, float] = {}  # price string -> float, for the top view (a pure function)
 
     def clear(self) -> None:
         """Empty the side and forget its price format (a snapshot may bring another)."""
@@ -109,14 +108,16 @@ class BookSide:
         self._resize()
 
     # The two hot loops are spelled out per side (one comparison flipped): a shared loop would pay a
-    # sign test or a key function per level. Per level: one strip(), one or two dict operations, and a
-    # string comparison; insort/del only inside the window; the format test only on a miss.
+    # sign test or a key function per level. Per level: a compare with the last zero spelling (else one
+    # strip()), one or two dict operations and a string comparison; insort/del only inside the window;
+    # the format test only on a miss.
 
     def _apply_fixed_bids(self, it: Iterator[LevelIn]) -> None:
         levels, window, edge = self.levels, self.window, self.edge
         plen, dpos, lead0 = self.plen, self.dpos, self.lead0
+        zero = self.zero
         for price, size in it:
-            if size.strip("0."):
+            if size != zero and size.strip("0."):
                 if price in levels:
                     levels[price] = size  # type: ignore[index]
                     continue
@@ -127,12 +128,15 @@ class BookSide:
                 levels[price] = size  # type: ignore[index]
                 if price >= edge:  # type: ignore[operator]
                     insort(window, price)  # type: ignore[type-var]
-            elif levels.pop(price, None) is not None:  # type: ignore[call-overload]
+                continue
+            zero = size
+            if levels.pop(price, None) is not None:  # type: ignore[call-overload]
                 if price >= edge:  # type: ignore[operator]
                     del window[bisect_left(window, price)]  # type: ignore[arg-type]
             elif len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
                 if self._odd_level(price, size):  # another spelling may name a level we hold
                     return self._degrade(price, size, it)
+        self.zero = zero
         return None
 
     def _apply_fixed_asks(self, it: Iterator[LevelIn]) -> None:
@@ -141,8 +145,9 @@ class BookSide:
         plen, dpos, lead0 = self.plen, self.dpos, self.lead0
         if edge is _ALL:
             edge = "\x7f"  # above every digit string
+        zero = self.zero
         for price, size in it:
-            if size.strip("0."):
+            if size != zero and size.strip("0."):
                 if price in levels:
                     levels[price] = size  # type: ignore[index]
                     continue
@@ -153,12 +158,15 @@ class BookSide:
                 levels[price] = size  # type: ignore[index]
                 if price <= edge:  # type: ignore[operator]
                     insort(window, price)  # type: ignore[type-var]
-            elif levels.pop(price, None) is not None:  # type: ignore[call-overload]
+                continue
+            zero = size
+            if levels.pop(price, None) is not None:  # type: ignore[call-overload]
                 if price <= edge:  # type: ignore[operator]
                     del window[bisect_left(window, price)]  # type: ignore[arg-type]
             elif len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
                 if self._odd_level(price, size):
                     return self._degrade(price, size, it)
+        self.zero = zero
         return None
 
     def _odd_level(self, price: str, size: str) -> bool:
@@ -270,7 +278,8 @@ class BookSide:
                 keys = keys + self.odd_worse[: n - len(keys)]
         return keys
 
-    def _sizes(self, keys: list[str] | list[float]) -> list[str]:
+    def sizes_of(self, keys: list[str] | list[float]) -> list[str]:
+        """The size strings of ``keys`` (from :meth:`top_keys`)."""
         levels = self.levels
         if self.odd:
             odd = self.odd
@@ -280,19 +289,10 @@ class BookSide:
     def top(self, n: int) -> tuple[list[float], list[float]]:
         """Prices and sizes of the best ``n`` levels as floats, best first (the detection view)."""
         keys = self.top_keys(n)
-        sizes = list(map(float, self._sizes(keys)))
-        if not self.fixed:
-            return (list(map(float.__neg__, keys)) if self.ask else keys), sizes  # type: ignore[arg-type]
-        memo = self._memo
-        try:
-            return list(map(memo.__getitem__, keys)), sizes  # type: ignore[arg-type]
-        except KeyError:
-            if len(memo) > _MEMO_MAX:
-                memo.clear()
-            for key in keys:
-                if key not in memo:
-                    memo[key] = float(key)  # type: ignore[index,arg-type]
-            return list(map(memo.__getitem__, keys)), sizes  # type: ignore[arg-type]
+        sizes = list(map(float, self.sizes_of(keys)))
+        if self.fixed:
+            return list(map(float, keys)), sizes  # type: ignore[arg-type]
+        return (list(map(float.__neg__, keys)) if self.ask else keys), sizes  # type: ignore[arg-type]
 
     def best_price(self) -> float | None:
         window = self.window
@@ -309,7 +309,7 @@ class BookSide:
             n = len(self)
         keys = self.top_keys(n)
         if self.fixed:
-            return [(Decimal(k), Decimal(s)) for k, s in zip(keys, self._sizes(keys))]  # type: ignore[arg-type]
+            return [(Decimal(k), Decimal(s)) for k, s in zip(keys, self.sizes_of(keys))]  # type: ignore[arg-type]
         sign = -1 if self.ask else 1
         levels = self.levels
         return [(Decimal(repr(sign * k)), Decimal(levels[k])) for k in keys]  # type: ignore[index,operator]
