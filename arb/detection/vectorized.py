@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from arb.detection.candidate import MIN_MARGIN
 from arb.detection.types import FloatArray, VenueBook
@@ -37,6 +38,8 @@ from arb.detection.types import FloatArray, VenueBook
 ASK_PAD = 1e200  # an ask no one can afford: finite, so products with a zero size stay zero
 _HURDLE = 1.0 + float(MIN_MARGIN)
 _TRIM_FROM = 20_000  # level-pair comparisons above which cutting them to the crossed corner pays
+_CORNER = 4  # levels per side compared for rows that cross no deeper
+IntArray = npt.NDArray[np.intp]
 
 # Columns of the per-row factor table ``stack_rows`` callers pass to ``size_rows``.
 F_BUY_COST, F_SELL_NET, F_BUY_NET, F_ONE, F_X_CAP, F_QUOTE = range(6)
@@ -99,13 +102,11 @@ def size_rows(books: FloatArray, factors: FloatArray, *, audit: bool = False) ->
     # For each ask level, the first bid level that no longer pays against it (bids fall, so it is the
     # count of bids that still do); the two levels are both active from the later of their starts on.
     hurdle = eff[:, 0] * _HURDLE
-    asks, bids = depth, depth
     if rows * depth * depth > _TRIM_FROM:
-        # Only the ask levels up to the first one that no bid pays against can hold the minimum, and no
-        # ask level is paid by bid levels the best ask is not paid by: compare just those corners.
-        asks = min(int((hurdle < eff[:, 1, :1]).sum(axis=1).max()) + 1, depth)
-        bids = int((eff[:, 1] > hurdle[:, :1]).sum(axis=1).max())
-    first_fail = (eff[:, 1, None, :bids] > hurdle[:, :asks, None]).sum(axis=2)
+        first_fail = _first_fail_trimmed(eff[:, 1], hurdle)
+    else:
+        first_fail = (eff[:, 1, None, :] > hurdle[:, :, None]).sum(axis=2)
+    asks = first_fail.shape[1]
     meets = np.maximum(starts[:, 0, :asks], np.take_along_axis(edges[:, 1], first_fail, axis=1))
     profitable = np.minimum(meets.min(axis=1), edges[:, 0, -1])
     size = np.minimum(profitable, factors[:, F_X_CAP])
@@ -124,6 +125,31 @@ def size_rows(books: FloatArray, factors: FloatArray, *, audit: bool = False) ->
     return RowSizes(
         profitable, size, spent[:, 0], spent[:, 1], vwap[:, 0], vwap[:, 1], worst[:, 0], worst[:, 1]
     )
+
+
+def _first_fail_trimmed(bid_eff: FloatArray, hurdle: FloatArray) -> IntArray:
+    """``first_fail`` for many rows, comparing only the level pairs that can matter.
+
+    Only the ask levels up to the first one the best bid does not pay (``paid`` of them) can hold the
+    minimum, and only bid levels that pay the best ask can pay any ask level. Most rows cross a few levels
+    deep, a few much deeper: those are compared in full, the rest in a small corner. A column left at 0
+    past a row's ``paid`` level is harmless: it yields that level's own start, never below the minimum.
+    """
+    rows, depth = hurdle.shape
+    paid = (hurdle < bid_eff[:, :1]).sum(axis=1)
+    paying = (bid_eff > hurdle[:, :1]).sum(axis=1)
+    asks = min(int(paid.max()) + 1, depth)
+    bids = int(paying.max())
+    corner = min(_CORNER, asks)
+    deep = np.flatnonzero((paid >= corner) | (paying > corner))
+    if len(deep) * 2 > rows:  # mostly deep: splitting would not pay for its gathers
+        full: IntArray = (bid_eff[:, None, :bids] > hurdle[:, :asks, None]).sum(axis=2)
+        return full
+    first_fail = np.zeros((rows, asks), dtype=np.intp)
+    first_fail[:, :corner] = (bid_eff[:, None, :corner] > hurdle[:, :corner, None]).sum(axis=2)
+    if len(deep):
+        first_fail[deep] = (bid_eff[deep, None, :bids] > hurdle[deep, :asks, None]).sum(axis=2)
+    return first_fail
 
 
 def _take(
