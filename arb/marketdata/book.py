@@ -45,23 +45,23 @@ class OrderBook:
     """The normalized book of one (venue, symbol). Not thread-safe; owned by one event loop."""
 
     __slots__ = (
-        "venue",
-        "symbol",
-        "depth",
-        "max_age_ms",
-        "seq",
-        "exchange_ts",
-        "received_ts",
-        "updates",
-        "bids",
-        "asks",
-        "_synced",
-        "_gap",
-        "_dirty",
         "_arrays",
-        "_views",
+        "_dirty",
         "_flat",
+        "_gap",
         "_memo",
+        "_synced",
+        "_views",
+        "asks",
+        "bids",
+        "depth",
+        "exchange_ts",
+        "max_age_ms",
+        "received_ts",
+        "seq",
+        "symbol",
+        "updates",
+        "venue",
     )
 
     def __init__(self, venue: str, symbol: str, *, depth: int = 20, max_age_ms: int = 10_000) -> None:
@@ -222,7 +222,7 @@ class OrderBook:
             # memo of string -> float (a pure function: never stale, only cleared when it grows).
             bk, ak = bids.top_keys(depth), asks.top_keys(depth)
             nb, na = len(bk), len(ak)
-            strs = bk + bids.sizes_of(bk) + ak + asks.sizes_of(ak)  # type: ignore[operator]
+            strs: list[str] = bk + bids.sizes_of(bk) + ak + asks.sizes_of(ak)
             memo = self._memo
             try:
                 values = list(map(memo.__getitem__, strs))

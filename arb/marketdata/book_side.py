@@ -32,9 +32,13 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from itertools import chain
+from typing import Any
 
 LevelIn = Sequence[str]
 """A level as received: ``(price, size)`` decimal strings (a list from JSON or a tuple from a capture)."""
+
+Key = Any
+"""A price key: the price string in fixed mode, ``float`` (``-price`` for asks) in float mode."""
 
 _NEG_INF = float("-inf")
 _ALL = ""  # fixed-mode bid floor / ask ceiling meaning "the window holds every level"
@@ -44,17 +48,28 @@ class BookSide:
     """Bids (``ask=False``) or asks (``ask=True``) of one book."""
 
     __slots__ = (
-        "ask", "levels", "window", "edge", "window_size", "fixed", "plen", "dpos", "lead0", "zero",
-        "odd", "odd_better", "odd_worse",
+        "ask",
+        "dpos",
+        "edge",
+        "fixed",
+        "lead0",
+        "levels",
+        "odd",
+        "odd_better",
+        "odd_worse",
+        "plen",
+        "window",
+        "window_size",
+        "zero",
     )
 
     def __init__(self, *, ask: bool, window_size: int = 256) -> None:
         self.ask = ask
         self.window_size = window_size
-        self.levels: dict[str, str] | dict[float, str] = {}
-        self.window: list[str] | list[float] = []
+        self.levels: dict[Key, str] = {}
+        self.window: list[Key] = []
         # The worst key in the window (bids: lowest price; asks: highest), or "all levels are in it".
-        self.edge: str | float = _ALL
+        self.edge: Key = _ALL
         self.fixed = True
         self.plen = 0  # fixed mode: every price has this length (0: not known yet) ...
         self.dpos = 0  # ... and its point at this (negative) index
@@ -94,8 +109,12 @@ class BookSide:
                 return
             price = first[0]
             point = price.rfind(".")
-            if (point <= 0 or len(price) > 16 or not price.replace(".", "", 1).isdigit()
-                    or (price[0] == "0" and point > 1)):
+            if (
+                point <= 0
+                or len(price) > 16
+                or not price.replace(".", "", 1).isdigit()
+                or (price[0] == "0" and point > 1)
+            ):
                 self._to_float()
                 self._apply_float(chain((first,), it))
                 return
@@ -119,23 +138,24 @@ class BookSide:
         for price, size in it:
             if size != zero and size.strip("0."):
                 if price in levels:
-                    levels[price] = size  # type: ignore[index]
+                    levels[price] = size
                     continue
                 if len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
                     if self._odd_level(price, size):
                         return self._degrade(price, size, it)
                     continue
-                levels[price] = size  # type: ignore[index]
-                if price >= edge:  # type: ignore[operator]
-                    insort(window, price)  # type: ignore[type-var]
+                levels[price] = size
+                if price >= edge:
+                    insort(window, price)
                 continue
             zero = size
-            if levels.pop(price, None) is not None:  # type: ignore[call-overload]
-                if price >= edge:  # type: ignore[operator]
-                    del window[bisect_left(window, price)]  # type: ignore[arg-type]
-            elif len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
-                if self._odd_level(price, size):  # another spelling may name a level we hold
-                    return self._degrade(price, size, it)
+            if levels.pop(price, None) is not None:
+                if price >= edge:
+                    del window[bisect_left(window, price)]
+            elif (
+                len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0)
+            ) and self._odd_level(price, size):  # another spelling may name a level we hold
+                return self._degrade(price, size, it)
         self.zero = zero
         return None
 
@@ -149,23 +169,24 @@ class BookSide:
         for price, size in it:
             if size != zero and size.strip("0."):
                 if price in levels:
-                    levels[price] = size  # type: ignore[index]
+                    levels[price] = size
                     continue
                 if len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
                     if self._odd_level(price, size):
                         return self._degrade(price, size, it)
                     continue
-                levels[price] = size  # type: ignore[index]
-                if price <= edge:  # type: ignore[operator]
-                    insort(window, price)  # type: ignore[type-var]
+                levels[price] = size
+                if price <= edge:
+                    insort(window, price)
                 continue
             zero = size
-            if levels.pop(price, None) is not None:  # type: ignore[call-overload]
-                if price <= edge:  # type: ignore[operator]
-                    del window[bisect_left(window, price)]  # type: ignore[arg-type]
-            elif len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
-                if self._odd_level(price, size):
-                    return self._degrade(price, size, it)
+            if levels.pop(price, None) is not None:
+                if price <= edge:
+                    del window[bisect_left(window, price)]
+            elif (
+                len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0)
+            ) and self._odd_level(price, size):
+                return self._degrade(price, size, it)
         self.zero = zero
         return None
 
@@ -177,8 +198,13 @@ class BookSide:
         else (other decimals, no point, a padded spelling) goes to float keys.
         """
         dpos = self.dpos
-        if (len(price) < 1 - dpos or price[dpos] != "." or (price[0] == "0" and len(price) != 1 - dpos)
-                or not price.replace(".", "", 1).isdigit() or len(price) > 16):
+        if (
+            len(price) < 1 - dpos
+            or price[dpos] != "."
+            or (price[0] == "0" and len(price) != 1 - dpos)
+            or not price.replace(".", "", 1).isdigit()
+            or len(price) > 16
+        ):
             return True
         if len(price) == self.plen:
             return True  # a main-length price with a leading zero: its short spelling could alias
@@ -204,7 +230,7 @@ class BookSide:
         sign = -1.0 if self.ask else 1.0
         levels: dict[float, str] = {}
         for price, size in chain(self.levels.items(), self.odd.items()):
-            check_precision(price)  # type: ignore[arg-type]
+            check_precision(price)
             levels[sign * float(price)] = size
         self.levels = levels
         self.odd, self.odd_better, self.odd_worse = {}, [], []
@@ -212,8 +238,8 @@ class BookSide:
         self._rebuild()
 
     def _apply_float(self, changes: Iterable[LevelIn]) -> None:
-        levels: dict[float, str] = self.levels  # type: ignore[assignment]
-        window: list[float] = self.window  # type: ignore[assignment]
+        levels: dict[float, str] = self.levels
+        window: list[float] = self.window
         edge = self.edge
         floor = _NEG_INF if edge is _ALL else edge
         sign = -1.0 if self.ask else 1.0
@@ -223,10 +249,10 @@ class BookSide:
                 if key not in levels:
                     if len(price) > 16:
                         check_precision(price)
-                    if key >= floor:  # type: ignore[operator]
+                    if key >= floor:
                         insort(window, key)
                 levels[key] = size
-            elif levels.pop(key, None) is not None and key >= floor:  # type: ignore[operator]
+            elif levels.pop(key, None) is not None and key >= floor:
                 del window[bisect_left(window, key)]
         self._resize()
 
@@ -245,32 +271,32 @@ class BookSide:
             self._rebuild()
 
     def _rebuild(self) -> None:
-        keys: list[str] | list[float] = sorted(self.levels)  # type: ignore[type-var]
+        keys: list[Key] = sorted(self.levels)
         size = self.window_size
         if len(keys) <= size:
             self.window, self.edge = keys, _ALL
         elif self.fixed and self.ask:
-            self.window = keys[:size]  # type: ignore[assignment]
+            self.window = keys[:size]
             self.edge = self.window[-1]
         else:
-            self.window = keys[-size:]  # type: ignore[assignment]
+            self.window = keys[-size:]
             self.edge = self.window[0]
 
     # ------------------------------------------------------------------- reads
 
-    def top_keys(self, n: int) -> list[str] | list[float]:
+    def top_keys(self, n: int) -> list[Key]:
         """Keys of the best ``n`` levels, best first."""
         window = self.window
         complete = self.edge is _ALL  # the window holds every main level
         if n > len(window) and not complete:
             if n > self.window_size:  # a deep read (execution walking the book): sort, keep the window
-                window, complete = sorted(self.levels), True  # type: ignore[type-var]
+                window, complete = sorted(self.levels), True
             else:
                 self._rebuild()
                 window, complete = self.window, self.edge is _ALL
         if not self.fixed:
             return window[: -n - 1 : -1]
-        keys: list[str] = window[:n] if self.ask else window[: -n - 1 : -1]  # type: ignore[assignment]
+        keys: list[str] = window[:n] if self.ask else window[: -n - 1 : -1]
         if self.odd:
             if self.odd_better:
                 keys = (self.odd_better + keys)[:n]
@@ -278,21 +304,21 @@ class BookSide:
                 keys = keys + self.odd_worse[: n - len(keys)]
         return keys
 
-    def sizes_of(self, keys: list[str] | list[float]) -> list[str]:
+    def sizes_of(self, keys: list[Key]) -> list[str]:
         """The size strings of ``keys`` (from :meth:`top_keys`)."""
         levels = self.levels
         if self.odd:
             odd = self.odd
-            return [levels[k] if k in levels else odd[k] for k in keys]  # type: ignore[index,operator]
-        return list(map(levels.__getitem__, keys))  # type: ignore[arg-type]
+            return [levels[k] if k in levels else odd[k] for k in keys]
+        return list(map(levels.__getitem__, keys))
 
     def top(self, n: int) -> tuple[list[float], list[float]]:
         """Prices and sizes of the best ``n`` levels as floats, best first (the detection view)."""
         keys = self.top_keys(n)
         sizes = list(map(float, self.sizes_of(keys)))
         if self.fixed:
-            return list(map(float, keys)), sizes  # type: ignore[arg-type]
-        return (list(map(float.__neg__, keys)) if self.ask else keys), sizes  # type: ignore[arg-type]
+            return list(map(float, keys)), sizes
+        return (list(map(float.__neg__, keys)) if self.ask else keys), sizes
 
     def best_price(self) -> float | None:
         window = self.window
@@ -300,8 +326,8 @@ class BookSide:
             return None
         if self.fixed:
             return float(self.top_keys(1)[0])
-        best = window[-1]
-        return -best if self.ask else best  # type: ignore[operator,return-value]
+        best: float = window[-1]
+        return -best if self.ask else best
 
     def exact(self, n: int | None) -> list[tuple[Decimal, Decimal]]:
         """The best ``n`` levels (all when ``None``) as exact ``(price, size)`` Decimals."""
@@ -309,10 +335,10 @@ class BookSide:
             n = len(self)
         keys = self.top_keys(n)
         if self.fixed:
-            return [(Decimal(k), Decimal(s)) for k, s in zip(keys, self.sizes_of(keys))]  # type: ignore[arg-type]
+            return [(Decimal(k), Decimal(s)) for k, s in zip(keys, self.sizes_of(keys))]
         sign = -1 if self.ask else 1
         levels = self.levels
-        return [(Decimal(repr(sign * k)), Decimal(levels[k])) for k in keys]  # type: ignore[index,operator]
+        return [(Decimal(repr(sign * k)), Decimal(levels[k])) for k in keys]
 
 
 def _numeric(price: str) -> tuple[int, str]:

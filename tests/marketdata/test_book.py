@@ -117,9 +117,9 @@ def test_deep_book_window_rebuilds_when_drained() -> None:
 # float keys).
 FIXED = st.integers(min_value=40, max_value=99).map(lambda i: f"{i / 4:.2f}")
 SAME_DECIMALS = st.integers(min_value=1, max_value=60).map(lambda i: f"{i / 4:.2f}")
-SPELLINGS = st.tuples(st.integers(min_value=1, max_value=60), st.sampled_from(["{:.2f}", "{:.3f}", "{:g}"])).map(
-    lambda t: t[1].format(t[0] / 4)
-)
+SPELLINGS = st.tuples(
+    st.integers(min_value=1, max_value=60), st.sampled_from(["{:.2f}", "{:.3f}", "{:g}"])
+).map(lambda t: t[1].format(t[0] / 4))
 PRICES = st.one_of(FIXED, SAME_DECIMALS, SPELLINGS)
 SIZES = st.one_of(st.just("0"), st.just("0.000"), st.integers(1, 999).map(lambda i: f"{i / 10}"))
 
@@ -133,7 +133,9 @@ def _reference_apply(ref: dict[Decimal, Decimal], levels: list[tuple[str, str]])
 
 
 @pytest.mark.parametrize(
-    ("prices", "string_keys"), [(FIXED, True), (SAME_DECIMALS, True), (PRICES, None)], ids=["fixed", "odd", "mixed"]
+    ("prices", "string_keys"),
+    [(FIXED, True), (SAME_DECIMALS, True), (PRICES, None)],
+    ids=["fixed", "odd", "mixed"],
 )
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
