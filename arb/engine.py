@@ -29,6 +29,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from arb.config import Config
 from arb.detection import DetectionParams, Opportunity, Reason, Rejection, VenueBook, detect
 from arb.detection.record import opportunity_columns
@@ -257,7 +259,7 @@ class Engine:
                 self.funnel.executor_refused("balances_unavailable")
                 writer.add(self._rejection_row(executor.run_id, decision, reason="balances_unavailable"))
                 return
-        await self._execute(decision, venues, executor)
+        await self._execute(decision, venues, executor, writer)
 
     def _apply(self, venue: str, event: CaptureEvent, venues: VenueSet) -> None:
         books = self.books
@@ -294,12 +296,17 @@ class Engine:
             return None
         return detect(symbol, inputs, self._params(symbol))
 
-    async def _execute(self, opp: Opportunity, venues: VenueSet, executor: PairedExecutor) -> None:
+    async def _execute(self, opp: Opportunity, venues: VenueSet, executor: PairedExecutor,
+                       writer: DecisionWriter) -> None:
         try:
             result = await executor.execute(opp, detected_at=self.clock.now())
-        except StoreError as exc:
-            log.error("store unavailable while executing: %s", exc)
+        except (StoreError, SQLAlchemyError) as exc:
+            # The pair's first write (opportunity + both orders, before anything is sent) failed, so nothing
+            # of it exists yet: queue the decision, and trade no more until the writer has got it written.
+            log.error("store unavailable; pair not sent: %s", exc.__class__.__name__)
             self.funnel.executor_refused("store_unavailable")
+            writer.add(self._rejection_row(executor.run_id, opp, reason="store_unavailable"))
+            writer.store_failed()
             return
         if result.executed:
             self.funnel.executed_pair(opp.expected_profit, result.realized_pnl, result.outcome)

@@ -50,6 +50,11 @@ class DecisionWriter:
         if len(self._pending) >= self._batch_size:
             self._wake.set()
 
+    def store_failed(self) -> None:
+        """Someone else's write failed (the executor's): unhealthy until a batch of ours commits again."""
+        self.healthy = False
+        self._wake.set()
+
     @property
     def pending(self) -> int:
         return len(self._pending)

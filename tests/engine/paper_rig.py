@@ -25,6 +25,7 @@ from arb.engine import Engine
 from arb.execution.executor import PairedExecutor
 from arb.marketdata.book import Health, OrderBook
 from arb.runtime.venues import VenueSet
+from arb.runtime.writer import DecisionWriter
 
 from .helpers import config_with, trimmed_capture
 
@@ -82,13 +83,14 @@ class SpyEngine(Engine):
             self.health_at_detection[(name, self.health(name, symbol))] += 1
         return super()._detect(symbol, venues)
 
-    async def _execute(self, opp: Opportunity, venues: VenueSet, executor: PairedExecutor) -> None:
+    async def _execute(self, opp: Opportunity, venues: VenueSet, executor: PairedExecutor,
+                       writer: DecisionWriter) -> None:
         self.handovers.append(Handover(time.monotonic(), (opp.buy_venue, self.health(opp.buy_venue, opp.symbol)),
                                        (opp.sell_venue, self.health(opp.sell_venue, opp.symbol))))
         hook, self.at_next_handover = self.at_next_handover, None
         if hook is not None:
             hook()
-        await super()._execute(opp, venues, executor)
+        await super()._execute(opp, venues, executor, writer)
 
     def non_live_detections(self, venue: str) -> int:
         return sum(n for (v, health), n in self.health_at_detection.items() if v == venue and health is not Health.LIVE)

@@ -6,6 +6,9 @@ The faults are injected into the running sandbox (``engine.venues.sandboxes["gat
 wait is on a condition with a deadline. A resync after a fault normally takes a loopback round trip, too
 short for detection to ever look at the unhealthy book, so while a fault is being observed the sandbox
 also answers 502 to REST (the snapshot the resync needs): the book stays unhealthy until we lift it.
+
+The store outage runs as a paced replay (100x): the outage is injected at the DB-API (see store_outage.py)
+and must end while the capture still has pairs to trade.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from arb.config import load_config
+from arb.engine import Engine
 from arb.marketdata.book import Health
 
+from .helpers import config_with, trimmed_capture
 from .paper_rig import PAIR, SpyEngine, paper_config, until
+from .store_outage import StoreOutage
 
 UNFINISHED = ("created", "submitted", "unknown")
 
@@ -120,3 +127,42 @@ async def test_ws_close_gap_and_5xx_burst_never_trade_unhealthy_books_and_the_ru
     assert sum(reasons.values()) == result.funnel.as_dict()["rejected_total"]
     assert executed_rows == result.funnel.executed
     assert result.summary["stop_reason"] is None  # it ended because the capture ended, not by a halt
+
+
+async def test_store_outage_stops_trading_keeps_every_decision_and_trading_resumes(tmp_path: Path) -> None:
+    capture = trimmed_capture(tmp_path, "00:00", "00:06")
+    config = load_config(config_with(tmp_path, fee="0", extra={
+        'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture}"',
+        "speed = 0 ": "speed = 100 ",  # real time must pass for the store to come back mid-run
+        'min_edge_bps = "0.5"': 'min_edge_bps = "0.1"',
+        'min_profit = "0.01"': 'min_profit = "0.001"',
+        'kill_switch_file = "arb.kill"': f'kill_switch_file = "{tmp_path / "arb.kill"}"',
+        'status = "auto"': 'status = "off"',
+    }))
+    path = tmp_path / "outage.db"
+    engine = Engine(config, db_url=f"sqlite:///{path}", install_signal_handlers=False)
+    # The store goes away as the 3rd pair starts to be recorded, for 3 statements: that pair's first write
+    # and the writer's first two attempts; its third (after backoff) finds the store back.
+    with StoreOutage(str(path), after=3, failures=3) as outage:
+        result = await asyncio.wait_for(engine.run(), 60)
+    assert outage.ended.is_set()
+
+    funnel = result.funnel.as_dict()
+    refused = funnel["rejected"].get("store_unavailable", 0)
+    assert refused >= 1
+    with create_engine(f"sqlite:///{path}").connect() as c:
+        assert c.execute(text("SELECT ended_at IS NOT NULL FROM runs WHERE id = :r"), {"r": result.run_id}).scalar()
+        rows = c.execute(text("SELECT detected_at, decision, reason FROM opportunities WHERE run_id = :r"),
+                         {"r": result.run_id}).all()
+        orders_of_unexecuted = c.execute(text(
+            "SELECT count(*) FROM orders o JOIN opportunities p ON p.id = o.opportunity_id "
+            "WHERE p.decision <> 'executed'")).scalar()
+    # Nothing lost, nothing twice: one row per decision the funnel counted.
+    assert len(rows) == funnel["rejected_total"] + funnel["executed"]
+    away = sorted(r.detected_at for r in rows if r.reason == "store_unavailable")
+    executed = sorted(r.detected_at for r in rows if r.decision == "executed")
+    assert len(away) == refused
+    assert executed[0] < away[0], "traded before the outage"
+    assert not [t for t in executed if away[0] <= t <= away[-1]], "traded while the store was away"
+    assert executed[-1] > away[-1], "trading resumed once the store was back"
+    assert orders_of_unexecuted == 0
