@@ -178,25 +178,28 @@ def _finalize(
         reason, buy_amount, sell_amount = legs
         return reject(reason, {"size": sell_amount, "buy_amount": buy_amount})
     money = _sized(legs, buy, sell)
-    sized = money.audit()
     buy_worst, sell_worst = legs.buy_worst, legs.sell_worst
     buy_amount, sell_amount = legs.buy_amount, legs.sell_amount
     buy_limit = to_step(buy_worst, buy.rules.price_step, ROUND_FLOOR)  # rules.round_price, buy side
     sell_limit = to_step(sell_worst, sell.rules.price_step, ROUND_CEILING)
     if buy_limit != buy_worst or sell_limit != sell_worst:
-        return reject(Reason.PRICE_OFF_TICK, sized)
-    sized |= {"buy_limit": buy_limit, "sell_limit": sell_limit}
-    if buy_amount < buy.rules.min_amount or sell_amount < sell.rules.min_amount:
-        return reject(Reason.BELOW_MIN_AMOUNT, sized)
-    if buy_amount * buy_limit < buy.rules.min_notional or sell_amount * sell_limit < sell.rules.min_notional:
-        return reject(Reason.BELOW_MIN_NOTIONAL, sized)
+        return reject(Reason.PRICE_OFF_TICK, money.audit())
     profit, edge_bps = money.expected_profit, money.edge_bps
-    if profit <= 0:
-        return reject(Reason.PRECISION_KILLS_EDGE, sized)
-    if edge_bps < params.min_edge_bps:
-        return reject(Reason.BELOW_MIN_EDGE, sized)
-    if profit < params.min_profit:
-        return reject(Reason.BELOW_MIN_PROFIT, sized)
+    why: Reason | None = None
+    if buy_amount < buy.rules.min_amount or sell_amount < sell.rules.min_amount:
+        why = Reason.BELOW_MIN_AMOUNT
+    elif (
+        buy_amount * buy_limit < buy.rules.min_notional or sell_amount * sell_limit < sell.rules.min_notional
+    ):
+        why = Reason.BELOW_MIN_NOTIONAL
+    elif profit <= 0:
+        why = Reason.PRECISION_KILLS_EDGE
+    elif edge_bps < params.min_edge_bps:
+        why = Reason.BELOW_MIN_EDGE
+    elif profit < params.min_profit:
+        why = Reason.BELOW_MIN_PROFIT
+    if why is not None:
+        return reject(why, money.audit() | {"buy_limit": buy_limit, "sell_limit": sell_limit})
     return Opportunity(
         symbol=symbol,
         buy_venue=buy.venue,
