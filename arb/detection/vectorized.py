@@ -17,7 +17,7 @@ walk is needed:
   first such ``j`` is enough, as later bid levels start later (when no bid level fails, ``j`` is one past
   the last level, which starts at the bid side's depth);
 * quote spent is a function of ``x`` on the buy venue alone; it binds rarely, so it is only solved for
-  when the capped size would overspend;
+  the rows whose capped size would overspend;
 * cost, proceeds, VWAPs and the worst level reached are per-side sums over levels clipped to the final size.
 
 Books shorter than the row's depth are padded with zero-size levels at a sentinel price that never pays
@@ -112,9 +112,10 @@ def size_rows(books: FloatArray, factors: FloatArray, *, audit: bool = False) ->
     size = np.minimum(profitable, factors[:, F_X_CAP])
     take, spent = _take(starts, ends, eff, size)
     quote = factors[:, F_QUOTE]
-    if (spent[:, 0] > quote).any():
-        size = np.minimum(size, _quote_cap(edges[:, 0], eff[:, 0], quote))
-        take, spent = _take(starts, ends, eff, size)
+    over = np.flatnonzero(spent[:, 0] > quote)
+    if len(over):  # re-size only the rows whose quote balance binds
+        size[over] = np.minimum(size[over], _quote_cap(edges[over, 0], eff[over, 0], quote[over]))
+        take[over], spent[over] = _take(starts[over], ends[over], eff[over], size[over])
     sizes = RowSizes(profitable, size, spent[:, 0], spent[:, 1])
     if not audit:
         return sizes
@@ -156,8 +157,10 @@ def _take(
     starts: FloatArray, ends: FloatArray, eff: FloatArray, size: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Hedged base taken from each level of both sides for ``size``, and ``[cost, proceeds]`` per row."""
-    take = np.maximum(np.minimum(ends, size[:, None, None]) - starts, 0.0)
-    return take, (eff * take).sum(axis=2)
+    take = np.minimum(ends, size[:, None, None])
+    take -= starts
+    np.maximum(take, 0.0, out=take)
+    return take, np.einsum("rsl,rsl->rs", eff, take)
 
 
 def _quote_cap(edges: FloatArray, eff: FloatArray, quote: FloatArray) -> FloatArray:
