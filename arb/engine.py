@@ -45,6 +45,7 @@ from arb.marketdata.capture import CaptureEvent, read_capture
 from arb.runtime.clock import ReplayClock, WallClock
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
+from arb.runtime.logs import RUN_ID
 from arb.runtime.status import StatusReporter
 from arb.runtime.venues import VenueSet, open_venues
 from arb.runtime.writer import DecisionWriter
@@ -117,6 +118,7 @@ class Engine:
         with sessions.begin() as s:
             run_id = repo.start_run(s, mode=self.mode, config_snapshot=self.config.snapshot(),
                                     started_at=self.clock.now() if self.mode != "replay" else datetime.now(UTC)).id
+        RUN_ID.run_id = run_id  # every log record from here on carries it (text and JSON formats)
         writer = DecisionWriter(sessions)
         venues: VenueSet | None = None
         self._install_signals()
