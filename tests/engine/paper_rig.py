@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from arb.config import Config, load_config
 from arb.detection import Opportunity, Rejection
@@ -26,6 +26,7 @@ from arb.execution.executor import PairedExecutor
 from arb.marketdata.book import Health, OrderBook
 from arb.runtime.venues import VenueSet
 from arb.runtime.writer import DecisionWriter
+from arb.sandbox import Sandbox
 
 from .helpers import config_with, trimmed_capture
 
@@ -77,6 +78,11 @@ class SpyEngine(Engine):
 
     def book(self, venue: str, symbol: str = SYMBOL) -> OrderBook:
         return self.books.book(venue, symbol)
+
+    def sandbox(self, venue: str = "gate") -> Sandbox:
+        """The in-process sandbox serving ``venue`` (once the venues are open)."""
+        assert self.venues is not None, "venues not open yet"
+        return cast(Sandbox, self.venues.sandboxes[venue].sandbox)
 
     def _detect(self, symbol: str, venues: VenueSet) -> Opportunity | Rejection | None:
         for name in venues.venues:

@@ -47,8 +47,7 @@ async def test_ws_close_gap_and_5xx_burst_never_trade_unhealthy_books_and_the_ru
 
     try:
         await until(lambda: engine.feeds is not None, "feeds started", run=run)
-        assert engine.venues is not None
-        sandbox = engine.venues.sandboxes["gate"].sandbox
+        sandbox = engine.sandbox("gate")
         feed = engine.feeds.feeds["gate"]
         sync = feed.syncs[PAIR]
         await until(lambda: engine.health("gate") is Health.LIVE and engine.funnel.executed >= 2,
@@ -117,7 +116,7 @@ async def test_ws_close_gap_and_5xx_burst_never_trade_unhealthy_books_and_the_ru
             "AND e.to_status = o.status")).all()
         assert ambiguous and all(venue == "gate" and status == "rejected" and "not found by client id" in detail
                                  for venue, status, detail in ambiguous), ambiguous
-        reasons = dict(c.execute(text("SELECT reason, count(*) FROM opportunities WHERE run_id = :r "
+        reasons: dict[str, int] = dict(c.execute(text("SELECT reason, count(*) FROM opportunities WHERE run_id = :r "
                                       "AND decision = 'rejected' GROUP BY reason"), {"r": result.run_id}).all())
         executed_rows = c.execute(text("SELECT count(*) FROM opportunities WHERE run_id = :r "
                                        "AND decision = 'executed'"), {"r": result.run_id}).scalar()

@@ -94,8 +94,7 @@ async def test_secrets_never_appear_in_logs_or_the_database(tmp_path: Path, caps
     engine = SpyEngine(config, db_url=f"sqlite:///{db}", install_signal_handlers=False)
     run = asyncio.create_task(engine.run())
     await until(lambda: engine.venues is not None and bool(engine.venues.sandboxes), "sandbox started", run=run)
-    assert engine.venues is not None
-    sandbox = engine.venues.sandboxes["gate"].sandbox
+    sandbox = engine.sandbox("gate")
     secret = sandbox.config.accounts[0].secret
     # Something to log about mid-run, at every level (DEBUG included): the WebSocket drops and resyncs.
     feed_up = until(lambda: engine.feeds is not None and engine.feeds.feeds["gate"].connections >= 1,
