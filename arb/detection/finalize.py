@@ -7,7 +7,9 @@ Both legs are rounded together, then validated together, so that neither could b
   is what that buy delivers (net of a base fee) floored to the sell venue's step, and the buy is then cut
   back to the least amount on its step that still delivers the sell (never more than before, so no cap can
   break). The hedge never sells more base than it buys; the leftover, less than one buy step, stays long
-  on the buy venue (with a base fee and coarse steps it can make the pair lose: ``precision_kills_edge``).
+  on the buy venue and is valued at what it would fetch there (best bid net of the taker fee): dust costs
+  its spread, a leftover as big as the trade (coarse steps with a base fee) can still make the pair lose:
+  ``precision_kills_edge``.
 * Every hard cap is re-checked exactly in ``Decimal`` (max size, quote balance including fee, base balance,
   book depth); float rounding that overshoots one steps the buy down by one amount step.
 * Limit prices are the worst levels the walk reaches, rounded with ``MarketRules.round_price`` (buy down,
@@ -17,6 +19,7 @@ Both legs are rounded together, then validated together, so that neither could b
   rather than rounded the unsafe way.
 * Profit is recomputed exactly from the walked levels for the rounded amounts. Money leaves with 12 decimal
   places, rounded against us (cost up, proceeds and profit down); VWAPs with six digits below the tick.
+  ``expected_profit = sell_proceeds + leftover_value - buy_cost``.
 """
 
 from __future__ import annotations
@@ -154,7 +157,17 @@ class _Sized:
 def _sized(legs: _Legs, buy: VenueBook, sell: VenueBook) -> _Sized:
     buy_cost = legs.cost.quantize(MONEY_EXP, rounding=ROUND_CEILING)
     proceeds = (legs.sell_notional * (1 - sell.taker_fee)).quantize(MONEY_EXP, rounding=ROUND_FLOOR)
-    profit = proceeds - buy_cost
+    # The leftover the hedge cannot sell (under one buy step) stays on the buy venue. It is valued at what
+    # it would fetch there, the buy venue's best bid net of its taker fee: dust costs only its spread and
+    # fee, while a leftover as large as the trade itself (whole-unit steps) still kills the edge. Valuing
+    # it at zero turned every base-fee pair with fine prices but coarse amount steps into a loss.
+    received = legs.buy_amount * (1 - buy.taker_fee) if buy.fee_mode is FeeMode.BASE else legs.buy_amount
+    leftover = received - legs.sell_amount
+    leftover_value = Decimal(0)
+    if leftover > 0 and len(buy.bid_px):
+        leftover_value = (leftover * dec(float(buy.bid_px[0])) * (1 - buy.taker_fee)).quantize(
+            MONEY_EXP, rounding=ROUND_FLOOR)
+    profit = proceeds + leftover_value - buy_cost
     return _Sized(
         size=legs.sell_amount,
         buy_amount=legs.buy_amount,

@@ -167,8 +167,12 @@ def test_every_opportunity_is_valid_on_both_venues(books: list[VenueBook], param
     assert bought is not None and sold is not None
     assert (bought[1], sold[1]) == (opp.buy_limit, opp.sell_limit)
     cost = bought[0] * (1 + opp.buy_fee_rate if opp.buy_fee_mode is FeeMode.QUOTE else 1)
-    exact_profit = sold[0] * (1 - opp.sell_fee_rate) - cost
-    assert opp.expected_profit <= exact_profit < opp.expected_profit + D("2e-12")
+    # The leftover the hedge cannot sell is valued at the buy venue's best bid net of its taker fee.
+    leftover = opp.buy_amount * net - opp.sell_amount
+    leftover_value = (leftover * D(repr(float(buy.bid_px[0]))) * (1 - opp.buy_fee_rate)
+                      if leftover and len(buy.bid_px) else D(0))
+    exact_profit = sold[0] * (1 - opp.sell_fee_rate) + leftover_value - cost
+    assert opp.expected_profit <= exact_profit < opp.expected_profit + D("3e-12")
     assert opp.expected_profit > 0 and opp.expected_profit >= params.min_profit
     assert opp.edge_bps >= params.min_edge_bps
     assert opp.gross_edge_bps <= params.max_edge_bps
