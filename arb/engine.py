@@ -35,7 +35,7 @@ from arb.config import Config
 from arb.detection import DetectionParams, Opportunity, Reason, Rejection, VenueBook, detect
 from arb.detection.record import opportunity_columns
 from arb.domain.market import Symbol
-from arb.errors import ArbError, StoreError, VenueError
+from arb.errors import ArbError, StoreError, UnrecordedOrders, VenueError
 from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.imbalance import ImbalancePolicy
 from arb.execution.reconciliation import reconcile
@@ -71,6 +71,7 @@ class _State:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: str | None = None
     signals: int = 0
+    reconcile_pending: bool = False  # orders were sent but not recorded: reconcile before trading
     # Venues whose last balance read failed mid-run: their old numbers may be wrong, so no pair trades
     # there until a read succeeds (retried at each decision that needs them).
     stale_balances: set[str] = field(default_factory=set)
@@ -114,7 +115,7 @@ class Engine:
     async def run(self) -> RunResult:
         upgrade_to_head(self.db_url)
         engine = make_engine(self.db_url)
-        sessions = make_session_factory(engine)
+        sessions = self.sessions = make_session_factory(engine)
         with sessions.begin() as s:
             run_id = repo.start_run(s, mode=self.mode, config_snapshot=self.config.snapshot(),
                                     started_at=self.clock.now() if self.mode != "replay" else datetime.now(UTC)).id
@@ -254,6 +255,10 @@ class Engine:
             self.funnel.executor_refused("store_unavailable")
             writer.add(self._rejection_row(executor.run_id, decision, reason="store_unavailable"))
             return
+        if self.state.reconcile_pending and not await self._reconcile(venues, executor.run_id):
+            self.funnel.executor_refused("reconcile_pending")
+            writer.add(self._rejection_row(executor.run_id, decision, reason="reconcile_pending"))
+            return
         involved = {decision.buy_venue, decision.sell_venue} & self.state.stale_balances
         if involved:
             await self._refresh_balances(venues, sorted(involved), strict=False)
@@ -302,6 +307,14 @@ class Engine:
                        writer: DecisionWriter) -> None:
         try:
             result = await executor.execute(opp, detected_at=self.clock.now())
+        except UnrecordedOrders as exc:
+            # Sent, but the answers are not in the database: nothing trades until the store is back and a
+            # reconciliation has brought the database to the venues' truth.
+            log.error("store failed after sending; reconciliation pending: %s", exc)
+            self.funnel.executor_refused("store_failed_after_send")
+            self.state.reconcile_pending = True
+            writer.store_failed()
+            return
         except (StoreError, SQLAlchemyError) as exc:
             # The pair's first write (opportunity + both orders, before anything is sent) failed, so nothing
             # of it exists yet: queue the decision, and trade no more until the writer has got it written.
@@ -318,6 +331,19 @@ class Engine:
         if result.outcome == "halted":
             self.state.stop_reason = f"halted after opportunity {result.opportunity_id}"
             self.state.stop.set()
+
+    async def _reconcile(self, venues: VenueSet, run_id: int) -> bool:
+        """Bring the database to the venues' truth after unrecorded sends; True once it has worked."""
+        try:
+            report = await reconcile(venues.venues, self.sessions, run_id, symbols=self.config.engine.symbols,
+                                     since=datetime.now(UTC) - timedelta(days=1))
+        except (ArbError, SQLAlchemyError) as exc:
+            log.warning("reconciliation still failing: %s", exc.__class__.__name__)
+            return False
+        self.state.reconcile_pending = False
+        self.status.note(f"reconciled after a store failure: {report}")
+        await self._refresh_balances(venues, strict=False)
+        return True
 
     # ------------------------------------------------------------------ helpers
     def _params(self, symbol: str) -> DetectionParams:

@@ -6,6 +6,7 @@ executor's retry loop can decide without parsing messages:
 - ``ConfigError``              bad configuration; names the file and key. Exit status 2.
 - ``CaptureFormatError``       a capture file line that does not follow CAPTURE.md; names the line.
 - ``StoreError``               the database is unavailable or refused a write.
+  - ``UnrecordedOrders``       ...after orders were sent: reconcile before trading again.
 - ``VenueError``               anything a venue said or failed to say:
   - ``AuthenticationError``    bad key/signature/expired timestamp after resync: stop trading there.
   - ``RateLimited``            HTTP 429 and friends; carries ``reset_at`` (epoch seconds) when known.
@@ -52,6 +53,14 @@ class StoreError(ArbError):
     """The database is unavailable or refused a write."""
 
     retryable = True
+
+
+class UnrecordedOrders(StoreError):
+    """Orders were sent but their outcome could not be recorded: reconcile with the venues before trading."""
+
+    def __init__(self, client_order_ids: tuple[str, ...], cause: str) -> None:
+        self.client_order_ids = client_order_ids
+        super().__init__(f"orders {', '.join(client_order_ids)} were sent but not recorded ({cause})")
 
 
 class VenueError(ArbError):

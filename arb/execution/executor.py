@@ -24,11 +24,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import cast
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import MarketRules, Symbol
 from arb.domain.orders import OrderStatus
+from arb.errors import StoreError, UnrecordedOrders
 from arb.execution.imbalance import (
     Corrective,
     ImbalancePolicy,
@@ -138,11 +140,17 @@ class PairedExecutor:
             if isinstance(item, BaseException):
                 return self._not_sent(opp_id, (buy_id, sell_id), venue_name, item)
         buy_prep, sell_prep = cast("list[PreparedOrder]", prepared)
-        legs = await asyncio.gather(
-            self.legs.run(buy_venue, buy_id, buy_prep),
-            self.legs.run(sell_venue, sell_id, sell_prep),
-        )
-        return await self._finish(opp_id, plan, tuple(legs))
+        try:
+            legs = await asyncio.gather(
+                self.legs.run(buy_venue, buy_id, buy_prep),
+                self.legs.run(sell_venue, sell_id, sell_prep),
+            )
+            return await self._finish(opp_id, plan, tuple(legs))
+        except (SQLAlchemyError, StoreError) as exc:
+            # The legs left; what came back could not be written. The venues hold the truth now: the caller
+            # must reconcile (by client order id) before it trades again.
+            raise UnrecordedOrders((buy_req.client_order_id, sell_req.client_order_id),
+                                   type(exc).__name__) from exc
 
     def _not_sent(self, opp_id: int, order_ids: tuple[int, ...], venue: str, exc: BaseException) -> PairResult:
         """A leg could not be prepared: neither leg leaves; the orders and the opportunity say why."""
