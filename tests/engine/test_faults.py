@@ -30,7 +30,9 @@ UNFINISHED = ("created", "submitted", "unknown")
 
 
 async def test_ws_close_gap_and_5xx_burst_never_trade_unhealthy_books_and_the_run_continues(tmp_path: Path) -> None:
-    config = paper_config(tmp_path, "00:00", "00:12", speed=40, extra={
+    # A long window so the three faults never race the end of the capture; the test stops the run itself
+    # once it has seen what it needs (a clean stop: the same path as SIGTERM).
+    config = paper_config(tmp_path, "00:00", "00:40", speed=40, extra={
         # One ambiguous placement opens Gate's breaker; long enough to outlast the lookups (~4 s) that
         # resolve the 5xx'd order, short enough for trading to resume before the capture ends.
         "max_consecutive_failures = 3": "max_consecutive_failures = 1",
@@ -91,6 +93,7 @@ async def test_ws_close_gap_and_5xx_burst_never_trade_unhealthy_books_and_the_ru
         executed = engine.funnel.executed
         await until(lambda: engine.funnel.executed > executed, "trading resumed after the cool-down", run=run)
 
+        engine.request_stop("test done")
         result = await asyncio.wait_for(run, 60)
     finally:
         if not run.done():
@@ -125,7 +128,7 @@ async def test_ws_close_gap_and_5xx_burst_never_trade_unhealthy_books_and_the_ru
     # Every decision the funnel counted is a row, and every row is one the funnel counted.
     assert sum(reasons.values()) == result.funnel.as_dict()["rejected_total"]
     assert executed_rows == result.funnel.executed
-    assert result.summary["stop_reason"] is None  # it ended because the capture ended, not by a halt
+    assert result.summary["stop_reason"] == "test done"  # stopped on request, not by a halt
 
 
 async def test_store_outage_stops_trading_keeps_every_decision_and_trading_resumes(tmp_path: Path) -> None:
