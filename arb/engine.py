@@ -56,6 +56,18 @@ from arb.store.migrate import upgrade_to_head
 log = logging.getLogger(__name__)
 
 
+def count_lines(path: Path) -> int:
+    """Events in a capture (one per line), for the replay progress bar: a fast scan, no JSON parsing."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    count = 0
+    with opener(path, "rb") as f:  # type: ignore[operator]
+        while chunk := f.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count
+
+
 @dataclass
 class RunResult:
     run_id: int
@@ -166,7 +178,10 @@ class Engine:
         speed = self.config.replay.speed if self.config.replay else 0.0
         first_ts: int | None = None
         started = time.monotonic()
+        if self.status.mode != "off" and self.capture is not None:
+            self.status.total_events = count_lines(self.capture)
         for n, event in enumerate(self._events()):
+            self.status.done_events = n
             if self.state.stop.is_set():
                 break
             if speed > 0:

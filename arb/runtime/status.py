@@ -11,8 +11,9 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class StatusReporter:
         self._engine: Engine | None = None
         self._run_id: int | None = None
         self._last = (time.monotonic(), 0)
+        self.total_events: int | None = None  # a replay's size, for the progress bar
+        self.done_events = 0
 
     @classmethod
     def for_config(cls, config: Config) -> StatusReporter:
@@ -68,7 +71,7 @@ class StatusReporter:
         while True:
             await asyncio.sleep(self.interval_s if self._live is None else 0.25)
             if self._live is not None:
-                self._live.update(self._table())
+                self._live.update(self._renderable())
             else:
                 print(f"arb: {self.line()}", file=self.stream, flush=True)
 
@@ -89,9 +92,20 @@ class StatusReporter:
         for book in self._engine.books:
             age = now_ms - book.received_ts if book.received_ts is not None else None
             books.append(f"{book.venue}:{book.health(now_ms).value}({age}ms)")
+        progress = f" progress {self._percent():.0f}%" if self.total_events else ""
         return (f"run {self._run_id} updates {f['book_updates']} ({rate:.0f}/s) crossed {f['crossed']} "
                 f"executed {f['executed']} rejected {f['rejected_total']} pnl {f['realized_pnl']} "
-                f"books {' '.join(books)}")
+                f"books {' '.join(books)}{progress}")
+
+    def _percent(self) -> float:
+        return 100.0 * self.done_events / self.total_events if self.total_events else 0.0
+
+    def _renderable(self) -> Table | Group:
+        table = self._table()
+        if not self.total_events:
+            return table
+        bar = ProgressBar(total=self.total_events, completed=self.done_events, width=50)
+        return Group(table, bar, f"replay {self.done_events}/{self.total_events} events ({self._percent():.0f}%)")
 
     def _table(self) -> Table:
         table = Table(title=f"arb run {self._run_id}", expand=False)

@@ -1,0 +1,40 @@
+"""The replay progress bar: the capture is counted up front and the status view reports progress."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from arb.engine import count_lines
+from arb.runtime.status import StatusReporter
+
+from .helpers import BUNDLED, trimmed_capture
+
+
+def test_count_lines_counts_events_of_a_gzip_capture(tmp_path: Path) -> None:
+    assert count_lines(BUNDLED) == 14_400
+    assert count_lines(trimmed_capture(tmp_path, "00:00:00", "00:00:10")) == 20  # 10 s x 2 venues
+
+
+def test_progress_shows_in_plain_lines_and_in_the_rich_view() -> None:
+    class FakeEngine:  # just what the reporter reads
+        from arb.runtime.funnel import Funnel
+
+        funnel = Funnel()
+        books: list[object] = []
+
+        class clock:  # noqa: N801
+            @staticmethod
+            def now_ms() -> int:
+                return 0
+
+    reporter = StatusReporter("plain", stream=io.StringIO())
+    reporter._engine, reporter._run_id = FakeEngine(), 7  # type: ignore[assignment]
+    reporter.total_events, reporter.done_events = 400, 100
+    assert reporter.line().endswith(" progress 25%")
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    Console(file=out, width=100, force_terminal=False).print(reporter._renderable())
+    assert "replay 100/400 events (25%)" in out.getvalue()
