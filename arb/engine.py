@@ -128,16 +128,17 @@ class Engine:
         upgrade_to_head(self.db_url)
         engine = make_engine(self.db_url)
         sessions = self.sessions = make_session_factory(engine)
-        with sessions.begin() as s:
-            run_id = repo.start_run(s, mode=self.mode, config_snapshot=self.config.snapshot(),
-                                    started_at=self.clock.now() if self.mode != "replay" else datetime.now(UTC)).id
-        RUN_ID.run_id = run_id  # every log record from here on carries it (text and JSON formats)
+        # Venues first: a missing key, an unknown symbol or an unreachable venue fails here, before a run is
+        # recorded or anything trades.
+        venues: VenueSet | None = self.venues = await open_venues(self.config, self.books, self.clock,
+                                                                  force_paper=self.force_paper)
         writer = DecisionWriter(sessions)
-        venues: VenueSet | None = None
         self._install_signals()
         try:
-            venues = self.venues = await open_venues(self.config, self.books, self.clock,
-                                                     force_paper=self.force_paper)
+            with sessions.begin() as s:
+                run_id = repo.start_run(s, mode=self.mode, config_snapshot=self.config.snapshot(),
+                                        started_at=datetime.now(UTC)).id
+            RUN_ID.run_id = run_id  # every log record from here on carries it (text and JSON formats)
             risk = RiskGate(self._risk_limits(), clock=self.clock.now)
             report = await reconcile(venues.venues, sessions, run_id, symbols=self.config.engine.symbols,
                                      since=datetime.now(UTC) - timedelta(days=1))

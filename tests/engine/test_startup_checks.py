@@ -1,0 +1,52 @@
+"""Starting with something wrong fails before anything trades, with one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .helpers import config_with
+from .procs import Proc
+
+
+def test_live_without_keys_fails_with_one_line_naming_the_variables(tmp_path: Path) -> None:
+    config = config_with(tmp_path, extra={
+        'mode = "replay"              # replay | paper | live': 'mode = "live"',
+        'kind = "sandbox"': 'kind = "live"',
+    })
+    proc = Proc(["run", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}"], cwd=tmp_path,
+                env={"ARB_GATE_API_KEY": "", "ARB_GATE_API_SECRET": ""})
+    assert proc.finish(60) == 2
+    err = "".join(proc.err).strip().splitlines()
+    assert len(err) == 1 and "venues.gate" in err[0] and "ARB_GATE_API_KEY" in err[0], err
+    assert not (tmp_path / "x.db").exists()  # failed before opening anything
+
+
+def test_symbol_the_venue_does_not_list_fails_before_trading(tmp_path: Path) -> None:
+    key, secret = "k-startup", "s-" + "y" * 40
+    sandbox = Proc(["sandbox", "--port", "0", "--pair", "LINK_USDT"], cwd=tmp_path,
+                   env={"ARB_SANDBOX_KEY": key, "ARB_SANDBOX_SECRET": secret})
+    try:
+        sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in l for l in sandbox.out), 30)
+        base = next(l for l in sandbox.out if "sandbox listening" in l).split("rest=")[1].split()[0]
+        base = base.removesuffix("/api/v4")
+        config = config_with(tmp_path, extra={
+            'mode = "replay"              # replay | paper | live': 'mode = "paper"',
+            "speed = 0                    # 0 = as fast as possible; 1 = recorded speed": "speed = 1",
+            'symbols = ["LINK/USDT"]': 'symbols = ["DOGE/USDT"]',
+            '[symbols."LINK/USDT"]': '[symbols."DOGE/USDT"]',
+            'markets."LINK/USDT"': 'markets."DOGE/USDT"',
+            "port = 0 ": f'url = "{base}"\nport = 0 ',
+        })
+        db = tmp_path / "x.db"
+        proc = Proc(["run", "--config", str(config), "--db", f"sqlite:///{db}"], cwd=tmp_path,
+                    env={"ARB_GATE_API_KEY": key, "ARB_GATE_API_SECRET": secret})
+        assert proc.finish(60) == 1, proc.text()
+        lines = [l for l in proc.err if l.startswith("arb: error:")]
+        assert len(lines) == 1 and "does not list DOGE/USDT" in lines[0], proc.text()
+        assert "Traceback" not in "".join(proc.err)
+        from sqlalchemy import create_engine, text
+
+        with create_engine(f"sqlite:///{db}").connect() as c:  # checked before a run was recorded
+            assert c.execute(text("SELECT count(*) FROM runs")).scalar() == 0
+    finally:
+        sandbox.kill()
