@@ -16,6 +16,7 @@ next snapshot. Amounts are absolute, so overlapping deltas are harmless.
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -29,6 +30,23 @@ FloatArray = npt.NDArray[np.float64]
 TopArrays = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
 
 _MEMO_MAX = 1 << 16  # distinct price/size strings remembered for the top view (~5 MB at most)
+
+
+class _FloatMemo(dict[str, float]):
+    """``float(text)`` remembered per string: a pure function, so never stale; cleared when it grows.
+
+    ``float()`` of a 14-digit decimal costs ~180 ns and the top view reads 4 x depth strings, of which only
+    ~4 are new per Binance frame (prices recur, sizes change a few at a time). ``__missing__`` makes a miss
+    cost one call instead of an exception and a second pass over the strings.
+    """
+
+    __slots__ = ()
+
+    def __missing__(self, text: str) -> float:
+        if len(self) > _MEMO_MAX:
+            self.clear()
+        value = self[text] = float(text)
+        return value
 
 
 class Health(enum.StrEnum):
@@ -46,10 +64,11 @@ class OrderBook:
 
     __slots__ = (
         "_arrays",
+        "_buffer",
         "_dirty",
-        "_flat",
         "_gap",
         "_memo",
+        "_pack",
         "_synced",
         "_views",
         "asks",
@@ -83,8 +102,10 @@ class OrderBook:
         self._dirty = True
         self._arrays: FloatArray = np.zeros((4, depth), dtype=np.float64)
         self._views: TopArrays | None = None
-        self._flat: FloatArray = self._arrays.reshape(-1)  # a view: one assignment fills all rows
-        self._memo: dict[str, float] = {}
+        self._memo = _FloatMemo()
+        # Packs 4 x depth floats straight into the buffer: ~3x cheaper than numpy converting a list.
+        self._pack = struct.Struct(f"{4 * depth}d").pack_into
+        self._buffer = self._arrays.data.cast("B")  # the same memory, as the bytes pack_into fills
 
     # ----------------------------------------------------------------- updates
 
@@ -218,28 +239,18 @@ class OrderBook:
         depth = self.depth
         bids, asks = self.bids, self.asks
         if bids.fixed and asks.fixed:
-            # The usual case. Only a few of the 4 x depth numbers change between reads, so parse through a
-            # memo of string -> float (a pure function: never stale, only cleared when it grows).
+            # The usual case: exact price strings, parsed through the memo (only a few strings are new).
             bk, ak = bids.top_keys(depth), asks.top_keys(depth)
             nb, na = len(bk), len(ak)
-            strs: list[str] = bk + bids.sizes_of(bk) + ak + asks.sizes_of(ak)
-            memo = self._memo
-            try:
-                values = list(map(memo.__getitem__, strs))
-            except KeyError:
-                if len(memo) > _MEMO_MAX:
-                    memo.clear()
-                for text in strs:
-                    if text not in memo:
-                        memo[text] = float(text)
-                values = list(map(memo.__getitem__, strs))
+            get = self._memo.__getitem__
             if nb == depth and na == depth:
-                self._flat[:] = values
+                self._pack(self._buffer, 0, *map(get, bk), *map(get, bids.sizes_of(bk)), *map(get, ak),
+                           *map(get, asks.sizes_of(ak)))
             else:
-                arr[0, :nb] = values[:nb]
-                arr[1, :nb] = values[nb : 2 * nb]
-                arr[2, :na] = values[2 * nb : 2 * nb + na]
-                arr[3, :na] = values[2 * nb + na :]
+                arr[0, :nb] = list(map(get, bk))
+                arr[1, :nb] = list(map(get, bids.sizes_of(bk)))
+                arr[2, :na] = list(map(get, ak))
+                arr[3, :na] = list(map(get, asks.sizes_of(ak)))
         else:
             bpx, bsz = bids.top(depth)
             apx, asz = asks.top(depth)

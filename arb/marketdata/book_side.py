@@ -307,10 +307,11 @@ class BookSide:
     def sizes_of(self, keys: list[Key]) -> list[str]:
         """The size strings of ``keys`` (from :meth:`top_keys`)."""
         levels = self.levels
-        if self.odd:
+        try:
+            return list(map(levels.__getitem__, keys))
+        except KeyError:  # an odd-length level among them (rare: it must be in the top to be asked for)
             odd = self.odd
             return [levels[k] if k in levels else odd[k] for k in keys]
-        return list(map(levels.__getitem__, keys))
 
     def top(self, n: int) -> tuple[list[float], list[float]]:
         """Prices and sizes of the best ``n`` levels as floats, best first (the detection view)."""

@@ -164,6 +164,12 @@ def test_off_length_prices_stay_exact_string_keys() -> None:
     # a longer bid is better than every main-length one; a shorter ask likewise
     book.apply_delta([["100000.00000000", "1.00000000"]], [["9999.98000000", "1.00000000"]], seq=3)
     assert book.top_arrays()[0].tolist() == [100000.0, 61737.63, 9999.99]
+    # both sides full to depth with an off-length level in the top: the packed path reads its size too
+    assert [a.tolist() for a in book.top_arrays()[1:]] == [
+        [1.0, 1.0, 3.0],
+        [9999.98, 61737.64, 200000.0],
+        [1.0, 2.0, 25.426189],
+    ]
     assert book.best_ask() == D("9999.98") and book.health(0) is Health.CROSSED
     book.apply_delta([["100000.00000000", "0.00000000"]], [["9999.98000000", "0.00000000"]], seq=4)
     assert book.best_bid() == D("61737.63") and book.best_ask() == D("61737.64")
