@@ -130,8 +130,8 @@ class Engine:
         sessions = self.sessions = make_session_factory(engine)
         # Venues first: a missing key, an unknown symbol or an unreachable venue fails here, before a run is
         # recorded or anything trades.
-        venues: VenueSet | None = self.venues = await open_venues(self.config, self.books, self.clock,
-                                                                  force_paper=self.force_paper)
+        venues = await open_venues(self.config, self.books, self.clock, force_paper=self.force_paper)
+        self.venues = venues
         writer = DecisionWriter(sessions)
         self._install_signals()
         try:
@@ -139,6 +139,8 @@ class Engine:
                 run_id = repo.start_run(s, mode=self.mode, config_snapshot=self.config.snapshot(),
                                         started_at=datetime.now(UTC)).id
             RUN_ID.run_id = run_id  # every log record from here on carries it (text and JSON formats)
+            log.info("run %d started: %s mode, venues %s", run_id, self.mode,
+                     ", ".join(f"{name} ({kind})" for name, kind in venues.kinds.items()))
             risk = RiskGate(self._risk_limits(), clock=self.clock.now)
             report = await reconcile(venues.venues, sessions, run_id, symbols=self.config.engine.symbols,
                                      since=datetime.now(UTC) - timedelta(days=1))
@@ -164,6 +166,9 @@ class Engine:
         summary = self._summary(sessions, run_id)
         with sessions.begin() as s:
             repo.end_run(s, run_id, ended_at=datetime.now(UTC), summary=summary)
+        log.info("run %d ended: %d executed, %d rejected%s", run_id, self.funnel.executed,
+                 sum(self.funnel.rejected.values()),
+                 f" ({self.state.stop_reason})" if self.state.stop_reason else "")
         engine.dispose()
         return RunResult(run_id, summary, self.funnel, self.hot_path, interrupted=self.state.signals > 0)
 
