@@ -17,11 +17,14 @@ from functools import lru_cache
 
 import numpy as np
 
+from arb.detection.batch import detect_batch
 from arb.detection.candidate import Candidate, buy_cost_factor, buy_net_factor
 from arb.detection.finalize import finalize, rejection
 from arb.detection.types import LIVE, Decision, DetectionParams, FeeMode, Opportunity, Reason, VenueBook
 from arb.detection.vectorized import size_rows, stack_rows
 
+# From this many symbols on, ``batch`` (array ops across symbols) beats the per-symbol Python screen here.
+BATCH_FROM = 8
 Pair = tuple[int, int, float]  # (buy venue index, sell venue index, top-of-book gross edge in bps)
 
 
@@ -33,6 +36,8 @@ def detect(symbol: str, venues: Sequence[VenueBook], params: DetectionParams) ->
 
 def detect_many(items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams) -> list[Decision]:
     """``detect`` for each ``(symbol, venues)``, in order, sizing all symbols' crossed pairs in one pass."""
+    if len(items) >= BATCH_FROM:
+        return detect_batch(items, params)
     results: list[Decision] = [None] * len(items)
     plans = [p for p in (_Plan(k, venues, params) for k, (_, venues) in enumerate(items)) if p.pairs]
     if not plans:

@@ -166,7 +166,8 @@ def _sized(legs: _Legs, buy: VenueBook, sell: VenueBook) -> _Sized:
     leftover_value = Decimal(0)
     if leftover > 0 and len(buy.bid_px):
         leftover_value = (leftover * dec(float(buy.bid_px[0])) * (1 - buy.taker_fee)).quantize(
-            MONEY_EXP, rounding=ROUND_FLOOR)
+            MONEY_EXP, rounding=ROUND_FLOOR
+        )
     profit = proceeds + leftover_value - buy_cost
     return _Sized(
         size=legs.sell_amount,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR
 from decimal import Decimal as D
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from arb.detection import DetectionParams, FeeMode, Opportunity, VenueBook, detect, detect_many
+from arb.detection import Decision, DetectionParams, FeeMode, Opportunity, VenueBook, detect, detect_many
+from arb.detection.batch import detect_batch
 from arb.detection.candidate import buy_cost_factor
 from arb.detection.core import crossed_candidates
 from arb.detection.finalize import to_step, walk_exact
@@ -169,8 +172,11 @@ def test_every_opportunity_is_valid_on_both_venues(books: list[VenueBook], param
     cost = bought[0] * (1 + opp.buy_fee_rate if opp.buy_fee_mode is FeeMode.QUOTE else 1)
     # The leftover the hedge cannot sell is valued at the buy venue's best bid net of its taker fee.
     leftover = opp.buy_amount * net - opp.sell_amount
-    leftover_value = (leftover * D(repr(float(buy.bid_px[0]))) * (1 - opp.buy_fee_rate)
-                      if leftover and len(buy.bid_px) else D(0))
+    leftover_value = (
+        leftover * D(repr(float(buy.bid_px[0]))) * (1 - opp.buy_fee_rate)
+        if leftover and len(buy.bid_px)
+        else D(0)
+    )
     exact_profit = sold[0] * (1 - opp.sell_fee_rate) + leftover_value - cost
     assert opp.expected_profit <= exact_profit < opp.expected_profit + D("3e-12")
     assert opp.expected_profit > 0 and opp.expected_profit >= params.min_profit
@@ -221,15 +227,39 @@ def _cut(book: VenueBook, depth: int) -> VenueBook:
     )
 
 
+@pytest.mark.parametrize("impl", [detect_many, detect_batch], ids=["per_symbol_screen", "across_symbols"])
 @PROPS
-@given(symbols=st.lists(venues(), min_size=1, max_size=6), even=st.booleans(), params=params_st)
+@given(
+    symbols=st.lists(venues(), min_size=1, max_size=6),
+    even=st.booleans(),
+    same_count=st.booleans(),
+    params=params_st,
+)
 def test_batched_detection_agrees_with_the_reference_per_symbol(
-    symbols: list[list[VenueBook]], even: bool, params: DetectionParams
+    impl: Callable[..., list[Decision]],
+    symbols: list[list[VenueBook]],
+    even: bool,
+    same_count: bool,
+    params: DetectionParams,
 ) -> None:
+    # ``detect_many`` below ``BATCH_FROM`` symbols screens each symbol in Python (``core``); ``detect_batch``
+    # is what it runs from there on. Both must decide exactly as the reference does.
+    if same_count:  # every symbol on as many venues: ``batch`` builds its pairs without a per-item loop
+        n = min(len(books) for books in symbols)
+        symbols = [books[:n] for books in symbols]
     if even:  # every non-empty side equally deep: the kernel's one-concatenate stacking
         depth = min(
             [len(a) for books in symbols for b in books for a in (b.bid_px, b.ask_px) if len(a)] or [0]
         )
         symbols = [[_cut(b, depth) for b in books] for books in symbols]
     items = [(f"S{k}/USDT", books) for k, books in enumerate(symbols)]
-    assert detect_many(items, params) == [detect_reference(s, books, params) for s, books in items]
+    assert impl(items, params) == [detect_reference(s, books, params) for s, books in items]
+
+
+@PROPS
+@given(books=venues(), params=params_st)
+def test_batch_handles_symbols_on_fewer_than_two_venues(
+    books: list[VenueBook], params: DetectionParams
+) -> None:
+    items = [("NONE/USDT", []), ("ONE/USDT", books[:1]), (SYMBOL, books), ("ONE/USDT", books[1:2])]
+    assert detect_batch(items, params) == [None, None, detect_reference(SYMBOL, books, params), None]
