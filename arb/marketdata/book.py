@@ -244,8 +244,12 @@ class OrderBook:
             nb, na = len(bk), len(ak)
             get = self._memo.__getitem__
             if nb == depth and na == depth:
-                self._pack(self._buffer, 0, *map(get, bk), *map(get, bids.sizes_of(bk)), *map(get, ak),
-                           *map(get, asks.sizes_of(ak)))
+                try:  # sizes straight from the level dicts, no intermediate lists
+                    self._pack(self._buffer, 0, *map(get, bk), *map(get, map(bids.levels.__getitem__, bk)),
+                               *map(get, ak), *map(get, map(asks.levels.__getitem__, ak)))
+                except KeyError:  # an off-length level in the top: it lives outside ``levels``
+                    self._pack(self._buffer, 0, *map(get, bk), *map(get, bids.sizes_of(bk)), *map(get, ak),
+                               *map(get, asks.sizes_of(ak)))
             else:
                 arr[0, :nb] = list(map(get, bk))
                 arr[1, :nb] = list(map(get, bids.sizes_of(bk)))

@@ -124,7 +124,9 @@ class BookSide:
             self._apply_fixed_asks(it)
         else:
             self._apply_fixed_bids(it)
-        self._resize()
+        n = len(self.window)  # the resize test inline: it rarely fires and a call costs ~100 ns per side
+        if n > 2 * self.window_size or (n < self.window_size // 2 and self.edge is not _ALL):
+            self._resize()
 
     # The two hot loops are spelled out per side (one comparison flipped): a shared loop would pay a
     # sign test or a key function per level. Per level: a compare with the last zero spelling (else one
@@ -136,7 +138,7 @@ class BookSide:
         plen, dpos, lead0 = self.plen, self.dpos, self.lead0
         zero = self.zero
         for price, size in it:
-            if size != zero and size.strip("0."):
+            if size != zero and size.lstrip("0."):
                 if price in levels:
                     levels[price] = size
                     continue
@@ -167,7 +169,7 @@ class BookSide:
             edge = "\x7f"  # above every digit string
         zero = self.zero
         for price, size in it:
-            if size != zero and size.strip("0."):
+            if size != zero and size.lstrip("0."):
                 if price in levels:
                     levels[price] = size
                     continue
@@ -209,7 +211,7 @@ class BookSide:
         if len(price) == self.plen:
             return True  # a main-length price with a leading zero: its short spelling could alias
         odd = self.odd
-        if size.strip("0."):
+        if size.lstrip("0."):
             odd[price] = size
         elif odd.pop(price, None) is None:
             return False
@@ -245,7 +247,7 @@ class BookSide:
         sign = -1.0 if self.ask else 1.0
         for price, size in changes:
             key = sign * float(price)
-            if size.strip("0."):
+            if size.lstrip("0."):
                 if key not in levels:
                     if len(price) > 16:
                         check_precision(price)
