@@ -108,11 +108,10 @@ class BookStore:
             book = self.books.get((venue, symbol)) or self.book(venue, symbol)
             return book.apply_delta(bids, asks, seq=seq, first_seq=first_seq, exchange_ts=exchange_ts,
                                     received_ts=ts)
-        bids, asks = _levels(bids), _levels(asks)
-        applied = self._delta(venue, symbol, bids, asks, ts, seq, first_seq, exchange_ts)
-        if self._listeners:
-            self._notify(CaptureEvent(ts, venue, symbol, "delta", bids, asks,  # type: ignore[arg-type]
-                                      exchange_ts, seq, first_seq), self.book(venue, symbol))
+        b, a = _levels(bids), _levels(asks)  # listeners keep the event: no venue lists in it
+        applied = self._delta(venue, symbol, b, a, ts, seq, first_seq, exchange_ts)
+        self._notify(CaptureEvent(ts, venue, symbol, "delta", b, a, exchange_ts, seq, first_seq),
+                     self.book(venue, symbol))
         return applied
 
     def _snapshot(self, venue: str, symbol: str, bids: Iterable[LevelIn], asks: Iterable[LevelIn],
