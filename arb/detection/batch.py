@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +59,7 @@ _CODES = (
 _NOT_LIVE, _STALE, _ABNORMAL, _UNPROFITABLE, _NO_BALANCE = range(1, 6)
 _BLOCK = 256  # kernel rows per call (see ``core``)
 _NAN4 = (float("nan"),) * 4
+_SIDES = attrgetter("ask_px", "ask_sz", "bid_px", "bid_sz")
 
 
 def detect_batch(items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams) -> list[Decision]:
@@ -79,8 +82,14 @@ def detect_batch(items: Sequence[tuple[str, Sequence[VenueBook]]], params: Detec
         return results
     cb, cs, item, gross = pair_b[crossed], pair_s[crossed], pair_item[crossed], gross[crossed]
 
-    venue_info = [_venue(v.taker_fee, v.fee_mode, v.base_balance, v.quote_balance) for v in flat]
-    state = np.array([_state(v, params.max_book_age_ms) for v in flat], dtype=np.intp)
+    # Health, age, fees and balances of the venues some crossed pair involves (few in a quiet market).
+    involved = np.unique(np.concatenate((cb, cs)))
+    max_age = params.max_book_age_ms
+    state = np.zeros(len(flat), dtype=np.intp)
+    factors = np.zeros((len(flat), 5))  # buy cost, buy net, sell net factors; base, quote balances
+    picked = [flat[k] for k in involved.tolist()]
+    state[involved] = [2 if v.health != LIVE else int(v.age_ms > max_age) for v in picked]
+    factors[involved] = [_venue(v.taker_fee, v.fee_mode, v.base_balance, v.quote_balance) for v in picked]
     worst = np.maximum(state[cb], state[cs])
     code = np.where(worst == 2, _NOT_LIVE, np.where(worst == 1, _STALE, 0))
     code[(worst == 0) & (gross > float(params.max_edge_bps))] = _ABNORMAL
@@ -96,7 +105,6 @@ def detect_batch(items: Sequence[tuple[str, Sequence[VenueBook]]], params: Detec
     need = code == 0
     need[top] = True
     rows = np.flatnonzero(need)
-    factors = np.array(venue_info)  # per venue: buy cost, buy net, sell net, base balance, quote balance
     rb, rs = cb[rows], cs[rows]
     table = np.empty((len(rows), 6))
     table[:, F_BUY_COST] = factors[rb, 0]
@@ -189,11 +197,9 @@ class _Columns:
 def _stack(flat: Sequence[VenueBook]) -> tuple[FloatArray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """``(venues, 4, levels)`` ``[ask_px, ask_sz, bid_px, bid_sz]`` for every venue, padded as in
     ``vectorized.stack_rows``, and which venues have an ask / a bid at all."""
-    depth = len(flat[0].ask_px)
-    if depth and all(len(v.ask_px) == depth and len(v.bid_px) == depth for v in flat):
-        parts: list[FloatArray] = []
-        for v in flat:
-            parts += (v.ask_px, v.ask_sz, v.bid_px, v.bid_sz)
+    parts: list[FloatArray] = list(chain.from_iterable(map(_SIDES, flat)))
+    depth = len(parts[0])
+    if depth and set(map(len, parts)) == {depth}:
         books = np.concatenate(parts).reshape(len(flat), 4, depth)
         every = np.ones(len(flat), dtype=np.bool_)
         return books, every, every
@@ -236,13 +242,6 @@ def _local_pairs(n: int) -> tuple[IntArray, IntArray]:
     b, s = np.divmod(np.arange(n * n, dtype=np.intp), n)
     keep = b != s
     return b[keep], s[keep]
-
-
-def _state(venue: VenueBook, max_age_ms: int) -> int:
-    """0: eligible, 1: live but too old, 2: not live (checked first, as in ``select.screen``)."""
-    if venue.health != LIVE:
-        return 2
-    return 1 if venue.age_ms > max_age_ms else 0
 
 
 @lru_cache(maxsize=1024)
