@@ -299,8 +299,8 @@ class Engine:
                         first_seq=event.first_seq, exchange_ts=event.exchange_ts)
         books.now_ms = max(books.now_ms, event.ts)
         link = venues.sandboxes.get(venue)
-        if link is not None and link.engine_fed:
-            link.sandbox.push_book(link.pairs[event.symbol], event.bids, event.asks, event.type)  # type: ignore[union-attr]
+        if link is not None and link.engine_fed and link.sandbox is not None:
+            link.sandbox.push_book(link.pairs[event.symbol], event.bids, event.asks, event.type)
 
     def _detect(self, symbol: str, venues: VenueSet) -> Opportunity | Rejection | None:
         now = self.clock.now_ms()

@@ -12,7 +12,7 @@ class Side(enum.StrEnum):
     SELL = "sell"
 
     @property
-    def opposite(self) -> "Side":
+    def opposite(self) -> Side:
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
@@ -24,7 +24,7 @@ class Symbol:
     quote: str
 
     @classmethod
-    def parse(cls, text: str) -> "Symbol":
+    def parse(cls, text: str) -> Symbol:
         parts = text.split("/")
         if len(parts) != 2 or not all(p and p.isalnum() and p.upper() == p for p in parts):
             raise ValueError(f"malformed symbol {text!r}: expected BASE/QUOTE in upper case, e.g. BTC/USDT")
@@ -63,10 +63,12 @@ class MarketRules:
 
 def quantize_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     """Round ``value`` to a multiple of ``step`` with the given rounding mode, exactly."""
-    if step <= 0:
-        raise ValueError(f"step must be positive, got {step}")
+    if not step.is_finite() or step <= 0:
+        raise ValueError(f"step must be a positive number, got {step}")
     units = (value / step).to_integral_value(rounding=rounding)
-    return (units * step).quantize(step) if step.as_tuple().exponent < 0 else units * step
+    exponent = step.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite decimals have an int exponent ('n'/'N'/'F' are NaN/inf)
+    return (units * step).quantize(step) if exponent < 0 else units * step
 
 
 def step_from_decimals(decimals: int) -> Decimal:

@@ -19,26 +19,61 @@ BPS = Decimal(10_000)
 
 
 class OpportunityLike(Protocol):
-    """The fields of ``arb.detection.types.Opportunity`` the executor reads."""
+    """The fields of ``arb.detection.types.Opportunity`` the executor reads (read-only: it is frozen)."""
 
-    symbol: str
-    buy_venue: str
-    sell_venue: str
-    size: Decimal
-    buy_amount: Decimal
-    sell_amount: Decimal
-    buy_vwap: Decimal
-    sell_vwap: Decimal
-    buy_limit: Decimal
-    sell_limit: Decimal
-    buy_fee_rate: Decimal
-    sell_fee_rate: Decimal
-    expected_profit: Decimal
-    edge_bps: Decimal
-    buy_book_seq: int | None
-    sell_book_seq: int | None
-    buy_book_age_ms: int
-    sell_book_age_ms: int
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def buy_venue(self) -> str: ...
+
+    @property
+    def sell_venue(self) -> str: ...
+
+    @property
+    def size(self) -> Decimal: ...
+
+    @property
+    def buy_amount(self) -> Decimal: ...
+
+    @property
+    def sell_amount(self) -> Decimal: ...
+
+    @property
+    def buy_vwap(self) -> Decimal: ...
+
+    @property
+    def sell_vwap(self) -> Decimal: ...
+
+    @property
+    def buy_limit(self) -> Decimal: ...
+
+    @property
+    def sell_limit(self) -> Decimal: ...
+
+    @property
+    def buy_fee_rate(self) -> Decimal: ...
+
+    @property
+    def sell_fee_rate(self) -> Decimal: ...
+
+    @property
+    def expected_profit(self) -> Decimal: ...
+
+    @property
+    def edge_bps(self) -> Decimal: ...
+
+    @property
+    def buy_book_seq(self) -> int | None: ...
+
+    @property
+    def sell_book_seq(self) -> int | None: ...
+
+    @property
+    def buy_book_age_ms(self) -> int: ...
+
+    @property
+    def sell_book_age_ms(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

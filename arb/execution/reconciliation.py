@@ -61,7 +61,7 @@ async def reconcile(
 ) -> ReconcileReport:
     report = ReconcileReport()
     symbols = list(symbols)
-    for name, venue in venues.items():
+    for venue in venues.values():
         await _in_flight(venue, sessions, report, lookup, sleep, clock)
         await _unknown_open_orders(venue, sessions, run_id, report, clock)
         for symbol in symbols:

@@ -122,10 +122,10 @@ class VenueThrottle:
         # Most specific first: a saturated market must not hold a slot of the global budget while it waits.
         chain = []
         if market is not None and endpoint in self.limits.per_market:
-            key = (endpoint, market)
-            if key not in self._buckets:
-                self._buckets[key] = self._make(self.limits.per_market[endpoint])
-            chain.append(self._buckets[key])
+            market_key: tuple[str, str | None] = (endpoint, market)
+            if market_key not in self._buckets:
+                self._buckets[market_key] = self._make(self.limits.per_market[endpoint])
+            chain.append(self._buckets[market_key])
         if endpoint in self.limits.per_endpoint:
             key = (endpoint, None)
             if key not in self._buckets:

@@ -338,7 +338,7 @@ class BookSide:
             n = len(self)
         keys = self.top_keys(n)
         if self.fixed:
-            return [(Decimal(k), Decimal(s)) for k, s in zip(keys, self.sizes_of(keys))]
+            return [(Decimal(k), Decimal(s)) for k, s in zip(keys, self.sizes_of(keys), strict=True)]
         sign = -1 if self.ask else 1
         levels = self.levels
         return [(Decimal(repr(sign * k)), Decimal(levels[k])) for k in keys]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -140,7 +141,10 @@ class GateBookFeed:
         if pair not in self._fetching:
             task = asyncio.get_running_loop().create_task(self._snapshot_loop(pair, session))
             self._fetching[pair] = task
-            task.add_done_callback(lambda _t, p=pair: self._fetching.pop(p, None))
+            task.add_done_callback(functools.partial(self._forget_fetch, pair))
+
+    def _forget_fetch(self, pair: str, _task: asyncio.Task[None]) -> None:
+        self._fetching.pop(pair, None)
 
     async def _snapshot_loop(self, pair: str, session: aiohttp.ClientSession) -> None:
         """Fetch snapshots until one lines up with the buffered diffs."""

@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from arb.config import Config
 from arb.marketdata.books import BookStore
@@ -28,15 +29,15 @@ from arb.runtime.venues import VenueSet
 
 @dataclass
 class FeedSet:
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    finite: list[asyncio.Task[None]] = field(default_factory=list)  # capture-driven: they end
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    finite: list[asyncio.Task[Any]] = field(default_factory=list)  # capture-driven: they end
     feeds: dict[str, object] = field(default_factory=dict)  # venue -> feed object (for status/tests)
 
     async def finished(self, stop: asyncio.Event) -> None:
         """Until every capture-driven source has ended (never, if all sources are live) or ``stop``."""
-        waiters = [asyncio.ensure_future(stop.wait())]
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         if self.finite:
-            waiters.append(asyncio.ensure_future(asyncio.gather(*self.finite, return_exceptions=True)))
+            waiters.append(asyncio.gather(*self.finite, return_exceptions=True))
         done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for w in pending:
             w.cancel()
@@ -86,7 +87,7 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
             out.feeds[name] = feed
             out.tasks.append(asyncio.create_task(feed.run(), name=f"feed-{name}"))
             if link.feed_done is not None:
-                out.finite.append(asyncio.create_task(link.feed_done.wait(), name=f"capture-{name}"))  # type: ignore[arg-type]
+                out.finite.append(asyncio.create_task(_wait(link.feed_done), name=f"capture-{name}"))
         elif kind == "paper" and section.capture_venue and config.capture_path() is not None:
             routes = {(section.capture_venue, s): name for s in symbols}
             task = asyncio.create_task(paced_capture(config.capture_path(), routes, books, speed, now_ms),  # type: ignore[arg-type]
@@ -94,13 +95,18 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
             out.tasks.append(task)
             out.finite.append(task)
         else:
+            live_feed: GateBookFeed | CcxtBookFeed
             if name == "gate":
-                feed = GateBookFeed(books, symbols, clock_ms=now_ms)
+                live_feed = GateBookFeed(books, symbols, clock_ms=now_ms)
             else:
                 import ccxt.pro
 
-                feed = CcxtBookFeed(books, getattr(ccxt.pro, name)({"enableRateLimit": True}), symbols,
+                live_feed = CcxtBookFeed(books, getattr(ccxt.pro, name)({"enableRateLimit": True}), symbols,
                                     limit=config.engine.book_depth, clock_ms=now_ms)
-            out.feeds[name] = feed
-            out.tasks.append(asyncio.create_task(feed.run(), name=f"feed-{name}"))
+            out.feeds[name] = live_feed
+            out.tasks.append(asyncio.create_task(live_feed.run(), name=f"feed-{name}"))
     return out
+
+
+async def _wait(event: asyncio.Event) -> None:
+    await event.wait()

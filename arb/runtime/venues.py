@@ -13,10 +13,12 @@ The executor never learns which kind it got: there is no ``if paper:`` anywhere 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from arb.config import Config, MarketSection
 from arb.detection import FeeMode
@@ -29,6 +31,9 @@ from arb.runtime.clock import ReplayClock, WallClock
 from arb.venues.paper.venue import PaperConfig, PaperVenue
 from arb.venues.protocol import Venue
 
+if TYPE_CHECKING:
+    from arb.sandbox import Sandbox
+
 
 @dataclass
 class SandboxLink:
@@ -36,10 +41,10 @@ class SandboxLink:
 
     rest_url: str  # .../api/v4
     ws_url: str
-    sandbox: object | None  # the in-process arb.sandbox.Sandbox; None for an external `arb sandbox`
+    sandbox: Sandbox | None  # the in-process sandbox; None for an external `arb sandbox`
     pairs: dict[str, str]  # unified symbol -> Gate pair id
     # Set when the sandbox plays the capture itself (paper/live modes) and has finished it.
-    feed_done: object | None = None
+    feed_done: asyncio.Event | None = None
     engine_fed: bool = True  # replay: the engine pushes every book event into the sandbox
 
 

@@ -48,7 +48,7 @@ def verify_request(
     payload = signature_payload(method, raw_path, unquote(raw_query), body, timestamp)
     if not hmac.compare_digest(sign_payload(payload, secret), sign):
         raise GateApiError(401, "INVALID_SIGNATURE", "Signature mismatch")
-    return key
+    return str(key)
 
 
 def verify_ws_auth(channel: str, event: str, time_s: int, auth: object, secrets: Mapping[str, str]) -> str:
@@ -63,4 +63,4 @@ def verify_ws_auth(channel: str, event: str, time_s: int, auth: object, secrets:
         sign_ws_channel(channel, event, time_s, secret), sign
     ):
         raise GateApiError(401, "INVALID_SIGNATURE", "Signature mismatch")
-    return key
+    return str(key)

@@ -225,7 +225,7 @@ def known_trade_ids(session: Session, venue: str) -> set[str]:
 def insert_opportunity(
     session: Session,
     run_id: int,
-    opp: "OpportunityLike",
+    opp: OpportunityLike,
     detected_at: datetime,
     *,
     decision: str,

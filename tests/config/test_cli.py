@@ -35,9 +35,9 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
 
 def test_parser_builds_without_optional_modules_missing() -> None:
     # Every module listed in COMMAND_MODULES exists: none is silently skipped.
-    from arb.cli import COMMAND_MODULES
-
     import importlib
+
+    from arb.cli import COMMAND_MODULES
 
     for name in COMMAND_MODULES:
         importlib.import_module(name)

@@ -7,14 +7,12 @@ import signal
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from arb.venues.gate import GateExchange
 
 from .helpers import SHIPPED, config_with, summary_number, trimmed_capture
-from .procs import ROOT, Proc
-
+from .procs import Proc
 
 
 def test_shipped_config_runs_offline_and_sql_matches_the_summary(tmp_path: Path) -> None:
@@ -67,8 +65,8 @@ def test_sigterm_mid_run_stops_cleanly(tmp_path: Path) -> None:
     proc = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path)
     try:
         # Running for real: books are flowing and at least one pair has been decided.
-        proc.wait_for("trading activity", lambda: any(" executed " in l and " executed 0 " not in l
-                                                      for l in proc.err), timeout=120)
+        proc.wait_for("trading activity", lambda: any(" executed " in line and " executed 0 " not in line
+                                                      for line in proc.err), timeout=120)
         proc.popen.send_signal(signal.SIGTERM)
         assert proc.finish(60) == 0, proc.text()
     finally:
@@ -95,8 +93,8 @@ def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
                    env={"ARB_SANDBOX_KEY": key, "ARB_SANDBOX_SECRET": secret})
     engine_env = {"ARB_GATE_API_KEY": key, "ARB_GATE_API_SECRET": secret}
     try:
-        sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in l for l in sandbox.out), 30)
-        line = next(l for l in sandbox.out if "sandbox listening" in l)
+        sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in line for line in sandbox.out), 30)
+        line = next(line for line in sandbox.out if "sandbox listening" in line)
         base = line.split("rest=")[1].split()[0].removesuffix("/api/v4")
         config = _paper_config(tmp_path, capture, speed=10, extra={"port = 0": f'port = 0\nurl = "{base}"'})
         db = f"sqlite:///{tmp_path / 'arb.db'}"
@@ -133,7 +131,7 @@ def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
         (tmp_path / "arb.kill").write_text("stop")
         second = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=engine_env)
         try:
-            second.wait_for("reconciliation", lambda: any("reconciled with venues" in l for l in second.err), 120)
+            second.wait_for("reconciliation", lambda: any("reconciled with venues" in line for line in second.err), 120)
             second.popen.send_signal(signal.SIGTERM)
             assert second.finish(60) == 0, second.text()
         finally:

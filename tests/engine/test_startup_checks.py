@@ -26,8 +26,8 @@ def test_symbol_the_venue_does_not_list_fails_before_trading(tmp_path: Path) -> 
     sandbox = Proc(["sandbox", "--port", "0", "--pair", "LINK_USDT"], cwd=tmp_path,
                    env={"ARB_SANDBOX_KEY": key, "ARB_SANDBOX_SECRET": secret})
     try:
-        sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in l for l in sandbox.out), 30)
-        base = next(l for l in sandbox.out if "sandbox listening" in l).split("rest=")[1].split()[0]
+        sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in line for line in sandbox.out), 30)
+        base = next(line for line in sandbox.out if "sandbox listening" in line).split("rest=")[1].split()[0]
         base = base.removesuffix("/api/v4")
         config = config_with(tmp_path, extra={
             'mode = "replay"              # replay | paper | live': 'mode = "paper"',
@@ -41,7 +41,7 @@ def test_symbol_the_venue_does_not_list_fails_before_trading(tmp_path: Path) -> 
         proc = Proc(["run", "--config", str(config), "--db", f"sqlite:///{db}"], cwd=tmp_path,
                     env={"ARB_GATE_API_KEY": key, "ARB_GATE_API_SECRET": secret})
         assert proc.finish(60) == 1, proc.text()
-        lines = [l for l in proc.err if l.startswith("arb: error:")]
+        lines = [line for line in proc.err if line.startswith("arb: error:")]
         assert len(lines) == 1 and "does not list DOGE/USDT" in lines[0], proc.text()
         assert "Traceback" not in "".join(proc.err)
         from sqlalchemy import create_engine, text

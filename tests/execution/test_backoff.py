@@ -1,6 +1,6 @@
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import pytest
 
@@ -12,6 +12,7 @@ from arb.execution.backoff import (
     retry_delay,
     retry_read,
 )
+
 from .fakes import FakeTime
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from decimal import Decimal
 
@@ -12,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from arb.domain.market import Side
 from arb.errors import RateLimited
 from arb.execution.backoff import BackoffPolicy
 from arb.execution.executor import ExecutorConfig, PairedExecutor, PairResult
@@ -22,7 +22,6 @@ from arb.execution.risk import RiskGate, RiskLimits
 from arb.execution.throttle import PLACE, Budget, VenueLimits, VenueThrottle
 from arb.sandbox import Sandbox
 from arb.store.models import Fill, Opportunity, Order
-from arb.domain.market import Side
 from arb.venues.protocol import OrderRequest
 
 from .conftest import new_run
@@ -40,7 +39,7 @@ class Pair:
         self.wire = WireLog()
         self.stack = AsyncExitStack()
 
-    async def __aenter__(self) -> "Pair":
+    async def __aenter__(self) -> Pair:
         self.sb_a = await self.stack.enter_async_context(Sandbox(sandbox_config()))
         self.sb_b = await self.stack.enter_async_context(Sandbox(sandbox_config()))
         self.a = await self.stack.enter_async_context(live_gate("gate_a", self.sb_a, self.wire))

@@ -1,6 +1,7 @@
 import asyncio
 
 from arb.execution.throttle import GATE_SPOT_LIMITS, PLACE, Budget, VenueLimits, VenueThrottle
+
 from .fakes import FakeTime
 
 

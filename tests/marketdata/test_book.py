@@ -192,8 +192,8 @@ def _check_against_reference(
     _reference_apply(ref_a, snapshot[1])
     # snapshots list each price once, best first
     book.apply_snapshot(
-        sorted(((str(p), str(s)) for p, s in ref_b.items()), key=lambda l: -D(l[0])),
-        sorted(((str(p), str(s)) for p, s in ref_a.items()), key=lambda l: D(l[0])),
+        sorted(((str(p), str(s)) for p, s in ref_b.items()), key=lambda lv: -D(lv[0])),
+        sorted(((str(p), str(s)) for p, s in ref_a.items()), key=lambda lv: D(lv[0])),
         seq=0,
     )
     for i, (bids, asks) in enumerate(deltas, start=1):

@@ -156,7 +156,7 @@ def translating(venue: str = VENUE) -> Iterator[None]:
         yield
     except ArbError:
         raise
-    except (ccxt.BaseError, asyncio.TimeoutError, TimeoutError) as exc:
+    except (ccxt.BaseError, TimeoutError) as exc:
         raise translate(exc, venue) from exc
 
 

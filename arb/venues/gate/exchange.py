@@ -68,7 +68,7 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         pairs: Iterable[Mapping[str, Any]] | None = None,
         clock: ServerClock | None = None,
         **ccxt_config: Any,
-    ) -> "GateExchange":
+    ) -> GateExchange:
         """A client whose every REST section and spot WS point at one Gate-compatible server.
 
         ``rest_url`` must end in ``/api/v4`` (e.g. ``http://127.0.0.1:8080/api/v4``): Gate signs the full

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -50,7 +49,7 @@ CASES: list[tuple[str | BaseException, type[arb.VenueError], bool]] = [
     (ccxt.InvalidOrder("bad"), arb.InvalidOrder, False),
     (ccxt.BadSymbol("sym"), arb.BadSymbol, False),
     (ccxt.ExchangeError("other"), arb.VenueError, False),
-    (asyncio.TimeoutError(), arb.TransientVenueError, True),
+    (TimeoutError(), arb.TransientVenueError, True),
 ]
 
 

@@ -19,9 +19,9 @@ import gate_api
 import gate_api.api_client
 import pytest
 from freezegun import freeze_time
+from gate_stub import TEST_KEY, TEST_SECRET
 
 from arb.venues.gate import GateExchange
-from gate_stub import TEST_KEY, TEST_SECRET
 
 FROZEN_S = 1_700_000_000
 FROZEN_AT = "2023-11-14 22:13:20"  # == FROZEN_S
