@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (first time) and run the whole test suite, on SQLite and on a real PostgreSQL server.
+# Set up (first time), lint, and run the whole test suite, on SQLite and on a real PostgreSQL server.
 # PostgreSQL comes from Debian's packages (installed if missing, needs root/apt) and runs on a loopback
 # port; without it the PostgreSQL cases are skipped locally, and fail under CI (CI=true).
 # Extra arguments go to pytest, e.g. `bash test.sh tests/config -x`.
@@ -18,4 +18,6 @@ if [ -z "${ARB_TEST_POSTGRES_URL:-}" ]; then
     echo "test.sh: PostgreSQL unavailable; PostgreSQL cases will skip (or fail under CI)" >&2
   fi
 fi
+# Lint first (fast, and the same rules everywhere): pyflakes, pycodestyle errors, imports, bugbear, pyupgrade.
+.venv/bin/ruff check arb tests bench
 exec .venv/bin/python -m pytest "$@"
