@@ -200,3 +200,16 @@ def _opportunity(run_id: int, detected_at: datetime, symbol: str, buy: str, sell
         "buy_fee_rate": Decimal("0.001"), "sell_fee_rate": Decimal("0.001"), "buy_book_age_ms": 40,
         "sell_book_age_ms": 55, "buy_book_seq": 1000, "sell_book_seq": 2000,
     }
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    return f"PostgreSQL for store tests: {url}" if url else f"PostgreSQL for store tests: none (${POSTGRES_ENV} unset)"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say in CI's output how many tests ran against the real PostgreSQL server, and that none skipped."""
+    stats = terminalreporter.stats
+    ran = sum(1 for r in stats.get("passed", []) if "postgresql" in r.nodeid)
+    skipped = sum(1 for r in stats.get("skipped", []) if "postgresql" in getattr(r, "nodeid", ""))
+    terminalreporter.write_line(f"PostgreSQL store tests: {ran} passed, {skipped} skipped")
