@@ -1,7 +1,6 @@
 """Backoff delays and the retry loop for reads.
 
-``backoff_delay`` is pure: attempt, base, cap and an injected RNG in, seconds out, so tests pin it with
-a seeded ``random.Random``. When the venue announces when its window reopens (``Retry-After`` or Gate's
+The delay itself is :func:`arb.backoff.equal_jitter` (pure; a seeded RNG pins it in tests). When the venue announces when its window reopens (``Retry-After`` or Gate's
 ``X-Gate-RateLimit-Reset-Timestamp``), we never retry before that instant, whatever the backoff says.
 
 Only reads go through :func:`retry_read`. A submission is never retried here: its outcome is either an
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
+from arb.backoff import equal_jitter
 from arb.errors import ArbError, RateLimited
 
 T = TypeVar("T")
@@ -31,16 +31,6 @@ class BackoffPolicy:
     max_attempts: int = 5  # total attempts, the first included
 
 
-def backoff_delay(attempt: int, base: float, cap: float, rng: Callable[[], float]) -> float:
-    """Exponential backoff with "equal jitter": half the step fixed, half random.
-
-    ``attempt`` counts retries from 0. Equal jitter (rather than full jitter) keeps a floor, so a burst of
-    clients hit by the same 429 cannot come straight back at delay 0.
-    """
-    if attempt < 0 or base < 0 or cap < 0:
-        raise ValueError("attempt, base and cap must be non-negative")
-    step = min(cap, base * (2.0**attempt))
-    return step / 2 + rng() * step / 2
 
 
 def reset_at_from_headers(headers: Mapping[str, str], now: float) -> float | None:
@@ -74,7 +64,7 @@ def retry_delay(
     attempt: int, policy: BackoffPolicy, rng: Callable[[], float], reset_at: float | None, now: float
 ) -> float:
     """The backoff delay, stretched to the announced reset when there is one."""
-    delay = backoff_delay(attempt, policy.base, policy.cap, rng)
+    delay = equal_jitter(attempt, policy.base, policy.cap, rng)
     if reset_at is not None:
         delay = max(delay, reset_at - now)
     return delay

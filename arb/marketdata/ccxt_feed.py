@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import ccxt
 
-from arb.marketdata.backoff import Uniform, backoff_delay, default_rng
+from arb.backoff import full_jitter
 from arb.marketdata.books import BookStore
 from arb.marketdata.gate_feed import wall_ms
 
@@ -48,7 +49,7 @@ class CcxtBookFeed:
         limit: int = 20,
         poll_interval_s: float = 1.0,
         clock_ms: Callable[[], int] = wall_ms,
-        rng: Uniform | None = None,
+        rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
@@ -60,7 +61,7 @@ class CcxtBookFeed:
         self.limit = limit
         self.poll_interval_s = poll_interval_s
         self.clock_ms = clock_ms
-        self.rng = rng or default_rng()
+        self.rng = rng or random.Random()
         self.sleep = sleep
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -89,7 +90,7 @@ class CcxtBookFeed:
                 self.errors += 1
                 log.warning("%s %s book: %s: %s", self.venue, symbol, type(exc).__name__, exc)
                 self.store.book(self.venue, symbol).reset()
-                await self.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.rng))
+                await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
                 attempt += 1
 
     def _publish(self, symbol: str, orderbook: Any) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -19,8 +20,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from arb.backoff import full_jitter
 from arb.errors import TransientVenueError, VenueError
-from arb.marketdata.backoff import Uniform, backoff_delay, default_rng
 from arb.marketdata.books import BookStore
 from arb.marketdata.diffsync import DiffSync
 
@@ -55,7 +56,7 @@ class GateBookFeed:
         limit: int = 100,
         interval: str = "100ms",
         clock_ms: Callable[[], int] = wall_ms,
-        rng: Uniform | None = None,
+        rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
@@ -67,7 +68,7 @@ class GateBookFeed:
         self.limit = limit
         self.interval = interval
         self.clock_ms = clock_ms
-        self.rng = rng or default_rng()
+        self.rng = rng or random.Random()
         self.sleep = sleep
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -96,7 +97,7 @@ class GateBookFeed:
                     await self._cancel_fetches()
                     for sync in self.syncs.values():
                         sync.reset()
-                await self.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.rng))
+                await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
                 attempt += 1
 
     async def disconnect(self) -> None:
@@ -158,7 +159,7 @@ class GateBookFeed:
                 if not self.syncs[pair].on_snapshot(body["bids"], body["asks"], int(body["id"]),
                                                      self.clock_ms(), body.get("update")):
                     return
-            await self.sleep(backoff_delay(attempt, 0.1, 2.0, self.rng))
+            await self.sleep(full_jitter(attempt, 0.1, 2.0, self.rng.random))
         log.error("gate snapshot %s: never lined up with the stream; reconnecting", pair)
         await self.disconnect()
 

@@ -4,10 +4,10 @@ from email.utils import format_datetime
 
 import pytest
 
+from arb.backoff import equal_jitter as backoff_delay
 from arb.errors import InvalidOrder, RateLimited, TransientVenueError
 from arb.execution.backoff import (
     BackoffPolicy,
-    backoff_delay,
     reset_at_from_headers,
     retry_delay,
     retry_read,
