@@ -1,13 +1,15 @@
 """Paired submission latency against two sandboxed Gate venues on loopback (real HTTP, real signing).
 
 Measures, per approved opportunity:
-- decision -> both leg requests on the wire (headers written, aiohttp trace), through the real executor
-  (risk check, plan, one SQLite transaction storing the opportunity and both orders, concurrent send);
+- decision -> both leg requests on the wire (bytes handed to the socket, see ``WireTap``), through the
+  real executor (risk check, plan, one SQLite transaction storing the opportunity and both orders,
+  concurrent send), on the exchanges' own ccxt sessions with no aiohttp trace hooks in the timed path;
 - skew between the two legs' wire times;
 and, in the same process, a sequential baseline on the same prepare+send path (prepare both legs, send
 leg A, wait for its answer, send leg B) whose gap between the two wire times is what concurrency removes.
 Preparing both legs first in the baseline too keeps it honest: its gap is one round trip plus one send,
-not inflated by building and signing leg B. Target: skew <= 20% of the sequential gap.
+not inflated by building and signing leg B. Target: skew <= 20% of the sequential gap. Run it on each
+Python the project supports: on 3.12+ aiohttp starts writing a request inside the call that builds it.
 
 Run: ``.venv/bin/python bench/bench_executor.py [pairs] [venue_latency_ms]``
 """
@@ -23,8 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-
-import aiohttp
+from typing import Any
 
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import Side
@@ -67,21 +68,49 @@ class Opp:
     sell_book_age_ms: int = 0
 
 
-class Wire:
-    """perf_counter_ns when each POST's headers were written, per venue."""
+class WireTap:
+    """perf_counter_ns when each POST's bytes were handed to the kernel, per venue.
 
-    def __init__(self) -> None:
+    aiohttp's ``on_request_headers_sent`` trace fires *before* anything is written (aiohttp >= 3.12
+    buffers the headers to coalesce them with the body, and on Python < 3.12 writes both from a task
+    that runs one loop iteration later), and every trace hook adds work to the path being timed. So the
+    tap sits on the socket transport instead: it wraps ``write``/``writelines`` of every connection the
+    loop opens and notes the time right before the bytes of a POST go to ``send()``.
+    """
+
+    def __init__(self, ports: dict[int, str]) -> None:
+        self.ports = ports
         self.sent: dict[str, list[int]] = {}
 
-    def trace(self, venue: str) -> aiohttp.TraceConfig:
-        tc = aiohttp.TraceConfig()
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        create_connection = loop.create_connection
 
-        async def headers_sent(_s: object, _c: object, params: aiohttp.TraceRequestHeadersSentParams) -> None:
-            if params.method == "POST":
-                self.sent.setdefault(venue, []).append(time.perf_counter_ns())
+        async def tapped(*args: Any, **kwargs: Any) -> Any:
+            transport, protocol = await create_connection(*args, **kwargs)
+            peer = transport.get_extra_info("peername")
+            venue = self.ports.get(peer[1]) if peer else None
+            if venue is not None:
+                self._tap(transport, venue)
+            return transport, protocol
 
-        tc.on_request_headers_sent.append(headers_sent)
-        return tc
+        loop.create_connection = tapped  # type: ignore[method-assign]
+
+    def _tap(self, transport: Any, venue: str) -> None:
+        write, writelines = transport.write, transport.writelines
+        sent = self.sent
+
+        def tapped_write(data: Any) -> None:
+            if bytes(data[:5]) == b"POST ":
+                sent.setdefault(venue, []).append(time.perf_counter_ns())
+            write(data)
+
+        def tapped_writelines(chunks: Any) -> None:
+            chunks = list(chunks)
+            if chunks and bytes(chunks[0][:5]) == b"POST ":
+                sent.setdefault(venue, []).append(time.perf_counter_ns())
+            writelines(chunks)
+
+        transport.write, transport.writelines = tapped_write, tapped_writelines
 
 
 def config() -> SandboxConfig:
@@ -90,7 +119,6 @@ def config() -> SandboxConfig:
 
 
 async def main(pairs: int, latency_ms: float) -> None:
-    wire = Wire()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade_to_head(url)
@@ -105,12 +133,13 @@ async def main(pairs: int, latency_ms: float) -> None:
             for sb in (sb_a, sb_b):
                 sb.push_book("LINK_USDT", [("20.20", "1000000")], [("20.00", "1000000")])
                 sb.faults.latency_s = latency_ms / 1000
+            wire = WireTap({sb_a.port: "gate_a", sb_b.port: "gate_b"})
+            wire.install(asyncio.get_running_loop())
             venues = {}
             exchanges = []
             for name, sb in (("gate_a", sb_a), ("gate_b", sb_b)):
                 ex = GateExchange.for_endpoint(sb.rest_url, sb.ws_url, KEY, SECRET, enableRateLimit=False,
                                                pairs=[PAIR.to_json()])
-                ex.session = aiohttp.ClientSession(trace_configs=[wire.trace(name)])
                 await ex.sync_clock(force=True)
                 exchanges.append(ex)
                 venues[name] = LiveVenue(name, ex)
@@ -141,10 +170,7 @@ async def main(pairs: int, latency_ms: float) -> None:
                 await venues["gate_b"].send(sell)
                 gaps.append(wire.sent["gate_b"][0] - wire.sent["gate_a"][0])
             for ex in exchanges:
-                session = ex.session
                 await ex.close()
-                if not session.closed:
-                    await session.close()
         engine.dispose()
 
     def ms(xs: list[int], q: float) -> float:
