@@ -16,8 +16,20 @@ whether a closed order can still be fetched by client id.
 a pair would be built and signed only after the first had started. ``prepare`` runs ccxt's own
 ``create_order`` with the exchange's ``fetch`` intercepted: reads it needs first (markets, clock sync,
 account mode) go through, and the first write (the order) is captured as URL, headers and body instead
-of being sent. ``send`` then writes exactly that with ccxt's own ``fetch`` (its session, timeouts and
-error handling) and parses the answer with ccxt's ``parse_order``, as ``create_order`` does for spot.
+of being sent. ``send`` then writes exactly that on the exchange's own aiohttp session, with ccxt's
+timeouts, and hands the answer to ccxt's own response handling (``handle_errors``: Gate's labels) and
+``parse_order``, as ``create_order`` does for spot. Everything ccxt's ``fetch`` would compute before
+writing (merged headers, URL, encoded body, timeout) is computed in ``prepare``, so a leg's own work
+between "send" and its bytes on the socket is aiohttp's alone. When the exchange uses a proxy, ``send``
+goes through ccxt's ``fetch`` instead (its proxy handling is not repeated here).
+
+**Both legs built before either is written.** aiohttp builds and writes a request in one call (on
+Python >= 3.12 the write even starts inside that call), so the second leg of a pair would be built only
+after the first one's bytes had left. The body is therefore a payload that yields one loop turn before
+writing (aiohttp holds the headers back to coalesce them with the body, so nothing leaves before it):
+two legs sent in the same loop turn are both fully built before either reaches the socket, and the two
+writes run back to back. Nothing waits on the other leg, so a leg sent alone is held one turn, no more.
+
 The interception is per task (a ``ContextVar``): other calls running concurrently on the same exchange
 are never captured. Placements are never GETs on any ccxt venue, which is what the interception relies
 on.
@@ -25,7 +37,9 @@ on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -33,6 +47,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
+
+import aiohttp
+import ccxt
+import yarl
+from aiohttp.payload import BytesPayload
 
 from arb.domain.market import MarketRules, Side
 from arb.domain.orders import VenueState
@@ -67,6 +86,54 @@ class WireRequest:
     headers: dict[str, str] | None = field(repr=False)  # signed: carries the API key
     body: str | None = field(repr=False)
     market: dict[str, Any] = field(repr=False)  # ccxt's market, for parse_order
+    # What ccxt's fetch would compute before writing; ``direct`` is False when a proxy is configured.
+    direct: bool = False
+    target: yarl.URL | None = field(default=None, repr=False)
+    request_headers: dict[str, str] = field(default_factory=dict, repr=False)  # signed + session/UA
+    payload: bytes | None = field(default=None, repr=False)
+    timeout: aiohttp.ClientTimeout | None = field(default=None, repr=False)
+
+
+class _OneTurnLaterBody(BytesPayload):
+    """An order body that yields one loop turn before aiohttp writes it (see the module docstring)."""
+
+    async def write(self, writer: Any) -> None:  # aiohttp < 3.12 writes through this
+        await asyncio.sleep(0)
+        await super().write(writer)
+
+    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
+        await asyncio.sleep(0)
+        await super().write_with_length(writer, content_length)
+
+
+# ccxt's fetch turns aiohttp's failures into these; the direct write does the same, so the translation
+# table sees what it would have seen from ccxt. Most specific first.
+_TRANSPORT_ERRORS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], type[Exception]], ...] = (
+    (socket.gaierror, ccxt.ExchangeNotAvailable),
+    (TimeoutError, ccxt.RequestTimeout),  # asyncio's and concurrent.futures' too, since 3.11
+    (aiohttp.ClientConnectionError, ccxt.ExchangeNotAvailable),
+    (aiohttp.ClientError, ccxt.ExchangeError),
+)
+
+
+def _wire_request(exchange: Any, cap: _Captured, market: dict[str, Any]) -> WireRequest:
+    """Everything ccxt's ``fetch`` computes before writing, computed now (see ccxt's ``fetch``)."""
+    proxied = (
+        exchange.check_proxy_url_settings(cap.url, cap.method, cap.headers, cap.body) is not None
+        or any(p for p in exchange.check_proxy_settings(cap.url, cap.method, cap.headers, cap.body))
+        or exchange.aiohttp_proxy
+    )
+    if proxied or not isinstance(cap.body, str | None):
+        return WireRequest(cap.url, cap.method, cap.headers, cap.body, market)
+    timeout_s = exchange.timeout / 1000
+    return WireRequest(
+        cap.url, cap.method, cap.headers, cap.body, market,
+        direct=True,
+        target=yarl.URL(cap.url, encoded=True),
+        request_headers=exchange.prepare_request_headers(dict(cap.headers or {})),
+        payload=cap.body.encode() if cap.body else None,
+        timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=timeout_s, sock_read=timeout_s),
+    )
 
 
 # True while ``prepare`` runs ccxt's create_order in this task: the next write is captured, not sent.
@@ -163,7 +230,7 @@ class LiveVenue:
                 request.symbol, "limit", request.side.value, str(request.amount), str(request.price), params,
             )
         except _Captured as cap:
-            wire = WireRequest(cap.url, cap.method, cap.headers, cap.body, self.exchange.market(request.symbol))
+            wire = _wire_request(self.exchange, cap, self.exchange.market(request.symbol))
             return PreparedOrder(self.name, request, wire)
         except ArbError:
             raise
@@ -180,7 +247,10 @@ class LiveVenue:
         if not isinstance(wire, WireRequest) or prepared.venue != self.name:
             raise ValueError(f"{self.name}: not an order prepared by this venue")
         try:
-            response = await self._wire_fetch(wire.url, wire.method, wire.headers, wire.body)
+            if wire.direct:
+                response = await self._write(wire)
+            else:
+                response = await self._wire_fetch(wire.url, wire.method, wire.headers, wire.body)
         except ArbError:
             raise
         except Exception as exc:  # the table decides; unknown ones become VenueError
@@ -189,6 +259,30 @@ class LiveVenue:
                 await self._resync_clock()
             raise error from exc
         return self._order(self.exchange.parse_order(response, wire.market), prepared.request)
+
+    async def _write(self, wire: WireRequest) -> Any:
+        """ccxt's ``fetch`` for a prepared order: write it, then ccxt's own response handling."""
+        ex = self.exchange
+        ex.open(True)  # the session, created lazily; refuses after close() as ccxt's fetch does
+        body = _OneTurnLaterBody(wire.payload) if wire.payload is not None else None
+        try:
+            async with ex.session.request(wire.method, wire.target, data=body, headers=wire.request_headers,
+                                          timeout=wire.timeout) as response:
+                text = await response.text(errors="replace")
+                headers: dict[str, str] = {}
+                for name, value in response.headers.items():  # repeated headers joined, as ccxt does
+                    headers[name] = f"{headers[name]}, {value}" if name in headers else value
+                status, reason = response.status, response.reason
+        except (socket.gaierror, TimeoutError, aiohttp.ClientError) as exc:
+            ccxt_error = next(err for kinds, err in _TRANSPORT_ERRORS if isinstance(exc, kinds))
+            raise ccxt_error(f"{ex.id} {wire.method} {urlsplit(wire.url).path}") from exc
+        text = ex.on_rest_response(status, reason, wire.url, wire.method, headers, text, wire.request_headers,
+                                   wire.body)
+        parsed = ex.parse_json(text)
+        ex.handle_errors(status, reason, wire.url, wire.method, headers, text, parsed, wire.request_headers,
+                         wire.body)
+        ex.handle_http_status_code(status, reason, wire.url, wire.method, text)
+        return parsed
 
     async def place(self, request: OrderRequest) -> OrderReport:
         return await self.send(await self.prepare(request))

@@ -4,12 +4,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import aiohttp
 import pytest
 from execution.sandbox_rig import KEY, SYMBOL, WireLog, live_gate, sandbox_config
 
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
-from arb.errors import OrderNotFound
+from arb.errors import OrderNotFound, TransientVenueError
 from arb.sandbox import Sandbox
 from arb.venues.protocol import OrderRequest, Venue
 
@@ -63,3 +64,68 @@ async def test_prepare_writes_nothing_and_send_writes_exactly_the_prepared_order
             assert (report.client_order_id, report.filled, report.status) == ("t-prep1", D("1.5"), OrderStatus.FILLED)
             assert [o.text for o in sb.engine.orders.values()] == ["t-rest1", "t-prep1"]
             assert report.venue_order_id == str(next(o.id for o in sb.engine.orders.values() if o.text == "t-prep1"))
+
+
+async def test_two_legs_sent_in_one_loop_turn_are_both_built_before_either_is_written() -> None:
+    # aiohttp builds and writes a request in one call (eagerly on Python >= 3.12): without the one-turn
+    # hold, leg B would be built only after leg A's bytes had left, and the legs' skew would be B's build.
+    events: list[tuple[str, str]] = []
+
+    def trace(venue: str) -> aiohttp.TraceConfig:
+        tc = aiohttp.TraceConfig()
+
+        async def built(_s: object, _c: object, params: aiohttp.TraceRequestHeadersSentParams) -> None:
+            if params.method == "POST":  # aiohttp has built the request; the headers wait for the body
+                events.append(("built", venue))
+
+        async def written(_s: object, _c: object, params: aiohttp.TraceRequestChunkSentParams) -> None:
+            if params.method == "POST":  # the body (with the held-back headers) goes to the socket now
+                events.append(("written", venue))
+
+        tc.on_request_headers_sent.append(built)
+        tc.on_request_chunk_sent.append(written)
+        return tc
+
+    async with Sandbox(sandbox_config()) as sb:
+        sb.push_book("LINK_USDT", [("19.90", "5")], [("20.00", "5")])
+        async with live_gate("a", sb) as a, live_gate("b", sb) as b:
+            for venue in (a, b):
+                venue.exchange.session = aiohttp.ClientSession(trace_configs=[trace(venue.name)])
+            buy = await a.prepare(OrderRequest("t-leg-a", SYMBOL, Side.BUY, D("1"), D("20.00")))
+            sell = await b.prepare(OrderRequest("t-leg-b", SYMBOL, Side.SELL, D("1"), D("19.90")))
+            assert buy.wire.direct and sell.wire.direct  # type: ignore[attr-defined]
+            reports = await asyncio.gather(a.send(buy), b.send(sell))
+            assert [r.status for r in reports] == [OrderStatus.FILLED, OrderStatus.FILLED]
+            assert events == [("built", "a"), ("built", "b"), ("written", "a"), ("written", "b")]
+            for venue in (a, b):
+                await venue.exchange.session.close()
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ({"drop_order_responses": 1}, TransientVenueError),  # disconnect: ccxt's ExchangeNotAvailable
+        ({"order_response_delay_s": 5.0}, TransientVenueError),  # client timeout: ccxt's RequestTimeout
+        ({"fraction_5xx": 1.0}, TransientVenueError),  # ccxt's handle_http_status_code
+    ],
+)
+async def test_direct_send_fails_as_ccxt_fetch_would(fault: dict[str, object], expected: type[Exception]) -> None:
+    async with Sandbox(sandbox_config()) as sb:
+        sb.push_book("LINK_USDT", [("19.90", "5")], [("20.00", "5")])
+        async with live_gate("gate", sb) as venue:
+            venue.exchange.timeout = 200  # ms; the held response (5 s) outlasts it
+            prepared = await venue.prepare(OrderRequest("t-fail1", SYMBOL, Side.BUY, D("1"), D("20.00")))
+            sb.faults.update(fault)
+            with pytest.raises(expected) as caught:
+                await venue.send(prepared)
+            assert KEY not in str(caught.value) and "SIGN" not in str(caught.value)
+
+
+async def test_prepare_leaves_a_proxied_exchange_to_ccxt_fetch() -> None:
+    async with Sandbox(sandbox_config()) as sb, live_gate("gate", sb) as venue:
+        plain = await venue.prepare(OrderRequest("t-proxy0", SYMBOL, Side.BUY, D("1"), D("20.00")))  # reads done
+        assert plain.wire.direct is True  # type: ignore[attr-defined]
+        venue.exchange.httpProxy = "http://127.0.0.1:9"  # never reached: prepare writes nothing
+        prepared = await venue.prepare(OrderRequest("t-proxy1", SYMBOL, Side.BUY, D("1"), D("20.00")))
+        assert prepared.wire.direct is False  # type: ignore[attr-defined]
+        assert not sb.engine.orders
