@@ -11,6 +11,8 @@ Sequence rule (Binance ``U``/``u`` and Gate ``U``/``u`` alike, and CAPTURE.md): 
 ``S``, a delta whose ``seq <= S`` is already contained and is dropped; a delta whose ``first_seq`` is
 greater than the last applied ``seq + 1`` is a gap: the book turns ``gap`` and ignores deltas until the
 next snapshot. Amounts are absolute, so overlapping deltas are harmless.
+
+Built with Cython (``setup.py``), this file is compiled as it is with C types from ``book.pxd``.
 """
 
 from __future__ import annotations

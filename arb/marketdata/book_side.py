@@ -24,6 +24,9 @@ Two key representations, because ``float(price)`` (~170 ns) cost more than every
 
 The format is only checked when a price is *not* found: a hit equals a key already held, so it has the
 format. Sizes stay strings (exact ``Decimal`` for execution); floats are made only for the top view.
+
+When the package is built with Cython (``setup.py``), this file is compiled as it is, with C types from
+``book_side.pxd`` (keep its slot and method declarations in step); without Cython it runs as Python.
 """
 
 from __future__ import annotations

@@ -1,0 +1,34 @@
+# Cython declarations for book_side.py (pure-Python mode: the .py is the code, compiled as it is).
+# Built only when Cython and a C compiler are there (setup.py); without them book_side.py runs unchanged.
+# These only add C types: BookSide becomes an extension type (its __slots__ as typed fields) and the two
+# hot loops get typed locals, so dict/str/list operations compile to direct C-API calls.
+# Keep in step with book_side.py: a renamed slot or method fails the build, not silently at run time.
+cimport cython
+
+cdef class BookSide:
+    cdef public bint ask
+    cdef public Py_ssize_t window_size
+    cdef public dict levels
+    cdef public list window
+    cdef public object edge
+    cdef public bint fixed
+    cdef public Py_ssize_t plen
+    cdef public Py_ssize_t dpos
+    cdef public bint lead0
+    cdef public str zero
+    cdef public dict odd
+    cdef public list odd_better
+    cdef public list odd_worse
+
+    cpdef apply(self, changes)
+
+    @cython.locals(window=list, complete=bint, keys=list)
+    cpdef list top_keys(self, Py_ssize_t n)
+
+    @cython.locals(levels=dict, window=list, edge=str, plen=Py_ssize_t, dpos=Py_ssize_t, lead0=bint,
+                   zero=str, price=str, size=str)
+    cdef _apply_fixed_bids(self, it)
+
+    @cython.locals(levels=dict, window=list, edge=str, plen=Py_ssize_t, dpos=Py_ssize_t, lead0=bint,
+                   zero=str, price=str, size=str)
+    cdef _apply_fixed_asks(self, it)
