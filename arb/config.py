@@ -129,7 +129,7 @@ class ExecutionSection(_Section):
     leg_policy: Literal["unwind", "complete", "halt"] = "unwind"
     imbalance_max_slippage_bps: NonNegDec = Decimal("20")
     order_timeout_s: float = Field(default=5.0, gt=0)
-    lookup_attempts: int = Field(default=5, ge=1)
+    lookup_attempts: int = Field(default=6, ge=1)  # lookups by client id before an order is unresolved
 
 
 class MarketSection(_Section):

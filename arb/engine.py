@@ -38,6 +38,7 @@ from arb.domain.market import Symbol
 from arb.errors import ArbError, StoreError, UnrecordedOrders, VenueError
 from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.imbalance import ImbalancePolicy
+from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.marketdata.books import BookStore
@@ -54,6 +55,14 @@ from arb.store.db import make_engine, make_session_factory
 from arb.store.migrate import upgrade_to_head
 
 log = logging.getLogger(__name__)
+
+
+def lookup_policy(attempts: int) -> LookupPolicy:
+    """``attempts`` lookups by client order id for an ambiguous order: at once, then after 0.05, 0.2, 0.5,
+    1 s and every 2 s after that (a just-placed order can briefly be unknown to the venue)."""
+    schedule = (0.05, 0.2, 0.5, 1.0)
+    delays = tuple(schedule[i] if i < len(schedule) else 2.0 for i in range(attempts - 1))
+    return LookupPolicy(delays=delays)
 
 
 def count_lines(path: Path) -> int:
@@ -387,7 +396,8 @@ class Engine:
     def _executor_config(self) -> ExecutorConfig:
         e = self.config.execution
         return ExecutorConfig(slippage_bps=e.slippage_bps, policy=ImbalancePolicy(e.leg_policy),
-                              policy_bound_bps=e.imbalance_max_slippage_bps)
+                              policy_bound_bps=e.imbalance_max_slippage_bps,
+                              lookup=lookup_policy(e.lookup_attempts))
 
     async def _refresh_balances(self, venues: VenueSet, names: Iterable[str] | None = None, *,
                                 strict: bool = True) -> None:

@@ -67,6 +67,11 @@ class VenueSet:
                 pass
 
 
+def _timeout_ms(config: Config) -> int:
+    """ccxt's per-request timeout: past it an order's outcome is unknown and is looked up by client id."""
+    return int(config.execution.order_timeout_s * 1000)
+
+
 def rules_from_config(venue: str, symbol: str, market: MarketSection) -> MarketRules:
     return MarketRules(venue, symbol, market.price_step, market.amount_step, market.min_amount,
                        market.min_notional)
@@ -159,7 +164,8 @@ async def _sandbox(config: Config, name: str, out: VenueSet, clock: WallClock | 
     out.sandboxes[name] = SandboxLink(sandbox.rest_url, sandbox.ws_url, sandbox, pairs,
                                       sandbox.feed_done if feeds else None, engine_fed)
     exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
-                                         pairs=[spec.to_json() for spec in specs], clock=ServerClock(clock.now_ms))
+                                         pairs=[spec.to_json() for spec in specs], clock=ServerClock(clock.now_ms),
+                                         timeout=_timeout_ms(config))
     out.closers.append(exchange.close)
     await exchange.sync_clock()
     return GuardedVenue(LiveVenue(name, exchange), VenueThrottle(name, GATE_SPOT_LIMITS))
@@ -174,7 +180,8 @@ async def _external_sandbox(config: Config, name: str, out: VenueSet) -> Venue:
     creds = config.credentials[name]
     rest_url = config.sandbox.url + "/api/v4"
     ws_url = config.sandbox.url.replace("http", "ws", 1) + "/ws/v4/"
-    exchange = GateExchange.for_endpoint(rest_url, ws_url, creds.api_key, creds.secret, enableRateLimit=False)
+    exchange = GateExchange.for_endpoint(rest_url, ws_url, creds.api_key, creds.secret, enableRateLimit=False,
+                                         timeout=_timeout_ms(config))
     out.closers.append(exchange.close)
     await exchange.load_markets()
     for symbol in config.engine.symbols:
@@ -195,7 +202,8 @@ async def _live(config: Config, name: str, out: VenueSet) -> Venue:
     creds = config.credentials.get(name)
     if creds is None:  # load_config already refuses this in live mode; dry-run/paper never gets here
         raise ConfigError(str(config.path), f"venues.{name}", "live venue without credentials")
-    params = {"apiKey": creds.api_key, "secret": creds.secret, "enableRateLimit": True}
+    params = {"apiKey": creds.api_key, "secret": creds.secret, "enableRateLimit": True,
+              "timeout": _timeout_ms(config)}
     if creds.password:
         params["password"] = creds.password
     exchange = GateExchange(params) if name == "gate" else getattr(ccxt.pro, name)(params)
