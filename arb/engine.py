@@ -32,9 +32,9 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from arb.config import Config
-from arb.detection import DetectionParams, Opportunity, Reason, Rejection, VenueBook, detect
+from arb.detection import DetectionParams, FeeMode, Opportunity, Reason, Rejection, VenueBook, detect
 from arb.detection.record import opportunity_columns
-from arb.domain.market import Symbol
+from arb.domain.market import MarketRules, Symbol
 from arb.errors import ArbError, StoreError, UnrecordedOrders, VenueError
 from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.imbalance import ImbalancePolicy
@@ -123,6 +123,8 @@ class Engine:
         self.hot_path = LatencyRecorder()
         self.state = _State()
         self.feeds: Any = None  # the FeedSet outside replays (tests inspect it)
+        self._per_symbol: dict[str, tuple[Symbol, DetectionParams]] = {}
+        self._per_venue: dict[tuple[str, str], tuple[Decimal, FeeMode, MarketRules]] = {}
         self.venues: VenueSet | None = None
         # capture (venue, symbol) -> config venue that replays it
         self.routes = {
@@ -313,25 +315,40 @@ class Engine:
 
     def _detect(self, symbol: str, venues: VenueSet) -> Opportunity | Rejection | None:
         now = self.clock.now_ms()
+        sym, params = self._symbol_statics(symbol)
         inputs = []
-        for name, venue in venues.venues.items():
+        for name in venues.venues:
             book = self.books.book(name, symbol)
             if book.received_ts is None:
                 continue
+            taker_fee, fee_mode, rules = self._venue_statics(name, symbol, venues)
             bid_px, bid_sz, ask_px, ask_sz = book.top_arrays(self.config.engine.book_depth)
             balances = self.state.balances.get(name, {})
-            sym = Symbol.parse(symbol)
-            section = self.config.venues[name]
             inputs.append(VenueBook(
                 venue=name, bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz,
-                taker_fee=section.taker_fee, fee_mode=venues.fee_mode(self.config, name),
+                taker_fee=taker_fee, fee_mode=fee_mode,
                 quote_balance=balances.get(sym.quote, Decimal(0)), base_balance=balances.get(sym.base, Decimal(0)),
-                rules=venue.market_rules(symbol), health=book.health(now).value,
+                rules=rules, health=book.health(now).value,
                 age_ms=max(0, now - book.received_ts), seq=book.seq,
             ))
         if len(inputs) < 2:
             return None
-        return detect(symbol, inputs, self._params(symbol))
+        return detect(symbol, inputs, params)
+
+    # What does not change during a run is built once, not on every book update (the hot path).
+    def _symbol_statics(self, symbol: str) -> tuple[Symbol, DetectionParams]:
+        statics = self._per_symbol.get(symbol)
+        if statics is None:
+            statics = self._per_symbol[symbol] = (Symbol.parse(symbol), self._params(symbol))
+        return statics
+
+    def _venue_statics(self, name: str, symbol: str, venues: VenueSet) -> tuple[Decimal, FeeMode, MarketRules]:
+        key = (name, symbol)
+        statics = self._per_venue.get(key)
+        if statics is None:
+            statics = self._per_venue[key] = (self.config.venues[name].taker_fee, venues.fee_mode(self.config, name),
+                                              venues.venues[name].market_rules(symbol))
+        return statics
 
     async def _execute(self, opp: Opportunity, venues: VenueSet, executor: PairedExecutor,
                        writer: DecisionWriter) -> None:
