@@ -25,6 +25,10 @@ NAMING_CONVENTION = {
 }
 
 RUN_MODES = ("replay", "paper", "live")
+# running: the process holds the database lease; completed: ended normally; failed: stopped by an error it
+# caught (the reason says which); crashed: found by a later start with the lease free, i.e. the process died.
+RUN_STATUSES = ("running", "completed", "failed", "crashed")
+BALANCE_KINDS = ("start", "after_pair", "end")
 DECISIONS = ("executed", "rejected")
 SIDES = ("buy", "sell")
 ORDER_STATUSES = (
@@ -50,13 +54,26 @@ class Base(DeclarativeBase):
 
 
 class Run(Base):
+    """One ``arb run``. Clocks: ``started_at``/``ended_at`` are wall-clock UTC (when the process ran);
+    ``market_started_at``/``market_ended_at`` are the market-time span the run traded in (in a replay, the
+    capture's time; live and paper, the same wall clock). Orders, fills and opportunities carry market time."""
+
     __tablename__ = "runs"
-    __table_args__ = (CheckConstraint(_in("mode", RUN_MODES), name="mode"),)
+    __table_args__ = (
+        CheckConstraint(_in("mode", RUN_MODES), name="mode"),
+        CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    started_at: Mapped[datetime]
-    ended_at: Mapped[datetime | None]
+    started_at: Mapped[datetime]  # wall clock
+    ended_at: Mapped[datetime | None]  # wall clock; None while running or after a crash
     mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None]  # the process that ran it, and on which host (the lease holder while running)
+    host: Mapped[str | None] = mapped_column(String(255))
+    market_started_at: Mapped[datetime | None]  # market clock
+    market_ended_at: Mapped[datetime | None]
     # The effective config with secrets masked: enough to rerun, never enough to trade.
     config_snapshot: Mapped[dict[str, Any]]
     # End-of-run summary (funnel, PnL); None while running or after a crash.
@@ -96,6 +113,18 @@ class Opportunity(Base):
     buy_book_age_ms: Mapped[int | None]
     sell_book_age_ms: Mapped[int | None]
     detail: Mapped[dict[str, Any] | None]
+    # Settlement (executed opportunities, once every order is final), defined in arb/accounting.py: the one
+    # definition of realized PnL and of its attribution. realized - expected_profit = pnl_slippage +
+    # pnl_fees + pnl_unfilled + pnl_imbalance, exactly.
+    mark_price: Mapped[Decimal | None]  # quote per base: values residual base and base-currency fees
+    realized_pnl: Mapped[Decimal | None]
+    pnl_slippage: Mapped[Decimal | None]
+    pnl_fees: Mapped[Decimal | None]
+    pnl_unfilled: Mapped[Decimal | None]
+    pnl_imbalance: Mapped[Decimal | None]
+    fees_quote: Mapped[Decimal | None]  # every fee of the pair in quote (base fees at mark_price)
+    residual_base: Mapped[Decimal | None]  # base bought - sold - base fees, over all the pair's orders
+    settled_at: Mapped[datetime | None]  # market clock
 
     run: Mapped[Run] = relationship(back_populates="opportunities")
     orders: Mapped[list[Order]] = relationship(back_populates="opportunity")
@@ -170,14 +199,40 @@ class Fill(Base):
     amount: Mapped[Decimal]
     fee: Mapped[Decimal]
     fee_currency: Mapped[str] = mapped_column(String(16))
-    ts: Mapped[datetime]
+    ts: Mapped[datetime]  # the venue's clock: when the venue says the trade happened
+    received_at: Mapped[datetime | None]  # market clock: when arb recorded it (latencies use this)
 
     order: Mapped[Order] = relationship(back_populates="fills")
 
 
+class FillConflict(Base):
+    """A fill report whose ``(venue, trade_id)`` is already stored with different values.
+
+    The stored fill is kept (it was first); the conflicting report is kept here, never dropped, and the run
+    summary counts these rows.
+    """
+
+    __tablename__ = "fill_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fill_id: Mapped[int] = mapped_column(ForeignKey("fills.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    venue: Mapped[str] = mapped_column(String(32))
+    trade_id: Mapped[str] = mapped_column(String(64))
+    reported: Mapped[dict[str, Any]]  # the conflicting report, values as exact strings
+    detail: Mapped[str] = mapped_column(Text)  # which fields differ, stored vs reported
+    ts: Mapped[datetime]  # market clock
+
+
 class Balance(Base):
+    """Per venue and asset: a snapshot at run start, after each executed pair, and at run end."""
+
     __tablename__ = "balances"
-    __table_args__ = (Index("ix_balances_run_venue_asset_ts", "run_id", "venue", "asset", "ts"),)
+    __table_args__ = (
+        Index("ix_balances_run_venue_asset_ts", "run_id", "venue", "asset", "ts"),
+        CheckConstraint(_in("kind", BALANCE_KINDS), name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
@@ -186,4 +241,6 @@ class Balance(Base):
     free: Mapped[Decimal]
     used: Mapped[Decimal]
     total: Mapped[Decimal]
-    ts: Mapped[datetime]
+    ts: Mapped[datetime]  # market clock
+    kind: Mapped[str] = mapped_column(String(16))
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))

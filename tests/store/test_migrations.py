@@ -14,7 +14,7 @@ from arb.store import migrate
 from arb.store.db import make_engine
 from arb.store.models import Base
 
-TABLES = {"runs", "opportunities", "orders", "order_events", "fills", "balances"}
+TABLES = {"runs", "opportunities", "orders", "order_events", "fills", "fill_conflicts", "balances"}
 
 
 def _tables(url: str) -> set[str]:
