@@ -10,14 +10,17 @@ records what came back. Outcomes:
   client id with spaced retries; never a resend under a new id
 
 Gate answers 429 before accepting anything, so a rate-limited placement is a refusal, not an ambiguity.
-Fills the answer did not carry are fetched afterwards (ccxt's create_order returns no trades).
+Trades the answer did not carry (ccxt's create_order returns none) are fetched *before* the answer is
+recorded, so the order's ``filled`` and its fills are written in one transaction and always agree
+(:mod:`arb.store.orders`). If they cannot all be found, the order is recorded ``unknown`` with what was
+found; the leg is then unresolved and the executor halts the pair rather than hedge against a guess.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -98,11 +101,14 @@ class LegRunner:
             return await self._resolve(venue, order_id, request, sent_at, sent_ns, answered_ns,
                                        type(exc).__name__)
         answered_ns = self.perf_ns()
+        answered_at = self.clock()
         self.risk.record_success(venue.name)
+        report = await self._with_trades(venue, request, report, sent_at)
         with self.sessions.begin() as s:
             repo.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
-            repo.record_report(s, order_id, report, self.clock())
-        return await self._settle(venue, order_id, request, report, sent_at, sent_ns, answered_ns)
+            t = repo.record_report(s, order_id, report, self.clock(), acked_at=answered_at)
+        return LegOutcome(order_id, request, venue.name, t.to_status, report.filled, report.fills, sent_ns,
+                          answered_ns)
 
     async def _resolve(self, venue: Venue, order_id: int, request: OrderRequest, sent_at: datetime,
                        sent_ns: int, answered_ns: int, error: str) -> LegOutcome:
@@ -113,11 +119,12 @@ class LegRunner:
             return LegOutcome(order_id, request, venue.name, OrderStatus.UNKNOWN, Decimal(0), (), sent_ns,
                               answered_ns, error=f"{error}; lookup failed: {type(exc).__name__}")
         if result.report is not None:
+            report = await self._with_trades(venue, request, result.report, sent_at)
             with self.sessions.begin() as s:
-                repo.record_report(s, order_id, result.report, self.clock(),
-                                   detail=f"resolved by client id after {result.attempts} lookups")
-            outcome = await self._settle(venue, order_id, request, result.report, sent_at, sent_ns, answered_ns)
-            return replace(outcome, error=error, lookups=result.attempts)
+                t = repo.record_report(s, order_id, report, self.clock(),
+                                       detail=f"resolved by client id after {result.attempts} lookups")
+            return LegOutcome(order_id, request, venue.name, t.to_status, report.filled, report.fills, sent_ns,
+                              answered_ns, error=error, lookups=result.attempts)
         if "not_found" not in result.errors:
             # Every lookup failed for another reason: nothing learned, the order stays unknown.
             return LegOutcome(order_id, request, venue.name, OrderStatus.UNKNOWN, Decimal(0), (), sent_ns,
@@ -128,12 +135,12 @@ class LegRunner:
         return LegOutcome(order_id, request, venue.name, OrderStatus.REJECTED, Decimal(0), (), sent_ns,
                           answered_ns, error=error, lookups=result.attempts)
 
-    async def _settle(self, venue: Venue, order_id: int, request: OrderRequest, report: OrderReport,
-                      sent_at: datetime, sent_ns: int, answered_ns: int) -> LegOutcome:
-        """Make sure every unit the venue says filled is backed by a fill row."""
-        fills = list(report.fills)
-        status = report.status
-        if report.filled > sum((f.amount for f in fills), Decimal(0)):
+    async def _with_trades(self, venue: Venue, request: OrderRequest, report: OrderReport,
+                           sent_at: datetime) -> OrderReport:
+        """The report with the trades behind every unit it says filled: those it carries, plus the venue's
+        trades of this order (by client id, else venue order id) while they fall short, with spaced retries."""
+        fills = {f.trade_id: f for f in report.fills}
+        if report.filled > _total(fills.values()):
             for delay in (0.0, *self.lookup.delays):
                 if delay:
                     await self.sleep(delay)
@@ -141,13 +148,12 @@ class LegRunner:
                     found = await venue.fetch_fills(request.symbol, sent_at - FILL_LOOKBACK)
                 except VenueError:
                     continue
-                fills = [f for f in found if _belongs(f, request, report)]
-                if sum((f.amount for f in fills), Decimal(0)) >= report.filled:
+                for f in found:
+                    if _belongs(f, request, report):
+                        fills.setdefault(f.trade_id, f)
+                if _total(fills.values()) >= report.filled:
                     break
-            with self.sessions.begin() as s:
-                repo.add_fills(s, order_id, fills)
-        return LegOutcome(order_id, request, venue.name, status, report.filled, tuple(fills), sent_ns,
-                          answered_ns)
+        return replace(report, fills=tuple(fills.values()))
 
     def count_failure(self, venue: str, exc: Exception) -> None:
         if isinstance(exc, AuthenticationError):
@@ -155,6 +161,10 @@ class LegRunner:
         if not isinstance(exc, RateLimited):
             # A 429 is our pacing, not the venue failing; the throttle deals with it.
             self.risk.record_failure(venue)
+
+
+def _total(fills: Iterable[FillReport]) -> Decimal:
+    return sum((f.amount for f in fills), Decimal(0))
 
 
 def _belongs(fill: FillReport, request: OrderRequest, report: OrderReport) -> bool:

@@ -9,13 +9,17 @@ so reconciliation can never write a state the live executor would have refused. 
 2. open orders on the venue that the database does not know are recorded and flagged.
 3. fills since ``since`` are recorded idempotently on ``(venue, trade_id)`` and matched to their order
    by client id (or venue order id); an order whose fills exceed its recorded ``filled`` is advanced.
+
+An order's ``filled`` is always the sum of its stored fills (:mod:`arb.store.orders`): a venue report
+claiming more than the trades found leaves an in-flight order ``unknown`` (listed as unresolved). A trade
+stored earlier with other values is a fill conflict: recorded and counted, never dropped silently.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -28,6 +32,7 @@ from arb.errors import OrderNotFound, VenueError
 from arb.execution.lookup import LookupPolicy, lookup_by_client_id
 from arb.store import orders as repo
 from arb.store.models import Order
+from arb.store.settlement import settle_pending
 from arb.venues.protocol import FillReport, OrderRequest, Venue
 
 LOOKBACK = timedelta(seconds=5)
@@ -40,7 +45,9 @@ class ReconcileReport:
     unresolved: list[str] = field(default_factory=list)  # still unknown: trading must not assume either way
     adopted: list[str] = field(default_factory=list)  # on the venue, not in the database: recorded, flagged
     fills_added: int = 0
+    fill_conflicts: int = 0  # trades already stored with other values: recorded in fill_conflicts, logged
     orphan_fills: list[str] = field(default_factory=list)  # trade ids with no order to attach to
+    settled: list[int] = field(default_factory=list)  # opportunities settled by this pass
 
 
 def _request(order: Order) -> OrderRequest:
@@ -66,6 +73,10 @@ async def reconcile(
         await _unknown_open_orders(venue, sessions, run_id, report, clock)
         for symbol in symbols:
             await _fills(venue, symbol, since, sessions, run_id, report, clock)
+    # Pairs whose orders are final only now (a leg that was unknown when the pair finished, fills that came
+    # in after it settled) are settled here, through the same definition the executor uses.
+    with sessions.begin() as s:
+        report.settled = settle_pending(s, clock())
     return report
 
 
@@ -90,10 +101,16 @@ async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: Reconci
                              or (f.venue_order_id and f.venue_order_id == result.report.venue_order_id)]
                 except VenueError:
                     pass
+            now = clock()
             with sessions.begin() as s:
-                repo.add_fills(s, order_id, fills)
-                repo.record_report(s, order_id, result.report, clock(), detail="reconciliation")
-            out.resolved.append(request.client_order_id)
+                added = repo.add_fills(s, order_id, [*result.report.fills, *fills], received_at=now)
+                t = repo.record_report(s, order_id, replace(result.report, fills=()), now,
+                                       detail="reconciliation")
+            out.fills_added += added.new
+            out.fill_conflicts += added.conflicts
+            # Still unknown: the venue reports more filled than the trades found (arb.store.orders).
+            done = out.unresolved if t.to_status is OrderStatus.UNKNOWN else out.resolved
+            done.append(request.client_order_id)
         elif "not_found" in result.errors:
             with sessions.begin() as s:
                 repo.record_transition(s, order_id, OrderStatus.REJECTED, clock(),
@@ -142,15 +159,9 @@ async def _fills(venue: Venue, symbol: str, since: datetime, sessions: sessionma
         by_order.setdefault(order.id, []).append(fill)
     for order_id, order_fills in by_order.items():
         with sessions.begin() as s:
-            out.fills_added += repo.add_fills(s, order_id, order_fills)
-            total = repo.filled_by_fills(s, order_id)
-            order = s.get_one(Order, order_id)
-            if total > order.filled:
-                status = OrderStatus(order.status)
-                to = OrderStatus.FILLED if total >= order.amount else (
-                    OrderStatus.CANCELED if status is OrderStatus.CANCELED else OrderStatus.PARTIALLY_FILLED)
-                repo.record_transition(s, order_id, to, clock(), filled=min(total, order.amount),
-                                       detail="reconciliation: fills")
+            added = repo.record_fills(s, order_id, order_fills, clock(), detail="reconciliation: fills")
+        out.fills_added += added.new
+        out.fill_conflicts += added.conflicts
 
 
 def _order_for(s: Session, venue: str, fill: FillReport) -> Order | None:

@@ -6,16 +6,21 @@ price and the liquidity it takes stays gone until the next book event sets those
 GTC order is not shown in the public book; it fills as maker at its own price when the market moves
 through it (the opposite side crosses its price), consuming the crossing liquidity.
 
+Order and trade ids come from the injected ``new_id`` (default :func:`arb.domain.ids.next_venue_id`):
+numeric like Gate's, and unique across sandbox restarts, so a database that outlives a sandbox never
+sees one trade id twice.
+
 Every state change returns :data:`Event` values (book updates, order and trade pushes) for the
 WebSocket layer to publish, so the engine never knows who listens.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from arb.domain.ids import next_venue_id
 from arb.sandbox.apierror import GateApiError, bad_param
 from arb.sandbox.book import Book, BookUpdate, Level
 from arb.sandbox.orders import CLIENT_ID_RE, ZERO, Order, PairSpec, Trade
@@ -43,14 +48,13 @@ class Balance:
 
 
 class Engine:
-    def __init__(self, pairs: Iterable[PairSpec]) -> None:
+    def __init__(self, pairs: Iterable[PairSpec], *, new_id: Callable[[], int] = next_venue_id) -> None:
         self.pairs = {p.id: p for p in pairs}
         self.books = {pid: Book(pid) for pid in self.pairs}
         self.balances: dict[str, dict[str, Balance]] = {}
         self.orders: dict[int, Order] = {}
         self.trades: list[Trade] = []
-        self._next_order_id = 100_000_000
-        self._next_trade_id = 5_000_000
+        self._new_id = new_id
 
     # ---- accounts -------------------------------------------------------------------------------------
     def set_balance(self, key: str, currency: str, available: Decimal) -> None:
@@ -101,8 +105,7 @@ class Engine:
         bal = self.balance(key, pay_currency)
         if bal.available < need:
             raise GateApiError(400, "BALANCE_NOT_ENOUGH", "Not enough balance")
-        self._next_order_id += 1
-        order = Order(self._next_order_id, key, pair, side, price, amount, tif, text, now_ms, now_ms)
+        order = Order(self._new_id(), key, pair, side, price, amount, tif, text, now_ms, now_ms)
         bal.available -= need
         bal.locked += need
         order.locked = need
@@ -242,9 +245,8 @@ class Engine:
         order.filled_total += total
         order.fee += fee
         order.update_ms = now_ms
-        self._next_trade_id += 1
         trade = Trade(
-            self._next_trade_id,
+            self._new_id(),
             order.id,
             order.key,
             order.pair.id,

@@ -7,14 +7,30 @@ Rules it enforces, each for a failure arbitrage bots are known for:
 - Every status change goes through :func:`arb.domain.orders.apply` against the row as stored (locked
   ``FOR UPDATE`` where the database supports it), and writes the ``orders`` update and its
   ``order_events`` row in the caller's one transaction.
-- Fills are idempotent on ``(venue, trade_id)``: a replayed report or a reconciliation pass that sees the
-  same trade again inserts nothing (``ON CONFLICT DO NOTHING``).
+- ``orders.filled`` is the sum of the order's stored fills, after every transaction of this module. A
+  venue's ``filled`` is a claim, its trades are the facts: :func:`record_transition` takes no ``filled``,
+  it derives it from the stored fills. A report whose ``filled`` is more than the fills it brings plus
+  those already stored is not applied as reported: an order still in flight goes to ``unknown`` (the
+  executor halts the pair; reconciliation looks it up again and fetches its trades), a final one keeps its
+  status; the event says how much is missing. Callers fetch a report's missing trades *before* recording
+  it (``execution/legs.py``, ``execution/reconciliation.py``), so a normal answer is recorded once,
+  complete. (The alternative, trusting the venue's number and back-filling fills later, leaves a counter
+  no stored fact supports whenever the trades never come.)
+- Fills are idempotent on ``(venue, trade_id)``: the identical fill re-delivered (same order, price,
+  amount, fee, fee currency) inserts nothing and says nothing. A *different* fill under a stored
+  ``(venue, trade_id)`` is never swallowed: the stored fill stays (it came first), the report is written to
+  ``fill_conflicts`` with the fields that differ, and one ERROR line names venue, trade id and fields.
+- :func:`add_fills` only inserts fills; ``orders.filled`` follows from the transition that must come after
+  it in the same transaction (:func:`record_report` and :func:`record_fills` do both).
+- Fills carry ``received_at``, the engine's (market) clock when arb recorded them: the ``now`` of
+  :func:`record_report` / :func:`record_fills`.
 
 Functions take a :class:`~sqlalchemy.orm.Session` inside the caller's ``with factory.begin()``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,12 +41,14 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from arb.domain.orders import TERMINAL, OrderSnapshot, OrderStatus, Transition, apply
-from arb.store.models import Fill, Opportunity, Order, OrderEvent
+from arb.domain.orders import TERMINAL, OrderSnapshot, OrderStatus, Transition, apply, status_from_report
+from arb.store.models import Fill, FillConflict, Opportunity, Order, OrderEvent
 from arb.venues.protocol import FillReport, OrderReport
 
 if TYPE_CHECKING:
     from arb.execution.plan import OpportunityLike
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +103,6 @@ def record_transition(
     to_status: OrderStatus,
     now: datetime,
     *,
-    filled: Decimal | None = None,
     venue_status: str | None = None,
     detail: str | None = None,
     venue_order_id: str | None = None,
@@ -94,12 +111,16 @@ def record_transition(
 ) -> Transition:
     """Apply one change through the state machine and persist it with its event row.
 
+    ``filled`` becomes the sum of the order's stored fills (add fills first, in the same transaction).
     A report that changes nothing (same status, same filled) writes no event: replays are idempotent.
-    Raises :class:`arb.domain.orders.IllegalTransition` (and writes nothing) for an edge not in the table.
+    Raises :class:`arb.domain.orders.IllegalTransition` (and writes nothing) for an edge not in the table,
+    and for fills that make ``filled`` impossible for ``to_status`` (``filled`` without every unit filled,
+    ``rejected`` with fills, more than the order's amount).
     """
     order = _locked(session, order_id)
     snap = OrderSnapshot(OrderStatus(order.status), order.amount, order.filled)
-    t = apply(snap, to_status, filled=filled, venue_status=venue_status, detail=detail)
+    t = apply(snap, to_status, filled=filled_by_fills(session, order_id), venue_status=venue_status,
+              detail=detail)
     if venue_order_id and not order.venue_order_id:
         order.venue_order_id = venue_order_id
     if sent_at and not order.sent_at:
@@ -123,10 +144,33 @@ def record_transition(
     return t
 
 
-def add_fills(session: Session, order_id: int, fills: Iterable[FillReport]) -> int:
-    """Insert fills not seen before; returns how many were new."""
-    rows = [
-        {
+@dataclass(frozen=True, slots=True)
+class FillsAdded:
+    """What :func:`add_fills` did with a batch of fill reports."""
+
+    new: int = 0  # inserted
+    repeated: int = 0  # identical to a stored fill: nothing written
+    conflicts: int = 0  # differ from the stored fill under their (venue, trade_id): one fill_conflicts row each
+
+
+# The fields a re-delivered fill must repeat exactly to be the same fill (``ts`` may be re-rendered).
+_SAME_FILL = ("order", "price", "amount", "fee", "fee_currency")
+
+
+def add_fills(
+    session: Session, order_id: int, fills: Iterable[FillReport], *, received_at: datetime | None = None
+) -> FillsAdded:
+    """Insert the fills not stored yet; record a report that differs from a stored fill as a conflict.
+
+    ``received_at``: when arb recorded them (the engine's clock), stored on the new fills and the conflicts.
+    This does not touch ``orders.filled``: follow it with a transition in the same transaction (module
+    docstring), or use :func:`record_report` / :func:`record_fills`.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new = repeated = conflicts = 0
+    for f in fills:
+        row = {
             "order_id": order_id,
             "venue": f.venue,
             "trade_id": f.trade_id,
@@ -135,15 +179,8 @@ def add_fills(session: Session, order_id: int, fills: Iterable[FillReport]) -> i
             "fee": f.fee,
             "fee_currency": f.fee_currency,
             "ts": f.ts,
+            "received_at": received_at,
         }
-        for f in fills
-    ]
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new = 0
-    for row in rows:
         stmt = (
             insert(Fill)
             .values(**row)
@@ -151,28 +188,124 @@ def add_fills(session: Session, order_id: int, fills: Iterable[FillReport]) -> i
             .returning(Fill.id)
         )
         # RETURNING, not rowcount: the ORM reports rowcount -1 for inserts on some drivers.
-        new += len(session.execute(stmt).all())
-    return new
+        if session.execute(stmt).first() is not None:
+            new += 1
+            continue
+        stored = session.execute(
+            select(Fill).where(Fill.venue == f.venue, Fill.trade_id == f.trade_id)
+        ).scalar_one()
+        differences = _differences(stored, order_id, f)
+        if not differences:
+            repeated += 1
+        elif _record_conflict(session, stored, order_id, f, differences, received_at or f.ts):
+            conflicts += 1
+    return FillsAdded(new, repeated, conflicts)
+
+
+def _differences(stored: Fill, order_id: int, f: FillReport) -> list[tuple[str, str, str]]:
+    """(field, stored, reported) for each field of :data:`_SAME_FILL` that differs; numbers by value."""
+    pairs = {
+        "order": (str(stored.order_id), str(order_id)),
+        "price": (stored.price, f.price),
+        "amount": (stored.amount, f.amount),
+        "fee": (stored.fee, f.fee),
+        "fee_currency": (stored.fee_currency, f.fee_currency),
+    }
+    return [(name, _text(pairs[name][0]), _text(pairs[name][1])) for name in _SAME_FILL
+            if pairs[name][0] != pairs[name][1]]
+
+
+def _record_conflict(session: Session, stored: Fill, order_id: int, f: FillReport,
+                     differences: list[tuple[str, str, str]], now: datetime) -> bool:
+    """One ``fill_conflicts`` row and one ERROR line; False (and a WARNING) if this exact conflict is
+    already stored (a reconciliation pass sees the same trades again)."""
+    detail = "; ".join(f"{name}: stored {was}, reported {got}" for name, was, got in differences)
+    known = session.execute(
+        select(FillConflict.id).where(
+            FillConflict.fill_id == stored.id, FillConflict.order_id == order_id, FillConflict.detail == detail
+        )
+    ).first()
+    if known is not None:
+        log.warning("fill %s %s: conflict already recorded (fill_conflicts %d): %s", f.venue, f.trade_id,
+                    known[0], detail)
+        return False
+    run_id = session.execute(select(Order.run_id).where(Order.id == order_id)).scalar_one()
+    reported = {
+        "order_id": str(order_id),
+        "client_order_id": f.client_order_id,
+        "venue_order_id": f.venue_order_id,
+        "symbol": f.symbol,
+        "side": f.side.value,
+        "price": _text(f.price),
+        "amount": _text(f.amount),
+        "fee": _text(f.fee),
+        "fee_currency": f.fee_currency,
+        "ts": f.ts.isoformat(),
+    }
+    session.add(FillConflict(fill_id=stored.id, order_id=order_id, run_id=run_id, venue=f.venue,
+                             trade_id=f.trade_id, reported=reported, detail=detail, ts=now))
+    session.flush()
+    log.error("fill conflict: %s trade %s already stored as fill %d with other values, kept; reported for "
+              "order %d: %s", f.venue, f.trade_id, stored.id, order_id, detail)
+    return True
+
+
+def _text(value: object) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 def record_report(session: Session, order_id: int, report: OrderReport, now: datetime, *, detail: str | None = None,
-                  sent_at: datetime | None = None) -> Transition:
-    """A venue report (ack, lookup, reconciliation): its fills, then its status, in one transaction."""
-    add_fills(session, order_id, report.fills)
+                  sent_at: datetime | None = None, acked_at: datetime | None = None) -> Transition:
+    """A venue report (ack, lookup, reconciliation): its fills, then its status, in one transaction.
+
+    ``now`` is when arb learned of it (engine clock): the fills' ``received_at``, the event's time and the
+    order's ``acked_at`` unless ``acked_at`` is given (a caller that fetched the trades first passes the
+    time the answer came). The status is the venue's state applied to the *stored* fills; a report
+    claiming more than those is not applied as reported (module docstring).
+    """
+    add_fills(session, order_id, report.fills, received_at=now)
+    order = _locked(session, order_id)
+    recorded = filled_by_fills(session, order_id)
+    if recorded >= report.filled:
+        to_status = status_from_report(order.amount, recorded, report.state)
+    else:
+        current = OrderStatus(order.status)
+        to_status = current if current.is_terminal else OrderStatus.UNKNOWN
+        missing = f"fills incomplete: the venue reports {report.filled} filled, {recorded} recorded"
+        detail = f"{detail}; {missing}" if detail else missing
+        log.warning("%s order %s (%s): %s", report.venue, order_id, report.client_order_id, missing)
     return record_transition(
         session,
         order_id,
-        report.status,
+        to_status,
         now,
-        filled=report.filled,
         venue_status=report.venue_status,
         detail=detail,
         venue_order_id=report.venue_order_id,
         sent_at=sent_at,
         # When *we* learned of it, on the engine's clock: comparable with sent_at, whatever the venue's
         # own clock says (the venue's timestamps stay on the fills and in the venue's report).
-        acked_at=now,
+        acked_at=acked_at or now,
     )
+
+
+def record_fills(session: Session, order_id: int, fills: Iterable[FillReport], now: datetime, *,
+                 detail: str | None = None) -> FillsAdded:
+    """Fills found without an order report (reconciliation): store them and move the order to what they
+    imply: ``filled`` once every unit is there, else ``partially_filled`` (``canceled`` stays ``canceled``)."""
+    added = add_fills(session, order_id, fills, received_at=now)
+    order = _locked(session, order_id)
+    total = filled_by_fills(session, order_id)
+    if total != order.filled:
+        current = OrderStatus(order.status)
+        if total >= order.amount:
+            to_status = OrderStatus.FILLED
+        elif current is OrderStatus.CANCELED:
+            to_status = current
+        else:
+            to_status = OrderStatus.PARTIALLY_FILLED
+        record_transition(session, order_id, to_status, now, detail=detail)
+    return added
 
 
 def adopt_order(session: Session, report: OrderReport, run_id: int, now: datetime, *, purpose: str = "entry") -> int:
@@ -247,6 +380,7 @@ def insert_opportunity(
         buy_limit=buy_limit if buy_limit is not None else opp.buy_limit,
         sell_limit=sell_limit if sell_limit is not None else opp.sell_limit,
         expected_profit=opp.expected_profit,
+        mark_price=opp.mark_price,
         edge_bps=opp.edge_bps,
         decision=decision,
         reason=reason,

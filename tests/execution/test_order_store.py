@@ -54,9 +54,10 @@ def test_fills_are_idempotent_on_venue_and_trade_id(session_factory: sessionmake
     with session_factory.begin() as s:
         oid = repo.create_order(s, _new(run_id), NOW)
     with session_factory.begin() as s:
-        assert repo.add_fills(s, oid, [_fill("1", "1"), _fill("2", "0.5")]) == 2
+        assert repo.add_fills(s, oid, [_fill("1", "1"), _fill("2", "0.5")]) == repo.FillsAdded(new=2)
     with session_factory.begin() as s:
-        assert repo.add_fills(s, oid, [_fill("2", "0.5"), _fill("3", "0.5"), _fill("1", "1")]) == 1
+        added = repo.add_fills(s, oid, [_fill("2", "0.5"), _fill("3", "0.5"), _fill("1", "1")])
+        assert added == repo.FillsAdded(new=1, repeated=2)
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Fill)) == 3
         assert repo.filled_by_fills(s, oid) == D("2")
@@ -67,7 +68,8 @@ def test_illegal_transition_writes_nothing(session_factory: sessionmaker[Session
     with session_factory.begin() as s:
         oid = repo.create_order(s, _new(run_id), NOW)
         repo.record_transition(s, oid, OrderStatus.SUBMITTED, NOW)
-        repo.record_transition(s, oid, OrderStatus.FILLED, NOW, filled=D("2"))
+        repo.add_fills(s, oid, [_fill("1", "2")])
+        repo.record_transition(s, oid, OrderStatus.FILLED, NOW)
     with pytest.raises(IllegalTransition):
         with session_factory.begin() as s:
             repo.record_transition(s, oid, OrderStatus.CANCELED, NOW, detail="late cancel")

@@ -188,3 +188,12 @@ def test_other_keys_cannot_see_an_order() -> None:
     with pytest.raises(GateApiError) as info:
         eng.find("someone-else", "LINK_USDT", str(o.id))
     assert info.value.label == "ORDER_NOT_FOUND"
+
+
+def test_order_and_trade_ids_are_numeric_and_unique_across_engines() -> None:
+    # A sandbox restarted (a new engine) must not repeat the trade ids a database already holds.
+    placed = [eng.place(K, order("buy", "4", "27.105", "ioc"), T0) for eng in (engine(), engine())]
+    order_ids = [o.id for o, _ in placed]
+    trade_ids = [e.trade.id for _, events in placed for e in events if isinstance(e, TradeEvent)]
+    assert len(trade_ids) == 4 and len(set(trade_ids) | set(order_ids)) == 6
+    assert all(o.to_json()["id"].isdigit() for o, _ in placed)

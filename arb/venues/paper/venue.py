@@ -12,18 +12,21 @@ so buying 2 LINK at 0.1% leaves 1.998 LINK. ``PaperConfig.buy_fee_in = "quote"``
 quote instead (the buy then needs ``price * amount * (1 + fee)`` quote). Fees are exact, not rounded to
 a currency precision. Balances are *derived from the fills*: initial balances plus every fill's traded
 amounts, minus every fill's fee in its own currency; never a separately maintained number.
+
+Order ids and trade ids (``<venue>-<n>``) come from :func:`arb.domain.ids.next_venue_id`: unique across
+processes, so a second run into the same database never repeats a trade id of the first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 
+from arb.domain.ids import next_venue_id
 from arb.domain.market import MarketRules, Side, Symbol
 from arb.domain.orders import VenueState
 from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
@@ -71,6 +74,7 @@ class PaperVenue:
         config: PaperConfig = PaperConfig(),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ids: Callable[[], int] = next_venue_id,
     ) -> None:
         self.name = name
         self._books = books
@@ -83,7 +87,7 @@ class PaperVenue:
         self._fills: list[FillReport] = []
         self._taken: dict[tuple[str, str, Decimal], Decimal] = {}
         self._taken_at: dict[str, int] = {}
-        self._ids = itertools.count(1)
+        self._ids: Callable[[], int] = ids
         self.requests = 0
 
     # -- protocol -------------------------------------------------------------------------------
@@ -110,7 +114,7 @@ class PaperVenue:
         if self.config.latency:
             await self._sleep(self.config.latency)
         self._check_funds(request)
-        venue_order_id = str(next(self._ids))
+        venue_order_id = str(self._ids())
         fills = self._match(request, venue_order_id)
         filled = sum((f.amount for f in fills), ZERO)
         resting = request.time_in_force == "gtc" and filled < request.amount
@@ -223,7 +227,7 @@ class PaperVenue:
             fills.append(
                 FillReport(
                     venue=self.name,
-                    trade_id=f"{self.name}-{next(self._ids)}",
+                    trade_id=f"{self.name}-{self._ids()}",
                     client_order_id=request.client_order_id,
                     venue_order_id=venue_order_id,
                     symbol=request.symbol,

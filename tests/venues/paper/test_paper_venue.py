@@ -1,5 +1,6 @@
 """The paper venue against a real normalized book."""
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -175,3 +176,12 @@ async def test_latency_is_injected() -> None:
                    config=PaperConfig(latency=0.25), sleep=sleep)
     await v.place(req("t-1", Side.BUY, "1", "20.110"))
     assert slept == [0.25]
+
+
+async def test_order_and_trade_ids_are_unique_across_venue_instances() -> None:
+    # Two runs of the same paper venue into one database: fills are unique on (venue, trade_id).
+    reports = [await venue(book()).place(req("t-1", Side.BUY, "2.5", "20.120")) for _ in range(2)]
+    trade_ids = [f.trade_id for r in reports for f in r.fills]
+    order_ids = [r.venue_order_id for r in reports]
+    assert len(set(trade_ids)) == len(trade_ids) == 4 and len(set(order_ids)) == 2
+    assert all(re.fullmatch(r"paper-\d+", t) for t in trade_ids)
