@@ -4,7 +4,8 @@ Each feature package contributes its subcommands through a ``register(subparsers
 ``cli`` module (listed in ``COMMAND_MODULES``); ``register`` sets ``func`` on its parser, called with the
 parsed ``argparse.Namespace`` and returning the exit status.
 
-Exit codes: 0 ok, 1 runtime failure, 2 bad input (config, arguments, capture file), 130 interrupted.
+Exit codes: 0 ok, 1 runtime failure, 2 bad input (config, arguments, capture file) or a database another
+engine holds, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from arb import __version__
-from arb.errors import ArbError, CaptureFormatError, ConfigError
+from arb.errors import ArbError, CaptureFormatError, ConfigError, DatabaseInUse
 
 COMMAND_MODULES = (
     "arb.commands.run",
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, CaptureFormatError) as exc:
+    except (ConfigError, CaptureFormatError, DatabaseInUse) as exc:
         print(f"arb: error: {exc}", file=sys.stderr)
         return 2
     except ArbError as exc:

@@ -7,6 +7,7 @@ executor's retry loop can decide without parsing messages:
 - ``CaptureFormatError``       a capture file line that does not follow CAPTURE.md; names the line.
 - ``StoreError``               the database is unavailable or refused a write.
   - ``UnrecordedOrders``       ...after orders were sent: reconcile before trading again.
+- ``DatabaseInUse``            another ``arb run`` holds the database's lease; names it. Exit status 2.
 - ``VenueError``               anything a venue said or failed to say:
   - ``AuthenticationError``    bad key/signature/expired timestamp after resync: stop trading there.
   - ``RateLimited``            HTTP 429 and friends; carries ``reset_at`` (epoch seconds) when known.
@@ -20,6 +21,11 @@ Messages never contain secrets: no error is ever constructed from a request's he
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from arb.store.lease import Holder
 
 
 class ArbError(Exception):
@@ -61,6 +67,15 @@ class UnrecordedOrders(StoreError):
     def __init__(self, client_order_ids: tuple[str, ...], cause: str) -> None:
         self.client_order_ids = client_order_ids
         super().__init__(f"orders {', '.join(client_order_ids)} were sent but not recorded ({cause})")
+
+
+class DatabaseInUse(ArbError):
+    """Another engine holds the database's lease (``arb/store/lease.py``); the message names it."""
+
+    def __init__(self, database: str, holder: Holder) -> None:
+        self.database = database
+        self.holder = holder
+        super().__init__(f"{database} is in use by another arb run: {holder}")
 
 
 class VenueError(ArbError):

@@ -30,9 +30,12 @@ class ReplayClock:
         self._base_ns = 0
         self._anchor_ns = perf_ns()
         self._last_ns = 0
+        self.first_ms: int | None = None  # the first event's time: before it, "now" means nothing (1970)
 
     def advance(self, event_ts_ms: int) -> None:
         """Called as each event starts processing: market time jumps to the event's receive time."""
+        if self.first_ms is None:
+            self.first_ms = event_ts_ms
         self._base_ns = max(event_ts_ms * 1_000_000, self._now_ns())
         self._anchor_ns = self._perf_ns()
 

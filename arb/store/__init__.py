@@ -4,6 +4,7 @@
 - ``db``: ``make_engine(url)``, ``make_session_factory(engine)``, ``resolve_url`` (``--db`` >
   ``$ARB_DB_URL`` > ``sqlite:///arb.db``).
 - ``migrate``: Alembic from code (``upgrade_to_head(url)``, ``downgrade``, ``current_revision``, ``check``).
-- ``repo``: runs, opportunities, balances; ``orders``: orders, their events and fills.
+- ``lease``: one engine per database (``acquire(url)``: PostgreSQL advisory lock, SQLite ``flock``).
+- ``repo``: runs (and how they ended), opportunities, balances; ``orders``: orders, their events and fills.
 - ``views``: the exact review numbers ``arb report`` shows (SQL twins in migration 0002).
 """

@@ -50,3 +50,32 @@ def test_symbol_the_venue_does_not_list_fails_before_trading(tmp_path: Path) -> 
             assert c.execute(text("SELECT count(*) FROM runs")).scalar() == 0
     finally:
         sandbox.kill()
+
+
+def test_wrong_keys_fail_after_the_run_is_recorded_and_the_run_ends_failed(tmp_path: Path) -> None:
+    # An `arb sandbox` in another process answers its public endpoints (markets, time) to anyone, so the
+    # venue opens and the run is recorded; the first private call (reconciliation) is refused.
+    sandbox = Proc(["sandbox", "--port", "0", "--pair", "LINK_USDT"], cwd=tmp_path,
+                   env={"ARB_SANDBOX_KEY": "k-right", "ARB_SANDBOX_SECRET": "s-" + "r" * 40})
+    try:
+        sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in line for line in sandbox.out), 30)
+        base = next(line for line in sandbox.out if "sandbox listening" in line).split("rest=")[1].split()[0]
+        config = config_with(tmp_path, extra={
+            'mode = "replay"              # replay | paper | live': 'mode = "paper"',
+            "speed = 0                    # 0 = as fast as possible; 1 = recorded speed": "speed = 1",
+            "port = 0 ": f'url = "{base.removesuffix("/api/v4")}"\nport = 0 ',
+        })
+        db = tmp_path / "x.db"
+        proc = Proc(["run", "--config", str(config), "--db", f"sqlite:///{db}"], cwd=tmp_path,
+                    env={"ARB_GATE_API_KEY": "k-wrong", "ARB_GATE_API_SECRET": "s-" + "w" * 40})
+        assert proc.finish(60) == 1, proc.text()
+        lines = [line.strip() for line in proc.err if line.startswith("arb: error:")]
+        assert len(lines) == 1 and "gate" in lines[0] and "Traceback" not in "".join(proc.err), proc.text()
+        from sqlalchemy import create_engine, text
+
+        with create_engine(f"sqlite:///{db}").connect() as c:
+            run = c.execute(text("SELECT status, status_reason, ended_at, summary FROM runs")).one()
+        assert (run.status, run.summary) == ("failed", None) and run.ended_at is not None
+        assert run.status_reason == lines[0].removeprefix("arb: error: ")  # the same one line the user saw
+    finally:
+        sandbox.kill()
