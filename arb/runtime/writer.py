@@ -4,13 +4,19 @@ The hot path only appends a row to an in-memory list (``add``). A background tas
 a worker thread; ``flush`` writes whatever is left. A batch that fails to write stays queued, the writer
 reports itself unhealthy (the engine stops trading while the store is away) and retries with capped
 backoff; rows leave the queue only once their transaction has committed.
+
+Balance snapshots (``add_balances``: run start, after each executed pair, run end) take the same way:
+queued without I/O, written in the worker thread right away (with whatever decisions are queued), kept and
+retried like them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +26,15 @@ from arb.errors import StoreError
 from arb.store import repo
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    run_id: int
+    ts: datetime
+    kind: str
+    opportunity_id: int | None
+    balances: tuple[repo.BalanceSnapshot, ...]
 
 
 class DecisionWriter:
@@ -34,6 +49,7 @@ class DecisionWriter:
         self._sessions = sessions
         self._batch_size = batch_size
         self._pending: list[Mapping[str, Any]] = []
+        self._snapshots: list[_Snapshot] = []
         self._wake = asyncio.Event()
         self._retry_base_s = retry_base_s
         self._retry_cap_s = retry_cap_s
@@ -49,6 +65,12 @@ class DecisionWriter:
         self._pending.append(row)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
+
+    def add_balances(self, run_id: int, ts: datetime, balances: Sequence[repo.BalanceSnapshot], *, kind: str,
+                     opportunity_id: int | None = None) -> None:
+        """Queue one balance snapshot (``repo.record_balances``); written in the background, soon."""
+        self._snapshots.append(_Snapshot(run_id, ts, kind, opportunity_id, tuple(balances)))
+        self._wake.set()
 
     def store_failed(self) -> None:
         """Someone else's write failed (the executor's): unhealthy until a batch of ours commits again."""
@@ -75,9 +97,10 @@ class DecisionWriter:
 
     async def _drain_locked(self) -> None:
         attempt = 0
-        while self._pending:
+        while self._pending or self._snapshots:
             batch = self._pending[: self._batch_size]
-            write = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
+            snapshots = self._snapshots[:]
+            write = asyncio.ensure_future(asyncio.to_thread(self._write, batch, snapshots))
             try:
                 try:
                     await asyncio.shield(write)
@@ -87,6 +110,7 @@ class DecisionWriter:
                     await asyncio.wait([write])
                     if write.exception() is None:
                         del self._pending[: len(batch)]
+                        del self._snapshots[: len(snapshots)]
                         self.written += len(batch)
                     raise
             except (SQLAlchemyError, StoreError, OSError) as exc:
@@ -101,15 +125,19 @@ class DecisionWriter:
                 await asyncio.sleep(delay)
                 continue
             del self._pending[: len(batch)]
+            del self._snapshots[: len(snapshots)]
             self.written += len(batch)
             if not self.healthy:
                 log.info("store is back; writing resumed")
             self.healthy = True
             attempt = 0
 
-    def _write(self, batch: list[Mapping[str, Any]]) -> None:
+    def _write(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot]) -> None:
         with self._sessions.begin() as session:
             repo.record_opportunities(session, batch)
+            for snap in snapshots:
+                repo.record_balances(session, snap.run_id, snap.ts, snap.balances, kind=snap.kind,
+                                     opportunity_id=snap.opportunity_id)
 
     async def flush(self) -> None:
         """Write everything queued so far (used at shutdown and before end-of-run totals)."""
