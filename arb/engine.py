@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine as SAEngine
 from sqlalchemy.exc import SQLAlchemyError
 
 from arb.config import Config
@@ -52,7 +53,10 @@ from arb.runtime.venues import VenueSet, open_venues
 from arb.runtime.writer import DecisionWriter
 from arb.store import repo
 from arb.store.db import make_engine, make_session_factory
+from arb.store.lease import Lease
+from arb.store.lease import acquire as acquire_lease
 from arb.store.migrate import upgrade_to_head
+from arb.venues.protocol import BalanceReport
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,7 @@ class _State:
     # Venues whose last balance read failed mid-run: their old numbers may be wrong, so no pair trades
     # there until a read succeeds (retried at each decision that needs them).
     stale_balances: set[str] = field(default_factory=set)
+    balance_snapshot_gaps: int = 0  # (venue, snapshot) pairs left out of a balance snapshot: the read failed
 
 
 class Engine:
@@ -126,6 +131,9 @@ class Engine:
         self._per_symbol: dict[str, tuple[Symbol, DetectionParams]] = {}
         self._per_venue: dict[tuple[str, str], tuple[Decimal, FeeMode, MarketRules]] = {}
         self.venues: VenueSet | None = None
+        self.run_id: int | None = None  # set once the run's row exists
+        self._ended = False
+        self._db: SAEngine | None = None
         # capture (venue, symbol) -> config venue that replays it
         self.routes = {
             (section.capture_venue, symbol): name
@@ -136,8 +144,61 @@ class Engine:
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> RunResult:
+        """Take the database's lease, run until the data ends or a stop, and record how the run ended.
+
+        The lease (``arb/store/lease.py``) comes before anything touches the database: a second engine stops
+        here with :class:`~arb.errors.DatabaseInUse` naming the holder. Once this run's row exists, it ends
+        ``completed``, or ``failed`` with a one-line reason whatever stops it; an error that is not an
+        :class:`ArbError` reaches the caller as one (one line for the user, the traceback in debug logs). A
+        process that dies leaves its row ``running``, and the next start marks it ``crashed``.
+        """
+        with acquire_lease(self.db_url) as lease:
+            try:
+                return await self._run(lease)
+            except ArbError as exc:
+                self._record_failure(str(exc))
+                raise
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                if self.run_id is None:
+                    raise
+                log.debug("run %d failed", self.run_id, exc_info=True)
+                self._record_failure(reason)
+                raise ArbError(f"run {self.run_id} failed: {repo.one_line(reason)}") from exc
+            except BaseException as exc:  # cancelled, interrupted without our signal handlers
+                self._record_failure(f"stopped by {type(exc).__name__}")
+                raise
+            finally:
+                if self._db is not None:
+                    self._db.dispose()
+
+    def _record_failure(self, reason: str) -> None:
+        """The run (if recorded and not ended) ends ``failed``. If even that write fails, the row stays
+        ``running`` and the next start marks it ``crashed``: the truth either way."""
+        if self.run_id is None or self._ended:
+            return
+        try:
+            with self.sessions.begin() as s:
+                repo.fail_run(s, self.run_id, reason=reason, ended_at=datetime.now(UTC), **self._market_span())
+        except Exception as store_exc:  # noqa: BLE001 - the original error is the one to report
+            log.warning("could not record run %d as failed: %s", self.run_id, store_exc.__class__.__name__)
+        else:
+            log.error("run %d failed: %s", self.run_id, repo.one_line(reason))
+
+    def _market_span(self) -> dict[str, datetime | None]:
+        """The run's market-time span so far. A replay's starts at its first event (its clock means nothing
+        before that); paper and live market time is the wall clock."""
+        if isinstance(self.clock, ReplayClock):
+            first = self.clock.first_ms
+            if first is None:
+                return {"market_started_at": None, "market_ended_at": None}
+            start = datetime.fromtimestamp(first // 1000, UTC).replace(microsecond=first % 1000 * 1000)
+            return {"market_started_at": start, "market_ended_at": self.clock.now()}
+        return {"market_started_at": None, "market_ended_at": self.clock.now()}
+
+    async def _run(self, lease: Lease) -> RunResult:
         upgrade_to_head(self.db_url)
-        engine = make_engine(self.db_url)
+        engine = self._db = make_engine(self.db_url)
         sessions = self.sessions = make_session_factory(engine)
         # Venues first: a missing key, an unknown symbol or an unreachable venue fails here, before a run is
         # recorded or anything trades.
@@ -146,10 +207,20 @@ class Engine:
         writer = DecisionWriter(sessions)
         self._install_signals()
         try:
+            started_at = datetime.now(UTC)
             with sessions.begin() as s:
-                run_id = repo.start_run(s, mode=self.mode, config_snapshot=self.config.snapshot(),
-                                        started_at=datetime.now(UTC)).id
+                run_id = repo.start_run(
+                    s, mode=self.mode, config_snapshot=self.config.snapshot(), started_at=started_at,
+                    pid=lease.holder.pid, host=lease.holder.host,
+                    market_started_at=None if isinstance(self.clock, ReplayClock) else started_at).id
+                # We hold the lease, so any other run still "running" lost its process: say so before
+                # reconciliation judges what that run left behind.
+                crashed = repo.mark_crashed(s, found_by=run_id)
+            self.run_id = run_id
+            lease.record_run(run_id)
             RUN_ID.run_id = run_id  # every log record from here on carries it (text and JSON formats)
+            for old in crashed:
+                log.warning("run %d marked crashed: %s", old.id, old.status_reason)
             log.info("run %d started: %s mode, venues %s", run_id, self.mode,
                      ", ".join(f"{name} ({kind})" for name, kind in venues.kinds.items()))
             risk = RiskGate(self._risk_limits(), clock=self.clock.now)
@@ -158,7 +229,7 @@ class Engine:
             self.status.note(f"reconciled with venues: {report}")
             executor = PairedExecutor(venues.venues, sessions, run_id, risk, config=self._executor_config(),
                                       clock=self.clock.now)
-            await self._refresh_balances(venues)
+            await self._snapshot_balances(venues, writer, run_id, "start", ts=self._start_ts())
             writer.start()
             self.status.start(run_id, self)
             if self.mode == "replay":
@@ -166,6 +237,7 @@ class Engine:
             else:
                 await self._stream(venues, executor, writer, risk)
             await self._cancel_resting(venues)
+            await self._snapshot_balances(venues, writer, run_id, "end")
         finally:
             self.status.stop()
             try:
@@ -176,7 +248,8 @@ class Engine:
                 self._remove_signals()
         summary = self._summary(sessions, run_id)
         with sessions.begin() as s:
-            repo.end_run(s, run_id, ended_at=datetime.now(UTC), summary=summary)
+            repo.end_run(s, run_id, ended_at=datetime.now(UTC), summary=summary, **self._market_span())
+        self._ended = True
         log.info("run %d ended: %d executed, %d rejected%s", run_id, self.funnel.executed,
                  sum(self.funnel.rejected.values()),
                  f" ({self.state.stop_reason})" if self.state.stop_reason else "")
@@ -372,7 +445,10 @@ class Engine:
             return
         if result.executed:
             self.funnel.executed_pair(opp.expected_profit, result.realized_pnl, result.outcome)
-            await self._refresh_balances(venues, (opp.buy_venue, opp.sell_venue), strict=False)
+            # The pair has finished: reading and queueing its balances costs the next decision a venue
+            # round trip (needed anyway: detection sizes on them) and no database I/O.
+            await self._snapshot_balances(venues, writer, executor.run_id, "after_pair",
+                                          (opp.buy_venue, opp.sell_venue), opportunity_id=result.opportunity_id)
         else:
             self.funnel.executor_refused(result.reason or "refused")
         if result.outcome == "halted":
@@ -417,9 +493,10 @@ class Engine:
                               lookup=lookup_policy(e.lookup_attempts))
 
     async def _refresh_balances(self, venues: VenueSet, names: Iterable[str] | None = None, *,
-                                strict: bool = True) -> None:
-        """Read free balances. ``strict=False`` (mid-run): a venue that cannot answer (a 5xx burst) does not
-        end the run; it is marked stale and kept out of trading until a later read succeeds."""
+                                strict: bool = True) -> dict[str, dict[str, BalanceReport]]:
+        """Read balances; what was read, by venue. ``strict=False`` (mid-run): a venue that cannot answer (a
+        5xx burst) does not end the run; it is marked stale and kept out of trading until a read succeeds."""
+        read: dict[str, dict[str, BalanceReport]] = {}
         for name in names or venues.venues:
             try:
                 reports = await venues.venues[name].balances()
@@ -432,6 +509,39 @@ class Engine:
                 continue
             self.state.stale_balances.discard(name)
             self.state.balances[name] = {asset: b.free for asset, b in reports.items()}
+            read[name] = reports
+        return read
+
+    async def _snapshot_balances(self, venues: VenueSet, writer: DecisionWriter, run_id: int, kind: str,
+                                 names: Iterable[str] | None = None, *, opportunity_id: int | None = None,
+                                 ts: datetime | None = None) -> None:
+        """Read balances (as :meth:`_refresh_balances`) and queue them as one ``balances`` snapshot of
+        ``kind`` (start / after_pair / end), stamped with the engine's clock.
+
+        ``start`` is strict: nothing trades on balances that could not be read. After a pair and at the end,
+        a venue whose read fails is missing from that snapshot: warned about and counted in the summary
+        (``balance_snapshot_gaps``), never filled in with older numbers."""
+        names = list(names or venues.venues)
+        read = await self._refresh_balances(venues, names, strict=kind == "start")
+        ts = ts or self.clock.now()
+        for name in names:
+            if name not in read:
+                self.state.balance_snapshot_gaps += 1
+                log.warning("the %s balance snapshot%s has no %s: its balance read failed", kind,
+                            "" if opportunity_id is None else f" after opportunity {opportunity_id}", name)
+        rows = [repo.BalanceSnapshot(name, asset, b.free, b.used, b.total)
+                for name in names if name in read for asset, b in sorted(read[name].items())]
+        writer.add_balances(run_id, ts, rows, kind=kind, opportunity_id=opportunity_id)
+
+    def _start_ts(self) -> datetime:
+        """When the run starts, in the engine's clock. A replay's market time begins with the first event it
+        processes (``market_started_at``), so the start snapshot carries that event's time, not the clock's
+        meaningless pre-start value."""
+        if isinstance(self.clock, ReplayClock) and self.capture is not None:
+            first = next((e for e in read_capture(self.capture) if (e.venue, e.symbol) in self.routes), None)
+            if first is not None:
+                return datetime.fromtimestamp(first.ts // 1000, UTC).replace(microsecond=first.ts % 1000 * 1000)
+        return self.clock.now()
 
     async def _cancel_resting(self, venues: VenueSet) -> None:
         for name, venue in venues.venues.items():
@@ -457,6 +567,7 @@ class Engine:
             **totals,
             "hot_path_us": self.hot_path.summary_us(),
             "stop_reason": self.state.stop_reason,
+            "balance_snapshot_gaps": self.state.balance_snapshot_gaps,
         }
 
     # ------------------------------------------------------------------ signals

@@ -62,6 +62,7 @@ class Opp:
     sell_fee_rate: Decimal = D("0.001")
     expected_profit: Decimal = D("0.016")
     edge_bps: Decimal = D("80")
+    mark_price: Decimal = D("19.98")  # buy venue's best bid net of its fee
     buy_book_seq: int | None = None
     sell_book_seq: int | None = None
     buy_book_age_ms: int = 0

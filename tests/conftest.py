@@ -103,11 +103,14 @@ def populated(db_url: str, session_factory: sessionmaker[Session]) -> Populated:
       (one fill @ 101.00, fee 0.0505 USDT). Expected profit 0.3995 USDT.
     - ETH/USDT: buy 2 on okx (fill @ 2000, fee 4 USDT), sell on gate canceled after 1.5 @ 2003, the 0.5
       left unwound on okx @ 1999 (purpose ``unwind``). Expected profit 1.9 USDT.
+    - Settled (arb.accounting), marks BTC 99.9 and ETH 1997.001: BTC realized 50.5 - 50.006 - 0.0505 -
+      0.0005 BTC * 99.9 = 0.39355; ETH realized 3004.5 + 999.5 - 4000 - 8.004 = -4.004 (no base left).
     - Rejected: below_min_profit x3, book_stale x2, balance_insufficient x1.
-    - Balances at start and end of run for gate and okx.
+    - Balances at start and end of run for gate and okx (snapshot kinds ``start`` and ``end``).
     """
     from arb.store.models import Fill, Order, OrderEvent
     from arb.store.repo import BalanceSnapshot, end_run, record_balances, record_opportunities, start_run
+    from arb.store.settlement import settle_pending
 
     with session_factory.begin() as s:
         old = start_run(s, mode="replay", config_snapshot={"mode": "replay"}, started_at=at(-86_400))
@@ -120,9 +123,9 @@ def populated(db_url: str, session_factory: sessionmaker[Session]) -> Populated:
                         started_at=at(0))
         btc_id, eth_id = record_opportunities(s, [
             _opportunity(run.id, at(10), "BTC/USDT", "gate", "okx", "0.5", "100.012", "101.00", "0.3995",
-                         "executed", None),
+                         "executed", None) | {"mark_price": Decimal("99.9")},
             _opportunity(run.id, at(20), "ETH/USDT", "okx", "gate", "2", "2000", "2003", "1.9", "executed",
-                         None),
+                         None) | {"mark_price": Decimal("1997.001")},
         ])
         reasons = ["below_min_profit"] * 3 + ["book_stale"] * 2 + ["balance_insufficient"]
         record_opportunities(s, [
@@ -163,7 +166,7 @@ def populated(db_url: str, session_factory: sessionmaker[Session]) -> Populated:
 
         def fill(o: Order, trade_id: str, price: str, amount: str, fee: str, fee_ccy: str, t: float) -> None:
             s.add(Fill(order_id=o.id, venue=o.venue, trade_id=trade_id, price=Decimal(price),
-                       amount=Decimal(amount), fee=Decimal(fee), fee_currency=fee_ccy, ts=at(t)))
+                       amount=Decimal(amount), fee=Decimal(fee), fee_currency=fee_ccy, ts=at(t), received_at=at(t)))
 
         fill(btc_buy, "g-1", "100.00", "0.2", "0.0002", "BTC", 10.2)
         fill(btc_buy, "g-2", "100.02", "0.3", "0.0003", "BTC", 10.3)
@@ -178,14 +181,16 @@ def populated(db_url: str, session_factory: sessionmaker[Session]) -> Populated:
                  BalanceSnapshot("okx", "BTC", Decimal(1), Decimal(0), Decimal(1)),
                  BalanceSnapshot("okx", "ETH", Decimal(0), Decimal(0), Decimal(0)),
                  BalanceSnapshot("okx", "USDT", Decimal(5000), Decimal(0), Decimal(5000))]
-        record_balances(s, run.id, at(0), start)
+        record_balances(s, run.id, at(0), start, kind="start")
         end = [BalanceSnapshot("gate", "BTC", Decimal("0.4995"), Decimal(0), Decimal("0.4995")),
                BalanceSnapshot("gate", "ETH", Decimal("0.5"), Decimal(0), Decimal("0.5")),
                BalanceSnapshot("gate", "USDT", Decimal("3951.4895"), Decimal(0), Decimal("3951.4895")),
                BalanceSnapshot("okx", "BTC", Decimal("0.5"), Decimal(0), Decimal("0.5")),
                BalanceSnapshot("okx", "ETH", Decimal("1.5"), Decimal(0), Decimal("1.5")),
                BalanceSnapshot("okx", "USDT", Decimal("2044.95"), Decimal(0), Decimal("2044.95"))]
-        record_balances(s, run.id, at(60), end)
+        record_balances(s, run.id, at(60), end, kind="end")
+        s.flush()
+        assert settle_pending(s, at(60)) == [btc_id, eth_id]
         end_run(s, run.id, ended_at=at(60), summary={"detected": 8, "executed": 2})
         order_ids = {o.client_order_id: o.id for o in (btc_buy, btc_sell, eth_buy, eth_sell, eth_unwind)}
         return Populated(db_url, session_factory, old.id, run.id, btc_id, eth_id, order_ids)

@@ -4,7 +4,7 @@ Prints the run's opportunity funnel, rejections by reason, expected vs realized 
 opportunity (with the difference split into slippage, fees, unfilled size and leg imbalance), fill ratio
 and latency per venue and leg, and the inventory change per venue and asset. Every number comes from
 :mod:`arb.store.views` (exact ``Decimal`` from the base tables), never from the SQL views, which compute in
-floats on SQLite. Column definitions: the docstring of ``migrations/versions/0002_review_views.py``.
+floats on SQLite. PnL figures are the ones settlement stored (``arb.accounting`` defines them).
 
 Formats: ``table`` (rich, for people), ``csv`` (one block per section: a ``# section`` line, a header,
 rows, a ``TOTAL`` row, a blank line), ``json`` (one object; money as exact decimal strings).
@@ -27,7 +27,9 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from arb.display import money
 from arb.errors import StoreError
+from arb.inventory import InventoryRow
 from arb.store import views
 from arb.store.db import (
     DB_URL_ENV,
@@ -38,10 +40,11 @@ from arb.store.db import (
     resolve_url,
 )
 from arb.store.models import Run
+from arb.store.repo import inventory_check
 
 Cell = str | int | Decimal | None
 TABLE_ROW_LIMIT = 50  # per section in table format; csv and json always hold every row
-_DISPLAY_PLACES = Decimal("1e-8")
+_DISPLAY_PLACES = 8  # table format only; csv and json are exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,7 @@ def build_sections(session: Any, run: Run) -> list[Section]:
         _rejections(views.rejections(session, run.id)),
         _pnl(views.opportunity_pnl(session, run.id)),
         _legs(views.legs(session, run.id)),
-        _inventory(views.final_inventory(views.inventory_changes(session, run.id))),
+        _inventory(inventory_check(session, run.id)),
     ]
 
 
@@ -129,28 +132,35 @@ def _rejections(rows: Sequence[views.RejectionRow]) -> Section:
 
 _PNL_COLUMNS = (
     "size",
+    "mark_price",
     "expected_pnl",
     "realized_pnl",
-    "slippage_cost",
-    "fee_cost",
-    "unfilled_cost",
-    "imbalance_cost",
+    "pnl_slippage",
+    "pnl_fees",
+    "pnl_unfilled",
+    "pnl_imbalance",
+    "fees_quote",
     "residual_base",
 )
 
 
 def _pnl(rows: Sequence[views.PnlRow]) -> Section:
+    """The stored settlement of every executed opportunity (realized - expected = the four pnl_ terms)."""
     body: list[list[Cell]] = [
         [r.opportunity_id, _time(r.detected_at), f"{r.buy_venue} -> {r.sell_venue}"]
         + [getattr(r, c) for c in _PNL_COLUMNS]
         for r in rows
     ]
     sums = views.pnl_totals(rows)
-    residual = sum((r.residual_base for r in rows), views.ZERO)
-    totals: list[Cell] = ["TOTAL", "", "", sum((r.size for r in rows), views.ZERO)]
-    totals += [sums[c] for c in _PNL_COLUMNS[1:-1]] + [residual]
+    residual = sum((r.residual_base or views.ZERO for r in rows), views.ZERO)
+    totals: list[Cell] = ["TOTAL", "", "", sum((r.size for r in rows), views.ZERO), None]
+    totals += [sums[c] for c in _PNL_COLUMNS[2:-1]] + [residual]
     columns = ("opportunity", "detected_at", "buy -> sell", *_PNL_COLUMNS)
-    return Section("pnl", "Expected vs realized PnL (quote; costs lowered PnL)", columns, body, totals)
+    unsettled = sum(1 for r in rows if r.settled_at is None)
+    title = "Expected vs realized PnL (quote; realized - expected = slippage + fees + unfilled + imbalance)"
+    if unsettled:
+        title += f"; {unsettled} unsettled (an order not final), not in the totals"
+    return Section("pnl", title, columns, body, totals)
 
 
 def _legs(rows: Sequence[views.LegRow]) -> Section:
@@ -187,14 +197,18 @@ def _leg_stats(legs: Sequence[views.LegRow]) -> list[Cell]:
     ]
 
 
-def _inventory(final: dict[tuple[str, str], Decimal]) -> Section:
-    body: list[list[Cell]] = [[venue, asset, change] for (venue, asset), change in sorted(final.items())]
+def _inventory(rows: Sequence[InventoryRow]) -> Section:
+    """Per venue and asset: balances at start and end, the change the fills imply, and what they don't
+    explain (external_flow: zero on paper and sandbox venues; a deposit, withdrawal or outside fee live)."""
+    body: list[list[Cell]] = [[r.venue, r.asset, r.start, r.end, r.implied, r.external_flow] for r in rows]
     per_asset: defaultdict[str, Decimal] = defaultdict(Decimal)
-    for (_venue, asset), change in final.items():
-        per_asset[asset] += change
+    for r in rows:
+        per_asset[r.asset] += r.implied
     # Totals per asset across venues: the run's net result in each asset.
-    totals: list[Cell] = ["TOTAL", "", ", ".join(f"{a} {_plain(v)}" for a, v in sorted(per_asset.items()))]
-    return Section("inventory", "Inventory change from fills", ("venue", "asset", "net_change"), body, totals)
+    totals: list[Cell] = ["TOTAL", "", "", "", ", ".join(f"{a} {_plain(v)}" for a, v in sorted(per_asset.items())),
+                          None]
+    columns = ("venue", "asset", "start", "end", "from_fills", "external_flow")
+    return Section("inventory", "Inventory: balances and the change the fills imply", columns, body, totals)
 
 
 def _time(ts: datetime) -> str:
@@ -202,10 +216,8 @@ def _time(ts: datetime) -> str:
 
 
 def _plain(value: Decimal) -> str:
-    """Exact plain notation; more than 8 decimal places (a division) is rounded for reading."""
-    if value.as_tuple().exponent < -8:  # type: ignore[operator]
-        value = value.quantize(_DISPLAY_PLACES)
-    return format(value.normalize() if value == value.to_integral() else value, "f")
+    """For reading: rounded to 8 decimal places (prices, amounts and quote money alike), no exponent."""
+    return money(value, _DISPLAY_PLACES)
 
 
 def _text(cell: Cell) -> str:
@@ -229,14 +241,18 @@ def _run_header(run: Run) -> dict[str, str | None]:
         "mode": run.mode,
         "started_at": _time(run.started_at),
         "ended_at": _time(run.ended_at) if run.ended_at else None,
+        "status": run.status,
+        "status_reason": run.status_reason,
     }
 
 
 def render_table(run: Run, sections: Sequence[Section], out: TextIO) -> None:
     console = Console(file=out, width=200 if not out.isatty() else None, highlight=False)
     head = _run_header(run)
-    ended = head["ended_at"] or "running"
-    console.print(f"[bold]Run {head['id']}[/bold] ({head['mode']}) {head['started_at']} -> {ended}")
+    ended = head["ended_at"] or "(not ended)"
+    why = f": {head['status_reason']}" if head["status_reason"] else ""
+    console.print(f"[bold]Run {head['id']}[/bold] ({head['mode']}) {head['started_at']} -> {ended}, "
+                  f"{head['status']}{why}")
     for section in sections:
         table = Table(title=section.title, title_justify="left", show_footer=section.totals is not None)
         for i, column in enumerate(section.columns):
@@ -252,7 +268,7 @@ def render_table(run: Run, sections: Sequence[Section], out: TextIO) -> None:
 
 def render_csv(run: Run, sections: Sequence[Section], out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    out.write(f"# run {run.id} ({run.mode})\n\n")
+    out.write(f"# run {run.id} ({run.mode}, {run.status})\n\n")
     for section in sections:
         out.write(f"# {section.name}\n")
         writer.writerow(section.columns)

@@ -28,6 +28,7 @@ import decimal
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
+from arb.accounting import mark_price
 from arb.detection.candidate import Candidate
 from arb.detection.types import (
     DetectionParams,
@@ -147,6 +148,7 @@ class _Sized:
     sell_proceeds: Decimal
     expected_profit: Decimal
     edge_bps: Decimal
+    mark_price: Decimal
 
     def audit(self) -> dict[str, Decimal | None]:
         """The fields a ``Rejection`` carries."""
@@ -163,11 +165,8 @@ def _sized(legs: _Legs, buy: VenueBook, sell: VenueBook) -> _Sized:
     # it at zero turned every base-fee pair with fine prices but coarse amount steps into a loss.
     received = legs.buy_amount * (1 - buy.taker_fee) if buy.fee_mode is FeeMode.BASE else legs.buy_amount
     leftover = received - legs.sell_amount
-    leftover_value = Decimal(0)
-    if leftover > 0 and len(buy.bid_px):
-        leftover_value = (leftover * dec(float(buy.bid_px[0])) * (1 - buy.taker_fee)).quantize(
-            MONEY_EXP, rounding=ROUND_FLOOR
-        )
+    mark = mark_price(dec(float(buy.bid_px[0])) if len(buy.bid_px) else None, buy.taker_fee)
+    leftover_value = (leftover * mark).quantize(MONEY_EXP, rounding=ROUND_FLOOR)
     profit = proceeds + leftover_value - buy_cost
     return _Sized(
         size=legs.sell_amount,
@@ -178,6 +177,7 @@ def _sized(legs: _Legs, buy: VenueBook, sell: VenueBook) -> _Sized:
         sell_proceeds=proceeds,
         expected_profit=profit,
         edge_bps=(profit / buy_cost * _BPS).quantize(BPS_EXP, rounding=ROUND_FLOOR),
+        mark_price=mark,
     )
 
 
@@ -238,6 +238,7 @@ def _finalize(
         sell_book_seq=sell.seq,
         buy_book_age_ms=buy.age_ms,
         sell_book_age_ms=sell.age_ms,
+        mark_price=money.mark_price,
     )
 
 

@@ -43,6 +43,7 @@ def opportunity_columns(
             "buy_price": decided.buy_vwap,
             "sell_price": decided.sell_vwap,
             "expected_profit": decided.expected_profit,
+            "mark_price": decided.mark_price,
             "decision": REJECTED if reject_reason else EXECUTED,
             "reason": reject_reason,
             "detail": _text(

@@ -98,7 +98,8 @@ class Opportunity:
 
     ``buy_amount`` is the buy order's amount; ``sell_amount`` (== ``size``) the sell order's. In ``BASE`` fee
     mode the buy is grossed up so what arrives covers the sell; the leftover (less than one buy amount step)
-    stays long on the buy venue and is valued at zero in ``expected_profit`` (conservative).
+    stays long on the buy venue and is valued at ``mark_price`` in ``expected_profit`` (the buy venue's best
+    bid net of its taker fee: ``arb.accounting.mark_price``, the same price realized PnL values it at).
     ``buy_cost`` is quote paid including any quote fee, ``sell_proceeds`` quote received after the fee.
     """
 
@@ -121,6 +122,7 @@ class Opportunity:
     edge_bps: Decimal
     gross_edge_bps: Decimal
     crossed: bool
+    mark_price: Decimal
     buy_book_seq: int | None
     sell_book_seq: int | None
     buy_book_age_ms: int

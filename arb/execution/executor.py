@@ -11,15 +11,16 @@ One pair, step by step (each step's failure mode in brackets):
    a resolved state on its own (``LegRunner``: ack, refusal, or ``unknown`` resolved by client-id lookup)
 6. imbalance: net base across the fills; the configured policy (unwind / complete / halt) runs once;
    an unresolved leg forces ``halt`` because nothing can be hedged against an unknown
-7. outcome recorded on the opportunity: policy, per-venue positions, unhedged exposure, realized PnL;
-   the risk gate learns the exposure and the PnL
+7. outcome recorded on the opportunity: policy, per-venue positions, unhedged exposure; once every order
+   is final the pair is settled (``arb.accounting``: realized PnL and its attribution, stored on the row);
+   the risk gate learns the exposure and the realized PnL
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import cast
@@ -37,7 +38,6 @@ from arb.execution.imbalance import (
     corrective_order,
     net_base,
     net_base_by_venue,
-    realized_pnl,
 )
 from arb.execution.legs import LegOutcome, LegRunner
 from arb.execution.lookup import LookupPolicy
@@ -45,6 +45,7 @@ from arb.execution.plan import OpportunityLike, PairPlan, PlanRefused, plan_pair
 from arb.execution.risk import RiskGate
 from arb.store import orders as repo
 from arb.store.models import Opportunity
+from arb.store.settlement import settle_opportunity
 from arb.venues.protocol import FillReport, OrderRequest, PreparedOrder, Venue
 
 
@@ -68,7 +69,7 @@ class PairResult:
     net_base: Decimal = Decimal(0)  # unhedged base across venues after everything (+ long)
     exposure: Mapping[str, Decimal] = field(default_factory=dict)  # per venue, unhedged base
     positions: Mapping[str, Decimal] = field(default_factory=dict)  # per venue, net base traded
-    realized_pnl: Decimal = Decimal(0)  # quote
+    realized_pnl: Decimal | None = None  # quote, as settled; None while an order is unresolved
 
     @property
     def leg_skew_ns(self) -> int | None:
@@ -203,8 +204,6 @@ class PairedExecutor:
             exposure[plan.sell.venue] = residual
         for venue, qty in exposure.items():
             self.risk.add_exposure(venue, sym.base, qty)
-        pnl = realized_pnl(fills, sym.base, sym.quote)
-        self.risk.record_pnl(pnl)
         total_filled = sum((leg.filled for leg in legs), Decimal(0))
         if halted:
             outcome_word = "halted"
@@ -224,11 +223,14 @@ class PairedExecutor:
             net_base=residual,
             exposure=exposure,
             positions=net_base_by_venue(fills, sym.base),
-            realized_pnl=pnl,
         )
         with self.sessions.begin() as s:
             repo.set_opportunity_outcome(s, opp_id, outcome_detail(result))
-        return result
+            settlement = settle_opportunity(s, opp_id, self.clock())
+        if settlement is None:
+            return result
+        self.risk.record_pnl(settlement.realized_pnl)
+        return replace(result, realized_pnl=settlement.realized_pnl)
 
     async def _corrective(self, opp_id: int, plan: PairPlan, order: Corrective) -> LegOutcome:
         req = OrderRequest(self.ids.next(order.purpose), plan.symbol, order.side, order.amount, order.price)
@@ -276,7 +278,6 @@ def outcome_detail(result: PairResult) -> dict[str, object]:
         "net_base": str(result.net_base),
         "exposure": {v: str(q) for v, q in result.exposure.items()},
         "positions": {v: str(q) for v, q in result.positions.items()},
-        "realized_pnl": str(result.realized_pnl),
         "orders": [
             {"client_order_id": leg.request.client_order_id, "venue": leg.venue, "status": leg.status.value,
              "filled": str(leg.filled), "error": leg.error}

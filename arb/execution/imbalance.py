@@ -59,41 +59,6 @@ def net_base_by_venue(fills: Iterable[FillReport], base_asset: str) -> dict[str,
     return out
 
 
-def quote_flow(fills: Iterable[FillReport], base_asset: str, quote_asset: str) -> Decimal:
-    """Quote received minus quote paid, quote fees included.
-
-    A fee charged in the base asset is *not* valued here: it already reduced the base received, which
-    :func:`net_base` counts, so valuing it again would charge it twice. Fees in a third asset (a fee
-    token) are not valued here either; they show in balances.
-    """
-    total = ZERO
-    for f in fills:
-        notional = f.price * f.amount
-        total += notional if f.side is Side.SELL else -notional
-        if f.fee_currency == quote_asset:
-            total -= f.fee
-    return total
-
-
-def realized_pnl(fills: list[FillReport], base_asset: str, quote_asset: str) -> Decimal:
-    """Quote PnL of the matched quantity: leftover inventory is valued at its own cost, so it adds nothing.
-
-    ``quote_flow + residual * cost``, where cost is the average price of the side that left the residual
-    (buys when long, sells when short). A fully hedged pair is exactly its quote flow.
-    """
-    flow = quote_flow(fills, base_asset, quote_asset)
-    residual = net_base(fills, base_asset)
-    if residual == 0:
-        return flow
-    side = Side.BUY if residual > 0 else Side.SELL
-    legs = [f for f in fills if f.side is side]
-    qty = sum((f.amount for f in legs), ZERO)
-    if qty == 0:
-        return flow
-    cost = sum((f.price * f.amount for f in legs), ZERO) / qty
-    return flow + residual * cost
-
-
 def corrective_order(
     policy: ImbalancePolicy,
     excess: Decimal,

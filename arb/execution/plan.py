@@ -64,6 +64,9 @@ class OpportunityLike(Protocol):
     def edge_bps(self) -> Decimal: ...
 
     @property
+    def mark_price(self) -> Decimal: ...
+
+    @property
     def buy_book_seq(self) -> int | None: ...
 
     @property

@@ -37,7 +37,10 @@ class Funnel:
     executed: int = 0  # the executor sent both legs
     rejected: Counter[str] = field(default_factory=Counter)  # by reason, detection and executor alike
     expected_profit: Decimal = Decimal(0)  # sum over executed opportunities, quote
-    realized_pnl: Decimal = Decimal(0)  # sum over executed pairs' fills, quote
+    # Live running sums for the status view, of the figures settlement stored (arb.accounting). The run
+    # summary does not use these: it reads the stored rows back, so it also sees later settlements.
+    realized_pnl: Decimal = Decimal(0)
+    unsettled: int = 0  # executed pairs with an order not yet final (settled later by reconciliation)
     outcomes: Counter[str] = field(default_factory=Counter)  # hedged / imbalanced / halted / nothing_filled
 
     def saw(self, decision: Opportunity | Rejection | None) -> None:
@@ -58,10 +61,13 @@ class Funnel:
     def executor_refused(self, reason: str) -> None:
         self.rejected[reason] += 1
 
-    def executed_pair(self, expected: Decimal, realized: Decimal, outcome: str) -> None:
+    def executed_pair(self, expected: Decimal, realized: Decimal | None, outcome: str) -> None:
         self.executed += 1
         self.expected_profit += expected
-        self.realized_pnl += realized
+        if realized is None:
+            self.unsettled += 1
+        else:
+            self.realized_pnl += realized
         self.outcomes[outcome] += 1
 
     def as_dict(self) -> dict[str, Any]:
@@ -74,7 +80,5 @@ class Funnel:
             "executed": self.executed,
             "rejected": dict(sorted(self.rejected.items())),
             "rejected_total": sum(self.rejected.values()),
-            "expected_profit": self.expected_profit,
-            "realized_pnl": self.realized_pnl,
             "outcomes": dict(sorted(self.outcomes.items())),
         }

@@ -16,6 +16,8 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
+from arb.display import money
+
 if TYPE_CHECKING:
     from arb.config import Config
     from arb.engine import Engine
@@ -87,6 +89,7 @@ class StatusReporter:
     def line(self) -> str:
         assert self._engine is not None
         rate, f = self._rates()
+        engine = self._engine
         books = []
         now_ms = self._engine.clock.now_ms()
         for book in self._engine.books:
@@ -94,7 +97,7 @@ class StatusReporter:
             books.append(f"{book.venue}:{book.health(now_ms).value}({age}ms)")
         progress = f" progress {self._percent():.0f}%" if self.total_events else ""
         return (f"run {self._run_id} updates {f['book_updates']} ({rate:.0f}/s) crossed {f['crossed']} "
-                f"executed {f['executed']} rejected {f['rejected_total']} pnl {f['realized_pnl']} "
+                f"executed {f['executed']} rejected {f['rejected_total']} pnl {money(engine.funnel.realized_pnl)} "
                 f"books {' '.join(books)}{progress}")
 
     def _percent(self) -> float:
@@ -121,5 +124,6 @@ class StatusReporter:
         table.add_row("book updates", f"{f['book_updates']} ({rate:.0f}/s)")
         table.add_row("crossed / approved", f"{f['crossed']} / {f['approved']}")
         table.add_row("executed / rejected", f"{f['executed']} / {f['rejected_total']}")
-        table.add_row("expected / realized", f"{f['expected_profit']} / {f['realized_pnl']}")
+        funnel = self._engine.funnel
+        table.add_row("expected / realized", f"{money(funnel.expected_profit)} / {money(funnel.realized_pnl)}")
         return table

@@ -10,27 +10,21 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from arb.domain.market import Side, Symbol
-from arb.execution.imbalance import realized_pnl
-from arb.store.models import Fill, Opportunity, Order
-from arb.venues.protocol import FillReport
+from arb.display import money
+from arb.store.models import Fill, FillConflict, Opportunity, Order
+from arb.store.repo import inventory_check
+from arb.store.views import run_pnl
 
 
 def run_totals(session: Session, run_id: int) -> dict[str, Any]:
+    """The run's totals as stored: PnL is the sum of the settled opportunities' figures (arb.accounting),
+    read through the same function ``arb report`` uses."""
     decisions = dict(
         session.execute(
             select(Opportunity.decision, func.count()).where(Opportunity.run_id == run_id).group_by(Opportunity.decision)
         ).all()
     )
-    executed = session.scalars(
-        select(Opportunity).where(Opportunity.run_id == run_id, Opportunity.decision == "executed")
-    ).all()
-    expected = sum((o.expected_profit for o in executed), Decimal(0))
-    realized = Decimal(0)
-    for opp in executed:
-        sym = Symbol.parse(opp.symbol)
-        fills = [_report(f, o) for o in opp.orders for f in o.fills]
-        realized += realized_pnl(fills, sym.base, sym.quote)
+    pnl = run_pnl(session, run_id)
     orders = session.scalars(select(Order).where(Order.run_id == run_id)).all()
     by_status: dict[str, int] = defaultdict(int)
     latency: dict[str, list[Decimal]] = defaultdict(list)
@@ -42,13 +36,22 @@ def run_totals(session: Session, run_id: int) -> dict[str, Any]:
     fills = session.scalar(
         select(func.count()).select_from(Fill).join(Order, Fill.order_id == Order.id).where(Order.run_id == run_id)
     )
+    conflicts = session.scalar(select(func.count()).select_from(FillConflict).where(FillConflict.run_id == run_id))
+    inventory = inventory_check(session, run_id)
     return {
         "opportunities": {"executed": decisions.get("executed", 0), "rejected": decisions.get("rejected", 0)},
         "orders": len(orders),
         "orders_by_status": dict(sorted(by_status.items())),
         "fills": int(fills or 0),
-        "expected_profit": expected,
-        "realized_pnl": realized,
+        "fill_conflicts": int(conflicts or 0),
+        "expected_profit": pnl.totals["expected_pnl"],
+        "realized_pnl": pnl.totals["realized_pnl"],
+        "pnl_attribution": {k: pnl.totals[k] for k in ("pnl_slippage", "pnl_fees", "pnl_unfilled", "pnl_imbalance")},
+        "fees_quote": pnl.totals["fees_quote"],
+        "unsettled": pnl.unsettled,
+        # Balances against fills (arb.inventory): what moved that trading does not explain, per venue/asset.
+        "external_flows": {f"{r.venue} {r.asset}": r.external_flow for r in inventory if r.external_flow},
+        "inventory_unchecked": sorted({r.venue for r in inventory if r.external_flow is None}),
         "venue_latency_ms": {
             venue: {"n": len(ms), "median": _ms(median(ms)), "max": _ms(max(ms))}
             for venue, ms in sorted(latency.items())
@@ -61,18 +64,6 @@ _US = __import__("datetime").timedelta(microseconds=1)
 
 def _ms(value: Decimal) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"))
-
-
-def _report(fill: Fill, order: Order) -> FillReport:
-    return FillReport(venue=fill.venue, trade_id=fill.trade_id, client_order_id=order.client_order_id,
-                      venue_order_id=order.venue_order_id, symbol=order.symbol, side=Side(order.side),
-                      price=fill.price, amount=fill.amount, fee=fill.fee, fee_currency=fill.fee_currency, ts=fill.ts)
-
-
-def _plain(value: Decimal) -> str:
-    """Exact, without trailing zeros from Decimal arithmetic (``-6.0280000`` -> ``-6.028``)."""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def render_summary(summary: dict[str, Any]) -> str:
@@ -90,11 +81,30 @@ def render_summary(summary: dict[str, Any]) -> str:
     ]
     lines += [f"  {reason:<25} {count}" for reason, count in f["rejected"].items()]
     lines += [
-        f"expected profit         {_plain(summary['expected_profit'])}",
-        f"realized pnl            {_plain(summary['realized_pnl'])}",
+        f"expected profit         {money(summary['expected_profit'])}",
+        f"realized pnl            {money(summary['realized_pnl'])}",
+    ]
+    parts = summary["pnl_attribution"]
+    lines.append("  difference: slippage {} fees {} unfilled {} imbalance {}".format(
+        *(money(parts[k]) for k in ("pnl_slippage", "pnl_fees", "pnl_unfilled", "pnl_imbalance"))))
+    if summary["unsettled"]:
+        lines.append(f"  unsettled pairs         {summary['unsettled']} (an order not final: not in realized pnl)")
+    lines += [
         f"orders                  {summary['orders']} {summary['orders_by_status']}",
         f"fills                   {summary['fills']}",
     ]
+    flows, unchecked = summary["external_flows"], summary["inventory_unchecked"]
+    if flows:
+        lines.append("EXTERNAL FLOWS          " + ", ".join(f"{k} {money(v, 8)}" for k, v in flows.items())
+                     + " (balances moved by more than the fills explain)")
+    elif not unchecked:
+        lines.append("inventory               end - start = fills, every venue and asset")
+    if unchecked:
+        lines.append(f"inventory unchecked     {', '.join(unchecked)} (a start or end balance read failed)")
+    if summary.get("balance_snapshot_gaps"):
+        lines.append(f"balance snapshot gaps   {summary['balance_snapshot_gaps']} (reads that failed; see the log)")
+    if summary["fill_conflicts"]:
+        lines.append(f"FILL CONFLICTS          {summary['fill_conflicts']} (see the fill_conflicts table)")
     for venue, lat in summary["venue_latency_ms"].items():
         lines.append(f"latency {venue:<16}median {lat['median']} ms, max {lat['max']} ms over {lat['n']} orders")
     hot = summary.get("hot_path_us") or {}

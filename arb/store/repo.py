@@ -24,7 +24,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from arb.errors import StoreError
-from arb.store.models import Balance, Opportunity, Run
+from arb.inventory import FillFlow, InventoryRow, inventory
+from arb.store.models import BALANCE_KINDS, Balance, Fill, Opportunity, Order, Run
 
 _OPPORTUNITY_COLUMNS = frozenset(c.key for c in Opportunity.__table__.columns) - {"id"}
 _SECRET_KEYS = re.compile(r"^(api_?key|api_?secret|secret(_key)?|password|passphrase|private_key|token)$", re.I)
@@ -45,27 +46,78 @@ class BalanceSnapshot:
 # --- runs -------------------------------------------------------------------------------------------
 
 
-def start_run(session: Session, *, mode: str, config_snapshot: Mapping[str, Any], started_at: datetime) -> Run:
-    """Record the start of a run. ``config_snapshot`` must already have its secrets masked.
+def start_run(session: Session, *, mode: str, config_snapshot: Mapping[str, Any], started_at: datetime,
+              pid: int | None = None, host: str | None = None, market_started_at: datetime | None = None) -> Run:
+    """Record the start of a run (status ``running``). ``config_snapshot`` must already have its secrets
+    masked. ``started_at`` is wall clock; ``pid``/``host`` name the process (the lease holder).
 
     As a last line of defence, a snapshot that still holds something secret-looking (a credential key
     with a plain value, a URL with a password) is refused: secrets never reach the database.
     """
     snapshot = jsonable(config_snapshot)
     _refuse_secrets(snapshot)
-    run = Run(mode=mode, config_snapshot=snapshot, started_at=started_at)
+    run = Run(mode=mode, config_snapshot=snapshot, started_at=started_at, status="running", pid=pid, host=host,
+              market_started_at=market_started_at)
     session.add(run)
     session.flush()
     return run
 
 
-def end_run(session: Session, run_id: int, *, ended_at: datetime, summary: Mapping[str, Any]) -> Run:
-    """Mark a run finished with its summary (funnel, PnL...; Decimals are stored as exact strings)."""
+def end_run(session: Session, run_id: int, *, ended_at: datetime, summary: Mapping[str, Any],
+            market_started_at: datetime | None = None, market_ended_at: datetime | None = None) -> Run:
+    """Mark a run ``completed`` with its summary (funnel, PnL...; Decimals are stored as exact strings).
+
+    ``ended_at`` is wall clock; the market-time span, when given, replaces what was recorded at the start
+    (a replay learns its first market time only from its first event)."""
     run = get_run(session, run_id)
+    run.status = "completed"
     run.ended_at = ended_at
     run.summary = jsonable(summary)
+    _market_span(run, market_started_at, market_ended_at)
     session.flush()
     return run
+
+
+def fail_run(session: Session, run_id: int, *, reason: str, ended_at: datetime,
+             market_started_at: datetime | None = None, market_ended_at: datetime | None = None) -> Run:
+    """Mark a run ``failed``: stopped by an error its process caught. ``reason`` is kept to one line."""
+    run = get_run(session, run_id)
+    run.status = "failed"
+    run.status_reason = one_line(reason)
+    run.ended_at = ended_at
+    _market_span(run, market_started_at, market_ended_at)
+    session.flush()
+    return run
+
+
+def mark_crashed(session: Session, *, found_by: int) -> list[Run]:
+    """Mark every other run still ``running`` as ``crashed``; those runs, oldest first.
+
+    Call only while holding the database's lease (:mod:`arb.store.lease`): the lease dies with its
+    process, so with it held, any other run still ``running`` belongs to a process that is gone. Their
+    ``ended_at`` stays NULL (nobody saw them end); ``found_by`` is the run that found them.
+    """
+    runs = list(session.scalars(
+        select(Run).where(Run.status == "running", Run.id != found_by).order_by(Run.id)))
+    for run in runs:
+        who = f"process {run.pid} on host {run.host}" if run.pid is not None else "its process"
+        run.status = "crashed"
+        run.status_reason = f"{who} died; found by run {found_by}"
+    session.flush()
+    return runs
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """``text`` as one line of at most ``limit`` characters (a status reason, a log line)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _market_span(run: Run, started: datetime | None, ended: datetime | None) -> None:
+    if started is not None:
+        run.market_started_at = started
+    if ended is not None:
+        run.market_ended_at = ended
 
 
 def get_run(session: Session, run_id: int) -> Run:
@@ -132,11 +184,18 @@ def opportunities_for_run(session: Session, run_id: int, decision: str | None = 
 # --- balances ---------------------------------------------------------------------------------------
 
 
-def record_balances(session: Session, run_id: int, ts: datetime, balances: Iterable[BalanceSnapshot]) -> int:
-    """Insert one snapshot (several venues and assets at time ``ts``); the number of rows written."""
+def record_balances(session: Session, run_id: int, ts: datetime, balances: Iterable[BalanceSnapshot], *,
+                    kind: str, opportunity_id: int | None = None) -> int:
+    """Insert one snapshot (several venues and assets at time ``ts``, market clock); the rows written.
+
+    ``kind``: ``start`` (after reconciliation, before trading), ``after_pair`` (after an executed pair:
+    ``opportunity_id`` says which) or ``end`` (after resting orders are cancelled).
+    """
+    if kind not in BALANCE_KINDS:
+        raise ValueError(f"balance snapshot kind {kind!r} is not one of {', '.join(BALANCE_KINDS)}")
     rows = [
         {"run_id": run_id, "ts": ts, "venue": b.venue, "asset": b.asset, "free": b.free, "used": b.used,
-         "total": b.total}
+         "total": b.total, "kind": kind, "opportunity_id": opportunity_id}
         for b in balances
     ]
     if rows:
@@ -168,6 +227,22 @@ def latest_balances(session: Session, run_id: int) -> list[Balance]:
             seen.add((balance.venue, balance.asset))
             result.append(balance)
     return result
+
+
+def inventory_check(session: Session, run_id: int) -> list[InventoryRow]:
+    """Per (venue, asset) of a run: its ``start`` and ``end`` balance totals, the change its fills imply
+    and the external flow, as :func:`arb.inventory.inventory` defines them."""
+    snapshots = session.scalars(
+        select(Balance).where(Balance.run_id == run_id, Balance.kind.in_(("start", "end"))).order_by(Balance.id)
+    ).all()
+    fills = [
+        FillFlow(f.venue, symbol, side, f.price, f.amount, f.fee, f.fee_currency)
+        for f, symbol, side in session.execute(
+            select(Fill, Order.symbol, Order.side).join(Order, Fill.order_id == Order.id)
+            .where(Order.run_id == run_id).order_by(Fill.id)
+        )
+    ]
+    return inventory([b for b in snapshots if b.kind == "start"], [b for b in snapshots if b.kind == "end"], fills)
 
 
 # --- JSON columns -----------------------------------------------------------------------------------

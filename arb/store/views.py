@@ -1,9 +1,11 @@
-"""Exact review numbers for one run, computed in ``Decimal`` from the base tables.
+"""Exact review numbers for one run, in ``Decimal``, read from the tables.
 
-The SQL views (``migrations/versions/0002_review_views.py``, whose docstring defines every column) are for
-people browsing a database; on SQLite they compute in binary floats. Whatever must be exact (``arb
-report``'s tables and totals) is computed here instead, with the *same definitions*, from the ORM rows.
-The tests check one against the other on SQLite and PostgreSQL, and both against hand-computed numbers.
+PnL is not computed here: each executed opportunity's realized PnL and attribution are defined in
+``arb.accounting`` and stored on its row when it settles; this module reads and sums them, as the SQL views
+(``migrations/versions/0003_settlement_runs_status.py``) do. Counts, fill ratios, latencies and inventory
+changes are read from the base tables with the same definitions as the views. On SQLite the views sum in
+binary floats; the numbers here are exact. The tests check the two against each other on SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,19 +20,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from arb.errors import StoreError
+from arb.inventory import FillFlow, fill_deltas
 from arb.store.models import Fill, Opportunity, Order, Run
 
 VIEW_NAMES = (
-    "v_fills_priced",
+    "v_fills_flows",
     "v_opportunity_funnel",
     "v_opportunity_rejections",
     "v_opportunity_pnl",
+    "v_run_pnl",
     "v_leg_fill_ratio",
     "v_leg_latency",
     "v_inventory_snapshots",
     "v_inventory_from_fills",
 )
-"""The views revision 0002 creates, in dependency order."""
+"""The review views (revision 0003), in dependency order."""
 
 ZERO = Decimal(0)
 _MICROSECOND = timedelta(microseconds=1)
@@ -58,43 +62,41 @@ class RejectionRow:
 
 @dataclass(frozen=True, slots=True)
 class PnlRow:
-    """One executed opportunity; columns as defined for ``v_opportunity_pnl``."""
+    """One executed opportunity as settled (``arb.accounting``): the stored figures, as ``v_opportunity_pnl``.
+
+    The settlement columns are None while one of the opportunity's orders is not final (``settled_at`` None).
+    """
 
     opportunity_id: int
     detected_at: datetime
+    settled_at: datetime | None
     symbol: str
     buy_venue: str
     sell_venue: str
     size: Decimal
     expected_buy_price: Decimal
     expected_sell_price: Decimal
-    buy_filled: Decimal
-    sell_filled: Decimal
-    matched: Decimal
-    buy_vwap: Decimal | None
-    sell_vwap: Decimal | None
+    mark_price: Decimal | None
     expected_pnl: Decimal
-    realized_pnl: Decimal
-    slippage_cost: Decimal
-    expected_fees: Decimal
-    fees_paid: Decimal
-    fee_cost: Decimal
-    unfilled_cost: Decimal
-    imbalance_cost: Decimal
-    unwind_cash: Decimal
-    residual_base: Decimal
-    fees_unpriced: int
+    realized_pnl: Decimal | None
+    pnl_slippage: Decimal | None
+    pnl_fees: Decimal | None
+    pnl_unfilled: Decimal | None
+    pnl_imbalance: Decimal | None
+    fees_quote: Decimal | None
+    residual_base: Decimal | None
 
 
 PNL_TOTAL_COLUMNS = (
     "expected_pnl",
     "realized_pnl",
-    "slippage_cost",
-    "fee_cost",
-    "unfilled_cost",
-    "imbalance_cost",
-    "fees_paid",
+    "pnl_slippage",
+    "pnl_fees",
+    "pnl_unfilled",
+    "pnl_imbalance",
+    "fees_quote",
 )
+"""Money columns that add up across opportunities (as ``v_run_pnl`` sums them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,22 +172,6 @@ def elapsed_ms(start: datetime | None, end: datetime | None) -> Decimal | None:
     return Decimal((end - start) // _MICROSECOND) / 1000
 
 
-def split_symbol(symbol: str) -> tuple[str, str]:
-    """``BASE/QUOTE`` -> (base, quote), as the views do it."""
-    base, _, quote = symbol.partition("/")
-    return base, quote
-
-
-def fee_in_quote(fill: Fill, symbol: str) -> Decimal | None:
-    """The fill's fee in quote; None when it was charged in a third currency (not priced here)."""
-    base, quote = split_symbol(symbol)
-    if fill.fee_currency == quote:
-        return fill.fee
-    if fill.fee_currency == base:
-        return fill.fee * fill.price
-    return None if fill.fee else ZERO
-
-
 def latest_run_id(session: Session) -> int | None:
     """The most recently started run (ties: the highest id); None for an empty database."""
     return session.scalar(select(Run.id).order_by(Run.started_at.desc(), Run.id.desc()).limit(1))
@@ -227,73 +213,48 @@ def rejections(session: Session, run_id: int) -> list[RejectionRow]:
 
 
 def opportunity_pnl(session: Session, run_id: int) -> list[PnlRow]:
-    """Expected vs realized PnL per executed opportunity, split as defined for ``v_opportunity_pnl``."""
+    """Every executed opportunity of the run with its stored settlement, in detection order."""
     stmt = (
         select(Opportunity)
         .where(Opportunity.run_id == run_id, Opportunity.decision == "executed")
         .order_by(Opportunity.detected_at, Opportunity.id)
-        .options(selectinload(Opportunity.orders).selectinload(Order.fills))
     )
-    return [_pnl(opp) for opp in session.scalars(stmt)]
+    return [
+        PnlRow(
+            opportunity_id=o.id, detected_at=o.detected_at, settled_at=o.settled_at, symbol=o.symbol,
+            buy_venue=o.buy_venue, sell_venue=o.sell_venue, size=o.size, expected_buy_price=o.buy_price,
+            expected_sell_price=o.sell_price, mark_price=o.mark_price, expected_pnl=o.expected_profit,
+            realized_pnl=o.realized_pnl, pnl_slippage=o.pnl_slippage, pnl_fees=o.pnl_fees,
+            pnl_unfilled=o.pnl_unfilled, pnl_imbalance=o.pnl_imbalance, fees_quote=o.fees_quote,
+            residual_base=o.residual_base,
+        )
+        for o in session.scalars(stmt)
+    ]
 
 
-def _pnl(opp: Opportunity) -> PnlRow:
-    bq = sq = buy_cost = sell_proceeds = unwind = fees = residual = ZERO
-    unpriced = 0
-    for order in opp.orders:
-        for fill in order.fills:
-            notional = fill.price * fill.amount
-            if order.purpose == "entry" and order.side == "buy":
-                bq += fill.amount
-                buy_cost += notional
-            elif order.purpose == "entry":
-                sq += fill.amount
-                sell_proceeds += notional
-            else:
-                unwind += notional if order.side == "sell" else -notional
-            residual += fill.amount if order.side == "buy" else -fill.amount
-            fee = fee_in_quote(fill, order.symbol)
-            if fee is None:
-                unpriced += 1
-            else:
-                fees += fee
-    q, pb, ps, expected = opp.size, opp.buy_price, opp.sell_price, opp.expected_profit
-    matched = min(bq, sq)
-    expected_fees = q * (ps - pb) - expected
-    return PnlRow(
-        opportunity_id=opp.id,
-        detected_at=opp.detected_at,
-        symbol=opp.symbol,
-        buy_venue=opp.buy_venue,
-        sell_venue=opp.sell_venue,
-        size=q,
-        expected_buy_price=pb,
-        expected_sell_price=ps,
-        buy_filled=bq,
-        sell_filled=sq,
-        matched=matched,
-        buy_vwap=buy_cost / bq if bq else None,
-        sell_vwap=sell_proceeds / sq if sq else None,
-        expected_pnl=expected,
-        realized_pnl=sell_proceeds - buy_cost + unwind - fees,
-        slippage_cost=(buy_cost - bq * pb) + (sq * ps - sell_proceeds),
-        expected_fees=expected_fees,
-        fees_paid=fees,
-        fee_cost=fees - expected_fees * matched / q if q else fees,
-        unfilled_cost=expected * (q - matched) / q if q else ZERO,
-        imbalance_cost=(bq - matched) * pb - (sq - matched) * ps - unwind,
-        unwind_cash=unwind,
-        residual_base=residual,
-        fees_unpriced=unpriced,
-    )
+@dataclass(frozen=True, slots=True)
+class RunPnl:
+    """A run's PnL: sums of its executed opportunities' stored figures (as ``v_run_pnl``)."""
+
+    executed: int
+    unsettled: int  # executed opportunities with an order not yet final: not in the sums below
+    totals: dict[str, Decimal]
+
+
+def run_pnl(session: Session, run_id: int) -> RunPnl:
+    rows = opportunity_pnl(session, run_id)
+    return RunPnl(len(rows), sum(1 for r in rows if r.settled_at is None), pnl_totals(rows))
 
 
 def pnl_totals(rows: Iterable[PnlRow]) -> dict[str, Decimal]:
-    """Sums of the money columns that add up across opportunities (see ``PNL_TOTAL_COLUMNS``)."""
+    """Sums of the money columns that add up across opportunities (see ``PNL_TOTAL_COLUMNS``); an unsettled
+    opportunity adds its expected PnL only (its realized figures are not known yet)."""
     totals = dict.fromkeys(PNL_TOTAL_COLUMNS, ZERO)
     for row in rows:
         for column in PNL_TOTAL_COLUMNS:
-            totals[column] += getattr(row, column)
+            value = getattr(row, column)
+            if value is not None:
+                totals[column] += value
     return totals
 
 
@@ -307,7 +268,9 @@ def legs(session: Session, run_id: int) -> list[LegRow]:
     )
     rows = []
     for order in session.scalars(stmt):
-        stamps = [f.ts for f in order.fills]
+        # Our clock (when arb recorded each fill), like acked_at: the venue's own trade time is another
+        # clock and would make ack -> fill negative.
+        stamps = [f.received_at for f in order.fills if f.received_at is not None]
         rows.append(
             LegRow(
                 order_id=order.id,
@@ -341,27 +304,13 @@ def inventory_changes(session: Session, run_id: int) -> list[InventoryChange]:
     running: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     out = []
     for fill, side, symbol in session.execute(stmt):
-        for asset, delta in _fill_deltas(fill, side, symbol):
+        flow = FillFlow(fill.venue, symbol, side, fill.price, fill.amount, fill.fee, fill.fee_currency)
+        for asset, delta in fill_deltas(flow):
             running[(fill.venue, asset)] += delta
             out.append(
                 InventoryChange(fill.venue, asset, fill.ts, fill.id, delta, running[(fill.venue, asset)])
             )
     return out
-
-
-def _fill_deltas(fill: Fill, side: str, symbol: str) -> list[tuple[str, Decimal]]:
-    base, quote = split_symbol(symbol)
-    notional = fill.price * fill.amount
-    base_delta = (fill.amount if side == "buy" else -fill.amount) - (
-        fill.fee if fill.fee_currency == base else 0
-    )
-    quote_delta = (notional if side == "sell" else -notional) - (
-        fill.fee if fill.fee_currency == quote else 0
-    )
-    deltas = [(base, base_delta), (quote, quote_delta)]
-    if fill.fee_currency not in (base, quote) and fill.fee:
-        deltas.append((fill.fee_currency, -fill.fee))
-    return deltas
 
 
 def final_inventory(changes: Sequence[InventoryChange]) -> dict[tuple[str, str], Decimal]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from arb.display import money
 from arb.venues.gate import GateExchange
 
 from .helpers import SHIPPED, config_with, summary_number, trimmed_capture
@@ -24,8 +26,12 @@ def test_shipped_config_runs_offline_and_sql_matches_the_summary(tmp_path: Path)
     executed = int(summary_number(out, "executed"))
     assert executed >= 1, out  # the shipped fees trade the real capture's best moments
     with create_engine(db).connect() as c:
-        run = c.execute(text("SELECT id, ended_at, summary FROM runs")).one()
+        run = c.execute(text("SELECT id, ended_at, summary, status, pid, host, market_started_at, market_ended_at "
+                             "FROM runs")).one()
         assert run.ended_at is not None
+        assert (run.status, run.pid, run.host) == ("completed", proc.popen.pid, socket.gethostname())
+        # A replay's market span is the capture's time (2021-08-20 00:00-02:00), not the wall clock.
+        assert "2021-08-20 00:00" <= str(run.market_started_at) <= str(run.market_ended_at) < "2021-08-20 02:01"
         q = lambda sql: c.execute(text(sql), {"r": run.id}).scalar()  # noqa: E731
         assert q("SELECT count(*) FROM opportunities WHERE run_id=:r AND decision='executed'") == executed
         assert q("SELECT count(*) FROM opportunities WHERE run_id=:r AND decision='rejected'") == int(
@@ -41,9 +47,15 @@ def test_shipped_config_runs_offline_and_sql_matches_the_summary(tmp_path: Path)
         expected = sum((Decimal(v) for (v,) in c.execute(
             text("SELECT expected_profit FROM opportunities WHERE run_id=:r AND decision='executed'"), {"r": run.id})),
             Decimal(0))
-    assert expected == Decimal(summary_number(out, "expected profit"))
+        realized = sum((Decimal(v) for (v,) in c.execute(
+            text("SELECT realized_pnl FROM opportunities WHERE run_id=:r AND decision='executed'"), {"r": run.id})),
+            Decimal(0))
+    # Printed at display precision; stored exactly, and equal to the settled rows' sum.
+    assert money(expected) == summary_number(out, "expected profit")
+    assert money(realized) == summary_number(out, "realized pnl")
     summary = json.loads(run.summary) if isinstance(run.summary, str) else run.summary
     assert summary["funnel"]["executed"] == executed
+    assert (Decimal(summary["expected_profit"]), Decimal(summary["realized_pnl"])) == (expected, realized)
 
 
 def _paper_config(tmp_path: Path, capture: Path, *, speed: int, extra: dict[str, str] | None = None) -> Path:
@@ -73,12 +85,12 @@ def test_sigterm_mid_run_stops_cleanly(tmp_path: Path) -> None:
         proc.kill()
     assert "== arb run summary ==" in "".join(proc.out)
     with create_engine(db).connect() as c:
-        run = c.execute(text("SELECT id, ended_at, summary FROM runs")).one()
+        run = c.execute(text("SELECT id, ended_at, summary, status FROM runs")).one()
         summary = json.loads(run.summary) if isinstance(run.summary, str) else run.summary
         in_flight = c.execute(text("SELECT count(*) FROM orders WHERE status IN ('created','submitted','unknown')"
                                    " OR status = 'open'")).scalar()
         executed = c.execute(text("SELECT count(*) FROM opportunities WHERE decision='executed'")).scalar()
-    assert run.ended_at is not None
+    assert run.ended_at is not None and run.status == "completed"
     assert summary["stop_reason"] == "SIGTERM"
     assert in_flight == 0  # every leg resolved; nothing left resting
     assert executed == summary["funnel"]["executed"] >= 1
@@ -121,6 +133,13 @@ def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
         try:
             first.wait_for("a Gate order in flight", lambda: bool(gate_orders_in_flight()), timeout=120)
             stuck = gate_orders_in_flight()[0]
+            # A second engine now would reconcile the first one's order in flight as "not on the venue":
+            # it is refused before it touches anything, naming the holder.
+            intruder = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=engine_env)
+            assert intruder.finish(60) == 2, intruder.text()
+            refusal = "".join(intruder.err).strip()
+            assert refusal.startswith("arb: error: ") and "\n" not in refusal, intruder.text()
+            assert f"pid {first.popen.pid} on host {socket.gethostname()}, run 1, since " in refusal, refusal
             first.popen.send_signal(signal.SIGKILL)
             first.popen.wait(10)
         finally:
@@ -136,6 +155,14 @@ def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
             assert second.finish(60) == 0, second.text()
         finally:
             second.kill()
+        # The killed run was found (the lease died with its process) and marked before reconciling.
+        log = "".join(second.err)
+        assert log.index("run 1 marked crashed") < log.index("reconciled with venues"), second.text()
+        with engine.connect() as c:
+            runs = c.execute(text("SELECT id, status, status_reason, ended_at FROM runs ORDER BY id")).all()
+        assert [(r.id, r.status) for r in runs] == [(1, "crashed"), (2, "completed")]
+        assert runs[0].status_reason == f"process {first.popen.pid} on host {socket.gethostname()} died; found by run 2"
+        assert runs[0].ended_at is None and runs[1].ended_at is not None
 
         with engine.connect() as c:
             row = c.execute(text("SELECT id, status, filled FROM orders WHERE client_order_id=:c"), {"c": stuck}).one()
@@ -162,5 +189,10 @@ def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
         venue_trades = {t["id"]: Decimal(str(t["amount"])) for t in trades if t["order"] == on_venue[0]["id"]}
         assert {tid: Decimal(amt) for tid, amt in db_fills} == venue_trades  # nothing lost, nothing doubled
         assert Decimal(row.filled) == sum(venue_trades.values(), Decimal(0))
+        # And over both runs: every trade the venue made is a fill in the database, once.
+        with engine.connect() as c:
+            gate_fills = {tid: Decimal(amt) for tid, amt in c.execute(
+                text("SELECT trade_id, amount FROM fills WHERE venue='gate'"))}
+        assert gate_fills == {t["id"]: Decimal(str(t["amount"])) for t in trades}
     finally:
         sandbox.kill()

@@ -39,8 +39,9 @@ class Opp:
     sell_limit: Decimal = D("20.20")
     buy_fee_rate: Decimal = D("0.001")
     sell_fee_rate: Decimal = D("0.001")
-    expected_profit: Decimal = D("0.32")
+    expected_profit: Decimal = D("0.3196")  # 40.4 - 40 - fees 0.0404 + 0.04 (quote-fee buy)
     edge_bps: Decimal = D("80")
+    mark_price: Decimal = D("19.98")  # buy venue's best bid net of its fee
     buy_book_seq: int | None = 1
     sell_book_seq: int | None = 1
     buy_book_age_ms: int = 5

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from arb.cli import main
+from arb.display import money
 from notebooks.nbrun import Replayed, execute, needs_replay, stream_text
 
 pytestmark = needs_replay
@@ -28,8 +29,13 @@ def test_report_totals_equal_replay_summary(replay_db: Replayed, capsys: pytest.
     funnel, printed = doc["funnel"]["totals"], replay_db.stdout
     assert funnel["executed"] > 0, "the shipped config's fee tiers should execute something in this window"
     assert re.search(rf"executed\D{{0,40}}\b{funnel['executed']}\b", printed, re.I), printed
-    match = re.search(r"expected profit\D{0,40}?(-?[0-9]+(?:\.[0-9]+)?)", printed, re.I)
-    assert match and Decimal(match.group(1)) == Decimal(funnel["expected_profit"]), printed
+    # The summary prints money at display precision (arb.display); the report's json is exact.
+    pnl = doc["pnl"]["totals"]
+    for label, exact in (("expected profit", funnel["expected_profit"]), ("expected profit", pnl["expected_pnl"]),
+                         ("realized pnl", pnl["realized_pnl"])):
+        match = re.search(rf"{label}\s+(-?[0-9]+(?:\.[0-9]+)?)", printed, re.I)
+        assert match and match.group(1) == money(Decimal(exact)), (label, printed)
+    assert Decimal(doc["run"]["summary"]["realized_pnl"]) == Decimal(pnl["realized_pnl"])
     for row in doc["rejections"]["rows"]:
         assert re.search(rf"{re.escape(row['reason'])}\W{{0,40}}\b{row['rejected']}\b", printed), (
             row,

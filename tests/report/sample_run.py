@@ -2,22 +2,26 @@
 
 Run 1 (LINK/USDT, binance and huobi, taker fee 0.1%):
 
+Settled by ``arb.store.settlement.settle_pending`` as the engine would; the figures (``arb.accounting``),
+worked by hand:
+
 - O1 executed, buy binance / sell huobi, size 10 at expected 20.00 / 20.10, expected profit 0.599
-  (gross 1.00 - fees 0.2 - 0.201). The buy fills 6 @ 20.00 + 4 @ 20.02 (slippage 0.08), the sell 10 @
-  20.09 (slippage 0.10); fees in USDT 0.12 + 0.08008 + 0.2009 = 0.40098.
-  realized = 200.9 - 200.08 - 0.40098 = 0.41902; slippage 0.18; fee_cost 0.40098 - 0.401 = -0.00002.
-- O2 executed, buy huobi / sell binance, size 5 at 20.00 / 20.08, expected 0.1996 (0.4 - 0.1 - 0.1004).
-  The buy fills 5 @ 20.00 with a fee of 0.005 LINK (0.1 USDT); the sell fills only 3 @ 20.08 (fee
-  0.06024); an unwind sells the 2 extra on huobi @ 19.95 (fee 0.0399). realized = 60.24 - 100 + 39.9 -
-  0.20014 = -0.06014; slippage 0; fee_cost 0.20014 - 0.2004 * 3/5 = 0.0799; unfilled 0.1996 * 2/5 =
-  0.07984; imbalance 2 * 20.00 - 39.9 = 0.1. Sum of costs 0.25974 = expected - realized.
+  (gross 1.00 - fees 0.2 - 0.201), mark 19.98. The buy fills 6 @ 20.00 + 4 @ 20.02 (slippage -0.08), the
+  sell 10 @ 20.09 (slippage -0.10); fees in USDT 0.12 + 0.08008 + 0.2009 = 0.40098 against 0.401 expected.
+  realized = 200.9 - 200.08 - 0.40098 = 0.41902 = 0.599 - 0.18 + 0.00002 (unfilled 0, imbalance 0).
+- O2 executed, buy huobi / sell binance, size 5 at 20.00 / 20.08, expected 0.1996, mark 19.97001.
+  The buy fills 5 @ 20.00 with a fee of 0.005 LINK; the sell fills only 3 @ 20.08 (fee 0.06024 USDT); an
+  unwind sells 2 on huobi @ 19.95 (fee 0.0399 USDT), leaving -0.005 LINK. realized = 100.14 - 100 -
+  0.10014 - 0.005 * 19.97001 = -0.05999005; slippage 0; fees 0 (the base fee at the expected rate, valued
+  at the mark); unfilled -(1 - 3/5) * 0.1996 = -0.07984; imbalance the rest, -0.17975005.
 - O3 rejected book_stale (binance -> huobi), O4 rejected below_min_edge (binance -> huobi), O5 rejected
   below_min_edge (huobi -> binance).
 - Balance snapshots on binance before and after O1.
 
 Run 2 (ETH/USDT on gate/okx), started later: O6 executed, size 1 at 10 / 10.2, expected 0.18; only the
 buy filled (1 @ 10, fee 0.01 GT: a third currency, unpriced); the sell leg was rejected with no fill.
-realized -10; unfilled 0.18; imbalance 10 (the cash in the residual 1 ETH).
+Mark 9.99: realized -10 + 9.99 = -0.01; unfilled -0.18; imbalance -0.01 (the residual 1 ETH, bought at
+10 and marked at 9.99).
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from decimal import Decimal as D
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.store.models import Balance, Fill, Opportunity, Order, Run
+from arb.store.settlement import settle_pending
 
 T0 = datetime(2021, 8, 20, 0, 10, 0, tzinfo=UTC)
 T1 = T0 + timedelta(seconds=10)
 T2 = T0 + timedelta(hours=1)
+SETTLED_AT = T2 + timedelta(minutes=1)
 
 
 def ms(base: datetime, milliseconds: float) -> datetime:
@@ -50,6 +56,8 @@ def _opp(run: Run, at: datetime, buy: str, sell: str, **kw: object) -> Opportuni
         "sell_fee_rate": D("0.001"),
     }
     defaults.update(kw)
+    if defaults["decision"] == "executed":
+        defaults.setdefault("mark_price", D("19.98"))
     return Opportunity(run=run, detected_at=at, buy_venue=buy, sell_venue=sell, **defaults)
 
 
@@ -93,6 +101,7 @@ def _fill(
         fee=D(fee),
         fee_currency=currency,
         ts=ts,
+        received_at=ts,
     )
 
 
@@ -114,7 +123,8 @@ def populate(factory: sessionmaker[Session]) -> tuple[int, int]:
         ]
 
         o2 = _opp(
-            run1, T1, "huobi", "binance", size=D("5"), sell_price=D("20.08"), expected_profit=D("0.1996")
+            run1, T1, "huobi", "binance", size=D("5"), sell_price=D("20.08"), expected_profit=D("0.1996"),
+            mark_price=D("19.97001"),
         )
         b2 = _order(run1, o2, "huobi", "buy", "5", "20.00", sent_at=ms(T1, 3), acked_at=ms(T1, 15))
         s2 = _order(
@@ -135,7 +145,8 @@ def populate(factory: sessionmaker[Session]) -> tuple[int, int]:
         ]
         balances = [
             Balance(
-                run_id=run1.id, venue="binance", asset=asset, free=D(free), used=D("0"), total=D(free), ts=ts
+                run_id=run1.id, venue="binance", asset=asset, free=D(free), used=D("0"), total=D(free), ts=ts,
+                kind="start" if ts < T0 else "end",
             )
             for asset, free, ts in [
                 ("USDT", "1000", T0 - timedelta(seconds=1)),
@@ -147,7 +158,7 @@ def populate(factory: sessionmaker[Session]) -> tuple[int, int]:
 
         o6 = _opp(
             run2, T2, "gate", "okx", symbol="ETH/USDT", size=D("1"), buy_price=D("10"), sell_price=D("10.2"),
-            expected_profit=D("0.18"),
+            expected_profit=D("0.18"), mark_price=D("9.99"),
         )  # fmt: skip
         b6 = _order(run2, o6, "gate", "buy", "1", "10", sent_at=ms(T2, 2), acked_at=ms(T2, 7))
         s6 = _order(run2, o6, "okx", "sell", "1", "10.2", status="rejected", filled=D("0"), sent_at=ms(T2, 2))
@@ -155,4 +166,6 @@ def populate(factory: sessionmaker[Session]) -> tuple[int, int]:
 
         s.add_all([o1, o2, o6, b1, s1, b2, s2, u2, b6, s6, *fills, *rejected, *balances])
         s.flush()
+        settled = settle_pending(s, SETTLED_AT)
+        assert len(settled) == 3, settled
         return run1.id, run2.id

@@ -39,20 +39,25 @@ def test_json_totals_are_exact(
         ("below_min_edge", 2), ("book_stale", 1),
     ]  # fmt: skip
     totals = doc["pnl"]["totals"]
-    money = {k: D(totals[k]) for k in ("expected_pnl", "realized_pnl", "slippage_cost", "fee_cost")}
+    money = {k: D(totals[k]) for k in ("expected_pnl", "realized_pnl", "pnl_slippage", "pnl_fees")}
     assert money == {
-        "expected_pnl": D("0.7986"), "realized_pnl": D("0.35888"),
-        "slippage_cost": D("0.18"), "fee_cost": D("0.07988"),
+        "expected_pnl": D("0.7986"), "realized_pnl": D("0.35902995"),
+        "pnl_slippage": D("-0.18"), "pnl_fees": D("0.00002"),
     }  # fmt: skip
-    assert (D(totals["unfilled_cost"]), D(totals["imbalance_cost"])) == (D("0.07984"), D("0.1"))
+    assert (D(totals["pnl_unfilled"]), D(totals["pnl_imbalance"])) == (D("-0.07984"), D("-0.17975005"))
     legs = doc["legs"]["totals"]
     assert (legs["orders"], D(legs["fill_ratio"]), D(legs["max decision->filled ms"])) == (
         5,
         D("0.9375"),
         500,
     )
-    inventory = {(r["venue"], r["asset"]): D(r["net_change"]) for r in doc["inventory"]["rows"]}
-    assert inventory[("huobi", "USDT")] == D("140.5592")
+    inventory = {(r["venue"], r["asset"]): r for r in doc["inventory"]["rows"]}
+    assert D(inventory[("huobi", "USDT")]["from_fills"]) == D("140.5592")
+    assert inventory[("huobi", "USDT")]["start"] is None  # no snapshot of huobi in this run: a gap, not a 0
+    binance = inventory[("binance", "USDT")]
+    assert (D(binance["start"]), D(binance["end"]), D(binance["from_fills"])) == (
+        D("1000"), D("799.79992"), D("-140.10032"))
+    assert D(binance["external_flow"]) == D("799.79992") - D("1000") + D("140.10032")
 
 
 def test_last_is_the_latest_run(
@@ -89,8 +94,8 @@ def test_table_shows_sections_and_totals(
         assert title in out
     funnel_total = next(line for line in out.splitlines() if "TOTAL" in line and "0.7986" in line)
     assert [cell.strip() for cell in funnel_total.split("│")][1:7] == ["TOTAL", "", "5", "3", "2", "0.7986"]
-    pnl_total = next(line for line in out.splitlines() if "TOTAL" in line and "0.35888" in line)
-    assert "0.18" in pnl_total and "0.07984" in pnl_total
+    pnl_total = next(line for line in out.splitlines() if "TOTAL" in line and "0.35902995" in line)
+    assert "-0.18" in pnl_total and "-0.07984" in pnl_total
 
 
 def test_unknown_run_and_empty_database_fail_cleanly(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:

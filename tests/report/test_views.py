@@ -2,7 +2,7 @@
 
 Every test runs on SQLite and PostgreSQL (``session_factory`` comes from tests/conftest.py). On
 PostgreSQL sums and products are NUMERIC, so those columns must equal the Decimal values exactly; on
-SQLite the views compute in floats (documented in revision 0002) and must agree to 1e-9 relative.
+SQLite the views compute in floats (documented in the README) and must agree to 1e-9 relative.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from arb.store import migrate, views
 from arb.store.db import make_engine
 
 # Columns computed with a division: NUMERIC division rounds on PostgreSQL too.
-DIVIDED = {"buy_vwap", "sell_vwap", "fee_cost", "unfilled_cost", "fill_ratio"}
+DIVIDED = {"fill_ratio"}
 
 
 def _same(value: Any, exact: object, engine: Engine, column: str) -> bool:
@@ -54,45 +54,42 @@ def test_pnl_exact_values_by_hand(session_factory: sessionmaker[Session], runs: 
     with session_factory() as s:
         o1, o2 = views.opportunity_pnl(s, runs[0])
         (o6,) = views.opportunity_pnl(s, runs[1])
-    assert (o1.realized_pnl, o1.slippage_cost, o1.fees_paid, o1.fee_cost) == (
-        D("0.41902"), D("0.18"), D("0.40098"), D("-0.00002"),
-    )  # fmt: skip
-    assert (o1.unfilled_cost, o1.imbalance_cost, o1.buy_vwap, o1.sell_vwap) == (0, 0, D("20.008"), D("20.09"))
-    assert (o2.realized_pnl, o2.slippage_cost, o2.fees_paid, o2.fee_cost) == (
-        D("-0.06014"), 0, D("0.20014"), D("0.0799"),
-    )  # fmt: skip
-    assert (o2.matched, o2.unfilled_cost, o2.imbalance_cost, o2.unwind_cash, o2.residual_base) == (
-        3, D("0.07984"), D("0.1"), D("39.9"), 0,
-    )  # fmt: skip
-    assert (o6.realized_pnl, o6.unfilled_cost, o6.imbalance_cost, o6.fees_unpriced, o6.residual_base) == (
-        D("-10"), D("0.18"), D("10"), 1, 1,
-    )  # fmt: skip
-    assert o6.sell_vwap is None
+    terms = lambda r: (r.realized_pnl, r.pnl_slippage, r.pnl_fees, r.pnl_unfilled, r.pnl_imbalance)  # noqa: E731
+    assert terms(o1) == (D("0.41902"), D("-0.18"), D("0.00002"), 0, 0)
+    assert (o1.fees_quote, o1.residual_base) == (D("0.40098"), 0)
+    assert terms(o2) == (D("-0.05999005"), 0, 0, D("-0.07984"), D("-0.17975005"))
+    assert (o2.fees_quote, o2.residual_base) == (D("0.10014") + D("0.005") * D("19.97001"), D("-0.005"))
+    assert terms(o6) == (D("-0.01"), 0, 0, D("-0.18"), D("-0.01"))
+    assert (o6.fees_quote, o6.residual_base) == (0, 1)  # the GT fee is not priced
 
 
-def test_pnl_costs_add_up_exactly(session_factory: sessionmaker[Session], runs: tuple[int, int]) -> None:
+def test_pnl_terms_add_up_exactly(session_factory: sessionmaker[Session], runs: tuple[int, int]) -> None:
     with session_factory() as s:
         rows = views.opportunity_pnl(s, runs[0]) + views.opportunity_pnl(s, runs[1])
     for r in rows:
-        costs = r.slippage_cost + r.fee_cost + r.unfilled_cost + r.imbalance_cost
-        assert r.expected_pnl - r.realized_pnl == costs
+        assert r.realized_pnl - r.expected_pnl == r.pnl_slippage + r.pnl_fees + r.pnl_unfilled + r.pnl_imbalance
     totals = views.pnl_totals(rows[:2])
-    assert totals["expected_pnl"] == D("0.7986") and totals["realized_pnl"] == D("0.35888")
+    assert totals["expected_pnl"] == D("0.7986") and totals["realized_pnl"] == D("0.35902995")
 
 
-def test_pnl_view_matches_decimal(
+def test_pnl_views_match_decimal(
     engine: Engine, session_factory: sessionmaker[Session], runs: tuple[int, int]
 ) -> None:
     cols = [
         c
         for c in views.PnlRow.__dataclass_fields__
-        if c not in ("detected_at", "symbol", "buy_venue", "sell_venue")
+        if c not in ("detected_at", "settled_at", "symbol", "buy_venue", "sell_venue")
     ]
     for run_id in runs:
         with session_factory() as s:
             exact = views.opportunity_pnl(s, run_id)
+            run = views.run_pnl(s, run_id)
         got = _view(engine, "v_opportunity_pnl", run_id, "detected_at, opportunity_id")
         _assert_rows_match(engine, got, exact, cols)
+        (total,) = _view(engine, "v_run_pnl", run_id, "run_id")
+        assert (total["executed"], total["unsettled"]) == (run.executed, run.unsettled)
+        for column, value in run.totals.items():
+            assert _same(total[column], value, engine, column), (column, total[column], value)
 
 
 def test_funnel_by_hand_and_view(
@@ -181,6 +178,9 @@ def test_views_scoped_to_run(engine: Engine, runs: tuple[int, int]) -> None:
     for name in views.VIEW_NAMES:
         rows = _view(engine, name, runs[1], "run_id")
         assert bool(rows) == (name not in empty), name
+        if name == "v_run_pnl":  # one row per run, no venue
+            assert [r["run_id"] for r in rows] == [runs[1]]
+            continue
         venues = {row.get("venue") or row.get("buy_venue") for row in rows}
         assert venues <= {"gate", "okx"}, (name, venues)
 
@@ -190,6 +190,10 @@ def test_downgrade_drops_views_and_keeps_tables(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         assert set(views.VIEW_NAMES) <= set(inspect(engine).get_view_names())
+        migrate.downgrade(db_url, "0002")
+        engine.dispose()
+        assert "v_run_pnl" not in inspect(engine).get_view_names()
+        assert "v_opportunity_pnl" in inspect(engine).get_view_names()  # 0002's own, recreated
         migrate.downgrade(db_url, "0001")
         engine.dispose()
         assert not set(views.VIEW_NAMES) & set(inspect(engine).get_view_names())

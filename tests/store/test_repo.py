@@ -49,6 +49,30 @@ def test_end_run_summary_keeps_decimals_exact(session_factory: sessionmaker[Sess
         assert run.config_snapshot == {"fee": "0.001"}
 
 
+def test_every_run_ends_completed_failed_or_crashed(session_factory: sessionmaker[Session]) -> None:
+    market = datetime(2021, 8, 20, tzinfo=UTC)
+    with session_factory.begin() as s:
+        done = repo.start_run(s, mode="replay", config_snapshot={}, started_at=NOW, pid=11, host="a")
+        assert (done.status, done.pid, done.host, done.ended_at) == ("running", 11, "a", None)
+        repo.end_run(s, done.id, ended_at=NOW, summary={}, market_started_at=market, market_ended_at=market)
+        failed = repo.start_run(s, mode="live", config_snapshot={}, started_at=NOW, pid=12, host="a",
+                                market_started_at=NOW)
+        repo.fail_run(s, failed.id, reason="gate: Invalid key\n  [INVALID_KEY]", ended_at=NOW, market_ended_at=NOW)
+        dead = repo.start_run(s, mode="paper", config_snapshot={}, started_at=NOW, pid=13, host="b").id
+        finder = repo.start_run(s, mode="paper", config_snapshot={}, started_at=NOW, pid=14, host="a").id
+        assert [r.id for r in repo.mark_crashed(s, found_by=finder)] == [dead]
+        assert repo.mark_crashed(s, found_by=finder) == []
+    with session_factory() as s:
+        rows = {r.id: r for r in repo.list_runs(s)}
+    assert (rows[done.id].status, rows[done.id].ended_at, rows[done.id].market_started_at,
+            rows[done.id].market_ended_at) == ("completed", NOW, market, market)
+    assert (rows[failed.id].status, rows[failed.id].status_reason, rows[failed.id].ended_at,
+            rows[failed.id].market_started_at) == ("failed", "gate: Invalid key [INVALID_KEY]", NOW, NOW)
+    assert (rows[dead].status, rows[dead].status_reason, rows[dead].ended_at) == (
+        "crashed", f"process 13 on host b died; found by run {finder}", None)
+    assert rows[finder].status == "running"
+
+
 @pytest.mark.parametrize(
     "snapshot",
     [
@@ -102,7 +126,7 @@ def test_record_opportunity_rejects_unknown_columns(populated: Populated) -> Non
 def test_record_opportunities_of_nothing(session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as s:
         assert repo.record_opportunities(s, []) == []
-        assert repo.record_balances(s, 1, NOW, []) == 0
+        assert repo.record_balances(s, 1, NOW, [], kind="start") == 0
 
 
 def test_opportunities_for_run(populated: Populated) -> None:

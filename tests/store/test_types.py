@@ -30,7 +30,7 @@ def _round_trip(factory: sessionmaker[Session], value: Decimal) -> Decimal:
     with factory.begin() as s:
         run = start_run(s, mode="paper", config_snapshot={}, started_at=datetime.now(UTC))
         row = Balance(run_id=run.id, venue="gate", asset="BTC", free=value, used=-value, total=Decimal(0),
-                      ts=datetime.now(UTC))
+                      ts=datetime.now(UTC), kind="start")
         s.add(row)
         s.flush()
         row_id = row.id
@@ -67,7 +67,7 @@ def test_non_decimals_are_refused(session_factory: sessionmaker[Session], bad: o
     with pytest.raises(StatementError, match="money columns take Decimal or int"), session_factory.begin() as s:
         run = start_run(s, mode="paper", config_snapshot={}, started_at=datetime.now(UTC))
         s.add(Balance(run_id=run.id, venue="gate", asset="BTC", free=bad, used=Decimal(0), total=Decimal(0),
-                      ts=datetime.now(UTC)))
+                      ts=datetime.now(UTC), kind="start"))
         s.flush()
 
 
@@ -76,7 +76,7 @@ def test_non_finite_decimals_are_refused(session_factory: sessionmaker[Session],
     with pytest.raises(StatementError, match="finite"), session_factory.begin() as s:
         run = start_run(s, mode="paper", config_snapshot={}, started_at=datetime.now(UTC))
         s.add(Balance(run_id=run.id, venue="gate", asset="BTC", free=Decimal(bad), used=Decimal(0),
-                      total=Decimal(0), ts=datetime.now(UTC)))
+                      total=Decimal(0), ts=datetime.now(UTC), kind="start"))
         s.flush()
 
 

@@ -1,0 +1,194 @@
+"""The money of an executed opportunity: realized PnL and its attribution, defined once, here.
+
+Every surface (the run summary, ``arb report``, the SQL views, the README's queries, the notebooks, the
+status line, the risk gate's daily loss) reads the figures this module computes and
+:func:`arb.store.settlement.settle` stores on the opportunity row. Nothing else implements the formula.
+
+**Realized PnL** of one opportunity, over the fills of all its orders (entry, unwind, complete)::
+
+    realized = quote received - quote paid - quote fees + (base bought - base sold - base fees) * mark_price
+
+``mark_price`` values whatever base the pair leaves behind and the fees charged in base. It is the rule
+detection values its expected profit with (``arb.detection.finalize``): the buy venue's best bid at
+decision time, net of that venue's taker fee, i.e. what the leftover would fetch if sold there. So a pair
+that fills exactly as planned realizes exactly its expected profit (up to detection's 1e-12 rounding).
+Fees charged in a third currency (a fee token) are not valued: they are counted in ``fees_unpriced``.
+
+**Attribution**, each term the change it made to the PnL (negative: it cost money), so that exactly::
+
+    realized - expected = slippage + fees + unfilled + imbalance
+
+With ``pb``/``ps`` the VWAPs detection expected, ``qb``/``q`` the entry buy/sell order amounts, ``Bq``/``Sq``
+the base the entry buy/sell filled and ``f = min(Bq/qb, Sq/q)`` the fraction of the plan both legs filled:
+
+- ``slippage``  = (Bq * pb - entry buy cost) + (entry sell proceeds - Sq * ps): prices better or worse than
+  expected, on the amounts that filled.
+- ``fees``      = fees the entry fills would have paid at the expected rates - fees they paid (each fill's
+  expected fee in the currency the venue charged it: base fees valued at ``mark_price``).
+- ``unfilled``  = -(1 - f) * expected: the expected profit of the part of the plan that did not fill on
+  both legs.
+- ``imbalance`` = the rest: the entry excess beyond ``f`` of the plan valued at expected prices and fees,
+  plus everything the unwind / complete orders did (their cash, fees and base). It also carries
+  detection's own rounding of ``expected`` (under 1e-8 quote per pair), which is why it is computed as
+  the remainder rather than from its formula; ``tests/test_accounting.py`` checks the two agree within
+  that bound.
+
+All arithmetic is exact ``Decimal``; stored figures are rounded half-even to 1e-12 quote (the precision
+detection writes ``expected_profit`` with), ``imbalance`` after the others so the identity is exact on the
+stored values too.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+
+MONEY_EXP = Decimal("1e-12")
+ZERO = Decimal(0)
+_PRECISION = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What detection expected of an executed opportunity (as stored on its row and its entry orders)."""
+
+    base: str
+    quote: str
+    buy_amount: Decimal  # entry buy order amount (qb)
+    sell_amount: Decimal  # entry sell order amount (q, the opportunity's size)
+    buy_price: Decimal  # expected buy VWAP (pb)
+    sell_price: Decimal  # expected sell VWAP (ps)
+    buy_fee_rate: Decimal
+    sell_fee_rate: Decimal
+    expected_profit: Decimal
+    mark_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One fill of one of the opportunity's orders."""
+
+    purpose: str  # "entry" | "unwind" | "complete"
+    side: str  # "buy" | "sell"
+    price: Decimal
+    amount: Decimal
+    fee: Decimal
+    fee_currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    realized_pnl: Decimal
+    slippage: Decimal
+    fees: Decimal
+    unfilled: Decimal
+    imbalance: Decimal
+    fees_quote: Decimal  # every priced fee of the pair, in quote (base fees at mark_price)
+    residual_base: Decimal  # base bought - sold - base fees: the position the pair left behind
+    fees_unpriced: int  # fills whose fee was charged in a third currency (not in the PnL)
+
+
+def money(value: Decimal) -> Decimal:
+    """A stored money figure: half-even to 1e-12 quote (zero as plain 0, never ``0E-12``)."""
+    rounded = value.quantize(MONEY_EXP, rounding=ROUND_HALF_EVEN)
+    return rounded if rounded else ZERO
+
+
+def mark_price(best_bid: Decimal | None, taker_fee: Decimal) -> Decimal:
+    """The buy venue's best bid net of its taker fee; 0 when it had no bid (leftover valued at nothing)."""
+    if best_bid is None:
+        return ZERO
+    return best_bid * (1 - taker_fee)
+
+
+def settle(plan: Plan, trades: Iterable[Trade]) -> Settlement:
+    with decimal.localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return _settle(plan, list(trades))
+
+
+def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
+    m = plan.mark_price
+    quote_flow = base_flow = quote_fees = base_fees = ZERO
+    bq = sq = buy_cost = sell_proceeds = expected_entry_fees = paid_entry_fees = ZERO
+    unpriced = 0
+    for t in trades:
+        notional = t.price * t.amount
+        buying = t.side == "buy"
+        quote_flow += -notional if buying else notional
+        base_flow += t.amount if buying else -t.amount
+        if t.fee_currency == plan.quote:
+            quote_fees += t.fee
+            fee_value = t.fee
+        elif t.fee_currency == plan.base:
+            base_fees += t.fee
+            fee_value = t.fee * m
+        else:
+            unpriced += 1 if t.fee else 0
+            fee_value = ZERO
+        if t.purpose != "entry":
+            continue
+        if buying:
+            bq += t.amount
+            buy_cost += notional
+            rate, expected_price = plan.buy_fee_rate, plan.buy_price
+        else:
+            sq += t.amount
+            sell_proceeds += notional
+            rate, expected_price = plan.sell_fee_rate, plan.sell_price
+        paid_entry_fees += fee_value
+        if t.fee_currency == plan.base:
+            expected_entry_fees += t.amount * rate * m
+        elif t.fee_currency == plan.quote:
+            expected_entry_fees += t.amount * expected_price * rate
+
+    residual = base_flow - base_fees
+    realized = money(quote_flow - quote_fees + residual * m)
+    slippage = money((bq * plan.buy_price - buy_cost) + (sell_proceeds - sq * plan.sell_price))
+    fees = money(expected_entry_fees - paid_entry_fees)
+    both = min(bq / plan.buy_amount if plan.buy_amount else ZERO,
+               sq / plan.sell_amount if plan.sell_amount else ZERO)
+    unfilled = money(-(1 - both) * plan.expected_profit)
+    imbalance = (realized - plan.expected_profit - slippage - fees - unfilled) or ZERO
+    return Settlement(
+        realized_pnl=realized,
+        slippage=slippage,
+        fees=fees,
+        unfilled=unfilled,
+        imbalance=imbalance,
+        fees_quote=money(quote_fees + base_fees * m),
+        residual_base=residual,
+        fees_unpriced=unpriced,
+    )
+
+
+def imbalance_by_formula(plan: Plan, trades: Iterable[Trade]) -> Decimal:
+    """``imbalance`` from its definition (entry excess at expected prices and fees + corrective orders),
+    without detection's rounding of ``expected``: for tests and for readers checking the remainder."""
+    trades = list(trades)
+    with decimal.localcontext() as ctx:
+        ctx.prec = _PRECISION
+        m = plan.mark_price
+        entry = [t for t in trades if t.purpose == "entry"]
+        bq = sum((t.amount for t in entry if t.side == "buy"), ZERO)
+        sq = sum((t.amount for t in entry if t.side == "sell"), ZERO)
+        both = min(bq / plan.buy_amount if plan.buy_amount else ZERO,
+                   sq / plan.sell_amount if plan.sell_amount else ZERO)
+        buy_fee_in_base = any(t.side == "buy" and t.fee_currency == plan.base for t in entry)
+        value_buy = m - plan.buy_price - (plan.buy_fee_rate * m if buy_fee_in_base
+                                          else plan.buy_price * plan.buy_fee_rate)
+        value_sell = plan.sell_price * (1 - plan.sell_fee_rate) - m
+        excess = (bq - both * plan.buy_amount) * value_buy + (sq - both * plan.sell_amount) * value_sell
+        corrective = ZERO
+        for t in trades:
+            if t.purpose == "entry":
+                continue
+            notional = t.price * t.amount
+            corrective += (-notional + t.amount * m) if t.side == "buy" else (notional - t.amount * m)
+            if t.fee_currency == plan.quote:
+                corrective -= t.fee
+            elif t.fee_currency == plan.base:
+                corrective -= t.fee * m
+        return excess + corrective

@@ -1,0 +1,170 @@
+"""One truth for money: every surface shows the same PnL for the same run.
+
+Executed pairs are driven through the paper venue and the Gate sandbox (real HTTP on loopback) covering
+full and partial fills, each leg policy, buy fees in base and in quote, nothing filled and the shipped fee
+tiers. For every scenario, on SQLite and PostgreSQL:
+
+run summary (what ``arb run`` prints and stores) = ``arb report`` (table, csv, json) = ``v_run_pnl`` and
+``v_opportunity_pnl`` = the README's PnL query = an independent recomputation from the fills and each
+opportunity's ``mark_price``: exactly in the summary, the report and on PostgreSQL; within 1e-9 on SQLite,
+whose views sum the stored decimals as floats.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.cli import main
+from arb.display import money
+from arb.domain.market import Symbol
+from arb.execution.imbalance import ImbalancePolicy
+from arb.runtime.summary import run_totals
+from arb.store.models import Fill, Opportunity, Order
+from arb.store.repo import end_run
+from tests.execution.harness import SYMBOL, Opp
+from tests.execution.test_executor import Rig
+from tests.execution.test_executor_sandbox import Pair
+
+D = Decimal
+README = Path(__file__).resolve().parents[2] / "README.md"
+SHIPPED = {"buy": "0.00032", "sell": "0.000175"}  # HTX tier 9, Gate VIP 16 (config.toml)
+
+Scenario = Callable[[sessionmaker[Session], Path], Awaitable[int]]
+
+
+async def _paper(sessions: sessionmaker[Session], tmp_path: Path, *, beta_bids: list[tuple[str, str]] | None = None,
+                 alpha_asks: list[tuple[str, str]] | None = None, policy: ImbalancePolicy = ImbalancePolicy.UNWIND,
+                 buy_fee_in: str = "quote", fee: str | None = None, pairs: int = 1) -> int:
+    kw: dict[str, object] = {}
+    if beta_bids is not None:
+        kw["beta_bids"] = beta_bids
+    if alpha_asks is not None:
+        kw["alpha_asks"] = alpha_asks
+    rig = Rig(sessions, tmp_path, policy=policy, buy_fee_in=buy_fee_in, **kw)  # type: ignore[arg-type]
+    opp = Opp()
+    if fee is not None:  # the shipped tiers: each paper venue charges its own rate
+        rig.alpha.inner.config = rig.alpha.inner.config.__class__(fee_rate=D(SHIPPED["buy"]), buy_fee_in="base")  # type: ignore[attr-defined]
+        rig.beta.inner.config = rig.beta.inner.config.__class__(fee_rate=D(SHIPPED["sell"]))  # type: ignore[attr-defined]
+        # Buy 2 @ 20 (fee 0.00064 LINK), sell 2 @ 20.20 (fee 0.00707 USDT): 40.39293 - 40 - 0.00064 * mark.
+        mark = D("19.95") * (1 - D(SHIPPED["buy"]))
+        opp = Opp(buy_fee_rate=D(SHIPPED["buy"]), sell_fee_rate=D(SHIPPED["sell"]), mark_price=mark,
+                  expected_profit=D("0.39293") - D("0.00064") * mark)
+    for _ in range(pairs):
+        result = await rig.executor.execute(opp)
+        assert result.executed
+    return rig.run_id
+
+
+async def _sandbox(sessions: sessionmaker[Session], _tmp: Path, *, policy: ImbalancePolicy,
+                   sell_bids: list[tuple[str, str]]) -> int:
+    async with Pair(sessions, policy) as p:
+        p.sb_a.push_book("LINK_USDT", [("19.95", "50")], [("20.00", "5")])
+        p.sb_b.push_book("LINK_USDT", sell_bids, [("20.30", "50")])
+        result = await p.executor.execute(Opp(buy_venue="gate_a", sell_venue="gate_b"))
+        assert result.executed
+        return p.run_id
+
+
+PARTIAL = [("20.20", "1.25"), ("20.10", "50")]
+SCENARIOS: dict[str, Scenario] = {
+    "paper-full-quote-fee": lambda s, t: _paper(s, t, pairs=2),
+    "paper-full-base-fee": lambda s, t: _paper(s, t, buy_fee_in="base"),
+    "paper-shipped-fee-tiers": lambda s, t: _paper(s, t, fee="shipped"),
+    "paper-partial-unwind": lambda s, t: _paper(s, t, beta_bids=[("20.20", "1.25"), ("19.00", "50")]),
+    "paper-partial-complete": lambda s, t: _paper(s, t, beta_bids=PARTIAL, policy=ImbalancePolicy.COMPLETE),
+    "paper-partial-halt": lambda s, t: _paper(s, t, beta_bids=[("20.20", "1.25")], policy=ImbalancePolicy.HALT),
+    "paper-base-fee-unwind": lambda s, t: _paper(s, t, beta_bids=PARTIAL, buy_fee_in="base"),
+    "paper-nothing-filled": lambda s, t: _paper(s, t, alpha_asks=[("20.50", "5")], beta_bids=[("19.00", "5")],
+                                                policy=ImbalancePolicy.HALT),
+    "sandbox-full": lambda s, t: _sandbox(s, t, policy=ImbalancePolicy.UNWIND, sell_bids=[("20.20", "5")]),
+    "sandbox-partial-unwind": lambda s, t: _sandbox(s, t, policy=ImbalancePolicy.UNWIND, sell_bids=PARTIAL),
+    "sandbox-partial-complete": lambda s, t: _sandbox(s, t, policy=ImbalancePolicy.COMPLETE, sell_bids=PARTIAL),
+    "sandbox-partial-halt": lambda s, t: _sandbox(s, t, policy=ImbalancePolicy.HALT, sell_bids=PARTIAL),
+}
+
+
+def _recompute(session: Session, run_id: int) -> tuple[Decimal, Decimal]:
+    """(expected, realized) from the fills and each opportunity's mark price, written out again here."""
+    expected = realized = D(0)
+    for opp in session.scalars(select(Opportunity).where(Opportunity.run_id == run_id,
+                                                         Opportunity.decision == "executed")):
+        sym = Symbol.parse(opp.symbol)
+        quote = base = D(0)
+        for order in session.scalars(select(Order).where(Order.opportunity_id == opp.id)):
+            for f in session.scalars(select(Fill).where(Fill.order_id == order.id)):
+                sign = 1 if order.side == "sell" else -1
+                quote += sign * f.price * f.amount - (f.fee if f.fee_currency == sym.quote else 0)
+                base += -sign * f.amount - (f.fee if f.fee_currency == sym.base else 0)
+        assert opp.mark_price is not None
+        expected += opp.expected_profit
+        realized += (quote + base * opp.mark_price).quantize(D("1e-12"), ROUND_HALF_EVEN)
+    return expected, realized
+
+
+def _close(value: object, exact: Decimal, engine: Engine) -> bool:
+    if engine.dialect.name == "postgresql":
+        return D(str(value)) == exact
+    return abs(D(str(value)) - exact) <= D("1e-9") * max(D(1), abs(exact))
+
+
+def _readme_pnl_query() -> str:
+    (query,) = [q for q in re.findall(r"```sql\n(.*?)```", README.read_text(), re.S) if "AS realized" in q]
+    return query
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+async def test_every_surface_shows_the_same_pnl(name: str, db_url: str, engine: Engine,
+                                                session_factory: sessionmaker[Session], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = await SCENARIOS[name](session_factory, tmp_path)
+    with session_factory.begin() as s:
+        summary = run_totals(s, run_id)
+        end_run(s, run_id, ended_at=datetime.now(UTC), summary=summary)
+    expected, realized = summary["expected_profit"], summary["realized_pnl"]
+    assert summary["unsettled"] == 0 and summary["fill_conflicts"] == 0
+    parts = summary["pnl_attribution"]
+    assert realized - expected == sum(parts.values())
+
+    with session_factory() as s:
+        assert _recompute(s, run_id) == (expected, realized)
+
+    assert main(["report", "--run", str(run_id), "--db", db_url, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    totals = doc["pnl"]["totals"]
+    assert (D(totals["expected_pnl"]), D(totals["realized_pnl"])) == (expected, realized)
+    assert {k: D(totals[k]) for k in parts} == parts
+    assert D(doc["run"]["summary"]["realized_pnl"]) == realized
+
+    assert main(["report", "--run", str(run_id), "--db", db_url, "--format", "csv"]) == 0
+    block = capsys.readouterr().out.split("# pnl\n")[1].split("\n\n")[0]
+    header, *_rows, total = list(csv.reader(io.StringIO(block)))
+    assert D(total[header.index("realized_pnl")]) == realized
+
+    assert main(["report", "--run", str(run_id), "--db", db_url]) == 0
+    table = capsys.readouterr().out
+    pnl_section = table.split("Expected vs realized PnL")[1].split("Fill ratio")[0]
+    (pnl_total,) = [line for line in pnl_section.splitlines() if line.startswith("│ TOTAL")]
+    assert money(realized, 8) in pnl_total.replace(" ", "").split("│")
+
+    with engine.connect() as conn:
+        view = conn.execute(text("SELECT * FROM v_run_pnl WHERE run_id = :r"), {"r": run_id}).mappings().one()
+        per_opp = conn.execute(text("SELECT SUM(realized_pnl) FROM v_opportunity_pnl WHERE run_id = :r"),
+                               {"r": run_id}).scalar_one()
+        readme = conn.execute(text(_readme_pnl_query())).mappings().all()
+    assert _close(view["realized_pnl"], realized, engine) and _close(view["expected_pnl"], expected, engine)
+    assert _close(per_opp, realized, engine)
+    (row,) = readme
+    assert row["symbol"] == SYMBOL and _close(row["realized"], realized, engine)
+    for key in parts:
+        assert _close(row[key.removeprefix("pnl_")], parts[key], engine), key
