@@ -36,10 +36,12 @@ def execute(
     monkeypatch: pytest.MonkeyPatch,
     timeout: int = 300,
     parameters: dict[str, object] | None = None,
+    cwd: Path = REPO,
 ) -> nbformat.NotebookNode:
     """Run ``notebooks/<name>`` with ``env`` set; raises nbclient's CellExecutionError on any cell error.
 
     ``parameters`` go into a cell inserted right after the one tagged ``parameters`` (as papermill does).
+    ``cwd`` is the kernel's working directory (Jupyter's is the notebook's folder).
     """
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -49,7 +51,7 @@ def execute(
         source = "\n".join(f"{key} = {value!r}" for key, value in parameters.items())
         nb.cells.insert(at + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]}))
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
     )
     client.execute()
     return nb
