@@ -51,11 +51,13 @@ from arb.runtime.logs import RUN_ID
 from arb.runtime.status import StatusReporter
 from arb.runtime.venues import VenueSet, open_venues
 from arb.runtime.writer import DecisionWriter
+from arb.store import orders as orders_repo
 from arb.store import repo
 from arb.store.db import make_engine, make_session_factory
 from arb.store.lease import Lease
 from arb.store.lease import acquire as acquire_lease
 from arb.store.migrate import upgrade_to_head
+from arb.store.settlement import settle_pending
 from arb.venues.protocol import BalanceReport
 
 log = logging.getLogger(__name__)
@@ -544,11 +546,19 @@ class Engine:
         return self.clock.now()
 
     async def _cancel_resting(self, venues: VenueSet) -> None:
+        """Cancel what rests on the venues at shutdown, and record the venue's answer for orders arb knows
+        (an order left ``open`` in the database would wait for the next start's reconciliation)."""
         for name, venue in venues.venues.items():
             for symbol in self.config.engine.symbols:
                 try:
                     for order in await venue.fetch_open_orders(symbol):
-                        await venue.cancel(order.client_order_id, symbol)
+                        report = await venue.cancel(order.client_order_id, symbol)
+                        with self.sessions.begin() as s:
+                            known = orders_repo.order_by_client_id(s, report.client_order_id)
+                            if known is not None:
+                                orders_repo.record_report(s, known.id, report, self.clock.now(),
+                                                          detail="canceled at shutdown")
+                                settle_pending(s, self.clock.now())
                 except ArbError as exc:
                     log.warning("could not cancel resting orders on %s: %s", name, exc)
 
