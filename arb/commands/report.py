@@ -146,11 +146,10 @@ _PNL_COLUMNS = (
 
 def _pnl(rows: Sequence[views.PnlRow]) -> Section:
     """The stored settlement of every executed opportunity (realized - expected = the four pnl_ terms)."""
-    body: list[list[Cell]] = [
-        [r.opportunity_id, _time(r.detected_at), f"{r.buy_venue} -> {r.sell_venue}"]
-        + [getattr(r, c) for c in _PNL_COLUMNS]
-        for r in rows
-    ]
+    body: list[list[Cell]] = []
+    for r in rows:
+        cells: list[Cell] = [r.opportunity_id, _time(r.detected_at), f"{r.buy_venue} -> {r.sell_venue}"]
+        body.append(cells + [getattr(r, c) for c in _PNL_COLUMNS])
     sums = views.pnl_totals(rows)
     residual = sum((r.residual_base or views.ZERO for r in rows), views.ZERO)
     totals: list[Cell] = ["TOTAL", "", "", sum((r.size for r in rows), views.ZERO), None]
