@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -55,7 +56,9 @@ class SandboxConfig:
     clock: Callable[[], float] = time.time
     order_limit: int = 10  # Gate: 10 placements per second per account per market
     order_window_s: float = 1.0
-    global_limit: int = 200  # every endpoint, per key (or per caller without one)
+    # Every endpoint, per authenticated key; unauthenticated traffic per address (public requests and
+    # failed authentications in separate buckets).
+    global_limit: int = 200
     global_window_s: float = 10.0
     seed: int = 0  # fault-injection randomness
     feeds: tuple[RandomWalkFeed | CaptureFeed, ...] = ()
@@ -87,4 +90,9 @@ class Faults:
                 "freeze_book",
             ):
                 raise ValueError(f"unknown fault knob {name!r}")
-            setattr(self, name, type(getattr(self, name))(value))  # type: ignore[call-arg]
+            converted = type(getattr(self, name))(value)  # type: ignore[call-arg]
+            if isinstance(converted, float) and not (math.isfinite(converted) and converted >= 0):
+                raise ValueError(f"fault knob {name} must be a finite number >= 0")
+            if name.startswith("fraction_") and converted > 1:
+                raise ValueError(f"fault knob {name} must be at most 1")
+            setattr(self, name, converted)

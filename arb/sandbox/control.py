@@ -1,6 +1,8 @@
 """``/_sandbox/...``: the test/demo control API over HTTP, for a sandbox running in another process.
 
-Loopback only and unauthenticated by design: it is a test fixture, not part of the Gate protocol.
+Loopback only and unauthenticated by design: it is a test fixture, not part of the Gate protocol. Bad
+input (not a JSON object, a missing or mistyped field, an unknown pair, a non-finite number) is answered
+400 with a ``{"label", "message"}`` body, never 500.
 
 - ``POST /_sandbox/clock``           ``{"shift_s": 90}``
 - ``POST /_sandbox/faults``          ``{"latency_s": 0.2, "fraction_429": 0.5, "drop_order_responses": 1, ...}``
@@ -12,6 +14,10 @@ Loopback only and unauthenticated by design: it is a test fixture, not part of t
 
 from __future__ import annotations
 
+import functools
+import json
+import math
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -20,23 +26,65 @@ from aiohttp import web
 if TYPE_CHECKING:
     from arb.sandbox.server import Sandbox
 
+ControlHandler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _bad(message: str) -> web.Response:
+    return web.json_response({"label": "INVALID_PARAM_VALUE", "message": message}, status=400)
+
+
+def _guarded(handler: ControlHandler) -> ControlHandler:
+    """Input errors (including an unknown pair's ``KeyError``) become a 400 naming the cause."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except KeyError as exc:
+            return _bad(f"missing or unknown {exc}")
+        except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+            return _bad(str(exc) or type(exc).__name__)
+
+    return wrapper
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _levels(value: object) -> list[tuple[Decimal, Decimal]]:
+    """``[[price, size], ...]`` as finite decimals, price > 0 and size >= 0 (any precision: a feed test may
+    push a price finer than the pair's tick on purpose)."""
+    if not isinstance(value, list):
+        raise ValueError("levels must be a list of [price, size]")
+    levels = []
+    for level in value:
+        if not isinstance(level, list) or len(level) != 2:
+            raise ValueError("each level must be [price, size]")
+        price, size = (Decimal(str(x)) for x in level)
+        if not (price.is_finite() and size.is_finite() and price > 0 and size >= 0):
+            raise ValueError(f"level {level} must have a finite price > 0 and size >= 0")
+        levels.append((price, size))
+    return levels
+
 
 def control_routes(sb: Sandbox) -> list[web.RouteDef]:
     async def body(request: web.Request) -> dict[str, Any]:
-        data = await request.json() if request.can_read_body else {}
+        raw = await request.read()
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant) if raw else {}
         if not isinstance(data, dict):
-            raise web.HTTPBadRequest(text="expected a JSON object")
+            raise ValueError("expected a JSON object")
         return data
 
     async def clock(request: web.Request) -> web.Response:
-        sb.shift_clock(float((await body(request)).get("shift_s", 0)))
+        shift = float((await body(request)).get("shift_s", 0))
+        if not math.isfinite(shift):
+            raise ValueError("shift_s must be a finite number of seconds")
+        sb.shift_clock(shift)
         return web.json_response({"now_s": sb.now_s()})
 
     async def faults(request: web.Request) -> web.Response:
-        try:
-            sb.faults.update(await body(request))
-        except (ValueError, TypeError) as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
+        sb.faults.update(await body(request))
         return web.json_response({"ok": True})
 
     async def balance(request: web.Request) -> web.Response:
@@ -46,10 +94,15 @@ def control_routes(sb: Sandbox) -> list[web.RouteDef]:
 
     async def book(request: web.Request) -> web.Response:
         data = await body(request)
-        events = sb.push_book(
-            str(data["pair"]), data.get("bids", []), data.get("asks", []), str(data.get("kind", "snapshot"))
-        )
-        return web.json_response({"events": len(events), "id": sb.engine.books[str(data["pair"])].update_id})
+        pair, kind = str(data["pair"]), str(data.get("kind", "snapshot"))
+        if pair not in sb.engine.books:
+            raise KeyError(f"pair {pair}")
+        if kind not in ("snapshot", "delta"):
+            raise ValueError("kind must be snapshot or delta")
+        # Checked in full before the book changes, so a bad level never leaves it half-applied.
+        bids, asks = _levels(data.get("bids", [])), _levels(data.get("asks", []))
+        events = sb.push_book(pair, bids, asks, kind)
+        return web.json_response({"events": len(events), "id": sb.engine.books[pair].update_id})
 
     async def skip(request: web.Request) -> web.Response:
         sb.skip_update_id(str((await body(request))["pair"]))
@@ -60,10 +113,10 @@ def control_routes(sb: Sandbox) -> list[web.RouteDef]:
         return web.json_response({"ok": True})
 
     return [
-        web.post("/_sandbox/clock", clock),
-        web.post("/_sandbox/faults", faults),
-        web.post("/_sandbox/balance", balance),
-        web.post("/_sandbox/book", book),
-        web.post("/_sandbox/skip_update_id", skip),
-        web.post("/_sandbox/close_websockets", close_ws),
+        web.post("/_sandbox/clock", _guarded(clock)),
+        web.post("/_sandbox/faults", _guarded(faults)),
+        web.post("/_sandbox/balance", _guarded(balance)),
+        web.post("/_sandbox/book", _guarded(book)),
+        web.post("/_sandbox/skip_update_id", _guarded(skip)),
+        web.post("/_sandbox/close_websockets", _guarded(close_ws)),
     ]

@@ -16,9 +16,10 @@ WebSocket layer to publish, so the engine never knows who listens.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from arb.domain.ids import next_venue_id
 from arb.sandbox.apierror import GateApiError, bad_param
@@ -73,15 +74,15 @@ class Engine:
     # ---- orders ---------------------------------------------------------------------------------------
     def place(self, key: str, req: dict[str, object], now_ms: int) -> tuple[Order, list[Event]]:
         """Validate and execute ``POST /spot/orders``; the order as answered plus what to publish."""
-        pair = self.pair(_str(req.get("currency_pair")))
-        side = _str(req.get("side"))
+        pair = self.pair(_str(req.get("currency_pair"), "currency_pair"))
+        side = _str(req.get("side"), "side")
         if side not in ("buy", "sell"):
             raise bad_param(f"invalid side {side!r}")
-        if _str(req.get("type", "limit")) != "limit":
+        if _str(req.get("type", "limit"), "type") != "limit":
             raise bad_param("the sandbox only supports limit orders; use time_in_force=ioc")
-        if _str(req.get("account", "spot")) not in ("spot", "cross_margin", "unified"):
+        if _str(req.get("account", "spot"), "account") not in ("spot", "cross_margin", "unified"):
             raise bad_param("invalid account")
-        tif = _str(req.get("time_in_force", "gtc"))
+        tif = _str(req.get("time_in_force", "gtc"), "time_in_force")
         if tif not in ("gtc", "ioc", "poc", "fok"):
             raise bad_param(f"invalid time_in_force {tif!r}")
         amount = _decimal(req.get("amount"), "amount")
@@ -92,7 +93,7 @@ class Engine:
             raise GateApiError(400, "INVALID_PRECISION", f"price precision exceeds {pair.precision}")
         if amount < pair.min_base_amount or amount * price < pair.min_quote_amount:
             raise GateApiError(400, "AMOUNT_TOO_LITTLE", "order size below the minimum")
-        text = _str(req.get("text", "")) or "apiv4"
+        text = _str(req.get("text", ""), "text") or "apiv4"
         if text != "apiv4":
             if not CLIENT_ID_RE.match(text):
                 raise bad_param("text must start with t- and have at most 28 of [0-9A-Za-z_.-] after it")
@@ -145,7 +146,7 @@ class Engine:
         """By id, or by ``text`` while the order is open (as on Gate)."""
         pair = self.pair(pair_id)
         order: Order | None = None
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit() and len(ref) <= 20:  # int() refuses '²' and 5000-digit strings
             order = self.orders.get(int(ref))
         elif ref.startswith("t-"):
             order = next((o for o in self.open_orders(key, pair.id) if o.text == ref), None)
@@ -282,17 +283,29 @@ class Engine:
         events.append(OrderEvent(order.key, order.to_json("finish")))
 
 
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ("" if value is None else str(value))
+# Larger amounts or prices are refused before any arithmetic, so no product can overflow the context.
+MAX_NUMBER = Decimal("1e15")
+# A plain decimal as Gate's clients send it ("1.5"); Decimal() alone would also take "1_0", " 1", "1e9",
+# non-ASCII digits and "NaN".
+DECIMAL_RE = re.compile(r"[0-9]{1,40}(?:\.[0-9]{1,40})?")
+
+
+def _str(value: object, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise bad_param(f"{name} must be a string")
+    return value
 
 
 def _decimal(value: object, name: str) -> Decimal:
-    if not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, str | int):
         raise bad_param(f"{name} must be a decimal string")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise bad_param(f"{name} must be a decimal string") from None
+    if isinstance(value, str) and not DECIMAL_RE.fullmatch(value):
+        raise bad_param(f"{name} must be a plain decimal string such as 1.5")
+    number = Decimal(value)
     if not number.is_finite() or number <= 0:
         raise bad_param(f"{name} must be positive")
+    if number > MAX_NUMBER:
+        raise bad_param(f"{name} must not exceed {MAX_NUMBER:f}")
     return number

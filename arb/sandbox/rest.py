@@ -1,15 +1,24 @@
 """REST ``/api/v4``: the spot endpoints ccxt's gate class and our ``GateExchange`` call.
 
-One middleware does what every Gate request goes through, in Gate's order: injected faults (latency,
-random 429/5xx), the global budget, authentication of private endpoints (recomputed from the request as
-received), then the handler; every answer carries the ``X-Gate-RateLimit-*`` headers and every error is
-Gate's ``{"label", "message"}``.
+One middleware does what every Gate request goes through: injected latency, authentication of private
+endpoints (recomputed from the request as received), the request budget, injected 429/5xx, then the
+handler. Authentication comes before the budget so that nobody can spend a key's budget without its
+secret: an authenticated request is charged to its key; public requests, and requests that fail
+authentication, are charged to the caller's address (each in its own bucket, so a flood of bad
+signatures does not stop market data from the same host). The limiter's table is bounded.
+
+Every answer under ``/api/v4`` carries the ``X-Gate-RateLimit-*`` headers, and every error anywhere but
+the control API (unknown paths and methods, oversized or malformed bodies, a WebSocket path fetched
+without an upgrade) is Gate's ``{"label", "message"}`` with a 4xx. An unexpected exception is logged
+with its traceback and answered as Gate would (500 ``SERVER_ERROR``), never as aiohttp's plain text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -27,6 +36,10 @@ PREFIX = "/api/v4"
 KEY = web.RequestKey("api_key", str)
 LIMIT = web.RequestKey("ratelimit", Verdict)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
+# Gate's labels for what aiohttp itself refuses (routing, body size, WebSocket handshake).
+HTTP_LABELS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "INVALID_REQUEST_BODY"}
+DIGITS_RE = re.compile(r"[0-9]{1,12}")
 
 
 class RestApi:
@@ -71,39 +84,68 @@ class RestApi:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(PREFIX + "/"):
+        if request.path.startswith("/_sandbox/"):  # the control API answers for itself
             return await handler(request)
+        if not request.path.startswith(PREFIX + "/"):  # the WebSocket paths, or nothing at all
+            try:
+                return await handler(request)
+            except web.HTTPException as exc:
+                return _http_error(exc)
         if self.faults.latency_s > 0:
             await asyncio.sleep(self.faults.latency_s)
-        verdict = self.global_limiter.hit(request.headers.get("KEY") or request.remote or "-", self.now_s())
-        request[LIMIT] = verdict
         try:
+            verdict = await self._admit(request)
             if self.faults.fraction_429 and self.faults.rng.random() < self.faults.fraction_429:
                 raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded (injected)")
             if self.faults.fraction_5xx and self.faults.rng.random() < self.faults.fraction_5xx:
                 raise GateApiError(502, "SERVER_ERROR", "Internal server error (injected)")
             if not verdict.allowed:
                 raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded")
-            if not _is_public(request.path):
-                body = await request.read()
-                request[KEY] = verify_request(
-                    request.method,
-                    request.rel_url.raw_path,
-                    request.rel_url.raw_query_string,
-                    body,
-                    request.headers,
-                    self.secrets,
-                    self.now_s(),
-                )
             response = await handler(request)
         except GateApiError as exc:
             response = web.json_response(exc.body(), status=exc.status)
-        except web.HTTPNotFound:
-            response = web.json_response({"label": "NOT_FOUND", "message": "not found"}, status=404)
-        final: Verdict = request[LIMIT]
-        if not response.prepared:
+        except web.HTTPException as exc:
+            response = _http_error(exc)
+        except Exception:  # a sandbox bug: logged in full, answered in Gate's shape
+            log.exception("sandbox: unexpected error answering %s %s", request.method, request.path)
+            response = web.json_response({"label": "SERVER_ERROR", "message": "Internal server error"}, status=500)
+        final = request.get(LIMIT)
+        if final is not None and not response.prepared:
             response.headers.update(final.headers())
         return response
+
+    async def _admit(self, request: web.Request) -> Verdict:
+        """Authenticate, then charge the request's budget: its key's, or else its address's.
+
+        Sets ``request[LIMIT]`` (and ``request[KEY]`` when authenticated). A request that fails routing or
+        authentication is charged to its address's ``rejected`` bucket and then refused: with 429 once
+        that bucket is spent, else with its own error.
+        """
+        now, address = self.now_s(), request.remote or "-"
+        try:
+            if request.match_info.http_exception is not None:  # unknown path or method
+                raise request.match_info.http_exception
+            if _is_public(request.path):
+                request[LIMIT] = self.global_limiter.hit(("public", address), now)
+                return request[LIMIT]
+            body = await request.read()  # 413 past the server's client_max_size
+            key = verify_request(
+                request.method,
+                request.rel_url.raw_path,
+                request.rel_url.raw_query_string,
+                body,
+                request.headers,
+                self.secrets,
+                now,
+            )
+        except (GateApiError, web.HTTPException):
+            request[LIMIT] = self.global_limiter.hit(("rejected", address), now)
+            if not request[LIMIT].allowed:
+                raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded") from None
+            raise
+        request[KEY] = key
+        request[LIMIT] = self.global_limiter.hit(("key", key), now)
+        return request[LIMIT]
 
     # ---- public ---------------------------------------------------------------------------------------
     async def time(self, request: web.Request) -> web.Response:
@@ -166,13 +208,11 @@ class RestApi:
 
     async def create_order(self, request: web.Request) -> web.Response:
         key = request[KEY]
-        try:
-            req = json.loads(await request.read() or b"{}", parse_float=Decimal)
-        except ValueError:
-            raise GateApiError(400, "INVALID_REQUEST_BODY", "body is not JSON") from None
-        if not isinstance(req, dict):
-            raise GateApiError(400, "INVALID_REQUEST_BODY", "body must be a JSON object")
-        pair = self.engine.pair(str(req.get("currency_pair", "")) or None)
+        req = _json_object(await request.read() or b"{}")
+        pair_id = req.get("currency_pair")
+        if pair_id is not None and not isinstance(pair_id, str):
+            raise bad_param("currency_pair must be a string")
+        pair = self.engine.pair(pair_id)
         verdict = self.order_limiter.hit((key, pair.id), self.now_s())
         request[LIMIT] = verdict
         if not verdict.allowed:
@@ -228,8 +268,11 @@ class RestApi:
         return web.json_response(order.to_json())
 
     async def cancel_all(self, request: web.Request) -> web.Response:
+        side = request.query.get("side")
+        if side not in (None, "", "buy", "sell"):
+            raise bad_param("side must be buy or sell")
         orders, events = self.engine.cancel_all(
-            request[KEY], request.query.get("currency_pair"), request.query.get("side"), self.now_ms()
+            request[KEY], request.query.get("currency_pair"), side, self.now_ms()
         )
         self.publish(events)
         return web.json_response([o.to_json() for o in orders])
@@ -238,7 +281,8 @@ class RestApi:
         q = request.query
         pair = self.engine.pair(q.get("currency_pair")) if q.get("currency_pair") else None
         order_id = q.get("order_id")
-        since_s = int(q["from"]) if q.get("from", "").isdigit() else None
+        since_s = _int(q["from"], "from", 0, 10**11) if "from" in q else None
+        until_s = _int(q["to"], "to", 0, 10**11) if "to" in q else None
         trades = [
             t
             for t in self.engine.trades
@@ -246,6 +290,7 @@ class RestApi:
             and (pair is None or t.pair == pair.id)
             and (order_id is None or str(t.order_id) == order_id)
             and (since_s is None or t.create_ms >= since_s * 1000)
+            and (until_s is None or t.create_ms <= until_s * 1000)
         ]
         trades.sort(key=lambda t: t.id, reverse=True)
         limit = _int(q.get("limit", "100"), "limit", 1, 1000)
@@ -264,6 +309,33 @@ def _is_public(path: str) -> bool:
 
 
 def _int(text: str, name: str, low: int, high: int) -> int:
-    if not text.isdigit() or not low <= int(text) <= high:
+    """A query parameter as an integer in ``[low, high]``: ASCII digits only (``str.isdigit`` takes
+    ``'²'``, which ``int`` refuses), and short, so ``int`` never meets a 5000-digit number."""
+    if not DIGITS_RE.fullmatch(text) or not low <= int(text) <= high:
         raise bad_param(f"{name} must be an integer in [{low}, {high}]")
     return int(text)
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object with exact decimals; ``NaN``/``Infinity`` (which Python's ``json``
+    accepts) and absurd nesting are Gate's ``INVALID_REQUEST_BODY``, like any other non-JSON."""
+    try:
+        value = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and over-long integers are ValueErrors too
+        raise GateApiError(400, "INVALID_REQUEST_BODY", "body is not JSON") from None
+    if not isinstance(value, dict):
+        raise GateApiError(400, "INVALID_REQUEST_BODY", "body must be a JSON object")
+    return value
+
+
+def _http_error(exc: web.HTTPException) -> web.Response:
+    """What aiohttp refused (routing, body size, handshake), in Gate's shape with aiohttp's status."""
+    label = HTTP_LABELS.get(exc.status, "BAD_REQUEST" if exc.status < 500 else "SERVER_ERROR")
+    response = web.json_response({"label": label, "message": exc.reason}, status=exc.status)
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response

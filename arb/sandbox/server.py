@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from arb.sandbox.book import Level
 from arb.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
@@ -29,6 +31,18 @@ from arb.sandbox.matching import Engine, Event
 from arb.sandbox.ratelimit import WindowLimiter
 from arb.sandbox.rest import RestApi
 from arb.sandbox.ws import WsHub
+
+
+class _HttpLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's protocol-level logger. A request its HTTP parser refuses (a raw byte in the request line,
+    an oversized header) is the client's mistake, answered 400 by aiohttp before any handler runs: one
+    INFO line here, not an ERROR with a traceback. Anything else is logged as aiohttp would."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError) and 400 <= exc_info.code < 500:
+            self.info("%s: HTTP %s %s", str(msg) % args, exc_info.code, exc_info.message.strip())
+        else:
+            super().exception(msg, *args, exc_info=exc_info, **kwargs)
 
 
 class Sandbox:
@@ -66,7 +80,13 @@ class Sandbox:
         )
         app.add_routes(control_routes(self))
         # Short grace on stop: handlers stalled by the latency fault must not hold a test up for 60 s.
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.2)
+        self._runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=0.2,
+            logger=_HttpLog(logging.getLogger("aiohttp.server"), {}),
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()

@@ -7,12 +7,18 @@ first message then increments), which is what stock ccxt.pro subscribes to. Priv
 
 Each connection has an outgoing queue and one writer task, so the engine publishes synchronously and
 messages leave in the order events happened.
+
+Whatever a client sends, the answer is a frame with Gate's ``error`` (``{"code", "message"}``: 1 the
+frame is not a JSON object, 2 a bad argument, 4 authentication failed, its message Gate's
+``{"label", "message"}``); the connection stays open and nothing reaches the server log. A private
+subscription's ``time`` must be integer seconds within 60 s of the sandbox clock, as on REST.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +30,12 @@ from arb.sandbox.auth import verify_ws_auth
 from arb.sandbox.book import Book, BookUpdate
 from arb.sandbox.matching import Event, OrderEvent, TradeEvent
 from arb.sandbox.orders import fmt
+
+OBU_DEPTH_RE = re.compile(r"[0-9]{1,4}")
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
 
 @dataclass(eq=False)
@@ -52,15 +64,19 @@ class WsHub:
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
+                    if msg.type == WSMsgType.BINARY:
+                        conn.queue.put_nowait(self._frame("", "", error=(1, "frames must be JSON text")))
                     continue
                 try:
-                    frame = json.loads(msg.data)
-                except ValueError:
+                    frame = json.loads(msg.data, parse_constant=_reject_constant)
+                except (ValueError, RecursionError):
                     conn.queue.put_nowait(self._frame("", "", error=(1, "invalid json")))
                     continue
-                if isinstance(frame, dict):
-                    self._on_frame(conn, frame)
-                    await self._notify()
+                if not isinstance(frame, dict):
+                    conn.queue.put_nowait(self._frame("", "", error=(1, "a frame must be a JSON object")))
+                    continue
+                self._on_frame(conn, frame)
+                await self._notify()
         finally:
             self.connections.discard(conn)
             conn.queue.put_nowait(None)
@@ -128,9 +144,10 @@ class WsHub:
         return frame
 
     def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
-        channel = str(frame.get("channel", ""))
-        event = str(frame.get("event", ""))
-        rid = frame.get("id")
+        channel, event, rid = frame.get("channel"), frame.get("event"), frame.get("id")
+        channel = channel if isinstance(channel, str) else ""
+        event = event if isinstance(event, str) else ""
+        rid = rid if isinstance(rid, int | str) and not isinstance(rid, bool) else None  # Gate's id: a number
         payload = frame.get("payload") or []
         if channel == "spot.ping":
             conn.queue.put_nowait(self._frame("spot.pong", "", request_id=rid))
@@ -138,15 +155,21 @@ class WsHub:
         if event not in ("subscribe", "unsubscribe") or not isinstance(payload, list):
             conn.queue.put_nowait(self._frame(channel, event, error=(1, "unknown event"), request_id=rid))
             return
+        if not all(isinstance(p, str) for p in payload):  # Gate's payloads are strings; nothing else is echoed
+            error = (2, "payload must be a list of strings")
+            conn.queue.put_nowait(self._frame(channel, event, error=error, request_id=rid))
+            return
         subscribe = event == "subscribe"
         try:
             if channel == "spot.order_book_update":
                 pair = self._pair(payload[0] if payload else None)
                 (conn.book_update.add if subscribe else conn.book_update.discard)(pair)
             elif channel == "spot.obu":
-                topic = str(payload[0]) if payload else ""
+                topic = payload[0] if payload else ""
                 parts = topic.split(".")
-                pair = self._pair(parts[1] if len(parts) == 3 and parts[0] == "ob" else None)
+                if len(parts) != 3 or parts[0] != "ob" or not OBU_DEPTH_RE.fullmatch(parts[2]):
+                    raise GateApiError(400, "", f"topic must be ob.PAIR.DEPTH, got {topic!r}")
+                pair = self._pair(parts[1])
                 if subscribe:
                     conn.obu[pair] = topic
                 else:
@@ -154,7 +177,7 @@ class WsHub:
             elif channel in ("spot.orders", "spot.usertrades"):
                 if subscribe:
                     key = verify_ws_auth(
-                        channel, event, int(frame.get("time", 0)), frame.get("auth"), self.secrets
+                        channel, event, frame.get("time"), frame.get("auth"), self.secrets, self.now_s()
                     )
                     conn.private[channel] = (key, {str(p) for p in payload} or {"!all"})
                 else:
@@ -180,7 +203,7 @@ class WsHub:
         return value
 
     def _obu_full(self, topic: str, book: Book) -> dict[str, Any]:
-        depth = int(topic.split(".")[2]) if topic.split(".")[2].isdigit() else 50
+        depth = int(topic.split(".")[2])  # validated on subscribe
         result = {
             "t": book.ts_ms,
             "full": True,
