@@ -5,14 +5,29 @@ ccxt keeps the venue's book in sync itself (for venues where it checks sequence 
 the same normalized form as our own Gate feed. ccxt holds floats: each is written back as the shortest
 decimal string that round-trips (exact for venue prices, which have at most 15 significant digits).
 A failure resets the book to ``syncing`` and retries after a capped, jittered backoff.
+
+Malformed input never stops the feed (``marketdata/drops.py``):
+
+- ccxt parses frames in a callback of its receive loop, where an exception silently ends that loop (the
+  book then freezes until a keepalive timeout). Every frame ccxt's client receives passes through our guard
+  (:meth:`CcxtBookFeed.guard`): a frame ccxt's parser raises on is dropped and counted (``bad_json``,
+  ``not_object`` or ``unparsable``), and the connection is dropped so ccxt resubscribes from a fresh
+  snapshot (its own book may hold half of that frame);
+- a book ccxt hands us is checked level by level before the store sees it: a non-finite, negative or
+  non-numeric level drops the update (counted; our book goes ``syncing`` and ccxt resubscribes), an
+  over-precise price drops that level (counted).
+
+Anything else that ends :meth:`CcxtBookFeed.run` (a bug) is the supervisor's: logged, counted, restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +35,7 @@ import ccxt
 
 from arb.backoff import full_jitter
 from arb.marketdata.books import BookStore
+from arb.marketdata.drops import Dropped, FrameDrops, Level, checked_levels, optional_int
 from arb.marketdata.gate_feed import wall_ms
 
 log = logging.getLogger(__name__)
@@ -33,8 +49,36 @@ def decimal_str(value: float | int | str) -> str:
     return text
 
 
-def ccxt_levels(side: Sequence[Sequence[Any]], limit: int) -> list[tuple[str, str]]:
-    return [(decimal_str(level[0]), decimal_str(level[1])) for level in side[:limit]]
+def _ccxt_number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise Dropped("bad_number", f"{type(value).__name__} where a number belongs")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Dropped("bad_number", f"{value!r}")
+    try:
+        return decimal_str(value)
+    except (ArithmeticError, ValueError):
+        raise Dropped("bad_number", repr(value)[:40]) from None
+
+
+def checked_ccxt_levels(side: object, name: str, limit: int) -> tuple[list[Level], int]:
+    """The top ``limit`` levels of a ccxt book side, as checked decimal strings (``drops.checked_levels``)."""
+    if not isinstance(side, Sequence) or isinstance(side, str | bytes):
+        raise Dropped("missing_field", f"{name!r} is not a list of levels")
+    raw = []
+    for level in side[:limit]:
+        if not isinstance(level, Sequence) or isinstance(level, str | bytes) or len(level) < 2:
+            raise Dropped("bad_level", f"{name!r} level {str(level)[:60]} is not [price, amount, ...]")
+        raw.append([_ccxt_number(level[0]), _ccxt_number(level[1])])
+    return checked_levels(raw, name)
+
+
+def _classify(data: object) -> str:
+    """Why ccxt could not handle a frame, as a drop reason."""
+    try:
+        decoded = json.loads(data)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "bad_json"
+    return "unparsable" if isinstance(decoded, dict) else "not_object"
 
 
 class CcxtBookFeed:
@@ -53,6 +97,7 @@ class CcxtBookFeed:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
+        drops: FrameDrops | None = None,
     ) -> None:
         self.store = store
         self.exchange = exchange
@@ -66,13 +111,69 @@ class CcxtBookFeed:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.errors = 0
+        self.drops = drops or FrameDrops()
+        self.resubscribes = 0
+        self.guard(exchange)
 
     @property
     def streaming(self) -> bool:
         return bool(self.exchange.has.get("watchOrderBook"))
 
+    def guard(self, exchange: Any) -> None:
+        """Route every frame of ``exchange``'s WebSocket clients through :meth:`on_bad_frame` on failure.
+
+        ccxt's ``Client.handle_text_or_binary_message`` decodes a frame and calls the exchange's parser,
+        inside a done-callback of its receive loop: an exception there ends the loop. We wrap it on each
+        client as ccxt creates it (``exchange.client(url)``), so ccxt's own parsing stays untouched.
+        """
+        make_client = getattr(exchange, "client", None)
+        if make_client is None:  # a REST-only exchange: no frames of its own to guard
+            return
+
+        def client(url: str) -> Any:
+            made = make_client(url)
+            if not getattr(made, "arb_guarded", False):
+                handle = made.handle_text_or_binary_message
+
+                def guarded(data: Any) -> None:
+                    try:
+                        handle(data)
+                    except Exception as exc:  # noqa: BLE001 - a frame ccxt cannot parse is dropped, not fatal
+                        self.on_bad_frame(data, exc)
+
+                made.handle_text_or_binary_message = guarded
+                made.arb_guarded = True
+            return made
+
+        exchange.client = client
+
+    def on_bad_frame(self, data: object, exc: BaseException) -> None:
+        """ccxt raised on ``data``: count it, and resubscribe (ccxt's book may hold half of that frame)."""
+        self.drops.count(self.venue, _classify(data), f"{type(exc).__name__}: {exc}")
+        self.request_resubscribe()
+
+    def request_resubscribe(self) -> None:
+        """Drop ccxt's connections: pending watches fail with a NetworkError (our loop resets the books and
+        backs off), and the next watch connects and subscribes again, starting from a full snapshot."""
+        for client in list((getattr(self.exchange, "clients", None) or {}).values()):
+            if client.error is None:
+                client.on_error(ccxt.NetworkError(f"{self.venue}: resubscribing (arb)"))
+        self.resubscribes += 1
+
+    async def resubscribe(self) -> None:
+        """The watchdog's remedy for a silent feed."""
+        for symbol in self.symbols:
+            self.store.book(self.venue, symbol).reset()
+        self.request_resubscribe()
+
     async def run(self) -> None:
-        await asyncio.gather(*(self._run_symbol(symbol) for symbol in self.symbols))
+        try:
+            async with asyncio.TaskGroup() as group:  # one symbol failing cancels the others (then restarts)
+                for symbol in self.symbols:
+                    group.create_task(self._run_symbol(symbol))
+        finally:
+            for symbol in self.symbols:
+                self.store.book(self.venue, symbol).reset()
 
     async def _run_symbol(self, symbol: str) -> None:
         attempt = 0
@@ -82,24 +183,40 @@ class CcxtBookFeed:
                     orderbook = await self.exchange.watch_order_book(symbol, self.limit)
                 else:
                     orderbook = await self.exchange.fetch_order_book(symbol, self.limit)
-                self._publish(symbol, orderbook)
-                attempt = 0
-                if not self.streaming:
-                    await self.sleep(self.poll_interval_s)
+                if self.on_orderbook(symbol, orderbook):
+                    attempt = 0
+                    if not self.streaming:
+                        await self.sleep(self.poll_interval_s)
+                    continue
+                # dropped (counted; ccxt resubscribes): back off, a venue may keep sending the same garbage
             except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
                 self.errors += 1
                 log.warning("%s %s book: %s: %s", self.venue, symbol, type(exc).__name__, exc)
                 self.store.book(self.venue, symbol).reset()
-                await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
-                attempt += 1
+            await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
+            attempt += 1
 
-    def _publish(self, symbol: str, orderbook: Any) -> None:
-        self.store.snapshot(
-            self.venue,
-            symbol,
-            ccxt_levels(orderbook["bids"], self.limit),
-            ccxt_levels(orderbook["asks"], self.limit),
-            ts=self.clock_ms(),
-            seq=orderbook.get("nonce"),
-            exchange_ts=orderbook.get("timestamp"),
-        )
+    def on_orderbook(self, symbol: str, orderbook: object) -> bool:
+        """Publish ccxt's book as a snapshot; returns False when it was dropped (counted, book ``syncing``)."""
+        try:
+            if not isinstance(orderbook, Mapping):
+                raise Dropped("not_object", f"an order book of type {type(orderbook).__name__}")
+            bids, over_bids = checked_ccxt_levels(orderbook.get("bids"), "bids", self.limit)
+            asks, over_asks = checked_ccxt_levels(orderbook.get("asks"), "asks", self.limit)
+        except Dropped as drop:
+            self.drops.count(self.venue, drop.reason, f"{symbol}: {drop.detail}")
+            self.store.book(self.venue, symbol).reset()
+            self.request_resubscribe()
+            return False
+        if over_bids or over_asks:
+            self.drops.count(self.venue, "over_precise", f"{symbol}: a price with more than 15 significant digits",
+                             over_bids + over_asks)
+        try:
+            self.store.snapshot(self.venue, symbol, bids, asks, ts=self.clock_ms(),
+                                seq=optional_int(orderbook.get("nonce")),
+                                exchange_ts=optional_int(orderbook.get("timestamp")))
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            self.drops.count(self.venue, "book_refused", f"{symbol}: {exc}")
+            self.store.book(self.venue, symbol).reset()
+            return False
+        return True

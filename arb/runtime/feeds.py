@@ -10,42 +10,92 @@
 
 Every source ends up in ``BookStore.snapshot``/``delta``: health rules (gap, crossed, stale) are the same
 whatever the source.
+
+Each source runs as a task of the engine's supervisor (``runtime/supervisor.py``): a feed that fails is
+logged, counted and restarted (it resyncs from fresh snapshots); a capture pacer is not restarted (a
+capture cannot be replayed twice), so its error ends the run. All feeds count malformed frames in one
+:class:`FrameDrops`. The watchdog (``marketdata/watchdog.py``) calls :meth:`FeedSet.on_stale` for a book
+silent past ``stale_after_ms``: its venue's feed resubscribes, and the resubscription is counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from arb.config import Config
+from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import read_capture
+from arb.marketdata.drops import FrameDrops
+from arb.runtime.supervisor import Spawn
 from arb.runtime.venues import VenueSet
+
+log = logging.getLogger(__name__)
+
+
+class Feed(Protocol):
+    """A venue's live book feed (``GateBookFeed``, ``CcxtBookFeed``)."""
+
+    async def run(self) -> None: ...
+
+    async def resubscribe(self) -> None: ...
 
 
 @dataclass
 class FeedSet:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     finite: list[asyncio.Task[Any]] = field(default_factory=list)  # capture-driven: they end
-    feeds: dict[str, object] = field(default_factory=dict)  # venue -> feed object (for status/tests)
+    feeds: dict[str, Any] = field(default_factory=dict)  # venue -> Feed (for the watchdog, status, tests)
+    drops: FrameDrops = field(default_factory=FrameDrops)  # malformed frames, every feed's
+    resubscribes: Counter[str] = field(default_factory=Counter)  # venue -> watchdog resubscriptions
+    now_ms: Callable[[], int] = field(default=lambda: 0)
+
+    async def on_stale(self, book: OrderBook) -> None:
+        """The watchdog found ``book`` silent: its venue's feed resubscribes (once, however many of its books
+        went stale together). A capture-paced book has no feed to ask; the watchdog's log line is all."""
+        feed: Feed | None = self.feeds.get(book.venue)
+        if feed is None or book.health(self.now_ms()) is not Health.STALE:
+            return  # no feed, or an earlier call this round already reset it
+        self.resubscribes[book.venue] += 1
+        log.warning("%s: resubscribing its silent book feed", book.venue)
+        await feed.resubscribe()
 
     async def finished(self, stop: asyncio.Event) -> None:
         """Until every capture-driven source has ended (never, if all sources are live) or ``stop``."""
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         if self.finite:
             waiters.append(asyncio.gather(*self.finite, return_exceptions=True))
-        done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for w in pending:
-            w.cancel()
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            # Retrieve what the waiters ended with: a cancelled gather otherwise logs "_GatheringFuture
+            # exception was never retrieved ... CancelledError" when the loop collects it (Ctrl-C).
+            await asyncio.wait(waiters)
+            for w in waiters:
+                if not w.cancelled():
+                    w.exception()
 
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
+        # Supervised tasks log and count their own failures; what is left here is their cancellation.
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        for feed in self.feeds.values():
+            exchange = getattr(feed, "exchange", None)  # a ccxt feed's own exchange
+            if exchange is not None:
+                try:
+                    await exchange.close()
+                except Exception as exc:  # noqa: BLE001 - closing goes on for the other feeds
+                    log.debug("closing %s: %s", getattr(feed, "venue", "?"), exc)
 
 
 async def paced_capture(path: Path, routes: dict[tuple[str, str], str], books: BookStore, speed: float,
@@ -72,41 +122,49 @@ async def paced_capture(path: Path, routes: dict[tuple[str, str], str], books: B
             books.delta(venue, event.symbol, event.bids, event.asks, ts=ts, seq=event.seq, first_seq=event.first_seq)
 
 
-def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Callable[[], int]) -> FeedSet:
+def _unsupervised(name: str, factory: Callable[[], Awaitable[object]], **_: object) -> asyncio.Task[Any]:
+    return asyncio.create_task(factory(), name=name)  # type: ignore[arg-type]
+
+
+def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Callable[[], int], *,
+                spawn: Spawn = _unsupervised, drops: FrameDrops | None = None) -> FeedSet:
+    """Start every venue's book source as a task from ``spawn`` (the engine's supervisor)."""
     from arb.marketdata.ccxt_feed import CcxtBookFeed
     from arb.marketdata.gate_feed import GateBookFeed
 
-    out = FeedSet()
+    out = FeedSet(drops=drops or FrameDrops(), now_ms=now_ms)
     symbols = list(config.engine.symbols)
     speed = config.replay.speed if config.replay else 1.0
+    capture = config.capture_path()
     for name, kind in venues.kinds.items():
         section = config.venues[name]
         if kind == "sandbox":
             link = venues.sandboxes[name]
-            feed = GateBookFeed(books, symbols, ws_url=link.ws_url, rest_url=link.rest_url, clock_ms=now_ms)
+            feed = GateBookFeed(books, symbols, ws_url=link.ws_url, rest_url=link.rest_url, clock_ms=now_ms,
+                                drops=out.drops)
             out.feeds[name] = feed
-            out.tasks.append(asyncio.create_task(feed.run(), name=f"feed-{name}"))
-            if link.feed_done is not None:
-                out.finite.append(asyncio.create_task(_wait(link.feed_done), name=f"capture-{name}"))
-        elif kind == "paper" and section.capture_venue and config.capture_path() is not None:
+            out.tasks.append(spawn(f"feed-{name}", feed.run, venue=name))
+            if link.feed_done is not None and link.sandbox is not None:
+                # The sandbox plays its side of the capture: its end ends the run, and so does its error
+                # (a damaged line: not restarted, like a capture pacer).
+                task = spawn(f"capture-{name}", link.sandbox.feeds_finished, venue=name, restart=False)
+                out.tasks.append(task)
+                out.finite.append(task)
+        elif kind == "paper" and section.capture_venue and capture is not None:
             routes = {(section.capture_venue, s): name for s in symbols}
-            task = asyncio.create_task(paced_capture(config.capture_path(), routes, books, speed, now_ms),  # type: ignore[arg-type]
-                                       name=f"capture-{name}")
+            task = spawn(f"capture-{name}", lambda r=routes: paced_capture(capture, r, books, speed, now_ms),
+                         venue=name, restart=False)
             out.tasks.append(task)
             out.finite.append(task)
         else:
             live_feed: GateBookFeed | CcxtBookFeed
             if name == "gate":
-                live_feed = GateBookFeed(books, symbols, clock_ms=now_ms)
+                live_feed = GateBookFeed(books, symbols, clock_ms=now_ms, drops=out.drops)
             else:
                 import ccxt.pro
 
                 live_feed = CcxtBookFeed(books, getattr(ccxt.pro, name)({"enableRateLimit": True}), symbols,
-                                    limit=config.engine.book_depth, clock_ms=now_ms)
+                                         limit=config.engine.book_depth, clock_ms=now_ms, drops=out.drops)
             out.feeds[name] = live_feed
-            out.tasks.append(asyncio.create_task(live_feed.run(), name=f"feed-{name}"))
+            out.tasks.append(spawn(f"feed-{name}", live_feed.run, venue=name))
     return out
-
-
-async def _wait(event: asyncio.Event) -> None:
-    await event.wait()

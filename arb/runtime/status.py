@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console, Group
@@ -51,7 +52,8 @@ class StatusReporter:
         else:
             print(f"arb: {message}", file=self.stream, flush=True)
 
-    def start(self, run_id: int, engine: Engine) -> None:
+    def start(self, run_id: int, engine: Engine, spawn: Callable[..., asyncio.Task[None]] | None = None) -> None:
+        """Show the view until :meth:`stop`; its loop is a task of ``spawn`` (the engine's supervisor)."""
         self._engine, self._run_id = engine, run_id
         if self.mode == "off":
             return
@@ -59,7 +61,10 @@ class StatusReporter:
             self._live = Live(self._table(), console=Console(file=self.stream), refresh_per_second=4,
                               transient=True)
             self._live.start()
-        self._task = asyncio.create_task(self._loop(), name="status")
+        if spawn is None:
+            self._task = asyncio.create_task(self._loop(), name="status")
+        else:
+            self._task = spawn("status", self._loop)
 
     def stop(self) -> None:
         if self._task is not None:
@@ -96,9 +101,24 @@ class StatusReporter:
             age = now_ms - book.received_ts if book.received_ts is not None else None
             books.append(f"{book.venue}:{book.health(now_ms).value}({age}ms)")
         progress = f" progress {self._percent():.0f}%" if self.total_events else ""
+        incidents = "".join(f" {label} {text}" for label, text in self._incidents())
         return (f"run {self._run_id} updates {f['book_updates']} ({rate:.0f}/s) crossed {f['crossed']} "
                 f"executed {f['executed']} rejected {f['rejected_total']} pnl {money(engine.funnel.realized_pnl)} "
-                f"books {' '.join(books)}{progress}")
+                f"books {' '.join(books)}{incidents}{progress}")
+
+    def _incidents(self) -> list[tuple[str, str]]:
+        """Dropped frames, task restarts and resubscriptions so far (only those that happened)."""
+        incidents = getattr(self._engine, "incidents", None)  # the engine's handled-failure counts, if kept
+        if incidents is None:
+            return []
+        counts = incidents()
+        out = []
+        for label, key in (("dropped", "feed_drops"), ("restarts", "task_restarts"),
+                           ("resubscribed", "stale_resubscribes")):
+            per = {name: (sum(n.values()) if isinstance(n, dict) else n) for name, n in counts[key].items()}
+            if any(per.values()):
+                out.append((label, " ".join(f"{name}:{n}" for name, n in per.items() if n)))
+        return out
 
     def _percent(self) -> float:
         return 100.0 * self.done_events / self.total_events if self.total_events else 0.0
@@ -126,4 +146,6 @@ class StatusReporter:
         table.add_row("executed / rejected", f"{f['executed']} / {f['rejected_total']}")
         funnel = self._engine.funnel
         table.add_row("expected / realized", f"{money(funnel.expected_profit)} / {money(funnel.realized_pnl)}")
+        for label, text in self._incidents():
+            table.add_row(label, text)
         return table

@@ -105,6 +105,7 @@ def render_summary(summary: dict[str, Any]) -> str:
         lines.append(f"balance snapshot gaps   {summary['balance_snapshot_gaps']} (reads that failed; see the log)")
     if summary["fill_conflicts"]:
         lines.append(f"FILL CONFLICTS          {summary['fill_conflicts']} (see the fill_conflicts table)")
+    lines += _incident_lines(summary)
     for venue, lat in summary["venue_latency_ms"].items():
         lines.append(f"latency {venue:<16}median {lat['median']} ms, max {lat['max']} ms over {lat['n']} orders")
     hot = summary.get("hot_path_us") or {}
@@ -113,3 +114,19 @@ def render_summary(summary: dict[str, Any]) -> str:
     if summary.get("stop_reason"):
         lines.append(f"stopped: {summary['stop_reason']}")
     return "\n".join(lines)
+
+
+def _incident_lines(summary: dict[str, Any]) -> list[str]:
+    """Malformed frames dropped, supervised tasks restarted, silent feeds resubscribed: shown when any."""
+    lines = []
+    for venue, reasons in (summary.get("feed_drops") or {}).items():
+        detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
+        lines.append(f"frames dropped          {venue} {sum(reasons.values())} ({detail})")
+    restarts = summary.get("task_restarts") or {}
+    if restarts:
+        lines.append("task restarts           " + ", ".join(f"{task} {n}" for task, n in restarts.items())
+                     + " (see the log)")
+    resubscribed = summary.get("stale_resubscribes") or {}
+    if resubscribed:
+        lines.append("stale feeds resubscribed " + ", ".join(f"{venue} {n}" for venue, n in resubscribed.items()))
+    return lines

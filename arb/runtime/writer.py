@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,8 +81,13 @@ class DecisionWriter:
     def pending(self) -> int:
         return len(self._pending)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="decision-writer")
+    def start(self, spawn: Callable[..., asyncio.Task[None]] | None = None) -> None:
+        """Start the background loop, as a task of ``spawn`` (the engine's supervisor: a loop that fails is
+        restarted, and queued rows stay queued) or a plain task."""
+        if spawn is None:
+            self._task = asyncio.create_task(self._run(), name="decision-writer")
+        else:
+            self._task = spawn("decision-writer", self._run)
 
     async def _run(self) -> None:
         while not self._closing:

@@ -1,0 +1,148 @@
+"""Malformed venue input: the checks a level passes before any book sees it, and the per-venue drop counts.
+
+A feed never lets a frame it cannot read stop it. The frame is dropped, counted per venue and reason in a
+:class:`FrameDrops`, and the feed carries on; when the lost frame may have changed a book, the feed
+resyncs that book (gap -> fresh snapshot), so a dropped update never leaves a silently wrong book.
+
+Reasons (one frame each, except ``over_precise``, which counts levels):
+
+- ``bad_json``       not JSON (or not UTF-8)
+- ``not_object``     JSON, but not an object
+- ``missing_field``  a book update without a field it needs, or one of the wrong shape
+- ``bad_id``         an update id that is not an integer in ``[0, 2**63)``, or ``U > u``
+- ``bad_level``      a level that is not a ``[price, size]`` pair
+- ``bad_number``     a price or size that is not a plain decimal (no sign, exponent, NaN or infinity, at most
+                     40 characters), or a price of zero
+- ``over_precise``   a price with more than 15 significant digits (``"27.0500000000000000001"``). A double
+                     cannot tell it from its neighbours, so the book cannot key it (``book_side``): the
+                     *level* is left out and counted, the rest of the frame applies. Levels carry absolute
+                     sizes, so leaving out a level we never hold keeps the update-id sequence intact; the
+                     book is the venue's book without levels no real venue quotes, which can only make it
+                     look less favourable than the venue (never a phantom cross).
+- ``unknown_pair``   an update for a pair the feed did not subscribe to
+- ``venue_error``    an error frame on the book channel that is not a refused subscription
+- ``unparsable``     (ccxt feeds) the exchange's own message parser raised on the frame
+- ``book_refused``   the book refused a level that passed these checks (should not happen; guarded anyway)
+
+The first drop of each (venue, reason) is logged at WARNING with its cause, then the 10th, 100th, ...:
+hostile input cannot flood the log, and the counts reach the status view and the run summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+
+log = logging.getLogger(__name__)
+
+MAX_NUMBER_CHARS = 40
+MAX_PRICE_DIGITS = 15  # DBL_DIG: what book_side.check_precision accepts
+MAX_ID = 2**63  # update ids are stored as BIGINT (opportunities.*_book_seq)
+
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+Level = tuple[str, str]
+
+
+class Dropped(Exception):
+    """A frame (or snapshot) that is dropped: ``reason`` is one of the module's reasons, ``detail`` the cause.
+
+    ``resync``: whether the lost input may have changed a book (so the book must be resynced).
+    """
+
+    def __init__(self, reason: str, detail: str, *, resync: bool = True) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.resync = resync
+
+
+def significant_digits(number: str) -> int:
+    """Significant digits of a plain decimal string (the rule of ``book_side.check_precision``)."""
+    return len(number.replace(".", "").strip("0"))
+
+
+def plain_decimal(value: object) -> bool:
+    """Whether ``value`` is a plain non-negative decimal string a book can hold (``"27.05"``, ``"0"``)."""
+    return isinstance(value, str) and len(value) <= MAX_NUMBER_CHARS and _PLAIN_DECIMAL.fullmatch(value) is not None
+
+
+def checked_levels(raw: object, field: str) -> tuple[list[Level], int]:
+    """``raw`` levels checked: the ``(price, size)`` pairs a book may apply, and how many ``over_precise``
+    ones were left out. Raises :class:`Dropped` for anything malformed (the whole frame is dropped)."""
+    if not isinstance(raw, list):
+        raise Dropped("missing_field", f"{field!r} is not a list of levels")
+    out: list[Level] = []
+    over = 0
+    for level in raw:
+        if not isinstance(level, list | tuple) or len(level) != 2:
+            raise Dropped("bad_level", f"{field!r} level {_short(level)} is not [price, size]")
+        price, size = level
+        if not plain_decimal(price) or not plain_decimal(size):
+            raise Dropped("bad_number", f"{field!r} level {_short(level)} is not two plain decimal strings")
+        if not price.strip("0."):
+            raise Dropped("bad_number", f"{field!r} level {_short(level)} has a zero price")
+        if significant_digits(price) > MAX_PRICE_DIGITS:
+            over += 1
+            continue
+        out.append((price, size))
+    return out, over
+
+
+def checked_id(value: object, field: str) -> int:
+    """An update id: an integer (not a bool) in ``[0, 2**63)``; else :class:`Dropped` (``bad_id``)."""
+    if value is None:
+        raise Dropped("missing_field", f"no update id {field!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_ID:
+        raise Dropped("bad_id", f"update id {field!r} is {_short(value)}, not an integer in [0, 2**63)")
+    return value
+
+
+def optional_int(value: object) -> int | None:
+    """An optional integer (a timestamp in ms, a nonce): kept when in ``[0, 2**63)``, else left out (no drop)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_ID:
+        return value
+    return None
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class FrameDrops:
+    """Dropped frames (and ``over_precise`` levels) per venue and reason; shared by an engine's feeds."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def count(self, venue: str, reason: str, detail: str, n: int = 1) -> None:
+        if n <= 0:
+            return
+        key = (venue, reason)
+        before = self.counts[key]
+        after = self.counts[key] = before + n
+        if _log_point(before, after):
+            log.warning("%s: dropped malformed input (%s: %s); %d so far", venue, reason, _short(detail, 200),
+                        after)
+
+    def total(self, venue: str | None = None) -> int:
+        return sum(n for (v, _r), n in self.counts.items() if venue is None or v == venue)
+
+    def by_venue(self) -> dict[str, dict[str, int]]:
+        """``{venue: {reason: count}}``, sorted: the run summary's ``feed_drops``."""
+        out: dict[str, dict[str, int]] = {}
+        for (venue, reason), n in sorted(self.counts.items()):
+            out.setdefault(venue, {})[reason] = n
+        return out
+
+
+def _log_point(before: int, after: int) -> bool:
+    """Whether ``(before, after]`` contains 1, 10, 100, ...: the counts worth a log line."""
+    point = 1
+    while point <= after:
+        if point > before:
+            return True
+        point *= 10
+    return False
