@@ -5,6 +5,14 @@ wrong types, out-of-range values, venue ids ccxt does not know, malformed symbol
 The first problem found becomes one :class:`~arb.errors.ConfigError` line naming the file, the key and
 what is wrong.
 
+One validation: whatever ``arb run`` would refuse later is refused here, by the code that refuses it at
+run time. Numbers are finite and within the range arb's arithmetic is built for
+(``arb.domain.market.MAX_QUANTITY``); price and amount steps are ones arb can round to
+(``arb.domain.market.check_step``) and, on a sandbox venue, ones Gate can state
+(``arb.runtime.venues.sandbox_decimals``); two venues never replay the same side of a capture; database
+URLs parse with a driver that is installed (``arb.store.db``: the code every database command connects
+through); the capture opens and its first line reads (``arb.marketdata.capture.read_capture``).
+
 Secrets never live in the file. API keys come from the environment, ``ARB_<VENUE>_API_KEY`` and
 ``ARB_<VENUE>_API_SECRET`` (``ARB_<VENUE>_API_PASSWORD`` where a venue needs one); a secret-looking key in
 the file is itself an error, so a key pasted there by mistake is caught before it is committed anywhere.
@@ -22,10 +30,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
-from arb.domain.market import Symbol
-from arb.errors import ConfigError
+from arb.domain.market import MAX_QUANTITY, Symbol, check_step
+from arb.errors import ArbError, ConfigError
 
 DEFAULT_CONFIG = Path("config.toml")
 BUNDLED_PREFIX = "bundled:"
@@ -56,10 +72,27 @@ def _exact_decimal(value: Any) -> Any:
     return value
 
 
+def _step(value: Decimal) -> Decimal:
+    check_step(value)  # the rule rounding applies at run time (arb/domain/market.py)
+    return value
+
+
+# Amounts, prices, balances and money limits: finite, and at most MAX_QUANTITY (the range arb's exact
+# arithmetic is sized for). Basis points below 10,000: a 100% allowance would price a sell leg at zero.
 Dec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(allow_inf_nan=False)]
-PositiveDec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(gt=0, allow_inf_nan=False)]
-NonNegDec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, allow_inf_nan=False)]
-FeeRate = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=Decimal("0.05"))]
+PositiveDec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+NonNegDec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+FeeRate = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=Decimal("0.05"), allow_inf_nan=False)]
+Bps = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=10_000, allow_inf_nan=False)]
+Step = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(allow_inf_nan=False), AfterValidator(_step)]
+
+
+def _seconds(*, gt: float | None = None, ge: float | None = None, le: float, default: float) -> Any:
+    """A finite duration (or speed) in a sane range: ``inf`` would overflow a timedelta or a timer."""
+    return Field(default=default, gt=gt, ge=ge, le=le, allow_inf_nan=False)
+
+
+DAY_MS = 86_400_000
 
 
 class _Section(BaseModel):
@@ -71,8 +104,8 @@ class EngineSection(_Section):
     symbols: tuple[str, ...] = Field(min_length=1)
     book_depth: int = Field(default=20, ge=1, le=1000)
     status: Literal["auto", "rich", "plain", "off"] = "auto"
-    status_interval_s: float = Field(default=5.0, gt=0)
-    stale_after_ms: int = Field(default=10_000, gt=0)  # a book silent this long is `stale`
+    status_interval_s: float = _seconds(default=5.0, gt=0, le=3600)
+    stale_after_ms: int = Field(default=10_000, gt=0, le=DAY_MS)  # a book silent this long is `stale`
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dry_run: bool = False
@@ -95,20 +128,21 @@ class StoreSection(_Section):
     def _known_backend(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql")):
             raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        check_db_url(value)
         return value
 
 
 class ReplaySection(_Section):
     # A path (relative to the config file) or "bundled:<name>" for data shipped inside the package.
-    capture: str
-    speed: float = Field(default=0.0, ge=0)  # 0 = as fast as possible, 1 = recorded speed
+    capture: str = Field(min_length=1)
+    speed: float = _seconds(default=0.0, ge=0, le=1e6)  # 0 = as fast as possible, 1 = recorded speed
 
 
 class DetectionSection(_Section):
     min_edge_bps: NonNegDec = Decimal("0.5")
     min_profit: NonNegDec = Decimal("0")
     abnormal_edge_bps: PositiveDec = Decimal("50")
-    max_book_age_ms: int = Field(default=500, gt=0)
+    max_book_age_ms: int = Field(default=500, gt=0, le=DAY_MS)
 
 
 class SymbolSection(_Section):
@@ -119,24 +153,31 @@ class RiskSection(_Section):
     max_notional_per_trade: PositiveDec
     max_exposure_per_asset: PositiveDec  # unhedged base units per venue and asset
     daily_loss_limit: PositiveDec
-    max_consecutive_failures: int = Field(default=3, ge=1)
-    failure_cooldown_s: float = Field(default=60.0, gt=0)
-    kill_switch_file: str = "arb.kill"
+    max_consecutive_failures: int = Field(default=3, ge=1, le=1_000_000)
+    failure_cooldown_s: float = _seconds(default=60.0, gt=0, le=86_400)
+    kill_switch_file: str = Field(default="arb.kill", min_length=1)  # "" would name ".", which exists
+
+    @field_validator("kill_switch_file")
+    @classmethod
+    def _a_path(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("a file name cannot contain a NUL character")
+        return value
 
 
 class ExecutionSection(_Section):
-    slippage_bps: NonNegDec = Decimal("2")
+    slippage_bps: Bps = Decimal("2")
     leg_policy: Literal["unwind", "complete", "halt"] = "unwind"
-    imbalance_max_slippage_bps: NonNegDec = Decimal("20")
-    order_timeout_s: float = Field(default=5.0, gt=0)
-    lookup_attempts: int = Field(default=6, ge=1)  # lookups by client id before an order is unresolved
+    imbalance_max_slippage_bps: Bps = Decimal("20")
+    order_timeout_s: float = _seconds(default=5.0, gt=0, le=600)
+    lookup_attempts: int = Field(default=6, ge=1, le=100)  # lookups by client id before an order is unresolved
 
 
 class MarketSection(_Section):
     """Trading rules for a symbol on a paper or sandbox venue (live venues report their own)."""
 
-    price_step: PositiveDec
-    amount_step: PositiveDec
+    price_step: Step
+    amount_step: Step
     min_amount: NonNegDec = Decimal(0)
     min_notional: NonNegDec = Decimal(0)
 
@@ -147,10 +188,10 @@ class VenueSection(_Section):
     taker_fee: FeeRate
     fee_tier: str = Field(min_length=1)  # which published tier taker_fee comes from
     buy_fee_in: Literal["base", "quote"] = "base"
-    capture_venue: str | None = None  # which venue of the capture feeds this venue's books
+    capture_venue: str | None = Field(default=None, min_length=1)  # which venue of the capture feeds this one
     balances: dict[str, NonNegDec] = Field(default_factory=dict)  # starting balances (paper/sandbox)
-    latency_ms: int = Field(default=0, ge=0)  # simulated one-way latency (paper)
-    rate_limit_per_s: float = Field(default=10.0, gt=0)
+    latency_ms: int = Field(default=0, ge=0, le=60_000)  # simulated one-way latency (paper)
+    rate_limit_per_s: float = _seconds(default=10.0, gt=0, le=1e6)
     markets: dict[str, MarketSection] = Field(default_factory=dict)
 
     @field_validator("balances")
@@ -171,8 +212,16 @@ class SandboxSection(_Section):
     @field_validator("url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8765")
+        if value is not None:
+            from urllib.parse import urlsplit
+
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+            except ValueError:
+                parts = None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http(s) URL such as http://127.0.0.1:8765")
         return value.rstrip("/") if value else value
 
 
@@ -271,6 +320,25 @@ def resolve_capture(capture: str, config_path: Path) -> Path:
     return path if path.is_absolute() else config_path.parent / path
 
 
+def bundled_captures() -> list[str]:
+    """The names ``bundled:<name>`` accepts: the captures shipped in ``arb/data``."""
+    return sorted(p.name.removesuffix(".jsonl.gz") for p in BUNDLED_DIR.glob("*.jsonl.gz"))
+
+
+def capture_argument(text: str) -> Path:
+    """argparse ``type=`` for a capture on the command line: a path (relative to the working directory) or
+    ``bundled:<name>``, as in the config. One that is not there is a usage error (one line, exit 2)."""
+    import argparse
+
+    path = resolve_capture(text, Path("."))
+    if path.is_file():
+        return path
+    if text.startswith(BUNDLED_PREFIX):
+        raise argparse.ArgumentTypeError(
+            f"no bundled capture {text[len(BUNDLED_PREFIX):]!r} (bundled: {', '.join(bundled_captures())})")
+    raise argparse.ArgumentTypeError(f"capture file not found: {text!r}")
+
+
 def env_prefix(venue: str) -> str:
     return f"ARB_{venue.upper().replace('-', '_')}_"
 
@@ -305,6 +373,9 @@ def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | 
 
     _check_venues(model, shown)
     _check_symbols(model, shown)
+    _check_markets(model, shown)
+    _check_routes(model, shown)
+    _check_db_env(environ)
     config = Config(
         path=path,
         engine=model.engine,
@@ -324,6 +395,47 @@ def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | 
     )
     _check_replay(config, shown)
     return config
+
+
+def check_db_url(url: str) -> None:
+    """ValueError unless arb can connect through ``url``: it parses, names SQLite or PostgreSQL with a driver
+    that is installed (checked by ``arb.store.db.make_engine``, which every command connects through; no
+    connection is made), has no parameter the driver would ignore, and names a database that outlives a
+    connection: an SQLite file whose directory exists, not in-memory SQLite (the migrations would build
+    their schema in one memory database and the run write to another, empty one)."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    from arb.store.db import make_engine, parse_url, sqlite_file
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SAWarning)  # e.g. a query parameter the driver would ignore
+            make_engine(url).dispose()
+        path = sqlite_file(url)
+        in_memory = path is None and parse_url(url).get_backend_name() == "sqlite"
+    except ArbError as exc:
+        raise ValueError(str(exc)) from None
+    except SAWarning as exc:
+        raise ValueError(str(exc).split(" (Background")[0]) from None
+    if in_memory:
+        raise ValueError("an in-memory SQLite database is gone when its connection closes: name a file, "
+                         "e.g. sqlite:///arb.db")
+    if path is not None and not path.parent.is_dir():
+        raise ValueError(f"the directory of the database file {path} does not exist")
+
+
+def _check_db_env(environ: Mapping[str, str]) -> None:
+    """``$ARB_DB_URL`` (the database ``arb db`` and ``arb report`` use without ``--db``), when set."""
+    from arb.store.db import DB_URL_ENV
+
+    url = environ.get(DB_URL_ENV)
+    if url:
+        try:
+            check_db_url(url)
+        except ValueError as exc:
+            raise ConfigError(f"${DB_URL_ENV}", "", str(exc)) from None
 
 
 def _reject_secrets(node: Any, shown: str, environ_hint: bool, prefix: str = "") -> None:
@@ -355,6 +467,10 @@ def _first_error(exc: ValidationError, shown: str) -> ConfigError:
         return ConfigError(shown, key, "required key is missing")
     message = re.sub(r"Decimal\('([^']*)'\)", r"\1", err["msg"].removeprefix("Value error, "))
     value = err.get("input")
+    if key == "store.url" and isinstance(value, str):
+        value = mask_url(value)  # never echo a database password
+        if value in message:
+            return ConfigError(shown, key, message)
     if isinstance(value, (str, int, float, Decimal)) and not isinstance(value, bool):
         message += f" (got {value!r})" if isinstance(value, str) else f" (got {value})"
     return ConfigError(shown, key, message)
@@ -363,11 +479,58 @@ def _first_error(exc: ValidationError, shown: str) -> ConfigError:
 def _check_venues(model: _ConfigModel, shown: str) -> None:
     import ccxt  # imported here: ccxt takes ~0.5 s to import and `arb --help` should not wait for it
 
-    for venue in model.venues:
+    for venue, section in model.venues.items():
         if venue not in ccxt.exchanges:
             close = difflib.get_close_matches(venue, ccxt.exchanges, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(shown, f"venues.{venue}", f"unknown venue id: not a ccxt exchange id{hint}")
+        # Books from the venue itself (a live venue; a paper one with no capture outside a replay) come
+        # through ccxt.pro (arb/runtime/feeds.py), and a live venue trades through it (arb/runtime/venues.py).
+        own_books = section.kind == "live" or (
+            section.kind == "paper" and not section.capture_venue and model.engine.mode != "replay")
+        if own_books and venue != "gate" and venue not in _ccxt_pro_exchanges():
+            raise ConfigError(shown, f"venues.{venue}",
+                              "ccxt has no WebSocket (ccxt.pro) support for this venue: it cannot feed books "
+                              "or trade here; give it a capture_venue and kind = \"paper\"")
+
+
+def _ccxt_pro_exchanges() -> list[str]:
+    import ccxt.pro  # another ~0.25 s: only when a venue needs it
+
+    return list(ccxt.pro.exchanges)
+
+
+def _check_markets(model: _ConfigModel, shown: str) -> None:
+    """A sandbox venue lists each market the way Gate does, in decimal places: its steps must be ones Gate
+    can state. The same function builds the sandbox's markets at run time (arb/runtime/venues.py)."""
+    from arb.runtime.venues import sandbox_decimals
+
+    for venue, section in model.venues.items():
+        if section.kind != "sandbox":
+            continue
+        for symbol in model.engine.symbols:
+            market = section.markets[symbol]
+            for field in ("price_step", "amount_step"):
+                try:
+                    sandbox_decimals(getattr(market, field))
+                except ValueError as exc:
+                    raise ConfigError(shown, f"venues.{venue}.markets.{symbol}.{field}",
+                                      f"{exc} (a sandbox venue)") from None
+
+
+def _check_routes(model: _ConfigModel, shown: str) -> None:
+    """One venue per side of the capture: the engine routes each (capture venue, symbol) to one venue, so a
+    second would never be fed (and two copies of one book never cross anyway)."""
+    fed_by: dict[str, str] = {}
+    for venue, section in model.venues.items():
+        source = section.capture_venue
+        if source is None or section.kind == "live":  # a live venue's books come from the venue itself
+            continue
+        if source in fed_by:
+            raise ConfigError(shown, f"venues.{venue}.capture_venue",
+                              f"{source!r} already feeds venues.{fed_by[source]}: each side of the capture "
+                              "feeds one venue")
+        fed_by[source] = venue
 
 
 def _check_symbols(model: _ConfigModel, shown: str) -> None:
@@ -408,10 +571,19 @@ def _check_replay(config: Config, shown: str) -> None:
             if not section.capture_venue:
                 raise ConfigError(shown, f"venues.{venue}.capture_venue",
                                   "required in replay mode: which venue of the capture feeds this venue")
+    if needs_capture and config.replay is None:  # paper or live mode: the venue's books would never come
+        venue = next(name for name, v in config.venues.items() if v.kind != "live" and v.capture_venue)
+        raise ConfigError(shown, f"venues.{venue}.capture_venue",
+                          "names a side of the capture, but there is no [replay] section with a capture")
     if needs_capture and config.replay is not None:
         capture = config.capture_path()
         if capture is None or not capture.is_file():
+            name = config.replay.capture
+            if name.startswith(BUNDLED_PREFIX):
+                raise ConfigError(shown, "replay.capture", f"no bundled capture {name[len(BUNDLED_PREFIX):]!r} "
+                                  f"(bundled: {', '.join(bundled_captures())})")
             raise ConfigError(shown, "replay.capture", f"capture file not found: {capture}")
+        _check_capture_opens(capture, shown)
     if config.sandbox.url is not None:
         for venue, section in config.venues.items():
             if section.kind != "sandbox":
@@ -434,23 +606,57 @@ def _check_replay(config: Config, shown: str) -> None:
                                   f"live venue needs {env}API_KEY and {env}API_SECRET in the environment")
 
 
+# TOML basic strings: these escapes, \uXXXX for every other control character. C1 controls and bidi
+# overrides are escaped too (valid TOML either way): the output goes to a terminal.
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_TOML_UNSAFE = re.compile('["\\\\\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]')
+_TOML_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string that re-parses to exactly ``text`` and is safe to print."""
+    return '"' + _TOML_UNSAFE.sub(lambda m: _TOML_ESCAPES.get(m.group(), f"\\u{ord(m.group()):04X}"), text) + '"'
+
+
+def _check_capture_opens(capture: Path, shown: str) -> None:
+    """The capture opens and its first line reads, through the strict reader the run uses: a file that is
+    not a capture (another format, a damaged gzip header, unreadable) fails here, not after the run has
+    started. A file damaged further in still fails the run at that line (``file:line``); reading all of
+    it here would make every start as slow as a pass over the whole capture."""
+    from contextlib import closing
+
+    from arb.errors import CaptureFormatError
+    from arb.marketdata.capture import read_capture
+
+    try:
+        with closing(read_capture(capture)) as events:
+            next(events, None)
+    except CaptureFormatError as exc:
+        raise ConfigError(shown, "replay.capture", str(exc)) from None
+
+
 def render_toml(data: Mapping[str, Any]) -> str:
-    """A small TOML writer for the effective config (tables of scalars, lists and nested tables)."""
+    """A small TOML writer for the effective config (tables of scalars, lists and nested tables).
+
+    Strings and keys come from the user's file and are escaped (:func:`toml_string`): the output always
+    re-parses (``tests/config/test_render_toml.py``) and never carries a raw control character."""
     lines: list[str] = []
 
     def scalar(value: Any) -> str:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, (int, float)):
-            return repr(value)
+            return repr(value)  # inf, nan and 1e+20 are TOML as Python writes them
         if isinstance(value, Decimal):
+            if not value.is_finite():
+                return "nan" if value.is_nan() else ("-inf" if value < 0 else "inf")
             return str(value)
         if isinstance(value, (list, tuple)):
             return "[" + ", ".join(scalar(v) for v in value) + "]"
-        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return toml_string(str(value))
 
     def key(part: str) -> str:
-        return part if part.replace("_", "").replace("-", "").isalnum() else f'"{part}"'
+        return part if _TOML_BARE_KEY.fullmatch(part) else toml_string(part)
 
     def table(name: str, node: Mapping[str, Any]) -> None:
         plain = {k: v for k, v in node.items() if not isinstance(v, Mapping) and v is not None}

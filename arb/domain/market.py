@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import decimal
 import enum
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+
+# The range of exact numbers arb is built for, checked where they enter (config, venue rules).
+MAX_QUANTITY = Decimal("1e15")
+"""The largest amount, price, balance or money limit: a quadrillion units, beyond any real one."""
+MIN_STEP = Decimal("1e-18")
+"""The finest price or amount step: 18 decimals (an ERC-20 token's wei); no venue states more."""
+# Digits for rounding to a step: MAX_QUANTITY / MIN_STEP has 34 integer digits, plus the step's own
+# digits. Python's default context has 28 and raises InvalidOperation past them.
+_ROUNDING_PRECISION = 60
 
 
 class Side(enum.StrEnum):
@@ -61,14 +71,25 @@ class MarketRules:
         return quantize_step(price, self.price_step, ROUND_FLOOR if side is Side.BUY else ROUND_CEILING)
 
 
-def quantize_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    """Round ``value`` to a multiple of ``step`` with the given rounding mode, exactly."""
+def check_step(step: Decimal) -> None:
+    """A price or amount step arb can round to: finite, from :data:`MIN_STEP` to :data:`MAX_QUANTITY`.
+    Raises ValueError saying what is wrong (config validation calls this too)."""
     if not step.is_finite() or step <= 0:
         raise ValueError(f"step must be a positive number, got {step}")
-    units = (value / step).to_integral_value(rounding=rounding)
-    exponent = step.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite decimals have an int exponent ('n'/'N'/'F' are NaN/inf)
-    return (units * step).quantize(step) if exponent < 0 else units * step
+    if step < MIN_STEP:
+        raise ValueError(f"step {step} is finer than 1e-18: no venue states more than 18 decimals")
+    if step > MAX_QUANTITY:
+        raise ValueError(f"step {step} is larger than 1e15")
+
+
+def quantize_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    """Round ``value`` to a multiple of ``step`` with the given rounding mode, exactly."""
+    check_step(step)
+    with decimal.localcontext(prec=_ROUNDING_PRECISION):
+        units = (value / step).to_integral_value(rounding=rounding)
+        exponent = step.as_tuple().exponent
+        assert isinstance(exponent, int)  # finite decimals have an int exponent ('n'/'N'/'F' are NaN/inf)
+        return (units * step).quantize(step) if exponent < 0 else units * step
 
 
 def step_from_decimals(decimals: int) -> Decimal:

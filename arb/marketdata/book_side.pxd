@@ -26,9 +26,9 @@ cdef class BookSide:
     cpdef list top_keys(self, Py_ssize_t n)
 
     @cython.locals(levels=dict, window=list, edge=str, plen=Py_ssize_t, dpos=Py_ssize_t, lead0=bint,
-                   zero=str, price=str, size=str)
+                   zero=str, price=str, size=str, limit=Py_ssize_t)
     cdef _apply_fixed_bids(self, it)
 
     @cython.locals(levels=dict, window=list, edge=str, plen=Py_ssize_t, dpos=Py_ssize_t, lead0=bint,
-                   zero=str, price=str, size=str)
+                   zero=str, price=str, size=str, limit=Py_ssize_t)
     cdef _apply_fixed_asks(self, it)

@@ -45,6 +45,10 @@ Key = Any
 
 _NEG_INF = float("-inf")
 _ALL = ""  # fixed-mode bid floor / ask ceiling meaning "the window holds every level"
+# Edges no price passes: a batch that would overfill the window shuts it (see ``_shut``).
+_SHUT_BIDS = "\x7f"  # above every digit string: no fixed-mode bid is >= it
+_SHUT_ASKS = "\x00"  # below every digit string: no fixed-mode ask is <= it
+_SHUT_FLOAT = float("inf")  # no float key (bids: price, asks: -price) is >= it
 
 
 class BookSide:
@@ -101,7 +105,13 @@ class BookSide:
     # ----------------------------------------------------------------- updates
 
     def apply(self, changes: Iterable[LevelIn]) -> None:
-        """Apply ``(price, size)`` changes: size zero removes the level, anything else replaces it."""
+        """Apply ``(price, size)`` changes: size zero removes the level, anything else replaces it.
+
+        A batch that brings more than ``4 * window_size`` levels into the window (a deep snapshot) shuts it
+        (``_shut``) and the window is rebuilt by one sort at the end: O(n log n) in all, where inserting
+        every level into an ever longer sorted list costs O(n^2) (a 600k-level snapshot: 37 s of blocked
+        event loop, instead of well under one).
+        """
         if not self.fixed:
             self._apply_float(changes)
             return
@@ -140,6 +150,7 @@ class BookSide:
         levels, window, edge = self.levels, self.window, self.edge
         plen, dpos, lead0 = self.plen, self.dpos, self.lead0
         zero = self.zero
+        limit = 4 * self.window_size
         for price, size in it:
             if size != zero and size.lstrip("0."):
                 if price in levels:
@@ -152,6 +163,8 @@ class BookSide:
                 levels[price] = size
                 if price >= edge:
                     insort(window, price)
+                    if len(window) > limit:
+                        window, edge = self._shut()
                 continue
             zero = size
             if levels.pop(price, None) is not None:
@@ -171,6 +184,7 @@ class BookSide:
         if edge is _ALL:
             edge = "\x7f"  # above every digit string
         zero = self.zero
+        limit = 4 * self.window_size
         for price, size in it:
             if size != zero and size.lstrip("0."):
                 if price in levels:
@@ -183,6 +197,8 @@ class BookSide:
                 levels[price] = size
                 if price <= edge:
                     insort(window, price)
+                    if len(window) > limit:
+                        window, edge = self._shut()
                 continue
             zero = size
             if levels.pop(price, None) is not None:
@@ -232,6 +248,7 @@ class BookSide:
         self._apply_float(chain(((price, size),), rest))
 
     def _to_float(self) -> None:
+        shut = self.edge == (_SHUT_ASKS if self.ask else _SHUT_BIDS)
         sign = -1.0 if self.ask else 1.0
         levels: dict[float, str] = {}
         for price, size in chain(self.levels.items(), self.odd.items()):
@@ -240,7 +257,18 @@ class BookSide:
         self.levels = levels
         self.odd, self.odd_better, self.odd_worse = {}, [], []
         self.fixed = False
-        self._rebuild()
+        if shut:  # in the middle of a large batch: stay shut, the batch's end rebuilds the window
+            self.window, self.edge = [], _SHUT_FLOAT
+        else:
+            self._rebuild()
+
+    def _shut(self) -> tuple[list[Key], Key]:
+        """The batch being applied has overfilled the window: no level enters or leaves it until the batch
+        ends, when ``apply`` finds it empty with an edge set and rebuilds it from the levels by one sort.
+        Returns the new ``(window, edge)`` for the loop's locals."""
+        self.window = []
+        self.edge = _SHUT_FLOAT if not self.fixed else _SHUT_ASKS if self.ask else _SHUT_BIDS
+        return self.window, self.edge
 
     def _apply_float(self, changes: Iterable[LevelIn]) -> None:
         levels: dict[float, str] = self.levels
@@ -248,6 +276,7 @@ class BookSide:
         edge = self.edge
         floor = _NEG_INF if edge is _ALL else edge
         sign = -1.0 if self.ask else 1.0
+        limit = 4 * self.window_size
         for price, size in changes:
             key = sign * float(price)
             if size.lstrip("0."):
@@ -256,6 +285,8 @@ class BookSide:
                         check_precision(price)
                     if key >= floor:
                         insort(window, key)
+                        if len(window) > limit:
+                            window, floor = self._shut()
                 levels[key] = size
             elif levels.pop(key, None) is not None and key >= floor:
                 del window[bisect_left(window, key)]

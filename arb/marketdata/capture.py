@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,6 +21,7 @@ from typing import IO, Any, Literal
 import orjson
 
 from arb.errors import CaptureFormatError
+from arb.marketdata.book_side import check_precision
 
 EventType = Literal["snapshot", "delta"]
 Level = tuple[str, str]
@@ -32,6 +34,12 @@ _KNOWN = frozenset(_REQUIRED + _OPTIONAL)
 # Plain non-negative decimals: what venues send and what Decimal(str) round-trips. No exponents, signs,
 # NaN or whitespace: a writer that produced those has a bug we want to hear about.
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# What reading a damaged file raises: OSError (a missing or unreadable file, a bad gzip header or CRC),
+# EOFError (gzip cut short), zlib.error (corrupt deflate data). Never a traceback: a file:line error.
+UNREADABLE = (OSError, EOFError, zlib.error)
+# The same, with at most 15 integer digits (leading zeros aside): a price or size of 1e15 or more is beyond
+# arb.domain.market.MAX_QUANTITY, the largest arb's arithmetic is sized for (a float may even make it inf).
+_BOUNDED = re.compile(r"0*[0-9]{1,15}(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +95,24 @@ def _levels(raw: object, field: str, fail: Any) -> tuple[Level, ...]:
             fail(f"{field}[{i}] must be a [price, size] pair")
         price, size = level
         if not isinstance(price, str) or not isinstance(size, str):
-            fail(f"{field}[{i}]: price and size must be decimal strings, got {level!r}")
-        if not _DECIMAL.fullmatch(price) or not _DECIMAL.fullmatch(size):
-            fail(f"{field}[{i}]: not a plain non-negative decimal: {level!r}")
+            fail(f"{field}[{i}]: price and size must be decimal strings, got {_short(level)}")
+        if not _BOUNDED.fullmatch(price) or not _BOUNDED.fullmatch(size):
+            if not _DECIMAL.fullmatch(price) or not _DECIMAL.fullmatch(size):
+                fail(f"{field}[{i}]: not a plain non-negative decimal: {_short(level)}")
+            fail(f"{field}[{i}]: {_short(level)} is 1e15 or more, beyond any price or amount arb handles")
+        if len(price) > 16:  # shorter, it has at most 15 digits
+            try:
+                check_precision(price)  # what the book can key: the rule it applies itself
+            except ValueError as exc:
+                fail(f"{field}[{i}]: {exc}")
         out.append((price, size))
     return tuple(out)
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error line stays a line whatever the input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_snapshot_order(levels: tuple[Level, ...], field: str, descending: bool, fail: Any) -> None:
@@ -122,18 +143,18 @@ def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) 
     if unknown:
         fail(f"unknown field(s): {', '.join(unknown)}")
     kind = obj["type"]
-    if kind not in _TYPES:
-        fail(f"unknown type {kind!r} (expected 'snapshot' or 'delta')")
+    if not isinstance(kind, str) or kind not in _TYPES:
+        fail(f"unknown type {_short(kind)} (expected 'snapshot' or 'delta')")
     if not _is_int(obj["ts"]) or obj["ts"] < 0:
-        fail(f"'ts' must be a non-negative integer (ms since epoch), got {obj['ts']!r}")
+        fail(f"'ts' must be a non-negative integer (ms since epoch), got {_short(obj['ts'])}")
     for key in ("venue", "symbol"):
         if not isinstance(obj[key], str) or not obj[key]:
             fail(f"{key!r} must be a non-empty string")
     if "/" not in obj["symbol"]:
-        fail(f"'symbol' must be a ccxt unified symbol BASE/QUOTE, got {obj['symbol']!r}")
+        fail(f"'symbol' must be a ccxt unified symbol BASE/QUOTE, got {_short(obj['symbol'])}")
     for key in _OPTIONAL:
         if key in obj and not _is_int(obj[key]):
-            fail(f"{key!r} must be an integer when present, got {obj[key]!r}")
+            fail(f"{key!r} must be an integer when present, got {_short(obj[key])}")
     bids = _levels(obj["bids"], "bids", fail)
     asks = _levels(obj["asks"], "asks", fail)
     if kind == "snapshot":
@@ -160,13 +181,18 @@ def read_capture(path: str | Path) -> Iterator[CaptureEvent]:
 
     Raises :class:`CaptureFormatError` naming the file and 1-based line number for a malformed line, an
     unknown ``type``, a ``ts`` lower than the line before, or a ``delta`` for a (venue, symbol) that has
-    had no ``snapshot`` yet. Blank lines are errors too: the writer never produces them.
+    had no ``snapshot`` yet. Blank lines are errors too: the writer never produces them. A file that cannot
+    be opened, or a damaged gzip stream (cut short, corrupt, a bad CRC), is one too: the line it failed at.
     """
     path = Path(path)
     source = str(path)
     last_ts = -1
     seen: set[tuple[str, str]] = set()
-    with _open_binary(path, "rb") as fh:
+    try:
+        fh = _open_binary(path, "rb")
+    except OSError as exc:
+        raise CaptureFormatError(source, 1, f"cannot open: {exc.strerror or exc}") from None
+    with fh:
         line_no = 0
         try:
             for line_no, raw in enumerate(fh, start=1):  # noqa: B007 - line_no used after the loop
@@ -188,7 +214,7 @@ def read_capture(path: str | Path) -> Iterator[CaptureEvent]:
                         source, line_no, f"delta for {event.venue} {event.symbol} before any snapshot"
                     )
                 yield event
-        except (OSError, EOFError) as exc:  # truncated or corrupt gzip
+        except UNREADABLE as exc:  # truncated or corrupt gzip
             raise CaptureFormatError(source, line_no + 1, f"unreadable: {exc}") from None
 
 

@@ -164,6 +164,13 @@ class Sandbox:
         await self.hub.close_all()
 
     # ---- feeds ----------------------------------------------------------------------------------------
+    async def feeds_finished(self) -> None:
+        """Until every feed has played to its end (a random walk never does). A feed that failed (a damaged
+        capture: the reader's ``file:line`` error) raises that error here, for whoever runs the sandbox to
+        report; waiting here never cancels a feed."""
+        for task in list(self._feed_tasks):
+            await asyncio.shield(task)
+
     async def _run_feed(self, feed: RandomWalkFeed | CaptureFeed) -> None:
         events: Iterator[BookEvent] = (
             random_walk(feed) if isinstance(feed, RandomWalkFeed) else capture_events(feed)

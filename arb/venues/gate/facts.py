@@ -85,6 +85,18 @@ def market_rules(pair: Mapping[str, Any], venue: str = GATE.venue) -> MarketRule
         raise ValueError(f"malformed currency pair {pair.get('id', '?')!r}: {exc!r}") from exc
 
 
+def decimals_of_step(step: Decimal) -> int:
+    """A step as Gate states it, in decimal places: ``Decimal('0.001')`` -> ``3`` (``step_from_decimals``
+    inverted). Gate has no other way to state a step, so only a power of ten of at most 1 is one; anything
+    else (``0.003``, ``0.25``, ``10``) raises ValueError saying so."""
+    normal = step.normalize()
+    exponent = normal.as_tuple().exponent
+    if not isinstance(exponent, int) or normal != Decimal(1).scaleb(exponent) or exponent > 0:
+        raise ValueError(f"step {step} is not a power of ten of at most 1 (0.01, 0.001, ...): Gate states "
+                         "precision as a number of decimal places")
+    return -exponent
+
+
 def parse_currency_pairs(
     payload: Iterable[Mapping[str, Any]], *, tradable_only: bool = True, venue: str = GATE.venue
 ) -> dict[str, MarketRules]:

@@ -1,0 +1,147 @@
+"""`arb config check` and `arb run` agree: every config `run` would refuse, `check` refuses first.
+
+The fuzzer replaces values the engine acts on (steps, minimums, balances, fees, sizes, limits, timeouts,
+routes, the database URL) with hostile ones. Each config `check` accepts is then run, in-process, on 16 s
+of the real capture where low fees execute pairs (00:42:18-00:42:34), status off, into a temporary SQLite
+database: it must end `completed`. A config `check` refuses is not run (`check` refusing is the point);
+so a config that only fails once trading starts shows up here as a run that raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine.helpers import trimmed_capture  # tests/engine/helpers.py
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
+
+from arb.config import load_config
+from arb.engine import Engine
+from arb.errors import ConfigError
+
+from .tomlgen import NUMERIC, shipped, to_toml
+
+RUN_CASES = int(os.environ.get("ARB_FUZZ_RUNS", "60"))
+# (path, values): where the fuzzer writes, and what; numbers that are plausible for the key and hostile
+# ones of every kind.
+MARKET = ("venues", "{venue}", "markets", "LINK/USDT")
+PLAUSIBLE = st.one_of(
+    st.sampled_from(["1e-18", "1e-19", "1e-12", "0.003", "0.25", "0.5", "1", "10", "100", "1e15", "1e16",
+                     "0", "5", "0.1", "1E+2", "1e-8", "0.0000001", "20", "1000", "0.00001", "0.049"]),
+    # log-uniform from 1e-22 to 1e22: steps, sizes and limits of every magnitude
+    st.builds(lambda m, e: str(Decimal(m).scaleb(e)), st.integers(1, 999), st.integers(-22, 20)),
+)
+VALUES = st.one_of(PLAUSIBLE, PLAUSIBLE, NUMERIC)
+TARGETS: list[tuple[tuple[str, ...], st.SearchStrategy[Any]]] = [
+    (("engine", "book_depth"), st.one_of(st.integers(-5, 2000), VALUES)),
+    (("engine", "stale_after_ms"), st.one_of(st.integers(-5, 10**12), VALUES)),
+    (("detection", "min_edge_bps"), VALUES),
+    (("detection", "min_profit"), VALUES),
+    (("detection", "abnormal_edge_bps"), VALUES),
+    (("detection", "max_book_age_ms"), st.one_of(st.integers(-5, 10**12), VALUES)),
+    (("symbols", "LINK/USDT", "max_size"), VALUES),
+    (("risk", "max_notional_per_trade"), VALUES),
+    (("risk", "max_exposure_per_asset"), VALUES),
+    (("risk", "daily_loss_limit"), VALUES),
+    (("risk", "max_consecutive_failures"), st.one_of(st.integers(-2, 10**7), VALUES)),
+    (("risk", "failure_cooldown_s"), st.one_of(st.floats(allow_nan=True, allow_infinity=True), VALUES)),
+    (("risk", "kill_switch_file"), st.sampled_from(["", ".", "\x00x", "arb.kill", "/"])),
+    (("execution", "slippage_bps"), VALUES),
+    (("execution", "imbalance_max_slippage_bps"), VALUES),
+    (("execution", "leg_policy"), st.sampled_from(["unwind", "complete", "halt"])),
+    (("execution", "order_timeout_s"), st.one_of(st.floats(allow_nan=True, allow_infinity=True), VALUES)),
+    (("execution", "lookup_attempts"), st.one_of(st.integers(-2, 10**7), VALUES)),
+    (("store", "url"), st.sampled_from(["sqlite://", "sqlite:///", "sqlite:foo", "sqlite:///sub/x.db",
+                                        "sqlite:///x.db?mode=ro", "postgresql+psycopg2://h/db",
+                                        "postgresql://u@h:notaport/db", "mysql://h/db"])),
+    *(
+        (path, values)
+        for venue in ("gate", "htx")
+        for path, values in [
+            (("venues", venue, "taker_fee"), VALUES),
+            (("venues", venue, "kind"), st.sampled_from(["sandbox", "paper", "live"])),
+            (("venues", venue, "buy_fee_in"), st.sampled_from(["base", "quote"])),
+            (("venues", venue, "capture_venue"), st.sampled_from(["binance", "huobi", "okx", ""])),
+            (("venues", venue, "latency_ms"), st.one_of(st.integers(-5, 10**9), VALUES)),
+            (("venues", venue, "balances", "USDT"), VALUES),
+            (("venues", venue, "balances", "LINK"), VALUES),
+            *(((*(p.format(venue=venue) for p in MARKET), key), VALUES)
+              for key in ("price_step", "amount_step", "min_amount", "min_notional")),
+        ]
+    ),
+]
+
+
+@st.composite
+def run_configs(draw: st.DrawFn) -> list[tuple[tuple[str, ...], Any]]:
+    picks = draw(st.permutations(range(len(TARGETS))))[: draw(st.integers(1, 3))]
+    return [(TARGETS[i][0], draw(TARGETS[i][1])) for i in picks]
+
+
+def _write(tmp: Path, capture: Path, edits: list[tuple[tuple[str, ...], Any]]) -> Path:
+    doc = json.loads(json.dumps(shipped()))
+    doc["engine"]["status"] = "off"
+    doc["replay"]["capture"] = str(capture)
+    doc["store"]["url"] = f"sqlite:///{tmp / 'run.db'}"
+    doc["risk"]["kill_switch_file"] = str(tmp / "arb.kill")
+    for venue in doc["venues"].values():
+        venue["taker_fee"] = "0.0001"  # low enough that the window executes pairs
+    for path, value in edits:
+        node = doc
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+    config = tmp / "config.toml"
+    config.write_text(to_toml(doc))
+    return config
+
+
+@pytest.fixture(scope="module")
+def window(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trimmed_capture(tmp_path_factory.mktemp("capture"), "00:42:18", "00:42:34")
+
+
+def test_the_window_trades_with_the_base_config(window: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                ) -> None:
+    # Otherwise the agreement below would prove little: the fuzzed runs must reach execution.
+    monkeypatch.chdir(tmp_path)
+    config = load_config(_write(tmp_path, window, []), environ={})
+    result = asyncio.run(Engine(config, install_signal_handlers=False).run())
+    assert result.funnel.executed >= 5
+
+
+@settings(max_examples=RUN_CASES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(edits=run_configs())
+# The reproductions of issue 13: each passed `check` and then crashed the run.
+@example(edits=[(("venues", "htx", "markets", "LINK/USDT", "amount_step"), "1e-30")])
+@example(edits=[(("venues", "gate", "markets", "LINK/USDT", "price_step"), "0.003")])
+@example(edits=[(("venues", "htx", "capture_venue"), "binance")])
+@example(edits=[(("store", "url"), "postgresql://u@h:notaport/db")])
+@example(edits=[(("venues", "htx", "markets", "LINK/USDT", "amount_step"), "1e-18"),
+                (("symbols", "LINK/USDT", "max_size"), "1e15"),
+                (("venues", "htx", "balances", "LINK"), "1e15")])
+def test_every_config_check_accepts_runs_to_completion(
+    edits: list[tuple[tuple[str, ...], Any]], window: Path, tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tmp = tmp_path_factory.mktemp("agree")
+    monkeypatch.chdir(tmp)  # relative database and kill-switch paths land here
+    path = _write(tmp, window, edits)
+    try:
+        config = load_config(path, environ={})
+    except ConfigError as exc:
+        event(f"refused by check: {exc.key}")
+        return  # `check` refuses: nothing to agree on
+    event("accepted by check: run")
+    result = asyncio.run(Engine(config, install_signal_handlers=False).run())  # raises if `run` refuses
+    with create_engine(config.store.url).connect() as c:  # a file: check refuses in-memory SQLite
+        status = c.execute(text("SELECT status FROM runs WHERE id = :r"), {"r": result.run_id}).scalar_one()
+    assert status == "completed"
