@@ -4,8 +4,12 @@ Each feature package contributes its subcommands through a ``register(subparsers
 ``cli`` module (listed in ``COMMAND_MODULES``); ``register`` sets ``func`` on its parser, called with the
 parsed ``argparse.Namespace`` and returning the exit status.
 
-Exit codes: 0 ok, 1 runtime failure, 2 bad input (config, arguments, capture file) or a database another
-engine holds, 130 interrupted.
+The error contract, for every command: bad input (arguments, config, a file that is not usable) is one
+line on stderr and exit status 2; a venue or database that cannot be reached, or anything else that stops
+a command, is one line naming it and exit status 1; 130 when interrupted. Each
+:class:`~arb.errors.ArbError` carries its exit status; anything else is described in one line by
+:func:`describe`. No traceback is shown unless ``--debug`` is given (before or after the command). Every
+line is passed through :func:`arb.display.printable`: user input never reaches the terminal raw.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from arb import __version__
-from arb.errors import ArbError, CaptureFormatError, ConfigError, DatabaseInUse
+from arb.display import printable
+from arb.errors import ArbError
 
 COMMAND_MODULES = (
     "arb.commands.run",
@@ -29,35 +36,92 @@ COMMAND_MODULES = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the error contract: a usage error is one line (not the usage block), exit status 2.
+    Subcommand parsers are made by ``add_parser`` with the parent's class, so they inherit this."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="arb",
         description="Cross-exchange crypto arbitrage engine. Runs offline by default on bundled data.",
     )
     parser.add_argument("--version", action="version", version=f"arb {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--debug", action="store_true", help="show the traceback when a command fails")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _accept_debug_everywhere(parser)
     return parser
+
+
+def _accept_debug_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` after the command too (``arb report --debug``). SUPPRESS: a subcommand that is not given
+    the flag leaves the top-level value alone instead of resetting it to False."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                if not any("--debug" in a.option_strings for a in child._actions):
+                    child.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                       help="show the traceback when the command fails")
+                _accept_debug_everywhere(child)
+
+
+def describe(exc: BaseException) -> tuple[str, int]:
+    """The one line and the exit status for an error that ended a command.
+
+    :class:`ArbError` says both itself. The rest are errors arb did not raise on purpose; each gets a line
+    that says what failed. Library modules are looked up in ``sys.modules`` rather than imported: an error
+    cannot come from a library that was never loaded, and ``arb --help`` stays fast.
+    """
+    if isinstance(exc, ArbError):
+        return str(exc), exc.exit_status
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError):
+        return f"database error: {_first_line(getattr(exc, 'orig', None) or exc)}", 1
+    ccxt_errors = sys.modules.get("ccxt.base.errors")
+    if ccxt_errors is not None and isinstance(exc, ccxt_errors.BaseError):
+        # ccxt's messages start with the exchange id ("gate GET https://..."): that names the venue.
+        return f"venue error ({type(exc).__name__}): {_first_line(exc)}", 1
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+        return f"{exc.filename}: {exc.strerror}", 2
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or _first_line(exc)}", 1
+    return f"unexpected {type(exc).__name__}: {_first_line(exc)} (arb --debug shows the traceback)", 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except Exception as exc:  # a ``type=`` converter raising what argparse does not catch: still bad input
+        if "--debug" in (sys.argv[1:] if argv is None else argv):
+            traceback.print_exc()
+        print(f"arb: error: invalid argument: {printable(describe(exc)[0])}", file=sys.stderr)
+        return 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, CaptureFormatError, DatabaseInUse) as exc:
-        print(f"arb: error: {exc}", file=sys.stderr)
-        return 2
-    except ArbError as exc:
-        print(f"arb: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("arb: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        message, status = describe(exc)
+        print(f"arb: error: {printable(message)}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,17 +43,19 @@ from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureEvent, read_capture
+from arb.marketdata.capture import UNREADABLE, CaptureEvent, read_capture
+from arb.marketdata.drops import FrameDrops
 from arb.runtime.clock import ReplayClock, WallClock
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.logs import RUN_ID
 from arb.runtime.status import StatusReporter
+from arb.runtime.supervisor import Supervisor, TaskFailed
 from arb.runtime.venues import VenueSet, open_venues
 from arb.runtime.writer import DecisionWriter
 from arb.store import orders as orders_repo
 from arb.store import repo
-from arb.store.db import make_engine, make_session_factory
+from arb.store.db import file_identity, make_engine, make_session_factory, sqlite_file
 from arb.store.lease import Lease
 from arb.store.lease import acquire as acquire_lease
 from arb.store.migrate import upgrade_to_head
@@ -77,9 +79,12 @@ def count_lines(path: Path) -> int:
 
     opener = gzip.open if path.suffix == ".gz" else open
     count = 0
-    with opener(path, "rb") as f:  # type: ignore[operator]
-        while chunk := f.read(1 << 20):
-            count += chunk.count(b"\n")
+    try:
+        with opener(path, "rb") as f:  # type: ignore[operator]
+            while chunk := f.read(1 << 20):
+                count += chunk.count(b"\n")
+    except UNREADABLE:  # damaged: the strict reader reports it (file:line) when it gets there
+        pass
     return count
 
 
@@ -103,6 +108,7 @@ class _State:
     # there until a read succeeds (retried at each decision that needs them).
     stale_balances: set[str] = field(default_factory=set)
     balance_snapshot_gaps: int = 0  # (venue, snapshot) pairs left out of a balance snapshot: the read failed
+    fatal: TaskFailed | None = None  # a supervised task given up on: the run stops and ends ``failed``
 
 
 class Engine:
@@ -116,6 +122,7 @@ class Engine:
         mode: str | None = None,
         status: StatusReporter | None = None,
         install_signal_handlers: bool = True,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.config = config
         self.db_url = db_url or config.store.url
@@ -130,6 +137,10 @@ class Engine:
         self.hot_path = LatencyRecorder()
         self.state = _State()
         self.feeds: Any = None  # the FeedSet outside replays (tests inspect it)
+        # Every long-lived task (feeds, capture pacers, writer loop, watchdog, status view) runs under it.
+        self.supervisor = supervisor or Supervisor()
+        self.supervisor.on_fatal = self._task_failed
+        self.drops = FrameDrops()  # malformed frames, per venue and reason, all feeds'
         self._per_symbol: dict[str, tuple[Symbol, DetectionParams]] = {}
         self._per_venue: dict[tuple[str, str], tuple[Decimal, FeeMode, MarketRules]] = {}
         self.venues: VenueSet | None = None
@@ -200,6 +211,9 @@ class Engine:
 
     async def _run(self, lease: Lease) -> RunResult:
         upgrade_to_head(self.db_url)
+        # An SQLite file deleted or replaced mid-run takes everything written with it; noticed at the end.
+        db_file = sqlite_file(self.db_url)
+        db_identity = file_identity(db_file) if db_file is not None else None
         engine = self._db = make_engine(self.db_url)
         sessions = self.sessions = make_session_factory(engine)
         # Venues first: a missing key, an unknown symbol or an unreachable venue fails here, before a run is
@@ -232,14 +246,16 @@ class Engine:
             executor = PairedExecutor(venues.venues, sessions, run_id, risk, config=self._executor_config(),
                                       clock=self.clock.now)
             await self._snapshot_balances(venues, writer, run_id, "start", ts=self._start_ts())
-            writer.start()
-            self.status.start(run_id, self)
+            writer.start(self.supervisor.spawn)
+            self.status.start(run_id, self, self.supervisor.spawn)
             if self.mode == "replay":
                 await self._replay(venues, executor, writer, risk)
             else:
                 await self._stream(venues, executor, writer, risk)
             await self._cancel_resting(venues)
             await self._snapshot_balances(venues, writer, run_id, "end")
+            if self.state.fatal is not None:  # stopped in order above; the run ends failed with its line
+                raise self.state.fatal
         finally:
             self.status.stop()
             try:
@@ -248,6 +264,10 @@ class Engine:
                 if venues is not None:
                     await venues.close()
                 self._remove_signals()
+                await self.supervisor.close()
+        if db_file is not None and file_identity(db_file) != db_identity:
+            raise StoreError(f"the database file {db_file} was deleted or replaced during the run: "
+                             f"nothing of run {run_id} was kept")
         summary = self._summary(sessions, run_id)
         with sessions.begin() as s:
             repo.end_run(s, run_id, ended_at=datetime.now(UTC), summary=summary, **self._market_span())
@@ -312,6 +332,7 @@ class Engine:
         Detection runs on the latest books, once per wake-up, not once per message: while a pair is being
         executed, updates accumulate and the next evaluation sees the newest state.
         """
+        from arb.marketdata.watchdog import run_watchdog
         from arb.runtime.feeds import start_feeds
 
         dirty: dict[str, int] = {}  # symbol -> perf_counter_ns of its oldest undecided update
@@ -323,7 +344,13 @@ class Engine:
             wake.set()
 
         remove = self.books.add_listener(on_book)
-        self.feeds = start_feeds(self.config, venues, self.books, self.clock.now_ms)
+        self.feeds = feeds = start_feeds(self.config, venues, self.books, self.clock.now_ms,
+                                         spawn=self.supervisor.spawn, drops=self.drops)
+        # A book silent past stale_after_ms is stale (detection refuses it); the watchdog has its feed
+        # resubscribe, checking a few times per stale period.
+        watchdog = self.supervisor.spawn("watchdog", lambda: run_watchdog(
+            self.books, feeds.on_stale, interval_s=min(1.0, self.config.engine.stale_after_ms / 4000),
+            clock_ms=self.clock.now_ms))
         ended = asyncio.ensure_future(self.feeds.finished(self.state.stop))
         try:
             while not ended.done():
@@ -340,6 +367,7 @@ class Engine:
         finally:
             remove()
             ended.cancel()
+            watchdog.cancel()
             await self.feeds.close()
 
     async def _decide(self, decision: Opportunity | Rejection | None, venues: VenueSet, executor: PairedExecutor,
@@ -578,7 +606,23 @@ class Engine:
             "hot_path_us": self.hot_path.summary_us(),
             "stop_reason": self.state.stop_reason,
             "balance_snapshot_gaps": self.state.balance_snapshot_gaps,
+            **self.incidents(),
         }
+
+    def incidents(self) -> dict[str, dict[str, Any]]:
+        """What went wrong underneath and was handled: malformed frames dropped (venue -> reason -> count),
+        supervised task restarts (task -> count), silent feeds resubscribed (venue -> count)."""
+        return {
+            "feed_drops": self.drops.by_venue(),
+            "task_restarts": dict(sorted(self.supervisor.restarts.items())),
+            "stale_resubscribes": dict(sorted(self.feeds.resubscribes.items())) if self.feeds is not None else {},
+        }
+
+    def _task_failed(self, failure: TaskFailed) -> None:
+        """A supervised task was given up on: stop as on a signal; ``_run`` then ends the run failed."""
+        if self.state.fatal is None:
+            self.state.fatal = failure
+        self.request_stop(str(failure))
 
     # ------------------------------------------------------------------ signals
     def request_stop(self, reason: str) -> None:

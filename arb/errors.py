@@ -1,13 +1,19 @@
 """The arb error tree.
 
 Every error arb raises on purpose derives from :class:`ArbError`. Venue errors carry ``retryable`` so the
-executor's retry loop can decide without parsing messages:
+executor's retry loop can decide without parsing messages. Each class carries the exit status ``arb`` ends
+with when it stops a command (``exit_status``): 2 for bad input, 1 for everything else (a venue or
+database that cannot be reached included).
 
+- ``UsageError``               bad input on the command line (a malformed value, a file that is not
+                               usable). Exit status 2.
 - ``ConfigError``              bad configuration; names the file and key. Exit status 2.
-- ``CaptureFormatError``       a capture file line that does not follow CAPTURE.md; names the line.
+- ``CaptureFormatError``       a capture file line that does not follow CAPTURE.md; names the line. Exit 2.
 - ``StoreError``               the database is unavailable or refused a write.
   - ``UnrecordedOrders``       ...after orders were sent: reconcile before trading again.
 - ``DatabaseInUse``            another ``arb run`` holds the database's lease; names it. Exit status 2.
+- ``TaskFailed``               (``runtime/supervisor.py``) a supervised task kept failing and was given up on;
+                               names the task, its venue and the cause. The run ends ``failed``.
 - ``VenueError``               anything a venue said or failed to say:
   - ``AuthenticationError``    bad key/signature/expired timestamp after resync: stop trading there.
   - ``RateLimited``            HTTP 429 and friends; carries ``reset_at`` (epoch seconds) when known.
@@ -32,10 +38,19 @@ class ArbError(Exception):
     """Base of every error arb raises on purpose."""
 
     retryable: bool = False
+    exit_status: int = 1  # what ``arb`` exits with when this error ends a command (``arb/cli.py``)
+
+
+class UsageError(ArbError):
+    """Bad input on the command line: a malformed value, or a file or name it gives that is not usable."""
+
+    exit_status = 2
 
 
 class ConfigError(ArbError):
     """Configuration is invalid. ``str()`` is the one line shown to the user."""
+
+    exit_status = 2
 
     def __init__(self, path: str, key: str, problem: str) -> None:
         self.path = path
@@ -47,6 +62,8 @@ class ConfigError(ArbError):
 
 class CaptureFormatError(ArbError):
     """A capture file does not follow the capture format; names file and line number."""
+
+    exit_status = 2
 
     def __init__(self, source: str, line_no: int, problem: str) -> None:
         self.source = source
@@ -71,6 +88,8 @@ class UnrecordedOrders(StoreError):
 
 class DatabaseInUse(ArbError):
     """Another engine holds the database's lease (``arb/store/lease.py``); the message names it."""
+
+    exit_status = 2
 
     def __init__(self, database: str, holder: Holder) -> None:
         self.database = database

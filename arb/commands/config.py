@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from arb.config import DEFAULT_CONFIG, load_config, render_toml
+from arb.display import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,6 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run_check(args: argparse.Namespace) -> int:
     config = load_config(args.path)
-    sys.stdout.write(f"# {config.path}: valid\n")
+    sys.stdout.write(f"# {printable(str(config.path))}: valid\n")  # a path may hold a newline
     sys.stdout.write(render_toml(config.snapshot()))
     return 0

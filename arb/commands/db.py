@@ -1,7 +1,7 @@
 """``arb db upgrade|downgrade|current|check``: manage the trade-history database schema.
 
 The database is ``--db URL``, else ``$ARB_DB_URL``, else ``sqlite:///arb.db``. URLs are printed with the
-password masked.
+password masked. Only ``upgrade`` creates an SQLite file that is not there; the others say it does not exist.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from arb.store import migrate
-from arb.store.db import DB_URL_ENV, DEFAULT_DB_URL, display_url, resolve_url
+from arb.store.db import DB_URL_ENV, DEFAULT_DB_URL, display_url, require_existing, resolve_url
 
 
 def register(subparsers: Any) -> None:
@@ -58,6 +58,7 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 def _downgrade(args: argparse.Namespace) -> int:
     url = resolve_url(args.db)
+    require_existing(url)
     before, after = migrate.downgrade(url, args.revision)
     print(_transition("downgraded", url, before, after))
     return 0
@@ -65,6 +66,7 @@ def _downgrade(args: argparse.Namespace) -> int:
 
 def _current(args: argparse.Namespace) -> int:
     url = resolve_url(args.db)
+    require_existing(url)
     current = migrate.current_revision(url)
     head = migrate.head_revision()
     state = "up to date" if current == head else f"behind: head is {head}; run 'arb db upgrade'"
@@ -74,6 +76,7 @@ def _current(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     url = resolve_url(args.db)
+    require_existing(url)
     diff = migrate.check(url)
     if diff:
         print(f"{display_url(url)}: schema differs from the models:")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-from pathlib import Path
+import math
 
-from arb.config import DEFAULT_CONFIG, ReplaySection, load_config
+from arb.config import DEFAULT_CONFIG, ReplaySection, capture_argument, load_config
 from arb.engine import Engine
 from arb.errors import ConfigError
 from arb.runtime.logs import setup_logging
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "writing the run, its opportunities (executed and rejected, with reasons), orders and fills to the "
         "database, and print the funnel summary.",
     )
-    parser.add_argument("capture", type=Path, help="capture file")
+    parser.add_argument("capture", type=capture_argument, help="capture file, or bundled:<name> (as in the config)")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="config file (default: %(default)s)")
     parser.add_argument("--db", default=None, help="database URL (default: [store] url of the config)")
     parser.add_argument("--speed", type=float, default=0.0, help="0 = as fast as possible, 1 = recorded speed")
@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if not args.capture.is_file():
         raise ConfigError(str(args.capture), "", "capture file not found")
-    if args.speed < 0:
-        raise ConfigError("--speed", "", "must be >= 0")
+    if not (math.isfinite(args.speed) and args.speed >= 0):
+        raise ConfigError("--speed", "", f"must be a finite number >= 0 (got {args.speed})")
     config = dataclasses.replace(
         config,
         engine=config.engine.model_copy(update={"mode": "replay"}),

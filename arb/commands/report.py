@@ -25,9 +25,10 @@ from statistics import median
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from arb.display import money
+from arb.display import money, printable
 from arb.errors import StoreError
 from arb.inventory import InventoryRow
 from arb.store import views
@@ -37,6 +38,7 @@ from arb.store.db import (
     display_url,
     make_engine,
     make_session_factory,
+    require_existing,
     resolve_url,
 )
 from arb.store.models import Run
@@ -76,7 +78,10 @@ def register(subparsers: Any) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     url = resolve_url(args.db)
+    require_existing(url)  # reading never creates a database (an empty arb.db from a typo)
     engine = make_engine(url)
     try:
         with make_session_factory(engine)() as session:
@@ -85,6 +90,12 @@ def _main(args: argparse.Namespace) -> int:
                 raise StoreError(f"{display_url(url)} holds no runs yet")
             run = views.get_run(session, run_id)
             sections = build_sections(session, run)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if getattr(exc, "statement", None) is None:  # no statement ran: the database could not be reached
+            raise StoreError(f"cannot reach database {display_url(url)}: {first}") from exc
+        raise StoreError(f"cannot read {display_url(url)}: {first} (is it an arb database? "
+                         "`arb db current` shows its schema)") from exc
     finally:
         engine.dispose()
     RENDERERS[args.format](run, sections, sys.stdout)
@@ -249,7 +260,8 @@ def render_table(run: Run, sections: Sequence[Section], out: TextIO) -> None:
     console = Console(file=out, width=200 if not out.isatty() else None, highlight=False)
     head = _run_header(run)
     ended = head["ended_at"] or "(not ended)"
-    why = f": {head['status_reason']}" if head["status_reason"] else ""
+    # The reason is text from outside (an error line): neither rich markup nor terminal control codes.
+    why = f": {escape(printable(head['status_reason']))}" if head["status_reason"] else ""
     console.print(f"[bold]Run {head['id']}[/bold] ({head['mode']}) {head['started_at']} -> {ended}, "
                   f"{head['status']}{why}")
     for section in sections:

@@ -8,6 +8,11 @@
 
 Both run the frames through :class:`DiffSync` and a :class:`BookStore` and emit what the store saw, so
 a converted capture holds exactly the events a live feed would have recorded, gaps included.
+
+Inputs are checked, not guessed at: a line that is not in the expected shape is a
+:class:`~arb.errors.CaptureFormatError` naming the file and line (a file in another format, or the two Gate
+inputs swapped, fails on its first line), and an input with nothing to convert (no depth data for the
+symbol asked for, no snapshots) is a :class:`~arb.errors.UsageError`, never an empty capture.
 """
 
 from __future__ import annotations
@@ -19,9 +24,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from arb.errors import CaptureFormatError, UsageError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent
 from arb.marketdata.diffsync import DiffSync
+
+# What a malformed line raises while it is parsed and applied (orjson's decode error is a ValueError).
+_BAD_LINE = (ValueError, ArithmeticError, KeyError, IndexError, TypeError, AttributeError)
 
 
 def _collecting_store() -> tuple[BookStore, list[CaptureEvent]]:
@@ -51,24 +60,43 @@ def _sec_to_ms(text: str) -> int:
 # ------------------------------------------------------------------- Binance
 
 
-def binance_raw_events(lines: Iterable[bytes], symbol: str, venue: str = "binance") -> Iterator[CaptureEvent]:
-    """Capture events from a raw Binance spot depth recording of one symbol."""
+def binance_raw_events(lines: Iterable[bytes], symbol: str, venue: str = "binance", *,
+                       source: str = "<binance recording>") -> Iterator[CaptureEvent]:
+    """Capture events from a raw Binance spot depth recording of one symbol.
+
+    Depth updates of another symbol are an error (the snapshot lines do not say their symbol, so a mixed
+    recording cannot be split); so is a recording with no depth updates of ``symbol`` or no snapshot."""
     store, out = _collecting_store()
     sync = DiffSync(store, venue, symbol)
-    for raw in lines:
+    wanted = symbol.replace("/", "").upper()
+    diffs = snapshots = 0
+    for line_no, raw in enumerate(lines, 1):
         raw = raw.strip()
         if not raw:
             continue
-        ns, _, payload = raw.partition(b" ")
-        ts = int(ns) // 1_000_000
-        msg = orjson.loads(payload)
-        if "lastUpdateId" in msg:
-            sync.on_snapshot(msg["bids"], msg["asks"], msg["lastUpdateId"], ts)
-        else:
-            data = msg.get("data", msg)
-            if data.get("e") == "depthUpdate":
-                sync.on_diff(data["b"], data["a"], data["U"], data["u"], ts, data.get("E"))
+        try:
+            ns, _, payload = raw.partition(b" ")
+            ts = int(ns) // 1_000_000
+            msg = orjson.loads(payload)
+            if "lastUpdateId" in msg:
+                sync.on_snapshot(msg["bids"], msg["asks"], msg["lastUpdateId"], ts)
+                snapshots += 1
+            else:
+                data = msg.get("data", msg)
+                if data.get("e") == "depthUpdate":
+                    if str(data.get("s", "")).upper() != wanted:
+                        raise CaptureFormatError(source, line_no, f"a depth update of {data.get('s')!r}, "
+                                                 f"not of {symbol} (the symbol asked for)")
+                    sync.on_diff(data["b"], data["a"], data["U"], data["u"], ts, data.get("E"))
+                    diffs += 1
+        except _BAD_LINE as exc:
+            raise CaptureFormatError(source, line_no, "not a raw Binance depth recording line "
+                                     f"('<receive ns> <json>'): {type(exc).__name__}: {exc}") from None
         yield from _drain(out)
+    if not diffs:
+        raise UsageError(f"{source}: no Binance depth updates (depthUpdate) of {symbol} in it")
+    if not snapshots:
+        raise UsageError(f"{source}: no depth snapshot line ({{\"lastUpdateId\": ...}}) to start the book from")
 
 
 def binance_last_book_ticker(lines: Iterable[bytes]) -> tuple[str, str] | None:
@@ -84,54 +112,74 @@ def binance_last_book_ticker(lines: Iterable[bytes]) -> tuple[str, str] | None:
 # ---------------------------------------------------------------------- Gate
 
 
-def _gate_ws_frames(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line in lines:
+def _gate_ws_frames(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line_no, line in enumerate(lines, 1):
         line = line.strip()
         if not line or " <-" in line or " <->" in line:
             continue  # header or a frame we sent
-        ts, _, payload = line.partition(": ")
-        msg = orjson.loads(payload)
-        if msg.get("channel") == "spot.order_book_update" and msg.get("event") == "update":
-            yield _sec_to_ms(ts), msg["result"]
+        try:
+            ts, _, payload = line.partition(": ")
+            ts_ms, msg = _sec_to_ms(ts), orjson.loads(payload)
+            if msg.get("channel") == "spot.order_book_update" and msg.get("event") == "update":
+                yield ts_ms, dict(msg["result"])
+        except _BAD_LINE as exc:
+            raise CaptureFormatError(source, line_no, "not a Gate WebSocket recording line ('<ts>: <json frame>'; "
+                                     f"the HTTP recording goes second): {type(exc).__name__}") from None
 
 
-def _gate_http_snapshots(lines: Iterable[str]) -> Iterator[tuple[int, str, dict[str, Any]]]:
-    for line in lines:
+def _gate_http_snapshots(lines: Iterable[str], source: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    for line_no, line in enumerate(lines, 1):
         line = line.strip()
         if not line:
             continue
         head, _, body = line.partition(": ")
-        url, _, ts = head.partition(" -> ")
+        url, arrow, ts = head.partition(" -> ")
+        if not arrow:
+            raise CaptureFormatError(source, line_no, "not a Gate HTTP recording line ('<url> -> <ts>: <body>'; "
+                                     "the WebSocket recording goes first)")
         query = parse_qs(urlsplit(url).query)
         if "currency_pair" not in query or not urlsplit(url).path.endswith("/spot/order_book"):
             continue
-        yield _sec_to_ms(ts), query["currency_pair"][0], orjson.loads(body)
+        try:
+            yield _sec_to_ms(ts), query["currency_pair"][0], dict(orjson.loads(body))
+        except _BAD_LINE as exc:
+            raise CaptureFormatError(source, line_no, f"not a Gate order book snapshot: {type(exc).__name__}") from None
 
 
 def gate_ws_sample_events(
-    ws_lines: Iterable[str], http_lines: Iterable[str], venue: str = "gate"
+    ws_lines: Iterable[str], http_lines: Iterable[str], venue: str = "gate", *,
+    ws_source: str = "<gate ws recording>", http_source: str = "<gate http recording>",
 ) -> Iterator[CaptureEvent]:
     """Capture events from a Gate ``spot.order_book_update`` recording and its ``with_id`` snapshots.
 
     Frames and snapshots are merged by receive time (a snapshot received after a frame was fetched after
-    it), then synced per pair by the update-id rule.
+    it), then synced per pair by the update-id rule. An input with no frames, or no snapshots, is an error.
     """
     timeline: list[tuple[int, int, str, dict[str, Any]]] = []
-    for ts, frame in _gate_ws_frames(ws_lines):
+    for ts, frame in _gate_ws_frames(ws_lines, ws_source):
         timeline.append((ts, len(timeline), "diff", frame))
-    for ts, pair, body in _gate_http_snapshots(http_lines):
+    if not timeline:
+        raise UsageError(f"{ws_source}: no spot.order_book_update frames in it (is it the WebSocket recording?)")
+    frames = len(timeline)
+    for ts, pair, body in _gate_http_snapshots(http_lines, http_source):
         timeline.append((ts, len(timeline), "snapshot", {"pair": pair, **body}))
+    if len(timeline) == frames:
+        raise UsageError(f"{http_source}: no spot/order_book snapshots in it (is it the HTTP recording?)")
     timeline.sort(key=lambda item: (item[0], item[1]))
     store, out = _collecting_store()
     syncs: dict[str, DiffSync] = {}
     for ts, _, kind, msg in timeline:
-        pair = msg["pair"] if kind == "snapshot" else msg["s"]
-        sync = syncs.get(pair)
-        if sync is None:
-            sync = syncs[pair] = DiffSync(store, venue, gate_symbol(pair))
-        if kind == "snapshot":
-            sync.on_snapshot(msg["bids"], msg["asks"], int(msg["id"]), ts,
-                             msg.get("update") or msg.get("current"))
-        else:
-            sync.on_diff(msg["b"], msg["a"], int(msg["U"]), int(msg["u"]), ts, msg.get("t"))
+        try:
+            pair = msg["pair"] if kind == "snapshot" else msg["s"]
+            sync = syncs.get(pair)
+            if sync is None:
+                sync = syncs[pair] = DiffSync(store, venue, gate_symbol(pair))
+            if kind == "snapshot":
+                sync.on_snapshot(msg["bids"], msg["asks"], int(msg["id"]), ts,
+                                 msg.get("update") or msg.get("current"))
+            else:
+                sync.on_diff(msg["b"], msg["a"], int(msg["U"]), int(msg["u"]), ts, msg.get("t"))
+        except _BAD_LINE as exc:
+            where = http_source if kind == "snapshot" else ws_source
+            raise UsageError(f"{where}: a {kind} at {ts} ms is malformed: {type(exc).__name__}: {exc}") from None
         yield from _drain(out)

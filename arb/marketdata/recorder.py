@@ -1,19 +1,32 @@
-"""Record live books to a capture file: every event the store is fed, written as it arrives."""
+"""Record live books to a capture file: every event the store is fed, written as it arrives.
+
+A recording leaves a file only when it holds something: events go to a hidden partial file beside the
+output, which replaces the output at the end (interrupted or not) when it has at least one event and is
+removed otherwise, so a failed recording neither leaves an empty capture nor clobbers an earlier one. When
+no venue has delivered anything within ``connect_timeout_s`` the recording gives up with one error naming
+the venues, instead of retrying forever.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from arb.errors import TransientVenueError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureWriter
 
 
 class Feed(Protocol):
     async def run(self) -> None: ...
+
+
+def partial_path(out: Path) -> Path:
+    """Where a recording to ``out`` is written until it ends (same suffix: gzip stays gzip)."""
+    return out.with_name(f".partial-{out.name}")
 
 
 async def record(
@@ -23,24 +36,57 @@ async def record(
     *,
     duration_s: float | None = None,
     stop: asyncio.Event | None = None,
+    connect_timeout_s: float | None = None,
 ) -> int:
     """Run ``feeds`` into ``store`` and write what they deliver to ``out`` until ``duration_s`` passes,
-    ``stop`` is set, or a feed fails (its error is raised). Returns the number of events written."""
-    with CaptureWriter(out) as writer:
-        remove = store.add_listener(lambda event, _book: writer.write(event))
-        tasks = [asyncio.create_task(feed.run()) for feed in feeds]
-        stopper = asyncio.create_task((stop or asyncio.Event()).wait())
-        try:
-            done, _ = await asyncio.wait([*tasks, stopper], timeout=duration_s,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stopper:
-                    task.result()  # a feed that ended raised: surface it
-        finally:
-            for task in [*tasks, stopper]:
-                task.cancel()
-            for task in [*tasks, stopper]:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            remove()
-        return writer.count
+    ``stop`` is set, or a feed fails (its error is raised). Returns the number of events written.
+
+    Raises :class:`TransientVenueError` naming the feeds' venues when nothing was recorded: no event within
+    ``connect_timeout_s`` (the recording stops there), or none at all by the end."""
+    out = Path(out)
+    partial = partial_path(out)
+    venues = ", ".join(sorted({str(getattr(feed, "venue", "?")) for feed in feeds})) or "no venue"
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    writer = CaptureWriter(partial)
+    first = asyncio.Event()
+
+    def on_event(event: Any, _book: object) -> None:
+        writer.write(event)
+        first.set()
+
+    remove = store.add_listener(on_event)
+    tasks = [asyncio.create_task(feed.run()) for feed in feeds]
+    stopper = asyncio.create_task((stop or asyncio.Event()).wait())
+    first_waiter = asyncio.create_task(first.wait())
+    try:
+        while True:
+            now = loop.time()
+            limits = [] if duration_s is None else [started + duration_s - now]
+            if connect_timeout_s is not None and not first.is_set():
+                limits.append(started + connect_timeout_s - now)
+            timeout = min(limits) if limits else None
+            if timeout is not None and timeout <= 0:
+                break
+            waiters = [*tasks, stopper] + ([] if first.is_set() else [first_waiter])
+            done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            ended = [task for task in done if task in tasks]
+            for task in ended:
+                task.result()  # a feed that ended raised: surface it
+            if ended or stopper in done:
+                break
+    finally:
+        for task in [*tasks, stopper, first_waiter]:
+            task.cancel()
+        await asyncio.gather(*tasks, stopper, first_waiter, return_exceptions=True)
+        remove()
+        writer.close()
+        if writer.count:
+            os.replace(partial, out)
+        else:
+            partial.unlink(missing_ok=True)
+    if not writer.count:
+        waited = loop.time() - started
+        raise TransientVenueError(venues, f"no book data received in {waited:.0f} s (is the venue reachable, "
+                                  f"and does it list the symbols?); nothing recorded, {out} not written")
+    return writer.count

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from arb.config import Config, MarketSection
 from arb.detection import FeeMode
-from arb.domain.market import MarketRules, Symbol
+from arb.domain.market import MarketRules, Symbol, check_step
 from arb.errors import BadSymbol, ConfigError
 from arb.execution.guard import GuardedVenue
 from arb.execution.throttle import GATE_SPOT_LIMITS, VenueThrottle
@@ -77,11 +77,20 @@ def rules_from_config(venue: str, symbol: str, market: MarketSection) -> MarketR
                        market.min_notional)
 
 
-def _decimals(step: Decimal) -> int:
-    exponent = step.normalize().as_tuple().exponent
-    if not isinstance(exponent, int) or step.normalize() != Decimal(1).scaleb(exponent):
-        raise ValueError(f"step {step} is not a power of ten; Gate states precision as decimal places")
-    return max(0, -exponent)
+SANDBOX_MAX_DECIMALS = 12
+"""The sandbox states average fill prices to ``precision + 8`` decimals within 28 significant digits, so
+prices up to 1e8 need a price step of at most 12 decimals."""
+
+
+def sandbox_decimals(step: Decimal) -> int:
+    """A sandbox market's step as the decimal places it is listed with (Gate's rule, ``decimals_of_step``);
+    ValueError when the sandbox cannot list it. Config validation checks every sandbox market with this."""
+    from arb.venues.gate.facts import decimals_of_step
+
+    decimals = decimals_of_step(step)
+    if decimals > SANDBOX_MAX_DECIMALS:
+        raise ValueError(f"step {step} has {decimals} decimals; the sandbox lists at most {SANDBOX_MAX_DECIMALS}")
+    return decimals
 
 
 async def open_venues(
@@ -91,6 +100,8 @@ async def open_venues(
     *,
     force_paper: bool = False,
 ) -> VenueSet:
+    from arb.venues.gate.errors import translating
+
     out = VenueSet()
     try:
         for name, section in config.venues.items():
@@ -99,9 +110,13 @@ async def open_venues(
             if kind == "paper":
                 out.venues[name] = _paper(config, name, books, clock)
             elif kind == "sandbox":
-                out.venues[name] = await _sandbox(config, name, out, clock)
+                # A venue that cannot be reached (no network, an external sandbox that is down) is one arb
+                # error naming it, through the one translation table, not a ccxt traceback.
+                with translating(name):
+                    out.venues[name] = await _sandbox(config, name, out, clock)
             else:
-                out.venues[name] = await _live(config, name, out)
+                with translating(name):
+                    out.venues[name] = await _live(config, name, out)
     except BaseException:
         await out.close()
         raise
@@ -141,8 +156,8 @@ async def _sandbox(config: Config, name: str, out: VenueSet, clock: WallClock | 
         sym = Symbol.parse(symbol)
         pair_id = f"{sym.base}_{sym.quote}"
         pairs[symbol] = pair_id
-        specs.append(PairSpec(pair_id, precision=_decimals(market.price_step),
-                              amount_precision=_decimals(market.amount_step),
+        specs.append(PairSpec(pair_id, precision=sandbox_decimals(market.price_step),
+                              amount_precision=sandbox_decimals(market.amount_step),
                               min_base_amount=market.min_amount, min_quote_amount=market.min_notional,
                               taker_fee=section.taker_fee, maker_fee=section.taker_fee))
     # One time base for the whole run: in a replay the sandbox and the client's signing clock both follow
@@ -213,4 +228,11 @@ async def _live(config: Config, name: str, out: VenueSet) -> Venue:
         if symbol not in exchange.markets:
             raise BadSymbol(name, f"{name} does not list {symbol}")
     venue = LiveVenue(name, exchange)
+    for symbol in config.engine.symbols:  # steps arb cannot round to fail here, not at the first order
+        rules = venue.market_rules(symbol)
+        for step in (rules.price_step, rules.amount_step):
+            try:
+                check_step(step)
+            except ValueError as exc:
+                raise BadSymbol(name, f"{name} {symbol}: {exc}; arb cannot trade it") from None
     return GuardedVenue(venue, VenueThrottle(name, GATE_SPOT_LIMITS)) if name == "gate" else venue

@@ -11,9 +11,9 @@ import argparse
 import asyncio
 import os
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
+from arb.config import capture_argument
 from arb.errors import ConfigError
 from arb.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
 from arb.sandbox.orders import PairSpec
@@ -25,14 +25,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     p.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     p.add_argument("--pair", default="LINK_USDT", help="the sandbox currency pair (Gate id)")
-    p.add_argument("--capture", type=Path, help="replay this capture file (CAPTURE.md format)")
+    p.add_argument("--capture", type=capture_argument,
+                   help="replay this capture file (CAPTURE.md format), or bundled:<name>")
     p.add_argument("--capture-venue", default="binance", help="which venue of the capture feeds --pair")
     p.add_argument("--capture-symbol", default=None, help="which symbol of the capture (default from --pair)")
     p.add_argument(
         "--speed", type=float, default=1.0, help="replay speed: 1 recorded pace, 0 as fast as possible"
     )
-    p.add_argument("--mid", type=Decimal, default=Decimal("27.1"), help="random-walk start price")
-    p.add_argument("--fee", type=Decimal, default=Decimal("0.002"), help="taker and maker fee rate")
+    p.add_argument("--mid", type=_decimal, default=Decimal("27.1"), help="random-walk start price")
+    p.add_argument("--fee", type=_decimal, default=Decimal("0.002"), help="taker and maker fee rate")
     p.add_argument(
         "--balance",
         action="append",
@@ -41,6 +42,18 @@ def register(subparsers: Any) -> None:
         help="starting balance (repeatable), default USDT=10000 and 100 of the base",
     )
     p.set_defaults(func=run)
+
+
+def _decimal(text: str) -> Decimal:
+    """argparse ``type=``: a finite decimal, or a one-line usage error (``Decimal`` alone raises
+    ``InvalidOperation``, which argparse does not catch)."""
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"not a decimal number: {text!r}") from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
 
 
 def build_config(args: argparse.Namespace) -> SandboxConfig:

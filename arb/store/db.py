@@ -17,11 +17,15 @@ SQLite needs three things switched on per connection, and one driver quirk undon
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
+
+from arb.errors import StoreError, UsageError
 
 DEFAULT_DB_URL = "sqlite:///arb.db"
 DB_URL_ENV = "ARB_DB_URL"
@@ -33,18 +37,69 @@ def resolve_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
 
 
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def parse_url(url: str | URL) -> URL:
+    """``url`` parsed. A malformed URL, or a database arb does not support, is a
+    :class:`~arb.errors.UsageError` (exit status 2) showing the URL with its password masked."""
+    if isinstance(url, URL):
+        parsed = url
+    else:
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+            from arb.config import mask_url
+
+            raise UsageError(f"not a database URL: {mask_url(url)!r} "
+                             "(expected sqlite:///FILE or postgresql+psycopg://USER@HOST/DB)") from None
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise UsageError(f"{display_url(parsed)}: only SQLite and PostgreSQL databases are supported")
+    return parsed
+
+
 def display_url(url: str | URL) -> str:
     """``url`` safe to print or log: the password, if any, is masked."""
     return make_url(url).render_as_string(hide_password=True)
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of an SQLite database URL; None for in-memory SQLite and for other databases."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def require_existing(url: str | URL) -> None:
+    """For commands that only read or alter an existing database: an SQLite file that is not there is an
+    error (:class:`~arb.errors.StoreError`, exit status 1), never created as a side effect of connecting.
+    A PostgreSQL server says for itself that a database does not exist."""
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise StoreError(f"database {display_url(url)} does not exist ({path} is not a file; "
+                         "`arb run` or `arb db upgrade` creates it)")
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, None if it is gone: the same file, or a deleted or replaced one."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for ``url`` with arb's per-database settings applied (see module docstring)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **kwargs)
+    parsed = parse_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed, **kwargs)
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(parsed, **kwargs)
+    except (ImportError, ArgumentError) as exc:  # NoSuchModuleError (an unknown driver) is an ArgumentError
+        raise UsageError(f"{display_url(parsed)}: database driver not available ({exc})") from None
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

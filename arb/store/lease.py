@@ -50,7 +50,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from arb.errors import DatabaseInUse, StoreError
-from arb.store.db import display_url, make_engine
+from arb.store.db import display_url, make_engine, parse_url
 
 # First half of the advisory-lock key: ASCII "arb!", so arb's locks are recognizable in pg_locks.
 ADVISORY_NAMESPACE = 0x61726221
@@ -124,7 +124,7 @@ def acquire(url: str | URL, *, now: Callable[[], datetime] = _utcnow) -> Lease:
     holds it, :class:`~arb.errors.StoreError` when the database cannot be reached. ``now`` is the clock
     for "since" (PostgreSQL reports its own: the lease connection's ``backend_start``).
     """
-    parsed = make_url(url)
+    parsed = parse_url(url)  # a malformed or unsupported URL: one line, exit 2
     me = Holder(pid=os.getpid(), host=socket.gethostname(), run_id=None, since=None)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):

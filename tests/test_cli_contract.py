@@ -1,0 +1,226 @@
+"""The error contract of every `arb` command (arb/cli.py).
+
+Bad input: one line on stderr, exit 2. A venue or database that cannot be reached, or is not there: one
+line naming it, exit 1. No traceback unless --debug. Nothing created as a side effect of failing. Text
+from the user reaches the terminal escaped, and `config check` prints TOML that parses back.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import subprocess
+import sys
+import tomllib
+import unicodedata
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import ccxt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy.exc import OperationalError
+
+from arb.cli import describe, main
+from arb.config import render_toml
+from arb.display import printable
+from arb.errors import ArbError, CaptureFormatError, ConfigError, StoreError, TransientVenueError, UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "config.toml"
+DATA = ROOT / "tests" / "data"
+BINANCE = DATA / "binance-spot-btcusdt-20240808.gz"
+GATE_WS = DATA / "gateio-ws-1.0.txt"
+GATE_HTTP = DATA / "gateio-http-0.0.txt"
+NOWHERE = ["--gate-ws-url", "ws://127.0.0.1:1/ws/v4/", "--gate-rest-url", "http://127.0.0.1:1/api/v4"]
+RECORD = ["record", "--venues", "gate", "--out", "x.jsonl.gz", *NOWHERE]
+BUNDLED = "bundled:linkusdt-binance-huobi-2021-08-20"
+
+# (argv, exit status, words the one line holds). Run in an empty working directory, which stays empty.
+# fmt: off
+CASES = [
+    # databases: not there, unparsable, unsupported, unreachable
+    (["report"], 1, "sqlite:///arb.db does not exist"),
+    (["report", "--db", "sqlite:///typo.db"], 1, "typo.db does not exist"),
+    (["report", "--last", "--format", "json", "--db", "sqlite:///sub/typo.db"], 1, "does not exist"),
+    (["report", "--db", "nonsense"], 2, "not a database URL"),
+    (["report", "--db", "mysql://u:hunter2@h/x"], 2, "only SQLite and PostgreSQL"),
+    (["report", "--db", "postgresql+psycopg://arb@127.0.0.1:1/arb"], 1, "cannot reach database"),
+    (["report", "--run", "x"], 2, "invalid int value"),
+    (["db", "current"], 1, "does not exist"),
+    (["db", "check", "--db", "sqlite:///x.db"], 1, "x.db does not exist"),
+    (["db", "downgrade", "base"], 1, "does not exist"),
+    (["db", "current", "--db", "postgresql+nodriver://h/x"], 2, "driver not available"),
+    (["db", "upgrade", "--db", "postgresql+psycopg://arb@127.0.0.1:1/arb"], 1, "127.0.0.1:1"),
+    (["run", "--config", str(SHIPPED), "--db", "nonsense"], 2, "not a database URL"),
+    # config and captures
+    (["run", "--config", "absent.toml"], 2, "absent.toml: file not found"),
+    (["config", "check", "absent.toml"], 2, "absent.toml: file not found"),
+    (["replay", "bundled:nope", "--config", str(SHIPPED)], 2, "no bundled capture 'nope'"),
+    (["replay", "absent.jsonl", "--config", str(SHIPPED)], 2, "capture file not found"),
+    (["sandbox", "--capture", "bundled:nope"], 2, "no bundled capture 'nope'"),
+    (["sandbox", "--mid", "x"], 2, "not a decimal number: 'x'"),
+    (["sandbox", "--balance", "USDT=abc"], 2, "expected CUR=AMOUNT"),
+    (["replay", BUNDLED, "--config", str(SHIPPED), "--speed", "nan"], 2, "--speed: must be a finite number"),
+    # record: malformed arguments, and no venue to reach
+    ([*RECORD, "--symbols", "link/usdt"], 2, "malformed symbol 'link/usdt'"),
+    ([*RECORD, "--symbols", "LINK/USDT", "--duration", "-1"], 2, "--duration"),
+    ([*RECORD, "--symbols", "LINK/USDT", "--connect-timeout", "nan"], 2, "--connect-timeout"),
+    (["record", "--venues", "gate", "--symbols", "LINK/USDT", "--out", "nodir/x.jsonl"], 2, "does not exist"),
+    ([*RECORD, "--symbols", "LINK/USDT", "--connect-timeout", "0.5"], 1, "gate: no book data received"),
+    ([*RECORD, "--symbols", "LINK/USDT", "--duration", "0.5"], 1, "gate: no book data received"),
+    # convert: another format, swapped inputs, a symbol not in the file, a file not there
+    (["convert", "binance", str(GATE_WS), "--symbol", "BTC/USDT", "--out", "b.jsonl"], 2,
+     "gateio-ws-1.0.txt:1: not a raw Binance depth recording line"),
+    (["convert", "binance", str(BINANCE), "--symbol", "ETH/USDT", "--out", "b.jsonl"], 2, "not of ETH/USDT"),
+    (["convert", "binance", str(BINANCE), "--symbol", "btcusdt", "--out", "b.jsonl"], 2, "malformed symbol"),
+    (["convert", "binance", "absent.gz", "--symbol", "BTC/USDT", "--out", "b.jsonl"], 2, "absent.gz: no such file"),
+    (["convert", "gate", str(GATE_HTTP), str(GATE_WS), "--out", "g.jsonl"], 2,
+     "gateio-http-0.0.txt:1: not a Gate WebSocket recording line"),
+    (["convert", "gate", str(GATE_WS), str(GATE_WS), "--out", "g.jsonl"], 2,
+     "gateio-ws-1.0.txt:1: not a Gate HTTP recording line"),
+    (["convert", "gate", str(SHIPPED), str(GATE_HTTP), "--out", "g.jsonl"], 2, "config.toml:"),
+    # the parser itself
+    (["--no-such-flag"], 2, "unrecognized arguments"),
+    (["report", "--format", "xml"], 2, "invalid choice"),
+]
+# fmt: on
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """``arb run`` installs a stderr handler on the root logger; in-process, it would outlive the test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+@pytest.mark.parametrize(("argv", "status", "words"), CASES, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_every_command_fails_with_one_line_and_creates_nothing(
+    argv: list[str], status: int, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ARB_DB_URL", raising=False)
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own errors exit from inside parse_args
+        code = exit_.code
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert code == status, err
+    assert len(lines) == 1 and words in lines[0], err
+    assert lines[0].startswith("arb"), err
+    assert "Traceback" not in err and "hunter2" not in err
+    assert list(tmp_path.iterdir()) == [], "a failing command left files behind"
+
+
+def test_debug_shows_the_traceback_before_or_after_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    for argv in (["--debug", "report", "--db", "nonsense"], ["report", "--db", "nonsense", "--debug"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err and "UsageError" in err, err
+        assert err.splitlines()[-1].startswith("arb: error: not a database URL"), err
+    assert main(["report", "--db", "nonsense"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_debug_from_the_real_command(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "arb.cli", "--debug", "report", "--db", f"sqlite:///{tmp_path / 'none.db'}"]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "StoreError" in proc.stderr
+    plain = subprocess.run([a for a in argv if a != "--debug"], capture_output=True, text=True, cwd=tmp_path,
+                           timeout=60)
+    assert plain.returncode == 1 and plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ errors arb did not raise on purpose
+# fmt: off
+DESCRIBE = [
+    (ConfigError("c.toml", "engine.mode", "bad"), 2, "c.toml: engine.mode: bad"),
+    (CaptureFormatError("c.jsonl", 3, "bad"), 2, "c.jsonl:3: bad"),
+    (UsageError("bad --x"), 2, "bad --x"),
+    (StoreError("db away"), 1, "db away"),
+    (TransientVenueError("gate", "exchange not available"), 1, "gate: exchange not available"),
+    (ArbError("plain"), 1, "plain"),
+    (OperationalError("SELECT 1", {}, Exception("disk I/O error\nmore")), 1, "database error: disk I/O error"),
+    (ccxt.ExchangeNotAvailable("gate GET https://api.gateio.ws/api/v4/spot/currency_pairs"), 1,
+     "venue error (ExchangeNotAvailable): gate GET https://api.gateio.ws/api/v4/spot/currency_pairs"),
+    (FileNotFoundError(errno.ENOENT, "No such file or directory", "x.csv"), 2, "x.csv: No such file or directory"),
+    (PermissionError(errno.EACCES, "Permission denied", "/root/x"), 1, "/root/x: Permission denied"),
+    (RuntimeError("boom\nsecond line"), 1, "unexpected RuntimeError: boom (arb --debug shows the traceback)"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("exc", "status", "line"), DESCRIBE, ids=[type(row[0]).__name__ for row in DESCRIBE])
+def test_describe_gives_one_line_and_an_exit_status(exc: BaseException, status: int, line: str) -> None:
+    assert describe(exc) == (line, status)
+
+
+# ------------------------------------------------------------------ escaping what the user wrote
+def test_config_keys_and_values_reach_the_terminal_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SHIPPED.read_text().replace("[engine]\n", '[engine]\n"x\\u001b[2J\\u001b]0;owned\\u0007" = 1\n'))
+    assert main(["config", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and err.count("\n") == 1
+    assert "engine.x\\x1b[2J\\x1b]0;owned\\x07: unknown key" in err
+
+
+def test_config_check_prints_toml_that_parses_back_to_the_same_strings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tricky = 'line one\nline two "quoted" \\ back \u001b[31m red \u202e rtl \t tab'
+    path = tmp_path / "c.toml"
+    text = SHIPPED.read_text().replace(BUNDLED, str(ROOT / "arb/data/linkusdt-binance-huobi-2021-08-20.jsonl.gz"))
+    escaped = tricky.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    escaped = escaped.replace("\u001b", "\\u001b").replace("\u202e", "\\u202e")
+    text = text.replace('fee_tier = "Gate spot', f'fee_tier = "{escaped}" # was: "Gate spot', 1)
+    path.write_text(text)
+    assert main(["config", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out
+    parsed = tomllib.loads(out)
+    assert parsed["venues"]["gate"]["fee_tier"] == tricky
+    assert parsed["venues"]["htx"]["taker_fee"] == "0.00032"
+
+
+_KEYS = st.text(min_size=1, max_size=12)
+_SCALARS = st.one_of(st.text(max_size=30), st.integers(), st.booleans(),
+                     st.decimals(allow_nan=False, allow_infinity=False, places=6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS, st.dictionaries(_KEYS, st.one_of(_SCALARS, st.dictionaries(_KEYS, _SCALARS,
+                                                                                          max_size=3)),
+                                              max_size=4), min_size=1, max_size=3))
+def test_render_toml_always_parses_back(data: dict) -> None:
+    """300 generated configs: any keys and strings (control characters, quotes, newlines, unicode)."""
+    rendered = render_toml(data)
+
+    def expected(node: object) -> object:  # a Decimal (a float in the config) is written as a TOML float
+        if isinstance(node, dict):
+            return {k: expected(v) for k, v in node.items()}
+        return float(node) if isinstance(node, Decimal) else node
+
+    assert tomllib.loads(rendered) == expected(data), rendered
+    assert not any(unicodedata.category(ch) == "Cc" and ch != "\n" for ch in rendered)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_printable_leaves_no_control_characters(text: str) -> None:
+    """500 generated strings: nothing that drives a terminal or forges a line survives printable()."""
+    shown = printable(text)
+    assert not any(unicodedata.category(ch) == "Cc" for ch in shown)
+    assert not any(ch in shown for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    if all(unicodedata.category(ch) != "Cc" and ch not in "\u061c\u200e\u200f" and not "\u202a" <= ch <= "\u202e"
+           and not "\u2066" <= ch <= "\u2069" for ch in text):
+        assert shown == text
