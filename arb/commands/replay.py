@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import dataclasses
 import math
+import os
 
 from arb.config import DEFAULT_CONFIG, ReplaySection, capture_argument, load_config
 from arb.engine import Engine
 from arb.errors import ConfigError
 from arb.runtime.logs import setup_logging
 from arb.runtime.summary import render_summary
+from arb.store.db import DB_URL_ENV
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument("capture", type=capture_argument, help="capture file, or bundled:<name> (as in the config)")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="config file (default: %(default)s)")
-    parser.add_argument("--db", default=None, help="database URL (default: [store] url of the config)")
+    parser.add_argument("--db", default=None, help=f"database URL (default: ${DB_URL_ENV}, else [store] url of the config)")
     parser.add_argument("--speed", type=float, default=0.0, help="0 = as fast as possible, 1 = recorded speed")
     parser.set_defaults(func=run)
 
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         replay=ReplaySection(capture=str(args.capture.resolve()), speed=args.speed),
     )
     setup_logging(config.engine.log_level, config.engine.log_format)
-    engine = Engine(config, db_url=args.db, capture=args.capture, force_paper=True, mode="replay")
+    engine = Engine(config, db_url=args.db or os.environ.get(DB_URL_ENV), capture=args.capture, force_paper=True, mode="replay")
     result = asyncio.run(engine.run())
     print(render_summary(result.summary), flush=True)
     print(f"run id {result.run_id}", flush=True)

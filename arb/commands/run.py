@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.engine import Engine
 from arb.runtime.logs import setup_logging
 from arb.runtime.summary import render_summary
+from arb.store.db import DB_URL_ENV
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "offline, and ends when the capture ends (or on Ctrl-C; twice to force).",
     )
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="config file (default: %(default)s)")
-    parser.add_argument("--db", default=None, help="database URL (default: [store] url of the config)")
+    parser.add_argument("--db", default=None, help=f"database URL (default: ${DB_URL_ENV}, else [store] url of the config)")
     parser.add_argument("--dry-run", action="store_true", help="live books, but orders go to paper venues")
     parser.set_defaults(func=run)
 
@@ -31,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         config = dataclasses.replace(config, engine=config.engine.model_copy(update={"dry_run": True}))
     setup_logging(config.engine.log_level, config.engine.log_format)
-    result = asyncio.run(Engine(config, db_url=args.db).run())
+    result = asyncio.run(Engine(config, db_url=args.db or os.environ.get(DB_URL_ENV)).run())
     print(render_summary(result.summary), flush=True)
     print(f"run id {result.run_id}", flush=True)
     return 0
