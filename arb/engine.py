@@ -210,7 +210,9 @@ class Engine:
         return {"market_started_at": None, "market_ended_at": self.clock.now()}
 
     async def _run(self, lease: Lease) -> RunResult:
-        upgrade_to_head(self.db_url)
+        before, after = upgrade_to_head(self.db_url)
+        if before != after:
+            log.info("database schema %s: %s", "created" if before is None else f"upgraded from {before}", after)
         # An SQLite file deleted or replaced mid-run takes everything written with it; noticed at the end.
         db_file = sqlite_file(self.db_url)
         db_identity = file_identity(db_file) if db_file is not None else None

@@ -49,6 +49,15 @@ class ReconcileReport:
     orphan_fills: list[str] = field(default_factory=list)  # trade ids with no order to attach to
     settled: list[int] = field(default_factory=list)  # opportunities settled by this pass
 
+    def __str__(self) -> str:
+        """One line for people: what the pass found, or that nothing was in flight."""
+        parts = [f"{len(v)} {k}" for k, v in (("resolved", self.resolved), ("rejected", self.rejected),
+                                              ("unresolved", self.unresolved), ("adopted", self.adopted),
+                                              ("orphan fills", self.orphan_fills), ("settled", self.settled)) if v]
+        parts += [f"{n} {k}" for k, n in (("fills added", self.fills_added),
+                                          ("fill conflicts", self.fill_conflicts)) if n]
+        return ", ".join(parts) if parts else "nothing in flight, no fills to bring in"
+
 
 def _request(order: Order) -> OrderRequest:
     return OrderRequest(order.client_order_id, order.symbol, Side(order.side), order.amount, order.price,

@@ -16,6 +16,15 @@ class _RunId(logging.Filter):
         return True
 
 
+class _TextFormatter(logging.Formatter):
+    """Tags a record with ``[run N]`` once the run exists; before that (start-up) there is nothing to tag."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        run_id = getattr(record, "run_id", None)
+        record.run_tag = f" [run {run_id}]" if run_id is not None else ""
+        return super().format(record)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
@@ -39,7 +48,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [run %(run_id)s] %(message)s"))
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s%(run_tag)s %(message)s"))
     handler._arb = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     # Replace only a handler we installed before (a second run in one process); leave anyone else's
@@ -53,4 +62,6 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
 
 
 def _quiet_ccxt(record: logging.LogRecord) -> bool:
-    return not (record.name.startswith("ccxt") and record.levelno < logging.WARNING)
+    """ccxt's records below WARNING (secrets), and Alembic's step-by-step INFO lines (the engine logs one line
+    saying what the upgrade did), are not for our handler."""
+    return not (record.name.startswith(("ccxt", "alembic")) and record.levelno < logging.WARNING)

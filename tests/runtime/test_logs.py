@@ -1,0 +1,43 @@
+"""What arb's log handler prints: no Alembic step lines, no ``[run None]`` before a run exists."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from arb.execution.reconciliation import ReconcileReport
+from arb.runtime import logs
+
+
+@pytest.fixture
+def stream(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    out = io.StringIO()
+    monkeypatch.setattr(logs.sys, "stderr", out)
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    logs.setup_logging("INFO")
+    yield out
+    root.handlers[:], _ = saved
+    root.setLevel(saved[1])
+    logs.RUN_ID.run_id = None
+
+
+def test_alembic_steps_are_quiet_and_runs_are_tagged_once_they_exist(stream: io.StringIO) -> None:
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade 0002 -> 0003")
+    logging.getLogger("alembic.runtime.migration").warning("something alembic wants seen")
+    logging.getLogger("arb.engine").info("database schema created: 0003")
+    logs.RUN_ID.run_id = 7
+    logging.getLogger("arb.engine").info("run 7 started")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3, lines
+    assert "something alembic wants seen" in lines[0]
+    assert lines[1].endswith("INFO arb.engine database schema created: 0003") and "run None" not in lines[1]
+    assert lines[2].endswith("INFO arb.engine [run 7] run 7 started")
+
+
+def test_reconcile_report_reads_as_one_line() -> None:
+    assert str(ReconcileReport()) == "nothing in flight, no fills to bring in"
+    report = ReconcileReport(resolved=["t-1", "t-2"], unresolved=["t-3"], fills_added=4, settled=[9])
+    assert str(report) == "2 resolved, 1 unresolved, 1 settled, 4 fills added"
