@@ -9,6 +9,7 @@ CI must prove the PostgreSQL suite ran.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -70,6 +71,18 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """An in-process ``arb`` command installs its log handler on the root logger, bound to the stderr of
+    that moment (pytest's capture, closed after the test): put the root logger back after every test, so
+    a later test never logs into a closed stream ("--- Logging error ---")."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 # --- a small populated database ---------------------------------------------------------------------

@@ -15,6 +15,14 @@ from arb.runtime import logs
 def stream(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     out = io.StringIO()
     monkeypatch.setattr(logs.sys, "stderr", out)
+    # Other tests (the alembic command line's fileConfig, in-process runs) may have configured these loggers:
+    # this test is about our handler, so their records must reach the root as they do in a fresh process.
+    for name in ("alembic", "alembic.runtime.migration", "arb", "arb.engine"):
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "propagate", True)
+        monkeypatch.setattr(logger, "disabled", False)
+        monkeypatch.setattr(logger, "level", logging.NOTSET)
+        monkeypatch.setattr(logger, "handlers", [])
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     logs.setup_logging("INFO")
