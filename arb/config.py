@@ -1,15 +1,17 @@
 """Frozen, typed configuration loaded from ``config.toml``.
 
 Everything is validated up front, so a bad file fails before anything connects or trades: unknown keys,
-wrong types, out-of-range values, venue ids ccxt does not know, malformed symbols, missing capture files.
+wrong types, out-of-range values, venues no adapter speaks (``arb.venues.registry``), malformed symbols,
+missing capture files.
 The first problem found becomes one :class:`~arb.errors.ConfigError` line naming the file, the key and
 what is wrong.
 
 One validation: whatever ``arb run`` would refuse later is refused here, by the code that refuses it at
 run time. Numbers are finite and within the range arb's arithmetic is built for
 (``arb.domain.market.MAX_QUANTITY``); price and amount steps are ones arb can round to
-(``arb.domain.market.check_step``) and, on a sandbox venue, ones Gate can state
-(``arb.runtime.venues.sandbox_decimals``); two venues never replay the same side of a capture; database
+(``arb.domain.market.check_step``) and, on a sandbox venue, ones its adapter's sandbox can list
+(``VenueAdapter.check_sandbox_step``); a live venue is one its adapter can look orders up on by client id
+(``VenueAdapter.live_refusal``); two venues never replay the same side of a capture; database
 URLs parse with a driver that is installed (``arb.store.db``: the code every database command connects
 through); the capture opens and its first line reads (``arb.marketdata.capture.read_capture``).
 
@@ -20,7 +22,6 @@ the file is itself an error, so a key pasted there by mistake is caught before i
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -87,7 +88,7 @@ Bps = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=10_000,
 Step = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(allow_inf_nan=False), AfterValidator(_step)]
 
 
-def _seconds(*, gt: float | None = None, ge: float | None = None, le: float, default: float) -> Any:
+def _seconds(*, gt: float | None = None, ge: float | None = None, le: float, default: float | None) -> Any:
     """A finite duration (or speed) in a sane range: ``inf`` would overflow a timedelta or a timer."""
     return Field(default=default, gt=gt, ge=ge, le=le, allow_inf_nan=False)
 
@@ -182,16 +183,25 @@ class MarketSection(_Section):
     min_notional: NonNegDec = Decimal(0)
 
 
+VENUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # it becomes ARB_<NAME>_API_KEY
+
+
 class VenueSection(_Section):
-    # sandbox: arb's local Gate-compatible exchange; paper: fills against the book locally; live: real.
+    # sandbox: the adapter's local exchange; paper: fills against the book locally; live: real.
     kind: Literal["sandbox", "paper", "live"]
+    # Which adapter speaks this venue (arb/venues/registry.py); default: the venue's name. The venue's name
+    # is the user's choice (gate_main, gate_hedge) once the adapter is named.
+    adapter: str | None = Field(default=None, min_length=1)
+    ccxt_id: str | None = Field(default=None, min_length=1)  # the ccxt exchange id; default: the adapter's
     taker_fee: FeeRate
     fee_tier: str = Field(min_length=1)  # which published tier taker_fee comes from
     buy_fee_in: Literal["base", "quote"] = "base"
     capture_venue: str | None = Field(default=None, min_length=1)  # which venue of the capture feeds this one
     balances: dict[str, NonNegDec] = Field(default_factory=dict)  # starting balances (paper/sandbox)
     latency_ms: int = Field(default=0, ge=0, le=60_000)  # simulated one-way latency (paper)
-    rate_limit_per_s: float = _seconds(default=10.0, gt=0, le=1e6)
+    # Overrides the adapter's declared global request rate (per second; on a generic ccxt venue in ccxt
+    # cost units, each request at its endpoint's cost). Default: the adapter's (ccxt's rateLimit).
+    rate_limit_per_s: float | None = _seconds(default=None, gt=0, le=1e6)
     markets: dict[str, MarketSection] = Field(default_factory=dict)
 
     @field_validator("balances")
@@ -477,42 +487,47 @@ def _first_error(exc: ValidationError, shown: str) -> ConfigError:
 
 
 def _check_venues(model: _ConfigModel, shown: str) -> None:
-    import ccxt  # imported here: ccxt takes ~0.5 s to import and `arb --help` should not wait for it
+    # Imported here: the registry imports ccxt (~0.5 s) and `arb --help` should not wait for it.
+    from arb.venues.registry import UnknownVenue, resolve, sandbox_adapters
 
     for venue, section in model.venues.items():
-        if venue not in ccxt.exchanges:
-            close = difflib.get_close_matches(venue, ccxt.exchanges, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(shown, f"venues.{venue}", f"unknown venue id: not a ccxt exchange id{hint}")
+        key = f"venues.{venue}"
+        if not VENUE_NAME.fullmatch(venue):
+            raise ConfigError(shown, key, "a venue name is letters, digits, '_' and '-' (at most 64), "
+                              "e.g. spot_main")
+        try:
+            ref = resolve(venue, section.adapter, section.ccxt_id)
+        except UnknownVenue as exc:
+            where = ".adapter" if section.adapter else ".ccxt_id" if section.ccxt_id else ""
+            raise ConfigError(shown, key + where, str(exc)) from None
+        if section.kind == "sandbox" and not ref.adapter.has_sandbox:
+            raise ConfigError(shown, f"{key}.kind", f"the {ref.adapter.key} adapter has no sandbox "
+                              f"(adapters with one: {', '.join(sandbox_adapters())})")
         # Books from the venue itself (a live venue; a paper one with no capture outside a replay) come
-        # through ccxt.pro (arb/runtime/feeds.py), and a live venue trades through it (arb/runtime/venues.py).
+        # through its adapter's feed (arb/runtime/feeds.py), and a live venue trades through it.
         own_books = section.kind == "live" or (
             section.kind == "paper" and not section.capture_venue and model.engine.mode != "replay")
-        if own_books and venue != "gate" and venue not in _ccxt_pro_exchanges():
-            raise ConfigError(shown, f"venues.{venue}",
-                              "ccxt has no WebSocket (ccxt.pro) support for this venue: it cannot feed books "
-                              "or trade here; give it a capture_venue and kind = \"paper\"")
-
-
-def _ccxt_pro_exchanges() -> list[str]:
-    import ccxt.pro  # another ~0.25 s: only when a venue needs it
-
-    return list(ccxt.pro.exchanges)
+        refusal = ref.adapter.books_refusal(ref.ccxt_id) if own_books else None
+        if refusal is None and section.kind == "live" and not model.engine.dry_run:
+            refusal = ref.adapter.live_refusal(ref.ccxt_id)  # never trade blind
+        if refusal is not None:
+            raise ConfigError(shown, key, refusal)
 
 
 def _check_markets(model: _ConfigModel, shown: str) -> None:
-    """A sandbox venue lists each market the way Gate does, in decimal places: its steps must be ones Gate
-    can state. The same function builds the sandbox's markets at run time (arb/runtime/venues.py)."""
-    from arb.runtime.venues import sandbox_decimals
+    """A sandbox venue lists each market the way its adapter's sandbox does (the Gate sandbox: in decimal
+    places): its steps must be ones it can state. The same rule builds the sandbox's markets at run time."""
+    from arb.venues.registry import resolve
 
     for venue, section in model.venues.items():
         if section.kind != "sandbox":
             continue
+        adapter = resolve(venue, section.adapter, section.ccxt_id).adapter
         for symbol in model.engine.symbols:
             market = section.markets[symbol]
             for field in ("price_step", "amount_step"):
                 try:
-                    sandbox_decimals(getattr(market, field))
+                    adapter.check_sandbox_step(getattr(market, field))
                 except ValueError as exc:
                     raise ConfigError(shown, f"venues.{venue}.markets.{symbol}.{field}",
                                       f"{exc} (a sandbox venue)") from None

@@ -407,15 +407,10 @@ class Engine:
 
     def _apply(self, venue: str, event: CaptureEvent, venues: VenueSet) -> None:
         books = self.books
-        if event.type == "snapshot":
-            books.snapshot(venue, event.symbol, event.bids, event.asks, ts=event.ts, seq=event.seq,
-                           exchange_ts=event.exchange_ts)
-        else:
-            books.delta(venue, event.symbol, event.bids, event.asks, ts=event.ts, seq=event.seq,
-                        first_seq=event.first_seq, exchange_ts=event.exchange_ts)
+        books.apply(event, venue)  # the store's one entry: snapshot, delta, or a recorded reset/gap
         books.now_ms = max(books.now_ms, event.ts)
         link = venues.sandboxes.get(venue)
-        if link is not None and link.engine_fed and link.sandbox is not None:
+        if link is not None and link.engine_fed and link.sandbox is not None and event.type in ("snapshot", "delta"):
             link.sandbox.push_book(link.pairs[event.symbol], event.bids, event.asks, event.type)
 
     def _detect(self, symbol: str, venues: VenueSet) -> Opportunity | Rejection | None:

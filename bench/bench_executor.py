@@ -36,7 +36,7 @@ from arb.store.db import make_engine, make_session_factory
 from arb.store.migrate import upgrade_to_head
 from arb.store.models import Run
 from arb.venues.gate import GateExchange
-from arb.venues.live import LiveVenue
+from arb.venues.gate.adapter import live_venue
 from arb.venues.protocol import OrderRequest
 
 D = Decimal
@@ -143,7 +143,7 @@ async def main(pairs: int, latency_ms: float) -> None:
                                                pairs=[PAIR.to_json()])
                 await ex.sync_clock(force=True)
                 exchanges.append(ex)
-                venues[name] = LiveVenue(name, ex)
+                venues[name] = live_venue(name, ex)
             risk = RiskGate(RiskLimits(D("1e9"), D("1e9"), D("1e9")))
             executor = PairedExecutor(venues, sessions, run_id, risk, config=ExecutorConfig())
 
@@ -164,9 +164,9 @@ async def main(pairs: int, latency_ms: float) -> None:
             gaps = []
             for _ in range(pairs):
                 wire.sent.clear()
-                buy = await venues["gate_a"].prepare(OrderRequest(ids.next(), SYMBOL, Side.BUY, D("0.1"), D("20.00")))
+                buy = await venues["gate_a"].prepare(OrderRequest(ids.next(venues["gate_a"].client_ids), SYMBOL, Side.BUY, D("0.1"), D("20.00")))
                 sell = await venues["gate_b"].prepare(
-                    OrderRequest(ids.next(), SYMBOL, Side.SELL, D("0.1"), D("20.20")))
+                    OrderRequest(ids.next(venues["gate_b"].client_ids), SYMBOL, Side.SELL, D("0.1"), D("20.20")))
                 await venues["gate_a"].send(buy)
                 await venues["gate_b"].send(sell)
                 gaps.append(wire.sent["gate_b"][0] - wire.sent["gate_a"][0])

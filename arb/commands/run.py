@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "run",
         help="run the engine (offline on the shipped config by default)",
         description="Run the engine: books -> detection -> risk -> executor -> store. With the shipped "
-        "config.toml it replays the bundled capture through the local Gate sandbox and a paper venue, "
+        "config.toml it replays the bundled capture through the local sandbox and a paper venue, "
         "offline, and ends when the capture ends (or on Ctrl-C; twice to force).",
     )
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="config file (default: %(default)s)")

@@ -1,12 +1,15 @@
 """Client order ids, generated locally and unique across restarts.
 
-Gate's ``text`` field: ``t-`` followed by at most 28 bytes of ``[0-9A-Za-z_.-]``. The id is stored
-before the order is sent, so after a crash the database knows what to look up.
+Each venue states what a client order id may look like (:class:`ClientIdFormat`: a fixed prefix, an
+alphabet and a maximum length); the venue's adapter in ``arb/venues/<name>/`` declares it, and
+:meth:`ClientIdFactory.next` is given the format of the venue the order goes to. The id is stored before
+the order is sent, so after a crash the database knows what to look up.
 
-Layout (after ``t-``): ``<session 11><purpose 1><counter base36>``. ``session`` is the process start
-time in milliseconds (base36, 8 chars) plus 3 random base36 chars, so two processes started in the same
-millisecond still differ; ``counter`` increases within the process. That leaves 16 chars of counter:
-36**16 orders per process, far beyond anything that runs.
+Layout (after the venue's prefix): ``<session 11><purpose 1><counter base36>``, lower-case letters and
+digits only, so it fits every venue's alphabet. ``session`` is the process start time in milliseconds
+(base36, 8 chars) plus 3 random base36 chars, so two processes started in the same millisecond still
+differ; ``counter`` increases within the process. A 28-character body leaves 16 chars of counter: 36**16
+orders per process, far beyond anything that runs.
 
 The venues arb simulates (the paper venue, the sandbox) issue their own order and trade ids with
 :func:`next_venue_id`: numbers that stay unique across processes, so a second run into the same database
@@ -20,11 +23,9 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-PREFIX = "t-"
-MAX_BODY_BYTES = 28
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-_VALID = re.compile(r"^t-[0-9A-Za-z_.\-]{1,28}$")
 PURPOSE_CODES = {"entry": "e", "unwind": "u", "complete": "c", "manual": "m"}
 
 
@@ -39,12 +40,30 @@ def to_base36(value: int) -> str:
             return "".join(reversed(digits))
 
 
-def is_valid_client_id(text: str) -> bool:
-    return bool(_VALID.match(text))
+@dataclass(frozen=True, slots=True)
+class ClientIdFormat:
+    """What one venue accepts as a client order id: ``prefix`` + a body matching ``body``, at most
+    ``max_length`` characters in all (ASCII only, so characters are bytes)."""
+
+    prefix: str = ""
+    max_length: int = 32
+    body: str = r"[0-9A-Za-z]+"  # a regular expression for the part after the prefix
+    source: str = ""  # where the rule is documented
+
+    def __post_init__(self) -> None:
+        if self.max_length - len(self.prefix) < MIN_BODY:
+            raise ValueError(f"client ids of at most {self.max_length} characters leave no room for arb's ids")
+
+    def is_valid(self, text: str) -> bool:
+        return (text.isascii() and len(text) <= self.max_length and text.startswith(self.prefix)
+                and re.fullmatch(self.body, text[len(self.prefix):]) is not None)
+
+
+MIN_BODY = 13  # session (11) + purpose (1) + at least one counter digit
 
 
 class ClientIdFactory:
-    """Issues ``t-...`` ids; one instance per process (or per run)."""
+    """Issues client order ids in each venue's format; one instance per process (or per run)."""
 
     def __init__(
         self,
@@ -55,12 +74,15 @@ class ClientIdFactory:
         self.session = to_base36(now_ms()).rjust(8, "0")[-8:] + to_base36(salt()).rjust(3, "0")
         self._counter = 0
 
-    def next(self, purpose: str = "entry") -> str:
+    def next(self, fmt: ClientIdFormat, purpose: str = "entry") -> str:
+        """The next id, in the format of the venue the order goes to (``venue.client_ids``)."""
         self._counter += 1
         code = PURPOSE_CODES[purpose]
-        text = f"{PREFIX}{self.session}{code}{to_base36(self._counter)}"
-        if len(text) - len(PREFIX) > MAX_BODY_BYTES:
+        text = f"{fmt.prefix}{self.session}{code}{to_base36(self._counter)}"
+        if len(text) > fmt.max_length:
             raise OverflowError("client order id counter exhausted")
+        if not fmt.is_valid(text):
+            raise ValueError(f"arb's client ids do not fit the format {fmt}")
         return text
 
 
@@ -70,7 +92,7 @@ class VenueIds:
 
     A later process starts past every id an earlier one issued unless that one issued more ids than
     microseconds passed between the two starts (a million a second, sustained). The ids stay decimal
-    digits (Gate's order and trade ids are numeric strings; its WebSocket sends trade ids as JSON integers)
+    digits (real venues' order and trade ids are often numeric strings, sent as JSON integers over WebSockets)
     and below 2**53 until the year 2255, so even a JSON reader that parses numbers as doubles keeps them
     exact; their first digits read as when the process started. One instance serves the whole process
     (:func:`next_venue_id`), so two sandboxes or paper venues in one process never share an id either, and

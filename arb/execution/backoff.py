@@ -1,7 +1,8 @@
 """Backoff delays and the retry loop for reads.
 
-The delay itself is :func:`arb.backoff.equal_jitter` (pure; a seeded RNG pins it in tests). When the venue announces when its window reopens (``Retry-After`` or Gate's
-``X-Gate-RateLimit-Reset-Timestamp``), we never retry before that instant, whatever the backoff says.
+The delay itself is :func:`arb.backoff.equal_jitter` (pure; a seeded RNG pins it in tests). When the venue
+announces when its window reopens (``Retry-After``, or a reset-timestamp header its adapter names), we never
+retry before that instant, whatever the backoff says.
 
 Only reads go through :func:`retry_read`. A submission is never retried here: its outcome is either an
 answer, a refusal, or ``unknown`` resolved by lookup under the *same* client order id (executor).
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
@@ -20,8 +21,6 @@ from arb.backoff import equal_jitter
 from arb.errors import ArbError, RateLimited
 
 T = TypeVar("T")
-
-GATE_RESET_HEADER = "X-Gate-RateLimit-Reset-Timestamp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,21 +32,23 @@ class BackoffPolicy:
 
 
 
-def reset_at_from_headers(headers: Mapping[str, str], now: float) -> float | None:
+def reset_at_from_headers(headers: Mapping[str, str], now: float, reset_headers: Sequence[str] = ()) -> float | None:
     """Epoch seconds at which the venue says requests may resume, or None when it did not say.
 
-    Gate sends ``X-Gate-RateLimit-Reset-Timestamp`` in seconds; a value that looks like milliseconds is
-    accepted too. ``Retry-After`` is either delta-seconds or an HTTP date (RFC 9110).
+    ``reset_headers``: the venue's own headers holding the reset as an epoch timestamp, in seconds (a
+    value that looks like milliseconds is accepted too); its adapter names them. ``Retry-After`` is either
+    delta-seconds or an HTTP date (RFC 9110).
     """
     lowered = {k.lower(): v for k, v in headers.items()}
     candidates: list[float] = []
-    raw = lowered.get(GATE_RESET_HEADER.lower())
-    if raw:
-        try:
-            value = float(raw)
-            candidates.append(value / 1000.0 if value > 1e11 else value)
-        except ValueError:
-            pass
+    for name in reset_headers:
+        raw = lowered.get(name.lower())
+        if raw:
+            try:
+                value = float(raw)
+                candidates.append(value / 1000.0 if value > 1e11 else value)
+            except ValueError:
+                pass
     raw = lowered.get("retry-after")
     if raw:
         try:

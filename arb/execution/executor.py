@@ -122,9 +122,10 @@ class PairedExecutor:
         if not decision.allowed:
             return self._refuse(opp, detected_at, decision.reason or "risk", plan)
 
-        buy_req = OrderRequest(self.ids.next("entry"), plan.symbol, plan.buy.side, plan.buy.amount, plan.buy.price)
-        sell_req = OrderRequest(self.ids.next("entry"), plan.symbol, plan.sell.side, plan.sell.amount,
-                                plan.sell.price)
+        buy_req = OrderRequest(self.ids.next(self.venues[plan.buy.venue].client_ids, "entry"), plan.symbol,
+                               plan.buy.side, plan.buy.amount, plan.buy.price)
+        sell_req = OrderRequest(self.ids.next(self.venues[plan.sell.venue].client_ids, "entry"), plan.symbol,
+                                plan.sell.side, plan.sell.amount, plan.sell.price)
         now = self.clock()
         with self.sessions.begin() as s:
             opp_id = repo.insert_opportunity(s, self.run_id, opp, detected_at, decision="executed",
@@ -233,7 +234,8 @@ class PairedExecutor:
         return replace(result, realized_pnl=settlement.realized_pnl)
 
     async def _corrective(self, opp_id: int, plan: PairPlan, order: Corrective) -> LegOutcome:
-        req = OrderRequest(self.ids.next(order.purpose), plan.symbol, order.side, order.amount, order.price)
+        req = OrderRequest(self.ids.next(self.venues[order.venue].client_ids, order.purpose), plan.symbol, order.side,
+                           order.amount, order.price)
         with self.sessions.begin() as s:
             oid = repo.create_order(s, self._new(opp_id, order.venue, req, order.purpose), self.clock())
         venue = self.venues[order.venue]

@@ -49,6 +49,7 @@ class GuardedVenue:
     ) -> None:
         self.inner = venue
         self.name = venue.name
+        self.client_ids = venue.client_ids
         self.throttle = throttle
         self._backoff = backoff
         self._rng = rng

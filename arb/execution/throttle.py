@@ -1,9 +1,11 @@
 """Client-side rate limits, declared as data, enforced before the venue has to say 429.
 
-Each venue gets a :class:`VenueLimits` table: one global budget, a budget per endpoint, and budgets per
-(endpoint, market) where the venue counts per market (Gate: 10 order placements per second per market;
-ccxt's own throttle is one global bucket and does not know this). Buckets are asyncio-throttle sliding
-windows with an injected clock and sleep so tests can drive time.
+Each venue's adapter declares a :class:`VenueLimits` table (``arb/venues/<name>/``): one global budget, a
+budget per endpoint, budgets per (endpoint, market) where the venue counts per market (ccxt's own throttle
+is one global bucket and does not know this), and a request rate where the venue weighs every HTTP request
+by its endpoint's cost (ccxt's ``rateLimit`` and endpoint ``cost``: :meth:`VenueThrottle.acquire_cost`,
+called by the venue's ccxt instance for each request it makes). Buckets are asyncio-throttle sliding
+windows (and a ccxt-style leaky bucket for costs) with an injected clock and sleep so tests can drive time.
 
 After a venue announces a reset (429 with a reset timestamp), :meth:`VenueThrottle.block_until` holds
 *every* request to that venue until the reset: nothing is sent inside an announced window.
@@ -33,31 +35,19 @@ class Budget:
     period: float  # seconds
 
 
+def per_second(rate: float) -> Budget:
+    """``rate`` requests per second as a budget: ``n`` per second for a whole ``n``, else one per period."""
+    return Budget(int(rate), 1.0) if rate >= 1 and rate == int(rate) else Budget(1, 1.0 / rate)
+
+
 @dataclass(frozen=True, slots=True)
 class VenueLimits:
-    global_budget: Budget
+    global_budget: Budget | None
     per_endpoint: Mapping[str, Budget] = field(default_factory=dict)
     per_market: Mapping[str, Budget] = field(default_factory=dict)  # endpoint -> budget per market
-
-
-# Gate API v4 spot (shared/gate-v4.md): placements 10/s per market, cancels 200/s, other private
-# endpoints 200 per 10 s each. The global budget is ours, to stay well inside Gate's IP limits.
-GATE_SPOT_LIMITS = VenueLimits(
-    global_budget=Budget(100, 1.0),
-    per_endpoint={
-        CANCEL: Budget(200, 1.0),
-        FETCH_ORDER: Budget(200, 10.0),
-        FETCH_OPEN: Budget(200, 10.0),
-        FETCH_FILLS: Budget(200, 10.0),
-        BALANCES: Budget(200, 10.0),
-    },
-    per_market={PLACE: Budget(10, 1.0)},
-)
-
-# For ccxt venues without a declared table: one conservative global budget.
-DEFAULT_LIMITS = VenueLimits(global_budget=Budget(10, 1.0))
-
-UNLIMITED = VenueLimits(global_budget=Budget(1_000_000, 1.0))
+    # Cost units per second over every HTTP request (ccxt: ``1000 / rateLimit``), each request at its
+    # endpoint's cost; None: requests are not weighed.
+    request_rate: float | None = None
 
 
 class ClockedThrottler(Throttler):
@@ -92,6 +82,29 @@ class ClockedThrottler(Throttler):
         self._task_logs.append(self._clock())
 
 
+class CostBucket:
+    """ccxt's leaky bucket with an injected clock: a request of cost ``c`` may go once the debt of the ones
+    before it has drained, and adds ``c / rate`` seconds of its own. ``n`` requests of cost ``c`` therefore
+    span ``(n - 1) * c / rate`` seconds, as with ccxt's own throttler. Kept as the instant the bucket is
+    free again, and a sleep is trusted once (a clock at 1.7e9 s cannot resolve float dust)."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float],
+                 sleep: Callable[[float], Awaitable[None]]) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._free_at: float | None = None
+        self._lock = asyncio.Lock()  # first come, first served
+
+    async def take(self, cost: float) -> None:
+        async with self._lock:
+            now = self._clock()
+            if self._free_at is not None and self._free_at > now:
+                await self._sleep(self._free_at - now)
+                now = self._free_at
+            self._free_at = now + cost / self.rate
+
+
 class VenueThrottle:
     """All buckets of one venue. ``await acquire(endpoint, market)`` right before each request."""
 
@@ -109,10 +122,13 @@ class VenueThrottle:
         self._clock = clock
         self._wall = wall
         self._sleep = sleep
-        self._global = self._make(limits.global_budget)
+        self._global = self._make(limits.global_budget) if limits.global_budget is not None else None
+        self._costs = (CostBucket(limits.request_rate, clock=clock, sleep=sleep)
+                       if limits.request_rate is not None else None)
         self._buckets: dict[tuple[str, str | None], ClockedThrottler] = {}
         self.blocked_until = 0.0  # wall-clock epoch seconds
         self.acquired = 0
+        self.cost_acquired = 0
         self.waited_for_reset = 0
 
     def _make(self, budget: Budget) -> ClockedThrottler:
@@ -131,7 +147,8 @@ class VenueThrottle:
             if key not in self._buckets:
                 self._buckets[key] = self._make(self.limits.per_endpoint[endpoint])
             chain.append(self._buckets[key])
-        chain.append(self._global)
+        if self._global is not None:
+            chain.append(self._global)
         return chain
 
     def block_until(self, reset_at: float) -> None:
@@ -154,3 +171,12 @@ class VenueThrottle:
         # A 429 may have announced a window while we waited on a bucket: check again, last thing.
         await self._wait_for_reset()
         self.acquired += 1
+
+    async def acquire_cost(self, cost: float | None = None) -> None:
+        """One HTTP request of ``cost`` (ccxt calls this as its ``throttle``): announced windows are
+        honoured, and the request rate's bucket is taken when the venue declares one."""
+        await self._wait_for_reset()
+        if self._costs is not None:
+            await self._costs.take(1.0 if cost is None else float(cost))
+            await self._wait_for_reset()
+        self.cost_acquired += 1

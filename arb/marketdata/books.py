@@ -7,15 +7,23 @@ replays through exactly the code that built the live books: same sequence rule, 
 Listeners (the recorder, the engine's detection trigger) see every event the feeds delivered, applied or
 not: a recorded gap must replay as a gap. A :class:`CaptureEvent` is only built when someone listens,
 because building a frozen dataclass costs about as much as parsing the message it came from.
+
+Resets and resyncs go through here too, never straight to an :class:`OrderBook`: :meth:`BookStore.reset`
+(a lost connection: back to ``syncing``) and :meth:`BookStore.gap` (a feed lost an update the book could
+not see itself: unusable until the next snapshot) change the book and tell every listener with a ``reset``
+or ``gap`` event, so the recorder records them and the engine and status view see them. They are events
+only for a book that had something to lose (a snapshot, and not already in that state): a connection
+that keeps failing before its first snapshot is silence, not a stream of resets.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.book_side import LevelIn
-from arb.marketdata.capture import CaptureEvent
+from arb.marketdata.capture import CaptureEvent, EventType
 
 BookEvent = CaptureEvent
 """The normalized book event is the capture line: recording is writing what the store was fed."""
@@ -58,18 +66,56 @@ class BookStore:
 
     # ------------------------------------------------------------------ feeding
 
-    def apply(self, event: CaptureEvent) -> bool:
-        """Apply one normalized event; returns whether the book changed (see ``OrderBook.apply_delta``)."""
-        if event.type == "snapshot":
+    def apply(self, event: CaptureEvent, venue: str | None = None) -> bool:
+        """Apply one normalized event of any type; returns whether the book changed (a snapshot or an
+        applied delta, see ``OrderBook.apply_delta``). ``venue`` books the event under another venue name
+        (a capture routed to a configured venue); listeners then see the event as that venue's."""
+        if venue is not None and venue != event.venue:
+            event = dataclasses.replace(event, venue=venue)
+        kind = event.type
+        if kind == "snapshot":
             self._snapshot(event.venue, event.symbol, event.bids, event.asks, event.ts, event.seq,
                            event.exchange_ts)
             applied = True
-        else:
+        elif kind == "delta":
             applied = self._delta(event.venue, event.symbol, event.bids, event.asks, event.ts, event.seq,
                                   event.first_seq, event.exchange_ts)
+        else:  # reset / gap: replayed as they happened, even on a book that had nothing to lose
+            self._lose(event.venue, event.symbol, kind, event.ts)
+            applied = False
         for listener in self._listeners:
             listener(event, self.book(event.venue, event.symbol))
         return applied
+
+    def reset(self, venue: str, symbol: str, *, ts: int | None = None) -> bool:
+        """Back to ``syncing`` (a lost connection, a feed stopping); returns whether it was an event."""
+        return self._lost(venue, symbol, "reset", ts)
+
+    def gap(self, venue: str, symbol: str, *, ts: int | None = None) -> bool:
+        """Unusable until the next snapshot (an update lost where the book could not see it: a dropped
+        frame, an update-id chain the book's own rule does not check); returns whether it was an event."""
+        return self._lost(venue, symbol, "gap", ts)
+
+    def _lost(self, venue: str, symbol: str, kind: EventType, ts: int | None) -> bool:
+        book = self.book(venue, symbol)
+        if not book._synced or (kind == "gap" and book._gap):  # nothing to lose: not an event
+            if kind == "reset":
+                book.reset()  # still forget a half-built state
+            return False
+        at = self.now_ms if ts is None else ts
+        self._lose(venue, symbol, kind, at)
+        if self._listeners:
+            self._notify(CaptureEvent(at, venue, symbol, kind, (), ()), book)
+        return True
+
+    def _lose(self, venue: str, symbol: str, kind: str, ts: int) -> None:
+        if ts > self.now_ms:  # noqa: PLR1730 - max() is a call, this is a compare
+            self.now_ms = ts
+        book = self.book(venue, symbol)
+        if kind == "reset":
+            book.reset()
+        else:
+            book.mark_gap()
 
     def snapshot(
         self,

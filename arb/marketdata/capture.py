@@ -23,11 +23,14 @@ import orjson
 from arb.errors import CaptureFormatError
 from arb.marketdata.book_side import check_precision
 
-EventType = Literal["snapshot", "delta"]
+EventType = Literal["snapshot", "delta", "reset", "gap"]
 Level = tuple[str, str]
 """One price level as recorded: ``(price, size)`` decimal strings, exactly as in the file."""
 
-_TYPES = frozenset(("snapshot", "delta"))
+_TYPES = frozenset(("snapshot", "delta", "reset", "gap"))
+# ``reset``: the book went back to ``syncing`` (a lost connection); ``gap``: a feed lost an update the ids do
+# not show (a dropped frame, a broken chain): unusable until the next snapshot. Both carry no levels.
+_LOSSES = frozenset(("reset", "gap"))
 _REQUIRED = ("ts", "venue", "symbol", "type", "bids", "asks")
 _OPTIONAL = ("exchange_ts", "seq", "first_seq")
 _KNOWN = frozenset(_REQUIRED + _OPTIONAL)
@@ -44,11 +47,14 @@ _BOUNDED = re.compile(r"0*[0-9]{1,15}(?:\.[0-9]+)?")
 
 @dataclass(frozen=True, slots=True)
 class CaptureEvent:
-    """One line of a capture: a whole-book ``snapshot`` or a ``delta`` of changed levels.
+    """One line of a capture: a whole-book ``snapshot``, a ``delta`` of changed levels, or a ``reset``
+    (back to ``syncing``) or ``gap`` (unusable until the next snapshot) with no levels.
 
     ``ts`` is the receive time in ms since the epoch; ``seq`` is the venue's update id after the event
-    (the snapshot id for a snapshot) and ``first_seq`` the first update id in the event, where the venue
-    provides them. In a delta a size of ``"0"`` removes the level.
+    (the snapshot id for a snapshot) and ``first_seq`` the update id that must follow the previous event's
+    ``seq`` for no update to be lost, where the venue provides them: the first update id in the event
+    (Gate, Binance spot ``U``), or ``pu + 1`` on Binance futures, whose streams chain events by ``pu``
+    (the previous event's ``u``) and skip ids between events. In a delta a size of ``"0"`` removes the level.
     """
 
     ts: int
@@ -144,7 +150,7 @@ def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) 
         fail(f"unknown field(s): {', '.join(unknown)}")
     kind = obj["type"]
     if not isinstance(kind, str) or kind not in _TYPES:
-        fail(f"unknown type {_short(kind)} (expected 'snapshot' or 'delta')")
+        fail(f"unknown type {_short(kind)} (expected 'snapshot', 'delta', 'reset' or 'gap')")
     if not _is_int(obj["ts"]) or obj["ts"] < 0:
         fail(f"'ts' must be a non-negative integer (ms since epoch), got {_short(obj['ts'])}")
     for key in ("venue", "symbol"):
@@ -157,6 +163,8 @@ def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) 
             fail(f"{key!r} must be an integer when present, got {_short(obj[key])}")
     bids = _levels(obj["bids"], "bids", fail)
     asks = _levels(obj["asks"], "asks", fail)
+    if kind in _LOSSES and (bids or asks):
+        fail(f"a {kind} carries no levels ('bids' and 'asks' are [])")
     if kind == "snapshot":
         _check_snapshot_order(bids, "bids", True, fail)
         _check_snapshot_order(asks, "asks", False, fail)
@@ -180,8 +188,8 @@ def read_capture(path: str | Path) -> Iterator[CaptureEvent]:
     """Yield the events of a capture file, strictly.
 
     Raises :class:`CaptureFormatError` naming the file and 1-based line number for a malformed line, an
-    unknown ``type``, a ``ts`` lower than the line before, or a ``delta`` for a (venue, symbol) that has
-    had no ``snapshot`` yet. Blank lines are errors too: the writer never produces them. A file that cannot
+    unknown ``type``, a ``ts`` lower than the line before, or a ``delta`` (``reset``, ``gap``) for a (venue,
+    symbol) that has had no ``snapshot`` yet. Blank lines are errors too: the writer never produces them. A file that cannot
     be opened, or a damaged gzip stream (cut short, corrupt, a bad CRC), is one too: the line it failed at.
     """
     path = Path(path)
@@ -211,7 +219,7 @@ def read_capture(path: str | Path) -> Iterator[CaptureEvent]:
                     seen.add(key)
                 elif key not in seen:
                     raise CaptureFormatError(
-                        source, line_no, f"delta for {event.venue} {event.symbol} before any snapshot"
+                        source, line_no, f"{event.type} for {event.venue} {event.symbol} before any snapshot"
                     )
                 yield event
         except UNREADABLE as exc:  # truncated or corrupt gzip

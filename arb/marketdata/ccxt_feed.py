@@ -4,7 +4,8 @@ ccxt keeps the venue's book in sync itself (for venues where it checks sequence 
 ``limit`` levels as a snapshot into the store after every update, so detection, recording and replay see
 the same normalized form as our own Gate feed. ccxt holds floats: each is written back as the shortest
 decimal string that round-trips (exact for venue prices, which have at most 15 significant digits).
-A failure resets the book to ``syncing`` and retries after a capped, jittered backoff.
+A failure resets the book to ``syncing`` (through the store: a ``reset`` event its listeners see) and
+retries after a capped, jittered backoff.
 
 Malformed input never stops the feed (``marketdata/drops.py``):
 
@@ -36,7 +37,7 @@ import ccxt
 from arb.backoff import full_jitter
 from arb.marketdata.books import BookStore
 from arb.marketdata.drops import Dropped, FrameDrops, Level, checked_levels, optional_int
-from arb.marketdata.gate_feed import wall_ms
+from arb.marketdata.wallclock import wall_ms
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,11 @@ class CcxtBookFeed:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         drops: FrameDrops | None = None,
+        venue: str | None = None,
     ) -> None:
         self.store = store
         self.exchange = exchange
-        self.venue: str = exchange.id
+        self.venue: str = venue or exchange.id  # the configured name; the ccxt id by default
         self.symbols = list(symbols)
         self.limit = limit
         self.poll_interval_s = poll_interval_s
@@ -163,7 +165,7 @@ class CcxtBookFeed:
     async def resubscribe(self) -> None:
         """The watchdog's remedy for a silent feed."""
         for symbol in self.symbols:
-            self.store.book(self.venue, symbol).reset()
+            self.store.reset(self.venue, symbol, ts=self.clock_ms())
         self.request_resubscribe()
 
     async def run(self) -> None:
@@ -173,7 +175,7 @@ class CcxtBookFeed:
                     group.create_task(self._run_symbol(symbol))
         finally:
             for symbol in self.symbols:
-                self.store.book(self.venue, symbol).reset()
+                self.store.reset(self.venue, symbol, ts=self.clock_ms())
 
     async def _run_symbol(self, symbol: str) -> None:
         attempt = 0
@@ -192,7 +194,7 @@ class CcxtBookFeed:
             except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
                 self.errors += 1
                 log.warning("%s %s book: %s: %s", self.venue, symbol, type(exc).__name__, exc)
-                self.store.book(self.venue, symbol).reset()
+                self.store.reset(self.venue, symbol, ts=self.clock_ms())
             await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
             attempt += 1
 
@@ -205,7 +207,7 @@ class CcxtBookFeed:
             asks, over_asks = checked_ccxt_levels(orderbook.get("asks"), "asks", self.limit)
         except Dropped as drop:
             self.drops.count(self.venue, drop.reason, f"{symbol}: {drop.detail}")
-            self.store.book(self.venue, symbol).reset()
+            self.store.reset(self.venue, symbol, ts=self.clock_ms())
             self.request_resubscribe()
             return False
         if over_bids or over_asks:
@@ -217,6 +219,6 @@ class CcxtBookFeed:
                                 exchange_ts=optional_int(orderbook.get("timestamp")))
         except (ValueError, TypeError, ArithmeticError) as exc:
             self.drops.count(self.venue, "book_refused", f"{symbol}: {exc}")
-            self.store.book(self.venue, symbol).reset()
+            self.store.reset(self.venue, symbol, ts=self.clock_ms())
             return False
         return True

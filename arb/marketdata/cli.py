@@ -22,8 +22,8 @@ from arb.domain.market import Symbol
 from arb.errors import ConfigError, UsageError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureWriter
-from arb.marketdata.gate_feed import GATE_REST_URL, GATE_WS_URL, GateBookFeed
 from arb.marketdata.recorder import Feed, partial_path, record
+from arb.venues.gate.feed import GATE_REST_URL, GATE_WS_URL, GateBookFeed
 
 
 def register(subparsers: Any) -> None:
@@ -41,9 +41,11 @@ def register(subparsers: Any) -> None:
 
     conv = subparsers.add_parser("convert", help="convert raw venue recordings to the capture format")
     sub = conv.add_subparsers(dest="format", required=True)
-    b = sub.add_parser("binance", help="raw '<ns> <json>' depth stream + REST snapshot line")
+    b = sub.add_parser("binance", help="raw '<ns> <json>' depth stream + REST snapshot line (spot, USD-M, COIN-M)")
     b.add_argument("raw", type=Path)
-    b.add_argument("--symbol", required=True)
+    b.add_argument("--symbol", required=True, help="unified symbol: BTC/USDT, BTC/USDT:USDT (USD-M), BTC/USD:BTC (COIN-M)")
+    b.add_argument("--market", choices=["auto", "spot", "usdm", "coinm"], default="auto",
+                   help="which Binance market the recording is (default: told from its lines)")
     b.add_argument("--out", required=True, type=Path)
     b.set_defaults(func=cmd_convert_binance)
     g = sub.add_parser("gate", help="spot.order_book_update frames + order_book?with_id=true snapshots")
@@ -161,17 +163,20 @@ def _convert(events: Iterable[CaptureEvent], out: Path, inputs: str) -> int:
 
 
 def cmd_convert_binance(args: argparse.Namespace) -> int:
-    from arb.marketdata.convert import binance_raw_events
+    from arb.marketdata.convert import ConvertStats, binance_raw_events, check_binance_symbol
 
     _input(args.raw)
+    market = None if args.market == "auto" else args.market
+    stats = ConvertStats()
     try:
-        Symbol.parse(args.symbol)
-    except ValueError as exc:
+        check_binance_symbol(args.symbol, market)
+    except UsageError as exc:
         raise ConfigError("command line", "--symbol", str(exc)) from None
     _check_out(args.out)
     with _open_raw(args.raw) as fh:
-        count = _convert(binance_raw_events(fh, args.symbol, source=str(args.raw)), args.out, str(args.raw))
-    print(printable(f"wrote {count} events to {args.out}"))
+        events = binance_raw_events(fh, args.symbol, source=str(args.raw), market=market, stats=stats)
+        count = _convert(events, args.out, str(args.raw))
+    print(printable(f"wrote {count} events to {args.out}: {stats.summary()}"))
     return 0
 
 

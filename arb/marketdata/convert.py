@@ -1,7 +1,8 @@
 """Converters from raw venue recordings to the capture format, through the live sync code.
 
 - Binance: ``<receive ns> <json>`` lines of combined-stream frames (``{"stream": ..., "data": ...}``) plus
-  REST depth snapshot lines (``{"lastUpdateId": ...}``), as in ``tests/data/binance-spot-*.gz``.
+  REST depth snapshot lines (``{"lastUpdateId": ...}``), spot, USD-M or COIN-M, as in
+  ``tests/data/binance-*.gz``: the Binance adapter's converter (``arb/venues/binance/convert.py``).
 - Gate: cryptofeed ``ws-samples`` recordings: ``GATEIO.ws.*`` (received frames ``<ts>: <json>``; sent
   frames and headers contain ``<-``/``<->``) and ``GATEIO.http.*`` (``<url> -> <ts>: <body>``: the
   ``order_book?with_id=true`` snapshots).
@@ -28,6 +29,9 @@ from arb.errors import CaptureFormatError, UsageError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent
 from arb.marketdata.diffsync import DiffSync
+from arb.venues.binance import convert as binance_convert
+from arb.venues.binance.convert import ConvertStats
+from arb.venues.binance.convert import check_symbol as check_binance_symbol
 
 # What a malformed line raises while it is parsed and applied (orjson's decode error is a ValueError).
 _BAD_LINE = (ValueError, ArithmeticError, KeyError, IndexError, TypeError, AttributeError)
@@ -60,53 +64,21 @@ def _sec_to_ms(text: str) -> int:
 # ------------------------------------------------------------------- Binance
 
 
-def binance_raw_events(lines: Iterable[bytes], symbol: str, venue: str = "binance", *,
-                       source: str = "<binance recording>") -> Iterator[CaptureEvent]:
-    """Capture events from a raw Binance spot depth recording of one symbol.
+__all__ = ["ConvertStats", "binance_last_book_ticker", "binance_raw_events", "check_binance_symbol",
+           "gate_symbol", "gate_ws_sample_events"]
 
-    Depth updates of another symbol are an error (the snapshot lines do not say their symbol, so a mixed
-    recording cannot be split); so is a recording with no depth updates of ``symbol`` or no snapshot."""
-    store, out = _collecting_store()
-    sync = DiffSync(store, venue, symbol)
-    wanted = symbol.replace("/", "").upper()
-    diffs = snapshots = 0
-    for line_no, raw in enumerate(lines, 1):
-        raw = raw.strip()
-        if not raw:
-            continue
-        try:
-            ns, _, payload = raw.partition(b" ")
-            ts = int(ns) // 1_000_000
-            msg = orjson.loads(payload)
-            if "lastUpdateId" in msg:
-                sync.on_snapshot(msg["bids"], msg["asks"], msg["lastUpdateId"], ts)
-                snapshots += 1
-            else:
-                data = msg.get("data", msg)
-                if data.get("e") == "depthUpdate":
-                    if str(data.get("s", "")).upper() != wanted:
-                        raise CaptureFormatError(source, line_no, f"a depth update of {data.get('s')!r}, "
-                                                 f"not of {symbol} (the symbol asked for)")
-                    sync.on_diff(data["b"], data["a"], data["U"], data["u"], ts, data.get("E"))
-                    diffs += 1
-        except _BAD_LINE as exc:
-            raise CaptureFormatError(source, line_no, "not a raw Binance depth recording line "
-                                     f"('<receive ns> <json>'): {type(exc).__name__}: {exc}") from None
-        yield from _drain(out)
-    if not diffs:
-        raise UsageError(f"{source}: no Binance depth updates (depthUpdate) of {symbol} in it")
-    if not snapshots:
-        raise UsageError(f"{source}: no depth snapshot line ({{\"lastUpdateId\": ...}}) to start the book from")
+
+def binance_raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
+                       source: str = "<binance recording>", market: str | None = None,
+                       stats: ConvertStats | None = None) -> Iterator[CaptureEvent]:
+    """Capture events from a raw Binance spot, USD-M or COIN-M depth recording of one symbol: the
+    Binance adapter's converter (``arb/venues/binance/convert.py``), where its sync rules live."""
+    return binance_convert.raw_events(lines, symbol, venue, source=source, market=market, stats=stats)
 
 
 def binance_last_book_ticker(lines: Iterable[bytes]) -> tuple[str, str] | None:
     """The last ``bookTicker`` best bid/ask in a raw Binance recording (to check a rebuilt book)."""
-    last = None
-    for raw in lines:
-        if b"bookTicker" in raw:
-            data = orjson.loads(raw.partition(b" ")[2])["data"]
-            last = (data["b"], data["a"])
-    return last
+    return binance_convert.last_book_ticker(lines)
 
 
 # ---------------------------------------------------------------------- Gate

@@ -76,10 +76,10 @@ async def record(
             if ended or stopper in done:
                 break
     finally:
+        remove()  # the recording ends here: the feeds' own teardown (books reset as they stop) is not in it
         for task in [*tasks, stopper, first_waiter]:
             task.cancel()
         await asyncio.gather(*tasks, stopper, first_waiter, return_exceptions=True)
-        remove()
         writer.close()
         if writer.count:
             os.replace(partial, out)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
-from arb.marketdata.gate_feed import wall_ms
+from arb.marketdata.wallclock import wall_ms
 
 log = logging.getLogger(__name__)
 

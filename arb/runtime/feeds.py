@@ -1,12 +1,15 @@
 """Where each venue's books come from outside a replay (modes ``paper`` and ``live``).
 
-- a ``sandbox`` venue: over the sandbox's WebSocket through arb's own Gate update-id sync
-  (:class:`GateBookFeed`), exactly the path a real Gate connection takes; the sandbox itself plays its
-  side of the capture (``capture_venue``) at the configured speed;
+- a ``sandbox`` venue: over the sandbox's WebSocket through its adapter's own book feed (for the Gate
+  sandbox, arb's Gate update-id sync), exactly the path a real connection takes; the sandbox itself plays
+  its side of the capture (``capture_venue``) at the configured speed;
 - a ``paper`` venue with a ``capture_venue``: that side of the capture, paced in real time at the same
   speed, through the same :class:`BookStore`;
-- a ``live`` venue, or a ``paper`` one without a capture (dry run): the venue's public feed, our Gate
-  sync for Gate and ccxt.pro ``watch_order_book`` (REST polling fallback) for any other ccxt exchange.
+- a ``live`` venue, or a ``paper`` one without a capture (dry run): the venue's public feed as its adapter
+  builds it (a package's own sync, or ccxt.pro ``watch_order_book`` with REST polling fallback for any
+  other ccxt exchange).
+
+Every feed stores books under the venue's configured name, whatever its adapter or ccxt id.
 
 Every source ends up in ``BookStore.snapshot``/``delta``: health rules (gap, crossed, stale) are the same
 whatever the source.
@@ -21,13 +24,14 @@ silent past ``stale_after_ms``: its venue's feed resubscribes, and the resubscri
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from arb.config import Config
 from arb.marketdata.book import Health, OrderBook
@@ -36,16 +40,9 @@ from arb.marketdata.capture import read_capture
 from arb.marketdata.drops import FrameDrops
 from arb.runtime.supervisor import Spawn
 from arb.runtime.venues import VenueSet
+from arb.venues.adapter import Feed
 
 log = logging.getLogger(__name__)
-
-
-class Feed(Protocol):
-    """A venue's live book feed (``GateBookFeed``, ``CcxtBookFeed``)."""
-
-    async def run(self) -> None: ...
-
-    async def resubscribe(self) -> None: ...
 
 
 @dataclass
@@ -115,11 +112,8 @@ async def paced_capture(path: Path, routes: dict[tuple[str, str], str], books: B
                 await sleep(delay)
         else:
             await sleep(0)
-        ts = now_ms()  # received now: ages are judged in real time in this mode
-        if event.type == "snapshot":
-            books.snapshot(venue, event.symbol, event.bids, event.asks, ts=ts, seq=event.seq)
-        else:
-            books.delta(venue, event.symbol, event.bids, event.asks, ts=ts, seq=event.seq, first_seq=event.first_seq)
+        # received now: ages are judged in real time in this mode; the store's one entry, any event type
+        books.apply(dataclasses.replace(event, venue=venue, ts=now_ms(), exchange_ts=None))
 
 
 def _unsupervised(name: str, factory: Callable[[], Awaitable[object]], **_: object) -> asyncio.Task[Any]:
@@ -129,19 +123,17 @@ def _unsupervised(name: str, factory: Callable[[], Awaitable[object]], **_: obje
 def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Callable[[], int], *,
                 spawn: Spawn = _unsupervised, drops: FrameDrops | None = None) -> FeedSet:
     """Start every venue's book source as a task from ``spawn`` (the engine's supervisor)."""
-    from arb.marketdata.ccxt_feed import CcxtBookFeed
-    from arb.marketdata.gate_feed import GateBookFeed
-
     out = FeedSet(drops=drops or FrameDrops(), now_ms=now_ms)
     symbols = list(config.engine.symbols)
     speed = config.replay.speed if config.replay else 1.0
     capture = config.capture_path()
     for name, kind in venues.kinds.items():
         section = config.venues[name]
+        ref = venues.refs[name]
         if kind == "sandbox":
             link = venues.sandboxes[name]
-            feed = GateBookFeed(books, symbols, ws_url=link.ws_url, rest_url=link.rest_url, clock_ms=now_ms,
-                                drops=out.drops)
+            feed = ref.adapter.book_feed(ref, books, symbols, depth=config.engine.book_depth, clock_ms=now_ms,
+                                         drops=out.drops, link=link)
             out.feeds[name] = feed
             out.tasks.append(spawn(f"feed-{name}", feed.run, venue=name))
             if link.feed_done is not None and link.sandbox is not None:
@@ -157,14 +149,8 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
             out.tasks.append(task)
             out.finite.append(task)
         else:
-            live_feed: GateBookFeed | CcxtBookFeed
-            if name == "gate":
-                live_feed = GateBookFeed(books, symbols, clock_ms=now_ms, drops=out.drops)
-            else:
-                import ccxt.pro
-
-                live_feed = CcxtBookFeed(books, getattr(ccxt.pro, name)({"enableRateLimit": True}), symbols,
-                                         limit=config.engine.book_depth, clock_ms=now_ms, drops=out.drops)
+            live_feed = ref.adapter.book_feed(ref, books, symbols, depth=config.engine.book_depth, clock_ms=now_ms,
+                                              drops=out.drops)
             out.feeds[name] = live_feed
             out.tasks.append(spawn(f"feed-{name}", live_feed.run, venue=name))
     return out

@@ -6,14 +6,11 @@ Every amount is a ``Decimal``; the JSON shapes render them as plain decimal stri
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 ZERO = Decimal(0)
-# Gate: ``text`` starts with ``t-``, then at most 28 bytes of [0-9A-Za-z_.-].
-CLIENT_ID_RE = re.compile(r"^t-[0-9A-Za-z_.\-]{1,28}$")
 
 
 def fmt(value: Decimal) -> str:

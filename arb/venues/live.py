@@ -1,16 +1,16 @@
-"""The live venue: any ccxt async exchange (Gate through ``GateExchange``) behind the venue protocol.
+"""The live venue: any ccxt async exchange behind the venue protocol.
 
 Normalizes once, here: ccxt order and trade dicts become :class:`OrderReport` / :class:`FillReport`
 with exact ``Decimal`` values (ccxt's floats are printed back with ``repr``, which round-trips the short
-decimal strings venues send). Status comes from ``filled``, not from ccxt's status word: Gate reports a
-partially filled IOC as ``cancelled`` and ccxt as ``canceled``.
+decimal strings venues send). Status comes from ``filled``, not from ccxt's status word: venues report a
+partially filled IOC as cancelled.
 
-Exceptions go through one translation table (``translate``, Gate's by default: it maps ccxt's classes
-too, so it serves other ccxt venues until they have their own labels). This module knows nothing about
-paper trading: the paper venue is a separate implementation of the same protocol.
-
-Venue quirks are data (:class:`LiveQuirks`): where a venue keeps the client order id on a trade, and
-whether a closed order can still be fetched by client id.
+Exceptions go through the venue's one translation table (``translate``: its adapter's; the generic ccxt
+table by default). This module knows nothing about paper trading (the paper venue is a separate
+implementation of the same protocol) and nothing about any one venue: what differs between venues is
+data its adapter passes in (:class:`LiveQuirks`): the client-order-id format and the parameter that
+carries it, how an order is looked up by client id, where a trade keeps the client order id, which raw
+fields spell the venue's own status, whether a closed order can still be fetched by client id.
 
 **Prepare, then send.** ccxt's ``create_order`` builds, signs and writes in one call, so the second leg of
 a pair would be built and signed only after the first had started. ``prepare`` runs ccxt's own
@@ -53,10 +53,11 @@ import ccxt
 import yarl
 from aiohttp.payload import BytesPayload
 
+from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules, Side
 from arb.domain.orders import VenueState
 from arb.errors import ArbError, OrderNotFound, VenueError
-from arb.venues.gate.errors import translate as gate_translate
+from arb.venues.generic.errors import translate as ccxt_translate
 from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 
 log = logging.getLogger(__name__)
@@ -66,15 +67,27 @@ _CLOSED = {"closed", "canceled", "cancelled", "expired"}
 
 @dataclass(frozen=True, slots=True)
 class LiveQuirks:
+    """What one venue does its own way, as data its adapter declares. The defaults are ccxt's unified
+    behaviour, no venue's in particular."""
+
+    client_ids: ClientIdFormat = ClientIdFormat()
+    # The ``create_order`` param carrying our client order id (ccxt's unified name by default).
+    client_id_param: str = "clientOrderId"
+    # The ``fetch_order``/``cancel_order`` param naming the order by client id; None: the client id is
+    # passed as the order id itself (venues whose order endpoints accept either).
+    lookup_param: str | None = "clientOrderId"
     # Keys of the raw trade (ccxt ``info``) that may hold our client order id; ccxt does not map it.
-    trade_client_id_keys: tuple[str, ...] = ("text", "clientOrderId", "client_order_id")
-    # Gate finds orders by ``text`` only while open: look among finished orders after a miss.
-    search_closed_on_miss: bool = True
+    trade_client_id_keys: tuple[str, ...] = ("clientOrderId",)
+    # Keys of the raw order (ccxt ``info``) that together spell the venue's own status (``venue_status``).
+    status_keys: tuple[str, ...] = ("status",)
+    # Look among finished orders after a lookup by client id misses (venues that find orders by client
+    # id only while they are open).
+    search_closed_on_miss: bool = False
     closed_search_limit: int = 100
     fills_page: int = 1000
-    # Error labels after which the exchange's clock is re-measured (``sync_clock``, if it has one):
-    # ccxt's request path does this for Gate, and ``send`` bypasses that path.
-    resync_clock_on: frozenset[str] = frozenset({"REQUEST_EXPIRED"})
+    # Error labels after which the exchange's clock is re-measured (``sync_clock``, if it has one): ccxt's
+    # request path may do this, and ``send`` bypasses that path.
+    resync_clock_on: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +202,12 @@ class LiveVenue:
         exchange: Any,
         *,
         quirks: LiveQuirks = LiveQuirks(),
-        translate: Callable[[BaseException, str], ArbError] = gate_translate,
+        translate: Callable[[BaseException, str], ArbError] = ccxt_translate,
     ) -> None:
         self.name = name
         self.exchange = exchange
         self.quirks = quirks
+        self.client_ids = quirks.client_ids
         self._translate = translate
         self._wire_fetch = install_capture(exchange)
 
@@ -223,7 +237,7 @@ class LiveVenue:
 
     async def prepare(self, request: OrderRequest) -> PreparedOrder:
         """Build and sign the order exactly as ccxt's ``create_order`` would, without sending it."""
-        params = {"timeInForce": request.time_in_force.upper(), "text": request.client_order_id}
+        params = {"timeInForce": request.time_in_force.upper(), self.quirks.client_id_param: request.client_order_id}
         token = _CAPTURING.set(True)
         try:
             await self.exchange.create_order(
@@ -276,6 +290,8 @@ class LiveVenue:
         except (socket.gaierror, TimeoutError, aiohttp.ClientError) as exc:
             ccxt_error = next(err for kinds, err in _TRANSPORT_ERRORS if isinstance(exc, kinds))
             raise ccxt_error(f"{ex.id} {wire.method} {urlsplit(wire.url).path}") from exc
+        if ex.enableLastResponseHeaders:  # as ccxt's fetch does: a rate limit's reset is read from them
+            ex.last_response_headers = headers
         text = ex.on_rest_response(status, reason, wire.url, wire.method, headers, text, wire.request_headers,
                                    wire.body)
         parsed = ex.parse_json(text)
@@ -287,12 +303,18 @@ class LiveVenue:
     async def place(self, request: OrderRequest) -> OrderReport:
         return await self.send(await self.prepare(request))
 
+    def _by_client_id(self, client_order_id: str) -> dict[str, str]:
+        param = self.quirks.lookup_param
+        return {param: client_order_id} if param is not None else {}
+
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
-        return self._order(await self._call("cancel_order", client_order_id, symbol))
+        return self._order(await self._call("cancel_order", client_order_id, symbol,
+                                            self._by_client_id(client_order_id)))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
         try:
-            return self._order(await self._call("fetch_order", client_order_id, symbol))
+            return self._order(await self._call("fetch_order", client_order_id, symbol,
+                                                self._by_client_id(client_order_id)))
         except OrderNotFound:
             if not self.quirks.search_closed_on_miss:
                 raise
@@ -334,7 +356,7 @@ class LiveVenue:
         else:
             state = VenueState.OPEN
         info = raw.get("info") or {}
-        venue_status = "/".join(str(x) for x in (info.get("status"), info.get("finish_as")) if x) or status
+        venue_status = "/".join(str(info[k]) for k in self.quirks.status_keys if info.get(k)) or status
         cid = raw.get("clientOrderId") or (request.client_order_id if request else "")
         return OrderReport(
             venue=self.name,

@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules, Side
 from arb.domain.orders import OrderStatus, VenueState, status_from_report
 
@@ -106,6 +107,7 @@ class Venue(Protocol):
     """A place to trade. Implementations: ``arb.venues.live.LiveVenue``, ``arb.venues.paper.PaperVenue``."""
 
     name: str
+    client_ids: ClientIdFormat  # what this venue accepts as a client order id (its adapter declares it)
 
     def market_rules(self, symbol: str) -> MarketRules: ...
 

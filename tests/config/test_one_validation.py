@@ -15,7 +15,7 @@ import pytest
 
 from arb.cli import main
 from arb.domain.market import MAX_QUANTITY, MIN_STEP, check_step, quantize_step
-from arb.runtime.venues import sandbox_decimals
+from arb.venues.gate.adapter import sandbox_decimals
 from arb.venues.gate.facts import decimals_of_step
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,29 +1,48 @@
+import re
 import subprocess
 import sys
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arb.domain.ids import ClientIdFactory, VenueIds, is_valid_client_id, to_base36
+from arb.domain.ids import ClientIdFactory, ClientIdFormat, VenueIds, to_base36
+from arb.venues.gate.facts import CLIENT_IDS as GATE
+from arb.venues.generic.client_ids import DEFAULT, KNOWN
+
+# Each venue's documented rule, written out here independently of the adapters' declarations.
+DOCUMENTED = [
+    (GATE, re.compile(r"t-[0-9A-Za-z_.\-]{1,28}")),  # Gate text: t- + at most 28 of [0-9A-Za-z_.-]
+    (KNOWN["okx"].format, re.compile(r"[0-9A-Za-z]{1,32}")),  # OKX clOrdId: alphanumeric, at most 32
+    (KNOWN["binance"].format, re.compile(r"[.A-Z:/a-z0-9_-]{1,36}")),  # Binance newClientOrderId
+    (DEFAULT, re.compile(r"[0-9A-Za-z]{1,32}")),
+]
 
 
-def test_ids_follow_gate_text_rules_and_are_unique_within_a_process() -> None:
+@pytest.mark.parametrize(("fmt", "documented"), DOCUMENTED)
+def test_ids_follow_each_venues_documented_rule_and_are_unique_within_a_process(
+        fmt: ClientIdFormat, documented: re.Pattern[str]) -> None:
     factory = ClientIdFactory()
-    ids = [factory.next(p) for p in ("entry", "unwind", "complete") for _ in range(5000)]
+    ids = [factory.next(fmt, p) for p in ("entry", "unwind", "complete") for _ in range(5000)]
     assert len(set(ids)) == len(ids)
-    assert all(is_valid_client_id(i) and len(i.encode()) <= 30 for i in ids)
+    assert all(fmt.is_valid(i) and documented.fullmatch(i) for i in ids)
 
 
 def test_restarts_in_the_same_millisecond_differ_by_salt() -> None:
     a = ClientIdFactory(now_ms=lambda: 1_723_161_254_000, salt=lambda: 1)
     b = ClientIdFactory(now_ms=lambda: 1_723_161_254_000, salt=lambda: 2)
-    assert a.next() != b.next()
+    assert a.next(GATE) != b.next(GATE)
 
 
 def test_a_later_restart_never_reuses_an_earlier_id() -> None:
     a = ClientIdFactory(now_ms=lambda: 1_723_161_254_000, salt=lambda: 0)
     b = ClientIdFactory(now_ms=lambda: 1_723_161_254_001, salt=lambda: 0)
-    assert not {a.next() for _ in range(100)} & {b.next() for _ in range(100)}
+    assert not {a.next(DEFAULT) for _ in range(100)} & {b.next(DEFAULT) for _ in range(100)}
+
+
+def test_a_format_too_short_for_arbs_ids_is_refused_when_declared() -> None:
+    with pytest.raises(ValueError, match="no room"):
+        ClientIdFormat(prefix="x-", max_length=14)
 
 
 @given(st.integers(min_value=0, max_value=36**8 - 1))
@@ -31,11 +50,14 @@ def test_base36_round_trips(value: int) -> None:
     assert int(to_base36(value), 36) == value
 
 
-def test_validator_rejects_what_gate_rejects() -> None:
-    assert not is_valid_client_id("x-abc")
-    assert not is_valid_client_id("t-" + "a" * 29)
-    assert not is_valid_client_id("t-a b")
-    assert is_valid_client_id("t-" + "a" * 28)
+def test_validator_rejects_what_each_venue_rejects() -> None:
+    assert not GATE.is_valid("x-abc")
+    assert not GATE.is_valid("t-" + "a" * 29)
+    assert not GATE.is_valid("t-a b")
+    assert GATE.is_valid("t-" + "a" * 28)
+    okx, binance = KNOWN["okx"].format, KNOWN["binance"].format
+    assert not okx.is_valid("a-b") and not okx.is_valid("a" * 33) and okx.is_valid("A1" * 16)
+    assert binance.is_valid("x:/._-Ab9" * 4) and not binance.is_valid("a" * 37) and not binance.is_valid("a b")
 
 
 # -- ids the simulated venues (paper, sandbox) issue ---------------------------------------------------

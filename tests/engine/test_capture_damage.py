@@ -90,7 +90,7 @@ async def test_a_bad_line_in_paper_mode_ends_the_run_with_file_and_line(tmp_path
 async def test_a_bad_line_ends_the_run_when_only_sandboxes_play_the_capture(tmp_path: Path) -> None:
     # Both venues are sandboxes: each plays its side of the capture itself, and no pacer of ours reads it.
     config = paper_config(tmp_path, "00:40:00", "00:40:20", speed=20, extra={
-        'kind = "paper"': 'kind = "sandbox"',
+        'kind = "paper"': 'adapter = "gate"  # a second Gate account, named htx\nkind = "sandbox"',
         'price_step = "0.0001", amount_step = "0.01", min_amount = "0.01", min_notional = "5"':
         'price_step = "0.0001", amount_step = "0.01", min_amount = "0.01", min_notional = "5"',
     })

@@ -79,3 +79,26 @@ def test_wrong_keys_fail_after_the_run_is_recorded_and_the_run_ends_failed(tmp_p
         assert run.status_reason == lines[0].removeprefix("arb: error: ")  # the same one line the user saw
     finally:
         sandbox.kill()
+
+
+def test_a_live_venue_arb_cannot_look_orders_up_on_is_refused_at_start(tmp_path: Path) -> None:
+    # kraken: ccxt streams its books, but arb has no checked client-id lookup for it: no blind trading.
+    config = config_with(tmp_path, extra={
+        'mode = "replay"              # replay | paper | live': 'mode = "live"',
+        "[venues.gate]\nkind = \"sandbox\"": '[venues.kraken_main]\nadapter = "kraken"\nkind = "live"',
+    })
+    env = {"ARB_KRAKEN_MAIN_API_KEY": "k", "ARB_KRAKEN_MAIN_API_SECRET": "s"}
+    proc = Proc(["run", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}"], cwd=tmp_path, env=env)
+    assert proc.finish(60) == 2
+    err = "".join(proc.err).strip().splitlines()
+    assert len(err) == 1 and "venues.kraken_main" in err[0] and "client order id" in err[0], err
+    assert not (tmp_path / "x.db").exists()  # refused before opening anything
+    # `config check` refuses it by the same code; as a paper venue (or with dry_run) it is fine.
+    check = Proc(["config", "check", str(config)], cwd=tmp_path, env=env)
+    assert check.finish(60) == 2
+    dry = config_with(tmp_path, name="dry.toml", extra={
+        'mode = "replay"              # replay | paper | live': 'mode = "live"',
+        "dry_run = false": "dry_run = true",
+        "[venues.gate]\nkind = \"sandbox\"": '[venues.kraken_main]\nadapter = "kraken"\nkind = "live"',
+    })
+    assert Proc(["config", "check", str(dry)], cwd=tmp_path, env=env).finish(60) == 0

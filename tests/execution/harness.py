@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules
 from arb.errors import OrderNotFound, TransientVenueError
 from arb.marketdata.book import OrderBook
@@ -81,6 +82,10 @@ class ScriptedVenue:
     @property
     def name(self) -> str:
         return self.inner.name
+
+    @property
+    def client_ids(self) -> ClientIdFormat:
+        return self.inner.client_ids
 
     def market_rules(self, symbol: str) -> MarketRules:
         return self.inner.market_rules(symbol)

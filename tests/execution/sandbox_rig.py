@@ -17,6 +17,7 @@ import aiohttp
 
 from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.venues.gate import GateExchange
+from arb.venues.gate.adapter import live_venue
 from arb.venues.gate.clock import ServerClock
 from arb.venues.live import LiveVenue
 
@@ -139,7 +140,7 @@ async def live_gate(name: str, sb: Sandbox, wire: WireLog | None = None,
     if wire is not None:
         ex.session = aiohttp.ClientSession(trace_configs=[wire.trace(name)])
     try:
-        yield LiveVenue(name, ex)
+        yield live_venue(name, ex)
     finally:
         await ex.close()
         if wire is not None and ex.session is not None and not ex.session.closed:

@@ -21,6 +21,7 @@ from arb.execution.executor import PairedExecutor
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.store.db import make_engine, make_session_factory
 from arb.venues.gate import GateExchange
+from arb.venues.gate.adapter import live_venue
 from arb.venues.live import LiveVenue
 from arb.venues.protocol import OrderReport, PreparedOrder
 from execution.harness import Opp
@@ -54,7 +55,7 @@ async def main(args: dict[str, Any]) -> None:
         ex = GateExchange.for_endpoint(urls["rest"], urls["ws"], KEY, SECRET, enableRateLimit=False,
                                        pairs=[PAIR.to_json()])
         await ex.sync_clock(force=True)
-        venues[name] = FreezeAfterSend(LiveVenue(name, ex), Path(args["markers"]))
+        venues[name] = FreezeAfterSend(live_venue(name, ex), Path(args["markers"]))
     risk = RiskGate(RiskLimits(max_notional_per_trade=D("1000"), max_unhedged_exposure=D("10"),
                                daily_loss_limit=D("50")))
     executor = PairedExecutor(venues, sessions, args["run_id"], risk)  # type: ignore[arg-type]

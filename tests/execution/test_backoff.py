@@ -34,8 +34,10 @@ def test_backoff_with_seeded_rng_is_reproducible_and_within_bounds() -> None:
 
 
 def test_headers_gate_reset_timestamp_seconds_and_ms() -> None:
-    assert reset_at_from_headers({"X-Gate-RateLimit-Reset-Timestamp": "1700000005"}, 1_700_000_000) == 1700000005
-    assert reset_at_from_headers({"x-gate-ratelimit-reset-timestamp": "1700000005500"}, 0) == 1700000005.5
+    names = ("X-Gate-RateLimit-Reset-Timestamp",)  # a venue's own header, named by its adapter
+    assert reset_at_from_headers({"X-Gate-RateLimit-Reset-Timestamp": "1700000005"}, 1_700_000_000, names) == 1700000005
+    assert reset_at_from_headers({"x-gate-ratelimit-reset-timestamp": "1700000005500"}, 0, names) == 1700000005.5
+    assert reset_at_from_headers({"X-Gate-RateLimit-Reset-Timestamp": "1700000005"}, 0) is None
 
 
 def test_headers_retry_after_seconds_and_http_date() -> None:

@@ -1,6 +1,7 @@
 import asyncio
 
-from arb.execution.throttle import GATE_SPOT_LIMITS, PLACE, Budget, VenueLimits, VenueThrottle
+from arb.execution.throttle import PLACE, Budget, VenueLimits, VenueThrottle
+from arb.venues.gate.facts import GATE_SPOT_LIMITS
 
 from .fakes import FakeTime
 

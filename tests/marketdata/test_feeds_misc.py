@@ -16,11 +16,11 @@ from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import read_capture
 from arb.marketdata.ccxt_feed import CcxtBookFeed, decimal_str
-from arb.marketdata.gate_feed import GateBookFeed
 from arb.marketdata.recorder import record
 from arb.marketdata.replay import replay_sync
 from arb.marketdata.watchdog import check_once, run_watchdog
 from arb.sandbox import PairSpec, Sandbox, SandboxConfig
+from arb.venues.gate.feed import GateBookFeed
 
 from .conftest import BINANCE_SPOT, GATE_HTTP, GATE_WS
 from .test_gate_feed import Sleeps, Waiter

@@ -13,8 +13,8 @@ import pytest
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureWriter, read_capture
-from arb.marketdata.gate_feed import GateBookFeed
 from arb.sandbox import PairSpec, Sandbox, SandboxConfig
+from arb.venues.gate.feed import GateBookFeed
 
 D = Decimal
 PAIR = "LINK_USDT"
@@ -78,7 +78,7 @@ async def test_gate_feed_syncs_resyncs_on_gap_reconnects_and_records(sandbox: Sa
     waiter = Waiter(store)
     out = tmp_path / "gate.jsonl.gz"
     writer = CaptureWriter(out)
-    store.add_listener(lambda event, _book: writer.write(event))
+    stop_recording = store.add_listener(lambda event, _book: writer.write(event))
     sleeps = Sleeps()
     feed, task = await _start(sandbox, store, sleeps)
     book = store.book("gate", SYMBOL)
@@ -113,6 +113,7 @@ async def test_gate_feed_syncs_resyncs_on_gap_reconnects_and_records(sandbox: Sa
         assert len(sleeps.delays) == 1 and 0 <= sleeps.delays[0] <= 0.5
         final = (book.levels("bids"), book.levels("asks"), book.seq)
     finally:
+        stop_recording()  # as ``arb record`` does: the feed's teardown (a reset) is not recorded
         await _stop(task)
         writer.close()
 

@@ -16,11 +16,11 @@ import pytest
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.ccxt_feed import CcxtBookFeed
-from arb.marketdata.gate_feed import GateBookFeed
 from arb.marketdata.watchdog import check_once
 from arb.runtime.feeds import FeedSet
 from arb.runtime.supervisor import Supervisor
 from arb.sandbox import PairSpec, Sandbox, SandboxConfig
+from arb.venues.gate.feed import GateBookFeed
 
 from .test_feed_fuzz import gate_pro
 from .test_gate_feed import Sleeps, Waiter

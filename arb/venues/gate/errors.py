@@ -4,7 +4,8 @@ Keys are Gate error labels (``{"label": ..., "message": ...}``: we key on the la
 message) and ccxt exception classes. A label is more precise than the ccxt class it was mapped to, so it
 wins; otherwise the exception's MRO is walked, most specific class first. ``RateLimitExceeded`` and
 ``DDoSProtection`` have explicit rows because their place in ccxt's hierarchy has moved between
-versions (both sit under ``NetworkError`` in 4.5, which would otherwise read as "transient").
+versions (both sit under ``NetworkError`` in 4.5, which would otherwise read as "transient"); the ccxt
+rows are the generic table every ccxt venue uses (``arb/venues/generic/errors.py``).
 
 :class:`GateExchange` attaches a :class:`GateErrorInfo` (label, HTTP status, rate-limit reset) to the
 ccxt exception it raises; :func:`translate` reads it. Messages are built from the label, the HTTP status
@@ -13,7 +14,6 @@ and Gate's short message only: never from request headers, so no key or signatur
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,16 +31,10 @@ from arb.errors import (
     TransientVenueError,
     VenueError,
 )
+from arb.venues.generic.errors import CCXT_RULES, UNKNOWN, Rule
 
 VENUE = "gate"
 RESET_HEADER = "X-Gate-RateLimit-Reset-Timestamp"
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    error: type[VenueError]
-    retryable: bool
-    hint: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,27 +79,12 @@ TABLE: Mapping[str | type[BaseException], Rule] = {
     "INVALID_CURRENCY":        Rule(BadSymbol, False, "unknown currency"),
     "SERVER_ERROR":            Rule(TransientVenueError, True, "Gate server error"),
     "TOO_BUSY":                Rule(TransientVenueError, True, "Gate is too busy"),
-    # --- ccxt exceptions (most specific first is irrelevant: lookup walks the MRO) ------------------
-    ccxt.RateLimitExceeded:    Rule(RateLimited, True, "rate limited"),
-    ccxt.DDoSProtection:       Rule(RateLimited, True, "rate limited (DDoS protection)"),
-    ccxt.RequestTimeout:       Rule(TransientVenueError, True, "request timed out"),
-    ccxt.ExchangeNotAvailable: Rule(TransientVenueError, True, "exchange not available"),
+    # --- ccxt exceptions: the generic table (lookup walks the MRO), Gate's clock hint for bad nonces --
+    **CCXT_RULES,
     ccxt.InvalidNonce:         Rule(AuthenticationError, False, _CHECK_CLOCK),
-    ccxt.NetworkError:         Rule(TransientVenueError, True, "network error"),
-    ccxt.BadResponse:          Rule(TransientVenueError, True, "unparseable response"),
-    ccxt.AuthenticationError:  Rule(AuthenticationError, False, "authentication failed: check the API key, secret and permissions"),
-    ccxt.InsufficientFunds:    Rule(InsufficientFunds, False, "balance too small"),
-    ccxt.OrderNotFound:        Rule(OrderNotFound, True, "order not found"),
-    ccxt.InvalidOrder:         Rule(InvalidOrder, False, "order rejected"),
-    ccxt.BadSymbol:            Rule(BadSymbol, False, "unknown symbol"),
-    ccxt.BadRequest:           Rule(InvalidOrder, False, "request rejected"),
-    ccxt.ExchangeError:        Rule(VenueError, False, "exchange error"),
-    asyncio.TimeoutError:      Rule(TransientVenueError, True, "timed out"),
-    TimeoutError:              Rule(TransientVenueError, True, "timed out"),
 }
 # fmt: on
 
-UNKNOWN = Rule(VenueError, False, "unexpected error")
 
 
 def gate_info(exc: BaseException) -> GateErrorInfo | None:

@@ -1,4 +1,8 @@
-"""Gate's venue quirks, as data the executor and risk checks read instead of hard-coding.
+"""Gate's venue facts, as data: the one place its client-id rule and rate limits are stated.
+
+The adapter (:mod:`arb.venues.gate.adapter`) hands them to the layers above as generic data: the client-id
+rule as a :class:`~arb.domain.ids.ClientIdFormat` (the executor's ids, the sandbox's check), the rate
+limits as a :class:`~arb.execution.throttle.VenueLimits` table (the throttle in front of every request).
 
 Sources: ../shared/gate-v4.md (checked against Gate's API documentation). Market rules come from
 ``GET /spot/currency_pairs``: ``precision`` (price decimals), ``amount_precision``, ``min_base_amount``,
@@ -13,8 +17,19 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules, step_from_decimals
 from arb.errors import InvalidOrder
+from arb.execution.throttle import (
+    BALANCES,
+    CANCEL,
+    FETCH_FILLS,
+    FETCH_OPEN,
+    FETCH_ORDER,
+    PLACE,
+    Budget,
+    VenueLimits,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +59,28 @@ GATE = VenueFacts(
     market_buy_sized_in_quote=True,
     max_clock_skew_s=60,
     ioc_time_in_force="ioc",
+)
+
+
+CLIENT_IDS = ClientIdFormat(
+    prefix=GATE.client_id_prefix,
+    max_length=len(GATE.client_id_prefix) + GATE.client_id_max_bytes,
+    body=GATE.client_id_pattern.pattern,
+    source="Gate API v4, spot orders, field text (../shared/gate-v4.md)",
+)
+
+# Gate API v4 spot (shared/gate-v4.md): placements 10/s per market, cancels 200/s, other private
+# endpoints 200 per 10 s each. The global budget is ours, to stay well inside Gate's IP limits.
+GATE_SPOT_LIMITS = VenueLimits(
+    global_budget=Budget(100, 1.0),
+    per_endpoint={
+        CANCEL: Budget(GATE.cancels_per_second, 1.0),
+        FETCH_ORDER: Budget(GATE.private_requests_per_10s_per_endpoint, 10.0),
+        FETCH_OPEN: Budget(GATE.private_requests_per_10s_per_endpoint, 10.0),
+        FETCH_FILLS: Budget(GATE.private_requests_per_10s_per_endpoint, 10.0),
+        BALANCES: Budget(GATE.private_requests_per_10s_per_endpoint, 10.0),
+    },
+    per_market={PLACE: Budget(GATE.order_placements_per_second_per_market, 1.0)},
 )
 
 

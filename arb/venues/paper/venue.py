@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from arb.domain.ids import next_venue_id
+from arb.domain.ids import ClientIdFormat, next_venue_id
 from arb.domain.market import MarketRules, Side, Symbol
 from arb.domain.orders import VenueState
 from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
@@ -75,8 +75,10 @@ class PaperVenue:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         ids: Callable[[], int] = next_venue_id,
+        client_ids: ClientIdFormat = ClientIdFormat(),
     ) -> None:
         self.name = name
+        self.client_ids = client_ids  # the real venue's format, so a paper run issues the ids it would
         self._books = books
         self._rules = rules
         self._initial = {asset: Decimal(v) for asset, v in initial_balances.items()}

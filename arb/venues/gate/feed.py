@@ -20,7 +20,6 @@ import contextlib
 import functools
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -32,6 +31,7 @@ from arb.errors import TransientVenueError, VenueError
 from arb.marketdata.books import BookStore
 from arb.marketdata.diffsync import DiffSync
 from arb.marketdata.drops import Dropped, FrameDrops, Level, checked_id, checked_levels, optional_int
+from arb.marketdata.wallclock import wall_ms
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,6 @@ GATE_REST_URL = "https://api.gateio.ws/api/v4"
 _NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError, TransientVenueError)
 _BOOK_ERRORS = (ValueError, TypeError, ArithmeticError)  # what a book could raise on input it refuses
 CHANNEL = "spot.order_book_update"
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def gate_pair(symbol: str) -> str:
@@ -71,15 +67,15 @@ def parse_snapshot(data: bytes) -> tuple[list[Level], list[Level], int, int | No
 
 
 class GateBookFeed:
-    """Keeps ``store`` books of ``symbols`` on venue ``gate`` in sync until cancelled."""
-
-    venue = "gate"
+    """Keeps ``store`` books of ``symbols`` in sync until cancelled, under the venue name ``venue`` (the
+    configured one: ``gate``, ``gateio``, ``gate_main``...)."""
 
     def __init__(
         self,
         store: BookStore,
         symbols: Sequence[str],
         *,
+        venue: str = "gate",
         ws_url: str = GATE_WS_URL,
         rest_url: str = GATE_REST_URL,
         limit: int = 100,
@@ -92,6 +88,7 @@ class GateBookFeed:
         drops: FrameDrops | None = None,
     ) -> None:
         self.store = store
+        self.venue = venue
         self.symbols = list(symbols)
         self.ws_url = ws_url
         self.rest_url = rest_url.rstrip("/")
@@ -132,14 +129,14 @@ class GateBookFeed:
                         await self._connection(session)
                         attempt = 0  # the connection worked and then closed: retry promptly
                     except _NETWORK_ERRORS as exc:
-                        log.warning("gate book feed: %s: %s", type(exc).__name__, exc)
+                        log.warning("%s book feed: %s: %s", self.venue, type(exc).__name__, exc)
                     finally:
                         self.connected.clear()
                         self.state_changed.set()
                         self._ws = None
                         await self._cancel_fetches()
                         for sync in self.syncs.values():
-                            sync.reset()
+                            sync.reset(self.clock_ms())  # through the store: listeners see it
                     if self._failure is not None:  # a snapshot task failed unexpectedly: not ours to hide
                         failure, self._failure = self._failure, None
                         raise failure
@@ -236,9 +233,7 @@ class GateBookFeed:
 
     def _resync(self, pair: str) -> None:
         """Mark ``pair``'s book ``gap`` and sync it again from a fresh snapshot (as an update-id gap does)."""
-        sync = self.syncs[pair]
-        sync.reset()
-        sync.book.mark_gap()
+        self.syncs[pair].resync(self.clock_ms())
         self._request_snapshot(pair)
 
     def _request_snapshot(self, pair: str) -> None:
@@ -263,13 +258,13 @@ class GateBookFeed:
             try:
                 data = await self._fetch_snapshot(pair, session)
             except _NETWORK_ERRORS as exc:
-                log.warning("gate snapshot %s: %s", pair, exc)
+                log.warning("%s snapshot %s: %s", self.venue, pair, exc)
             else:
                 self.snapshots_fetched += 1
                 if not self.on_snapshot(pair, data):
                     return
             await self.sleep(full_jitter(attempt, 0.1, 2.0, self.rng.random))
-        log.error("gate snapshot %s: never lined up with the stream; reconnecting", pair)
+        log.error("%s snapshot %s: never lined up with the stream; reconnecting", self.venue, pair)
         await self.disconnect()
 
     def on_snapshot(self, pair: str, data: bytes) -> bool:
@@ -288,8 +283,7 @@ class GateBookFeed:
             return sync.on_snapshot(bids, asks, snapshot_id, self.clock_ms(), update_ms)
         except _BOOK_ERRORS as exc:
             self.drops.count(self.venue, "book_refused", f"{pair} snapshot: {exc}")
-            sync.reset()
-            sync.book.mark_gap()
+            sync.resync(self.clock_ms())
             return True
 
     async def _fetch_snapshot(self, pair: str, session: aiohttp.ClientSession) -> bytes:

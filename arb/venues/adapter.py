@@ -1,0 +1,97 @@
+"""What a venue adapter provides: the one interface ``arb/runtime`` and ``arb/config`` build venues through.
+
+An adapter is a package ``arb/venues/<name>/`` that owns everything its venue means (its ccxt class, book
+feed and sync rule, error table, client-order-id format, rate limits, order-status quirks, market rules)
+and exposes it as one :class:`VenueAdapter`, registered in :mod:`arb.venues.registry`. Venues without a
+package of their own go through the generic ccxt adapter (:mod:`arb.venues.generic`).
+
+Nothing above ``venues/`` names a venue: the runtime asks the registry for the configured venue's adapter
+and calls these methods with the venue's configured name, which is the user's choice (``gate_main``,
+``gate_hedge``); the ccxt id is a setting (:attr:`VenueRef.ccxt_id`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+from arb.domain.ids import ClientIdFormat
+
+if TYPE_CHECKING:
+    from arb.config import Config
+    from arb.marketdata.books import BookStore
+    from arb.marketdata.drops import FrameDrops
+    from arb.sandbox import Sandbox
+    from arb.venues.protocol import Venue
+
+Closers = list[Callable[[], Awaitable[None]]]
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRef:
+    """One configured venue, resolved: its name (the user's), its adapter and the ccxt exchange id."""
+
+    name: str
+    adapter: VenueAdapter
+    ccxt_id: str
+
+
+@dataclass
+class SandboxLink:
+    """A sandbox venue's endpoints, and how its books are fed."""
+
+    rest_url: str
+    ws_url: str
+    sandbox: Sandbox | None  # the in-process sandbox; None for an external `arb sandbox`
+    pairs: dict[str, str]  # unified symbol -> the sandbox's market id
+    # Set when the sandbox plays the capture itself (paper/live modes) and has finished it.
+    feed_done: asyncio.Event | None = None
+    engine_fed: bool = True  # replay: the engine pushes every book event into the sandbox
+
+
+class Feed(Protocol):
+    """A venue's live book feed."""
+
+    async def run(self) -> None: ...
+
+    async def resubscribe(self) -> None: ...
+
+
+class VenueAdapter(Protocol):
+    key: str  # the registry key, the config's ``adapter``
+    ccxt_ids: tuple[str, ...]  # the ccxt exchange ids it speaks for, the default first (empty: any)
+    field_names: frozenset[str]  # the venue's own wire field names: never to appear outside arb/venues/
+    has_sandbox: bool  # a local exchange arb can run in-process (``kind = "sandbox"``)
+
+    def client_ids(self, ccxt_id: str) -> ClientIdFormat:
+        """The venue's client-order-id format (paper venues of it issue the same ids)."""
+        ...
+
+    def live_refusal(self, ccxt_id: str) -> str | None:
+        """Why arb will not trade this venue live (no lookup by client id, say), or None."""
+        ...
+
+    def books_refusal(self, ccxt_id: str) -> str | None:
+        """Why arb cannot stream this venue's books itself, or None."""
+        ...
+
+    def check_sandbox_step(self, step: Decimal) -> None:
+        """ValueError when a sandbox market cannot use this price or amount step."""
+        ...
+
+    async def open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
+        """The real venue, throttled and guarded, markets loaded and checked."""
+        ...
+
+    async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
+                           closers: Closers) -> tuple[Venue, SandboxLink]:
+        """The venue's local exchange (in-process or the configured external one) and a client to it."""
+        ...
+
+    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
+                  clock_ms: Callable[[], int], drops: FrameDrops, link: SandboxLink | None = None) -> Feed:
+        """The venue's own book feed into ``books`` under ``ref.name`` (over ``link`` for a sandbox)."""
+        ...

@@ -1,0 +1,179 @@
+"""Raw Binance recordings -> capture events (``arb convert binance``), through the live sync code.
+
+Input: ``<receive ns> <json>`` lines: combined-stream frames (``{"stream": ..., "data": ...}``; only
+``depthUpdate`` is used, ``bookTicker``/``trade`` are passed over) plus REST depth snapshot lines
+(``{"lastUpdateId": ...}``), as hftbacktest records them. Spot, USD-M and COIN-M recordings are told apart
+by what their lines carry (futures diffs carry ``pu``, COIN-M diffs ``ps``; futures snapshots ``T``, COIN-M
+snapshots ``pair``), or named with ``market``; a line of another market is an error, never guessed past.
+
+Receive times are clamped to be non-decreasing (the recorder stamps frames of one connection a few
+microseconds out of order), so the capture stays in ``ts`` order. :class:`ConvertStats` says what happened
+to every depth update: used, already in a snapshot, or waiting for a snapshot that lines up (before the
+first one, or after a gap when the recording has no later snapshot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from arb.errors import CaptureFormatError, UsageError
+from arb.marketdata.books import BookStore
+from arb.marketdata.capture import CaptureEvent
+from arb.marketdata.diffsync import DiffSync
+from arb.venues.binance.markets import COINM, SPOT, USDM, BinanceMarket, market_of, split_symbol
+from arb.venues.binance.sync import book_sync, on_depth_snapshot, on_depth_update
+
+# What a malformed line raises while it is parsed and applied (orjson's decode error is a ValueError).
+_BAD_LINE = (ValueError, ArithmeticError, KeyError, IndexError, TypeError, AttributeError)
+
+
+@dataclass(slots=True)
+class ConvertStats:
+    """What a conversion did with the recording's depth updates (filled in as it runs)."""
+
+    market: BinanceMarket | None = None
+    venue: str = ""
+    symbol: str = ""
+    updates: int = 0  # depthUpdate lines of the symbol
+    snapshots: int = 0  # snapshot lines
+    sync: DiffSync | None = field(default=None, repr=False)
+
+    @property
+    def used(self) -> int:
+        return self.sync.applied if self.sync else 0
+
+    @property
+    def contained(self) -> int:
+        return self.sync.contained if self.sync else 0
+
+    @property
+    def waiting(self) -> int:
+        return self.updates - self.used - self.contained
+
+    @property
+    def gaps(self) -> int:
+        return self.sync.gaps if self.sync else 0
+
+    def summary(self) -> str:
+        label = self.market.label if self.market else "?"
+        text = (f"{label} {self.symbol} as {self.venue}: used {self.used} of {self.updates} depth updates; "
+                f"skipped {self.contained} already in a snapshot, {self.waiting} waiting for a snapshot that "
+                f"lines up")
+        if self.gaps:
+            text += f"; {self.gaps} gap{'s' if self.gaps > 1 else ''} (book unusable until the next snapshot)"
+        return text
+
+
+def _snapshot_market(body: Mapping[str, Any]) -> BinanceMarket:
+    if "pair" in body or "symbol" in body:
+        return COINM
+    return USDM if "T" in body else SPOT
+
+
+def _update_market(data: Mapping[str, Any]) -> BinanceMarket:
+    if "pu" not in data:
+        return SPOT
+    return COINM if "ps" in data else USDM
+
+
+def check_symbol(symbol: str, market: str | None = None) -> None:
+    """Raise :class:`UsageError` when ``symbol`` is malformed, or does not fit ``market`` when it is named."""
+    if market is not None:
+        market_of(market).unified(symbol)
+    else:
+        split_symbol(symbol)
+
+
+def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
+               source: str = "<binance recording>", market: str | None = None,
+               stats: ConvertStats | None = None) -> Iterator[CaptureEvent]:
+    """Capture events from a raw Binance depth recording of one symbol (spot, USD-M or COIN-M).
+
+    ``venue`` defaults to the market's ccxt id; ``symbol`` is put in the market's unified form
+    (``BTC/USDT`` on a USD-M recording is ``BTC/USDT:USDT``). Depth updates of another symbol are an error
+    (spot and USD-M snapshot lines do not say their symbol, so a mixed recording cannot be split); so is a
+    recording with no depth updates of ``symbol`` or no snapshot."""
+    stats = stats if stats is not None else ConvertStats()
+    check_symbol(symbol, market)  # a malformed symbol fails before the first line
+    fixed = market_of(market) if market is not None else None
+    store = BookStore()
+    out: list[CaptureEvent] = []
+    store.add_listener(lambda event, _book: out.append(event))
+    sync: DiffSync | None = None
+    chosen: BinanceMarket | None = fixed
+    wanted = ""
+    last_ts = 0
+
+    def start(found: BinanceMarket, line_no: int, what: str) -> DiffSync:
+        nonlocal chosen, wanted
+        if chosen is not None and found is not chosen:
+            raise CaptureFormatError(source, line_no, f"a {found.label} {what} in a {chosen.label} recording")
+        chosen = found
+        unified = found.unified(symbol)
+        wanted = found.venue_id(unified)
+        stats.market, stats.symbol, stats.venue = found, unified, venue or found.ccxt_id
+        stats.sync = book_sync(store, found, stats.venue, unified)
+        return stats.sync
+
+    for line_no, raw in enumerate(lines, 1):
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            ns, _, payload = raw.partition(b" ")
+            ts = max(int(ns) // 1_000_000, last_ts)
+            msg = orjson.loads(payload)
+            if "lastUpdateId" in msg:
+                found = _snapshot_market(msg)
+                if sync is None:
+                    sync = start(found, line_no, "depth snapshot")
+                elif found is not chosen:
+                    raise CaptureFormatError(source, line_no, f"a {found.label} depth snapshot in a "
+                                             f"{chosen.label if chosen else '?'} recording")
+                named = msg.get("symbol")
+                if named is not None and named != wanted:
+                    raise CaptureFormatError(source, line_no, f"a depth snapshot of {named!r}, not of "
+                                             f"{stats.symbol} (the symbol asked for)")
+                on_depth_snapshot(sync, msg, ts)
+                stats.snapshots += 1
+                last_ts = ts
+            else:
+                data = msg.get("data", msg)
+                if data.get("e") == "depthUpdate":
+                    found = _update_market(data)
+                    if sync is None:
+                        sync = start(found, line_no, "depth update")
+                    elif found is not chosen:
+                        raise CaptureFormatError(source, line_no, f"a {found.label} depth update in a "
+                                                 f"{chosen.label if chosen else '?'} recording")
+                    if str(data.get("s", "")).upper() != wanted:
+                        raise CaptureFormatError(source, line_no, f"a depth update of {data.get('s')!r}, "
+                                                 f"not of {stats.symbol} (the symbol asked for)")
+                    on_depth_update(sync, data, ts, found.futures)
+                    stats.updates += 1
+                    last_ts = ts
+        except UsageError as exc:  # the symbol does not fit the market the recording turned out to be
+            raise UsageError(f"{source}: {exc}") from None
+        except _BAD_LINE as exc:
+            raise CaptureFormatError(source, line_no, "not a raw Binance depth recording line "
+                                     f"('<receive ns> <json>'): {type(exc).__name__}: {exc}") from None
+        yield from out
+        out.clear()
+    if not stats.updates:
+        raise UsageError(f"{source}: no Binance depth updates (depthUpdate) of {symbol} in it")
+    if not stats.snapshots:
+        raise UsageError(f"{source}: no depth snapshot line ({{\"lastUpdateId\": ...}}) to start the book from")
+
+
+def last_book_ticker(lines: Iterable[bytes]) -> tuple[str, str] | None:
+    """The last ``bookTicker`` best bid/ask in a raw Binance recording (to check a rebuilt book)."""
+    last = None
+    for raw in lines:
+        if b"bookTicker" in raw:
+            data = orjson.loads(raw.partition(b" ")[2])["data"]
+            last = (data["b"], data["a"])
+    return last

@@ -1,0 +1,224 @@
+"""The Gate adapter: everything the layers above need from Gate, behind :class:`~arb.venues.adapter.VenueAdapter`.
+
+- live: :class:`GateExchange` (ccxt's gate with arb's signer and clock) behind :class:`LiveVenue` with
+  Gate's quirks (client ids in ``text``, ``finish_as``, lookups by ``text`` only while open), throttled by
+  Gate's declared limits (``facts.GATE_SPOT_LIMITS``);
+- sandbox: arb's local Gate-compatible exchange (``arb/sandbox``), started in-process on loopback (or the
+  configured external one), spoken to through exactly the same client;
+- books: arb's own update-id sync (:class:`GateBookFeed`): ccxt's gate spot feed does not detect gaps.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from arb.domain.ids import ClientIdFormat
+from arb.domain.market import Symbol
+from arb.errors import BadSymbol, ConfigError
+from arb.execution.throttle import VenueLimits
+from arb.venues.adapter import Closers, SandboxLink, VenueRef
+from arb.venues.gate.facts import CLIENT_IDS, GATE_SPOT_LIMITS, decimals_of_step
+from arb.venues.live import LiveQuirks, LiveVenue
+
+if TYPE_CHECKING:
+    from arb.config import Config
+    from arb.marketdata.books import BookStore
+    from arb.marketdata.drops import FrameDrops
+    from arb.venues.gate.feed import GateBookFeed
+    from arb.venues.protocol import Venue
+
+QUIRKS = LiveQuirks(
+    client_ids=CLIENT_IDS,
+    client_id_param="text",
+    lookup_param=None,  # GET/DELETE /spot/orders/{order_id} take the text in place of the id
+    trade_client_id_keys=("text",),
+    status_keys=("status", "finish_as"),  # ccxt reads finish_as first: a partly filled IOC is "cancelled"
+    search_closed_on_miss=True,  # Gate finds orders by text only while they are open
+    resync_clock_on=frozenset({"REQUEST_EXPIRED"}),
+)
+RESET_HEADERS = ("X-Gate-RateLimit-Reset-Timestamp",)
+
+SANDBOX_MAX_DECIMALS = 12
+"""The sandbox states average fill prices to ``precision + 8`` decimals within 28 significant digits, so
+prices up to 1e8 need a price step of at most 12 decimals."""
+
+
+def sandbox_decimals(step: Decimal) -> int:
+    """A sandbox market's step as the decimal places it is listed with (Gate's rule, ``decimals_of_step``);
+    ValueError when the sandbox cannot list it. Config validation checks every sandbox market with this."""
+    decimals = decimals_of_step(step)
+    if decimals > SANDBOX_MAX_DECIMALS:
+        raise ValueError(f"step {step} has {decimals} decimals; the sandbox lists at most {SANDBOX_MAX_DECIMALS}")
+    return decimals
+
+
+def limits(config: Config, name: str) -> VenueLimits:
+    """Gate's table; ``rate_limit_per_s`` in the config replaces its global budget."""
+    from dataclasses import replace
+
+    from arb.execution.throttle import per_second
+
+    rate = config.venues[name].rate_limit_per_s
+    return GATE_SPOT_LIMITS if rate is None else replace(GATE_SPOT_LIMITS, global_budget=per_second(rate))
+
+
+def _timeout_ms(config: Config) -> int:
+    """ccxt's per-request timeout: past it an order's outcome is unknown and is looked up by client id."""
+    return int(config.execution.order_timeout_s * 1000)
+
+
+def live_venue(name: str, exchange: Any) -> LiveVenue:
+    """A Gate exchange (``GateExchange``) behind the venue protocol with Gate's quirks and error table."""
+    from arb.venues.gate.errors import translate
+
+    return LiveVenue(name, exchange, quirks=QUIRKS, translate=translate)
+
+
+def _guarded(config: Config, name: str, exchange: Any) -> Venue:
+    from arb.execution.guard import GuardedVenue
+    from arb.execution.throttle import VenueThrottle
+
+    return GuardedVenue(live_venue(name, exchange), VenueThrottle(name, limits(config, name)))
+
+
+class GateAdapter:
+    key: str = "gate"
+    ccxt_ids: tuple[str, ...] = ("gate",)
+    field_names: frozenset[str] = frozenset({"finish_as", "currency_pair", "with_id", "filled_amount", "filled_total",
+                             "avg_deal_price", "amount_precision", "min_base_amount", "min_quote_amount",
+                             "order_book_update"})
+    has_sandbox: bool = True
+
+    def client_ids(self, ccxt_id: str) -> ClientIdFormat:
+        return CLIENT_IDS
+
+    def live_refusal(self, ccxt_id: str) -> str | None:
+        return None  # orders are found by text while open, and among finished orders after that
+
+    def books_refusal(self, ccxt_id: str) -> str | None:
+        return None  # our own WebSocket sync
+
+    def check_sandbox_step(self, step: Decimal) -> None:
+        sandbox_decimals(step)
+
+    async def open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
+        from arb.venues.gate.errors import translating
+
+        # A venue that cannot be reached is one arb error naming it, through Gate's table, not a traceback.
+        with translating(ref.name):
+            return await self._open_live(config, ref, closers)
+
+    async def _open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
+        from arb.domain.market import check_step
+        from arb.venues.gate.exchange import GateExchange
+
+        creds = config.credentials.get(ref.name)
+        if creds is None:  # load_config already refuses this in live mode; dry-run/paper never gets here
+            raise ConfigError(str(config.path), f"venues.{ref.name}", "live venue without credentials")
+        exchange = GateExchange({"apiKey": creds.api_key, "secret": creds.secret, "enableRateLimit": True,
+                                 "timeout": _timeout_ms(config)})
+        closers.append(exchange.close)
+        await exchange.load_markets()
+        for symbol in config.engine.symbols:
+            if symbol not in exchange.markets:
+                raise BadSymbol(ref.name, f"{ref.name} does not list {symbol}")
+        venue = _guarded(config, ref.name, exchange)
+        for symbol in config.engine.symbols:  # steps arb cannot round to fail here, not at the first order
+            rules = venue.market_rules(symbol)
+            for step in (rules.price_step, rules.amount_step):
+                try:
+                    check_step(step)
+                except ValueError as exc:
+                    raise BadSymbol(ref.name, f"{ref.name} {symbol}: {exc}; arb cannot trade it") from None
+        return venue
+
+    async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
+                           closers: Closers) -> tuple[Venue, SandboxLink]:
+        from arb.venues.gate.errors import translating
+
+        with translating(ref.name):  # an external sandbox that is down: one error naming the venue
+            return await self._open_sandbox(config, ref, clock, closers)
+
+    async def _open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
+                            closers: Closers) -> tuple[Venue, SandboxLink]:
+        if config.sandbox.url is not None:
+            return await self._external_sandbox(config, ref.name, closers)
+        from arb.sandbox import Account, CaptureFeed, PairSpec, Sandbox, SandboxConfig
+        from arb.venues.gate.clock import ServerClock
+        from arb.venues.gate.exchange import GateExchange
+
+        name = ref.name
+        section = config.venues[name]
+        # A fresh key pair per run: the sandbox verifies real signatures, and nothing needs to know the secret
+        # beyond this process. Never logged or stored.
+        key, secret = "arb-" + secrets.token_hex(8), secrets.token_hex(32)
+        specs = []
+        pairs: dict[str, str] = {}
+        for symbol in config.engine.symbols:
+            market = section.markets[symbol]
+            sym = Symbol.parse(symbol)
+            pair_id = f"{sym.base}_{sym.quote}"
+            pairs[symbol] = pair_id
+            specs.append(PairSpec(pair_id, precision=sandbox_decimals(market.price_step),
+                                  amount_precision=sandbox_decimals(market.amount_step),
+                                  min_base_amount=market.min_amount, min_quote_amount=market.min_notional,
+                                  taker_fee=section.taker_fee, maker_fee=section.taker_fee))
+        # One time base for the whole run: in a replay the sandbox and the client's signing clock both follow
+        # the engine's (market-time) clock, so sent/acknowledged/fill timestamps compare, and the 60 s
+        # signature window is checked in that same time.
+        feeds: tuple[CaptureFeed, ...] = ()
+        engine_fed = config.engine.mode == "replay"
+        capture = config.capture_path()
+        if not engine_fed and section.capture_venue and capture is not None:
+            # Outside a replay the sandbox plays its side of the capture itself, in real time, and the engine
+            # reads it back over the WebSocket like any live venue.
+            routes = {(section.capture_venue, s): pairs[s] for s in config.engine.symbols}
+            speed = config.replay.speed if config.replay else 1.0
+            feeds = (CaptureFeed(capture, routes, speed),)
+        sandbox = Sandbox(SandboxConfig(accounts=(Account(key, secret, dict(section.balances)),),
+                                        pairs=tuple(specs), port=config.sandbox.port, clock=clock.epoch_s,
+                                        feeds=feeds))
+        await sandbox.start()
+        closers.append(sandbox.stop)
+        link = SandboxLink(sandbox.rest_url, sandbox.ws_url, sandbox, pairs, sandbox.feed_done if feeds else None,
+                           engine_fed)
+        exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
+                                             pairs=[spec.to_json() for spec in specs],
+                                             clock=ServerClock(clock.now_ms), timeout=_timeout_ms(config))
+        closers.append(exchange.close)
+        await exchange.sync_clock()
+        return _guarded(config, name, exchange), link
+
+    async def _external_sandbox(self, config: Config, name: str, closers: Closers) -> tuple[Venue, SandboxLink]:
+        """An `arb sandbox` running in another process: it outlives us, so a restart can reconcile against it."""
+        from arb.venues.gate.exchange import GateExchange
+
+        assert config.sandbox.url is not None
+        creds = config.credentials[name]
+        rest_url = config.sandbox.url + "/api/v4"
+        ws_url = config.sandbox.url.replace("http", "ws", 1) + "/ws/v4/"
+        exchange = GateExchange.for_endpoint(rest_url, ws_url, creds.api_key, creds.secret, enableRateLimit=False,
+                                             timeout=_timeout_ms(config))
+        closers.append(exchange.close)
+        await exchange.load_markets()
+        for symbol in config.engine.symbols:
+            if symbol not in exchange.markets:
+                raise BadSymbol(name, f"the sandbox at {config.sandbox.url} does not list {symbol}")
+        await exchange.sync_clock()
+        pairs = {s: exchange.market(s)["id"] for s in config.engine.symbols}
+        return _guarded(config, name, exchange), SandboxLink(rest_url, ws_url, None, pairs, None, engine_fed=False)
+
+    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
+                  clock_ms: Callable[[], int], drops: FrameDrops, link: SandboxLink | None = None) -> GateBookFeed:
+        from arb.venues.gate.feed import GateBookFeed
+
+        if link is None:
+            return GateBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops)
+        return GateBookFeed(books, symbols, venue=ref.name, ws_url=link.ws_url, rest_url=link.rest_url,
+                            clock_ms=clock_ms, drops=drops)
+
+
+ADAPTER = GateAdapter()

@@ -1,0 +1,153 @@
+"""The generic ccxt adapter: any ccxt venue without an adapter package of its own.
+
+- throttled from ccxt's own declared limits: every HTTP request the exchange makes takes its endpoint's
+  ``cost`` from a bucket refilled at ``1000 / rateLimit`` per second (ccxt's numbers; ``rate_limit_per_s``
+  in the config overrides the rate), through arb's :class:`VenueThrottle`, so an announced reset blocks
+  every request and tests drive the clock;
+- guarded like every venue (:class:`GuardedVenue`): reads retried with backoff on 429, placements never
+  retried, ambiguous outcomes looked up by client order id;
+- client ids in ccxt's unified ``clientOrderId``, in the venue's documented format (``client_ids.KNOWN``);
+- a venue arb cannot look orders up on by client id is refused for live trading (:meth:`live_refusal`):
+  an order whose answer is lost could never be found, so arb would be trading blind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from arb.domain.ids import ClientIdFormat
+from arb.errors import BadSymbol, ConfigError
+from arb.execution.guard import GuardedVenue
+from arb.execution.throttle import VenueLimits, VenueThrottle
+from arb.venues.adapter import Closers, SandboxLink, VenueRef
+from arb.venues.generic.client_ids import DEFAULT, KNOWN
+from arb.venues.generic.errors import translating, translator
+from arb.venues.live import LiveQuirks, LiveVenue
+
+if TYPE_CHECKING:
+    from arb.config import Config
+    from arb.marketdata.books import BookStore
+    from arb.marketdata.ccxt_feed import CcxtBookFeed
+    from arb.marketdata.drops import FrameDrops
+    from arb.venues.protocol import Venue
+
+
+def ccxt_class(ccxt_id: str) -> Any:
+    import ccxt.pro
+
+    return getattr(ccxt.pro, ccxt_id, None) or getattr(ccxt.async_support, ccxt_id)
+
+
+def quirks(ccxt_id: str) -> LiveQuirks:
+    facts = KNOWN.get(ccxt_id)
+    if facts is None:
+        return LiveQuirks(client_ids=DEFAULT)
+    return LiveQuirks(client_ids=facts.format, trade_client_id_keys=("clientOrderId", *facts.wire_fields))
+
+
+def declared_limits(exchange: Any, rate_limit_per_s: float | None = None) -> VenueLimits:
+    """ccxt's own numbers: ``rateLimit`` ms per cost unit (endpoint costs are weighed per request)."""
+    rate = rate_limit_per_s if rate_limit_per_s is not None else 1000.0 / float(exchange.rateLimit)
+    return VenueLimits(global_budget=None, request_rate=rate)
+
+
+def guarded_venue(
+    name: str,
+    exchange: Any,
+    ccxt_id: str,
+    *,
+    rate_limit_per_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    rng: Callable[[], float] = random.random,
+) -> GuardedVenue:
+    """``exchange`` behind the venue protocol, its every request throttled by arb at ccxt's declared rate."""
+    throttle = VenueThrottle(name, declared_limits(exchange, rate_limit_per_s), clock=clock, wall=wall, sleep=sleep)
+    exchange.enableRateLimit = True  # ccxt then calls ``throttle(cost)`` before each request: ours
+    exchange.throttle = throttle.acquire_cost
+    venue = LiveVenue(name, exchange, quirks=quirks(ccxt_id), translate=translator(exchange, wall=wall))
+    return GuardedVenue(venue, throttle, sleep=sleep, wall=wall, rng=rng)
+
+
+class CcxtAdapter:
+    key: str = "ccxt"
+    ccxt_ids: tuple[str, ...] = ()  # any
+    field_names: frozenset[str] = frozenset(f for facts in KNOWN.values() for f in facts.wire_fields)
+    has_sandbox: bool = False
+
+    def client_ids(self, ccxt_id: str) -> ClientIdFormat:
+        facts = KNOWN.get(ccxt_id)
+        return facts.format if facts is not None else DEFAULT
+
+    def live_refusal(self, ccxt_id: str) -> str | None:
+        if ccxt_id not in KNOWN:
+            return (f"arb cannot look orders up by client order id on {ccxt_id} (no documented client-id rule "
+                    "and ccxt lookup checked for it): an order whose answer is lost could not be found, so it "
+                    "is not traded live; use kind = \"paper\"")
+        import ccxt
+
+        has = getattr(ccxt, ccxt_id)().has  # the sync class: no session to close
+        missing = [m for m in ("createOrder", "fetchOrder", "cancelOrder") if not has.get(m)]
+        if missing:
+            return f"ccxt's {ccxt_id} cannot {', '.join(missing)}: it is not traded live; use kind = \"paper\""
+        return None
+
+    def books_refusal(self, ccxt_id: str) -> str | None:
+        import ccxt.pro
+
+        if ccxt_id in ccxt.pro.exchanges:
+            return None
+        return ("ccxt has no WebSocket (ccxt.pro) support for this venue: it cannot feed books or trade here; "
+                "give it a capture_venue and kind = \"paper\"")
+
+    def check_sandbox_step(self, step: Decimal) -> None:
+        raise ValueError("the generic ccxt adapter has no sandbox")
+
+    async def open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
+        from arb.domain.market import check_step
+
+        refusal = self.live_refusal(ref.ccxt_id)
+        if refusal is not None:  # config validation refuses it first; never trade blind
+            raise ConfigError(str(config.path), f"venues.{ref.name}", refusal)
+        creds = config.credentials.get(ref.name)
+        if creds is None:  # load_config already refuses this in live mode; dry-run/paper never gets here
+            raise ConfigError(str(config.path), f"venues.{ref.name}", "live venue without credentials")
+        params: dict[str, Any] = {"apiKey": creds.api_key, "secret": creds.secret,
+                                  "timeout": int(config.execution.order_timeout_s * 1000)}
+        if creds.password:
+            params["password"] = creds.password
+        exchange = ccxt_class(ref.ccxt_id)(params)
+        closers.append(exchange.close)
+        venue = guarded_venue(ref.name, exchange, ref.ccxt_id, rate_limit_per_s=config.venues[ref.name].rate_limit_per_s)
+        with translating(ref.name):
+            await exchange.load_markets()
+        for symbol in config.engine.symbols:
+            if symbol not in exchange.markets:
+                raise BadSymbol(ref.name, f"{ref.name} does not list {symbol}")
+            rules = venue.market_rules(symbol)
+            for step in (rules.price_step, rules.amount_step):  # fail here, not at the first order
+                try:
+                    check_step(step)
+                except ValueError as exc:
+                    raise BadSymbol(ref.name, f"{ref.name} {symbol}: {exc}; arb cannot trade it") from None
+        return venue
+
+    async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
+                           closers: Closers) -> tuple[Venue, SandboxLink]:
+        raise ConfigError(str(config.path), f"venues.{ref.name}.kind", "the generic ccxt adapter has no sandbox")
+
+    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
+                  clock_ms: Callable[[], int], drops: FrameDrops, link: SandboxLink | None = None) -> CcxtBookFeed:
+        from arb.marketdata.ccxt_feed import CcxtBookFeed
+
+        exchange = ccxt_class(ref.ccxt_id)({"enableRateLimit": True})
+        return CcxtBookFeed(books, exchange, symbols, limit=depth, clock_ms=clock_ms, drops=drops, venue=ref.name)
+
+
+ADAPTER = CcxtAdapter()

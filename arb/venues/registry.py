@@ -1,0 +1,105 @@
+"""The one registry of venue adapters: a configured venue's ``adapter`` key -> the package that speaks it.
+
+Resolution (:func:`resolve`), for ``[venues.<name>]`` with optional ``adapter`` and ``ccxt_id``:
+
+1. ``adapter`` defaults to the venue's name;
+2. a registered adapter key (``gate``) names that adapter; its ccxt id defaults to the adapter's first;
+3. ``ccxt`` names the generic ccxt adapter (``ccxt_id`` then defaults to the venue's name);
+4. otherwise a ccxt exchange id: the adapter that claims it (a package speaking that ccxt id), or the
+   generic ccxt adapter for any other ccxt venue.
+
+So ``[venues.gate_main]`` and ``[venues.gate_hedge]`` with ``adapter = "gate"`` are two Gate accounts
+under names the user chose. Adding a venue package: one line in :data:`ADAPTERS` (docs/ARCHITECTURE.md,
+"Adding a venue").
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING
+
+from arb.venues.adapter import VenueAdapter, VenueRef
+from arb.venues.gate.adapter import ADAPTER as GATE
+from arb.venues.generic.adapter import ADAPTER as GENERIC
+
+if TYPE_CHECKING:
+    from arb.config import Config
+
+ADAPTERS: dict[str, VenueAdapter] = {
+    GATE.key: GATE,
+}
+
+
+class UnknownVenue(ValueError):
+    """The config names no adapter and no ccxt exchange id; the message says what would."""
+
+
+def _ccxt_ids() -> list[str]:
+    import ccxt  # ~0.5 s: only when a config is resolved
+
+    return list(ccxt.exchanges)
+
+
+def _claimed(ccxt_id: str) -> VenueAdapter | None:
+    return next((a for a in ADAPTERS.values() if ccxt_id in a.ccxt_ids), None)
+
+
+def resolve(name: str, adapter: str | None = None, ccxt_id: str | None = None) -> VenueRef:
+    """The adapter and ccxt id of the venue configured as ``[venues.<name>]``; :class:`UnknownVenue` if none."""
+    key = adapter or name
+    known = _ccxt_ids()
+    if ccxt_id is not None and ccxt_id not in known:
+        close = difflib.get_close_matches(ccxt_id, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownVenue(f"ccxt_id {ccxt_id!r} is not a ccxt exchange id{hint}")
+    if key in ADAPTERS:
+        found = ADAPTERS[key]
+        chosen = ccxt_id or found.ccxt_ids[0]
+        if chosen not in found.ccxt_ids:
+            raise UnknownVenue(f"the {key} adapter speaks ccxt ids {', '.join(found.ccxt_ids)}, not {chosen!r}")
+        return VenueRef(name, found, chosen)
+    if key == GENERIC.key:  # asked for by name: the generic adapter, even for a venue with a package
+        chosen = ccxt_id or name
+        if chosen not in known:
+            raise UnknownVenue(f"adapter = \"ccxt\" needs ccxt_id: {chosen!r} is not a ccxt exchange id")
+        return VenueRef(name, GENERIC, chosen)
+    if key in known:
+        claimed = _claimed(key)
+        if claimed is not None and ccxt_id is None:
+            return VenueRef(name, claimed, key)
+        return VenueRef(name, GENERIC, ccxt_id or key)
+    choices = [*ADAPTERS, GENERIC.key, *known]
+    close = difflib.get_close_matches(key, choices, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    what = "adapter" if adapter is not None else "venue"
+    raise UnknownVenue(f"unknown {what} {key!r}: not a ccxt exchange id nor an arb adapter "
+                       f"({', '.join([*ADAPTERS, GENERIC.key])}){hint}; a venue named freely needs adapter = ...")
+
+
+def ref_for(config: Config, name: str) -> VenueRef:
+    """The configured venue ``name`` resolved (config validation has already resolved it once)."""
+    section = config.venues[name]
+    return resolve(name, section.adapter, section.ccxt_id)
+
+
+def sandbox_adapters() -> list[str]:
+    """The adapters that can run a local exchange (``kind = "sandbox"``)."""
+    return [key for key, found in ADAPTERS.items() if found.has_sandbox]
+
+
+def venue_names() -> frozenset[str]:
+    """Every venue name arb's code knows: the adapters' keys and the ccxt ids they speak for, and the ccxt
+    ids the generic adapter has facts about. None of them may appear outside ``arb/venues/`` and
+    ``arb/sandbox/`` (tests/venues/test_venue_names.py)."""
+    from arb.venues.generic.client_ids import KNOWN
+
+    names = set(KNOWN)
+    for found in ADAPTERS.values():
+        names.add(found.key)
+        names.update(found.ccxt_ids)
+    return frozenset(names)
+
+
+def field_names() -> frozenset[str]:
+    """Every venue-specific wire field name the adapters declare."""
+    return frozenset(f for a in [*ADAPTERS.values(), GENERIC] for f in a.field_names)
