@@ -15,6 +15,7 @@ from arb.runtime import logs
 def stream(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     out = io.StringIO()
     monkeypatch.setattr(logs.sys, "stderr", out)
+    monkeypatch.setattr(logs.RUN_ID, "run_id", None)  # an in-process run earlier in the session set it
     # Other tests (the alembic command line's fileConfig, in-process runs) may have configured these loggers:
     # this test is about our handler, so their records must reach the root as they do in a fresh process.
     for name in ("alembic", "alembic.runtime.migration", "arb", "arb.engine"):
@@ -29,7 +30,6 @@ def stream(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     yield out
     root.handlers[:], _ = saved
     root.setLevel(saved[1])
-    logs.RUN_ID.run_id = None
 
 
 def test_alembic_steps_are_quiet_and_runs_are_tagged_once_they_exist(stream: io.StringIO) -> None:
