@@ -13,7 +13,7 @@ and calls these methods with the venue's configured name, which is the user's ch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -50,6 +50,23 @@ class SandboxLink:
     # Set when the sandbox plays the capture itself (paper/live modes) and has finished it.
     feed_done: asyncio.Event | None = None
     engine_fed: bool = True  # replay: the engine pushes every book event into the sandbox
+
+
+def check_tradable(name: str, listed: Collection[str], symbols: Sequence[str], venue: Venue) -> None:
+    """Every configured symbol is listed on the venue and its steps are ones arb can round to: refused at
+    open (one ``BadSymbol`` naming venue and symbol), not at the first order."""
+    from arb.domain.market import check_step
+    from arb.errors import BadSymbol
+
+    for symbol in symbols:
+        if symbol not in listed:
+            raise BadSymbol(name, f"{name} does not list {symbol}")
+        rules = venue.market_rules(symbol)
+        for step in (rules.price_step, rules.amount_step):
+            try:
+                check_step(step)
+            except ValueError as exc:
+                raise BadSymbol(name, f"{name} {symbol}: {exc}; arb cannot trade it") from None
 
 
 class Feed(Protocol):

@@ -19,7 +19,7 @@ from arb.domain.ids import ClientIdFormat
 from arb.domain.market import Symbol
 from arb.errors import BadSymbol, ConfigError
 from arb.execution.throttle import VenueLimits
-from arb.venues.adapter import Closers, SandboxLink, VenueRef
+from arb.venues.adapter import Closers, SandboxLink, VenueRef, check_tradable
 from arb.venues.gate.facts import CLIENT_IDS, GATE_SPOT_LIMITS, decimals_of_step
 from arb.venues.live import LiveQuirks, LiveVenue
 
@@ -112,7 +112,6 @@ class GateAdapter:
             return await self._open_live(config, ref, closers)
 
     async def _open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
-        from arb.domain.market import check_step
         from arb.venues.gate.exchange import GateExchange
 
         creds = config.credentials.get(ref.name)
@@ -122,17 +121,8 @@ class GateAdapter:
                                  "timeout": _timeout_ms(config)})
         closers.append(exchange.close)
         await exchange.load_markets()
-        for symbol in config.engine.symbols:
-            if symbol not in exchange.markets:
-                raise BadSymbol(ref.name, f"{ref.name} does not list {symbol}")
         venue = _guarded(config, ref.name, exchange)
-        for symbol in config.engine.symbols:  # steps arb cannot round to fail here, not at the first order
-            rules = venue.market_rules(symbol)
-            for step in (rules.price_step, rules.amount_step):
-                try:
-                    check_step(step)
-                except ValueError as exc:
-                    raise BadSymbol(ref.name, f"{ref.name} {symbol}: {exc}; arb cannot trade it") from None
+        check_tradable(ref.name, exchange.markets, config.engine.symbols, venue)
         return venue
 
     async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,

@@ -21,10 +21,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from arb.domain.ids import ClientIdFormat
-from arb.errors import BadSymbol, ConfigError
+from arb.errors import ConfigError
 from arb.execution.guard import GuardedVenue
 from arb.execution.throttle import VenueLimits, VenueThrottle
-from arb.venues.adapter import Closers, SandboxLink, VenueRef
+from arb.venues.adapter import Closers, SandboxLink, VenueRef, check_tradable
 from arb.venues.generic.client_ids import DEFAULT, KNOWN
 from arb.venues.generic.errors import translating, translator
 from arb.venues.live import LiveQuirks, LiveVenue
@@ -110,8 +110,6 @@ class CcxtAdapter:
         raise ValueError("the generic ccxt adapter has no sandbox")
 
     async def open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
-        from arb.domain.market import check_step
-
         refusal = self.live_refusal(ref.ccxt_id)
         if refusal is not None:  # config validation refuses it first; never trade blind
             raise ConfigError(str(config.path), f"venues.{ref.name}", refusal)
@@ -127,15 +125,7 @@ class CcxtAdapter:
         venue = guarded_venue(ref.name, exchange, ref.ccxt_id, rate_limit_per_s=config.venues[ref.name].rate_limit_per_s)
         with translating(ref.name):
             await exchange.load_markets()
-        for symbol in config.engine.symbols:
-            if symbol not in exchange.markets:
-                raise BadSymbol(ref.name, f"{ref.name} does not list {symbol}")
-            rules = venue.market_rules(symbol)
-            for step in (rules.price_step, rules.amount_step):  # fail here, not at the first order
-                try:
-                    check_step(step)
-                except ValueError as exc:
-                    raise BadSymbol(ref.name, f"{ref.name} {symbol}: {exc}; arb cannot trade it") from None
+        check_tradable(ref.name, exchange.markets, config.engine.symbols, venue)
         return venue
 
     async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
