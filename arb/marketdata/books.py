@@ -70,21 +70,25 @@ class BookStore:
         """Apply one normalized event of any type; returns whether the book changed (a snapshot or an
         applied delta, see ``OrderBook.apply_delta``). ``venue`` books the event under another venue name
         (a capture routed to a configured venue); listeners then see the event as that venue's."""
-        if venue is not None and venue != event.venue:
-            event = dataclasses.replace(event, venue=venue)
+        name = venue or event.venue
         kind = event.type
         if kind == "snapshot":
-            self._snapshot(event.venue, event.symbol, event.bids, event.asks, event.ts, event.seq,
-                           event.exchange_ts)
+            self._snapshot(name, event.symbol, event.bids, event.asks, event.ts, event.seq, event.exchange_ts)
             applied = True
         elif kind == "delta":
-            applied = self._delta(event.venue, event.symbol, event.bids, event.asks, event.ts, event.seq,
+            applied = self._delta(name, event.symbol, event.bids, event.asks, event.ts, event.seq,
                                   event.first_seq, event.exchange_ts)
         else:  # reset / gap: replayed as they happened, even on a book that had nothing to lose
-            self._lose(event.venue, event.symbol, kind, event.ts)
+            self._lose(name, event.symbol, kind, event.ts)
             applied = False
-        for listener in self._listeners:
-            listener(event, self.book(event.venue, event.symbol))
+        if self._listeners:
+            # Renamed only for listeners: a replay routes every event to another venue name, and the hot
+            # path (no listener in a replay) must not pay for a copy of each event.
+            if name != event.venue:
+                event = dataclasses.replace(event, venue=name)
+            book = self.book(name, event.symbol)
+            for listener in self._listeners:
+                listener(event, book)
         return applied
 
     def reset(self, venue: str, symbol: str, *, ts: int | None = None) -> bool:
