@@ -1,0 +1,329 @@
+"""Books kept in sync by us from a venue's WebSocket diff stream plus REST snapshots (:class:`DiffStreamFeed`).
+
+What every such feed does, whatever the venue: connect, send the venue's subscribe frames (if any), check
+and apply every frame, fetch a snapshot when a book's :class:`DiffSync` asks for one (the first diff, an
+update-id gap, a snapshot too old for the buffered diffs), and reconnect after a capped, jittered backoff
+when the connection drops; every book is reset to ``syncing`` meanwhile. A venue's feed (in
+``arb/venues/<venue>/feed.py``) says only what is its own: where to connect, what to send, how to read one
+frame and one snapshot body, and where to fetch a snapshot.
+
+Every frame is checked before a book sees it (``marketdata/drops.py``): a malformed frame is dropped and
+counted per reason, never raised. Its book is resynced at once (``gap``, then a fresh snapshot), or every
+book when the frame cannot say which it was for: a lost update never leaves a silently wrong book.
+Snapshots are checked the same way (a bad one is counted and fetched again). What does end
+:meth:`DiffStreamFeed.run` is a :class:`VenueError` from the venue's frame reader (a refused subscription)
+or a bug; the engine's supervisor logs, counts and restarts it (``runtime/supervisor.py``).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from arb.backoff import full_jitter
+from arb.errors import TransientVenueError, VenueError
+from arb.marketdata.books import BookStore
+from arb.marketdata.diffsync import DiffSync
+from arb.marketdata.drops import Dropped, FrameDrops, Level, checked_id
+
+log = logging.getLogger(__name__)
+
+NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError, TransientVenueError)
+BOOK_ERRORS = (ValueError, TypeError, ArithmeticError)  # what a book could raise on input it refuses
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """One checked book update, as :meth:`DiffSync.on_diff` takes it."""
+
+    bids: list[Level]
+    asks: list[Level]
+    first: int
+    last: int
+    exchange_ts: int | None = None
+    prev: int | None = None  # the previous diff's ``last``, where the venue chains diffs by it
+    over_precise: int = 0  # levels left out (``drops.py``): counted, the rest applies
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One checked snapshot body, as :meth:`DiffSync.on_snapshot` takes it."""
+
+    bids: list[Level]
+    asks: list[Level]
+    snapshot_id: int
+    exchange_ts: int | None = None
+    over_precise: int = 0
+
+
+def loads_object(data: str | bytes) -> dict[str, Any]:
+    """A frame or body that must be a JSON object; :class:`Dropped` (``bad_json``, ``not_object``) if not."""
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise Dropped("bad_json", str(exc)) from None
+    if not isinstance(frame, dict):
+        raise Dropped("not_object", f"a JSON {type(frame).__name__}")
+    return frame
+
+
+def update_ids(first: object, last: object) -> tuple[int, int]:
+    """A diff's first and last update ids, checked (``U <= u``); :class:`Dropped` if not."""
+    first_id, last_id = checked_id(first, "U"), checked_id(last, "u")
+    if first_id > last_id:
+        raise Dropped("bad_id", f"U {first_id} > u {last_id}")
+    return first_id, last_id
+
+
+class DiffStreamFeed(abc.ABC):
+    """Keeps the books of ``syncs`` (keyed by the venue's own id of each book) in sync until cancelled,
+    under the venue name ``venue``."""
+
+    def __init__(
+        self,
+        store: BookStore,
+        venue: str,
+        syncs: Mapping[str, DiffSync],
+        *,
+        clock_ms: Callable[[], int],
+        rng: random.Random | None,
+        sleep: Callable[[float], Awaitable[object]],
+        backoff_base: float,
+        backoff_cap: float,
+        drops: FrameDrops | None,
+    ) -> None:
+        self.store = store
+        self.venue = venue
+        self.syncs = dict(syncs)
+        self.clock_ms = clock_ms
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.connections = 0
+        self.snapshots_fetched = 0
+        self.drops = drops or FrameDrops()
+        # Every frame received is exactly one of: applied (a book update of ours), ignored (another channel
+        # or event: acks, pongs), dropped (counted in ``drops`` with its reason).
+        self.frames = 0
+        self.applied = 0
+        self.ignored = 0
+        self.dropped = 0
+        self.connected = asyncio.Event()
+        self.state_changed = asyncio.Event()  # set on every connect/disconnect (for waiters; clear to reuse)
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._fetching: dict[str, asyncio.Task[None]] = {}
+        self._failure: BaseException | None = None  # a snapshot task's unexpected error: ends ``run``
+        self._closing: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------------- what a venue says
+    @abc.abstractmethod
+    def _ws_endpoint(self) -> str:
+        """The WebSocket URL to connect to."""
+
+    def _subscriptions(self) -> Sequence[str]:
+        """Text frames to send once connected (none: the URL names the streams)."""
+        return ()
+
+    @abc.abstractmethod
+    def _route(self, data: str | bytes) -> tuple[str, Any] | None:
+        """Which book one frame updates and the payload to read the update from; ``None`` when the frame is
+        not a book update (ignored). Raises :class:`Dropped` for a malformed frame (every book is resynced
+        unless ``resync=False``: whose it was is not known yet), :class:`VenueError` when the venue refuses
+        what the feed asked for."""
+
+    @abc.abstractmethod
+    def _diff(self, key: str, payload: Any) -> Diff:
+        """The update in ``payload`` for ``key``'s book; :class:`Dropped` (that book is resynced) if malformed."""
+
+    @abc.abstractmethod
+    def _snapshot_request(self, key: str) -> tuple[str, dict[str, str]]:
+        """The URL and query parameters of ``key``'s REST snapshot."""
+
+    @abc.abstractmethod
+    def _snapshot(self, data: bytes) -> Snapshot:
+        """A snapshot body, checked; :class:`Dropped` if malformed."""
+
+    # ------------------------------------------------------------------------------- the loop
+    async def run(self) -> None:
+        """Connect, sync, and reconnect forever (cancel to stop)."""
+        attempt = 0
+        self._failure = None
+        async with aiohttp.ClientSession() as session:
+            self._session = session
+            try:
+                while True:
+                    try:
+                        await self._connection(session)
+                        attempt = 0  # the connection worked and then closed: retry promptly
+                    except NETWORK_ERRORS as exc:
+                        log.warning("%s book feed: %s: %s", self.venue, type(exc).__name__, exc)
+                    finally:
+                        self.connected.clear()
+                        self.state_changed.set()
+                        self._ws = None
+                        await self._cancel_fetches()
+                        for sync in self.syncs.values():
+                            sync.reset(self.clock_ms())  # through the store: listeners see it
+                    if self._failure is not None:  # a snapshot task failed unexpectedly: not ours to hide
+                        failure, self._failure = self._failure, None
+                        raise failure
+                    await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
+                    attempt += 1
+            finally:
+                self._session = None
+
+    async def disconnect(self) -> None:
+        """Drop the current connection (the run loop reconnects): for resubscribing a stale feed."""
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def resubscribe(self) -> None:
+        """The watchdog's remedy for a silent feed: reconnect, subscribe again, resync from fresh snapshots."""
+        await self.disconnect()
+
+    async def _connection(self, session: aiohttp.ClientSession) -> None:
+        async with session.ws_connect(self._ws_endpoint(), heartbeat=20.0) as ws:
+            self._ws = ws
+            self.connections += 1
+            for frame in self._subscriptions():
+                await ws.send_str(frame)
+            self.connected.set()
+            self.state_changed.set()
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT or msg.type == aiohttp.WSMsgType.BINARY:
+                    self.on_message(msg.data)
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    raise TransientVenueError(self.venue, f"websocket error: {ws.exception()}")
+
+    def on_message(self, data: str | bytes) -> None:
+        """One WebSocket frame: applied, ignored (not a book update), or dropped and counted.
+
+        Never raises on malformed input. Raises :class:`VenueError` when the venue refuses what the feed
+        asked for (the feed cannot work as configured: the supervisor restarts it, and gives up if it keeps
+        happening).
+        """
+        self.frames += 1
+        key: str | None = None  # known once the frame names a book of ours: the book to resync
+        try:
+            try:
+                routed = self._route(data)
+            except VenueError:
+                self.ignored += 1
+                raise
+            if routed is None:
+                self.ignored += 1
+                return
+            named, payload = routed
+            if named not in self.syncs:
+                raise Dropped("unknown_pair", f"an update for {named[:40]!r}", resync=False)
+            key = named
+            diff = self._diff(key, payload)
+        except Dropped as drop:
+            self._drop(drop, key)
+            return
+        if diff.over_precise:
+            self.drops.count(self.venue, "over_precise", f"{key}: a price with more than 15 significant digits",
+                             diff.over_precise)
+        try:
+            fetch = self.syncs[key].on_diff(diff.bids, diff.asks, diff.first, diff.last, self.clock_ms(),
+                                            diff.exchange_ts, diff.prev)
+        except BOOK_ERRORS as exc:
+            self._drop(Dropped("book_refused", f"{key}: {exc}"), key)
+            return
+        self.applied += 1
+        if fetch:
+            self._request_snapshot(key)
+
+    def _drop(self, drop: Dropped, key: str | None) -> None:
+        self.dropped += 1
+        self.drops.count(self.venue, drop.reason, drop.detail)
+        if drop.resync:
+            # The frame may have been an update: its book (every book, if we cannot tell whose) is resynced.
+            for name in [key] if key is not None else list(self.syncs):
+                self._resync(name)
+
+    def _resync(self, key: str) -> None:
+        """Mark ``key``'s book ``gap`` and sync it again from a fresh snapshot (as an update-id gap does)."""
+        self.syncs[key].resync(self.clock_ms())
+        self._request_snapshot(key)
+
+    # -------------------------------------------------------------------------------- snapshots
+    def _request_snapshot(self, key: str) -> None:
+        session = self._session
+        if session is None or key in self._fetching:
+            return  # not connected (the next connection resyncs anyway), or a fetch is already on its way
+        task = asyncio.get_running_loop().create_task(self._snapshot_loop(key, session))
+        self._fetching[key] = task
+        task.add_done_callback(functools.partial(self._forget_fetch, key))
+
+    def _forget_fetch(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._fetching.get(key) is task:
+            del self._fetching[key]
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            # A bug, not bad input: end this connection and let ``run`` raise it to the supervisor.
+            self._failure = task.exception()
+            self._closing = asyncio.get_running_loop().create_task(self.disconnect())
+
+    async def _snapshot_loop(self, key: str, session: aiohttp.ClientSession) -> None:
+        """Fetch snapshots until one lines up with the buffered diffs."""
+        for attempt in range(8):
+            try:
+                data = await self._fetch_snapshot(key, session)
+            except NETWORK_ERRORS as exc:
+                log.warning("%s snapshot %s: %s", self.venue, key, exc)
+            else:
+                self.snapshots_fetched += 1
+                if not self.on_snapshot(key, data):
+                    return
+            await self.sleep(full_jitter(attempt, 0.1, 2.0, self.rng.random))
+        log.error("%s snapshot %s: never lined up with the stream; reconnecting", self.venue, key)
+        await self.disconnect()
+
+    def on_snapshot(self, key: str, data: bytes) -> bool:
+        """Install a snapshot body for ``key``'s book; returns whether another snapshot is needed (a
+        malformed body is counted and needs another)."""
+        sync = self.syncs[key]
+        try:
+            snapshot = self._snapshot(data)
+        except Dropped as drop:
+            self.drops.count(self.venue, drop.reason, f"{key} snapshot: {drop.detail}")
+            return True
+        if snapshot.over_precise:
+            self.drops.count(self.venue, "over_precise", f"{key} snapshot: a price with more than 15 "
+                             "significant digits", snapshot.over_precise)
+        try:
+            return sync.on_snapshot(snapshot.bids, snapshot.asks, snapshot.snapshot_id, self.clock_ms(),
+                                    snapshot.exchange_ts)
+        except BOOK_ERRORS as exc:
+            self.drops.count(self.venue, "book_refused", f"{key} snapshot: {exc}")
+            sync.resync(self.clock_ms())
+            return True
+
+    async def _fetch_snapshot(self, key: str, session: aiohttp.ClientSession) -> bytes:
+        url, params = self._snapshot_request(key)
+        async with session.get(url, params=params) as resp:
+            data = await resp.read()
+            if resp.status != 200:
+                raise TransientVenueError(self.venue, f"{url.rsplit('/', 1)[-1]} HTTP {resp.status}")
+        return data
+
+    async def _cancel_fetches(self) -> None:
+        tasks = list(self._fetching.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._fetching.clear()
