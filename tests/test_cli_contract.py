@@ -34,7 +34,7 @@ DATA = ROOT / "tests" / "data"
 BINANCE = DATA / "binance-spot-btcusdt-20240808.gz"
 GATE_WS = DATA / "gateio-ws-1.0.txt"
 GATE_HTTP = DATA / "gateio-http-0.0.txt"
-NOWHERE = ["--gate-ws-url", "ws://127.0.0.1:1/ws/v4/", "--gate-rest-url", "http://127.0.0.1:1/api/v4"]
+NOWHERE = ["--endpoint", "gate=http://127.0.0.1:1/api/v4,ws://127.0.0.1:1/ws/v4/"]
 RECORD = ["record", "--venues", "gate", "--out", "x.jsonl.gz", *NOWHERE]
 BUNDLED = "bundled:linkusdt-binance-huobi-2021-08-20"
 

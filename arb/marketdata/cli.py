@@ -4,55 +4,50 @@ Both fail fast and honestly: malformed arguments are rejected before anything co
 recording that reaches no venue gives up after ``--connect-timeout`` seconds (exit 1); a conversion whose
 inputs are not what the command expects, or that yields no events, exits non-zero. Neither leaves an empty
 or partial output file behind.
+
+Venues come from the registry: ``arb record --venues`` takes what a config's venue names take (an arb
+adapter key or a ccxt exchange id), each recorded by its adapter's own book feed; ``arb convert`` has one
+subcommand per adapter with a converter.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
-import os
-import zlib
-from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 from arb.display import printable
 from arb.domain.market import Symbol
-from arb.errors import ConfigError, UsageError
+from arb.errors import ConfigError
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureEvent, CaptureWriter
-from arb.marketdata.recorder import Feed, partial_path, record
-from arb.venues.gate.feed import GATE_REST_URL, GATE_WS_URL, GateBookFeed
+from arb.marketdata.convert import check_out
+from arb.marketdata.drops import FrameDrops
+from arb.marketdata.recorder import Feed, record
+from arb.marketdata.wallclock import wall_ms
+from arb.venues.adapter import Endpoint
+from arb.venues.registry import ADAPTERS, UnknownVenue, resolve
 
 
 def register(subparsers: Any) -> None:
     rec = subparsers.add_parser("record", help="record live order books to a capture file")
-    rec.add_argument("--venues", required=True, help="comma-separated ccxt exchange ids, e.g. gate,binance")
+    rec.add_argument("--venues", required=True,
+                     help=f"comma-separated venues: an arb adapter ({', '.join(ADAPTERS)}) or a ccxt exchange id")
     rec.add_argument("--symbols", required=True, help="comma-separated unified symbols, e.g. BTC/USDT")
     rec.add_argument("--out", required=True, type=Path, help="capture file (.jsonl or .jsonl.gz)")
     rec.add_argument("--duration", type=float, default=None, help="seconds to record (default: until ^C)")
     rec.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
                      help="give up (exit 1, no file) when no venue has delivered a book by then (default: 30)")
-    rec.add_argument("--depth", type=int, default=20, help="levels per side kept from ccxt feeds")
-    rec.add_argument("--gate-ws-url", default=GATE_WS_URL)
-    rec.add_argument("--gate-rest-url", default=GATE_REST_URL)
+    rec.add_argument("--depth", type=int, default=20, help="levels per side kept in the recorded books (default: 20)")
+    rec.add_argument("--endpoint", action="append", default=[], metavar="VENUE=REST_URL,WS_URL",
+                     help="connect VENUE's feed to these URLs instead of the venue's servers (a sandbox or a "
+                          "proxy); for venues with their own adapter; repeatable")
     rec.set_defaults(func=cmd_record)
 
     conv = subparsers.add_parser("convert", help="convert raw venue recordings to the capture format")
     sub = conv.add_subparsers(dest="format", required=True)
-    b = sub.add_parser("binance", help="raw '<ns> <json>' depth stream + REST snapshot line (spot, USD-M, COIN-M)")
-    b.add_argument("raw", type=Path)
-    b.add_argument("--symbol", required=True, help="unified symbol: BTC/USDT, BTC/USDT:USDT (USD-M), BTC/USD:BTC (COIN-M)")
-    b.add_argument("--market", choices=["auto", "spot", "usdm", "coinm"], default="auto",
-                   help="which Binance market the recording is (default: told from its lines)")
-    b.add_argument("--out", required=True, type=Path)
-    b.set_defaults(func=cmd_convert_binance)
-    g = sub.add_parser("gate", help="spot.order_book_update frames + order_book?with_id=true snapshots")
-    g.add_argument("ws", type=Path)
-    g.add_argument("http", type=Path)
-    g.add_argument("--out", required=True, type=Path)
-    g.set_defaults(func=cmd_convert_gate)
+    for adapter in ADAPTERS.values():
+        adapter.add_convert_command(sub)
 
 
 def _split(text: str, key: str) -> list[str]:
@@ -62,19 +57,38 @@ def _split(text: str, key: str) -> list[str]:
     return items
 
 
-def build_feeds(venues: list[str], symbols: list[str], store: BookStore, args: argparse.Namespace) -> list[Feed]:
-    import ccxt.pro
+def _endpoints(values: list[str], venues: list[str]) -> dict[str, Endpoint]:
+    found: dict[str, Endpoint] = {}
+    for value in values:
+        name, eq, urls = value.partition("=")
+        rest_url, comma, ws_url = urls.partition(",")
+        if not eq or not comma or not rest_url.startswith("http") or not ws_url.startswith("ws"):
+            raise ConfigError("command line", "--endpoint", f"{value!r} is not VENUE=REST_URL,WS_URL "
+                              "(http(s)://... and ws(s)://...)")
+        if name not in venues:
+            raise ConfigError("command line", "--endpoint", f"{name!r} is not one of --venues")
+        found[name] = Endpoint(rest_url, ws_url)
+    return found
 
+
+def build_feeds(venues: list[str], symbols: list[str], store: BookStore, args: argparse.Namespace) -> list[Feed]:
+    """Each venue's own book feed, from its adapter (checked before anything connects)."""
+    endpoints = _endpoints(args.endpoint, venues)
+    drops = FrameDrops()
     feeds: list[Feed] = []
     for venue in venues:
-        if venue == "gate":  # our own update-id sync (ccxt's gate spot feed does not detect gaps)
-            feeds.append(GateBookFeed(store, symbols, ws_url=args.gate_ws_url, rest_url=args.gate_rest_url))
-            continue
-        if venue not in ccxt.pro.exchanges:
-            raise ConfigError("command line", "--venues", f"unknown ccxt exchange id {venue!r}")
-        from arb.marketdata.ccxt_feed import CcxtBookFeed
-
-        feeds.append(CcxtBookFeed(store, getattr(ccxt.pro, venue)(), symbols, limit=args.depth))
+        try:
+            ref = resolve(venue)
+        except UnknownVenue as exc:
+            raise ConfigError("command line", "--venues", str(exc)) from None
+        refusal = ref.adapter.books_refusal(ref.ccxt_id)
+        if refusal is not None:
+            raise ConfigError("command line", "--venues", f"{venue}: {refusal}")
+        try:
+            feeds.append(ref.adapter.book_feed(ref, store, symbols, depth=args.depth, clock_ms=wall_ms,
+                                               drops=drops, endpoint=endpoints.get(venue)))
+        except ValueError as exc:
+            raise ConfigError("command line", "--endpoint", f"{venue}: {exc}") from None
     return feeds
 
 
@@ -88,17 +102,10 @@ def _symbols(text: str) -> list[str]:
     return symbols
 
 
-def _check_out(out: Path) -> None:
-    if not out.parent.is_dir():
-        raise ConfigError("command line", "--out", f"directory {str(out.parent)!r} does not exist")
-    if out.is_dir():
-        raise ConfigError("command line", "--out", f"{str(out)!r} is a directory")
-
-
 def cmd_record(args: argparse.Namespace) -> int:
     venues = _split(args.venues, "--venues")
     symbols = _symbols(args.symbols)
-    _check_out(args.out)
+    check_out(args.out)
     for option, value in (("--duration", args.duration), ("--connect-timeout", args.connect_timeout)):
         if value is not None and not 0 < value < float("inf"):
             raise ConfigError("command line", option, f"must be a positive number of seconds (got {value})")
@@ -123,72 +130,4 @@ def cmd_record(args: argparse.Namespace) -> int:
     silent = [venue for venue in venues if venue not in seen]
     note = f" (nothing from {', '.join(silent)})" if silent else ""
     print(printable(f"recorded {count} events to {args.out}{note}"))
-    return 0
-
-
-def _input(path: Path) -> Path:
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    return path
-
-
-def _open_raw(path: Path) -> IO[bytes]:
-    """A raw recording, gunzipped when it is gzip (by its magic bytes, not its name)."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    return cast(IO[bytes], gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb"))
-
-
-def _convert(events: Iterable[CaptureEvent], out: Path, inputs: str) -> int:
-    """Write ``events`` to ``out`` through a partial file that becomes ``out`` only when the conversion
-    finished with at least one event: a failed or empty conversion leaves nothing behind."""
-    partial = partial_path(out)
-    try:
-        with CaptureWriter(partial) as writer:
-            writer.write_all(events)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        partial.unlink(missing_ok=True)
-        raise UsageError(f"{inputs}: cannot read the input: {exc.__class__.__name__}: {exc}") from None
-    except ValueError as exc:  # the writer refuses events out of time order
-        partial.unlink(missing_ok=True)
-        raise UsageError(f"{inputs}: {exc}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    if not writer.count:
-        partial.unlink(missing_ok=True)
-        raise UsageError(f"{inputs}: nothing to convert: no book events came out; {out} not written")
-    os.replace(partial, out)
-    return writer.count
-
-
-def cmd_convert_binance(args: argparse.Namespace) -> int:
-    from arb.marketdata.convert import ConvertStats, binance_raw_events, check_binance_symbol
-
-    _input(args.raw)
-    market = None if args.market == "auto" else args.market
-    stats = ConvertStats()
-    try:
-        check_binance_symbol(args.symbol, market)
-    except UsageError as exc:
-        raise ConfigError("command line", "--symbol", str(exc)) from None
-    _check_out(args.out)
-    with _open_raw(args.raw) as fh:
-        events = binance_raw_events(fh, args.symbol, source=str(args.raw), market=market, stats=stats)
-        count = _convert(events, args.out, str(args.raw))
-    print(printable(f"wrote {count} events to {args.out}: {stats.summary()}"))
-    return 0
-
-
-def cmd_convert_gate(args: argparse.Namespace) -> int:
-    from arb.marketdata.convert import gate_ws_sample_events
-
-    _input(args.ws)
-    _input(args.http)
-    _check_out(args.out)
-    # errors="replace": a binary file is then a malformed first line (file:line), not a decoding traceback.
-    with open(args.ws, errors="replace") as ws, open(args.http, errors="replace") as http:
-        events = gate_ws_sample_events(ws, http, ws_source=str(args.ws), http_source=str(args.http))
-        count = _convert(events, args.out, f"{args.ws} + {args.http}")
-    print(printable(f"wrote {count} events to {args.out}"))
     return 0

@@ -133,7 +133,7 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
         if kind == "sandbox":
             link = venues.sandboxes[name]
             feed = ref.adapter.book_feed(ref, books, symbols, depth=config.engine.book_depth, clock_ms=now_ms,
-                                         drops=out.drops, link=link)
+                                         drops=out.drops, endpoint=link.endpoint)
             out.feeds[name] = feed
             out.tasks.append(spawn(f"feed-{name}", feed.run, venue=name))
             if link.feed_done is not None and link.sandbox is not None:

@@ -39,6 +39,14 @@ class VenueRef:
     ccxt_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a venue's book feed connects instead of the venue's own servers: a sandbox, a stub, a proxy."""
+
+    rest_url: str
+    ws_url: str
+
+
 @dataclass
 class SandboxLink:
     """A sandbox venue's endpoints, and how its books are fed."""
@@ -50,6 +58,10 @@ class SandboxLink:
     # Set when the sandbox plays the capture itself (paper/live modes) and has finished it.
     feed_done: asyncio.Event | None = None
     engine_fed: bool = True  # replay: the engine pushes every book event into the sandbox
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.rest_url, self.ws_url)
 
 
 def check_tradable(name: str, listed: Collection[str], symbols: Sequence[str], venue: Venue) -> None:
@@ -108,7 +120,13 @@ class VenueAdapter(Protocol):
         """The venue's local exchange (in-process or the configured external one) and a client to it."""
         ...
 
+    def add_convert_command(self, subparsers: Any) -> None:
+        """Add ``arb convert <key>`` (the venue's raw recordings -> capture) to ``subparsers``; nothing when
+        the adapter has no converter."""
+        ...
+
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
-                  clock_ms: Callable[[], int], drops: FrameDrops, link: SandboxLink | None = None) -> Feed:
-        """The venue's own book feed into ``books`` under ``ref.name`` (over ``link`` for a sandbox)."""
+                  clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None) -> Feed:
+        """The venue's own book feed into ``books`` under ``ref.name``, from the venue's servers or from
+        ``endpoint`` (a sandbox); ValueError when this adapter cannot connect elsewhere."""
         ...

@@ -19,6 +19,7 @@ import difflib
 from typing import TYPE_CHECKING
 
 from arb.venues.adapter import VenueAdapter, VenueRef
+from arb.venues.binance.adapter import ADAPTER as BINANCE
 from arb.venues.gate.adapter import ADAPTER as GATE
 from arb.venues.generic.adapter import ADAPTER as GENERIC
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 ADAPTERS: dict[str, VenueAdapter] = {
     GATE.key: GATE,
+    BINANCE.key: BINANCE,
 }
 
 

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arb.domain.ids import ClientIdFactory, ClientIdFormat, VenueIds, to_base36
+from arb.venues.binance.facts import CLIENT_IDS as BINANCE
 from arb.venues.gate.facts import CLIENT_IDS as GATE
 from arb.venues.generic.client_ids import DEFAULT, KNOWN
 
@@ -14,7 +15,7 @@ from arb.venues.generic.client_ids import DEFAULT, KNOWN
 DOCUMENTED = [
     (GATE, re.compile(r"t-[0-9A-Za-z_.\-]{1,28}")),  # Gate text: t- + at most 28 of [0-9A-Za-z_.-]
     (KNOWN["okx"].format, re.compile(r"[0-9A-Za-z]{1,32}")),  # OKX clOrdId: alphanumeric, at most 32
-    (KNOWN["binance"].format, re.compile(r"[.A-Z:/a-z0-9_-]{1,36}")),  # Binance newClientOrderId
+    (BINANCE.format, re.compile(r"[.A-Z:/a-z0-9_-]{1,36}")),  # Binance newClientOrderId
     (DEFAULT, re.compile(r"[0-9A-Za-z]{1,32}")),
 ]
 
@@ -55,7 +56,7 @@ def test_validator_rejects_what_each_venue_rejects() -> None:
     assert not GATE.is_valid("t-" + "a" * 29)
     assert not GATE.is_valid("t-a b")
     assert GATE.is_valid("t-" + "a" * 28)
-    okx, binance = KNOWN["okx"].format, KNOWN["binance"].format
+    okx, binance = KNOWN["okx"].format, BINANCE.format
     assert not okx.is_valid("a-b") and not okx.is_valid("a" * 33) and okx.is_valid("A1" * 16)
     assert binance.is_valid("x:/._-Ab9" * 4) and not binance.is_valid("a" * 37) and not binance.is_valid("a b")
 

@@ -37,8 +37,9 @@ def module_files() -> dict[str, str]:
 def digest() -> str:
     """SHA-256 over health, seq and the top-10 view after every event, then every level of every book."""
     from arb.marketdata.books import BookStore
-    from arb.marketdata.convert import binance_raw_events, gate_ws_sample_events
     from arb.marketdata.diffsync import DiffSync  # noqa: F401 - imported so module_files() names it
+    from arb.venues.binance.convert import raw_events as binance_raw_events
+    from arb.venues.gate.convert import gate_ws_sample_events
 
     binance = gzip.decompress((DATA / "binance-spot-btcusdt-20240808.gz").read_bytes()).splitlines()
     gate_ws = (DATA / "gateio-ws-1.0.txt").read_text().splitlines()

@@ -11,8 +11,10 @@ import pytest
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureWriter, read_capture
-from arb.marketdata.convert import binance_last_book_ticker, binance_raw_events, gate_ws_sample_events
 from arb.marketdata.replay import replay_sync
+from arb.venues.binance.convert import last_book_ticker as binance_last_book_ticker
+from arb.venues.binance.convert import raw_events as binance_raw_events
+from arb.venues.gate.convert import gate_ws_sample_events
 
 from .conftest import BINANCE_SPOT, GATE_HTTP, GATE_WS
 

@@ -159,4 +159,4 @@ def test_cli_convert_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_cli_record_refuses_unknown_venue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["record", "--venues", "nosuchvenue", "--symbols", "BTC/USDT", "--out", str(tmp_path / "x")])
     assert code == 2
-    assert "unknown ccxt exchange id 'nosuchvenue'" in capsys.readouterr().err
+    assert "unknown venue 'nosuchvenue': not a ccxt exchange id" in capsys.readouterr().err

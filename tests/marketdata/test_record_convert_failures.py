@@ -22,12 +22,13 @@ from arb.cli import main
 from arb.errors import CaptureFormatError, TransientVenueError, UsageError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import read_capture
-from arb.marketdata.convert import binance_raw_events, gate_ws_sample_events
 from arb.marketdata.recorder import partial_path, record
+from arb.venues.binance.convert import raw_events as binance_raw_events
+from arb.venues.gate.convert import gate_ws_sample_events
 
 from .conftest import BINANCE_SPOT, GATE_HTTP, GATE_WS
 
-NOWHERE = ["--gate-ws-url", "ws://127.0.0.1:1/ws/v4/", "--gate-rest-url", "http://127.0.0.1:1/api/v4"]
+NOWHERE = ["--endpoint", "gate=http://127.0.0.1:1/api/v4,ws://127.0.0.1:1/ws/v4/"]
 
 
 class OneSnapshotFeed:

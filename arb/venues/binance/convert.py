@@ -14,21 +14,21 @@ first one, or after a gap when the recording has no later snapshot).
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-from arb.errors import CaptureFormatError, UsageError
-from arb.marketdata.books import BookStore
+from arb.display import printable
+from arb.errors import CaptureFormatError, ConfigError, UsageError
 from arb.marketdata.capture import CaptureEvent
+from arb.marketdata.convert import BAD_LINE, check_out, collecting_store, input_file, open_raw, write_capture
 from arb.marketdata.diffsync import DiffSync
-from arb.venues.binance.markets import COINM, SPOT, USDM, BinanceMarket, market_of, split_symbol
+from arb.venues.binance.markets import COINM, MARKETS, SPOT, USDM, BinanceMarket, market_of, split_symbol
 from arb.venues.binance.sync import book_sync, on_depth_snapshot, on_depth_update
-
-# What a malformed line raises while it is parsed and applied (orjson's decode error is a ValueError).
-_BAD_LINE = (ValueError, ArithmeticError, KeyError, IndexError, TypeError, AttributeError)
 
 
 @dataclass(slots=True)
@@ -100,9 +100,7 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
     stats = stats if stats is not None else ConvertStats()
     check_symbol(symbol, market)  # a malformed symbol fails before the first line
     fixed = market_of(market) if market is not None else None
-    store = BookStore()
-    out: list[CaptureEvent] = []
-    store.add_listener(lambda event, _book: out.append(event))
+    store, out = collecting_store()
     sync: DiffSync | None = None
     chosen: BinanceMarket | None = fixed
     wanted = ""
@@ -158,7 +156,7 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
                     last_ts = ts
         except UsageError as exc:  # the symbol does not fit the market the recording turned out to be
             raise UsageError(f"{source}: {exc}") from None
-        except _BAD_LINE as exc:
+        except BAD_LINE as exc:
             raise CaptureFormatError(source, line_no, "not a raw Binance depth recording line "
                                      f"('<receive ns> <json>'): {type(exc).__name__}: {exc}") from None
         yield from out
@@ -177,3 +175,30 @@ def last_book_ticker(lines: Iterable[bytes]) -> tuple[str, str] | None:
             data = orjson.loads(raw.partition(b" ")[2])["data"]
             last = (data["b"], data["a"])
     return last
+
+
+def add_convert_command(sub: Any) -> None:
+    """``arb convert binance RAW --symbol S [--market auto|spot|usdm|coinm] --out FILE``."""
+    b = sub.add_parser("binance", help="raw '<ns> <json>' depth stream + REST snapshot line (spot, USD-M, COIN-M)")
+    b.add_argument("raw", type=Path)
+    b.add_argument("--symbol", required=True, help="unified symbol: BTC/USDT, BTC/USDT:USDT (USD-M), BTC/USD:BTC (COIN-M)")
+    b.add_argument("--market", choices=["auto", *MARKETS], default="auto",
+                   help="which Binance market the recording is (default: told from its lines)")
+    b.add_argument("--out", required=True, type=Path)
+    b.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    input_file(args.raw)
+    market = None if args.market == "auto" else args.market
+    stats = ConvertStats()
+    try:
+        check_symbol(args.symbol, market)
+    except UsageError as exc:
+        raise ConfigError("command line", "--symbol", str(exc)) from None
+    check_out(args.out)
+    with open_raw(args.raw) as fh:
+        events = raw_events(fh, args.symbol, source=str(args.raw), market=market, stats=stats)
+        count = write_capture(events, args.out, str(args.raw))
+    print(printable(f"wrote {count} events to {args.out}: {stats.summary()}"))
+    return 0

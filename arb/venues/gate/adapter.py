@@ -19,7 +19,7 @@ from arb.domain.ids import ClientIdFormat
 from arb.domain.market import Symbol
 from arb.errors import BadSymbol, ConfigError
 from arb.execution.throttle import VenueLimits
-from arb.venues.adapter import Closers, SandboxLink, VenueRef, check_tradable
+from arb.venues.adapter import Closers, Endpoint, SandboxLink, VenueRef, check_tradable
 from arb.venues.gate.facts import CLIENT_IDS, GATE_SPOT_LIMITS, decimals_of_step
 from arb.venues.live import LiveQuirks, LiveVenue
 
@@ -201,14 +201,19 @@ class GateAdapter:
         pairs = {s: exchange.market(s)["id"] for s in config.engine.symbols}
         return _guarded(config, name, exchange), SandboxLink(rest_url, ws_url, None, pairs, None, engine_fed=False)
 
+    def add_convert_command(self, subparsers: Any) -> None:
+        from arb.venues.gate.convert import add_convert_command
+
+        add_convert_command(subparsers)
+
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
-                  clock_ms: Callable[[], int], drops: FrameDrops, link: SandboxLink | None = None) -> GateBookFeed:
+                  clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
+                  ) -> GateBookFeed:
         from arb.venues.gate.feed import GateBookFeed
 
-        if link is None:
+        if endpoint is None:
             return GateBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops)
-        return GateBookFeed(books, symbols, venue=ref.name, ws_url=link.ws_url, rest_url=link.rest_url,
+        return GateBookFeed(books, symbols, venue=ref.name, ws_url=endpoint.ws_url, rest_url=endpoint.rest_url,
                             clock_ms=clock_ms, drops=drops)
-
 
 ADAPTER = GateAdapter()

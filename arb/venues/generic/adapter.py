@@ -24,15 +24,14 @@ from arb.domain.ids import ClientIdFormat
 from arb.errors import ConfigError
 from arb.execution.guard import GuardedVenue
 from arb.execution.throttle import VenueLimits, VenueThrottle
-from arb.venues.adapter import Closers, SandboxLink, VenueRef, check_tradable
-from arb.venues.generic.client_ids import DEFAULT, KNOWN
+from arb.venues.adapter import Closers, Endpoint, Feed, SandboxLink, VenueRef, check_tradable
+from arb.venues.generic.client_ids import DEFAULT, KNOWN, ClientIdFacts
 from arb.venues.generic.errors import translating, translator
 from arb.venues.live import LiveQuirks, LiveVenue
 
 if TYPE_CHECKING:
     from arb.config import Config
     from arb.marketdata.books import BookStore
-    from arb.marketdata.ccxt_feed import CcxtBookFeed
     from arb.marketdata.drops import FrameDrops
     from arb.venues.protocol import Venue
 
@@ -43,8 +42,7 @@ def ccxt_class(ccxt_id: str) -> Any:
     return getattr(ccxt.pro, ccxt_id, None) or getattr(ccxt.async_support, ccxt_id)
 
 
-def quirks(ccxt_id: str) -> LiveQuirks:
-    facts = KNOWN.get(ccxt_id)
+def quirks(facts: ClientIdFacts | None) -> LiveQuirks:
     if facts is None:
         return LiveQuirks(client_ids=DEFAULT)
     return LiveQuirks(client_ids=facts.format, trade_client_id_keys=("clientOrderId", *facts.wire_fields))
@@ -59,7 +57,7 @@ def declared_limits(exchange: Any, rate_limit_per_s: float | None = None) -> Ven
 def guarded_venue(
     name: str,
     exchange: Any,
-    ccxt_id: str,
+    facts: ClientIdFacts | None,
     *,
     rate_limit_per_s: float | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -71,22 +69,29 @@ def guarded_venue(
     throttle = VenueThrottle(name, declared_limits(exchange, rate_limit_per_s), clock=clock, wall=wall, sleep=sleep)
     exchange.enableRateLimit = True  # ccxt then calls ``throttle(cost)`` before each request: ours
     exchange.throttle = throttle.acquire_cost
-    venue = LiveVenue(name, exchange, quirks=quirks(ccxt_id), translate=translator(exchange, wall=wall))
+    venue = LiveVenue(name, exchange, quirks=quirks(facts), translate=translator(exchange, wall=wall))
     return GuardedVenue(venue, throttle, sleep=sleep, wall=wall, rng=rng)
 
 
 class CcxtAdapter:
+    """Any ccxt venue, through ccxt's own classes; a venue package with its own facts or book feed
+    subclasses it (``arb/venues/binance/``) and overrides :meth:`facts` and :meth:`book_feed`."""
+
     key: str = "ccxt"
     ccxt_ids: tuple[str, ...] = ()  # any
     field_names: frozenset[str] = frozenset(f for facts in KNOWN.values() for f in facts.wire_fields)
     has_sandbox: bool = False
 
+    def facts(self, ccxt_id: str) -> ClientIdFacts | None:
+        """The venue's checked client-order-id facts; None when arb has none (no live trading)."""
+        return KNOWN.get(ccxt_id)
+
     def client_ids(self, ccxt_id: str) -> ClientIdFormat:
-        facts = KNOWN.get(ccxt_id)
+        facts = self.facts(ccxt_id)
         return facts.format if facts is not None else DEFAULT
 
     def live_refusal(self, ccxt_id: str) -> str | None:
-        if ccxt_id not in KNOWN:
+        if self.facts(ccxt_id) is None:
             return (f"arb cannot look orders up by client order id on {ccxt_id} (no documented client-id rule "
                     "and ccxt lookup checked for it): an order whose answer is lost could not be found, so it "
                     "is not traded live; use kind = \"paper\"")
@@ -107,7 +112,7 @@ class CcxtAdapter:
                 "give it a capture_venue and kind = \"paper\"")
 
     def check_sandbox_step(self, step: Decimal) -> None:
-        raise ValueError("the generic ccxt adapter has no sandbox")
+        raise ValueError(f"the {self.key} adapter has no sandbox")
 
     async def open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
         refusal = self.live_refusal(ref.ccxt_id)
@@ -122,7 +127,7 @@ class CcxtAdapter:
             params["password"] = creds.password
         exchange = ccxt_class(ref.ccxt_id)(params)
         closers.append(exchange.close)
-        venue = guarded_venue(ref.name, exchange, ref.ccxt_id, rate_limit_per_s=config.venues[ref.name].rate_limit_per_s)
+        venue = guarded_venue(ref.name, exchange, self.facts(ref.ccxt_id), rate_limit_per_s=config.venues[ref.name].rate_limit_per_s)
         with translating(ref.name):
             await exchange.load_markets()
         check_tradable(ref.name, exchange.markets, config.engine.symbols, venue)
@@ -130,12 +135,19 @@ class CcxtAdapter:
 
     async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
                            closers: Closers) -> tuple[Venue, SandboxLink]:
-        raise ConfigError(str(config.path), f"venues.{ref.name}.kind", "the generic ccxt adapter has no sandbox")
+        raise ConfigError(str(config.path), f"venues.{ref.name}.kind", f"the {self.key} adapter has no sandbox")
+
+    def add_convert_command(self, subparsers: Any) -> None:
+        return None  # recordings of a ccxt venue are made by `arb record`, already in the capture format
 
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
-                  clock_ms: Callable[[], int], drops: FrameDrops, link: SandboxLink | None = None) -> CcxtBookFeed:
+                  clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
+                  ) -> Feed:
         from arb.marketdata.ccxt_feed import CcxtBookFeed
 
+        if endpoint is not None:
+            raise ValueError(f"the {self.key} adapter connects where ccxt's {ref.ccxt_id} class does; "
+                             "it cannot be pointed at another endpoint")
         exchange = ccxt_class(ref.ccxt_id)({"enableRateLimit": True})
         return CcxtBookFeed(books, exchange, symbols, limit=depth, clock_ms=clock_ms, drops=drops, venue=ref.name)
 

@@ -1,4 +1,5 @@
-"""Client-order-id facts of ccxt venues that have no adapter package of their own, as data.
+"""Client-order-id facts of ccxt venues that have no adapter package of their own, as data (a venue
+package declares its own: ``arb/venues/binance/facts.py``).
 
 A venue is here only when both halves are checked: its documented client-order-id rule, and that ccxt's
 ``fetch_order`` and ``cancel_order`` for it accept ccxt's unified ``clientOrderId`` param and send it as
@@ -29,13 +30,6 @@ KNOWN: dict[str, ClientIdFacts] = {
         ClientIdFormat(max_length=32, body=r"[0-9A-Za-z]+",
                        source="OKX API v5 docs, POST /api/v5/trade/order, clOrdId"),
         ("clOrdId",)),
-    # Binance spot API, POST /api/v3/order, newClientOrderId; the rule as Binance states it in error -1100:
-    # ^[\.A-Z\:/a-z0-9_-]{1,36}$. GET/DELETE /api/v3/order take origClientOrderId.
-    # ccxt binance: clientOrderId -> newClientOrderId (create), -> origClientOrderId (fetch/cancel).
-    "binance": ClientIdFacts(
-        ClientIdFormat(max_length=36, body=r"[.A-Z:/a-z0-9_-]+",
-                       source="Binance spot API docs, POST /api/v3/order newClientOrderId (error -1100 pattern)"),
-        ("newClientOrderId", "origClientOrderId")),
 }
 # fmt: on
 

@@ -17,7 +17,8 @@ import pytest
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureWriter, read_capture
-from arb.marketdata.convert import ConvertStats, binance_raw_events
+from arb.venues.binance.convert import ConvertStats
+from arb.venues.binance.convert import raw_events as binance_raw_events
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 Top = tuple[tuple[Decimal, Decimal], tuple[Decimal, Decimal]]

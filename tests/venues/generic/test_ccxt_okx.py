@@ -18,6 +18,7 @@ from arb.domain.market import Side
 from arb.errors import RateLimited
 from arb.execution.guard import GuardedVenue
 from arb.venues.generic.adapter import guarded_venue
+from arb.venues.generic.client_ids import KNOWN
 from arb.venues.protocol import OrderRequest
 
 SYMBOL = "LINK/USDT"
@@ -70,7 +71,7 @@ async def okx() -> AsyncIterator[tuple[GuardedVenue, OkxStub, FakeTime]]:
     exchange = ccxt_async.okx({"apiKey": "key", "secret": "secret", "password": "pass"})
     exchange.urls["api"] = {"rest": str(server.make_url("")).rstrip("/")}
     exchange.set_markets([okx_market()])
-    venue = guarded_venue("okx_main", exchange, "okx", clock=time.clock, wall=time.clock, sleep=time.sleep,
+    venue = guarded_venue("okx_main", exchange, KNOWN["okx"], clock=time.clock, wall=time.clock, sleep=time.sleep,
                           rng=lambda: 0.5)
     try:
         yield venue, stub, time
@@ -98,7 +99,7 @@ async def test_requests_are_spaced_at_ccxts_declared_rate_and_endpoint_cost(okx:
 
 async def test_the_config_rate_overrides_ccxts(okx: Any) -> None:
     venue, stub, time = okx
-    slow = guarded_venue("okx_slow", venue.inner.exchange, "okx", rate_limit_per_s=1.0, clock=time.clock,
+    slow = guarded_venue("okx_slow", venue.inner.exchange, KNOWN["okx"], rate_limit_per_s=1.0, clock=time.clock,
                          wall=time.clock, sleep=time.sleep)
     for _ in range(3):
         await slow.balances()

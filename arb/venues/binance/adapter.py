@@ -1,0 +1,59 @@
+"""The Binance adapter: spot (``binance``), USD-M (``binanceusdm``) and COIN-M (``binancecoinm``).
+
+Orders go through ccxt's own Binance classes, throttled at ccxt's declared weights and guarded like any
+ccxt venue (the generic adapter's machinery); what is Binance's own lives here: its client-order-id rule
+(:mod:`.facts`) and its book feed, a REST snapshot plus the ``depthUpdate`` diff stream synced by Binance's
+rules (:mod:`.feed`, :mod:`.sync`: ``U == u + 1`` on spot, ``pu`` on futures), so a gap is seen and the
+book resynced rather than trusted. Binance has no arb sandbox: ``kind = "paper"`` or ``"live"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from arb.venues.adapter import Endpoint, VenueRef
+from arb.venues.binance.facts import CLIENT_IDS
+from arb.venues.binance.markets import MARKETS, BinanceMarket
+from arb.venues.generic.adapter import CcxtAdapter
+from arb.venues.generic.client_ids import ClientIdFacts
+
+if TYPE_CHECKING:
+    from arb.marketdata.books import BookStore
+    from arb.marketdata.drops import FrameDrops
+    from arb.venues.binance.feed import BinanceBookFeed
+
+BY_CCXT_ID: dict[str, BinanceMarket] = {market.ccxt_id: market for market in MARKETS.values()}
+
+
+class BinanceAdapter(CcxtAdapter):
+    key = "binance"
+    ccxt_ids = tuple(BY_CCXT_ID)  # spot first: the default
+    field_names = frozenset(CLIENT_IDS.wire_fields)
+    has_sandbox = False
+
+    def facts(self, ccxt_id: str) -> ClientIdFacts | None:
+        return CLIENT_IDS if ccxt_id in BY_CCXT_ID else None
+
+    def books_refusal(self, ccxt_id: str) -> str | None:
+        return None
+
+    def add_convert_command(self, subparsers: Any) -> None:
+        from arb.venues.binance.convert import add_convert_command
+
+        add_convert_command(subparsers)
+
+    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
+                  clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
+                  ) -> BinanceBookFeed:
+        from arb.venues.binance.feed import BinanceBookFeed
+
+        market = BY_CCXT_ID[ref.ccxt_id]
+        if endpoint is None:
+            return BinanceBookFeed(books, symbols, venue=ref.name, market=market, clock_ms=clock_ms, drops=drops)
+        return BinanceBookFeed(books, symbols, venue=ref.name, market=market, ws_url=endpoint.ws_url,
+                               rest_url=endpoint.rest_url, clock_ms=clock_ms, drops=drops)
+
+
+ADAPTER = BinanceAdapter()
+
