@@ -198,7 +198,12 @@ class VenueSection(_Section):
     buy_fee_in: Literal["base", "quote"] = "base"
     capture_venue: str | None = Field(default=None, min_length=1)  # which venue of the capture feeds this one
     balances: dict[str, NonNegDec] = Field(default_factory=dict)  # starting balances (paper/sandbox)
-    latency_ms: int = Field(default=0, ge=0, le=60_000)  # simulated one-way latency (paper)
+    # Simulated venues (paper, sandbox): a request's trip to the venue (it is matched at arrival) and the
+    # answer's trip back, each plus a uniform draw in [0, latency_jitter_ms] seeded per venue
+    # (arb/venues/latent.py). In a replay these are market time.
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+    ack_latency_ms: int | None = Field(default=None, ge=0, le=60_000)  # default: latency_ms
+    latency_jitter_ms: int = Field(default=0, ge=0, le=60_000)
     # Overrides the adapter's declared global request rate (per second; on a generic ccxt venue in ccxt
     # cost units, each request at its endpoint's cost). Default: the adapter's (ccxt's rateLimit).
     rate_limit_per_s: float | None = _seconds(default=None, gt=0, le=1e6)
@@ -604,8 +609,9 @@ def _check_replay(config: Config, shown: str) -> None:
             if section.kind != "sandbox":
                 continue
             if config.engine.mode == "replay":
-                raise ConfigError(shown, "sandbox.url", "a replay drives the in-process sandbox's book; "
-                                  "use mode = \"paper\" with an external sandbox")
+                raise ConfigError(shown, "sandbox.url", "a replay runs on market time, which a sandbox in "
+                                  "another process cannot follow: use the in-process sandbox (no url), or "
+                                  "mode = \"paper\" with an external sandbox")
             if venue not in config.credentials:
                 env = env_prefix(venue)
                 raise ConfigError(shown, f"venues.{venue}",

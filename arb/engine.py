@@ -1,14 +1,23 @@
 """The engine: feeds -> books -> detection -> risk -> executor -> store, as one asyncio process.
 
-One event at a time (a capture line in replay, a feed update live):
+One decision loop in every mode; only the book sources and the clock differ:
 
-1. the event is applied to the normalized book (and, for a sandbox venue, to the sandbox's book too, so
-   the venue matches against exactly what detection saw);
-2. detection evaluates the symbol across all venues (pure, numpy) - the **hot path** ends here, and its
+- **replay** is a simulation: the run's event loop is a :class:`~arb.runtime.simloop.SimulatedLoop` whose
+  time is market time. One source plays the capture into the books at each event's market time (every event
+  of a timestamp together), the simulated venues answer after their configured latency in market time, and
+  the sandbox plays its own copy of the capture for its matching on the same timeline: an order is matched
+  against the book as it stands when it arrives, while books keep moving for the pair in flight;
+- **paper** and **live**: feeds (or a capture paced in real time) on an ordinary loop, wall time.
+
+The loop: every book update marks its symbol dirty and wakes the decision task, which evaluates each dirty
+symbol once per wake-up, on the latest books:
+
+1. detection evaluates the symbol across all venues (pure, numpy) - the **hot path** ends here, and its
    latency is measured; it does no database or logging I/O;
-3. a rejection of a crossed pair is queued for the batched writer; an opportunity goes to the paired
+2. a rejection of a crossed pair is queued for the batched writer; an opportunity goes to the paired
    executor, which runs the risk checks, stores the opportunity and both orders *before* sending, sends the
-   legs concurrently and handles any imbalance.
+   legs concurrently and handles any imbalance. Updates arriving meanwhile wait, and the next evaluation
+   sees the newest state.
 
 Stopping (SIGINT/SIGTERM, the end of a capture, a kill switch): no new opportunities are taken, the pair
 in flight finishes through the executor's own policy, resting orders are cancelled, the writer is flushed,
@@ -19,10 +28,11 @@ keep the database consistent either way, and the next start reconciles with the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -45,10 +55,11 @@ from arb.execution.risk import RiskGate, RiskLimits
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import UNREADABLE, CaptureEvent, read_capture
 from arb.marketdata.drops import FrameDrops
-from arb.runtime.clock import ReplayClock, WallClock
+from arb.runtime.clock import MarketClock, WallClock, from_ms
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.logs import RUN_ID
+from arb.runtime.simloop import run_simulation, running_simulation, time_held
 from arb.runtime.status import StatusReporter
 from arb.runtime.supervisor import Supervisor, TaskFailed
 from arb.runtime.venues import VenueSet, open_venues
@@ -131,7 +142,11 @@ class Engine:
         self.mode = mode or config.engine.mode
         self.status = status or StatusReporter.for_config(config)
         self.install_signal_handlers = install_signal_handlers
-        self.clock: WallClock | ReplayClock = ReplayClock() if self.mode == "replay" else WallClock()
+        # A replay is a simulation on market time, from the capture's first event (``origin_ms``).
+        self.simulated = self.mode == "replay"
+        self.speed = config.replay.speed if config.replay else 0.0
+        self.clock: WallClock | MarketClock = (MarketClock(self._origin_ms()) if self.simulated else WallClock())
+        self._market_ms = self.clock.origin_ms if isinstance(self.clock, MarketClock) else 0  # market time played
         self.books = BookStore(depth=config.engine.book_depth, max_age_ms=config.engine.stale_after_ms)
         self.funnel = Funnel()
         self.hot_path = LatencyRecorder()
@@ -155,7 +170,25 @@ class Engine:
             for symbol in config.engine.symbols
         }
 
+    def _origin_ms(self) -> int:
+        """The capture's first event time: market time zero of a simulation (now, when there is none: the
+        run then fails with its one line at the start)."""
+        if self.capture is not None:
+            try:
+                first = next(iter(read_capture(self.capture)), None)
+            except (ArbError, OSError, *UNREADABLE):
+                first = None  # a damaged or missing capture: the run reports it (file:line) when it reads it
+            if first is not None:
+                return first.ts
+        return WallClock().now_ms()
+
     # ------------------------------------------------------------------ lifecycle
+    def main(self) -> RunResult:
+        """Run to the end from synchronous code (the CLI): a simulation on its own market-time loop."""
+        if self.simulated:
+            return run_simulation(self.run(), self.speed)  # type: ignore[no-any-return]
+        return asyncio.run(self.run())
+
     async def run(self) -> RunResult:
         """Take the database's lease, run until the data ends or a stop, and record how the run ended.
 
@@ -165,6 +198,8 @@ class Engine:
         :class:`ArbError` reaches the caller as one (one line for the user, the traceback in debug logs). A
         process that dies leaves its row ``running``, and the next start marks it ``crashed``.
         """
+        if self.simulated and running_simulation() is None:
+            return await self._run_in_simulation()
         with acquire_lease(self.db_url) as lease:
             try:
                 return await self._run(lease)
@@ -185,6 +220,31 @@ class Engine:
                 if self._db is not None:
                     self._db.dispose()
 
+    async def _run_in_simulation(self) -> RunResult:
+        """A replay awaited from an ordinary loop (a test, an embedding program): it runs on its own
+        simulated loop in a worker thread, since market time cannot be the caller's loop time. Cancelling
+        the caller stops the run as a signal would, and waits for it to end."""
+        import concurrent.futures
+        import threading
+
+        self.install_signal_handlers = False  # signals reach the main thread only
+        started = threading.Event()
+
+        async def main() -> RunResult:
+            self._loop = asyncio.get_running_loop()
+            started.set()
+            return await self.run()
+
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="arb-simulation") as pool:
+            future = asyncio.wrap_future(pool.submit(run_simulation, main(), self.speed))
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                if started.is_set():
+                    self.request_stop("cancelled")
+                await asyncio.wait([future])
+                raise
+
     def _record_failure(self, reason: str) -> None:
         """The run (if recorded and not ended) ends ``failed``. If even that write fails, the row stays
         ``running`` and the next start marks it ``crashed``: the truth either way."""
@@ -201,12 +261,9 @@ class Engine:
     def _market_span(self) -> dict[str, datetime | None]:
         """The run's market-time span so far. A replay's starts at its first event (its clock means nothing
         before that); paper and live market time is the wall clock."""
-        if isinstance(self.clock, ReplayClock):
-            first = self.clock.first_ms
-            if first is None:
-                return {"market_started_at": None, "market_ended_at": None}
-            start = datetime.fromtimestamp(first // 1000, UTC).replace(microsecond=first % 1000 * 1000)
-            return {"market_started_at": start, "market_ended_at": self.clock.now()}
+        if isinstance(self.clock, MarketClock):  # from the first event to the last one played
+            return {"market_started_at": from_ms(self.clock.origin_ms),
+                    "market_ended_at": from_ms(self._market_ms)}
         return {"market_started_at": None, "market_ended_at": self.clock.now()}
 
     async def _run(self, lease: Lease) -> RunResult:
@@ -219,8 +276,15 @@ class Engine:
         engine = self._db = make_engine(self.db_url)
         sessions = self.sessions = make_session_factory(engine)
         # Venues first: a missing key, an unknown symbol or an unreachable venue fails here, before a run is
-        # recorded or anything trades.
-        venues = await open_venues(self.config, self.books, self.clock, force_paper=self.force_paper)
+        # recorded or anything trades. In a simulation the start (and the end) take no market time: the
+        # market begins, at its first event, when the decision loop does.
+        held = contextlib.ExitStack()
+        held.enter_context(time_held())
+        try:
+            venues = await open_venues(self.config, self.books, self.clock, force_paper=self.force_paper)
+        except BaseException:
+            held.close()
+            raise
         self.venues = venues
         writer = DecisionWriter(sessions)
         self._install_signals()
@@ -230,7 +294,7 @@ class Engine:
                 run_id = repo.start_run(
                     s, mode=self.mode, config_snapshot=self.config.snapshot(), started_at=started_at,
                     pid=lease.holder.pid, host=lease.holder.host,
-                    market_started_at=None if isinstance(self.clock, ReplayClock) else started_at).id
+                    market_started_at=self.clock.now() if self.simulated else started_at).id
                 # We hold the lease, so any other run still "running" lost its process: say so before
                 # reconciliation judges what that run left behind.
                 crashed = repo.mark_crashed(s, found_by=run_id)
@@ -247,18 +311,21 @@ class Engine:
             self.status.note(f"reconciled with venues: {report}")
             executor = PairedExecutor(venues.venues, sessions, run_id, risk, config=self._executor_config(),
                                       clock=self.clock.now)
-            await self._snapshot_balances(venues, writer, run_id, "start", ts=self._start_ts())
+            await self._snapshot_balances(venues, writer, run_id, "start")
             writer.start(self.supervisor.spawn)
             self.status.start(run_id, self, self.supervisor.spawn)
-            if self.mode == "replay":
-                await self._replay(venues, executor, writer, risk)
-            else:
-                await self._stream(venues, executor, writer, risk)
-            await self._cancel_resting(venues)
-            await self._snapshot_balances(venues, writer, run_id, "end")
+            held.close()
+            await self._decision_loop(venues, executor, writer, risk)
+            with time_held():
+                await self._cancel_resting(venues)
+                await self._snapshot_balances(venues, writer, run_id, "end")
             if self.state.fatal is not None:  # stopped in order above; the run ends failed with its line
-                raise self.state.fatal
+                cause = self.state.fatal.cause
+                # An error about the user's input (a damaged capture: file:line) is that one line, and
+                # its exit code; anything else is the task's failure.
+                raise cause if isinstance(cause, ArbError) else self.state.fatal
         finally:
+            held.close()
             self.status.stop()
             try:
                 await writer.close()
@@ -280,59 +347,14 @@ class Engine:
         engine.dispose()
         return RunResult(run_id, summary, self.funnel, self.hot_path, interrupted=self.state.signals > 0)
 
-    # ------------------------------------------------------------------ replay
-    def _events(self) -> Iterator[CaptureEvent]:
-        if self.capture is None:
-            raise ArbError("replay needs a capture file ([replay] capture or --capture)")
-        return read_capture(self.capture)
-
-    async def _replay(self, venues: VenueSet, executor: PairedExecutor, writer: DecisionWriter,
-                      risk: RiskGate) -> None:
-        assert isinstance(self.clock, ReplayClock)
-        speed = self.config.replay.speed if self.config.replay else 0.0
-        first_ts: int | None = None
-        started = time.monotonic()
-        if self.status.mode != "off" and self.capture is not None:
-            self.status.total_events = count_lines(self.capture)
-        for n, event in enumerate(self._events()):
-            self.status.done_events = n
-            if self.state.stop.is_set():
-                break
-            if speed > 0:
-                first_ts = event.ts if first_ts is None else first_ts
-                due = started + (event.ts - first_ts) / 1000 / speed
-                delay = due - time.monotonic()
-                if delay > 0:
-                    try:
-                        await asyncio.wait_for(self.state.stop.wait(), delay)
-                        break
-                    except TimeoutError:
-                        pass
-            elif n % 64 == 0:
-                await asyncio.sleep(0)  # let the writer, the status view and signal handlers run
-            venue = self.routes.get((event.venue, event.symbol))
-            if venue is None:
-                continue
-            await self.on_event(venue, event, venues, executor, writer, risk)
-
-    async def on_event(self, venue: str, event: CaptureEvent, venues: VenueSet, executor: PairedExecutor,
-                       writer: DecisionWriter, risk: RiskGate) -> None:
-        t0 = time.perf_counter_ns()
-        if isinstance(self.clock, ReplayClock):
-            self.clock.advance(event.ts)
-        self._apply(venue, event, venues)
-        self.funnel.book_updates += 1
-        decision = self._detect(event.symbol, venues)
-        self.hot_path.add(time.perf_counter_ns() - t0)
-        await self._decide(decision, venues, executor, writer, risk)
-
-    # ------------------------------------------------------------------ paper / live
-    async def _stream(self, venues: VenueSet, executor: PairedExecutor, writer: DecisionWriter,
-                      risk: RiskGate) -> None:
-        """Books arrive from feeds in real time; a listener marks the symbol dirty and one task decides.
+    # ------------------------------------------------------------------ the decision loop
+    async def _decision_loop(self, venues: VenueSet, executor: PairedExecutor, writer: DecisionWriter,
+                             risk: RiskGate) -> None:
+        """Books arrive from their sources; a listener marks the symbol dirty and one task decides.
 
         Detection runs on the latest books, once per wake-up, not once per message: while a pair is being
-        executed, updates accumulate and the next evaluation sees the newest state.
+        executed, updates accumulate and the next evaluation sees the newest state. In a simulation a
+        wake-up is one market instant (its source applies every event of a timestamp before yielding).
         """
         from arb.marketdata.watchdog import run_watchdog
         from arb.runtime.feeds import start_feeds
@@ -346,11 +368,20 @@ class Engine:
             wake.set()
 
         remove = self.books.add_listener(on_book)
+        origin = self.clock.origin_ms if isinstance(self.clock, MarketClock) else None
+        if origin is not None and self.status.mode != "off" and self.capture is not None:
+            self.status.total_events = count_lines(self.capture)
+
+        def progress(n: int, market_ms: int) -> None:
+            self.status.done_events = n
+            self._market_ms = market_ms
+
         self.feeds = feeds = start_feeds(self.config, venues, self.books, self.clock.now_ms,
-                                         spawn=self.supervisor.spawn, drops=self.drops)
+                                         spawn=self.supervisor.spawn, drops=self.drops, capture=self.capture,
+                                         origin_ms=origin, progress=progress)
         # A book silent past stale_after_ms is stale (detection refuses it); the watchdog has its feed
-        # resubscribe, checking a few times per stale period.
-        watchdog = self.supervisor.spawn("watchdog", lambda: run_watchdog(
+        # resubscribe, checking a few times per stale period. A simulation's books have no feed to ask.
+        watchdog = None if origin is not None else self.supervisor.spawn("watchdog", lambda: run_watchdog(
             self.books, feeds.on_stale, interval_s=min(1.0, self.config.engine.stale_after_ms / 4000),
             clock_ms=self.clock.now_ms))
         ended = asyncio.ensure_future(self.feeds.finished(self.state.stop))
@@ -369,7 +400,8 @@ class Engine:
         finally:
             remove()
             ended.cancel()
-            watchdog.cancel()
+            if watchdog is not None:
+                watchdog.cancel()
             await self.feeds.close()
 
     async def _decide(self, decision: Opportunity | Rejection | None, venues: VenueSet, executor: PairedExecutor,
@@ -404,14 +436,6 @@ class Engine:
                 writer.add(self._rejection_row(executor.run_id, decision, reason="balances_unavailable"))
                 return
         await self._execute(decision, venues, executor, writer)
-
-    def _apply(self, venue: str, event: CaptureEvent, venues: VenueSet) -> None:
-        books = self.books
-        books.apply(event, venue)  # the store's one entry: snapshot, delta, or a recorded reset/gap
-        books.now_ms = max(books.now_ms, event.ts)
-        link = venues.sandboxes.get(venue)
-        if link is not None and link.engine_fed and link.sandbox is not None and event.type in ("snapshot", "delta"):
-            link.sandbox.push_book(link.pairs[event.symbol], event.bids, event.asks, event.type)
 
     def _detect(self, symbol: str, venues: VenueSet) -> Opportunity | Rejection | None:
         now = self.clock.now_ms()
@@ -560,16 +584,6 @@ class Engine:
                 for name in names if name in read for asset, b in sorted(read[name].items())]
         writer.add_balances(run_id, ts, rows, kind=kind, opportunity_id=opportunity_id)
 
-    def _start_ts(self) -> datetime:
-        """When the run starts, in the engine's clock. A replay's market time begins with the first event it
-        processes (``market_started_at``), so the start snapshot carries that event's time, not the clock's
-        meaningless pre-start value."""
-        if isinstance(self.clock, ReplayClock) and self.capture is not None:
-            first = next((e for e in read_capture(self.capture) if (e.venue, e.symbol) in self.routes), None)
-            if first is not None:
-                return datetime.fromtimestamp(first.ts // 1000, UTC).replace(microsecond=first.ts % 1000 * 1000)
-        return self.clock.now()
-
     async def _cancel_resting(self, venues: VenueSet) -> None:
         """Cancel what rests on the venues at shutdown, and record the venue's answer for orders arb knows
         (an order left ``open`` in the database would wait for the next start's reconciliation)."""
@@ -623,6 +637,18 @@ class Engine:
 
     # ------------------------------------------------------------------ signals
     def request_stop(self, reason: str) -> None:
+        loop: asyncio.AbstractEventLoop | None = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:  # from another thread (a replay run in its own thread): its loop's turn
+                loop.call_soon_threadsafe(self._stop, reason)
+                return
+        self._stop(reason)
+
+    def _stop(self, reason: str) -> None:
         self.state.stop_reason = self.state.stop_reason or reason
         self.state.stop.set()
 

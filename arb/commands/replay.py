@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import math
 import os
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     )
     setup_logging(config.engine.log_level, config.engine.log_format)
     engine = Engine(config, db_url=args.db or os.environ.get(DB_URL_ENV), capture=args.capture, force_paper=True, mode="replay")
-    result = asyncio.run(engine.run())
+    result = engine.main()
     print(render_summary(result.summary), flush=True)
     print(f"run id {result.run_id}", flush=True)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import os
 
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         config = dataclasses.replace(config, engine=config.engine.model_copy(update={"dry_run": True}))
     setup_logging(config.engine.log_level, config.engine.log_format)
-    result = asyncio.run(Engine(config, db_url=args.db or os.environ.get(DB_URL_ENV)).run())
+    result = Engine(config, db_url=args.db or os.environ.get(DB_URL_ENV)).main()
     print(render_summary(result.summary), flush=True)
     print(f"run id {result.run_id}", flush=True)
     return 0

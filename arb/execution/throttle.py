@@ -20,6 +20,12 @@ from dataclasses import dataclass, field
 
 from asyncio_throttle import Throttler
 
+
+def loop_time() -> float:
+    """The running event loop's clock, the one ``asyncio.sleep`` waits on (market time in a simulation)."""
+    return asyncio.get_running_loop().time()
+
+
 PLACE = "place"
 CANCEL = "cancel"
 FETCH_ORDER = "fetch_order"
@@ -113,7 +119,7 @@ class VenueThrottle:
         venue: str,
         limits: VenueLimits,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = loop_time,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:

@@ -1,16 +1,21 @@
-"""Clocks the engine hands to everything that timestamps: wall time live, market time in replay.
+"""Clocks the engine hands to everything that timestamps: wall time live, market time in a simulation.
 
-In a replay, "now" is the capture's receive time of the event being processed plus the real time spent
-since it started processing. Book ages and staleness are then judged in market time (a book one second
-old in the capture is one second old), while latencies measured inside one event (decision -> sent ->
-acknowledged) are real. The clock never goes backwards.
+In a simulation (a replay, or paper mode on a capture) the run's event loop is a
+:class:`~arb.runtime.simloop.SimulatedLoop` whose time is market time: "now" is the capture's origin plus
+the loop's time, so book ages, staleness, latencies and every timestamp the engine, the executor and the
+simulated venues write are in market time, and the same capture gives the same timestamps whatever the
+speed. Before the loop runs "now" is the origin, the capture's first event; after it, the last time seen.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
 
 
 class WallClock:
@@ -24,32 +29,27 @@ class WallClock:
         return time.time()
 
 
-class ReplayClock:
-    def __init__(self, perf_ns: Callable[[], int] = time.perf_counter_ns) -> None:
-        self._perf_ns = perf_ns
-        self._base_ns = 0
-        self._anchor_ns = perf_ns()
-        self._last_ns = 0
-        self.first_ms: int | None = None  # the first event's time: before it, "now" means nothing (1970)
+class MarketClock:
+    """Market time on the running simulation: ``origin_ms`` + the loop's time (microsecond resolution)."""
 
-    def advance(self, event_ts_ms: int) -> None:
-        """Called as each event starts processing: market time jumps to the event's receive time."""
-        if self.first_ms is None:
-            self.first_ms = event_ts_ms
-        self._base_ns = max(event_ts_ms * 1_000_000, self._now_ns())
-        self._anchor_ns = self._perf_ns()
+    def __init__(self, origin_ms: int) -> None:
+        self.origin_ms = origin_ms
+        self._last_us = origin_ms * 1000
 
-    def _now_ns(self) -> int:
-        now = self._base_ns + (self._perf_ns() - self._anchor_ns)
-        self._last_ns = max(self._last_ns, now)
-        return self._last_ns
+    def _now_us(self) -> int:
+        try:
+            elapsed = asyncio.get_running_loop().time()
+        except RuntimeError:  # no loop: before the run (the origin) or after it (where it ended)
+            return self._last_us
+        self._last_us = self.origin_ms * 1000 + round(elapsed * 1_000_000)
+        return self._last_us
 
     def now_ms(self) -> int:
-        return self._now_ns() // 1_000_000
+        return self._now_us() // 1000
 
     def now(self) -> datetime:
-        ns = self._now_ns()
-        return datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(microsecond=(ns // 1000) % 1_000_000)
+        us = self._now_us()
+        return datetime.fromtimestamp(us // 1_000_000, UTC).replace(microsecond=us % 1_000_000)
 
     def epoch_s(self) -> float:
-        return self._now_ns() / 1e9
+        return self._now_us() / 1e6

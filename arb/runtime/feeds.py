@@ -38,6 +38,7 @@ from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import read_capture
 from arb.marketdata.drops import FrameDrops
+from arb.runtime.simloop import stop_market_time
 from arb.runtime.supervisor import Spawn
 from arb.runtime.venues import VenueSet
 from arb.venues.adapter import Feed
@@ -105,8 +106,8 @@ async def paced_capture(path: Path, routes: dict[tuple[str, str], str], books: B
         venue = routes.get((event.venue, event.symbol))
         if venue is None:
             continue
-        first = event.ts if first is None else first
         if speed > 0:
+            first = event.ts if first is None else first
             delay = start + (event.ts - first) / 1000 / speed - time.monotonic()
             if delay > 0:
                 await sleep(delay)
@@ -116,17 +117,61 @@ async def paced_capture(path: Path, routes: dict[tuple[str, str], str], books: B
         books.apply(dataclasses.replace(event, venue=venue, ts=now_ms(), exchange_ts=None))
 
 
+async def market_source(path: Path, routes: dict[tuple[str, str], str], books: BookStore, origin_ms: int,
+                        progress: Callable[[int, int], None] | None = None) -> None:
+    """A simulation's market data: the routed events of a capture applied to ``books`` at their market time,
+    on the running :class:`~arb.runtime.simloop.SimulatedLoop` (whose pacing is the run's speed).
+
+    Every event of one timestamp is applied before the loop runs anything else, so no decision ever
+    compares two venues at different capture instants. ``progress`` hears how many capture lines were read
+    and the market time reached. At the end the market stops: time is held from then on (the run's end
+    takes no market time, and timers left on the loop cannot carry it past the capture).
+    """
+    loop = asyncio.get_running_loop()
+    instant: int | None = None
+    n = 0
+    for n, event in enumerate(read_capture(path), 1):
+        venue = routes.get((event.venue, event.symbol))
+        if venue is None:
+            continue
+        if event.ts != instant:
+            if progress is not None and instant is not None:
+                progress(n - 1, instant)
+            instant = event.ts
+            delay = (event.ts - origin_ms) / 1000 - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        books.apply(event, venue)  # the store's one entry: snapshot, delta, or a recorded reset/gap
+    stop_market_time()  # held for good: the loop ends with the run
+    if progress is not None:
+        progress(n, origin_ms if instant is None else instant)
+
+
 def _unsupervised(name: str, factory: Callable[[], Awaitable[object]], **_: object) -> asyncio.Task[Any]:
     return asyncio.create_task(factory(), name=name)  # type: ignore[arg-type]
 
 
 def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Callable[[], int], *,
-                spawn: Spawn = _unsupervised, drops: FrameDrops | None = None) -> FeedSet:
-    """Start every venue's book source as a task from ``spawn`` (the engine's supervisor)."""
+                spawn: Spawn = _unsupervised, drops: FrameDrops | None = None, capture: Path | None = None,
+                origin_ms: int | None = None, progress: Callable[[int, int], None] | None = None) -> FeedSet:
+    """Start every venue's book source as a task from ``spawn`` (the engine's supervisor).
+
+    ``origin_ms`` set: a simulation. One source, :func:`market_source`, plays ``capture`` for every routed
+    venue on the market timeline (a sandbox plays its own copy for its matching, on the same timeline)."""
     out = FeedSet(drops=drops or FrameDrops(), now_ms=now_ms)
     symbols = list(config.engine.symbols)
     speed = config.replay.speed if config.replay else 1.0
-    capture = config.capture_path()
+    capture = capture or config.capture_path()
+    if origin_ms is not None:
+        if capture is None:
+            raise ValueError("a simulation needs a capture")
+        routes = {(section.capture_venue, s): name for name, section in config.venues.items()
+                  if section.capture_venue for s in symbols}
+        task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress),
+                     restart=False)
+        out.tasks.append(task)
+        out.finite.append(task)
+        return out
     for name, kind in venues.kinds.items():
         section = config.venues[name]
         ref = venues.refs[name]

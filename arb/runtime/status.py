@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
@@ -36,6 +37,7 @@ class StatusReporter:
         self._last = (time.monotonic(), 0)
         self.total_events: int | None = None  # a replay's size, for the progress bar
         self.done_events = 0
+        self._stopped = threading.Event()
 
     @classmethod
     def for_config(cls, config: Config) -> StatusReporter:
@@ -67,6 +69,7 @@ class StatusReporter:
             self._task = spawn("status", self._loop)
 
     def stop(self) -> None:
+        self._stopped.set()
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -75,8 +78,14 @@ class StatusReporter:
             self._live = None
 
     async def _loop(self) -> None:
+        # The view refreshes in wall time, whatever the run's clock: a simulation's loop time is market
+        # time, which at speed 0 would redraw thousands of times a second (or, paced slowly, rarely). A
+        # thread waits instead of a timer on the loop; stop() ends its wait at once.
+        self._stopped.clear()
         while True:
-            await asyncio.sleep(self.interval_s if self._live is None else 0.25)
+            interval = self.interval_s if self._live is None else 0.25
+            if await asyncio.to_thread(self._stopped.wait, interval):
+                return
             if self._live is not None:
                 self._live.update(self._renderable())
             else:

@@ -3,8 +3,12 @@
 - ``paper``: :class:`PaperVenue`, filling against the engine's own book for that venue, issuing client ids
   in the real venue's format;
 - ``sandbox``: the venue adapter's local exchange (the Gate adapter's: arb's Gate-compatible sandbox,
-  started in-process on loopback) and the adapter's real client to it. Its book is fed the same capture
-  events as the engine's book, so the venue matches against exactly the book detection saw;
+  started in-process on loopback) and the adapter's real client to it. It plays its side of the capture
+  itself (in a replay on the run's market timeline, so it holds the book the engine's book holds at every
+  instant);
+
+Both simulated kinds answer after their configured latency (:class:`LatentVenue`): an order is matched
+against the venue's book as it stands when the order arrives, not as detection saw it.
 - ``live``: the real venue through its adapter, keys from the environment.
 
 Which adapter speaks a venue is the registry's answer (:mod:`arb.venues.registry`, the config's
@@ -22,8 +26,9 @@ from arb.detection import FeeMode
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules
 from arb.marketdata.books import BookStore
-from arb.runtime.clock import ReplayClock, WallClock
+from arb.runtime.clock import MarketClock, WallClock
 from arb.venues.adapter import SandboxLink, VenueRef
+from arb.venues.latent import Latency, LatentVenue
 from arb.venues.paper.venue import PaperConfig, PaperVenue
 from arb.venues.protocol import Venue
 from arb.venues.registry import ref_for
@@ -57,7 +62,7 @@ def rules_from_config(venue: str, symbol: str, market: MarketSection) -> MarketR
 async def open_venues(
     config: Config,
     books: BookStore,
-    clock: WallClock | ReplayClock,
+    clock: WallClock | MarketClock,
     *,
     force_paper: bool = False,
 ) -> VenueSet:
@@ -70,14 +75,15 @@ async def open_venues(
             ref = out.refs[name] = ref_for(config, name)
             out.kinds[name] = kind
             if kind == "paper":
-                out.venues[name] = _paper(config, name, books, clock, ref.adapter.client_ids(ref.ccxt_id))
+                paper = _paper(config, name, books, clock, ref.adapter.client_ids(ref.ccxt_id))
+                out.venues[name] = _latent(config, name, paper)
                 continue
             # A venue that cannot be reached (no network, an external sandbox that is down) is one arb error
             # naming it (the adapter's own table first), not a ccxt traceback.
             with translating(name):
                 if kind == "sandbox":
-                    out.venues[name], out.sandboxes[name] = await ref.adapter.open_sandbox(
-                        config, ref, clock, out.closers)
+                    sandbox, out.sandboxes[name] = await ref.adapter.open_sandbox(config, ref, clock, out.closers)
+                    out.venues[name] = _latent(config, name, sandbox)
                 else:
                     out.venues[name] = await ref.adapter.open_live(config, ref, out.closers)
     except BaseException:
@@ -86,12 +92,19 @@ async def open_venues(
     return out
 
 
-def _paper(config: Config, name: str, books: BookStore, clock: WallClock | ReplayClock,
+def _latent(config: Config, name: str, venue: Venue) -> Venue:
+    """A simulated venue behind its configured order latency (``arb/venues/latent.py``)."""
+    section = config.venues[name]
+    back = section.latency_ms if section.ack_latency_ms is None else section.ack_latency_ms
+    latency = Latency(section.latency_ms / 1000, back / 1000, section.latency_jitter_ms / 1000)
+    return venue if latency.zero else LatentVenue(venue, latency)
+
+
+def _paper(config: Config, name: str, books: BookStore, clock: WallClock | MarketClock,
            client_ids: ClientIdFormat) -> PaperVenue:
     section = config.venues[name]
     rules = {s: rules_from_config(name, s, section.markets[s]) for s in config.engine.symbols}
-    paper_config = PaperConfig(fee_rate=section.taker_fee, latency=section.latency_ms / 1000,
-                               buy_fee_in=section.buy_fee_in)
+    paper_config = PaperConfig(fee_rate=section.taker_fee, buy_fee_in=section.buy_fee_in)
     return PaperVenue(
         name,
         {s: books.book(name, s) for s in config.engine.symbols},

@@ -22,6 +22,10 @@ from arb.sandbox.server import Sandbox
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("sandbox", help="run the local Gate-v4-compatible sandbox exchange")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="start as this arb config's sandbox venue says: its pairs, fees, market rules, "
+                        "balances and capture (the options below then only set host and port)")
+    p.add_argument("--venue", default=None, help="which sandbox venue of --config (default: its first)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     p.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     p.add_argument("--pair", default="LINK_USDT", help="the sandbox currency pair (Gate id)")
@@ -56,7 +60,34 @@ def _decimal(text: str) -> Decimal:
     return value
 
 
+def from_arb_config(args: argparse.Namespace) -> SandboxConfig:
+    """The sandbox an arb config's sandbox venue describes, so that config's runs trade what it says."""
+    from arb.config import load_config
+    from arb.venues.gate.adapter import sandbox_pairs
+
+    config = load_config(args.config)
+    venues = [name for name, section in config.venues.items() if section.kind == "sandbox"]
+    name = args.venue or (venues[0] if venues else None)
+    if name not in venues:
+        raise ConfigError(str(config.path), "venues", f"no sandbox venue {name!r} (sandbox venues: "
+                          f"{', '.join(venues) or 'none'})")
+    section = config.venues[name]
+    specs = sandbox_pairs(config, name)
+    account = Account(os.environ.get("ARB_SANDBOX_KEY", "sandbox-key"),
+                      os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"), dict(section.balances))
+    capture = config.capture_path()
+    feed: CaptureFeed | RandomWalkFeed
+    if capture is not None and section.capture_venue:
+        routes = {(section.capture_venue, s): spec.id for s, spec in zip(config.engine.symbols, specs, strict=True)}
+        feed = CaptureFeed(capture, routes, speed=config.replay.speed if config.replay else 1.0)
+    else:
+        feed = RandomWalkFeed(specs[0].id, mid=args.mid)
+    return SandboxConfig(accounts=(account,), pairs=tuple(specs), host=args.host, port=args.port, feeds=(feed,))
+
+
 def build_config(args: argparse.Namespace) -> SandboxConfig:
+    if args.config is not None:
+        return from_arb_config(args)
     pair = PairSpec(args.pair, taker_fee=args.fee, maker_fee=args.fee)
     balances = {"USDT": Decimal(10000), pair.base: Decimal(100)}
     for item in args.balance:

@@ -37,11 +37,15 @@ class RandomWalkFeed:
 @dataclass(frozen=True, slots=True)
 class CaptureFeed:
     """Replay ``path`` (CAPTURE.md format); ``routes`` maps (venue, symbol) of the capture to sandbox
-    pairs. ``speed`` 1.0 plays at the recorded pace, 10.0 ten times faster, 0 as fast as possible."""
+    pairs. ``speed`` 1.0 plays at the recorded pace, 10.0 ten times faster, 0 as fast as possible.
+
+    ``origin_ms`` set: the sandbox runs inside a simulation (``arb/runtime/simloop.py``) and an event is due
+    at loop time ``(ts - origin_ms) / 1000``, the run's market timeline (the loop's speed paces it)."""
 
     path: Path
     routes: Mapping[tuple[str, str], str]
     speed: float = 1.0
+    origin_ms: int | None = None
 
 
 DEFAULT_ACCOUNT = Account("sandbox-key", "sandbox-secret", {"USDT": Decimal(10000), "LINK": Decimal(100)})

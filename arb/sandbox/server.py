@@ -176,12 +176,18 @@ class Sandbox:
             random_walk(feed) if isinstance(feed, RandomWalkFeed) else capture_events(feed)
         )
         speed = feed.speed if isinstance(feed, CaptureFeed) else 1.0
+        origin = feed.origin_ms if isinstance(feed, CaptureFeed) else None
         first_ts: int | None = None
+        instant: int | None = None
         loop = asyncio.get_running_loop()
         start = loop.time()
         for event in events:
             first_ts = event.ts_ms if first_ts is None else first_ts
-            if speed > 0:
+            if origin is not None:  # on the simulation's market timeline: every event of an instant together
+                if event.ts_ms != instant:
+                    instant = event.ts_ms
+                    await asyncio.sleep(max(0.0, (event.ts_ms - origin) / 1000 - loop.time()))
+            elif speed > 0:
                 due = start + (event.ts_ms - first_ts) / 1000 / speed
                 await asyncio.sleep(max(0.0, due - loop.time()))
             else:

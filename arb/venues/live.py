@@ -57,6 +57,7 @@ from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules, Side
 from arb.domain.orders import VenueState
 from arb.errors import ArbError, OrderNotFound, VenueError
+from arb.runtime.simloop import time_held
 from arb.venues.generic.errors import translate as ccxt_translate
 from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 
@@ -174,7 +175,8 @@ def install_capture(exchange: Any) -> WireFetch:
     async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
         if _CAPTURING.get() and method.upper() != "GET":
             raise _Captured(url, method, headers, body)
-        return await wire_fetch(url, method, headers, body)
+        with time_held():  # in a simulation, a request on the wire (to the sandbox) takes no market time
+            return await wire_fetch(url, method, headers, body)
 
     exchange.fetch = fetch
     exchange._arb_wire_fetch = wire_fetch
@@ -261,10 +263,11 @@ class LiveVenue:
         if not isinstance(wire, WireRequest) or prepared.venue != self.name:
             raise ValueError(f"{self.name}: not an order prepared by this venue")
         try:
-            if wire.direct:
-                response = await self._write(wire)
-            else:
-                response = await self._wire_fetch(wire.url, wire.method, wire.headers, wire.body)
+            with time_held():  # in a simulation the exchange with the sandbox takes no market time
+                if wire.direct:
+                    response = await self._write(wire)
+                else:
+                    response = await self._wire_fetch(wire.url, wire.method, wire.headers, wire.body)
         except ArbError:
             raise
         except Exception as exc:  # the table decides; unknown ones become VenueError

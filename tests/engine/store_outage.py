@@ -6,13 +6,15 @@ into ``OperationalError`` exactly as it does a real one, and everything above (r
 executor, the batched writer) sees what it would see in production. Only connections to ``database`` are
 affected; the listener is removed on exit.
 
-The outage starts at the ``after``-th single-row ``INSERT INTO opportunities`` from the event loop's thread
-(the executor's first statement for a pair, before any order exists), so no pair is in flight when the
+The outage starts at the ``after``-th single-row ``INSERT INTO opportunities`` from an event loop's thread
+(the executor's first statement for a pair, before any order exists; a replay's loop runs in a thread of
+its own when a test awaits it, the writer's statements in worker threads with no loop), so no pair is in flight when the
 store goes away, and lasts ``failures`` statements, whichever thread runs them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from types import TracebackType
@@ -20,6 +22,14 @@ from typing import Any, Self
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+
+def on_a_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class StoreOutage:
@@ -31,7 +41,6 @@ class StoreOutage:
         self.seen = 0  # executor opportunity inserts seen so far
         self.started = threading.Event()
         self.ended = threading.Event()
-        self._main = threading.main_thread()
 
     @property
     def active(self) -> bool:
@@ -43,7 +52,7 @@ class StoreOutage:
             return
         if not self.started.is_set():
             if (statement.lstrip().upper().startswith("INSERT INTO OPPORTUNITIES") and not executemany
-                    and threading.current_thread() is self._main):
+                    and on_a_loop()):
                 self.seen += 1
                 if self.seen >= self.after:
                     self.started.set()

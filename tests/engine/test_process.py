@@ -99,9 +99,10 @@ def test_sigterm_mid_run_stops_cleanly(tmp_path: Path) -> None:
 def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
     capture = trimmed_capture(tmp_path, "00:40:00", "00:50:00")
     key, secret = "k-sigkill", "s-" + "x" * 40
-    sandbox = Proc(["sandbox", "--port", "0", "--capture", str(capture), "--capture-venue", "binance",
-                    "--capture-symbol", "LINK/USDT", "--speed", "10", "--fee", "0",
-                    "--balance", "USDT=5000", "--balance", "LINK=200"], cwd=tmp_path,
+    # The sandbox in its own process, started as the engine's config describes its gate venue (fees, rules,
+    # balances, its side of the capture at the config's speed): arb refuses one that differs.
+    described = _paper_config(tmp_path, capture, speed=10)
+    sandbox = Proc(["sandbox", "--config", str(described), "--port", "0"], cwd=tmp_path,
                    env={"ARB_SANDBOX_KEY": key, "ARB_SANDBOX_SECRET": secret})
     engine_env = {"ARB_GATE_API_KEY": key, "ARB_GATE_API_SECRET": secret}
     try:

@@ -73,10 +73,10 @@ def test_a_second_engine_on_a_held_database_exits_2_naming_the_holder(db_url: st
 class BrokenMidRun(Engine):
     """The real engine, with a bug that strikes at the 100th book update (after the run is recorded)."""
 
-    async def on_event(self, *args: Any) -> None:
-        if self.funnel.book_updates == 100:
+    def _detect(self, *args: Any) -> Any:
+        if self.funnel.book_updates >= 100:
             raise ZeroDivisionError("decimal division by zero")
-        await super().on_event(*args)
+        return super()._detect(*args)
 
 
 async def test_an_unexpected_error_mid_run_ends_it_failed_with_one_line(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy.engine import Engine as SAEngine
 
 from arb.config import load_config
 from arb.engine import Engine
+from engine.store_outage import on_a_loop
 
 from .helpers import config_with, trimmed_capture
 
@@ -26,13 +26,12 @@ class FailAfterSend:
     def __init__(self, database: str, failures: int) -> None:
         self.database, self.failures, self.failed = database, failures, 0
         self.started = False
-        self._main = threading.main_thread()
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if conn.engine.url.database != self.database or self.failed >= self.failures:
             return
         if not self.started:
-            if statement.lstrip().upper().startswith("INSERT INTO FILLS") and threading.current_thread() is self._main:
+            if statement.lstrip().upper().startswith("INSERT INTO FILLS") and on_a_loop():
                 self.started = True
             else:
                 return

@@ -79,12 +79,12 @@ class ProxiedEngine(SpyEngine):
 
     proxy: WsProxy | None = None
 
-    async def _stream(self, venues: VenueSet, *args: Any) -> None:
+    async def _decision_loop(self, venues: VenueSet, *args: Any) -> None:
         link = venues.sandboxes["gate"]
         self.proxy = await WsProxy(link.ws_url).start()
         link.ws_url = self.proxy.ws_url
         try:
-            await super()._stream(venues, *args)
+            await super()._decision_loop(venues, *args)
         finally:
             await self.proxy.close()
 

@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ from arb.domain.ids import ClientIdFormat
 from arb.domain.market import Symbol
 from arb.errors import BadSymbol, ConfigError
 from arb.execution.throttle import VenueLimits
+from arb.runtime.clock import MarketClock
 from arb.venues.adapter import Closers, Endpoint, SandboxLink, VenueRef, check_tradable
 from arb.venues.gate.facts import CLIENT_IDS, GATE_SPOT_LIMITS, decimals_of_step
 from arb.venues.live import LiveQuirks, LiveVenue
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from arb.config import Config
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
+    from arb.sandbox import PairSpec
     from arb.venues.gate.feed import GateBookFeed
     from arb.venues.protocol import Venue
 
@@ -55,6 +59,54 @@ def sandbox_decimals(step: Decimal) -> int:
     return decimals
 
 
+def sandbox_pairs(config: Config, name: str) -> list[PairSpec]:
+    """The sandbox markets of venue ``name``, one per configured symbol: its fees and market rules, as the
+    in-process sandbox lists them and ``arb sandbox --config`` starts an external one."""
+    from arb.sandbox import PairSpec
+
+    section = config.venues[name]
+    specs = []
+    for symbol in config.engine.symbols:
+        market = section.markets[symbol]
+        sym = Symbol.parse(symbol)
+        specs.append(PairSpec(f"{sym.base}_{sym.quote}", precision=sandbox_decimals(market.price_step),
+                              amount_precision=sandbox_decimals(market.amount_step),
+                              min_base_amount=market.min_amount, min_quote_amount=market.min_notional,
+                              taker_fee=section.taker_fee, maker_fee=section.taker_fee))
+    return specs
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+async def sandbox_mismatch(config: Config, name: str, venue: Venue, exchange: Any) -> list[str]:
+    """How an external sandbox differs from venue ``name``'s config: taker fee and market rules per symbol;
+    starting balances too while its account has not traded the configured symbols (after trading they
+    differ by design, and a restart reconciles against them)."""
+    section = config.venues[name]
+    found = []
+    for symbol in config.engine.symbols:
+        fee = Decimal(str(exchange.market(symbol)["taker"]))
+        if fee != section.taker_fee:
+            found.append(f"{symbol} taker fee {_plain(fee)} (config {_plain(section.taker_fee)})")
+        rules, market = venue.market_rules(symbol), section.markets[symbol]
+        for field in ("price_step", "amount_step", "min_amount", "min_notional"):
+            theirs, ours = getattr(rules, field), getattr(market, field)
+            if theirs != ours:
+                found.append(f"{symbol} {field} {_plain(theirs)} (config {_plain(ours)})")
+    traded = False
+    for symbol in config.engine.symbols:
+        traded = traded or bool(await venue.fetch_fills(symbol, datetime(2000, 1, 1, tzinfo=UTC)))
+    if not traded and section.balances:
+        held = await venue.balances()
+        for asset, amount in sorted(section.balances.items()):
+            theirs = held[asset].total if asset in held else Decimal(0)
+            if theirs != amount:
+                found.append(f"{asset} balance {_plain(theirs)} (config {_plain(amount)})")
+    return found
+
+
 def limits(config: Config, name: str) -> VenueLimits:
     """Gate's table; ``rate_limit_per_s`` in the config replaces its global budget."""
     from dataclasses import replace
@@ -77,11 +129,13 @@ def live_venue(name: str, exchange: Any) -> LiveVenue:
     return LiveVenue(name, exchange, quirks=QUIRKS, translate=translate)
 
 
-def _guarded(config: Config, name: str, exchange: Any) -> Venue:
+def _guarded(config: Config, name: str, exchange: Any, wall: Callable[[], float] = time.time) -> Venue:
+    """``wall``: the epoch clock the venue's reset timestamps are read against (the in-process sandbox
+    stamps them with the run's clock, market time in a simulation)."""
     from arb.execution.guard import GuardedVenue
     from arb.execution.throttle import VenueThrottle
 
-    return GuardedVenue(live_venue(name, exchange), VenueThrottle(name, limits(config, name)))
+    return GuardedVenue(live_venue(name, exchange), VenueThrottle(name, limits(config, name), wall=wall), wall=wall)
 
 
 class GateAdapter:
@@ -136,7 +190,7 @@ class GateAdapter:
                             closers: Closers) -> tuple[Venue, SandboxLink]:
         if config.sandbox.url is not None:
             return await self._external_sandbox(config, ref.name, closers)
-        from arb.sandbox import Account, CaptureFeed, PairSpec, Sandbox, SandboxConfig
+        from arb.sandbox import Account, CaptureFeed, Sandbox, SandboxConfig
         from arb.venues.gate.clock import ServerClock
         from arb.venues.gate.exchange import GateExchange
 
@@ -145,42 +199,36 @@ class GateAdapter:
         # A fresh key pair per run: the sandbox verifies real signatures, and nothing needs to know the secret
         # beyond this process. Never logged or stored.
         key, secret = "arb-" + secrets.token_hex(8), secrets.token_hex(32)
-        specs = []
-        pairs: dict[str, str] = {}
-        for symbol in config.engine.symbols:
-            market = section.markets[symbol]
-            sym = Symbol.parse(symbol)
-            pair_id = f"{sym.base}_{sym.quote}"
-            pairs[symbol] = pair_id
-            specs.append(PairSpec(pair_id, precision=sandbox_decimals(market.price_step),
-                                  amount_precision=sandbox_decimals(market.amount_step),
-                                  min_base_amount=market.min_amount, min_quote_amount=market.min_notional,
-                                  taker_fee=section.taker_fee, maker_fee=section.taker_fee))
+        specs = sandbox_pairs(config, name)
+        pairs = {symbol: spec.id for symbol, spec in zip(config.engine.symbols, specs, strict=True)}
         # One time base for the whole run: in a replay the sandbox and the client's signing clock both follow
         # the engine's (market-time) clock, so sent/acknowledged/fill timestamps compare, and the 60 s
         # signature window is checked in that same time.
+        #
+        # The sandbox plays its side of the capture itself, into the book it matches against. In a simulation
+        # (a replay) it plays on the run's market timeline (``origin_ms``), so an order is matched against
+        # the book as it stands when the order arrives; otherwise in real time, and the engine reads it back
+        # over the WebSocket like any live venue.
         feeds: tuple[CaptureFeed, ...] = ()
-        engine_fed = config.engine.mode == "replay"
         capture = config.capture_path()
-        if not engine_fed and section.capture_venue and capture is not None:
-            # Outside a replay the sandbox plays its side of the capture itself, in real time, and the engine
-            # reads it back over the WebSocket like any live venue.
+        simulated = isinstance(clock, MarketClock)
+        if section.capture_venue and capture is not None:
             routes = {(section.capture_venue, s): pairs[s] for s in config.engine.symbols}
             speed = config.replay.speed if config.replay else 1.0
-            feeds = (CaptureFeed(capture, routes, speed),)
+            feeds = (CaptureFeed(capture, routes, speed, origin_ms=clock.origin_ms if simulated else None),)
         sandbox = Sandbox(SandboxConfig(accounts=(Account(key, secret, dict(section.balances)),),
                                         pairs=tuple(specs), port=config.sandbox.port, clock=clock.epoch_s,
                                         feeds=feeds))
         await sandbox.start()
         closers.append(sandbox.stop)
         link = SandboxLink(sandbox.rest_url, sandbox.ws_url, sandbox, pairs, sandbox.feed_done if feeds else None,
-                           engine_fed)
+                           simulated=simulated)
         exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
                                              pairs=[spec.to_json() for spec in specs],
                                              clock=ServerClock(clock.now_ms), timeout=_timeout_ms(config))
         closers.append(exchange.close)
         await exchange.sync_clock()
-        return _guarded(config, name, exchange), link
+        return _guarded(config, name, exchange, wall=clock.epoch_s), link
 
     async def _external_sandbox(self, config: Config, name: str, closers: Closers) -> tuple[Venue, SandboxLink]:
         """An `arb sandbox` running in another process: it outlives us, so a restart can reconcile against it."""
@@ -198,8 +246,17 @@ class GateAdapter:
             if symbol not in exchange.markets:
                 raise BadSymbol(name, f"the sandbox at {config.sandbox.url} does not list {symbol}")
         await exchange.sync_clock()
+        venue = _guarded(config, name, exchange)
+        # It is a simulated venue of this config: trading against other fees, rules or balances than the
+        # config says would make the run's numbers mean something else. Refused with what differs.
+        differences = await sandbox_mismatch(config, name, venue, exchange)
+        if differences:
+            raise ConfigError(str(config.path), f"venues.{name}",
+                              f"the sandbox at {config.sandbox.url} does not match this config: "
+                              f"{'; '.join(differences)}; start it as the config says with "
+                              f"`arb sandbox --config {config.path} --venue {name}`")
         pairs = {s: exchange.market(s)["id"] for s in config.engine.symbols}
-        return _guarded(config, name, exchange), SandboxLink(rest_url, ws_url, None, pairs, None, engine_fed=False)
+        return venue, SandboxLink(rest_url, ws_url, None, pairs, None)
 
     def add_convert_command(self, subparsers: Any) -> None:
         from arb.venues.gate.convert import add_convert_command

@@ -1,7 +1,8 @@
 """A paper venue: the same protocol as a live one, filling against the current normalized book.
 
-A buy walks the asks from the best level up to its limit (a sell walks the bids down), after an
-injected latency, so it fills against the book *as it is when the order arrives*, like a real one.
+A buy walks the asks from the best level up to its limit (a sell walks the bids down), against the book
+*as it is when the order arrives*: the order's trip there (and the answer's back) is
+:class:`arb.venues.latent.LatentVenue`'s, in the run's clock.
 The shared book is market data and is never modified; instead the venue remembers how much of each
 level its own orders took and forgets it when the book changes (``book.updates`` moves), so two quick
 orders cannot both take the same displayed liquidity.
@@ -19,8 +20,7 @@ processes, so a second run into the same database never repeats a trade id of th
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,7 +47,6 @@ class BookView(Protocol):
 @dataclass(frozen=True, slots=True)
 class PaperConfig:
     fee_rate: Decimal = Decimal("0.001")  # taker, on every fill
-    latency: float = 0.0  # seconds between "sent" and "matched"
     depth: int = 50  # levels walked at most
     buy_fee_in: BuyFeeIn = "base"  # the asset a buy's fee is taken from; a sell always pays in quote
 
@@ -72,7 +71,6 @@ class PaperVenue:
         initial_balances: Mapping[str, Decimal],
         *,
         config: PaperConfig = PaperConfig(),
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         ids: Callable[[], int] = next_venue_id,
         client_ids: ClientIdFormat = ClientIdFormat(),
@@ -83,7 +81,6 @@ class PaperVenue:
         self._rules = rules
         self._initial = {asset: Decimal(v) for asset, v in initial_balances.items()}
         self.config = config
-        self._sleep = sleep
         self._clock = clock
         self._orders: dict[str, _Order] = {}
         self._fills: list[FillReport] = []
@@ -113,8 +110,6 @@ class PaperVenue:
             # Same behaviour as Gate: a duplicate `text` is refused, so a resend can never double-fill.
             raise InvalidOrder(self.name, f"duplicate client order id {request.client_order_id}")
         self._validate(request)
-        if self.config.latency:
-            await self._sleep(self.config.latency)
         self._check_funds(request)
         venue_order_id = str(self._ids())
         fills = self._match(request, venue_order_id)

@@ -10,6 +10,7 @@ from arb.domain.market import MarketRules, Side
 from arb.domain.orders import OrderStatus, VenueState
 from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
 from arb.marketdata.book import OrderBook
+from arb.venues.latent import Latency, LatentVenue
 from arb.venues.paper import PaperConfig, PaperVenue
 from arb.venues.protocol import OrderRequest, Venue
 
@@ -166,16 +167,36 @@ async def test_refusals(request_: OrderRequest, error: type[Exception]) -> None:
         await venue(book()).place(request_)
 
 
-async def test_latency_is_injected() -> None:
-    slept: list[float] = []
+async def test_latency_is_injected_out_and_back_around_the_match() -> None:
+    events: list[str] = []
 
     async def sleep(s: float) -> None:
-        slept.append(s)
+        events.append(f"sleep {s}")
 
-    v = PaperVenue("paper", {SYMBOL: book()}, {SYMBOL: RULES}, {"USDT": D("100")},
-                   config=PaperConfig(latency=0.25), sleep=sleep)
-    await v.place(req("t-1", Side.BUY, "1", "20.110"))
-    assert slept == [0.25]
+    inner = PaperVenue("paper", {SYMBOL: book()}, {SYMBOL: RULES}, {"USDT": D("100")})
+    v = LatentVenue(inner, Latency(out_s=0.25, back_s=0.1), sleep=sleep)
+    report = await v.place(req("t-1", Side.BUY, "1", "20.110"))
+    assert events == ["sleep 0.25", "sleep 0.1"] and report.filled == D("1")
+    with pytest.raises(InvalidOrder):  # an error answer travels back too
+        await v.place(req("t-1", Side.BUY, "1", "20.110"))
+    assert events[2:] == ["sleep 0.25", "sleep 0.1"]
+
+
+async def test_latency_jitter_is_seeded_per_venue() -> None:
+    draws: list[list[float]] = []
+    for _ in range(2):
+        slept: list[float] = []
+
+        async def sleep(s: float, slept: list[float] = slept) -> None:
+            slept.append(s)
+
+        v = LatentVenue(PaperVenue("paper", {SYMBOL: book()}, {SYMBOL: RULES}, {"USDT": D("1000")}),
+                        Latency(out_s=0.01, back_s=0.01, jitter_s=0.005), sleep=sleep)
+        for i in range(5):
+            await v.place(req(f"t-{i}", Side.BUY, "0.1", "20.110"))
+        draws.append(slept)
+    assert draws[0] == draws[1]  # the same seed: the same latencies
+    assert all(0.01 <= s <= 0.015 for s in draws[0]) and len(set(draws[0])) > 1
 
 
 async def test_order_and_trade_ids_are_unique_across_venue_instances() -> None:

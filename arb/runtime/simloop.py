@@ -1,0 +1,134 @@
+"""The one pacer of a simulation: an asyncio event loop whose clock is market time.
+
+A replay (and paper mode on a capture) runs every part of the engine, the capture sources, the simulated
+venues' latencies, the executor, the sandbox, on this loop. ``loop.time()`` is market time, in seconds since
+the capture's first event (:class:`~arb.runtime.clock.MarketClock` adds that origin back: small floats keep
+microseconds exact where epoch seconds would not), and it moves only when nothing is ready to run: then it jumps to the next timer (speed 0, as fast as
+possible), or waits ``(jump) / speed`` wall seconds first (speed 1 = recorded pace). Everything that waits
+on market time simply awaits ``asyncio.sleep``; asyncio's timer heap then *is* the shared timeline, with a
+deterministic order (by time, then by when the timer was set), so the same capture and config give the
+same run whatever the speed and however busy the machine.
+
+Time stands still while a simulated venue's request is on the wire (:attr:`SimulatedLoop.in_flight`): an
+exchange with the in-process sandbox over loopback takes real microseconds but no market time, so its
+answer never depends on how fast the machine is. Waiting for a thread (the decision writer) is not held
+that way: nothing a decision depends on comes from a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import selectors
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+HOLD_LIMIT_S = 1.0
+
+
+class _PacingSelector:
+    """Wraps the loop's selector: I/O first, then a jump of market time to the next timer."""
+
+    def __init__(self, inner: selectors.BaseSelector, loop: SimulatedLoop) -> None:
+        self._inner = inner
+        self._loop = loop
+        self._target: float | None = None  # the market time of the jump being paced
+        self._deadline = 0.0  # the wall time it is due at
+        self._held_since: float | None = None  # when time was first held at this market instant
+
+    def __getattr__(self, name: str) -> Any:  # register, unregister, modify, get_key, get_map, close
+        return getattr(self._inner, name)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        events = self._inner.select(0)
+        if events or timeout == 0:
+            return events
+        loop = self._loop
+        if timeout is None:  # no timer at all: only I/O (a signal, a thread's answer) can move the run on
+            return self._inner.select(None)
+        if loop.in_flight and not self._held_too_long():
+            # Time is held (a request on the wire to the sandbox): wait for the I/O that ends it.
+            return self._inner.select(min(timeout, 0.05))
+        target = loop._now + timeout
+        if loop.speed > 0:
+            if target != self._target:
+                self._target, self._deadline = target, loop._wall() + timeout / loop.speed
+            remaining = self._deadline - loop._wall()
+            if remaining > 0:
+                events = self._inner.select(remaining)
+                if events:  # I/O at this market instant (a signal): handled before time moves
+                    return events
+        loop._now = target
+        self._target = None
+        self._held_since = None
+        return []
+
+    def _held_too_long(self) -> bool:
+        """A hold lasting over :data:`HOLD_LIMIT_S` of real time is waiting on a timer of its own (a
+        sandbox fault delaying its answer, a backoff), not on I/O: market time moves on rather than hang."""
+        now = self._loop._wall()
+        if self._held_since is None:
+            self._held_since = now
+        return now - self._held_since > HOLD_LIMIT_S
+
+
+class SimulatedLoop(asyncio.SelectorEventLoop):
+    """An event loop on market time (seconds from the run's origin), paced at ``speed``."""
+
+    def __init__(self, speed: float = 0.0, *, wall: Callable[[], float] = time.monotonic) -> None:
+        if not speed >= 0:
+            raise ValueError(f"speed must be >= 0 (0 = as fast as possible), not {speed}")
+        super().__init__()
+        self._now = 0.0
+        self._clock_resolution = 1e-9  # timers are due at exactly their market time
+        self.speed = speed
+        self._wall = wall
+        self.in_flight = 0  # simulated venue requests awaiting their answer: market time stands still
+        self._selector = _PacingSelector(self._selector, self)  # type: ignore[arg-type,has-type]
+
+    def time(self) -> float:
+        return self._now
+
+
+def running_simulation() -> SimulatedLoop | None:
+    """The running loop when it is a simulation, else None."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return loop if isinstance(loop, SimulatedLoop) else None
+
+
+def is_time_held() -> bool:
+    """Whether the running simulation's time is held (outside a simulation: never)."""
+    loop = running_simulation()
+    return loop is not None and loop.in_flight > 0
+
+
+def stop_market_time() -> None:
+    """Hold the running simulation's time for the rest of the run: the market has ended."""
+    loop = running_simulation()
+    if loop is not None:
+        loop.in_flight += 1
+
+
+@contextlib.contextmanager
+def time_held() -> Iterator[None]:
+    """Market time stands still inside (a no-op on a live loop): for exchanges with a simulated venue, and
+    for the run's start and end, whose requests are no part of the market's timeline."""
+    loop = running_simulation()
+    if loop is None:
+        yield
+        return
+    loop.in_flight += 1
+    try:
+        yield
+    finally:
+        loop.in_flight -= 1
+
+
+def run_simulation(main: Any, speed: float) -> Any:
+    """``asyncio.run(main)`` on a :class:`SimulatedLoop` (signals, shutdown and cleanup as asyncio.run)."""
+    with asyncio.Runner(loop_factory=lambda: SimulatedLoop(speed)) as runner:
+        return runner.run(main)

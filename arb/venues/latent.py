@@ -1,0 +1,112 @@
+"""A simulated venue seen across a network: each request takes time to arrive, and its answer time to come back.
+
+The latency model of every simulated venue (paper, sandbox), in the run's clock (market time in a
+simulation, wall time on live books):
+
+- ``out``: from the moment arb sends a request to the moment the venue handles it. An order is matched
+  against the venue's book **as it stands at its arrival**: in a simulation, every market event before that
+  instant has been applied (the capture source runs on the same loop while the order travels);
+- ``back``: from the venue's answer (acknowledgement, fills, an error) to arb receiving it.
+
+Each one-way trip is the configured fixed value plus, when ``jitter`` is set, a uniform draw in
+``[0, jitter]`` from a generator seeded per venue: the same seed gives the same latencies, so a replay is
+reproducible. ``prepare`` (validation and signing, local) and ``market_rules`` take no time, and neither
+does anything while a simulation's time is held: the run's start and end (reconciliation, balance reads,
+cancels at shutdown) are no part of the market's timeline.
+
+While the venue handles a request market time stands still: the in-process sandbox answers over loopback
+HTTP in real microseconds, during which the wire call holds the simulated clock
+(:func:`arb.runtime.simloop.time_held`, in ``arb/venues/live.py``), so no answer depends on how fast the
+machine is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from arb.domain.market import MarketRules
+from arb.runtime.simloop import is_time_held
+from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """One venue's order latency, in seconds (``jitter`` is the width of the uniform part of each trip)."""
+
+    out_s: float = 0.0
+    back_s: float = 0.0
+    jitter_s: float = 0.0
+    seed: int = 0
+
+    @property
+    def zero(self) -> bool:
+        return not (self.out_s or self.back_s or self.jitter_s)
+
+
+class LatentVenue:
+    """``inner`` behind :class:`Latency`; implements :class:`arb.venues.protocol.Venue`."""
+
+    def __init__(self, inner: Venue, latency: Latency, *,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.client_ids = inner.client_ids
+        self.latency = latency
+        self._rng = random.Random(f"{latency.seed}:{inner.name}")  # per venue: adding one changes no other's
+        self._sleep = sleep
+
+    def _trip(self, fixed: float) -> float:
+        jitter = self.latency.jitter_s
+        return fixed + (self._rng.uniform(0.0, jitter) if jitter else 0.0)
+
+    async def _over_the_wire(self, call: Callable[[], Awaitable[T]]) -> T:
+        if is_time_held():
+            return await call()
+        out = self._trip(self.latency.out_s)
+        if out:
+            await self._sleep(out)
+        try:
+            result = await call()
+        except Exception:
+            back = self._trip(self.latency.back_s)
+            if back:
+                await self._sleep(back)  # an error answer travels back too
+            raise
+        back = self._trip(self.latency.back_s)
+        if back:
+            await self._sleep(back)
+        return result
+
+    def market_rules(self, symbol: str) -> MarketRules:
+        return self.inner.market_rules(symbol)
+
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        return await self.inner.prepare(request)
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport:
+        return await self._over_the_wire(lambda: self.inner.send(prepared))
+
+    async def place(self, request: OrderRequest) -> OrderReport:
+        return await self.send(await self.prepare(request))
+
+    async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
+        return await self._over_the_wire(lambda: self.inner.cancel(client_order_id, symbol))
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
+        return await self._over_the_wire(lambda: self.inner.fetch_order(client_order_id, symbol))
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        return await self._over_the_wire(lambda: self.inner.fetch_open_orders(symbol))
+
+    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]:
+        return await self._over_the_wire(lambda: self.inner.fetch_fills(symbol, since))
+
+    async def balances(self) -> dict[str, BalanceReport]:
+        return await self._over_the_wire(self.inner.balances)
