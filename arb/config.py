@@ -282,6 +282,12 @@ class Config:
     sandbox: SandboxSection
     credentials: Mapping[str, Credentials]
 
+    @property
+    def simulated(self) -> bool:
+        """A replay, or paper mode on a capture: a deterministic simulation on the capture's market time
+        (``arb/runtime/simloop.py``); paper is the same simulation paced in wall time."""
+        return self.engine.mode == "replay" or (self.engine.mode == "paper" and self.replay is not None)
+
     def capture_path(self) -> Path | None:
         if self.replay is None:
             return None
@@ -582,15 +588,18 @@ def _check_replay(config: Config, shown: str) -> None:
     needs_capture = config.engine.mode == "replay" or any(
         v.kind != "live" and v.capture_venue for v in config.venues.values()
     )
-    if config.engine.mode == "replay":
-        if config.replay is None:
-            raise ConfigError(shown, "replay", "mode = \"replay\" needs a [replay] section with capture")
+    if config.engine.mode == "replay" and config.replay is None:
+        raise ConfigError(shown, "replay", "mode = \"replay\" needs a [replay] section with capture")
+    if config.simulated:  # every venue is simulated from the capture, on its market timeline
+        mode = config.engine.mode
         for venue, section in config.venues.items():
             if section.kind == "live":
-                raise ConfigError(shown, f"venues.{venue}.kind", "a replay run cannot use a live venue")
+                raise ConfigError(shown, f"venues.{venue}.kind", f"a {mode} run on a capture is a simulation: "
+                                  "it cannot use a live venue (mode = \"live\" trades for real)")
             if not section.capture_venue:
                 raise ConfigError(shown, f"venues.{venue}.capture_venue",
-                                  "required in replay mode: which venue of the capture feeds this venue")
+                                  f"required in {mode} mode on a capture: which venue of the capture feeds "
+                                  "this venue (for live books with paper orders: mode = \"live\", dry_run)")
     if needs_capture and config.replay is None:  # paper or live mode: the venue's books would never come
         venue = next(name for name, v in config.venues.items() if v.kind != "live" and v.capture_venue)
         raise ConfigError(shown, f"venues.{venue}.capture_venue",
@@ -608,10 +617,11 @@ def _check_replay(config: Config, shown: str) -> None:
         for venue, section in config.venues.items():
             if section.kind != "sandbox":
                 continue
-            if config.engine.mode == "replay":
-                raise ConfigError(shown, "sandbox.url", "a replay runs on market time, which a sandbox in "
-                                  "another process cannot follow: use the in-process sandbox (no url), or "
-                                  "mode = \"paper\" with an external sandbox")
+            if config.simulated:
+                raise ConfigError(shown, "sandbox.url", f"a {config.engine.mode} run on a capture is a "
+                                  "simulation on market time, which a sandbox in another process cannot "
+                                  "follow: use the in-process sandbox (no url), or mode = \"live\" against "
+                                  "the external one (real time)")
             if venue not in config.credentials:
                 env = env_prefix(venue)
                 raise ConfigError(shown, f"venues.{venue}",

@@ -2,12 +2,13 @@
 
 One decision loop in every mode; only the book sources and the clock differ:
 
-- **replay** is a simulation: the run's event loop is a :class:`~arb.runtime.simloop.SimulatedLoop` whose
-  time is market time. One source plays the capture into the books at each event's market time (every event
+- **replay** (and **paper** on a capture: the same simulation, paced in wall time) is a simulation: the
+  run's event loop is a :class:`~arb.runtime.simloop.SimulatedLoop` whose time is market time. One source plays the capture into the books at each event's market time (every event
   of a timestamp together), the simulated venues answer after their configured latency in market time, and
   the sandbox plays its own copy of the capture for its matching on the same timeline: an order is matched
   against the book as it stands when it arrives, while books keep moving for the pair in flight;
-- **paper** and **live**: feeds (or a capture paced in real time) on an ordinary loop, wall time.
+- **live** (and paper on live books): feeds on an ordinary loop, wall time; a sandbox venue here is a
+  real-time rehearsal (it plays its capture in real time and arb reads its WebSocket like a real venue's).
 
 The loop: every book update marks its symbol dirty and wakes the decision task, which evaluates each dirty
 symbol once per wake-up, on the latest books:
@@ -142,8 +143,9 @@ class Engine:
         self.mode = mode or config.engine.mode
         self.status = status or StatusReporter.for_config(config)
         self.install_signal_handlers = install_signal_handlers
-        # A replay is a simulation on market time, from the capture's first event (``origin_ms``).
-        self.simulated = self.mode == "replay"
+        # A replay, or paper mode on a capture, is a simulation on market time from the capture's first
+        # event (``origin_ms``); paper paces it in wall time at its speed.
+        self.simulated = self.mode == "replay" or (self.mode == "paper" and self.capture is not None)
         self.speed = config.replay.speed if config.replay else 0.0
         self.clock: WallClock | MarketClock = (MarketClock(self._origin_ms()) if self.simulated else WallClock())
         self._market_ms = self.clock.origin_ms if isinstance(self.clock, MarketClock) else 0  # market time played

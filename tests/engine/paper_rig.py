@@ -1,8 +1,12 @@
-"""Running the engine in-process in mode ``paper`` against the in-process sandbox, for fault and status tests.
+"""Running the engine in-process against the in-process sandbox, for fault and status tests.
 
-- :func:`paper_config`: the shipped config switched to ``paper`` on a trimmed real capture, paced at
-  ``speed`` x real time, with fees at zero and thresholds low enough that the window trades several times
-  a second (the faults must hit a run that is actually trading), and the kill-switch file in ``tmp_path``.
+- :func:`paper_config`: the shipped config switched to ``paper`` on a trimmed real capture (a simulation
+  paced at ``speed`` x real time), with fees at zero and thresholds low enough that the window trades
+  several times a second (the faults must hit a run that is actually trading), and the kill-switch file in
+  ``tmp_path``;
+- :func:`rehearsal_config`: the same in mode ``live``: a real-time rehearsal, where the sandbox plays its
+  side of the capture in real time and the engine reads it over the sandbox's WebSocket through the Gate
+  feed, as it would a real venue (the path feed, proxy and WebSocket faults need).
 - :class:`SpyEngine`: the real :class:`~arb.engine.Engine`, plus a record of every book's health at each
   detection and at each hand-over to the executor. It changes no behaviour: it only looks.
 - :func:`until`: wait for a condition with a bounded deadline (polling; the engine's counters have no
@@ -34,10 +38,11 @@ SYMBOL = "LINK/USDT"
 PAIR = "LINK_USDT"
 
 
-def paper_config(tmp_path: Path, start: str, end: str, *, speed: float, extra: dict[str, str] | None = None) -> Config:
+def paper_config(tmp_path: Path, start: str, end: str, *, speed: float, extra: dict[str, str] | None = None,
+                 mode: str = "paper") -> Config:
     capture = trimmed_capture(tmp_path, start, end)
     replacements = {
-        'mode = "replay"': 'mode = "paper"',
+        'mode = "replay"': f'mode = "{mode}"',
         'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture}"',
         "speed = 0 ": f"speed = {speed} ",
         'min_edge_bps = "0.5"': 'min_edge_bps = "0.1"',
@@ -47,6 +52,11 @@ def paper_config(tmp_path: Path, start: str, end: str, *, speed: float, extra: d
         **(extra or {}),
     }
     return load_config(config_with(tmp_path, fee="0", extra=replacements))
+
+
+def rehearsal_config(tmp_path: Path, start: str, end: str, *, speed: float,
+                     extra: dict[str, str] | None = None) -> Config:
+    return paper_config(tmp_path, start, end, speed=speed, extra=extra, mode="live")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ def _started(proc: Proc) -> bool:
 def test_unreachable_venue_is_one_line_naming_it(tmp_path: Path) -> None:
     # An external sandbox URL on a loopback port nothing listens on: the same ccxt ExchangeNotAvailable that
     # `mode = "live"` without a network raises from load_markets, through the same opening code.
-    config = _paper(tmp_path, {"port = 0 ": 'url = "http://127.0.0.1:1"\nport = 0 '})
+    config = _paper(tmp_path, {"port = 0 ": 'url = "http://127.0.0.1:1"\nport = 0 ',
+                               'mode = "paper"': 'mode = "live"'})
     env = {"ARB_GATE_API_KEY": "k", "ARB_GATE_API_SECRET": "s" * 40}
     db = f"sqlite:///{tmp_path / 'x.db'}"
     proc = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=env)

@@ -23,7 +23,7 @@ from arb.engine import Engine
 from arb.marketdata.book import Health
 
 from .helpers import config_with, trimmed_capture
-from .paper_rig import PAIR, SpyEngine, paper_config, until
+from .paper_rig import PAIR, SpyEngine, rehearsal_config, until
 from .store_outage import StoreOutage
 
 UNFINISHED = ("created", "submitted", "unknown")
@@ -32,7 +32,7 @@ UNFINISHED = ("created", "submitted", "unknown")
 async def test_ws_close_gap_and_5xx_burst_never_trade_unhealthy_books_and_the_run_continues(tmp_path: Path) -> None:
     # A long window so the three faults never race the end of the capture; the test stops the run itself
     # once it has seen what it needs (a clean stop: the same path as SIGTERM).
-    config = paper_config(tmp_path, "00:00", "01:20", speed=40, extra={
+    config = rehearsal_config(tmp_path, "00:00", "01:20", speed=40, extra={
         # One ambiguous placement opens Gate's breaker; long enough to outlast the lookups (~16 s) that
         # resolve the 5xx'd order, short enough for trading to resume before the capture ends.
         "max_consecutive_failures = 3": "max_consecutive_failures = 1",

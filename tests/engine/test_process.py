@@ -109,7 +109,10 @@ def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
         sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in line for line in sandbox.out), 30)
         line = next(line for line in sandbox.out if "sandbox listening" in line)
         base = line.split("rest=")[1].split()[0].removesuffix("/api/v4")
-        config = _paper_config(tmp_path, capture, speed=10, extra={"port = 0": f'port = 0\nurl = "{base}"'})
+        # Against a sandbox in another process the run is real time: mode live (a rehearsal, no real venue).
+        config = _paper_config(tmp_path, capture, speed=10, extra={
+            "port = 0": f'port = 0\nurl = "{base}"',
+            'mode = "replay"              # replay | paper | live': 'mode = "live"'})
         db = f"sqlite:///{tmp_path / 'arb.db'}"
         engine = create_engine(db)
 

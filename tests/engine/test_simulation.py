@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -38,7 +40,7 @@ def _config(tmp_path: Path, capture: Path, *, gate_ms: int, htx_ms: int, jitter_
         'min_profit = "0.01"': 'min_profit = "0.001"',
         'status = "auto"': 'status = "off"',
         'kill_switch_file = "arb.kill"': f'kill_switch_file = "{tmp_path / "arb.kill"}"',
-        "latency_ms = 20\n": f"latency_ms = {htx_ms}\nlatency_jitter_ms = {jitter_ms}\n",
+        "latency_ms = 20 ": f"latency_ms = {htx_ms}\nlatency_jitter_ms = {jitter_ms}\n#",
         'capture_venue = "binance"\n': f'capture_venue = "binance"\nlatency_ms = {gate_ms}\n'
                                        f'latency_jitter_ms = {jitter_ms}\n',
     })
@@ -158,3 +160,22 @@ async def test_each_capture_instant_is_evaluated_once_and_no_book_is_stale_by_or
     assert "book_stale" not in funnel["rejected"], funnel["rejected"]
     span = timedelta(milliseconds=max(instants) - min(instants))
     assert span > timedelta(minutes=9)
+
+
+async def test_paper_mode_is_the_replay_paced_in_wall_time(tmp_path: Path) -> None:
+    # Two minutes of the shipped capture at speed 10: 12 s of wall time, the same decisions and fills.
+    capture = trimmed_capture(tmp_path, "00:00", "00:02")
+    replay = _config(tmp_path, capture, gate_ms=35, htx_ms=20, jitter_ms=15)
+    paper = dataclasses.replace(replay, engine=replay.engine.model_copy(update={"mode": "paper"}),
+                                replay=replay.replay.model_copy(update={"speed": 10.0}))  # type: ignore[union-attr]
+    db = f"sqlite:///{tmp_path / 'modes.db'}"
+    fast = await Engine(replay, db_url=db, install_signal_handlers=False).run()
+    started = time.monotonic()
+    paced = await Engine(paper, db_url=db, install_signal_handlers=False).run()
+    wall = time.monotonic() - started
+    span_s = (max(e.ts for e in read_capture(capture)) - min(e.ts for e in read_capture(capture))) / 1000
+    assert wall >= span_s / 10  # paced: never faster than speed 10 allows
+    a, b = _rows(db, fast.run_id), _rows(db, paced.run_id)
+    assert len(a["fills"]) >= 2, a
+    for table in a:
+        assert a[table] == b[table], table

@@ -30,7 +30,7 @@ def test_symbol_the_venue_does_not_list_fails_before_trading(tmp_path: Path) -> 
         base = next(line for line in sandbox.out if "sandbox listening" in line).split("rest=")[1].split()[0]
         base = base.removesuffix("/api/v4")
         config = config_with(tmp_path, extra={
-            'mode = "replay"              # replay | paper | live': 'mode = "paper"',
+            'mode = "replay"              # replay | paper | live': 'mode = "live"',
             "speed = 0                    # 0 = as fast as possible; 1 = recorded speed": "speed = 1",
             'symbols = ["LINK/USDT"]': 'symbols = ["DOGE/USDT"]',
             '[symbols."LINK/USDT"]': '[symbols."DOGE/USDT"]',
@@ -66,7 +66,7 @@ def test_wrong_keys_fail_at_the_venue_check_with_one_line_and_no_run_recorded(tm
         sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in line for line in sandbox.out), 30)
         base = next(line for line in sandbox.out if "sandbox listening" in line).split("rest=")[1].split()[0]
         config = config_with(tmp_path, extra={
-            'mode = "replay"              # replay | paper | live': 'mode = "paper"',
+            'mode = "replay"              # replay | paper | live': 'mode = "live"',
             "speed = 0                    # 0 = as fast as possible; 1 = recorded speed": "speed = 1",
             "port = 0 ": f'url = "{base.removesuffix("/api/v4")}"\nport = 0 ',
         })

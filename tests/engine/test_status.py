@@ -18,7 +18,7 @@ from arb.engine import Engine
 from arb.runtime.logs import RUN_ID, setup_logging
 
 from .helpers import config_with, trimmed_capture
-from .paper_rig import SpyEngine, paper_config, until
+from .paper_rig import SpyEngine, rehearsal_config, until
 from .store_outage import StoreOutage
 
 STATUS = re.compile(r"^arb: run (\d+) updates (\d+) \((\d+)/s\) crossed \d+ executed \d+ rejected \d+ pnl \S+ "
@@ -88,7 +88,7 @@ async def test_json_logs_carry_the_run_id(tmp_path: Path, capsys: pytest.Capture
 
 async def test_secrets_never_appear_in_logs_or_the_database(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                             arb_logging: None) -> None:
-    config = paper_config(tmp_path, "00:00", "00:01", speed=30, extra={'log_level = "INFO"': 'log_level = "DEBUG"'})
+    config = rehearsal_config(tmp_path, "00:00", "00:01", speed=30, extra={"log_level = \"INFO\"": "log_level = \"DEBUG\""})
     setup_logging(config.engine.log_level, "text")
     db = tmp_path / "secret.db"
     engine = SpyEngine(config, db_url=f"sqlite:///{db}", install_signal_handlers=False)

@@ -27,7 +27,7 @@ from arb.runtime.venues import VenueSet
 from tests.marketdata.ws_proxy import WsProxy
 
 from .helpers import config_with, trimmed_capture
-from .paper_rig import PAIR, SpyEngine, paper_config, until
+from .paper_rig import PAIR, SpyEngine, rehearsal_config, until
 
 # Issue 13's reproduction: pushed to the sandbox's book control endpoint while `arb run` trades in paper mode.
 ISSUE_FRAME = '{"pair":"LINK_USDT","kind":"delta","bids":[["27.0500000000000000001","5"]],"asks":[]}'
@@ -47,7 +47,7 @@ async def stop(engine: Engine, run: asyncio.Task[Any]) -> Any:
 
 
 async def test_issue_13_an_over_precise_delta_no_longer_ends_the_gate_feed(tmp_path: Path) -> None:
-    config = paper_config(tmp_path, "00:00", "01:00", speed=40)
+    config = rehearsal_config(tmp_path, "00:00", "01:00", speed=40)
     status_out = io.StringIO()
     engine = SpyEngine(config, db_url=f"sqlite:///{tmp_path / 'issue.db'}", install_signal_handlers=False,
                        status=StatusReporter("plain", interval_s=0.05, stream=status_out))
@@ -109,7 +109,7 @@ EXPECTED = {"bad_json": 2, "not_object": 1, "missing_field": 1, "bad_id": 1, "ba
 
 
 async def test_gate_feed_survives_a_burst_of_malformed_frames_and_the_summary_counts_them(tmp_path: Path) -> None:
-    config = paper_config(tmp_path, "00:00", "01:00", speed=40)
+    config = rehearsal_config(tmp_path, "00:00", "01:00", speed=40)
     db = tmp_path / "burst.db"
     engine = ProxiedEngine(config, db_url=f"sqlite:///{db}", install_signal_handlers=False)
     run = asyncio.create_task(engine.run())
@@ -146,7 +146,7 @@ async def test_gate_feed_survives_a_burst_of_malformed_frames_and_the_summary_co
 
 
 async def test_the_watchdog_resubscribes_a_silent_gate_feed(tmp_path: Path) -> None:
-    config = paper_config(tmp_path, "00:00", "01:00", speed=40, extra={
+    config = rehearsal_config(tmp_path, "00:00", "01:00", speed=40, extra={
         "stale_after_ms = 10000": "stale_after_ms = 600"})
     engine = SpyEngine(config, db_url=f"sqlite:///{tmp_path / 'w.db'}", install_signal_handlers=False)
     run = asyncio.create_task(engine.run())

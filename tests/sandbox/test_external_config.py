@@ -21,7 +21,7 @@ from arb.venues.registry import ref_for
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _config(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, mode: str = "paper") -> Config:
+def _config(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, mode: str = "live") -> Config:
     text = (ROOT / "config.toml").read_text().replace('mode = "replay"', f'mode = "{mode}"')
     text = text.replace("speed = 0 ", "speed = 1 ")
     text = text.replace("port = 0 ", f'url = "{url}"\nport = 0 ')
