@@ -1,24 +1,20 @@
-"""The engine: feeds -> books -> detection -> risk -> executor -> store, as one asyncio process.
+"""The engine: one run's lifecycle around the decision loop (``runtime/decisions.py``), as one asyncio
+process: take the database's lease, migrate, open the venues, record the run, reconcile with the venues,
+run the decision loop until the data ends or a stop, shut down in order, and record how the run ended.
 
 One decision loop in every mode; only the book sources and the clock differ:
 
 - **replay** (and **paper** on a capture: the same simulation, paced in wall time) is a simulation: the
-  run's event loop is a :class:`~arb.runtime.simloop.SimulatedLoop` whose time is market time. One source plays the capture into the books at each event's market time (every event
-  of a timestamp together), the simulated venues answer after their configured latency in market time, and
-  the sandbox plays its own copy of the capture for its matching on the same timeline: an order is matched
-  against the book as it stands when it arrives, while books keep moving for the pair in flight;
+  run's event loop is a :class:`~arb.runtime.simloop.SimulatedLoop` whose time is market time. One source
+  plays the capture into the books at each event's market time (every event of a timestamp together), the
+  simulated venues answer after their configured latency in market time, and the sandbox plays its own
+  copy of the capture for its matching on the same timeline: an order is matched against the book as it
+  stands when it arrives, while books keep moving for the pair in flight;
 - **live** (and paper on live books): feeds on an ordinary loop, wall time; a sandbox venue here is a
   real-time rehearsal (it plays its capture in real time and arb reads its WebSocket like a real venue's).
 
-The loop: every book update marks its symbol dirty and wakes the decision task, which evaluates each dirty
-symbol once per wake-up, on the latest books:
-
-1. detection evaluates the symbol across all venues (pure, numpy) - the **hot path** ends here, and its
-   latency is measured; it does no database or logging I/O;
-2. a rejection of a crossed pair is queued for the batched writer; an opportunity goes to the paired
-   executor, which runs the risk checks, stores the opportunity and both orders *before* sending, sends the
-   legs concurrently and handles any imbalance. Updates arriving meanwhile wait, and the next evaluation
-   sees the newest state.
+The loop (every book update marks its symbol dirty; one task decides each dirty symbol on the latest books,
+and hands an opportunity to the paired executor) is described in ``runtime/decisions.py``.
 
 Stopping (SIGINT/SIGTERM, the end of a capture, a kill switch): no new opportunities are taken, the pair
 in flight finishes through the executor's own policy, resting orders are cancelled, the writer is flushed,
@@ -32,36 +28,34 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine as SAEngine
-from sqlalchemy.exc import SQLAlchemyError
 
 from arb.config import Config
-from arb.detection import DetectionParams, FeeMode, Opportunity, Reason, Rejection, VenueBook, detect
-from arb.detection.record import opportunity_columns
-from arb.domain.market import MarketRules, Symbol
-from arb.errors import ArbError, StoreError, UnrecordedOrders, VenueError
+from arb.errors import ArbError, StoreError
 from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.imbalance import ImbalancePolicy
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import UNREADABLE, CaptureEvent, read_capture
+from arb.marketdata.capture import UNREADABLE, read_capture
 from arb.marketdata.drops import FrameDrops
+from arb.runtime.balances import snapshot_balances
 from arb.runtime.clock import MarketClock, WallClock, from_ms
+from arb.runtime.decisions import DecisionLoop, Trading
+from arb.runtime.feeds import FeedSet
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.logs import RUN_ID
 from arb.runtime.simloop import run_simulation, running_simulation, time_held
-from arb.runtime.status import StatusReporter
+from arb.runtime.state import RunState
+from arb.runtime.status import RunView, StatusReporter
 from arb.runtime.supervisor import Supervisor, TaskFailed
 from arb.runtime.venues import VenueSet, open_venues
 from arb.runtime.writer import DecisionWriter
@@ -72,7 +66,6 @@ from arb.store.lease import Lease
 from arb.store.lease import acquire as acquire_lease
 from arb.store.migrate import upgrade_to_head
 from arb.store.settlement import settle_pending
-from arb.venues.protocol import BalanceReport
 
 log = logging.getLogger(__name__)
 
@@ -109,21 +102,10 @@ class RunResult:
     interrupted: bool = False
 
 
-@dataclass
-class _State:
-    balances: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # venue -> asset -> free
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    stop_reason: str | None = None
-    signals: int = 0
-    reconcile_pending: bool = False  # orders were sent but not recorded: reconcile before trading
-    # Venues whose last balance read failed mid-run: their old numbers may be wrong, so no pair trades
-    # there until a read succeeds (retried at each decision that needs them).
-    stale_balances: set[str] = field(default_factory=set)
-    balance_snapshot_gaps: int = 0  # (venue, snapshot) pairs left out of a balance snapshot: the read failed
-    fatal: TaskFailed | None = None  # a supervised task given up on: the run stops and ends ``failed``
-
-
 class Engine:
+    # What builds a run's decision loop: a test's engine swaps in a subclass that watches or breaks it.
+    decision_loop: Callable[..., DecisionLoop] = DecisionLoop
+
     def __init__(
         self,
         config: Config,
@@ -152,25 +134,18 @@ class Engine:
         self.books = BookStore(depth=config.engine.book_depth, max_age_ms=config.engine.stale_after_ms)
         self.funnel = Funnel()
         self.hot_path = LatencyRecorder()
-        self.state = _State()
-        self.feeds: Any = None  # the FeedSet outside replays (tests inspect it)
+        self.state = RunState()  # shared with the decision loop
+        self._signals = 0
+        self._fatal: TaskFailed | None = None  # a supervised task given up on: the run stops and ends ``failed``
         # Every long-lived task (feeds, capture pacers, writer loop, watchdog, status view) runs under it.
         self.supervisor = supervisor or Supervisor()
         self.supervisor.on_fatal = self._task_failed
         self.drops = FrameDrops()  # malformed frames, per venue and reason, all feeds'
-        self._per_symbol: dict[str, tuple[Symbol, DetectionParams]] = {}
-        self._per_venue: dict[tuple[str, str], tuple[Decimal, FeeMode, MarketRules]] = {}
         self.venues: VenueSet | None = None
+        self.decisions: DecisionLoop | None = None  # built once the run is set up
         self.run_id: int | None = None  # set once the run's row exists
         self._ended = False
         self._db: SAEngine | None = None
-        # capture (venue, symbol) -> config venue that replays it
-        self.routes = {
-            (section.capture_venue, symbol): name
-            for name, section in config.venues.items()
-            if section.capture_venue
-            for symbol in config.engine.symbols
-        }
 
     def _origin_ms(self) -> int:
         """The capture's first event time: market time zero of a simulation (now, when there is none: the
@@ -183,6 +158,11 @@ class Engine:
             if first is not None:
                 return first.ts
         return WallClock().now_ms()
+
+    @property
+    def feeds(self) -> FeedSet | None:
+        """The run's book sources, once its decision loop has started them."""
+        return self.decisions.feeds if self.decisions is not None else None
 
     # ------------------------------------------------------------------ lifecycle
     def main(self) -> RunResult:
@@ -315,17 +295,24 @@ class Engine:
                                       clock=self.clock.now)
             await self._snapshot_balances(venues, writer, run_id, "start")
             writer.start(self.supervisor.spawn)
-            self.status.start(run_id, self, self.supervisor.spawn)
+            self.status.start(run_id, RunView(self.funnel, self.books, self.clock, self.incidents),
+                              self.supervisor.spawn)
+            self.decisions = self.decision_loop(
+                self.config, Trading(venues, executor, risk, writer, sessions), books=self.books, clock=self.clock,
+                state=self.state, funnel=self.funnel, hot_path=self.hot_path, drops=self.drops, status=self.status,
+                spawn=self.supervisor.spawn, capture=self.capture, progress=self._progress)
             held.close()
-            await self._decision_loop(venues, executor, writer, risk)
+            if self.simulated and self.status.mode != "off" and self.capture is not None:
+                self.status.total_events = count_lines(self.capture)  # for the progress bar
+            await self.decisions.run()
             with time_held():
                 await self._cancel_resting(venues)
                 await self._snapshot_balances(venues, writer, run_id, "end")
-            if self.state.fatal is not None:  # stopped in order above; the run ends failed with its line
-                cause = self.state.fatal.cause
+            if self._fatal is not None:  # stopped in order above; the run ends failed with its line
+                cause = self._fatal.cause
                 # An error about the user's input (a damaged capture: file:line) is that one line, and
                 # its exit code; anything else is the task's failure.
-                raise cause if isinstance(cause, ArbError) else self.state.fatal
+                raise cause if isinstance(cause, ArbError) else self._fatal
         finally:
             held.close()
             self.status.stop()
@@ -347,187 +334,14 @@ class Engine:
                  sum(self.funnel.rejected.values()),
                  f" ({self.state.stop_reason})" if self.state.stop_reason else "")
         engine.dispose()
-        return RunResult(run_id, summary, self.funnel, self.hot_path, interrupted=self.state.signals > 0)
+        return RunResult(run_id, summary, self.funnel, self.hot_path, interrupted=self._signals > 0)
 
-    # ------------------------------------------------------------------ the decision loop
-    async def _decision_loop(self, venues: VenueSet, executor: PairedExecutor, writer: DecisionWriter,
-                             risk: RiskGate) -> None:
-        """Books arrive from their sources; a listener marks the symbol dirty and one task decides.
-
-        Detection runs on the latest books, once per wake-up, not once per message: while a pair is being
-        executed, updates accumulate and the next evaluation sees the newest state. In a simulation a
-        wake-up is one market instant (its source applies every event of a timestamp before yielding).
-        """
-        from arb.marketdata.watchdog import run_watchdog
-        from arb.runtime.feeds import start_feeds
-
-        dirty: dict[str, int] = {}  # symbol -> perf_counter_ns of its oldest undecided update
-        wake = asyncio.Event()
-
-        def on_book(event: CaptureEvent, book: object) -> None:
-            self.funnel.book_updates += 1
-            dirty.setdefault(event.symbol, time.perf_counter_ns())
-            wake.set()
-
-        remove = self.books.add_listener(on_book)
-        origin = self.clock.origin_ms if isinstance(self.clock, MarketClock) else None
-        if origin is not None and self.status.mode != "off" and self.capture is not None:
-            self.status.total_events = count_lines(self.capture)
-
-        def progress(n: int, market_ms: int) -> None:
-            self.status.done_events = n
-            self._market_ms = market_ms
-
-        self.feeds = feeds = start_feeds(self.config, venues, self.books, self.clock.now_ms,
-                                         spawn=self.supervisor.spawn, drops=self.drops, capture=self.capture,
-                                         origin_ms=origin, progress=progress)
-        # A book silent past stale_after_ms is stale (detection refuses it); the watchdog has its feed
-        # resubscribe, checking a few times per stale period. A simulation's books have no feed to ask.
-        watchdog = None if origin is not None else self.supervisor.spawn("watchdog", lambda: run_watchdog(
-            self.books, feeds.on_stale, interval_s=min(1.0, self.config.engine.stale_after_ms / 4000),
-            clock_ms=self.clock.now_ms))
-        ended = asyncio.ensure_future(self.feeds.finished(self.state.stop))
-        try:
-            while not ended.done():
-                waiter = asyncio.ensure_future(wake.wait())
-                await asyncio.wait({waiter, ended}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                wake.clear()
-                while dirty and not self.state.stop.is_set():
-                    symbol, t0 = next(iter(dirty.items()))
-                    del dirty[symbol]
-                    decision = self._detect(symbol, venues)
-                    self.hot_path.add(time.perf_counter_ns() - t0)
-                    await self._decide(decision, venues, executor, writer, risk)
-        finally:
-            remove()
-            ended.cancel()
-            if watchdog is not None:
-                watchdog.cancel()
-            await self.feeds.close()
-
-    async def _decide(self, decision: Opportunity | Rejection | None, venues: VenueSet, executor: PairedExecutor,
-                      writer: DecisionWriter, risk: RiskGate) -> None:
-        self.funnel.saw(decision)
-        if decision is None:
-            return
-        if isinstance(decision, Rejection):
-            # Every rejection the funnel counts is a row (no_cross is the absence of an opportunity).
-            if decision.reason is not Reason.NO_CROSS:
-                writer.add(self._rejection_row(executor.run_id, decision))
-            return
-        if risk.kill_switch_engaged():
-            self.state.stop_reason = f"kill switch: {risk.kill_reason or 'file'}"
-            self.funnel.executor_refused("kill_switch")
-            writer.add(self._rejection_row(executor.run_id, decision, reason="kill_switch"))
-            return
-        if not writer.healthy:
-            # The store is away: trading without recording is not allowed. Keep the decision, skip the trade.
-            self.funnel.executor_refused("store_unavailable")
-            writer.add(self._rejection_row(executor.run_id, decision, reason="store_unavailable"))
-            return
-        if self.state.reconcile_pending and not await self._reconcile(venues, executor.run_id):
-            self.funnel.executor_refused("reconcile_pending")
-            writer.add(self._rejection_row(executor.run_id, decision, reason="reconcile_pending"))
-            return
-        involved = {decision.buy_venue, decision.sell_venue} & self.state.stale_balances
-        if involved:
-            await self._refresh_balances(venues, sorted(involved), strict=False)
-            if involved & self.state.stale_balances:
-                self.funnel.executor_refused("balances_unavailable")
-                writer.add(self._rejection_row(executor.run_id, decision, reason="balances_unavailable"))
-                return
-        await self._execute(decision, venues, executor, writer)
-
-    def _detect(self, symbol: str, venues: VenueSet) -> Opportunity | Rejection | None:
-        now = self.clock.now_ms()
-        sym, params = self._symbol_statics(symbol)
-        inputs = []
-        for name in venues.venues:
-            book = self.books.book(name, symbol)
-            if book.received_ts is None:
-                continue
-            taker_fee, fee_mode, rules = self._venue_statics(name, symbol, venues)
-            bid_px, bid_sz, ask_px, ask_sz = book.top_arrays(self.config.engine.book_depth)
-            balances = self.state.balances.get(name, {})
-            inputs.append(VenueBook(
-                venue=name, bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz,
-                taker_fee=taker_fee, fee_mode=fee_mode,
-                quote_balance=balances.get(sym.quote, Decimal(0)), base_balance=balances.get(sym.base, Decimal(0)),
-                rules=rules, health=book.health(now).value,
-                age_ms=max(0, now - book.received_ts), seq=book.seq,
-            ))
-        if len(inputs) < 2:
-            return None
-        return detect(symbol, inputs, params)
-
-    # What does not change during a run is built once, not on every book update (the hot path).
-    def _symbol_statics(self, symbol: str) -> tuple[Symbol, DetectionParams]:
-        statics = self._per_symbol.get(symbol)
-        if statics is None:
-            statics = self._per_symbol[symbol] = (Symbol.parse(symbol), self._params(symbol))
-        return statics
-
-    def _venue_statics(self, name: str, symbol: str, venues: VenueSet) -> tuple[Decimal, FeeMode, MarketRules]:
-        key = (name, symbol)
-        statics = self._per_venue.get(key)
-        if statics is None:
-            statics = self._per_venue[key] = (self.config.venues[name].taker_fee, venues.fee_mode(self.config, name),
-                                              venues.venues[name].market_rules(symbol))
-        return statics
-
-    async def _execute(self, opp: Opportunity, venues: VenueSet, executor: PairedExecutor,
-                       writer: DecisionWriter) -> None:
-        try:
-            result = await executor.execute(opp, detected_at=self.clock.now())
-        except UnrecordedOrders as exc:
-            # Sent, but the answers are not in the database: nothing trades until the store is back and a
-            # reconciliation has brought the database to the venues' truth.
-            log.error("store failed after sending; reconciliation pending: %s", exc)
-            self.funnel.executor_refused("store_failed_after_send")
-            self.state.reconcile_pending = True
-            writer.store_failed()
-            return
-        except (StoreError, SQLAlchemyError) as exc:
-            # The pair's first write (opportunity + both orders, before anything is sent) failed, so nothing
-            # of it exists yet: queue the decision, and trade no more until the writer has got it written.
-            log.error("store unavailable; pair not sent: %s", exc.__class__.__name__)
-            self.funnel.executor_refused("store_unavailable")
-            writer.add(self._rejection_row(executor.run_id, opp, reason="store_unavailable"))
-            writer.store_failed()
-            return
-        if result.executed:
-            self.funnel.executed_pair(opp.expected_profit, result.realized_pnl, result.outcome)
-            # The pair has finished: reading and queueing its balances costs the next decision a venue
-            # round trip (needed anyway: detection sizes on them) and no database I/O.
-            await self._snapshot_balances(venues, writer, executor.run_id, "after_pair",
-                                          (opp.buy_venue, opp.sell_venue), opportunity_id=result.opportunity_id)
-        else:
-            self.funnel.executor_refused(result.reason or "refused")
-        if result.outcome == "halted":
-            self.state.stop_reason = f"halted after opportunity {result.opportunity_id}"
-            self.state.stop.set()
-
-    async def _reconcile(self, venues: VenueSet, run_id: int) -> bool:
-        """Bring the database to the venues' truth after unrecorded sends; True once it has worked."""
-        try:
-            report = await reconcile(venues.venues, self.sessions, run_id, symbols=self.config.engine.symbols,
-                                     since=datetime.now(UTC) - timedelta(days=1))
-        except (ArbError, SQLAlchemyError) as exc:
-            log.warning("reconciliation still failing: %s", exc.__class__.__name__)
-            return False
-        self.state.reconcile_pending = False
-        self.status.note(f"reconciled after a store failure: {report}")
-        await self._refresh_balances(venues, strict=False)
-        return True
+    def _progress(self, events: int, market_ms: int) -> None:
+        """A simulation's market source has played ``events``, up to ``market_ms``."""
+        self.status.done_events = events
+        self._market_ms = market_ms
 
     # ------------------------------------------------------------------ helpers
-    def _params(self, symbol: str) -> DetectionParams:
-        d = self.config.detection
-        return DetectionParams(max_size=self.config.symbols[symbol].max_size, min_edge_bps=d.min_edge_bps,
-                               min_profit=d.min_profit, max_edge_bps=d.abnormal_edge_bps,
-                               max_book_age_ms=d.max_book_age_ms)
-
     def _risk_limits(self) -> RiskLimits:
         r = self.config.risk
         return RiskLimits(
@@ -545,46 +359,12 @@ class Engine:
                               policy_bound_bps=e.imbalance_max_slippage_bps,
                               lookup=lookup_policy(e.lookup_attempts))
 
-    async def _refresh_balances(self, venues: VenueSet, names: Iterable[str] | None = None, *,
-                                strict: bool = True) -> dict[str, dict[str, BalanceReport]]:
-        """Read balances; what was read, by venue. ``strict=False`` (mid-run): a venue that cannot answer (a
-        5xx burst) does not end the run; it is marked stale and kept out of trading until a read succeeds."""
-        read: dict[str, dict[str, BalanceReport]] = {}
-        for name in names or venues.venues:
-            try:
-                reports = await venues.venues[name].balances()
-            except VenueError as exc:
-                if strict:
-                    raise
-                log.warning("balances on %s unavailable (%s); no pairs there until they are read again", name,
-                            exc.__class__.__name__)
-                self.state.stale_balances.add(name)
-                continue
-            self.state.stale_balances.discard(name)
-            self.state.balances[name] = {asset: b.free for asset, b in reports.items()}
-            read[name] = reports
-        return read
-
     async def _snapshot_balances(self, venues: VenueSet, writer: DecisionWriter, run_id: int, kind: str,
-                                 names: Iterable[str] | None = None, *, opportunity_id: int | None = None,
-                                 ts: datetime | None = None) -> None:
-        """Read balances (as :meth:`_refresh_balances`) and queue them as one ``balances`` snapshot of
-        ``kind`` (start / after_pair / end), stamped with the engine's clock.
-
-        ``start`` is strict: nothing trades on balances that could not be read. After a pair and at the end,
-        a venue whose read fails is missing from that snapshot: warned about and counted in the summary
-        (``balance_snapshot_gaps``), never filled in with older numbers."""
-        names = list(names or venues.venues)
-        read = await self._refresh_balances(venues, names, strict=kind == "start")
-        ts = ts or self.clock.now()
-        for name in names:
-            if name not in read:
-                self.state.balance_snapshot_gaps += 1
-                log.warning("the %s balance snapshot%s has no %s: its balance read failed", kind,
-                            "" if opportunity_id is None else f" after opportunity {opportunity_id}", name)
-        rows = [repo.BalanceSnapshot(name, asset, b.free, b.used, b.total)
-                for name in names if name in read for asset, b in sorted(read[name].items())]
-        writer.add_balances(run_id, ts, rows, kind=kind, opportunity_id=opportunity_id)
+                                 names: Iterable[str] | None = None, *, opportunity_id: int | None = None) -> None:
+        """A ``balances`` snapshot of ``kind`` on the run's clock (the lifecycle takes ``start`` and ``end``;
+        see :func:`~arb.runtime.balances.snapshot_balances`)."""
+        await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, kind, names,
+                                opportunity_id=opportunity_id)
 
     async def _cancel_resting(self, venues: VenueSet) -> None:
         """Cancel what rests on the venues at shutdown, and record the venue's answer for orders arb knows
@@ -602,11 +382,6 @@ class Engine:
                                 settle_pending(s, self.clock.now())
                 except ArbError as exc:
                     log.warning("could not cancel resting orders on %s: %s", name, exc)
-
-    def _rejection_row(self, run_id: int, d: Opportunity | Rejection, reason: str | None = None) -> dict[str, Any]:
-        """An ``opportunities`` row for a decision that was not traded (``reason`` overrides for an
-        opportunity stopped after detection, e.g. by the kill switch)."""
-        return {"run_id": run_id, "detected_at": self.clock.now(), **opportunity_columns(d, reject_reason=reason)}
 
     def _summary(self, sessions: Any, run_id: int) -> dict[str, Any]:
         from arb.runtime.summary import run_totals
@@ -633,8 +408,8 @@ class Engine:
 
     def _task_failed(self, failure: TaskFailed) -> None:
         """A supervised task was given up on: stop as on a signal; ``_run`` then ends the run failed."""
-        if self.state.fatal is None:
-            self.state.fatal = failure
+        if self._fatal is None:
+            self._fatal = failure
         self.request_stop(str(failure))
 
     # ------------------------------------------------------------------ signals
@@ -655,8 +430,8 @@ class Engine:
         self.state.stop.set()
 
     def _on_signal(self, signame: str) -> None:
-        self.state.signals += 1
-        if self.state.signals > 1:
+        self._signals += 1
+        if self._signals > 1:
             # Second Ctrl-C: leave now. Committed transactions are safe; an order in flight is found by
             # reconciliation on the next start.
             import os

@@ -11,8 +11,8 @@ hot-path latency (first update of an instant -> decision, the engine's own ``Run
 p99/max: in the simulator it includes one turn of the event loop between the source and the decision task.
 
 Baseline, same process, same capture: books + detection alone, as the simulator does them (every event of
-an instant applied to the same ``BookStore``, then the engine's own ``_detect`` once per instant, on the
-same detection inputs and parameters), with no event loop, no executor and no store. The ratio of events/s
+an instant applied to the same ``BookStore``, then the decision loop's own ``Detector`` once per instant, on
+the same detection inputs and parameters), with no event loop, no executor and no store. The ratio of events/s
 is the simulator's throughput as a fraction of what books and detection alone allow (target: >= 0.6).
 
 ``--fee`` sets every venue's taker fee: the shipped (real, VIP-tier) fees trade nothing on this capture,
@@ -33,6 +33,8 @@ from pathlib import Path
 from arb.config import DEFAULT_CONFIG, Config, load_config
 from arb.engine import Engine, RunResult
 from arb.marketdata.capture import read_capture
+from arb.runtime.balances import refresh_balances
+from arb.runtime.decisions import Detector
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.status import StatusReporter
 from arb.runtime.venues import open_venues
@@ -67,16 +69,17 @@ class _At:
 
 
 async def run_baseline(config: Config) -> tuple[float, int, LatencyRecorder, int]:
-    """Books + detection alone, instant by instant, through the engine's own books and ``_detect``."""
+    """Books + detection alone, instant by instant, through the engine's own books and the decision loop's
+    ``Detector``."""
     engine = Engine(config, force_paper=True, mode="replay", status=StatusReporter("off"),
                     install_signal_handlers=False)
     venues = await open_venues(config, engine.books, engine.clock, force_paper=True)
     at = _At()
-    engine.clock = at  # type: ignore[assignment]
+    detector = Detector(config, engine.books, venues, engine.state.balances, at.now_ms)
     routes = {(section.capture_venue, s): name for name, section in config.venues.items()
               if section.capture_venue for s in config.engine.symbols}
     try:
-        await engine._refresh_balances(venues)
+        await refresh_balances(venues, engine.state)
         capture = config.capture_path()
         assert capture is not None
         latency = LatencyRecorder()
@@ -87,7 +90,7 @@ async def run_baseline(config: Config) -> tuple[float, int, LatencyRecorder, int
         def decide() -> None:
             at.ms = instant
             for symbol in pending:
-                decision = engine._detect(symbol, venues)
+                decision = detector.detect(symbol)
                 engine.funnel.saw(decision)
             latency.add(time.perf_counter_ns() - t0)
             pending.clear()

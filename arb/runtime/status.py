@@ -1,7 +1,8 @@
 """What the engine shows while it runs: a compact live view on a terminal, plain log lines otherwise.
 
-It reads the engine's counters on its own timer (never from the hot path) and renders per-venue book
-health and age, updates per second, opportunities seen/executed/rejected, and PnL.
+It reads a :class:`RunView` of the run on its own timer (never from the hot path) and renders per-venue book
+health and age, updates per second, opportunities seen/executed/rejected, PnL, and the failures handled
+underneath. The view is all it sees of the engine: read-only, and no import of ``arb.engine``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import asyncio
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console, Group
@@ -19,10 +21,22 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from arb.display import money
+from arb.marketdata.book import OrderBook
+from arb.runtime.clock import MarketClock, WallClock
+from arb.runtime.funnel import Funnel
 
 if TYPE_CHECKING:
     from arb.config import Config
-    from arb.engine import Engine
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What the status view reads of a run, and nothing else."""
+
+    funnel: Funnel  # the decision counters and PnL
+    books: Iterable[OrderBook]  # every venue's book, for health and age
+    clock: WallClock | MarketClock  # the run's clock: book ages are measured on it
+    incidents: Callable[[], dict[str, dict[str, Any]]]  # handled failures: drops, restarts, resubscriptions
 
 
 class StatusReporter:
@@ -32,7 +46,8 @@ class StatusReporter:
         self.stream = stream or sys.stderr
         self._task: asyncio.Task[None] | None = None
         self._live: Live | None = None
-        self._engine: Engine | None = None
+        # The run's view; the name is older than the view (tests/engine/test_progress.py sets it directly).
+        self._engine: RunView | None = None
         self._run_id: int | None = None
         self._last = (time.monotonic(), 0)
         self.total_events: int | None = None  # a replay's size, for the progress bar
@@ -54,9 +69,9 @@ class StatusReporter:
         else:
             print(f"arb: {message}", file=self.stream, flush=True)
 
-    def start(self, run_id: int, engine: Engine, spawn: Callable[..., asyncio.Task[None]] | None = None) -> None:
+    def start(self, run_id: int, view: RunView, spawn: Callable[..., asyncio.Task[None]] | None = None) -> None:
         """Show the view until :meth:`stop`; its loop is a task of ``spawn`` (the engine's supervisor)."""
-        self._engine, self._run_id = engine, run_id
+        self._engine, self._run_id = view, run_id
         if self.mode == "off":
             return
         if self.mode == "rich":
@@ -103,21 +118,21 @@ class StatusReporter:
     def line(self) -> str:
         assert self._engine is not None
         rate, f = self._rates()
-        engine = self._engine
+        view = self._engine
         books = []
-        now_ms = self._engine.clock.now_ms()
-        for book in self._engine.books:
+        now_ms = view.clock.now_ms()
+        for book in view.books:
             age = now_ms - book.received_ts if book.received_ts is not None else None
             books.append(f"{book.venue}:{book.health(now_ms).value}({age}ms)")
         progress = f" progress {self._percent():.0f}%" if self.total_events else ""
         incidents = "".join(f" {label} {text}" for label, text in self._incidents())
         return (f"run {self._run_id} updates {f['book_updates']} ({rate:.0f}/s) crossed {f['crossed']} "
-                f"executed {f['executed']} rejected {f['rejected_total']} pnl {money(engine.funnel.realized_pnl)} "
+                f"executed {f['executed']} rejected {f['rejected_total']} pnl {money(view.funnel.realized_pnl)} "
                 f"books {' '.join(books)}{incidents}{progress}")
 
     def _incidents(self) -> list[tuple[str, str]]:
         """Dropped frames, task restarts and resubscriptions so far (only those that happened)."""
-        incidents = getattr(self._engine, "incidents", None)  # the engine's handled-failure counts, if kept
+        incidents = getattr(self._engine, "incidents", None)  # a stand-in without them (a test's) shows none
         if incidents is None:
             return []
         counts = incidents()

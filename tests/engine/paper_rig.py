@@ -8,7 +8,8 @@
   side of the capture in real time and the engine reads it over the sandbox's WebSocket through the Gate
   feed, as it would a real venue (the path feed, proxy and WebSocket faults need).
 - :class:`SpyEngine`: the real :class:`~arb.engine.Engine`, plus a record of every book's health at each
-  detection and at each hand-over to the executor. It changes no behaviour: it only looks.
+  detection and at each hand-over to the executor, kept by its decision loop (:class:`WatchedLoop`). It
+  changes no behaviour: it only looks.
 - :func:`until`: wait for a condition with a bounded deadline (polling; the engine's counters have no
   events to wait on).
 """
@@ -20,16 +21,15 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 from arb.config import Config, load_config
 from arb.detection import Opportunity, Rejection
 from arb.engine import Engine
-from arb.execution.executor import PairedExecutor
 from arb.marketdata.book import Health, OrderBook
-from arb.runtime.venues import VenueSet
-from arb.runtime.writer import DecisionWriter
+from arb.runtime.decisions import DecisionLoop
 from arb.sandbox import Sandbox
 
 from .helpers import config_with, trimmed_capture
@@ -72,11 +72,36 @@ class Handover:
         return self.buy[1] is Health.LIVE and self.sell[1] is Health.LIVE
 
 
+class WatchedLoop(DecisionLoop):
+    """The decision loop, reporting to ``spy`` the books' health at every detection and every hand-over."""
+
+    def __init__(self, spy: SpyEngine, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spy = spy
+
+    def detect(self, symbol: str) -> Opportunity | Rejection | None:
+        for name in self.trading.venues.venues:
+            self.spy.health_at_detection[(name, self.spy.health(name, symbol))] += 1
+        return super().detect(symbol)
+
+    async def execute(self, opp: Opportunity) -> None:
+        spy = self.spy
+        spy.handovers.append(Handover(time.monotonic(), (opp.buy_venue, spy.health(opp.buy_venue, opp.symbol)),
+                                      (opp.sell_venue, spy.health(opp.sell_venue, opp.symbol))))
+        hook, spy.at_next_handover = spy.at_next_handover, None
+        if hook is not None:
+            hook()
+        await super().execute(opp)
+
+
 class SpyEngine(Engine):
     """The engine, watched: book health at every detection and at every hand-over to the executor."""
 
+    watched_loop: type[WatchedLoop] = WatchedLoop
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.decision_loop = partial(self.watched_loop, self)
         self.health_at_detection: Counter[tuple[str, Health]] = Counter()
         self.handovers: list[Handover] = []
         # Called once, at the next hand-over, right before the executor plans and sends: lets a test start
@@ -93,23 +118,6 @@ class SpyEngine(Engine):
         """The in-process sandbox serving ``venue`` (once the venues are open)."""
         assert self.venues is not None, "venues not open yet"
         return cast(Sandbox, self.venues.sandboxes[venue].sandbox)
-
-    def _detect(self, symbol: str, venues: VenueSet) -> Opportunity | Rejection | None:
-        for name in venues.venues:
-            self.health_at_detection[(name, self.health(name, symbol))] += 1
-        return super()._detect(symbol, venues)
-
-    async def _execute(self, opp: Opportunity, venues: VenueSet, executor: PairedExecutor,
-                       writer: DecisionWriter) -> None:
-        self.handovers.append(Handover(time.monotonic(), (opp.buy_venue, self.health(opp.buy_venue, opp.symbol)),
-                                       (opp.sell_venue, self.health(opp.sell_venue, opp.symbol))))
-        hook, self.at_next_handover = self.at_next_handover, None
-        if hook is not None:
-            hook()
-        await super()._execute(opp, venues, executor, writer)
-
-    def non_live_detections(self, venue: str) -> int:
-        return sum(n for (v, health), n in self.health_at_detection.items() if v == venue and health is not Health.LIVE)
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 20.0, *, run: asyncio.Task[Any] | None = None,

@@ -8,14 +8,15 @@ import signal
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from arb.config import load_config
+from arb.detection import Opportunity, Rejection
 from arb.engine import Engine
 from arb.errors import ArbError
+from arb.runtime.decisions import DecisionLoop
 from arb.store.lease import acquire
 
 from .helpers import config_with, trimmed_capture
@@ -70,13 +71,17 @@ def test_a_second_engine_on_a_held_database_exits_2_naming_the_holder(db_url: st
     assert _utc(row.started_at).year >= 2026
 
 
-class BrokenMidRun(Engine):
-    """The real engine, with a bug that strikes at the 100th book update (after the run is recorded)."""
+class BrokenLoop(DecisionLoop):
+    """The real decision loop, with a bug that strikes at the 100th book update (after the run is recorded)."""
 
-    def _detect(self, *args: Any) -> Any:
+    def detect(self, symbol: str) -> Opportunity | Rejection | None:
         if self.funnel.book_updates >= 100:
             raise ZeroDivisionError("decimal division by zero")
-        return super()._detect(*args)
+        return super().detect(symbol)
+
+
+class BrokenMidRun(Engine):
+    decision_loop = BrokenLoop
 
 
 async def test_an_unexpected_error_mid_run_ends_it_failed_with_one_line(tmp_path: Path) -> None:

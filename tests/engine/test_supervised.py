@@ -23,11 +23,10 @@ from arb.marketdata.book import Health
 from arb.runtime.status import StatusReporter
 from arb.runtime.summary import render_summary
 from arb.runtime.supervisor import RestartPolicy, Supervisor, TaskFailed
-from arb.runtime.venues import VenueSet
 from tests.marketdata.ws_proxy import WsProxy
 
 from .helpers import config_with, trimmed_capture
-from .paper_rig import PAIR, SpyEngine, rehearsal_config, until
+from .paper_rig import PAIR, SpyEngine, WatchedLoop, rehearsal_config, until
 
 # Issue 13's reproduction: pushed to the sandbox's book control endpoint while `arb run` trades in paper mode.
 ISSUE_FRAME = '{"pair":"LINK_USDT","kind":"delta","bids":[["27.0500000000000000001","5"]],"asks":[]}'
@@ -54,7 +53,9 @@ async def test_issue_13_an_over_precise_delta_no_longer_ends_the_gate_feed(tmp_p
     run = asyncio.create_task(engine.run())
     try:
         await until(lambda: engine.feeds is not None and engine.health("gate") is Health.LIVE, "gate live", run=run)
-        feed = engine.feeds.feeds["gate"]
+        feeds = engine.feeds
+        assert feeds is not None
+        feed = feeds.feeds["gate"]
         await push_control_book(engine, ISSUE_FRAME)
         await until(lambda: engine.drops.counts[("gate", "over_precise")] >= 1, "the over-precise level counted",
                     run=run)
@@ -74,19 +75,26 @@ async def test_issue_13_an_over_precise_delta_no_longer_ends_the_gate_feed(tmp_p
     assert re.search(r"^frames dropped\s+gate \d+ \(over_precise \d+\)$", render_summary(result.summary), re.M)
 
 
-class ProxiedEngine(SpyEngine):
-    """The engine with a :class:`WsProxy` between its Gate feed and the sandbox's WebSocket."""
+class ProxiedLoop(WatchedLoop):
+    """The decision loop with a :class:`WsProxy` between its Gate feed and the sandbox's WebSocket."""
 
-    proxy: WsProxy | None = None
+    spy: ProxiedEngine
 
-    async def _decision_loop(self, venues: VenueSet, *args: Any) -> None:
-        link = venues.sandboxes["gate"]
-        self.proxy = await WsProxy(link.ws_url).start()
-        link.ws_url = self.proxy.ws_url
+    async def run(self) -> None:
+        link = self.trading.venues.sandboxes["gate"]
+        proxy = self.spy.proxy = await WsProxy(link.ws_url).start()
+        link.ws_url = proxy.ws_url
         try:
-            await super()._decision_loop(venues, *args)
+            await super().run()
         finally:
-            await self.proxy.close()
+            await proxy.close()
+
+
+class ProxiedEngine(SpyEngine):
+    """The engine whose Gate feed goes through a :class:`WsProxy` (its decision loop starts it)."""
+
+    watched_loop = ProxiedLoop
+    proxy: WsProxy | None = None
 
 
 def _update(**result: Any) -> str:
@@ -152,11 +160,13 @@ async def test_the_watchdog_resubscribes_a_silent_gate_feed(tmp_path: Path) -> N
     run = asyncio.create_task(engine.run())
     try:
         await until(lambda: engine.feeds is not None and engine.health("gate") is Health.LIVE, "gate live", run=run)
-        feed = engine.feeds.feeds["gate"]
+        feeds = engine.feeds
+        assert feeds is not None
+        feed = feeds.feeds["gate"]
         connections = feed.connections
         sandbox = engine.sandbox("gate")
         sandbox.faults.freeze_book = True  # the venue goes silent; the connection stays up
-        await until(lambda: engine.feeds.resubscribes["gate"] >= 1 and feed.connections > connections,
+        await until(lambda: feeds.resubscribes["gate"] >= 1 and feed.connections > connections,
                     "the silent feed marked stale and resubscribed", run=run)
         sandbox.faults.freeze_book = False
         await until(lambda: engine.health("gate") is Health.LIVE, "gate live again", run=run)

@@ -1,0 +1,66 @@
+"""Reading the venues' balances during a run: the free amounts detection sizes on, and the ``balances``
+snapshots the inventory check reads back (run start, after each executed pair, run end).
+
+Shared by the lifecycle (start and end snapshots) and the decision loop (after a pair, after a
+reconciliation, and before trading on a venue whose last read failed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from arb.errors import VenueError
+from arb.runtime.state import RunState
+from arb.runtime.venues import VenueSet
+from arb.runtime.writer import DecisionWriter
+from arb.store import repo
+from arb.venues.protocol import BalanceReport
+
+# The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
+log = logging.getLogger("arb.engine")
+
+
+async def refresh_balances(venues: VenueSet, state: RunState, names: Iterable[str] | None = None, *,
+                           strict: bool = True) -> dict[str, dict[str, BalanceReport]]:
+    """Read balances into ``state``; what was read, by venue. ``strict=False`` (mid-run): a venue that cannot
+    answer (a 5xx burst) does not end the run; it is marked stale and kept out of trading until a read
+    succeeds."""
+    read: dict[str, dict[str, BalanceReport]] = {}
+    for name in names or venues.venues:
+        try:
+            reports = await venues.venues[name].balances()
+        except VenueError as exc:
+            if strict:
+                raise
+            log.warning("balances on %s unavailable (%s); no pairs there until they are read again", name,
+                        exc.__class__.__name__)
+            state.stale_balances.add(name)
+            continue
+        state.stale_balances.discard(name)
+        state.balances[name] = {asset: b.free for asset, b in reports.items()}
+        read[name] = reports
+    return read
+
+
+async def snapshot_balances(venues: VenueSet, state: RunState, writer: DecisionWriter, now: Callable[[], datetime],
+                            run_id: int, kind: str, names: Iterable[str] | None = None, *,
+                            opportunity_id: int | None = None) -> None:
+    """Read balances (as :func:`refresh_balances`) and queue them as one ``balances`` snapshot of ``kind``
+    (start / after_pair / end), stamped ``now()`` once they are read (the run's clock).
+
+    ``start`` is strict: nothing trades on balances that could not be read. After a pair and at the end,
+    a venue whose read fails is missing from that snapshot: warned about and counted in the summary
+    (``balance_snapshot_gaps``), never filled in with older numbers."""
+    names = list(names or venues.venues)
+    read = await refresh_balances(venues, state, names, strict=kind == "start")
+    ts = now()
+    for name in names:
+        if name not in read:
+            state.balance_snapshot_gaps += 1
+            log.warning("the %s balance snapshot%s has no %s: its balance read failed", kind,
+                        "" if opportunity_id is None else f" after opportunity {opportunity_id}", name)
+    rows = [repo.BalanceSnapshot(name, asset, b.free, b.used, b.total)
+            for name in names if name in read for asset, b in sorted(read[name].items())]
+    writer.add_balances(run_id, ts, rows, kind=kind, opportunity_id=opportunity_id)

@@ -1,0 +1,295 @@
+"""The decision loop: book updates in, one decision per updated symbol on the latest books, pairs out to the
+paired executor. The same code in every mode; only the book sources and the clock differ (see
+``docs/ARCHITECTURE.md``, "One loop, two clocks").
+
+Every book update marks its symbol dirty and wakes one task, which evaluates each dirty symbol once per
+wake-up:
+
+1. :class:`Detector` gives the symbol's books on every venue to detection (pure, numpy) - the **hot path**
+   ends here, and its latency is measured; it does no database or logging I/O;
+2. a rejection of a crossed pair is queued for the batched writer. An opportunity goes to the paired
+   executor if the run can trade at all right now (the store is up, nothing sent is left unrecorded, both
+   venues' balances were read); the executor's risk gate then judges the pair itself (kill switch, venue
+   breakers, daily loss, notional, exposure), stores the opportunity and both orders *before* sending,
+   sends the legs concurrently and handles any imbalance. Updates arriving meanwhile wait, and the next
+   evaluation sees the newest state.
+
+The loop ends when its book sources end (a capture played out) or the run's stop event is set; the pair in
+flight finishes first. Everything around it (start, reconciliation, shutdown, summary) is the lifecycle's,
+in ``arb/engine.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.config import Config
+from arb.detection import DetectionParams, FeeMode, Opportunity, Reason, Rejection, VenueBook, detect
+from arb.detection.record import opportunity_columns
+from arb.domain.market import MarketRules, Symbol
+from arb.errors import ArbError, StoreError, UnrecordedOrders
+from arb.execution.executor import PairedExecutor
+from arb.execution.reconciliation import reconcile
+from arb.execution.risk import RiskGate
+from arb.marketdata.books import BookStore
+from arb.marketdata.capture import CaptureEvent
+from arb.marketdata.drops import FrameDrops
+from arb.marketdata.watchdog import run_watchdog
+from arb.runtime.balances import refresh_balances, snapshot_balances
+from arb.runtime.clock import MarketClock, WallClock
+from arb.runtime.feeds import FeedSet, start_feeds
+from arb.runtime.funnel import Funnel
+from arb.runtime.latency import LatencyRecorder
+from arb.runtime.state import RunState
+from arb.runtime.status import StatusReporter
+from arb.runtime.supervisor import Spawn
+from arb.runtime.venues import VenueSet
+from arb.runtime.writer import DecisionWriter
+
+# The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
+log = logging.getLogger("arb.engine")
+
+
+@dataclass(frozen=True)
+class Trading:
+    """What a run trades through, set up by the lifecycle (venues open and reconciled, the run recorded)."""
+
+    venues: VenueSet
+    executor: PairedExecutor
+    risk: RiskGate
+    writer: DecisionWriter
+    sessions: sessionmaker[Session]  # for the reconciliation after a store failure
+
+
+def detection_params(config: Config, symbol: str) -> DetectionParams:
+    d = config.detection
+    return DetectionParams(max_size=config.symbols[symbol].max_size, min_edge_bps=d.min_edge_bps,
+                           min_profit=d.min_profit, max_edge_bps=d.abnormal_edge_bps,
+                           max_book_age_ms=d.max_book_age_ms)
+
+
+class Detector:
+    """The hot path for one symbol: each venue's top levels, fees, market rules and free balances into
+    :func:`~arb.detection.detect`, at ``now_ms()``."""
+
+    def __init__(self, config: Config, books: BookStore, venues: VenueSet,
+                 balances: Mapping[str, Mapping[str, Decimal]], now_ms: Callable[[], int]) -> None:
+        self._config = config
+        self._books = books
+        self._venues = venues
+        self._balances = balances  # venue -> asset -> free, kept current by the run's balance reads
+        self._now_ms = now_ms
+        # What does not change during a run is built once, not on every book update.
+        self._per_symbol: dict[str, tuple[Symbol, DetectionParams]] = {}
+        self._per_venue: dict[tuple[str, str], tuple[Decimal, FeeMode, MarketRules]] = {}
+
+    def detect(self, symbol: str) -> Opportunity | Rejection | None:
+        """None while fewer than two venues have a book for ``symbol``."""
+        now = self._now_ms()
+        sym, params = self._symbol_statics(symbol)
+        inputs = []
+        for name in self._venues.venues:
+            book = self._books.book(name, symbol)
+            if book.received_ts is None:
+                continue
+            taker_fee, fee_mode, rules = self._venue_statics(name, symbol)
+            bid_px, bid_sz, ask_px, ask_sz = book.top_arrays(self._config.engine.book_depth)
+            balances = self._balances.get(name, {})
+            inputs.append(VenueBook(
+                venue=name, bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz,
+                taker_fee=taker_fee, fee_mode=fee_mode,
+                quote_balance=balances.get(sym.quote, Decimal(0)), base_balance=balances.get(sym.base, Decimal(0)),
+                rules=rules, health=book.health(now).value,
+                age_ms=max(0, now - book.received_ts), seq=book.seq,
+            ))
+        if len(inputs) < 2:
+            return None
+        return detect(symbol, inputs, params)
+
+    def _symbol_statics(self, symbol: str) -> tuple[Symbol, DetectionParams]:
+        statics = self._per_symbol.get(symbol)
+        if statics is None:
+            statics = self._per_symbol[symbol] = (Symbol.parse(symbol), detection_params(self._config, symbol))
+        return statics
+
+    def _venue_statics(self, name: str, symbol: str) -> tuple[Decimal, FeeMode, MarketRules]:
+        key = (name, symbol)
+        statics = self._per_venue.get(key)
+        if statics is None:
+            statics = self._per_venue[key] = (self._config.venues[name].taker_fee,
+                                              self._venues.fee_mode(self._config, name),
+                                              self._venues.venues[name].market_rules(symbol))
+        return statics
+
+
+class DecisionLoop:
+    """One run's decision loop, built by the lifecycle once the run is set up; :meth:`run` until the books'
+    sources end or the run's stop event is set."""
+
+    def __init__(self, config: Config, trading: Trading, *, books: BookStore, clock: WallClock | MarketClock,
+                 state: RunState, funnel: Funnel, hot_path: LatencyRecorder, drops: FrameDrops,
+                 status: StatusReporter, spawn: Spawn, capture: Path | None,
+                 progress: Callable[[int, int], None]) -> None:
+        self.config = config
+        self.trading = trading
+        self.books = books
+        self.clock = clock
+        self.state = state
+        self.funnel = funnel
+        self.hot_path = hot_path
+        self.drops = drops  # malformed frames, counted by every feed the loop starts
+        self.status = status
+        self.spawn = spawn  # the run's supervisor: the feeds and the watchdog run under it
+        self.capture = capture
+        self.progress = progress  # (events played, market ms) from a simulation's market source
+        self.detector = Detector(config, books, trading.venues, state.balances, clock.now_ms)
+        self.feeds: FeedSet | None = None  # the book sources, once started
+
+    async def run(self) -> None:
+        """Books arrive from their sources; a listener marks the symbol dirty and one task decides.
+
+        Detection runs on the latest books, once per wake-up, not once per message: while a pair is being
+        executed, updates accumulate and the next evaluation sees the newest state. In a simulation a
+        wake-up is one market instant (its source applies every event of a timestamp before yielding).
+        """
+        dirty: dict[str, int] = {}  # symbol -> perf_counter_ns of its oldest undecided update
+        wake = asyncio.Event()
+
+        def on_book(event: CaptureEvent, book: object) -> None:
+            self.funnel.book_updates += 1
+            dirty.setdefault(event.symbol, time.perf_counter_ns())
+            wake.set()
+
+        remove = self.books.add_listener(on_book)
+        origin = self.clock.origin_ms if isinstance(self.clock, MarketClock) else None
+        self.feeds = feeds = start_feeds(self.config, self.trading.venues, self.books, self.clock.now_ms,
+                                         spawn=self.spawn, drops=self.drops, capture=self.capture,
+                                         origin_ms=origin, progress=self.progress)
+        # A book silent past stale_after_ms is stale (detection refuses it); the watchdog has its feed
+        # resubscribe, checking a few times per stale period. A simulation's books have no feed to ask.
+        watchdog = None if origin is not None else self.spawn("watchdog", lambda: run_watchdog(
+            self.books, feeds.on_stale, interval_s=min(1.0, self.config.engine.stale_after_ms / 4000),
+            clock_ms=self.clock.now_ms))
+        ended = asyncio.ensure_future(feeds.finished(self.state.stop))
+        ended.add_done_callback(lambda _: wake.set())  # the sources' end (or a stop) wakes the loop too
+        try:
+            while not ended.done():
+                # One Event wait per wake-up, no task per wait: in a simulation this is once per market
+                # instant, and every extra turn of the event loop is paid thousands of times a second.
+                await wake.wait()
+                wake.clear()
+                while dirty and not self.state.stop.is_set():
+                    symbol, t0 = next(iter(dirty.items()))
+                    del dirty[symbol]
+                    decision = self.detect(symbol)
+                    self.hot_path.add(time.perf_counter_ns() - t0)
+                    await self.decide(decision)
+        finally:
+            remove()
+            ended.cancel()
+            if watchdog is not None:
+                watchdog.cancel()
+            await feeds.close()
+
+    def detect(self, symbol: str) -> Opportunity | Rejection | None:
+        """The hot path: ``symbol`` on the latest books of every venue."""
+        return self.detector.detect(symbol)
+
+    async def decide(self, decision: Opportunity | Rejection | None) -> None:
+        self.funnel.saw(decision)
+        if decision is None:
+            return
+        writer = self.trading.writer
+        if isinstance(decision, Rejection):
+            # Every rejection the funnel counts is a row (no_cross is the absence of an opportunity).
+            if decision.reason is not Reason.NO_CROSS:
+                writer.add(self._rejection_row(decision))
+            return
+        reason = await self._cannot_trade(decision)
+        if reason is not None:
+            self.funnel.executor_refused(reason)
+            writer.add(self._rejection_row(decision, reason=reason))
+            return
+        await self.execute(decision)
+
+    async def _cannot_trade(self, opp: Opportunity) -> str | None:
+        """Why the run cannot trade this pair now, whatever the pair itself: these are the run's state, not
+        risk limits (those, the kill switch included, are the executor's risk gate's, checked once, there)."""
+        if not self.trading.writer.healthy:
+            return "store_unavailable"  # trading without recording is not allowed: keep the decision only
+        if self.state.reconcile_pending and not await self._reconcile():
+            return "reconcile_pending"
+        involved = {opp.buy_venue, opp.sell_venue} & self.state.stale_balances
+        if involved:
+            await refresh_balances(self.trading.venues, self.state, sorted(involved), strict=False)
+            if involved & self.state.stale_balances:
+                return "balances_unavailable"
+        return None
+
+    async def execute(self, opp: Opportunity) -> None:
+        """Hand ``opp`` to the paired executor and account for what came of it."""
+        executor, writer = self.trading.executor, self.trading.writer
+        try:
+            result = await executor.execute(opp, detected_at=self.clock.now())
+        except UnrecordedOrders as exc:
+            # Sent, but the answers are not in the database: nothing trades until the store is back and a
+            # reconciliation has brought the database to the venues' truth.
+            log.error("store failed after sending; reconciliation pending: %s", exc)
+            self.funnel.executor_refused("store_failed_after_send")
+            self.state.reconcile_pending = True
+            writer.store_failed()
+            return
+        except (StoreError, SQLAlchemyError) as exc:
+            # The pair's first write (opportunity + both orders, before anything is sent) failed, so nothing
+            # of it exists yet: queue the decision, and trade no more until the writer has got it written.
+            log.error("store unavailable; pair not sent: %s", exc.__class__.__name__)
+            self.funnel.executor_refused("store_unavailable")
+            writer.add(self._rejection_row(opp, reason="store_unavailable"))
+            writer.store_failed()
+            return
+        if result.executed:
+            self.funnel.executed_pair(opp.expected_profit, result.realized_pnl, result.outcome)
+            # The pair has finished: reading and queueing its balances costs the next decision a venue
+            # round trip (needed anyway: detection sizes on them) and no database I/O.
+            await snapshot_balances(self.trading.venues, self.state, writer, self.clock.now, executor.run_id,
+                                    "after_pair", (opp.buy_venue, opp.sell_venue),
+                                    opportunity_id=result.opportunity_id)
+        else:
+            self.funnel.executor_refused(result.reason or "refused")
+            if result.reason == "kill_switch":  # no more trades; the run goes on, and its summary says why
+                self.state.stop_reason = f"kill switch: {self.trading.risk.kill_reason or 'file'}"
+        if result.outcome == "halted":
+            self.state.stop_reason = f"halted after opportunity {result.opportunity_id}"
+            self.state.stop.set()
+
+    async def _reconcile(self) -> bool:
+        """Bring the database to the venues' truth after unrecorded sends; True once it has worked."""
+        venues = self.trading.venues
+        try:
+            report = await reconcile(venues.venues, self.trading.sessions, self.trading.executor.run_id,
+                                     symbols=self.config.engine.symbols,
+                                     since=datetime.now(UTC) - timedelta(days=1))
+        except (ArbError, SQLAlchemyError) as exc:
+            log.warning("reconciliation still failing: %s", exc.__class__.__name__)
+            return False
+        self.state.reconcile_pending = False
+        self.status.note(f"reconciled after a store failure: {report}")
+        await refresh_balances(venues, self.state, strict=False)
+        return True
+
+    def _rejection_row(self, d: Opportunity | Rejection, reason: str | None = None) -> dict[str, Any]:
+        """An ``opportunities`` row for a decision that was not traded (``reason`` overrides for an
+        opportunity stopped after detection, e.g. by a store outage)."""
+        return {"run_id": self.trading.executor.run_id, "detected_at": self.clock.now(),
+                **opportunity_columns(d, reject_reason=reason)}

@@ -1,0 +1,23 @@
+"""What one run's lifecycle (``arb/engine.py``) and its decision loop (``runtime/decisions.py``) share.
+
+The lifecycle reads and sets it at start, on a signal and at shutdown; the decision loop while it trades.
+Both run on the run's one event loop, so nothing here needs a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass
+class RunState:
+    balances: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # venue -> asset -> free
+    # Venues whose last balance read failed mid-run: their old numbers may be wrong, so no pair trades
+    # there until a read succeeds (retried at each decision that needs them).
+    stale_balances: set[str] = field(default_factory=set)
+    balance_snapshot_gaps: int = 0  # (venue, snapshot) pairs left out of a balance snapshot: the read failed
+    stop: asyncio.Event = field(default_factory=asyncio.Event)  # set: no new decisions; the run winds down
+    stop_reason: str | None = None
+    reconcile_pending: bool = False  # orders were sent but not recorded: reconcile before trading
