@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "arb.marketdata.cli",
     "arb.commands.replay",
     "arb.commands.report",
+    "arb.commands.sweep",
 )
 
 

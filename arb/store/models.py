@@ -25,6 +25,7 @@ NAMING_CONVENTION = {
 }
 
 RUN_MODES = ("replay", "paper", "live")
+SWEEP_STATUSES = ("running", "completed", "failed")
 # running: the process holds the database lease; completed: ended normally; failed: stopped by an error it
 # caught (the reason says which); crashed: found by a later start with the lease free, i.e. the process died.
 RUN_STATUSES = ("running", "completed", "failed", "crashed")
@@ -53,6 +54,22 @@ class Base(DeclarativeBase):
     type_annotation_map = {Decimal: ExactDecimal(), datetime: UTCDateTime(), dict[str, Any]: JSON()}
 
 
+class Sweep(Base):
+    """One ``arb sweep``: a grid of replays (``arb/sweep/``). ``grid`` holds each key and the values it
+    takes; each replay is a run linked by ``runs.sweep_id``. Wall-clock times; ``failed`` when any replay
+    failed (``status_reason`` says which)."""
+
+    __tablename__ = "sweeps"
+    __table_args__ = (CheckConstraint(_in("status", SWEEP_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    grid: Mapped[dict[str, Any]]
+
+
 class Run(Base):
     """One ``arb run``. Clocks: ``started_at``/``ended_at`` are wall-clock UTC (when the process ran);
     ``market_started_at``/``market_ended_at`` are the market-time span the run traded in (in a replay, the
@@ -78,6 +95,9 @@ class Run(Base):
     config_snapshot: Mapped[dict[str, Any]]
     # End-of-run summary (funnel, PnL); None while running or after a crash.
     summary: Mapped[dict[str, Any] | None]
+    # `arb sweep`: the sweep this run is one replay of, and the grid point (key -> value) it replayed.
+    sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id"), index=True)
+    grid_point: Mapped[dict[str, Any] | None]
 
     opportunities: Mapped[list[Opportunity]] = relationship(back_populates="run")
 

@@ -15,7 +15,7 @@ from arb.store import migrate
 from arb.store.db import make_engine, sqlite_file
 from arb.store.models import Base
 
-TABLES = {"runs", "opportunities", "orders", "order_events", "fills", "fill_conflicts", "balances"}
+TABLES = {"sweeps", "runs", "opportunities", "orders", "order_events", "fills", "fill_conflicts", "balances"}
 
 
 def _tables(url: str) -> set[str]:

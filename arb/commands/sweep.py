@@ -1,0 +1,135 @@
+"""``arb sweep [GRID.toml]``: replay a grid of parameters on a dask cluster into one database.
+
+The grid comes from a TOML file and/or command-line lists (a list given on the command line replaces the
+file's list for that key); every value is checked before anything runs. Progress goes to stderr (a rich
+bar on a terminal, plain lines otherwise); the table at the end reads each run's stored settlement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from arb.config import DEFAULT_CONFIG, load_config
+from arb.display import money, printable
+from arb.errors import UsageError
+from arb.runtime.logs import setup_logging
+from arb.store.db import DB_URL_ENV, resolve_url
+from arb.sweep.cluster import PointTotals, SweepResult, point_totals, run_sweep
+from arb.sweep.grid import KEYS, build_grid, parse_list, read_grid_file
+
+SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "sweep",
+        help="replay a grid of parameters (fees, edge, latency, leg policy, captures) on a dask cluster",
+        description="Replay every combination of the grid's values as its own deterministic replay, in "
+        "parallel on dask.distributed (a local cluster of one worker process per core, or --scheduler), and "
+        "merge every run into --db, linked to one `sweeps` row. Lists are comma-separated.",
+    )
+    parser.add_argument("grid", nargs="?", type=Path, help="grid file: TOML, `key = [values]` per key")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="base config (default: %(default)s)")
+    parser.add_argument("--db", default=None, help=f"database URL (default: ${DB_URL_ENV}, else [store] url of the config)")
+    parser.add_argument("--capture", help="captures: files, directories or globs; one replay per file, in name order")
+    parser.add_argument("--fee", help="every venue's taker_fee, e.g. 0.0001,0.0003")
+    parser.add_argument("--latency-ms", help="every venue's latency_ms, e.g. 0,50")
+    parser.add_argument("--min-edge-bps", help="[detection] min_edge_bps, e.g. 0,0.5")
+    parser.add_argument("--leg-policy", help="[execution] leg_policy: unwind, complete, halt")
+    parser.add_argument("--scheduler", help="a running dask scheduler, tcp://host:8786 (default: a local cluster)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes of the local cluster (default: one per core)")
+    parser.add_argument("--workdir", default=None,
+                        help="where workers write their SQLite files (default: a temporary directory; with "
+                        "--scheduler, a directory every worker and this machine see at the same path)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    raw: dict[str, list[str]] = read_grid_file(args.grid) if args.grid else {}
+    for key in KEYS:
+        given = getattr(args, key)
+        if given is not None:
+            raw[key] = parse_list(given)
+    source = str(args.grid) if args.grid else "arb sweep"
+    grid = build_grid(config, raw, source=source)
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise UsageError(f"--workers: must be from 1 to 1024 (got {args.workers})")
+    if args.scheduler is not None and not args.scheduler.startswith(SCHEDULER_SCHEMES):
+        raise UsageError(f"--scheduler: not a dask scheduler address (got {args.scheduler!r}; e.g. tcp://host:8786)")
+    db_url = resolve_url(args.db or os.environ.get(DB_URL_ENV) or config.store.url)
+    setup_logging("WARNING", config.engine.log_format)
+    bar = _Progress(sys.stderr)
+    try:
+        result = run_sweep(config, grid, db_url, scheduler=args.scheduler, workers=args.workers,
+                           workdir=args.workdir, progress=bar.update)
+    finally:
+        bar.close()
+    totals = point_totals(db_url, [p.run_id for p in result.points if p.run_id is not None])
+    print_table(result, totals, Console(file=sys.stdout, highlight=False, soft_wrap=True))
+    failed = result.failed
+    if failed:
+        print(f"arb: error: sweep {result.sweep_id}: {len(failed)} of {len(result.points)} replays failed",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_table(result: SweepResult, totals: dict[int, PointTotals], console: Console) -> None:
+    """One row per grid point: its values, its run in the database, executed, expected and realized PnL."""
+    keys = list(result.points[0].point) if result.points else []
+    table = Table(title=f"sweep {result.sweep_id}", title_justify="left")
+    for key in keys:
+        table.add_column(key)
+    for name in ("run", "executed", "expected", "realized"):
+        table.add_column(name, justify="right")
+    for p in result.points:
+        cells = [escape(printable(Path(v).name if k == "capture" else v)) for k, v in p.point.items()]
+        t = totals.get(p.run_id) if p.run_id is not None else None
+        if t is None:
+            cells += ["-", "failed", "-", escape(printable(p.error or ""))]
+        else:
+            cells += [str(p.run_id), str(t.executed), money(t.expected), money(t.realized)]
+        table.add_row(*cells)
+    console.print(table)
+
+
+class _Progress:
+    """Replays done / running: a rich bar on a terminal, a plain line per change otherwise."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._rich: Any = None
+        self._task: Any = None
+        self._last: tuple[int, int, int] | None = None
+        if stream.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._rich = Progress(TextColumn("replays"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[running]} running"), TimeElapsedColumn(),
+                                  console=Console(file=stream))
+
+    def update(self, done: int, running: int, total: int) -> None:
+        if (done, running, total) == self._last:
+            return
+        self._last = (done, running, total)
+        if self._rich is None:
+            print(f"sweep: {done}/{total} replays done, {running} running", file=self._stream, flush=True)
+            return
+        if self._task is None:
+            self._rich.start()
+            self._task = self._rich.add_task("sweep", total=total, running=running)
+        self._rich.update(self._task, completed=done, running=running)
+
+    def close(self) -> None:
+        if self._rich is not None and self._task is not None:
+            self._rich.stop()

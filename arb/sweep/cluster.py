@@ -1,0 +1,219 @@
+"""Run a sweep: every grid point a deterministic replay, as a dask.distributed task, merged as it finishes.
+
+Why dask.distributed: a real scheduler with nothing to set up. By default a ``LocalCluster`` of worker
+processes (one replay per core, each process its own interpreter and GIL), or a running cluster by URL
+(``dask scheduler`` / ``dask worker tcp://host:8786``) with the same code; futures report as they finish,
+which drives the progress bar and lets the driver merge each run while the others still replay.
+
+Each replay writes to an SQLite file of its own in ``workdir`` (one engine per database: the engine holds
+the database's lease, and SQLite has one writer), and the driver, the only writer of the sweep's database,
+merges the finished run there (``arb/store/merge.py``) linked to the sweep. Workers on other machines must
+see ``workdir`` (and the captures) at the same paths: a shared filesystem.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from arb.config import Config
+from arb.errors import ArbError
+from arb.store import migrate
+from arb.store.db import make_engine, make_session_factory
+from arb.store.merge import merge_run
+from arb.store.models import Sweep
+from arb.store.repo import one_line
+from arb.store.views import run_pnl
+from arb.sweep.grid import Grid, Point, apply, describe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PointResult:
+    """One grid point's replay as stored in the sweep's database (``run_id``), or why it failed."""
+
+    index: int
+    point: Point
+    run_id: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    sweep_id: int
+    points: list[PointResult]  # in grid order
+
+    @property
+    def failed(self) -> list[PointResult]:
+        return [p for p in self.points if p.error is not None]
+
+
+# (done, running, total): the driver calls it as replays start and finish.
+ProgressFn = Callable[[int, int, int], None]
+
+
+def replay_point(config: Config, point: Point, workdir: str, index: int) -> tuple[str, int]:
+    """The task a worker runs: replay one point into ``workdir/point-<index>.db``; (its URL, the run id)."""
+    from arb.domain.ids import restart_venue_ids
+    from arb.engine import Engine
+    from arb.runtime.status import StatusReporter
+
+    restart_venue_ids()
+    path = Path(workdir) / f"point-{index:05d}.db"
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)  # a retried task starts clean
+    url = f"sqlite:///{path}"
+    engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]), force_paper=True,
+                    mode="replay", install_signal_handlers=False, status=StatusReporter("off"))
+    return url, engine.main().run_id
+
+
+def run_sweep(config: Config, grid: Grid, db_url: str, *, scheduler: str | None = None,
+              workers: int | None = None, workdir: str | None = None,
+              progress: ProgressFn | None = None) -> SweepResult:
+    """Replay every point of ``grid`` on a dask cluster and merge each run into ``db_url``."""
+    from distributed import Client, LocalCluster, as_completed
+
+    points = grid.points()
+    migrate.upgrade_to_head(db_url)
+    target = make_engine(db_url, poolclass=NullPool)
+    sessions = make_session_factory(target)
+    with sessions.begin() as s:
+        sweep = Sweep(started_at=datetime.now(UTC), status="running", grid=grid.as_json())
+        s.add(sweep)
+        s.flush()
+        sweep_id = sweep.id
+    results: dict[int, PointResult] = {}
+    reason: str | None = None
+    try:
+        with _workdir(workdir) as work, _client(scheduler, workers, Client, LocalCluster) as client:
+            futures = {
+                client.submit(replay_point, config, point, work, i, key=f"arb-sweep-{sweep_id}-{i}", pure=False): i
+                for i, point in enumerate(points)
+            }
+            slots = sum(client.nthreads().values()) or 1
+            if progress:
+                progress(0, min(slots, len(points)), len(points))
+            for future in as_completed(futures):
+                i = futures[future]
+                results[i] = _finish(future, i, points[i], sessions, sweep_id)
+                if progress:
+                    left = len(points) - len(results)
+                    progress(len(results), min(slots, left), len(points))
+    except BaseException as exc:
+        reason = f"stopped: {one_line(str(exc) or type(exc).__name__)}"
+        raise
+    finally:
+        failed = [r for r in results.values() if r.error]
+        if reason is None and failed:
+            reason = f"{len(failed)} of {len(points)} replays failed; first: {describe(failed[0].point)}: {failed[0].error}"
+        with sessions.begin() as s:
+            row = s.get_one(Sweep, sweep_id)
+            row.ended_at = datetime.now(UTC)
+            row.status = "failed" if reason else "completed"
+            row.status_reason = one_line(reason) if reason else None
+        target.dispose()
+    return SweepResult(sweep_id, [results[i] for i in sorted(results)])
+
+
+def _finish(future: Any, index: int, point: Point, sessions: Any, sweep_id: int) -> PointResult:
+    try:
+        source_url, run_id = future.result()
+    except Exception as exc:  # the replay failed on its worker: recorded, the sweep goes on
+        message = str(exc) if isinstance(exc, ArbError) else f"{type(exc).__name__}: {exc}"
+        log.warning("sweep %d: %s failed: %s", sweep_id, describe(point), message)
+        return PointResult(index, point, error=one_line(message))
+    source = make_engine(source_url, poolclass=NullPool)
+    try:
+        with Session(source) as src, sessions.begin() as dst:
+            new_id = merge_run(src, dst, run_id, sweep_id=sweep_id, grid_point={"index": index, **point})
+    except ArbError as exc:
+        return PointResult(index, point, error=one_line(str(exc)))
+    finally:
+        source.dispose()
+    _remove_sqlite(source_url)
+    return PointResult(index, point, run_id=new_id)
+
+
+def _remove_sqlite(url: str) -> None:
+    path = Path(url.removeprefix("sqlite:///"))
+    for name in (path.name, path.name + "-wal", path.name + "-shm", path.name + ".lock"):
+        path.with_name(name).unlink(missing_ok=True)
+
+
+class _workdir:
+    """``workdir`` as given (kept), or a temporary directory removed at the end."""
+
+    def __init__(self, given: str | None) -> None:
+        self._temp = None if given else tempfile.TemporaryDirectory(prefix="arb-sweep-")
+        self.path = given or (self._temp.name if self._temp else "")
+
+    def __enter__(self) -> str:
+        os.makedirs(self.path, exist_ok=True)
+        return os.path.abspath(self.path)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._temp is not None:
+            self._temp.cleanup()
+
+
+class _client:
+    """A dask ``Client`` on ``scheduler``, or on a LocalCluster of worker processes it starts and stops."""
+
+    def __init__(self, scheduler: str | None, workers: int | None, client_cls: Any, cluster_cls: Any) -> None:
+        self._scheduler, self._workers = scheduler, workers
+        self._client_cls, self._cluster_cls = client_cls, cluster_cls
+        self._cluster: Any = None
+        self._client: Any = None
+
+    def __enter__(self) -> Any:
+        if self._scheduler:
+            self._client = self._client_cls(self._scheduler, timeout="30s")
+        else:
+            self._cluster = self._cluster_cls(
+                n_workers=self._workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=logging.ERROR)
+            self._client = self._client_cls(self._cluster)
+        return self._client
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+@dataclass(frozen=True, slots=True)
+class PointTotals:
+    """A merged run's figures as stored: executed count and the sums of its stored settlement."""
+
+    executed: int
+    expected: Decimal
+    realized: Decimal
+    unsettled: int
+
+
+def point_totals(db_url: str, run_ids: Sequence[int]) -> dict[int, PointTotals]:
+    """Per run, read from the sweep's database through ``arb.store.views.run_pnl`` (never recomputed)."""
+    engine = make_engine(db_url, poolclass=NullPool)
+    try:
+        with Session(engine) as s:
+            out = {}
+            for run_id in run_ids:
+                pnl = run_pnl(s, run_id)
+                out[run_id] = PointTotals(pnl.executed, pnl.totals["expected_pnl"], pnl.totals["realized_pnl"],
+                                          pnl.unsettled)
+            return out
+    finally:
+        engine.dispose()

@@ -1,0 +1,166 @@
+"""A sweep's grid: which config values to vary, each value checked before anything runs.
+
+A grid maps a key to the values it takes; its product is the set of replays (``points``). Keys:
+
+- ``capture``: captures to replay, one run per file: a path, ``bundled:<name>``, a directory (every
+  ``*.jsonl``/``*.jsonl.gz`` in it) or a glob, each expanded in name order;
+- ``fee``: every venue's ``taker_fee``;
+- ``latency_ms``: every venue's ``latency_ms`` (a replay makes every venue a simulated paper venue);
+- ``min_edge_bps``: ``[detection] min_edge_bps``;
+- ``leg_policy``: ``[execution] leg_policy``.
+
+A value is checked by the config's own validators (the section rebuilt with it), so a grid accepts exactly
+what a config file would. A bad one is a :class:`~arb.errors.UsageError` naming the key and the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import itertools
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from arb.config import BUNDLED_PREFIX, Config, ReplaySection, bundled_captures, resolve_capture
+from arb.errors import UsageError
+
+KEYS = ("capture", "fee", "latency_ms", "min_edge_bps", "leg_policy")
+CAPTURE_SUFFIXES = (".jsonl", ".jsonl.gz")
+
+M = TypeVar("M", bound=BaseModel)
+Point = dict[str, str]  # key -> value, as text (exact: money stays a decimal string)
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """Each key and the values it takes, in ``KEYS`` order; ``capture`` holds resolved file paths."""
+
+    values: Mapping[str, tuple[str, ...]]
+
+    def points(self) -> list[Point]:
+        """The product, in a stable order (the first key varies slowest)."""
+        keys = list(self.values)
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.values.values())]
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.values.items()}
+
+
+def read_grid_file(path: Path) -> dict[str, list[str]]:
+    """``GRID.toml``: top-level ``key = [values]`` (or one value). Relative captures are relative to it."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: grid file not found") from None
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable TOML grid: {exc}") from None
+    out: dict[str, list[str]] = {}
+    for key, value in raw.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, (str, int, Decimal)) and not isinstance(v, bool) for v in items):
+            raise UsageError(f"{path}: {key}: values must be strings or numbers (got {value!r})")
+        texts = [str(v) for v in items]
+        if key == "capture":
+            texts = [t if t.startswith(BUNDLED_PREFIX) or Path(t).is_absolute() else str(path.parent / t)
+                     for t in texts]
+        out[key] = texts
+    return out
+
+
+def parse_list(text: str) -> list[str]:
+    """A command-line list: ``0.0001,0.0003``."""
+    return [part.strip() for part in text.split(",")]
+
+
+def build_grid(base: Config, raw: Mapping[str, Sequence[str]], *, source: str = "grid") -> Grid:
+    """Check every key and value of ``raw`` against ``base``; the grid, captures expanded to files.
+
+    Without a ``capture`` key the grid replays the config's own ``[replay] capture``."""
+    for key in raw:
+        if key not in KEYS:
+            raise UsageError(f"{source}: unknown grid key {key!r} (known: {', '.join(KEYS)})")
+    values: dict[str, tuple[str, ...]] = {}
+    for key in KEYS:
+        given = list(raw.get(key, ()))
+        if key == "capture" and not given:
+            if base.replay is None:
+                raise UsageError(f"{source}: capture: no captures given and the config has no [replay] capture")
+            given = [str(base.capture_path())]
+        if key not in raw and key != "capture":
+            continue
+        if not given or any(v == "" for v in given):
+            raise UsageError(f"{source}: {key}: an empty value (got {','.join(given)!r})")
+        checked = _captures(given, source) if key == "capture" else [_checked(base, key, v, source) for v in given]
+        if len(set(checked)) != len(checked):
+            raise UsageError(f"{source}: {key}: a value is listed twice (got {','.join(given)!r})")
+        values[key] = tuple(checked)
+    return Grid(values)
+
+
+def apply(base: Config, point: Mapping[str, str]) -> Config:
+    """``base`` with the point's values: a replay of ``point["capture"]`` at full speed."""
+    config = base
+    for key, value in point.items():
+        if key == "capture":
+            config = dataclasses.replace(config, replay=ReplaySection(capture=value, speed=0.0))
+        else:
+            config = _with(config, key, value)
+    return dataclasses.replace(
+        config, engine=config.engine.model_copy(update={"mode": "replay", "status": "off"}))
+
+
+def _with(config: Config, key: str, value: str) -> Config:
+    if key == "fee":
+        return dataclasses.replace(config, venues={n: _validated(v, taker_fee=value) for n, v in config.venues.items()})
+    if key == "latency_ms":
+        return dataclasses.replace(config, venues={n: _validated(v, latency_ms=value) for n, v in config.venues.items()})
+    if key == "min_edge_bps":
+        return dataclasses.replace(config, detection=_validated(config.detection, min_edge_bps=value))
+    if key == "leg_policy":
+        return dataclasses.replace(config, execution=_validated(config.execution, leg_policy=value))
+    raise KeyError(key)
+
+
+def _validated(section: M, **update: str) -> M:
+    """The section rebuilt with ``update`` through its own validators (``model_copy`` would skip them)."""
+    return type(section).model_validate({**section.model_dump(), **update})
+
+
+def _checked(base: Config, key: str, value: str, source: str) -> str:
+    try:
+        _with(base, key, value)
+    except ValidationError as exc:
+        problem = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise UsageError(f"{source}: {key}: {problem} (got {value!r})") from None
+    return value
+
+
+def _captures(given: Sequence[str], source: str) -> list[str]:
+    files: list[str] = []
+    for text in given:
+        found = list(_expand(text))
+        if not found:
+            hint = f" (bundled: {', '.join(bundled_captures())})" if text.startswith(BUNDLED_PREFIX) else ""
+            raise UsageError(f"{source}: capture: no capture file at {text!r}{hint}")
+        files += [str(p.resolve()) for p in found]
+    return files
+
+
+def _expand(text: str) -> Iterator[Path]:
+    path = resolve_capture(text, Path("."))
+    if path.is_file():
+        yield path
+    elif path.is_dir():
+        yield from sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(CAPTURE_SUFFIXES))
+    elif not text.startswith(BUNDLED_PREFIX) and glob.has_magic(text):
+        yield from sorted((Path(p) for p in glob.glob(text) if Path(p).is_file()), key=lambda p: p.name)
+
+
+def describe(point: Mapping[str, Any]) -> str:
+    """``fee=0.0001 min_edge_bps=0.5 capture=a.jsonl.gz`` (captures by file name)."""
+    return " ".join(f"{k}={Path(v).name if k == 'capture' else v}" for k, v in point.items())

@@ -1,0 +1,86 @@
+"""``arb sweep`` on a real dask LocalCluster (2 worker processes): each replay in the merged database is the
+replay ``arb replay`` gives alone, and the sweep row and run links say what ran."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arb.cli import main
+from arb.store.db import make_engine
+from arb.store.models import Run, Sweep
+
+from .helpers import config_with, rows_of, small_config, trimmed_capture
+
+FEES = ("0", "0.0001")
+EDGES = ("0.1", "0.5")
+
+
+def test_sweep_matches_replays_run_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capture = trimmed_capture(tmp_path, "00:00", "01:00")
+    config, _ = small_config(tmp_path, capture)
+    db = f"sqlite:///{tmp_path / 'sweep.db'}"
+    started = time.monotonic()
+    status = main(["sweep", "--config", str(config), "--db", db, "--workers", "2", "--capture", str(capture),
+                   "--fee", ",".join(FEES), "--min-edge-bps", ",".join(EDGES)])
+    swept_s = time.monotonic() - started
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "sweep: 4/4 replays done" in err
+    engine = make_engine(db)
+    try:
+        with Session(engine) as s:
+            sweep = s.scalars(select(Sweep)).one()
+            runs = s.scalars(select(Run).where(Run.sweep_id == sweep.id).order_by(Run.id)).all()
+            assert (sweep.status, sweep.status_reason) == ("completed", None) and sweep.ended_at is not None
+            assert sweep.grid == {"capture": [str(capture.resolve())], "fee": list(FEES), "min_edge_bps": list(EDGES)}
+            points = {(r.grid_point["fee"], r.grid_point["min_edge_bps"]): r.id for r in runs}  # type: ignore[index]
+            assert len(runs) == 4 and set(points) == {(f, e) for f in FEES for e in EDGES}
+    finally:
+        engine.dispose()
+    alone_s = 0.0
+    traded = 0
+    for (fee, edge), run_id in sorted(points.items()):
+        path = config_with(tmp_path, fee=fee, name=f"alone-{fee}-{edge}.toml", extra={
+            'min_edge_bps = "0.5"': f'min_edge_bps = "{edge}"',
+            'min_profit = "0.01"': 'min_profit = "0.001"',
+            'status = "auto"': 'status = "off"',
+            'kill_switch_file = "arb.kill"': f'kill_switch_file = "{tmp_path / "arb.kill"}"',
+        })
+        alone = f"sqlite:///{tmp_path / f'alone-{fee}-{edge}.db'}"
+        t0 = time.monotonic()
+        assert main(["replay", str(capture), "--config", str(path), "--db", alone]) == 0
+        alone_s += time.monotonic() - t0
+        expected = rows_of(alone, 1)
+        traded += bool(expected["fills"])
+        assert rows_of(db, run_id) == expected, (fee, edge)
+        assert f" {run_id} " in out  # the table names each run
+    assert traded >= 2  # fee 0 trades: the comparison is not of empty tables
+    print(f"sweep of 4 on 2 workers {swept_s:.1f}s; the same 4 replays one after another {alone_s:.1f}s")
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--fee", "0.0001,-1"], "arb sweep: fee: Input should be greater than or equal to 0 (got '-1')"),
+    (["--leg-policy", "unwind,sideways"], "arb sweep: leg_policy: Input should be 'unwind', 'complete' or 'halt'"),
+    (["--latency-ms", "0,fast"], "arb sweep: latency_ms: Input should be a valid integer"),
+    (["--capture", "nowhere/*.jsonl.gz"], "arb sweep: capture: no capture file at 'nowhere/*.jsonl.gz'"),
+])
+def test_a_bad_grid_value_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 args: list[str], line: str) -> None:
+    db = tmp_path / "never.db"
+    assert main(["sweep", "--db", f"sqlite:///{db}", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"arb: error: {line}") and err.count("\n") == 1, err
+    assert not db.exists()
+
+
+def test_a_bad_grid_file_key_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text('fee = ["0.0001"]\nspeed = [1]\n')
+    assert main(["sweep", str(grid), "--db", f"sqlite:///{tmp_path / 'never.db'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"arb: error: {grid}: unknown grid key 'speed'") and err.count("\n") == 1, err
