@@ -34,6 +34,28 @@ def _run_on(connection: Connection) -> None:
     context.configure(connection=connection, **context_options(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            # Foreign keys were off for the migration (see run_migrations_online): check them before the
+            # transaction commits, so a migration that broke one rolls back instead of landing.
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left {len(broken)} rows with a broken foreign key, e.g. "
+                                   f"{tuple(broken[0])}: rolled back")
+
+
+def _foreign_keys_off(connection: Connection) -> None:
+    """SQLite: no foreign-key enforcement while migrating. A batch migration rebuilds a table (create a copy,
+    drop the original, rename the copy); with enforcement on, dropping ``runs`` is an implicit DELETE that
+    cascades through every opportunity, order and fill of the database. SQLite documents this procedure
+    (https://www.sqlite.org/lang_altertable.html, "other kinds of table schema changes"): foreign keys off,
+    rebuild, ``PRAGMA foreign_key_check``. The pragma is a no-op inside a transaction, so it is set on the
+    driver connection before our engine's BEGIN."""
+    if connection.dialect.name == "sqlite":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("PRAGMA foreign_keys=OFF")
+        finally:
+            cursor.close()
 
 
 def run_migrations_offline() -> None:
@@ -50,9 +72,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_on(connection)
         return
-    engine = make_engine(_url(), poolclass=NullPool)
+    engine = make_engine(_url(), poolclass=NullPool)  # NullPool: this connection, pragma and all, is not reused
     try:
         with engine.connect() as connection:
+            _foreign_keys_off(connection)
             _run_on(connection)
     finally:
         engine.dispose()
