@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import heapq
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from typing import Any
 from arb.config import Config
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import read_capture
+from arb.marketdata.capture import CaptureEvent, read_capture
 from arb.marketdata.drops import FrameDrops
 from arb.runtime.simloop import stop_market_time
 from arb.runtime.supervisor import Spawn
@@ -118,33 +119,54 @@ async def paced_capture(path: Path, routes: dict[tuple[str, str], str], books: B
 
 
 async def market_source(path: Path, routes: dict[tuple[str, str], str], books: BookStore, origin_ms: int,
-                        progress: Callable[[int, int], None] | None = None) -> None:
+                        progress: Callable[[int, int], None] | None = None,
+                        feed_latency_ms: Mapping[str, int] | None = None) -> None:
     """A simulation's market data: the routed events of a capture applied to ``books`` at their market time,
     on the running :class:`~arb.runtime.simloop.SimulatedLoop` (whose pacing is the run's speed).
 
-    Every event of one timestamp is applied before the loop runs anything else, so no decision ever
-    compares two venues at different capture instants. ``progress`` hears how many capture lines were read
-    and the market time reached. At the end the market stops: time is held from then on (the run's end
-    takes no market time, and timers left on the loop cannot carry it past the capture).
+    An event reaches its venue's book ``feed_latency_ms[venue]`` after the capture's timestamp (which is
+    already when the recorder received it; the default 0 replays that as it was), so a slower feed to one
+    venue can be tried. Every event due at one market instant is applied before the loop runs anything
+    else, so no decision ever compares two venues at different instants. ``progress`` hears how many
+    capture lines were read and the market time reached. At the end the market stops: time is held from
+    then on (the run's end takes no market time, and timers left on the loop cannot carry it past it).
     """
     loop = asyncio.get_running_loop()
-    instant: int | None = None
-    n = 0
-    for n, event in enumerate(read_capture(path), 1):
+    lag = {venue: (feed_latency_ms or {}).get(venue, 0) for venue in set(routes.values())}
+    least = min(lag.values(), default=0)
+    # Events not yet applied, by (due, read order): a later line can be due earlier when feeds lag unevenly.
+    pending: list[tuple[int, int, str, CaptureEvent]] = []
+    read = 0
+    reached = origin_ms
+
+    async def apply_due(before: int | None) -> None:
+        """Apply the pending events due before ``before`` (all of them at the end), instant by instant."""
+        nonlocal reached
+        while pending and (before is None or pending[0][0] < before):
+            due = pending[0][0]
+            delay = (due - origin_ms) / 1000 - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            while pending and pending[0][0] == due:
+                _, _, venue, event = heapq.heappop(pending)
+                # the store's one entry (snapshot, delta, or a recorded reset/gap), received when it is due
+                books.apply(event if event.ts == due else dataclasses.replace(event, ts=due), venue)
+            reached = due
+            if progress is not None:
+                progress(read, reached)
+
+    for read, event in enumerate(read_capture(path), 1):
         venue = routes.get((event.venue, event.symbol))
         if venue is None:
             continue
-        if event.ts != instant:
-            if progress is not None and instant is not None:
-                progress(n - 1, instant)
-            instant = event.ts
-            delay = (event.ts - origin_ms) / 1000 - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        books.apply(event, venue)  # the store's one entry: snapshot, delta, or a recorded reset/gap
+        # Nothing read from here on is due before this event's time plus the smallest lag.
+        if pending and pending[0][0] < event.ts + least:
+            await apply_due(event.ts + least)
+        heapq.heappush(pending, (event.ts + lag[venue], read, venue, event))
+    await apply_due(None)
     stop_market_time()  # held for good: the loop ends with the run
     if progress is not None:
-        progress(n, origin_ms if instant is None else instant)
+        progress(read, reached)
 
 
 def _unsupervised(name: str, factory: Callable[[], Awaitable[object]], **_: object) -> asyncio.Task[Any]:
@@ -167,7 +189,8 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
             raise ValueError("a simulation needs a capture")
         routes = {(section.capture_venue, s): name for name, section in config.venues.items()
                   if section.capture_venue for s in symbols}
-        task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress),
+        lags = {name: section.feed_latency_ms for name, section in config.venues.items()}
+        task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress, lags),
                      restart=False)
         out.tasks.append(task)
         out.finite.append(task)

@@ -179,3 +179,26 @@ async def test_paper_mode_is_the_replay_paced_in_wall_time(tmp_path: Path) -> No
     assert len(a["fills"]) >= 2, a
     for table in a:
         assert a[table] == b[table], table
+
+
+async def test_a_slower_feed_reaches_its_book_later_by_exactly_its_latency(tmp_path: Path) -> None:
+    # Both venues' captured books update once a second at the same instants. A 400 ms feed to gate
+    # moves its updates 400 ms later: each second now has two instants to evaluate, at T (htx fresh, gate
+    # last updated at T - 600) and at T + 400 (gate fresh, htx 400 ms old).
+    capture = trimmed_capture(tmp_path, "00:40", "00:42")
+    base = _config(tmp_path, capture, gate_ms=0, htx_ms=0)
+    lagged = dataclasses.replace(base, venues={
+        **base.venues, "gate": base.venues["gate"].model_copy(update={"feed_latency_ms": 400})})
+    db = f"sqlite:///{tmp_path / 'feed.db'}"
+    plain = await Engine(base, db_url=db, install_signal_handlers=False).run()
+    slow = await Engine(lagged, db_url=db, install_signal_handlers=False).run()
+    instants = {e.ts for e in read_capture(capture) if e.venue in ROUTES.values()}
+    assert plain.summary["funnel"]["evaluations"] == len(instants)
+    assert slow.summary["funnel"]["evaluations"] == 2 * len(instants)
+    with create_engine(db).connect() as c:
+        rows = c.execute(text("SELECT detected_at, buy_venue, buy_book_age_ms, sell_book_age_ms "
+                              "FROM opportunities WHERE run_id = :r"), {"r": slow.run_id}).all()
+    assert rows
+    for detected_at, buy_venue, buy_age, sell_age in rows:
+        gate_age, htx_age = (buy_age, sell_age) if buy_venue == "gate" else (sell_age, buy_age)
+        assert (gate_age, htx_age) == ((600, 0) if _ms(detected_at) % 1000 == 0 else (0, 400)), rows[:5]
