@@ -1,31 +1,14 @@
-"""Replay: same store path as live, recorded speed on an injected clock, gaps in captures."""
+"""A capture through the same store path as live: gaps in captures, listeners, the bundled capture."""
 
 from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
 
-import pytest
-
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureWriter, read_capture
-from arb.marketdata.replay import replay, replay_sync
-
-
-class FakeClock:
-    """Seconds; ``sleep`` advances time instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from arb.marketdata.replay import replay_sync
 
 
 def _ev(ts: int, kind: str, bids=(), asks=(), seq=None, first=None) -> CaptureEvent:  # type: ignore[no-untyped-def]
@@ -37,29 +20,6 @@ EVENTS = [
     _ev(1_500, "delta", [("100", "2")], [], seq=11, first=11),
     _ev(3_500, "delta", [], [("101", "0"), ("102", "3")], seq=13, first=12),
 ]
-
-
-async def test_recorded_speed_sleeps_the_recorded_gaps_on_the_injected_clock() -> None:
-    clock = FakeClock()
-    store = BookStore()
-    stats = await replay(EVENTS, store, speed=1.0, clock=clock, sleep=clock.sleep)
-    assert clock.sleeps == pytest.approx([0.5, 2.0])
-    assert stats.events == 3 and stats.applied == 3
-    assert store.book("gate", "BTC/USDT").levels("asks") == [(102, 3)]
-
-
-async def test_speed_multiplier_and_as_fast_as_possible() -> None:
-    clock = FakeClock()
-    await replay(EVENTS, BookStore(), speed=10.0, clock=clock, sleep=clock.sleep)
-    assert clock.sleeps == pytest.approx([0.05, 0.2])
-    clock = FakeClock()
-    await replay(EVENTS, BookStore(), speed=0, clock=clock, sleep=clock.sleep, yield_every=2)
-    assert clock.sleeps == [0]  # only a yield to the loop, never a wait
-
-
-async def test_negative_speed_is_refused() -> None:
-    with pytest.raises(ValueError):
-        await replay(EVENTS, BookStore(), speed=-1)
 
 
 def test_seq_gap_in_a_capture_marks_the_book_gap_until_next_snapshot(tmp_path: Path) -> None:
