@@ -22,10 +22,12 @@ the file is itself an error, so a key pasted there by mistake is caught before i
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -481,12 +483,44 @@ def _reject_secrets(node: Any, shown: str, environ_hint: bool, prefix: str = "")
         _reject_secrets(value, shown, environ_hint, dotted)
 
 
+def _section_at(loc: Sequence[object]) -> type[BaseModel] | None:
+    """The section model a key path ends in (``("venues", "gate")`` -> VenueSection), or None."""
+    model: type[BaseModel] = _ConfigModel
+    parts = list(loc)
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
+        if field is None:
+            return None
+        annotation = field.annotation
+        args = typing.get_args(annotation)
+        if typing.get_origin(annotation) is dict:  # venues, symbols, markets: the next part is a name
+            if not parts:
+                return None
+            parts.pop(0)
+            annotation = args[1]
+        else:
+            annotation = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), annotation)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _did_you_mean(loc: Sequence[object]) -> str:
+    """`` (did you mean 'taker_fee'?)`` for a mistyped key, from its section's own keys; else nothing."""
+    section = _section_at(loc[:-1])
+    if section is None:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _first_error(exc: ValidationError, shown: str) -> ConfigError:
     err = exc.errors(include_url=False)[0]
     key = ".".join(str(part) for part in err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
-        return ConfigError(shown, key, "unknown key")
+        return ConfigError(shown, key, "unknown key" + _did_you_mean(err["loc"]))
     if kind == "missing":
         return ConfigError(shown, key, "required key is missing")
     message = re.sub(r"Decimal\('([^']*)'\)", r"\1", err["msg"].removeprefix("Value error, "))

@@ -46,9 +46,16 @@ def test_credentials_come_from_environment_and_never_show(tmp_path: Path) -> Non
 
 # (description, text edit applied to the shipped file, key expected in the message, words expected)
 BAD_CONFIGS = [
-    ("unknown top-level key", lambda t: t + "\n[engin]\nmode = 'x'\n", "engin", "unknown key"),
+    ("unknown top-level key", lambda t: t + "\n[engin]\nmode = 'x'\n", "engin",
+     "unknown key (did you mean 'engine'?)"),
     ("unknown nested key", lambda t: t.replace("book_depth = 20", "book_depht = 20"), "engine.book_depht",
-     "unknown key"),
+     "unknown key (did you mean 'book_depth'?)"),
+    ("mistyped venue key", lambda t: t.replace("latency_ms = 20 ", "latncy_ms = 20 "), "venues.htx.latncy_ms",
+     "unknown key (did you mean 'latency_ms'?)"),
+    ("mistyped market rule", lambda t: t.replace('min_notional = "5"', 'min_notionl = "5"'),
+     "venues.htx.markets.LINK/USDT.min_notionl", "unknown key (did you mean 'min_notional'?)"),
+    ("unknown key with nothing close", lambda t: t.replace("book_depth = 20", "book_depth = 20\nzzz = 1"),
+     "engine.zzz", "unknown key"),
     ("wrong type", lambda t: t.replace("book_depth = 20", 'book_depth = "twenty"'), "engine.book_depth",
      "integer"),
     ("negative fee", lambda t: t.replace('taker_fee = "0.000175"', 'taker_fee = "-0.001"'),
