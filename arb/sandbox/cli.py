@@ -112,12 +112,23 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig(accounts=(account,), pairs=(pair,), host=args.host, port=args.port, feeds=(feed,))
 
 
+def _keys_line() -> str:
+    """How an engine signs in: the demo key pair when it is in use (public, fine to print); never a secret
+    that came from the environment."""
+    if "ARB_SANDBOX_KEY" in os.environ or "ARB_SANDBOX_SECRET" in os.environ:
+        return "account keys: from ARB_SANDBOX_KEY / ARB_SANDBOX_SECRET (give the engine the same, e.g. as " \
+               "ARB_GATE_API_KEY / ARB_GATE_API_SECRET)"
+    return ("account keys: the demo pair: ARB_GATE_API_KEY=sandbox-key ARB_GATE_API_SECRET=sandbox-secret "
+            "(set ARB_SANDBOX_KEY / ARB_SANDBOX_SECRET to choose your own)")
+
+
 def run(args: argparse.Namespace) -> int:
     config = build_config(args)
 
     async def serve() -> None:
         async with Sandbox(config) as sb:
             print(f"sandbox listening rest={sb.rest_url} ws={sb.ws_url}", flush=True)
+            print(_keys_line(), flush=True)
             await asyncio.Event().wait()  # until interrupted
 
     asyncio.run(serve())
