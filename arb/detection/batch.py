@@ -8,7 +8,8 @@ ordering of viable pairs are array ops over all pairs of all symbols. What remai
 finalizing in ``Decimal`` the pairs ``select.choose`` would finalize, in the order it would.
 
 The decisions are exactly ``core``'s (and so the reference's): the same float formulas in the same order
-of operations, the same pair order, the same tie-breaks (the property tests compare them on random books).
+of operations, the same pair order, the same tie-breaks (the property tests compare them on random books),
+with one shared ``DetectionParams`` or one per item (the thresholds then become per-item arrays).
 """
 
 from __future__ import annotations
@@ -62,8 +63,13 @@ _NAN4 = (float("nan"),) * 4
 _SIDES = attrgetter("ask_px", "ask_sz", "bid_px", "bid_sz")
 
 
-def detect_batch(items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams) -> list[Decision]:
-    """``detect`` for each ``(symbol, venues)``, in order; identical decisions, array ops across symbols."""
+def detect_batch(
+    items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams | Sequence[DetectionParams]
+) -> list[Decision]:
+    """``detect`` for each ``(symbol, venues)``, in order; identical decisions, array ops across symbols.
+    ``params``: shared, or one per item."""
+    shared = params if isinstance(params, DetectionParams) else None  # scalar thresholds, no arrays
+    each = per_item(params, len(items))
     results: list[Decision] = [None] * len(items)
     flat: list[VenueBook] = []
     first: list[int] = []  # index in ``flat`` of each item's first venue
@@ -84,15 +90,26 @@ def detect_batch(items: Sequence[tuple[str, Sequence[VenueBook]]], params: Detec
 
     # Health, age, fees and balances of the venues some crossed pair involves (few in a quiet market).
     involved = np.unique(np.concatenate((cb, cs)))
-    max_age = params.max_book_age_ms
     state = np.zeros(len(flat), dtype=np.intp)
     factors = np.zeros((len(flat), 5))  # buy cost, buy net, sell net factors; base, quote balances
     picked = [flat[k] for k in involved.tolist()]
-    state[involved] = [2 if v.health != LIVE else int(v.age_ms > max_age) for v in picked]
+    if shared is not None:
+        max_age = shared.max_book_age_ms
+        state[involved] = [2 if v.health != LIVE else int(v.age_ms > max_age) for v in picked]
+        max_edge: float | FloatArray = float(shared.max_edge_bps)
+        max_size: float | FloatArray = float(shared.max_size)
+    else:
+        owner = (np.searchsorted(first, involved, side="right") - 1).tolist()  # each venue's item
+        ages = [p.max_book_age_ms for p in each]
+        state[involved] = [
+            2 if v.health != LIVE else int(v.age_ms > ages[k]) for v, k in zip(picked, owner, strict=True)
+        ]
+        max_edge = np.array([float(p.max_edge_bps) for p in each])[item]
+        max_size = np.array([float(p.max_size) for p in each])[item]
     factors[involved] = [_venue(v.taker_fee, v.fee_mode, v.base_balance, v.quote_balance) for v in picked]
     worst = np.maximum(state[cb], state[cs])
     code = np.where(worst == 2, _NOT_LIVE, np.where(worst == 1, _STALE, 0))
-    code[(worst == 0) & (gross > float(params.max_edge_bps))] = _ABNORMAL
+    code[(worst == 0) & (gross > max_edge)] = _ABNORMAL
 
     # Segments of crossed pairs per item (``crossed`` is in item order, then pair order).
     seg_start = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
@@ -111,7 +128,8 @@ def detect_batch(items: Sequence[tuple[str, Sequence[VenueBook]]], params: Detec
     table[:, F_SELL_NET] = factors[rs, 2]
     table[:, F_BUY_NET] = factors[rb, 1]
     table[:, F_ONE] = 1.0
-    np.minimum(float(params.max_size) * factors[rb, 1], factors[rs, 3], out=table[:, F_X_CAP])
+    row_max_size = max_size if isinstance(max_size, float) else max_size[rows]
+    np.minimum(row_max_size * factors[rb, 1], factors[rs, 3], out=table[:, F_X_CAP])
     table[:, F_QUOTE] = factors[rb, 4]
     profitable, size, cost, proceeds = (np.empty(len(rows)) for _ in range(4))
     for lo in range(0, len(rows), _BLOCK):
@@ -146,7 +164,7 @@ def detect_batch(items: Sequence[tuple[str, Sequence[VenueBook]]], params: Detec
         top_decided = None
         for i in viable_py[viable_from[k] : viable_to[k]]:
             b, s = local_b[i], local_s[i]
-            decided = finalize(symbol, venues[b], venues[s], rows_py.candidate(i, b, s, gross_py[i]), params)
+            decided = finalize(symbol, venues[b], venues[s], rows_py.candidate(i, b, s, gross_py[i]), each[seg_item])
             if isinstance(decided, Opportunity):
                 break
             if i == t:
@@ -158,10 +176,19 @@ def detect_batch(items: Sequence[tuple[str, Sequence[VenueBook]]], params: Detec
                 cand = rows_py.candidate(t, b, s, gross_py[t])
                 why = _CODES[code_py[t]]
                 assert why is not None  # every viable pair was finalized above
-                top_decided = rejection(why, symbol, venues[b], venues[s], cand, params)
+                top_decided = rejection(why, symbol, venues[b], venues[s], cand, each[seg_item])
             decided = top_decided
         results[seg_item] = decided
     return results
+
+
+def per_item(params: DetectionParams | Sequence[DetectionParams], n: int) -> Sequence[DetectionParams]:
+    """``params`` as one ``DetectionParams`` per item (a shared one repeated)."""
+    if isinstance(params, DetectionParams):
+        return [params] * n
+    if len(params) != n:
+        raise ValueError(f"{len(params)} DetectionParams for {n} items")
+    return params
 
 
 class _Columns:

@@ -6,6 +6,9 @@ In a quiet market nothing crosses and the call ends there. Only the pairs that c
 crossed pair with the largest gross edge (whose rejection is reported when nothing trades), are sized, all
 symbols' rows in one kernel call. ``_decide`` then picks exactly what the reference's ``select.choose``
 picks, but builds a ``Candidate`` only for the pairs it finalizes or reports.
+
+``params`` is one ``DetectionParams`` for every item, or one per item (symbols differ at least in
+``max_size``): each item is decided exactly as ``detect`` decides it with its own.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from arb.detection.batch import detect_batch
+from arb.detection.batch import detect_batch, per_item
 from arb.detection.candidate import Candidate, buy_cost_factor, buy_net_factor
 from arb.detection.finalize import finalize, rejection
 from arb.detection.types import LIVE, Decision, DetectionParams, FeeMode, Opportunity, Reason, VenueBook
@@ -26,6 +29,7 @@ from arb.detection.vectorized import size_rows, stack_rows
 # From this many symbols on, ``batch`` (array ops across symbols) beats the per-symbol Python screen here.
 BATCH_FROM = 8
 Pair = tuple[int, int, float]  # (buy venue index, sell venue index, top-of-book gross edge in bps)
+Params = DetectionParams | Sequence[DetectionParams]  # one for every item, or one per item
 
 
 def detect(symbol: str, venues: Sequence[VenueBook], params: DetectionParams) -> Decision:
@@ -34,23 +38,25 @@ def detect(symbol: str, venues: Sequence[VenueBook], params: DetectionParams) ->
     return detect_many([(symbol, venues)], params)[0]
 
 
-def detect_many(items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams) -> list[Decision]:
-    """``detect`` for each ``(symbol, venues)``, in order, sizing all symbols' crossed pairs in one pass."""
+def detect_many(items: Sequence[tuple[str, Sequence[VenueBook]]], params: Params) -> list[Decision]:
+    """``detect`` for each ``(symbol, venues)``, in order, sizing all symbols' crossed pairs in one pass;
+    ``params`` is shared or one per item."""
     if len(items) >= BATCH_FROM:
         return detect_batch(items, params)
+    each = per_item(params, len(items))
     results: list[Decision] = [None] * len(items)
-    plans = [p for p in (_Plan(k, venues, params) for k, (_, venues) in enumerate(items)) if p.pairs]
+    plans = [p for p in (_Plan(k, venues, each[k]) for k, (_, venues) in enumerate(items)) if p.pairs]
     if not plans:
         return results
-    sized = _Rows(plans, params, audit=False)
+    sized = _Rows(plans, each, audit=False)
     for plan in plans:
         symbol, venues = items[plan.item]
-        results[plan.item] = _decide(symbol, venues, plan, sized, params)
+        results[plan.item] = _decide(symbol, venues, plan, sized, each[plan.item])
     return results
 
 
 def crossed_candidates(
-    items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams
+    items: Sequence[tuple[str, Sequence[VenueBook]]], params: Params
 ) -> list[list[Candidate]]:
     """Per symbol, the float sizing of every ordered pair that crosses at the top, in ``(buy, sell)`` order.
 
@@ -58,9 +64,10 @@ def crossed_candidates(
     against the reference.
     """
     per_symbol: list[list[Candidate]] = [[] for _ in items]
-    plans = [p for p in (_Plan(k, venues, params, True) for k, (_, venues) in enumerate(items)) if p.pairs]
+    each = per_item(params, len(items))
+    plans = [p for p in (_Plan(k, venues, each[k], True) for k, (_, venues) in enumerate(items)) if p.pairs]
     if plans:
-        sized = _Rows(plans, params, audit=True)
+        sized = _Rows(plans, each, audit=True)
         for plan in plans:
             per_symbol[plan.item] = [sized.candidate(plan, i) for i in range(len(plan.pairs))]
     return per_symbol
@@ -120,12 +127,12 @@ class _Plan:
 class _Rows:
     """The kernel run over every pair of every plan that needs sizing, as Python floats per row."""
 
-    def __init__(self, plans: Sequence[_Plan], params: DetectionParams, *, audit: bool) -> None:
-        max_size = float(params.max_size)
+    def __init__(self, plans: Sequence[_Plan], params: Sequence[DetectionParams], *, audit: bool) -> None:
         buys: list[VenueBook] = []
         sells: list[VenueBook] = []
         factors = []
         for plan in plans:
+            max_size = _float(params[plan.item].max_size)
             plan.rows = [-1] * len(plan.pairs)
             venues = plan.venues
             for i in plan.to_size():

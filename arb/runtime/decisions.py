@@ -5,9 +5,11 @@ paired executor. The same code in every mode; only the book sources and the cloc
 Every book update marks its symbol dirty and wakes one task, which evaluates each dirty symbol once per
 wake-up:
 
-1. :class:`Detector` gives the symbol's books on every venue to detection (pure, numpy) - the **hot path**
-   ends here, and its latency is measured; it does no database or logging I/O;
-2. a rejection of a crossed pair is queued for the batched writer. An opportunity goes to the paired
+1. :class:`Detector` gives every dirty symbol's books on every venue to detection in one
+   :func:`~arb.detection.detect_many` call (pure, numpy; many symbols dirty at one market instant are sized
+   together) - the **hot path** ends here, and its latency is measured per symbol; it does no database or
+   logging I/O;
+2. the decisions are handed on in the order their symbols became dirty: a rejection of a crossed pair is queued for the batched writer. An opportunity goes to the paired
    executor if the run can trade at all right now (the store is up, nothing sent is left unrecorded, both
    venues' balances were read); the executor's risk gate then judges the pair itself (kill switch, venue
    breakers, daily loss, notional, exposure), stores the opportunity and both orders *before* sending,
@@ -35,7 +37,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.config import Config
-from arb.detection import DetectionParams, FeeMode, Opportunity, Reason, Rejection, VenueBook, detect
+from arb.detection import (
+    DetectionParams,
+    FeeMode,
+    Opportunity,
+    Reason,
+    Rejection,
+    VenueBook,
+    detect,
+    detect_many,
+)
 from arb.detection.record import opportunity_columns
 from arb.domain.market import MarketRules, Symbol
 from arb.errors import ArbError, StoreError, UnrecordedOrders
@@ -80,8 +91,8 @@ def detection_params(config: Config, symbol: str) -> DetectionParams:
 
 
 class Detector:
-    """The hot path for one symbol: each venue's top levels, fees, market rules and free balances into
-    :func:`~arb.detection.detect`, at ``now_ms()``."""
+    """The hot path: for each symbol, each venue's top levels, fees, market rules and free balances into
+    detection, at ``now_ms()``."""
 
     def __init__(self, config: Config, books: BookStore, venues: VenueSet,
                  balances: Mapping[str, Mapping[str, Decimal]], now_ms: Callable[[], int]) -> None:
@@ -97,7 +108,34 @@ class Detector:
     def detect(self, symbol: str) -> Opportunity | Rejection | None:
         """None while fewer than two venues have a book for ``symbol``."""
         now = self._now_ms()
-        sym, params = self._symbol_statics(symbol)
+        inputs = self._inputs(symbol, now)
+        if len(inputs) < 2:
+            return None
+        return detect(symbol, inputs, self._symbol_statics(symbol)[1])
+
+    def detect_all(self, symbols: list[str]) -> list[Opportunity | Rejection | None]:
+        """``detect`` for each of ``symbols``, in order, in one :func:`~arb.detection.detect_many` call (each
+        symbol with its own parameters), on the books, balances and time of this instant."""
+        if len(symbols) == 1:
+            return [self.detect(symbols[0])]
+        now = self._now_ms()
+        decisions: list[Opportunity | Rejection | None] = [None] * len(symbols)
+        at: list[int] = []
+        items: list[tuple[str, list[VenueBook]]] = []
+        params: list[DetectionParams] = []
+        for k, symbol in enumerate(symbols):
+            inputs = self._inputs(symbol, now)
+            if len(inputs) >= 2:
+                at.append(k)
+                items.append((symbol, inputs))
+                params.append(self._symbol_statics(symbol)[1])
+        for k, decision in zip(at, detect_many(items, params), strict=True):
+            decisions[k] = decision
+        return decisions
+
+    def _inputs(self, symbol: str, now: int) -> list[VenueBook]:
+        """What detection takes for ``symbol``: one ``VenueBook`` per venue with a book."""
+        sym = self._symbol_statics(symbol)[0]
         inputs = []
         for name in self._venues.venues:
             book = self._books.book(name, symbol)
@@ -113,9 +151,7 @@ class Detector:
                 rules=rules, health=book.health(now).value,
                 age_ms=max(0, now - book.received_ts), seq=book.seq,
             ))
-        if len(inputs) < 2:
-            return None
-        return detect(symbol, inputs, params)
+        return inputs
 
     def _symbol_statics(self, symbol: str) -> tuple[Symbol, DetectionParams]:
         statics = self._per_symbol.get(symbol)
@@ -135,7 +171,13 @@ class Detector:
 
 class DecisionLoop:
     """One run's decision loop, built by the lifecycle once the run is set up; :meth:`run` until the books'
-    sources end or the run's stop event is set."""
+    sources end or the run's stop event is set.
+
+    ``batched``: detect all dirty symbols of a wake-up in one call (False: one symbol per detection call,
+    the loop as it was before batching; the equivalence tests and ``bench/bench_multisymbol.py`` compare
+    the two, which must decide the same)."""
+
+    batched = True
 
     def __init__(self, config: Config, trading: Trading, *, books: BookStore, clock: WallClock | MarketClock,
                  state: RunState, funnel: Funnel, hot_path: LatencyRecorder, drops: FrameDrops,
@@ -190,11 +232,7 @@ class DecisionLoop:
                 await wake.wait()
                 wake.clear()
                 while dirty and not self.state.stop.is_set():
-                    symbol, t0 = next(iter(dirty.items()))
-                    del dirty[symbol]
-                    decision = self.detect(symbol)
-                    self.hot_path.add(time.perf_counter_ns() - t0)
-                    await self.decide(decision)
+                    await self._decide_dirty(dirty)
         finally:
             remove()
             ended.cancel()
@@ -202,8 +240,33 @@ class DecisionLoop:
                 watchdog.cancel()
             await feeds.close()
 
+    async def _decide_dirty(self, dirty: dict[str, int]) -> None:
+        """Detect the dirty symbols in one batch and decide them in the order they became dirty.
+
+        A symbol leaves ``dirty`` when its decision is handed on, so an update during an execution re-marks
+        it for the next wake-up. The batch's decisions hold only while nothing is awaited: deciding a
+        rejection (or nothing) is synchronous, but an opportunity may be executed or have balances refreshed,
+        which moves books, balances and (in a simulation) market time under the symbols after it. So after
+        an opportunity, the batch stops and the symbols still dirty are detected again in a fresh batch,
+        exactly as they would be one by one: the decisions are the same as the per-symbol loop's.
+        """
+        symbols = list(dirty) if self.batched else [next(iter(dirty))]
+        decisions = self.detect_all(symbols)
+        done = time.perf_counter_ns()  # the hot path ends here for every symbol of the batch
+        for symbol, decision in zip(symbols, decisions, strict=True):
+            self.hot_path.add(done - dirty.pop(symbol))
+            await self.decide(decision)
+            if isinstance(decision, Opportunity):
+                return
+
+    def detect_all(self, symbols: list[str]) -> list[Opportunity | Rejection | None]:
+        """The hot path: each of ``symbols`` on the latest books of every venue (one symbol: :meth:`detect`)."""
+        if len(symbols) == 1:
+            return [self.detect(symbols[0])]
+        return self.detector.detect_all(symbols)
+
     def detect(self, symbol: str) -> Opportunity | Rejection | None:
-        """The hot path: ``symbol`` on the latest books of every venue."""
+        """The hot path for one symbol (a wake-up with one dirty symbol, e.g. the shipped config's)."""
         return self.detector.detect(symbol)
 
     async def decide(self, decision: Opportunity | Rejection | None) -> None:

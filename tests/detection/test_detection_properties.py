@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from arb.detection import Decision, DetectionParams, FeeMode, Opportunity, VenueBook, detect, detect_many
 from arb.detection.batch import detect_batch
 from arb.detection.candidate import buy_cost_factor
-from arb.detection.core import crossed_candidates
+from arb.detection.core import BATCH_FROM, crossed_candidates
 from arb.detection.finalize import to_step, walk_exact
 from arb.detection.reference import detect_reference, size_pair
 from arb.domain.market import MarketRules, quantize_step
@@ -234,6 +234,8 @@ def _cut(book: VenueBook, depth: int) -> VenueBook:
     even=st.booleans(),
     same_count=st.booleans(),
     params=params_st,
+    per_symbol=st.booleans(),
+    data=st.data(),
 )
 def test_batched_detection_agrees_with_the_reference_per_symbol(
     impl: Callable[..., list[Decision]],
@@ -241,9 +243,12 @@ def test_batched_detection_agrees_with_the_reference_per_symbol(
     even: bool,
     same_count: bool,
     params: DetectionParams,
+    per_symbol: bool,
+    data: st.DataObject,
 ) -> None:
     # ``detect_many`` below ``BATCH_FROM`` symbols screens each symbol in Python (``core``); ``detect_batch``
-    # is what it runs from there on. Both must decide exactly as the reference does.
+    # is what it runs from there on. Both must decide exactly as the reference does, with one shared
+    # ``DetectionParams`` or one per symbol (each its own max size, edges and book age, as in a config).
     if same_count:  # every symbol on as many venues: ``batch`` builds its pairs without a per-item loop
         n = min(len(books) for books in symbols)
         symbols = [books[:n] for books in symbols]
@@ -253,7 +258,11 @@ def test_batched_detection_agrees_with_the_reference_per_symbol(
         )
         symbols = [[_cut(b, depth) for b in books] for books in symbols]
     items = [(f"S{k}/USDT", books) for k, books in enumerate(symbols)]
-    assert impl(items, params) == [detect_reference(s, books, params) for s, books in items]
+    if not per_symbol:
+        assert impl(items, params) == [detect_reference(s, books, params) for s, books in items]
+        return
+    each = data.draw(st.lists(params_st, min_size=len(items), max_size=len(items)))
+    assert impl(items, each) == [detect_reference(s, books, p) for (s, books), p in zip(items, each, strict=True)]
 
 
 @PROPS
@@ -263,3 +272,22 @@ def test_batch_handles_symbols_on_fewer_than_two_venues(
 ) -> None:
     items = [("NONE/USDT", []), ("ONE/USDT", books[:1]), (SYMBOL, books), ("ONE/USDT", books[1:2])]
     assert detect_batch(items, params) == [None, None, detect_reference(SYMBOL, books, params), None]
+
+
+@PROPS
+@given(books=venues(), data=st.data())
+def test_batch_with_per_symbol_params_decides_each_symbol_with_its_own(
+    books: list[VenueBook], data: st.DataObject
+) -> None:
+    # Many copies of one symbol's books, each with its own params, through the across-symbols path (from
+    # ``BATCH_FROM`` items): each must be what ``detect`` says alone with that symbol's params.
+    each = data.draw(st.lists(params_st, min_size=BATCH_FROM, max_size=2 * BATCH_FROM))
+    items = [(f"S{k}/USDT", books) for k in range(len(each))]
+    assert detect_many(items, each) == [detect(s, v, p) for (s, v), p in zip(items, each, strict=True)]
+
+
+def test_per_symbol_params_must_match_the_items() -> None:
+    params = DetectionParams(max_size=D(1))
+    for impl in (detect_many, detect_batch):
+        with pytest.raises(ValueError, match="2 DetectionParams for 1 items"):
+            impl([(SYMBOL, [])], [params, params])
