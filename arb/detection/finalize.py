@@ -39,7 +39,7 @@ from arb.detection.types import (
     Rejection,
     VenueBook,
 )
-from arb.domain.market import quantize_step
+from arb.domain.market import Side, quantize_step, widen
 
 MONEY_EXP = Decimal("1e-12")
 BPS_EXP = Decimal("1e-4")
@@ -130,8 +130,16 @@ def _round_legs(
         sold = walk_exact(sell.bid_px, sell.bid_sz, sell_amount)
         if bought is not None and sold is not None:
             cost = bought[0] * quote_fee
-            if cost <= buy.quote_balance and sell_amount <= sell.base_balance:
+            # What the buy venue holds back for the order: amount x its IOC limit (the walked worst price
+            # on the tick, widened as the executor will), not the notional the walk costs.
+            limit = buy.rules.round_price(widen(buy.rules.round_price(bought[1], Side.BUY), Side.BUY,
+                                                params.limit_allowance_bps), Side.BUY)
+            reserved = buy_amount * limit * quote_fee
+            if reserved <= buy.quote_balance and sell_amount <= sell.base_balance:
                 return _Legs(buy_amount, sell_amount, *bought, *sold, cost)
+            if reserved > buy.quote_balance:  # the most this balance reserves at this limit (less is cheaper)
+                buy_amount = min(buy_amount, to_step(buy.quote_balance / (limit * quote_fee), b_step,
+                                                     ROUND_FLOOR) + b_step)
         buy_amount -= b_step
     return Reason.BALANCE_INSUFFICIENT, buy_amount, sell_amount
 

@@ -84,6 +84,9 @@ class DetectionParams:
     min_profit: Decimal = Decimal(0)
     max_edge_bps: Decimal = Decimal(100)  # abnormal-edge ceiling on the top-of-book gross cross
     max_book_age_ms: int = 1_000
+    # The executor widens each IOC limit by this much (``[execution] slippage_bps``), and a venue reserves a
+    # buy's amount x its limit: the buy venue's quote balance must cover that, not just the walked notional.
+    limit_allowance_bps: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         if self.max_size <= 0:

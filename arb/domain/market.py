@@ -71,6 +71,15 @@ class MarketRules:
         return quantize_step(price, self.price_step, ROUND_FLOOR if side is Side.BUY else ROUND_CEILING)
 
 
+BPS = Decimal(10_000)
+
+
+def widen(price: Decimal, side: Side, allowance_bps: Decimal) -> Decimal:
+    """Allow ``allowance_bps`` worse than ``price``: higher for a buy, lower for a sell (an IOC limit)."""
+    factor = allowance_bps / BPS
+    return price * (1 + factor) if side is Side.BUY else price * (1 - factor)
+
+
 def check_step(step: Decimal) -> None:
     """A price or amount step arb can round to: finite, from :data:`MIN_STEP` to :data:`MAX_QUANTITY`.
     Raises ValueError saying what is wrong (config validation calls this too)."""

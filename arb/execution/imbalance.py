@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from arb.domain.market import MarketRules, Side
-from arb.execution.plan import BPS, PairPlan
+from arb.domain.market import BPS, MarketRules, Side
+from arb.execution.plan import PairPlan
 from arb.venues.protocol import FillReport
 
 ZERO = Decimal(0)

@@ -13,9 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from arb.domain.market import MarketRules, Side
-
-BPS = Decimal(10_000)
+from arb.domain.market import MarketRules, Side, widen
 
 
 class OpportunityLike(Protocol):
@@ -105,12 +103,6 @@ class PlanRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def widen(price: Decimal, side: Side, slippage_bps: Decimal) -> Decimal:
-    """Allow ``slippage_bps`` worse than ``price``: higher for a buy, lower for a sell."""
-    factor = slippage_bps / BPS
-    return price * (1 + factor) if side is Side.BUY else price * (1 - factor)
 
 
 def prepare_leg(venue: str, side: Side, amount: Decimal, limit: Decimal, rules: MarketRules,

@@ -87,7 +87,7 @@ def detection_params(config: Config, symbol: str) -> DetectionParams:
     d = config.detection
     return DetectionParams(max_size=config.symbols[symbol].max_size, min_edge_bps=d.min_edge_bps,
                            min_profit=d.min_profit, max_edge_bps=d.abnormal_edge_bps,
-                           max_book_age_ms=d.max_book_age_ms)
+                           max_book_age_ms=d.max_book_age_ms, limit_allowance_bps=config.execution.slippage_bps)
 
 
 class Detector:

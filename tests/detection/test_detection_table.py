@@ -10,6 +10,7 @@ from detection_books import SYMBOL, book, rules
 
 from arb.detection import DetectionParams, FeeMode, Opportunity, Reason, Rejection, detect, detect_many
 from arb.detection.reference import detect_reference
+from arb.domain.market import Side
 
 PARAMS = DetectionParams(max_size=D(10), max_edge_bps=D(150), max_book_age_ms=1000)
 IMPLS = [
@@ -259,3 +260,21 @@ def test_detect_many_matches_detect_per_symbol():
     assert many == [detect(symbol, venues, PARAMS) for symbol, venues in items]
     assert many[0] is None and isinstance(many[1], Opportunity) and isinstance(many[2], Rejection)
     assert many[3] is None
+
+
+@pytest.mark.parametrize("impl", [detect, lambda s, v, p: detect_many([(s, v)], p)[0]])
+def test_the_buy_is_sized_to_what_its_venue_reserves_at_the_ioc_limit(impl):
+    # The walk for 1.0 costs 100.5 (+ fee: 100.6005), which 101 covers; but the buy venue holds back
+    # amount x limit, the worst level widened by the executor's 2 bps: 1.0 x 101.02 x 1.001 = 101.12 > 101.
+    # Sized on the walk, the buy would be refused (InsufficientFunds) and leave the sell leg alone.
+    cheap = book("a", [(99.0, 1.0)], [(100.0, 0.5), (101.0, 1.0)], quote="101")
+    rich = book("b", [(103.0, 2.0)], [(104.0, 2.0)])
+    params = DetectionParams(max_size=D(1), max_edge_bps=D(500), limit_allowance_bps=D(2))
+    opp = impl(SYMBOL, [cheap, rich], params)
+    assert isinstance(opp, Opportunity)
+    assert opp.size == D("0.998")
+    limit = cheap.rules.round_price(opp.buy_limit * (1 + D(2) / 10_000), Side.BUY)
+    assert opp.size * limit * D("1.001") <= D("101") < (opp.size + D("0.001")) * limit * D("1.001")
+    # Without the executor's allowance, the limit is the worst walked price itself: still more than the walk.
+    plain = impl(SYMBOL, [cheap, rich], DetectionParams(max_size=D(1), max_edge_bps=D(500)))
+    assert plain.size * plain.buy_limit * D("1.001") <= D("101")
