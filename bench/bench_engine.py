@@ -6,9 +6,11 @@ Simulator: ``Engine(config, force_paper=True, mode="replay")`` on the shipped co
 a temporary directory, on its market-time event loop at speed 0 (``arb/runtime/simloop.py``): migrations,
 reconciliation, the capture source applying each instant's events, the decision loop (books -> detection ->
 risk -> paired executor -> store) with the venues' simulated latency in market time, rejections through
-the batched writer, the end-of-run totals read back. Reported: events/s over the whole run, and the
-hot-path latency (first update of an instant -> decision, the engine's own ``RunResult.hot_path``) p50/p90/
-p99/max: in the simulator it includes one turn of the event loop between the source and the decision task.
+the batched writer, the end-of-run totals read back. Reported: events/s while the market ran (the decision
+loop's wall time: from the capture's first event to its last, every decision and pair included) and over
+the whole run (with migrations, start-up and the end-of-run totals), and the hot-path latency (first update
+of an instant -> decision, the engine's own ``RunResult.hot_path``) p50/p90/p99/max: in the simulator it
+includes one turn of the event loop between the source and the decision task.
 
 Baseline, same process, same capture: books + detection alone, as the simulator does them (every event of
 an instant applied to the same ``BookStore``, then the decision loop's own ``Detector`` once per instant, on
@@ -34,7 +36,7 @@ from arb.config import DEFAULT_CONFIG, Config, load_config
 from arb.engine import Engine, RunResult
 from arb.marketdata.capture import read_capture
 from arb.runtime.balances import refresh_balances
-from arb.runtime.decisions import Detector
+from arb.runtime.decisions import DecisionLoop, Detector
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.status import StatusReporter
 from arb.runtime.venues import open_venues
@@ -50,13 +52,29 @@ def bench_config(tmp: Path, fee: str | None) -> Config:
     return load_config(path)
 
 
-def run_engine(config: Config, tmp: Path, n: int) -> tuple[float, RunResult]:
+class _TimedLoop(DecisionLoop):
+    """The engine's own decision loop, timed: the wall seconds the market ran (the capture from its first
+    event to its last, every decision and pair included), without the run's start-up and end."""
+
+    market_s = 0.0
+
+    async def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            await super().run()
+        finally:
+            _TimedLoop.market_s = time.perf_counter() - started
+
+
+def run_engine(config: Config, tmp: Path, n: int) -> tuple[float, float, RunResult]:
+    """(whole run s, market s, result)."""
     db = tmp / f"bench-{n}.db"
     engine = Engine(config, db_url=f"sqlite:///{db}", force_paper=True, mode="replay",
                     status=StatusReporter("off"), install_signal_handlers=False)
+    engine.decision_loop = _TimedLoop
     started = time.perf_counter()
     result = engine.main()
-    return time.perf_counter() - started, result
+    return time.perf_counter() - started, _TimedLoop.market_s, result
 
 
 class _At:
@@ -133,27 +151,29 @@ def main() -> None:
         print(f"capture: {config.capture_path()}  fees: {[str(v.taker_fee) for v in config.venues.values()]}")
 
         base_best: tuple[float, int, LatencyRecorder, int] | None = None
-        eng_best: tuple[float, RunResult] | None = None
+        eng_best: tuple[float, float, RunResult] | None = None
         for n in range(args.repeat):
             base = asyncio.run(run_baseline(config))
             if base_best is None or base[0] < base_best[0]:
                 base_best = base
             eng = run_engine(config, tmp, n)
-            if eng_best is None or eng[0] < eng_best[0]:
+            if eng_best is None or eng[1] < eng_best[1]:
                 eng_best = eng
         assert base_best is not None and eng_best is not None
 
         b_elapsed, events, b_latency, b_approved = base_best
-        e_elapsed, result = eng_best
+        e_elapsed, e_market, result = eng_best
         f = result.funnel
-        b_rate, e_rate = events / b_elapsed, f.book_updates / e_elapsed
+        b_rate, e_rate, e_whole = events / b_elapsed, f.book_updates / e_market, f.book_updates / e_elapsed
         b_hot, e_hot = b_latency.summary_us(), result.hot_path.summary_us()
         print(f"events: {events}  approved by detection: baseline {b_approved}, engine {f.approved}; "
               f"engine executed {f.executed}, rejected {sum(f.rejected.values())}, "
               f"orders {result.summary['orders']}, fills {result.summary['fills']}")
         print(f"baseline (books + detection)   {b_rate:>9,.0f} events/s  ({b_elapsed:.2f} s)")
-        print(f"simulator (executor + store)   {e_rate:>9,.0f} events/s  ({e_elapsed:.2f} s, incl. start-up "
-              f"and end-of-run totals)   x{e_rate / b_rate:.2f} of baseline (target >= 0.6)")
+        print(f"simulator (executor + store)   {e_rate:>9,.0f} events/s  ({e_market:.2f} s while the market ran)"
+              f"   x{e_rate / b_rate:.2f} of baseline (target >= 0.6)")
+        print(f"  whole run                    {e_whole:>9,.0f} events/s  ({e_elapsed:.2f} s incl. migrations, "
+              f"start-up and end-of-run totals)   x{e_whole / b_rate:.2f}")
         print(f"hot path baseline   {fmt(b_hot)}")
         print(f"hot path simulator  {fmt(e_hot)}")
         ratios = " ".join(f"{k} x{float(e_hot[k]) / float(b_hot[k]):.2f}" for k in ("p50", "p90", "p99", "max"))
