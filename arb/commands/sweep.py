@@ -54,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        import distributed  # noqa: F401 - an optional extra: say how to get it before reading anything
+    except ImportError:
+        raise UsageError("arb sweep needs dask.distributed, an optional extra: "
+                         ".venv/bin/pip install -e \".[sweep]\"") from None
     config = load_config(args.config)
     raw: dict[str, list[str]] = read_grid_file(args.grid) if args.grid else {}
     for key in KEYS:

@@ -84,3 +84,15 @@ def test_a_bad_grid_file_key_names_the_file(tmp_path: Path, capsys: pytest.Captu
     assert main(["sweep", str(grid), "--db", f"sqlite:///{tmp_path / 'never.db'}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"arb: error: {grid}: unknown grid key 'speed'") and err.count("\n") == 1, err
+
+
+def test_without_dask_it_says_which_extra_to_install(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as on a machine that installed only `-e .`
+    assert main(["sweep", "--db", f"sqlite:///{tmp_path / 's.db'}", "--fee", "0"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert lines == ['arb: error: arb sweep needs dask.distributed, an optional extra: '
+                     '.venv/bin/pip install -e ".[sweep]"'], lines
+    assert not (tmp_path / "s.db").exists()
