@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console, Group
@@ -53,6 +54,7 @@ class StatusReporter:
         self.total_events: int | None = None  # a replay's size, for the progress bar
         self.done_events = 0
         self._stopped = threading.Event()
+        self._started = time.monotonic()  # wall time the view started: the run's elapsed time
 
     @classmethod
     def for_config(cls, config: Config) -> StatusReporter:
@@ -72,6 +74,7 @@ class StatusReporter:
     def start(self, run_id: int, view: RunView, spawn: Callable[..., asyncio.Task[None]] | None = None) -> None:
         """Show the view until :meth:`stop`; its loop is a task of ``spawn`` (the engine's supervisor)."""
         self._engine, self._run_id = view, run_id
+        self._started = time.monotonic()
         if self.mode == "off":
             return
         if self.mode == "rich":
@@ -126,9 +129,15 @@ class StatusReporter:
             books.append(f"{book.venue}:{book.health(now_ms).value}({age}ms)")
         progress = f" progress {self._percent():.0f}%" if self.total_events else ""
         incidents = "".join(f" {label} {text}" for label, text in self._incidents())
-        return (f"run {self._run_id} updates {f['book_updates']} ({rate:.0f}/s) crossed {f['crossed']} "
-                f"executed {f['executed']} rejected {f['rejected_total']} pnl {money(view.funnel.realized_pnl)} "
+        reasons = f" ({_top_reasons(f['rejected'])})" if f["rejected"] else ""
+        return (f"run {self._run_id} market {_market_time(now_ms)} elapsed {self._elapsed()} "
+                f"updates {f['book_updates']} ({rate:.0f}/s) crossed {f['crossed']} executed {f['executed']} "
+                f"rejected {f['rejected_total']}{reasons} pnl {money(view.funnel.realized_pnl)} "
                 f"books {' '.join(books)}{incidents}{progress}")
+
+    def _elapsed(self) -> str:
+        seconds = int(time.monotonic() - self._started)
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
     def _incidents(self) -> list[tuple[str, str]]:
         """Dropped frames, task restarts and resubscriptions so far (only those that happened)."""
@@ -162,14 +171,29 @@ class StatusReporter:
         now_ms = self._engine.clock.now_ms()
         table.add_column("venue / metric")
         table.add_column("value", justify="right")
+        table.add_row("market time / elapsed", f"{_market_time(now_ms)} / {self._elapsed()}")
         for book in self._engine.books:
             age = now_ms - book.received_ts if book.received_ts is not None else None
             table.add_row(f"{book.venue} {book.symbol}", f"{book.health(now_ms).value}, {age} ms old")
         table.add_row("book updates", f"{f['book_updates']} ({rate:.0f}/s)")
         table.add_row("crossed / approved", f"{f['crossed']} / {f['approved']}")
         table.add_row("executed / rejected", f"{f['executed']} / {f['rejected_total']}")
+        if f["rejected"]:
+            table.add_row("rejected by reason", _top_reasons(f["rejected"]))
         funnel = self._engine.funnel
         table.add_row("expected / realized", f"{money(funnel.expected_profit)} / {money(funnel.realized_pnl)}")
         for label, text in self._incidents():
             table.add_row(label, text)
         return table
+
+
+def _market_time(ms: int) -> str:
+    """The run's clock as a person reads it: market time in a simulation, the wall clock live (UTC)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _top_reasons(rejected: dict[str, int], n: int = 3) -> str:
+    """The most frequent rejection reasons first: ``unprofitable_after_fees 1335, below_min_edge 2``."""
+    ranked = sorted(rejected.items(), key=lambda item: (-item[1], item[0]))
+    more = f", +{len(ranked) - n} more" if len(ranked) > n else ""
+    return ", ".join(f"{reason} {count}" for reason, count in ranked[:n]) + more

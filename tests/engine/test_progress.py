@@ -38,3 +38,31 @@ def test_progress_shows_in_plain_lines_and_in_the_rich_view() -> None:
     out = io.StringIO()
     Console(file=out, width=100, force_terminal=False).print(reporter._renderable())
     assert "replay 100/400 events (25%)" in out.getvalue()
+
+
+
+def test_the_status_line_says_market_time_elapsed_and_why_decisions_were_rejected() -> None:
+    from arb.runtime.funnel import Funnel
+
+    funnel = Funnel()
+    funnel.rejected.update({"unprofitable_after_fees": 1335, "below_min_edge": 2, "below_min_amount": 1,
+                            "book_stale": 1})
+
+    class View:
+        books: list[object] = []
+        incidents = None
+
+        def __init__(self) -> None:
+            self.funnel = funnel
+
+        class clock:  # noqa: N801
+            @staticmethod
+            def now_ms() -> int:
+                return 1_629_420_160_000  # 2021-08-20 00:42:40 UTC, the capture's market time
+
+    reporter = StatusReporter("plain", stream=io.StringIO())
+    reporter._engine, reporter._run_id = View(), 3  # type: ignore[assignment]
+    line = reporter.line()
+    assert line.startswith("run 3 market 2021-08-20 00:42:40Z elapsed 0:00:00 "), line
+    assert ("rejected 1339 (unprofitable_after_fees 1335, below_min_edge 2, below_min_amount 1, +1 more)"
+            in line), line

@@ -21,7 +21,8 @@ from .helpers import config_with, trimmed_capture
 from .paper_rig import SpyEngine, rehearsal_config, until
 from .store_outage import StoreOutage
 
-STATUS = re.compile(r"^arb: run (\d+) updates (\d+) \((\d+)/s\) crossed \d+ executed \d+ rejected \d+ pnl \S+ "
+STATUS = re.compile(r"^arb: run (\d+) market \S+ \S+Z elapsed \d+:\d\d:\d\d updates (\d+) \((\d+)/s\) crossed \d+ "
+                    r"executed \d+ rejected \d+(?: \([^)]*\))? pnl \S+ "
                     r"books (\S+:\w+\(-?\d+ms\)( |$))+")
 
 
