@@ -161,7 +161,7 @@ class StatusReporter:
         if not self.total_events:
             return table
         bar = ProgressBar(total=self.total_events, completed=self.done_events, width=50)
-        return Group(table, bar, f"replay {self.done_events}/{self.total_events} events ({self._percent():.0f}%)")
+        return Group(table, bar, f"capture {self.done_events}/{self.total_events} events ({self._percent():.0f}%)")
 
     def _table(self) -> Table:
         table = Table(title=f"arb run {self._run_id}", expand=False)

@@ -37,7 +37,7 @@ def test_progress_shows_in_plain_lines_and_in_the_rich_view() -> None:
 
     out = io.StringIO()
     Console(file=out, width=100, force_terminal=False).print(reporter._renderable())
-    assert "replay 100/400 events (25%)" in out.getvalue()
+    assert "capture 100/400 events (25%)" in out.getvalue()
 
 
 
