@@ -55,11 +55,9 @@ class SandboxLink:
     ws_url: str
     sandbox: Sandbox | None  # the in-process sandbox; None for an external `arb sandbox`
     pairs: dict[str, str]  # unified symbol -> the sandbox's market id
-    # Set when the sandbox plays the capture itself and has finished it.
+    # Set when the sandbox plays the capture itself and has finished it (outside a simulation, where the
+    # engine reads the capture itself and starts no feed over the sandbox's WebSocket).
     feed_done: asyncio.Event | None = None
-    # In a simulation the sandbox plays the capture on the run's market timeline for its own matching,
-    # and the engine reads the same capture itself: no book feed over the WebSocket.
-    simulated: bool = False
 
     @property
     def endpoint(self) -> Endpoint:

@@ -221,8 +221,7 @@ class GateAdapter:
                                         feeds=feeds))
         await sandbox.start()
         closers.append(sandbox.stop)
-        link = SandboxLink(sandbox.rest_url, sandbox.ws_url, sandbox, pairs, sandbox.feed_done if feeds else None,
-                           simulated=simulated)
+        link = SandboxLink(sandbox.rest_url, sandbox.ws_url, sandbox, pairs, sandbox.feed_done if feeds else None)
         exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
                                              pairs=[spec.to_json() for spec in specs],
                                              clock=ServerClock(clock.now_ms), timeout=_timeout_ms(config))
