@@ -5,7 +5,14 @@ Measures, per approved opportunity:
   real executor (risk check, plan, one SQLite transaction storing the opportunity and both orders,
   concurrent send), on the exchanges' own ccxt sessions with no aiohttp trace hooks in the timed path;
 - skew between the two legs' wire times;
-and, in the same process, a sequential baseline on the same prepare+send path (prepare both legs, send
+and, in the same process, two baselines:
+- **the floor**: what the machine allows for the same work, done minimally: the same rows (an opportunity,
+  two orders, two order events) committed through a raw DB-API ``sqlite3`` connection in the same journal
+  mode (WAL, ``synchronous=NORMAL``) on the same schema, both Gate requests built and signed with
+  ``hashlib``/``hmac``, then written to two open loopback sockets. Floor and arb iterations alternate, so
+  both see the same machine; arb's median and p90 are printed as multiples of the floor's, with where
+  arb's time goes stage by stage (risk + plan, record, build and sign, hand to the socket);
+- a sequential baseline on the same prepare+send path (prepare both legs, send
 leg A, wait for its answer, send leg B) whose gap between the two wire times is what concurrency removes.
 Preparing both legs first in the baseline too keeps it honest: its gap is one round trip plus one send,
 not inflated by building and signing leg B. Target: skew <= 20% of the sequential gap. Run it on each
@@ -17,7 +24,13 @@ Run: ``.venv/bin/python bench/bench_executor.py [pairs] [venue_latency_ms]``
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
+import socket
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,6 +127,104 @@ class WireTap:
         transport.write, transport.writelines = tapped_write, tapped_writelines
 
 
+_SINK = """
+import socket, threading
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+def drain(conn):
+    with conn:
+        while conn.recv(65536):
+            pass
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=drain, args=(conn,), daemon=True).start()
+"""
+
+
+class Sink:
+    """A loopback TCP server that reads and discards, in a process of its own (its reads must not take this
+    process's GIL in the middle of a timed floor pair): the floor's two open sockets write to it."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", _SINK], stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
+
+    def connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+_OPP_SQL = (
+    "INSERT INTO opportunities (run_id, detected_at, symbol, buy_venue, sell_venue, size, buy_price, sell_price,"
+    " buy_limit, sell_limit, expected_profit, edge_bps, decision, reason, buy_fee_rate, sell_fee_rate,"
+    " buy_book_seq, sell_book_seq, buy_book_age_ms, sell_book_age_ms, detail, mark_price)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_ORDER_SQL = (
+    "INSERT INTO orders (opportunity_id, run_id, venue, symbol, side, type, time_in_force, purpose,"
+    " client_order_id, price, amount, filled, status, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_EVENT_SQL = "INSERT INTO order_events (order_id, ts, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?)"
+
+
+class Floor:
+    """The minimal path to the wire for one pair, on the same schema, journal mode and loopback."""
+
+    def __init__(self, db_path: Path, run_id: int, sink: Sink) -> None:
+        self.db = sqlite3.connect(db_path, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.run_id = run_id
+        self.socks = (sink.connect(), sink.connect())
+        self.n = 0
+        self.host = f"127.0.0.1:{sink.port}".encode()
+
+    def _request(self, side: str, price: str, client_id: str) -> bytes:
+        body = json.dumps({"currency_pair": "LINK_USDT", "type": "limit", "side": side, "amount": "0.1",
+                           "price": price, "time_in_force": "ioc", "text": client_id}).encode()
+        ts = str(int(time.time()))
+        signed = f"POST\n/api/v4/spot/orders\n\n{hashlib.sha512(body).hexdigest()}\n{ts}"
+        sign = hmac.new(SECRET.encode(), signed.encode(), hashlib.sha512).hexdigest()
+        return (b"POST /api/v4/spot/orders HTTP/1.1\r\nHost: " + self.host + b"\r\nKEY: " + KEY.encode()
+                + b"\r\nTimestamp: " + ts.encode() + b"\r\nSIGN: " + sign.encode()
+                + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
+                + b"\r\n\r\n" + body)
+
+    def pair(self) -> int:
+        """One pair, decision to both requests handed to the kernel; returns the nanoseconds taken."""
+        t0 = time.perf_counter_ns()
+        self.n += 1
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        cur = self.db.cursor()
+        cur.execute("BEGIN")
+        cur.execute(_OPP_SQL, (self.run_id, now, SYMBOL, "gate_a", "gate_b", "0.1", "20.00", "20.20", "20.00",
+                               "20.20", "0.016", "80", "executed", None, "0.001", "0.001", None, None, 0, 0,
+                               None, "19.98"))
+        opp_id = cur.lastrowid
+        ids = []
+        for venue, side, price in (("gate_a", "buy", "20.00"), ("gate_b", "sell", "20.20")):
+            client_id = f"t-floor{self.n}{side[0]}"
+            cur.execute(_ORDER_SQL, (opp_id, self.run_id, venue, SYMBOL, side, "limit", "ioc", "entry", client_id,
+                                     price, "0.1", "0", "created", now, now))
+            cur.execute(_EVENT_SQL, (cur.lastrowid, now, None, "created", None))
+            ids.append(client_id)
+        cur.execute("COMMIT")
+        requests = (self._request("buy", "20.00", ids[0]), self._request("sell", "20.20", ids[1]))
+        for sock, request in zip(self.socks, requests, strict=True):
+            sock.sendall(request)
+        return time.perf_counter_ns() - t0
+
+    def close(self) -> None:
+        for sock in self.socks:
+            sock.close()
+        self.db.close()
+
+
 def config() -> SandboxConfig:
     return SandboxConfig(accounts=(Account(KEY, SECRET, {"USDT": D("10000000"), "LINK": D("1000000")}),),
                          pairs=(PAIR,), order_limit=100_000, global_limit=1_000_000)
@@ -147,11 +258,26 @@ async def main(pairs: int, latency_ms: float) -> None:
             risk = RiskGate(RiskLimits(D("1e9"), D("1e9"), D("1e9")))
             executor = PairedExecutor(venues, sessions, run_id, risk, config=ExecutorConfig())
 
+            sink = Sink()
+            # Its own database file, migrated to the same schema: neither path pays the other's checkpoints.
+            floor_url = f"sqlite:///{Path(tmp) / 'floor.db'}"
+            upgrade_to_head(floor_url)
+            with make_session_factory(make_engine(floor_url)).begin() as s:
+                floor_run = Run(started_at=datetime.now(UTC), mode="paper", config_snapshot={}, summary=None)
+                s.add(floor_run)
+                s.flush()
+                floor = Floor(Path(tmp) / "floor.db", floor_run.id, sink)
+            marks: dict[str, int] = {}
+            executor.trace = lambda stage: marks.__setitem__(stage, time.perf_counter_ns())
             # warm-up: connections open, code paths hot
             for _ in range(5):
                 await executor.execute(Opp())
-            to_wire, skew = [], []
+                floor.pair()
+            to_wire, skew, floor_ns = [], [], []
+            stages: dict[str, list[int]] = {"risk + plan": [], "record": [], "build and sign": [],
+                                            "hand to the socket": []}
             for _ in range(pairs):
+                floor_ns.append(floor.pair())  # interleaved: floor and arb see the same machine
                 wire.sent.clear()
                 t0 = time.perf_counter_ns()
                 result = await executor.execute(Opp())
@@ -159,6 +285,13 @@ async def main(pairs: int, latency_ms: float) -> None:
                 a, b = wire.sent["gate_a"][0], wire.sent["gate_b"][0]
                 to_wire.append(max(a, b) - t0)
                 skew.append(abs(a - b))
+                stages["risk + plan"].append(marks["planned"] - t0)
+                stages["record"].append(marks["recorded"] - marks["planned"])
+                stages["build and sign"].append(marks["prepared"] - marks["recorded"])
+                stages["hand to the socket"].append(max(a, b) - marks["prepared"])
+            executor.trace = None
+            floor.close()
+            sink.close()
 
             ids = ClientIdFactory()
             gaps = []
@@ -180,6 +313,12 @@ async def main(pairs: int, latency_ms: float) -> None:
     med = lambda xs: statistics.median(xs) / 1e6  # noqa: E731
     print(f"pairs={pairs} venue_latency={latency_ms} ms (sandbox on loopback, real signing, SQLite store)")
     print(f"decision -> both legs on the wire: median {med(to_wire):.3f} ms, p90 {ms(to_wire, 90):.3f} ms")
+    print(f"floor (raw sqlite3 + hmac + socket): median {med(floor_ns):.3f} ms, p90 {ms(floor_ns, 90):.3f} ms")
+    print(f"arb / floor:                      median {med(to_wire) / med(floor_ns):.1f}x (target <= 5x), "
+          f"p90 {ms(to_wire, 90) / ms(floor_ns, 90):.1f}x (target <= 6x)")
+    print("where arb's time goes (median per stage):")
+    for stage, xs in stages.items():
+        print(f"  {stage:<20} {med(xs):.3f} ms  ({med(xs) / med(to_wire):.0%})")
     print(f"leg skew (concurrent):            median {med(skew):.3f} ms, p90 {ms(skew, 90):.3f} ms")
     print(f"sequential baseline gap:          median {med(gaps):.3f} ms, p90 {ms(gaps, 90):.3f} ms")
     print(f"skew / sequential gap (median):   {med(skew) / med(gaps):.1%}  (target <= 20%)")

@@ -5,6 +5,7 @@ One pair, step by step (each step's failure mode in brackets):
 1. plan both legs together, rounded and validated       [a leg cannot be sent -> neither is]
 2. risk check                                            [refused -> opportunity recorded with the reason]
 3. one transaction: opportunity + both orders ``created`` [a crash after this leaves ids to look up]
+   (``store/write_ahead.py``: prepared statements, not a unit of work: it is on the way to the wire)
 4. both legs prepared (built and signed) right after, before either is written
                                                          [either fails -> neither is sent; both rejected]
 5. both legs written **concurrently**, back to back (``asyncio.gather`` over ``send``); each leg runs to
@@ -23,7 +24,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import cast
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +46,7 @@ from arb.execution.risk import RiskGate
 from arb.store import orders as repo
 from arb.store.models import Opportunity
 from arb.store.settlement import settle_opportunity
+from arb.store.write_ahead import WriteAheadRecord
 from arb.venues.protocol import FillReport, OrderRequest, PreparedOrder, Venue
 
 
@@ -99,6 +100,10 @@ class PairedExecutor:
         self.config = config
         self.clock = clock
         self.legs = LegRunner(sessions, risk, lookup=config.lookup, clock=clock, sleep=sleep)
+        self.write_ahead = WriteAheadRecord(sessions.kw["bind"])  # the entry's rows, committed before sending
+        # Called with a stage's name as each step of an entry ends ("planned", "recorded", "prepared"):
+        # bench/bench_executor.py times where a pair's way to the wire goes. None in a run.
+        self.trace: Callable[[str], None] | None = None
 
     async def execute(self, opp: OpportunityLike, *, detected_at: datetime | None = None) -> PairResult:
         detected_at = detected_at or self.clock()
@@ -122,26 +127,34 @@ class PairedExecutor:
         if not decision.allowed:
             return self._refuse(opp, detected_at, decision.reason or "risk", plan)
 
+        trace = self.trace
+        if trace is not None:
+            trace("planned")
         buy_req = OrderRequest(self.ids.next(self.venues[plan.buy.venue].client_ids, "entry"), plan.symbol,
                                plan.buy.side, plan.buy.amount, plan.buy.price)
         sell_req = OrderRequest(self.ids.next(self.venues[plan.sell.venue].client_ids, "entry"), plan.symbol,
                                 plan.sell.side, plan.sell.amount, plan.sell.price)
-        now = self.clock()
-        with self.sessions.begin() as s:
-            opp_id = repo.insert_opportunity(s, self.run_id, opp, detected_at, decision="executed",
-                                             buy_limit=plan.buy.price, sell_limit=plan.sell.price)
-            buy_id = repo.create_order(s, self._new(opp_id, plan.buy.venue, buy_req, "entry"), now)
-            sell_id = repo.create_order(s, self._new(opp_id, plan.sell.venue, sell_req, "entry"), now)
+        opp_id, (buy_id, sell_id) = self.write_ahead.entry(
+            self.run_id, opp, detected_at,
+            (self._new(None, plan.buy.venue, buy_req, "entry"), self._new(None, plan.sell.venue, sell_req, "entry")),
+            self.clock(), buy_limit=plan.buy.price, sell_limit=plan.sell.price)
+        if trace is not None:
+            trace("recorded")
 
         # Build and sign both legs first: the second request must not be built while the first is on the
-        # wire (that is what made the legs' skew a third of a sequential submit's gap).
+        # wire (that is what made the legs' skew a third of a sequential submit's gap). One after the other,
+        # awaited in place: preparing does no I/O once markets and the clock are loaded, so no task and no
+        # loop turn (with whatever else is ready) stands between the record and the writes.
         buy_venue, sell_venue = self.venues[plan.buy.venue], self.venues[plan.sell.venue]
-        prepared = await asyncio.gather(buy_venue.prepare(buy_req), sell_venue.prepare(sell_req),
-                                        return_exceptions=True)
-        for venue_name, item in zip((plan.buy.venue, plan.sell.venue), prepared, strict=True):
-            if isinstance(item, BaseException):
-                return self._not_sent(opp_id, (buy_id, sell_id), venue_name, item)
-        buy_prep, sell_prep = cast("list[PreparedOrder]", prepared)
+        prepared: list[PreparedOrder] = []
+        for name, venue, request in ((plan.buy.venue, buy_venue, buy_req), (plan.sell.venue, sell_venue, sell_req)):
+            try:
+                prepared.append(await venue.prepare(request))
+            except Exception as exc:  # noqa: BLE001 - neither leg leaves; the rows say why
+                return self._not_sent(opp_id, (buy_id, sell_id), name, exc)
+        buy_prep, sell_prep = prepared
+        if trace is not None:
+            trace("prepared")
         try:
             legs = await asyncio.gather(
                 self.legs.run(buy_venue, buy_id, buy_prep),
@@ -154,10 +167,8 @@ class PairedExecutor:
             raise UnrecordedOrders((buy_req.client_order_id, sell_req.client_order_id),
                                    type(exc).__name__) from exc
 
-    def _not_sent(self, opp_id: int, order_ids: tuple[int, ...], venue: str, exc: BaseException) -> PairResult:
+    def _not_sent(self, opp_id: int, order_ids: tuple[int, ...], venue: str, exc: Exception) -> PairResult:
         """A leg could not be prepared: neither leg leaves; the orders and the opportunity say why."""
-        if not isinstance(exc, Exception):
-            raise exc  # cancellation and friends are not a venue's answer
         self.legs.count_failure(venue, exc)
         reason = f"not_sent:{venue}:{type(exc).__name__}"
         with self.sessions.begin() as s:
@@ -250,7 +261,7 @@ class PairedExecutor:
         return await self.legs.run(venue, oid, prepared)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _new(self, opp_id: int, venue: str, req: OrderRequest, purpose: str) -> repo.NewOrder:
+    def _new(self, opp_id: int | None, venue: str, req: OrderRequest, purpose: str) -> repo.NewOrder:
         return repo.NewOrder(
             run_id=self.run_id, opportunity_id=opp_id, venue=venue, symbol=req.symbol, side=req.side.value,
             price=req.price, amount=req.amount, client_order_id=req.client_order_id, purpose=purpose,

@@ -1,0 +1,120 @@
+"""The write-ahead record of a pair: its opportunity and both orders in ``created``, each with its first
+event, in one committed transaction **before** either leg is written to a venue.
+
+It writes exactly the rows :func:`arb.store.orders.insert_opportunity` and :func:`~arb.store.orders.create_order`
+write (a test compares them column by column), on the hot path's budget:
+
+- statements are compiled once per database by SQLAlchemy (``INSERT ... RETURNING id``) and run with
+  ``exec_driver_sql``, so no unit of work, identity map or flush plan is built per pair. They still pass
+  through the engine's connection events, as every other statement does;
+- values go through each column's own type (``TypeEngine.bind_processor``): ``Decimal`` stays exact text on
+  SQLite and ``NUMERIC`` on PostgreSQL, timestamps are UTC, a float is refused, as in the ORM;
+- one connection is checked out per record, so on PostgreSQL the pool's liveness ping runs here too.
+
+Durability is the database's: on SQLite (WAL, ``synchronous=NORMAL``) the commit survives a crash of the
+process; the last commits may be lost if the machine loses power (README, "Durability of the write-ahead
+record"). On PostgreSQL it is durable once the commit returns, with the server's default
+``synchronous_commit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.engine import Dialect, Engine
+
+from arb.domain.orders import OrderStatus
+from arb.store.models import Opportunity, Order, OrderEvent
+
+if TYPE_CHECKING:
+    from arb.execution.plan import OpportunityLike
+    from arb.store.orders import NewOrder
+
+_OPPORTUNITY_COLUMNS = (
+    "run_id", "detected_at", "symbol", "buy_venue", "sell_venue", "size", "buy_price", "sell_price", "buy_limit",
+    "sell_limit", "expected_profit", "mark_price", "edge_bps", "decision", "reason", "buy_fee_rate",
+    "sell_fee_rate", "buy_book_seq", "sell_book_seq", "buy_book_age_ms", "sell_book_age_ms", "detail",
+)
+_ORDER_COLUMNS = (
+    "run_id", "opportunity_id", "venue", "symbol", "side", "type", "time_in_force", "purpose", "client_order_id",
+    "price", "amount", "filled", "status", "created_at", "updated_at",
+)
+_EVENT_COLUMNS = ("order_id", "ts", "from_status", "to_status", "detail")
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    """One multi-row INSERT, as the driver takes it, with each column's value conversion."""
+
+    sql: str
+    keys: tuple[tuple[int, str], ...]  # per driver parameter: (row, column)
+    convert: tuple[Callable[[Any], Any] | None, ...]
+    names: tuple[str, ...] | None  # the driver's parameter names (pyformat), None when positional
+
+    @classmethod
+    def compile(cls, table: Table, columns: tuple[str, ...], dialect: Dialect, *, rows: int = 1,
+                returning: tuple[str, ...] = ()) -> _Statement:
+        stmt = insert(table).values([{name: None for name in columns} for _ in range(rows)])
+        if returning:
+            stmt = stmt.returning(*(table.c[name] for name in returning))
+        compiled = stmt.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.params)
+        # SQLAlchemy names a multi-row statement's parameters ``<column>_m<row>``.
+        keys = tuple((int(row), column) for column, _, row in (name.rpartition("_m") for name in names))
+        convert = tuple(table.c[column].type.dialect_impl(dialect).bind_processor(dialect) for _, column in keys)
+        return cls(compiled.string, keys, convert, None if compiled.positional else names)
+
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> Sequence[Any] | dict[str, Any]:
+        converted = [value if fn is None else fn(value)
+                     for fn, value in zip(self.convert, (rows[row][col] for row, col in self.keys), strict=True)]
+        return tuple(converted) if self.names is None else dict(zip(self.names, converted, strict=True))
+
+
+class WriteAheadRecord:
+    """Writes a pair's entry (opportunity, two orders, two events) in one transaction; see the module doc."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        self._opportunity = _Statement.compile(Opportunity.__table__, _OPPORTUNITY_COLUMNS, dialect,
+                                               returning=("id",))
+        self._orders = _Statement.compile(Order.__table__, _ORDER_COLUMNS, dialect, rows=2,
+                                          returning=("id", "client_order_id"))
+        self._events = _Statement.compile(OrderEvent.__table__, _EVENT_COLUMNS, dialect, rows=2)
+
+    def entry(self, run_id: int, opp: OpportunityLike, detected_at: datetime, orders: tuple[NewOrder, NewOrder],
+              now: datetime, *, buy_limit: Any, sell_limit: Any) -> tuple[int, list[int]]:
+        """Commit the executed opportunity and its orders; returns the opportunity's id and the orders' ids."""
+        opportunity = {
+            "run_id": run_id, "detected_at": detected_at, "symbol": opp.symbol, "buy_venue": opp.buy_venue,
+            "sell_venue": opp.sell_venue, "size": opp.size, "buy_price": opp.buy_vwap, "sell_price": opp.sell_vwap,
+            "buy_limit": buy_limit, "sell_limit": sell_limit, "expected_profit": opp.expected_profit,
+            "mark_price": opp.mark_price, "edge_bps": opp.edge_bps, "decision": "executed", "reason": None,
+            "buy_fee_rate": opp.buy_fee_rate, "sell_fee_rate": opp.sell_fee_rate, "buy_book_seq": opp.buy_book_seq,
+            "sell_book_seq": opp.sell_book_seq, "buy_book_age_ms": opp.buy_book_age_ms,
+            "sell_book_age_ms": opp.sell_book_age_ms, "detail": None,
+        }
+        created = OrderStatus.CREATED.value
+        orders_rows = [{
+            "run_id": new.run_id, "opportunity_id": None, "venue": new.venue, "symbol": new.symbol, "side": new.side,
+            "type": new.type, "time_in_force": new.time_in_force, "purpose": new.purpose,
+            "client_order_id": new.client_order_id, "price": new.price, "amount": new.amount, "filled": 0,
+            "status": created, "created_at": now, "updated_at": now,
+        } for new in orders]
+        with self.engine.begin() as conn:
+            run = conn.exec_driver_sql
+            opp_id: int = run(self._opportunity.sql, self._opportunity.params((opportunity,))).scalar_one()
+            for row in orders_rows:
+                row["opportunity_id"] = opp_id
+            # RETURNING gives no row order: the client ids (unique) say which id is which order.
+            ids = {row[0]: row[1] for row in run(self._orders.sql, self._orders.params(orders_rows))}
+            by_client_id = {client_id: order_id for order_id, client_id in ids.items()}
+            order_ids = [by_client_id[new.client_order_id] for new in orders]
+            run(self._events.sql, self._events.params([
+                {"order_id": order_id, "ts": now, "from_status": None, "to_status": created, "detail": None}
+                for order_id in order_ids]))
+        return opp_id, order_ids

@@ -1,0 +1,87 @@
+"""The write-ahead record writes exactly the rows the repository's ORM functions write, on both databases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.store import orders as repo
+from arb.store.models import Opportunity, Order, OrderEvent, Run
+from arb.store.write_ahead import WriteAheadRecord
+
+OPP = dict(
+    symbol="LINK/USDT", buy_venue="gate", sell_venue="htx", size=Decimal("1.25"), buy_vwap=Decimal("20.0125"),
+    sell_vwap=Decimal("20.2"), buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"),
+    buy_fee_rate=Decimal("0.001"), sell_fee_rate=Decimal("0.002"), expected_profit=Decimal("0.123456789012"),
+    edge_bps=Decimal("80.5"), mark_price=Decimal("19.98"), buy_book_seq=17, sell_book_seq=None,
+    buy_book_age_ms=3, sell_book_age_ms=0,
+)
+
+
+class _Opp:
+    def __init__(self) -> None:
+        self.__dict__.update(OPP)
+
+
+def _orders(run_id: int, suffix: str) -> tuple[repo.NewOrder, repo.NewOrder]:
+    return (repo.NewOrder(run_id, None, "gate", "LINK/USDT", "buy", Decimal("20.02"), Decimal("1.25"), f"t-b{suffix}"),
+            repo.NewOrder(run_id, None, "htx", "LINK/USDT", "sell", Decimal("20.19"), Decimal("1.25"), f"t-s{suffix}"))
+
+
+def _columns(row: object, skip: set[str]) -> dict[str, object]:
+    return {c.name: getattr(row, c.key) for c in row.__table__.columns if c.name not in skip}  # type: ignore[attr-defined]
+
+
+def test_rows_equal_the_orm_path(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    detected = datetime(2024, 8, 8, 12, 0, 0, 123456, tzinfo=UTC)
+    now = datetime(2024, 8, 8, 12, 0, 0, 234567, tzinfo=UTC)
+    with session_factory.begin() as s:
+        run = Run(started_at=now, mode="paper", config_snapshot={}, summary=None)
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    with session_factory.begin() as s:  # the ORM path, as the executor used to write an entry
+        orm_opp = repo.insert_opportunity(s, run_id, _Opp(), detected, decision="executed",
+                                          buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
+        orm_orders = [repo.create_order(s, replace(o, opportunity_id=orm_opp), now) for o in _orders(run_id, "orm")]
+    wa_opp, wa_orders = WriteAheadRecord(engine).entry(run_id, _Opp(), detected, _orders(run_id, "wa"), now,
+                                                       buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
+    assert len(set(wa_orders)) == 2 and wa_opp != orm_opp
+    with session_factory() as s:
+        opps = {o.id: o for o in s.scalars(select(Opportunity))}
+        assert _columns(opps[wa_opp], {"id"}) == _columns(opps[orm_opp], {"id"})
+        for orm_id, wa_id in zip(orm_orders, wa_orders, strict=True):
+            orm_row, wa_row = s.get_one(Order, orm_id), s.get_one(Order, wa_id)
+            assert wa_row.opportunity_id == wa_opp
+            assert wa_row.client_order_id == orm_row.client_order_id.replace("orm", "wa")
+            skip = {"id", "opportunity_id", "client_order_id"}
+            assert _columns(wa_row, skip) == _columns(orm_row, skip)
+            (orm_event,), (wa_event,) = (s.scalars(select(OrderEvent).where(OrderEvent.order_id == i)).all()
+                                         for i in (orm_id, wa_id))
+            assert _columns(wa_event, {"id", "order_id"}) == _columns(orm_event, {"id", "order_id"})
+    # Raw values as the database holds them (text on SQLite, NUMERIC on PostgreSQL), not only as read back.
+    with engine.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT expected_profit, detected_at, detail FROM opportunities ORDER BY id").all()
+        assert raw[0] == raw[1]
+
+
+def test_a_float_is_refused_as_in_the_orm(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    now = datetime.now(UTC)
+    with session_factory.begin() as s:
+        run = Run(started_at=now, mode="paper", config_snapshot={}, summary=None)
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    opp = _Opp()
+    opp.size = 1.25  # type: ignore[attr-defined]
+    with pytest.raises(Exception, match="money columns take Decimal or int"):
+        WriteAheadRecord(engine).entry(run_id, opp, now, _orders(run_id, "x"), now,
+                                       buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
+    with session_factory() as s:  # nothing of the refused entry was committed
+        assert s.scalars(select(Opportunity)).all() == [] and s.scalars(select(Order)).all() == []
