@@ -33,6 +33,8 @@ COMMAND_MODULES = (
     "arb.marketdata.cli",
     "arb.commands.replay",
     "arb.commands.report",
+    "arb.commands.trades",
+    "arb.commands.balances",
     "arb.commands.sweep",
 )
 

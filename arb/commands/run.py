@@ -7,6 +7,7 @@ import dataclasses
 import os
 
 from arb.config import DEFAULT_CONFIG, load_config
+from arb.display import Precision
 from arb.engine import Engine
 from arb.runtime.logs import setup_logging
 from arb.runtime.summary import render_summary
@@ -33,6 +34,6 @@ def run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, engine=config.engine.model_copy(update={"dry_run": True}))
     setup_logging(config.engine.log_level, config.engine.log_format)
     result = Engine(config, db_url=args.db or os.environ.get(DB_URL_ENV)).main()
-    print(render_summary(result.summary), flush=True)
+    print(render_summary(result.summary, Precision.from_snapshot(config.snapshot())), flush=True)
     print(f"run id {result.run_id}", flush=True)
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from arb.display import money
+from arb.display import Precision, money
 from arb.store.models import Fill, FillConflict, Opportunity, Order
 from arb.store.repo import inventory_check
 from arb.store.views import run_pnl
@@ -66,8 +66,11 @@ def _ms(value: Decimal) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"))
 
 
-def render_summary(summary: dict[str, Any]) -> str:
-    """Plain text, stable wording: tests and `arb report` compare against these lines."""
+def render_summary(summary: dict[str, Any], precision: Precision | None = None) -> str:
+    """Plain text, stable wording: tests and `arb report` compare against these lines. Money is shown at the
+    places ``precision`` (the run's market rules, :mod:`arb.display`) gives; the summary itself is exact."""
+    precision = precision or Precision()
+    pnl = precision.pnl()
     f = summary["funnel"]
     lines = [
         "== arb run summary ==",
@@ -81,12 +84,12 @@ def render_summary(summary: dict[str, Any]) -> str:
     ]
     lines += [f"  {reason:<25} {count}" for reason, count in f["rejected"].items()]
     lines += [
-        f"expected profit         {money(summary['expected_profit'])}",
-        f"realized pnl            {money(summary['realized_pnl'])}",
+        f"expected profit         {money(summary['expected_profit'], pnl)}",
+        f"realized pnl            {money(summary['realized_pnl'], pnl)}",
     ]
     parts = summary["pnl_attribution"]
     lines.append("  difference: slippage {} fees {} unfilled {} imbalance {}".format(
-        *(money(parts[k]) for k in ("pnl_slippage", "pnl_fees", "pnl_unfilled", "pnl_imbalance"))))
+        *(money(parts[k], pnl) for k in ("pnl_slippage", "pnl_fees", "pnl_unfilled", "pnl_imbalance"))))
     if summary["unsettled"]:
         lines.append(f"  unsettled pairs         {summary['unsettled']} (an order not final: not in realized pnl)")
     lines += [
@@ -95,7 +98,7 @@ def render_summary(summary: dict[str, Any]) -> str:
     ]
     flows, unchecked = summary["external_flows"], summary["inventory_unchecked"]
     if flows:
-        lines.append("EXTERNAL FLOWS          " + ", ".join(f"{k} {money(v, 8)}" for k, v in flows.items())
+        lines.append("EXTERNAL FLOWS          " + ", ".join(f"{k} {_amount(k, v, precision)}" for k, v in flows.items())
                      + " (balances moved by more than the fills explain)")
     elif not unchecked:
         lines.append("inventory               end - start = fills, every venue and asset")
@@ -114,6 +117,12 @@ def render_summary(summary: dict[str, Any]) -> str:
     if summary.get("stop_reason"):
         lines.append(f"stopped: {summary['stop_reason']}")
     return "\n".join(lines)
+
+
+def _amount(venue_asset: str, value: Decimal, precision: Precision) -> str:
+    """An external flow keyed ``"<venue> <asset>"`` (as :func:`run_totals` writes it), at that asset's places."""
+    venue, _, asset = venue_asset.partition(" ")
+    return money(value, precision.asset(asset, venue))
 
 
 def _incident_lines(summary: dict[str, Any]) -> list[str]:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from arb.errors import StoreError
 from arb.inventory import FillFlow, fill_deltas
 from arb.store.models import Fill, Opportunity, Order, Run
+from arb.store.repo import inventory_check
 
 VIEW_NAMES = (
     "v_fills_flows",
@@ -219,17 +220,18 @@ def opportunity_pnl(session: Session, run_id: int) -> list[PnlRow]:
         .where(Opportunity.run_id == run_id, Opportunity.decision == "executed")
         .order_by(Opportunity.detected_at, Opportunity.id)
     )
-    return [
-        PnlRow(
-            opportunity_id=o.id, detected_at=o.detected_at, settled_at=o.settled_at, symbol=o.symbol,
-            buy_venue=o.buy_venue, sell_venue=o.sell_venue, size=o.size, expected_buy_price=o.buy_price,
-            expected_sell_price=o.sell_price, mark_price=o.mark_price, expected_pnl=o.expected_profit,
-            realized_pnl=o.realized_pnl, pnl_slippage=o.pnl_slippage, pnl_fees=o.pnl_fees,
-            pnl_unfilled=o.pnl_unfilled, pnl_imbalance=o.pnl_imbalance, fees_quote=o.fees_quote,
-            residual_base=o.residual_base,
-        )
-        for o in session.scalars(stmt)
-    ]
+    return [_pnl_row(o) for o in session.scalars(stmt)]
+
+
+def _pnl_row(o: Opportunity) -> PnlRow:
+    return PnlRow(
+        opportunity_id=o.id, detected_at=o.detected_at, settled_at=o.settled_at, symbol=o.symbol,
+        buy_venue=o.buy_venue, sell_venue=o.sell_venue, size=o.size, expected_buy_price=o.buy_price,
+        expected_sell_price=o.sell_price, mark_price=o.mark_price, expected_pnl=o.expected_profit,
+        realized_pnl=o.realized_pnl, pnl_slippage=o.pnl_slippage, pnl_fees=o.pnl_fees,
+        pnl_unfilled=o.pnl_unfilled, pnl_imbalance=o.pnl_imbalance, fees_quote=o.fees_quote,
+        residual_base=o.residual_base,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +258,117 @@ def pnl_totals(rows: Iterable[PnlRow]) -> dict[str, Decimal]:
             if value is not None:
                 totals[column] += value
     return totals
+
+
+def run_clock(run: Run) -> str:
+    """Which clock a run's timestamps (``detected_at``, fills' ``received_at``, ``settled_at``) are on, as
+    the engine decides it: ``market`` for a simulation (a replay, or paper mode on a capture: the capture's
+    time), ``wall`` for a live or paper run on live books."""
+    replay = (run.config_snapshot or {}).get("replay")
+    return "market" if run.mode == "replay" or (run.mode == "paper" and replay) else "wall"
+
+
+# --- trades -----------------------------------------------------------------------------------------
+
+_SETTLED_OUTCOMES = {"halted": "halted", "nothing_filled": "nothing filled", "imbalanced": "imbalanced"}
+_CORRECTED = {"unwind": "unwound", "complete": "completed"}
+
+
+def trade_outcome(executor_outcome: str | None, policy: str | None, entry_complete: bool, settled: bool) -> str:
+    """What happened to an executed pair, in a word or two for a person.
+
+    ``executor_outcome`` and ``policy`` are what the executor stored on the opportunity (``detail``:
+    ``hedged | imbalanced | halted | nothing_filled`` and the leg policy that ran, if any):
+
+    - ``filled``: both entry legs filled in full; ``partial``: they filled less, but equally (within an
+      amount step), so nothing needed correcting;
+    - ``unwound`` / ``completed``: the legs filled unequally and the policy traded the difference back out,
+      or completed the short leg; ``imbalanced``: a difference is left open; ``halted``: trading stopped on
+      it (a leg unresolved, or the ``halt`` policy); ``nothing filled``;
+    - no stored outcome (the process ended between sending and recording it): ``reconciled`` once
+      reconciliation settled the pair, ``unsettled`` until then.
+    """
+    if executor_outcome is None:
+        return "reconciled" if settled else "unsettled"
+    if executor_outcome == "hedged":
+        if policy in _CORRECTED:
+            return _CORRECTED[policy]
+        return "filled" if entry_complete else "partial"
+    return _SETTLED_OUTCOMES.get(executor_outcome, executor_outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    """One executed opportunity as ``arb trades`` lists it: its stored settlement (the same :class:`PnlRow`
+    ``arb report`` reads), what its entry legs filled, and its outcome (:func:`trade_outcome`)."""
+
+    pnl: PnlRow
+    bought: Decimal  # base filled by the entry buy leg (the sum of its fills)
+    sold: Decimal  # base filled by the entry sell leg
+    outcome: str
+
+
+def trades(session: Session, run_id: int) -> list[TradeRow]:
+    """Every executed opportunity of the run, in detection order, with its entry fills and outcome."""
+    stmt = (
+        select(Opportunity)
+        .where(Opportunity.run_id == run_id, Opportunity.decision == "executed")
+        .order_by(Opportunity.detected_at, Opportunity.id)
+        .options(selectinload(Opportunity.orders).selectinload(Order.fills))
+    )
+    rows = []
+    for opp in session.scalars(stmt):
+        entry = [order for order in opp.orders if order.purpose == "entry"]
+        filled = {order.id: sum((f.amount for f in order.fills), ZERO) for order in entry}
+        by_side = {side: sum((filled[o.id] for o in entry if o.side == side), ZERO) for side in ("buy", "sell")}
+        complete = bool(entry) and all(filled[o.id] >= o.amount for o in entry)
+        detail = opp.detail or {}
+        outcome = trade_outcome(detail.get("outcome"), detail.get("policy"), complete, opp.settled_at is not None)
+        rows.append(TradeRow(_pnl_row(opp), by_side["buy"], by_side["sell"], outcome))
+    return rows
+
+
+# --- balances ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRow:
+    """One asset on one venue (``venue`` None: summed over every venue): the totals of the run's ``start``
+    and ``end`` balance snapshots (``arb.inventory``; None where that snapshot is missing)."""
+
+    venue: str | None
+    asset: str
+    start: Decimal | None
+    end: Decimal | None
+
+    @property
+    def change(self) -> Decimal | None:
+        return None if self.start is None or self.end is None else self.end - self.start
+
+
+def balances(session: Session, run_id: int) -> list[BalanceRow]:
+    """Per venue and asset, sorted: start and end, read through the inventory check ``arb report`` uses."""
+    return [BalanceRow(r.venue, r.asset, r.start, r.end) for r in inventory_check(session, run_id)]
+
+
+def balance_totals(rows: Iterable[BalanceRow]) -> list[BalanceRow]:
+    """Per asset, summed over venues; a venue with a missing snapshot makes that total missing too."""
+    by_asset: dict[str, list[BalanceRow]] = defaultdict(list)
+    for row in rows:
+        by_asset[row.asset].append(row)
+    return [
+        BalanceRow(None, asset, _sum_or_none(r.start for r in group), _sum_or_none(r.end for r in group))
+        for asset, group in sorted(by_asset.items())
+    ]
+
+
+def _sum_or_none(values: Iterable[Decimal | None]) -> Decimal | None:
+    total = ZERO
+    for value in values:
+        if value is None:
+            return None
+        total += value
+    return total
 
 
 def legs(session: Session, run_id: int) -> list[LegRow]:

@@ -16,12 +16,16 @@ worked by hand:
   at the mark); unfilled -(1 - 3/5) * 0.1996 = -0.07984; imbalance the rest, -0.17975005.
 - O3 rejected book_stale (binance -> huobi), O4 rejected below_min_edge (binance -> huobi), O5 rejected
   below_min_edge (huobi -> binance).
-- Balance snapshots on binance before and after O1.
+- Balance snapshots on binance before and after O1 (none on huobi: its balances are a gap, not zeros).
+- Outcomes as the executor stores them (``detail``): O1 hedged with both legs full, O2 hedged by an unwind.
+- No market rules in its config snapshot: every figure is shown at the default 8 places.
 
 Run 2 (ETH/USDT on gate/okx), started later: O6 executed, size 1 at 10 / 10.2, expected 0.18; only the
 buy filled (1 @ 10, fee 0.01 GT: a third currency, unpriced); the sell leg was rejected with no fill.
 Mark 9.99: realized -10 + 9.99 = -0.01; unfilled -0.18; imbalance -0.01 (the residual 1 ETH, bought at
-10 and marked at 9.99).
+10 and marked at 9.99). Outcome halted (the ``halt`` policy). Its config snapshot has market rules: gate
+ETH/USDT price step 0.01, amount step 0.0001, taker fee 0.002 (ETH at 4 + 3 = 7 places, USDT at 2 + 4 = 6);
+okx 0.1, 0.001, 0.001 (ETH 6, USDT 4).
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ T0 = datetime(2021, 8, 20, 0, 10, 0, tzinfo=UTC)
 T1 = T0 + timedelta(seconds=10)
 T2 = T0 + timedelta(hours=1)
 SETTLED_AT = T2 + timedelta(minutes=1)
+
+
+RUN2_SNAPSHOT = {"venues": {
+    "gate": {"taker_fee": "0.002", "markets": {"ETH/USDT": {"price_step": "0.01", "amount_step": "0.0001"}}},
+    "okx": {"taker_fee": "0.001", "markets": {"ETH/USDT": {"price_step": "0.1", "amount_step": "0.001"}}},
+}}
 
 
 def ms(base: datetime, milliseconds: float) -> datetime:
@@ -109,11 +119,11 @@ def populate(factory: sessionmaker[Session]) -> tuple[int, int]:
     """Insert the sample history; returns (run 1 id, run 2 id)."""
     with factory.begin() as s:
         run1 = Run(started_at=T0 - timedelta(minutes=10), mode="replay", config_snapshot={"fees": "0.001"})
-        run2 = Run(started_at=T2 - timedelta(minutes=1), mode="paper", config_snapshot={})
+        run2 = Run(started_at=T2 - timedelta(minutes=1), mode="paper", config_snapshot=RUN2_SNAPSHOT)
         s.add_all([run1, run2])
         s.flush()
 
-        o1 = _opp(run1, T0, "binance", "huobi")
+        o1 = _opp(run1, T0, "binance", "huobi", detail={"outcome": "hedged", "policy": None})
         b1 = _order(run1, o1, "binance", "buy", "10", "20.02", sent_at=ms(T0, 5), acked_at=ms(T0, 25))
         s1 = _order(run1, o1, "huobi", "sell", "10", "20.09", sent_at=ms(T0, 6), acked_at=ms(T0, 40))
         fills = [
@@ -124,7 +134,7 @@ def populate(factory: sessionmaker[Session]) -> tuple[int, int]:
 
         o2 = _opp(
             run1, T1, "huobi", "binance", size=D("5"), sell_price=D("20.08"), expected_profit=D("0.1996"),
-            mark_price=D("19.97001"),
+            mark_price=D("19.97001"), detail={"outcome": "hedged", "policy": "unwind"},
         )
         b2 = _order(run1, o2, "huobi", "buy", "5", "20.00", sent_at=ms(T1, 3), acked_at=ms(T1, 15))
         s2 = _order(
@@ -158,7 +168,7 @@ def populate(factory: sessionmaker[Session]) -> tuple[int, int]:
 
         o6 = _opp(
             run2, T2, "gate", "okx", symbol="ETH/USDT", size=D("1"), buy_price=D("10"), sell_price=D("10.2"),
-            expected_profit=D("0.18"), mark_price=D("9.99"),
+            expected_profit=D("0.18"), mark_price=D("9.99"), detail={"outcome": "halted", "policy": "halt"},
         )  # fmt: skip
         b6 = _order(run2, o6, "gate", "buy", "1", "10", sent_at=ms(T2, 2), acked_at=ms(T2, 7))
         s6 = _order(run2, o6, "okx", "sell", "1", "10.2", status="rejected", filled=D("0"), sent_at=ms(T2, 2))

@@ -4,10 +4,12 @@ Executed pairs are driven through the paper venue and the Gate sandbox (real HTT
 full and partial fills, each leg policy, buy fees in base and in quote, nothing filled and the shipped fee
 tiers. For every scenario, on SQLite and PostgreSQL:
 
-run summary (what ``arb run`` prints and stores) = ``arb report`` (table, csv, json) = ``v_run_pnl`` and
-``v_opportunity_pnl`` = the README's PnL query = an independent recomputation from the fills and each
-opportunity's ``mark_price``: exactly in the summary, the report and on PostgreSQL; within 1e-9 on SQLite,
-whose views sum the stored decimals as floats.
+run summary (what ``arb run`` stores and prints) = ``arb report`` (table, csv, json) = ``arb trades`` (csv,
+json) = ``v_run_pnl`` and ``v_opportunity_pnl`` = the README's PnL query = an independent recomputation from
+the fills and each opportunity's ``mark_price``: exactly in the stored summary, the json of the commands and
+on PostgreSQL; within 1e-9 on SQLite, whose views sum the stored decimals as floats; and what people read
+(the printed summary, tables and csv) is the exact figure rounded to the places the run's market rules give
+(``arb.display``; the shipped config's, so USDT at 6 places).
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.cli import main
-from arb.display import money
+from arb.config import DEFAULT_CONFIG, load_config
+from arb.display import Precision, money
 from arb.domain.market import Symbol
 from arb.execution.imbalance import ImbalancePolicy
-from arb.runtime.summary import run_totals
-from arb.store.models import Fill, Opportunity, Order
-from arb.store.repo import end_run
+from arb.runtime.summary import render_summary, run_totals
+from arb.store.models import Fill, Opportunity, Order, Run
+from arb.store.repo import end_run, jsonable
 from tests.execution.harness import SYMBOL, Opp
 from tests.execution.test_executor import Rig
 from tests.execution.test_executor_sandbox import Pair
@@ -128,9 +131,18 @@ async def test_every_surface_shows_the_same_pnl(name: str, db_url: str, engine: 
                                                 session_factory: sessionmaker[Session], tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     run_id = await SCENARIOS[name](session_factory, tmp_path)
+    snapshot = load_config(DEFAULT_CONFIG).snapshot()  # the shipped market rules: what display rounds to
     with session_factory.begin() as s:
+        s.get_one(Run, run_id).config_snapshot = jsonable(snapshot)
         summary = run_totals(s, run_id)
         end_run(s, run_id, ended_at=datetime.now(UTC), summary=summary)
+    shown = money(realized_pnl := summary["realized_pnl"], places := Precision.from_snapshot(snapshot).pnl())
+    assert places == 6 and abs(D(shown) - realized_pnl) <= D("0.0000005")
+    # The engine adds its decision counters to the stored totals before printing; they do not matter here.
+    funnel = dict.fromkeys(("book_updates", "evaluations", "crossed", "profitable_after_fees", "approved",
+                            "executed", "rejected_total"), 0) | {"rejected": {}}
+    printed = render_summary({**summary, "funnel": funnel}, Precision.from_snapshot(snapshot)).splitlines()
+    assert f"realized pnl            {shown}" in printed
     expected, realized = summary["expected_profit"], summary["realized_pnl"]
     assert summary["unsettled"] == 0 and summary["fill_conflicts"] == 0
     parts = summary["pnl_attribution"]
@@ -149,13 +161,21 @@ async def test_every_surface_shows_the_same_pnl(name: str, db_url: str, engine: 
     assert main(["report", "--run", str(run_id), "--db", db_url, "--format", "csv"]) == 0
     block = capsys.readouterr().out.split("# pnl\n")[1].split("\n\n")[0]
     header, *_rows, total = list(csv.reader(io.StringIO(block)))
-    assert D(total[header.index("realized_pnl")]) == realized
+    assert total[header.index("realized_pnl")] == shown
 
     assert main(["report", "--run", str(run_id), "--db", db_url]) == 0
     table = capsys.readouterr().out
     pnl_section = table.split("Expected vs realized PnL")[1].split("Fill ratio")[0]
     (pnl_total,) = [line for line in pnl_section.splitlines() if line.startswith("│ TOTAL")]
-    assert money(realized, 8) in pnl_total.replace(" ", "").split("│")
+    assert shown in pnl_total.replace(" ", "").split("│")
+
+    assert main(["trades", "--run", str(run_id), "--db", db_url, "--format", "json"]) == 0
+    trades = json.loads(capsys.readouterr().out)["trades"]
+    assert (D(trades["totals"]["expected_pnl"]), D(trades["totals"]["realized_pnl"])) == (expected, realized)
+    assert sum(D(r["realized_pnl"]) for r in trades["rows"]) == realized
+    assert main(["trades", "--run", str(run_id), "--db", db_url, "--format", "csv"]) == 0
+    header, *_rows, total = list(csv.reader(io.StringIO(capsys.readouterr().out.split("# trades\n")[1])))[:-1]
+    assert total[header.index("realized_pnl")] == shown
 
     with engine.connect() as conn:
         view = conn.execute(text("SELECT * FROM v_run_pnl WHERE run_id = :r"), {"r": run_id}).mappings().one()

@@ -1,0 +1,51 @@
+"""``arb balances [--run ID|--last] [--db URL] [--format table|csv|json]``: what each venue held.
+
+Per venue and asset: the totals (free + used) of the run's ``start`` and ``end`` balance snapshots and the
+change between them, then the same summed per asset over every venue. The snapshots are read through the
+inventory check ``arb report`` uses (:func:`arb.store.views.balances`); a venue whose start or end read
+failed (or a run that has not ended) shows an empty cell, never a made-up zero. ``arb report`` sets the
+change against what the fills explain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run
+from arb.display import Precision
+from arb.store import views
+from arb.store.models import Run
+
+_COLUMNS = ("asset", "start", "end", "change")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "balances",
+        help="print a run's start and end balances and their change, per venue and asset",
+        description="Start, end and change of every asset on every venue of a run, from its balance "
+        "snapshots (table and csv rounded for reading, json exact).",
+    )
+    add_run_arguments(parser)
+    parser.set_defaults(func=lambda args: show_run(args, build_sections))
+
+
+def build_sections(session: Any, run: Run) -> list[Section]:
+    rows = views.balances(session, run.id)
+    precision = Precision.from_snapshot(run.config_snapshot)
+    per_venue = [[r.venue, *_cells(r, precision.asset(r.asset, r.venue))] for r in rows]
+    per_asset = [_cells(r, precision.asset(r.asset)) for r in views.balance_totals(rows)]
+    title = "Balances per venue (start and end snapshots)"
+    missing = sorted({r.venue for r in rows if r.venue is not None and (r.start is None or r.end is None)})
+    if missing:
+        title += f"; no start or end snapshot on {', '.join(missing)}"
+    if not rows:
+        title += ": none recorded for this run"
+    return [
+        Section("venues", title, ("venue", *_COLUMNS), per_venue),
+        Section("assets", "Balances per asset, all venues", _COLUMNS, per_asset),
+    ]
+
+
+def _cells(row: views.BalanceRow, places: int) -> list[Cell]:
+    return [row.asset, figure(row.start, places), figure(row.end, places), figure(row.change, places)]

@@ -1,0 +1,179 @@
+"""What ``arb report``, ``arb trades`` and ``arb balances`` share: choosing a stored run (``--run ID`` or
+``--last``, ``--db URL``), reading it in one session, and printing sections of rows in three formats.
+
+Formats: ``table`` (rich, for people) and ``csv`` (one block per section: a ``# section`` line, a header,
+rows, a ``TOTAL`` row when the section has totals, a blank line) show every number at its meaning
+(:mod:`arb.display`: amounts at the asset's places, ratios at 4 significant digits); ``json`` (one object)
+keeps every number exact, money as decimal strings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from arb.display import Figure, printable
+from arb.errors import StoreError
+from arb.store import views
+from arb.store.db import (
+    DB_URL_ENV,
+    DEFAULT_DB_URL,
+    display_url,
+    make_engine,
+    make_session_factory,
+    require_existing,
+    resolve_url,
+)
+from arb.store.models import Run
+
+Cell = str | int | Figure | None
+TABLE_ROW_LIMIT = 50  # per section in table format; csv and json always hold every row
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: list[list[Cell]]
+    totals: list[Cell] | None = None
+
+
+Build = Callable[[Any, Run], list[Section]]
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--run ID | --last``, ``--db URL``, ``--format table|csv|json``."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--run", type=int, metavar="ID", help="the run to show")
+    which.add_argument("--last", action="store_true", help="the most recently started run (the default)")
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help=f"database URL (default: ${DB_URL_ENV}, else {DEFAULT_DB_URL})",
+    )
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="output format (table and csv rounded for reading, json exact)")
+
+
+def show_run(args: argparse.Namespace, build: Build) -> int:
+    """Read the chosen run's sections with ``build(session, run)`` and print them in ``args.format``."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = resolve_url(args.db)
+    require_existing(url)  # reading never creates a database (an empty arb.db from a typo)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            run_id = args.run if args.run is not None else views.latest_run_id(session)
+            if run_id is None:
+                raise StoreError(f"{display_url(url)} holds no runs yet")
+            run = views.get_run(session, run_id)
+            sections = build(session, run)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if getattr(exc, "statement", None) is None:  # no statement ran: the database could not be reached
+            raise StoreError(f"cannot reach database {display_url(url)}: {first}") from exc
+        raise StoreError(f"cannot read {display_url(url)}: {first} (is it an arb database? "
+                         "`arb db current` shows its schema)") from exc
+    finally:
+        engine.dispose()
+    RENDERERS[args.format](run, sections, sys.stdout)
+    return 0
+
+
+def timestamp(ts: datetime) -> str:
+    return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _text(cell: Cell) -> str:
+    return "" if cell is None else str(cell)
+
+
+def _exact(cell: Cell) -> str | int | None:
+    """JSON value: figures as full exact decimal strings (no rounding), ints as ints."""
+    return cell.exact if isinstance(cell, Figure) else cell
+
+
+def run_header(run: Run) -> dict[str, str | None]:
+    return {
+        "id": str(run.id),
+        "mode": run.mode,
+        "clock": views.run_clock(run),
+        "started_at": timestamp(run.started_at),
+        "ended_at": timestamp(run.ended_at) if run.ended_at else None,
+        "status": run.status,
+        "status_reason": run.status_reason,
+    }
+
+
+def render_table(run: Run, sections: Sequence[Section], out: TextIO) -> None:
+    console = Console(file=out, width=200 if not out.isatty() else None, highlight=False)
+    head = run_header(run)
+    ended = head["ended_at"] or "(not ended)"
+    # The reason is text from outside (an error line): neither rich markup nor terminal control codes.
+    why = f": {escape(printable(head['status_reason']))}" if head["status_reason"] else ""
+    console.print(f"[bold]Run {head['id']}[/bold] ({head['mode']}, {head['clock']} clock) {head['started_at']} "
+                  f"-> {ended}, {head['status']}{why}")
+    for section in sections:
+        console.print(section.title)  # above the table, not its title: a table narrower than it would wrap it
+        table = Table(show_footer=section.totals is not None)
+        for i, column in enumerate(section.columns):
+            footer = _text(section.totals[i]) if section.totals else ""
+            table.add_column(column, footer=footer, justify="left" if i == 0 else "right", no_wrap=True)
+        for row in section.rows[:TABLE_ROW_LIMIT]:
+            table.add_row(*(_text(c) for c in row))
+        if len(section.rows) > TABLE_ROW_LIMIT:
+            more = len(section.rows) - TABLE_ROW_LIMIT
+            table.add_row(f"... {more} more (totals include them; --format csv lists all)")
+        console.print(table)
+
+
+def render_csv(run: Run, sections: Sequence[Section], out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    out.write(f"# run {run.id} ({run.mode}, {run.status}); times on the {views.run_clock(run)} clock; "
+              "numbers rounded for reading (--format json is exact)\n\n")
+    for section in sections:
+        out.write(f"# {section.name}\n")
+        writer.writerow(section.columns)
+        writer.writerows([_text(c) for c in row] for row in section.rows)
+        if section.totals is not None:
+            writer.writerow([_text(c) for c in section.totals])
+        out.write("\n")
+
+
+def render_json(run: Run, sections: Sequence[Section], out: TextIO) -> None:
+    doc: dict[str, Any] = {"run": {**run_header(run), "summary": run.summary}}
+    for section in sections:
+        doc[section.name] = {
+            "rows": [dict(zip(section.columns, map(_exact, row), strict=True)) for row in section.rows],
+            "totals": dict(zip(section.columns, map(_exact, section.totals), strict=True))
+            if section.totals
+            else None,
+        }
+    json.dump(doc, out, indent=2)
+    out.write("\n")
+
+
+RENDERERS: dict[str, Callable[[Run, Sequence[Section], TextIO], None]] = {
+    "table": render_table,
+    "csv": render_csv,
+    "json": render_json,
+}
+
+
+def figure(value: Decimal | None, places: int | None) -> Figure | None:
+    """A cell for ``value`` shown at ``places`` (None: a ratio); an absent value stays an empty cell."""
+    return None if value is None else Figure(value, places)
