@@ -22,10 +22,14 @@ import contextlib
 import selectors
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 HOLD_LIMIT_S = 1.0
 POLL_EVERY = 32
+# True inside a ``time_held`` block of this task (and of tasks it starts there): what *this* code does takes
+# no market time. Another task's hold (the other leg's request on the wire) stops the clock, not this code.
+_HELD_HERE: ContextVar[bool] = ContextVar("arb_time_held_here", default=False)
 
 
 class _PacingSelector:
@@ -96,6 +100,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         self.speed = speed
         self._wall = wall
         self.in_flight = 0  # simulated venue requests awaiting their answer: market time stands still
+        self.market_ended = False  # the capture has ended: time is held for the rest of the run
         self._selector = _PacingSelector(self._selector, self)  # type: ignore[arg-type,has-type]
 
     def time(self) -> float:
@@ -112,15 +117,19 @@ def running_simulation() -> SimulatedLoop | None:
 
 
 def is_time_held() -> bool:
-    """Whether the running simulation's time is held (outside a simulation: never)."""
+    """Whether what the calling task does now takes no market time: it runs inside its own ``time_held``
+    block (the run's start and end, a request to the sandbox), or the market has ended. Outside a
+    simulation: never. Time held by *another* task (the other leg on the wire) does not count: its hold
+    pauses the clock for everyone, but a request sent now still travels its latency."""
     loop = running_simulation()
-    return loop is not None and loop.in_flight > 0
+    return loop is not None and (loop.market_ended or (loop.in_flight > 0 and _HELD_HERE.get()))
 
 
 def stop_market_time() -> None:
     """Hold the running simulation's time for the rest of the run: the market has ended."""
     loop = running_simulation()
     if loop is not None:
+        loop.market_ended = True
         loop.in_flight += 1
 
 
@@ -133,9 +142,11 @@ def time_held() -> Iterator[None]:
         yield
         return
     loop.in_flight += 1
+    token = _HELD_HERE.set(True)
     try:
         yield
     finally:
+        _HELD_HERE.reset(token)
         loop.in_flight -= 1
 
 

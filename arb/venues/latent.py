@@ -11,8 +11,9 @@ simulation, wall time on live books):
 Each one-way trip is the configured fixed value plus, when ``jitter`` is set, a uniform draw in
 ``[0, jitter]`` from a generator seeded per venue: the same seed gives the same latencies, so a replay is
 reproducible. ``prepare`` (validation and signing, local) and ``market_rules`` take no time, and neither
-does anything while a simulation's time is held: the run's start and end (reconciliation, balance reads,
-cancels at shutdown) are no part of the market's timeline.
+does anything the run's start and end do (reconciliation, balance reads, cancels at shutdown, inside their
+own ``time_held``), nor anything after the capture's end: they are no part of the market's timeline. The
+other leg of a pair holding time while it is on the wire to the sandbox does not make this one's trips free.
 
 While the venue handles a request market time stands still: the in-process sandbox answers over loopback
 HTTP in real microseconds, during which the wire call holds the simulated clock

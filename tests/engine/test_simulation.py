@@ -202,3 +202,23 @@ async def test_a_slower_feed_reaches_its_book_later_by_exactly_its_latency(tmp_p
     for detected_at, buy_venue, buy_age, sell_age in rows:
         gate_age, htx_age = (buy_age, sell_age) if buy_venue == "gate" else (sell_age, buy_age)
         assert (gate_age, htx_age) == ((600, 0) if _ms(detected_at) % 1000 == 0 else (0, 400)), rows[:5]
+
+
+async def test_a_latent_leg_keeps_its_latency_while_the_other_leg_is_on_the_wire(tmp_path: Path) -> None:
+    # gate (the sandbox) answers at once, over loopback HTTP that holds market time while it is on the wire;
+    # htx's 1.2 s trips must not be skipped because of that hold, whichever leg goes first.
+    capture = trimmed_capture(tmp_path, "00:00", "00:20")
+    config = _config(tmp_path, capture, gate_ms=0, htx_ms=1200)
+    db = f"sqlite:///{tmp_path / 'mixed.db'}"
+    result = await Engine(config, db_url=db, install_signal_handlers=False).run()
+    with create_engine(db).connect() as c:
+        orders = c.execute(text("SELECT venue, side, sent_at, acked_at FROM orders WHERE run_id = :r AND purpose = "
+                                "'entry'"), {"r": result.run_id}).all()
+        fills = c.execute(text("SELECT o.venue, o.sent_at, f.ts FROM fills f JOIN orders o ON o.id = f.order_id "
+                               "WHERE o.run_id = :r"), {"r": result.run_id}).all()
+    sides = Counter(side for venue, side, _, _ in orders if venue == "htx")
+    assert sides["buy"] and sides["sell"], sides  # htx traded on both sides, so on both sides of the gather
+    for venue, _side, sent_at, acked_at in orders:
+        assert _ms(acked_at) - _ms(sent_at) == (2400 if venue == "htx" else 0), (venue, _side, sent_at, acked_at)
+    for venue, sent_at, ts in fills:
+        assert _ms(ts) - _ms(sent_at) == (1200 if venue == "htx" else 0), (venue, sent_at, ts)
