@@ -1,60 +1,107 @@
-"""Helpers to execute notebooks/*.ipynb top to bottom with nbclient, on a real kernel of this venv.
+"""Executing notebooks/*.ipynb the way a user does, and reading back what their figures drew.
 
-The database a notebook reads is injected through ``$ARB_NOTEBOOK_DB_URL`` (and the capture through
-``$ARB_NOTEBOOK_CAPTURE``): the notebooks read those in the cell after their parameters cell, so the
-committed parameters stay what a person would use.
+A test builds a project directory like a checkout (``config.toml`` and ``notebooks/`` with copies of the
+repository's notebooks), runs ``arb`` there, and executes a notebook with nbclient on a real kernel of this
+venv, working directory ``notebooks/`` as Jupyter's is, with no ``ARB_*`` variable in the environment
+(:data:`ARB_ENV` are removed by the ``no_arb_environment`` fixture). Parameters, when a test needs them,
+go into a cell after the one tagged ``parameters``, as papermill injects them.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 from arb.marketdata.capture import CaptureWriter, read_capture
 
-REPLAY_BUILT = importlib.util.find_spec("arb.commands.replay") is not None
-# Temporary: the replay-based tests switch on by themselves when the lead's 'arb replay' lands.
-needs_replay = pytest.mark.skipif(
-    not REPLAY_BUILT, reason="'arb replay' (arb/commands/replay.py) is not built yet"
-)
-
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 BUNDLED_CAPTURE = Path(str(files("arb") / "data" / "linkusdt-binance-huobi-2021-08-20.jsonl.gz"))
+ARB_ENV = ("ARB_NOTEBOOK_DB_URL", "ARB_DB_URL")
+"""Variables that would point a notebook or ``arb`` at another database (plus every ``ARB__*`` override)."""
 
 
-def execute(
-    name: str,
-    env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    timeout: int = 300,
-    parameters: dict[str, object] | None = None,
-    cwd: Path = REPO,
-) -> nbformat.NotebookNode:
-    """Run ``notebooks/<name>`` with ``env`` set; raises nbclient's CellExecutionError on any cell error.
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    db_url: str
+    stdout: str  # what `arb` printed
 
-    ``parameters`` go into a cell inserted right after the one tagged ``parameters`` (as papermill does).
-    ``cwd`` is the kernel's working directory (Jupyter's is the notebook's folder).
-    """
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    @property
+    def notebooks(self) -> Path:
+        return self.root / "notebooks"
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without the variables that choose a database or override the config."""
+    return {k: v for k, v in os.environ.items() if k not in ARB_ENV and not k.startswith("ARB__")}
+
+
+def make_project(root: Path, config_text: str | None = None) -> Path:
+    """``root`` laid out like a checkout: config.toml (the repository's, or ``config_text``) and
+    notebooks/ holding copies of the repository's notebooks."""
+    (root / "notebooks").mkdir(parents=True)
+    if config_text is None:
+        shutil.copy(REPO / "config.toml", root / "config.toml")
+    else:
+        (root / "config.toml").write_text(config_text, encoding="utf-8")
+    for notebook in NOTEBOOKS.glob("*.ipynb"):
+        shutil.copy(notebook, root / "notebooks" / notebook.name)
+    return root
+
+
+def arb(project: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """``arb ARGS`` run in ``project`` as a user runs it there; fails the test on a non-zero exit."""
+    done = subprocess.run([sys.executable, "-m", "arb.cli", *args], cwd=project, env=clean_environ(),
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def execute(notebook: Path, cwd: Path, parameters: Mapping[str, object] | None = None,
+            timeout: int = 300) -> nbformat.NotebookNode:
+    """Run ``notebook`` top to bottom in ``cwd``; raises nbclient's CellExecutionError on a cell error."""
+    nb = nbformat.read(notebook, as_version=4)
     if parameters:
         at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
         source = "\n".join(f"{key} = {value!r}" for key, value in parameters.items())
         nb.cells.insert(at + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]}))
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
-    )
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     client.execute()
     return nb
+
+
+def records(nb: nbformat.NotebookNode) -> dict[str, dict[str, Any]]:
+    """What each figure drew, by name: the JSON the notebook prints under it (``arb.analysis.plots.show``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "application/json" in data:
+                record = data["application/json"]
+                record = json.loads(record) if isinstance(record, str) else record
+                out[record["figure"]] = record
+    return out
+
+
+def images(nb: nbformat.NotebookNode) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+def stream_text(nb: nbformat.NotebookNode, name: str) -> str:
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == name)
 
 
 def trim_capture(dest: Path, start: datetime, end: datetime) -> Path:
@@ -63,15 +110,3 @@ def trim_capture(dest: Path, start: datetime, end: datetime) -> Path:
     with CaptureWriter(dest) as writer:
         writer.write_all(e for e in read_capture(BUNDLED_CAPTURE) if lo <= e.ts <= hi)
     return dest
-
-
-def stream_text(nb: nbformat.NotebookNode, name: str) -> str:
-    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == name)
-
-
-@dataclass(frozen=True)
-class Replayed:
-    db_url: str
-    capture: Path
-    config: Path
-    stdout: str
