@@ -10,7 +10,8 @@ and, in the same process, two baselines:
   two orders, two order events) committed through a raw DB-API ``sqlite3`` connection in the same journal
   mode (WAL, ``synchronous=NORMAL``) on the same schema, both Gate requests built and signed with
   ``hashlib``/``hmac``, then written to two open loopback sockets. Floor and arb iterations alternate, so
-  both see the same machine; arb's median and p90 are printed as multiples of the floor's, with where
+  both see the same machine; it is measured again back to back, warm, and arb's median and p90 are printed
+  as multiples of the lower of the two floors, with where
   arb's time goes stage by stage (risk + plan, record, build and sign, hand to the socket);
 - a sequential baseline on the same prepare+send path (prepare both legs, send
 leg A, wait for its answer, send leg B) whose gap between the two wire times is what concurrency removes.
@@ -290,6 +291,9 @@ async def main(pairs: int, latency_ms: float) -> None:
                 stages["build and sign"].append(marks["prepared"] - marks["recorded"])
                 stages["hand to the socket"].append(max(a, b) - marks["prepared"])
             executor.trace = None
+            # The floor again, back to back: its caches stay warm between pairs, as arb's never are in the
+            # loop above. The lower of the two floors is the one arb is held to.
+            floor_block = [floor.pair() for _ in range(pairs)]
             floor.close()
             sink.close()
 
@@ -313,9 +317,12 @@ async def main(pairs: int, latency_ms: float) -> None:
     med = lambda xs: statistics.median(xs) / 1e6  # noqa: E731
     print(f"pairs={pairs} venue_latency={latency_ms} ms (sandbox on loopback, real signing, SQLite store)")
     print(f"decision -> both legs on the wire: median {med(to_wire):.3f} ms, p90 {ms(to_wire, 90):.3f} ms")
-    print(f"floor (raw sqlite3 + hmac + socket): median {med(floor_ns):.3f} ms, p90 {ms(floor_ns, 90):.3f} ms")
-    print(f"arb / floor:                      median {med(to_wire) / med(floor_ns):.1f}x (target <= 5x), "
-          f"p90 {ms(to_wire, 90) / ms(floor_ns, 90):.1f}x (target <= 6x)")
+    print(f"floor, interleaved with arb:      median {med(floor_ns):.3f} ms, p90 {ms(floor_ns, 90):.3f} ms")
+    print(f"floor, back to back:              median {med(floor_block):.3f} ms, p90 {ms(floor_block, 90):.3f} ms")
+    floor_med = min(med(floor_ns), med(floor_block))
+    floor_p90 = min(ms(floor_ns, 90), ms(floor_block, 90))
+    print(f"arb / floor (the lower floor):    median {med(to_wire) / floor_med:.1f}x (target <= 5x), "
+          f"p90 {ms(to_wire, 90) / floor_p90:.1f}x (target <= 6x)")
     print("where arb's time goes (median per stage):")
     for stage, xs in stages.items():
         print(f"  {stage:<20} {med(xs):.3f} ms  ({med(xs) / med(to_wire):.0%})")
