@@ -1,9 +1,12 @@
 """Optional compiled order book: Cython builds the book's hot modules from their own ``.py`` source.
 
-Why Cython: it is a well-kept compiler for the Python code we already have. ``book_side.py`` and
-``book.py`` stay the one implementation (``book_side.pxd``/``book.pxd`` only add C types), so there is no
-second book to keep in sync; compiled, the ingest path runs ~30% faster on the real Binance stream
-(``bench/bench_ingest.py`` prints which book ran). Everything else is configured in ``pyproject.toml``.
+Why Cython: it is a well-kept compiler for the Python code we already have. Each compiled module stays
+the one implementation: the ``.pxd`` beside it declares C types, and a few branches taken only when
+compiled (``COMPILED``: a C integer window in ``book_side.py``, a C top view in ``book.py``, a C pass over
+a number's characters in ``drops.py``) do the same thing the interpreted branch does, faster, each held to
+it by tests (``tests/marketdata/test_compiled.py``, ``test_drops.py``). So there is no second book or
+validator to keep in sync; ``bench/bench_ingest.py`` prints which modules ran compiled. Everything else is
+configured in ``pyproject.toml``.
 
 Never a hard failure: without Cython (``ImportError``), or when cythonizing fails, no extension is
 declared; a failed C compile is skipped because every extension is ``optional``. The package then
@@ -16,9 +19,9 @@ import sys
 
 from setuptools import Extension, setup
 
-# The modules on the per-message path: apply levels (book_side), book + top view (book), store and
-# diff-sync calls around them (compiled as they are, no declarations).
-MODULES = ["book_side", "book", "books", "diffsync"]
+# The modules on the per-message path: check levels (drops), apply them (book_side), book + top view (book),
+# store and diff-sync calls around them (compiled as they are, no declarations).
+MODULES = ["drops", "book_side", "book", "books", "diffsync"]
 
 
 def extensions() -> list[Extension]:

@@ -6,8 +6,10 @@ structure must make *inserts and deletes near the top* cheap, not just size upda
 
 - ``levels``: a ``dict`` from the price key to the size string as the venue sent it: every level we hold.
 - ``window``: a plain ``list`` of the keys of the best levels only (between ``window_size`` and twice
-  that), kept sorted with :func:`bisect.insort` (C), best level *last*. Levels worse than the window
-  edge live in the dict alone; when deletes drain the window it is rebuilt from the dict by one sort.
+  that), kept sorted. Levels worse than the window edge live in the dict alone; when deletes drain the
+  window it is rebuilt from the dict by one sort. Compiled (``setup.py``), fixed-mode windows are searched
+  through ``ticks``, the same prices as C integers (a binary search over strings spent ~100 ns per insert
+  or delete comparing them); interpreted, :func:`bisect.insort` over the strings is the faster way.
 
 Two key representations, because ``float(price)`` (~170 ns) cost more than everything else per level:
 
@@ -22,8 +24,9 @@ Two key representations, because ``float(price)`` (~170 ns) cost more than every
   ``"27.1"`` and ``"27.10"`` are one level and ``repr(key)`` gives the price back; a price with more
   digits is refused, never merged. Asks are keyed by ``-price``, so both windows have their best last.
 
-The format is only checked when a price is *not* found: a hit equals a key already held, so it has the
-format. Sizes stay strings (exact ``Decimal`` for execution); floats are made only for the top view.
+The format is only checked for a new price: a held one has the format. Sizes stay strings (exact
+``Decimal`` for execution); floats are made only for the top view. A zero size is told by its shape, not
+parsed (see :func:`_zero_shape`).
 
 When the package is built with Cython (``setup.py``), this file is compiled as it is, with C types from
 ``book_side.pxd`` (keep its slot and method declarations in step); without Cython it runs as Python.
@@ -31,11 +34,19 @@ When the package is built with Cython (``setup.py``), this file is compiled as i
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from itertools import chain
 from typing import Any
+
+try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
+    import cython  # type: ignore[import-not-found, unused-ignore]
+except ImportError:  # not installed: the module runs as plain Python
+    COMPILED = False
+else:
+    COMPILED = cython.compiled
 
 LevelIn = Sequence[str]
 """A level as received: ``(price, size)`` decimal strings (a list from JSON or a tuple from a capture)."""
@@ -65,9 +76,12 @@ class BookSide:
         "odd_better",
         "odd_worse",
         "plen",
+        "ticks",
         "window",
         "window_size",
         "zero",
+        "zlen",
+        "zpoint",
     )
 
     def __init__(self, *, ask: bool, window_size: int = 256) -> None:
@@ -75,13 +89,18 @@ class BookSide:
         self.window_size = window_size
         self.levels: dict[Key, str] = {}
         self.window: list[Key] = []
+        # Compiled, fixed mode: the window's prices as integers (the digits without the point), so its
+        # binary searches compare C integers instead of strings (see ``_retick``).
+        self.ticks = _tick_buffer(4 * window_size + 2)
         # The worst key in the window (bids: lowest price; asks: highest), or "all levels are in it".
         self.edge: Key = _ALL
         self.fixed = True
         self.plen = 0  # fixed mode: every price has this length (0: not known yet) ...
         self.dpos = 0  # ... and its point at this (negative) index
         self.lead0 = False  # ... and a leading "0" only when the integer part is one digit
-        self.zero = "0"  # the last zero size seen: most zero sizes are this string, no strip() needed
+        # The last zero size seen, and its shape (see ``_zero_shape``): most sizes are told zero or not
+        # without a strip().
+        self.zero, self.zlen, self.zpoint = _zero_shape("0")
         # Fixed mode: levels of the same decimals but another length (Binance's far ask at 200000.00000000
         # among 61737.63000000). They are outside ``levels``, so a hit there always has the main length.
         self.odd: dict[str, str] = {}
@@ -115,12 +134,11 @@ class BookSide:
         if not self.fixed:
             self._apply_float(changes)
             return
-        it = iter(changes)
+        batch = changes if type(changes) is list else list(changes)
+        if not batch:
+            return
         if not self.plen:  # first price of an empty side: learn the format
-            first = next(it, None)
-            if first is None:
-                return
-            price = first[0]
+            price = batch[0][0]
             point = price.rfind(".")
             if (
                 point <= 0
@@ -129,87 +147,166 @@ class BookSide:
                 or (price[0] == "0" and point > 1)
             ):
                 self._to_float()
-                self._apply_float(chain((first,), it))
+                self._apply_float(batch)
                 return
             self.plen, self.dpos, self.lead0 = len(price), point - len(price), point == 1
-            it = chain((first,), it)
         if self.ask:
-            self._apply_fixed_asks(it)
+            self._apply_fixed_asks(batch)
         else:
-            self._apply_fixed_bids(it)
+            self._apply_fixed_bids(batch)
         n = len(self.window)  # the resize test inline: it rarely fires and a call costs ~100 ns per side
         if n > 2 * self.window_size or (n < self.window_size // 2 and self.edge is not _ALL):
             self._resize()
 
     # The two hot loops are spelled out per side (one comparison flipped): a shared loop would pay a
-    # sign test or a key function per level. Per level: a compare with the last zero spelling (else one
-    # strip()), one or two dict operations and a string comparison; insort/del only inside the window;
-    # the format test only on a miss.
+    # sign test or a key function per level. Per level: the zero test (see ``_zero_shape``), one dict
+    # operation (an insert tells a new level from a size change by the dict's length) and a string
+    # comparison with the window's edge; insort/del only inside the window; the format test only for a new
+    # price (a held one has the format).
 
-    def _apply_fixed_bids(self, it: Iterator[LevelIn]) -> None:
+    def _apply_fixed_bids(self, batch: list[LevelIn]) -> None:
         levels, window, edge = self.levels, self.window, self.edge
         plen, dpos, lead0 = self.plen, self.dpos, self.lead0
-        zero = self.zero
+        zero, zlen, zpoint = self.zero, self.zlen, self.zpoint
         limit = 4 * self.window_size
-        for price, size in it:
-            if size != zero and size.lstrip("0."):
-                if price in levels:
-                    levels[price] = size
-                    continue
-                if len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
-                    if self._odd_level(price, size):
-                        return self._degrade(price, size, it)
-                    continue
+        at = 0
+        for price, size in batch:
+            at += 1
+            if size != zero and ((len(size) == zlen and size[zpoint] == ".") or size.lstrip("0.")):
+                held = len(levels)
                 levels[price] = size
+                if len(levels) == held:
+                    continue  # a new size for a level we hold
+                if len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
+                    del levels[price]
+                    if self._odd_level(price, size):
+                        return self._degrade(batch, at - 1)
+                    continue
                 if price >= edge:
-                    insort(window, price)
+                    if COMPILED:
+                        self._insert(window, price)
+                    else:  # interpreted, C bisect over the strings beats a search over the ticks
+                        insort(window, price)
                     if len(window) > limit:
                         window, edge = self._shut()
                 continue
-            zero = size
+            if size != zero:
+                zero, zlen, zpoint = _zero_shape(size)
             if levels.pop(price, None) is not None:
                 if price >= edge:
-                    del window[bisect_left(window, price)]
+                    if COMPILED:
+                        self._remove(window, price)
+                    else:
+                        del window[bisect_left(window, price)]
             elif (
                 len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0)
             ) and self._odd_level(price, size):  # another spelling may name a level we hold
-                return self._degrade(price, size, it)
-        self.zero = zero
+                return self._degrade(batch, at - 1)
+        self.zero, self.zlen, self.zpoint = zero, zlen, zpoint
         return None
 
-    def _apply_fixed_asks(self, it: Iterator[LevelIn]) -> None:
+    def _apply_fixed_asks(self, batch: list[LevelIn]) -> None:
         # Asks' window ascends with the best (lowest) price first; edge is its highest price.
         levels, window, edge = self.levels, self.window, self.edge
         plen, dpos, lead0 = self.plen, self.dpos, self.lead0
         if edge is _ALL:
             edge = "\x7f"  # above every digit string
-        zero = self.zero
+        zero, zlen, zpoint = self.zero, self.zlen, self.zpoint
         limit = 4 * self.window_size
-        for price, size in it:
-            if size != zero and size.lstrip("0."):
-                if price in levels:
-                    levels[price] = size
+        at = 0
+        for price, size in batch:
+            at += 1
+            if size != zero and ((len(size) == zlen and size[zpoint] == ".") or size.lstrip("0.")):
+                held = len(levels)
+                levels[price] = size
+                if len(levels) == held:
                     continue
                 if len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
+                    del levels[price]
                     if self._odd_level(price, size):
-                        return self._degrade(price, size, it)
+                        return self._degrade(batch, at - 1)
                     continue
-                levels[price] = size
                 if price <= edge:
-                    insort(window, price)
+                    if COMPILED:
+                        self._insert(window, price)
+                    else:  # interpreted, C bisect over the strings beats a search over the ticks
+                        insort(window, price)
                     if len(window) > limit:
                         window, edge = self._shut()
                 continue
-            zero = size
+            if size != zero:
+                zero, zlen, zpoint = _zero_shape(size)
             if levels.pop(price, None) is not None:
                 if price <= edge:
-                    del window[bisect_left(window, price)]
+                    if COMPILED:
+                        self._remove(window, price)
+                    else:
+                        del window[bisect_left(window, price)]
             elif (
                 len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0)
             ) and self._odd_level(price, size):
-                return self._degrade(price, size, it)
-        self.zero = zero
+                return self._degrade(batch, at - 1)
+        self.zero, self.zlen, self.zpoint = zero, zlen, zpoint
         return None
+
+    def _insert(self, window: list[str], price: str) -> None:
+        """Insert a fixed-mode price that is not in the window at its place (compiled only)."""
+        n = len(window)
+        if n >= len(self.ticks):
+            self.ticks = _tick_buffer(2 * n + 2)
+            self._retick()
+        ticks = self.ticks
+        tick = -_tick(price) if self.ask else _tick(price)
+        at = self._place(tick, n)
+        with cython.boundscheck(False), cython.wraparound(False):  # at <= n < len(ticks), checked above
+            for j in range(n, at, -1):  # the levels better than the new one: few, near the top
+                ticks[j] = ticks[j - 1]
+        ticks[at] = tick
+        window.insert(n - at if self.ask else at, price)
+
+    def _remove(self, window: list[str], price: str) -> None:
+        """Remove a fixed-mode price that is in the window (compiled only)."""
+        n = len(window)
+        ticks = self.ticks
+        at = self._place(-_tick(price) if self.ask else _tick(price), n)
+        with cython.boundscheck(False), cython.wraparound(False):  # n <= len(ticks)
+            for j in range(at, n - 1):
+                ticks[j] = ticks[j + 1]
+        del window[n - 1 - at if self.ask else at]
+
+    def _place(self, tick: int, n: int) -> int:
+        """Where ``tick`` is or belongs among the first ``n`` ticks (ascending). Compiled only: the name
+        ``cython`` below exists only then."""
+        ticks = self.ticks
+        lo, hi = 0, n
+        with cython.boundscheck(False), cython.wraparound(False):  # 0 <= mid < n <= len(ticks)
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if ticks[mid] < tick:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        return lo
+
+    def _retick(self) -> None:
+        """Recompute ``ticks`` from a window that was rebuilt or trimmed (compiled, fixed mode).
+
+        Fixed-mode prices have one length and one point position, so their digits read as integers order
+        them as the strings (and the numbers) do. ``ticks`` holds the window's best last on both sides
+        (asks: negated, in reverse), so a change near the top moves only the few ticks above it."""
+        if not COMPILED or not self.fixed:
+            return
+        window = self.window
+        n = len(window)
+        if n >= len(self.ticks):
+            self.ticks = _tick_buffer(2 * n + 2)
+        ticks = self.ticks
+        if self.ask:
+            for i in range(n):
+                ticks[n - 1 - i] = -_tick(window[i])
+        else:
+            for i in range(n):
+                ticks[i] = _tick(window[i])
 
     def _odd_level(self, price: str, size: str) -> bool:
         """Apply a level whose price is not of the main length. Returns whether to degrade instead.
@@ -242,10 +339,11 @@ class BookSide:
             self.odd_better, self.odd_worse = longer, shorter
         return False
 
-    def _degrade(self, price: str, size: str, rest: Iterator[LevelIn]) -> None:
-        """A price outside the fixed format: switch to float keys and apply it and the rest there."""
+    def _degrade(self, batch: list[LevelIn], start: int) -> None:
+        """A price outside the fixed format (``batch[start]``): switch to float keys and apply it and the
+        rest of the batch there."""
         self._to_float()
-        self._apply_float(chain(((price, size),), rest))
+        self._apply_float(batch[start:])
 
     def _to_float(self) -> None:
         shut = self.edge == (_SHUT_ASKS if self.ask else _SHUT_BIDS)
@@ -303,6 +401,7 @@ class BookSide:
             else:
                 del window[: n - size]
                 self.edge = window[0]
+            self._retick()
         elif n < size // 2 and self.edge is not _ALL:
             self._rebuild()
 
@@ -317,6 +416,7 @@ class BookSide:
         else:
             self.window = keys[-size:]
             self.edge = self.window[0]
+        self._retick()
 
     # ------------------------------------------------------------------- reads
 
@@ -339,6 +439,14 @@ class BookSide:
             if len(keys) < n and complete:
                 keys = keys + self.odd_worse[: n - len(keys)]
         return keys
+
+    def held_top(self, n: int) -> int:
+        """How many of the best ``n`` levels (``n <= window_size``) the window holds, after refilling it if
+        deletes drained it: for a top view read straight from ``window`` and ``ticks`` (compiled, fixed
+        mode, no odd level; see ``OrderBook._fill``)."""
+        if n > len(self.window) and self.edge is not _ALL:
+            self._rebuild()
+        return min(n, len(self.window))
 
     def sizes_of(self, keys: list[Key]) -> list[str]:
         """The size strings of ``keys`` (from :meth:`top_keys`)."""
@@ -376,6 +484,28 @@ class BookSide:
         sign = -1 if self.ask else 1
         levels = self.levels
         return [(Decimal(repr(sign * k)), Decimal(levels[k])) for k in keys]
+
+
+def _tick_buffer(n: int) -> array[int]:
+    """Room for ``n`` window ticks (64-bit: a fixed-mode price has at most 15 digits)."""
+    return array("q", bytes(8 * n))
+
+
+def _tick(price: str) -> int:
+    """A fixed-mode price's digits as one integer (``"61737.63000000"`` -> 6173763000000)."""
+    tick = 0
+    for char in price:
+        if char != ".":
+            tick = tick * 10 + (ord(char) - 48)
+    return tick
+
+
+def _zero_shape(zero: str) -> tuple[str, int, int]:
+    """``(zero, length, point)`` for a zero size string: a size of that length with its point at that index
+    that is not the zero string itself has a digit other than 0, so it is not zero (Binance spells every
+    size with the same 8 decimals). ``length`` is -1 (no size has it) when ``zero`` has no point."""
+    point = zero.find(".")
+    return zero, (len(zero) if point > 0 else -1), point
 
 
 def _numeric(price: str) -> tuple[int, str]:

@@ -32,7 +32,7 @@ Listener = Callable[[CaptureEvent, OrderBook], None]
 
 
 def _levels(levels: Iterable[LevelIn]) -> tuple[tuple[str, str], ...]:
-    return tuple((p, s) for p, s in levels)
+    return tuple([(p, s) for p, s in levels])  # compiled, a list comprehension is a C loop; a generator is not
 
 
 class BookStore:

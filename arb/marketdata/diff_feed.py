@@ -24,8 +24,7 @@ import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -42,9 +41,9 @@ NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError, TransientV
 BOOK_ERRORS = (ValueError, TypeError, ArithmeticError)  # what a book could raise on input it refuses
 
 
-@dataclass(frozen=True, slots=True)
-class Diff:
-    """One checked book update, as :meth:`DiffSync.on_diff` takes it."""
+class Diff(NamedTuple):
+    """One checked book update, as :meth:`DiffSync.on_diff` takes it (one per frame: a named tuple is built
+    in a quarter of the time of a frozen dataclass)."""
 
     bids: list[Level]
     asks: list[Level]
@@ -55,8 +54,7 @@ class Diff:
     over_precise: int = 0  # levels left out (``drops.py``): counted, the rest applies
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """One checked snapshot body, as :meth:`DiffSync.on_snapshot` takes it."""
 
     bids: list[Level]
@@ -226,19 +224,19 @@ class DiffStreamFeed(abc.ABC):
                 self.ignored += 1
                 return
             named, payload = routed
-            if named not in self.syncs:
+            sync = self.syncs.get(named)
+            if sync is None:
                 raise Dropped("unknown_pair", f"an update for {named[:40]!r}", resync=False)
             key = named
-            diff = self._diff(key, payload)
+            bids, asks, first, last, exchange_ts, prev, over_precise = self._diff(key, payload)
         except Dropped as drop:
             self._drop(drop, key)
             return
-        if diff.over_precise:
+        if over_precise:
             self.drops.count(self.venue, "over_precise", f"{key}: a price with more than 15 significant digits",
-                             diff.over_precise)
+                             over_precise)
         try:
-            fetch = self.syncs[key].on_diff(diff.bids, diff.asks, diff.first, diff.last, self.clock_ms(),
-                                            diff.exchange_ts, diff.prev)
+            fetch = sync.on_diff(bids, asks, first, last, self.clock_ms(), exchange_ts, prev)
         except BOOK_ERRORS as exc:
             self._drop(Dropped("book_refused", f"{key}: {exc}"), key)
             return

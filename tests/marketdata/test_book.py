@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arb.marketdata.book import Health, OrderBook
+from arb.marketdata.book import Health, OrderBook, decimal_float
 
 D = Decimal
 
@@ -120,8 +120,17 @@ SAME_DECIMALS = st.integers(min_value=1, max_value=60).map(lambda i: f"{i / 4:.2
 SPELLINGS = st.tuples(
     st.integers(min_value=1, max_value=60), st.sampled_from(["{:.2f}", "{:.3f}", "{:g}"])
 ).map(lambda t: t[1].format(t[0] / 4))
+# 15 digits, the longest price the fixed regime keys (its window compares them as 64-bit integers)
+LONG = st.integers(min_value=10**14, max_value=10**14 + 60).map(lambda i: f"{str(i)[:-6]}.{str(i)[-6:]}")
 PRICES = st.one_of(FIXED, SAME_DECIMALS, SPELLINGS)
-SIZES = st.one_of(st.just("0"), st.just("0.000"), st.integers(1, 999).map(lambda i: f"{i / 10}"))
+# Zero in several spellings, and sizes of the same shape as a zero ("0.010" beside "0.000"): the book tells
+# most sizes from zero by their shape (book_side._zero_shape).
+SIZES = st.one_of(
+    st.just("0"),
+    st.just("0.000"),
+    st.integers(1, 999).map(lambda i: f"{i / 10}"),
+    st.integers(0, 99).map(lambda i: f"{i / 1000:.3f}"),
+)
 
 
 def _reference_apply(ref: dict[Decimal, Decimal], levels: list[tuple[str, str]]) -> None:
@@ -134,8 +143,8 @@ def _reference_apply(ref: dict[Decimal, Decimal], levels: list[tuple[str, str]])
 
 @pytest.mark.parametrize(
     ("prices", "string_keys"),
-    [(FIXED, True), (SAME_DECIMALS, True), (PRICES, None)],
-    ids=["fixed", "odd", "mixed"],
+    [(FIXED, True), (LONG, True), (SAME_DECIMALS, True), (PRICES, None)],
+    ids=["fixed", "fixed-15-digits", "odd", "mixed"],
 )
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
@@ -150,6 +159,24 @@ def test_book_matches_plain_dict_reference(
     )
     if string_keys is not None:  # one spelling per price never needs float keys
         assert book.bids.fixed is string_keys and book.asks.fixed is string_keys
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    whole=st.text("0123456789", min_size=0, max_size=18),
+    fraction=st.none() | st.text("0123456789", min_size=0, max_size=25),
+)
+def test_top_view_reads_decimals_as_float_does(whole: str, fraction: str | None) -> None:
+    # The top view reads each price and size with decimal_float: it must give float()'s double exactly
+    # (or float()'s error), for short and long mantissas, leading and trailing zeros, up to 25 decimals.
+    text = whole if fraction is None else f"{whole}.{fraction}"
+    try:
+        want = float(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            decimal_float(text)
+        return
+    assert decimal_float(text) == want
 
 
 def test_off_length_prices_stay_exact_string_keys() -> None:
