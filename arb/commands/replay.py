@@ -8,8 +8,10 @@ import math
 import os
 
 from arb.config import DEFAULT_CONFIG, ReplaySection, capture_argument, load_config
+from arb.display import Precision
 from arb.engine import Engine
 from arb.errors import ConfigError
+from arb.marketdata.timeline import capture_files
 from arb.runtime.logs import setup_logging
 from arb.runtime.summary import render_summary
 from arb.store.db import DB_URL_ENV
@@ -24,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "writing the run, its opportunities (executed and rejected, with reasons), orders and fills to the "
         "database, and print the funnel summary.",
     )
-    parser.add_argument("capture", type=capture_argument, help="capture file, or bundled:<name> (as in the config)")
+    parser.add_argument("capture", type=capture_argument,
+                        help="capture file, bundled:<name> (as in the config), or a directory or quoted glob of "
+                        "capture files (a day per file) replayed in name order as one timeline")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="config file (default: %(default)s)")
     parser.add_argument("--db", default=None, help=f"database URL (default: ${DB_URL_ENV}, else [store] url of the config)")
     parser.add_argument("--speed", type=float, default=0.0, help="0 = as fast as possible, 1 = recorded speed")
@@ -33,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    if not args.capture.is_file():
+    if not capture_files(args.capture):
         raise ConfigError(str(args.capture), "", "capture file not found")
     if not (math.isfinite(args.speed) and args.speed >= 0):
         raise ConfigError("--speed", "", f"must be a finite number >= 0 (got {args.speed})")
@@ -45,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(config.engine.log_level, config.engine.log_format)
     engine = Engine(config, db_url=args.db or os.environ.get(DB_URL_ENV), capture=args.capture, force_paper=True, mode="replay")
     result = engine.main()
-    print(render_summary(result.summary), flush=True)
+    print(render_summary(result.summary, Precision.from_snapshot(config.snapshot())), flush=True)
     print(f"run id {result.run_id}", flush=True)
     return 0

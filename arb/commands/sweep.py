@@ -22,8 +22,8 @@ from arb.display import money, printable
 from arb.errors import UsageError
 from arb.runtime.logs import setup_logging
 from arb.store.db import DB_URL_ENV, resolve_url
-from arb.sweep.cluster import PointTotals, SweepResult, point_totals, run_sweep
-from arb.sweep.grid import KEYS, build_grid, parse_list, read_grid_file
+from arb.sweep.cluster import PointTotals, SweepResult, point_totals, run_sweep, start_worker_server
+from arb.sweep.grid import CAPTURES_AS, KEYS, build_grid, capture_label, parse_list, read_grid_file
 
 SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
 
@@ -39,7 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("grid", nargs="?", type=Path, help="grid file: TOML, `key = [values]` per key")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="base config (default: %(default)s)")
     parser.add_argument("--db", default=None, help=f"database URL (default: ${DB_URL_ENV}, else [store] url of the config)")
-    parser.add_argument("--capture", help="captures: files, directories or globs; one replay per file, in name order")
+    parser.add_argument("--capture", help="captures: files, directories or globs (quoted), in name order")
+    parser.add_argument("--captures-as", choices=CAPTURES_AS, default=None,
+                        help="a directory or glob of captures (a day per file) as a run per file (runs, the "
+                        "default) or as one run replaying its files in order as one market timeline (timeline)")
     parser.add_argument("--fee", help="every venue's taker_fee, e.g. 0.0001,0.0003")
     parser.add_argument("--latency-ms", help="every venue's latency_ms, e.g. 0,50")
     parser.add_argument("--min-edge-bps", help="[detection] min_edge_bps, e.g. 0,0.5")
@@ -59,12 +62,16 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise UsageError("arb sweep needs dask.distributed, an optional extra: "
                          ".venv/bin/pip install -e \".[sweep]\"") from None
+    if args.scheduler is None:
+        start_worker_server()  # the local cluster's: it imports arb while this reads the config and grid
     config = load_config(args.config)
     raw: dict[str, list[str]] = read_grid_file(args.grid) if args.grid else {}
     for key in KEYS:
         given = getattr(args, key)
         if given is not None:
             raw[key] = parse_list(given)
+    if args.captures_as is not None:
+        raw["captures_as"] = [args.captures_as]
     source = str(args.grid) if args.grid else "arb sweep"
     grid = build_grid(config, raw, source=source)
     if args.workers is not None and not 1 <= args.workers <= 1024:
@@ -98,7 +105,7 @@ def print_table(result: SweepResult, totals: dict[int, PointTotals], console: Co
     for name in ("run", "executed", "expected", "realized"):
         table.add_column(name, justify="right")
     for p in result.points:
-        cells = [escape(printable(Path(v).name if k == "capture" else v)) for k, v in p.point.items()]
+        cells = [escape(printable(capture_label(v) if k == "capture" else v)) for k, v in p.point.items()]
         t = totals.get(p.run_id) if p.run_id is not None else None
         if t is None:
             cells += ["-", "failed", "-", escape(printable(p.error or ""))]

@@ -43,9 +43,9 @@ def random_walk(feed: RandomWalkFeed) -> Iterator[BookEvent]:
 
 def capture_events(feed: CaptureFeed) -> Iterator[BookEvent]:
     """The capture's events for the routed (venue, symbol) streams, in file order."""
-    from arb.marketdata.capture import read_capture  # built in parallel; imported only when used
+    from arb.marketdata.timeline import read_timeline  # built in parallel; imported only when used
 
-    for ev in read_capture(feed.path):
+    for ev in read_timeline(feed.path):  # one file, or a timeline of them as the engine reads it
         pair = feed.routes.get((ev.venue, ev.symbol))
         if pair is None:
             continue

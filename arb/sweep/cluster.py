@@ -14,9 +14,11 @@ see ``workdir`` (and the captures) at the same paths: a shared filesystem.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -59,6 +61,20 @@ class SweepResult:
         return [p for p in self.points if p.error is not None]
 
 
+# What a replay imports (``replay_point``): a local cluster's worker processes start with them loaded.
+WARM_MODULES = ("distributed", "arb.engine", "arb.runtime.status", "arb.domain.ids")
+
+# dask's periodic work, in every worker and in the driver (scheduler, nannies), each wake-up taking the GIL
+# from a replay: the statistical profiler samples stacks every 10 ms for a dashboard a sweep does not start;
+# the event-loop health tick (20 ms), the nannies' memory checks (100 ms) and the system monitor (500 ms)
+# keep doing their jobs at these slower rates. Together about 5% of a replay's CPU (bench/bench_sweep.py).
+QUIET_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+}
+
 # (done, running, total): the driver calls it as replays start and finish.
 ProgressFn = Callable[[int, int, int], None]
 
@@ -83,7 +99,7 @@ def run_sweep(config: Config, grid: Grid, db_url: str, *, scheduler: str | None 
               workers: int | None = None, workdir: str | None = None,
               progress: ProgressFn | None = None) -> SweepResult:
     """Replay every point of ``grid`` on a dask cluster and merge each run into ``db_url``."""
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     points = grid.points()
     migrate.upgrade_to_head(db_url)
@@ -97,7 +113,7 @@ def run_sweep(config: Config, grid: Grid, db_url: str, *, scheduler: str | None 
     results: dict[int, PointResult] = {}
     reason: str | None = None
     try:
-        with _workdir(workdir) as work, _client(scheduler, workers, Client, LocalCluster) as client:
+        with _workdir(workdir) as work, _client(scheduler, workers, Client) as client:
             futures = {
                 client.submit(replay_point, config, point, work, i, key=f"arb-sweep-{sweep_id}-{i}", pure=False): i
                 for i, point in enumerate(points)
@@ -171,9 +187,9 @@ class _workdir:
 class _client:
     """A dask ``Client`` on ``scheduler``, or on a LocalCluster of worker processes it starts and stops."""
 
-    def __init__(self, scheduler: str | None, workers: int | None, client_cls: Any, cluster_cls: Any) -> None:
+    def __init__(self, scheduler: str | None, workers: int | None, client_cls: Any) -> None:
         self._scheduler, self._workers = scheduler, workers
-        self._client_cls, self._cluster_cls = client_cls, cluster_cls
+        self._client_cls = client_cls
         self._cluster: Any = None
         self._client: Any = None
 
@@ -181,9 +197,7 @@ class _client:
         if self._scheduler:
             self._client = self._client_cls(self._scheduler, timeout="30s")
         else:
-            self._cluster = self._cluster_cls(
-                n_workers=self._workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR)
+            self._cluster = local_cluster(self._workers)
             self._client = self._client_cls(self._cluster)
         return self._client
 
@@ -192,6 +206,54 @@ class _client:
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def local_cluster(workers: int | None = None) -> Any:
+    """A dask ``LocalCluster`` of ``workers`` worker processes (default: one per core), one replay at a time
+    each, started warm (:func:`_warm_workers`). The caller closes it."""
+    from distributed import LocalCluster
+
+    with _warm_workers():
+        # No dashboard; the scheduler's own HTTP routes (health, metrics) on any free port, not dask's default
+        # 8787: a second cluster on the machine (another sweep) would otherwise find it taken.
+        return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                            dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                            silence_logs=logging.ERROR)
+
+
+def start_worker_server() -> None:
+    """Start the server the local cluster's workers are forked from now, not when the cluster starts: it
+    imports arb (about 2 s of CPU) on the other core while this process reads the config and the grid."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        with _warm_workers():
+            forkserver.ensure_running()
+
+
+@contextmanager
+def _warm_workers() -> Iterator[None]:
+    """Start the local cluster's processes from a forkserver that has imported what a replay needs, and with
+    dask's background work (``QUIET_CLUSTER``) kept off the cores the replays need.
+
+    A spawned worker (dask's default) is a fresh interpreter that imports distributed, then arb on its first
+    task: about 2 s of CPU per worker (ccxt, SQLAlchemy, numpy), on the very cores the replays need, and a
+    nanny that is slow to stop. Forked from one server that imported them once, every worker starts warm and
+    stops at once. Where there is no forkserver (Windows), dask's default start is kept.
+    """
+    import dask
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        with dask.config.set(QUIET_CLUSTER):
+            yield
+        return
+    from distributed.utils import get_mp_context
+
+    with dask.config.set({**QUIET_CLUSTER, "distributed.worker.multiprocessing-method": "forkserver"}):
+        # Replaces dask's own preload list (it has just set it); takes effect if the server is not yet
+        # running in this process (a later sweep reuses the running one, which has them already).
+        get_mp_context().set_forkserver_preload(list(WARM_MODULES))
+        yield
 
 
 @dataclass(frozen=True, slots=True)

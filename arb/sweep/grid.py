@@ -2,12 +2,16 @@
 
 A grid maps a key to the values it takes; its product is the set of replays (``points``). Keys:
 
-- ``capture``: captures to replay, one run per file: a path, ``bundled:<name>``, a directory (every
-  ``*.jsonl``/``*.jsonl.gz`` in it) or a glob, each expanded in name order;
+- ``capture``: captures to replay: a path, ``bundled:<name>``, a directory (every ``*.jsonl``/``*.jsonl.gz``
+  in it) or a glob, each in name order (``arb/marketdata/timeline.py``);
 - ``fee``: every venue's ``taker_fee``;
 - ``latency_ms``: every venue's ``latency_ms`` (a replay makes every venue a simulated paper venue);
 - ``min_edge_bps``: ``[detection] min_edge_bps``;
 - ``leg_policy``: ``[execution] leg_policy``.
+
+and one setting, not an axis: ``captures_as``, what a directory or glob of capture files (a day per file)
+becomes: ``"runs"`` (the default), a run per file; ``"timeline"``, one run replaying its files in order as
+one market timeline.
 
 A value is checked by the config's own validators (the section rebuilt with it), so a grid accepts exactly
 what a config file would. A bad one is a :class:`~arb.errors.UsageError` naming the key and the value.
@@ -16,10 +20,9 @@ what a config file would. A bad one is a :class:`~arb.errors.UsageError` naming 
 from __future__ import annotations
 
 import dataclasses
-import glob
 import itertools
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,9 +31,10 @@ from pydantic import BaseModel, ValidationError
 
 from arb.config import BUNDLED_PREFIX, Config, ReplaySection, bundled_captures, resolve_capture
 from arb.errors import UsageError
+from arb.marketdata.timeline import capture_files
 
 KEYS = ("capture", "fee", "latency_ms", "min_edge_bps", "leg_policy")
-CAPTURE_SUFFIXES = (".jsonl", ".jsonl.gz")
+CAPTURES_AS = ("runs", "timeline")  # what a directory or glob of captures becomes: a run per file, or one run
 
 M = TypeVar("M", bound=BaseModel)
 Point = dict[str, str]  # key -> value, as text (exact: money stays a decimal string)
@@ -38,17 +42,19 @@ Point = dict[str, str]  # key -> value, as text (exact: money stays a decimal st
 
 @dataclasses.dataclass(frozen=True)
 class Grid:
-    """Each key and the values it takes, in ``KEYS`` order; ``capture`` holds resolved file paths."""
+    """Each key and the values it takes, in ``KEYS`` order; ``capture`` holds resolved absolute paths (one
+    file each with ``captures_as = "runs"``; with ``"timeline"``, the file, directory or glob given)."""
 
     values: Mapping[str, tuple[str, ...]]
+    captures_as: str = "runs"
 
     def points(self) -> list[Point]:
         """The product, in a stable order (the first key varies slowest)."""
         keys = list(self.values)
         return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.values.values())]
 
-    def as_json(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in self.values.items()}
+    def as_json(self) -> dict[str, Any]:
+        return {**{k: list(v) for k, v in self.values.items()}, "captures_as": self.captures_as}
 
 
 def read_grid_file(path: Path) -> dict[str, list[str]]:
@@ -82,8 +88,13 @@ def build_grid(base: Config, raw: Mapping[str, Sequence[str]], *, source: str = 
 
     Without a ``capture`` key the grid replays the config's own ``[replay] capture``."""
     for key in raw:
-        if key not in KEYS:
-            raise UsageError(f"{source}: unknown grid key {key!r} (known: {', '.join(KEYS)})")
+        if key not in (*KEYS, "captures_as"):
+            raise UsageError(f"{source}: unknown grid key {key!r} (known: {', '.join(KEYS)}, captures_as)")
+    captures_as = list(raw.get("captures_as", ["runs"]))
+    if len(captures_as) != 1 or captures_as[0] not in CAPTURES_AS:
+        raise UsageError(f"{source}: captures_as: one of {', '.join(map(repr, CAPTURES_AS))} "
+                         f"(got {','.join(captures_as)!r})")
+    as_timeline = captures_as[0] == "timeline"
     values: dict[str, tuple[str, ...]] = {}
     for key in KEYS:
         given = list(raw.get(key, ()))
@@ -95,11 +106,12 @@ def build_grid(base: Config, raw: Mapping[str, Sequence[str]], *, source: str = 
             continue
         if not given or any(v == "" for v in given):
             raise UsageError(f"{source}: {key}: an empty value (got {','.join(given)!r})")
-        checked = _captures(given, source) if key == "capture" else [_checked(base, key, v, source) for v in given]
+        checked = (_captures(given, source, as_timeline) if key == "capture"
+                   else [_checked(base, key, v, source) for v in given])
         if len(set(checked)) != len(checked):
             raise UsageError(f"{source}: {key}: a value is listed twice (got {','.join(given)!r})")
         values[key] = tuple(checked)
-    return Grid(values)
+    return Grid(values, captures_as[0])
 
 
 def apply(base: Config, point: Mapping[str, str]) -> Config:
@@ -140,27 +152,25 @@ def _checked(base: Config, key: str, value: str, source: str) -> str:
     return value
 
 
-def _captures(given: Sequence[str], source: str) -> list[str]:
-    files: list[str] = []
+def _captures(given: Sequence[str], source: str, as_timeline: bool) -> list[str]:
+    """Each capture given: its files, one value each, or (a timeline) itself, one value."""
+    out: list[str] = []
     for text in given:
-        found = list(_expand(text))
+        path = resolve_capture(text, Path("."))
+        found = capture_files(path)
         if not found:
             hint = f" (bundled: {', '.join(bundled_captures())})" if text.startswith(BUNDLED_PREFIX) else ""
             raise UsageError(f"{source}: capture: no capture file at {text!r}{hint}")
-        files += [str(p.resolve()) for p in found]
-    return files
+        out += [str(path.resolve())] if as_timeline else [str(p.resolve()) for p in found]
+    return out
 
 
-def _expand(text: str) -> Iterator[Path]:
-    path = resolve_capture(text, Path("."))
-    if path.is_file():
-        yield path
-    elif path.is_dir():
-        yield from sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(CAPTURE_SUFFIXES))
-    elif not text.startswith(BUNDLED_PREFIX) and glob.has_magic(text):
-        yield from sorted((Path(p) for p in glob.glob(text) if Path(p).is_file()), key=lambda p: p.name)
+def capture_label(value: str) -> str:
+    """A capture as a table shows it: a file by its name; a timeline by its last two parts (``days/*.gz``)."""
+    path = Path(value)
+    return path.name if path.is_file() else "/".join(path.parts[-2:])
 
 
 def describe(point: Mapping[str, Any]) -> str:
-    """``fee=0.0001 min_edge_bps=0.5 capture=a.jsonl.gz`` (captures by file name)."""
-    return " ".join(f"{k}={Path(v).name if k == 'capture' else v}" for k, v in point.items())
+    """``fee=0.0001 min_edge_bps=0.5 capture=a.jsonl.gz`` (captures as :func:`capture_label` shows them)."""
+    return " ".join(f"{k}={capture_label(v) if k == 'capture' else v}" for k, v in point.items())

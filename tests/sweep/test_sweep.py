@@ -37,7 +37,8 @@ def test_sweep_matches_replays_run_alone(tmp_path: Path, capsys: pytest.CaptureF
             sweep = s.scalars(select(Sweep)).one()
             runs = s.scalars(select(Run).where(Run.sweep_id == sweep.id).order_by(Run.id)).all()
             assert (sweep.status, sweep.status_reason) == ("completed", None) and sweep.ended_at is not None
-            assert sweep.grid == {"capture": [str(capture.resolve())], "fee": list(FEES), "min_edge_bps": list(EDGES)}
+            assert sweep.grid == {"capture": [str(capture.resolve())], "fee": list(FEES), "min_edge_bps": list(EDGES),
+                                  "captures_as": "runs"}
             points = {(r.grid_point["fee"], r.grid_point["min_edge_bps"]): r.id for r in runs}  # type: ignore[index]
             assert len(runs) == 4 and set(points) == {(f, e) for f in FEES for e in EDGES}
     finally:
@@ -96,3 +97,27 @@ def test_without_dask_it_says_which_extra_to_install(tmp_path: Path, capsys: pyt
     assert lines == ['arb: error: arb sweep needs dask.distributed, an optional extra: '
                      '.venv/bin/pip install -e ".[sweep]"'], lines
     assert not (tmp_path / "s.db").exists()
+
+
+
+def test_local_cluster_workers_start_warm_without_the_profiler() -> None:
+    from distributed import Client
+
+    from arb.sweep.cluster import local_cluster
+
+    def worker_state() -> tuple[bool, bool, str]:  # nested: sent by value, so the worker imports no test module
+        import sys
+
+        import dask
+
+        return ("arb.engine" in sys.modules, dask.config.get("distributed.worker.profile.enabled"),
+                dask.config.get("distributed.worker.multiprocessing-method"))
+
+    cluster = local_cluster(2)
+    try:
+        with Client(cluster) as client:
+            states = client.run(worker_state)
+    finally:
+        cluster.close()
+    # Forked from a server that imported a replay's modules: no worker imports arb on its first replay.
+    assert list(states.values()) == [(True, False, "forkserver")] * 2, states

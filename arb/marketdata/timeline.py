@@ -1,0 +1,64 @@
+"""Many capture files as one market timeline: a day per file, replayed in order as one run.
+
+Wherever a capture is named (``arb replay CAPTURE``, ``[replay] capture``, ``arb sweep --capture``) it may
+be one file, a directory (its ``*.jsonl`` and ``*.jsonl.gz`` files) or a glob. :func:`capture_files` says
+which files that is, in name order (a day per file, named by its date, sorts in time order), and
+:func:`read_timeline` reads them one after another as one stream of events through the strict reader
+(``capture.read_capture``), adding the checks that span files:
+
+- a file must not start before the previous file ended (its first ``ts`` at least the previous file's
+  last): one error naming both files, since the name order would otherwise replay time backwards;
+- a book snapshotted in an earlier file may take deltas in a later one (a day boundary cuts a stream, it
+  does not reset it), as in one file.
+
+Every reader of a capture (the market source, the sandbox's own copy, the run's market-time origin, the
+progress bar's count, the config check) goes through here, so one file and many read the same way.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Generator
+from pathlib import Path
+
+from arb.errors import CaptureFormatError
+from arb.marketdata.capture import CaptureEvent, read_capture
+
+CAPTURE_SUFFIXES = (".jsonl", ".jsonl.gz")
+WHAT_A_CAPTURE_IS = "a capture file, a directory of *.jsonl / *.jsonl.gz files, or a glob"
+
+
+def capture_files(path: Path) -> tuple[Path, ...]:
+    """The capture files ``path`` names, in name order; ``()`` when it names none."""
+    if path.is_file():
+        return (path,)
+    if path.is_dir():
+        return tuple(sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(CAPTURE_SUFFIXES)))
+    if glob.has_magic(str(path)):
+        return tuple(sorted(p for p in map(Path, glob.glob(str(path))) if p.is_file()))
+    return ()
+
+
+def read_timeline(path: Path) -> Generator[CaptureEvent, None, None]:
+    """The events of every file ``path`` names, file after file, as one capture.
+
+    Raises :class:`CaptureFormatError` for what the strict reader refuses in any file (naming that file and
+    line), for a file that starts before the previous one ended (naming both), and when ``path`` names no
+    capture file at all.
+    """
+    files = capture_files(path)
+    if not files:
+        raise CaptureFormatError(str(path), 1, f"no capture there ({WHAT_A_CAPTURE_IS})")
+    snapshotted: set[tuple[str, str]] = set()  # books snapshotted so far, in any file
+    ended: tuple[Path, int] | None = None  # the last file that had events, and its last ts
+    for file in files:
+        last: int | None = None
+        for event in read_capture(file, snapshotted=snapshotted):
+            if last is None and ended is not None and event.ts < ended[1]:
+                raise CaptureFormatError(
+                    str(file), 1, f"starts at ts {event.ts}, before {ended[0]} ends (ts {ended[1]}): the files "
+                    "of one timeline must follow each other in time, in name order")
+            last = event.ts
+            yield event
+        if last is not None:
+            ended = (file, last)

@@ -1,0 +1,198 @@
+"""Sweep throughput: replays per minute of ``arb sweep`` on a local dask cluster, against the same replays
+run one after another in one process, measured in the same run.
+
+    python bench/bench_sweep.py [--points 8] [--workers 2] [--repeat 2]
+
+Workload: ``--points`` grid points, each a deterministic replay of the whole bundled capture (LINK/USDT on
+Binance and Huobi, 2 hours, 14,400 book updates) on the shipped config with every venue's taker fee set
+to 0.00002, 0.00004, ... (a fee study: lower fees trade more, so the replays differ in length as a real
+sweep's do). Every replay writes its run, opportunities, orders and fills to SQLite.
+
+Baseline, "one process": the same points replayed one after another in one process, each exactly as
+``arb replay`` does it (``Engine(..., force_paper=True, mode="replay")``), all into one database.
+
+Two comparisons, both in this run:
+
+- **including start-up**: each side is a fresh process, timed from its start to its exit. The sweep is the
+  real command, ``arb sweep --workers N``: interpreter start, imports, the local cluster's start (its
+  forkserver importing arb once, the workers forked from it), every replay, every merge into the sweep's
+  database, the table, the cluster's shutdown. The baseline is a fresh interpreter that imports arb and
+  replays the points.
+- **steady state**: in this process, the cluster already running (started before the clock starts, as
+  with ``--scheduler``; its workers have imported arb but run no replay yet), the sweep timed from
+  ``run_sweep`` to its return (dispatch, replays, merges); the baseline in this process, arb imported and
+  no replay run yet. Also the CPU seconds spent per replay on each side (the cluster's: its workers' and
+  this process's), which says how much work the cluster adds whatever else the machine is doing.
+
+The ratio is cluster replays/minute over one-process replays/minute (target: >= 1.7 on 2 cores). Each side
+is the best of ``--repeat`` runs, the sides interleaved. The load average is printed before and after: a
+parallel speed-up needs idle cores, and on a shared machine the ratios are pessimistic (with Linux's
+autogroup scheduling, the default, every terminal session gets an equal share of the CPU, however many
+processes it runs: while other sessions are busy, the cluster's two workers share one session's share).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from arb.config import DEFAULT_CONFIG, Config, load_config
+from arb.sweep.grid import Grid, build_grid
+
+FEE_STEP = "0.00002"
+
+
+def bench_config(tmp: Path) -> Path:
+    """The shipped config, status view off, the kill-switch file and the database in ``tmp``."""
+    text = Path(DEFAULT_CONFIG).read_text()
+    text = text.replace('status = "auto"', 'status = "off"')
+    text = text.replace('kill_switch_file = "arb.kill"', f'kill_switch_file = "{tmp / "arb.kill"}"')
+    path = tmp / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def fees(points: int) -> list[str]:
+    step = float(FEE_STEP)
+    return [f"{step * (k + 1):.5f}" for k in range(points)]
+
+
+def grid_of(config: Config, points: int) -> Grid:
+    return build_grid(config, {"fee": fees(points)}, source="bench")
+
+
+def replay_one_after_another(config_path: Path, db_url: str, points: int) -> float:
+    """The baseline: every point replayed in this process, one after another, into ``db_url``; seconds."""
+    from arb.domain.ids import restart_venue_ids
+    from arb.engine import Engine
+    from arb.runtime.status import StatusReporter
+    from arb.sweep.grid import apply
+
+    config = load_config(config_path)
+    started = time.perf_counter()
+    for point in grid_of(config, points).points():
+        restart_venue_ids()
+        Engine(apply(config, point), db_url=db_url, capture=Path(point["capture"]), force_paper=True,
+               mode="replay", install_signal_handlers=False, status=StatusReporter("off")).main()
+    return time.perf_counter() - started
+
+
+def _timed_process(args: list[str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])}... exited {done.returncode}:\n{done.stdout[-3000:]}"
+                           f"\n{done.stderr.strip()[-2000:]}")
+    return took
+
+
+def _self_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _worker_cpu_s() -> float:  # runs on each worker
+    return _self_cpu_s()
+
+
+def measure(points: int = 8, workers: int = 2, repeat: int = 1) -> dict[str, Any]:
+    """Both comparisons (see the module docstring), each side the best of ``repeat``; seconds,
+    replays/minute, ratios, CPU seconds per replay and what each figure includes."""
+    from distributed import Client
+
+    from arb.sweep.cluster import local_cluster, run_sweep
+
+    out: dict[str, Any] = {"points": points, "workers": workers, "repeat": repeat,
+                           "load_before": os.getloadavg()[0]}
+    runs: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        config_path = bench_config(tmp)
+        config = load_config(config_path)
+        listed = ",".join(fees(points))
+        cluster = None
+        try:
+            for n in range(repeat):
+                # Including start-up: fresh processes, timed from start to exit.
+                runs.setdefault("one_process_with_startup_s", []).append(_timed_process(
+                    [sys.executable, __file__, "--one-process", str(config_path),
+                     f"sqlite:///{tmp / f'cold-one-{n}.db'}", str(points)]))
+                runs.setdefault("cluster_with_startup_s", []).append(_timed_process(
+                    [sys.executable, "-c", "import sys; from arb.cli import main; sys.exit(main(sys.argv[1:]))",
+                     "sweep", "--config", str(config_path), "--db", f"sqlite:///{tmp / f'cold-sweep-{n}.db'}",
+                     "--workers", str(workers), "--fee", listed]))
+                # Steady state, in this process.
+                cpu = _self_cpu_s()
+                runs.setdefault("one_process_steady_s", []).append(
+                    replay_one_after_another(config_path, f"sqlite:///{tmp / f'one-{n}.db'}", points))
+                runs.setdefault("one_process_cpu_s_per_replay", []).append((_self_cpu_s() - cpu) / points)
+                if cluster is None:
+                    cluster = local_cluster(workers)  # started once, before any clock
+                with Client(cluster) as client:
+                    workers_cpu = sum(client.run(_worker_cpu_s).values())
+                    cpu = _self_cpu_s()
+                    started = time.perf_counter()
+                    result = run_sweep(config, grid_of(config, points), f"sqlite:///{tmp / f'sweep-{n}.db'}",
+                                       scheduler=cluster.scheduler_address, workdir=str(tmp / "work"))
+                    runs.setdefault("cluster_steady_s", []).append(time.perf_counter() - started)
+                    driver_cpu = _self_cpu_s() - cpu
+                    workers_cpu = sum(client.run(_worker_cpu_s).values()) - workers_cpu
+                if result.failed:
+                    raise RuntimeError(f"{len(result.failed)} replays failed; first: {result.failed[0].error}")
+                runs.setdefault("cluster_cpu_s_per_replay", []).append((workers_cpu + driver_cpu) / points)
+        finally:
+            if cluster is not None:
+                cluster.close()
+    out.update({key: min(values) for key, values in runs.items()})
+    out["all_runs"] = runs
+    for side in ("one_process_with_startup", "cluster_with_startup", "one_process_steady", "cluster_steady"):
+        out[f"{side}_replays_per_min"] = 60 * points / out[f"{side}_s"]
+    out["ratio_with_startup"] = out["one_process_with_startup_s"] / out["cluster_with_startup_s"]
+    out["ratio_steady"] = out["one_process_steady_s"] / out["cluster_steady_s"]
+    out["load_after"] = os.getloadavg()[0]
+    out["includes"] = {
+        "with_startup": "fresh processes, start to exit: interpreter, imports, (cluster start and shutdown, "
+                        "merges), every replay",
+        "steady": "this process; cluster started before timing; workers and baseline have imported arb, run "
+                  "no replay yet; the sweep's merges included",
+    }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--points", type=int, default=8, help="grid points (replays of the whole capture)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each side; the best is reported")
+    parser.add_argument("--one-process", nargs=3, metavar=("CONFIG", "DB", "POINTS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one_process:  # the baseline's fresh process (including start-up)
+        config_path, db_url, points = args.one_process
+        replay_one_after_another(Path(config_path), db_url, int(points))
+        return
+    r = measure(args.points, args.workers, args.repeat)
+    print(f"sweep throughput: {r['points']} replays of the whole bundled capture (fees {FEE_STEP} to "
+          f"{fees(r['points'])[-1]}), local cluster of {r['workers']} worker processes vs one process, "
+          f"{os.cpu_count()} cores, best of {r['repeat']}, load average {r['load_before']:.1f} before, "
+          f"{r['load_after']:.1f} after")
+    rows = (("including start-up", "with_startup"), ("steady state", "steady"))
+    for label, key in rows:
+        one, clu = r[f"one_process_{key}_s"], r[f"cluster_{key}_s"]
+        print(f"  {label:<19} one process {one:6.1f} s = {60 * r['points'] / one:5.1f} replays/min | "
+              f"cluster {clu:6.1f} s = {60 * r['points'] / clu:5.1f} replays/min | ratio {r[f'ratio_{key}']:.2f}x "
+              f"(target >= 1.7)")
+        print(f"    ({r['includes'][key]})")
+    print(f"  CPU per replay: one process {r['one_process_cpu_s_per_replay']:.2f} s, cluster "
+          f"{r['cluster_cpu_s_per_replay']:.2f} s (workers + driver)")
+
+
+if __name__ == "__main__":
+    main()
