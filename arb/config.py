@@ -22,6 +22,7 @@ the file is itself an error, so a key pasted there by mistake is caught before i
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -45,6 +46,7 @@ from pydantic import (
 
 from arb.domain.market import MAX_QUANTITY, Symbol, check_step
 from arb.errors import ArbError, ConfigError
+from arb.venues.market_names import MarketNameError, MarketNames
 
 DEFAULT_CONFIG = Path("config.toml")
 BUNDLED_PREFIX = "bundled:"
@@ -136,7 +138,8 @@ class StoreSection(_Section):
 
 
 class ReplaySection(_Section):
-    # A path (relative to the config file) or "bundled:<name>" for data shipped inside the package.
+    # A path (relative to the config file) or "bundled:<name>" for data shipped inside the package. A
+    # directory or glob of files (a day per file) replays them in name order as one timeline.
     capture: str = Field(min_length=1)
     speed: float = _seconds(default=0.0, ge=0, le=1e6)  # 0 = as fast as possible, 1 = recorded speed
 
@@ -212,7 +215,12 @@ class VenueSection(_Section):
     # Overrides the adapter's declared global request rate (per second; on a generic ccxt venue in ccxt
     # cost units, each request at its endpoint's cost). Default: the adapter's (ccxt's rateLimit).
     rate_limit_per_s: float | None = _seconds(default=None, gt=0, le=1e6)
-    markets: dict[str, MarketSection] = Field(default_factory=dict)
+    markets: dict[str, MarketSection] = Field(default_factory=dict)  # keyed by the engine's symbol
+    # The engine symbols this venue trades (default: all of [engine] symbols); detection pairs it only with
+    # venues trading the same symbol. ``market_names``: engine symbol -> this venue's name for the market
+    # where it differs ({ "BTC/USDT" = "XBT/USDT" }); its assets follow (arb/venues/market_names.py).
+    symbols: tuple[str, ...] | None = Field(default=None, min_length=1)
+    market_names: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("balances")
     @classmethod
@@ -245,6 +253,20 @@ class SandboxSection(_Section):
         return value.rstrip("/") if value else value
 
 
+class MonitoringSection(_Section):
+    """What a trader watches from outside the process (``arb/monitoring/``)."""
+
+    # Prometheus /metrics on 127.0.0.1 at this port while `arb run` runs (0 = any free port); None = off.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # The read-only web dashboard on http://127.0.0.1:<port>/ while `arb run` runs (0 = any free port, the
+    # URL is printed at start); None = off. `arb dashboard` serves a stored run's.
+    dashboard_port: int | None = Field(default=None, ge=0, le=65535)
+    # Apprise URLs (tgram://, slack://, discord://, mailto://, json://...) told of halts, breaker trips,
+    # stale venues, the daily loss limit and the kill switch. They usually hold a token: prefer the
+    # environment, ARB_ALERT_URLS (whitespace-separated), which is added to these.
+    alert_urls: tuple[str, ...] = Field(default=(), repr=False)
+
+
 class _ConfigModel(_Section):
     engine: EngineSection
     store: StoreSection = StoreSection()
@@ -255,6 +277,7 @@ class _ConfigModel(_Section):
     execution: ExecutionSection = ExecutionSection()
     venues: dict[str, VenueSection] = Field(min_length=2)
     sandbox: SandboxSection = SandboxSection()
+    monitoring: MonitoringSection = MonitoringSection()
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,12 +309,24 @@ class Config:
     venues: Mapping[str, VenueSection]
     sandbox: SandboxSection
     credentials: Mapping[str, Credentials]
+    overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)  # key -> the ARB__ variable setting it
+    monitoring: MonitoringSection = MonitoringSection()  # alert_urls: the file's and $ARB_ALERT_URLS
 
     @property
     def simulated(self) -> bool:
         """A replay, or paper mode on a capture: a deterministic simulation on the capture's market time
         (``arb/runtime/simloop.py``); paper is the same simulation paced in wall time."""
         return self.engine.mode == "replay" or (self.engine.mode == "paper" and self.replay is not None)
+
+    def venue_markets(self, venue: str) -> MarketNames:
+        """The engine symbols ``venue`` trades and its names for them (validated by :func:`load_config`)."""
+        section = self.venues[venue]
+        return MarketNames.build(self.engine.symbols, section.symbols, section.market_names)
+
+    def venues_trading(self, symbol: str) -> tuple[str, ...]:
+        """The venues that trade ``symbol``, in config order: the only ones detection pairs for it."""
+        return tuple(name for name, section in self.venues.items()
+                     if section.symbols is None or symbol in section.symbols)
 
     def capture_path(self) -> Path | None:
         if self.replay is None:
@@ -310,6 +345,8 @@ class Config:
             "execution": self.execution.model_dump(mode="json"),
             "venues": {k: v.model_dump(mode="json") for k, v in self.venues.items()},
             "sandbox": self.sandbox.model_dump(mode="json"),
+            "monitoring": {**self.monitoring.model_dump(mode="json"),
+                           "alert_urls": [mask_alert_url(u) for u in self.monitoring.alert_urls]},
         }
         for venue in self.venues:
             found = venue in self.credentials
@@ -339,6 +376,32 @@ def mask_url(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in userinfo else url
 
 
+def mask_alert_url(url: str) -> str:
+    """An alert URL with everything past its scheme hidden (tokens live in the host, path or query):
+    ``tgram://123:abc/456`` -> ``tgram://***``."""
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme}://***" if sep else "***"
+
+
+ALERT_URLS_ENV = "ARB_ALERT_URLS"
+
+
+def _monitoring(section: MonitoringSection, environ: Mapping[str, str], shown: str) -> MonitoringSection:
+    """The section with ``$ARB_ALERT_URLS`` added; every URL one apprise can deliver to (the URL itself is
+    never echoed: it may carry a token)."""
+    urls = (*section.alert_urls, *environ.get(ALERT_URLS_ENV, "").split())
+    if urls:
+        import apprise
+
+        for k, url in enumerate(urls):
+            if apprise.Apprise.instantiate(url) is None:
+                where = (f"monitoring.alert_urls[{k}]" if k < len(section.alert_urls)
+                         else f"${ALERT_URLS_ENV} (URL {k - len(section.alert_urls) + 1})")
+                raise ConfigError(shown, where, f"not an alert URL apprise can deliver to ({mask_alert_url(url)}); "
+                                  "see https://github.com/caronc/apprise/wiki")
+    return section.model_copy(update={"alert_urls": urls})
+
+
 def resolve_capture(capture: str, config_path: Path) -> Path:
     if capture.startswith(BUNDLED_PREFIX):
         return BUNDLED_DIR / f"{capture[len(BUNDLED_PREFIX):]}.jsonl.gz"
@@ -356,13 +419,15 @@ def capture_argument(text: str) -> Path:
     ``bundled:<name>``, as in the config. One that is not there is a usage error (one line, exit 2)."""
     import argparse
 
+    from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files
+
     path = resolve_capture(text, Path("."))
-    if path.is_file():
+    if capture_files(path):  # a file, or a directory or glob of them: one timeline
         return path
     if text.startswith(BUNDLED_PREFIX):
         raise argparse.ArgumentTypeError(
             f"no bundled capture {text[len(BUNDLED_PREFIX):]!r} (bundled: {', '.join(bundled_captures())})")
-    raise argparse.ArgumentTypeError(f"capture file not found: {text!r}")
+    raise argparse.ArgumentTypeError(f"capture file not found: {text!r} ({WHAT_A_CAPTURE_IS})")
 
 
 def env_prefix(venue: str) -> str:
@@ -378,7 +443,10 @@ def credentials_from_env(venue: str, environ: Mapping[str, str]) -> Credentials 
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, validate and freeze a config file. Raises ConfigError with one clear line."""
+    """Read a config file, apply the environment's ``ARB__SECTION__KEY`` overrides (``arb/config_overrides.py``),
+    validate and freeze. Raises ConfigError with one clear line (naming the variable for an override)."""
+    from arb.config_overrides import apply_overrides, blame
+
     path = Path(path)
     shown = str(path)
     environ = os.environ if environ is None else environ
@@ -390,7 +458,16 @@ def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | 
         raise ConfigError(shown, "", f"not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(shown, "", f"cannot read: {exc.__class__.__name__}") from None
+    raw, overrides = apply_overrides(raw, environ, _ConfigModel, _did_you_mean)
+    try:
+        config = _validated(raw, path, shown, environ)
+    except ConfigError as exc:
+        raise blame(exc, shown, overrides) from None
+    return dataclasses.replace(config, overrides={o.key: o.variable for o in overrides})
 
+
+def _validated(raw: dict[str, Any], path: Path, shown: str, environ: Mapping[str, str]) -> Config:
+    """The file's data (overrides applied) validated in full: the first problem is one ConfigError."""
     _reject_secrets(raw, shown, environ_hint=True)
     try:
         model = _ConfigModel.model_validate(raw)
@@ -413,6 +490,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | 
         execution=model.execution,
         venues=dict(model.venues),
         sandbox=model.sandbox,
+        monitoring=_monitoring(model.monitoring, environ, shown),
         credentials={
             venue: creds
             for venue in model.venues
@@ -571,7 +649,7 @@ def _check_markets(model: _ConfigModel, shown: str) -> None:
         if section.kind != "sandbox":
             continue
         adapter = resolve(venue, section.adapter, section.ccxt_id).adapter
-        for symbol in model.engine.symbols:
+        for symbol in section.symbols or model.engine.symbols:
             market = section.markets[symbol]
             for field in ("price_step", "amount_step"):
                 try:
@@ -605,6 +683,7 @@ def _check_symbols(model: _ConfigModel, shown: str) -> None:
     for text in model.engine.symbols:
         if text not in model.symbols:
             raise ConfigError(shown, "engine.symbols", f"{text} has no [symbols.\"{text}\"] section (max_size)")
+    _check_venue_symbols(model, shown)
     for venue, section in model.venues.items():
         for text in section.markets:
             try:
@@ -612,13 +691,32 @@ def _check_symbols(model: _ConfigModel, shown: str) -> None:
             except ValueError as exc:
                 raise ConfigError(shown, f"venues.{venue}.markets.{text}", str(exc)) from None
         if section.kind != "live":
-            for text in model.engine.symbols:
+            for text in section.symbols or model.engine.symbols:
                 if text not in section.markets:
                     raise ConfigError(
                         shown, f"venues.{venue}.markets",
                         f"a {section.kind} venue needs [venues.{venue}.markets.\"{text}\"] "
                         "(price_step, amount_step, min_amount, min_notional)",
                     )
+
+
+def _check_venue_symbols(model: _ConfigModel, shown: str) -> None:
+    """Each venue's ``symbols`` and ``market_names`` hold together (the rules of ``MarketNames.build``, which
+    the run builds them with), and every engine symbol has two venues to cross between."""
+    for venue, section in model.venues.items():
+        try:
+            names = MarketNames.build(model.engine.symbols, section.symbols, section.market_names)
+        except MarketNameError as exc:
+            raise ConfigError(shown, f"venues.{venue}.{exc.key}", str(exc)) from None
+        if len(names.venue_amounts(section.balances)) < len(section.balances):
+            raise ConfigError(shown, f"venues.{venue}.balances", "an asset is given twice: once under the "
+                              "engine's name and once under the name market_names gives it on this venue")
+    for symbol in model.engine.symbols:
+        trading = [name for name, section in model.venues.items() if symbol in (section.symbols or (symbol,))]
+        if len(trading) < 2:
+            raise ConfigError(shown, "engine.symbols", f"{symbol} is traded on {len(trading)} venue(s) "
+                              f"({', '.join(trading) or 'none'}); an arbitrage needs two: add it to another "
+                              "venue's symbols")
 
 
 def _check_replay(config: Config, shown: str) -> None:
@@ -642,13 +740,15 @@ def _check_replay(config: Config, shown: str) -> None:
         raise ConfigError(shown, f"venues.{venue}.capture_venue",
                           "names a side of the capture, but there is no [replay] section with a capture")
     if needs_capture and config.replay is not None:
+        from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files
+
         capture = config.capture_path()
-        if capture is None or not capture.is_file():
+        if capture is None or not capture_files(capture):
             name = config.replay.capture
             if name.startswith(BUNDLED_PREFIX):
                 raise ConfigError(shown, "replay.capture", f"no bundled capture {name[len(BUNDLED_PREFIX):]!r} "
                                   f"(bundled: {', '.join(bundled_captures())})")
-            raise ConfigError(shown, "replay.capture", f"capture file not found: {capture}")
+            raise ConfigError(shown, "replay.capture", f"capture file not found: {capture} ({WHAT_A_CAPTURE_IS})")
         _check_capture_opens(capture, shown)
     if config.sandbox.url is not None:
         for venue, section in config.venues.items():
@@ -694,17 +794,20 @@ def _check_capture_opens(capture: Path, shown: str) -> None:
     from contextlib import closing
 
     from arb.errors import CaptureFormatError
-    from arb.marketdata.capture import read_capture
+    from arb.marketdata.timeline import read_timeline
 
     try:
-        with closing(read_capture(capture)) as events:
+        with closing(read_timeline(capture)) as events:  # the first file of a timeline
             next(events, None)
     except CaptureFormatError as exc:
         raise ConfigError(shown, "replay.capture", str(exc)) from None
 
 
-def render_toml(data: Mapping[str, Any]) -> str:
+def render_toml(data: Mapping[str, Any], notes: Mapping[str, str] | None = None) -> str:
     """A small TOML writer for the effective config (tables of scalars, lists and nested tables).
+
+    ``notes``: a comment for a dotted key (``risk.daily_loss_limit``), written after its line (a table's:
+    after its header); ``arb config check`` marks the values set from the environment with it.
 
     Strings and keys come from the user's file and are escaped (:func:`toml_string`): the output always
     re-parses (``tests/config/test_render_toml.py``) and never carries a raw control character."""
@@ -726,17 +829,24 @@ def render_toml(data: Mapping[str, Any]) -> str:
     def key(part: str) -> str:
         return part if _TOML_BARE_KEY.fullmatch(part) else toml_string(part)
 
-    def table(name: str, node: Mapping[str, Any]) -> None:
+    def note(dotted: str) -> str:
+        text = (notes or {}).get(dotted)
+        return f"  # {printable_note(text)}" if text else ""
+
+    def table(name: str, dotted: str, node: Mapping[str, Any]) -> None:
         plain = {k: v for k, v in node.items() if not isinstance(v, Mapping) and v is not None}
         nested = {k: v for k, v in node.items() if isinstance(v, Mapping)}
-        if plain or not nested:
-            lines.append(f"[{name}]")
-            lines.extend(f"{key(k)} = {scalar(v)}" for k, v in plain.items())
+        if plain or not nested or note(dotted):
+            lines.append(f"[{name}]{note(dotted)}")
+            lines.extend(f"{key(k)} = {scalar(v)}{note(f'{dotted}.{k}')}" for k, v in plain.items())
             lines.append("")
         for k, v in nested.items():
-            table(f"{name}.{key(k)}", v)
+            table(f"{name}.{key(k)}", f"{dotted}.{k}", v)
+
+    def printable_note(text: str) -> str:
+        return toml_string(text)[1:-1]  # escaped like a string: a comment cannot hold a line break
 
     for name, node in data.items():
         if isinstance(node, Mapping):
-            table(key(name), node)
+            table(key(name), name, node)
     return "\n".join(lines)

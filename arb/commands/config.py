@@ -1,4 +1,5 @@
-"""``arb config check [PATH]``: validate a config file and print it as arb will use it, secrets masked."""
+"""``arb config check [PATH]``: validate a config file and print it as arb will use it, secrets masked,
+each value set from the environment (``ARB__SECTION__KEY``) marked with its variable."""
 
 from __future__ import annotations
 
@@ -25,5 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run_check(args: argparse.Namespace) -> int:
     config = load_config(args.path)
     sys.stdout.write(f"# {printable(str(config.path))}: valid\n")  # a path may hold a newline
-    sys.stdout.write(render_toml(config.snapshot()))
+    if config.overrides:
+        # The value printed is the effective one, masked like every other (a database password is ***).
+        sys.stdout.write(f"# set from the environment: {', '.join(sorted(config.overrides.values()))}\n")
+    notes = {key: f"from ${variable}" for key, variable in config.overrides.items()}
+    sys.stdout.write(render_toml(config.snapshot(), notes))
     return 0

@@ -100,11 +100,13 @@ class CcxtBookFeed:
         backoff_cap: float = 30.0,
         drops: FrameDrops | None = None,
         venue: str | None = None,
+        market_names: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.exchange = exchange
         self.venue: str = venue or exchange.id  # the configured name; the ccxt id by default
-        self.symbols = list(symbols)
+        self.symbols = list(symbols)  # the books' symbols; watched as the venue's market for each
+        self.markets = {s: (market_names or {}).get(s, s) for s in self.symbols}
         self.limit = limit
         self.poll_interval_s = poll_interval_s
         self.clock_ms = clock_ms
@@ -182,9 +184,9 @@ class CcxtBookFeed:
         while True:
             try:
                 if self.streaming:
-                    orderbook = await self.exchange.watch_order_book(symbol, self.limit)
+                    orderbook = await self.exchange.watch_order_book(self.markets[symbol], self.limit)
                 else:
-                    orderbook = await self.exchange.fetch_order_book(symbol, self.limit)
+                    orderbook = await self.exchange.fetch_order_book(self.markets[symbol], self.limit)
                 if self.on_orderbook(symbol, orderbook):
                     attempt = 0
                     if not self.streaming:

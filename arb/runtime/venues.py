@@ -32,6 +32,7 @@ from arb.venues.latent import Latency, LatentVenue
 from arb.venues.paper.venue import PaperConfig, PaperVenue
 from arb.venues.protocol import Venue
 from arb.venues.registry import ref_for
+from arb.venues.renamed import RenamedVenue
 
 
 @dataclass
@@ -74,22 +75,32 @@ async def open_venues(
             kind = "paper" if force_paper or (config.engine.dry_run and section.kind == "live") else section.kind
             ref = out.refs[name] = ref_for(config, name)
             out.kinds[name] = kind
+            venue: Venue
             if kind == "paper":
                 paper = _paper(config, name, books, clock, ref.adapter.client_ids(ref.ccxt_id))
-                out.venues[name] = _latent(config, name, paper)
-                continue
-            # A venue that cannot be reached (no network, an external sandbox that is down) is one arb error
-            # naming it (the adapter's own table first), not a ccxt traceback.
-            with translating(name):
-                if kind == "sandbox":
-                    sandbox, out.sandboxes[name] = await ref.adapter.open_sandbox(config, ref, clock, out.closers)
-                    out.venues[name] = _latent(config, name, sandbox)
-                else:
-                    out.venues[name] = await ref.adapter.open_live(config, ref, out.closers)
+                venue = _latent(config, name, paper)
+            else:
+                # A venue that cannot be reached (no network, an external sandbox that is down) is one arb
+                # error naming it (the adapter's own table first), not a ccxt traceback.
+                with translating(name):
+                    if kind == "sandbox":
+                        sandbox, out.sandboxes[name] = await ref.adapter.open_sandbox(config, ref, clock,
+                                                                                      out.closers)
+                        venue = _latent(config, name, sandbox)
+                    else:
+                        venue = await ref.adapter.open_live(config, ref, out.closers)
+            out.venues[name] = _renamed(config, name, venue)
     except BaseException:
         await out.close()
         raise
     return out
+
+
+def _renamed(config: Config, name: str, venue: Venue) -> Venue:
+    """The venue under the engine's names, when it names a market otherwise or trades only some symbols
+    (``arb/venues/renamed.py``); everything inside speaks the venue's own names."""
+    names = config.venue_markets(name)
+    return RenamedVenue(venue, names) if names.renames or names.symbols != config.engine.symbols else venue
 
 
 def _latent(config: Config, name: str, venue: Venue) -> Venue:
@@ -102,14 +113,17 @@ def _latent(config: Config, name: str, venue: Venue) -> Venue:
 
 def _paper(config: Config, name: str, books: BookStore, clock: WallClock | MarketClock,
            client_ids: ClientIdFormat) -> PaperVenue:
+    """A paper venue speaks the venue's names like any other (its books are the engine's, under the engine's
+    symbols); :func:`_renamed` puts the engine's names on it."""
     section = config.venues[name]
-    rules = {s: rules_from_config(name, s, section.markets[s]) for s in config.engine.symbols}
+    names = config.venue_markets(name)
+    rules = {names.market(s): rules_from_config(name, names.market(s), section.markets[s]) for s in names.symbols}
     paper_config = PaperConfig(fee_rate=section.taker_fee, buy_fee_in=section.buy_fee_in)
     return PaperVenue(
         name,
-        {s: books.book(name, s) for s in config.engine.symbols},
+        {names.market(s): books.book(name, s) for s in names.symbols},
         rules,
-        dict(section.balances),
+        names.venue_amounts(section.balances),
         config=paper_config,
         clock=clock.now,
         client_ids=client_ids,

@@ -72,13 +72,14 @@ def from_arb_config(args: argparse.Namespace) -> SandboxConfig:
         raise ConfigError(str(config.path), "venues", f"no sandbox venue {name!r} (sandbox venues: "
                           f"{', '.join(venues) or 'none'})")
     section = config.venues[name]
+    names = config.venue_markets(name)  # the sandbox lists the venue's names for the symbols it trades
     specs = sandbox_pairs(config, name)
     account = Account(os.environ.get("ARB_SANDBOX_KEY", "sandbox-key"),
-                      os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"), dict(section.balances))
+                      os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"), names.venue_amounts(section.balances))
     capture = config.capture_path()
     feed: CaptureFeed | RandomWalkFeed
     if capture is not None and section.capture_venue:
-        routes = {(section.capture_venue, s): spec.id for s, spec in zip(config.engine.symbols, specs, strict=True)}
+        routes = {(section.capture_venue, s): spec.id for s, spec in zip(names.symbols, specs, strict=True)}
         feed = CaptureFeed(capture, routes, speed=config.replay.speed if config.replay else 1.0)
     else:
         feed = RandomWalkFeed(specs[0].id, mid=args.mid)

@@ -13,7 +13,7 @@ and calls these methods with the venue's configured name, which is the user's ch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
     from arb.sandbox import Sandbox
+    from arb.venues.market_names import MarketNames
     from arb.venues.protocol import Venue
 
 Closers = list[Callable[[], Awaitable[None]]]
@@ -64,21 +65,30 @@ class SandboxLink:
         return Endpoint(self.rest_url, self.ws_url)
 
 
-def check_tradable(name: str, listed: Collection[str], symbols: Sequence[str], venue: Venue) -> None:
-    """Every configured symbol is listed on the venue and its steps are ones arb can round to: refused at
-    open (one ``BadSymbol`` naming venue and symbol), not at the first order."""
+def listed_as(name: str, names: MarketNames, symbol: str) -> str:
+    """How to name ``symbol`` in an error about venue ``name``: its market there, and the config key that
+    renames it when one does."""
+    market = names.market(symbol)
+    return symbol if market == symbol else f"{market} (venues.{name}.market_names.\"{symbol}\")"
+
+
+def check_tradable(name: str, listed: Collection[str], names: MarketNames, venue: Venue) -> None:
+    """Every symbol the venue trades is listed on it under the venue's name for it (``venue`` speaks the
+    venue's names) and its steps are ones arb can round to: refused at open (one ``BadSymbol`` naming venue,
+    market and the key that renamed it), not at the first order."""
     from arb.domain.market import check_step
     from arb.errors import BadSymbol
 
-    for symbol in symbols:
-        if symbol not in listed:
-            raise BadSymbol(name, f"{name} does not list {symbol}")
-        rules = venue.market_rules(symbol)
+    for symbol in names.symbols:
+        market = names.market(symbol)
+        if market not in listed:
+            raise BadSymbol(name, f"{name} does not list {listed_as(name, names, symbol)}")
+        rules = venue.market_rules(market)
         for step in (rules.price_step, rules.amount_step):
             try:
                 check_step(step)
             except ValueError as exc:
-                raise BadSymbol(name, f"{name} {symbol}: {exc}; arb cannot trade it") from None
+                raise BadSymbol(name, f"{name} {market}: {exc}; arb cannot trade it") from None
 
 
 class Feed(Protocol):
@@ -126,7 +136,10 @@ class VenueAdapter(Protocol):
         ...
 
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
-                  clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None) -> Feed:
-        """The venue's own book feed into ``books`` under ``ref.name``, from the venue's servers or from
-        ``endpoint`` (a sandbox); ValueError when this adapter cannot connect elsewhere."""
+                  clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
+                  market_names: Mapping[str, str] | None = None) -> Feed:
+        """The venue's own book feed into ``books`` under ``ref.name`` and the engine's ``symbols``, from the
+        venue's servers or from ``endpoint`` (a sandbox); ``market_names``: engine symbol -> the venue's
+        market, where they differ (it subscribes by the venue's). ValueError when this adapter cannot
+        connect elsewhere."""
         ...

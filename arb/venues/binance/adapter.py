@@ -9,7 +9,7 @@ book resynced rather than trusted. Binance has no arb sandbox: ``kind = "paper"`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from arb.venues.adapter import Endpoint, VenueRef
@@ -45,14 +45,15 @@ class BinanceAdapter(CcxtAdapter):
 
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
                   clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  ) -> BinanceBookFeed:
+                  market_names: Mapping[str, str] | None = None) -> BinanceBookFeed:
         from arb.venues.binance.feed import BinanceBookFeed
 
         market = BY_CCXT_ID[ref.ccxt_id]
         if endpoint is None:
-            return BinanceBookFeed(books, symbols, venue=ref.name, market=market, clock_ms=clock_ms, drops=drops)
+            return BinanceBookFeed(books, symbols, venue=ref.name, market=market, clock_ms=clock_ms, drops=drops,
+                                   market_names=market_names)
         return BinanceBookFeed(books, symbols, venue=ref.name, market=market, ws_url=endpoint.ws_url,
-                               rest_url=endpoint.rest_url, clock_ms=clock_ms, drops=drops)
+                               rest_url=endpoint.rest_url, clock_ms=clock_ms, drops=drops, market_names=market_names)
 
 
 ADAPTER = BinanceAdapter()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +69,8 @@ def snapshot_limit(market: BinanceMarket, limit: int) -> int:
 
 class BinanceBookFeed(DiffStreamFeed):
     """Keeps ``store`` books of ``symbols`` (unified: ``BTC/USDT``, ``BTC/USDT:USDT``, ``BTC/USD:BTC``) of
-    one Binance ``market`` in sync until cancelled, under the venue name ``venue`` and the symbols as given.
+    one Binance ``market`` in sync until cancelled, under the venue name ``venue`` and the symbols as given
+    (subscribed as the market ``market_names`` gives a symbol, where Binance names it differently).
     Books are keyed by Binance id (``BTCUSDT``, ``BTCUSD_PERP``).
 
     ``ws_url`` and ``rest_url`` replace the market's hosts (a stub, a proxy); the feed adds the paths."""
@@ -90,10 +91,12 @@ class BinanceBookFeed(DiffStreamFeed):
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         drops: FrameDrops | None = None,
+        market_names: Mapping[str, str] | None = None,
     ) -> None:
         self.symbols = list(symbols)
         self.market = market
-        ids = {market.venue_id(s): s for s in self.symbols}
+        names = market_names or {}  # engine symbol -> Binance's market, where they differ
+        ids = {market.venue_id(names.get(s, s)): s for s in self.symbols}
         if len(ids) < len(self.symbols):
             raise UsageError(f"{venue}: {', '.join(self.symbols)} name one Binance {market.label} book twice")
         syncs = {key: book_sync(store, market, venue, symbol) for key, symbol in ids.items()}

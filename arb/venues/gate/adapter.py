@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from arb.domain.market import Symbol
 from arb.errors import BadSymbol, ConfigError
 from arb.execution.throttle import VenueLimits
 from arb.runtime.clock import MarketClock
-from arb.venues.adapter import Closers, Endpoint, SandboxLink, VenueRef, check_tradable
+from arb.venues.adapter import Closers, Endpoint, SandboxLink, VenueRef, check_tradable, listed_as
 from arb.venues.gate.facts import CLIENT_IDS, GATE_SPOT_LIMITS, decimals_of_step
 from arb.venues.live import LiveQuirks, LiveVenue
 
@@ -60,15 +60,17 @@ def sandbox_decimals(step: Decimal) -> int:
 
 
 def sandbox_pairs(config: Config, name: str) -> list[PairSpec]:
-    """The sandbox markets of venue ``name``, one per configured symbol: its fees and market rules, as the
-    in-process sandbox lists them and ``arb sandbox --config`` starts an external one."""
+    """The sandbox markets of venue ``name``, one per symbol it trades, under the venue's name for it
+    (``market_names``): its fees and market rules, as the in-process sandbox lists them and
+    ``arb sandbox --config`` starts an external one."""
     from arb.sandbox import PairSpec
 
     section = config.venues[name]
+    names = config.venue_markets(name)
     specs = []
-    for symbol in config.engine.symbols:
+    for symbol in names.symbols:
         market = section.markets[symbol]
-        sym = Symbol.parse(symbol)
+        sym = Symbol.parse(names.market(symbol))
         specs.append(PairSpec(f"{sym.base}_{sym.quote}", precision=sandbox_decimals(market.price_step),
                               amount_precision=sandbox_decimals(market.amount_step),
                               min_base_amount=market.min_amount, min_quote_amount=market.min_notional,
@@ -85,22 +87,23 @@ async def sandbox_mismatch(config: Config, name: str, venue: Venue, exchange: An
     starting balances too while its account has not traded the configured symbols (after trading they
     differ by design, and a restart reconciles against them)."""
     section = config.venues[name]
+    names = config.venue_markets(name)  # ``venue`` is unwrapped: it and ``exchange`` speak the venue's names
     found = []
-    for symbol in config.engine.symbols:
-        fee = Decimal(str(exchange.market(symbol)["taker"]))
+    for symbol in names.symbols:
+        fee = Decimal(str(exchange.market(names.market(symbol))["taker"]))
         if fee != section.taker_fee:
             found.append(f"{symbol} taker fee {_plain(fee)} (config {_plain(section.taker_fee)})")
-        rules, market = venue.market_rules(symbol), section.markets[symbol]
+        rules, market = venue.market_rules(names.market(symbol)), section.markets[symbol]
         for field in ("price_step", "amount_step", "min_amount", "min_notional"):
             theirs, ours = getattr(rules, field), getattr(market, field)
             if theirs != ours:
                 found.append(f"{symbol} {field} {_plain(theirs)} (config {_plain(ours)})")
     traded = False
-    for symbol in config.engine.symbols:
-        traded = traded or bool(await venue.fetch_fills(symbol, datetime(2000, 1, 1, tzinfo=UTC)))
+    for symbol in names.symbols:
+        traded = traded or bool(await venue.fetch_fills(names.market(symbol), datetime(2000, 1, 1, tzinfo=UTC)))
     if not traded and section.balances:
         held = await venue.balances()
-        for asset, amount in sorted(section.balances.items()):
+        for asset, amount in sorted(names.venue_amounts(section.balances).items()):
             theirs = held[asset].total if asset in held else Decimal(0)
             if theirs != amount:
                 found.append(f"{asset} balance {_plain(theirs)} (config {_plain(amount)})")
@@ -176,7 +179,7 @@ class GateAdapter:
         closers.append(exchange.close)
         await exchange.load_markets()
         venue = _guarded(config, ref.name, exchange)
-        check_tradable(ref.name, exchange.markets, config.engine.symbols, venue)
+        check_tradable(ref.name, exchange.markets, config.venue_markets(ref.name), venue)
         return venue
 
     async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
@@ -200,7 +203,8 @@ class GateAdapter:
         # beyond this process. Never logged or stored.
         key, secret = "arb-" + secrets.token_hex(8), secrets.token_hex(32)
         specs = sandbox_pairs(config, name)
-        pairs = {symbol: spec.id for symbol, spec in zip(config.engine.symbols, specs, strict=True)}
+        names = config.venue_markets(name)
+        pairs = {symbol: spec.id for symbol, spec in zip(names.symbols, specs, strict=True)}
         # One time base for the whole run: in a replay the sandbox and the client's signing clock both follow
         # the engine's (market-time) clock, so sent/acknowledged/fill timestamps compare, and the 60 s
         # signature window is checked in that same time.
@@ -213,10 +217,10 @@ class GateAdapter:
         capture = config.capture_path()
         simulated = isinstance(clock, MarketClock)
         if section.capture_venue and capture is not None:
-            routes = {(section.capture_venue, s): pairs[s] for s in config.engine.symbols}
+            routes = {(section.capture_venue, s): pairs[s] for s in names.symbols}
             speed = config.replay.speed if config.replay else 1.0
             feeds = (CaptureFeed(capture, routes, speed, origin_ms=clock.origin_ms if simulated else None),)
-        sandbox = Sandbox(SandboxConfig(accounts=(Account(key, secret, dict(section.balances)),),
+        sandbox = Sandbox(SandboxConfig(accounts=(Account(key, secret, names.venue_amounts(section.balances)),),
                                         pairs=tuple(specs), port=config.sandbox.port, clock=clock.epoch_s,
                                         feeds=feeds))
         await sandbox.start()
@@ -241,9 +245,11 @@ class GateAdapter:
                                              timeout=_timeout_ms(config))
         closers.append(exchange.close)
         await exchange.load_markets()
-        for symbol in config.engine.symbols:
-            if symbol not in exchange.markets:
-                raise BadSymbol(name, f"the sandbox at {config.sandbox.url} does not list {symbol}")
+        names = config.venue_markets(name)
+        for symbol in names.symbols:
+            if names.market(symbol) not in exchange.markets:
+                raise BadSymbol(name, f"the sandbox at {config.sandbox.url} does not list "
+                                f"{listed_as(name, names, symbol)}")
         await exchange.sync_clock()
         venue = _guarded(config, name, exchange)
         # It is a simulated venue of this config: trading against other fees, rules or balances than the
@@ -254,7 +260,7 @@ class GateAdapter:
                               f"the sandbox at {config.sandbox.url} does not match this config: "
                               f"{'; '.join(differences)}; start it as the config says with "
                               f"`arb sandbox --config {config.path} --venue {name}`")
-        pairs = {s: exchange.market(s)["id"] for s in config.engine.symbols}
+        pairs = {s: exchange.market(names.market(s))["id"] for s in names.symbols}
         return venue, SandboxLink(rest_url, ws_url, None, pairs, None)
 
     def add_convert_command(self, subparsers: Any) -> None:
@@ -264,12 +270,13 @@ class GateAdapter:
 
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
                   clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  ) -> GateBookFeed:
+                  market_names: Mapping[str, str] | None = None) -> GateBookFeed:
         from arb.venues.gate.feed import GateBookFeed
 
         if endpoint is None:
-            return GateBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops)
+            return GateBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops,
+                                market_names=market_names)
         return GateBookFeed(books, symbols, venue=ref.name, ws_url=endpoint.ws_url, rest_url=endpoint.rest_url,
-                            clock_ms=clock_ms, drops=drops)
+                            clock_ms=clock_ms, drops=drops, market_names=market_names)
 
 ADAPTER = GateAdapter()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -47,7 +47,8 @@ def parse_snapshot(data: bytes) -> tuple[list[Level], list[Level], int, int | No
 
 class GateBookFeed(DiffStreamFeed):
     """Keeps ``store`` books of ``symbols`` in sync until cancelled, under the venue name ``venue`` (the
-    configured one: ``gate``, ``gateio``, ``gate_main``...). Books are keyed by Gate pair (``BTC_USDT``)."""
+    configured one: ``gate``, ``gateio``, ``gate_main``...). Books are keyed by Gate pair (``BTC_USDT``), of
+    the market ``market_names`` gives a symbol where Gate names it differently; stored under the symbol."""
 
     def __init__(
         self,
@@ -65,9 +66,11 @@ class GateBookFeed(DiffStreamFeed):
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         drops: FrameDrops | None = None,
+        market_names: Mapping[str, str] | None = None,
     ) -> None:
         self.symbols = list(symbols)
-        super().__init__(store, venue, {gate_pair(s): DiffSync(store, venue, s) for s in self.symbols},
+        names = market_names or {}  # engine symbol -> Gate's market, where they differ
+        super().__init__(store, venue, {gate_pair(names.get(s, s)): DiffSync(store, venue, s) for s in self.symbols},
                          clock_ms=clock_ms, rng=rng, sleep=sleep, backoff_base=backoff_base,
                          backoff_cap=backoff_cap, drops=drops)
         self.ws_url = ws_url

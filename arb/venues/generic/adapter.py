@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -130,7 +130,7 @@ class CcxtAdapter:
         venue = guarded_venue(ref.name, exchange, self.facts(ref.ccxt_id), rate_limit_per_s=config.venues[ref.name].rate_limit_per_s)
         with translating(ref.name):
             await exchange.load_markets()
-        check_tradable(ref.name, exchange.markets, config.engine.symbols, venue)
+        check_tradable(ref.name, exchange.markets, config.venue_markets(ref.name), venue)
         return venue
 
     async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
@@ -142,14 +142,15 @@ class CcxtAdapter:
 
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
                   clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  ) -> Feed:
+                  market_names: Mapping[str, str] | None = None) -> Feed:
         from arb.marketdata.ccxt_feed import CcxtBookFeed
 
         if endpoint is not None:
             raise ValueError(f"the {self.key} adapter connects where ccxt's {ref.ccxt_id} class does; "
                              "it cannot be pointed at another endpoint")
         exchange = ccxt_class(ref.ccxt_id)({"enableRateLimit": True})
-        return CcxtBookFeed(books, exchange, symbols, limit=depth, clock_ms=clock_ms, drops=drops, venue=ref.name)
+        return CcxtBookFeed(books, exchange, symbols, limit=depth, clock_ms=clock_ms, drops=drops, venue=ref.name,
+                            market_names=market_names)
 
 
 ADAPTER = CcxtAdapter()

@@ -1,0 +1,98 @@
+"""A venue seen under the engine's names: its markets and assets translated at its edge.
+
+:class:`RenamedVenue` wraps any :class:`~arb.venues.protocol.Venue` whose config renames a market or
+trades only some of the engine's symbols (:class:`~arb.venues.market_names.MarketNames`). The engine asks
+with its own symbols and reads its own symbols and assets back; the venue inside (live, sandbox or paper)
+only ever sees its own names. Nothing past this module knows a venue names things differently.
+
+A symbol the venue does not trade has no orders or fills of arb's there (arb never sends it one), so the
+per-symbol reads that reconciliation and shutdown make for every engine symbol answer empty for it
+without asking the venue, which may not list that market at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from arb.domain.market import MarketRules
+from arb.venues.market_names import MarketNames
+from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
+
+
+class RenamedVenue:
+    """``inner`` under the engine's names; implements :class:`arb.venues.protocol.Venue`."""
+
+    def __init__(self, inner: Venue, names: MarketNames) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.client_ids = inner.client_ids
+        self.names = names
+        self._symbol = {market: symbol for symbol, market in names.markets.items()}  # venue -> engine
+        self._asset = {theirs: ours for ours, theirs in names.assets.items()}  # venue -> engine
+
+    def __repr__(self) -> str:
+        return f"RenamedVenue({self.inner!r})"
+
+    def _trades(self, symbol: str) -> bool:
+        return symbol in self.names.markets
+
+    def _engine_symbol(self, market: str) -> str:
+        return self._symbol.get(market, market)  # a market arb does not trade keeps the venue's name
+
+    def _engine_asset(self, asset: str) -> str:
+        return self._asset.get(asset, asset)
+
+    def _report(self, report: OrderReport) -> OrderReport:
+        return dataclasses.replace(report, symbol=self._engine_symbol(report.symbol),
+                                   fills=tuple(self._fill(f) for f in report.fills))
+
+    def _fill(self, fill: FillReport) -> FillReport:
+        return dataclasses.replace(fill, symbol=self._engine_symbol(fill.symbol),
+                                   fee_currency=self._engine_asset(fill.fee_currency))
+
+    # -- protocol -------------------------------------------------------------------------------
+    def market_rules(self, symbol: str) -> MarketRules:
+        return dataclasses.replace(self.inner.market_rules(self.names.market(symbol)), symbol=symbol)
+
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        """The engine's request outside (it is what the executor stores); the venue's inside, as ``wire``."""
+        inner = await self.inner.prepare(dataclasses.replace(request, symbol=self.names.market(request.symbol)))
+        return PreparedOrder(self.name, request, inner)
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport:
+        if not isinstance(prepared.wire, PreparedOrder) or prepared.venue != self.name:
+            raise ValueError(f"{self.name}: not an order prepared by this venue")
+        return self._report(await self.inner.send(prepared.wire))
+
+    async def place(self, request: OrderRequest) -> OrderReport:
+        return await self.send(await self.prepare(request))
+
+    async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
+        return self._report(await self.inner.cancel(client_order_id, self.names.market(symbol)))
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
+        return self._report(await self.inner.fetch_order(client_order_id, self.names.market(symbol)))
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        if symbol is not None and not self._trades(symbol):
+            return []
+        market = None if symbol is None else self.names.market(symbol)
+        return [self._report(r) for r in await self.inner.fetch_open_orders(market)]
+
+    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]:
+        if not self._trades(symbol):
+            return []
+        return [self._fill(f) for f in await self.inner.fetch_fills(self.names.market(symbol), since)]
+
+    async def balances(self) -> dict[str, BalanceReport]:
+        out: dict[str, BalanceReport] = {}
+        for asset, report in (await self.inner.balances()).items():
+            ours = self._asset.get(asset)
+            if ours is None:
+                # An asset arb does not rename keeps the venue's name, unless arb reads another of the
+                # venue's assets under that name (the venue holds XBT and BTC, and XBT is arb's BTC):
+                # then it is kept apart, under a name no engine asset can have.
+                ours = f"{asset}@{self.name}" if asset in self.names.assets else asset
+            out[ours] = dataclasses.replace(report, asset=ours)
+        return out
