@@ -19,12 +19,13 @@ from decimal import Decimal
 from functools import lru_cache
 from itertools import chain
 from operator import attrgetter
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from arb.detection.candidate import Candidate, buy_cost_factor, buy_net_factor
-from arb.detection.finalize import finalize, rejection
+from arb.detection.finalize import BookFacts, finalize, rejection, unsized_rejection
 from arb.detection.types import (
     LIVE,
     Decision,
@@ -43,10 +44,12 @@ from arb.detection.vectorized import (
     F_QUOTE,
     F_SELL_NET,
     F_X_CAP,
+    pays_at_top,
     size_rows,
 )
 
 IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
 
 # Reason codes per crossed pair; 0: still viable. Order of the first three is ``select.screen``'s.
 _CODES = (
@@ -63,23 +66,64 @@ _NAN4 = (float("nan"),) * 4
 _SIDES = attrgetter("ask_px", "ask_sz", "bid_px", "bid_sz")
 
 
+class BookRows(Protocol):
+    """Every venue book of many symbols as rows: what :func:`detect_rows` reads. Row ``k`` is one venue's book
+    of one symbol; a symbol's rows are consecutive.
+
+    ``books`` is ``(rows, 4, levels)``: ``[ask_px, ask_sz, bid_px, bid_sz]`` best first, a short side padded
+    as ``vectorized.stack_rows`` pads it (asks at ``ASK_PAD``, zero sizes); ``has_ask``/``has_bid`` say which
+    rows have a side at all (a row with neither never crosses: a venue with no book yet). The rest is read
+    only for the rows some crossed pair involves, few in a quiet market.
+    """
+
+    books: FloatArray
+    has_ask: BoolArray
+    has_bid: BoolArray
+
+    def screen(self, rows: IntArray) -> tuple[BoolArray, IntArray]:
+        """Whether each of ``rows`` is live (``VenueBook.health``), and its ``VenueBook.age_ms``."""
+
+    def factors(self, rows: IntArray) -> FloatArray:
+        """``(len(rows), 5)``: buy cost, buy net and sell net factors of the venue's fee, then its base and
+        quote balances, as floats."""
+
+    def venue_book(self, row: int) -> VenueBook:
+        """The row as a ``VenueBook`` (for the pairs finalized in ``Decimal``)."""
+
+    def facts(self, row: int) -> BookFacts:
+        """What a rejection with nothing to size records of the row (its ``VenueBook``'s fields)."""
+
+
 def detect_batch(
     items: Sequence[tuple[str, Sequence[VenueBook]]], params: DetectionParams | Sequence[DetectionParams]
 ) -> list[Decision]:
     """``detect`` for each ``(symbol, venues)``, in order; identical decisions, array ops across symbols.
     ``params``: shared, or one per item."""
-    shared = params if isinstance(params, DetectionParams) else None  # scalar thresholds, no arrays
-    each = per_item(params, len(items))
-    results: list[Decision] = [None] * len(items)
     flat: list[VenueBook] = []
-    first: list[int] = []  # index in ``flat`` of each item's first venue
+    bounds = [0]  # each item's rows are flat[bounds[k]:bounds[k + 1]]
     for _, venues in items:
-        first.append(len(flat))
         flat += venues
+        bounds.append(len(flat))
+    per_item(params, len(items))  # refuses a params list of another length, whatever the books
     if len(flat) < 2:
-        return results
-    books, has_ask, has_bid = _stack(flat)
-    pair_b, pair_s, pair_item = _pairs(items, first)
+        return [None] * len(items)
+    return detect_rows([symbol for symbol, _ in items], bounds, _VenueBookRows(flat), params)
+
+
+def detect_rows(
+    symbols: Sequence[str],
+    bounds: Sequence[int],
+    source: BookRows,
+    params: DetectionParams | Sequence[DetectionParams],
+) -> list[Decision]:
+    """``detect`` for each symbol, whose venue books are ``rows`` ``bounds[k]`` to ``bounds[k + 1]``: the same
+    decisions as ``detect`` on those books as ``VenueBook`` lists (a row without sides counts as no venue)."""
+    shared = params if isinstance(params, DetectionParams) else None  # scalar thresholds, no arrays
+    each = per_item(params, len(symbols))
+    results: list[Decision] = [None] * len(symbols)
+    first = bounds[:-1]
+    books, has_ask, has_bid = source.books, source.has_ask, source.has_bid
+    pair_b, pair_s, pair_item = _pairs(bounds)
     ask = books[pair_b, 0, 0]
     bid = books[pair_s, 2, 0]
     gross = (bid - ask) / ask * 1e4  # core's and the reference's formula, so all screen the same value
@@ -90,23 +134,20 @@ def detect_batch(
 
     # Health, age, fees and balances of the venues some crossed pair involves (few in a quiet market).
     involved = np.unique(np.concatenate((cb, cs)))
-    state = np.zeros(len(flat), dtype=np.intp)
-    factors = np.zeros((len(flat), 5))  # buy cost, buy net, sell net factors; base, quote balances
-    picked = [flat[k] for k in involved.tolist()]
+    state = np.zeros(len(books), dtype=np.intp)
+    factors = np.zeros((len(books), 5))  # buy cost, buy net, sell net factors; base, quote balances
+    live, age = source.screen(involved)
     if shared is not None:
-        max_age = shared.max_book_age_ms
-        state[involved] = [2 if v.health != LIVE else int(v.age_ms > max_age) for v in picked]
+        over_age: BoolArray = age > shared.max_book_age_ms
         max_edge: float | FloatArray = float(shared.max_edge_bps)
         max_size: float | FloatArray = float(shared.max_size)
     else:
-        owner = (np.searchsorted(first, involved, side="right") - 1).tolist()  # each venue's item
-        ages = [p.max_book_age_ms for p in each]
-        state[involved] = [
-            2 if v.health != LIVE else int(v.age_ms > ages[k]) for v, k in zip(picked, owner, strict=True)
-        ]
+        owner = np.searchsorted(first, involved, side="right") - 1  # each venue's item
+        over_age = age > np.array([p.max_book_age_ms for p in each])[owner]
         max_edge = np.array([float(p.max_edge_bps) for p in each])[item]
         max_size = np.array([float(p.max_size) for p in each])[item]
-    factors[involved] = [_venue(v.taker_fee, v.fee_mode, v.base_balance, v.quote_balance) for v in picked]
+    state[involved] = np.where(live, over_age, 2)
+    factors[involved] = source.factors(involved)
     worst = np.maximum(state[cb], state[cs])
     code = np.where(worst == 2, _NOT_LIVE, np.where(worst == 1, _STALE, 0))
     code[(worst == 0) & (gross > max_edge)] = _ABNORMAL
@@ -131,13 +172,16 @@ def detect_batch(
     row_max_size = max_size if isinstance(max_size, float) else max_size[rows]
     np.minimum(row_max_size * factors[rb, 1], factors[rs, 3], out=table[:, F_X_CAP])
     table[:, F_QUOTE] = factors[rb, 4]
-    profitable, size, cost, proceeds = (np.empty(len(rows)) for _ in range(4))
-    for lo in range(0, len(rows), _BLOCK):
-        hi = lo + _BLOCK
-        row_books = np.concatenate((books[rb[lo:hi], :2], books[rs[lo:hi], 2:]), axis=1)
-        out = size_rows(row_books, table[lo:hi])
-        profitable[lo:hi], size[lo:hi] = out.profitable_size, out.size
-        cost[lo:hi], proceeds[lo:hi] = out.cost, out.proceeds
+    profitable, size, cost, proceeds = (np.zeros(len(rows)) for _ in range(4))
+    pays = pays_at_top(books[rb, 0, 0], books[rs, 2, 0], table[:, F_BUY_COST], table[:, F_SELL_NET])
+    pays |= (table[:, F_X_CAP] < 0) | (table[:, F_QUOTE] < 0)  # the kernel's own answer, whatever it is
+    sized_rows = np.flatnonzero(pays)
+    for lo in range(0, len(sized_rows), _BLOCK):
+        at = sized_rows[lo : lo + _BLOCK]
+        row_books = np.concatenate((books[rb[at], :2], books[rs[at], 2:]), axis=1)
+        out = size_rows(row_books, table[at])
+        profitable[at], size[at] = out.profitable_size, out.size
+        cost[at], proceeds[at] = out.cost, out.proceeds
 
     sized = code[rows] == 0
     code[rows[sized & (profitable <= 0.0)]] = _UNPROFITABLE
@@ -152,19 +196,22 @@ def detect_batch(
     viable_to = np.searchsorted(item[viable], item[seg_start], side="right").tolist()
 
     rows_py = _Columns(rows, row_of, profitable, size, cost, proceeds, factors[rb, 1])
-    first_py = np.array(first)
+    first_py = np.array(first, dtype=np.intp)
     local_b = (cb - first_py[item]).tolist()
     local_s = (cs - first_py[item]).tolist()
+    global_b, global_s = cb.tolist(), cs.tolist()
+    venue_book, facts = source.venue_book, source.facts
     gross_py = gross.tolist()
     viable_py = viable.tolist()
     code_py = code.tolist()
     for k, (seg_item, t) in enumerate(zip(item[seg_start].tolist(), top.tolist(), strict=True)):
-        symbol, venues = items[seg_item]
+        symbol = symbols[seg_item]
         decided: Decision = None
         top_decided = None
         for i in viable_py[viable_from[k] : viable_to[k]]:
             b, s = local_b[i], local_s[i]
-            decided = finalize(symbol, venues[b], venues[s], rows_py.candidate(i, b, s, gross_py[i]), each[seg_item])
+            buy, sell = venue_book(global_b[i]), venue_book(global_s[i])
+            decided = finalize(symbol, buy, sell, rows_py.candidate(i, b, s, gross_py[i]), each[seg_item])
             if isinstance(decided, Opportunity):
                 break
             if i == t:
@@ -176,7 +223,12 @@ def detect_batch(
                 cand = rows_py.candidate(t, b, s, gross_py[t])
                 why = _CODES[code_py[t]]
                 assert why is not None  # every viable pair was finalized above
-                top_decided = rejection(why, symbol, venues[b], venues[s], cand, each[seg_item])
+                at_b, at_s = global_b[t], global_s[t]
+                if cand.size > 0:
+                    top_decided = rejection(why, symbol, venue_book(at_b), venue_book(at_s), cand, each[seg_item])
+                else:  # nothing to size (after fees, the usual rejection): the books' facts are all it reads
+                    top_decided = unsized_rejection(why, symbol, facts(at_b), facts(at_s), books[at_b, 0, 0],
+                                                    books[at_s, 2, 0], cand)
             decided = top_decided
         results[seg_item] = decided
     return results
@@ -221,41 +273,58 @@ class _Columns:
         )
 
 
-def _stack(flat: Sequence[VenueBook]) -> tuple[FloatArray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """``(venues, 4, levels)`` ``[ask_px, ask_sz, bid_px, bid_sz]`` for every venue, padded as in
-    ``vectorized.stack_rows``, and which venues have an ask / a bid at all."""
-    parts: list[FloatArray] = list(chain.from_iterable(map(_SIDES, flat)))
-    depth = len(parts[0])
-    if depth and set(map(len, parts)) == {depth}:
-        books = np.concatenate(parts).reshape(len(flat), 4, depth)
-        every = np.ones(len(flat), dtype=np.bool_)
-        return books, every, every
-    depth = max(1, *(len(v.ask_px) for v in flat), *(len(v.bid_px) for v in flat))
-    books = np.zeros((len(flat), 4, depth))
-    books[:, 0] = ASK_PAD
-    for k, v in enumerate(flat):
-        books[k, 0, : len(v.ask_px)] = v.ask_px
-        books[k, 1, : len(v.ask_sz)] = v.ask_sz
-        books[k, 2, : len(v.bid_px)] = v.bid_px
-        books[k, 3, : len(v.bid_sz)] = v.bid_sz
-    has_ask = np.array([len(v.ask_px) > 0 for v in flat])
-    has_bid = np.array([len(v.bid_px) > 0 for v in flat])
-    return books, has_ask, has_bid
+class _VenueBookRows:
+    """``BookRows`` over ``VenueBook`` lists: the sides stacked once, the rest read from the books."""
+
+    __slots__ = ("books", "flat", "has_ask", "has_bid")
+
+    def __init__(self, flat: Sequence[VenueBook]) -> None:
+        self.flat = flat
+        parts: list[FloatArray] = list(chain.from_iterable(map(_SIDES, flat)))
+        depth = len(parts[0])
+        if depth and set(map(len, parts)) == {depth}:
+            self.books = np.concatenate(parts).reshape(len(flat), 4, depth)
+            self.has_ask = self.has_bid = np.ones(len(flat), dtype=np.bool_)
+            return
+        depth = max(1, *(len(v.ask_px) for v in flat), *(len(v.bid_px) for v in flat))
+        books = np.zeros((len(flat), 4, depth))
+        books[:, 0] = ASK_PAD
+        for k, v in enumerate(flat):
+            books[k, 0, : len(v.ask_px)] = v.ask_px
+            books[k, 1, : len(v.ask_sz)] = v.ask_sz
+            books[k, 2, : len(v.bid_px)] = v.bid_px
+            books[k, 3, : len(v.bid_sz)] = v.bid_sz
+        self.books = books
+        self.has_ask = np.array([len(v.ask_px) > 0 for v in flat])
+        self.has_bid = np.array([len(v.bid_px) > 0 for v in flat])
+
+    def screen(self, rows: IntArray) -> tuple[BoolArray, IntArray]:
+        picked = [self.flat[k] for k in rows.tolist()]
+        return np.array([v.health == LIVE for v in picked]), np.array([v.age_ms for v in picked], dtype=np.intp)
+
+    def factors(self, rows: IntArray) -> FloatArray:
+        picked = [self.flat[k] for k in rows.tolist()]
+        return np.array([venue_factors(v.taker_fee, v.fee_mode, v.base_balance, v.quote_balance) for v in picked])
+
+    def venue_book(self, row: int) -> VenueBook:
+        return self.flat[row]
+
+    def facts(self, row: int) -> BookFacts:
+        v = self.flat[row]
+        return BookFacts(v.venue, v.taker_fee, v.seq, v.age_ms)
 
 
-def _pairs(
-    items: Sequence[tuple[str, Sequence[VenueBook]]], first: list[int]
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Every ordered venue pair of every item, in item order then ``(buy, sell)`` order: indices into the
-    flat venue list for both sides, and the item index."""
-    counts = [len(venues) for _, venues in items]
+def _pairs(bounds: Sequence[int]) -> tuple[IntArray, IntArray, IntArray]:
+    """Every ordered row pair of every item, in item order then ``(buy, sell)`` order: both sides' rows and
+    the item index."""
+    counts = np.diff(bounds).tolist()
     if len(set(counts)) == 1:
         local_b, local_s = _local_pairs(counts[0])
-        base = np.array(first, dtype=np.intp)[:, None]
-        pair_item = np.repeat(np.arange(len(items)), len(local_b))
+        base = np.array(bounds[:-1], dtype=np.intp)[:, None]
+        pair_item = np.repeat(np.arange(len(counts)), len(local_b))
         return (base + local_b).ravel(), (base + local_s).ravel(), pair_item
     parts_b, parts_s, parts_item = [], [], []
-    for k, (n, at) in enumerate(zip(counts, first, strict=True)):
+    for k, (n, at) in enumerate(zip(counts, bounds, strict=False)):
         local_b, local_s = _local_pairs(n)
         parts_b.append(local_b + at)
         parts_s.append(local_s + at)
@@ -272,7 +341,7 @@ def _local_pairs(n: int) -> tuple[IntArray, IntArray]:
 
 
 @lru_cache(maxsize=1024)
-def _venue(
+def venue_factors(
     fee: Decimal, mode: FeeMode, base: Decimal, quote: Decimal
 ) -> tuple[float, float, float, float, float]:
     """``(buy cost factor, buy net factor, sell net factor, base balance, quote balance)`` as floats: a few

@@ -4,7 +4,8 @@ Per symbol, in plain Python over the venues' top of book (a few scalar reads, no
 pairs cross, and which of those fail a screen that needs no sizing (book health, book age, abnormal edge).
 In a quiet market nothing crosses and the call ends there. Only the pairs that can still trade, plus the
 crossed pair with the largest gross edge (whose rejection is reported when nothing trades), are sized, all
-symbols' rows in one kernel call. ``_decide`` then picks exactly what the reference's ``select.choose``
+symbols' rows in one kernel call, except rows whose best levels no longer pay after fees: those size to
+nothing without it (``vectorized.pays_at_top``; ``batch`` skips them too). ``_decide`` then picks exactly what the reference's ``select.choose``
 picks, but builds a ``Candidate`` only for the pairs it finalizes or reports.
 
 ``params`` is one ``DetectionParams`` for every item, or one per item (symbols differ at least in
@@ -24,7 +25,7 @@ from arb.detection.batch import detect_batch, per_item
 from arb.detection.candidate import Candidate, buy_cost_factor, buy_net_factor
 from arb.detection.finalize import finalize, rejection
 from arb.detection.types import LIVE, Decision, DetectionParams, FeeMode, Opportunity, Reason, VenueBook
-from arb.detection.vectorized import size_rows, stack_rows
+from arb.detection.vectorized import pays_at_top, size_rows, stack_rows
 
 # From this many symbols on, ``batch`` (array ops across symbols) beats the per-symbol Python screen here.
 BATCH_FROM = 8
@@ -131,6 +132,7 @@ class _Rows:
         buys: list[VenueBook] = []
         sells: list[VenueBook] = []
         factors = []
+        kernel: list[int] = []  # the rows the kernel sizes
         for plan in plans:
             max_size = _float(params[plan.item].max_size)
             plan.rows = [-1] * len(plan.pairs)
@@ -141,26 +143,32 @@ class _Rows:
                 kb, net, _fee = _fee_factors(buy.taker_fee, buy.fee_mode)
                 sell_net = _fee_factors(sell.taker_fee, sell.fee_mode)[2]
                 cap = min(max_size * net, _float(sell.base_balance))
+                quote = _float(buy.quote_balance)
                 plan.rows[i] = len(buys)
+                # The audit sizes every row; deciding, a row whose best levels do not pay after fees is
+                # known to size to nothing without the kernel (``pays_at_top``).
+                if audit or cap < 0 or quote < 0 or pays_at_top(float(buy.ask_px[0]), float(sell.bid_px[0]),
+                                                                 kb, sell_net):
+                    kernel.append(len(buys))
                 buys.append(buy)
                 sells.append(sell)
-                factors.append((kb, sell_net, net, 1.0, cap, _float(buy.quote_balance)))
+                factors.append((kb, sell_net, net, 1.0, cap, quote))
         self.net = [f[2] for f in factors]
-        self.profitable: list[float] = []
-        self.size: list[float] = []
-        self.cost: list[float] = []
-        self.proceeds: list[float] = []
+        self.profitable = [0.0] * len(buys)
+        self.size = [0.0] * len(buys)
+        self.cost = [0.0] * len(buys)
+        self.proceeds = [0.0] * len(buys)
         self.audit: list[tuple[float, float, float, float]] | None = [] if audit else None
         # In blocks: a kernel temporary for a thousand rows is big enough that the allocator maps fresh
         # pages for it on every call, and touching them cost as much as the arithmetic (measured ~2x).
-        for lo in range(0, len(buys), _BLOCK):
-            hi = lo + _BLOCK
-            out = size_rows(stack_rows(buys[lo:hi], sells[lo:hi]), np.array(factors[lo:hi]), audit=audit)
-            self.profitable += out.profitable_size.tolist()
-            self.size += out.size.tolist()
-            self.cost += out.cost.tolist()
-            self.proceeds += out.proceeds.tolist()
-            if self.audit is not None:
+        for lo in range(0, len(kernel), _BLOCK):
+            at = kernel[lo : lo + _BLOCK]
+            out = size_rows(stack_rows([buys[r] for r in at], [sells[r] for r in at]),
+                            np.array([factors[r] for r in at]), audit=audit)
+            columns = (out.profitable_size, out.size, out.cost, out.proceeds)
+            for r, profitable, size, cost, proceeds in zip(at, *(c.tolist() for c in columns), strict=True):
+                self.profitable[r], self.size[r], self.cost[r], self.proceeds[r] = profitable, size, cost, proceeds
+            if self.audit is not None:  # every row, in order
                 assert out.buy_vwap is not None and out.sell_vwap is not None
                 assert out.buy_worst is not None and out.sell_worst is not None
                 columns = (out.buy_vwap, out.sell_vwap, out.buy_worst, out.sell_worst)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import decimal
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from typing import NamedTuple, Protocol
 
 from arb.accounting import mark_price
 from arb.detection.candidate import Candidate
@@ -193,7 +194,7 @@ def _finalize(
     symbol: str, buy: VenueBook, sell: VenueBook, cand: Candidate, params: DetectionParams
 ) -> Opportunity | Rejection:
     def reject(reason: Reason, sized: dict[str, Decimal | None]) -> Rejection:
-        return _rejection(reason, symbol, buy, sell, cand, sized)
+        return _rejection(reason, symbol, buy, sell, buy.ask_px[0], sell.bid_px[0], cand, sized)
 
     legs = _round_legs(buy, sell, cand, params)
     if not isinstance(legs, _Legs):
@@ -254,6 +255,28 @@ def gross_bps(cand: Candidate) -> Decimal:
     return dec(cand.gross_edge_bps).quantize(BPS_EXP, rounding=ROUND_HALF_EVEN)
 
 
+class BookFacts(NamedTuple):
+    """What a rejection records of one venue's book besides its best price: all an unsized rejection reads."""
+
+    venue: str
+    taker_fee: Decimal
+    seq: int | None
+    age_ms: int
+
+
+class _Recorded(Protocol):
+    """A ``VenueBook`` or the ``BookFacts`` of one."""
+
+    @property
+    def venue(self) -> str: ...
+    @property
+    def taker_fee(self) -> Decimal: ...
+    @property
+    def seq(self) -> int | None: ...
+    @property
+    def age_ms(self) -> int: ...
+
+
 def rejection(
     reason: Reason, symbol: str, buy: VenueBook, sell: VenueBook, cand: Candidate, params: DetectionParams
 ) -> Rejection:
@@ -265,14 +288,28 @@ def rejection(
             legs = _round_legs(buy, sell, cand, params)
             if isinstance(legs, _Legs):
                 sized = _sized(legs, buy, sell).audit()
-        return _rejection(reason, symbol, buy, sell, cand, sized)
+        return _rejection(reason, symbol, buy, sell, buy.ask_px[0], sell.bid_px[0], cand, sized)
+
+
+def unsized_rejection(
+    reason: Reason, symbol: str, buy: BookFacts, sell: BookFacts, best_ask: float, best_bid: float,
+    cand: Candidate,
+) -> Rejection:
+    """``rejection`` of a pair with nothing to size (``cand.size`` not positive): the same ``Rejection``, from
+    the books' facts and best prices alone (the batched path need not build their ``VenueBook``)."""
+    assert not cand.size > 0
+    with decimal.localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return _rejection(reason, symbol, buy, sell, best_ask, best_bid, cand, {})
 
 
 def _rejection(
     reason: Reason,
     symbol: str,
-    buy: VenueBook,
-    sell: VenueBook,
+    buy: _Recorded,
+    sell: _Recorded,
+    best_ask: float,
+    best_bid: float,
     cand: Candidate,
     sized: dict[str, Decimal | None],
 ) -> Rejection:
@@ -281,8 +318,8 @@ def _rejection(
         symbol=symbol,
         buy_venue=buy.venue,
         sell_venue=sell.venue,
-        best_ask=dec(buy.ask_px[0]),
-        best_bid=dec(sell.bid_px[0]),
+        best_ask=dec(best_ask),
+        best_bid=dec(best_bid),
         buy_fee_rate=buy.taker_fee,
         sell_fee_rate=sell.taker_fee,
         gross_edge_bps=gross_bps(cand),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +41,7 @@ _HURDLE = 1.0 + float(MIN_MARGIN)
 _TRIM_FROM = 20_000  # level-pair comparisons above which cutting them to the crossed corner pays
 _CORNER = 4  # levels per side compared for rows that cross no deeper
 IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
 
 # Columns of the per-row factor table ``stack_rows`` callers pass to ``size_rows``.
 F_BUY_COST, F_SELL_NET, F_BUY_NET, F_ONE, F_X_CAP, F_QUOTE = range(6)
@@ -83,6 +85,18 @@ def stack_rows(buys: Sequence[VenueBook], sells: Sequence[VenueBook]) -> FloatAr
         block[k, 2, : len(s.bid_px)] = s.bid_px
         block[k, 3, : len(s.bid_sz)] = s.bid_sz
     return block
+
+
+@overload
+def pays_at_top(ask: float, bid: float, buy_cost: float, sell_net: float) -> bool: ...
+@overload
+def pays_at_top(ask: FloatArray, bid: FloatArray, buy_cost: FloatArray, sell_net: FloatArray) -> BoolArray: ...
+def pays_at_top(ask: Any, bid: Any, buy_cost: Any, sell_net: Any) -> Any:
+    """Whether a row's best ask and best bid still pay after fees: the kernel's first comparison, in its
+    order of operations. Where they do not, the row sizes to nothing (profitable size 0, and size, cost and
+    proceeds 0 given a non-negative cap and quote balance), so callers skip the kernel for it: after fees,
+    most crossed pairs end there."""
+    return bid * sell_net > ask * buy_cost * _HURDLE
 
 
 def size_rows(books: FloatArray, factors: FloatArray, *, audit: bool = False) -> RowSizes:

@@ -5,16 +5,26 @@ paired executor. The same code in every mode; only the book sources and the cloc
 Every book update marks its symbol dirty and wakes one task, which evaluates each dirty symbol once per
 wake-up:
 
-1. :class:`Detector` gives every dirty symbol's books on every venue to detection in one
-   :func:`~arb.detection.detect_many` call (pure, numpy; many symbols dirty at one market instant are sized
-   together) - the **hot path** ends here, and its latency is measured per symbol; it does no database or
-   logging I/O;
-2. the decisions are handed on in the order their symbols became dirty: a rejection of a crossed pair is queued for the batched writer. An opportunity goes to the paired
+1. the :class:`~arb.runtime.detector.Detector` gives every dirty symbol's books on every venue to detection
+   in one call (pure, numpy; many symbols dirty at one market instant are screened and sized together,
+   from rows the detector keeps current as updates are applied) - the **hot path** ends here; it does no
+   database or logging I/O;
+2. the decisions are handed on in the order their symbols became dirty: a rejection of a crossed pair is
+   queued for the batched writer. An opportunity goes to the paired
    executor if the run can trade at all right now (the store is up, nothing sent is left unrecorded, both
    venues' balances were read); the executor's risk gate then judges the pair itself (kill switch, venue
    breakers, daily loss, notional, exposure), stores the opportunity and both orders *before* sending,
    sends the legs concurrently and handles any imbalance. Updates arriving meanwhile wait, and the next
    evaluation sees the newest state.
+
+**Decision latency** (``RunResult.hot_path``), per symbol decided: from the moment its oldest undecided
+update was *delivered* to the loop to the moment detection has returned its decision. Live, an update is
+delivered when its feed has applied it to the book. In a simulation, a market instant's events are all
+received at one market time and are applied back to back, nothing else running in between (so no decision
+ever sees half an instant): they are delivered together when the last of them is applied. Counting from
+the instant's first event instead would charge each symbol for applying the other symbols' books, a cost
+of replaying a whole instant at once that a live feed spreads over the time the updates arrive in (it is
+in the run's events/s either way). A symbol that waits behind another's execution keeps its older start.
 
 The loop ends when its book sources end (a capture played out) or the run's stop event is set; the pair in
 flight finishes first. Everything around it (start, reconciliation, shutdown, summary) is the lifecycle's,
@@ -26,10 +36,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +46,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.config import Config
-from arb.detection import (
-    DetectionParams,
-    FeeMode,
-    Opportunity,
-    Reason,
-    Rejection,
-    VenueBook,
-    detect,
-    detect_many,
-)
+from arb.detection import Opportunity, Reason, Rejection
 from arb.detection.record import opportunity_columns
-from arb.domain.market import MarketRules, Symbol
 from arb.errors import ArbError, StoreError, UnrecordedOrders
 from arb.execution.executor import PairedExecutor
 from arb.execution.reconciliation import reconcile
@@ -59,6 +58,7 @@ from arb.marketdata.drops import FrameDrops
 from arb.marketdata.watchdog import run_watchdog
 from arb.runtime.balances import refresh_balances, snapshot_balances
 from arb.runtime.clock import MarketClock, WallClock
+from arb.runtime.detector import Detector
 from arb.runtime.feeds import FeedSet, start_feeds
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
@@ -70,6 +70,7 @@ from arb.runtime.writer import DecisionWriter
 
 # The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
 log = logging.getLogger("arb.engine")
+UNDELIVERED = 0  # a dirty symbol's latency start, in a simulation, until its market instant is all applied
 
 
 @dataclass(frozen=True)
@@ -83,99 +84,13 @@ class Trading:
     sessions: sessionmaker[Session]  # for the reconciliation after a store failure
 
 
-def detection_params(config: Config, symbol: str) -> DetectionParams:
-    d = config.detection
-    return DetectionParams(max_size=config.symbols[symbol].max_size, min_edge_bps=d.min_edge_bps,
-                           min_profit=d.min_profit, max_edge_bps=d.abnormal_edge_bps,
-                           max_book_age_ms=d.max_book_age_ms, limit_allowance_bps=config.execution.slippage_bps)
-
-
-class Detector:
-    """The hot path: for each symbol, each venue's top levels, fees, market rules and free balances into
-    detection, at ``now_ms()``."""
-
-    def __init__(self, config: Config, books: BookStore, venues: VenueSet,
-                 balances: Mapping[str, Mapping[str, Decimal]], now_ms: Callable[[], int]) -> None:
-        self._config = config
-        self._books = books
-        self._venues = venues
-        self._balances = balances  # venue -> asset -> free, kept current by the run's balance reads
-        self._now_ms = now_ms
-        # What does not change during a run is built once, not on every book update.
-        self._per_symbol: dict[str, tuple[Symbol, DetectionParams]] = {}
-        self._per_venue: dict[tuple[str, str], tuple[Decimal, FeeMode, MarketRules]] = {}
-
-    def detect(self, symbol: str) -> Opportunity | Rejection | None:
-        """None while fewer than two venues have a book for ``symbol``."""
-        now = self._now_ms()
-        inputs = self._inputs(symbol, now)
-        if len(inputs) < 2:
-            return None
-        return detect(symbol, inputs, self._symbol_statics(symbol)[1])
-
-    def detect_all(self, symbols: list[str]) -> list[Opportunity | Rejection | None]:
-        """``detect`` for each of ``symbols``, in order, in one :func:`~arb.detection.detect_many` call (each
-        symbol with its own parameters), on the books, balances and time of this instant."""
-        if len(symbols) == 1:
-            return [self.detect(symbols[0])]
-        now = self._now_ms()
-        decisions: list[Opportunity | Rejection | None] = [None] * len(symbols)
-        at: list[int] = []
-        items: list[tuple[str, list[VenueBook]]] = []
-        params: list[DetectionParams] = []
-        for k, symbol in enumerate(symbols):
-            inputs = self._inputs(symbol, now)
-            if len(inputs) >= 2:
-                at.append(k)
-                items.append((symbol, inputs))
-                params.append(self._symbol_statics(symbol)[1])
-        for k, decision in zip(at, detect_many(items, params), strict=True):
-            decisions[k] = decision
-        return decisions
-
-    def _inputs(self, symbol: str, now: int) -> list[VenueBook]:
-        """What detection takes for ``symbol``: one ``VenueBook`` per venue with a book."""
-        sym = self._symbol_statics(symbol)[0]
-        inputs = []
-        for name in self._venues.venues:
-            book = self._books.book(name, symbol)
-            if book.received_ts is None:
-                continue
-            taker_fee, fee_mode, rules = self._venue_statics(name, symbol)
-            bid_px, bid_sz, ask_px, ask_sz = book.top_arrays(self._config.engine.book_depth)
-            balances = self._balances.get(name, {})
-            inputs.append(VenueBook(
-                venue=name, bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz,
-                taker_fee=taker_fee, fee_mode=fee_mode,
-                quote_balance=balances.get(sym.quote, Decimal(0)), base_balance=balances.get(sym.base, Decimal(0)),
-                rules=rules, health=book.health(now).value,
-                age_ms=max(0, now - book.received_ts), seq=book.seq,
-            ))
-        return inputs
-
-    def _symbol_statics(self, symbol: str) -> tuple[Symbol, DetectionParams]:
-        statics = self._per_symbol.get(symbol)
-        if statics is None:
-            statics = self._per_symbol[symbol] = (Symbol.parse(symbol), detection_params(self._config, symbol))
-        return statics
-
-    def _venue_statics(self, name: str, symbol: str) -> tuple[Decimal, FeeMode, MarketRules]:
-        key = (name, symbol)
-        statics = self._per_venue.get(key)
-        if statics is None:
-            statics = self._per_venue[key] = (self._config.venues[name].taker_fee,
-                                              self._venues.fee_mode(self._config, name),
-                                              self._venues.venues[name].market_rules(symbol))
-        return statics
-
-
 class DecisionLoop:
     """One run's decision loop, built by the lifecycle once the run is set up; :meth:`run` until the books'
     sources end or the run's stop event is set.
 
-    ``batched``: detect all dirty symbols of a wake-up in one call (False: one symbol per detection call,
-    the loop as it was before batching; the equivalence tests and ``bench/bench_multisymbol.py`` compare
-    the two, which must decide the same)."""
+    ``batched``: detect all dirty symbols of a wake-up in one call, on the detector's tracked rows (False:
+    one symbol per detection call, the loop as it was before batching; the equivalence tests and
+    ``bench/bench_multisymbol.py`` compare the two, which must decide the same)."""
 
     batched = True
 
@@ -205,19 +120,29 @@ class DecisionLoop:
         executed, updates accumulate and the next evaluation sees the newest state. In a simulation a
         wake-up is one market instant (its source applies every event of a timestamp before yielding).
         """
-        dirty: dict[str, int] = {}  # symbol -> perf_counter_ns of its oldest undecided update
+        # symbol -> when its oldest undecided update was delivered (perf_counter_ns): the decision latency's
+        # start (see the module's docstring), set by ``delivered`` in a simulation.
+        dirty: dict[str, int] = {}
         wake = asyncio.Event()
+        simulated = isinstance(self.clock, MarketClock)
 
         def on_book(event: CaptureEvent, book: object) -> None:
             self.funnel.book_updates += 1
-            dirty.setdefault(event.symbol, time.perf_counter_ns())
+            dirty.setdefault(event.symbol, UNDELIVERED if simulated else time.perf_counter_ns())
             wake.set()
 
+        def delivered() -> None:
+            now = time.perf_counter_ns()
+            for symbol, since in dirty.items():
+                if since == UNDELIVERED:
+                    dirty[symbol] = now
+
         remove = self.books.add_listener(on_book)
+        untrack = self.detector.track() if self.batched else None
         origin = self.clock.origin_ms if isinstance(self.clock, MarketClock) else None
         self.feeds = feeds = start_feeds(self.config, self.trading.venues, self.books, self.clock.now_ms,
                                          spawn=self.spawn, drops=self.drops, capture=self.capture,
-                                         origin_ms=origin, progress=self.progress)
+                                         origin_ms=origin, progress=self.progress, delivered=delivered)
         # A book silent past stale_after_ms is stale (detection refuses it); the watchdog has its feed
         # resubscribe, checking a few times per stale period. A simulation's books have no feed to ask.
         watchdog = None if origin is not None else self.spawn("watchdog", lambda: run_watchdog(
@@ -235,6 +160,8 @@ class DecisionLoop:
                     await self._decide_dirty(dirty)
         finally:
             remove()
+            if untrack is not None:
+                untrack()
             ended.cancel()
             if watchdog is not None:
                 watchdog.cancel()
@@ -251,10 +178,12 @@ class DecisionLoop:
         exactly as they would be one by one: the decisions are the same as the per-symbol loop's.
         """
         symbols = list(dirty) if self.batched else [next(iter(dirty))]
+        started = time.perf_counter_ns()
         decisions = self.detect_all(symbols)
         done = time.perf_counter_ns()  # the hot path ends here for every symbol of the batch
         for symbol, decision in zip(symbols, decisions, strict=True):
-            self.hot_path.add(done - dirty.pop(symbol))
+            # A symbol made dirty outside a market instant (none is, today) counts from its detection.
+            self.hot_path.add(done - (dirty.pop(symbol) or started))
             await self.decide(decision)
             if isinstance(decision, Opportunity):
                 return
@@ -321,6 +250,7 @@ class DecisionLoop:
             writer.add(self._rejection_row(opp, reason="store_unavailable"))
             writer.store_failed()
             return
+        self.state.trades.record(opp, result, self.clock.now())  # for the live surfaces (runtime/trades.py)
         if result.executed:
             self.funnel.executed_pair(opp.expected_profit, result.realized_pnl, result.outcome)
             # The pair has finished: reading and queueing its balances costs the next decision a venue

@@ -37,8 +37,9 @@ from typing import Any
 from arb.config import Config
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureEvent, read_capture
+from arb.marketdata.capture import CaptureEvent
 from arb.marketdata.drops import FrameDrops
+from arb.marketdata.timeline import read_timeline
 from arb.runtime.simloop import stop_market_time
 from arb.runtime.supervisor import Spawn
 from arb.runtime.venues import VenueSet
@@ -103,7 +104,7 @@ async def paced_capture(path: Path, routes: dict[tuple[str, str], str], books: B
     """Feed the routed events of a capture into ``books`` in real time (``speed`` x recorded pace)."""
     start = time.monotonic()
     first: int | None = None
-    for event in read_capture(path):
+    for event in read_timeline(path):
         venue = routes.get((event.venue, event.symbol))
         if venue is None:
             continue
@@ -120,7 +121,8 @@ async def paced_capture(path: Path, routes: dict[tuple[str, str], str], books: B
 
 async def market_source(path: Path, routes: dict[tuple[str, str], str], books: BookStore, origin_ms: int,
                         progress: Callable[[int, int], None] | None = None,
-                        feed_latency_ms: Mapping[str, int] | None = None) -> None:
+                        feed_latency_ms: Mapping[str, int] | None = None,
+                        delivered: Callable[[], None] | None = None) -> None:
     """A simulation's market data: the routed events of a capture applied to ``books`` at their market time,
     on the running :class:`~arb.runtime.simloop.SimulatedLoop` (whose pacing is the run's speed).
 
@@ -128,8 +130,10 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     already when the recorder received it; the default 0 replays that as it was), so a slower feed to one
     venue can be tried. Every event due at one market instant is applied before the loop runs anything
     else, so no decision ever compares two venues at different instants. ``progress`` hears how many
-    capture lines were read and the market time reached. At the end the market stops: time is held from
-    then on (the run's end takes no market time, and timers left on the loop cannot carry it past it).
+    capture lines were read and the market time reached. ``delivered`` hears that an instant's events are
+    all applied; the source then lets the loop run (the decision loop decides that instant) before it reads
+    the next lines, so reading ahead never delays a decision. At the end the market stops: time is held
+    from then on (the run's end takes no market time, and timers left on the loop cannot carry it past it).
     """
     loop = asyncio.get_running_loop()
     lag = {venue: (feed_latency_ms or {}).get(venue, 0) for venue in set(routes.values())}
@@ -149,19 +153,25 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 await asyncio.sleep(delay)
             while pending and pending[0][0] == due:
                 _, _, venue, event = heapq.heappop(pending)
-                # the store's one entry (snapshot, delta, or a recorded reset/gap), received when it is due
-                books.apply(event if event.ts == due else dataclasses.replace(event, ts=due), venue)
+                # The store's one entry (snapshot, delta, or a recorded reset/gap), received when it is due,
+                # as its venue's: built here directly, a third of what the store's dataclasses.replace for
+                # its listeners cost.
+                books.apply(CaptureEvent(due, venue, event.symbol, event.type, event.bids, event.asks,
+                                         event.exchange_ts, event.seq, event.first_seq))
             reached = due
+            if delivered is not None:
+                delivered()
             if progress is not None:
                 progress(read, reached)
 
-    for read, event in enumerate(read_capture(path), 1):
+    for read, event in enumerate(read_timeline(path), 1):
         venue = routes.get((event.venue, event.symbol))
         if venue is None:
             continue
         # Nothing read from here on is due before this event's time plus the smallest lag.
         if pending and pending[0][0] < event.ts + least:
             await apply_due(event.ts + least)
+            await asyncio.sleep(0)  # the instant's decisions before the next instant's lines are read
         heapq.heappush(pending, (event.ts + lag[venue], read, venue, event))
     await apply_due(None)
     stop_market_time()  # held for good: the loop ends with the run
@@ -175,22 +185,23 @@ def _unsupervised(name: str, factory: Callable[[], Awaitable[object]], **_: obje
 
 def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Callable[[], int], *,
                 spawn: Spawn = _unsupervised, drops: FrameDrops | None = None, capture: Path | None = None,
-                origin_ms: int | None = None, progress: Callable[[int, int], None] | None = None) -> FeedSet:
+                origin_ms: int | None = None, progress: Callable[[int, int], None] | None = None,
+                delivered: Callable[[], None] | None = None) -> FeedSet:
     """Start every venue's book source as a task from ``spawn`` (the engine's supervisor).
 
     ``origin_ms`` set: a simulation. One source, :func:`market_source`, plays ``capture`` for every routed
-    venue on the market timeline (a sandbox plays its own copy for its matching, on the same timeline)."""
+    venue on the market timeline (a sandbox plays its own copy for its matching, on the same timeline),
+    calling ``delivered`` after each instant."""
     out = FeedSet(drops=drops or FrameDrops(), now_ms=now_ms)
-    symbols = list(config.engine.symbols)
     speed = config.replay.speed if config.replay else 1.0
     capture = capture or config.capture_path()
     if origin_ms is not None:
         if capture is None:
             raise ValueError("a simulation needs a capture")
         routes = {(section.capture_venue, s): name for name, section in config.venues.items()
-                  if section.capture_venue for s in symbols}
+                  if section.capture_venue for s in config.venue_markets(name).symbols}
         lags = {name: section.feed_latency_ms for name, section in config.venues.items()}
-        task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress, lags),
+        task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress, lags, delivered),
                      restart=False)
         out.tasks.append(task)
         out.finite.append(task)
@@ -198,10 +209,12 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
     for name, kind in venues.kinds.items():
         section = config.venues[name]
         ref = venues.refs[name]
+        names = config.venue_markets(name)  # the symbols this venue trades; its feed subscribes by its names
+        symbols = list(names.symbols)
         if kind == "sandbox":
             link = venues.sandboxes[name]
             feed = ref.adapter.book_feed(ref, books, symbols, depth=config.engine.book_depth, clock_ms=now_ms,
-                                         drops=out.drops, endpoint=link.endpoint)
+                                         drops=out.drops, endpoint=link.endpoint, market_names=names.markets)
             out.feeds[name] = feed
             out.tasks.append(spawn(f"feed-{name}", feed.run, venue=name))
             if link.feed_done is not None and link.sandbox is not None:
@@ -218,7 +231,7 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
             out.finite.append(task)
         else:
             live_feed = ref.adapter.book_feed(ref, books, symbols, depth=config.engine.book_depth, clock_ms=now_ms,
-                                              drops=out.drops)
+                                              drops=out.drops, market_names=names.markets)
             out.feeds[name] = live_feed
             out.tasks.append(spawn(f"feed-{name}", live_feed.run, venue=name))
     return out

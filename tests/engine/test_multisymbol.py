@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from arb.config import load_config
 from arb.detection import Opportunity, Rejection
+from arb.detection.core import BATCH_FROM
 from arb.engine import Engine, RunResult
 from arb.runtime.decisions import DecisionLoop
 from arb.runtime.status import StatusReporter
@@ -67,7 +68,8 @@ def _run(tmp_path: Path, config_path: Path, loop: type[DecisionLoop], name: str)
 
 def test_batched_detection_decides_as_one_symbol_at_a_time(tmp_path: Path) -> None:
     # Little quote per venue: a pair executed for one symbol leaves less for the next symbol of the instant.
-    config = _bench().write_workload(tmp_path, symbols=4, venues=4, minutes=1.0, fee="0.0001",
+    # Ten symbols: from BATCH_FROM (8) on, a batch is detected on the detector's tracked rows.
+    config = _bench().write_workload(tmp_path, symbols=10, venues=4, minutes=1.0, fee="0.0001",
                                      quote_balance="400")
     per_symbol, per_symbol_rows = _run(tmp_path, config, PerSymbolLoop, "one.db")
     batched, batched_rows = _run(tmp_path, config, BatchedLoop, "many.db")
@@ -76,8 +78,9 @@ def test_batched_detection_decides_as_one_symbol_at_a_time(tmp_path: Path) -> No
     assert batched.hot_path.summary_us()["count"] == per_symbol.hot_path.summary_us()["count"]
 
     assert set(PerSymbolLoop.sizes) == {1}
-    assert max(BatchedLoop.sizes) == 4  # every symbol of an instant in one call...
+    assert max(BatchedLoop.sizes) == 10  # every symbol of an instant in one call...
     assert len(BatchedLoop.sizes) < len(PerSymbolLoop.sizes)
     # ...and some batches were cut short by an execution, their remaining symbols detected again after it.
     assert per_symbol.funnel.executed > 0
-    assert len(BatchedLoop.sizes) > len(PerSymbolLoop.sizes) / 4
+    assert len(BatchedLoop.sizes) > len(PerSymbolLoop.sizes) / 10
+    assert sum(size >= BATCH_FROM for size in BatchedLoop.sizes) > 10  # the tracked rows decided many

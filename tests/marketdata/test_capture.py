@@ -134,3 +134,80 @@ def test_bundled_link_capture_is_complete_and_valid() -> None:
     assert last is not None and last.ts == 1629417600000 + 7199 * 1000
     notice = (files("arb") / "data" / "NOTICE").read_text()
     assert "MIT License" in notice and "ANISH DAS" in notice
+
+
+# Sides the one-pass check of a whole side (``capture._levels``) must judge exactly as the level-by-level
+# check it falls back to: accepted with the same levels, or refused with the same message.
+TRICKY_SIDES: list[object] = [
+    [],
+    [["27.095", "988.45"], ["27.09", "0"]],
+    [["0001.5", "0"], ["1", "2"]],  # leading zeros
+    [["999999999999999", "1"]],  # 15 integer digits: the largest allowed
+    [["1000000000000000", "1"]],  # 16: 1e15, refused
+    [["1", "1000000000000000.5"]],
+    [["1.000000000000001", "1"]],  # 17 characters: the book's precision check
+    [["0.12345678901234", "1"]],  # 16 characters: no precision check needed
+    [["12345678.123456789", "1"]],  # more digits than a float keeps: refused by the precision check
+    [["1,2", "3"], ["4", "5"]],  # a comma inside a string
+    [["1", "2", "3"]],
+    [["1"], ["2", "3", "4"]],
+    [["1", 2]],
+    [[1, "2"]],
+    [["1", ["2"]]],
+    [("1", "2")],
+    ["12"],
+    [{"1": "2"}],
+    [["", "1"]],
+    [["1.", "1"]],
+    [[".5", "1"]],
+    [["1.5.5", "1"]],
+    [["1 ", "1"]],
+    [["+1", "1"]],
+    [["1e3", "1"]],
+    [["NaN", "1"]],
+    [["١", "1"]],  # a non-ASCII digit
+    [["1\n", "1"]],
+    {"1": "2"},
+    "[]",
+    None,
+]
+
+
+@pytest.mark.parametrize("side", TRICKY_SIDES)
+def test_a_whole_side_is_judged_as_level_by_level(side: object) -> None:
+    from arb.marketdata import capture
+
+    def fail(problem: str) -> None:
+        raise ValueError(problem)
+
+    def judged(check: object) -> object:
+        try:
+            return check(side, "bids", fail)  # type: ignore[operator]
+        except ValueError as exc:
+            return str(exc)
+
+    assert judged(capture._levels) == judged(capture._levels_one_by_one)
+
+
+@pytest.mark.parametrize(("prices", "ordered"), [
+    (["3", "2", "1"], True),
+    (["3", "3", "1"], False),
+    (["0.30000000000000001", "0.3"], True),  # equal as floats, ordered as decimals
+    (["0.3", "0.30000000000000001"], False),
+    (["0.30000000000000001", "0.30000000000000001"], False),
+])
+def test_snapshot_order_is_exact_beyond_float_precision(prices: list[str], ordered: bool) -> None:
+    from arb.marketdata import capture
+
+    def fail(problem: str) -> None:
+        raise ValueError(problem)
+
+    levels = tuple((p, "1") for p in prices)
+    if ordered:
+        capture._check_snapshot_order(levels, "bids", True, fail)
+        capture._check_snapshot_order(levels[::-1], "asks", False, fail)
+    else:
+        with pytest.raises(ValueError, match="strictly descending"):
+            capture._check_snapshot_order(levels, "bids", True, fail)
+        with pytest.raises(ValueError, match="strictly ascending"):
+            capture._check_snapshot_order(levels[::-1], "asks", False, fail)

@@ -1,0 +1,116 @@
+"""The detector's tracked rows decide exactly as ``VenueBook`` inputs read from the books, whatever state the
+books are in: updated, gapped, reset, one-sided, never seen, old, stale, with balances replaced.
+
+``Detector.detect_all`` on eight or more symbols reads the rows :meth:`Detector.track` keeps current from
+the book store's events; ``Detector.detect`` builds each symbol's inputs from the books when asked. Any
+difference (a row not reloaded on some event, a health or age rule applied differently, a balance read
+from an old dict) shows up as a different decision here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.util
+import itertools
+import random
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+
+from arb.config import load_config
+from arb.detection import Opportunity, Rejection
+from arb.engine import Engine
+from arb.marketdata.capture import CaptureEvent
+from arb.runtime.detector import Detector
+from arb.runtime.status import StatusReporter
+from arb.runtime.venues import open_venues
+
+ROOT = Path(__file__).resolve().parents[2]
+SYMBOLS = 10
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_multisymbol", ROOT / "bench/bench_multisymbol.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _outcome(decision: Opportunity | Rejection | None) -> str:
+    if decision is None:
+        return "none"
+    return "opportunity" if isinstance(decision, Opportunity) else decision.reason.value
+
+
+def test_tracked_rows_decide_as_inputs_read_from_the_books(tmp_path: Path) -> None:
+    bench = _bench()
+    config = load_config(bench.write_workload(tmp_path, symbols=SYMBOLS, venues=4, minutes=0.2, fee="0.0001"))
+    engine = Engine(config, db_url=f"sqlite:///{tmp_path / 'unused.db'}", force_paper=True, mode="replay",
+                    status=StatusReporter("off"), install_signal_handlers=False)
+    books = engine.books
+    names = list(config.venues)  # capture venue c{k} feeds the k-th venue
+    symbols = list(config.engine.symbols)
+    rng = random.Random(7)
+    seen: Counter[str] = Counter()
+
+    async def scenario() -> None:
+        venues = await open_venues(config, books, engine.clock, force_paper=True)
+        now = [0]
+        balances = {name: {"USDT": Decimal(400), **{f"SYM{i}": Decimal(3) for i in range(SYMBOLS)}}
+                    for name in names}
+        detector = Detector(config, books, venues, balances, lambda: now[0])
+        untrack = detector.track()
+
+        def compare(at: int) -> None:
+            now[0] = at
+            each = [detector.detect(s) for s in symbols]
+            assert detector.detect_all(symbols) == each
+            some = rng.sample(range(SYMBOLS), 8)  # a subset, in another order: the rows are gathered
+            assert detector.detect_all([symbols[k] for k in some]) == [each[k] for k in some]
+            seen.update(map(_outcome, each))
+
+        seqs = itertools.count(1)
+        try:
+            events = bench.clone_events(bench.BUNDLED, SYMBOLS, 4, 0.2)
+            for ts, instant in itertools.groupby(events, key=lambda e: e.ts):
+                for event in instant:
+                    venue = names[int(event.venue[1:])]
+                    if event.symbol == symbols[9] and venue != names[0]:
+                        continue  # one symbol on one venue only: never two books
+                    if event.symbol == symbols[8] and venue == names[3]:
+                        continue  # a venue that never has this symbol's book
+                    books.apply(dataclasses.replace(event, seq=next(seqs)), venue)  # decisions record it
+                compare(ts + rng.choice((0, 400, 1600)))  # 1600: past max_book_age_ms, books too old
+            last = books.now_ms
+            now[0] = last
+            before = [detector.detect(s) for s in symbols]
+            crossed = [k for k, d in enumerate(before) if d is not None]
+            assert len(crossed) >= 4
+            # Each change hits a venue the symbol's decision rests on, so a row missing it decides otherwise.
+            one, two, three, four = (before[k] for k in crossed[:4])
+            assert one is not None and two is not None and three is not None and four is not None
+            books.gap(one.buy_venue, one.symbol)
+            books.reset(two.sell_venue, two.symbol)
+            asks = [str(p) for p, _ in books.book(three.buy_venue, three.symbol).levels("asks")]
+            books.apply(CaptureEvent(last, three.buy_venue, three.symbol, "delta", (),
+                                     tuple((p, "0") for p in asks)))  # a book without asks
+            asks = [str(p) for p, _ in books.book(four.buy_venue, four.symbol).levels("asks")]
+            books.apply(CaptureEvent(last, four.buy_venue, four.symbol, "delta", (),
+                                     tuple((p, "0") for p in asks[1:])))  # one ask level left
+            compare(last)
+            after = [detector.detect(s) for s in symbols]
+            assert all(after[k] != before[k] for k in crossed[:4])
+            balances[names[0]] = {"USDT": Decimal(5), "SYM0": Decimal("0.5")}  # replaced, as a read does
+            balances.pop(names[3])  # a venue whose balances were never read
+            compare(last)
+            compare(last + 10_001)  # past stale_after_ms: every book stale
+        finally:
+            untrack()
+            await venues.close()
+
+    asyncio.run(scenario())
+    # The cases above were all decided, not skipped: trades, screens and no-book symbols.
+    assert {"opportunity", "book_not_live", "book_stale", "none"} <= set(seen)
