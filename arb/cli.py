@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "arb.commands.trades",
     "arb.commands.balances",
     "arb.commands.sweep",
+    "arb.commands.dashboard",
 )
 
 

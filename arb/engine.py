@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Engine as SAEngine
@@ -44,8 +45,11 @@ from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import UNREADABLE, read_capture
+from arb.marketdata.capture import UNREADABLE
 from arb.marketdata.drops import FrameDrops
+from arb.marketdata.timeline import capture_files, read_timeline
+from arb.monitoring import Monitor
+from arb.monitoring.dashboard.live import LiveDashboard
 from arb.runtime.balances import snapshot_balances
 from arb.runtime.clock import MarketClock, WallClock, from_ms
 from arb.runtime.decisions import DecisionLoop, Trading
@@ -143,6 +147,12 @@ class Engine:
         self.drops = FrameDrops()  # malformed frames, per venue and reason, all feeds'
         self.venues: VenueSet | None = None
         self.decisions: DecisionLoop | None = None  # built once the run is set up
+        # Metrics and alerts ([monitoring]; None when off). Its metrics endpoint outlives the run, serving
+        # the final numbers, until ``monitor.close()`` (or the process exits).
+        self.monitor: Monitor | None = None
+        # The web dashboard ([monitoring] dashboard_port; None when off): stopped once the run's end is
+        # recorded, so its pages keep the final figures.
+        self.dashboard: LiveDashboard | None = None
         self.run_id: int | None = None  # set once the run's row exists
         self._ended = False
         self._db: SAEngine | None = None
@@ -152,7 +162,7 @@ class Engine:
         run then fails with its one line at the start)."""
         if self.capture is not None:
             try:
-                first = next(iter(read_capture(self.capture)), None)
+                first = next(iter(read_timeline(self.capture)), None)
             except (ArbError, OSError, *UNREADABLE):
                 first = None  # a damaged or missing capture: the run reports it (file:line) when it reads it
             if first is not None:
@@ -199,6 +209,8 @@ class Engine:
                 self._record_failure(f"stopped by {type(exc).__name__}")
                 raise
             finally:
+                if self.dashboard is not None:
+                    self.dashboard.stop()
                 if self._db is not None:
                     self._db.dispose()
 
@@ -295,15 +307,23 @@ class Engine:
                                       clock=self.clock.now)
             await self._snapshot_balances(venues, writer, run_id, "start")
             writer.start(self.supervisor.spawn)
-            self.status.start(run_id, RunView(self.funnel, self.books, self.clock, self.incidents),
-                              self.supervisor.spawn)
+            view = self._view(run_id, risk)
+            self.status.start(run_id, view, self.supervisor.spawn)
+            self.monitor = Monitor.for_config(self.config, view, title=f"arb run {run_id}")
+            if self.monitor is not None:
+                risk.on_event = self.monitor.risk_event
+                self.status.note(self.monitor.start(self.supervisor.spawn))
+            if self.config.monitoring.dashboard_port is not None:
+                self.dashboard = LiveDashboard(self.db_url, self.config.monitoring.dashboard_port)
+                self.status.note(f"dashboard at {self.dashboard.start(run_id, view, self.supervisor.spawn)}")
             self.decisions = self.decision_loop(
                 self.config, Trading(venues, executor, risk, writer, sessions), books=self.books, clock=self.clock,
                 state=self.state, funnel=self.funnel, hot_path=self.hot_path, drops=self.drops, status=self.status,
                 spawn=self.supervisor.spawn, capture=self.capture, progress=self._progress)
             held.close()
             if self.simulated and self.status.mode != "off" and self.capture is not None:
-                self.status.total_events = count_lines(self.capture)  # for the progress bar
+                # for the progress bar: every file of the timeline
+                self.status.total_events = sum(map(count_lines, capture_files(self.capture)))
             await self.decisions.run()
             with time_held():
                 await self._cancel_resting(venues)
@@ -317,6 +337,8 @@ class Engine:
             held.close()
             self.status.stop()
             try:
+                if self.monitor is not None:  # the final numbers, and the alerts still queued
+                    await self.monitor.finish()
                 await writer.close()
             finally:
                 if venues is not None:
@@ -335,6 +357,14 @@ class Engine:
                  f" ({self.state.stop_reason})" if self.state.stop_reason else "")
         engine.dispose()
         return RunResult(run_id, summary, self.funnel, self.hot_path, interrupted=self._signals > 0)
+
+    def _view(self, run_id: int, risk: RiskGate) -> RunView:
+        """What the status view, the metrics and the alerts read of this run (``runtime/view.py``)."""
+        state = self.state
+        return RunView(self.funnel, self.books, self.clock, self.incidents, run_id=run_id,
+                       balances=MappingProxyType(state.balances),
+                       stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
+                       trades=state.trades, hot_path=self.hot_path, stop_reason=lambda: state.stop_reason)
 
     def _progress(self, events: int, market_ms: int) -> None:
         """A simulation's market source has played ``events``, up to ``market_ms``."""

@@ -11,6 +11,11 @@ A refusal returns a short stable reason (stored in ``opportunities.reason``, Str
 
 Time comes from an injected clock (UTC-aware ``datetime``) so cool-downs and day boundaries are tested
 without waiting.
+
+What surfaces read of the gate: :meth:`RiskGate.state` (a frozen :class:`RiskState`, no side effects) and
+the ``on_event`` hook, called once per :class:`RiskEvent` as it happens (a breaker opening, the kill switch or
+a halt engaging, the daily loss limit reached, credentials refused). The hook must not block: alerts queue
+the event and deliver it elsewhere (``arb/monitoring/alerts.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from arb.display import money
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,43 @@ class _Breaker:
     open_until: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RiskEvent:
+    """Something a trader is told about at once. ``kind``: ``breaker_open`` | ``halt`` (the executor stopped
+    trading on an unresolved or unhedgeable pair) | ``kill_switch`` | ``daily_loss_limit`` | ``auth_failed``."""
+
+    kind: str
+    detail: str
+    venue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerState:
+    """One venue's circuit breaker: ``closed`` | ``open`` (refusing until ``open_until``) | ``half_open``
+    (the cool-down is over: the next failure opens it again at once)."""
+
+    state: str
+    failures: int
+    open_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskState:
+    """A read-only copy of the gate's state at one instant, for the status view, metrics and alerts."""
+
+    kill_switch: bool
+    kill_reason: str | None  # None with ``kill_switch``: the kill-switch file exists
+    pnl_today: Decimal  # realized since 00:00 UTC on the run's clock
+    daily_loss_limit: Decimal
+    breakers: dict[str, BreakerState]  # venues that failed since their last success
+    auth_failed: frozenset[str]
+    exposure: dict[tuple[str, str], Decimal]  # (venue, asset) -> signed unhedged base
+
+    @property
+    def daily_limit_reached(self) -> bool:
+        return self.pnl_today <= -self.daily_loss_limit
+
+
 @dataclass
 class RiskGate:
     """Mutable risk state of one run; the executor reports outcomes into it."""
@@ -59,12 +103,19 @@ class RiskGate:
     _exposure: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     _pnl_day: datetime | None = None
     _pnl_today: Decimal = Decimal(0)
+    on_event: Callable[[RiskEvent], None] | None = None  # told of each RiskEvent as it happens
+    _file_kill_seen: bool = False
 
     # -- inputs ---------------------------------------------------------------------------------
     def engage_kill_switch(self, reason: str = "operator") -> None:
+        """Stop new trades. The executor's halts engage it too, with a reason starting ``halt:``."""
+        if self.kill_reason is None:
+            self._emit(RiskEvent("halt" if reason.startswith("halt:") else "kill_switch", reason))
         self.kill_reason = reason
 
     def record_auth_failure(self, venue: str) -> None:
+        if venue not in self._auth_failed:
+            self._emit(RiskEvent("auth_failed", f"{venue} refused our credentials: no more trades there", venue))
         self._auth_failed.add(venue)
 
     def record_success(self, venue: str) -> None:
@@ -74,7 +125,11 @@ class RiskGate:
         breaker = self._breakers.setdefault(venue, _Breaker())
         breaker.failures += 1
         if breaker.failures >= self.limits.max_consecutive_failures:
+            was_open = breaker.open_until is not None
             breaker.open_until = self.clock() + self.limits.cooldown
+            if not was_open:
+                self._emit(RiskEvent("breaker_open", f"{venue}: {breaker.failures} consecutive failures; "
+                                     f"no pairs there for {self.limits.cooldown.total_seconds():g} s", venue))
 
     def add_exposure(self, venue: str, asset: str, delta: Decimal) -> None:
         """Signed unhedged base quantity left on ``venue`` after a pair resolved (+ long, - short)."""
@@ -86,15 +141,38 @@ class RiskGate:
 
     def record_pnl(self, amount: Decimal) -> None:
         self._roll_day()
+        limit = -self.limits.daily_loss_limit
+        before = self._pnl_today
         self._pnl_today += amount
+        if before > limit >= self._pnl_today:
+            self._emit(RiskEvent("daily_loss_limit", f"realized pnl today {money(self._pnl_today)} is at or "
+                                 f"below -{money(self.limits.daily_loss_limit)}: no more trades today"))
 
     @property
     def pnl_today(self) -> Decimal:
         self._roll_day()
         return self._pnl_today
 
+    def state(self) -> RiskState:
+        """The gate as it stands, without changing it (a breaker past its cool-down reads ``half_open``; it
+        only becomes so when the next check looks at it)."""
+        now = self.clock()
+        breakers = {}
+        for venue, b in sorted(dict(self._breakers).items()):
+            state = "closed" if b.open_until is None else "open" if now < b.open_until else "half_open"
+            breakers[venue] = BreakerState(state, b.failures, b.open_until)
+        return RiskState(
+            kill_switch=self.kill_reason is not None or self._kill_file_exists(), kill_reason=self.kill_reason,
+            pnl_today=self._pnl_today if _day_of(now) == self._pnl_day else Decimal(0),
+            daily_loss_limit=self.limits.daily_loss_limit, breakers=breakers,
+            auth_failed=frozenset(self._auth_failed), exposure=dict(sorted(dict(self._exposure).items())))
+
+    def _emit(self, event: RiskEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
     def _roll_day(self) -> None:
-        day = self.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        day = _day_of(self.clock())
         if day != self._pnl_day:
             self._pnl_day = day
             self._pnl_today = Decimal(0)
@@ -103,6 +181,13 @@ class RiskGate:
     def kill_switch_engaged(self) -> bool:
         if self.kill_reason is not None:
             return True
+        engaged = self._kill_file_exists()
+        if engaged and not self._file_kill_seen:
+            self._emit(RiskEvent("kill_switch", f"kill-switch file {self.limits.kill_switch_file} exists: no new trades"))
+        self._file_kill_seen = engaged
+        return engaged
+
+    def _kill_file_exists(self) -> bool:
         path = self.limits.kill_switch_file
         return path is not None and path.exists()
 
@@ -145,3 +230,8 @@ class RiskGate:
         if abs(self.exposure(sell_venue, base_asset) - size) > cap:
             return RiskDecision(False, f"max_exposure:{sell_venue}:{base_asset}")
         return ALLOW
+
+
+def _day_of(at: datetime) -> datetime:
+    """The UTC day ``at`` falls in (its midnight): the daily loss limit's period."""
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

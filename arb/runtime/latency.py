@@ -16,6 +16,10 @@ class LatencyRecorder:
     def __len__(self) -> int:
         return len(self._ns)
 
+    def samples(self, start: int = 0) -> array[int]:
+        """A copy of the samples from ``start`` on, in the order added (metrics bucket the new ones)."""
+        return self._ns[start:]
+
     def summary_us(self) -> dict[str, Decimal | int]:
         if not self._ns:
             return {}

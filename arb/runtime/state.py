@@ -10,6 +10,8 @@ import asyncio
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from arb.runtime.trades import TradeLog
+
 
 @dataclass
 class RunState:
@@ -21,3 +23,4 @@ class RunState:
     stop: asyncio.Event = field(default_factory=asyncio.Event)  # set: no new decisions; the run winds down
     stop_reason: str | None = None
     reconcile_pending: bool = False  # orders were sent but not recorded: reconcile before trading
+    trades: TradeLog = field(default_factory=TradeLog)  # what the executor did: the live surfaces read it

@@ -1,8 +1,10 @@
 """What the engine shows while it runs: a compact live view on a terminal, plain log lines otherwise.
 
-It reads a :class:`RunView` of the run on its own timer (never from the hot path) and renders per-venue book
-health and age, updates per second, opportunities seen/executed/rejected, PnL, and the failures handled
-underneath. The view is all it sees of the engine: read-only, and no import of ``arb.engine``.
+It reads a :class:`~arb.runtime.view.RunView` of the run on its own timer (never from the hot path) and
+renders per-venue book health and age, updates per second, opportunities seen/executed/rejected, PnL,
+balances and unhedged exposure per venue, the risk state (kill switch, breakers, daily loss against its
+limit), the last trades, and the failures handled underneath. The view is all it sees of the engine:
+read-only, and no import of ``arb.engine``.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import asyncio
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -21,30 +22,24 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from arb.display import money
-from arb.marketdata.book import OrderBook
-from arb.runtime.clock import MarketClock, WallClock
-from arb.runtime.funnel import Funnel
+from arb.display import Precision, money
+from arb.execution.risk import RiskState
+from arb.runtime.trades import TradeRecord
+from arb.runtime.view import RunView
 
 if TYPE_CHECKING:
     from arb.config import Config
 
-
-@dataclass(frozen=True)
-class RunView:
-    """What the status view reads of a run, and nothing else."""
-
-    funnel: Funnel  # the decision counters and PnL
-    books: Iterable[OrderBook]  # every venue's book, for health and age
-    clock: WallClock | MarketClock  # the run's clock: book ages are measured on it
-    incidents: Callable[[], dict[str, dict[str, Any]]]  # handled failures: drops, restarts, resubscriptions
+__all__ = ["RunView", "StatusReporter"]
 
 
 class StatusReporter:
-    def __init__(self, mode: str = "plain", interval_s: float = 5.0, stream: TextIO | None = None) -> None:
+    def __init__(self, mode: str = "plain", interval_s: float = 5.0, stream: TextIO | None = None,
+                 precision: Precision | None = None) -> None:
         self.mode = mode  # rich | plain | off
         self.interval_s = interval_s
         self.stream = stream or sys.stderr
+        self.precision = precision or Precision()  # decimal places per asset, from the run's market rules
         self._task: asyncio.Task[None] | None = None
         self._live: Live | None = None
         # The run's view; the name is older than the view (tests/engine/test_progress.py sets it directly).
@@ -61,7 +56,7 @@ class StatusReporter:
         mode = config.engine.status
         if mode == "auto":
             mode = "rich" if sys.stderr.isatty() else "plain"
-        return cls(mode, config.engine.status_interval_s)
+        return cls(mode, config.engine.status_interval_s, precision=Precision.from_snapshot(config.snapshot()))
 
     def note(self, message: str) -> None:
         if self.mode == "off":
@@ -130,10 +125,56 @@ class StatusReporter:
         progress = f" progress {self._percent():.0f}%" if self.total_events else ""
         incidents = "".join(f" {label} {text}" for label, text in self._incidents())
         reasons = f" ({_top_reasons(f['rejected'])})" if f["rejected"] else ""
+        account = "".join(f" {label} {text}" for label, text in self._account())
+        last = self._recent(1)
+        trade = f" last {last[0]}" if last else ""
         return (f"run {self._run_id} market {_market_time(now_ms)} elapsed {self._elapsed()} "
                 f"updates {f['book_updates']} ({rate:.0f}/s) crossed {f['crossed']} executed {f['executed']} "
                 f"rejected {f['rejected_total']}{reasons} pnl {money(view.funnel.realized_pnl)} "
-                f"books {' '.join(books)}{incidents}{progress}")
+                f"books {' '.join(books)}{account}{trade}{incidents}{progress}")
+
+    def _account(self) -> list[tuple[str, str]]:
+        """Balances per venue, unhedged exposure (when any) and the risk state, as (label, text)."""
+        view = self._engine
+        out = []
+        balances = self._balances()
+        if balances:
+            out.append(("balances", "; ".join(f"{venue} {text}" for venue, text in balances)))
+        reader = getattr(view, "risk", None)
+        if reader is not None:
+            risk: RiskState = reader()
+            exposed = [f"{venue} {asset} {money(q, self.precision.asset(asset, venue))}"
+                       for (venue, asset), q in risk.exposure.items() if q]
+            if exposed:
+                out.append(("exposure", ", ".join(exposed)))
+            out.append(("risk", _risk_text(risk, self.precision.pnl())))
+        return out
+
+    def _balances(self) -> list[tuple[str, str]]:
+        """Free balances per venue as last read: ``("gate", "LINK 200 USDT 5000")``; a venue whose last read
+        failed is marked ``(stale)``."""
+        balances = getattr(self._engine, "balances", None)  # a stand-in without them (a test's) shows none
+        if not balances:
+            return []
+        reader = getattr(self._engine, "stale_balances", None)
+        stale = reader() if reader is not None else frozenset()
+        return [(venue, " ".join(f"{asset} {money(v, self.precision.asset(asset, venue))}"
+                                 for asset, v in sorted(assets.items())) + (" (stale)" if venue in stale else ""))
+                for venue, assets in sorted(balances.items())]
+
+    def _recent(self, n: int) -> list[str]:
+        """The last ``n`` executed pairs, newest first: ``#12 LINK/USDT gate>htx 1.5 exp 0.0041 real 0.004
+        hedged``."""
+        trades = getattr(self._engine, "trades", None)
+        if trades is None:
+            return []
+        return [self._trade_text(t) for t in reversed(list(trades.recent)[-n:])]
+
+    def _trade_text(self, t: TradeRecord) -> str:
+        quote = self.precision.quote(t.symbol)
+        size = money(t.size, self.precision.base(t.symbol, t.buy_venue, t.sell_venue))
+        return (f"#{t.opportunity_id} {t.symbol} {t.buy_venue}>{t.sell_venue} {size} "
+                f"exp {money(t.expected, quote)} real {money(t.realized, quote)} {t.outcome}")
 
     def _elapsed(self) -> str:
         seconds = int(time.monotonic() - self._started)
@@ -182,6 +223,13 @@ class StatusReporter:
             table.add_row("rejected by reason", _top_reasons(f["rejected"]))
         funnel = self._engine.funnel
         table.add_row("expected / realized", f"{money(funnel.expected_profit)} / {money(funnel.realized_pnl)}")
+        for venue, text in self._balances():
+            table.add_row(f"balances {venue}", text)
+        for label, text in self._account():
+            if label != "balances":
+                table.add_row(label, text)
+        for k, text in enumerate(self._recent(5)):
+            table.add_row("recent trades" if k == 0 else "", text)
         for label, text in self._incidents():
             table.add_row(label, text)
         return table
@@ -190,6 +238,21 @@ class StatusReporter:
 def _market_time(ms: int) -> str:
     """The run's clock as a person reads it: market time in a simulation, the wall clock live (UTC)."""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _risk_text(risk: RiskState, places: int) -> str:
+    """``ok, daily 1.2 / limit -50``; or what stops trades: the kill switch (or a halt), open breakers, a
+    venue that refused our credentials, the daily loss limit reached."""
+    stops = []
+    if risk.kill_switch:
+        stops.append(f"KILL SWITCH ({risk.kill_reason or 'file'})")
+    stops += [f"breaker {venue} {b.state} ({b.failures} failures)" for venue, b in risk.breakers.items()
+              if b.state != "closed"]
+    stops += [f"auth failed {venue}" for venue in sorted(risk.auth_failed)]
+    daily = f"daily {money(risk.pnl_today, places)} / limit {money(-risk.daily_loss_limit, places)}"
+    if risk.daily_limit_reached:
+        stops.append("DAILY LOSS LIMIT")
+    return ", ".join(stops or ["ok"]) + f", {daily}"
 
 
 def _top_reasons(rejected: dict[str, int], n: int = 3) -> str:

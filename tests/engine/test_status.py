@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from arb.config import load_config
 from arb.engine import Engine
 from arb.runtime.logs import RUN_ID, setup_logging
+from arb.runtime.status import RunView, StatusReporter
 
 from .helpers import config_with, trimmed_capture
 from .paper_rig import SpyEngine, rehearsal_config, until
@@ -113,3 +114,86 @@ async def test_secrets_never_appear_in_logs_or_the_database(tmp_path: Path, caps
         for table in tables:
             for row in c.execute(text(f'SELECT * FROM "{table}"')):
                 assert secret not in repr(tuple(row)), table
+
+
+def _view_with_a_trading_history() -> RunView:
+    """A run's view built from the real objects: a breaker open on gate, exposure, a trade, balances."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal as D
+    from types import MappingProxyType
+
+    from arb.detection import Opportunity
+    from arb.domain.market import Side
+    from arb.domain.orders import OrderStatus
+    from arb.execution.executor import PairResult
+    from arb.execution.legs import LegOutcome
+    from arb.execution.risk import RiskGate, RiskLimits
+    from arb.marketdata.books import BookStore
+    from arb.runtime.clock import WallClock
+    from arb.runtime.funnel import Funnel
+    from arb.runtime.trades import TradeLog
+    from arb.venues.protocol import FillReport, OrderRequest
+
+    at = datetime(2021, 8, 20, tzinfo=UTC)
+    risk = RiskGate(RiskLimits(D(1000), D(25), D(50), max_consecutive_failures=1, cooldown=timedelta(hours=1)),
+                    clock=lambda: datetime.now(UTC))
+    risk.record_failure("gate")
+    risk.add_exposure("gate", "LINK", D("0.0100000000001"))
+    risk.record_pnl(D("-1.23456789"))
+    opp = Opportunity.__new__(Opportunity)
+    for name, value in {"symbol": "LINK/USDT", "buy_venue": "gate", "sell_venue": "htx", "size": D("1.5"),
+                        "expected_profit": D("0.004123456789")}.items():
+        object.__setattr__(opp, name, value)
+    fill = FillReport(venue="gate", trade_id="t1", client_order_id="c1", venue_order_id="v1", symbol="LINK/USDT",
+                      side=Side.BUY, price=D("20"), amount=D("1.5"), fee=D(0), fee_currency="LINK", ts=at)
+    leg = LegOutcome(1, OrderRequest("c1", "LINK/USDT", Side.BUY, D("1.5"), D("20")), "gate", OrderStatus.FILLED,
+                     D("1.5"), (fill,), sent_ns=1_000, answered_ns=3_001_000)
+    trades = TradeLog()
+    trades.record(opp, PairResult(12, True, legs=(leg,), outcome="hedged", realized_pnl=D("0.0039876543")), at)
+    funnel = Funnel()
+    books = BookStore()
+    books.book("gate", "LINK/USDT")
+    return RunView(funnel, books, WallClock(), lambda: {"feed_drops": {}, "task_restarts": {}, "stale_resubscribes": {}},
+                   run_id=5, balances=MappingProxyType({"gate": {"USDT": D("4970.123456789"), "LINK": D("201.5")}}),
+                   stale_balances=lambda: frozenset({"gate"}), risk=risk.state, trades=trades,
+                   stop_reason=lambda: None)
+
+
+def test_the_status_shows_balances_exposure_risk_and_recent_trades_at_display_precision() -> None:
+    import io
+
+    from rich.console import Console
+
+    from arb.display import Precision
+
+    view = _view_with_a_trading_history()
+    precision = Precision({"USDT": 5, "LINK": 7}, {("gate", "USDT"): 5, ("gate", "LINK"): 7}, {"LINK/USDT": 3})
+    reporter = StatusReporter("plain", stream=io.StringIO(), precision=precision)
+    reporter._engine, reporter._run_id = view, 5  # as start() sets them, without its timer
+    line = reporter.line()
+    assert " balances gate LINK 201.5 USDT 4970.12346 (stale) " in line
+    assert " exposure gate LINK 0.01 " in line
+    assert " risk breaker gate open (1 failures), daily -1.23457 / limit -50 " in line
+    assert " last #12 LINK/USDT gate>htx 1.5 exp 0.00412 real 0.00399 hedged" in line
+    out = io.StringIO()
+    Console(file=out, width=160, force_terminal=False).print(reporter._table())
+    table = out.getvalue()
+    for row in ("balances gate", "LINK 201.5 USDT 4970.12346 (stale)", "exposure", "breaker gate open",
+                "recent trades", "#12 LINK/USDT gate>htx 1.5 exp 0.00412 real 0.00399 hedged"):
+        assert row in table, table
+
+
+def test_the_view_snapshot_is_plain_json_with_exact_money() -> None:
+    view = _view_with_a_trading_history()
+    snap = json.loads(json.dumps(view.snapshot()))  # JSON-able as it is, nothing lost on the way
+    assert snap["run_id"] == 5
+    assert snap["balances"] == {"gate": {"LINK": "201.5", "USDT": "4970.123456789"}}
+    assert snap["stale_balances"] == ["gate"]
+    assert snap["exposure"] == {"gate": {"LINK": "0.0100000000001"}}
+    assert snap["risk"]["breakers"]["gate"]["state"] == "open" and snap["risk"]["pnl_today"] == "-1.23456789"
+    assert snap["risk"]["daily_loss_limit"] == "50" and snap["risk"]["daily_limit_reached"] is False
+    assert snap["orders"] == {"gate": {"filled": 1}} and snap["fills"] == {"gate": 1}
+    assert snap["recent_trades"] == [{"opportunity_id": 12, "at": "2021-08-20T00:00:00+00:00", "symbol": "LINK/USDT",
+                                      "buy_venue": "gate", "sell_venue": "htx", "size": "1.5",
+                                      "expected": "0.004123456789", "realized": "0.0039876543", "outcome": "hedged"}]
+    assert snap["books"] == [{"venue": "gate", "symbol": "LINK/USDT", "health": "syncing", "age_ms": None}]

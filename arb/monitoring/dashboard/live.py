@@ -1,0 +1,64 @@
+"""A running engine's dashboard: its live figures, taken on the engine's loop, served from another thread.
+
+The engine's objects (books, funnel, risk gate) are changed by the engine's loop only; reading them from
+the web server's thread could catch a dict mid-change. So a supervised task on the engine's loop takes the
+run's :meth:`RunView.snapshot <arb.runtime.view.RunView.snapshot>` once a wall-clock second (like the
+status view, it waits in a worker thread: a simulation's loop time is market time) and hands the finished
+JSON-able dict to the :class:`~arb.monitoring.dashboard.server.DashboardServer`. Taking it costs one pass
+over a handful of books and counters; the database is read by the server's thread, never here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from arb.monitoring.dashboard.server import REFRESH_S, DashboardServer
+from arb.runtime.supervisor import Spawn
+from arb.runtime.view import RunView
+
+
+class LiveDashboard:
+    """The dashboard of one run of a running engine (``[monitoring] dashboard_port``)."""
+
+    def __init__(self, db_url: str, port: int, *, refresh_s: float = REFRESH_S) -> None:
+        self.db_url = db_url
+        self.port = port
+        self.refresh_s = refresh_s
+        self.server: DashboardServer | None = None
+        self._view: RunView | None = None
+        self._stopped = threading.Event()
+        self._last = (time.monotonic(), 0)  # wall time and book updates at the last publish: the rate
+
+    def start(self, run_id: int, view: RunView, spawn: Spawn) -> str:
+        """Serve run ``run_id`` (raises if the port cannot be had) and publish its figures from a task of
+        ``spawn`` (the engine's supervisor); returns the page's URL."""
+        server = DashboardServer(self.db_url, run_id, self.port, refresh_s=self.refresh_s)
+        server.start()
+        self.server, self._view = server, view
+        self._publish()
+        spawn("dashboard", self._loop)
+        return self.server.url
+
+    def stop(self) -> None:
+        """Publish the run's last figures and stop serving; pages keep them (the server's ``final`` event)."""
+        self._stopped.set()
+        if self.server is None:
+            return
+        self._publish()
+        self.server.stop()
+        self.server = None
+
+    async def _loop(self) -> None:
+        while not await asyncio.to_thread(self._stopped.wait, self.refresh_s):
+            self._publish()
+
+    def _publish(self) -> None:
+        assert self.server is not None and self._view is not None
+        now = time.monotonic()
+        then, count = self._last
+        updates = self._view.funnel.book_updates
+        rate = (updates - count) / (now - then) if now > then else 0.0
+        self._last = (now, updates)
+        self.server.publish({"view": self._view.snapshot(), "updates_per_s": rate})

@@ -1,0 +1,241 @@
+"""The dashboard page's document: one run as the database holds it, plus a running engine's live figures,
+as JSON-able values with every figure formatted for reading.
+
+Nothing is computed here that another module defines. PnL figures are the ones settlement stored
+(``arb.accounting``), summed by :func:`arb.store.views.pnl_totals` exactly as ``arb report`` and the run
+summary sum them; a trade's outcome word is :func:`arb.store.views.trade_outcome`, as ``arb trades`` says
+it; balance changes are :class:`arb.store.views.BalanceRow`; the live figures are the engine's
+:meth:`RunView.snapshot <arb.runtime.view.RunView.snapshot>`. Money and amounts are shown at the places the
+run's market rules give (:class:`arb.display.Precision`, as the summary prints them); the PnL curve also
+carries exact decimal strings, which the page parses only to place points.
+
+The page is rebuilt about once a second while a run trades, so each read is bounded: the PnL figures are
+read as plain columns (no rows as objects), and orders and fills only for the trades listed. (A stored
+run that has ended is read once: ``server.py`` keeps its document.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from arb.display import Precision, money
+from arb.store import repo, views
+from arb.store.models import Balance, Opportunity, Order, Run
+
+RECENT_ROWS = 10  # opportunities and trades listed
+CURVE_POINTS = 600  # at most this many points drawn; a longer curve keeps evenly spaced ones and the last
+
+
+def document(session: Session, run_id: int, live: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the page shows of ``run_id``: its stored rows (so far, for a running run) and, for a run
+    this process is running, ``live``: ``{"view": RunView.snapshot(), "updates_per_s": float}``."""
+    run = views.get_run(session, run_id)
+    precision = Precision.from_snapshot(run.config_snapshot)
+    pnl_rows = _pnl_figures(session, run_id)
+    totals = views.pnl_totals(pnl_rows)
+    places = precision.pnl()
+    summary = run.summary or {}
+    return {
+        "run": _header(run),
+        "pnl": {
+            "expected": money(totals["expected_pnl"], places),
+            "realized": money(totals["realized_pnl"], places),
+            "slippage": money(totals["pnl_slippage"], places),
+            "fees": money(totals["pnl_fees"], places),
+            "unfilled": money(totals["pnl_unfilled"], places),
+            "imbalance": money(totals["pnl_imbalance"], places),
+            "executed": len(pnl_rows),
+            "unsettled": sum(1 for r in pnl_rows if r.settled_at is None),
+        },
+        "curve": pnl_curve(pnl_rows),
+        "trades": _trades(session, run_id, precision),
+        "opportunities": _opportunities(session, run_id, precision),
+        "balances": _balances(session, run_id, precision),
+        # A finished run's funnel and incidents as the engine stored them in its summary; a running one's
+        # come live from its view.
+        "funnel": summary.get("funnel"),
+        "stop_reason": summary.get("stop_reason"),
+        "incidents": _incident_totals(summary),
+        "live": _live(live, precision) if live is not None else None,
+    }
+
+
+class PnlFigures(Protocol):
+    """What the curve reads of an executed opportunity (a :class:`~arb.store.views.PnlRow` has it too)."""
+
+    @property
+    def detected_at(self) -> datetime: ...
+    @property
+    def expected_pnl(self) -> Decimal: ...
+    @property
+    def realized_pnl(self) -> Decimal | None: ...
+
+
+def pnl_curve(rows: Sequence[PnlFigures], limit: int = CURVE_POINTS) -> dict[str, Any]:
+    """Cumulative expected and realized PnL after each executed opportunity, by detection time (ms).
+
+    Realized adds an opportunity once it is settled (as :func:`arb.store.views.pnl_totals` does), so the
+    last point is the run's total. Points are exact decimal strings; at most ``limit`` of them, evenly
+    spaced over the run and always including the last."""
+    points: list[list[Any]] = []
+    expected = realized = views.ZERO
+    for row in rows:
+        expected += row.expected_pnl
+        realized += row.realized_pnl if row.realized_pnl is not None else views.ZERO
+        points.append([_ms(row.detected_at), _exact(expected), _exact(realized)])
+    if len(points) > limit:
+        step = (len(points) - 1) / (limit - 1)
+        points = [points[round(i * step)] for i in range(limit)]
+    return {"points": points, "of": len(rows)}
+
+
+def _header(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "mode": run.mode,
+        "status": run.status,
+        "status_reason": run.status_reason,
+        "clock": views.run_clock(run),
+        "started_at": _ms(run.started_at),
+        "ended_at": _ms(run.ended_at),
+        "market_started_at": _ms(run.market_started_at),
+        "market_ended_at": _ms(run.market_ended_at),
+    }
+
+
+def _pnl_figures(session: Session, run_id: int) -> Sequence[Any]:
+    """Every executed opportunity's stored settlement figures, in detection order, as plain rows whose
+    names are :class:`~arb.store.views.PnlRow`'s (what :func:`~arb.store.views.pnl_totals` sums)."""
+    o = Opportunity
+    return session.execute(
+        select(o.detected_at, o.settled_at, o.expected_profit.label("expected_pnl"), o.realized_pnl,
+               o.pnl_slippage, o.pnl_fees, o.pnl_unfilled, o.pnl_imbalance, o.fees_quote)
+        .where(o.run_id == run_id, o.decision == "executed").order_by(o.detected_at, o.id)
+    ).all()
+
+
+def _trades(session: Session, run_id: int, precision: Precision) -> list[dict[str, Any]]:
+    """The latest executed opportunities, newest first, with their stored settlement and outcome. Only these
+    few are read with their orders and fills (``arb trades`` reads every one: ``views.trades``)."""
+    stmt = (select(Opportunity).where(Opportunity.run_id == run_id, Opportunity.decision == "executed")
+            .order_by(Opportunity.detected_at.desc(), Opportunity.id.desc()).limit(RECENT_ROWS)
+            .options(selectinload(Opportunity.orders).selectinload(Order.fills)))
+    rows = []
+    for o in session.scalars(stmt):
+        places = precision.quote(o.symbol)
+        entry = [order for order in o.orders if order.purpose == "entry"]
+        complete = bool(entry) and all(sum((f.amount for f in order.fills), views.ZERO) >= order.amount
+                                       for order in entry)  # as views.trades: both entry legs filled in full
+        detail = o.detail or {}
+        rows.append({
+            "id": o.id,
+            "at": _ms(o.detected_at),
+            "symbol": o.symbol,
+            "route": f"{o.buy_venue} -> {o.sell_venue}",
+            "size": money(o.size, precision.base(o.symbol, o.buy_venue, o.sell_venue)),
+            "expected": money(o.expected_profit, places),
+            "realized": money(o.realized_pnl, places) if o.realized_pnl is not None else None,
+            "outcome": views.trade_outcome(detail.get("outcome"), detail.get("policy"), complete,
+                                           o.settled_at is not None),
+        })
+    return rows
+
+
+def _opportunities(session: Session, run_id: int, precision: Precision) -> list[dict[str, Any]]:
+    """The latest opportunities of any decision, newest first."""
+    stmt = (select(Opportunity).where(Opportunity.run_id == run_id)
+            .order_by(Opportunity.id.desc()).limit(RECENT_ROWS))
+    return [
+        {
+            "id": o.id,
+            "at": _ms(o.detected_at),
+            "symbol": o.symbol,
+            "route": f"{o.buy_venue} -> {o.sell_venue}",
+            "size": money(o.size, precision.base(o.symbol, o.buy_venue, o.sell_venue)),
+            "edge_bps": money(o.edge_bps, 2) if o.edge_bps is not None else None,
+            "expected": money(o.expected_profit, precision.quote(o.symbol)),
+            "decision": o.decision,
+            "reason": o.reason,
+        }
+        for o in session.scalars(stmt)
+    ]
+
+
+def _balances(session: Session, run_id: int, precision: Precision) -> list[dict[str, Any]]:
+    """Per venue and asset: the run's start and end balances (``arb balances``' rows); while it runs, its
+    latest snapshot (after the last pair) stands in for the end."""
+    ended = session.scalar(select(Balance.id).where(Balance.run_id == run_id, Balance.kind == "end").limit(1))
+    if ended is not None:
+        rows = views.balances(session, run_id)
+    else:
+        start = {(b.venue, b.asset): b.total for b in session.scalars(
+            select(Balance).where(Balance.run_id == run_id, Balance.kind == "start"))}
+        rows = [views.BalanceRow(b.venue, b.asset, start.get((b.venue, b.asset)), b.total)
+                for b in repo.latest_balances(session, run_id)]
+    out = []
+    for row in rows:
+        places = precision.asset(row.asset, row.venue)
+        out.append({"venue": row.venue, "asset": row.asset, "start": _amount(row.start, places),
+                    "latest": _amount(row.end, places), "change": _amount(row.change, places)})
+    return out
+
+
+def _live(live: dict[str, Any], precision: Precision) -> dict[str, Any]:
+    """A running engine's snapshot, its money formatted, for the page's books, funnel and risk cards."""
+    view = live["view"]
+    risk = view.get("risk") or {}
+    pnl = precision.pnl()
+    exposure = [
+        {"venue": venue, "asset": asset, "amount": money(Decimal(qty), precision.asset(asset, venue))}
+        for venue, assets in (view.get("exposure") or {}).items() for asset, qty in assets.items()
+    ]
+    return {
+        "market_ms": view["market_time_ms"],
+        "books": view["books"],
+        "funnel": view["funnel"],
+        "updates_per_s": round(live["updates_per_s"], 1),
+        "stop_reason": view.get("stop_reason"),
+        "stale_balances": view.get("stale_balances") or [],
+        "exposure": exposure,
+        "risk": {
+            "kill_switch": risk.get("kill_switch", False),
+            "kill_reason": risk.get("kill_reason"),
+            "pnl_today": money(Decimal(risk["pnl_today"]), pnl) if "pnl_today" in risk else None,
+            "daily_loss_limit": money(Decimal(risk["daily_loss_limit"]), pnl) if "daily_loss_limit" in risk
+            else None,
+            "daily_limit_reached": risk.get("daily_limit_reached", False),
+            "breakers": {venue: b["state"] for venue, b in (risk.get("breakers") or {}).items()},
+            "auth_failed": risk.get("auth_failed") or [],
+        },
+        "incidents": _incident_totals(view.get("incidents") or {}),
+    }
+
+
+def _incident_totals(incidents: dict[str, Any]) -> dict[str, int]:
+    """Frames dropped, task restarts and feeds resubscribed, each summed over venues and reasons."""
+
+    def total(node: Any) -> int:
+        return sum(total(v) for v in node.values()) if isinstance(node, dict) else int(node)
+
+    labels = {"feed_drops": "frames dropped", "task_restarts": "task restarts",
+              "stale_resubscribes": "feeds resubscribed"}
+    return {label: total(incidents.get(key) or {}) for key, label in labels.items()}
+
+
+def _amount(value: Decimal | None, places: int) -> str | None:
+    return money(value, places) if value is not None else None
+
+
+def _exact(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _ms(ts: datetime | None) -> int | None:
+    """Epoch milliseconds (UTC): the browser formats them."""
+    return round(ts.timestamp() * 1000) if ts is not None else None

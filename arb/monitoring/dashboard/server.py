@@ -1,0 +1,230 @@
+"""The dashboard's web server: one page, its static files, and the run's state as JSON and as a stream.
+
+aiohttp (already installed: ccxt depends on it, and the sandbox serves with it), on loopback only, GET only:
+nothing on the page can change the run. Routes:
+
+- ``/``: the page; ``/static/...``: its script and style sheet (files of this package, no build step);
+- ``/api/state``: the run's state now, one JSON document (what the page draws; handy for ``curl``);
+- ``/api/events``: the same documents as server-sent events, sent when the state changed, checked every
+  ``REFRESH_S``; a last ``final`` event when the server stops, so a page that watched a run keeps the
+  run's final figures after the server is gone.
+
+The server runs on its own event loop in its own thread (:meth:`DashboardServer.start`), or in the
+foreground for a finished run (:meth:`DashboardServer.serve`). Database reads run in a worker thread of
+that loop through a read-only connection (``reader.py``); a running engine's live figures come in through
+:meth:`DashboardServer.publish` (``live.py``), so the server never touches the engine's objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.errors import ArbError
+from arb.monitoring.dashboard.page import document
+from arb.monitoring.dashboard.reader import reader_engine
+from arb.store.db import display_url
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+HOST = "127.0.0.1"
+REFRESH_S = 1.0
+FINAL_WAIT_S = 2.0  # how long stop() waits for connected pages to receive the final state
+
+
+class DashboardServer:
+    """Serves run ``run_id`` of ``db_url`` on ``HOST:port`` (0: any free port; :attr:`url` says which)."""
+
+    def __init__(self, db_url: str, run_id: int, port: int, *, refresh_s: float = REFRESH_S) -> None:
+        self.db_url = db_url
+        self.run_id = run_id
+        self.port = port
+        self.refresh_s = refresh_s
+        self._live: dict[str, Any] | None = None  # the engine's latest published figures (a live run)
+        # Each listening page's queue of (event, document) and the last document it was sent.
+        self._clients: dict[asyncio.Queue[tuple[str, str]], str] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._ended: dict[str, Any] | None = None  # a stored run that has ended: its rows no longer change
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Serve from a thread of its own; returns once listening (or raises why it cannot)."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            try:
+                asyncio.run(self.serve(ready.set))
+            except BaseException as exc:  # noqa: BLE001 - handed to start(), or said once it has returned
+                if ready.is_set():
+                    log.error("dashboard stopped serving: %s: %s", type(exc).__name__, exc)
+                    return
+                failure.append(exc)
+                ready.set()
+
+        self._thread = threading.Thread(target=main, name="arb-dashboard", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            raise failure[0]
+
+    def publish(self, live: dict[str, Any]) -> None:
+        """The engine's latest live figures, ``{"view": RunView.snapshot(), "updates_per_s": float}``; read on
+        the server's next refresh. Any thread."""
+        self._live = live
+
+    def request_stop(self) -> None:
+        """Send connected pages the final state, then stop serving. Any thread, a signal handler too."""
+        loop, stopping = self._loop, self._stopping
+        if loop is None or stopping is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(stopping.set)
+        except RuntimeError:  # closed in between: nothing left to stop
+            pass
+
+    def stop(self) -> None:
+        """:meth:`request_stop`, and wait until the server's thread has ended."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Serve until :meth:`request_stop` (or cancellation); ``on_ready()`` once listening."""
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        engine = reader_engine(self.db_url)
+        self._sessions = sessionmaker(bind=engine)
+        runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=FINAL_WAIT_S)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, HOST, self.port)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise ArbError(f"dashboard: cannot listen on {HOST}:{self.port}: {exc.strerror or exc}") from None
+            self.port = runner.addresses[0][1]
+            if on_ready is not None:
+                on_ready()
+            broadcast = asyncio.create_task(self._broadcast(), name="dashboard-broadcast")
+            try:
+                await self._stopping.wait()
+            finally:
+                broadcast.cancel()
+            await self._send_final()
+        finally:
+            await runner.cleanup()
+            await asyncio.to_thread(engine.dispose)
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, Any]:
+        """The page's document: the run as stored, plus the engine's live figures when it is running."""
+        assert self._sessions is not None
+        if self._ended is not None and self._live is None:
+            return self._ended
+        with self._sessions.begin() as session:  # one read snapshot for every query of this document
+            doc = document(session, self.run_id, self._live)
+        doc["db"] = display_url(self.db_url)
+        if self._live is None and doc["run"]["status"] != "running":
+            self._ended = doc
+        return doc
+
+    async def _state_json(self) -> str:
+        return json.dumps(await asyncio.to_thread(self.state), separators=(",", ":"))
+
+    async def _broadcast(self) -> None:
+        """Every ``refresh_s`` while a page listens: read the state and send it to each page it changed for.
+        A read that fails (the database away) is said once per outage; the pages keep what they had."""
+        failing = False
+        while True:
+            if self._clients:
+                try:
+                    text = await self._state_json()
+                except Exception as exc:  # noqa: BLE001 - the next refresh tries again
+                    if not failing:
+                        log.warning("dashboard: cannot read run %d: %s", self.run_id,
+                                    (str(exc).splitlines() or [type(exc).__name__])[0])
+                    failing = True
+                else:
+                    failing = False
+                    for queue, sent in list(self._clients.items()):
+                        if text != sent:
+                            self._send(queue, "state", text)
+            await asyncio.sleep(self.refresh_s)
+
+    async def _send_final(self) -> None:
+        if not self._clients:
+            return
+        try:
+            text = await self._state_json()
+        except Exception:  # noqa: BLE001 - the database is gone: the pages keep what they last got
+            text = "null"
+        for queue in list(self._clients):
+            self._send(queue, "final", text)
+        waiting = [asyncio.create_task(q.join()) for q in self._clients]
+        await asyncio.wait(waiting, timeout=FINAL_WAIT_S)
+        for task in waiting:
+            task.cancel()
+
+    def _send(self, queue: asyncio.Queue[tuple[str, str]], kind: str, text: str) -> None:
+        if queue.full():  # a slow page skips a state rather than falling behind
+            queue.get_nowait()
+            queue.task_done()
+        queue.put_nowait((kind, text))
+        self._clients[queue] = text
+
+    # ------------------------------------------------------------------ http
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/", self._index)
+        app.router.add_get("/api/state", self._api_state)
+        app.router.add_get("/api/events", self._events)
+        app.router.add_static("/static/", STATIC, follow_symlinks=False)
+        return app
+
+    async def _index(self, _request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html", headers=_NO_STORE)
+
+    async def _api_state(self, _request: web.Request) -> web.Response:
+        return web.Response(text=await self._state_json(), content_type="application/json", headers=_NO_STORE)
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", **_NO_STORE})
+        await response.prepare(request)
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=1)
+        self._send(queue, "state", await self._state_json())
+        try:
+            while True:
+                kind, text = await queue.get()
+                try:
+                    await response.write(f"event: {kind}\ndata: {text}\n\n".encode())
+                finally:
+                    queue.task_done()
+                if kind == "final":
+                    return response
+        except ConnectionResetError:  # the page went away
+            return response
+        finally:
+            self._clients.pop(queue, None)
+
+
+_NO_STORE = {"Cache-Control": "no-store"}
+

@@ -1,0 +1,296 @@
+// arb dashboard: listens to /api/events (server-sent events) and draws each state document it gets.
+// Read-only. Every figure arrives formatted by the server (money at its meaning); the curve's exact
+// decimal strings are parsed here only to place points. Text from the run goes in with textContent, never
+// as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let lastDoc = null;
+let ended = false;
+
+function connect() {
+  const events = new EventSource("/api/events");
+  events.addEventListener("state", (e) => { setConnection("live", "ok"); render(JSON.parse(e.data)); });
+  events.addEventListener("final", (e) => {
+    ended = true;
+    events.close();
+    const doc = JSON.parse(e.data);
+    if (doc) render(doc);
+    // A running engine's server stops when its run ends; `arb dashboard` stops when it is told to.
+    setConnection(doc && doc.live ? "run over: final figures" : "dashboard stopped", "ended");
+  });
+  events.onerror = () => { if (!ended) setConnection("reconnecting…", "lost"); };
+}
+
+function setConnection(text, kind) {
+  const el = $("connection");
+  el.textContent = text;
+  el.className = "conn " + kind;
+}
+
+// ---------------------------------------------------------------- formatting
+function utc(ms, withDate = true) {
+  if (ms === null || ms === undefined) return "-";
+  const iso = new Date(ms).toISOString();
+  return (withDate ? iso.slice(0, 10) + " " : "") + iso.slice(11, 19) + "Z";
+}
+
+function duration(ms) {
+  if (ms === null || ms === undefined || ms < 0) return "-";
+  const s = Math.floor(ms / 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${Math.floor(s / 3600)}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+}
+
+function count(n) { return n === null || n === undefined ? "-" : Number(n).toLocaleString("en-US"); }
+
+function signClass(text) {
+  if (text === null || text === undefined || text === "-" || Number(text) === 0) return "";
+  return text.startsWith("-") ? "neg" : "pos";
+}
+
+function setMoney(id, text) {
+  const node = $(id);
+  node.textContent = text ?? "-";
+  node.classList.remove("pos", "neg");
+  const sign = signClass(text);
+  if (sign) node.classList.add(sign);
+}
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function fillTable(id, rows, cells) {
+  const body = $(id).querySelector("tbody");
+  body.replaceChildren(...rows.map((row) => {
+    const tr = document.createElement("tr");
+    for (const cell of cells(row)) tr.append(cell);
+    return tr;
+  }));
+}
+
+// ---------------------------------------------------------------- render
+function render(doc) {
+  lastDoc = doc;
+  const run = doc.run;
+  const live = doc.live;
+  const funnel = live ? live.funnel : doc.funnel;
+
+  $("run-title").textContent = `run ${run.id}`;
+  const status = $("run-status");
+  status.textContent = run.status;
+  status.className = "pill " + run.status;
+  $("run-mode").textContent = run.mode;
+  $("market-time").textContent = utc(live ? live.market_ms : run.market_ended_at);
+  tickElapsed();
+
+  const quote = quoteCurrency(doc);
+  for (const node of document.querySelectorAll("[data-quote]")) node.textContent = quote ? `(${quote})` : "";
+
+  const pnl = doc.pnl;
+  setMoney("pnl-realized", pnl.realized);
+  setMoney("pnl-expected", pnl.expected);
+  for (const key of ["slippage", "fees", "unfilled", "imbalance"]) setMoney(`pnl-${key}`, pnl[key]);
+  $("executed").textContent = count(pnl.executed);
+  $("unsettled").textContent = count(pnl.unsettled);
+  $("rejected").textContent = funnel ? count(funnel.rejected_total) : "-";
+  $("top-reason").textContent = funnel ? topReason(funnel.rejected) : "-";
+  $("book-updates").textContent = funnel ? count(funnel.book_updates) : "-";
+  $("updates-rate").textContent = live && run.status === "running"
+    ? `${live.updates_per_s.toLocaleString("en-US")} /s` : "run over";
+  if (!live && !ended) {
+    setConnection(run.status === "running" ? "from the database" : "stored run", "ended");
+  }
+
+  renderBooks(live);
+  renderFunnel(funnel);
+  renderRisk(doc);
+  drawCurve(doc.curve, run, live ? live.market_ms : null);
+  fillTable("balances", doc.balances, (b) => [
+    el("td", b.venue), el("td", b.asset), el("td", b.start ?? "-", "num"), el("td", b.latest, "num"),
+    el("td", b.change ?? "-", "num " + signClass(b.change)),
+  ]);
+  fillTable("trades", doc.trades, (t) => [
+    el("td", t.id, "muted"), el("td", utc(t.at, false)), el("td", `${t.symbol}  ${t.route}`),
+    el("td", t.size, "num"), el("td", t.expected, "num"),
+    el("td", t.realized ?? "unsettled", "num " + signClass(t.realized)),
+    tagCell(t.outcome ?? "-", (t.outcome ?? "").replaceAll(" ", "_")),
+  ]);
+  fillTable("opportunities", doc.opportunities, (o) => [
+    el("td", o.id, "muted"), el("td", utc(o.at, false)), el("td", `${o.symbol}  ${o.route}`),
+    // A cross rejected before sizing (unprofitable after fees) has no size or profit: a dash, not a 0.
+    el("td", unsized(o) ? "-" : o.size, "num"), el("td", o.edge_bps ?? "-", "num"),
+    el("td", unsized(o) ? "-" : o.expected, "num"),
+    o.decision === "executed" ? tagCell("executed", "executed") : tagCell(o.reason ?? "rejected", "rejected"),
+  ]);
+  $("db").textContent = doc.db;
+  $("updated").textContent = `updated ${new Date().toLocaleTimeString("en-GB")}`;
+}
+
+function unsized(o) { return o.decision !== "executed" && Number(o.size) === 0; }
+
+function tagCell(text, cls) {
+  const td = document.createElement("td");
+  td.append(el("span", text, "tag " + (cls ?? "")));
+  return td;
+}
+
+function quoteCurrency(doc) {
+  const symbols = new Set([
+    ...(doc.live ? doc.live.books.map((b) => b.symbol) : []),
+    ...doc.trades.map((t) => t.symbol), ...doc.opportunities.map((o) => o.symbol),
+  ]);
+  const quotes = new Set([...symbols].map((s) => s.split("/")[1]));
+  return quotes.size === 1 ? [...quotes][0] : "";
+}
+
+function topReason(rejected) {
+  const ranked = Object.entries(rejected || {}).sort((a, b) => b[1] - a[1]);
+  return ranked.length ? `most: ${ranked[0][0]}` : "none";
+}
+
+function tickElapsed() {
+  if (!lastDoc) return;
+  const run = lastDoc.run;
+  const end = run.ended_at ?? (ended ? null : Date.now());
+  $("elapsed").textContent = end === null ? "-" : duration(end - run.started_at);
+}
+
+function renderBooks(live) {
+  const books = live ? live.books : [];
+  $("books").style.display = live ? "" : "none";
+  fillTable("books", books, (b) => {
+    const health = document.createElement("td");
+    health.append(el("span", b.health, "pill " + b.health));
+    return [el("td", b.venue), el("td", b.symbol), health,
+      el("td", b.age_ms === null ? "-" : `${count(b.age_ms)} ms`, "num")];
+  });
+  $("books-note").textContent = live ? "" : "books and risk state are live only: this run is read from the database";
+}
+
+function renderFunnel(funnel) {
+  const box = $("funnel");
+  if (!funnel) { box.replaceChildren(el("div", "no funnel stored for this run", "muted")); return; }
+  const stages = [
+    ["book updates", funnel.book_updates], ["evaluations", funnel.evaluations], ["crossed", funnel.crossed],
+    ["profitable after fees", funnel.profitable_after_fees], ["approved", funnel.approved],
+    ["executed", funnel.executed],
+  ];
+  const reasons = Object.entries(funnel.rejected || {}).sort((a, b) => b[1] - a[1]).slice(0, 5);
+  const top = Math.max(1, ...stages.map((s) => s[1]));
+  const width = (n) => (n > 0 ? (100 * Math.log10(n + 1)) / Math.log10(top + 1) : 0);
+  const row = (label, n, cls) => {
+    const r = el("div", null, "bar-row " + (cls || ""));
+    const track = el("div", null, "track");
+    const bar = el("div", null, "bar");
+    bar.style.width = `${Math.max(width(n), n > 0 ? 1.5 : 0)}%`;
+    track.append(bar);
+    r.append(el("span", label), track, el("span", count(n), "count"));
+    return r;
+  };
+  box.replaceChildren(...stages.map(([l, n]) => row(l, n)),
+    ...reasons.map(([reason, n]) => row(`✕ ${reason}`, n, "reason")));
+}
+
+function renderRisk(doc) {
+  const live = doc.live;
+  const rows = [];  // [label, value, class]
+  if (live) {
+    const risk = live.risk;
+    rows.push(["kill switch", risk.kill_switch ? `ON${risk.kill_reason ? ": " + risk.kill_reason : ""}` : "off",
+      risk.kill_switch ? "neg" : ""]);
+    rows.push(["PnL today / loss limit", `${risk.pnl_today ?? "-"} / -${risk.daily_loss_limit ?? "-"}`,
+      risk.daily_limit_reached ? "neg" : ""]);
+    const open = Object.entries(risk.breakers).filter(([, state]) => state !== "closed");
+    rows.push(["breakers", open.length ? open.map(([v, st]) => `${v} ${st}`).join(", ") : "all closed",
+      open.length ? "neg" : ""]);
+    if (risk.auth_failed.length) rows.push(["auth failed", risk.auth_failed.join(", "), "neg"]);
+    if (live.stale_balances.length) rows.push(["stale balances", live.stale_balances.join(", "), "neg"]);
+    for (const e of live.exposure) rows.push([`unhedged ${e.venue} ${e.asset}`, e.amount, ""]);
+  }
+  const stop = (live && live.stop_reason) || doc.stop_reason || doc.run.status_reason;
+  if (stop) rows.push(["stopped", stop, ""]);
+  const incidents = live ? live.incidents : doc.incidents;
+  const happened = Object.entries(incidents).filter(([, n]) => n > 0);
+  rows.push(...happened.map(([label, n]) => [label, count(n), "neg"]));
+  if (!happened.length) rows.push(["incidents", "none", ""]);
+  const box = el("div", null, "kv");
+  for (const [label, value, cls] of rows) box.append(el("div", label, "muted"), el("div", value, cls));
+  $("risk").replaceChildren(box);
+}
+
+// ---------------------------------------------------------------- the PnL curve (inline SVG)
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function niceTicks(lo, hi, n) {
+  const span = hi - lo || Math.abs(hi) || 1;
+  const raw = span / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  return ticks;
+}
+
+function drawCurve(curve, run, marketNow) {
+  const box = $("curve");
+  // User units = CSS pixels, so text is not stretched: the view box follows the drawn width.
+  const W = Math.max(300, Math.round(box.getBoundingClientRect().width)), H = 300, L = 70, R = 14, T = 12, B = 26;
+  box.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const pts = curve.points.map(([t, e, r]) => [t, parseFloat(e), parseFloat(r)]);
+  if (!pts.length) {
+    box.replaceChildren(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" },
+      "no trades yet"));
+    $("curve-note").textContent = "";
+    return;
+  }
+  const t0 = run.market_started_at ?? pts[0][0];
+  // To the run's end, or (running) to its market time now: the flat stretch since the last trade shows.
+  const t1 = Math.max(pts[pts.length - 1][0], run.market_ended_at ?? marketNow ?? 0, t0 + 1000);
+  const values = pts.flatMap((p) => [p[1], p[2]]).concat([0]);
+  let lo = Math.min(...values), hi = Math.max(...values);
+  const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.1 || 1;
+  lo -= pad; hi += pad;
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
+  const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
+  const nodes = [];
+  for (const v of niceTicks(lo, hi, 5)) {
+    if (v < lo || v > hi) continue;
+    nodes.push(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: v === 0 ? "zero" : "grid-line" }));
+    nodes.push(svg("text", { x: L - 8, y: y(v) + 4, "text-anchor": "end" }, String(v)));
+  }
+  for (let i = 0; i <= 5; i++) {
+    const t = t0 + ((t1 - t0) * i) / 5;
+    nodes.push(svg("text", { x: x(t), y: H - 8, "text-anchor": i === 0 ? "start" : i === 5 ? "end" : "middle" },
+      utc(t, false).slice(0, 5) + (t1 - t0 < 600000 ? utc(t, false).slice(5, 8) : "")));
+  }
+  nodes.push(svg("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
+  // A step line: the cumulative figure changes at each trade and holds until the next.
+  const step = (k) => {
+    let d = `M${x(t0)},${y(0)}`;
+    for (const p of pts) d += `H${x(p[0])}V${y(p[k])}`;
+    return d + `H${x(t1)}`;
+  };
+  nodes.push(svg("path", { d: `${step(2)}V${y(0)}Z`, class: "realized-area" }));
+  nodes.push(svg("path", { d: step(2), class: "realized" }));
+  nodes.push(svg("path", { d: step(1), class: "expected" }));  // dashed, on top: both show where they agree
+  box.replaceChildren(...nodes);
+  const sampled = curve.of > pts.length ? ` (${pts.length} of ${count(curve.of)} points drawn)` : "";
+  $("curve-note").textContent = `${count(curve.of)} executed opportunities, market time (UTC)${sampled}`;
+}
+
+setInterval(tickElapsed, 1000);
+window.addEventListener("resize", () => {
+  if (lastDoc) drawCurve(lastDoc.curve, lastDoc.run, lastDoc.live ? lastDoc.live.market_ms : null);
+});
+connect();

@@ -1,0 +1,250 @@
+"""Prometheus metrics of one run, served on 127.0.0.1 (``[monitoring] metrics_port``; off by default).
+
+Every value is read from the run's :class:`~arb.runtime.view.RunView` snapshot, the numbers the status
+view shows, and, by the end of a run, the numbers its summary reports (``tests/monitoring`` checks both).
+The snapshot is taken on the run's event loop by :meth:`RunMetrics.refresh` (on the monitor's timer and
+once more when the run ends); the HTTP server's thread only reads the last one taken, so a scrape never
+touches the engine's objects while they change, nor the database.
+
+Families (``arb_`` prefix; money in the quote currency, amounts in base units, times in seconds):
+
+=====================================  =========  =============================================================
+``book_health{venue,symbol,health}``   gauge      1 for the book's current health, 0 for the others
+``book_age_seconds{venue,symbol}``     gauge      since the book last changed, on the run's clock
+``book_updates_total``                 counter    book updates from every venue (``rate()``: updates/s)
+``funnel_total{stage}``                counter    evaluations, crossed, profitable_after_fees, approved, executed
+``rejections_total{reason}``           counter    decisions not traded, by reason (detection and executor)
+``trades_total{outcome}``              counter    executed pairs by outcome (hedged, imbalanced, halted, ...)
+``orders_total{venue,status}``         counter    orders the executor sent, by the status they resolved to
+``fills_total{venue}``                 counter    fills those orders carried
+``pnl_quote{kind}``                    gauge      expected and realized (settled) PnL of executed pairs
+``unsettled_pairs``                    gauge      executed pairs with an order not yet final
+``balance{venue,asset}``               gauge      free balance as last read
+``exposure{venue,asset}``              gauge      signed unhedged base left by pairs (risk gate)
+``breaker_state{venue,state}``         gauge      1 for the breaker's state (closed, open, half_open)
+``kill_switch``                        gauge      1 while the kill switch (or a halt) stops new trades
+``daily_pnl_quote``                    gauge      realized today (UTC, run's clock); the limit is
+``daily_loss_limit_quote``             gauge      ... this, as a positive number
+``hot_path_latency_seconds``           histogram  book update -> decision, per decision
+``order_latency_seconds{venue}``       histogram  order handed to the venue -> its answer (host time)
+=====================================  =========  =============================================================
+
+A registry per run (not prometheus_client's global one): two runs in one process never clash.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from arb.errors import ArbError
+from arb.marketdata.book import Health
+from arb.runtime.latency import LatencyRecorder
+from arb.runtime.view import RunView
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+# Upper bounds, in seconds. The hot path is microseconds (a numpy detection call); an order's round trip
+# to a venue is milliseconds to seconds.
+HOT_PATH_BUCKETS_S = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1)
+ORDER_BUCKETS_S = (1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+FUNNEL_STAGES = ("evaluations", "crossed", "profitable_after_fees", "approved", "executed")
+BREAKER_STATES = ("closed", "open", "half_open")
+
+
+class Buckets:
+    """A histogram of a growing :class:`LatencyRecorder`, counting only the samples added since the last
+    :meth:`update` (a long run's millions of samples are bucketed once each)."""
+
+    def __init__(self, bounds_s: Sequence[float]) -> None:
+        self.bounds_s = tuple(bounds_s)
+        self._bounds_ns = np.array([round(b * 1e9) for b in bounds_s], dtype=np.int64)
+        self._counts = np.zeros(len(bounds_s) + 1, dtype=np.int64)  # the last one: above every bound
+        self._sum_ns = 0
+        self._seen = 0
+
+    def update(self, recorder: LatencyRecorder) -> None:
+        new = np.frombuffer(recorder.samples(self._seen), dtype=np.int64)
+        self._seen += len(new)
+        if len(new):
+            # side="left": a sample equal to a bound belongs to that bound's bucket (Prometheus's ``le``).
+            self._counts += np.bincount(np.searchsorted(self._bounds_ns, new, side="left"),
+                                        minlength=len(self._counts))
+            self._sum_ns += int(new.sum())
+
+    def cumulative(self) -> tuple[list[tuple[str, float]], float]:
+        """``([(le, cumulative count), ..., ("+Inf", count)], sum in seconds)`` as the family takes them."""
+        running = np.cumsum(self._counts)
+        les = [repr(b) for b in self.bounds_s] + ["+Inf"]
+        return [(le, float(n)) for le, n in zip(les, running, strict=True)], self._sum_ns / 1e9
+
+
+class RunMetrics:
+    """The run's metrics: :meth:`refresh` on the run's loop, :meth:`serve` once, :meth:`close` at the end."""
+
+    def __init__(self, view: RunView) -> None:
+        self.view = view
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Families(self))
+        self.port: int | None = None
+        self._hot = Buckets(HOT_PATH_BUCKETS_S)
+        self._orders: dict[str, Buckets] = {}
+        # What a scrape reads: replaced whole by refresh() (one assignment), never changed in place.
+        self.published: tuple[dict[str, Any], Any, dict[str, Any]] | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def serve(self, port: int) -> int:
+        """Serve ``/metrics`` on 127.0.0.1:``port`` (0: a free port) in a daemon thread; the port."""
+        try:
+            self._server, self._thread = start_http_server(port, addr=HOST, registry=self.registry)
+        except OSError as exc:
+            raise ArbError(f"[monitoring] metrics_port {port}: cannot listen on {HOST} ({exc.strerror or exc})") from None
+        self.port = int(self._server.server_address[1])
+        return self.port
+
+    def refresh(self, snapshot: dict[str, Any] | None = None) -> None:
+        """Publish ``snapshot`` (default: the view's, now) and the latency histograms now, on the run's
+        event loop."""
+        snapshot = self.view.snapshot() if snapshot is None else snapshot
+        if self.view.hot_path is not None:
+            self._hot.update(self.view.hot_path)
+        if self.view.trades is not None:
+            for venue, recorder in sorted(dict(self.view.trades.order_latency).items()):
+                self._orders.setdefault(venue, Buckets(ORDER_BUCKETS_S)).update(recorder)
+        self.published = (snapshot, self._hot.cumulative(),
+                          {venue: b.cumulative() for venue, b in self._orders.items()})
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+class _Families(Collector):
+    """The families above, built from the last published snapshot at each scrape."""
+
+    def __init__(self, metrics: RunMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        published = self._metrics.published
+        if published is None:  # before the first refresh: nothing to say yet
+            return
+        snap, hot, orders = published
+        yield from _books(snap)
+        yield from _funnel(snap)
+        yield from _orders(snap)
+        yield from _money(snap)
+        yield from _risk(snap)
+        hist = HistogramMetricFamily("arb_hot_path_latency_seconds", "Book update to decision, per decision.")
+        hist.add_metric([], *hot)
+        yield hist
+        per_venue = HistogramMetricFamily("arb_order_latency_seconds",
+                                          "Order handed to the venue to its answer (host time).", labels=["venue"])
+        for venue, (buckets, total) in sorted(orders.items()):
+            per_venue.add_metric([venue], buckets, total)
+        yield per_venue
+
+
+def _books(snap: dict[str, Any]) -> Iterator[Metric]:
+    health = GaugeMetricFamily("arb_book_health", "1 for the book's current health.",
+                               labels=["venue", "symbol", "health"])
+    age = GaugeMetricFamily("arb_book_age_seconds", "Since the book last changed, on the run's clock.",
+                            labels=["venue", "symbol"])
+    for book in snap["books"]:
+        for state in Health:
+            health.add_metric([book["venue"], book["symbol"], state.value], float(book["health"] == state.value))
+        if book["age_ms"] is not None:
+            age.add_metric([book["venue"], book["symbol"]], book["age_ms"] / 1000)
+    yield health
+    yield age
+
+
+def _funnel(snap: dict[str, Any]) -> Iterator[Metric]:
+    f = snap["funnel"]
+    updates = CounterMetricFamily("arb_book_updates", "Book updates from every venue.")
+    updates.add_metric([], f["book_updates"])
+    yield updates
+    stages = CounterMetricFamily("arb_funnel", "Decisions at each stage of the funnel.", labels=["stage"])
+    for stage in FUNNEL_STAGES:
+        stages.add_metric([stage], f[stage])
+    yield stages
+    rejected = CounterMetricFamily("arb_rejections", "Decisions not traded, by reason.", labels=["reason"])
+    for reason, n in f["rejected"].items():
+        rejected.add_metric([reason], n)
+    yield rejected
+    outcomes = CounterMetricFamily("arb_trades", "Executed pairs by outcome.", labels=["outcome"])
+    for outcome, n in f["outcomes"].items():
+        outcomes.add_metric([outcome], n)
+    yield outcomes
+
+
+def _orders(snap: dict[str, Any]) -> Iterator[Metric]:
+    orders = CounterMetricFamily("arb_orders", "Orders the executor sent, by resolved status.",
+                                 labels=["venue", "status"])
+    for venue, statuses in snap["orders"].items():
+        for status, n in statuses.items():
+            orders.add_metric([venue, status], n)
+    yield orders
+    fills = CounterMetricFamily("arb_fills", "Fills of the executor's orders.", labels=["venue"])
+    for venue, n in snap["fills"].items():
+        fills.add_metric([venue], n)
+    yield fills
+
+
+def _money(snap: dict[str, Any]) -> Iterator[Metric]:
+    f = snap["funnel"]
+    pnl = GaugeMetricFamily("arb_pnl_quote", "PnL of executed pairs, quote currency.", labels=["kind"])
+    pnl.add_metric(["expected"], _float(f["expected_profit"]))
+    pnl.add_metric(["realized"], _float(f["realized_pnl"]))
+    yield pnl
+    yield GaugeMetricFamily("arb_unsettled_pairs", "Executed pairs with an order not yet final.",
+                            value=f["unsettled"])
+    balance = GaugeMetricFamily("arb_balance", "Free balance as last read.", labels=["venue", "asset"])
+    for venue, assets in snap["balances"].items():
+        for asset, amount in assets.items():
+            balance.add_metric([venue, asset], _float(amount))
+    yield balance
+    exposure = GaugeMetricFamily("arb_exposure", "Signed unhedged base left by pairs.", labels=["venue", "asset"])
+    for venue, assets in snap["exposure"].items():
+        for asset, qty in assets.items():
+            exposure.add_metric([venue, asset], _float(qty))
+    yield exposure
+
+
+def _risk(snap: dict[str, Any]) -> Iterator[Metric]:
+    risk = snap["risk"]
+    if risk is None:
+        return
+    breakers = GaugeMetricFamily("arb_breaker_state", "1 for the venue breaker's state.", labels=["venue", "state"])
+    venues = sorted({book["venue"] for book in snap["books"]} | set(risk["breakers"]))
+    for venue in venues:  # a venue with no failure since its last success is closed
+        current = risk["breakers"].get(venue, {"state": "closed"})["state"]
+        for state in BREAKER_STATES:
+            breakers.add_metric([venue, state], float(current == state))
+    yield breakers
+    yield GaugeMetricFamily("arb_kill_switch", "1 while the kill switch (or a halt) stops new trades.",
+                            value=float(risk["kill_switch"]))
+    yield GaugeMetricFamily("arb_daily_pnl_quote", "Realized PnL today (UTC, run's clock).",
+                            value=_float(risk["pnl_today"]))
+    yield GaugeMetricFamily("arb_daily_loss_limit_quote", "The daily loss limit, a positive number.",
+                            value=_float(risk["daily_loss_limit"]))
+
+
+def _float(exact: str) -> float:
+    """Prometheus samples are floats: the exact decimal string, rounded once, here."""
+    return float(Decimal(exact))

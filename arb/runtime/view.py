@@ -1,0 +1,140 @@
+"""What the live surfaces (status view, Prometheus metrics, dashboard) see of a running engine: a
+:class:`RunView`, read-only, and its :meth:`RunView.snapshot` in plain JSON-able values.
+
+Every number a surface shows is read here, from the object that defines it: the funnel's counters and
+PnL running sums (``runtime/funnel.py``), the books' health and age (``OrderBook.health``), balances as
+the run last read them (``runtime/balances.py``), risk state and unhedged exposure
+(:meth:`RiskGate.state <arb.execution.risk.RiskGate.state>`), and the executor's orders, fills and recent
+trades (``runtime/trades.py``). Nothing here queries the database.
+
+The view holds live references into the run: read it (and call :meth:`RunView.snapshot`) on the run's
+event loop, where those objects change. A surface in another thread reads a snapshot taken there.
+
+Snapshot shape (money and amounts are exact decimal strings; times are ISO 8601 UTC on the run's clock;
+``market_time_ms`` is the run's clock in ms)::
+
+    {"run_id": 7, "market_time_ms": 1629417600000, "stop_reason": null,
+     "books": [{"venue": "gate", "symbol": "LINK/USDT", "health": "live", "age_ms": 12}],
+     "funnel": {"book_updates": 1200, "evaluations": .., "crossed": .., "profitable_after_fees": ..,
+                "approved": .., "executed": 3, "rejected": {"below_min_edge": 2}, "rejected_total": 2,
+                "outcomes": {"hedged": 3}, "expected_profit": "0.0123", "realized_pnl": "0.0119",
+                "unsettled": 0},
+     "balances": {"gate": {"LINK": "200", "USDT": "5000"}}, "stale_balances": [],
+     "exposure": {"gate": {"LINK": "0.01"}},
+     "risk": {"kill_switch": false, "kill_reason": null, "pnl_today": "0.0119", "daily_loss_limit": "50",
+              "daily_limit_reached": false, "auth_failed": [],
+              "breakers": {"gate": {"state": "open", "failures": 3, "open_until": "2021-08-20T00:01:00+00:00"}}},
+     "orders": {"gate": {"filled": 3}}, "fills": {"gate": 3},
+     "recent_trades": [{"opportunity_id": 12, "at": "..", "symbol": "LINK/USDT", "buy_venue": "gate",
+                        "sell_venue": "htx", "size": "1.5", "expected": "0.0041", "realized": "0.0040",
+                        "outcome": "hedged"}],
+     "hot_path": {"count": 1190},
+     "incidents": {"feed_drops": {}, "task_restarts": {}, "stale_resubscribes": {}}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from arb.execution.risk import RiskState
+from arb.marketdata.book import OrderBook
+from arb.runtime.clock import MarketClock, WallClock
+from arb.runtime.funnel import Funnel
+from arb.runtime.latency import LatencyRecorder
+from arb.runtime.trades import TradeLog, TradeRecord
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What the live surfaces read of a run, and nothing else. Fields after ``incidents`` are optional so
+    a view of part of a run (a test's) still renders."""
+
+    funnel: Funnel  # the decision counters and PnL
+    books: Iterable[OrderBook]  # every venue's book, for health and age
+    clock: WallClock | MarketClock  # the run's clock: book ages are measured on it
+    incidents: Callable[[], dict[str, dict[str, Any]]]  # handled failures: drops, restarts, resubscriptions
+    run_id: int | None = None
+    balances: Mapping[str, Mapping[str, Decimal]] | None = None  # venue -> asset -> free, as last read
+    stale_balances: Callable[[], frozenset[str]] | None = None  # venues whose last balance read failed
+    risk: Callable[[], RiskState] | None = None  # the risk gate's state (breakers, daily loss, kill switch)
+    trades: TradeLog | None = None  # the executor's orders, fills and recent trades
+    hot_path: LatencyRecorder | None = None  # book update -> decision, per decision
+    stop_reason: Callable[[], str | None] | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything above as plain JSON-able values (see the module's docstring for the shape)."""
+        now_ms = self.clock.now_ms()
+        funnel = self.funnel
+        risk = self.risk() if self.risk is not None else None
+        trades = self.trades
+        return {
+            "run_id": self.run_id,
+            "market_time_ms": now_ms,
+            "stop_reason": self.stop_reason() if self.stop_reason is not None else None,
+            "books": [book_row(book, now_ms) for book in self.books],
+            "funnel": {**funnel.as_dict(), "expected_profit": _exact(funnel.expected_profit),
+                       "realized_pnl": _exact(funnel.realized_pnl), "unsettled": funnel.unsettled},
+            "balances": {venue: {asset: _exact(v) for asset, v in sorted(assets.items())}
+                         for venue, assets in sorted((self.balances or {}).items())},
+            "stale_balances": sorted(self.stale_balances() if self.stale_balances is not None else ()),
+            "exposure": _exposure(risk),
+            "risk": _risk(risk),
+            "orders": _by_venue(trades.orders if trades is not None else {}),
+            "fills": dict(sorted(dict(trades.fills).items())) if trades is not None else {},
+            "recent_trades": [trade_row(t) for t in (list(trades.recent) if trades is not None else [])],
+            "hot_path": {"count": len(self.hot_path) if self.hot_path is not None else 0},
+            "incidents": self.incidents(),
+        }
+
+
+def book_row(book: OrderBook, now_ms: int) -> dict[str, Any]:
+    """A book's health and age (ms since it last changed, on the run's clock; None before its first)."""
+    age = now_ms - book.received_ts if book.received_ts is not None else None
+    return {"venue": book.venue, "symbol": book.symbol, "health": book.health(now_ms).value, "age_ms": age}
+
+
+def trade_row(trade: TradeRecord) -> dict[str, Any]:
+    return {"opportunity_id": trade.opportunity_id, "at": _iso(trade.at), "symbol": trade.symbol,
+            "buy_venue": trade.buy_venue, "sell_venue": trade.sell_venue, "size": _exact(trade.size),
+            "expected": _exact(trade.expected),
+            "realized": None if trade.realized is None else _exact(trade.realized), "outcome": trade.outcome}
+
+
+def _exposure(risk: RiskState | None) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for (venue, asset), qty in (risk.exposure.items() if risk is not None else ()):
+        out.setdefault(venue, {})[asset] = _exact(qty)
+    return out
+
+
+def _risk(risk: RiskState | None) -> dict[str, Any] | None:
+    if risk is None:
+        return None
+    return {
+        "kill_switch": risk.kill_switch, "kill_reason": risk.kill_reason, "pnl_today": _exact(risk.pnl_today),
+        "daily_loss_limit": _exact(risk.daily_loss_limit), "daily_limit_reached": risk.daily_limit_reached,
+        "auth_failed": sorted(risk.auth_failed),
+        "breakers": {venue: {"state": b.state, "failures": b.failures,
+                             "open_until": None if b.open_until is None else _iso(b.open_until)}
+                     for venue, b in risk.breakers.items()},
+    }
+
+
+def _by_venue(counts: Mapping[tuple[str, str], int]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for (venue, status), n in sorted(dict(counts).items()):
+        out.setdefault(venue, {})[status] = n
+    return out
+
+
+def _exact(value: Decimal) -> str:
+    """An exact decimal as text, never in exponent notation (``0E-12`` -> ``0.000000000000``)."""
+    return format(value, "f")
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat()

@@ -1,0 +1,24 @@
+"""Reading a Prometheus endpoint the way a scraper does: HTTP, then prometheus_client's own parser."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+
+def scrape(port: int) -> dict[str, list[Sample]]:
+    """Every sample of ``http://127.0.0.1:port/metrics``, by sample name (``arb_orders_total``...)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples: dict[str, list[Sample]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append(sample)
+    return samples
+
+
+def by_label(samples: list[Sample], *labels: str) -> dict[tuple[str, ...], float]:
+    """``{(label values...): value}`` of one sample name."""
+    return {tuple(s.labels[name] for name in labels): s.value for s in samples}
