@@ -114,6 +114,8 @@ def run_header(run: Run) -> dict[str, str | None]:
         "clock": views.run_clock(run),
         "started_at": timestamp(run.started_at),
         "ended_at": timestamp(run.ended_at) if run.ended_at else None,
+        "market_started_at": timestamp(run.market_started_at) if run.market_started_at else None,
+        "market_ended_at": timestamp(run.market_ended_at) if run.market_ended_at else None,
         "status": run.status,
         "status_reason": run.status_reason,
     }
@@ -125,8 +127,12 @@ def render_table(run: Run, sections: Sequence[Section], out: TextIO) -> None:
     ended = head["ended_at"] or "(not ended)"
     # The reason is text from outside (an error line): neither rich markup nor terminal control codes.
     why = f": {escape(printable(head['status_reason']))}" if head["status_reason"] else ""
-    console.print(f"[bold]Run {head['id']}[/bold] ({head['mode']}, {head['clock']} clock) {head['started_at']} "
-                  f"-> {ended}, {head['status']}{why}")
+    # Two spans: when the process ran (wall clock), and the market time it traded in; the tables below
+    # are on the run's clock (a simulation's market clock), so both are said.
+    market = (f"; market {head['market_started_at']} -> {head['market_ended_at'] or '(not ended)'}"
+              if head["market_started_at"] and head["clock"] == "market" else "")
+    console.print(f"[bold]Run {head['id']}[/bold] ({head['mode']}) ran {head['started_at']} -> {ended}, "
+                  f"{head['status']}{why}{market}; times below on the {head['clock']} clock")
     for section in sections:
         console.print(section.title)  # above the table, not its title: a table narrower than it would wrap it
         table = Table(show_footer=section.totals is not None)
