@@ -1,6 +1,7 @@
 """The simulator on many symbols at once: batched detection against detection one symbol at a time.
 
     python bench/bench_multisymbol.py [--symbols 100] [--venues 5] [--minutes 2] [--fee 0.0005] [--repeat 2]
+                                      [--sweep-points 8]
 
 Workload, built from the real bundled capture (``arb/data/linkusdt-binance-huobi-2021-08-20.jsonl.gz``, a
 whole-book snapshot per venue per second): its first ``--minutes`` are cloned into ``--symbols`` symbols on
@@ -26,7 +27,11 @@ per symbol on inputs read from the books (the loop as it was before batching). R
   updates arrive in (``arb/runtime/decisions.py`` defines it);
 - the funnel of both (which must be equal: the decisions are the same);
 - the detection stage alone (the loop's ``detect_all`` calls, inputs + detection) in wall seconds and
-  symbol decisions/s.
+  symbol decisions/s;
+
+and then, in the same run, the research side of scale: sweep throughput (replays per minute) on a local
+dask cluster of 2 worker processes against the same replays one after another in one process, with and
+without start-up (``bench/bench_sweep.py``, which also runs alone).
 
 Best of ``--repeat`` runs each, alternated so a busy moment of a shared machine hits both.
 """
@@ -160,6 +165,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=2.0, help="of the bundled capture, from its start")
     parser.add_argument("--fee", default="0.0005", help="taker fee of every venue (lower: more executions)")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sweep-points", type=int, default=8,
+                        help="replays in the sweep-throughput part (bench_sweep.py); 0 skips it")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -192,6 +199,10 @@ def main() -> None:
               f"(target < 1000); same funnel: {same}")
         print("decision latency: from a symbol's market instant applied in full to its decision returned by "
               "detection (applying the instant is in events/s)")
+    if args.sweep_points:  # the research side of scale, in the same run: replays per minute, cluster vs one process
+        from bench_sweep import measure, report
+
+        report(measure(args.sweep_points))
 
 
 if __name__ == "__main__":

@@ -70,7 +70,6 @@ def grid_of(config: Config, points: int) -> Grid:
 
 def replay_one_after_another(config_path: Path, db_url: str, points: int) -> float:
     """The baseline: every point replayed in this process, one after another, into ``db_url``; seconds."""
-    from arb.domain.ids import restart_venue_ids
     from arb.engine import Engine
     from arb.runtime.status import StatusReporter
     from arb.sweep.grid import apply
@@ -78,7 +77,6 @@ def replay_one_after_another(config_path: Path, db_url: str, points: int) -> flo
     config = load_config(config_path)
     started = time.perf_counter()
     for point in grid_of(config, points).points():
-        restart_venue_ids()
         Engine(apply(config, point), db_url=db_url, capture=Path(point["capture"]), force_paper=True,
                mode="replay", install_signal_handlers=False, status=StatusReporter("off")).main()
     return time.perf_counter() - started
@@ -178,7 +176,11 @@ def main() -> None:
         config_path, db_url, points = args.one_process
         replay_one_after_another(Path(config_path), db_url, int(points))
         return
-    r = measure(args.points, args.workers, args.repeat)
+    report(measure(args.points, args.workers, args.repeat))
+
+
+def report(r: dict[str, Any]) -> None:
+    """Print :func:`measure`'s result (``bench_multisymbol.py`` prints it after its own)."""
     print(f"sweep throughput: {r['points']} replays of the whole bundled capture (fees {FEE_STEP} to "
           f"{fees(r['points'])[-1]}), local cluster of {r['workers']} worker processes vs one process, "
           f"{os.cpu_count()} cores, best of {r['repeat']}, load average {r['load_before']:.1f} before, "

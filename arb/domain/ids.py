@@ -114,15 +114,18 @@ class VenueIds:
 _PROCESS_VENUE_IDS = VenueIds()
 
 
-def restart_venue_ids() -> None:
-    """Count this process's simulated-venue ids up from the wall clock again, from the next id on.
+def restart_venue_ids(first: int) -> None:
+    """Count this process's simulated-venue ids up from ``first``, from the next id on.
 
-    For a process that runs many replays while other processes run theirs (an ``arb sweep`` worker): each
-    replay's ids then start from its own first id rather than continuing one block that began when the
-    process did, so two workers' blocks overlap only if their replays issue first ids within as many
-    microseconds as a replay issues ids (the merge refuses a clash, never hides it)."""
+    For a process that runs many replays while other processes run theirs (an ``arb sweep`` worker). Counting
+    from each replay's own wall-clock start is not enough there: two workers starting replays within a few
+    hundred microseconds of each other (they do, forked from one server) count through the same numbers, and
+    the merge found two replays' trades under one id. The sweep gives each replay a block of its own instead
+    (``arb/sweep/cluster.py``: its start in microseconds plus the point's index times ``SWEEP_ID_BLOCK``); the
+    merge still refuses a clash, never hides it."""
     global _PROCESS_VENUE_IDS
     _PROCESS_VENUE_IDS = VenueIds()
+    _PROCESS_VENUE_IDS._last = first - 1
 
 
 def next_venue_id() -> int:

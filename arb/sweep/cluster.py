@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,13 +80,21 @@ QUIET_CLUSTER = {
 ProgressFn = Callable[[int, int, int], None]
 
 
-def replay_point(config: Config, point: Point, workdir: str, index: int) -> tuple[str, int]:
-    """The task a worker runs: replay one point into ``workdir/point-<index>.db``; (its URL, the run id)."""
+# Simulated-venue ids each replay of a sweep may issue (paper and sandbox order and trade ids): point i counts
+# from the sweep's start in microseconds plus i blocks, so replays running side by side never share an id. A
+# replay of the whole bundled capture issues a few hundred; 100 points reach ~17 minutes of microseconds past
+# the sweep's start, where a run started later begins (see arb.domain.ids.VenueIds).
+SWEEP_ID_BLOCK = 10_000_000
+
+
+def replay_point(config: Config, point: Point, workdir: str, index: int, first_venue_id: int) -> tuple[str, int]:
+    """The task a worker runs: replay one point into ``workdir/point-<index>.db`` with simulated-venue ids from
+    ``first_venue_id``; (its URL, the run id)."""
     from arb.domain.ids import restart_venue_ids
     from arb.engine import Engine
     from arb.runtime.status import StatusReporter
 
-    restart_venue_ids()
+    restart_venue_ids(first_venue_id)
     path = Path(workdir) / f"point-{index:05d}.db"
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         stale.unlink(missing_ok=True)  # a retried task starts clean
@@ -114,8 +123,10 @@ def run_sweep(config: Config, grid: Grid, db_url: str, *, scheduler: str | None 
     reason: str | None = None
     try:
         with _workdir(workdir) as work, _client(scheduler, workers, Client) as client:
+            first_id = time.time_ns() // 1000
             futures = {
-                client.submit(replay_point, config, point, work, i, key=f"arb-sweep-{sweep_id}-{i}", pure=False): i
+                client.submit(replay_point, config, point, work, i, first_id + i * SWEEP_ID_BLOCK,
+                              key=f"arb-sweep-{sweep_id}-{i}", pure=False): i
                 for i, point in enumerate(points)
             }
             slots = sum(client.nthreads().values()) or 1

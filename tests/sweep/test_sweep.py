@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from arb.cli import main
 from arb.store.db import make_engine
 from arb.store.models import Run, Sweep
+from arb.sweep.cluster import SWEEP_ID_BLOCK
 
 from .helpers import config_with, rows_of, small_config, trimmed_capture
 
@@ -61,6 +62,17 @@ def test_sweep_matches_replays_run_alone(tmp_path: Path, capsys: pytest.CaptureF
         assert rows_of(db, run_id) == expected, (fee, edge)
         assert f" {run_id} " in out  # the table names each run
     assert traded >= 2  # fee 0 trades: the comparison is not of empty tables
+    # Replays run side by side never share a simulated trade id: each point counts in its own block (two
+    # workers starting replays microseconds apart used to count through the same numbers, and the merge
+    # refused the second one's trades).
+    with make_engine(db).connect() as c:
+        ids = c.exec_driver_sql("SELECT o.run_id, f.trade_id FROM fills f JOIN orders o ON o.id = f.order_id").all()
+    per_run: dict[int, list[int]] = {}
+    for run_id, trade_id in ids:
+        per_run.setdefault(run_id, []).append(int(trade_id.rsplit("-", 1)[-1]))
+    starts = sorted(min(v) for v in per_run.values())
+    assert len(starts) >= 2 and all(max(v) - min(v) < SWEEP_ID_BLOCK for v in per_run.values())
+    assert all(b - a >= SWEEP_ID_BLOCK for a, b in zip(starts, starts[1:], strict=False)), starts
     print(f"sweep of 4 on 2 workers {swept_s:.1f}s; the same 4 replays one after another {alone_s:.1f}s")
 
 
