@@ -308,14 +308,18 @@ class TradeRow:
     outcome: str
 
 
-def trades(session: Session, run_id: int) -> list[TradeRow]:
-    """Every executed opportunity of the run, in detection order, with its entry fills and outcome."""
+def trades(session: Session, run_id: int, *, newest: int | None = None) -> list[TradeRow]:
+    """Every executed opportunity of the run, in detection order, with its entry fills and outcome; with
+    ``newest``, only that many of the latest, newest first (the dashboard's recent trades)."""
     stmt = (
         select(Opportunity)
         .where(Opportunity.run_id == run_id, Opportunity.decision == "executed")
-        .order_by(Opportunity.detected_at, Opportunity.id)
         .options(selectinload(Opportunity.orders).selectinload(Order.fills))
     )
+    if newest is None:
+        stmt = stmt.order_by(Opportunity.detected_at, Opportunity.id)
+    else:
+        stmt = stmt.order_by(Opportunity.detected_at.desc(), Opportunity.id.desc()).limit(newest)
     rows = []
     for opp in session.scalars(stmt):
         entry = [order for order in opp.orders if order.purpose == "entry"]

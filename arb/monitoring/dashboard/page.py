@@ -22,11 +22,11 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from arb.display import Precision, money
 from arb.store import repo, views
-from arb.store.models import Balance, Opportunity, Order, Run
+from arb.store.models import Balance, Opportunity, Run
 
 RECENT_ROWS = 10  # opportunities and trades listed
 CURVE_POINTS = 600  # at most this many points drawn; a longer curve keeps evenly spaced ones and the last
@@ -121,28 +121,21 @@ def _pnl_figures(session: Session, run_id: int) -> Sequence[Any]:
 
 
 def _trades(session: Session, run_id: int, precision: Precision) -> list[dict[str, Any]]:
-    """The latest executed opportunities, newest first, with their stored settlement and outcome. Only these
-    few are read with their orders and fills (``arb trades`` reads every one: ``views.trades``)."""
-    stmt = (select(Opportunity).where(Opportunity.run_id == run_id, Opportunity.decision == "executed")
-            .order_by(Opportunity.detected_at.desc(), Opportunity.id.desc()).limit(RECENT_ROWS)
-            .options(selectinload(Opportunity.orders).selectinload(Order.fills)))
+    """The latest executed opportunities, newest first, with their stored settlement and outcome (the rows
+    ``arb trades`` lists; only these few are read with their orders and fills)."""
     rows = []
-    for o in session.scalars(stmt):
-        places = precision.quote(o.symbol)
-        entry = [order for order in o.orders if order.purpose == "entry"]
-        complete = bool(entry) and all(sum((f.amount for f in order.fills), views.ZERO) >= order.amount
-                                       for order in entry)  # as views.trades: both entry legs filled in full
-        detail = o.detail or {}
+    for t in views.trades(session, run_id, newest=RECENT_ROWS):
+        p = t.pnl
+        places = precision.quote(p.symbol)
         rows.append({
-            "id": o.id,
-            "at": _ms(o.detected_at),
-            "symbol": o.symbol,
-            "route": f"{o.buy_venue} -> {o.sell_venue}",
-            "size": money(o.size, precision.base(o.symbol, o.buy_venue, o.sell_venue)),
-            "expected": money(o.expected_profit, places),
-            "realized": money(o.realized_pnl, places) if o.realized_pnl is not None else None,
-            "outcome": views.trade_outcome(detail.get("outcome"), detail.get("policy"), complete,
-                                           o.settled_at is not None),
+            "id": p.opportunity_id,
+            "at": _ms(p.detected_at),
+            "symbol": p.symbol,
+            "route": f"{p.buy_venue} -> {p.sell_venue}",
+            "size": money(p.size, precision.base(p.symbol, p.buy_venue, p.sell_venue)),
+            "expected": money(p.expected_pnl, places),
+            "realized": money(p.realized_pnl, places) if p.realized_pnl is not None else None,
+            "outcome": t.outcome,
         })
     return rows
 
