@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable, Iterable
@@ -324,7 +325,14 @@ class Engine:
             if self.simulated and self.status.mode != "off" and self.capture is not None:
                 # for the progress bar: every file of the timeline
                 self.status.total_events = sum(map(count_lines, capture_files(self.capture)))
-            await self.decisions.run()
+            # Everything built so far (markets, config, imports, the capture's first books) lives for the whole
+            # run: frozen out of the collector's view, a full collection no longer walks it on the hot path
+            # (pauses of 130-160 ms were seen at 100 symbols x 5 venues).
+            gc.freeze()
+            try:
+                await self.decisions.run()
+            finally:
+                gc.unfreeze()  # a process running several engines (tests, sweep workers) collects them again
             with time_held():
                 await self._cancel_resting(venues)
                 await self._snapshot_balances(venues, writer, run_id, "end")
