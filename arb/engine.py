@@ -308,6 +308,9 @@ class Engine:
                                       clock=self.clock.now)
             await self._snapshot_balances(venues, writer, run_id, "start")
             writer.start(self.supervisor.spawn)
+            if not self.simulated:  # live venues' order connections stay open through quiet spells
+                for name, warm in venues.warmers.items():
+                    self.supervisor.spawn(f"keep-warm-{name}", warm, venue=name)
             view = self._view(run_id, risk)
             self.status.start(run_id, view, self.supervisor.spawn)
             self.monitor = Monitor.for_config(self.config, view, title=f"arb run {run_id}")

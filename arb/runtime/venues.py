@@ -29,6 +29,7 @@ from arb.marketdata.books import BookStore
 from arb.runtime.clock import MarketClock, WallClock
 from arb.venues.adapter import SandboxLink, VenueRef
 from arb.venues.latent import Latency, LatentVenue
+from arb.venues.live import LiveVenue
 from arb.venues.paper.venue import PaperConfig, PaperVenue
 from arb.venues.protocol import Venue
 from arb.venues.registry import ref_for
@@ -42,6 +43,8 @@ class VenueSet:
     refs: dict[str, VenueRef] = field(default_factory=dict)  # name -> its adapter and ccxt id
     sandboxes: dict[str, SandboxLink] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Live venues' keep-warm loops (``LiveVenue.keep_warm``), for the engine to run under its supervisor.
+    warmers: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
     def fee_mode(self, config: Config, venue: str) -> FeeMode:
         return FeeMode(config.venues[venue].buy_fee_in)
@@ -89,11 +92,25 @@ async def open_venues(
                         venue = _latent(config, name, sandbox)
                     else:
                         venue = await ref.adapter.open_live(config, ref, out.closers)
+                        live = _live_inside(venue)
+                        if live is not None:
+                            out.warmers[name] = live.keep_warm
             out.venues[name] = _renamed(config, name, venue)
     except BaseException:
         await out.close()
         raise
     return out
+
+
+def _live_inside(venue: Venue) -> LiveVenue | None:
+    """The ccxt venue under an adapter's wrappers (throttle guard, renaming), each of which keeps its
+    ``inner``: the one that owns the connections to keep warm."""
+    seen: object = venue
+    while not isinstance(seen, LiveVenue):
+        seen = getattr(seen, "inner", None)
+        if seen is None:
+            return None
+    return seen
 
 
 def _renamed(config: Config, name: str, venue: Venue) -> Venue:

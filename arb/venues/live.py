@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ from arb.venues.generic.errors import translate as ccxt_translate
 from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 
 log = logging.getLogger(__name__)
+# Below aiohttp's 15 s keep-alive for an idle pooled connection (TCPConnector's keepalive_timeout).
+KEEP_WARM_IDLE_S = 10.0
 ZERO = Decimal(0)
 _CLOSED = {"closed", "canceled", "cancelled", "expired"}
 
@@ -205,6 +208,7 @@ class LiveVenue:
         *,
         quirks: LiveQuirks = LiveQuirks(),
         translate: Callable[[BaseException, str], ArbError] = ccxt_translate,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.exchange = exchange
@@ -212,11 +216,14 @@ class LiveVenue:
         self.client_ids = quirks.client_ids
         self._translate = translate
         self._wire_fetch = install_capture(exchange)
+        self._monotonic = monotonic
+        self.last_request = monotonic()  # when a request last went to the venue (keep_warm reads it)
 
     def __repr__(self) -> str:
         return f"LiveVenue({self.name!r})"
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        self.last_request = self._monotonic()
         try:
             return await getattr(self.exchange, method)(*args, **kwargs)
         except ArbError:
@@ -262,6 +269,7 @@ class LiveVenue:
         wire = prepared.wire
         if not isinstance(wire, WireRequest) or prepared.venue != self.name:
             raise ValueError(f"{self.name}: not an order prepared by this venue")
+        self.last_request = self._monotonic()
         try:
             with time_held():  # in a simulation the exchange with the sandbox takes no market time
                 if wire.direct:
@@ -305,6 +313,29 @@ class LiveVenue:
 
     async def place(self, request: OrderRequest) -> OrderReport:
         return await self.send(await self.prepare(request))
+
+    async def keep_warm(self, idle_s: float = KEEP_WARM_IDLE_S, *,
+                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """Keep the connection an order will use open: after ``idle_s`` without a request, ask the venue its
+        time (a public read on the order host). aiohttp closes a connection idle for 15 s, and a leg sent
+        after a quiet spell would otherwise pay a new TCP and TLS handshake before its first byte. Runs until
+        cancelled; a failed ping is logged (once per kind of failure) and the next one tried."""
+        if not self.exchange.has.get("fetchTime"):
+            log.info("%s: no time endpoint in ccxt; connections are not kept warm", self.name)
+            return
+        failed: set[str] = set()
+        while True:
+            wait = idle_s - (self._monotonic() - self.last_request)
+            if wait > 0:
+                await sleep(wait)
+                continue
+            try:
+                await self._call("fetch_time")
+            except ArbError as exc:
+                self.last_request = self._monotonic()  # not again at once: the next try is idle_s away
+                if type(exc).__name__ not in failed:
+                    failed.add(type(exc).__name__)
+                    log.warning("%s: keeping the connection warm failed: %s", self.name, type(exc).__name__)
 
     def _by_client_id(self, client_order_id: str) -> dict[str, str]:
         param = self.quirks.lookup_param
