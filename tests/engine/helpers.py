@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from arb.marketdata.capture import CaptureWriter, read_capture
+
+if TYPE_CHECKING:
+    from .procs import Proc
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config.toml"
@@ -43,3 +51,36 @@ def summary_number(stdout: str, label: str) -> str:
     match = re.search(rf"^{re.escape(label)}\s+(\S+)", stdout, re.M)
     assert match, f"{label!r} not in summary:\n{stdout}"
     return match.group(1)
+
+
+def bench_module(name: str) -> ModuleType:
+    """A script of ``bench/`` imported as a module (its workload builders are what several tests run)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def live_run_on_external_sandbox(tmp_path: Path, key: str, secret: str, extra: dict[str, str]) -> Iterator[Proc]:
+    """``arb run`` in live mode against an ``arb sandbox`` in another process (LINK_USDT, keys ``key`` /
+    ``secret``), on the shipped config with ``extra`` replacements; yields the run's process (not finished)
+    and stops the sandbox after."""
+    from .procs import Proc
+
+    sandbox = Proc(["sandbox", "--port", "0", "--pair", "LINK_USDT"], cwd=tmp_path,
+                   env={"ARB_SANDBOX_KEY": key, "ARB_SANDBOX_SECRET": secret})
+    try:
+        sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in line for line in sandbox.out), 30)
+        base = next(line for line in sandbox.out if "sandbox listening" in line).split("rest=")[1].split()[0]
+        config = config_with(tmp_path, extra={
+            'mode = "replay"              # replay | paper | live': 'mode = "live"',
+            "speed = 0                    # 0 = as fast as possible; 1 = recorded speed": "speed = 1",
+            "port = 0 ": f'url = "{base.removesuffix("/api/v4")}"\nport = 0 ',
+            **extra,
+        })
+        yield Proc(["run", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}"], cwd=tmp_path,
+                   env={"ARB_GATE_API_KEY": key, "ARB_GATE_API_SECRET": secret})
+    finally:
+        sandbox.kill()

@@ -20,7 +20,7 @@ from arb.engine import Engine
 from arb.runtime.status import StatusReporter
 from arb.sandbox import Sandbox
 
-from .helpers import config_with
+from .helpers import config_with, live_run_on_external_sandbox
 from .paper_rig import paper_config
 from .test_multisymbol import _bench
 
@@ -118,27 +118,11 @@ def test_a_venue_trading_some_symbols_is_paired_only_for_those(tmp_path: Path) -
 
 
 def test_a_renamed_market_the_external_sandbox_does_not_list_fails_naming_the_key(tmp_path: Path) -> None:
-    from .procs import Proc
-
-    key, secret = "k-names", "s-" + "n" * 40
-    sandbox = Proc(["sandbox", "--port", "0", "--pair", "LINK_USDT"], cwd=tmp_path,
-                   env={"ARB_SANDBOX_KEY": key, "ARB_SANDBOX_SECRET": secret})
-    try:
-        sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in line for line in sandbox.out), 30)
-        base = next(line for line in sandbox.out if "sandbox listening" in line).split("rest=")[1].split()[0]
-        config = config_with(tmp_path, extra={
-            'mode = "replay"              # replay | paper | live': 'mode = "live"',
-            "speed = 0                    # 0 = as fast as possible; 1 = recorded speed": "speed = 1",
-            'capture_venue = "binance"': 'capture_venue = "binance"\nmarket_names = { "LINK/USDT" = "LNK/USDT" }',
-            "port = 0 ": f'url = "{base.removesuffix("/api/v4")}"\nport = 0 ',
-        })
-        db = tmp_path / "x.db"
-        proc = Proc(["run", "--config", str(config), "--db", f"sqlite:///{db}"], cwd=tmp_path,
-                    env={"ARB_GATE_API_KEY": key, "ARB_GATE_API_SECRET": secret})
+    with live_run_on_external_sandbox(tmp_path, "k-names", "s-" + "n" * 40, {
+        'capture_venue = "binance"': 'capture_venue = "binance"\nmarket_names = { "LINK/USDT" = "LNK/USDT" }',
+    }) as proc:
         assert proc.finish(60) == 1, proc.text()
         lines = [line for line in proc.err if line.startswith("arb: error:")]
         assert len(lines) == 1, proc.text()
         assert 'does not list LNK/USDT (venues.gate.market_names."LINK/USDT")' in lines[0], proc.text()
         assert "Traceback" not in "".join(proc.err)
-    finally:
-        sandbox.kill()

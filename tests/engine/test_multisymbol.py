@@ -7,7 +7,6 @@ makes many symbols dirty at once, and low fees so pairs execute and move balance
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,15 +20,11 @@ from arb.engine import Engine, RunResult
 from arb.runtime.decisions import DecisionLoop
 from arb.runtime.status import StatusReporter
 
-from .helpers import ROOT
+from .helpers import bench_module
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_multisymbol", ROOT / "bench/bench_multisymbol.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("bench_multisymbol")
 
 
 class CountingLoop(DecisionLoop):

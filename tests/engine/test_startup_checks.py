@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .helpers import config_with
+from .helpers import config_with, live_run_on_external_sandbox
 from .procs import Proc
 
 
@@ -22,34 +22,19 @@ def test_live_without_keys_fails_with_one_line_naming_the_variables(tmp_path: Pa
 
 
 def test_symbol_the_venue_does_not_list_fails_before_trading(tmp_path: Path) -> None:
-    key, secret = "k-startup", "s-" + "y" * 40
-    sandbox = Proc(["sandbox", "--port", "0", "--pair", "LINK_USDT"], cwd=tmp_path,
-                   env={"ARB_SANDBOX_KEY": key, "ARB_SANDBOX_SECRET": secret})
-    try:
-        sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in line for line in sandbox.out), 30)
-        base = next(line for line in sandbox.out if "sandbox listening" in line).split("rest=")[1].split()[0]
-        base = base.removesuffix("/api/v4")
-        config = config_with(tmp_path, extra={
-            'mode = "replay"              # replay | paper | live': 'mode = "live"',
-            "speed = 0                    # 0 = as fast as possible; 1 = recorded speed": "speed = 1",
-            'symbols = ["LINK/USDT"]': 'symbols = ["DOGE/USDT"]',
-            '[symbols."LINK/USDT"]': '[symbols."DOGE/USDT"]',
-            'markets."LINK/USDT"': 'markets."DOGE/USDT"',
-            "port = 0 ": f'url = "{base}"\nport = 0 ',
-        })
-        db = tmp_path / "x.db"
-        proc = Proc(["run", "--config", str(config), "--db", f"sqlite:///{db}"], cwd=tmp_path,
-                    env={"ARB_GATE_API_KEY": key, "ARB_GATE_API_SECRET": secret})
+    with live_run_on_external_sandbox(tmp_path, "k-startup", "s-" + "y" * 40, {
+        'symbols = ["LINK/USDT"]': 'symbols = ["DOGE/USDT"]',
+        '[symbols."LINK/USDT"]': '[symbols."DOGE/USDT"]',
+        'markets."LINK/USDT"': 'markets."DOGE/USDT"',
+    }) as proc:
         assert proc.finish(60) == 1, proc.text()
         lines = [line for line in proc.err if line.startswith("arb: error:")]
         assert len(lines) == 1 and "does not list DOGE/USDT" in lines[0], proc.text()
         assert "Traceback" not in "".join(proc.err)
         from sqlalchemy import create_engine, text
 
-        with create_engine(f"sqlite:///{db}").connect() as c:  # checked before a run was recorded
+        with create_engine(f"sqlite:///{tmp_path / 'x.db'}").connect() as c:  # checked before a run was recorded
             assert c.execute(text("SELECT count(*) FROM runs")).scalar() == 0
-    finally:
-        sandbox.kill()
 
 
 def test_wrong_keys_fail_at_the_venue_check_with_one_line_and_no_run_recorded(tmp_path: Path) -> None:

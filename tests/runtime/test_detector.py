@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
 import itertools
 import random
 from collections import Counter
@@ -26,17 +25,13 @@ from arb.marketdata.capture import CaptureEvent
 from arb.runtime.detector import Detector
 from arb.runtime.status import StatusReporter
 from arb.runtime.venues import open_venues
+from tests.engine.helpers import bench_module
 
-ROOT = Path(__file__).resolve().parents[2]
 SYMBOLS = 10
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_multisymbol", ROOT / "bench/bench_multisymbol.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("bench_multisymbol")
 
 
 def _outcome(decision: Opportunity | Rejection | None) -> str:
