@@ -281,7 +281,9 @@ class Engine:
             held.close()
             raise
         self.venues = venues
-        writer = DecisionWriter(sessions)
+        # A simulation writes on the loop's thread: its time is the market's, so a write blocks nothing that
+        # a thread would let run, and a worker thread would take the GIL from the decision loop mid-batch.
+        writer = DecisionWriter(sessions, inline=self.simulated)
         self._install_signals()
         try:
             started_at = datetime.now(UTC)

@@ -1,7 +1,10 @@
 """The batched decision writer: keeps database I/O off the hot path without ever dropping a record.
 
-The hot path only appends a row to an in-memory list (``add``). A background task writes full batches in
-a worker thread; ``flush`` writes whatever is left. A batch that fails to write stays queued, the writer
+The hot path only appends a row to an in-memory list (``add``), as the driver's parameters
+(``repo.OpportunityRows``: converted on the caller's thread, a few microseconds). A background task writes
+full batches in a worker thread, each one ``executemany``: that thread runs almost no Python, so it does not
+take the GIL from the decision loop for a switch interval (5 ms) at a time, which the ORM's bulk insert did
+(decision latency p99 10-16 ms at 100 symbols). ``flush`` writes whatever is left. A batch that fails to write stays queued, the writer
 reports itself unhealthy (the engine stops trading while the store is away) and retries with capped
 backoff; rows leave the queue only once their transaction has committed.
 
@@ -45,14 +48,18 @@ class DecisionWriter:
         batch_size: int = 500,
         retry_base_s: float = 0.05,
         retry_cap_s: float = 2.0,
+        inline: bool = False,
     ) -> None:
         self._sessions = sessions
+        bind = sessions.kw["bind"]
+        self._rows = repo.OpportunityRows(bind.dialect)
         self._batch_size = batch_size
-        self._pending: list[Mapping[str, Any]] = []
+        self._pending: list[Sequence[Any] | dict[str, Any]] = []  # the driver's parameters, one row each
         self._snapshots: list[_Snapshot] = []
         self._wake = asyncio.Event()
         self._retry_base_s = retry_base_s
         self._retry_cap_s = retry_cap_s
+        self._inline = inline
         self.healthy = True
         self.written = 0
         self.failures = 0
@@ -61,8 +68,8 @@ class DecisionWriter:
         self._lock = asyncio.Lock()
 
     def add(self, row: Mapping[str, Any]) -> None:
-        """Queue one ``opportunities`` row. Cheap: no I/O, no logging."""
-        self._pending.append(row)
+        """Queue one ``opportunities`` row (``repo.record_opportunities``' keys). Cheap: no I/O, no logging."""
+        self._pending.append(self._rows.params(row))
         if len(self._pending) >= self._batch_size:
             self._wake.set()
 
@@ -105,7 +112,8 @@ class DecisionWriter:
         while self._pending or self._snapshots:
             batch = self._pending[: self._batch_size]
             snapshots = self._snapshots[:]
-            write = asyncio.ensure_future(asyncio.to_thread(self._write, batch, snapshots))
+            write = asyncio.ensure_future(self._write_inline(batch, snapshots) if self._inline
+                                          else asyncio.to_thread(self._write, batch, snapshots))
             try:
                 try:
                     await asyncio.shield(write)
@@ -137,9 +145,12 @@ class DecisionWriter:
             self.healthy = True
             attempt = 0
 
-    def _write(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot]) -> None:
+    async def _write_inline(self, batch: list[Sequence[Any] | dict[str, Any]], snapshots: list[_Snapshot]) -> None:
+        self._write(batch, snapshots)
+
+    def _write(self, batch: list[Sequence[Any] | dict[str, Any]], snapshots: list[_Snapshot]) -> None:
         with self._sessions.begin() as session:
-            repo.record_opportunities(session, batch)
+            self._rows.write(session.connection(), batch)
             for snap in snapshots:
                 repo.record_balances(session, snap.run_id, snap.ts, snap.balances, kind=snap.kind,
                                      opportunity_id=snap.opportunity_id)

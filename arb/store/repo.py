@@ -21,11 +21,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
 from arb.errors import StoreError
 from arb.inventory import FillFlow, InventoryRow, inventory
 from arb.store.models import BALANCE_KINDS, Balance, Fill, Opportunity, Order, Run
+from arb.store.prepared import PreparedInsert
 
 _OPPORTUNITY_COLUMNS = frozenset(c.key for c in Opportunity.__table__.columns) - {"id"}
 _SECRET_KEYS = re.compile(r"^(api_?key|api_?secret|secret(_key)?|password|passphrase|private_key|token)$", re.I)
@@ -158,6 +160,29 @@ def record_opportunities(session: Session, rows: Sequence[Mapping[str, Any]]) ->
     params = [{key: p.get(key) for key in keys} for p in params]
     stmt = insert(Opportunity).returning(Opportunity.id, sort_by_parameter_order=True)
     return list(session.scalars(stmt, params))
+
+
+class OpportunityRows:
+    """``record_opportunities`` for the batched decision writer, prepared (``arb/store/prepared.py``): a row
+    becomes the driver's parameters when it is queued (:meth:`params`, on the caller's thread, which also
+    refuses a bad row there), and a batch is one ``executemany`` (:meth:`write`), so the writer's worker
+    thread runs almost no Python while the engine decides. The stored rows are ``record_opportunities``'
+    (``tests/store/test_repo.py`` compares them as the database holds them); no ids come back."""
+
+    _COLUMNS = tuple(c.key for c in Opportunity.__table__.columns if c.key != "id")
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._insert = PreparedInsert.compile(Opportunity.__table__, self._COLUMNS, dialect)
+
+    def params(self, row: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        """The driver's parameters for ``row`` (keys as for ``record_opportunities``, optional ones left out)."""
+        given = _opportunity_params(row)
+        return self._insert.params(({key: given.get(key) for key in self._COLUMNS},))
+
+    def write(self, connection: Connection, batch: Sequence[Sequence[Any] | dict[str, Any]]) -> None:
+        """Insert the rows whose :meth:`params` are ``batch``, in ``connection``'s transaction."""
+        if batch:
+            connection.exec_driver_sql(self._insert.sql, list(batch))  # type: ignore[arg-type]
 
 
 def _opportunity_params(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,8 @@ event, in one committed transaction **before** either leg is written to a venue.
 It writes exactly the rows :func:`arb.store.orders.insert_opportunity` and :func:`~arb.store.orders.create_order`
 write (a test compares them column by column), on the hot path's budget:
 
-- statements are compiled once per database by SQLAlchemy (``INSERT ... RETURNING id``) and run with
-  ``exec_driver_sql``, so no unit of work, identity map or flush plan is built per pair. They still pass
+- statements are compiled once per database by SQLAlchemy (``INSERT ... RETURNING id``, as
+  ``arb/store/prepared.py`` compiles them) and run with ``exec_driver_sql``, so no unit of work, identity map or flush plan is built per pair. They still pass
   through the engine's connection events, as every other statement does;
 - values go through each column's own type (``TypeEngine.bind_processor``): ``Decimal`` stays exact text on
   SQLite and ``NUMERIC`` on PostgreSQL, timestamps are UTC, a float is refused, as in the ORM;
@@ -19,16 +19,14 @@ record"). On PostgreSQL it is durable once the commit returns, with the server's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, insert
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Engine
 
 from arb.domain.orders import OrderStatus
 from arb.store.models import Opportunity, Order, OrderEvent
+from arb.store.prepared import PreparedInsert
 
 if TYPE_CHECKING:
     from arb.execution.plan import OpportunityLike
@@ -46,45 +44,17 @@ _ORDER_COLUMNS = (
 _EVENT_COLUMNS = ("order_id", "ts", "from_status", "to_status", "detail")
 
 
-@dataclass(frozen=True, slots=True)
-class _Statement:
-    """One multi-row INSERT, as the driver takes it, with each column's value conversion."""
-
-    sql: str
-    keys: tuple[tuple[int, str], ...]  # per driver parameter: (row, column)
-    convert: tuple[Callable[[Any], Any] | None, ...]
-    names: tuple[str, ...] | None  # the driver's parameter names (pyformat), None when positional
-
-    @classmethod
-    def compile(cls, table: Table, columns: tuple[str, ...], dialect: Dialect, *, rows: int = 1,
-                returning: tuple[str, ...] = ()) -> _Statement:
-        stmt = insert(table).values([{name: None for name in columns} for _ in range(rows)])
-        if returning:
-            stmt = stmt.returning(*(table.c[name] for name in returning))
-        compiled = stmt.compile(dialect=dialect)
-        names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.params)
-        # SQLAlchemy names a multi-row statement's parameters ``<column>_m<row>``.
-        keys = tuple((int(row), column) for column, _, row in (name.rpartition("_m") for name in names))
-        convert = tuple(table.c[column].type.dialect_impl(dialect).bind_processor(dialect) for _, column in keys)
-        return cls(compiled.string, keys, convert, None if compiled.positional else names)
-
-    def params(self, rows: Sequence[Mapping[str, Any]]) -> Sequence[Any] | dict[str, Any]:
-        converted = [value if fn is None else fn(value)
-                     for fn, value in zip(self.convert, (rows[row][col] for row, col in self.keys), strict=True)]
-        return tuple(converted) if self.names is None else dict(zip(self.names, converted, strict=True))
-
-
 class WriteAheadRecord:
     """Writes a pair's entry (opportunity, two orders, two events) in one transaction; see the module doc."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         dialect = engine.dialect
-        self._opportunity = _Statement.compile(Opportunity.__table__, _OPPORTUNITY_COLUMNS, dialect,
+        self._opportunity = PreparedInsert.compile(Opportunity.__table__, _OPPORTUNITY_COLUMNS, dialect,
                                                returning=("id",))
-        self._orders = _Statement.compile(Order.__table__, _ORDER_COLUMNS, dialect, rows=2,
+        self._orders = PreparedInsert.compile(Order.__table__, _ORDER_COLUMNS, dialect, rows=2,
                                           returning=("id", "client_order_id"))
-        self._events = _Statement.compile(OrderEvent.__table__, _EVENT_COLUMNS, dialect, rows=2)
+        self._events = PreparedInsert.compile(OrderEvent.__table__, _EVENT_COLUMNS, dialect, rows=2)
 
     def entry(self, run_id: int, opp: OpportunityLike, detected_at: datetime, orders: tuple[NewOrder, NewOrder],
               now: datetime, *, buy_limit: Any, sell_limit: Any) -> tuple[int, list[int]]:

@@ -118,6 +118,39 @@ def test_record_opportunities_in_bulk_returns_ids_in_order(populated: Populated)
     assert got[ids[1]].detail == {"levels": ["100.1", "100.2"]} and got[ids[0]].detail is None
 
 
+def test_the_writers_prepared_rows_equal_record_opportunities(populated: Populated) -> None:
+    """``OpportunityRows`` (the batched writer's path) stores what ``record_opportunities`` stores, as the
+    database holds it: exact decimal text or NUMERIC, UTC timestamps, JSON detail, NULL for what is left out."""
+    from enum import Enum
+
+    class Why(Enum):
+        LOW = "below_min_profit"
+
+    rows = [
+        {"run_id": populated.run_id, "detected_at": datetime(2026, 2, 1, 12, 0, 0, 123456, tzinfo=UTC),
+         "symbol": f"S{i}/USDT", "buy_venue": "gate", "sell_venue": "okx", "size": Decimal("1.25") * (i + 1),
+         "buy_price": Decimal("100.000000000001"), "sell_price": Decimal("100.5"),
+         "expected_profit": Decimal("-0.123456789012"), "decision": "rejected", "reason": Why.LOW,
+         "buy_fee_rate": Decimal("0.001"), "buy_book_seq": 17 if i else None, "buy_book_age_ms": i,
+         **({"detail": {"levels": [Decimal("100.1"), Decimal("100.2")]}} if i == 1 else {})}
+        for i in range(3)
+    ]
+    prepared = repo.OpportunityRows(populated.factory.kw["bind"].dialect)
+    with populated.factory.begin() as s:
+        orm_ids = repo.record_opportunities(s, rows)
+    with populated.factory.begin() as s:
+        prepared.write(s.connection(), [prepared.params(row) for row in rows])
+    columns = ", ".join(c.name for c in Opportunity.__table__.columns if c.name != "id")
+    with populated.factory() as s:
+        raw = s.connection().exec_driver_sql(f"SELECT {columns} FROM opportunities WHERE id >= {min(orm_ids)} "
+                                             "ORDER BY id").all()
+    assert len(raw) == 6 and raw[:3] == raw[3:]
+    with pytest.raises(ValueError, match="buy_vwap"):  # a bad row is refused where it is queued
+        prepared.params({"run_id": populated.run_id, "buy_vwap": Decimal(1)})
+    with pytest.raises(TypeError):  # a float would lose exactness: refused, as by the ORM
+        prepared.params({**rows[0], "size": 1.25})
+
+
 def test_record_opportunity_rejects_unknown_columns(populated: Populated) -> None:
     with populated.factory() as s, pytest.raises(ValueError, match="buy_vwap"):
         repo.record_opportunity(s, {"run_id": populated.run_id, "buy_vwap": Decimal(1)})
