@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, repeat, starmap
 from operator import attrgetter
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,7 @@ from arb.detection.types import (
     FloatArray,
     Opportunity,
     Reason,
+    Rejection,
     VenueBook,
 )
 from arb.detection.vectorized import (
@@ -77,6 +78,7 @@ class BookRows(Protocol):
     """
 
     books: FloatArray
+    best: FloatArray  # (rows, 2): each row's best ask and best bid, ``books[:, (0, 2), 0]``, kept contiguous
     has_ask: BoolArray
     has_bid: BoolArray
 
@@ -90,8 +92,9 @@ class BookRows(Protocol):
     def venue_book(self, row: int) -> VenueBook:
         """The row as a ``VenueBook`` (for the pairs finalized in ``Decimal``)."""
 
-    def facts(self, row: int) -> BookFacts:
-        """What a rejection with nothing to size records of the row (its ``VenueBook``'s fields)."""
+    def facts(self) -> FactsOf:
+        """What a rejection with nothing to size records of a row (its ``VenueBook``'s fields), for any row, as
+        of now: taken once per detection, read when the rejection's record is built."""
 
 
 def detect_batch(
@@ -107,7 +110,7 @@ def detect_batch(
     per_item(params, len(items))  # refuses a params list of another length, whatever the books
     if len(flat) < 2:
         return [None] * len(items)
-    return detect_rows([symbol for symbol, _ in items], bounds, _VenueBookRows(flat), params)
+    return records(detect_rows([symbol for symbol, _ in items], bounds, _VenueBookRows(flat), params))
 
 
 def detect_rows(
@@ -115,17 +118,26 @@ def detect_rows(
     bounds: Sequence[int],
     source: BookRows,
     params: DetectionParams | Sequence[DetectionParams],
-) -> list[Decision]:
+    *,
+    defer: bool = False,
+    limits: ScreenLimits | None = None,
+) -> list[Decision | PendingRejection]:
     """``detect`` for each symbol, whose venue books are ``rows`` ``bounds[k]`` to ``bounds[k + 1]``: the same
-    decisions as ``detect`` on those books as ``VenueBook`` lists (a row without sides counts as no venue)."""
+    decisions as ``detect`` on those books as ``VenueBook`` lists (a row without sides counts as no venue).
+
+    ``defer``: a rejection decided by the array screen with nothing to size (the usual one: not profitable
+    after fees) is returned as a :class:`PendingRejection`, its ``Rejection`` record built by
+    :func:`records` later; without, every decision is complete. ``limits``: ``ScreenLimits.of(params)``, when
+    the caller keeps it (a run's symbols have fixed parameters), instead of building it on every call."""
     shared = params if isinstance(params, DetectionParams) else None  # scalar thresholds, no arrays
     each = per_item(params, len(symbols))
-    results: list[Decision] = [None] * len(symbols)
+    results: list[Decision | PendingRejection] = [None] * len(symbols)
     first = bounds[:-1]
-    books, has_ask, has_bid = source.books, source.has_ask, source.has_bid
+    books, best, has_ask, has_bid = source.books, source.best, source.has_ask, source.has_bid
     pair_b, pair_s, pair_item = _pairs(bounds)
-    ask = books[pair_b, 0, 0]
-    bid = books[pair_s, 2, 0]
+    # The screen reads only the tops: from their own small array, not one cache line per row of ``books``.
+    ask = best[pair_b, 0]
+    bid = best[pair_s, 1]
     gross = (bid - ask) / ask * 1e4  # core's and the reference's formula, so all screen the same value
     crossed = np.flatnonzero(has_ask[pair_b] & has_bid[pair_s] & (bid > ask) & (gross > 0))
     if not len(crossed):
@@ -133,7 +145,9 @@ def detect_rows(
     cb, cs, item, gross = pair_b[crossed], pair_s[crossed], pair_item[crossed], gross[crossed]
 
     # Health, age, fees and balances of the venues some crossed pair involves (few in a quiet market).
-    involved = np.unique(np.concatenate((cb, cs)))
+    seen = np.zeros(len(books), dtype=np.bool_)
+    seen[cb] = seen[cs] = True
+    involved = np.flatnonzero(seen)  # sorted, once each: np.unique's answer without its sort
     state = np.zeros(len(books), dtype=np.intp)
     factors = np.zeros((len(books), 5))  # buy cost, buy net, sell net factors; base, quote balances
     live, age = source.screen(involved)
@@ -142,10 +156,14 @@ def detect_rows(
         max_edge: float | FloatArray = float(shared.max_edge_bps)
         max_size: float | FloatArray = float(shared.max_size)
     else:
-        owner = np.searchsorted(first, involved, side="right") - 1  # each venue's item
-        over_age = age > np.array([p.max_book_age_ms for p in each])[owner]
-        max_edge = np.array([float(p.max_edge_bps) for p in each])[item]
-        max_size = np.array([float(p.max_size) for p in each])[item]
+        limits = limits or ScreenLimits.of(each)
+        if isinstance(bounds, range):  # items of ``bounds.step`` rows each
+            owner = (involved - bounds.start) // bounds.step
+        else:
+            owner = np.searchsorted(first, involved, side="right") - 1  # each venue's item
+        over_age = age > limits.max_age[owner]
+        max_edge = limits.max_edge[item]
+        max_size = limits.max_size[item]
     state[involved] = np.where(live, over_age, 2)
     factors[involved] = source.factors(involved)
     worst = np.maximum(state[cb], state[cs])
@@ -153,8 +171,11 @@ def detect_rows(
     code[(worst == 0) & (gross > max_edge)] = _ABNORMAL
 
     # Segments of crossed pairs per item (``crossed`` is in item order, then pair order).
-    seg_start = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
-    seg_id = np.cumsum(np.r_[False, item[1:] != item[:-1]])
+    starts = np.empty(len(item), dtype=np.bool_)
+    starts[0] = True
+    np.not_equal(item[1:], item[:-1], out=starts[1:])
+    seg_start = np.flatnonzero(starts)
+    seg_id = np.cumsum(starts) - 1
     top_gross = np.maximum.reduceat(gross, seg_start)
     at = np.arange(len(gross))
     # The reported pair: largest gross edge, first in pair order on ties.
@@ -173,7 +194,7 @@ def detect_rows(
     np.minimum(row_max_size * factors[rb, 1], factors[rs, 3], out=table[:, F_X_CAP])
     table[:, F_QUOTE] = factors[rb, 4]
     profitable, size, cost, proceeds = (np.zeros(len(rows)) for _ in range(4))
-    pays = pays_at_top(books[rb, 0, 0], books[rs, 2, 0], table[:, F_BUY_COST], table[:, F_SELL_NET])
+    pays = pays_at_top(best[rb, 0], best[rs, 1], table[:, F_BUY_COST], table[:, F_SELL_NET])
     pays |= (table[:, F_X_CAP] < 0) | (table[:, F_QUOTE] < 0)  # the kernel's own answer, whatever it is
     sized_rows = np.flatnonzero(pays)
     for lo in range(0, len(sized_rows), _BLOCK):
@@ -192,23 +213,40 @@ def detect_rows(
     viable = np.flatnonzero(code == 0)
     key = cost[row_of[viable]] - proceeds[row_of[viable]]
     viable = viable[np.lexsort((viable, key, item[viable]))]
-    viable_from = np.searchsorted(item[viable], item[seg_start]).tolist()
-    viable_to = np.searchsorted(item[viable], item[seg_start], side="right").tolist()
+    seg_items = item[seg_start]
+    viable_from = np.searchsorted(item[viable], seg_items)
+    viable_to = np.searchsorted(item[viable], seg_items, side="right")
+    top_sized = size[row_of[top]] > 0
+    # The usual item of a fee-bound market: nothing viable, its reported pair not sized. Its decision is a
+    # rejection with nothing to size, made here for all such items at once, from their reported pairs.
+    plain = (viable_from == viable_to) & ~top_sized
+    facts: FactsOf | None = None
+    if plain.any():
+        facts = source.facts()
+        at = top[plain]
+        made = starmap(PendingRejection, zip(
+            map(_CODES.__getitem__, code[at].tolist()), map(symbols.__getitem__, seg_items[plain].tolist()),
+            repeat(facts), cb[at].tolist(), cs[at].tolist(), ask[crossed[at]].tolist(), bid[crossed[at]].tolist(),
+            gross[at].tolist()))
+        for seg_item, pending in zip(seg_items[plain].tolist(), made, strict=True):
+            results[seg_item] = pending if defer else pending.rejection()
+    if plain.all():
+        return results
 
-    rows_py = _Columns(rows, row_of, profitable, size, cost, proceeds, factors[rb, 1])
+    # The other items, one by one: the viable pairs finalized in ``Decimal`` in ``select.choose``'s order.
+    rows_py = _Columns(row_of, profitable, size, cost, proceeds, factors[rb, 1])
+    venue_book = source.venue_book
     first_py = np.array(first, dtype=np.intp)
-    local_b = (cb - first_py[item]).tolist()
-    local_s = (cs - first_py[item]).tolist()
-    global_b, global_s = cb.tolist(), cs.tolist()
-    venue_book, facts = source.venue_book, source.facts
-    gross_py = gross.tolist()
-    viable_py = viable.tolist()
-    code_py = code.tolist()
-    for k, (seg_item, t) in enumerate(zip(item[seg_start].tolist(), top.tolist(), strict=True)):
+    local_b, local_s = (cb - first_py[item]).tolist(), (cs - first_py[item]).tolist()
+    global_b, global_s, gross_py, viable_py = cb.tolist(), cs.tolist(), gross.tolist(), viable.tolist()
+    rest = np.flatnonzero(~plain)
+    viable_from_py, viable_to_py = viable_from.tolist(), viable_to.tolist()
+    for k, seg_item, t, sized_top in zip(rest.tolist(), seg_items[rest].tolist(), top[rest].tolist(),
+                                         top_sized[rest].tolist(), strict=True):
         symbol = symbols[seg_item]
-        decided: Decision = None
-        top_decided = None
-        for i in viable_py[viable_from[k] : viable_to[k]]:
+        decided: Decision | PendingRejection = None
+        top_decided: Decision | PendingRejection = None
+        for i in viable_py[viable_from_py[k] : viable_to_py[k]]:
             b, s = local_b[i], local_s[i]
             buy, sell = venue_book(global_b[i]), venue_book(global_s[i])
             decided = finalize(symbol, buy, sell, rows_py.candidate(i, b, s, gross_py[i]), each[seg_item])
@@ -219,19 +257,50 @@ def detect_rows(
             decided = None
         if decided is None:
             if top_decided is None:
-                b, s = local_b[t], local_s[t]
-                cand = rows_py.candidate(t, b, s, gross_py[t])
-                why = _CODES[code_py[t]]
+                why = _CODES[int(code[t])]
                 assert why is not None  # every viable pair was finalized above
                 at_b, at_s = global_b[t], global_s[t]
-                if cand.size > 0:
+                if sized_top:
+                    cand = rows_py.candidate(t, local_b[t], local_s[t], gross_py[t])
                     top_decided = rejection(why, symbol, venue_book(at_b), venue_book(at_s), cand, each[seg_item])
-                else:  # nothing to size (after fees, the usual rejection): the books' facts are all it reads
-                    top_decided = unsized_rejection(why, symbol, facts(at_b), facts(at_s), books[at_b, 0, 0],
-                                                    books[at_s, 2, 0], cand)
+                else:  # viable pairs, none of them the reported one, all rejected in ``Decimal``
+                    facts = facts or source.facts()
+                    unsized = PendingRejection(why, symbol, facts, at_b, at_s, float(ask[crossed[t]]),
+                                               float(bid[crossed[t]]), gross_py[t])
+                    top_decided = unsized if defer else unsized.rejection()
             decided = top_decided
         results[seg_item] = decided
     return results
+
+
+class PendingRejection(NamedTuple):
+    """A symbol's decision made in the array screen, a rejection with nothing to size: the reason and the pair
+    are decided; the exact ``Rejection`` record of it (``Decimal`` prices and edge, the books' facts as they
+    were at detection, from the batch's :class:`FactsOf`) is :meth:`rejection`."""
+
+    reason: Reason
+    symbol: str
+    facts: FactsOf
+    buy_row: int
+    sell_row: int
+    best_ask: float
+    best_bid: float
+    gross_edge_bps: float
+
+    def rejection(self) -> Rejection:
+        return unsized_rejection(self.reason, self.symbol, self.facts(self.buy_row), self.facts(self.sell_row),
+                                 self.best_ask, self.best_bid, self.gross_edge_bps)
+
+
+class FactsOf(Protocol):
+    """The ``BookFacts`` of any row as they were when this was taken (later book updates do not change it)."""
+
+    def __call__(self, row: int) -> BookFacts: ...
+
+
+def records(decided: Sequence[Decision | PendingRejection]) -> list[Decision]:
+    """``decided`` with every :class:`PendingRejection` replaced by its ``Rejection``."""
+    return [d.rejection() if isinstance(d, PendingRejection) else d for d in decided]
 
 
 def per_item(params: DetectionParams | Sequence[DetectionParams], n: int) -> Sequence[DetectionParams]:
@@ -244,39 +313,54 @@ def per_item(params: DetectionParams | Sequence[DetectionParams], n: int) -> Seq
 
 
 class _Columns:
-    """Kernel outputs as Python floats, looked up by crossed-pair index."""
+    """Kernel outputs as Python floats, looked up by crossed-pair index. Converted on first use: in a
+    fee-bound market most batches size nothing, and then only ``sized`` is asked."""
 
-    __slots__ = ("cost", "net", "proceeds", "profitable", "row_of", "size")
+    __slots__ = ("_arrays", "_lists", "_row_of", "_size")
 
     def __init__(
-        self,
-        rows: IntArray,
-        row_of: IntArray,
-        profitable: FloatArray,
-        size: FloatArray,
-        cost: FloatArray,
-        proceeds: FloatArray,
+        self, row_of: IntArray, profitable: FloatArray, size: FloatArray, cost: FloatArray, proceeds: FloatArray,
         net: FloatArray,
     ) -> None:
-        self.row_of = row_of.tolist()
-        self.profitable = profitable.tolist()
-        self.size = size.tolist()
-        self.cost = cost.tolist()
-        self.proceeds = proceeds.tolist()
-        self.net = net.tolist()
+        self._row_of, self._size = row_of, size
+        self._arrays = (profitable, size, cost, proceeds, net)
+        self._lists: tuple[list[int], list[float], list[float], list[float], list[float], list[float]] | None = None
+
+    def sized(self, i: int) -> bool:
+        """Whether the kernel sized pair ``i`` above zero (its ``Candidate.size > 0``)."""
+        return bool(self._size[self._row_of[i]] > 0)
 
     def candidate(self, i: int, b: int, s: int, gross: float) -> Candidate:
-        r = self.row_of[i]
-        size, cost, proceeds = self.size[r], self.cost[r], self.proceeds[r]
-        return Candidate(
-            b, s, gross, self.profitable[r], size, size / self.net[r], *_NAN4, cost, proceeds, proceeds - cost
-        )
+        if self._lists is None:
+            self._lists = (self._row_of.tolist(), *(a.tolist() for a in self._arrays))  # type: ignore[assignment]
+        row_of, profitable, sizes, costs, proceeds_, net = self._lists  # type: ignore[misc]
+        r = row_of[i]
+        size, cost, proceeds = sizes[r], costs[r], proceeds_[r]
+        return Candidate(b, s, gross, profitable[r], size, size / net[r], *_NAN4, cost, proceeds, proceeds - cost)
+
+
+class ScreenLimits:
+    """The thresholds the array screen reads per item (abnormal edge, max size, max book age), as arrays."""
+
+    __slots__ = ("max_age", "max_edge", "max_size")
+
+    def __init__(self, max_edge: FloatArray, max_size: FloatArray, max_age: IntArray) -> None:
+        self.max_edge, self.max_size, self.max_age = max_edge, max_size, max_age
+
+    @classmethod
+    def of(cls, each: Sequence[DetectionParams]) -> ScreenLimits:
+        return cls(np.array([float(p.max_edge_bps) for p in each]), np.array([float(p.max_size) for p in each]),
+                   np.array([p.max_book_age_ms for p in each], dtype=np.intp))
+
+    def subset(self, at: IntArray) -> ScreenLimits:
+        """The limits of items ``at``, in that order."""
+        return ScreenLimits(self.max_edge[at], self.max_size[at], self.max_age[at])
 
 
 class _VenueBookRows:
     """``BookRows`` over ``VenueBook`` lists: the sides stacked once, the rest read from the books."""
 
-    __slots__ = ("books", "flat", "has_ask", "has_bid")
+    __slots__ = ("best", "books", "flat", "has_ask", "has_bid")
 
     def __init__(self, flat: Sequence[VenueBook]) -> None:
         self.flat = flat
@@ -284,6 +368,7 @@ class _VenueBookRows:
         depth = len(parts[0])
         if depth and set(map(len, parts)) == {depth}:
             self.books = np.concatenate(parts).reshape(len(flat), 4, depth)
+            self.best = self.books[:, (0, 2), 0]
             self.has_ask = self.has_bid = np.ones(len(flat), dtype=np.bool_)
             return
         depth = max(1, *(len(v.ask_px) for v in flat), *(len(v.bid_px) for v in flat))
@@ -295,6 +380,7 @@ class _VenueBookRows:
             books[k, 2, : len(v.bid_px)] = v.bid_px
             books[k, 3, : len(v.bid_sz)] = v.bid_sz
         self.books = books
+        self.best = books[:, (0, 2), 0]
         self.has_ask = np.array([len(v.ask_px) > 0 for v in flat])
         self.has_bid = np.array([len(v.bid_px) > 0 for v in flat])
 
@@ -309,7 +395,10 @@ class _VenueBookRows:
     def venue_book(self, row: int) -> VenueBook:
         return self.flat[row]
 
-    def facts(self, row: int) -> BookFacts:
+    def facts(self) -> FactsOf:
+        return self._facts  # the VenueBooks are frozen: they are their own snapshot
+
+    def _facts(self, row: int) -> BookFacts:
         v = self.flat[row]
         return BookFacts(v.venue, v.taker_fee, v.seq, v.age_ms)
 
@@ -317,12 +406,11 @@ class _VenueBookRows:
 def _pairs(bounds: Sequence[int]) -> tuple[IntArray, IntArray, IntArray]:
     """Every ordered row pair of every item, in item order then ``(buy, sell)`` order: both sides' rows and
     the item index."""
+    if isinstance(bounds, range) and bounds.start == 0 and len(bounds) > 1:  # the tracked rows: every item alike
+        return _uniform_pairs(len(bounds) - 1, bounds.step)
     counts = np.diff(bounds).tolist()
     if len(set(counts)) == 1:
-        local_b, local_s = _local_pairs(counts[0])
-        base = np.array(bounds[:-1], dtype=np.intp)[:, None]
-        pair_item = np.repeat(np.arange(len(counts)), len(local_b))
-        return (base + local_b).ravel(), (base + local_s).ravel(), pair_item
+        return _uniform_pairs(len(counts), counts[0], bounds[0])
     parts_b, parts_s, parts_item = [], [], []
     for k, (n, at) in enumerate(zip(counts, bounds, strict=False)):
         local_b, local_s = _local_pairs(n)
@@ -330,6 +418,18 @@ def _pairs(bounds: Sequence[int]) -> tuple[IntArray, IntArray, IntArray]:
         parts_s.append(local_s + at)
         parts_item.append(np.full(len(local_b), k, dtype=np.intp))
     return np.concatenate(parts_b), np.concatenate(parts_s), np.concatenate(parts_item)
+
+
+@lru_cache(maxsize=64)
+def _uniform_pairs(items: int, venues: int, start: int = 0) -> tuple[IntArray, IntArray, IntArray]:
+    """``_pairs`` of ``items`` items of ``venues`` rows each from row ``start``; kept, read-only, for the next
+    call with as many items (a run's batches repeat a few sizes)."""
+    local_b, local_s = _local_pairs(venues)
+    base = (start + venues * np.arange(items, dtype=np.intp))[:, None]
+    out = (base + local_b).ravel(), (base + local_s).ravel(), np.repeat(np.arange(items), len(local_b))
+    for array in out:
+        array.setflags(write=False)
+    return out
 
 
 @lru_cache(maxsize=64)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import decimal
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import NamedTuple, Protocol
 
 from arb.accounting import mark_price
@@ -293,14 +294,25 @@ def rejection(
 
 def unsized_rejection(
     reason: Reason, symbol: str, buy: BookFacts, sell: BookFacts, best_ask: float, best_bid: float,
-    cand: Candidate,
+    gross_edge_bps: float,
 ) -> Rejection:
-    """``rejection`` of a pair with nothing to size (``cand.size`` not positive): the same ``Rejection``, from
-    the books' facts and best prices alone (the batched path need not build their ``VenueBook``)."""
-    assert not cand.size > 0
-    with decimal.localcontext() as ctx:
-        ctx.prec = _PRECISION
-        return _rejection(reason, symbol, buy, sell, best_ask, best_bid, cand, {})
+    """``rejection`` of a pair with nothing to size (its candidate's size not positive): the same ``Rejection``,
+    from the books' facts, best prices and gross edge alone (the batched path builds neither ``VenueBook``
+    nor ``Candidate``). No 60-digit context: nothing here sums, and each conversion is exact or a quantize
+    to 4 places of a number far below 28 digits."""
+    return Rejection(
+        reason=reason, symbol=symbol, buy_venue=buy.venue, sell_venue=sell.venue, best_ask=_price(best_ask),
+        best_bid=_price(best_bid), buy_fee_rate=buy.taker_fee, sell_fee_rate=sell.taker_fee,
+        gross_edge_bps=dec(gross_edge_bps).quantize(BPS_EXP, rounding=ROUND_HALF_EVEN),
+        crossed=gross_edge_bps > 0.0, buy_book_seq=buy.seq, sell_book_seq=sell.seq, buy_book_age_ms=buy.age_ms,
+        sell_book_age_ms=sell.age_ms,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _price(value: float) -> Decimal:
+    """``dec`` of a book price: prices sit on a tick grid and repeat from one decision to the next."""
+    return dec(value)
 
 
 def _rejection(

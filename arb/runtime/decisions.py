@@ -34,6 +34,7 @@ in ``arb/engine.py``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.config import Config
 from arb.detection import Opportunity, Reason, Rejection
+from arb.detection.batch import PendingRejection
 from arb.detection.record import opportunity_columns
 from arb.errors import ArbError, StoreError, UnrecordedOrders
 from arb.execution.executor import PairedExecutor
@@ -58,7 +60,7 @@ from arb.marketdata.drops import FrameDrops
 from arb.marketdata.watchdog import run_watchdog
 from arb.runtime.balances import refresh_balances, snapshot_balances
 from arb.runtime.clock import MarketClock, WallClock
-from arb.runtime.detector import Detector
+from arb.runtime.detector import Detector, Pending
 from arb.runtime.feeds import FeedSet, start_feeds
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
@@ -178,21 +180,35 @@ class DecisionLoop:
         exactly as they would be one by one: the decisions are the same as the per-symbol loop's.
         """
         symbols = list(dirty) if self.batched else [next(iter(dirty))]
-        started = time.perf_counter_ns()
-        decisions = self.detect_all(symbols)
-        done = time.perf_counter_ns()  # the hot path ends here for every symbol of the batch
-        for symbol, decision in zip(symbols, decisions, strict=True):
+        collecting = gc.isenabled()
+        gc.disable()  # no collection pause inside the hot path: one runs at the next allocation after it
+        try:
+            started = time.perf_counter_ns()
+            decisions = self.detect_all(symbols)
+            done = time.perf_counter_ns()  # the hot path ends here for every symbol of the batch
+        finally:
+            if collecting:
+                gc.enable()
+        for symbol, decided in zip(symbols, decisions, strict=True):
             # A symbol made dirty outside a market instant (none is, today) counts from its detection.
             self.hot_path.add(done - (dirty.pop(symbol) or started))
+            decision = self.record(decided)
             await self.decide(decision)
             if isinstance(decision, Opportunity):
                 return
 
-    def detect_all(self, symbols: list[str]) -> list[Opportunity | Rejection | None]:
-        """The hot path: each of ``symbols`` on the latest books of every venue (one symbol: :meth:`detect`)."""
+    def detect_all(self, symbols: list[str]) -> list[Pending]:
+        """The hot path: each of ``symbols`` on the latest books of every venue (one symbol: :meth:`detect`).
+        A rejection decided in the batch's array screen may come without its record (``PendingRejection``)."""
         if len(symbols) == 1:
             return [self.detect(symbols[0])]
         return self.detector.detect_all(symbols)
+
+    def record(self, decided: Pending) -> Opportunity | Rejection | None:
+        """A decision with its record complete: a ``PendingRejection``'s ``Rejection`` is built here, as it is
+        handed on, after the hot path (recording what was rejected is not deciding it; the symbols after an
+        opportunity are detected again, so their pending records are never built)."""
+        return decided.rejection() if isinstance(decided, PendingRejection) else decided
 
     def detect(self, symbol: str) -> Opportunity | Rejection | None:
         """The hot path for one symbol (a wake-up with one dirty symbol, e.g. the shipped config's)."""

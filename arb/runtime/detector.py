@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from arb.config import Config
 from arb.detection import DetectionParams, FeeMode, Opportunity, Rejection, VenueBook, detect, detect_many
-from arb.detection.batch import detect_rows, venue_factors
+from arb.detection.batch import FactsOf, PendingRejection, ScreenLimits, detect_rows, venue_factors
 from arb.detection.core import BATCH_FROM
 from arb.detection.finalize import BookFacts
 from arb.detection.vectorized import ASK_PAD
@@ -43,6 +43,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 Decided = Opportunity | Rejection | None
+Pending = Decided | PendingRejection  # a decision, or a rejection whose record is built later
 
 _NO_BALANCES: Mapping[str, Decimal] = MappingProxyType({})  # one object: a venue not read yet stays cached
 
@@ -97,17 +98,18 @@ class Detector:
             return None
         return detect(symbol, inputs, self._per_symbol[symbol][1])
 
-    def detect_all(self, symbols: list[str]) -> list[Decided]:
+    def detect_all(self, symbols: list[str]) -> list[Pending]:
         """``detect`` for each of ``symbols``, in order, in one detection call (each symbol with its own
-        parameters), on the books, balances and time of this instant."""
+        parameters), on the books, balances and time of this instant. On the tracked rows a rejection with
+        nothing to size comes as a ``PendingRejection`` (``batch.records`` builds its record)."""
         if len(symbols) == 1:
             return [self.detect(symbols[0])]
         now = self._now_ms()
-        params = [self._per_symbol[s][1] for s in symbols]
+        params = [self.params(s) for s in symbols]
         rows = self._rows
         if rows is not None and len(symbols) >= BATCH_FROM:
             return rows.detect(symbols, params, now)
-        decisions: list[Decided] = [None] * len(symbols)
+        decisions: list[Pending] = [None] * len(symbols)
         at: list[int] = []
         items: list[tuple[str, list[VenueBook]]] = []
         for k, symbol in enumerate(symbols):
@@ -176,6 +178,9 @@ class Detector:
     def store(self) -> BookStore:
         return self._books
 
+    def params(self, symbol: str) -> DetectionParams:
+        return self._per_symbol[symbol][1]
+
     def base_quote(self, symbol: str) -> Symbol:
         return self._per_symbol[symbol][0]
 
@@ -197,20 +202,26 @@ class TrackedRows:
         n = len(symbols) * len(names)
         self.books: FloatArray = np.zeros((n, 4, detector.depth))
         self.books[:, 0] = ASK_PAD
+        self.best: FloatArray = np.zeros((n, 2))  # each row's best ask and bid (``BookRows.best``)
+        self.best[:, 0] = ASK_PAD
         self.has_ask: BoolArray = np.zeros(n, dtype=np.bool_)
         self.has_bid: BoolArray = np.zeros(n, dtype=np.bool_)
         self._live_at_update = np.zeros(n, dtype=np.bool_)  # the book's health, but for its age
         self._received = np.zeros(n, dtype=np.intp)
+        self._seq: list[int | None] = [None] * n  # each row's book sequence number at its last update
         self._max_age_ms = detector.store.max_age_ms  # every book's: the store gives it to each
-        self._fees = np.array([venue_factors(*detector.fees(name), Decimal(0), Decimal(0))[:3]
-                               for symbol in symbols for name in names]).reshape(n, 3)
-        self._taker_fee = [detector.fees(name)[0] for name in names]
-        self._held = np.zeros((n, 2))  # free base, free quote
+        # Per row, ``BookRows.factors``: the fee's three factors (fixed), then free base and quote (re-read).
+        self._factors = np.zeros((n, 5))
+        self._factors[:, :3] = [venue_factors(*detector.fees(name), Decimal(0), Decimal(0))[:3]
+                                for symbol in symbols for name in names]
         self._held_from: list[Mapping[str, Decimal] | None] = [None] * len(names)
         self._row = {(name, symbol): i * len(names) + k
                      for i, symbol in enumerate(symbols) for k, name in enumerate(names)}
         self._index = {symbol: i for i, symbol in enumerate(symbols)}
+        self._limits = ScreenLimits.of([detector.params(s) for s in symbols])
         self._keys = [(name, symbol) for symbol in symbols for name in names]
+        self._venue_of = [name for name, _ in self._keys]
+        self._fee_of = [detector.fees(name)[0] for symbol in symbols for name in names]
         self._book_at: list[OrderBook | None] = [None] * n  # each row's book, once it has had an event
         self._sides = [(0, 0)] * n  # how many ask and bid levels each row holds (the rest is padding)
         self._now = 0
@@ -230,6 +241,7 @@ class TrackedRows:
         received = book.received_ts
         if received is None:  # no book yet, as far as detection goes (``Detector._inputs`` skips it)
             self.has_ask[row] = self.has_bid[row] = False
+            self.best[row] = ASK_PAD, 0.0
             return
         bid_px, bid_sz, ask_px, ask_sz = book.top_arrays(self._detector.depth)
         top = self.books[row]
@@ -242,22 +254,27 @@ class TrackedRows:
         if bids < had_bids:
             top[2, bids:had_bids], top[3, bids:had_bids] = 0.0, 0.0
         self._sides[row] = (asks, bids)
+        self.best[row] = top[0, 0], top[2, 0]
         self.has_ask[row] = asks > 0
         self.has_bid[row] = bids > 0
         self._received[row] = received
+        self._seq[row] = book.seq
         self._live_at_update[row] = book.health(received) is Health.LIVE
 
-    def detect(self, symbols: Sequence[str], params: Sequence[DetectionParams], now: int) -> list[Decided]:
+    def detect(self, symbols: Sequence[str], params: Sequence[DetectionParams], now: int) -> list[Pending]:
         """``Detector.detect`` for each of ``symbols`` at ``now``, in one ``detect_rows`` call."""
         self._now = now
         self._read_balances()
-        at = np.array([self._index[s] for s in symbols], dtype=np.intp)
         venues = self._venues
-        if len(at) * venues == len(self.books) and (at == np.arange(len(at))).all():
-            view: TrackedRows | _Subset = self  # every symbol, in row order: no copy
+        if symbols == self._detector.symbols:  # every symbol, in row order (a wide instant): no copy
+            view: TrackedRows | _Subset = self
+            limits = self._limits
         else:
+            at = np.array([self._index[s] for s in symbols], dtype=np.intp)
             view = _Subset(self, (at[:, None] * venues + np.arange(venues)).ravel())
-        return detect_rows(symbols, range(0, len(at) * venues + 1, venues), view, params)
+            limits = self._limits.subset(at)
+        return detect_rows(symbols, range(0, len(symbols) * venues + 1, venues), view, params, defer=True,
+                           limits=limits)
 
     def _read_balances(self) -> None:
         detector = self._detector
@@ -269,8 +286,8 @@ class TrackedRows:
             for i, symbol in enumerate(detector.symbols):
                 sym = detector.base_quote(symbol)
                 row = i * self._venues + k
-                self._held[row, 0] = float(held.get(sym.base, Decimal(0)))
-                self._held[row, 1] = float(held.get(sym.quote, Decimal(0)))
+                self._factors[row, 3] = float(held.get(sym.base, Decimal(0)))
+                self._factors[row, 4] = float(held.get(sym.quote, Decimal(0)))
 
     def screen(self, rows: IntArray) -> tuple[BoolArray, IntArray]:
         age = self._now - self._received[rows]
@@ -278,7 +295,7 @@ class TrackedRows:
         return live, np.maximum(age, 0)
 
     def factors(self, rows: IntArray) -> FloatArray:
-        return np.concatenate((self._fees[rows], self._held[rows]), axis=1)
+        return self._factors[rows]
 
     def venue_book(self, row: int) -> VenueBook:
         name, symbol = self._keys[row]
@@ -286,22 +303,25 @@ class TrackedRows:
         assert book is not None  # a row detection involves has sides, so it was loaded
         return self._detector.venue_book(name, symbol, book, self._now)
 
-    def facts(self, row: int) -> BookFacts:
-        book = self._book_at[row]
-        assert book is not None
-        return BookFacts(self._keys[row][0], self._taker_fee[row % self._venues], book.seq,
-                         max(0, self._now - int(self._received[row])))
+    def facts(self) -> FactsOf:
+        """Every row's ``BookFacts`` as of this detection, for the rejections' records (built after the hot
+        path): the rows' ages and sequence numbers copied now, so a later update cannot change them."""
+        ages = np.maximum(self._now - self._received, 0).tolist()
+        seqs = self._seq.copy()
+        venue_of, fee_of = self._venue_of, self._fee_of
+        return lambda row: BookFacts(venue_of[row], fee_of[row], seqs[row], ages[row])
 
 
 class _Subset:
     """Some symbols' rows of :class:`TrackedRows` (``rows``: theirs, in order), as ``detect_rows`` reads them."""
 
-    __slots__ = ("_all", "_rows", "books", "has_ask", "has_bid")
+    __slots__ = ("_all", "_rows", "best", "books", "has_ask", "has_bid")
 
     def __init__(self, rows: TrackedRows, at: IntArray) -> None:
         self._all = rows
         self._rows = at
         self.books = rows.books[at]
+        self.best = rows.best[at]
         self.has_ask = rows.has_ask[at]
         self.has_bid = rows.has_bid[at]
 
@@ -314,5 +334,6 @@ class _Subset:
     def venue_book(self, row: int) -> VenueBook:
         return self._all.venue_book(int(self._rows[row]))
 
-    def facts(self, row: int) -> BookFacts:
-        return self._all.facts(int(self._rows[row]))
+    def facts(self) -> FactsOf:
+        every, rows = self._all.facts(), self._rows.tolist()
+        return lambda row: every(rows[row])

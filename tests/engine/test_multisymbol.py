@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from arb.config import load_config
-from arb.detection import Opportunity, Rejection
 from arb.detection.core import BATCH_FROM
 from arb.engine import Engine, RunResult
 from arb.runtime.decisions import DecisionLoop
+from arb.runtime.detector import Pending
 from arb.runtime.status import StatusReporter
 
 from .helpers import bench_module
@@ -32,7 +32,7 @@ class CountingLoop(DecisionLoop):
 
     sizes: list[int]
 
-    def detect_all(self, symbols: list[str]) -> list[Opportunity | Rejection | None]:
+    def detect_all(self, symbols: list[str]) -> list[Pending]:
         type(self).sizes.append(len(symbols))
         return super().detect_all(symbols)
 
