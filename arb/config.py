@@ -177,6 +177,8 @@ class ExecutionSection(_Section):
     imbalance_max_slippage_bps: Bps = Decimal("20")
     order_timeout_s: float = _seconds(default=5.0, gt=0, le=600)
     lookup_attempts: int = Field(default=6, ge=1, le=100)  # lookups by client id before an order is unresolved
+    # Pairs executing at once, each on its own symbol; 1: a pair is decided only when none is in flight.
+    max_pairs_in_flight: int = Field(default=1, ge=1, le=64)
 
 
 class MarketSection(_Section):

@@ -205,18 +205,24 @@ def detect_rows(
         cost[at], proceeds[at] = out.cost, out.proceeds
 
     sized = code[rows] == 0
-    code[rows[sized & (profitable <= 0.0)]] = _UNPROFITABLE
-    code[rows[sized & (profitable > 0.0) & (size <= 0.0)]] = _NO_BALANCE
     row_of = np.full(len(gross), -1, dtype=np.intp)
     row_of[rows] = np.arange(len(rows))
-    # Viable pairs per item, best float profit first (cost - proceeds ascending), ties in pair order.
-    viable = np.flatnonzero(code == 0)
-    key = cost[row_of[viable]] - proceeds[row_of[viable]]
-    viable = viable[np.lexsort((viable, key, item[viable]))]
     seg_items = item[seg_start]
-    viable_from = np.searchsorted(item[viable], seg_items)
-    viable_to = np.searchsorted(item[viable], seg_items, side="right")
-    top_sized = size[row_of[top]] > 0
+    if len(sized_rows):
+        code[rows[sized & (profitable <= 0.0)]] = _UNPROFITABLE
+        code[rows[sized & (profitable > 0.0) & (size <= 0.0)]] = _NO_BALANCE
+        # Viable pairs per item, best float profit first (cost - proceeds ascending), ties in pair order.
+        viable = np.flatnonzero(code == 0)
+        key = cost[row_of[viable]] - proceeds[row_of[viable]]
+        viable = viable[np.lexsort((viable, key, item[viable]))]
+        viable_from = np.searchsorted(item[viable], seg_items)
+        viable_to = np.searchsorted(item[viable], seg_items, side="right")
+        top_sized = size[row_of[top]] > 0
+    else:  # nothing pays even at the top of its books: every pair still in is unprofitable, none viable
+        code[rows[sized]] = _UNPROFITABLE
+        viable = np.zeros(0, dtype=np.intp)
+        viable_from = viable_to = np.zeros(len(seg_items), dtype=np.intp)
+        top_sized = np.zeros(len(seg_items), dtype=np.bool_)
     # The usual item of a fee-bound market: nothing viable, its reported pair not sized. Its decision is a
     # rejection with nothing to size, made here for all such items at once, from their reported pairs.
     plain = (viable_from == viable_to) & ~top_sized

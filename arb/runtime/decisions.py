@@ -14,8 +14,13 @@ wake-up:
    executor if the run can trade at all right now (the store is up, nothing sent is left unrecorded, both
    venues' balances were read); the executor's risk gate then judges the pair itself (kill switch, venue
    breakers, daily loss, notional, exposure), stores the opportunity and both orders *before* sending,
-   sends the legs concurrently and handles any imbalance. Updates arriving meanwhile wait, and the next
-   evaluation sees the newest state.
+   sends the legs concurrently and handles any imbalance. With ``[execution] max_pairs_in_flight = 1``
+   (the default) the loop awaits the pair: updates arriving meanwhile wait, and the next evaluation sees
+   the newest state. Above 1, the pair runs as a task of its own (``_start_pair``) and the other symbols
+   keep being decided while it is in flight: up to that many pairs at once, one per symbol (a symbol with
+   a pair in flight is decided again when it ends), each holding back what its legs may spend from the
+   balances detection sizes on (``Detector.reserve``), so two pairs never count on the same funds. A
+   pair's task that fails fails the run; at the end the loop waits for every pair in flight.
 
 **Decision latency** (``RunResult.hot_path``), per symbol decided: from the moment its oldest undecided
 update was *delivered* to the loop to the moment detection has returned its decision. Live, an update is
@@ -114,6 +119,11 @@ class DecisionLoop:
         self.progress = progress  # (events played, market ms) from a simulation's market source
         self.detector = Detector(config, books, trading.venues, state.balances, clock.now_ms)
         self.feeds: FeedSet | None = None  # the book sources, once started
+        # Pairs executing as tasks of their own (``[execution] max_pairs_in_flight`` above 1), by symbol.
+        self.max_pairs = config.execution.max_pairs_in_flight
+        self.pairs: dict[str, asyncio.Task[None]] = {}
+        self._pair_failed: BaseException | None = None  # a pair's task ended with an error: the run fails
+        self._wake = asyncio.Event()
 
     async def run(self) -> None:
         """Books arrive from their sources; a listener marks the symbol dirty and one task decides.
@@ -125,7 +135,7 @@ class DecisionLoop:
         # symbol -> when its oldest undecided update was delivered (perf_counter_ns): the decision latency's
         # start (see the module's docstring), set by ``delivered`` in a simulation.
         dirty: dict[str, int] = {}
-        wake = asyncio.Event()
+        wake = self._wake
         simulated = isinstance(self.clock, MarketClock)
 
         def on_book(event: CaptureEvent, book: object) -> None:
@@ -158,9 +168,17 @@ class DecisionLoop:
                 # instant, and every extra turn of the event loop is paid thousands of times a second.
                 await wake.wait()
                 wake.clear()
-                while dirty and not self.state.stop.is_set():
-                    await self._decide_dirty(dirty)
+                while not self.state.stop.is_set() and len(self.pairs) < self.max_pairs:
+                    if self._pair_failed is not None:
+                        raise self._pair_failed
+                    # A symbol with its pair in flight is decided again once the pair has ended.
+                    ready = [s for s in dirty if s not in self.pairs] if self.pairs else list(dirty)
+                    if not ready:
+                        break
+                    await self._decide_dirty(dirty, ready)
         finally:
+            if self.pairs:  # the pairs in flight finish through the executor's policy
+                await asyncio.gather(*self.pairs.values(), return_exceptions=True)
             remove()
             if untrack is not None:
                 untrack()
@@ -168,8 +186,10 @@ class DecisionLoop:
             if watchdog is not None:
                 watchdog.cancel()
             await feeds.close()
+        if self._pair_failed is not None:
+            raise self._pair_failed
 
-    async def _decide_dirty(self, dirty: dict[str, int]) -> None:
+    async def _decide_dirty(self, dirty: dict[str, int], ready: list[str]) -> None:
         """Detect the dirty symbols in one batch and decide them in the order they became dirty.
 
         A symbol leaves ``dirty`` when its decision is handed on, so an update during an execution re-marks
@@ -178,8 +198,9 @@ class DecisionLoop:
         which moves books, balances and (in a simulation) market time under the symbols after it. So after
         an opportunity, the batch stops and the symbols still dirty are detected again in a fresh batch,
         exactly as they would be one by one: the decisions are the same as the per-symbol loop's.
+        ``ready``: the dirty symbols without a pair in flight, in the order they became dirty.
         """
-        symbols = list(dirty) if self.batched else [next(iter(dirty))]
+        symbols = ready if self.batched else ready[:1]
         collecting = gc.isenabled()
         gc.disable()  # no collection pause inside the hot path: one runs at the next allocation after it
         try:
@@ -229,15 +250,42 @@ class DecisionLoop:
             self.funnel.executor_refused(reason)
             writer.add(self._rejection_row(decision, reason=reason))
             return
-        await self.execute(decision)
+        if self.max_pairs == 1:
+            await self.execute(decision)
+        else:
+            self._start_pair(decision)
+
+    def _start_pair(self, opp: Opportunity) -> None:
+        """Execute ``opp`` as a task of its own, so the other symbols are decided while it is in flight.
+
+        What its legs may spend (the buy's amount at its limit widened by the slippage allowance, plus the
+        fee; the sell's amount) is held back from the balances detection sizes on until the pair has ended,
+        so two pairs in flight never count on the same funds. The reservation is taken before anything is
+        awaited, as the risk gate's check is: nothing else runs in between."""
+        sym = self.detector.base_quote(opp.symbol)
+        widen = 1 + self.config.execution.slippage_bps / 10_000
+        held = {(opp.buy_venue, sym.quote): opp.buy_amount * opp.buy_limit * widen * (1 + opp.buy_fee_rate),
+                (opp.sell_venue, sym.base): opp.sell_amount}
+        self.detector.reserve(held)
+        task = asyncio.ensure_future(self.execute(opp))
+        self.pairs[opp.symbol] = task
+
+        def ended(done: asyncio.Task[None]) -> None:
+            del self.pairs[opp.symbol]
+            self.detector.reserve(held, release=True)
+            if not done.cancelled() and done.exception() is not None and self._pair_failed is None:
+                self._pair_failed = done.exception()  # raised by the loop: no pair fails silently
+            self._wake.set()  # its symbol (and any decision waiting for a free slot) is decided again
+
+        task.add_done_callback(ended)
 
     async def _cannot_trade(self, opp: Opportunity) -> str | None:
         """Why the run cannot trade this pair now, whatever the pair itself: these are the run's state, not
         risk limits (those, the kill switch included, are the executor's risk gate's, checked once, there)."""
         if not self.trading.writer.healthy:
             return "store_unavailable"  # trading without recording is not allowed: keep the decision only
-        if self.state.reconcile_pending and not await self._reconcile():
-            return "reconcile_pending"
+        if self.state.reconcile_pending and (self.pairs or not await self._reconcile()):
+            return "reconcile_pending"  # reconciled once no pair is in flight: its orders are not settled yet
         involved = {opp.buy_venue, opp.sell_venue} & self.state.stale_balances
         if involved:
             await refresh_balances(self.trading.venues, self.state, sorted(involved), strict=False)

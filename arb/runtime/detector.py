@@ -75,6 +75,9 @@ class Detector:
         self._config = config
         self._venues = venues
         self._rows: TrackedRows | None = None
+        # What the pairs in flight may still spend, per venue and asset: detection sizes on the rest.
+        self._reserved: dict[str, dict[str, Decimal]] = {}
+        self._available: dict[str, tuple[Mapping[str, Decimal], Mapping[str, Decimal]]] = {}  # (held, rest)
 
     def track(self) -> Callable[[], None]:
         """Keep :class:`TrackedRows` current from every book update on, for :meth:`detect_all` (only with at
@@ -135,7 +138,7 @@ class Detector:
         sym = self._per_symbol[symbol][0]
         taker_fee, fee_mode, rules = self._per_venue.get((name, symbol)) or self.venue_statics(name, symbol)
         bid_px, bid_sz, ask_px, ask_sz = book.top_arrays(self._depth)
-        balances = self._balances.get(name, _NO_BALANCES)
+        balances = self.balances_of(name)
         assert book.received_ts is not None
         return VenueBook(
             venue=name, bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz,
@@ -160,7 +163,27 @@ class Detector:
         return self._config.venues[name].taker_fee, self._venues.fee_mode(self._config, name)
 
     def balances_of(self, name: str) -> Mapping[str, Decimal]:
-        return self._balances.get(name, _NO_BALANCES)
+        """Venue ``name``'s free balances less what the pairs in flight there may still spend (never below
+        zero). The same object until either changes: the tracked rows re-read a venue only then."""
+        held = self._balances.get(name, _NO_BALANCES)
+        reserved = self._reserved.get(name)
+        if not reserved:
+            return held
+        cached = self._available.get(name)
+        if cached is None or cached[0] is not held:
+            rest = {asset: max(Decimal(0), held.get(asset, Decimal(0)) - reserved.get(asset, Decimal(0)))
+                    for asset in held.keys() | reserved.keys()}
+            cached = self._available[name] = (held, MappingProxyType(rest))
+        return cached[1]
+
+    def reserve(self, amounts: Mapping[tuple[str, str], Decimal], *, release: bool = False) -> None:
+        """Hold back (``release``: give back) ``amounts`` per (venue, asset) for a pair in flight."""
+        for (venue, asset), amount in amounts.items():
+            held = self._reserved.setdefault(venue, {})
+            held[asset] = held.get(asset, Decimal(0)) + (-amount if release else amount)
+            if not held[asset]:
+                del held[asset]
+            self._available.pop(venue, None)  # rebuilt on the next read, as a new object
 
     @property
     def symbols(self) -> list[str]:

@@ -60,7 +60,7 @@ def test_tracked_rows_decide_as_inputs_read_from_the_books(tmp_path: Path) -> No
         detector = Detector(config, books, venues, balances, lambda: now[0])
         untrack = detector.track()
 
-        def compare(at: int) -> None:
+        def compare(at: int) -> list[Opportunity | Rejection | None]:
             now[0] = at
             each = [detector.detect(s) for s in symbols]
             batch = detector.detect_all(symbols)
@@ -71,6 +71,24 @@ def test_tracked_rows_decide_as_inputs_read_from_the_books(tmp_path: Path) -> No
             some = rng.sample(range(SYMBOLS), 8)  # a subset, in another order: the rows are gathered
             assert records(detector.detect_all([symbols[k] for k in some])) == [each[k] for k in some]
             seen.update(map(_outcome, each))
+            return each
+
+        def reserved(decided: list[Opportunity | Rejection | None]) -> None:
+            """A pair in flight holds back its funds: both ways in decide as on balances that never had them."""
+            opp = next(d for d in decided if isinstance(d, Opportunity))
+            base = opp.symbol.split("/")[0]
+            held = {(opp.buy_venue, "USDT"): Decimal(390), (opp.sell_venue, base): Decimal(5)}  # more than held
+            detector.reserve(held)
+            less = {name: dict(held_by) for name, held_by in balances.items()}
+            less[opp.buy_venue]["USDT"] = Decimal(10)
+            less[opp.sell_venue][base] = Decimal(0)  # never below zero
+            plain = Detector(config, books, venues, less, lambda: now[0])
+            expected = [plain.detect(s) for s in symbols]
+            assert [detector.detect(s) for s in symbols] == expected
+            assert records(detector.detect_all(symbols)) == expected
+            assert expected != decided  # the reservation took the pair's funds
+            detector.reserve(held, release=True)
+            assert records(detector.detect_all(symbols)) == decided == [detector.detect(s) for s in symbols]
 
         seqs = itertools.count(1)
         try:
@@ -83,7 +101,10 @@ def test_tracked_rows_decide_as_inputs_read_from_the_books(tmp_path: Path) -> No
                     if event.symbol == symbols[8] and venue == names[3]:
                         continue  # a venue that never has this symbol's book
                     books.apply(dataclasses.replace(event, seq=next(seqs)), venue)  # decisions record it
-                compare(ts + rng.choice((0, 400, 1600)))  # 1600: past max_book_age_ms, books too old
+                decided = compare(ts + rng.choice((0, 400, 1600)))  # 1600: past max_book_age_ms, books too old
+                if any(isinstance(d, Opportunity) for d in decided) and not seen["reserved"]:
+                    reserved(decided)
+                    seen["reserved"] += 1
             last = books.now_ms
             now[0] = last
             before = [detector.detect(s) for s in symbols]
@@ -115,3 +136,4 @@ def test_tracked_rows_decide_as_inputs_read_from_the_books(tmp_path: Path) -> No
     # The cases above were all decided, not skipped: trades, screens and no-book symbols.
     assert {"opportunity", "book_not_live", "book_stale", "none"} <= set(seen)
     assert seen["unprofitable_after_fees"] > 0  # and records deferred above
+    assert seen["reserved"] == 1
