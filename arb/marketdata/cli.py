@@ -39,6 +39,9 @@ def register(subparsers: Any) -> None:
     rec.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
                      help="give up (exit 1, no file) when no venue has delivered a book by then (default: 30)")
     rec.add_argument("--depth", type=int, default=20, help="levels per side kept in the recorded books (default: 20)")
+    rec.add_argument("--market", action="append", default=[], metavar="VENUE:SYMBOL=NAME",
+                     help="VENUE names SYMBOL's market NAME (e.g. htx:LINK/USDT=LNK/USDT): subscribed as NAME, "
+                          "recorded as SYMBOL, as a config's market_names does; repeatable")
     rec.add_argument("--endpoint", action="append", default=[], metavar="VENUE=REST_URL,WS_URL",
                      help="connect VENUE's feed to these URLs instead of the venue's servers (a sandbox or a "
                           "proxy); for venues with their own adapter; repeatable")
@@ -71,9 +74,33 @@ def _endpoints(values: list[str], venues: list[str]) -> dict[str, Endpoint]:
     return found
 
 
+def _markets(values: list[str], venues: list[str], symbols: list[str]) -> dict[str, dict[str, str]]:
+    """``--market VENUE:SYMBOL=NAME`` options as venue -> engine symbol -> the venue's name for it."""
+    found: dict[str, dict[str, str]] = {}
+    for value in values:
+        venue, colon, rest = value.partition(":")
+        symbol, eq, name = rest.partition("=")
+        if not colon or not eq:
+            raise ConfigError("command line", "--market", f"{value!r} is not VENUE:SYMBOL=NAME "
+                              "(e.g. htx:LINK/USDT=LNK/USDT)")
+        if venue not in venues:
+            raise ConfigError("command line", "--market", f"{venue!r} is not one of --venues")
+        if symbol not in symbols:
+            raise ConfigError("command line", "--market", f"{symbol!r} is not one of --symbols")
+        try:
+            Symbol.parse(name)
+        except ValueError as exc:
+            raise ConfigError("command line", "--market", f"{value}: {exc}") from None
+        if symbol in found.get(venue, {}):
+            raise ConfigError("command line", "--market", f"{venue} {symbol} named twice")
+        found.setdefault(venue, {})[symbol] = name
+    return found
+
+
 def build_feeds(venues: list[str], symbols: list[str], store: BookStore, args: argparse.Namespace) -> list[Feed]:
     """Each venue's own book feed, from its adapter (checked before anything connects)."""
     endpoints = _endpoints(args.endpoint, venues)
+    markets = _markets(args.market, venues, symbols)
     drops = FrameDrops()
     feeds: list[Feed] = []
     for venue in venues:
@@ -86,7 +113,8 @@ def build_feeds(venues: list[str], symbols: list[str], store: BookStore, args: a
             raise ConfigError("command line", "--venues", f"{venue}: {refusal}")
         try:
             feeds.append(ref.adapter.book_feed(ref, store, symbols, depth=args.depth, clock_ms=wall_ms,
-                                               drops=drops, endpoint=endpoints.get(venue)))
+                                               drops=drops, endpoint=endpoints.get(venue),
+                                               market_names=markets.get(venue)))
         except ValueError as exc:
             raise ConfigError("command line", "--endpoint", f"{venue}: {exc}") from None
     return feeds
