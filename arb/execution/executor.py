@@ -126,7 +126,17 @@ class PairedExecutor:
         )
         if not decision.allowed:
             return self._refuse(opp, detected_at, decision.reason or "risk", plan)
+        # Held from the check (nothing awaited in between) to the pair's end: a pair decided meanwhile is
+        # judged against this one's worst case too ([execution] max_pairs_in_flight).
+        release = self.risk.hold(buy_venue=plan.buy.venue, sell_venue=plan.sell.venue, base_asset=base,
+                                 size=max(plan.buy.amount, plan.sell.amount))
+        try:
+            return await self._send_pair(opp, plan, detected_at)
+        finally:
+            release()
 
+    async def _send_pair(self, opp: OpportunityLike, plan: PairPlan, detected_at: datetime) -> PairResult:
+        """Record, prepare and send an approved pair's legs, then settle what came back."""
         trace = self.trace
         if trace is not None:
             trace("planned")

@@ -101,6 +101,11 @@ class RiskGate:
     _auth_failed: set[str] = field(default_factory=set)
     _breakers: dict[str, _Breaker] = field(default_factory=dict)
     _exposure: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    # Pairs in flight, per (venue, asset): the base their buys (long) and sells (short) there could still
+    # leave unhedged. A pair holds its share from its check until it has ended (``hold``), so concurrent
+    # pairs are judged against each other's worst case too: the exposure check stays atomic.
+    _held_long: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    _held_short: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     _pnl_day: datetime | None = None
     _pnl_today: Decimal = Decimal(0)
     on_event: Callable[[RiskEvent], None] | None = None  # told of each RiskEvent as it happens
@@ -138,6 +143,18 @@ class RiskGate:
 
     def exposure(self, venue: str, asset: str) -> Decimal:
         return self._exposure.get((venue, asset), Decimal(0))
+
+    def hold(self, *, buy_venue: str, sell_venue: str, base_asset: str, size: Decimal) -> Callable[[], None]:
+        """Count an approved pair's worst case (one leg fills) until the returned call releases it."""
+        long, short = (buy_venue, base_asset), (sell_venue, base_asset)
+        self._held_long[long] = self._held_long.get(long, Decimal(0)) + size
+        self._held_short[short] = self._held_short.get(short, Decimal(0)) + size
+
+        def release() -> None:
+            self._held_long[long] -= size
+            self._held_short[short] -= size
+
+        return release
 
     def record_pnl(self, amount: Decimal) -> None:
         self._roll_day()
@@ -225,9 +242,11 @@ class RiskGate:
             return RiskDecision(False, "max_notional")
         # Worst case: only one leg fills. Buying leaves +size on the buy venue, selling -size on the other.
         cap = self.limits.max_unhedged_exposure
-        if abs(self.exposure(buy_venue, base_asset) + size) > cap:
+        held_long = self._held_long.get((buy_venue, base_asset), Decimal(0))  # pairs in flight: their worst too
+        held_short = self._held_short.get((sell_venue, base_asset), Decimal(0))
+        if abs(self.exposure(buy_venue, base_asset) + held_long + size) > cap:
             return RiskDecision(False, f"max_exposure:{buy_venue}:{base_asset}")
-        if abs(self.exposure(sell_venue, base_asset) - size) > cap:
+        if abs(self.exposure(sell_venue, base_asset) - held_short - size) > cap:
             return RiskDecision(False, f"max_exposure:{sell_venue}:{base_asset}")
         return ALLOW
 

@@ -19,7 +19,8 @@ wake-up:
    the newest state. Above 1, the pair runs as a task of its own (``_start_pair``) and the other symbols
    keep being decided while it is in flight: up to that many pairs at once, one per symbol (a symbol with
    a pair in flight is decided again when it ends), each holding back what its legs may spend from the
-   balances detection sizes on (``Detector.reserve``), so two pairs never count on the same funds. A
+   balances detection sizes on (``Detector.reserve``), so two pairs never count on the same funds, and
+   its one-leg worst case in the risk gate's exposure check (``RiskGate.hold``, by the executor). A
    pair's task that fails fails the run; at the end the loop waits for every pair in flight.
 
 **Decision latency** (``RunResult.hot_path``), per symbol decided: from the moment its oldest undecided

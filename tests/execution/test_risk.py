@@ -66,6 +66,29 @@ def test_max_unhedged_exposure_counts_the_one_sided_worst_case(tmp_path: Path, v
     assert check(g, size="9", price="1") is None
 
 
+def test_pairs_in_flight_count_each_others_worst_case(tmp_path: Path) -> None:
+    """Two pairs in flight (``[execution] max_pairs_in_flight``) could each leave their size unhedged: a third
+    is judged against both, on either side, and the room comes back as each pair ends."""
+    g = gate(tmp_path, Clock())  # cap 50 LINK per venue
+    first = g.hold(buy_venue="gate", sell_venue="paper", base_asset="LINK", size=D("20"))
+    second = g.hold(buy_venue="gate", sell_venue="paper", base_asset="LINK", size=D("20"))
+    assert check(g, size="10", price="1") is None  # 20 + 20 + 10 long on gate: at the cap
+    assert check(g, size="10.01", price="1") == "max_exposure:gate:LINK"
+    other = g.hold(buy_venue="paper", sell_venue="gate", base_asset="ETH", size=D("50"))  # another asset
+    assert check(g, size="10", price="1") is None
+    first()
+    assert check(g, size="30", price="1") is None
+    assert check(g, size="30.01", price="1") == "max_exposure:gate:LINK"
+    reverse = g.hold(buy_venue="okx", sell_venue="gate", base_asset="LINK", size=D("45"))  # short on gate
+    assert g.check(buy_venue="paper", sell_venue="gate", base_asset="LINK", size=D("5"), buy_limit=D(1),
+                   sell_limit=D(1)).allowed
+    assert g.check(buy_venue="paper", sell_venue="gate", base_asset="LINK", size=D("5.01"), buy_limit=D(1),
+                   sell_limit=D(1)).reason == "max_exposure:gate:LINK"
+    for release in (second, other, reverse):
+        release()
+    assert check(g, size="50", price="1") is None and check(g, size="50.01", price="1") == "max_exposure:gate:LINK"
+
+
 def test_daily_loss_limit_resets_at_utc_midnight(tmp_path: Path) -> None:
     clock = Clock()
     g = gate(tmp_path, clock)
