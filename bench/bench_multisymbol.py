@@ -21,13 +21,15 @@ per symbol on inputs read from the books (the loop as it was before batching). R
 - events/s over the whole run (reading and parsing the capture, applying it, deciding, writing);
 - decision latency p50/p99 (``RunResult.hot_path``): per symbol, from the moment its market instant's
   events are all applied (the instant is delivered to the decision loop) to the moment detection has
-  returned that symbol's decision. A batch's symbols all get the batch's time; one at a time, a symbol
+  returned that symbol's decision (for a rejection the batch's array screen decided, its reason and pair:
+  the ``Decimal`` record of it is built after, as the loop hands it on, and is counted in the detection
+  stage below). A batch's symbols all get the batch's time; one at a time, a symbol
   also waits for the symbols decided before it. Applying the instant's events is not in it (it is in
   events/s): a replay applies a whole instant back to back, which a live feed spreads over the time its
   updates arrive in (``arb/runtime/decisions.py`` defines it);
 - the funnel of both (which must be equal: the decisions are the same);
-- the detection stage alone (the loop's ``detect_all`` calls, inputs + detection) in wall seconds and
-  symbol decisions/s;
+- the detection stage alone (the loop's ``detect_all`` calls, inputs + detection, and its ``record``
+  calls, the rejections' records) in wall seconds and symbol decisions/s;
 
 and then, in the same run, the research side of scale: sweep throughput (replays per minute) on a local
 dask cluster of 2 worker processes against the same replays one after another in one process, with and
