@@ -319,30 +319,27 @@ def per_item(params: DetectionParams | Sequence[DetectionParams], n: int) -> Seq
 
 
 class _Columns:
-    """Kernel outputs as Python floats, looked up by crossed-pair index. Converted on first use: in a
-    fee-bound market most batches size nothing, and then only ``sized`` is asked."""
+    """Kernel outputs as Python floats, looked up by crossed-pair index."""
 
-    __slots__ = ("_arrays", "_lists", "_row_of", "_size")
+    __slots__ = ("cost", "net", "proceeds", "profitable", "row_of", "size")
 
     def __init__(
         self, row_of: IntArray, profitable: FloatArray, size: FloatArray, cost: FloatArray, proceeds: FloatArray,
         net: FloatArray,
     ) -> None:
-        self._row_of, self._size = row_of, size
-        self._arrays = (profitable, size, cost, proceeds, net)
-        self._lists: tuple[list[int], list[float], list[float], list[float], list[float], list[float]] | None = None
-
-    def sized(self, i: int) -> bool:
-        """Whether the kernel sized pair ``i`` above zero (its ``Candidate.size > 0``)."""
-        return bool(self._size[self._row_of[i]] > 0)
+        self.row_of = row_of.tolist()
+        self.profitable = profitable.tolist()
+        self.size = size.tolist()
+        self.cost = cost.tolist()
+        self.proceeds = proceeds.tolist()
+        self.net = net.tolist()
 
     def candidate(self, i: int, b: int, s: int, gross: float) -> Candidate:
-        if self._lists is None:
-            self._lists = (self._row_of.tolist(), *(a.tolist() for a in self._arrays))  # type: ignore[assignment]
-        row_of, profitable, sizes, costs, proceeds_, net = self._lists  # type: ignore[misc]
-        r = row_of[i]
-        size, cost, proceeds = sizes[r], costs[r], proceeds_[r]
-        return Candidate(b, s, gross, profitable[r], size, size / net[r], *_NAN4, cost, proceeds, proceeds - cost)
+        r = self.row_of[i]
+        size, cost, proceeds = self.size[r], self.cost[r], self.proceeds[r]
+        return Candidate(
+            b, s, gross, self.profitable[r], size, size / self.net[r], *_NAN4, cost, proceeds, proceeds - cost
+        )
 
 
 class ScreenLimits:

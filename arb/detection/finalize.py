@@ -242,7 +242,7 @@ def _finalize(
         sell_proceeds=money.sell_proceeds,
         expected_profit=profit,
         edge_bps=edge_bps,
-        gross_edge_bps=gross_bps(cand),
+        gross_edge_bps=gross_bps(cand.gross_edge_bps),
         crossed=cand.crossed,
         buy_book_seq=buy.seq,
         sell_book_seq=sell.seq,
@@ -252,8 +252,9 @@ def _finalize(
     )
 
 
-def gross_bps(cand: Candidate) -> Decimal:
-    return dec(cand.gross_edge_bps).quantize(BPS_EXP, rounding=ROUND_HALF_EVEN)
+def gross_bps(gross_edge_bps: float) -> Decimal:
+    """A candidate's float gross edge as recorded: 4 places (a quantize far below 28 digits: no wide context)."""
+    return dec(gross_edge_bps).quantize(BPS_EXP, rounding=ROUND_HALF_EVEN)
 
 
 class BookFacts(NamedTuple):
@@ -303,7 +304,7 @@ def unsized_rejection(
     return Rejection(
         reason=reason, symbol=symbol, buy_venue=buy.venue, sell_venue=sell.venue, best_ask=_price(best_ask),
         best_bid=_price(best_bid), buy_fee_rate=buy.taker_fee, sell_fee_rate=sell.taker_fee,
-        gross_edge_bps=dec(gross_edge_bps).quantize(BPS_EXP, rounding=ROUND_HALF_EVEN),
+        gross_edge_bps=gross_bps(gross_edge_bps),
         crossed=gross_edge_bps > 0.0, buy_book_seq=buy.seq, sell_book_seq=sell.seq, buy_book_age_ms=buy.age_ms,
         sell_book_age_ms=sell.age_ms,
     )
@@ -334,7 +335,7 @@ def _rejection(
         best_bid=dec(best_bid),
         buy_fee_rate=buy.taker_fee,
         sell_fee_rate=sell.taker_fee,
-        gross_edge_bps=gross_bps(cand),
+        gross_edge_bps=gross_bps(cand.gross_edge_bps),
         crossed=cand.crossed,
         buy_book_seq=buy.seq,
         sell_book_seq=sell.seq,

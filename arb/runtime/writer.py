@@ -1,10 +1,11 @@
 """The batched decision writer: keeps database I/O off the hot path without ever dropping a record.
 
-The hot path only appends a row to an in-memory list (``add``), as the driver's parameters
-(``repo.OpportunityRows``: converted on the caller's thread, a few microseconds). A background task writes
-full batches in a worker thread, each one ``executemany``: that thread runs almost no Python, so it does not
-take the GIL from the decision loop for a switch interval (5 ms) at a time, which the ORM's bulk insert did
-(decision latency p99 10-16 ms at 100 symbols). ``flush`` writes whatever is left. A batch that fails to write stays queued, the writer
+The hot path only appends a row to an in-memory list (``add``): nothing else stands between a batch's
+rejections and an opportunity decided after them. A background task writes full batches, each one
+``executemany`` of the rows as the driver's parameters (``repo.OpportunityRows``), not the ORM's bulk insert,
+whose Python took the GIL from the decision loop for a switch interval (5 ms) at a time (decision latency
+p99 10-16 ms at 100 symbols). Live it writes in a worker thread; a simulation writes on its loop (see
+``Engine``). ``flush`` writes whatever is left. A batch that fails to write stays queued, the writer
 reports itself unhealthy (the engine stops trading while the store is away) and retries with capped
 backoff; rows leave the queue only once their transaction has committed.
 
@@ -54,7 +55,7 @@ class DecisionWriter:
         bind = sessions.kw["bind"]
         self._rows = repo.OpportunityRows(bind.dialect)
         self._batch_size = batch_size
-        self._pending: list[Sequence[Any] | dict[str, Any]] = []  # the driver's parameters, one row each
+        self._pending: list[Mapping[str, Any]] = []
         self._snapshots: list[_Snapshot] = []
         self._wake = asyncio.Event()
         self._retry_base_s = retry_base_s
@@ -69,7 +70,7 @@ class DecisionWriter:
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Queue one ``opportunities`` row (``repo.record_opportunities``' keys). Cheap: no I/O, no logging."""
-        self._pending.append(self._rows.params(row))
+        self._pending.append(row)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
 
@@ -145,12 +146,12 @@ class DecisionWriter:
             self.healthy = True
             attempt = 0
 
-    async def _write_inline(self, batch: list[Sequence[Any] | dict[str, Any]], snapshots: list[_Snapshot]) -> None:
+    async def _write_inline(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot]) -> None:
         self._write(batch, snapshots)
 
-    def _write(self, batch: list[Sequence[Any] | dict[str, Any]], snapshots: list[_Snapshot]) -> None:
+    def _write(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot]) -> None:
         with self._sessions.begin() as session:
-            self._rows.write(session.connection(), batch)
+            self._rows.write(session.connection(), [self._rows.params(row) for row in batch])
             for snap in snapshots:
                 repo.record_balances(session, snap.run_id, snap.ts, snap.balances, kind=snap.kind,
                                      opportunity_id=snap.opportunity_id)

@@ -163,10 +163,9 @@ def record_opportunities(session: Session, rows: Sequence[Mapping[str, Any]]) ->
 
 
 class OpportunityRows:
-    """``record_opportunities`` for the batched decision writer, prepared (``arb/store/prepared.py``): a row
-    becomes the driver's parameters when it is queued (:meth:`params`, on the caller's thread, which also
-    refuses a bad row there), and a batch is one ``executemany`` (:meth:`write`), so the writer's worker
-    thread runs almost no Python while the engine decides. The stored rows are ``record_opportunities``'
+    """``record_opportunities`` for the batched decision writer, prepared (``arb/store/prepared.py``): each row
+    becomes the driver's parameters (:meth:`params`, which refuses a bad row as the ORM would), and a batch
+    is one ``executemany`` (:meth:`write`), with none of the ORM's bulk-insert machinery around it. The stored rows are ``record_opportunities``'
     (``tests/store/test_repo.py`` compares them as the database holds them); no ids come back."""
 
     _COLUMNS = tuple(c.key for c in Opportunity.__table__.columns if c.key != "id")
