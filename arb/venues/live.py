@@ -16,19 +16,15 @@ fields spell the venue's own status, whether a closed order can still be fetched
 a pair would be built and signed only after the first had started. ``prepare`` runs ccxt's own
 ``create_order`` with the exchange's ``fetch`` intercepted: reads it needs first (markets, clock sync,
 account mode) go through, and the first write (the order) is captured as URL, headers and body instead
-of being sent. ``send`` then writes exactly that on the exchange's own aiohttp session, with ccxt's
-timeouts, and hands the answer to ccxt's own response handling (``handle_errors``: Gate's labels) and
-``parse_order``, as ``create_order`` does for spot. Everything ccxt's ``fetch`` would compute before
-writing (merged headers, URL, encoded body, timeout) is computed in ``prepare``, so a leg's own work
-between "send" and its bytes on the socket is aiohttp's alone. When the exchange uses a proxy, ``send``
-goes through ccxt's ``fetch`` instead (its proxy handling is not repeated here).
+of being sent. The request is then serialized, with the headers ccxt's session would add, into the exact
+bytes of an HTTP/1.1 request. ``send`` writes those bytes on the exchange's order line
+(:mod:`arb.venues.order_line`: kept-alive connections, nothing built or awaited before the write) with
+ccxt's timeout, and hands the answer to ccxt's own response handling (``handle_errors``: Gate's labels) and
+``parse_order``, as ``create_order`` does for spot. When the exchange uses a proxy, ``send`` goes through
+ccxt's ``fetch`` instead (its proxy handling is not repeated here).
 
-**Both legs built before either is written.** aiohttp builds and writes a request in one call (on
-Python >= 3.12 the write even starts inside that call), so the second leg of a pair would be built only
-after the first one's bytes had left. The body is therefore a payload that yields one loop turn before
-writing (aiohttp holds the headers back to coalesce them with the body, so nothing leaves before it):
-two legs sent in the same loop turn are both fully built before either reaches the socket, and the two
-writes run back to back. Nothing waits on the other leg, so a leg sent alone is held one turn, no more.
+**Both legs built before either is written.** A prepared order is bytes, so two legs sent in the same loop
+turn reach their sockets back to back, each in its task's first step.
 
 The interception is per task (a ``ContextVar``): other calls running concurrently on the same exchange
 are never captured. Placements are never GETs on any ccxt venue, which is what the interception relies
@@ -39,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -49,21 +44,17 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-import ccxt
-import yarl
-from aiohttp.payload import BytesPayload
-
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules, Side
 from arb.domain.orders import VenueState
 from arb.errors import ArbError, OrderNotFound, VenueError
 from arb.runtime.simloop import time_held
 from arb.venues.generic.errors import translate as ccxt_translate
+from arb.venues.order_line import OrderLine, RawRequest, ssl_context_of
 from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 
 log = logging.getLogger(__name__)
-# Below aiohttp's 15 s keep-alive for an idle pooled connection (TCPConnector's keepalive_timeout).
+# Pings an idle order line well before a venue's keep-alive timeout closes it (often 15 s or more).
 KEEP_WARM_IDLE_S = 10.0
 ZERO = Decimal(0)
 _CLOSED = {"closed", "canceled", "cancelled", "expired"}
@@ -103,58 +94,39 @@ class WireRequest:
     headers: dict[str, str] | None = field(repr=False)  # signed: carries the API key
     body: str | None = field(repr=False)
     market: dict[str, Any] = field(repr=False)  # ccxt's market, for parse_order
-    # What ccxt's fetch would compute before writing; ``direct`` is False when a proxy is configured.
-    direct: bool = False
-    target: yarl.URL | None = field(default=None, repr=False)
+    # The bytes for the order line, with the headers ccxt's session adds; None when a proxy is configured
+    # (``send`` then goes through ccxt's fetch).
+    raw: RawRequest | None = field(default=None, repr=False)
     request_headers: dict[str, str] = field(default_factory=dict, repr=False)  # signed + session/UA
-    payload: bytes | None = field(default=None, repr=False)
-    timeout: aiohttp.ClientTimeout | None = field(default=None, repr=False)
+    timeout_s: float = 0.0
+
+    @property
+    def direct(self) -> bool:
+        return self.raw is not None
 
 
-class _OneTurnLaterBody(BytesPayload):
-    """An order body that yields one loop turn before aiohttp writes it (see the module docstring)."""
-
-    async def write(self, writer: Any) -> None:  # aiohttp < 3.12 writes through this
-        await asyncio.sleep(0)
-        await super().write(writer)
-
-    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
-        await asyncio.sleep(0)
-        await super().write_with_length(writer, content_length)
-
-
-# ccxt's fetch turns aiohttp's failures into these; the direct write does the same, so the translation
-# table sees what it would have seen from ccxt. Most specific first.
-_TRANSPORT_ERRORS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], type[Exception]], ...] = (
-    (socket.gaierror, ccxt.ExchangeNotAvailable),
-    (TimeoutError, ccxt.RequestTimeout),  # asyncio's and concurrent.futures' too, since 3.11
-    (aiohttp.ClientConnectionError, ccxt.ExchangeNotAvailable),
-    (aiohttp.ClientError, ccxt.ExchangeError),
-)
-
-
-def _wire_request(exchange: Any, cap: _Captured, market: dict[str, Any]) -> WireRequest:
+def _wire_request(exchange: Any, url: str, method: str, signed: dict[str, str] | None, body: Any,
+                  market: dict[str, Any]) -> WireRequest:
     """Everything ccxt's ``fetch`` computes before writing, computed now (see ccxt's ``fetch``)."""
     proxied = (
-        exchange.check_proxy_url_settings(cap.url, cap.method, cap.headers, cap.body) is not None
-        or any(p for p in exchange.check_proxy_settings(cap.url, cap.method, cap.headers, cap.body))
+        exchange.check_proxy_url_settings(url, method, signed, body) is not None
+        or any(p for p in exchange.check_proxy_settings(url, method, signed, body))
         or exchange.aiohttp_proxy
     )
-    if proxied or not isinstance(cap.body, str | None):
-        return WireRequest(cap.url, cap.method, cap.headers, cap.body, market)
-    timeout_s = exchange.timeout / 1000
+    if proxied or not isinstance(body, str | None):
+        return WireRequest(url, method, signed, body, market)
+    headers = exchange.prepare_request_headers(dict(signed or {}))
     return WireRequest(
-        cap.url, cap.method, cap.headers, cap.body, market,
-        direct=True,
-        target=yarl.URL(cap.url, encoded=True),
-        request_headers=exchange.prepare_request_headers(dict(cap.headers or {})),
-        payload=cap.body.encode() if cap.body else None,
-        timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=timeout_s, sock_read=timeout_s),
+        url, method, signed, body, market,
+        raw=RawRequest.build(url, method, headers, body.encode() if body is not None else None),
+        request_headers=headers,
+        timeout_s=exchange.timeout / 1000,
     )
 
 
-# True while ``prepare`` runs ccxt's create_order in this task: the next write is captured, not sent.
-_CAPTURING: ContextVar[bool] = ContextVar("arb_live_capturing", default=False)
+# While ``prepare`` runs ccxt's create_order in this task, its next write ("write") is captured, not sent;
+# while ``ping`` asks the time, its next request of any method ("any").
+_CAPTURING: ContextVar[str | None] = ContextVar("arb_live_capturing", default=None)
 
 
 class _Captured(Exception):  # a control-flow signal that never leaves ``prepare``
@@ -169,20 +141,31 @@ WireFetch = Callable[[str, str, Any, Any], Awaitable[Any]]
 
 
 def install_capture(exchange: Any) -> WireFetch:
-    """Intercept ``exchange.fetch`` (once per instance) and return ccxt's own, uncaptured ``fetch``."""
+    """Intercept ``exchange.fetch`` (once per instance), give the exchange its order line (closed with it),
+    and return ccxt's own, uncaptured ``fetch``."""
     existing: WireFetch | None = getattr(exchange, "_arb_wire_fetch", None)
     if existing is not None:
         return existing
     wire_fetch: WireFetch = exchange.fetch
 
     async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
-        if _CAPTURING.get() and method.upper() != "GET":
+        capturing = _CAPTURING.get()
+        if capturing == "any" or (capturing == "write" and method.upper() != "GET"):
             raise _Captured(url, method, headers, body)
         with time_held():  # in a simulation, a request on the wire (to the sandbox) takes no market time
             return await wire_fetch(url, method, headers, body)
 
+    line = OrderLine(str(getattr(exchange, "id", "exchange")), lambda: ssl_context_of(exchange))
+    close = exchange.close
+
+    async def close_with_line(*args: Any, **kwargs: Any) -> Any:
+        await line.close()
+        return await close(*args, **kwargs)
+
     exchange.fetch = fetch
+    exchange.close = close_with_line
     exchange._arb_wire_fetch = wire_fetch
+    exchange._arb_order_line = line
     return wire_fetch
 
 
@@ -216,6 +199,9 @@ class LiveVenue:
         self.client_ids = quirks.client_ids
         self._translate = translate
         self._wire_fetch = install_capture(exchange)
+        self.line: OrderLine = exchange._arb_order_line
+        # Per (symbol, side, time in force): whether the exchange's own order builder agreed with ccxt's.
+        self._builder_agrees: dict[tuple[str, Side, str], bool] = {}
         self._monotonic = monotonic
         self.last_request = monotonic()  # when a request last went to the venue (keep_warm reads it)
 
@@ -245,16 +231,41 @@ class LiveVenue:
         )
 
     async def prepare(self, request: OrderRequest) -> PreparedOrder:
-        """Build and sign the order exactly as ccxt's ``create_order`` would, without sending it."""
+        """Build and sign the order exactly as ccxt's ``create_order`` would, without sending it.
+
+        An exchange with its own order builder (``build_limit_order``, e.g. Gate's) builds it instead, for
+        a market, side and time in force where both builds of one order already came out identical."""
+        build = getattr(self.exchange, "build_limit_order", None)
+        if build is None:
+            return PreparedOrder(self.name, request, await self._capture(request))
+        shape = (request.symbol, request.side, request.time_in_force)
+        checked = self._builder_agrees.get(shape)
+        if checked is None:
+            return PreparedOrder(self.name, request, await self._capture_and_compare(request, build, shape))
+        if checked:
+            try:
+                built = await build(request.symbol, request.side.value, request.amount, request.price,
+                                    request.time_in_force, request.client_order_id)
+            except ArbError:
+                raise
+            except Exception as exc:  # the table decides; unknown ones become VenueError
+                raise self._translate(exc, self.name) from exc
+            if built is not None:
+                return PreparedOrder(self.name, request, _wire_request(
+                    self.exchange, built.url, built.method, built.headers, built.body,
+                    self.exchange.market(request.symbol)))
+        return PreparedOrder(self.name, request, await self._capture(request))
+
+    async def _capture(self, request: OrderRequest) -> WireRequest:
         params = {"timeInForce": request.time_in_force.upper(), self.quirks.client_id_param: request.client_order_id}
-        token = _CAPTURING.set(True)
+        token = _CAPTURING.set("write")
         try:
             await self.exchange.create_order(
                 request.symbol, "limit", request.side.value, str(request.amount), str(request.price), params,
             )
         except _Captured as cap:
-            wire = _wire_request(self.exchange, cap, self.exchange.market(request.symbol))
-            return PreparedOrder(self.name, request, wire)
+            return _wire_request(self.exchange, cap.url, cap.method, cap.headers, cap.body,
+                                 self.exchange.market(request.symbol))
         except ArbError:
             raise
         except Exception as exc:  # the table decides; unknown ones become VenueError
@@ -263,6 +274,33 @@ class LiveVenue:
             _CAPTURING.reset(token)
         # create_order returned without a write to capture: it placed the order some other way.
         raise VenueError(self.name, "create_order sent no capturable request; cannot prepare")
+
+    async def _capture_and_compare(self, request: OrderRequest, build: Any,
+                                   shape: tuple[str, Side, str]) -> WireRequest:
+        """ccxt's build of ``request`` (the one sent), and the exchange's own build of it at the same pinned
+        instant (``nonce``): identical URL, body and headers let the builder take this shape's next orders."""
+        exchange = self.exchange
+        nonce = exchange.nonce()
+        exchange.nonce = lambda: nonce  # a concurrent request signed meanwhile gets this instant too: harmless
+        try:
+            wire = await self._capture(request)
+            built = await build(request.symbol, request.side.value, request.amount, request.price,
+                                request.time_in_force, request.client_order_id, nonce_ms=nonce)
+        except ArbError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, self.name) from exc
+        finally:
+            del exchange.nonce
+        if built is None:
+            return wire  # not a shape the builder covers for these values: decided on a later order
+        agrees = (built.url, built.method, built.headers, built.body) == (wire.url, wire.method, wire.headers,
+                                                                          wire.body)
+        self._builder_agrees[shape] = agrees
+        if not agrees:
+            log.warning("%s: arb's order builder and ccxt's differ for %s %s %s; those orders are built by ccxt",
+                        self.name, request.symbol, request.side.value, request.time_in_force)
+        return wire
 
     async def send(self, prepared: PreparedOrder) -> OrderReport:
         """Write a prepared order now and parse the answer with ccxt's ``parse_order``."""
@@ -286,25 +324,16 @@ class LiveVenue:
         return self._order(self.exchange.parse_order(response, wire.market), prepared.request)
 
     async def _write(self, wire: WireRequest) -> Any:
-        """ccxt's ``fetch`` for a prepared order: write it, then ccxt's own response handling."""
+        """ccxt's ``fetch`` for a prepared request: write it on the order line, then ccxt's own response
+        handling."""
+        assert wire.raw is not None
         ex = self.exchange
-        ex.open(True)  # the session, created lazily; refuses after close() as ccxt's fetch does
-        body = _OneTurnLaterBody(wire.payload) if wire.payload is not None else None
-        try:
-            async with ex.session.request(wire.method, wire.target, data=body, headers=wire.request_headers,
-                                          timeout=wire.timeout) as response:
-                text = await response.text(errors="replace")
-                headers: dict[str, str] = {}
-                for name, value in response.headers.items():  # repeated headers joined, as ccxt does
-                    headers[name] = f"{headers[name]}, {value}" if name in headers else value
-                status, reason = response.status, response.reason
-        except (socket.gaierror, TimeoutError, aiohttp.ClientError) as exc:
-            ccxt_error = next(err for kinds, err in _TRANSPORT_ERRORS if isinstance(exc, kinds))
-            raise ccxt_error(f"{ex.id} {wire.method} {urlsplit(wire.url).path}") from exc
+        answer = await self.line.send(wire.raw, wire.timeout_s)
+        status, reason, headers = answer.status, answer.reason, answer.headers
         if ex.enableLastResponseHeaders:  # as ccxt's fetch does: a rate limit's reset is read from them
             ex.last_response_headers = headers
-        text = ex.on_rest_response(status, reason, wire.url, wire.method, headers, text, wire.request_headers,
-                                   wire.body)
+        text = ex.on_rest_response(status, reason, wire.url, wire.method, headers, answer.text,
+                                   wire.request_headers, wire.body)
         parsed = ex.parse_json(text)
         ex.handle_errors(status, reason, wire.url, wire.method, headers, text, parsed, wire.request_headers,
                          wire.body)
@@ -317,7 +346,7 @@ class LiveVenue:
     async def keep_warm(self, idle_s: float = KEEP_WARM_IDLE_S, *,
                         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         """Keep the connection an order will use open: after ``idle_s`` without a request, ask the venue its
-        time (a public read on the order host). aiohttp closes a connection idle for 15 s, and a leg sent
+        time over the order line (:meth:`ping`). A venue closes a connection idle for a while, and a leg sent
         after a quiet spell would otherwise pay a new TCP and TLS handshake before its first byte. Runs until
         cancelled; a failed ping is logged (once per kind of failure) and the next one tried."""
         if not self.exchange.has.get("fetchTime"):
@@ -330,12 +359,39 @@ class LiveVenue:
                 await sleep(wait)
                 continue
             try:
-                await self._call("fetch_time")
+                await self.ping()
             except ArbError as exc:
                 self.last_request = self._monotonic()  # not again at once: the next try is idle_s away
                 if type(exc).__name__ not in failed:
                     failed.add(type(exc).__name__)
                     log.warning("%s: keeping the connection warm failed: %s", self.name, type(exc).__name__)
+
+    async def ping(self) -> None:
+        """ccxt's own ``fetch_time`` request, written on the order line: it keeps that line's connection to
+        the venue open. An exchange whose ``fetch_time`` makes no request through ``fetch`` is just called."""
+        self.last_request = self._monotonic()
+        token = _CAPTURING.set("any")
+        try:
+            await self.exchange.fetch_time()
+            return  # nothing captured: the call itself was the ping
+        except _Captured as cap:
+            wire = _wire_request(self.exchange, cap.url, cap.method, cap.headers, cap.body, {})
+        except ArbError:
+            raise
+        except Exception as exc:  # the table decides; unknown ones become VenueError
+            raise self._translate(exc, self.name) from exc
+        finally:
+            _CAPTURING.reset(token)
+        try:
+            with time_held():
+                if wire.direct:
+                    await self._write(wire)
+                else:
+                    await self._wire_fetch(wire.url, wire.method, wire.headers, wire.body)
+        except ArbError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, self.name) from exc
 
     def _by_client_id(self, client_order_id: str) -> dict[str, str]:
         param = self.quirks.lookup_param

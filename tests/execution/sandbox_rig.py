@@ -1,7 +1,8 @@
 """Two sandboxed Gate venues on loopback, driven through GateExchange + LiveVenue, and wire tracing.
 
-``WireLog`` hooks aiohttp's client tracing into the session ccxt uses, so tests see when each request
-actually started and when its response came back, in the same clock the sandbox uses.
+``WireLog`` hooks aiohttp's client tracing into the session ccxt uses, and wraps the venue's order line
+(orders and pings go there, not through aiohttp), so tests see when each request actually started and when
+its response came back, in the same clock the sandbox uses.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
 from arb.venues.gate.clock import ServerClock
 from arb.venues.live import LiveVenue
+from arb.venues.order_line import RawRequest, RawResponse
 
 KEY, SECRET = "exec-key", "exec-secret-not-real"
 PAIR = PairSpec("LINK_USDT", precision=2, amount_precision=2, min_base_amount=Decimal("0.01"),
@@ -121,6 +123,23 @@ class WireLog:
         tc.on_request_exception.append(failed)
         return tc
 
+    def watch_line(self, venue: LiveVenue) -> None:
+        line_send = venue.line.send
+
+        async def send(request: RawRequest, timeout_s: float) -> RawResponse:
+            ev = WireEvent(venue.name, request.method, request.target.split("?")[0], self.clock())
+            self.events.append(ev)
+            try:
+                answer = await line_send(request, timeout_s)
+            finally:
+                ev.end = self.clock()
+            ev.status = answer.status
+            raw = answer.headers.get("X-Gate-RateLimit-Reset-Timestamp")
+            ev.reset_at = float(raw) if raw else None
+            return answer
+
+        venue.line.send = send  # type: ignore[method-assign]
+
 
 def sandbox_config(clock: Callable[[], float] = time.time, **kw: object) -> SandboxConfig:
     values: dict[str, object] = dict(
@@ -139,8 +158,11 @@ async def live_gate(name: str, sb: Sandbox, wire: WireLog | None = None,
                                    pairs=[PAIR.to_json()], clock=server_clock)
     if wire is not None:
         ex.session = aiohttp.ClientSession(trace_configs=[wire.trace(name)])
+    venue = live_venue(name, ex)
+    if wire is not None:
+        wire.watch_line(venue)
     try:
-        yield live_venue(name, ex)
+        yield venue
     finally:
         await ex.close()
         if wire is not None and ex.session is not None and not ex.session.closed:

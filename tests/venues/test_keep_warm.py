@@ -24,8 +24,10 @@ D = Decimal
 
 
 class FakeExchange:
-    """Only what keep_warm touches: ``has``, ``fetch`` (intercepted by LiveVenue) and ``fetch_time``."""
+    """Only what keep_warm touches: ``has``, ``fetch`` (intercepted by LiveVenue), ``close`` (wrapped to close
+    the order line too) and ``fetch_time``, which here answers without a request to capture."""
 
+    id = "fake"
     has = {"fetchTime": True}
 
     def __init__(self, now: list[float], fail: bool = False) -> None:
@@ -35,6 +37,9 @@ class FakeExchange:
 
     async def fetch(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - never called here
         raise AssertionError("no request but the ping")
+
+    async def close(self) -> None:  # pragma: no cover - never called here
+        pass
 
     async def fetch_time(self) -> int:
         self.pinged.append(self.now[0])
@@ -111,9 +116,10 @@ async def test_the_ping_goes_over_the_connection_the_orders_use() -> None:
                 await venue.place(order())
                 before = len(connects)
                 assert before >= 1
-                await venue._call("fetch_time")  # what keep_warm sends after a quiet spell
+                await venue.ping()  # what keep_warm sends after a quiet spell
                 await venue.place(order())
                 assert len(connects) == before  # the ping and the next order reused the open connection
+                assert venue.line.connects == 1
             finally:
                 await ex.close()
     finally:

@@ -176,7 +176,7 @@ class GateAdapter:
             raise ConfigError(str(config.path), f"venues.{ref.name}", "live venue without credentials")
         exchange = GateExchange({"apiKey": creds.api_key, "secret": creds.secret, "enableRateLimit": True,
                                  "timeout": _timeout_ms(config)})
-        closers.append(exchange.close)
+        closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
         await exchange.load_markets()
         venue = _guarded(config, ref.name, exchange)
         check_tradable(ref.name, exchange.markets, config.venue_markets(ref.name), venue)
@@ -229,7 +229,7 @@ class GateAdapter:
         exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
                                              pairs=[spec.to_json() for spec in specs],
                                              clock=ServerClock(clock.now_ms), timeout=_timeout_ms(config))
-        closers.append(exchange.close)
+        closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
         await exchange.sync_clock()
         return _guarded(config, name, exchange, wall=clock.epoch_s), link
 
@@ -243,7 +243,7 @@ class GateAdapter:
         ws_url = config.sandbox.url.replace("http", "ws", 1) + "/ws/v4/"
         exchange = GateExchange.for_endpoint(rest_url, ws_url, creds.api_key, creds.secret, enableRateLimit=False,
                                              timeout=_timeout_ms(config))
-        closers.append(exchange.close)
+        closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
         await exchange.load_markets()
         names = config.venue_markets(name)
         for symbol in names.symbols:

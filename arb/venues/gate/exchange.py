@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ import ccxt.pro
 from arb.venues.gate.clock import ServerClock
 from arb.venues.gate.errors import GateErrorInfo, gate_label, reset_at_from_headers
 from arb.venues.gate.markets import ccxt_spot_markets
+from arb.venues.gate.orders import BuiltOrder, on_tick, spot_limit_order
 from arb.venues.gate.request import (
     UNPREFIXED_SECTIONS,
     EncodedQuery,
@@ -171,6 +173,30 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
                 raise
             log.warning("gate REQUEST_EXPIRED on GET %s; clock resynced, retrying once", path)
             return await super().fetch2(path, api, method, params, config)
+
+    # -- orders ------------------------------------------------------------------------------------
+
+    async def build_limit_order(self, symbol: str, side: str, amount: Decimal, price: Decimal,
+                                time_in_force: str, client_order_id: str, *,
+                                nonce_ms: int | None = None) -> BuiltOrder | None:
+        """A spot limit order's request as ``create_order`` would build it (:mod:`arb.venues.gate.orders`),
+        or None where that builder does not cover it. ``LiveVenue`` uses it once it agreed with ccxt."""
+        await self._ensure_clock()  # as fetch2 does before a private request
+        market = self.market(symbol)
+        if not market.get("spot"):
+            return None
+        precision = market["precision"]
+        amount_text = on_tick(amount, Decimal(repr(precision["amount"])))
+        price_text = on_tick(price, Decimal(repr(precision["price"])))
+        if amount_text is None or price_text is None:
+            return None
+        self.check_required_credentials()
+        base_url = self.urls["api"]["private"]["spot"]
+        nonce = self.nonce() if nonce_ms is None else nonce_ms
+        return spot_limit_order(base_url=base_url, base_path=urlsplit(base_url).path, market_id=market["id"],
+                                side=side, amount=amount_text, price=price_text, time_in_force=time_in_force,
+                                text=client_order_id, account="spot", timestamp=str(nonce // 1000),
+                                key=self.apiKey, secret=self.secret)
 
     # -- signing -----------------------------------------------------------------------------------
 

@@ -126,7 +126,7 @@ class CcxtAdapter:
         if creds.password:
             params["password"] = creds.password
         exchange = ccxt_class(ref.ccxt_id)(params)
-        closers.append(exchange.close)
+        closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
         venue = guarded_venue(ref.name, exchange, self.facts(ref.ccxt_id), rate_limit_per_s=config.venues[ref.name].rate_limit_per_s)
         with translating(ref.name):
             await exchange.load_markets()

@@ -4,7 +4,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import aiohttp
 import pytest
 from execution.sandbox_rig import KEY, SYMBOL, WireLog, live_gate, sandbox_config
 
@@ -66,39 +65,36 @@ async def test_prepare_writes_nothing_and_send_writes_exactly_the_prepared_order
             assert report.venue_order_id == str(next(o.id for o in sb.engine.orders.values() if o.text == "t-prep1"))
 
 
-async def test_two_legs_sent_in_one_loop_turn_are_both_built_before_either_is_written() -> None:
-    # aiohttp builds and writes a request in one call (eagerly on Python >= 3.12): without the one-turn
-    # hold, leg B would be built only after leg A's bytes had left, and the legs' skew would be B's build.
-    events: list[tuple[str, str]] = []
-
-    def trace(venue: str) -> aiohttp.TraceConfig:
-        tc = aiohttp.TraceConfig()
-
-        async def built(_s: object, _c: object, params: aiohttp.TraceRequestHeadersSentParams) -> None:
-            if params.method == "POST":  # aiohttp has built the request; the headers wait for the body
-                events.append(("built", venue))
-
-        async def written(_s: object, _c: object, params: aiohttp.TraceRequestChunkSentParams) -> None:
-            if params.method == "POST":  # the body (with the held-back headers) goes to the socket now
-                events.append(("written", venue))
-
-        tc.on_request_headers_sent.append(built)
-        tc.on_request_chunk_sent.append(written)
-        return tc
+async def test_two_legs_sent_in_one_loop_turn_reach_their_sockets_back_to_back() -> None:
+    # A prepared order is bytes: each leg's send writes them in its task's first step, awaiting nothing
+    # before, so both legs are on their sockets before the loop runs anything scheduled after the sends.
+    events: list[str] = []
+    loop = asyncio.get_running_loop()
 
     async with Sandbox(sandbox_config()) as sb:
         sb.push_book("LINK_USDT", [("19.90", "5")], [("20.00", "5")])
         async with live_gate("a", sb) as a, live_gate("b", sb) as b:
-            for venue in (a, b):
-                venue.exchange.session = aiohttp.ClientSession(trace_configs=[trace(venue.name)])
             buy = await a.prepare(OrderRequest("t-leg-a", SYMBOL, Side.BUY, D("1"), D("20.00")))
             sell = await b.prepare(OrderRequest("t-leg-b", SYMBOL, Side.SELL, D("1"), D("19.90")))
             assert buy.wire.direct and sell.wire.direct  # type: ignore[attr-defined]
-            reports = await asyncio.gather(a.send(buy), b.send(sell))
-            assert [r.status for r in reports] == [OrderStatus.FILLED, OrderStatus.FILLED]
-            assert events == [("built", "a"), ("built", "b"), ("written", "a"), ("written", "b")]
+            await a.ping()
+            await b.ping()  # both lines hold an open connection, as keep_warm sees to in a run
             for venue in (a, b):
-                await venue.exchange.session.close()
+                for connection in venue.line._idle[buy.wire.raw.origin]:  # type: ignore[attr-defined]
+                    write = connection.transport.write  # type: ignore[union-attr]
+
+                    def tapped(data: bytes, name: str = venue.name, write: object = write) -> None:
+                        if data.startswith(b"POST "):
+                            events.append(f"written {name}")
+                        write(data)  # type: ignore[operator]
+
+                    connection.transport.write = tapped  # type: ignore[method-assign, union-attr]
+            sends = [asyncio.ensure_future(a.send(buy)), asyncio.ensure_future(b.send(sell))]
+            loop.call_soon(events.append, "next callback")
+            reports = await asyncio.gather(*sends)
+            assert [r.status for r in reports] == [OrderStatus.FILLED, OrderStatus.FILLED]
+            assert events == ["written a", "written b", "next callback"]
+            assert (a.line.connects, b.line.connects) == (1, 1)
 
 
 @pytest.mark.parametrize(
