@@ -3,7 +3,7 @@
 Measures, per approved opportunity:
 - decision -> both leg requests on the wire (bytes handed to the socket, see ``WireTap``), through the
   real executor (risk check, plan, one SQLite transaction storing the opportunity and both orders,
-  concurrent send), on the exchanges' own ccxt sessions with no aiohttp trace hooks in the timed path;
+  concurrent send on each venue's order line), with no trace hooks in the timed path beyond the socket tap;
 - skew between the two legs' wire times;
 and, in the same process, two baselines:
 - **the floor**: what the machine allows for the same work, done minimally: the same rows (an opportunity,
@@ -16,8 +16,7 @@ and, in the same process, two baselines:
 - a sequential baseline on the same prepare+send path (prepare both legs, send
 leg A, wait for its answer, send leg B) whose gap between the two wire times is what concurrency removes.
 Preparing both legs first in the baseline too keeps it honest: its gap is one round trip plus one send,
-not inflated by building and signing leg B. Target: skew <= 20% of the sequential gap. Run it on each
-Python the project supports: on 3.12+ aiohttp starts writing a request inside the call that builds it.
+not inflated by building and signing leg B. Target: skew <= 20% of the sequential gap.
 
 Run: ``.venv/bin/python bench/bench_executor.py [pairs] [venue_latency_ms]``
 """
@@ -86,11 +85,8 @@ class Opp:
 class WireTap:
     """perf_counter_ns when each POST's bytes were handed to the kernel, per venue.
 
-    aiohttp's ``on_request_headers_sent`` trace fires *before* anything is written (aiohttp >= 3.12
-    buffers the headers to coalesce them with the body, and on Python < 3.12 writes both from a task
-    that runs one loop iteration later), and every trace hook adds work to the path being timed. So the
-    tap sits on the socket transport instead: it wraps ``write``/``writelines`` of every connection the
-    loop opens and notes the time right before the bytes of a POST go to ``send()``.
+    The tap sits on the socket transport, under any HTTP client: it wraps ``write``/``writelines`` of every
+    connection the loop opens and notes the time right before the bytes of a POST go to ``send()``.
     """
 
     def __init__(self, ports: dict[int, str]) -> None:
