@@ -112,6 +112,7 @@ def _wire_request(exchange: Any, url: str, method: str, signed: dict[str, str] |
         exchange.check_proxy_url_settings(url, method, signed, body) is not None
         or any(p for p in exchange.check_proxy_settings(url, method, signed, body))
         or exchange.aiohttp_proxy
+        or exchange.aiohttp_trust_env  # proxies from the environment: aiohttp's business, not the line's
     )
     if proxied or not isinstance(body, str | None):
         return WireRequest(url, method, signed, body, market)
@@ -202,6 +203,7 @@ class LiveVenue:
         self.line: OrderLine = exchange._arb_order_line
         # Per (symbol, side, time in force): whether the exchange's own order builder agreed with ccxt's.
         self._builder_agrees: dict[tuple[str, Side, str], bool] = {}
+        self._rules: dict[str, tuple[dict[str, Any], MarketRules]] = {}  # per symbol, with the market read
         self._monotonic = monotonic
         self.last_request = monotonic()  # when a request last went to the venue (keep_warm reads it)
 
@@ -220,8 +222,11 @@ class LiveVenue:
     # -- protocol -------------------------------------------------------------------------------
     def market_rules(self, symbol: str) -> MarketRules:
         m = self.exchange.market(symbol)
+        known = self._rules.get(symbol)
+        if known is not None and known[0] is m:  # ccxt replaces a market's dict when markets are reloaded
+            return known[1]
         limits = m.get("limits") or {}
-        return MarketRules(
+        rules = MarketRules(
             venue=self.name,
             symbol=symbol,
             price_step=dec(m["precision"]["price"]),
@@ -229,6 +234,8 @@ class LiveVenue:
             min_amount=dec((limits.get("amount") or {}).get("min")),
             min_notional=dec((limits.get("cost") or {}).get("min")),
         )
+        self._rules[symbol] = (m, rules)
+        return rules
 
     async def prepare(self, request: OrderRequest) -> PreparedOrder:
         """Build and sign the order exactly as ccxt's ``create_order`` would, without sending it.

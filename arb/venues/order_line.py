@@ -28,6 +28,7 @@ Keep-alive: a venue closes a connection idle for a while; ``LiveVenue.keep_warm`
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import zlib
 from collections.abc import Callable, Mapping
@@ -73,9 +74,7 @@ class RawRequest:
     @classmethod
     def build(cls, url: str, method: str, headers: Mapping[str, str], body: bytes | None) -> RawRequest:
         """Serialize once: ``Host`` and ``Content-Length`` are added; ``headers`` are sent as given."""
-        origin = Origin.of(url)
-        parts = urlsplit(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        origin, target = _split(url)
         lines = [f"{method} {target} HTTP/1.1", f"Host: {origin.host_header}"]
         lines += [f"{name}: {value}" for name, value in headers.items()
                   if name.lower() not in ("host", "content-length")]
@@ -83,6 +82,12 @@ class RawRequest:
             lines.append(f"Content-Length: {len(body or b'')}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         return cls(origin, method, target, head + (body or b""))
+
+
+@functools.lru_cache(maxsize=256)  # a venue's order URL is the same for every order
+def _split(url: str) -> tuple[Origin, str]:
+    parts = urlsplit(url)
+    return Origin.of(url), (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 @dataclass(frozen=True, slots=True)

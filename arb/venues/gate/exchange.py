@@ -181,7 +181,8 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
                                 nonce_ms: int | None = None) -> BuiltOrder | None:
         """A spot limit order's request as ``create_order`` would build it (:mod:`arb.venues.gate.orders`),
         or None where that builder does not cover it. ``LiveVenue`` uses it once it agreed with ccxt."""
-        await self._ensure_clock()  # as fetch2 does before a private request
+        if self.clock.due():  # as fetch2 does before a private request (the lock only when it may measure)
+            await self._ensure_clock()
         market = self.market(symbol)
         if not market.get("spot"):
             return None

@@ -156,3 +156,16 @@ async def test_a_builder_that_disagrees_is_never_used(caplog: pytest.LogCaptureF
             "gate: arb's order builder and ccxt's differ for P22/USDT buy ioc; those orders are built by ccxt"]
     finally:
         await ex.close()
+
+
+async def test_market_rules_follow_a_reload_of_the_markets() -> None:
+    ex = _exchange()
+    venue = live_venue("gate", ex)
+    try:
+        first = venue.market_rules("P22/USDT")
+        assert venue.market_rules("P22/USDT") is first and first.amount_step == D("0.01")
+        ex.set_spot_markets([{**pair, "amount_precision": 3} if pair["id"] == "P22_USDT" else pair
+                             for pair in _pairs()])
+        assert venue.market_rules("P22/USDT").amount_step == D("0.001")
+    finally:
+        await ex.close()

@@ -124,4 +124,8 @@ async def test_prepare_leaves_a_proxied_exchange_to_ccxt_fetch() -> None:
         venue.exchange.httpProxy = "http://127.0.0.1:9"  # never reached: prepare writes nothing
         prepared = await venue.prepare(OrderRequest("t-proxy1", SYMBOL, Side.BUY, D("1"), D("20.00")))
         assert prepared.wire.direct is False  # type: ignore[attr-defined]
+        venue.exchange.httpProxy = None
+        venue.exchange.aiohttp_trust_env = True  # proxies from the environment: only aiohttp reads them
+        prepared = await venue.prepare(OrderRequest("t-proxy2", SYMBOL, Side.BUY, D("1"), D("20.00")))
+        assert prepared.wire.direct is False  # type: ignore[attr-defined]
         assert not sb.engine.orders
