@@ -265,22 +265,28 @@ class LiveVenue:
 
     async def _capture(self, request: OrderRequest) -> WireRequest:
         params = {"timeInForce": request.time_in_force.upper(), self.quirks.client_id_param: request.client_order_id}
-        token = _CAPTURING.set("write")
+        cap = await self._captured("write", self.exchange.create_order(
+            request.symbol, "limit", request.side.value, str(request.amount), str(request.price), params))
+        if cap is None:  # create_order returned without a write to capture: it placed the order some other way
+            raise VenueError(self.name, "create_order sent no capturable request; cannot prepare")
+        return _wire_request(self.exchange, cap.url, cap.method, cap.headers, cap.body,
+                             self.exchange.market(request.symbol))
+
+    async def _captured(self, capture: str, call: Awaitable[Any]) -> _Captured | None:
+        """Run a ccxt call with its next request (``"write"``: its next non-GET; ``"any"``) captured instead of
+        sent; None if it returned without making one."""
+        token = _CAPTURING.set(capture)
         try:
-            await self.exchange.create_order(
-                request.symbol, "limit", request.side.value, str(request.amount), str(request.price), params,
-            )
+            await call
         except _Captured as cap:
-            return _wire_request(self.exchange, cap.url, cap.method, cap.headers, cap.body,
-                                 self.exchange.market(request.symbol))
+            return cap
         except ArbError:
             raise
         except Exception as exc:  # the table decides; unknown ones become VenueError
             raise self._translate(exc, self.name) from exc
         finally:
             _CAPTURING.reset(token)
-        # create_order returned without a write to capture: it placed the order some other way.
-        raise VenueError(self.name, "create_order sent no capturable request; cannot prepare")
+        return None
 
     async def _capture_and_compare(self, request: OrderRequest, build: Any,
                                    shape: tuple[str, Side, str]) -> WireRequest:
@@ -377,18 +383,10 @@ class LiveVenue:
         """ccxt's own ``fetch_time`` request, written on the order line: it keeps that line's connection to
         the venue open. An exchange whose ``fetch_time`` makes no request through ``fetch`` is just called."""
         self.last_request = self._monotonic()
-        token = _CAPTURING.set("any")
-        try:
-            await self.exchange.fetch_time()
+        cap = await self._captured("any", self.exchange.fetch_time())
+        if cap is None:
             return  # nothing captured: the call itself was the ping
-        except _Captured as cap:
-            wire = _wire_request(self.exchange, cap.url, cap.method, cap.headers, cap.body, {})
-        except ArbError:
-            raise
-        except Exception as exc:  # the table decides; unknown ones become VenueError
-            raise self._translate(exc, self.name) from exc
-        finally:
-            _CAPTURING.reset(token)
+        wire = _wire_request(self.exchange, cap.url, cap.method, cap.headers, cap.body, {})
         try:
             with time_held():
                 if wire.direct:
@@ -397,7 +395,7 @@ class LiveVenue:
                     await self._wire_fetch(wire.url, wire.method, wire.headers, wire.body)
         except ArbError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # the table decides; unknown ones become VenueError
             raise self._translate(exc, self.name) from exc
 
     def _by_client_id(self, client_order_id: str) -> dict[str, str]:
