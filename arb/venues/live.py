@@ -310,7 +310,10 @@ class LiveVenue:
         agrees = (built.url, built.method, built.headers, built.body) == (wire.url, wire.method, wire.headers,
                                                                           wire.body)
         self._builder_agrees[shape] = agrees
-        if not agrees:
+        if agrees:
+            log.info("%s: %s %s %s orders are built by arb's own builder from now on (it matched ccxt's build)",
+                     self.name, request.symbol, request.side.value, request.time_in_force)
+        else:
             log.warning("%s: arb's order builder and ccxt's differ for %s %s %s; those orders are built by ccxt",
                         self.name, request.symbol, request.side.value, request.time_in_force)
         return wire
