@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -85,11 +87,13 @@ ProgressFn = Callable[[int, int, int], None]
 # replay of the whole bundled capture issues a few hundred; 100 points reach ~17 minutes of microseconds past
 # the sweep's start, where a run started later begins (see arb.domain.ids.VenueIds).
 SWEEP_ID_BLOCK = 10_000_000
+SCHEMA_FILE = "schema.db"  # in the work directory: the migrated empty database every replay starts from
 
 
 def replay_point(config: Config, point: Point, workdir: str, index: int, first_venue_id: int) -> tuple[str, int]:
     """The task a worker runs: replay one point into ``workdir/point-<index>.db`` with simulated-venue ids from
-    ``first_venue_id``; (its URL, the run id)."""
+    ``first_venue_id``; (its URL, the run id). The database starts as a copy of the sweep's migrated empty
+    one (``SCHEMA_FILE``), so no replay pays for running the migrations."""
     from arb.domain.ids import restart_venue_ids
     from arb.engine import Engine
     from arb.runtime.status import StatusReporter
@@ -98,6 +102,7 @@ def replay_point(config: Config, point: Point, workdir: str, index: int, first_v
     path = Path(workdir) / f"point-{index:05d}.db"
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         stale.unlink(missing_ok=True)  # a retried task starts clean
+    shutil.copyfile(Path(workdir) / SCHEMA_FILE, path)
     url = f"sqlite:///{path}"
     engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]), force_paper=True,
                     mode="replay", install_signal_handlers=False, status=StatusReporter("off"))
@@ -123,6 +128,7 @@ def run_sweep(config: Config, grid: Grid, db_url: str, *, scheduler: str | None 
     reason: str | None = None
     try:
         with _workdir(workdir) as work, _client(scheduler, workers, Client) as client:
+            _schema_file(Path(work) / SCHEMA_FILE)
             first_id = time.time_ns() // 1000
             futures = {
                 client.submit(replay_point, config, point, work, i, first_id + i * SWEEP_ID_BLOCK,
@@ -171,6 +177,15 @@ def _finish(future: Any, index: int, point: Point, sessions: Any, sweep_id: int)
         source.dispose()
     _remove_sqlite(source_url)
     return PointResult(index, point, run_id=new_id)
+
+
+def _schema_file(path: Path) -> None:
+    """An empty database at the newest schema, in one file (no WAL beside it), for each replay to copy:
+    migrating a fresh file takes about 60 ms, copying this one about 1 ms."""
+    _remove_sqlite(f"sqlite:///{path}")
+    migrate.upgrade_to_head(f"sqlite:///{path}")
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=DELETE")  # folds the WAL into the file; each copy turns WAL back on
 
 
 def _remove_sqlite(url: str) -> None:
