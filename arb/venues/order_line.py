@@ -32,7 +32,7 @@ import functools
 import ssl
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,7 +69,7 @@ class RawRequest:
     origin: Origin
     method: str
     target: str  # path and query, as in the URL (already percent-encoded)
-    data: bytes = b""  # the whole request: request line, headers, body
+    data: bytes = field(default=b"", repr=False)  # the whole request, signed headers included: never shown
 
     @classmethod
     def build(cls, url: str, method: str, headers: Mapping[str, str], body: bytes | None) -> RawRequest:
