@@ -228,7 +228,7 @@ class OrderLine:
         self.ssl_context = ssl_context  # asked at each TLS connect: ccxt creates its context lazily
         self._idle: dict[Origin, list[_Connection]] = {}
         self._open: set[_Connection] = set()
-        self.connects = 0  # connections opened, for tests and the bench
+        self.connects = 0  # connections opened: each one is a handshake an order may have waited for
         self.closed = False
 
     def _idle_connection(self, origin: Origin) -> _Connection | None:
