@@ -115,6 +115,18 @@ async def test_chunked_gzip_and_repeated_headers_are_read_as_ccxt_reads_them() -
         await line.close()
 
 
+async def test_an_answer_delimited_by_the_close_is_read_whole() -> None:
+    async def until_close(_request: bytes) -> bytes:
+        return b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"id":"7"}' + HANG_UP
+
+    async with serving(until_close) as (server, url):
+        line = OrderLine("gate")
+        assert (await line.send(order(url), 5.0)).text == '{"id":"7"}'
+        assert (await line.send(order(url), 5.0)).text == '{"id":"7"}'
+        assert server.connections == 2  # the first connection ended with its answer
+        await line.close()
+
+
 async def test_a_connection_the_server_closes_is_never_written_to_again() -> None:
     async def then_close(_request: bytes) -> bytes:
         return _ok(b"{}", "Connection: close")
