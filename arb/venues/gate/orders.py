@@ -1,6 +1,7 @@
 """A Gate spot limit order's request, built directly: the same URL, body and signed headers as ccxt's
-``create_order`` for the same order, without its generic machinery (about 150 µs a leg on the way to the
-wire, against about 15 µs here).
+``create_order`` for the same order, without its generic machinery. Preparing a leg takes about 19 µs warm
+this way, against about 48 µs through ccxt; in ``bench/bench_executor.py`` (a cold path) building and
+signing both legs went from 0.36 ms to 0.18 ms.
 
 ccxt stays the reference: :class:`arb.venues.live.LiveVenue` uses this builder for a market, side and time
 in force only after both builds of one order, signed at one pinned instant, came out identical (URL,
