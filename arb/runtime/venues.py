@@ -18,6 +18,7 @@ Which adapter speaks a venue is the registry's answer (:mod:`arb.venues.registry
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -94,7 +95,8 @@ async def open_venues(
                         venue = await ref.adapter.open_live(config, ref, out.closers)
                         live = _live_inside(venue)
                         if live is not None:
-                            out.warmers[name] = live.keep_warm
+                            out.warmers[name] = functools.partial(  # a connection per pair that may be in flight
+                                live.keep_warm, connections=config.execution.max_pairs_in_flight)
             out.venues[name] = _renamed(config, name, venue)
     except BaseException:
         await out.close()

@@ -50,7 +50,7 @@ from arb.domain.orders import VenueState
 from arb.errors import ArbError, OrderNotFound, VenueError
 from arb.runtime.simloop import time_held
 from arb.venues.generic.errors import translate as ccxt_translate
-from arb.venues.order_line import OrderLine, RawRequest, ssl_context_of
+from arb.venues.order_line import MAX_IDLE_PER_ORIGIN, OrderLine, RawRequest, ssl_context_of
 from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 
 log = logging.getLogger(__name__)
@@ -359,41 +359,43 @@ class LiveVenue:
     async def place(self, request: OrderRequest) -> OrderReport:
         return await self.send(await self.prepare(request))
 
-    async def keep_warm(self, idle_s: float = KEEP_WARM_IDLE_S, *,
+    async def keep_warm(self, idle_s: float = KEEP_WARM_IDLE_S, *, connections: int = 1,
                         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        """Keep the connection an order will use open: after ``idle_s`` without a request, ask the venue its
-        time over the order line (:meth:`ping`). A venue closes a connection idle for a while, and a leg sent
-        after a quiet spell would otherwise pay a new TCP and TLS handshake before its first byte. Runs until
-        cancelled; a failed ping is logged (once per kind of failure) and the next one tried."""
+        """Keep open the connections orders will use: ``connections`` of them (as many as pairs may be in
+        flight, up to the line's idle limit) are opened now, with a ping each (:meth:`ping`), and pinged again
+        after ``idle_s`` without a request. Otherwise the first order of a run, a second order sent while
+        another is in flight, and any order after a quiet spell (a venue closes a connection left idle) would
+        first pay a TCP and TLS handshake. Runs until cancelled; a failed ping is logged (once per kind of
+        failure) and the next one tried ``idle_s`` later."""
         if not self.exchange.has.get("fetchTime"):
             log.info("%s: no time endpoint in ccxt; connections are not kept warm", self.name)
             return
         failed: set[str] = set()
-        while True:
-            wait = idle_s - (self._monotonic() - self.last_request)
-            if wait > 0:
-                await sleep(wait)
-                continue
+        while True:  # the first pings at once: nothing has opened the order line yet
             try:
-                await self.ping()
+                await self.ping(connections)
             except ArbError as exc:
                 self.last_request = self._monotonic()  # not again at once: the next try is idle_s away
                 if type(exc).__name__ not in failed:
                     failed.add(type(exc).__name__)
                     log.warning("%s: keeping the connection warm failed: %s", self.name, type(exc).__name__)
+            while (wait := idle_s - (self._monotonic() - self.last_request)) > 0:
+                await sleep(wait)
 
-    async def ping(self) -> None:
-        """ccxt's own ``fetch_time`` request, written on the order line: it keeps that line's connection to
-        the venue open. An exchange whose ``fetch_time`` makes no request through ``fetch`` is just called."""
+    async def ping(self, connections: int = 1) -> None:
+        """ccxt's own ``fetch_time`` request, written on the order line ``connections`` times at once (each on
+        a connection of its own): it keeps that many of the line's connections to the venue open. An exchange
+        whose ``fetch_time`` makes no request through ``fetch`` is just called."""
         self.last_request = self._monotonic()
         cap = await self._captured("any", self.exchange.fetch_time())
         if cap is None:
             return  # nothing captured: the call itself was the ping
         wire = _wire_request(self.exchange, cap.url, cap.method, cap.headers, cap.body, {})
+        count = max(1, min(connections, MAX_IDLE_PER_ORIGIN)) if wire.direct else 1
         try:
             with time_held():
                 if wire.direct:
-                    await self._write(wire)
+                    await asyncio.gather(*(self._write(wire) for _ in range(count)))
                 else:
                     await self._wire_fetch(wire.url, wire.method, wire.headers, wire.body)
         except ArbError:

@@ -74,7 +74,8 @@ async def test_it_pings_only_after_the_idle_time_without_a_request() -> None:
 
     with pytest.raises(asyncio.CancelledError):
         await venue.keep_warm(10.0, sleep=_clocked(now, 4, order_during))
-    assert exchange.pinged == [10.0, 25.0, 35.0]  # not at 20: the order at 15 was the last request then
+    # At once (nothing has opened the line yet), then not at 20: the order at 15 was the last request then.
+    assert exchange.pinged == [0.0, 10.0, 25.0, 35.0]
 
 
 async def test_a_failing_ping_is_logged_once_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture) -> None:
@@ -83,7 +84,7 @@ async def test_a_failing_ping_is_logged_once_and_the_loop_goes_on(caplog: pytest
     venue = LiveVenue("gate", exchange, monotonic=lambda: now[0])
     with caplog.at_level(logging.WARNING, logger="arb.venues.live"), pytest.raises(asyncio.CancelledError):
         await venue.keep_warm(10.0, sleep=_clocked(now, 3))
-    assert exchange.pinged == [10.0, 20.0, 30.0]  # every idle spell tried again, none at once
+    assert exchange.pinged == [0.0, 10.0, 20.0, 30.0]  # every idle spell tried again, never twice at once
     assert [r.getMessage() for r in caplog.records] == ["gate: keeping the connection warm failed: TransientVenueError"]
 
 
@@ -124,6 +125,40 @@ async def test_the_ping_goes_over_the_connection_the_orders_use() -> None:
                 await ex.close()
     finally:
         loop.create_connection = create_connection  # type: ignore[method-assign]
+
+
+async def test_the_line_is_opened_before_the_first_orders_one_connection_per_pair_in_flight() -> None:
+    """Against arb's Gate sandbox: keep_warm opens the order line at once, with as many connections as pairs
+    may be in flight, so neither of two orders sent together waits for a handshake."""
+    pair = PairSpec("LINK_USDT", precision=2, amount_precision=2, min_base_amount=D("0.01"),
+                    min_quote_amount=D("1"), taker_fee=D("0.001"), maker_fee=D("0.001"))
+    config = SandboxConfig(accounts=(Account("k", "s", {"USDT": D("100000"), "LINK": D("1000")}),), pairs=(pair,))
+    async with Sandbox(config) as sb:
+        sb.push_book("LINK_USDT", [("20.20", "1000")], [("20.00", "1000")])
+        ex = GateExchange.for_endpoint(sb.rest_url, sb.ws_url, "k", "s", enableRateLimit=False,
+                                       pairs=[pair.to_json()])
+        try:
+            await ex.sync_clock(force=True)
+            venue = live_venue("gate", ex)
+            slept = asyncio.Event()
+
+            async def sleep(_seconds: float) -> None:
+                slept.set()
+                await asyncio.Event().wait()  # the next idle spell never ends in this test
+
+            warm = asyncio.create_task(venue.keep_warm(10.0, connections=2, sleep=sleep))
+            await slept.wait()  # the first pings are answered
+            assert venue.line.connects == 2
+            ids = ClientIdFactory()
+            orders = [venue.place(OrderRequest(ids.next(venue.client_ids), "LINK/USDT", side, D("0.1"), D("20.10")))
+                      for side in (Side.BUY, Side.SELL)]
+            await asyncio.gather(*orders)
+            assert venue.line.connects == 2  # both orders went out on connections already open
+            warm.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await warm
+        finally:
+            await ex.close()
 
 
 def test_the_engine_finds_the_live_venue_under_the_adapters_wrappers() -> None:
