@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -88,12 +90,26 @@ async def test_a_failing_ping_is_logged_once_and_the_loop_goes_on(caplog: pytest
     assert [r.getMessage() for r in caplog.records] == ["gate: keeping the connection warm failed: TransientVenueError"]
 
 
-async def test_the_ping_goes_over_the_connection_the_orders_use() -> None:
-    """Against arb's Gate sandbox over loopback: order, ping, order open one TCP connection in all, so
-    the ping is what keeps the orders' connection from going idle."""
+@asynccontextmanager
+async def gate_on_sandbox() -> AsyncIterator[LiveVenue]:
+    """A live Gate venue on arb's Gate sandbox over loopback, a LINK/USDT book to trade against."""
     pair = PairSpec("LINK_USDT", precision=2, amount_precision=2, min_base_amount=D("0.01"),
                     min_quote_amount=D("1"), taker_fee=D("0.001"), maker_fee=D("0.001"))
     config = SandboxConfig(accounts=(Account("k", "s", {"USDT": D("100000"), "LINK": D("1000")}),), pairs=(pair,))
+    async with Sandbox(config) as sb:
+        sb.push_book("LINK_USDT", [("20.20", "1000")], [("20.00", "1000")])
+        ex = GateExchange.for_endpoint(sb.rest_url, sb.ws_url, "k", "s", enableRateLimit=False,
+                                       pairs=[pair.to_json()])
+        try:
+            await ex.sync_clock(force=True)
+            yield live_venue("gate", ex)
+        finally:
+            await ex.close()
+
+
+async def test_the_ping_goes_over_the_connection_the_orders_use() -> None:
+    """Against arb's Gate sandbox over loopback: order, ping, order open one TCP connection in all, so
+    the ping is what keeps the orders' connection from going idle."""
     loop = asyncio.get_running_loop()
     connects: list[Any] = []
     create_connection = loop.create_connection
@@ -104,25 +120,17 @@ async def test_the_ping_goes_over_the_connection_the_orders_use() -> None:
 
     loop.create_connection = counted  # type: ignore[method-assign]
     try:
-        async with Sandbox(config) as sb:
-            sb.push_book("LINK_USDT", [("20.20", "1000")], [("20.00", "1000")])
-            ex = GateExchange.for_endpoint(sb.rest_url, sb.ws_url, "k", "s", enableRateLimit=False,
-                                           pairs=[pair.to_json()])
-            try:
-                await ex.sync_clock(force=True)
-                venue = live_venue("gate", ex)
-                ids = ClientIdFactory()
-                order = lambda: OrderRequest(ids.next(venue.client_ids), "LINK/USDT", Side.BUY, D("0.1"),  # noqa: E731
-                                             D("20.20"))
-                await venue.place(order())
-                before = len(connects)
-                assert before >= 1
-                await venue.ping()  # what keep_warm sends after a quiet spell
-                await venue.place(order())
-                assert len(connects) == before  # the ping and the next order reused the open connection
-                assert venue.line.connects == 1
-            finally:
-                await ex.close()
+        async with gate_on_sandbox() as venue:
+            ids = ClientIdFactory()
+            order = lambda: OrderRequest(ids.next(venue.client_ids), "LINK/USDT", Side.BUY, D("0.1"),  # noqa: E731
+                                         D("20.20"))
+            await venue.place(order())
+            before = len(connects)
+            assert before >= 1
+            await venue.ping()  # what keep_warm sends after a quiet spell
+            await venue.place(order())
+            assert len(connects) == before  # the ping and the next order reused the open connection
+            assert venue.line.connects == 1
     finally:
         loop.create_connection = create_connection  # type: ignore[method-assign]
 
@@ -130,35 +138,24 @@ async def test_the_ping_goes_over_the_connection_the_orders_use() -> None:
 async def test_the_line_is_opened_before_the_first_orders_one_connection_per_pair_in_flight() -> None:
     """Against arb's Gate sandbox: keep_warm opens the order line at once, with as many connections as pairs
     may be in flight, so neither of two orders sent together waits for a handshake."""
-    pair = PairSpec("LINK_USDT", precision=2, amount_precision=2, min_base_amount=D("0.01"),
-                    min_quote_amount=D("1"), taker_fee=D("0.001"), maker_fee=D("0.001"))
-    config = SandboxConfig(accounts=(Account("k", "s", {"USDT": D("100000"), "LINK": D("1000")}),), pairs=(pair,))
-    async with Sandbox(config) as sb:
-        sb.push_book("LINK_USDT", [("20.20", "1000")], [("20.00", "1000")])
-        ex = GateExchange.for_endpoint(sb.rest_url, sb.ws_url, "k", "s", enableRateLimit=False,
-                                       pairs=[pair.to_json()])
-        try:
-            await ex.sync_clock(force=True)
-            venue = live_venue("gate", ex)
-            slept = asyncio.Event()
+    async with gate_on_sandbox() as venue:
+        slept = asyncio.Event()
 
-            async def sleep(_seconds: float) -> None:
-                slept.set()
-                await asyncio.Event().wait()  # the next idle spell never ends in this test
+        async def sleep(_seconds: float) -> None:
+            slept.set()
+            await asyncio.Event().wait()  # the next idle spell never ends in this test
 
-            warm = asyncio.create_task(venue.keep_warm(10.0, connections=2, sleep=sleep))
-            await slept.wait()  # the first pings are answered
-            assert venue.line.connects == 2
-            ids = ClientIdFactory()
-            orders = [venue.place(OrderRequest(ids.next(venue.client_ids), "LINK/USDT", side, D("0.1"), D("20.10")))
-                      for side in (Side.BUY, Side.SELL)]
-            await asyncio.gather(*orders)
-            assert venue.line.connects == 2  # both orders went out on connections already open
-            warm.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await warm
-        finally:
-            await ex.close()
+        warm = asyncio.create_task(venue.keep_warm(10.0, connections=2, sleep=sleep))
+        await slept.wait()  # the first pings are answered
+        assert venue.line.connects == 2
+        ids = ClientIdFactory()
+        orders = [venue.place(OrderRequest(ids.next(venue.client_ids), "LINK/USDT", side, D("0.1"), D("20.10")))
+                  for side in (Side.BUY, Side.SELL)]
+        await asyncio.gather(*orders)
+        assert venue.line.connects == 2  # both orders went out on connections already open
+        warm.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await warm
 
 
 def test_the_engine_finds_the_live_venue_under_the_adapters_wrappers() -> None:
