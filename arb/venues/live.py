@@ -250,13 +250,7 @@ class LiveVenue:
         if checked is None:
             return PreparedOrder(self.name, request, await self._capture_and_compare(request, build, shape))
         if checked:
-            try:
-                built = await build(request.symbol, request.side.value, request.amount, request.price,
-                                    request.time_in_force, request.client_order_id)
-            except ArbError:
-                raise
-            except Exception as exc:  # the table decides; unknown ones become VenueError
-                raise self._translate(exc, self.name) from exc
+            built = await self._build(build, request)
             if built is not None:
                 return PreparedOrder(self.name, request, _wire_request(
                     self.exchange, built.url, built.method, built.headers, built.body,
@@ -271,6 +265,16 @@ class LiveVenue:
             raise VenueError(self.name, "create_order sent no capturable request; cannot prepare")
         return _wire_request(self.exchange, cap.url, cap.method, cap.headers, cap.body,
                              self.exchange.market(request.symbol))
+
+    async def _build(self, build: Any, request: OrderRequest, nonce_ms: int | None = None) -> Any:
+        """The exchange's own build of ``request`` (None where its builder does not cover it)."""
+        try:
+            return await build(request.symbol, request.side.value, request.amount, request.price,
+                               request.time_in_force, request.client_order_id, nonce_ms=nonce_ms)
+        except ArbError:
+            raise
+        except Exception as exc:  # the table decides; unknown ones become VenueError
+            raise self._translate(exc, self.name) from exc
 
     async def _captured(self, capture: str, call: Awaitable[Any]) -> _Captured | None:
         """Run a ccxt call with its next request (``"write"``: its next non-GET; ``"any"``) captured instead of
@@ -297,12 +301,7 @@ class LiveVenue:
         exchange.nonce = lambda: nonce  # a concurrent request signed meanwhile gets this instant too: harmless
         try:
             wire = await self._capture(request)
-            built = await build(request.symbol, request.side.value, request.amount, request.price,
-                                request.time_in_force, request.client_order_id, nonce_ms=nonce)
-        except ArbError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, self.name) from exc
+            built = await self._build(build, request, nonce_ms=nonce)
         finally:
             del exchange.nonce
         if built is None:

@@ -266,19 +266,16 @@ class OrderLine:
                     connection = await self._connect(request.origin)
                     answer = connection.write(request)
                 response = await answer
-        except TimeoutError as exc:
+        except BaseException as exc:
             if connection is not None:
-                self._discard(connection)
-            raise ccxt.RequestTimeout(f"{self._what(request)} timed out") from exc
-        except (OSError, h11.ProtocolError, zlib.error) as exc:
-            if connection is not None:
-                self._discard(connection)
-            kind = ccxt.ExchangeError if isinstance(exc, (h11.ProtocolError, zlib.error)) else ccxt.ExchangeNotAvailable
-            raise kind(f"{self._what(request)} failed: {type(exc).__name__}") from exc
-        except BaseException:
-            if connection is not None:
-                self._discard(connection)  # cancelled mid-request: its answer must never reach another one
-            raise
+                self._discard(connection)  # its answer, if one still comes, must never reach another request
+            if isinstance(exc, TimeoutError):
+                raise ccxt.RequestTimeout(f"{self._what(request)} timed out") from exc
+            if isinstance(exc, (h11.ProtocolError, zlib.error)):
+                raise ccxt.ExchangeError(f"{self._what(request)} failed: {type(exc).__name__}") from exc
+            if isinstance(exc, OSError):
+                raise ccxt.ExchangeNotAvailable(f"{self._what(request)} failed: {type(exc).__name__}") from exc
+            raise  # cancelled, or a bug: as it is
         assert connection is not None
         if connection.reusable() and not self.closed:
             idle = self._idle.setdefault(request.origin, [])

@@ -8,7 +8,7 @@ in force only after both builds of one order, signed at one pinned instant, came
 body, every header). Anything the builder does not cover exactly returns ``None`` and the order goes
 through ccxt: a value off the market's tick (ccxt would truncate it), a time in force other than
 ``ioc``/``gtc``, a client order id ccxt would rewrite (no ``t`` first) or refuse (over 28 characters).
-``tests/venues/gate/test_order_builder.py`` checks byte equality against ccxt over generated orders.
+``tests/venues/gate/test_gate_order_builder.py`` checks byte equality against ccxt over generated orders.
 
 The body's keys are in ccxt's order (``currency_pair, type, account, side, amount, price,
 time_in_force, text``): the signature covers the exact bytes, so the order matters to Gate only through
@@ -20,12 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-import orjson
-
+from arb.venues.gate.request import encode_body
 from arb.venues.gate.signing import sign_request
 
 ORDERS_PATH = "/spot/orders"
-_TIME_IN_FORCE = {"ioc": "ioc", "gtc": "gtc"}
+TIMES_IN_FORCE = frozenset({"ioc", "gtc"})  # ccxt passes these through; others (post-only) it rewrites
 MAX_TEXT = 28  # ccxt refuses a longer ``text``
 
 
@@ -42,8 +41,7 @@ def on_tick(value: Decimal, tick: Decimal) -> str | None:
     None if it is not on the tick or not positive."""
     if value <= 0 or tick <= 0 or value % tick != 0:
         return None
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def spot_limit_order(*, base_url: str, base_path: str, market_id: str, side: str, amount: str, price: str,
@@ -51,10 +49,10 @@ def spot_limit_order(*, base_url: str, base_path: str, market_id: str, side: str
                      secret: str) -> BuiltOrder | None:
     """The request for one spot limit order. ``base_url``: the private spot API's URL, ending in the path
     Gate signs (``base_path``, e.g. ``/api/v4``)."""
-    tif = _TIME_IN_FORCE.get(time_in_force.lower())
-    if tif is None or side not in ("buy", "sell") or not text.startswith("t") or len(text) > MAX_TEXT:
+    tif = time_in_force.lower()
+    if tif not in TIMES_IN_FORCE or side not in ("buy", "sell") or not text.startswith("t") or len(text) > MAX_TEXT:
         return None
-    body = orjson.dumps({"currency_pair": market_id, "type": "limit", "account": account, "side": side,
-                         "amount": amount, "price": price, "time_in_force": tif, "text": text}).decode()
+    body = encode_body({"currency_pair": market_id, "type": "limit", "account": account, "side": side,
+                        "amount": amount, "price": price, "time_in_force": tif, "text": text})
     headers = sign_request("POST", base_path + ORDERS_PATH, "", body, timestamp, key, secret)
     return BuiltOrder(base_url + ORDERS_PATH, "POST", headers, body)
