@@ -69,7 +69,7 @@ import orjson
 
 from arb.marketdata import book, book_side, books, diffsync, drops
 from arb.marketdata.book import OrderBook
-from arb.marketdata.books import BookEvent, BookStore
+from arb.marketdata.books import BookStore
 from arb.venues.binance.feed import BinanceBookFeed
 from arb.venues.binance.markets import SPOT
 
@@ -107,14 +107,14 @@ def run_orjson(lines: list[bytes]) -> int:
 def make_arb(snapshot: bytes) -> Callable[[list[bytes]], int]:
     def run(lines: list[bytes]) -> int:
         store = BookStore(depth=10)
-        # The engine's trigger (``runtime/decisions.py``): every book event marks its symbol for detection,
-        # which then reads the top view once.
+        # The engine's trigger (``runtime/decisions.py``, a store watcher): every book event marks its
+        # symbol for detection, which then reads the top view once.
         dirty: dict[str, int] = {}
 
-        def on_book(event: BookEvent, _book: OrderBook) -> None:
-            dirty.setdefault(event.symbol, event.ts)
+        def on_book(book: OrderBook) -> None:
+            dirty.setdefault(book.symbol, book.updates)
 
-        store.add_listener(on_book)
+        store.add_watcher(on_book)
         feed = BinanceBookFeed(store, [SYMBOL], venue="binance", market=SPOT)
         if feed.on_snapshot(BOOK_ID, snapshot):  # what the feed's snapshot task does with the REST body
             raise AssertionError("the recorded snapshot does not line up")

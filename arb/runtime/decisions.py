@@ -60,8 +60,8 @@ from arb.errors import ArbError, StoreError, UnrecordedOrders
 from arb.execution.executor import PairedExecutor
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate
+from arb.marketdata.book import OrderBook
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureEvent
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.watchdog import run_watchdog
 from arb.runtime.balances import refresh_balances, snapshot_balances
@@ -139,9 +139,9 @@ class DecisionLoop:
         wake = self._wake
         simulated = isinstance(self.clock, MarketClock)
 
-        def on_book(event: CaptureEvent, book: object) -> None:
+        def on_book(book: OrderBook) -> None:
             self.funnel.book_updates += 1
-            dirty.setdefault(event.symbol, UNDELIVERED if simulated else time.perf_counter_ns())
+            dirty.setdefault(book.symbol, UNDELIVERED if simulated else time.perf_counter_ns())
             wake.set()
 
         def delivered() -> None:
@@ -150,7 +150,7 @@ class DecisionLoop:
                 if since == UNDELIVERED:
                     dirty[symbol] = now
 
-        remove = self.books.add_listener(on_book)
+        remove = self.books.add_watcher(on_book)
         untrack = self.detector.track() if self.batched else None
         origin = self.clock.origin_ms if isinstance(self.clock, MarketClock) else None
         self.feeds = feeds = start_feeds(self.config, self.trading.venues, self.books, self.clock.now_ms,

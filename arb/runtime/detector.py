@@ -36,7 +36,6 @@ from arb.detection.vectorized import ASK_PAD
 from arb.domain.market import MarketRules, Symbol
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureEvent
 from arb.runtime.venues import VenueSet
 
 FloatArray = npt.NDArray[np.float64]
@@ -85,7 +84,7 @@ class Detector:
         if len(self._symbols) < BATCH_FROM:
             return lambda: None
         rows = self._rows = TrackedRows(self)
-        remove = self._books.add_listener(rows.on_book)
+        remove = self._books.add_watcher(rows.on_book)
 
         def untrack() -> None:
             remove()
@@ -253,9 +252,9 @@ class TrackedRows:
             if row is not None:
                 self._load(row, book)
 
-    def on_book(self, event: CaptureEvent, book: OrderBook) -> None:
-        """The book store's listener: every event (update, reset, gap) of a configured book reloads its row."""
-        row = self._row.get((event.venue, event.symbol))
+    def on_book(self, book: OrderBook) -> None:
+        """The book store's watcher: every event (update, reset, gap) of a configured book reloads its row."""
+        row = self._row.get((book.venue, book.symbol))
         if row is not None:
             self._load(row, book)
 

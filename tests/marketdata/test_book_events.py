@@ -91,3 +91,31 @@ def test_ccxt_feed_reset_reaches_listeners() -> None:
     assert not feed.on_orderbook("BTC/USDT", {"bids": [["x", 1]], "asks": []})  # dropped: the book resets
     assert seen == [("snapshot", "fakex"), ("reset", "fakex")]
     assert store.book("fakex", "BTC/USDT").health(1_000) is Health.SYNCING
+
+
+def test_watchers_see_every_event_without_one_being_built(monkeypatch: Any) -> None:
+    """A watcher (the engine's detection trigger) is told every event by its book, applied or not, and no
+    event is built for it; a listener still gets the event, with levels it may keep."""
+    from arb.marketdata import books
+
+    store = BookStore()
+    told: list[tuple[str, str, int | None]] = []
+    store.add_watcher(lambda book: told.append((book.venue, book.symbol, book.seq)))
+
+    def no_event(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("an event was built with no listener")
+
+    monkeypatch.setattr(books, "CaptureEvent", no_event)
+    store.snapshot("v", SYMBOL, [["27.1", "1"]], [["27.2", "1"]], ts=1, seq=10)
+    assert store.delta("v", SYMBOL, [["27.1", "2"]], [], ts=2, seq=11, first_seq=11)
+    assert not store.delta("v", SYMBOL, [["27.1", "3"]], [], ts=3, seq=13, first_seq=13)  # a gap: told anyway
+    assert store.reset("v", SYMBOL, ts=4)
+    assert told == [("v", SYMBOL, 10), ("v", SYMBOL, 11), ("v", SYMBOL, 11), ("v", SYMBOL, None)]
+
+    monkeypatch.undo()
+    levels = [["27.1", "5"]]
+    events: list[Any] = []
+    store.add_listener(lambda event, _book: events.append(event))
+    store.snapshot("v", SYMBOL, levels, [["27.2", "1"]], ts=5, seq=20)
+    levels[0][1] = "6"  # the caller's lists are not the event's
+    assert events[0].bids == (("27.1", "5"),) and told[-1] == ("v", SYMBOL, 20)
