@@ -3,9 +3,19 @@
 # are there (setup.py); without them drops.py runs unchanged.
 cimport cython
 
-@cython.locals(text=str, seen=Py_ssize_t, first=Py_ssize_t, last=Py_ssize_t, point=bint, after=Py_ssize_t,
-               char=Py_UCS4)
+cdef extern from "Python.h":
+    # CPython's own accessors for a str's buffer: an ASCII str stores one byte per character.
+    bint PyUnicode_IS_ASCII(str)
+    const unsigned char *PyUnicode_1BYTE_DATA(str)
+
+ctypedef const unsigned char *ascii_chars
+
+cdef Py_ssize_t _max_chars, _max_digits
+cdef bint _compiled
+
+@cython.locals(text=str, data=ascii_chars, i=Py_ssize_t, seen=Py_ssize_t, first=Py_ssize_t, last=Py_ssize_t,
+               point=bint, after=Py_ssize_t, char=cython.uchar)
 cpdef Py_ssize_t decimal_digits(object value) except? -2
 
-@cython.locals(over=Py_ssize_t, digits=Py_ssize_t)
+@cython.locals(levels=list, over=Py_ssize_t, digits=Py_ssize_t)
 cpdef tuple checked_levels(object raw, str field)
