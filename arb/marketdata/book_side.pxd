@@ -40,13 +40,13 @@ cdef class BookSide:
                    at=Py_ssize_t, held=Py_ssize_t)
     cdef _apply_fixed_asks(self, list batch)
 
-    @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t, tick=cython.longlong, ticks=cython.longlong[::1])
+    @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t, tick=cython.longlong)
     cdef _insert(self, list window, str price)
 
-    @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t, ticks=cython.longlong[::1])
+    @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t)
     cdef _remove(self, list window, str price)
 
-    @cython.locals(ticks=cython.longlong[::1], lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t)
+    @cython.locals(base=Py_ssize_t, length=Py_ssize_t, half=Py_ssize_t)
     cdef Py_ssize_t _place(self, long long tick, Py_ssize_t n)
 
     @cython.locals(window=list, ticks=cython.longlong[::1], i=Py_ssize_t, n=Py_ssize_t)

@@ -255,38 +255,40 @@ class BookSide:
         if n >= len(self.ticks):
             self.ticks = _tick_buffer(2 * n + 2)
             self._retick()
-        ticks = self.ticks
         tick = -_tick(price) if self.ask else _tick(price)
         at = self._place(tick, n)
+        # ``self.ticks`` indexed in place: a local memoryview would be acquired and released on every call.
         with cython.boundscheck(False), cython.wraparound(False):  # at <= n < len(ticks), checked above
             for j in range(n, at, -1):  # the levels better than the new one: few, near the top
-                ticks[j] = ticks[j - 1]
-        ticks[at] = tick
+                self.ticks[j] = self.ticks[j - 1]
+            self.ticks[at] = tick
         window.insert(n - at if self.ask else at, price)
 
     def _remove(self, window: list[str], price: str) -> None:
         """Remove a fixed-mode price that is in the window (compiled only)."""
         n = len(window)
-        ticks = self.ticks
         at = self._place(-_tick(price) if self.ask else _tick(price), n)
         with cython.boundscheck(False), cython.wraparound(False):  # n <= len(ticks)
             for j in range(at, n - 1):
-                ticks[j] = ticks[j + 1]
+                self.ticks[j] = self.ticks[j + 1]
         del window[n - 1 - at if self.ask else at]
 
     def _place(self, tick: int, n: int) -> int:
         """Where ``tick`` is or belongs among the first ``n`` ticks (ascending). Compiled only: the name
-        ``cython`` below exists only then."""
-        ticks = self.ticks
-        lo, hi = 0, n
-        with cython.boundscheck(False), cython.wraparound(False):  # 0 <= mid < n <= len(ticks)
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if ticks[mid] < tick:
-                    lo = mid + 1
-                else:
-                    hi = mid
-        return lo
+        ``cython`` below exists only then.
+
+        Branch-free (the step is a multiply, compiled to a conditional move): whether a moving price lies
+        above or below a window's midpoint is a coin toss for the branch predictor, and a mispredicted
+        step cost more than the comparison itself."""
+        if n == 0:
+            return 0
+        base, length = 0, n
+        with cython.boundscheck(False), cython.wraparound(False):  # base + half < n <= len(ticks)
+            while length > 1:
+                half = length >> 1
+                base += half * (self.ticks[base + half] < tick)
+                length -= half
+            return base + (self.ticks[base] < tick)
 
     def _retick(self) -> None:
         """Recompute ``ticks`` from a window that was rebuilt or trimmed (compiled, fixed mode).
