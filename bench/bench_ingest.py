@@ -6,7 +6,7 @@ Measured in one process, interleaved, best of N rounds, on the same raw messages
 - ``arb``: the live path itself, not a model of it: each raw frame goes to the Binance feed's own handler
   (``BinanceBookFeed.on_message``, what its WebSocket loop calls), which parses and routes it, checks every
   level (``marketdata/drops.py``), runs the Binance diff-book rule (``DiffSync``) and applies the update
-  through the ``BookStore``, which tells its listeners. One listener stands for the engine's trigger
+  through the ``BookStore``, which tells its watchers. One watcher stands for the engine's trigger
   (``runtime/decisions.py``: mark the symbol dirty), and detection's view ``book.top_arrays(10)`` is read
   once after every book event, as the engine reads it. The book starts from the recorded REST snapshot,
   handed to ``on_snapshot`` as the feed's snapshot task would. No socket, no event loop.
@@ -26,30 +26,33 @@ Two workloads, both printed:
 
 The issue's targets: arb >= 1.5x ccxt.pro and arb >= 35% of the bare-parse rate. Each workload also
 prints the budget the 35% target leaves for everything after parsing (route, checks, sync, apply, the
-listeners' event, top view).
+watcher, top view).
 
 Where the time goes after parsing (depth frame, 36 levels; compiled; stages timed apart on this workload,
-a loaded machine, so rounded): ~0.3 us routing the frame (``_route``); ~2.5 us ``_diff``, of which ~1.5-1.9 us
-check the 72 numbers (one C pass over each string's characters: ``drops.decimal_digits``; the regex it
-replaced cost ~28 us a frame); ~4.4 us applying levels (per level one dict operation, a zero test by shape
-and a comparison with the window's edge; ~16 levels a frame enter or leave the window, a binary search over
-C integer ticks each); ~1 us of calls and bookkeeping between them (``on_message`` -> ``DiffSync`` ->
-``BookStore`` -> ``OrderBook`` -> sides); ~1.1 us for the top view (prices from the window's integer ticks,
-sizes read in C, written straight into the buffer); and ~2 us for the listener's event: the store copies
-both sides into tuples (~1.2 us) and builds a frozen ``CaptureEvent`` (~0.7 us), since listeners may keep
-it. A C sorted book does not help: see ``bench_sorted_book.py`` (PyPI ``order-book`` re-sorts every key on
+a loaded machine, so rounded): ~0.2 us routing the frame (``_route``); ~1.5 us ``_diff``, of which ~0.8 us
+check the 72 numbers (one C pass over each string's ASCII buffer, limits as C integers:
+``drops.decimal_digits``; the regex it replaced cost ~28 us a frame); ~0.7 us more of the feed's
+interpreted bookkeeping (``on_message``, the receive clock); ~0.4 us ``DiffSync``; ~4.9 us applying levels
+in the two sides (per level one dict operation, a zero test by shape and a comparison with the window's
+edge; ~16 levels a frame enter or leave the window, a branch-free search over C integer ticks each): half
+of everything after parsing, and most of it the dict of price strings; ~1 us for the top view (prices from
+the window's integer ticks, sizes read in C, written straight into the buffer); ~0.1 us telling the
+store's watcher (the engine's trigger is a watcher: it is told the book, and no event is built for it;
+a recorder, a listener, would add ~2 us copying the levels into a kept event).
+A C sorted book does not help: see ``bench_sorted_book.py`` (PyPI ``order-book`` re-sorts every key on
 each read after a change, ~5x slower than ours when detection reads every frame).
 
 The hot modules are compiled by Cython when the package was built with it (``setup.py``: the same ``.py``
 code, typed by the ``.pxd`` beside each, a few branches taken only compiled: ``COMPILED``); the first line
 printed says which ran. Rates are CPU time of the benchmark's thread (``time.thread_time``), so time the
 process spends descheduled on a shared machine counts against no contender. Measured on a shared, loaded
-2-core machine, best of 5, two runs: depth frames only 20.0-20.2% of bare parse, 3.0x ccxt.pro (after
-parsing ~12.5-12.9 us a frame, where 35% leaves ~5.8-6.1 us); full stream 34.8-35.6%, 2.1x. With the level
-checks as they were (regex per string, a tuple per level) the same path ran at 7.4-7.5% and 1.1x ccxt.pro.
+2-core machine, best of 5, two runs: depth frames only 24.0-24.2% of bare parse, 3.5-3.6x ccxt.pro (after
+parsing ~10.0 us a frame, where 35% leaves ~5.9 us); full stream 39.5-39.8%, 2.4x. Before the watcher, the
+ASCII checks and the branch-free search: 20.0-20.2% and 3.0x (after parsing ~12.2-12.9 us). With the level
+checks as they were first (regex per string, a tuple per level) the same path ran at 7.4-7.5% and 1.1x ccxt.pro.
 Without the compiled modules (pure Python) it runs at ~6% and 0.9x ccxt.pro: the build is what meets 1.5x.
 An earlier version of this benchmark called ``DiffSync.on_diff`` directly, skipping the checks, the feed
-and the listener: it printed 29-30%, a path no live book takes.
+and the trigger: it printed 29-30%, a path no live book takes.
 
 Run: ``.venv/bin/python bench/bench_ingest.py [--rounds 5]``
 """
