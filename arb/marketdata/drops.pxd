@@ -19,3 +19,10 @@ cpdef Py_ssize_t decimal_digits(object value) except? -2
 
 @cython.locals(levels=list, over=Py_ssize_t, digits=Py_ssize_t)
 cpdef tuple checked_levels(object raw, str field)
+
+@cython.locals(levels=list, out=list, previous=cython.double, value=cython.double, i=Py_ssize_t, pair=list,
+               text=str)
+cpdef object capture_side(object raw, int order)
+
+@cython.locals(data=ascii_chars, n=Py_ssize_t, i=Py_ssize_t, zeros=Py_ssize_t, start=Py_ssize_t)
+cdef bint _bounded_decimal(str text) except -1

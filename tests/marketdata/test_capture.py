@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 from importlib.resources import files
 from pathlib import Path
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arb.errors import CaptureFormatError
 from arb.marketdata.capture import CaptureEvent, CaptureWriter, read_capture
@@ -211,3 +215,83 @@ def test_snapshot_order_is_exact_beyond_float_precision(prices: list[str], order
             capture._check_snapshot_order(levels, "bids", True, fail)
         with pytest.raises(ValueError, match="strictly ascending"):
             capture._check_snapshot_order(levels[::-1], "asks", False, fail)
+
+
+def _reader_rule(side: object, order: int) -> tuple[tuple[str, str], ...] | None:
+    """What ``drops.capture_side`` must return, spelled with the reader's own regex path: the side when the
+    joined-side regex accepts it and (for a snapshot side) its prices are strictly ordered as floats."""
+    from itertools import chain
+
+    from arb.marketdata import capture
+
+    if type(side) is not list or any(type(level) is not list or len(level) != 2 for level in side):
+        return None
+    if any(type(s) is not str for s in chain.from_iterable(side)):
+        return None
+    if not capture._SIDE.fullmatch("".join(f"{p},{s}," for p, s in side)) or any(
+            "," in s for s in chain.from_iterable(side)):
+        return None
+    floats = [float(p) for p, _ in side]
+    if order and not all((a > b) if order > 0 else (a < b) for a, b in itertools.pairwise(floats)):
+        return None
+    return tuple((p, s) for p, s in side)
+
+
+_NUMBER = st.one_of(
+    st.from_regex(r"0{0,3}[0-9]{1,17}(\.[0-9]{1,10})?", fullmatch=True),
+    st.text(alphabet="0123456789.,e-+ \u0663\u00e9", max_size=18),
+)
+_SIDES = st.one_of(
+    st.lists(st.lists(_NUMBER, min_size=2, max_size=2), max_size=6),
+    # strictly ordered prices, so the snapshot order check passes as often as it fails
+    st.lists(st.decimals(min_value=0, max_value=10**6, places=4, allow_nan=False), unique=True, max_size=6).map(
+        lambda ps: [[str(p), "1.5"] for p in sorted(ps, reverse=True)]),
+    st.sampled_from(TRICKY_SIDES),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(side=_SIDES, order=st.sampled_from([1, -1, 0]))
+def test_one_pass_side_check_is_the_readers_rule(side: object, order: int) -> None:
+    """The capture reader's one-pass check (compiled when built) accepts exactly the sides its regex path
+    accepts as ordered, and keeps them as the regex path does."""
+    from arb.marketdata.drops import capture_side
+
+    assert capture_side(side, order) == _reader_rule(side, order)
+
+
+@settings(max_examples=500, deadline=None)
+@given(bids=_SIDES, asks=_SIDES, kind=st.sampled_from(["snapshot", "delta", "reset", "gap"]))
+def test_a_line_reads_the_same_with_and_without_the_one_pass_check(bids: object, asks: object, kind: str) -> None:
+    """Whatever the line holds, the event read (or the error raised) is the same with the one-pass side check
+    and with the reader's regex path alone."""
+    from unittest import mock
+
+    from arb.marketdata import capture
+
+    line = orjson.dumps({"ts": 1, "venue": "v", "symbol": "A/B", "type": kind, "bids": bids, "asks": asks})
+
+    def read() -> object:
+        try:
+            return capture.parse_event(line, "c.jsonl", 7)
+        except CaptureFormatError as exc:
+            return str(exc)
+
+    fast = read()
+    with mock.patch.object(capture, "COMPILED", False):
+        slow = read()
+    assert fast == slow
+
+
+def test_every_line_of_the_bundled_capture_takes_the_one_pass_check() -> None:
+    """The real recording is plainly well formed: no line of it falls back to the level-by-level checks."""
+    from arb.marketdata.drops import capture_side
+
+    raw = gzip.decompress(files("arb.data").joinpath("linkusdt-binance-huobi-2021-08-20.jsonl.gz").read_bytes())
+    lines = raw.splitlines()
+    for line in lines:
+        obj = orjson.loads(line)
+        order = obj["type"] == "snapshot"
+        assert capture_side(obj["bids"], 1 if order else 0) is not None, line[:200]
+        assert capture_side(obj["asks"], -1 if order else 0) is not None, line[:200]
+    assert len(lines) > 1000
