@@ -235,3 +235,14 @@ def test_printable_leaves_no_control_characters(text: str) -> None:
     if all(unicodedata.category(ch) != "Cc" and ch not in "\u061c\u200e\u200f" and not "\u202a" <= ch <= "\u202e"
            and not "\u2066" <= ch <= "\u2069" for ch in text):
         assert shown == text
+
+
+def test_the_parser_leaves_the_engine_and_the_sandbox_server_unimported() -> None:
+    """``arb --help``, ``arb report`` and the other commands build the whole parser: it imports every command
+    module, so none may import the engine or the sandbox's server (about a second of ccxt, alembic, aiohttp
+    between them) before its command runs. A fresh interpreter, so nothing else has imported them."""
+    heavy = ("arb.engine", "arb.sandbox.server", "arb.runtime.summary")
+    code = ("import sys; from arb.cli import build_parser; build_parser(); "
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert run.stdout.strip() == "", run.stdout

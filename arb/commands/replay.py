@@ -9,11 +9,9 @@ import os
 
 from arb.config import DEFAULT_CONFIG, ReplaySection, capture_argument, load_config
 from arb.display import Precision
-from arb.engine import Engine
 from arb.errors import ConfigError
 from arb.marketdata.timeline import capture_files
 from arb.runtime.logs import setup_logging
-from arb.runtime.summary import render_summary
 from arb.store.db import DB_URL_ENV
 
 
@@ -36,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from arb.engine import Engine  # here, not at the top: see arb/commands/run.py
+    from arb.runtime.summary import render_summary
+
     config = load_config(args.config)
     if not capture_files(args.capture):
         raise ConfigError(str(args.capture), "", "capture file not found")

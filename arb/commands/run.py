@@ -8,9 +8,7 @@ import os
 
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.display import Precision
-from arb.engine import Engine
 from arb.runtime.logs import setup_logging
-from arb.runtime.summary import render_summary
 from arb.store.db import DB_URL_ENV
 
 
@@ -29,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: building the parser imports every command, and the engine (ccxt,
+    # alembic, the venues) is most of a second that ``arb --help`` or ``arb report`` has no use for.
+    from arb.engine import Engine
+    from arb.runtime.summary import render_summary
+
     config = load_config(args.config)
     if args.dry_run:
         config = dataclasses.replace(config, engine=config.engine.model_copy(update={"dry_run": True}))

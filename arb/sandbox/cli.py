@@ -17,7 +17,6 @@ from arb.config import capture_argument
 from arb.errors import ConfigError
 from arb.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
 from arb.sandbox.orders import PairSpec
-from arb.sandbox.server import Sandbox
 
 
 def register(subparsers: Any) -> None:
@@ -124,6 +123,8 @@ def _keys_line() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from arb.sandbox.server import Sandbox  # here, not at the top: see arb/commands/run.py
+
     config = build_config(args)
 
     async def serve() -> None:
