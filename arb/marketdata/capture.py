@@ -44,11 +44,8 @@ _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 # What reading a damaged file raises: OSError (a missing or unreadable file, a bad gzip header or CRC),
 # EOFError (gzip cut short), zlib.error (corrupt deflate data). Never a traceback: a file:line error.
 UNREADABLE = (OSError, EOFError, zlib.error)
-# The same, with at most 15 integer digits (leading zeros aside): drops.BOUNDED_DECIMAL (a float may even make
-# a larger one inf).
-_BOUNDED = BOUNDED_DECIMAL
-# A whole side joined as ``"price,size,...,price,size,"``: each string ``_BOUNDED``, each price at most 16
-# characters (longer ones are the only ones ``check_precision`` can refuse).
+# A whole side joined as ``"price,size,...,price,size,"``: each string a plain decimal of at most 15 integer
+# digits (``drops.BOUNDED_DECIMAL``; a float may even make a larger one inf), each price at most 16 characters (longer ones are the only ones ``check_precision`` can refuse).
 _SIDE = re.compile(r"(?:(?=[0-9.]{1,16},)0*[0-9]{1,15}(?:\.[0-9]+)?,0*[0-9]{1,15}(?:\.[0-9]+)?,)*")
 _LIST = {list}
 _PAIR = {2}
@@ -129,7 +126,7 @@ def _levels_one_by_one(raw: Any, field: str, fail: Any) -> tuple[Level, ...]:
         price, size = level
         if not isinstance(price, str) or not isinstance(size, str):
             fail(f"{field}[{i}]: price and size must be decimal strings, got {_short(level)}")
-        if not _BOUNDED.fullmatch(price) or not _BOUNDED.fullmatch(size):
+        if not BOUNDED_DECIMAL.fullmatch(price) or not BOUNDED_DECIMAL.fullmatch(size):
             if not _DECIMAL.fullmatch(price) or not _DECIMAL.fullmatch(size):
                 fail(f"{field}[{i}]: not a plain non-negative decimal: {_short(level)}")
             fail(f"{field}[{i}]: {_short(level)} is 1e15 or more, beyond any price or amount arb handles")
@@ -197,16 +194,15 @@ def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) 
     # (or interpreted) takes the checks below, which find the first problem and name it.
     bids = capture_side(obj["bids"], 1 if snapshot else 0) if COMPILED else None
     asks = capture_side(obj["asks"], -1 if snapshot else 0) if bids is not None else None
-    if bids is None or asks is None:
+    proven = bids is not None and asks is not None
+    if not proven:
         bids = _levels(obj["bids"], "bids", fail)
         asks = _levels(obj["asks"], "asks", fail)
-        if kind in _LOSSES and (bids or asks):
-            fail(f"a {kind} carries no levels ('bids' and 'asks' are [])")
-        if snapshot:
-            _check_snapshot_order(bids, "bids", True, fail)
-            _check_snapshot_order(asks, "asks", False, fail)
-    elif kind in _LOSSES and (bids or asks):
+    if kind in _LOSSES and (bids or asks):
         fail(f"a {kind} carries no levels ('bids' and 'asks' are [])")
+    if snapshot and not proven:
+        _check_snapshot_order(bids, "bids", True, fail)  # type: ignore[arg-type]
+        _check_snapshot_order(asks, "asks", False, fail)  # type: ignore[arg-type]
     first_seq, seq = obj.get("first_seq"), obj.get("seq")
     if first_seq is not None and seq is not None and first_seq > seq:
         fail(f"first_seq {first_seq} > seq {seq}")
