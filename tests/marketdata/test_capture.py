@@ -250,7 +250,7 @@ _SIDES = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(side=_SIDES, order=st.sampled_from([1, -1, 0]))
 def test_one_pass_side_check_is_the_readers_rule(side: object, order: int) -> None:
     """The capture reader's one-pass check (compiled when built) accepts exactly the sides its regex path
