@@ -199,8 +199,7 @@ class BookStore:
     def _notify(self, event: CaptureEvent, book: OrderBook) -> None:
         for listener in self._listeners:
             listener(event, book)
-        for watcher in self._watchers:
-            watcher(book)
+        self._notify_watchers(book)
 
     def _notify_watchers(self, book: OrderBook) -> None:
         for watcher in self._watchers:

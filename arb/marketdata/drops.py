@@ -150,7 +150,7 @@ def checked_levels(raw: object, field: str) -> tuple[list[Level], int]:
             over += 1
     if not over:
         return raw, 0
-    return [level for level in raw if decimal_digits(level[0]) <= MAX_PRICE_DIGITS], over
+    return [level for level in raw if decimal_digits(level[0]) <= _max_digits], over
 
 
 def checked_id(value: object, field: str) -> int:
