@@ -8,7 +8,8 @@ One pair, step by step (each step's failure mode in brackets):
    (``store/write_ahead.py``: prepared statements, not a unit of work: it is on the way to the wire)
 4. both legs prepared (built and signed) right after, before either is written
                                                          [either fails -> neither is sent; both rejected]
-5. both legs written **concurrently**, back to back (``asyncio.gather`` over ``send``); each leg runs to
+5. both legs written **concurrently**, back to back (each leg's task started eagerly, ``runtime/eager.py``,
+   so its first step writes its request at once; then ``asyncio.gather``); each leg runs to
    a resolved state on its own (``LegRunner``: ack, refusal, or ``unknown`` resolved by client-id lookup)
 6. imbalance: net base across the fills; the configured policy (unwind / complete / halt) runs once;
    an unresolved leg forces ``halt`` because nothing can be hedged against an unknown
@@ -43,6 +44,7 @@ from arb.execution.legs import LegOutcome, LegRunner
 from arb.execution.lookup import LookupPolicy
 from arb.execution.plan import OpportunityLike, PairPlan, PlanRefused, plan_pair
 from arb.execution.risk import RiskGate
+from arb.runtime.eager import start_now
 from arb.store import orders as repo
 from arb.store.models import Opportunity
 from arb.store.settlement import settle_opportunity
@@ -166,9 +168,11 @@ class PairedExecutor:
         if trace is not None:
             trace("prepared")
         try:
+            # Each leg's first step, which writes its request, runs now: leg A's bytes are on its socket
+            # before leg B's task exists, and leg B's right after, with no loop turn before either.
             legs = await asyncio.gather(
-                self.legs.run(buy_venue, buy_id, buy_prep),
-                self.legs.run(sell_venue, sell_id, sell_prep),
+                start_now(self.legs.run(buy_venue, buy_id, buy_prep)),
+                start_now(self.legs.run(sell_venue, sell_id, sell_prep)),
             )
             return await self._finish(opp_id, plan, tuple(legs))
         except (SQLAlchemyError, StoreError) as exc:

@@ -219,6 +219,11 @@ class _Connection(asyncio.Protocol):
             future.set_exception(exc)
 
 
+def _expire(answer: asyncio.Future[RawResponse]) -> None:
+    if not answer.done():
+        answer.set_exception(TimeoutError("no complete answer before the deadline"))
+
+
 class OrderLine:
     """Kept-alive HTTP/1.1 connections per origin for one exchange's orders; see the module docstring."""
 
@@ -254,18 +259,24 @@ class OrderLine:
 
     async def send(self, request: RawRequest, timeout_s: float) -> RawResponse:
         """Write ``request`` and return its answer. With an open connection to its origin the bytes are on
-        the socket before this coroutine first yields."""
+        the socket before this coroutine first yields.
+
+        The deadline is a timer on the answer, not ``asyncio.timeout``: a leg's first step may run before
+        its task is the current one (``arb/runtime/eager.py``), and nothing here depends on which it is."""
         if self.closed:
             raise ccxt.ExchangeClosedByUser(f"{self.exchange_id} instance was closed by the user")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         connection = self._idle_connection(request.origin)
-        # Written before anything else, the timeout's timer included: the bytes leave in this call.
+        # Written before anything else, the deadline's timer included: the bytes leave in this call.
         answer = connection.write(request) if connection is not None else None
+        timer: asyncio.TimerHandle | None = None
         try:
-            async with asyncio.timeout(timeout_s):
-                if answer is None:
-                    connection = await self._connect(request.origin)
-                    answer = connection.write(request)
-                response = await answer
+            if answer is None:
+                connection = await asyncio.wait_for(self._connect(request.origin), timeout_s)
+                answer = connection.write(request)
+            timer = loop.call_at(deadline, _expire, answer)
+            response = await answer
         except BaseException as exc:
             if connection is not None:
                 self._discard(connection)  # its answer, if one still comes, must never reach another request
@@ -276,6 +287,9 @@ class OrderLine:
             if isinstance(exc, OSError):
                 raise ccxt.ExchangeNotAvailable(f"{self._what(request)} failed: {type(exc).__name__}") from exc
             raise  # cancelled, or a bug: as it is
+        finally:
+            if timer is not None:
+                timer.cancel()
         assert connection is not None
         if connection.reusable() and not self.closed:
             idle = self._idle.setdefault(request.origin, [])

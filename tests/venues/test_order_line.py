@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from arb.runtime.eager import start_now
 from arb.venues.order_line import OrderLine, Origin, RawRequest
 
 Answer = Callable[[bytes], Awaitable[bytes | None]]  # request bytes -> answer bytes (None: hang up)
@@ -189,6 +190,34 @@ async def test_no_answer_within_the_timeout_is_a_request_timeout_and_the_connect
         # The late answer can never be taken for the next order's: that one goes on a new connection.
         answer = await line.send(order(url), 5.0)
         assert answer.status == 200 and server.connections == 2
+        await line.close()
+
+
+async def test_a_send_started_eagerly_times_out_alone() -> None:
+    # The executor starts each leg's send with ``start_now``: on Python 3.11 its first step runs while the
+    # caller's task is the current one, so the answer's deadline must not be tied to the current task.
+    release = asyncio.Event()
+
+    async def stall(_request: bytes) -> bytes:
+        await release.wait()
+        return _ok()
+
+    async with serving(stall) as (server, url):
+        line = OrderLine("gate")
+        release.set()
+        assert (await line.send(order(url), 5.0)).status == 200  # opens the connection the leg writes on
+        release.clear()
+        leg = start_now(line.send(order(url), 0.05))
+        assert not any(line._idle.values())  # the idle connection was taken and written to in the first step
+
+        async def other_leg() -> str:
+            await asyncio.sleep(0.1)  # answers after the first leg's deadline
+            return "answered"
+
+        # As the executor awaits a pair: the timed-out leg fails alone; its deadline cancels nothing else.
+        results = await asyncio.gather(leg, start_now(other_leg()), return_exceptions=True)
+        assert isinstance(results[0], ccxt.RequestTimeout) and results[1] == "answered"
+        release.set()
         await line.close()
 
 
