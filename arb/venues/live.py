@@ -105,23 +105,39 @@ class WireRequest:
         return self.raw is not None
 
 
-def _wire_request(exchange: Any, url: str, method: str, signed: dict[str, str] | None, body: Any,
+@dataclass(frozen=True, slots=True)
+class _SessionFacts:
+    """What ccxt's ``fetch`` adds to every request of one exchange, read once (the first request built):
+    whether it goes through a proxy, the headers its session adds, its timeout. arb configures an
+    exchange when it opens it and never changes these after, so an order does not pay ccxt's proxy checks
+    and header merge again (about a tenth of building and signing a leg)."""
+
+    proxied: bool
+    headers: dict[str, str]  # added after the signed ones (ccxt's ``prepare_request_headers`` order)
+    timeout_s: float
+
+    @classmethod
+    def of(cls, exchange: Any, url: str, method: str, signed: dict[str, str] | None, body: Any) -> _SessionFacts:
+        proxied = (
+            exchange.check_proxy_url_settings(url, method, signed, body) is not None
+            or any(p for p in exchange.check_proxy_settings(url, method, signed, body))
+            or exchange.aiohttp_proxy
+            or exchange.aiohttp_trust_env  # proxies from the environment: aiohttp's business, not the line's
+        )
+        return cls(bool(proxied), exchange.prepare_request_headers({}), exchange.timeout / 1000)
+
+
+def _wire_request(facts: _SessionFacts, url: str, method: str, signed: dict[str, str] | None, body: Any,
                   market: dict[str, Any]) -> WireRequest:
     """Everything ccxt's ``fetch`` computes before writing, computed now (see ccxt's ``fetch``)."""
-    proxied = (
-        exchange.check_proxy_url_settings(url, method, signed, body) is not None
-        or any(p for p in exchange.check_proxy_settings(url, method, signed, body))
-        or exchange.aiohttp_proxy
-        or exchange.aiohttp_trust_env  # proxies from the environment: aiohttp's business, not the line's
-    )
-    if proxied or not isinstance(body, str | None):
+    if facts.proxied or not isinstance(body, str | None):
         return WireRequest(url, method, signed, body, market)
-    headers = exchange.prepare_request_headers(dict(signed or {}))
+    headers = {**signed, **facts.headers} if signed else dict(facts.headers)
     return WireRequest(
         url, method, signed, body, market,
         raw=RawRequest.build(url, method, headers, body.encode() if body is not None else None),
         request_headers=headers,
-        timeout_s=exchange.timeout / 1000,
+        timeout_s=facts.timeout_s,
     )
 
 
@@ -206,6 +222,13 @@ class LiveVenue:
         self._rules: dict[str, tuple[dict[str, Any], MarketRules]] = {}  # per symbol, with the market read
         self._monotonic = monotonic
         self.last_request = monotonic()  # when a request last went to the venue (keep_warm reads it)
+        self._session_facts: _SessionFacts | None = None
+
+    def _facts(self, url: str, method: str, signed: dict[str, str] | None, body: Any) -> _SessionFacts:
+        facts = self._session_facts
+        if facts is None:
+            facts = self._session_facts = _SessionFacts.of(self.exchange, url, method, signed, body)
+        return facts
 
     def __repr__(self) -> str:
         return f"LiveVenue({self.name!r})"
@@ -253,7 +276,8 @@ class LiveVenue:
             built = await self._build(build, request)
             if built is not None:
                 return PreparedOrder(self.name, request, _wire_request(
-                    self.exchange, built.url, built.method, built.headers, built.body,
+                    self._facts(built.url, built.method, built.headers, built.body),
+                    built.url, built.method, built.headers, built.body,
                     self.exchange.market(request.symbol)))
         return PreparedOrder(self.name, request, await self._capture(request))
 
@@ -263,7 +287,8 @@ class LiveVenue:
             request.symbol, "limit", request.side.value, str(request.amount), str(request.price), params))
         if cap is None:  # create_order returned without a write to capture: it placed the order some other way
             raise VenueError(self.name, "create_order sent no capturable request; cannot prepare")
-        return _wire_request(self.exchange, cap.url, cap.method, cap.headers, cap.body,
+        return _wire_request(self._facts(cap.url, cap.method, cap.headers, cap.body), cap.url, cap.method,
+                             cap.headers, cap.body,
                              self.exchange.market(request.symbol))
 
     async def _build(self, build: Any, request: OrderRequest, nonce_ms: int | None = None) -> Any:
@@ -389,7 +414,8 @@ class LiveVenue:
         cap = await self._captured("any", self.exchange.fetch_time())
         if cap is None:
             return  # nothing captured: the call itself was the ping
-        wire = _wire_request(self.exchange, cap.url, cap.method, cap.headers, cap.body, {})
+        wire = _wire_request(self._facts(cap.url, cap.method, cap.headers, cap.body), cap.url, cap.method,
+                             cap.headers, cap.body, {})
         count = max(1, min(connections, MAX_IDLE_PER_ORIGIN)) if wire.direct else 1
         try:
             with time_held():

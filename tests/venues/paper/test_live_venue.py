@@ -117,15 +117,41 @@ async def test_direct_send_fails_as_ccxt_fetch_would(fault: dict[str, object], e
             assert KEY not in str(caught.value) and "SIGN" not in str(caught.value)
 
 
-async def test_prepare_leaves_a_proxied_exchange_to_ccxt_fetch() -> None:
+@pytest.mark.parametrize(("setting", "value", "direct"), [
+    (None, None, True),
+    ("httpProxy", "http://127.0.0.1:9", False),  # never reached: prepare writes nothing
+    ("aiohttp_trust_env", True, False),  # proxies from the environment: only aiohttp reads them
+])
+async def test_prepare_leaves_a_proxied_exchange_to_ccxt_fetch(setting: str | None, value: object,
+                                                               direct: bool) -> None:
     async with Sandbox(sandbox_config()) as sb, live_gate("gate", sb) as venue:
-        plain = await venue.prepare(OrderRequest("t-proxy0", SYMBOL, Side.BUY, D("1"), D("20.00")))  # reads done
-        assert plain.wire.direct is True  # type: ignore[attr-defined]
-        venue.exchange.httpProxy = "http://127.0.0.1:9"  # never reached: prepare writes nothing
-        prepared = await venue.prepare(OrderRequest("t-proxy1", SYMBOL, Side.BUY, D("1"), D("20.00")))
-        assert prepared.wire.direct is False  # type: ignore[attr-defined]
-        venue.exchange.httpProxy = None
-        venue.exchange.aiohttp_trust_env = True  # proxies from the environment: only aiohttp reads them
-        prepared = await venue.prepare(OrderRequest("t-proxy2", SYMBOL, Side.BUY, D("1"), D("20.00")))
-        assert prepared.wire.direct is False  # type: ignore[attr-defined]
+        await venue.exchange.load_markets()  # the reads a first order needs, done before the proxy is set
+        await venue.exchange.sync_clock(force=True)
+        if setting is not None:
+            setattr(venue.exchange, setting, value)  # as configured when arb opens the exchange
+        for n in range(2):  # the first request reads the exchange's proxy settings; later ones keep them
+            prepared = await venue.prepare(OrderRequest(f"t-proxy{n}", SYMBOL, Side.BUY, D("1"), D("20.00")))
+            assert prepared.wire.direct is direct  # type: ignore[attr-defined]
         assert not sb.engine.orders
+
+
+async def test_a_direct_request_carries_the_headers_ccxt_fetch_would_add() -> None:
+    async with Sandbox(sandbox_config()) as sb, live_gate("gate", sb) as venue:
+        for n in range(2):  # the first read of the session's headers, then the kept one
+            prepared = await venue.prepare(OrderRequest(f"t-hdr{n}", SYMBOL, Side.BUY, D("1"), D("20.00")))
+            wire = prepared.wire
+            expected = venue.exchange.prepare_request_headers(dict(wire.headers))  # type: ignore[attr-defined]
+            assert wire.request_headers == expected  # type: ignore[attr-defined]
+            assert list(wire.request_headers) == list(expected)  # type: ignore[attr-defined]
+            assert wire.timeout_s == venue.exchange.timeout / 1000  # type: ignore[attr-defined]
+        assert not sb.engine.orders
+
+
+def test_no_ccxt_exchange_rewrites_a_request_s_headers() -> None:
+    # A request's headers are the signed ones plus the session's, read once per exchange (``live._SessionFacts``):
+    # right as long as ccxt's per-request ``set_headers`` hook is its identity for every exchange.
+    import ccxt.async_support as ccxt_async
+
+    base = ccxt_async.Exchange.set_headers
+    overriding = [name for name in ccxt_async.exchanges if getattr(ccxt_async, name).set_headers is not base]
+    assert overriding == []
