@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.store import orders as repo
@@ -85,3 +86,45 @@ def test_a_float_is_refused_as_in_the_orm(engine: Engine, session_factory: sessi
                                        buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
     with session_factory() as s:  # nothing of the refused entry was committed
         assert s.scalars(select(Opportunity)).all() == [] and s.scalars(select(Order)).all() == []
+
+
+def test_every_statement_passes_the_engine_s_cursor_events_and_a_driver_error_is_sqlalchemy_s(
+        engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    # The record runs its inserts through SQLAlchemy's own cursor path (``Connection._cursor_execute``), not
+    # ``exec_driver_sql``: listeners (instrumentation, the store-outage tests) still see each statement, and
+    # a driver error still arrives as SQLAlchemy's, with the transaction rolled back.
+    now = datetime.now(UTC)
+    with session_factory.begin() as s:
+        run = Run(started_at=now, mode="paper", config_snapshot={}, summary=None)
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    seen: list[str] = []
+    failing = {"on": False}
+
+    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement.split("(")[0].strip())
+        if failing["on"] and statement.startswith("INSERT INTO order_events"):
+            raise engine.dialect.loaded_dbapi.OperationalError("database is locked")
+
+    def after(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append("after " + statement.split("(")[0].strip())
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        WriteAheadRecord(engine).entry(run_id, _Opp(), now, _orders(run_id, "ev"), now,
+                                       buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
+        inserts = [s for s in seen if "INSERT" in s]
+        assert inserts == ["INSERT INTO opportunities", "after INSERT INTO opportunities", "INSERT INTO orders",
+                           "after INSERT INTO orders", "INSERT INTO order_events", "after INSERT INTO order_events"]
+        failing["on"] = True
+        with pytest.raises(OperationalError, match="database is locked"):
+            WriteAheadRecord(engine).entry(run_id, _Opp(), now, _orders(run_id, "lost"), now,
+                                           buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    with session_factory() as s:  # the first entry is whole; nothing of the failed one was committed
+        assert [o.client_order_id for o in s.scalars(select(Order).order_by(Order.id))] == ["t-bev", "t-sev"]
+        assert len(s.scalars(select(Opportunity)).all()) == 1
