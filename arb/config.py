@@ -610,7 +610,10 @@ def _first_error(exc: ValidationError, shown: str) -> ConfigError:
         if value in message:
             return ConfigError(shown, key, message)
     if isinstance(value, (str, int, float, Decimal)) and not isinstance(value, bool):
-        message += f" (got {value!r})" if isinstance(value, str) else f" (got {value})"
+        if not isinstance(value, str):
+            message += f" (got {value})"
+        elif repr(value) not in message:  # unless the message quotes it already (``not a decimal number: 'x'``)
+            message += f" (got {value!r})"
     return ConfigError(shown, key, message)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -65,7 +66,7 @@ BAD_CONFIGS = [
     ("zero size", lambda t: t.replace('max_size = "20"', 'max_size = "0"'), 'symbols.LINK/USDT.max_size',
      "greater than 0"),
     ("not a number", lambda t: t.replace('max_size = "20"', 'max_size = "twenty"'),
-     "symbols.LINK/USDT.max_size", "not a decimal"),
+     "symbols.LINK/USDT.max_size", "not a decimal number: 'twenty'"),
     ("unknown venue id", lambda t: t.replace("[venues.htx]", "[venues.huobii]"), "venues.huobii",
      "not a ccxt exchange id"),
     ("malformed symbol", lambda t: t.replace('symbols = ["LINK/USDT"]', 'symbols = ["LINKUSDT"]'),
@@ -117,6 +118,8 @@ def test_bad_config_gives_one_clear_line_and_exit_2(
     assert f": {key}:" in line if key else True, line
     assert words in line, line
     assert "Traceback" not in err and SECRET not in err
+    got = re.search(r"\(got (.+)\)$", line)
+    assert got is None or line.count(got[1]) == 1, line  # the value is named once, not echoed twice
 
 
 def test_exit_status_and_no_traceback_from_the_real_command(tmp_path: Path) -> None:
