@@ -35,6 +35,14 @@ def _orders(run_id: int, suffix: str) -> tuple[repo.NewOrder, repo.NewOrder]:
             repo.NewOrder(run_id, None, "htx", "LINK/USDT", "sell", Decimal("20.19"), Decimal("1.25"), f"t-s{suffix}"))
 
 
+def _run(session_factory: sessionmaker[Session], now: datetime) -> int:
+    with session_factory.begin() as s:
+        run = Run(started_at=now, mode="paper", config_snapshot={}, summary=None)
+        s.add(run)
+        s.flush()
+        return run.id
+
+
 def _columns(row: object, skip: set[str]) -> dict[str, object]:
     return {c.name: getattr(row, c.key) for c in row.__table__.columns if c.name not in skip}  # type: ignore[attr-defined]
 
@@ -42,11 +50,7 @@ def _columns(row: object, skip: set[str]) -> dict[str, object]:
 def test_rows_equal_the_orm_path(engine: Engine, session_factory: sessionmaker[Session]) -> None:
     detected = datetime(2024, 8, 8, 12, 0, 0, 123456, tzinfo=UTC)
     now = datetime(2024, 8, 8, 12, 0, 0, 234567, tzinfo=UTC)
-    with session_factory.begin() as s:
-        run = Run(started_at=now, mode="paper", config_snapshot={}, summary=None)
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    run_id = _run(session_factory, now)
     with session_factory.begin() as s:  # the ORM path, as the executor used to write an entry
         orm_opp = repo.insert_opportunity(s, run_id, _Opp(), detected, decision="executed",
                                           buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
@@ -74,11 +78,7 @@ def test_rows_equal_the_orm_path(engine: Engine, session_factory: sessionmaker[S
 
 def test_a_float_is_refused_as_in_the_orm(engine: Engine, session_factory: sessionmaker[Session]) -> None:
     now = datetime.now(UTC)
-    with session_factory.begin() as s:
-        run = Run(started_at=now, mode="paper", config_snapshot={}, summary=None)
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    run_id = _run(session_factory, now)
     opp = _Opp()
     opp.size = 1.25  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="money columns take Decimal or int"):
@@ -94,11 +94,7 @@ def test_every_statement_passes_the_engine_s_cursor_events_and_a_driver_error_is
     # ``exec_driver_sql``: listeners (instrumentation, the store-outage tests) still see each statement, and
     # a driver error still arrives as SQLAlchemy's, with the transaction rolled back.
     now = datetime.now(UTC)
-    with session_factory.begin() as s:
-        run = Run(started_at=now, mode="paper", config_snapshot={}, summary=None)
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    run_id = _run(session_factory, now)
     seen: list[str] = []
     failing = {"on": False}
 

@@ -81,6 +81,16 @@ def order(url: str, body: bytes = b'{"text":"t-1"}') -> RawRequest:
     return RawRequest.build(url, "POST", {"KEY": "k", "SIGN": "s" * 128, "Content-Type": "application/json"}, body)
 
 
+def stalling(release: asyncio.Event) -> Answer:
+    """An answer that waits for ``release`` before it is written."""
+
+    async def stall(_request: bytes) -> bytes:
+        await release.wait()
+        return _ok()
+
+    return stall
+
+
 async def always_ok(_request: bytes) -> bytes:
     return _ok()
 
@@ -177,12 +187,7 @@ async def test_a_lost_or_malformed_answer_fails_as_ccxt_fetch_would(reply: bytes
 
 async def test_no_answer_within_the_timeout_is_a_request_timeout_and_the_connection_is_dropped() -> None:
     release = asyncio.Event()
-
-    async def stall(_request: bytes) -> bytes:
-        await release.wait()
-        return _ok()
-
-    async with serving(stall) as (server, url):
+    async with serving(stalling(release)) as (server, url):
         line = OrderLine("gate")
         with pytest.raises(ccxt.RequestTimeout):
             await line.send(order(url), 0.05)
@@ -197,12 +202,7 @@ async def test_a_send_started_eagerly_times_out_alone() -> None:
     # The executor starts each leg's send with ``start_now``: on Python 3.11 its first step runs while the
     # caller's task is the current one, so the answer's deadline must not be tied to the current task.
     release = asyncio.Event()
-
-    async def stall(_request: bytes) -> bytes:
-        await release.wait()
-        return _ok()
-
-    async with serving(stall) as (server, url):
+    async with serving(stalling(release)) as (_server, url):
         line = OrderLine("gate")
         release.set()
         assert (await line.send(order(url), 5.0)).status == 200  # opens the connection the leg writes on
