@@ -118,8 +118,9 @@ def test_bad_config_gives_one_clear_line_and_exit_2(
     assert f": {key}:" in line if key else True, line
     assert words in line, line
     assert "Traceback" not in err and SECRET not in err
-    got = re.search(r"\(got (.+)\)$", line)
-    assert got is None or line.count(got[1]) == 1, line  # the value is named once, not echoed twice
+    message = line.split(f": {key}:", 1)[1] if key else line
+    got = re.search(r"\(got ('.*')\)$", message)  # a string value, quoted
+    assert got is None or message.count(got[1]) == 1, line  # named once, not echoed twice
 
 
 def test_exit_status_and_no_traceback_from_the_real_command(tmp_path: Path) -> None:
