@@ -224,11 +224,13 @@ class LiveVenue:
         self.last_request = monotonic()  # when a request last went to the venue (keep_warm reads it)
         self._session_facts: _SessionFacts | None = None
 
-    def _facts(self, url: str, method: str, signed: dict[str, str] | None, body: Any) -> _SessionFacts:
+    def _wire(self, url: str, method: str, signed: dict[str, str] | None, body: Any,
+              market: dict[str, Any]) -> WireRequest:
+        """A request as ccxt's ``fetch`` would write it, with this exchange's session facts (read at the first)."""
         facts = self._session_facts
         if facts is None:
             facts = self._session_facts = _SessionFacts.of(self.exchange, url, method, signed, body)
-        return facts
+        return _wire_request(facts, url, method, signed, body, market)
 
     def __repr__(self) -> str:
         return f"LiveVenue({self.name!r})"
@@ -275,10 +277,8 @@ class LiveVenue:
         if checked:
             built = await self._build(build, request)
             if built is not None:
-                return PreparedOrder(self.name, request, _wire_request(
-                    self._facts(built.url, built.method, built.headers, built.body),
-                    built.url, built.method, built.headers, built.body,
-                    self.exchange.market(request.symbol)))
+                return PreparedOrder(self.name, request, self._wire(
+                    built.url, built.method, built.headers, built.body, self.exchange.market(request.symbol)))
         return PreparedOrder(self.name, request, await self._capture(request))
 
     async def _capture(self, request: OrderRequest) -> WireRequest:
@@ -287,9 +287,7 @@ class LiveVenue:
             request.symbol, "limit", request.side.value, str(request.amount), str(request.price), params))
         if cap is None:  # create_order returned without a write to capture: it placed the order some other way
             raise VenueError(self.name, "create_order sent no capturable request; cannot prepare")
-        return _wire_request(self._facts(cap.url, cap.method, cap.headers, cap.body), cap.url, cap.method,
-                             cap.headers, cap.body,
-                             self.exchange.market(request.symbol))
+        return self._wire(cap.url, cap.method, cap.headers, cap.body, self.exchange.market(request.symbol))
 
     async def _build(self, build: Any, request: OrderRequest, nonce_ms: int | None = None) -> Any:
         """The exchange's own build of ``request`` (None where its builder does not cover it)."""
@@ -414,8 +412,7 @@ class LiveVenue:
         cap = await self._captured("any", self.exchange.fetch_time())
         if cap is None:
             return  # nothing captured: the call itself was the ping
-        wire = _wire_request(self._facts(cap.url, cap.method, cap.headers, cap.body), cap.url, cap.method,
-                             cap.headers, cap.body, {})
+        wire = self._wire(cap.url, cap.method, cap.headers, cap.body, {})
         count = max(1, min(connections, MAX_IDLE_PER_ORIGIN)) if wire.direct else 1
         try:
             with time_held():
