@@ -103,8 +103,8 @@ class GuardedVenue:
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         return await self._read(FETCH_OPEN, symbol, lambda: self.inner.fetch_open_orders(symbol))
 
-    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]:
-        return await self._read(FETCH_FILLS, symbol, lambda: self.inner.fetch_fills(symbol, since))
+    async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
+        return await self._read(FETCH_FILLS, symbol, lambda: self.inner.fetch_fills(symbol, since, order_id))
 
     async def balances(self) -> dict[str, BalanceReport]:
         return await self._read(BALANCES, None, self.inner.balances)

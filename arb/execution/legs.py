@@ -145,7 +145,9 @@ class LegRunner:
                 if delay:
                     await self.sleep(delay)
                 try:
-                    found = await venue.fetch_fills(request.symbol, sent_at - FILL_LOOKBACK)
+                    # By the venue's order id when the answer gave one: that order's trades, not a page of
+                    # every trade the account made since (on a busy account the page need not hold them).
+                    found = await venue.fetch_fills(request.symbol, sent_at - FILL_LOOKBACK, report.venue_order_id)
                 except VenueError:
                     continue
                 for f in found:

@@ -105,7 +105,8 @@ async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: Reconci
             fills = list(result.report.fills)
             if result.report.filled > sum((f.amount for f in fills), Decimal(0)):
                 try:
-                    found = await venue.fetch_fills(request.symbol, created_at - LOOKBACK)
+                    found = await venue.fetch_fills(request.symbol, created_at - LOOKBACK,
+                                                    result.report.venue_order_id)
                     fills = [f for f in found if f.client_order_id == request.client_order_id
                              or (f.venue_order_id and f.venue_order_id == result.report.venue_order_id)]
                 except VenueError:

@@ -106,8 +106,8 @@ class LatentVenue:
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         return await self._over_the_wire(lambda: self.inner.fetch_open_orders(symbol))
 
-    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]:
-        return await self._over_the_wire(lambda: self.inner.fetch_fills(symbol, since))
+    async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
+        return await self._over_the_wire(lambda: self.inner.fetch_fills(symbol, since, order_id))
 
     async def balances(self) -> dict[str, BalanceReport]:
         return await self._over_the_wire(self.inner.balances)

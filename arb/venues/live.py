@@ -449,9 +449,15 @@ class LiveVenue:
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         return [self._order(raw) for raw in await self._call("fetch_open_orders", symbol)]
 
-    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]:
-        raw = await self._call("fetch_my_trades", symbol, int(since.timestamp() * 1000), self.quirks.fills_page)
-        return [self._fill(t) for t in raw]
+    async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
+        since_ms, page = int(since.timestamp() * 1000), self.quirks.fills_page
+        if order_id is not None and self.exchange.has.get("fetchOrderTrades") is True:
+            # The venue's own per-order query (Gate: ``/spot/my_trades?order_id=``): one order's trades.
+            raw = await self._call("fetch_order_trades", order_id, symbol, since_ms, page)
+        else:
+            raw = await self._call("fetch_my_trades", symbol, since_ms, page)
+        fills = [self._fill(t) for t in raw]
+        return fills if order_id is None else [f for f in fills if f.venue_order_id == order_id]
 
     async def balances(self) -> dict[str, BalanceReport]:
         raw = await self._call("fetch_balance")

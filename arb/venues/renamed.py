@@ -80,10 +80,10 @@ class RenamedVenue:
         market = None if symbol is None else self.names.market(symbol)
         return [self._report(r) for r in await self.inner.fetch_open_orders(market)]
 
-    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]:
+    async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
         if not self._trades(symbol):
             return []
-        return [self._fill(f) for f in await self.inner.fetch_fills(self.names.market(symbol), since)]
+        return [self._fill(f) for f in await self.inner.fetch_fills(self.names.market(symbol), since, order_id)]
 
     async def balances(self) -> dict[str, BalanceReport]:
         out: dict[str, BalanceReport] = {}

@@ -20,14 +20,17 @@ from arb.execution.legs import LegRunner
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate, RiskLimits
+from arb.sandbox import Sandbox
 from arb.store import orders as repo
 from arb.store.models import Fill, FillConflict, Order
+from arb.venues.live import LiveVenue
 from arb.venues.paper import PaperVenue
 from arb.venues.protocol import FillReport, OrderReport, OrderRequest, PreparedOrder
 
 from .conftest import new_run
 from .fakes import FakeTime
 from .harness import SYMBOL, make_book, paper
+from .sandbox_rig import live_gate, sandbox_config
 
 D = Decimal
 NOW = datetime(2024, 8, 8, 23, 55, tzinfo=UTC)
@@ -213,8 +216,8 @@ class TradesApart:
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         return await self.inner.fetch_open_orders(symbol)
 
-    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]:
-        return await self.inner.fetch_fills(symbol, since) if self.visible else []
+    async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
+        return await self.inner.fetch_fills(symbol, since, order_id) if self.visible else []
 
 
 async def _run_leg(sessions: sessionmaker[Session], venue: TradesApart, cid: str) -> tuple[int, object]:
@@ -264,4 +267,57 @@ async def test_a_leg_whose_trades_cannot_be_found_stays_unresolved_until_reconci
     with sqlite_sessions() as s:
         order = s.get_one(Order, oid)
         assert (order.status, order.filled) == ("filled", D("2"))
+    assert_filled_is_sum_of_fills(sqlite_sessions)
+
+
+@dataclass
+class BusyAccount:
+    """A live venue on an account that keeps trading: right after our order is answered, ``others`` more
+    orders of the same account fill, so by the time the leg asks for its trades they are not the newest."""
+
+    inner: LiveVenue
+    others: int = 4
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        return await self.inner.prepare(request)
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport:
+        report = await self.inner.send(prepared)
+        for i in range(self.others):
+            await self.inner.place(OrderRequest(f"t-other{i}", SYMBOL, Side.SELL, D("0.1"), D("19.90")))
+        return report
+
+    async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
+        return await self.inner.fetch_fills(symbol, since, order_id)
+
+
+async def test_a_leg_finds_its_trades_by_order_on_an_account_busier_than_a_page(sqlite_sessions) -> None:
+    # Gate's answer to an order carries no trades, so the leg asks for them. Asked as "the account's trades
+    # since the order was sent", one page (3 here, 1000 on Gate) holds only the 4 newer trades of other
+    # orders: the leg would end unknown and halt the pair. Asked by the order's id, it finds its own 2.
+    async with Sandbox(sandbox_config()) as sb:
+        sb.push_book("LINK_USDT", [("19.90", "5")], [("20.00", "1"), ("20.05", "1")])
+        async with live_gate("gate", sb) as live:
+            live.quirks = replace(live.quirks, fills_page=3)
+            venue = BusyAccount(live)
+            run_id = new_run(sqlite_sessions)
+            request = OrderRequest("t-busy1", SYMBOL, Side.BUY, D("2"), D("20.05"))
+            with sqlite_sessions.begin() as s:
+                oid = repo.create_order(s, repo.NewOrder(run_id, None, "gate", SYMBOL, "buy", request.price,
+                                                         request.amount, request.client_order_id), NOW)
+            risk = RiskGate(RiskLimits(max_notional_per_trade=D("1000"), max_unhedged_exposure=D("10"),
+                                       daily_loss_limit=D("50")))
+            runner = LegRunner(sqlite_sessions, risk, lookup=LookupPolicy((0.1,)), sleep=FakeTime().sleep)
+            outcome = await runner.run(venue, oid, await venue.prepare(request))  # type: ignore[arg-type]
+            every = await live.fetch_fills(SYMBOL, datetime.now(UTC) - timedelta(minutes=1))
+    assert len(every) == 3 and {f.client_order_id for f in every} <= {f"t-other{i}" for i in range(4)}
+    assert outcome.status is OrderStatus.FILLED and outcome.fills_complete
+    assert sorted((f.price, f.amount) for f in outcome.fills) == [(D("20.00"), D("1")), (D("20.05"), D("1"))]
+    with sqlite_sessions() as s:
+        order = s.get_one(Order, oid)
+        assert (order.status, order.filled, len(order.fills)) == ("filled", D("2"), 2)
     assert_filled_is_sum_of_fills(sqlite_sessions)

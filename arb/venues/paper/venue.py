@@ -155,9 +155,10 @@ class PaperVenue:
             if o.report.state is VenueState.OPEN and symbol in (None, o.report.symbol)
         ]
 
-    async def fetch_fills(self, symbol: str, since: datetime) -> list[FillReport]:
+    async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
         self.requests += 1
-        return [f for f in self._fills if f.symbol == symbol and f.ts >= since]
+        return [f for f in self._fills
+                if f.symbol == symbol and f.ts >= since and order_id in (None, f.venue_order_id)]
 
     async def balances(self) -> dict[str, BalanceReport]:
         self.requests += 1

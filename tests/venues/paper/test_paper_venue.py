@@ -105,6 +105,12 @@ async def test_balances_are_derived_from_fills_and_follow_the_fee_currency(buy_f
     # The same totals from the fills alone: initial + traded - each fee in its own currency.
     fills = await v.fetch_fills(SYMBOL, datetime(2000, 1, 1, tzinfo=UTC))
     fee_in = {c: sum((f.fee for f in fills if f.fee_currency == c), D(0)) for c in ("LINK", "USDT")}
+    # By order: each order's own trades, as a leg asks for them.
+    for cid in ("t-1", "t-2"):
+        order_id = (await v.fetch_order(cid, SYMBOL)).venue_order_id
+        assert order_id is not None
+        by_order = await v.fetch_fills(SYMBOL, datetime(2000, 1, 1, tzinfo=UTC), order_id)
+        assert by_order and by_order == [f for f in fills if f.client_order_id == cid]
     assert link == D("10") + D("1") - D("1.5") - fee_in["LINK"]
     assert usdt == D("1000") - D("20.110") + D("1.5") * D("20.100") - fee_in["USDT"]
 
