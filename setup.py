@@ -19,9 +19,9 @@ import sys
 
 from setuptools import Extension, setup
 
-# The modules on the per-message path: check levels (drops), apply them (book_side), book + top view (book),
-# store and diff-sync calls around them (compiled as they are, no declarations).
-MODULES = ["drops", "book_side", "book", "books", "diffsync"]
+# The modules on the per-message path: check levels (drops), apply them (book_side, its levels in tick_map),
+# book + top view (book), store and diff-sync calls around them (compiled as they are, no declarations).
+MODULES = ["drops", "tick_map", "book_side", "book", "books", "diffsync"]
 
 
 def extensions() -> list[Extension]:

@@ -4,13 +4,13 @@
 sides. Its ``SortedDict`` is a plain ``dict`` plus a dirty flag: every read after a change re-sorts *all*
 keys (``PyDict_Keys`` + ``PyList_Sort`` + a tuple copy), with ``max_depth`` only slicing the result. A
 diff book read after every frame therefore pays a full sort of ~1,000+ keys per frame. Keys must also be
-numbers: its sort of our exact price strings is lexicographic (``"200000.00000000" < "61686.00000000"``).
+numbers: its sort of exact price strings is lexicographic (``"200000.00000000" < "61686.00000000"``).
 
 Measured here on the same pre-parsed depth frames (parsing is the same for all, so it is left out),
 interleaved, best of N rounds, each contender applying every level and reading the top 10 of each side
 after every frame (what detection does):
 
-- ``arb``: ``OrderBook.apply_delta`` + ``top_arrays(10)`` (exact string keys, sorted window).
+- ``arb``: ``OrderBook.apply_delta`` + ``top_arrays(10)`` (integer tick keys, sorted window).
 - ``order_book float``: ``order_book.OrderBook(max_depth=10)`` keyed by ``float(price)``, ``to_list()``.
 - ``order_book Decimal``: the same keyed by ``Decimal(price)`` (exact, as its README suggests).
 - ``... apply only``: the same without the per-frame read (one read at the end): its best case.

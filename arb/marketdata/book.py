@@ -3,7 +3,7 @@
 Each side is a :class:`~arb.marketdata.book_side.BookSide` (see there for the data structure and why).
 Detection reads :meth:`OrderBook.top_arrays`: preallocated float64 arrays of the top ``depth`` levels,
 refreshed lazily (only when read after a change), so an update never copies the book; each float is the
-double ``float()`` gives the venue's string (:func:`decimal_float`). Execution and
+double ``float()`` gives the venue's string (:func:`~arb.marketdata.book_side.decimal_float`). Execution and
 paper fills read :meth:`OrderBook.levels`: exact ``Decimal`` levels rebuilt from the venue's strings.
 The book keeps every level the venue sent, not just ``depth``: a diff stream changes levels anywhere, and
 a level outside the top today is inside it after the price moves.
@@ -26,12 +26,10 @@ import numpy as np
 import numpy.typing as npt
 
 from arb.domain.market import Side
-from arb.marketdata.book_side import COMPILED, BookSide, LevelIn
+from arb.marketdata.book_side import BookSide, LevelIn
 
 FloatArray = npt.NDArray[np.float64]
 TopArrays = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
-
-_MEMO_MAX = 1 << 16  # distinct price/size strings remembered for the top view (~5 MB at most)
 
 
 class Health(enum.StrEnum):
@@ -52,7 +50,6 @@ class OrderBook:
         "_dirty",
         "_flat",
         "_gap",
-        "_memo",
         "_synced",
         "_views",
         "asks",
@@ -86,9 +83,6 @@ class OrderBook:
         self._dirty = True
         self._arrays: FloatArray = np.zeros((4, depth), dtype=np.float64)
         self._views: TopArrays | None = None
-        # Interpreted only (see ``_fill``): ``float(text)`` remembered per string (a pure function, so never
-        # stale; cleared when it grows).
-        self._memo: dict[str, float] = {}
         # The same memory as ``_arrays``, flat: the top view writes each float straight into it (compiled,
         # a C store; ``_arrays[row, i] = x`` would go through numpy's indexing).
         self._flat = self._arrays.data.cast("B").cast("d")
@@ -224,7 +218,7 @@ class OrderBook:
         arr = self._arrays
         depth = self.depth
         bids, asks = self.bids, self.asks
-        if bids.fixed and asks.fixed:  # the usual case: exact price strings
+        if bids.fixed and asks.fixed:  # the usual case: integer ticks
             nb = self._fill(bids, 0)
             na = self._fill(asks, 2 * depth)
         else:
@@ -244,65 +238,9 @@ class OrderBook:
         self._dirty = False
 
     def _fill(self, side: BookSide, at: int) -> int:
-        """Write the best levels of a fixed-mode ``side`` into the flat buffer: prices from index ``at``,
-        sizes ``depth`` further on. Returns how many levels were written.
-
-        Compiled, each string is read by :func:`decimal_float` in C (~15 ns). Interpreted, through the memo:
-        ``float()`` costs ~180 ns, a memo hit a dict lookup, and only a few strings per frame are new
-        (prices recur, sizes change a few at a time)."""
-        if COMPILED and not side.odd and self.depth <= side.window_size:
-            return self._fill_window(side, at)
-        keys = side.top_keys(self.depth)
-        levels, memo, flat = side.levels, self._memo, self._flat
-        sizes_at = at + self.depth
-        n = len(keys)
-        for i in range(n):
-            price = keys[i]
-            size = levels.get(price)
-            if size is None:  # an off-length level in the top: it lives outside ``levels``
-                size = side.odd[price]
-            if COMPILED:
-                flat[at + i] = decimal_float(price)
-                flat[sizes_at + i] = decimal_float(size)
-                continue
-            value = memo.get(price)
-            if value is None:
-                value = self._parse(price)
-            flat[at + i] = value
-            value = memo.get(size)
-            if value is None:
-                value = self._parse(size)
-            flat[sizes_at + i] = value
-        return n
-
-    def _fill_window(self, side: BookSide, at: int) -> int:
-        """:meth:`_fill` straight from the side's window (compiled, fixed mode, no odd level): each price is
-        its integer tick over ``10**decimals``, the very division :func:`decimal_float` makes of its string
-        (a fixed-mode price has at most 15 digits), and no list of keys is built."""
-        n = side.held_top(self.depth)
-        window, ticks, levels, flat = side.window, side.ticks, side.levels, self._flat
-        top = len(window) - 1  # both sides' ticks hold the best last (asks negated)
-        sizes_at = at + self.depth
-        scale = 1.0
-        for _decimal in range(-side.dpos - 1):  # 10**decimals by exact steps, as decimal_float does
-            scale *= 10.0
-        if side.ask:
-            for i in range(n):
-                flat[at + i] = -ticks[top - i] / scale
-                flat[sizes_at + i] = decimal_float(levels[window[i]])
-        else:
-            for i in range(n):
-                flat[at + i] = ticks[top - i] / scale
-                flat[sizes_at + i] = decimal_float(levels[window[top - i]])
-        return n
-
-    def _parse(self, text: str) -> float:
-        """``float(text)``, remembered."""
-        memo = self._memo
-        if len(memo) > _MEMO_MAX:
-            memo.clear()
-        value = memo[text] = float(text)
-        return value
+        """Write the best levels of a tick-mode ``side`` into the flat buffer: prices from index ``at``,
+        sizes ``depth`` further on (:meth:`BookSide.fill_top`). Returns how many levels were written."""
+        return side.fill_top(self._flat, at, at + self.depth, self.depth)
 
     def __repr__(self) -> str:
         return (
@@ -311,35 +249,3 @@ class OrderBook:
         )
 
 
-
-def decimal_float(text: str) -> float:
-    """``float(text)`` of a plain decimal string: the same double, read digit by digit (fast compiled).
-
-    A decimal with at most 15 significant digits and 22 decimals is ``mantissa / 10**decimals`` with both
-    exact as doubles, and IEEE division rounds that quotient correctly, which is what ``float()`` returns
-    (Clinger's fast path). Anything else (more digits, an exponent, a sign, no digit) goes to ``float()``.
-    """
-    mantissa = 0
-    significant = 0  # digits from the first nonzero one on
-    digits = 0
-    decimals = -1  # digits after the point; -1: no point yet
-    for char in text:
-        if "0" <= char <= "9":
-            if mantissa or char != "0":
-                significant += 1
-                if significant > 15:
-                    return float(text)
-            mantissa = mantissa * 10 + (ord(char) - 48)
-            digits += 1
-            if decimals >= 0:
-                decimals += 1
-        elif char == "." and decimals < 0:
-            decimals = 0
-        else:
-            return float(text)
-    if not digits or decimals > 22:
-        return float(text)
-    scale = 1.0
-    for _ in range(decimals):  # 10**k by exact steps: every 10**k up to 10**22 is a double
-        scale *= 10.0
-    return mantissa / scale

@@ -1,57 +1,78 @@
 # Cython declarations for book_side.py (pure-Python mode: the .py is the code, compiled as it is).
 # Built only when Cython and a C compiler are there (setup.py); without them book_side.py runs unchanged.
-# These only add C types: BookSide becomes an extension type (its __slots__ as typed fields) and the two
-# hot loops get typed locals, so dict/str/list operations compile to direct C-API calls.
+# These only add C types: BookSide becomes an extension type (its __slots__ as typed fields), its window a
+# C int64 buffer, its levels a C hash table (tick_map.pxd), and a price is read from its ASCII buffer.
 # Keep in step with book_side.py: a renamed slot or method fails the build, not silently at run time.
 cimport cython
+from arb.marketdata.tick_map cimport TickMap
+
+cdef extern from "Python.h":
+    # CPython's own accessors for a str's buffer: an ASCII str stores one byte per character.
+    bint PyUnicode_IS_ASCII(str)
+    const unsigned char *PyUnicode_1BYTE_DATA(str)
+
+ctypedef const unsigned char *ascii_chars
+
+cdef bint _compiled
+cdef long long _SHUT
 
 cdef class BookSide:
     cdef public bint ask
     cdef public Py_ssize_t window_size
+    cdef public bint fixed
+    cdef public Py_ssize_t decimals
+    cdef public TickMap table
+    cdef long long[::1] ticks
+    cdef public Py_ssize_t wlen
+    cdef public bint complete
+    cdef public long long tedge
     cdef public dict levels
     cdef public list window
     cdef public object edge
-    cdef public bint fixed
-    cdef public Py_ssize_t plen
-    cdef long long[::1] ticks
-    cdef public Py_ssize_t dpos
-    cdef public bint lead0
-    cdef public str zero
-    cdef public Py_ssize_t zlen
-    cdef public Py_ssize_t zpoint
-    cdef public dict odd
-    cdef public list odd_better
-    cdef public list odd_worse
 
     cpdef apply(self, changes)
 
-    @cython.locals(window=list, complete=bint, keys=list)
-    cpdef list top_keys(self, Py_ssize_t n)
-
-    cdef Py_ssize_t held_top(self, Py_ssize_t n) except -1
-
-    @cython.locals(levels=dict, window=list, edge=str, plen=Py_ssize_t, dpos=Py_ssize_t, lead0=bint,
-                   zero=str, zlen=Py_ssize_t, zpoint=Py_ssize_t, price=str, size=str, limit=Py_ssize_t,
-                   at=Py_ssize_t, held=Py_ssize_t)
-    cdef _apply_fixed_bids(self, list batch)
-
-    @cython.locals(levels=dict, window=list, edge=str, plen=Py_ssize_t, dpos=Py_ssize_t, lead0=bint,
-                   zero=str, zlen=Py_ssize_t, zpoint=Py_ssize_t, price=str, size=str, limit=Py_ssize_t,
-                   at=Py_ssize_t, held=Py_ssize_t)
-    cdef _apply_fixed_asks(self, list batch)
-
-    @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t, tick=cython.longlong)
-    cdef _insert(self, list window, str price)
+    @cython.locals(table=TickMap, decimals=Py_ssize_t, sign=cython.longlong, complete=bint,
+                   edge=cython.longlong, limit=Py_ssize_t, at=Py_ssize_t, tick=cython.longlong,
+                   key=cython.longlong, price=str, size=str)
+    cdef Py_ssize_t _apply_ticks(self, list batch) except -2
 
     @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t)
-    cdef _remove(self, list window, str price)
+    cdef _insert(self, long long key)
+
+    @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t)
+    cdef _remove(self, long long key)
 
     @cython.locals(base=Py_ssize_t, length=Py_ssize_t, half=Py_ssize_t)
-    cdef Py_ssize_t _place(self, long long tick, Py_ssize_t n)
+    cdef Py_ssize_t _place(self, long long key, Py_ssize_t n)
 
-    @cython.locals(window=list, ticks=cython.longlong[::1], i=Py_ssize_t, n=Py_ssize_t)
-    cdef _retick(self)
+    cpdef Py_ssize_t held_top(self, Py_ssize_t n) except -1
+
+    @cython.locals(n=Py_ssize_t, size=Py_ssize_t, drop=Py_ssize_t, i=Py_ssize_t)
+    cdef _resize(self)
+
+    @cython.locals(keys="long long[::1]", n=Py_ssize_t, i=Py_ssize_t, size=Py_ssize_t, skip=Py_ssize_t)
+    cdef _rebuild(self)
+
+    @cython.locals(i=Py_ssize_t)
+    cdef _grow(self, Py_ssize_t n)
+
+    @cython.locals(table=TickMap, scale=cython.double, n=Py_ssize_t, top=Py_ssize_t, i=Py_ssize_t,
+                   tick=cython.longlong, keys=list)
+    cpdef Py_ssize_t fill_top(self, double[::1] flat, Py_ssize_t at, Py_ssize_t sizes_at,
+                              Py_ssize_t depth) except -1
 
 
-@cython.locals(tick=cython.longlong, char=Py_UCS4)
-cdef long long _tick(str price) except? -1
+@cython.locals(n=Py_ssize_t, point=Py_ssize_t, data=ascii_chars, tick=cython.longlong, i=Py_ssize_t,
+               digit=cython.uint)
+cdef long long _tick(str price, Py_ssize_t decimals) except? -2
+
+@cython.locals(data=ascii_chars, i=Py_ssize_t)
+cdef bint _nonzero(str size) except -1
+
+@cython.locals(scale=cython.double)
+cdef double _scale(Py_ssize_t decimals) noexcept
+
+@cython.locals(mantissa=cython.longlong, significant=Py_ssize_t, digits=Py_ssize_t, decimals=Py_ssize_t,
+               char=Py_UCS4)
+cpdef double decimal_float(str text) except? -1.0

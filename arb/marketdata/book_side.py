@@ -2,31 +2,34 @@
 
 On the real Binance BTC/USDT diff stream 40% of levels are new, 39% delete an existing level, 12% change
 a size and 9% delete a level we do not have; 19% of them land in the top 10, 57% in the top 128. So the
-structure must make *inserts and deletes near the top* cheap, not just size updates:
+structure must make *inserts and deletes near the top* cheap, not just size updates.
 
-- ``levels``: a ``dict`` from the price key to the size string as the venue sent it: every level we hold.
-- ``window``: a plain ``list`` of the keys of the best levels only (between ``window_size`` and twice
-  that), kept sorted. Levels worse than the window edge live in the dict alone; when deletes drain the
-  window it is rebuilt from the dict by one sort. Compiled (``setup.py``), fixed-mode windows are searched
-  through ``ticks``, the same prices as C integers (a binary search over strings spent ~100 ns per insert
-  or delete comparing them); interpreted, :func:`bisect.insort` over the strings is the faster way.
+Two key representations, because ``float(price)`` (~170 ns) and hashing the price string cost more than
+everything else per level:
 
-Two key representations, because ``float(price)`` (~170 ns) cost more than everything else per level:
+- **ticks** (the usual case): every price of the side is a plain decimal with the same number of
+  decimals (Binance always sends 8: ``"61737.63000000"``, and ``"200000.00000000"`` for its far ask).
+  Such a price is exactly its digits read as one integer, its *tick* (``6173763000000``): equal number
+  <=> equal tick, and ticks order as the prices do. The price is read once, in one pass over its
+  characters that also checks its format (:func:`_tick`), and nothing keyed by the string is kept:
 
-- **fixed** (the usual case): every price of the side is a decimal string of the same length with the
-  point at the same place (Binance always sends 8 decimals: ``"61737.63000000"``). Such strings are
-  exact keys as they come (equal number <=> equal string) and compare like the numbers they spell, so
-  the raw string is the dict key and the sort key: no conversion at all on the hot path. Both windows
-  ascend by price: bids' best is last, asks' best is first (a front insert moves at most a few KB).
-- **float** (fallback): the first price that breaks the format (another length, another number of
-  decimals, no point) turns the side into float keys until the next snapshot. Two decimal strings with
-  at most 15 significant digits are the same double iff they are the same number (``DBL_DIG``), so
-  ``"27.1"`` and ``"27.10"`` are one level and ``repr(key)`` gives the price back; a price with more
-  digits is refused, never merged. Asks are keyed by ``-price``, so both windows have their best last.
+  - ``table``: every level we hold, ``tick -> size string`` as the venue sent it
+    (:class:`~arb.marketdata.tick_map.TickMap`: a C hash table compiled, a ``dict`` interpreted);
+  - ``ticks[:wlen]``: the *window*, the best levels only (between ``window_size`` and twice that), as
+    sort keys ascending with the best last: the tick on the bid side, minus the tick on the ask side. A
+    change near the top moves only the few keys above it. Levels worse than the window's edge live in
+    the table alone; when deletes drain the window it is rebuilt from the table by one sort.
 
-The format is only checked for a new price: a held one has the format. Sizes stay strings (exact
-``Decimal`` for execution); floats are made only for the top view. A zero size is told by its shape, not
-parsed (see :func:`_zero_shape`).
+  A price is shown as the venue spelled it (:meth:`BookSide._text`: the digits with the point put back):
+  the format admits one spelling per number (no padding), so ``Decimal`` of it is the venue's exactly.
+- **float** (fallback): the first price that breaks the format (other decimals, no point, a padded
+  spelling) turns the side into float keys until the next snapshot. Two decimal strings with at most 15
+  significant digits are the same double iff they are the same number (``DBL_DIG``), so ``"27.1"`` and
+  ``"27.10"`` are one level and ``repr(key)`` gives the price back; a price with more digits is refused,
+  never merged. Asks are keyed by ``-price``, so both windows have their best last.
+
+Sizes stay strings (exact ``Decimal`` for execution); floats are made only for the top view. A size is
+zero when it has no digit but ``0`` (:func:`_nonzero`).
 
 When the package is built with Cython (``setup.py``), this file is compiled as it is, with C types from
 ``book_side.pxd`` (keep its slot and method declarations in step); without Cython it runs as Python.
@@ -38,8 +41,12 @@ from array import array
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from itertools import chain
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from arb.marketdata.tick_map import TickMap
 
 try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
     import cython  # type: ignore[import-not-found, unused-ignore]
@@ -52,14 +59,17 @@ LevelIn = Sequence[str]
 """A level as received: ``(price, size)`` decimal strings (a list from JSON or a tuple from a capture)."""
 
 Key = Any
-"""A price key: the price string in fixed mode, ``float`` (``-price`` for asks) in float mode."""
+"""A window key: ``tick`` (bids) or ``-tick`` (asks) in tick mode, ``price`` (``-price``) in float mode."""
+
+MAX_PRICE_CHARS = 16  # a tick-mode price: at most 15 digits and the point, so its tick fits a C int64
+
+# The same as C values when compiled (``book_side.pxd``): read on every level.
+_compiled = COMPILED
 
 _NEG_INF = float("-inf")
-_ALL = ""  # fixed-mode bid floor / ask ceiling meaning "the window holds every level"
-# Edges no price passes: a batch that would overfill the window shuts it (see ``_shut``).
-_SHUT_BIDS = "\x7f"  # above every digit string: no fixed-mode bid is >= it
-_SHUT_ASKS = "\x00"  # below every digit string: no fixed-mode ask is <= it
+_ALL = ""  # float-mode edge meaning "the window holds every level"
 _SHUT_FLOAT = float("inf")  # no float key (bids: price, asks: -price) is >= it
+_SHUT = 1 << 62  # no tick-mode key is >= it: a shut window (see ``_shut``); a tick is below 10**16
 
 
 class BookSide:
@@ -67,59 +77,47 @@ class BookSide:
 
     __slots__ = (
         "ask",
-        "dpos",
+        "complete",
+        "decimals",
         "edge",
         "fixed",
-        "lead0",
         "levels",
-        "odd",
-        "odd_better",
-        "odd_worse",
-        "plen",
+        "table",
+        "tedge",
         "ticks",
         "window",
         "window_size",
-        "zero",
-        "zlen",
-        "zpoint",
+        "wlen",
     )
 
     def __init__(self, *, ask: bool, window_size: int = 256) -> None:
         self.ask = ask
         self.window_size = window_size
-        self.levels: dict[Key, str] = {}
-        self.window: list[Key] = []
-        # Compiled, fixed mode: the window's prices as integers (the digits without the point), so its
-        # binary searches compare C integers instead of strings (see ``_retick``).
+        self.fixed = True  # tick mode (False: float mode)
+        self.decimals = -1  # tick mode: every price has this many decimals (-1: not known yet)
+        self.table = TickMap()
         self.ticks = _tick_buffer(4 * window_size + 2)
-        # The worst key in the window (bids: lowest price; asks: highest), or "all levels are in it".
-        self.edge: Key = _ALL
-        self.fixed = True
-        self.plen = 0  # fixed mode: every price has this length (0: not known yet) ...
-        self.dpos = 0  # ... and its point at this (negative) index
-        self.lead0 = False  # ... and a leading "0" only when the integer part is one digit
-        # The last zero size seen, and its shape (see ``_zero_shape``): most sizes are told zero or not
-        # without a strip().
-        self.zero, self.zlen, self.zpoint = _zero_shape("0")
-        # Fixed mode: levels of the same decimals but another length (Binance's far ask at 200000.00000000
-        # among 61737.63000000). They are outside ``levels``, so a hit there always has the main length.
-        self.odd: dict[str, str] = {}
-        self.odd_better: list[str] = []  # odd prices better than every main one, best first
-        self.odd_worse: list[str] = []  # odd prices worse than every main one, best first
+        self.wlen = 0
+        self.complete = True  # the window holds every level ...
+        self.tedge = 0  # ... else every level whose key is >= this one (the worst in the window)
+        # Float mode: every level (float key -> size), the window's keys and its edge (or ``_ALL``).
+        self.levels: dict[float, str] = {}
+        self.window: list[float] = []
+        self.edge: Any = _ALL
 
     def clear(self) -> None:
         """Empty the side and forget its price format (a snapshot may bring another)."""
+        self.fixed = True
+        self.decimals = -1
+        self.table.clear()
+        self.wlen = 0
+        self.complete = True
         self.levels = {}
         self.window = []
         self.edge = _ALL
-        self.fixed = True
-        self.plen = 0
-        self.odd = {}
-        self.odd_better = []
-        self.odd_worse = []
 
     def __len__(self) -> int:
-        return len(self.levels) + len(self.odd)
+        return len(self.table) if self.fixed else len(self.levels)
 
     # ----------------------------------------------------------------- updates
 
@@ -137,144 +135,81 @@ class BookSide:
         batch = changes if type(changes) is list else list(changes)
         if not batch:
             return
-        if not self.plen:  # first price of an empty side: learn the format
-            price = batch[0][0]
-            point = price.rfind(".")
-            if (
-                point <= 0
-                or len(price) > 16
-                or not price.replace(".", "", 1).isdigit()
-                or (price[0] == "0" and point > 1)
-            ):
+        if self.decimals < 0:  # first price of an empty side: learn the format
+            self.decimals = _decimals(batch[0][0])
+            if self.decimals < 0:
                 self._to_float()
                 self._apply_float(batch)
                 return
-            self.plen, self.dpos, self.lead0 = len(price), point - len(price), point == 1
-        if self.ask:
-            self._apply_fixed_asks(batch)
-        else:
-            self._apply_fixed_bids(batch)
-        n = len(self.window)  # the resize test inline: it rarely fires and a call costs ~100 ns per side
-        if n > 2 * self.window_size or (n < self.window_size // 2 and self.edge is not _ALL):
+        start = self._apply_ticks(batch)
+        if start >= 0:  # batch[start] is not of the format: float keys from here on
+            self._to_float()
+            self._apply_float(batch[start:])
+            return
+        n = self.wlen  # the resize test inline: it rarely fires and a call costs ~100 ns per side
+        if n > 2 * self.window_size or (n < self.window_size // 2 and not self.complete):
             self._resize()
 
-    # The two hot loops are spelled out per side (one comparison flipped): a shared loop would pay a
-    # sign test or a key function per level. Per level: the zero test (see ``_zero_shape``), one dict
-    # operation (an insert tells a new level from a size change by the dict's length) and a string
-    # comparison with the window's edge; insort/del only inside the window; the format test only for a new
-    # price (a held one has the format).
-
-    def _apply_fixed_bids(self, batch: list[LevelIn]) -> None:
-        levels, window, edge = self.levels, self.window, self.edge
-        plen, dpos, lead0 = self.plen, self.dpos, self.lead0
-        zero, zlen, zpoint = self.zero, self.zlen, self.zpoint
+    def _apply_ticks(self, batch: list[LevelIn]) -> int:
+        """The tick-mode loop. Per level: one pass over the price (format and tick), the zero test, one
+        map operation (which tells a new level from a size change), and a window insert or delete only
+        for a new or removed level at or above the window's edge. Returns the index of the first level
+        whose price is not of the format (nothing from it on applied), or -1."""
+        table = self.table
+        decimals = self.decimals
+        sign = -1 if self.ask else 1
+        complete, edge = self.complete, self.tedge
         limit = 4 * self.window_size
-        at = 0
-        for price, size in batch:
-            at += 1
-            if size != zero and ((len(size) == zlen and size[zpoint] == ".") or size.lstrip("0.")):
-                held = len(levels)
-                levels[price] = size
-                if len(levels) == held:
-                    continue  # a new size for a level we hold
-                if len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
-                    del levels[price]
-                    if self._odd_level(price, size):
-                        return self._degrade(batch, at - 1)
-                    continue
-                if price >= edge:
-                    if COMPILED:
-                        self._insert(window, price)
-                    else:  # interpreted, C bisect over the strings beats a search over the ticks
-                        insort(window, price)
-                    if len(window) > limit:
-                        window, edge = self._shut()
-                continue
-            if size != zero:
-                zero, zlen, zpoint = _zero_shape(size)
-            if levels.pop(price, None) is not None:
-                if price >= edge:
-                    if COMPILED:
-                        self._remove(window, price)
-                    else:
-                        del window[bisect_left(window, price)]
-            elif (
-                len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0)
-            ) and self._odd_level(price, size):  # another spelling may name a level we hold
-                return self._degrade(batch, at - 1)
-        self.zero, self.zlen, self.zpoint = zero, zlen, zpoint
-        return None
+        for at in range(len(batch)):
+            level = batch[at]
+            price, size = level[0], level[1]
+            tick = _tick(price, decimals)
+            if tick < 0:
+                return at
+            key = sign * tick
+            if _nonzero(size):
+                if table.put(tick, size) and (complete or key >= edge):
+                    self._insert(key)
+                    if self.wlen > limit:
+                        self._shut()
+                        complete, edge = False, _SHUT
+            elif table.remove(tick) and (complete or key >= edge):
+                self._remove(key)
+        return -1
 
-    def _apply_fixed_asks(self, batch: list[LevelIn]) -> None:
-        # Asks' window ascends with the best (lowest) price first; edge is its highest price.
-        levels, window, edge = self.levels, self.window, self.edge
-        plen, dpos, lead0 = self.plen, self.dpos, self.lead0
-        if edge is _ALL:
-            edge = "\x7f"  # above every digit string
-        zero, zlen, zpoint = self.zero, self.zlen, self.zpoint
-        limit = 4 * self.window_size
-        at = 0
-        for price, size in batch:
-            at += 1
-            if size != zero and ((len(size) == zlen and size[zpoint] == ".") or size.lstrip("0.")):
-                held = len(levels)
-                levels[price] = size
-                if len(levels) == held:
-                    continue
-                if len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0):
-                    del levels[price]
-                    if self._odd_level(price, size):
-                        return self._degrade(batch, at - 1)
-                    continue
-                if price <= edge:
-                    if COMPILED:
-                        self._insert(window, price)
-                    else:  # interpreted, C bisect over the strings beats a search over the ticks
-                        insort(window, price)
-                    if len(window) > limit:
-                        window, edge = self._shut()
-                continue
-            if size != zero:
-                zero, zlen, zpoint = _zero_shape(size)
-            if levels.pop(price, None) is not None:
-                if price <= edge:
-                    if COMPILED:
-                        self._remove(window, price)
-                    else:
-                        del window[bisect_left(window, price)]
-            elif (
-                len(price) != plen or price[dpos] != "." or (price[0] == "0" and not lead0)
-            ) and self._odd_level(price, size):
-                return self._degrade(batch, at - 1)
-        self.zero, self.zlen, self.zpoint = zero, zlen, zpoint
-        return None
-
-    def _insert(self, window: list[str], price: str) -> None:
-        """Insert a fixed-mode price that is not in the window at its place (compiled only)."""
-        n = len(window)
+    def _insert(self, key: int) -> None:
+        """Put a key that is not in the window at its place."""
+        n = self.wlen
         if n >= len(self.ticks):
-            self.ticks = _tick_buffer(2 * n + 2)
-            self._retick()
-        tick = -_tick(price) if self.ask else _tick(price)
-        at = self._place(tick, n)
-        # ``self.ticks`` indexed in place: a local memoryview would be acquired and released on every call.
-        with cython.boundscheck(False), cython.wraparound(False):  # at <= n < len(ticks), checked above
-            for j in range(n, at, -1):  # the levels better than the new one: few, near the top
-                self.ticks[j] = self.ticks[j - 1]
-            self.ticks[at] = tick
-        window.insert(n - at if self.ask else at, price)
+            self._grow(2 * n + 2)
+        if _compiled:
+            at = self._place(key, n)
+            # ``self.ticks`` indexed in place: a local memoryview would be acquired and released per call.
+            with cython.boundscheck(False), cython.wraparound(False):  # at <= n < len(ticks), checked above
+                for j in range(n, at, -1):  # the levels better than the new one: few, near the top
+                    self.ticks[j] = self.ticks[j - 1]
+                self.ticks[at] = key
+        else:  # interpreted, C bisect and slice moves over the buffer beat a Python loop
+            at = bisect_left(self.ticks, key, 0, n)
+            self.ticks[at + 1 : n + 1] = self.ticks[at:n]
+            self.ticks[at] = key
+        self.wlen = n + 1
 
-    def _remove(self, window: list[str], price: str) -> None:
-        """Remove a fixed-mode price that is in the window (compiled only)."""
-        n = len(window)
-        at = self._place(-_tick(price) if self.ask else _tick(price), n)
-        with cython.boundscheck(False), cython.wraparound(False):  # n <= len(ticks)
-            for j in range(at, n - 1):
-                self.ticks[j] = self.ticks[j + 1]
-        del window[n - 1 - at if self.ask else at]
+    def _remove(self, key: int) -> None:
+        """Take a key that is in the window out of it."""
+        n = self.wlen
+        if _compiled:
+            at = self._place(key, n)
+            with cython.boundscheck(False), cython.wraparound(False):  # n <= len(ticks)
+                for j in range(at, n - 1):
+                    self.ticks[j] = self.ticks[j + 1]
+        else:
+            at = bisect_left(self.ticks, key, 0, n)
+            self.ticks[at : n - 1] = self.ticks[at + 1 : n]
+        self.wlen = n - 1
 
-    def _place(self, tick: int, n: int) -> int:
-        """Where ``tick`` is or belongs among the first ``n`` ticks (ascending). Compiled only: the name
+    def _place(self, key: int, n: int) -> int:
+        """Where ``key`` is or belongs among the first ``n`` keys of the window. Compiled only: the name
         ``cython`` below exists only then.
 
         Branch-free (the step is a multiply, compiled to a conditional move): whether a moving price lies
@@ -286,89 +221,82 @@ class BookSide:
         with cython.boundscheck(False), cython.wraparound(False):  # base + half < n <= len(ticks)
             while length > 1:
                 half = length >> 1
-                base += half * (self.ticks[base + half] < tick)
+                base += half * (self.ticks[base + half] < key)
                 length -= half
-            return base + (self.ticks[base] < tick)
+            return base + (self.ticks[base] < key)
 
-    def _retick(self) -> None:
-        """Recompute ``ticks`` from a window that was rebuilt or trimmed (compiled, fixed mode).
+    def _shut(self) -> None:
+        """The batch being applied has overfilled the window: no level enters or leaves it until the batch
+        ends, when ``apply`` finds it empty and not complete and rebuilds it from the table by one sort."""
+        self.wlen = 0
+        self.complete = False
+        self.tedge = _SHUT
 
-        Fixed-mode prices have one length and one point position, so their digits read as integers order
-        them as the strings (and the numbers) do. ``ticks`` holds the window's best last on both sides
-        (asks: negated, in reverse), so a change near the top moves only the few ticks above it."""
-        if not COMPILED or not self.fixed:
-            return
-        window = self.window
-        n = len(window)
+    def _resize(self) -> None:
+        """Keep the window between half and twice ``window_size`` levels (when the book has them)."""
+        n, size = self.wlen, self.window_size
+        if n > 2 * size:
+            drop = n - size  # the worst levels, at the front
+            for i in range(size):
+                self.ticks[i] = self.ticks[drop + i]
+            self.wlen = size
+            self.complete = False
+            self.tedge = self.ticks[0]
+        elif n < size // 2 and not self.complete:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """The window from the table: its best ``window_size`` keys, by one sort of them all."""
+        keys = self._sorted_keys()
+        size = self.window_size
+        n = len(keys)
+        skip = 0
+        if n <= size:
+            self.complete = True
+        else:
+            skip, n = n - size, size
+            self.complete = False
         if n >= len(self.ticks):
             self.ticks = _tick_buffer(2 * n + 2)
-        ticks = self.ticks
+        for i in range(n):
+            self.ticks[i] = keys[skip + i]
+        self.wlen = n
+        if not self.complete:
+            self.tedge = self.ticks[0]
+
+    def _sorted_keys(self) -> npt.NDArray[np.int64]:
+        """Every level's window key, ascending: sorted by numpy in C (a rebuild sorts a few thousand; as
+        Python ints of 13 digits, each compare is a call, and the sorts took ~1 us a frame)."""
+        keys = np.empty(len(self.table), dtype=np.int64)
+        self.table.keys_into(keys)
         if self.ask:
-            for i in range(n):
-                ticks[n - 1 - i] = -_tick(window[i])
-        else:
-            for i in range(n):
-                ticks[i] = _tick(window[i])
+            np.negative(keys, out=keys)
+        keys.sort()
+        return keys
 
-    def _odd_level(self, price: str, size: str) -> bool:
-        """Apply a level whose price is not of the main length. Returns whether to degrade instead.
-
-        Same decimals, another length and no leading zero: the number is above (longer) or below
-        (shorter) every main-length price, so odd levels sort apart from the window, exactly. Anything
-        else (other decimals, no point, a padded spelling) goes to float keys.
-        """
-        dpos = self.dpos
-        if (
-            len(price) < 1 - dpos
-            or price[dpos] != "."
-            or (price[0] == "0" and len(price) != 1 - dpos)
-            or not price.replace(".", "", 1).isdigit()
-            or len(price) > 16
-        ):
-            return True
-        if len(price) == self.plen:
-            return True  # a main-length price with a leading zero: its short spelling could alias
-        odd = self.odd
-        if size.lstrip("0."):
-            odd[price] = size
-        elif odd.pop(price, None) is None:
-            return False
-        longer = sorted((p for p in odd if len(p) > self.plen), key=_numeric, reverse=True)
-        shorter = sorted((p for p in odd if len(p) < self.plen), key=_numeric, reverse=True)
-        if self.ask:  # asks: lower is better
-            self.odd_better, self.odd_worse = shorter[::-1], longer[::-1]
-        else:
-            self.odd_better, self.odd_worse = longer, shorter
-        return False
-
-    def _degrade(self, batch: list[LevelIn], start: int) -> None:
-        """A price outside the fixed format (``batch[start]``): switch to float keys and apply it and the
-        rest of the batch there."""
-        self._to_float()
-        self._apply_float(batch[start:])
+    def _grow(self, n: int) -> None:
+        """A window buffer of ``n`` keys, the held ones copied."""
+        grown = _tick_buffer(n)
+        for i in range(self.wlen):
+            grown[i] = self.ticks[i]
+        self.ticks = grown
 
     def _to_float(self) -> None:
-        shut = self.edge == (_SHUT_ASKS if self.ask else _SHUT_BIDS)
+        shut = not self.complete and self.tedge == _SHUT
         sign = -1.0 if self.ask else 1.0
         levels: dict[float, str] = {}
-        for price, size in chain(self.levels.items(), self.odd.items()):
+        for tick, size in self.table.items():
+            price = self._text(tick)
             check_precision(price)
             levels[sign * float(price)] = size
         self.levels = levels
-        self.odd, self.odd_better, self.odd_worse = {}, [], []
+        self.table.clear()
+        self.wlen = 0
         self.fixed = False
         if shut:  # in the middle of a large batch: stay shut, the batch's end rebuilds the window
             self.window, self.edge = [], _SHUT_FLOAT
         else:
-            self._rebuild()
-
-    def _shut(self) -> tuple[list[Key], Key]:
-        """The batch being applied has overfilled the window: no level enters or leaves it until the batch
-        ends, when ``apply`` finds it empty with an edge set and rebuilds it from the levels by one sort.
-        Returns the new ``(window, edge)`` for the loop's locals."""
-        self.window = []
-        self.edge = _SHUT_FLOAT if not self.fixed else _SHUT_ASKS if self.ask else _SHUT_BIDS
-        return self.window, self.edge
+            self._rebuild_float()
 
     def _apply_float(self, changes: Iterable[LevelIn]) -> None:
         levels: dict[float, str] = self.levels
@@ -381,138 +309,219 @@ class BookSide:
             key = sign * float(price)
             if size.lstrip("0."):
                 if key not in levels:
-                    if len(price) > 16:
+                    if len(price) > MAX_PRICE_CHARS:
                         check_precision(price)
                     if key >= floor:
                         insort(window, key)
                         if len(window) > limit:
-                            window, floor = self._shut()
+                            self.window, self.edge = window, floor = [], _SHUT_FLOAT
                 levels[key] = size
             elif levels.pop(key, None) is not None and key >= floor:
                 del window[bisect_left(window, key)]
-        self._resize()
+        self._resize_float()
 
-    def _resize(self) -> None:
-        """Keep the window between half and twice ``window_size`` levels (when the book has them)."""
+    def _resize_float(self) -> None:
         window, size = self.window, self.window_size
         n = len(window)
         if n > 2 * size:
-            if self.fixed and self.ask:
-                del window[size:]
-                self.edge = window[-1]
-            else:
-                del window[: n - size]
-                self.edge = window[0]
-            self._retick()
+            del window[: n - size]
+            self.edge = window[0]
         elif n < size // 2 and self.edge is not _ALL:
-            self._rebuild()
+            self._rebuild_float()
 
-    def _rebuild(self) -> None:
-        keys: list[Key] = sorted(self.levels)
+    def _rebuild_float(self) -> None:
+        keys: list[float] = sorted(self.levels)
         size = self.window_size
         if len(keys) <= size:
             self.window, self.edge = keys, _ALL
-        elif self.fixed and self.ask:
-            self.window = keys[:size]
-            self.edge = self.window[-1]
         else:
             self.window = keys[-size:]
             self.edge = self.window[0]
-        self._retick()
 
     # ------------------------------------------------------------------- reads
 
-    def top_keys(self, n: int) -> list[Key]:
-        """Keys of the best ``n`` levels, best first."""
-        window = self.window
-        complete = self.edge is _ALL  # the window holds every main level
-        if n > len(window) and not complete:
-            if n > self.window_size:  # a deep read (execution walking the book): sort, keep the window
-                window, complete = sorted(self.levels), True
-            else:
-                self._rebuild()
-                window, complete = self.window, self.edge is _ALL
-        if not self.fixed:
-            return window[: -n - 1 : -1]
-        keys: list[str] = window[:n] if self.ask else window[: -n - 1 : -1]
-        if self.odd:
-            if self.odd_better:
-                keys = (self.odd_better + keys)[:n]
-            if len(keys) < n and complete:
-                keys = keys + self.odd_worse[: n - len(keys)]
-        return keys
-
     def held_top(self, n: int) -> int:
         """How many of the best ``n`` levels (``n <= window_size``) the window holds, after refilling it if
-        deletes drained it: for a top view read straight from ``window`` and ``ticks`` (compiled, fixed
-        mode, no odd level; see ``OrderBook._fill``)."""
-        if n > len(self.window) and self.edge is not _ALL:
+        deletes drained it (tick mode)."""
+        if n > self.wlen and not self.complete:
             self._rebuild()
-        return min(n, len(self.window))
+        return min(n, self.wlen)
 
-    def sizes_of(self, keys: list[Key]) -> list[str]:
-        """The size strings of ``keys`` (from :meth:`top_keys`)."""
-        levels = self.levels
-        try:
-            return list(map(levels.__getitem__, keys))
-        except KeyError:  # an odd-length level among them (rare: it must be in the top to be asked for)
-            odd = self.odd
-            return [levels[k] if k in levels else odd[k] for k in keys]
+    def _best_keys(self, n: int) -> list[Key]:
+        """The best ``n`` window keys (float keys in float mode), best first."""
+        if not self.fixed:
+            window = self.window
+            if n > len(window) and self.edge is not _ALL:
+                window = sorted(self.levels) if n > self.window_size else self._refilled_float()
+            return window[: -n - 1 : -1]
+        if n > self.wlen and not self.complete:
+            if n > self.window_size:  # a deep read (execution walking the book): sort, keep the window
+                return self._sorted_keys()[: -n - 1 : -1].tolist()
+            self._rebuild()
+        top = self.wlen - 1
+        return [self.ticks[top - i] for i in range(min(n, self.wlen))]
+
+    def _refilled_float(self) -> list[float]:
+        self._rebuild_float()
+        return self.window
+
+    def fill_top(self, flat: Any, at: int, sizes_at: int, depth: int) -> int:
+        """Write the best ``depth`` levels of a tick-mode side as doubles: prices into ``flat`` from index
+        ``at``, sizes from ``sizes_at``. Returns how many levels were written (the top view,
+        ``OrderBook.top_arrays``).
+
+        Each price is its tick over ``10**decimals``, the very division ``float()`` makes of its string
+        (at most 15 digits: Clinger's fast path, see :func:`decimal_float`); each size is read by
+        :func:`decimal_float` (compiled: in C, ~15 ns). Nothing is built per level."""
+        table = self.table
+        scale = _scale(self.decimals)
+        if depth > self.window_size:  # deeper than the window keeps: the keys, sorted
+            keys = self._best_keys(depth)
+            n = len(keys)
+            for i in range(n):
+                tick = -keys[i] if self.ask else keys[i]
+                flat[at + i] = tick / scale
+                flat[sizes_at + i] = decimal_float(table.get(tick))
+            return n
+        n = self.held_top(depth)
+        top = self.wlen - 1
+        for i in range(n):
+            tick = -self.ticks[top - i] if self.ask else self.ticks[top - i]
+            flat[at + i] = tick / scale
+            flat[sizes_at + i] = decimal_float(table.get(tick))
+        return n
 
     def top(self, n: int) -> tuple[list[float], list[float]]:
         """Prices and sizes of the best ``n`` levels as floats, best first (the detection view)."""
-        keys = self.top_keys(n)
-        sizes = list(map(float, self.sizes_of(keys)))
+        keys = self._best_keys(n)
         if self.fixed:
-            return list(map(float, keys)), sizes
+            sign = -1 if self.ask else 1
+            scale = _scale(self.decimals)
+            table = self.table
+            return [sign * k / scale for k in keys], [float(table.get(sign * k)) for k in keys]
+        levels = self.levels
+        sizes = [float(levels[k]) for k in keys]
         return (list(map(float.__neg__, keys)) if self.ask else keys), sizes
 
     def best_price(self) -> float | None:
-        window = self.window
-        if not window and not self.odd:
+        keys = self._best_keys(1)
+        if not keys:
             return None
-        if self.fixed:
-            return float(self.top_keys(1)[0])
-        best: float = window[-1]
+        best: float = keys[0] / _scale(self.decimals) if self.fixed else keys[0]
         return -best if self.ask else best
 
     def exact(self, n: int | None) -> list[tuple[Decimal, Decimal]]:
         """The best ``n`` levels (all when ``None``) as exact ``(price, size)`` Decimals."""
-        if n is None:
-            n = len(self)
-        keys = self.top_keys(n)
+        keys = self._best_keys(len(self) if n is None else n)
         if self.fixed:
-            return [(Decimal(k), Decimal(s)) for k, s in zip(keys, self.sizes_of(keys), strict=True)]
-        sign = -1 if self.ask else 1
+            sign = -1 if self.ask else 1
+            table = self.table
+            return [(Decimal(self._text(sign * k)), Decimal(table.get(sign * k))) for k in keys]
+        sign_f = -1 if self.ask else 1
         levels = self.levels
-        return [(Decimal(repr(sign * k)), Decimal(levels[k])) for k in keys]
+        return [(Decimal(repr(sign_f * k)), Decimal(levels[k])) for k in keys]
+
+    def _text(self, tick: int) -> str:
+        """The price a tick stands for, spelled as the venue spells it (its digits, the point put back)."""
+        decimals = self.decimals
+        digits = str(tick).rjust(decimals + 1, "0")
+        return f"{digits[: len(digits) - decimals]}.{digits[len(digits) - decimals :]}"
 
 
-def _tick_buffer(n: int) -> array[int]:
-    """Room for ``n`` window ticks (64-bit: a fixed-mode price has at most 15 digits)."""
-    return array("q", bytes(8 * n))
+def _decimals(price: str) -> int:
+    """The decimals of a price that can start a tick-mode side (a plain decimal with a point, at most 15
+    digits, not padded: a leading ``0`` only before the point), else -1."""
+    point = price.rfind(".")
+    digits = price.replace(".", "", 1)
+    if (
+        point <= 0
+        or len(price) > MAX_PRICE_CHARS
+        or not (digits.isascii() and digits.isdigit())
+        or (price[0] == "0" and point > 1)
+    ):
+        return -1
+    return len(price) - point - 1
 
 
-def _tick(price: str) -> int:
-    """A fixed-mode price's digits as one integer (``"61737.63000000"`` -> 6173763000000)."""
+def _tick(price: str, decimals: int) -> int:
+    """A price's tick when it has the side's format (``decimals`` decimals, at most 15 digits, no padding),
+    else -1. One pass, compiled over the string's ASCII buffer (names from book_side.pxd)."""
+    n = len(price)
+    point = n - decimals - 1
+    if point < 1 or n > MAX_PRICE_CHARS:
+        return -1
+    if not _compiled:
+        digits = price[:point] + price[point + 1 :]
+        if price[point] != "." or (price[0] == "0" and point != 1) or not (digits.isascii() and digits.isdigit()):
+            return -1
+        return int(digits)
+    if not PyUnicode_IS_ASCII(price):  # noqa: F821
+        return -1
+    data = PyUnicode_1BYTE_DATA(price)  # noqa: F821
+    if data[point] != 46 or (data[0] == 48 and point != 1):  # "." where the format has it; "0" unpadded
+        return -1
     tick = 0
-    for char in price:
-        if char != ".":
-            tick = tick * 10 + (ord(char) - 48)
+    for i in range(n):
+        if i != point:
+            digit = data[i] - 48
+            if digit > 9:  # unsigned: below "0" wraps above 9
+                return -1
+            tick = tick * 10 + digit
     return tick
 
 
-def _zero_shape(zero: str) -> tuple[str, int, int]:
-    """``(zero, length, point)`` for a zero size string: a size of that length with its point at that index
-    that is not the zero string itself has a digit other than 0, so it is not zero (Binance spells every
-    size with the same 8 decimals). ``length`` is -1 (no size has it) when ``zero`` has no point."""
-    point = zero.find(".")
-    return zero, (len(zero) if point > 0 else -1), point
+def _nonzero(size: str) -> bool:
+    """Whether a size (a plain decimal) is not zero: it has a digit other than ``0``."""
+    if not _compiled or not PyUnicode_IS_ASCII(size):  # noqa: F821
+        return bool(size.lstrip("0."))
+    data = PyUnicode_1BYTE_DATA(size)  # noqa: F821
+    for i in range(len(size)):
+        if data[i] != 48 and data[i] != 46:
+            return True
+    return False
 
 
-def _numeric(price: str) -> tuple[int, str]:
-    """Sort key of same-decimals, unpadded price strings: longer is larger, then digit by digit."""
-    return len(price), price
+def _scale(decimals: int) -> float:
+    """``10**decimals`` as a double, by exact steps (every power of ten up to 10**22 is one)."""
+    scale = 1.0
+    for _ in range(decimals):
+        scale *= 10.0
+    return scale
+
+
+def _tick_buffer(n: int) -> array[int]:
+    """Room for ``n`` window keys (64-bit: a tick-mode price has at most 15 digits)."""
+    return array("q", bytes(8 * n))
+
+
+def decimal_float(text: str) -> float:
+    """``float(text)`` of a plain decimal string: the same double, read digit by digit (fast compiled).
+
+    A decimal with at most 15 significant digits and 22 decimals is ``mantissa / 10**decimals`` with both
+    exact as doubles, and IEEE division rounds that quotient correctly, which is what ``float()`` returns
+    (Clinger's fast path). Anything else (more digits, an exponent, a sign, no digit) goes to ``float()``.
+    """
+    mantissa = 0
+    significant = 0  # digits from the first nonzero one on
+    digits = 0
+    decimals = -1  # digits after the point; -1: no point yet
+    for char in text:
+        if "0" <= char <= "9":
+            if mantissa or char != "0":
+                significant += 1
+                if significant > 15:
+                    return float(text)
+            mantissa = mantissa * 10 + (ord(char) - 48)
+            digits += 1
+            if decimals >= 0:
+                decimals += 1
+        elif char == "." and decimals < 0:
+            decimals = 0
+        else:
+            return float(text)
+    if not digits or decimals > 22:
+        return float(text)
+    return mantissa / _scale(decimals)
 
 
 def check_precision(price: str) -> None:

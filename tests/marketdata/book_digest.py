@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-COMPILED = ("drops", "book_side", "book", "books", "diffsync")  # the modules setup.py may compile
+COMPILED = ("drops", "tick_map", "book_side", "book", "books", "diffsync")  # the modules setup.py may compile
 
 
 class PurePython:

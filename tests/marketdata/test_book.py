@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arb.marketdata.book import Health, OrderBook, decimal_float
+from arb.marketdata.book import Health, OrderBook
+from arb.marketdata.book_side import decimal_float
 
 D = Decimal
 
@@ -112,19 +113,19 @@ def test_deep_book_window_rebuilds_when_drained() -> None:
 
 # ------------------------------------------------------------- property test
 
-# Three price regimes of BookSide: one length and decimals (string keys), same decimals with another
-# length ("0.25" among "10.00"; the odd levels), and several spellings of one price ("1.5", "1.50", "1":
+# Three price regimes of BookSide: one length and decimals (integer ticks), same decimals with another
+# length ("0.25" among "10.00": still ticks), and several spellings of one price ("1.5", "1.50", "1":
 # float keys).
 FIXED = st.integers(min_value=40, max_value=99).map(lambda i: f"{i / 4:.2f}")
 SAME_DECIMALS = st.integers(min_value=1, max_value=60).map(lambda i: f"{i / 4:.2f}")
 SPELLINGS = st.tuples(
     st.integers(min_value=1, max_value=60), st.sampled_from(["{:.2f}", "{:.3f}", "{:g}"])
 ).map(lambda t: t[1].format(t[0] / 4))
-# 15 digits, the longest price the fixed regime keys (its window compares them as 64-bit integers)
+# 15 digits, the longest price the tick regime keys (a tick is a 64-bit integer)
 LONG = st.integers(min_value=10**14, max_value=10**14 + 60).map(lambda i: f"{str(i)[:-6]}.{str(i)[-6:]}")
 PRICES = st.one_of(FIXED, SAME_DECIMALS, SPELLINGS)
-# Zero in several spellings, and sizes of the same shape as a zero ("0.010" beside "0.000"): the book tells
-# most sizes from zero by their shape (book_side._zero_shape).
+# Zero in several spellings, and sizes of the same shape as a zero ("0.010" beside "0.000"): a size is zero
+# when it has no digit but 0 (book_side._nonzero).
 SIZES = st.one_of(
     st.just("0"),
     st.just("0.000"),
@@ -142,14 +143,14 @@ def _reference_apply(ref: dict[Decimal, Decimal], levels: list[tuple[str, str]])
 
 
 @pytest.mark.parametrize(
-    ("prices", "string_keys"),
+    ("prices", "tick_keys"),
     [(FIXED, True), (LONG, True), (SAME_DECIMALS, True), (PRICES, None)],
     ids=["fixed", "fixed-15-digits", "odd", "mixed"],
 )
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_book_matches_plain_dict_reference(
-    prices: st.SearchStrategy[str], string_keys: bool | None, data: st.DataObject
+    prices: st.SearchStrategy[str], tick_keys: bool | None, data: st.DataObject
 ) -> None:
     levels = st.lists(st.tuples(prices, SIZES), max_size=12)
     book = _check_against_reference(
@@ -157,8 +158,8 @@ def test_book_matches_plain_dict_reference(
         data.draw(st.lists(st.tuples(levels, levels), max_size=40)),
         data.draw(st.integers(1, 6)),
     )
-    if string_keys is not None:  # one spelling per price never needs float keys
-        assert book.bids.fixed is string_keys and book.asks.fixed is string_keys
+    if tick_keys is not None:  # one spelling per price never needs float keys
+        assert book.bids.fixed is tick_keys and book.asks.fixed is tick_keys
 
 
 @settings(max_examples=500, deadline=None)
@@ -179,7 +180,7 @@ def test_top_view_reads_decimals_as_float_does(whole: str, fraction: str | None)
     assert decimal_float(text) == want
 
 
-def test_off_length_prices_stay_exact_string_keys() -> None:
+def test_off_length_prices_stay_exact_ticks() -> None:
     # The real Binance stream: an ask at 200000.00000000 among 61xxx.xx000000 (another length).
     book = OrderBook("binance", "BTC/USDT", depth=3)
     book.apply_snapshot([["61737.63000000", "1.00000000"]], [["61737.64000000", "2.00000000"]], seq=1)

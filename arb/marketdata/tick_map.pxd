@@ -1,0 +1,38 @@
+# Cython declarations for tick_map.py (pure-Python mode, see book_side.pxd): the compiled map keeps its ticks
+# in a C int64 buffer and hashes them with C unsigned arithmetic. Built only when Cython and a C compiler are
+# there (setup.py); without them tick_map.py runs unchanged, as a dict.
+cimport cython
+
+cdef unsigned long long _GOLDEN
+
+@cython.final
+cdef class TickMap:
+    cdef public dict map
+    cdef long long[::1] keys
+    cdef list values
+    cdef public Py_ssize_t mask
+    cdef public Py_ssize_t used
+
+    @cython.locals(slot=Py_ssize_t)
+    @cython.locals(slot=Py_ssize_t)
+    cpdef object get(self, long long tick)
+
+    @cython.locals(slot=Py_ssize_t)
+    cpdef bint put(self, long long tick, str size) except -1
+
+    @cython.locals(mask=Py_ssize_t, hole=Py_ssize_t, at=Py_ssize_t, home=Py_ssize_t)
+    cpdef bint remove(self, long long tick) except -1
+
+    @cython.locals(n=Py_ssize_t, i=Py_ssize_t)
+    cpdef Py_ssize_t keys_into(self, long long[::1] out) except -1
+
+    cpdef list items(self)
+
+    @cython.locals(mask=Py_ssize_t, slot=Py_ssize_t)
+    cdef Py_ssize_t _slot(self, long long tick) except -1
+
+    cdef _allocate(self, Py_ssize_t slots)
+
+
+@cython.locals(product=cython.ulonglong)
+cdef Py_ssize_t _home(long long tick, Py_ssize_t mask) noexcept
