@@ -13,11 +13,18 @@ ctypedef const unsigned char *ascii_chars
 cdef Py_ssize_t _max_chars, _max_digits
 cdef bint _compiled
 
-@cython.locals(text=str, data=ascii_chars, i=Py_ssize_t, seen=Py_ssize_t, first=Py_ssize_t, last=Py_ssize_t,
-               point=bint, after=Py_ssize_t, char=cython.uchar)
+@cython.locals(text=str)
 cpdef Py_ssize_t decimal_digits(object value) except? -2
 
-@cython.locals(levels=list, over=Py_ssize_t, digits=Py_ssize_t)
+@cython.locals(data=ascii_chars, i=Py_ssize_t, seen=Py_ssize_t, first=Py_ssize_t, last=Py_ssize_t,
+               point=bint, after=Py_ssize_t, char=cython.uchar)
+cdef Py_ssize_t _ascii_digits(str text) noexcept
+
+@cython.locals(data=ascii_chars, n=Py_ssize_t, i=Py_ssize_t, digit=cython.uint, digits=cython.uint,
+               point=Py_ssize_t)
+cdef Py_ssize_t _ascii_plain(str text) noexcept
+
+@cython.locals(levels=list, over=Py_ssize_t, digits=Py_ssize_t, size_digits=Py_ssize_t, pair=list)
 cpdef tuple checked_levels(object raw, str field)
 
 @cython.locals(levels=list, out=list, previous=cython.double, value=cython.double, i=Py_ssize_t, pair=list,

@@ -53,6 +53,22 @@ def test_decimal_digits_is_the_regex_rule(value: str) -> None:
     assert decimal_digits(value) == reference(value)
 
 
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="0123456789.eE+-x \u0663", max_size=45) | st.text(max_size=20), st.booleans())
+def test_a_level_passes_exactly_by_the_regex_rule(value: str, as_price: bool) -> None:
+    # checked_levels reads JSON's pairs (exact lists of exact strs) by a faster pass than decimal_digits
+    # (no digit count where none is needed): the same rule, as a price (zero refused, digits counted) and
+    # as a size.
+    level = [value, "1"] if as_price else ["27.05", value]
+    digits = reference(value)
+    if digits < 0 or (as_price and digits == 0):
+        with pytest.raises(Dropped) as caught:
+            checked_levels([level], "b")
+        assert caught.value.reason == "bad_number"
+    else:
+        assert checked_levels([level], "b") == (([], 1) if as_price and digits > 15 else ([level], 0))
+
+
 def test_clean_levels_come_back_as_given() -> None:
     raw = [["27.05", "1.5"], ["27.04", "0"]]
     levels, over = checked_levels(raw, "b")
