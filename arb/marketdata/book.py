@@ -75,7 +75,11 @@ class OrderBook:
         self.exchange_ts: int | None = None
         self.received_ts: int | None = None
         self.updates = 0
-        window = max(4 * depth, 128)
+        # The window holds between half and twice this many of the best levels: every level entering or
+        # leaving it shifts the better ones, and a rebuild (deletes drained it) is one numpy sort of the
+        # side's ticks. With rebuilds that cheap a small window wins: on the Binance depth stream 128 (the
+        # size while rebuilds sorted strings) cost ~0.4 us a frame more than 32-40 (bench_ingest).
+        window = max(4 * depth, 32)
         self.bids = BookSide(ask=False, window_size=window)
         self.asks = BookSide(ask=True, window_size=window)
         self._synced = False
