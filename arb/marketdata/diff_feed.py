@@ -33,7 +33,7 @@ from arb.backoff import full_jitter
 from arb.errors import TransientVenueError, VenueError
 from arb.marketdata.books import BookStore
 from arb.marketdata.diffsync import DiffSync
-from arb.marketdata.drops import Dropped, FrameDrops, Level, checked_id
+from arb.marketdata.drops import Dropped, FrameDrops, Level
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +41,11 @@ NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError, TransientV
 BOOK_ERRORS = (ValueError, TypeError, ArithmeticError)  # what a book could raise on input it refuses
 
 
-class Diff(NamedTuple):
-    """One checked book update, as :meth:`DiffSync.on_diff` takes it (one per frame: a named tuple is built
-    in a quarter of the time of a frozen dataclass)."""
-
-    bids: list[Level]
-    asks: list[Level]
-    first: int
-    last: int
-    exchange_ts: int | None = None
-    prev: int | None = None  # the previous diff's ``last``, where the venue chains diffs by it
-    over_precise: int = 0  # levels left out (``drops.py``): counted, the rest applies
+Diff = tuple[list[Level], list[Level], int, int, "int | None", "int | None", int]
+"""One checked book update, as :meth:`DiffSync.on_diff` takes it: ``(bids, asks, first, last, exchange_ts,
+prev, over_precise)``, ``prev`` the previous diff's ``last`` where the venue chains diffs by it (else None),
+``over_precise`` the levels left out (``drops.py``: counted, the rest applies). A plain tuple: one is built
+per frame and unpacked at once (a named tuple took 170 ns a frame to build, a plain one 26)."""
 
 
 class Snapshot(NamedTuple):
@@ -73,14 +67,6 @@ def loads_object(data: str | bytes) -> dict[str, Any]:
     if not isinstance(frame, dict):
         raise Dropped("not_object", f"a JSON {type(frame).__name__}")
     return frame
-
-
-def update_ids(first: object, last: object) -> tuple[int, int]:
-    """A diff's first and last update ids, checked (``U <= u``); :class:`Dropped` if not."""
-    first_id, last_id = checked_id(first, "U"), checked_id(last, "u")
-    if first_id > last_id:
-        raise Dropped("bad_id", f"U {first_id} > u {last_id}")
-    return first_id, last_id
 
 
 class DiffStreamFeed(abc.ABC):

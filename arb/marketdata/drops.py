@@ -202,6 +202,14 @@ def checked_id(value: object, field: str) -> int:
     return value
 
 
+def update_ids(first: object, last: object) -> tuple[int, int]:
+    """A diff's first and last update ids, checked (``U <= u``); :class:`Dropped` if not."""
+    first_id, last_id = checked_id(first, "U"), checked_id(last, "u")
+    if first_id > last_id:
+        raise Dropped("bad_id", f"U {first_id} > u {last_id}")
+    return first_id, last_id
+
+
 def capture_side(raw: object, order: int) -> tuple[tuple[str, str], ...] | None:
     """One side of a capture line as the capture reader keeps it (``capture.parse_event``), when it is plainly
     well formed; ``None`` when anything is not, or is not proven by this one pass, and the reader checks the

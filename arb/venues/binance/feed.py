@@ -23,8 +23,8 @@ from typing import Any
 
 from arb.errors import UsageError
 from arb.marketdata.books import BookStore
-from arb.marketdata.diff_feed import Diff, DiffStreamFeed, Snapshot, loads_object, update_ids
-from arb.marketdata.drops import Dropped, FrameDrops, checked_id, checked_levels, optional_int
+from arb.marketdata.diff_feed import Diff, DiffStreamFeed, Snapshot, loads_object
+from arb.marketdata.drops import Dropped, FrameDrops, checked_id, checked_levels, optional_int, update_ids
 from arb.marketdata.wallclock import wall_ms
 from arb.venues.binance.markets import BinanceMarket
 from arb.venues.binance.sync import book_sync
@@ -132,7 +132,7 @@ class BinanceBookFeed(DiffStreamFeed):
         prev = checked_id(payload.get("pu"), "pu") if self.market.futures else None
         bids, over_bids = checked_levels(payload.get("b"), "b")
         asks, over_asks = checked_levels(payload.get("a"), "a")
-        return Diff(bids, asks, first, last, optional_int(payload.get("E")), prev, over_bids + over_asks)
+        return bids, asks, first, last, optional_int(payload.get("E")), prev, over_bids + over_asks
 
     def _snapshot_request(self, key: str) -> tuple[str, dict[str, str]]:
         return self.rest_url, {"symbol": key, "limit": str(self.limit)}

@@ -21,9 +21,17 @@ import orjson
 
 from arb.errors import VenueError
 from arb.marketdata.books import BookStore
-from arb.marketdata.diff_feed import Diff, DiffStreamFeed, Snapshot, loads_object, update_ids
+from arb.marketdata.diff_feed import Diff, DiffStreamFeed, Snapshot, loads_object
 from arb.marketdata.diffsync import DiffSync
-from arb.marketdata.drops import Dropped, FrameDrops, Level, checked_id, checked_levels, optional_int
+from arb.marketdata.drops import (
+    Dropped,
+    FrameDrops,
+    Level,
+    checked_id,
+    checked_levels,
+    optional_int,
+    update_ids,
+)
 from arb.marketdata.wallclock import wall_ms
 
 GATE_WS_URL = "wss://api.gateio.ws/ws/v4/"
@@ -110,7 +118,7 @@ class GateBookFeed(DiffStreamFeed):
         first, last = update_ids(payload.get("U"), payload.get("u"))
         bids, over_bids = checked_levels(payload.get("b"), "b")
         asks, over_asks = checked_levels(payload.get("a"), "a")
-        return Diff(bids, asks, first, last, optional_int(payload.get("t")), over_precise=over_bids + over_asks)
+        return bids, asks, first, last, optional_int(payload.get("t")), None, over_bids + over_asks
 
     def _snapshot_request(self, key: str) -> tuple[str, dict[str, str]]:
         return self.rest_url + "/spot/order_book", {"currency_pair": key, "limit": str(self.limit),
