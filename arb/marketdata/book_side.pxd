@@ -40,11 +40,8 @@ cdef class BookSide:
     @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t)
     cdef _insert(self, long long key)
 
-    @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t)
+    @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t, above=cython.longlong, below=cython.longlong)
     cdef _remove(self, long long key)
-
-    @cython.locals(base=Py_ssize_t, length=Py_ssize_t, half=Py_ssize_t)
-    cdef Py_ssize_t _place(self, long long key, Py_ssize_t n)
 
     cpdef Py_ssize_t held_top(self, Py_ssize_t n) except -1
 
