@@ -20,7 +20,8 @@ import sys
 from setuptools import Extension, setup
 
 # The modules on the per-message path: check levels (drops), apply them (book_side, its levels in tick_map),
-# book + top view (book), store and diff-sync calls around them (compiled as they are, no declarations).
+# book + top view (book), diff sync (diffsync) and the store's calls around them (books: compiled as it is,
+# no declarations).
 MODULES = ["drops", "tick_map", "book_side", "book", "books", "diffsync"]
 
 
