@@ -1,9 +1,10 @@
 # Cython declarations for tick_map.py (pure-Python mode, see book_side.pxd): the compiled map keeps its ticks
-# in a C int64 buffer and hashes them with C unsigned arithmetic. Built only when Cython and a C compiler are
+# in a C int64 buffer and hashes them with C unsigned arithmetic (the ``-1`` of an empty slot as a C value). Built only when Cython and a C compiler are
 # there (setup.py); without them tick_map.py runs unchanged, as a dict.
 cimport cython
 
 cdef unsigned long long _GOLDEN
+cdef long long _EMPTY
 
 @cython.final
 cdef class TickMap:
@@ -20,15 +21,15 @@ cdef class TickMap:
     @cython.locals(slot=Py_ssize_t)
     cpdef bint put(self, long long tick, str size) except -1
 
-    @cython.locals(mask=Py_ssize_t, hole=Py_ssize_t, at=Py_ssize_t, home=Py_ssize_t)
+    @cython.locals(mask=Py_ssize_t, hole=Py_ssize_t, at=Py_ssize_t, home=Py_ssize_t, moved=cython.longlong)
     cpdef bint remove(self, long long tick) except -1
 
-    @cython.locals(n=Py_ssize_t, i=Py_ssize_t)
+    @cython.locals(n=Py_ssize_t, i=Py_ssize_t, tick=cython.longlong)
     cpdef Py_ssize_t keys_into(self, long long[::1] out) except -1
 
     cpdef list items(self)
 
-    @cython.locals(mask=Py_ssize_t, slot=Py_ssize_t)
+    @cython.locals(mask=Py_ssize_t, slot=Py_ssize_t, held=cython.longlong)
     cdef Py_ssize_t _slot(self, long long tick) except -1
 
     cdef _allocate(self, Py_ssize_t slots)

@@ -1,12 +1,13 @@
 """The levels of one book side in tick mode: a map from a price's integer tick to the venue's size string.
 
 Interpreted it is a ``dict``. Compiled (``setup.py``, C types from ``tick_map.pxd``) it is open addressing
-on C integers: the ticks in one ``int64`` buffer, the sizes in a list of the same length (``None``: an
-empty slot), linear probing from a multiplicative hash, deletion by shifting the probe run back (no
-tombstones), at most half full. A level is then one multiply, one or two integer compares in a buffer
-that stays in cache, and one list slot, where a ``dict`` of price strings hashed every fresh string
-(siphash) and compared it with the held key's bytes: ~25 ns a level less on the real Binance stream
-(``bench/bench_ingest.py``). ``tests/marketdata/test_tick_map.py`` holds both to a ``dict``.
+on C integers: the ticks in one ``int64`` buffer (``-1``: an empty slot; a tick is never negative), the
+sizes in a list of the same length, linear probing from a multiplicative hash, deletion by shifting the
+probe run back (no tombstones), at most half full. A probe, and the scan of a window rebuild, read only
+the tick buffer; the sizes are touched on a hit. A level is then one multiply, one or two integer compares
+and one list slot, where a ``dict`` of price strings hashed every fresh string (siphash) and compared it
+with the held key's bytes: ~25 ns a level less on the real Binance stream (``bench/bench_ingest.py``).
+``tests/marketdata/test_tick_map.py`` holds both to a ``dict``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ else:
 
 _FIRST = 64  # slots of a new map (a power of two)
 _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / phi: Fibonacci hashing spreads consecutive ticks over the slots
+_EMPTY = -1  # the tick of an empty slot
 
 
 class TickMap:
-    """``tick -> size`` for the levels of one book side; see the module doc."""
+    """``tick -> size`` (``tick >= 0``) for the levels of one book side; see the module doc."""
 
     __slots__ = ("keys", "map", "mask", "used", "values")
 
@@ -34,8 +36,8 @@ class TickMap:
         self.map: dict[int, str] = {}  # interpreted only
         self.used = 0
         self.mask = 0
-        self.keys = array("q")  # compiled only: the ticks, slot by slot ...
-        self.values: list[str | None] = []  # ... and their sizes (None: the slot is empty)
+        self.keys = array("q")  # compiled only: the ticks, slot by slot (_EMPTY: none) ...
+        self.values: list[str | None] = []  # ... and their sizes
         if COMPILED:
             self._allocate(_FIRST)
 
@@ -45,7 +47,7 @@ class TickMap:
     def clear(self) -> None:
         self.map = {}
         if COMPILED:
-            self.values = []
+            self.used = 0
             self._allocate(_FIRST)
 
     def get(self, tick: int) -> str | None:
@@ -63,12 +65,11 @@ class TickMap:
             self.map[tick] = size
             return len(self.map) != held
         slot = self._slot(tick)
-        with cython.boundscheck(False), cython.wraparound(False):  # slot <= mask < len(values)
-            if self.values[slot] is not None:
-                self.values[slot] = size
+        with cython.boundscheck(False), cython.wraparound(False):  # slot <= mask < len(keys), len(values)
+            self.values[slot] = size
+            if self.keys[slot] == tick:
                 return False
             self.keys[slot] = tick
-            self.values[slot] = size
         self.used += 1
         if 2 * self.used > self.mask:
             self._allocate(2 * (self.mask + 1))
@@ -81,20 +82,22 @@ class TickMap:
         mask = self.mask
         hole = self._slot(tick)
         with cython.boundscheck(False), cython.wraparound(False):  # every index is masked
-            if self.values[hole] is None:
+            if self.keys[hole] == _EMPTY:
                 return False
             # Backward shift: an entry further along the run moves into the hole unless its home slot lies
             # cyclically after the hole (it would then be found before reaching it).
             at = hole
             while True:
                 at = (at + 1) & mask
-                if self.values[at] is None:
+                moved = self.keys[at]
+                if moved == _EMPTY:
                     break
-                home = _home(self.keys[at], mask)
+                home = _home(moved, mask)
                 if ((at - home) & mask) >= ((at - hole) & mask):
-                    self.keys[hole] = self.keys[at]
+                    self.keys[hole] = moved
                     self.values[hole] = self.values[at]
                     hole = at
+            self.keys[hole] = _EMPTY
             self.values[hole] = None
         self.used -= 1
         return True
@@ -108,12 +111,13 @@ class TickMap:
                 out[n] = tick
                 n += 1
             return n
-        with cython.boundscheck(False), cython.wraparound(False):  # i <= mask; n < used <= len(out), checked
-            if len(out) < self.used:
-                raise ValueError(f"room for {len(out)} ticks, {self.used} held")
+        if len(out) < self.used:
+            raise ValueError(f"room for {len(out)} ticks, {self.used} held")
+        with cython.boundscheck(False), cython.wraparound(False):  # i <= mask; n < used <= len(out)
             for i in range(self.mask + 1):
-                if self.values[i] is not None:
-                    out[n] = self.keys[i]
+                tick = self.keys[i]
+                if tick != _EMPTY:
+                    out[n] = tick
                     n += 1
         return n
 
@@ -121,21 +125,23 @@ class TickMap:
         """Every held ``(tick, size)``, in no order."""
         if not COMPILED:
             return list(self.map.items())
-        return [(self.keys[i], self.values[i]) for i in range(self.mask + 1) if self.values[i] is not None]
+        return [(self.keys[i], self.values[i]) for i in range(self.mask + 1) if self.keys[i] != _EMPTY]
 
     def _slot(self, tick: int) -> int:
         """The slot holding ``tick``, or the empty slot where it would go (compiled only)."""
         mask = self.mask
         slot = _home(tick, mask)
         with cython.boundscheck(False), cython.wraparound(False):  # every index is masked
-            while self.values[slot] is not None and self.keys[slot] != tick:
+            while True:
+                held = self.keys[slot]
+                if held == tick or held == _EMPTY:
+                    return slot
                 slot = (slot + 1) & mask
-        return slot
 
     def _allocate(self, slots: int) -> None:
         """Move every level into ``slots`` new slots (a power of two; compiled only)."""
-        held = [(self.keys[i], self.values[i]) for i in range(len(self.values)) if self.values[i] is not None]
-        self.keys = array("q", bytes(8 * slots))
+        held = self.items() if self.used else []
+        self.keys = array("q", [_EMPTY]) * slots
         self.values = [None] * slots
         self.mask = slots - 1
         self.used = 0
