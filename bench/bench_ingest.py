@@ -29,19 +29,17 @@ prints the budget the 35% target leaves for everything after parsing (route, che
 watcher, top view).
 
 Where the time goes after parsing (depth frame, 36 levels; compiled; stages timed apart on this workload,
-a shared machine, so rounded): ~0.4 us routing the frame (``_route``); ~2.1 us ``_diff``, of which ~1.6 us
-check the 72 numbers (one C pass over each string's ASCII buffer, limits as C integers:
-``drops.decimal_digits``; the regex it replaced cost ~28 us a frame); ~0.6 us more of the feed's
-interpreted bookkeeping (``on_message``, the receive clock); ~0.75 us ``DiffSync`` and the store's calls
-around the book; ~3.3 us applying levels in the two sides (per level one pass over the price that checks
-its format and reads its integer tick, the zero test, one operation on the side's C hash table of ticks;
-~16 levels a frame enter or leave the window, a branch-free search and a shift of C integers each); ~0.5 us
-for the top view (prices from the window's ticks, sizes read in C, written straight into the buffer);
-~0.1 us telling the store's watcher (the engine's trigger is a watcher: it is told the book, and no event
-is built for it; a recorder, a listener, would add ~2 us copying the levels into a kept event). Keyed by
-the price strings in a ``dict`` (before ``tick_map``), applying took ~4.9 us and the top view ~1 us; the
-window's rebuilds, when deletes drain it, now sort the ticks in numpy (as Python ints they cost ~1 us a
-frame).
+a shared machine, so rounded): ~0.4 us routing the frame (``_route``); ~1 us ``_diff``, nearly all of it
+checking the 72 numbers (one C pass over each string's ASCII buffer, limits as C integers; a JSON pair read
+by index: ``drops.checked_levels``; the regex it replaced cost ~28 us a frame); ~0.4 us of the feed's
+interpreted bookkeeping (``on_message``, the receive clock); ~0.55 us ``DiffSync``, the store's calls around
+the book and its watcher (the engine's trigger is a watcher: it is told the book, and no event is built for
+it; a recorder, a listener, would add ~2 us copying the levels into a kept event); ~2.7 us applying levels
+in the two sides (per level one pass over the price that checks its format and reads its integer tick, the
+zero test, one operation on the side's C hash table of ticks; ~9 levels a frame enter or leave the 40-level
+window, each moving the ~18 keys above it); ~0.8 us for the top view (prices from the window's ticks, sizes
+read in C, written straight into the buffer). Keyed by the price strings in a ``dict`` (before
+``tick_map``), applying took ~4.9 us and the top view ~1 us.
 A C sorted book does not help: see ``bench_sorted_book.py`` (PyPI ``order-book`` re-sorts every key on
 each read after a change, ~5x slower than ours when detection reads every frame).
 
@@ -49,12 +47,12 @@ The hot modules are compiled by Cython when the package was built with it (``set
 code, typed by the ``.pxd`` beside each, a few branches taken only compiled: ``COMPILED``); the first line
 printed says which ran. Rates are CPU time of the benchmark's thread (``time.thread_time``), so time the
 process spends descheduled on a shared machine counts against no contender. Measured on a shared, loaded
-2-core machine, best of 5, two runs: depth frames only 27.2-27.9% of bare parse, 4.2-4.3x ccxt.pro (after
-parsing ~8.0-8.2 us a frame, where 35% leaves ~5.7 us); full stream 43.0-43.4%, 2.6x. Keyed by price
+2-core machine, best of 5, two runs: depth frames only 32.7-33.0% of bare parse, 4.8x ccxt.pro (after
+parsing ~6.2-6.3 us a frame, where 35% leaves ~5.6-5.7 us); full stream 46.4-46.8%, 2.8x. Keyed by price
 strings: 24.0-24.2% and 3.5-3.6x (after parsing ~10.0 us). Before the watcher, the ASCII checks and the
 branch-free search: 20.0-20.2% and 3.0x (after parsing ~12.2-12.9 us). With the level checks as they were
 first (regex per string, a tuple per level) the same path ran at 7.4-7.5% and 1.1x ccxt.pro. Without the
-compiled modules (pure Python) it runs at ~3% and 0.4x ccxt.pro (~6% and 0.9x keyed by strings: reading a
+compiled modules (pure Python) it runs at ~3% and 0.45x ccxt.pro (~6% and 0.9x keyed by strings: reading a
 tick in Python costs more than hashing the string did): the build is what meets 1.5x.
 An earlier version of this benchmark called ``DiffSync.on_diff`` directly, skipping the checks, the feed
 and the trigger: it printed 29-30%, a path no live book takes.

@@ -15,7 +15,7 @@ everything else per level:
 
   - ``table``: every level we hold, ``tick -> size string`` as the venue sent it
     (:class:`~arb.marketdata.tick_map.TickMap`: a C hash table compiled, a ``dict`` interpreted);
-  - ``ticks[:wlen]``: the *window*, the best levels only (between ``window_size`` and twice that), as
+  - ``ticks[:wlen]``: the *window*, the best levels only (between half and twice ``window_size``), as
     sort keys ascending with the best last: the tick on the bid side, minus the tick on the ask side. A
     change near the top moves only the few keys above it. Levels worse than the window's edge live in
     the table alone; when deletes drain the window it is rebuilt from the table by one sort.
