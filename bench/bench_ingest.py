@@ -52,7 +52,7 @@ parsing ~6.2-6.3 us a frame, where 35% leaves ~5.6-5.7 us); full stream 46.4-46.
 strings: 24.0-24.2% and 3.5-3.6x (after parsing ~10.0 us). Before the watcher, the ASCII checks and the
 branch-free search: 20.0-20.2% and 3.0x (after parsing ~12.2-12.9 us). With the level checks as they were
 first (regex per string, a tuple per level) the same path ran at 7.4-7.5% and 1.1x ccxt.pro. Without the
-compiled modules (pure Python) it runs at ~3% and 0.45x ccxt.pro (~6% and 0.9x keyed by strings: reading a
+compiled modules (pure Python) it runs at ~4% and 0.6x ccxt.pro (~6% and 0.9x keyed by strings: reading a
 tick in Python costs more than hashing the string did): the build is what meets 1.5x.
 An earlier version of this benchmark called ``DiffSync.on_diff`` directly, skipping the checks, the feed
 and the trigger: it printed 29-30%, a path no live book takes.

@@ -494,7 +494,10 @@ def decimal_float(text: str) -> float:
     A decimal with at most 15 significant digits and 22 decimals is ``mantissa / 10**decimals`` with both
     exact as doubles, and IEEE division rounds that quotient correctly, which is what ``float()`` returns
     (Clinger's fast path). Anything else (more digits, an exponent, a sign, no digit) goes to ``float()``.
+    Interpreted, ``float()`` itself is the faster way (a Python loop over the characters costs ~20x).
     """
+    if not _compiled:
+        return float(text)
     mantissa = 0
     significant = 0  # digits from the first nonzero one on
     digits = 0
