@@ -278,11 +278,9 @@ class BookSide:
     def _to_float(self) -> None:
         shut = not self.complete and self.tedge == _SHUT
         sign = -1.0 if self.ask else 1.0
-        levels: dict[float, str] = {}
-        for tick, size in self.table.items():
-            price = self._text(tick)
-            check_precision(price)
-            levels[sign * float(price)] = size
+        scale = _scale(self.decimals)
+        # A tick has at most 15 digits: tick / 10**decimals is the double float() makes of its price.
+        levels: dict[float, str] = {sign * (tick / scale): size for tick, size in self.table.items()}
         self.levels = levels
         self.table.clear()
         self.wlen = 0
@@ -425,16 +423,8 @@ class BookSide:
 def _decimals(price: str) -> int:
     """The decimals of a price that can start a tick-mode side (a plain decimal with a point, at most 15
     digits, not padded: a leading ``0`` only before the point), else -1."""
-    point = price.rfind(".")
-    digits = price.replace(".", "", 1)
-    if (
-        point <= 0
-        or len(price) > MAX_PRICE_CHARS
-        or not (digits.isascii() and digits.isdigit())
-        or (price[0] == "0" and point > 1)
-    ):
-        return -1
-    return len(price) - point - 1
+    decimals = len(price) - price.rfind(".") - 1  # no point: len(price), and _tick refuses it
+    return decimals if _tick(price, decimals) >= 0 else -1
 
 
 def _tick(price: str, decimals: int) -> int:

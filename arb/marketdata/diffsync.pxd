@@ -1,7 +1,6 @@
 # Cython declarations for diffsync.py (pure-Python mode, see book_side.pxd): DiffSync becomes an extension
 # type, so on_diff (once per frame) reads its fields and its book's sequence as C struct members instead of
 # instance-dict lookups. Built only when Cython and a C compiler are there (setup.py).
-cimport cython
 from arb.marketdata.book cimport OrderBook
 
 cdef class DiffSync:
