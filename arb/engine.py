@@ -340,6 +340,7 @@ class Engine:
                 await self.decisions.run()
             finally:
                 gc.unfreeze()  # a process running several engines (tests, sweep workers) collects them again
+                executor.close()
             with time_held():
                 await self._cancel_resting(venues)
                 await self._snapshot_balances(venues, writer, run_id, "end")

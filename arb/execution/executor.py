@@ -107,6 +107,10 @@ class PairedExecutor:
         # bench/bench_executor.py times where a pair's way to the wire goes. None in a run.
         self.trace: Callable[[str], None] | None = None
 
+    def close(self) -> None:
+        """Give back what the executor keeps open between pairs (the write-ahead record's connection)."""
+        self.write_ahead.close()
+
     async def execute(self, opp: OpportunityLike, *, detected_at: datetime | None = None) -> PairResult:
         detected_at = detected_at or self.clock()
         try:

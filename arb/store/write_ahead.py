@@ -16,7 +16,12 @@ write (a test compares them column by column), on the hot path's budget:
   errors wrapped, nothing committed after a failure) on both databases;
 - values go through each column's own type (``TypeEngine.bind_processor``): ``Decimal`` stays exact text on
   SQLite and ``NUMERIC`` on PostgreSQL, timestamps are UTC, a float is refused, as in the ORM;
-- one connection is checked out per record, so on PostgreSQL the pool's liveness ping runs here too.
+- the record keeps one connection of the engine's pool open for its entries, instead of checking one out and
+  back per pair: checkout, the pool's reset on return and (on PostgreSQL) its liveness ping cost ~16 µs warm
+  and several times that on the cold caches of a live pair (``bench/bench_executor.py``). A kept connection
+  that died while idle (a server restart, an idle timeout) is replaced: its entry fails before anything is
+  committed (the pair is not sent), and the next entry opens a new one. ``close`` returns it to the pool
+  (the executor's ``close``, at the end of a run; a finalizer if the record is dropped without it).
 
 Durability is the database's: on SQLite (WAL, ``synchronous=NORMAL``) the commit survives a crash of the
 process; the last commits may be lost if the machine loses power (README, "Durability of the write-ahead
@@ -26,10 +31,11 @@ record"). On PostgreSQL it is durable once the commit returns, with the server's
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from arb.domain.orders import OrderStatus
 from arb.store.models import Opportunity, Order, OrderEvent
@@ -62,6 +68,22 @@ class WriteAheadRecord:
         self._orders = PreparedInsert.compile(Order.__table__, _ORDER_COLUMNS, dialect, rows=2,
                                           returning=("id", "client_order_id"))
         self._events = PreparedInsert.compile(OrderEvent.__table__, _EVENT_COLUMNS, dialect, rows=2)
+        self._connection: Connection | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    def _kept_connection(self) -> Connection:
+        connection = self._connection
+        if connection is None or connection.invalidated or connection.closed:
+            self.close()  # a dead one goes back to the pool, which discards it
+            connection = self._connection = self.engine.connect()
+            self._finalizer = weakref.finalize(self, connection.close)
+        return connection
+
+    def close(self) -> None:
+        """Return the kept connection to the pool (a later entry opens another)."""
+        if self._finalizer is not None:
+            self._finalizer()  # closes the connection, once
+        self._connection = self._finalizer = None
 
     def entry(self, run_id: int, opp: OpportunityLike, detected_at: datetime, orders: tuple[NewOrder, NewOrder],
               now: datetime, *, buy_limit: Any, sell_limit: Any) -> tuple[int, list[int]]:
@@ -82,7 +104,8 @@ class WriteAheadRecord:
             "client_order_id": new.client_order_id, "price": new.price, "amount": new.amount, "filled": 0,
             "status": created, "created_at": now, "updated_at": now,
         } for new in orders]
-        with self.engine.begin() as conn:
+        conn = self._kept_connection()
+        with conn.begin():
             cursor = conn.connection.cursor()
             try:
                 run = conn._cursor_execute  # events and error wrapping, no per-statement result (module doc)

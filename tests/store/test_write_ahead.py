@@ -124,3 +124,36 @@ def test_every_statement_passes_the_engine_s_cursor_events_and_a_driver_error_is
     with session_factory() as s:  # the first entry is whole; nothing of the failed one was committed
         assert [o.client_order_id for o in s.scalars(select(Order).order_by(Order.id))] == ["t-bev", "t-sev"]
         assert len(s.scalars(select(Opportunity)).all()) == 1
+
+
+def test_a_kept_connection_that_died_idle_costs_one_entry_and_commits_nothing_of_it(
+        engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    # The record keeps its connection between pairs (no pool checkout or liveness ping per pair). One the
+    # server dropped while idle (PostgreSQL: the backend terminated, as in a restart) fails its next entry
+    # before anything is committed, and the entry after runs on a new connection.
+    now = datetime.now(UTC)
+    run_id = _run(session_factory, now)
+    record = WriteAheadRecord(engine)
+    record.entry(run_id, _Opp(), now, _orders(run_id, "1"), now, buy_limit=Decimal("20.02"),
+                 sell_limit=Decimal("20.19"))
+    kept = record._connection
+    assert kept is not None
+    if engine.dialect.name == "postgresql":
+        pid = kept.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        kept.rollback()
+        with engine.begin() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        with pytest.raises(OperationalError):
+            record.entry(run_id, _Opp(), now, _orders(run_id, "2"), now, buy_limit=Decimal("20.02"),
+                         sell_limit=Decimal("20.19"))
+        assert kept.invalidated
+    else:  # SQLite has no server to lose; the pool is told the connection is gone, as after a disconnect
+        kept.invalidate()
+    record.entry(run_id, _Opp(), now, _orders(run_id, "3"), now, buy_limit=Decimal("20.02"),
+                 sell_limit=Decimal("20.19"))
+    assert record._connection is not kept
+    record.close()
+    assert record._connection is None and kept.closed
+    with session_factory() as s:
+        assert [o.client_order_id for o in s.scalars(select(Order).order_by(Order.id))] == [
+            "t-b1", "t-s1", "t-b3", "t-s3"]
