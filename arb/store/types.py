@@ -26,6 +26,8 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return dialect.type_descriptor(String(64))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if type(value) is Decimal and value.is_finite():  # nearly every value: no copy, no other checks
+            return value if dialect.name == "postgresql" else format(value, "f")
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (Decimal, int)):

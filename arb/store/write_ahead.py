@@ -104,22 +104,23 @@ class WriteAheadRecord:
             "client_order_id": new.client_order_id, "price": new.price, "amount": new.amount, "filled": 0,
             "status": created, "created_at": now, "updated_at": now,
         } for new in orders]
+        instants: dict[datetime, Any] = {}  # ``now`` fills six columns: converted once
         conn = self._kept_connection()
         with conn.begin():
             cursor = conn.connection.cursor()
             try:
                 run = conn._cursor_execute  # events and error wrapping, no per-statement result (module doc)
-                run(cursor, self._opportunity.sql, self._opportunity.params((opportunity,)))
+                run(cursor, self._opportunity.sql, self._opportunity.params((opportunity,), instants))
                 ((opp_id,),) = cursor.fetchall()  # exactly one row, one column
                 for row in orders_rows:
                     row["opportunity_id"] = opp_id
                 # RETURNING gives no row order: the client ids (unique) say which id is which order.
-                run(cursor, self._orders.sql, self._orders.params(orders_rows))
+                run(cursor, self._orders.sql, self._orders.params(orders_rows, instants))
                 by_client_id = {client_id: order_id for order_id, client_id in cursor.fetchall()}
                 order_ids = [by_client_id[new.client_order_id] for new in orders]
                 run(cursor, self._events.sql, self._events.params([
                     {"order_id": order_id, "ts": now, "from_status": None, "to_status": created, "detail": None}
-                    for order_id in order_ids]))
+                    for order_id in order_ids], instants))
             finally:
                 cursor.close()
         return opp_id, order_ids

@@ -56,6 +56,8 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         super().__init__(dict(config or {}))
         self.clock = clock if clock is not None else ServerClock(self.milliseconds)
         self._clock_lock = asyncio.Lock()
+        # Per symbol, what an order's build reads of its market (see ``_order_facts``).
+        self._order_facts: dict[str, tuple[dict[str, Any], Decimal, Decimal, str, str]] = {}
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -186,15 +188,21 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         market = self.market(symbol)
         if not market.get("spot"):
             return None
-        precision = market["precision"]
-        amount_text = on_tick(amount, Decimal(repr(precision["amount"])))
-        price_text = on_tick(price, Decimal(repr(precision["price"])))
+        base_url = self.urls["api"]["private"]["spot"]
+        facts = self._order_facts.get(symbol)
+        if facts is None or facts[0] is not market or facts[3] != base_url:  # first order, or markets or URL changed
+            precision = market["precision"]
+            facts = self._order_facts[symbol] = (market, Decimal(repr(precision["amount"])),
+                                                 Decimal(repr(precision["price"])), base_url,
+                                                 urlsplit(base_url).path)
+        _, amount_tick, price_tick, base_url, base_path = facts
+        amount_text = on_tick(amount, amount_tick)
+        price_text = on_tick(price, price_tick)
         if amount_text is None or price_text is None:
             return None
         self.check_required_credentials()
-        base_url = self.urls["api"]["private"]["spot"]
         nonce = self.nonce() if nonce_ms is None else nonce_ms
-        return spot_limit_order(base_url=base_url, base_path=urlsplit(base_url).path, market_id=market["id"],
+        return spot_limit_order(base_url=base_url, base_path=base_path, market_id=market["id"],
                                 side=side, amount=amount_text, price=price_text, time_in_force=time_in_force,
                                 text=client_order_id, account="spot", timestamp=str(nonce // 1000),
                                 key=self.apiKey, secret=self.secret)
