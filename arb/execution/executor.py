@@ -150,10 +150,11 @@ class PairedExecutor:
                                plan.buy.side, plan.buy.amount, plan.buy.price)
         sell_req = OrderRequest(self.ids.next(self.venues[plan.sell.venue].client_ids, "entry"), plan.symbol,
                                 plan.sell.side, plan.sell.amount, plan.sell.price)
+        now = self.clock()
         opp_id, (buy_id, sell_id) = self.write_ahead.entry(
             self.run_id, opp, detected_at,
             (self._new(None, plan.buy.venue, buy_req, "entry"), self._new(None, plan.sell.venue, sell_req, "entry")),
-            self.clock(), buy_limit=plan.buy.price, sell_limit=plan.sell.price)
+            now, buy_limit=plan.buy.price, sell_limit=plan.sell.price)
         if trace is not None:
             trace("recorded")
 
@@ -167,7 +168,7 @@ class PairedExecutor:
             try:
                 prepared.append(await venue.prepare(request))
             except Exception as exc:  # noqa: BLE001 - neither leg leaves; the rows say why
-                return self._not_sent(opp_id, (buy_id, sell_id), name, exc)
+                return self._not_sent(opp_id, (buy_id, sell_id), now, name, exc)
         buy_prep, sell_prep = prepared
         if trace is not None:
             trace("prepared")
@@ -175,8 +176,8 @@ class PairedExecutor:
             # Each leg's first step, which writes its request, runs now: leg A's bytes are on its socket
             # before leg B's task exists, and leg B's right after, with no loop turn before either.
             legs = await asyncio.gather(
-                start_now(self.legs.run(buy_venue, buy_id, buy_prep)),
-                start_now(self.legs.run(sell_venue, sell_id, sell_prep)),
+                start_now(self.legs.run(buy_venue, buy_id, buy_prep, created_at=now)),
+                start_now(self.legs.run(sell_venue, sell_id, sell_prep, created_at=now)),
             )
             return await self._finish(opp_id, plan, tuple(legs))
         except (SQLAlchemyError, StoreError) as exc:
@@ -185,12 +186,14 @@ class PairedExecutor:
             raise UnrecordedOrders((buy_req.client_order_id, sell_req.client_order_id),
                                    type(exc).__name__) from exc
 
-    def _not_sent(self, opp_id: int, order_ids: tuple[int, ...], venue: str, exc: Exception) -> PairResult:
+    def _not_sent(self, opp_id: int, order_ids: tuple[int, ...], created_at: datetime, venue: str,
+                  exc: Exception) -> PairResult:
         """A leg could not be prepared: neither leg leaves; the orders and the opportunity say why."""
         self.legs.count_failure(venue, exc)
         reason = f"not_sent:{venue}:{type(exc).__name__}"
         with self.sessions.begin() as s:
             for order_id in order_ids:
+                repo.add_first_event(s, order_id, created_at)  # the write-ahead record leaves it out
                 repo.record_transition(s, order_id, OrderStatus.REJECTED, self.clock(),
                                        detail=f"not sent: preparing on {venue} failed: {type(exc).__name__}")
             row = s.get_one(Opportunity, opp_id)

@@ -67,6 +67,12 @@ class LegOutcome:
         return sum((f.amount for f in self.fills), Decimal(0)) == self.filled
 
 
+def _submitted(s: Session, order_id: int, sent_at: datetime, created_at: datetime | None) -> None:
+    if created_at is not None:
+        repo.add_first_event(s, order_id, created_at)
+    repo.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
+
+
 @dataclass
 class LegRunner:
     sessions: sessionmaker[Session]
@@ -76,7 +82,10 @@ class LegRunner:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     perf_ns: Callable[[], int] = time.perf_counter_ns
 
-    async def run(self, venue: Venue, order_id: int, prepared: PreparedOrder) -> LegOutcome:
+    async def run(self, venue: Venue, order_id: int, prepared: PreparedOrder, *,
+                  created_at: datetime | None = None) -> LegOutcome:
+        """``created_at``: the order was recorded without its first event (an entry's write-ahead record),
+        which this leg's first transaction writes, at that time, before its first transition."""
         request = prepared.request
         sent_at = self.clock()
         sent_ns = self.perf_ns()
@@ -86,7 +95,7 @@ class LegRunner:
             answered_ns = self.perf_ns()
             self.count_failure(venue.name, exc)
             with self.sessions.begin() as s:
-                repo.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
+                _submitted(s, order_id, sent_at, created_at)
                 repo.record_transition(s, order_id, OrderStatus.REJECTED, self.clock(),
                                        venue_status=exc.label, detail=type(exc).__name__)
             return LegOutcome(order_id, request, venue.name, OrderStatus.REJECTED, Decimal(0), (),
@@ -95,7 +104,7 @@ class LegRunner:
             answered_ns = self.perf_ns()
             self.risk.record_failure(venue.name)
             with self.sessions.begin() as s:
-                repo.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
+                _submitted(s, order_id, sent_at, created_at)
                 repo.record_transition(s, order_id, OrderStatus.UNKNOWN, self.clock(),
                                        detail=f"ambiguous: {type(exc).__name__}")
             return await self._resolve(venue, order_id, request, sent_at, sent_ns, answered_ns,
@@ -105,7 +114,7 @@ class LegRunner:
         self.risk.record_success(venue.name)
         report = await self._with_trades(venue, request, report, sent_at)
         with self.sessions.begin() as s:
-            repo.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
+            _submitted(s, order_id, sent_at, created_at)
             t = repo.record_report(s, order_id, report, self.clock(), acked_at=answered_at)
         return LegOutcome(order_id, request, venue.name, t.to_status, report.filled, report.fills, sent_ns,
                           answered_ns)

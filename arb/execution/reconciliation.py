@@ -92,13 +92,17 @@ async def reconcile(
 async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: ReconcileReport, lookup: LookupPolicy,
                      sleep: Callable[[float], Awaitable[None]], clock: Callable[[], datetime]) -> None:
     with sessions() as s:
-        pending = [(o.id, _request(o), o.created_at) for o in repo.in_flight_orders(s, venue.name)]
-    for order_id, request, created_at in pending:
+        pending = [(o.id, _request(o), o.created_at, o.status == OrderStatus.CREATED.value)
+                   for o in repo.in_flight_orders(s, venue.name)]
+    for order_id, request, created_at, never_sent in pending:
+        # Still ``created``: its run stopped between the write-ahead record and the leg's first transaction,
+        # which would have written the order's first event (store/write_ahead.py).
+        first_event = created_at if never_sent else None
         try:
             result = await lookup_by_client_id(venue, request, since=created_at - LOOKBACK, policy=lookup,
                                                sleep=sleep)
         except VenueError:
-            _mark_unknown(sessions, order_id, clock, "reconciliation: lookup failed")
+            _mark_unknown(sessions, order_id, clock, "reconciliation: lookup failed", first_event)
             out.unresolved.append(request.client_order_id)
             continue
         if result.report is not None:
@@ -113,6 +117,8 @@ async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: Reconci
                     pass
             now = clock()
             with sessions.begin() as s:
+                if first_event is not None:
+                    repo.restore_first_event(s, order_id, first_event)
                 added = repo.add_fills(s, order_id, [*result.report.fills, *fills], received_at=now)
                 t = repo.record_report(s, order_id, replace(result.report, fills=()), now,
                                        detail="reconciliation")
@@ -123,16 +129,21 @@ async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: Reconci
             done.append(request.client_order_id)
         elif "not_found" in result.errors:
             with sessions.begin() as s:
+                if first_event is not None:
+                    repo.restore_first_event(s, order_id, first_event)
                 repo.record_transition(s, order_id, OrderStatus.REJECTED, clock(),
                                        detail="reconciliation: not on the venue, no trades")
             out.rejected.append(request.client_order_id)
         else:
-            _mark_unknown(sessions, order_id, clock, "reconciliation: no answer")
+            _mark_unknown(sessions, order_id, clock, "reconciliation: no answer", first_event)
             out.unresolved.append(request.client_order_id)
 
 
-def _mark_unknown(sessions: sessionmaker[Session], order_id: int, clock: Callable[[], datetime], why: str) -> None:
+def _mark_unknown(sessions: sessionmaker[Session], order_id: int, clock: Callable[[], datetime], why: str,
+                  first_event: datetime | None) -> None:
     with sessions.begin() as s:
+        if first_event is not None:
+            repo.restore_first_event(s, order_id, first_event)
         repo.record_transition(s, order_id, OrderStatus.UNKNOWN, clock(), detail=why)
 
 

@@ -87,8 +87,25 @@ def create_order(session: Session, new: NewOrder, now: datetime, *, detail: str 
     )
     session.add(order)
     session.flush()
-    session.add(OrderEvent(order_id=order.id, ts=now, from_status=None, to_status=order.status, detail=detail))
+    add_first_event(session, order.id, now, detail=detail)
     return order.id
+
+
+def add_first_event(session: Session, order_id: int, ts: datetime, *, detail: str | None = None) -> None:
+    """The order's first event (``created``), at ``ts``, the row's ``created_at``.
+
+    :func:`create_order` writes it with the row. An entry's write-ahead record (``store/write_ahead.py``)
+    commits only the rows before its legs are sent; the leg writes this event in its first transaction,
+    before its first transition, so an order's events still start at ``created`` and ids keep their order."""
+    session.add(OrderEvent(order_id=order_id, ts=ts, from_status=None, to_status=OrderStatus.CREATED.value,
+                           detail=detail))
+
+
+def restore_first_event(session: Session, order_id: int, created_at: datetime) -> None:
+    """The first event of an order found still ``created`` (reconciliation), if it has none: a crash, or a
+    store failure, between an entry's write-ahead record and its leg's first transaction left it out."""
+    if session.scalar(select(OrderEvent.id).where(OrderEvent.order_id == order_id).limit(1)) is None:
+        add_first_event(session, order_id, created_at, detail="restored by reconciliation")
 
 
 def _locked(session: Session, order_id: int) -> Order:

@@ -84,7 +84,12 @@ async def test_hedged_pair_fills_both_legs_and_records_everything(sqlite_session
     assert [(o.side, o.status, o.filled, o.purpose) for o in orders] == [
         ("buy", "filled", D("2"), "entry"), ("sell", "filled", D("2"), "entry")]
     with rig.sessions() as s:
-        assert [e.to_status for e in s.get_one(Order, orders[0].id).events] == ["created", "submitted", "filled"]
+        for order in orders:
+            # The write-ahead record commits the rows; each leg's first transaction writes the order's first
+            # event, at the record's time, ahead of its transitions.
+            events = s.get_one(Order, order.id).events
+            assert [e.to_status for e in events] == ["created", "submitted", "filled"]
+            assert events[0].ts == order.created_at and events[0].from_status is None
         assert all(o.sent_at is not None and o.acked_at is not None for o in s.scalars(select(Order)))
     assert_units_reconcile(rig.sessions, result)
 

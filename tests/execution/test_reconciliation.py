@@ -10,6 +10,7 @@ from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.store import orders as repo
 from arb.store.models import Fill, Order, OrderEvent
+from arb.store.write_ahead import WriteAheadRecord
 from arb.venues.protocol import OrderRequest
 
 from .conftest import new_run
@@ -52,3 +53,37 @@ async def test_restart_finds_sent_orders_rejects_unsent_ones_and_adopts_stranger
     assert again.fills_added == 0 and again.adopted == []
     with sqlite_sessions() as s:
         assert (s.scalar(select(func.count()).select_from(Fill)), s.scalar(select(func.count()).select_from(OrderEvent))) == counts
+
+
+async def test_an_entry_stopped_before_its_legs_wrote_gets_its_first_event_back(sqlite_sessions) -> None:
+    # The write-ahead record commits an entry's orders without their first events, which the legs write in
+    # their first transactions; a run that stopped in between left orders in ``created`` with no event.
+    venue = paper("alpha", make_book("alpha", [("19.90", "5")], [("20.00", "5")]))
+    run_id = new_run(sqlite_sessions)
+    created_at = datetime.now(UTC)
+
+    class Entry:
+        symbol, buy_venue, sell_venue, size = SYMBOL, "alpha", "alpha", D("1")
+        buy_vwap = sell_vwap = buy_limit = sell_limit = mark_price = D("20.00")
+        buy_fee_rate = sell_fee_rate = D("0.001")
+        expected_profit, edge_bps = D("0.01"), D("5")
+        buy_book_seq = sell_book_seq = None
+        buy_book_age_ms = sell_book_age_ms = 0
+
+    record = WriteAheadRecord(sqlite_sessions.kw["bind"])
+    _, order_ids = record.entry(run_id, Entry(), created_at, (
+        repo.NewOrder(run_id, None, "alpha", SYMBOL, "buy", D("20.00"), D("1"), "t-lost1b"),
+        repo.NewOrder(run_id, None, "alpha", SYMBOL, "sell", D("20.00"), D("1"), "t-lost1s")), created_at,
+        buy_limit=D("20.00"), sell_limit=D("20.00"))
+    record.close()
+    await venue.place(OrderRequest("t-lost1b", SYMBOL, Side.BUY, D("1"), D("20.00")))  # one leg left
+
+    t = FakeTime()
+    report = await reconcile({"alpha": venue}, sqlite_sessions, run_id, symbols=[SYMBOL], since=SINCE,
+                             lookup=LookupPolicy((0.1, 0.1)), sleep=t.sleep)
+    assert report.resolved == ["t-lost1b"] and report.rejected == ["t-lost1s"]
+    with sqlite_sessions() as s:
+        for order_id, last in zip(order_ids, ("filled", "rejected"), strict=True):
+            order = s.get_one(Order, order_id)
+            assert [e.to_status for e in order.events] == ["created", last]
+            assert order.events[0].ts == order.created_at and order.events[0].from_status is None
