@@ -46,6 +46,7 @@ from arb.execution.plan import OpportunityLike, PairPlan, PlanRefused, plan_pair
 from arb.execution.risk import RiskGate
 from arb.runtime.eager import start_now
 from arb.store import orders as repo
+from arb.store.kept import KeptConnection, KeptSessions
 from arb.store.models import Opportunity
 from arb.store.settlement import settle_opportunity
 from arb.store.write_ahead import WriteAheadRecord
@@ -95,21 +96,24 @@ class PairedExecutor:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.venues = venues
-        self.sessions = sessions
+        # Everything the executor writes runs on one connection it keeps (store/kept.py): the entry's
+        # write-ahead record, and the sessions of its legs, settlement and refusals.
+        self.kept = KeptConnection(sessions.kw["bind"])
+        self.sessions = KeptSessions(self.kept)
         self.run_id = run_id
         self.risk = risk
         self.ids = ids or ClientIdFactory()
         self.config = config
         self.clock = clock
-        self.legs = LegRunner(sessions, risk, lookup=config.lookup, clock=clock, sleep=sleep)
-        self.write_ahead = WriteAheadRecord(sessions.kw["bind"])  # the entry's rows, committed before sending
+        self.legs = LegRunner(self.sessions, risk, lookup=config.lookup, clock=clock, sleep=sleep)
+        self.write_ahead = WriteAheadRecord(self.kept)  # the entry's rows, committed before sending
         # Called with a stage's name as each step of an entry ends ("planned", "recorded", "prepared"):
         # bench/bench_executor.py times where a pair's way to the wire goes. None in a run.
         self.trace: Callable[[str], None] | None = None
 
     def close(self) -> None:
-        """Give back what the executor keeps open between pairs (the write-ahead record's connection)."""
-        self.write_ahead.close()
+        """Give back the connection the executor keeps between pairs."""
+        self.kept.close()
 
     async def execute(self, opp: OpportunityLike, *, detected_at: datetime | None = None) -> PairResult:
         detected_at = detected_at or self.clock()

@@ -7,7 +7,6 @@ write (a test compares them column by column), on the hot path's budget. Each or
 leg writes it in its first transaction, before the order's first transition (``execution/legs.py``); an
 order a crash left in ``created`` gets it from reconciliation. That statement cost ~30 µs of a cold pair.
 
-- statements are compiled once per database by SQLAlchemy (``INSERT ... RETURNING id``, as
 
 - statements are compiled once per database by SQLAlchemy (``INSERT ... RETURNING id``, as
   ``arb/store/prepared.py`` compiles them) and run on the transaction's DB-API cursor through
@@ -21,12 +20,8 @@ order a crash left in ``created`` gets it from reconciliation. That statement co
   errors wrapped, nothing committed after a failure) on both databases;
 - values go through each column's own type (``TypeEngine.bind_processor``): ``Decimal`` stays exact text on
   SQLite and ``NUMERIC`` on PostgreSQL, timestamps are UTC, a float is refused, as in the ORM;
-- the record keeps one connection of the engine's pool open for its entries, instead of checking one out and
-  back per pair: checkout, the pool's reset on return and (on PostgreSQL) its liveness ping cost ~16 µs warm
-  and several times that on the cold caches of a live pair (``bench/bench_executor.py``). A kept connection
-  that died while idle (a server restart, an idle timeout) is replaced: its entry fails before anything is
-  committed (the pair is not sent), and the next entry opens a new one. ``close`` returns it to the pool
-  (the executor's ``close``, at the end of a run; a finalizer if the record is dropped without it).
+- the record runs on a connection kept open between pairs (``store/kept.py``: no pool checkout per pair,
+  and on SQLite a page cache that the executor's other writes, on the same connection, leave valid).
 
 Durability is the database's: on SQLite (WAL, ``synchronous=NORMAL``) the commit survives a crash of the
 process; the last commits may be lost if the machine loses power (README, "Durability of the write-ahead
@@ -36,13 +31,11 @@ record"). On PostgreSQL it is durable once the commit returns, with the server's
 
 from __future__ import annotations
 
-import weakref
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Connection, Engine
-
 from arb.domain.orders import OrderStatus
+from arb.store.kept import KeptConnection
 from arb.store.models import Opportunity, Order
 from arb.store.prepared import PreparedInsert
 
@@ -62,31 +55,15 @@ _ORDER_COLUMNS = (
 
 
 class WriteAheadRecord:
-    """Writes a pair's entry (opportunity, two orders, two events) in one transaction; see the module doc."""
+    """Writes a pair's entry (opportunity, two orders) in one transaction; see the module doc."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        dialect = engine.dialect
+    def __init__(self, kept: KeptConnection) -> None:
+        self.kept = kept
+        dialect = kept.engine.dialect
         self._opportunity = PreparedInsert.compile(Opportunity.__table__, _OPPORTUNITY_COLUMNS, dialect,
                                                returning=("id",))
         self._orders = PreparedInsert.compile(Order.__table__, _ORDER_COLUMNS, dialect, rows=2,
                                           returning=("id", "client_order_id"))
-        self._connection: Connection | None = None
-        self._finalizer: weakref.finalize | None = None
-
-    def _kept_connection(self) -> Connection:
-        connection = self._connection
-        if connection is None or connection.invalidated or connection.closed:
-            self.close()  # a dead one goes back to the pool, which discards it
-            connection = self._connection = self.engine.connect()
-            self._finalizer = weakref.finalize(self, connection.close)
-        return connection
-
-    def close(self) -> None:
-        """Return the kept connection to the pool (a later entry opens another)."""
-        if self._finalizer is not None:
-            self._finalizer()  # closes the connection, once
-        self._connection = self._finalizer = None
 
     def entry(self, run_id: int, opp: OpportunityLike, detected_at: datetime, orders: tuple[NewOrder, NewOrder],
               now: datetime, *, buy_limit: Any, sell_limit: Any) -> tuple[int, list[int]]:
@@ -108,7 +85,7 @@ class WriteAheadRecord:
             "status": created, "created_at": now, "updated_at": now,
         } for new in orders]
         instants: dict[datetime, Any] = {}  # ``now`` fills four columns: converted once
-        conn = self._kept_connection()
+        conn = self.kept.connection()
         with conn.begin():
             cursor = conn.connection.cursor()
             try:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
@@ -92,6 +92,28 @@ async def test_hedged_pair_fills_both_legs_and_records_everything(sqlite_session
             assert events[0].ts == order.created_at and events[0].from_status is None
         assert all(o.sent_at is not None and o.acked_at is not None for o in s.scalars(select(Order)))
     assert_units_reconcile(rig.sessions, result)
+
+
+async def test_a_pair_writes_everything_on_the_executor_s_one_connection(sqlite_sessions, tmp_path) -> None:
+    # The write-ahead record, the legs' transitions and the settlement share the executor's kept connection
+    # (store/kept.py): on SQLite a commit by another connection would drop its page cache before each entry.
+    rig = Rig(sqlite_sessions, tmp_path)
+    seen: list[tuple[int, str]] = []
+
+    def before(conn, cursor, statement: str, *args: object) -> None:
+        seen.append((id(conn.connection.dbapi_connection), statement.split()[0]))
+
+    engine = sqlite_sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        for _ in range(2):
+            assert (await rig.executor.execute(Opp())).outcome == "hedged"
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    writes = {statement for _, statement in seen}
+    assert {"INSERT", "UPDATE"} <= writes and len({connection for connection, _ in seen}) == 1
+    rig.executor.close()
+    assert rig.executor.kept._connection is None
 
 
 async def test_both_legs_are_in_flight_at_the_same_time(sqlite_sessions, tmp_path) -> None:

@@ -9,6 +9,7 @@ from arb.domain.market import Side
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.store import orders as repo
+from arb.store.kept import KeptConnection
 from arb.store.models import Fill, Order, OrderEvent
 from arb.store.write_ahead import WriteAheadRecord
 from arb.venues.protocol import OrderRequest
@@ -70,12 +71,13 @@ async def test_an_entry_stopped_before_its_legs_wrote_gets_its_first_event_back(
         buy_book_seq = sell_book_seq = None
         buy_book_age_ms = sell_book_age_ms = 0
 
-    record = WriteAheadRecord(sqlite_sessions.kw["bind"])
+    kept = KeptConnection(sqlite_sessions.kw["bind"])
+    record = WriteAheadRecord(kept)
     _, order_ids = record.entry(run_id, Entry(), created_at, (
         repo.NewOrder(run_id, None, "alpha", SYMBOL, "buy", D("20.00"), D("1"), "t-lost1b"),
         repo.NewOrder(run_id, None, "alpha", SYMBOL, "sell", D("20.00"), D("1"), "t-lost1s")), created_at,
         buy_limit=D("20.00"), sell_limit=D("20.00"))
-    record.close()
+    kept.close()
     await venue.place(OrderRequest("t-lost1b", SYMBOL, Side.BUY, D("1"), D("20.00")))  # one leg left
 
     t = FakeTime()

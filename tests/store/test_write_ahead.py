@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.store import orders as repo
+from arb.store.kept import KeptConnection
 from arb.store.models import Opportunity, Order, OrderEvent, Run
 from arb.store.write_ahead import WriteAheadRecord
 
@@ -55,7 +56,7 @@ def test_rows_equal_the_orm_path(engine: Engine, session_factory: sessionmaker[S
         orm_opp = repo.insert_opportunity(s, run_id, _Opp(), detected, decision="executed",
                                           buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
         orm_orders = [repo.create_order(s, replace(o, opportunity_id=orm_opp), now) for o in _orders(run_id, "orm")]
-    wa_opp, wa_orders = WriteAheadRecord(engine).entry(run_id, _Opp(), detected, _orders(run_id, "wa"), now,
+    wa_opp, wa_orders = WriteAheadRecord(KeptConnection(engine)).entry(run_id, _Opp(), detected, _orders(run_id, "wa"), now,
                                                        buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
     assert len(set(wa_orders)) == 2 and wa_opp != orm_opp
     with session_factory() as s:  # the record leaves the first events to the legs
@@ -87,7 +88,7 @@ def test_a_float_is_refused_as_in_the_orm(engine: Engine, session_factory: sessi
     opp = _Opp()
     opp.size = 1.25  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="money columns take Decimal or int"):
-        WriteAheadRecord(engine).entry(run_id, opp, now, _orders(run_id, "x"), now,
+        WriteAheadRecord(KeptConnection(engine)).entry(run_id, opp, now, _orders(run_id, "x"), now,
                                        buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
     with session_factory() as s:  # nothing of the refused entry was committed
         assert s.scalars(select(Opportunity)).all() == [] and s.scalars(select(Order)).all() == []
@@ -114,14 +115,14 @@ def test_every_statement_passes_the_engine_s_cursor_events_and_a_driver_error_is
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
     try:
-        WriteAheadRecord(engine).entry(run_id, _Opp(), now, _orders(run_id, "ev"), now,
+        WriteAheadRecord(KeptConnection(engine)).entry(run_id, _Opp(), now, _orders(run_id, "ev"), now,
                                        buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
         inserts = [s for s in seen if "INSERT" in s]
         assert inserts == ["INSERT INTO opportunities", "after INSERT INTO opportunities", "INSERT INTO orders",
                            "after INSERT INTO orders"]
         failing["on"] = True
         with pytest.raises(OperationalError, match="database is locked"):
-            WriteAheadRecord(engine).entry(run_id, _Opp(), now, _orders(run_id, "lost"), now,
+            WriteAheadRecord(KeptConnection(engine)).entry(run_id, _Opp(), now, _orders(run_id, "lost"), now,
                                            buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
     finally:
         event.remove(engine, "before_cursor_execute", before)
@@ -133,32 +134,30 @@ def test_every_statement_passes_the_engine_s_cursor_events_and_a_driver_error_is
 
 def test_a_kept_connection_that_died_idle_costs_one_entry_and_commits_nothing_of_it(
         engine: Engine, session_factory: sessionmaker[Session]) -> None:
-    # The record keeps its connection between pairs (no pool checkout or liveness ping per pair). One the
-    # server dropped while idle (PostgreSQL: the backend terminated, as in a restart) fails its next entry
-    # before anything is committed, and the entry after runs on a new connection.
+    # The record runs on a connection kept between pairs (store/kept.py: no pool checkout or liveness ping
+    # per pair). One the server dropped while idle (PostgreSQL: its backend terminated, as in a restart)
+    # fails the next entry before anything is committed; the entry after runs on a new DB-API connection.
     now = datetime.now(UTC)
     run_id = _run(session_factory, now)
-    record = WriteAheadRecord(engine)
+    kept = KeptConnection(engine)
+    record = WriteAheadRecord(kept)
     record.entry(run_id, _Opp(), now, _orders(run_id, "1"), now, buy_limit=Decimal("20.02"),
                  sell_limit=Decimal("20.19"))
-    kept = record._connection
-    assert kept is not None
+    first = kept.connection().connection.dbapi_connection
     if engine.dialect.name == "postgresql":
-        pid = kept.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        kept.rollback()
+        pid = kept.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        kept.connection().rollback()
         with engine.begin() as admin:
             admin.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
         with pytest.raises(OperationalError):
             record.entry(run_id, _Opp(), now, _orders(run_id, "2"), now, buy_limit=Decimal("20.02"),
                          sell_limit=Decimal("20.19"))
-        assert kept.invalidated
     else:  # SQLite has no server to lose; the pool is told the connection is gone, as after a disconnect
-        kept.invalidate()
+        kept.connection().invalidate()
     record.entry(run_id, _Opp(), now, _orders(run_id, "3"), now, buy_limit=Decimal("20.02"),
                  sell_limit=Decimal("20.19"))
-    assert record._connection is not kept
-    record.close()
-    assert record._connection is None and kept.closed
+    assert kept.connection().connection.dbapi_connection is not first
+    kept.close()
     with session_factory() as s:
         assert [o.client_order_id for o in s.scalars(select(Order).order_by(Order.id))] == [
             "t-b1", "t-s1", "t-b3", "t-s3"]
