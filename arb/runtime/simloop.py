@@ -18,10 +18,9 @@ that way: nothing a decision depends on comes from a thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import selectors
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -133,21 +132,26 @@ def stop_market_time() -> None:
         loop.in_flight += 1
 
 
-@contextlib.contextmanager
-def time_held() -> Iterator[None]:
+class time_held:  # noqa: N801 - a context manager used as a function: ``with time_held():``
     """Market time stands still inside (a no-op on a live loop): for exchanges with a simulated venue, and
-    for the run's start and end, whose requests are no part of the market's timeline."""
-    loop = running_simulation()
-    if loop is None:
-        yield
-        return
-    loop.in_flight += 1
-    token = _HELD_HERE.set(True)
-    try:
-        yield
-    finally:
-        _HELD_HERE.reset(token)
-        loop.in_flight -= 1
+    for the run's start and end, whose requests are no part of the market's timeline.
+
+    A class rather than ``contextlib.contextmanager``: each order a live venue sends passes through one,
+    and a generator-based manager costs ~1 µs more on that path."""
+
+    __slots__ = ("_loop", "_token")
+
+    def __enter__(self) -> None:
+        loop = self._loop = running_simulation()
+        if loop is not None:
+            loop.in_flight += 1
+            self._token = _HELD_HERE.set(True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        loop = self._loop
+        if loop is not None:
+            _HELD_HERE.reset(self._token)
+            loop.in_flight -= 1
 
 
 def run_simulation(main: Any, speed: float) -> Any:
