@@ -456,6 +456,12 @@ class LiveVenue:
             raw = await self._call("fetch_order_trades", order_id, symbol, since_ms, page)
         else:
             raw = await self._call("fetch_my_trades", symbol, since_ms, page)
+        if len(raw) >= page:
+            # One page is all this asks for; a full one means the venue may hold more that were not read
+            # (which ones depends on the venue's order). Said, never silently cut.
+            log.warning("%s %s: a full page of %d trades since %s%s: any beyond it were not read", self.name,
+                        symbol, page, since.isoformat(timespec="seconds"),
+                        f" for order {order_id}" if order_id is not None else "")
         fills = [self._fill(t) for t in raw]
         return fills if order_id is None else [f for f in fills if f.venue_order_id == order_id]
 

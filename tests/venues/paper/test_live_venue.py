@@ -1,6 +1,8 @@
 """LiveVenue (GateExchange over loopback HTTP to the sandbox): exact mapping of orders, fills, balances."""
 
 import asyncio
+import dataclasses
+import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -155,3 +157,22 @@ def test_no_ccxt_exchange_rewrites_a_request_s_headers() -> None:
     base = ccxt_async.Exchange.set_headers
     overriding = [name for name in ccxt_async.exchanges if getattr(ccxt_async, name).set_headers is not base]
     assert overriding == []
+
+
+async def test_a_full_page_of_trades_is_said_not_silently_cut(caplog: pytest.LogCaptureFixture) -> None:
+    # fetch_fills reads one page (the venue's quirks say how big); a full page may hide more trades, so it
+    # is one WARNING line naming venue, symbol and window, and fewer trades than a page say nothing.
+    async with Sandbox(sandbox_config()) as sb:
+        sb.push_book("LINK_USDT", [("19.90", "5")], [("20.00", "1"), ("20.05", "1"), ("20.10", "1")])
+        async with live_gate("gate", sb) as venue:
+            before = datetime.now(UTC) - timedelta(seconds=5)
+            await venue.place(OrderRequest("t-page1", SYMBOL, Side.BUY, D("3"), D("20.10")))  # three trades
+            venue.quirks = dataclasses.replace(venue.quirks, fills_page=5)
+            with caplog.at_level(logging.WARNING, logger="arb.venues.live"):
+                assert len(await venue.fetch_fills(SYMBOL, before)) == 3
+            assert caplog.records == []
+            venue.quirks = dataclasses.replace(venue.quirks, fills_page=2)
+            with caplog.at_level(logging.WARNING, logger="arb.venues.live"):
+                assert len(await venue.fetch_fills(SYMBOL, before)) == 2
+            (line,) = [r.getMessage() for r in caplog.records]
+            assert line.startswith(f"gate {SYMBOL}: a full page of 2 trades since ") and "not read" in line
