@@ -61,6 +61,10 @@ class SyncState(enum.StrEnum):
     LIVE = "live"
 
 
+# For ``on_diff``, once a frame: ``SyncState.WAITING`` is a lookup through the enum's metaclass (~50 ns).
+_WAITING = SyncState.WAITING
+
+
 @dataclass(slots=True)
 class _Diff:
     bids: Sequence[LevelIn]
@@ -104,7 +108,7 @@ class DiffSync:
     ) -> bool:
         """One diff with update ids ``first``..``last`` (and ``prev``, where the venue chains by it).
         Returns whether the caller must fetch a snapshot."""
-        if self.state is SyncState.WAITING:
+        if self.state is _WAITING:
             self._buffer.append(_Diff(bids, asks, first, last, ts, exchange_ts, prev))
             return True
         seq = self.book.seq
@@ -123,8 +127,7 @@ class DiffSync:
                 return True
             else:
                 first = prev + 1
-        if self.store.delta(self.venue, self.symbol, bids, asks, ts=ts, seq=last, first_seq=first,
-                            exchange_ts=exchange_ts):
+        if self.store.delta_to(self.book, bids, asks, ts, last, first, exchange_ts):
             self.applied += 1
             self._starting = False
             return False

@@ -20,11 +20,13 @@ cpdef Py_ssize_t decimal_digits(object value) except? -2
                point=bint, after=Py_ssize_t, char=cython.uchar)
 cdef Py_ssize_t _ascii_digits(str text) noexcept
 
+# inline: called for every price and size; the calls cost ~60 ns a Binance depth frame (72 numbers)
 @cython.locals(data=ascii_chars, n=Py_ssize_t, i=Py_ssize_t, digit=cython.uint, digits=cython.uint,
                point=Py_ssize_t)
-cdef Py_ssize_t _ascii_plain(str text) noexcept
+cdef inline Py_ssize_t _ascii_plain(str text) noexcept
 
-@cython.locals(levels=list, over=Py_ssize_t, digits=Py_ssize_t, size_digits=Py_ssize_t, pair=list)
+@cython.locals(levels=list, over=Py_ssize_t, digits=Py_ssize_t, size_digits=Py_ssize_t, pair=list, text=str,
+               amount=str)
 cpdef tuple checked_levels(object raw, str field)
 
 @cython.locals(levels=list, out=list, previous=cython.double, value=cython.double, i=Py_ssize_t, pair=list,
