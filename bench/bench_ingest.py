@@ -29,17 +29,20 @@ prints the budget the 35% target leaves for everything after parsing (route, che
 watcher, top view).
 
 Where the time goes after parsing (depth frame, 36 levels; compiled; stages timed apart on this workload,
-a shared machine, so rounded): ~0.4 us routing the frame (``_route``); ~1 us ``_diff``, nearly all of it
-checking the 72 numbers (one C pass over each string's ASCII buffer, limits as C integers; a JSON pair read
-by index: ``drops.checked_levels``; the regex it replaced cost ~28 us a frame); ~0.4 us of the feed's
-interpreted bookkeeping (``on_message``, the receive clock); ~0.55 us ``DiffSync``, the store's calls around
-the book and its watcher (the engine's trigger is a watcher: it is told the book, and no event is built for
-it; a recorder, a listener, would add ~2 us copying the levels into a kept event); ~2.7 us applying levels
-in the two sides (per level one pass over the price that checks its format and reads its integer tick, the
-zero test, one operation on the side's C hash table of ticks; ~9 levels a frame enter or leave the 40-level
-window, each moving the ~18 keys above it); ~0.8 us for the top view (prices from the window's ticks, sizes
-read in C, written straight into the buffer). Keyed by the price strings in a ``dict`` (before
-``tick_map``), applying took ~4.9 us and the top view ~1 us.
+a shared machine, so rounded): ~0.4 us routing the frame (``_route``); ~0.85 us ``_diff``, ~0.75 us of it
+checking the 72 numbers (one inlined C pass over each string's ASCII buffer, lengths and limits as C
+integers; a JSON pair read by index: ``drops.checked_levels``; the regex it replaced cost ~28 us a frame);
+~0.4 us of the feed's interpreted bookkeeping (``on_message``, the receive clock); ~0.4 us ``DiffSync``, the
+store's calls around the book and its watcher (``DiffSync`` hands the store the book it holds,
+``BookStore.delta_to``: no lookup, no keyword arguments; the engine's trigger is a watcher: it is told the
+book, and no event is built for it; a recorder, a listener, would add ~2 us copying the levels into a kept
+event); ~2.5 us applying levels in the two sides (per level one inlined pass over the price that checks its
+format and reads its integer tick, the zero test, one operation on the side's C hash table of ticks; ~9
+levels a frame enter or leave the 40-level window, each moving the ~18 keys above it; about once in 40
+frames deletes drain a window, refilled by one scan of the table that keeps the best 40 keys, where sorting
+every key cost ~0.25 us a frame); ~0.7 us for the top view (prices from the window's ticks, sizes' doubles
+read in C once and kept in the table, written straight into the buffer). Keyed by the price strings in a
+``dict`` (before ``tick_map``), applying took ~4.9 us and the top view ~1 us.
 A C sorted book does not help: see ``bench_sorted_book.py`` (PyPI ``order-book`` re-sorts every key on
 each read after a change, ~5x slower than ours when detection reads every frame).
 

@@ -18,7 +18,8 @@ everything else per level:
   - ``ticks[:wlen]``: the *window*, the best levels only (between half and twice ``window_size``), as
     sort keys ascending with the best last: the tick on the bid side, minus the tick on the ask side. A
     change near the top moves only the few keys above it. Levels worse than the window's edge live in
-    the table alone; when deletes drain the window it is rebuilt from the table by one sort.
+    the table alone; when deletes drain the window it is rebuilt from the table by one scan that keeps
+    the best keys (:meth:`~arb.marketdata.tick_map.TickMap.best_into`).
 
   A price is shown as the venue spelled it (:meth:`BookSide._text`: the digits with the point put back):
   the format admits one spelling per number (no padding), so ``Decimal`` of it is the venue's exactly.
@@ -28,8 +29,9 @@ everything else per level:
   ``"27.10"`` are one level and ``repr(key)`` gives the price back; a price with more digits is refused,
   never merged. Asks are keyed by ``-price``, so both windows have their best last.
 
-Sizes stay strings (exact ``Decimal`` for execution); floats are made only for the top view. A size is
-zero when it has no digit but ``0`` (:func:`_nonzero`).
+Sizes stay strings (exact ``Decimal`` for execution); floats are made only for the top view (and kept by
+the table: :meth:`~arb.marketdata.tick_map.TickMap.size_float`). A size is zero when it has no digit but
+``0`` (:func:`_nonzero`).
 
 When the package is built with Cython (``setup.py``), this file is compiled as it is, with C types from
 ``book_side.pxd`` (keep its slot and method declarations in step); without Cython it runs as Python.
@@ -46,7 +48,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from arb.marketdata.tick_map import TickMap
+from arb.marketdata.tick_map import TickMap, pow10
 
 try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
     import cython  # type: ignore[import-not-found, unused-ignore]
@@ -125,7 +127,7 @@ class BookSide:
         """Apply ``(price, size)`` changes: size zero removes the level, anything else replaces it.
 
         A batch that brings more than ``4 * window_size`` levels into the window (a deep snapshot) shuts it
-        (``_shut``) and the window is rebuilt by one sort at the end: O(n log n) in all, where inserting
+        (``_shut``) and the window is rebuilt at the end (``_rebuild``): O(n log n) at most, where inserting
         every level into an ever longer sorted list costs O(n^2) (a 600k-level snapshot: 37 s of blocked
         event loop, instead of well under one).
         """
@@ -221,7 +223,7 @@ class BookSide:
 
     def _shut(self) -> None:
         """The batch being applied has overfilled the window: no level enters or leaves it until the batch
-        ends, when ``apply`` finds it empty and not complete and rebuilds it from the table by one sort."""
+        ends, when ``apply`` finds it empty and not complete and rebuilds it from the table (``_rebuild``)."""
         self.wlen = 0
         self.complete = False
         self.tedge = _SHUT
@@ -240,27 +242,20 @@ class BookSide:
             self._rebuild()
 
     def _rebuild(self) -> None:
-        """The window from the table: its best ``window_size`` keys, by one sort of them all."""
-        keys = self._sorted_keys()
+        """The window from the table: its best ``window_size`` keys, picked in one scan of the table
+        (:meth:`TickMap.best_into`) straight into the window's buffer."""
         size = self.window_size
-        n = len(keys)
-        skip = 0
-        if n <= size:
-            self.complete = True
-        else:
-            skip, n = n - size, size
-            self.complete = False
-        if n >= len(self.ticks):
-            self.ticks = _tick_buffer(2 * n + 2)
-        for i in range(n):
-            self.ticks[i] = keys[skip + i]
+        if size > len(self.ticks):
+            self.ticks = _tick_buffer(2 * size + 2)
+        n = self.table.best_into(self.ticks, size, self.ask)
         self.wlen = n
+        self.complete = n == len(self.table)
         if not self.complete:
             self.tedge = self.ticks[0]
 
     def _sorted_keys(self) -> npt.NDArray[np.int64]:
-        """Every level's window key, ascending: sorted by numpy in C (a rebuild sorts a few thousand; as
-        Python ints of 13 digits, each compare is a call, and the sorts took ~1 us a frame)."""
+        """Every level's window key, ascending, sorted by numpy in C (as Python ints of 13 digits each compare
+        is a call): for a read deeper than the window."""
         keys = np.empty(len(self.table), dtype=np.int64)
         self.table.keys_into(keys)
         if self.ask:
@@ -278,7 +273,7 @@ class BookSide:
     def _to_float(self) -> None:
         shut = not self.complete and self.tedge == _SHUT
         sign = -1.0 if self.ask else 1.0
-        scale = _scale(self.decimals)
+        scale = pow10(self.decimals)
         # A tick has at most 15 digits: tick / 10**decimals is the double float() makes of its price.
         levels: dict[float, str] = {sign * (tick / scale): size for tick, size in self.table.items()}
         self.levels = levels
@@ -363,24 +358,25 @@ class BookSide:
         ``OrderBook.top_arrays``).
 
         Each price is its tick over ``10**decimals``, the very division ``float()`` makes of its string
-        (at most 15 digits: Clinger's fast path, see :func:`decimal_float`); each size is read by
-        :func:`decimal_float` (compiled: in C, ~15 ns). Nothing is built per level."""
+        (at most 15 digits: Clinger's fast path, see :func:`~arb.marketdata.tick_map.decimal_float`); each
+        size is the table's (:meth:`TickMap.size_float`: compiled, read once and kept). Nothing is built per
+        level."""
         table = self.table
-        scale = _scale(self.decimals)
+        scale = pow10(self.decimals)
         if depth > self.window_size:  # deeper than the window keeps: the keys, sorted
             keys = self._best_keys(depth)
             n = len(keys)
             for i in range(n):
                 tick = -keys[i] if self.ask else keys[i]
                 flat[at + i] = tick / scale
-                flat[sizes_at + i] = decimal_float(table.get(tick))
+                flat[sizes_at + i] = table.size_float(tick)
             return n
         n = self.held_top(depth)
         top = self.wlen - 1
         for i in range(n):
             tick = -self.ticks[top - i] if self.ask else self.ticks[top - i]
             flat[at + i] = tick / scale
-            flat[sizes_at + i] = decimal_float(table.get(tick))
+            flat[sizes_at + i] = table.size_float(tick)
         return n
 
     def top(self, n: int) -> tuple[list[float], list[float]]:
@@ -388,7 +384,7 @@ class BookSide:
         keys = self._best_keys(n)
         if self.fixed:
             sign = -1 if self.ask else 1
-            scale = _scale(self.decimals)
+            scale = pow10(self.decimals)
             table = self.table
             return [sign * k / scale for k in keys], [float(table.get(sign * k)) for k in keys]
         levels = self.levels
@@ -399,7 +395,7 @@ class BookSide:
         keys = self._best_keys(1)
         if not keys:
             return None
-        best: float = keys[0] / _scale(self.decimals) if self.fixed else keys[0]
+        best: float = keys[0] / pow10(self.decimals) if self.fixed else keys[0]
         return -best if self.ask else best
 
     def exact(self, n: int | None) -> list[tuple[Decimal, Decimal]]:
@@ -465,50 +461,9 @@ def _nonzero(size: str) -> bool:
     return False
 
 
-def _scale(decimals: int) -> float:
-    """``10**decimals`` as a double, by exact steps (every power of ten up to 10**22 is one)."""
-    scale = 1.0
-    for _ in range(decimals):
-        scale *= 10.0
-    return scale
-
-
 def _tick_buffer(n: int) -> array[int]:
     """Room for ``n`` window keys (64-bit: a tick-mode price has at most 15 digits)."""
     return array("q", bytes(8 * n))
-
-
-def decimal_float(text: str) -> float:
-    """``float(text)`` of a plain decimal string: the same double, read digit by digit (fast compiled).
-
-    A decimal with at most 15 significant digits and 22 decimals is ``mantissa / 10**decimals`` with both
-    exact as doubles, and IEEE division rounds that quotient correctly, which is what ``float()`` returns
-    (Clinger's fast path). Anything else (more digits, an exponent, a sign, no digit) goes to ``float()``.
-    Interpreted, ``float()`` itself is the faster way (a Python loop over the characters costs ~20x).
-    """
-    if not _compiled:
-        return float(text)
-    mantissa = 0
-    significant = 0  # digits from the first nonzero one on
-    digits = 0
-    decimals = -1  # digits after the point; -1: no point yet
-    for char in text:
-        if "0" <= char <= "9":
-            if mantissa or char != "0":
-                significant += 1
-                if significant > 15:
-                    return float(text)
-            mantissa = mantissa * 10 + (ord(char) - 48)
-            digits += 1
-            if decimals >= 0:
-                decimals += 1
-        elif char == "." and decimals < 0:
-            decimals = 0
-        else:
-            return float(text)
-    if not digits or decimals > 22:
-        return float(text)
-    return mantissa / _scale(decimals)
 
 
 def check_precision(price: str) -> None:

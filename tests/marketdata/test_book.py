@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arb.marketdata.book import Health, OrderBook
-from arb.marketdata.book_side import decimal_float
+from arb.marketdata.tick_map import decimal_float
 
 D = Decimal
 

@@ -26,11 +26,14 @@ def test_tick_map_is_a_dict(ops: list[tuple[str, int, str]]) -> None:
             assert table.remove(tick) is (ref.pop(tick, None) is not None)
         else:
             assert table.get(tick) == ref.get(tick)
+            if tick in ref:  # read, and then kept (compiled) until the level changes or moves
+                assert table.size_float(tick) == float(ref[tick])
         assert len(table) == len(ref)
     assert sorted(table.items()) == sorted(ref.items())
     keys = np.empty(len(ref), dtype=np.int64)
     assert table.keys_into(keys) == len(ref) and sorted(keys.tolist()) == sorted(ref)
     assert all(table.get(tick) == size for tick, size in ref.items())
+    assert all(table.size_float(tick) == float(size) for tick, size in ref.items())
     table.clear()
     assert len(table) == 0 and table.items() == [] and all(table.get(tick) is None for tick in ref)
 
@@ -45,3 +48,4 @@ def test_tick_map_grows_and_shrinks_through_thousands_of_levels() -> None:
     assert len(table) == 2_500 and not table.remove(ticks[0])
     assert sorted(t for t, _ in table.items()) == ticks[1::2]
     assert all(table.get(t) == "1" for t in ticks[1::2]) and all(table.get(t) is None for t in ticks[::2])
+    assert all(table.size_float(t) == 1.0 for t in ticks[1::2])
