@@ -50,9 +50,10 @@ The hot modules are compiled by Cython when the package was built with it (``set
 code, typed by the ``.pxd`` beside each, a few branches taken only compiled: ``COMPILED``); the first line
 printed says which ran. Rates are CPU time of the benchmark's thread (``time.thread_time``), so time the
 process spends descheduled on a shared machine counts against no contender. Measured on a shared, loaded
-2-core machine, best of 5, two runs: depth frames only 32.7-33.0% of bare parse, 4.8x ccxt.pro (after
-parsing ~6.2-6.3 us a frame, where 35% leaves ~5.6-5.7 us); full stream 46.4-46.8%, 2.8x. Keyed by price
-strings: 24.0-24.2% and 3.5-3.6x (after parsing ~10.0 us). Before the watcher, the ASCII checks and the
+2-core machine, best of 5, two runs: depth frames only 36.5-37.0% of bare parse, 5.5x ccxt.pro (after
+parsing ~5.3-5.4 us a frame, where 35% leaves ~5.8 us); full stream 48.1-49.2%, 3.0x. Before the window
+refill scan, the kept size doubles and the book handed to the store: 32.7-33.0% and 4.8x (after parsing
+~6.2-6.3 us). Keyed by price strings: 24.0-24.2% and 3.5-3.6x (after parsing ~10.0 us). Before the watcher, the ASCII checks and the
 branch-free search: 20.0-20.2% and 3.0x (after parsing ~12.2-12.9 us). With the level checks as they were
 first (regex per string, a tuple per level) the same path ran at 7.4-7.5% and 1.1x ccxt.pro. Without the
 compiled modules (pure Python) it runs at ~4% and 0.6x ccxt.pro (~6% and 0.9x keyed by strings: reading a
