@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import ccxt
@@ -49,6 +49,17 @@ API_PREFIX = "/api/v4"
 MAX_MESSAGE_CHARS = 200
 
 
+class _OrderFacts(NamedTuple):
+    """What building a spot order reads of its market and URL, read once: the ticks are
+    ``Decimal(repr(float))`` and the URL is split, on every order otherwise."""
+
+    market: dict[str, Any]  # ccxt's market they were read from (a reload makes a new one)
+    amount_tick: Decimal
+    price_tick: Decimal
+    base_url: str
+    base_path: str
+
+
 class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type stubs for its classes
     """Gate spot (and futures) client; see the module docstring for what differs from ccxt's gate."""
 
@@ -56,8 +67,7 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         super().__init__(dict(config or {}))
         self.clock = clock if clock is not None else ServerClock(self.milliseconds)
         self._clock_lock = asyncio.Lock()
-        # Per symbol, what an order's build reads of its market (see ``_order_facts``).
-        self._order_facts: dict[str, tuple[dict[str, Any], Decimal, Decimal, str, str]] = {}
+        self._order_facts: dict[str, _OrderFacts] = {}  # per symbol: what building an order reads of it
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -190,19 +200,18 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
             return None
         base_url = self.urls["api"]["private"]["spot"]
         facts = self._order_facts.get(symbol)
-        if facts is None or facts[0] is not market or facts[3] != base_url:  # first order, or markets or URL changed
+        if facts is None or facts.market is not market or facts.base_url != base_url:  # first, or reloaded
             precision = market["precision"]
-            facts = self._order_facts[symbol] = (market, Decimal(repr(precision["amount"])),
-                                                 Decimal(repr(precision["price"])), base_url,
-                                                 urlsplit(base_url).path)
-        _, amount_tick, price_tick, base_url, base_path = facts
-        amount_text = on_tick(amount, amount_tick)
-        price_text = on_tick(price, price_tick)
+            facts = self._order_facts[symbol] = _OrderFacts(
+                market, Decimal(repr(precision["amount"])), Decimal(repr(precision["price"])), base_url,
+                urlsplit(base_url).path)
+        amount_text = on_tick(amount, facts.amount_tick)
+        price_text = on_tick(price, facts.price_tick)
         if amount_text is None or price_text is None:
             return None
         self.check_required_credentials()
         nonce = self.nonce() if nonce_ms is None else nonce_ms
-        return spot_limit_order(base_url=base_url, base_path=base_path, market_id=market["id"],
+        return spot_limit_order(base_url=base_url, base_path=facts.base_path, market_id=market["id"],
                                 side=side, amount=amount_text, price=price_text, time_in_force=time_in_force,
                                 text=client_order_id, account="spot", timestamp=str(nonce // 1000),
                                 key=self.apiKey, secret=self.secret)
