@@ -62,15 +62,7 @@ def snap_floor(value: float, step: Decimal) -> Decimal:
     units = (exact / step).to_integral_value(rounding=ROUND_FLOOR)
     if (units + 1) * step - exact <= exact * _SNAP_REL:
         units += 1
-    return to_step(units * step, step, ROUND_FLOOR)
-
-
-def to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    """``market.quantize_step``, same result to the exponent, minus its cost of ``as_tuple()`` per call
-    (a third of it) in the common case: a step below 1 always has a negative exponent."""
-    if step.adjusted() >= 0:
-        return quantize_step(value, step, rounding)
-    return ((value / step).to_integral_value(rounding=rounding) * step).quantize(step)
+    return quantize_step(units * step, step, ROUND_FLOOR)
 
 
 def walk_exact(px: FloatArray, sz: FloatArray, amount: Decimal) -> tuple[Decimal, Decimal] | None:
@@ -123,9 +115,9 @@ def _round_legs(
         buy_amount = buy.rules.round_amount(params.max_size)
     sell_amount = Decimal(0)
     for _ in range(3):  # float overshoot is at most a step; three tries covers every cap at once
-        sell_amount = to_step(buy_amount * net, sell.rules.amount_step, ROUND_DOWN)  # rules.round_amount
+        sell_amount = quantize_step(buy_amount * net, sell.rules.amount_step, ROUND_DOWN)  # rules.round_amount
         # The least buy on the buy venue's step that still delivers the sell: never more than before.
-        buy_amount = to_step(sell_amount / net, b_step, ROUND_CEILING)
+        buy_amount = quantize_step(sell_amount / net, b_step, ROUND_CEILING)
         if buy_amount <= 0 or sell_amount <= 0:
             return Reason.BELOW_MIN_AMOUNT, buy_amount, sell_amount
         bought = walk_exact(buy.ask_px, buy.ask_sz, buy_amount)
@@ -140,7 +132,7 @@ def _round_legs(
             if reserved <= buy.quote_balance and sell_amount <= sell.base_balance:
                 return _Legs(buy_amount, sell_amount, *bought, *sold, cost)
             if reserved > buy.quote_balance:  # the most this balance reserves at this limit (less is cheaper)
-                buy_amount = min(buy_amount, to_step(buy.quote_balance / (limit * quote_fee), b_step,
+                buy_amount = min(buy_amount, quantize_step(buy.quote_balance / (limit * quote_fee), b_step,
                                                      ROUND_FLOOR) + b_step)
         buy_amount -= b_step
     return Reason.BALANCE_INSUFFICIENT, buy_amount, sell_amount
@@ -204,8 +196,8 @@ def _finalize(
     money = _sized(legs, buy, sell)
     buy_worst, sell_worst = legs.buy_worst, legs.sell_worst
     buy_amount, sell_amount = legs.buy_amount, legs.sell_amount
-    buy_limit = to_step(buy_worst, buy.rules.price_step, ROUND_FLOOR)  # rules.round_price, buy side
-    sell_limit = to_step(sell_worst, sell.rules.price_step, ROUND_CEILING)
+    buy_limit = quantize_step(buy_worst, buy.rules.price_step, ROUND_FLOOR)  # rules.round_price, buy side
+    sell_limit = quantize_step(sell_worst, sell.rules.price_step, ROUND_CEILING)
     if buy_limit != buy_worst or sell_limit != sell_worst:
         return reject(Reason.PRICE_OFF_TICK, money.audit())
     profit, edge_bps = money.expected_profit, money.edge_bps

@@ -15,6 +15,7 @@ MIN_STEP = Decimal("1e-18")
 # Digits for rounding to a step: MAX_QUANTITY / MIN_STEP has 34 integer digits, plus the step's own
 # digits. Python's default context has 28 and raises InvalidOperation past them.
 _ROUNDING_PRECISION = 60
+_ROUNDING = decimal.Context(prec=_ROUNDING_PRECISION)  # the default context's traps, at that precision
 
 
 class Side(enum.StrEnum):
@@ -92,13 +93,19 @@ def check_step(step: Decimal) -> None:
 
 
 def quantize_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    """Round ``value`` to a multiple of ``step`` with the given rounding mode, exactly."""
+    """Round ``value`` to a multiple of ``step`` with the given rounding mode, exactly.
+
+    Detection's finalize and every order's plan round here, four times a pair on the way to the wire: the
+    context is passed to each operation rather than entered (``localcontext`` cost ~0.5 µs a call), and a
+    step below 1, whose exponent is negative, is told by ``adjusted()`` without building ``as_tuple()``."""
     check_step(step)
-    with decimal.localcontext(prec=_ROUNDING_PRECISION):
-        units = (value / step).to_integral_value(rounding=rounding)
-        exponent = step.as_tuple().exponent
-        assert isinstance(exponent, int)  # finite decimals have an int exponent ('n'/'N'/'F' are NaN/inf)
-        return (units * step).quantize(step) if exponent < 0 else units * step
+    units = _ROUNDING.divide(value, step).to_integral_value(rounding=rounding, context=_ROUNDING)
+    multiple = _ROUNDING.multiply(units, step)
+    if step.adjusted() < 0:
+        return multiple.quantize(step, context=_ROUNDING)
+    exponent = step.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite decimals have an int exponent ('n'/'N'/'F' are NaN/inf)
+    return multiple.quantize(step, context=_ROUNDING) if exponent < 0 else multiple
 
 
 def step_from_decimals(decimals: int) -> Decimal:
