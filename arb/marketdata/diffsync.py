@@ -127,7 +127,7 @@ class DiffSync:
                 return True
             else:
                 first = prev + 1
-        if self.store.delta_to(self.book, bids, asks, ts, last, first, exchange_ts):
+        if self.store.delta(self.book, bids, asks, ts, last, first, exchange_ts):
             self.applied += 1
             self._starting = False
             return False

@@ -107,8 +107,8 @@ def test_watchers_see_every_event_without_one_being_built(monkeypatch: Any) -> N
 
     monkeypatch.setattr(books, "CaptureEvent", no_event)
     store.snapshot("v", SYMBOL, [["27.1", "1"]], [["27.2", "1"]], ts=1, seq=10)
-    assert store.delta("v", SYMBOL, [["27.1", "2"]], [], ts=2, seq=11, first_seq=11)
-    assert not store.delta("v", SYMBOL, [["27.1", "3"]], [], ts=3, seq=13, first_seq=13)  # a gap: told anyway
+    assert store.delta(store.book("v", SYMBOL), [["27.1", "2"]], [], ts=2, seq=11, first_seq=11)
+    assert not store.delta(store.book("v", SYMBOL), [["27.1", "3"]], [], ts=3, seq=13, first_seq=13)  # a gap: told anyway
     assert store.reset("v", SYMBOL, ts=4)
     assert told == [("v", SYMBOL, 10), ("v", SYMBOL, 11), ("v", SYMBOL, 11), ("v", SYMBOL, None)]
 

@@ -62,11 +62,11 @@ def test_a_deep_delta_is_applied_the_same_way() -> None:
     store = BookStore(depth=5)
     store.snapshot("v", "A/B", [("10.00", "1")], [("20.00", "1")], ts=1)
     deep = [(f"{9 - i * 0.001:.3f}", "2") for i in range(2_000)]
-    store.delta("v", "A/B", deep, [], ts=2)
+    store.delta(store.book("v", "A/B"), deep, [], ts=2)
     one_by_one = BookStore(depth=5)
     one_by_one.snapshot("v", "A/B", [("10.00", "1")], [("20.00", "1")], ts=1)
     for level in deep:
-        one_by_one.delta("v", "A/B", [level], [], ts=2)
+        one_by_one.delta(one_by_one.book("v", "A/B"), [level], [], ts=2)
     got, want = store.book("v", "A/B"), one_by_one.book("v", "A/B")
     assert got.levels("bids") == want.levels("bids")
     assert got.top_arrays()[0].tolist() == want.top_arrays()[0].tolist() == [10.0, 9.0, 8.999, 8.998, 8.997]

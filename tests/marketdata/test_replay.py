@@ -42,7 +42,7 @@ def test_store_listeners_see_every_event_and_can_record_it(tmp_path: Path) -> No
     with CaptureWriter(out) as writer:
         store.add_listener(lambda event, _book: writer.write(event))
         store.snapshot("gate", "BTC/USDT", [["100", "1"]], [["101", "1"]], ts=5, seq=1)
-        store.delta("gate", "BTC/USDT", [["100", "0"]], [], ts=6, seq=2, first_seq=2, exchange_ts=4)
+        store.delta(store.book("gate", "BTC/USDT"), [["100", "0"]], [], ts=6, seq=2, first_seq=2, exchange_ts=4)
     events = list(read_capture(out))
     assert [e.type for e in events] == ["snapshot", "delta"]
     assert events[1] == CaptureEvent(6, "gate", "BTC/USDT", "delta", (("100", "0"),), (), 4, 2, 2)
