@@ -94,10 +94,10 @@ async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: Reconci
     with sessions() as s:
         pending = [(o.id, _request(o), o.created_at, o.status == OrderStatus.CREATED.value)
                    for o in repo.in_flight_orders(s, venue.name)]
-    for order_id, request, created_at, never_sent in pending:
+    for order_id, request, created_at, still_created in pending:
         # Still ``created``: its run stopped between the write-ahead record and the leg's first transaction,
         # which would have written the order's first event (store/write_ahead.py).
-        first_event = created_at if never_sent else None
+        first_event = created_at if still_created else None
         try:
             result = await lookup_by_client_id(venue, request, since=created_at - LOOKBACK, policy=lookup,
                                                sleep=sleep)
