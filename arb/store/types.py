@@ -20,14 +20,20 @@ class ExactDecimal(TypeDecorator[Decimal]):
     impl = String(64)
     cache_ok = True
 
+    @staticmethod
+    def stores_text(dialect: Dialect) -> bool:
+        """Whether ``dialect`` stores the plain-notation string (every database but PostgreSQL's NUMERIC).
+        ``store/prepared.py`` inlines the finite-``Decimal`` path below on this answer."""
+        return dialect.name != "postgresql"
+
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
+        if not self.stores_text(dialect):
             return dialect.type_descriptor(Numeric(asdecimal=True))
         return dialect.type_descriptor(String(64))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if type(value) is Decimal and value.is_finite():  # nearly every value: no copy, no other checks
-            return value if dialect.name == "postgresql" else format(value, "f")
+            return format(value, "f") if self.stores_text(dialect) else value
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
@@ -35,9 +41,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
         value = Decimal(value)
         if not value.is_finite():
             raise ValueError(f"money columns take finite values, got {value}")
-        if dialect.name == "postgresql":
-            return value
-        return format(value, "f")
+        return format(value, "f") if self.stores_text(dialect) else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
