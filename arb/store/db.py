@@ -30,6 +30,8 @@ from arb.errors import StoreError, UsageError
 DEFAULT_DB_URL = "sqlite:///arb.db"
 DB_URL_ENV = "ARB_DB_URL"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How every transaction on SQLite begins (see ``_on_begin``); the write-ahead record issues it itself.
+SQLITE_BEGIN = "BEGIN IMMEDIATE"
 
 
 def resolve_url(explicit: str | None = None) -> str:
@@ -142,7 +144,7 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         # context and result ``exec_driver_sql`` builds (~3.6 µs warm, every transaction).
         cursor = connection.connection.cursor()
         try:
-            connection._cursor_execute(cursor, "BEGIN IMMEDIATE", ())
+            connection._cursor_execute(cursor, SQLITE_BEGIN, ())
         finally:
             cursor.close()
 

@@ -18,8 +18,13 @@ order a crash left in ``created`` gets it from reconciliation. That statement co
   identity map or flush plan is built per pair. ``_cursor_execute`` is not public API: SQLAlchemy is pinned
   to the range tested (pyproject), and ``tests/store/test_write_ahead.py`` holds its contract (events seen,
   errors wrapped, nothing committed after a failure) on both databases;
+- the transaction is the record's own, on that cursor too: ``BEGIN IMMEDIATE`` on SQLite (as every
+  transaction of the engine begins, ``store/db.py``; PostgreSQL's driver begins at the first statement),
+  then ``COMMIT``; on any failure the DB-API connection rolls back (unless SQLAlchemy found it lost and
+  dropped it). SQLAlchemy's ``Transaction`` object and its begin/commit events cost ~30 µs of a cold pair;
 - values go through each column's own type (``TypeEngine.bind_processor``): ``Decimal`` stays exact text on
-  SQLite and ``NUMERIC`` on PostgreSQL, timestamps are UTC, a float is refused, as in the ORM;
+  SQLite and ``NUMERIC`` on PostgreSQL, timestamps are UTC, a float is refused, as in the ORM
+  (``store/prepared.py`` writes a finite ``Decimal``'s conversion in place, held equal by a test);
 - the record runs on a connection kept open between pairs (``store/kept.py``: no pool checkout per pair,
   and on SQLite a page cache that the executor's other writes, on the same connection, leave valid).
 
@@ -35,6 +40,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from arb.domain.orders import OrderStatus
+from arb.store.db import SQLITE_BEGIN
 from arb.store.kept import KeptConnection
 from arb.store.models import Opportunity, Order
 from arb.store.prepared import PreparedInsert
@@ -64,6 +70,9 @@ class WriteAheadRecord:
                                                returning=("id",))
         self._orders = PreparedInsert.compile(Order.__table__, _ORDER_COLUMNS, dialect, rows=2,
                                           returning=("id", "client_order_id"))
+        # The transaction is the record's own, on its cursor (module doc): SQLite's as every transaction of
+        # the engine begins (``store/db.py``); PostgreSQL's driver opens one at the first statement.
+        self._begin = SQLITE_BEGIN if dialect.name == "sqlite" else None
 
     def entry(self, run_id: int, opp: OpportunityLike, detected_at: datetime, orders: tuple[NewOrder, NewOrder],
               now: datetime, *, buy_limit: Any, sell_limit: Any) -> tuple[int, list[int]]:
@@ -86,18 +95,26 @@ class WriteAheadRecord:
         } for new in orders]
         instants: dict[datetime, Any] = {}  # ``now`` fills four columns: converted once
         conn = self.kept.connection()
-        with conn.begin():
-            cursor = conn.connection.cursor()
-            try:
-                run = conn._cursor_execute  # events and error wrapping, no per-statement result (module doc)
-                run(cursor, self._opportunity.sql, self._opportunity.params((opportunity,), instants))
-                ((opp_id,),) = cursor.fetchall()  # exactly one row, one column
-                for row in orders_rows:
-                    row["opportunity_id"] = opp_id
-                # RETURNING gives no row order: the client ids (unique) say which id is which order.
-                run(cursor, self._orders.sql, self._orders.params(orders_rows, instants))
-                by_client_id = {client_id: order_id for order_id, client_id in cursor.fetchall()}
-                order_ids = [by_client_id[new.client_order_id] for new in orders]
-            finally:
-                cursor.close()
+        if conn.in_transaction():  # on PostgreSQL the inserts would silently join it
+            raise RuntimeError("the write-ahead record needs its connection outside any transaction")
+        cursor = conn.connection.cursor()
+        run = conn._cursor_execute  # events and error wrapping, no per-statement result (module doc)
+        try:
+            if self._begin is not None:
+                run(cursor, self._begin, ())
+            run(cursor, self._opportunity.sql, self._opportunity.params((opportunity,), instants))
+            ((opp_id,),) = cursor.fetchall()  # exactly one row, one column
+            for row in orders_rows:
+                row["opportunity_id"] = opp_id
+            # RETURNING gives no row order: the client ids (unique) say which id is which order.
+            run(cursor, self._orders.sql, self._orders.params(orders_rows, instants))
+            by_client_id = {client_id: order_id for order_id, client_id in cursor.fetchall()}
+            order_ids = [by_client_id[new.client_order_id] for new in orders]
+            run(cursor, "COMMIT", ())
+        except BaseException:
+            if not conn.invalidated:  # a lost connection took its transaction with it
+                conn.connection.dbapi_connection.rollback()
+            raise
+        finally:
+            cursor.close()
         return opp_id, order_ids

@@ -82,16 +82,31 @@ def test_rows_equal_the_orm_path(engine: Engine, session_factory: sessionmaker[S
         assert raw[0] == raw[1]
 
 
+def _driver_in_transaction(kept: KeptConnection) -> bool:
+    """Whether the DB-API connection itself has a transaction open (SQLAlchemy may not know of it)."""
+    dbapi = kept.connection().connection.dbapi_connection
+    if hasattr(dbapi, "in_transaction"):  # sqlite3
+        return bool(dbapi.in_transaction)
+    return dbapi.info.transaction_status != dbapi.info.transaction_status.IDLE  # psycopg
+
+
 def test_a_float_is_refused_as_in_the_orm(engine: Engine, session_factory: sessionmaker[Session]) -> None:
     now = datetime.now(UTC)
     run_id = _run(session_factory, now)
     opp = _Opp()
     opp.size = 1.25  # type: ignore[attr-defined]
+    record = WriteAheadRecord(KeptConnection(engine))
+    record.entry(run_id, _Opp(), now, _orders(run_id, "1"), now, buy_limit=Decimal("20.02"),
+                 sell_limit=Decimal("20.19"))
     with pytest.raises(Exception, match="money columns take Decimal or int"):
-        WriteAheadRecord(KeptConnection(engine)).entry(run_id, opp, now, _orders(run_id, "x"), now,
-                                       buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
+        record.entry(run_id, opp, now, _orders(run_id, "x"), now, buy_limit=Decimal("20.02"),
+                     sell_limit=Decimal("20.19"))
+    # Refused after the record began its transaction: rolled back, the connection left as it was.
+    assert not _driver_in_transaction(record.kept)
+    record.kept.close()
     with session_factory() as s:  # nothing of the refused entry was committed
-        assert s.scalars(select(Opportunity)).all() == [] and s.scalars(select(Order)).all() == []
+        assert len(s.scalars(select(Opportunity)).all()) == 1
+        assert [o.client_order_id for o in s.scalars(select(Order))] == ["t-b1", "t-s1"]
 
 
 def test_every_statement_passes_the_engine_s_cursor_events_and_a_driver_error_is_sqlalchemy_s(
@@ -114,22 +129,31 @@ def test_every_statement_passes_the_engine_s_cursor_events_and_a_driver_error_is
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
+    record = WriteAheadRecord(KeptConnection(engine))  # one connection: a failure must leave it clean
     try:
-        WriteAheadRecord(KeptConnection(engine)).entry(run_id, _Opp(), now, _orders(run_id, "ev"), now,
-                                       buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
+        record.entry(run_id, _Opp(), now, _orders(run_id, "ev"), now, buy_limit=Decimal("20.02"),
+                     sell_limit=Decimal("20.19"))
         inserts = [s for s in seen if "INSERT" in s]
         assert inserts == ["INSERT INTO opportunities", "after INSERT INTO opportunities", "INSERT INTO orders",
                            "after INSERT INTO orders"]
+        assert seen[-2:] == ["COMMIT", "after COMMIT"]  # the record's own transaction, through the same path
         failing["on"] = True
         with pytest.raises(OperationalError, match="database is locked"):
-            WriteAheadRecord(KeptConnection(engine)).entry(run_id, _Opp(), now, _orders(run_id, "lost"), now,
-                                           buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
+            record.entry(run_id, _Opp(), now, _orders(run_id, "lost"), now, buy_limit=Decimal("20.02"),
+                         sell_limit=Decimal("20.19"))
+        failing["on"] = False
+        # Rolled back: the next entry begins a transaction of its own on the same connection.
+        assert not _driver_in_transaction(record.kept)
+        record.entry(run_id, _Opp(), now, _orders(run_id, "next"), now, buy_limit=Decimal("20.02"),
+                     sell_limit=Decimal("20.19"))
     finally:
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
+        record.kept.close()
     with session_factory() as s:  # the first entry is whole; nothing of the failed one was committed
-        assert [o.client_order_id for o in s.scalars(select(Order).order_by(Order.id))] == ["t-bev", "t-sev"]
-        assert len(s.scalars(select(Opportunity)).all()) == 1
+        assert [o.client_order_id for o in s.scalars(select(Order).order_by(Order.id))] == [
+            "t-bev", "t-sev", "t-bnext", "t-snext"]
+        assert len(s.scalars(select(Opportunity)).all()) == 2
 
 
 def test_a_kept_connection_that_died_idle_costs_one_entry_and_commits_nothing_of_it(
