@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import enum
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
@@ -34,15 +35,22 @@ class Symbol:
     base: str
     quote: str
 
-    @classmethod
-    def parse(cls, text: str) -> Symbol:
-        parts = text.split("/")
-        if len(parts) != 2 or not all(p and p.isalnum() and p.upper() == p for p in parts):
-            raise ValueError(f"malformed symbol {text!r}: expected BASE/QUOTE in upper case, e.g. BTC/USDT")
-        return cls(parts[0], parts[1])
+    @staticmethod
+    def parse(text: str) -> Symbol:
+        """``BASE/QUOTE`` -> its Symbol. Kept per text (a run trades a handful of symbols and the executor
+        asks once per pair, on its way to the wire); a malformed one raises every time."""
+        return _parse_symbol(text)
 
     def __str__(self) -> str:
         return f"{self.base}/{self.quote}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_symbol(text: str) -> Symbol:
+    parts = text.split("/")
+    if len(parts) != 2 or not all(p and p.isalnum() and p.upper() == p for p in parts):
+        raise ValueError(f"malformed symbol {text!r}: expected BASE/QUOTE in upper case, e.g. BTC/USDT")
+    return Symbol(parts[0], parts[1])
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,9 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         self.clock = clock if clock is not None else ServerClock(self.milliseconds)
         self._clock_lock = asyncio.Lock()
         self._order_facts: dict[str, _OrderFacts] = {}  # per symbol: what building an order reads of it
+        # The (apiKey, secret) that last passed ccxt's check_required_credentials: it reads every credential
+        # ccxt knows (nine getattrs) and Gate requires these two, so an order checks again only when they change.
+        self._checked_credentials: tuple[Any, Any] | None = None
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -209,7 +212,10 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         price_text = on_tick(price, facts.price_tick)
         if amount_text is None or price_text is None:
             return None
-        self.check_required_credentials()
+        credentials = (self.apiKey, self.secret)
+        if credentials != self._checked_credentials:
+            self.check_required_credentials()
+            self._checked_credentials = credentials
         nonce = self.nonce() if nonce_ms is None else nonce_ms
         return spot_limit_order(base_url=base_url, base_path=facts.base_path, market_id=market["id"],
                                 side=side, amount=amount_text, price=price_text, time_in_force=time_in_force,

@@ -8,6 +8,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+import ccxt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -172,3 +173,19 @@ async def test_market_rules_follow_a_reload_of_the_markets() -> None:
         assert venue.market_rules("P22/USDT").amount_step == D("0.001")
     finally:
         await ex.close()
+
+
+def test_the_builder_refuses_an_order_whenever_a_required_credential_is_missing() -> None:
+    # ccxt's credential check runs again whenever the key or secret changed since it last passed.
+    ex = _exchange()
+    args = ("P22/USDT", "buy", D("1.25"), D("3.5"), "ioc", "t-cred")
+    assert LOOP.run_until_complete(ex.build_limit_order(*args)) is not None
+    ex.secret = ""
+    with pytest.raises(ccxt.AuthenticationError, match="secret"):
+        LOOP.run_until_complete(ex.build_limit_order(*args))
+    ex.secret = "another-secret-not-real"
+    built = LOOP.run_until_complete(ex.build_limit_order(*args))
+    assert built is not None and built.headers["KEY"] == "a-key"
+    ex.apiKey = None
+    with pytest.raises(ccxt.AuthenticationError, match="apiKey"):
+        LOOP.run_until_complete(ex.build_limit_order(*args))
