@@ -281,8 +281,9 @@ async def main(pairs: int, latency_ms: float) -> None:
             for _ in range(pairs):
                 floor_ns.append(floor.pair())  # interleaved: floor and arb see the same machine
                 wire.sent.clear()
+                opp = Opp()  # the decision exists before its clock starts, as detection hands it over
                 t0 = time.perf_counter_ns()
-                result = await executor.execute(Opp())
+                result = await executor.execute(opp)
                 assert result.outcome == "hedged", result
                 a, b = wire.sent["gate_a"][0], wire.sent["gate_b"][0]
                 to_wire.append(max(a, b) - t0)
