@@ -39,7 +39,7 @@ from arb.venues.gate.request import (
     encode_query,
     params_in_query,
 )
-from arb.venues.gate.signing import sign_request
+from arb.venues.gate.signing import SigningKey, sign_request
 from arb.venues.gate.ws_auth import private_frame
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,11 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         self.clock = clock if clock is not None else ServerClock(self.milliseconds)
         self._clock_lock = asyncio.Lock()
         self._order_facts: dict[str, _OrderFacts] = {}  # per symbol: what building an order reads of it
-        # The (apiKey, secret) that last passed ccxt's check_required_credentials: it reads every credential
-        # ccxt knows (nine getattrs) and Gate requires these two, so an order checks again only when they change.
+        # The (apiKey, secret) that last passed ccxt's check_required_credentials, and the secret's signing key
+        # (``_signing_key``): the check reads every credential ccxt knows (nine getattrs) and Gate requires
+        # these two, so a request checks again, and sets up a new key, only when they change.
         self._checked_credentials: tuple[Any, Any] | None = None
+        self._key: SigningKey | None = None
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -212,15 +214,22 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         price_text = on_tick(price, facts.price_tick)
         if amount_text is None or price_text is None:
             return None
-        credentials = (self.apiKey, self.secret)
-        if credentials != self._checked_credentials:
-            self.check_required_credentials()
-            self._checked_credentials = credentials
+        key = self._signing_key()
         nonce = self.nonce() if nonce_ms is None else nonce_ms
         return spot_limit_order(base_url=base_url, base_path=facts.base_path, market_id=market["id"],
                                 side=side, amount=amount_text, price=price_text, time_in_force=time_in_force,
                                 text=client_order_id, account="spot", timestamp=str(nonce // 1000),
-                                key=self.apiKey, secret=self.secret)
+                                key=self.apiKey, secret=key)
+
+    def _signing_key(self) -> SigningKey:
+        """The secret's signing key, after ccxt's credential check (both again only if the key or secret
+        changed since; see ``__init__``)."""
+        credentials = (self.apiKey, self.secret)
+        if credentials != self._checked_credentials or self._key is None:
+            self.check_required_credentials()
+            self._key = SigningKey(self.secret)
+            self._checked_credentials = credentials
+        return self._key
 
     # -- signing -----------------------------------------------------------------------------------
 
@@ -249,7 +258,7 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
             if query:
                 url += "?" + encode_query(query).wire
         else:
-            self.check_required_credentials()
+            key = self._signing_key()  # ccxt's credential check first, as its sign does
             query_obj: EncodedQuery | None = None
             if isinstance(payload, dict):
                 payload = self.omit(payload, self.extract_params(path))
@@ -275,7 +284,7 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
                 out_body,
                 str(self.nonce() // 1000),  # integer seconds of Gate's clock, as ccxt sends it
                 self.apiKey,
-                self.secret,
+                key,
             )
         if section == "futures":
             # Contract sizes as decimal strings rather than rounded integers (not part of auth).

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from arb.venues.gate.request import encode_body
-from arb.venues.gate.signing import sign_request
+from arb.venues.gate.signing import SigningKey, sign_request
 
 ORDERS_PATH = "/spot/orders"
 TIMES_IN_FORCE = frozenset({"ioc", "gtc"})  # ccxt passes these through; others (post-only) it rewrites
@@ -46,7 +46,7 @@ def on_tick(value: Decimal, tick: Decimal) -> str | None:
 
 def spot_limit_order(*, base_url: str, base_path: str, market_id: str, side: str, amount: str, price: str,
                      time_in_force: str, text: str, account: str, timestamp: str, key: str,
-                     secret: str) -> BuiltOrder | None:
+                     secret: str | SigningKey) -> BuiltOrder | None:
     """The request for one spot limit order. ``base_url``: the private spot API's URL, ending in the path
     Gate signs (``base_path``, e.g. ``/api/v4``)."""
     tif = time_in_force.lower()

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import ccxt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from arb.venues.gate.signing import EMPTY_BODY_HASH, body_hash, sign_request, sign_ws_channel
+from arb.venues.gate.signing import (
+    EMPTY_BODY_HASH,
+    SigningKey,
+    body_hash,
+    sign_payload,
+    sign_request,
+    sign_ws_channel,
+)
 from arb.venues.gate.ws_auth import channel_auth, private_frame
 
 DOC_TS = "1541993715"
@@ -78,3 +88,22 @@ def test_private_frame_signs_its_own_time_field() -> None:
     assert frame["auth"]["SIGN"] == sign_ws_channel("spot.usertrades", "subscribe", 1700000123, "secret")
     unsub = private_frame("spot.usertrades", None, 1700000123, "key", "secret", event="unsubscribe")
     assert "payload" not in unsub and unsub["auth"]["SIGN"] != frame["auth"]["SIGN"]
+
+
+@settings(max_examples=200)
+@given(secret=st.text(max_size=80), payloads=st.lists(st.text(max_size=300), min_size=1, max_size=4),
+       body=st.one_of(st.none(), st.binary(max_size=300), st.text(max_size=300)))
+def test_a_kept_signing_key_signs_as_the_plain_definition(secret: str, payloads: list[str],
+                                                          body: bytes | str | None) -> None:
+    # A SigningKey (the HMAC set up once, copied per signature) and the body hash (a copy of an empty
+    # SHA-512) against hmac/hashlib called afresh, over several signatures with one key: no state leaks
+    # from one signature into the next.
+    key = SigningKey(secret)
+    for payload in payloads:
+        expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha512).hexdigest()
+        assert key.sign(payload) == sign_payload(payload, secret) == expected
+    raw = body.encode() if isinstance(body, str) else body if body is not None else b""
+    assert body_hash(body) == hashlib.sha512(raw).hexdigest()
+    assert sign_request("POST", "/api/v4/spot/orders", "", body, DOC_TS, "k", key) == sign_request(
+        "POST", "/api/v4/spot/orders", "", body, DOC_TS, "k", secret)
+    assert secret not in repr(key) or secret in "SigningKey(<secret>)"
