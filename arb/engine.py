@@ -57,6 +57,7 @@ from arb.runtime.decisions import DecisionLoop, Trading
 from arb.runtime.feeds import FeedSet
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
+from arb.runtime.live_loop import run_live
 from arb.runtime.logs import RUN_ID
 from arb.runtime.simloop import run_simulation, running_simulation, time_held
 from arb.runtime.state import RunState
@@ -177,10 +178,11 @@ class Engine:
 
     # ------------------------------------------------------------------ lifecycle
     def main(self) -> RunResult:
-        """Run to the end from synchronous code (the CLI): a simulation on its own market-time loop."""
+        """Run to the end from synchronous code (the CLI): a simulation on its own market-time loop, a run
+        on wall-clock time on uvloop's (``runtime/live_loop.py``)."""
         if self.simulated:
             return run_simulation(self.run(), self.speed)  # type: ignore[no-any-return]
-        return asyncio.run(self.run())
+        return run_live(self.run())
 
     async def run(self) -> RunResult:
         """Take the database's lease, run until the data ends or a stop, and record how the run ended.

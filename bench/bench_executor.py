@@ -1,9 +1,10 @@
 """Paired submission latency against two sandboxed Gate venues on loopback (real HTTP, real signing).
 
 Measures, per approved opportunity:
-- decision -> both leg requests on the wire (bytes handed to the socket, see ``WireTap``), through the
-  real executor (risk check, plan, one SQLite transaction storing the opportunity and both orders,
-  concurrent send on each venue's order line), with no trace hooks in the timed path beyond the socket tap;
+- decision -> both leg requests on the wire (bytes handed to the socket's transport, see ``WireTap``),
+  through the real executor (risk check, plan, one SQLite transaction storing the opportunity and both
+  orders, concurrent send on each venue's order line), on the event loop arb's live runs use (uvloop,
+  ``runtime/live_loop.py``), with no trace hooks in the timed path beyond the tap;
 - skew between the two legs' wire times;
 and, in the same process, two baselines:
 - **the floor**: what the machine allows for the same work, done minimally: the same rows (an opportunity,
@@ -26,7 +27,6 @@ Run: ``.venv/bin/python bench/bench_executor.py [pairs] [venue_latency_ms]``
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -47,12 +47,14 @@ from arb.domain.ids import ClientIdFactory
 from arb.domain.market import Side
 from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.risk import RiskGate, RiskLimits
+from arb.runtime.live_loop import run_live
 from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.store.db import make_engine, make_session_factory
 from arb.store.migrate import upgrade_to_head
 from arb.store.models import Run
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
+from arb.venues.order_line import _Connection
 from arb.venues.protocol import OrderRequest
 
 D = Decimal
@@ -86,45 +88,49 @@ class Opp:
 
 
 class WireTap:
-    """perf_counter_ns when each POST's bytes were handed to the kernel, per venue.
+    """perf_counter_ns when each POST's bytes were handed to the transport, per venue: the transport writes
+    them to the socket in that call when the socket takes them, as it does here.
 
-    The tap sits on the socket transport, under any HTTP client: it wraps ``write``/``writelines`` of every
-    connection the loop opens and notes the time right before the bytes of a POST go to ``send()``.
-    """
+    The tap sits on the transport of every connection arb's order line opens (``venues/order_line.py``),
+    under arb's code: the bench runs on the loop arb's live runs use (uvloop, ``runtime/live_loop.py``),
+    whose transports are C objects whose methods cannot be replaced, so each connection's transport is
+    wrapped as the connection is made, and the wrapper notes the time right before passing a POST on."""
 
     def __init__(self, ports: dict[int, str]) -> None:
         self.ports = ports
         self.sent: dict[str, list[int]] = {}
 
-    def install(self, loop: asyncio.AbstractEventLoop) -> None:
-        create_connection = loop.create_connection
+    def install(self) -> None:
+        made = _Connection.connection_made
+        tap = self
 
-        async def tapped(*args: Any, **kwargs: Any) -> Any:
-            transport, protocol = await create_connection(*args, **kwargs)
+        def connection_made(connection: _Connection, transport: Any) -> None:
             peer = transport.get_extra_info("peername")
-            venue = self.ports.get(peer[1]) if peer else None
-            if venue is not None:
-                self._tap(transport, venue)
-            return transport, protocol
+            venue = tap.ports.get(peer[1]) if peer else None
+            made(connection, _Tapped(transport, tap.sent.setdefault(venue, [])) if venue else transport)
 
-        loop.create_connection = tapped  # type: ignore[method-assign]
+        _Connection.connection_made = connection_made  # type: ignore[method-assign]
 
-    def _tap(self, transport: Any, venue: str) -> None:
-        write, writelines = transport.write, transport.writelines
-        sent = self.sent
+    def clear(self) -> None:
+        for times in self.sent.values():  # in place: each connection's wrapper holds its venue's list
+            times.clear()
 
-        def tapped_write(data: Any) -> None:
-            if bytes(data[:5]) == b"POST ":
-                sent.setdefault(venue, []).append(time.perf_counter_ns())
-            write(data)
 
-        def tapped_writelines(chunks: Any) -> None:
-            chunks = list(chunks)
-            if chunks and bytes(chunks[0][:5]) == b"POST ":
-                sent.setdefault(venue, []).append(time.perf_counter_ns())
-            writelines(chunks)
+class _Tapped:
+    """A transport whose POSTs' times are noted in ``sent``; everything else is the transport's."""
 
-        transport.write, transport.writelines = tapped_write, tapped_writelines
+    __slots__ = ("_transport", "_sent")
+
+    def __init__(self, transport: Any, sent: list[int]) -> None:
+        self._transport, self._sent = transport, sent
+
+    def write(self, data: Any) -> None:
+        if bytes(data[:5]) == b"POST ":
+            self._sent.append(time.perf_counter_ns())
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 _SINK = """
@@ -248,7 +254,7 @@ async def main(pairs: int, latency_ms: float) -> None:
                 sb.push_book("LINK_USDT", [("20.20", "1000000")], [("20.00", "1000000")])
                 sb.faults.latency_s = latency_ms / 1000
             wire = WireTap({sb_a.port: "gate_a", sb_b.port: "gate_b"})
-            wire.install(asyncio.get_running_loop())
+            wire.install()
             venues = {}
             exchanges = []
             for name, sb in (("gate_a", sb_a), ("gate_b", sb_b)):
@@ -280,7 +286,7 @@ async def main(pairs: int, latency_ms: float) -> None:
                                             "hand to the socket": []}
             for _ in range(pairs):
                 floor_ns.append(floor.pair())  # interleaved: floor and arb see the same machine
-                wire.sent.clear()
+                wire.clear()
                 opp = Opp()  # the decision exists before its clock starts, as detection hands it over
                 t0 = time.perf_counter_ns()
                 result = await executor.execute(opp)
@@ -303,7 +309,7 @@ async def main(pairs: int, latency_ms: float) -> None:
             ids = ClientIdFactory()
             gaps = []
             for _ in range(pairs):
-                wire.sent.clear()
+                wire.clear()
                 buy = await venues["gate_a"].prepare(OrderRequest(ids.next(venues["gate_a"].client_ids), SYMBOL, Side.BUY, D("0.1"), D("20.00")))
                 sell = await venues["gate_b"].prepare(
                     OrderRequest(ids.next(venues["gate_b"].client_ids), SYMBOL, Side.SELL, D("0.1"), D("20.20")))
@@ -344,5 +350,5 @@ async def main(pairs: int, latency_ms: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200,
+    run_live(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200,
                      float(sys.argv[2]) if len(sys.argv) > 2 else 0.0))
