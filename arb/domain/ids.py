@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 PURPOSE_CODES = {"entry": "e", "unwind": "u", "complete": "c", "manual": "m"}
@@ -49,14 +49,16 @@ class ClientIdFormat:
     max_length: int = 32
     body: str = r"[0-9A-Za-z]+"  # a regular expression for the part after the prefix
     source: str = ""  # where the rule is documented
+    _body: re.Pattern[str] = field(init=False, repr=False, compare=False)  # ``body`` compiled, once
 
     def __post_init__(self) -> None:
         if self.max_length - len(self.prefix) < MIN_BODY:
             raise ValueError(f"client ids of at most {self.max_length} characters leave no room for arb's ids")
+        object.__setattr__(self, "_body", re.compile(self.body))
 
     def is_valid(self, text: str) -> bool:
         return (text.isascii() and len(text) <= self.max_length and text.startswith(self.prefix)
-                and re.fullmatch(self.body, text[len(self.prefix):]) is not None)
+                and self._body.fullmatch(text[len(self.prefix):]) is not None)
 
 
 MIN_BODY = 13  # session (11) + purpose (1) + at least one counter digit

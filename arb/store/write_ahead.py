@@ -54,6 +54,7 @@ _OPPORTUNITY_COLUMNS = (
     "sell_limit", "expected_profit", "mark_price", "edge_bps", "decision", "reason", "buy_fee_rate",
     "sell_fee_rate", "buy_book_seq", "sell_book_seq", "buy_book_age_ms", "sell_book_age_ms", "detail",
 )
+_CREATED = OrderStatus.CREATED.value  # an enum's .value is a Python-level property lookup in 3.11
 _ORDER_COLUMNS = (
     "run_id", "opportunity_id", "venue", "symbol", "side", "type", "time_in_force", "purpose", "client_order_id",
     "price", "amount", "filled", "status", "created_at", "updated_at",
@@ -94,12 +95,11 @@ class WriteAheadRecord:
             "sell_book_seq": opp.sell_book_seq, "buy_book_age_ms": opp.buy_book_age_ms,
             "sell_book_age_ms": opp.sell_book_age_ms, "detail": None,
         }
-        created = OrderStatus.CREATED.value
         orders_rows = [{
             "run_id": new.run_id, "opportunity_id": None, "venue": new.venue, "symbol": new.symbol, "side": new.side,
             "type": new.type, "time_in_force": new.time_in_force, "purpose": new.purpose,
             "client_order_id": new.client_order_id, "price": new.price, "amount": new.amount, "filled": 0,
-            "status": created, "created_at": now, "updated_at": now,
+            "status": _CREATED, "created_at": now, "updated_at": now,
         } for new in orders]
         instants: dict[datetime, Any] = {}  # ``now`` fills four columns: converted once
         conn = self.kept.connection()
