@@ -9,9 +9,9 @@ order a crash left in ``created`` gets it from reconciliation. That statement co
 
 
 - statements are compiled once per database by SQLAlchemy (as ``arb/store/prepared.py`` compiles them;
-  the new ids from ``cursor.lastrowid`` on SQLite, from ``RETURNING`` on PostgreSQL) and run on the transaction's DB-API cursor through
-  ``Connection._cursor_execute``: SQLAlchemy's own path for the statements a dialect runs itself (sequences,
-  defaults). Each statement still passes the engine's ``before_cursor_execute``/``after_cursor_execute``
+  the new ids from ``cursor.lastrowid`` on SQLite, from ``RETURNING`` on PostgreSQL) and run on the
+  transaction's DB-API cursor through ``Connection._cursor_execute``: SQLAlchemy's own path for the
+  statements a dialect runs itself (sequences, defaults). Each statement still passes the engine's ``before_cursor_execute``/``after_cursor_execute``
   listeners and its error wrapping (a driver error arrives as SQLAlchemy's), as every other statement does;
   what is skipped is the execution context and result object built per statement by ``exec_driver_sql``
   (~15 µs warm each, ~0.07 ms of a cold entry in ``bench/bench_executor.py``), and no unit of work,
@@ -21,7 +21,8 @@ order a crash left in ``created`` gets it from reconciliation. That statement co
 - the transaction is the record's own, on that cursor too: ``BEGIN IMMEDIATE`` on SQLite (as every
   transaction of the engine begins, ``store/db.py``; PostgreSQL's driver begins at the first statement),
   then ``COMMIT``; on any failure the DB-API connection rolls back (unless SQLAlchemy found it lost and
-  dropped it). SQLAlchemy's ``Transaction`` object and its begin/commit events cost ~30 µs of a cold pair;
+  dropped it). SQLAlchemy's ``Transaction`` object and its begin/commit dispatch cost ~40 µs in a
+  cold-cache A/B of the record;
 - values go through each column's own type (``TypeEngine.bind_processor``): ``Decimal`` stays exact text on
   SQLite and ``NUMERIC`` on PostgreSQL, timestamps are UTC, a float is refused, as in the ORM
   (``store/prepared.py`` writes a finite ``Decimal``'s conversion in place, held equal by a test);
