@@ -9,9 +9,10 @@ speed. Before the loop runs "now" is the origin, the capture's first event; afte
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime
+
+from arb.runtime.simloop import running_simulation
 
 
 def from_ms(ms: int) -> datetime:
@@ -37,11 +38,13 @@ class MarketClock:
         self._last_us = origin_ms * 1000
 
     def _now_us(self) -> int:
-        try:
-            elapsed = asyncio.get_running_loop().time()
-        except RuntimeError:  # no loop: before the run (the origin) or after it (where it ended)
+        loop = running_simulation()
+        if loop is None:
+            # Not on a simulation's loop: before the run (the origin), after it (where it ended), or from
+            # another thread's loop (a test or program awaiting the run, a dashboard): that loop's time() is
+            # its own wall clock (seconds since boot), not market time.
             return self._last_us
-        self._last_us = self.origin_ms * 1000 + round(elapsed * 1_000_000)
+        self._last_us = self.origin_ms * 1000 + round(loop.time() * 1_000_000)
         return self._last_us
 
     def now_ms(self) -> int:
