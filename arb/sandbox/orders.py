@@ -1,4 +1,4 @@
-"""Sandbox orders, trades, pairs and their Gate v4 JSON shapes.
+"""Gate v4 JSON shapes of the matcher's markets, orders and trades (``arb/venues/sim/orders.py``).
 
 Every amount is a ``Decimal``; the JSON shapes render them as plain decimal strings the way Gate does
 (no exponent, no trailing zeros), so ccxt and our parser see what they would see from Gate.
@@ -6,9 +6,11 @@ Every amount is a ``Decimal``; the JSON shapes render them as plain decimal stri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
 
 ZERO = Decimal(0)
 
@@ -34,6 +36,13 @@ class PairSpec:
     min_quote_amount: Decimal = Decimal(1)
     taker_fee: Decimal = Decimal("0.002")  # rates, 0.002 == 0.2 %
     maker_fee: Decimal = Decimal("0.002")
+
+    @property
+    def market(self) -> SimMarket:
+        """The market the matcher trades: Gate's precisions as steps, a buy's fee taken in base."""
+        return SimMarket(self.id, self.base, self.quote, Decimal(1).scaleb(-self.precision),
+                         Decimal(1).scaleb(-self.amount_precision), self.min_base_amount, self.min_quote_amount,
+                         self.taker_fee, self.maker_fee, "base")
 
     @property
     def base(self) -> str:
@@ -63,124 +72,84 @@ class PairSpec:
         }
 
 
-@dataclass(slots=True)
-class Order:
-    id: int
-    key: str
-    pair: PairSpec
-    side: str  # "buy" | "sell"
-    price: Decimal
-    amount: Decimal
-    time_in_force: str  # gtc | ioc | fok | poc
-    text: str
-    create_ms: int
-    update_ms: int = 0
-    filled_amount: Decimal = ZERO
-    filled_total: Decimal = ZERO
-    fee: Decimal = ZERO
-    status: str = "open"  # open | closed | cancelled
-    finish_as: str = "open"
-    locked: Decimal = ZERO  # what this order still holds locked, in the currency it pays with
-    events: list[str] = field(default_factory=list)
-
-    @property
-    def left(self) -> Decimal:
-        return self.amount - self.filled_amount
-
-    @property
-    def fee_currency(self) -> str:
-        """Gate charges the fee in the currency received: base for a buy, quote for a sell."""
-        return self.pair.base if self.side == "buy" else self.pair.quote
-
-    @property
-    def avg_deal_price(self) -> Decimal:
-        if self.filled_amount == 0:
-            return ZERO
-        avg = self.filled_total / self.filled_amount
-        return avg.quantize(Decimal(1).scaleb(-(self.pair.precision + 8))).normalize()
-
-    def to_json(self, event: str | None = None) -> dict[str, Any]:
-        other = self.pair.quote if self.side == "buy" else self.pair.base
-        body: dict[str, Any] = {
-            "id": str(self.id),
-            "text": self.text,
-            "amend_text": "-",
-            "create_time": str(self.create_ms // 1000),
-            "update_time": str(self.update_ms // 1000),
-            "create_time_ms": self.create_ms,
-            "update_time_ms": self.update_ms,
-            "status": self.status,
-            "currency_pair": self.pair.id,
-            "type": "limit",
-            "account": "spot",
-            "side": self.side,
-            "amount": fmt(self.amount),
-            "price": fmt(self.price),
-            "time_in_force": self.time_in_force,
-            "iceberg": "0",
-            "left": fmt(self.left),
-            "filled_amount": fmt(self.filled_amount),
-            "fill_price": fmt(self.filled_total),
-            "filled_total": fmt(self.filled_total),
-            "avg_deal_price": fmt(self.avg_deal_price),
-            "fee": fmt(self.fee),
-            "fee_currency": self.fee_currency,
-            "point_fee": "0",
-            "gt_fee": "0",
-            "gt_maker_fee": "0",
-            "gt_taker_fee": "0",
-            "gt_discount": False,
-            "rebated_fee": "0",
-            "rebated_fee_currency": other,
-            "stp_id": 0,
-            "stp_act": "-",
-            "finish_as": self.finish_as,
-        }
-        if event is not None:  # WebSocket spot.orders pushes say what happened
-            body["event"] = event
-            body["create_time_ms"] = str(self.create_ms)
-            body["update_time_ms"] = str(self.update_ms)
-        return body
+def avg_deal_price(order: SimOrder) -> Decimal:
+    if order.filled_amount == 0:
+        return ZERO
+    avg = order.filled_total / order.filled_amount
+    return avg.quantize(order.market.price_step.scaleb(-8)).normalize()
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
-    id: int
-    order_id: int
-    key: str
-    pair: str
-    side: str
-    role: str  # taker | maker
-    amount: Decimal
-    price: Decimal
-    fee: Decimal
-    fee_currency: str
-    text: str
-    create_ms: int
+def order_json(order: SimOrder, event: str | None = None) -> dict[str, Any]:
+    """``/spot/orders`` as Gate answers it; with ``event``, a ``spot.orders`` push (put/update/finish)."""
+    market = order.market
+    other = market.quote if order.side == "buy" else market.base
+    body: dict[str, Any] = {
+        "id": str(order.id),
+        "text": order.client_id,
+        "amend_text": "-",
+        "create_time": str(order.create_ms // 1000),
+        "update_time": str(order.update_ms // 1000),
+        "create_time_ms": order.create_ms,
+        "update_time_ms": order.update_ms,
+        "status": order.status,
+        "currency_pair": market.id,
+        "type": "limit",
+        "account": "spot",
+        "side": order.side,
+        "amount": fmt(order.amount),
+        "price": fmt(order.price),
+        "time_in_force": order.time_in_force,
+        "iceberg": "0",
+        "left": fmt(order.left),
+        "filled_amount": fmt(order.filled_amount),
+        "fill_price": fmt(order.filled_total),
+        "filled_total": fmt(order.filled_total),
+        "avg_deal_price": fmt(avg_deal_price(order)),
+        "fee": fmt(order.fee),
+        "fee_currency": order.fee_currency,
+        "point_fee": "0",
+        "gt_fee": "0",
+        "gt_maker_fee": "0",
+        "gt_taker_fee": "0",
+        "gt_discount": False,
+        "rebated_fee": "0",
+        "rebated_fee_currency": other,
+        "stp_id": 0,
+        "stp_act": "-",
+        "finish_as": order.finish_as,
+    }
+    if event is not None:  # WebSocket spot.orders pushes say what happened
+        body["event"] = event
+        body["create_time_ms"] = str(order.create_ms)
+        body["update_time_ms"] = str(order.update_ms)
+    return body
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "create_time": str(self.create_ms // 1000),
-            "create_time_ms": f"{self.create_ms}.000",
-            "currency_pair": self.pair,
-            "side": self.side,
-            "role": self.role,
-            "amount": fmt(self.amount),
-            "price": fmt(self.price),
-            "order_id": str(self.order_id),
-            "fee": fmt(self.fee),
-            "fee_currency": self.fee_currency,
-            "point_fee": "0",
-            "gt_fee": "0",
-            "amend_text": "-",
-            "sequence_id": str(self.id),
-            "text": self.text,
-        }
 
-    def to_ws_json(self) -> dict[str, Any]:
-        body = self.to_json()
-        body["create_time"] = self.create_ms // 1000
-        body["create_time_ms"] = f"{self.create_ms}.000"
-        body["id"] = self.id
-        return body
+def trade_json(trade: SimTrade) -> dict[str, Any]:
+    """``/spot/my_trades`` as Gate answers it."""
+    return {
+        "id": str(trade.id),
+        "create_time": str(trade.create_ms // 1000),
+        "create_time_ms": f"{trade.create_ms}.000",
+        "currency_pair": trade.market,
+        "side": trade.side,
+        "role": trade.role,
+        "amount": fmt(trade.amount),
+        "price": fmt(trade.price),
+        "order_id": str(trade.order_id),
+        "fee": fmt(trade.fee),
+        "fee_currency": trade.fee_currency,
+        "point_fee": "0",
+        "gt_fee": "0",
+        "amend_text": "-",
+        "sequence_id": str(trade.id),
+        "text": trade.client_id,
+    }
+
+
+def trade_ws_json(trade: SimTrade) -> dict[str, Any]:
+    """A ``spot.usertrades`` push."""
+    body = trade_json(trade)
+    body["create_time"] = trade.create_ms // 1000
+    body["id"] = trade.id
+    return body

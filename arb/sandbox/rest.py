@@ -29,7 +29,7 @@ from arb.sandbox.apierror import GateApiError, bad_param
 from arb.sandbox.auth import verify_request
 from arb.sandbox.config import Faults
 from arb.sandbox.matching import Engine, Event
-from arb.sandbox.orders import fmt
+from arb.sandbox.orders import fmt, order_json, trade_json
 from arb.sandbox.ratelimit import Verdict, WindowLimiter
 
 PREFIX = "/api/v4"
@@ -227,8 +227,8 @@ class RestApi:
             raise asyncio.CancelledError
         if self.faults.order_response_delay_s > 0:
             await asyncio.sleep(self.faults.order_response_delay_s)
-            return web.json_response(self.engine.orders[order.id].to_json(), status=201)
-        return web.json_response(order.to_json(), status=201)
+            return web.json_response(order_json(self.engine.orders[order.id]), status=201)
+        return web.json_response(order_json(order), status=201)
 
     async def list_orders(self, request: web.Request) -> web.Response:
         q = request.query
@@ -239,17 +239,17 @@ class RestApi:
         orders = [
             o
             for o in self.engine.orders.values()
-            if o.key == request[KEY] and o.pair.id == pair.id and (o.status == "open") == (status == "open")
+            if o.account == request[KEY] and o.market.id == pair.id and (o.status == "open") == (status == "open")
         ]
         orders.sort(key=lambda o: o.id, reverse=True)
         limit = _int(q.get("limit", "100"), "limit", 1, 1000)
         page = _int(q.get("page", "1"), "page", 1, 10**6)
-        return web.json_response([o.to_json() for o in orders[(page - 1) * limit : page * limit]])
+        return web.json_response([order_json(o) for o in orders[(page - 1) * limit : page * limit]])
 
     async def open_orders(self, request: web.Request) -> web.Response:
         by_pair: dict[str, list[dict[str, Any]]] = {}
         for order in self.engine.open_orders(request[KEY]):
-            by_pair.setdefault(order.pair.id, []).append(order.to_json())
+            by_pair.setdefault(order.market.id, []).append(order_json(order))
         return web.json_response(
             [{"currency_pair": p, "total": len(o), "orders": o} for p, o in by_pair.items()]
         )
@@ -258,14 +258,14 @@ class RestApi:
         order = self.engine.find(
             request[KEY], request.query.get("currency_pair"), request.match_info["order_id"]
         )
-        return web.json_response(order.to_json())
+        return web.json_response(order_json(order))
 
     async def cancel_order(self, request: web.Request) -> web.Response:
         order, events = self.engine.cancel(
             request[KEY], request.query.get("currency_pair"), request.match_info["order_id"], self.now_ms()
         )
         self.publish(events)
-        return web.json_response(order.to_json())
+        return web.json_response(order_json(order))
 
     async def cancel_all(self, request: web.Request) -> web.Response:
         side = request.query.get("side")
@@ -275,7 +275,7 @@ class RestApi:
             request[KEY], request.query.get("currency_pair"), side, self.now_ms()
         )
         self.publish(events)
-        return web.json_response([o.to_json() for o in orders])
+        return web.json_response([order_json(o) for o in orders])
 
     async def my_trades(self, request: web.Request) -> web.Response:
         q = request.query
@@ -286,15 +286,15 @@ class RestApi:
         trades = [
             t
             for t in self.engine.trades
-            if t.key == request[KEY]
-            and (pair is None or t.pair == pair.id)
+            if t.account == request[KEY]
+            and (pair is None or t.market == pair.id)
             and (order_id is None or str(t.order_id) == order_id)
             and (since_s is None or t.create_ms >= since_s * 1000)
             and (until_s is None or t.create_ms <= until_s * 1000)
         ]
         trades.sort(key=lambda t: t.id, reverse=True)
         limit = _int(q.get("limit", "100"), "limit", 1, 1000)
-        return web.json_response([t.to_json() for t in trades[:limit]])
+        return web.json_response([trade_json(t) for t in trades[:limit]])
 
 
 def _is_public(path: str) -> bool:

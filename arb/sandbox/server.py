@@ -23,7 +23,7 @@ from typing import Any, Self
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from arb.sandbox.book import Level
+from arb.venues.sim.book import Level
 from arb.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
 from arb.sandbox.control import control_routes
 from arb.sandbox.feeds import BookEvent, capture_events, random_walk

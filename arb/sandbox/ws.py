@@ -27,9 +27,9 @@ from aiohttp import WSMsgType, web
 
 from arb.sandbox.apierror import GateApiError
 from arb.sandbox.auth import verify_ws_auth
-from arb.sandbox.book import Book, BookUpdate
+from arb.venues.sim.book import Book, BookUpdate
 from arb.sandbox.matching import Event, OrderEvent, TradeEvent
-from arb.sandbox.orders import fmt
+from arb.sandbox.orders import fmt, order_json, trade_ws_json
 
 OBU_DEPTH_RE = re.compile(r"[0-9]{1,4}")
 
@@ -219,13 +219,13 @@ class WsHub:
             return self._book_messages(conn, event)
         channel = "spot.orders" if isinstance(event, OrderEvent) else "spot.usertrades"
         sub = conn.private.get(channel)
-        if sub is None or sub[0] != event.key:
+        if sub is None or sub[0] != event.account:
             return []
         if isinstance(event, OrderEvent):
-            pair, body = str(event.order["currency_pair"]), event.order
+            pair, body = event.order.market.id, order_json(event.order, event.event)
         else:
             assert isinstance(event, TradeEvent)
-            pair, body = event.trade.pair, event.trade.to_ws_json()
+            pair, body = event.trade.market, trade_ws_json(event.trade)
         if "!all" not in sub[1] and pair not in sub[1]:
             return []
         return [self._frame(channel, "update", result=[body])]
@@ -234,22 +234,22 @@ class WsHub:
         out = []
         bids = [[fmt(p), fmt(s)] for p, s in update.bids]
         asks = [[fmt(p), fmt(s)] for p, s in update.asks]
-        if update.pair in conn.book_update:
+        if update.market in conn.book_update:
             result = {
                 "t": update.ts_ms,
                 "e": "depthUpdate",
                 "E": update.ts_ms // 1000,
-                "s": update.pair,
+                "s": update.market,
                 "U": update.first_id,
                 "u": update.last_id,
                 "b": bids,
                 "a": asks,
             }
             out.append(self._frame("spot.order_book_update", "update", result=result))
-        if update.pair in conn.obu:
+        if update.market in conn.obu:
             result = {
                 "t": update.ts_ms,
-                "s": conn.obu[update.pair],
+                "s": conn.obu[update.market],
                 "U": update.first_id,
                 "u": update.last_id,
                 "b": bids,

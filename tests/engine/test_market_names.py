@@ -65,7 +65,7 @@ def test_a_replay_with_renamed_markets_records_what_it_records_without(tmp_path:
     assert renamed_engine.venues is not None and plain_engine.venues is not None
     sandbox = cast(Sandbox, renamed_engine.venues.sandboxes["gate"].sandbox).engine
     assert set(sandbox.pairs) == {"LNK_USDT"}
-    assert {o.pair.id for o in sandbox.orders.values()} == {"LNK_USDT"} and sandbox.trades
+    assert {o.market.id for o in sandbox.orders.values()} == {"LNK_USDT"} and sandbox.trades
     assert {c for held in sandbox.balances.values() for c in held} == {"LNK", "USDT"}
     plain_sandbox = cast(Sandbox, plain_engine.venues.sandboxes["gate"].sandbox).engine
     assert len(sandbox.trades) == len(plain_sandbox.trades)

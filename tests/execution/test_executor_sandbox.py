@@ -119,7 +119,7 @@ async def test_accepted_order_with_dropped_response_resolves_by_client_id_once(s
         result = await p.executor.execute(opp())
         sell = result.legs[1]
         assert sell.error is not None and sell.status.value == "filled" and sell.lookups >= 1
-        texts = [o.text for o in p.sb_b.engine.orders.values()]
+        texts = [o.client_id for o in p.sb_b.engine.orders.values()]
         assert texts == [sell.request.client_order_id]
         with p.sessions() as s:
             events = [e.to_status for e in s.get_one(Order, sell.order_id).events]
@@ -163,7 +163,7 @@ async def test_429_storm_no_duplicates_no_request_inside_announced_windows_then_
             recovery_s = clock() - t0
 
     assert len(wire.events) >= 300 and storm.count("429") >= 50 and storm.count("ok") >= 150
-    texts = [o.text for o in sb.engine.orders.values()]
+    texts = [o.client_id for o in sb.engine.orders.values()]
     assert len(texts) == len(set(texts)) == storm.count("ok") + after.count("ok")
     # Nothing was sent between learning of a 429 and the reset it announced.
     for hit in (e for e in wire.events if e.status == 429):

@@ -106,10 +106,10 @@ async def test_sigkill_after_sending_before_recording_then_reconcile_finds_every
 
                 with sessions() as s:
                     for sb in (sb_a, sb_b):
-                        texts = [o.text for o in sb.engine.orders.values()]
+                        texts = [o.client_id for o in sb.engine.orders.values()]
                         assert len(texts) == 1 and texts[0] in sent  # one order per client id, never resent
                         venue_order = next(iter(sb.engine.orders.values()))
-                        row = s.scalars(select(Order).where(Order.client_order_id == venue_order.text)).one()
+                        row = s.scalars(select(Order).where(Order.client_order_id == venue_order.client_id)).one()
                         expected_status = "filled" if venue_order.left == 0 else "canceled"
                         assert (row.status, row.filled, row.venue_order_id) == (
                             expected_status, venue_order.filled_amount, str(venue_order.id))
@@ -118,7 +118,7 @@ async def test_sigkill_after_sending_before_recording_then_reconcile_finds_every
                             for f in s.scalars(select(Fill).where(Fill.order_id == row.id)))
                         venue_fills = sorted(
                             (str(t.id), t.price, t.amount, t.fee, t.fee_currency)
-                            for t in sb.engine.trades if t.text == venue_order.text)
+                            for t in sb.engine.trades if t.client_id == venue_order.client_id)
                         assert db_fills == venue_fills and len(venue_fills) == 2
                         assert sum((f[2] for f in db_fills), D(0)) == row.filled
                     statuses = sorted(o.status for o in s.scalars(select(Order)))

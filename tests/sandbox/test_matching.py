@@ -7,8 +7,9 @@ from decimal import Decimal as D
 import pytest
 
 from arb.sandbox.apierror import GateApiError
-from arb.sandbox.book import BookUpdate
+from arb.venues.sim.book import BookUpdate
 from arb.sandbox.matching import Engine, OrderEvent, TradeEvent
+from arb.sandbox.orders import order_json
 
 from .conftest import PAIR
 
@@ -46,7 +47,7 @@ def order(side: str, amount: str, price: str, tif: str = "gtc", text: str = "t-x
 def test_ioc_buy_walks_the_book_partially_fills_and_pays_fee_in_base() -> None:
     eng = engine()
     o, events = eng.place(K, order("buy", "6", "27.105", "ioc"), T0 + 5)
-    body = o.to_json()
+    body = order_json(o)
     assert (body["status"], body["finish_as"]) == ("cancelled", "ioc")
     assert body["filled_amount"] == "5" and body["left"] == "1"
     assert body["filled_total"] == "135.517"  # 2 * 27.101 + 3 * 27.105
@@ -62,7 +63,7 @@ def test_ioc_buy_walks_the_book_partially_fills_and_pays_fee_in_base() -> None:
         (3, D("27.105"), "taker"),
     ]
     assert trades[1].id == trades[0].id + 1
-    assert [e.order["event"] for e in events if isinstance(e, OrderEvent)] == [
+    assert [e.event for e in events if isinstance(e, OrderEvent)] == [
         "put",
         "update",
         "update",
@@ -196,4 +197,4 @@ def test_order_and_trade_ids_are_numeric_and_unique_across_engines() -> None:
     order_ids = [o.id for o, _ in placed]
     trade_ids = [e.trade.id for _, events in placed for e in events if isinstance(e, TradeEvent)]
     assert len(trade_ids) == 4 and len(set(trade_ids) | set(order_ids)) == 6
-    assert all(o.to_json()["id"].isdigit() for o, _ in placed)
+    assert all(order_json(o)["id"].isdigit() for o, _ in placed)

@@ -103,7 +103,7 @@ async def test_the_engine_asks_in_its_names_and_reads_its_names_back() -> None:
 async def test_a_venue_asset_under_a_name_arb_reads_another_asset_as_is_kept_apart() -> None:
     names = MarketNames.build(ENGINE, ["BTC/USDT"], {"BTC/USDT": "XBT/USDT"})
     inner = _paper(names, Book())
-    inner._initial["BTC"] = Decimal(7)  # the venue also holds an asset it calls BTC
+    inner.matcher.set_balance("paper", "BTC", Decimal(7))  # the venue also holds an asset it calls BTC
     balances = await RenamedVenue(inner, names).balances()
     assert balances["BTC"].total == Decimal(1)  # the venue's XBT
     assert balances["BTC@kraken"].total == Decimal(7)

@@ -1,18 +1,18 @@
-"""A paper venue: the same protocol as a live one, filling against the current normalized book.
+"""A paper venue: the same protocol as a live one, its orders matched by the one matcher of every
+simulated venue (:mod:`arb.venues.sim.matching`), in-process.
 
-A buy walks the asks from the best level up to its limit (a sell walks the bids down), against the book
-*as it is when the order arrives*: the order's trip there (and the answer's back) is
-:class:`arb.venues.latent.LatentVenue`'s, in the run's clock.
-The shared book is market data and is never modified; instead the venue remembers how much of each
-level its own orders took and forgets it when the book changes (``book.updates`` moves), so two quick
-orders cannot both take the same displayed liquidity.
+The matcher's book is the venue's market, fed one of two ways:
 
-Fees follow the real spot venues by default: a sell pays its fee in quote (out of the proceeds), a buy in
-the asset it receives, base (Gate, Binance and HTX spot all take a taker buy's fee from the base bought),
-so buying 2 LINK at 0.1% leaves 1.998 LINK. ``PaperConfig.buy_fee_in = "quote"`` charges the buy in
-quote instead (the buy then needs ``price * amount * (1 + fee)`` quote). Fees are exact, not rounded to
-a currency precision. Balances are *derived from the fills*: initial balances plus every fill's traded
-amounts, minus every fill's fee in its own currency; never a separately maintained number.
+- **in a simulation** (replay, paper mode on a capture) by the market source, event by event at the
+  capture's time (:meth:`PaperVenue.on_book`, :meth:`PaperVenue.on_trade`), before any feed latency delays
+  arb's own view of it: the venue matches on its own market, as the sandbox does;
+- **on live books** (``--dry-run``, a rehearsal) arb's normalized book is all there is: before each request,
+  a book that moved since the last is copied into the matcher as a snapshot of its top ``depth`` levels.
+
+The order's trip there (and the answer's back) is :class:`arb.venues.latent.LatentVenue`'s, in the run's
+clock. Fees, fee currencies (a sell pays in quote; a buy in the base it receives, or in quote with
+``buy_fee_in = "quote"``), funds, time in force and resting orders are the matcher's rules. A client order
+id is never accepted twice (a resend can never double-fill), and is how orders are looked up.
 
 Order ids and trade ids (``<venue>-<n>``) come from :func:`arb.domain.ids.next_venue_id`: unique across
 processes, so a second run into the same database never repeats a trade id of the first.
@@ -20,9 +20,9 @@ processes, so a second run into the same database never repeats a trade id of th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol
 
@@ -31,13 +31,19 @@ from arb.domain.market import MarketRules, Side, Symbol
 from arb.domain.orders import VenueState
 from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
 from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
+from arb.venues.sim.book import Level
+from arb.venues.sim.matching import Matcher, Refusal, Refused
+from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
 
 ZERO = Decimal(0)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MS = timedelta(milliseconds=1)
 BuyFeeIn = Literal["base", "quote"]
+ACCOUNT = "paper"  # the matcher's one account of this venue
 
 
 class BookView(Protocol):
-    """What the paper venue reads from a normalized book (``arb.marketdata.book.OrderBook``)."""
+    """What the paper venue mirrors from a normalized book on live data (``arb.marketdata.book.OrderBook``)."""
 
     updates: int
 
@@ -46,8 +52,8 @@ class BookView(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PaperConfig:
-    fee_rate: Decimal = Decimal("0.001")  # taker, on every fill
-    depth: int = 50  # levels walked at most
+    fee_rate: Decimal = Decimal("0.001")  # taker and maker, on every fill
+    depth: int = 50  # levels mirrored from a live book
     buy_fee_in: BuyFeeIn = "base"  # the asset a buy's fee is taken from; a sell always pays in quote
 
     def __post_init__(self) -> None:
@@ -55,18 +61,20 @@ class PaperConfig:
             raise ValueError(f"buy_fee_in must be 'base' or 'quote', not {self.buy_fee_in!r}")
 
 
-@dataclass(slots=True)
-class _Order:
-    report: OrderReport
+def sim_market(rules: MarketRules, config: PaperConfig) -> SimMarket:
+    sym = Symbol.parse(rules.symbol)
+    return SimMarket(rules.symbol, sym.base, sym.quote, rules.price_step, rules.amount_step, rules.min_amount,
+                     rules.min_notional, config.fee_rate, config.fee_rate, config.buy_fee_in)
 
 
 class PaperVenue:
-    """Implements :class:`arb.venues.protocol.Venue` against live or replayed books."""
+    """Implements :class:`arb.venues.protocol.Venue` on the matcher. ``books``: live books to mirror (none
+    in a simulation, whose market source calls :meth:`on_book` and :meth:`on_trade`)."""
 
     def __init__(
         self,
         name: str,
-        books: Mapping[str, BookView],
+        books: Mapping[str, BookView] | None,
         rules: Mapping[str, MarketRules],
         initial_balances: Mapping[str, Decimal],
         *,
@@ -77,25 +85,42 @@ class PaperVenue:
     ) -> None:
         self.name = name
         self.client_ids = client_ids  # the real venue's format, so a paper run issues the ids it would
-        self._books = books
+        self._books = dict(books or {})
+        self._mirrored_at: dict[str, int] = {}
         self._rules = rules
-        self._initial = {asset: Decimal(v) for asset, v in initial_balances.items()}
         self.config = config
         self._clock = clock
-        self._orders: dict[str, _Order] = {}
-        self._fills: list[FillReport] = []
-        self._taken: dict[tuple[str, str, Decimal], Decimal] = {}
-        self._taken_at: dict[str, int] = {}
-        self._ids: Callable[[], int] = ids
+        self.matcher = Matcher((sim_market(r, config) for r in rules.values()), new_id=ids)
+        for asset, amount in initial_balances.items():
+            self.matcher.set_balance(ACCOUNT, asset, Decimal(amount))
+        self._by_client: dict[str, SimOrder] = {}
         self.requests = 0
+
+    # -- the market ------------------------------------------------------------------------------
+    def on_book(self, symbol: str, kind: str, bids: Iterable[Level], asks: Iterable[Level], now_ms: int) -> None:
+        self.matcher.on_book(symbol, kind, bids, asks, now_ms)
+
+    def on_trade(self, symbol: str, price: Decimal, amount: Decimal, aggressor: str, now_ms: int) -> None:
+        self.matcher.on_trade(symbol, price, amount, aggressor, now_ms)
+
+    def _mirror(self, symbol: str, now_ms: int) -> None:
+        book = self._books.get(symbol)
+        if book is not None and self._mirrored_at.get(symbol) != book.updates:
+            self._mirrored_at[symbol] = book.updates
+            depth = self.config.depth
+            self.matcher.on_book(symbol, "snapshot", book.levels("bids", depth), book.levels("asks", depth), now_ms)
 
     # -- protocol -------------------------------------------------------------------------------
     def market_rules(self, symbol: str) -> MarketRules:
         return self._rules[symbol]
 
     async def prepare(self, request: OrderRequest) -> PreparedOrder:
-        """Validate against the market rules; nothing to sign, and nothing reaches the venue."""
-        self._validate(request)
+        """Check against the market rules; nothing to sign, and nothing reaches the venue."""
+        try:
+            self.matcher.check(self.matcher.market(request.symbol), request.side.value, request.price,
+                               request.amount, request.time_in_force)
+        except Refused as exc:
+            raise _error(self.name, exc) from None
         return PreparedOrder(self.name, request)
 
     async def place(self, request: OrderRequest) -> OrderReport:
@@ -106,163 +131,93 @@ class PaperVenue:
             raise ValueError(f"{self.name}: not an order prepared by this venue")
         request = prepared.request
         self.requests += 1
-        if request.client_order_id in self._orders:
-            # Same behaviour as Gate: a duplicate `text` is refused, so a resend can never double-fill.
+        if request.client_order_id in self._by_client:
             raise InvalidOrder(self.name, f"duplicate client order id {request.client_order_id}")
-        self._validate(request)
-        self._check_funds(request)
-        venue_order_id = str(self._ids())
-        fills = self._match(request, venue_order_id)
-        filled = sum((f.amount for f in fills), ZERO)
-        resting = request.time_in_force == "gtc" and filled < request.amount
-        state = VenueState.OPEN if resting else VenueState.CLOSED
-        notional = sum((f.price * f.amount for f in fills), ZERO)
-        report = OrderReport(
-            venue=self.name,
-            client_order_id=request.client_order_id,
-            venue_order_id=venue_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            price=request.price,
-            amount=request.amount,
-            filled=filled,
-            state=state,
-            venue_status="open" if resting else ("closed" if filled == request.amount else "cancelled/ioc"),
-            average=(notional / filled) if filled else None,
-            ts=self._clock(),
-            fills=tuple(fills),
-        )
-        self._orders[request.client_order_id] = _Order(report)
-        self._fills.extend(fills)
-        return report
+        now = self._clock()
+        now_ms = (now - EPOCH) // MS
+        self._mirror(request.symbol, now_ms)
+        before = len(self.matcher.trades)
+        try:
+            order, _ = self.matcher.place(ACCOUNT, request.symbol, request.side.value, request.price,
+                                          request.amount, request.time_in_force, request.client_order_id, now_ms)
+        except Refused as exc:
+            raise _error(self.name, exc) from None
+        self._by_client[request.client_order_id] = order
+        fills = tuple(self._fill(t, now) for t in self.matcher.trades[before:])
+        return self._report(order, now, fills)
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         self.requests += 1
         order = self._find(client_order_id)
-        if order.report.state is VenueState.OPEN:
-            order.report = replace(order.report, state=VenueState.CLOSED, venue_status="cancelled", fills=())
-        return order.report
+        now = self._clock()
+        if order.is_open:
+            self.matcher.cancel(order, (now - EPOCH) // MS)
+        return self._report(order, now)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
         self.requests += 1
-        return replace(self._find(client_order_id).report, fills=())
+        return self._report(self._find(client_order_id), self._clock())
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         self.requests += 1
-        return [
-            replace(o.report, fills=())
-            for o in self._orders.values()
-            if o.report.state is VenueState.OPEN and symbol in (None, o.report.symbol)
-        ]
+        now = self._clock()
+        return [self._report(o, now) for o in sorted(self.matcher.open_orders(ACCOUNT, symbol), key=lambda o: o.id)]
 
     async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
         self.requests += 1
-        return [f for f in self._fills
-                if f.symbol == symbol and f.ts >= since and order_id in (None, f.venue_order_id)]
+        fills = (self._fill(t) for t in self.matcher.trades if t.market == symbol)
+        return [f for f in fills if f.ts >= since and order_id in (None, f.venue_order_id)]
 
     async def balances(self) -> dict[str, BalanceReport]:
         self.requests += 1
-        return self._balances_now()
+        return {a: BalanceReport(a, b.available, b.locked)
+                for a, b in self.matcher.balances.get(ACCOUNT, {}).items()}
 
-    # -- matching -------------------------------------------------------------------------------
-    def _find(self, client_order_id: str) -> _Order:
-        order = self._orders.get(client_order_id)
+    # -- reports --------------------------------------------------------------------------------
+    def _find(self, client_order_id: str) -> SimOrder:
+        order = self._by_client.get(client_order_id)
         if order is None:
             raise OrderNotFound(self.name, f"no order {client_order_id}", label="ORDER_NOT_FOUND")
         return order
 
-    def _validate(self, request: OrderRequest) -> None:
-        rules = self._rules.get(request.symbol)
-        if rules is None or request.symbol not in self._books:
-            raise InvalidOrder(self.name, f"unknown symbol {request.symbol}")
-        if request.amount <= 0 or request.price <= 0:
-            raise InvalidOrder(self.name, "amount and price must be positive")
-        if rules.round_amount(request.amount) != request.amount:
-            raise InvalidOrder(self.name, f"amount {request.amount} off step {rules.amount_step}")
-        if request.amount < rules.min_amount or request.amount * request.price < rules.min_notional:
-            raise InvalidOrder(self.name, "below the market minimum", label="AMOUNT_TOO_LITTLE")
-        if request.time_in_force not in ("ioc", "gtc"):
-            raise InvalidOrder(self.name, f"time in force {request.time_in_force} not supported")
+    def _fill(self, trade: SimTrade, ts: datetime | None = None) -> FillReport:
+        return FillReport(
+            venue=self.name,
+            trade_id=f"{self.name}-{trade.id}",
+            client_order_id=trade.client_id,
+            venue_order_id=str(trade.order_id),
+            symbol=trade.market,
+            side=Side(trade.side),
+            price=trade.price,
+            amount=trade.amount,
+            fee=trade.fee,
+            fee_currency=trade.fee_currency,
+            ts=ts if ts is not None else EPOCH + trade.create_ms * MS,
+        )
 
-    def _check_funds(self, request: OrderRequest) -> None:
-        sym = Symbol.parse(request.symbol)
-        free = {a: b.free for a, b in self._balances_now().items()}
-        if request.side is Side.BUY:
-            # A base-paid fee comes out of what the buy receives: only the notional must be there.
-            fee_factor = 1 + self.config.fee_rate if self.config.buy_fee_in == "quote" else Decimal(1)
-            need, asset = request.amount * request.price * fee_factor, sym.quote
-        else:
-            need, asset = request.amount, sym.base
-        if free.get(asset, ZERO) < need:
-            raise InsufficientFunds(self.name, f"{asset} balance too small", label="BALANCE_NOT_ENOUGH")
+    def _report(self, order: SimOrder, now: datetime, fills: tuple[FillReport, ...] = ()) -> OrderReport:
+        status = {"filled": "closed", "ioc": "cancelled/ioc", "fok": "cancelled/fok"}.get(order.finish_as,
+                                                                                        order.finish_as)
+        return OrderReport(
+            venue=self.name,
+            client_order_id=order.client_id,
+            venue_order_id=str(order.id),
+            symbol=order.market.id,
+            side=Side(order.side),
+            price=order.price,
+            amount=order.amount,
+            filled=order.filled_amount,
+            state=VenueState.OPEN if order.is_open else VenueState.CLOSED,
+            venue_status=status,
+            average=(order.filled_total / order.filled_amount) if order.filled_amount else None,
+            ts=now,
+            fills=fills,
+        )
 
-    def _match(self, request: OrderRequest, venue_order_id: str) -> list[FillReport]:
-        book = self._books[request.symbol]
-        if self._taken_at.get(request.symbol) != book.updates:
-            self._taken = {k: v for k, v in self._taken.items() if k[0] != request.symbol}
-            self._taken_at[request.symbol] = book.updates
-        book_side = "asks" if request.side is Side.BUY else "bids"
-        remaining = request.amount
-        fills: list[FillReport] = []
-        now = self._clock()
-        sym = Symbol.parse(request.symbol)
-        for price, size in book.levels(book_side, self.config.depth):
-            if remaining <= 0:
-                break
-            if price > request.price if request.side is Side.BUY else price < request.price:
-                break
-            key = (request.symbol, book_side, price)
-            available = size - self._taken.get(key, ZERO)
-            qty = min(available, remaining)
-            if qty <= 0:
-                continue
-            self._taken[key] = self._taken.get(key, ZERO) + qty
-            remaining -= qty
-            if request.side is Side.BUY and self.config.buy_fee_in == "base":
-                fee, fee_currency = qty * self.config.fee_rate, sym.base
-            else:
-                fee, fee_currency = price * qty * self.config.fee_rate, sym.quote
-            fills.append(
-                FillReport(
-                    venue=self.name,
-                    trade_id=f"{self.name}-{self._ids()}",
-                    client_order_id=request.client_order_id,
-                    venue_order_id=venue_order_id,
-                    symbol=request.symbol,
-                    side=request.side,
-                    price=price,
-                    amount=qty,
-                    fee=fee,
-                    fee_currency=fee_currency,
-                    ts=now,
-                )
-            )
-        return fills
 
-    # -- balances derived from fills -------------------------------------------------------------
-    def _derived_totals(self) -> dict[str, Decimal]:
-        totals = dict(self._initial)
-        for f in self._fills:
-            sym = Symbol.parse(f.symbol)
-            sign = 1 if f.side is Side.BUY else -1
-            totals[sym.base] = totals.get(sym.base, ZERO) + sign * f.amount
-            totals[sym.quote] = totals.get(sym.quote, ZERO) - sign * f.price * f.amount
-            totals[f.fee_currency] = totals.get(f.fee_currency, ZERO) - f.fee
-        return totals
-
-    def _reserved(self) -> dict[str, Decimal]:
-        used: dict[str, Decimal] = {}
-        for o in self._orders.values():
-            r = o.report
-            if r.state is not VenueState.OPEN:
-                continue
-            sym = Symbol.parse(r.symbol)
-            left = r.amount - r.filled
-            asset, qty = (sym.quote, left * r.price) if r.side is Side.BUY else (sym.base, left)
-            used[asset] = used.get(asset, ZERO) + qty
-        return used
-
-    def _balances_now(self) -> dict[str, BalanceReport]:
-        totals = self._derived_totals()
-        used = self._reserved()
-        return {a: BalanceReport(a, totals[a] - used.get(a, ZERO), used.get(a, ZERO)) for a in totals}
+def _error(venue: str, exc: Refused) -> Exception:
+    if exc.refusal is Refusal.INSUFFICIENT_FUNDS:
+        return InsufficientFunds(venue, str(exc), label="BALANCE_NOT_ENOUGH")
+    if exc.refusal is Refusal.BELOW_MINIMUM:
+        return InvalidOrder(venue, str(exc), label="AMOUNT_TOO_LITTLE")
+    return InvalidOrder(venue, str(exc))

@@ -56,15 +56,15 @@ async def test_prepare_writes_nothing_and_send_writes_exactly_the_prepared_order
                                                       venue.cancel("t-rest1", SYMBOL))
             assert canceled.status is OrderStatus.CANCELED
             assert [(e.method, e.path) for e in wire.events] == [("DELETE", f"{ORDERS}/t-rest1")]
-            assert [o.text for o in sb.engine.orders.values()] == ["t-rest1"]
+            assert [o.client_id for o in sb.engine.orders.values()] == ["t-rest1"]
             assert prepared.request == request and KEY not in repr(prepared) and "SIGN" not in repr(prepared)
 
             wire.events.clear()
             report = await venue.send(prepared)
             assert [(e.method, e.path, e.status) for e in wire.events] == [("POST", ORDERS, 201)]
             assert (report.client_order_id, report.filled, report.status) == ("t-prep1", D("1.5"), OrderStatus.FILLED)
-            assert [o.text for o in sb.engine.orders.values()] == ["t-rest1", "t-prep1"]
-            assert report.venue_order_id == str(next(o.id for o in sb.engine.orders.values() if o.text == "t-prep1"))
+            assert [o.client_id for o in sb.engine.orders.values()] == ["t-rest1", "t-prep1"]
+            assert report.venue_order_id == str(next(o.id for o in sb.engine.orders.values() if o.client_id == "t-prep1"))
 
 
 async def test_two_legs_sent_in_one_loop_turn_reach_their_sockets_back_to_back() -> None:

@@ -1,9 +1,11 @@
-"""One sandbox order book: absolute price levels plus Gate-style consecutive update ids.
+"""One simulated venue's order book: absolute price levels plus consecutive update ids.
 
-Every change (a feed event, or liquidity consumed by a fill) bumps the update id by one and yields a
-:class:`BookUpdate` carrying the absolute sizes of the levels that changed (``0`` deletes), which is
-exactly what Gate's ``spot.order_book_update`` carries. The REST ``with_id`` snapshot reports the current
-id, so a client can splice snapshot and stream together as it would against Gate.
+The venue's own market, as the matcher (:mod:`arb.venues.sim.matching`) sees it: set by the recorded
+market's events, and reduced where a simulated order took liquidity (until the next event sets that level
+again). Every change bumps the update id by one and yields a :class:`BookUpdate` carrying the absolute sizes
+of the levels that changed (``0`` deletes): what a diff-stream protocol publishes (Gate's
+``spot.order_book_update``, served by the sandbox, whose REST ``with_id`` snapshot reports the current id so
+a client splices snapshot and stream together as it would against Gate).
 
 Pure: no clock, no I/O. Time comes in as ``ts_ms``.
 """
@@ -22,7 +24,7 @@ ZERO = Decimal(0)
 class BookUpdate:
     """Changed levels with absolute sizes; ``first_id``..``last_id`` are Gate's ``U``/``u``."""
 
-    pair: str
+    market: str
     first_id: int
     last_id: int
     ts_ms: int
@@ -32,10 +34,10 @@ class BookUpdate:
 
 
 class Book:
-    """Bids and asks of one pair. ``skip_next`` makes the next update leave a gap of one id (fault knob)."""
+    """Bids and asks of one market. ``skip_next`` makes the next update leave a gap of one id (fault knob)."""
 
-    def __init__(self, pair: str, start_id: int = 1000) -> None:
-        self.pair = pair
+    def __init__(self, market: str, start_id: int = 1000) -> None:
+        self.market = market
         self.bids: dict[Decimal, Decimal] = {}
         self.asks: dict[Decimal, Decimal] = {}
         self.update_id = start_id
@@ -86,7 +88,7 @@ class Book:
             self.skip_next = False
         first = self.update_id + 1
         self.update_id = first
-        return BookUpdate(self.pair, first, first, self.ts_ms, tuple(bids), tuple(asks), full)
+        return BookUpdate(self.market, first, first, self.ts_ms, tuple(bids), tuple(asks), full)
 
 
 def _set(levels: dict[Decimal, Decimal], price: Decimal, size: Decimal) -> Level:

@@ -1,0 +1,298 @@
+"""The one matching engine of every simulated venue: the paper venue calls it in-process, the Gate sandbox
+serves it in Gate's REST and WebSocket protocol. No other code decides a simulated fill.
+
+Pure: no I/O, no clock (``now_ms`` comes in), exact ``Decimal`` math. The book is the recorded market as
+the venue saw it (:mod:`arb.venues.sim.book`), not a book of simulated users; the timeline
+(:mod:`arb.runtime.arrival`) decides *when* an order is handled, this module *what* it does then.
+
+The rules, one set for every venue:
+
+- **Taking.** An order walks the opposite side best first, up to its limit, each level at the level's price,
+  as taker (taker fee). What it takes is gone from that level until the market's next event sets the level
+  again (a snapshot sets every level), so two quick orders never take the same displayed liquidity.
+- **Time in force.** ``ioc``: the rest is cancelled. ``fok``: all or nothing. ``gtc``: the rest rests.
+  ``poc`` (post-only): refused, nothing done, when any of it would take.
+- **Funds.** Placing locks what the order may spend (a buy: ``amount * price``, plus the taker fee when the
+  venue takes a buy's fee in quote; a sell: ``amount`` base); an order needing more than is available is
+  refused. Fills move locked funds, fees come out of what is received (a buy's base, or a sell's quote), and
+  what is left locked comes back when the order finishes.
+- **Resting orders** (the queue rule). A resting order joins the queue at its price behind the displayed
+  size there (``queue_ahead``; nothing ahead when its price is not a level of its side). What is ahead only
+  ever shrinks: by trades printed at its price (they take the queue first), and to the level's new size
+  when a book event makes the level smaller (cancels are assumed to be ahead of it: the conservative
+  reading). It fills as maker, at its own price (maker fee):
+  - by a trade at its price, with what the trade leaves after the queue ahead;
+  - by a trade through its price (a sell printed below a resting buy), up to the trade's amount;
+  - when the book crosses it (the opposite side at or through its price), taking the crossing liquidity.
+  A capture without trades leaves only the last rule: a resting order fills only when the book crosses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from arb.domain.ids import next_venue_id
+from arb.venues.sim.book import Book, BookUpdate, Level
+from arb.venues.sim.orders import ZERO, Balance, Role, SimMarket, SimOrder, SimTrade
+
+
+class Refusal(enum.Enum):
+    """Why the matcher refused a request; each protocol words it as its venue would."""
+
+    UNKNOWN_MARKET = "unknown market"
+    NOT_POSITIVE = "amount and price must be positive"
+    TIME_IN_FORCE = "time in force not supported"
+    AMOUNT_STEP = "amount off the market's amount step"
+    PRICE_STEP = "price off the market's price step"
+    BELOW_MINIMUM = "below the market minimum"
+    POST_ONLY_WOULD_TAKE = "post-only order would take"
+    INSUFFICIENT_FUNDS = "balance too small"
+    ORDER_CLOSED = "order already finished"
+
+
+class Refused(Exception):
+    def __init__(self, refusal: Refusal, detail: str = "") -> None:
+        super().__init__(detail or refusal.value)
+        self.refusal = refusal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """An order as it stood after a change: ``put`` (accepted), ``update`` (filled some), ``finish``."""
+
+    account: str
+    order: SimOrder  # a copy: the live order keeps changing
+    event: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEvent:
+    account: str
+    trade: SimTrade
+
+
+Event = BookUpdate | OrderEvent | TradeEvent
+TIMES_IN_FORCE = frozenset(("gtc", "ioc", "poc", "fok"))
+
+
+class Matcher:
+    def __init__(self, markets: Iterable[SimMarket], *, new_id: Callable[[], int] = next_venue_id) -> None:
+        self.markets = {m.id: m for m in markets}
+        self.books = {mid: Book(mid) for mid in self.markets}
+        self.balances: dict[str, dict[str, Balance]] = {}
+        self.orders: dict[int, SimOrder] = {}
+        self.trades: list[SimTrade] = []
+        self._resting: dict[str, list[SimOrder]] = {mid: [] for mid in self.markets}
+        self._new_id = new_id
+
+    # ---- accounts -------------------------------------------------------------------------------------
+    def set_balance(self, account: str, currency: str, available: Decimal) -> None:
+        self.balance(account, currency).available = available
+
+    def balance(self, account: str, currency: str) -> Balance:
+        return self.balances.setdefault(account, {}).setdefault(currency, Balance())
+
+    def market(self, market_id: str) -> SimMarket:
+        market = self.markets.get(market_id)
+        if market is None:
+            raise Refused(Refusal.UNKNOWN_MARKET, f"unknown market {market_id}")
+        return market
+
+    # ---- orders ---------------------------------------------------------------------------------------
+    def check(self, market: SimMarket, side: str, price: Decimal, amount: Decimal, time_in_force: str) -> None:
+        """The market's rules, before anything is locked or taken."""
+        if side not in ("buy", "sell") or time_in_force not in TIMES_IN_FORCE:
+            raise Refused(Refusal.TIME_IN_FORCE, f"side {side!r} / time in force {time_in_force!r} not supported")
+        if amount <= 0 or price <= 0:
+            raise Refused(Refusal.NOT_POSITIVE)
+        if amount % market.amount_step:
+            raise Refused(Refusal.AMOUNT_STEP, f"amount {amount} off step {market.amount_step}")
+        if price % market.price_step:
+            raise Refused(Refusal.PRICE_STEP, f"price {price} off step {market.price_step}")
+        if amount < market.min_amount or amount * price < market.min_notional:
+            raise Refused(Refusal.BELOW_MINIMUM)
+
+    def place(self, account: str, market_id: str, side: str, price: Decimal, amount: Decimal,
+              time_in_force: str, client_id: str, now_ms: int) -> tuple[SimOrder, list[Event]]:
+        """Accept (or refuse) an order arriving now and execute what it takes; the order and the events."""
+        market = self.market(market_id)
+        self.check(market, side, price, amount, time_in_force)
+        book = self.books[market.id]
+        if time_in_force == "poc" and _crossing(book, side, price):
+            raise Refused(Refusal.POST_ONLY_WOULD_TAKE)
+        if side == "buy":
+            pay_currency, need = market.quote, amount * price * (1 + _fee_on_top(market))
+        else:
+            pay_currency, need = market.base, amount
+        bal = self.balance(account, pay_currency)
+        if bal.available < need:
+            raise Refused(Refusal.INSUFFICIENT_FUNDS, f"{pay_currency} balance too small")
+        order = SimOrder(self._new_id(), account, market, side, price, amount, time_in_force, client_id,
+                         now_ms, now_ms)
+        bal.available -= need
+        bal.locked += need
+        order.locked = need
+        self.orders[order.id] = order
+        events: list[Event] = [_order_event(order, "put")]
+        if time_in_force == "fok" and _depth(book, side, price) < amount:
+            self._finish(order, "cancelled", "fok", now_ms, events)
+            return order, events
+        self._take(order, book, now_ms, events)
+        if order.left == 0:
+            self._finish(order, "closed", "filled", now_ms, events)
+        elif time_in_force in ("ioc", "fok"):
+            self._finish(order, "cancelled", "ioc", now_ms, events)
+        else:
+            levels = book.bids if side == "buy" else book.asks
+            order.queue_ahead = levels.get(price, ZERO)
+            self._resting[market.id].append(order)
+        return order, events
+
+    def cancel(self, order: SimOrder, now_ms: int) -> list[Event]:
+        if not order.is_open:
+            raise Refused(Refusal.ORDER_CLOSED, f"order {order.id} is already finished")
+        events: list[Event] = []
+        self._finish(order, "cancelled", "cancelled", now_ms, events)
+        return events
+
+    def open_orders(self, account: str | None = None, market_id: str | None = None) -> list[SimOrder]:
+        return [o for mid, resting in self._resting.items() if market_id in (None, mid)
+                for o in resting if account in (None, o.account)]
+
+    # ---- the market moves -----------------------------------------------------------------------------
+    def on_book(self, market_id: str, kind: str, bids: Iterable[Level], asks: Iterable[Level],
+                now_ms: int) -> list[Event]:
+        """A market event (``snapshot`` or ``delta``); queues shrink with their levels, and resting orders
+        the book now crosses fill."""
+        book = self.books[market_id]
+        update = book.replace(bids, asks, now_ms) if kind == "snapshot" else book.apply(bids, asks, now_ms)
+        events: list[Event] = [update] if update else []
+        resting = self._resting[market_id]
+        for order in list(resting):
+            levels = book.bids if order.side == "buy" else book.asks
+            shown = levels.get(order.price, ZERO)
+            if shown < order.queue_ahead:
+                order.queue_ahead = shown
+            if _crossing(book, order.side, order.price):
+                self._take(order, book, now_ms, events, role="maker")
+                if order.left == 0:
+                    self._finish(order, "closed", "filled", now_ms, events)
+        return events
+
+    def on_trade(self, market_id: str, price: Decimal, amount: Decimal, aggressor: str,
+                 now_ms: int) -> list[Event]:
+        """A trade printed in the market: it works through the queue at its price, then through resting
+        orders it reached (a sell aggressor reaches buys at or above its price, a buy sellers at or below)."""
+        events: list[Event] = []
+        resting = self._resting.get(market_id)
+        if not resting:
+            return events
+        side = "buy" if aggressor == "sell" else "sell"  # the resting side the trade hit
+        for order in sorted((o for o in resting if o.side == side), key=lambda o: o.id):
+            if side == "buy" and order.price < price or side == "sell" and order.price > price:
+                continue
+            if order.price == price:
+                through_queue = min(order.queue_ahead, amount)
+                order.queue_ahead -= through_queue
+                reach = amount - through_queue
+            else:
+                reach = amount
+            qty = min(reach, order.left)
+            if qty <= 0:
+                continue
+            self._trade(order, qty, order.price, "maker", now_ms, events)
+            if order.left == 0:
+                self._finish(order, "closed", "filled", now_ms, events)
+        return events
+
+    # ---- internals ------------------------------------------------------------------------------------
+    def _take(self, order: SimOrder, book: Book, now_ms: int, events: list[Event], role: Role = "taker") -> None:
+        levels = book.sorted_asks() if order.side == "buy" else book.sorted_bids()
+        book_side = "asks" if order.side == "buy" else "bids"
+        for level_price, size in levels:
+            if order.left == 0:
+                break
+            if order.side == "buy" and level_price > order.price or order.side == "sell" and level_price < order.price:
+                break
+            qty = min(order.left, size)
+            # A taker gets the book's price; a resting maker order trades at its own limit price.
+            self._trade(order, qty, level_price if role == "taker" else order.price, role, now_ms, events)
+            update = book.consume(book_side, level_price, qty, now_ms)
+            if update:
+                events.append(update)
+
+    def _trade(self, order: SimOrder, qty: Decimal, price: Decimal, role: Role, now_ms: int,
+               events: list[Event]) -> None:
+        market = order.market
+        rate = market.taker_fee if role == "taker" else market.maker_fee
+        total = qty * price
+        if order.side == "buy":
+            paid, pay_bal, get_bal = total, self.balance(order.account, market.quote), self.balance(order.account, market.base)
+            if market.buy_fee_in == "base":
+                fee = qty * rate
+                received = qty - fee
+            else:  # charged in quote on top of the notional, out of what the order locked
+                fee = total * rate
+                paid, received = total + fee, qty
+        else:
+            fee = total * rate
+            paid, pay_bal, get_bal, received = (qty, self.balance(order.account, market.base),
+                                                self.balance(order.account, market.quote), total - fee)
+        pay_bal.locked -= paid
+        order.locked -= paid
+        get_bal.available += received
+        order.filled_amount += qty
+        order.filled_total += total
+        order.fee += fee
+        order.update_ms = now_ms
+        trade = SimTrade(self._new_id(), order.id, order.account, market.id, order.side, role, qty, price, fee,
+                         order.fee_currency, order.client_id, now_ms)
+        self.trades.append(trade)
+        events.append(_order_event(order, "update"))
+        events.append(TradeEvent(order.account, trade))
+        if order.side == "buy" and order.left > 0:
+            # Keep exactly what the rest may still spend locked; a fill below the limit frees the difference.
+            excess = order.locked - order.left * order.price * (1 + _fee_on_top(market))
+            if excess > 0 and order.time_in_force in ("gtc", "poc"):
+                self._release(order, excess)
+
+    def _release(self, order: SimOrder, amount: Decimal) -> None:
+        currency = order.market.quote if order.side == "buy" else order.market.base
+        bal = self.balance(order.account, currency)
+        bal.locked -= amount
+        bal.available += amount
+        order.locked -= amount
+
+    def _finish(self, order: SimOrder, status: str, finish_as: str, now_ms: int, events: list[Event]) -> None:
+        if order.locked:
+            self._release(order, order.locked)
+        order.status, order.finish_as, order.update_ms = status, finish_as, now_ms
+        resting = self._resting[order.market.id]
+        if order in resting:
+            resting.remove(order)
+        events.append(_order_event(order, "finish"))
+
+
+def _order_event(order: SimOrder, event: str) -> OrderEvent:
+    return OrderEvent(order.account, dataclasses.replace(order), event)
+
+
+def _fee_on_top(market: SimMarket) -> Decimal:
+    """What a buy locks per unit of notional beyond it: the larger fee rate, when a buy's fee is paid in quote."""
+    return max(market.taker_fee, market.maker_fee, ZERO) if market.buy_fee_in == "quote" else ZERO
+
+
+def _crossing(book: Book, side: str, price: Decimal) -> bool:
+    if side == "buy":
+        return any(p <= price for p in book.asks)
+    return any(p >= price for p in book.bids)
+
+
+def _depth(book: Book, side: str, price: Decimal) -> Decimal:
+    if side == "buy":
+        return sum((s for p, s in book.asks.items() if p <= price), ZERO)
+    return sum((s for p, s in book.bids.items() if p >= price), ZERO)
