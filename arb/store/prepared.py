@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Dialect
 
-from arb.store.types import ExactDecimal, UTCDateTime
+from arb.store.types import ExactDecimal, UTCDateTime, canonical, canonical_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +68,8 @@ def _kind(column_type: Any, dialect: Dialect) -> str:
 # written in place (``tests/store/test_prepared.py`` holds the two equal); anything else, None included,
 # goes through the type's processor, which refuses a float as the ORM does.
 _DECIMAL_FAST = {
-    "decimal_text": '(format(v, "f") if type(v := {value}) is Decimal and v.is_finite() else {convert}(v))',
-    "decimal": "(v if type(v := {value}) is Decimal and v.is_finite() else {convert}(v))",
+    "decimal_text": "(_text(v) if type(v := {value}) is Decimal and v.is_finite() else {convert}(v))",
+    "decimal": "(_canonical(v) if type(v := {value}) is Decimal and v.is_finite() else {convert}(v))",
 }
 
 
@@ -83,7 +83,8 @@ def _parameter_function(keys: tuple[tuple[int, str], ...], convert: tuple[Callab
     Each conversion is the column type's own (``TypeEngine.bind_processor``). One that keeps None as None is
     not called for None (half a decision's columns are empty); one that does not (JSON's ``null``) always
     is. Only values and functions reach the generated code, by name: no value is ever part of its text."""
-    scope: dict[str, Any] = {"_instant": _instant, "Decimal": Decimal}
+    scope: dict[str, Any] = {"_instant": _instant, "Decimal": Decimal, "_text": canonical_text,
+                             "_canonical": canonical}
     expressions = []
     for i, ((row, column), fn, kind) in enumerate(zip(keys, convert, kinds, strict=True)):
         value = f"rows[{row}][{column!r}]"

@@ -1,8 +1,13 @@
 """Column types that keep money exact and time in UTC on every database.
 
 PostgreSQL stores ``Decimal`` as ``NUMERIC`` (arbitrary precision). SQLite has no exact decimal type, so
-it stores the canonical plain-notation string (``format(d, "f")``): exact, and never a float. Floats are
-refused at the boundary: a float reaching the store is a bug upstream.
+it stores the canonical plain-notation string: exact, and never a float. Floats are refused at the boundary:
+a float reaching the store is a bug upstream.
+
+One rule for every money and amount column on every path: a value is stored **canonical**, its exact value
+without trailing zeros (:func:`canonical_text`, :func:`canonical`): ``20``, never ``20.0`` from one path and
+``20.00`` from another (a sum of two-place amounts and a venue's one-place answer are the same number, and
+SQL comparing text, or a NUMERIC keeping its scale, must see one).
 """
 
 from __future__ import annotations
@@ -14,6 +19,20 @@ from typing import Any
 from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+def canonical_text(value: Decimal) -> str:
+    """A finite ``Decimal`` as stored on SQLite: plain notation, no trailing zeros, ``0`` for any zero."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def canonical(value: Decimal) -> Decimal:
+    """A finite ``Decimal`` as stored in PostgreSQL's NUMERIC (which keeps a value's scale): no trailing
+    zeros, and never an exponent (``Decimal("2E+1")`` is ``20``)."""
+    return Decimal(canonical_text(value))
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -33,7 +52,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if type(value) is Decimal and value.is_finite():  # nearly every value: no copy, no other checks
-            return format(value, "f") if self.stores_text(dialect) else value
+            return canonical_text(value) if self.stores_text(dialect) else canonical(value)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
@@ -41,7 +60,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
         value = Decimal(value)
         if not value.is_finite():
             raise ValueError(f"money columns take finite values, got {value}")
-        return format(value, "f") if self.stores_text(dialect) else value
+        return canonical_text(value) if self.stores_text(dialect) else canonical(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:

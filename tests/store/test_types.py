@@ -62,6 +62,32 @@ def test_sqlite_stores_plain_text(db_url: str, session_factory: sessionmaker[Ses
         assert (Decimal(stored), kind) == (Decimal("1e-12"), "numeric")
 
 
+@pytest.mark.parametrize(("written", "stored"), [
+    (["20", "20.0", "20.00", "2E+1", "20.000000"], "20"),
+    (["0", "0.000", "-0", "0E-8"], "0"),
+    (["0.5", "0.50", "5E-1"], "0.5"),
+])
+def test_one_value_is_stored_one_way_whatever_its_scale(session_factory: sessionmaker[Session], written: list[str],
+                                                        stored: str) -> None:
+    """The ORM's path and the prepared inserts' inline conversion (the write-ahead record) store the same
+    canonical text (SQLite) or NUMERIC without a trailing scale (PostgreSQL)."""
+    from arb.store.prepared import _parameter_function
+    from arb.store.types import ExactDecimal
+
+    for literal in written:
+        _round_trip(session_factory, Decimal(literal))
+    with session_factory() as s:
+        dialect = s.get_bind().dialect
+        rows = s.execute(text("SELECT CAST(free AS TEXT) FROM balances")).scalars().all()
+    assert rows == [stored] * len(written)
+    kind = "decimal_text" if ExactDecimal.stores_text(dialect) else "decimal"
+    convert = ExactDecimal().bind_processor(dialect) or (lambda v: v)
+    params = _parameter_function(((0, "x"),), (convert,), (kind,), None)
+    for literal in written:
+        inline, = params([{"x": Decimal(literal)}], None)
+        assert str(inline) == str(convert(Decimal(literal))) == stored
+
+
 @pytest.mark.parametrize("bad", [0.1, 1.0, float("nan"), "0.1", True])
 def test_non_decimals_are_refused(session_factory: sessionmaker[Session], bad: object) -> None:
     with pytest.raises(StatementError, match="money columns take Decimal or int"), session_factory.begin() as s:
