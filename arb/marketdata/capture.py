@@ -1,9 +1,14 @@
-"""The arb capture format, version 1 (``../shared/CAPTURE.md``): a strict reader and an exact writer.
+"""The arb capture format, version 1 (``docs/CAPTURE.md``): a strict reader and an exact writer.
 
-A capture is JSON Lines, optionally gzip-compressed (``.gz``), one :class:`CaptureEvent` per line. It is
-the contract between ``arb record``, replay and the tests, so the reader refuses anything the format does
-not allow (and names the file and line), and the writer never reformats a price: levels stay the decimal
+A capture is JSON Lines, optionally gzip-compressed (``.gz``), one event per line: a book event
+(:class:`CaptureEvent`) or a trade (:class:`CaptureTrade`). It is the contract between ``arb record``, the
+converters, replay and the tests, so the reader refuses anything the format does not allow (and names the
+file and line), and the writer never reformats a number: levels, trade prices and amounts stay the decimal
 strings the venue sent, so a record -> replay round trip is byte-exact.
+
+Readers yield book events only unless asked for trades (``trades=True``): everything that reads books
+(replay, the sandbox's copy, analysis) reads a capture with trades exactly as one without, while every trade
+line is still read and checked, and counts for the ``ts`` order.
 """
 
 from __future__ import annotations
@@ -12,13 +17,13 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
 from operator import gt, itemgetter, lt
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, ClassVar, Literal, overload
 
 import orjson
 
@@ -49,6 +54,13 @@ UNREADABLE = (OSError, EOFError, zlib.error)
 _SIDE = re.compile(r"(?:(?=[0-9.]{1,16},)0*[0-9]{1,15}(?:\.[0-9]+)?,0*[0-9]{1,15}(?:\.[0-9]+)?,)*")
 _LIST = {list}
 _PAIR = {2}
+
+TradeSide = Literal["buy", "sell"]
+# A trade line: its own fields in the documented order (``exchange_ts`` optional), no levels.
+_TRADE_REQUIRED = ("ts", "venue", "symbol", "type", "price", "amount", "side", "id")
+_TRADE_REQUIRED_SET = frozenset(_TRADE_REQUIRED)
+_TRADE_KNOWN = frozenset((*_TRADE_REQUIRED, "exchange_ts"))
+_SIDES = frozenset(("buy", "sell"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,94 @@ class CaptureEvent:
         obj["bids"] = self.bids
         obj["asks"] = self.asks
         return orjson.dumps(obj)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureTrade:
+    """One trade line of a capture: a trade printed on the venue's public tape.
+
+    ``ts`` is the receive time in ms since the epoch, as for a book event; ``price`` and ``amount`` are the
+    decimal strings the venue sent (never reformatted; ``amount`` in the unit the venue's book sizes are in:
+    contracts on Binance COIN-M); ``side`` is the aggressor's (the taker's) side: ``"buy"`` when a buy
+    order took an ask. ``trade_id`` is the venue's trade id as a string (``"id"`` in the file) and
+    ``exchange_ts`` the venue's trade time in ms, where it gives one. A trade needs no book: it may come
+    before its book's first snapshot, or for a book the capture never has. Build one from outside input
+    with :func:`checked_trade`.
+    """
+
+    type: ClassVar[Literal["trade"]] = "trade"  # read like a book event's ``type``; not a field
+
+    ts: int
+    venue: str
+    symbol: str
+    price: str
+    amount: str
+    side: TradeSide
+    trade_id: str
+    exchange_ts: int | None = None
+
+    def to_json(self) -> bytes:
+        """The trade as one compact JSON line (without the newline), fields in the documented order."""
+        obj: dict[str, Any] = {"ts": self.ts, "venue": self.venue, "symbol": self.symbol, "type": "trade",
+                               "price": self.price, "amount": self.amount, "side": self.side, "id": self.trade_id}
+        if self.exchange_ts is not None:
+            obj["exchange_ts"] = self.exchange_ts
+        return orjson.dumps(obj)
+
+
+CaptureLine = CaptureEvent | CaptureTrade
+"""Any line of a capture: what the readers yield with ``trades=True`` and what the writer takes."""
+
+
+def _trade_problem(ts: object, venue: object, symbol: object, price: object, amount: object, side: object,
+                   trade_id: object, exchange_ts: object) -> str | None:
+    """What is wrong with a trade's fields, or ``None``: the one rule the reader, the converters and the
+    feeds apply."""
+    if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
+        return f"'ts' must be a non-negative integer (ms since epoch), got {_short(ts)}"
+    if not isinstance(venue, str) or not venue:
+        return "'venue' must be a non-empty string"
+    if not isinstance(symbol, str) or not symbol:
+        return "'symbol' must be a non-empty string"
+    if "/" not in symbol:
+        return f"'symbol' must be a ccxt unified symbol BASE/QUOTE, got {_short(symbol)}"
+    for key, value in (("price", price), ("amount", amount)):
+        # BOUNDED_DECIMAL: the plain decimals of a book level; then anything but zero.
+        if not isinstance(value, str) or not BOUNDED_DECIMAL.fullmatch(value) or not value.strip("0."):
+            return (f"{key!r} must be a positive plain decimal string below 1e15, as the venue sent it, "
+                    f"got {_short(value)}")
+    if not isinstance(side, str) or side not in _SIDES:
+        return f"'side' must be 'buy' or 'sell' (the aggressor's side), got {_short(side)}"
+    if not isinstance(trade_id, str) or not trade_id:
+        return f"'id' must be a non-empty string (the venue's trade id), got {_short(trade_id)}"
+    if exchange_ts is not None and not _is_int(exchange_ts):
+        return f"'exchange_ts' must be an integer when present, got {_short(exchange_ts)}"
+    return None
+
+
+def checked_trade(ts: int, venue: str, symbol: str, price: str, amount: str, side: str, trade_id: str,
+                  exchange_ts: int | None = None) -> CaptureTrade:
+    """A :class:`CaptureTrade` from outside input (a converter's, a feed's), checked by the reader's own
+    rule; ``ValueError`` naming the problem when the reader would refuse the line."""
+    problem = _trade_problem(ts, venue, symbol, price, amount, side, trade_id, exchange_ts)
+    if problem is not None:
+        raise ValueError(problem)
+    return CaptureTrade(ts, venue, symbol, price, amount, side, trade_id, exchange_ts)  # type: ignore[arg-type]
+
+
+def _parse_trade(obj: dict[str, Any], fail: Any) -> CaptureTrade:
+    """A trade line's object (``type`` is ``"trade"``), checked as strictly as a book line."""
+    keys = obj.keys()
+    if not keys >= _TRADE_REQUIRED_SET:
+        fail(f"missing field(s) of a trade: {', '.join(k for k in _TRADE_REQUIRED if k not in obj)}")
+    if not keys <= _TRADE_KNOWN:
+        fail(f"unknown field(s) of a trade: {', '.join(sorted(set(obj) - _TRADE_KNOWN))}")
+    problem = _trade_problem(obj["ts"], obj["venue"], obj["symbol"], obj["price"], obj["amount"], obj["side"],
+                             obj["id"], obj.get("exchange_ts"))
+    if problem is not None:
+        fail(problem)
+    return CaptureTrade(obj["ts"], obj["venue"], obj["symbol"], obj["price"], obj["amount"], obj["side"], obj["id"],
+                        obj.get("exchange_ts"))
 
 
 def _open_binary(path: Path, mode: Literal["rb", "wb"]) -> IO[bytes]:
@@ -159,8 +259,10 @@ def _check_snapshot_order(levels: tuple[Level, ...], field: str, descending: boo
             fail(f"snapshot {field} must be strictly {order} (best first); level {i} is {levels[i][0]}")
 
 
-def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) -> CaptureEvent:
-    """Parse and validate one capture line (without cross-line checks such as ``ts`` order)."""
+def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) -> CaptureLine:
+    """Parse and validate one capture line, a book event or a trade (without cross-line checks such as
+    ``ts`` order). The trade's branch is taken where a book line never goes (a line without levels, or an
+    unknown type), so book lines pay nothing for it."""
 
     def fail(problem: str) -> None:
         raise CaptureFormatError(source, line_no, problem)
@@ -173,12 +275,18 @@ def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) 
         fail("each line must be a JSON object")
     keys = obj.keys()
     if not keys >= _REQUIRED_SET:
+        if obj.get("type") == "trade":
+            return _parse_trade(obj, fail)
         fail(f"missing field(s): {', '.join(k for k in _REQUIRED if k not in obj)}")
-    if not keys <= _KNOWN:
-        fail(f"unknown field(s): {', '.join(sorted(set(obj) - _KNOWN))}")
     kind = obj["type"]
+    if not keys <= _KNOWN:
+        if kind == "trade":  # a trade with a book line's fields: say which fields a trade does not have
+            return _parse_trade(obj, fail)
+        fail(f"unknown field(s): {', '.join(sorted(set(obj) - _KNOWN))}")
     if not isinstance(kind, str) or kind not in _TYPES:
-        fail(f"unknown type {_short(kind)} (expected 'snapshot', 'delta', 'reset' or 'gap')")
+        if kind == "trade":  # likewise
+            return _parse_trade(obj, fail)
+        fail(f"unknown type {_short(kind)} (expected 'snapshot', 'delta', 'reset', 'gap' or 'trade')")
     if not _is_int(obj["ts"]) or obj["ts"] < 0:
         fail(f"'ts' must be a non-negative integer (ms since epoch), got {_short(obj['ts'])}")
     for key in ("venue", "symbol"):
@@ -211,21 +319,33 @@ def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) 
                         first_seq)
 
 
-def read_capture(path: str | Path, *,
-                 snapshotted: set[tuple[str, str]] | None = None) -> Iterator[CaptureEvent]:
-    """Yield the events of a capture file, strictly.
+@overload
+def read_capture(path: str | Path, *, snapshotted: set[tuple[str, str]] | None = None,
+                 trades: Literal[False] = False,
+                 after: tuple[str, int] | None = None) -> Generator[CaptureEvent, None, int | None]: ...
+@overload
+def read_capture(path: str | Path, *, snapshotted: set[tuple[str, str]] | None = None, trades: bool,
+                 after: tuple[str, int] | None = None) -> Generator[CaptureLine, None, int | None]: ...
+def read_capture(path: str | Path, *, snapshotted: set[tuple[str, str]] | None = None, trades: bool = False,
+                 after: tuple[str, int] | None = None) -> Generator[CaptureLine, None, int | None]:
+    """Yield the events of a capture file, strictly: its book events, and with ``trades=True`` its trades
+    too, interleaved in file order.
 
-    Raises :class:`CaptureFormatError` naming the file and 1-based line number for a malformed line, an
-    unknown ``type``, a ``ts`` lower than the line before, or a ``delta`` (``reset``, ``gap``) for a (venue,
-    symbol) that has had no ``snapshot`` yet. Blank lines are errors too: the writer never produces them. A file that cannot
-    be opened, or a damaged gzip stream (cut short, corrupt, a bad CRC), is one too: the line it failed at.
+    Raises :class:`CaptureFormatError` naming the file and 1-based line number for a malformed line (a
+    trade line too, yielded or not), an unknown ``type``, a ``ts`` lower than the line before (book or
+    trade), or a ``delta`` (``reset``, ``gap``) for a (venue, symbol) that has had no ``snapshot`` yet; a
+    trade needs none. Blank lines are errors too: the writer never produces them. A file that cannot be
+    opened, or a damaged gzip stream (cut short, corrupt, a bad CRC), is one too: the line it failed at.
 
-    ``snapshotted``: the (venue, symbol) books already snapshotted before this file, when it continues a
-    timeline of files (``arb/marketdata/timeline.py``); the reader adds this file's snapshots to it.
+    When it continues a timeline of files (``arb/marketdata/timeline.py``): ``snapshotted`` holds the
+    (venue, symbol) books already snapshotted before this file (the reader adds this file's snapshots to
+    it), and ``after`` names the previous file and the ``ts`` its last line had, before which this file
+    must not start. Returns the ``ts`` of the file's last line (``None`` when it has none): what
+    ``yield from`` hands the timeline.
     """
     path = Path(path)
     source = str(path)
-    last_ts = -1
+    last_ts = -1 if after is None else after[1]
     seen: set[tuple[str, str]] = set() if snapshotted is None else snapshotted
     try:
         fh = _open_binary(path, "rb")
@@ -241,24 +361,35 @@ def read_capture(path: str | Path, *,
                     raise CaptureFormatError(source, line_no, "blank line")
                 event = parse_event(raw, source, line_no)
                 if event.ts < last_ts:
-                    raise CaptureFormatError(
-                        source, line_no, f"ts {event.ts} is before the previous line's ts {last_ts}"
-                    )
+                    raise CaptureFormatError(source, line_no, _backwards(event.ts, last_ts, line_no, after))
                 last_ts = event.ts
-                key = (event.venue, event.symbol)
-                if event.type == "snapshot":
-                    seen.add(key)
-                elif key not in seen:
+                kind = event.type
+                if kind == "snapshot":
+                    seen.add((event.venue, event.symbol))
+                elif kind == "trade":
+                    if trades:
+                        yield event
+                    continue
+                elif (event.venue, event.symbol) not in seen:
                     raise CaptureFormatError(
-                        source, line_no, f"{event.type} for {event.venue} {event.symbol} before any snapshot"
+                        source, line_no, f"{kind} for {event.venue} {event.symbol} before any snapshot"
                     )
                 yield event
         except UNREADABLE as exc:  # truncated or corrupt gzip
             raise CaptureFormatError(source, line_no + 1, f"unreadable: {exc}") from None
+    return last_ts if line_no else None
+
+
+def _backwards(ts: int, last_ts: int, line_no: int, after: tuple[str, int] | None) -> str:
+    if line_no == 1 and after is not None:
+        return (f"starts at ts {ts}, before {after[0]} ends (ts {after[1]}): the files of one timeline must "
+                "follow each other in time, in name order")
+    return f"ts {ts} is before the previous line's ts {last_ts}"
 
 
 class CaptureWriter:
-    """Writes events to a capture file (gzip when the name ends in ``.gz``), one JSON line each.
+    """Writes events, book events and trades, to a capture file (gzip when the name ends in ``.gz``), one
+    JSON line each.
 
     Refuses an event whose ``ts`` is before the previous one rather than writing a file the reader would
     reject later. Use as a context manager, or call :meth:`close`.
@@ -270,14 +401,14 @@ class CaptureWriter:
         self._last_ts = -1
         self.count = 0
 
-    def write(self, event: CaptureEvent) -> None:
+    def write(self, event: CaptureLine) -> None:
         if event.ts < self._last_ts:
             raise ValueError(f"capture events must be in ts order: {event.ts} after {self._last_ts}")
         self._last_ts = event.ts
         self._fh.write(event.to_json() + b"\n")
         self.count += 1
 
-    def write_all(self, events: Iterable[CaptureEvent]) -> None:
+    def write_all(self, events: Iterable[CaptureLine]) -> None:
         for event in events:
             self.write(event)
 
@@ -295,7 +426,7 @@ class CaptureWriter:
         self.close()
 
 
-def dumps_events(events: Iterable[CaptureEvent]) -> bytes:
+def dumps_events(events: Iterable[CaptureLine]) -> bytes:
     """All events as capture text (for tests and small in-memory captures)."""
     buf = io.BytesIO()
     for event in events:

@@ -11,6 +11,9 @@ which files that is, in name order (a day per file, named by its date, sorts in 
 - a book snapshotted in an earlier file may take deltas in a later one (a day boundary cuts a stream, it
   does not reset it), as in one file.
 
+Trade lines are read and checked in every file, and count for the files' order, whether or not they are
+asked for (``trades=True``): a timeline is valid or not whoever reads it.
+
 Every reader of a capture (the market source, the sandbox's own copy, the run's market-time origin, the
 progress bar's count, the config check) goes through here, so one file and many read the same way.
 """
@@ -20,9 +23,10 @@ from __future__ import annotations
 import glob
 from collections.abc import Generator
 from pathlib import Path
+from typing import Literal, overload
 
 from arb.errors import CaptureFormatError
-from arb.marketdata.capture import CaptureEvent, read_capture
+from arb.marketdata.capture import CaptureEvent, CaptureLine, read_capture
 
 CAPTURE_SUFFIXES = (".jsonl", ".jsonl.gz")
 WHAT_A_CAPTURE_IS = "a capture file, a directory of *.jsonl / *.jsonl.gz files, or a glob"
@@ -39,8 +43,14 @@ def capture_files(path: Path) -> tuple[Path, ...]:
     return ()
 
 
-def read_timeline(path: Path) -> Generator[CaptureEvent, None, None]:
-    """The events of every file ``path`` names, file after file, as one capture.
+@overload
+def read_timeline(path: Path, *, trades: Literal[False] = False) -> Generator[CaptureEvent, None, None]: ...
+@overload
+def read_timeline(path: Path, *, trades: bool) -> Generator[CaptureLine, None, None]: ...
+def read_timeline(path: Path, *, trades: bool = False) -> Generator[CaptureLine, None, None]:
+    """The events of every file ``path`` names, file after file, as one capture: its book events, and with
+    ``trades=True`` its trades too, in file order (``capture.read_capture``; trade lines are checked and
+    count for the files' time order either way).
 
     Raises :class:`CaptureFormatError` for what the strict reader refuses in any file (naming that file and
     line), for a file that starts before the previous one ended (naming both), and when ``path`` names no
@@ -50,15 +60,9 @@ def read_timeline(path: Path) -> Generator[CaptureEvent, None, None]:
     if not files:
         raise CaptureFormatError(str(path), 1, f"no capture there ({WHAT_A_CAPTURE_IS})")
     snapshotted: set[tuple[str, str]] = set()  # books snapshotted so far, in any file
-    ended: tuple[Path, int] | None = None  # the last file that had events, and its last ts
+    ended: tuple[str, int] | None = None  # the last file that had lines, and its last line's ts
     for file in files:
-        last: int | None = None
-        for event in read_capture(file, snapshotted=snapshotted):
-            if last is None and ended is not None and event.ts < ended[1]:
-                raise CaptureFormatError(
-                    str(file), 1, f"starts at ts {event.ts}, before {ended[0]} ends (ts {ended[1]}): the files "
-                    "of one timeline must follow each other in time, in name order")
-            last = event.ts
-            yield event
+        # ``yield from``: the file's events pass through untouched, and its last ts comes back.
+        last = yield from read_capture(file, snapshotted=snapshotted, trades=trades, after=ended)
         if last is not None:
-            ended = (file, last)
+            ended = (str(file), last)

@@ -64,7 +64,8 @@ def test_writer_round_trips_bytes_exactly(tmp_path: Path, name: str) -> None:
 BAD_LINES = [
     (b"{not json", "malformed JSON"),
     (b"[1,2]", "JSON object"),
-    (SNAP.replace(b'"snapshot"', b'"trade"'), "unknown type 'trade'"),
+    (SNAP.replace(b'"snapshot"', b'"fill"'), "unknown type 'fill'"),
+    (SNAP.replace(b'"snapshot"', b'"trade"'), "missing field(s) of a trade: price, amount, side, id"),
     (SNAP.replace(b'"ts":1629417600000,', b""), "missing field(s): ts"),
     (SNAP.replace(b'"ts":1629417600000', b'"ts":"1629417600000"'), "'ts' must be"),
     (SNAP.replace(b'"ts":1629417600000', b'"ts":1.5'), "'ts' must be"),
