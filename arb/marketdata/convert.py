@@ -22,17 +22,18 @@ from typing import IO, cast
 
 from arb.errors import ConfigError, UsageError
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureEvent, CaptureWriter
+from arb.marketdata.capture import CaptureLine, CaptureWriter
 from arb.marketdata.recorder import partial_path
 
 # What a malformed line raises while it is parsed and applied (orjson's decode error is a ValueError).
 BAD_LINE = (ValueError, ArithmeticError, KeyError, IndexError, TypeError, AttributeError)
 
 
-def collecting_store() -> tuple[BookStore, list[CaptureEvent]]:
-    """A store and the list its listener appends every event to (the converter drains it per line)."""
+def collecting_store() -> tuple[BookStore, list[CaptureLine]]:
+    """A store and the list its listener appends every event to (the converter drains it per line, and
+    appends the line's trades to it in their place)."""
     store = BookStore()
-    out: list[CaptureEvent] = []
+    out: list[CaptureLine] = []
     store.add_listener(lambda event, _book: out.append(event))
     return store, out
 
@@ -58,7 +59,7 @@ def open_raw(path: Path) -> IO[bytes]:
     return cast(IO[bytes], gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb"))
 
 
-def write_capture(events: Iterable[CaptureEvent], out: Path, inputs: str) -> int:
+def write_capture(events: Iterable[CaptureLine], out: Path, inputs: str) -> int:
     """Write ``events`` to ``out`` through a partial file that becomes ``out`` only when the conversion
     finished with at least one event: a failed or empty conversion leaves nothing behind."""
     partial = partial_path(out)

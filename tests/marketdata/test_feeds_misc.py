@@ -152,8 +152,9 @@ def test_cli_convert_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert store.book("binance", "BTC/USDT").best_bid() == D("61685.99")
     gate_out = tmp_path / "gate.jsonl"
     assert main(["convert", "gate", str(GATE_WS), str(GATE_HTTP), "--out", str(gate_out)]) == 0
-    assert len(list(read_capture(gate_out))) == 169
-    assert "wrote 169 events" in capsys.readouterr().out
+    assert len(list(read_capture(gate_out))) == 169  # book events; the file holds the recording's 9 trades too
+    assert len(list(read_capture(gate_out, trades=True))) == 178
+    assert "wrote 178 events" in capsys.readouterr().out.splitlines()[-1]
 
 
 def test_cli_record_refuses_unknown_venue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,15 +1,21 @@
 """Raw Binance recordings -> capture events (``arb convert binance``), through the live sync code.
 
-Input: ``<receive ns> <json>`` lines: combined-stream frames (``{"stream": ..., "data": ...}``; only
-``depthUpdate`` is used, ``bookTicker``/``trade`` are passed over) plus REST depth snapshot lines
-(``{"lastUpdateId": ...}``), as hftbacktest records them. Spot, USD-M and COIN-M recordings are told apart
+Input: ``<receive ns> <json>`` lines: combined-stream frames (``{"stream": ..., "data": ...}``:
+``depthUpdate`` builds the book, ``trade`` gives the capture's trades when they are asked for (``arb
+convert`` does), ``bookTicker`` is passed over) plus REST depth snapshot lines (``{"lastUpdateId": ...}``),
+as hftbacktest records them. Spot, USD-M and COIN-M recordings are told apart
 by what their lines carry (futures diffs carry ``pu``, COIN-M diffs ``ps``; futures snapshots ``T``, COIN-M
 snapshots ``pair``), or named with ``market``; a line of another market is an error, never guessed past.
 
 Receive times are clamped to be non-decreasing (the recorder stamps frames of one connection a few
-microseconds out of order), so the capture stays in ``ts`` order. :class:`ConvertStats` says what happened
-to every depth update: used, already in a snapshot, or waiting for a snapshot that lines up (before the
-first one, or after a gap when the recording has no later snapshot).
+microseconds out of order), so the capture stays in ``ts`` order, across depth and trades alike.
+:class:`ConvertStats` says what happened to every depth update: used, already in a snapshot, or waiting for
+a snapshot that lines up (before the first one, or after a gap when the recording has no later snapshot);
+and to every trade: written, or passed over as another symbol's.
+
+Trades are kept wherever they fall, before the first usable snapshot and across gaps too: a trade happened
+on the venue whatever our book knew, and needs no book to be read (``docs/CAPTURE.md``). Trades that come
+before the recording shows its market (spot, USD-M or COIN-M: told from the first depth line) wait for it.
 """
 
 from __future__ import annotations
@@ -18,28 +24,31 @@ import argparse
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import orjson
 
 from arb.display import printable
 from arb.errors import CaptureFormatError, ConfigError, UsageError
-from arb.marketdata.capture import CaptureEvent
+from arb.marketdata.capture import CaptureEvent, CaptureLine
 from arb.marketdata.convert import BAD_LINE, check_out, collecting_store, input_file, open_raw, write_capture
 from arb.marketdata.diffsync import DiffSync
 from arb.venues.binance.markets import COINM, MARKETS, SPOT, USDM, BinanceMarket, market_of, split_symbol
 from arb.venues.binance.sync import book_sync, on_depth_snapshot, on_depth_update
+from arb.venues.binance.trades import trade_of
 
 
 @dataclass(slots=True)
 class ConvertStats:
-    """What a conversion did with the recording's depth updates (filled in as it runs)."""
+    """What a conversion did with the recording's depth updates and trades (filled in as it runs)."""
 
     market: BinanceMarket | None = None
     venue: str = ""
     symbol: str = ""
     updates: int = 0  # depthUpdate lines of the symbol
     snapshots: int = 0  # snapshot lines
+    trades: int = 0  # trades of the symbol written (when asked for)
+    other_trades: int = 0  # trades of another symbol, passed over
     sync: DiffSync | None = field(default=None, repr=False)
 
     @property
@@ -65,6 +74,10 @@ class ConvertStats:
                 f"lines up")
         if self.gaps:
             text += f"; {self.gaps} gap{'s' if self.gaps > 1 else ''} (book unusable until the next snapshot)"
+        if self.trades or self.other_trades:
+            text += f"; {self.trades} trades"
+            if self.other_trades:
+                text += f" (passed over {self.other_trades} of other symbols)"
         return text
 
 
@@ -88,35 +101,63 @@ def check_symbol(symbol: str, market: str | None = None) -> None:
         split_symbol(symbol)
 
 
+@overload
+def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
+               source: str = "<binance recording>", market: str | None = None, stats: ConvertStats | None = None,
+               trades: Literal[False] = False) -> Iterator[CaptureEvent]: ...
+@overload
+def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
+               source: str = "<binance recording>", market: str | None = None, stats: ConvertStats | None = None,
+               trades: bool) -> Iterator[CaptureLine]: ...
 def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
                source: str = "<binance recording>", market: str | None = None,
-               stats: ConvertStats | None = None) -> Iterator[CaptureEvent]:
-    """Capture events from a raw Binance depth recording of one symbol (spot, USD-M or COIN-M).
+               stats: ConvertStats | None = None, trades: bool = False) -> Iterator[CaptureLine]:
+    """Capture events from a raw Binance depth recording of one symbol (spot, USD-M or COIN-M), and with
+    ``trades=True`` the symbol's trades, interleaved in receive order.
 
     ``venue`` defaults to the market's ccxt id; ``symbol`` is put in the market's unified form
     (``BTC/USDT`` on a USD-M recording is ``BTC/USDT:USDT``). Depth updates of another symbol are an error
     (spot and USD-M snapshot lines do not say their symbol, so a mixed recording cannot be split); so is a
-    recording with no depth updates of ``symbol`` or no snapshot."""
+    recording with no depth updates of ``symbol`` or no snapshot. A trade says its symbol: another symbol's
+    is passed over (counted); a malformed one of ours is an error naming its line."""
     stats = stats if stats is not None else ConvertStats()
     check_symbol(symbol, market)  # a malformed symbol fails before the first line
     fixed = market_of(market) if market is not None else None
-    store, out = collecting_store()
+    store, out = collecting_store()  # the store's events; trades join them in the order they are read
     sync: DiffSync | None = None
-    chosen: BinanceMarket | None = fixed
-    wanted = ""
+    chosen: BinanceMarket | None = None
+    wanted = ""  # Binance's id of the symbol, once the market is known
+    waiting: list[tuple[int, int, dict[str, Any]]] = []  # trades before the market is known: (line, ts, data)
     last_ts = 0
 
-    def start(found: BinanceMarket, line_no: int, what: str) -> DiffSync:
+    def choose(found: BinanceMarket) -> None:
         nonlocal chosen, wanted
+        chosen = found
+        stats.market, stats.symbol, stats.venue = found, found.unified(symbol), venue or found.ccxt_id
+        wanted = found.venue_id(stats.symbol)
+
+    def take_trade(line_no: int, ts: int, data: dict[str, Any]) -> None:
+        if str(data.get("s", "")).upper() != wanted:
+            stats.other_trades += 1
+            return
+        try:
+            out.append(trade_of(data, ts, stats.venue, stats.symbol))
+        except (KeyError, ValueError) as exc:
+            raise CaptureFormatError(source, line_no, f"a malformed trade: {type(exc).__name__}: {exc}") from None
+        stats.trades += 1
+
+    def start(found: BinanceMarket, line_no: int, what: str) -> DiffSync:
         if chosen is not None and found is not chosen:
             raise CaptureFormatError(source, line_no, f"a {found.label} {what} in a {chosen.label} recording")
-        chosen = found
-        unified = found.unified(symbol)
-        wanted = found.venue_id(unified)
-        stats.market, stats.symbol, stats.venue = found, unified, venue or found.ccxt_id
-        stats.sync = book_sync(store, found, stats.venue, unified)
+        choose(found)
+        stats.sync = book_sync(store, found, stats.venue, stats.symbol)
+        for waited in waiting:  # the market is known now: they are before this line's events
+            take_trade(*waited)
+        waiting.clear()
         return stats.sync
 
+    if fixed is not None:
+        choose(fixed)
     for line_no, raw in enumerate(lines, 1):
         raw = raw.strip()
         if not raw:
@@ -141,7 +182,8 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
                 last_ts = ts
             else:
                 data = msg.get("data", msg)
-                if data.get("e") == "depthUpdate":
+                kind = data.get("e")
+                if kind == "depthUpdate":
                     found = _update_market(data)
                     if sync is None:
                         sync = start(found, line_no, "depth update")
@@ -153,6 +195,12 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
                                                  f"not of {stats.symbol} (the symbol asked for)")
                     on_depth_update(sync, data, ts, found.futures)
                     stats.updates += 1
+                    last_ts = ts
+                elif kind == "trade" and trades:
+                    if wanted:
+                        take_trade(line_no, ts, data)
+                    else:
+                        waiting.append((line_no, ts, data))
                     last_ts = ts
         except UsageError as exc:  # the symbol does not fit the market the recording turned out to be
             raise UsageError(f"{source}: {exc}") from None
@@ -179,7 +227,8 @@ def last_book_ticker(lines: Iterable[bytes]) -> tuple[str, str] | None:
 
 def add_convert_command(sub: Any) -> None:
     """``arb convert binance RAW --symbol S [--market auto|spot|usdm|coinm] --out FILE``."""
-    b = sub.add_parser("binance", help="raw '<ns> <json>' depth stream + REST snapshot line (spot, USD-M, COIN-M)")
+    b = sub.add_parser("binance", help="raw '<ns> <json>' depth and trade streams + REST snapshot line (spot, "
+                       "USD-M, COIN-M)")
     b.add_argument("raw", type=Path)
     b.add_argument("--symbol", required=True, help="unified symbol: BTC/USDT, BTC/USDT:USDT (USD-M), BTC/USD:BTC (COIN-M)")
     b.add_argument("--market", choices=["auto", *MARKETS], default="auto",
@@ -198,7 +247,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise ConfigError("command line", "--symbol", str(exc)) from None
     check_out(args.out)
     with open_raw(args.raw) as fh:
-        events = raw_events(fh, args.symbol, source=str(args.raw), market=market, stats=stats)
+        events = raw_events(fh, args.symbol, source=str(args.raw), market=market, stats=stats, trades=True)
         count = write_capture(events, args.out, str(args.raw))
     print(printable(f"wrote {count} events to {args.out}: {stats.summary()}"))
     return 0

@@ -4,25 +4,29 @@ Input: cryptofeed ``ws-samples`` recordings: ``GATEIO.ws.*`` (received frames ``
 and headers contain ``<-``/``<->``) and ``GATEIO.http.*`` (``<url> -> <ts>: <body>``: the
 ``order_book?with_id=true`` snapshots). Frames and snapshots are merged by receive time and synced per pair
 by the update-id rule (:class:`DiffSync`), so the capture holds exactly what a live feed would have
-recorded, gaps included. Inputs are checked, not guessed at (``arb/marketdata/convert.py``).
+recorded, gaps included. With trades asked for (``arb convert gate`` asks), every ``spot.trades`` update
+becomes a trade in its place on that timeline, of any pair, before its book's first snapshot too (a trade
+needs no book). Inputs are checked, not guessed at (``arb/marketdata/convert.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
 from arb.display import printable
 from arb.errors import CaptureFormatError, UsageError
-from arb.marketdata.capture import CaptureEvent
+from arb.marketdata.capture import CaptureEvent, CaptureLine
 from arb.marketdata.convert import BAD_LINE, check_out, collecting_store, input_file, write_capture
 from arb.marketdata.diffsync import DiffSync
+from arb.venues.gate import trades as gate_trades
 
 
 def gate_symbol(currency_pair: str) -> str:
@@ -37,7 +41,10 @@ def _sec_to_ms(text: str) -> int:
     return int(Decimal(text) * 1000)
 
 
-def _gate_ws_frames(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def _gate_ws_frames(lines: Iterable[str], source: str, venue: str,
+                    trades: bool) -> Iterator[tuple[int, dict[str, Any] | CaptureLine]]:
+    """``(receive ms, diff)`` for every ``spot.order_book_update`` update, and with ``trades`` ``(receive ms,
+    trade)`` for every ``spot.trades`` update, in the recording's order."""
     for line_no, line in enumerate(lines, 1):
         line = line.strip()
         if not line or " <-" in line or " <->" in line:
@@ -45,11 +52,15 @@ def _gate_ws_frames(lines: Iterable[str], source: str) -> Iterator[tuple[int, di
         try:
             ts, _, payload = line.partition(": ")
             ts_ms, msg = _sec_to_ms(ts), orjson.loads(payload)
-            if msg.get("channel") == "spot.order_book_update" and msg.get("event") == "update":
+            channel = msg.get("channel")
+            if channel == "spot.order_book_update" and msg.get("event") == "update":
                 yield ts_ms, dict(msg["result"])
+            elif trades and channel == gate_trades.CHANNEL and msg.get("event") == "update":
+                result = msg["result"]
+                yield ts_ms, gate_trades.trade_of(result, ts_ms, venue, gate_symbol(result["currency_pair"]))
         except BAD_LINE as exc:
             raise CaptureFormatError(source, line_no, "not a Gate WebSocket recording line ('<ts>: <json frame>'; "
-                                     f"the HTTP recording goes second): {type(exc).__name__}") from None
+                                     f"the HTTP recording goes second): {type(exc).__name__}: {exc}") from None
 
 
 def _gate_http_snapshots(lines: Iterable[str], source: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
@@ -71,19 +82,37 @@ def _gate_http_snapshots(lines: Iterable[str], source: str) -> Iterator[tuple[in
             raise CaptureFormatError(source, line_no, f"not a Gate order book snapshot: {type(exc).__name__}") from None
 
 
+@overload
 def gate_ws_sample_events(
     ws_lines: Iterable[str], http_lines: Iterable[str], venue: str = "gate", *,
     ws_source: str = "<gate ws recording>", http_source: str = "<gate http recording>",
-) -> Iterator[CaptureEvent]:
-    """Capture events from a Gate ``spot.order_book_update`` recording and its ``with_id`` snapshots.
+    trades: Literal[False] = False,
+) -> Iterator[CaptureEvent]: ...
+@overload
+def gate_ws_sample_events(
+    ws_lines: Iterable[str], http_lines: Iterable[str], venue: str = "gate", *,
+    ws_source: str = "<gate ws recording>", http_source: str = "<gate http recording>", trades: bool,
+) -> Iterator[CaptureLine]: ...
+def gate_ws_sample_events(
+    ws_lines: Iterable[str], http_lines: Iterable[str], venue: str = "gate", *,
+    ws_source: str = "<gate ws recording>", http_source: str = "<gate http recording>", trades: bool = False,
+) -> Iterator[CaptureLine]:
+    """Capture events from a Gate ``spot.order_book_update`` recording and its ``with_id`` snapshots, and
+    with ``trades=True`` the recording's ``spot.trades`` updates as trades, in their place.
 
     Frames and snapshots are merged by receive time (a snapshot received after a frame was fetched after
-    it), then synced per pair by the update-id rule. An input with no frames, or no snapshots, is an error.
+    it), then synced per pair by the update-id rule. An input with no book frames, or no snapshots, is an
+    error; so is a malformed trade frame (naming its line).
     """
-    timeline: list[tuple[int, int, str, dict[str, Any]]] = []
-    for ts, frame in _gate_ws_frames(ws_lines, ws_source):
-        timeline.append((ts, len(timeline), "diff", frame))
-    if not timeline:
+    timeline: list[tuple[int, int, str, Any]] = []
+    diffs = 0
+    for ts, item in _gate_ws_frames(ws_lines, ws_source, venue, trades):
+        if isinstance(item, dict):
+            timeline.append((ts, len(timeline), "diff", item))
+            diffs += 1
+        else:
+            timeline.append((ts, len(timeline), "trade", item))
+    if not diffs:
         raise UsageError(f"{ws_source}: no spot.order_book_update frames in it (is it the WebSocket recording?)")
     frames = len(timeline)
     for ts, pair, body in _gate_http_snapshots(http_lines, http_source):
@@ -94,6 +123,9 @@ def gate_ws_sample_events(
     store, out = collecting_store()
     syncs: dict[str, DiffSync] = {}
     for ts, _, kind, msg in timeline:
+        if kind == "trade":
+            yield msg
+            continue
         try:
             pair = msg["pair"] if kind == "snapshot" else msg["s"]
             sync = syncs.get(pair)
@@ -113,7 +145,8 @@ def gate_ws_sample_events(
 
 def add_convert_command(sub: Any) -> None:
     """``arb convert gate WS HTTP --out FILE``."""
-    g = sub.add_parser("gate", help="spot.order_book_update frames + order_book?with_id=true snapshots")
+    g = sub.add_parser("gate", help="spot.order_book_update and spot.trades frames + order_book?with_id=true "
+                       "snapshots")
     g.add_argument("ws", type=Path)
     g.add_argument("http", type=Path)
     g.add_argument("--out", required=True, type=Path)
@@ -125,8 +158,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
     input_file(args.http)
     check_out(args.out)
     # errors="replace": a binary file is then a malformed first line (file:line), not a decoding traceback.
+    kinds: Counter[str] = Counter()
     with open(args.ws, errors="replace") as ws, open(args.http, errors="replace") as http:
-        events = gate_ws_sample_events(ws, http, ws_source=str(args.ws), http_source=str(args.http))
-        count = write_capture(events, args.out, f"{args.ws} + {args.http}")
-    print(printable(f"wrote {count} events to {args.out}"))
+        events = gate_ws_sample_events(ws, http, ws_source=str(args.ws), http_source=str(args.http), trades=True)
+        count = write_capture(_counted(events, kinds), args.out, f"{args.ws} + {args.http}")
+    print(printable(f"wrote {count} events to {args.out}: {count - kinds['trade']} book events, "
+                    f"{kinds['trade']} trades"))
     return 0
+
+
+def _counted(events: Iterable[CaptureLine], kinds: Counter[str]) -> Iterator[CaptureLine]:
+    """``events``, each counted by type in ``kinds`` as it passes."""
+    for event in events:
+        kinds[event.type] += 1
+        yield event
