@@ -19,6 +19,12 @@ Malformed input never stops the feed (``marketdata/drops.py``):
   over-precise price drops that level (counted).
 
 Anything else that ends :meth:`CcxtBookFeed.run` (a bug) is the supervisor's: logged, counted, restarted.
+
+Given a trade tape (``arb record``), the feed also runs ccxt.pro's ``watch_trades`` for each symbol, where
+the exchange has it, and puts every unified trade on the tape: ``side`` is the taker's (ccxt's rule), price
+and amount are ccxt's floats written back as decimal strings (ccxt keeps no venue strings; the shortest
+decimal that round-trips). A trade without an id or a side, or with a number that is not one, is dropped
+and counted; a failing trade watch backs off and retries on its own, never touching a book.
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ import ccxt
 
 from arb.backoff import full_jitter
 from arb.marketdata.books import BookStore
+from arb.marketdata.capture import checked_trade
 from arb.marketdata.drops import Dropped, FrameDrops, Level, checked_levels, optional_int
+from arb.marketdata.trades import TradeTape
 from arb.marketdata.wallclock import wall_ms
 
 log = logging.getLogger(__name__)
@@ -101,9 +109,11 @@ class CcxtBookFeed:
         drops: FrameDrops | None = None,
         venue: str | None = None,
         market_names: Mapping[str, str] | None = None,
+        trades: TradeTape | None = None,
     ) -> None:
         self.store = store
         self.exchange = exchange
+        self.tape = trades
         self.venue: str = venue or exchange.id  # the configured name; the ccxt id by default
         self.symbols = list(symbols)  # the books' symbols; watched as the venue's market for each
         self.markets = {s: (market_names or {}).get(s, s) for s in self.symbols}
@@ -115,6 +125,7 @@ class CcxtBookFeed:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.errors = 0
+        self.trade_errors = 0  # failed trade watches (each backed off and retried)
         self.drops = drops or FrameDrops()
         self.resubscribes = 0
         self.guard(exchange)
@@ -175,6 +186,8 @@ class CcxtBookFeed:
             async with asyncio.TaskGroup() as group:  # one symbol failing cancels the others (then restarts)
                 for symbol in self.symbols:
                     group.create_task(self._run_symbol(symbol))
+                    if self.tape is not None and self.exchange.has.get("watchTrades"):
+                        group.create_task(self._run_trades(symbol, self.tape))
         finally:
             for symbol in self.symbols:
                 self.store.reset(self.venue, symbol, ts=self.clock_ms())
@@ -199,6 +212,41 @@ class CcxtBookFeed:
                 self.store.reset(self.venue, symbol, ts=self.clock_ms())
             await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
             attempt += 1
+
+    async def _run_trades(self, symbol: str, tape: TradeTape) -> None:
+        attempt = 0
+        while True:
+            try:
+                trades = await self.exchange.watch_trades(self.markets[symbol])
+            except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
+                self.trade_errors += 1
+                log.warning("%s %s trades: %s: %s", self.venue, symbol, type(exc).__name__, exc)
+                await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
+                attempt += 1
+                continue
+            attempt = 0
+            ts = self.clock_ms()
+            for trade in trades if isinstance(trades, Sequence) else ():
+                self.on_trade(symbol, trade, ts, tape)
+
+    def on_trade(self, symbol: str, trade: object, ts: int, tape: TradeTape) -> None:
+        """Put one ccxt unified trade received at ``ts`` on ``tape``; a malformed one is dropped and counted."""
+        try:
+            if not isinstance(trade, Mapping):
+                raise Dropped("not_object", f"a trade of type {type(trade).__name__}")
+            trade_id = trade.get("id")
+            if trade_id is None or isinstance(trade_id, bool) or not isinstance(trade_id, str | int):
+                raise Dropped("missing_field", f"a trade without an id: {str(trade_id)[:40]}")
+            tape_trade = checked_trade(ts, self.venue, symbol, _ccxt_number(trade.get("price")),
+                                       _ccxt_number(trade.get("amount")), trade.get("side"),  # type: ignore[arg-type]
+                                       str(trade_id), optional_int(trade.get("timestamp")))
+        except Dropped as drop:
+            self.drops.count(self.venue, drop.reason, f"{symbol} trade: {drop.detail}")
+            return
+        except ValueError as exc:
+            self.drops.count(self.venue, "missing_field", f"{symbol} trade: {exc}")
+            return
+        tape.trade(tape_trade)
 
     def on_orderbook(self, symbol: str, orderbook: object) -> bool:
         """Publish ccxt's book as a snapshot; returns False when it was dropped (counted, book ``syncing``)."""

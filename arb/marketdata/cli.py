@@ -6,8 +6,9 @@ inputs are not what the command expects, or that yields no events, exits non-zer
 or partial output file behind.
 
 Venues come from the registry: ``arb record --venues`` takes what a config's venue names take (an arb
-adapter key or a ccxt exchange id), each recorded by its adapter's own book feed; ``arb convert`` has one
-subcommand per adapter with a converter.
+adapter key or a ccxt exchange id), each recorded by its adapter's own book feed, which records the venue's
+public trades too where it can subscribe to them; ``arb convert`` has one subcommand per adapter with a
+converter.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from arb.marketdata.books import BookStore
 from arb.marketdata.convert import check_out
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.recorder import Feed, record
+from arb.marketdata.trades import TradeTape
 from arb.marketdata.wallclock import wall_ms
 from arb.venues.adapter import Endpoint
 from arb.venues.registry import ADAPTERS, UnknownVenue, resolve
 
 
 def register(subparsers: Any) -> None:
-    rec = subparsers.add_parser("record", help="record live order books to a capture file")
+    rec = subparsers.add_parser("record", help="record live order books and trades to a capture file")
     rec.add_argument("--venues", required=True,
                      help=f"comma-separated venues: an arb adapter ({', '.join(ADAPTERS)}) or a ccxt exchange id")
     rec.add_argument("--symbols", required=True, help="comma-separated unified symbols, e.g. BTC/USDT")
@@ -97,8 +99,10 @@ def _markets(values: list[str], venues: list[str], symbols: list[str]) -> dict[s
     return found
 
 
-def build_feeds(venues: list[str], symbols: list[str], store: BookStore, args: argparse.Namespace) -> list[Feed]:
-    """Each venue's own book feed, from its adapter (checked before anything connects)."""
+def build_feeds(venues: list[str], symbols: list[str], store: BookStore, args: argparse.Namespace,
+                trades: TradeTape | None = None) -> list[Feed]:
+    """Each venue's own book feed, from its adapter (checked before anything connects), putting the venue's
+    trades on ``trades`` where it can."""
     endpoints = _endpoints(args.endpoint, venues)
     markets = _markets(args.market, venues, symbols)
     drops = FrameDrops()
@@ -114,7 +118,7 @@ def build_feeds(venues: list[str], symbols: list[str], store: BookStore, args: a
         try:
             feeds.append(ref.adapter.book_feed(ref, store, symbols, depth=args.depth, clock_ms=wall_ms,
                                                drops=drops, endpoint=endpoints.get(venue),
-                                               market_names=markets.get(venue)))
+                                               market_names=markets.get(venue), trades=trades))
         except ValueError as exc:
             raise ConfigError("command line", "--endpoint", f"{venue}: {exc}") from None
     return feeds
@@ -141,13 +145,15 @@ def cmd_record(args: argparse.Namespace) -> int:
         raise ConfigError("command line", "--depth", f"must be at least 1 (got {args.depth})")
     seen: set[str] = set()
 
+    tape = TradeTape()
+
     async def main() -> int:
         store = BookStore(depth=args.depth)
         store.add_listener(lambda event, _book: seen.add(event.venue))
-        feeds = build_feeds(venues, symbols, store, args)
+        feeds = build_feeds(venues, symbols, store, args, tape)
         try:
             return await record(feeds, store, args.out, duration_s=args.duration,
-                                connect_timeout_s=args.connect_timeout)
+                                connect_timeout_s=args.connect_timeout, trades=tape)
         finally:
             for feed in feeds:
                 exchange = getattr(feed, "exchange", None)
@@ -157,5 +163,5 @@ def cmd_record(args: argparse.Namespace) -> int:
     count = asyncio.run(main())
     silent = [venue for venue in venues if venue not in seen]
     note = f" (nothing from {', '.join(silent)})" if silent else ""
-    print(printable(f"recorded {count} events to {args.out}{note}"))
+    print(printable(f"recorded {count} events ({tape.count} trades) to {args.out}{note}"))
     return 0

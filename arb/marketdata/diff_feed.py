@@ -13,6 +13,10 @@ book when the frame cannot say which it was for: a lost update never leaves a si
 Snapshots are checked the same way (a bad one is counted and fetched again). What does end
 :meth:`DiffStreamFeed.run` is a :class:`VenueError` from the venue's frame reader (a refused subscription)
 or a bug; the engine's supervisor logs, counts and restarts it (``runtime/supervisor.py``).
+
+Given a :class:`~arb.marketdata.trades.TradeTape` (``arb record`` gives one), a venue's feed also subscribes
+to its public trades where it can, routes each trade frame to :data:`TRADE` and reads it in :meth:`_trade`;
+the trade goes on the tape. A book frame never takes that branch (it is taken only for a key no book has).
 """
 
 from __future__ import annotations
@@ -32,12 +36,16 @@ import orjson
 from arb.backoff import full_jitter
 from arb.errors import TransientVenueError, VenueError
 from arb.marketdata.books import BookStore
+from arb.marketdata.capture import CaptureTrade
 from arb.marketdata.diffsync import DiffSync
 from arb.marketdata.drops import Dropped, FrameDrops, Level
+from arb.marketdata.trades import TradeTape
 
 log = logging.getLogger(__name__)
 
 NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError, TransientVenueError)
+TRADE = "\x00trade"
+"""The key :meth:`DiffStreamFeed._route` gives a trade frame: never a venue's id of a book."""
 BOOK_ERRORS = (ValueError, TypeError, ArithmeticError)  # what a book could raise on input it refuses
 
 
@@ -85,8 +93,10 @@ class DiffStreamFeed(abc.ABC):
         backoff_base: float,
         backoff_cap: float,
         drops: FrameDrops | None,
+        trades: TradeTape | None = None,
     ) -> None:
         self.store = store
+        self.tape = trades  # where trades go; None: the feed subscribes to none
         self.venue = venue
         self.syncs = dict(syncs)
         self.clock_ms = clock_ms
@@ -97,10 +107,11 @@ class DiffStreamFeed(abc.ABC):
         self.connections = 0
         self.snapshots_fetched = 0
         self.drops = drops or FrameDrops()
-        # Every frame received is exactly one of: applied (a book update of ours), ignored (another channel
-        # or event: acks, pongs), dropped (counted in ``drops`` with its reason).
+        # Every frame received is exactly one of: applied (a book update of ours), a trade (on the tape),
+        # ignored (another channel or event: acks, pongs), dropped (counted in ``drops`` with its reason).
         self.frames = 0
         self.applied = 0
+        self.trades = 0
         self.ignored = 0
         self.dropped = 0
         self.connected = asyncio.Event()
@@ -138,6 +149,11 @@ class DiffStreamFeed(abc.ABC):
     @abc.abstractmethod
     def _snapshot(self, data: bytes) -> Snapshot:
         """A snapshot body, checked; :class:`Dropped` if malformed."""
+
+    def _trade(self, payload: Any) -> CaptureTrade:
+        """The trade in a frame :meth:`_route` gave as :data:`TRADE`, checked; :class:`Dropped` (with
+        ``resync=False``) if malformed. Only a venue that routes trades says how."""
+        raise NotImplementedError(f"{type(self).__name__} routes no trades")
 
     # ------------------------------------------------------------------------------- the loop
     async def run(self) -> None:
@@ -212,6 +228,11 @@ class DiffStreamFeed(abc.ABC):
             named, payload = routed
             sync = self.syncs.get(named)
             if sync is None:
+                if named is TRADE and self.tape is not None:
+                    trade = self._trade(payload)
+                    self.trades += 1
+                    self.tape.trade(trade)
+                    return
                 raise Dropped("unknown_pair", f"an update for {named[:40]!r}", resync=False)
             key = named
             bids, asks, first, last, exchange_ts, prev, over_precise = self._diff(key, payload)

@@ -1,4 +1,5 @@
-"""Record live books to a capture file: every event the store is fed, written as it arrives.
+"""Record live books to a capture file: every event the store is fed, written as it arrives, and every
+trade the feeds put on the trade tape (``trades.py``), in the one order they arrive in.
 
 A recording leaves a file only when it holds something: events go to a hidden partial file beside the
 output, which replaces the output at the end (interrupted or not) when it has at least one event and is
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from arb.errors import TransientVenueError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureWriter
+from arb.marketdata.trades import TradeTape
 
 
 class Feed(Protocol):
@@ -37,9 +39,11 @@ async def record(
     duration_s: float | None = None,
     stop: asyncio.Event | None = None,
     connect_timeout_s: float | None = None,
+    trades: TradeTape | None = None,
 ) -> int:
-    """Run ``feeds`` into ``store`` and write what they deliver to ``out`` until ``duration_s`` passes,
-    ``stop`` is set, or a feed fails (its error is raised). Returns the number of events written.
+    """Run ``feeds`` into ``store`` (and ``trades``, the tape the feeds were given) and write what they
+    deliver to ``out`` until ``duration_s`` passes, ``stop`` is set, or a feed fails (its error is raised).
+    Returns the number of events written, trades included.
 
     Raises :class:`TransientVenueError` naming the feeds' venues when nothing was recorded: no event within
     ``connect_timeout_s`` (the recording stops there), or none at all by the end."""
@@ -51,11 +55,11 @@ async def record(
     writer = CaptureWriter(partial)
     first = asyncio.Event()
 
-    def on_event(event: Any, _book: object) -> None:
+    def on_event(event: Any, _book: object = None) -> None:
         writer.write(event)
         first.set()
 
-    remove = store.add_listener(on_event)
+    removers = [store.add_listener(on_event)] + ([trades.add_listener(on_event)] if trades is not None else [])
     tasks = [asyncio.create_task(feed.run()) for feed in feeds]
     stopper = asyncio.create_task((stop or asyncio.Event()).wait())
     first_waiter = asyncio.create_task(first.wait())
@@ -76,7 +80,8 @@ async def record(
             if ended or stopper in done:
                 break
     finally:
-        remove()  # the recording ends here: the feeds' own teardown (books reset as they stop) is not in it
+        for remove in removers:  # the recording ends here: the feeds' own teardown (books reset as they stop)
+            remove()  # is not in it
         for task in [*tasks, stopper, first_waiter]:
             task.cancel()
         await asyncio.gather(*tasks, stopper, first_waiter, return_exceptions=True)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from arb.config import Config
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
+    from arb.marketdata.trades import TradeTape
     from arb.sandbox import Sandbox
     from arb.venues.market_names import MarketNames
     from arb.venues.protocol import Venue
@@ -137,9 +138,10 @@ class VenueAdapter(Protocol):
 
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
                   clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  market_names: Mapping[str, str] | None = None) -> Feed:
+                  market_names: Mapping[str, str] | None = None, trades: TradeTape | None = None) -> Feed:
         """The venue's own book feed into ``books`` under ``ref.name`` and the engine's ``symbols``, from the
         venue's servers or from ``endpoint`` (a sandbox); ``market_names``: engine symbol -> the venue's
-        market, where they differ (it subscribes by the venue's). ValueError when this adapter cannot
-        connect elsewhere."""
+        market, where they differ (it subscribes by the venue's); ``trades``: a tape for the venue's public
+        trades too, where the feed can subscribe to them (``arb record``). ValueError when this adapter
+        cannot connect elsewhere."""
         ...

@@ -21,6 +21,7 @@ from arb.venues.generic.client_ids import ClientIdFacts
 if TYPE_CHECKING:
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
+    from arb.marketdata.trades import TradeTape
     from arb.venues.binance.feed import BinanceBookFeed
 
 BY_CCXT_ID: dict[str, BinanceMarket] = {market.ccxt_id: market for market in MARKETS.values()}
@@ -45,15 +46,17 @@ class BinanceAdapter(CcxtAdapter):
 
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
                   clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  market_names: Mapping[str, str] | None = None) -> BinanceBookFeed:
+                  market_names: Mapping[str, str] | None = None,
+                  trades: TradeTape | None = None) -> BinanceBookFeed:
         from arb.venues.binance.feed import BinanceBookFeed
 
         market = BY_CCXT_ID[ref.ccxt_id]
         if endpoint is None:
             return BinanceBookFeed(books, symbols, venue=ref.name, market=market, clock_ms=clock_ms, drops=drops,
-                                   market_names=market_names)
+                                   market_names=market_names, trades=trades)
         return BinanceBookFeed(books, symbols, venue=ref.name, market=market, ws_url=endpoint.ws_url,
-                               rest_url=endpoint.rest_url, clock_ms=clock_ms, drops=drops, market_names=market_names)
+                               rest_url=endpoint.rest_url, clock_ms=clock_ms, drops=drops, market_names=market_names,
+                               trades=trades)
 
 
 ADAPTER = BinanceAdapter()

@@ -11,6 +11,11 @@ as ``{"stream": ..., "data": {...}}``, and each market has its own hosts and sna
 
 Book sizes are as Binance gives them: base units on spot and USD-M, contracts on COIN-M
 (:func:`~arb.venues.binance.markets.base_amount` converts).
+
+Given a trade tape (``arb record``), the feed also asks for each symbol's ``<id>@trade`` stream on the same
+connection, where the market serves it there (``Hosts.trades``), and puts every trade on the tape
+(``trades.py`` reads it). USD-M serves trades on its ``/market`` path only, not on ``/public`` with the
+depth stream: a USD-M recording has no trades (it would take a second connection).
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from typing import Any
 
 from arb.errors import UsageError
 from arb.marketdata.books import BookStore
-from arb.marketdata.diff_feed import Diff, DiffStreamFeed, Snapshot, loads_object
+from arb.marketdata.capture import CaptureTrade
+from arb.marketdata.diff_feed import TRADE, Diff, DiffStreamFeed, Snapshot, loads_object
 from arb.marketdata.drops import Dropped, FrameDrops, checked_id, checked_levels, optional_int, update_ids
+from arb.marketdata.trades import TradeTape
 from arb.marketdata.wallclock import wall_ms
 from arb.venues.binance.markets import BinanceMarket
 from arb.venues.binance.sync import book_sync
+from arb.venues.binance.trades import trade_of
 
 SPEED = "100ms"  # the fastest diff stream spot and futures both serve (spot: 1000ms or 100ms)
 SPOT_MAX_LIMIT = 5000  # spot depth: any limit up to 5000 levels
@@ -36,18 +44,21 @@ FUTURES_LIMITS = (5, 10, 20, 50, 100, 500, 1000)  # futures depth: only these
 
 @dataclass(frozen=True, slots=True)
 class Hosts:
-    """Where one market's depth stream and snapshots are served (``ws`` + ``/stream``, ``rest`` + ``depth``)."""
+    """Where one market's depth stream and snapshots are served (``ws`` + ``/stream``, ``rest`` + ``depth``),
+    and whether ``ws`` serves the trade streams too."""
 
     ws: str
     rest: str
     depth: str
+    trades: bool = True
 
 
 HOSTS = {
     "spot": Hosts("wss://stream.binance.com:9443", "https://api.binance.com", "/api/v3/depth"),
     # USD-M routes streams by path: ``@depth`` is high-frequency public data, served under ``/public``; the
-    # unrouted legacy URLs are retired on 2026-04-23 (USD-M "Important WebSocket Change Notice").
-    "usdm": Hosts("wss://fstream.binance.com/public", "https://fapi.binance.com", "/fapi/v1/depth"),
+    # unrouted legacy URLs are retired on 2026-04-23 (USD-M "Important WebSocket Change Notice"). Trades are
+    # market data, served under ``/market``: not on this connection.
+    "usdm": Hosts("wss://fstream.binance.com/public", "https://fapi.binance.com", "/fapi/v1/depth", trades=False),
     "coinm": Hosts("wss://dstream.binance.com", "https://dapi.binance.com", "/dapi/v1/depth"),
 }
 
@@ -92,6 +103,7 @@ class BinanceBookFeed(DiffStreamFeed):
         backoff_cap: float = 30.0,
         drops: FrameDrops | None = None,
         market_names: Mapping[str, str] | None = None,
+        trades: TradeTape | None = None,
     ) -> None:
         self.symbols = list(symbols)
         self.market = market
@@ -100,10 +112,11 @@ class BinanceBookFeed(DiffStreamFeed):
         if len(ids) < len(self.symbols):
             raise UsageError(f"{venue}: {', '.join(self.symbols)} name one Binance {market.label} book twice")
         syncs = {key: book_sync(store, market, venue, symbol) for key, symbol in ids.items()}
-        super().__init__(store, venue, syncs, clock_ms=clock_ms, rng=rng, sleep=sleep, backoff_base=backoff_base,
-                         backoff_cap=backoff_cap, drops=drops)
         hosts = HOSTS[market.key]
-        streams = "/".join(f"{key.lower()}@depth@{SPEED}" for key in ids)  # stream names are lower case
+        super().__init__(store, venue, syncs, clock_ms=clock_ms, rng=rng, sleep=sleep, backoff_base=backoff_base,
+                         backoff_cap=backoff_cap, drops=drops, trades=trades if hosts.trades else None)
+        kinds = [f"@depth@{SPEED}"] + (["@trade"] if self.tape is not None else [])
+        streams = "/".join(f"{key.lower()}{kind}" for key in ids for kind in kinds)  # stream names are lower case
         self.ws_url = f"{(ws_url or hosts.ws).rstrip('/')}/stream?streams={streams}"
         self.rest_url = (rest_url or hosts.rest).rstrip("/") + hosts.depth
         self.limit = snapshot_limit(market, limit)
@@ -121,11 +134,23 @@ class BinanceBookFeed(DiffStreamFeed):
                 raise Dropped("venue_error", str(frame["error"]), resync=False)
             return None
         if payload.get("e") != "depthUpdate":
+            if self.tape is not None and payload.get("e") == "trade":
+                return TRADE, payload
             return None  # another stream's event (``serverShutdown`` announces a disconnect: we reconnect)
         named = payload.get("s")
         if not isinstance(named, str):
             raise Dropped("missing_field", "no symbol 's'")
         return named, payload
+
+    def _trade(self, payload: Any) -> CaptureTrade:
+        named = payload.get("s")
+        sync = self.syncs.get(named) if isinstance(named, str) else None
+        if sync is None:
+            raise Dropped("unknown_pair", f"a trade of {str(named)[:40]!r}", resync=False)
+        try:
+            return trade_of(payload, self.clock_ms(), self.venue, sync.symbol)
+        except (KeyError, ValueError) as exc:
+            raise Dropped("missing_field", f"trade: {type(exc).__name__}: {exc}", resync=False) from None
 
     def _diff(self, key: str, payload: Any) -> Diff:
         first, last = update_ids(payload.get("U"), payload.get("u"))

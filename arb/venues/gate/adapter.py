@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from arb.config import Config
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
+    from arb.marketdata.trades import TradeTape
     from arb.sandbox import PairSpec
     from arb.venues.gate.feed import GateBookFeed
     from arb.venues.protocol import Venue
@@ -270,13 +271,13 @@ class GateAdapter:
 
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
                   clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  market_names: Mapping[str, str] | None = None) -> GateBookFeed:
+                  market_names: Mapping[str, str] | None = None, trades: TradeTape | None = None) -> GateBookFeed:
         from arb.venues.gate.feed import GateBookFeed
 
         if endpoint is None:
             return GateBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops,
-                                market_names=market_names)
+                                market_names=market_names, trades=trades)
         return GateBookFeed(books, symbols, venue=ref.name, ws_url=endpoint.ws_url, rest_url=endpoint.rest_url,
-                            clock_ms=clock_ms, drops=drops, market_names=market_names)
+                            clock_ms=clock_ms, drops=drops, market_names=market_names, trades=trades)
 
 ADAPTER = GateAdapter()

@@ -8,11 +8,17 @@ is Gate's is here: one subscribe frame per pair, the frame and snapshot shapes, 
 
 A frame on our channel with an error ends :meth:`GateBookFeed.run` when Gate refused a subscription (the
 feed cannot work as configured); any other error frame is dropped and counted.
+
+Given a trade tape (``arb record``), the feed also subscribes to ``spot.trades`` for its pairs, one frame
+for all, and puts every update on the tape (``trades.py`` reads it). A refused trade subscription ends
+nothing: the books are what the feed is for. It is logged, counted as a ``venue_error`` drop, and the
+recording goes on without trades (``arb sandbox`` serves no ``spot.trades``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -21,7 +27,8 @@ import orjson
 
 from arb.errors import VenueError
 from arb.marketdata.books import BookStore
-from arb.marketdata.diff_feed import Diff, DiffStreamFeed, Snapshot, loads_object
+from arb.marketdata.capture import CaptureTrade
+from arb.marketdata.diff_feed import TRADE, Diff, DiffStreamFeed, Snapshot, loads_object
 from arb.marketdata.diffsync import DiffSync
 from arb.marketdata.drops import (
     Dropped,
@@ -32,7 +39,11 @@ from arb.marketdata.drops import (
     optional_int,
     update_ids,
 )
+from arb.marketdata.trades import TradeTape
 from arb.marketdata.wallclock import wall_ms
+from arb.venues.gate import trades as gate_trades
+
+log = logging.getLogger(__name__)
 
 GATE_WS_URL = "wss://api.gateio.ws/ws/v4/"
 GATE_REST_URL = "https://api.gateio.ws/api/v4"
@@ -75,12 +86,13 @@ class GateBookFeed(DiffStreamFeed):
         backoff_cap: float = 30.0,
         drops: FrameDrops | None = None,
         market_names: Mapping[str, str] | None = None,
+        trades: TradeTape | None = None,
     ) -> None:
         self.symbols = list(symbols)
         names = market_names or {}  # engine symbol -> Gate's market, where they differ
         super().__init__(store, venue, {gate_pair(names.get(s, s)): DiffSync(store, venue, s) for s in self.symbols},
                          clock_ms=clock_ms, rng=rng, sleep=sleep, backoff_base=backoff_base,
-                         backoff_cap=backoff_cap, drops=drops)
+                         backoff_cap=backoff_cap, drops=drops, trades=trades)
         self.ws_url = ws_url
         self.rest_url = rest_url.rstrip("/")
         self.limit = limit
@@ -91,13 +103,19 @@ class GateBookFeed(DiffStreamFeed):
 
     def _subscriptions(self) -> list[str]:
         now_s = self.clock_ms() // 1000
-        return [orjson.dumps({"time": now_s, "channel": CHANNEL, "event": "subscribe",
-                              "payload": [pair, self.interval]}).decode()  # Gate expects text frames
-                for pair in self.syncs]
+        frames = [orjson.dumps({"time": now_s, "channel": CHANNEL, "event": "subscribe",
+                                "payload": [pair, self.interval]}).decode()  # Gate expects text frames
+                  for pair in self.syncs]
+        if self.tape is not None:
+            frames.append(orjson.dumps({"time": now_s, "channel": gate_trades.CHANNEL, "event": "subscribe",
+                                        "payload": list(self.syncs)}).decode())
+        return frames
 
     def _route(self, data: str | bytes) -> tuple[str, Any] | None:
         frame = loads_object(data)
         if frame.get("channel") != CHANNEL:
+            if self.tape is not None and frame.get("channel") == gate_trades.CHANNEL:
+                return self._route_trade(frame)
             return None
         event = frame.get("event")
         if frame.get("error"):
@@ -113,6 +131,29 @@ class GateBookFeed(DiffStreamFeed):
         if not isinstance(named, str):
             raise Dropped("missing_field", "no pair 's'")
         return named, result
+
+    def _route_trade(self, frame: dict[str, Any]) -> tuple[str, Any] | None:
+        if frame.get("error"):
+            if frame.get("event") == "subscribe":
+                log.warning("%s: trades subscription refused, recording books without trades: %s", self.venue,
+                            str(frame["error"])[:200])
+            raise Dropped("venue_error", f"{gate_trades.CHANNEL}: {str(frame['error'])[:200]}", resync=False)
+        if frame.get("event") != "update":
+            return None
+        return TRADE, frame.get("result")
+
+    def _trade(self, payload: Any) -> CaptureTrade:
+        if not isinstance(payload, dict):
+            raise Dropped("missing_field", f"{gate_trades.CHANNEL}: no 'result' object", resync=False)
+        pair = payload.get("currency_pair")
+        sync = self.syncs.get(pair) if isinstance(pair, str) else None
+        if sync is None:
+            raise Dropped("unknown_pair", f"a trade of {str(pair)[:40]!r}", resync=False)
+        try:
+            return gate_trades.trade_of(payload, self.clock_ms(), self.venue, sync.symbol)
+        except (KeyError, ValueError) as exc:
+            raise Dropped("missing_field", f"{gate_trades.CHANNEL}: {type(exc).__name__}: {exc}",
+                          resync=False) from None
 
     def _diff(self, key: str, payload: Any) -> Diff:
         first, last = update_ids(payload.get("U"), payload.get("u"))

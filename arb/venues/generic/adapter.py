@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from arb.config import Config
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
+    from arb.marketdata.trades import TradeTape
     from arb.venues.protocol import Venue
 
 
@@ -142,7 +143,7 @@ class CcxtAdapter:
 
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
                   clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  market_names: Mapping[str, str] | None = None) -> Feed:
+                  market_names: Mapping[str, str] | None = None, trades: TradeTape | None = None) -> Feed:
         from arb.marketdata.ccxt_feed import CcxtBookFeed
 
         if endpoint is not None:
@@ -150,7 +151,7 @@ class CcxtAdapter:
                              "it cannot be pointed at another endpoint")
         exchange = ccxt_class(ref.ccxt_id)({"enableRateLimit": True})
         return CcxtBookFeed(books, exchange, symbols, limit=depth, clock_ms=clock_ms, drops=drops, venue=ref.name,
-                            market_names=market_names)
+                            market_names=market_names, trades=trades)
 
 
 ADAPTER = CcxtAdapter()

@@ -1,5 +1,5 @@
 """Binance trades into captures: the converter writes every ``trade`` of the symbol (counted here straight from
-the raw recording), with the aggressor's side."""
+the raw recording), with the aggressor's side; the live feed reads the same frames the same way."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ import pytest
 
 from arb.cli import main
 from arb.errors import CaptureFormatError
+from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureTrade, read_capture
+from arb.marketdata.drops import FrameDrops
+from arb.marketdata.trades import TradeTape
 from arb.venues.binance.convert import ConvertStats, raw_events
+from arb.venues.binance.feed import BinanceBookFeed
 from arb.venues.binance.markets import MARKETS
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -95,3 +99,32 @@ def test_trades_of_another_symbol_are_passed_over_and_a_malformed_one_is_named()
     with pytest.raises(CaptureFormatError, match=rf"^<binance recording>:{at + 1}: a malformed trade: .*'m'"):
         list(raw_events(lines, "BTC/USDT", trades=True))
     list(raw_events(lines, "BTC/USDT"))  # not asked for, trade lines are passed over as before
+
+
+@pytest.mark.parametrize("key", ["spot", "coinm"])
+def test_the_feed_subscribes_to_trades_and_reads_them_as_the_converter_does(key: str) -> None:
+    _, symbol, venue_id = RECORDINGS[key]
+    tape, got = TradeTape(), []
+    tape.add_listener(got.append)
+    feed = BinanceBookFeed(BookStore(), [symbol], venue="binance_main", market=MARKETS[key], trades=tape,
+                           clock_ms=lambda: 7, drops=FrameDrops())
+    assert feed.ws_url.endswith(f"streams={venue_id.lower()}@depth@100ms/{venue_id.lower()}@trade")
+    for line in _lines(key):
+        if b"lastUpdateId" not in line:
+            feed.on_message(line.partition(b" ")[2])
+    want = [t for t in raw_events(_lines(key), symbol, "binance_main", trades=True) if isinstance(t, CaptureTrade)]
+    assert got == [CaptureTrade(7, t.venue, t.symbol, t.price, t.amount, t.side, t.trade_id, t.exchange_ts)
+                   for t in want]
+    assert feed.trades == len(got) and feed.frames == feed.applied + feed.trades + feed.ignored + feed.dropped
+    # a malformed trade is dropped and counted; it resyncs no book
+    feed.on_message(b'{"stream":"x@trade","data":{"e":"trade","s":"%s","t":1,"p":"1","q":"0","m":true}}'
+                    % venue_id.encode())
+    assert feed.drops.by_venue() == {"binance_main": {"missing_field": 1}} and feed.trades == len(got)
+
+
+def test_without_a_tape_or_on_usdm_no_trade_stream_is_asked_for() -> None:
+    spot = BinanceBookFeed(BookStore(), ["BTC/USDT"], venue="binance", market=MARKETS["spot"])
+    assert spot.ws_url.endswith("streams=btcusdt@depth@100ms") and spot.tape is None
+    usdm = BinanceBookFeed(BookStore(), ["BTC/USDT:USDT"], venue="binanceusdm", market=MARKETS["usdm"],
+                           trades=TradeTape())
+    assert usdm.ws_url.endswith("streams=btcusdt@depth@100ms") and usdm.tape is None  # served on /market only

@@ -1,5 +1,6 @@
 """Gate ``spot.trades`` into captures: the converter writes every recorded update as a trade in its place (the
-cryptofeed sample holds 9) and a frame in Gate's documented shape reads the same."""
+cryptofeed sample holds 9), a frame in Gate's documented shape reads the same, and the live feed subscribes to
+the channel only when recording, reads its updates alike and survives a refused subscription."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import orjson
 import pytest
 
 from arb.errors import CaptureFormatError
+from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureTrade
+from arb.marketdata.drops import FrameDrops
+from arb.marketdata.trades import TradeTape
 from arb.venues.gate.convert import gate_ws_sample_events
+from arb.venues.gate.feed import GateBookFeed
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 WS = (DATA / "gateio-ws-1.0.txt").read_text().splitlines()
@@ -70,3 +75,37 @@ def test_a_malformed_trade_frame_is_named_by_its_line(change: dict[str, object],
     with pytest.raises(CaptureFormatError, match=rf"^ws\.txt:11: not a Gate WebSocket recording line .*{says}"):
         list(gate_ws_sample_events(ws, HTTP, trades=True, ws_source="ws.txt"))
     assert list(gate_ws_sample_events(ws, HTTP)) == list(gate_ws_sample_events(WS, HTTP))  # not asked for: passed
+
+
+def _feed(tape: TradeTape | None) -> GateBookFeed:
+    return GateBookFeed(BookStore(), ["DIS/USDT", "NEO/BTC"], trades=tape, clock_ms=lambda: 42_000,
+                        drops=FrameDrops())
+
+
+def test_the_feed_subscribes_to_trades_only_with_a_tape_and_reads_them() -> None:
+    assert [orjson.loads(f)["channel"] for f in _feed(None)._subscriptions()] == ["spot.order_book_update"] * 2
+    tape, got = TradeTape(), []
+    tape.add_listener(got.append)
+    feed = _feed(tape)
+    subscribe = [orjson.loads(f) for f in feed._subscriptions()][-1]
+    assert (subscribe["channel"], subscribe["event"], subscribe["payload"]) == ("spot.trades", "subscribe",
+                                                                               ["DIS_USDT", "NEO_BTC"])
+    for line in WS:
+        if " <-" not in line and '"channel":"spot.trades"' in line:
+            feed.on_message(line.partition(": ")[2])
+    ours = [r for _, r in _recorded_trade_frames() if r["currency_pair"] in ("DIS_USDT", "NEO_BTC")]
+    assert [(t.symbol, t.trade_id, t.side, t.ts) for t in got] == [
+        (str(r["currency_pair"]).replace("_", "/"), str(r["id"]), r["side"], 42_000) for r in ours]
+    assert feed.trades == len(got) == 6
+    # another pair's trades (subscribed by someone else?) are dropped and counted, never a resync
+    assert feed.drops.by_venue() == {"gate": {"unknown_pair": 3}}
+    assert feed.ignored == 1  # the subscription's acknowledgement
+
+
+def test_a_refused_trades_subscription_leaves_the_books_alone() -> None:
+    feed = _feed(TradeTape())
+    feed.on_message(orjson.dumps({"time": 1, "channel": "spot.trades", "event": "subscribe",
+                                  "error": {"code": 2, "message": "unknown channel spot.trades"}}))
+    assert feed.drops.by_venue() == {"gate": {"venue_error": 1}}
+    assert feed.dropped == 1 and all(sync.book.seq is None for sync in feed.syncs.values())
+    assert not feed._fetching  # no resync asked for
