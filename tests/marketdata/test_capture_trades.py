@@ -1,4 +1,4 @@
-"""Trades in captures: exact round trips, strict refusals naming file:line, and readers that
+"""Trades in captures (docs/CAPTURE.md): exact round trips, strict refusals naming file:line, and readers that
 yield trades only when asked, while checking every trade line and its place in time either way."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from arb.marketdata.capture import (
 )
 from arb.marketdata.timeline import read_timeline
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "CAPTURE.md"
 SNAP = (b'{"ts":1000,"venue":"binance","symbol":"BTC/USDT","type":"snapshot",'
         b'"bids":[["61837.62","1.5"]],"asks":[["61837.63","0.2"]]}')
 TRADE = (b'{"ts":1000,"venue":"binance","symbol":"BTC/USDT","type":"trade","price":"61837.63000000",'
@@ -68,6 +69,14 @@ def test_readers_yield_no_trades_unless_asked(tmp_path: Path) -> None:
     assert [e.type for e in books] == ["snapshot", "delta"]
     assert list(read_timeline(path)) == books
     assert [e.type for e in read_timeline(path, trades=True)] == ["trade", "snapshot", "delta", "trade"]
+
+
+def test_the_documented_example_reads(tmp_path: Path) -> None:
+    text = DOCS.read_text()
+    example = text[text.index("## Example"):].split("```")[1].strip().encode().splitlines()
+    lines = list(read_capture(_write(tmp_path, *example), trades=True))
+    assert [line.type for line in lines] == ["trade", "snapshot", "snapshot", "delta", "trade", "reset"]
+    assert dumps_events(lines) == b"".join(line + b"\n" for line in example)  # written in the documented order
 
 
 BAD_TRADES = [
