@@ -31,18 +31,20 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from arb.config import Config
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureEvent
+from arb.marketdata.capture import CaptureEvent, CaptureLine, CaptureTrade
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.timeline import read_timeline
+from arb.runtime.arrival import MarketArrival
 from arb.runtime.simloop import stop_market_time
 from arb.runtime.supervisor import Spawn
-from arb.runtime.venues import VenueSet
+from arb.runtime.venues import SimulatedMarket, VenueSet
 from arb.venues.adapter import Feed
 
 log = logging.getLogger(__name__)
@@ -122,49 +124,69 @@ async def paced_capture(path: Path, routes: dict[tuple[str, str], str], books: B
 async def market_source(path: Path, routes: dict[tuple[str, str], str], books: BookStore, origin_ms: int,
                         progress: Callable[[int, int], None] | None = None,
                         feed_latency_ms: Mapping[str, int] | None = None,
-                        delivered: Callable[[], None] | None = None) -> None:
-    """A simulation's market data: the routed events of a capture applied to ``books`` at their market time,
-    on the running :class:`~arb.runtime.simloop.SimulatedLoop` (whose pacing is the run's speed).
+                        delivered: Callable[[], None] | None = None,
+                        markets: Mapping[str, SimulatedMarket] | None = None,
+                        arrival: MarketArrival | None = None) -> None:
+    """A simulation's market data: the routed events of a capture, at their market time, on the running
+    :class:`~arb.runtime.simloop.SimulatedLoop` (whose pacing is the run's speed), delivered twice:
 
-    An event reaches its venue's book ``feed_latency_ms[venue]`` after the capture's timestamp (which is
-    already when the recorder received it; the default 0 replays that as it was), so a slower feed to one
-    venue can be tried. Every event due at one market instant is applied before the loop runs anything
-    else, so no decision ever compares two venues at different instants. ``progress`` hears how many
-    capture lines were read and the market time reached. ``delivered`` hears that an instant's events are
-    all applied; the source then lets the loop run (the decision loop decides that instant) before it reads
-    the next lines, so reading ahead never delays a decision. At the end the market stops: time is held
-    from then on (the run's end takes no market time, and timers left on the loop cannot carry it past it).
+    - to the venue itself (``markets``: each simulated venue's matcher), at the capture's time: its book
+      events and its trades. This is the market orders are matched against;
+    - to arb's ``books``, ``feed_latency_ms[venue]`` later (the capture's timestamp is already when the
+      recorder received it; the default 0 replays that as it was), so a slower feed to one venue can be tried.
+
+    Every event due at one market instant is delivered before the loop runs anything else (the venues'
+    before arb's books), so no decision ever compares two venues at different instants, and ``arrival`` (the
+    arrival rule, ``arb/runtime/arrival.py``) holds a request arriving at an instant until its events are in.
+    ``progress`` hears how many capture lines were read and the market time reached. ``delivered`` hears
+    that an instant's events are all applied; the source then lets the loop run (the decision loop decides
+    that instant) before it reads the next lines, so reading ahead never delays a decision. At the end the
+    market stops: time is held from then on (the run's end takes no market time, and timers left on the
+    loop cannot carry it past it).
     """
     loop = asyncio.get_running_loop()
+    markets = markets or {}
     lag = {venue: (feed_latency_ms or {}).get(venue, 0) for venue in set(routes.values())}
-    least = min(lag.values(), default=0)
-    # Events not yet applied, by (due, read order): a later line can be due earlier when feeds lag unevenly.
-    pending: list[tuple[int, int, str, CaptureEvent]] = []
+    least = 0 if markets else min(lag.values(), default=0)
+    # Deliveries not yet made, by (due, to the venue before to arb's book, read order): a later line can be
+    # due earlier when feeds lag unevenly.
+    pending: list[tuple[int, int, int, str, CaptureLine]] = []
     read = 0
     reached = origin_ms
 
+    def due_s(due: int) -> float:
+        return (due - origin_ms) / 1000
+
     async def apply_due(before: int | None) -> None:
-        """Apply the pending events due before ``before`` (all of them at the end), instant by instant."""
+        """Make the pending deliveries due before ``before`` (all of them at the end), instant by instant."""
         nonlocal reached
         while pending and (before is None or pending[0][0] < before):
             due = pending[0][0]
-            delay = (due - origin_ms) / 1000 - loop.time()
+            if arrival is not None:
+                arrival.due_at(due_s(due))
+            delay = due_s(due) - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             while pending and pending[0][0] == due:
-                _, _, venue, event = heapq.heappop(pending)
-                # The store's one entry (snapshot, delta, or a recorded reset/gap), received when it is due,
-                # as its venue's: built here directly, a third of what the store's dataclasses.replace for
-                # its listeners cost.
-                books.apply(CaptureEvent(due, venue, event.symbol, event.type, event.bids, event.asks,
-                                         event.exchange_ts, event.seq, event.first_seq))
+                _, to_book, _, venue, event = heapq.heappop(pending)
+                if not to_book:
+                    _to_venue(markets[venue], event, due)
+                elif event.type != "trade":
+                    # The store's one entry (snapshot, delta, or a recorded reset/gap), received when it is
+                    # due, as its venue's: built here directly, a third of what the store's
+                    # dataclasses.replace for its listeners cost.
+                    assert isinstance(event, CaptureEvent)
+                    books.apply(CaptureEvent(due, venue, event.symbol, event.type, event.bids, event.asks,
+                                             event.exchange_ts, event.seq, event.first_seq))
             reached = due
+            if arrival is not None:
+                arrival.due_at(due_s(pending[0][0]) if pending else None)
             if delivered is not None:
                 delivered()
             if progress is not None:
                 progress(read, reached)
 
-    for read, event in enumerate(read_timeline(path), 1):
+    for read, event in enumerate(read_timeline(path, trades=bool(markets)), 1):
         venue = routes.get((event.venue, event.symbol))
         if venue is None:
             continue
@@ -172,11 +194,24 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
         if pending and pending[0][0] < event.ts + least:
             await apply_due(event.ts + least)
             await asyncio.sleep(0)  # the instant's decisions before the next instant's lines are read
-        heapq.heappush(pending, (event.ts + lag[venue], read, venue, event))
+        if venue in markets:
+            heapq.heappush(pending, (event.ts, 0, read, venue, event))
+        if event.type != "trade":
+            heapq.heappush(pending, (event.ts + lag[venue], 1, read, venue, event))
     await apply_due(None)
     stop_market_time()  # held for good: the loop ends with the run
     if progress is not None:
         progress(read, reached)
+
+
+def _to_venue(market: SimulatedMarket, event: CaptureLine, now_ms: int) -> None:
+    """One capture line to a simulated venue's matcher, under the venue's name for its market."""
+    market_id = market.markets[event.symbol]
+    if isinstance(event, CaptureTrade):
+        market.on_trade(market_id, Decimal(event.price), Decimal(event.amount), event.side, now_ms)
+    elif event.type in ("snapshot", "delta"):
+        market.on_book(market_id, event.type, event.bids, event.asks, now_ms)  # the venue reads the levels
+    # A recorded reset or gap is arb's feed losing the book; the venue's market went on.
 
 
 def _unsupervised(name: str, factory: Callable[[], Awaitable[object]], **_: object) -> asyncio.Task[Any]:
@@ -190,8 +225,8 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
     """Start every venue's book source as a task from ``spawn`` (the engine's supervisor).
 
     ``origin_ms`` set: a simulation. One source, :func:`market_source`, plays ``capture`` for every routed
-    venue on the market timeline (a sandbox plays its own copy for its matching, on the same timeline),
-    calling ``delivered`` after each instant."""
+    venue on the market timeline,
+    calling ``delivered`` after each instant, and feeds each simulated venue its own side of it."""
     out = FeedSet(drops=drops or FrameDrops(), now_ms=now_ms)
     speed = config.replay.speed if config.replay else 1.0
     capture = capture or config.capture_path()
@@ -201,7 +236,8 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
         routes = {(section.capture_venue, s): name for name, section in config.venues.items()
                   if section.capture_venue for s in config.venue_markets(name).symbols}
         lags = {name: section.feed_latency_ms for name, section in config.venues.items()}
-        task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress, lags, delivered),
+        task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress, lags, delivered,
+                                                     venues.markets, venues.arrival),
                      restart=False)
         out.tasks.append(task)
         out.finite.append(task)

@@ -1,14 +1,14 @@
 """Build the venues a config names, all behind :class:`arb.venues.protocol.Venue`.
 
-- ``paper``: :class:`PaperVenue`, filling against the engine's own book for that venue, issuing client ids
-  in the real venue's format;
+- ``paper``: :class:`PaperVenue`, the one matcher in-process, issuing client ids in the real venue's format;
 - ``sandbox``: the venue adapter's local exchange (the Gate adapter's: arb's Gate-compatible sandbox,
-  started in-process on loopback) and the adapter's real client to it. It plays its side of the capture
-  itself (in a replay on the run's market timeline, so it holds the book the engine's book holds at every
-  instant);
+  started in-process on loopback, the same matcher behind Gate's protocol) and the adapter's real client to it.
 
-Both simulated kinds answer after their configured latency (:class:`LatentVenue`): an order is matched
-against the venue's book as it stands when the order arrives, not as detection saw it.
+In a simulation both are fed the venue's side of the capture by the run's market source, at the capture's
+time (:attr:`VenueSet.markets`), and both answer after their configured latency (:class:`LatentVenue`),
+under one arrival rule (:class:`MarketArrival`): an order is matched against the venue's book as it stands
+when the order arrives, every event at or before that instant applied, not as detection saw it. On live
+books a paper venue mirrors arb's book and a sandbox plays its capture itself, in wall time.
 - ``live``: the real venue through its adapter, keys from the environment.
 
 Which adapter speaks a venue is the registry's answer (:mod:`arb.venues.registry`, the config's
@@ -21,12 +21,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from arb.config import Config, MarketSection
 from arb.detection import FeeMode
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules
 from arb.marketdata.books import BookStore
+from arb.runtime.arrival import MarketArrival
 from arb.runtime.clock import MarketClock, WallClock
 from arb.venues.adapter import SandboxLink, VenueRef
 from arb.venues.latent import Latency, LatentVenue
@@ -35,6 +37,16 @@ from arb.venues.paper.venue import PaperConfig, PaperVenue
 from arb.venues.protocol import Venue
 from arb.venues.registry import ref_for
 from arb.venues.renamed import RenamedVenue
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedMarket:
+    """Where a simulation's market source delivers one simulated venue's events: its book and trades, under
+    the venue's own market names (``markets``: engine symbol -> the venue's market id)."""
+
+    markets: dict[str, str]
+    on_book: Callable[[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], int], object]
+    on_trade: Callable[[str, Decimal, Decimal, str, int], object]
 
 
 @dataclass
@@ -46,6 +58,9 @@ class VenueSet:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Live venues' keep-warm loops (``LiveVenue.keep_warm``), for the engine to run under its supervisor.
     warmers: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    # A simulation: each simulated venue's market, fed by the market source, and the arrival rule they share.
+    markets: dict[str, SimulatedMarket] = field(default_factory=dict)
+    arrival: MarketArrival | None = None
 
     def fee_mode(self, config: Config, venue: str) -> FeeMode:
         return FeeMode(config.venues[venue].buy_fee_in)
@@ -73,7 +88,7 @@ async def open_venues(
 ) -> VenueSet:
     from arb.venues.generic.errors import translating
 
-    out = VenueSet()
+    out = VenueSet(arrival=MarketArrival() if isinstance(clock, MarketClock) else None)
     try:
         for name, section in config.venues.items():
             kind = "paper" if force_paper or (config.engine.dry_run and section.kind == "live") else section.kind
@@ -81,16 +96,23 @@ async def open_venues(
             out.kinds[name] = kind
             venue: Venue
             if kind == "paper":
-                paper = _paper(config, name, books, clock, ref.adapter.client_ids(ref.ccxt_id))
-                venue = _latent(config, name, paper)
+                paper = _paper(config, name, books, clock, ref.adapter.client_ids(ref.ccxt_id),
+                               mirror=out.arrival is None)
+                if out.arrival is not None:
+                    names = config.venue_markets(name)
+                    out.markets[name] = SimulatedMarket({s: names.market(s) for s in names.symbols},
+                                                        paper.on_book, paper.on_trade)
+                venue = _latent(config, name, paper, out.arrival)
             else:
                 # A venue that cannot be reached (no network, an external sandbox that is down) is one arb
                 # error naming it (the adapter's own table first), not a ccxt traceback.
                 with translating(name):
                     if kind == "sandbox":
-                        sandbox, out.sandboxes[name] = await ref.adapter.open_sandbox(config, ref, clock,
-                                                                                      out.closers)
-                        venue = _latent(config, name, sandbox)
+                        sandbox, link = await ref.adapter.open_sandbox(config, ref, clock, out.closers)
+                        out.sandboxes[name] = link
+                        if out.arrival is not None and link.sandbox is not None:
+                            out.markets[name] = _sandbox_market(link)
+                        venue = _latent(config, name, sandbox, out.arrival)
                     else:
                         venue = await ref.adapter.open_live(config, ref, out.closers)
                         live = _live_inside(venue)
@@ -122,25 +144,40 @@ def _renamed(config: Config, name: str, venue: Venue) -> Venue:
     return RenamedVenue(venue, names) if names.renames or names.symbols != config.engine.symbols else venue
 
 
-def _latent(config: Config, name: str, venue: Venue) -> Venue:
-    """A simulated venue behind its configured order latency (``arb/venues/latent.py``)."""
+def _sandbox_market(link: SandboxLink) -> SimulatedMarket:
+    """An in-process sandbox's market in a simulation: the market source's events, pushed as the sandbox's own
+    feed would push them (its clock is the run's market clock)."""
+    sandbox = link.sandbox
+    assert sandbox is not None
+    return SimulatedMarket(dict(link.pairs),
+                           lambda pair, kind, bids, asks, _ms: sandbox.push_book(pair, bids, asks, kind),
+                           lambda pair, price, amount, aggressor, _ms: sandbox.push_trade(pair, price, amount,
+                                                                                          aggressor))
+
+
+def _latent(config: Config, name: str, venue: Venue, arrival: MarketArrival | None) -> Venue:
+    """A simulated venue behind its configured order latency (``arb/venues/latent.py``) and, in a simulation,
+    the arrival rule."""
     section = config.venues[name]
     back = section.latency_ms if section.ack_latency_ms is None else section.ack_latency_ms
     latency = Latency(section.latency_ms / 1000, back / 1000, section.latency_jitter_ms / 1000)
-    return venue if latency.zero else LatentVenue(venue, latency)
+    if latency.zero:  # handled at the decision's instant, whose events are all applied already
+        return venue
+    return LatentVenue(venue, latency, settled=arrival.settled if arrival is not None else None)
 
 
 def _paper(config: Config, name: str, books: BookStore, clock: WallClock | MarketClock,
-           client_ids: ClientIdFormat) -> PaperVenue:
-    """A paper venue speaks the venue's names like any other (its books are the engine's, under the engine's
-    symbols); :func:`_renamed` puts the engine's names on it."""
+           client_ids: ClientIdFormat, *, mirror: bool) -> PaperVenue:
+    """A paper venue speaks the venue's names like any other; :func:`_renamed` puts the engine's names on it.
+    ``mirror``: on live books it mirrors the engine's books (under the engine's symbols); in a simulation the
+    market source feeds it."""
     section = config.venues[name]
     names = config.venue_markets(name)
     rules = {names.market(s): rules_from_config(name, names.market(s), section.markets[s]) for s in names.symbols}
     paper_config = PaperConfig(fee_rate=section.taker_fee, buy_fee_in=section.buy_fee_in)
     return PaperVenue(
         name,
-        {names.market(s): books.book(name, s) for s in names.symbols},
+        {names.market(s): books.book(name, s) for s in names.symbols} if mirror else None,
         rules,
         names.venue_amounts(section.balances),
         config=paper_config,

@@ -39,13 +39,12 @@ class CaptureFeed:
     """Replay ``path`` (CAPTURE.md format); ``routes`` maps (venue, symbol) of the capture to sandbox
     pairs. ``speed`` 1.0 plays at the recorded pace, 10.0 ten times faster, 0 as fast as possible.
 
-    ``origin_ms`` set: the sandbox runs inside a simulation (``arb/runtime/simloop.py``) and an event is due
-    at loop time ``(ts - origin_ms) / 1000``, the run's market timeline (the loop's speed paces it)."""
+    Wall-clock time only: inside a simulation the run's market source feeds the in-process sandbox
+    (:meth:`arb.sandbox.server.Sandbox.push_book`, ``push_trade``) on the market timeline instead."""
 
     path: Path
     routes: Mapping[tuple[str, str], str]
     speed: float = 1.0
-    origin_ms: int | None = None
 
 
 DEFAULT_ACCOUNT = Account("sandbox-key", "sandbox-secret", {"USDT": Decimal(10000), "LINK": Decimal(100)})

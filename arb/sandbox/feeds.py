@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from arb.venues.sim.book import Level
 from arb.sandbox.config import CaptureFeed, RandomWalkFeed
+from arb.venues.sim.book import Level
 
 
 @dataclass(frozen=True, slots=True)

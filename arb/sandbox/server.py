@@ -23,7 +23,6 @@ from typing import Any, Self
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from arb.venues.sim.book import Level
 from arb.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
 from arb.sandbox.control import control_routes
 from arb.sandbox.feeds import BookEvent, capture_events, random_walk
@@ -31,6 +30,7 @@ from arb.sandbox.matching import Engine, Event
 from arb.sandbox.ratelimit import WindowLimiter
 from arb.sandbox.rest import RestApi
 from arb.sandbox.ws import WsHub
+from arb.venues.sim.book import Level
 
 
 class _HttpLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -153,6 +153,12 @@ class Sandbox:
         self.publish(events)
         return events
 
+    def push_trade(self, pair: str, price: Decimal, amount: Decimal, aggressor: str) -> list[Event]:
+        """A trade printed in the market: resting orders it reached fill by the matcher's queue rule."""
+        events = self.engine.on_trade(pair, price, amount, aggressor, int(self.now_s() * 1000))
+        self.publish(events)
+        return events
+
     def publish(self, events: list[Event]) -> None:
         self.hub.publish(events)
 
@@ -176,18 +182,12 @@ class Sandbox:
             random_walk(feed) if isinstance(feed, RandomWalkFeed) else capture_events(feed)
         )
         speed = feed.speed if isinstance(feed, CaptureFeed) else 1.0
-        origin = feed.origin_ms if isinstance(feed, CaptureFeed) else None
         first_ts: int | None = None
-        instant: int | None = None
         loop = asyncio.get_running_loop()
         start = loop.time()
         for event in events:
             first_ts = event.ts_ms if first_ts is None else first_ts
-            if origin is not None:  # on the simulation's market timeline: every event of an instant together
-                if event.ts_ms != instant:
-                    instant = event.ts_ms
-                    await asyncio.sleep(max(0.0, (event.ts_ms - origin) / 1000 - loop.time()))
-            elif speed > 0:
+            if speed > 0:
                 due = start + (event.ts_ms - first_ts) / 1000 / speed
                 await asyncio.sleep(max(0.0, due - loop.time()))
             else:

@@ -4,8 +4,9 @@ The latency model of every simulated venue (paper, sandbox), in the run's clock 
 simulation, wall time on live books):
 
 - ``out``: from the moment arb sends a request to the moment the venue handles it. An order is matched
-  against the venue's book **as it stands at its arrival**: in a simulation, every market event before that
-  instant has been applied (the capture source runs on the same loop while the order travels);
+  against the venue's book **as it stands at its arrival**: in a simulation, every market event at or before
+  that instant has been applied (the arrival rule, ``arb/runtime/arrival.py``, awaited through ``settled``;
+  the capture source runs on the same loop while the order travels);
 - ``back``: from the venue's answer (acknowledgement, fills, an error) to arb receiving it.
 
 Each one-way trip is the configured fixed value plus, when ``jitter`` is set, a uniform draw in
@@ -55,13 +56,15 @@ class LatentVenue:
     """``inner`` behind :class:`Latency`; implements :class:`arb.venues.protocol.Venue`."""
 
     def __init__(self, inner: Venue, latency: Latency, *,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 settled: Callable[[], Awaitable[None]] | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.client_ids = inner.client_ids
         self.latency = latency
         self._rng = random.Random(f"{latency.seed}:{inner.name}")  # per venue: adding one changes no other's
         self._sleep = sleep
+        self._settled = settled  # a simulation's arrival rule: the market's events up to now applied first
 
     def _trip(self, fixed: float) -> float:
         jitter = self.latency.jitter_s
@@ -73,6 +76,8 @@ class LatentVenue:
         out = self._trip(self.latency.out_s)
         if out:
             await self._sleep(out)
+        if self._settled is not None:
+            await self._settled()
         try:
             result = await call()
         except Exception:

@@ -7,9 +7,9 @@ from decimal import Decimal as D
 import pytest
 
 from arb.sandbox.apierror import GateApiError
-from arb.venues.sim.book import BookUpdate
 from arb.sandbox.matching import Engine, OrderEvent, TradeEvent
 from arb.sandbox.orders import order_json
+from arb.venues.sim.book import BookUpdate
 
 from .conftest import PAIR
 

@@ -210,17 +210,16 @@ class GateAdapter:
         # the engine's (market-time) clock, so sent/acknowledged/fill timestamps compare, and the 60 s
         # signature window is checked in that same time.
         #
-        # The sandbox plays its side of the capture itself, into the book it matches against. In a simulation
-        # (a replay) it plays on the run's market timeline (``origin_ms``), so an order is matched against
-        # the book as it stands when the order arrives; otherwise in real time, and the engine reads it back
+        # Where the book it matches against comes from. In a simulation the run's market source feeds it
+        # (``SandboxLink.sandbox``), event by event at the capture's time, as it feeds every simulated venue.
+        # Otherwise the sandbox plays its side of the capture itself in real time, and the engine reads it back
         # over the WebSocket like any live venue.
         feeds: tuple[CaptureFeed, ...] = ()
         capture = config.capture_path()
-        simulated = isinstance(clock, MarketClock)
-        if section.capture_venue and capture is not None:
+        if section.capture_venue and capture is not None and not isinstance(clock, MarketClock):
             routes = {(section.capture_venue, s): pairs[s] for s in names.symbols}
             speed = config.replay.speed if config.replay else 1.0
-            feeds = (CaptureFeed(capture, routes, speed, origin_ms=clock.origin_ms if simulated else None),)
+            feeds = (CaptureFeed(capture, routes, speed),)
         sandbox = Sandbox(SandboxConfig(accounts=(Account(key, secret, names.venue_amounts(section.balances)),),
                                         pairs=tuple(specs), port=config.sandbox.port, clock=clock.epoch_s,
                                         feeds=feeds))

@@ -31,8 +31,7 @@ from arb.domain.market import MarketRules, Side, Symbol
 from arb.domain.orders import VenueState
 from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
 from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
-from arb.venues.sim.book import Level
-from arb.venues.sim.matching import Matcher, Refusal, Refused
+from arb.venues.sim.matching import Matcher, RawLevel, Refusal, Refused
 from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
 
 ZERO = Decimal(0)
@@ -90,14 +89,14 @@ class PaperVenue:
         self._rules = rules
         self.config = config
         self._clock = clock
-        self.matcher = Matcher((sim_market(r, config) for r in rules.values()), new_id=ids)
+        self.matcher = Matcher((sim_market(r, config) for r in rules.values()), new_id=ids, deferred_books=True)
         for asset, amount in initial_balances.items():
             self.matcher.set_balance(ACCOUNT, asset, Decimal(amount))
         self._by_client: dict[str, SimOrder] = {}
         self.requests = 0
 
     # -- the market ------------------------------------------------------------------------------
-    def on_book(self, symbol: str, kind: str, bids: Iterable[Level], asks: Iterable[Level], now_ms: int) -> None:
+    def on_book(self, symbol: str, kind: str, bids: Iterable[RawLevel], asks: Iterable[RawLevel], now_ms: int) -> None:
         self.matcher.on_book(symbol, kind, bids, asks, now_ms)
 
     def on_trade(self, symbol: str, price: Decimal, amount: Decimal, aggressor: str, now_ms: int) -> None:
