@@ -1,4 +1,4 @@
-"""``arb replay CAPTURE``: a capture through books, detection and paper execution, into the database."""
+"""``arb replay CAPTURE``: ``arb run`` in replay mode on CAPTURE: a deterministic simulation into the database."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from arb.store.db import DB_URL_ENV
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "replay",
-        help="replay a capture through detection and paper execution; prints the funnel",
+        help="arb run in replay mode on CAPTURE; prints the funnel",
         description="Replay CAPTURE (the arb capture format, .jsonl or .jsonl.gz) through the normalized "
-        "books, detection and the paper executor (every venue is paper, whatever its kind in the config), "
+        "books, detection and execution on the config's simulated venues (each venue as its config's kind: "
+        "paper in-process, sandbox through the in-process Gate sandbox; the same matcher behind both), "
         "writing the run, its opportunities (executed and rejected, with reasons), orders and fills to the "
-        "database, and print the funnel summary.",
+        "database, and print the funnel summary. The same rows as `arb run` with mode = \"replay\" and "
+        "[replay] capture = CAPTURE, and as a sweep point of that config.",
     )
     parser.add_argument("capture", type=capture_argument,
                         help="capture file, bundled:<name> (as in the config), or a directory or quoted glob of "
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         replay=ReplaySection(capture=str(args.capture.resolve()), speed=args.speed),
     )
     setup_logging(config.engine.log_level, config.engine.log_format)
-    engine = Engine(config, db_url=args.db or os.environ.get(DB_URL_ENV), capture=args.capture, force_paper=True, mode="replay")
+    engine = Engine(config, db_url=args.db or os.environ.get(DB_URL_ENV), capture=args.capture, mode="replay")
     result = engine.main()
     print(render_summary(result.summary, Precision.from_snapshot(config.snapshot())), flush=True)
     print(f"run id {result.run_id}", flush=True)

@@ -13,6 +13,7 @@ see ``workdir`` (and the captures) at the same paths: a shared filesystem.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -104,7 +105,9 @@ def replay_point(config: Config, point: Point, workdir: str, index: int, first_v
         stale.unlink(missing_ok=True)  # a retried task starts clean
     shutil.copyfile(Path(workdir) / SCHEMA_FILE, path)
     url = f"sqlite:///{path}"
-    engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]), force_paper=True,
+    # Each point's in-process sandbox on a port of its own: two workers' points run at once.
+    config = dataclasses.replace(config, sandbox=config.sandbox.model_copy(update={"port": 0}))
+    engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]),
                     mode="replay", install_signal_handlers=False, status=StatusReporter("off"))
     return url, engine.main().run_id
 

@@ -5,7 +5,7 @@ A grid maps a key to the values it takes; its product is the set of replays (``p
 - ``capture``: captures to replay: a path, ``bundled:<name>``, a directory (every ``*.jsonl``/``*.jsonl.gz``
   in it) or a glob, each in name order (``arb/marketdata/timeline.py``);
 - ``fee``: every venue's ``taker_fee``;
-- ``latency_ms``: every venue's ``latency_ms`` (a replay makes every venue a simulated paper venue);
+- ``latency_ms``: every venue's ``latency_ms`` (each a simulated venue of the kind its config gives it);
 - ``min_edge_bps``: ``[detection] min_edge_bps``;
 - ``leg_policy``: ``[execution] leg_policy``.
 
