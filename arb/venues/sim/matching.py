@@ -22,7 +22,9 @@ The rules, one set for every venue:
   when a book event makes the level smaller (cancels are assumed to be ahead of it: the conservative
   reading). It fills as maker, at its own price (maker fee):
   - by a trade at its price, with what the trade leaves after the queue ahead;
-  - by a trade through its price (a sell printed below a resting buy), up to the trade's amount;
+  - by a trade through its price (a sell printed below a resting buy), up to the trade's amount
+  (a print's amount is shared: orders at better prices first, then by time; one print never fills more
+  than its amount in all);
   - when the book crosses it (the opposite side at or through its price), taking the crossing liquidity.
   A capture without trades leaves only the last rule: a resting order fills only when the book crosses it.
 """
@@ -200,25 +202,29 @@ class Matcher:
 
     def on_trade(self, market_id: str, price: Decimal, amount: Decimal, aggressor: str,
                  now_ms: int) -> list[Event]:
-        """A trade printed in the market: it works through the queue at its price, then through resting
-        orders it reached (a sell aggressor reaches buys at or above its price, a buy sellers at or below)."""
+        """A trade printed in the market: its amount goes to the resting orders it reached (a sell aggressor
+        reaches buys at or above its price, a buy sellers at or below) in price priority, then time; at the
+        trade's own price the queue ahead of an order takes its share first. One print fills no more than
+        its amount in all."""
         events: list[Event] = []
         resting = self._resting.get(market_id)
         if not resting:
             return events
         side = "buy" if aggressor == "sell" else "sell"  # the resting side the trade hit
-        for order in sorted((o for o in resting if o.side == side), key=lambda o: o.id):
-            if side == "buy" and order.price < price or side == "sell" and order.price > price:
-                continue
+        reached = [o for o in resting if o.side == side and (o.price >= price if side == "buy" else o.price <= price)]
+        reached.sort(key=lambda o: (-o.price if side == "buy" else o.price, o.id))
+        left = amount
+        for order in reached:
+            if left <= 0:
+                break
             if order.price == price:
-                through_queue = min(order.queue_ahead, amount)
+                through_queue = min(order.queue_ahead, left)
                 order.queue_ahead -= through_queue
-                reach = amount - through_queue
-            else:
-                reach = amount
-            qty = min(reach, order.left)
+                left -= through_queue
+            qty = min(left, order.left)
             if qty <= 0:
                 continue
+            left -= qty
             self._trade(order, qty, order.price, "maker", now_ms, events)
             if order.left == 0:
                 self._finish(order, "closed", "filled", now_ms, events)
