@@ -451,6 +451,8 @@ class Engine:
             "stop_reason": self.state.stop_reason,
             "balance_snapshot_gaps": self.state.balance_snapshot_gaps,
             **self.incidents(),
+            # Which rule filled resting orders (arb/venues/sim/matching.py): a simulation's, said once.
+            **({"market_trades": self.feeds.market_trades if self.feeds is not None else 0} if self.simulated else {}),
         }
 
     def incidents(self) -> dict[str, dict[str, Any]]:

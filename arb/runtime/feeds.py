@@ -57,7 +57,13 @@ class FeedSet:
     feeds: dict[str, Any] = field(default_factory=dict)  # venue -> Feed (for the watchdog, status, tests)
     drops: FrameDrops = field(default_factory=FrameDrops)  # malformed frames, every feed's
     resubscribes: Counter[str] = field(default_factory=Counter)  # venue -> watchdog resubscriptions
+    # A simulation's recorded trades handed to its simulated venues: none, and resting orders can fill only
+    # when the book crosses them (the matcher's fallback rule, which the run's summary names).
+    market_trades: int = 0
     now_ms: Callable[[], int] = field(default=lambda: 0)
+
+    def count_trade(self) -> None:
+        self.market_trades += 1
 
     async def on_stale(self, book: OrderBook) -> None:
         """The watchdog found ``book`` silent: its venue's feed resubscribes (once, however many of its books
@@ -126,7 +132,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                         feed_latency_ms: Mapping[str, int] | None = None,
                         delivered: Callable[[], None] | None = None,
                         markets: Mapping[str, SimulatedMarket] | None = None,
-                        arrival: MarketArrival | None = None) -> None:
+                        arrival: MarketArrival | None = None, traded: Callable[[], None] | None = None) -> None:
     """A simulation's market data: the routed events of a capture, at their market time, on the running
     :class:`~arb.runtime.simloop.SimulatedLoop` (whose pacing is the run's speed), delivered twice:
 
@@ -142,7 +148,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     that an instant's events are all applied; the source then lets the loop run (the decision loop decides
     that instant) before it reads the next lines, so reading ahead never delays a decision. At the end the
     market stops: time is held from then on (the run's end takes no market time, and timers left on the
-    loop cannot carry it past it).
+    loop cannot carry it past it). ``traded`` hears each recorded trade handed to a venue.
     """
     loop = asyncio.get_running_loop()
     markets = markets or {}
@@ -171,6 +177,8 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 _, to_book, _, venue, event = heapq.heappop(pending)
                 if not to_book:
                     _to_venue(markets[venue], event, due)
+                    if traded is not None and event.type == "trade":
+                        traded()
                 elif event.type != "trade":
                     # The store's one entry (snapshot, delta, or a recorded reset/gap), received when it is
                     # due, as its venue's: built here directly, a third of what the store's
@@ -237,7 +245,7 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
                   if section.capture_venue for s in config.venue_markets(name).symbols}
         lags = {name: section.feed_latency_ms for name, section in config.venues.items()}
         task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress, lags, delivered,
-                                                     venues.markets, venues.arrival),
+                                                     venues.markets, venues.arrival, out.count_trade),
                      restart=False)
         out.tasks.append(task)
         out.finite.append(task)

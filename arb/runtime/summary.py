@@ -108,6 +108,10 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
         lines.append(f"balance snapshot gaps   {summary['balance_snapshot_gaps']} (reads that failed; see the log)")
     if summary["fill_conflicts"]:
         lines.append(f"FILL CONFLICTS          {summary['fill_conflicts']} (see the fill_conflicts table)")
+    if "market_trades" in summary:  # a simulation: the rule its resting orders filled by
+        trades = summary["market_trades"]
+        lines.append(f"resting orders          queue rule on {trades} recorded trades" if trades else
+                     "resting orders          fill only when the book crosses them (the capture has no trades)")
     lines += _incident_lines(summary)
     for venue, lat in summary["venue_latency_ms"].items():
         lines.append(f"latency {venue:<16}median {lat['median']} ms, max {lat['max']} ms over {lat['n']} orders")

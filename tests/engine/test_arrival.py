@@ -12,7 +12,8 @@ from sqlalchemy import create_engine, text
 
 from arb.config import load_config
 from arb.engine import Engine
-from arb.marketdata.capture import CaptureEvent, CaptureWriter
+from arb.marketdata.capture import CaptureEvent, CaptureTrade, CaptureWriter
+from arb.runtime.summary import render_summary
 
 from .helpers import config_with
 
@@ -57,3 +58,25 @@ async def test_an_order_arriving_at_a_snapshot_instant_meets_the_new_book(
         ("gate", Decimal(gate_price), Decimal(5)), ("htx", Decimal(htx_price), Decimal(5))]
     # Each fill is stamped with its arrival: the decision's instant plus the trip out.
     assert {str(ts)[:23] for *_, ts in fills} == {f"2021-08-20 00:00:0{latency_ms // 1000}.{latency_ms % 1000:03d}"}
+
+
+@pytest.mark.parametrize("trades", [0, 3])
+async def test_the_summary_names_the_rule_resting_orders_fill_by(tmp_path: Path, trades: int) -> None:
+    """With the capture's trades the queue rule; without any, only a crossing book fills a resting order."""
+    capture = _capture(tmp_path / "plain.jsonl")
+    if trades:
+        lines = capture.read_bytes().splitlines()
+        tape = [CaptureTrade(T0 + 500 + i, "binance", "LINK/USDT", "19.990", "1", "sell", str(i)).to_json()
+                for i in range(trades)]
+        capture.write_bytes(b"\n".join(lines[:4] + tape + lines[4:]) + b"\n")
+    path = config_with(tmp_path, fee="0", extra={
+        'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture.as_posix()}"',
+        'status = "auto"': 'status = "off"',
+        'kill_switch_file = "arb.kill"': f'kill_switch_file = "{tmp_path / "arb.kill"}"',
+    })
+    result = await Engine(load_config(path), db_url=f"sqlite:///{tmp_path / 'rule.db'}",
+                          install_signal_handlers=False).run()
+    assert result.summary["market_trades"] == trades
+    line = next(x for x in render_summary(result.summary).splitlines() if x.startswith("resting orders"))
+    assert line.endswith(f"queue rule on {trades} recorded trades" if trades else
+                         "fill only when the book crosses them (the capture has no trades)")
