@@ -132,7 +132,7 @@ class Matcher:
         """Accept (or refuse) an order arriving now and execute what it takes; the order and the events."""
         market = self.market(market_id)
         self.check(market, side, price, amount, time_in_force)
-        book = self._book(market.id)
+        book = self.book(market.id)
         if time_in_force == "poc" and _crossing(book, side, price):
             raise Refused(Refusal.POST_ONLY_WOULD_TAKE)
         if side == "buy":
@@ -185,7 +185,7 @@ class Matcher:
                 waiting.clear()  # it sets every level: nothing before it matters
             waiting.append((kind, bids, asks, now_ms))
             return []
-        book = self._book(market_id)
+        book = self.book(market_id)
         update = _apply(book, kind, bids, asks, now_ms)
         events: list[Event] = [update] if update else []
         resting = self._resting[market_id]
@@ -231,7 +231,7 @@ class Matcher:
         return events
 
     # ---- internals ------------------------------------------------------------------------------------
-    def _book(self, market_id: str) -> Book:
+    def book(self, market_id: str) -> Book:
         """The market's book with every event so far applied."""
         book = self.books[market_id]
         if self._deferred is not None and (waiting := self._deferred[market_id]):
