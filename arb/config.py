@@ -212,8 +212,9 @@ class VenueSection(_Section):
     ack_latency_ms: int | None = Field(default=None, ge=0, le=60_000)  # default: latency_ms
     latency_jitter_ms: int = Field(default=0, ge=0, le=60_000)
     # In a simulation: this venue's book updates reach arb this much later than the capture recorded them
-    # (the capture's timestamps are already a real receipt time; 0 replays them as they were).
-    feed_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    # (the capture's timestamps are already a real receipt time; 0 replays them as they were). Unset: read
+    # from the capture's exchange times where it has them, else 0 (arb/runtime/feed_latency.py).
+    feed_latency_ms: int | None = Field(default=None, ge=0, le=60_000)
     # Overrides the adapter's declared global request rate (per second; on a generic ccxt venue in ccxt
     # cost units, each request at its endpoint's cost). Default: the adapter's (ccxt's rateLimit).
     rate_limit_per_s: float | None = _seconds(default=None, gt=0, le=1e6)

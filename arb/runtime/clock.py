@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from arb.runtime.simloop import running_simulation
+from arb.runtime.simloop import SimulatedLoop, running_simulation
 
 
 def from_ms(ms: int) -> datetime:
@@ -29,6 +29,9 @@ class WallClock:
     def epoch_s(self) -> float:
         return time.time()
 
+    def watched_ms(self) -> int:
+        return self.now_ms()
+
 
 class MarketClock:
     """Market time on the running simulation: ``origin_ms`` + the loop's time (microsecond resolution)."""
@@ -36,6 +39,7 @@ class MarketClock:
     def __init__(self, origin_ms: int) -> None:
         self.origin_ms = origin_ms
         self._last_us = origin_ms * 1000
+        self._loop: SimulatedLoop | None = None  # the run's loop, for watchers on other threads
 
     def _now_us(self) -> int:
         loop = running_simulation()
@@ -44,11 +48,20 @@ class MarketClock:
             # another thread's loop (a test or program awaiting the run, a dashboard): that loop's time() is
             # its own wall clock (seconds since boot), not market time.
             return self._last_us
+        self._loop = loop
         self._last_us = self.origin_ms * 1000 + round(loop.time() * 1_000_000)
         return self._last_us
 
     def now_ms(self) -> int:
         return self._now_us() // 1000
+
+    def watched_ms(self) -> int:
+        """What the live surfaces show as now (status view, metrics, alerts): market time, moving with the
+        wall clock while a paced run waits for its next event (``SimulatedLoop.watched_time``)."""
+        loop = running_simulation() or self._loop  # the status view reads it from its own thread
+        if loop is None or loop.is_closed():
+            return self._now_us() // 1000
+        return max(self._last_us // 1000, self.origin_ms + round(loop.watched_time() * 1000))
 
     def now(self) -> datetime:
         us = self._now_us()

@@ -42,6 +42,7 @@ from arb.marketdata.capture import CaptureEvent, CaptureLine, CaptureTrade
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.timeline import read_timeline
 from arb.runtime.arrival import MarketArrival
+from arb.runtime.feed_latency import MAX_FROM_DATA_MS, FeedClock, feed_clocks
 from arb.runtime.simloop import stop_market_time
 from arb.runtime.supervisor import Spawn
 from arb.runtime.venues import SimulatedMarket, VenueSet
@@ -129,17 +130,19 @@ async def paced_capture(path: Path, routes: dict[tuple[str, str], str], books: B
 
 async def market_source(path: Path, routes: dict[tuple[str, str], str], books: BookStore, origin_ms: int,
                         progress: Callable[[int, int], None] | None = None,
-                        feed_latency_ms: Mapping[str, int] | None = None,
+                        feed: Mapping[str, FeedClock] | None = None,
                         delivered: Callable[[], None] | None = None,
                         markets: Mapping[str, SimulatedMarket] | None = None,
                         arrival: MarketArrival | None = None, traded: Callable[[], None] | None = None) -> None:
     """A simulation's market data: the routed events of a capture, at their market time, on the running
     :class:`~arb.runtime.simloop.SimulatedLoop` (whose pacing is the run's speed), delivered twice:
 
-    - to the venue itself (``markets``: each simulated venue's matcher), at the capture's time: its book
+    - to the venue itself (``markets``: each simulated venue's matcher), when it happened there: its book
       events and its trades. This is the market orders are matched against;
-    - to arb's ``books``, ``feed_latency_ms[venue]`` later (the capture's timestamp is already when the
-      recorder received it; the default 0 replays that as it was), so a slower feed to one venue can be tried.
+    - to arb's ``books``, when arb received it, the book's age counting from when it happened at the venue.
+
+    Both instants are the venue's :class:`~arb.runtime.feed_latency.FeedClock`'s (``feed``): a configured
+    feed latency, or one read from the capture's exchange times, or none (both at the capture's time).
 
     Every event due at one market instant is delivered before the loop runs anything else (the venues'
     before arb's books), so no decision ever compares two venues at different instants, and ``arrival`` (the
@@ -152,8 +155,10 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     """
     loop = asyncio.get_running_loop()
     markets = markets or {}
-    lag = {venue: (feed_latency_ms or {}).get(venue, 0) for venue in set(routes.values())}
-    least = 0 if markets else min(lag.values(), default=0)
+    clocks = {venue: (feed or {}).get(venue, FeedClock()) for venue in set(routes.values())}
+    # How much earlier than its line's time a delivery can be due: read that far ahead of it.
+    least = min((-MAX_FROM_DATA_MS if c.reads_ahead else 0 if v in markets else (c.fixed_ms or 0))
+                for v, c in clocks.items()) if clocks else 0
     # Deliveries not yet made, by (due, to the venue before to arb's book, read order): a later line can be
     # due earlier when feeds lag unevenly.
     pending: list[tuple[int, int, int, str, CaptureLine]] = []
@@ -180,12 +185,14 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                     if traded is not None and event.type == "trade":
                         traded()
                 elif event.type != "trade":
-                    # The store's one entry (snapshot, delta, or a recorded reset/gap), received when it is
-                    # due, as its venue's: built here directly, a third of what the store's
+                    # The store's one entry (snapshot, delta, or a recorded reset/gap), applied when arb
+                    # receives it (now), stamped with when it happened at the venue (its age counts from
+                    # then), as its venue's: built here directly, a third of what the store's
                     # dataclasses.replace for its listeners cost.
                     assert isinstance(event, CaptureEvent)
-                    books.apply(CaptureEvent(due, venue, event.symbol, event.type, event.bids, event.asks,
-                                             event.exchange_ts, event.seq, event.first_seq))
+                    books.apply(CaptureEvent(clocks[venue].times(event)[0], venue, event.symbol, event.type,
+                                             event.bids, event.asks, event.exchange_ts, event.seq,
+                                             event.first_seq))
             reached = due
             if arrival is not None:
                 arrival.due_at(due_s(pending[0][0]) if pending else None)
@@ -202,10 +209,11 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
         if pending and pending[0][0] < event.ts + least:
             await apply_due(event.ts + least)
             await asyncio.sleep(0)  # the instant's decisions before the next instant's lines are read
+        at_venue, at_arb = clocks[venue].times(event)
         if venue in markets:
-            heapq.heappush(pending, (event.ts, 0, read, venue, event))
+            heapq.heappush(pending, (at_venue, 0, read, venue, event))
         if event.type != "trade":
-            heapq.heappush(pending, (event.ts + lag[venue], 1, read, venue, event))
+            heapq.heappush(pending, (at_arb, 1, read, venue, event))
     await apply_due(None)
     stop_market_time()  # held for good: the loop ends with the run
     if progress is not None:
@@ -243,8 +251,8 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
             raise ValueError("a simulation needs a capture")
         routes = {(section.capture_venue, s): name for name, section in config.venues.items()
                   if section.capture_venue for s in config.venue_markets(name).symbols}
-        lags = {name: section.feed_latency_ms for name, section in config.venues.items()}
-        task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress, lags, delivered,
+        clocks = feed_clocks(capture, routes, {name: s.feed_latency_ms for name, s in config.venues.items()})
+        task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress, clocks, delivered,
                                                      venues.markets, venues.arrival, out.count_trade),
                      restart=False)
         out.tasks.append(task)

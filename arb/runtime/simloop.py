@@ -105,6 +105,18 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._now
 
+    def watched_time(self) -> float:
+        """Market time as someone watching a paced run sees it: while the loop waits out a jump to its next
+        timer (speed > 0), the part of the jump the wall clock has covered, so a book updating once a second
+        ages 0 -> 1000 ms on the status view rather than reading 0 all along. Never past the next timer;
+        nothing the run decides reads it (``time()`` is the run's)."""
+        selector = self._selector
+        target = selector._target  # type: ignore[attr-defined]
+        if self.speed > 0 and target is not None:
+            remaining = max(0.0, selector._deadline - self._wall())  # type: ignore[attr-defined]
+            return max(self._now, target - remaining * self.speed)
+        return self._now
+
 
 def running_simulation() -> SimulatedLoop | None:
     """The running loop when it is a simulation, else None."""

@@ -118,7 +118,7 @@ class StatusReporter:
         rate, f = self._rates()
         view = self._engine
         books = []
-        now_ms = view.clock.now_ms()
+        now_ms = view.clock.watched_ms()  # books age between a paced run's events
         for book in view.books:
             age = now_ms - book.received_ts if book.received_ts is not None else None
             books.append(f"{book.venue}:{book.health(now_ms).value}({age}ms)")
@@ -209,7 +209,7 @@ class StatusReporter:
         if self._engine is None:
             return table
         rate, f = self._rates()
-        now_ms = self._engine.clock.now_ms()
+        now_ms = self._engine.clock.watched_ms()  # books age between a paced run's events
         table.add_column("venue / metric")
         table.add_column("value", justify="right")
         table.add_row("market time / elapsed", f"{_market_time(now_ms)} / {self._elapsed()}")

@@ -67,7 +67,7 @@ class RunView:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything above as plain JSON-able values (see the module's docstring for the shape)."""
-        now_ms = self.clock.now_ms()
+        now_ms = self.clock.watched_ms()  # books age between a paced run's events
         funnel = self.funnel
         risk = self.risk() if self.risk is not None else None
         trades = self.trades

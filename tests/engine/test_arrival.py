@@ -4,6 +4,8 @@ both venues (the Gate sandbox and the paper venue) fill at the *new* book; a mil
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,10 +14,14 @@ from sqlalchemy import create_engine, text
 
 from arb.config import load_config
 from arb.engine import Engine
-from arb.marketdata.capture import CaptureEvent, CaptureTrade, CaptureWriter
+from arb.marketdata.books import BookStore
+from arb.marketdata.capture import CaptureEvent, CaptureTrade, CaptureWriter, parse_event, read_capture
+from arb.runtime.feed_latency import clock_offsets, feed_clocks
+from arb.runtime.feeds import market_source
+from arb.runtime.simloop import run_simulation
 from arb.runtime.summary import render_summary
 
-from .helpers import config_with
+from .helpers import BUNDLED, config_with
 
 T0 = 1_629_417_600_000
 
@@ -80,3 +86,81 @@ async def test_the_summary_names_the_rule_resting_orders_fill_by(tmp_path: Path,
     line = next(x for x in render_summary(result.summary).splitlines() if x.startswith("resting orders"))
     assert line.endswith(f"queue rule on {trades} recorded trades" if trades else
                          "fill only when the book crosses them (the capture has no trades)")
+
+
+def _stamped(path: Path) -> Path:
+    """The aligned capture with binance's (gate's) lines stamped with exchange times: the recorder's clock
+    is 5 s ahead of the venue's, and the T0 + 1000 update took 300 ms more than the others to arrive."""
+    stamped = []
+    for line in _capture(tmp := path.with_suffix(".plain.jsonl")).read_bytes().splitlines():
+        event = parse_event(line)
+        if event.venue == "binance":
+            extra = 300 if event.ts == T0 + 1000 else 0
+            event = dataclasses.replace(event, exchange_ts=event.ts - 5000 - extra)
+        stamped.append(event)
+    tmp.unlink()
+    with CaptureWriter(path) as writer:
+        writer.write_all(stamped)
+    return path
+
+
+@pytest.mark.parametrize(("override", "gate_price"), [
+    (None, "20.003"),  # read from the data: the update happened at the venue at T0 + 700, before the order
+    (0, "20.000"),  # overridden to none: the venue's book changes when the recorder saw it, at T0 + 1000
+])
+async def test_feed_latency_read_from_exchange_times_moves_the_venues_book_earlier(
+        tmp_path: Path, override: int | None, gate_price: str) -> None:
+    capture = _stamped(tmp_path / "stamped.jsonl")
+    gate_extra = f"latency_ms = 800\nfeed_latency_ms = {override}\n" if override is not None else "latency_ms = 800\n"
+    path = config_with(tmp_path, fee="0", extra={
+        'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture.as_posix()}"',
+        'status = "auto"': 'status = "off"',
+        'kill_switch_file = "arb.kill"': f'kill_switch_file = "{tmp_path / "arb.kill"}"',
+        "latency_ms = 20 ": "latency_ms = 800\n#",
+        'capture_venue = "binance"\n': f'capture_venue = "binance"\n{gate_extra}',
+    })
+    db = f"sqlite:///{tmp_path / 'stamped.db'}"
+    result = await Engine(load_config(path), db_url=db, install_signal_handlers=False).run()
+    with create_engine(db).connect() as c:
+        fills = c.execute(text("SELECT o.venue, f.price FROM fills f JOIN orders o ON o.id = f.order_id "
+                               "WHERE o.run_id = :r AND o.purpose = 'entry' ORDER BY o.venue"),
+                          {"r": result.run_id}).all()
+    assert [(v, Decimal(p)) for v, p in fills] == [("gate", Decimal(gate_price)), ("htx", Decimal("20.04"))]
+
+
+@pytest.mark.parametrize(("override", "received_at", "stamped_at"), [
+    (None, T0 + 1000, T0 + 700),  # from the data: arb receives it when the recorder did; it happened 300 ms before
+    (200, T0 + 1200, T0 + 1000),  # an override: arb receives it 200 ms after the recorder; the venue had it then
+])
+def test_arbs_book_ages_from_when_the_update_happened_at_the_venue(
+        tmp_path: Path, override: int | None, received_at: int, stamped_at: int) -> None:
+    capture = _stamped(tmp_path / "stamped.jsonl")
+    routes = {("binance", "LINK/USDT"): "gate", ("huobi", "LINK/USDT"): "htx"}
+    books = BookStore()
+    seen: list[tuple[int, int | None]] = []
+
+    async def play() -> None:
+        loop = asyncio.get_running_loop()
+        books.add_watcher(lambda book: seen.append((T0 - 1000 + round(loop.time() * 1000), book.received_ts))
+                          if book.venue == "gate" else None)
+        await market_source(capture, routes, books, T0 - 1000,
+                            feed=feed_clocks(capture, routes, {"gate": override, "htx": None}))
+
+    run_simulation(play(), 0)
+    # Applied when arb receives it, aged from when it happened: its age then is the feed latency, which the
+    # status view, the metrics, detection and the stored opportunities read.
+    assert (received_at, stamped_at) in seen, seen
+
+
+def test_the_clock_offset_is_read_from_as_few_lines_as_it_needs() -> None:
+    """The bundled capture has no exchange times: its first line per venue says so, and reading stops."""
+    read = 0
+
+    def lines():  # type: ignore[no-untyped-def]
+        nonlocal read
+        for event in read_capture(BUNDLED):
+            read += 1
+            yield event
+
+    assert clock_offsets(lines(), {("binance", "LINK/USDT"): "gate", ("huobi", "LINK/USDT"): "htx"}) == {}
+    assert read == 2

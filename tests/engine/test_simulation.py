@@ -183,8 +183,9 @@ async def test_paper_mode_is_the_replay_paced_in_wall_time(tmp_path: Path) -> No
 
 async def test_a_slower_feed_reaches_its_book_later_by_exactly_its_latency(tmp_path: Path) -> None:
     # Both venues' captured books update once a second at the same instants. A 400 ms feed to gate
-    # moves its updates 400 ms later: each second now has two instants to evaluate, at T (htx fresh, gate
-    # last updated at T - 600) and at T + 400 (gate fresh, htx 400 ms old).
+    # moves its updates 400 ms later: each second now has two instants to evaluate, at T (htx fresh; gate's
+    # book is the one that happened at T - 1000, received at T - 600) and at T + 400 (gate's update of T just
+    # received, 400 ms old; htx 400 ms old). A book's age counts from when it happened at the venue.
     capture = trimmed_capture(tmp_path, "00:40", "00:42")
     base = _config(tmp_path, capture, gate_ms=0, htx_ms=0)
     lagged = dataclasses.replace(base, venues={
@@ -201,7 +202,7 @@ async def test_a_slower_feed_reaches_its_book_later_by_exactly_its_latency(tmp_p
     assert rows
     for detected_at, buy_venue, buy_age, sell_age in rows:
         gate_age, htx_age = (buy_age, sell_age) if buy_venue == "gate" else (sell_age, buy_age)
-        assert (gate_age, htx_age) == ((600, 0) if _ms(detected_at) % 1000 == 0 else (0, 400)), rows[:5]
+        assert (gate_age, htx_age) == ((1000, 0) if _ms(detected_at) % 1000 == 0 else (400, 400)), rows[:5]
 
 
 async def test_a_latent_leg_keeps_its_latency_while_the_other_leg_is_on_the_wire(tmp_path: Path) -> None:

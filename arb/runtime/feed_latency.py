@@ -1,0 +1,94 @@
+"""A simulation's feed latency: when each capture event happened at its venue, and when arb received it.
+
+A capture line carries ``ts``, when the recorder received it (arb, running where the recorder ran, would
+have received it then), and, where the venue stamps its messages, ``exchange_ts``, the venue's own time.
+Two instants per event, on the recorder's clock:
+
+- **at the venue** (``venue_ms``): the venue's simulated matcher applies the event then: orders arriving
+  after it meet it;
+- **at arb** (``arb_ms``): arb's book applies it then; the book's age counts from ``venue_ms``, so the
+  status view, the metrics, detection's ``max_book_age_ms`` and the stored opportunities see how old the
+  information is, feed latency included.
+
+Per venue, one of (``[venues.<name>] feed_latency_ms``):
+
+- **set** (an override, ``L`` ms): ``venue_ms = ts``, ``arb_ms = ts + L``: the venue as the recorder saw
+  it, arb that much later;
+- **unset, the capture has exchange times**: read from the data. The recorder's and the venue's clocks
+  differ by an unknown offset, so ``ts - exchange_ts`` is latency plus offset. The offset is taken as the
+  smallest ``ts - exchange_ts`` among the venue's first :data:`SAMPLE` stamped events (the fastest message
+  is taken to have had no latency: the estimate is a lower bound), and each event's latency is
+  ``ts - exchange_ts - offset``, never below 0 and at most :data:`MAX_FROM_DATA_MS`: ``venue_ms = ts - it``,
+  ``arb_ms = ts``;
+- **unset, no exchange times** (the bundled capture): no latency: both are ``ts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from arb.marketdata.capture import CaptureLine
+from arb.marketdata.timeline import read_timeline
+
+SAMPLE = 2_000  # stamped events per venue read ahead for the clock offset: seconds of a busy feed
+# A latency read from the data above this is capped: the market source reads this far ahead of arb's time so
+# that every venue delivery is made at its own instant (a gap in the venue's stamps, not a feed that slow).
+MAX_FROM_DATA_MS = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class FeedClock:
+    """One venue's rule: ``fixed_ms`` (an override) or ``offset_ms`` (read from the data), or neither."""
+
+    fixed_ms: int | None = None
+    offset_ms: int | None = None
+
+    def times(self, event: CaptureLine) -> tuple[int, int]:
+        """(venue_ms, arb_ms) of one event."""
+        ts = event.ts
+        if self.fixed_ms is not None:
+            return ts, ts + self.fixed_ms
+        if self.offset_ms is not None and event.exchange_ts is not None:
+            latency = min(max(ts - event.exchange_ts - self.offset_ms, 0), MAX_FROM_DATA_MS)
+            return ts - latency, ts
+        return ts, ts
+
+    @property
+    def reads_ahead(self) -> bool:
+        return self.fixed_ms is None and self.offset_ms is not None
+
+
+def clock_offsets(lines: Iterable[CaptureLine], routes: Mapping[tuple[str, str], str],
+                  sample: int = SAMPLE) -> dict[str, int]:
+    """Per routed venue whose capture stamps exchange times: the smallest ``ts - exchange_ts`` of its first
+    ``sample`` events. A venue whose first event has no exchange time has none (a recorder stamps all its
+    lines or none). Reads only as far as it needs: two lines for the bundled capture."""
+    offsets: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    unstamped: set[str] = set()
+    venues = set(routes.values())
+    for event in lines:
+        venue = routes.get((event.venue, event.symbol))
+        if venue is None or venue in unstamped or seen.get(venue, 0) >= sample:
+            continue
+        if event.exchange_ts is None:
+            if venue not in seen:
+                unstamped.add(venue)
+        else:
+            seen[venue] = seen.get(venue, 0) + 1
+            diff = event.ts - event.exchange_ts
+            offsets[venue] = min(offsets.get(venue, diff), diff)
+        if all(v in unstamped or seen.get(v, 0) >= sample for v in venues):
+            break
+    return offsets
+
+
+def feed_clocks(capture: Path, routes: Mapping[tuple[str, str], str],
+                overrides: Mapping[str, int | None]) -> dict[str, FeedClock]:
+    """Each routed venue's :class:`FeedClock`: its override, else what its capture's stamps say."""
+    unset = {key: venue for key, venue in routes.items() if overrides.get(venue) is None}
+    offsets = clock_offsets(read_timeline(capture, trades=True), unset) if unset else {}
+    return {venue: FeedClock(fixed_ms=overrides.get(venue), offset_ms=offsets.get(venue))
+            for venue in set(routes.values())}
