@@ -4,14 +4,24 @@ Every surface (the run summary, ``arb report``, the SQL views, the README's quer
 status line, the risk gate's daily loss) reads the figures this module computes and
 :func:`arb.store.settlement.settle` stores on the opportunity row. Nothing else implements the formula.
 
-**Realized PnL** of one opportunity, over the fills of all its orders (entry, unwind, complete)::
+**Realized PnL** of one opportunity, over the fills of all its orders (entry, unwind, complete), is what it
+*closed*. The base it leaves behind (``residual = base bought - base sold - base fees``) is two parts:
 
-    realized = quote received - quote paid - quote fees + (base bought - base sold - base fees) * mark_price
+- the **planned** part: the dust the plan itself leaves (a buy sized so that what its base fee takes still
+  covers the sell: ``buy_amount - sell_amount - buy_amount * buy_fee_rate`` when the buy pays its fee in
+  base, else ``buy_amount - sell_amount``), in the proportion ``f`` of the plan both legs filled. It is
+  valued at ``mark_price``, as detection valued it;
+- the **open position**: the rest, ``open_base``, base the pair bought or sold without its other side (a
+  halted pair's naked leg, an unwind that left some). It is *not* realized: it is carried at its cost,
+  ``open_price`` (the average price of the side it came from: buys for a long, sells for a short), and its
+  unrealized PnL is ``open_base * (mark now - open_price)`` (:mod:`arb.positions`)::
 
-``mark_price`` values whatever base the pair leaves behind and the fees charged in base. It is the rule
-detection values its expected profit with (``arb.detection.finalize``): the buy venue's best bid at
-decision time, net of that venue's taker fee, i.e. what the leftover would fetch if sold there. So a pair
-that fills exactly as planned realizes exactly its expected profit (up to detection's 1e-12 rounding).
+    realized = quote received - quote paid - quote fees + planned * mark_price + open_base * open_price
+
+``mark_price`` is the rule detection values its expected profit with (``arb.detection.finalize``): the buy
+venue's best bid at decision time, net of that venue's taker fee, i.e. what the leftover would fetch if sold
+there. So a pair that fills exactly as planned realizes exactly its expected profit (up to detection's 1e-12
+rounding), and a pair with a naked leg realizes only its fees (a loss), not a profit at a decision-time mark.
 Fees charged in a third currency (a fee token) are not valued: they are counted in ``fees_unpriced``.
 
 **Attribution**, each term the change it made to the PnL (negative: it cost money), so that exactly::
@@ -28,7 +38,8 @@ the base the entry buy/sell filled and ``f = min(Bq/qb, Sq/q)`` the fraction of 
 - ``unfilled``  = -(1 - f) * expected: the expected profit of the part of the plan that did not fill on
   both legs.
 - ``imbalance`` = the rest: the entry excess beyond ``f`` of the plan valued at expected prices and fees,
-  plus everything the unwind / complete orders did (their cash, fees and base). It also carries
+  plus everything the unwind / complete orders did (their cash, fees and base), less the open position's
+  difference from the mark (``open_base * (open_price - mark_price)``, realized at cost). It also carries
   detection's own rounding of ``expected`` (under 1e-8 quote per pair), which is why it is computed as
   the remainder rather than from its formula; ``tests/test_accounting.py`` checks the two agree within
   that bound.
@@ -86,8 +97,10 @@ class Settlement:
     unfilled: Decimal
     imbalance: Decimal
     fees_quote: Decimal  # every priced fee of the pair, in quote (base fees at mark_price)
-    residual_base: Decimal  # base bought - sold - base fees: the position the pair left behind
+    residual_base: Decimal  # base bought - sold - base fees: everything the pair left behind
     fees_unpriced: int  # fills whose fee was charged in a third currency (not in the PnL)
+    open_base: Decimal = ZERO  # the part of residual_base the plan did not mean: an open position, unrealized
+    open_price: Decimal | None = None  # its cost: the average price of the side it came from
 
 
 def money(value: Decimal) -> Decimal:
@@ -145,11 +158,17 @@ def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
             expected_entry_fees += t.amount * expected_price * rate
 
     residual = base_flow - base_fees
-    realized = money(quote_flow - quote_fees + residual * m)
-    slippage = money((bq * plan.buy_price - buy_cost) + (sell_proceeds - sq * plan.sell_price))
-    fees = money(expected_entry_fees - paid_entry_fees)
     both = min(bq / plan.buy_amount if plan.buy_amount else ZERO,
                sq / plan.sell_amount if plan.sell_amount else ZERO)
+    buy_fee_in_base = any(t.side == "buy" and t.fee_currency == plan.base for t in trades if t.purpose == "entry")
+    planned = both * (plan.buy_amount - plan.sell_amount
+                      - (plan.buy_amount * plan.buy_fee_rate if buy_fee_in_base else ZERO))
+    # To 1e-12 base, as money is to 1e-12 quote: ``f`` may be a repeating fraction (1/3 of the plan filled).
+    open_base = (residual - planned).quantize(MONEY_EXP, rounding=ROUND_HALF_EVEN) or ZERO
+    open_price = _average(trades, "buy" if open_base > 0 else "sell") if open_base else None
+    realized = money(quote_flow - quote_fees + planned * m + open_base * (open_price or ZERO))
+    slippage = money((bq * plan.buy_price - buy_cost) + (sell_proceeds - sq * plan.sell_price))
+    fees = money(expected_entry_fees - paid_entry_fees)
     unfilled = money(-(1 - both) * plan.expected_profit)
     imbalance = (realized - plan.expected_profit - slippage - fees - unfilled) or ZERO
     return Settlement(
@@ -161,7 +180,15 @@ def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
         fees_quote=money(quote_fees + base_fees * m),
         residual_base=residual,
         fees_unpriced=unpriced,
+        open_base=open_base,
+        open_price=open_price,
     )
+
+
+def _average(trades: list[Trade], side: str) -> Decimal | None:
+    """The average price of ``side``'s fills (None: it has none, and the open base came from fees alone)."""
+    amount = sum((t.amount for t in trades if t.side == side), ZERO)
+    return sum((t.price * t.amount for t in trades if t.side == side), ZERO) / amount if amount else None
 
 
 def imbalance_by_formula(plan: Plan, trades: Iterable[Trade]) -> Decimal:
@@ -191,4 +218,6 @@ def imbalance_by_formula(plan: Plan, trades: Iterable[Trade]) -> Decimal:
                 corrective -= t.fee
             elif t.fee_currency == plan.base:
                 corrective -= t.fee * m
-        return excess + corrective
+        s = _settle(plan, trades)
+        at_cost = s.open_base * ((s.open_price or ZERO) - m)  # the open position is realized at cost, not mark
+        return excess + corrective + at_cost

@@ -29,9 +29,10 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -51,6 +52,7 @@ from arb.marketdata.drops import FrameDrops
 from arb.marketdata.timeline import capture_files, read_timeline
 from arb.monitoring import Monitor
 from arb.monitoring.dashboard.live import LiveDashboard
+from arb.positions import mid
 from arb.runtime.balances import snapshot_balances
 from arb.runtime.clock import MarketClock, WallClock, from_ms
 from arb.runtime.decisions import DecisionLoop, Trading
@@ -114,6 +116,19 @@ class RunResult:
     funnel: Funnel
     hot_path: LatencyRecorder
     interrupted: bool = False
+    halted: str | None = None  # the run ended ``halted``: why, and the open positions it left
+
+
+def halt_reason(stop_reason: str | None, summary: Mapping[str, Any], mode: str) -> str:
+    """One line a trader can act on: what halted the run, each open position it left (venue, amount, cost,
+    notional at the mark), and what to do next."""
+    held = [f"{p['venue']} {p['amount'].normalize():f} {p['symbol'].split('/')[0]} at cost {p['cost'].normalize():f}"
+            + (f" (notional {abs(p['amount']) * p['mark']:.2f} {p['symbol'].split('/')[1]} at mid {p['mark'].normalize():f})"
+               if p["mark"] is not None else "")
+            for p in summary.get("open_positions") or ()]
+    positions = "; open: " + ", ".join(held) if held else "; no open position left"
+    action = " - flatten it on the venue, then start again" if held else ""
+    return f"{stop_reason or 'halted'} ({mode}){positions}{action}"
 
 
 class Engine:
@@ -375,14 +390,17 @@ class Engine:
             raise StoreError(f"the database file {db_file} was deleted or replaced during the run: "
                              f"nothing of run {run_id} was kept")
         summary = self._summary(sessions, run_id)
+        halted = halt_reason(self.state.stop_reason, summary, self.mode) if self.state.halted else None
         with sessions.begin() as s:
-            repo.end_run(s, run_id, ended_at=datetime.now(UTC), summary=summary, **self._market_span())
+            repo.end_run(s, run_id, ended_at=datetime.now(UTC), summary=summary, halted=halted,
+                         **self._market_span())
         self._ended = True
         log.info("run %d ended: %d executed, %d rejected%s", run_id, self.funnel.executed,
                  sum(self.funnel.rejected.values()),
                  f" ({self.state.stop_reason})" if self.state.stop_reason else "")
         engine.dispose()
-        return RunResult(run_id, summary, self.funnel, self.hot_path, interrupted=self._signals > 0)
+        return RunResult(run_id, summary, self.funnel, self.hot_path, interrupted=self._signals > 0,
+                         halted=halted)
 
     def _view(self, run_id: int, risk: RiskGate) -> RunView:
         """What the status view, the metrics and the alerts read of this run (``runtime/view.py``)."""
@@ -443,7 +461,7 @@ class Engine:
         from arb.runtime.summary import run_totals
 
         with sessions() as s:
-            totals = run_totals(s, run_id)
+            totals = run_totals(s, run_id, self._marks())
         return {
             "funnel": self.funnel.as_dict(),
             **totals,
@@ -454,6 +472,10 @@ class Engine:
             # Which rule filled resting orders (arb/venues/sim/matching.py): a simulation's, said once.
             **({"market_trades": self.feeds.market_trades if self.feeds is not None else 0} if self.simulated else {}),
         }
+
+    def _marks(self) -> dict[tuple[str, str], Decimal | None]:
+        """Every book's mid now: the valuation rule's marks (``arb/positions.py``) at the run's end."""
+        return {(book.venue, book.symbol): mid(book.best_bid(), book.best_ask()) for book in self.books}
 
     def incidents(self) -> dict[str, dict[str, Any]]:
         """What went wrong underneath and was handled: malformed frames dropped (venue -> reason -> count),

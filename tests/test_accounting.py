@@ -45,14 +45,33 @@ def test_nothing_filled_loses_exactly_the_expected_profit_as_unfilled() -> None:
 
 
 def test_one_leg_filled_and_unwound() -> None:
-    """The buy filled, the sell did not; the unwind sold 19.99 back at 27.35 (fee in quote)."""
+    """The buy filled, the sell did not; the unwind sold 19.99 back at 27.35 (fee in quote). The 0.0036 LINK
+    the unwind could not sell (its amount step) is an open position, carried at its cost: 27.4."""
     trades = [Trade("entry", "buy", D("27.4"), D("20.00"), D("0.0064"), "LINK"),
               Trade("unwind", "sell", D("27.35"), D("19.99"), D("0.0956"), "USDT")]
     s = settle(LINK_PLAN, trades)
-    assert s.realized_pnl == money(D("546.7265") - D("548") - D("0.0956") + D("0.0036") * D("27.391132032"))
+    assert (s.open_base, s.open_price) == (D("0.0036"), D("27.4"))
+    assert s.realized_pnl == money(D("546.7265") - D("548") - D("0.0956") + D("0.0036") * D("27.4"))
     assert s.unfilled == -LINK_PLAN.expected_profit  # f = min(1, 0) = 0
     assert s.realized_pnl - LINK_PLAN.expected_profit == s.slippage + s.fees + s.unfilled + s.imbalance
     assert s.imbalance == money(imbalance_by_formula(LINK_PLAN, trades))
+
+
+def test_a_naked_leg_is_an_open_position_and_realizes_only_its_fee() -> None:
+    """The halted pair: gate sold 19.99 LINK, the buy on htx never filled. Nothing was closed: realized is the
+    fee paid (a loss), and the 19.99 LINK short is open at the price it was sold at, never a profit at a
+    decision-time mark."""
+    trades = [Trade("entry", "sell", D("27.422"), D("19.99"), D("0.0959290115"), "USDT")]
+    s = settle(LINK_PLAN, trades)
+    assert (s.open_base, s.open_price, s.residual_base) == (D("-19.99"), D("27.422"), D("-19.99"))
+    assert s.realized_pnl == money(-D("0.0959290115"))
+    assert s.realized_pnl - LINK_PLAN.expected_profit == s.slippage + s.fees + s.unfilled + s.imbalance
+
+
+def test_a_pair_filled_as_planned_leaves_no_open_position() -> None:
+    trades = [Trade("entry", "buy", D("27.4"), D("20.00"), D("0.0064"), "LINK"),
+              Trade("entry", "sell", D("27.422"), D("19.99"), D("0.0959290115"), "USDT")]
+    assert settle(LINK_PLAN, trades).open_base == 0  # its 0.0036 LINK is the plan's own dust, at the mark
 
 
 def test_third_currency_fee_is_counted_not_valued() -> None:
@@ -117,13 +136,23 @@ def test_attribution_identity_is_exact_and_realized_recomputes(case: tuple[Plan,
     s = settle(plan, trades)
     assert s.realized_pnl - plan.expected_profit == s.slippage + s.fees + s.unfilled + s.imbalance
 
-    # Independently, from the fills and the mark price only.
+    # Independently, from the fills, the plan and the mark: the planned dust at the mark, the rest at cost.
     quote = sum((t.price * t.amount * (1 if t.side == "sell" else -1) for t in trades), D(0))
     quote -= sum((t.fee for t in trades if t.fee_currency == "Q"), D(0))
     base = sum((t.amount * (1 if t.side == "buy" else -1) for t in trades), D(0))
     base -= sum((t.fee for t in trades if t.fee_currency == "B"), D(0))
-    assert s.realized_pnl == (quote + base * plan.mark_price).quantize(D("1e-12"), ROUND_HALF_EVEN)
-    assert s.residual_base == base
+    entry = [t for t in trades if t.purpose == "entry"]
+    filled = min(sum((t.amount for t in entry if t.side == "buy"), D(0)) / plan.buy_amount,
+                 sum((t.amount for t in entry if t.side == "sell"), D(0)) / plan.sell_amount)
+    base_fee = any(t.side == "buy" and t.fee_currency == "B" for t in entry)
+    planned = filled * (plan.buy_amount - plan.sell_amount - (plan.buy_amount * plan.buy_fee_rate if base_fee else 0))
+    open_base = (base - planned).quantize(D("1e-12"), ROUND_HALF_EVEN)
+    side = [t for t in trades if t.side == ("buy" if open_base > 0 else "sell")]
+    cost = (sum((t.price * t.amount for t in side), D(0)) / sum((t.amount for t in side), D(0))
+            if side and open_base else D(0))
+    assert s.realized_pnl == (quote + planned * plan.mark_price + open_base * cost).quantize(
+        D("1e-12"), ROUND_HALF_EVEN)
+    assert s.residual_base == base and s.open_base == open_base
 
     # imbalance is the remainder; by its own definition it is the entry excess + corrective orders, plus
     # the share of detection's rounding of expected (E_acc - E) on the part that filled.
@@ -132,7 +161,8 @@ def test_attribution_identity_is_exact_and_realized_recomputes(case: tuple[Plan,
     sq = sum((t.amount for t in entry if t.side == "sell"), D(0))
     both = min(bq / plan.buy_amount, sq / plan.sell_amount)
     by_formula = imbalance_by_formula(plan, trades) + both * (e_acc - plan.expected_profit)
-    assert abs(s.imbalance - by_formula) <= D("3e-12")
+    # ... and the open position is carried at 1e-12 base: up to half of that at its cost.
+    assert abs(s.imbalance - by_formula) <= D("3e-12") + abs(s.open_price or 0) * D("0.5e-12")
 
 
 # -- through detection ---------------------------------------------------------------------------------

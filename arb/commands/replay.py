@@ -6,7 +6,9 @@ import argparse
 import dataclasses
 import math
 import os
+import sys
 
+from arb.commands.run import HALTED_EXIT
 from arb.config import DEFAULT_CONFIG, ReplaySection, capture_argument, load_config
 from arb.display import Precision
 from arb.errors import ConfigError
@@ -54,4 +56,7 @@ def run(args: argparse.Namespace) -> int:
     result = engine.main()
     print(render_summary(result.summary, Precision.from_snapshot(config.snapshot())), flush=True)
     print(f"run id {result.run_id}", flush=True)
+    if result.halted:
+        print(f"arb: halted: {result.halted}", file=sys.stderr, flush=True)
+        return HALTED_EXIT
     return 0

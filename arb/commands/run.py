@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.display import Precision
 from arb.runtime.logs import setup_logging
 from arb.store.db import DB_URL_ENV
+
+# The run halted (the leg policy stopped it with a position it could not hedge): not 0, so a supervisor or
+# script notices, and not 1 or 2 (a failure, bad input): the run itself ended in order, and says what is open.
+HALTED_EXIT = 3
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,4 +44,7 @@ def run(args: argparse.Namespace) -> int:
     result = Engine(config, db_url=args.db or os.environ.get(DB_URL_ENV)).main()
     print(render_summary(result.summary, Precision.from_snapshot(config.snapshot())), flush=True)
     print(f"run id {result.run_id}", flush=True)
+    if result.halted:  # one line, and an exit status a supervisor or script can act on
+        print(f"arb: halted: {result.halted}", file=sys.stderr, flush=True)
+        return HALTED_EXIT
     return 0

@@ -329,6 +329,7 @@ class DecisionLoop:
                 self.state.stop_reason = f"kill switch: {self.trading.risk.kill_reason or 'file'}"
         if result.outcome == "halted":
             self.state.stop_reason = f"halted after opportunity {result.opportunity_id}"
+            self.state.halted = True
             self.state.stop.set()
 
     async def _reconcile(self) -> bool:

@@ -22,5 +22,6 @@ class RunState:
     balance_snapshot_gaps: int = 0  # (venue, snapshot) pairs left out of a balance snapshot: the read failed
     stop: asyncio.Event = field(default_factory=asyncio.Event)  # set: no new decisions; the run winds down
     stop_reason: str | None = None
+    halted: bool = False  # the leg policy halted the run: it ends ``halted``, naming its open positions
     reconcile_pending: bool = False  # orders were sent but not recorded: reconcile before trading
     trades: TradeLog = field(default_factory=TradeLog)  # what the executor did: the live surfaces read it

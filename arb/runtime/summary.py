@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
 from statistics import median
 from typing import Any
@@ -11,14 +12,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arb.display import Precision, money
+from arb.positions import open_positions, unrealized_total
 from arb.store.models import Fill, FillConflict, Opportunity, Order
 from arb.store.repo import inventory_check
-from arb.store.views import run_pnl
+from arb.store.views import open_lots, run_pnl
 
 
-def run_totals(session: Session, run_id: int) -> dict[str, Any]:
+def run_totals(session: Session, run_id: int,
+               marks: Mapping[tuple[str, str], Decimal | None] | None = None) -> dict[str, Any]:
     """The run's totals as stored: PnL is the sum of the settled opportunities' figures (arb.accounting),
-    read through the same function ``arb report`` uses."""
+    read through the same function ``arb report`` uses; open positions (arb.positions) valued at ``marks``,
+    each book's mid at the run's end, which the summary keeps for every later reader."""
     decisions = dict(
         session.execute(
             select(Opportunity.decision, func.count()).where(Opportunity.run_id == run_id).group_by(Opportunity.decision)
@@ -38,6 +42,8 @@ def run_totals(session: Session, run_id: int) -> dict[str, Any]:
     )
     conflicts = session.scalar(select(func.count()).select_from(FillConflict).where(FillConflict.run_id == run_id))
     inventory = inventory_check(session, run_id)
+    positions = open_positions(open_lots(session, run_id), marks or {})
+    unrealized = unrealized_total(positions)
     return {
         "opportunities": {"executed": decisions.get("executed", 0), "rejected": decisions.get("rejected", 0)},
         "orders": len(orders),
@@ -48,6 +54,10 @@ def run_totals(session: Session, run_id: int) -> dict[str, Any]:
         "realized_pnl": pnl.totals["realized_pnl"],
         "pnl_attribution": {k: pnl.totals[k] for k in ("pnl_slippage", "pnl_fees", "pnl_unfilled", "pnl_imbalance")},
         "fees_quote": pnl.totals["fees_quote"],
+        # Open positions at the run's end (not in realized pnl) and their unrealized pnl per quote currency.
+        "open_positions": [{"venue": p.venue, "symbol": p.symbol, "amount": p.amount, "cost": p.cost,
+                            "mark": p.mark, "unrealized": p.unrealized} for p in positions],
+        "unrealized_pnl": unrealized,
         "unsettled": pnl.unsettled,
         # Balances against fills (arb.inventory): what moved that trading does not explain, per venue/asset.
         "external_flows": {f"{r.venue} {r.asset}": r.external_flow for r in inventory if r.external_flow},
@@ -92,6 +102,16 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
         *(money(parts[k], pnl) for k in ("pnl_slippage", "pnl_fees", "pnl_unfilled", "pnl_imbalance"))))
     if summary["unsettled"]:
         lines.append(f"  unsettled pairs         {summary['unsettled']} (an order not final: not in realized pnl)")
+    for p in summary.get("open_positions") or ():
+        base, quote = p["symbol"].split("/")
+        value = ("no mark" if p["unrealized"] is None else
+                 f"unrealized {money(p['unrealized'], pnl)} {quote} at mid {money(p['mark'], precision.price(p['symbol']))}")
+        lines.append(f"OPEN POSITION           {p['venue']} {money(p['amount'], precision.asset(base, p['venue']))} {base} "
+                     f"at cost {money(p['cost'], precision.price(p['symbol']))}: {value} "
+                     "(not in realized pnl)")
+    for quote, value in (summary.get("unrealized_pnl") or {}).items():
+        equity = "unknown (no mark)" if value is None else money(summary["realized_pnl"] + value, pnl)
+        lines.append(f"equity (realized + unrealized) {equity} {quote}")
     lines += [
         f"orders                  {summary['orders']} {summary['orders_by_status']}",
         f"fills                   {summary['fills']}",

@@ -28,7 +28,7 @@ RUN_MODES = ("replay", "paper", "live")
 SWEEP_STATUSES = ("running", "completed", "failed")
 # running: the process holds the database lease; completed: ended normally; failed: stopped by an error it
 # caught (the reason says which); crashed: found by a later start with the lease free, i.e. the process died.
-RUN_STATUSES = ("running", "completed", "failed", "crashed")
+RUN_STATUSES = ("running", "completed", "failed", "crashed", "halted")
 BALANCE_KINDS = ("start", "after_pair", "end")
 DECISIONS = ("executed", "rejected")
 SIDES = ("buy", "sell")
@@ -144,6 +144,10 @@ class Opportunity(Base):
     pnl_imbalance: Mapped[Decimal | None]
     fees_quote: Mapped[Decimal | None]  # every fee of the pair in quote (base fees at mark_price)
     residual_base: Mapped[Decimal | None]  # base bought - sold - base fees, over all the pair's orders
+    # The part of it the plan did not mean: an open position (arb/positions.py values it), not realized,
+    # and its cost (the average price of the side it came from).
+    open_base: Mapped[Decimal | None]
+    open_price: Mapped[Decimal | None]
     settled_at: Mapped[datetime | None]  # market clock
 
     run: Mapped[Run] = relationship(back_populates="opportunities")

@@ -66,13 +66,16 @@ def start_run(session: Session, *, mode: str, config_snapshot: Mapping[str, Any]
 
 
 def end_run(session: Session, run_id: int, *, ended_at: datetime, summary: Mapping[str, Any],
-            market_started_at: datetime | None = None, market_ended_at: datetime | None = None) -> Run:
-    """Mark a run ``completed`` with its summary (funnel, PnL...; Decimals are stored as exact strings).
+            market_started_at: datetime | None = None, market_ended_at: datetime | None = None,
+            halted: str | None = None) -> Run:
+    """Mark a run ``completed`` with its summary (funnel, PnL...; Decimals are stored as exact strings), or
+    ``halted`` with ``halted`` as its reason: the leg policy stopped it with a position it could not hedge.
 
     ``ended_at`` is wall clock; the market-time span, when given, replaces what was recorded at the start
     (a replay learns its first market time only from its first event)."""
     run = get_run(session, run_id)
-    run.status = "completed"
+    run.status = "halted" if halted else "completed"
+    run.status_reason = one_line(halted) if halted else None
     run.ended_at = ended_at
     run.summary = jsonable(summary)
     _market_span(run, market_started_at, market_ended_at)

@@ -76,5 +76,7 @@ def _write(opp: Opportunity, now: datetime) -> Settlement | None:
     opp.pnl_imbalance = result.imbalance
     opp.fees_quote = result.fees_quote
     opp.residual_base = result.residual_base
+    opp.open_base = result.open_base
+    opp.open_price = result.open_price
     opp.settled_at = now
     return result

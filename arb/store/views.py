@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from arb.errors import StoreError
 from arb.inventory import FillFlow, fill_deltas
+from arb.positions import OpenLot
 from arb.store.models import Fill, Opportunity, Order, Run
 from arb.store.repo import inventory_check
 
@@ -258,6 +259,14 @@ def pnl_totals(rows: Iterable[PnlRow]) -> dict[str, Decimal]:
             if value is not None:
                 totals[column] += value
     return totals
+
+
+def open_lots(session: Session, run_id: int) -> list[OpenLot]:
+    """The run's settled open positions (``opportunities.open_base``), one per pair that left one."""
+    stmt = (select(Opportunity).where(Opportunity.run_id == run_id, Opportunity.open_base.is_not(None))
+            .order_by(Opportunity.id))
+    return [OpenLot(o.buy_venue, o.sell_venue, o.symbol, o.open_base, o.open_price or ZERO)
+            for o in session.scalars(stmt) if o.open_base]
 
 
 def run_clock(run: Run) -> str:

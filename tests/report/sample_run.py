@@ -11,9 +11,11 @@ worked by hand:
   realized = 200.9 - 200.08 - 0.40098 = 0.41902 = 0.599 - 0.18 + 0.00002 (unfilled 0, imbalance 0).
 - O2 executed, buy huobi / sell binance, size 5 at 20.00 / 20.08, expected 0.1996, mark 19.97001.
   The buy fills 5 @ 20.00 with a fee of 0.005 LINK; the sell fills only 3 @ 20.08 (fee 0.06024 USDT); an
-  unwind sells 2 on huobi @ 19.95 (fee 0.0399 USDT), leaving -0.005 LINK. realized = 100.14 - 100 -
-  0.10014 - 0.005 * 19.97001 = -0.05999005; slippage 0; fees 0 (the base fee at the expected rate, valued
-  at the mark); unfilled -(1 - 3/5) * 0.1996 = -0.07984; imbalance the rest, -0.17975005.
+  unwind sells 2 on huobi @ 19.95 (fee 0.0399 USDT), leaving -0.005 LINK: of which the plan meant its
+  filled 3/5 of the fee, -0.003 (at the mark), and -0.002 is open, at the sells' average 20.028.
+  realized = 100.14 - 100 - 0.10014 - 0.003 * 19.97001 - 0.002 * 20.028 = -0.06010603; slippage 0; fees 0
+  (the base fee at the expected rate, valued at the mark); unfilled -(1 - 3/5) * 0.1996 = -0.07984;
+  imbalance the rest, -0.17986603.
 - O3 rejected book_stale (binance -> huobi), O4 rejected below_min_edge (binance -> huobi), O5 rejected
   below_min_edge (huobi -> binance).
 - Balance snapshots on binance before and after O1 (none on huobi: its balances are a gap, not zeros).
@@ -22,8 +24,7 @@ worked by hand:
 
 Run 2 (ETH/USDT on gate/okx), started later: O6 executed, size 1 at 10 / 10.2, expected 0.18; only the
 buy filled (1 @ 10, fee 0.01 GT: a third currency, unpriced); the sell leg was rejected with no fill.
-Mark 9.99: realized -10 + 9.99 = -0.01; unfilled -0.18; imbalance -0.01 (the residual 1 ETH, bought at
-10 and marked at 9.99). Outcome halted (the ``halt`` policy). Its config snapshot has market rules: gate
+Its 1 ETH is an open position at its cost, 10: realized -10 + 1 * 10 = 0; unfilled -0.18; imbalance 0. Outcome halted (the ``halt`` policy). Its config snapshot has market rules: gate
 ETH/USDT price step 0.01, amount step 0.0001, taker fee 0.002 (ETH at 4 + 3 = 7 places, USDT at 2 + 4 = 6);
 okx 0.1, 0.001, 0.001 (ETH 6, USDT 4).
 """

@@ -41,10 +41,10 @@ def test_json_totals_are_exact(
     totals = doc["pnl"]["totals"]
     money = {k: D(totals[k]) for k in ("expected_pnl", "realized_pnl", "pnl_slippage", "pnl_fees")}
     assert money == {
-        "expected_pnl": D("0.7986"), "realized_pnl": D("0.35902995"),
+        "expected_pnl": D("0.7986"), "realized_pnl": D("0.35891397"),
         "pnl_slippage": D("-0.18"), "pnl_fees": D("0.00002"),
     }  # fmt: skip
-    assert (D(totals["pnl_unfilled"]), D(totals["pnl_imbalance"])) == (D("-0.07984"), D("-0.17975005"))
+    assert (D(totals["pnl_unfilled"]), D(totals["pnl_imbalance"])) == (D("-0.07984"), D("-0.17986603"))
     legs = doc["legs"]["totals"]
     assert (legs["orders"], D(legs["fill_ratio"]), D(legs["max decision->filled ms"])) == (
         5,
@@ -94,7 +94,7 @@ def test_table_shows_sections_and_totals(
         assert title in out
     funnel_total = next(line for line in out.splitlines() if "TOTAL" in line and "0.7986" in line)
     assert [cell.strip() for cell in funnel_total.split("│")][1:7] == ["TOTAL", "", "5", "3", "2", "0.7986"]
-    pnl_total = next(line for line in out.splitlines() if "TOTAL" in line and "0.35902995" in line)
+    pnl_total = next(line for line in out.splitlines() if "TOTAL" in line and "0.35891397" in line)
     assert "-0.18" in pnl_total and "-0.07984" in pnl_total
 
 

@@ -98,20 +98,37 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def _recompute(session: Session, run_id: int) -> tuple[Decimal, Decimal]:
-    """(expected, realized) from the fills and each opportunity's mark price, written out again here."""
+    """(expected, realized) from the fills, each opportunity's plan and mark price, written out again here:
+    the base the plan meant to leave (its filled share) at the mark, the rest (an open position) at the
+    average price of the side it came from."""
     expected = realized = D(0)
     for opp in session.scalars(select(Opportunity).where(Opportunity.run_id == run_id,
                                                          Opportunity.decision == "executed")):
         sym = Symbol.parse(opp.symbol)
         quote = base = D(0)
+        entry: dict[str, D] = {}
+        filled = {"buy": D(0), "sell": D(0)}
+        sides: dict[str, list[tuple[D, D]]] = {"buy": [], "sell": []}
+        base_fee = False
         for order in session.scalars(select(Order).where(Order.opportunity_id == opp.id)):
+            if order.purpose == "entry":
+                entry[order.side] = order.amount
             for f in session.scalars(select(Fill).where(Fill.order_id == order.id)):
                 sign = 1 if order.side == "sell" else -1
                 quote += sign * f.price * f.amount - (f.fee if f.fee_currency == sym.quote else 0)
                 base += -sign * f.amount - (f.fee if f.fee_currency == sym.base else 0)
+                sides[order.side].append((f.price, f.amount))
+                if order.purpose == "entry":
+                    filled[order.side] += f.amount
+                    base_fee |= order.side == "buy" and f.fee_currency == sym.base
         assert opp.mark_price is not None
+        share = min(filled["buy"] / entry["buy"], filled["sell"] / entry["sell"])
+        planned = share * (entry["buy"] - entry["sell"] - (entry["buy"] * opp.buy_fee_rate if base_fee else 0))
+        left = (base - planned).quantize(D("1e-12"), ROUND_HALF_EVEN)
+        fills = sides["buy" if left > 0 else "sell"]
+        cost = sum((p * a for p, a in fills), D(0)) / sum((a for _, a in fills), D(0)) if left else D(0)
         expected += opp.expected_profit
-        realized += (quote + base * opp.mark_price).quantize(D("1e-12"), ROUND_HALF_EVEN)
+        realized += (quote + planned * opp.mark_price + left * cost).quantize(D("1e-12"), ROUND_HALF_EVEN)
     return expected, realized
 
 

@@ -57,9 +57,9 @@ def test_pnl_exact_values_by_hand(session_factory: sessionmaker[Session], runs: 
     terms = lambda r: (r.realized_pnl, r.pnl_slippage, r.pnl_fees, r.pnl_unfilled, r.pnl_imbalance)  # noqa: E731
     assert terms(o1) == (D("0.41902"), D("-0.18"), D("0.00002"), 0, 0)
     assert (o1.fees_quote, o1.residual_base) == (D("0.40098"), 0)
-    assert terms(o2) == (D("-0.05999005"), 0, 0, D("-0.07984"), D("-0.17975005"))
+    assert terms(o2) == (D("-0.06010603"), 0, 0, D("-0.07984"), D("-0.17986603"))
     assert (o2.fees_quote, o2.residual_base) == (D("0.10014") + D("0.005") * D("19.97001"), D("-0.005"))
-    assert terms(o6) == (D("-0.01"), 0, 0, D("-0.18"), D("-0.01"))
+    assert terms(o6) == (0, 0, 0, D("-0.18"), 0)  # its 1 ETH is open, at its cost: nothing realized
     assert (o6.fees_quote, o6.residual_base) == (0, 1)  # the GT fee is not priced
 
 
@@ -69,7 +69,7 @@ def test_pnl_terms_add_up_exactly(session_factory: sessionmaker[Session], runs: 
     for r in rows:
         assert r.realized_pnl - r.expected_pnl == r.pnl_slippage + r.pnl_fees + r.pnl_unfilled + r.pnl_imbalance
     totals = views.pnl_totals(rows[:2])
-    assert totals["expected_pnl"] == D("0.7986") and totals["realized_pnl"] == D("0.35902995")
+    assert totals["expected_pnl"] == D("0.7986") and totals["realized_pnl"] == D("0.35891397")
 
 
 def test_pnl_views_match_decimal(
