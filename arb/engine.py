@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -45,7 +46,7 @@ from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.imbalance import ImbalancePolicy
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
-from arb.execution.risk import RiskGate, RiskLimits
+from arb.execution.risk import RiskEvent, RiskGate, RiskLimits
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import UNREADABLE
 from arb.marketdata.drops import FrameDrops
@@ -58,6 +59,7 @@ from arb.runtime.clock import MarketClock, WallClock, from_ms
 from arb.runtime.decisions import DecisionLoop, Trading
 from arb.runtime.feeds import FeedSet
 from arb.runtime.funnel import Funnel
+from arb.runtime.incidents import IncidentLog
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.live_loop import run_live
 from arb.runtime.logs import RUN_ID
@@ -119,6 +121,14 @@ class RunResult:
     halted: str | None = None  # the run ended ``halted``: why, and the open positions it left
 
 
+async def watch_kill_switch(risk: RiskGate, every_s: float = 1.0) -> None:
+    """Look for the kill-switch file once a second of the run's clock, not only when a trade is tried: its
+    incident starts and ends (and its alerts go out) within a second of the file appearing or going."""
+    while True:
+        risk.kill_switch_engaged()
+        await asyncio.sleep(every_s)
+
+
 def halt_reason(stop_reason: str | None, summary: Mapping[str, Any], mode: str) -> str:
     """One line a trader can act on: what halted the run, each open position it left (venue, amount, cost,
     notional at the mark), and what to do next."""
@@ -162,6 +172,7 @@ class Engine:
         self._market_ms = self.clock.origin_ms if isinstance(self.clock, MarketClock) else 0  # market time played
         self.books = BookStore(depth=config.engine.book_depth, max_age_ms=config.engine.stale_after_ms)
         self.funnel = Funnel()
+        self.incidents_log = IncidentLog(self.clock.now)  # kill switch, halts, breakers: start and end
         self.hot_path = LatencyRecorder()
         self.state = RunState()  # shared with the decision loop
         self._signals = 0
@@ -329,7 +340,7 @@ class Engine:
                 log.warning("run %d marked crashed: %s", old.id, old.status_reason)
             log.info("run %d started: %s mode, venues %s", run_id, self.mode,
                      ", ".join(f"{name} ({kind})" for name, kind in venues.kinds.items()))
-            risk = RiskGate(self._risk_limits(), clock=self.clock.now)
+            risk = RiskGate(self._risk_limits(), clock=self.clock.now, on_event=self.incidents_log.on_risk_event)
             report = await reconcile(venues.venues, sessions, run_id, symbols=self.config.engine.symbols,
                                      since=datetime.now(UTC) - timedelta(days=1))
             self.status.note(f"reconciled with venues: {report}")
@@ -341,10 +352,14 @@ class Engine:
                 for name, warm in venues.warmers.items():
                     self.supervisor.spawn(f"keep-warm-{name}", warm, venue=name)
             view = self._view(run_id, risk)
+            if self.config.risk.kill_switch_file is not None:
+                self.supervisor.spawn("kill-switch", partial(watch_kill_switch, risk))
             self.status.start(run_id, view, self.supervisor.spawn)
-            self.monitor = Monitor.for_config(self.config, view, title=f"arb run {run_id}")
+            # An alert says which run, in which mode, on which host: a trader may run several.
+            self.monitor = Monitor.for_config(self.config, view,
+                                              title=f"arb run {run_id} ({self.mode} on {lease.holder.host})")
             if self.monitor is not None:
-                risk.on_event = self.monitor.risk_event
+                risk.on_event = self._both(self.incidents_log.on_risk_event, self.monitor.risk_event)
                 self.status.note(self.monitor.start(self.supervisor.spawn))
             if self.config.monitoring.dashboard_port is not None:
                 self.dashboard = LiveDashboard(self.db_url, self.config.monitoring.dashboard_port)
@@ -408,7 +423,7 @@ class Engine:
         return RunView(self.funnel, self.books, self.clock, self.incidents, run_id=run_id,
                        balances=MappingProxyType(state.balances),
                        stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
-                       trades=state.trades, hot_path=self.hot_path, stop_reason=lambda: state.stop_reason)
+                       trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason)
 
     def _progress(self, events: int, market_ms: int) -> None:
         """A simulation's market source has played ``events``, up to ``market_ms``."""
@@ -466,12 +481,28 @@ class Engine:
             "funnel": self.funnel.as_dict(),
             **totals,
             "hot_path_us": self.hot_path.summary_us(),
-            "stop_reason": self.state.stop_reason,
+            "stop_reason": self.stop_reason(),
+            "incidents": [i.as_row() for i in self.incidents_log.incidents],
             "balance_snapshot_gaps": self.state.balance_snapshot_gaps,
             **self.incidents(),
             # Which rule filled resting orders (arb/venues/sim/matching.py): a simulation's, said once.
             **({"market_trades": self.feeds.market_trades if self.feeds is not None else 0} if self.simulated else {}),
         }
+
+    def stop_reason(self) -> str | None:
+        """Why trading stopped: what stopped the run (a halt, a signal, an error), else an incident still open
+        (a kill switch engaged now); one that cleared is no reason (``runtime/incidents.py``)."""
+        if self.state.stop_reason is not None:
+            return self.state.stop_reason
+        incident = self.incidents_log.still_open()
+        return f"{incident.kind.replace('_', ' ')}: {incident.detail}" if incident is not None else None
+
+    @staticmethod
+    def _both(*hooks: Callable[[RiskEvent], None]) -> Callable[[RiskEvent], None]:
+        def told(event: RiskEvent) -> None:
+            for hook in hooks:
+                hook(event)
+        return told
 
     def _marks(self) -> dict[tuple[str, str], Decimal | None]:
         """Every book's mid now: the valuation rule's marks (``arb/positions.py``) at the run's end."""

@@ -221,7 +221,7 @@ class PairedExecutor:
         elif excess != 0 and not _is_dust(excess, rules.values()):
             if self.config.policy is ImbalancePolicy.HALT:
                 policy_run, halted = ImbalancePolicy.HALT.value, True
-                self.risk.engage_kill_switch(f"halt:leg_imbalance:{opp_id}")
+                self.risk.engage_kill_switch(f"halt:leg_imbalance:{opp_id}: {halt_detail(plan, legs, excess)}")
             else:
                 order = corrective_order(self.config.policy, excess, plan, rules, self.config.policy_bound_bps)
                 policy_run = self.config.policy.value
@@ -301,6 +301,17 @@ class PairedExecutor:
                 buy_limit=plan.buy.price if plan else None, sell_limit=plan.sell.price if plan else None,
             )
         return PairResult(opportunity_id=opp_id, executed=False, reason=reason)
+
+
+def halt_detail(plan: PairPlan, legs: Iterable[LegOutcome], excess: Decimal) -> str:
+    """What a trader needs to act on a halt: each leg's venue, side, filled of ordered, and the unhedged
+    base with its notional at the leg's limit price."""
+    base, quote = plan.symbol.split("/")
+    parts = [f"{leg.venue} {leg.request.side.value} filled {leg.filled.normalize():f} of "
+             f"{leg.request.amount.normalize():f} {base}" for leg in legs]
+    venue, price = (plan.buy.venue, plan.buy.price) if excess > 0 else (plan.sell.venue, plan.sell.price)
+    return (f"{'; '.join(parts)}; unhedged {excess.normalize():+f} {base} on {venue} "
+            f"(notional {abs(excess) * price:.2f} {quote})")
 
 
 def _is_dust(qty: Decimal, rules: Iterable[MarketRules]) -> bool:

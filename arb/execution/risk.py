@@ -57,7 +57,8 @@ class _Breaker:
 @dataclass(frozen=True, slots=True)
 class RiskEvent:
     """Something a trader is told about at once. ``kind``: ``breaker_open`` | ``halt`` (the executor stopped
-    trading on an unresolved or unhedgeable pair) | ``kill_switch`` | ``daily_loss_limit`` | ``auth_failed``."""
+    trading on an unresolved or unhedgeable pair) | ``kill_switch`` | ``kill_switch_cleared`` (its file was
+    removed: trading resumes) | ``daily_loss_limit`` | ``auth_failed``."""
 
     kind: str
     detail: str
@@ -201,6 +202,9 @@ class RiskGate:
         engaged = self._kill_file_exists()
         if engaged and not self._file_kill_seen:
             self._emit(RiskEvent("kill_switch", f"kill-switch file {self.limits.kill_switch_file} exists: no new trades"))
+        elif self._file_kill_seen and not engaged:
+            self._emit(RiskEvent("kill_switch_cleared",
+                                 f"kill-switch file {self.limits.kill_switch_file} removed: trading resumes"))
         self._file_kill_seen = engaged
         return engaged
 

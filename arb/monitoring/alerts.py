@@ -82,8 +82,9 @@ class Alerts:
         self._queue.put(alert)
 
     def risk_event(self, event: RiskEvent) -> None:
-        """The risk gate's hook (``RiskGate.on_event``)."""
-        self.publish(Alert(event.kind, event.detail, event.venue))
+        """The risk gate's hook (``RiskGate.on_event``), with what to do next where there is a next step."""
+        step = NEXT_STEP.get(event.kind)
+        self.publish(Alert(event.kind, f"{event.detail}. Next: {step}" if step else event.detail, event.venue))
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Deliver what is queued (waiting at most ``timeout_s``), then stop the thread."""
@@ -109,6 +110,15 @@ class Alerts:
                 if self.failures[(shown, failure)] == 1:
                     log.warning("alert delivery to %s failed (%s); further failures like it are counted, "
                                 "not logged", shown, failure)
+
+
+# What a trader does about an alert, where the alert alone does not say it.
+NEXT_STEP = {
+    "halt": "the run has stopped; flatten the unhedged amount on that venue, then start arb again",
+    "kill_switch": "no new trades until the kill-switch file is removed",
+    "daily_loss_limit": "no new trades until the next UTC day, or restart with a higher daily_loss_limit",
+    "auth_failed": "check the venue's API key and secret in the environment, then restart",
+}
 
 
 class StaleBooks:

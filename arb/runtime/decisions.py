@@ -325,8 +325,6 @@ class DecisionLoop:
                                     opportunity_id=result.opportunity_id)
         else:
             self.funnel.executor_refused(result.reason or "refused")
-            if result.reason == "kill_switch":  # no more trades; the run goes on, and its summary says why
-                self.state.stop_reason = f"kill switch: {self.trading.risk.kill_reason or 'file'}"
         if result.outcome == "halted":
             self.state.stop_reason = f"halted after opportunity {result.opportunity_id}"
             self.state.halted = True

@@ -138,6 +138,9 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
     hot = summary.get("hot_path_us") or {}
     if hot:
         lines.append(f"hot path (update->decision) p50 {hot['p50']} us, p99 {hot['p99']} us, max {hot['max']} us")
+    for incident in summary.get("incidents") or ():
+        span = f"{incident['started_at']} -> {incident['ended_at'] or 'still open at the end'}"
+        lines.append(f"incident                {incident['kind'].replace('_', ' ')}: {span}: {incident['detail']}")
     if summary.get("stop_reason"):
         lines.append(f"stopped: {summary['stop_reason']}")
     return "\n".join(lines)

@@ -47,7 +47,8 @@ async def test_a_breaker_trip_and_a_halt_reach_the_webhook(tmp_path: Path, caplo
     assert "breaker open" in kinds and "halt" in kinds, receiver.posts
     assert kinds.index("breaker open") < kinds.index("halt")  # in the order they happened
     breaker = receiver.posts[kinds.index("breaker open")]
-    assert breaker["title"] == f"arb run {result.run_id}: breaker open" and breaker["message"].startswith("gate:")
+    assert breaker["title"].startswith(f"arb run {result.run_id} (live on ") and breaker["title"].endswith("): breaker open")
+    assert breaker["message"].startswith("gate:")
     assert "halt:unresolved_leg:" in receiver.posts[kinds.index("halt")]["message"]
     # The URL's token is never logged (but by the test's own receiver, which logs the requests it serves).
     logged = [r.getMessage() for r in caplog.records if r.name != "aiohttp.access"]

@@ -1,0 +1,50 @@
+"""The run's incidents, each with when it started and, once it cleared, when it ended (market clock).
+
+Fed by the risk gate's events (``RiskGate.on_event``): a kill switch (its file or an operator) starts one and
+``kill_switch_cleared`` (the file removed) ends it; a halt, a daily loss limit reached, a breaker opening or
+credentials refused start one that lasts. The run's stop reason is what stopped it (a halt, a signal, an
+error) or an incident still open at its end, never one that cleared: a kill switch removed mid-run leaves
+the run to go on and end as it would have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from arb.execution.risk import RiskEvent
+
+CLEARS = {"kill_switch_cleared": "kill_switch"}  # an event kind -> the incident kind it ends
+
+
+@dataclass(slots=True)
+class Incident:
+    kind: str
+    detail: str
+    started_at: datetime
+    ended_at: datetime | None = None
+
+    def as_row(self) -> dict[str, object]:
+        return {"kind": self.kind, "detail": self.detail, "started_at": self.started_at.isoformat(),
+                "ended_at": self.ended_at.isoformat() if self.ended_at else None}
+
+
+class IncidentLog:
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self.incidents: list[Incident] = []
+
+    def on_risk_event(self, event: RiskEvent) -> None:
+        now = self._clock()
+        ends = CLEARS.get(event.kind)
+        if ends is None:
+            self.incidents.append(Incident(event.kind, event.detail, now))
+            return
+        for incident in self.incidents:
+            if incident.kind == ends and incident.ended_at is None:
+                incident.ended_at = now
+
+    def still_open(self) -> Incident | None:
+        """The latest incident not cleared, if any."""
+        return next((i for i in reversed(self.incidents) if i.ended_at is None), None)
