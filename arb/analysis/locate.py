@@ -10,9 +10,9 @@ overrides as ``arb``) and resolves a relative SQLite path from there. In order o
 2. ``$ARB_NOTEBOOK_DB_URL``, set by whoever starts Jupyter to point every notebook elsewhere;
 3. the ``[store] url`` of the nearest ``config.toml``.
 
-Nothing is created: a database that is not there, has no arb tables or holds no runs is a
-:class:`NotebookStop` naming the file and what to run, before anything connects (connecting to an SQLite
-file that does not exist would create it).
+Nothing is created or changed: a database that is not there, has no arb tables or holds no runs is a
+:class:`NotebookStop` naming the file and what to run, and the database is read through
+:func:`arb.store.db.make_reader_engine` (no byte of any file written, no ``-wal`` left beside it).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.errors import ArbError
 from arb.store import views
-from arb.store.db import display_url, make_engine, make_session_factory, parse_url, sqlite_file
+from arb.store.db import display_url, make_reader_engine, make_session_factory, parse_url, sqlite_file
 from arb.store.models import Run
 
 NOTEBOOK_DB_ENV = "ARB_NOTEBOOK_DB_URL"
@@ -102,7 +102,7 @@ def check_database(located: Located) -> None:
     if path is not None and not path.is_file():
         raise NotebookStop(f"no database at {path} ({located.source}): run `arb run` in the project "
                            "directory first, or set DB_URL")
-    engine = make_engine(located.url)
+    engine = make_reader_engine(located.url)
     try:
         if not inspect(engine).has_table(Run.__tablename__):
             raise NotebookStop(f"{located} has no arb tables: not a database `arb run` wrote "
@@ -110,7 +110,8 @@ def check_database(located: Located) -> None:
         with make_session_factory(engine)() as session:
             runs = session.scalar(select(func.count()).select_from(Run)) or 0
     except SQLAlchemyError as exc:
-        raise NotebookStop(f"{located}: cannot read it: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}") from None
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        raise NotebookStop(f"{located}: cannot read it: {type(exc).__name__}: {first}") from None
     finally:
         engine.dispose()
     if runs == 0:
@@ -120,7 +121,7 @@ def check_database(located: Located) -> None:
 def open_run(located: Located, run_id: int | None) -> tuple[Engine, sessionmaker[Session], Run]:
     """An engine on the checked database, its session factory and the run (the latest when None)."""
     check_database(located)
-    engine = make_engine(located.url)
+    engine = make_reader_engine(located.url)
     factory = make_session_factory(engine)
     with factory() as session:
         chosen = run_id if run_id is not None else views.latest_run_id(session)

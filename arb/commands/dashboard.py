@@ -14,7 +14,15 @@ import signal
 import sys
 
 from arb.errors import StoreError
-from arb.store.db import DB_URL_ENV, DEFAULT_DB_URL, display_url, make_engine, require_existing, resolve_url
+from arb.store.db import (
+    DB_URL_ENV,
+    DEFAULT_DB_URL,
+    display_url,
+    make_reader_engine,
+    read_failure,
+    require_existing,
+    resolve_url,
+)
 from arb.store.views import get_run, latest_run_id
 
 DEFAULT_PORT = 8050
@@ -69,7 +77,7 @@ def _chosen_run(url: str, run_id: int | None) -> int:
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.orm import Session
 
-    engine = make_engine(url)
+    engine = make_reader_engine(url)
     try:
         with Session(engine) as session:
             chosen = run_id if run_id is not None else latest_run_id(session)
@@ -77,9 +85,6 @@ def _chosen_run(url: str, run_id: int | None) -> int:
                 raise StoreError(f"{display_url(url)} holds no runs yet")
             return get_run(session, chosen).id
     except SQLAlchemyError as exc:
-        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        if getattr(exc, "statement", None) is None:  # no statement ran: the database could not be reached
-            raise StoreError(f"cannot reach database {display_url(url)}: {first}") from exc
-        raise StoreError(f"cannot read {display_url(url)}: {first} (is it an arb database?)") from exc
+        raise read_failure(url, exc) from exc
     finally:
         engine.dispose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from arb.errors import StoreError
 from arb.store import migrate
 from arb.store.db import DB_URL_ENV, DEFAULT_DB_URL, display_url, require_existing, resolve_url
 
@@ -68,6 +69,10 @@ def _current(args: argparse.Namespace) -> int:
     url = resolve_url(args.db)
     require_existing(url)
     current = migrate.current_revision(url)
+    if current is None and (tables := migrate.table_names(url)):
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise StoreError(f"{display_url(url)} is not an arb database: no schema revision, and tables arb "
+                         f"did not make: {shown}")
     head = migrate.head_revision()
     state = "up to date" if current == head else f"behind: head is {head}; run 'arb db upgrade'"
     print(f"{display_url(url)}: revision {current or 'none (empty database)'} ({state})")

@@ -30,8 +30,9 @@ from arb.store.db import (
     DB_URL_ENV,
     DEFAULT_DB_URL,
     display_url,
-    make_engine,
+    make_reader_engine,
     make_session_factory,
+    read_failure,
     require_existing,
     resolve_url,
 )
@@ -74,7 +75,7 @@ def show_run(args: argparse.Namespace, build: Build) -> int:
 
     url = resolve_url(args.db)
     require_existing(url)  # reading never creates a database (an empty arb.db from a typo)
-    engine = make_engine(url)
+    engine = make_reader_engine(url)  # nor changes one: no byte of any file (store/db.py)
     try:
         with make_session_factory(engine)() as session:
             run_id = args.run if args.run is not None else views.latest_run_id(session)
@@ -83,11 +84,7 @@ def show_run(args: argparse.Namespace, build: Build) -> int:
             run = views.get_run(session, run_id)
             sections = build(session, run)
     except SQLAlchemyError as exc:
-        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        if getattr(exc, "statement", None) is None:  # no statement ran: the database could not be reached
-            raise StoreError(f"cannot reach database {display_url(url)}: {first}") from exc
-        raise StoreError(f"cannot read {display_url(url)}: {first} (is it an arb database? "
-                         "`arb db current` shows its schema)") from exc
+        raise read_failure(url, exc) from exc
     finally:
         engine.dispose()
     RENDERERS[args.format](run, sections, sys.stdout)

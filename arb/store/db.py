@@ -12,18 +12,24 @@ SQLite needs three things switched on per connection, and one driver quirk undon
 - Python's ``sqlite3`` module opens transactions lazily and never before DDL, so a failed migration
   would leave half a schema behind. We take transaction control from the driver and emit ``BEGIN``
   ourselves: DDL becomes transactional and SAVEPOINTs work (SQLAlchemy's documented recipe).
+
+Commands that only read (``arb report``, ``trades``, ``balances``, ``dashboard``, ``db current|check``, the
+notebooks) use :func:`make_reader_engine` instead: none of the above, and no byte of any file changed.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from arb.errors import StoreError, UsageError
 
@@ -81,6 +87,16 @@ def require_existing(url: str | URL) -> None:
     if path is not None and not path.is_file():
         raise StoreError(f"database {display_url(url)} does not exist ({path} is not a file; "
                          "`arb run` or `arb db upgrade` creates it)")
+
+
+def read_failure(url: str | URL, exc: SQLAlchemyError) -> StoreError:
+    """One line for a read that failed: the database could not be reached (no statement ran), or it is
+    not one arb can read (not arb's, not SQLite, damaged), with the driver's first line."""
+    first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+    if getattr(exc, "statement", None) is None:
+        return StoreError(f"cannot reach database {display_url(url)}: {first}")
+    return StoreError(f"cannot read {display_url(url)}: {first} (is it an arb database? "
+                      "`arb db current` shows its schema)")
 
 
 def file_identity(path: Path) -> tuple[int, int] | None:
@@ -149,3 +165,63 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
             cursor.close()
 
     return engine
+
+
+def make_reader_engine(url: str | URL) -> Engine:
+    """An engine that only reads ``url``: it changes no byte of the database and creates no file beside it
+    (no ``-wal``, ``-shm`` or journal), whatever the file holds: an arb database, nothing (0 bytes),
+    another program's database or random bytes. Each transaction is one consistent snapshot.
+
+    SQLite: the file is opened through a ``file:...?mode=ro`` URI (``sqlite3.connect(uri=True)``), not
+    created when missing; no PRAGMA; a plain deferred ``BEGIN`` (a read snapshot, never the write lock
+    a running engine would then wait for). A WAL database that no process has open (no ``-wal`` file
+    beside it) is opened ``immutable=1`` as well: a ``mode=ro`` connection to it would create ``-wal`` and
+    ``-shm`` files and, being read-only, could not remove them. No pool: each connection makes that choice
+    when it opens, so a reader that reconnects (the dashboard, every refresh) follows a writer that
+    started since. A reader still connected when the last writer closes leaves the writer's ``-wal`` and
+    ``-shm`` in place (SQLite's own rule: only the last connection removes them); the next writer uses
+    them.
+
+    PostgreSQL: every transaction is ``REPEATABLE READ`` (one snapshot) and ``READ ONLY`` (psycopg's
+    ``read_only``: ``BEGIN ... READ ONLY``), so the server refuses any write.
+    """
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return make_engine(parsed, isolation_level="REPEATABLE READ", execution_options={"postgresql_readonly": True})
+    path = sqlite_file(parsed)
+    if path is None:  # in-memory: nothing on disk to protect
+        return create_engine(parsed, poolclass=NullPool)
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(readonly_uri(path), uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+                               isolation_level=None, check_same_thread=False)
+
+    engine = create_engine(parsed, creator=connect, poolclass=NullPool)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")  # deferred: a snapshot of the last commit, no lock taken
+
+    return engine
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def readonly_uri(path: Path) -> str:
+    """The ``file:`` URI :func:`make_reader_engine` opens ``path`` with: ``mode=ro``, plus ``immutable=1``
+    for a WAL database nobody has open (see there). The path is percent-encoded (``?``, ``#`` and ``%`` in
+    a file name are not URI syntax), made absolute first (``file://`` and an empty authority)."""
+    immutable = _wal_mode(path) and not Path(f"{path}-wal").exists()
+    return f"file://{quote(os.fsencode(path.absolute()))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _wal_mode(path: Path) -> bool:
+    """Whether ``path`` is an SQLite database in WAL mode (header bytes 18 and 19, the file format
+    versions, are 2); False for anything else, a file that cannot be read included."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header.startswith(SQLITE_HEADER) and header[18:20] == b"\x02\x02"

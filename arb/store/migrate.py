@@ -13,7 +13,7 @@ interpolate the ``%`` of URL-encoded passwords and options.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,13 +22,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 import arb
 from arb.errors import StoreError
-from arb.store.db import display_url, make_engine, resolve_url
+from arb.store.db import display_url, make_engine, make_reader_engine, resolve_url, sqlite_file
 from arb.store.models import Base
 from arb.store.types import ExactDecimal, UTCDateTime
 
@@ -102,16 +102,17 @@ def head_revision() -> str:
 
 
 def current_revision(url: str | None = None) -> str | None:
-    """The revision the database at ``url`` is at; ``None`` for an empty (never migrated) database."""
-    with _connect(url) as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    """The revision the database at ``url`` is at; ``None`` for an empty (never migrated) database. Read only
+    (see :func:`_read`)."""
+    with _read(url) as connection:
+        return _revision(connection)
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade the database to ``revision``; returns (revision before, revision after)."""
-    before = current_revision(url)
+    before = _revision_of(url)
     _run(command.upgrade, url, revision)
-    return before, current_revision(url)
+    return before, _revision_of(url)
 
 
 def upgrade_to_head(url: str | None = None) -> tuple[str | None, str | None]:
@@ -121,9 +122,9 @@ def upgrade_to_head(url: str | None = None) -> tuple[str | None, str | None]:
 
 def downgrade(url: str | None = None, revision: str = "-1") -> tuple[str | None, str | None]:
     """Downgrade the database to ``revision`` (``base`` drops every table); returns (before, after)."""
-    before = current_revision(url)
+    before = _revision_of(url)
     _run(command.downgrade, url, revision)
-    return before, current_revision(url)
+    return before, _revision_of(url)
 
 
 def schema_diff(connection: Connection) -> list[Any]:
@@ -133,9 +134,25 @@ def schema_diff(connection: Connection) -> list[Any]:
 
 
 def check(url: str | None = None) -> list[Any]:
-    """:func:`schema_diff` for the database at ``url``."""
-    with _connect(url) as connection:
+    """:func:`schema_diff` for the database at ``url``, read only (see :func:`_read`)."""
+    with _read(url) as connection:
         return schema_diff(connection)
+
+
+def table_names(url: str | None = None) -> list[str]:
+    """The tables of the database at ``url`` (Alembic's own included), read only (see :func:`_read`)."""
+    with _read(url) as connection:
+        return sorted(inspect(connection).get_table_names())
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _revision_of(url: str | None) -> str | None:
+    """The revision, through the read-write engine the migration itself uses (it may create the file)."""
+    with _connect(url) as connection:
+        return _revision(connection)
 
 
 def _run(fn: Any, url: str | None, revision: str) -> None:
@@ -146,10 +163,19 @@ def _run(fn: Any, url: str | None, revision: str) -> None:
         raise StoreError(f"migrating {display_url(resolved)} failed: {_first_line(exc)}") from exc
 
 
+def _read(url: str | None) -> AbstractContextManager[Connection]:
+    """A read-only connection (:func:`arb.store.db.make_reader_engine`: nothing created or changed). An
+    SQLite file that is not there reads as the empty database connecting would have made of it, without
+    making it (``arb db current|check`` say first that it does not exist)."""
+    path = sqlite_file(resolve_url(url))
+    missing = path is not None and not path.exists()
+    return _connect("sqlite://" if missing else url, read_only=True)
+
+
 @contextmanager
-def _connect(url: str | None) -> Iterator[Connection]:
+def _connect(url: str | None, *, read_only: bool = False) -> Iterator[Connection]:
     resolved = resolve_url(url)
-    engine = make_engine(resolved, poolclass=NullPool)
+    engine = make_reader_engine(resolved) if read_only else make_engine(resolved, poolclass=NullPool)
     try:
         with engine.connect() as connection:
             yield connection

@@ -1,4 +1,5 @@
-"""The dashboard's read-only connection (``reader.py``) never holds up the engine's writes, and cannot write.
+"""The read-only engine (``make_reader_engine``: the dashboard, reports, ``db current|check``, notebooks) never
+holds up the engine's writes, and cannot write.
 
 On SQLite the store's own engine begins every transaction with ``BEGIN IMMEDIATE`` (the write lock): a
 dashboard reading through it would make the engine's next write wait. The reader's transaction is a
@@ -11,14 +12,14 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from arb.monitoring.dashboard.reader import reader_engine
+from arb.store.db import make_reader_engine
 from arb.store.models import Run
 from arb.store.repo import start_run
 from tests.conftest import T0
 
 
 def test_a_read_in_progress_does_not_hold_up_a_write_and_sees_one_moment(engine: Engine, db_url: str) -> None:
-    reader = reader_engine(db_url)
+    reader = make_reader_engine(db_url)
     writer = engine.execution_options()  # the store's engine, as the running engine writes through it
     try:
         with reader.begin() as read:
@@ -38,7 +39,7 @@ def test_a_read_in_progress_does_not_hold_up_a_write_and_sees_one_moment(engine:
 def test_the_reader_cannot_write(engine: Engine, db_url: str) -> None:
     from sqlalchemy.orm import Session
 
-    reader = reader_engine(db_url)
+    reader = make_reader_engine(db_url)
     try:
         with pytest.raises(DBAPIError, match="(?i)read.only|readonly|query_only"):
             with Session(reader) as session, session.begin():

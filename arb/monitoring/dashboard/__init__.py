@@ -4,8 +4,7 @@ and for any stored run with ``arb dashboard --db URL``.
 - ``page.py``: the page's document: the run as stored (PnL as settlement stored it, its curve, trades,
   opportunities, balances) and a running engine's figures, formatted at the run's precision;
 - ``live.py``: a running engine's figures (``RunView.snapshot``), taken on the engine's loop;
-- ``reader.py``: the read-only database connection (never holds the write lock the engine waits for);
 - ``server.py``: aiohttp on loopback, in its own thread: the page, ``/api/state`` and a server-sent event
-  stream the page listens to;
+  stream the page listens to, read through the store's read-only engine (``make_reader_engine``);
 - ``static/``: the page, plain HTML, CSS and one JavaScript file (the PnL curve is inline SVG); no build.
 """

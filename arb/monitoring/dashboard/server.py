@@ -11,7 +11,8 @@ nothing on the page can change the run. Routes:
 
 The server runs on its own event loop in its own thread (:meth:`DashboardServer.start`), or in the
 foreground for a finished run (:meth:`DashboardServer.serve`). Database reads run in a worker thread of
-that loop through a read-only connection (``reader.py``); a running engine's live figures come in through
+that loop through a read-only engine (:func:`arb.store.db.make_reader_engine`: it never holds the write lock
+the engine waits for, and changes no byte of the database); a running engine's live figures come in through
 :meth:`DashboardServer.publish` (``live.py``), so the server never touches the engine's objects.
 """
 
@@ -30,8 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.errors import ArbError
 from arb.monitoring.dashboard.page import document
-from arb.monitoring.dashboard.reader import reader_engine
-from arb.store.db import display_url
+from arb.store.db import display_url, make_reader_engine
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class DashboardServer:
         """Serve until :meth:`request_stop` (or cancellation); ``on_ready()`` once listening."""
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        engine = reader_engine(self.db_url)
+        engine = make_reader_engine(self.db_url)
         self._sessions = sessionmaker(bind=engine)
         runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=FINAL_WAIT_S)
         await runner.setup()

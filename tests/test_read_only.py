@@ -1,0 +1,173 @@
+"""Commands that only read change nothing: no byte of any file, no file created (no ``-wal``, ``-shm``,
+``.lock`` or journal beside the database), whatever the SQLite file holds.
+
+Every read surface (``arb report``, ``trades``, ``balances``, ``dashboard``, ``db current``, ``db check`` and
+the notebooks' loader) on four kinds of file: an arb database, a 0-byte file, another program's database
+(one in rollback-journal mode, one in WAL mode) and random bytes. Each read either answers (exit 0) or
+fails with one line (exit status per the README: 1, the database is not one arb can read); the directory
+holds the same files with the same SHA-256 before and after. Before the read path was opened read-only
+(``make_reader_engine``), a report on the 0-byte file left a 4 KB WAL database, and one on the other
+program's database switched it to ``journal_mode=wal``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import selectors
+import signal
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from report.sample_run import populate
+
+from arb.analysis import frames
+from arb.analysis.locate import Located, NotebookStop, open_run
+from arb.cli import main
+from arb.store.db import make_engine, make_session_factory
+from arb.store.migrate import upgrade_to_head
+
+ROOT = Path(__file__).resolve().parents[1]
+KINDS = ("arb", "empty", "foreign", "foreign-wal", "corrupt")
+
+
+def _make(kind: str, path: Path) -> None:
+    if kind == "arb":
+        url = f"sqlite:///{path}"
+        upgrade_to_head(url)
+        engine = make_engine(url)
+        try:
+            populate(make_session_factory(engine))
+        finally:
+            engine.dispose()
+    elif kind == "empty":
+        path.touch()
+    elif kind.startswith("foreign"):
+        conn = sqlite3.connect(path)
+        if kind == "foreign-wal":
+            conn.execute("PRAGMA journal_mode=wal")
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.execute("INSERT INTO notes (body) VALUES ('mine')")
+        conn.commit()
+        conn.close()
+    else:
+        path.write_bytes(hashlib.sha256(b"corrupt").digest() * 256)  # 8 KB of noise, the same every time
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(params=KINDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """(kind, url) of one database file alone in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ARB_DB_URL", raising=False)
+    _make(request.param, tmp_path / "arb.db")
+    assert sorted(_files(tmp_path)) == ["arb.db"]
+    return request.param, f"sqlite:///{tmp_path / 'arb.db'}"
+
+
+NOT_ARB = "no such table: runs (is it an arb database?"
+NOT_SQLITE = "file is not a database"
+# command -> kind -> (exit status, what stderr's one line holds; None: stderr is empty)
+# fmt: off
+EXPECTED: dict[str, dict[str, tuple[int, str | None]]] = {
+    "report": {"arb": (0, None), "empty": (1, NOT_ARB), "foreign": (1, NOT_ARB), "foreign-wal": (1, NOT_ARB),
+               "corrupt": (1, NOT_SQLITE)},
+    "db current": {"arb": (0, None), "empty": (0, None),
+                   "foreign": (1, "is not an arb database: no schema revision, and tables arb did not make: notes"),
+                   "foreign-wal": (1, "is not an arb database"), "corrupt": (1, NOT_SQLITE)},
+    # a schema that differs is the answer, on stdout, exit 1
+    "db check": {"arb": (0, None), "empty": (1, None), "foreign": (1, None), "foreign-wal": (1, None),
+                 "corrupt": (1, NOT_SQLITE)},
+}
+EXPECTED["trades"] = EXPECTED["balances"] = EXPECTED["report --run 2 --format json"] = EXPECTED["report"]
+# fmt: on
+
+
+@pytest.mark.parametrize("command", list(EXPECTED))
+def test_a_read_command_changes_no_file(command: str, database: tuple[str, str], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    kind, url = database
+    before = _files(tmp_path)
+    code = main([*command.split(), "--db", url])
+    out, err = capsys.readouterr()
+    assert _files(tmp_path) == before, f"`arb {command}` changed the {kind} database's directory"
+    status, words = EXPECTED[command][kind]
+    assert code == status, err
+    if words is None:
+        assert err == ""
+    else:
+        assert err.count("\n") == 1 and err.startswith("arb: error: ") and words in err, err
+    if command == "db check" and kind not in ("arb", "corrupt"):
+        assert out.startswith(f"{url}: schema differs from the models:")
+
+
+def test_the_dashboard_changes_no_file(database: tuple[str, str], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """On an arb database the real command, in its own process, serves the run until SIGINT (its state
+    read and streamed); on anything else it exits 1 with one line before it listens."""
+    kind, url = database
+    before = _files(tmp_path)
+    if kind != "arb":
+        assert main(["dashboard", "--db", url, "--port", "0"]) == 1
+        err = capsys.readouterr().err
+        words = NOT_SQLITE if kind == "corrupt" else NOT_ARB
+        assert err.count("\n") == 1 and err.startswith("arb: error: ") and words in err, err
+    else:
+        proc = subprocess.Popen([sys.executable, "-m", "arb.cli", "dashboard", "--db", url, "--port", "0"],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = _first_line(proc, 60)
+            assert line.startswith("arb dashboard: run 2 of "), line + proc.communicate(timeout=60)[1]
+            page = line.split(" at ")[1].split()[0]
+            with urllib.request.urlopen(page + "api/state", timeout=30) as answer:
+                assert json.load(answer)["run"]["id"] == 2
+            with urllib.request.urlopen(page + "api/events", timeout=30) as stream:
+                assert stream.readline() == b"event: state\n"
+            proc.send_signal(signal.SIGINT)
+            _, rest = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0 and rest == "", rest
+    assert _files(tmp_path) == before, f"`arb dashboard` changed the {kind} database's directory"
+
+
+def test_the_notebooks_loader_changes_no_file(database: tuple[str, str], tmp_path: Path) -> None:
+    """``open_run`` and the frames a notebook draws from; anything but an arb database is one line."""
+    kind, url = database
+    before = _files(tmp_path)
+    located = Located(url, "test", tmp_path)
+    if kind == "arb":
+        engine, factory, run = open_run(located, None)
+        try:
+            with factory() as session:
+                readers: list[Callable[..., object]] = [frames.opportunities, frames.entry_slippage,
+                                                        frames.entry_latency, frames.balances]
+                assert all(read(session, run.id) is not None for read in readers)
+        finally:
+            engine.dispose()
+    else:
+        with pytest.raises(NotebookStop) as stop:
+            open_run(located, None)
+        assert "\n" not in str(stop.value)
+        assert ("file is not a database" if kind == "corrupt" else "has no arb tables") in str(stop.value)
+    assert _files(tmp_path) == before, f"the notebooks' loader changed the {kind} database's directory"
+
+
+def _first_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
+    """The process's first stderr line, waiting at most ``timeout_s`` for it."""
+    assert proc.stderr is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stderr, selectors.EVENT_READ)
+        assert selector.select(timeout_s), "no line on stderr"
+    return proc.stderr.readline()
