@@ -27,6 +27,7 @@ from arb.cli import describe, main
 from arb.config import render_toml
 from arb.display import printable
 from arb.errors import ArbError, CaptureFormatError, ConfigError, StoreError, TransientVenueError, UsageError
+from arb.store.migrate import upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "config.toml"
@@ -48,7 +49,16 @@ CASES = [
     (["report", "--db", "nonsense"], 2, "not a database URL"),
     (["report", "--db", "mysql://u:hunter2@h/x"], 2, "only SQLite and PostgreSQL"),
     (["report", "--db", "postgresql+psycopg://arb@127.0.0.1:1/arb"], 1, "cannot reach database"),
-    (["report", "--run", "x"], 2, "invalid int value"),
+    (["report", "--run", "x"], 2, "argument --run: not an integer: 'x'"),
+    # numbers out of range: refused by argparse, naming the argument, before anything is opened
+    (["report", "--run", "9223372036854775808"], 2, "argument --run: run id 9223372036854775808 is not between"),
+    (["trades", "--run", "0"], 2, "argument --run: run id 0 is not between 1 and 2147483647"),
+    (["balances", "--run", "-1"], 2, "argument --run: run id -1 is not between"),
+    (["dashboard", "--run", "9" * 30], 2, "argument --run: run id 99999999999999999999... is not between"),
+    (["dashboard", "--run", "1e3"], 2, "argument --run: not an integer: '1e3'"),
+    (["dashboard", "--port", "-1"], 2, "argument --port: port -1 is not between 0 and 65535"),
+    (["sandbox", "--port", "70000"], 2, "argument --port: port 70000 is not between 0 and 65535"),
+    (["sandbox", "--port", "-1"], 2, "argument --port: port -1 is not between 0 and 65535"),
     (["trades"], 1, "sqlite:///arb.db does not exist"),
     (["trades", "--db", "mysql://u:hunter2@h/x"], 2, "only SQLite and PostgreSQL"),
     (["trades", "--run", "1", "--last"], 2, "not allowed with argument"),
@@ -127,6 +137,19 @@ def test_every_command_fails_with_one_line_and_creates_nothing(
     assert lines[0].startswith("arb"), err
     assert "Traceback" not in err and "hunter2" not in err
     assert list(tmp_path.iterdir()) == [], "a failing command left files behind"
+
+
+@pytest.mark.parametrize("command", ["report", "trades", "balances", "dashboard"])
+def test_a_run_id_beyond_any_integer_column_is_a_usage_error(command: str, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """On a real database (before: the driver's OverflowError, "unexpected", exit 1)."""
+    url = f"sqlite:///{tmp_path / 'arb.db'}"
+    upgrade_to_head(url)
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--run", "9223372036854775808", "--db", url])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"arb {command}: error: argument --run: run id 9223372036854775808 is not between"), err
 
 
 def test_debug_shows_the_traceback_before_or_after_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -13,6 +13,7 @@ import asyncio
 import signal
 import sys
 
+from arb.commands import arguments
 from arb.errors import StoreError
 from arb.store.db import (
     DB_URL_ENV,
@@ -36,20 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "database, on 127.0.0.1, until Ctrl-C.",
     )
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--run", type=int, metavar="ID", help="the run to show")
+    which.add_argument("--run", type=arguments.run_id, metavar="ID", help="the run to show")
     which.add_argument("--last", action="store_true", help="the most recently started run (the default)")
     parser.add_argument("--db", metavar="URL", default=None,
                         help=f"database URL (default: ${DB_URL_ENV}, else {DEFAULT_DB_URL})")
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
+    parser.add_argument("--port", type=arguments.port, default=DEFAULT_PORT,
                         help="loopback port (default: %(default)s; 0: any free port)")
     parser.set_defaults(func=run)
-
-
-def _port(text: str) -> int:
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is not between 0 and 65535")
-    return port
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from arb.commands import arguments
 from arb.display import Figure, printable
 from arb.errors import StoreError
 from arb.store import views
@@ -57,7 +58,7 @@ Build = Callable[[Any, Run], list[Section]]
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """``--run ID | --last``, ``--db URL``, ``--format table|csv|json``."""
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--run", type=int, metavar="ID", help="the run to show")
+    which.add_argument("--run", type=arguments.run_id, metavar="ID", help="the run to show")
     which.add_argument("--last", action="store_true", help="the most recently started run (the default)")
     parser.add_argument(
         "--db",

@@ -13,6 +13,7 @@ import os
 from decimal import Decimal
 from typing import Any
 
+from arb.commands.arguments import port
 from arb.config import capture_argument
 from arb.errors import ConfigError
 from arb.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
@@ -26,7 +27,7 @@ def register(subparsers: Any) -> None:
                         "balances and capture (the options below then only set host and port)")
     p.add_argument("--venue", default=None, help="which sandbox venue of --config (default: its first)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
-    p.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    p.add_argument("--port", type=port, default=8765, help="port (0: any free port)")
     p.add_argument("--pair", default="LINK_USDT", help="the sandbox currency pair (Gate id)")
     p.add_argument("--capture", type=capture_argument,
                    help="replay this capture file (CAPTURE.md format), or bundled:<name>")
