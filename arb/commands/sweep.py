@@ -22,8 +22,23 @@ from arb.display import money, printable
 from arb.errors import UsageError
 from arb.runtime.logs import setup_logging
 from arb.store.db import DB_URL_ENV, resolve_url
-from arb.sweep.cluster import PointTotals, SweepResult, point_totals, run_sweep, start_worker_server
-from arb.sweep.grid import CAPTURES_AS, KEYS, build_grid, capture_label, parse_list, read_grid_file
+from arb.sweep.cluster import (
+    CONNECT_TIMEOUT_S,
+    PointTotals,
+    SweepResult,
+    point_totals,
+    run_sweep,
+    start_worker_server,
+)
+from arb.sweep.grid import (
+    CAPTURES_AS,
+    KEYS,
+    MAX_POINTS,
+    build_grid,
+    capture_label,
+    parse_list,
+    read_grid_file,
+)
 
 SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
 
@@ -47,7 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--latency-ms", help="every venue's latency_ms, e.g. 0,50")
     parser.add_argument("--min-edge-bps", help="[detection] min_edge_bps, e.g. 0,0.5")
     parser.add_argument("--leg-policy", help="[execution] leg_policy: unwind, complete, halt")
+    parser.add_argument("--allow-large-grid", action="store_true",
+                        help=f"run a grid of more than {MAX_POINTS:,} points (each one is a whole replay)")
     parser.add_argument("--scheduler", help="a running dask scheduler, tcp://host:8786 (default: a local cluster)")
+    parser.add_argument("--scheduler-timeout", type=float, default=CONNECT_TIMEOUT_S, metavar="SECONDS",
+                        help="how long --scheduler has to answer before the sweep stops, having created nothing "
+                        "(default: %(default)g)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes of the local cluster (default: one per core)")
     parser.add_argument("--workdir", default=None,
@@ -73,9 +93,11 @@ def run(args: argparse.Namespace) -> int:
     if args.captures_as is not None:
         raw["captures_as"] = [args.captures_as]
     source = str(args.grid) if args.grid else "arb sweep"
-    grid = build_grid(config, raw, source=source)
+    grid = build_grid(config, raw, source=source, max_points=None if args.allow_large_grid else MAX_POINTS)
     if args.workers is not None and not 1 <= args.workers <= 1024:
         raise UsageError(f"--workers: must be from 1 to 1024 (got {args.workers})")
+    if not 0.1 <= args.scheduler_timeout <= 600:  # also refuses nan
+        raise UsageError(f"--scheduler-timeout: must be from 0.1 to 600 seconds (got {args.scheduler_timeout:g})")
     if args.scheduler is not None and not args.scheduler.startswith(SCHEDULER_SCHEMES):
         raise UsageError(f"--scheduler: not a dask scheduler address (got {args.scheduler!r}; e.g. tcp://host:8786)")
     db_url = resolve_url(args.db or os.environ.get(DB_URL_ENV) or config.store.url)
@@ -83,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     bar = _Progress(sys.stderr)
     try:
         result = run_sweep(config, grid, db_url, scheduler=args.scheduler, workers=args.workers,
-                           workdir=args.workdir, progress=bar.update)
+                           workdir=args.workdir, progress=bar.update, connect_timeout_s=args.scheduler_timeout)
     finally:
         bar.close()
     totals = point_totals(db_url, [p.run_id for p in result.points if p.run_id is not None])

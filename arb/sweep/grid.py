@@ -15,14 +15,19 @@ one market timeline.
 
 A value is checked by the config's own validators (the section rebuilt with it), so a grid accepts exactly
 what a config file would. A bad one is a :class:`~arb.errors.UsageError` naming the key and the value.
+
+A grid is a product, and products grow fast: three lists of 100 values are a million replays. A grid over
+:data:`MAX_POINTS` is refused (before any value is checked) unless the caller allows it, and its points are
+only ever produced one at a time (:meth:`Grid.points`), never held as a list.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +44,12 @@ CAPTURES_AS = ("runs", "timeline")  # what a directory or glob of captures becom
 M = TypeVar("M", bound=BaseModel)
 Point = dict[str, str]  # key -> value, as text (exact: money stays a decimal string)
 
+# The most points a grid may have unless the caller allows more (``arb sweep --allow-large-grid``). Each point
+# is a whole replay (the bundled two-hour capture: about 3 s of CPU), a run merged into the sweep's database
+# and a row of the table printed at the end: 10,000 are already about 8 hours of CPU, or an hour on 8 cores.
+# A larger product is far more often a slip (a long list under a second key, one list too many) than a plan.
+MAX_POINTS = 10_000
+
 
 @dataclasses.dataclass(frozen=True)
 class Grid:
@@ -48,10 +59,15 @@ class Grid:
     values: Mapping[str, tuple[str, ...]]
     captures_as: str = "runs"
 
-    def points(self) -> list[Point]:
-        """The product, in a stable order (the first key varies slowest)."""
+    @property
+    def size(self) -> int:
+        """How many points the product has (computed, not counted)."""
+        return math.prod(len(v) for v in self.values.values())
+
+    def points(self) -> Iterator[Point]:
+        """The product, one point at a time, in a stable order (the first key varies slowest)."""
         keys = list(self.values)
-        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.values.values())]
+        return (dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.values.values()))
 
     def as_json(self) -> dict[str, Any]:
         return {**{k: list(v) for k, v in self.values.items()}, "captures_as": self.captures_as}
@@ -83,10 +99,12 @@ def parse_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",")]
 
 
-def build_grid(base: Config, raw: Mapping[str, Sequence[str]], *, source: str = "grid") -> Grid:
+def build_grid(base: Config, raw: Mapping[str, Sequence[str]], *, source: str = "grid",
+               max_points: int | None = MAX_POINTS) -> Grid:
     """Check every key and value of ``raw`` against ``base``; the grid, captures expanded to files.
 
-    Without a ``capture`` key the grid replays the config's own ``[replay] capture``."""
+    Without a ``capture`` key the grid replays the config's own ``[replay] capture``. A grid of more than
+    ``max_points`` points (None: no limit) is refused before its values are checked."""
     for key in raw:
         if key not in (*KEYS, "captures_as"):
             raise UsageError(f"{source}: unknown grid key {key!r} (known: {', '.join(KEYS)}, captures_as)")
@@ -95,7 +113,8 @@ def build_grid(base: Config, raw: Mapping[str, Sequence[str]], *, source: str = 
         raise UsageError(f"{source}: captures_as: one of {', '.join(map(repr, CAPTURES_AS))} "
                          f"(got {','.join(captures_as)!r})")
     as_timeline = captures_as[0] == "timeline"
-    values: dict[str, tuple[str, ...]] = {}
+    lists: dict[str, list[str]] = {}  # key -> its values (captures expanded to files)
+    shown: dict[str, list[str]] = {}  # key -> its values as given
     for key in KEYS:
         given = list(raw.get(key, ()))
         if key == "capture" and not given:
@@ -105,13 +124,27 @@ def build_grid(base: Config, raw: Mapping[str, Sequence[str]], *, source: str = 
         if key not in raw and key != "capture":
             continue
         if not given or any(v == "" for v in given):
-            raise UsageError(f"{source}: {key}: an empty value (got {','.join(given)!r})")
-        checked = (_captures(given, source, as_timeline) if key == "capture"
-                   else [_checked(base, key, v, source) for v in given])
+            raise UsageError(f"{source}: {key}: an empty value (got {_shown(given)!r})")
+        lists[key] = _captures(given, source, as_timeline) if key == "capture" else given
+        shown[key] = given
+    size = math.prod(len(v) for v in lists.values())
+    if max_points is not None and size > max_points:
+        shape = " x ".join(f"{len(v):,} {k}" for k, v in lists.items() if len(v) > 1)
+        raise UsageError(f"{source}: the grid has {size:,} points ({shape}), over {max_points:,}: each point is a "
+                         "whole replay; pass --allow-large-grid to run it anyway")
+    values: dict[str, tuple[str, ...]] = {}
+    for key, given in lists.items():
+        checked = given if key == "capture" else [_checked(base, key, v, source) for v in given]
         if len(set(checked)) != len(checked):
-            raise UsageError(f"{source}: {key}: a value is listed twice (got {','.join(given)!r})")
+            raise UsageError(f"{source}: {key}: a value is listed twice (got {_shown(shown[key])!r})")
         values[key] = tuple(checked)
     return Grid(values, captures_as[0])
+
+
+def _shown(values: Sequence[str], limit: int = 10) -> str:
+    """A list as an error line shows it: its first ``limit`` values (a grid key may list thousands)."""
+    head = ",".join(values[:limit])
+    return head if len(values) <= limit else f"{head},... ({len(values):,} values)"
 
 
 def apply(base: Config, point: Mapping[str, str]) -> Config:

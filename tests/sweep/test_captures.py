@@ -40,7 +40,7 @@ def test_the_grid_makes_a_run_per_file_or_one_timeline(tmp_path: Path) -> None:
     assert build_grid(config, {"capture": [str(days / "*.gz")], "captures_as": ["runs"]}).values["capture"] \
         == tuple(files)
     timeline = build_grid(config, {"capture": [str(days), str(days / "part-2.*")], "captures_as": ["timeline"]})
-    assert timeline.points() == [{"capture": str(days)}, {"capture": str(days / "part-2.*")}]
+    assert list(timeline.points()) == [{"capture": str(days)}, {"capture": str(days / "part-2.*")}]
     assert timeline.as_json()["captures_as"] == "timeline"
     for bad in (["both"], ["runs", "timeline"]):
         with pytest.raises(UsageError, match=r"^grid: captures_as: one of 'runs', 'timeline' \(got"):

@@ -115,21 +115,25 @@ def test_without_dask_it_says_which_extra_to_install(tmp_path: Path, capsys: pyt
 def test_local_cluster_workers_start_warm_without_the_profiler() -> None:
     from distributed import Client
 
-    from arb.sweep.cluster import local_cluster
+    from arb.sweep.cluster import check_scheduler, local_cluster
 
-    def worker_state() -> tuple[bool, bool, str]:  # nested: sent by value, so the worker imports no test module
+    def worker_state() -> tuple[bool, bool, str, bool]:  # nested: sent by value, so the worker imports no test module
+        import signal
         import sys
 
         import dask
 
         return ("arb.engine" in sys.modules, dask.config.get("distributed.worker.profile.enabled"),
-                dask.config.get("distributed.worker.multiprocessing-method"))
+                dask.config.get("distributed.worker.multiprocessing-method"),
+                signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
 
     cluster = local_cluster(2)
     try:
+        check_scheduler(cluster.scheduler_address, 10)  # a real scheduler passes the bounded handshake
         with Client(cluster) as client:
             states = client.run(worker_state)
     finally:
         cluster.close()
-    # Forked from a server that imported a replay's modules: no worker imports arb on its first replay.
-    assert list(states.values()) == [(True, False, "forkserver")] * 2, states
+    # Forked from a server that imported a replay's modules: no worker imports arb on its first replay. Ctrl-C
+    # is the sweep's to handle: its workers ignore it (the sweep stops them itself).
+    assert list(states.values()) == [(True, False, "forkserver", True)] * 2, states

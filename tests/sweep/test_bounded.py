@@ -1,0 +1,206 @@
+"""A sweep is bounded (issue 32): a grid over ``MAX_POINTS`` needs ``--allow-large-grid``; points are made one
+at a time and submitted a few at a time; Ctrl-C stops a running sweep at once; a ``--scheduler`` that does
+not answer is one line within its timeout, with nothing created.
+
+Before: a 10^6-point grid grew to 3.1 GB with no progress line after 110 s and ignored Ctrl-C for 60 s; a
+port that accepts and never speaks hung past 120 s, a closed port took 30 s, and both left a sweep.db.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from arb.cli import main
+from arb.store.db import make_engine
+from arb.store.models import Sweep
+from arb.sweep.cluster import dispatch
+from arb.sweep.grid import MAX_POINTS, Point, build_grid
+
+from .helpers import small_config, trimmed_capture
+
+FEES = ",".join(f"0.0000{k:02d}" for k in range(100))
+EDGES = ",".join(f"{k / 10:g}" for k in range(100))
+LATENCIES = ",".join(str(k) for k in range(100))  # 100 x 100 x 100: a million points
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_grid_over_the_limit_is_one_line_and_creates_nothing(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "sweep.db"
+    # A scheduler that is not there: the refusal comes first, without a cluster (before, the grid was accepted
+    # and the sweep went on to connect).
+    args = ["sweep", "--db", f"sqlite:///{db}", "--scheduler", f"tcp://127.0.0.1:{_closed_port()}",
+            "--fee", FEES, "--min-edge-bps", EDGES + ",10.1"]
+    assert main(args) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"arb: error: arb sweep: the grid has 10,100 points (100 fee x 101 min_edge_bps), over "
+                     f"{MAX_POINTS:,}: each point is a whole replay; pass --allow-large-grid to run it anyway"], lines
+    assert not db.exists()
+
+
+def test_a_million_point_grid_is_built_and_walked_in_bounded_memory(tmp_path: Path) -> None:
+    _, config = small_config(tmp_path, trimmed_capture(tmp_path, "00:00", "00:01"))
+    raw = {"fee": FEES.split(","), "min_edge_bps": EDGES.split(","), "latency_ms": LATENCIES.split(",")}
+    tracemalloc.start()
+    try:
+        grid = build_grid(config, raw, max_points=None)
+        points = grid.points()
+        first = list(itertools.islice(points, 3))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # A list of a million point dicts: 192 MB traced before; three lists of 100 values and a product: far less.
+    assert peak < 5_000_000, f"{peak / 1e6:.1f} MB"
+    assert first[1] == {"capture": grid.values["capture"][0], "fee": "0.000000", "latency_ms": "0",
+                        "min_edge_bps": "0.1"}
+    assert grid.size == 1_000_000
+
+
+class FakeCompleted:
+    """``distributed.as_completed`` as the dispatcher uses it: ``add`` futures, iterate them as they finish
+    (here: in the order added), new ones included. Counts the most ever submitted and unfinished."""
+
+    def __init__(self) -> None:
+        self.queue: deque[int] = deque()
+        self.most_unfinished = 0
+
+    def add(self, future: int) -> None:
+        self.queue.append(future)
+        self.most_unfinished = max(self.most_unfinished, len(self.queue))
+
+    def __iter__(self) -> Iterator[int]:
+        while self.queue:
+            yield self.queue.popleft()
+
+
+def test_points_are_submitted_a_window_at_a_time() -> None:
+    taken: list[int] = []
+
+    def points() -> Iterator[Point]:
+        for k in itertools.count():  # endless: a grid of any size
+            taken.append(k)
+            yield {"fee": str(k)}
+
+    def submit(i: int, point: Point) -> int:
+        assert point == {"fee": str(i)}
+        return i
+
+    completed = FakeCompleted()
+    started: list[int] = []
+    done = []
+    for i, point, future in dispatch(points(), submit, completed, window=4, started=started.append):
+        done.append((i, point["fee"], future))
+        if len(done) == 50:
+            break
+    assert started == [4] and completed.most_unfinished == 4
+    assert done == [(i, str(i), i) for i in range(50)]
+    # Never more taken from the grid than the window holds: the 50 handled, and the next 4 in flight.
+    assert len(taken) == 54
+
+
+def test_ctrl_c_stops_a_running_sweep_at_once(tmp_path: Path) -> None:
+    config, _ = small_config(tmp_path, trimmed_capture(tmp_path, "00:00", "00:02"))
+    db = tmp_path / "sweep.db"
+    err = tmp_path / "stderr.txt"
+    with err.open("w") as stderr:
+        # Its own session, so a signal to its process group is Ctrl-C at a terminal: the sweep and its
+        # workers get it alike.
+        proc = subprocess.Popen([sys.executable, "-m", "arb.cli", "sweep", "--config", str(config), "--db",
+                                 f"sqlite:///{db}", "--workers", "2", "--allow-large-grid", "--fee", FEES,
+                                 "--min-edge-bps", EDGES, "--latency-ms", LATENCIES],
+                                stdout=subprocess.DEVNULL, stderr=stderr, cwd=tmp_path, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "replays done" not in err.read_text():  # the first progress line: replays are running
+            assert proc.poll() is None, err.read_text()
+            assert time.monotonic() < deadline, f"no progress line in 120 s: {err.read_text()}"
+            time.sleep(0.1)
+        rss_mb = int(Path(f"/proc/{proc.pid}/status").read_text().split("VmRSS:")[1].split()[0]) // 1024
+        signalled = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        status = proc.wait(timeout=30)
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    lines = err.read_text().splitlines()
+    assert status == 130, lines
+    assert took < 3.0, f"{took:.1f} s"  # measured 0.5-0.8 s on 2 busy cores; before: 60 s
+    assert rss_mb < 500, rss_mb  # before: 3.1 GB
+    assert lines[-1] == "arb: interrupted" and all(line.startswith("sweep: ") for line in lines[:-1]), lines
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        with Session(engine) as s:
+            sweep = s.scalars(select(Sweep)).one()
+            assert (sweep.status, sweep.status_reason) == ("failed", "stopped: KeyboardInterrupt")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def silent_scheduler() -> Iterator[str]:
+    """A port that accepts connections and never says a word."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def test_a_silent_scheduler_is_one_line_within_the_timeout(tmp_path: Path, silent_scheduler: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "sweep.db"
+    assert main(["sweep", "--db", f"sqlite:///{db}", "--fee", "0", "--scheduler", silent_scheduler,
+                 "--scheduler-timeout", "0.5"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"arb: error: scheduler {silent_scheduler}: no answer from a dask scheduler within 0.5 s"], lines
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_scheduler_port_is_one_line_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "sweep.db"
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    # A long timeout: a refused connection is not retried until it runs out (dask's Client retried for 30 s).
+    assert main(["sweep", "--db", f"sqlite:///{db}", "--fee", "0", "--scheduler", address,
+                 "--scheduler-timeout", "600"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"arb: error: scheduler {address}: cannot connect (Connection refused)"], lines
+    assert list(tmp_path.iterdir()) == []
