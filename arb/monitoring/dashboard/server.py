@@ -1,7 +1,11 @@
 """The dashboard's web server: one page, its static files, and the run's state as JSON and as a stream.
 
 aiohttp (already installed: ccxt depends on it, and the sandbox serves with it), on loopback only, GET only:
-nothing on the page can change the run. Routes:
+nothing on the page can change the run. It answers only requests addressed to it (``Host:`` is
+``127.0.0.1:PORT`` or ``localhost:PORT``; anything else is 421), so a web page whose name was rebound to
+127.0.0.1 (DNS rebinding) cannot read it. Every error of ``/api/...`` is JSON, ``{"error": "..."}``: 503
+when the run cannot be read (the database deleted, replaced, or no longer arb's), 404 and 405 as HTTP
+says. A request aiohttp's parser refuses is one INFO line (:mod:`arb.http_log`). Routes:
 
 - ``/``: the page; ``/static/...``: its script and style sheet (files of this package, no build step);
 - ``/api/state``: the run's state now, one JSON document (what the page draws; handy for ``curl``);
@@ -22,16 +26,18 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from arb.errors import ArbError
+from arb.errors import ArbError, StoreError
+from arb.http_log import ProtocolErrorLog
 from arb.monitoring.dashboard.page import document
-from arb.store.db import display_url, make_reader_engine
+from arb.store.db import display_url, file_identity, make_reader_engine, read_failure, sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +63,19 @@ class DashboardServer:
         self._thread: threading.Thread | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._ended: dict[str, Any] | None = None  # a stored run that has ended: its rows no longer change
+        # The SQLite file and which file it is now: one deleted or replaced later is said, not read.
+        self._file = sqlite_file(db_url)
+        self._identity = file_identity(self._file) if self._file is not None else None
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}/"
+
+    def hosts(self) -> frozenset[str]:
+        """The ``Host:`` values a request to this server carries (lower case)."""
+        names = (HOST, "localhost")
+        return frozenset(f"{name}:{self.port}" for name in names) | (
+            frozenset(names) if self.port == 80 else frozenset())
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -113,7 +128,8 @@ class DashboardServer:
         self._stopping = asyncio.Event()
         engine = make_reader_engine(self.db_url)
         self._sessions = sessionmaker(bind=engine)
-        runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=FINAL_WAIT_S)
+        runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=FINAL_WAIT_S,
+                               logger=ProtocolErrorLog())
         await runner.setup()
         try:
             site = web.TCPSite(runner, HOST, self.port)
@@ -138,6 +154,7 @@ class DashboardServer:
     def state(self) -> dict[str, Any]:
         """The page's document: the run as stored, plus the engine's live figures when it is running."""
         assert self._sessions is not None
+        self._check_file()
         if self._ended is not None and self._live is None:
             return self._ended
         with self._sessions.begin() as session:  # one read snapshot for every query of this document
@@ -147,8 +164,23 @@ class DashboardServer:
             self._ended = doc
         return doc
 
+    def _check_file(self) -> None:
+        """:class:`StoreError` if the SQLite file is no longer the one the dashboard started on."""
+        now = file_identity(self._file) if self._file is not None else None
+        if now == self._identity:
+            return
+        what = "deleted" if now is None else "replaced by another file"
+        raise StoreError(f"{display_url(self.db_url)} was {what} after the dashboard started")
+
     async def _state_json(self) -> str:
         return json.dumps(await asyncio.to_thread(self.state), separators=(",", ":"))
+
+    def _unreadable(self, exc: Exception) -> str:
+        """One line for a state that could not be read."""
+        if isinstance(exc, SQLAlchemyError):
+            exc = read_failure(self.db_url, exc)
+        why = str(exc) if isinstance(exc, ArbError) else f"{type(exc).__name__}: {exc}"
+        return f"cannot read run {self.run_id}: {(why.splitlines() or [type(exc).__name__])[0]}"
 
     async def _broadcast(self) -> None:
         """Every ``refresh_s`` while a page listens: read the state and send it to each page it changed for.
@@ -160,8 +192,7 @@ class DashboardServer:
                     text = await self._state_json()
                 except Exception as exc:  # noqa: BLE001 - the next refresh tries again
                     if not failing:
-                        log.warning("dashboard: cannot read run %d: %s", self.run_id,
-                                    (str(exc).splitlines() or [type(exc).__name__])[0])
+                        log.warning("dashboard: %s", self._unreadable(exc))
                     failing = True
                 else:
                     failing = False
@@ -193,24 +224,53 @@ class DashboardServer:
 
     # ------------------------------------------------------------------ http
     def _app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._guard])
         app.router.add_get("/", self._index)
         app.router.add_get("/api/state", self._api_state)
         app.router.add_get("/api/events", self._events)
         app.router.add_static("/static/", STATIC, follow_symlinks=False)
         return app
 
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Requests addressed to another host are refused (DNS rebinding); errors of the API are JSON."""
+        host = request.headers.get("Host", "")
+        if host.lower() not in self.hosts():
+            log.info("dashboard: refused a request for Host %r", host[:100])
+            return _error(421, f"this dashboard answers requests for {HOST}:{self.port} or localhost:{self.port} "
+                               f"only, not Host {host[:100]!r}")
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+            return _error(exc.status, f"{request.method} {request.path[:200]}: {exc.reason}", allow)
+        except Exception as exc:  # a bug: said with its traceback, answered as JSON all the same
+            log.exception("dashboard: %s %s failed", request.method, request.path[:200])
+            return _error(500, f"internal error: {type(exc).__name__} (the dashboard's log has the traceback)")
+
     async def _index(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html", headers=_NO_STORE)
 
     async def _api_state(self, _request: web.Request) -> web.Response:
-        return web.Response(text=await self._state_json(), content_type="application/json", headers=_NO_STORE)
+        try:
+            text = await self._state_json()
+        except (ArbError, SQLAlchemyError, OSError) as exc:
+            return _error(503, self._unreadable(exc))
+        return web.Response(text=text, content_type="application/json", headers=_NO_STORE)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
+        try:
+            first = await self._state_json()
+        except (ArbError, SQLAlchemyError, OSError) as exc:
+            return _error(503, self._unreadable(exc))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", **_NO_STORE})
         await response.prepare(request)
         queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=1)
-        self._send(queue, "state", await self._state_json())
+        self._send(queue, "state", first)
         try:
             while True:
                 kind, text = await queue.get()
@@ -227,4 +287,9 @@ class DashboardServer:
 
 
 _NO_STORE = {"Cache-Control": "no-store"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers={**_NO_STORE, **(headers or {})})
 
