@@ -419,13 +419,22 @@ def bundled_captures() -> list[str]:
 
 def capture_argument(text: str) -> Path:
     """argparse ``type=`` for a capture on the command line: a path (relative to the working directory) or
-    ``bundled:<name>``, as in the config. One that is not there is a usage error (one line, exit 2)."""
+    ``bundled:<name>``, as in the config. One that is not there, or a file of it that is empty or does not
+    open (``capture.check_not_empty``, as the reader would refuse it), is a usage error (one line, exit 2)."""
     import argparse
 
+    from arb.errors import CaptureFormatError
+    from arb.marketdata.capture import check_not_empty
     from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files
 
     path = resolve_capture(text, Path("."))
-    if capture_files(path):  # a file, or a directory or glob of them: one timeline
+    files = capture_files(path)
+    if files:  # a file, or a directory or glob of them: one timeline
+        try:
+            for file in files:
+                check_not_empty(file)
+        except CaptureFormatError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         return path
     if text.startswith(BUNDLED_PREFIX):
         raise argparse.ArgumentTypeError(

@@ -48,7 +48,7 @@ from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskEvent, RiskGate, RiskLimits
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import UNREADABLE
+from arb.marketdata.capture import MAX_LINE, UNREADABLE
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.timeline import capture_files, read_timeline
 from arb.monitoring import Monitor
@@ -95,17 +95,24 @@ _TRADE_LINE = b'"type":"trade"'
 def count_lines(path: Path) -> int:
     """Book events in a capture (one per line, less its trade lines, which a replay reads past), for the
     replay progress bar: a fast scan, no JSON parsing. A trade line is known by the writer's own spelling of
-    its type; one written otherwise counts as an event (the bar then ends just short of full)."""
+    its type; one written otherwise counts as an event (the bar then ends just short of full). The scan
+    stops at a line longer than the reader's limit (``capture.MAX_LINE``), which the reader refuses when it
+    gets there: a gzip bomb of one endless line is not decompressed to its end for a progress bar."""
     import gzip
 
     opener = gzip.open if path.suffix == ".gz" else open
     count = 0
     tail = b""  # the end of the previous chunk: a trade's type may straddle two chunks
+    open_line = 0  # bytes since the last newline
     try:
         with opener(path, "rb") as f:  # type: ignore[operator]
             while chunk := f.read(1 << 20):
                 count += chunk.count(b"\n") - (tail + chunk).count(_TRADE_LINE)
                 tail = chunk[1 - len(_TRADE_LINE):]
+                newline = chunk.rfind(b"\n")
+                open_line = open_line + len(chunk) if newline < 0 else len(chunk) - newline - 1
+                if open_line > MAX_LINE:
+                    break
     except UNREADABLE:  # damaged: the strict reader reports it (file:line) when it gets there
         pass
     return count

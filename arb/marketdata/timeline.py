@@ -9,7 +9,10 @@ which files that is, in name order (a day per file, named by its date, sorts in 
 - a file must not start before the previous file ended (its first ``ts`` at least the previous file's
   last): one error naming both files, since the name order would otherwise replay time backwards;
 - a book snapshotted in an earlier file may take deltas in a later one (a day boundary cuts a stream, it
-  does not reset it), as in one file.
+  does not reset it), as in one file;
+- every file opens and holds something, checked of all of them before the first event is read
+  (``capture.check_not_empty``): an empty day, or one that is not gzip, is refused at once, where ``arb
+  config check`` (which reads only the first event) sees it too, not when the run reaches it.
 
 Trade lines are read and checked in every file, and count for the files' order, whether or not they are
 asked for (``trades=True``): a timeline is valid or not whoever reads it.
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Literal, overload
 
 from arb.errors import CaptureFormatError
-from arb.marketdata.capture import CaptureEvent, CaptureLine, read_capture
+from arb.marketdata.capture import CaptureEvent, CaptureLine, check_not_empty, read_capture
 
 CAPTURE_SUFFIXES = (".jsonl", ".jsonl.gz")
 WHAT_A_CAPTURE_IS = "a capture file, a directory of *.jsonl / *.jsonl.gz files, or a glob"
@@ -53,16 +56,18 @@ def read_timeline(path: Path, *, trades: bool = False) -> Generator[CaptureLine,
     count for the files' time order either way).
 
     Raises :class:`CaptureFormatError` for what the strict reader refuses in any file (naming that file and
-    line), for a file that starts before the previous one ended (naming both), and when ``path`` names no
-    capture file at all.
+    line), for a file that starts before the previous one ended (naming both), for a file that is empty or
+    does not open (all of them checked before the first event), and when ``path`` names no capture file at
+    all.
     """
     files = capture_files(path)
     if not files:
         raise CaptureFormatError(str(path), 1, f"no capture there ({WHAT_A_CAPTURE_IS})")
+    for file in files:
+        check_not_empty(file)
     snapshotted: set[tuple[str, str]] = set()  # books snapshotted so far, in any file
-    ended: tuple[str, int] | None = None  # the last file that had lines, and its last line's ts
+    ended: tuple[str, int] | None = None  # the last file, and its last line's ts
     for file in files:
         # ``yield from``: the file's events pass through untouched, and its last ts comes back.
         last = yield from read_capture(file, snapshotted=snapshotted, trades=trades, after=ended)
-        if last is not None:
-            ended = (str(file), last)
+        ended = (str(file), last)

@@ -10,6 +10,8 @@ so a config that only fails once trading starts shows up here as a run that rais
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import gzip
 import json
 import os
 from decimal import Decimal
@@ -22,9 +24,9 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
-from arb.config import load_config
+from arb.config import ReplaySection, load_config
 from arb.engine import Engine
-from arb.errors import ConfigError
+from arb.errors import CaptureFormatError, ConfigError
 
 from .tomlgen import NUMERIC, shipped, to_toml
 
@@ -145,3 +147,30 @@ def test_every_config_check_accepts_runs_to_completion(
     with create_engine(config.store.url).connect() as c:  # a file: check refuses in-memory SQLite
         status = c.execute(text("SELECT status FROM runs WHERE id = :r"), {"r": result.run_id}).scalar_one()
     assert status == "completed"
+
+
+def _empty_capture(kind: str, tmp: Path, window: Path) -> Path:
+    if kind == "a timeline with an empty day":  # `check` reads the first event only: the empty day is later
+        days = tmp / "days"
+        days.mkdir()
+        (days / "2021-08-20.jsonl.gz").write_bytes(window.read_bytes())
+        (days / "2021-08-21.jsonl.gz").write_bytes(gzip.compress(b""))
+        return days
+    path = tmp / ("empty.jsonl" if kind == "0 bytes" else "empty.jsonl.gz")
+    path.write_bytes(gzip.compress(b"") if kind == "a gzip of nothing" else b"")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["0 bytes", "a 0-byte .gz", "a gzip of nothing", "a timeline with an empty day"])
+def test_an_empty_capture_is_refused_by_check_as_by_run(kind: str, window: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 32: `check` passed these and `run` replayed them "successfully", 0 events (the empty day too).
+    monkeypatch.chdir(tmp_path)
+    capture = _empty_capture(kind, tmp_path, window)
+    with pytest.raises(ConfigError, match=r"replay\.capture: .*:1: empty: a capture holds at least one event"):
+        load_config(_write(tmp_path, capture, []), environ={})
+    # `run` on the same capture, had `check` let it through, refuses it too.
+    config = load_config(_write(tmp_path, window, []), environ={})
+    config = dataclasses.replace(config, replay=ReplaySection(capture=str(capture), speed=0))
+    with pytest.raises(CaptureFormatError, match=":1: empty: a capture holds at least one event"):
+        asyncio.run(Engine(config, install_signal_handlers=False).run())
