@@ -434,12 +434,34 @@ def _backwards(ts: int, last_ts: int, line_no: int, after: tuple[str, int] | Non
     return f"ts {ts} is before the previous line's ts {last_ts}"
 
 
+class RefusedEvent(ValueError):
+    """An event the capture reader would refuse: :func:`checked_line` (and so the writer) does not write it.
+    The message is the reader's own (``parse_event``), without a file or line: the writer's caller knows
+    which input it came from."""
+
+
+def checked_line(event: CaptureLine) -> bytes:
+    """``event`` as its capture line (without the newline), checked by the reader's own rule: the line is
+    parsed by :func:`parse_event` as a reader would parse it, so nothing is written that arb cannot read
+    back. :class:`RefusedEvent` says what the reader would say."""
+    line = event.to_json()
+    if len(line) > MAX_LINE:
+        raise RefusedEvent(_too_long())
+    try:
+        parse_event(line)
+    except CaptureFormatError as exc:
+        raise RefusedEvent(exc.problem) from None
+    return line
+
+
 class CaptureWriter:
     """Writes events, book events and trades, to a capture file (gzip when the name ends in ``.gz``), one
     JSON line each.
 
-    Refuses an event whose ``ts`` is before the previous one rather than writing a file the reader would
-    reject later. Use as a context manager, or call :meth:`close`.
+    Writes only what the reader reads back: an event the reader would refuse (a level of ``NaN``, a
+    negative size, a price of 1e15: :func:`checked_line`) is :class:`RefusedEvent`, and one whose ``ts``
+    is before the previous one a ``ValueError``; neither is written. Use as a context manager, or call
+    :meth:`close`.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -451,8 +473,9 @@ class CaptureWriter:
     def write(self, event: CaptureLine) -> None:
         if event.ts < self._last_ts:
             raise ValueError(f"capture events must be in ts order: {event.ts} after {self._last_ts}")
+        line = checked_line(event)
         self._last_ts = event.ts
-        self._fh.write(event.to_json() + b"\n")
+        self._fh.write(line + b"\n")
         self.count += 1
 
     def write_all(self, events: Iterable[CaptureLine]) -> None:

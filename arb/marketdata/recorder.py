@@ -5,7 +5,9 @@ A recording leaves a file only when it holds something: events go to a hidden pa
 output, which replaces the output at the end (interrupted or not) when it has at least one event and is
 removed otherwise, so a failed recording neither leaves an empty capture nor clobbers an earlier one. When
 no venue has delivered anything within ``connect_timeout_s`` the recording gives up with one error naming
-the venues, instead of retrying forever.
+the venues, instead of retrying forever. An event the capture reader would refuse (the writer checks every
+line with the reader's own rule) ends the recording with one error naming it, keeping what came before: a
+recording never holds a line arb cannot read back.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from arb.errors import TransientVenueError
+from arb.errors import CaptureFormatError, TransientVenueError
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureWriter
+from arb.marketdata.capture import CaptureLine, CaptureWriter, RefusedEvent
 from arb.marketdata.trades import TradeTape
 
 
@@ -46,7 +48,9 @@ async def record(
     Returns the number of events written, trades included.
 
     Raises :class:`TransientVenueError` naming the feeds' venues when nothing was recorded: no event within
-    ``connect_timeout_s`` (the recording stops there), or none at all by the end."""
+    ``connect_timeout_s`` (the recording stops there), or none at all by the end; and
+    :class:`CaptureFormatError` naming the line it would have been when a feed delivers an event the capture
+    reader would refuse (the recording stops there, keeping what it holds)."""
     out = Path(out)
     partial = partial_path(out)
     venues = ", ".join(sorted({str(getattr(feed, "venue", "?")) for feed in feeds})) or "no venue"
@@ -54,14 +58,24 @@ async def record(
     started = loop.time()
     writer = CaptureWriter(partial)
     first = asyncio.Event()
+    refused: list[tuple[CaptureLine, RefusedEvent]] = []
+    halt = asyncio.Event()
 
     def on_event(event: Any, _book: object = None) -> None:
-        writer.write(event)
+        if refused:
+            return  # the recording ends at a refused event: nothing after it is written
+        try:
+            writer.write(event)
+        except RefusedEvent as exc:  # not raised into the feed, which would count it and carry on
+            refused.append((event, exc))
+            halt.set()
+            return
         first.set()
 
     removers = [store.add_listener(on_event)] + ([trades.add_listener(on_event)] if trades is not None else [])
     tasks = [asyncio.create_task(feed.run()) for feed in feeds]
     stopper = asyncio.create_task((stop or asyncio.Event()).wait())
+    halter = asyncio.create_task(halt.wait())
     first_waiter = asyncio.create_task(first.wait())
     try:
         while True:
@@ -72,24 +86,29 @@ async def record(
             timeout = min(limits) if limits else None
             if timeout is not None and timeout <= 0:
                 break
-            waiters = [*tasks, stopper] + ([] if first.is_set() else [first_waiter])
+            waiters = [*tasks, stopper, halter] + ([] if first.is_set() else [first_waiter])
             done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             ended = [task for task in done if task in tasks]
             for task in ended:
                 task.result()  # a feed that ended raised: surface it
-            if ended or stopper in done:
+            if ended or stopper in done or halter in done:
                 break
     finally:
         for remove in removers:  # the recording ends here: the feeds' own teardown (books reset as they stop)
             remove()  # is not in it
-        for task in [*tasks, stopper, first_waiter]:
+        for task in [*tasks, stopper, halter, first_waiter]:
             task.cancel()
-        await asyncio.gather(*tasks, stopper, first_waiter, return_exceptions=True)
+        await asyncio.gather(*tasks, stopper, halter, first_waiter, return_exceptions=True)
         writer.close()
         if writer.count:
             os.replace(partial, out)
         else:
             partial.unlink(missing_ok=True)
+    if refused:
+        event, exc = refused[0]
+        kept = f"the {writer.count} events before it kept in {out}" if writer.count else f"{out} not written"
+        raise CaptureFormatError(str(out), writer.count + 1, f"{event.venue} {event.symbol}: a {event.type} "
+                                 f"arb's capture reader refuses ({exc}): not recorded; recording stopped, {kept}")
     if not writer.count:
         waited = loop.time() - started
         raise TransientVenueError(venues, f"no book data received in {waited:.0f} s (is the venue reachable, "

@@ -30,8 +30,16 @@ import orjson
 
 from arb.display import printable
 from arb.errors import CaptureFormatError, ConfigError, UsageError
-from arb.marketdata.capture import CaptureEvent, CaptureLine
-from arb.marketdata.convert import BAD_LINE, check_out, collecting_store, input_file, open_raw, write_capture
+from arb.marketdata.capture import CaptureEvent, CaptureLine, bounded_lines
+from arb.marketdata.convert import (
+    BAD_LINE,
+    Position,
+    check_out,
+    collecting_store,
+    input_file,
+    open_raw,
+    write_capture,
+)
 from arb.marketdata.diffsync import DiffSync
 from arb.venues.binance.markets import COINM, MARKETS, SPOT, USDM, BinanceMarket, market_of, split_symbol
 from arb.venues.binance.sync import book_sync, on_depth_snapshot, on_depth_update
@@ -104,14 +112,15 @@ def check_symbol(symbol: str, market: str | None = None) -> None:
 @overload
 def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
                source: str = "<binance recording>", market: str | None = None, stats: ConvertStats | None = None,
-               trades: Literal[False] = False) -> Iterator[CaptureEvent]: ...
+               trades: Literal[False] = False, at: Position | None = None) -> Iterator[CaptureEvent]: ...
 @overload
 def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
                source: str = "<binance recording>", market: str | None = None, stats: ConvertStats | None = None,
-               trades: bool) -> Iterator[CaptureLine]: ...
+               trades: bool, at: Position | None = None) -> Iterator[CaptureLine]: ...
 def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
                source: str = "<binance recording>", market: str | None = None,
-               stats: ConvertStats | None = None, trades: bool = False) -> Iterator[CaptureLine]:
+               stats: ConvertStats | None = None, trades: bool = False,
+               at: Position | None = None) -> Iterator[CaptureLine]:
     """Capture events from a raw Binance depth recording of one symbol (spot, USD-M or COIN-M), and with
     ``trades=True`` the symbol's trades, interleaved in receive order.
 
@@ -119,7 +128,8 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
     (``BTC/USDT`` on a USD-M recording is ``BTC/USDT:USDT``). Depth updates of another symbol are an error
     (spot and USD-M snapshot lines do not say their symbol, so a mixed recording cannot be split); so is a
     recording with no depth updates of ``symbol`` or no snapshot. A trade says its symbol: another symbol's
-    is passed over (counted); a malformed one of ours is an error naming its line."""
+    is passed over (counted); a malformed one of ours is an error naming its line. ``at`` is kept at the
+    line the events being yielded come from (for the writer's errors)."""
     stats = stats if stats is not None else ConvertStats()
     check_symbol(symbol, market)  # a malformed symbol fails before the first line
     fixed = market_of(market) if market is not None else None
@@ -158,7 +168,10 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
 
     if fixed is not None:
         choose(fixed)
+    at = at if at is not None else Position()
+    at.source = source
     for line_no, raw in enumerate(lines, 1):
+        at.line_no = line_no
         raw = raw.strip()
         if not raw:
             continue
@@ -245,9 +258,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         check_symbol(args.symbol, market)
     except UsageError as exc:
         raise ConfigError("command line", "--symbol", str(exc)) from None
-    check_out(args.out)
+    check_out(args.out, args.raw)
+    at = Position()
     with open_raw(args.raw) as fh:
-        events = raw_events(fh, args.symbol, source=str(args.raw), market=market, stats=stats, trades=True)
-        count = write_capture(events, args.out, str(args.raw))
+        events = raw_events(bounded_lines(fh, str(args.raw)), args.symbol, source=str(args.raw), market=market,
+                            stats=stats, trades=True, at=at)
+        count = write_capture(events, args.out, str(args.raw), at)
     print(printable(f"wrote {count} events to {args.out}: {stats.summary()}"))
     return 0
