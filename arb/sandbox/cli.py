@@ -10,14 +10,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from arb.commands.arguments import port
 from arb.config import capture_argument
 from arb.errors import ConfigError
+from arb.sandbox import values
 from arb.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
 from arb.sandbox.orders import PairSpec
+
+T = TypeVar("T")
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +32,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--venue", default=None, help="which sandbox venue of --config (default: its first)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     p.add_argument("--port", type=port, default=8765, help="port (0: any free port)")
-    p.add_argument("--pair", default="LINK_USDT", help="the sandbox currency pair (Gate id)")
+    p.add_argument("--pair", type=_checked(values.pair_id), default="LINK_USDT",
+                   help="the sandbox currency pair (Gate id, BASE_QUOTE)")
     p.add_argument("--capture", type=capture_argument,
                    help="replay this capture file (CAPTURE.md format), or bundled:<name>")
     p.add_argument("--capture-venue", default="binance", help="which venue of the capture feeds --pair")
@@ -36,10 +41,12 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--speed", type=float, default=1.0, help="replay speed: 1 recorded pace, 0 as fast as possible"
     )
-    p.add_argument("--mid", type=_decimal, default=Decimal("27.1"), help="random-walk start price")
-    p.add_argument("--fee", type=_decimal, default=Decimal("0.002"), help="taker and maker fee rate")
+    p.add_argument("--mid", type=_mid, default=Decimal("27.1"),
+                   help=f"random-walk start price (at least {MIN_MID}: its levels stay above 0)")
+    p.add_argument("--fee", type=_fee, default=Decimal("0.002"), help="taker and maker fee rate, 0 to 0.999")
     p.add_argument(
         "--balance",
+        type=_balance,
         action="append",
         default=[],
         metavar="CUR=AMOUNT",
@@ -48,16 +55,38 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _decimal(text: str) -> Decimal:
-    """argparse ``type=``: a finite decimal, or a one-line usage error (``Decimal`` alone raises
-    ``InvalidOperation``, which argparse does not catch)."""
+# The random walk quotes ``levels`` prices a tick apart below its mid: below this, its lowest bid would be 0.
+_WALK = RandomWalkFeed("")
+MIN_MID = (_WALK.levels + 1) * _WALK.tick
+
+
+def _checked(check: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse ``type=`` from a ``values`` check: its ``ValueError`` becomes the one-line usage error
+    (argparse would otherwise print only "invalid value")."""
+
+    def convert(text: str) -> T:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+_mid = _checked(lambda text: values.amount(text, "the mid", low=MIN_MID))
+_fee = _checked(lambda text: values.amount(text, "the fee rate", high=Decimal("0.999")))
+
+
+@_checked
+def _balance(text: str) -> tuple[str, Decimal]:
+    """``CUR=AMOUNT``: a Gate currency and a plain amount in ``[0, 1e15]``."""
+    currency, sep, amount = text.partition("=")
     try:
-        value = Decimal(text)
-    except ArithmeticError:
-        raise argparse.ArgumentTypeError(f"not a decimal number: {text!r}") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
+        if not sep:
+            raise ValueError("no '='")
+        return values.currency(currency, "CUR"), values.amount(amount, "AMOUNT")
+    except ValueError as exc:
+        raise ValueError(f"expected CUR=AMOUNT, got {text!r}: {exc}") from None
 
 
 def from_arb_config(args: argparse.Namespace) -> SandboxConfig:
@@ -91,12 +120,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         return from_arb_config(args)
     pair = PairSpec(args.pair, taker_fee=args.fee, maker_fee=args.fee)
     balances = {"USDT": Decimal(10000), pair.base: Decimal(100)}
-    for item in args.balance:
-        currency, _, amount = item.partition("=")
-        try:
-            balances[currency] = Decimal(amount)
-        except ArithmeticError:
-            raise ConfigError("arb sandbox", "--balance", f"expected CUR=AMOUNT, got {item!r}") from None
+    balances.update(args.balance)  # (currency, amount) pairs, checked as arguments
     account = Account(
         os.environ.get("ARB_SANDBOX_KEY", "sandbox-key"),
         os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -10,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from arb.sandbox import values
 from arb.sandbox.orders import PairSpec
 
 
@@ -81,21 +81,32 @@ class Faults:
     freeze_book: bool = False
     rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
 
-    def update(self, values: Mapping[str, object]) -> None:
-        """Set knobs by name (the control endpoint's JSON); unknown names are an error."""
-        for name, value in values.items():
-            if name not in (
-                "latency_s",
-                "fraction_429",
-                "fraction_5xx",
-                "drop_order_responses",
-                "order_response_delay_s",
-                "freeze_book",
-            ):
+    def update(self, knobs: Mapping[str, object]) -> None:
+        """Set knobs by name (the control endpoint's JSON). Every value is checked before any is set: an
+        unknown name, or a value out of its knob's range, is a ``ValueError`` and changes nothing."""
+        checked = {}
+        for name, value in knobs.items():
+            check = _KNOBS.get(name)
+            if check is None:
                 raise ValueError(f"unknown fault knob {name!r}")
-            converted = type(getattr(self, name))(value)  # type: ignore[call-arg]
-            if isinstance(converted, float) and not (math.isfinite(converted) and converted >= 0):
-                raise ValueError(f"fault knob {name} must be a finite number >= 0")
-            if name.startswith("fraction_") and converted > 1:
-                raise ValueError(f"fault knob {name} must be at most 1")
-            setattr(self, name, converted)
+            checked[name] = check(value, f"fault knob {name}")
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+
+def _seconds(value: object, name: str) -> float:
+    return values.number(value, name, 0.0, values.MAX_DELAY_S)
+
+
+def _fraction(value: object, name: str) -> float:
+    return values.number(value, name, 0.0, 1.0)
+
+
+_KNOBS: dict[str, Callable[[object, str], object]] = {
+    "latency_s": _seconds,
+    "fraction_429": _fraction,
+    "fraction_5xx": _fraction,
+    "drop_order_responses": values.count,
+    "order_response_delay_s": _seconds,
+    "freeze_book": values.flag,
+}

@@ -1,8 +1,10 @@
 """``/_sandbox/...``: the test/demo control API over HTTP, for a sandbox running in another process.
 
 Loopback only and unauthenticated by design: it is a test fixture, not part of the Gate protocol. Bad
-input (not a JSON object, a missing or mistyped field, an unknown pair, a non-finite number) is answered
-400 with a ``{"label", "message"}`` body, never 500.
+input (not a JSON object, a missing or mistyped field, an unknown pair or account, a number that is not
+finite or out of its range, by the rules of ``arb/sandbox/values.py``: amounts and prices up to 1e15, the
+clock within a year of its own, delays up to an hour) is answered 400 with a ``{"label", "message"}`` body,
+never 500, and changes nothing. Whatever it accepts, the sandbox keeps serving.
 
 - ``POST /_sandbox/clock``           ``{"shift_s": 90}``
 - ``POST /_sandbox/faults``          ``{"latency_s": 0.2, "fraction_429": 0.5, "drop_order_responses": 1, ...}``
@@ -16,12 +18,13 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+from arb.sandbox import values
 
 if TYPE_CHECKING:
     from arb.sandbox.server import Sandbox
@@ -53,18 +56,16 @@ def _reject_constant(name: str) -> object:
 
 
 def _levels(value: object) -> list[tuple[Decimal, Decimal]]:
-    """``[[price, size], ...]`` as finite decimals, price > 0 and size >= 0 (any precision: a feed test may
-    push a price finer than the pair's tick on purpose)."""
+    """``[[price, size], ...]``, price in ``(0, MAX_AMOUNT]`` and size in ``[0, MAX_AMOUNT]`` (any precision:
+    a feed test may push a price finer than the pair's tick on purpose)."""
     if not isinstance(value, list):
         raise ValueError("levels must be a list of [price, size]")
     levels = []
     for level in value:
         if not isinstance(level, list) or len(level) != 2:
             raise ValueError("each level must be [price, size]")
-        price, size = (Decimal(str(x)) for x in level)
-        if not (price.is_finite() and size.is_finite() and price > 0 and size >= 0):
-            raise ValueError(f"level {level} must have a finite price > 0 and size >= 0")
-        levels.append((price, size))
+        price = values.amount(level[0], "a level's price", positive=True)
+        levels.append((price, values.amount(level[1], "a level's size")))
     return levels
 
 
@@ -77,10 +78,7 @@ def control_routes(sb: Sandbox) -> list[web.RouteDef]:
         return data
 
     async def clock(request: web.Request) -> web.Response:
-        shift = float((await body(request)).get("shift_s", 0))
-        if not math.isfinite(shift):
-            raise ValueError("shift_s must be a finite number of seconds")
-        sb.shift_clock(shift)
+        sb.shift_clock((await body(request)).get("shift_s", 0))  # checked there: finite, within a year
         return web.json_response({"now_s": sb.now_s()})
 
     async def faults(request: web.Request) -> web.Response:
@@ -89,7 +87,7 @@ def control_routes(sb: Sandbox) -> list[web.RouteDef]:
 
     async def balance(request: web.Request) -> web.Response:
         data = await body(request)
-        sb.set_balance(str(data["key"]), str(data["currency"]), Decimal(str(data["available"])))
+        sb.set_balance(data["key"], data["currency"], data["available"])  # each checked there
         return web.json_response({"ok": True})
 
     async def book(request: web.Request) -> web.Response:

@@ -25,12 +25,14 @@ class BookEvent:
 
 
 def random_walk(feed: RandomWalkFeed) -> Iterator[BookEvent]:
-    """Snapshots whose mid moves by -1/0/+1 tick each step; sizes vary, all seeded."""
+    """Snapshots whose mid moves by -1/0/+1 tick each step; sizes vary, all seeded. The mid never walks so
+    low that a bid would be priced at or below 0: a book Gate would never show."""
     rng = random.Random(feed.seed)
-    mid_ticks = int(feed.mid / feed.tick)
+    floor = feed.levels + 1  # in ticks: the lowest bid then stays at one tick or more
+    mid_ticks = max(int(feed.mid / feed.tick), floor)
     step = 0
     while True:
-        mid_ticks += rng.choice((-1, 0, 1))
+        mid_ticks = max(mid_ticks + rng.choice((-1, 0, 1)), floor)
         bids = tuple(
             ((mid_ticks - 1 - i) * feed.tick, Decimal(rng.randint(1, 5000)) / 10) for i in range(feed.levels)
         )

@@ -23,6 +23,7 @@ from typing import Any, Self
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from arb.sandbox import values
 from arb.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
 from arb.sandbox.control import control_routes
 from arb.sandbox.feeds import BookEvent, capture_events, random_walk
@@ -131,13 +132,27 @@ class Sandbox:
     def now_s(self) -> float:
         return self.config.clock() + self.clock_offset_s
 
-    def shift_clock(self, seconds: float) -> None:
-        """Move the sandbox clock (e.g. +90 s to make every client's timestamps stale)."""
-        self.clock_offset_s += seconds
+    def shift_clock(self, seconds: object) -> None:
+        """Move the sandbox clock by ``seconds`` (a number; e.g. +90 s to make every client's timestamps
+        stale). The total offset stays within ``values.MAX_CLOCK_OFFSET_S`` and the clock after 1970; a
+        shift past either is a ``ValueError`` and moves nothing."""
+        limit = values.MAX_CLOCK_OFFSET_S
+        offset = self.clock_offset_s + values.number(seconds, "shift_s", -2 * limit, 2 * limit)
+        if abs(offset) > limit:
+            raise ValueError(f"shift_s would move the sandbox clock {offset:+.0f} s from its clock; "
+                             f"at most {limit:.0f} s (a year) either way")
+        if self.config.clock() + offset < 0:
+            raise ValueError("shift_s would move the sandbox clock before 1970")
+        self.clock_offset_s = offset
 
     # ---- control --------------------------------------------------------------------------------------
-    def set_balance(self, key: str, currency: str, available: Decimal) -> None:
-        self.engine.set_balance(key, currency, Decimal(available))
+    def set_balance(self, key: str, currency: str, available: Decimal | str) -> None:
+        """Set an account's available balance: a known key, a currency, a plain amount in
+        ``[0, values.MAX_AMOUNT]`` (``KeyError`` or ``ValueError`` otherwise, and nothing changes)."""
+        if key not in self._secrets:
+            raise KeyError(f"account key {key!r}")
+        checked = values.amount(available, "available")
+        self.engine.set_balance(key, values.currency(currency), checked)
 
     def push_book(
         self,
