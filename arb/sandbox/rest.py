@@ -10,7 +10,8 @@ signatures does not stop market data from the same host). The limiter's table is
 Every answer under ``/api/v4`` carries the ``X-Gate-RateLimit-*`` headers, and every error anywhere but
 the control API (unknown paths and methods, oversized or malformed bodies, a WebSocket path fetched
 without an upgrade) is Gate's ``{"label", "message"}`` with a 4xx. An unexpected exception is logged
-with its traceback and answered as Gate would (500 ``SERVER_ERROR``), never as aiohttp's plain text.
+with its traceback and answered as Gate would (500 ``SERVER_ERROR``), never as aiohttp's plain text. A
+client that goes away before its request is read (closing or half-closing mid-body) is one DEBUG line.
 """
 
 from __future__ import annotations
@@ -84,6 +85,20 @@ class RestApi:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await self._answer(request, handler)
+        except ConnectionResetError:
+            if not _client_gone(request):
+                raise
+            # The client closed its side before its request had been read (a half-close mid-body, a
+            # dropped connection): nobody is left to answer, which is not the sandbox's error. One line;
+            # the response below is never written (aiohttp notes the closed connection at DEBUG too).
+            log.debug("sandbox: %s %s: the client closed the connection before its request was read",
+                      request.method, request.path)
+            gone = {"label": "INVALID_REQUEST_BODY", "message": "connection closed"}
+            return web.json_response(gone, status=400)
+
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_sandbox/"):  # the control API answers for itself
             return await handler(request)
         if not request.path.startswith(PREFIX + "/"):  # the WebSocket paths, or nothing at all
@@ -106,7 +121,9 @@ class RestApi:
             response = web.json_response(exc.body(), status=exc.status)
         except web.HTTPException as exc:
             response = _http_error(exc)
-        except Exception:  # a sandbox bug: logged in full, answered in Gate's shape
+        except Exception as exc:  # a sandbox bug: logged in full, answered in Gate's shape
+            if isinstance(exc, ConnectionResetError) and _client_gone(request):
+                raise  # a client gone mid-request: quiet, in the middleware
             log.exception("sandbox: unexpected error answering %s %s", request.method, request.path)
             response = web.json_response({"label": "SERVER_ERROR", "message": "Internal server error"}, status=500)
         final = request.get(LIMIT)
@@ -314,6 +331,13 @@ def _int(text: str, name: str, low: int, high: int) -> int:
     if not DIGITS_RE.fullmatch(text) or not low <= int(text) <= high:
         raise bad_param(f"{name} must be an integer in [{low}, {high}]")
     return int(text)
+
+
+def _client_gone(request: web.Request) -> bool:
+    """Whether the request's connection is closed or closing: what a ``ConnectionResetError`` from reading
+    its body means when the client, not the sandbox, ended it."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _reject_constant(name: str) -> object:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -317,3 +318,54 @@ async def test_the_random_walk_keeps_moving_after_a_refused_shift_a_shift_and_it
             await post(session, sb, "/_sandbox/clock", {"shift_s": -MAX_CLOCK_OFFSET_S})
             await updates_after(sb.engine.books["LINK_USDT"].update_id)
             assert sb.now_s() == NOW
+
+
+# ---- clients that go away -------------------------------------------------------------------------------
+class Records(logging.Handler):
+    """Every record from any logger while installed; ``quiet`` is set by the sandbox's disconnect line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.disconnect_logged = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if record.name.startswith("arb.sandbox") and "closed the connection" in record.getMessage():
+            self.disconnect_logged.set()
+
+
+@pytest.mark.parametrize("path", [ORDERS, "/_sandbox/balance", "/_sandbox/book"])
+@pytest.mark.parametrize(
+    ("framing", "partial"),
+    [("Content-Length: 100", b'{"currency_pair": "LINK'), ("Transfer-Encoding: chunked", b'40\r\n{"key": ')],
+)
+async def test_a_client_half_closing_mid_body_is_one_debug_line_not_an_error(
+    sb: Sandbox, path: str, framing: str, partial: bytes
+) -> None:
+    records = Records()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(records)
+    root.setLevel(logging.DEBUG)
+    try:
+        reader, writer = await asyncio.open_connection(sb.config.host, sb.port)
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+        writer.write(head.encode() + partial)
+        await writer.drain()
+        writer.write_eof()  # shut down the write side, mid-body
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # nobody left to answer: closed unanswered
+        writer.close()
+        await asyncio.wait_for(records.disconnect_logged.wait(), 5)
+    finally:
+        root.removeHandler(records)
+        root.setLevel(old_level)
+    bad = [
+        f"{r.name} {r.levelname}: {r.getMessage()}"
+        for r in records.records
+        if r.levelno >= logging.WARNING or r.exc_info
+    ]
+    assert bad == []
+    assert len([r for r in records.records if r.name.startswith("arb")]) == 1
+    async with aiohttp.ClientSession() as s, s.get(sb.rest_url + "/spot/time") as resp:  # still serving
+        assert resp.status == 200
