@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -31,16 +30,16 @@ from arb.sandbox.auth import verify_request
 from arb.sandbox.config import Faults
 from arb.sandbox.matching import Engine, Event
 from arb.sandbox.orders import fmt, order_json, trade_json
+from arb.sandbox.public import PREFIX, PublicApi, is_public
+from arb.sandbox.query import int_param
 from arb.sandbox.ratelimit import Verdict, WindowLimiter
 
-PREFIX = "/api/v4"
 KEY = web.RequestKey("api_key", str)
 LIMIT = web.RequestKey("ratelimit", Verdict)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger(__name__)
 # Gate's labels for what aiohttp itself refuses (routing, body size, WebSocket handshake).
 HTTP_LABELS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "INVALID_REQUEST_BODY"}
-DIGITS_RE = re.compile(r"[0-9]{1,12}")
 
 
 class RestApi:
@@ -61,6 +60,7 @@ class RestApi:
         self.global_limiter = global_limiter
         self.now_s = now_s
         self.publish = publish
+        self.public = PublicApi(engine, self.now_ms)
 
     def now_ms(self) -> int:
         return int(self.now_s() * 1000)
@@ -68,11 +68,7 @@ class RestApi:
     def routes(self) -> list[web.RouteDef]:
         p = PREFIX
         return [
-            web.get(p + "/spot/time", self.time),
-            web.get(p + "/spot/currency_pairs", self.currency_pairs),
-            web.get(p + "/spot/currencies", self.currencies),
-            web.get(p + "/margin/currency_pairs", self.empty_list),
-            web.get(p + "/spot/order_book", self.order_book),
+            *self.public.routes(),
             web.get(p + "/spot/accounts", self.accounts),
             web.post(p + "/spot/orders", self.create_order),
             web.get(p + "/spot/orders", self.list_orders),
@@ -142,7 +138,7 @@ class RestApi:
         try:
             if request.match_info.http_exception is not None:  # unknown path or method
                 raise request.match_info.http_exception
-            if _is_public(request.path):
+            if is_public(request.path):
                 request[LIMIT] = self.global_limiter.hit(("public", address), now)
                 return request[LIMIT]
             body = await request.read()  # 413 past the server's client_max_size
@@ -163,53 +159,6 @@ class RestApi:
         request[KEY] = key
         request[LIMIT] = self.global_limiter.hit(("key", key), now)
         return request[LIMIT]
-
-    # ---- public ---------------------------------------------------------------------------------------
-    async def time(self, request: web.Request) -> web.Response:
-        return web.json_response({"server_time": self.now_ms()})
-
-    async def currency_pairs(self, request: web.Request) -> web.Response:
-        return web.json_response([p.to_json() for p in self.engine.pairs.values()])
-
-    async def currencies(self, request: web.Request) -> web.Response:
-        names = sorted({c for p in self.engine.pairs.values() for c in (p.base, p.quote)})
-        return web.json_response(
-            [
-                {
-                    "currency": c,
-                    "name": c,
-                    "delisted": False,
-                    "withdraw_disabled": False,
-                    "withdraw_delayed": False,
-                    "deposit_disabled": False,
-                    "trade_disabled": False,
-                    "chain": c,
-                }
-                for c in names
-            ]
-        )
-
-    async def empty_list(self, request: web.Request) -> web.Response:
-        return web.json_response([])
-
-    async def order_book(self, request: web.Request) -> web.Response:
-        q = request.query
-        pair = self.engine.pair(q.get("currency_pair"))
-        limit = _int(q.get("limit", "10"), "limit", 1, 1000)
-        book = self.engine.books[pair.id]
-        body: dict[str, Any] = {}
-        if q.get("with_id") == "true":
-            body["id"] = book.update_id
-        now = self.now_ms()
-        body.update(
-            {
-                "current": now,
-                "update": book.ts_ms or now,
-                "asks": [[fmt(p), fmt(s)] for p, s in book.sorted_asks(limit)],
-                "bids": [[fmt(p), fmt(s)] for p, s in book.sorted_bids(limit)],
-            }
-        )
-        return web.json_response(body)
 
     # ---- private --------------------------------------------------------------------------------------
     async def accounts(self, request: web.Request) -> web.Response:
@@ -259,8 +208,8 @@ class RestApi:
             if o.account == request[KEY] and o.market.id == pair.id and (o.status == "open") == (status == "open")
         ]
         orders.sort(key=lambda o: o.id, reverse=True)
-        limit = _int(q.get("limit", "100"), "limit", 1, 1000)
-        page = _int(q.get("page", "1"), "page", 1, 10**6)
+        limit = int_param(q.get("limit", "100"), "limit", 1, 1000)
+        page = int_param(q.get("page", "1"), "page", 1, 10**6)
         return web.json_response([order_json(o) for o in orders[(page - 1) * limit : page * limit]])
 
     async def open_orders(self, request: web.Request) -> web.Response:
@@ -298,8 +247,8 @@ class RestApi:
         q = request.query
         pair = self.engine.pair(q.get("currency_pair")) if q.get("currency_pair") else None
         order_id = q.get("order_id")
-        since_s = _int(q["from"], "from", 0, 10**11) if "from" in q else None
-        until_s = _int(q["to"], "to", 0, 10**11) if "to" in q else None
+        since_s = int_param(q["from"], "from", 0, 10**11) if "from" in q else None
+        until_s = int_param(q["to"], "to", 0, 10**11) if "to" in q else None
         trades = [
             t
             for t in self.engine.trades
@@ -310,27 +259,8 @@ class RestApi:
             and (until_s is None or t.create_ms <= until_s * 1000)
         ]
         trades.sort(key=lambda t: t.id, reverse=True)
-        limit = _int(q.get("limit", "100"), "limit", 1, 1000)
+        limit = int_param(q.get("limit", "100"), "limit", 1, 1000)
         return web.json_response([trade_json(t) for t in trades[:limit]])
-
-
-def _is_public(path: str) -> bool:
-    tail = path[len(PREFIX) :]
-    return tail in (
-        "/spot/time",
-        "/spot/currency_pairs",
-        "/spot/currencies",
-        "/margin/currency_pairs",
-        "/spot/order_book",
-    )
-
-
-def _int(text: str, name: str, low: int, high: int) -> int:
-    """A query parameter as an integer in ``[low, high]``: ASCII digits only (``str.isdigit`` takes
-    ``'²'``, which ``int`` refuses), and short, so ``int`` never meets a 5000-digit number."""
-    if not DIGITS_RE.fullmatch(text) or not low <= int(text) <= high:
-        raise bad_param(f"{name} must be an integer in [{low}, {high}]")
-    return int(text)
 
 
 def _client_gone(request: web.Request) -> bool:

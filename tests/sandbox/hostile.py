@@ -22,6 +22,7 @@ GATE_LABELS = frozenset(
         "AMOUNT_TOO_LITTLE",
         "BAD_REQUEST",
         "BALANCE_NOT_ENOUGH",
+        "INVALID_CURRENCY",
         "INVALID_CURRENCY_PAIR",
         "INVALID_KEY",
         "INVALID_PARAM_VALUE",
