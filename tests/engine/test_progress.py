@@ -28,6 +28,8 @@ def test_progress_shows_in_plain_lines_and_in_the_rich_view() -> None:
             def now_ms() -> int:
                 return 0
 
+            watched_ms = now_ms  # what the status view shows as now
+
     reporter = StatusReporter("plain", stream=io.StringIO())
     reporter._engine, reporter._run_id = FakeEngine(), 7  # type: ignore[assignment]
     reporter.total_events, reporter.done_events = 400, 100
@@ -59,6 +61,8 @@ def test_the_status_line_says_market_time_elapsed_and_why_decisions_were_rejecte
             @staticmethod
             def now_ms() -> int:
                 return 1_629_420_160_000  # 2021-08-20 00:42:40 UTC, the capture's market time
+
+            watched_ms = now_ms  # what the status view shows as now
 
     reporter = StatusReporter("plain", stream=io.StringIO())
     reporter._engine, reporter._run_id = View(), 3  # type: ignore[assignment]
