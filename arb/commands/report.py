@@ -45,13 +45,40 @@ def _main(args: argparse.Namespace) -> int:
 def build_sections(session: Any, run: Run) -> list[Section]:
     """Every report section for ``run``, in reading order."""
     precision = Precision.from_snapshot(run.config_snapshot)
+    pnl = views.opportunity_pnl(session, run.id)
+    positions = _positions(run, views.pnl_totals(pnl)["realized_pnl"], precision)
     return [
         _funnel(views.funnel(session, run.id), precision),
         _rejections(views.rejections(session, run.id)),
-        _pnl(views.opportunity_pnl(session, run.id), precision),
+        _pnl(pnl, precision),
+        *([positions] if positions is not None else []),
         _legs(views.legs(session, run.id), precision),
         _inventory(inventory_check(session, run.id), precision),
     ]
+
+
+def _positions(run: Run, realized: Decimal, precision: Precision) -> Section | None:
+    """The open positions the run left (``arb.positions``, valued at its end and kept in its summary): not in
+    realized PnL. None when it left none."""
+    rows = (run.summary or {}).get("open_positions") or []
+    if not rows:
+        return None
+    body: list[list[Cell]] = []
+    unrealized: Decimal | None = Decimal(0)
+    for p in rows:
+        base, _, _quote = p["symbol"].partition("/")
+        value = None if p["unrealized"] is None else Decimal(p["unrealized"])
+        unrealized = None if value is None or unrealized is None else unrealized + value
+        body.append([p["venue"], p["symbol"], figure(Decimal(p["amount"]), precision.asset(base, p["venue"])),
+                     figure(Decimal(p["cost"]), precision.price(p["symbol"])),
+                     figure(None if p["mark"] is None else Decimal(p["mark"]), precision.price(p["symbol"])),
+                     figure(value, precision.quote(p["symbol"]))])
+    equity = "unknown (a position has no mark)" if unrealized is None else money(realized + unrealized,
+                                                                                  precision.pnl())
+    title = (f"Open positions at the run's end (not in realized pnl; marked at the mid of each venue's book "
+             f"then): equity = realized + unrealized = {equity}")
+    totals: list[Cell] = ["TOTAL", "", None, None, None, figure(unrealized, precision.pnl())]
+    return Section("positions", title, ("venue", "symbol", "amount", "cost", "mark", "unrealized"), body, totals)
 
 
 def _funnel(rows: Sequence[views.FunnelRow], precision: Precision) -> Section:

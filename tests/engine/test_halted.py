@@ -4,6 +4,7 @@ valued at the end's mid (unrealized), and realized PnL does not fold it in at a 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -58,3 +59,27 @@ def test_a_halted_run_is_halted_and_shows_its_open_position(tmp_path: Path, caps
     assert f"OPEN POSITION           {venue} " in out and "unrealized" in out and "(not in realized pnl)" in out
     assert "equity (realized + unrealized)" in out
     assert "stopped: halted after opportunity" in out
+
+
+def test_the_report_shows_the_halted_runs_open_position_in_every_format(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'halt.db'}"
+    assert main(["run", "--config", str(_config(tmp_path)), "--db", db]) == 3
+    capsys.readouterr()
+    assert main(["report", "--db", db, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (position,) = report["positions"]["rows"]
+    run_summary = _summary(tmp_path / "halt.db")
+    (stored,) = run_summary["open_positions"]
+    assert position == {"venue": stored["venue"], "symbol": "LINK/USDT", "amount": stored["amount"],
+                        "cost": stored["cost"], "mark": stored["mark"], "unrealized": stored["unrealized"]}
+    assert main(["report", "--db", db]) == 0
+    table = capsys.readouterr().out
+    assert "Open positions at the run's end (not in realized pnl" in table and "equity = realized + unrealized" in table
+    assert f"{stored['venue']} " in table.split("Open positions")[1].split("\n", 3)[3]
+    assert "halted" in table.splitlines()[0]
+
+
+def _summary(path: Path) -> dict:  # type: ignore[type-arg]
+    with sqlite3.connect(path) as c:
+        return json.loads(c.execute("SELECT summary FROM runs").fetchone()[0])
