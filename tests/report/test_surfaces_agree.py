@@ -182,7 +182,7 @@ async def test_every_surface_shows_the_same_pnl(name: str, db_url: str, engine: 
 
     assert main(["report", "--run", str(run_id), "--db", db_url]) == 0
     table = capsys.readouterr().out
-    pnl_section = table.split("Expected vs realized PnL")[1].split("Fill ratio")[0]
+    pnl_section = table.split("Expected vs realized PnL")[1].split("Fill ratio")[0].split("Open positions")[0]
     (pnl_total,) = [line for line in pnl_section.splitlines() if line.startswith("│ TOTAL")]
     assert shown in pnl_total.replace(" ", "").split("│")
 
