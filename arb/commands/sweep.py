@@ -19,7 +19,7 @@ from rich.table import Table
 
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.display import money, printable
-from arb.errors import UsageError
+from arb.errors import ConfigError, UsageError
 from arb.runtime.logs import setup_logging
 from arb.store.db import DB_URL_ENV, resolve_url
 from arb.sweep.cluster import (
@@ -85,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler is None:
         start_worker_server()  # the local cluster's: it imports arb while this reads the config and grid
     config = load_config(args.config)
+    if config.sandbox.url is not None:
+        # Every point runs the config as written, its sandbox venues on an in-process sandbox of its own; points
+        # sharing one external sandbox would trade against each other's balances and orders.
+        raise ConfigError(str(config.path), "sandbox.url", "a sweep runs each point on its own in-process "
+                          "sandbox; remove [sandbox] url to sweep this config")
     raw: dict[str, list[str]] = read_grid_file(args.grid) if args.grid else {}
     for key in KEYS:
         given = getattr(args, key)

@@ -65,3 +65,20 @@ def test_a_sweep_point_replay_and_run_of_one_config_write_the_same_rows(
     # Not a comparison of empty tables: every latency traded at the lower fee, and latency changed what it got.
     assert all(realized[(FEES[1], lat)] for lat in LATENCIES_MS), realized
     assert len({repr(realized[(FEES[1], lat)]) for lat in LATENCIES_MS}) == len(LATENCIES_MS)
+
+
+def test_a_sweep_of_a_config_on_an_external_sandbox_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live rehearsal's config (an external sandbox) swept: its points would share one sandbox's balances and
+    orders. One line naming the key, nothing created."""
+    monkeypatch.setenv("ARB_GATE_API_KEY", "k")
+    monkeypatch.setenv("ARB_GATE_API_SECRET", "s")
+    capture = trimmed_capture(tmp_path, "00:00", "00:01")
+    path = _config(tmp_path, capture, "0", None, "external.toml")
+    path.write_text(path.read_text().replace("[sandbox]\n", '[sandbox]\nurl = "http://127.0.0.1:9"\n')
+                    .replace('mode = "replay"', 'mode = "live"', 1))
+    db = tmp_path / "sweep.db"
+    assert main(["sweep", "--config", str(path), "--db", f"sqlite:///{db}", "--fee", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sandbox.url" in err[0] and "own in-process sandbox" in err[0], err
+    assert not db.exists()
