@@ -31,3 +31,9 @@ def _integer(text: str, what: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise argparse.ArgumentTypeError(f"{what} {shown} is not between {low} and {high}")
     return value
+
+
+
+def count(text: str) -> int:
+    """How many rows to show: 1 to 1,000,000."""
+    return _integer(text, "row count", 1, 1_000_000)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from arb.store.db import (
 from arb.store.models import Run
 
 Cell = str | int | Figure | None
+UNBOUNDED = 100_000  # columns: a table measured at this width is measured at its natural width
 TABLE_ROW_LIMIT = 50  # per section in table format; csv and json always hold every row
 
 
@@ -68,6 +70,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
                         help="output format (table and csv rounded for reading, json exact)")
+    rows = parser.add_mutually_exclusive_group()
+    rows.add_argument("--limit", type=arguments.count, default=TABLE_ROW_LIMIT, metavar="N",
+                      help=f"rows per table in table format (default {TABLE_ROW_LIMIT}; csv and json list all)")
+    rows.add_argument("--all", action="store_const", const=None, dest="limit", help="every row in table format too")
 
 
 def show_run(args: argparse.Namespace, build: Build) -> int:
@@ -88,7 +94,10 @@ def show_run(args: argparse.Namespace, build: Build) -> int:
         raise read_failure(url, exc) from exc
     finally:
         engine.dispose()
-    RENDERERS[args.format](run, sections, sys.stdout)
+    if args.format == "table":
+        render_table(run, sections, sys.stdout, limit=args.limit)
+    else:
+        RENDERERS[args.format](run, sections, sys.stdout)
     return 0
 
 
@@ -119,8 +128,13 @@ def run_header(run: Run) -> dict[str, str | None]:
     }
 
 
-def render_table(run: Run, sections: Sequence[Section], out: TextIO) -> None:
-    console = Console(file=out, width=200 if not out.isatty() else None, highlight=False)
+def render_table(run: Run, sections: Sequence[Section], out: TextIO, *, limit: int | None = TABLE_ROW_LIMIT) -> None:
+    """Every number in full, whatever the width: a table wider than the terminal is printed at its own
+    width (the terminal wraps its lines) rather than squeezed into ``7.200…``; the rows a ``limit`` leaves
+    out are said under the table, not inside a column that would widen it. Off a terminal the width is
+    ``$COLUMNS`` (200 when unset)."""
+    width = None if out.isatty() else int(os.environ.get("COLUMNS", "") or 200)
+    console = Console(file=out, width=width, highlight=False)
     head = run_header(run)
     ended = head["ended_at"] or "(not ended)"
     # The reason is text from outside (an error line): neither rich markup nor terminal control codes.
@@ -137,12 +151,16 @@ def render_table(run: Run, sections: Sequence[Section], out: TextIO) -> None:
         for i, column in enumerate(section.columns):
             footer = _text(section.totals[i]) if section.totals else ""
             table.add_column(column, footer=footer, justify="left" if i == 0 else "right", no_wrap=True)
-        for row in section.rows[:TABLE_ROW_LIMIT]:
+        shown = section.rows if limit is None else section.rows[:limit]
+        for row in shown:
             table.add_row(*(_text(c) for c in row))
-        if len(section.rows) > TABLE_ROW_LIMIT:
-            more = len(section.rows) - TABLE_ROW_LIMIT
-            table.add_row(f"... {more} more (totals include them; --format csv lists all)")
-        console.print(table)
+        natural = console.measure(table, options=console.options.update(max_width=UNBOUNDED)).maximum
+        screen, console.width = console.width, max(console.width, natural)  # print caps its width at this
+        console.print(table, crop=False)
+        console.width = screen
+        if len(section.rows) > len(shown):
+            console.print(f"... and {len(section.rows) - len(shown)} more rows (the totals include them; "
+                          "--all or --limit N shows more, --format csv or json lists all)")
 
 
 def render_csv(run: Run, sections: Sequence[Section], out: TextIO) -> None:
