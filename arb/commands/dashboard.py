@@ -14,15 +14,13 @@ import signal
 import sys
 
 from arb.commands import arguments
+from arb.commands.tables import add_database_arguments, database_url
 from arb.errors import StoreError
 from arb.store.db import (
-    DB_URL_ENV,
-    DEFAULT_DB_URL,
     display_url,
     make_reader_engine,
     read_failure,
     require_existing,
-    resolve_url,
 )
 from arb.store.views import get_run, latest_run_id
 
@@ -39,8 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--run", type=arguments.run_id, metavar="ID", help="the run to show")
     which.add_argument("--last", action="store_true", help="the most recently started run (the default)")
-    parser.add_argument("--db", metavar="URL", default=None,
-                        help=f"database URL (default: ${DB_URL_ENV}, else {DEFAULT_DB_URL})")
+    add_database_arguments(parser)
     parser.add_argument("--port", type=arguments.port, default=DEFAULT_PORT,
                         help="loopback port (default: %(default)s; 0: any free port)")
     parser.set_defaults(func=run)
@@ -49,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from arb.monitoring.dashboard.server import DashboardServer
 
-    url = resolve_url(args.db)
+    url = database_url(args)
     require_existing(url)  # reading never creates a database
     server = DashboardServer(url, _chosen_run(url, args.run), args.port)
     run_id = server.run_id

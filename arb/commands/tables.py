@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -25,6 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from arb.commands import arguments
+from arb.config import DEFAULT_CONFIG, load_config
 from arb.display import Figure, printable
 from arb.errors import StoreError
 from arb.store import views
@@ -62,12 +64,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--run", type=arguments.run_id, metavar="ID", help="the run to show")
     which.add_argument("--last", action="store_true", help="the most recently started run (the default)")
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        default=None,
-        help=f"database URL (default: ${DB_URL_ENV}, else {DEFAULT_DB_URL})",
-    )
+    add_database_arguments(parser)
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
                         help="output format (table and csv rounded for reading, json exact)")
     rows = parser.add_mutually_exclusive_group()
@@ -76,11 +73,33 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     rows.add_argument("--all", action="store_const", const=None, dest="limit", help="every row in table format too")
 
 
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--db URL`` and ``--config FILE``: the database, chosen as ``arb run`` chooses it."""
+    parser.add_argument("--db", metavar="URL", default=None,
+                        help=f"database URL (default: ${DB_URL_ENV}, else the config's [store] url)")
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help=f"the config whose [store] url to read (default: {DEFAULT_CONFIG} where it exists, "
+                        f"else {DEFAULT_DB_URL})")
+
+
+def database_url(args: argparse.Namespace) -> str:
+    """The database a read command reads, as ``arb run`` chooses the one it writes: ``--db``, else
+    ``$ARB_DB_URL``, else the config's ``[store] url`` (``--config``, or ``config.toml`` here when there is
+    one), else ``arb.db``. So ``arb run --config paper.toml`` then ``arb report --config paper.toml`` read
+    the same database."""
+    if args.db or os.environ.get(DB_URL_ENV):
+        return resolve_url(args.db)
+    path = Path(args.config) if args.config else DEFAULT_CONFIG
+    if args.config or path.is_file():
+        return load_config(path).store.url
+    return DEFAULT_DB_URL
+
+
 def show_run(args: argparse.Namespace, build: Build) -> int:
     """Read the chosen run's sections with ``build(session, run)`` and print them in ``args.format``."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    url = resolve_url(args.db)
+    url = database_url(args)
     require_existing(url)  # reading never creates a database (an empty arb.db from a typo)
     engine = make_reader_engine(url)  # nor changes one: no byte of any file (store/db.py)
     try:
