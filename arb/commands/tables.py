@@ -135,7 +135,7 @@ def _exact(cell: Cell) -> str | int | None:
 
 def run_header(run: Run) -> dict[str, str | None]:
     return {
-        "id": str(run.id),
+        "id": run.id,  # an integer, as in the database
         "mode": run.mode,
         "clock": views.run_clock(run),
         "started_at": timestamp(run.started_at),

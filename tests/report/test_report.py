@@ -66,7 +66,7 @@ def test_last_is_the_latest_run(
     default = json.loads(_report(capsys, "--db", db_url, "--format", "json"))
     last = json.loads(_report(capsys, "--last", "--db", db_url, "--format", "json"))
     assert default == last
-    assert last["run"]["id"] == str(runs[1]) and last["run"]["mode"] == "paper"
+    assert last["run"]["id"] == runs[1] and last["run"]["mode"] == "paper"  # an integer, not a string
 
 
 def test_csv_sections_hold_every_row_and_totals(
