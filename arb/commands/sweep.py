@@ -8,6 +8,8 @@ bar on a terminal, plain lines otherwise); the table at the end reads each run's
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import sys
 from pathlib import Path
@@ -62,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--latency-ms", help="every venue's latency_ms, e.g. 0,50")
     parser.add_argument("--min-edge-bps", help="[detection] min_edge_bps, e.g. 0,0.5")
     parser.add_argument("--leg-policy", help="[execution] leg_policy: unwind, complete, halt")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="the results: a table (rounded for reading), csv or json (exact)")
     parser.add_argument("--allow-large-grid", action="store_true",
                         help=f"run a grid of more than {MAX_POINTS:,} points (each one is a whole replay)")
     parser.add_argument("--scheduler", help="a running dask scheduler, tcp://host:8786 (default: a local cluster)")
@@ -114,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     totals = point_totals(db_url, [p.run_id for p in result.points if p.run_id is not None])
-    print_table(result, totals, Console(file=sys.stdout, highlight=False, soft_wrap=True))
+    if args.format == "table":
+        print_table(result, totals, Console(file=sys.stdout, highlight=False, soft_wrap=True))
+    else:
+        print_rows(result, totals, args.format, sys.stdout)
     failed = result.failed
     if failed:
         print(f"arb: error: sweep {result.sweep_id}: {len(failed)} of {len(result.points)} replays failed",
@@ -140,6 +147,30 @@ def print_table(result: SweepResult, totals: dict[int, PointTotals], console: Co
             cells += [str(p.run_id), str(t.executed), money(t.expected), money(t.realized)]
         table.add_row(*cells)
     console.print(table)
+
+
+def point_rows(result: SweepResult, totals: dict[int, PointTotals]) -> list[dict[str, Any]]:
+    """One row per grid point, exact: its values, its run, executed, expected and realized PnL as stored."""
+    rows = []
+    for p in result.points:
+        t = totals.get(p.run_id) if p.run_id is not None else None
+        rows.append({**{k: (capture_label(v) if k == "capture" else v) for k, v in p.point.items()},
+                     "run_id": p.run_id, "executed": t.executed if t else None,
+                     "expected": format(t.expected, "f") if t else None,
+                     "realized": format(t.realized, "f") if t else None, "error": None if t else p.error})
+    return rows
+
+
+def print_rows(result: SweepResult, totals: dict[int, PointTotals], fmt: str, out: Any) -> None:
+    """csv or json: every figure exact, nothing cut, for a script or a spreadsheet."""
+    rows = point_rows(result, totals)
+    if fmt == "json":
+        out.write(json.dumps({"sweep_id": result.sweep_id, "points": rows}, indent=2) + "\n")
+        return
+    writer = csv.writer(out, lineterminator="\n")
+    if rows:
+        writer.writerow(rows[0])
+        writer.writerows([("" if v is None else v) for v in row.values()] for row in rows)
 
 
 class _Progress:

@@ -4,6 +4,10 @@ and 1,300 ms land orders exactly on, and between, the capture's one-second snaps
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -82,3 +86,29 @@ def test_a_sweep_of_a_config_on_an_external_sandbox_is_refused(tmp_path: Path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "sandbox.url" in err[0] and "own in-process sandbox" in err[0], err
     assert not db.exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_sweep_results_as_csv_and_json_are_exact(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    """Piped, the table cut fees and PnL to ``0.000…``; csv and json hold every figure exact, as stored."""
+    capture = trimmed_capture(tmp_path, "00:00", "00:05")
+    base = _config(tmp_path, capture, "0", None, "fmt.toml")
+    db = f"sqlite:///{tmp_path / 'fmt.db'}"
+    assert main(["sweep", "--config", str(base), "--db", db, "--workers", "1", "--capture", str(capture),
+                 "--fee", "0,0.0001", "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "json":
+        doc = json.loads(out)
+        rows = doc["points"]
+        assert isinstance(doc["sweep_id"], int) and all(isinstance(r["run_id"], int) for r in rows)
+    else:
+        rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["fee"] for r in rows] == ["0", "0.0001"]
+    engine = make_engine(db)
+    with engine.connect() as c:
+        stored = c.exec_driver_sql("SELECT run_id, CAST(realized_pnl AS TEXT) FROM opportunities "
+                                   "WHERE decision = 'executed'").all()
+    engine.dispose()
+    for row in rows:
+        mine = [Decimal(v) for run_id, v in stored if run_id == int(row["run_id"])]
+        assert Decimal(row["realized"]) == sum(mine, Decimal(0)) and len(mine) == int(row["executed"]), row
