@@ -9,6 +9,13 @@ windows (and a ccxt-style leaky bucket for costs) with an injected clock and sle
 
 After a venue announces a reset (429 with a reset timestamp), :meth:`VenueThrottle.block_until` holds
 *every* request to that venue until the reset: nothing is sent inside an announced window.
+
+Every bucket runs on the run's loop (:func:`loop_time`, ``asyncio.sleep``): wall time live, market time in a
+simulation, where a throttled order waits in market time like any latency. A request made while market time
+stands still (a simulation's start and end: reconciliation, balance reads, cancels; ``simloop.time_held``)
+is no part of the market's timeline and is not paced: a wait there would be for a clock that does not move,
+and the loop would let it pass only after a second of wall time (a replay at ``rate_limit_per_s = 0.5``
+took 9 s instead of 4.5 s). Such requests are counted, not put in the windows.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from asyncio_throttle import Throttler
+
+from arb.runtime.simloop import is_time_held
 
 
 def loop_time() -> float:
@@ -122,12 +131,14 @@ class VenueThrottle:
         clock: Callable[[], float] = loop_time,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        held: Callable[[], bool] = is_time_held,
     ) -> None:
         self.venue = venue
         self.limits = limits
         self._clock = clock
         self._wall = wall
         self._sleep = sleep
+        self._held = held  # market time stands still for this request: it is not paced (module docstring)
         self._global = self._make(limits.global_budget) if limits.global_budget is not None else None
         self._costs = (CostBucket(limits.request_rate, clock=clock, sleep=sleep)
                        if limits.request_rate is not None else None)
@@ -171,6 +182,9 @@ class VenueThrottle:
             await self._sleep(remaining)
 
     async def acquire(self, endpoint: str, market: str | None = None) -> None:
+        if self._held():
+            self.acquired += 1
+            return
         await self._wait_for_reset()
         for bucket in self._chain(endpoint, market):
             await bucket.acquire()
@@ -181,6 +195,9 @@ class VenueThrottle:
     async def acquire_cost(self, cost: float | None = None) -> None:
         """One HTTP request of ``cost`` (ccxt calls this as its ``throttle``): announced windows are
         honoured, and the request rate's bucket is taken when the venue declares one."""
+        if self._held():
+            self.cost_acquired += 1
+            return
         await self._wait_for_reset()
         if self._costs is not None:
             await self._costs.take(1.0 if cost is None else float(cost))

@@ -1,6 +1,11 @@
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 
-from arb.execution.throttle import PLACE, Budget, VenueLimits, VenueThrottle
+import pytest
+
+from arb.execution.throttle import PLACE, Budget, VenueLimits, VenueThrottle, per_second
+from arb.runtime.simloop import run_simulation, time_held
 from arb.venues.gate.facts import GATE_SPOT_LIMITS
 
 from .fakes import FakeTime
@@ -65,3 +70,36 @@ async def test_block_raised_while_waiting_on_a_bucket_is_honoured() -> None:
     th.block_until(t.now + 4.0)
     await asyncio.wait_for(waiter, timeout=5)
     assert t.now >= 1_700_000_004.0
+
+
+def _in_simulation(acquire: Callable[[VenueThrottle], Awaitable[None]], *, held: bool) -> float:
+    """Three requests through a 0.5/s throttle built as the adapters build it (the run's loop for its clock
+    and sleep), on a simulation's loop; the market time they took."""
+    throttle = VenueThrottle("gate", VenueLimits(global_budget=per_second(0.5), request_rate=0.5))
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with time_held() if held else contextlib.nullcontext():
+            for _ in range(3):
+                await acquire(throttle)
+        return loop.time() - start
+
+    return float(run_simulation(main(), speed=0))
+
+
+@pytest.mark.parametrize("acquire", [lambda th: th.acquire("balances"), lambda th: th.acquire_cost(1)],
+                         ids=["bucket", "cost"])
+def test_in_a_simulation_throttles_wait_in_market_time(acquire: Callable[[VenueThrottle], Awaitable[None]]
+                                                       ) -> None:
+    assert _in_simulation(acquire, held=False) == 4.0  # one per 2 s of the capture's time
+
+
+@pytest.mark.parametrize("acquire", [lambda th: th.acquire("balances"), lambda th: th.acquire_cost(1)],
+                         ids=["bucket", "cost"])
+def test_requests_while_market_time_stands_still_are_not_paced(acquire: Callable[[VenueThrottle], Awaitable[None]]
+                                                              ) -> None:
+    # A simulation's start and end take no market time: paced there, each wait was for a clock that does not
+    # move, passed after a second of wall time (a replay at 0.5/s took 9 s instead of 4.5 s) and moved the
+    # market's clock before its first event.
+    assert _in_simulation(acquire, held=True) == 0.0

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from arb.domain.ids import ClientIdFormat
 from arb.errors import ConfigError
 from arb.execution.guard import GuardedVenue
-from arb.execution.throttle import VenueLimits, VenueThrottle
+from arb.execution.throttle import VenueLimits, VenueThrottle, loop_time
 from arb.venues.adapter import Closers, Endpoint, Feed, SandboxLink, VenueRef, check_tradable
 from arb.venues.generic.client_ids import DEFAULT, KNOWN, ClientIdFacts
 from arb.venues.generic.errors import translating, translator
@@ -61,7 +61,7 @@ def guarded_venue(
     facts: ClientIdFacts | None,
     *,
     rate_limit_per_s: float | None = None,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = loop_time,
     wall: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: Callable[[], float] = random.random,
