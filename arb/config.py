@@ -59,6 +59,44 @@ SECRET_KEY_NAMES = frozenset(
 )
 
 
+def check_path_length(text: str) -> None:
+    """ValueError unless the system can look ``text`` up: each part of it at most the file system's NAME_MAX
+    bytes, the whole at most PATH_MAX, and every character one a file name can hold. A path past those
+    limits is not missing, it is an error (``OSError: File name too long``) wherever it is first used."""
+    try:
+        encoded = os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not a file name the system can encode ({exc.reason} at character {exc.start})") from None
+    path = Path(text)
+    existing = _existing_parent(path)
+    name_max, path_max = _pathconf(existing, "PC_NAME_MAX", 255), _pathconf(existing, "PC_PATH_MAX", 4096)
+    if len(encoded) >= path_max:  # PATH_MAX counts the terminating NUL
+        raise ValueError(f"a path of {len(encoded)} bytes is too long (at most {path_max - 1} here)")
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > name_max:
+            raise ValueError(f"a file name of {size} bytes is too long (at most {name_max} here)")
+
+
+def _existing_parent(path: Path) -> Path:
+    """The nearest directory above ``path`` that exists: the file system whose limits it lives under."""
+    for parent in path.absolute().parents:
+        try:
+            if parent.is_dir():
+                return parent
+        except OSError:  # itself too long to look up
+            continue
+    return Path(path.absolute().anchor)
+
+
+def _pathconf(path: Path, name: str, default: int) -> int:
+    try:
+        value = os.pathconf(path, name)
+    except (OSError, ValueError):  # not a limit this system reports
+        return default
+    return value if value > 0 else default
+
+
 def _exact_decimal(value: Any) -> Any:
     """Accept TOML strings and integers as exact decimals; floats via their shortest repr.
 
@@ -98,6 +136,11 @@ def _seconds(*, gt: float | None = None, ge: float | None = None, le: float, def
 
 
 DAY_MS = 86_400_000
+# The slowest request rate a venue may be given: one request per 100 s, a hundred times slower than the
+# slowest budget an exchange publishes (about one a second). A run's start alone makes several requests
+# (markets, balances, open orders, fills) and a pair's legs and lookups several more; below this a run sits
+# silent for hours after "run N started" (at 1e-9, one request per 32 years: it never moves again).
+MIN_RATE_PER_S = 0.01
 
 
 class _Section(BaseModel):
@@ -109,7 +152,10 @@ class EngineSection(_Section):
     symbols: tuple[str, ...] = Field(min_length=1)
     book_depth: int = Field(default=20, ge=1, le=1000)
     status: Literal["auto", "rich", "plain", "off"] = "auto"
-    status_interval_s: float = _seconds(default=5.0, gt=0, le=3600)
+    # A plain status line every this many wall seconds (the rich view redraws 4 times a second regardless):
+    # from 0.1 (ten lines a second already scroll faster than anyone reads; 1e-6 flooded the terminal) to an
+    # hour (a long live run still says it is alive).
+    status_interval_s: float = _seconds(default=5.0, ge=0.1, le=3600)
     stale_after_ms: int = Field(default=10_000, gt=0, le=DAY_MS)  # a book silent this long is `stale`
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -168,6 +214,7 @@ class RiskSection(_Section):
     def _a_path(cls, value: str) -> str:
         if "\x00" in value:
             raise ValueError("a file name cannot contain a NUL character")
+        check_path_length(value)  # the risk gate looks it up before every trade: OSError there stops the run
         return value
 
 
@@ -216,8 +263,9 @@ class VenueSection(_Section):
     # from the capture's exchange times where it has them, else 0 (arb/runtime/feed_latency.py).
     feed_latency_ms: int | None = Field(default=None, ge=0, le=60_000)
     # Overrides the adapter's declared global request rate (per second; on a generic ccxt venue in ccxt
-    # cost units, each request at its endpoint's cost). Default: the adapter's (ccxt's rateLimit).
-    rate_limit_per_s: float | None = _seconds(default=None, gt=0, le=1e6)
+    # cost units, each request at its endpoint's cost). Default: the adapter's (ccxt's rateLimit). At least
+    # MIN_RATE_PER_S.
+    rate_limit_per_s: float | None = _seconds(default=None, ge=MIN_RATE_PER_S, le=1e6)
     markets: dict[str, MarketSection] = Field(default_factory=dict)  # keyed by the engine's symbol
     # The engine symbols this venue trades (default: all of [engine] symbols); detection pairs it only with
     # venues trading the same symbol. ``market_names``: engine symbol -> this venue's name for the market
@@ -330,6 +378,16 @@ class Config:
         """The venues that trade ``symbol``, in config order: the only ones detection pairs for it."""
         return tuple(name for name, section in self.venues.items()
                      if section.symbols is None or symbol in section.symbols)
+
+    def listening_ports(self) -> list[tuple[str, int]]:
+        """(key, port) of each fixed port a run listens on, on 127.0.0.1: the metrics endpoint, the dashboard
+        and the in-process sandbox (0, any free port, and what is off are left out)."""
+        m = self.monitoring
+        ports = [(key, port) for key, port in (("monitoring.metrics_port", m.metrics_port),
+                                                ("monitoring.dashboard_port", m.dashboard_port)) if port]
+        if self.sandbox.port and self.sandbox.url is None and any(v.kind == "sandbox" for v in self.venues.values()):
+            ports.append(("sandbox.port", self.sandbox.port))
+        return ports
 
     def capture_path(self) -> Path | None:
         if self.replay is None:
@@ -510,7 +568,19 @@ def _validated(raw: dict[str, Any], path: Path, shown: str, environ: Mapping[str
         },
     )
     _check_replay(config, shown)
+    _check_ports(config, shown)
     return config
+
+
+def _check_ports(config: Config, shown: str) -> None:
+    """No two of a run's servers on one port: the second could never listen (that it is free now is the
+    preflight's to check, ``arb/runtime/preflight.py``: it depends on the machine, not the file)."""
+    taken: dict[int, str] = {}
+    for key, port in config.listening_ports():
+        if port in taken:
+            raise ConfigError(shown, key, f"port {port} is {taken[port]}'s too: each server needs its own "
+                              "(or 0, any free port)")
+        taken[port] = key
 
 
 def check_db_url(url: str) -> None:
@@ -622,9 +692,14 @@ def _first_error(exc: ValidationError, shown: str) -> ConfigError:
     if isinstance(value, (str, int, float, Decimal)) and not isinstance(value, bool):
         if not isinstance(value, str):
             message += f" (got {value})"
+        elif len(value) > ECHO_MAX:  # one line, not a screenful of a 4,000-character path
+            message += f" (got {value[:ECHO_MAX]!r}... {len(value):,} characters)"
         elif repr(value) not in message:  # unless the message quotes it already (``not a decimal number: 'x'``)
             message += f" (got {value!r})"
     return ConfigError(shown, key, message)
+
+
+ECHO_MAX = 80  # characters of a refused value an error line shows
 
 
 def _check_venues(model: _ConfigModel, shown: str) -> None:

@@ -63,6 +63,7 @@ from arb.runtime.incidents import IncidentLog
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.live_loop import run_live
 from arb.runtime.logs import RUN_ID
+from arb.runtime.preflight import preflight
 from arb.runtime.simloop import run_simulation, running_simulation, time_held
 from arb.runtime.state import RunState
 from arb.runtime.status import RunView, StatusReporter
@@ -236,6 +237,7 @@ class Engine:
         """
         if self.simulated and running_simulation() is None:
             return await self._run_in_simulation()
+        preflight(self.config)  # a port another process holds: refused before the lease, the database or a row
         with acquire_lease(self.db_url) as lease:
             try:
                 return await self._run(lease)

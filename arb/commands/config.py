@@ -1,5 +1,7 @@
 """``arb config check [PATH]``: validate a config file and print it as arb will use it, secrets masked,
-each value set from the environment (``ARB__SECTION__KEY``) marked with its variable."""
+each value set from the environment (``ARB__SECTION__KEY``) marked with its variable. It refuses what
+``arb run`` would refuse at its start, with the same line: the config (``arb/config.py``) and what the run
+needs from this machine (``arb/runtime/preflight.py``: its ports free)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from arb.runtime.preflight import preflight
+
     config = load_config(args.path)
+    preflight(config)  # what `arb run` checks on this machine before it writes anything: the same line
     sys.stdout.write(f"# {printable(str(config.path))}: valid\n")  # a path may hold a newline
     if config.overrides:
         # The value printed is the effective one, masked like every other (a database password is ***).

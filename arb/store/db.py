@@ -54,6 +54,7 @@ def parse_url(url: str | URL) -> URL:
     if isinstance(url, URL):
         parsed = url
     else:
+        _check_utf8(url)
         try:
             parsed = make_url(url)
         except (ArgumentError, ValueError):  # ValueError: a port that is not a number
@@ -64,6 +65,19 @@ def parse_url(url: str | URL) -> URL:
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
         raise UsageError(f"{display_url(parsed)}: only SQLite and PostgreSQL databases are supported")
     return parsed
+
+
+def _check_utf8(url: str) -> None:
+    """A URL from the environment or the command line may hold bytes that are not UTF-8 (Python keeps them as
+    lone surrogates); SQLite and PostgreSQL take UTF-8 only, and failed on them only once connecting, after
+    the run's lock file was made. Refused here, where every command parses its URL."""
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        from arb.config import mask_url
+
+        raise UsageError(f"not a database URL: {mask_url(url)!r} holds bytes that are not UTF-8 text (at "
+                         f"character {exc.start + 1}); database names and paths must be UTF-8") from None
 
 
 def display_url(url: str | URL) -> str:

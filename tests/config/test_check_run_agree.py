@@ -4,7 +4,8 @@ The fuzzer replaces values the engine acts on (steps, minimums, balances, fees, 
 routes, the database URL) with hostile ones. Each config `check` accepts is then run, in-process, on 16 s
 of the real capture where low fees execute pairs (00:42:18-00:42:34), status off, into a temporary SQLite
 database: it must end `completed`. A config `check` refuses is not run (`check` refusing is the point);
-so a config that only fails once trading starts shows up here as a run that raised.
+so a config that only fails once trading starts shows up here as a run that raised. `check` here is what
+`arb config check` does: the config loaded, then the machine's preflight (its ports free).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import dataclasses
 import gzip
 import json
 import os
+import socket
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from sqlalchemy import create_engine, text
 from arb.config import ReplaySection, load_config
 from arb.engine import Engine
 from arb.errors import CaptureFormatError, ConfigError
+from arb.runtime.preflight import preflight
 
 from .tomlgen import NUMERIC, shipped, to_toml
 
@@ -41,8 +45,14 @@ PLAUSIBLE = st.one_of(
     st.builds(lambda m, e: str(Decimal(m).scaleb(e)), st.integers(1, 999), st.integers(-22, 20)),
 )
 VALUES = st.one_of(PLAUSIBLE, PLAUSIBLE, NUMERIC)
+HELD = "<a port another process listens on>"  # replaced by the `held_port` fixture's port
+PORTS = st.sampled_from([0, HELD])
 TARGETS: list[tuple[tuple[str, ...], st.SearchStrategy[Any]]] = [
     (("engine", "book_depth"), st.one_of(st.integers(-5, 2000), VALUES)),
+    (("engine", "status_interval_s"), st.one_of(st.floats(allow_nan=True, allow_infinity=True), VALUES)),
+    (("monitoring", "metrics_port"), PORTS),
+    (("monitoring", "dashboard_port"), PORTS),
+    (("sandbox", "port"), PORTS),
     (("engine", "stale_after_ms"), st.one_of(st.integers(-5, 10**12), VALUES)),
     (("detection", "min_edge_bps"), VALUES),
     (("detection", "min_profit"), VALUES),
@@ -54,7 +64,7 @@ TARGETS: list[tuple[tuple[str, ...], st.SearchStrategy[Any]]] = [
     (("risk", "daily_loss_limit"), VALUES),
     (("risk", "max_consecutive_failures"), st.one_of(st.integers(-2, 10**7), VALUES)),
     (("risk", "failure_cooldown_s"), st.one_of(st.floats(allow_nan=True, allow_infinity=True), VALUES)),
-    (("risk", "kill_switch_file"), st.sampled_from(["", ".", "\x00x", "arb.kill", "/"])),
+    (("risk", "kill_switch_file"), st.sampled_from(["", ".", "\x00x", "arb.kill", "/", "k" * 300, "d/" * 2100 + "k"])),
     (("execution", "slippage_bps"), VALUES),
     (("execution", "imbalance_max_slippage_bps"), VALUES),
     (("execution", "leg_policy"), st.sampled_from(["unwind", "complete", "halt"])),
@@ -72,6 +82,7 @@ TARGETS: list[tuple[tuple[str, ...], st.SearchStrategy[Any]]] = [
             (("venues", venue, "buy_fee_in"), st.sampled_from(["base", "quote"])),
             (("venues", venue, "capture_venue"), st.sampled_from(["binance", "huobi", "okx", ""])),
             (("venues", venue, "latency_ms"), st.one_of(st.integers(-5, 10**9), VALUES)),
+            (("venues", venue, "rate_limit_per_s"), st.one_of(st.floats(allow_nan=True, allow_infinity=True), VALUES)),
             (("venues", venue, "balances", "USDT"), VALUES),
             (("venues", venue, "balances", "LINK"), VALUES),
             *(((*(p.format(venue=venue) for p in MARKET), key), VALUES)
@@ -87,7 +98,7 @@ def run_configs(draw: st.DrawFn) -> list[tuple[tuple[str, ...], Any]]:
     return [(TARGETS[i][0], draw(TARGETS[i][1])) for i in picks]
 
 
-def _write(tmp: Path, capture: Path, edits: list[tuple[tuple[str, ...], Any]]) -> Path:
+def _write(tmp: Path, capture: Path, edits: list[tuple[tuple[str, ...], Any]], held_port: int = 0) -> Path:
     doc = json.loads(json.dumps(shipped()))
     doc["engine"]["status"] = "off"
     doc["replay"]["capture"] = str(capture)
@@ -99,10 +110,16 @@ def _write(tmp: Path, capture: Path, edits: list[tuple[tuple[str, ...], Any]]) -
         node = doc
         for part in path[:-1]:
             node = node[part]
-        node[path[-1]] = value
+        node[path[-1]] = held_port if value == HELD else value
     config = tmp / "config.toml"
     config.write_text(to_toml(doc))
     return config
+
+
+@pytest.fixture(scope="module")
+def held_port() -> Iterator[int]:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield int(server.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -130,20 +147,33 @@ def test_the_window_trades_with_the_base_config(window: Path, tmp_path: Path, mo
 @example(edits=[(("venues", "htx", "markets", "LINK/USDT", "amount_step"), "1e-18"),
                 (("symbols", "LINK/USDT", "max_size"), "1e15"),
                 (("venues", "htx", "balances", "LINK"), "1e15")])
+# Issue 32's: each passed `check`, then the run hung, failed mid-way, or failed after its row was written.
+@example(edits=[(("venues", "gate", "rate_limit_per_s"), 1e-9)])
+@example(edits=[(("venues", "gate", "rate_limit_per_s"), 0.5)])  # throttled in market time, not wall time
+@example(edits=[(("risk", "kill_switch_file"), "k" * 300)])
+@example(edits=[(("monitoring", "metrics_port"), HELD)])
+@example(edits=[(("monitoring", "dashboard_port"), HELD)])
+@example(edits=[(("engine", "status_interval_s"), 1e-9)])
 def test_every_config_check_accepts_runs_to_completion(
-    edits: list[tuple[tuple[str, ...], Any]], window: Path, tmp_path_factory: pytest.TempPathFactory,
-    monkeypatch: pytest.MonkeyPatch,
+    edits: list[tuple[tuple[str, ...], Any]], window: Path, held_port: int,
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tmp = tmp_path_factory.mktemp("agree")
     monkeypatch.chdir(tmp)  # relative database and kill-switch paths land here
-    path = _write(tmp, window, edits)
+    path = _write(tmp, window, edits, held_port)
     try:
         config = load_config(path, environ={})
+        preflight(config)
     except ConfigError as exc:
         event(f"refused by check: {exc.key}")
         return  # `check` refuses: nothing to agree on
     event("accepted by check: run")
-    result = asyncio.run(Engine(config, install_signal_handlers=False).run())  # raises if `run` refuses
+    engine = Engine(config, install_signal_handlers=False)
+    try:
+        result = asyncio.run(engine.run())  # raises if `run` refuses
+    finally:
+        if engine.monitor is not None:  # its metrics endpoint outlives the run until closed
+            engine.monitor.close()
     with create_engine(config.store.url).connect() as c:  # a file: check refuses in-memory SQLite
         status = c.execute(text("SELECT status FROM runs WHERE id = :r"), {"r": result.run_id}).scalar_one()
     assert status == "completed"

@@ -75,6 +75,18 @@ CASES = [
      "venues.gate.capture_venue", "no [replay] section"),
     ("venue ccxt cannot stream", {"[venues.htx]": "[venues.bitbank]", 'kind = "paper"': 'kind = "live"'},
      "venues.bitbank", "ccxt.pro"),
+    # Issue 32: each passed `check`, then `run` hung, flooded the terminal or failed mid-run.
+    ("rate limit below the floor", {'capture_venue = "binance"': 'capture_venue = "binance"\nrate_limit_per_s = 1e-9'},
+     "venues.gate.rate_limit_per_s", "greater than or equal to 0.01"),
+    ("status every microsecond", {"status_interval_s = 5.0": "status_interval_s = 1e-6"}, "engine.status_interval_s",
+     "greater than or equal to 0.1"),
+    ("kill switch file name of 300 characters", {'kill_switch_file = "arb.kill"': f'kill_switch_file = "{"k" * 300}"'},
+     "risk.kill_switch_file", "a file name of 300 bytes is too long"),
+    ("kill switch path of 4,201 bytes", {'kill_switch_file = "arb.kill"': f'kill_switch_file = "{"d/" * 2100}k"'},
+     "risk.kill_switch_file", "a path of 4201 bytes is too long"),
+    ("metrics and dashboard on one port", {"# metrics_port = 9108": "metrics_port = 9108",
+                                           "# dashboard_port = 8050": "dashboard_port = 9108"},
+     "monitoring.dashboard_port", "port 9108 is monitoring.metrics_port's too"),
 ]
 
 
@@ -109,7 +121,12 @@ def test_check_refuses_in_one_line_naming_the_key(tmp_path: Path, capsys: pytest
     _one_line(err, path, key, words)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[6], CASES[8]], ids=lambda c: c[0])
+RUN_REFUSES = ("amount step 1e-30", "price step 0.003 on a sandbox venue", "two venues fed by one side of the capture",
+               "database URL with a port that is not a number", "kill switch file name of 300 characters",
+               "metrics and dashboard on one port")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in RUN_REFUSES], ids=lambda c: c[0])
 def test_run_refuses_with_the_same_line_before_anything_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, case: tuple
 ) -> None:
@@ -130,6 +147,20 @@ def test_a_malformed_arb_db_url_is_refused_naming_the_variable(capsys: pytest.Ca
     err = capsys.readouterr().err
     assert err.startswith("arb: error: $ARB_DB_URL: not a database URL") and err.count("\n") == 1, err
     assert "pw" not in err
+
+
+def test_an_arb_db_url_that_is_not_utf8_is_refused_and_creates_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # `ARB_DB_URL=sqlite:///$'\xff'.db`: the byte reaches Python as a lone surrogate. It passed `check`; `run`
+    # then said "unexpected UnicodeEncodeError" and left `\xff.db.lock` behind.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARB_DB_URL", "sqlite:///\udcff.db")
+    line = ("arb: error: $ARB_DB_URL: not a database URL: 'sqlite:///\\udcff.db' holds bytes that are not UTF-8 "
+            "text (at character 11); database names and paths must be UTF-8")
+    for args in (["config", "check", str(SHIPPED)], ["run", "--config", str(SHIPPED)]):
+        assert main(args) == 2
+        assert capsys.readouterr().err.splitlines() == [line]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_capture_that_does_not_open_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,7 @@ STATUS_LINE = re.compile(r"^arb: run \d+ market ")  # StatusReporter.line() in p
 def _shipped_config_with_plain_status(tmp_path: Path) -> Path:
     text = (ROOT / "config.toml").read_text()
     changed, n = re.subn(r'(?m)^status = "auto"', 'status = "plain"', text)
-    changed, m = re.subn(r"(?m)^status_interval_s = [0-9.]+", "status_interval_s = 0.05", changed)
+    changed, m = re.subn(r"(?m)^status_interval_s = [0-9.]+", "status_interval_s = 0.1", changed)
     assert (n, m) == (1, 1), "the shipped config's [engine] status keys moved: update this test"
     path = tmp_path / "config.toml"
     path.write_text(changed)
