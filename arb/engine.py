@@ -295,8 +295,8 @@ class Engine:
                 repo.fail_run(s, self.run_id, reason=reason, ended_at=datetime.now(UTC), **self._market_span())
         except Exception as store_exc:  # noqa: BLE001 - the original error is the one to report
             log.warning("could not record run %d as failed: %s", self.run_id, store_exc.__class__.__name__)
-        else:
-            log.error("run %d failed: %s", self.run_id, repo.one_line(reason))
+        else:  # the error itself reaches the caller, and `arb` prints it once: here only for --debug logs
+            log.debug("run %d failed: %s", self.run_id, repo.one_line(reason))
 
     def _market_span(self) -> dict[str, datetime | None]:
         """The run's market-time span so far. A replay's starts at its first event (its clock means nothing

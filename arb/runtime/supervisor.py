@@ -12,7 +12,8 @@ of theirs can end silently:
 - a task that failed more than ``max_restarts`` times within ``window_s``, or one spawned with
   ``restart=False`` (a capture pacer: a capture cannot be replayed twice), is not started again: the
   supervisor records a :class:`TaskFailed` (one line naming task, venue and cause) and calls ``on_fatal``.
-  The engine then stops, and its run ends ``failed`` with that line;
+  The engine then stops, and its run ends ``failed`` with that line, printed once by ``arb`` (the supervisor
+  logs it at DEBUG then; at ERROR only when no ``on_fatal`` will report it);
 - a task that returns has finished and is not restarted.
 
 Time and randomness are injected (``clock``, ``sleep``, ``rng``), so tests pin every delay without
@@ -132,7 +133,10 @@ class Supervisor:
             await self.sleep(delay)
 
     def _give_up(self, failure: TaskFailed) -> None:
-        log.error("%s", failure)
+        # With an ``on_fatal`` (the engine) the failure ends the run, whose error is printed once, at the top
+        # (``arb: error: ...``): logged here too it was printed two or three times. Without one, this line is
+        # all anyone sees of it.
+        log.log(logging.DEBUG if self.on_fatal is not None else logging.ERROR, "%s", failure)
         if self.failure is None:
             self.failure = failure
         if self.on_fatal is not None:
