@@ -115,8 +115,13 @@ def replay_point(config: Config, point: Point, workdir: str, index: int, first_v
         stale.unlink(missing_ok=True)  # a retried task starts clean
     shutil.copyfile(Path(workdir) / SCHEMA_FILE, path)
     url = f"sqlite:///{path}"
-    # Each point's in-process sandbox on a port of its own: two workers' points run at once.
-    config = dataclasses.replace(config, sandbox=config.sandbox.model_copy(update={"port": 0}))
+    # Each point's in-process sandbox on a port of its own: two workers' points run at once. A point serves
+    # no metrics or dashboard and sends no alerts: a research replay is watched through the sweep's table,
+    # and every point binding the config's ports (or paging a trader) would collide or mislead.
+    config = dataclasses.replace(
+        config, sandbox=config.sandbox.model_copy(update={"port": 0}),
+        monitoring=config.monitoring.model_copy(update={"metrics_port": None, "dashboard_port": None,
+                                                        "alert_urls": ()}))
     engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]),
                     mode="replay", install_signal_handlers=False, status=StatusReporter("off"))
     return url, engine.main().run_id

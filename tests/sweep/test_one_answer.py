@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import socket
 from decimal import Decimal
 from pathlib import Path
 
@@ -112,3 +113,24 @@ def test_sweep_results_as_csv_and_json_are_exact(tmp_path: Path, capsys: pytest.
     for row in rows:
         mine = [Decimal(v) for run_id, v in stored if run_id == int(row["run_id"])]
         assert Decimal(row["realized"]) == sum(mine, Decimal(0)) and len(mine) == int(row["executed"]), row
+
+
+def test_sweep_points_serve_no_monitoring_of_their_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A config that serves metrics and a dashboard on fixed ports (here held by someone else): its points,
+    two at a time, bind neither, and replay."""
+    with socket.socket() as held, socket.socket() as held_too:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        held_too.bind(("127.0.0.1", 0))
+        held_too.listen()
+        port, other = held.getsockname()[1], held_too.getsockname()[1]
+        capture = trimmed_capture(tmp_path, "00:00", "00:02")
+        path = _config(tmp_path, capture, "0", None, "watched.toml")
+        path.write_text(path.read_text().replace("[monitoring]\n", f"[monitoring]\nmetrics_port = {port}\n"
+                                                 f"dashboard_port = {other}\n", 1))
+        db = f"sqlite:///{tmp_path / 'watched.db'}"
+        status = main(["sweep", "--config", str(path), "--db", db, "--workers", "2", "--capture", str(capture),
+                       "--fee", "0,0.0001", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert all(p["run_id"] for p in json.loads(out)["points"])
