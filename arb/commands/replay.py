@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="arb run in replay mode on CAPTURE; prints the funnel",
         description="Replay CAPTURE (the arb capture format, .jsonl or .jsonl.gz) through the normalized "
         "books, detection and execution on the config's simulated venues (each venue as its config's kind: "
-        "paper in-process, sandbox through the in-process Gate sandbox; the same matcher behind both), "
+        "paper in-process, sandbox through the in-process sandbox; the same matcher behind both), "
         "writing the run, its opportunities (executed and rejected, with reasons), orders and fills to the "
         "database, and print the funnel summary. The same rows as `arb run` with mode = \"replay\" and "
         "[replay] capture = CAPTURE, and as a sweep point of that config.",
