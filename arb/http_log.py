@@ -1,5 +1,4 @@
-"""aiohttp's protocol-level logger for the servers arb runs on loopback (the dashboard; the sandbox has the
-same rule), quiet about what is the client's mistake.
+"""aiohttp's protocol-level logger for the servers arb runs on loopback (the dashboard and the sandbox), quiet about what is the client's mistake.
 
 A request aiohttp's HTTP parser refuses (a raw byte in the request line, a 64 KB URL, a 100 KB header,
 thousands of headers) is answered 400 by aiohttp before any handler runs, and then logged as an ERROR

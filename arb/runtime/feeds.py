@@ -161,7 +161,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 for v, c in clocks.items()) if clocks else 0
     # Deliveries not yet made, by (due, to the venue before to arb's book, read order): a later line can be
     # due earlier when feeds lag unevenly.
-    pending: list[tuple[int, int, int, str, CaptureLine]] = []
+    pending: list[tuple[int, int, int, str, CaptureLine, int]] = []  # ..., when it happened at the venue
     read = 0
     reached = origin_ms
 
@@ -179,7 +179,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             if delay > 0:
                 await asyncio.sleep(delay)
             while pending and pending[0][0] == due:
-                _, to_book, _, venue, event = heapq.heappop(pending)
+                _, to_book, _, venue, event, at_venue = heapq.heappop(pending)
                 if not to_book:
                     _to_venue(markets[venue], event, due)
                     if traded is not None and event.type == "trade":
@@ -190,9 +190,8 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                     # then), as its venue's: built here directly, a third of what the store's
                     # dataclasses.replace for its listeners cost.
                     assert isinstance(event, CaptureEvent)
-                    books.apply(CaptureEvent(clocks[venue].times(event)[0], venue, event.symbol, event.type,
-                                             event.bids, event.asks, event.exchange_ts, event.seq,
-                                             event.first_seq))
+                    books.apply(CaptureEvent(at_venue, venue, event.symbol, event.type, event.bids, event.asks,
+                                             event.exchange_ts, event.seq, event.first_seq))
             reached = due
             if arrival is not None:
                 arrival.due_at(due_s(pending[0][0]) if pending else None)
@@ -211,9 +210,9 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             await asyncio.sleep(0)  # the instant's decisions before the next instant's lines are read
         at_venue, at_arb = clocks[venue].times(event)
         if venue in markets:
-            heapq.heappush(pending, (at_venue, 0, read, venue, event))
+            heapq.heappush(pending, (at_venue, 0, read, venue, event, at_venue))
         if event.type != "trade":
-            heapq.heappush(pending, (at_arb, 1, read, venue, event))
+            heapq.heappush(pending, (at_arb, 1, read, venue, event, at_venue))
     await apply_due(None)
     stop_market_time()  # held for good: the loop ends with the run
     if progress is not None:

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 
+from arb.http_log import ProtocolErrorLog
 from arb.sandbox import values
 from arb.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
 from arb.sandbox.control import control_routes
@@ -32,18 +31,6 @@ from arb.sandbox.ratelimit import WindowLimiter
 from arb.sandbox.rest import RestApi
 from arb.sandbox.ws import WsHub
 from arb.venues.sim.book import Level
-
-
-class _HttpLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """aiohttp's protocol-level logger. A request its HTTP parser refuses (a raw byte in the request line,
-    an oversized header) is the client's mistake, answered 400 by aiohttp before any handler runs: one
-    INFO line here, not an ERROR with a traceback. Anything else is logged as aiohttp would."""
-
-    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
-        if isinstance(exc_info, HttpProcessingError) and 400 <= exc_info.code < 500:
-            self.info("%s: HTTP %s %s", str(msg) % args, exc_info.code, exc_info.message.strip())
-        else:
-            super().exception(msg, *args, exc_info=exc_info, **kwargs)
 
 
 class Sandbox:
@@ -86,7 +73,7 @@ class Sandbox:
             handle_signals=False,
             access_log=None,
             shutdown_timeout=0.2,
-            logger=_HttpLog(logging.getLogger("aiohttp.server"), {}),
+            logger=ProtocolErrorLog(),  # a client's malformed request: one INFO line
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
