@@ -13,18 +13,7 @@ import pytest
 
 from arb.cli import main
 
-from .helpers import config_with, trimmed_capture
-
-
-def _config(tmp_path: Path) -> Path:
-    capture = trimmed_capture(tmp_path, "00:00", "00:30")
-    return config_with(tmp_path, fee="0.0001", extra={
-        'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture.as_posix()}"',
-        'status = "auto"': 'status = "off"',
-        'leg_policy = "unwind"': 'leg_policy = "halt"',
-        "latency_ms = 20 ": "latency_ms = 1500\n#",
-        'kill_switch_file = "arb.kill"': f'kill_switch_file = "{tmp_path / "arb.kill"}"',
-    })
+from .helpers import halted_config as _config
 
 
 def test_a_halted_run_is_halted_and_shows_its_open_position(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
