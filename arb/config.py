@@ -676,7 +676,8 @@ def _did_you_mean(loc: Sequence[object]) -> str:
 
 
 def _first_error(exc: ValidationError, shown: str) -> ConfigError:
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    err = _typo_of_missing(errors) or errors[0]
     key = ".".join(str(part) for part in err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -697,6 +698,17 @@ def _first_error(exc: ValidationError, shown: str) -> ConfigError:
         elif repr(value) not in message:  # unless the message quotes it already (``not a decimal number: 'x'``)
             message += f" (got {value!r})"
     return ConfigError(shown, key, message)
+
+
+def _typo_of_missing(errors: Sequence[Any]) -> Any:
+    """A required key reported missing because it was mistyped (``daily_los_limit``) is reported as the
+    typo, which is what the user wrote and must fix: the unknown key close to a missing one in its table."""
+    for missing in (e for e in errors if e["type"] == "missing"):
+        for extra in (e for e in errors if e["type"] == "extra_forbidden"):
+            same_table = tuple(extra["loc"][:-1]) == tuple(missing["loc"][:-1])
+            if same_table and difflib.get_close_matches(str(extra["loc"][-1]), [str(missing["loc"][-1])], n=1):
+                return extra
+    return None
 
 
 ECHO_MAX = 80  # characters of a refused value an error line shows

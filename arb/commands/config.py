@@ -35,5 +35,11 @@ def run_check(args: argparse.Namespace) -> int:
         # The value printed is the effective one, masked like every other (a database password is ***).
         sys.stdout.write(f"# set from the environment: {', '.join(sorted(config.overrides.values()))}\n")
     notes = {key: f"from ${variable}" for key, variable in config.overrides.items()}
-    sys.stdout.write(render_toml(config.snapshot(), notes))
+    effective = config.snapshot()
+    for venue, section in effective["venues"].items():
+        # Credentials are never a config key (they come from the environment): said as a comment on the
+        # venue's table, so the output is a config `arb config check` accepts again.
+        said = f"credentials: {section.pop('credentials')}"
+        notes[f"venues.{venue}"] = "; ".join(filter(None, (notes.get(f"venues.{venue}"), said)))
+    sys.stdout.write(render_toml(effective, notes))
     return 0

@@ -55,6 +55,8 @@ BAD_CONFIGS = [
      "unknown key (did you mean 'latency_ms'?)"),
     ("mistyped market rule", lambda t: t.replace('min_notional = "5"', 'min_notionl = "5"'),
      "venues.htx.markets.LINK/USDT.min_notionl", "unknown key (did you mean 'min_notional'?)"),
+    ("mistyped required key", lambda t: t.replace("daily_loss_limit =", "daily_los_limit ="),
+     "risk.daily_los_limit", "unknown key (did you mean 'daily_loss_limit'?)"),
     ("unknown key with nothing close", lambda t: t.replace("book_depth = 20", "book_depth = 20\nzzz = 1"),
      "engine.zzz", "unknown key"),
     ("wrong type", lambda t: t.replace("book_depth = 20", 'book_depth = "twenty"'), "engine.book_depth",

@@ -119,7 +119,23 @@ def test_config_check_marks_what_came_from_the_environment_and_masks_it(
     assert 'daily_loss_limit = "40"  # from $ARB__RISK__DAILY_LOSS_LIMIT' in lines
     assert "[venues.htx.balances]  # from $ARB__VENUES__HTX__BALANCES" in lines
     assert sum("# from $" in line for line in lines) == 3  # nothing else is marked
-    assert 'credentials = "*** (from environment)"' in lines  # ARB_<VENUE>_API_KEY keeps working
+    assert "[venues.gate]  # credentials: *** (from environment)" in lines  # ARB_<VENUE>_API_KEY keeps working
+    assert "[venues.htx]  # credentials: (not set)" in lines
+
+
+def test_config_check_prints_a_config_that_config_check_accepts_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARB_GATE_API_KEY", "key-123")
+    monkeypatch.setenv("ARB_GATE_API_SECRET", "hunter3")
+    monkeypatch.chdir(SHIPPED.parent)  # the shipped capture and relative paths resolve as they did
+    assert main(["config", "check", str(SHIPPED)]) == 0
+    first = capsys.readouterr().out
+    printed = tmp_path / "printed.toml"
+    printed.write_text(first)
+    assert main(["config", "check", str(printed)]) == 0, capsys.readouterr().err
+    second = capsys.readouterr().out
+    # The same effective config, line for line, after the first line (which names the file).
+    assert second.splitlines()[1:] == first.splitlines()[1:]
 
 
 def test_the_older_variables_keep_their_meaning() -> None:
