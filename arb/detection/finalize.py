@@ -20,6 +20,10 @@ Both legs are rounded together, then validated together, so that neither could b
 * Profit is recomputed exactly from the walked levels for the rounded amounts. Money leaves with 12 decimal
   places, rounded against us (cost up, proceeds and profit down); VWAPs with six digits below the tick.
   ``expected_profit = sell_proceeds + leftover_value - buy_cost``.
+* A pair whose rounded legs fall below a venue's minimum amount or notional *because the balances shrank
+  them* (the legs sized on depth, fees and ``max_size`` alone would meet every minimum, and would not fit
+  the balances) is ``balance_insufficient``, not ``below_min_amount``/``below_min_notional``: what stops it
+  is inventory (a venue's quote or base run down), which trading more cannot fix, not the market's size.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ _SNAP_REL = Decimal("1e-9")  # a float this close below a step multiple is that 
 _BPS = Decimal(10_000)
 _PRECISION = 60  # enough digits that sums of price*amount products stay exact
 _ZERO = Decimal(0)
+_MINIMUMS = (Reason.BELOW_MIN_AMOUNT, Reason.BELOW_MIN_NOTIONAL)  # a venue's; the balances may be why
 
 
 def dec(value: float) -> Decimal:
@@ -126,8 +131,7 @@ def _round_legs(
             cost = bought[0] * quote_fee
             # What the buy venue holds back for the order: amount x its IOC limit (the walked worst price
             # on the tick, widened as the executor will), not the notional the walk costs.
-            limit = buy.rules.round_price(widen(buy.rules.round_price(bought[1], Side.BUY), Side.BUY,
-                                                params.limit_allowance_bps), Side.BUY)
+            limit = _buy_limit(buy, bought[1], params)
             reserved = buy_amount * limit * quote_fee
             if reserved <= buy.quote_balance and sell_amount <= sell.base_balance:
                 return _Legs(buy_amount, sell_amount, *bought, *sold, cost)
@@ -136,6 +140,38 @@ def _round_legs(
                                                      ROUND_FLOOR) + b_step)
         buy_amount -= b_step
     return Reason.BALANCE_INSUFFICIENT, buy_amount, sell_amount
+
+
+def _buy_limit(buy: VenueBook, worst: Decimal, params: DetectionParams) -> Decimal:
+    """The buy order's IOC limit for a walk whose worst level is ``worst``: on the tick, widened as the
+    executor will widen it. A venue holds back amount x this (not the walked notional) for the order."""
+    return buy.rules.round_price(widen(buy.rules.round_price(worst, Side.BUY), Side.BUY,
+                                       params.limit_allowance_bps), Side.BUY)
+
+
+def _balance_shrank(buy: VenueBook, sell: VenueBook, cand: Candidate, params: DetectionParams) -> bool:
+    """Whether the balances, not the books or ``max_size``, took the pair below a venue minimum: the legs
+    sized without the balances (the candidate's depth- and fee-limited ``profitable_size``, capped at
+    ``max_size``, rounded as ``_round_legs`` rounds) would not fit them and would meet both venues' minimum
+    amounts and notionals. Runs only on a pair already rejected for a minimum (no hot-path cost)."""
+    net = 1 - buy.taker_fee if buy.fee_mode is FeeMode.BASE else Decimal(1)
+    quote_fee = 1 + buy.taker_fee if buy.fee_mode is FeeMode.QUOTE else Decimal(1)
+    if cand.profitable_size <= 0.0:
+        return False
+    buy_amount = min(snap_floor(cand.profitable_size / float(net), buy.rules.amount_step),
+                     buy.rules.round_amount(params.max_size))
+    sell_amount = quantize_step(buy_amount * net, sell.rules.amount_step, ROUND_DOWN)
+    buy_amount = quantize_step(sell_amount / net, buy.rules.amount_step, ROUND_CEILING)
+    if sell_amount < max(sell.rules.min_amount, sell.rules.amount_step) or buy_amount < buy.rules.min_amount:
+        return False
+    bought = walk_exact(buy.ask_px, buy.ask_sz, buy_amount)
+    sold = walk_exact(sell.bid_px, sell.bid_sz, sell_amount)
+    if bought is None or sold is None:
+        return False
+    if buy_amount * bought[1] < buy.rules.min_notional or sell_amount * sold[1] < sell.rules.min_notional:
+        return False
+    reserved = buy_amount * _buy_limit(buy, bought[1], params) * quote_fee
+    return reserved > buy.quote_balance or sell_amount > sell.base_balance
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +228,8 @@ def _finalize(
     legs = _round_legs(buy, sell, cand, params)
     if not isinstance(legs, _Legs):
         reason, buy_amount, sell_amount = legs
+        if reason is Reason.BELOW_MIN_AMOUNT and _balance_shrank(buy, sell, cand, params):
+            reason = Reason.BALANCE_INSUFFICIENT
         return reject(reason, {"size": sell_amount, "buy_amount": buy_amount})
     money = _sized(legs, buy, sell)
     buy_worst, sell_worst = legs.buy_worst, legs.sell_worst
@@ -214,6 +252,8 @@ def _finalize(
         why = Reason.BELOW_MIN_EDGE
     elif profit < params.min_profit:
         why = Reason.BELOW_MIN_PROFIT
+    if why in _MINIMUMS and _balance_shrank(buy, sell, cand, params):
+        why = Reason.BALANCE_INSUFFICIENT
     if why is not None:
         return reject(why, money.audit() | {"buy_limit": buy_limit, "sell_limit": sell_limit})
     return Opportunity(

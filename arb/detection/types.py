@@ -41,6 +41,8 @@ class Reason(enum.StrEnum):
     BOOK_STALE = "book_stale"
     ABNORMAL_EDGE = "abnormal_edge"
     UNPROFITABLE_AFTER_FEES = "unprofitable_after_fees"
+    # Inventory: the balances (quote on the buy venue, base on the sell venue) fund nothing, or only legs below
+    # a venue's minimum amount or notional that the books and max_size alone would have met (finalize.py).
     BALANCE_INSUFFICIENT = "balance_insufficient"
     PRICE_OFF_TICK = "price_off_tick"
     BELOW_MIN_AMOUNT = "below_min_amount"

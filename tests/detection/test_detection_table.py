@@ -104,6 +104,48 @@ def test_no_balance_at_all_is_rejected(impl):
     assert rej.reason is Reason.BALANCE_INSUFFICIENT
 
 
+@pytest.mark.parametrize(
+    ("market", "quote", "base"),
+    [
+        (rules("a"), "0.05", "1000"),  # 0.05 USDT buys 0.0005 at 100: floored to the 0.001 step, nothing
+        (rules("a", min_amount="0.1"), "5.005", "1000"),  # 5.005 buys 0.05, under a's minimum of 0.1
+        (rules("a", min_notional="10"), "5.005", "1000"),  # 0.05 x 100 = 5 USDT, under a's minimum of 10
+        (rules("a", min_amount="0.1"), "1000000", "0.05"),  # b holds 0.05 LINK to sell: under 0.1 bought
+    ],
+    ids=["quote-rounds-to-nothing", "quote-below-min-amount", "quote-below-min-notional", "base-below-min"],
+)
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_minimum_missed_because_the_balance_ran_down_is_balance_insufficient(impl, market, quote, base):
+    # The books alone would trade 1 LINK (well above every minimum): the balance is what stops the pair, so
+    # the reason names it (inventory), not the venue's minimum.
+    cheap = book("a", [(99.0, 1.0)], [(100.0, 1.0)], quote=quote, market=market)
+    rich = book("b", [(101.0, 1.0)], [(102.0, 1.0)], base=base)
+    rej = impl(SYMBOL, [cheap, rich], PARAMS)
+    assert isinstance(rej, Rejection)
+    assert rej.reason is Reason.BALANCE_INSUFFICIENT
+
+
+@pytest.mark.parametrize(
+    ("market", "quote", "reason"),
+    [
+        # The books themselves are too shallow for a's minimum: the balance is not why.
+        (rules("a", min_amount="2"), "5.005", Reason.BELOW_MIN_AMOUNT),
+        (rules("a", min_notional="150"), "5.005", Reason.BELOW_MIN_NOTIONAL),
+        # A balance that funds every minimum: the legs are smaller, and trade.
+        (rules("a", min_amount="0.01"), "5.005", None),
+    ],
+)
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_minimum_the_books_miss_anyway_is_still_the_venues(impl, market, quote, reason):
+    cheap = book("a", [(99.0, 1.0)], [(100.0, 1.0)], quote=quote, market=market)
+    rich = book("b", [(101.0, 1.0)], [(102.0, 1.0)])
+    decided = impl(SYMBOL, [cheap, rich], PARAMS)
+    if reason is None:
+        assert isinstance(decided, Opportunity) and decided.size == D("0.050")
+    else:
+        assert isinstance(decided, Rejection) and decided.reason is reason
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 def test_precision_kills_the_edge(impl):
     # Whole-unit steps with the buy fee in base: buying 2 delivers 1.998, of which only 1 can be sold; the
