@@ -5,7 +5,15 @@ rejections and an opportunity decided after them. A background task writes full 
 ``executemany`` of the rows as the driver's parameters (``repo.OpportunityRows``), not the ORM's bulk insert,
 whose Python took the GIL from the decision loop for a switch interval (5 ms) at a time (decision latency
 p99 10-16 ms at 100 symbols). Live it writes in a worker thread; a simulation writes on its loop (see
-``Engine``). ``flush`` writes whatever is left. A batch that fails to write stays queued, the writer
+``Engine``). ``flush`` writes whatever is left.
+
+A batch that never fills is written by the clock: once every ``flush_every_s`` (1 s) of **wall** time the
+writer's own timer task writes whatever is queued, so rejections reach the database (SQL, notebooks, the
+dashboard) at most about a second after they were decided, however slowly they come. Wall time, not market
+time, in every mode: the people and programs reading the database watch on the wall clock, and a replay's
+market seconds can pass a thousand to the wall second (one commit per market second would slow it for no
+reader), while a paced one's can last minutes. The timer waits in a worker thread (``WallSleep``), since a
+simulation's loop time is market time; tests give it a clock of their own. A batch that fails to write stays queued, the writer
 reports itself unhealthy (the engine stops trading while the store is away) and retries with capped
 backoff; rows leave the queue only once their transaction has committed.
 
@@ -18,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +39,22 @@ from arb.errors import StoreError
 from arb.store import repo
 
 log = logging.getLogger(__name__)
+
+FLUSH_EVERY_S = 1.0  # wall seconds a queued row waits at most for its batch to fill before it is written
+
+
+class WallSleep:
+    """``await sleep(seconds)``: wall-clock seconds, waited in a worker thread (so on any loop, a simulation's
+    market-time loop too); :meth:`stop` ends the wait under way and every later one at once."""
+
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        await asyncio.to_thread(self._stopped.wait, seconds)
+
+    def stop(self) -> None:
+        self._stopped.set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +75,8 @@ class DecisionWriter:
         retry_base_s: float = 0.05,
         retry_cap_s: float = 2.0,
         inline: bool = False,
+        flush_every_s: float = FLUSH_EVERY_S,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
         bind = sessions.kw["bind"]
@@ -65,6 +92,10 @@ class DecisionWriter:
         self.written = 0
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
+        self._flush_every_s = flush_every_s
+        self._wall_sleep = WallSleep()
+        self._sleep = sleep or self._wall_sleep  # the timer's clock: wall time unless a test gives its own
+        self._timer: asyncio.Task[None] | None = None
         self._closing = False
         self._lock = asyncio.Lock()
 
@@ -90,18 +121,28 @@ class DecisionWriter:
         return len(self._pending)
 
     def start(self, spawn: Callable[..., asyncio.Task[None]] | None = None) -> None:
-        """Start the background loop, as a task of ``spawn`` (the engine's supervisor: a loop that fails is
-        restarted, and queued rows stay queued) or a plain task."""
+        """Start the background loop and its flush timer, as tasks of ``spawn`` (the engine's supervisor: a
+        loop that fails is restarted, and queued rows stay queued) or plain tasks."""
         if spawn is None:
             self._task = asyncio.create_task(self._run(), name="decision-writer")
+            self._timer = asyncio.create_task(self._tick(), name="decision-writer-timer")
         else:
             self._task = spawn("decision-writer", self._run)
+            self._timer = spawn("decision-writer-timer", self._tick)
 
     async def _run(self) -> None:
         while not self._closing:
             await self._wake.wait()
             self._wake.clear()
             await self._drain()
+
+    async def _tick(self) -> None:
+        """Every ``flush_every_s`` of the timer's clock: wake the loop to write what is queued, full batch or
+        not. Only wakes it: the write itself is the loop's, one drain at a time, off the decision loop."""
+        while not self._closing:
+            await self._sleep(self._flush_every_s)
+            if self._pending and not self._closing:
+                self._wake.set()
 
     async def _drain(self) -> None:
         # One drain at a time: two drains taking the same head of the queue would write it twice.
@@ -164,6 +205,11 @@ class DecisionWriter:
         """Stop the background task (letting a batch in flight finish) and write everything left."""
         self._closing = True
         self._wake.set()
+        self._wall_sleep.stop()  # its thread returns now: nothing waits a second for it at the loop's end
+        if self._timer is not None:
+            self._timer.cancel()
+            await asyncio.gather(self._timer, return_exceptions=True)
+            self._timer = None
         if self._task is not None:
             await self._task
             self._task = None
