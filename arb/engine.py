@@ -371,7 +371,8 @@ class Engine:
                 risk.on_event = self._both(self.incidents_log.on_risk_event, self.monitor.risk_event)
                 self.status.note(self.monitor.start(self.supervisor.spawn))
             if self.config.monitoring.dashboard_port is not None:
-                self.dashboard = LiveDashboard(self.db_url, self.config.monitoring.dashboard_port)
+                self.dashboard = LiveDashboard(self.db_url, self.config.monitoring.dashboard_port,
+                                               incidents=self.incidents_log)
                 self.status.note(f"dashboard at {self.dashboard.start(run_id, view, self.supervisor.spawn)}")
             self.decisions = self.decision_loop(
                 self.config, Trading(venues, executor, risk, writer, sessions), books=self.books, clock=self.clock,

@@ -4,8 +4,10 @@ The engine's objects (books, funnel, risk gate) are changed by the engine's loop
 the web server's thread could catch a dict mid-change. So a supervised task on the engine's loop takes the
 run's :meth:`RunView.snapshot <arb.runtime.view.RunView.snapshot>` once a wall-clock second (like the
 status view, it waits in a worker thread: a simulation's loop time is market time) and hands the finished
-JSON-able dict to the :class:`~arb.monitoring.dashboard.server.DashboardServer`. Taking it costs one pass
-over a handful of books and counters; the database is read by the server's thread, never here.
+JSON-able dict to the :class:`~arb.monitoring.dashboard.server.DashboardServer`, with each book's mid (the
+valuation rule's marks, :func:`arb.positions.mid`, as the engine takes them at the run's end) and the run's
+incidents (``runtime/incidents.py``) as they stand. Taking it costs one pass over a handful of books and
+counters; the database is read by the server's thread, never here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import threading
 import time
 
 from arb.monitoring.dashboard.server import REFRESH_S, DashboardServer
+from arb.positions import mid
+from arb.runtime.incidents import IncidentLog
 from arb.runtime.supervisor import Spawn
 from arb.runtime.view import RunView
 
@@ -22,10 +26,12 @@ from arb.runtime.view import RunView
 class LiveDashboard:
     """The dashboard of one run of a running engine (``[monitoring] dashboard_port``)."""
 
-    def __init__(self, db_url: str, port: int, *, refresh_s: float = REFRESH_S) -> None:
+    def __init__(self, db_url: str, port: int, *, refresh_s: float = REFRESH_S,
+                 incidents: IncidentLog | None = None) -> None:
         self.db_url = db_url
         self.port = port
         self.refresh_s = refresh_s
+        self.incidents = incidents  # the run's incident log (the engine's), read on the engine's loop
         self.server: DashboardServer | None = None
         self._view: RunView | None = None
         self._stopped = threading.Event()
@@ -61,4 +67,7 @@ class LiveDashboard:
         updates = self._view.funnel.book_updates
         rate = (updates - count) / (now - then) if now > then else 0.0
         self._last = (now, updates)
-        self.server.publish({"view": self._view.snapshot(), "updates_per_s": rate})
+        marks = {(book.venue, book.symbol): mid(book.best_bid(), book.best_ask()) for book in self._view.books}
+        incidents = [i.as_row() for i in self.incidents.incidents] if self.incidents is not None else []
+        self.server.publish({"view": self._view.snapshot(), "updates_per_s": rate, "marks": marks,
+                             "incidents": incidents})
