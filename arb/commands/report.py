@@ -22,6 +22,7 @@ from typing import Any
 from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run, timestamp
 from arb.display import MS_PLACES, Precision, money
 from arb.inventory import InventoryRow
+from arb.positions import OpenLot, open_positions, unrealized_total
 from arb.store import views
 from arb.store.models import Run
 from arb.store.repo import inventory_check
@@ -35,11 +36,17 @@ def register(subparsers: Any) -> None:
         "rounded for reading, json exact).",
     )
     add_run_arguments(parser)
+    parser.add_argument("--by", choices=tuple(views.GROUPINGS), default=None,
+                        help="instead: realized and unrealized PnL, fees per currency and counts per UTC day or "
+                        "hour of detection (on the run's clock: market time in a simulation), symbol, or route "
+                        "(buy venue -> sell venue, symbol)")
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    return show_run(args, build_sections)
+    if args.by is None:
+        return show_run(args, build_sections)
+    return show_run(args, lambda session, run: [by_section(session, run, args.by)])
 
 
 def build_sections(session: Any, run: Run) -> list[Section]:
@@ -200,3 +207,60 @@ def _inventory(rows: Sequence[InventoryRow], precision: Precision) -> Section:
     totals: list[Cell] = ["TOTAL", "", "", "", net, None]
     columns = ("venue", "asset", "start", "end", "from_fills", "external_flow")
     return Section("inventory", "Inventory: balances and the change the fills imply", columns, body, totals)
+
+
+_BY_COUNTS = ("seen", "rejected", "executed", "orders", "fills")
+
+
+def by_section(session: Any, run: Run, by: str) -> Section:
+    """``--by day|hour|symbol|route``: per group, the counts, the stored realized PnL of its executed
+    opportunities, the unrealized PnL of the open positions they opened (:mod:`arb.positions`, at the marks
+    the run stored at its end; unknown without them) and its fills' fees per currency. Groups and their
+    figures: :func:`arb.store.views.grouped`."""
+    precision = Precision.from_snapshot(run.config_snapshot)
+    rows, loose_orders, loose_fills = views.grouped(session, run.id, by)
+    marks = _end_marks(run)
+    currencies = sorted({c for r in rows for c in r.fees})
+    body: list[list[Cell]] = []
+    unrealized: list[Decimal | None] = []
+    for r in rows:
+        unrealized.append(_unrealized(r.lots, marks))
+        body.append([*r.key, *(getattr(r, c) for c in _BY_COUNTS), figure(r.realized_pnl, precision.pnl()),
+                     figure(unrealized[-1], precision.pnl()),
+                     *(figure(r.fees.get(c, views.ZERO), precision.asset(c)) for c in currencies)])
+    keys = views.GROUPINGS[by]
+    total_unrealized = None if None in unrealized else sum((u or views.ZERO for u in unrealized), views.ZERO)
+    totals: list[Cell] = [
+        "TOTAL", *([""] * (len(keys) - 1)), *(sum(getattr(r, c) for r in rows) for c in _BY_COUNTS),
+        figure(sum((r.realized_pnl for r in rows), views.ZERO), precision.pnl()),
+        figure(total_unrealized, precision.pnl()),
+        *(figure(sum((r.fees.get(c, views.ZERO) for r in rows), views.ZERO), precision.asset(c)) for c in currencies),
+    ]
+    columns = (*keys, *_BY_COUNTS, "realized_pnl", "unrealized_pnl", *(f"fees_{c}" for c in currencies))
+    when = (f"the UTC {by} of each opportunity's detection, on the run's {views.run_clock(run)} clock; "
+            if by in ("day", "hour") else "")
+    title = (f"By {by} ({when}realized: settled pairs; unrealized: the open positions a group's pairs opened, "
+             "at the marks of the run's end; fees: its fills', per currency)")
+    unsettled = sum(r.unsettled for r in rows)
+    if unsettled:
+        title += f"; {unsettled} unsettled (an order not final), not in realized"
+    if None in unrealized:
+        title += "; unrealized unknown where a position has no stored mark (a run not ended has none)"
+    if loose_orders:
+        title += f"; {loose_orders} orders ({loose_fills} fills) of no opportunity, in no group"
+    return Section(f"by_{by}", title, columns, body, totals)
+
+
+def _end_marks(run: Run) -> dict[tuple[str, str], Decimal | None]:
+    """The marks the run stored with its open positions at its end (``arb.positions``' valuation rule)."""
+    return {(p["venue"], p["symbol"]): None if p["mark"] is None else Decimal(p["mark"])
+            for p in (run.summary or {}).get("open_positions") or ()}
+
+
+def _unrealized(lots: Sequence[OpenLot], marks: dict[tuple[str, str], Decimal | None]) -> Decimal | None:
+    """The unrealized PnL of ``lots`` (arb.positions), summed over quote currencies as realized is; None when
+    one has no mark."""
+    per_quote = unrealized_total(open_positions(lots, marks))
+    if None in per_quote.values():
+        return None
+    return sum((v or views.ZERO for v in per_quote.values()), views.ZERO)
