@@ -73,6 +73,7 @@ from arb.runtime.latency import LatencyRecorder
 from arb.runtime.state import RunState
 from arb.runtime.status import StatusReporter
 from arb.runtime.supervisor import Spawn
+from arb.runtime.trades import outcome_word
 from arb.runtime.venues import VenueSet
 from arb.runtime.writer import DecisionWriter
 
@@ -317,7 +318,7 @@ class DecisionLoop:
             return
         self.state.trades.record(opp, result, self.clock.now())  # for the live surfaces (runtime/trades.py)
         if result.executed:
-            self.funnel.executed_pair(opp.expected_profit, result.realized_pnl, result.outcome)
+            self.funnel.executed_pair(opp.expected_profit, result.realized_pnl, outcome_word(result))
             # The pair has finished: reading and queueing its balances costs the next decision a venue
             # round trip (needed anyway: detection sizes on them) and no database I/O.
             await snapshot_balances(self.trading.venues, self.state, writer, self.clock.now, executor.run_id,

@@ -41,7 +41,7 @@ class Funnel:
     # summary does not use these: it reads the stored rows back, so it also sees later settlements.
     realized_pnl: Decimal = Decimal(0)
     unsettled: int = 0  # executed pairs with an order not yet final (settled later by reconciliation)
-    outcomes: Counter[str] = field(default_factory=Counter)  # hedged / imbalanced / halted / nothing_filled
+    outcomes: Counter[str] = field(default_factory=Counter)  # by arb.domain.outcomes word: filled, unwound, halted...
 
     def saw(self, decision: Opportunity | Rejection | None) -> None:
         self.evaluations += 1

@@ -90,6 +90,10 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
         f"profitable after fees   {f['profitable_after_fees']}",
         f"approved by detection   {f['approved']}",
         f"executed                {f['executed']}",
+    ]
+    if f.get("outcomes"):  # the words of arb/domain/outcomes.py, as arb trades and the dashboard say them
+        lines.append("  " + ", ".join(f"{word} {n}" for word, n in f["outcomes"].items()))
+    lines += [
         f"rejected                {f['rejected_total']}",
     ]
     lines += [f"  {reason:<25} {count}" for reason, count in f["rejected"].items()]

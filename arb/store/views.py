@@ -19,6 +19,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from arb.domain.outcomes import pair_outcome
 from arb.errors import StoreError
 from arb.inventory import FillFlow, fill_deltas
 from arb.positions import OpenLot
@@ -364,37 +365,10 @@ def run_clock(run: Run) -> str:
 
 # --- trades -----------------------------------------------------------------------------------------
 
-_SETTLED_OUTCOMES = {"halted": "halted", "nothing_filled": "nothing filled", "imbalanced": "imbalanced"}
-_CORRECTED = {"unwind": "unwound", "complete": "completed"}
-
-
-def trade_outcome(executor_outcome: str | None, policy: str | None, entry_complete: bool, settled: bool) -> str:
-    """What happened to an executed pair, in a word or two for a person.
-
-    ``executor_outcome`` and ``policy`` are what the executor stored on the opportunity (``detail``:
-    ``hedged | imbalanced | halted | nothing_filled`` and the leg policy that ran, if any):
-
-    - ``filled``: both entry legs filled in full; ``partial``: they filled less, but equally (within an
-      amount step), so nothing needed correcting;
-    - ``unwound`` / ``completed``: the legs filled unequally and the policy traded the difference back out,
-      or completed the short leg; ``imbalanced``: a difference is left open; ``halted``: trading stopped on
-      it (a leg unresolved, or the ``halt`` policy); ``nothing filled``;
-    - no stored outcome (the process ended between sending and recording it): ``reconciled`` once
-      reconciliation settled the pair, ``unsettled`` until then.
-    """
-    if executor_outcome is None:
-        return "reconciled" if settled else "unsettled"
-    if executor_outcome == "hedged":
-        if policy in _CORRECTED:
-            return _CORRECTED[policy]
-        return "filled" if entry_complete else "partial"
-    return _SETTLED_OUTCOMES.get(executor_outcome, executor_outcome)
-
-
 @dataclass(frozen=True, slots=True)
 class TradeRow:
     """One executed opportunity as ``arb trades`` lists it: its stored settlement (the same :class:`PnlRow`
-    ``arb report`` reads), what its entry legs filled, and its outcome (:func:`trade_outcome`)."""
+    ``arb report`` reads), what its entry legs filled, and its outcome (:func:`arb.domain.outcomes.pair_outcome`)."""
 
     pnl: PnlRow
     bought: Decimal  # base filled by the entry buy leg (the sum of its fills)
@@ -421,7 +395,7 @@ def trades(session: Session, run_id: int, *, newest: int | None = None) -> list[
         by_side = {side: sum((filled[o.id] for o in entry if o.side == side), ZERO) for side in ("buy", "sell")}
         complete = bool(entry) and all(filled[o.id] >= o.amount for o in entry)
         detail = opp.detail or {}
-        outcome = trade_outcome(detail.get("outcome"), detail.get("policy"), complete, opp.settled_at is not None)
+        outcome = pair_outcome(detail.get("outcome"), detail.get("policy"), complete, opp.settled_at is not None)
         rows.append(TradeRow(_pnl_row(opp), by_side["buy"], by_side["sell"], outcome))
     return rows
 

@@ -174,12 +174,12 @@ def test_the_status_shows_balances_exposure_risk_and_recent_trades_at_display_pr
     assert " balances gate LINK 201.5 USDT 4970.12346 (stale) " in line
     assert " exposure gate LINK 0.01 " in line
     assert " risk breaker gate open (1 failures), daily -1.23457 / limit -50 " in line
-    assert " last #12 LINK/USDT gate>htx 1.5 exp 0.00412 real 0.00399 hedged" in line
+    assert " last #12 LINK/USDT gate>htx 1.5 exp 0.00412 real 0.00399 filled" in line
     out = io.StringIO()
     Console(file=out, width=160, force_terminal=False).print(reporter._table())
     table = out.getvalue()
     for row in ("balances gate", "LINK 201.5 USDT 4970.12346 (stale)", "exposure", "breaker gate open",
-                "recent trades", "#12 LINK/USDT gate>htx 1.5 exp 0.00412 real 0.00399 hedged"):
+                "recent trades", "#12 LINK/USDT gate>htx 1.5 exp 0.00412 real 0.00399 filled"):
         assert row in table, table
 
 
@@ -195,5 +195,5 @@ def test_the_view_snapshot_is_plain_json_with_exact_money() -> None:
     assert snap["orders"] == {"gate": {"filled": 1}} and snap["fills"] == {"gate": 1}
     assert snap["recent_trades"] == [{"opportunity_id": 12, "at": "2021-08-20T00:00:00+00:00", "symbol": "LINK/USDT",
                                       "buy_venue": "gate", "sell_venue": "htx", "size": "1.5",
-                                      "expected": "0.004123456789", "realized": "0.0039876543", "outcome": "hedged"}]
+                                      "expected": "0.004123456789", "realized": "0.0039876543", "outcome": "filled"}]
     assert snap["books"] == [{"venue": "gate", "symbol": "LINK/USDT", "health": "syncing", "age_ms": None}]

@@ -11,7 +11,7 @@ from decimal import Decimal as D
 import pytest
 
 from arb.cli import main
-from arb.store.views import trade_outcome
+from arb.domain.outcomes import pair_outcome
 
 
 def _trades(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -83,5 +83,5 @@ def test_table_shows_one_line_per_trade_and_the_totals(
     (None, None, True, True, "reconciled"),
     (None, None, False, False, "unsettled"),
 ])  # fmt: skip
-def test_trade_outcome(stored: str | None, policy: str | None, complete: bool, settled: bool, word: str) -> None:
-    assert trade_outcome(stored, policy, complete, settled) == word
+def test_pair_outcome(stored: str | None, policy: str | None, complete: bool, settled: bool, word: str) -> None:
+    assert pair_outcome(stored, policy, complete, settled) == word
