@@ -2,8 +2,9 @@
 
 Per venue and asset: the totals (free + used) of the run's ``start`` and ``end`` balance snapshots and the
 change between them, then the same summed per asset over every venue. The snapshots are read through the
-inventory check ``arb report`` uses (:func:`arb.store.views.balances`); a venue whose start or end read
-failed (or a run that has not ended) shows an empty cell, never a made-up zero. ``arb report`` sets the
+inventory check ``arb report`` uses (:func:`arb.store.views.balances_now`); a venue whose start or end read
+failed shows an empty cell, never a made-up zero. A run without its end snapshot (``running``, or one that
+died) shows each asset's latest stored snapshot as its end, and says so. ``arb report`` sets the
 change against what the fills explain.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run
+from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run, timestamp
 from arb.display import Precision
 from arb.store import views
 from arb.store.models import Run
@@ -31,11 +32,14 @@ def register(subparsers: Any) -> None:
 
 
 def build_sections(session: Any, run: Run) -> list[Section]:
-    rows = views.balances(session, run.id)
+    rows, latest = views.balances_now(session, run.id)
     precision = Precision.from_snapshot(run.config_snapshot)
     per_venue = [[r.venue, *_cells(r, precision.asset(r.asset, r.venue))] for r in rows]
     per_asset = [_cells(r, precision.asset(r.asset)) for r in views.balance_totals(rows)]
     title = "Balances per venue (start and end snapshots)"
+    if latest is not None:  # no end snapshot yet: the run is going (or died before taking it)
+        title = (f"Balances per venue, run {run.status}: 'end' is the latest stored snapshot "
+                 f"(newest {timestamp(latest)}, on the run's {views.run_clock(run)} clock)")
     missing = sorted({r.venue for r in rows if r.venue is not None and (r.start is None or r.end is None)})
     if missing:
         title += f"; no start or end snapshot on {', '.join(missing)}"

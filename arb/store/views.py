@@ -23,8 +23,8 @@ from arb.domain.outcomes import pair_outcome
 from arb.errors import StoreError
 from arb.inventory import FillFlow, fill_deltas
 from arb.positions import OpenLot
-from arb.store.models import Fill, Opportunity, Order, Run
-from arb.store.repo import inventory_check
+from arb.store.models import Balance, Fill, Opportunity, Order, Run
+from arb.store.repo import inventory_check, latest_balances
 
 VIEW_NAMES = (
     "v_fills_flows",
@@ -421,6 +421,23 @@ class BalanceRow:
 def balances(session: Session, run_id: int) -> list[BalanceRow]:
     """Per venue and asset, sorted: start and end, read through the inventory check ``arb report`` uses."""
     return [BalanceRow(r.venue, r.asset, r.start, r.end) for r in inventory_check(session, run_id)]
+
+
+def balances_now(session: Session, run_id: int) -> tuple[list[BalanceRow], datetime | None]:
+    """What ``arb balances`` shows, ended or not: :func:`balances` once the run has its ``end`` snapshot
+    (then None); while it has none (a run still going, or one that died), each (venue, asset)'s latest
+    stored snapshot (the start, or the one after its venue's last pair) stands in for the end, and the time
+    of the newest of them is returned."""
+    ended = session.scalar(select(Balance.id).where(Balance.run_id == run_id, Balance.kind == "end").limit(1))
+    if ended is not None:
+        return balances(session, run_id), None
+    start = {(r.venue, r.asset): r.start for r in balances(session, run_id)}  # and the fills' assets
+    latest = latest_balances(session, run_id)
+    now = {(b.venue, b.asset): b.total for b in latest}
+    read = {venue for venue, _ in now}  # a venue read holds 0 of an asset its snapshots do not name
+    rows = [BalanceRow(venue, asset, start.get((venue, asset)), now.get((venue, asset), ZERO if venue in read else None))
+            for venue, asset in sorted(start.keys() | now.keys())]
+    return rows, max((b.ts for b in latest), default=None)
 
 
 def balance_totals(rows: Iterable[BalanceRow]) -> list[BalanceRow]:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from arb.cli import main
+from arb.store.models import Balance, Run
+from report.sample_run import T2
 
 
 def _balances(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -58,3 +62,28 @@ def test_a_run_without_snapshots_says_so(
     # Run 2 recorded no snapshots: its rows come from the fills' assets, each with nothing to show.
     assert all(r["start"] is None and r["end"] is None for r in doc["venues"]["rows"])
     assert {r["venue"] for r in doc["venues"]["rows"]} == {"gate"}
+
+
+def test_a_running_run_shows_its_latest_snapshot_as_its_end(
+    db_url: str, runs: tuple[int, int], session_factory: sessionmaker[Session], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run still going has no end snapshot: its balances are its latest stored ones, said to be so (the
+    command was blank while a run went)."""
+    with session_factory.begin() as s:
+        run = s.get_one(Run, runs[1])
+        run.status = "running"
+        s.add_all([Balance(run_id=run.id, venue="gate", asset=asset, free=D(total), used=D(0), total=D(total),
+                           ts=ts, kind=kind)
+                   for asset, total, ts, kind in [("USDT", "100", T2 - timedelta(seconds=30), "start"),
+                                                  ("ETH", "0", T2 - timedelta(seconds=30), "start"),
+                                                  ("USDT", "90", T2 + timedelta(seconds=1), "after_pair"),
+                                                  ("ETH", "1", T2 + timedelta(seconds=1), "after_pair")]])
+    doc = json.loads(_balances(capsys, "--run", str(runs[1]), "--db", db_url, "--format", "json"))
+    assert doc["run"]["id"] == runs[1] and doc["run"]["status"] == "running"
+    rows = {(r["venue"], r["asset"]): (r["start"], r["end"], r["change"]) for r in doc["venues"]["rows"]}
+    assert rows == {("gate", "USDT"): ("100", "90", "-10"), ("gate", "ETH"): ("0", "1", "1"),
+                    ("gate", "GT"): ("0", "0", "0")}  # a fee currency the snapshots do not name: none held
+    table = _balances(capsys, "--run", str(runs[1]), "--db", db_url)
+    assert "run running: 'end' is the latest stored snapshot (newest 2021-08-20T01:10:01.000Z" in table
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if line.startswith("│ gate")]
+    assert ["gate", "USDT", "100", "90", "-10"] in cells
