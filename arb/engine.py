@@ -57,6 +57,7 @@ from arb.positions import mid
 from arb.runtime.balances import snapshot_balances
 from arb.runtime.clock import MarketClock, WallClock, from_ms
 from arb.runtime.decisions import DecisionLoop, Trading
+from arb.runtime.depletion import Depletion, InventoryWatch, watch_inventory
 from arb.runtime.feeds import FeedSet
 from arb.runtime.funnel import Funnel
 from arb.runtime.incidents import IncidentLog
@@ -198,6 +199,7 @@ class Engine:
         # recorded, so its pages keep the final figures.
         self.dashboard: LiveDashboard | None = None
         self.run_id: int | None = None  # set once the run's row exists
+        self.inventory: InventoryWatch | None = None  # built with the venues
         self._ended = False
         self._db: SAEngine | None = None
 
@@ -360,7 +362,10 @@ class Engine:
             if not self.simulated:  # live venues' order connections stay open through quiet spells
                 for name, warm in venues.warmers.items():
                     self.supervisor.spawn(f"keep-warm-{name}", warm, venue=name)
-            view = self._view(run_id, risk)
+            # Which venues can no longer fund max_size, per direction, once a second of the run's clock.
+            self.inventory = InventoryWatch({s: self.config.symbols[s].max_size for s in self.config.engine.symbols},
+                                            venues.venues)
+            view = self._view(run_id, risk, lease.holder.host)
             if self.config.risk.kill_switch_file is not None:
                 self.supervisor.spawn("kill-switch", partial(watch_kill_switch, risk))
             self.status.start(run_id, view, self.supervisor.spawn)
@@ -370,6 +375,8 @@ class Engine:
             if self.monitor is not None:
                 risk.on_event = self._both(self.incidents_log.on_risk_event, self.monitor.risk_event)
                 self.status.note(self.monitor.start(self.supervisor.spawn))
+            self.supervisor.spawn("inventory-watch", partial(watch_inventory, self.inventory, self.state.balances,
+                                                             self.books, self.clock.now_ms, self._depletion))
             if self.config.monitoring.dashboard_port is not None:
                 self.dashboard = LiveDashboard(self.db_url, self.config.monitoring.dashboard_port,
                                                incidents=self.incidents_log)
@@ -427,13 +434,20 @@ class Engine:
         return RunResult(run_id, summary, self.funnel, self.hot_path, interrupted=self._signals > 0,
                          halted=halted)
 
-    def _view(self, run_id: int, risk: RiskGate) -> RunView:
+    def _view(self, run_id: int, risk: RiskGate, host: str) -> RunView:
         """What the status view, the metrics and the alerts read of this run (``runtime/view.py``)."""
         state = self.state
         return RunView(self.funnel, self.books, self.clock, self.incidents, run_id=run_id,
                        balances=MappingProxyType(state.balances),
                        stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
-                       trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason)
+                       trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason,
+                       mode=self.mode, host=host, inventory=self.inventory)
+
+    def _depletion(self, change: Depletion) -> None:
+        """The inventory watch saw a direction become depleted or funded again: an incident, an alert."""
+        self.incidents_log.on_depletion(change)
+        if self.monitor is not None:
+            self.monitor.depletion(change)
 
     def _progress(self, events: int, market_ms: int) -> None:
         """A simulation's market source has played ``events``, up to ``market_ms``."""

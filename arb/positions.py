@@ -102,6 +102,17 @@ def unrealized_total(positions: Iterable[Position]) -> dict[str, Decimal | None]
     return totals
 
 
+def equity(realized: Decimal, unrealized: Mapping[str, Decimal | None],
+           quotes: Iterable[str] = ()) -> dict[str, Decimal | None]:
+    """Equity per quote currency: ``realized`` + that currency's unrealized PnL (``unrealized_total``), for
+    every currency with an open position and every one of ``quotes`` (with none open: realized); None where
+    a position has no mark."""
+    out: dict[str, Decimal | None] = {q: realized for q in quotes}
+    for quote, value in unrealized.items():
+        out[quote] = None if value is None else realized + value
+    return out
+
+
 def mid(best_bid: Decimal | None, best_ask: Decimal | None) -> Decimal | None:
     """The valuation rule's mark: the mid; None when either side is empty."""
     if best_bid is None or best_ask is None:

@@ -74,6 +74,8 @@ class PairResult:
     exposure: Mapping[str, Decimal] = field(default_factory=dict)  # per venue, unhedged base
     positions: Mapping[str, Decimal] = field(default_factory=dict)  # per venue, net base traded
     realized_pnl: Decimal | None = None  # quote, as settled; None while an order is unresolved
+    open_base: Decimal = Decimal(0)  # as settled (arb/accounting.py): base left open, not in realized
+    open_price: Decimal | None = None  # its cost
 
     @property
     def leg_skew_ns(self) -> int | None:
@@ -267,7 +269,8 @@ class PairedExecutor:
         if settlement is None:
             return result
         self.risk.record_pnl(settlement.realized_pnl)
-        return replace(result, realized_pnl=settlement.realized_pnl)
+        return replace(result, realized_pnl=settlement.realized_pnl, open_base=settlement.open_base,
+                       open_price=settlement.open_price)
 
     async def _corrective(self, opp_id: int, plan: PairPlan, order: Corrective) -> LegOutcome:
         req = OrderRequest(self.ids.next(self.venues[order.venue].client_ids, order.purpose), plan.symbol, order.side,

@@ -57,6 +57,10 @@ class LegOutcome:
     answered_ns: int  # perf counter when the first answer (or failure) came back
     error: str | None = None
     lookups: int = 0
+    # On the run's clock (market time in a simulation): handed to the venue, and its direct answer (None when
+    # it did not answer: a failure or a lookup). The order row stores the same two as sent_at/acked_at.
+    sent_at: datetime | None = None
+    answered_at: datetime | None = None
 
     @property
     def resolved(self) -> bool:
@@ -117,7 +121,7 @@ class LegRunner:
             _submitted(s, order_id, sent_at, created_at)
             t = repo.record_report(s, order_id, report, self.clock(), acked_at=answered_at)
         return LegOutcome(order_id, request, venue.name, t.to_status, report.filled, report.fills, sent_ns,
-                          answered_ns)
+                          answered_ns, sent_at=sent_at, answered_at=answered_at)
 
     async def _resolve(self, venue: Venue, order_id: int, request: OrderRequest, sent_at: datetime,
                        sent_ns: int, answered_ns: int, error: str) -> LegOutcome:

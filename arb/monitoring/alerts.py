@@ -25,9 +25,10 @@ from typing import Any
 
 import apprise
 
-from arb.config import mask_alert_url
+from arb.config.secrets import mask_alert_url
 from arb.execution.risk import RiskEvent
 from arb.marketdata.book import Health
+from arb.runtime.depletion import Depletion
 
 log = logging.getLogger(__name__)
 THREAD = "arb-alerts"
@@ -48,7 +49,9 @@ for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.poolmanag
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # halt | breaker_open | kill_switch | daily_loss_limit | auth_failed | stale_venue
+    # halt | breaker_open | kill_switch | daily_loss_limit | auth_failed | stale_venue | inventory_depleted, and
+    # a clearing: kill_switch_cleared | inventory_depleted_cleared
+    kind: str
     detail: str
     venue: str | None = None
 
@@ -85,6 +88,13 @@ class Alerts:
         """The risk gate's hook (``RiskGate.on_event``), with what to do next where there is a next step."""
         step = NEXT_STEP.get(event.kind)
         self.publish(Alert(event.kind, f"{event.detail}. Next: {step}" if step else event.detail, event.venue))
+
+    def depletion(self, change: Depletion) -> None:
+        """The inventory watch's hook: a depletion, with what to do, or its clearing."""
+        if change.started:
+            self.publish(Alert("inventory_depleted", f"{change.describe()}. Next: {change.next_step()}", change.venue))
+        else:
+            self.publish(Alert("inventory_depleted_cleared", change.describe(), change.venue))
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Deliver what is queued (waiting at most ``timeout_s``), then stop the thread."""

@@ -25,8 +25,20 @@ Families (``arb_`` prefix; money in the quote currency, amounts in base units, t
 ``kill_switch``                        gauge      1 while the kill switch (or a halt) stops new trades
 ``daily_pnl_quote``                    gauge      realized today (UTC, run's clock); the limit is
 ``daily_loss_limit_quote``             gauge      ... this, as a positive number
-``hot_path_latency_seconds``           histogram  book update -> decision, per decision
-``order_latency_seconds{venue}``       histogram  order handed to the venue -> its answer (host time)
+``hot_path_latency_seconds``           histogram  book update -> decision, per decision (host time)
+``order_latency_seconds{venue,clock}`` histogram  order handed to the venue -> its answer, on each clock:
+                                                  ``market`` the run's clock (the stored ``acked_at -
+                                                  sent_at`` the summary's latencies are; a simulation's
+                                                  venue latency), ``host`` the machine's performance counter
+``run_info{run_id,mode,host}``         gauge      1: which run, in which mode, on which machine
+``open_position{venue,asset}``         gauge      signed base the settled pairs left open (arb.positions)
+``unrealized_pnl_quote{quote}``        gauge      the open positions at each book's mid now (absent: no mark)
+``equity_quote{quote}``                gauge      realized + unrealized (absent: a position has no mark)
+``route_realized_pnl_quote{symbol,     gauge      realized (settled) PnL per route: buy venue -> sell venue
+buy_venue,sell_venue}``
+``inventory_seconds_to_empty{venue,    gauge      free balance / its fall over the last 300 s of the run's
+asset}``                                          clock (market time in a simulation); +Inf: not falling
+``inventory_depleted{venue,asset}``    gauge      directions whose max_size the asset cannot fund there now
 =====================================  =========  =============================================================
 
 A registry per run (not prometheus_client's global one): two runs in one process never clash.
@@ -35,6 +47,7 @@ A registry per run (not prometheus_client's global one): two runs in one process
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -97,7 +110,7 @@ class RunMetrics:
         self.registry.register(_Families(self))
         self.port: int | None = None
         self._hot = Buckets(HOT_PATH_BUCKETS_S)
-        self._orders: dict[str, Buckets] = {}
+        self._orders: dict[tuple[str, str], Buckets] = {}  # (venue, clock)
         # What a scrape reads: replaced whole by refresh() (one assignment), never changed in place.
         self.published: tuple[dict[str, Any], Any, dict[str, Any]] | None = None
         self._server: Any = None
@@ -119,10 +132,12 @@ class RunMetrics:
         if self.view.hot_path is not None:
             self._hot.update(self.view.hot_path)
         if self.view.trades is not None:
-            for venue, recorder in sorted(dict(self.view.trades.order_latency).items()):
-                self._orders.setdefault(venue, Buckets(ORDER_BUCKETS_S)).update(recorder)
+            trades = self.view.trades
+            for clock, recorders in (("market", trades.order_latency_market), ("host", trades.order_latency)):
+                for venue, recorder in sorted(dict(recorders).items()):
+                    self._orders.setdefault((venue, clock), Buckets(ORDER_BUCKETS_S)).update(recorder)
         self.published = (snapshot, self._hot.cumulative(),
-                          {venue: b.cumulative() for venue, b in self._orders.items()})
+                          {key: b.cumulative() for key, b in self._orders.items()})
 
     def close(self) -> None:
         if self._server is not None:
@@ -150,14 +165,68 @@ class _Families(Collector):
         yield from _orders(snap)
         yield from _money(snap)
         yield from _risk(snap)
+        yield from _run(snap)
+        yield from _positions(snap)
+        yield from _inventory(snap)
         hist = HistogramMetricFamily("arb_hot_path_latency_seconds", "Book update to decision, per decision.")
         hist.add_metric([], *hot)
         yield hist
-        per_venue = HistogramMetricFamily("arb_order_latency_seconds",
-                                          "Order handed to the venue to its answer (host time).", labels=["venue"])
-        for venue, (buckets, total) in sorted(orders.items()):
-            per_venue.add_metric([venue], buckets, total)
+        per_venue = HistogramMetricFamily(
+            "arb_order_latency_seconds", "Order handed to the venue to its answer, on the run's (market) or the "
+            "host's clock.", labels=["venue", "clock"])
+        for (venue, clock), (buckets, total) in sorted(orders.items()):
+            per_venue.add_metric([venue, clock], buckets, total)
         yield per_venue
+
+
+def _run(snap: dict[str, Any]) -> Iterator[Metric]:
+    info = GaugeMetricFamily("arb_run_info", "1: the run, its mode and host.", labels=["run_id", "mode", "host"])
+    info.add_metric([str(snap["run_id"]), snap.get("mode") or "", snap.get("host") or ""], 1.0)
+    yield info
+
+
+def _positions(snap: dict[str, Any]) -> Iterator[Metric]:
+    held: dict[tuple[str, str], Decimal] = {}
+    for p in snap.get("positions") or ():
+        key = (p["venue"], p["symbol"].split("/")[0])
+        held[key] = held.get(key, Decimal(0)) + Decimal(p["amount"])
+    position = GaugeMetricFamily("arb_open_position", "Signed base the settled pairs left open.",
+                                 labels=["venue", "asset"])
+    for (venue, asset), amount in sorted(held.items()):
+        position.add_metric([venue, asset], float(amount))
+    yield position
+    for name, key, text in (("arb_unrealized_pnl_quote", "unrealized_pnl", "Open positions at each book's mid now."),
+                            ("arb_equity_quote", "equity", "Realized plus unrealized PnL.")):
+        family = GaugeMetricFamily(name, text, labels=["quote"])
+        for quote, value in (snap.get(key) or {}).items():
+            if value is not None:  # no mark: unknown, not 0
+                family.add_metric([quote], _float(value))
+        yield family
+    routes = GaugeMetricFamily("arb_route_realized_pnl_quote", "Realized PnL per route (buy venue -> sell venue).",
+                               labels=["symbol", "buy_venue", "sell_venue"])
+    for r in snap.get("realized_by_route") or ():
+        routes.add_metric([r["symbol"], r["buy_venue"], r["sell_venue"]], _float(r["realized"]))
+    yield routes
+
+
+def _inventory(snap: dict[str, Any]) -> Iterator[Metric]:
+    inventory = snap.get("inventory")
+    if inventory is None:
+        return
+    empty = GaugeMetricFamily("arb_inventory_seconds_to_empty", "Free balance over its fall in the last "
+                              f"{inventory['window_s']:g} s of the run's clock; +Inf: not falling.",
+                              labels=["venue", "asset"])
+    depleted = GaugeMetricFamily("arb_inventory_depleted", "Directions whose max_size the asset cannot fund.",
+                                 labels=["venue", "asset"])
+    count: dict[tuple[str, str], int] = {}
+    for d in inventory["depleted"]:
+        count[(d["venue"], d["asset"])] = count.get((d["venue"], d["asset"]), 0) + 1
+    for row in inventory["seconds_to_empty"]:
+        key = (row["venue"], row["asset"])
+        empty.add_metric(list(key), math.inf if row["seconds"] is None else row["seconds"])
+        depleted.add_metric(list(key), float(count.get(key, 0)))
+    yield empty
+    yield depleted
 
 
 def _books(snap: dict[str, Any]) -> Iterator[Metric]:

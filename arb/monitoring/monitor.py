@@ -18,6 +18,7 @@ from arb.config import Config
 from arb.execution.risk import RiskEvent
 from arb.monitoring.alerts import Alerts, StaleBooks
 from arb.monitoring.metrics import RunMetrics
+from arb.runtime.depletion import Depletion
 from arb.runtime.supervisor import Spawn
 from arb.runtime.view import RunView
 
@@ -60,6 +61,11 @@ class Monitor:
         """The risk gate's hook: queued for delivery, never delivered here."""
         if self.alerts is not None:
             self.alerts.risk_event(event)
+
+    def depletion(self, change: Depletion) -> None:
+        """The inventory watch's hook (through the engine): queued for delivery, never delivered here."""
+        if self.alerts is not None:
+            self.alerts.depletion(change)
 
     def tick(self) -> None:
         snapshot = self.view.snapshot()

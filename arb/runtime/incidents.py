@@ -5,6 +5,10 @@ Fed by the risk gate's events (``RiskGate.on_event``): a kill switch (its file o
 credentials refused start one that lasts. The run's stop reason is what stopped it (a halt, a signal, an
 error) or an incident still open at its end, never one that cleared: a kill switch removed mid-run leaves
 the run to go on and end as it would have.
+
+Fed too by the inventory watch (``runtime/depletion.py``): a direction whose venue can no longer fund
+``max_size`` is an ``inventory_depleted`` incident, ended when it can again. It does not stop trading (the
+other direction, and smaller sizes, still trade), so it is never the stop reason.
 """
 
 from __future__ import annotations
@@ -14,8 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from arb.execution.risk import RiskEvent
+from arb.runtime.clock import from_ms
+from arb.runtime.depletion import Depletion
 
 CLEARS = {"kill_switch_cleared": "kill_switch"}  # an event kind -> the incident kind it ends
+DEPLETED = "inventory_depleted"
+NOT_STOPPING = frozenset({DEPLETED})  # incidents that leave the run trading: never its stop reason
 
 
 @dataclass(slots=True)
@@ -24,6 +32,7 @@ class Incident:
     detail: str
     started_at: datetime
     ended_at: datetime | None = None
+    key: str | None = None  # which one of its kind a clearing ends (a depletion's venue, symbol and side)
 
     def as_row(self) -> dict[str, object]:
         return {"kind": self.kind, "detail": self.detail, "started_at": self.started_at.isoformat(),
@@ -45,6 +54,18 @@ class IncidentLog:
             if incident.kind == ends and incident.ended_at is None:
                 incident.ended_at = now
 
+    def on_depletion(self, change: Depletion) -> None:
+        """The inventory watch's hook: a depletion starts an incident, its clearing ends it, each at the time
+        it began (the watch says it once it has held)."""
+        now = from_ms(change.since_ms)  # when it began, on the run's clock, not when it was confirmed
+        if change.started:
+            self.incidents.append(Incident(DEPLETED, change.describe(), now, key=change.key))
+            return
+        for incident in self.incidents:
+            if incident.kind == DEPLETED and incident.key == change.key and incident.ended_at is None:
+                incident.ended_at = now
+
     def still_open(self) -> Incident | None:
-        """The latest incident not cleared, if any."""
-        return next((i for i in reversed(self.incidents) if i.ended_at is None), None)
+        """The latest incident not cleared that stops trading, if any."""
+        return next((i for i in reversed(self.incidents) if i.ended_at is None and i.kind not in NOT_STOPPING),
+                    None)

@@ -29,7 +29,21 @@ Snapshot shape (money and amounts are exact decimal strings; times are ISO 8601 
                         "sell_venue": "htx", "size": "1.5", "expected": "0.0041", "realized": "0.0040",
                         "outcome": "filled"}],
      "hot_path": {"count": 1190},
-     "incidents": {"feed_drops": {}, "task_restarts": {}, "stale_resubscribes": {}}}
+     "incidents": {"feed_drops": {}, "task_restarts": {}, "stale_resubscribes": {}},
+     "mode": "paper", "host": "box1",
+     "positions": [{"venue": "gate", "symbol": "LINK/USDT", "amount": "-19.99", "cost": "27.01",
+                    "mark": "27.035", "unrealized": "-0.49975"}],
+     "unrealized_pnl": {"USDT": "-0.49975"}, "equity": {"USDT": "-0.48785"},
+     "realized_by_route": [{"symbol": "LINK/USDT", "buy_venue": "htx", "sell_venue": "gate",
+                            "realized": "0.0119"}],
+     "inventory": {"window_s": 300.0, "seconds_to_empty": [{"venue": "htx", "asset": "USDT", "seconds": 812.5}],
+                   "depleted": []}}
+
+``positions`` are the open positions the run's settled pairs left (``TradeLog.lots``), valued by
+:mod:`arb.positions` at each book's mid now (the valuation rule, on the run's clock); ``unrealized_pnl``
+and ``equity`` (realized + unrealized, per quote currency; None where a position has no mark) are that
+module's figures. ``inventory`` is the depletion watch's (``runtime/depletion.py``; ``seconds`` None: the
+balance did not fall over the window).
 """
 
 from __future__ import annotations
@@ -42,7 +56,9 @@ from typing import Any
 
 from arb.execution.risk import RiskState
 from arb.marketdata.book import OrderBook
+from arb.positions import Position, equity, mid, open_positions, unrealized_total
 from arb.runtime.clock import MarketClock, WallClock
+from arb.runtime.depletion import InventoryWatch
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.trades import TradeLog, TradeRecord
@@ -64,6 +80,16 @@ class RunView:
     trades: TradeLog | None = None  # the executor's orders, fills and recent trades
     hot_path: LatencyRecorder | None = None  # book update -> decision, per decision
     stop_reason: Callable[[], str | None] | None = None
+    mode: str | None = None  # replay | paper | live
+    host: str | None = None  # the machine the run is on
+    inventory: InventoryWatch | None = None  # venues that cannot fund max_size, time to empty
+
+    def positions(self) -> list[Position]:
+        """The open positions of the settled pairs, valued at each book's mid now."""
+        if self.trades is None or not self.trades.lots:
+            return []
+        marks = {(b.venue, b.symbol): mid(b.best_bid(), b.best_ask()) for b in self.books}
+        return open_positions(self.trades.lots, marks)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything above as plain JSON-able values (see the module's docstring for the shape)."""
@@ -88,6 +114,24 @@ class RunView:
             "recent_trades": [trade_row(t) for t in (list(trades.recent) if trades is not None else [])],
             "hot_path": {"count": len(self.hot_path) if self.hot_path is not None else 0},
             "incidents": self.incidents(),
+            "mode": self.mode,
+            "host": self.host,
+            **self._money(),
+            "inventory": self.inventory.snapshot() if self.inventory is not None else None,
+        }
+
+    def _money(self) -> dict[str, Any]:
+        positions = self.positions()
+        unrealized = unrealized_total(positions)
+        quotes = {book.symbol.split("/")[1] for book in self.books}
+        routes = self.trades.realized_by_route if self.trades is not None else {}
+        return {
+            "positions": [{"venue": p.venue, "symbol": p.symbol, "amount": _exact(p.amount), "cost": _exact(p.cost),
+                           "mark": _maybe(p.mark), "unrealized": _maybe(p.unrealized)} for p in positions],
+            "unrealized_pnl": {q: _maybe(v) for q, v in sorted(unrealized.items())},
+            "equity": {q: _maybe(v) for q, v in sorted(equity(self.funnel.realized_pnl, unrealized, quotes).items())},
+            "realized_by_route": [{"symbol": sym, "buy_venue": b, "sell_venue": s, "realized": _exact(v)}
+                                  for (sym, b, s), v in sorted(routes.items())],
         }
 
 
@@ -134,6 +178,10 @@ def _by_venue(counts: Mapping[tuple[str, str], int]) -> dict[str, dict[str, int]
 def _exact(value: Decimal) -> str:
     """An exact decimal as text, never in exponent notation (``0E-12`` -> ``0.000000000000``)."""
     return format(value, "f")
+
+
+def _maybe(value: Decimal | None) -> str | None:
+    return None if value is None else _exact(value)
 
 
 def _iso(at: datetime) -> str:

@@ -1,0 +1,182 @@
+"""Inventory that can no longer fund ``max_size``: watched per venue, symbol and direction on the run's clock.
+
+A pair buys on one venue (spending its quote) and sells on another (spending its base). When a venue's free
+quote cannot pay for ``max_size`` at its best ask (before fees), or its free base is below ``max_size``,
+that direction of that symbol is **depleted** there: detection can still trade smaller pairs, then only
+dust, which it rejects as ``balance_insufficient`` (``detection/finalize.py``). The watch says so when it
+starts and when it clears, once each: :func:`watch_inventory` logs one WARNING line, and the engine opens
+an incident (``runtime/incidents.py``) and sends an alert (``monitoring/alerts.py``). A change is said once
+it has held for ``HOLD_S`` of the run's clock, stamped with when it began: a venue that trades both ways
+crosses the line with every other pair, and a trader wants to hear of a venue that stays short, not of
+each crossing.
+
+It also measures how fast each venue's assets are being used up: **seconds to empty** is the free balance
+divided by its consumption rate over the last ``WINDOW_S`` seconds of the run's clock (market time in a
+simulation), i.e. ``balance_now * elapsed / (balance_then - balance_now)`` where *then* is the oldest
+reading in the window; ``None`` (Prometheus: ``+Inf``) when the balance did not fall over the window.
+
+:class:`InventoryWatch` is pure: readings and times in, changes out (tested with explicit times); the
+task that feeds it once a second of the run's clock is :func:`watch_inventory`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, Protocol
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 300.0  # the consumption rate's window, seconds of the run's clock
+EVERY_S = 1.0  # how often the task looks, seconds of the run's clock
+HOLD_S = 30.0  # how long a depletion (or its clearing) must last before it is said
+Side = Literal["buy", "sell"]
+
+
+@dataclass(frozen=True, slots=True)
+class Depletion:
+    """A direction that became depleted (``started``) or funded again (not ``started``)."""
+
+    venue: str
+    symbol: str
+    side: Side  # buy: the venue's quote pays; sell: its base is sold
+    asset: str
+    balance: Decimal  # free, as last read
+    needed: Decimal  # what max_size needs of ``asset`` (quote at the best ask, before fees; or base)
+    max_size: Decimal
+    started: bool
+    since_ms: int = 0  # when the venue first fell short (started) or could fund again, on the run's clock
+
+    @property
+    def key(self) -> str:
+        return f"{self.venue} {self.symbol} {self.side}"
+
+    def describe(self) -> str:
+        """One line naming the venue, asset, balance and what max_size needs."""
+        base = self.symbol.split("/")[0]
+        verb = "buys" if self.side == "buy" else "sells"
+        if self.started:
+            return (f"{self.venue} {self.asset} {self.balance:f} cannot fund max_size {self.max_size:f} {base}: "
+                    f"{verb} of {self.symbol} on {self.venue} need {self.needed:f} {self.asset}")
+        return (f"{self.venue} {self.asset} {self.balance:f} funds max_size {self.max_size:f} {base} again "
+                f"(needs {self.needed:f} {self.asset}): {verb} of {self.symbol} on {self.venue} resume full size")
+
+    def next_step(self) -> str:
+        base, quote = self.symbol.split("/")
+        if self.side == "buy":
+            return (f"move {quote} to {self.venue} (or lower max_size); until then {self.symbol} is bought there "
+                    f"only in smaller sizes, then not at all")
+        return (f"move {base} to {self.venue} (or lower max_size); until then {self.symbol} is sold there only "
+                f"in smaller sizes, then not at all")
+
+
+class _Book(Protocol):
+    venue: str
+    symbol: str
+
+    def best_ask(self) -> Decimal | None: ...
+
+
+class InventoryWatch:
+    """Per (venue, symbol, side): funded or depleted; per (venue, asset): the readings of the last window."""
+
+    def __init__(self, max_size: Mapping[str, Decimal], venues: Iterable[str], *, window_s: float = WINDOW_S,
+                 hold_s: float = HOLD_S) -> None:
+        self.max_size = dict(max_size)  # symbol -> base
+        self.venues = tuple(venues)
+        self.window_ms = round(window_s * 1000)
+        self.hold_ms = round(hold_s * 1000)
+        self.depleted: dict[str, Depletion] = {}  # key -> the change that started it
+        self._turning: dict[str, tuple[bool, int]] = {}  # key -> (short now, since when): not said yet
+        self._readings: dict[tuple[str, str], deque[tuple[int, Decimal]]] = {}
+
+    def update(self, now_ms: int, balances: Mapping[str, Mapping[str, Decimal]],
+               asks: Mapping[tuple[str, str], Decimal | None]) -> list[Depletion]:
+        """Look at the free ``balances`` (venue -> asset -> free) and each book's best ask at ``now_ms``: the
+        directions that have been depleted, or funded again, for ``hold_s`` by now. A venue not read yet,
+        or a buy with no ask to price it, keeps its state."""
+        changes = []
+        for venue in self.venues:
+            if venue not in balances:
+                continue
+            held = balances[venue]
+            for symbol, size in self.max_size.items():
+                base, quote = symbol.split("/")
+                ask = asks.get((venue, symbol))
+                needs: list[tuple[Side, str, Decimal | None]] = [
+                    ("buy", quote, None if ask is None else size * ask), ("sell", base, size)]
+                for side, asset, needed in needs:
+                    if needed is None:
+                        continue
+                    balance = held.get(asset, Decimal(0))
+                    key = f"{venue} {symbol} {side}"
+                    short = balance < needed
+                    if short == (key in self.depleted):
+                        self._turning.pop(key, None)
+                        continue
+                    turning = self._turning.get(key)
+                    if turning is None or turning[0] != short:
+                        turning = self._turning[key] = (short, now_ms)
+                    if now_ms - turning[1] >= self.hold_ms:
+                        del self._turning[key]
+                        change = Depletion(venue, symbol, side, asset, balance, needed, size, started=short,
+                                           since_ms=turning[1])
+                        changes.append(change)
+                        if short:
+                            self.depleted[key] = change
+                        else:
+                            del self.depleted[key]
+            for asset, balance in held.items():
+                self._read(venue, asset, now_ms, balance)
+        return changes
+
+    def _read(self, venue: str, asset: str, now_ms: int, balance: Decimal) -> None:
+        readings = self._readings.setdefault((venue, asset), deque())
+        readings.append((now_ms, balance))
+        while len(readings) > 1 and readings[1][0] <= now_ms - self.window_ms:
+            readings.popleft()  # keep one reading at or before the window's start
+
+    def seconds_to_empty(self) -> dict[tuple[str, str], float | None]:
+        """(venue, asset) -> seconds until the free balance is gone at the rate it fell over the window (0 when
+        it is gone); None when it did not fall."""
+        out: dict[tuple[str, str], float | None] = {}
+        for key, readings in sorted(self._readings.items()):
+            (t0, b0), (t1, b1) = readings[0], readings[-1]
+            if b1 <= 0:
+                out[key] = 0.0
+            elif b0 > b1 and t1 > t0:
+                out[key] = float(b1 * (t1 - t0) / (b0 - b1)) / 1000
+            else:
+                out[key] = None
+        return out
+
+    def snapshot(self) -> dict[str, object]:
+        """For ``RunView.snapshot()``: exact strings, None for "not being used up"."""
+        return {
+            "window_s": self.window_ms / 1000,
+            "seconds_to_empty": [{"venue": v, "asset": a, "seconds": s}
+                                 for (v, a), s in self.seconds_to_empty().items()],
+            "depleted": [{"venue": d.venue, "symbol": d.symbol, "side": d.side, "asset": d.asset,
+                          "balance": format(d.balance, "f"), "needed": format(d.needed, "f")}
+                         for _, d in sorted(self.depleted.items())],
+        }
+
+
+async def watch_inventory(watch: InventoryWatch, balances: Mapping[str, Mapping[str, Decimal]],
+                          books: Iterable[_Book], now_ms: Callable[[], int],
+                          on_change: Callable[[Depletion], None], every_s: float = EVERY_S) -> None:
+    """Feed ``watch`` once every ``every_s`` of the run's clock (a simulation's loop time is market time):
+    a depletion is one WARNING line (its clearing one INFO line), then ``on_change`` (the incident and the alert)."""
+    while True:
+        asks = {(b.venue, b.symbol): b.best_ask() for b in books}
+        for change in watch.update(now_ms(), balances, asks):
+            if change.started:
+                log.warning("inventory depleted: %s", change.describe())
+            else:
+                log.info("inventory cleared: %s", change.describe())
+            on_change(change)
+        await asyncio.sleep(every_s)

@@ -1,0 +1,84 @@
+"""The inventory watch (pure): which directions a venue can no longer fund at max_size, said once when it
+starts and once when it clears, and how soon each balance runs out at the rate it fell, on explicit times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+from arb.runtime.depletion import Depletion, InventoryWatch
+from arb.runtime.incidents import IncidentLog
+
+SYMBOL = "LINK/USDT"
+ASKS = {("gate", SYMBOL): D("27"), ("htx", SYMBOL): D("27.5")}  # max_size 20 costs 540 / 550 USDT
+
+
+def _balances(htx_usdt: str, gate_link: str = "200") -> dict[str, dict[str, D]]:
+    return {"gate": {"USDT": D(5000), "LINK": D(gate_link)}, "htx": {"USDT": D(htx_usdt), "LINK": D(200)}}
+
+
+def test_a_venue_that_cannot_fund_max_size_is_depleted_once_and_cleared_once() -> None:
+    watch = InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], hold_s=0)
+    assert watch.update(0, _balances("5000"), ASKS) == []
+    (start,) = watch.update(1000, _balances("549.99"), ASKS)  # 20 x 27.5 = 550 needed
+    assert (start.venue, start.side, start.asset, start.balance, start.needed, start.started) == (
+        "htx", "buy", "USDT", D("549.99"), D("550.0"), True)
+    assert start.describe() == ("htx USDT 549.99 cannot fund max_size 20 LINK: buys of LINK/USDT on htx "
+                                "need 550.0 USDT")
+    assert "move USDT to htx" in start.next_step()
+    assert watch.update(2000, _balances("0.236265"), ASKS) == []  # still depleted: not said again
+    (cleared,) = watch.update(3000, _balances("600"), ASKS)
+    assert (cleared.key, cleared.started) == ("htx LINK/USDT buy", False)
+    assert watch.depleted == {}
+
+
+def test_the_sell_direction_needs_max_size_in_base_and_a_missing_ask_keeps_the_state() -> None:
+    watch = InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], hold_s=0)
+    (sell,) = watch.update(0, _balances("5000", gate_link="19.9"), ASKS)
+    assert (sell.venue, sell.side, sell.asset, sell.needed) == ("gate", "sell", "LINK", D(20))
+    # No ask on htx to price a buy: nothing said about buys there, however low its quote.
+    assert watch.update(1000, _balances("1", gate_link="19.9"), {("gate", SYMBOL): D(27)}) == []
+    assert set(watch.depleted) == {"gate LINK/USDT sell"}
+
+
+def test_a_change_is_said_once_it_has_held_stamped_with_when_it_began() -> None:
+    watch = InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], hold_s=30)
+    assert watch.update(0, _balances("100"), ASKS) == []  # short since 0: not yet said
+    assert watch.update(10_000, _balances("600"), ASKS) == []  # funded again within the hold: never said
+    assert watch.update(20_000, _balances("100"), ASKS) == []  # short again, since 20 s
+    assert watch.update(49_999, _balances("90"), ASKS) == []
+    (start,) = watch.update(50_000, _balances("80"), ASKS)
+    assert (start.started, start.since_ms, start.balance) == (True, 20_000, D(80))
+    assert watch.update(60_000, _balances("600"), ASKS) == []
+    (cleared,) = watch.update(90_000, _balances("600"), ASKS)
+    assert (cleared.started, cleared.since_ms) == (False, 60_000)
+
+
+def test_seconds_to_empty_is_the_balance_over_its_fall_in_the_window() -> None:
+    watch = InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], window_s=300)
+    watch.update(0, _balances("5000"), ASKS)
+    watch.update(100_000, _balances("4000"), ASKS)  # 1000 USDT in 100 s: 10/s, 4000 left -> 400 s
+    assert watch.seconds_to_empty()[("htx", "USDT")] == 400.0
+    assert watch.seconds_to_empty()[("gate", "USDT")] is None  # not falling
+    # 400 s later, nothing spent since 100 s: the window (300 s) holds 4000 -> 4000, not falling.
+    watch.update(500_000, _balances("4000"), ASKS)
+    assert watch.seconds_to_empty()[("htx", "USDT")] is None
+    watch.update(510_000, _balances("0"), ASKS)
+    assert watch.seconds_to_empty()[("htx", "USDT")] == 0.0
+    rows = watch.snapshot()["seconds_to_empty"]
+    assert {"venue": "htx", "asset": "USDT", "seconds": 0.0} in rows  # type: ignore[operator]
+
+
+def test_a_depletion_is_an_incident_with_a_start_and_an_end_but_never_the_stop_reason() -> None:
+    began = datetime(2021, 8, 20, 1, 12, 56, tzinfo=UTC)
+    log = IncidentLog(lambda: began + timedelta(hours=1))  # confirmed later: stamped when it began
+    ms = int(began.timestamp() * 1000)
+    change = Depletion("htx", SYMBOL, "buy", "USDT", D("0.236265"), D(550), D(20), started=True, since_ms=ms)
+    log.on_depletion(change)
+    assert log.still_open() is None  # the other direction still trades: not why a run stopped
+    log.on_depletion(Depletion("htx", SYMBOL, "buy", "USDT", D(600), D(550), D(20), started=False,
+                               since_ms=ms + 300_000))
+    (incident,) = log.incidents
+    assert incident.kind == "inventory_depleted" and incident.started_at == began
+    assert incident.ended_at == began + timedelta(minutes=5)
+    assert "htx USDT 0.236265 cannot fund max_size 20 LINK" in incident.detail
