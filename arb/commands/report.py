@@ -60,7 +60,7 @@ def build_sections(session: Any, run: Run) -> list[Section]:
         _pnl(pnl, precision),
         *([positions] if positions is not None else []),
         _legs(views.legs(session, run.id), precision),
-        _inventory(inventory_check(session, run.id), precision),
+        *_inventory(inventory_check(session, run.id), precision),
     ]
 
 
@@ -193,20 +193,21 @@ def _leg_stats(legs: Sequence[views.LegRow], places: int) -> list[Cell]:
     ]
 
 
-def _inventory(rows: Sequence[InventoryRow], precision: Precision) -> Section:
+def _inventory(rows: Sequence[InventoryRow], precision: Precision) -> list[Section]:
     """Per venue and asset: balances at start and end, the change the fills imply, and what they don't
-    explain (external_flow: zero on paper and sandbox venues; a deposit, withdrawal or outside fee live)."""
+    explain (external_flow: zero on paper and sandbox venues; a deposit, withdrawal or outside fee live);
+    then the change from fills per asset over every venue, the run's net result in each asset (a section of
+    its own: amounts of different assets have no total)."""
     body: list[list[Cell]] = []
     per_asset: defaultdict[str, Decimal] = defaultdict(Decimal)
     for r in rows:
         places = precision.asset(r.asset, r.venue)
         body.append([r.venue, r.asset, *(figure(v, places) for v in (r.start, r.end, r.implied, r.external_flow))])
         per_asset[r.asset] += r.implied
-    # Totals per asset across venues: the run's net result in each asset.
-    net = ", ".join(f"{a} {money(v, precision.asset(a))}" for a, v in sorted(per_asset.items()))
-    totals: list[Cell] = ["TOTAL", "", "", "", net, None]
     columns = ("venue", "asset", "start", "end", "from_fills", "external_flow")
-    return Section("inventory", "Inventory: balances and the change the fills imply", columns, body, totals)
+    net: list[list[Cell]] = [[asset, figure(v, precision.asset(asset))] for asset, v in sorted(per_asset.items())]
+    return [Section("inventory", "Inventory: balances and the change the fills imply", columns, body),
+            Section("inventory_assets", "Net change from fills per asset, all venues", ("asset", "from_fills"), net)]
 
 
 _BY_COUNTS = ("seen", "rejected", "executed", "orders", "fills")

@@ -48,11 +48,11 @@ def trades_section(rows: list[views.TradeRow], clock: str, precision: Precision)
     sums = views.pnl_totals(row.pnl for row in rows)
     totals: list[Cell] = ["TOTAL", "", "", "", None, None, None,
                           figure(sums["expected_pnl"], precision.pnl()), figure(sums["realized_pnl"], precision.pnl()),
-                          f"{len(rows)} trade{'' if len(rows) == 1 else 's'}"]
+                          None]
     columns = ("opportunity", f"{clock} time", "symbol", "buy -> sell", "size", "bought", "sold",
                "expected_pnl", "realized_pnl", "outcome")
     unsettled = sum(1 for row in rows if row.pnl.settled_at is None)
-    title = f"Executed opportunities (times on the {clock} clock; PnL in quote, as settled)"
+    title = f"{len(rows)} executed opportunities (times on the {clock} clock; PnL in quote, as settled)"
     if unsettled:
         title += f"; {unsettled} unsettled (an order not final): realized not known, not in the totals"
     return Section("trades", title, columns, body, totals)

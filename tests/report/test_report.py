@@ -73,7 +73,7 @@ def test_csv_sections_hold_every_row_and_totals(
     db_url: str, runs: tuple[int, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
     sections = _csv_sections(_report(capsys, "--run", str(runs[0]), "--db", db_url, "--format", "csv"))
-    assert list(sections) == ["funnel", "rejections", "pnl", "legs", "inventory"]
+    assert list(sections) == ["funnel", "rejections", "pnl", "legs", "inventory", "inventory_assets"]
     header, *rows, total = sections["pnl"]
     assert [r[0] for r in rows] == ["1", "2"] and total[0] == "TOTAL"
     assert D(total[header.index("realized_pnl")]) == sum(D(r[header.index("realized_pnl")]) for r in rows)

@@ -57,7 +57,7 @@ def test_a_live_run_says_wall_time_and_rounds_to_its_market_rules(
                       "expected_pnl", "realized_pnl", "outcome"]
     assert row[1:] == ["2021-08-20T01:10:00.000Z", "ETH/USDT", "gate -> okx", "1", "1", "0", "0.18", "0",
                        "halted"]
-    assert total == ["TOTAL", "", "", "", "", "", "", "0.18", "0", "1 trade"]
+    assert total == ["TOTAL", "", "", "", "", "", "", "0.18", "0", ""]  # no prose in the outcome column
 
 
 def test_table_shows_one_line_per_trade_and_the_totals(
@@ -68,7 +68,8 @@ def test_table_shows_one_line_per_trade_and_the_totals(
     lines = [line for line in out.splitlines() if line.startswith("│")]
     assert len(lines) == 2 + 1  # two trades, totals
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines]
-    assert [c[-1] for c in cells] == ["filled", "unwound", "2 trades"]
+    assert [c[-1] for c in cells] == ["filled", "unwound", ""]
+    assert "2 executed opportunities (times on the market clock" in out
     assert cells[-1][7:9] == ["0.7986", "0.35891397"]
 
 
