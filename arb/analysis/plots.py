@@ -13,6 +13,7 @@ Colours mean one thing everywhere: one per rejection reason (:func:`reason_colou
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -409,28 +410,34 @@ def heatmap_figure(points: pd.DataFrame, row_key: str, col_key: str, panel_key: 
     return fig
 
 
-def drawn(fig: Figure) -> dict[str, Any]:
+def drawn(fig: Figure, values: bool = False) -> dict[str, Any]:
     """What ``fig`` holds, per axes: its title and axis labels, finite points per line/scatter ``gid``, bar
     lengths per bar ``gid`` (signed heights, or widths of horizontal bars; 0 for a bar not drawn) with the
     category tick labels they stand on, and heatmap cells per image ``gid`` (None where empty). Reference
-    artists (``gid`` ``ref:...``) and unnamed ones are left out."""
+    artists (``gid`` ``ref:...``) and unnamed ones are left out. With ``values``, also each line's finite
+    points as ``[x, y]`` (a time as ISO text) and each vertical bar's ``[left, right]`` edges."""
     fig.draw_without_rendering()  # tick labels are only final once the figure is laid out
     out = []
     for ax in fig.axes:
         if not ax.get_visible() or ax.get_label() == "<colorbar>":
             continue
         series: dict[str, int] = {}
+        points: dict[str, list[list[Any]]] = {}
         for line in ax.get_lines():
             gid = line.get_gid()
             if gid and not gid.startswith("ref:"):
                 y = np.asarray(line.get_ydata(), dtype=float)
                 series[gid] = series.get(gid, 0) + int(np.isfinite(y).sum())
+                if values:
+                    points.setdefault(gid, []).extend(
+                        [_x_value(x), float(v)] for x, v in zip(line.get_xdata(), y, strict=True) if np.isfinite(v))
         for coll in ax.collections:
             gid = coll.get_gid()
             if gid and not gid.startswith("ref:"):
                 offsets = np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2)
                 series[gid] = series.get(gid, 0) + int(np.isfinite(offsets).all(axis=1).sum())
         bars: dict[str, list[float]] = {}
+        spans: dict[str, list[list[float]]] = {}
         categories: dict[str, list[str]] = {}
         for container in ax.containers:
             if not isinstance(container, BarContainer):
@@ -443,12 +450,16 @@ def drawn(fig: Figure) -> dict[str, Any]:
                 if gid and not gid.startswith("ref:"):
                     length = patch.get_height() if container.orientation == "vertical" else patch.get_width()
                     bars.setdefault(gid, []).append(float(length) if np.isfinite(length) else 0.0)
+                    if values and container.orientation == "vertical":
+                        spans.setdefault(gid, []).append([float(patch.get_x()),
+                                                          float(patch.get_x() + patch.get_width())])
         cells = {img.get_gid(): [[None if np.isnan(v) else float(v) for v in row]
                                  for row in np.ma.filled(np.ma.asarray(img.get_array(), dtype=float), np.nan)]
                  for img in ax.get_images() if img.get_gid()}
         entry: dict[str, Any] = {"title": ax.get_title(loc="left") or ax.get_title(),
                                  "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel()}
-        for key, value in (("series", series), ("bars", bars), *categories.items(), ("cells", cells)):
+        for key, value in (("series", series), ("points", points), ("bars", bars), ("spans", spans),
+                           *categories.items(), ("cells", cells)):
             if value:
                 entry[key] = value
         out.append(entry)
@@ -456,16 +467,23 @@ def drawn(fig: Figure) -> dict[str, Any]:
     return {"title": suptitle, "axes": out}
 
 
-def show(fig: Figure, name: str) -> dict[str, Any]:
-    """Display ``fig`` in the notebook as a PNG, then what it holds (:func:`drawn`) as JSON under
-    ``name``; returns that record."""
+def _x_value(x: Any) -> Any:
+    """A line's x as JSON: a time as ISO text (UTC), a number as a float."""
+    if isinstance(x, (np.datetime64, pd.Timestamp, datetime)):
+        return pd.Timestamp(x).isoformat()
+    return float(x)
+
+
+def show(fig: Figure, name: str, values: bool = False, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Display ``fig`` in the notebook as a PNG, then what it holds (:func:`drawn`, with ``values``) and
+    ``extra`` as JSON under ``name``; returns that record."""
     from io import BytesIO
 
     from IPython.display import Image, display
 
     buffer = BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
-    record = {"figure": name, **drawn(fig)}
+    record = {"figure": name, **drawn(fig, values), **(extra or {})}
     display(Image(buffer.getvalue()))
     display({"application/json": record}, raw=True)
     return record

@@ -15,14 +15,14 @@ from nbclient.exceptions import CellExecutionError
 from arb.store.db import make_engine
 from arb.store.migrate import upgrade_to_head
 from notebooks.nbrun import NOTEBOOKS, Project, execute, images, make_project, records, stream_text
-from notebooks.truth import Truth, check_analysis
+from notebooks.truth import TradingTruth, Truth, check_analysis, check_trading
 
 
 def _run_notebook(project: Project, parameters: dict[str, object] | None = None) -> nbformat.NotebookNode:
     before = sorted(p.name for p in project.notebooks.iterdir())
     nb = execute(project.notebooks / "analysis.ipynb", project.notebooks, parameters)
     assert sorted(p.name for p in project.notebooks.iterdir()) == before  # nothing written next to it
-    assert images(nb) == 6
+    assert images(nb) == 11
     assert "Warning" not in stream_text(nb, "stderr")
     return nb
 
@@ -35,6 +35,7 @@ def test_on_the_shipped_run(shipped_project: Project) -> None:
     assert re.search(r"run 1 \(replay, completed\)", out), out
     figures = records(nb)
     check_analysis(figures, Truth(shipped_project.db_url, 1))
+    check_trading(figures, TradingTruth(shipped_project.db_url, 1))
     # Venues as the config names them, never the capture's names.
     text = json.dumps(figures)
     assert "gate" in text and "htx" in text and "binance" not in text and "huobi" not in text
@@ -49,6 +50,7 @@ def test_on_a_run_with_latency_and_slippage(latency_project: Project) -> None:
     nb = _run_notebook(latency_project)
     figures = records(nb)
     check_analysis(figures, Truth(latency_project.db_url, 1))
+    check_trading(figures, TradingTruth(latency_project.db_url, 1))
     assert "off the expected price" in figures["slippage"]["axes"][0]["title"]
     assert "every term is 0" not in figures["pnl"]["axes"][1]["title"]
 
@@ -59,6 +61,7 @@ def test_on_the_hand_made_history_without_a_capture(sample_project: Project) -> 
     nb = _run_notebook(sample_project)
     figures = records(nb)
     check_analysis(figures, Truth(sample_project.db_url, 1))
+    check_trading(figures, TradingTruth(sample_project.db_url, 1))
     spread = figures["spread"]["axes"]
     assert all("cross" not in ax.get("series", {}) for ax in spread)
     assert all("names no capture: set CAPTURE" in ax["title"] for ax in spread), spread
@@ -70,6 +73,7 @@ def test_db_url_parameter_reads_another_database(replayed: Project) -> None:
     assert f"database sqlite:///{replayed.root / 'replay.db'} (DB_URL parameter)" in stream_text(nb, "stdout")
     figures = records(nb)
     check_analysis(figures, Truth(replayed.db_url, 1))
+    check_trading(figures, TradingTruth(replayed.db_url, 1))
     assert figures["spread"]["axes"][0]["series"]["cross"] > 0  # the trimmed capture the replay recorded
 
 
