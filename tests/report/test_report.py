@@ -111,3 +111,26 @@ def test_run_and_last_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
         main(["report", "--run", "1", "--last"])
     assert exc.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_the_latency_total_is_over_every_order_not_a_median_of_medians() -> None:
+    """The legs' TOTAL row takes its median over every order of the run: three fast binance buys and one slow
+    huobi sell have a median of 2.5 ms, not 51 (the median of the two groups' medians, 2 and 100)."""
+    from datetime import UTC, datetime, timedelta
+
+    from arb.commands.report import _legs
+    from arb.display import Precision
+    from arb.store.views import LegRow
+
+    t = datetime(2021, 8, 20, tzinfo=UTC)
+
+    def leg(i: int, venue: str, side: str, ack_ms: int) -> LegRow:
+        return LegRow(i, i, venue, "LINK/USDT", side, "entry", "filled", D(1), D(1), D(1), t, t,
+                      t + timedelta(milliseconds=ack_ms), None, None)
+
+    rows = [leg(1, "binance", "buy", 1), leg(2, "binance", "buy", 2), leg(3, "binance", "buy", 3),
+            leg(4, "huobi", "sell", 100)]
+    section = _legs(rows, Precision())
+    column = section.columns.index("median sent->ack ms")
+    assert [r[column].exact for r in section.rows] == ["2", "100"]  # type: ignore[union-attr]
+    assert section.totals is not None and section.totals[column].exact == "2.5"  # type: ignore[union-attr]
