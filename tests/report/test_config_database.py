@@ -38,3 +38,19 @@ def test_a_read_command_reads_the_configs_database(paper: Path, command: str,
     (paper.parent / "config.toml").write_text(paper.read_text())
     assert main([command]) == 0
     assert capsys.readouterr().out.startswith("Run 1 (replay)")
+
+
+@pytest.mark.parametrize("command", ["report", "trades", "balances", "dashboard"])
+def test_every_read_command_takes_config_and_defaults_to_its_store_url(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from arb.cli import build_parser
+    from arb.commands.tables import database_url
+
+    monkeypatch.delenv("ARB_DB_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = config_with(tmp_path, name="other.toml",
+                         extra={'url = "sqlite:///arb.db"': f'url = "sqlite:///{tmp_path / "other.db"}"'})
+    args = build_parser().parse_args([command, "--config", str(config)])
+    assert database_url(args) == f"sqlite:///{tmp_path / 'other.db'}"
+    args = build_parser().parse_args([command, "--config", str(config), "--db", "sqlite:///first.db"])
+    assert database_url(args) == "sqlite:///first.db"  # --db still comes first
