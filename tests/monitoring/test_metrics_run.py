@@ -21,7 +21,8 @@ FAMILIES = (
     "arb_book_health", "arb_book_age_seconds", "arb_book_updates_total", "arb_funnel_total", "arb_pnl_quote",
     "arb_unsettled_pairs", "arb_balance", "arb_breaker_state", "arb_kill_switch", "arb_daily_pnl_quote",
     "arb_daily_loss_limit_quote", "arb_hot_path_latency_seconds_count", "arb_orders_total", "arb_fills_total",
-    "arb_trades_total", "arb_order_latency_seconds_count", "arb_rejections_total",
+    "arb_trades_total", "arb_order_latency_seconds_count", "arb_rejections_total", "arb_run_info", "arb_equity_quote",
+    "arb_inventory_seconds_to_empty", "arb_inventory_depleted",
 )
 
 
@@ -73,8 +74,13 @@ async def test_metrics_while_running_and_at_the_end_equal_the_run_summary(tmp_pa
         per_status[status] += int(n)
     assert dict(per_status) == s["orders_by_status"] and sum(per_status.values()) == s["orders"]
     assert sum(by_label(after["arb_fills_total"], "venue").values()) == s["fills"] > 0
-    assert by_label(after["arb_order_latency_seconds_count"], "venue") == {
-        (venue,): lat["n"] for venue, lat in s["venue_latency_ms"].items()}
+    for clock in ("market", "host"):  # the same orders on each clock: those the summary's latencies count
+        assert {venue: n for (venue, c), n in by_label(after["arb_order_latency_seconds_count"], "venue",
+                                                       "clock").items() if c == clock} == {
+            venue: lat["n"] for venue, lat in s["venue_latency_ms"].items()}
+    # Equity: realized plus the open positions' unrealized PnL, as the summary values them at the end.
+    unrealized = s["unrealized_pnl"].get("USDT") or Decimal(0)
+    assert by_label(after["arb_equity_quote"], "quote") == {("USDT",): float(s["realized_pnl"] + unrealized)}
     assert after["arb_hot_path_latency_seconds_count"][0].value == s["hot_path_us"]["count"]
     pnl = by_label(after["arb_pnl_quote"], "kind")
     assert pnl == {("expected",): float(s["expected_profit"]), ("realized",): float(s["realized_pnl"])}
