@@ -5,7 +5,13 @@ Nothing is computed here that another module defines. PnL figures are the ones s
 (``arb.accounting``), summed by :func:`arb.store.views.pnl_totals` exactly as ``arb report`` and the run
 summary sum them; a trade's outcome word is :func:`arb.store.views.trade_outcome`, as ``arb trades`` says
 it; balance changes are :class:`arb.store.views.BalanceRow`; the live figures are the engine's
-:meth:`RunView.snapshot <arb.runtime.view.RunView.snapshot>`. Money and amounts are shown at the places the
+:meth:`RunView.snapshot <arb.runtime.view.RunView.snapshot>`. Open positions and their unrealized PnL are
+:mod:`arb.positions`' (the settled lots of :func:`arb.store.views.open_lots`): a run that has ended shows the
+ones its summary stored, valued at the mids of its end; a running engine's are valued at its books' mids now
+(the same valuation rule, ``live["marks"]``). Equity is realized + unrealized; its curve adds, after each
+executed opportunity, the lots open by then, valued at those same marks (the run's end, or now): no mid of
+an earlier instant is stored. Incidents (kill switch, halts, breakers, each with start and end) are
+``runtime/incidents.py``'s: the summary's list, or a running engine's ``live["incidents"]``. Money and amounts are shown at the places the
 run's market rules give (:class:`arb.display.Precision`, as the summary prints them); the PnL curve also
 carries exact decimal strings, which the page parses only to place points.
 
@@ -25,8 +31,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arb.display import Precision, money
+from arb.positions import OpenLot, Position, open_positions, unrealized_total
 from arb.store import repo, views
 from arb.store.models import Balance, Opportunity, Run
+
+Marks = dict[tuple[str, str], Decimal | None]
 
 RECENT_ROWS = 10  # opportunities and trades listed
 CURVE_POINTS = 600  # at most this many points drawn; a longer curve keeps evenly spaced ones and the last
@@ -34,13 +43,17 @@ CURVE_POINTS = 600  # at most this many points drawn; a longer curve keeps evenl
 
 def document(session: Session, run_id: int, live: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the page shows of ``run_id``: its stored rows (so far, for a running run) and, for a run
-    this process is running, ``live``: ``{"view": RunView.snapshot(), "updates_per_s": float}``."""
+    this process is running, ``live``: ``{"view": RunView.snapshot(), "updates_per_s": float, "marks":
+    {(venue, symbol): mid or None}, "incidents": [Incident.as_row(), ...]}`` (``live.py``)."""
     run = views.get_run(session, run_id)
     precision = Precision.from_snapshot(run.config_snapshot)
     pnl_rows = _pnl_figures(session, run_id)
     totals = views.pnl_totals(pnl_rows)
     places = precision.pnl()
     summary = run.summary or {}
+    positions, marks, valued_at = _positions(session, run, live)
+    unrealized = _unrealized(positions)
+    equity = totals["realized_pnl"] + unrealized if unrealized is not None else None
     return {
         "run": _header(run),
         "pnl": {
@@ -52,8 +65,11 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
             "imbalance": money(totals["pnl_imbalance"], places),
             "executed": len(pnl_rows),
             "unsettled": sum(1 for r in pnl_rows if r.settled_at is None),
+            "unrealized": _amount(unrealized, places),
+            "equity": _amount(equity, places),
         },
-        "curve": pnl_curve(pnl_rows),
+        "positions": {"rows": [_position_row(p, precision) for p in positions], "valued_at": valued_at},
+        "curve": pnl_curve(pnl_rows, marks=marks),
         "trades": _trades(session, run_id, precision),
         "opportunities": _opportunities(session, run_id, precision),
         "balances": _balances(session, run_id, precision),
@@ -62,12 +78,14 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
         "funnel": summary.get("funnel"),
         "stop_reason": summary.get("stop_reason"),
         "incidents": _incident_totals(summary),
+        "incident_list": _incident_list((live.get("incidents") if live is not None else summary.get("incidents")) or []),
         "live": _live(live, precision) if live is not None else None,
     }
 
 
 class PnlFigures(Protocol):
-    """What the curve reads of an executed opportunity (a :class:`~arb.store.views.PnlRow` has it too)."""
+    """What the curve reads of an executed opportunity: its stored settlement, with the open position it
+    left (``open_base`` at ``open_price``; None or 0 for none)."""
 
     @property
     def detected_at(self) -> datetime: ...
@@ -75,20 +93,40 @@ class PnlFigures(Protocol):
     def expected_pnl(self) -> Decimal: ...
     @property
     def realized_pnl(self) -> Decimal | None: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def buy_venue(self) -> str: ...
+    @property
+    def sell_venue(self) -> str: ...
+    @property
+    def open_base(self) -> Decimal | None: ...
+    @property
+    def open_price(self) -> Decimal | None: ...
 
 
-def pnl_curve(rows: Sequence[PnlFigures], limit: int = CURVE_POINTS) -> dict[str, Any]:
-    """Cumulative expected and realized PnL after each executed opportunity, by detection time (ms).
+def pnl_curve(rows: Sequence[PnlFigures], limit: int = CURVE_POINTS, marks: Marks | None = None) -> dict[str, Any]:
+    """Cumulative expected and realized PnL, and equity, after each executed opportunity, by detection time
+    (ms): ``[ms, expected, realized, equity]``.
 
     Realized adds an opportunity once it is settled (as :func:`arb.store.views.pnl_totals` does), so the
-    last point is the run's total. Points are exact decimal strings; at most ``limit`` of them, evenly
-    spaced over the run and always including the last."""
+    last point is the run's total. Equity is realized plus the unrealized PnL (:mod:`arb.positions`) of the
+    lots open by then, valued at ``marks``; None from a lot without a mark on. Points are exact decimal
+    strings; at most ``limit`` of them, evenly spaced over the run and always including the last."""
     points: list[list[Any]] = []
     expected = realized = views.ZERO
+    lots: list[OpenLot] = []
+    unrealized: Decimal | None = views.ZERO
     for row in rows:
         expected += row.expected_pnl
         realized += row.realized_pnl if row.realized_pnl is not None else views.ZERO
-        points.append([_ms(row.detected_at), _exact(expected), _exact(realized)])
+        if row.open_base:  # settled with an open position: valued once, until the next one opens
+            lots.append(OpenLot(row.buy_venue, row.sell_venue, row.symbol, row.open_base,
+                                row.open_price or views.ZERO))
+            unrealized = _unrealized(open_positions(lots, marks or {}))
+        equity = realized + unrealized if unrealized is not None else None
+        points.append([_ms(row.detected_at), _exact(expected), _exact(realized),
+                       _exact(equity) if equity is not None else None])
     if len(points) > limit:
         step = (len(points) - 1) / (limit - 1)
         points = [points[round(i * step)] for i in range(limit)]
@@ -115,7 +153,8 @@ def _pnl_figures(session: Session, run_id: int) -> Sequence[Any]:
     o = Opportunity
     return session.execute(
         select(o.detected_at, o.settled_at, o.expected_profit.label("expected_pnl"), o.realized_pnl,
-               o.pnl_slippage, o.pnl_fees, o.pnl_unfilled, o.pnl_imbalance, o.fees_quote)
+               o.pnl_slippage, o.pnl_fees, o.pnl_unfilled, o.pnl_imbalance, o.fees_quote,
+               o.symbol, o.buy_venue, o.sell_venue, o.open_base, o.open_price)
         .where(o.run_id == run_id, o.decision == "executed").order_by(o.detected_at, o.id)
     ).all()
 
@@ -141,23 +180,68 @@ def _trades(session: Session, run_id: int, precision: Precision) -> list[dict[st
 
 
 def _opportunities(session: Session, run_id: int, precision: Precision) -> list[dict[str, Any]]:
-    """The latest opportunities of any decision, newest first."""
+    """The latest opportunities of any decision, newest first by market time (``detected_at``; ids are not
+    time order: an executed pair's row is written at once, the rejections before it with the writer's next
+    batch). Every row has its size (``sized`` False: a cross with nothing profitable to size, stored as
+    size 0), its gross edge (the cross before fees, recorded for every decision) and, once sized, its net
+    edge after fees (``edge_bps``)."""
     stmt = (select(Opportunity).where(Opportunity.run_id == run_id)
-            .order_by(Opportunity.id.desc()).limit(RECENT_ROWS))
-    return [
-        {
+            .order_by(Opportunity.detected_at.desc(), Opportunity.id.desc()).limit(RECENT_ROWS))
+    rows = []
+    for o in session.scalars(stmt):
+        detail = o.detail or {}
+        gross = detail.get("gross_edge_bps")
+        rows.append({
             "id": o.id,
             "at": _ms(o.detected_at),
             "symbol": o.symbol,
             "route": f"{o.buy_venue} -> {o.sell_venue}",
             "size": money(o.size, precision.base(o.symbol, o.buy_venue, o.sell_venue)),
+            "sized": bool(detail.get("sized", True)),
             "edge_bps": money(o.edge_bps, 2) if o.edge_bps is not None else None,
+            "gross_edge_bps": money(Decimal(gross), 2) if gross is not None else None,
             "expected": money(o.expected_profit, precision.quote(o.symbol)),
             "decision": o.decision,
             "reason": o.reason,
-        }
-        for o in session.scalars(stmt)
-    ]
+        })
+    return rows
+
+
+def _positions(session: Session, run: Run, live: dict[str, Any] | None) -> tuple[list[Position], Marks, str]:
+    """The run's open positions (:mod:`arb.positions`), the marks they are valued at, and which instant
+    those are: ``end`` (a run that has ended: its summary's, as stored), ``now`` (a running engine's books),
+    or ``none`` (a run running in another process: no mark here, so no unrealized PnL, never 0)."""
+    stored = (run.summary or {}).get("open_positions")
+    if live is None and stored is not None:
+        positions = [Position(p["venue"], p["symbol"], Decimal(p["amount"]), Decimal(p["cost"]),
+                              _decimal(p["mark"]), _decimal(p["unrealized"])) for p in stored]
+        return positions, {(p.venue, p.symbol): p.mark for p in positions}, "end"
+    marks: Marks = live.get("marks") or {} if live is not None else {}
+    return open_positions(views.open_lots(session, run.id), marks), marks, "now" if live is not None else "none"
+
+
+def _position_row(p: Position, precision: Precision) -> dict[str, Any]:
+    places = precision.quote(p.symbol)
+    return {"venue": p.venue, "symbol": p.symbol, "side": "long" if p.amount > 0 else "short",
+            "amount": money(p.amount, precision.asset(p.base, p.venue)), "base": p.base, "quote": p.quote,
+            "cost": money(p.cost, precision.price(p.symbol)),
+            "mark": _amount(p.mark, precision.price(p.symbol)),
+            "notional": money(p.notional, places), "unrealized": _amount(p.unrealized, places)}
+
+
+def _unrealized(positions: Sequence[Position]) -> Decimal | None:
+    """Unrealized PnL of ``positions`` (:func:`arb.positions.unrealized_total`), over quote currencies as
+    realized PnL is summed; None when a position has no mark."""
+    totals = unrealized_total(positions).values()
+    return None if any(v is None for v in totals) else sum((v for v in totals if v is not None), views.ZERO)
+
+
+def _incident_list(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run's incidents (``Incident.as_row``), newest first, their times as epoch ms for the page."""
+    return [{"kind": r["kind"], "detail": r["detail"],
+             "started_at": _ms(datetime.fromisoformat(r["started_at"])),
+             "ended_at": _ms(datetime.fromisoformat(r["ended_at"])) if r.get("ended_at") else None}
+            for r in reversed(rows)]
 
 
 def _balances(session: Session, run_id: int, precision: Precision) -> list[dict[str, Any]]:
@@ -223,6 +307,10 @@ def _incident_totals(incidents: dict[str, Any]) -> dict[str, int]:
 
 def _amount(value: Decimal | None, places: int) -> str | None:
     return money(value, places) if value is not None else None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return Decimal(value) if value is not None else None
 
 
 def _exact(value: Decimal) -> str:

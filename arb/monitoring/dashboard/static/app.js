@@ -29,10 +29,10 @@ function setConnection(text, kind) {
 }
 
 // ---------------------------------------------------------------- formatting
-function utc(ms, withDate = true) {
+function utc(ms, withDate = true, withMs = false) {
   if (ms === null || ms === undefined) return "-";
   const iso = new Date(ms).toISOString();
-  return (withDate ? iso.slice(0, 10) + " " : "") + iso.slice(11, 19) + "Z";
+  return (withDate ? iso.slice(0, 10) + " " : "") + iso.slice(11, withMs ? 23 : 19) + "Z";
 }
 
 function duration(ms) {
@@ -66,11 +66,13 @@ function el(tag, text, cls) {
 
 function fillTable(id, rows, cells) {
   const body = $(id).querySelector("tbody");
-  body.replaceChildren(...rows.map((row) => {
+  const trs = rows.map((row) => {
     const tr = document.createElement("tr");
     for (const cell of cells(row)) tr.append(cell);
     return tr;
-  }));
+  });
+  body.replaceChildren(...trs);
+  return trs;
 }
 
 // ---------------------------------------------------------------- render
@@ -94,11 +96,14 @@ function render(doc) {
   const pnl = doc.pnl;
   setMoney("pnl-realized", pnl.realized);
   setMoney("pnl-expected", pnl.expected);
+  setMoney("equity", pnl.equity);
+  setMoney("pnl-unrealized", pnl.unrealized);
   for (const key of ["slippage", "fees", "unfilled", "imbalance"]) setMoney(`pnl-${key}`, pnl[key]);
   $("executed").textContent = count(pnl.executed);
   $("unsettled").textContent = count(pnl.unsettled);
   $("rejected").textContent = funnel ? count(funnel.rejected_total) : "-";
   $("top-reason").textContent = funnel ? topReason(funnel.rejected) : "-";
+  $("rejected").title = "the sum of every reason in the funnel";
   $("book-updates").textContent = funnel ? count(funnel.book_updates) : "-";
   $("updates-rate").textContent = live && run.status === "running"
     ? `${live.updates_per_s.toLocaleString("en-US")} /s` : "run over";
@@ -109,6 +114,8 @@ function render(doc) {
   renderBooks(live);
   renderFunnel(funnel);
   renderRisk(doc);
+  renderPositions(doc.positions);
+  renderIncidents(doc.incident_list, run);
   drawCurve(doc.curve, run, live ? live.market_ms : null);
   fillTable("balances", doc.balances, (b) => [
     el("td", b.venue), el("td", b.asset), el("td", b.start ?? "-", "num"), el("td", b.latest, "num"),
@@ -121,17 +128,48 @@ function render(doc) {
     tagCell(t.outcome ?? "-", (t.outcome ?? "").replaceAll(" ", "_")),
   ]);
   fillTable("opportunities", doc.opportunities, (o) => [
-    el("td", o.id, "muted"), el("td", utc(o.at, false)), el("td", `${o.symbol}  ${o.route}`),
-    // A cross rejected before sizing (unprofitable after fees) has no size or profit: a dash, not a 0.
-    el("td", unsized(o) ? "-" : o.size, "num"), el("td", o.edge_bps ?? "-", "num"),
-    el("td", unsized(o) ? "-" : o.expected, "num"),
+    el("td", o.id, "muted"), el("td", utc(o.at, false, true)), el("td", `${o.symbol}  ${o.route}`),
+    sizeCell(o), el("td", o.gross_edge_bps ?? "-", "num"),
+    // A cross with nothing profitable to size has a gross edge but no net edge after fees.
+    el("td", o.edge_bps ?? "-", "num " + (o.edge_bps ? signClass(o.edge_bps) : "")),
+    el("td", o.expected, "num" + (o.sized ? "" : " muted")),
     o.decision === "executed" ? tagCell("executed", "executed") : tagCell(o.reason ?? "rejected", "rejected"),
   ]);
   $("db").textContent = doc.db;
   $("updated").textContent = `updated ${new Date().toLocaleTimeString("en-GB")}`;
 }
 
-function unsized(o) { return o.decision !== "executed" && Number(o.size) === 0; }
+function sizeCell(o) {
+  const td = el("td", o.size, "num" + (o.sized ? "" : " muted"));
+  if (!o.sized) td.title = "nothing to size: no amount of this cross was profitable after fees (or fundable)";
+  return td;
+}
+
+function renderPositions(positions) {
+  const rows = positions.rows;
+  const valued = { end: "valued at the mid of the run's end", now: "valued at the books' mid now",
+    none: "no mark: the books are live only in the running engine" }[positions.valued_at] ?? "";
+  $("positions-note").textContent = rows.length ? valued : "";
+  $("positions-card").classList.toggle("open", rows.length > 0);
+  $("positions-empty").style.display = rows.length ? "none" : "";
+  $("positions").style.display = rows.length ? "" : "none";
+  fillTable("positions", rows, (p) => [
+    el("td", p.venue), el("td", `${p.symbol} ${p.side}`), el("td", `${p.amount} ${p.base}`, "num"),
+    el("td", p.cost, "num"), el("td", p.mark ?? "no mark", "num"), el("td", `${p.notional} ${p.quote}`, "num"),
+    el("td", p.unrealized ?? "unknown", "num"),
+  ]).forEach((tr) => tr.classList.add("open-position"));
+}
+
+function renderIncidents(incidents, run) {
+  $("incidents-empty").style.display = incidents.length ? "none" : "";
+  $("incidents").style.display = incidents.length ? "" : "none";
+  fillTable("incidents", incidents, (i) => {
+    const open = i.ended_at === null;
+    const end = open ? (run.status === "running" ? "ongoing" : "open at the end") : utc(i.ended_at, false);
+    return [el("td", i.kind.replaceAll("_", " "), open ? "open-incident" : ""), el("td", utc(i.started_at, false)),
+      el("td", end, open ? "open-incident" : ""), el("td", i.detail, "detail")];
+  });
+}
 
 function tagCell(text, cls) {
   const td = document.createElement("td");
@@ -180,7 +218,8 @@ function renderFunnel(funnel) {
     ["profitable after fees", funnel.profitable_after_fees], ["approved", funnel.approved],
     ["executed", funnel.executed],
   ];
-  const reasons = Object.entries(funnel.rejected || {}).sort((a, b) => b[1] - a[1]).slice(0, 5);
+  // Every reason: their bars add up to the rejected tile (both are the funnel's counts).
+  const reasons = Object.entries(funnel.rejected || {}).sort((a, b) => b[1] - a[1]);
   const top = Math.max(1, ...stages.map((s) => s[1]));
   const width = (n) => (n > 0 ? (100 * Math.log10(n + 1)) / Math.log10(top + 1) : 0);
   const row = (label, n, cls) => {
@@ -214,10 +253,11 @@ function renderRisk(doc) {
   }
   const stop = (live && live.stop_reason) || doc.stop_reason || doc.run.status_reason;
   if (stop) rows.push(["stopped", stop, ""]);
-  const incidents = live ? live.incidents : doc.incidents;
-  const happened = Object.entries(incidents).filter(([, n]) => n > 0);
+  // Handled failures (the run went on): counted here; incidents that stopped trading are listed above.
+  const handled = live ? live.incidents : doc.incidents;
+  const happened = Object.entries(handled).filter(([, n]) => n > 0);
   rows.push(...happened.map(([label, n]) => [label, count(n), "neg"]));
-  if (!happened.length) rows.push(["incidents", "none", ""]);
+  if (!happened.length) rows.push(["feed and task failures", "none", ""]);
   const box = el("div", null, "kv");
   for (const [label, value, cls] of rows) box.append(el("div", label, "muted"), el("div", value, cls));
   $("risk").replaceChildren(box);
@@ -247,7 +287,7 @@ function drawCurve(curve, run, marketNow) {
   // User units = CSS pixels, so text is not stretched: the view box follows the drawn width.
   const W = Math.max(300, Math.round(box.getBoundingClientRect().width)), H = 300, L = 70, R = 14, T = 12, B = 26;
   box.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  const pts = curve.points.map(([t, e, r]) => [t, parseFloat(e), parseFloat(r)]);
+  const pts = curve.points.map(([t, e, r, q]) => [t, parseFloat(e), parseFloat(r), q === null ? null : parseFloat(q)]);
   if (!pts.length) {
     box.replaceChildren(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" },
       "no trades yet"));
@@ -257,7 +297,7 @@ function drawCurve(curve, run, marketNow) {
   const t0 = run.market_started_at ?? pts[0][0];
   // To the run's end, or (running) to its market time now: the flat stretch since the last trade shows.
   const t1 = Math.max(pts[pts.length - 1][0], run.market_ended_at ?? marketNow ?? 0, t0 + 1000);
-  const values = pts.flatMap((p) => [p[1], p[2]]).concat([0]);
+  const values = pts.flatMap((p) => (p[3] === null ? [p[1], p[2]] : [p[1], p[2], p[3]])).concat([0]);
   let lo = Math.min(...values), hi = Math.max(...values);
   const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.1 || 1;
   lo -= pad; hi += pad;
@@ -276,17 +316,23 @@ function drawCurve(curve, run, marketNow) {
   }
   nodes.push(svg("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
   // A step line: the cumulative figure changes at each trade and holds until the next.
+  // Equity stops where a position has no mark (its value is unknown, not 0).
   const step = (k) => {
     let d = `M${x(t0)},${y(0)}`;
-    for (const p of pts) d += `H${x(p[0])}V${y(p[k])}`;
+    for (const p of pts) {
+      if (p[k] === null) return d;
+      d += `H${x(p[0])}V${y(p[k])}`;
+    }
     return d + `H${x(t1)}`;
   };
   nodes.push(svg("path", { d: `${step(2)}V${y(0)}Z`, class: "realized-area" }));
+  nodes.push(svg("path", { d: step(3), class: "equity" }));
   nodes.push(svg("path", { d: step(2), class: "realized" }));
   nodes.push(svg("path", { d: step(1), class: "expected" }));  // dashed, on top: both show where they agree
   box.replaceChildren(...nodes);
   const sampled = curve.of > pts.length ? ` (${pts.length} of ${count(curve.of)} points drawn)` : "";
-  $("curve-note").textContent = `${count(curve.of)} executed opportunities, market time (UTC)${sampled}`;
+  $("curve-note").textContent = `${count(curve.of)} executed opportunities, market time (UTC)${sampled}; ` +
+    "equity = realized + open positions at the mid of the run's end (running: now)";
 }
 
 setInterval(tickElapsed, 1000);
