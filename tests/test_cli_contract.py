@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 
 from arb.cli import describe, main
-from arb.config import render_toml
+from arb.config.render import render_toml
 from arb.display import printable
 from arb.errors import ArbError, CaptureFormatError, ConfigError, StoreError, TransientVenueError, UsageError
 from arb.store.migrate import upgrade_to_head

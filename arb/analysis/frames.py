@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from arb.config import resolve_capture
+from arb.config.captures import resolve_capture
 from arb.marketdata.capture import read_capture
 from arb.positions import OpenLot, Position, mid, open_positions, unrealized_total
 from arb.runtime.latency import LatencyRecorder

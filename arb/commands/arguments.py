@@ -7,6 +7,9 @@ exit status 2, never an exception deeper down (an ``OverflowError`` from the dat
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from arb.config.captures import BUNDLED_PREFIX, bundled_captures, resolve_capture
 
 MAX_PORT = 65535
 MAX_RUN_ID = 2**31 - 1  # runs.id is an INTEGER: 32 bits on PostgreSQL, the narrower of the two databases
@@ -37,3 +40,26 @@ def _integer(text: str, what: str, low: int, high: int) -> int:
 def count(text: str) -> int:
     """How many rows to show: 1 to 1,000,000."""
     return _integer(text, "row count", 1, 1_000_000)
+
+
+def capture_argument(text: str) -> Path:
+    """argparse ``type=`` for a capture on the command line: a path (relative to the working directory) or
+    ``bundled:<name>``, as in the config. One that is not there, or a file of it that is empty or does not
+    open (``capture.check_not_empty``, as the reader would refuse it), is a usage error (one line, exit 2)."""
+    from arb.errors import CaptureFormatError
+    from arb.marketdata.capture import check_not_empty
+    from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files
+
+    path = resolve_capture(text, Path("."))
+    files = capture_files(path)
+    if files:  # a file, or a directory or glob of them: one timeline
+        try:
+            for file in files:
+                check_not_empty(file)
+        except CaptureFormatError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return path
+    if text.startswith(BUNDLED_PREFIX):
+        raise argparse.ArgumentTypeError(
+            f"no bundled capture {text[len(BUNDLED_PREFIX):]!r} (bundled: {', '.join(bundled_captures())})")
+    raise argparse.ArgumentTypeError(f"capture file not found: {text!r} ({WHAT_A_CAPTURE_IS})")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from arb.config import DEFAULT_CONFIG, load_config, render_toml
+from arb.config import DEFAULT_CONFIG, load_config
+from arb.config.render import render_toml
 from arb.display import printable
 
 

@@ -8,8 +8,9 @@ import math
 import os
 import sys
 
+from arb.commands.arguments import capture_argument
 from arb.commands.run import HALTED_EXIT
-from arb.config import DEFAULT_CONFIG, ReplaySection, capture_argument, load_config
+from arb.config import DEFAULT_CONFIG, ReplaySection, load_config
 from arb.display import Precision
 from arb.errors import ConfigError
 from arb.marketdata.timeline import capture_files

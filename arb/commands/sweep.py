@@ -88,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
                          ".venv/bin/pip install -e \".[sweep]\"") from None
     if args.scheduler is None:
         start_worker_server()  # the local cluster's: it imports arb while this reads the config and grid
+    from arb.runtime.preflight import preflight
+
     config = load_config(args.config)
+    # What `arb run` would refuse of the base config, refused before a cluster starts (each point's engine
+    # checks its own again; its ports are forced to any free one, so the base config's are not asked for).
+    preflight(config, ports=False)
     if config.sandbox.url is not None:
         # Every point runs the config as written, its sandbox venues on an in-process sandbox of its own; points
         # sharing one external sandbox would trade against each other's balances and orders.

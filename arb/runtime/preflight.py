@@ -1,33 +1,73 @@
-"""What a run needs from this machine beyond a valid config, checked before anything is written.
+"""What a run needs beyond a config that is valid by itself, checked before anything is written.
 
-``arb/config.py`` holds what a config file can be checked for by itself (types, ranges, two settings that
-contradict each other). What depends on the machine at the moment of starting sits here, one level up:
-``arb config check`` calls :func:`preflight` after loading the config, and the engine calls it before it
-takes the database's lease, so a run that cannot start stops before its row (or its database) exists, with
-the same line ``check`` gives.
+``arb/config/`` holds what a config file can be checked for by itself (types, ranges, two settings that
+contradict each other), and imports nothing of the runtime. What depends on arb's runtime and on the machine
+at the moment of starting sits here, one level up, in one step that every command taking a config runs
+(``arb run``, ``arb replay``, ``arb sweep``, ``arb config check``, ``arb sandbox --config``, and the
+notebooks through ``arb/analysis/locate.py``), so ``arb config check`` refuses exactly what ``arb run``
+would, with the same line:
 
-Today that is the ports a run listens on: the metrics endpoint, the dashboard and the in-process sandbox,
-each on 127.0.0.1. A port another process holds failed only once the run's row was written (the run then
-ended ``failed`` and the error was printed two or three times).
+- each venue is one an adapter speaks (``arb.venues.registry``), and can do what its kind asks: a sandbox
+  venue has a sandbox and lists its markets' steps the way that sandbox can; a live venue's books come
+  through a feed it has, and it can look orders up by client id (``VenueAdapter.live_refusal``);
+- the database URLs (``[store] url``, ``$ARB_DB_URL``) parse with a driver that is installed and name a
+  database that outlives a connection (``arb.store.db.check_db_url``);
+- the capture is there and its first line reads, through the strict reader the run uses;
+- the ports a run listens on are free (the metrics endpoint, the dashboard and the in-process sandbox).
+
+The engine runs it before it takes the database's lease, so a run that cannot start stops before its row
+(or its database) exists.
 """
 
 from __future__ import annotations
 
+import os
 import socket
+from collections.abc import Mapping
+from contextlib import closing
+from pathlib import Path
 
-from arb.config import Config
-from arb.errors import ConfigError
+from arb.config import Config, load_config
+from arb.config.captures import BUNDLED_PREFIX, bundled_captures
+from arb.config.overrides import Override, blame
+from arb.errors import CaptureFormatError, ConfigError
+from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files, read_timeline
+from arb.store.db import DB_URL_ENV, check_db_url
+from arb.venues.registry import UnknownVenue, resolve, sandbox_adapters
 
 HOST = "127.0.0.1"  # where the metrics endpoint, the dashboard and the in-process sandbox listen
 
 
-def preflight(config: Config) -> None:
-    """:class:`~arb.errors.ConfigError` naming the key of the first thing this machine cannot give the run."""
+def preflight(config: Config, *, ports: bool = True, environ: Mapping[str, str] | None = None) -> None:
+    """:class:`~arb.errors.ConfigError` naming the key of the first thing the run cannot have, blamed on the
+    ``ARB__`` variable that set it where one did. ``ports=False``: for a reader of the run's database (a
+    notebook), which listens on nothing."""
+    shown = str(config.path)
+    overrides = [Override(variable, tuple(key.split("."))) for key, variable in config.overrides.items()]
+    try:
+        _check_venues(config, shown)
+        _check_markets(config, shown)
+        _check_store(config, shown)
+        _check_db_env(os.environ if environ is None else environ)
+        _check_capture(config, shown)
+        if ports:
+            _check_ports(config, shown)
+    except ConfigError as exc:
+        raise blame(exc, shown, overrides) from None
+
+
+def checked_config(path: str | Path, environ: Mapping[str, str] | None = None, *, ports: bool = True) -> Config:
+    """:func:`~arb.config.load_config` then :func:`preflight`: the config as ``arb config check`` accepts it."""
+    config = load_config(path, environ)
+    preflight(config, ports=ports, environ=environ)
+    return config
+
+
+def _check_ports(config: Config, shown: str) -> None:
     for key, port in config.listening_ports():
         problem = port_problem(port)
-        if problem is not None:  # named as load_config names it: the variable that set it, else the file
-            where = f"${config.overrides[key]}" if key in config.overrides else str(config.path)
-            raise ConfigError(where, key, f"cannot listen on {HOST}:{port}: {problem}")
+        if problem is not None:
+            raise ConfigError(shown, key, f"cannot listen on {HOST}:{port}: {problem}")
 
 
 def port_problem(port: int) -> str | None:
@@ -40,3 +80,87 @@ def port_problem(port: int) -> str | None:
         except OSError as exc:
             return exc.strerror or str(exc)
     return None
+
+
+def _check_store(config: Config, shown: str) -> None:
+    try:
+        check_db_url(config.store.url)
+    except ValueError as exc:
+        raise ConfigError(shown, "store.url", str(exc)) from None
+
+
+def _check_venues(config: Config, shown: str) -> None:
+    for venue, section in config.venues.items():
+        key = f"venues.{venue}"
+        try:
+            ref = resolve(venue, section.adapter, section.ccxt_id)
+        except UnknownVenue as exc:
+            where = ".adapter" if section.adapter else ".ccxt_id" if section.ccxt_id else ""
+            raise ConfigError(shown, key + where, str(exc)) from None
+        if section.kind == "sandbox" and not ref.adapter.has_sandbox:
+            raise ConfigError(shown, f"{key}.kind", f"the {ref.adapter.key} adapter has no sandbox "
+                              f"(adapters with one: {', '.join(sandbox_adapters())})")
+        # Books from the venue itself (a live venue; a paper one with no capture outside a replay) come
+        # through its adapter's feed (arb/runtime/feeds.py), and a live venue trades through it.
+        own_books = section.kind == "live" or (
+            section.kind == "paper" and not section.capture_venue and config.engine.mode != "replay")
+        refusal = ref.adapter.books_refusal(ref.ccxt_id) if own_books else None
+        if refusal is None and section.kind == "live" and not config.engine.dry_run:
+            refusal = ref.adapter.live_refusal(ref.ccxt_id)  # never trade blind
+        if refusal is not None:
+            raise ConfigError(shown, key, refusal)
+
+
+def _check_markets(config: Config, shown: str) -> None:
+    """A sandbox venue lists each market the way its adapter's sandbox does (the Gate sandbox: in decimal
+    places): its steps must be ones it can state. The same rule builds the sandbox's markets at run time."""
+    for venue, section in config.venues.items():
+        if section.kind != "sandbox":
+            continue
+        adapter = resolve(venue, section.adapter, section.ccxt_id).adapter
+        for symbol in section.symbols or config.engine.symbols:
+            market = section.markets[symbol]
+            for field in ("price_step", "amount_step"):
+                try:
+                    adapter.check_sandbox_step(getattr(market, field))
+                except ValueError as exc:
+                    raise ConfigError(shown, f"venues.{venue}.markets.{symbol}.{field}",
+                                      f"{exc} (a sandbox venue)") from None
+
+
+def _check_capture(config: Config, shown: str) -> None:
+    """The capture a simulated venue plays is there and opens (``load`` checked that there is one to name)."""
+    needs_capture = config.engine.mode == "replay" or any(
+        v.kind != "live" and v.capture_venue for v in config.venues.values())
+    if not needs_capture or config.replay is None:
+        return
+    capture = config.capture_path()
+    if capture is None or not capture_files(capture):
+        name = config.replay.capture
+        if name.startswith(BUNDLED_PREFIX):
+            raise ConfigError(shown, "replay.capture", f"no bundled capture {name[len(BUNDLED_PREFIX):]!r} "
+                              f"(bundled: {', '.join(bundled_captures())})")
+        raise ConfigError(shown, "replay.capture", f"capture file not found: {capture} ({WHAT_A_CAPTURE_IS})")
+    _check_capture_opens(capture, shown)
+
+
+def _check_capture_opens(capture: Path, shown: str) -> None:
+    """The capture opens and its first line reads, through the strict reader the run uses: a file that is
+    not a capture (another format, a damaged gzip header, unreadable) fails here, not after the run has
+    started. A file damaged further in still fails the run at that line (``file:line``); reading all of
+    it here would make every start as slow as a pass over the whole capture."""
+    try:
+        with closing(read_timeline(capture)) as events:  # the first file of a timeline
+            next(events, None)
+    except CaptureFormatError as exc:
+        raise ConfigError(shown, "replay.capture", str(exc)) from None
+
+
+def _check_db_env(environ: Mapping[str, str]) -> None:
+    """``$ARB_DB_URL`` (the database ``arb db`` and ``arb report`` use without ``--db``), when set."""
+    url = environ.get(DB_URL_ENV)
+    if url:
+        try:
+            check_db_url(url)
+        except ValueError as exc:
+            raise ConfigError(f"${DB_URL_ENV}", "", str(exc)) from None

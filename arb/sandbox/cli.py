@@ -14,8 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from arb.commands.arguments import port
-from arb.config import capture_argument
+from arb.commands.arguments import capture_argument, port
 from arb.errors import ConfigError
 from arb.sandbox import values
 from arb.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
@@ -92,9 +91,11 @@ def _balance(text: str) -> tuple[str, Decimal]:
 def from_arb_config(args: argparse.Namespace) -> SandboxConfig:
     """The sandbox an arb config's sandbox venue describes, so that config's runs trade what it says."""
     from arb.config import load_config
+    from arb.runtime.preflight import preflight
     from arb.venues.gate.adapter import sandbox_pairs
 
     config = load_config(args.config)
+    preflight(config, ports=False)  # as `arb run` would refuse it; the sandbox's port is --port's
     venues = [name for name, section in config.venues.items() if section.kind == "sandbox"]
     name = args.venue or (venues[0] if venues else None)
     if name not in venues:

@@ -31,7 +31,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from arb.errors import StoreError, UsageError
+from arb.errors import ArbError, StoreError, UsageError
 
 DEFAULT_DB_URL = "sqlite:///arb.db"
 DB_URL_ENV = "ARB_DB_URL"
@@ -58,7 +58,7 @@ def parse_url(url: str | URL) -> URL:
         try:
             parsed = make_url(url)
         except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-            from arb.config import mask_url
+            from arb.config.secrets import mask_url
 
             raise UsageError(f"not a database URL: {mask_url(url)!r} "
                              "(expected sqlite:///FILE or postgresql+psycopg://USER@HOST/DB)") from None
@@ -74,7 +74,7 @@ def _check_utf8(url: str) -> None:
     try:
         url.encode("utf-8")
     except UnicodeEncodeError as exc:
-        from arb.config import mask_url
+        from arb.config.secrets import mask_url
 
         raise UsageError(f"not a database URL: {mask_url(url)!r} holds bytes that are not UTF-8 text (at "
                          f"character {exc.start + 1}); database names and paths must be UTF-8") from None
@@ -239,3 +239,30 @@ def _wal_mode(path: Path) -> bool:
     except OSError:
         return False
     return len(header) == 20 and header.startswith(SQLITE_HEADER) and header[18:20] == b"\x02\x02"
+
+
+def check_db_url(url: str) -> None:
+    """ValueError unless arb can connect through ``url``: it parses, names SQLite or PostgreSQL with a driver
+    that is installed (checked by ``arb.store.db.make_engine``, which every command connects through; no
+    connection is made), has no parameter the driver would ignore, and names a database that outlives a
+    connection: an SQLite file whose directory exists, not in-memory SQLite (the migrations would build
+    their schema in one memory database and the run write to another, empty one)."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SAWarning)  # e.g. a query parameter the driver would ignore
+            make_engine(url).dispose()
+        path = sqlite_file(url)
+        in_memory = path is None and parse_url(url).get_backend_name() == "sqlite"
+    except ArbError as exc:
+        raise ValueError(str(exc)) from None
+    except SAWarning as exc:
+        raise ValueError(str(exc).split(" (Background")[0]) from None
+    if in_memory:
+        raise ValueError("an in-memory SQLite database is gone when its connection closes: name a file, "
+                         "e.g. sqlite:///arb.db")
+    if path is not None and not path.parent.is_dir():
+        raise ValueError(f"the directory of the database file {path} does not exist")

@@ -34,7 +34,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from arb.config import BUNDLED_PREFIX, Config, ReplaySection, bundled_captures, resolve_capture
+from arb.config import Config, ReplaySection
+from arb.config.captures import BUNDLED_PREFIX, bundled_captures, resolve_capture
 from arb.errors import UsageError
 from arb.marketdata.timeline import capture_files
 

@@ -1,7 +1,7 @@
 """A venue seen under the engine's names: its markets and assets translated at its edge.
 
 :class:`RenamedVenue` wraps any :class:`~arb.venues.protocol.Venue` whose config renames a market or
-trades only some of the engine's symbols (:class:`~arb.venues.market_names.MarketNames`). The engine asks
+trades only some of the engine's symbols (:class:`~arb.domain.market_names.MarketNames`). The engine asks
 with its own symbols and reads its own symbols and assets back; the venue inside (live, sandbox or paper)
 only ever sees its own names. Nothing past this module knows a venue names things differently.
 
@@ -16,7 +16,7 @@ import dataclasses
 from datetime import datetime
 
 from arb.domain.market import MarketRules
-from arb.venues.market_names import MarketNames
+from arb.domain.market_names import MarketNames
 from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 
 

@@ -29,8 +29,8 @@ from sqlalchemy import create_engine, text
 
 from arb.config import ReplaySection, load_config
 from arb.engine import Engine
-from arb.errors import CaptureFormatError, ConfigError
-from arb.runtime.preflight import preflight
+from arb.errors import ConfigError
+from arb.runtime.preflight import checked_config, preflight
 
 from .tomlgen import NUMERIC, shipped, to_toml
 
@@ -198,9 +198,10 @@ def test_an_empty_capture_is_refused_by_check_as_by_run(kind: str, window: Path,
     monkeypatch.chdir(tmp_path)
     capture = _empty_capture(kind, tmp_path, window)
     with pytest.raises(ConfigError, match=r"replay\.capture: .*:1: empty: a capture holds at least one event"):
-        load_config(_write(tmp_path, capture, []), environ={})
-    # `run` on the same capture, had `check` let it through, refuses it too.
+        checked_config(_write(tmp_path, capture, []), environ={})
+    # `run` on the same capture (one `check` never saw: set after loading) refuses it with the same line,
+    # in its preflight, before its lease or its row.
     config = load_config(_write(tmp_path, window, []), environ={})
     config = dataclasses.replace(config, replay=ReplaySection(capture=str(capture), speed=0))
-    with pytest.raises(CaptureFormatError, match=":1: empty: a capture holds at least one event"):
+    with pytest.raises(ConfigError, match=r"replay\.capture: .*:1: empty: a capture holds at least one event"):
         asyncio.run(Engine(config, install_signal_handlers=False).run())

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from arb.cli import main
-from arb.config import Credentials, load_config
+from arb.config import load_config
+from arb.config.secrets import Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config.toml"

@@ -2,7 +2,7 @@
 
 Hostile values (NaN, inf, 1e400, 1e-30, huge integers, control characters, wrong types) and hostile
 structure (keys removed, unknown keys, tables replaced by scalars, venues copied) on top of the shipped
-config. Zero tracebacks: the only exception ``load_config`` raises is ``ConfigError``, and the line the
+config. Zero tracebacks: the only exception ``checked_config`` (the config and its preflight) raises is ``ConfigError``, and the line the
 user sees is one line naming the file and a key of the document.
 """
 
@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arb.cli import main
-from arb.config import load_config
 from arb.errors import ConfigError
+from arb.runtime.preflight import checked_config
 
 from .tomlgen import mutated, revalued, to_toml
 
@@ -48,7 +48,7 @@ def test_fuzzed_configs_are_accepted_or_refused_in_one_line_naming_the_key(
     tomllib.loads(text)  # the generator writes valid TOML: what is fuzzed is arb's validation
     path.write_text(text)
     try:
-        load_config(path, environ={})
+        checked_config(path, environ={})
     except ConfigError as exc:
         assert exc.key, str(exc)  # every rejection of a TOML document names a key
     # The command: exit 0 with the effective config, or exit 2 with one line naming file and key.

@@ -1,4 +1,4 @@
-"""``ARB__SECTION__KEY`` environment overrides (``arb/config_overrides.py``): every key can be set from the
+"""``ARB__SECTION__KEY`` environment overrides (``arb/config/overrides.py``): every key can be set from the
 environment, is held to the file's rules, and a bad one is one line naming the variable."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from arb.cli import main
 from arb.config import load_config
-from arb.config_overrides import parse_value
+from arb.config.overrides import parse_value
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config.toml"

@@ -1,5 +1,5 @@
 """A venue's ``symbols`` and ``market_names`` in the config: what holds together is accepted, and each kind
-of mistake is one line naming the key (the rules of ``arb/venues/market_names.py``, which the run uses)."""
+of mistake is one line naming the key (the rules of ``arb/domain/market_names.py``, which the run uses)."""
 
 from __future__ import annotations
 

@@ -159,10 +159,10 @@ async def test_the_line_is_opened_before_the_first_orders_one_connection_per_pai
 
 
 def test_the_engine_finds_the_live_venue_under_the_adapters_wrappers() -> None:
+    from arb.domain.market_names import MarketNames
     from arb.execution.guard import GuardedVenue
     from arb.execution.throttle import VenueLimits, VenueThrottle
     from arb.runtime.venues import _live_inside
-    from arb.venues.market_names import MarketNames
     from arb.venues.renamed import RenamedVenue
 
     live = LiveVenue("gate", FakeExchange([0.0]))

@@ -102,7 +102,7 @@ def apply_overrides(raw: Mapping[str, Any], environ: Mapping[str, str], root: ty
 def _resolve(variable: str, parts: list[str], data: Mapping[str, Any], root: type[BaseModel],
              engine_symbols: list[str], did_you_mean: Callable[[Sequence[object]], str]) -> tuple[str, ...]:
     """The key path ``parts`` names, checked against the config's sections and the file's names."""
-    from arb.config import SECRET_KEY_NAMES, env_prefix
+    from arb.config.secrets import SECRET_KEY_NAMES, env_prefix
 
     shown = f"${variable}"
     path: list[str] = []

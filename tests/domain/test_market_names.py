@@ -1,4 +1,4 @@
-"""A venue's symbols and its names for them (``arb/venues/market_names.py``) and the venue seen under the
+"""A venue's symbols and its names for them (``arb/domain/market_names.py``) and the venue seen under the
 engine's names (``arb/venues/renamed.py``), on a real paper venue."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from arb.domain.market import MarketRules, Side
+from arb.domain.market_names import MarketNameError, MarketNames
 from arb.errors import BadSymbol
 from arb.venues.adapter import check_tradable
-from arb.venues.market_names import MarketNameError, MarketNames
 from arb.venues.paper.venue import PaperConfig, PaperVenue
 from arb.venues.protocol import OrderRequest
 from arb.venues.renamed import RenamedVenue

@@ -1,0 +1,231 @@
+"""Reading a config file: TOML, the environment's overrides, the schema, and the checks a file can be given by
+itself (two settings that contradict each other, a symbol without its section, two servers on one port).
+
+Everything here is pure of the machine and of arb's runtime: what a config needs from venues' adapters, the
+database driver, the capture files or free ports is checked one level up, by the preflight every command
+runs (``arb/runtime/preflight.py``), so ``arb config check`` refuses exactly what ``arb run`` would.
+The first problem found becomes one :class:`~arb.errors.ConfigError` line naming the file, the key and
+what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from arb.config.messages import did_you_mean, first_error
+from arb.config.model import Config
+from arb.config.overrides import apply_overrides, blame
+from arb.config.schema import VENUE_NAME, ConfigModel, MonitoringSection
+from arb.config.secrets import (
+    ALERT_URLS_ENV,
+    credentials_from_env,
+    env_prefix,
+    mask_alert_url,
+    reject_secrets,
+)
+from arb.domain.market import Symbol
+from arb.domain.market_names import MarketNameError, MarketNames
+from arb.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config.toml")
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | None = None) -> Config:
+    """Read a config file, apply the environment's ``ARB__SECTION__KEY`` overrides (``arb/config/overrides.py``),
+    validate and freeze. Raises ConfigError with one clear line (naming the variable for an override)."""
+    path = Path(path)
+    shown = str(path)
+    environ = os.environ if environ is None else environ
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(shown, "", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(shown, "", f"not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(shown, "", f"cannot read: {exc.__class__.__name__}") from None
+    raw, overrides = apply_overrides(raw, environ, ConfigModel, did_you_mean)
+    try:
+        config = _validated(raw, path, shown, environ)
+    except ConfigError as exc:
+        raise blame(exc, shown, overrides) from None
+    return dataclasses.replace(config, overrides={o.key: o.variable for o in overrides})
+
+
+def _validated(raw: dict[str, Any], path: Path, shown: str, environ: Mapping[str, str]) -> Config:
+    """The file's data (overrides applied) validated in full: the first problem is one ConfigError."""
+    reject_secrets(raw, shown, environ_hint=True)
+    try:
+        model = ConfigModel.model_validate(raw)
+    except ValidationError as exc:
+        raise first_error(exc, shown) from None
+
+    _check_venue_names(model, shown)
+    _check_symbols(model, shown)
+    _check_routes(model, shown)
+    config = Config(
+        path=path,
+        engine=model.engine,
+        store=model.store,
+        replay=model.replay,
+        detection=model.detection,
+        symbols=dict(model.symbols),
+        risk=model.risk,
+        execution=model.execution,
+        venues=dict(model.venues),
+        sandbox=model.sandbox,
+        monitoring=_monitoring(model.monitoring, environ, shown),
+        credentials={
+            venue: creds
+            for venue in model.venues
+            if (creds := credentials_from_env(venue, environ)) is not None
+        },
+    )
+    _check_replay(config, shown)
+    _check_ports(config, shown)
+    return config
+
+
+def _check_ports(config: Config, shown: str) -> None:
+    """No two of a run's servers on one port: the second could never listen (that it is free now is the
+    preflight's to check, ``arb/runtime/preflight.py``: it depends on the machine, not the file)."""
+    taken: dict[int, str] = {}
+    for key, port in config.listening_ports():
+        if port in taken:
+            raise ConfigError(shown, key, f"port {port} is {taken[port]}'s too: each server needs its own "
+                              "(or 0, any free port)")
+        taken[port] = key
+
+
+def _monitoring(section: MonitoringSection, environ: Mapping[str, str], shown: str) -> MonitoringSection:
+    """The section with ``$ARB_ALERT_URLS`` added; every URL one apprise can deliver to (the URL itself is
+    never echoed: it may carry a token)."""
+    urls = (*section.alert_urls, *environ.get(ALERT_URLS_ENV, "").split())
+    if urls:
+        import apprise
+
+        for k, url in enumerate(urls):
+            if apprise.Apprise.instantiate(url) is None:
+                where = (f"monitoring.alert_urls[{k}]" if k < len(section.alert_urls)
+                         else f"${ALERT_URLS_ENV} (URL {k - len(section.alert_urls) + 1})")
+                raise ConfigError(shown, where, f"not an alert URL apprise can deliver to ({mask_alert_url(url)}); "
+                                  "see https://github.com/caronc/apprise/wiki")
+    return section.model_copy(update={"alert_urls": urls})
+
+
+def _check_venue_names(model: ConfigModel, shown: str) -> None:
+    for venue in model.venues:
+        if not VENUE_NAME.fullmatch(venue):
+            raise ConfigError(shown, f"venues.{venue}", "a venue name is letters, digits, '_' and '-' (at most "
+                              "64), e.g. spot_main")
+
+
+def _check_routes(model: ConfigModel, shown: str) -> None:
+    """One venue per side of the capture: the engine routes each (capture venue, symbol) to one venue, so a
+    second would never be fed (and two copies of one book never cross anyway)."""
+    fed_by: dict[str, str] = {}
+    for venue, section in model.venues.items():
+        source = section.capture_venue
+        if source is None or section.kind == "live":  # a live venue's books come from the venue itself
+            continue
+        if source in fed_by:
+            raise ConfigError(shown, f"venues.{venue}.capture_venue",
+                              f"{source!r} already feeds venues.{fed_by[source]}: each side of the capture "
+                              "feeds one venue")
+        fed_by[source] = venue
+
+
+def _check_symbols(model: ConfigModel, shown: str) -> None:
+    for text in model.symbols:
+        try:
+            Symbol.parse(text)
+        except ValueError as exc:
+            raise ConfigError(shown, f"symbols.{text}", str(exc)) from None
+    for text in model.engine.symbols:
+        if text not in model.symbols:
+            raise ConfigError(shown, "engine.symbols", f"{text} has no [symbols.\"{text}\"] section (max_size)")
+    _check_venue_symbols(model, shown)
+    for venue, section in model.venues.items():
+        for text in section.markets:
+            try:
+                Symbol.parse(text)
+            except ValueError as exc:
+                raise ConfigError(shown, f"venues.{venue}.markets.{text}", str(exc)) from None
+        if section.kind != "live":
+            for text in section.symbols or model.engine.symbols:
+                if text not in section.markets:
+                    raise ConfigError(
+                        shown, f"venues.{venue}.markets",
+                        f"a {section.kind} venue needs [venues.{venue}.markets.\"{text}\"] "
+                        "(price_step, amount_step, min_amount, min_notional)",
+                    )
+
+
+def _check_venue_symbols(model: ConfigModel, shown: str) -> None:
+    """Each venue's ``symbols`` and ``market_names`` hold together (the rules of ``MarketNames.build``, which
+    the run builds them with), and every engine symbol has two venues to cross between."""
+    for venue, section in model.venues.items():
+        try:
+            names = MarketNames.build(model.engine.symbols, section.symbols, section.market_names)
+        except MarketNameError as exc:
+            raise ConfigError(shown, f"venues.{venue}.{exc.key}", str(exc)) from None
+        if len(names.venue_amounts(section.balances)) < len(section.balances):
+            raise ConfigError(shown, f"venues.{venue}.balances", "an asset is given twice: once under the "
+                              "engine's name and once under the name market_names gives it on this venue")
+    for symbol in model.engine.symbols:
+        trading = [name for name, section in model.venues.items() if symbol in (section.symbols or (symbol,))]
+        if len(trading) < 2:
+            raise ConfigError(shown, "engine.symbols", f"{symbol} is traded on {len(trading)} venue(s) "
+                              f"({', '.join(trading) or 'none'}); an arbitrage needs two: add it to another "
+                              "venue's symbols")
+
+
+def _check_replay(config: Config, shown: str) -> None:
+    needs_capture = config.engine.mode == "replay" or any(
+        v.kind != "live" and v.capture_venue for v in config.venues.values()
+    )
+    if config.engine.mode == "replay" and config.replay is None:
+        raise ConfigError(shown, "replay", "mode = \"replay\" needs a [replay] section with capture")
+    if config.simulated:  # every venue is simulated from the capture, on its market timeline
+        mode = config.engine.mode
+        for venue, section in config.venues.items():
+            if section.kind == "live":
+                raise ConfigError(shown, f"venues.{venue}.kind", f"a {mode} run on a capture is a simulation: "
+                                  "it cannot use a live venue (mode = \"live\" trades for real)")
+            if not section.capture_venue:
+                raise ConfigError(shown, f"venues.{venue}.capture_venue",
+                                  f"required in {mode} mode on a capture: which venue of the capture feeds "
+                                  "this venue (for live books with paper orders: mode = \"live\", dry_run)")
+    if needs_capture and config.replay is None:  # paper or live mode: the venue's books would never come
+        venue = next(name for name, v in config.venues.items() if v.kind != "live" and v.capture_venue)
+        raise ConfigError(shown, f"venues.{venue}.capture_venue",
+                          "names a side of the capture, but there is no [replay] section with a capture")
+    if config.sandbox.url is not None:
+        for venue, section in config.venues.items():
+            if section.kind != "sandbox":
+                continue
+            if config.simulated:
+                raise ConfigError(shown, "sandbox.url", f"a {config.engine.mode} run on a capture is a "
+                                  "simulation on market time, which a sandbox in another process cannot "
+                                  "follow: use the in-process sandbox (no url), or mode = \"live\" against "
+                                  "the external one (real time)")
+            if venue not in config.credentials:
+                env = env_prefix(venue)
+                raise ConfigError(shown, f"venues.{venue}",
+                                  f"an external sandbox needs {env}API_KEY and {env}API_SECRET in the environment")
+    if config.engine.mode == "paper" and config.replay is not None and config.replay.speed <= 0:
+        raise ConfigError(shown, "replay.speed",
+                          "paper mode plays the capture in real time: set a speed > 0 (1 = recorded pace)")
+    if config.engine.mode == "live":
+        for venue, section in config.venues.items():
+            if section.kind == "live" and venue not in config.credentials:
+                env = env_prefix(venue)
+                raise ConfigError(shown, f"venues.{venue}",
+                                  f"live venue needs {env}API_KEY and {env}API_SECRET in the environment")

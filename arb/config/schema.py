@@ -1,0 +1,293 @@
+"""The configuration's schema: every section as a frozen pydantic model, each value's type and range.
+
+Numbers are finite and within the range arb's arithmetic is built for (``arb.domain.market.MAX_QUANTITY``);
+price and amount steps are ones arb can round to (``arb.domain.market.check_step``); amounts and fees are
+exact decimals as written. Nothing here reads a file, the environment or anything above ``arb.domain``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from arb.domain.market import MAX_QUANTITY, Symbol, check_step
+
+
+def check_path_length(text: str) -> None:
+    """ValueError unless the system can look ``text`` up: each part of it at most the file system's NAME_MAX
+    bytes, the whole at most PATH_MAX, and every character one a file name can hold. A path past those
+    limits is not missing, it is an error (``OSError: File name too long``) wherever it is first used."""
+    try:
+        encoded = os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not a file name the system can encode ({exc.reason} at character {exc.start})") from None
+    path = Path(text)
+    existing = _existing_parent(path)
+    name_max, path_max = _pathconf(existing, "PC_NAME_MAX", 255), _pathconf(existing, "PC_PATH_MAX", 4096)
+    if len(encoded) >= path_max:  # PATH_MAX counts the terminating NUL
+        raise ValueError(f"a path of {len(encoded)} bytes is too long (at most {path_max - 1} here)")
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > name_max:
+            raise ValueError(f"a file name of {size} bytes is too long (at most {name_max} here)")
+
+
+def _existing_parent(path: Path) -> Path:
+    """The nearest directory above ``path`` that exists: the file system whose limits it lives under."""
+    for parent in path.absolute().parents:
+        try:
+            if parent.is_dir():
+                return parent
+        except OSError:  # itself too long to look up
+            continue
+    return Path(path.absolute().anchor)
+
+
+def _pathconf(path: Path, name: str, default: int) -> int:
+    try:
+        value = os.pathconf(path, name)
+    except (OSError, ValueError):  # not a limit this system reports
+        return default
+    return value if value > 0 else default
+
+
+def _exact_decimal(value: Any) -> Any:
+    """Accept TOML strings and integers as exact decimals; floats via their shortest repr.
+
+    ``taker_fee = 0.001`` in TOML is a float whose repr is ``'0.001'``, exactly what the user wrote;
+    ``Decimal(0.001)`` would instead carry the binary approximation into every fee computed from it.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a decimal number, got a boolean")
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip())
+        except ArithmeticError:
+            raise ValueError(f"not a decimal number: {value!r}") from None
+    return value
+
+
+def _step(value: Decimal) -> Decimal:
+    check_step(value)  # the rule rounding applies at run time (arb/domain/market.py)
+    return value
+
+
+# Amounts, prices, balances and money limits: finite, and at most MAX_QUANTITY (the range arb's exact
+# arithmetic is sized for). Basis points below 10,000: a 100% allowance would price a sell leg at zero.
+Dec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(allow_inf_nan=False)]
+PositiveDec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+NonNegDec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+FeeRate = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=Decimal("0.05"), allow_inf_nan=False)]
+Bps = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=10_000, allow_inf_nan=False)]
+Step = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(allow_inf_nan=False), AfterValidator(_step)]
+
+
+def _seconds(*, gt: float | None = None, ge: float | None = None, le: float, default: float | None) -> Any:
+    """A finite duration (or speed) in a sane range: ``inf`` would overflow a timedelta or a timer."""
+    return Field(default=default, gt=gt, ge=ge, le=le, allow_inf_nan=False)
+
+
+DAY_MS = 86_400_000
+# The slowest request rate a venue may be given: one request per 100 s, a hundred times slower than the
+# slowest budget an exchange publishes (about one a second). A run's start alone makes several requests
+# (markets, balances, open orders, fills) and a pair's legs and lookups several more; below this a run sits
+# silent for hours after "run N started" (at 1e-9, one request per 32 years: it never moves again).
+MIN_RATE_PER_S = 0.01
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class EngineSection(_Section):
+    mode: Literal["replay", "paper", "live"] = "replay"
+    symbols: tuple[str, ...] = Field(min_length=1)
+    book_depth: int = Field(default=20, ge=1, le=1000)
+    status: Literal["auto", "rich", "plain", "off"] = "auto"
+    # A plain status line every this many wall seconds (the rich view redraws 4 times a second regardless):
+    # from 0.1 (ten lines a second already scroll faster than anyone reads; 1e-6 flooded the terminal) to an
+    # hour (a long live run still says it is alive).
+    status_interval_s: float = _seconds(default=5.0, ge=0.1, le=3600)
+    stale_after_ms: int = Field(default=10_000, gt=0, le=DAY_MS)  # a book silent this long is `stale`
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    dry_run: bool = False
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_well_formed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            Symbol.parse(text)
+        if len(set(value)) != len(value):
+            raise ValueError("symbols are listed twice")
+        return value
+
+
+class StoreSection(_Section):
+    url: str = "sqlite:///arb.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        # That it parses with an installed driver is the preflight's (arb.store.db.check_db_url): it needs
+        # SQLAlchemy, which this module does not import.
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        return value
+
+
+class ReplaySection(_Section):
+    # A path (relative to the config file) or "bundled:<name>" for data shipped inside the package. A
+    # directory or glob of files (a day per file) replays them in name order as one timeline.
+    capture: str = Field(min_length=1)
+    speed: float = _seconds(default=0.0, ge=0, le=1e6)  # 0 = as fast as possible, 1 = recorded speed
+
+
+class DetectionSection(_Section):
+    min_edge_bps: NonNegDec = Decimal("0.5")
+    min_profit: NonNegDec = Decimal("0")
+    abnormal_edge_bps: PositiveDec = Decimal("50")
+    max_book_age_ms: int = Field(default=500, gt=0, le=DAY_MS)
+
+
+class SymbolSection(_Section):
+    max_size: PositiveDec  # base units per opportunity
+
+
+class RiskSection(_Section):
+    max_notional_per_trade: PositiveDec
+    max_exposure_per_asset: PositiveDec  # unhedged base units per venue and asset
+    daily_loss_limit: PositiveDec
+    max_consecutive_failures: int = Field(default=3, ge=1, le=1_000_000)
+    failure_cooldown_s: float = _seconds(default=60.0, gt=0, le=86_400)
+    kill_switch_file: str = Field(default="arb.kill", min_length=1)  # "" would name ".", which exists
+
+    @field_validator("kill_switch_file")
+    @classmethod
+    def _a_path(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("a file name cannot contain a NUL character")
+        check_path_length(value)  # the risk gate looks it up before every trade: OSError there stops the run
+        return value
+
+
+class ExecutionSection(_Section):
+    slippage_bps: Bps = Decimal("2")
+    leg_policy: Literal["unwind", "complete", "halt"] = "unwind"
+    imbalance_max_slippage_bps: Bps = Decimal("20")
+    order_timeout_s: float = _seconds(default=5.0, gt=0, le=600)
+    lookup_attempts: int = Field(default=6, ge=1, le=100)  # lookups by client id before an order is unresolved
+    # Pairs executing at once, each on its own symbol; 1: a pair is decided only when none is in flight.
+    max_pairs_in_flight: int = Field(default=1, ge=1, le=64)
+
+
+class MarketSection(_Section):
+    """Trading rules for a symbol on a paper or sandbox venue (live venues report their own)."""
+
+    price_step: Step
+    amount_step: Step
+    min_amount: NonNegDec = Decimal(0)
+    min_notional: NonNegDec = Decimal(0)
+
+
+VENUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # it becomes ARB_<NAME>_API_KEY
+
+
+class VenueSection(_Section):
+    # sandbox: the adapter's local exchange; paper: fills against the book locally; live: real.
+    kind: Literal["sandbox", "paper", "live"]
+    # Which adapter speaks this venue (arb/venues/registry.py); default: the venue's name. The venue's name
+    # is the user's choice (gate_main, gate_hedge) once the adapter is named.
+    adapter: str | None = Field(default=None, min_length=1)
+    ccxt_id: str | None = Field(default=None, min_length=1)  # the ccxt exchange id; default: the adapter's
+    taker_fee: FeeRate
+    fee_tier: str = Field(min_length=1)  # which published tier taker_fee comes from
+    buy_fee_in: Literal["base", "quote"] = "base"
+    capture_venue: str | None = Field(default=None, min_length=1)  # which venue of the capture feeds this one
+    balances: dict[str, NonNegDec] = Field(default_factory=dict)  # starting balances (paper/sandbox)
+    # Simulated venues (paper, sandbox): a request's trip to the venue (it is matched at arrival) and the
+    # answer's trip back, each plus a uniform draw in [0, latency_jitter_ms] seeded per venue
+    # (arb/venues/latent.py). In a replay these are market time.
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+    ack_latency_ms: int | None = Field(default=None, ge=0, le=60_000)  # default: latency_ms
+    latency_jitter_ms: int = Field(default=0, ge=0, le=60_000)
+    # In a simulation: this venue's book updates reach arb this much later than the capture recorded them
+    # (the capture's timestamps are already a real receipt time; 0 replays them as they were). Unset: read
+    # from the capture's exchange times where it has them, else 0 (arb/runtime/feed_latency.py).
+    feed_latency_ms: int | None = Field(default=None, ge=0, le=60_000)
+    # Overrides the adapter's declared global request rate (per second; on a generic ccxt venue in ccxt
+    # cost units, each request at its endpoint's cost). Default: the adapter's (ccxt's rateLimit). At least
+    # MIN_RATE_PER_S.
+    rate_limit_per_s: float | None = _seconds(default=None, ge=MIN_RATE_PER_S, le=1e6)
+    markets: dict[str, MarketSection] = Field(default_factory=dict)  # keyed by the engine's symbol
+    # The engine symbols this venue trades (default: all of [engine] symbols); detection pairs it only with
+    # venues trading the same symbol. ``market_names``: engine symbol -> this venue's name for the market
+    # where it differs ({ "BTC/USDT" = "XBT/USDT" }); its assets follow (arb/domain/market_names.py).
+    symbols: tuple[str, ...] | None = Field(default=None, min_length=1)
+    market_names: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("balances")
+    @classmethod
+    def _asset_codes(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for asset in value:
+            if not (asset.isalnum() and asset.upper() == asset):
+                raise ValueError(f"asset code {asset!r} must be upper-case letters/digits, e.g. USDT")
+        return value
+
+
+class SandboxSection(_Section):
+    port: int = Field(default=0, ge=0, le=65535)  # 0 = any free loopback port
+    # Connect to an already-running `arb sandbox` (e.g. http://127.0.0.1:8765) instead of starting one
+    # in-process; its key/secret come from ARB_<VENUE>_API_KEY / ARB_<VENUE>_API_SECRET like a live venue's.
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None:
+            from urllib.parse import urlsplit
+
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+            except ValueError:
+                parts = None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http(s) URL such as http://127.0.0.1:8765")
+        return value.rstrip("/") if value else value
+
+
+class MonitoringSection(_Section):
+    """What a trader watches from outside the process (``arb/monitoring/``)."""
+
+    # Prometheus /metrics on 127.0.0.1 at this port while `arb run` runs (0 = any free port); None = off.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # The read-only web dashboard on http://127.0.0.1:<port>/ while `arb run` runs (0 = any free port, the
+    # URL is printed at start); None = off. `arb dashboard` serves a stored run's.
+    dashboard_port: int | None = Field(default=None, ge=0, le=65535)
+    # Apprise URLs (tgram://, slack://, discord://, mailto://, json://...) told of halts, breaker trips,
+    # stale venues, the daily loss limit and the kill switch. They usually hold a token: prefer the
+    # environment, ARB_ALERT_URLS (whitespace-separated), which is added to these.
+    alert_urls: tuple[str, ...] = Field(default=(), repr=False)
+
+
+class ConfigModel(_Section):
+    """The whole file, validated."""
+
+    engine: EngineSection
+    store: StoreSection = StoreSection()
+    replay: ReplaySection | None = None
+    detection: DetectionSection = DetectionSection()
+    symbols: dict[str, SymbolSection]
+    risk: RiskSection
+    execution: ExecutionSection = ExecutionSection()
+    venues: dict[str, VenueSection] = Field(min_length=2)
+    sandbox: SandboxSection = SandboxSection()
+    monitoring: MonitoringSection = MonitoringSection()
