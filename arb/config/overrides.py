@@ -15,6 +15,12 @@ Overrides are applied to the file's data before anything is validated, so an ove
 rules as the file and a bad one gets the same one line, naming the variable instead of the file
 (:func:`blame`). A key that does not exist is refused with the file's "did you mean". Secrets stay out of
 overrides as they stay out of the file (``ARB_<VENUE>_API_KEY`` is the only way in).
+
+Why not pydantic-settings' ``env_nested_delimiter``: it maps a variable to a field by the field's name, and
+arb's tables are keyed by names a variable cannot spell (``symbols."LINK/USDT"``, a venue ``gate-main``, a
+market ``markets."LINK/USDT"``), found here among the file's own names; it applies variables after the file
+is read, where an override of a key the file has no table for is silently dropped; and its errors name the
+field, not the variable that set it.
 """
 
 from __future__ import annotations
