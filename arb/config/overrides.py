@@ -18,9 +18,8 @@ overrides as they stay out of the file (``ARB_<VENUE>_API_KEY`` is the only way 
 
 Why not pydantic-settings' ``env_nested_delimiter``: it maps a variable to a field by the field's name, and
 arb's tables are keyed by names a variable cannot spell (``symbols."LINK/USDT"``, a venue ``gate-main``, a
-market ``markets."LINK/USDT"``), found here among the file's own names; it applies variables after the file
-is read, where an override of a key the file has no table for is silently dropped; and its errors name the
-field, not the variable that set it.
+market ``markets."LINK/USDT"``), found here among the file's own names; and its validation errors name the
+field, not the variable that set it, where arb's one line must name the variable.
 """
 
 from __future__ import annotations
