@@ -24,6 +24,7 @@ from rich.table import Table
 
 from arb.display import Precision, money
 from arb.execution.risk import RiskState
+from arb.positions import equity, unrealized_total
 from arb.runtime.trades import TradeRecord
 from arb.runtime.view import RunView
 
@@ -148,6 +149,32 @@ class StatusReporter:
             if exposed:
                 out.append(("exposure", ", ".join(exposed)))
             out.append(("risk", _risk_text(risk, self.precision.pnl())))
+        out += self._positions()
+        return out
+
+    def _positions(self) -> list[tuple[str, str]]:
+        """The open positions of settled pairs at each book's mid now, and the equity (``arb.positions``);
+        the directions a venue's inventory cannot fund at max_size (``runtime/depletion.py``)."""
+        view = self._engine
+        out = []
+        reader = getattr(view, "positions", None)  # a stand-in without them (a test's) shows none
+        if reader is not None:
+            positions = reader()
+            pnl = self.precision.pnl()
+            if positions:
+                out.append(("OPEN", ", ".join(
+                    f"{p.venue} {money(p.amount, self.precision.asset(p.base, p.venue))} {p.base} at cost "
+                    f"{money(p.cost, self.precision.price(p.symbol))} unrealized "
+                    f"{'no mark' if p.unrealized is None else money(p.unrealized, pnl)}" for p in positions)))
+            unrealized = unrealized_total(positions)
+            quotes = {book.symbol.split("/")[1] for book in view.books}
+            out.append(("equity", ", ".join(
+                f"{'unknown (no mark)' if v is None else money(v, pnl)} {q}"
+                for q, v in sorted(equity(view.funnel.realized_pnl, unrealized, quotes).items()))))
+        watch = getattr(view, "inventory", None)
+        if watch is not None and watch.depleted:
+            out.append(("DEPLETED", ", ".join(f"{d.venue} {d.asset} {money(d.balance, self.precision.asset(d.asset, d.venue))} "
+                                              f"({d.side}s of {d.symbol})" for _, d in sorted(watch.depleted.items()))))
         return out
 
     def _balances(self) -> list[tuple[str, str]]:
