@@ -9,4 +9,6 @@ Needs the ``notebooks`` extra (pandas, matplotlib); nothing in the engine import
 - ``plots``: the figures, and :func:`~arb.analysis.plots.drawn`, what a figure actually holds (points per
   series, bar heights, heatmap cells) read back from its matplotlib artists, which the notebooks print
   under each figure and the tests compare with the database.
+- ``trading_plots``: what a run made and how it traded: equity (open positions apart from realized), PnL per
+  hour, gross and net edge, fill rate per venue over time, latency percentiles per venue and clock.
 """

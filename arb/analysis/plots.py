@@ -364,8 +364,12 @@ def heatmap_figure(points: pd.DataFrame, row_key: str, col_key: str, panel_key: 
     share one colour scale across all their panels: ``count`` sequential from zero, ``money`` diverging
     around zero (red loses, green gains) and printed at ``places`` decimals. Each cell prints its value.
     ``names`` label the grid keys on the axes (with their units)."""
-    def numeric(value: Any) -> Decimal:
-        return Decimal(str(value))
+    def numeric(value: Any) -> tuple[int, Decimal, str]:
+        """Numbers in numeric order, then any other value (a leg policy, a capture) in text order."""
+        try:
+            return 0, Decimal(str(value)), ""
+        except ArithmeticError:
+            return 1, Decimal(0), str(value)
 
     panels = sorted(points[panel_key].unique(), key=numeric) if panel_key else [None]
     rows_v = sorted(points[row_key].unique(), key=numeric)

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import nbformat
+import pytest
+from nbclient.exceptions import CellExecutionError
 from sqlalchemy import text
 
 from arb.store.db import make_engine
@@ -38,7 +43,18 @@ def _database_results(url: str) -> dict[tuple[str, str, str], tuple[int, Decimal
     return out
 
 
-def test_sweep_heatmaps_hold_each_runs_results(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Swept:
+    db: Path
+    capture: Path
+    nb: nbformat.NotebookNode
+    unchanged: bool  # nothing written in the project while it ran
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Swept:
+    """The notebook as committed, run on a small grid over a trimmed capture into its own database."""
+    tmp_path = tmp_path_factory.mktemp("study")
     project = make_project(tmp_path / "arb")
     capture = trim_capture(project / "linkusdt-30min.jsonl.gz", datetime(2021, 8, 20, 0, 30, tzinfo=UTC),
                            datetime(2021, 8, 20, 1, 0, tzinfo=UTC))
@@ -48,18 +64,10 @@ def test_sweep_heatmaps_hold_each_runs_results(tmp_path: Path) -> None:
                  {"DB_URL": f"sqlite:///{db}", "CAPTURE": "../linkusdt-30min.jsonl.gz", "FEE_RATES": FEES,
                   "LATENCY_MS": LATENCIES, "MIN_EDGE_BPS": EDGES, "WORKERS": 2}, timeout=900)
     after = sorted(p.name for p in project.iterdir()), sorted(p.name for p in project.joinpath("notebooks").iterdir())
-    assert after == before  # nothing written in the project: the sweep ran in a temporary directory
-    out = stream_text(nb, "stdout")
-    assert f"8 replays of {capture} into sqlite:///{db}" in out, out
-    assert images(nb) == 1
+    return Swept(db, capture, nb, after == before)
 
-    truth = _database_results(f"sqlite:///{db}")
-    assert len(truth) == 8
-    assert any(n for n, _, _ in truth.values()), "the low fee tier should execute something in this window"
-    # 1000 ms lands every order on the capture's next one-second snapshot, which it meets (the arrival rule):
-    # the heatmap shows slippage there, where it used to show realized = expected.
-    assert any(e != r for (_, latency, _), (n, e, r) in truth.items() if latency == "1000" and n), truth
-    (figure,) = records(nb).values()
+
+def _cells(figure: dict[str, Any]) -> dict[tuple[str, str, str, str], float | None]:
     cells = {}
     for ax in figure["axes"]:
         assert ax["xlabel"] == "order latency (ms, each way)" and ax["ylabel"] == "taker fee (rate, every venue)"
@@ -68,8 +76,51 @@ def test_sweep_heatmaps_hold_each_runs_results(tmp_path: Path) -> None:
             for i, fee in enumerate(FEES):
                 for j, latency in enumerate(LATENCIES):
                     cells[(metric, fee, latency, edge)] = table[i][j]
+    return cells
+
+
+def test_sweep_heatmaps_hold_each_runs_results(swept: Swept) -> None:
+    assert swept.unchanged  # nothing written in the project: the sweep ran in a temporary directory
+    out = stream_text(swept.nb, "stdout")
+    assert f"8 replays of {swept.capture} into sqlite:///{swept.db}" in out, out
+    assert images(swept.nb) == 1
+
+    truth = _database_results(f"sqlite:///{swept.db}")
+    assert len(truth) == 8
+    assert any(n for n, _, _ in truth.values()), "the low fee tier should execute something in this window"
+    # 1000 ms lands every order on the capture's next one-second snapshot, which it meets (the arrival rule):
+    # the heatmap shows slippage there, where it used to show realized = expected.
+    assert any(e != r for (_, latency, _), (n, e, r) in truth.items() if latency == "1000" and n), truth
+    (figure,) = records(swept.nb).values()
+    cells = _cells(figure)
     for (fee, latency, edge), (executed, expected, realized) in truth.items():
         assert cells[("executed", fee, latency, edge)] == executed
         assert math.isclose(cells[("expected_pnl", fee, latency, edge)], float(expected), abs_tol=1e-12)
         assert math.isclose(cells[("realized_pnl", fee, latency, edge)], float(realized), abs_tol=1e-12)
     assert len(cells) == 3 * len(truth)
+
+
+def test_an_existing_sweep_database_is_read_not_run_again(swept: Swept, tmp_path: Path) -> None:
+    """SWEEP_DB: the sweep the first test ran, shown again from its database, which is only read. The grid
+    parameters given are not the sweep's: they are ignored, the sweep's own grid is drawn."""
+    project = make_project(tmp_path / "arb")
+    content = swept.db.read_bytes()
+    nb = execute(project / "notebooks" / "replay_study.ipynb", project / "notebooks",
+                 {"SWEEP_DB": f"sqlite:///{swept.db}", "FEE_RATES": ["0.5"], "LATENCY_MS": ["7"]})
+    out = stream_text(nb, "stdout")
+    assert f"reading the sweeps in sqlite:///{swept.db} (SWEEP_DB): no sweep is run" in out, out
+    assert "replays of" not in out and "sweep 1: 8 runs over fee, latency_ms, min_edge_bps" in out, out
+    assert swept.db.read_bytes() == content  # read-only: no run, no sweep, no byte changed
+    assert sorted(p.name for p in swept.db.parent.iterdir() if p.name.startswith("study.db")) == ["study.db"]
+    (figure,) = records(nb).values()
+    (first,) = records(swept.nb).values()
+    assert _cells(figure) == _cells(first)
+
+
+def test_an_existing_database_without_that_sweep_says_so(swept: Swept, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "arb")
+    with pytest.raises(CellExecutionError) as info:
+        execute(project / "notebooks" / "replay_study.ipynb", project / "notebooks",
+                {"SWEEP_DB": f"sqlite:///{swept.db}", "SWEEP_ID": 9})
+    (line,) = [ln for ln in str(info.value).splitlines() if ln.startswith("NotebookStop: ")]
+    assert line.startswith(f"NotebookStop: sqlite:///{swept.db}: ") and "9" in line, line
