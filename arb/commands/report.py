@@ -22,7 +22,7 @@ from typing import Any
 from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run, timestamp
 from arb.display import MS_PLACES, Precision, money
 from arb.inventory import InventoryRow
-from arb.positions import OpenLot, open_positions, unrealized_total
+from arb.positions import OpenLot, equity, open_positions, unrealized_total
 from arb.store import views
 from arb.store.models import Run
 from arb.store.repo import inventory_check
@@ -31,7 +31,6 @@ from arb.store.repo import inventory_check
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "report",
-        help="print a run's funnel, PnL, fill ratios, latency and inventory",
         description="Review one run from the trade-history database (exact decimal totals; table and csv "
         "rounded for reading, json exact).",
     )
@@ -80,10 +79,12 @@ def _positions(run: Run, realized: Decimal, precision: Precision) -> Section | N
                      figure(Decimal(p["cost"]), precision.price(p["symbol"])),
                      figure(None if p["mark"] is None else Decimal(p["mark"]), precision.price(p["symbol"])),
                      figure(value, precision.quote(p["symbol"]))])
-    equity = "unknown (a position has no mark)" if unrealized is None else money(realized + unrealized,
-                                                                                  precision.pnl())
+    stored = (run.summary or {}).get("unrealized_pnl") or {}
+    per_quote = equity(realized, {q: None if v is None else Decimal(v) for q, v in stored.items()})
+    equity_text = ", ".join("unknown (a position has no mark)" if v is None else f"{money(v, precision.pnl())} {q}"
+                            for q, v in per_quote.items())
     title = (f"Open positions at the run's end (not in realized pnl; marked at the mid of each venue's book "
-             f"then): equity = realized + unrealized = {equity}")
+             f"then): equity = realized + unrealized = {equity_text}")
     totals: list[Cell] = ["TOTAL", "", None, None, None, figure(unrealized, precision.pnl())]
     return Section("positions", title, ("venue", "symbol", "amount", "cost", "mark", "unrealized"), body, totals)
 

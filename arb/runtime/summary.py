@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arb.display import Precision, money
-from arb.positions import open_positions, unrealized_total
+from arb.positions import equity, open_positions, unrealized_total
 from arb.store.models import Fill, FillConflict, Opportunity, Order
 from arb.store.repo import inventory_check
 from arb.store.views import open_lots, run_pnl
@@ -113,9 +113,8 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
         lines.append(f"OPEN POSITION           {p['venue']} {money(p['amount'], precision.asset(base, p['venue']))} {base} "
                      f"at cost {money(p['cost'], precision.price(p['symbol']))}: {value} "
                      "(not in realized pnl)")
-    for quote, value in (summary.get("unrealized_pnl") or {}).items():
-        equity = "unknown (no mark)" if value is None else money(summary["realized_pnl"] + value, pnl)
-        lines.append(f"equity (realized + unrealized) {equity} {quote}")
+    for quote, value in equity(summary["realized_pnl"], summary.get("unrealized_pnl") or {}).items():
+        lines.append(f"equity (realized + unrealized) {'unknown (no mark)' if value is None else money(value, pnl)} {quote}")
     lines += [
         f"orders                  {summary['orders']} {summary['orders_by_status']}",
         f"fills                   {summary['fills']}",
