@@ -1,8 +1,8 @@
 """The ``arb`` command: one entry point, one top-level error handler, exit codes.
 
-Each feature package contributes its subcommands through a ``register(subparsers)`` function in its own
-``cli`` module (listed in ``COMMAND_MODULES``); ``register`` sets ``func`` on its parser, called with the
-parsed ``argparse.Namespace`` and returning the exit status.
+Each command is added by a ``register(subparsers)`` function in its own module (listed in ``COMMANDS`` with
+its one-line summary); ``register`` sets ``func`` on its parser, called with the parsed
+``argparse.Namespace`` and returning the exit status. Only the module of the command given is imported.
 
 The error contract, for every command: bad input (arguments, config, a file that is not usable) is one
 line on stderr and exit status 2; a venue or database that cannot be reached, or anything else that stops
@@ -18,26 +18,31 @@ import argparse
 import importlib
 import sys
 import traceback
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Collection, Sequence
+from typing import Any, NoReturn
 
 from arb import __version__
 from arb.display import printable
 from arb.errors import ArbError
 
-COMMAND_MODULES = (
-    "arb.commands.run",
-    "arb.commands.config",
-    "arb.commands.db",
-    "arb.sandbox.cli",
-    "arb.marketdata.cli",
-    "arb.commands.replay",
-    "arb.commands.report",
-    "arb.commands.trades",
-    "arb.commands.balances",
-    "arb.commands.sweep",
-    "arb.commands.dashboard",
-)
+# Every command: the module whose ``register(subparsers)`` adds it, and the line ``arb --help`` shows for it.
+# Only the chosen command's module is imported (as pip's command table does): ``arb --help`` imports none,
+# ``arb report`` only the report's, so no command pays for another's libraries (ccxt, dask, the engine).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("arb.commands.run", "run the engine (offline on the shipped config by default)"),
+    "config": ("arb.commands.config", "inspect configuration"),
+    "db": ("arb.commands.db", "migrate or inspect the trade-history database"),
+    "sandbox": ("arb.sandbox.cli", "run the local Gate-v4-compatible sandbox exchange"),
+    "record": ("arb.marketdata.cli", "record live order books and trades to a capture file"),
+    "convert": ("arb.marketdata.cli", "convert raw venue recordings to the capture format"),
+    "replay": ("arb.commands.replay", "arb run in replay mode on CAPTURE; prints the funnel"),
+    "report": ("arb.commands.report", "print a run's funnel, PnL, fill ratios, latency and inventory"),
+    "trades": ("arb.commands.trades", "list a run's executed opportunities: time, route, size, expected and realized PnL, outcome"),
+    "balances": ("arb.commands.balances", "print a run's start and end balances and their change, per venue and asset"),
+    "sweep": ("arb.commands.sweep", "replay a grid of parameters (fees, edge, latency, leg policy, captures) on a dask cluster"),
+    "dashboard": ("arb.commands.dashboard", "serve the web dashboard of a stored run on loopback"),
+}
+COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
 class Parser(argparse.ArgumentParser):
@@ -48,7 +53,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The ``arb`` parser: every command's own parser (``commands=None``), or those of ``commands`` with the
+    rest listed by name and summary only (what :func:`main` builds, to import no more than it runs)."""
     parser = Parser(
         prog="arb",
         description="Cross-exchange crypto arbitrage engine. Runs offline by default on bundled data.",
@@ -56,10 +63,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"arb {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback when a command fails")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    listing = _Listing(sub)
+    loaded = {COMMANDS[name][0] for name in (COMMANDS if commands is None else commands)}
+    for name, (module, summary) in COMMANDS.items():
+        if name in sub.choices:  # registered by an earlier command's module (record and convert share one)
+            continue
+        if module in loaded:
+            importlib.import_module(module).register(listing)
+        else:  # listed by name and summary only: never parsed, since it is not the command given
+            sub.add_parser(name, help=summary, add_help=False)
     _accept_debug_everywhere(parser)
     return parser
+
+
+class _Listing:
+    """What a command module's ``register`` is given: argparse's subparsers, with each command's ``help``
+    (its line in ``arb --help``) taken from :data:`COMMANDS`, where it is written once."""
+
+    def __init__(self, sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+        self._sub = sub
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return self._sub.add_parser(name, help=COMMANDS[name][1], **kwargs)
+
+
+def _chosen(argv: Sequence[str]) -> set[str]:
+    """The command ``argv`` names (its first word that is not an option), as a set: empty for ``arb --help``."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return {word} if word in COMMANDS else set()
 
 
 def _accept_debug_everywhere(parser: argparse.ArgumentParser) -> None:
@@ -113,7 +144,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_chosen(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except Exception as exc:  # a ``type=`` converter raising what argparse does not catch: still bad input

@@ -15,7 +15,8 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from arb.store.db import make_engine, resolve_url
+from arb.store.db import make_engine
+from arb.store.location import resolve_url
 from arb.store.migrate import context_options
 
 config = context.config

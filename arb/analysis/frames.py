@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from arb.analysis.locate import NotebookStop
-from arb.config.captures import resolve_capture
+from arb.config.files import resolve_capture
 from arb.marketdata.capture import read_capture
 from arb.positions import OpenLot, Position, mid, open_positions, unrealized_total
 from arb.runtime.latency import LatencyRecorder

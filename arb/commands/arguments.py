@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from arb.config.captures import BUNDLED_PREFIX, bundled_captures, resolve_capture
+from arb.config.files import BUNDLED_PREFIX, bundled_captures, resolve_capture
 
 MAX_PORT = 65535
 MAX_RUN_ID = 2**31 - 1  # runs.id is an INTEGER: 32 bits on PostgreSQL, the narrower of the two databases

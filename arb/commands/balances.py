@@ -23,7 +23,6 @@ _COLUMNS = ("asset", "start", "end", "change")
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "balances",
-        help="print a run's start and end balances and their change, per venue and asset",
         description="Start, end and change of every asset on every venue of a run, from its balance "
         "snapshots (table and csv rounded for reading, json exact).",
     )

@@ -14,7 +14,7 @@ from arb.display import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("config", help="inspect configuration", description="Inspect configuration.")
+    parser = sub.add_parser("config", description="Inspect configuration.")
     config_sub = parser.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
     check = config_sub.add_parser(
         "check",

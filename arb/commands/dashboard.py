@@ -30,7 +30,6 @@ DEFAULT_PORT = 8050
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "dashboard",
-        help="serve the web dashboard of a stored run on loopback",
         description="Serve a run's dashboard (PnL curve, trades, opportunities, balances, funnel) from the "
         "database, on 127.0.0.1, until Ctrl-C.",
     )

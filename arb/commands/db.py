@@ -11,13 +11,13 @@ from typing import Any
 
 from arb.errors import StoreError
 from arb.store import migrate
-from arb.store.db import DB_URL_ENV, DEFAULT_DB_URL, display_url, require_existing, resolve_url
+from arb.store.db import display_url, require_existing
+from arb.store.location import DB_URL_ENV, DEFAULT_DB_URL, resolve_url
 
 
 def register(subparsers: Any) -> None:
     db = subparsers.add_parser(
         "db",
-        help="migrate or inspect the trade-history database",
         description="Manage the trade-history database schema (Alembic migrations shipped with arb).",
     )
     commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)

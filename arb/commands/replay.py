@@ -15,13 +15,12 @@ from arb.display import Precision
 from arb.errors import ConfigError
 from arb.marketdata.timeline import capture_files
 from arb.runtime.logs import setup_logging
-from arb.store.db import DB_URL_ENV
+from arb.store.location import DB_URL_ENV
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "replay",
-        help="arb run in replay mode on CAPTURE; prints the funnel",
         description="Replay CAPTURE (the arb capture format, .jsonl or .jsonl.gz) through the normalized "
         "books, detection and execution on the config's simulated venues (each venue as its config's kind: "
         "paper in-process, sandbox through the in-process sandbox; the same matcher behind both), "

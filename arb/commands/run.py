@@ -10,7 +10,7 @@ import sys
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.display import Precision
 from arb.runtime.logs import setup_logging
-from arb.store.db import DB_URL_ENV
+from arb.store.location import DB_URL_ENV
 
 # The run halted (the leg policy stopped it with a position it could not hedge): not 0, so a supervisor or
 # script notices, and not 1 or 2 (a failure, bad input): the run itself ended in order, and says what is open.
@@ -20,7 +20,6 @@ HALTED_EXIT = 3
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "run",
-        help="run the engine (offline on the shipped config by default)",
         description="Run the engine: books -> detection -> risk -> executor -> store. With the shipped "
         "config.toml it replays the bundled capture through the local sandbox and a paper venue, "
         "offline, and ends when the capture ends (or on Ctrl-C; twice to force).",

@@ -23,7 +23,7 @@ from arb.config import DEFAULT_CONFIG, load_config
 from arb.display import money, printable
 from arb.errors import ConfigError, UsageError
 from arb.runtime.logs import setup_logging
-from arb.store.db import DB_URL_ENV, resolve_url
+from arb.store.location import DB_URL_ENV, resolve_url
 from arb.sweep.cluster import (
     CONNECT_TIMEOUT_S,
     PointTotals,
@@ -48,7 +48,6 @@ SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "sweep",
-        help="replay a grid of parameters (fees, edge, latency, leg policy, captures) on a dask cluster",
         description="Replay every combination of the grid's values as its own deterministic replay, in "
         "parallel on dask.distributed (a local cluster of one worker process per core, or --scheduler), and "
         "merge every run into --db, linked to one `sweeps` row. Lists are comma-separated.",

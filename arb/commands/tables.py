@@ -30,16 +30,8 @@ from arb.config import DEFAULT_CONFIG, load_config
 from arb.display import Figure, printable
 from arb.errors import StoreError
 from arb.store import views
-from arb.store.db import (
-    DB_URL_ENV,
-    DEFAULT_DB_URL,
-    display_url,
-    make_reader_engine,
-    make_session_factory,
-    read_failure,
-    require_existing,
-    resolve_url,
-)
+from arb.store.db import display_url, make_reader_engine, make_session_factory, read_failure, require_existing
+from arb.store.location import DB_URL_ENV, DEFAULT_DB_URL, resolve_url
 from arb.store.models import Run
 
 Cell = str | int | Figure | None

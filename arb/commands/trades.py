@@ -20,7 +20,6 @@ from arb.store.models import Run
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "trades",
-        help="list a run's executed opportunities: time, route, size, expected and realized PnL, outcome",
         description="One line per executed opportunity of a run, with the PnL settlement stored "
         "(table and csv rounded for reading, json exact).",
     )

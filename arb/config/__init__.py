@@ -2,16 +2,36 @@
 
 ``schema`` (the sections and their values' types and ranges), ``load`` (file, overrides, the checks a file can
 be given by itself), ``overrides`` (``ARB__SECTION__KEY``), ``secrets`` (credentials from the environment;
-the one URL masker), ``captures`` (where a capture is), ``messages`` (a failure as one line), ``model``
-(``Config``), ``render`` (the config back as TOML). It imports nothing of arb above ``arb.domain`` and
-``arb.errors``; what a config needs from the machine and from the runtime (venue adapters, the database
+the one URL masker), ``files`` (where the config and its capture are), ``messages`` (a failure as one line),
+``model`` (``Config``), ``render`` (the config back as TOML). It imports nothing of arb above ``arb.domain``
+and ``arb.errors``; what a config needs from the machine and from the runtime (venue adapters, the database
 driver, capture files, free ports) is checked by ``arb/runtime/preflight.py``.
 
-The names most modules need are here; the rest from their module.
+``from arb.config import load_config, Config`` is the API notebooks and most modules use. Those names are
+loaded on first use (PEP 562), not when the package is: ``arb.config.files`` is imported by every command's
+arguments, and ``arb --help`` should not build the pydantic schema to print a usage line.
 """
 
-from arb.config.load import DEFAULT_CONFIG, load_config
-from arb.config.model import Config
-from arb.config.schema import MarketSection, ReplaySection
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from arb.config.files import DEFAULT_CONFIG
+    from arb.config.load import load_config
+    from arb.config.model import Config
+    from arb.config.schema import MarketSection, ReplaySection
+
+_HOME = {"DEFAULT_CONFIG": "arb.config.files", "load_config": "arb.config.load", "Config": "arb.config.model",
+         "MarketSection": "arb.config.schema", "ReplaySection": "arb.config.schema"}
 
 __all__ = ["DEFAULT_CONFIG", "Config", "MarketSection", "ReplaySection", "load_config"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'arb.config' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value  # once: later lookups are plain attribute reads
+    return value

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from arb.config.files import DEFAULT_CONFIG
 from arb.config.messages import did_you_mean, first_error
 from arb.config.model import Config
 from arb.config.overrides import apply_overrides, blame
@@ -33,8 +34,6 @@ from arb.config.secrets import (
 from arb.domain.market import Symbol
 from arb.domain.market_names import MarketNameError, MarketNames
 from arb.errors import ConfigError
-
-DEFAULT_CONFIG = Path("config.toml")
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | None = None) -> Config:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from arb.config.captures import resolve_capture
+from arb.config.files import resolve_capture
 from arb.config.schema import (
     DetectionSection,
     EngineSection,

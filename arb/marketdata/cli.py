@@ -32,7 +32,7 @@ from arb.venues.registry import ADAPTERS, UnknownVenue, resolve
 
 
 def register(subparsers: Any) -> None:
-    rec = subparsers.add_parser("record", help="record live order books and trades to a capture file")
+    rec = subparsers.add_parser("record")
     rec.add_argument("--venues", required=True,
                      help=f"comma-separated venues: an arb adapter ({', '.join(ADAPTERS)}) or a ccxt exchange id")
     rec.add_argument("--symbols", required=True, help="comma-separated unified symbols, e.g. BTC/USDT")
@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
                           "proxy); for venues with their own adapter; repeatable")
     rec.set_defaults(func=cmd_record)
 
-    conv = subparsers.add_parser("convert", help="convert raw venue recordings to the capture format")
+    conv = subparsers.add_parser("convert")
     sub = conv.add_subparsers(dest="format", required=True)
     for adapter in ADAPTERS.values():
         adapter.add_convert_command(sub)

@@ -28,11 +28,12 @@ from contextlib import closing
 from pathlib import Path
 
 from arb.config import Config, load_config
-from arb.config.captures import BUNDLED_PREFIX, bundled_captures
+from arb.config.files import BUNDLED_PREFIX, bundled_captures
 from arb.config.overrides import Override, blame
 from arb.errors import CaptureFormatError, ConfigError
 from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files, read_timeline
-from arb.store.db import DB_URL_ENV, check_db_url
+from arb.store.db import check_db_url
+from arb.store.location import DB_URL_ENV
 from arb.venues.registry import UnknownVenue, resolve, sandbox_adapters
 
 HOST = "127.0.0.1"  # where the metrics endpoint, the dashboard and the in-process sandbox listen

@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("sandbox", help="run the local Gate-v4-compatible sandbox exchange")
+    p = subparsers.add_parser("sandbox")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="start as this arb config's sandbox venue says: its pairs, fees, market rules, "
                         "balances and capture (the options below then only set host and port)")

@@ -1,8 +1,9 @@
 """Persistence: SQLAlchemy 2 models, the session factory and repository functions.
 
 - ``models`` / ``types``: the schema; money is exact ``Decimal``, time is aware UTC.
-- ``db``: ``make_engine(url)``, ``make_session_factory(engine)``, ``resolve_url`` (``--db`` >
-  ``$ARB_DB_URL`` > ``sqlite:///arb.db``).
+- ``location``: ``resolve_url`` (``--db`` > ``$ARB_DB_URL`` > ``sqlite:///arb.db``), names only.
+- ``db``: ``make_engine(url)``, ``make_session_factory(engine)``, ``check_db_url`` (a URL arb can connect
+  through), read-only reader engines.
 - ``migrate``: Alembic from code (``upgrade_to_head(url)``, ``downgrade``, ``current_revision``, ``check``).
 - ``lease``: one engine per database (``acquire(url)``: PostgreSQL advisory lock, SQLite ``flock``).
 - ``repo``: runs (and how they ended), opportunities, balances; ``orders``: orders, their events and fills.

@@ -33,16 +33,9 @@ from sqlalchemy.pool import NullPool
 
 from arb.errors import ArbError, StoreError, UsageError
 
-DEFAULT_DB_URL = "sqlite:///arb.db"
-DB_URL_ENV = "ARB_DB_URL"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # How every transaction on SQLite begins (see ``_on_begin``); the write-ahead record issues it itself.
 SQLITE_BEGIN = "BEGIN IMMEDIATE"
-
-
-def resolve_url(explicit: str | None = None) -> str:
-    """The database URL to use: an explicit one (``--db``), else ``$ARB_DB_URL``, else ``arb.db``."""
-    return explicit or os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
 
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")

@@ -28,7 +28,8 @@ from sqlalchemy.pool import NullPool
 
 import arb
 from arb.errors import StoreError
-from arb.store.db import display_url, make_engine, make_reader_engine, resolve_url, sqlite_file
+from arb.store.db import display_url, make_engine, make_reader_engine, sqlite_file
+from arb.store.location import resolve_url
 from arb.store.models import Base
 from arb.store.types import ExactDecimal, UTCDateTime
 
@@ -81,7 +82,7 @@ def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[Fal
 
 
 def alembic_config(url: str | None = None, *, connection: Connection | None = None) -> Config:
-    """An Alembic :class:`Config` for ``url`` (resolved as in :func:`arb.store.db.resolve_url`).
+    """An Alembic :class:`Config` for ``url`` (resolved as in :func:`arb.store.location.resolve_url`).
 
     With ``connection``, migrations run on it (inside the caller's transaction, if any).
     """

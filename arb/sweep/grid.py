@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from arb.config import Config, ReplaySection
-from arb.config.captures import BUNDLED_PREFIX, bundled_captures, resolve_capture
+from arb.config.files import BUNDLED_PREFIX, bundled_captures, resolve_capture
 from arb.errors import UsageError
 from arb.marketdata.timeline import capture_files
 

@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from arb.cli import build_parser
-from arb.config.captures import BUNDLED_DIR
+from arb.config.files import BUNDLED_DIR
 from arb.sandbox.cli import build_config
 from arb.sandbox.config import CaptureFeed
 

@@ -1,11 +1,14 @@
-"""Where a config's capture is: a path relative to the config file, or ``bundled:<name>`` for the captures
-shipped in ``arb/data``. Only names and paths: that a capture exists and opens is the preflight's to check
-(``arb/runtime/preflight.py``), through the strict reader the run uses."""
+"""Where a config's files are: the config itself (``config.toml`` in the working directory unless named), and
+its capture, a path relative to the config file or ``bundled:<name>`` for the captures shipped in
+``arb/data``. Only names and paths, imported by every command's arguments (so nothing heavy): that a
+capture exists and opens is the preflight's to check (``arb/runtime/preflight.py``), through the strict
+reader the run uses."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+DEFAULT_CONFIG = Path("config.toml")
 BUNDLED_PREFIX = "bundled:"
 BUNDLED_DIR = Path(__file__).parent.parent / "data"
 
