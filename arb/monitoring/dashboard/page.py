@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arb.display import Precision, money
-from arb.positions import OpenLot, Position, open_positions, unrealized_total
+from arb.positions import OpenLot, Position, equity, open_positions, unrealized_total
 from arb.store import repo, views
 from arb.store.models import Balance, Opportunity, Run
 
@@ -53,7 +53,8 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
     summary = run.summary or {}
     positions, marks, valued_at = _positions(session, run, live)
     unrealized = _unrealized(positions)
-    equity = totals["realized_pnl"] + unrealized if unrealized is not None else None
+    symbols = ((run.config_snapshot or {}).get("engine") or {}).get("symbols") or []
+    equities = equity(totals["realized_pnl"], unrealized_total(positions), {s.partition("/")[2] for s in symbols})
     return {
         "run": _header(run),
         "pnl": {
@@ -66,7 +67,8 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
             "executed": len(pnl_rows),
             "unsettled": sum(1 for r in pnl_rows if r.settled_at is None),
             "unrealized": _amount(unrealized, places),
-            "equity": _amount(equity, places),
+            # No currency known (no position, a config without symbols): equity is realized.
+            "equity": _per_quote(equities or {"": totals["realized_pnl"]}, places),
         },
         "positions": {"rows": [_position_row(p, precision) for p in positions], "valued_at": valued_at},
         "curve": pnl_curve(pnl_rows, marks=marks),
@@ -227,6 +229,16 @@ def _position_row(p: Position, precision: Precision) -> dict[str, Any]:
             "cost": money(p.cost, precision.price(p.symbol)),
             "mark": _amount(p.mark, precision.price(p.symbol)),
             "notional": money(p.notional, places), "unrealized": _amount(p.unrealized, places)}
+
+
+def _per_quote(values: dict[str, Decimal | None], places: int) -> str | None:
+    """One figure per quote currency (:func:`arb.positions.equity`'s): the figure alone for one currency (the
+    page names it), else each with its currency; None if one is unknown (a position without a mark)."""
+    if any(v is None for v in values.values()):
+        return None
+    if len(values) == 1:
+        return money(next(iter(values.values())), places)
+    return ", ".join(f"{money(v, places)} {q}" for q, v in sorted(values.items()) if v is not None)
 
 
 def _unrealized(positions: Sequence[Position]) -> Decimal | None:
