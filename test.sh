@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Set up (first time), lint, and run the whole test suite, on SQLite and on a real PostgreSQL server.
-# PostgreSQL comes from Debian's packages (installed if missing, needs root/apt) and runs on a loopback
-# port; without it the PostgreSQL cases are skipped locally, and fail under CI (CI=true).
+# Set up (first time), lint, and run the whole test suite, on SQLite and on a real PostgreSQL server, with
+# the dashboard's tests in a real browser. PostgreSQL and chromium come from Debian's packages (installed if
+# missing, needs root/apt), PostgreSQL on a loopback port; without them those cases are skipped locally,
+# and fail under CI (CI=true).
 # Extra arguments go to pytest, e.g. `bash test.sh tests/config -x`.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,6 +19,11 @@ if [ -z "${ARB_TEST_POSTGRES_URL:-}" ]; then
     echo "test.sh: PostgreSQL unavailable; PostgreSQL cases will skip (or fail under CI)" >&2
   fi
 fi
+# The dashboard tests drive Debian's chromium headless (Playwright never downloads a browser).
+if ! bash .ci/install-chromium; then
+  echo "test.sh: chromium unavailable; the browser tests will skip (or fail under CI)" >&2
+fi
 # Lint first (fast, and the same rules everywhere): pyflakes, pycodestyle errors, imports, bugbear, pyupgrade.
 .venv/bin/ruff check arb tests bench
-exec .venv/bin/python -m pytest "$@"
+# One worker per core (pytest-xdist): every test has its own temporary directory, database schema and ports.
+exec .venv/bin/python -m pytest -n "${ARB_TEST_WORKERS:-auto}" "$@"
