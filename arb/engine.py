@@ -232,7 +232,7 @@ class Engine:
         """Take the database's lease, run until the data ends or a stop, and record how the run ended.
 
         The lease (``arb/store/lease.py``) comes before anything touches the database: a second engine stops
-        here with :class:`~arb.errors.DatabaseInUse` naming the holder. Once this run's row exists, it ends
+        here with :class:`~arb.store.lease.DatabaseInUse` naming the holder. Once this run's row exists, it ends
         ``completed``, or ``failed`` with a one-line reason whatever stops it; an error that is not an
         :class:`ArbError` reaches the caller as one (one line for the user, the traceback in debug logs). A
         process that dies leaves its row ``running``, and the next start marks it ``crashed``.

@@ -11,7 +11,8 @@ database that cannot be reached included).
 - ``CaptureFormatError``       a capture file line that does not follow CAPTURE.md; names the line. Exit 2.
 - ``StoreError``               the database is unavailable or refused a write.
   - ``UnrecordedOrders``       ...after orders were sent: reconcile before trading again.
-- ``DatabaseInUse``            another ``arb run`` holds the database's lease; names it. Exit status 2.
+- ``DatabaseInUse``          (``store/lease.py``, beside the ``Holder`` it names) another ``arb run`` holds the
+                               database's lease. Exit status 2.
 - ``TaskFailed``               (``runtime/supervisor.py``) a supervised task kept failing and was given up on;
                                names the task, its venue and the cause. The run ends ``failed``.
 - ``VenueError``               anything a venue said or failed to say:
@@ -27,11 +28,6 @@ Messages never contain secrets: no error is ever constructed from a request's he
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from arb.store.lease import Holder
 
 
 class ArbError(Exception):
@@ -84,17 +80,6 @@ class UnrecordedOrders(StoreError):
     def __init__(self, client_order_ids: tuple[str, ...], cause: str) -> None:
         self.client_order_ids = client_order_ids
         super().__init__(f"orders {', '.join(client_order_ids)} were sent but not recorded ({cause})")
-
-
-class DatabaseInUse(ArbError):
-    """Another engine holds the database's lease (``arb/store/lease.py``); the message names it."""
-
-    exit_status = 2
-
-    def __init__(self, database: str, holder: Holder) -> None:
-        self.database = database
-        self.holder = holder
-        super().__init__(f"{database} is in use by another arb run: {holder}")
 
 
 class VenueError(ArbError):

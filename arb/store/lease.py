@@ -2,7 +2,7 @@
 
 Two engines on one database corrupt each other: the second one's start-up reconciliation judges the
 first one's in-flight orders. So the engine takes a lease before it reconciles, and a second engine that
-cannot take it stops with :class:`~arb.errors.DatabaseInUse`, which names the holder (pid, host, run id,
+cannot take it stops with :class:`DatabaseInUse`, which names the holder (pid, host, run id,
 since).
 
 The lease is never a database transaction or table lock, so ``arb report``, ``sqlite3``/``psql`` and the
@@ -49,7 +49,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from arb.errors import DatabaseInUse, StoreError
+from arb.errors import ArbError, StoreError
 from arb.store.db import display_url, make_engine, parse_url
 
 # First half of the advisory-lock key: ASCII "arb!", so arb's locks are recognizable in pg_locks.
@@ -79,6 +79,18 @@ class Holder:
         run = f"run {self.run_id}" if self.run_id is not None else "run not recorded yet"
         since = f"since {self.since.astimezone(UTC).isoformat(timespec='seconds')}" if self.since else "since ?"
         return f"{who}, {run}, {since}"
+
+
+class DatabaseInUse(ArbError):
+    """Another engine holds the database's lease; the message names it. Here, not in ``arb/errors.py``, with
+    the :class:`Holder` it carries: the error tree imports nothing above it."""
+
+    exit_status = 2
+
+    def __init__(self, database: str, holder: Holder) -> None:
+        self.database = database
+        self.holder = holder
+        super().__init__(f"{database} is in use by another arb run: {holder}")
 
 
 class Lease:
@@ -120,7 +132,7 @@ class Lease:
 def acquire(url: str | URL, *, now: Callable[[], datetime] = _utcnow) -> Lease:
     """Take the lease on the database at ``url`` for this process, without waiting.
 
-    Raises :class:`~arb.errors.DatabaseInUse` (naming the holder) when another process or connection
+    Raises :class:`DatabaseInUse` (naming the holder) when another process or connection
     holds it, :class:`~arb.errors.StoreError` when the database cannot be reached. ``now`` is the clock
     for "since" (PostgreSQL reports its own: the lease connection's ``backend_start``).
     """

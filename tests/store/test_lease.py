@@ -16,9 +16,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from arb.errors import DatabaseInUse
 from arb.store import repo
-from arb.store.lease import Holder, acquire
+from arb.store.lease import DatabaseInUse, Holder, acquire
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
