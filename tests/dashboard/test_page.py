@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.display import Precision, money
 from arb.execution.risk import RiskGate, RiskLimits
-from arb.monitoring.dashboard.page import document, pnl_curve
+from arb.monitoring.dashboard.page import INCIDENT_ROWS, document, pnl_curve
 from arb.positions import OpenLot, open_positions
 from arb.runtime.clock import MarketClock
 from arb.runtime.funnel import Funnel
@@ -220,3 +220,20 @@ def _row(run_id: int, t: float, decision: str, reason: str | None, *, size: str 
             "size": Decimal(size), "buy_price": Decimal("26.8"), "sell_price": Decimal("26.81"),
             "expected_profit": Decimal(0), "decision": decision, "reason": reason,
             "edge_bps": Decimal(edge) if edge is not None else None, "detail": detail}
+
+
+def test_the_incident_list_keeps_the_newest_and_every_open_one(session_factory: sessionmaker[Session]) -> None:
+    def incident(i: int, ended: bool) -> dict[str, object]:
+        return {"kind": "inventory_depleted", "detail": f"#{i}", "started_at": at(i).isoformat(),
+                "ended_at": at(i + 0.5).isoformat() if ended else None}
+
+    rows = [incident(0, ended=False)] + [incident(i, ended=True) for i in range(1, INCIDENT_ROWS + 6)]
+    with session_factory.begin() as s:
+        run_id = start_run(s, mode="paper", config_snapshot={}, started_at=T0).id
+        end_run(s, run_id, ended_at=at(60), summary={"incidents": rows})
+    with session_factory() as s:
+        doc = document(s, run_id)
+    assert doc["incidents_total"] == len(rows)
+    details = [i["detail"] for i in doc["incident_list"]]
+    assert details == [f"#{i}" for i in range(INCIDENT_ROWS + 5, 5, -1)] + ["#0"]  # the oldest is still open
+    assert doc["incident_list"][-1]["ended_at"] is None

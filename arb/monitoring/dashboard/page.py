@@ -38,6 +38,7 @@ from arb.store.models import Balance, Opportunity, Run
 Marks = dict[tuple[str, str], Decimal | None]
 
 RECENT_ROWS = 10  # opportunities and trades listed
+INCIDENT_ROWS = 20  # the newest incidents listed (the page says how many there are in all)
 CURVE_POINTS = 600  # at most this many points drawn; a longer curve keeps evenly spaced ones and the last
 
 
@@ -52,6 +53,7 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
     places = precision.pnl()
     summary = run.summary or {}
     positions, marks, valued_at = _positions(session, run, live)
+    incidents = (live.get("incidents") if live is not None else summary.get("incidents")) or []
     unrealized = _unrealized(positions)
     symbols = ((run.config_snapshot or {}).get("engine") or {}).get("symbols") or []
     equities = equity(totals["realized_pnl"], unrealized_total(positions), {s.partition("/")[2] for s in symbols})
@@ -80,7 +82,8 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
         "funnel": summary.get("funnel"),
         "stop_reason": summary.get("stop_reason"),
         "incidents": _incident_totals(summary),
-        "incident_list": _incident_list((live.get("incidents") if live is not None else summary.get("incidents")) or []),
+        "incident_list": _incident_list(incidents),
+        "incidents_total": len(incidents),
         "live": _live(live, precision) if live is not None else None,
     }
 
@@ -249,11 +252,14 @@ def _unrealized(positions: Sequence[Position]) -> Decimal | None:
 
 
 def _incident_list(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The run's incidents (``Incident.as_row``), newest first, their times as epoch ms for the page."""
+    """The run's incidents (``Incident.as_row``), newest first, their times as epoch ms for the page: at most
+    ``INCIDENT_ROWS`` of them, and every one still open."""
+    newest = list(reversed(rows))
+    shown = [r for i, r in enumerate(newest) if i < INCIDENT_ROWS or not r.get("ended_at")]
     return [{"kind": r["kind"], "detail": r["detail"],
              "started_at": _ms(datetime.fromisoformat(r["started_at"])),
              "ended_at": _ms(datetime.fromisoformat(r["ended_at"])) if r.get("ended_at") else None}
-            for r in reversed(rows)]
+            for r in shown]
 
 
 def _balances(session: Session, run_id: int, precision: Precision) -> list[dict[str, Any]]:

@@ -115,7 +115,7 @@ function render(doc) {
   renderFunnel(funnel);
   renderRisk(doc);
   renderPositions(doc.positions);
-  renderIncidents(doc.incident_list, run);
+  renderIncidents(doc.incident_list, doc.incidents_total, run);
   drawCurve(doc.curve, run, live ? live.market_ms : null);
   fillTable("balances", doc.balances, (b) => [
     el("td", b.venue), el("td", b.asset), el("td", b.start ?? "-", "num"), el("td", b.latest, "num"),
@@ -160,8 +160,9 @@ function renderPositions(positions) {
   ]).forEach((tr) => tr.classList.add("open-position"));
 }
 
-function renderIncidents(incidents, run) {
-  $("incidents-empty").style.display = incidents.length ? "none" : "";
+function renderIncidents(incidents, total, run) {
+  $("incidents-empty").style.display = incidents.length < total || !incidents.length ? "" : "none";
+  $("incidents-empty").textContent = total ? `${count(total - incidents.length)} older incidents not listed` : "none";
   $("incidents").style.display = incidents.length ? "" : "none";
   fillTable("incidents", incidents, (i) => {
     const open = i.ended_at === null;
