@@ -158,18 +158,17 @@ def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
             expected_entry_fees += t.amount * expected_price * rate
 
     residual = base_flow - base_fees
-    both = min(bq / plan.buy_amount if plan.buy_amount else ZERO,
-               sq / plan.sell_amount if plan.sell_amount else ZERO)
+    filled, of = _filled(plan, bq, sq)
     buy_fee_in_base = any(t.side == "buy" and t.fee_currency == plan.base for t in trades if t.purpose == "entry")
-    planned = both * (plan.buy_amount - plan.sell_amount
-                      - (plan.buy_amount * plan.buy_fee_rate if buy_fee_in_base else ZERO))
+    planned = filled * (plan.buy_amount - plan.sell_amount
+                        - (plan.buy_amount * plan.buy_fee_rate if buy_fee_in_base else ZERO)) / of
     # To 1e-12 base, as money is to 1e-12 quote: ``f`` may be a repeating fraction (1/3 of the plan filled).
     open_base = (residual - planned).quantize(MONEY_EXP, rounding=ROUND_HALF_EVEN) or ZERO
     open_price = _average(trades, "buy" if open_base > 0 else "sell") if open_base else None
     realized = money(quote_flow - quote_fees + planned * m + open_base * (open_price or ZERO))
     slippage = money((bq * plan.buy_price - buy_cost) + (sell_proceeds - sq * plan.sell_price))
     fees = money(expected_entry_fees - paid_entry_fees)
-    unfilled = money(-(1 - both) * plan.expected_profit)
+    unfilled = money(-(of - filled) * plan.expected_profit / of)
     imbalance = (realized - plan.expected_profit - slippage - fees - unfilled) or ZERO
     return Settlement(
         realized_pnl=realized,
@@ -183,6 +182,18 @@ def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
         open_base=open_base,
         open_price=open_price,
     )
+
+
+def _filled(plan: Plan, bq: Decimal, sq: Decimal) -> tuple[Decimal, Decimal]:
+    """``f`` as a fraction (filled, of): the side whose share of the plan filled least, compared exactly.
+    Kept as a fraction and divided last, so a figure that is exact (1.841 of 9.95 bought, of a plan whose
+    dust is 4.975: 0.9205 base) stays exact, and a money figure on a tie at half a unit rounds as its exact
+    value does; ``bq / qb`` first is a repeating decimal, and the tie would round by its 28th digit."""
+    if not (plan.buy_amount and plan.sell_amount):
+        return ZERO, Decimal(1)
+    if bq * plan.sell_amount <= sq * plan.buy_amount:
+        return bq, plan.buy_amount
+    return sq, plan.sell_amount
 
 
 def _average(trades: list[Trade], side: str) -> Decimal | None:
