@@ -5,7 +5,7 @@ run the decision loop until the data ends or a stop, shut down in order, and rec
 One decision loop in every mode; only the book sources and the clock differ:
 
 - **replay** (and **paper** on a capture: the same simulation, paced in wall time) is a simulation: the
-  run's event loop is a :class:`~arb.runtime.simloop.SimulatedLoop` whose time is market time. One source
+  run's event loop is a :class:`~arb.eventloop.simloop.SimulatedLoop` whose time is market time. One source
   plays the capture into the books at each event's market time (every event of a timestamp together), the
   simulated venues answer after their configured latency in market time, and the sandbox plays its own
   copy of the capture for its matching on the same timeline: an order is matched against the book as it
@@ -42,6 +42,9 @@ from sqlalchemy import Engine as SAEngine
 
 from arb.config import Config
 from arb.errors import ArbError, StoreError
+from arb.eventloop.clock import MarketClock, WallClock, from_ms
+from arb.eventloop.live_loop import run_live
+from arb.eventloop.simloop import run_simulation, running_simulation, time_held
 from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.imbalance import ImbalancePolicy
 from arb.execution.lookup import LookupPolicy
@@ -55,17 +58,14 @@ from arb.monitoring import Monitor
 from arb.monitoring.dashboard.live import LiveDashboard
 from arb.positions import mid
 from arb.runtime.balances import snapshot_balances
-from arb.runtime.clock import MarketClock, WallClock, from_ms
 from arb.runtime.decisions import DecisionLoop, Trading
 from arb.runtime.depletion import Depletion, InventoryWatch, watch_inventory
 from arb.runtime.feeds import FeedSet
 from arb.runtime.funnel import Funnel
 from arb.runtime.incidents import IncidentLog
 from arb.runtime.latency import LatencyRecorder
-from arb.runtime.live_loop import run_live
 from arb.runtime.logs import RUN_ID
 from arb.runtime.preflight import preflight
-from arb.runtime.simloop import run_simulation, running_simulation, time_held
 from arb.runtime.state import RunState
 from arb.runtime.status import RunView, StatusReporter
 from arb.runtime.supervisor import Supervisor, TaskFailed
@@ -223,7 +223,7 @@ class Engine:
     # ------------------------------------------------------------------ lifecycle
     def main(self) -> RunResult:
         """Run to the end from synchronous code (the CLI): a simulation on its own market-time loop, a run
-        on wall-clock time on uvloop's (``runtime/live_loop.py``)."""
+        on wall-clock time on uvloop's (``eventloop/live_loop.py``)."""
         if self.simulated:
             return run_simulation(self.run(), self.speed)  # type: ignore[no-any-return]
         return run_live(self.run())

@@ -4,7 +4,7 @@ Measures, per approved opportunity:
 - decision -> both leg requests on the wire (bytes handed to the socket's transport, see ``WireTap``),
   through the real executor (risk check, plan, one SQLite transaction storing the opportunity and both
   orders, concurrent send on each venue's order line), on the event loop arb's live runs use (uvloop,
-  ``runtime/live_loop.py``), with no trace hooks in the timed path beyond the tap;
+  ``eventloop/live_loop.py``), with no trace hooks in the timed path beyond the tap;
 - skew between the two legs' wire times;
 and, in the same process, two baselines:
 - **the floor**: what the machine allows for the same work, done minimally: the same rows (an opportunity,
@@ -45,9 +45,10 @@ from typing import Any
 
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import Side
+from arb.domain.venue import OrderRequest
+from arb.eventloop.live_loop import run_live
 from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.risk import RiskGate, RiskLimits
-from arb.runtime.live_loop import run_live
 from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.store.db import make_engine, make_session_factory
 from arb.store.migrate import upgrade_to_head
@@ -55,7 +56,6 @@ from arb.store.models import Run
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
 from arb.venues.order_line import _Connection
-from arb.venues.protocol import OrderRequest
 
 D = Decimal
 KEY, SECRET = "bench-key", "bench-secret-not-real"
@@ -92,7 +92,7 @@ class WireTap:
     them to the socket in that call when the socket takes them, as it does here.
 
     The tap sits on the transport of every connection arb's order line opens (``venues/order_line.py``),
-    under arb's code: the bench runs on the loop arb's live runs use (uvloop, ``runtime/live_loop.py``),
+    under arb's code: the bench runs on the loop arb's live runs use (uvloop, ``eventloop/live_loop.py``),
     whose transports are C objects whose methods cannot be replaced, so each connection's transport is
     wrapped as the connection is made, and the wrapper notes the time right before passing a POST on."""
 

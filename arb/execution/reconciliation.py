@@ -28,12 +28,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
+from arb.domain.venue import FillReport, OrderRequest, Venue
 from arb.errors import OrderNotFound, VenueError
 from arb.execution.lookup import LookupPolicy, lookup_by_client_id
 from arb.store import orders as repo
 from arb.store.models import Order
 from arb.store.settlement import settle_pending
-from arb.venues.protocol import FillReport, OrderRequest, Venue
 
 LOOKBACK = timedelta(seconds=5)
 

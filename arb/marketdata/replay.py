@@ -1,6 +1,6 @@
 """A capture through the same book store live feeds use, as fast as possible, with no event loop: for
 checking what a capture or a converter produces. A run's replay is the engine's simulation
-(``arb/runtime/feeds.market_source`` on ``arb/runtime/simloop.py``), which paces by market time."""
+(``arb/runtime/feeds.market_source`` on ``arb/eventloop/simloop.py``), which paces by market time."""
 
 from __future__ import annotations
 

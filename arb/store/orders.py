@@ -42,11 +42,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from arb.domain.orders import TERMINAL, OrderSnapshot, OrderStatus, Transition, apply, status_from_report
+from arb.domain.venue import FillReport, OrderReport
 from arb.store.models import Fill, FillConflict, Opportunity, Order, OrderEvent
-from arb.venues.protocol import FillReport, OrderReport
 
 if TYPE_CHECKING:
-    from arb.execution.plan import OpportunityLike
+    from arb.domain.opportunity import OpportunityLike
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ from arb.domain.ids import ClientIdFormat
 if TYPE_CHECKING:
     from arb.config import Config
     from arb.domain.market_names import MarketNames
+    from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
     from arb.marketdata.trades import TradeTape
     from arb.sandbox import Sandbox
-    from arb.venues.protocol import Venue
 
 Closers = list[Callable[[], Awaitable[None]]]
 

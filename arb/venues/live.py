@@ -47,11 +47,11 @@ from urllib.parse import urlsplit
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules, Side
 from arb.domain.orders import VenueState
+from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 from arb.errors import ArbError, OrderNotFound, VenueError
-from arb.runtime.simloop import time_held
+from arb.eventloop.simloop import time_held
 from arb.venues.generic.errors import translate as ccxt_translate
 from arb.venues.order_line import MAX_IDLE_PER_ORIGIN, OrderLine, RawRequest, ssl_context_of
-from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 
 log = logging.getLogger(__name__)
 # Pings an idle order line well before a venue's keep-alive timeout closes it (often 15 s or more).
@@ -199,7 +199,7 @@ def _ts(ms: Any) -> datetime | None:
 
 
 class LiveVenue:
-    """Implements :class:`arb.venues.protocol.Venue` over a ccxt async exchange instance."""
+    """Implements :class:`arb.domain.venue.Venue` over a ccxt async exchange instance."""
 
     def __init__(
         self,

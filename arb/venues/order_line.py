@@ -262,7 +262,7 @@ class OrderLine:
         the socket before this coroutine first yields.
 
         The deadline is a timer on the answer, not ``asyncio.timeout``: a leg's first step may run before
-        its task is the current one (``arb/runtime/eager.py``), and nothing here depends on which it is."""
+        its task is the current one (``arb/eventloop/eager.py``), and nothing here depends on which it is."""
         if self.closed:
             raise ccxt.ExchangeClosedByUser(f"{self.exchange_id} instance was closed by the user")
         loop = asyncio.get_running_loop()

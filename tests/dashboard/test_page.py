@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.display import Precision, money
+from arb.eventloop.clock import MarketClock
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.monitoring.dashboard.page import document, pnl_curve
 from arb.positions import OpenLot, open_positions
-from arb.runtime.clock import MarketClock
 from arb.runtime.funnel import Funnel
 from arb.runtime.view import RunView
 from arb.store import views

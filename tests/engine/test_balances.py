@@ -21,13 +21,13 @@ import pytest
 from sqlalchemy import select, text
 
 from arb.config import load_config
+from arb.domain.venue import BalanceReport
 from arb.engine import Engine
 from arb.errors import TransientVenueError
 from arb.marketdata.capture import read_capture
 from arb.store import repo
 from arb.store.db import make_engine, make_session_factory
 from arb.store.models import Balance, Opportunity
-from arb.venues.protocol import BalanceReport
 
 from .helpers import BUNDLED, ROOT, config_with
 

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from arb.config import load_config
 from arb.domain.market import Side
+from arb.domain.venue import OrderRequest
 from arb.engine import Engine
 from arb.store import orders as repo
 from arb.store.models import Order, OrderEvent
-from arb.venues.protocol import OrderRequest
 from tests.execution.conftest import new_run
 from tests.execution.harness import SYMBOL, make_book, paper
 

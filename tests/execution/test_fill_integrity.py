@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus, VenueState
+from arb.domain.venue import FillReport, OrderReport, OrderRequest, PreparedOrder
 from arb.execution.legs import LegRunner
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
@@ -25,7 +26,6 @@ from arb.store import orders as repo
 from arb.store.models import Fill, FillConflict, Order
 from arb.venues.live import LiveVenue
 from arb.venues.paper import PaperVenue
-from arb.venues.protocol import FillReport, OrderReport, OrderRequest, PreparedOrder
 
 from .conftest import new_run
 from .fakes import FakeTime

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
 from arb.domain.orders import IllegalTransition, OrderStatus, VenueState
+from arb.domain.venue import FillReport, OrderReport
 from arb.store import orders as repo
 from arb.store.models import Fill, Order, OrderEvent
-from arb.venues.protocol import FillReport, OrderReport
 
 from .conftest import new_run
 

@@ -6,13 +6,13 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from arb.domain.market import Side
+from arb.domain.venue import OrderRequest
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.store import orders as repo
 from arb.store.kept import KeptConnection
 from arb.store.models import Fill, Order, OrderEvent
 from arb.store.write_ahead import WriteAheadRecord
-from arb.venues.protocol import OrderRequest
 
 from .conftest import new_run
 from .fakes import FakeTime

@@ -12,7 +12,7 @@ import pytest
 
 import arb
 from arb.cli import build_parser
-from arb.sandbox.cli import build_config
+from arb.commands.sandbox import build_config
 from arb.sandbox.config import CaptureFeed, RandomWalkFeed
 
 CAPTURE = Path(arb.__file__).parent / "data" / "linkusdt-binance-huobi-2021-08-20.jsonl.gz"

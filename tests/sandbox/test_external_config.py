@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from arb.commands.sandbox import build_config, register
 from arb.config import Config, load_config
 from arb.errors import ConfigError
-from arb.runtime.clock import WallClock
+from arb.eventloop.clock import WallClock
 from arb.sandbox import Sandbox, SandboxConfig
-from arb.sandbox.cli import build_config, register
 from arb.venues.gate.adapter import ADAPTER
 from arb.venues.registry import ref_for
 

@@ -21,8 +21,8 @@ import aiohttp
 import pytest
 
 from arb.cli import build_parser
+from arb.commands.sandbox import MIN_MID
 from arb.sandbox import RandomWalkFeed, Sandbox
-from arb.sandbox.cli import MIN_MID
 from arb.sandbox.config import Faults
 from arb.sandbox.feeds import random_walk
 from arb.sandbox.values import MAX_CLOCK_OFFSET_S, MAX_COUNT, MAX_DELAY_S
@@ -77,7 +77,7 @@ def test_bad_pair_balance_mid_or_fee_is_one_usage_line_and_exit_2(
 
 
 def test_valid_arguments_are_taken_exactly() -> None:
-    from arb.sandbox.cli import build_config
+    from arb.commands.sandbox import build_config
 
     args = build_parser().parse_args(
         [

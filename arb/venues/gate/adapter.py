@@ -20,20 +20,20 @@ from typing import TYPE_CHECKING, Any
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import Symbol
 from arb.errors import BadSymbol, ConfigError
-from arb.execution.throttle import VenueLimits
-from arb.runtime.clock import MarketClock
+from arb.eventloop.clock import MarketClock
 from arb.venues.adapter import Closers, Endpoint, SandboxLink, VenueRef, check_tradable, listed_as
 from arb.venues.gate.facts import CLIENT_IDS, GATE_SPOT_LIMITS, decimals_of_step
 from arb.venues.live import LiveQuirks, LiveVenue
+from arb.venues.throttle import VenueLimits
 
 if TYPE_CHECKING:
     from arb.config import Config
+    from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
     from arb.marketdata.trades import TradeTape
     from arb.sandbox import PairSpec
     from arb.venues.gate.feed import GateBookFeed
-    from arb.venues.protocol import Venue
 
 QUIRKS = LiveQuirks(
     client_ids=CLIENT_IDS,
@@ -115,7 +115,7 @@ def limits(config: Config, name: str) -> VenueLimits:
     """Gate's table; ``rate_limit_per_s`` in the config replaces its global budget."""
     from dataclasses import replace
 
-    from arb.execution.throttle import per_second
+    from arb.venues.throttle import per_second
 
     rate = config.venues[name].rate_limit_per_s
     return GATE_SPOT_LIMITS if rate is None else replace(GATE_SPOT_LIMITS, global_budget=per_second(rate))
@@ -136,8 +136,8 @@ def live_venue(name: str, exchange: Any) -> LiveVenue:
 def _guarded(config: Config, name: str, exchange: Any, wall: Callable[[], float] = time.time) -> Venue:
     """``wall``: the epoch clock the venue's reset timestamps are read against (the in-process sandbox
     stamps them with the run's clock, market time in a simulation)."""
-    from arb.execution.guard import GuardedVenue
-    from arb.execution.throttle import VenueThrottle
+    from arb.venues.guard import GuardedVenue
+    from arb.venues.throttle import VenueThrottle
 
     return GuardedVenue(live_venue(name, exchange), VenueThrottle(name, limits(config, name), wall=wall), wall=wall)
 

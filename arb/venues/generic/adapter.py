@@ -22,19 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 from arb.domain.ids import ClientIdFormat
 from arb.errors import ConfigError
-from arb.execution.guard import GuardedVenue
-from arb.execution.throttle import VenueLimits, VenueThrottle, loop_time
 from arb.venues.adapter import Closers, Endpoint, Feed, SandboxLink, VenueRef, check_tradable
 from arb.venues.generic.client_ids import DEFAULT, KNOWN, ClientIdFacts
 from arb.venues.generic.errors import translating, translator
+from arb.venues.guard import GuardedVenue
 from arb.venues.live import LiveQuirks, LiveVenue
+from arb.venues.throttle import VenueLimits, VenueThrottle, loop_time
 
 if TYPE_CHECKING:
     from arb.config import Config
+    from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
     from arb.marketdata.trades import TradeTape
-    from arb.venues.protocol import Venue
 
 
 def ccxt_class(ccxt_id: str) -> Any:

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arb.domain.market import Side
+from arb.domain.venue import OrderRequest
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
 from arb.venues.gate.orders import on_tick
 from arb.venues.live import LiveVenue
-from arb.venues.protocol import OrderRequest
 
 D = Decimal
 DIGITS = range(0, 9)

@@ -11,9 +11,9 @@ from execution.sandbox_rig import KEY, SYMBOL, WireLog, live_gate, sandbox_confi
 
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
+from arb.domain.venue import OrderRequest, Venue
 from arb.errors import OrderNotFound, TransientVenueError
 from arb.sandbox import Sandbox
-from arb.venues.protocol import OrderRequest, Venue
 
 D = Decimal
 ORDERS = "/api/v4/spot/orders"

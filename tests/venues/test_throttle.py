@@ -4,11 +4,10 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from arb.execution.throttle import PLACE, Budget, VenueLimits, VenueThrottle, per_second
-from arb.runtime.simloop import run_simulation, time_held
+from arb.eventloop.simloop import run_simulation, time_held
 from arb.venues.gate.facts import GATE_SPOT_LIMITS
-
-from .fakes import FakeTime
+from arb.venues.throttle import PLACE, Budget, VenueLimits, VenueThrottle, per_second
+from tests.execution.fakes import FakeTime
 
 
 def throttle(t: FakeTime, limits: VenueLimits = GATE_SPOT_LIMITS) -> VenueThrottle:

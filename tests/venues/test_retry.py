@@ -6,14 +6,13 @@ import pytest
 
 from arb.backoff import equal_jitter as backoff_delay
 from arb.errors import InvalidOrder, RateLimited, TransientVenueError
-from arb.execution.backoff import (
+from arb.venues.retry import (
     BackoffPolicy,
     reset_at_from_headers,
     retry_delay,
     retry_read,
 )
-
-from .fakes import FakeTime
+from tests.execution.fakes import FakeTime
 
 
 @pytest.mark.parametrize(

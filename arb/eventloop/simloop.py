@@ -2,7 +2,7 @@
 
 A replay (and paper mode on a capture) runs every part of the engine, the capture sources, the simulated
 venues' latencies, the executor, the sandbox, on this loop. ``loop.time()`` is market time, in seconds since
-the capture's first event (:class:`~arb.runtime.clock.MarketClock` adds that origin back: small floats keep
+the capture's first event (:class:`~arb.eventloop.clock.MarketClock` adds that origin back: small floats keep
 microseconds exact where epoch seconds would not), and it moves only when nothing is ready to run: then it jumps to the next timer (speed 0, as fast as
 possible), or waits ``(jump) / speed`` wall seconds first (speed 1 = recorded pace). Everything that waits
 on market time simply awaits ``asyncio.sleep``; asyncio's timer heap then *is* the shared timeline, with a

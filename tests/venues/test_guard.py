@@ -3,12 +3,11 @@
 from decimal import Decimal
 
 from arb.domain.market import Side
-from arb.execution.guard import GuardedVenue
-from arb.execution.throttle import PLACE, Budget, VenueLimits, VenueThrottle
-from arb.venues.protocol import OrderRequest
-
-from .fakes import FakeTime
-from .harness import SYMBOL, ScriptedVenue, make_book, paper
+from arb.domain.venue import OrderRequest
+from arb.venues.guard import GuardedVenue
+from arb.venues.throttle import PLACE, Budget, VenueLimits, VenueThrottle
+from tests.execution.fakes import FakeTime
+from tests.execution.harness import SYMBOL, ScriptedVenue, make_book, paper
 
 D = Decimal
 

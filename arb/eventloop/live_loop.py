@@ -7,7 +7,7 @@ bring back into the caches on a pair's cold path (``bench/bench_executor.py``, w
 this loop). ccxt already depends on uvloop, pinned, so this brings in no new package.
 
 A run in market time (a replay, or paper trading on a capture) keeps its own loop,
-``runtime/simloop.py``: asyncio's, with the market's clock.
+``eventloop/simloop.py``: asyncio's, with the market's clock.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Clocks the engine hands to everything that timestamps: wall time live, market time in a simulation.
 
 In a simulation (a replay, or paper mode on a capture) the run's event loop is a
-:class:`~arb.runtime.simloop.SimulatedLoop` whose time is market time: "now" is the capture's origin plus
+:class:`~arb.eventloop.simloop.SimulatedLoop` whose time is market time: "now" is the capture's origin plus
 the loop's time, so book ages, staleness, latencies and every timestamp the engine, the executor and the
 simulated venues write are in market time, and the same capture gives the same timestamps whatever the
 speed. Before the loop runs "now" is the origin, the capture's first event; after it, the last time seen.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from arb.runtime.simloop import SimulatedLoop, running_simulation
+from arb.eventloop.simloop import SimulatedLoop, running_simulation
 
 
 def from_ms(ms: int) -> datetime:

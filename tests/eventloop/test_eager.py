@@ -7,7 +7,7 @@ from contextvars import ContextVar
 
 import pytest
 
-from arb.runtime.eager import start_now
+from arb.eventloop.eager import start_now
 
 _VAR: ContextVar[str] = ContextVar("test_eager_var", default="outside")
 

@@ -1,6 +1,6 @@
 """A venue behind its throttle: every call takes its bucket first; announced resets block everyone.
 
-:class:`GuardedVenue` implements the same :class:`~arb.venues.protocol.Venue` protocol, so the executor
+:class:`GuardedVenue` implements the same :class:`~arb.domain.venue.Venue` protocol, so the executor
 and reconciliation talk to it exactly as to a bare venue. Reads (open orders, fills, balances) are retried
 with backoff; placements are never retried and ``fetch_order`` is left to the lookup loop, which spaces
 its own attempts. Any ``RateLimited`` that carries a reset time blocks the whole venue until then.
@@ -20,9 +20,10 @@ from datetime import datetime
 from typing import TypeVar
 
 from arb.domain.market import MarketRules
+from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 from arb.errors import RateLimited
-from arb.execution.backoff import BackoffPolicy, retry_read
-from arb.execution.throttle import (
+from arb.venues.retry import BackoffPolicy, retry_read
+from arb.venues.throttle import (
     BALANCES,
     CANCEL,
     FETCH_FILLS,
@@ -31,7 +32,6 @@ from arb.execution.throttle import (
     PLACE,
     VenueThrottle,
 )
-from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 
 T = TypeVar("T")
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from asyncio_throttle import Throttler
 
-from arb.runtime.simloop import is_time_held
+from arb.eventloop.simloop import is_time_held
 
 
 def loop_time() -> float:

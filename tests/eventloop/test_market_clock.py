@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from arb.runtime.clock import MarketClock
-from arb.runtime.simloop import run_simulation
+from arb.eventloop.clock import MarketClock
+from arb.eventloop.simloop import run_simulation
 
 ORIGIN = datetime(2021, 8, 20, tzinfo=UTC)
 
