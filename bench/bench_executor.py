@@ -49,12 +49,12 @@ from arb.domain.venue import OrderRequest
 from arb.eventloop.live_loop import run_live
 from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.risk import RiskGate, RiskLimits
-from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.store.db import make_engine, make_session_factory
 from arb.store.migrate import upgrade_to_head
 from arb.store.models import Run
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
+from arb.venues.gate.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.venues.order_line import _Connection
 
 D = Decimal

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 from arb.commands.arguments import capture_argument, port
 from arb.errors import ConfigError
-from arb.sandbox import values
-from arb.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
-from arb.sandbox.orders import PairSpec
+from arb.venues.gate.sandbox import values
+from arb.venues.gate.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
+from arb.venues.gate.sandbox.orders import PairSpec
 
 T = TypeVar("T")
 
@@ -149,7 +149,7 @@ def _keys_line() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from arb.sandbox.server import Sandbox  # here, not at the top: see arb/commands/run.py
+    from arb.venues.gate.sandbox.server import Sandbox  # here, not at the top: see arb/commands/run.py
 
     config = build_config(args)
 

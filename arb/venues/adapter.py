@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
     from arb.marketdata.trades import TradeTape
-    from arb.sandbox import Sandbox
+    from arb.venues.gate.sandbox import Sandbox
 
 Closers = list[Callable[[], Awaitable[None]]]
 

@@ -23,8 +23,8 @@ from arb.execution.imbalance import ImbalancePolicy
 from arb.execution.lookup import LookupPolicy
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.inventory import InventoryRow
-from arb.sandbox import Sandbox
 from arb.store import repo
+from arb.venues.gate.sandbox import Sandbox
 
 from .conftest import new_run
 from .fakes import FakeTime

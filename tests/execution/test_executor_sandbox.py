@@ -18,8 +18,8 @@ from arb.execution.executor import ExecutorConfig, PairedExecutor, PairResult
 from arb.execution.imbalance import ImbalancePolicy
 from arb.execution.lookup import LookupPolicy
 from arb.execution.risk import RiskGate, RiskLimits
-from arb.sandbox import Sandbox
 from arb.store.models import Fill, Opportunity, Order
+from arb.venues.gate.sandbox import Sandbox
 from arb.venues.guard import GuardedVenue
 from arb.venues.retry import BackoffPolicy
 from arb.venues.throttle import PLACE, Budget, VenueLimits, VenueThrottle

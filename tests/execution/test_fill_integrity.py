@@ -21,9 +21,9 @@ from arb.execution.legs import LegRunner
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate, RiskLimits
-from arb.sandbox import Sandbox
 from arb.store import orders as repo
 from arb.store.models import Fill, FillConflict, Order
+from arb.venues.gate.sandbox import Sandbox
 from arb.venues.live import LiveVenue
 from arb.venues.paper import PaperVenue
 

@@ -17,9 +17,9 @@ import pytest
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import Side
 from arb.domain.venue import OrderRequest
-from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
+from arb.venues.gate.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.venues.live import LiveVenue
 
 D = Decimal

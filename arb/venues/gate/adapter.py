@@ -3,7 +3,7 @@
 - live: :class:`GateExchange` (ccxt's gate with arb's signer and clock) behind :class:`LiveVenue` with
   Gate's quirks (client ids in ``text``, ``finish_as``, lookups by ``text`` only while open), throttled by
   Gate's declared limits (``facts.GATE_SPOT_LIMITS``);
-- sandbox: arb's local Gate-compatible exchange (``arb/sandbox``), started in-process on loopback (or the
+- sandbox: arb's local Gate-compatible exchange (``arb/venues/gate/sandbox``), started in-process on loopback (or the
   configured external one), spoken to through exactly the same client;
 - books: arb's own update-id sync (:class:`GateBookFeed`): ccxt's gate spot feed does not detect gaps.
 """
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
     from arb.marketdata.trades import TradeTape
-    from arb.sandbox import PairSpec
     from arb.venues.gate.feed import GateBookFeed
+    from arb.venues.gate.sandbox import PairSpec
 
 QUIRKS = LiveQuirks(
     client_ids=CLIENT_IDS,
@@ -64,7 +64,7 @@ def sandbox_pairs(config: Config, name: str) -> list[PairSpec]:
     """The sandbox markets of venue ``name``, one per symbol it trades, under the venue's name for it
     (``market_names``): its fees and market rules, as the in-process sandbox lists them and
     ``arb sandbox --config`` starts an external one."""
-    from arb.sandbox import PairSpec
+    from arb.venues.gate.sandbox import PairSpec
 
     section = config.venues[name]
     names = config.venue_markets(name)
@@ -194,9 +194,9 @@ class GateAdapter:
                             closers: Closers) -> tuple[Venue, SandboxLink]:
         if config.sandbox.url is not None:
             return await self._external_sandbox(config, ref.name, closers)
-        from arb.sandbox import Account, CaptureFeed, Sandbox, SandboxConfig
         from arb.venues.gate.clock import ServerClock
         from arb.venues.gate.exchange import GateExchange
+        from arb.venues.gate.sandbox import Account, CaptureFeed, Sandbox, SandboxConfig
 
         name = ref.name
         section = config.venues[name]

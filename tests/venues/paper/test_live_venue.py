@@ -13,7 +13,7 @@ from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
 from arb.domain.venue import OrderRequest, Venue
 from arb.errors import OrderNotFound, TransientVenueError
-from arb.sandbox import Sandbox
+from arb.venues.gate.sandbox import Sandbox
 
 D = Decimal
 ORDERS = "/api/v4/spot/orders"

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from arb.domain.market import MarketRules, Side
 from arb.domain.venue import OrderRequest, Venue
 from arb.errors import ArbError
-from arb.sandbox import Sandbox
+from arb.venues.gate.sandbox import Sandbox
 from arb.venues.paper import PaperConfig, PaperVenue
 
 D = Decimal

@@ -12,8 +12,8 @@ import ccxt.pro as ccxt_pro
 import pytest
 
 from arb.errors import TransientVenueError
-from arb.sandbox import Sandbox
 from arb.venues.gate.errors import translating
+from arb.venues.gate.sandbox import Sandbox
 
 from .conftest import KEY, SECRET, make_config, point_at
 

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 
 # The largest amount or price the sandbox holds: the bound its order API puts on an order's amount and price
-# (``arb/sandbox/matching.py``'s ``MAX_NUMBER``), so a balance or a book level can never hold what no order
+# (``arb/venues/gate/sandbox/matching.py``'s ``MAX_NUMBER``), so a balance or a book level can never hold what no order
 # could be sized against, and no product of two of them leaves the decimal context's exact range.
 MAX_AMOUNT = Decimal("1e15")
 # How far the sandbox clock may be moved from its injected clock, in total. It drives Gate's 60 s signature

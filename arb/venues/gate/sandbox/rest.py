@@ -25,14 +25,14 @@ from typing import Any
 
 from aiohttp import web
 
-from arb.sandbox.apierror import GateApiError, bad_param
-from arb.sandbox.auth import verify_request
-from arb.sandbox.config import Faults
-from arb.sandbox.matching import Engine, Event
-from arb.sandbox.orders import fmt, order_json, trade_json
-from arb.sandbox.public import PREFIX, PublicApi, is_public
-from arb.sandbox.query import int_param
-from arb.sandbox.ratelimit import Verdict, WindowLimiter
+from arb.venues.gate.sandbox.apierror import GateApiError, bad_param
+from arb.venues.gate.sandbox.auth import verify_request
+from arb.venues.gate.sandbox.config import Faults
+from arb.venues.gate.sandbox.matching import Engine, Event
+from arb.venues.gate.sandbox.orders import fmt, order_json, trade_json
+from arb.venues.gate.sandbox.public import PREFIX, PublicApi, is_public
+from arb.venues.gate.sandbox.query import int_param
+from arb.venues.gate.sandbox.ratelimit import Verdict, WindowLimiter
 
 KEY = web.RequestKey("api_key", str)
 LIMIT = web.RequestKey("ratelimit", Verdict)

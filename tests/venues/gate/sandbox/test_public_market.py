@@ -16,7 +16,7 @@ import ccxt.async_support as ccxt_async
 import gate_api
 import pytest
 
-from arb.sandbox import Sandbox
+from arb.venues.gate.sandbox import Sandbox
 
 from .conftest import ASKS, BIDS, KEY, FakeClock, make_config
 from .hostile import assert_gate_error, raw_request

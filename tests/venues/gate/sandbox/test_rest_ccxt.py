@@ -6,7 +6,7 @@ import ccxt
 import ccxt.async_support as ccxt_async
 import pytest
 
-from arb.sandbox import Sandbox
+from arb.venues.gate.sandbox import Sandbox
 
 S = "LINK/USDT"
 

@@ -12,8 +12,8 @@ import aiohttp
 
 import arb
 from arb.marketdata.capture import read_capture
-from arb.sandbox import CaptureFeed, PairSpec, RandomWalkFeed, Sandbox
-from arb.sandbox.feeds import capture_events, random_walk
+from arb.venues.gate.sandbox import CaptureFeed, PairSpec, RandomWalkFeed, Sandbox
+from arb.venues.gate.sandbox.feeds import capture_events, random_walk
 
 from .conftest import make_config
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from arb.domain.ids import next_venue_id
-from arb.sandbox.apierror import GateApiError, bad_param
-from arb.sandbox.orders import PairSpec
 from arb.venues.gate.facts import CLIENT_IDS
+from arb.venues.gate.sandbox.apierror import GateApiError, bad_param
+from arb.venues.gate.sandbox.orders import PairSpec
 from arb.venues.sim.book import Book, Level
 from arb.venues.sim.matching import Event, Matcher, OrderEvent, Refusal, Refused, TradeEvent
 from arb.venues.sim.orders import Balance, SimOrder, SimTrade

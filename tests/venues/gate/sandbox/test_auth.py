@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arb.sandbox import Sandbox
-from arb.sandbox.apierror import GateApiError
-from arb.sandbox.auth import verify_request
+from arb.venues.gate.sandbox import Sandbox
+from arb.venues.gate.sandbox.apierror import GateApiError
+from arb.venues.gate.sandbox.auth import verify_request
 from arb.venues.gate.signing import body_hash, sign_payload, sign_request
 
 from .conftest import KEY, SECRET

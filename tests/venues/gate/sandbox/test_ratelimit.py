@@ -11,9 +11,9 @@ import ccxt.async_support as ccxt_async
 import pytest
 
 from arb.errors import RateLimited
-from arb.sandbox import PairSpec, Sandbox
-from arb.sandbox.ratelimit import WindowLimiter
 from arb.venues.gate.errors import translating
+from arb.venues.gate.sandbox import PairSpec, Sandbox
+from arb.venues.gate.sandbox.ratelimit import WindowLimiter
 
 from .conftest import ASKS, BIDS, KEY, PAIR, SECRET, FakeClock, make_config, point_at
 

@@ -9,7 +9,7 @@ import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
 import pytest
 
-from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
+from arb.venues.gate.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 
 KEY, SECRET = "test-key", "test-secret-not-real"
 PAIR = PairSpec(

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from arb.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
-from arb.sandbox.orders import PairSpec
+from arb.venues.gate.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
+from arb.venues.gate.sandbox.orders import PairSpec
 
 if TYPE_CHECKING:
-    from arb.sandbox.server import Sandbox
+    from arb.venues.gate.sandbox.server import Sandbox
 
 __all__ = ["Account", "CaptureFeed", "PairSpec", "RandomWalkFeed", "Sandbox", "SandboxConfig"]
 
@@ -21,7 +21,7 @@ def __getattr__(name: str) -> Any:
     # The server (aiohttp, and ccxt through the matching engine) is imported when first asked for: the
     # sandbox's config is read by every ``arb`` command's parser, which has no use for the server.
     if name == "Sandbox":
-        from arb.sandbox.server import Sandbox
+        from arb.venues.gate.sandbox.server import Sandbox
 
         return Sandbox
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import aiohttp
 from yarl import URL
 
-from arb.sandbox import Sandbox
+from arb.venues.gate.sandbox import Sandbox
 from arb.venues.gate.signing import sign_payload, signature_payload
 
 from .conftest import KEY, SECRET

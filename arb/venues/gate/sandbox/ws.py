@@ -25,10 +25,10 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from arb.sandbox.apierror import GateApiError
-from arb.sandbox.auth import verify_ws_auth
-from arb.sandbox.matching import Event, OrderEvent, TradeEvent
-from arb.sandbox.orders import fmt, order_json, trade_ws_json
+from arb.venues.gate.sandbox.apierror import GateApiError
+from arb.venues.gate.sandbox.auth import verify_ws_auth
+from arb.venues.gate.sandbox.matching import Event, OrderEvent, TradeEvent
+from arb.venues.gate.sandbox.orders import fmt, order_json, trade_ws_json
 from arb.venues.sim.book import Book, BookUpdate
 
 OBU_DEPTH_RE = re.compile(r"[0-9]{1,4}")

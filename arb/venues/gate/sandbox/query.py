@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from arb.sandbox.apierror import bad_param
+from arb.venues.gate.sandbox.apierror import bad_param
 
 DIGITS_RE = re.compile(r"[0-9]{1,12}")
 # What Gate (a Go server: strconv.ParseBool) takes for a boolean; Gate's SDK sends Python's "True".

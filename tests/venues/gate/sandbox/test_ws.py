@@ -11,7 +11,7 @@ import aiohttp
 import ccxt.pro as ccxt_pro
 import pytest
 
-from arb.sandbox import Sandbox
+from arb.venues.gate.sandbox import Sandbox
 from arb.venues.gate.signing import sign_ws_channel
 
 from .conftest import KEY, SECRET

@@ -4,7 +4,7 @@ The verifier uses the same pure signer as our client (``arb.venues.gate.signing`
 the server received: the method, the path byte-for-byte as sent, the raw query string percent-decoded in wire order, the
 exact body bytes and the ``Timestamp`` header string. A client that signs anything else (the path
 without ``/api/v4``, the raw body instead of its hash, a sorted query) therefore fails here exactly as it
-would fail at Gate. Checked against Gate's official SDK in tests/sandbox/test_auth.py.
+would fail at Gate. Checked against Gate's official SDK in tests/venues/gate/sandbox/test_auth.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import unquote
 
-from arb.sandbox.apierror import GateApiError
+from arb.venues.gate.sandbox.apierror import GateApiError
 from arb.venues.gate.signing import sign_payload, sign_ws_channel, signature_payload
 
 MAX_SKEW_S = 60.0

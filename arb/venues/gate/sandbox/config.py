@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from arb.sandbox import values
-from arb.sandbox.orders import PairSpec
+from arb.venues.gate.sandbox import values
+from arb.venues.gate.sandbox.orders import PairSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class CaptureFeed:
     pairs. ``speed`` 1.0 plays at the recorded pace, 10.0 ten times faster, 0 as fast as possible.
 
     Wall-clock time only: inside a simulation the run's market source feeds the in-process sandbox
-    (:meth:`arb.sandbox.server.Sandbox.push_book`, ``push_trade``) on the market timeline instead."""
+    (:meth:`arb.venues.gate.sandbox.server.Sandbox.push_book`, ``push_trade``) on the market timeline instead."""
 
     path: Path
     routes: Mapping[tuple[str, str], str]

@@ -22,10 +22,10 @@ import pytest
 
 from arb.cli import build_parser
 from arb.commands.sandbox import MIN_MID
-from arb.sandbox import RandomWalkFeed, Sandbox
-from arb.sandbox.config import Faults
-from arb.sandbox.feeds import random_walk
-from arb.sandbox.values import MAX_CLOCK_OFFSET_S, MAX_COUNT, MAX_DELAY_S
+from arb.venues.gate.sandbox import RandomWalkFeed, Sandbox
+from arb.venues.gate.sandbox.config import Faults
+from arb.venues.gate.sandbox.feeds import random_walk
+from arb.venues.gate.sandbox.values import MAX_CLOCK_OFFSET_S, MAX_COUNT, MAX_DELAY_S
 
 from .conftest import KEY, FakeClock, make_config
 from .hostile import signed_headers
@@ -331,7 +331,7 @@ class Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
-        if record.name.startswith("arb.sandbox") and "closed the connection" in record.getMessage():
+        if record.name.startswith("arb.venues.gate.sandbox") and "closed the connection" in record.getMessage():
             self.disconnect_logged.set()
 
 

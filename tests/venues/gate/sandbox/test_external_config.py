@@ -14,8 +14,8 @@ from arb.commands.sandbox import build_config, register
 from arb.config import Config, load_config
 from arb.errors import ConfigError
 from arb.eventloop.clock import WallClock
-from arb.sandbox import Sandbox, SandboxConfig
 from arb.venues.gate.adapter import ADAPTER
+from arb.venues.gate.sandbox import Sandbox, SandboxConfig
 from arb.venues.registry import ref_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -30,10 +30,10 @@ from typing import Any
 
 from aiohttp import web
 
-from arb.sandbox.apierror import GateApiError, bad_param
-from arb.sandbox.matching import Engine
-from arb.sandbox.orders import fmt
-from arb.sandbox.query import bool_param, int_param
+from arb.venues.gate.sandbox.apierror import GateApiError, bad_param
+from arb.venues.gate.sandbox.matching import Engine
+from arb.venues.gate.sandbox.orders import fmt
+from arb.venues.gate.sandbox.query import bool_param, int_param
 from arb.venues.sim.book import Book
 from arb.venues.sim.orders import SimTrade
 

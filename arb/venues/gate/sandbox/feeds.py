@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from arb.sandbox.config import CaptureFeed, RandomWalkFeed
+from arb.venues.gate.sandbox.config import CaptureFeed, RandomWalkFeed
 from arb.venues.sim.book import Level
 
 

@@ -6,9 +6,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from arb.sandbox.apierror import GateApiError
-from arb.sandbox.matching import Engine, OrderEvent, TradeEvent
-from arb.sandbox.orders import order_json
+from arb.venues.gate.sandbox.apierror import GateApiError
+from arb.venues.gate.sandbox.matching import Engine, OrderEvent, TradeEvent
+from arb.venues.gate.sandbox.orders import order_json
 from arb.venues.sim.book import BookUpdate
 
 from .conftest import PAIR

@@ -22,14 +22,14 @@ from typing import Self
 from aiohttp import web
 
 from arb.http_log import ProtocolErrorLog
-from arb.sandbox import values
-from arb.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
-from arb.sandbox.control import control_routes
-from arb.sandbox.feeds import BookEvent, capture_events, random_walk
-from arb.sandbox.matching import Engine, Event
-from arb.sandbox.ratelimit import WindowLimiter
-from arb.sandbox.rest import RestApi
-from arb.sandbox.ws import WsHub
+from arb.venues.gate.sandbox import values
+from arb.venues.gate.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
+from arb.venues.gate.sandbox.control import control_routes
+from arb.venues.gate.sandbox.feeds import BookEvent, capture_events, random_walk
+from arb.venues.gate.sandbox.matching import Engine, Event
+from arb.venues.gate.sandbox.ratelimit import WindowLimiter
+from arb.venues.gate.sandbox.rest import RestApi
+from arb.venues.gate.sandbox.ws import WsHub
 from arb.venues.sim.book import Level
 
 

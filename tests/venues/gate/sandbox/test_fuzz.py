@@ -23,7 +23,7 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arb.sandbox import Sandbox
+from arb.venues.gate.sandbox import Sandbox
 from arb.venues.gate.signing import sign_ws_channel
 
 from .conftest import ASKS, BIDS, KEY, SECRET, FakeClock, make_config
@@ -93,7 +93,7 @@ API_PATHS = [
     "/api/v4/spot/my_trades",
 ]
 # Path bytes as a client puts them on the wire: percent-encoded (raw non-ASCII bytes in a request line are
-# refused by the HTTP parser itself; tests/sandbox/test_hostile_input.py covers that separately).
+# refused by the HTTP parser itself; tests/venues/gate/sandbox/test_hostile_input.py covers that separately).
 SEGMENT = st.one_of(
     st.sampled_from(["", "1", "0", "-1", "²", "١٢", "9" * 5000, "t-abc", "t-" + "x" * 40, "NaN"]).map(
         lambda t: quote(t, safe="")

@@ -2,7 +2,7 @@
 
 Loopback only and unauthenticated by design: it is a test fixture, not part of the Gate protocol. Bad
 input (not a JSON object, a missing or mistyped field, an unknown pair or account, a number that is not
-finite or out of its range, by the rules of ``arb/sandbox/values.py``: amounts and prices up to 1e15, the
+finite or out of its range, by the rules of ``arb/venues/gate/sandbox/values.py``: amounts and prices up to 1e15, the
 clock within a year of its own, delays up to an hour) is answered 400 with a ``{"label", "message"}`` body,
 never 500, and changes nothing. Whatever it accepts, the sandbox keeps serving.
 
@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from arb.sandbox import values
+from arb.venues.gate.sandbox import values
 
 if TYPE_CHECKING:
-    from arb.sandbox.server import Sandbox
+    from arb.venues.gate.sandbox.server import Sandbox
 
 ControlHandler = Callable[[web.Request], Awaitable[web.Response]]
 

@@ -13,7 +13,7 @@ import pytest
 import arb
 from arb.cli import build_parser
 from arb.commands.sandbox import build_config
-from arb.sandbox.config import CaptureFeed, RandomWalkFeed
+from arb.venues.gate.sandbox.config import CaptureFeed, RandomWalkFeed
 
 CAPTURE = Path(arb.__file__).parent / "data" / "linkusdt-binance-huobi-2021-08-20.jsonl.gz"
 

@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from arb.sandbox import Sandbox
-from arb.sandbox.apierror import GateApiError
-from arb.sandbox.auth import check_window, verify_request
-from arb.sandbox.ratelimit import WindowLimiter
+from arb.venues.gate.sandbox import Sandbox
+from arb.venues.gate.sandbox.apierror import GateApiError
+from arb.venues.gate.sandbox.auth import check_window, verify_request
+from arb.venues.gate.sandbox.ratelimit import WindowLimiter
 from arb.venues.gate.signing import sign_ws_channel
 
 from .conftest import ASKS, BIDS, KEY, SECRET, FakeClock, make_config

@@ -10,9 +10,9 @@ import ccxt
 import pytest
 
 from arb.errors import AuthenticationError
-from arb.sandbox import Sandbox
 from arb.venues.gate import GateExchange
 from arb.venues.gate.errors import translating
+from arb.venues.gate.sandbox import Sandbox
 
 from .conftest import KEY, SECRET
 
