@@ -18,7 +18,7 @@ from arb.venues.gate.adapter import ADAPTER
 from arb.venues.gate.sandbox import Sandbox, SandboxConfig
 from arb.venues.registry import ref_for
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _config(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, mode: str = "live") -> Config:
