@@ -18,7 +18,7 @@ other leg of a pair holding time while it is on the wire to the sandbox does not
 
 While the venue handles a request market time stands still: the in-process sandbox answers over loopback
 HTTP in real microseconds, during which the wire call holds the simulated clock
-(:func:`arb.eventloop.simloop.time_held`, in ``arb/venues/live.py``), so no answer depends on how fast the
+(:func:`arb.eventloop.simloop.time_held`, in ``arb/venues/live/``), so no answer depends on how fast the
 machine is.
 """
 
