@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("arb.commands.run", "run the engine (offline on the shipped config by default)"),
     "config": ("arb.commands.config", "inspect configuration"),
     "db": ("arb.commands.db", "migrate or inspect the trade-history database"),
-    "sandbox": ("arb.commands.sandbox", "run the local Gate-v4-compatible sandbox exchange"),
+    "sandbox": ("arb.commands.sandbox", "run the local exchange that sandbox venues trade on (a venue's API, offline)"),
     "record": ("arb.commands.record", "record live order books and trades to a capture file"),
     "convert": ("arb.commands.record", "convert raw venue recordings to the capture format"),
     "replay": ("arb.commands.replay", "arb run in replay mode on CAPTURE; prints the funnel"),

@@ -1,26 +1,30 @@
-"""``arb sandbox``: run the local Gate-v4-compatible exchange in the foreground until interrupted.
+"""``arb sandbox``: run a venue's local exchange (the one ``kind = "sandbox"`` venues use) in the foreground
+until interrupted.
 
-The API key and secret come from ``ARB_SANDBOX_KEY`` / ``ARB_SANDBOX_SECRET`` (demo values otherwise);
-the secret is never printed. The first line on stdout is ``sandbox listening rest=<url> ws=<url>``
-so scripts can start it on ``--port 0`` and read where it went.
+The exchange is found through the venue registry, as ``arb convert`` finds converters: the adapter with a
+sandbox gives its own arguments, the sandbox they describe and the serving (``VenueAdapter.sandbox_command``),
+so this module names no venue. What is the command's own: ``--config``/``--venue`` (start it as an arb
+config's sandbox venue describes, after the same checks ``arb run`` makes), ``--host`` and ``--port``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-from collections.abc import Callable
-from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from arb.commands.arguments import capture_argument, port
 from arb.errors import ConfigError
-from arb.venues.gate.sandbox import values
-from arb.venues.gate.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
-from arb.venues.gate.sandbox.orders import PairSpec
+from arb.venues.adapter import SandboxCommand
+from arb.venues.registry import ADAPTERS, sandbox_adapters
 
-T = TypeVar("T")
+
+def _command() -> SandboxCommand:
+    """The one sandbox arb ships (its adapter's). A second venue with a sandbox would add an ``--adapter``
+    choice here; until then there is nothing to choose."""
+    (key,) = sandbox_adapters()
+    found = ADAPTERS[key].sandbox_command()
+    assert found is not None  # has_sandbox
+    return found
 
 
 def register(subparsers: Any) -> None:
@@ -31,68 +35,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--venue", default=None, help="which sandbox venue of --config (default: its first)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     p.add_argument("--port", type=port, default=8765, help="port (0: any free port)")
-    p.add_argument("--pair", type=_checked(values.pair_id), default="LINK_USDT",
-                   help="the sandbox currency pair (Gate id, BASE_QUOTE)")
-    p.add_argument("--capture", type=capture_argument,
-                   help="replay this capture file (CAPTURE.md format), or bundled:<name>")
-    p.add_argument("--capture-venue", default="binance", help="which venue of the capture feeds --pair")
-    p.add_argument("--capture-symbol", default=None, help="which symbol of the capture (default from --pair)")
-    p.add_argument(
-        "--speed", type=float, default=1.0, help="replay speed: 1 recorded pace, 0 as fast as possible"
-    )
-    p.add_argument("--mid", type=_mid, default=Decimal("27.1"),
-                   help=f"random-walk start price (at least {MIN_MID}: its levels stay above 0)")
-    p.add_argument("--fee", type=_fee, default=Decimal("0.002"), help="taker and maker fee rate, 0 to 0.999")
-    p.add_argument(
-        "--balance",
-        type=_balance,
-        action="append",
-        default=[],
-        metavar="CUR=AMOUNT",
-        help="starting balance (repeatable), default USDT=10000 and 100 of the base",
-    )
+    _command().add_arguments(p, capture_argument)
     p.set_defaults(func=run)
 
 
-# The random walk quotes ``levels`` prices a tick apart below its mid: below this, its lowest bid would be 0.
-_WALK = RandomWalkFeed("")
-MIN_MID = (_WALK.levels + 1) * _WALK.tick
-
-
-def _checked(check: Callable[[str], T]) -> Callable[[str], T]:
-    """An argparse ``type=`` from a ``values`` check: its ``ValueError`` becomes the one-line usage error
-    (argparse would otherwise print only "invalid value")."""
-
-    def convert(text: str) -> T:
-        try:
-            return check(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return convert
-
-
-_mid = _checked(lambda text: values.amount(text, "the mid", low=MIN_MID))
-_fee = _checked(lambda text: values.amount(text, "the fee rate", high=Decimal("0.999")))
-
-
-@_checked
-def _balance(text: str) -> tuple[str, Decimal]:
-    """``CUR=AMOUNT``: a Gate currency and a plain amount in ``[0, 1e15]``."""
-    currency, sep, amount = text.partition("=")
-    try:
-        if not sep:
-            raise ValueError("no '='")
-        return values.currency(currency, "CUR"), values.amount(amount, "AMOUNT")
-    except ValueError as exc:
-        raise ValueError(f"expected CUR=AMOUNT, got {text!r}: {exc}") from None
-
-
-def from_arb_config(args: argparse.Namespace) -> SandboxConfig:
+def from_arb_config(args: argparse.Namespace) -> Any:
     """The sandbox an arb config's sandbox venue describes, so that config's runs trade what it says."""
     from arb.config import load_config
     from arb.runtime.preflight import preflight
-    from arb.venues.gate.adapter import sandbox_pairs
+    from arb.venues.registry import ref_for
 
     config = load_config(args.config)
     preflight(config, ports=False)  # as `arb run` would refuse it; the sandbox's port is --port's
@@ -101,63 +52,18 @@ def from_arb_config(args: argparse.Namespace) -> SandboxConfig:
     if name not in venues:
         raise ConfigError(str(config.path), "venues", f"no sandbox venue {name!r} (sandbox venues: "
                           f"{', '.join(venues) or 'none'})")
-    section = config.venues[name]
-    names = config.venue_markets(name)  # the sandbox lists the venue's names for the symbols it trades
-    specs = sandbox_pairs(config, name)
-    account = Account(os.environ.get("ARB_SANDBOX_KEY", "sandbox-key"),
-                      os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"), names.venue_amounts(section.balances))
-    capture = config.capture_path()
-    feed: CaptureFeed | RandomWalkFeed
-    if capture is not None and section.capture_venue:
-        routes = {(section.capture_venue, s): spec.id for s, spec in zip(names.symbols, specs, strict=True)}
-        feed = CaptureFeed(capture, routes, speed=config.replay.speed if config.replay else 1.0)
-    else:
-        feed = RandomWalkFeed(specs[0].id, mid=args.mid)
-    return SandboxConfig(accounts=(account,), pairs=tuple(specs), host=args.host, port=args.port, feeds=(feed,))
+    command = ref_for(config, name).adapter.sandbox_command()
+    assert command is not None  # preflight refuses a sandbox venue whose adapter has none
+    return command.from_config(config, name, args)
 
 
-def build_config(args: argparse.Namespace) -> SandboxConfig:
+def build_config(args: argparse.Namespace) -> Any:
+    """The sandbox's own configuration, from ``--config`` or from the command line."""
     if args.config is not None:
         return from_arb_config(args)
-    pair = PairSpec(args.pair, taker_fee=args.fee, maker_fee=args.fee)
-    balances = {"USDT": Decimal(10000), pair.base: Decimal(100)}
-    balances.update(args.balance)  # (currency, amount) pairs, checked as arguments
-    account = Account(
-        os.environ.get("ARB_SANDBOX_KEY", "sandbox-key"),
-        os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"),
-        balances,
-    )
-    feed: CaptureFeed | RandomWalkFeed
-    if args.capture is not None:
-        if not args.capture.exists():
-            raise ConfigError(str(args.capture), "--capture", "file not found")
-        symbol = args.capture_symbol or f"{pair.base}/{pair.quote}"
-        feed = CaptureFeed(args.capture, {(args.capture_venue, symbol): pair.id}, speed=args.speed)
-    else:
-        feed = RandomWalkFeed(pair.id, mid=args.mid)
-    return SandboxConfig(accounts=(account,), pairs=(pair,), host=args.host, port=args.port, feeds=(feed,))
-
-
-def _keys_line() -> str:
-    """How an engine signs in: the demo key pair when it is in use (public, fine to print); never a secret
-    that came from the environment."""
-    if "ARB_SANDBOX_KEY" in os.environ or "ARB_SANDBOX_SECRET" in os.environ:
-        return "account keys: from ARB_SANDBOX_KEY / ARB_SANDBOX_SECRET (give the engine the same, e.g. as " \
-               "ARB_GATE_API_KEY / ARB_GATE_API_SECRET)"
-    return ("account keys: the demo pair: ARB_GATE_API_KEY=sandbox-key ARB_GATE_API_SECRET=sandbox-secret "
-            "(set ARB_SANDBOX_KEY / ARB_SANDBOX_SECRET to choose your own)")
+    return _command().from_arguments(args)
 
 
 def run(args: argparse.Namespace) -> int:
-    from arb.venues.gate.sandbox.server import Sandbox  # here, not at the top: see arb/commands/run.py
-
     config = build_config(args)
-
-    async def serve() -> None:
-        async with Sandbox(config) as sb:
-            print(f"sandbox listening rest={sb.rest_url} ws={sb.ws_url}", flush=True)
-            print(_keys_line(), flush=True)
-            await asyncio.Event().wait()  # until interrupted
-
-    asyncio.run(serve())
-    return 0
+    return _command().serve(config)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from arb.marketdata.trades import TradeTape
     from arb.venues.gate.feed import GateBookFeed
     from arb.venues.gate.sandbox import PairSpec
+    from arb.venues.gate.sandbox.command import SandboxCommand
 
 QUIRKS = LiveQuirks(
     client_ids=CLIENT_IDS,
@@ -262,6 +263,11 @@ class GateAdapter:
                               f"`arb sandbox --config {config.path} --venue {name}`")
         pairs = {s: exchange.market(names.market(s))["id"] for s in names.symbols}
         return venue, SandboxLink(rest_url, ws_url, None, pairs, None)
+
+    def sandbox_command(self) -> SandboxCommand:
+        from arb.venues.gate.sandbox.command import SandboxCommand
+
+        return SandboxCommand(sandbox_pairs)
 
     def add_convert_command(self, subparsers: Any) -> None:
         from arb.venues.gate.convert import add_convert_command

@@ -138,6 +138,9 @@ class CcxtAdapter:
                            closers: Closers) -> tuple[Venue, SandboxLink]:
         raise ConfigError(str(config.path), f"venues.{ref.name}.kind", f"the {self.key} adapter has no sandbox")
 
+    def sandbox_command(self) -> None:
+        return None  # no local exchange (has_sandbox)
+
     def add_convert_command(self, subparsers: Any) -> None:
         return None  # recordings of a ccxt venue are made by `arb record`, already in the capture format
 

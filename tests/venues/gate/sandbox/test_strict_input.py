@@ -21,8 +21,8 @@ import aiohttp
 import pytest
 
 from arb.cli import build_parser
-from arb.commands.sandbox import MIN_MID
 from arb.venues.gate.sandbox import RandomWalkFeed, Sandbox
+from arb.venues.gate.sandbox.command import MIN_MID
 from arb.venues.gate.sandbox.config import Faults
 from arb.venues.gate.sandbox.feeds import random_walk
 from arb.venues.gate.sandbox.values import MAX_CLOCK_OFFSET_S, MAX_COUNT, MAX_DELAY_S
