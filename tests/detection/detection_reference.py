@@ -1,12 +1,12 @@
 """The straightforward implementation: one ordered venue pair at a time, one level at a time.
 
-This is the oracle the numpy core is tested against and the benchmark's baseline. It is written to be
-obviously right, not fast: walk the buy venue's asks and the sell venue's bids together, take the smaller
-of the two levels' remaining size, stop when the marginal unit no longer pays after fees or a cap is
-reached. By default it computes in exact ``Decimal`` (book floats converted by their shortest repr), so
-the tests compare numpy's float64 sums against exact arithmetic rather than against the same float
-operations done in a different order; ``exact=False`` runs the identical loop on floats (the benchmark
-reports both).
+This is the oracle the numpy core is tested against and ``bench/bench_detection.py``'s baseline; arb itself
+never calls it, so it lives with the tests. It is written to be obviously right, not fast: walk the buy
+venue's asks and the sell venue's bids together, take the smaller of the two levels' remaining size, stop when
+the marginal unit no longer pays after fees or a cap is reached. By default it computes in exact ``Decimal``
+(book floats converted by their shortest repr), so the tests compare numpy's float64 sums against exact
+arithmetic rather than against the same float operations done in a different order; ``exact=False`` runs the
+identical loop on floats (the benchmark reports both).
 
 Only the top-of-book gross edge is computed in float, with numpy's formula: it is an audit number and the
 abnormal-edge screen compares it, so both implementations must see the same value.
