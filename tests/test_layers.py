@@ -87,6 +87,14 @@ def test_every_module_is_in_a_layer() -> None:
     assert not unplaced, f"not in ARCHITECTURE.md's layers block: {unplaced}"
 
 
+def test_every_unit_in_the_layers_block_exists() -> None:
+    # A package moved or deleted must leave the picture too (the sandbox listed on layer 3 after it had
+    # become arb/venues/gate/sandbox/ went unnoticed): a layer names only what is there.
+    units = {_unit(m) for m in MODULES}
+    missing = sorted(set(_layers()) - units)
+    assert not missing, f"ARCHITECTURE.md's layers block names what arb does not have: {missing}"
+
+
 def test_no_module_imports_from_a_layer_above_its_own() -> None:
     layers = _layers()
     upward = [f"{MODULES[m].relative_to(ROOT)}:{line} imports {target} (layer {layers[_unit(target)]} "
