@@ -78,12 +78,6 @@ class PairResult:
     open_base: Decimal = Decimal(0)  # as settled (arb/accounting.py): base left open, not in realized
     open_price: Decimal | None = None  # its cost
 
-    @property
-    def leg_skew_ns(self) -> int | None:
-        if len(self.legs) != 2:
-            return None
-        return abs(self.legs[0].sent_ns - self.legs[1].sent_ns)
-
 
 class PairedExecutor:
     def __init__(

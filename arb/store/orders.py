@@ -368,10 +368,6 @@ def filled_by_fills(session: Session, order_id: int) -> Decimal:
     return sum((f.amount for f in fills_of(session, order_id)), Decimal(0))
 
 
-def known_trade_ids(session: Session, venue: str) -> set[str]:
-    return set(session.execute(select(Fill.trade_id).where(Fill.venue == venue)).scalars())
-
-
 def insert_opportunity(
     session: Session,
     run_id: int,

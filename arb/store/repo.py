@@ -132,22 +132,7 @@ def get_run(session: Session, run_id: int) -> Run:
     return run
 
 
-def latest_run(session: Session) -> Run | None:
-    """The most recently started run, finished or not."""
-    return session.scalars(select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).first()
-
-
-def list_runs(session: Session, limit: int = 20) -> list[Run]:
-    """The ``limit`` most recent runs, newest first."""
-    return list(session.scalars(select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)))
-
-
 # --- opportunities ----------------------------------------------------------------------------------
-
-
-def record_opportunity(session: Session, row: Mapping[str, Any]) -> int:
-    """Insert one opportunity (keys: ``opportunities`` column names, ``run_id`` included); its id."""
-    return record_opportunities(session, [row])[0]
 
 
 def record_opportunities(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -198,14 +183,6 @@ def _opportunity_params(row: Mapping[str, Any]) -> dict[str, Any]:
     if params.get("detail") is not None:
         params["detail"] = jsonable(params["detail"])
     return params
-
-
-def opportunities_for_run(session: Session, run_id: int, decision: str | None = None) -> list[Opportunity]:
-    """A run's opportunities in detection order, optionally only ``executed`` or ``rejected`` ones."""
-    stmt = select(Opportunity).where(Opportunity.run_id == run_id)
-    if decision is not None:
-        stmt = stmt.where(Opportunity.decision == decision)
-    return list(session.scalars(stmt.order_by(Opportunity.detected_at, Opportunity.id)))
 
 
 # --- balances ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ PostgreSQL.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from arb.domain.outcomes import pair_outcome
 from arb.errors import StoreError
-from arb.inventory import FillFlow, fill_deltas
 from arb.positions import OpenLot
 from arb.store.models import Balance, Fill, Opportunity, Order, Run
 from arb.store.repo import inventory_check, latest_balances
@@ -154,18 +153,6 @@ LATENCY_COLUMNS = (
     "first_to_last_fill_ms",
     "decision_to_filled_ms",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class InventoryChange:
-    """The change one fill made to one asset on its venue, and the running total since the run started."""
-
-    venue: str
-    asset: str
-    ts: datetime
-    fill_id: int
-    delta: Decimal
-    net_change: Decimal
 
 
 def elapsed_ms(start: datetime | None, end: datetime | None) -> Decimal | None:
@@ -493,31 +480,6 @@ def legs(session: Session, run_id: int) -> list[LegRow]:
             )
         )
     return rows
-
-
-def inventory_changes(session: Session, run_id: int) -> list[InventoryChange]:
-    """Per fill, its change to each asset on its venue, with the running net change per venue and asset."""
-    stmt = (
-        select(Fill, Order.side, Order.symbol)
-        .join(Order, Fill.order_id == Order.id)
-        .where(Order.run_id == run_id)
-        .order_by(Fill.ts, Fill.id)
-    )
-    running: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    out = []
-    for fill, side, symbol in session.execute(stmt):
-        flow = FillFlow(fill.venue, symbol, side, fill.price, fill.amount, fill.fee, fill.fee_currency)
-        for asset, delta in fill_deltas(flow):
-            running[(fill.venue, asset)] += delta
-            out.append(
-                InventoryChange(fill.venue, asset, fill.ts, fill.id, delta, running[(fill.venue, asset)])
-            )
-    return out
-
-
-def final_inventory(changes: Sequence[InventoryChange]) -> dict[tuple[str, str], Decimal]:
-    """(venue, asset) -> net change at the end of the run."""
-    return {(c.venue, c.asset): c.net_change for c in changes}
 
 
 def as_dict(row: object) -> dict[str, object]:
