@@ -34,7 +34,7 @@ in the run's events/s either way). A symbol that waits behind another's executio
 
 The loop ends when its book sources end (a capture played out) or the run's stop event is set; the pair in
 flight finishes first. Everything around it (start, reconciliation, shutdown, summary) is the lifecycle's,
-in ``arb/engine.py``.
+in ``arb/engine/``.
 """
 
 from __future__ import annotations

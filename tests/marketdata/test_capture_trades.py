@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arb.engine import count_lines
 from arb.errors import CaptureFormatError
 from arb.marketdata.capture import (
     CaptureEvent,
@@ -22,7 +21,7 @@ from arb.marketdata.capture import (
     dumps_events,
     read_capture,
 )
-from arb.marketdata.timeline import read_timeline
+from arb.marketdata.timeline import count_lines, read_timeline
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "CAPTURE.md"
 SNAP = (b'{"ts":1000,"venue":"binance","symbol":"BTC/USDT","type":"snapshot",'
