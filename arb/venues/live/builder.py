@@ -11,27 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from arb.domain.market import Side
 from arb.domain.venue import OrderRequest
+from arb.venues.live.wire import WireRequest
 
 log = logging.getLogger(__name__)
 
 Shape = tuple[str, Side, str]  # symbol, side, time in force
-
-
-class Built(Protocol):
-    """A request as built for the wire: the exchange builder's answer, or ccxt's captured request."""
-
-    @property
-    def url(self) -> str: ...
-    @property
-    def method(self) -> str: ...
-    @property
-    def headers(self) -> dict[str, str] | None: ...
-    @property
-    def body(self) -> str | None: ...
 
 
 def shape_of(request: OrderRequest) -> Shape:
@@ -49,8 +37,9 @@ class BuilderCheck:
         """True: the builder builds this shape; False: ccxt does, for good; None: not compared yet."""
         return self.agrees.get(shape_of(request))
 
-    def judge(self, request: OrderRequest, built: Built, ccxt_build: Built) -> bool:
-        """Compare the two builds of ``request`` (signed at one instant) and keep the verdict for its shape."""
+    def judge(self, request: OrderRequest, built: Any, ccxt_build: WireRequest) -> bool:
+        """Compare the two builds of ``request`` (signed at one instant) and keep the verdict for its shape.
+        ``built`` is the exchange builder's own type (Gate's ``BuiltOrder``): URL, method, headers, body."""
         agrees = ((built.url, built.method, built.headers, built.body)
                   == (ccxt_build.url, ccxt_build.method, ccxt_build.headers, ccxt_build.body))
         self.agrees[shape_of(request)] = agrees
