@@ -16,6 +16,7 @@ from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_r
 from arb.display import Precision
 from arb.store import views
 from arb.store.models import Run
+from arb.store.runs import run_clock
 
 _COLUMNS = ("asset", "start", "end", "change")
 
@@ -38,7 +39,7 @@ def build_sections(session: Any, run: Run) -> list[Section]:
     title = "Balances per venue (start and end snapshots)"
     if latest is not None:  # no end snapshot yet: the run is going (or died before taking it)
         title = (f"Balances per venue, run {run.status}: 'end' is the latest stored snapshot "
-                 f"(newest {timestamp(latest)}, on the run's {views.run_clock(run)} clock)")
+                 f"(newest {timestamp(latest)}, on the run's {run_clock(run)} clock)")
     missing = sorted({r.venue for r in rows if r.venue is not None and (r.start is None or r.end is None)})
     if missing:
         title += f"; no start or end snapshot on {', '.join(missing)}"

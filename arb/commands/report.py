@@ -26,6 +26,7 @@ from arb.positions import OpenLot, equity, open_positions, unrealized_total
 from arb.store import views
 from arb.store.models import Run
 from arb.store.repo import inventory_check
+from arb.store.runs import run_clock
 
 
 def register(subparsers: Any) -> None:
@@ -239,7 +240,7 @@ def by_section(session: Any, run: Run, by: str) -> Section:
         *(figure(sum((r.fees.get(c, views.ZERO) for r in rows), views.ZERO), precision.asset(c)) for c in currencies),
     ]
     columns = (*keys, *_BY_COUNTS, "realized_pnl", "unrealized_pnl", *(f"fees_{c}" for c in currencies))
-    when = (f"the UTC {by} of each opportunity's detection, on the run's {views.run_clock(run)} clock; "
+    when = (f"the UTC {by} of each opportunity's detection, on the run's {run_clock(run)} clock; "
             if by in ("day", "hour") else "")
     title = (f"By {by} ({when}realized: settled pairs; unrealized: the open positions a group's pairs opened, "
              "at the marks of the run's end; fees: its fills', per currency)")

@@ -15,6 +15,7 @@ from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_r
 from arb.display import Precision
 from arb.store import views
 from arb.store.models import Run
+from arb.store.runs import run_clock
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def build_sections(session: Any, run: Run) -> list[Section]:
-    return [trades_section(views.trades(session, run.id), views.run_clock(run),
+    return [trades_section(views.trades(session, run.id), run_clock(run),
                            Precision.from_snapshot(run.config_snapshot))]
 
 

@@ -28,6 +28,7 @@ from arb.errors import StoreError
 from arb.inventory import FillFlow, InventoryRow, inventory
 from arb.store.models import BALANCE_KINDS, Balance, Fill, Opportunity, Order, Run
 from arb.store.prepared import PreparedInsert
+from arb.store.runs import get_run
 
 _OPPORTUNITY_COLUMNS = frozenset(c.key for c in Opportunity.__table__.columns) - {"id"}
 _SECRET_KEYS = re.compile(r"^(api_?key|api_?secret|secret(_key)?|password|passphrase|private_key|token)$", re.I)
@@ -123,13 +124,6 @@ def _market_span(run: Run, started: datetime | None, ended: datetime | None) -> 
         run.market_started_at = started
     if ended is not None:
         run.market_ended_at = ended
-
-
-def get_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id)
-    if run is None:
-        raise StoreError(f"no run with id {run_id}")
-    return run
 
 
 # --- opportunities ----------------------------------------------------------------------------------

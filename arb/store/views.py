@@ -16,13 +16,12 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from arb.domain.outcomes import pair_outcome
-from arb.errors import StoreError
 from arb.positions import OpenLot
-from arb.store.models import Balance, Fill, Opportunity, Order, Run
+from arb.store.models import Balance, Fill, Opportunity, Order
 from arb.store.repo import inventory_check, latest_balances
 
 VIEW_NAMES = (
@@ -160,19 +159,6 @@ def elapsed_ms(start: datetime | None, end: datetime | None) -> Decimal | None:
     if start is None or end is None:
         return None
     return Decimal((end - start) // _MICROSECOND) / 1000
-
-
-def latest_run_id(session: Session) -> int | None:
-    """The most recently started run (ties: the highest id); None for an empty database."""
-    return session.scalar(select(Run.id).order_by(Run.started_at.desc(), Run.id.desc()).limit(1))
-
-
-def get_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id)
-    if run is None:
-        known = session.scalar(select(func.count()).select_from(Run))
-        raise StoreError(f"no run with id {run_id} in the database ({known} runs)")
-    return run
 
 
 def funnel(session: Session, run_id: int) -> list[FunnelRow]:
@@ -340,14 +326,6 @@ def grouped(session: Session, run_id: int, by: str) -> tuple[list[GroupRow], int
                        for o in group if o.open_base),
         ))
     return rows, loose_orders, loose_fills
-
-
-def run_clock(run: Run) -> str:
-    """Which clock a run's timestamps (``detected_at``, fills' ``received_at``, ``settled_at``) are on, as
-    the engine decides it: ``market`` for a simulation (a replay, or paper mode on a capture: the capture's
-    time), ``wall`` for a live or paper run on live books."""
-    replay = (run.config_snapshot or {}).get("replay")
-    return "market" if run.mode == "replay" or (run.mode == "paper" and replay) else "wall"
 
 
 # --- trades -----------------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.errors import StoreError
-from arb.store import repo, views
+from arb.store import repo
 from arb.store.models import Balance, Fill, Opportunity, Run
+from arb.store.runs import get_run, latest_run_id
 
 if TYPE_CHECKING:
     from conftest import Populated
@@ -22,17 +23,17 @@ NOW = datetime(2026, 2, 1, tzinfo=UTC)
 
 def test_runs(populated: Populated) -> None:
     with populated.factory() as s:
-        assert views.latest_run_id(s) == populated.run_id != populated.old_run_id
-        latest = repo.get_run(s, populated.run_id)
+        assert latest_run_id(s) == populated.run_id != populated.old_run_id
+        latest = get_run(s, populated.run_id)
         assert latest.mode == "paper" and latest.ended_at is not None
         assert latest.summary == {"detected": 8, "executed": 2}
         with pytest.raises(StoreError, match="no run with id 999"):
-            repo.get_run(s, 999)
+            get_run(s, 999)
 
 
 def test_latest_run_of_an_empty_database(session_factory: sessionmaker[Session]) -> None:
     with session_factory() as s:
-        assert views.latest_run_id(s) is None
+        assert latest_run_id(s) is None
 
 
 def test_end_run_summary_keeps_decimals_exact(session_factory: sessionmaker[Session]) -> None:
@@ -41,7 +42,7 @@ def test_end_run_summary_keeps_decimals_exact(session_factory: sessionmaker[Sess
         repo.end_run(s, run.id, ended_at=NOW, summary={"pnl": Decimal("0.1"), "at": NOW, "n": 3})
         run_id = run.id
     with session_factory() as s:
-        run = repo.get_run(s, run_id)
+        run = get_run(s, run_id)
         assert run.summary == {"pnl": "0.1", "at": "2026-02-01T00:00:00+00:00", "n": 3}
         assert Decimal(run.summary["pnl"]) == Decimal("0.1")
         assert run.config_snapshot == {"fee": "0.001"}
@@ -84,7 +85,7 @@ def test_start_run_refuses_unmasked_secrets(session_factory: sessionmaker[Sessio
         repo.start_run(s, mode="live", config_snapshot=snapshot, started_at=NOW)
     assert "hunter2" not in str(info.value) and "abc123" not in str(info.value)
     with session_factory() as s:
-        assert views.latest_run_id(s) is None
+        assert latest_run_id(s) is None
 
 
 def test_start_run_accepts_masked_secrets(session_factory: sessionmaker[Session]) -> None:

@@ -34,6 +34,7 @@ from arb.display import Precision, money
 from arb.positions import OpenLot, Position, equity, open_positions, unrealized_total
 from arb.store import repo, views
 from arb.store.models import Balance, Opportunity, Run
+from arb.store.runs import get_run, run_clock
 
 Marks = dict[tuple[str, str], Decimal | None]
 
@@ -45,7 +46,7 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
     """Everything the page shows of ``run_id``: its stored rows (so far, for a running run) and, for a run
     this process is running, ``live``: ``{"view": RunView.snapshot(), "updates_per_s": float, "marks":
     {(venue, symbol): mid or None}, "incidents": [Incident.as_row(), ...]}`` (``live.py``)."""
-    run = views.get_run(session, run_id)
+    run = get_run(session, run_id)
     precision = Precision.from_snapshot(run.config_snapshot)
     pnl_rows = _pnl_figures(session, run_id)
     totals = views.pnl_totals(pnl_rows)
@@ -141,7 +142,7 @@ def _header(run: Run) -> dict[str, Any]:
         "mode": run.mode,
         "status": run.status,
         "status_reason": run.status_reason,
-        "clock": views.run_clock(run),
+        "clock": run_clock(run),
         "started_at": _ms(run.started_at),
         "ended_at": _ms(run.ended_at),
         "market_started_at": _ms(run.market_started_at),
