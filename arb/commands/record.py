@@ -21,12 +21,12 @@ from typing import Any
 from arb.display import printable
 from arb.domain.market import Symbol
 from arb.errors import ConfigError
+from arb.eventloop.clock import wall_ms
 from arb.marketdata.books import BookStore
 from arb.marketdata.convert import check_out
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.recorder import Feed, record
 from arb.marketdata.trades import TradeTape
-from arb.marketdata.wallclock import wall_ms
 from arb.venues.adapter import Endpoint
 from arb.venues.registry import ADAPTERS, UnknownVenue, resolve
 
