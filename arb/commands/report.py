@@ -24,6 +24,7 @@ from arb.display import MS_PLACES, Precision, money
 from arb.inventory import InventoryRow
 from arb.positions import OpenLot, equity, open_positions, unrealized_total
 from arb.store import views
+from arb.store.grouped import GROUPINGS, grouped
 from arb.store.models import Run
 from arb.store.repo import inventory_check
 from arb.store.runs import run_clock
@@ -36,7 +37,7 @@ def register(subparsers: Any) -> None:
         "rounded for reading, json exact).",
     )
     add_run_arguments(parser)
-    parser.add_argument("--by", choices=tuple(views.GROUPINGS), default=None,
+    parser.add_argument("--by", choices=tuple(GROUPINGS), default=None,
                         help="instead: realized and unrealized PnL, fees per currency and counts per UTC day or "
                         "hour of detection (on the run's clock: market time in a simulation), symbol, or route "
                         "(buy venue -> sell venue, symbol)")
@@ -219,9 +220,9 @@ def by_section(session: Any, run: Run, by: str) -> Section:
     """``--by day|hour|symbol|route``: per group, the counts, the stored realized PnL of its executed
     opportunities, the unrealized PnL of the open positions they opened (:mod:`arb.positions`, at the marks
     the run stored at its end; unknown without them) and its fills' fees per currency. Groups and their
-    figures: :func:`arb.store.views.grouped`."""
+    figures: :func:`arb.store.grouped.grouped`."""
     precision = Precision.from_snapshot(run.config_snapshot)
-    rows, loose_orders, loose_fills = views.grouped(session, run.id, by)
+    rows, loose_orders, loose_fills = grouped(session, run.id, by)
     marks = _end_marks(run)
     currencies = sorted({c for r in rows for c in r.fees})
     body: list[list[Cell]] = []
@@ -231,7 +232,7 @@ def by_section(session: Any, run: Run, by: str) -> Section:
         body.append([*r.key, *(getattr(r, c) for c in _BY_COUNTS), figure(r.realized_pnl, precision.pnl()),
                      figure(unrealized[-1], precision.pnl()),
                      *(figure(r.fees.get(c, views.ZERO), precision.asset(c)) for c in currencies)])
-    keys = views.GROUPINGS[by]
+    keys = GROUPINGS[by]
     total_unrealized = None if None in unrealized else sum((u or views.ZERO for u in unrealized), views.ZERO)
     totals: list[Cell] = [
         "TOTAL", *([""] * (len(keys) - 1)), *(sum(getattr(r, c) for r in rows) for c in _BY_COUNTS),

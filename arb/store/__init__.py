@@ -8,5 +8,6 @@
 - ``lease``: one engine per database (``acquire(url)``: PostgreSQL advisory lock, SQLite ``flock``).
 - ``runs``: the one run lookup, the latest run, the clock a run's times are on.
 - ``repo``: runs recorded (and how they ended), opportunities, balances; ``orders``: orders, their events and fills.
-- ``views``: the exact review numbers ``arb report`` shows (SQL twins in migration 0002).
+- ``views``: the exact review numbers ``arb report`` shows (SQL twins in migration 0002); ``grouped``: the same
+  per day, hour, symbol or route; ``balances``: a run's start and end balances.
 """
