@@ -120,15 +120,7 @@ def _rejections(rows: Sequence[views.RejectionRow]) -> Section:
     return Section("rejections", "Rejected, by reason", ("reason", "rejected"), body, totals)
 
 
-_PNL_MONEY = (
-    "expected_pnl",
-    "realized_pnl",
-    "pnl_slippage",
-    "pnl_fees",
-    "pnl_unfilled",
-    "pnl_imbalance",
-    "fees_quote",
-)
+_PNL_MONEY = views.PNL_TOTAL_COLUMNS  # the money columns, each with its TOTAL as pnl_totals sums it
 _PNL_COLUMNS = ("size", "mark_price", *_PNL_MONEY, "residual_base")
 
 

@@ -259,6 +259,8 @@ def insert_opportunity(
     detail: dict[str, object] | None = None,
 ) -> int:
     """One ``opportunities`` row for a pair the executor decided on (executed, or refused with a reason)."""
+    # Not detection/record.opportunity_columns: the executor's row takes any OpportunityLike, its own limits
+    # and detail (the pair's outcome), and no detection-only detail; write_ahead.py writes this same row.
     row = Opportunity(
         run_id=run_id,
         detected_at=detected_at,
