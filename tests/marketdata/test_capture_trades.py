@@ -18,10 +18,11 @@ from arb.marketdata.capture import (
     CaptureTrade,
     CaptureWriter,
     checked_trade,
-    dumps_events,
     read_capture,
 )
 from arb.marketdata.timeline import count_lines, read_timeline
+
+from .capture_text import dumps_events
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "CAPTURE.md"
 SNAP = (b'{"ts":1000,"venue":"binance","symbol":"BTC/USDT","type":"snapshot",'

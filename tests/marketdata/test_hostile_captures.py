@@ -34,12 +34,12 @@ from arb.marketdata.capture import (
     CaptureWriter,
     RefusedEvent,
     bounded_lines,
-    dumps_events,
     read_capture,
 )
 from arb.marketdata.recorder import partial_path, record
 from arb.marketdata.timeline import count_lines
 
+from .capture_text import dumps_events
 from .conftest import BINANCE_SPOT, GATE_HTTP, GATE_WS
 
 ROOT = Path(__file__).resolve().parents[2]
