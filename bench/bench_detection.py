@@ -21,16 +21,21 @@ Rates are the best of repeated short runs (the machine may be shared).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
 from arb.detection import DetectionParams, FeeMode, VenueBook, detect, detect_many
-from arb.detection.reference import detect_reference
 from arb.domain.market import MarketRules
+
+# The baseline is the test oracle, which arb does not ship: tests/detection/detection_reference.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "detection"))
+from detection_reference import detect_reference  # noqa: E402
 
 LEVELS = 20
 TICK = 0.001

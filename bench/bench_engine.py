@@ -3,7 +3,7 @@
     python bench/bench_engine.py [--fee 0.0001] [--repeat 3]
 
 Simulator: ``Engine(config, force_paper=True, mode="replay")`` on the shipped config (status off), SQLite in
-a temporary directory, on its market-time event loop at speed 0 (``arb/runtime/simloop.py``): migrations,
+a temporary directory, on its market-time event loop at speed 0 (``arb/eventloop/simloop.py``): migrations,
 reconciliation, the capture source applying each instant's events, the decision loop (books -> detection ->
 risk -> paired executor -> store) with the venues' simulated latency in market time, rejections through
 the batched writer, the end-of-run totals read back. Reported: events/s while the market ran (the decision
@@ -147,11 +147,11 @@ def resting_workload(tmp: Path) -> tuple[int, int, float, int]:
     (events, trades, seconds, fills)."""
     from arb.cli import main as arb_main
     from arb.domain.market import MarketRules, Side
+    from arb.domain.venue import OrderRequest
     from arb.errors import ArbError
     from arb.marketdata.capture import CaptureTrade
     from arb.marketdata.timeline import read_timeline
     from arb.venues.paper import PaperConfig, PaperVenue
-    from arb.venues.protocol import OrderRequest
 
     capture = tmp / "btcusdt-trades.jsonl.gz"
     if not capture.exists():

@@ -4,7 +4,7 @@ Measures, per approved opportunity:
 - decision -> both leg requests on the wire (bytes handed to the socket's transport, see ``WireTap``),
   through the real executor (risk check, plan, one SQLite transaction storing the opportunity and both
   orders, concurrent send on each venue's order line), on the event loop arb's live runs use (uvloop,
-  ``runtime/live_loop.py``), with no trace hooks in the timed path beyond the tap;
+  ``eventloop/live_loop.py``), with no trace hooks in the timed path beyond the tap;
 - skew between the two legs' wire times;
 and, in the same process, two baselines:
 - **the floor**: what the machine allows for the same work, done minimally: the same rows (an opportunity,
@@ -20,13 +20,20 @@ and, in the same process, two baselines:
 - a sequential baseline on the same prepare+send path (prepare both legs, send
 leg A, wait for its answer, send leg B) whose gap between the two wire times is what concurrency removes.
 Preparing both legs first in the baseline too keeps it honest: its gap is one round trip plus one send,
-not inflated by building and signing leg B. Target: skew <= 20% of the sequential gap.
+not inflated by building and signing leg B. Target: skew <= 20% of the sequential gap;
+- **ccxt's aiohttp session**, the reason the order line (``venues/order_line.py``) exists, re-measured: the
+  same prepared (built and signed) pair sent once on the order line and once through ccxt's own ``fetch``
+  (aiohttp, the path a proxied exchange takes), both legs started as the executor starts them
+  (``eventloop/eager.py``), the two paths alternating pair by pair; printed as aiohttp / order line for the
+  first leg on the wire, both legs on the wire and the skew between them. No target: the ratio is the
+  reason, stated in numbers.
 
 Run: ``.venv/bin/python bench/bench_executor.py [pairs] [venue_latency_ms]``
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -43,19 +50,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from aiohttp.client_proto import ResponseHandler
+
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import Side
+from arb.domain.venue import OrderRequest
+from arb.eventloop.eager import start_now
+from arb.eventloop.live_loop import run_live
 from arb.execution.executor import ExecutorConfig, PairedExecutor
 from arb.execution.risk import RiskGate, RiskLimits
-from arb.runtime.live_loop import run_live
-from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.store.db import make_engine, make_session_factory
 from arb.store.migrate import upgrade_to_head
 from arb.store.models import Run
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
+from arb.venues.gate.sandbox import Account, PairSpec, Sandbox, SandboxConfig
+from arb.venues.live import LiveVenue
 from arb.venues.order_line import _Connection
-from arb.venues.protocol import OrderRequest
 
 D = Decimal
 KEY, SECRET = "bench-key", "bench-secret-not-real"
@@ -91,25 +102,33 @@ class WireTap:
     """perf_counter_ns when each POST's bytes were handed to the transport, per venue: the transport writes
     them to the socket in that call when the socket takes them, as it does here.
 
-    The tap sits on the transport of every connection arb's order line opens (``venues/order_line.py``),
-    under arb's code: the bench runs on the loop arb's live runs use (uvloop, ``runtime/live_loop.py``),
+    The tap sits on the transport of every connection arb's order line opens (``venues/order_line.py``) and
+    every one ccxt's aiohttp session opens (aiohttp's ``ResponseHandler``: the baseline), under the code
+    that writes: the bench runs on the loop arb's live runs use (uvloop, ``eventloop/live_loop.py``),
     whose transports are C objects whose methods cannot be replaced, so each connection's transport is
     wrapped as the connection is made, and the wrapper notes the time right before passing a POST on."""
 
     def __init__(self, ports: dict[int, str]) -> None:
         self.ports = ports
         self.sent: dict[str, list[int]] = {}
+        self.connects: dict[str, int] = {}  # connections opened to the venues, per protocol class
 
     def install(self) -> None:
-        made = _Connection.connection_made
+        for protocol in (_Connection, ResponseHandler):
+            self._tap(protocol)
+
+    def _tap(self, protocol: Any) -> None:
+        made = protocol.connection_made
         tap = self
 
-        def connection_made(connection: _Connection, transport: Any) -> None:
+        def connection_made(connection: Any, transport: Any) -> None:
             peer = transport.get_extra_info("peername")
             venue = tap.ports.get(peer[1]) if peer else None
+            if venue:
+                tap.connects[protocol.__name__] = tap.connects.get(protocol.__name__, 0) + 1
             made(connection, _Tapped(transport, tap.sent.setdefault(venue, [])) if venue else transport)
 
-        _Connection.connection_made = connection_made  # type: ignore[method-assign]
+        protocol.connection_made = connection_made
 
     def clear(self) -> None:
         for times in self.sent.values():  # in place: each connection's wrapper holds its venue's list
@@ -128,6 +147,12 @@ class _Tapped:
         if bytes(data[:5]) == b"POST ":
             self._sent.append(time.perf_counter_ns())
         self._transport.write(data)
+
+    def writelines(self, chunks: Any) -> None:  # aiohttp writes a large request's head and body as one call
+        chunks = list(chunks)
+        if chunks and bytes(chunks[0][:5]) == b"POST ":
+            self._sent.append(time.perf_counter_ns())
+        self._transport.writelines(chunks)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -233,6 +258,34 @@ class Floor:
         self.db.close()
 
 
+Paths = dict[str, dict[str, list[int]]]  # path -> measure -> nanoseconds, one per pair
+
+
+async def order_line_and_aiohttp(venues: dict[str, LiveVenue], wire: WireTap, pairs: int) -> Paths:
+    """The same prepared pairs sent on the order line and through ccxt's aiohttp session, alternating."""
+    ids = ClientIdFactory()
+    a, b = venues["gate_a"], venues["gate_b"]
+    out: Paths = {path: {"first leg": [], "both legs": [], "skew": []} for path in ("order line", "aiohttp")}
+    for n in range(pairs + 5):  # the first five warm both paths (connections open, code hot)
+        for path in ("order line", "aiohttp") if n % 2 else ("aiohttp", "order line"):
+            buy = await a.prepare(OrderRequest(ids.next(a.client_ids), SYMBOL, Side.BUY, D("0.1"), D("20.00")))
+            sell = await b.prepare(OrderRequest(ids.next(b.client_ids), SYMBOL, Side.SELL, D("0.1"), D("20.20")))
+            if path == "aiohttp":  # the same signed request, without its bytes: ``send`` hands it to ccxt's fetch
+                buy, sell = (dataclasses.replace(p, wire=dataclasses.replace(p.wire, raw=None)) for p in (buy, sell))
+            wire.clear()
+            t0 = time.perf_counter_ns()
+            legs = (start_now(a.send(buy)), start_now(b.send(sell)))
+            reports = [await leg for leg in legs]
+            assert all(r.filled == D("0.1") for r in reports), reports
+            if n < 5:
+                continue
+            at_a, at_b = wire.sent["gate_a"][0], wire.sent["gate_b"][0]
+            out[path]["first leg"].append(at_a - t0)
+            out[path]["both legs"].append(max(at_a, at_b) - t0)
+            out[path]["skew"].append(abs(at_a - at_b))
+    return out
+
+
 def config() -> SandboxConfig:
     return SandboxConfig(accounts=(Account(KEY, SECRET, {"USDT": D("10000000"), "LINK": D("1000000")}),),
                          pairs=(PAIR,), order_limit=100_000, global_limit=1_000_000)
@@ -316,6 +369,11 @@ async def main(pairs: int, latency_ms: float) -> None:
                 await venues["gate_a"].send(buy)
                 await venues["gate_b"].send(sell)
                 gaps.append(wire.sent["gate_b"][0] - wire.sent["gate_a"][0])
+            connects = venues["gate_a"].line.connects
+            before = dict(wire.connects)
+            paths = await order_line_and_aiohttp(venues, wire, pairs)
+            assert venues["gate_a"].line.connects == connects  # the baseline's orders never touched the line
+            opened = {k: v - before.get(k, 0) for k, v in wire.connects.items()}
             for ex in exchanges:
                 await ex.close()
         engine.dispose()
@@ -347,6 +405,14 @@ async def main(pairs: int, latency_ms: float) -> None:
     print(f"sequential baseline gap:          median {med(gaps):.3f} ms, p90 {ms(gaps, 90):.3f} ms")
     print(f"skew / sequential gap (median):   {med(skew) / med(gaps):.1%}  (target <= 20%)")
     print(f"skew / sequential gap (p90):      {ms(skew, 90) / ms(gaps, 90):.1%}")
+    print("order line vs ccxt's aiohttp session (the same prepared pairs, alternating; send -> bytes on the wire;"
+          f" connections opened meanwhile: order line {opened.get('_Connection', 0)},"
+          f" aiohttp {opened.get('ResponseHandler', 0)}):")
+    for measure in ("first leg", "both legs", "skew"):
+        line, session = paths["order line"][measure], paths["aiohttp"][measure]
+        print(f"  {measure:<10} order line median {med(line):.3f} ms, p90 {ms(line, 90):.3f} ms; "
+              f"aiohttp median {med(session):.3f} ms, p90 {ms(session, 90):.3f} ms; "
+              f"aiohttp / order line: median {med(session) / med(line):.1f}x, p90 {ms(session, 90) / ms(line, 90):.1f}x")
 
 
 if __name__ == "__main__":

@@ -106,7 +106,8 @@ def measure(points: int = 8, workers: int = 2, repeat: int = 1) -> dict[str, Any
     replays/minute, ratios, CPU seconds per replay and what each figure includes."""
     from distributed import Client
 
-    from arb.sweep.cluster import local_cluster, run_sweep
+    from arb.sweep.cluster import local_cluster
+    from arb.sweep.run import run_sweep
 
     out: dict[str, Any] = {"points": points, "workers": workers, "repeat": repeat,
                            "load_before": os.getloadavg()[0]}

@@ -264,7 +264,7 @@ def test_the_parser_leaves_the_engine_and_the_sandbox_server_unimported() -> Non
     """``arb --help``, ``arb report`` and the other commands build the whole parser: it imports every command
     module, so none may import the engine or the sandbox's server (about a second of ccxt, alembic, aiohttp
     between them) before its command runs. A fresh interpreter, so nothing else has imported them."""
-    heavy = ("arb.engine", "arb.sandbox.server", "arb.runtime.summary")
+    heavy = ("arb.engine", "arb.venues.gate.sandbox.server", "arb.runtime.summary")
     code = ("import sys; from arb.cli import build_parser; build_parser(); "
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)

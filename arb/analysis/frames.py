@@ -26,6 +26,7 @@ from arb.positions import OpenLot, Position, mid, open_positions, unrealized_tot
 from arb.runtime.latency import LatencyRecorder
 from arb.store import views
 from arb.store.models import Balance, Opportunity, Order, Run, Sweep
+from arb.store.runs import run_clock
 
 BPS = Decimal(10_000)
 BPS_PLACES = Decimal("0.01")
@@ -463,7 +464,7 @@ def latency_percentiles(session: Session, run: Run) -> pd.DataFrame:
     (the figure the run summary's ``venue_latency_ms`` takes), on the run's clock (``market`` in a
     simulation: the simulated latency; ``wall`` live), and the hot path (book update -> decision) from the
     summary, on the host's clock. Percentiles by :class:`arb.runtime.latency.LatencyRecorder`'s rule."""
-    clock = views.run_clock(run)
+    clock = run_clock(run)
     per_venue: dict[str, LatencyRecorder] = {}
     for leg in views.legs(session, run.id):
         if (ms := leg.sent_to_ack_ms) is not None:

@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.errors import ArbError
-from arb.store import views
 from arb.store.db import display_url, make_reader_engine, make_session_factory, parse_url, sqlite_file
 from arb.store.models import Run
+from arb.store.runs import get_run, latest_run_id
 
 NOTEBOOK_DB_ENV = "ARB_NOTEBOOK_DB_URL"
 
@@ -124,9 +124,9 @@ def open_run(located: Located, run_id: int | None) -> tuple[Engine, sessionmaker
     engine = make_reader_engine(located.url)
     factory = make_session_factory(engine)
     with factory() as session:
-        chosen = run_id if run_id is not None else views.latest_run_id(session)
+        chosen = run_id if run_id is not None else latest_run_id(session)
         try:
-            run = views.get_run(session, chosen)  # type: ignore[arg-type]
+            run = get_run(session, chosen)  # type: ignore[arg-type]
         except ArbError as exc:
             engine.dispose()
             raise NotebookStop(f"{located}: {exc}") from None

@@ -22,7 +22,7 @@ from arb.store.db import (
     read_failure,
     require_existing,
 )
-from arb.store.views import get_run, latest_run_id
+from arb.store.runs import get_run, latest_run_id
 
 DEFAULT_PORT = 8050
 

@@ -24,8 +24,10 @@ from arb.display import MS_PLACES, Precision, money
 from arb.inventory import InventoryRow
 from arb.positions import OpenLot, equity, open_positions, unrealized_total
 from arb.store import views
+from arb.store.grouped import GROUPINGS, grouped
 from arb.store.models import Run
 from arb.store.repo import inventory_check
+from arb.store.runs import run_clock
 
 
 def register(subparsers: Any) -> None:
@@ -35,7 +37,7 @@ def register(subparsers: Any) -> None:
         "rounded for reading, json exact).",
     )
     add_run_arguments(parser)
-    parser.add_argument("--by", choices=tuple(views.GROUPINGS), default=None,
+    parser.add_argument("--by", choices=tuple(GROUPINGS), default=None,
                         help="instead: realized and unrealized PnL, fees per currency and counts per UTC day or "
                         "hour of detection (on the run's clock: market time in a simulation), symbol, or route "
                         "(buy venue -> sell venue, symbol)")
@@ -118,15 +120,7 @@ def _rejections(rows: Sequence[views.RejectionRow]) -> Section:
     return Section("rejections", "Rejected, by reason", ("reason", "rejected"), body, totals)
 
 
-_PNL_MONEY = (
-    "expected_pnl",
-    "realized_pnl",
-    "pnl_slippage",
-    "pnl_fees",
-    "pnl_unfilled",
-    "pnl_imbalance",
-    "fees_quote",
-)
+_PNL_MONEY = views.PNL_TOTAL_COLUMNS  # the money columns, each with its TOTAL as pnl_totals sums it
 _PNL_COLUMNS = ("size", "mark_price", *_PNL_MONEY, "residual_base")
 
 
@@ -218,9 +212,9 @@ def by_section(session: Any, run: Run, by: str) -> Section:
     """``--by day|hour|symbol|route``: per group, the counts, the stored realized PnL of its executed
     opportunities, the unrealized PnL of the open positions they opened (:mod:`arb.positions`, at the marks
     the run stored at its end; unknown without them) and its fills' fees per currency. Groups and their
-    figures: :func:`arb.store.views.grouped`."""
+    figures: :func:`arb.store.grouped.grouped`."""
     precision = Precision.from_snapshot(run.config_snapshot)
-    rows, loose_orders, loose_fills = views.grouped(session, run.id, by)
+    rows, loose_orders, loose_fills = grouped(session, run.id, by)
     marks = _end_marks(run)
     currencies = sorted({c for r in rows for c in r.fees})
     body: list[list[Cell]] = []
@@ -230,7 +224,7 @@ def by_section(session: Any, run: Run, by: str) -> Section:
         body.append([*r.key, *(getattr(r, c) for c in _BY_COUNTS), figure(r.realized_pnl, precision.pnl()),
                      figure(unrealized[-1], precision.pnl()),
                      *(figure(r.fees.get(c, views.ZERO), precision.asset(c)) for c in currencies)])
-    keys = views.GROUPINGS[by]
+    keys = GROUPINGS[by]
     total_unrealized = None if None in unrealized else sum((u or views.ZERO for u in unrealized), views.ZERO)
     totals: list[Cell] = [
         "TOTAL", *([""] * (len(keys) - 1)), *(sum(getattr(r, c) for r in rows) for c in _BY_COUNTS),
@@ -239,7 +233,7 @@ def by_section(session: Any, run: Run, by: str) -> Section:
         *(figure(sum((r.fees.get(c, views.ZERO) for r in rows), views.ZERO), precision.asset(c)) for c in currencies),
     ]
     columns = (*keys, *_BY_COUNTS, "realized_pnl", "unrealized_pnl", *(f"fees_{c}" for c in currencies))
-    when = (f"the UTC {by} of each opportunity's detection, on the run's {views.run_clock(run)} clock; "
+    when = (f"the UTC {by} of each opportunity's detection, on the run's {run_clock(run)} clock; "
             if by in ("day", "hour") else "")
     title = (f"By {by} ({when}realized: settled pairs; unrealized: the open positions a group's pairs opened, "
              "at the marks of the run's end; fees: its fills', per currency)")

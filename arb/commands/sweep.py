@@ -24,14 +24,7 @@ from arb.display import money, printable
 from arb.errors import ConfigError, UsageError
 from arb.runtime.logs import setup_logging
 from arb.store.location import DB_URL_ENV, resolve_url
-from arb.sweep.cluster import (
-    CONNECT_TIMEOUT_S,
-    PointTotals,
-    SweepResult,
-    point_totals,
-    run_sweep,
-    start_worker_server,
-)
+from arb.sweep.cluster import CONNECT_TIMEOUT_S, start_worker_server
 from arb.sweep.grid import (
     CAPTURES_AS,
     KEYS,
@@ -41,6 +34,8 @@ from arb.sweep.grid import (
     parse_list,
     read_grid_file,
 )
+from arb.sweep.results import PointTotals, point_totals
+from arb.sweep.run import SweepResult, run_sweep
 
 SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
 

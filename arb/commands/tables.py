@@ -29,10 +29,10 @@ from arb.commands import arguments
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.display import Figure, printable
 from arb.errors import StoreError
-from arb.store import views
 from arb.store.db import display_url, make_reader_engine, make_session_factory, read_failure, require_existing
 from arb.store.location import DB_URL_ENV, DEFAULT_DB_URL, resolve_url
 from arb.store.models import Run
+from arb.store.runs import get_run, latest_run_id, run_clock
 
 Cell = str | int | Figure | None
 UNBOUNDED = 100_000  # columns: a table measured at this width is measured at its natural width
@@ -96,10 +96,10 @@ def show_run(args: argparse.Namespace, build: Build) -> int:
     engine = make_reader_engine(url)  # nor changes one: no byte of any file (store/db.py)
     try:
         with make_session_factory(engine)() as session:
-            run_id = args.run if args.run is not None else views.latest_run_id(session)
+            run_id = args.run if args.run is not None else latest_run_id(session)
             if run_id is None:
                 raise StoreError(f"{display_url(url)} holds no runs yet")
-            run = views.get_run(session, run_id)
+            run = get_run(session, run_id)
             sections = build(session, run)
     except SQLAlchemyError as exc:
         raise read_failure(url, exc) from exc
@@ -129,7 +129,7 @@ def run_header(run: Run) -> dict[str, str | None]:
     return {
         "id": run.id,  # an integer, as in the database
         "mode": run.mode,
-        "clock": views.run_clock(run),
+        "clock": run_clock(run),
         "started_at": timestamp(run.started_at),
         "ended_at": timestamp(run.ended_at) if run.ended_at else None,
         "market_started_at": timestamp(run.market_started_at) if run.market_started_at else None,
@@ -176,7 +176,7 @@ def render_table(run: Run, sections: Sequence[Section], out: TextIO, *, limit: i
 
 def render_csv(run: Run, sections: Sequence[Section], out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    out.write(f"# run {run.id} ({run.mode}, {run.status}); times on the {views.run_clock(run)} clock; "
+    out.write(f"# run {run.id} ({run.mode}, {run.status}); times on the {run_clock(run)} clock; "
               "numbers rounded for reading (--format json is exact)\n\n")
     for section in sections:
         out.write(f"# {section.name}\n")

@@ -1,10 +1,11 @@
 """``arb trades [--run ID|--last] [--db URL] [--format table|csv|json]``: one line per executed opportunity.
 
 Each line: when it was detected (on the run's clock, which the time column names: ``market time`` for a
-simulation, ``wall time`` otherwise), the route (buy venue -> sell venue, symbol), the planned size and
-what each entry leg filled, expected and realized PnL as settlement stored them (the same
+simulation, ``wall time`` otherwise), the route (buy venue -> sell venue, symbol), the planned size and what
+each entry leg filled, expected and realized PnL as settlement stored them (the same
 :class:`~arb.store.views.PnlRow` ``arb report`` reads; nothing is recomputed here), and the outcome
-(:func:`arb.store.views.trade_outcome`). The TOTAL row sums expected and realized as ``arb report`` does.
+(:func:`arb.domain.outcomes.pair_outcome`, through :func:`arb.store.views.trades`). The TOTAL row sums
+expected and realized as ``arb report`` does.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_r
 from arb.display import Precision
 from arb.store import views
 from arb.store.models import Run
+from arb.store.runs import run_clock
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +30,7 @@ def register(subparsers: Any) -> None:
 
 
 def build_sections(session: Any, run: Run) -> list[Section]:
-    return [trades_section(views.trades(session, run.id), views.run_clock(run),
+    return [trades_section(views.trades(session, run.id), run_clock(run),
                            Precision.from_snapshot(run.config_snapshot))]
 
 

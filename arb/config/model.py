@@ -47,7 +47,7 @@ class Config:
     @property
     def simulated(self) -> bool:
         """A replay, or paper mode on a capture: a deterministic simulation on the capture's market time
-        (``arb/runtime/simloop.py``); paper is the same simulation paced in wall time."""
+        (``arb/eventloop/simloop.py``); paper is the same simulation paced in wall time."""
         return self.engine.mode == "replay" or (self.engine.mode == "paper" and self.replay is not None)
 
     def venue_markets(self, venue: str) -> MarketNames:

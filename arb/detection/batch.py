@@ -10,27 +10,29 @@ finalizing in ``Decimal`` the pairs ``select.choose`` would finalize, in the ord
 The decisions are exactly ``core``'s (and so the reference's): the same float formulas in the same order
 of operations, the same pair order, the same tie-breaks (the property tests compare them on random books),
 with one shared ``DetectionParams`` or one per item (the thresholds then become per-item arrays).
+
+``detect_rows`` runs in named steps, each over all symbols at once: :func:`_crossed` (the crossed pairs of
+every symbol, from the tops alone), :func:`_screen` (the early reasons from the involved venues' health,
+age and thresholds), :func:`_reported` (each symbol's reported pair), :func:`_size` (the kernel's depth walk
+of the pairs still in), :func:`_rank` (the late reasons; viable pairs in ``select.choose``'s order),
+:func:`_reject_unsized` (the symbols whose decision is a rejection with nothing to size) and
+:func:`_finalize_rest` (the other symbols, one by one, in ``Decimal``). The rows they read are ``rows.py``'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
-from functools import lru_cache
-from itertools import chain, repeat, starmap
-from operator import attrgetter
-from typing import NamedTuple, Protocol
+from itertools import repeat, starmap
+from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
-from arb.detection.candidate import Candidate, buy_cost_factor, buy_net_factor
-from arb.detection.finalize import BookFacts, finalize, rejection, unsized_rejection
+from arb.detection.candidate import Candidate
+from arb.detection.finalize import finalize, rejection, unsized_rejection
+from arb.detection.rows import BookRows, BoolArray, FactsOf, IntArray, ScreenLimits, VenueBookRows, row_pairs
 from arb.detection.types import (
-    LIVE,
     Decision,
     DetectionParams,
-    FeeMode,
     FloatArray,
     Opportunity,
     Reason,
@@ -38,7 +40,6 @@ from arb.detection.types import (
     VenueBook,
 )
 from arb.detection.vectorized import (
-    ASK_PAD,
     F_BUY_COST,
     F_BUY_NET,
     F_ONE,
@@ -48,9 +49,6 @@ from arb.detection.vectorized import (
     pays_at_top,
     size_rows,
 )
-
-IntArray = npt.NDArray[np.intp]
-BoolArray = npt.NDArray[np.bool_]
 
 # Reason codes per crossed pair; 0: still viable. Order of the first three is ``select.screen``'s.
 _CODES = (
@@ -64,37 +62,6 @@ _CODES = (
 _NOT_LIVE, _STALE, _ABNORMAL, _UNPROFITABLE, _NO_BALANCE = range(1, 6)
 _BLOCK = 256  # kernel rows per call (see ``core``)
 _NAN4 = (float("nan"),) * 4
-_SIDES = attrgetter("ask_px", "ask_sz", "bid_px", "bid_sz")
-
-
-class BookRows(Protocol):
-    """Every venue book of many symbols as rows: what :func:`detect_rows` reads. Row ``k`` is one venue's book
-    of one symbol; a symbol's rows are consecutive.
-
-    ``books`` is ``(rows, 4, levels)``: ``[ask_px, ask_sz, bid_px, bid_sz]`` best first, a short side padded
-    as ``vectorized.stack_rows`` pads it (asks at ``ASK_PAD``, zero sizes); ``has_ask``/``has_bid`` say which
-    rows have a side at all (a row with neither never crosses: a venue with no book yet). The rest is read
-    only for the rows some crossed pair involves, few in a quiet market.
-    """
-
-    books: FloatArray
-    best: FloatArray  # (rows, 2): each row's best ask and best bid, ``books[:, (0, 2), 0]``, kept contiguous
-    has_ask: BoolArray
-    has_bid: BoolArray
-
-    def screen(self, rows: IntArray) -> tuple[BoolArray, IntArray]:
-        """Whether each of ``rows`` is live (``VenueBook.health``), and its ``VenueBook.age_ms``."""
-
-    def factors(self, rows: IntArray) -> FloatArray:
-        """``(len(rows), 5)``: buy cost, buy net and sell net factors of the venue's fee, then its base and
-        quote balances, as floats."""
-
-    def venue_book(self, row: int) -> VenueBook:
-        """The row as a ``VenueBook`` (for the pairs finalized in ``Decimal``)."""
-
-    def facts(self) -> FactsOf:
-        """What a rejection with nothing to size records of a row (its ``VenueBook``'s fields), for any row, as
-        of now: taken once per detection, read when the rejection's record is built."""
 
 
 def detect_batch(
@@ -110,7 +77,7 @@ def detect_batch(
     per_item(params, len(items))  # refuses a params list of another length, whatever the books
     if len(flat) < 2:
         return [None] * len(items)
-    return records(detect_rows([symbol for symbol, _ in items], bounds, _VenueBookRows(flat), params))
+    return records(detect_rows([symbol for symbol, _ in items], bounds, VenueBookRows(flat), params))
 
 
 def detect_rows(
@@ -129,62 +96,121 @@ def detect_rows(
     after fees) is returned as a :class:`PendingRejection`, its ``Rejection`` record built by
     :func:`records` later; without, every decision is complete. ``limits``: ``ScreenLimits.of(params)``, when
     the caller keeps it (a run's symbols have fixed parameters), instead of building it on every call."""
-    shared = params if isinstance(params, DetectionParams) else None  # scalar thresholds, no arrays
     each = per_item(params, len(symbols))
     results: list[Decision | PendingRejection] = [None] * len(symbols)
-    first = bounds[:-1]
-    books, best, has_ask, has_bid = source.books, source.best, source.has_ask, source.has_bid
-    pair_b, pair_s, pair_item = _pairs(bounds)
+    crossed = _crossed(bounds, source)
+    if crossed is None:
+        return results
+    code, factors, max_size = _screen(crossed, bounds, source, params, each, limits)
+    seg_start, top = _reported(crossed)
+    sized = _size(crossed, code, top, source.books, source.best, factors, max_size)
+    seg_items = crossed.item[seg_start]
+    ranked = _rank(crossed, code, sized, top, seg_items)
+    plain, facts = _reject_unsized(results, crossed, code, top, seg_items, ranked, symbols, source, defer)
+    if not plain.all():
+        _finalize_rest(results, crossed, code, sized, factors, top, seg_items, ranked, plain, facts,
+                       symbols, bounds, source, each, defer)
+    return results
+
+
+class _Crossed(NamedTuple):
+    """The crossed pairs of every item, in item order then pair order: buy and sell rows, item, gross edge;
+    ``at`` each one's index into ``ask``/``bid`` (every pair's top of book)."""
+
+    at: IntArray
+    buy: IntArray
+    sell: IntArray
+    item: IntArray
+    gross: FloatArray
+    ask: FloatArray
+    bid: FloatArray
+
+
+def _crossed(bounds: Sequence[int], source: BookRows) -> _Crossed | None:
+    """Every ordered pair of every item whose books cross at the top; None when none does."""
+    best, has_ask, has_bid = source.best, source.has_ask, source.has_bid
+    pair_b, pair_s, pair_item = row_pairs(bounds)
     # The screen reads only the tops: from their own small array, not one cache line per row of ``books``.
     ask = best[pair_b, 0]
     bid = best[pair_s, 1]
     gross = (bid - ask) / ask * 1e4  # core's and the reference's formula, so all screen the same value
     crossed = np.flatnonzero(has_ask[pair_b] & has_bid[pair_s] & (bid > ask) & (gross > 0))
     if not len(crossed):
-        return results
-    cb, cs, item, gross = pair_b[crossed], pair_s[crossed], pair_item[crossed], gross[crossed]
+        return None
+    return _Crossed(crossed, pair_b[crossed], pair_s[crossed], pair_item[crossed], gross[crossed], ask, bid)
 
-    # Health, age, fees and balances of the venues some crossed pair involves (few in a quiet market).
-    seen = np.zeros(len(books), dtype=np.bool_)
-    seen[cb] = seen[cs] = True
+
+def _screen(
+    c: _Crossed, bounds: Sequence[int], source: BookRows, params: DetectionParams | Sequence[DetectionParams],
+    each: Sequence[DetectionParams], limits: ScreenLimits | None,
+) -> tuple[IntArray, FloatArray, float | FloatArray]:
+    """Each crossed pair's early reason code (not live, stale, abnormal edge; 0 when still in), from the
+    health, age, fees and balances of the venues some crossed pair involves (few in a quiet market); those
+    venues' factors (``source.factors``, by row) and the max size each pair is sized to."""
+    n = len(source.books)
+    seen = np.zeros(n, dtype=np.bool_)
+    seen[c.buy] = seen[c.sell] = True
     involved = np.flatnonzero(seen)  # sorted, once each: np.unique's answer without its sort
-    state = np.zeros(len(books), dtype=np.intp)
-    factors = np.zeros((len(books), 5))  # buy cost, buy net, sell net factors; base, quote balances
+    state = np.zeros(n, dtype=np.intp)
+    factors = np.zeros((n, 5))  # buy cost, buy net, sell net factors; base, quote balances
     live, age = source.screen(involved)
-    if shared is not None:
-        over_age: BoolArray = age > shared.max_book_age_ms
-        max_edge: float | FloatArray = float(shared.max_edge_bps)
-        max_size: float | FloatArray = float(shared.max_size)
+    if isinstance(params, DetectionParams):  # scalar thresholds, no arrays
+        over_age: BoolArray = age > params.max_book_age_ms
+        max_edge: float | FloatArray = float(params.max_edge_bps)
+        max_size: float | FloatArray = float(params.max_size)
     else:
         limits = limits or ScreenLimits.of(each)
         if isinstance(bounds, range):  # items of ``bounds.step`` rows each
             owner = (involved - bounds.start) // bounds.step
         else:
-            owner = np.searchsorted(first, involved, side="right") - 1  # each venue's item
+            owner = np.searchsorted(bounds[:-1], involved, side="right") - 1  # each venue's item
         over_age = age > limits.max_age[owner]
-        max_edge = limits.max_edge[item]
-        max_size = limits.max_size[item]
+        max_edge = limits.max_edge[c.item]
+        max_size = limits.max_size[c.item]
     state[involved] = np.where(live, over_age, 2)
     factors[involved] = source.factors(involved)
-    worst = np.maximum(state[cb], state[cs])
+    worst = np.maximum(state[c.buy], state[c.sell])
     code = np.where(worst == 2, _NOT_LIVE, np.where(worst == 1, _STALE, 0))
-    code[(worst == 0) & (gross > max_edge)] = _ABNORMAL
+    code[(worst == 0) & (c.gross > max_edge)] = _ABNORMAL
+    return code, factors, max_size
 
-    # Segments of crossed pairs per item (``crossed`` is in item order, then pair order).
-    starts = np.empty(len(item), dtype=np.bool_)
+
+def _reported(c: _Crossed) -> tuple[IntArray, IntArray]:
+    """Each item's segment of crossed pairs (where it starts), and its reported pair: the largest gross edge,
+    first in pair order on ties."""
+    starts = np.empty(len(c.item), dtype=np.bool_)
     starts[0] = True
-    np.not_equal(item[1:], item[:-1], out=starts[1:])
+    np.not_equal(c.item[1:], c.item[:-1], out=starts[1:])
     seg_start = np.flatnonzero(starts)
     seg_id = np.cumsum(starts) - 1
-    top_gross = np.maximum.reduceat(gross, seg_start)
-    at = np.arange(len(gross))
-    # The reported pair: largest gross edge, first in pair order on ties.
-    top = np.minimum.reduceat(np.where(gross == top_gross[seg_id], at, len(gross)), seg_start)
+    top_gross = np.maximum.reduceat(c.gross, seg_start)
+    at = np.arange(len(c.gross))
+    top = np.minimum.reduceat(np.where(c.gross == top_gross[seg_id], at, len(c.gross)), seg_start)
+    return seg_start, top
 
+
+class _Sized(NamedTuple):
+    """The kernel's answers for ``rows`` (the crossed pairs still in, and every reported pair); ``row_of``
+    maps a crossed pair to its row (-1: not sized); ``walked``: whether any row paid at its top."""
+
+    rows: IntArray
+    row_of: IntArray
+    buy_rows: IntArray
+    profitable: FloatArray
+    size: FloatArray
+    cost: FloatArray
+    proceeds: FloatArray
+    walked: bool
+
+
+def _size(c: _Crossed, code: IntArray, top: IntArray, books: FloatArray, best: FloatArray, factors: FloatArray,
+          max_size: float | FloatArray) -> _Sized:
+    """The depth walk (``vectorized.size_rows``) of the pairs still in and of every reported pair, those
+    that pay at the top of their books only, ``_BLOCK`` rows per call."""
     need = code == 0
     need[top] = True
     rows = np.flatnonzero(need)
-    rb, rs = cb[rows], cs[rows]
+    rb, rs = c.buy[rows], c.sell[rows]
     table = np.empty((len(rows), 6))
     table[:, F_BUY_COST] = factors[rb, 0]
     table[:, F_SELL_NET] = factors[rs, 2]
@@ -203,59 +229,83 @@ def detect_rows(
         out = size_rows(row_books, table[at])
         profitable[at], size[at] = out.profitable_size, out.size
         cost[at], proceeds[at] = out.cost, out.proceeds
-
-    sized = code[rows] == 0
-    row_of = np.full(len(gross), -1, dtype=np.intp)
+    row_of = np.full(len(c.gross), -1, dtype=np.intp)
     row_of[rows] = np.arange(len(rows))
-    seg_items = item[seg_start]
-    if len(sized_rows):
-        code[rows[sized & (profitable <= 0.0)]] = _UNPROFITABLE
-        code[rows[sized & (profitable > 0.0) & (size <= 0.0)]] = _NO_BALANCE
-        # Viable pairs per item, best float profit first (cost - proceeds ascending), ties in pair order.
-        viable = np.flatnonzero(code == 0)
-        key = cost[row_of[viable]] - proceeds[row_of[viable]]
-        viable = viable[np.lexsort((viable, key, item[viable]))]
-        viable_from = np.searchsorted(item[viable], seg_items)
-        viable_to = np.searchsorted(item[viable], seg_items, side="right")
-        top_sized = size[row_of[top]] > 0
-    else:  # nothing pays even at the top of its books: every pair still in is unprofitable, none viable
-        code[rows[sized]] = _UNPROFITABLE
-        viable = np.zeros(0, dtype=np.intp)
-        viable_from = viable_to = np.zeros(len(seg_items), dtype=np.intp)
-        top_sized = np.zeros(len(seg_items), dtype=np.bool_)
-    # The usual item of a fee-bound market: nothing viable, its reported pair not sized. Its decision is a
-    # rejection with nothing to size, made here for all such items at once, from their reported pairs.
-    plain = (viable_from == viable_to) & ~top_sized
-    facts: FactsOf | None = None
-    if plain.any():
-        facts = source.facts()
-        at = top[plain]
-        made = starmap(PendingRejection, zip(
-            map(_CODES.__getitem__, code[at].tolist()), map(symbols.__getitem__, seg_items[plain].tolist()),
-            repeat(facts), cb[at].tolist(), cs[at].tolist(), ask[crossed[at]].tolist(), bid[crossed[at]].tolist(),
-            gross[at].tolist()))
-        for seg_item, pending in zip(seg_items[plain].tolist(), made, strict=True):
-            results[seg_item] = pending if defer else pending.rejection()
-    if plain.all():
-        return results
+    return _Sized(rows, row_of, rb, profitable, size, cost, proceeds, bool(len(sized_rows)))
 
-    # The other items, one by one: the viable pairs finalized in ``Decimal`` in ``select.choose``'s order.
-    rows_py = _Columns(row_of, profitable, size, cost, proceeds, factors[rb, 1])
+
+class _Ranked(NamedTuple):
+    """Viable crossed pairs, each item's best float profit first; item ``k``'s are ``viable[start[k]:end[k]]``.
+    ``top_sized``: whether each item's reported pair was sized to something."""
+
+    viable: IntArray
+    start: IntArray
+    end: IntArray
+    top_sized: BoolArray
+
+
+def _rank(c: _Crossed, code: IntArray, s: _Sized, top: IntArray, seg_items: IntArray) -> _Ranked:
+    """The late reasons (unprofitable after fees, balance insufficient) into ``code``; the viable pairs per
+    item, best float profit first (cost - proceeds ascending), ties in pair order."""
+    sized = code[s.rows] == 0
+    if s.walked:
+        code[s.rows[sized & (s.profitable <= 0.0)]] = _UNPROFITABLE
+        code[s.rows[sized & (s.profitable > 0.0) & (s.size <= 0.0)]] = _NO_BALANCE
+        viable = np.flatnonzero(code == 0)
+        key = s.cost[s.row_of[viable]] - s.proceeds[s.row_of[viable]]
+        viable = viable[np.lexsort((viable, key, c.item[viable]))]
+        return _Ranked(viable, np.searchsorted(c.item[viable], seg_items),
+                       np.searchsorted(c.item[viable], seg_items, side="right"), s.size[s.row_of[top]] > 0)
+    # Nothing pays even at the top of its books: every pair still in is unprofitable, none viable.
+    code[s.rows[sized]] = _UNPROFITABLE
+    none = np.zeros(len(seg_items), dtype=np.intp)
+    return _Ranked(np.zeros(0, dtype=np.intp), none, none, np.zeros(len(seg_items), dtype=np.bool_))
+
+
+def _reject_unsized(
+    results: list[Decision | PendingRejection], c: _Crossed, code: IntArray, top: IntArray, seg_items: IntArray,
+    r: _Ranked, symbols: Sequence[str], source: BookRows, defer: bool,
+) -> tuple[BoolArray, FactsOf | None]:
+    """The usual item of a fee-bound market: nothing viable, its reported pair not sized. Its decision is a
+    rejection with nothing to size, made here for all such items at once, from their reported pairs, into
+    ``results``. Which items those were, and the facts taken for them (if any)."""
+    plain = (r.start == r.end) & ~r.top_sized
+    if not plain.any():
+        return plain, None
+    facts = source.facts()
+    at = top[plain]
+    made = starmap(PendingRejection, zip(
+        map(_CODES.__getitem__, code[at].tolist()), map(symbols.__getitem__, seg_items[plain].tolist()),
+        repeat(facts), c.buy[at].tolist(), c.sell[at].tolist(), c.ask[c.at[at]].tolist(),
+        c.bid[c.at[at]].tolist(), c.gross[at].tolist()))
+    for seg_item, pending in zip(seg_items[plain].tolist(), made, strict=True):
+        results[seg_item] = pending if defer else pending.rejection()
+    return plain, facts
+
+
+def _finalize_rest(
+    results: list[Decision | PendingRejection], c: _Crossed, code: IntArray, s: _Sized, factors: FloatArray,
+    top: IntArray, seg_items: IntArray, r: _Ranked, plain: BoolArray, facts: FactsOf | None,
+    symbols: Sequence[str], bounds: Sequence[int], source: BookRows, each: Sequence[DetectionParams], defer: bool,
+) -> None:
+    """The other items, one by one, into ``results``: the viable pairs finalized in ``Decimal`` in
+    ``select.choose``'s order until one is an opportunity; else the reported pair's rejection."""
+    rows_py = _Columns(s.row_of, s.profitable, s.size, s.cost, s.proceeds, factors[s.buy_rows, 1])
     venue_book = source.venue_book
-    first_py = np.array(first, dtype=np.intp)
-    local_b, local_s = (cb - first_py[item]).tolist(), (cs - first_py[item]).tolist()
-    global_b, global_s, gross_py, viable_py = cb.tolist(), cs.tolist(), gross.tolist(), viable.tolist()
+    first_py = np.array(bounds[:-1], dtype=np.intp)
+    local_b, local_s = (c.buy - first_py[c.item]).tolist(), (c.sell - first_py[c.item]).tolist()
+    global_b, global_s, gross_py, viable_py = c.buy.tolist(), c.sell.tolist(), c.gross.tolist(), r.viable.tolist()
     rest = np.flatnonzero(~plain)
-    viable_from_py, viable_to_py = viable_from.tolist(), viable_to.tolist()
+    viable_from_py, viable_to_py = r.start.tolist(), r.end.tolist()
     for k, seg_item, t, sized_top in zip(rest.tolist(), seg_items[rest].tolist(), top[rest].tolist(),
-                                         top_sized[rest].tolist(), strict=True):
+                                         r.top_sized[rest].tolist(), strict=True):
         symbol = symbols[seg_item]
         decided: Decision | PendingRejection = None
         top_decided: Decision | PendingRejection = None
         for i in viable_py[viable_from_py[k] : viable_to_py[k]]:
-            b, s = local_b[i], local_s[i]
+            b, s_ = local_b[i], local_s[i]
             buy, sell = venue_book(global_b[i]), venue_book(global_s[i])
-            decided = finalize(symbol, buy, sell, rows_py.candidate(i, b, s, gross_py[i]), each[seg_item])
+            decided = finalize(symbol, buy, sell, rows_py.candidate(i, b, s_, gross_py[i]), each[seg_item])
             if isinstance(decided, Opportunity):
                 break
             if i == t:
@@ -271,12 +321,11 @@ def detect_rows(
                     top_decided = rejection(why, symbol, venue_book(at_b), venue_book(at_s), cand, each[seg_item])
                 else:  # viable pairs, none of them the reported one, all rejected in ``Decimal``
                     facts = facts or source.facts()
-                    unsized = PendingRejection(why, symbol, facts, at_b, at_s, float(ask[crossed[t]]),
-                                               float(bid[crossed[t]]), gross_py[t])
+                    unsized = PendingRejection(why, symbol, facts, at_b, at_s, float(c.ask[c.at[t]]),
+                                               float(c.bid[c.at[t]]), gross_py[t])
                     top_decided = unsized if defer else unsized.rejection()
             decided = top_decided
         results[seg_item] = decided
-    return results
 
 
 class PendingRejection(NamedTuple):
@@ -296,12 +345,6 @@ class PendingRejection(NamedTuple):
     def rejection(self) -> Rejection:
         return unsized_rejection(self.reason, self.symbol, self.facts(self.buy_row), self.facts(self.sell_row),
                                  self.best_ask, self.best_bid, self.gross_edge_bps)
-
-
-class FactsOf(Protocol):
-    """The ``BookFacts`` of any row as they were when this was taken (later book updates do not change it)."""
-
-    def __call__(self, row: int) -> BookFacts: ...
 
 
 def records(decided: Sequence[Decision | PendingRejection]) -> list[Decision]:
@@ -342,112 +385,25 @@ class _Columns:
         )
 
 
-class ScreenLimits:
-    """The thresholds the array screen reads per item (abnormal edge, max size, max book age), as arrays."""
+class _Columns:
+    """Kernel outputs as Python floats, looked up by crossed-pair index."""
 
-    __slots__ = ("max_age", "max_edge", "max_size")
+    __slots__ = ("cost", "net", "proceeds", "profitable", "row_of", "size")
 
-    def __init__(self, max_edge: FloatArray, max_size: FloatArray, max_age: IntArray) -> None:
-        self.max_edge, self.max_size, self.max_age = max_edge, max_size, max_age
+    def __init__(
+        self, row_of: IntArray, profitable: FloatArray, size: FloatArray, cost: FloatArray, proceeds: FloatArray,
+        net: FloatArray,
+    ) -> None:
+        self.row_of = row_of.tolist()
+        self.profitable = profitable.tolist()
+        self.size = size.tolist()
+        self.cost = cost.tolist()
+        self.proceeds = proceeds.tolist()
+        self.net = net.tolist()
 
-    @classmethod
-    def of(cls, each: Sequence[DetectionParams]) -> ScreenLimits:
-        return cls(np.array([float(p.max_edge_bps) for p in each]), np.array([float(p.max_size) for p in each]),
-                   np.array([p.max_book_age_ms for p in each], dtype=np.intp))
-
-    def subset(self, at: IntArray) -> ScreenLimits:
-        """The limits of items ``at``, in that order."""
-        return ScreenLimits(self.max_edge[at], self.max_size[at], self.max_age[at])
-
-
-class _VenueBookRows:
-    """``BookRows`` over ``VenueBook`` lists: the sides stacked once, the rest read from the books."""
-
-    __slots__ = ("best", "books", "flat", "has_ask", "has_bid")
-
-    def __init__(self, flat: Sequence[VenueBook]) -> None:
-        self.flat = flat
-        parts: list[FloatArray] = list(chain.from_iterable(map(_SIDES, flat)))
-        depth = len(parts[0])
-        if depth and set(map(len, parts)) == {depth}:
-            self.books = np.concatenate(parts).reshape(len(flat), 4, depth)
-            self.best = self.books[:, (0, 2), 0]
-            self.has_ask = self.has_bid = np.ones(len(flat), dtype=np.bool_)
-            return
-        depth = max(1, *(len(v.ask_px) for v in flat), *(len(v.bid_px) for v in flat))
-        books = np.zeros((len(flat), 4, depth))
-        books[:, 0] = ASK_PAD
-        for k, v in enumerate(flat):
-            books[k, 0, : len(v.ask_px)] = v.ask_px
-            books[k, 1, : len(v.ask_sz)] = v.ask_sz
-            books[k, 2, : len(v.bid_px)] = v.bid_px
-            books[k, 3, : len(v.bid_sz)] = v.bid_sz
-        self.books = books
-        self.best = books[:, (0, 2), 0]
-        self.has_ask = np.array([len(v.ask_px) > 0 for v in flat])
-        self.has_bid = np.array([len(v.bid_px) > 0 for v in flat])
-
-    def screen(self, rows: IntArray) -> tuple[BoolArray, IntArray]:
-        picked = [self.flat[k] for k in rows.tolist()]
-        return np.array([v.health == LIVE for v in picked]), np.array([v.age_ms for v in picked], dtype=np.intp)
-
-    def factors(self, rows: IntArray) -> FloatArray:
-        picked = [self.flat[k] for k in rows.tolist()]
-        return np.array([venue_factors(v.taker_fee, v.fee_mode, v.base_balance, v.quote_balance) for v in picked])
-
-    def venue_book(self, row: int) -> VenueBook:
-        return self.flat[row]
-
-    def facts(self) -> FactsOf:
-        return self._facts  # the VenueBooks are frozen: they are their own snapshot
-
-    def _facts(self, row: int) -> BookFacts:
-        v = self.flat[row]
-        return BookFacts(v.venue, v.taker_fee, v.seq, v.age_ms)
-
-
-def _pairs(bounds: Sequence[int]) -> tuple[IntArray, IntArray, IntArray]:
-    """Every ordered row pair of every item, in item order then ``(buy, sell)`` order: both sides' rows and
-    the item index."""
-    if isinstance(bounds, range) and bounds.start == 0 and len(bounds) > 1:  # the tracked rows: every item alike
-        return _uniform_pairs(len(bounds) - 1, bounds.step)
-    counts = np.diff(bounds).tolist()
-    if len(set(counts)) == 1:
-        return _uniform_pairs(len(counts), counts[0], bounds[0])
-    parts_b, parts_s, parts_item = [], [], []
-    for k, (n, at) in enumerate(zip(counts, bounds, strict=False)):
-        local_b, local_s = _local_pairs(n)
-        parts_b.append(local_b + at)
-        parts_s.append(local_s + at)
-        parts_item.append(np.full(len(local_b), k, dtype=np.intp))
-    return np.concatenate(parts_b), np.concatenate(parts_s), np.concatenate(parts_item)
-
-
-@lru_cache(maxsize=64)
-def _uniform_pairs(items: int, venues: int, start: int = 0) -> tuple[IntArray, IntArray, IntArray]:
-    """``_pairs`` of ``items`` items of ``venues`` rows each from row ``start``; kept, read-only, for the next
-    call with as many items (a run's batches repeat a few sizes)."""
-    local_b, local_s = _local_pairs(venues)
-    base = (start + venues * np.arange(items, dtype=np.intp))[:, None]
-    out = (base + local_b).ravel(), (base + local_s).ravel(), np.repeat(np.arange(items), len(local_b))
-    for array in out:
-        array.setflags(write=False)
-    return out
-
-
-@lru_cache(maxsize=64)
-def _local_pairs(n: int) -> tuple[IntArray, IntArray]:
-    """Ordered pairs ``b != s`` of ``n`` venues, ``b`` major: the reference's and ``core``'s pair order."""
-    b, s = np.divmod(np.arange(n * n, dtype=np.intp), n)
-    keep = b != s
-    return b[keep], s[keep]
-
-
-@lru_cache(maxsize=1024)
-def venue_factors(
-    fee: Decimal, mode: FeeMode, base: Decimal, quote: Decimal
-) -> tuple[float, float, float, float, float]:
-    """``(buy cost factor, buy net factor, sell net factor, base balance, quote balance)`` as floats: a few
-    distinct fee tiers and balances that change only with fills."""
-    f = float(fee)
-    return buy_cost_factor(mode, f), buy_net_factor(mode, f), 1.0 - f, float(base), float(quote)
+    def candidate(self, i: int, b: int, s: int, gross: float) -> Candidate:
+        r = self.row_of[i]
+        size, cost, proceeds = self.size[r], self.cost[r], self.proceeds[r]
+        return Candidate(
+            b, s, gross, self.profitable[r], size, size / self.net[r], *_NAN4, cost, proceeds, proceeds - cost
+        )

@@ -123,7 +123,7 @@ def restart_venue_ids(first: int) -> None:
     from each replay's own wall-clock start is not enough there: two workers starting replays within a few
     hundred microseconds of each other (they do, forked from one server) count through the same numbers, and
     the merge found two replays' trades under one id. The sweep gives each replay a block of its own instead
-    (``arb/sweep/cluster.py``: its start in microseconds plus the point's index times ``SWEEP_ID_BLOCK``); the
+    (``arb/sweep/point.py``: its start in microseconds plus the point's index times ``SWEEP_ID_BLOCK``); the
     merge still refuses a clash, never hides it."""
     global _PROCESS_VENUE_IDS
     _PROCESS_VENUE_IDS = VenueIds()

@@ -30,11 +30,6 @@ class OrderStatus(enum.StrEnum):
     def is_terminal(self) -> bool:
         return self in TERMINAL
 
-    @property
-    def is_in_flight(self) -> bool:
-        """May be live on the venue: must never be re-sent under a new id, must be resolved."""
-        return self not in TERMINAL
-
 
 S = OrderStatus
 

@@ -8,7 +8,7 @@ One pair, step by step (each step's failure mode in brackets):
    (``store/write_ahead.py``: prepared statements, not a unit of work: it is on the way to the wire)
 4. both legs prepared (built and signed) right after, before either is written
                                                          [either fails -> neither is sent; both rejected]
-5. both legs written **concurrently**, back to back (each leg's task started eagerly, ``runtime/eager.py``,
+5. both legs written **concurrently**, back to back (each leg's task started eagerly, ``eventloop/eager.py``,
    so its first step writes its request at once; then ``asyncio.gather``); each leg runs to
    a resolved state on its own (``LegRunner``: ack, refusal, or ``unknown`` resolved by client-id lookup)
 6. imbalance: net base across the fills; the configured policy (unwind / complete / halt) runs once;
@@ -31,8 +31,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import MarketRules, Symbol
+from arb.domain.opportunity import OpportunityLike
 from arb.domain.orders import OrderStatus
+from arb.domain.venue import FillReport, OrderRequest, PreparedOrder, Venue
 from arb.errors import StoreError, UnrecordedOrders
+from arb.eventloop.eager import start_now
 from arb.execution.imbalance import (
     Corrective,
     ImbalancePolicy,
@@ -42,15 +45,13 @@ from arb.execution.imbalance import (
 )
 from arb.execution.legs import LegOutcome, LegRunner
 from arb.execution.lookup import LookupPolicy
-from arb.execution.plan import OpportunityLike, PairPlan, PlanRefused, plan_pair
+from arb.execution.plan import PairPlan, PlanRefused, plan_pair
 from arb.execution.risk import RiskGate
-from arb.runtime.eager import start_now
 from arb.store import orders as repo
 from arb.store.kept import KeptConnection, KeptSessions
 from arb.store.models import Opportunity
 from arb.store.settlement import settle_opportunity
 from arb.store.write_ahead import WriteAheadRecord
-from arb.venues.protocol import FillReport, OrderRequest, PreparedOrder, Venue
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +77,6 @@ class PairResult:
     realized_pnl: Decimal | None = None  # quote, as settled; None while an order is unresolved
     open_base: Decimal = Decimal(0)  # as settled (arb/accounting.py): base left open, not in realized
     open_price: Decimal | None = None  # its cost
-
-    @property
-    def leg_skew_ns(self) -> int | None:
-        if len(self.legs) != 2:
-            return None
-        return abs(self.legs[0].sent_ns - self.legs[1].sent_ns)
 
 
 class PairedExecutor:

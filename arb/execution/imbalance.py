@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from arb.domain.market import BPS, MarketRules, Side
+from arb.domain.venue import FillReport
 from arb.execution.plan import PairPlan
-from arb.venues.protocol import FillReport
 
 ZERO = Decimal(0)
 

@@ -1,7 +1,7 @@
 """Sending one order and bringing it to a resolved state: the unit both legs and policies share.
 
 The order row already exists in ``created`` (written before this runs) and the order has been prepared
-(built and signed, :meth:`arb.venues.protocol.Venue.prepare`); :meth:`LegRunner.run` writes it and
+(built and signed, :meth:`arb.domain.venue.Venue.prepare`); :meth:`LegRunner.run` writes it and
 records what came back. Outcomes:
 
 - an answer (ack, even an unfilled IOC)        -> ``submitted`` + the reported status, one transaction
@@ -28,6 +28,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.orders import OrderStatus
+from arb.domain.venue import FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 from arb.errors import (
     AuthenticationError,
     BadSymbol,
@@ -39,7 +40,6 @@ from arb.errors import (
 from arb.execution.lookup import LookupPolicy, lookup_by_client_id
 from arb.execution.risk import RiskGate
 from arb.store import orders as repo
-from arb.venues.protocol import FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 
 DEFINITIVE = (InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, RateLimited)
 FILL_LOOKBACK = timedelta(seconds=5)  # clock skew margin when asking a venue for fills "since sent"

@@ -16,8 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from arb.domain.orders import VenueState
+from arb.domain.venue import FillReport, OrderReport, OrderRequest, Venue
 from arb.errors import OrderNotFound, VenueError
-from arb.venues.protocol import FillReport, OrderReport, OrderRequest, Venue
 
 
 @dataclass(frozen=True, slots=True)

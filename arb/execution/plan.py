@@ -11,70 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
 from arb.domain.market import MarketRules, Side, widen
-
-
-class OpportunityLike(Protocol):
-    """The fields of ``arb.detection.types.Opportunity`` the executor reads (read-only: it is frozen)."""
-
-    @property
-    def symbol(self) -> str: ...
-
-    @property
-    def buy_venue(self) -> str: ...
-
-    @property
-    def sell_venue(self) -> str: ...
-
-    @property
-    def size(self) -> Decimal: ...
-
-    @property
-    def buy_amount(self) -> Decimal: ...
-
-    @property
-    def sell_amount(self) -> Decimal: ...
-
-    @property
-    def buy_vwap(self) -> Decimal: ...
-
-    @property
-    def sell_vwap(self) -> Decimal: ...
-
-    @property
-    def buy_limit(self) -> Decimal: ...
-
-    @property
-    def sell_limit(self) -> Decimal: ...
-
-    @property
-    def buy_fee_rate(self) -> Decimal: ...
-
-    @property
-    def sell_fee_rate(self) -> Decimal: ...
-
-    @property
-    def expected_profit(self) -> Decimal: ...
-
-    @property
-    def edge_bps(self) -> Decimal: ...
-
-    @property
-    def mark_price(self) -> Decimal: ...
-
-    @property
-    def buy_book_seq(self) -> int | None: ...
-
-    @property
-    def sell_book_seq(self) -> int | None: ...
-
-    @property
-    def buy_book_age_ms(self) -> int: ...
-
-    @property
-    def sell_book_age_ms(self) -> int: ...
+from arb.domain.opportunity import OpportunityLike
 
 
 @dataclass(frozen=True, slots=True)

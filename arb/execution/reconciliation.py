@@ -10,7 +10,7 @@ so reconciliation can never write a state the live executor would have refused. 
 3. fills since ``since`` are recorded idempotently on ``(venue, trade_id)`` and matched to their order
    by client id (or venue order id); an order whose fills exceed its recorded ``filled`` is advanced.
 
-An order's ``filled`` is always the sum of its stored fills (:mod:`arb.store.orders`): a venue report
+An order's ``filled`` is always the sum of its stored fills (:mod:`arb.store.fills`): a venue report
 claiming more than the trades found leaves an in-flight order ``unknown`` (listed as unresolved). A trade
 stored earlier with other values is a fill conflict: recorded and counted, never dropped silently.
 """
@@ -28,12 +28,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
+from arb.domain.venue import FillReport, OrderRequest, Venue
 from arb.errors import OrderNotFound, VenueError
 from arb.execution.lookup import LookupPolicy, lookup_by_client_id
 from arb.store import orders as repo
+from arb.store.fills import add_fills
 from arb.store.models import Order
 from arb.store.settlement import settle_pending
-from arb.venues.protocol import FillReport, OrderRequest, Venue
 
 LOOKBACK = timedelta(seconds=5)
 
@@ -119,7 +120,7 @@ async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: Reconci
             with sessions.begin() as s:
                 if first_event is not None:
                     repo.restore_first_event(s, order_id, first_event)
-                added = repo.add_fills(s, order_id, [*result.report.fills, *fills], received_at=now)
+                added = add_fills(s, order_id, [*result.report.fills, *fills], received_at=now)
                 t = repo.record_report(s, order_id, replace(result.report, fills=()), now,
                                        detail="reconciliation")
             out.fills_added += added.new

@@ -35,6 +35,11 @@ the table: :meth:`~arb.marketdata.tick_map.TickMap.size_float`). A size is zero 
 
 When the package is built with Cython (``setup.py``), this file is compiled as it is, with C types from
 ``book_side.pxd`` (keep its slot and method declarations in step); without Cython it runs as Python.
+
+One module past ~400 lines on purpose: it is one data structure, the class and the per-level helpers its
+apply loop calls (``_tick``, ``_nonzero``, inlined when compiled), and one Cython unit, where its methods
+call each other and those helpers as C functions; split across modules, each of those calls would go back
+through Python.
 """
 
 from __future__ import annotations

@@ -41,11 +41,11 @@ from typing import Any
 import ccxt
 
 from arb.backoff import full_jitter
+from arb.eventloop.clock import wall_ms
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import checked_trade
 from arb.marketdata.drops import Dropped, FrameDrops, Level, checked_levels, optional_int
 from arb.marketdata.trades import TradeTape
-from arb.marketdata.wallclock import wall_ms
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 
+from arb.eventloop.clock import wall_ms
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
-from arb.marketdata.wallclock import wall_ms
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from arb.domain.venue import BalanceReport
 from arb.errors import VenueError
 from arb.runtime.state import RunState
 from arb.runtime.venues import VenueSet
 from arb.runtime.writer import DecisionWriter
 from arb.store import repo
-from arb.venues.protocol import BalanceReport
 
 # The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
 log = logging.getLogger("arb.engine")

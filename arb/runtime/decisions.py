@@ -34,7 +34,7 @@ in the run's events/s either way). A symbol that waits behind another's executio
 
 The loop ends when its book sources end (a capture played out) or the run's stop event is set; the pair in
 flight finishes first. Everything around it (start, reconciliation, shutdown, summary) is the lifecycle's,
-in ``arb/engine.py``.
+in ``arb/engine/``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from arb.detection import Opportunity, Reason, Rejection
 from arb.detection.batch import PendingRejection
 from arb.detection.record import opportunity_columns
 from arb.errors import ArbError, StoreError, UnrecordedOrders
+from arb.eventloop.clock import MarketClock, WallClock
 from arb.execution.executor import PairedExecutor
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate
@@ -65,7 +66,6 @@ from arb.marketdata.books import BookStore
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.watchdog import run_watchdog
 from arb.runtime.balances import refresh_balances, snapshot_balances
-from arb.runtime.clock import MarketClock, WallClock
 from arb.runtime.detector import Detector, Pending
 from arb.runtime.feeds import FeedSet, start_feeds
 from arb.runtime.funnel import Funnel

@@ -29,9 +29,10 @@ import numpy.typing as npt
 
 from arb.config import Config
 from arb.detection import DetectionParams, FeeMode, Opportunity, Rejection, VenueBook, detect, detect_many
-from arb.detection.batch import FactsOf, PendingRejection, ScreenLimits, detect_rows, venue_factors
+from arb.detection.batch import PendingRejection, detect_rows
 from arb.detection.core import BATCH_FROM
 from arb.detection.finalize import BookFacts
+from arb.detection.rows import FactsOf, ScreenLimits, venue_factors
 from arb.detection.vectorized import ASK_PAD
 from arb.domain.market import MarketRules, Symbol
 from arb.marketdata.book import Health, OrderBook
@@ -224,7 +225,7 @@ class TrackedRows:
         n = len(symbols) * len(names)
         self.books: FloatArray = np.zeros((n, 4, detector.depth))
         self.books[:, 0] = ASK_PAD
-        self.best: FloatArray = np.zeros((n, 2))  # each row's best ask and bid (``BookRows.best``)
+        self.best: FloatArray = np.zeros((n, 2))  # each row's best ask and bid (``rows.BookRows.best``)
         self.best[:, 0] = ASK_PAD
         self.has_ask: BoolArray = np.zeros(n, dtype=np.bool_)
         self.has_bid: BoolArray = np.zeros(n, dtype=np.bool_)
@@ -232,7 +233,7 @@ class TrackedRows:
         self._received = np.zeros(n, dtype=np.intp)
         self._seq: list[int | None] = [None] * n  # each row's book sequence number at its last update
         self._max_age_ms = detector.store.max_age_ms  # every book's: the store gives it to each
-        # Per row, ``BookRows.factors``: the fee's three factors (fixed), then free base and quote (re-read).
+        # Per row, ``rows.BookRows.factors``: the fee's three factors (fixed), then free base and quote (re-read).
         self._factors = np.zeros((n, 5))
         self._factors[:, :3] = [venue_factors(*detector.fees(name), Decimal(0), Decimal(0))[:3]
                                 for symbol in symbols for name in names]

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from arb.config import Config
+from arb.eventloop.simloop import stop_market_time
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureLine, CaptureTrade
@@ -43,7 +44,6 @@ from arb.marketdata.drops import FrameDrops
 from arb.marketdata.timeline import read_timeline
 from arb.runtime.arrival import MarketArrival
 from arb.runtime.feed_latency import MAX_FROM_DATA_MS, FeedClock, feed_clocks
-from arb.runtime.simloop import stop_market_time
 from arb.runtime.supervisor import Spawn
 from arb.runtime.venues import SimulatedMarket, VenueSet
 from arb.venues.adapter import Feed
@@ -135,7 +135,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                         markets: Mapping[str, SimulatedMarket] | None = None,
                         arrival: MarketArrival | None = None, traded: Callable[[], None] | None = None) -> None:
     """A simulation's market data: the routed events of a capture, at their market time, on the running
-    :class:`~arb.runtime.simloop.SimulatedLoop` (whose pacing is the run's speed), delivered twice:
+    :class:`~arb.eventloop.simloop.SimulatedLoop` (whose pacing is the run's speed), delivered twice:
 
     - to the venue itself (``markets``: each simulated venue's matcher), when it happened there: its book
       events and its trades. This is the market orders are matched against;

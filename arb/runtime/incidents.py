@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from arb.eventloop.clock import from_ms
 from arb.execution.risk import RiskEvent
-from arb.runtime.clock import from_ms
 from arb.runtime.depletion import Depletion
 
 CLEARS = {"kill_switch_cleared": "kill_switch"}  # an event kind -> the incident kind it ends

@@ -1,4 +1,4 @@
-"""What one run's lifecycle (``arb/engine.py``) and its decision loop (``runtime/decisions.py``) share.
+"""What one run's lifecycle (``arb/engine/``) and its decision loop (``runtime/decisions.py``) share.
 
 The lifecycle reads and sets it at start, on a signal and at shutdown; the decision loop while it trades.
 Both run on the run's one event loop, so nothing here needs a lock.

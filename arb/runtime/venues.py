@@ -1,4 +1,4 @@
-"""Build the venues a config names, all behind :class:`arb.venues.protocol.Venue`.
+"""Build the venues a config names, all behind :class:`arb.domain.venue.Venue`.
 
 - ``paper``: :class:`PaperVenue`, the one matcher in-process, issuing client ids in the real venue's format;
 - ``sandbox``: the venue adapter's local exchange (the Gate adapter's: arb's Gate-compatible sandbox,
@@ -27,14 +27,14 @@ from arb.config import Config, MarketSection
 from arb.detection import FeeMode
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules
+from arb.domain.venue import Venue
+from arb.eventloop.clock import MarketClock, WallClock
 from arb.marketdata.books import BookStore
 from arb.runtime.arrival import MarketArrival
-from arb.runtime.clock import MarketClock, WallClock
 from arb.venues.adapter import SandboxLink, VenueRef
 from arb.venues.latent import Latency, LatentVenue
 from arb.venues.live import LiveVenue
 from arb.venues.paper.venue import PaperConfig, PaperVenue
-from arb.venues.protocol import Venue
 from arb.venues.registry import ref_for
 from arb.venues.renamed import RenamedVenue
 

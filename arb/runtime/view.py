@@ -54,10 +54,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from arb.eventloop.clock import MarketClock, WallClock
 from arb.execution.risk import RiskState
 from arb.marketdata.book import OrderBook
 from arb.positions import Position, equity, mid, open_positions, unrealized_total
-from arb.runtime.clock import MarketClock, WallClock
 from arb.runtime.depletion import InventoryWatch
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder

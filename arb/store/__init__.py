@@ -6,6 +6,9 @@
   through), read-only reader engines.
 - ``migrate``: Alembic from code (``upgrade_to_head(url)``, ``downgrade``, ``current_revision``, ``check``).
 - ``lease``: one engine per database (``acquire(url)``: PostgreSQL advisory lock, SQLite ``flock``).
-- ``repo``: runs (and how they ended), opportunities, balances; ``orders``: orders, their events and fills.
-- ``views``: the exact review numbers ``arb report`` shows (SQL twins in migration 0002).
+- ``runs``: the one run lookup, the latest run, the clock a run's times are on.
+- ``repo``: runs recorded (and how they ended), opportunities, balances; ``orders``: orders and their events;
+  ``fills``: fills and fill conflicts.
+- ``views``: the exact review numbers ``arb report`` shows (SQL twins in migration 0002); ``grouped``: the same
+  per day, hour, symbol or route; ``balances``: a run's start and end balances.
 """

@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from arb.config.secrets import mask_url
 from arb.errors import ArbError, StoreError, UsageError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -51,8 +52,6 @@ def parse_url(url: str | URL) -> URL:
         try:
             parsed = make_url(url)
         except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-            from arb.config.secrets import mask_url
-
             raise UsageError(f"not a database URL: {mask_url(url)!r} "
                              "(expected sqlite:///FILE or postgresql+psycopg://USER@HOST/DB)") from None
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
@@ -67,15 +66,15 @@ def _check_utf8(url: str) -> None:
     try:
         url.encode("utf-8")
     except UnicodeEncodeError as exc:
-        from arb.config.secrets import mask_url
-
         raise UsageError(f"not a database URL: {mask_url(url)!r} holds bytes that are not UTF-8 text (at "
                          f"character {exc.start + 1}); database names and paths must be UTF-8") from None
 
 
 def display_url(url: str | URL) -> str:
-    """``url`` safe to print or log: the password, if any, is masked."""
-    return make_url(url).render_as_string(hide_password=True)
+    """``url`` safe to print or log, as SQLAlchemy writes it, its password masked by the one masker
+    (``config.secrets.mask_url``, which the config also uses on URLs it does not parse). SQLAlchemy quotes
+    every part, so the written URL's only ``@`` ends its user info: the masker finds the password there."""
+    return mask_url(make_url(url).render_as_string(hide_password=False))
 
 
 def sqlite_file(url: str | URL) -> Path | None:

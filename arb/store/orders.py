@@ -1,4 +1,4 @@
-"""Order repository: the only code that writes ``orders``, ``order_events`` and ``fills``.
+"""Order repository: the only code that writes ``orders`` and ``order_events``; their fills are ``fills.py``'s.
 
 Rules it enforces, each for a failure arbitrage bots are known for:
 
@@ -16,14 +16,10 @@ Rules it enforces, each for a failure arbitrage bots are known for:
   it (``execution/legs.py``, ``execution/reconciliation.py``), so a normal answer is recorded once,
   complete. (The alternative, trusting the venue's number and back-filling fills later, leaves a counter
   no stored fact supports whenever the trades never come.)
-- Fills are idempotent on ``(venue, trade_id)``: the identical fill re-delivered (same order, price,
-  amount, fee, fee currency) inserts nothing and says nothing. A *different* fill under a stored
-  ``(venue, trade_id)`` is never swallowed: the stored fill stays (it came first), the report is written to
-  ``fill_conflicts`` with the fields that differ, and one ERROR line names venue, trade id and fields.
-- :func:`add_fills` only inserts fills; ``orders.filled`` follows from the transition that must come after
-  it in the same transaction (:func:`record_report` and :func:`record_fills` do both).
-- Fills carry ``received_at``, the engine's (market) clock when arb recorded them: the ``now`` of
-  :func:`record_report` / :func:`record_fills`.
+- Fills (``fills.py``) are idempotent on ``(venue, trade_id)``, and a different fill under a stored one is a
+  ``fill_conflicts`` row, never swallowed. :func:`record_report` and :func:`record_fills` add a report's
+  fills and then make the transition they imply, in one transaction; the fills' ``received_at`` is their
+  ``now``.
 
 Functions take a :class:`~sqlalchemy.orm.Session` inside the caller's ``with factory.begin()``.
 """
@@ -38,15 +34,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from arb.domain.orders import TERMINAL, OrderSnapshot, OrderStatus, Transition, apply, status_from_report
-from arb.store.models import Fill, FillConflict, Opportunity, Order, OrderEvent
-from arb.venues.protocol import FillReport, OrderReport
+from arb.domain.venue import FillReport, OrderReport
+from arb.store.fills import FillsAdded, add_fills, filled_by_fills
+from arb.store.models import Opportunity, Order, OrderEvent
 
 if TYPE_CHECKING:
-    from arb.execution.plan import OpportunityLike
+    from arb.domain.opportunity import OpportunityLike
 
 log = logging.getLogger(__name__)
 
@@ -161,116 +157,6 @@ def record_transition(
     return t
 
 
-@dataclass(frozen=True, slots=True)
-class FillsAdded:
-    """What :func:`add_fills` did with a batch of fill reports."""
-
-    new: int = 0  # inserted
-    repeated: int = 0  # identical to a stored fill: nothing written
-    conflicts: int = 0  # differ from the stored fill under their (venue, trade_id): one fill_conflicts row each
-
-
-# The fields a re-delivered fill must repeat exactly to be the same fill (``ts`` may be re-rendered).
-_SAME_FILL = ("order", "price", "amount", "fee", "fee_currency")
-
-
-def add_fills(
-    session: Session, order_id: int, fills: Iterable[FillReport], *, received_at: datetime | None = None
-) -> FillsAdded:
-    """Insert the fills not stored yet; record a report that differs from a stored fill as a conflict.
-
-    ``received_at``: when arb recorded them (the engine's clock), stored on the new fills and the conflicts.
-    This does not touch ``orders.filled``: follow it with a transition in the same transaction (module
-    docstring), or use :func:`record_report` / :func:`record_fills`.
-    """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new = repeated = conflicts = 0
-    for f in fills:
-        row = {
-            "order_id": order_id,
-            "venue": f.venue,
-            "trade_id": f.trade_id,
-            "price": f.price,
-            "amount": f.amount,
-            "fee": f.fee,
-            "fee_currency": f.fee_currency,
-            "ts": f.ts,
-            "received_at": received_at,
-        }
-        stmt = (
-            insert(Fill)
-            .values(**row)
-            .on_conflict_do_nothing(index_elements=["venue", "trade_id"])
-            .returning(Fill.id)
-        )
-        # RETURNING, not rowcount: the ORM reports rowcount -1 for inserts on some drivers.
-        if session.execute(stmt).first() is not None:
-            new += 1
-            continue
-        stored = session.execute(
-            select(Fill).where(Fill.venue == f.venue, Fill.trade_id == f.trade_id)
-        ).scalar_one()
-        differences = _differences(stored, order_id, f)
-        if not differences:
-            repeated += 1
-        elif _record_conflict(session, stored, order_id, f, differences, received_at or f.ts):
-            conflicts += 1
-    return FillsAdded(new, repeated, conflicts)
-
-
-def _differences(stored: Fill, order_id: int, f: FillReport) -> list[tuple[str, str, str]]:
-    """(field, stored, reported) for each field of :data:`_SAME_FILL` that differs; numbers by value."""
-    pairs = {
-        "order": (str(stored.order_id), str(order_id)),
-        "price": (stored.price, f.price),
-        "amount": (stored.amount, f.amount),
-        "fee": (stored.fee, f.fee),
-        "fee_currency": (stored.fee_currency, f.fee_currency),
-    }
-    return [(name, _text(pairs[name][0]), _text(pairs[name][1])) for name in _SAME_FILL
-            if pairs[name][0] != pairs[name][1]]
-
-
-def _record_conflict(session: Session, stored: Fill, order_id: int, f: FillReport,
-                     differences: list[tuple[str, str, str]], now: datetime) -> bool:
-    """One ``fill_conflicts`` row and one ERROR line; False (and a WARNING) if this exact conflict is
-    already stored (a reconciliation pass sees the same trades again)."""
-    detail = "; ".join(f"{name}: stored {was}, reported {got}" for name, was, got in differences)
-    known = session.execute(
-        select(FillConflict.id).where(
-            FillConflict.fill_id == stored.id, FillConflict.order_id == order_id, FillConflict.detail == detail
-        )
-    ).first()
-    if known is not None:
-        log.warning("fill %s %s: conflict already recorded (fill_conflicts %d): %s", f.venue, f.trade_id,
-                    known[0], detail)
-        return False
-    run_id = session.execute(select(Order.run_id).where(Order.id == order_id)).scalar_one()
-    reported = {
-        "order_id": str(order_id),
-        "client_order_id": f.client_order_id,
-        "venue_order_id": f.venue_order_id,
-        "symbol": f.symbol,
-        "side": f.side.value,
-        "price": _text(f.price),
-        "amount": _text(f.amount),
-        "fee": _text(f.fee),
-        "fee_currency": f.fee_currency,
-        "ts": f.ts.isoformat(),
-    }
-    session.add(FillConflict(fill_id=stored.id, order_id=order_id, run_id=run_id, venue=f.venue,
-                             trade_id=f.trade_id, reported=reported, detail=detail, ts=now))
-    session.flush()
-    log.error("fill conflict: %s trade %s already stored as fill %d with other values, kept; reported for "
-              "order %d: %s", f.venue, f.trade_id, stored.id, order_id, detail)
-    return True
-
-
-def _text(value: object) -> str:
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
-
-
 def record_report(session: Session, order_id: int, report: OrderReport, now: datetime, *, detail: str | None = None,
                   sent_at: datetime | None = None, acked_at: datetime | None = None) -> Transition:
     """A venue report (ack, lookup, reconciliation): its fills, then its status, in one transaction.
@@ -360,18 +246,6 @@ def in_flight_orders(session: Session, venue: str | None = None) -> list[Order]:
     return list(session.execute(stmt).scalars())
 
 
-def fills_of(session: Session, order_id: int) -> list[Fill]:
-    return list(session.execute(select(Fill).where(Fill.order_id == order_id).order_by(Fill.id)).scalars())
-
-
-def filled_by_fills(session: Session, order_id: int) -> Decimal:
-    return sum((f.amount for f in fills_of(session, order_id)), Decimal(0))
-
-
-def known_trade_ids(session: Session, venue: str) -> set[str]:
-    return set(session.execute(select(Fill.trade_id).where(Fill.venue == venue)).scalars())
-
-
 def insert_opportunity(
     session: Session,
     run_id: int,
@@ -385,6 +259,8 @@ def insert_opportunity(
     detail: dict[str, object] | None = None,
 ) -> int:
     """One ``opportunities`` row for a pair the executor decided on (executed, or refused with a reason)."""
+    # Not detection/record.opportunity_columns: the executor's row takes any OpportunityLike, its own limits
+    # and detail (the pair's outcome), and no detection-only detail; write_ahead.py writes this same row.
     row = Opportunity(
         run_id=run_id,
         detected_at=detected_at,

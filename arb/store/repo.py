@@ -28,6 +28,7 @@ from arb.errors import StoreError
 from arb.inventory import FillFlow, InventoryRow, inventory
 from arb.store.models import BALANCE_KINDS, Balance, Fill, Opportunity, Order, Run
 from arb.store.prepared import PreparedInsert
+from arb.store.runs import get_run
 
 _OPPORTUNITY_COLUMNS = frozenset(c.key for c in Opportunity.__table__.columns) - {"id"}
 _SECRET_KEYS = re.compile(r"^(api_?key|api_?secret|secret(_key)?|password|passphrase|private_key|token)$", re.I)
@@ -125,29 +126,7 @@ def _market_span(run: Run, started: datetime | None, ended: datetime | None) -> 
         run.market_ended_at = ended
 
 
-def get_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id)
-    if run is None:
-        raise StoreError(f"no run with id {run_id}")
-    return run
-
-
-def latest_run(session: Session) -> Run | None:
-    """The most recently started run, finished or not."""
-    return session.scalars(select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).first()
-
-
-def list_runs(session: Session, limit: int = 20) -> list[Run]:
-    """The ``limit`` most recent runs, newest first."""
-    return list(session.scalars(select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)))
-
-
 # --- opportunities ----------------------------------------------------------------------------------
-
-
-def record_opportunity(session: Session, row: Mapping[str, Any]) -> int:
-    """Insert one opportunity (keys: ``opportunities`` column names, ``run_id`` included); its id."""
-    return record_opportunities(session, [row])[0]
 
 
 def record_opportunities(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -198,14 +177,6 @@ def _opportunity_params(row: Mapping[str, Any]) -> dict[str, Any]:
     if params.get("detail") is not None:
         params["detail"] = jsonable(params["detail"])
     return params
-
-
-def opportunities_for_run(session: Session, run_id: int, decision: str | None = None) -> list[Opportunity]:
-    """A run's opportunities in detection order, optionally only ``executed`` or ``rejected`` ones."""
-    stmt = select(Opportunity).where(Opportunity.run_id == run_id)
-    if decision is not None:
-        stmt = stmt.where(Opportunity.decision == decision)
-    return list(session.scalars(stmt.order_by(Opportunity.detected_at, Opportunity.id)))
 
 
 # --- balances ---------------------------------------------------------------------------------------

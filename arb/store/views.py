@@ -2,29 +2,28 @@
 
 PnL is not computed here: each executed opportunity's realized PnL and attribution are defined in
 ``arb.accounting`` and stored on its row when it settles; this module reads and sums them, as the SQL views
-(``migrations/versions/0003_settlement_runs_status.py``) do. Counts, fill ratios, latencies and inventory
-changes are read from the base tables with the same definitions as the views. On SQLite the views sum in
-binary floats; the numbers here are exact. The tests check the two against each other on SQLite and
-PostgreSQL.
+(``migrations/versions/0003_settlement_runs_status.py``) do. Counts, fill ratios and latencies are read
+from the base tables with the same definitions as the views. On SQLite the views sum in binary floats; the
+numbers here are exact. The tests check the two against each other on SQLite and PostgreSQL.
+
+Beside it: ``grouped.py`` (the same figures per day, hour, symbol or route), ``balances.py`` (a run's
+balances), ``runs.py`` (which run, on which clock).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from arb.domain.outcomes import pair_outcome
-from arb.errors import StoreError
-from arb.inventory import FillFlow, fill_deltas
 from arb.positions import OpenLot
-from arb.store.models import Balance, Fill, Opportunity, Order, Run
-from arb.store.repo import inventory_check, latest_balances
+from arb.store.models import Opportunity, Order
 
 VIEW_NAMES = (
     "v_fills_flows",
@@ -156,36 +155,11 @@ LATENCY_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class InventoryChange:
-    """The change one fill made to one asset on its venue, and the running total since the run started."""
-
-    venue: str
-    asset: str
-    ts: datetime
-    fill_id: int
-    delta: Decimal
-    net_change: Decimal
-
-
 def elapsed_ms(start: datetime | None, end: datetime | None) -> Decimal | None:
     """Exact milliseconds from ``start`` to ``end`` (microsecond resolution); None if either is missing."""
     if start is None or end is None:
         return None
     return Decimal((end - start) // _MICROSECOND) / 1000
-
-
-def latest_run_id(session: Session) -> int | None:
-    """The most recently started run (ties: the highest id); None for an empty database."""
-    return session.scalar(select(Run.id).order_by(Run.started_at.desc(), Run.id.desc()).limit(1))
-
-
-def get_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id)
-    if run is None:
-        known = session.scalar(select(func.count()).select_from(Run))
-        raise StoreError(f"no run with id {run_id} in the database ({known} runs)")
-    return run
 
 
 def funnel(session: Session, run_id: int) -> list[FunnelRow]:
@@ -194,7 +168,7 @@ def funnel(session: Session, run_id: int) -> list[FunnelRow]:
     rejected: Counter[tuple[str, str, str]] = Counter()
     executed: Counter[tuple[str, str, str]] = Counter()
     profit: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for opp in _opportunities(session, run_id):
+    for opp in run_opportunities(session, run_id):
         key = (opp.symbol, opp.buy_venue, opp.sell_venue)
         seen[key] += 1
         if opp.decision == "executed":
@@ -209,7 +183,7 @@ def rejections(session: Session, run_id: int) -> list[RejectionRow]:
     """Rejected opportunities counted per symbol, venue pair and reason code."""
     counts: Counter[tuple[str, str, str, str]] = Counter(
         (o.symbol, o.buy_venue, o.sell_venue, o.reason or "")
-        for o in _opportunities(session, run_id)
+        for o in run_opportunities(session, run_id)
         if o.decision == "rejected"
     )
     return [RejectionRow(*key, counts[key]) for key in sorted(counts)]
@@ -266,101 +240,12 @@ def open_lots(session: Session, run_id: int) -> list[OpenLot]:
     """The run's settled open positions (``opportunities.open_base``), one per pair that left one."""
     stmt = (select(Opportunity).where(Opportunity.run_id == run_id, Opportunity.open_base.is_not(None))
             .order_by(Opportunity.id))
-    return [OpenLot(o.buy_venue, o.sell_venue, o.symbol, o.open_base, o.open_price or ZERO)
-            for o in session.scalars(stmt) if o.open_base]
+    return [open_lot(o) for o in session.scalars(stmt) if o.open_base]
 
 
-# --- grouped (arb report --by) ----------------------------------------------------------------------
-
-GROUPINGS: dict[str, tuple[str, ...]] = {
-    "day": ("day",),
-    "hour": ("hour",),
-    "symbol": ("symbol",),
-    "route": ("symbol", "buy -> sell"),
-}
-"""``arb report --by``: each grouping's key columns. Day and hour are the UTC day and hour of the
-opportunity's ``detected_at`` (the run's clock: market time in a simulation); a route is buy venue -> sell
-venue of one symbol."""
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRow:
-    """One group of a run's opportunities and what they made, from the stored figures: the settled
-    ``realized_pnl`` of its executed opportunities, the fees of their orders' fills per currency, and the open
-    positions they opened (``open_base`` at ``open_price``: valued by :mod:`arb.positions`, not here)."""
-
-    key: tuple[str, ...]
-    seen: int
-    rejected: int
-    executed: int
-    unsettled: int  # executed with an order not final: not in realized_pnl
-    orders: int
-    fills: int
-    realized_pnl: Decimal
-    fees: dict[str, Decimal]  # currency -> sum of fills' fees
-    lots: tuple[OpenLot, ...]
-
-
-def group_key(by: str, opp: Opportunity) -> tuple[str, ...]:
-    """The group ``opp`` belongs to in grouping ``by`` (:data:`GROUPINGS`)."""
-    at = opp.detected_at.astimezone(UTC)
-    if by == "day":
-        return (at.strftime("%Y-%m-%d"),)
-    if by == "hour":
-        return (at.strftime("%Y-%m-%dT%H:00Z"),)
-    if by == "symbol":
-        return (opp.symbol,)
-    if by == "route":
-        return (opp.symbol, f"{opp.buy_venue} -> {opp.sell_venue}")
-    raise ValueError(f"unknown grouping {by!r}: one of {', '.join(GROUPINGS)}")
-
-
-def grouped(session: Session, run_id: int, by: str) -> tuple[list[GroupRow], int, int]:
-    """The run's opportunities grouped ``by`` day, hour, symbol or route, sorted by key; and the orders and
-    fills of the run that belong to no opportunity (in no group)."""
-    opps = {o.id: o for o in _opportunities(session, run_id)}
-    keys = {oid: group_key(by, o) for oid, o in opps.items()}
-    orders: Counter[tuple[str, ...]] = Counter()
-    fills: Counter[tuple[str, ...]] = Counter()
-    fees: dict[tuple[str, ...], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    loose_orders = loose_fills = 0
-    for (opp_id,) in session.execute(select(Order.opportunity_id).where(Order.run_id == run_id)):
-        if opp_id in keys:
-            orders[keys[opp_id]] += 1
-        else:
-            loose_orders += 1
-    stmt = (select(Order.opportunity_id, Fill.fee, Fill.fee_currency).join(Order, Fill.order_id == Order.id)
-            .where(Order.run_id == run_id))
-    for opp_id, fee, currency in session.execute(stmt):
-        if opp_id in keys:
-            fills[keys[opp_id]] += 1
-            fees[keys[opp_id]][currency] += fee
-        else:
-            loose_fills += 1
-    members: dict[tuple[str, ...], list[Opportunity]] = defaultdict(list)
-    for oid, o in opps.items():
-        members[keys[oid]].append(o)
-    rows = []
-    for key in sorted(members):
-        group = members[key]
-        executed = [o for o in group if o.decision == "executed"]
-        rows.append(GroupRow(
-            key=key, seen=len(group), rejected=len(group) - len(executed), executed=len(executed),
-            unsettled=sum(1 for o in executed if o.settled_at is None), orders=orders[key], fills=fills[key],
-            realized_pnl=sum((o.realized_pnl for o in executed if o.realized_pnl is not None), ZERO),
-            fees=dict(sorted(fees[key].items())),
-            lots=tuple(OpenLot(o.buy_venue, o.sell_venue, o.symbol, o.open_base, o.open_price or ZERO)
-                       for o in group if o.open_base),
-        ))
-    return rows, loose_orders, loose_fills
-
-
-def run_clock(run: Run) -> str:
-    """Which clock a run's timestamps (``detected_at``, fills' ``received_at``, ``settled_at``) are on, as
-    the engine decides it: ``market`` for a simulation (a replay, or paper mode on a capture: the capture's
-    time), ``wall`` for a live or paper run on live books."""
-    replay = (run.config_snapshot or {}).get("replay")
-    return "market" if run.mode == "replay" or (run.mode == "paper" and replay) else "wall"
+def open_lot(o: Opportunity) -> OpenLot:
+    """The open position a settled pair left (``open_base`` at its cost ``open_price``)."""
+    return OpenLot(o.buy_venue, o.sell_venue, o.symbol, o.open_base, o.open_price or ZERO)
 
 
 # --- trades -----------------------------------------------------------------------------------------
@@ -400,66 +285,6 @@ def trades(session: Session, run_id: int, *, newest: int | None = None) -> list[
     return rows
 
 
-# --- balances ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BalanceRow:
-    """One asset on one venue (``venue`` None: summed over every venue): the totals of the run's ``start``
-    and ``end`` balance snapshots (``arb.inventory``; None where that snapshot is missing)."""
-
-    venue: str | None
-    asset: str
-    start: Decimal | None
-    end: Decimal | None
-
-    @property
-    def change(self) -> Decimal | None:
-        return None if self.start is None or self.end is None else self.end - self.start
-
-
-def balances(session: Session, run_id: int) -> list[BalanceRow]:
-    """Per venue and asset, sorted: start and end, read through the inventory check ``arb report`` uses."""
-    return [BalanceRow(r.venue, r.asset, r.start, r.end) for r in inventory_check(session, run_id)]
-
-
-def balances_now(session: Session, run_id: int) -> tuple[list[BalanceRow], datetime | None]:
-    """What ``arb balances`` shows, ended or not: :func:`balances` once the run has its ``end`` snapshot
-    (then None); while it has none (a run still going, or one that died), each (venue, asset)'s latest
-    stored snapshot (the start, or the one after its venue's last pair) stands in for the end, and the time
-    of the newest of them is returned."""
-    ended = session.scalar(select(Balance.id).where(Balance.run_id == run_id, Balance.kind == "end").limit(1))
-    if ended is not None:
-        return balances(session, run_id), None
-    start = {(r.venue, r.asset): r.start for r in balances(session, run_id)}  # and the fills' assets
-    latest = latest_balances(session, run_id)
-    now = {(b.venue, b.asset): b.total for b in latest}
-    read = {venue for venue, _ in now}  # a venue read holds 0 of an asset its snapshots do not name
-    rows = [BalanceRow(venue, asset, start.get((venue, asset)), now.get((venue, asset), ZERO if venue in read else None))
-            for venue, asset in sorted(start.keys() | now.keys())]
-    return rows, max((b.ts for b in latest), default=None)
-
-
-def balance_totals(rows: Iterable[BalanceRow]) -> list[BalanceRow]:
-    """Per asset, summed over venues; a venue with a missing snapshot makes that total missing too."""
-    by_asset: dict[str, list[BalanceRow]] = defaultdict(list)
-    for row in rows:
-        by_asset[row.asset].append(row)
-    return [
-        BalanceRow(None, asset, _sum_or_none(r.start for r in group), _sum_or_none(r.end for r in group))
-        for asset, group in sorted(by_asset.items())
-    ]
-
-
-def _sum_or_none(values: Iterable[Decimal | None]) -> Decimal | None:
-    total = ZERO
-    for value in values:
-        if value is None:
-            return None
-        total += value
-    return total
-
-
 def legs(session: Session, run_id: int) -> list[LegRow]:
     """Every order of the run with its fill ratio and latency timestamps."""
     stmt = (
@@ -495,31 +320,6 @@ def legs(session: Session, run_id: int) -> list[LegRow]:
     return rows
 
 
-def inventory_changes(session: Session, run_id: int) -> list[InventoryChange]:
-    """Per fill, its change to each asset on its venue, with the running net change per venue and asset."""
-    stmt = (
-        select(Fill, Order.side, Order.symbol)
-        .join(Order, Fill.order_id == Order.id)
-        .where(Order.run_id == run_id)
-        .order_by(Fill.ts, Fill.id)
-    )
-    running: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    out = []
-    for fill, side, symbol in session.execute(stmt):
-        flow = FillFlow(fill.venue, symbol, side, fill.price, fill.amount, fill.fee, fill.fee_currency)
-        for asset, delta in fill_deltas(flow):
-            running[(fill.venue, asset)] += delta
-            out.append(
-                InventoryChange(fill.venue, asset, fill.ts, fill.id, delta, running[(fill.venue, asset)])
-            )
-    return out
-
-
-def final_inventory(changes: Sequence[InventoryChange]) -> dict[tuple[str, str], Decimal]:
-    """(venue, asset) -> net change at the end of the run."""
-    return {(c.venue, c.asset): c.net_change for c in changes}
-
-
 def as_dict(row: object) -> dict[str, object]:
     """A row dataclass as a dict, including the computed properties of :class:`LegRow`."""
     out = {f.name: getattr(row, f.name) for f in fields(row)}  # type: ignore[arg-type]
@@ -529,5 +329,6 @@ def as_dict(row: object) -> dict[str, object]:
     return out
 
 
-def _opportunities(session: Session, run_id: int) -> Iterable[Opportunity]:
+def run_opportunities(session: Session, run_id: int) -> Iterable[Opportunity]:
+    """Every opportunity of the run, in id order."""
     return session.scalars(select(Opportunity).where(Opportunity.run_id == run_id).order_by(Opportunity.id))

@@ -47,7 +47,7 @@ from arb.store.models import Opportunity, Order
 from arb.store.prepared import PreparedInsert
 
 if TYPE_CHECKING:
-    from arb.execution.plan import OpportunityLike
+    from arb.domain.opportunity import OpportunityLike
     from arb.store.orders import NewOrder
 
 _OPPORTUNITY_COLUMNS = (

@@ -1,1 +1,1 @@
-"""Venue adapters: one package per venue, all behind the protocol in ``arb.venues.protocol``."""
+"""Venue adapters: one package per venue, all behind the protocol in ``arb.domain.venue``."""

@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from arb.domain.ids import ClientIdFormat
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from arb.config import Config
     from arb.domain.market_names import MarketNames
+    from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
     from arb.marketdata.trades import TradeTape
-    from arb.sandbox import Sandbox
-    from arb.venues.protocol import Venue
+    from arb.venues.gate.sandbox import Sandbox
 
 Closers = list[Callable[[], Awaitable[None]]]
 
@@ -100,6 +102,28 @@ class Feed(Protocol):
     async def resubscribe(self) -> None: ...
 
 
+class SandboxCommand(Protocol):
+    """What ``arb sandbox`` needs from a venue's local exchange: its own arguments, the sandbox's
+    configuration they (or an arb config's sandbox venue) describe, and serving it until interrupted."""
+
+    def add_arguments(self, parser: Any, capture: Callable[[str], Path]) -> None:
+        """Add the sandbox's own options; ``capture``: the commands' ``--capture`` argument type."""
+        ...
+
+    def from_arguments(self, args: Any) -> Any:
+        """The sandbox the command line describes."""
+        ...
+
+    def from_config(self, config: Config, name: str, args: Any) -> Any:
+        """The sandbox the config's (checked) sandbox venue ``name`` describes; ``args``: host, port and the
+        sandbox's own options."""
+        ...
+
+    def serve(self, config: Any) -> int:
+        """Serve ``config``'s sandbox in the foreground until interrupted; the exit status."""
+        ...
+
+
 class VenueAdapter(Protocol):
     key: str  # the registry key, the config's ``adapter``
     ccxt_ids: tuple[str, ...]  # the ccxt exchange ids it speaks for, the default first (empty: any)
@@ -129,6 +153,10 @@ class VenueAdapter(Protocol):
     async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
                            closers: Closers) -> tuple[Venue, SandboxLink]:
         """The venue's local exchange (in-process or the configured external one) and a client to it."""
+        ...
+
+    def sandbox_command(self) -> SandboxCommand | None:
+        """``arb sandbox`` for this venue's local exchange; None when it has none (``has_sandbox``)."""
         ...
 
     def add_convert_command(self, subparsers: Any) -> None:

@@ -18,7 +18,7 @@ other leg of a pair holding time while it is on the wire to the sandbox does not
 
 While the venue handles a request market time stands still: the in-process sandbox answers over loopback
 HTTP in real microseconds, during which the wire call holds the simulated clock
-(:func:`arb.runtime.simloop.time_held`, in ``arb/venues/live.py``), so no answer depends on how fast the
+(:func:`arb.eventloop.simloop.time_held`, in ``arb/venues/live/``), so no answer depends on how fast the
 machine is.
 """
 
@@ -32,8 +32,8 @@ from datetime import datetime
 from typing import TypeVar
 
 from arb.domain.market import MarketRules
-from arb.runtime.simloop import is_time_held
-from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
+from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
+from arb.eventloop.simloop import is_time_held
 
 T = TypeVar("T")
 
@@ -53,7 +53,7 @@ class Latency:
 
 
 class LatentVenue:
-    """``inner`` behind :class:`Latency`; implements :class:`arb.venues.protocol.Venue`."""
+    """``inner`` behind :class:`Latency`; implements :class:`arb.domain.venue.Venue`."""
 
     def __init__(self, inner: Venue, latency: Latency, *,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

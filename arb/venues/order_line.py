@@ -3,7 +3,7 @@
 A general HTTP client builds a request while it writes it: aiohttp spends 40–200 µs per request (URL,
 header and cookie handling, connector checkout, a task switch) between being called and the first byte
 on the socket, and a pair's second leg waits behind the first's. An order is already fully built and
-signed when it is sent (:meth:`arb.venues.live.LiveVenue.prepare`), so here sending is only
+signed when it is sent (:meth:`arb.venues.live.venue.LiveVenue.prepare`), so here sending is only
 ``transport.write`` of bytes serialized at prepare time, on a kept-alive connection to the venue's
 origin; nothing is awaited before the write when a connection is open. The answer is parsed with
 `h11 <https://h11.readthedocs.io>`_ (a complete, well-tested HTTP/1.1 state machine: status line, headers,
@@ -262,7 +262,7 @@ class OrderLine:
         the socket before this coroutine first yields.
 
         The deadline is a timer on the answer, not ``asyncio.timeout``: a leg's first step may run before
-        its task is the current one (``arb/runtime/eager.py``), and nothing here depends on which it is."""
+        its task is the current one (``arb/eventloop/eager.py``), and nothing here depends on which it is."""
         if self.closed:
             raise ccxt.ExchangeClosedByUser(f"{self.exchange_id} instance was closed by the user")
         loop = asyncio.get_running_loop()

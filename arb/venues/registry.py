@@ -91,8 +91,8 @@ def sandbox_adapters() -> list[str]:
 
 def venue_names() -> frozenset[str]:
     """Every venue name arb's code knows: the adapters' keys and the ccxt ids they speak for, and the ccxt
-    ids the generic adapter has facts about. None of them may appear outside ``arb/venues/`` and
-    ``arb/sandbox/`` (tests/venues/test_venue_names.py)."""
+    ids the generic adapter has facts about. None of them may appear outside ``arb/venues/``
+    (tests/venues/test_venue_names.py)."""
     from arb.venues.generic.client_ids import KNOWN
 
     names = set(KNOWN)

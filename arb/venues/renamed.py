@@ -1,6 +1,6 @@
 """A venue seen under the engine's names: its markets and assets translated at its edge.
 
-:class:`RenamedVenue` wraps any :class:`~arb.venues.protocol.Venue` whose config renames a market or
+:class:`RenamedVenue` wraps any :class:`~arb.domain.venue.Venue` whose config renames a market or
 trades only some of the engine's symbols (:class:`~arb.domain.market_names.MarketNames`). The engine asks
 with its own symbols and reads its own symbols and assets back; the venue inside (live, sandbox or paper)
 only ever sees its own names. Nothing past this module knows a venue names things differently.
@@ -17,11 +17,11 @@ from datetime import datetime
 
 from arb.domain.market import MarketRules
 from arb.domain.market_names import MarketNames
-from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
+from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 
 
 class RenamedVenue:
-    """``inner`` under the engine's names; implements :class:`arb.venues.protocol.Venue`."""
+    """``inner`` under the engine's names; implements :class:`arb.domain.venue.Venue`."""
 
     def __init__(self, inner: Venue, names: MarketNames) -> None:
         self.inner = inner

@@ -12,14 +12,15 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.display import Precision, money
+from arb.eventloop.clock import MarketClock
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.monitoring.dashboard.page import INCIDENT_ROWS, document, pnl_curve
 from arb.positions import OpenLot, open_positions
-from arb.runtime.clock import MarketClock
 from arb.runtime.funnel import Funnel
 from arb.runtime.view import RunView
 from arb.store import views
 from arb.store.repo import BalanceSnapshot, end_run, record_balances, record_opportunities, start_run
+from arb.store.runs import get_run
 from tests.conftest import T0, Populated, at
 
 
@@ -27,7 +28,7 @@ def test_the_document_reads_the_stored_settlement(populated: Populated) -> None:
     with populated.factory() as s:
         doc = document(s, populated.run_id)
         totals = views.run_pnl(s, populated.run_id).totals
-        places = Precision.from_snapshot(views.get_run(s, populated.run_id).config_snapshot).pnl()
+        places = Precision.from_snapshot(get_run(s, populated.run_id).config_snapshot).pnl()
         outcomes = {t.pnl.opportunity_id: t.outcome for t in views.trades(s, populated.run_id)}
     # arb.accounting's settled figures, summed as the report sums them (BTC 0.39355, ETH -4.004).
     assert totals["realized_pnl"] == Decimal("-3.61045") and totals["expected_pnl"] == Decimal("2.2995")

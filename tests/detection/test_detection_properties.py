@@ -11,6 +11,7 @@ from decimal import Decimal as D
 
 import numpy as np
 import pytest
+from detection_reference import detect_reference, size_pair
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,6 @@ from arb.detection.batch import detect_batch
 from arb.detection.candidate import buy_cost_factor
 from arb.detection.core import BATCH_FROM, crossed_candidates
 from arb.detection.finalize import walk_exact
-from arb.detection.reference import detect_reference, size_pair
 from arb.domain.market import MarketRules, quantize_step
 
 SYMBOL = "X/USDT"

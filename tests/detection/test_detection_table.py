@@ -7,9 +7,9 @@ from functools import partial
 
 import pytest
 from detection_books import SYMBOL, book, rules
+from detection_reference import detect_reference
 
 from arb.detection import DetectionParams, FeeMode, Opportunity, Reason, Rejection, detect, detect_many
-from arb.detection.reference import detect_reference
 from arb.domain.market import Side
 
 PARAMS = DetectionParams(max_size=D(10), max_edge_bps=D(150), max_book_age_ms=1000)

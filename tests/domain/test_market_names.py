@@ -10,10 +10,10 @@ import pytest
 
 from arb.domain.market import MarketRules, Side
 from arb.domain.market_names import MarketNameError, MarketNames
+from arb.domain.venue import OrderRequest
 from arb.errors import BadSymbol
 from arb.venues.adapter import check_tradable
 from arb.venues.paper.venue import PaperConfig, PaperVenue
-from arb.venues.protocol import OrderRequest
 from arb.venues.renamed import RenamedVenue
 
 ENGINE = ("BTC/USDT", "ETH/USDT", "ETH/BTC")

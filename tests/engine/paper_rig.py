@@ -30,7 +30,7 @@ from arb.detection import Opportunity, Rejection
 from arb.engine import Engine
 from arb.marketdata.book import Health, OrderBook
 from arb.runtime.decisions import DecisionLoop
-from arb.sandbox import Sandbox
+from arb.venues.gate.sandbox import Sandbox
 
 from .helpers import config_with, trimmed_capture
 

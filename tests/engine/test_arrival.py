@@ -14,11 +14,11 @@ from sqlalchemy import create_engine, text
 
 from arb.config import load_config
 from arb.engine import Engine
+from arb.eventloop.simloop import run_simulation
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureTrade, CaptureWriter, parse_event, read_capture
 from arb.runtime.feed_latency import clock_offsets, feed_clocks
 from arb.runtime.feeds import market_source
-from arb.runtime.simloop import run_simulation
 from arb.runtime.summary import render_summary
 
 from .helpers import BUNDLED, config_with

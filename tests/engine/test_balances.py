@@ -21,13 +21,16 @@ import pytest
 from sqlalchemy import select, text
 
 from arb.config import load_config
+from arb.domain.venue import BalanceReport
 from arb.engine import Engine
 from arb.errors import TransientVenueError
+from arb.eventloop.clock import WallClock
 from arb.marketdata.capture import read_capture
+from arb.runtime.balances import snapshot_balances
+from arb.runtime.state import RunState
 from arb.store import repo
 from arb.store.db import make_engine, make_session_factory
 from arb.store.models import Balance, Opportunity
-from arb.venues.protocol import BalanceReport
 
 from .helpers import BUNDLED, ROOT, config_with
 
@@ -112,15 +115,16 @@ class Queue:
 async def test_a_failed_balance_read_after_a_pair_is_a_counted_gap_not_the_end_of_the_run(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = Engine(load_config(config_with(tmp_path)), db_url="sqlite://", install_signal_handlers=False)
+    state = RunState()
     venues: Any = SimpleNamespace(venues={"gate": Up(), "htx": Down()})
     queue: Any = Queue()
     with caplog.at_level(logging.WARNING, logger="arb.engine"):
-        await engine._snapshot_balances(venues, queue, 1, "after_pair", ("gate", "htx"), opportunity_id=7)
+        await snapshot_balances(venues, state, queue, WallClock().now, 1, "after_pair", ("gate", "htx"),
+                                opportunity_id=7)
     assert queue.snapshots == [("after_pair", 7, [repo.BalanceSnapshot("gate", "LINK", Decimal(1), Decimal("0.5"),
                                                                       Decimal("1.5"))])]
-    assert engine.state.balance_snapshot_gaps == 1 and engine.state.stale_balances == {"htx"}
+    assert state.balance_snapshot_gaps == 1 and state.stale_balances == {"htx"}
     assert "the after_pair balance snapshot after opportunity 7 has no htx" in caplog.text
     # At the start it is an error: nothing trades on balances that could not be read.
     with pytest.raises(TransientVenueError):
-        await engine._snapshot_balances(venues, queue, 1, "start")
+        await snapshot_balances(venues, state, queue, WallClock().now, 1, "start")

@@ -8,9 +8,9 @@ import signal
 from pathlib import Path
 
 from arb.cli import build_parser
+from arb.commands.sandbox import build_config
 from arb.config.files import BUNDLED_DIR
-from arb.sandbox.cli import build_config
-from arb.sandbox.config import CaptureFeed
+from arb.venues.gate.sandbox.config import CaptureFeed
 
 from .helpers import config_with, trimmed_capture
 from .procs import Proc

@@ -1,4 +1,4 @@
-"""A run on wall-clock time runs on uvloop (``runtime/live_loop.py``), from the CLI's entry point to the end:
+"""A run on wall-clock time runs on uvloop (``eventloop/live_loop.py``), from the CLI's entry point to the end:
 books, decisions, both legs of each pair over HTTP to the sandbox, the rows that say so, and Ctrl-C."""
 
 from __future__ import annotations

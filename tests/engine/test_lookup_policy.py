@@ -1,6 +1,6 @@
 """execution.lookup_attempts sets how long an ambiguous order is looked up before it counts as unresolved."""
 
-from arb.engine import lookup_policy
+from arb.engine.settings import lookup_policy
 
 
 def test_attempts_map_to_the_spaced_schedule() -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from arb.config import load_config
 from arb.engine import Engine
 from arb.runtime.status import StatusReporter
-from arb.sandbox import Sandbox
+from arb.venues.gate.sandbox import Sandbox
 
 from .helpers import config_with, live_run_on_external_sandbox
 from .paper_rig import paper_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from arb.engine import count_lines
+from arb.marketdata.timeline import count_lines
 from arb.runtime.status import StatusReporter
 
 from .helpers import BUNDLED, trimmed_capture

@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from arb.config import load_config
 from arb.domain.market import Side
-from arb.engine import Engine
+from arb.domain.venue import OrderRequest
+from arb.engine.ending import cancel_resting
+from arb.eventloop.clock import WallClock
 from arb.store import orders as repo
 from arb.store.models import Order, OrderEvent
-from arb.venues.protocol import OrderRequest
 from tests.execution.conftest import new_run
 from tests.execution.harness import SYMBOL, make_book, paper
 
@@ -34,9 +35,8 @@ async def test_a_resting_order_cancelled_at_shutdown_is_recorded(session_factory
     placed = await venue.place(request)
     with sessions.begin() as s:
         repo.record_report(s, order_id, placed, now)
-    engine = Engine(load_config(config_with(tmp_path)), db_url="sqlite://", install_signal_handlers=False)
-    engine.sessions = sessions
-    await engine._cancel_resting(SimpleNamespace(venues={"htx": venue}))  # type: ignore[arg-type]
+    symbols = load_config(config_with(tmp_path)).engine.symbols
+    await cancel_resting(SimpleNamespace(venues={"htx": venue}), symbols, sessions, WallClock().now)  # type: ignore[arg-type]
     assert await venue.fetch_open_orders(SYMBOL) == []
     with sessions() as s:
         order = s.scalars(select(Order).where(Order.id == order_id)).one()

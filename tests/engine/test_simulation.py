@@ -1,4 +1,4 @@
-"""A replay is a deterministic, latency-aware simulation on market time (``arb/runtime/simloop.py``).
+"""A replay is a deterministic, latency-aware simulation on market time (``arb/eventloop/simloop.py``).
 
 - the same capture and config give the same rows, run after run;
 - with order latency L, every simulated fill happens at the order's arrival (sent + L, market time), against

@@ -125,14 +125,14 @@ def _view_with_a_trading_history() -> RunView:
     from arb.detection import Opportunity
     from arb.domain.market import Side
     from arb.domain.orders import OrderStatus
+    from arb.domain.venue import FillReport, OrderRequest
+    from arb.eventloop.clock import WallClock
     from arb.execution.executor import PairResult
     from arb.execution.legs import LegOutcome
     from arb.execution.risk import RiskGate, RiskLimits
     from arb.marketdata.books import BookStore
-    from arb.runtime.clock import WallClock
     from arb.runtime.funnel import Funnel
     from arb.runtime.trades import TradeLog
-    from arb.venues.protocol import FillReport, OrderRequest
 
     at = datetime(2021, 8, 20, tzinfo=UTC)
     risk = RiskGate(RiskLimits(D(1000), D(25), D(50), max_consecutive_failures=1, cooldown=timedelta(hours=1)),

@@ -15,10 +15,10 @@ from decimal import Decimal
 
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules
+from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 from arb.errors import OrderNotFound, TransientVenueError
 from arb.marketdata.book import OrderBook
 from arb.venues.paper import PaperConfig, PaperVenue
-from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 
 D = Decimal
 SYMBOL = "LINK/USDT"

@@ -16,10 +16,10 @@ from decimal import Decimal
 
 import aiohttp
 
-from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
 from arb.venues.gate.clock import ServerClock
+from arb.venues.gate.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.venues.live import LiveVenue
 from arb.venues.order_line import RawRequest, RawResponse
 

@@ -17,13 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from arb.domain.venue import OrderReport, PreparedOrder
 from arb.execution.executor import PairedExecutor
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.store.db import make_engine, make_session_factory
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
 from arb.venues.live import LiveVenue
-from arb.venues.protocol import OrderReport, PreparedOrder
 from execution.harness import Opp
 from execution.sandbox_rig import KEY, PAIR, SECRET
 

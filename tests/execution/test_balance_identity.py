@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from arb.domain.venue import Venue
 from arb.execution.executor import ExecutorConfig, PairedExecutor, PairResult
 from arb.execution.imbalance import ImbalancePolicy
 from arb.execution.lookup import LookupPolicy
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.inventory import InventoryRow
-from arb.sandbox import Sandbox
 from arb.store import repo
-from arb.venues.protocol import Venue
+from arb.venues.gate.sandbox import Sandbox
 
 from .conftest import new_run
 from .fakes import FakeTime

@@ -12,17 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
+from arb.domain.venue import OrderRequest
 from arb.errors import RateLimited
-from arb.execution.backoff import BackoffPolicy
 from arb.execution.executor import ExecutorConfig, PairedExecutor, PairResult
-from arb.execution.guard import GuardedVenue
 from arb.execution.imbalance import ImbalancePolicy
 from arb.execution.lookup import LookupPolicy
 from arb.execution.risk import RiskGate, RiskLimits
-from arb.execution.throttle import PLACE, Budget, VenueLimits, VenueThrottle
-from arb.sandbox import Sandbox
 from arb.store.models import Fill, Opportunity, Order
-from arb.venues.protocol import OrderRequest
+from arb.venues.gate.sandbox import Sandbox
+from arb.venues.guard import GuardedVenue
+from arb.venues.retry import BackoffPolicy
+from arb.venues.throttle import PLACE, Budget, VenueLimits, VenueThrottle
 
 from .conftest import new_run
 from .harness import Opp

@@ -16,16 +16,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus, VenueState
+from arb.domain.venue import FillReport, OrderReport, OrderRequest, PreparedOrder
 from arb.execution.legs import LegRunner
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate, RiskLimits
-from arb.sandbox import Sandbox
 from arb.store import orders as repo
+from arb.store.fills import FillsAdded, add_fills, filled_by_fills, fills_of
 from arb.store.models import Fill, FillConflict, Order
+from arb.venues.gate.sandbox import Sandbox
 from arb.venues.live import LiveVenue
 from arb.venues.paper import PaperVenue
-from arb.venues.protocol import FillReport, OrderReport, OrderRequest, PreparedOrder
 
 from .conftest import new_run
 from .fakes import FakeTime
@@ -57,7 +58,7 @@ def _report(filled: str, *fills: FillReport, cid: str = "t-fill1", amount: str =
 def assert_filled_is_sum_of_fills(factory: sessionmaker[Session]) -> None:
     with factory() as s:
         for order in s.scalars(select(Order)):
-            assert order.filled == repo.filled_by_fills(s, order.id), order.client_order_id
+            assert order.filled == filled_by_fills(s, order.id), order.client_order_id
 
 
 def _count(factory: sessionmaker[Session], model: type) -> int:
@@ -76,13 +77,13 @@ def test_identical_redelivery_is_idempotent_and_silent(
     # The same trades again, one of them rendered with trailing zeros: the same fill, by value.
     again = (_fill("101", "1.50", price="20.400"), replace(_fill("102", "0.5"), ts=LATER))
     with session_factory.begin() as s:
-        assert repo.add_fills(s, oid, again, received_at=LATER) == repo.FillsAdded(repeated=2)
+        assert add_fills(s, oid, again, received_at=LATER) == FillsAdded(repeated=2)
         repo.record_report(s, oid, _report("2", *again), LATER)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert (_count(session_factory, Fill), _count(session_factory, FillConflict)) == (2, 0)
     with session_factory() as s:
         # The first recording stands, including when arb received it.
-        assert [f.received_at for f in repo.fills_of(s, oid)] == [NOW, NOW]
+        assert [f.received_at for f in fills_of(s, oid)] == [NOW, NOW]
         assert s.get_one(Order, oid).status == "filled"
     assert_filled_is_sum_of_fills(session_factory)
 
@@ -96,13 +97,13 @@ def test_a_different_fill_under_a_stored_trade_id_is_recorded_logged_and_the_sto
     caplog.clear()
     conflicting = _fill("201", "2", price="20.41")
     with session_factory.begin() as s:
-        assert repo.add_fills(s, oid, [conflicting], received_at=LATER) == repo.FillsAdded(conflicts=1)
+        assert add_fills(s, oid, [conflicting], received_at=LATER) == FillsAdded(conflicts=1)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     message = errors[0].getMessage()
     assert all(word in message for word in ("gate", "201", "price", "amount")), message
     with session_factory() as s:
-        [stored] = repo.fills_of(s, oid)
+        [stored] = fills_of(s, oid)
         assert (stored.trade_id, stored.price, stored.amount, stored.fee) == ("201", D("20.4"), D("1.5"), D("0.002"))
         [conflict] = s.scalars(select(FillConflict))
         order = s.get_one(Order, oid)
@@ -115,7 +116,7 @@ def test_a_different_fill_under_a_stored_trade_id_is_recorded_logged_and_the_sto
     # The same conflicting report again (a later reconciliation pass) is not a second conflict.
     caplog.clear()
     with session_factory.begin() as s:
-        assert repo.add_fills(s, oid, [conflicting], received_at=LATER) == repo.FillsAdded()
+        assert add_fills(s, oid, [conflicting], received_at=LATER) == FillsAdded()
     assert _count(session_factory, FillConflict) == 1
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert_filled_is_sum_of_fills(session_factory)
@@ -155,7 +156,7 @@ def test_a_report_claiming_more_than_its_fills_leaves_the_order_unknown_until_th
         t = repo.record_report(s, oid, _report("2", _fill("401", "1.5"), _fill("402", "0.5")), LATER)
     assert (t.to_status, t.filled) == (OrderStatus.FILLED, D("2"))
     with session_factory() as s:
-        assert [f.received_at for f in repo.fills_of(s, oid)] == [NOW, LATER]
+        assert [f.received_at for f in fills_of(s, oid)] == [NOW, LATER]
         assert [e.to_status for e in s.get_one(Order, oid).events] == ["created", "submitted", "unknown", "filled"]
     assert_filled_is_sum_of_fills(session_factory)
 
@@ -176,7 +177,7 @@ def test_fills_found_without_a_report_move_filled_with_them(session_factory: ses
     oid = _order(session_factory)
     with session_factory.begin() as s:
         added = repo.record_fills(s, oid, [_fill("601", "0.5")], NOW, detail="reconciliation: fills")
-    assert added == repo.FillsAdded(new=1)
+    assert added == FillsAdded(new=1)
     assert_filled_is_sum_of_fills(session_factory)
     with session_factory.begin() as s:
         repo.record_fills(s, oid, [_fill("601", "0.5"), _fill("602", "1.5")], LATER)

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
 from arb.domain.orders import IllegalTransition, OrderStatus, VenueState
+from arb.domain.venue import FillReport, OrderReport
 from arb.store import orders as repo
+from arb.store.fills import FillsAdded, add_fills, filled_by_fills
 from arb.store.models import Fill, Order, OrderEvent
-from arb.venues.protocol import FillReport, OrderReport
 
 from .conftest import new_run
 
@@ -46,7 +47,7 @@ def test_order_is_created_then_every_transition_writes_an_event(session_factory:
         assert (order.status, order.filled, order.venue_order_id) == ("canceled", D("1.5"), "9")
         events = [(e.from_status, e.to_status) for e in order.events]
         assert events == [(None, "created"), ("created", "submitted"), ("submitted", "canceled")]
-        assert repo.filled_by_fills(s, oid) == D("1.5")
+        assert filled_by_fills(s, oid) == D("1.5")
 
 
 def test_fills_are_idempotent_on_venue_and_trade_id(session_factory: sessionmaker[Session]) -> None:
@@ -54,13 +55,13 @@ def test_fills_are_idempotent_on_venue_and_trade_id(session_factory: sessionmake
     with session_factory.begin() as s:
         oid = repo.create_order(s, _new(run_id), NOW)
     with session_factory.begin() as s:
-        assert repo.add_fills(s, oid, [_fill("1", "1"), _fill("2", "0.5")]) == repo.FillsAdded(new=2)
+        assert add_fills(s, oid, [_fill("1", "1"), _fill("2", "0.5")]) == FillsAdded(new=2)
     with session_factory.begin() as s:
-        added = repo.add_fills(s, oid, [_fill("2", "0.5"), _fill("3", "0.5"), _fill("1", "1")])
-        assert added == repo.FillsAdded(new=1, repeated=2)
+        added = add_fills(s, oid, [_fill("2", "0.5"), _fill("3", "0.5"), _fill("1", "1")])
+        assert added == FillsAdded(new=1, repeated=2)
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Fill)) == 3
-        assert repo.filled_by_fills(s, oid) == D("2")
+        assert filled_by_fills(s, oid) == D("2")
 
 
 def test_illegal_transition_writes_nothing(session_factory: sessionmaker[Session]) -> None:
@@ -68,7 +69,7 @@ def test_illegal_transition_writes_nothing(session_factory: sessionmaker[Session
     with session_factory.begin() as s:
         oid = repo.create_order(s, _new(run_id), NOW)
         repo.record_transition(s, oid, OrderStatus.SUBMITTED, NOW)
-        repo.add_fills(s, oid, [_fill("1", "2")])
+        add_fills(s, oid, [_fill("1", "2")])
         repo.record_transition(s, oid, OrderStatus.FILLED, NOW)
     with pytest.raises(IllegalTransition):
         with session_factory.begin() as s:

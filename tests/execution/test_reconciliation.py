@@ -6,13 +6,14 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from arb.domain.market import Side
+from arb.domain.venue import OrderRequest
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
 from arb.store import orders as repo
+from arb.store.fills import filled_by_fills
 from arb.store.kept import KeptConnection
 from arb.store.models import Fill, Order, OrderEvent
 from arb.store.write_ahead import WriteAheadRecord
-from arb.venues.protocol import OrderRequest
 
 from .conftest import new_run
 from .fakes import FakeTime
@@ -44,7 +45,7 @@ async def test_restart_finds_sent_orders_rejects_unsent_ones_and_adopts_stranger
     with sqlite_sessions() as s:
         rows = {o.client_order_id: o for o in s.scalars(select(Order))}
         assert (rows["t-sent1"].status, rows["t-sent1"].filled) == ("filled", D("1.5"))
-        assert repo.filled_by_fills(s, rows["t-sent1"].id) == D("1.5")
+        assert filled_by_fills(s, rows["t-sent1"].id) == D("1.5")
         assert rows["t-unsent1"].status == "rejected"
         assert rows["t-stranger"].status == "open" and rows["t-stranger"].flagged
         counts = (s.scalar(select(func.count()).select_from(Fill)), s.scalar(select(func.count()).select_from(OrderEvent)))

@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
-from arb.sandbox import Sandbox
 from arb.store.db import make_engine, make_session_factory
 from arb.store.migrate import upgrade_to_head
 from arb.store.models import Fill, Order, OrderEvent
+from arb.venues.gate.sandbox import Sandbox
 
 from .conftest import new_run
 from .sandbox_rig import SYMBOL, live_gate, sandbox_config

@@ -12,8 +12,8 @@ from arb.marketdata.books import BookStore
 from arb.marketdata.capture import read_capture
 from arb.marketdata.ccxt_feed import CcxtBookFeed
 from arb.marketdata.recorder import record
-from arb.sandbox import PairSpec, Sandbox, SandboxConfig
 from arb.venues.gate.feed import GateBookFeed
+from arb.venues.gate.sandbox import PairSpec, Sandbox, SandboxConfig
 
 PAIR, SYMBOL = "LINK_USDT", "LINK/USDT"
 

@@ -141,7 +141,7 @@ def test_bundled_link_capture_is_complete_and_valid() -> None:
     assert "MIT License" in notice and "ANISH DAS" in notice
 
 
-# Sides the one-pass check of a whole side (``capture._levels``) must judge exactly as the level-by-level
+# Sides the one-pass check of a whole side (``parse._levels``) must judge exactly as the level-by-level
 # check it falls back to: accepted with the same levels, or refused with the same message.
 TRICKY_SIDES: list[object] = [
     [],
@@ -180,7 +180,7 @@ TRICKY_SIDES: list[object] = [
 
 @pytest.mark.parametrize("side", TRICKY_SIDES)
 def test_a_whole_side_is_judged_as_level_by_level(side: object) -> None:
-    from arb.marketdata import capture
+    from arb.marketdata.capture import parse
 
     def fail(problem: str) -> None:
         raise ValueError(problem)
@@ -191,7 +191,7 @@ def test_a_whole_side_is_judged_as_level_by_level(side: object) -> None:
         except ValueError as exc:
             return str(exc)
 
-    assert judged(capture._levels) == judged(capture._levels_one_by_one)
+    assert judged(parse._levels) == judged(parse._levels_one_by_one)
 
 
 @pytest.mark.parametrize(("prices", "ordered"), [
@@ -202,20 +202,20 @@ def test_a_whole_side_is_judged_as_level_by_level(side: object) -> None:
     (["0.30000000000000001", "0.30000000000000001"], False),
 ])
 def test_snapshot_order_is_exact_beyond_float_precision(prices: list[str], ordered: bool) -> None:
-    from arb.marketdata import capture
+    from arb.marketdata.capture import parse
 
     def fail(problem: str) -> None:
         raise ValueError(problem)
 
     levels = tuple((p, "1") for p in prices)
     if ordered:
-        capture._check_snapshot_order(levels, "bids", True, fail)
-        capture._check_snapshot_order(levels[::-1], "asks", False, fail)
+        parse._check_snapshot_order(levels, "bids", True, fail)
+        parse._check_snapshot_order(levels[::-1], "asks", False, fail)
     else:
         with pytest.raises(ValueError, match="strictly descending"):
-            capture._check_snapshot_order(levels, "bids", True, fail)
+            parse._check_snapshot_order(levels, "bids", True, fail)
         with pytest.raises(ValueError, match="strictly ascending"):
-            capture._check_snapshot_order(levels[::-1], "asks", False, fail)
+            parse._check_snapshot_order(levels[::-1], "asks", False, fail)
 
 
 def _reader_rule(side: object, order: int) -> tuple[tuple[str, str], ...] | None:
@@ -223,13 +223,13 @@ def _reader_rule(side: object, order: int) -> tuple[tuple[str, str], ...] | None
     joined-side regex accepts it and (for a snapshot side) its prices are strictly ordered as floats."""
     from itertools import chain
 
-    from arb.marketdata import capture
+    from arb.marketdata.capture import parse
 
     if type(side) is not list or any(type(level) is not list or len(level) != 2 for level in side):
         return None
     if any(type(s) is not str for s in chain.from_iterable(side)):
         return None
-    if not capture._SIDE.fullmatch("".join(f"{p},{s}," for p, s in side)) or any(
+    if not parse._SIDE.fullmatch("".join(f"{p},{s}," for p, s in side)) or any(
             "," in s for s in chain.from_iterable(side)):
         return None
     floats = [float(p) for p, _ in side]
@@ -268,18 +268,18 @@ def test_a_line_reads_the_same_with_and_without_the_one_pass_check(bids: object,
     and with the reader's regex path alone."""
     from unittest import mock
 
-    from arb.marketdata import capture
+    from arb.marketdata.capture import parse
 
     line = orjson.dumps({"ts": 1, "venue": "v", "symbol": "A/B", "type": kind, "bids": bids, "asks": asks})
 
     def read() -> object:
         try:
-            return capture.parse_event(line, "c.jsonl", 7)
+            return parse.parse_event(line, "c.jsonl", 7)
         except CaptureFormatError as exc:
             return str(exc)
 
     fast = read()
-    with mock.patch.object(capture, "COMPILED", False):
+    with mock.patch.object(parse, "COMPILED", False):
         slow = read()
     assert fast == slow
 

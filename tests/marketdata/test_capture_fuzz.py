@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arb.engine import count_lines
 from arb.errors import CaptureFormatError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import read_capture
+from arb.marketdata.timeline import count_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "arb/data/linkusdt-binance-huobi-2021-08-20.jsonl.gz"

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arb.engine import count_lines
 from arb.errors import CaptureFormatError
 from arb.marketdata.capture import (
     CaptureEvent,
@@ -19,10 +18,11 @@ from arb.marketdata.capture import (
     CaptureTrade,
     CaptureWriter,
     checked_trade,
-    dumps_events,
     read_capture,
 )
-from arb.marketdata.timeline import read_timeline
+from arb.marketdata.timeline import count_lines, read_timeline
+
+from .capture_text import dumps_events
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "CAPTURE.md"
 SNAP = (b'{"ts":1000,"venue":"binance","symbol":"BTC/USDT","type":"snapshot",'

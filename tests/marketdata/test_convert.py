@@ -11,11 +11,11 @@ import pytest
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureWriter, read_capture
-from arb.marketdata.replay import replay_sync
 from arb.venues.binance.convert import last_book_ticker as binance_last_book_ticker
 from arb.venues.binance.convert import raw_events as binance_raw_events
 from arb.venues.gate.convert import gate_ws_sample_events
 
+from .apply_events import apply_events
 from .conftest import BINANCE_SPOT, GATE_HTTP, GATE_WS
 
 GATE_PAIRS = {
@@ -37,7 +37,7 @@ def test_binance_spot_replay_ends_on_last_book_ticker(tmp_path: Path) -> None:
     assert events[0].type == "snapshot" and events[0].seq == 50093239218
     assert sum(e.type == "delta" for e in events) == 3449  # 2 diffs were already in the snapshot
     store = BookStore()
-    stats = replay_sync(events, store)
+    stats = apply_events(events, store)
     assert stats.applied == len(events)
     book = store.book("binance", "BTC/USDT")
     assert book.health(store.now_ms) is Health.LIVE
@@ -52,7 +52,7 @@ def test_binance_missing_diff_is_a_gap() -> None:
     diffs = [i for i, line in enumerate(lines) if b"depthUpdate" in line]
     del lines[diffs[1000]]
     store = BookStore()
-    replay_sync(binance_raw_events(lines, "BTC/USDT"), store)
+    apply_events(binance_raw_events(lines, "BTC/USDT"), store)
     assert store.book("binance", "BTC/USDT").health(store.now_ms) is Health.GAP
 
 
@@ -88,7 +88,7 @@ def test_gate_deleting_one_frame_is_detected_and_book_unusable(pair: str) -> Non
     del ws[frames[len(frames) // 2]]
     events = _gate_events(ws)
     store = BookStore()
-    replay_sync(events, store)
+    apply_events(events, store)
     symbol = pair.replace("_", "/")
     book = store.book("gate", symbol)
     assert book.health(store.now_ms) is Health.GAP

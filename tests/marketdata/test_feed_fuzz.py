@@ -29,8 +29,8 @@ from arb.marketdata.books import BookStore
 from arb.marketdata.ccxt_feed import CcxtBookFeed
 from arb.marketdata.drops import significant_digits
 from arb.runtime.supervisor import Supervisor
-from arb.sandbox import PairSpec, Sandbox, SandboxConfig
 from arb.venues.gate.feed import GateBookFeed
+from arb.venues.gate.sandbox import PairSpec, Sandbox, SandboxConfig
 
 from .test_gate_feed import Sleeps, Waiter
 

@@ -17,11 +17,11 @@ from arb.marketdata.books import BookStore
 from arb.marketdata.capture import read_capture
 from arb.marketdata.ccxt_feed import CcxtBookFeed, decimal_str
 from arb.marketdata.recorder import record
-from arb.marketdata.replay import replay_sync
 from arb.marketdata.watchdog import check_once, run_watchdog
 from arb.sandbox import PairSpec, Sandbox, SandboxConfig
 from arb.venues.gate.feed import GateBookFeed
 
+from .apply_events import apply_events
 from .conftest import BINANCE_SPOT, GATE_HTTP, GATE_WS
 from .test_gate_feed import Sleeps, Waiter
 
@@ -139,7 +139,7 @@ async def test_record_from_sandbox_then_replay_gives_identical_books(sandbox: Sa
     events = list(read_capture(out))
     assert count == len(events) >= 20
     replayed = BookStore()
-    replay_sync(events, replayed)
+    apply_events(events, replayed)
     again = replayed.book("gate", SYMBOL)
     assert (again.levels("bids"), again.levels("asks"), again.seq) == snapshots[0]
 
@@ -148,7 +148,7 @@ def test_cli_convert_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out = tmp_path / "btc.jsonl.gz"
     assert main(["convert", "binance", str(BINANCE_SPOT), "--symbol", "BTC/USDT", "--out", str(out)]) == 0
     store = BookStore()
-    replay_sync(read_capture(out), store)
+    apply_events(read_capture(out), store)
     assert store.book("binance", "BTC/USDT").best_bid() == D("61685.99")
     gate_out = tmp_path / "gate.jsonl"
     assert main(["convert", "gate", str(GATE_WS), str(GATE_HTTP), "--out", str(gate_out)]) == 0

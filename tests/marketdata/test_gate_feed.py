@@ -13,8 +13,8 @@ import pytest
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureWriter, read_capture
-from arb.sandbox import PairSpec, Sandbox, SandboxConfig
 from arb.venues.gate.feed import GateBookFeed
+from arb.venues.gate.sandbox import PairSpec, Sandbox, SandboxConfig
 
 D = Decimal
 PAIR = "LINK_USDT"

@@ -26,7 +26,6 @@ from pathlib import Path
 import pytest
 
 from arb.cli import main
-from arb.engine import count_lines
 from arb.errors import CaptureFormatError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import (
@@ -35,11 +34,12 @@ from arb.marketdata.capture import (
     CaptureWriter,
     RefusedEvent,
     bounded_lines,
-    dumps_events,
     read_capture,
 )
 from arb.marketdata.recorder import partial_path, record
+from arb.marketdata.timeline import count_lines
 
+from .capture_text import dumps_events
 from .conftest import BINANCE_SPOT, GATE_HTTP, GATE_WS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,8 +18,8 @@ from arb.marketdata.ccxt_feed import CcxtBookFeed
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.recorder import record
 from arb.marketdata.trades import TradeTape
-from arb.sandbox import PairSpec, Sandbox, SandboxConfig
 from arb.venues.gate.feed import GateBookFeed
+from arb.venues.gate.sandbox import PairSpec, Sandbox, SandboxConfig
 
 from .test_gate_feed import Sleeps
 

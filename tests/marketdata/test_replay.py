@@ -8,7 +8,8 @@ from pathlib import Path
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureWriter, read_capture
-from arb.marketdata.replay import replay_sync
+
+from .apply_events import apply_events
 
 
 def _ev(ts: int, kind: str, bids=(), asks=(), seq=None, first=None) -> CaptureEvent:  # type: ignore[no-untyped-def]
@@ -29,10 +30,10 @@ def test_seq_gap_in_a_capture_marks_the_book_gap_until_next_snapshot(tmp_path: P
         _ev(1_200, "delta", [("99", "2")], [], seq=13, first=13),
     ]
     store = BookStore(max_age_ms=60_000)
-    stats = replay_sync(events, store)
+    stats = apply_events(events, store)
     book = store.book("gate", "BTC/USDT")
     assert book.health(store.now_ms) is Health.GAP and stats.applied == 1
-    replay_sync([_ev(1_300, "snapshot", [("98", "1")], [("99.5", "1")], seq=20)], store)
+    apply_events([_ev(1_300, "snapshot", [("98", "1")], [("99.5", "1")], seq=20)], store)
     assert book.health(store.now_ms) is Health.LIVE
 
 
@@ -47,14 +48,14 @@ def test_store_listeners_see_every_event_and_can_record_it(tmp_path: Path) -> No
     assert [e.type for e in events] == ["snapshot", "delta"]
     assert events[1] == CaptureEvent(6, "gate", "BTC/USDT", "delta", (("100", "0"),), (), 4, 2, 2)
     again = BookStore()
-    replay_sync(events, again)
+    apply_events(events, again)
     assert again.book("gate", "BTC/USDT").levels("bids") == store.book("gate", "BTC/USDT").levels("bids")
 
 
 def test_bundled_capture_replays_to_live_books() -> None:
     store = BookStore(depth=10, max_age_ms=2_000)
     path = files("arb") / "data" / "linkusdt-binance-huobi-2021-08-20.jsonl.gz"
-    stats = replay_sync(read_capture(str(path)), store)
+    stats = apply_events(read_capture(str(path)), store)
     assert stats.events == 14_400
     health = store.health()
     assert health == {("binance", "LINK/USDT"): Health.LIVE, ("huobi", "LINK/USDT"): Health.LIVE}

@@ -19,8 +19,8 @@ from arb.marketdata.ccxt_feed import CcxtBookFeed
 from arb.marketdata.watchdog import check_once
 from arb.runtime.feeds import FeedSet
 from arb.runtime.supervisor import Supervisor
-from arb.sandbox import PairSpec, Sandbox, SandboxConfig
 from arb.venues.gate.feed import GateBookFeed
+from arb.venues.gate.sandbox import PairSpec, Sandbox, SandboxConfig
 
 from .test_feed_fuzz import gate_pro
 from .test_gate_feed import Sleeps, Waiter

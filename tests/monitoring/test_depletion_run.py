@@ -25,7 +25,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from arb.engine import Engine
-from arb.runtime.clock import from_ms
+from arb.eventloop.clock import from_ms
 from arb.runtime.depletion import Depletion
 from tests.engine.paper_rig import paper_config
 

@@ -7,16 +7,21 @@ SQLite the views compute in floats (documented in the README) and must agree to 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal as D
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from arb.store import migrate, views
+from arb.inventory import FillFlow, fill_deltas
+from arb.store import migrate, repo, views
 from arb.store.db import make_engine
+from arb.store.models import Fill, Order
 
 # Columns computed with a division: NUMERIC division rounds on PostgreSQL too.
 DIVIDED = {"fill_ratio"}
@@ -146,21 +151,52 @@ def test_legs_fill_ratio_and_latency(
             assert want is None or abs(D(str(row[col])) - want) <= tol, (col, row[col], want)
 
 
+@dataclass(frozen=True, slots=True)
+class InventoryChange:
+    """The change one fill made to one asset on its venue, and the running total since the run started: a
+    row of ``v_inventory_from_fills``."""
+
+    venue: str
+    asset: str
+    ts: datetime
+    fill_id: int
+    delta: D
+    net_change: D
+
+
+def _inventory_changes(session: Session, run_id: int) -> list[InventoryChange]:
+    """Per fill, its change to each asset of its venue (``arb.inventory.fill_deltas``, the one definition),
+    with the running net change per venue and asset."""
+    stmt = (select(Fill, Order.side, Order.symbol).join(Order, Fill.order_id == Order.id)
+            .where(Order.run_id == run_id).order_by(Fill.ts, Fill.id))
+    running: dict[tuple[str, str], D] = defaultdict(D)
+    out = []
+    for fill, side, symbol in session.execute(stmt):
+        flow = FillFlow(fill.venue, symbol, side, fill.price, fill.amount, fill.fee, fill.fee_currency)
+        for asset, delta in fill_deltas(flow):
+            running[(fill.venue, asset)] += delta
+            out.append(InventoryChange(fill.venue, asset, fill.ts, fill.id, delta, running[(fill.venue, asset)]))
+    return out
+
+
 def test_inventory(engine: Engine, session_factory: sessionmaker[Session], runs: tuple[int, int]) -> None:
     with session_factory() as s:
-        changes = views.inventory_changes(s, runs[0])
-        other = views.inventory_changes(s, runs[1])
-    assert views.final_inventory(changes) == {
+        changes = _inventory_changes(s, runs[0])
+        other = _inventory_changes(s, runs[1])
+        checked = {run: {(r.venue, r.asset): r.implied for r in repo.inventory_check(s, run)} for run in runs}
+    final = {(c.venue, c.asset): c.net_change for c in changes}
+    assert final == {
         ("binance", "LINK"): D("7"),
         ("binance", "USDT"): D("-140.10032"),
         ("huobi", "LINK"): D("-7.005"),
         ("huobi", "USDT"): D("140.5592"),
     }
-    assert views.final_inventory(other) == {
+    assert {(c.venue, c.asset): c.net_change for c in other} == {
         ("gate", "ETH"): 1,
         ("gate", "USDT"): -10,
         ("gate", "GT"): D("-0.01"),
     }
+    assert {key: checked[runs[0]][key] for key in final} == final  # what arb report's inventory check reads
 
     got = _view(engine, "v_inventory_from_fills", runs[0], "ts, fill_id, asset")
     want = sorted(changes, key=lambda c: (c.ts, c.fill_id, c.asset))

@@ -12,9 +12,9 @@ from types import MappingProxyType
 
 from arb.detection import Opportunity
 from arb.display import Precision
+from arb.eventloop.clock import WallClock
 from arb.execution.executor import PairResult
 from arb.marketdata.books import BookStore
-from arb.runtime.clock import WallClock
 from arb.runtime.depletion import InventoryWatch
 from arb.runtime.funnel import Funnel
 from arb.runtime.status import StatusReporter

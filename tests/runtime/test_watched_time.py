@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import threading
 
-from arb.runtime.clock import MarketClock
-from arb.runtime.simloop import SimulatedLoop
+from arb.eventloop.clock import MarketClock
+from arb.eventloop.simloop import SimulatedLoop
 
 ORIGIN = 1_629_417_600_000
 

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.errors import StoreError
-from arb.store import repo, views
-from arb.store.models import Balance, Fill, Opportunity
+from arb.store import repo
+from arb.store.models import Balance, Fill, Opportunity, Run
+from arb.store.runs import get_run, latest_run_id
 
 if TYPE_CHECKING:
     from conftest import Populated
@@ -22,19 +23,17 @@ NOW = datetime(2026, 2, 1, tzinfo=UTC)
 
 def test_runs(populated: Populated) -> None:
     with populated.factory() as s:
-        latest = repo.latest_run(s)
-        assert latest is not None and latest.id == populated.run_id
+        assert latest_run_id(s) == populated.run_id != populated.old_run_id
+        latest = get_run(s, populated.run_id)
         assert latest.mode == "paper" and latest.ended_at is not None
         assert latest.summary == {"detected": 8, "executed": 2}
-        assert [r.id for r in repo.list_runs(s)] == [populated.run_id, populated.old_run_id]
-        assert [r.id for r in repo.list_runs(s, limit=1)] == [populated.run_id]
         with pytest.raises(StoreError, match="no run with id 999"):
-            repo.get_run(s, 999)
+            get_run(s, 999)
 
 
 def test_latest_run_of_an_empty_database(session_factory: sessionmaker[Session]) -> None:
     with session_factory() as s:
-        assert repo.latest_run(s) is None
+        assert latest_run_id(s) is None
 
 
 def test_end_run_summary_keeps_decimals_exact(session_factory: sessionmaker[Session]) -> None:
@@ -43,7 +42,7 @@ def test_end_run_summary_keeps_decimals_exact(session_factory: sessionmaker[Sess
         repo.end_run(s, run.id, ended_at=NOW, summary={"pnl": Decimal("0.1"), "at": NOW, "n": 3})
         run_id = run.id
     with session_factory() as s:
-        run = repo.get_run(s, run_id)
+        run = get_run(s, run_id)
         assert run.summary == {"pnl": "0.1", "at": "2026-02-01T00:00:00+00:00", "n": 3}
         assert Decimal(run.summary["pnl"]) == Decimal("0.1")
         assert run.config_snapshot == {"fee": "0.001"}
@@ -63,7 +62,7 @@ def test_every_run_ends_completed_failed_or_crashed(session_factory: sessionmake
         assert [r.id for r in repo.mark_crashed(s, found_by=finder)] == [dead]
         assert repo.mark_crashed(s, found_by=finder) == []
     with session_factory() as s:
-        rows = {r.id: r for r in repo.list_runs(s)}
+        rows = {r.id: r for r in s.scalars(select(Run))}
     assert (rows[done.id].status, rows[done.id].ended_at, rows[done.id].market_started_at,
             rows[done.id].market_ended_at) == ("completed", NOW, market, market)
     assert (rows[failed.id].status, rows[failed.id].status_reason, rows[failed.id].ended_at,
@@ -86,7 +85,7 @@ def test_start_run_refuses_unmasked_secrets(session_factory: sessionmaker[Sessio
         repo.start_run(s, mode="live", config_snapshot=snapshot, started_at=NOW)
     assert "hunter2" not in str(info.value) and "abc123" not in str(info.value)
     with session_factory() as s:
-        assert repo.latest_run(s) is None
+        assert latest_run_id(s) is None
 
 
 def test_start_run_accepts_masked_secrets(session_factory: sessionmaker[Session]) -> None:
@@ -151,24 +150,15 @@ def test_the_writers_prepared_rows_equal_record_opportunities(populated: Populat
         prepared.params({**rows[0], "size": 1.25})
 
 
-def test_record_opportunity_rejects_unknown_columns(populated: Populated) -> None:
+def test_record_opportunities_rejects_unknown_columns(populated: Populated) -> None:
     with populated.factory() as s, pytest.raises(ValueError, match="buy_vwap"):
-        repo.record_opportunity(s, {"run_id": populated.run_id, "buy_vwap": Decimal(1)})
+        repo.record_opportunities(s, [{"run_id": populated.run_id, "buy_vwap": Decimal(1)}])
 
 
 def test_record_opportunities_of_nothing(session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as s:
         assert repo.record_opportunities(s, []) == []
         assert repo.record_balances(s, 1, NOW, [], kind="start") == 0
-
-
-def test_opportunities_for_run(populated: Populated) -> None:
-    with populated.factory() as s:
-        executed = repo.opportunities_for_run(s, populated.run_id, "executed")
-        everything = repo.opportunities_for_run(s, populated.run_id)
-    assert [o.id for o in executed] == [populated.btc_opportunity_id, populated.eth_opportunity_id]
-    assert len(everything) == 8
-    assert [o.detected_at for o in everything] == sorted(o.detected_at for o in everything)
 
 
 def test_latest_balances(populated: Populated) -> None:
@@ -184,15 +174,17 @@ def test_latest_balances(populated: Populated) -> None:
 def test_asset_flows_explain_the_balance_change(populated: Populated) -> None:
     """Fills alone reproduce end-minus-start balances on every venue, to the last digit.
 
-    Checks the populated fixture's numbers are consistent, and the report's exact inventory code with it.
+    Checks the populated fixture's numbers are consistent, and the inventory check ``arb report`` reads with it.
     """
     with populated.factory() as s:
-        flows = views.final_inventory(views.inventory_changes(s, populated.run_id))
+        checked = repo.inventory_check(s, populated.run_id)
         rows = s.scalars(select(Balance).where(Balance.run_id == populated.run_id).order_by(Balance.ts)).all()
     start = {(b.venue, b.asset): b.total for b in rows if b.ts == rows[0].ts}
     end = {(b.venue, b.asset): b.total for b in rows if b.ts == rows[-1].ts}
-    assert set(flows) == set(start) == set(end)  # every (venue, asset) of the snapshot was traded
-    assert {key: end[key] - start[key] for key in start} == flows
+    implied = {(r.venue, r.asset): r.implied for r in checked}
+    assert set(implied) == set(start) == set(end) and all(implied.values())  # every asset was traded
+    assert {key: end[key] - start[key] for key in start} == implied
+    assert all(r.external_flow == 0 for r in checked)
 
 
 def test_fill_count(populated: Populated) -> None:

@@ -118,7 +118,7 @@ def test_timestamps_round_trip_as_aware_utc(session_factory: sessionmaker[Sessio
     with session_factory.begin() as s:
         run_id = start_run(s, mode="live", config_snapshot={}, started_at=ts).id
     with session_factory() as s:
-        from arb.store.repo import get_run
+        from arb.store.runs import get_run
 
         loaded = get_run(s, run_id).started_at
     assert loaded == ts

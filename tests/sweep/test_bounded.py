@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from arb.cli import main
 from arb.store.db import make_engine
 from arb.store.models import Sweep
-from arb.sweep.cluster import dispatch
+from arb.sweep.dispatch import dispatch
 from arb.sweep.grid import MAX_POINTS, Point, build_grid
 
 from .helpers import small_config, trimmed_capture

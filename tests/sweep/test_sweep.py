@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from arb.cli import main
 from arb.store.db import make_engine
 from arb.store.models import Run, Sweep
-from arb.sweep.cluster import SWEEP_ID_BLOCK
+from arb.sweep.point import SWEEP_ID_BLOCK
 
 from .helpers import config_with, rows_of, small_config, trimmed_capture
 

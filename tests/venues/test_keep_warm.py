@@ -16,11 +16,11 @@ import pytest
 
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import Side
-from arb.sandbox import Account, PairSpec, Sandbox, SandboxConfig
+from arb.domain.venue import OrderRequest
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
+from arb.venues.gate.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 from arb.venues.live import LiveVenue
-from arb.venues.protocol import OrderRequest
 
 D = Decimal
 
@@ -160,10 +160,10 @@ async def test_the_line_is_opened_before_the_first_orders_one_connection_per_pai
 
 def test_the_engine_finds_the_live_venue_under_the_adapters_wrappers() -> None:
     from arb.domain.market_names import MarketNames
-    from arb.execution.guard import GuardedVenue
-    from arb.execution.throttle import VenueLimits, VenueThrottle
     from arb.runtime.venues import _live_inside
+    from arb.venues.guard import GuardedVenue
     from arb.venues.renamed import RenamedVenue
+    from arb.venues.throttle import VenueLimits, VenueThrottle
 
     live = LiveVenue("gate", FakeExchange([0.0]))
     guarded = GuardedVenue(live, VenueThrottle("gate", VenueLimits(None)))

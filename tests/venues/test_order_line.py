@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arb.runtime.eager import start_now
+from arb.eventloop.eager import start_now
 from arb.venues.order_line import OrderLine, Origin, RawRequest
 
 Answer = Callable[[bytes], Awaitable[bytes | None]]  # request bytes -> answer bytes (None: hang up)

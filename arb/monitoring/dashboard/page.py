@@ -3,15 +3,16 @@ as JSON-able values with every figure formatted for reading.
 
 Nothing is computed here that another module defines. PnL figures are the ones settlement stored
 (``arb.accounting``), summed by :func:`arb.store.views.pnl_totals` exactly as ``arb report`` and the run
-summary sum them; a trade's outcome word is :func:`arb.store.views.trade_outcome`, as ``arb trades`` says
-it; balance changes are :class:`arb.store.views.BalanceRow`; the live figures are the engine's
-:meth:`RunView.snapshot <arb.runtime.view.RunView.snapshot>`. Open positions and their unrealized PnL are
-:mod:`arb.positions`' (the settled lots of :func:`arb.store.views.open_lots`): a run that has ended shows the
-ones its summary stored, valued at the mids of its end; a running engine's are valued at its books' mids now
-(the same valuation rule, ``live["marks"]``). Equity is realized + unrealized; its curve adds, after each
-executed opportunity, the lots open by then, valued at those same marks (the run's end, or now): no mid of
-an earlier instant is stored. Incidents (kill switch, halts, breakers, each with start and end) are
-``runtime/incidents.py``'s: the summary's list, or a running engine's ``live["incidents"]``. Money and amounts are shown at the places the
+summary sum them; a trade's outcome word is :func:`arb.domain.outcomes.pair_outcome` (through
+:func:`arb.store.views.trades`), as ``arb trades`` says it; balance changes are
+:class:`arb.store.balances.BalanceRow`; the live figures are the engine's :meth:`RunView.snapshot
+<arb.runtime.view.RunView.snapshot>`. Open positions and their unrealized PnL are :mod:`arb.positions`' (the
+settled lots of :func:`arb.store.views.open_lots`): a run that has ended shows the ones its summary stored,
+valued at the mids of its end; a running engine's are valued at its books' mids now (the same valuation rule,
+``live["marks"]``). Equity is realized + unrealized; its curve adds, after each executed opportunity, the lots
+open by then, valued at those same marks (the run's end, or now): no mid of an earlier instant is stored.
+Incidents (kill switch, halts, breakers, each with start and end) are ``runtime/incidents.py``'s: the
+summary's list, or a running engine's ``live["incidents"]``. Money and amounts are shown at the places the
 run's market rules give (:class:`arb.display.Precision`, as the summary prints them); the PnL curve also
 carries exact decimal strings, which the page parses only to place points.
 
@@ -33,7 +34,9 @@ from sqlalchemy.orm import Session
 from arb.display import Precision, money
 from arb.positions import OpenLot, Position, equity, open_positions, unrealized_total
 from arb.store import repo, views
+from arb.store.balances import BalanceRow, balances
 from arb.store.models import Balance, Opportunity, Run
+from arb.store.runs import get_run, run_clock
 
 Marks = dict[tuple[str, str], Decimal | None]
 
@@ -46,7 +49,7 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
     """Everything the page shows of ``run_id``: its stored rows (so far, for a running run) and, for a run
     this process is running, ``live``: ``{"view": RunView.snapshot(), "updates_per_s": float, "marks":
     {(venue, symbol): mid or None}, "incidents": [Incident.as_row(), ...]}`` (``live.py``)."""
-    run = views.get_run(session, run_id)
+    run = get_run(session, run_id)
     precision = Precision.from_snapshot(run.config_snapshot)
     pnl_rows = _pnl_figures(session, run_id)
     totals = views.pnl_totals(pnl_rows)
@@ -144,7 +147,7 @@ def _header(run: Run) -> dict[str, Any]:
         "mode": run.mode,
         "status": run.status,
         "status_reason": run.status_reason,
-        "clock": views.run_clock(run),
+        "clock": run_clock(run),
         "started_at": _ms(run.started_at),
         "ended_at": _ms(run.ended_at),
         "market_started_at": _ms(run.market_started_at),
@@ -267,11 +270,11 @@ def _balances(session: Session, run_id: int, precision: Precision) -> list[dict[
     latest snapshot (after the last pair) stands in for the end."""
     ended = session.scalar(select(Balance.id).where(Balance.run_id == run_id, Balance.kind == "end").limit(1))
     if ended is not None:
-        rows = views.balances(session, run_id)
+        rows = balances(session, run_id)
     else:
         start = {(b.venue, b.asset): b.total for b in session.scalars(
             select(Balance).where(Balance.run_id == run_id, Balance.kind == "start"))}
-        rows = [views.BalanceRow(b.venue, b.asset, start.get((b.venue, b.asset)), b.total)
+        rows = [BalanceRow(b.venue, b.asset, start.get((b.venue, b.asset)), b.total)
                 for b in repo.latest_balances(session, run_id)]
     out = []
     for row in rows:

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from arb.errors import UsageError
+from arb.eventloop.clock import wall_ms
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureTrade
 from arb.marketdata.diff_feed import TRADE, Diff, DiffStreamFeed, Snapshot, loads_object
 from arb.marketdata.drops import Dropped, FrameDrops, checked_id, checked_levels, optional_int, update_ids
 from arb.marketdata.trades import TradeTape
-from arb.marketdata.wallclock import wall_ms
 from arb.venues.binance.markets import BinanceMarket
 from arb.venues.binance.sync import book_sync
 from arb.venues.binance.trades import trade_of

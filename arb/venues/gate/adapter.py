@@ -3,7 +3,7 @@
 - live: :class:`GateExchange` (ccxt's gate with arb's signer and clock) behind :class:`LiveVenue` with
   Gate's quirks (client ids in ``text``, ``finish_as``, lookups by ``text`` only while open), throttled by
   Gate's declared limits (``facts.GATE_SPOT_LIMITS``);
-- sandbox: arb's local Gate-compatible exchange (``arb/sandbox``), started in-process on loopback (or the
+- sandbox: arb's local Gate-compatible exchange (``arb/venues/gate/sandbox``), started in-process on loopback (or the
   configured external one), spoken to through exactly the same client;
 - books: arb's own update-id sync (:class:`GateBookFeed`): ccxt's gate spot feed does not detect gaps.
 """
@@ -20,20 +20,21 @@ from typing import TYPE_CHECKING, Any
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import Symbol
 from arb.errors import BadSymbol, ConfigError
-from arb.execution.throttle import VenueLimits
-from arb.runtime.clock import MarketClock
+from arb.eventloop.clock import MarketClock
 from arb.venues.adapter import Closers, Endpoint, SandboxLink, VenueRef, check_tradable, listed_as
 from arb.venues.gate.facts import CLIENT_IDS, GATE_SPOT_LIMITS, decimals_of_step
 from arb.venues.live import LiveQuirks, LiveVenue
+from arb.venues.throttle import VenueLimits
 
 if TYPE_CHECKING:
     from arb.config import Config
+    from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
     from arb.marketdata.trades import TradeTape
-    from arb.sandbox import PairSpec
     from arb.venues.gate.feed import GateBookFeed
-    from arb.venues.protocol import Venue
+    from arb.venues.gate.sandbox import PairSpec
+    from arb.venues.gate.sandbox.command import SandboxCommand
 
 QUIRKS = LiveQuirks(
     client_ids=CLIENT_IDS,
@@ -64,7 +65,7 @@ def sandbox_pairs(config: Config, name: str) -> list[PairSpec]:
     """The sandbox markets of venue ``name``, one per symbol it trades, under the venue's name for it
     (``market_names``): its fees and market rules, as the in-process sandbox lists them and
     ``arb sandbox --config`` starts an external one."""
-    from arb.sandbox import PairSpec
+    from arb.venues.gate.sandbox import PairSpec
 
     section = config.venues[name]
     names = config.venue_markets(name)
@@ -115,7 +116,7 @@ def limits(config: Config, name: str) -> VenueLimits:
     """Gate's table; ``rate_limit_per_s`` in the config replaces its global budget."""
     from dataclasses import replace
 
-    from arb.execution.throttle import per_second
+    from arb.venues.throttle import per_second
 
     rate = config.venues[name].rate_limit_per_s
     return GATE_SPOT_LIMITS if rate is None else replace(GATE_SPOT_LIMITS, global_budget=per_second(rate))
@@ -136,8 +137,8 @@ def live_venue(name: str, exchange: Any) -> LiveVenue:
 def _guarded(config: Config, name: str, exchange: Any, wall: Callable[[], float] = time.time) -> Venue:
     """``wall``: the epoch clock the venue's reset timestamps are read against (the in-process sandbox
     stamps them with the run's clock, market time in a simulation)."""
-    from arb.execution.guard import GuardedVenue
-    from arb.execution.throttle import VenueThrottle
+    from arb.venues.guard import GuardedVenue
+    from arb.venues.throttle import VenueThrottle
 
     return GuardedVenue(live_venue(name, exchange), VenueThrottle(name, limits(config, name), wall=wall), wall=wall)
 
@@ -194,9 +195,9 @@ class GateAdapter:
                             closers: Closers) -> tuple[Venue, SandboxLink]:
         if config.sandbox.url is not None:
             return await self._external_sandbox(config, ref.name, closers)
-        from arb.sandbox import Account, CaptureFeed, Sandbox, SandboxConfig
         from arb.venues.gate.clock import ServerClock
         from arb.venues.gate.exchange import GateExchange
+        from arb.venues.gate.sandbox import Account, CaptureFeed, Sandbox, SandboxConfig
 
         name = ref.name
         section = config.venues[name]
@@ -262,6 +263,11 @@ class GateAdapter:
                               f"`arb sandbox --config {config.path} --venue {name}`")
         pairs = {s: exchange.market(names.market(s))["id"] for s in names.symbols}
         return venue, SandboxLink(rest_url, ws_url, None, pairs, None)
+
+    def sandbox_command(self) -> SandboxCommand:
+        from arb.venues.gate.sandbox.command import SandboxCommand
+
+        return SandboxCommand(sandbox_pairs)
 
     def add_convert_command(self, subparsers: Any) -> None:
         from arb.venues.gate.convert import add_convert_command

@@ -2,7 +2,7 @@
 
 The adapter (:mod:`arb.venues.gate.adapter`) hands them to the layers above as generic data: the client-id
 rule as a :class:`~arb.domain.ids.ClientIdFormat` (the executor's ids, the sandbox's check), the rate
-limits as a :class:`~arb.execution.throttle.VenueLimits` table (the throttle in front of every request).
+limits as a :class:`~arb.venues.throttle.VenueLimits` table (the throttle in front of every request).
 
 Sources: ../shared/gate-v4.md (checked against Gate's API documentation). Market rules come from
 ``GET /spot/currency_pairs``: ``precision`` (price decimals), ``amount_precision``, ``min_base_amount``,
@@ -20,7 +20,7 @@ from typing import Any
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules, step_from_decimals
 from arb.errors import InvalidOrder
-from arb.execution.throttle import (
+from arb.venues.throttle import (
     BALANCES,
     CANCEL,
     FETCH_FILLS,

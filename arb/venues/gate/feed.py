@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from arb.errors import VenueError
+from arb.eventloop.clock import wall_ms
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureTrade
 from arb.marketdata.diff_feed import TRADE, Diff, DiffStreamFeed, Snapshot, loads_object
@@ -40,7 +41,6 @@ from arb.marketdata.drops import (
     update_ids,
 )
 from arb.marketdata.trades import TradeTape
-from arb.marketdata.wallclock import wall_ms
 from arb.venues.gate import trades as gate_trades
 
 log = logging.getLogger(__name__)

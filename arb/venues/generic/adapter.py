@@ -22,19 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 from arb.domain.ids import ClientIdFormat
 from arb.errors import ConfigError
-from arb.execution.guard import GuardedVenue
-from arb.execution.throttle import VenueLimits, VenueThrottle, loop_time
 from arb.venues.adapter import Closers, Endpoint, Feed, SandboxLink, VenueRef, check_tradable
 from arb.venues.generic.client_ids import DEFAULT, KNOWN, ClientIdFacts
 from arb.venues.generic.errors import translating, translator
+from arb.venues.guard import GuardedVenue
 from arb.venues.live import LiveQuirks, LiveVenue
+from arb.venues.throttle import VenueLimits, VenueThrottle, loop_time
 
 if TYPE_CHECKING:
     from arb.config import Config
+    from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
     from arb.marketdata.trades import TradeTape
-    from arb.venues.protocol import Venue
 
 
 def ccxt_class(ccxt_id: str) -> Any:
@@ -137,6 +137,9 @@ class CcxtAdapter:
     async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
                            closers: Closers) -> tuple[Venue, SandboxLink]:
         raise ConfigError(str(config.path), f"venues.{ref.name}.kind", f"the {self.key} adapter has no sandbox")
+
+    def sandbox_command(self) -> None:
+        return None  # no local exchange (has_sandbox)
 
     def add_convert_command(self, subparsers: Any) -> None:
         return None  # recordings of a ccxt venue are made by `arb record`, already in the capture format

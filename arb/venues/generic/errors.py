@@ -7,7 +7,7 @@ has moved between versions (both sit under ``NetworkError`` in 4.5, which would 
 (``arb/venues/gate/errors.py``).
 
 A rate limit's reset time comes from the venue's answer: ``Retry-After`` (RFC 9110), plus any header the
-venue's adapter names (:func:`arb.execution.backoff.reset_at_from_headers`), read from the headers of the
+venue's adapter names (:func:`arb.venues.retry.reset_at_from_headers`), read from the headers of the
 exchange's last response. Messages name the rule and the ccxt class only: never request headers, so no
 key or signature can leak.
 """
@@ -34,7 +34,7 @@ from arb.errors import (
     TransientVenueError,
     VenueError,
 )
-from arb.execution.backoff import reset_at_from_headers
+from arb.venues.retry import reset_at_from_headers
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from typing import Literal, Protocol
 from arb.domain.ids import ClientIdFormat, next_venue_id
 from arb.domain.market import MarketRules, Side, Symbol
 from arb.domain.orders import VenueState
+from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
-from arb.venues.protocol import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 from arb.venues.sim.matching import Matcher, RawLevel, Refusal, Refused
 from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
 
@@ -67,7 +67,7 @@ def sim_market(rules: MarketRules, config: PaperConfig) -> SimMarket:
 
 
 class PaperVenue:
-    """Implements :class:`arb.venues.protocol.Venue` on the matcher. ``books``: live books to mirror (none
+    """Implements :class:`arb.domain.venue.Venue` on the matcher. ``books``: live books to mirror (none
     in a simulation, whose market source calls :meth:`on_book` and :meth:`on_trade`)."""
 
     def __init__(

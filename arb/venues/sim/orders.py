@@ -1,7 +1,7 @@
 """What the one matcher keeps: markets, orders, trades and balances of a simulated venue.
 
-Protocol-free: the paper venue reports them as :mod:`arb.venues.protocol` reports, the Gate sandbox as
-Gate v4 JSON (``arb/sandbox/orders.py``). Every amount is an exact ``Decimal``.
+Protocol-free: the paper venue reports them as :mod:`arb.domain.venue` reports, the Gate sandbox as
+Gate v4 JSON (``arb/venues/gate/sandbox/orders.py``). Every amount is an exact ``Decimal``.
 """
 
 from __future__ import annotations

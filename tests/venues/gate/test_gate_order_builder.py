@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arb.domain.market import Side
+from arb.domain.venue import OrderRequest
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
 from arb.venues.gate.orders import on_tick
 from arb.venues.live import LiveVenue
-from arb.venues.protocol import OrderRequest
 
 D = Decimal
 DIGITS = range(0, 9)
@@ -122,7 +122,7 @@ async def test_the_venue_uses_the_builder_only_after_it_agreed_with_ccxt(caplog:
     try:
         orders = [OrderRequest(f"t-agree{i}", "P22/USDT", Side.BUY, D("1.5"), D("20.25")) for i in range(3)]
         first = await venue.prepare(orders[0])
-        assert ccxt_builds.calls == 1 and venue._builder_agrees == {("P22/USDT", Side.BUY, "ioc"): True}
+        assert ccxt_builds.calls == 1 and venue.builder.agrees == {("P22/USDT", Side.BUY, "ioc"): True}
         assert [r.getMessage() for r in caplog.records] == [
             "gate: P22/USDT buy ioc orders are built by arb's own builder from now on (it matched ccxt's build)"]
         second, third = [await venue.prepare(o) for o in orders[1:]]

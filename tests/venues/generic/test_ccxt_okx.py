@@ -15,11 +15,11 @@ from execution.fakes import FakeTime
 
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import Side
+from arb.domain.venue import OrderRequest
 from arb.errors import RateLimited
-from arb.execution.guard import GuardedVenue
 from arb.venues.generic.adapter import guarded_venue
 from arb.venues.generic.client_ids import KNOWN
-from arb.venues.protocol import OrderRequest
+from arb.venues.guard import GuardedVenue
 
 SYMBOL = "LINK/USDT"
 TOO_MANY = {"code": "50011", "msg": "Too Many Requests", "data": []}  # OKX's rate-limit answer

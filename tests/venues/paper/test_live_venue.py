@@ -11,9 +11,9 @@ from execution.sandbox_rig import KEY, SYMBOL, WireLog, live_gate, sandbox_confi
 
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
+from arb.domain.venue import OrderRequest, Venue
 from arb.errors import OrderNotFound, TransientVenueError
-from arb.sandbox import Sandbox
-from arb.venues.protocol import OrderRequest, Venue
+from arb.venues.gate.sandbox import Sandbox
 
 D = Decimal
 ORDERS = "/api/v4/spot/orders"
@@ -150,7 +150,7 @@ async def test_a_direct_request_carries_the_headers_ccxt_fetch_would_add() -> No
 
 
 def test_no_ccxt_exchange_rewrites_a_request_s_headers() -> None:
-    # A request's headers are the signed ones plus the session's, read once per exchange (``live._SessionFacts``):
+    # A request's headers are the signed ones plus the session's, read once per exchange (``live.wire.SessionFacts``):
     # right as long as ccxt's per-request ``set_headers`` hook is its identity for every exchange.
     import ccxt.async_support as ccxt_async
 

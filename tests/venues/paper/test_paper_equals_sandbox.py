@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arb.domain.market import MarketRules, Side
+from arb.domain.venue import OrderRequest, Venue
 from arb.errors import ArbError
-from arb.sandbox import Sandbox
+from arb.venues.gate.sandbox import Sandbox
 from arb.venues.paper import PaperConfig, PaperVenue
-from arb.venues.protocol import OrderRequest, Venue
 
 D = Decimal
 START = {"USDT": D("100000"), "LINK": D("1000")}

@@ -8,11 +8,11 @@ import pytest
 
 from arb.domain.market import MarketRules, Side
 from arb.domain.orders import OrderStatus, VenueState
+from arb.domain.venue import OrderRequest, Venue
 from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
 from arb.marketdata.book import OrderBook
 from arb.venues.latent import Latency, LatentVenue
 from arb.venues.paper import PaperConfig, PaperVenue
-from arb.venues.protocol import OrderRequest, Venue
 
 D = Decimal
 SYMBOL = "LINK/USDT"

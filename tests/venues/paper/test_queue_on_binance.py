@@ -25,10 +25,10 @@ import pytest
 
 from arb.cli import main
 from arb.domain.market import MarketRules, Side
+from arb.domain.venue import OrderRequest
 from arb.marketdata.capture import CaptureTrade
 from arb.marketdata.timeline import read_timeline
 from arb.venues.paper import PaperConfig, PaperVenue
-from arb.venues.protocol import OrderRequest
 
 RAW = Path(__file__).parents[2] / "data" / "binance-spot-btcusdt-20240808.gz"
 SYMBOL = "BTC/USDT"

@@ -1,0 +1,402 @@
+"""The engine: one run's lifecycle around its decision loop, step by step in :meth:`Engine._run` (the package's
+docstring says what each mode plays and how a run stops)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from arb.config import Config
+from arb.engine.database import RunDatabase, market_span
+from arb.engine.ending import RunResult, cancel_resting, halt_reason, run_summary
+from arb.engine.settings import executor_config, risk_limits
+from arb.engine.stopping import Stopping
+from arb.engine.watchers import told_to_all, watch_kill_switch
+from arb.errors import ArbError
+from arb.eventloop.clock import MarketClock, WallClock
+from arb.eventloop.live_loop import run_live
+from arb.eventloop.simloop import run_simulation, running_simulation, time_held
+from arb.execution.executor import PairedExecutor
+from arb.execution.reconciliation import reconcile
+from arb.execution.risk import RiskGate
+from arb.marketdata.books import BookStore
+from arb.marketdata.capture import UNREADABLE
+from arb.marketdata.drops import FrameDrops
+from arb.marketdata.timeline import count_events, read_timeline
+from arb.monitoring import Monitor
+from arb.monitoring.dashboard.live import LiveDashboard
+from arb.positions import mid
+from arb.runtime.balances import snapshot_balances
+from arb.runtime.decisions import DecisionLoop, Trading
+from arb.runtime.depletion import Depletion, InventoryWatch, watch_inventory
+from arb.runtime.feeds import FeedSet
+from arb.runtime.funnel import Funnel
+from arb.runtime.incidents import IncidentLog
+from arb.runtime.latency import LatencyRecorder
+from arb.runtime.logs import RUN_ID
+from arb.runtime.preflight import preflight
+from arb.runtime.state import RunState
+from arb.runtime.status import RunView, StatusReporter
+from arb.runtime.supervisor import Supervisor
+from arb.runtime.venues import VenueSet, open_venues
+from arb.runtime.writer import DecisionWriter
+from arb.store import repo
+from arb.store.lease import Lease
+from arb.store.lease import acquire as acquire_lease
+
+# The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
+log = logging.getLogger("arb.engine")
+
+
+class Engine:
+    # What builds a run's decision loop: a test's engine swaps in a subclass that watches or breaks it.
+    decision_loop: Callable[..., DecisionLoop] = DecisionLoop
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        db_url: str | None = None,
+        capture: Path | None = None,
+        force_paper: bool = False,
+        mode: str | None = None,
+        status: StatusReporter | None = None,
+        install_signal_handlers: bool = True,
+        supervisor: Supervisor | None = None,
+    ) -> None:
+        self.config = config
+        self.db_url = db_url or config.store.url
+        self.capture = capture or config.capture_path()
+        self.force_paper = force_paper
+        self.mode = mode or config.engine.mode
+        self.status = status or StatusReporter.for_config(config)
+        # A replay, or paper mode on a capture, is a simulation on market time from the capture's first
+        # event (``origin_ms``); paper paces it in wall time at its speed.
+        self.simulated = self.mode == "replay" or (self.mode == "paper" and self.capture is not None)
+        self.speed = config.replay.speed if config.replay else 0.0
+        self.clock: WallClock | MarketClock = (MarketClock(self._origin_ms()) if self.simulated else WallClock())
+        self._market_ms = self.clock.origin_ms if isinstance(self.clock, MarketClock) else 0  # market time played
+        self.books = BookStore(depth=config.engine.book_depth, max_age_ms=config.engine.stale_after_ms)
+        self.funnel = Funnel()
+        self.incidents_log = IncidentLog(self.clock.now)  # kill switch, halts, breakers: start and end
+        self.hot_path = LatencyRecorder()
+        self.state = RunState()  # shared with the decision loop
+        self.stopping = Stopping(self.state, self.status.note, install_signals=install_signal_handlers)
+        # Every long-lived task (feeds, capture pacers, writer loop, watchdog, status view) runs under it.
+        self.supervisor = supervisor or Supervisor()
+        self.supervisor.on_fatal = self.stopping.task_failed
+        self.drops = FrameDrops()  # malformed frames, per venue and reason, all feeds'
+        self.venues: VenueSet | None = None
+        self.decisions: DecisionLoop | None = None  # built once the run is set up
+        # Metrics and alerts ([monitoring]; None when off). Its metrics endpoint outlives the run, serving
+        # the final numbers, until ``monitor.close()`` (or the process exits).
+        self.monitor: Monitor | None = None
+        # The web dashboard ([monitoring] dashboard_port; None when off): stopped once the run's end is
+        # recorded, so its pages keep the final figures.
+        self.dashboard: LiveDashboard | None = None
+        self.run_id: int | None = None  # set once the run's row exists
+        self.inventory: InventoryWatch | None = None  # built with the venues
+        self._ended = False
+        self._db: RunDatabase | None = None
+
+    def _origin_ms(self) -> int:
+        """The capture's first event time: market time zero of a simulation (now, when there is none: the
+        run then fails with its one line at the start)."""
+        if self.capture is not None:
+            try:
+                first = next(iter(read_timeline(self.capture)), None)
+            except (ArbError, OSError, *UNREADABLE):
+                first = None  # a damaged or missing capture: the run reports it (file:line) when it reads it
+            if first is not None:
+                return first.ts
+        return WallClock().now_ms()
+
+    @property
+    def feeds(self) -> FeedSet | None:
+        """The run's book sources, once its decision loop has started them."""
+        return self.decisions.feeds if self.decisions is not None else None
+
+    def request_stop(self, reason: str) -> None:
+        """Stop the run as a signal would, from any thread (``engine/stopping.py``)."""
+        self.stopping.request(reason)
+
+    # ------------------------------------------------------------------ the run, start to end
+    def main(self) -> RunResult:
+        """Run to the end from synchronous code (the CLI): a simulation on its own market-time loop, a run
+        on wall-clock time on uvloop's (``eventloop/live_loop.py``)."""
+        if self.simulated:
+            return run_simulation(self.run(), self.speed)  # type: ignore[no-any-return]
+        return run_live(self.run())
+
+    async def run(self) -> RunResult:
+        """Take the database's lease, run until the data ends or a stop, and record how the run ended.
+
+        The lease (``arb/store/lease.py``) comes before anything touches the database: a second engine stops
+        here with :class:`~arb.store.lease.DatabaseInUse` naming the holder. Once this run's row exists, it ends
+        ``completed``, or ``failed`` with a one-line reason whatever stops it; an error that is not an
+        :class:`ArbError` reaches the caller as one (one line for the user, the traceback in debug logs). A
+        process that dies leaves its row ``running``, and the next start marks it ``crashed``.
+        """
+        if self.simulated and running_simulation() is None:
+            return await self._run_in_simulation()
+        preflight(self.config)  # a port another process holds: refused before the lease, the database or a row
+        with acquire_lease(self.db_url) as lease:
+            try:
+                return await self._run(lease)
+            except ArbError as exc:
+                self._record_failure(str(exc))
+                raise
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                if self.run_id is None:
+                    raise
+                log.debug("run %d failed", self.run_id, exc_info=True)
+                self._record_failure(reason)
+                raise ArbError(f"run {self.run_id} failed: {repo.one_line(reason)}") from exc
+            except BaseException as exc:  # cancelled, interrupted without our signal handlers
+                self._record_failure(f"stopped by {type(exc).__name__}")
+                raise
+            finally:
+                if self.dashboard is not None:
+                    self.dashboard.stop()
+                if self._db is not None:
+                    self._db.dispose()
+
+    async def _run_in_simulation(self) -> RunResult:
+        """A replay awaited from an ordinary loop (a test, an embedding program): it runs on its own
+        simulated loop in a worker thread, since market time cannot be the caller's loop time. Cancelling
+        the caller stops the run as a signal would, and waits for it to end."""
+        import concurrent.futures
+        import threading
+
+        self.stopping.install_signals = False  # signals reach the main thread only
+        started = threading.Event()
+
+        async def main() -> RunResult:
+            self.stopping.loop = asyncio.get_running_loop()
+            started.set()
+            return await self.run()
+
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="arb-simulation") as pool:
+            future = asyncio.wrap_future(pool.submit(run_simulation, main(), self.speed))
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                if started.is_set():
+                    self.request_stop("cancelled")
+                await asyncio.wait([future])
+                raise
+
+    async def _run(self, lease: Lease) -> RunResult:
+        """The lifecycle, in order; each step below, in the order it runs."""
+        db = self._db = RunDatabase(self.db_url)
+        self.sessions = db.sessions
+        # Venues first: a missing key, an unknown symbol or an unreachable venue fails here, before a run is
+        # recorded or anything trades. In a simulation the start (and the end) take no market time: the
+        # market begins, at its first event, when the decision loop does.
+        held = contextlib.ExitStack()
+        held.enter_context(time_held())
+        try:
+            venues = self.venues = await open_venues(self.config, self.books, self.clock,
+                                                     force_paper=self.force_paper)
+        except BaseException:
+            held.close()
+            raise
+        # A simulation writes on the loop's thread: its time is the market's, so a write delays no market
+        # event, while a worker thread took the GIL from the decision loop mid-batch (decision p99 13-19 ms at
+        # 100 symbols). The thread did overlap SQLite's work with the replay: a 2-worker sweep ran ~5% faster
+        # with it, a single replay ~10% slower (bench_sweep.py, both ways).
+        writer = DecisionWriter(db.sessions, inline=self.simulated)
+        self.stopping.install()
+        try:
+            run_id = self._start_row(db, lease, venues)
+            risk, executor = await self._start_trading(venues, writer, run_id)
+            self._start_watchers(run_id, risk, lease.holder.host)
+            self._wire_decisions(venues, executor, risk, writer)
+            held.close()
+            await self._trade(executor)
+            await self._shut_down(venues, writer, run_id)
+        finally:
+            held.close()
+            await self._tear_down(venues, writer)
+        return self._end(db, run_id)
+
+    def _start_row(self, db: RunDatabase, lease: Lease, venues: VenueSet) -> int:
+        """The run's row (any run still ``running`` marked ``crashed``); the lease and the logs name it."""
+        self.run_id, crashed = db.start_run(lease.holder, self.config, self.mode,
+                                            market_started_at=self.clock.now() if self.simulated else None)
+        lease.record_run(self.run_id)
+        RUN_ID.run_id = self.run_id  # every log record from here on carries it (text and JSON formats)
+        for old in crashed:
+            log.warning("run %d marked crashed: %s", old.id, old.status_reason)
+        log.info("run %d started: %s mode, venues %s", self.run_id, self.mode,
+                 ", ".join(f"{name} ({kind})" for name, kind in venues.kinds.items()))
+        return self.run_id
+
+    async def _start_trading(self, venues: VenueSet, writer: DecisionWriter, run_id: int,
+                             ) -> tuple[RiskGate, PairedExecutor]:
+        """Reconciled with the venues (what earlier runs left in flight), the executor, the start balances
+        (strict: nothing trades on balances it could not read), the writer; live order connections kept warm."""
+        risk = RiskGate(risk_limits(self.config), clock=self.clock.now, on_event=self.incidents_log.on_risk_event)
+        report = await reconcile(venues.venues, self.sessions, run_id, symbols=self.config.engine.symbols,
+                                 since=datetime.now(UTC) - timedelta(days=1))
+        self.status.note(f"reconciled with venues: {report}")
+        executor = PairedExecutor(venues.venues, self.sessions, run_id, risk, config=executor_config(self.config),
+                                  clock=self.clock.now)
+        await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, "start")
+        writer.start(self.supervisor.spawn)
+        if not self.simulated:  # live venues' order connections stay open through quiet spells
+            for name, warm in venues.warmers.items():
+                self.supervisor.spawn(f"keep-warm-{name}", warm, venue=name)
+        return risk, executor
+
+    def _start_watchers(self, run_id: int, risk: RiskGate, host: str) -> None:
+        """What watches the run: the inventory watch, the kill-switch file, the status view, metrics and
+        alerts, the dashboard."""
+        assert self.venues is not None
+        # Which venues can no longer fund max_size, per direction, once a second of the run's clock.
+        self.inventory = InventoryWatch({s: self.config.symbols[s].max_size for s in self.config.engine.symbols},
+                                        self.venues.venues)
+        view = self._view(run_id, risk, host)
+        if self.config.risk.kill_switch_file is not None:
+            self.supervisor.spawn("kill-switch", partial(watch_kill_switch, risk))
+        self.status.start(run_id, view, self.supervisor.spawn)
+        # An alert says which run, in which mode, on which host: a trader may run several.
+        self.monitor = Monitor.for_config(self.config, view, title=f"arb run {run_id} ({self.mode} on {host})")
+        if self.monitor is not None:
+            risk.on_event = told_to_all(self.incidents_log.on_risk_event, self.monitor.risk_event)
+            self.status.note(self.monitor.start(self.supervisor.spawn))
+        self.supervisor.spawn("inventory-watch", partial(watch_inventory, self.inventory, self.state.balances,
+                                                         self.books, self.clock.now_ms, self._depletion))
+        if self.config.monitoring.dashboard_port is not None:
+            self.dashboard = LiveDashboard(self.db_url, self.config.monitoring.dashboard_port,
+                                           incidents=self.incidents_log)
+            self.status.note(f"dashboard at {self.dashboard.start(run_id, view, self.supervisor.spawn)}")
+
+    def _wire_decisions(self, venues: VenueSet, executor: PairedExecutor, risk: RiskGate,
+                        writer: DecisionWriter) -> None:
+        """The decision loop (``runtime/decisions.py``) on the run's books, clock and trading parts."""
+        self.decisions = self.decision_loop(
+            self.config, Trading(venues, executor, risk, writer, self.sessions), books=self.books, clock=self.clock,
+            state=self.state, funnel=self.funnel, hot_path=self.hot_path, drops=self.drops, status=self.status,
+            spawn=self.supervisor.spawn, capture=self.capture, progress=self._progress)
+
+    async def _trade(self, executor: PairedExecutor) -> None:
+        """The decision loop, until the data ends or a stop."""
+        assert self.decisions is not None
+        if self.simulated and self.status.mode != "off" and self.capture is not None:
+            self.status.total_events = count_events(self.capture)  # for the progress bar: every file's
+        # Everything built so far (markets, config, imports, the capture's first books) lives for the whole
+        # run: frozen out of the collector's view, a full collection no longer walks it on the hot path
+        # (pauses of 130-160 ms were seen at 100 symbols x 5 venues).
+        gc.freeze()
+        try:
+            await self.decisions.run()
+        finally:
+            gc.unfreeze()  # a process running several engines (tests, sweep workers) collects them again
+            executor.close()
+
+    async def _shut_down(self, venues: VenueSet, writer: DecisionWriter, run_id: int) -> None:
+        """Resting orders cancelled and the end balances taken (no market time passes); a supervised task
+        that was given up on then fails the run, having stopped it in this same order."""
+        with time_held():
+            await cancel_resting(venues, self.config.engine.symbols, self.sessions, self.clock.now)
+            await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, "end")
+        if (fatal := self.stopping.fatal) is not None:
+            # An error about the user's input (a damaged capture: file:line) is that one line, and its exit
+            # code; anything else is the task's failure.
+            raise fatal.cause if isinstance(fatal.cause, ArbError) else fatal
+
+    async def _tear_down(self, venues: VenueSet, writer: DecisionWriter) -> None:
+        """Whatever ended the run: the status view stopped, the monitor's final numbers and queued alerts
+        sent, the writer flushed, the venues closed, signals given back, every supervised task stopped."""
+        self.status.stop()
+        try:
+            if self.monitor is not None:
+                await self.monitor.finish()
+            await writer.close()
+        finally:
+            await venues.close()
+            self.stopping.remove()
+            await self.supervisor.close()
+
+    def _end(self, db: RunDatabase, run_id: int) -> RunResult:
+        """The run's summary onto its row, ``completed`` or ``halted`` (with the line a trader acts on)."""
+        db.check_kept(run_id)
+        summary = self._summary(run_id)
+        halted = halt_reason(self.state.stop_reason, summary, self.mode) if self.state.halted else None
+        db.end_run(run_id, summary, halted, self._market_span())
+        self._ended = True
+        log.info("run %d ended: %d executed, %d rejected%s", run_id, self.funnel.executed,
+                 sum(self.funnel.rejected.values()),
+                 f" ({self.state.stop_reason})" if self.state.stop_reason else "")
+        db.dispose()
+        return RunResult(run_id, summary, self.funnel, self.hot_path, interrupted=self.stopping.signals > 0,
+                         halted=halted)
+
+    def _record_failure(self, reason: str) -> None:
+        """The run (if recorded and not ended) ends ``failed`` (``engine/database.py``)."""
+        if self.run_id is None or self._ended or self._db is None:
+            return
+        self._db.fail_run(self.run_id, reason, self._market_span())
+
+    # ------------------------------------------------------------------ what the run shows
+    def _view(self, run_id: int, risk: RiskGate, host: str) -> RunView:
+        """What the status view, the metrics and the alerts read of this run (``runtime/view.py``)."""
+        state = self.state
+        return RunView(self.funnel, self.books, self.clock, self.incidents, run_id=run_id,
+                       balances=MappingProxyType(state.balances),
+                       stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
+                       trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason,
+                       mode=self.mode, host=host, inventory=self.inventory)
+
+    def _depletion(self, change: Depletion) -> None:
+        """The inventory watch saw a direction become depleted or funded again: an incident, an alert."""
+        self.incidents_log.on_depletion(change)
+        if self.monitor is not None:
+            self.monitor.depletion(change)
+
+    def _progress(self, events: int, market_ms: int) -> None:
+        """A simulation's market source has played ``events``, up to ``market_ms``."""
+        self.status.done_events = events
+        self._market_ms = market_ms
+
+    def _market_span(self) -> dict[str, datetime | None]:
+        return market_span(self.clock, self._market_ms)
+
+    def _summary(self, run_id: int) -> dict[str, Any]:
+        feeds = self.feeds
+        return run_summary(self.sessions, run_id, self._marks(), funnel=self.funnel, hot_path=self.hot_path,
+                           stop_reason=self.stop_reason(), incidents=self.incidents_log.incidents,
+                           state=self.state, handled=self.incidents(),
+                           market_trades=(feeds.market_trades if feeds is not None else 0) if self.simulated else None)
+
+    def stop_reason(self) -> str | None:
+        """Why trading stopped: what stopped the run (a halt, a signal, an error), else an incident still open
+        (a kill switch engaged now); one that cleared is no reason (``runtime/incidents.py``)."""
+        if self.state.stop_reason is not None:
+            return self.state.stop_reason
+        incident = self.incidents_log.still_open()
+        return f"{incident.kind.replace('_', ' ')}: {incident.detail}" if incident is not None else None
+
+    def _marks(self) -> dict[tuple[str, str], Decimal | None]:
+        """Every book's mid now: the valuation rule's marks (``arb/positions.py``) at the run's end."""
+        return {(book.venue, book.symbol): mid(book.best_bid(), book.best_ask()) for book in self.books}
+
+    def incidents(self) -> dict[str, dict[str, Any]]:
+        """What went wrong underneath and was handled: malformed frames dropped (venue -> reason -> count),
+        supervised task restarts (task -> count), silent feeds resubscribed (venue -> count)."""
+        return {
+            "feed_drops": self.drops.by_venue(),
+            "task_restarts": dict(sorted(self.supervisor.restarts.items())),
+            "stale_resubscribes": dict(sorted(self.feeds.resubscribes.items())) if self.feeds is not None else {},
+        }

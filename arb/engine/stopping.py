@@ -1,0 +1,74 @@
+"""How a run is asked to stop: SIGINT/SIGTERM, a stop requested from any thread (a test, the replay's
+caller being cancelled), or a supervised task given up on. Each sets the run's stop event once, with the
+first reason given; the decision loop then takes no new opportunity and the lifecycle shuts down in order.
+A second signal exits at once: committed transactions are safe, and an order in flight is found by
+reconciliation on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+
+from arb.runtime.state import RunState
+from arb.runtime.supervisor import TaskFailed
+
+
+class Stopping:
+    """The run's stop requests; ``install_signals`` is False where signals do not reach (a worker thread)."""
+
+    def __init__(self, state: RunState, note: Callable[[str], None], *, install_signals: bool = True) -> None:
+        self.state = state
+        self.note = note  # a line for the user (the status view)
+        self.install_signals = install_signals
+        self.signals = 0  # signals received: a run stopped by one was interrupted
+        self.fatal: TaskFailed | None = None  # a supervised task given up on: the run stops and ends ``failed``
+        self.loop: asyncio.AbstractEventLoop | None = None  # the run's loop, when requests may come from others
+
+    def request(self, reason: str) -> None:
+        """Stop the run, from any thread: on the run's own loop, in its turn."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:  # from another thread (a replay run in its own thread): its loop's turn
+                loop.call_soon_threadsafe(self._stop, reason)
+                return
+        self._stop(reason)
+
+    def task_failed(self, failure: TaskFailed) -> None:
+        """A supervised task was given up on: stop as on a signal; the run then ends failed with its line."""
+        if self.fatal is None:
+            self.fatal = failure
+        self.request(str(failure))
+
+    def _stop(self, reason: str) -> None:
+        self.state.stop_reason = self.state.stop_reason or reason
+        self.state.stop.set()
+
+    def _on_signal(self, signame: str) -> None:
+        self.signals += 1
+        if self.signals > 1:
+            # Second Ctrl-C: leave now. Committed transactions are safe; an order in flight is found by
+            # reconciliation on the next start.
+            os._exit(130)
+        self.request(signame)
+        self.note(f"{signame}: stopping after the pair in flight (again to force)")
+
+    def install(self) -> None:
+        if not self.install_signals:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig.name)
+
+    def remove(self) -> None:
+        if not self.install_signals:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,172 @@
+"""The one pacer of a simulation: an asyncio event loop whose clock is market time.
+
+A replay (and paper mode on a capture) runs every part of the engine, the capture sources, the simulated
+venues' latencies, the executor, the sandbox, on this loop. ``loop.time()`` is market time, in seconds since
+the capture's first event (:class:`~arb.eventloop.clock.MarketClock` adds that origin back: small floats keep
+microseconds exact where epoch seconds would not), and it moves only when nothing is ready to run: then it jumps to the next timer (speed 0, as fast as
+possible), or waits ``(jump) / speed`` wall seconds first (speed 1 = recorded pace). Everything that waits
+on market time simply awaits ``asyncio.sleep``; asyncio's timer heap then *is* the shared timeline, with a
+deterministic order (by time, then by when the timer was set), so the same capture and config give the
+same run whatever the speed and however busy the machine.
+
+Time stands still while a simulated venue's request is on the wire (:attr:`SimulatedLoop.in_flight`): an
+exchange with the in-process sandbox over loopback takes real microseconds but no market time, so its
+answer never depends on how fast the machine is. Waiting for a thread (the decision writer) is not held
+that way: nothing a decision depends on comes from a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+HOLD_LIMIT_S = 1.0
+POLL_EVERY = 32
+# True inside a ``time_held`` block of this task (and of tasks it starts there): what *this* code does takes
+# no market time. Another task's hold (the other leg's request on the wire) stops the clock, not this code.
+_HELD_HERE: ContextVar[bool] = ContextVar("arb_time_held_here", default=False)
+
+
+class _PacingSelector:
+    """Wraps the loop's selector: I/O first, then a jump of market time to the next timer."""
+
+    def __init__(self, inner: selectors.BaseSelector, loop: SimulatedLoop) -> None:
+        self._inner = inner
+        self._loop = loop
+        self._target: float | None = None  # the market time of the jump being paced
+        self._deadline = 0.0  # the wall time it is due at
+        self._held_since: float | None = None  # when time was first held at this market instant
+        self._ready_turns = 0  # turns with callbacks ready since I/O was last polled
+
+    def __getattr__(self, name: str) -> Any:  # register, unregister, modify, get_key, get_map, close
+        return getattr(self._inner, name)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout == 0:
+            # Callbacks are ready at this market instant. A simulation's I/O is the sandbox's loopback
+            # (time is held while it is awaited, so it is polled then) and thread answers and signals,
+            # which no decision waits on: polling for them on every turn cost ~10% of a replay. They are
+            # polled every POLL_EVERY turns, and whenever the loop would otherwise wait or jump.
+            self._ready_turns += 1
+            if self._ready_turns < POLL_EVERY:
+                return []
+        self._ready_turns = 0
+        events = self._inner.select(0)
+        if events or timeout == 0:
+            return events
+        loop = self._loop
+        if timeout is None:  # no timer at all: only I/O (a signal, a thread's answer) can move the run on
+            return self._inner.select(None)
+        if loop.in_flight and not self._held_too_long():
+            # Time is held (a request on the wire to the sandbox): wait for the I/O that ends it.
+            return self._inner.select(min(timeout, 0.05))
+        target = loop._now + timeout
+        if loop.speed > 0:
+            if target != self._target:
+                self._target, self._deadline = target, loop._wall() + timeout / loop.speed
+            remaining = self._deadline - loop._wall()
+            if remaining > 0:
+                events = self._inner.select(remaining)
+                if events:  # I/O at this market instant (a signal): handled before time moves
+                    return events
+        loop._now = target
+        self._target = None
+        self._held_since = None
+        return []
+
+    def _held_too_long(self) -> bool:
+        """A hold lasting over :data:`HOLD_LIMIT_S` of real time is waiting on a timer of its own (a
+        sandbox fault delaying its answer, a backoff), not on I/O: market time moves on rather than hang."""
+        now = self._loop._wall()
+        if self._held_since is None:
+            self._held_since = now
+        return now - self._held_since > HOLD_LIMIT_S
+
+
+class SimulatedLoop(asyncio.SelectorEventLoop):
+    """An event loop on market time (seconds from the run's origin), paced at ``speed``."""
+
+    def __init__(self, speed: float = 0.0, *, wall: Callable[[], float] = time.monotonic) -> None:
+        if not speed >= 0:
+            raise ValueError(f"speed must be >= 0 (0 = as fast as possible), not {speed}")
+        super().__init__()
+        self._now = 0.0
+        self._clock_resolution = 1e-9  # timers are due at exactly their market time
+        self.speed = speed
+        self._wall = wall
+        self.in_flight = 0  # simulated venue requests awaiting their answer: market time stands still
+        self.market_ended = False  # the capture has ended: time is held for the rest of the run
+        self._selector = _PacingSelector(self._selector, self)  # type: ignore[arg-type,has-type]
+
+    def time(self) -> float:
+        return self._now
+
+    def watched_time(self) -> float:
+        """Market time as someone watching a paced run sees it: while the loop waits out a jump to its next
+        timer (speed > 0), the part of the jump the wall clock has covered, so a book updating once a second
+        ages 0 -> 1000 ms on the status view rather than reading 0 all along. Never past the next timer;
+        nothing the run decides reads it (``time()`` is the run's)."""
+        selector = self._selector
+        target = selector._target  # type: ignore[attr-defined]
+        if self.speed > 0 and target is not None:
+            remaining = max(0.0, selector._deadline - self._wall())  # type: ignore[attr-defined]
+            return max(self._now, target - remaining * self.speed)
+        return self._now
+
+
+def running_simulation() -> SimulatedLoop | None:
+    """The running loop when it is a simulation, else None."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return loop if isinstance(loop, SimulatedLoop) else None
+
+
+def is_time_held() -> bool:
+    """Whether what the calling task does now takes no market time: it runs inside its own ``time_held``
+    block (the run's start and end, a request to the sandbox), or the market has ended. Outside a
+    simulation: never. Time held by *another* task (the other leg on the wire) does not count: its hold
+    pauses the clock for everyone, but a request sent now still travels its latency."""
+    loop = running_simulation()
+    return loop is not None and (loop.market_ended or (loop.in_flight > 0 and _HELD_HERE.get()))
+
+
+def stop_market_time() -> None:
+    """Hold the running simulation's time for the rest of the run: the market has ended."""
+    loop = running_simulation()
+    if loop is not None:
+        loop.market_ended = True
+        loop.in_flight += 1
+
+
+class time_held:  # noqa: N801 - a context manager used as a function: ``with time_held():``
+    """Market time stands still inside (a no-op on a live loop): for exchanges with a simulated venue, and
+    for the run's start and end, whose requests are no part of the market's timeline.
+
+    A class rather than ``contextlib.contextmanager``: each order a live venue sends passes through one,
+    and a generator-based manager costs ~1 µs more on that path."""
+
+    __slots__ = ("_loop", "_token")
+
+    def __enter__(self) -> None:
+        loop = self._loop = running_simulation()
+        if loop is not None:
+            loop.in_flight += 1
+            self._token = _HELD_HERE.set(True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        loop = self._loop
+        if loop is not None:
+            _HELD_HERE.reset(self._token)
+            loop.in_flight -= 1
+
+
+def run_simulation(main: Any, speed: float) -> Any:
+    """``asyncio.run(main)`` on a :class:`SimulatedLoop` (signals, shutdown and cleanup as asyncio.run)."""
+    with asyncio.Runner(loop_factory=lambda: SimulatedLoop(speed)) as runner:
+        return runner.run(main)

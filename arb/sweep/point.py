@@ -1,0 +1,66 @@
+"""One grid point's replay, the task a worker runs: a deterministic replay into an SQLite file of its own in the
+work directory (one engine per database: the engine holds the database's lease, and SQLite has one
+writer), which starts as a copy of the sweep's migrated empty database. Workers on other machines must see
+the work directory (and the captures) at the same paths: a shared filesystem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from arb.config import Config
+from arb.store import migrate
+from arb.sweep.grid import Point, apply
+
+# Simulated-venue ids each replay of a sweep may issue (paper and sandbox order and trade ids): point i counts
+# from the sweep's start in microseconds plus i blocks, so replays running side by side never share an id. A
+# replay of the whole bundled capture issues a few hundred; 100 points reach ~17 minutes of microseconds past
+# the sweep's start, where a run started later begins (see arb.domain.ids.VenueIds).
+SWEEP_ID_BLOCK = 10_000_000
+SCHEMA_FILE = "schema.db"  # in the work directory: the migrated empty database every replay starts from
+
+
+def replay_point(config: Config, point: Point, workdir: str, index: int, first_venue_id: int) -> tuple[str, int]:
+    """The task a worker runs: replay one point into ``workdir/point-<index>.db`` with simulated-venue ids from
+    ``first_venue_id``; (its URL, the run id). The database starts as a copy of the sweep's migrated empty
+    one (``SCHEMA_FILE``), so no replay pays for running the migrations."""
+    from arb.domain.ids import restart_venue_ids
+    from arb.engine import Engine
+    from arb.runtime.status import StatusReporter
+
+    restart_venue_ids(first_venue_id)
+    path = Path(workdir) / f"point-{index:05d}.db"
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)  # a retried task starts clean
+    shutil.copyfile(Path(workdir) / SCHEMA_FILE, path)
+    url = f"sqlite:///{path}"
+    # Each point's in-process sandbox on a port of its own: two workers' points run at once. A point serves
+    # no metrics or dashboard and sends no alerts: a research replay is watched through the sweep's table,
+    # and every point binding the config's ports (or paging a trader) would collide or mislead.
+    config = dataclasses.replace(
+        config, sandbox=config.sandbox.model_copy(update={"port": 0}),
+        monitoring=config.monitoring.model_copy(update={"metrics_port": None, "dashboard_port": None,
+                                                        "alert_urls": ()}))
+    engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]),
+                    mode="replay", install_signal_handlers=False, status=StatusReporter("off"))
+    return url, engine.main().run_id
+
+
+def schema_file(path: Path) -> None:
+    """An empty database at the newest schema, in one file (no WAL beside it), for each replay to copy:
+    migrating a fresh file takes about 60 ms, copying this one about 1 ms."""
+    remove_sqlite(f"sqlite:///{path}")
+    migrate.upgrade_to_head(f"sqlite:///{path}")
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=DELETE")  # folds the WAL into the file; each copy turns WAL back on
+
+
+def remove_sqlite(url: str) -> None:
+    """An SQLite database's file and everything SQLite and the lease keep beside it, gone."""
+    path = Path(url.removeprefix("sqlite:///"))
+    for name in (path.name, path.name + "-wal", path.name + "-shm", path.name + ".lock"):
+        path.with_name(name).unlink(missing_ok=True)

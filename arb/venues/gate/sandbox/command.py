@@ -1,0 +1,155 @@
+"""What ``arb sandbox`` needs from Gate's sandbox: its own arguments, the :class:`SandboxConfig` they (or an arb
+config's sandbox venue) describe, and serving it in the foreground until interrupted.
+
+``arb/commands/sandbox.py`` is the command; it finds this through the venue registry (the adapter's
+``sandbox_command()``), as ``arb convert`` finds each venue's converter, so nothing outside ``arb/venues/``
+names the venue. The API key and secret come from ``ARB_SANDBOX_KEY`` / ``ARB_SANDBOX_SECRET`` (demo values
+otherwise); the secret is never printed. The first line on stdout is ``sandbox listening rest=<url> ws=<url>``
+so scripts can start it on ``--port 0`` and read where it went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from arb.errors import ConfigError
+from arb.venues.gate.sandbox import values
+from arb.venues.gate.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
+from arb.venues.gate.sandbox.orders import PairSpec
+
+if TYPE_CHECKING:
+    from arb.config import Config
+
+T = TypeVar("T")
+
+# The random walk quotes ``levels`` prices a tick apart below its mid: below this, its lowest bid would be 0.
+_WALK = RandomWalkFeed("")
+MIN_MID = (_WALK.levels + 1) * _WALK.tick
+
+
+def _checked(check: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse ``type=`` from a ``values`` check: its ``ValueError`` becomes the one-line usage error
+    (argparse would otherwise print only "invalid value")."""
+
+    def convert(text: str) -> T:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+_mid = _checked(lambda text: values.amount(text, "the mid", low=MIN_MID))
+_fee = _checked(lambda text: values.amount(text, "the fee rate", high=Decimal("0.999")))
+
+
+@_checked
+def _balance(text: str) -> tuple[str, Decimal]:
+    """``CUR=AMOUNT``: a Gate currency and a plain amount in ``[0, 1e15]``."""
+    currency, sep, amount = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError("no '='")
+        return values.currency(currency, "CUR"), values.amount(amount, "AMOUNT")
+    except ValueError as exc:
+        raise ValueError(f"expected CUR=AMOUNT, got {text!r}: {exc}") from None
+
+
+def _account(balances: dict[str, Decimal]) -> Account:
+    return Account(os.environ.get("ARB_SANDBOX_KEY", "sandbox-key"),
+                   os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"), balances)
+
+
+class SandboxCommand:
+    """Gate's sandbox behind ``arb sandbox``; ``pairs`` is the adapter's ``sandbox_pairs`` (a config's sandbox
+    markets), handed in so this module does not import the adapter that imports it."""
+
+    def __init__(self, pairs: Callable[[Config, str], list[PairSpec]]) -> None:
+        self._pairs = pairs
+
+    def add_arguments(self, p: argparse.ArgumentParser, capture: Callable[[str], Path]) -> None:
+        """The sandbox's own options, after the command's ``--config``/``--venue``/``--host``/``--port``;
+        ``capture``: the commands' ``--capture`` argument type."""
+        p.add_argument("--pair", type=_checked(values.pair_id), default="LINK_USDT",
+                       help="the sandbox currency pair (Gate id, BASE_QUOTE)")
+        p.add_argument("--capture", type=capture,
+                       help="replay this capture file (CAPTURE.md format), or bundled:<name>")
+        p.add_argument("--capture-venue", default="binance", help="which venue of the capture feeds --pair")
+        p.add_argument("--capture-symbol", default=None, help="which symbol of the capture (default from --pair)")
+        p.add_argument(
+            "--speed", type=float, default=1.0, help="replay speed: 1 recorded pace, 0 as fast as possible"
+        )
+        p.add_argument("--mid", type=_mid, default=Decimal("27.1"),
+                       help=f"random-walk start price (at least {MIN_MID}: its levels stay above 0)")
+        p.add_argument("--fee", type=_fee, default=Decimal("0.002"), help="taker and maker fee rate, 0 to 0.999")
+        p.add_argument(
+            "--balance",
+            type=_balance,
+            action="append",
+            default=[],
+            metavar="CUR=AMOUNT",
+            help="starting balance (repeatable), default USDT=10000 and 100 of the base",
+        )
+
+    def from_arguments(self, args: argparse.Namespace) -> SandboxConfig:
+        """The sandbox the command line describes (no ``--config``)."""
+        pair = PairSpec(args.pair, taker_fee=args.fee, maker_fee=args.fee)
+        balances = {"USDT": Decimal(10000), pair.base: Decimal(100)}
+        balances.update(args.balance)  # (currency, amount) pairs, checked as arguments
+        feed: CaptureFeed | RandomWalkFeed
+        if args.capture is not None:
+            if not args.capture.exists():
+                raise ConfigError(str(args.capture), "--capture", "file not found")
+            symbol = args.capture_symbol or f"{pair.base}/{pair.quote}"
+            feed = CaptureFeed(args.capture, {(args.capture_venue, symbol): pair.id}, speed=args.speed)
+        else:
+            feed = RandomWalkFeed(pair.id, mid=args.mid)
+        return SandboxConfig(accounts=(_account(balances),), pairs=(pair,), host=args.host, port=args.port,
+                             feeds=(feed,))
+
+    def from_config(self, config: Config, name: str, args: argparse.Namespace) -> SandboxConfig:
+        """The sandbox the arb config's sandbox venue ``name`` describes, so that config's runs trade what it
+        says (the command has checked the config as ``arb run`` would and chosen the venue)."""
+        section = config.venues[name]
+        names = config.venue_markets(name)  # the sandbox lists the venue's names for the symbols it trades
+        specs = self._pairs(config, name)
+        capture = config.capture_path()
+        feed: CaptureFeed | RandomWalkFeed
+        if capture is not None and section.capture_venue:
+            routes = {(section.capture_venue, s): spec.id for s, spec in zip(names.symbols, specs, strict=True)}
+            feed = CaptureFeed(capture, routes, speed=config.replay.speed if config.replay else 1.0)
+        else:
+            feed = RandomWalkFeed(specs[0].id, mid=args.mid)
+        return SandboxConfig(accounts=(_account(names.venue_amounts(section.balances)),), pairs=tuple(specs),
+                             host=args.host, port=args.port, feeds=(feed,))
+
+    def serve(self, config: SandboxConfig) -> int:
+        """Run the sandbox in the foreground until interrupted; says where it listens and how to sign in."""
+        from arb.venues.gate.sandbox.server import Sandbox  # here, not at the top: see arb/commands/run.py
+
+        async def serve() -> None:
+            async with Sandbox(config) as sb:
+                print(f"sandbox listening rest={sb.rest_url} ws={sb.ws_url}", flush=True)
+                print(_keys_line(), flush=True)
+                await asyncio.Event().wait()  # until interrupted
+
+        asyncio.run(serve())
+        return 0
+
+
+def _keys_line() -> str:
+    """How an engine signs in: the demo key pair when it is in use (public, fine to print); never a secret
+    that came from the environment."""
+    if "ARB_SANDBOX_KEY" in os.environ or "ARB_SANDBOX_SECRET" in os.environ:
+        return "account keys: from ARB_SANDBOX_KEY / ARB_SANDBOX_SECRET (give the engine the same, e.g. as " \
+               "ARB_GATE_API_KEY / ARB_GATE_API_SECRET)"
+    return ("account keys: the demo pair: ARB_GATE_API_KEY=sandbox-key ARB_GATE_API_SECRET=sandbox-secret "
+            "(set ARB_SANDBOX_KEY / ARB_SANDBOX_SECRET to choose your own)")
+

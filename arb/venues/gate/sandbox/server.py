@@ -1,0 +1,203 @@
+"""The sandbox exchange: one aiohttp app serving REST, WebSocket and a control API on loopback.
+
+    async with Sandbox(SandboxConfig()) as sb:
+        exchange.urls["api"] = ... sb.rest_url ...
+        sb.push_book("LINK_USDT", bids=[...], asks=[...])
+        sb.shift_clock(90)
+        sb.faults.latency_s = 0.5
+
+The same controls are served over HTTP under ``/_sandbox/`` for a sandbox running in another process
+(``arb sandbox``). Clock = the injected ``clock()`` plus an offset tests can shift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from arb.http_log import ProtocolErrorLog
+from arb.venues.gate.sandbox import values
+from arb.venues.gate.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
+from arb.venues.gate.sandbox.control import control_routes
+from arb.venues.gate.sandbox.feeds import BookEvent, capture_events, random_walk
+from arb.venues.gate.sandbox.matching import Engine, Event
+from arb.venues.gate.sandbox.ratelimit import WindowLimiter
+from arb.venues.gate.sandbox.rest import RestApi
+from arb.venues.gate.sandbox.ws import WsHub
+from arb.venues.sim.book import Level
+
+
+class Sandbox:
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.clock_offset_s = 0.0
+        self.faults = Faults()
+        self.faults.rng.seed(self.config.seed)
+        self.engine = Engine(self.config.pairs)
+        self._secrets = {a.key: a.secret for a in self.config.accounts}
+        for account in self.config.accounts:
+            for currency, amount in account.balances.items():
+                self.engine.set_balance(account.key, currency, Decimal(amount))
+        self.hub = WsHub(self.engine.books, self._secrets, self.now_s)
+        self.rest = RestApi(
+            self.engine,
+            self._secrets,
+            self.faults,
+            WindowLimiter(self.config.order_limit, self.config.order_window_s),
+            WindowLimiter(self.config.global_limit, self.config.global_window_s),
+            self.now_s,
+            self.publish,
+        )
+        self._runner: web.AppRunner | None = None
+        self._feed_tasks: list[asyncio.Task[None]] = []
+        self.port = 0
+        self.feed_done = asyncio.Event()
+
+    # ---- lifecycle ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self.rest.middleware])
+        app.add_routes(self.rest.routes())
+        app.add_routes(
+            [web.get("/ws/v4/", self.hub.handle), web.get("/{prefix:[^/]+}/ws/v4/", self.hub.handle)]
+        )
+        app.add_routes(control_routes(self))
+        # Short grace on stop: handlers stalled by the latency fault must not hold a test up for 60 s.
+        self._runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=0.2,
+            logger=ProtocolErrorLog(),  # a client's malformed request: one INFO line
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        for feed in self.config.feeds:
+            self._feed_tasks.append(asyncio.create_task(self._run_feed(feed)))
+
+    async def stop(self) -> None:
+        for task in self._feed_tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.hub.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def rest_url(self) -> str:
+        return self.base_url + "/api/v4"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.config.host}:{self.port}/ws/v4/"
+
+    # ---- clock ----------------------------------------------------------------------------------------
+    def now_s(self) -> float:
+        return self.config.clock() + self.clock_offset_s
+
+    def shift_clock(self, seconds: object) -> None:
+        """Move the sandbox clock by ``seconds`` (a number; e.g. +90 s to make every client's timestamps
+        stale). The total offset stays within ``values.MAX_CLOCK_OFFSET_S`` and the clock after 1970; a
+        shift past either is a ``ValueError`` and moves nothing."""
+        limit = values.MAX_CLOCK_OFFSET_S
+        offset = self.clock_offset_s + values.number(seconds, "shift_s", -2 * limit, 2 * limit)
+        if abs(offset) > limit:
+            raise ValueError(f"shift_s would move the sandbox clock {offset:+.0f} s from its clock; "
+                             f"at most {limit:.0f} s (a year) either way")
+        if self.config.clock() + offset < 0:
+            raise ValueError("shift_s would move the sandbox clock before 1970")
+        self.clock_offset_s = offset
+
+    # ---- control --------------------------------------------------------------------------------------
+    def set_balance(self, key: str, currency: str, available: Decimal | str) -> None:
+        """Set an account's available balance: a known key, a currency, a plain amount in
+        ``[0, values.MAX_AMOUNT]`` (``KeyError`` or ``ValueError`` otherwise, and nothing changes)."""
+        if key not in self._secrets:
+            raise KeyError(f"account key {key!r}")
+        checked = values.amount(available, "available")
+        self.engine.set_balance(key, values.currency(currency), checked)
+
+    def push_book(
+        self,
+        pair: str,
+        bids: Iterable[Level | tuple[str, str]],
+        asks: Iterable[Level | tuple[str, str]],
+        kind: str = "snapshot",
+    ) -> list[Event]:
+        """Feed one book event as if the market moved (ignored while the book is frozen)."""
+        if self.faults.freeze_book:
+            return []
+        events = self.engine.on_book(pair, kind, _levels(bids), _levels(asks), int(self.now_s() * 1000))
+        self.publish(events)
+        return events
+
+    def push_trade(self, pair: str, price: Decimal, amount: Decimal, aggressor: str) -> list[Event]:
+        """A trade printed in the market: resting orders it reached fill by the matcher's queue rule."""
+        events = self.engine.on_trade(pair, price, amount, aggressor, int(self.now_s() * 1000))
+        self.publish(events)
+        return events
+
+    def publish(self, events: list[Event]) -> None:
+        self.hub.publish(events)
+
+    def skip_update_id(self, pair: str) -> None:
+        """The next book update for ``pair`` leaves a gap of one id."""
+        self.engine.books[pair].skip_next = True
+
+    async def close_websockets(self) -> None:
+        await self.hub.close_all()
+
+    # ---- feeds ----------------------------------------------------------------------------------------
+    async def feeds_finished(self) -> None:
+        """Until every feed has played to its end (a random walk never does). A feed that failed (a damaged
+        capture: the reader's ``file:line`` error) raises that error here, for whoever runs the sandbox to
+        report; waiting here never cancels a feed."""
+        for task in list(self._feed_tasks):
+            await asyncio.shield(task)
+
+    async def _run_feed(self, feed: RandomWalkFeed | CaptureFeed) -> None:
+        events: Iterator[BookEvent] = (
+            random_walk(feed) if isinstance(feed, RandomWalkFeed) else capture_events(feed)
+        )
+        speed = feed.speed if isinstance(feed, CaptureFeed) else 1.0
+        first_ts: int | None = None
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for event in events:
+            first_ts = event.ts_ms if first_ts is None else first_ts
+            if speed > 0:
+                due = start + (event.ts_ms - first_ts) / 1000 / speed
+                await asyncio.sleep(max(0.0, due - loop.time()))
+            else:
+                await asyncio.sleep(0)
+            if event.pair in self.engine.books:
+                self.push_book(event.pair, event.bids, event.asks, event.kind)
+        self.feed_done.set()
+
+
+def _levels(levels: Iterable[Level | tuple[str, str]]) -> list[Level]:
+    return [(Decimal(p), Decimal(s)) for p, s in levels]

@@ -1,0 +1,110 @@
+"""A venue behind its throttle: every call takes its bucket first; announced resets block everyone.
+
+:class:`GuardedVenue` implements the same :class:`~arb.domain.venue.Venue` protocol, so the executor
+and reconciliation talk to it exactly as to a bare venue. Reads (open orders, fills, balances) are retried
+with backoff; placements are never retried and ``fetch_order`` is left to the lookup loop, which spaces
+its own attempts. Any ``RateLimited`` that carries a reset time blocks the whole venue until then.
+
+A placement takes its bucket in ``prepare`` (waiting there costs nothing on the wire) and is written by
+``send``. Should a 429 announce a window between the two, ``send`` waits for it to end and prepares the
+order again, so the signature it writes is fresh and nothing is sent inside the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+from arb.domain.market import MarketRules
+from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
+from arb.errors import RateLimited
+from arb.venues.retry import BackoffPolicy, retry_read
+from arb.venues.throttle import (
+    BALANCES,
+    CANCEL,
+    FETCH_FILLS,
+    FETCH_OPEN,
+    FETCH_ORDER,
+    PLACE,
+    VenueThrottle,
+)
+
+T = TypeVar("T")
+
+
+class GuardedVenue:
+    def __init__(
+        self,
+        venue: Venue,
+        throttle: VenueThrottle,
+        *,
+        backoff: BackoffPolicy = BackoffPolicy(),
+        rng: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.inner = venue
+        self.name = venue.name
+        self.client_ids = venue.client_ids
+        self.throttle = throttle
+        self._backoff = backoff
+        self._rng = rng
+        self._sleep = sleep
+        self._wall = wall
+
+    def market_rules(self, symbol: str) -> MarketRules:
+        return self.inner.market_rules(symbol)
+
+    async def _once(self, endpoint: str, market: str | None, call: Callable[[], Awaitable[T]]) -> T:
+        await self.throttle.acquire(endpoint, market)
+        return await self._noting_resets(call)
+
+    async def _read(self, endpoint: str, market: str | None, call: Callable[[], Awaitable[T]]) -> T:
+        return await retry_read(
+            lambda: self._once(endpoint, market, call),
+            policy=self._backoff,
+            rng=self._rng,
+            sleep=self._sleep,
+            wall=self._wall,
+            on_rate_limited=self.throttle.block_until,
+        )
+
+    async def _noting_resets(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except RateLimited as exc:
+            if exc.reset_at is not None:
+                self.throttle.block_until(exc.reset_at)
+            raise
+
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        await self.throttle.acquire(PLACE, request.symbol)
+        return await self._noting_resets(lambda: self.inner.prepare(request))
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport:
+        if self.throttle.blocked():
+            await self.throttle.acquire(PLACE, prepared.request.symbol)
+            prepared = await self._noting_resets(lambda: self.inner.prepare(prepared.request))
+        return await self._noting_resets(lambda: self.inner.send(prepared))
+
+    async def place(self, request: OrderRequest) -> OrderReport:
+        return await self.send(await self.prepare(request))
+
+    async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
+        return await self._once(CANCEL, symbol, lambda: self.inner.cancel(client_order_id, symbol))
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
+        return await self._once(FETCH_ORDER, symbol, lambda: self.inner.fetch_order(client_order_id, symbol))
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        return await self._read(FETCH_OPEN, symbol, lambda: self.inner.fetch_open_orders(symbol))
+
+    async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
+        return await self._read(FETCH_FILLS, symbol, lambda: self.inner.fetch_fills(symbol, since, order_id))
+
+    async def balances(self) -> dict[str, BalanceReport]:
+        return await self._read(BALANCES, None, self.inner.balances)

@@ -1,0 +1,103 @@
+"""ccxt's dicts normalized once, here: orders, trades and markets as arb's reports with exact ``Decimal``s.
+
+ccxt's floats are printed back with ``repr``, which round-trips the short decimal strings venues send.
+Status comes from ``filled``, not from ccxt's status word: venues report a partially filled IOC as
+cancelled. What differs between venues (where a trade keeps our client order id, which raw fields spell
+the venue's own status) is the adapter's :class:`~arb.venues.live.quirks.LiveQuirks`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from arb.domain.market import MarketRules, Side
+from arb.domain.orders import VenueState
+from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest
+from arb.venues.live.quirks import LiveQuirks
+
+ZERO = Decimal(0)
+_CLOSED = {"closed", "canceled", "cancelled", "expired"}
+
+
+def dec(value: Any) -> Decimal:
+    if value is None:
+        return ZERO
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(str(value))
+
+
+def _ts(ms: Any) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
+
+
+def market_rules(venue: str, symbol: str, market: dict[str, Any]) -> MarketRules:
+    """A ccxt market's steps and minimums."""
+    limits = market.get("limits") or {}
+    return MarketRules(
+        venue=venue,
+        symbol=symbol,
+        price_step=dec(market["precision"]["price"]),
+        amount_step=dec(market["precision"]["amount"]),
+        min_amount=dec((limits.get("amount") or {}).get("min")),
+        min_notional=dec((limits.get("cost") or {}).get("min")),
+    )
+
+
+def order_report(venue: str, quirks: LiveQuirks, raw: dict[str, Any],
+                 request: OrderRequest | None = None) -> OrderReport:
+    """A ccxt order; what it leaves out is read from ``request`` (the order as asked for), if given."""
+    status = (raw.get("status") or "").lower()
+    amount = dec(raw.get("amount")) if raw.get("amount") is not None else (request.amount if request else ZERO)
+    filled = dec(raw.get("filled"))
+    if status == "rejected":
+        state = VenueState.REJECTED
+    elif status in _CLOSED or (amount and filled >= amount):
+        state = VenueState.CLOSED
+    else:
+        state = VenueState.OPEN
+    info = raw.get("info") or {}
+    venue_status = "/".join(str(info[k]) for k in quirks.status_keys if info.get(k)) or status
+    cid = raw.get("clientOrderId") or (request.client_order_id if request else "")
+    return OrderReport(
+        venue=venue,
+        client_order_id=cid,
+        venue_order_id=str(raw["id"]) if raw.get("id") is not None else None,
+        symbol=raw.get("symbol") or (request.symbol if request else ""),
+        side=Side(raw.get("side") or (request.side.value if request else "buy")),
+        price=dec(raw.get("price")) if raw.get("price") is not None else (request.price if request else ZERO),
+        amount=amount,
+        filled=filled,
+        state=state,
+        venue_status=venue_status,
+        average=dec(raw["average"]) if raw.get("average") else None,
+        ts=_ts(raw.get("lastUpdateTimestamp") or raw.get("timestamp")),
+    )
+
+
+def fill_report(venue: str, quirks: LiveQuirks, raw: dict[str, Any]) -> FillReport:
+    """A ccxt trade; our client order id read from the raw trade's keys the quirks name."""
+    info = raw.get("info") or {}
+    cid = next((info[k] for k in quirks.trade_client_id_keys if info.get(k)), None)
+    fee = raw.get("fee") or {}
+    return FillReport(
+        venue=venue,
+        trade_id=str(raw["id"]),
+        client_order_id=cid,
+        venue_order_id=str(raw["order"]) if raw.get("order") is not None else None,
+        symbol=raw["symbol"],
+        side=Side(raw["side"]),
+        price=dec(raw["price"]),
+        amount=dec(raw["amount"]),
+        fee=dec(fee.get("cost")),
+        fee_currency=str(fee.get("currency") or ""),
+        ts=_ts(raw.get("timestamp")) or datetime.now(UTC),
+    )
+
+
+def balance_reports(raw: dict[str, Any]) -> dict[str, BalanceReport]:
+    """ccxt's balance: free and used per asset."""
+    return {asset: BalanceReport(asset, dec(free), dec((raw.get("used") or {}).get(asset)))
+            for asset, free in (raw.get("free") or {}).items()}
