@@ -18,8 +18,8 @@ from arb.marketdata.capture import read_capture
 from arb.marketdata.ccxt_feed import CcxtBookFeed, decimal_str
 from arb.marketdata.recorder import record
 from arb.marketdata.watchdog import check_once, run_watchdog
-from arb.sandbox import PairSpec, Sandbox, SandboxConfig
 from arb.venues.gate.feed import GateBookFeed
+from arb.venues.gate.sandbox import PairSpec, Sandbox, SandboxConfig
 
 from .apply_events import apply_events
 from .conftest import BINANCE_SPOT, GATE_HTTP, GATE_WS
