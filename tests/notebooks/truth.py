@@ -247,7 +247,8 @@ def check_trading(figures: dict[str, dict[str, Any]], truth: TradingTruth) -> No
         assert sum(counts) == len(values)
 
     (fill,) = figures["fill_rate"]["axes"]
-    assert fill.get("points", {}) == truth.fill_points(figures["fill_rate"]["bucket_seconds"])
+    want = truth.fill_points(figures["fill_rate"]["bucket_seconds"])
+    assert fill.get("points", {}) == want, (fill.get("points", {}), want)  # truth.py is not assert-rewritten
 
     (lat,) = figures["latency_percentiles"]["axes"]
     rows = [label.split(" · ")[0] for label in lat["yticks"]]
