@@ -15,6 +15,9 @@ from arb.store.migrate import upgrade_to_head
 from arb.store.models import Run
 from notebooks.nbrun import ARB_ENV, REPO, Project, arb, make_project, trim_capture
 
+# truth.py's asserts compare the notebooks' figures with SQL: rewritten, a failure shows both sides.
+pytest.register_assert_rewrite("notebooks.truth")
+
 
 @pytest.fixture(autouse=True)
 def no_arb_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
