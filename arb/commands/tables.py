@@ -26,7 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from arb.commands import arguments
-from arb.config import DEFAULT_CONFIG, load_config
+from arb.config.files import DEFAULT_CONFIG
 from arb.display import Figure, printable
 from arb.errors import StoreError
 from arb.store.db import display_url, make_reader_engine, make_session_factory, read_failure, require_existing
@@ -83,6 +83,8 @@ def database_url(args: argparse.Namespace) -> str:
         return resolve_url(args.db)
     path = Path(args.config) if args.config else DEFAULT_CONFIG
     if args.config or path.is_file():
+        from arb.config import load_config  # here: the schema costs ~0.2 s a reader with --db never needs
+
         return load_config(path).store.url
     return DEFAULT_DB_URL
 
