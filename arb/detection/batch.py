@@ -383,27 +383,3 @@ class _Columns:
         return Candidate(
             b, s, gross, self.profitable[r], size, size / self.net[r], *_NAN4, cost, proceeds, proceeds - cost
         )
-
-
-class _Columns:
-    """Kernel outputs as Python floats, looked up by crossed-pair index."""
-
-    __slots__ = ("cost", "net", "proceeds", "profitable", "row_of", "size")
-
-    def __init__(
-        self, row_of: IntArray, profitable: FloatArray, size: FloatArray, cost: FloatArray, proceeds: FloatArray,
-        net: FloatArray,
-    ) -> None:
-        self.row_of = row_of.tolist()
-        self.profitable = profitable.tolist()
-        self.size = size.tolist()
-        self.cost = cost.tolist()
-        self.proceeds = proceeds.tolist()
-        self.net = net.tolist()
-
-    def candidate(self, i: int, b: int, s: int, gross: float) -> Candidate:
-        r = self.row_of[i]
-        size, cost, proceeds = self.size[r], self.cost[r], self.proceeds[r]
-        return Candidate(
-            b, s, gross, self.profitable[r], size, size / self.net[r], *_NAN4, cost, proceeds, proceeds - cost
-        )
