@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ STAGES = ("decision_to_sent_ms", "sent_to_ack_ms", "ack_to_first_fill_ms", "firs
 
 def to_bps(part: Decimal, whole: Decimal) -> float:
     """``part / whole`` in basis points, rounded to 0.01 bps before it becomes a float."""
-    return float((part / whole * BPS).quantize(BPS_PLACES))
+    return float((part / whole * BPS).quantize(BPS_PLACES, rounding=ROUND_HALF_EVEN))
 
 
 def venue_names(run: Run) -> dict[str, str]:
@@ -451,7 +451,7 @@ def fill_rate(session: Session, run_id: int, bucket_s: int) -> pd.DataFrame:
         entry[1] += leg.filled
         entry[2] += 1
     rows = [{"venue": venue, "bucket": at, "ordered": o, "filled": f, "legs": n,
-             "rate_pct": float((f / o * 100).quantize(BPS_PLACES)) if o else None}
+             "rate_pct": float((f / o * 100).quantize(BPS_PLACES, rounding=ROUND_HALF_EVEN)) if o else None}
             for (venue, at), (o, f, n) in sorted(acc.items())]
     return pd.DataFrame(rows, columns=["venue", "bucket", "ordered", "filled", "legs", "rate_pct"])
 

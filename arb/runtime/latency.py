@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 
 class LatencyRecorder:
@@ -26,7 +26,7 @@ class LatencyRecorder:
         data = sorted(self._ns)
 
         def us(ns: int) -> Decimal:
-            return (Decimal(ns) / 1000).quantize(Decimal("0.1"))
+            return (Decimal(ns) / 1000).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
 
         def pct(p: float) -> Decimal:
             return us(data[min(len(data) - 1, int(p * len(data)))])

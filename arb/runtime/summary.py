@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from statistics import median
 from typing import Any
 
@@ -73,7 +73,7 @@ _US = __import__("datetime").timedelta(microseconds=1)
 
 
 def _ms(value: Decimal) -> Decimal:
-    return Decimal(value).quantize(Decimal("0.01"))
+    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
 
 
 def render_summary(summary: dict[str, Any], precision: Precision | None = None) -> str:

@@ -7,7 +7,7 @@ import json
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,7 @@ class TradingTruth:
             entry[1] += sum(self.fills[oid], Decimal(0))
         out: dict[str, list[list[Any]]] = {}
         for (venue, start), (ordered, filled) in sorted(acc.items()):
-            out.setdefault(venue, []).append([start.isoformat(), float((filled / ordered * 100).quantize(Decimal("0.01")))])
+            out.setdefault(venue, []).append([start.isoformat(), float((filled / ordered * 100).quantize(Decimal("0.01"), ROUND_HALF_EVEN))])
         return out
 
 
@@ -235,7 +235,7 @@ def check_trading(figures: dict[str, dict[str, Any]], truth: TradingTruth) -> No
     assert drawn == pytest.approx({h: float(truth.hours.get(h, 0)) for h in drawn}, abs=1e-12)
 
     gross_ax, net_ax = figures["edge"]["axes"]
-    gross = [float(((Decimal(str(s)) - Decimal(str(b))) / Decimal(str(b)) * 10_000).quantize(Decimal("0.01")))
+    gross = [float(((Decimal(str(s)) - Decimal(str(b))) / Decimal(str(b)) * 10_000).quantize(Decimal("0.01"), ROUND_HALF_EVEN))
              for b, s, _ in truth.edges]
     net = [float(Decimal(str(e))) for _, _, e in truth.edges if e is not None]
     for ax, values, gid in ((gross_ax, gross, "gross"), (net_ax, net, "net")):

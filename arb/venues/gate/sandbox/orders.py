@@ -7,7 +7,7 @@ Every amount is a ``Decimal``; the JSON shapes render them as plain decimal stri
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
@@ -76,7 +76,7 @@ def avg_deal_price(order: SimOrder) -> Decimal:
     if order.filled_amount == 0:
         return ZERO
     avg = order.filled_total / order.filled_amount
-    return avg.quantize(order.market.price_step.scaleb(-8)).normalize()
+    return avg.quantize(order.market.price_step.scaleb(-8), rounding=ROUND_HALF_EVEN).normalize()
 
 
 def order_json(order: SimOrder, event: str | None = None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from aiohttp import web
@@ -256,7 +256,7 @@ def _change(tape: Sequence[SimTrade], since_ms: int) -> str:
         return "0"
     before = [t for t in tape if t.create_ms <= since_ms]
     opening = before[-1].price if before else tape[0].price
-    return fmt(((tape[-1].price - opening) / opening * 100).quantize(Decimal("0.01")))
+    return fmt(((tape[-1].price - opening) / opening * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
 
 
 def _text(value: Decimal | None) -> str:
