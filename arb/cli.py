@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Collection, Sequence
@@ -162,6 +163,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv is None:  # the `arb` process itself, about to exit: see _exit_quickly
             _exit_quickly()
         return 130
+    except BrokenPipeError:
+        # The reader went away (`arb report --format json | head`): not an error of arb's. Quiet, as `git log |
+        # head` is, with the shell's status for it; stdout pointed at /dev/null so the interpreter's final
+        # flush of the dead pipe says nothing either (the recipe of Python's signal module documentation).
+        if argv is None:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # SIGPIPE
     except Exception as exc:
         if getattr(args, "debug", False):
             traceback.print_exc()

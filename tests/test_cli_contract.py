@@ -269,3 +269,17 @@ def test_the_parser_leaves_the_engine_and_the_sandbox_server_unimported() -> Non
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert run.stdout.strip() == "", run.stdout
+
+
+def test_a_reader_that_goes_away_is_not_an_error() -> None:
+    """``arb config check | head -1``: the pipe closes before arb writes. No "arb: error: Broken pipe", no
+    "Exception ignored" from the interpreter's last flush; the shell's status for SIGPIPE (128 + 13)."""
+    shipped = Path(__file__).resolve().parent.parent / "config.toml"
+    proc = subprocess.Popen([sys.executable, "-m", "arb.cli", "config", "check", str(shipped)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=shipped.parent)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before arb writes a byte
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""
