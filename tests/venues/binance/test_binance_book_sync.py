@@ -99,15 +99,21 @@ def test_deleted_line_is_a_gap_and_a_later_snapshot_resyncs(market: str) -> None
     return) brings it back, to exactly the intact book."""
     _, symbol, venue, unified, _, _ = MARKETS[market]
     lines = _lines(market)
-    intact = list(binance_raw_events(lines, symbol))
-    reference = BookStore()
-    states = {}
-    for event in intact:
-        reference.apply(event)
-        book = reference.book(venue, unified)
-        states[event.seq] = (book.levels("bids"), book.levels("asks"))
     depth_at = [i for i, line in enumerate(lines) if b"depthUpdate" in line]
     middle = len(depth_at) // 2
+    seq = _payload(lines[depth_at[middle + 3]])["data"]["u"]  # the id the synthesized snapshot is taken at
+    # The intact book at ``seq`` and at the end. Only those two states are read: copying every level of the
+    # book after each of its thousands of events (as this once did) was nearly all of the test's time.
+    reference = BookStore()
+    at_seq = None
+    for event in binance_raw_events(lines, symbol):
+        reference.apply(event)
+        if event.seq == seq:
+            book = reference.book(venue, unified)
+            at_seq = (book.levels("bids"), book.levels("asks"))
+    assert at_seq is not None, f"no event of the intact recording at update id {seq}"
+    final = reference.book(venue, unified)
+    intact_end = (final.levels("bids"), final.levels("asks"))
     damaged = lines[:depth_at[middle]] + lines[depth_at[middle] + 1:]
 
     # 1. only the one snapshot: the gap is detected and the book refuses to be live until the end
@@ -123,9 +129,8 @@ def test_deleted_line_is_a_gap_and_a_later_snapshot_resyncs(market: str) -> None
     assert set(health[first_gap:]) == {Health.GAP}
 
     # 2. a snapshot at the id of the diff 3 after the deleted one, received just after the diff 5 after it
-    seq = _payload(lines[depth_at[middle + 3]])["data"]["u"]
     ns = int(lines[depth_at[middle + 5]].partition(b" ")[0])
-    bids, asks = states[seq]
+    bids, asks = at_seq
     at = depth_at[middle + 5]  # in ``damaged`` this is the line after the diff 5 after the deleted one
     healed = damaged[:at] + [_snapshot_line(market, ns, seq, bids, asks)] + damaged[at:]
     stats = ConvertStats()
@@ -141,7 +146,7 @@ def test_deleted_line_is_a_gap_and_a_later_snapshot_resyncs(market: str) -> None
     first_gap = health.index(Health.GAP)
     assert Health.LIVE in health[first_gap:] and health[-1] is Health.LIVE
     book = store.book(venue, unified)
-    assert (book.levels("bids"), book.levels("asks")) == states[intact[-1].seq]
+    assert (book.levels("bids"), book.levels("asks")) == intact_end
 
 
 def test_coinm_sizes_are_contracts() -> None:
