@@ -20,7 +20,7 @@ from arb.engine import Engine
 from arb.runtime.status import StatusReporter
 from arb.venues.gate.sandbox import Sandbox
 
-from .helpers import config_with, live_run_on_external_sandbox
+from .helpers import config_with, live_run_on_external_sandbox, trimmed_capture
 from .paper_rig import paper_config
 from .test_multisymbol import _bench
 
@@ -44,9 +44,13 @@ def _rows(db: str) -> dict[str, list[Any]]:
 
 
 def _replay(tmp_path: Path, name: str, extra: dict[str, str]) -> tuple[Engine, dict[str, list[Any]]]:
+    """The shipped config at a low fee on 00:40-00:43 of its capture: 14 of the whole capture's 24 trades at
+    this fee, in both directions (gate -> htx at 00:40, htx -> gate at 00:42), so fills on both venues."""
     db = f"sqlite:///{tmp_path / name}.db"
-    config = load_config(config_with(tmp_path, fee="0.0001", name=f"{name}.toml",
-                                     extra={'status = "auto"': 'status = "off"', **extra}))
+    capture = trimmed_capture(tmp_path, "00:40:00", "00:43:00", name=f"{name}.jsonl.gz")
+    config = load_config(config_with(tmp_path, fee="0.0001", name=f"{name}.toml", extra={
+        'status = "auto"': 'status = "off"',
+        'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture.as_posix()}"', **extra}))
     engine = Engine(config, db_url=db, status=StatusReporter("off"), install_signal_handlers=False)
     engine.main()
     return engine, _rows(db)
@@ -58,6 +62,8 @@ def test_a_replay_with_renamed_markets_records_what_it_records_without(tmp_path:
     assert renamed == plain
     assert len(plain["orders"]) > 0 and len(plain["fills"]) > 0  # it traded, on both venues
     assert {venue for venue, *_ in plain["fills"]} == {"gate", "htx"}
+    assert {(buy, sell) for _, buy, sell, decision, *_ in plain["opportunities"] if decision == "executed"} == {
+        ("gate", "htx"), ("htx", "gate")}  # the window trades both ways round
     assert {symbol for _, symbol, *_ in renamed["orders"]} == {"LINK/USDT"}  # the engine's name, stored
     assert {asset for _, _, asset, *_ in renamed["balances"]} == {"LINK", "USDT"}
 
@@ -100,7 +106,9 @@ def _pairs_and_orders(tmp_path: Path, path: Path, name: str) -> tuple[Engine, li
 
 
 def test_a_venue_trading_some_symbols_is_paired_only_for_those(tmp_path: Path) -> None:
-    path = _bench().write_workload(tmp_path, symbols=8, venues=3, minutes=1.0, fee="0")
+    # Half a minute: with okx limited to SYM0 it still trades SYM0 (2 orders) and binance/htx still trade
+    # SYM1 between them (the last assertion); a quarter minute has neither, so it could not prove the split.
+    path = _bench().write_workload(tmp_path, symbols=8, venues=3, minutes=0.5, fee="0")
     venues = [line.removeprefix("[venues.").removesuffix("]") for line in path.read_text().splitlines()
               if line.startswith("[venues.")]
     one, two, *_ = load_config(path).engine.symbols  # 8: the batched path (detector.TrackedRows) too
