@@ -29,42 +29,63 @@ FEES = [D(0), D("0.0001"), D("0.0005"), D("0.001"), D("0.002")]
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@st.composite
+# Every strategy the book generators draw from is built once, here: building them per draw (``st.integers``
+# inside a loop, ``st.sampled_from`` of a fresh list) cost hypothesis a cache look-up or a new strategy and its
+# validation on every draw, which was most of this file's time (the code under test and the reference took
+# under 1%). The books drawn are the same: each strategy below is the one that used to be built in place.
+LEVELS = st.integers(min_value=0, max_value=20)
+GAP = st.integers(min_value=1, max_value=5)
+DECIMAL_SIZE = st.booleans()
+# A level's size: a three-place decimal as a float (n / 1000 is the same float as float(Decimal("n.nnn")),
+# both correctly rounded from one real) or any float in range, chosen level by level.
+SIZE_IN_THOUSANDTHS = st.integers(min_value=1, max_value=50_000)
+ANY_SIZE = st.floats(min_value=1e-3, max_value=50.0, allow_nan=False)
+PRICE_STEP = st.sampled_from(PRICE_STEPS)
+AMOUNT_STEP = st.sampled_from(AMOUNT_STEPS)
+MID_OFFSET = st.integers(min_value=-50, max_value=50)
+SPREAD = st.integers(min_value=1, max_value=4)
+FEE = st.sampled_from(FEES)
+FEE_MODE = st.sampled_from(list(FeeMode))
+QUOTE_BALANCE = st.sampled_from([D(0), D(5), D("250.5")] + [D("1e9")] * 5)
+BASE_BALANCE = st.sampled_from([D(0), D("0.05"), D("3.7")] + [D("1e9")] * 5)
+MIN_AMOUNT = {step: st.sampled_from([D(0), D(0), step, D(1)]) for step in AMOUNT_STEPS}
+MIN_NOTIONAL = st.sampled_from([D(0), D(1), D(10)])
+HEALTH = st.sampled_from(["live"] * 20 + ["syncing"])
+AGE_MS = st.sampled_from([0] * 10 + [200, 999, 1000, 1500])
+SEQ = st.integers(min_value=0, max_value=10**9)
+VENUE_COUNT = st.integers(min_value=2, max_value=5)
+
+
 def side(draw: st.DrawFn, start: int, direction: int) -> tuple[list[int], list[float]]:
-    """Up to 20 levels as tick counts moving away from ``start``, with sizes."""
-    n = draw(st.integers(min_value=0, max_value=20))
-    gaps = draw(st.lists(st.integers(min_value=1, max_value=5), min_size=n, max_size=n))
-    ticks, t = [], start
-    for gap in gaps:
+    """Up to 20 levels as tick counts moving away from ``start``, with sizes.
+
+    Drawn level by level with plain draws (no fixed-size ``st.lists`` of ``st.one_of``): the same books (0..20
+    levels, gaps 1..5 ticks, either kind of size on any level) with a third of hypothesis's bookkeeping.
+    """
+    ticks: list[int] = []
+    sizes: list[float] = []
+    t = start
+    for _ in range(draw(LEVELS)):
         ticks.append(t)
-        t += direction * gap
-    sizes = draw(
-        st.lists(
-            st.one_of(
-                st.decimals(D("0.001"), D(50), places=3).map(float),
-                st.floats(min_value=1e-3, max_value=50.0, allow_nan=False),
-            ),
-            min_size=n,
-            max_size=n,
-        )
-    )
+        t += direction * draw(GAP)
+        sizes.append(draw(SIZE_IN_THOUSANDTHS) / 1000 if draw(DECIMAL_SIZE) else draw(ANY_SIZE))
     return ticks, sizes
 
 
 @st.composite
 def venue_book(draw: st.DrawFn, name: str, fee_above: D | None = None) -> VenueBook:
-    price_step = draw(st.sampled_from(PRICE_STEPS))
-    amount_step = draw(st.sampled_from(AMOUNT_STEPS))
+    price_step = draw(PRICE_STEP)
+    amount_step = draw(AMOUNT_STEP)
     # Mids scatter ~0.5% around 100 so that venues cross each other often.
-    mid = int(draw(st.integers(min_value=-50, max_value=50)) * D("0.01") / price_step + D(100) / price_step)
-    spread = draw(st.integers(min_value=1, max_value=4))
-    bid_ticks, bid_sz = draw(side(mid, -1))
-    ask_ticks, ask_sz = draw(side(mid + spread, 1))
+    mid = int(draw(MID_OFFSET) * D("0.01") / price_step + D(100) / price_step)
+    spread = draw(SPREAD)
+    bid_ticks, bid_sz = side(draw, mid, -1)
+    ask_ticks, ask_sz = side(draw, mid + spread, 1)
 
     def px(ticks: list[int]) -> np.ndarray:
         return np.array([float(t * price_step) for t in ticks], dtype=np.float64)
 
-    fee = draw(st.sampled_from(FEES)) if fee_above is None else fee_above
+    fee = draw(FEE) if fee_above is None else fee_above
     return VenueBook(
         venue=name,
         bid_px=px(bid_ticks),
@@ -72,27 +93,26 @@ def venue_book(draw: st.DrawFn, name: str, fee_above: D | None = None) -> VenueB
         ask_px=px(ask_ticks),
         ask_sz=np.array(ask_sz, dtype=np.float64),
         taker_fee=fee,
-        fee_mode=draw(st.sampled_from(list(FeeMode))),
-        quote_balance=draw(st.sampled_from([D(0), D(5), D("250.5")] + [D("1e9")] * 5)),
-        base_balance=draw(st.sampled_from([D(0), D("0.05"), D("3.7")] + [D("1e9")] * 5)),
+        fee_mode=draw(FEE_MODE),
+        quote_balance=draw(QUOTE_BALANCE),
+        base_balance=draw(BASE_BALANCE),
         rules=MarketRules(
             name,
             SYMBOL,
             price_step,
             amount_step,
-            min_amount=draw(st.sampled_from([D(0), D(0), amount_step, D(1)])),
-            min_notional=draw(st.sampled_from([D(0), D(1), D(10)])),
+            min_amount=draw(MIN_AMOUNT[amount_step]),
+            min_notional=draw(MIN_NOTIONAL),
         ),
-        health=draw(st.sampled_from(["live"] * 20 + ["syncing"])),
-        age_ms=draw(st.sampled_from([0] * 10 + [200, 999, 1000, 1500])),
-        seq=draw(st.integers(min_value=0, max_value=10**9)),
+        health=draw(HEALTH),
+        age_ms=draw(AGE_MS),
+        seq=draw(SEQ),
     )
 
 
 @st.composite
 def venues(draw: st.DrawFn, fee: D | None = None) -> list[VenueBook]:
-    n = draw(st.integers(min_value=2, max_value=5))
-    return [draw(venue_book(f"v{i}", fee)) for i in range(n)]
+    return [draw(venue_book(f"v{i}", fee)) for i in range(draw(VENUE_COUNT))]
 
 
 params_st = st.builds(
