@@ -87,8 +87,8 @@ def live_run_on_external_sandbox(tmp_path: Path, key: str, secret: str, extra: d
 
 
 def halted_config(tmp_path: Path) -> Path:
-    """A paper run (first 30 min of the shipped capture, low fee) whose leg policy halts on a naked leg: htx
-    1,500 ms away, ``leg_policy = "halt"``, no status screen; exits 3 with an open position."""
+    """A replay (the shipped config's mode; the first 30 min of its capture, low fee) whose leg policy halts on
+    a naked leg: htx 1,500 ms away, ``leg_policy = "halt"``, no status screen; exits 3 with an open position."""
     capture = trimmed_capture(tmp_path, "00:00", "00:30")
     return config_with(tmp_path, fee="0.0001", extra={
         'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture.as_posix()}"',
