@@ -7,6 +7,8 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from arb.engine import Engine, RunResult
+
 
 def scrape(port: int) -> dict[str, list[Sample]]:
     """Every sample of ``http://127.0.0.1:port/metrics``, by sample name (``arb_orders_total``...)."""
@@ -22,3 +24,15 @@ def scrape(port: int) -> dict[str, list[Sample]]:
 def by_label(samples: list[Sample], *labels: str) -> dict[tuple[str, ...], float]:
     """``{(label values...): value}`` of one sample name."""
     return {tuple(s.labels[name] for name in labels): s.value for s in samples}
+
+
+async def run_and_scrape(engine: Engine) -> tuple[RunResult, dict[str, list[Sample]]]:
+    """Run ``engine`` to its end, then scrape what its metrics endpoint serves for the finished run; the
+    endpoint outlives the run until closed, so it is closed here whatever happened."""
+    try:
+        result = await engine.run()
+        assert engine.monitor is not None and engine.monitor.metrics is not None
+        return result, scrape(engine.monitor.metrics.port or 0)
+    finally:
+        if engine.monitor is not None:
+            engine.monitor.close()

@@ -30,7 +30,7 @@ from arb.runtime.depletion import Depletion
 from tests.engine.paper_rig import paper_config
 
 from .receiver import Receiver
-from .scrape import by_label, scrape
+from .scrape import by_label, run_and_scrape
 
 HTX_BALANCES = 'balances = { USDT = "5000", LINK = "200" }\nlatency_ms = 20 '
 
@@ -61,13 +61,7 @@ async def test_a_paper_run_that_exhausts_htx_usdt_says_so(tmp_path: Path, caplog
         })
         engine = SeesDepletions(config, db_url=f"sqlite:///{tmp_path / 'd.db'}", install_signal_handlers=False)
         engine.seen = []
-        try:
-            result = await engine.run()
-            assert engine.monitor is not None and engine.monitor.metrics is not None
-            after = scrape(engine.monitor.metrics.port or 0)
-        finally:
-            if engine.monitor is not None:
-                engine.monitor.close()
+        result, after = await run_and_scrape(engine)
         posts = list(receiver.posts)
 
     # The depletion as it started: htx's USDT short of 20 LINK at htx's best ask.

@@ -19,7 +19,7 @@ from arb.config import load_config
 from arb.engine import Engine
 from tests.engine.helpers import halted_config
 
-from .scrape import by_label, scrape
+from .scrape import by_label, run_and_scrape
 
 
 async def test_a_halted_runs_metrics_hold_its_open_position_and_equity(tmp_path: Path) -> None:
@@ -27,13 +27,7 @@ async def test_a_halted_runs_metrics_hold_its_open_position_and_equity(tmp_path:
     path.write_text(path.read_text().replace("[monitoring]", "[monitoring]\nmetrics_port = 0", 1))
     db = tmp_path / "halt.db"
     engine = Engine(load_config(path), db_url=f"sqlite:///{db}", install_signal_handlers=False)
-    try:
-        result = await engine.run()
-        assert engine.monitor is not None and engine.monitor.metrics is not None
-        after = scrape(engine.monitor.metrics.port or 0)
-    finally:
-        if engine.monitor is not None:
-            engine.monitor.close()
+    result, after = await run_and_scrape(engine)
     assert result.halted
     with sqlite3.connect(db) as c:
         summary = json.loads(c.execute("SELECT summary FROM runs").fetchone()[0])
