@@ -1,0 +1,181 @@
+"""Maker-taker quote pricing: what a resting quote on the maker venue may ask, given what the taker venue
+would pay to hedge it. Pure and exact: ``Decimal`` in, ``Decimal`` out, no clock, no I/O.
+
+A **bid** on the maker venue buys ``amount``; its hedge sells ``amount`` into the taker venue's bids. With
+``N`` the proceeds of walking those bids for ``amount`` (sum of price x size, best first), ``tf`` the taker
+fee, ``mf`` the maker fee (negative for a rebate), ``mp`` the required profit and ``buf`` the slippage
+buffer (both as fractions of notional), the bid pays when
+
+    N (1 - buf) (1 - tf)  -  amount * bid * (1 + mf)  >=  mp * amount * bid
+
+so ``bid <= N (1 - buf) (1 - tf) / (amount (1 + mf + mp))``, rounded **down** to the maker's tick. An **ask**
+is the mirror image: its hedge buys ``amount`` from the taker's asks at cost ``N``, and
+
+    amount * ask * (1 - mf)  -  N (1 + buf) (1 + tf)  >=  mp * amount * ask
+
+so ``ask >= N (1 + buf) (1 + tf) / (amount (1 - mf - mp))``, rounded **up**. The division is done at 60
+digits and the rounded price is then checked against the inequality with exact products (one tick further
+out if the 60-digit quotient sat on a tick it does not reach), so a quote never promises less than
+``min_profit_bps`` by a rounding.
+
+Fees are rates on notional here. Where a venue takes a buy's fee in base (the maker buy receives
+``amount * (1 - mf)``), the hedge of the full ``amount`` leaves a base shortfall of ``amount * mf`` that the
+accounting settles exactly; the pricing counts it as notional at the quote's price, which is the same
+money to first order (the difference is ``mf`` times the spread, under 1e-7 of notional at real fees).
+
+A quote is **post-only**: a bid at or above the maker's best ask would take, so it is pulled to one tick
+below that ask (and must still pay); with ``join_top``, it never improves the maker's own best bid by more
+than one tick (a quote far inside the spread only invites the next mover to trade against it).
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from arb.domain.market import Side, quantize_step
+
+BPS = Decimal(10_000)
+EXACT = decimal.Context(prec=60)  # products and sums of prices and sizes stay exact at 60 digits
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+Level = tuple[Decimal, Decimal]  # (price, size), best first
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteTerms:
+    """What a maker symbol asks of every quote (the config's ``[symbols.X.maker]`` with both venues' fees)."""
+
+    min_profit_bps: Decimal  # after both fees, in bps of the quote's notional
+    slippage_buffer_bps: Decimal  # the hedge may fill this much worse than its walked price
+    maker_fee: Decimal  # rate on the maker venue; negative for a rebate
+    taker_fee: Decimal  # rate on the taker venue
+    maker_tick: Decimal  # the maker venue's price step
+    join_top: bool = False  # never improve the maker's own best on the quote's side by more than one tick
+
+    def __post_init__(self) -> None:
+        if self.min_profit_bps < 0 or self.slippage_buffer_bps < 0:
+            raise ValueError("min_profit_bps and slippage_buffer_bps must not be negative")
+        if not ZERO <= self.taker_fee < ONE or not -ONE < self.maker_fee < ONE:
+            raise ValueError("fees are rates below 1 (maker_fee may be negative: a rebate)")
+        if ONE - self.maker_fee - self.min_profit_bps / BPS <= 0:
+            raise ValueError("maker_fee plus min_profit_bps leave no ask that pays")
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """``amount`` walked through one side of the taker's book: what it would fetch or cost, best first."""
+
+    amount: Decimal
+    notional: Decimal  # sum of price x size over the walked levels
+    worst: Decimal  # the last level's price: the hedge's limit before its buffer
+
+    @property
+    def average(self) -> Decimal:
+        return EXACT.divide(self.notional, self.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A resting order the maker venue would take, and the hedge it was priced on."""
+
+    side: Side  # on the maker venue; the hedge is the opposite side on the taker venue
+    price: Decimal  # on the maker's tick
+    amount: Decimal
+    hedge: Walk  # the taker book as it stood at quote time
+    expected_profit: Decimal  # quote currency, after both fees, if filled and hedged at ``hedge``
+
+    @property
+    def hedge_limit_before_buffer(self) -> Decimal:
+        return self.hedge.worst
+
+
+@dataclass(frozen=True, slots=True)
+class NoQuote:
+    """Why no quote pays on this side now (one word, as the funnel counts it, and the detail)."""
+
+    reason: str  # "no_depth" | "no_price" | "below_minimum"
+    detail: str = ""
+
+
+def walk(levels: Sequence[Level], amount: Decimal) -> Walk | None:
+    """``amount`` through ``levels`` best first; None when the side holds less than ``amount``."""
+    if amount <= 0:
+        raise ValueError(f"amount must be positive, got {amount}")
+    left = amount
+    notional = ZERO
+    for price, size in levels:
+        took = size if size < left else left
+        notional = EXACT.fma(price, took, notional)
+        left -= took
+        if left == 0:
+            return Walk(amount, notional, price)
+    return None
+
+
+def price_quote(
+    side: Side,
+    amount: Decimal,
+    taker_levels: Sequence[Level],
+    terms: QuoteTerms,
+    *,
+    maker_best_same: Decimal | None = None,
+    maker_best_opposite: Decimal | None = None,
+) -> Quote | NoQuote:
+    """The quote on ``side`` of the maker venue for ``amount`` (already on both venues' steps), hedged
+    against ``taker_levels``: the taker's bids for a maker bid, its asks for a maker ask. ``maker_best_same``
+    and ``maker_best_opposite``: the maker's own best price on the quote's side and across (post-only)."""
+    hedge = walk(taker_levels, amount)
+    if hedge is None:
+        return NoQuote("no_depth", f"the taker book holds less than {amount}")
+    tick = terms.maker_tick
+    price = _limit(side, hedge, terms)
+    if terms.join_top and maker_best_same is not None:
+        price = min(price, maker_best_same + tick) if side is Side.BUY else max(price, maker_best_same - tick)
+    if maker_best_opposite is not None:  # post-only: never at or through the other side
+        price = min(price, maker_best_opposite - tick) if side is Side.BUY else max(price, maker_best_opposite + tick)
+    if price <= 0:
+        return NoQuote("no_price", "no positive price pays")
+    # Moving a quote away from the market (join_top, post-only) only adds to its profit: it still pays.
+    return Quote(side, price, amount, hedge, quote_profit(side, price, hedge, terms))
+
+
+def _limit(side: Side, hedge: Walk, terms: QuoteTerms) -> Decimal:
+    """The farthest price on the maker's tick that still pays ``min_profit_bps`` (the module's inequality)."""
+    buf, mp = terms.slippage_buffer_bps / BPS, terms.min_profit_bps / BPS
+    tick = terms.maker_tick
+    if side is Side.BUY:
+        reach = EXACT.multiply(EXACT.multiply(hedge.notional, ONE - buf), ONE - terms.taker_fee)
+        per_unit = EXACT.multiply(hedge.amount, ONE + terms.maker_fee + mp)
+        price = quantize_step(EXACT.divide(reach, per_unit), tick, ROUND_FLOOR)
+        while EXACT.multiply(price, per_unit) > reach:  # the 60-digit quotient rounded onto a tick above
+            price -= tick
+        return price
+    need = EXACT.multiply(EXACT.multiply(hedge.notional, ONE + buf), ONE + terms.taker_fee)
+    per_unit = EXACT.multiply(hedge.amount, ONE - terms.maker_fee - mp)
+    price = quantize_step(EXACT.divide(need, per_unit), tick, ROUND_CEILING)
+    while EXACT.multiply(price, per_unit) < need:
+        price += tick
+    return price
+
+
+def quote_profit(side: Side, price: Decimal, hedge: Walk, terms: QuoteTerms) -> Decimal:
+    """Quote-currency profit of the quote filled at ``price`` and hedged at ``hedge`` (no buffer), after fees."""
+    maker_notional = EXACT.multiply(price, hedge.amount)
+    if side is Side.BUY:
+        return (EXACT.multiply(hedge.notional, ONE - terms.taker_fee)
+                - EXACT.multiply(maker_notional, ONE + terms.maker_fee))
+    return (EXACT.multiply(maker_notional, ONE - terms.maker_fee)
+            - EXACT.multiply(hedge.notional, ONE + terms.taker_fee))
+
+
+def hedge_limit(side: Side, hedge: Walk, buffer_bps: Decimal, taker_tick: Decimal) -> Decimal:
+    """The hedge's IOC limit: the walked worst level widened by ``buffer_bps``, rounded to the taker's tick
+    on the side that keeps the whole buffer (a hedge sell down, a hedge buy up). ``side``: the maker quote's."""
+    widen = buffer_bps / BPS
+    if side is Side.BUY:  # the hedge sells
+        return quantize_step(EXACT.multiply(hedge.worst, ONE - widen), taker_tick, ROUND_FLOOR)
+    return quantize_step(EXACT.multiply(hedge.worst, ONE + widen), taker_tick, ROUND_CEILING)

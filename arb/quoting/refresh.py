@@ -1,0 +1,55 @@
+"""When a resting quote must be replaced: pure, on market time.
+
+A quote is repriced (cancelled, and a fresh one placed if any pays) when
+
+- ``no_longer_pays``: the taker book moved so that the resting price is past what pays now (a bid above the
+  fresh bid's limit, an ask below the fresh ask's);
+- ``hedge_moved``: the hedge's average price moved by ``refresh_bps`` or more either way since quote time
+  (the quote may now be too cautious: a better one would fill first);
+- ``stale_book``: the taker book is older than the detection's ``max_book_age_ms`` (its prices are no basis
+  for a promise: the quote is pulled, not repriced, until the book is fresh);
+- ``max_age``: the quote has rested ``max_quote_age_ms`` (market time), so a stuck one cannot rest forever;
+- ``no_quote``: no quote pays or fits at all now (no depth, a minimum, the balances).
+
+Checked in this order: the first that holds is the reason recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from arb.domain.market import Side
+from arb.quoting.pricing import BPS, NoQuote, Quote
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshRule:
+    refresh_bps: Decimal
+    max_quote_age_ms: int
+
+
+def refresh_reason(
+    resting: Quote,
+    quoted_at_ms: int,
+    fresh: Quote | NoQuote,
+    now_ms: int,
+    rule: RefreshRule,
+    *,
+    taker_book_stale: bool = False,
+) -> str | None:
+    """Why ``resting`` (placed at ``quoted_at_ms``) must go now, given the ``fresh`` quote the books give
+    at ``now_ms``; None while it may keep its place in the queue."""
+    if taker_book_stale:
+        return "stale_book"
+    if isinstance(fresh, NoQuote):
+        return "no_quote"
+    past = resting.price > fresh.price if resting.side is Side.BUY else resting.price < fresh.price
+    if past:
+        return "no_longer_pays"
+    then, now = resting.hedge.average, fresh.hedge.average
+    if abs(now - then) * BPS >= rule.refresh_bps * then:
+        return "hedge_moved"
+    if now_ms - quoted_at_ms >= rule.max_quote_age_ms:
+        return "max_age"
+    return None
