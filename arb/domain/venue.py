@@ -16,6 +16,7 @@ outcome is unknown and the order must be looked up by its client id, never re-se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -130,3 +131,19 @@ class Venue(Protocol):
         ...
 
     async def balances(self) -> dict[str, BalanceReport]: ...
+
+
+FillListener = Callable[[FillReport], None]
+
+
+@runtime_checkable
+class FillStream(Protocol):
+    """A venue's push of the account's own trades as they happen: Gate's private ``spot.usertrades`` channel,
+    the paper venue's matcher filling a resting order on a market event. Resting (maker) orders are only
+    known to fill this way; a listener sees each trade at least once (a reconnect may repeat one: key by
+    ``(venue, trade_id)``), in the order the venue sent them, which need not be the order of its order
+    updates."""
+
+    def watch_fills(self, listener: FillListener) -> None:
+        """Call ``listener`` with every trade of the account from now on (on the run's event loop)."""
+        ...
