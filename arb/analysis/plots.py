@@ -1,75 +1,35 @@
-"""The notebooks' figures, and :func:`drawn`: what a figure holds, read back from its artists.
+"""A run's figures: the cross between venues with every opportunity on it, the funnel and rejections, PnL
+per opportunity and the run's waterfall, entry-leg slippage, latency per leg stage, balances over the run.
 
-Every data artist gets a ``gid`` naming its series (``executed``, ``rejected:book_stale``, ``gate``,
-``waterfall``); reference lines (zero, fee hurdles, the diagonal) get a ``gid`` starting ``ref:``.
-:func:`drawn` counts what is on the canvas per ``gid``: finite points of lines and scatters, bar lengths,
-heatmap cells. The notebooks print it under each figure and the tests compare it with the database, so a
-figure that drops or invents data fails. A figure whose data is degenerate (all zero, one value, nothing
-moved) says so in its title rather than drawing a shape that suggests otherwise.
-
-Colours mean one thing everywhere: one per rejection reason (:func:`reason_colours`), one per venue.
+Every data artist gets a ``gid`` naming its series, reference lines one starting ``ref:``, so
+:func:`arb.analysis.readback.drawn` reads back what is on the canvas and the tests compare it with the
+database. A figure whose data is degenerate (all zero, one value, nothing moved) says so in its title rather
+than drawing a shape that suggests otherwise. Colours and the time axis: :mod:`arb.analysis.figure_style`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.colors import Normalize, TwoSlopeNorm
-from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
-from arb.analysis.frames import STAGES, top_of_book_cross
+from arb.analysis.capture_frames import top_of_book_cross
+from arb.analysis.figure_style import EXECUTED_COLOUR, naive_utc, reason_colours, time_axis, venue_colours
+from arb.analysis.frames import STAGES
 from arb.display import Precision, money
 
-EXECUTED_COLOUR = "#d62728"
 FUNNEL_STAGES = (("evaluations", "evaluated"), ("crossed", "crossed"),
                  ("profitable_after_fees", "profitable after fees"), ("approved", "approved"),
                  ("executed", "executed"))
 STAGE_LABELS = {"decision_to_sent_ms": "decision → sent", "sent_to_ack_ms": "sent → acknowledged",
                 "ack_to_first_fill_ms": "acknowledged → first fill",
                 "first_to_last_fill_ms": "first → last fill"}
-TIME_LABEL = "market time (UTC)"
 CROSS_BELOW_BPS = 3.0  # how far below zero (or the lowest opportunity) the spread axis shows the cross
-
-
-def reason_colours(reasons: Sequence[str]) -> dict[str, Any]:
-    """One colour per rejection reason, by sorted name: the same reason is the same colour in every figure.
-    Strong colours first (tab10 without red, which marks executed trades, and grey, the cross line), then
-    tab20's light ones."""
-    import matplotlib
-
-    tab10, tab20 = matplotlib.colormaps["tab10"], matplotlib.colormaps["tab20"]
-    strong = [tab10(i) for i in range(10) if i not in (3, 7)]  # not red, not grey
-    light = [tab20(i) for i in range(20) if i % 2 and i != 7]
-    palette = strong + light
-    return {reason: palette[i % len(palette)] for i, reason in enumerate(sorted(set(reasons)))}
-
-
-def venue_colours(venues: Sequence[str]) -> dict[str, str]:
-    return {venue: f"C{i}" for i, venue in enumerate(venues)}
-
-
-def _time_axis(ax: Axes, label: bool = True) -> None:
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
-    ax.xaxis.set_major_locator(locator)
-    formatter = mdates.ConciseDateFormatter(locator, tz="UTC")
-    formatter.formats[5] = "%H:%M:%S"  # seconds ticks: "00:09:59", not a bare "59.0"
-    ax.xaxis.set_major_formatter(formatter)
-    if label:
-        ax.set_xlabel(TIME_LABEL)
-
-
-def _naive_utc(times: pd.Series | pd.Index) -> Any:
-    """Matplotlib draws tz-aware pandas times fine, but mixing them with naive ones fails: use naive UTC."""
-    converted = pd.to_datetime(times, utc=True)
-    return converted.tz_convert(None) if isinstance(converted, pd.DatetimeIndex) else converted.dt.tz_convert(None)
 
 
 def spread_figure(symbol: str, venues: Sequence[str], opps: pd.DataFrame, tob: pd.DataFrame,
@@ -85,7 +45,7 @@ def spread_figure(symbol: str, venues: Sequence[str], opps: pd.DataFrame, tob: p
         cross = top_of_book_cross(tob, buy, sell)
         mine = opps[(opps.buy_venue == buy) & (opps.sell_venue == sell)]
         if not cross.empty:
-            ax.plot(_naive_utc(cross.index), cross.values, lw=0.5, color="0.6", gid="cross",
+            ax.plot(naive_utc(cross.index), cross.values, lw=0.5, color="0.6", gid="cross",
                     label=f"top-of-book cross: bid {sell} - ask {buy}")
         fees = mine.fees_bps.dropna()
         if not fees.empty:
@@ -98,11 +58,11 @@ def spread_figure(symbol: str, venues: Sequence[str], opps: pd.DataFrame, tob: p
         rejected = mine[mine.decision == "rejected"]
         for reason, rows in sorted(rejected.groupby("reason"), key=lambda kv: -len(kv[1])):
             size = min(36.0, max(9.0, 3000 / len(rows)))  # a handful stands out; a thousand stays a haze
-            ax.scatter(_naive_utc(rows.detected_at), rows.gross_bps, s=size, color=colours[reason], alpha=0.7,
+            ax.scatter(naive_utc(rows.detected_at), rows.gross_bps, s=size, color=colours[reason], alpha=0.7,
                        linewidths=0, zorder=3, gid=f"rejected:{reason}", label=f"rejected: {reason} ({len(rows)})")
         executed = mine[mine.decision == "executed"]
         if not executed.empty:
-            ax.scatter(_naive_utc(executed.detected_at), executed.gross_bps, s=130, marker="*",
+            ax.scatter(naive_utc(executed.detected_at), executed.gross_bps, s=130, marker="*",
                        color=EXECUTED_COLOUR, edgecolors="black", linewidths=0.6, zorder=5, gid="executed",
                        label=f"executed ({len(executed)})")
         title = f"buy {buy} / sell {sell}: {len(executed)} executed, {len(rejected)} rejected"
@@ -121,7 +81,7 @@ def spread_figure(symbol: str, venues: Sequence[str], opps: pd.DataFrame, tob: p
         ax.axhline(0, color="0.8", lw=0.6, gid="ref:zero")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8, frameon=False)
-        _time_axis(ax, label=ax is axes[-1])
+        time_axis(ax, label=ax is axes[-1])
     fig.suptitle(f"{symbol}: cross between venues over the run (stars: executed)")
     return fig
 
@@ -238,7 +198,7 @@ def slippage_figure(slippage: pd.DataFrame, venues: Sequence[str], span: tuple[A
     ax = fig.subplots()
     colours = venue_colours(venues)
     for (venue, side), rows in slippage.groupby(["venue", "side"]):
-        ax.scatter(_naive_utc(rows.ts), rows.slippage_bps, s=24, marker="^" if side == "buy" else "v",
+        ax.scatter(naive_utc(rows.ts), rows.slippage_bps, s=24, marker="^" if side == "buy" else "v",
                    color=colours.get(venue, "0.3"), alpha=0.8, gid=f"{venue} {side}",
                    label=f"{venue} {side} ({len(rows)})")
     ax.axhline(0, color="0.6", lw=0.6, gid="ref:zero")
@@ -258,8 +218,8 @@ def slippage_figure(slippage: pd.DataFrame, venues: Sequence[str], span: tuple[A
     if n:
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8, frameon=False)
     if span is not None and None not in span:
-        ax.set_xlim(*_naive_utc(pd.Series(span)))
-    _time_axis(ax)
+        ax.set_xlim(*naive_utc(pd.Series(span)))
+    time_axis(ax)
     return fig
 
 
@@ -331,7 +291,7 @@ def inventory_figure(snapshots: pd.DataFrame, venues: Sequence[str], precision: 
         for venue, series in rows.groupby("venue", sort=False):
             series = series.sort_values("ts")
             totals = series.total.map(float)
-            ax.step(_naive_utc(series.ts), totals, where="post", marker="o", ms=3, lw=1.2,
+            ax.step(naive_utc(series.ts), totals, where="post", marker="o", ms=3, lw=1.2,
                     color=colours.get(venue, "0.3"), gid=venue, label=venue)
             first, last = series.total.iloc[0], series.total.iloc[-1]
             places = precision.asset(asset, venue)
@@ -340,7 +300,7 @@ def inventory_figure(snapshots: pd.DataFrame, venues: Sequence[str], precision: 
         if rows.venue.nunique() > 1:
             wide = rows.pivot_table(index="ts", columns="venue", values="total", aggfunc="last").ffill().dropna()
             summed = [sum(r, Decimal(0)) for r in wide.itertuples(index=False)]
-            ax.step(_naive_utc(wide.index), [float(v) for v in summed], where="post", color="0.2", ls="--",
+            ax.step(naive_utc(wide.index), [float(v) for v in summed], where="post", color="0.2", ls="--",
                     lw=1.0, gid="all venues", label="all venues")
             delta = summed[-1] - summed[0]
             changes.append(f"all venues {'+' if delta > 0 else ''}{money(delta, precision.asset(asset))}"
@@ -352,142 +312,6 @@ def inventory_figure(snapshots: pd.DataFrame, venues: Sequence[str], precision: 
         ax.set_title(title, loc="left", fontsize=10)
         ax.set_ylabel(f"{asset} (total)")
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8, frameon=False)
-        _time_axis(ax, label=ax is axes[-1])
+        time_axis(ax, label=ax is axes[-1])
     fig.suptitle("Balances per venue over the run (snapshots: start, after each executed pair, end)")
     return fig
-
-
-def heatmap_figure(points: pd.DataFrame, row_key: str, col_key: str, panel_key: str | None,
-                   metrics: Sequence[tuple[str, str, str]], places: int, names: Mapping[str, str]) -> Figure:
-    """One row of heatmaps per metric ``(column, label, scale)``, one panel per value of ``panel_key``,
-    cells ``row_key`` x ``col_key`` (grid values as text, ordered as numbers). Metrics of one ``scale``
-    share one colour scale across all their panels: ``count`` sequential from zero, ``money`` diverging
-    around zero (red loses, green gains) and printed at ``places`` decimals. Each cell prints its value.
-    ``names`` label the grid keys on the axes (with their units)."""
-    def numeric(value: Any) -> tuple[int, Decimal, str]:
-        """Numbers in numeric order, then any other value (a leg policy, a capture) in text order."""
-        try:
-            return 0, Decimal(str(value)), ""
-        except ArithmeticError:
-            return 1, Decimal(0), str(value)
-
-    panels = sorted(points[panel_key].unique(), key=numeric) if panel_key else [None]
-    rows_v = sorted(points[row_key].unique(), key=numeric)
-    cols_v = sorted(points[col_key].unique(), key=numeric)
-    norms: dict[str, Normalize] = {}
-    for scale in {scale for _, _, scale in metrics}:
-        values = pd.concat([points[c].map(float) for c, _, sc in metrics if sc == scale])
-        if scale == "money":
-            bound = float(values.abs().max()) or 1.0
-            norms[scale] = TwoSlopeNorm(0.0, -bound, bound)
-        else:
-            norms[scale] = Normalize(0.0, max(float(values.max()), 1.0))
-    fig = Figure(figsize=(4.2 * len(panels) + 1.6, 3.3 * len(metrics)), layout="constrained")
-    grid = fig.subplots(len(metrics), len(panels), squeeze=False)
-    for m, (column, label, scale) in enumerate(metrics):
-        norm, cmap = norms[scale], "RdYlGn" if scale == "money" else "viridis"
-        image = None
-        for p, panel in enumerate(panels):
-            ax = grid[m, p]
-            sel = points if panel is None else points[points[panel_key] == panel]
-            table = np.full((len(rows_v), len(cols_v)), np.nan)
-            exact: dict[tuple[int, int], Any] = {}
-            for _, r in sel.iterrows():
-                at = (rows_v.index(r[row_key]), cols_v.index(r[col_key]))
-                table[at], exact[at] = float(r[column]), r[column]
-            image = ax.imshow(table, cmap=cmap, norm=norm, aspect="auto")
-            image.set_gid(f"{column}|{panel}" if panel is not None else column)
-            for at, value in exact.items():
-                shade = float(norm(float(value)))
-                dark = shade < 0.35 if scale == "count" else abs(shade - 0.5) > 0.4
-                text = money(value, places) if scale == "money" else f"{value:,}"
-                ax.text(at[1], at[0], text, ha="center", va="center", fontsize=8,
-                        color="white" if dark else "black")
-            ax.set_xticks(range(len(cols_v)), cols_v)
-            ax.set_yticks(range(len(rows_v)), rows_v)
-            ax.set(xlabel=names.get(col_key, col_key), ylabel=names.get(row_key, row_key))
-            where = f" at {names.get(panel_key, panel_key)} = {panel}" if panel_key is not None else ""
-            flat = " (the same at every point)" if sel[column].nunique() == 1 else ""
-            ax.set_title(f"{label}{where}{flat}", loc="left", fontsize=10)
-        assert image is not None  # one panel at least
-        fig.colorbar(image, ax=list(grid[m]), label=label, shrink=0.9)
-    return fig
-
-
-def drawn(fig: Figure, values: bool = False) -> dict[str, Any]:
-    """What ``fig`` holds, per axes: its title and axis labels, finite points per line/scatter ``gid``, bar
-    lengths per bar ``gid`` (signed heights, or widths of horizontal bars; 0 for a bar not drawn) with the
-    category tick labels they stand on, and heatmap cells per image ``gid`` (None where empty). Reference
-    artists (``gid`` ``ref:...``) and unnamed ones are left out. With ``values``, also each line's finite
-    points as ``[x, y]`` (a time as ISO text) and each vertical bar's ``[left, right]`` edges."""
-    fig.draw_without_rendering()  # tick labels are only final once the figure is laid out
-    out = []
-    for ax in fig.axes:
-        if not ax.get_visible() or ax.get_label() == "<colorbar>":
-            continue
-        series: dict[str, int] = {}
-        points: dict[str, list[list[Any]]] = {}
-        for line in ax.get_lines():
-            gid = line.get_gid()
-            if gid and not gid.startswith("ref:"):
-                y = np.asarray(line.get_ydata(), dtype=float)
-                series[gid] = series.get(gid, 0) + int(np.isfinite(y).sum())
-                if values:
-                    points.setdefault(gid, []).extend(
-                        [_x_value(x), float(v)] for x, v in zip(line.get_xdata(), y, strict=True) if np.isfinite(v))
-        for coll in ax.collections:
-            gid = coll.get_gid()
-            if gid and not gid.startswith("ref:"):
-                offsets = np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2)
-                series[gid] = series.get(gid, 0) + int(np.isfinite(offsets).all(axis=1).sum())
-        bars: dict[str, list[float]] = {}
-        spans: dict[str, list[list[float]]] = {}
-        categories: dict[str, list[str]] = {}
-        for container in ax.containers:
-            if not isinstance(container, BarContainer):
-                continue
-            axis = "xticks" if container.orientation == "vertical" else "yticks"
-            labels = ax.get_xticklabels() if axis == "xticks" else ax.get_yticklabels()
-            categories[axis] = [label.get_text() for label in labels]
-            for patch in container.patches:
-                gid = patch.get_gid()
-                if gid and not gid.startswith("ref:"):
-                    length = patch.get_height() if container.orientation == "vertical" else patch.get_width()
-                    bars.setdefault(gid, []).append(float(length) if np.isfinite(length) else 0.0)
-                    if values and container.orientation == "vertical":
-                        spans.setdefault(gid, []).append([float(patch.get_x()),
-                                                          float(patch.get_x() + patch.get_width())])
-        cells = {img.get_gid(): [[None if np.isnan(v) else float(v) for v in row]
-                                 for row in np.ma.filled(np.ma.asarray(img.get_array(), dtype=float), np.nan)]
-                 for img in ax.get_images() if img.get_gid()}
-        entry: dict[str, Any] = {"title": ax.get_title(loc="left") or ax.get_title(),
-                                 "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel()}
-        for key, value in (("series", series), ("points", points), ("bars", bars), ("spans", spans),
-                           *categories.items(), ("cells", cells)):
-            if value:
-                entry[key] = value
-        out.append(entry)
-    suptitle = fig.get_suptitle()
-    return {"title": suptitle, "axes": out}
-
-
-def _x_value(x: Any) -> Any:
-    """A line's x as JSON: a time as ISO text (UTC), a number as a float."""
-    if isinstance(x, (np.datetime64, pd.Timestamp, datetime)):
-        return pd.Timestamp(x).isoformat()
-    return float(x)
-
-
-def show(fig: Figure, name: str, values: bool = False, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Display ``fig`` in the notebook as a PNG, then what it holds (:func:`drawn`, with ``values``) and
-    ``extra`` as JSON under ``name``; returns that record."""
-    from io import BytesIO
-
-    from IPython.display import Image, display
-
-    buffer = BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    record = {"figure": name, **drawn(fig, values), **(extra or {})}
-    display(Image(buffer.getvalue()))
-    display({"application/json": record}, raw=True)
-    return record

@@ -1,8 +1,8 @@
 """The figures of what a run made and how it traded: equity over the run, realized PnL per hour, gross and
 net edge, fill rate per venue over time and latency percentiles.
 
-Each draws the frames of :mod:`arb.analysis.frames` as they are (money turns into floats only here) and
-names its artists with ``gid`` as :mod:`arb.analysis.plots` does, so :func:`~arb.analysis.plots.drawn`
+Each draws the frames of :mod:`arb.analysis.trading_frames` as they are (money turns into floats only here)
+and names its artists with ``gid`` as :mod:`arb.analysis.plots` does, so :func:`~arb.analysis.readback.drawn`
 reads back what is on the canvas and the tests compare it with the database.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from arb.analysis.frames import Equity
-from arb.analysis.plots import EXECUTED_COLOUR, _naive_utc, _time_axis, venue_colours
+from arb.analysis.figure_style import EXECUTED_COLOUR, naive_utc, time_axis, venue_colours
+from arb.analysis.trading_frames import Equity
 from arb.display import money
 
 GAIN, LOSS = "#2ca02c", "#d62728"
@@ -46,7 +46,7 @@ def equity_figure(equity: Equity, quote: str, places: int, clock: str) -> Figure
         ax.set_axis_off()
         ax.set_title("Equity: the run has no market time span and settled nothing", loc="left")
         return fig
-    times = _naive_utc(curve.ts)
+    times = naive_utc(curve.ts)
     realized, total = _float(curve.realized), _float(curve.equity)
     ax.step(times, realized, where="post", color="0.25", lw=1.4, gid="realized",
             label="realized (closed: the pairs' stored realized PnL)")
@@ -72,7 +72,7 @@ def equity_figure(equity: Equity, quote: str, places: int, clock: str) -> Figure
     ax.set_title(title, loc="left", fontsize=10)
     ax.set_ylabel(f"PnL since the start ({quote})")
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8, frameon=False)
-    _time_axis(ax, label=False)
+    time_axis(ax, label=False)
     ax.set_xlabel(clock_label(clock))
     return fig
 
@@ -177,7 +177,7 @@ def fill_rate_figure(rates: pd.DataFrame, venues: Sequence[str], bucket: str, cl
     parts = []
     for venue, rows in rates.groupby("venue", sort=False):
         rows = rows.sort_values("bucket")
-        times = _naive_utc(rows.bucket)
+        times = naive_utc(rows.bucket)
         ax.plot(times, rows.rate_pct, marker="o", ms=5, lw=0.6, ls=":", color=colours.get(venue, "0.3"), gid=venue,
                 label=venue)
         if len(rows) <= 30:
@@ -196,10 +196,10 @@ def fill_rate_figure(rates: pd.DataFrame, venues: Sequence[str], bucket: str, cl
     if parts:
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8, frameon=False)
     if span is not None and None not in span:
-        start, end = _naive_utc(pd.Series(span))
+        start, end = naive_utc(pd.Series(span))
         pad = max((end - start) * 0.02, pd.Timedelta(seconds=5))
         ax.set_xlim(start - pad, end + pad)
-    _time_axis(ax, label=False)
+    time_axis(ax, label=False)
     ax.set_xlabel(f"{bucket} bucket starting, {clock_label(clock)}, by decision time")
     return fig
 

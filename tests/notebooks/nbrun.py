@@ -84,7 +84,7 @@ def execute(notebook: Path, cwd: Path, parameters: Mapping[str, object] | None =
 
 
 def records(nb: nbformat.NotebookNode) -> dict[str, dict[str, Any]]:
-    """What each figure drew, by name: the JSON the notebook prints under it (``arb.analysis.plots.show``)."""
+    """What each figure drew, by name: the JSON the notebook prints under it (``arb.analysis.readback.show``)."""
     out: dict[str, dict[str, Any]] = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):

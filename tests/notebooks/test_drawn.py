@@ -1,4 +1,4 @@
-"""arb.analysis.plots.drawn reads back what a figure holds, from its artists: the tests of the notebooks
+"""arb.analysis.readback.drawn reads back what a figure holds, from its artists: the tests of the notebooks
 compare it with the database, so it must count what is on the canvas, no more and no less."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from arb.analysis.plots import drawn
+from arb.analysis.readback import drawn
 
 
 def _bars(ax: Axes) -> None:
