@@ -29,9 +29,9 @@ from typing import Literal, Protocol
 from arb.domain.ids import ClientIdFormat, next_venue_id
 from arb.domain.market import MarketRules, Side, Symbol
 from arb.domain.orders import VenueState
-from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
+from arb.domain.venue import BalanceReport, FillListener, FillReport, OrderReport, OrderRequest, PreparedOrder
 from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
-from arb.venues.sim.matching import Matcher, RawLevel, Refusal, Refused
+from arb.venues.sim.matching import Event, Matcher, RawLevel, Refusal, Refused, TradeEvent
 from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
 
 ZERO = Decimal(0)
@@ -51,9 +51,10 @@ class BookView(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PaperConfig:
-    fee_rate: Decimal = Decimal("0.001")  # taker and maker, on every fill
+    fee_rate: Decimal = Decimal("0.001")  # the taker fee
     depth: int = 50  # levels mirrored from a live book
     buy_fee_in: BuyFeeIn = "base"  # the asset a buy's fee is taken from; a sell always pays in quote
+    maker_fee_rate: Decimal | None = None  # a resting order's fill; negative for a rebate; None: the taker fee
 
     def __post_init__(self) -> None:
         if self.buy_fee_in not in ("base", "quote"):
@@ -62,8 +63,9 @@ class PaperConfig:
 
 def sim_market(rules: MarketRules, config: PaperConfig) -> SimMarket:
     sym = Symbol.parse(rules.symbol)
+    maker_fee = config.fee_rate if config.maker_fee_rate is None else config.maker_fee_rate
     return SimMarket(rules.symbol, sym.base, sym.quote, rules.price_step, rules.amount_step, rules.min_amount,
-                     rules.min_notional, config.fee_rate, config.fee_rate, config.buy_fee_in)
+                     rules.min_notional, config.fee_rate, maker_fee, config.buy_fee_in)
 
 
 class PaperVenue:
@@ -93,14 +95,29 @@ class PaperVenue:
         for asset, amount in initial_balances.items():
             self.matcher.set_balance(ACCOUNT, asset, Decimal(amount))
         self._by_client: dict[str, SimOrder] = {}
+        self._fill_listeners: list[FillListener] = []
         self.requests = 0
 
     # -- the market ------------------------------------------------------------------------------
     def on_book(self, symbol: str, kind: str, bids: Iterable[RawLevel], asks: Iterable[RawLevel], now_ms: int) -> None:
-        self.matcher.on_book(symbol, kind, bids, asks, now_ms)
+        self._push_fills(self.matcher.on_book(symbol, kind, bids, asks, now_ms))
 
     def on_trade(self, symbol: str, price: Decimal, amount: Decimal, aggressor: str, now_ms: int) -> None:
-        self.matcher.on_trade(symbol, price, amount, aggressor, now_ms)
+        self._push_fills(self.matcher.on_trade(symbol, price, amount, aggressor, now_ms))
+
+    def watch_fills(self, listener: FillListener) -> None:
+        """:class:`arb.domain.venue.FillStream`: the fills of resting orders that market events make, pushed
+        as the matcher makes them (an order's fills on placement come back with its answer, as a venue's do)."""
+        self._fill_listeners.append(listener)
+
+    def _push_fills(self, events: list[Event]) -> None:
+        if not self._fill_listeners:
+            return
+        for event in events:
+            if isinstance(event, TradeEvent) and event.account == ACCOUNT:
+                fill = self._fill(event.trade)
+                for listener in self._fill_listeners:
+                    listener(fill)
 
     def _mirror(self, symbol: str, now_ms: int) -> None:
         book = self._books.get(symbol)

@@ -10,7 +10,7 @@ against a recomputation straight from the raw recording under the documented que
   their amount, shared in price priority), and when the book crosses it (taking the crossing levels).
 
 The recomputation shares no code with arb: its own JSON parsing, its own Binance snapshot + diff sync, its
-own book and queue bookkeeping."""
+own book and queue bookkeeping. The same fills reach a listener of the venue's fill stream, once each."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import pytest
 
 from arb.cli import main
 from arb.domain.market import MarketRules, Side
-from arb.domain.venue import OrderRequest
+from arb.domain.venue import FillReport, OrderRequest
 from arb.marketdata.capture import CaptureTrade
 from arb.marketdata.timeline import read_timeline
 from arb.venues.paper import PaperConfig, PaperVenue
@@ -171,7 +171,9 @@ def _initial_queue(price: Decimal, at: int) -> Decimal:
 async def _simulated(capture: Path, rounds: list[int], prices: list[Decimal]) -> list[list[tuple[int, Decimal]]]:
     rules = MarketRules("binance", SYMBOL, STEP, D("0.00001"), D("0.00001"), D("5"))
     venue = PaperVenue("binance", None, {SYMBOL: rules}, {"USDT": D("10000000"), "BTC": D("100")},
-                       config=PaperConfig(fee_rate=D("0.001")))
+                       config=PaperConfig(fee_rate=D("0.001"), maker_fee_rate=D("-0.0001")))
+    pushed: list[FillReport] = []
+    venue.watch_fills(pushed.append)
     placed = 0
     for event in read_timeline(capture, trades=True):
         if placed < len(prices) and event.ts > rounds[placed // 4]:
@@ -184,6 +186,10 @@ async def _simulated(capture: Path, rounds: list[int], prices: list[Decimal]) ->
         else:
             venue.on_book(SYMBOL, event.type, event.bids, event.asks, event.ts)
     fills = await venue.fetch_fills(SYMBOL, datetime(2000, 1, 1, tzinfo=UTC))
+    # The fill stream (what a maker quote is hedged from) pushed every fill once, as the venue reports them,
+    # each at the maker rate: a rebate, paid in what the fill gives (a buy's base, a sell's quote).
+    assert pushed == fills and len({f.trade_id for f in pushed}) == len(pushed) > 0
+    assert all(f.fee == -(f.amount if f.side is Side.BUY else f.amount * f.price) * D("0.0001") for f in pushed)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return [[((f.ts - epoch) // timedelta(milliseconds=1), f.amount) for f in fills if f.client_order_id == f"q{i}"]
             for i in range(len(prices))]
