@@ -28,6 +28,8 @@ needs beyond the engine's own state is a module of its own here:
 - ``settings.py``: the executor's and the risk gate's policies, from the config;
 - ``watchers.py``: what watches the run beside the loop (the kill-switch file, risk events to every listener);
 - ``stopping.py``: signals, stop requests from any thread, a supervised task given up on;
+- ``simulated.py``: a simulation's market time zero (the capture's first event), and its own loop in a
+  worker thread when a replay is awaited from an ordinary loop;
 - ``ending.py``: resting orders cancelled at shutdown, the run's result and the line a halted run leaves.
 """
 

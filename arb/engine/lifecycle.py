@@ -3,7 +3,6 @@ docstring says what each mode plays and how a run stops)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import logging
@@ -19,6 +18,7 @@ from arb.config import Config
 from arb.engine.database import RunDatabase, market_span
 from arb.engine.ending import RunResult, cancel_resting, halt_reason, run_summary
 from arb.engine.settings import executor_config, risk_limits
+from arb.engine.simulated import on_own_loop, origin_ms
 from arb.engine.stopping import Stopping
 from arb.engine.watchers import told_to_all, watch_kill_switch
 from arb.errors import ArbError
@@ -29,9 +29,8 @@ from arb.execution.executor import PairedExecutor
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import UNREADABLE
 from arb.marketdata.drops import FrameDrops
-from arb.marketdata.timeline import count_events, read_timeline
+from arb.marketdata.timeline import count_events
 from arb.monitoring import Monitor
 from arb.monitoring.dashboard.live import LiveDashboard
 from arb.positions import mid
@@ -83,7 +82,7 @@ class Engine:
         # event (``origin_ms``); paper paces it in wall time at its speed.
         self.simulated = self.mode == "replay" or (self.mode == "paper" and self.capture is not None)
         self.speed = config.replay.speed if config.replay else 0.0
-        self.clock: WallClock | MarketClock = (MarketClock(self._origin_ms()) if self.simulated else WallClock())
+        self.clock: WallClock | MarketClock = (MarketClock(origin_ms(self.capture)) if self.simulated else WallClock())
         self._market_ms = self.clock.origin_ms if isinstance(self.clock, MarketClock) else 0  # market time played
         self.books = BookStore(depth=config.engine.book_depth, max_age_ms=config.engine.stale_after_ms)
         self.funnel = Funnel()
@@ -107,18 +106,6 @@ class Engine:
         self.inventory: InventoryWatch | None = None  # built with the venues
         self._ended = False
         self._db: RunDatabase | None = None
-
-    def _origin_ms(self) -> int:
-        """The capture's first event time: market time zero of a simulation (now, when there is none: the
-        run then fails with its one line at the start)."""
-        if self.capture is not None:
-            try:
-                first = next(iter(read_timeline(self.capture)), None)
-            except (ArbError, OSError, *UNREADABLE):
-                first = None  # a damaged or missing capture: the run reports it (file:line) when it reads it
-            if first is not None:
-                return first.ts
-        return WallClock().now_ms()
 
     @property
     def feeds(self) -> FeedSet | None:
@@ -147,7 +134,8 @@ class Engine:
         process that dies leaves its row ``running``, and the next start marks it ``crashed``.
         """
         if self.simulated and running_simulation() is None:
-            return await self._run_in_simulation()
+            # Awaited from an ordinary loop: market time cannot be the caller's loop time.
+            return await on_own_loop(self.run, self.stopping, self.speed)
         preflight(self.config)  # a port another process holds: refused before the lease, the database or a row
         with acquire_lease(self.db_url) as lease:
             try:
@@ -170,31 +158,6 @@ class Engine:
                     self.dashboard.stop()
                 if self._db is not None:
                     self._db.dispose()
-
-    async def _run_in_simulation(self) -> RunResult:
-        """A replay awaited from an ordinary loop (a test, an embedding program): it runs on its own
-        simulated loop in a worker thread, since market time cannot be the caller's loop time. Cancelling
-        the caller stops the run as a signal would, and waits for it to end."""
-        import concurrent.futures
-        import threading
-
-        self.stopping.install_signals = False  # signals reach the main thread only
-        started = threading.Event()
-
-        async def main() -> RunResult:
-            self.stopping.loop = asyncio.get_running_loop()
-            started.set()
-            return await self.run()
-
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="arb-simulation") as pool:
-            future = asyncio.wrap_future(pool.submit(run_simulation, main(), self.speed))
-            try:
-                return await asyncio.shield(future)
-            except asyncio.CancelledError:
-                if started.is_set():
-                    self.request_stop("cancelled")
-                await asyncio.wait([future])
-                raise
 
     async def _run(self, lease: Lease) -> RunResult:
         """The lifecycle, in order; each step below, in the order it runs."""
