@@ -166,6 +166,16 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
         waiting.clear()
         return stats.sync
 
+    def synced(found: BinanceMarket, line_no: int, what: str) -> DiffSync:
+        """The book's sync for a depth line of market ``found``: started by the first one; a depth line of
+        another market than the recording's is an error naming its line."""
+        if sync is None:
+            return start(found, line_no, what)
+        if found is not chosen:
+            raise CaptureFormatError(source, line_no, f"a {found.label} {what} in a "
+                                     f"{chosen.label if chosen else '?'} recording")
+        return sync
+
     if fixed is not None:
         choose(fixed)
     at = at if at is not None else Position()
@@ -180,12 +190,7 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
             ts = max(int(ns) // 1_000_000, last_ts)
             msg = orjson.loads(payload)
             if "lastUpdateId" in msg:
-                found = _snapshot_market(msg)
-                if sync is None:
-                    sync = start(found, line_no, "depth snapshot")
-                elif found is not chosen:
-                    raise CaptureFormatError(source, line_no, f"a {found.label} depth snapshot in a "
-                                             f"{chosen.label if chosen else '?'} recording")
+                sync = synced(_snapshot_market(msg), line_no, "depth snapshot")
                 named = msg.get("symbol")
                 if named is not None and named != wanted:
                     raise CaptureFormatError(source, line_no, f"a depth snapshot of {named!r}, not of "
@@ -198,11 +203,7 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
                 kind = data.get("e")
                 if kind == "depthUpdate":
                     found = _update_market(data)
-                    if sync is None:
-                        sync = start(found, line_no, "depth update")
-                    elif found is not chosen:
-                        raise CaptureFormatError(source, line_no, f"a {found.label} depth update in a "
-                                                 f"{chosen.label if chosen else '?'} recording")
+                    sync = synced(found, line_no, "depth update")
                     if str(data.get("s", "")).upper() != wanted:
                         raise CaptureFormatError(source, line_no, f"a depth update of {data.get('s')!r}, "
                                                  f"not of {stats.symbol} (the symbol asked for)")
