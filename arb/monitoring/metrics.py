@@ -248,18 +248,10 @@ def _funnel(snap: dict[str, Any]) -> Iterator[Metric]:
     updates = CounterMetricFamily("arb_book_updates", "Book updates from every venue.")
     updates.add_metric([], f["book_updates"])
     yield updates
-    stages = CounterMetricFamily("arb_funnel", "Decisions at each stage of the funnel.", labels=["stage"])
-    for stage in FUNNEL_STAGES:
-        stages.add_metric([stage], f[stage])
-    yield stages
-    rejected = CounterMetricFamily("arb_rejections", "Decisions not traded, by reason.", labels=["reason"])
-    for reason, n in f["rejected"].items():
-        rejected.add_metric([reason], n)
-    yield rejected
-    outcomes = CounterMetricFamily("arb_trades", "Executed pairs by outcome.", labels=["outcome"])
-    for outcome, n in f["outcomes"].items():
-        outcomes.add_metric([outcome], n)
-    yield outcomes
+    yield _counts("arb_funnel", "Decisions at each stage of the funnel.", "stage",
+                  {stage: f[stage] for stage in FUNNEL_STAGES})
+    yield _counts("arb_rejections", "Decisions not traded, by reason.", "reason", f["rejected"])
+    yield _counts("arb_trades", "Executed pairs by outcome.", "outcome", f["outcomes"])
 
 
 def _orders(snap: dict[str, Any]) -> Iterator[Metric]:
@@ -269,10 +261,7 @@ def _orders(snap: dict[str, Any]) -> Iterator[Metric]:
         for status, n in statuses.items():
             orders.add_metric([venue, status], n)
     yield orders
-    fills = CounterMetricFamily("arb_fills", "Fills of the executor's orders.", labels=["venue"])
-    for venue, n in snap["fills"].items():
-        fills.add_metric([venue], n)
-    yield fills
+    yield _counts("arb_fills", "Fills of the executor's orders.", "venue", snap["fills"])
 
 
 def _money(snap: dict[str, Any]) -> Iterator[Metric]:
@@ -283,16 +272,8 @@ def _money(snap: dict[str, Any]) -> Iterator[Metric]:
     yield pnl
     yield GaugeMetricFamily("arb_unsettled_pairs", "Executed pairs with an order not yet final.",
                             value=f["unsettled"])
-    balance = GaugeMetricFamily("arb_balance", "Free balance as last read.", labels=["venue", "asset"])
-    for venue, assets in snap["balances"].items():
-        for asset, amount in assets.items():
-            balance.add_metric([venue, asset], _float(amount))
-    yield balance
-    exposure = GaugeMetricFamily("arb_exposure", "Signed unhedged base left by pairs.", labels=["venue", "asset"])
-    for venue, assets in snap["exposure"].items():
-        for asset, qty in assets.items():
-            exposure.add_metric([venue, asset], _float(qty))
-    yield exposure
+    yield _per_asset("arb_balance", "Free balance as last read.", snap["balances"])
+    yield _per_asset("arb_exposure", "Signed unhedged base left by pairs.", snap["exposure"])
 
 
 def _risk(snap: dict[str, Any]) -> Iterator[Metric]:
@@ -312,6 +293,23 @@ def _risk(snap: dict[str, Any]) -> Iterator[Metric]:
                             value=_float(risk["pnl_today"]))
     yield GaugeMetricFamily("arb_daily_loss_limit_quote", "The daily loss limit, a positive number.",
                             value=_float(risk["daily_loss_limit"]))
+
+
+def _counts(name: str, doc: str, label: str, counts: dict[str, int]) -> CounterMetricFamily:
+    """A counter per key of ``counts`` (in its order), labelled ``label``."""
+    family = CounterMetricFamily(name, doc, labels=[label])
+    for key, n in counts.items():
+        family.add_metric([key], n)
+    return family
+
+
+def _per_asset(name: str, doc: str, amounts: dict[str, dict[str, str]]) -> GaugeMetricFamily:
+    """A gauge per venue and asset of ``amounts`` (venue -> asset -> exact decimal string)."""
+    family = GaugeMetricFamily(name, doc, labels=["venue", "asset"])
+    for venue, assets in amounts.items():
+        for asset, amount in assets.items():
+            family.add_metric([venue, asset], _float(amount))
+    return family
 
 
 def _float(exact: str) -> float:
