@@ -29,6 +29,7 @@ from arb.errors import ArbError
 # Every command: the module whose ``register(subparsers)`` adds it, and the line ``arb --help`` shows for it.
 # Only the chosen command's module is imported (as pip's command table does): ``arb --help`` imports none,
 # ``arb report`` only the report's, so no command pays for another's libraries (ccxt, dask, the engine).
+# Rows alike in shape: one entry per command, which is the table's point.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("arb.commands.run", "run the engine (offline on the shipped config by default)"),
     "config": ("arb.commands.config", "inspect configuration"),

@@ -23,7 +23,7 @@ from arb.domain.market import MarketRules
 from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
 from arb.errors import RateLimited
 from arb.venues.retry import BackoffPolicy, retry_read
-from arb.venues.throttle import (
+from arb.venues.throttle import (  # alike to venues/gate/facts.py's: the same keys, per request
     BALANCES,
     CANCEL,
     FETCH_FILLS,
@@ -50,6 +50,8 @@ class GuardedVenue:
         self.inner = venue
         self.name = venue.name
         self.client_ids = venue.client_ids
+        # Alike in shape to other constructors' attribute lists (marketdata/book.py's reset): plain
+        # assignments of what it was given.
         self.throttle = throttle
         self._backoff = backoff
         self._rng = rng

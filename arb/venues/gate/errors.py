@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import ccxt
 
-from arb.errors import (
+from arb.errors import (  # alike to venues/generic/errors.py's: each table's targets
     ArbError,
     AuthenticationError,
     BadSymbol,

@@ -20,7 +20,7 @@ from typing import Any
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import MarketRules, step_from_decimals
 from arb.errors import InvalidOrder
-from arb.venues.throttle import (
+from arb.venues.throttle import (  # alike to venues/guard.py's: Gate's budgets per key
     BALANCES,
     CANCEL,
     FETCH_FILLS,

@@ -23,7 +23,7 @@ from typing import Any
 
 import ccxt
 
-from arb.errors import (
+from arb.errors import (  # alike to venues/gate/errors.py's: each table's targets
     ArbError,
     AuthenticationError,
     BadSymbol,
