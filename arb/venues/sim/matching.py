@@ -27,6 +27,11 @@ The rules, one set for every venue:
   than its amount in all);
   - when the book crosses it (the opposite side at or through its price), taking the crossing liquidity.
   A capture without trades leaves only the last rule: a resting order fills only when the book crosses it.
+- **Amending** a resting order (:meth:`Matcher.amend`, Gate's ``PATCH /spot/orders/{id}``): a new amount alone
+  keeps the order's place in the queue, more or less than before; a new price puts it last at that price
+  (``queue_ahead`` the size shown there, and behind our own orders there), taking first what a ``gtc`` order
+  now crosses (a ``poc`` one that would cross is refused, nothing changed). An amount at or below what has
+  filled cancels the rest. Funds locked follow the order's new remainder; more than is available is refused.
 """
 
 from __future__ import annotations
@@ -170,6 +175,56 @@ class Matcher:
         self._finish(order, "cancelled", "cancelled", now_ms, events)
         return events
 
+    def amend(self, order: SimOrder, now_ms: int, *, amount: Decimal | None = None,
+              price: Decimal | None = None) -> list[Event]:
+        """Change a resting order's amount and/or price (the module's amending rule); the events, the order's
+        ``update`` among them. Refused, with nothing changed, as :meth:`place` refuses."""
+        if not order.is_open:
+            raise Refused(Refusal.ORDER_CLOSED, f"order {order.id} is already finished")
+        market = order.market
+        new_amount = order.amount if amount is None else amount
+        new_price = order.price if price is None else price
+        events: list[Event] = []
+        if new_amount <= order.filled_amount:
+            if new_amount <= 0 or new_amount % market.amount_step:
+                self.check(market, order.side, new_price, new_amount, order.time_in_force)  # raises
+            self._finish(order, "cancelled", "cancelled", now_ms, events)
+            return events
+        self.check(market, order.side, new_price, new_amount, order.time_in_force)
+        book = self.book(market.id)
+        reprice = new_price != order.price
+        if reprice and order.time_in_force == "poc" and _crossing(book, order.side, new_price):
+            raise Refused(Refusal.POST_ONLY_WOULD_TAKE)
+        left = new_amount - order.filled_amount
+        if order.side == "buy":
+            pay_currency, need = market.quote, left * new_price * (1 + _fee_on_top(market))
+        else:
+            pay_currency, need = market.base, left
+        more = need - order.locked
+        bal = self.balance(order.account, pay_currency)
+        if more > bal.available:
+            raise Refused(Refusal.INSUFFICIENT_FUNDS, f"{pay_currency} balance too small")
+        if more > 0:
+            bal.available -= more
+            bal.locked += more
+            order.locked += more
+        elif more < 0:
+            self._release(order, -more)
+        order.amount, order.price, order.update_ms = new_amount, new_price, now_ms
+        events.append(_order_event(order, "update"))
+        if not reprice:
+            return events  # its place in the queue is kept
+        resting = self._resting[market.id]
+        resting.remove(order)
+        self._take(order, book, now_ms, events)
+        if order.left == 0:
+            self._finish(order, "closed", "filled", now_ms, events)
+        else:
+            levels = book.bids if order.side == "buy" else book.asks
+            order.queue_ahead = levels.get(new_price, ZERO)
+            resting.append(order)  # last at its new price, our own orders there included
+        return events
+
     def open_orders(self, account: str | None = None, market_id: str | None = None) -> list[SimOrder]:
         return [o for mid, resting in self._resting.items() if market_id in (None, mid)
                 for o in resting if account in (None, o.account)]
@@ -212,7 +267,8 @@ class Matcher:
             return events
         side = "buy" if aggressor == "sell" else "sell"  # the resting side the trade hit
         reached = [o for o in resting if o.side == side and (o.price >= price if side == "buy" else o.price <= price)]
-        reached.sort(key=lambda o: (-o.price if side == "buy" else o.price, o.id))
+        # Price, then time: the resting list is in time order (an amended price goes last), and the sort is stable.
+        reached.sort(key=lambda o: -o.price if side == "buy" else o.price)
         left = amount
         for order in reached:
             if left <= 0:

@@ -45,6 +45,7 @@ class Engine:
     def __init__(self, pairs: Iterable[PairSpec], *, new_id: Callable[[], int] = next_venue_id) -> None:
         self.pairs = {p.id: p for p in pairs}
         self.matcher = Matcher((p.market for p in self.pairs.values()), new_id=new_id)
+        self.amend_texts: dict[int, str] = {}  # an order's last ``amend_text`` (Gate answers ``-`` for none)
 
     @property
     def books(self) -> dict[str, Book]:
@@ -107,6 +108,39 @@ class Engine:
         except Refused as exc:
             raise _gate_error(exc) from None
 
+    def amend(self, key: str, pair_id: str | None, ref: str, req: dict[str, object],
+              now_ms: int) -> tuple[SimOrder, list[Event]]:
+        """``PATCH /spot/orders/{order_id}``: a new ``amount`` and/or ``price`` of an open order (by id, or by
+        ``text`` while open), with an optional ``amend_text``. The matcher's amending rule
+        (``arb/venues/sim/matching.py``) is Gate's: only the amount changed keeps the order's priority, a new
+        price puts it last at that price, an amount below what has filled cancels it."""
+        order = self.find(key, pair_id, ref)
+        pair = self.pairs[order.market.id]
+        amount = price = None
+        if req.get("amount") is not None:
+            amount = _decimal(req.get("amount"), "amount")
+            if -amount.as_tuple().exponent > pair.amount_precision:  # type: ignore[operator]
+                raise GateApiError(400, "INVALID_PRECISION", f"amount precision exceeds {pair.amount_precision}")
+        if req.get("price") is not None:
+            price = _decimal(req.get("price"), "price")
+            if -price.as_tuple().exponent > pair.precision:  # type: ignore[operator]
+                raise GateApiError(400, "INVALID_PRECISION", f"price precision exceeds {pair.precision}")
+        if amount is None and price is None:
+            raise bad_param("either amount or price must be specified")
+        amend_text = _str(req.get("amend_text", ""), "amend_text")
+        if amend_text and not AMEND_TEXT_RE.fullmatch(amend_text):
+            raise bad_param("amend_text must be at most 31 of [0-9A-Za-z_.-]")
+        try:
+            events = self.matcher.amend(order, now_ms, amount=amount, price=price)
+        except Refused as exc:
+            raise _gate_error(exc) from None
+        if amend_text:
+            self.amend_texts[order.id] = amend_text
+        return order, events
+
+    def amend_text(self, order_id: int) -> str:
+        return self.amend_texts.get(order_id, "-")
+
     def cancel(self, key: str, pair_id: str | None, ref: str, now_ms: int) -> tuple[SimOrder, list[Event]]:
         order = self.find(key, pair_id, ref)
         try:
@@ -158,6 +192,9 @@ MAX_NUMBER = Decimal("1e15")
 # A plain decimal as Gate's clients send it ("1.5"); Decimal() alone would also take "1_0", " 1", "1e9",
 # non-ASCII digits and "NaN".
 DECIMAL_RE = re.compile(r"[0-9]{1,40}(?:\.[0-9]{1,40})?")
+# ``amend_text``: Gate documents it only as "custom info during amending order"; held to its ``text``
+# characters, without the ``t-`` prefix (an assumption: Gate states no rule).
+AMEND_TEXT_RE = re.compile(r"[0-9A-Za-z_.\-]{1,31}")
 
 
 def _str(value: object, name: str) -> str:

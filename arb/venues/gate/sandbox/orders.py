@@ -79,14 +79,15 @@ def avg_deal_price(order: SimOrder) -> Decimal:
     return avg.quantize(order.market.price_step.scaleb(-8), rounding=ROUND_HALF_EVEN).normalize()
 
 
-def order_json(order: SimOrder, event: str | None = None) -> dict[str, Any]:
-    """``/spot/orders`` as Gate answers it; with ``event``, a ``spot.orders`` push (put/update/finish)."""
+def order_json(order: SimOrder, event: str | None = None, amend_text: str = "-") -> dict[str, Any]:
+    """``/spot/orders`` as Gate answers it; with ``event``, a ``spot.orders`` push (put/update/finish).
+    ``amend_text``: the order's last amend's, ``-`` when it has none."""
     market = order.market
     other = market.quote if order.side == "buy" else market.base
     body: dict[str, Any] = {
         "id": str(order.id),
         "text": order.client_id,
-        "amend_text": "-",
+        "amend_text": amend_text,
         "create_time": str(order.create_ms // 1000),
         "update_time": str(order.update_ms // 1000),
         "create_time_ms": order.create_ms,
@@ -125,8 +126,8 @@ def order_json(order: SimOrder, event: str | None = None) -> dict[str, Any]:
     return body
 
 
-def trade_json(trade: SimTrade) -> dict[str, Any]:
-    """``/spot/my_trades`` as Gate answers it."""
+def trade_json(trade: SimTrade, amend_text: str = "-") -> dict[str, Any]:
+    """``/spot/my_trades`` as Gate answers it (``amend_text``: its order's last)."""
     return {
         "id": str(trade.id),
         "create_time": str(trade.create_ms // 1000),
@@ -141,15 +142,15 @@ def trade_json(trade: SimTrade) -> dict[str, Any]:
         "fee_currency": trade.fee_currency,
         "point_fee": "0",
         "gt_fee": "0",
-        "amend_text": "-",
+        "amend_text": amend_text,
         "sequence_id": str(trade.id),
         "text": trade.client_id,
     }
 
 
-def trade_ws_json(trade: SimTrade) -> dict[str, Any]:
+def trade_ws_json(trade: SimTrade, amend_text: str = "-") -> dict[str, Any]:
     """A ``spot.usertrades`` push."""
-    body = trade_json(trade)
+    body = trade_json(trade, amend_text)
     body["create_time"] = trade.create_ms // 1000
     body["id"] = trade.id
     return body

@@ -33,6 +33,7 @@ from arb.venues.gate.sandbox.orders import fmt, order_json, trade_json
 from arb.venues.gate.sandbox.public import PREFIX, PublicApi, is_public
 from arb.venues.gate.sandbox.query import int_param
 from arb.venues.gate.sandbox.ratelimit import Verdict, WindowLimiter
+from arb.venues.sim.orders import SimOrder
 
 KEY = web.RequestKey("api_key", str)
 LIMIT = web.RequestKey("ratelimit", Verdict)
@@ -75,6 +76,7 @@ class RestApi:
             web.delete(p + "/spot/orders", self.cancel_all),
             web.get(p + "/spot/orders/{order_id}", self.get_order),
             web.delete(p + "/spot/orders/{order_id}", self.cancel_order),
+            web.patch(p + "/spot/orders/{order_id}", self.amend_order),
             web.get(p + "/spot/open_orders", self.open_orders),
             web.get(p + "/spot/my_trades", self.my_trades),
         ]
@@ -193,8 +195,8 @@ class RestApi:
             raise asyncio.CancelledError
         if self.faults.order_response_delay_s > 0:
             await asyncio.sleep(self.faults.order_response_delay_s)
-            return web.json_response(order_json(self.engine.orders[order.id]), status=201)
-        return web.json_response(order_json(order), status=201)
+            return web.json_response(self._order(self.engine.orders[order.id]), status=201)
+        return web.json_response(self._order(order), status=201)
 
     async def list_orders(self, request: web.Request) -> web.Response:
         q = request.query
@@ -210,12 +212,12 @@ class RestApi:
         orders.sort(key=lambda o: o.id, reverse=True)
         limit = int_param(q.get("limit", "100"), "limit", 1, 1000)
         page = int_param(q.get("page", "1"), "page", 1, 10**6)
-        return web.json_response([order_json(o) for o in orders[(page - 1) * limit : page * limit]])
+        return web.json_response([self._order(o) for o in orders[(page - 1) * limit : page * limit]])
 
     async def open_orders(self, request: web.Request) -> web.Response:
         by_pair: dict[str, list[dict[str, Any]]] = {}
         for order in self.engine.open_orders(request[KEY]):
-            by_pair.setdefault(order.market.id, []).append(order_json(order))
+            by_pair.setdefault(order.market.id, []).append(self._order(order))
         return web.json_response(
             [{"currency_pair": p, "total": len(o), "orders": o} for p, o in by_pair.items()]
         )
@@ -224,14 +226,35 @@ class RestApi:
         order = self.engine.find(
             request[KEY], request.query.get("currency_pair"), request.match_info["order_id"]
         )
-        return web.json_response(order_json(order))
+        return web.json_response(self._order(order))
+
+    async def amend_order(self, request: web.Request) -> web.Response:
+        """``PATCH /spot/orders/{order_id}``: ``amount`` and/or ``price``, ``amend_text``, in the JSON body;
+        ``currency_pair`` in the body or the query (ccxt sends its params in both). Charged to the market's
+        order budget, as Gate counts amends with placements."""
+        key = request[KEY]
+        req = _json_object(await request.read() or b"{}")
+        pair_id = req.get("currency_pair", request.query.get("currency_pair"))
+        if pair_id is not None and not isinstance(pair_id, str):
+            raise bad_param("currency_pair must be a string")
+        pair = self.engine.pair(pair_id)
+        verdict = self.order_limiter.hit((key, pair.id), self.now_s())
+        request[LIMIT] = verdict
+        if not verdict.allowed:
+            raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded")
+        order, events = self.engine.amend(key, pair.id, request.match_info["order_id"], req, self.now_ms())
+        self.publish(events)
+        return web.json_response(self._order(order))
+
+    def _order(self, order: SimOrder) -> dict[str, Any]:
+        return order_json(order, amend_text=self.engine.amend_text(order.id))
 
     async def cancel_order(self, request: web.Request) -> web.Response:
         order, events = self.engine.cancel(
             request[KEY], request.query.get("currency_pair"), request.match_info["order_id"], self.now_ms()
         )
         self.publish(events)
-        return web.json_response(order_json(order))
+        return web.json_response(self._order(order))
 
     async def cancel_all(self, request: web.Request) -> web.Response:
         side = request.query.get("side")
@@ -241,7 +264,7 @@ class RestApi:
             request[KEY], request.query.get("currency_pair"), side, self.now_ms()
         )
         self.publish(events)
-        return web.json_response([order_json(o) for o in orders])
+        return web.json_response([self._order(o) for o in orders])
 
     async def my_trades(self, request: web.Request) -> web.Response:
         q = request.query
@@ -260,7 +283,7 @@ class RestApi:
         ]
         trades.sort(key=lambda t: t.id, reverse=True)
         limit = int_param(q.get("limit", "100"), "limit", 1, 1000)
-        return web.json_response([trade_json(t) for t in trades[:limit]])
+        return web.json_response([trade_json(t, self.engine.amend_text(t.order_id)) for t in trades[:limit]])
 
 
 def _client_gone(request: web.Request) -> bool:

@@ -48,8 +48,10 @@ class Connection:
 
 
 class WsHub:
-    def __init__(self, books: dict[str, Book], secrets: dict[str, str], now_s: Callable[[], float]) -> None:
+    def __init__(self, books: dict[str, Book], secrets: dict[str, str], now_s: Callable[[], float],
+                 amend_text: Callable[[int], str] = lambda order_id: "-") -> None:
         self.books = books
+        self.amend_text = amend_text  # an order's last ``amend_text``, which its pushes carry
         self.secrets = secrets
         self.now_s = now_s
         self.connections: set[Connection] = set()
@@ -222,10 +224,10 @@ class WsHub:
         if sub is None or sub[0] != event.account:
             return []
         if isinstance(event, OrderEvent):
-            pair, body = event.order.market.id, order_json(event.order, event.event)
+            pair, body = event.order.market.id, order_json(event.order, event.event, self.amend_text(event.order.id))
         else:
             assert isinstance(event, TradeEvent)
-            pair, body = event.trade.market, trade_ws_json(event.trade)
+            pair, body = event.trade.market, trade_ws_json(event.trade, self.amend_text(event.trade.order_id))
         if "!all" not in sub[1] and pair not in sub[1]:
             return []
         return [self._frame(channel, "update", result=[body])]
