@@ -11,6 +11,9 @@ Resolution (:func:`resolve`), for ``[venues.<name>]`` with optional ``adapter`` 
 So ``[venues.gate_main]`` and ``[venues.gate_hedge]`` with ``adapter = "gate"`` are two Gate accounts
 under names the user chose. Adding a venue package: one line in :data:`ADAPTERS` (docs/ARCHITECTURE.md,
 "Adding a venue").
+
+The adapters are data until a venue is opened, and ccxt's ids are read from its files
+(:mod:`arb.venues.ccxt_exchanges`): resolving a config imports no ccxt (``tests/test_startup.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from arb.venues.adapter import VenueAdapter, VenueRef
 from arb.venues.binance.adapter import ADAPTER as BINANCE
+from arb.venues.ccxt_exchanges import exchanges
 from arb.venues.gate.adapter import ADAPTER as GATE
 from arb.venues.generic.adapter import ADAPTER as GENERIC
 
@@ -36,12 +40,6 @@ class UnknownVenue(ValueError):
     """The config names no adapter and no ccxt exchange id; the message says what would."""
 
 
-def _ccxt_ids() -> list[str]:
-    import ccxt  # ~0.5 s: only when a config is resolved
-
-    return list(ccxt.exchanges)
-
-
 def _claimed(ccxt_id: str) -> VenueAdapter | None:
     return next((a for a in ADAPTERS.values() if ccxt_id in a.ccxt_ids), None)
 
@@ -49,7 +47,7 @@ def _claimed(ccxt_id: str) -> VenueAdapter | None:
 def resolve(name: str, adapter: str | None = None, ccxt_id: str | None = None) -> VenueRef:
     """The adapter and ccxt id of the venue configured as ``[venues.<name>]``; :class:`UnknownVenue` if none."""
     key = adapter or name
-    known = _ccxt_ids()
+    known = exchanges()
     if ccxt_id is not None and ccxt_id not in known:
         close = difflib.get_close_matches(ccxt_id, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

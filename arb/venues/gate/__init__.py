@@ -9,11 +9,33 @@
 - :mod:`exchange`  ``GateExchange`` (``ccxt.pro.gate`` subclass wiring the above)
 - :mod:`feed`      ``GateBookFeed``: our ``spot.order_book_update`` + ``with_id`` snapshot sync
 - :mod:`adapter`   ``GateAdapter``: all of the above behind :class:`arb.venues.adapter.VenueAdapter`
+
+The names below that import ccxt (``GateExchange``, ``translate``, ``translating``) are loaded on first use
+(PEP 562), not when the package is: the venue registry imports the adapter, which is data until an
+exchange is opened, and ``arb config check`` should not pay ~0.5 s for ccxt to check a config.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from arb.venues.gate.clock import ServerClock
-from arb.venues.gate.errors import translate, translating
-from arb.venues.gate.exchange import GateExchange
 from arb.venues.gate.facts import GATE, client_order_id, parse_currency_pairs
 
+if TYPE_CHECKING:
+    from arb.venues.gate.errors import translate, translating
+    from arb.venues.gate.exchange import GateExchange
+
+_HOME = {"GateExchange": "arb.venues.gate.exchange", "translate": "arb.venues.gate.errors",
+         "translating": "arb.venues.gate.errors"}
+
 __all__ = ["GATE", "GateExchange", "ServerClock", "client_order_id", "parse_currency_pairs", "translate", "translating"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'arb.venues.gate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value  # once: later lookups are plain attribute reads
+    return value

@@ -6,6 +6,11 @@
 - sandbox: arb's local Gate-compatible exchange (``arb/venues/gate/sandbox``), started in-process on loopback (or the
   configured external one), spoken to through exactly the same client;
 - books: arb's own update-id sync (:class:`GateBookFeed`): ccxt's gate spot feed does not detect gaps.
+
+The module itself is data (key, ccxt ids, field names, quirks, the sandbox's step rule): what opens an
+exchange or a feed imports ccxt, aiohttp and the sandbox inside the method that opens it, so the registry
+holds this adapter and ``arb config check`` checks a config without importing ccxt
+(``tests/test_startup.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from arb.errors import BadSymbol, ConfigError
 from arb.eventloop.clock import MarketClock
 from arb.venues.adapter import Closers, Endpoint, SandboxLink, VenueRef, check_tradable, listed_as
 from arb.venues.gate.facts import CLIENT_IDS, GATE_SPOT_LIMITS, decimals_of_step
-from arb.venues.live import LiveQuirks, LiveVenue
+from arb.venues.live.quirks import LiveQuirks
 from arb.venues.throttle import VenueLimits
 
 if TYPE_CHECKING:
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from arb.venues.gate.feed import GateBookFeed
     from arb.venues.gate.sandbox import PairSpec
     from arb.venues.gate.sandbox.command import SandboxCommand
+    from arb.venues.live.venue import LiveVenue
 
 QUIRKS = LiveQuirks(
     client_ids=CLIENT_IDS,
@@ -130,6 +136,7 @@ def _timeout_ms(config: Config) -> int:
 def live_venue(name: str, exchange: Any) -> LiveVenue:
     """A Gate exchange (``GateExchange``) behind the venue protocol with Gate's quirks and error table."""
     from arb.venues.gate.errors import translate
+    from arb.venues.live.venue import LiveVenue
 
     return LiveVenue(name, exchange, quirks=QUIRKS, translate=translate)
 

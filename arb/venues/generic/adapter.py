@@ -9,6 +9,10 @@
 - client ids in ccxt's unified ``clientOrderId``, in the venue's documented format (``client_ids.KNOWN``);
 - a venue arb cannot look orders up on by client id is refused for live trading (:meth:`live_refusal`):
   an order whose answer is lost could never be found, so arb would be trading blind.
+
+The adapter is data until a venue is opened: ccxt (its classes, its exception table) is imported inside the
+functions that open an exchange or build a feed, and which venues ccxt.pro streams is read from ccxt's files
+(:mod:`arb.venues.ccxt_exchanges`), so the registry and ``arb config check`` do without ccxt.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 from arb.domain.ids import ClientIdFormat
 from arb.errors import ConfigError
 from arb.venues.adapter import Closers, Endpoint, Feed, SandboxLink, VenueRef, check_tradable
+from arb.venues.ccxt_exchanges import pro_exchanges
 from arb.venues.generic.client_ids import DEFAULT, KNOWN, ClientIdFacts
-from arb.venues.generic.errors import translating, translator
 from arb.venues.guard import GuardedVenue
-from arb.venues.live import LiveQuirks, LiveVenue
+from arb.venues.live.quirks import LiveQuirks
 from arb.venues.throttle import VenueLimits, VenueThrottle, loop_time
 
 if TYPE_CHECKING:
@@ -67,6 +71,9 @@ def guarded_venue(
     rng: Callable[[], float] = random.random,
 ) -> GuardedVenue:
     """``exchange`` behind the venue protocol, its every request throttled by arb at ccxt's declared rate."""
+    from arb.venues.generic.errors import translator
+    from arb.venues.live.venue import LiveVenue
+
     throttle = VenueThrottle(name, declared_limits(exchange, rate_limit_per_s), clock=clock, wall=wall, sleep=sleep)
     exchange.enableRateLimit = True  # ccxt then calls ``throttle(cost)`` before each request: ours
     exchange.throttle = throttle.acquire_cost
@@ -105,9 +112,7 @@ class CcxtAdapter:
         return None
 
     def books_refusal(self, ccxt_id: str) -> str | None:
-        import ccxt.pro
-
-        if ccxt_id in ccxt.pro.exchanges:
+        if ccxt_id in pro_exchanges():
             return None
         return ("ccxt has no WebSocket (ccxt.pro) support for this venue: it cannot feed books or trade here; "
                 "give it a capture_venue and kind = \"paper\"")
@@ -116,6 +121,8 @@ class CcxtAdapter:
         raise ValueError(f"the {self.key} adapter has no sandbox")
 
     async def open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
+        from arb.venues.generic.errors import translating
+
         refusal = self.live_refusal(ref.ccxt_id)
         if refusal is not None:  # config validation refuses it first; never trade blind
             raise ConfigError(str(config.path), f"venues.{ref.name}", refusal)
