@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 
 from arb.errors import CaptureFormatError
-from arb.marketdata.book_side import check_precision
 from arb.marketdata.capture.events import CaptureEvent, CaptureLine, CaptureTrade, Level
 from arb.marketdata.drops import BOUNDED_DECIMAL, COMPILED, capture_side
 
@@ -135,6 +134,10 @@ def _levels_one_by_one(raw: Any, field: str, fail: Any) -> tuple[Level, ...]:
                 fail(f"{field}[{i}]: not a plain non-negative decimal: {_short(level)}")
             fail(f"{field}[{i}]: {_short(level)} is 1e15 or more, beyond any price or amount arb handles")
         if len(price) > 16:  # shorter, it has at most 15 digits
+            # Here, not at the top: the book imports numpy (~0.15 s), which `arb config check` (reading a
+            # capture's first line) never needs but for a price this long.
+            from arb.marketdata.book_side import check_precision
+
             try:
                 check_precision(price)  # what the book can key: the rule it applies itself
             except ValueError as exc:
