@@ -20,7 +20,7 @@ from arb.domain.market import Side
 from arb.domain.venue import FillReport
 from arb.errors import VenueError
 from arb.venues.gate.exchange import GateExchange
-from arb.venues.gate.private_stream import ExchangeRest, GatePrivateStream
+from arb.venues.gate.private_stream import ExchangeRest, GatePrivateStream, for_exchange
 from arb.venues.gate.sandbox import Sandbox
 
 from .conftest import ASKS, BIDS, KEY, PAIR, SECRET, FakeClock, make_config
@@ -188,9 +188,11 @@ async def test_a_repeated_push_is_delivered_once(sb: Sandbox, exchange: GateExch
 async def test_a_fill_before_the_stream_connects_is_reconciled_for_a_tracked_order(
         sb: Sandbox, exchange: GateExchange) -> None:
     gate, fills = Gate(), Fills()
-    stream = make_stream(sb, exchange, gate)
+    order_id = await rest_order(exchange, "1", "27.094", "t-maker4")  # the exchange measures Gate's clock
+    # Built from the exchange as a run would: its key, its measured server clock, its (sandbox's) WebSocket.
+    stream = for_exchange(exchange, "gate", MARKETS, sleep=gate)
+    assert stream.ws_url == sb.ws_url
     stream.watch_fills(fills)
-    order_id = await rest_order(exchange, "1", "27.094", "t-maker4")
     stream.track(order_id, "LINK/USDT")
     sb.push_trade("LINK_USDT", D("27.094"), D("1"), "sell")
     async with running(stream):
