@@ -169,6 +169,10 @@ class HedgeLedger:
     def hedged(self, side: Side) -> Decimal:
         return self._accounts[side].hedged
 
+    def retry_at_ms(self, side: Side) -> int:
+        """When a short hedge's rest may go (0: no backoff pending)."""
+        return self._accounts[side].retry_at_ms
+
     def failed(self, side: Side) -> bool:
         return self._accounts[side].failed
 

@@ -32,7 +32,16 @@ from datetime import datetime
 from typing import TypeVar
 
 from arb.domain.market import MarketRules
-from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
+from arb.domain.venue import (
+    BalanceReport,
+    FillListener,
+    FillReport,
+    FillStream,
+    OrderReport,
+    OrderRequest,
+    PreparedOrder,
+    Venue,
+)
 from arb.eventloop.simloop import is_time_held
 
 T = TypeVar("T")
@@ -116,3 +125,19 @@ class LatentVenue:
 
     async def balances(self) -> dict[str, BalanceReport]:
         return await self._over_the_wire(self.inner.balances)
+
+    def watch_fills(self, listener: FillListener) -> None:
+        """The inner venue's fill stream, each push arriving a ``back`` trip after the venue made the fill
+        (a private stream's frame crosses the same network as an answer)."""
+        if not isinstance(self.inner, FillStream):
+            raise TypeError(f"{self.name}: the venue has no fill stream")
+        loop = asyncio.get_running_loop()
+
+        def arrive(fill: FillReport) -> None:
+            back = self._trip(self.latency.back_s)
+            if back:
+                loop.call_later(back, listener, fill)
+            else:
+                listener(fill)
+
+        self.inner.watch_fills(arrive)

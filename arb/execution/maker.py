@@ -1,0 +1,256 @@
+"""One maker-taker route at work: post-only quotes resting on the maker venue, every fill of them hedged on
+the taker venue with an IOC, exactly once.
+
+The pure rules are :mod:`arb.quoting` (pricing, sizing, refresh, the hedge ledger); this module only moves
+orders. Its two inputs:
+
+- :meth:`MakerRoute.on_books`, after either venue's book for the symbol changed: each quoting side is
+  re-priced from the books and the free funds; a resting quote with a refresh reason is cancelled, and a
+  side with none resting gets a fresh one if one pays and the side may quote (the ledger's bound);
+- the maker venue's fill stream (:class:`arb.domain.venue.FillStream`): a fill of one of this route's quotes
+  goes to the ledger, keyed by trade id, and the hedges it makes due are sent at once. Fills are taken from
+  the stream only, never from an order's answer or state, so a fill during a cancel's flight, after the
+  cancel's acknowledgement or before the placement's acknowledgement is hedged like any other, once.
+
+Every order is given to the :class:`Journal` before it is sent (an order sent is an order recorded), and
+every answer after. A hedge that comes back short is retried after the ledger's backoff, its limit widened;
+past ``max_attempts`` the side has failed, quoting stops on it, and ``on_failed`` (the leg policy) is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from arb.domain.market import Side
+from arb.domain.orders import VenueState
+from arb.domain.venue import FillReport, FillStream, OrderReport, OrderRequest, Venue
+from arb.errors import ArbError
+from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
+from arb.quoting.pricing import Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, walk
+from arb.quoting.refresh import RefreshRule, refresh_reason
+from arb.quoting.sizing import Funds, size_quote
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """A maker symbol's route, as configured."""
+
+    symbol: str
+    maker: str  # venue names
+    taker: str
+    sides: tuple[Side, ...]  # the maker sides quoted
+    size: Decimal  # base units per quote
+    terms: QuoteTerms
+    refresh: RefreshRule
+    hedge: HedgeRules
+    max_notional: Decimal
+
+
+class Books(Protocol):
+    """The run's books as the route reads them: a side's levels best first, and the book's age."""
+
+    def levels(self, venue: str, symbol: str, side: str) -> Sequence[Level]: ...
+
+    def age_ms(self, venue: str, symbol: str) -> int: ...
+
+
+class Journal(Protocol):
+    """Where the route's orders are recorded: ``before_send`` is awaited before the request leaves."""
+
+    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None) -> None: ...
+
+    async def answered(self, venue: str, report: OrderReport) -> None: ...
+
+    async def maker_fill(self, fill: FillReport) -> None: ...
+
+
+@dataclass(slots=True)
+class _Resting:
+    quote: Quote
+    client_order_id: str
+    quoted_at_ms: int
+    cancelling: bool = False
+
+
+@dataclass
+class MakerRoute:
+    spec: RouteSpec
+    maker: Venue
+    taker: Venue
+    books: Books
+    journal: Journal
+    funds: Callable[[], Funds]
+    now_ms: Callable[[], int]
+    new_client_id: Callable[[str], str]  # purpose ("quote", "hedge") -> a client order id for its venue
+    max_book_age_ms: int
+    on_failed: Callable[[Side, Decimal], None] = lambda side, waiting: None
+    ledger: HedgeLedger = field(init=False)
+    _resting: dict[Side, _Resting] = field(default_factory=dict)
+    _ours: dict[str, Side] = field(default_factory=dict)  # client order id of every quote -> its side
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ledger = HedgeLedger(self.spec.hedge)
+        if not isinstance(self.maker, FillStream):
+            raise TypeError(f"{self.spec.maker}: a maker venue needs a fill stream")
+        self.maker.watch_fills(self._on_fill)
+
+    # -- quotes ---------------------------------------------------------------------------------------
+    async def on_books(self) -> None:
+        """Re-price each side; cancel what must go, place what pays."""
+        for side in self.spec.sides:
+            await self._refresh(side)
+
+    async def _refresh(self, side: Side) -> None:
+        spec, now = self.spec, self.now_ms()
+        stale = self.books.age_ms(spec.taker, spec.symbol) > self.max_book_age_ms
+        fresh = self._fresh(side) if not stale else NoQuote("stale_book")
+        resting = self._resting.get(side)
+        if resting is not None:
+            if resting.cancelling:
+                return
+            reason = refresh_reason(resting.quote, resting.quoted_at_ms, fresh, now, spec.refresh,
+                                    taker_book_stale=stale)
+            if reason is None and self.ledger.may_quote(side):
+                return
+            await self._cancel(side, resting)
+            # The cancel took its round trip: books, funds and the ledger may have moved meanwhile.
+            stale = self.books.age_ms(spec.taker, spec.symbol) > self.max_book_age_ms
+            fresh = self._fresh(side) if not stale else NoQuote("stale_book")
+        if isinstance(fresh, Quote) and self.ledger.may_quote(side) and side not in self._resting:
+            await self._place(fresh)
+
+    def _fresh(self, side: Side) -> Quote | NoQuote:
+        spec = self.spec
+        hedge_side = "bids" if side is Side.BUY else "asks"
+        own_same = self.books.levels(spec.maker, spec.symbol, "bids" if side is Side.BUY else "asks")
+        own_other = self.books.levels(spec.maker, spec.symbol, "asks" if side is Side.BUY else "bids")
+        return size_quote(side, spec.size, list(self.books.levels(spec.taker, spec.symbol, hedge_side)), spec.terms,
+                          self.funds(), spec.max_notional, self.maker.market_rules(spec.symbol),
+                          self.taker.market_rules(spec.symbol),
+                          maker_best_same=own_same[0][0] if own_same else None,
+                          maker_best_opposite=own_other[0][0] if own_other else None)
+
+    async def _place(self, quote: Quote) -> None:
+        request = OrderRequest(self.new_client_id("quote"), self.spec.symbol, quote.side, quote.amount, quote.price,
+                               "poc")
+        self._ours[request.client_order_id] = quote.side
+        self._resting[quote.side] = _Resting(quote, request.client_order_id, self.now_ms())
+        await self.journal.before_send(self.spec.maker, request, "quote", quote)
+        try:
+            report = await self.maker.place(request)
+        except ArbError as exc:  # refused (post-only would take, funds): nothing rests
+            log.info("%s %s quote refused: %s", self.spec.symbol, quote.side, exc)
+            self._resting.pop(quote.side, None)
+            return
+        await self.journal.answered(self.spec.maker, report)
+        if report.state is not VenueState.OPEN:
+            self._resting.pop(quote.side, None)
+
+    async def _cancel(self, side: Side, resting: _Resting) -> None:
+        resting.cancelling = True
+        report = await self.maker.cancel(resting.client_order_id, self.spec.symbol)
+        await self.journal.answered(self.spec.maker, report)
+        if self._resting.get(side) is resting:
+            del self._resting[side]
+
+    async def close(self) -> None:
+        """Cancel every resting quote and wait for the hedges in flight (the run's end, the kill switch)."""
+        for side, resting in list(self._resting.items()):
+            if not resting.cancelling:
+                await self._cancel(side, resting)
+        while self._tasks:
+            await asyncio.gather(*self._tasks)
+
+    @property
+    def resting(self) -> dict[Side, Quote]:
+        return {side: r.quote for side, r in self._resting.items()}
+
+    # -- fills and hedges -----------------------------------------------------------------------------
+    def _on_fill(self, fill: FillReport) -> None:
+        side = self._ours.get(fill.client_order_id or "")
+        if side is None or fill.symbol != self.spec.symbol:
+            return  # another route's, or an order of the taker-taker executor on the same venue
+        price = self._hedge_price(side, fill.amount)
+        self._spawn(self.journal.maker_fill(fill))
+        for request in self.ledger.on_fill(MakerFill(fill.trade_id, side, fill.amount, fill.price), price,
+                                           self.now_ms()):
+            self._spawn(self._hedge(request))
+
+    def _hedge_price(self, side: Side, amount: Decimal) -> Decimal:
+        """The taker's best price for ``side``'s hedge: what the ledger checks a hedge's minimum notional at."""
+        levels = self.books.levels(self.spec.taker, self.spec.symbol, "bids" if side is Side.BUY else "asks")
+        return levels[0][0] if levels else Decimal(0)
+
+    async def _hedge(self, request: HedgeRequest) -> None:
+        spec = self.spec
+        levels = self.books.levels(spec.taker, spec.symbol, "bids" if request.maker_side is Side.BUY else "asks")
+        reference = _reference(levels, request.amount)
+        if reference is None:  # an empty book: nothing to price a limit on; the backoff, then again
+            self._hedge_done(request, Decimal(0))
+            return
+        limit = hedge_limit(request.maker_side, reference, spec.terms.slippage_buffer_bps + request.widen_bps,
+                            self.taker.market_rules(spec.symbol).price_step)
+        order = OrderRequest(self.new_client_id("hedge"), spec.symbol, request.side, request.amount, limit, "ioc")
+        await self.journal.before_send(spec.taker, order, "hedge", None)
+        try:
+            report = await self.taker.place(order)
+        except ArbError as exc:
+            log.warning("%s hedge %s %s refused: %s", spec.symbol, request.side, request.amount, exc)
+            self._hedge_done(request, Decimal(0))
+            return
+        await self.journal.answered(spec.taker, report)
+        self._hedge_done(request, report.filled)
+
+    def _hedge_done(self, request: HedgeRequest, filled: Decimal) -> None:
+        side = request.maker_side
+        if self.ledger.on_hedge_done(request.key, filled, self.now_ms()):
+            self.on_failed(side, self.ledger.waiting(side))
+            return
+        self._send_due(side)
+
+    def _send_due(self, side: Side) -> None:
+        """Send what is due now (the rest of a short hedge, fills that waited for it); if the rest waits for
+        its backoff, come back then."""
+        now = self.now_ms()
+        due = self.ledger.due(now, {side: self._hedge_price(side, self.ledger.waiting(side))})
+        for request in due:
+            self._spawn(self._hedge(request))
+        retry_at = self.ledger.retry_at_ms(side)
+        if not due and retry_at > now:
+            self._spawn(self._send_due_at(side, retry_at))
+
+    async def _send_due_at(self, side: Side, at_ms: int) -> None:
+        await asyncio.sleep((at_ms - self.now_ms()) / 1000)
+        self._send_due(side)
+
+    def _spawn(self, work: object) -> None:
+        task = asyncio.ensure_future(work)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            assert exc is not None
+            log.error("%s maker route task failed: %r", self.spec.symbol, exc)
+            self.errors.append(exc)  # the run checks this: no background task dies silently
+
+
+def _reference(levels: Sequence[Level], amount: Decimal) -> Walk | None:
+    """What a hedge of ``amount`` is priced on: the walk, or when the book holds less, its deepest level
+    (the IOC takes what there is and the rest is retried)."""
+    walked = walk(levels, amount)
+    if walked is None and levels:
+        deepest = levels[-1][0]
+        walked = Walk(amount, deepest * amount, deepest)
+    return walked
