@@ -170,12 +170,17 @@ def funnel(session: Session, run_id: int) -> list[FunnelRow]:
     rejected: Counter[tuple[str, str, str]] = Counter()
     executed: Counter[tuple[str, str, str]] = Counter()
     profit: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for opp in run_opportunities(session, run_id):
-        key = (opp.symbol, opp.buy_venue, opp.sell_venue)
+    # The columns counted, not Opportunity objects: a run detects thousands, and building them took ~10x
+    # as long as reading their rows (`arb report`'s start, bench/bench_startup.py).
+    stmt = (select(Opportunity.symbol, Opportunity.buy_venue, Opportunity.sell_venue, Opportunity.decision,
+                   Opportunity.expected_profit)
+            .where(Opportunity.run_id == run_id).order_by(Opportunity.id))
+    for symbol, buy_venue, sell_venue, decision, expected_profit in session.execute(stmt):
+        key = (symbol, buy_venue, sell_venue)
         seen[key] += 1
-        if opp.decision == "executed":
+        if decision == "executed":
             executed[key] += 1
-            profit[key] += opp.expected_profit
+            profit[key] += expected_profit
         else:
             rejected[key] += 1
     return [FunnelRow(*key, seen[key], rejected[key], executed[key], profit[key]) for key in sorted(seen)]
@@ -183,10 +188,10 @@ def funnel(session: Session, run_id: int) -> list[FunnelRow]:
 
 def rejections(session: Session, run_id: int) -> list[RejectionRow]:
     """Rejected opportunities counted per symbol, venue pair and reason code."""
+    stmt = (select(Opportunity.symbol, Opportunity.buy_venue, Opportunity.sell_venue, Opportunity.reason)
+            .where(Opportunity.run_id == run_id, Opportunity.decision == "rejected"))
     counts: Counter[tuple[str, str, str, str]] = Counter(
-        (o.symbol, o.buy_venue, o.sell_venue, o.reason or "")
-        for o in run_opportunities(session, run_id)
-        if o.decision == "rejected"
+        (symbol, buy_venue, sell_venue, reason or "") for symbol, buy_venue, sell_venue, reason in session.execute(stmt)
     )
     return [RejectionRow(*key, counts[key]) for key in sorted(counts)]
 
