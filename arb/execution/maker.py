@@ -10,7 +10,11 @@ orders. Its two inputs:
 - the maker venue's fill stream (:class:`arb.domain.venue.FillStream`): a fill of one of this route's quotes
   goes to the ledger, keyed by trade id, and the hedges it makes due are sent at once. Fills are taken from
   the stream only, never from an order's answer or state, so a fill during a cancel's flight, after the
-  cancel's acknowledgement or before the placement's acknowledgement is hedged like any other, once.
+  cancel's acknowledgement or before the placement's acknowledgement is hedged like any other, once. A
+  repeated trade id (a stream delivers at least once) is neither journalled nor hedged again. A quote whose
+  fills reach its amount no longer rests; a cancel the venue answers "not found" or "closed" found it
+  finished (filled while the cancel was on its way), and any other failed cancel leaves it resting for the
+  next refresh.
 
 Every order is given to the :class:`Journal` before it is sent (an order sent is an order recorded), and
 every answer after. A hedge that comes back short is retried after the ledger's backoff, its limit widened;
@@ -29,7 +33,7 @@ from typing import Protocol
 from arb.domain.market import Side
 from arb.domain.orders import VenueState
 from arb.domain.venue import FillReport, FillStream, OrderReport, OrderRequest, Venue
-from arb.errors import ArbError
+from arb.errors import ArbError, InvalidOrder, OrderNotFound
 from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
 from arb.quoting.pricing import Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, walk
 from arb.quoting.refresh import RefreshRule, refresh_reason
@@ -77,6 +81,7 @@ class _Resting:
     client_order_id: str
     quoted_at_ms: int
     cancelling: bool = False
+    filled: Decimal = Decimal(0)  # its fills from the stream
 
 
 @dataclass
@@ -94,6 +99,7 @@ class MakerRoute:
     ledger: HedgeLedger = field(init=False)
     _resting: dict[Side, _Resting] = field(default_factory=dict)
     _ours: dict[str, Side] = field(default_factory=dict)  # client order id of every quote -> its side
+    _fills: set[str] = field(default_factory=set)  # trade ids of the maker fills taken
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     errors: list[BaseException] = field(default_factory=list)
 
@@ -143,22 +149,38 @@ class MakerRoute:
         request = OrderRequest(self.new_client_id("quote"), self.spec.symbol, quote.side, quote.amount, quote.price,
                                "poc")
         self._ours[request.client_order_id] = quote.side
-        self._resting[quote.side] = _Resting(quote, request.client_order_id, self.now_ms())
+        resting = self._resting[quote.side] = _Resting(quote, request.client_order_id, self.now_ms())
         await self.journal.before_send(self.spec.maker, request, "quote", quote)
         try:
             report = await self.maker.place(request)
         except ArbError as exc:  # refused (post-only would take, funds): nothing rests
             log.info("%s %s quote refused: %s", self.spec.symbol, quote.side, exc)
-            self._resting.pop(quote.side, None)
+            self._forget(quote.side, resting)
             return
         await self.journal.answered(self.spec.maker, report)
         if report.state is not VenueState.OPEN:
-            self._resting.pop(quote.side, None)
+            self._forget(quote.side, resting)
 
     async def _cancel(self, side: Side, resting: _Resting) -> None:
+        """Cancel a resting quote. The venue not finding it open means it finished meanwhile (filled in
+        full while the cancel was on its way: its fills come, or came, from the stream like any other); any
+        other failure leaves it resting, for the next refresh to cancel again."""
         resting.cancelling = True
-        report = await self.maker.cancel(resting.client_order_id, self.spec.symbol)
+        try:
+            report = await self.maker.cancel(resting.client_order_id, self.spec.symbol)
+        except (OrderNotFound, InvalidOrder) as exc:
+            log.info("%s %s quote %s already finished: %s", self.spec.symbol, side, resting.client_order_id, exc)
+            self._forget(side, resting)
+            return
+        except ArbError as exc:
+            log.warning("%s %s quote %s: cancel failed: %s", self.spec.symbol, side, resting.client_order_id, exc)
+            resting.cancelling = False
+            return
         await self.journal.answered(self.spec.maker, report)
+        self._forget(side, resting)
+
+    def _forget(self, side: Side, resting: _Resting) -> None:
+        """``resting`` no longer rests (a later quote on its side, if any, is left alone)."""
         if self._resting.get(side) is resting:
             del self._resting[side]
 
@@ -179,6 +201,14 @@ class MakerRoute:
         side = self._ours.get(fill.client_order_id or "")
         if side is None or fill.symbol != self.spec.symbol:
             return  # another route's, or an order of the taker-taker executor on the same venue
+        if fill.trade_id in self._fills:
+            return  # a stream delivers at least once: a repeat is neither journalled nor hedged again
+        self._fills.add(fill.trade_id)
+        resting = self._resting.get(side)
+        if resting is not None and resting.client_order_id == fill.client_order_id:
+            resting.filled += fill.amount
+            if resting.filled >= resting.quote.amount and not resting.cancelling:
+                self._forget(side, resting)  # filled in full: nothing rests, the side may quote again
         price = self._hedge_price(side, fill.amount)
         self._spawn(self.journal.maker_fill(fill))
         for request in self.ledger.on_fill(MakerFill(fill.trade_id, side, fill.amount, fill.price), price,
