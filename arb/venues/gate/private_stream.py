@@ -333,9 +333,16 @@ class GatePrivateStream:
                     except (KeyError, ValueError) as exc:
                         self._malformed(f"my_trades row ({type(exc).__name__}: {exc})", row)
                 trades.sort(key=lambda t: (t.create_ms, _numeric(t.trade_id)))
+                delivered = ZERO
                 for trade in trades:
-                    if trade.order_id == order_id and self._deliver(trade):
+                    if trade.order_id != order_id:
+                        continue
+                    if self._deliver(trade):
                         self.recovered += 1
+                    delivered += trade.amount
+                # Every trade it has is delivered now, some maybe before this entry was made (an order
+                # tracked again after it had settled and been forgotten): it counts them all.
+                order.delivered = max(order.delivered, delivered)
             if order_id in self._orders:
                 self._forget_if_settled(order_id, order)
         self.reconciliations += 1
