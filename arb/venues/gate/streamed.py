@@ -1,0 +1,81 @@
+"""A Gate venue with its private fill stream: what a maker route quotes on (:class:`StreamedVenue`).
+
+The order API is the venue's (``LiveVenue`` over ``GateExchange``, or any :class:`~arb.domain.venue.Venue`);
+the account's trades come from :class:`~arb.venues.gate.private_stream.GatePrivateStream`, the
+:class:`~arb.domain.venue.FillStream`. The one thing joining them: every order the venue acknowledges is
+:meth:`~GatePrivateStream.track`-ed, so a fill the stream never heard of (made while its socket was down,
+even for an order placed while it was down) is found by the REST reconciliation after the reconnect. An
+order the stream heard of first (a fill pushed before the placement's answer) is tracked already; tracking
+it again changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from arb.domain.market import MarketRules
+from arb.domain.venue import (
+    BalanceReport,
+    FillListener,
+    FillReport,
+    OrderReport,
+    OrderRequest,
+    PreparedOrder,
+    Venue,
+)
+from arb.venues.gate.private_stream import GatePrivateStream
+
+
+class StreamedVenue:
+    """:class:`~arb.domain.venue.Venue` and :class:`~arb.domain.venue.FillStream`: ``venue``'s orders,
+    ``stream``'s fills. Run ``stream.run()`` beside it (the engine's supervisor does)."""
+
+    def __init__(self, venue: Venue, stream: GatePrivateStream) -> None:
+        self.venue = venue
+        self.stream = stream
+        self.name = venue.name
+        self.client_ids = venue.client_ids
+
+    def __repr__(self) -> str:
+        return f"StreamedVenue({self.name!r})"
+
+    # -- the fill stream ------------------------------------------------------------------------------
+    def watch_fills(self, listener: FillListener) -> None:
+        self.stream.watch_fills(listener)
+
+    # -- orders: the venue's, each acknowledged one tracked ---------------------------------------------
+    def market_rules(self, symbol: str) -> MarketRules:
+        return self.venue.market_rules(symbol)
+
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        return await self.venue.prepare(request)
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport:
+        return self._tracked(await self.venue.send(prepared))
+
+    async def place(self, request: OrderRequest) -> OrderReport:
+        return self._tracked(await self.venue.place(request))
+
+    async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
+        return await self.venue.cancel(client_order_id, symbol)
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
+        return await self.venue.fetch_order(client_order_id, symbol)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        return await self.venue.fetch_open_orders(symbol)
+
+    async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
+        return await self.venue.fetch_fills(symbol, since, order_id)
+
+    async def balances(self) -> dict[str, BalanceReport]:
+        return await self.venue.balances()
+
+    def _tracked(self, report: OrderReport) -> OrderReport:
+        if report.venue_order_id is not None:
+            self.stream.track(report.venue_order_id, report.symbol)
+        return report
+
+    def __getattr__(self, name: str) -> Any:  # the venue's extras (keep_warm, ping, line, exchange)
+        return getattr(self.venue, name)
