@@ -314,13 +314,9 @@ class Rig:
 
 
 def settle_builder_check(venue: LiveVenue) -> None:
-    """The hedges' shapes as after their first order: built by Gate's own builder, which matched ccxt's.
-
-    Two hedges prepared at once before that verdict both compare builds under ``pinned_nonce``
-    (``arb/venues/live/builder.py``), whose nesting is not safe: the inner one's exit deletes the outer
-    one's pin and the outer one's exit fails with ``AttributeError: nonce``
-    (``test_two_first_orders_of_a_shape_prepared_at_once`` shows it). The races here are about fills, not
-    that, so the verdict is the one a run has after its first hedge of each side."""
+    """The hedges' shapes as after their first order: built by Gate's own builder, which matched ccxt's (the
+    check itself, two first hedges compared at once, is ``test_two_first_orders_of_a_shape_prepared_at_once``).
+    The races here are about fills, so the verdict is the one a run has after its first hedge of each side."""
     for side in Side:
         venue.builder.agrees[SYMBOL, side, "ioc"] = True
 

@@ -55,10 +55,21 @@ class BuilderCheck:
 @contextmanager
 def pinned_nonce(exchange: Any) -> Iterator[int]:
     """The exchange's nonce held at one instant while both builds sign: their headers can then be compared.
-    A concurrent request signed meanwhile gets this instant too: harmless."""
-    nonce: int = exchange.nonce()
-    exchange.nonce = lambda: nonce
+    A concurrent request signed meanwhile gets this instant too: harmless. Pins nest (two first orders of a
+    shape compared at once, a maker route's first two hedges): an inner pin takes the outer one's instant,
+    and the nonce is the exchange's own again only when the last pin ends (a count on the exchange)."""
+    pins: int = getattr(exchange, _PINS, 0)
+    nonce: int = exchange.nonce()  # inside a pin: the pinned instant
+    if pins == 0:
+        exchange.nonce = lambda: nonce
+    setattr(exchange, _PINS, pins + 1)
     try:
         yield nonce
     finally:
-        del exchange.nonce
+        left = getattr(exchange, _PINS) - 1
+        setattr(exchange, _PINS, left)
+        if left == 0:
+            del exchange.nonce
+
+
+_PINS = "_arb_nonce_pins"
