@@ -14,8 +14,9 @@ arguments, and ``arb --help`` should not build the pydantic schema to print a us
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from arb.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from arb.config.files import DEFAULT_CONFIG
@@ -29,9 +30,4 @@ _HOME = {"DEFAULT_CONFIG": "arb.config.files", "load_config": "arb.config.load",
 __all__ = ["DEFAULT_CONFIG", "Config", "MarketSection", "ReplaySection", "load_config"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'arb.config' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value  # once: later lookups are plain attribute reads
-    return value
+__getattr__ = lazy_exports(__name__, _HOME)

@@ -17,9 +17,9 @@ exchange is opened, and ``arb config check`` should not pay ~0.5 s for ccxt to c
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from arb.lazy import lazy_exports
 from arb.venues.gate.clock import ServerClock
 from arb.venues.gate.facts import GATE, client_order_id, parse_currency_pairs
 
@@ -33,9 +33,4 @@ _HOME = {"GateExchange": "arb.venues.gate.exchange", "translate": "arb.venues.ga
 __all__ = ["GATE", "GateExchange", "ServerClock", "client_order_id", "parse_currency_pairs", "translate", "translating"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'arb.venues.gate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value  # once: later lookups are plain attribute reads
-    return value
+__getattr__ = lazy_exports(__name__, _HOME)

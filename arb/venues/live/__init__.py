@@ -22,9 +22,9 @@ under 0.5 s).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from arb.lazy import lazy_exports
 from arb.venues.live.quirks import LiveQuirks
 
 if TYPE_CHECKING:
@@ -33,9 +33,4 @@ if TYPE_CHECKING:
 __all__ = ["LiveQuirks", "LiveVenue"]
 
 
-def __getattr__(name: str) -> Any:
-    if name != "LiveVenue":
-        raise AttributeError(f"module 'arb.venues.live' has no attribute {name!r}")
-    value = importlib.import_module("arb.venues.live.venue").LiveVenue
-    globals()[name] = value  # once: later lookups are plain attribute reads
-    return value
+__getattr__ = lazy_exports(__name__, {"LiveVenue": "arb.venues.live.venue"})

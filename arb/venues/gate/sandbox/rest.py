@@ -29,7 +29,7 @@ from arb.venues.gate.sandbox.apierror import GateApiError, bad_param
 from arb.venues.gate.sandbox.auth import verify_request
 from arb.venues.gate.sandbox.config import Faults
 from arb.venues.gate.sandbox.matching import Engine, Event
-from arb.venues.gate.sandbox.orders import fmt, order_json, trade_json
+from arb.venues.gate.sandbox.orders import PairSpec, fmt, order_json, trade_json
 from arb.venues.gate.sandbox.public import PREFIX, PublicApi, is_public
 from arb.venues.gate.sandbox.query import int_param
 from arb.venues.gate.sandbox.ratelimit import Verdict, WindowLimiter
@@ -174,10 +174,9 @@ class RestApi:
             ]
         )
 
-    async def create_order(self, request: web.Request) -> web.Response:
-        key = request[KEY]
-        req = _json_object(await request.read() or b"{}")
-        pair_id = req.get("currency_pair")
+    def _charge_order_budget(self, request: web.Request, key: str, pair_id: object) -> PairSpec:
+        """The market an order request names, its placement charged to that market's order budget (Gate
+        counts placements and amends alike); 429 when the budget is spent."""
         if pair_id is not None and not isinstance(pair_id, str):
             raise bad_param("currency_pair must be a string")
         pair = self.engine.pair(pair_id)
@@ -185,6 +184,12 @@ class RestApi:
         request[LIMIT] = verdict
         if not verdict.allowed:
             raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded")
+        return pair
+
+    async def create_order(self, request: web.Request) -> web.Response:
+        key = request[KEY]
+        req = _json_object(await request.read() or b"{}")
+        self._charge_order_budget(request, key, req.get("currency_pair"))
         order, events = self.engine.place(key, req, self.now_ms())
         self.publish(events)
         if self.faults.drop_order_responses > 0:
@@ -234,14 +239,7 @@ class RestApi:
         order budget, as Gate counts amends with placements."""
         key = request[KEY]
         req = _json_object(await request.read() or b"{}")
-        pair_id = req.get("currency_pair", request.query.get("currency_pair"))
-        if pair_id is not None and not isinstance(pair_id, str):
-            raise bad_param("currency_pair must be a string")
-        pair = self.engine.pair(pair_id)
-        verdict = self.order_limiter.hit((key, pair.id), self.now_s())
-        request[LIMIT] = verdict
-        if not verdict.allowed:
-            raise GateApiError(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded")
+        pair = self._charge_order_budget(request, key, req.get("currency_pair", request.query.get("currency_pair")))
         order, events = self.engine.amend(key, pair.id, request.match_info["order_id"], req, self.now_ms())
         self.publish(events)
         return web.json_response(self._order(order))
