@@ -210,10 +210,12 @@ class MakerRoute:
             if resting.filled >= resting.quote.amount and not resting.cancelling:
                 self._forget(side, resting)  # filled in full: nothing rests, the side may quote again
         price = self._hedge_price(side, fill.amount)
-        self._spawn(self.journal.maker_fill(fill))
         for request in self.ledger.on_fill(MakerFill(fill.trade_id, side, fill.amount, fill.price), price,
                                            self.now_ms()):
             self._spawn(self._hedge(request))
+        # After the hedge's task: tasks run in the order they are started, so recording the fill never
+        # delays its hedge (the hedge order itself is journalled before it is sent, in _hedge).
+        self._spawn(self.journal.maker_fill(fill))
 
     def _hedge_price(self, side: Side, amount: Decimal) -> Decimal:
         """The taker's best price for ``side``'s hedge: what the ledger checks a hedge's minimum notional at."""
