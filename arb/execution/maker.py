@@ -18,7 +18,8 @@ orders. Its two inputs:
 
 Every order is given to the :class:`Journal` before it is sent (an order sent is an order recorded), and
 every answer after. A hedge that comes back short is retried after the ledger's backoff, its limit widened;
-past ``max_attempts`` the side has failed, quoting stops on it, and ``on_failed`` (the leg policy) is told.
+past ``max_attempts`` the side has failed and quoting stops on it; the leg policy (``RouteSpec.leg_policy``)
+then halts the route or flattens what is owed on the maker venue, and ``on_failed`` is told.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 from arb.domain.market import Side
 from arb.domain.orders import VenueState
@@ -55,6 +56,12 @@ class RouteSpec:
     refresh: RefreshRule
     hedge: HedgeRules
     max_notional: Decimal
+    # What a side whose hedges failed ``max_attempts`` times does with the base still owed a hedge: ``halt``
+    # (every quote cancelled, nothing more quoted, the owed base left open and reported: a person decides) or
+    # ``flatten`` (that side's quote cancelled and the owed base closed by an IOC on the maker venue, at the
+    # maker's book widened by ``flatten_slippage_bps``; the other side keeps quoting).
+    leg_policy: Literal["halt", "flatten"] = "halt"
+    flatten_slippage_bps: Decimal = Decimal("50")
 
 
 class Books(Protocol):
@@ -95,7 +102,8 @@ class MakerRoute:
     now_ms: Callable[[], int]
     new_client_id: Callable[[str], str]  # purpose ("quote", "hedge") -> a client order id for its venue
     max_book_age_ms: int
-    on_failed: Callable[[Side, Decimal], None] = lambda side, waiting: None
+    on_failed: Callable[[Side, Decimal], None] = lambda side, waiting: None  # told after the leg policy ran
+    halted: bool = False
     ledger: HedgeLedger = field(init=False)
     _resting: dict[Side, _Resting] = field(default_factory=dict)
     _ours: dict[str, Side] = field(default_factory=dict)  # client order id of every quote -> its side
@@ -112,6 +120,8 @@ class MakerRoute:
     # -- quotes ---------------------------------------------------------------------------------------
     async def on_books(self) -> None:
         """Re-price each side; cancel what must go, place what pays."""
+        if self.halted:
+            return
         for side in self.spec.sides:
             await self._refresh(side)
 
@@ -245,9 +255,51 @@ class MakerRoute:
     def _hedge_done(self, request: HedgeRequest, filled: Decimal) -> None:
         side = request.maker_side
         if self.ledger.on_hedge_done(request.key, filled, self.now_ms()):
-            self.on_failed(side, self.ledger.waiting(side))
+            self._spawn(self._apply_leg_policy(side))
             return
         self._send_due(side)
+
+    async def _apply_leg_policy(self, side: Side) -> None:
+        """A side's hedges failed ``max_attempts`` times (the ledger stops hedging and quoting it)."""
+        spec = self.spec
+        log.warning("%s: hedges of the maker %s side failed %d times; %s %s owed", spec.symbol, side,
+                    spec.hedge.max_attempts, spec.leg_policy, self.ledger.waiting(side))
+        if spec.leg_policy == "halt":
+            self.halted = True
+            for quoted, resting in list(self._resting.items()):
+                if not resting.cancelling:
+                    await self._cancel(quoted, resting)
+        else:
+            resting = self._resting.get(side)
+            if resting is not None and not resting.cancelling:
+                await self._cancel(side, resting)
+            await self._flatten(side)
+        self.on_failed(side, self.ledger.waiting(side))
+
+    async def _flatten(self, side: Side) -> None:
+        """Close the base ``side`` owes on the maker venue with one IOC: a maker buy's base sold into the maker's
+        bids, a maker sell's bought back from its asks."""
+        spec = self.spec
+        rules = self.maker.market_rules(spec.symbol)
+        amount = rules.round_amount(self.ledger.waiting(side))
+        levels = self.books.levels(spec.maker, spec.symbol, "bids" if side is Side.BUY else "asks")
+        if amount <= 0 or amount < rules.min_amount or not levels:
+            log.warning("%s: %s owed on the maker %s side cannot be flattened (%s)", spec.symbol,
+                        self.ledger.waiting(side), side, "no book" if not levels else "below the minimum")
+            return
+        reference = _reference(levels, amount)
+        assert reference is not None  # levels is not empty
+        limit = hedge_limit(side, reference, spec.flatten_slippage_bps, rules.price_step)
+        order = OrderRequest(self.new_client_id("flatten"), spec.symbol, side.opposite, amount, limit, "ioc")
+        await self.journal.before_send(spec.maker, order, "flatten", None)
+        try:
+            report = await self.maker.place(order)
+        except ArbError as exc:
+            log.warning("%s flatten %s %s refused: %s", spec.symbol, order.side, amount, exc)
+            return
+        await self.journal.answered(spec.maker, report)
+        if report.filled:
+            self.ledger.settled_by_flatten(side, report.filled)
 
     def _send_due(self, side: Side) -> None:
         """Send what is due now (the rest of a short hedge, fills that waited for it); if the rest waits for
