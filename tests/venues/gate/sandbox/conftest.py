@@ -9,6 +9,7 @@ import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
 import pytest
 
+from arb.venues.gate.exchange import GateExchange
 from arb.venues.gate.sandbox import Account, PairSpec, Sandbox, SandboxConfig
 
 KEY, SECRET = "test-key", "test-secret-not-real"
@@ -80,3 +81,22 @@ async def gate_pro(sandbox: Sandbox) -> AsyncIterator[ccxt_pro.gate]:
         yield exchange
     finally:
         await exchange.close()
+
+
+# The loopback fixtures of the amend and private-stream tests (modules with their own ``sb`` or ``exchange``
+# keep theirs): a sandbox on a fake clock with the LINK_USDT book, and arb's GateExchange on it.
+@pytest.fixture
+async def sb() -> AsyncIterator[Sandbox]:
+    async with Sandbox(make_config(clock=FakeClock())) as sandbox:
+        sandbox.push_book("LINK_USDT", BIDS, ASKS)
+        yield sandbox
+
+
+@pytest.fixture
+async def exchange(sb: Sandbox) -> AsyncIterator[GateExchange]:
+    ex = GateExchange.for_endpoint(sb.rest_url, sb.ws_url, KEY, SECRET, pairs=[PAIR.to_json()],
+                                   enableRateLimit=False)
+    try:
+        yield ex
+    finally:
+        await ex.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from typing import Any
@@ -25,7 +24,7 @@ from arb.venues.gate.sandbox.apierror import GateApiError
 from arb.venues.gate.sandbox.matching import Engine, OrderEvent, TradeEvent
 from arb.venues.gate.signing import sign_ws_channel
 
-from .conftest import ASKS, BIDS, KEY, PAIR, SECRET, FakeClock, make_config
+from .conftest import ASKS, BIDS, KEY, PAIR, SECRET
 
 K = "k1"
 T0 = 1_700_000_000_000
@@ -110,23 +109,6 @@ def test_an_amount_at_or_below_the_filled_cancels_and_a_finished_order_cannot_be
 
 
 # ---- over loopback -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def sb() -> AsyncIterator[Sandbox]:
-    async with Sandbox(make_config(clock=FakeClock())) as sandbox:
-        sandbox.push_book("LINK_USDT", BIDS, ASKS)
-        yield sandbox
-
-
-@pytest.fixture
-async def exchange(sb: Sandbox) -> AsyncIterator[GateExchange]:
-    ex = GateExchange.for_endpoint(sb.rest_url, sb.ws_url, KEY, SECRET, pairs=[PAIR.to_json()],
-                                   enableRateLimit=False)
-    try:
-        yield ex
-    finally:
-        await ex.close()
 
 
 async def orders_channel(sb: Sandbox, session: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:

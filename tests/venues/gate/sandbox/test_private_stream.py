@@ -23,7 +23,7 @@ from arb.venues.gate.exchange import GateExchange
 from arb.venues.gate.private_stream import ExchangeRest, GatePrivateStream, for_exchange
 from arb.venues.gate.sandbox import Sandbox
 
-from .conftest import ASKS, BIDS, KEY, PAIR, SECRET, FakeClock, make_config
+from .conftest import KEY, SECRET
 
 TIMEOUT = 10.0
 MARKETS = {"LINK/USDT": "LINK_USDT"}
@@ -70,23 +70,6 @@ async def until(stream: GatePrivateStream, condition: Callable[[], bool]) -> Non
         while not condition():
             stream.state_changed.clear()
             await stream.state_changed.wait()
-
-
-@pytest.fixture
-async def sb() -> AsyncIterator[Sandbox]:
-    async with Sandbox(make_config(clock=FakeClock())) as sandbox:
-        sandbox.push_book("LINK_USDT", BIDS, ASKS)
-        yield sandbox
-
-
-@pytest.fixture
-async def exchange(sb: Sandbox) -> AsyncIterator[GateExchange]:
-    ex = GateExchange.for_endpoint(sb.rest_url, sb.ws_url, KEY, SECRET, pairs=[PAIR.to_json()],
-                                   enableRateLimit=False)
-    try:
-        yield ex
-    finally:
-        await ex.close()
 
 
 def make_stream(sb: Sandbox, exchange: GateExchange, gate: Gate, secret: str = SECRET) -> GatePrivateStream:
