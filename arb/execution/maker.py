@@ -107,7 +107,6 @@ class MakerRoute:
     ledger: HedgeLedger = field(init=False)
     _resting: dict[Side, _Resting] = field(default_factory=dict)
     _ours: dict[str, Side] = field(default_factory=dict)  # client order id of every quote -> its side
-    _fills: set[str] = field(default_factory=set)  # trade ids of the maker fills taken
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     errors: list[BaseException] = field(default_factory=list)
 
@@ -211,9 +210,8 @@ class MakerRoute:
         side = self._ours.get(fill.client_order_id or "")
         if side is None or fill.symbol != self.spec.symbol:
             return  # another route's, or an order of the taker-taker executor on the same venue
-        if fill.trade_id in self._fills:
+        if self.ledger.knows(fill.trade_id):
             return  # a stream delivers at least once: a repeat is neither journalled nor hedged again
-        self._fills.add(fill.trade_id)
         resting = self._resting.get(side)
         if resting is not None and resting.client_order_id == fill.client_order_id:
             resting.filled += fill.amount

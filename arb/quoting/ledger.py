@@ -104,6 +104,10 @@ class HedgeLedger:
         self._accounts[fill.side].filled += fill.amount
         return self.due(now_ms, {fill.side: price_now})
 
+    def knows(self, trade_id: str) -> bool:
+        """Whether the maker fill ``trade_id`` is already recorded (a repeat adds nothing)."""
+        return trade_id in self._seen
+
     def due(self, now_ms: int, prices: dict[Side, Decimal]) -> list[HedgeRequest]:
         """The hedges to send now: each side with a hedgeable ``waiting`` amount whose backoff has passed.
         ``prices``: per maker side, the taker price its hedge would get now."""
