@@ -24,13 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from report.sample_run import populate
+from report.sample_run import write_sample_db
 
 from arb.analysis import frames
 from arb.analysis.locate import Located, NotebookStop, open_run
 from arb.cli import main
-from arb.store.db import make_engine, make_session_factory
-from arb.store.migrate import upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("arb", "empty", "foreign", "foreign-wal", "corrupt")
@@ -38,13 +36,7 @@ KINDS = ("arb", "empty", "foreign", "foreign-wal", "corrupt")
 
 def _make(kind: str, path: Path) -> None:
     if kind == "arb":
-        url = f"sqlite:///{path}"
-        upgrade_to_head(url)
-        engine = make_engine(url)
-        try:
-            populate(make_session_factory(engine))
-        finally:
-            engine.dispose()
+        write_sample_db(path)
     elif kind == "empty":
         path.touch()
     elif kind.startswith("foreign"):

@@ -14,10 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from report.sample_run import populate
-
-from arb.store.db import make_engine, make_session_factory
-from arb.store.migrate import upgrade_to_head
+from report.sample_run import write_sample_db
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config.toml"
 VENUE_LIBRARIES = ("ccxt", "aiohttp", "numpy")
@@ -56,13 +53,7 @@ def test_config_check_resolves_venues_without_ccxt() -> None:
 
 
 def test_report_of_a_stored_run_reads_it_without_venue_libraries(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'arb.db'}"
-    upgrade_to_head(url)
-    engine = make_engine(url)
-    try:
-        populate(make_session_factory(engine))
-    finally:
-        engine.dispose()
+    url = write_sample_db(tmp_path / "arb.db")
     status, loaded = imported_by(["report", "--db", url], tmp_path)
     assert status == 0
     assert loaded == ["sqlalchemy", "sqlalchemy.orm"]

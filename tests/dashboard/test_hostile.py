@@ -15,24 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from report.sample_run import populate
+from report.sample_run import write_sample_db
 
 from arb.monitoring.dashboard.server import DashboardServer
-from arb.store.db import make_engine, make_session_factory
-from arb.store.migrate import upgrade_to_head
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     """An SQLite file holding the sample history (runs 1 and 2), closed: no writer has it open."""
     path = tmp_path / "arb.db"
-    url = f"sqlite:///{path}"
-    upgrade_to_head(url)
-    engine = make_engine(url)
-    try:
-        populate(make_session_factory(engine))
-    finally:
-        engine.dispose()
+    write_sample_db(path)
     return path
 
 

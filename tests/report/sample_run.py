@@ -33,9 +33,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from arb.store.db import make_engine, make_session_factory
+from arb.store.migrate import upgrade_to_head
 from arb.store.models import Balance, Fill, Opportunity, Order, Run
 from arb.store.settlement import settle_pending
 
@@ -180,3 +183,16 @@ def populate(factory: sessionmaker[Session]) -> tuple[int, int]:
         settled = settle_pending(s, SETTLED_AT)
         assert len(settled) == 3, settled
         return run1.id, run2.id
+
+
+def write_sample_db(path: Path) -> str:
+    """An SQLite file at ``path`` migrated to head and holding the sample history (runs 1 and 2), closed (no
+    writer has it open); its URL."""
+    url = f"sqlite:///{path}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    try:
+        populate(make_session_factory(engine))
+    finally:
+        engine.dispose()
+    return url
