@@ -65,7 +65,7 @@ class _PacingSelector:
             # Time is held (a request on the wire to the sandbox): wait for the I/O that ends it.
             return self._inner.select(min(timeout, 0.05))
         target = loop._now + timeout
-        if loop.speed > 0:
+        if loop.speed > 0 and not loop.market_ended:
             if target != self._target:
                 self._target, self._deadline = target, loop._wall() + timeout / loop.speed
             remaining = self._deadline - loop._wall()
@@ -99,7 +99,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         self.speed = speed
         self._wall = wall
         self.in_flight = 0  # simulated venue requests awaiting their answer: market time stands still
-        self.market_ended = False  # the capture has ended: time is held for the rest of the run
+        self.market_ended = False  # the capture has ended: nothing after it takes market time (stop_market_time)
         self._selector = _PacingSelector(self._selector, self)  # type: ignore[arg-type,has-type]
 
     def time(self) -> float:
@@ -137,11 +137,13 @@ def is_time_held() -> bool:
 
 
 def stop_market_time() -> None:
-    """Hold the running simulation's time for the rest of the run: the market has ended."""
+    """The market has ended: what the run does from now on takes no market time (:func:`is_time_held`: no
+    latency, no throttle waits). Its remaining timers (an order's latency already under way, the watchers'
+    polls, a client's close) fire at once, unpaced: there is no market left to wait for. A request on the
+    wire to the sandbox still holds the clock until its answer arrives, as during the run."""
     loop = running_simulation()
     if loop is not None:
         loop.market_ended = True
-        loop.in_flight += 1
 
 
 class time_held:  # noqa: N801 - a context manager used as a function: ``with time_held():``
