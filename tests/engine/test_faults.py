@@ -33,14 +33,13 @@ async def test_ws_close_gap_and_5xx_burst_never_trade_unhealthy_books_and_the_ru
     # A long window so the three faults never race the end of the capture; the test stops the run itself
     # once it has seen what it needs (a clean stop: the same path as SIGTERM).
     config = rehearsal_config(tmp_path, "00:00", "01:20", speed=40, extra={
-        # One ambiguous placement opens Gate's breaker; long enough to outlast the lookups (~16 s) that
-        # resolve the 5xx'd order, short enough for trading to resume before the capture ends.
+        # One ambiguous placement opens Gate's breaker. The cool-down outlasts the shipped six lookups
+        # (3.75 s) that resolve the 5xx'd order, so its refusal is still seen after the pair resolves, and
+        # ends well before the capture does. The burst ends as soon as the test sees the placement go
+        # unknown (a few polls of 5 ms), long before the last lookup: the pair resolves instead of halting
+        # the run (an unresolved leg halts by design). Every second here is a second of wall time.
         "max_consecutive_failures = 3": "max_consecutive_failures = 1",
-        "failure_cooldown_s = 60.0": "failure_cooldown_s = 25.0",
-        # Lookups of a 5xx'd order outlast any burst the test makes (~16 s), so a pair caught by a burst
-        # resolves instead of halting the run (an unresolved leg halts by design); the breaker's cool-down
-        # (above) outlasts those lookups, so its refusal is still seen after the pair resolves.
-        "lookup_attempts = 6 ": "lookup_attempts = 12 ",
+        "failure_cooldown_s = 60.0": "failure_cooldown_s = 8.0",
     })
     db = f"sqlite:///{tmp_path / 'faults.db'}"
     engine = SpyEngine(config, db_url=db, install_signal_handlers=False)
