@@ -21,10 +21,11 @@ from .helpers import rows_of, small_config, trimmed_capture
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, int]]:
-    """Two real replays, each in an SQLite file of its own (different windows: different rows)."""
+    """Two real replays, each in an SQLite file of its own (different windows: different rows). Ten minutes
+    each: ~60 pairs with their orders, events, fills and balance snapshots; an hour only made more rows."""
     tmp = tmp_path_factory.mktemp("sources")
     out = []
-    for i, (start, end) in enumerate((("00:00", "01:00"), ("01:00", "02:00"))):
+    for i, (start, end) in enumerate((("00:00", "00:10"), ("00:10", "00:20"))):
         capture = trimmed_capture(tmp, start, end, name=f"w{i}.jsonl.gz")
         _, config = small_config(tmp, capture)
         url = f"sqlite:///{tmp / f'source{i}.db'}"

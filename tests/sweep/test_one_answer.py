@@ -40,9 +40,10 @@ def _config(tmp_path: Path, capture: Path, fee: str, latency_ms: str | None, nam
 
 def test_a_sweep_point_replay_and_run_of_one_config_write_the_same_rows(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    # Ten seconds: at fee 0 every latency still trades (66 to 145 fills) and each gets different fills, and
-    # 1,000 / 1,300 ms still land on and between the one-second snapshots; twenty only lengthened 24 replays.
-    capture = trimmed_capture(tmp_path, "00:00", "00:10")
+    # Five minutes: at fee 0 every latency still trades and each gets different fills (both asserted
+    # below), and 1,000 / 1,300 ms still land on and between the one-second snapshots; ten only lengthened
+    # 24 replays.
+    capture = trimmed_capture(tmp_path, "00:00", "00:05")
     base = _config(tmp_path, capture, "0", None, "base.toml")
     sweep_db = f"sqlite:///{tmp_path / 'sweep.db'}"
     status = main(["sweep", "--config", str(base), "--db", sweep_db, "--workers", "2", "--capture", str(capture),
