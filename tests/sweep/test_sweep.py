@@ -22,9 +22,9 @@ EDGES = ("0.1", "0.5")
 
 
 def test_sweep_matches_replays_run_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # Twenty seconds (as test_one_answer's grid): all four points trade in it and each replay still runs for
-    # seconds, so the two workers' replays overlap as a minute's did; a minute only made every replay 3x longer.
-    capture = trimmed_capture(tmp_path, "00:00", "00:20")
+    # Ten minutes: all four points trade in it (asserted) and each replay still runs for over a second, so
+    # the two workers' replays overlap (the trade-id blocks below); twenty only made every replay longer.
+    capture = trimmed_capture(tmp_path, "00:00", "00:10")
     config, _ = small_config(tmp_path, capture)
     db = f"sqlite:///{tmp_path / 'sweep.db'}"
     started = time.monotonic()
