@@ -190,11 +190,17 @@ def _warm_workers() -> Iterator[None]:
 
 
 def dask_setup(worker: Any) -> None:
-    """A local worker ignores Ctrl-C: it belongs to the sweep that started it. Ctrl-C at a terminal reaches
-    every process of the group, and the sweep stops its workers itself, at once (:func:`stop_workers_now`);
-    a worker stopped by the signal on its own only printed its traceback over the sweep's last lines."""
+    """A local worker does not stop on Ctrl-C: it belongs to the sweep that started it. Ctrl-C at a terminal
+    reaches every process of the group, and the sweep stops its workers itself, at once
+    (:func:`stop_workers_now`); a worker stopped by the signal on its own only printed its traceback over the
+    sweep's last lines. From the signal on, the worker logs nothing: what it would still say is that stop (its
+    scheduler gone mid-heartbeat, a traceback seen on a busy machine), which the sweep reports in one line."""
     import signal
     import threading
 
     if threading.current_thread() is threading.main_thread():  # where a worker process runs its loop
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, _stopping_quietly)
+
+
+def _stopping_quietly(signum: int, frame: object) -> None:
+    logging.disable(logging.CRITICAL)
