@@ -2,7 +2,7 @@
 the listener once, by push; a fill made while the socket was down arrives after the reconnect by REST, once; a
 repeated push is left out; what the stream cannot work with ends ``run`` with the error.
 
-Timing is the tests': the sandbox runs on a fake clock, and the stream's reconnect waits on :class:`Gate`
+Timing is the tests': the sandbox runs on a fake clock, and the stream's reconnect waits on a :class:`~execution.maker_rig.ReconnectGate`
 (opened by the test) instead of a backoff delay. Every wait is on a condition.
 """
 
@@ -15,6 +15,7 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from execution.maker_rig import ReconnectGate  # tests/execution/maker_rig.py
 
 from arb.domain.market import Side
 from arb.domain.venue import FillReport
@@ -27,23 +28,6 @@ from .conftest import KEY, SECRET
 
 TIMEOUT = 10.0
 MARKETS = {"LINK/USDT": "LINK_USDT"}
-
-
-class Gate:
-    """The stream's ``sleep``: a reconnect waits here until the test opens it (and says it is waiting)."""
-
-    def __init__(self) -> None:
-        self.waiting = asyncio.Event()
-        self.opened = asyncio.Event()
-
-    async def __call__(self, delay: float) -> None:
-        self.waiting.set()
-        await self.opened.wait()
-        self.opened.clear()
-        self.waiting.clear()
-
-    def open(self) -> None:
-        self.opened.set()
 
 
 class Fills:
@@ -72,7 +56,7 @@ async def until(stream: GatePrivateStream, condition: Callable[[], bool]) -> Non
             await stream.state_changed.wait()
 
 
-def make_stream(sb: Sandbox, exchange: GateExchange, gate: Gate, secret: str = SECRET) -> GatePrivateStream:
+def make_stream(sb: Sandbox, exchange: GateExchange, gate: ReconnectGate, secret: str = SECRET) -> GatePrivateStream:
     return GatePrivateStream("gate", MARKETS, ws_url=sb.ws_url, key=KEY, secret=secret,
                              rest=ExchangeRest(exchange, "gate"), clock_s=sb.now_s, sleep=gate)
 
@@ -98,7 +82,7 @@ async def rest_order(exchange: GateExchange, amount: str, price: str, text: str,
 
 async def test_a_resting_order_filled_by_a_market_trade_is_delivered_once(sb: Sandbox,
                                                                            exchange: GateExchange) -> None:
-    gate, fills = Gate(), Fills()
+    gate, fills = ReconnectGate(), Fills()
     stream = make_stream(sb, exchange, gate)
     stream.watch_fills(fills)
     async with running(stream):
@@ -124,7 +108,7 @@ async def test_a_resting_order_filled_by_a_market_trade_is_delivered_once(sb: Sa
 
 async def test_a_fill_missed_while_disconnected_is_delivered_by_rest_once(sb: Sandbox,
                                                                           exchange: GateExchange) -> None:
-    gate, fills = Gate(), Fills()
+    gate, fills = ReconnectGate(), Fills()
     stream = make_stream(sb, exchange, gate)
     stream.watch_fills(fills)
     async with running(stream):
@@ -153,7 +137,7 @@ async def test_a_fill_missed_while_disconnected_is_delivered_by_rest_once(sb: Sa
 
 
 async def test_a_repeated_push_is_delivered_once(sb: Sandbox, exchange: GateExchange) -> None:
-    gate, fills = Gate(), Fills()
+    gate, fills = ReconnectGate(), Fills()
     stream = make_stream(sb, exchange, gate)
     stream.watch_fills(fills)
     async with running(stream):
@@ -170,7 +154,7 @@ async def test_a_repeated_push_is_delivered_once(sb: Sandbox, exchange: GateExch
 
 async def test_a_fill_before_the_stream_connects_is_reconciled_for_a_tracked_order(
         sb: Sandbox, exchange: GateExchange) -> None:
-    gate, fills = Gate(), Fills()
+    gate, fills = ReconnectGate(), Fills()
     order_id = await rest_order(exchange, "1", "27.094", "t-maker4")  # the exchange measures Gate's clock
     # Built from the exchange as a run would: its key, its measured server clock, its (sandbox's) WebSocket.
     stream = for_exchange(exchange, "gate", MARKETS, sleep=gate)
@@ -185,13 +169,13 @@ async def test_a_fill_before_the_stream_connects_is_reconciled_for_a_tracked_ord
 
 
 async def test_a_refused_subscription_ends_run(sb: Sandbox, exchange: GateExchange) -> None:
-    stream = make_stream(sb, exchange, Gate(), secret="not-the-secret")
+    stream = make_stream(sb, exchange, ReconnectGate(), secret="not-the-secret")
     with pytest.raises(VenueError, match="subscription refused"):
         await asyncio.wait_for(stream.run(), TIMEOUT)
 
 
 async def test_a_failing_listener_ends_run_with_its_error(sb: Sandbox, exchange: GateExchange) -> None:
-    stream = make_stream(sb, exchange, Gate())
+    stream = make_stream(sb, exchange, ReconnectGate())
 
     def broken(fill: FillReport) -> None:
         raise RuntimeError("listener bug")
