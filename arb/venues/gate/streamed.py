@@ -57,6 +57,8 @@ class StreamedVenue:
     async def place(self, request: OrderRequest) -> OrderReport:
         return self._tracked(await self.venue.place(request))
 
+    # The rest is the venue's as it is, delegated one by one as every Venue wrapper does (the guarded and
+    # latent venues, the tests' fault injectors): a Protocol has no implementation to inherit.
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self.venue.cancel(client_order_id, symbol)
 
