@@ -18,12 +18,12 @@ import selectors
 import signal
 import sqlite3
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from engine.procs import arb_command
 from report.sample_run import write_sample_db
 
 from arb.analysis import frames
@@ -114,7 +114,7 @@ def test_the_dashboard_changes_no_file(database: tuple[str, str], tmp_path: Path
         words = NOT_SQLITE if kind == "corrupt" else NOT_ARB
         assert err.count("\n") == 1 and err.startswith("arb: error: ") and words in err, err
     else:
-        proc = subprocess.Popen([sys.executable, "-m", "arb.cli", "dashboard", "--db", url, "--port", "0"],
+        proc = subprocess.Popen(arb_command("dashboard", "--db", url, "--port", "0"),
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             line = _first_line(proc, 60)

@@ -13,12 +13,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def arb_command(*args: str) -> list[str]:
+    """``python -m arb.cli ARGS`` as a terminal starts it: Ctrl-C (SIGINT) and SIGQUIT at their defaults.
+
+    A process inherits ignored signals, and Python installs no KeyboardInterrupt handler for a SIGINT ignored
+    at its start. A test process may ignore them for a moment (C's ``system()`` in another thread does, for
+    its child's run): an `arb sweep` started then went on replaying through the test's Ctrl-C, its
+    /proc status showing SIGINT and SIGQUIT ignored (seen under 3 xdist workers). ``env`` resets both."""
+    return ["env", "--default-signal=INT,QUIT", sys.executable, "-m", "arb.cli", *args]
+
+
 class Proc:
     def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.out: list[str] = []
         self.err: list[str] = []
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.popen = subprocess.Popen([sys.executable, "-m", "arb.cli", *args], cwd=cwd, env=full_env,
+        self.popen = subprocess.Popen(arb_command(*args), cwd=cwd, env=full_env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._threads = [threading.Thread(target=_pump, args=(stream, sink), daemon=True)
                          for stream, sink in ((self.popen.stdout, self.out), (self.popen.stderr, self.err))]

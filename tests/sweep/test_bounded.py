@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import tracemalloc
@@ -22,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine.procs import arb_command
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -125,9 +125,9 @@ def test_ctrl_c_stops_a_running_sweep_at_once(tmp_path: Path) -> None:
     with err.open("w") as stderr:
         # Its own session, so a signal to its process group is Ctrl-C at a terminal: the sweep and its
         # workers get it alike.
-        proc = subprocess.Popen([sys.executable, "-m", "arb.cli", "sweep", "--config", str(config), "--db",
-                                 f"sqlite:///{db}", "--workers", "2", "--allow-large-grid", "--fee", FEES,
-                                 "--min-edge-bps", EDGES, "--latency-ms", LATENCIES],
+        proc = subprocess.Popen(arb_command("sweep", "--config", str(config), "--db",
+                                             f"sqlite:///{db}", "--workers", "2", "--allow-large-grid", "--fee", FEES,
+                                             "--min-edge-bps", EDGES, "--latency-ms", LATENCIES),
                                 stdout=subprocess.DEVNULL, stderr=stderr, cwd=tmp_path, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
