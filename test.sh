@@ -29,10 +29,9 @@ fi
 # notebook kernels, dask workers), and with PYTHONDONTWRITEBYTECODE set each compiled arb and the tests
 # from source again (collecting alone: 11 s of CPU per worker instead of 6).
 unset PYTHONDONTWRITEBYTECODE
-# One worker per core (pytest-xdist): every test has its own temporary directory, database schema and ports.
-# A third worker on 2 cores fills the time tests spend waiting (7 min 34 s -> 6 min 56 s) but oversubscribes
-# the cores: dask's local workers then miss their heartbeats, and the Ctrl-C sweep test failed (a dask
-# traceback on stderr, or a sweep not stopping within 30 s; six copies of it at once on 2 cores fail the
-# same way, with or without the faster engine end). Work stealing: a worker that runs out takes half of another's queue, so the
-# long end-to-end tests do not leave a core idle at the end (11 min 12 s with xdist's default split, 9 min 28 s).
-exec .venv/bin/python -m pytest -n "${ARB_TEST_WORKERS:-auto}" --dist worksteal "$@"
+# pytest-xdist workers, one more than cores: every test has its own temporary directory, database schema and
+# ports. A fifth of the tests' time is waiting (subprocesses, the browser, paced runs, wall-clock timers),
+# which the extra worker fills (2-core machine, clean checkout: 6 min 44 s on 2 workers). Work stealing: a
+# worker that runs out takes half of another's queue, so the long end-to-end tests do not leave a core idle
+# at the end (11 min 12 s with xdist's default split, 9 min 28 s).
+exec .venv/bin/python -m pytest -n "${ARB_TEST_WORKERS:-$(($(nproc) + 1))}" --dist worksteal "$@"
