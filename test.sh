@@ -31,7 +31,7 @@ fi
 unset PYTHONDONTWRITEBYTECODE
 # pytest-xdist workers, one more than cores: every test has its own temporary directory, database schema and
 # ports. A fifth of the tests' time is waiting (subprocesses, the browser, paced runs, wall-clock timers),
-# which the extra worker fills (2-core machine, clean checkout: 6 min 44 s on 2 workers). Work stealing: a
-# worker that runs out takes half of another's queue, so the long end-to-end tests do not leave a core idle
-# at the end (11 min 12 s with xdist's default split, 9 min 28 s).
+# which the extra worker fills (2-core machine, clean checkout: 6 min 44 s on 2 workers, 5 min 17 s on 3).
+# Work stealing: a worker that runs out takes half of another's queue, so the long end-to-end tests do not
+# leave a core idle at the end (11 min 12 s with xdist's default split, 9 min 28 s).
 exec .venv/bin/python -m pytest -n "${ARB_TEST_WORKERS:-$(($(nproc) + 1))}" --dist worksteal "$@"

@@ -141,8 +141,8 @@ def test_ctrl_c_stops_a_running_sweep_at_once(tmp_path: Path) -> None:
         try:
             status = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            # Seen twice under CI load with 3 xdist workers: the sweep went on replaying as if it never had the
-            # signal. Its signal masks say whether SIGINT was blocked (SigBlk) or ignored (SigIgn) in it.
+            # A sweep that never had the signal replays on: its masks say whether SIGINT was blocked (SigBlk)
+            # or ignored (SigIgn) in it (an ignored one inherited from this process: see arb_command).
             masks = [ln for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if ln.startswith("Sig")]
             raise AssertionError(f"the sweep did not stop within 30 s of SIGINT; {masks}; "
                                  f"{err.read_text()[-500:]}") from None

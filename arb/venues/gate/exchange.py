@@ -120,8 +120,8 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
         config.update(apiKey=api_key, secret=secret, options=options)
         if urlsplit(rest).scheme == "http":
             # ccxt's close sleeps ``timeout_on_exit`` (250 ms) for TLS connections to shut down, as aiohttp
-            # advises for SSL only; plain HTTP has nothing to drain. In a simulation that sleep is a timer
-            # during the end's held time, which the loop waits out for a second of wall time per run.
+            # advises for SSL only; plain HTTP (the sandbox, in-process or `arb sandbox`) has nothing to drain,
+            # and every run's end waited that long for nothing.
             config.setdefault("timeout_on_exit", 0)
         exchange = cls(config, clock=clock)
         exchange.has = {**exchange.has, "fetchCurrencies": False}
