@@ -195,7 +195,8 @@ class StoreJournal:
         self.hedge_answered = asyncio.Event()
         self.marks: dict[str, int] = {}
 
-    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None) -> None:
+    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
+                          answers: str) -> None:
         self.marks["journal"] = time.perf_counter_ns()
         now = datetime.now(UTC)
         row = {"run_id": self.run_id, "opportunity_id": None, "venue": venue, "symbol": request.symbol,
@@ -216,6 +217,9 @@ class StoreJournal:
         finally:
             cursor.close()
         self.marks["journalled"] = time.perf_counter_ns()
+
+    async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
+        pass
 
     async def answered(self, venue: str, report: OrderReport) -> None:
         self.answers.append((venue, report))

@@ -60,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--latency-ms", help="every venue's latency_ms, e.g. 0,50")
     parser.add_argument("--min-edge-bps", help="[detection] min_edge_bps, e.g. 0,0.5")
     parser.add_argument("--leg-policy", help="[execution] leg_policy: unwind, complete, halt")
+    parser.add_argument("--min-profit-bps", help="every maker symbol's min_profit_bps, e.g. 0.5,1,2")
+    parser.add_argument("--quote-size", help="every maker symbol's quote_size (base units), e.g. 0.001,0.01")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
                         help="the results: a table (rounded for reading), csv or json (exact)")
     parser.add_argument("--allow-large-grid", action="store_true",

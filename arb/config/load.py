@@ -11,6 +11,7 @@ what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -151,6 +152,7 @@ def _check_symbols(model: ConfigModel, shown: str) -> None:
         if text not in model.symbols:
             raise ConfigError(shown, "engine.symbols", f"{text} has no [symbols.\"{text}\"] section (max_size)")
     _check_venue_symbols(model, shown)
+    _check_maker_routes(model, shown)
     for venue, section in model.venues.items():
         for text in section.markets:
             try:
@@ -184,6 +186,23 @@ def _check_venue_symbols(model: ConfigModel, shown: str) -> None:
             raise ConfigError(shown, "engine.symbols", f"{symbol} is traded on {len(trading)} venue(s) "
                               f"({', '.join(trading) or 'none'}); an arbitrage needs two: add it to another "
                               "venue's symbols")
+
+
+def _check_maker_routes(model: ConfigModel, shown: str) -> None:
+    """A maker symbol's two venues are configured venues that trade it."""
+    for symbol in model.engine.symbols:
+        maker = model.symbols[symbol].maker
+        if maker is None:
+            continue
+        for key, venue in (("maker_venue", maker.maker_venue), ("taker_venue", maker.taker_venue)):
+            where = f"symbols.{symbol}.maker.{key}"
+            if venue not in model.venues:
+                close = difflib.get_close_matches(venue, list(model.venues), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(shown, where, f"{venue!r} is not a configured venue{hint}; venues: "
+                                  f"{', '.join(model.venues)}")
+            if symbol not in (model.venues[venue].symbols or (symbol,)):
+                raise ConfigError(shown, where, f"{venue} does not trade {symbol} (its symbols)")
 
 
 def _check_replay(config: Config, shown: str) -> None:

@@ -50,6 +50,16 @@ class Config:
         (``arb/eventloop/simloop.py``); paper is the same simulation paced in wall time."""
         return self.engine.mode == "replay" or (self.engine.mode == "paper" and self.replay is not None)
 
+    @property
+    def taker_symbols(self) -> tuple[str, ...]:
+        """The engine symbols detection crosses between venues (``strategy = "taker"``)."""
+        return tuple(s for s in self.engine.symbols if self.symbols[s].strategy == "taker")
+
+    @property
+    def maker_symbols(self) -> tuple[str, ...]:
+        """The engine symbols quoted on one venue and hedged on another (``strategy = "maker"``)."""
+        return tuple(s for s in self.engine.symbols if self.symbols[s].strategy == "maker")
+
     def venue_markets(self, venue: str) -> MarketNames:
         """The engine symbols ``venue`` trades and its names for them (validated by :func:`load_config`)."""
         section = self.venues[venue]

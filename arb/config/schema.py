@@ -13,7 +13,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from arb.domain.market import MAX_QUANTITY, Symbol, check_step
 
@@ -85,6 +93,9 @@ Dec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(allow_inf_nan=Fa
 PositiveDec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 NonNegDec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 FeeRate = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=Decimal("0.05"), allow_inf_nan=False)]
+# A maker fee may be negative: a rebate the venue pays on a resting order's fill.
+MakerFeeRate = Annotated[Decimal, BeforeValidator(_exact_decimal),
+                         Field(gt=Decimal("-0.05"), lt=Decimal("0.05"), allow_inf_nan=False)]
 Bps = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=10_000, allow_inf_nan=False)]
 Step = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(allow_inf_nan=False), AfterValidator(_step)]
 
@@ -157,8 +168,64 @@ class DetectionSection(_Section):
     max_book_age_ms: int = Field(default=500, gt=0, le=DAY_MS)
 
 
+class MakerSection(_Section):
+    """A maker symbol's route (``strategy = "maker"``): post-only quotes rest on ``maker_venue`` and each fill
+    is hedged with an IOC on ``taker_venue`` (``arb/execution/maker.py``; the README's "Maker-taker")."""
+
+    maker_venue: str = Field(min_length=1)
+    taker_venue: str = Field(min_length=1)
+    both_ways: bool = False  # also quote on taker_venue, hedged on maker_venue (a second route)
+    sides: Literal["both", "bid", "ask"] = "both"  # which sides of the maker venue's book are quoted
+    quote_size: PositiveDec  # base units per quote
+    min_profit_bps: Bps  # after both fees, of the quote's notional
+    slippage_buffer_bps: Bps = Decimal("2")  # the hedge may fill this much worse than its walked price
+    refresh_bps: PositiveDec = Decimal("2")  # reprice when the hedge's price moved this much either way
+    max_quote_age_ms: int = Field(default=30_000, gt=0, le=DAY_MS)  # market time a quote may rest
+    join_top: bool = False  # never improve the maker's own best by more than one tick
+    max_unhedged: NonNegDec | None = None  # base a side may owe a hedge and still quote; default quote_size
+    hedge_attempts: int = Field(default=5, ge=1, le=100)  # hedges of one amount before the leg policy
+    hedge_retry_ms: int = Field(default=200, ge=1, le=60_000)  # the first retry's delay; doubles each time
+    hedge_widen_bps: Bps = Decimal("10")  # each retry's limit this much further out than the last
+    leg_policy: Literal["halt", "flatten"] = "halt"  # a side whose hedges all failed
+    flatten_slippage_bps: Bps = Decimal("50")  # the flatten IOC's limit past the maker's book
+
+    @field_validator("taker_venue")
+    @classmethod
+    def _two_venues(cls, value: str, info: Any) -> str:
+        if value == info.data.get("maker_venue"):
+            raise ValueError("the taker venue must differ from the maker venue")
+        return value
+
+
 class SymbolSection(_Section):
-    max_size: PositiveDec  # base units per opportunity
+    # "taker": detection crosses the venues' books with two IOC legs; "maker": quotes rest on one venue and
+    # every fill is hedged on the other ([symbols.X.maker]).
+    strategy: Literal["taker", "maker"] = "taker"
+    max_size: PositiveDec | None = None  # base units per opportunity (taker)
+    maker: MakerSection | None = None
+
+    @model_validator(mode="after")
+    def _strategy_keys(self) -> SymbolSection:
+        if self.strategy == "taker":
+            if self.max_size is None:
+                raise ValueError("max_size is required (base units per opportunity)")
+            if self.maker is not None:
+                raise ValueError('a [maker] section needs strategy = "maker"')
+        else:
+            if self.maker is None:
+                raise ValueError('strategy = "maker" needs a [maker] section (maker_venue, taker_venue, '
+                                 "quote_size, min_profit_bps)")
+            if self.max_size is not None:
+                raise ValueError("max_size is the taker strategy's; a maker symbol's size is maker.quote_size")
+        return self
+
+    @property
+    def size(self) -> Decimal:
+        """Base units one decision trades: the taker's max_size, a maker's quote_size."""
+        if self.maker is not None:
+            return self.maker.quote_size
+        assert self.max_size is not None
+        return self.max_size
 
 
 class RiskSection(_Section):
@@ -208,6 +275,7 @@ class VenueSection(_Section):
     adapter: str | None = Field(default=None, min_length=1)
     ccxt_id: str | None = Field(default=None, min_length=1)  # the ccxt exchange id; default: the adapter's
     taker_fee: FeeRate
+    maker_fee: MakerFeeRate | None = None  # a resting order's fill (negative: a rebate); default taker_fee
     fee_tier: str = Field(min_length=1)  # which published tier taker_fee comes from
     buy_fee_in: Literal["base", "quote"] = "base"
     capture_venue: str | None = Field(default=None, min_length=1)  # which venue of the capture feeds this one

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-PURPOSE_CODES = {"entry": "e", "unwind": "u", "complete": "c", "manual": "m"}
+PURPOSE_CODES = {"entry": "e", "unwind": "u", "complete": "c", "manual": "m", "quote": "q", "hedge": "h",
+                 "flatten": "f"}
 
 
 def to_base36(value: int) -> str:

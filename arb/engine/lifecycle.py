@@ -43,6 +43,7 @@ from arb.runtime.incidents import IncidentLog
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.logs import RUN_ID
 from arb.runtime.preflight import preflight
+from arb.runtime.quoting import QuotingDesk
 from arb.runtime.state import RunState
 from arb.runtime.status import RunView, StatusReporter
 from arb.runtime.supervisor import Supervisor
@@ -96,6 +97,7 @@ class Engine:
         self.drops = FrameDrops()  # malformed frames, per venue and reason, all feeds'
         self.venues: VenueSet | None = None
         self.decisions: DecisionLoop | None = None  # built once the run is set up
+        self.desk: QuotingDesk | None = None  # the maker symbols' quotes and hedges, when there are any
         # Metrics and alerts ([monitoring]; None when off). Its metrics endpoint outlives the run, serving
         # the final numbers, until ``monitor.close()`` (or the process exits).
         self.monitor: Monitor | None = None
@@ -227,7 +229,7 @@ class Engine:
         alerts, the dashboard."""
         assert self.venues is not None
         # Which venues can no longer fund max_size, per direction, once a second of the run's clock.
-        self.inventory = InventoryWatch({s: self.config.symbols[s].max_size for s in self.config.engine.symbols},
+        self.inventory = InventoryWatch({s: self.config.symbols[s].size for s in self.config.engine.symbols},
                                         self.venues.venues)
         view = self._view(run_id, risk, host)
         if self.config.risk.kill_switch_file is not None:
@@ -247,9 +249,17 @@ class Engine:
 
     def _wire_decisions(self, venues: VenueSet, executor: PairedExecutor, risk: RiskGate,
                         writer: DecisionWriter) -> None:
-        """The decision loop (``runtime/decisions.py``) on the run's books, clock and trading parts."""
+        """The decision loop (``runtime/decisions.py``) on the run's books, clock and trading parts, with the
+        maker symbols' quoting desk (``runtime/quoting.py``) when the config has any."""
+        desk = None
+        if self.config.maker_symbols:
+            assert self.run_id is not None
+            desk = self.desk = QuotingDesk(self.config, venues, self.books, self.state, self.sessions, self.run_id,
+                                           now=self.clock.now, now_ms=self.clock.now_ms, funnel=self.funnel,
+                                           risk=risk)
         self.decisions = self.decision_loop(
-            self.config, Trading(venues, executor, risk, writer, self.sessions), books=self.books, clock=self.clock,
+            self.config, Trading(venues, executor, risk, writer, self.sessions, desk), books=self.books,
+            clock=self.clock,
             state=self.state, funnel=self.funnel, hot_path=self.hot_path, drops=self.drops, status=self.status,
             spawn=self.supervisor.spawn, capture=self.capture, progress=self._progress)
 
@@ -265,6 +275,9 @@ class Engine:
         try:
             await self.decisions.run()
         finally:
+            if self.desk is not None:  # every quote cancelled, the hedges in flight answered, every pair settled
+                await self.desk.close()
+                self.desk.settle()
             gc.unfreeze()  # a process running several engines (tests, sweep workers) collects them again
             executor.close()
 

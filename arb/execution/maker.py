@@ -28,10 +28,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Literal, Protocol
 
-from arb.domain.market import Side
+from arb.domain.market import Side, quantize_step
 from arb.domain.orders import VenueState
 from arb.domain.venue import FillReport, FillStream, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError, InvalidOrder, OrderNotFound
@@ -73,11 +73,16 @@ class Books(Protocol):
 
 
 class Journal(Protocol):
-    """Where the route's orders are recorded: ``before_send`` is awaited before the request leaves."""
+    """Where the route's orders are recorded: ``before_send`` is awaited before the request leaves.
+    ``answers``: the client order id of the quote whose fills a hedge or flatten answers (the side's latest
+    filled quote); for a quote, its own."""
 
-    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None) -> None: ...
+    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
+                          answers: str) -> None: ...
 
     async def answered(self, venue: str, report: OrderReport) -> None: ...
+
+    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None: ...
 
     async def maker_fill(self, fill: FillReport) -> None: ...
 
@@ -107,6 +112,8 @@ class MakerRoute:
     ledger: HedgeLedger = field(init=False)
     _resting: dict[Side, _Resting] = field(default_factory=dict)
     _ours: dict[str, Side] = field(default_factory=dict)  # client order id of every quote -> its side
+    # Per maker side, each filled quote's base not yet hedged, oldest first: whose fills a hedge answers.
+    _lots: dict[Side, _Lots] = field(default_factory=lambda: {Side.BUY: _Lots(), Side.SELL: _Lots()})
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     errors: list[BaseException] = field(default_factory=list)
 
@@ -136,6 +143,8 @@ class MakerRoute:
                                     taker_book_stale=stale)
             if reason is None and self.ledger.may_quote(side):
                 return
+            log.debug("%s %s quote %s at %s: %s", spec.symbol, side, resting.client_order_id, resting.quote.price,
+                      reason or "side over max_unhedged")
             await self._cancel(side, resting)
             # The cancel took its round trip: books, funds and the ledger may have moved meanwhile.
             stale = self.books.age_ms(spec.taker, spec.symbol) > self.max_book_age_ms
@@ -159,12 +168,13 @@ class MakerRoute:
                                "poc")
         self._ours[request.client_order_id] = quote.side
         resting = self._resting[quote.side] = _Resting(quote, request.client_order_id, self.now_ms())
-        await self.journal.before_send(self.spec.maker, request, "quote", quote)
+        await self.journal.before_send(self.spec.maker, request, "quote", quote, request.client_order_id)
         try:
             report = await self.maker.place(request)
         except ArbError as exc:  # refused (post-only would take, funds): nothing rests
-            log.info("%s %s quote refused: %s", self.spec.symbol, quote.side, exc)
+            log.debug("%s %s quote refused: %s", self.spec.symbol, quote.side, exc)  # counted by the journal
             self._forget(quote.side, resting)
+            await self.journal.refused(self.spec.maker, request.client_order_id, exc)
             return
         await self.journal.answered(self.spec.maker, report)
         if report.state is not VenueState.OPEN:
@@ -201,6 +211,10 @@ class MakerRoute:
         while self._tasks:
             await asyncio.gather(*self._tasks)
 
+    def owes(self, quote_id: str) -> bool:
+        """Whether some of the quote ``quote_id``'s filled base has no hedge fill yet (its pair is not done)."""
+        return any(quote_id in lots.open for lots in self._lots.values())
+
     @property
     def resting(self) -> dict[Side, Quote]:
         return {side: r.quote for side, r in self._resting.items()}
@@ -212,6 +226,8 @@ class MakerRoute:
             return  # another route's, or an order of the taker-taker executor on the same venue
         if self.ledger.knows(fill.trade_id):
             return  # a stream delivers at least once: a repeat is neither journalled nor hedged again
+        assert fill.client_order_id is not None  # it is one of ours
+        self._lots[side].filled(fill.client_order_id, fill.amount)
         resting = self._resting.get(side)
         if resting is not None and resting.client_order_id == fill.client_order_id:
             resting.filled += fill.amount
@@ -231,6 +247,8 @@ class MakerRoute:
         return levels[0][0] if levels else Decimal(0)
 
     async def _hedge(self, request: HedgeRequest) -> None:
+        """Send ``request`` as one IOC per quote whose base it answers (oldest first, :class:`_Lots`), so each
+        pair's hedges are its own; the ledger hears the total."""
         spec = self.spec
         levels = self.books.levels(spec.taker, spec.symbol, "bids" if request.maker_side is Side.BUY else "asks")
         reference = _reference(levels, request.amount)
@@ -239,16 +257,27 @@ class MakerRoute:
             return
         limit = hedge_limit(request.maker_side, reference, spec.terms.slippage_buffer_bps + request.widen_bps,
                             self.taker.market_rules(spec.symbol).price_step)
-        order = OrderRequest(self.new_client_id("hedge"), spec.symbol, request.side, request.amount, limit, "ioc")
-        await self.journal.before_send(spec.taker, order, "hedge", None)
+        lots = self._lots[request.maker_side]
+        pieces = lots.take(request.amount, self.spec.hedge, limit)
+        filled = await asyncio.gather(*(self._hedge_piece(request, quote_id, amount, limit)
+                                        for quote_id, amount in pieces))
+        for (quote_id, amount), got in zip(pieces, filled, strict=True):
+            lots.answered(quote_id, amount, got)
+        self._hedge_done(request, sum(filled, Decimal(0)))
+
+    async def _hedge_piece(self, request: HedgeRequest, quote_id: str, amount: Decimal, limit: Decimal) -> Decimal:
+        """One IOC of a hedge, answering ``quote_id``'s fills; what it filled."""
+        spec = self.spec
+        order = OrderRequest(self.new_client_id("hedge"), spec.symbol, request.side, amount, limit, "ioc")
+        await self.journal.before_send(spec.taker, order, "hedge", None, quote_id)
         try:
             report = await self.taker.place(order)
         except ArbError as exc:
-            log.warning("%s hedge %s %s refused: %s", spec.symbol, request.side, request.amount, exc)
-            self._hedge_done(request, Decimal(0))
-            return
+            log.warning("%s hedge %s %s refused: %s", spec.symbol, request.side, amount, exc)
+            await self.journal.refused(spec.taker, order.client_order_id, exc)
+            return Decimal(0)
         await self.journal.answered(spec.taker, report)
-        self._hedge_done(request, report.filled)
+        return report.filled
 
     def _hedge_done(self, request: HedgeRequest, filled: Decimal) -> None:
         side = request.maker_side
@@ -289,15 +318,17 @@ class MakerRoute:
         assert reference is not None  # levels is not empty
         limit = hedge_limit(side, reference, spec.flatten_slippage_bps, rules.price_step)
         order = OrderRequest(self.new_client_id("flatten"), spec.symbol, side.opposite, amount, limit, "ioc")
-        await self.journal.before_send(spec.maker, order, "flatten", None)
+        await self.journal.before_send(spec.maker, order, "flatten", None, self._lots[side].oldest())
         try:
             report = await self.maker.place(order)
         except ArbError as exc:
             log.warning("%s flatten %s %s refused: %s", spec.symbol, order.side, amount, exc)
+            await self.journal.refused(spec.maker, order.client_order_id, exc)
             return
         await self.journal.answered(spec.maker, report)
         if report.filled:
             self.ledger.settled_by_flatten(side, report.filled)
+            self._lots[side].flattened(report.filled)
 
     def _send_due(self, side: Side) -> None:
         """Send what is due now (the rest of a short hedge, fills that waited for it); if the rest waits for
@@ -326,6 +357,73 @@ class MakerRoute:
             assert exc is not None
             log.error("%s maker route task failed: %r", self.spec.symbol, exc)
             self.errors.append(exc)  # the run checks this: no background task dies silently
+
+
+@dataclass
+class _Lots:
+    """One maker side's filled quotes and what of each no hedge has filled yet (``open``), oldest first, with
+    what hedges on their way may still fill (``in_flight``).
+
+    A hedge's amount is split across them oldest first (:meth:`take`), one IOC per quote, so a retry that
+    also carries a newer quote's fill gives each pair its own hedge. A share below the taker's minimum (dust
+    the steps left) goes with the next quote's share: the one place a hedge answers more than its own quote,
+    and the pair it came from shows it as open until then."""
+
+    open: dict[str, Decimal] = field(default_factory=dict)
+    in_flight: dict[str, Decimal] = field(default_factory=dict)
+
+    def filled(self, quote_id: str, amount: Decimal) -> None:
+        self.open[quote_id] = self.open.get(quote_id, Decimal(0)) + amount
+
+    def take(self, amount: Decimal, rules: HedgeRules, price: Decimal) -> list[tuple[str, Decimal]]:
+        pieces: list[tuple[str, Decimal]] = []
+        left = amount
+        carried = Decimal(0)
+        for quote_id, owed in self.open.items():
+            free = owed - self.in_flight.get(quote_id, Decimal(0))
+            if left <= 0:
+                break
+            if free <= 0:
+                continue
+            share = min(free + carried, left)
+            share = share if share == left else quantize_step(share, rules.taker_step, ROUND_DOWN)
+            if share <= 0 or share < rules.taker_min_amount or share * price < rules.taker_min_notional:
+                carried += free  # too small alone: it goes with the next quote's share
+                continue
+            pieces.append((quote_id, share))
+            left -= share
+            carried = Decimal(0)
+        if left > 0:  # the rest (dust carried to the end, or what the lots do not hold): the last share's
+            if pieces:
+                quote_id, share = pieces[-1]
+                pieces[-1] = (quote_id, share + left)
+            else:
+                pieces.append((self.oldest(), left))
+        for quote_id, share in pieces:
+            self.in_flight[quote_id] = self.in_flight.get(quote_id, Decimal(0)) + share
+        return pieces
+
+    def answered(self, quote_id: str, sent: Decimal, filled: Decimal) -> None:
+        self.in_flight[quote_id] -= sent
+        self._settle(filled)
+
+    def flattened(self, amount: Decimal) -> None:
+        self._settle(amount)
+
+    def _settle(self, amount: Decimal) -> None:
+        """``amount`` hedged (or flattened): off the oldest quotes' open base first, as the shares were cut."""
+        for key in list(self.open):
+            took = min(self.open[key], amount)
+            self.open[key] -= took
+            amount -= took
+            if self.open[key] <= 0 and not self.in_flight.get(key):
+                del self.open[key]
+                self.in_flight.pop(key, None)
+            if amount <= 0:
+                break
+
+    def oldest(self) -> str:
+        return next(iter(self.open))
 
 
 def _reference(levels: Sequence[Level], amount: Decimal) -> Walk | None:

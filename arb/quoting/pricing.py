@@ -87,6 +87,9 @@ class Quote:
     amount: Decimal
     hedge: Walk  # the taker book as it stood at quote time
     expected_profit: Decimal  # quote currency, after both fees, if filled and hedged at ``hedge``
+    # The farthest price that still pays ``min_profit_bps`` on this hedge, before the post-only and join_top
+    # pulls moved ``price`` away from the market: what a resting quote is checked against (``refresh.py``).
+    limit: Decimal
 
     @property
     def hedge_limit_before_buffer(self) -> Decimal:
@@ -132,7 +135,7 @@ def price_quote(
     if hedge is None:
         return NoQuote("no_depth", f"the taker book holds less than {amount}")
     tick = terms.maker_tick
-    price = _limit(side, hedge, terms)
+    price = limit = _limit(side, hedge, terms)
     if terms.join_top and maker_best_same is not None:
         price = min(price, maker_best_same + tick) if side is Side.BUY else max(price, maker_best_same - tick)
     if maker_best_opposite is not None:  # post-only: never at or through the other side
@@ -140,7 +143,7 @@ def price_quote(
     if price <= 0:
         return NoQuote("no_price", "no positive price pays")
     # Moving a quote away from the market (join_top, post-only) only adds to its profit: it still pays.
-    return Quote(side, price, amount, hedge, quote_profit(side, price, hedge, terms))
+    return Quote(side, price, amount, hedge, quote_profit(side, price, hedge, terms), limit)
 
 
 def _limit(side: Side, hedge: Walk, terms: QuoteTerms) -> Decimal:

@@ -3,7 +3,9 @@
 A quote is repriced (cancelled, and a fresh one placed if any pays) when
 
 - ``no_longer_pays``: the taker book moved so that the resting price is past what pays now (a bid above the
-  fresh bid's limit, an ask below the fresh ask's);
+  fresh quote's limit, an ask below it: the limit, not the fresh price, which the post-only rule may have
+  pulled further out: a resting ask one tick above a bid that has since risen still pays, and keeps its
+  place in the queue);
 - ``hedge_moved``: the hedge's average price moved by ``refresh_bps`` or more either way since quote time
   (the quote may now be too cautious: a better one would fill first);
 - ``stale_book``: the taker book is older than the detection's ``max_book_age_ms`` (its prices are no basis
@@ -44,7 +46,7 @@ def refresh_reason(
         return "stale_book"
     if isinstance(fresh, NoQuote):
         return "no_quote"
-    past = resting.price > fresh.price if resting.side is Side.BUY else resting.price < fresh.price
+    past = resting.price > fresh.limit if resting.side is Side.BUY else resting.price < fresh.limit
     if past:
         return "no_longer_pays"
     then, now = resting.hedge.average, fresh.hedge.average

@@ -86,8 +86,9 @@ def size_quote(
         return NoQuote("below_minimum", f"{short} (balances or max_notional_per_trade)")
     hedge = walk(taker_levels, cut)
     assert hedge is not None  # less than an amount the book held
-    return _checked_notional(Quote(side, quote.price, cut, hedge, quote_profit(side, quote.price, hedge, terms)),
-                             maker, taker)
+    # The limit priced for the larger amount: the smaller hedge's is as good or better (kept conservative).
+    return _checked_notional(Quote(side, quote.price, cut, hedge, quote_profit(side, quote.price, hedge, terms),
+                                   quote.limit), maker, taker)
 
 
 def _below_minimum(amount: Decimal, maker: MarketRules, taker: MarketRules) -> str:

@@ -70,6 +70,7 @@ from arb.runtime.detector import Detector, Pending
 from arb.runtime.feeds import FeedSet, start_feeds
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
+from arb.runtime.quoting import QuotingDesk
 from arb.runtime.state import RunState
 from arb.runtime.status import StatusReporter
 from arb.runtime.supervisor import Spawn
@@ -91,6 +92,7 @@ class Trading:
     risk: RiskGate
     writer: DecisionWriter
     sessions: sessionmaker[Session]  # for the reconciliation after a store failure
+    desk: QuotingDesk | None = None  # the maker symbols' routes (``runtime/quoting.py``); None: no maker symbol
 
 
 class DecisionLoop:
@@ -139,12 +141,17 @@ class DecisionLoop:
         # symbol -> when its oldest undecided update was delivered (perf_counter_ns): the decision latency's
         # start (see the module's docstring), set by ``delivered`` in a simulation.
         dirty: dict[str, int] = {}
+        quoting: dict[str, None] = {}  # maker symbols whose books changed, in order: re-priced, not detected
+        maker_symbols = frozenset(self.config.maker_symbols)
         wake = self._wake
         simulated = isinstance(self.clock, MarketClock)
 
         def on_book(book: OrderBook) -> None:
             self.funnel.book_updates += 1
-            dirty.setdefault(book.symbol, UNDELIVERED if simulated else time.perf_counter_ns())
+            if book.symbol in maker_symbols:
+                quoting[book.symbol] = None
+            else:
+                dirty.setdefault(book.symbol, UNDELIVERED if simulated else time.perf_counter_ns())
             wake.set()
 
         def delivered() -> None:
@@ -172,6 +179,8 @@ class DecisionLoop:
                 # instant, and every extra turn of the event loop is paid thousands of times a second.
                 await wake.wait()
                 wake.clear()
+                while quoting and not self.state.stop.is_set():
+                    await self.quote(_first(quoting))
                 while not self.state.stop.is_set() and len(self.pairs) < self.max_pairs:
                     if self._pair_failed is not None:
                         raise self._pair_failed
@@ -283,6 +292,17 @@ class DecisionLoop:
 
         task.add_done_callback(ended)
 
+    async def quote(self, symbol: str) -> None:
+        """A maker symbol's books changed: its routes re-price their quotes (``runtime/quoting.py``), unless
+        the risk gate stops new trades (the kill switch, the daily loss limit): then every quote is pulled."""
+        desk = self.trading.desk
+        assert desk is not None
+        risk = self.trading.risk
+        if risk.kill_switch_engaged() or risk.state().daily_limit_reached:
+            await desk.close()
+            return
+        await desk.on_books(symbol)
+
     async def _cannot_trade(self, opp: Opportunity) -> str | None:
         """Why the run cannot trade this pair now, whatever the pair itself: these are the run's state, not
         risk limits (those, the kill switch included, are the executor's risk gate's, checked once, there)."""
@@ -353,3 +373,10 @@ class DecisionLoop:
         opportunity stopped after detection, e.g. by a store outage)."""
         return {"run_id": self.trading.executor.run_id, "detected_at": self.clock.now(),
                 **opportunity_columns(d, reject_reason=reason)}
+
+
+def _first(ordered: dict[str, None]) -> str:
+    """Take the oldest key of ``ordered`` (insertion order)."""
+    key = next(iter(ordered))
+    del ordered[key]
+    return key

@@ -50,7 +50,7 @@ _NO_BALANCES: Mapping[str, Decimal] = MappingProxyType({})  # one object: a venu
 
 def detection_params(config: Config, symbol: str) -> DetectionParams:
     d = config.detection
-    return DetectionParams(max_size=config.symbols[symbol].max_size, min_edge_bps=d.min_edge_bps,
+    return DetectionParams(max_size=config.symbols[symbol].size, min_edge_bps=d.min_edge_bps,
                            min_profit=d.min_profit, max_edge_bps=d.abnormal_edge_bps,
                            max_book_age_ms=d.max_book_age_ms, limit_allowance_bps=config.execution.slippage_bps)
 
@@ -65,11 +65,11 @@ class Detector:
         self._books = books
         self._names = list(venues.venues)
         # Only venues that both trade a symbol are paired for it ([venues.<name>] symbols).
-        self._trading = {s: [n for n in config.venues_trading(s) if n in venues.venues] for s in config.engine.symbols}
+        self._trading = {s: [n for n in config.venues_trading(s) if n in venues.venues] for s in config.taker_symbols}
         self._balances = balances  # venue -> asset -> free, kept current by the run's balance reads
         self._now_ms = now_ms
         # What does not change during a run is built once, not on every book update.
-        self._symbols = list(config.engine.symbols)
+        self._symbols = list(config.taker_symbols)  # a maker symbol is quoted, not detected
         self._per_symbol = {s: (Symbol.parse(s), detection_params(config, s)) for s in self._symbols}
         self._per_venue: dict[tuple[str, str], tuple[Decimal, FeeMode, MarketRules]] = {}
         self._config = config

@@ -174,7 +174,8 @@ def _paper(config: Config, name: str, books: BookStore, clock: WallClock | Marke
     section = config.venues[name]
     names = config.venue_markets(name)
     rules = {names.market(s): rules_from_config(name, names.market(s), section.markets[s]) for s in names.symbols}
-    paper_config = PaperConfig(fee_rate=section.taker_fee, buy_fee_in=section.buy_fee_in)
+    paper_config = PaperConfig(fee_rate=section.taker_fee, buy_fee_in=section.buy_fee_in,
+                               maker_fee_rate=section.maker_fee)
     return PaperVenue(
         name,
         {names.market(s): books.book(name, s) for s in names.symbols} if mirror else None,

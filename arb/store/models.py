@@ -42,7 +42,11 @@ ORDER_STATUSES = (
     "rejected",
     "unknown",
 )
-ORDER_PURPOSES = ("entry", "unwind", "complete")
+# entry/unwind/complete: a taker pair's legs and the leg policy's orders; quote/hedge/flatten: a maker route's
+# resting quote, the taker IOC answering its fills, the leg policy closing what a failed hedge left.
+ORDER_PURPOSES = ("entry", "unwind", "complete", "quote", "hedge", "flatten")
+# taker: detection crossed two books and sent two IOC legs; maker: one resting quote's fills and their hedges.
+STRATEGIES = ("taker", "maker")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -107,6 +111,7 @@ class Opportunity(Base):
     __table_args__ = (
         CheckConstraint(_in("decision", DECISIONS), name="decision"),
         CheckConstraint("decision = 'executed' OR reason IS NOT NULL", name="rejected_has_reason"),
+        CheckConstraint(_in("strategy", STRATEGIES), name="strategy"),
         Index("ix_opportunities_run_detected", "run_id", "detected_at"),
     )
 
@@ -114,6 +119,10 @@ class Opportunity(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     detected_at: Mapped[datetime]
     symbol: Mapped[str] = mapped_column(String(32))
+    # A maker pair: buy_venue/sell_venue are the maker and taker venues as the quote's side puts them,
+    # buy_price/sell_price the quote's price and the hedge's walked price at quote time, ``size`` what the
+    # quote filled and ``expected_profit`` that amount's profit as priced at quote time.
+    strategy: Mapped[str] = mapped_column(String(8), server_default="taker")
     buy_venue: Mapped[str] = mapped_column(String(32))
     sell_venue: Mapped[str] = mapped_column(String(32))
     size: Mapped[Decimal]  # base units

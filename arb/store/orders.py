@@ -194,6 +194,22 @@ def record_report(session: Session, order_id: int, report: OrderReport, now: dat
     )
 
 
+def record_quote_report(session: Session, order_id: int, report: OrderReport, now: datetime) -> Transition:
+    """A maker quote's answer (placement, cancel). Its fills come from the venue's fill stream, which may
+    deliver them after the answer (a fill during the cancel's flight): a report claiming more than is stored
+    is recorded at what is stored, with the rest named as awaited, and the stream's fills then move the
+    order on (``canceled`` -> ``filled`` is the table's edge for exactly this race)."""
+    add_fills(session, order_id, report.fills, received_at=now)
+    recorded = filled_by_fills(session, order_id)
+    detail = None
+    if report.filled > recorded:
+        detail = f"the venue reports {report.filled} filled, {recorded} recorded: the rest awaited from its fills"
+    order = _locked(session, order_id)
+    return record_transition(session, order_id, status_from_report(order.amount, recorded, report.state), now,
+                             venue_status=report.venue_status, detail=detail,
+                             venue_order_id=report.venue_order_id, acked_at=now)
+
+
 def record_fills(session: Session, order_id: int, fills: Iterable[FillReport], now: datetime, *,
                  detail: str | None = None) -> FillsAdded:
     """Fills found without an order report (reconciliation): store them and move the order to what they

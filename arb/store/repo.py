@@ -171,6 +171,7 @@ def _opportunity_params(row: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"not opportunities columns: {', '.join(sorted(unknown))}")
     params = dict(row)
+    params.setdefault("strategy", "taker")  # detection's decisions; a maker pair's row names its strategy
     for key in ("decision", "reason"):
         if isinstance(params.get(key), enum.Enum):
             params[key] = params[key].value

@@ -20,11 +20,20 @@ from arb.store.models import Fill, Opportunity, Order
 _FINAL = frozenset(s.value for s in TERMINAL)
 
 
+# What each order purpose is to the accounting: a maker pair's quote and hedges are its two legs, a flatten
+# corrects what a failed hedge left, as an unwind does.
+_ACCOUNTING_PURPOSE = {"quote": "entry", "hedge": "entry", "flatten": "unwind"}
+
+
 def plan_of(opp: Opportunity) -> Plan | None:
-    """The plan as stored: the row's expectations and its entry orders' amounts (None: not settleable)."""
+    """The plan as stored: the row's expectations and its entry orders' amounts (None: not settleable). A
+    maker pair's plan is what its quote filled (``size``), bought on one venue and sold on the other."""
     if opp.decision != "executed" or opp.mark_price is None:
         return None
-    entry = {o.side: o.amount for o in opp.orders if o.purpose == "entry"}
+    if opp.strategy == "maker":
+        entry = {"buy": opp.size, "sell": opp.size}
+    else:
+        entry = {o.side: o.amount for o in opp.orders if o.purpose == "entry"}
     if "buy" not in entry or "sell" not in entry:
         return None
     sym = Symbol.parse(opp.symbol)
@@ -37,7 +46,8 @@ def plan_of(opp: Opportunity) -> Plan | None:
 
 
 def trades_of(opp: Opportunity) -> list[Trade]:
-    return [Trade(o.purpose, o.side, f.price, f.amount, f.fee, f.fee_currency) for o in opp.orders for f in o.fills]
+    return [Trade(_ACCOUNTING_PURPOSE.get(o.purpose, o.purpose), o.side, f.price, f.amount, f.fee, f.fee_currency)
+            for o in opp.orders for f in o.fills]
 
 
 def settle_opportunity(session: Session, opportunity_id: int, now: datetime) -> Settlement | None:

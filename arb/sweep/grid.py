@@ -7,7 +7,9 @@ A grid maps a key to the values it takes; its product is the set of replays (``p
 - ``fee``: every venue's ``taker_fee``;
 - ``latency_ms``: every venue's ``latency_ms`` (each a simulated venue of the kind its config gives it);
 - ``min_edge_bps``: ``[detection] min_edge_bps``;
-- ``leg_policy``: ``[execution] leg_policy``.
+- ``leg_policy``: ``[execution] leg_policy``;
+- ``min_profit_bps``, ``quote_size``: every maker symbol's ``[symbols.X.maker]`` value of that name (a config
+  with no maker symbol has nothing for them to vary: refused).
 
 and one setting, not an axis: ``captures_as``, what a directory or glob of capture files (a day per file)
 becomes: ``"runs"`` (the default), a run per file; ``"timeline"``, one run replaying its files in order as
@@ -39,7 +41,8 @@ from arb.config.files import BUNDLED_PREFIX, bundled_captures, resolve_capture
 from arb.errors import UsageError
 from arb.marketdata.timeline import capture_files
 
-KEYS = ("capture", "fee", "latency_ms", "min_edge_bps", "leg_policy")
+KEYS = ("capture", "fee", "latency_ms", "min_edge_bps", "leg_policy", "min_profit_bps", "quote_size")
+MAKER_KEYS = ("min_profit_bps", "quote_size")
 CAPTURES_AS = ("runs", "timeline")  # what a directory or glob of captures becomes: a run per file, or one run
 
 M = TypeVar("M", bound=BaseModel)
@@ -169,6 +172,15 @@ def _with(config: Config, key: str, value: str) -> Config:
         return dataclasses.replace(config, detection=_validated(config.detection, min_edge_bps=value))
     if key == "leg_policy":
         return dataclasses.replace(config, execution=_validated(config.execution, leg_policy=value))
+    if key in MAKER_KEYS:
+        if not config.maker_symbols:
+            raise UsageError(f"{key}: the config has no maker symbol (strategy = \"maker\") to vary it on")
+        symbols = dict(config.symbols)
+        for name in config.maker_symbols:
+            section = symbols[name]
+            assert section.maker is not None
+            symbols[name] = section.model_copy(update={"maker": _validated(section.maker, **{key: value})})
+        return dataclasses.replace(config, symbols=symbols)
     raise KeyError(key)
 
 
@@ -180,6 +192,8 @@ def _validated(section: M, **update: str) -> M:
 def _checked(base: Config, key: str, value: str, source: str) -> str:
     try:
         _with(base, key, value)
+    except UsageError as exc:
+        raise UsageError(f"{source}: {exc}") from None
     except ValidationError as exc:
         problem = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
         raise UsageError(f"{source}: {key}: {problem} (got {value!r})") from None

@@ -17,7 +17,16 @@ from datetime import datetime
 
 from arb.domain.market import MarketRules
 from arb.domain.market_names import MarketNames
-from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
+from arb.domain.venue import (
+    BalanceReport,
+    FillListener,
+    FillReport,
+    FillStream,
+    OrderReport,
+    OrderRequest,
+    PreparedOrder,
+    Venue,
+)
 
 
 class RenamedVenue:
@@ -96,3 +105,9 @@ class RenamedVenue:
                 ours = f"{asset}@{self.name}" if asset in self.names.assets else asset
             out[ours] = dataclasses.replace(report, asset=ours)
         return out
+
+    def watch_fills(self, listener: FillListener) -> None:
+        """The inner venue's fill stream under the engine's names (TypeError: it has none)."""
+        if not isinstance(self.inner, FillStream):
+            raise TypeError(f"{self.name}: the venue has no fill stream")
+        self.inner.watch_fills(lambda fill: listener(self._fill(fill)))

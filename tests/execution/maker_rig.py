@@ -188,17 +188,22 @@ class Journal:
     sandboxes: dict[str, Sandbox]
     sent: list[tuple[str, OrderRequest, str]] = field(default_factory=list)  # (venue, request, purpose)
     answers: list[tuple[str, OrderReport]] = field(default_factory=list)
+    refusals: list[tuple[str, str]] = field(default_factory=list)
     quotes: dict[str, Quote] = field(default_factory=dict)
     maker_fills: list[FillReport] = field(default_factory=list)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
-    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None) -> None:
+    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
+                          answers: str) -> None:
         known = {o.client_id for o in self.sandboxes[venue].engine.orders.values()}
         assert request.client_order_id not in known, f"{request.client_order_id} recorded after it was sent"
         self.sent.append((venue, request, purpose))
         if quote is not None:
             self.quotes[request.client_order_id] = quote
         await self._changed()
+
+    async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
+        self.refusals.append((venue, client_order_id))
 
     async def answered(self, venue: str, report: OrderReport) -> None:
         self.answers.append((venue, report))

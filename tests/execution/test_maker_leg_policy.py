@@ -36,9 +36,13 @@ class Journal:
         self.venues, self.now_ms = venues, now_ms
         self.sent: list[tuple[int, str, str, OrderRequest]] = []  # (market ms, venue, purpose, request)
 
-    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None) -> None:
+    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
+                          answers: str) -> None:
         assert request.client_order_id not in self.venues[venue]._by_client, "recorded after it was sent"
         self.sent.append((self.now_ms(), venue, purpose, request))
+
+    async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
+        pass
 
     async def answered(self, venue: str, report: OrderReport) -> None:
         pass

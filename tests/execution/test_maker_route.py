@@ -68,7 +68,8 @@ class Journal:
         self.route: MakerRoute | None = None
         self.quoted_over_bound: list[str] = []
 
-    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None) -> None:
+    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
+                          answers: str) -> None:
         assert request.client_order_id not in self.venues[venue]._by_client, "recorded after it was sent"
         self.log.append(("sent", venue, request.client_order_id))
         if quote is not None:
@@ -76,6 +77,9 @@ class Journal:
             assert self.route is not None
             if not self.route.ledger.may_quote(quote.side):
                 self.quoted_over_bound.append(request.client_order_id)
+
+    async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
+        self.log.append(("refused", venue, client_order_id))
 
     async def answered(self, venue: str, report: OrderReport) -> None:
         self.log.append(("answered", venue, report.client_order_id))

@@ -82,7 +82,8 @@ def sandbox_pairs(config: Config, name: str) -> list[PairSpec]:
         specs.append(PairSpec(f"{sym.base}_{sym.quote}", precision=sandbox_decimals(market.price_step),
                               amount_precision=sandbox_decimals(market.amount_step),
                               min_base_amount=market.min_amount, min_quote_amount=market.min_notional,
-                              taker_fee=section.taker_fee, maker_fee=section.taker_fee))
+                              taker_fee=section.taker_fee,
+                              maker_fee=section.taker_fee if section.maker_fee is None else section.maker_fee))
     return specs
 
 

@@ -1,0 +1,72 @@
+"""A maker-taker pair's row: one quote's fills and the hedges that answer them, as one ``opportunities`` row
+with ``strategy = 'maker'`` (the only code that writes one).
+
+The row is opened at the quote's first fill (or the first hedge answering it, whichever is recorded first:
+a hedge is sent before its fill is journalled) and links the quote's order. Its expectation is taken at
+quote time: ``buy_price``/``sell_price`` are the quote's price and the hedge's walked average, on the venues
+the quote's side puts them, and ``expected_profit`` is that quote's profit per base unit times what the
+quote has filled (``size``), kept current as fills are recorded. It is settled by ``arb/accounting.py``
+like any pair (``arb/store/settlement.py``: the quote and hedges are its legs, a flatten corrects).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from arb.accounting import money
+from arb.store.fills import filled_by_fills
+from arb.store.models import Opportunity, Order
+
+
+@dataclass(frozen=True, slots=True)
+class MakerPairTerms:
+    """What a quote promised, as its pair's row records it."""
+
+    symbol: str
+    buy_venue: str
+    sell_venue: str
+    buy_price: Decimal  # the quote's price (a bid) or the hedge's walked average (an ask's hedge buys)
+    sell_price: Decimal
+    buy_limit: Decimal
+    sell_limit: Decimal
+    buy_fee_rate: Decimal
+    sell_fee_rate: Decimal
+    unit_profit: Decimal  # quote currency per base unit, after both fees, at quote time
+    mark_price: Decimal  # the buy venue's best bid net of its taker fee at quote time (arb/accounting.py)
+    quote_amount: Decimal
+    quoted_at: datetime
+
+
+def open_pair(session: Session, run_id: int, quote_order_id: int, terms: MakerPairTerms) -> int:
+    """The pair's row for the quote ``quote_order_id``, which it now owns; returns its id."""
+    row = Opportunity(
+        run_id=run_id, detected_at=terms.quoted_at, symbol=terms.symbol, strategy="maker",
+        buy_venue=terms.buy_venue, sell_venue=terms.sell_venue, size=Decimal(0),
+        buy_price=terms.buy_price, sell_price=terms.sell_price, buy_limit=terms.buy_limit,
+        sell_limit=terms.sell_limit, expected_profit=Decimal(0), mark_price=terms.mark_price,
+        edge_bps=money(terms.unit_profit * 10_000 / terms.buy_price).quantize(Decimal("0.0001")),
+        decision="executed", buy_fee_rate=terms.buy_fee_rate, sell_fee_rate=terms.sell_fee_rate,
+        detail={"quote_amount": str(terms.quote_amount), "unit_profit": str(terms.unit_profit)},
+    )
+    session.add(row)
+    session.flush()
+    session.get_one(Order, quote_order_id).opportunity_id = row.id
+    return row.id
+
+
+def quote_filled(session: Session, opportunity_id: int, quote_order_id: int) -> Decimal:
+    """The pair's size and expectation brought to its quote's stored fills; returns the size."""
+    opp = session.get_one(Opportunity, opportunity_id)
+    size = filled_by_fills(session, quote_order_id)
+    assert opp.detail is not None
+    opp.size = size
+    opp.expected_profit = money(Decimal(opp.detail["unit_profit"]) * size)
+    return size
+
+
+def expected_of(session: Session, opportunity_id: int) -> Decimal:
+    return session.get_one(Opportunity, opportunity_id).expected_profit
