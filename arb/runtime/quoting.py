@@ -4,10 +4,9 @@
 - **Driven on the one event path.** The decision loop hands a maker symbol's book updates here instead of
   to detection (:meth:`QuotingDesk.on_books`, awaited as an execution is), so a replay, a paper run and a
   sweep point decide quotes at the same market instants. Fills come from the maker venue's fill stream.
-- **Journalled before sent** (:class:`StoreJournal`): every quote, hedge and flatten is an ``orders`` row
-  in ``submitted`` before its request leaves; answers and fills are recorded as they come. A quote's first
-  fill opens its pair (``arb/store/maker_pairs.py``), which its hedges join; a pair is settled by the one
-  accounting once its quote and hedges are final, again if a late fill comes.
+- **Journalled before sent** (``runtime/maker_journal.py``): every quote, hedge and flatten is an ``orders``
+  row before its request leaves; a quote's fills open its pair, which its hedges join, settled by the one
+  accounting once it is done.
 - **Risk.** A quote's notional is capped by ``[risk] max_notional_per_trade``; the kill switch and the run's
   stop cancel every quote (:meth:`QuotingDesk.close`); a stale taker book pulls the quote (the route's
   ``stale_book``); a side whose hedges failed ``hedge_attempts`` times runs the leg policy: ``halt`` stops
@@ -16,7 +15,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -24,26 +22,22 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from arb.accounting import Settlement
 from arb.config import Config
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import Side, Symbol
-from arb.domain.orders import OrderStatus
-from arb.domain.venue import FillReport, OrderReport, OrderRequest
-from arb.errors import ArbError, ConfigError
+from arb.errors import ConfigError
 from arb.execution.maker import MakerRoute, RouteSpec
 from arb.execution.risk import RiskGate
 from arb.marketdata.books import BookStore
 from arb.quoting.ledger import HedgeRules
-from arb.quoting.pricing import Level, Quote, QuoteTerms
+from arb.quoting.pricing import Level, QuoteTerms
 from arb.quoting.refresh import RefreshRule
 from arb.quoting.sizing import Funds
 from arb.runtime.funnel import Funnel
+from arb.runtime.maker_journal import StoreJournal, VenueFees
 from arb.runtime.state import RunState
 from arb.runtime.venues import VenueSet
-from arb.store import maker_pairs
-from arb.store import orders as order_store
-from arb.store.maker_pairs import MakerPairTerms
-from arb.store.settlement import settle_opportunity
 
 log = logging.getLogger("arb.engine")
 SIDES = {"both": (Side.BUY, Side.SELL), "bid": (Side.BUY,), "ask": (Side.SELL,)}
@@ -64,116 +58,6 @@ class RunBooks:
         return HUGE_AGE_MS if received is None else self._now_ms() - received
 
 
-class StoreJournal:
-    """The routes' journal (``execution/maker.Journal``), on the run's database."""
-
-    def __init__(self, sessions: sessionmaker[Session], run_id: int, venues: VenueSet, books: RunBooks,
-                 config: Config, now: Callable[[], datetime], funnel: Funnel, risk: RiskGate) -> None:
-        self._sessions, self._run_id, self._venues, self._books = sessions, run_id, venues, books
-        self._config, self._now, self._funnel, self._risk = config, now, funnel, risk
-        self._orders: dict[str, int] = {}  # client order id -> order row
-        self._purposes: dict[str, str] = {}
-        self._answers: dict[str, str] = {}  # a hedge's or flatten's client order id -> the quote it answers
-        self._terms: dict[str, MakerPairTerms] = {}  # a quote's client order id -> what it promised
-        self._pairs: dict[str, int] = {}  # a quote's client order id -> its pair's row, once it filled
-        self._settled: set[int] = set()
-        self.taker_of: dict[tuple[str, str], str] = {}  # (maker venue, symbol) -> its hedges' venue
-        # Whether a quote's filled base still waits for a hedge (the routes know): its pair is not done yet.
-        self.owes: Callable[[str], bool] = lambda quote_id: False
-        self.quotes_placed = 0
-
-    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
-                          answers: str) -> None:
-        now = self._now()
-        if quote is not None:
-            self._terms[request.client_order_id] = self._pair_terms(venue, request.symbol, quote, now)
-            self.quotes_placed += 1
-        with self._sessions.begin() as s:
-            pair = self._pair(s, answers) if purpose != "quote" else None
-            order_id = order_store.create_order(s, order_store.NewOrder(
-                self._run_id, pair, venue, request.symbol, request.side.value, request.price, request.amount,
-                request.client_order_id, purpose=purpose, time_in_force=request.time_in_force), now)
-            order_store.record_transition(s, order_id, OrderStatus.SUBMITTED, now, sent_at=now)
-        self._orders[request.client_order_id] = order_id
-        self._purposes[request.client_order_id] = purpose
-        self._answers[request.client_order_id] = answers
-
-    async def answered(self, venue: str, report: OrderReport) -> None:
-        coid = report.client_order_id
-        order_id = self._orders[coid]
-        if self._purposes[coid] != "quote" and report.filled > sum((f.amount for f in report.fills), Decimal(0)):
-            # An IOC's answer without all its trades (a live venue's): its trades by order id, then the answer.
-            fills = await self._venues.venues[venue].fetch_fills(report.symbol, self._now(),
-                                                                 order_id=report.venue_order_id)
-            report = dataclasses.replace(report, fills=tuple(fills))
-        now = self._now()
-        with self._sessions.begin() as s:
-            if self._purposes[coid] == "quote":
-                order_store.record_quote_report(s, order_id, report, now)
-            else:
-                order_store.record_report(s, order_id, report, now)
-        self._settle(self._answers[coid])
-
-    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
-        """A request that failed: refused outright (``rejected``), or with an outcome it cannot prove
-        (``unknown``: a timeout; reconciliation looks it up)."""
-        to = OrderStatus.UNKNOWN if error.retryable else OrderStatus.REJECTED
-        with self._sessions.begin() as s:
-            order_store.record_transition(s, self._orders[client_order_id], to, self._now(),
-                                          detail=str(error)[:500])
-        self._settle(self._answers[client_order_id])
-
-    async def maker_fill(self, fill: FillReport) -> None:
-        assert fill.client_order_id is not None
-        order_id = self._orders[fill.client_order_id]
-        with self._sessions.begin() as s:
-            order_store.record_fills(s, order_id, [fill], self._now())
-            maker_pairs.quote_filled(s, self._pair(s, fill.client_order_id), order_id)
-        self._settle(fill.client_order_id)
-
-    def _pair(self, s: Session, quote_coid: str) -> int:
-        pair = self._pairs.get(quote_coid)
-        if pair is None:
-            pair = self._pairs[quote_coid] = maker_pairs.open_pair(s, self._run_id, self._orders[quote_coid],
-                                                                   self._terms[quote_coid])
-        return pair
-
-    def settle_all(self) -> None:
-        """At the end: every pair settled as it stands, base still owed a hedge shown as its open position."""
-        for quote_coid in list(self._pairs):
-            self._settle(quote_coid, final=True)
-
-    def _settle(self, quote_coid: str, *, final: bool = False) -> None:
-        """Settle the quote's pair once it is done: every one of its orders final and none of its base owed a
-        hedge (the first time: counted); again when a late fill or hedge changes it."""
-        pair = self._pairs.get(quote_coid)
-        if pair is None or (self.owes(quote_coid) and not final):
-            return
-        with self._sessions.begin() as s:
-            result = settle_opportunity(s, pair, self._now())
-            if result is None or pair in self._settled:
-                return
-            self._settled.add(pair)
-            expected = maker_pairs.expected_of(s, pair)
-        self._funnel.executed_pair(expected, result.realized_pnl, "open" if result.open_base else "filled")
-        self._risk.record_pnl(result.realized_pnl)  # the daily loss limit counts maker pairs too
-
-    def _pair_terms(self, maker: str, symbol: str, quote: Quote, now: datetime) -> MakerPairTerms:
-        taker = self.taker_of[maker, symbol]
-        maker_fee, taker_fee = maker_fee_of(self._config, maker), self._config.venues[taker].taker_fee
-        hedge_average = quote.hedge.average
-        if quote.side is Side.BUY:
-            buy, sell = (maker, quote.price, quote.price, maker_fee), (taker, hedge_average, quote.hedge.worst,
-                                                                      taker_fee)
-        else:
-            buy, sell = (taker, hedge_average, quote.hedge.worst, taker_fee), (maker, quote.price, quote.price,
-                                                                              maker_fee)
-        bids = self._books.levels(buy[0], symbol, "bids")
-        mark = bids[0][0] * (1 - self._config.venues[buy[0]].taker_fee) if bids else Decimal(0)
-        return MakerPairTerms(symbol, buy[0], sell[0], buy[1], sell[1], buy[2], sell[2], buy[3], sell[3],
-                              quote.expected_profit / quote.amount, mark, quote.amount, now)
-
-
 def maker_fee_of(config: Config, venue: str) -> Decimal:
     section = config.venues[venue]
     return section.taker_fee if section.maker_fee is None else section.maker_fee
@@ -188,7 +72,14 @@ class QuotingDesk:
                  ) -> None:
         self.state = state
         self.books = RunBooks(books, now_ms, config.engine.book_depth)
-        self.journal = StoreJournal(sessions, run_id, venues, self.books, config, now, funnel, risk)
+        fees = {name: VenueFees(maker_fee_of(config, name), section.taker_fee)
+                for name, section in config.venues.items()}
+
+        def settled(expected: Decimal, result: Settlement) -> None:
+            funnel.executed_pair(expected, result.realized_pnl, "open" if result.open_base else "filled")
+            risk.record_pnl(result.realized_pnl)  # the daily loss limit counts maker pairs too
+
+        self.journal = StoreJournal(sessions, run_id, venues.venues, self.books, fees, now, settled)
         self.routes: dict[str, list[MakerRoute]] = {}
         self.journal.owes = lambda quote_id: any(r.owes(quote_id) for rs in self.routes.values() for r in rs)
         ids = ids or ClientIdFactory()

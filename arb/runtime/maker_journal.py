@@ -1,0 +1,153 @@
+"""The maker routes' journal on the run's database (``execution/maker.Journal``): the only writer of a
+maker run's orders, fills and pairs (through ``arb/store``).
+
+- Every quote, hedge and flatten is an ``orders`` row in ``submitted`` before its request leaves.
+- A quote's answers are recorded at the fills stored (``store/orders.record_quote_report``): its fills come
+  from the fill stream, which may deliver them after the answer. A hedge's answer without all its trades (a
+  live venue's) has them looked up by order id first.
+- A quote's first fill (or the first hedge answering it, which is sent before the fill is journalled) opens
+  its pair (``store/maker_pairs.py``); hedges and flattens join the pair of the quote they answer.
+- A pair is settled by the one accounting once every one of its orders is final and none of its base is
+  owed a hedge (``owes``, the routes' word), again when a late fill changes it; :meth:`settle_all` settles
+  what is left at the run's end, base still owed shown as its open position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from arb.accounting import Settlement, mark_price
+from arb.domain.market import Side
+from arb.domain.orders import OrderStatus
+from arb.domain.venue import FillReport, OrderReport, OrderRequest, Venue
+from arb.errors import ArbError
+from arb.execution.maker import Books
+from arb.quoting.pricing import Quote
+from arb.store import maker_pairs
+from arb.store import orders as order_store
+from arb.store.maker_pairs import MakerPairTerms
+from arb.store.settlement import settle_opportunity
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFees:
+    maker: Decimal  # a resting order's fill; negative: a rebate
+    taker: Decimal
+
+
+class StoreJournal:
+    """The routes' journal (``execution/maker.Journal``), on the run's database."""
+
+    def __init__(self, sessions: sessionmaker[Session], run_id: int, venues: Mapping[str, Venue], books: Books,
+                 fees: Mapping[str, VenueFees], now: Callable[[], datetime],
+                 on_settled: Callable[[Decimal, Settlement], None] = lambda expected, settlement: None) -> None:
+        self._sessions, self._run_id, self._venues, self._books = sessions, run_id, venues, books
+        self._fees, self._now, self._on_settled = fees, now, on_settled
+        self._sent_at: dict[str, datetime] = {}
+        self._orders: dict[str, int] = {}  # client order id -> order row
+        self._purposes: dict[str, str] = {}
+        self._answers: dict[str, str] = {}  # a hedge's or flatten's client order id -> the quote it answers
+        self._terms: dict[str, MakerPairTerms] = {}  # a quote's client order id -> what it promised
+        self._pairs: dict[str, int] = {}  # a quote's client order id -> its pair's row, once it filled
+        self._settled: set[int] = set()
+        self.taker_of: dict[tuple[str, str], str] = {}  # (maker venue, symbol) -> its hedges' venue
+        # Whether a quote's filled base still waits for a hedge (the routes know): its pair is not done yet.
+        self.owes: Callable[[str], bool] = lambda quote_id: False
+        self.quotes_placed = 0
+
+    async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
+                          answers: str) -> None:
+        now = self._now()
+        if quote is not None:
+            self._terms[request.client_order_id] = self._pair_terms(venue, request.symbol, quote, now)
+            self.quotes_placed += 1
+        with self._sessions.begin() as s:
+            pair = self._pair(s, answers) if purpose != "quote" else None
+            order_id = order_store.create_order(s, order_store.NewOrder(
+                self._run_id, pair, venue, request.symbol, request.side.value, request.price, request.amount,
+                request.client_order_id, purpose=purpose, time_in_force=request.time_in_force), now)
+            order_store.record_transition(s, order_id, OrderStatus.SUBMITTED, now, sent_at=now)
+        self._orders[request.client_order_id] = order_id
+        self._sent_at[request.client_order_id] = now
+        self._purposes[request.client_order_id] = purpose
+        self._answers[request.client_order_id] = answers
+
+    async def answered(self, venue: str, report: OrderReport) -> None:
+        coid = report.client_order_id
+        order_id = self._orders[coid]
+        if self._purposes[coid] != "quote" and report.filled > sum((f.amount for f in report.fills), Decimal(0)):
+            # An IOC's answer without all its trades (a live venue's): its trades by order id, then the answer.
+            fills = await self._venues[venue].fetch_fills(report.symbol, self._sent_at[coid],
+                                                          order_id=report.venue_order_id)
+            report = dataclasses.replace(report, fills=tuple(fills))
+        now = self._now()
+        with self._sessions.begin() as s:
+            if self._purposes[coid] == "quote":
+                order_store.record_quote_report(s, order_id, report, now)
+            else:
+                order_store.record_report(s, order_id, report, now)
+        self._settle(self._answers[coid])
+
+    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
+        """A request that failed: refused outright (``rejected``), or with an outcome it cannot prove
+        (``unknown``: a timeout; reconciliation looks it up)."""
+        to = OrderStatus.UNKNOWN if error.retryable else OrderStatus.REJECTED
+        with self._sessions.begin() as s:
+            order_store.record_transition(s, self._orders[client_order_id], to, self._now(),
+                                          detail=str(error)[:500])
+        self._settle(self._answers[client_order_id])
+
+    async def maker_fill(self, fill: FillReport) -> None:
+        assert fill.client_order_id is not None
+        order_id = self._orders[fill.client_order_id]
+        with self._sessions.begin() as s:
+            order_store.record_fills(s, order_id, [fill], self._now())
+            maker_pairs.quote_filled(s, self._pair(s, fill.client_order_id), order_id)
+        self._settle(fill.client_order_id)
+
+    def _pair(self, s: Session, quote_coid: str) -> int:
+        pair = self._pairs.get(quote_coid)
+        if pair is None:
+            pair = self._pairs[quote_coid] = maker_pairs.open_pair(s, self._run_id, self._orders[quote_coid],
+                                                                   self._terms[quote_coid])
+        return pair
+
+    def settle_all(self) -> None:
+        """At the end: every pair settled as it stands, base still owed a hedge shown as its open position."""
+        for quote_coid in list(self._pairs):
+            self._settle(quote_coid, final=True)
+
+    def _settle(self, quote_coid: str, *, final: bool = False) -> None:
+        """Settle the quote's pair once it is done: every one of its orders final and none of its base owed a
+        hedge (the first time: counted); again when a late fill or hedge changes it."""
+        pair = self._pairs.get(quote_coid)
+        if pair is None or (self.owes(quote_coid) and not final):
+            return
+        with self._sessions.begin() as s:
+            result = settle_opportunity(s, pair, self._now())
+            if result is None or pair in self._settled:
+                return
+            self._settled.add(pair)
+            expected = maker_pairs.expected_of(s, pair)
+        self._on_settled(expected, result)
+
+    def _pair_terms(self, maker: str, symbol: str, quote: Quote, now: datetime) -> MakerPairTerms:
+        taker = self.taker_of[maker, symbol]
+        maker_fee, taker_fee = self._fees[maker].maker, self._fees[taker].taker
+        hedge_average = quote.hedge.average
+        if quote.side is Side.BUY:
+            buy, sell = (maker, quote.price, quote.price, maker_fee), (taker, hedge_average, quote.hedge.worst,
+                                                                      taker_fee)
+        else:
+            buy, sell = (taker, hedge_average, quote.hedge.worst, taker_fee), (maker, quote.price, quote.price,
+                                                                              maker_fee)
+        bids = self._books.levels(buy[0], symbol, "bids")
+        mark = mark_price(bids[0][0] if bids else None, self._fees[buy[0]].taker)
+        return MakerPairTerms(symbol, buy[0], sell[0], buy[1], sell[1], buy[2], sell[2], buy[3], sell[3],
+                              quote.expected_profit / quote.amount, mark, quote.amount, now)
