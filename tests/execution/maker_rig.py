@@ -19,21 +19,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
 from arb.domain.venue import FillReport, OrderReport, OrderRequest
+from arb.errors import ArbError
 from arb.execution.maker import MakerRoute, RouteSpec
 from arb.quoting.ledger import HedgeRules
 from arb.quoting.pricing import Level, Quote, QuoteTerms
 from arb.quoting.refresh import RefreshRule
 from arb.quoting.sizing import Funds
+from arb.runtime.maker_journal import StoreJournal, VenueFees
+from arb.store.db import make_engine, make_session_factory
+from arb.store.migrate import upgrade_to_head
+from arb.store.models import Fill as StoredFill
+from arb.store.models import Opportunity
+from arb.store.models import Order as StoredOrder
+from arb.store.repo import start_run
 from arb.venues.gate.private_stream import GatePrivateStream, for_exchange
 from arb.venues.gate.sandbox import Sandbox
 from arb.venues.gate.sandbox.matching import Event, OrderEvent, TradeEvent
@@ -186,6 +198,7 @@ class Journal:
     """The route's journal, checked: every order is recorded before its sandbox knows it."""
 
     sandboxes: dict[str, Sandbox]
+    store: StoreJournal  # arb's own journal on a real database: every call is passed on to it
     sent: list[tuple[str, OrderRequest, str]] = field(default_factory=list)  # (venue, request, purpose)
     answers: list[tuple[str, OrderReport]] = field(default_factory=list)
     refusals: list[tuple[str, str]] = field(default_factory=list)
@@ -197,19 +210,23 @@ class Journal:
                           answers: str) -> None:
         known = {o.client_id for o in self.sandboxes[venue].engine.orders.values()}
         assert request.client_order_id not in known, f"{request.client_order_id} recorded after it was sent"
+        await self.store.before_send(venue, request, purpose, quote, answers)
         self.sent.append((venue, request, purpose))
         if quote is not None:
             self.quotes[request.client_order_id] = quote
         await self._changed()
 
-    async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
+    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
+        await self.store.refused(venue, client_order_id, error)
         self.refusals.append((venue, client_order_id))
 
     async def answered(self, venue: str, report: OrderReport) -> None:
+        await self.store.answered(venue, report)
         self.answers.append((venue, report))
         await self._changed()
 
     async def maker_fill(self, fill: FillReport) -> None:
+        await self.store.maker_fill(fill)
         self.maker_fills.append(fill)
         await self._changed()
 
@@ -240,6 +257,7 @@ class Rig:
     clock: MarketClock
     route: MakerRoute
     listeners: list[Callable[[FillReport], None]]  # what the route gave the fill stream
+    sessions: sessionmaker[Session]  # the database the journal's store writes
 
     # -- the market ---------------------------------------------------------------------------------------
     def print_at_quote(self, side: Side, amount: Decimal) -> list[Event]:
@@ -316,6 +334,32 @@ class Rig:
         assert {o.time_in_force for o in self.sb_maker.engine.orders.values()} == {"poc"}
         assert {o.time_in_force for o in self.sb_taker.engine.orders.values()} <= {"ioc"}
         assert self.route.errors == []
+        self.assert_database_agrees(made, hedges)
+
+    def assert_database_agrees(self, made: list[Any], hedges: list[Any]) -> None:
+        """arb's database (as ``arb run`` writes it): its fills are both sandboxes' trades of the account, once
+        each; every order the sandboxes hold is a row with the sandbox's outcome; each maker pair's hedges
+        filled what its quote filled (but for dust), settled once the route closed."""
+        self.journal.store.settle_all()
+        with self.sessions() as s:
+            fills = {(f.venue, f.trade_id): (f.amount, f.price) for f in s.scalars(select(StoredFill))}
+            orders = {o.client_order_id: o for o in s.scalars(select(StoredOrder))}
+            pairs = list(s.scalars(select(Opportunity)))
+            trades = {("maker", str(t.id)): (t.amount, t.price) for t in made}
+            trades |= {("taker", str(t.id)): (t.amount, t.price) for t in hedges}
+            assert fills == trades
+            for name, sb in (("maker", self.sb_maker), ("taker", self.sb_taker)):
+                for order in sb.engine.orders.values():
+                    if order.account == KEY:
+                        row = orders[order.client_id]
+                        assert (row.venue, row.filled) == (name, order.filled_amount), order.client_id
+                        assert row.status in ("filled", "canceled"), (order.client_id, row.status)
+            for pair in pairs:
+                assert pair.strategy == "maker" and pair.settled_at is not None
+                quoted = sum((o.filled for o in pair.orders if o.purpose == "quote"), D(0))
+                hedged = sum((o.filled for o in pair.orders if o.purpose == "hedge"), D(0))
+                assert quoted == pair.size and D(0) <= quoted - hedged < MIN_AMOUNT, (pair.id, quoted, hedged)
+            assert sum((p.size for p in pairs), D(0)) == sum((t.amount for t in made), D(0))
 
 
 def settle_builder_check(venue: LiveVenue) -> None:
@@ -338,6 +382,22 @@ def spec(sides: tuple[Side, ...] = (Side.BUY,), size: Decimal = D("1")) -> Route
     )
 
 
+@contextlib.contextmanager
+def _database() -> Iterator[tuple[sessionmaker[Session], int]]:
+    """A SQLite database at the schema's head in a directory of its own, with one run's row."""
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{directory}/maker.db"
+        upgrade_to_head(url)
+        engine = make_engine(url)
+        try:
+            sessions = make_session_factory(engine)
+            with sessions.begin() as s:
+                run_id = start_run(s, mode="live", config_snapshot={}, started_at=datetime.now(UTC)).id
+            yield sessions, run_id
+        finally:
+            engine.dispose()
+
+
 @contextlib.asynccontextmanager
 async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,)) -> AsyncIterator[Rig]:
     """Both sandboxes with their books, the route over them, and the maker's stream connected."""
@@ -358,15 +418,23 @@ async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,)) -> AsyncIterator[Rig]
         watch = stream.watch_fills
         stream.watch_fills = lambda listener: (listeners.append(listener), watch(listener))[-1]  # type: ignore
         sandboxes = {"maker": sb_maker, "taker": sb_taker}
-        journal, clock, ids = Journal(sandboxes), MarketClock(), itertools.count(1)
+        clock, ids = MarketClock(), itertools.count(1)
+        sessions, run_id = stack.enter_context(_database())
+        books = SandboxBooks(sandboxes)
+        fees = {name: VenueFees(PAIR.maker_fee, PAIR.taker_fee) for name in sandboxes}
+        store = StoreJournal(sessions, run_id, {"maker": maker, "taker": taker}, books, fees,
+                             lambda: datetime.fromtimestamp(clock() / 1000, UTC))
+        journal = Journal(sandboxes, store)
         funds = Funds(D("1000"), D("100000"), D("1000"), D("100000"))
-        route = MakerRoute(spec(sides), maker, taker, SandboxBooks(sandboxes), journal, funds=lambda: funds,
+        route = MakerRoute(spec(sides), maker, taker, books, journal, funds=lambda: funds,
                            now_ms=clock, new_client_id=lambda purpose: f"t-{purpose}-{next(ids)}",
                            max_book_age_ms=5_000)
+        store.owes = route.owes
+        store.taker_of["maker", SYMBOL] = "taker"
         task = asyncio.create_task(stream.run())
         try:
             rig = Rig(sb_maker, sb_taker, rest, taker_rest, valve, gate, stream, maker, taker, journal, clock,
-                      route, listeners)
+                      route, listeners, sessions)
             await rig.connected()
             yield rig
         finally:
