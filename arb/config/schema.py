@@ -188,6 +188,9 @@ class MakerSection(_Section):
     hedge_widen_bps: Bps = Decimal("10")  # each retry's limit this much further out than the last
     leg_policy: Literal["halt", "flatten"] = "halt"  # a side whose hedges all failed
     flatten_slippage_bps: Bps = Decimal("50")  # the flatten IOC's limit past the maker's book
+    # A quote an earlier run left resting (a crash, a kill) is found by its client id at start and resumed;
+    # true: cancelled instead. Either way what it filled meanwhile is hedged.
+    cancel_at_start: bool = False
 
     @field_validator("taker_venue")
     @classmethod

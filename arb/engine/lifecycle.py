@@ -257,6 +257,9 @@ class Engine:
             desk = self.desk = QuotingDesk(self.config, venues, self.books, self.state, self.sessions, self.run_id,
                                            now=self.clock.now, now_ms=self.clock.now_ms, funnel=self.funnel,
                                            risk=risk)
+            found = desk.find_unfinished(self.sessions)  # after reconciliation: the venues' truth
+            if found:
+                self.status.note(f"{found} quote(s) an earlier run left resting or unhedged: taken over")
         self.decisions = self.decision_loop(
             self.config, Trading(venues, executor, risk, writer, self.sessions, desk), books=self.books,
             clock=self.clock,

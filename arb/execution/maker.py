@@ -36,7 +36,7 @@ from arb.domain.orders import VenueState
 from arb.domain.venue import FillReport, FillStream, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError, InvalidOrder, OrderNotFound
 from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
-from arb.quoting.pricing import Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, walk
+from arb.quoting.pricing import Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, valued_quote, walk
 from arb.quoting.refresh import RefreshRule, refresh_reason
 from arb.quoting.sizing import Funds, size_quote
 
@@ -85,6 +85,20 @@ class Journal(Protocol):
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None: ...
 
     async def maker_fill(self, fill: FillReport) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FoundQuote:
+    """A quote an earlier run left (``arb/store/maker_pairs.unfinished_quotes``), as the route takes it over."""
+
+    client_order_id: str
+    side: Side
+    price: Decimal
+    amount: Decimal
+    filled: Decimal
+    unhedged: Decimal  # filled with no hedge (or flatten) fill yet
+    resting: bool
+    trade_ids: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -218,6 +232,30 @@ class MakerRoute:
     @property
     def resting(self) -> dict[Side, Quote]:
         return {side: r.quote for side, r in self._resting.items()}
+
+    def valued(self, found: FoundQuote) -> Quote | None:
+        """``found`` as the taker book values it now (None: no taker book yet)."""
+        spec = self.spec
+        levels = self.books.levels(spec.taker, spec.symbol, "bids" if found.side is Side.BUY else "asks")
+        return valued_quote(found.side, found.price, found.amount, levels, spec.terms)
+
+    async def adopt(self, found: FoundQuote, quote: Quote, *, cancel: bool) -> None:
+        """Take over a quote an earlier run left (a restart): what it filled meanwhile and no hedge answered is
+        hedged now; its trades are known, so the stream replaying one adds nothing. Still resting, it is
+        resumed as this side's quote (the refresh rule then judges it like any other), or cancelled with
+        ``cancel`` (``cancel_at_start``), or when the side is not quoted or already has one."""
+        self._ours[found.client_order_id] = found.side
+        self.ledger.adopt(found.side, found.trade_ids, found.unhedged)
+        if found.unhedged > 0:
+            self._lots[found.side].filled(found.client_order_id, found.unhedged)
+        if found.resting:
+            resting = _Resting(quote, found.client_order_id, self.now_ms(), filled=found.filled)
+            if cancel or found.side in self._resting or found.side not in self.spec.sides:
+                await self._cancel(found.side, resting)
+            else:
+                self._resting[found.side] = resting
+        if found.unhedged > 0:
+            self._send_due(found.side)
 
     # -- fills and hedges -----------------------------------------------------------------------------
     def _on_fill(self, fill: FillReport) -> None:

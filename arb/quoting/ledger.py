@@ -25,6 +25,7 @@ filled), ``in_flight`` (what hedges sent and not yet answered may still fill). `
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
@@ -103,6 +104,12 @@ class HedgeLedger:
         self._seen.add(fill.trade_id)
         self._accounts[fill.side].filled += fill.amount
         return self.due(now_ms, {fill.side: price_now})
+
+    def adopt(self, side: Side, trade_ids: Iterable[str], unhedged: Decimal) -> None:
+        """An earlier run's quote (found at start): its trades are known (a replay of one adds nothing) and
+        ``unhedged`` of its base, filled with no hedge yet, is owed a hedge."""
+        self._seen.update(trade_ids)
+        self._accounts[side].filled += unhedged
 
     def knows(self, trade_id: str) -> bool:
         """Whether the maker fill ``trade_id`` is already recorded (a repeat adds nothing)."""

@@ -146,6 +146,20 @@ def price_quote(
     return Quote(side, price, amount, hedge, quote_profit(side, price, hedge, terms), limit)
 
 
+def valued_quote(side: Side, price: Decimal, amount: Decimal, taker_levels: Sequence[Level],
+                 terms: QuoteTerms) -> Quote | None:
+    """A quote already resting at ``price`` (an earlier run's, found at start) as the taker book values it
+    now: its hedge walked (the deepest level's price for what the book does not hold), its profit and limit
+    at that hedge. None: the taker book is empty, nothing to value it on yet."""
+    if not taker_levels:
+        return None
+    hedge = walk(taker_levels, amount)
+    if hedge is None:
+        deepest = taker_levels[-1][0]
+        hedge = Walk(amount, deepest * amount, deepest)
+    return Quote(side, price, amount, hedge, quote_profit(side, price, hedge, terms), _limit(side, hedge, terms))
+
+
 def _limit(side: Side, hedge: Walk, terms: QuoteTerms) -> Decimal:
     """The farthest price on the maker's tick that still pays ``min_profit_bps`` (the module's inequality)."""
     buf, mp = terms.slippage_buffer_bps / BPS, terms.min_profit_bps / BPS

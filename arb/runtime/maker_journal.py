@@ -31,7 +31,7 @@ from arb.execution.maker import Books
 from arb.quoting.pricing import Quote
 from arb.store import maker_pairs
 from arb.store import orders as order_store
-from arb.store.maker_pairs import MakerPairTerms
+from arb.store.maker_pairs import MakerPairTerms, UnfinishedQuote
 from arb.store.settlement import settle_opportunity
 
 
@@ -60,6 +60,16 @@ class StoreJournal:
         # Whether a quote's filled base still waits for a hedge (the routes know): its pair is not done yet.
         self.owes: Callable[[str], bool] = lambda quote_id: False
         self.quotes_placed = 0
+
+    def adopt(self, venue: str, symbol: str, found: UnfinishedQuote, valued: Quote) -> None:
+        """A quote an earlier run left, taken over by a route: its row, its pair (or what the pair will be
+        given, valued on the taker book now, if it has none yet)."""
+        coid = found.client_order_id
+        self._orders[coid], self._purposes[coid], self._answers[coid] = found.order_id, "quote", coid
+        self._sent_at[coid] = found.sent_at
+        self._terms[coid] = self._pair_terms(venue, symbol, valued, found.sent_at)
+        if found.pair_id is not None:
+            self._pairs[coid] = found.pair_id
 
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
                           answers: str) -> None:
@@ -116,6 +126,8 @@ class StoreJournal:
         if pair is None:
             pair = self._pairs[quote_coid] = maker_pairs.open_pair(s, self._run_id, self._orders[quote_coid],
                                                                    self._terms[quote_coid])
+            # Fills stored before the pair (an earlier run's quote, its fills recorded by reconciliation).
+            maker_pairs.quote_filled(s, pair, self._orders[quote_coid])
         return pair
 
     def settle_all(self) -> None:

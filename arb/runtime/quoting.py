@@ -27,7 +27,7 @@ from arb.config import Config
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import Side, Symbol
 from arb.errors import ConfigError
-from arb.execution.maker import MakerRoute, RouteSpec
+from arb.execution.maker import FoundQuote, MakerRoute, RouteSpec
 from arb.execution.risk import RiskGate
 from arb.marketdata.books import BookStore
 from arb.quoting.ledger import HedgeRules
@@ -38,6 +38,7 @@ from arb.runtime.funnel import Funnel
 from arb.runtime.maker_journal import StoreJournal, VenueFees
 from arb.runtime.state import RunState
 from arb.runtime.venues import VenueSet
+from arb.store.maker_pairs import UnfinishedQuote, unfinished_quotes
 
 log = logging.getLogger("arb.engine")
 SIDES = {"both": (Side.BUY, Side.SELL), "bid": (Side.BUY,), "ask": (Side.SELL,)}
@@ -81,6 +82,8 @@ class QuotingDesk:
 
         self.journal = StoreJournal(sessions, run_id, venues.venues, self.books, fees, now, settled)
         self.routes: dict[str, list[MakerRoute]] = {}
+        self._unfinished: dict[tuple[str, str], list[UnfinishedQuote]] = {}  # by (symbol, maker venue)
+        self._cancel_at_start: dict[str, bool] = {}  # by symbol
         self.journal.owes = lambda quote_id: any(r.owes(quote_id) for rs in self.routes.values() for r in rs)
         ids = ids or ClientIdFactory()
         for symbol in config.maker_symbols:
@@ -90,6 +93,7 @@ class QuotingDesk:
             if maker.both_ways:
                 directions.append((maker.taker_venue, maker.maker_venue))
             self.routes[symbol] = [self._route(config, venues, symbol, m, t, ids, now_ms) for m, t in directions]
+            self._cancel_at_start[symbol] = maker.cancel_at_start
 
     def _route(self, config: Config, venues: VenueSet, symbol: str, maker_name: str, taker_name: str,
                ids: ClientIdFactory, now_ms: Callable[[], int]) -> MakerRoute:
@@ -135,9 +139,30 @@ class QuotingDesk:
                 self.state.stop.set()
         return failed
 
+    def find_unfinished(self, sessions: sessionmaker[Session]) -> int:
+        """Read the quotes earlier runs left resting or unhedged (after reconciliation); each route takes its
+        own over at its symbol's first book update, when the taker book can price their hedges. Returns how
+        many were found."""
+        with sessions() as s:
+            for symbol, routes in self.routes.items():
+                for route in routes:
+                    found = unfinished_quotes(s, route.spec.maker, symbol)
+                    if found:
+                        self._unfinished[symbol, route.spec.maker] = found
+        return sum(len(found) for found in self._unfinished.values())
+
+    async def _take_over(self, route: MakerRoute) -> None:
+        """``route``'s unfinished quotes, taken over once its taker book can value them."""
+        key = (route.spec.symbol, route.spec.maker)
+        if await take_over(route, self.journal, self._unfinished[key], cancel=self._cancel_at_start[key[0]]):
+            del self._unfinished[key]
+
     async def on_books(self, symbol: str) -> None:
-        """A book of ``symbol`` changed: each of its routes re-prices."""
+        """A book of ``symbol`` changed: each of its routes re-prices (first taking over what an earlier run
+        left it)."""
         for route in self.routes[symbol]:
+            if (symbol, route.spec.maker) in self._unfinished:
+                await self._take_over(route)
             await route.on_books()
         self._raise_failures()
 
@@ -157,3 +182,22 @@ class QuotingDesk:
             for route in routes:
                 if route.errors:
                     raise route.errors[0]  # a route's background task failed: the run fails, never silently
+
+
+async def take_over(route: MakerRoute, journal: StoreJournal, found: list[UnfinishedQuote], *, cancel: bool) -> bool:
+    """Hand ``route`` the quotes an earlier run left on its maker venue (oldest first; each taken is removed
+    from ``found``): the journal learns their rows, the route hedges what they filled unanswered and resumes
+    (or, ``cancel``, cancels) what still rests. False while the taker book cannot value them yet."""
+    while found:
+        row = found[0]
+        taken = FoundQuote(row.client_order_id, row.side, row.price, row.amount, row.filled,
+                           max(row.filled - row.hedged, Decimal(0)), row.resting, row.trade_ids)
+        valued = route.valued(taken)
+        if valued is None:
+            return False
+        journal.adopt(route.spec.maker, route.spec.symbol, row, valued)
+        found.pop(0)
+        log.info("%s: took over quote %s from an earlier run (%s, %s unhedged)", route.spec.symbol,
+                 row.client_order_id, "resting" if row.resting else "done", taken.unhedged)
+        await route.adopt(taken, valued, cancel=cancel)
+    return True

@@ -15,11 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arb.accounting import money
+from arb.domain.market import Side
+from arb.domain.orders import OrderStatus
 from arb.store.fills import filled_by_fills
 from arb.store.models import Opportunity, Order
+
+# A quote in one of these may still trade on its venue (reconciliation has looked it up by then).
+_RESTING = frozenset({OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +76,42 @@ def quote_filled(session: Session, opportunity_id: int, quote_order_id: int) -> 
 
 def expected_of(session: Session, opportunity_id: int) -> Decimal:
     return session.get_one(Opportunity, opportunity_id).expected_profit
+
+
+@dataclass(frozen=True, slots=True)
+class UnfinishedQuote:
+    """A quote an earlier run left behind (read at start, after reconciliation): still resting on the venue,
+    or with fills no hedge has answered yet."""
+
+    order_id: int
+    client_order_id: str
+    side: Side
+    price: Decimal
+    amount: Decimal
+    filled: Decimal
+    hedged: Decimal  # what its pair's hedges and flattens filled
+    resting: bool  # still open on the venue
+    pair_id: int | None
+    trade_ids: tuple[str, ...]
+    sent_at: datetime
+
+
+def unfinished_quotes(session: Session, maker_venue: str, symbol: str) -> list[UnfinishedQuote]:
+    """Quotes on ``maker_venue`` for ``symbol``, oldest first, that rest or that filled more than their pair's
+    hedges answered."""
+    quotes = session.scalars(select(Order).where(Order.purpose == "quote", Order.venue == maker_venue,
+                                                 Order.symbol == symbol).order_by(Order.id)).all()
+    out = []
+    for quote in quotes:
+        resting = quote.status in _RESTING
+        hedged = Decimal(0)
+        if quote.opportunity_id is not None:
+            hedged = sum((o.filled for o in session.get_one(Opportunity, quote.opportunity_id).orders
+                          if o.purpose in ("hedge", "flatten")), Decimal(0))
+        if not resting and quote.filled <= hedged:
+            continue
+        trade_ids = tuple(f.trade_id for f in quote.fills)
+        out.append(UnfinishedQuote(quote.id, quote.client_order_id, Side(quote.side), quote.price, quote.amount,
+                                   quote.filled, hedged, resting, quote.opportunity_id, trade_ids,
+                                   quote.sent_at or quote.created_at))
+    return out

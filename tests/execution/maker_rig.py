@@ -334,32 +334,36 @@ class Rig:
         assert {o.time_in_force for o in self.sb_maker.engine.orders.values()} == {"poc"}
         assert {o.time_in_force for o in self.sb_taker.engine.orders.values()} <= {"ioc"}
         assert self.route.errors == []
-        self.assert_database_agrees(made, hedges)
-
-    def assert_database_agrees(self, made: list[Any], hedges: list[Any]) -> None:
-        """arb's database (as ``arb run`` writes it): its fills are both sandboxes' trades of the account, once
-        each; every order the sandboxes hold is a row with the sandbox's outcome; each maker pair's hedges
-        filled what its quote filled (but for dust), settled once the route closed."""
         self.journal.store.settle_all()
-        with self.sessions() as s:
-            fills = {(f.venue, f.trade_id): (f.amount, f.price) for f in s.scalars(select(StoredFill))}
-            orders = {o.client_order_id: o for o in s.scalars(select(StoredOrder))}
-            pairs = list(s.scalars(select(Opportunity)))
-            trades = {("maker", str(t.id)): (t.amount, t.price) for t in made}
-            trades |= {("taker", str(t.id)): (t.amount, t.price) for t in hedges}
-            assert fills == trades
-            for name, sb in (("maker", self.sb_maker), ("taker", self.sb_taker)):
-                for order in sb.engine.orders.values():
-                    if order.account == KEY:
-                        row = orders[order.client_id]
-                        assert (row.venue, row.filled) == (name, order.filled_amount), order.client_id
-                        assert row.status in ("filled", "canceled"), (order.client_id, row.status)
-            for pair in pairs:
-                assert pair.strategy == "maker" and pair.settled_at is not None
-                quoted = sum((o.filled for o in pair.orders if o.purpose == "quote"), D(0))
-                hedged = sum((o.filled for o in pair.orders if o.purpose == "hedge"), D(0))
-                assert quoted == pair.size and D(0) <= quoted - hedged < MIN_AMOUNT, (pair.id, quoted, hedged)
-            assert sum((p.size for p in pairs), D(0)) == sum((t.amount for t in made), D(0))
+        assert_database_agrees(self.sessions, self.sb_maker, self.sb_taker)
+
+
+def assert_database_agrees(sessions: sessionmaker[Session], sb_maker: Sandbox, sb_taker: Sandbox) -> None:
+    """arb's database (as ``arb run`` writes it): its fills are both sandboxes' trades of the account, once
+    each; every order they hold is a row with the sandbox's outcome; each maker pair's hedges filled what its
+    quote filled (but for dust), and it is settled (the journal's ``settle_all`` first)."""
+    made = [t for t in sb_maker.engine.trades if t.account == KEY]
+    hedges = [t for t in sb_taker.engine.trades if t.account == KEY]
+    with sessions() as s:
+        fills = {(f.venue, f.trade_id): (f.amount, f.price) for f in s.scalars(select(StoredFill))}
+        orders = {o.client_order_id: o for o in s.scalars(select(StoredOrder))}
+        pairs = list(s.scalars(select(Opportunity)))
+        trades = {("maker", str(t.id)): (t.amount, t.price) for t in made}
+        trades |= {("taker", str(t.id)): (t.amount, t.price) for t in hedges}
+        assert fills == trades
+        for name, sb in (("maker", sb_maker), ("taker", sb_taker)):
+            for order in sb.engine.orders.values():
+                if order.account == KEY:
+                    row = orders[order.client_id]
+                    assert (row.venue, row.filled) == (name, order.filled_amount), order.client_id
+                    assert row.status in ("filled", "canceled"), (order.client_id, row.status)
+        for pair in pairs:
+            assert pair.strategy == "maker" and pair.settled_at is not None
+            quoted = sum((o.filled for o in pair.orders if o.purpose == "quote"), D(0))
+            hedged = sum((o.filled for o in pair.orders if o.purpose == "hedge"), D(0))
+            assert quoted == pair.size and D(0) <= quoted - hedged < MIN_AMOUNT, (pair.id, quoted, hedged)
+        assert sum((p.size for p in pairs), D(0)) == sum((t.amount for t in made), D(0))
+
 
 
 def settle_builder_check(venue: LiveVenue) -> None:

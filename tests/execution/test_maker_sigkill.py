@@ -1,0 +1,147 @@
+"""SIGKILL with a quote resting (issue #34's last race): on restart the quote is found by its client id, the
+fill that came in while arb was down is hedged once, and the quote is resumed, or with ``cancel_at_start``
+cancelled.
+
+A child process (``maker_sigkill_child.py``) quotes on this test's maker sandbox through the route and arb's
+store journal, and is SIGKILLed once its bid rests. The market then fills part of the bid. The restart is what
+``arb run`` does at start: reconciliation (the quote looked up by client id, its fill recorded), then the
+quoting desk's take-over (``runtime/quoting.take_over``) with a fresh route and stream. At the end the
+database equals both sandboxes (every fill once, every maker fill with exactly its hedge)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from arb.domain.market import Side
+from arb.execution.lookup import LookupPolicy
+from arb.execution.maker import MakerRoute
+from arb.execution.reconciliation import reconcile
+from arb.quoting.sizing import Funds
+from arb.runtime.maker_journal import StoreJournal, VenueFees
+from arb.runtime.quoting import take_over
+from arb.store.db import make_engine, make_session_factory
+from arb.store.maker_pairs import unfinished_quotes
+from arb.store.migrate import upgrade_to_head
+from arb.venues.gate.private_stream import for_exchange
+from arb.venues.gate.sandbox import Sandbox
+from arb.venues.gate.streamed import StreamedVenue
+
+from .conftest import new_run
+from .maker_rig import MAKER_BOOK, TAKER_BOOK, TIMEOUT, SandboxBooks, assert_database_agrees, spec
+from .sandbox_rig import KEY, PAIR, SYMBOL, live_gate, sandbox_config
+from .test_sigkill import DEADLINE_S, POLL_S, TESTS_DIR
+
+D = Decimal
+
+
+async def _resting_marker(markers: Path, child: asyncio.subprocess.Process, log: Path) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE_S
+    while not (found := [p.stem for p in markers.glob("*.resting")]):
+        if child.returncode is not None:
+            pytest.fail(f"child exited with {child.returncode} before quoting:\n{log.read_text()[-3000:]}")
+        if loop.time() > deadline:
+            pytest.fail(f"no quote resting after {DEADLINE_S} s:\n{log.read_text()[-3000:]}")
+        await asyncio.sleep(POLL_S)  # poll interval of a bounded loop; the sandboxes serve meanwhile
+    return found[0]
+
+
+@pytest.mark.parametrize("cancel_at_start", [False, True], ids=["resumed", "cancelled"])
+async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once(
+        db_url: str, tmp_path: Path, cancel_at_start: bool) -> None:
+    upgrade_to_head(db_url)
+    engine = make_engine(db_url)
+    sessions = make_session_factory(engine)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    log = tmp_path / "child.log"
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    try:
+        async with Sandbox(sandbox_config()) as sb_maker, Sandbox(sandbox_config()) as sb_taker:
+            sb_maker.push_book(PAIR.id, *MAKER_BOOK)
+            sb_taker.push_book(PAIR.id, *TAKER_BOOK)
+            args = {"db_url": db_url, "run_id": new_run(sessions), "markers": str(markers),
+                    "venues": {name: {"rest": sb.rest_url, "ws": sb.ws_url}
+                               for name, sb in (("maker", sb_maker), ("taker", sb_taker))}}
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR),
+                                                                              os.environ.get("PYTHONPATH")]))}
+            with log.open("wb") as out:
+                child = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "execution.maker_sigkill_child", json.dumps(args),
+                    env=env, cwd=TESTS_DIR, stdout=out, stderr=out)
+            try:
+                quote_id = await _resting_marker(markers, child, log)
+                child.send_signal(signal.SIGKILL)
+                assert await asyncio.wait_for(child.wait(), timeout=10) == -signal.SIGKILL
+            finally:
+                if child.returncode is None:
+                    child.kill()
+                    await child.wait()
+
+            # While arb is down, the market fills 0.4 of the resting bid.
+            [order] = [o for o in sb_maker.engine.orders.values() if o.client_id == quote_id]
+            sb_maker.push_trade(PAIR.id, order.price, D("0.4"), "sell")
+            assert order.filled_amount == D("0.4") and order.left > 0
+
+            # The restart, as arb run's start does it: reconcile, then the desk takes the quote over.
+            async with live_gate("maker", sb_maker) as maker_live, live_gate("taker", sb_taker) as taker:
+                run_id = new_run(sessions)
+                lookup = LookupPolicy((0.02, 0.05, 0.1))
+                await reconcile({"maker": maker_live, "taker": taker}, sessions, run_id, symbols=[SYMBOL],
+                                since=since, lookup=lookup)
+                stream = for_exchange(maker_live.exchange, "maker", {SYMBOL: PAIR.id})
+                maker = StreamedVenue(maker_live, stream)
+                books = SandboxBooks({"maker": sb_maker, "taker": sb_taker})
+                journal = StoreJournal(sessions, run_id, {"maker": maker, "taker": taker}, books,
+                                       {n: VenueFees(PAIR.maker_fee, PAIR.taker_fee) for n in ("maker", "taker")},
+                                       lambda: datetime.now(UTC))
+                journal.taker_of["maker", SYMBOL] = "taker"
+                ids = itertools.count(1)
+                funds = Funds(D("1000"), D("100000"), D("1000"), D("100000"))
+                route = MakerRoute(spec(), maker, taker, books, journal, funds=lambda: funds,
+                                   now_ms=lambda: int(datetime.now(UTC).timestamp() * 1000),
+                                   new_client_id=lambda purpose: f"t-r-{purpose}-{next(ids)}", max_book_age_ms=5_000)
+                journal.owes = route.owes
+                task = asyncio.create_task(stream.run())
+                try:
+                    await asyncio.wait_for(stream.subscribed.wait(), TIMEOUT)
+                    with sessions() as s:
+                        found = unfinished_quotes(s, "maker", SYMBOL)
+                    assert [(f.client_order_id, f.filled, f.hedged, f.resting) for f in found] == [
+                        (quote_id, D("0.4"), D(0), True)]  # found by its client id, its fill recorded
+                    assert await take_over(route, journal, found, cancel=cancel_at_start)
+                    async with asyncio.timeout(TIMEOUT):
+                        while route._tasks or route.ledger.hedged(Side.BUY) < D("0.4"):
+                            await asyncio.wait(set(route._tasks) or {asyncio.ensure_future(asyncio.sleep(0.01))})
+                    assert route.ledger.hedged(Side.BUY) == D("0.4")  # the fill made meanwhile, hedged once
+                    if cancel_at_start:
+                        assert order.finish_as == "cancelled" and not route.resting
+                    else:  # resumed: still this side's quote, and its next fill is hedged like any other
+                        assert order.finish_as == "open" and route.resting[Side.BUY].price == order.price
+                        sb_maker.push_trade(PAIR.id, order.price, D("0.3"), "sell")
+                        async with asyncio.timeout(TIMEOUT):
+                            while route.ledger.hedged(Side.BUY) < D("0.7"):
+                                await asyncio.sleep(0.01)  # the stream's push, then the hedge's round trip
+                    await route.close()
+                    # The stream's reconnect reconciliation replayed the earlier fill: known, not hedged again.
+                    hedges = [t for t in sb_taker.engine.trades if t.account == KEY]
+                    assert sum((t.amount for t in hedges), D(0)) == (D("0.4") if cancel_at_start else D("0.7"))
+                    journal.settle_all()
+                    assert_database_agrees(sessions, sb_maker, sb_taker)
+                finally:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+    finally:
+        engine.dispose()
