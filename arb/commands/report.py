@@ -25,6 +25,7 @@ from arb.inventory import InventoryRow
 from arb.positions import OpenLot, equity, open_positions, unrealized_total
 from arb.store import views
 from arb.store.grouped import GROUPINGS, grouped
+from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Run
 from arb.store.repo import inventory_check
 from arb.store.runs import run_clock
@@ -58,7 +59,9 @@ def build_sections(session: Any, run: Run) -> list[Section]:
     precision = Precision.from_snapshot(run.config_snapshot)
     pnl = views.opportunity_pnl(session, run.id)
     positions = _positions(run, views.pnl_totals(pnl)["realized_pnl"], precision)
+    makers = maker_routes(session, run.id)
     return [
+        *([_maker(makers, precision)] if makers else []),
         _funnel(views.funnel(session, run.id), precision),
         _rejections(views.rejections(session, run.id)),
         _pnl(pnl, precision),
@@ -92,6 +95,23 @@ def _positions(run: Run, realized: Decimal, precision: Precision) -> Section | N
              f"then): equity = realized + unrealized = {equity_text}")
     totals: list[Cell] = ["TOTAL", "", None, None, None, figure(unrealized, precision.pnl())]
     return Section("positions", title, ("venue", "symbol", "amount", "cost", "mark", "unrealized"), body, totals)
+
+
+def _maker(routes: Sequence[MakerRoute], precision: Precision) -> Section:
+    """Each maker route's quoting (``arb/store/maker_views.py``): the run summary's maker lines, as a table."""
+    body: list[list[Cell]] = []
+    for r in routes:
+        latency, unhedged = MakerRoute.spread(r.fill_to_hedge_ms), MakerRoute.spread(r.unhedged_ms)
+        body.append([r.symbol, f"{r.maker_venue} -> {r.taker_venue}", r.quotes, r.refused, r.quotes_filled,
+                     r.maker_fills, r.hedges, r.flattens,
+                     figure(latency[0] if latency else None, 2), figure(latency[1] if latency else None, 2),
+                     figure(unhedged[0] if unhedged else None, 2), figure(unhedged[1] if unhedged else None, 2),
+                     figure(r.unhedged_base, precision.asset(r.symbol.split("/")[0], r.maker_venue))])
+    columns = ("symbol", "maker -> taker", "quotes", "refused", "quotes_filled", "maker_fills", "hedges",
+               "flattens", "fill_to_hedge_ms_median", "fill_to_hedge_ms_max", "unhedged_ms_median",
+               "unhedged_ms_max", "unhedged_base")
+    return Section("maker", "Maker quoting (quotes on the maker venue, fills hedged on the taker venue)", columns,
+                   body)
 
 
 def _funnel(rows: Sequence[views.FunnelRow], precision: Precision) -> Section:

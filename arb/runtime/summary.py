@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from arb.display import Precision, money
 from arb.positions import equity, open_positions, unrealized_total
+from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Fill, FillConflict, Opportunity, Order
 from arb.store.repo import inventory_check
 from arb.store.views import open_lots, run_pnl
@@ -46,6 +47,8 @@ def run_totals(session: Session, run_id: int,
     unrealized = unrealized_total(positions)
     return {
         "opportunities": {"executed": decisions.get("executed", 0), "rejected": decisions.get("rejected", 0)},
+        # Maker routes' quoting figures (arb/store/maker_views.py); empty for a taker-only run.
+        "maker": [_maker_row(r) for r in maker_routes(session, run_id)],
         "orders": len(orders),
         "orders_by_status": dict(sorted(by_status.items())),
         "fills": int(fills or 0),
@@ -72,6 +75,16 @@ def run_totals(session: Session, run_id: int,
 _US = __import__("datetime").timedelta(microseconds=1)
 
 
+def _maker_row(route: MakerRoute) -> dict[str, Any]:
+    latency, unhedged = MakerRoute.spread(route.fill_to_hedge_ms), MakerRoute.spread(route.unhedged_ms)
+    return {"symbol": route.symbol, "maker_venue": route.maker_venue, "taker_venue": route.taker_venue,
+            "quotes": route.quotes, "refused": route.refused, "quotes_filled": route.quotes_filled,
+            "maker_fills": route.maker_fills, "hedges": route.hedges, "flattens": route.flattens,
+            "fill_to_hedge_ms": None if latency is None else {"median": latency[0], "max": latency[1]},
+            "unhedged_ms": None if unhedged is None else {"median": unhedged[0], "max": unhedged[1]},
+            "unhedged_base": route.unhedged_base}
+
+
 def _ms(value: Decimal) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
 
@@ -82,15 +95,17 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
     precision = precision or Precision()
     pnl = precision.pnl()
     f = summary["funnel"]
-    lines = [
-        "== arb run summary ==",
-        f"book updates            {f['book_updates']}",
-        f"evaluations             {f['evaluations']}",
-        f"crossed                 {f['crossed']}",
-        f"profitable after fees   {f['profitable_after_fees']}",
-        f"approved by detection   {f['approved']}",
-        f"executed                {f['executed']}",
-    ]
+    makers = summary.get("maker") or []
+    lines = ["== arb run summary ==", f"book updates            {f['book_updates']}"]
+    if f["evaluations"] or not makers:  # detection's funnel: a maker-only run has none
+        lines += [
+            f"evaluations             {f['evaluations']}",
+            f"crossed                 {f['crossed']}",
+            f"profitable after fees   {f['profitable_after_fees']}",
+            f"approved by detection   {f['approved']}",
+        ]
+    lines += _maker_lines(makers, precision)
+    lines.append(f"executed                {f['executed']}")
     if f.get("outcomes"):  # the words of arb/domain/outcomes.py, as arb trades and the dashboard say them
         lines.append("  " + ", ".join(f"{word} {n}" for word, n in f["outcomes"].items()))
     lines += [
@@ -147,6 +162,23 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
     if summary.get("stop_reason"):
         lines.append(f"stopped: {summary['stop_reason']}")
     return "\n".join(lines)
+
+
+def _maker_lines(makers: list[dict[str, Any]], precision: Precision) -> list[str]:
+    """Each maker route's quoting: quotes, fills, hedges, fill -> hedge latency, time unhedged, what is owed."""
+    lines = []
+    for m in makers:
+        base = m["symbol"].split("/")[0]
+        lines.append(f"maker {m['symbol']} {m['maker_venue']} -> {m['taker_venue']}: {m['quotes']} quotes "
+                     f"({m['refused']} refused), {m['quotes_filled']} filled by {m['maker_fills']} fills, "
+                     f"{m['hedges']} hedges" + (f", {m['flattens']} flattens" if m["flattens"] else ""))
+        for key, label in (("fill_to_hedge_ms", "fill -> hedge sent"), ("unhedged_ms", "time unhedged")):
+            if m[key] is not None:
+                lines.append(f"  {label:<21} median {m[key]['median']} ms, max {m[key]['max']} ms")
+        if m["unhedged_base"]:
+            owed = money(m["unhedged_base"], precision.asset(base, m["maker_venue"]))
+            lines.append(f"  UNHEDGED              {owed} {base} filled on {m['maker_venue']} with no hedge")
+    return lines
 
 
 def _amount(venue_asset: str, value: Decimal, precision: Precision) -> str:

@@ -122,8 +122,23 @@ def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rul
                 crossed += 1
     assert checked >= 10, (checked, crossed)
 
-    # The summary says what the database says.
+    # Every surface says what the database says (one definition: arb/store/maker_views.py).
     assert f"executed                {len(pairs)}" in out
+    [stored] = _query(db, "SELECT summary FROM runs")
+    [maker] = json.loads(stored[0])["maker"]
+    quotes = [o for o in orders if o[4] == "quote"]
+    assert (maker["quotes"], maker["refused"], maker["hedges"]) == (
+        len(quotes), sum(1 for o in quotes if o[8] == "rejected"), sum(1 for o in orders if o[4] == "hedge"))
+    assert maker["maker_fills"] == sum(len(by_order[o[0]]) for o in quotes)
+    assert maker["quotes_filled"] == len(pairs) and D(maker["unhedged_base"]) < TAKER_STEP
+    assert (f"maker BTC/USDT spot -> perp: {maker['quotes']} quotes ({maker['refused']} refused), "
+            f"{maker['quotes_filled']} filled by {maker['maker_fills']} fills, {maker['hedges']} hedges") in out
+    assert main(["report", "--db", db, "--format", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)["maker"]["rows"]
+    assert {k: row[k] for k in ("quotes", "refused", "quotes_filled", "maker_fills", "hedges")} == {
+        k: maker[k] for k in ("quotes", "refused", "quotes_filled", "maker_fills", "hedges")}
+    latency = maker["fill_to_hedge_ms"]
+    assert (row["fill_to_hedge_ms_median"], row["fill_to_hedge_ms_max"]) == (latency["median"], latency["max"])
 
 
 def test_a_sweep_point_arb_run_and_a_paper_run_of_a_maker_config_write_the_same_rows(

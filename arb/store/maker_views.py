@@ -1,0 +1,112 @@
+"""A maker run's quoting figures, defined once: every surface (the run summary, ``arb report``, the
+dashboard, the metrics at the end) reads :func:`maker_routes`.
+
+Per route (symbol, maker venue -> taker venue), from the stored orders and fills:
+
+- ``quotes``: quote orders sent; ``refused``: the venue refused them (post-only would take, funds);
+  ``quotes_filled``: quotes with at least one fill; ``maker_fills``: their fills;
+- ``hedges``: hedge orders sent; ``flattens``: the leg policy's;
+- ``fill_to_hedge_ms``: for each hedge, from the latest fill of its quote recorded before it was sent to its
+  sending (in a simulation, market time: arb's own work takes none, what remains is the fill's and the
+  hedge's trips through the configured latencies);
+- ``unhedged_ms``: for each pair whose hedges answered all its base, from its quote's first fill to the last
+  hedge fill that completed it;
+- ``unhedged_base``: base filled on the maker venue that no hedge or flatten answered, at the end (dust
+  below the taker's minimum, or what a failed hedge left).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from statistics import median
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from arb.store.models import Opportunity, Order
+
+ZERO = Decimal(0)
+_MS = Decimal(1000)
+_US = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class MakerRoute:
+    symbol: str
+    maker_venue: str
+    taker_venue: str
+    quotes: int
+    refused: int
+    quotes_filled: int
+    maker_fills: int
+    hedges: int
+    flattens: int
+    fill_to_hedge_ms: tuple[Decimal, ...]
+    unhedged_ms: tuple[Decimal, ...]
+    unhedged_base: Decimal
+
+    @staticmethod
+    def spread(values: Sequence[Decimal]) -> tuple[Decimal, Decimal] | None:
+        """(median, max) of ``values``, to 0.01 ms; None when there are none."""
+        if not values:
+            return None
+        return Decimal(median(values)).quantize(Decimal("0.01")), max(values).quantize(Decimal("0.01"))
+
+
+def maker_routes(session: Session, run_id: int) -> list[MakerRoute]:
+    """The run's routes, in order of their first quote; empty for a run without maker symbols."""
+    quotes = session.scalars(select(Order).where(Order.run_id == run_id, Order.purpose == "quote")
+                             .options(selectinload(Order.fills)).order_by(Order.id)).all()
+    if not quotes:
+        return []
+    pairs = {p.id: p for p in session.scalars(
+        select(Opportunity).where(Opportunity.strategy == "maker",
+                                  Opportunity.id.in_({q.opportunity_id for q in quotes if q.opportunity_id}))
+        .options(selectinload(Opportunity.orders).selectinload(Order.fills)))}
+    taker_of: dict[tuple[str, str], str] = {}
+    for pair in pairs.values():
+        maker = next(o.venue for o in pair.orders if o.purpose == "quote")
+        taker_of[pair.symbol, maker] = pair.sell_venue if pair.buy_venue == maker else pair.buy_venue
+    by_route: dict[tuple[str, str], list[Order]] = defaultdict(list)
+    for quote in quotes:
+        by_route[quote.symbol, quote.venue].append(quote)
+    out = []
+    for (symbol, maker), route_quotes in by_route.items():
+        route_pairs = [pairs[q.opportunity_id] for q in route_quotes if q.opportunity_id in pairs]
+        latency: list[Decimal] = []
+        unhedged_ms: list[Decimal] = []
+        unhedged = ZERO
+        hedges = flattens = 0
+        for pair in route_pairs:
+            quote_fills = sorted((f for o in pair.orders if o.purpose == "quote" for f in o.fills),
+                                 key=lambda f: (f.received_at or f.ts))
+            answers = [o for o in pair.orders if o.purpose in ("hedge", "flatten")]
+            hedges += sum(1 for o in answers if o.purpose == "hedge")
+            flattens += sum(1 for o in answers if o.purpose == "flatten")
+            for order in answers:
+                sent = order.sent_at or order.created_at
+                before = [f.received_at for f in quote_fills if f.received_at is not None and f.received_at <= sent]
+                if before:
+                    latency.append(_ms(max(before), sent))
+            filled = sum((f.amount for f in quote_fills), ZERO)
+            answered = sum((o.filled for o in answers), ZERO)
+            unhedged += filled - answered
+            answer_fills = sorted(f.received_at for o in answers for f in o.fills if f.received_at is not None)
+            first = quote_fills[0].received_at if quote_fills else None
+            if filled and answered >= filled and first is not None and answer_fills:
+                unhedged_ms.append(_ms(first, answer_fills[-1]))
+        out.append(MakerRoute(
+            symbol, maker, taker_of.get((symbol, maker), ""), len(route_quotes),
+            sum(1 for q in route_quotes if q.status == "rejected"),
+            sum(1 for q in route_quotes if q.fills), sum(len(q.fills) for q in route_quotes), hedges, flattens,
+            tuple(latency), tuple(unhedged_ms), unhedged))
+    return out
+
+
+def _ms(start: datetime, end: datetime) -> Decimal:
+    """Milliseconds from ``start`` to ``end``, exact to the microsecond (0 if it went backwards)."""
+    return Decimal((end - start) // _US) / _MS if end >= start else ZERO
