@@ -32,7 +32,10 @@ With ``pb``/``ps`` the VWAPs detection expected, ``qb``/``q`` the entry buy/sell
 the base the entry buy/sell filled and ``f = min(Bq/qb, Sq/q)`` the fraction of the plan both legs filled:
 
 - ``slippage``  = (Bq * pb - entry buy cost) + (entry sell proceeds - Sq * ps): prices better or worse than
-  expected, on the amounts that filled.
+  expected, on the amounts that filled. For a maker pair (whose hedges carry the taker book's walked price
+  when each was sent, its ``reference``) it is two parts: ``adverse`` (adverse selection: what the taker
+  book's move between quote and hedge made, ``(reference - ps) * amount`` for a hedge sell, mirrored for a
+  buy) and the rest, the hedges' own slippage against their reference.
 - ``fees``      = fees the entry fills would have paid at the expected rates - fees they paid (each fill's
   expected fee in the currency the venue charged it: base fees valued at ``mark_price``).
 - ``unfilled``  = -(1 - f) * expected: the expected profit of the part of the plan that did not fill on
@@ -87,6 +90,8 @@ class Trade:
     amount: Decimal
     fee: Decimal
     fee_currency: str
+    # A maker pair's hedge: the taker book's walked price when it was sent (None for every other order).
+    reference: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,10 @@ class Settlement:
     fees_unpriced: int  # fills whose fee was charged in a third currency (not in the PnL)
     open_base: Decimal = ZERO  # the part of residual_base the plan did not mean: an open position, unrealized
     open_price: Decimal | None = None  # its cost: the average price of the side it came from
+    # Of ``slippage``, the part made by the taker book moving between quote and hedge (a maker pair's
+    # adverse selection: the hedge's reference price against the one the quote was priced on); None
+    # without hedges. ``slippage - adverse`` is the hedges' own slippage against their reference.
+    adverse: Decimal | None = None
 
 
 def money(value: Decimal) -> Decimal:
@@ -127,6 +136,7 @@ def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
     quote_flow = base_flow = quote_fees = base_fees = ZERO
     bq = sq = buy_cost = sell_proceeds = expected_entry_fees = paid_entry_fees = ZERO
     unpriced = 0
+    adverse: Decimal | None = None
     for t in trades:
         notional = t.price * t.amount
         buying = t.side == "buy"
@@ -151,6 +161,9 @@ def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
             sq += t.amount
             sell_proceeds += notional
             rate, expected_price = plan.sell_fee_rate, plan.sell_price
+        if t.reference is not None:  # the move from the quote's hedge price to the hedge's reference
+            moved = (expected_price - t.reference) if buying else (t.reference - expected_price)
+            adverse = (adverse or ZERO) + moved * t.amount
         paid_entry_fees += fee_value
         if t.fee_currency == plan.base:
             expected_entry_fees += t.amount * rate * m
@@ -181,6 +194,7 @@ def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
         fees_unpriced=unpriced,
         open_base=open_base,
         open_price=open_price,
+        adverse=None if adverse is None else money(adverse),
     )
 
 

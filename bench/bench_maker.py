@@ -196,7 +196,7 @@ class StoreJournal:
         self.marks: dict[str, int] = {}
 
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
-                          answers: str) -> None:
+                          answers: str, reference: Decimal | None = None) -> None:
         self.marks["journal"] = time.perf_counter_ns()
         now = datetime.now(UTC)
         row = {"run_id": self.run_id, "opportunity_id": None, "venue": venue, "symbol": request.symbol,

@@ -106,10 +106,11 @@ def _maker(routes: Sequence[MakerRoute], precision: Precision) -> Section:
                      r.maker_fills, r.hedges, r.flattens,
                      figure(latency[0] if latency else None, 2), figure(latency[1] if latency else None, 2),
                      figure(unhedged[0] if unhedged else None, 2), figure(unhedged[1] if unhedged else None, 2),
-                     figure(r.unhedged_base, precision.asset(r.symbol.split("/")[0], r.maker_venue))])
+                     figure(r.unhedged_base, precision.asset(r.symbol.split("/")[0], r.maker_venue)),
+                     figure(r.adverse, precision.pnl()), figure(r.hedge_slippage, precision.pnl())])
     columns = ("symbol", "maker -> taker", "quotes", "refused", "quotes_filled", "maker_fills", "hedges",
                "flattens", "fill_to_hedge_ms_median", "fill_to_hedge_ms_max", "unhedged_ms_median",
-               "unhedged_ms_max", "unhedged_base")
+               "unhedged_ms_max", "unhedged_base", "pnl_adverse", "pnl_hedge_slippage")
     return Section("maker", "Maker quoting (quotes on the maker venue, fills hedged on the taker venue)", columns,
                    body)
 

@@ -74,11 +74,12 @@ class Books(Protocol):
 
 class Journal(Protocol):
     """Where the route's orders are recorded: ``before_send`` is awaited before the request leaves.
-    ``answers``: the client order id of the quote whose fills a hedge or flatten answers (the side's latest
-    filled quote); for a quote, its own."""
+    ``answers``: the client order id of the quote whose fills a hedge or flatten answers; for a quote, its
+    own. ``reference``: a hedge's walked price on the taker book as it is sent (the accounting's adverse
+    selection is measured to it)."""
 
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
-                          answers: str) -> None: ...
+                          answers: str, reference: Decimal | None = None) -> None: ...
 
     async def answered(self, venue: str, report: OrderReport) -> None: ...
 
@@ -297,17 +298,18 @@ class MakerRoute:
                             self.taker.market_rules(spec.symbol).price_step)
         lots = self._lots[request.maker_side]
         pieces = lots.take(request.amount, self.spec.hedge, limit)
-        filled = await asyncio.gather(*(self._hedge_piece(request, quote_id, amount, limit)
+        filled = await asyncio.gather(*(self._hedge_piece(request, quote_id, amount, limit, reference.average)
                                         for quote_id, amount in pieces))
         for (quote_id, amount), got in zip(pieces, filled, strict=True):
             lots.answered(quote_id, amount, got)
         self._hedge_done(request, sum(filled, Decimal(0)))
 
-    async def _hedge_piece(self, request: HedgeRequest, quote_id: str, amount: Decimal, limit: Decimal) -> Decimal:
+    async def _hedge_piece(self, request: HedgeRequest, quote_id: str, amount: Decimal, limit: Decimal,
+                           reference: Decimal) -> Decimal:
         """One IOC of a hedge, answering ``quote_id``'s fills; what it filled."""
         spec = self.spec
         order = OrderRequest(self.new_client_id("hedge"), spec.symbol, request.side, amount, limit, "ioc")
-        await self.journal.before_send(spec.taker, order, "hedge", None, quote_id)
+        await self.journal.before_send(spec.taker, order, "hedge", None, quote_id, reference)
         try:
             report = await self.taker.place(order)
         except ArbError as exc:

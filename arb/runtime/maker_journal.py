@@ -72,7 +72,7 @@ class StoreJournal:
             self._pairs[coid] = found.pair_id
 
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
-                          answers: str) -> None:
+                          answers: str, reference: Decimal | None = None) -> None:
         now = self._now()
         if quote is not None:
             self._terms[request.client_order_id] = self._pair_terms(venue, request.symbol, quote, now)
@@ -81,7 +81,8 @@ class StoreJournal:
             pair = self._pair(s, answers) if purpose != "quote" else None
             order_id = order_store.create_order(s, order_store.NewOrder(
                 self._run_id, pair, venue, request.symbol, request.side.value, request.price, request.amount,
-                request.client_order_id, purpose=purpose, time_in_force=request.time_in_force), now)
+                request.client_order_id, purpose=purpose, time_in_force=request.time_in_force,
+                reference_price=reference), now)
             order_store.record_transition(s, order_id, OrderStatus.SUBMITTED, now, sent_at=now)
         self._orders[request.client_order_id] = order_id
         self._sent_at[request.client_order_id] = now

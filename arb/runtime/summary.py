@@ -82,7 +82,7 @@ def _maker_row(route: MakerRoute) -> dict[str, Any]:
             "maker_fills": route.maker_fills, "hedges": route.hedges, "flattens": route.flattens,
             "fill_to_hedge_ms": None if latency is None else {"median": latency[0], "max": latency[1]},
             "unhedged_ms": None if unhedged is None else {"median": unhedged[0], "max": unhedged[1]},
-            "unhedged_base": route.unhedged_base}
+            "unhedged_base": route.unhedged_base, "adverse": route.adverse, "hedge_slippage": route.hedge_slippage}
 
 
 def _ms(value: Decimal) -> Decimal:
@@ -175,6 +175,8 @@ def _maker_lines(makers: list[dict[str, Any]], precision: Precision) -> list[str
         for key, label in (("fill_to_hedge_ms", "fill -> hedge sent"), ("unhedged_ms", "time unhedged")):
             if m[key] is not None:
                 lines.append(f"  {label:<21} median {m[key]['median']} ms, max {m[key]['max']} ms")
+        lines.append(f"  slippage              adverse selection {money(m['adverse'], precision.pnl())}, "
+                     f"hedges {money(m['hedge_slippage'], precision.pnl())}")
         if m["unhedged_base"]:
             owed = money(m["unhedged_base"], precision.asset(base, m["maker_venue"]))
             lines.append(f"  UNHEDGED              {owed} {base} filled on {m['maker_venue']} with no hedge")

@@ -12,7 +12,9 @@ Per route (symbol, maker venue -> taker venue), from the stored orders and fills
 - ``unhedged_ms``: for each pair whose hedges answered all its base, from its quote's first fill to the last
   hedge fill that completed it;
 - ``unhedged_base``: base filled on the maker venue that no hedge or flatten answered, at the end (dust
-  below the taker's minimum, or what a failed hedge left).
+  below the taker's minimum, or what a failed hedge left);
+- ``adverse``, ``hedge_slippage``: the settled pairs' ``pnl_slippage`` in its two parts (``arb/accounting.py``):
+  what the taker book's move between quote and hedge made, and the hedges' own slippage.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class MakerRoute:
     fill_to_hedge_ms: tuple[Decimal, ...]
     unhedged_ms: tuple[Decimal, ...]
     unhedged_base: Decimal
+    adverse: Decimal
+    hedge_slippage: Decimal
 
     @staticmethod
     def spread(values: Sequence[Decimal]) -> tuple[Decimal, Decimal] | None:
@@ -99,11 +103,13 @@ def maker_routes(session: Session, run_id: int) -> list[MakerRoute]:
             first = quote_fills[0].received_at if quote_fills else None
             if filled and answered >= filled and first is not None and answer_fills:
                 unhedged_ms.append(_ms(first, answer_fills[-1]))
+        adverse = sum((p.pnl_adverse or ZERO for p in route_pairs), ZERO)
+        slippage = sum((p.pnl_slippage or ZERO for p in route_pairs), ZERO)
         out.append(MakerRoute(
             symbol, maker, taker_of.get((symbol, maker), ""), len(route_quotes),
             sum(1 for q in route_quotes if q.status == "rejected"),
             sum(1 for q in route_quotes if q.fills), sum(len(q.fills) for q in route_quotes), hedges, flattens,
-            tuple(latency), tuple(unhedged_ms), unhedged))
+            tuple(latency), tuple(unhedged_ms), unhedged, adverse, slippage - adverse))
     return out
 
 

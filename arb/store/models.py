@@ -151,6 +151,9 @@ class Opportunity(Base):
     pnl_fees: Mapped[Decimal | None]
     pnl_unfilled: Mapped[Decimal | None]
     pnl_imbalance: Mapped[Decimal | None]
+    # A maker pair's part of pnl_slippage that the taker book's move between quote and hedge made (adverse
+    # selection); pnl_slippage - pnl_adverse is the hedge's own slippage. NULL for a taker pair.
+    pnl_adverse: Mapped[Decimal | None]
     fees_quote: Mapped[Decimal | None]  # every fee of the pair in quote (base fees at mark_price)
     residual_base: Mapped[Decimal | None]  # base bought - sold - base fees, over all the pair's orders
     # The part of it the plan did not mean: an open position (arb/positions.py values it), not realized,
@@ -196,6 +199,7 @@ class Order(Base):
     sent_at: Mapped[datetime | None]
     acked_at: Mapped[datetime | None]
     flagged: Mapped[str | None] = mapped_column(Text)  # e.g. found on the venue but not in the database
+    reference_price: Mapped[Decimal | None]  # a hedge's walked price on the taker book when it was sent
 
     opportunity: Mapped[Opportunity | None] = relationship(back_populates="orders")
     events: Mapped[list[OrderEvent]] = relationship(back_populates="order", order_by="OrderEvent.id")

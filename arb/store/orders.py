@@ -60,6 +60,7 @@ class NewOrder:
     purpose: str = "entry"
     type: str = "limit"
     time_in_force: str = "ioc"
+    reference_price: Decimal | None = None  # a maker hedge's walked price on the taker book when sent
 
 
 def create_order(session: Session, new: NewOrder, now: datetime, *, detail: str | None = None) -> int:
@@ -78,6 +79,7 @@ def create_order(session: Session, new: NewOrder, now: datetime, *, detail: str 
         amount=new.amount,
         filled=Decimal(0),
         status=OrderStatus.CREATED.value,
+        reference_price=new.reference_price,
         created_at=now,
         updated_at=now,
     )

@@ -46,7 +46,8 @@ def plan_of(opp: Opportunity) -> Plan | None:
 
 
 def trades_of(opp: Opportunity) -> list[Trade]:
-    return [Trade(_ACCOUNTING_PURPOSE.get(o.purpose, o.purpose), o.side, f.price, f.amount, f.fee, f.fee_currency)
+    return [Trade(_ACCOUNTING_PURPOSE.get(o.purpose, o.purpose), o.side, f.price, f.amount, f.fee, f.fee_currency,
+                  o.reference_price if o.purpose == "hedge" else None)
             for o in opp.orders for f in o.fills]
 
 
@@ -84,6 +85,7 @@ def _write(opp: Opportunity, now: datetime) -> Settlement | None:
     opp.pnl_fees = result.fees
     opp.pnl_unfilled = result.unfilled
     opp.pnl_imbalance = result.imbalance
+    opp.pnl_adverse = result.adverse if opp.strategy == "maker" else None
     opp.fees_quote = result.fees_quote
     opp.residual_base = result.residual_base
     opp.open_base = result.open_base

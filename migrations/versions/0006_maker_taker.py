@@ -8,7 +8,10 @@ Create Date: 2026-11-24
   IOC that answers its fills) or ``flatten`` (the leg policy closing what a failed hedge left on the maker
   venue), besides ``entry``, ``unwind`` and ``complete``.
 - ``opportunities`` gains ``strategy``: ``taker`` (detection's crossed books, two IOC legs; every existing
-  row) or ``maker`` (one quote's fills and their hedges: ``arb/execution/maker.py``).
+  row) or ``maker`` (one quote's fills and their hedges: ``arb/execution/maker.py``), and ``pnl_adverse``:
+  of a maker pair's ``pnl_slippage``, the part the taker book's move between quote and hedge made (adverse
+  selection; the rest is the hedge's own slippage). NULL for a taker pair.
+- ``orders`` gains ``reference_price``: a hedge's walked price on the taker book when it was sent.
 
 SQLite cannot rebuild a table a view depends on, so revision 0003's views (unchanged) are dropped first and
 recreated last, from 0003's own module.
@@ -32,6 +35,10 @@ depends_on: str | Sequence[str] | None = None
 OLD_PURPOSES = "purpose IN ('entry', 'unwind', 'complete')"
 NEW_PURPOSES = "purpose IN ('entry', 'unwind', 'complete', 'quote', 'hedge', 'flatten')"
 STRATEGIES = "strategy IN ('taker', 'maker')"
+
+
+def _money(name: str) -> sa.Column[str]:
+    return sa.Column(name, sa.String(length=64).with_variant(sa.Numeric(), "postgresql"), nullable=True)
 
 
 def _revision_0003() -> ModuleType:
@@ -60,7 +67,9 @@ def upgrade() -> None:
     with op.batch_alter_table("orders") as batch:
         batch.drop_constraint(op.f("ck_orders_purpose"), type_="check")
         batch.create_check_constraint(op.f("ck_orders_purpose"), NEW_PURPOSES)
+        batch.add_column(_money("reference_price"))
     with op.batch_alter_table("opportunities") as batch:
+        batch.add_column(_money("pnl_adverse"))
         # The default stays: a taker decision's row is written without naming it (prepared inserts).
         batch.add_column(sa.Column("strategy", sa.String(length=8), nullable=False, server_default="taker"))
         batch.create_check_constraint(op.f("ck_opportunities_strategy"), STRATEGIES)
@@ -81,7 +90,9 @@ def downgrade() -> None:
     with op.batch_alter_table("opportunities") as batch:
         batch.drop_constraint(op.f("ck_opportunities_strategy"), type_="check")
         batch.drop_column("strategy")
+        batch.drop_column("pnl_adverse")
     with op.batch_alter_table("orders") as batch:
+        batch.drop_column("reference_price")
         batch.drop_constraint(op.f("ck_orders_purpose"), type_="check")
         batch.create_check_constraint(op.f("ck_orders_purpose"), OLD_PURPOSES)
     _create_views(views)

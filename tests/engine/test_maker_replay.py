@@ -122,6 +122,20 @@ def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rul
                 crossed += 1
     assert checked >= 10, (checked, crossed)
 
+    # Adverse selection, from its definition: each hedge fill's reference (the taker book's walked price when
+    # it was sent) against the price the quote was priced on; the rest of pnl_slippage is the hedges' own.
+    rows = _query(db, "SELECT p.id, p.buy_venue, p.buy_price, p.sell_price, p.pnl_adverse, p.pnl_slippage, "
+                      "o.side, o.reference_price, f.amount, f.price FROM opportunities p "
+                      "JOIN orders o ON o.opportunity_id = p.id AND o.purpose = 'hedge' JOIN fills f ON f.order_id = o.id")
+    adverse: dict[int, D] = defaultdict(D)
+    stored: dict[int, tuple[D, D]] = {}
+    for pair_id, _, buy_price, sell_price, pnl_adverse, pnl_slippage, side, reference, amount, _ in rows:
+        moved = D(buy_price) - D(reference) if side == "buy" else D(reference) - D(sell_price)
+        adverse[pair_id] += moved * D(amount)
+        stored[pair_id] = (D(pnl_adverse), D(pnl_slippage))
+    assert adverse and all(stored[k][0] == v.quantize(D("1e-12")) for k, v in adverse.items()), (adverse, stored)
+    assert any(v for v in adverse.values())  # the taker book did move under some quotes
+
     # Every surface says what the database says (one definition: arb/store/maker_views.py).
     assert f"executed                {len(pairs)}" in out
     [stored] = _query(db, "SELECT summary FROM runs")

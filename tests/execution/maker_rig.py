@@ -207,10 +207,10 @@ class Journal:
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
-                          answers: str) -> None:
+                          answers: str, reference: Decimal | None = None) -> None:
         known = {o.client_id for o in self.sandboxes[venue].engine.orders.values()}
         assert request.client_order_id not in known, f"{request.client_order_id} recorded after it was sent"
-        await self.store.before_send(venue, request, purpose, quote, answers)
+        await self.store.before_send(venue, request, purpose, quote, answers, reference)
         self.sent.append((venue, request, purpose))
         if quote is not None:
             self.quotes[request.client_order_id] = quote

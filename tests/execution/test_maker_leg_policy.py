@@ -37,7 +37,7 @@ class Journal:
         self.sent: list[tuple[int, str, str, OrderRequest]] = []  # (market ms, venue, purpose, request)
 
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
-                          answers: str) -> None:
+                          answers: str, reference: Decimal | None = None) -> None:
         assert request.client_order_id not in self.venues[venue]._by_client, "recorded after it was sent"
         self.sent.append((self.now_ms(), venue, purpose, request))
 

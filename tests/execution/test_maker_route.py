@@ -69,7 +69,7 @@ class Journal:
         self.quoted_over_bound: list[str] = []
 
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
-                          answers: str) -> None:
+                          answers: str, reference: Decimal | None = None) -> None:
         assert request.client_order_id not in self.venues[venue]._by_client, "recorded after it was sent"
         self.log.append(("sent", venue, request.client_order_id))
         if quote is not None:
