@@ -13,6 +13,10 @@ counts, the status view and the ``arb_trades{outcome}`` metric (through ``arb.ru
   it (a leg unresolved, or the ``halt`` policy); ``nothing filled``;
 - no stored outcome (the process ended between sending and recording it): ``reconciled`` once
   reconciliation settled the pair, ``unsettled`` until then.
+
+A maker pair (one quote's fills and their hedges) has its word from :func:`maker_outcome`: ``filled`` when
+its hedges answered all it filled, ``unwound`` when the leg policy flattened some of it, ``imbalanced`` with
+base left unhedged (dust below the taker's minimum, a failed hedge), ``unsettled`` until it is settled.
 """
 
 from __future__ import annotations
@@ -45,3 +49,13 @@ def pair_outcome(executor_outcome: str | None, policy: str | None, entry_complet
             return _CORRECTED[policy]
         return FILLED if entry_complete else PARTIAL
     return _SETTLED.get(executor_outcome, executor_outcome)
+
+
+def maker_outcome(open_base: object, flattened: bool, settled: bool) -> str:
+    """The word for a maker pair: its settled ``open_base`` (nonzero: base no hedge answered), whether the
+    leg policy flattened any of it."""
+    if not settled:
+        return UNSETTLED
+    if open_base:
+        return IMBALANCED
+    return UNWOUND if flattened else FILLED

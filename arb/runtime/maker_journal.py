@@ -25,13 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from arb.accounting import Settlement, mark_price
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
+from arb.domain.outcomes import maker_outcome
 from arb.domain.venue import FillReport, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError
 from arb.execution.maker import Books
 from arb.quoting.pricing import Quote
 from arb.store import maker_pairs
 from arb.store import orders as order_store
-from arb.store.maker_pairs import MakerPairTerms, UnfinishedQuote
+from arb.store.maker_pairs import MakerPairTerms, PairRow, UnfinishedQuote
 from arb.store.settlement import settle_opportunity
 
 
@@ -46,7 +47,8 @@ class StoreJournal:
 
     def __init__(self, sessions: sessionmaker[Session], run_id: int, venues: Mapping[str, Venue], books: Books,
                  fees: Mapping[str, VenueFees], now: Callable[[], datetime],
-                 on_settled: Callable[[Decimal, Settlement], None] = lambda expected, settlement: None) -> None:
+                 on_settled: Callable[[PairRow, Settlement, str], None] = lambda row, settled, word: None,
+                 ) -> None:
         self._sessions, self._run_id, self._venues, self._books = sessions, run_id, venues, books
         self._fees, self._now, self._on_settled = fees, now, on_settled
         self._sent_at: dict[str, datetime] = {}
@@ -147,8 +149,8 @@ class StoreJournal:
             if result is None or pair in self._settled:
                 return
             self._settled.add(pair)
-            expected = maker_pairs.expected_of(s, pair)
-        self._on_settled(expected, result)
+            row = maker_pairs.pair_row(s, pair)
+        self._on_settled(row, result, maker_outcome(result.open_base, row.flattened, settled=True))
 
     def _pair_terms(self, maker: str, symbol: str, quote: Quote, now: datetime) -> MakerPairTerms:
         taker = self.taker_of[maker, symbol]

@@ -37,8 +37,9 @@ from arb.quoting.sizing import Funds
 from arb.runtime.funnel import Funnel
 from arb.runtime.maker_journal import StoreJournal, VenueFees
 from arb.runtime.state import RunState
+from arb.runtime.trades import TradeRecord
 from arb.runtime.venues import VenueSet
-from arb.store.maker_pairs import UnfinishedQuote, unfinished_quotes
+from arb.store.maker_pairs import PairRow, UnfinishedQuote, unfinished_quotes
 
 log = logging.getLogger("arb.engine")
 SIDES = {"both": (Side.BUY, Side.SELL), "bid": (Side.BUY,), "ask": (Side.SELL,)}
@@ -76,8 +77,11 @@ class QuotingDesk:
         fees = {name: VenueFees(maker_fee_of(config, name), section.taker_fee)
                 for name, section in config.venues.items()}
 
-        def settled(expected: Decimal, result: Settlement) -> None:
-            funnel.executed_pair(expected, result.realized_pnl, "open" if result.open_base else "filled")
+        def settled(row: PairRow, result: Settlement, word: str) -> None:
+            funnel.executed_pair(row.expected_profit, result.realized_pnl, word)
+            state.trades.record_maker_pair(
+                TradeRecord(row.opportunity_id, now(), row.symbol, row.buy_venue, row.sell_venue, row.size,
+                            row.expected_profit, result.realized_pnl, word), result.open_base, result.open_price)
             risk.record_pnl(result.realized_pnl)  # the daily loss limit counts maker pairs too
 
         self.journal = StoreJournal(sessions, run_id, venues.venues, self.books, fees, now, settled)

@@ -84,6 +84,18 @@ class TradeLog:
                                            opp.size, opp.expected_profit, result.realized_pnl, outcome_word(result)))
 
 
+    def record_maker_pair(self, record: TradeRecord, open_base: Decimal, open_price: Decimal | None) -> None:
+        """A maker pair as it settled (``runtime/quoting.py``): the recent trades, the realized PnL per route
+        and its open position. Its orders are not in the executor's counters above: the summary's order
+        counts (from the database) hold them."""
+        route = (record.symbol, record.buy_venue, record.sell_venue)
+        if record.realized is not None:
+            self.realized_by_route[route] = self.realized_by_route.get(route, Decimal(0)) + record.realized
+        if open_base and open_price is not None:
+            self.lots.append(OpenLot(record.buy_venue, record.sell_venue, record.symbol, open_base, open_price))
+        self.recent.append(record)
+
+
 def outcome_word(result: PairResult) -> str:
     """What happened to an executed pair, in the one vocabulary people read (:mod:`arb.domain.outcomes`):
     the word ``arb trades`` and the dashboard derive from the stored rows, here from the executor's answer."""

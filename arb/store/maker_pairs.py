@@ -74,8 +74,23 @@ def quote_filled(session: Session, opportunity_id: int, quote_order_id: int) -> 
     return size
 
 
-def expected_of(session: Session, opportunity_id: int) -> Decimal:
-    return session.get_one(Opportunity, opportunity_id).expected_profit
+@dataclass(frozen=True, slots=True)
+class PairRow:
+    """A settled pair as the live surfaces take it."""
+
+    opportunity_id: int
+    symbol: str
+    buy_venue: str
+    sell_venue: str
+    size: Decimal
+    expected_profit: Decimal
+    flattened: bool  # the leg policy flattened some of its base
+
+
+def pair_row(session: Session, opportunity_id: int) -> PairRow:
+    opp = session.get_one(Opportunity, opportunity_id)
+    return PairRow(opp.id, opp.symbol, opp.buy_venue, opp.sell_venue, opp.size, opp.expected_profit,
+                   any(o.purpose == "flatten" and o.filled for o in opp.orders))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from arb.domain.outcomes import pair_outcome
+from arb.domain.outcomes import maker_outcome, pair_outcome
 from arb.positions import OpenLot
 from arb.store.models import Opportunity, Order
 
@@ -282,6 +282,14 @@ def trades(session: Session, run_id: int, *, newest: int | None = None) -> list[
         stmt = stmt.order_by(Opportunity.detected_at.desc(), Opportunity.id.desc()).limit(newest)
     rows = []
     for opp in session.scalars(stmt):
+        if opp.strategy == "maker":  # its legs: the quote and the hedges answering it
+            legs = [o for o in opp.orders if o.purpose in ("quote", "hedge")]
+            bought, sold = (sum((f.amount for o in legs if o.side == side for f in o.fills), ZERO)
+                            for side in ("buy", "sell"))
+            outcome = maker_outcome(opp.open_base, any(o.purpose == "flatten" and o.filled for o in opp.orders),
+                                    opp.settled_at is not None)
+            rows.append(TradeRow(_pnl_row(opp), bought, sold, outcome))
+            continue
         entry = [order for order in opp.orders if order.purpose == "entry"]
         filled = {order.id: sum((f.amount for f in order.fills), ZERO) for order in entry}
         by_side = {side: sum((filled[o.id] for o in entry if o.side == side), ZERO) for side in ("buy", "sell")}
