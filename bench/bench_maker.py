@@ -17,14 +17,11 @@ Measures, per maker fill:
   same machine; arb's median and p90 are printed as multiples of the floor's, with where arb's time goes
   stage by stage. Target: median <= 5x. The floor is timed back to back too, warm (not the target).
 
-The journal: arb has no store journal for the maker route yet (``MakerRoute`` takes any ``Journal``), so the
-bench's :class:`StoreJournal` writes each order's row before it is sent the way the executor's write-ahead
-record does (``store/write_ahead.py``): a statement compiled once by SQLAlchemy (``PreparedInsert``), run on
-the DB-API cursor of a kept connection (``store/kept.py``) through ``Connection._cursor_execute``, in its own
-``BEGIN IMMEDIATE`` ... ``COMMIT``, on the engine's SQLite settings (WAL, ``synchronous=NORMAL``). The
-orders table's ``purpose`` has no maker-taker values yet: a quote is written as ``entry``, a hedge as
-``complete``. The maker fill and the answers are kept in memory (neither is the floor's work; the route
-journals the fill in a task of its own).
+The journal: arb's own (``runtime/maker_journal.StoreJournal``, as ``arb run`` builds it): each order's row
+committed before it is sent by the write-ahead record's one prepared INSERT (``store/write_ahead.py``: a
+statement compiled once, run on the DB-API cursor of a kept connection in its own ``BEGIN IMMEDIATE`` ...
+``COMMIT``, SQLite in WAL with ``synchronous=NORMAL``); its first event, ``submitted``, the pair's link, the
+answers and the maker fill are written after the send (not timed: the floor does none of it either).
 
 The venues: the maker venue is a Gate sandbox in a process of its own (its pushes reach arb over a real
 loopback WebSocket, and none of its work shares arb's loop while a fill is timed), behind ``LiveVenue`` +
@@ -32,8 +29,7 @@ loopback WebSocket, and none of its work shares arb's loop while a fill is timed
 market trade printed through the route's resting post-only bid with the sandbox's ``push_trade`` (its
 control API), so it is the sandbox's own fill, pushed on ``spot.usertrades``. The taker venue is a second
 sandbox in this process (as in ``bench_executor.py``; it handles a hedge only after its bytes are on the
-wire). The route's books are a fixed view of both sandboxes' books (arb has no engine wiring for maker
-routes yet). One fill at a time: the next is printed once the hedge is answered. At the end the maker
+wire). The route's books are a fixed view of both sandboxes' books (no feed runs in the bench). One fill at a time: the next is printed once the hedge is answered. At the end the maker
 sandbox's trades of the account and the taker's are checked against what the route filled and hedged.
 
 Run: ``.venv/bin/python bench/bench_maker.py [fills]``
@@ -60,20 +56,21 @@ from typing import Any
 
 from aiohttp.client_proto import ResponseHandler
 from bench_executor import _ORDER_SQL, Sink, WireTap
+from sqlalchemy import select
 
 from arb.domain.market import Side
 from arb.domain.venue import FillReport, OrderReport, OrderRequest
+from arb.errors import ArbError
 from arb.eventloop.live_loop import run_live
 from arb.execution.maker import MakerRoute, RouteSpec
 from arb.quoting.ledger import HedgeRules
 from arb.quoting.pricing import Level, Quote, QuoteTerms
 from arb.quoting.refresh import RefreshRule
 from arb.quoting.sizing import Funds
-from arb.store.db import SQLITE_BEGIN, make_engine, make_session_factory
-from arb.store.kept import KeptConnection
+from arb.runtime.maker_journal import StoreJournal, VenueFees
+from arb.store.db import make_engine, make_session_factory
 from arb.store.migrate import upgrade_to_head
 from arb.store.models import Order, Run
-from arb.store.prepared import PreparedInsert
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
 from arb.venues.gate.private_stream import for_exchange
@@ -178,56 +175,33 @@ class FixedBooks:
         return 0
 
 
-_ORDER_COLUMNS = ("run_id", "opportunity_id", "venue", "symbol", "side", "type", "time_in_force", "purpose",
-                  "client_order_id", "price", "amount", "filled", "status", "created_at", "updated_at")
-_PURPOSES = {"quote": "entry", "hedge": "complete"}  # the store has no maker-taker purposes yet
 
+class TimedJournal:
+    """arb's own journal (``runtime/maker_journal.StoreJournal``: each order's row committed before it is
+    sent by one prepared INSERT on a kept connection, its answers and fills, its pairs settled), with the
+    journal's stage marked and the hedge's answer signalled."""
 
-class StoreJournal:
-    """Each order's row committed before it is sent, as the executor's write-ahead record commits its
-    entry (module doc); the fills and answers in memory."""
-
-    def __init__(self, kept: KeptConnection, run_id: int) -> None:
-        self.kept, self.run_id = kept, run_id
-        self._insert = PreparedInsert.compile(Order.__table__, _ORDER_COLUMNS, kept.engine.dialect)
-        self.maker_fills: list[FillReport] = []
-        self.answers: list[tuple[str, OrderReport]] = []
+    def __init__(self, inner: StoreJournal) -> None:
+        self.inner = inner
         self.hedge_answered = asyncio.Event()
         self.marks: dict[str, int] = {}
 
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
                           answers: str, reference: Decimal | None = None) -> None:
         self.marks["journal"] = time.perf_counter_ns()
-        now = datetime.now(UTC)
-        row = {"run_id": self.run_id, "opportunity_id": None, "venue": venue, "symbol": request.symbol,
-               "side": request.side.value, "type": "limit", "time_in_force": request.time_in_force,
-               "purpose": _PURPOSES[purpose], "client_order_id": request.client_order_id, "price": request.price,
-               "amount": request.amount, "filled": 0, "status": "created", "created_at": now, "updated_at": now}
-        conn = self.kept.connection()
-        cursor = conn.connection.cursor()
-        run = conn._cursor_execute
-        try:
-            run(cursor, SQLITE_BEGIN, ())
-            run(cursor, self._insert.sql, self._insert.params((row,), {}))
-            run(cursor, "COMMIT", ())
-        except BaseException:
-            if not conn.invalidated:
-                conn.connection.dbapi_connection.rollback()
-            raise
-        finally:
-            cursor.close()
+        await self.inner.before_send(venue, request, purpose, quote, answers, reference)
         self.marks["journalled"] = time.perf_counter_ns()
 
-    async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
-        pass
+    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
+        await self.inner.refused(venue, client_order_id, error)
 
     async def answered(self, venue: str, report: OrderReport) -> None:
-        self.answers.append((venue, report))
+        await self.inner.answered(venue, report)
         if venue == "taker":
             self.hedge_answered.set()
 
     async def maker_fill(self, fill: FillReport) -> None:
-        self.maker_fills.append(fill)
+        await self.inner.maker_fill(fill)
 
 
 def route_spec(size: Decimal) -> RouteSpec:
@@ -326,7 +300,6 @@ async def main(fills: int) -> None:
         run_id = new_run(url)
         floor_run = new_run(f"sqlite:///{Path(tmp) / 'floor.db'}")  # its own file: no shared checkpoints
         engine = make_engine(url)
-        kept = KeptConnection(engine)
         async with Sandbox(config()) as sb_taker:
             sb_taker.push_book(PAIR.id, *TAKER_BOOK)
             wire = WireTap({sb_taker.port: "taker"})
@@ -343,11 +316,16 @@ async def main(fills: int) -> None:
             stream = for_exchange(ex_maker, "maker", {SYMBOL: PAIR.id})
             maker = StreamedVenue(live_venue("maker", ex_maker), stream)
             taker = live_venue("taker", ex_taker)
-            journal = StoreJournal(kept, run_id)
+            books = FixedBooks()
+            store = StoreJournal(make_session_factory(engine), run_id, {"maker": maker, "taker": taker}, books,
+                                 {name: VenueFees(PAIR.maker_fee, PAIR.taker_fee) for name in ("maker", "taker")},
+                                 lambda: datetime.now(UTC))
+            store.taker_of["maker", SYMBOL] = "taker"
+            journal = TimedJournal(store)
             ids = itertools.count(1)
             funds = Funds(D("1e6"), D("1e9"), D("1e6"), D("1e9"))
             size = FILL * (fills + warmup + 10)
-            route = MakerRoute(route_spec(size), maker, taker, FixedBooks(), journal, funds=lambda: funds,
+            route = MakerRoute(route_spec(size), maker, taker, books, journal, funds=lambda: funds,
                                now_ms=lambda: 1_700_000_000_000,
                                new_client_id=lambda purpose: f"t-{purpose[0]}{next(ids)}", max_book_age_ms=5_000)
             marks = journal.marks
@@ -434,15 +412,19 @@ async def main(fills: int) -> None:
             made, made_amount = maker_process.trades()
             hedged = sum((t.amount for t in sb_taker.engine.trades if t.account == KEY), D(0))
             total = warmup + fills
-            assert made == len(journal.maker_fills) == total, (made, len(journal.maker_fills), total)
             assert made_amount == route.ledger.filled(Side.BUY) == hedged == route.ledger.hedged(Side.BUY) \
                 == FILL * total, (made_amount, hedged)
             assert stream.pushed == total and stream.recovered == 0 and route.errors == []
-            hedges = [r for v, r in journal.answers if v == "taker"]
-            assert len(hedges) == total and all(r.filled == FILL for r in hedges)
+            store.settle_all()
+            with make_session_factory(engine)() as s:  # the database as arb run leaves it
+                orders = s.scalars(select(Order)).all()
+                quote_fills = sum(len(o.fills) for o in orders if o.purpose == "quote")
+                hedges = [o for o in orders if o.purpose == "hedge"]
+                assert made == quote_fills == total, (made, quote_fills, total)
+                assert len(hedges) == total and all(o.filled == FILL and o.status == "filled" for o in hedges)
             for ex in (ex_maker, ex_taker):
                 await ex.close()
-        kept.close()
+        store.close()
         engine.dispose()
     maker_process.close()
 

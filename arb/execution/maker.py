@@ -35,6 +35,7 @@ from arb.domain.market import Side, quantize_step
 from arb.domain.orders import VenueState
 from arb.domain.venue import FillReport, FillStream, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError, InvalidOrder, OrderNotFound
+from arb.eventloop.eager import start_now
 from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
 from arb.quoting.pricing import Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, valued_quote, walk
 from arb.quoting.refresh import RefreshRule, refresh_reason
@@ -298,8 +299,11 @@ class MakerRoute:
                             self.taker.market_rules(spec.symbol).price_step)
         lots = self._lots[request.maker_side]
         pieces = lots.take(request.amount, self.spec.hedge, limit)
-        filled = await asyncio.gather(*(self._hedge_piece(request, quote_id, amount, limit, reference.average)
-                                        for quote_id, amount in pieces))
+        # Each piece started at once (eventloop/eager.py): its row and request go out in this turn of the loop,
+        # not behind the maker fill's journalling, queued meanwhile (a task hop cost a hedge ~100 ms there).
+        filled = await asyncio.gather(*[start_now(self._hedge_piece(request, quote_id, amount, limit,
+                                                                    reference.average))
+                                        for quote_id, amount in pieces])
         for (quote_id, amount), got in zip(pieces, filled, strict=True):
             lots.answered(quote_id, amount, got)
         self._hedge_done(request, sum(filled, Decimal(0)))

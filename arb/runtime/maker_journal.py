@@ -32,8 +32,10 @@ from arb.execution.maker import Books
 from arb.quoting.pricing import Quote
 from arb.store import maker_pairs
 from arb.store import orders as order_store
+from arb.store.kept import KeptConnection, KeptSessions
 from arb.store.maker_pairs import MakerPairTerms, PairRow, UnfinishedQuote
 from arb.store.settlement import settle_opportunity
+from arb.store.write_ahead import WriteAheadRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,13 @@ class StoreJournal:
                  fees: Mapping[str, VenueFees], now: Callable[[], datetime],
                  on_settled: Callable[[PairRow, Settlement, str], None] = lambda row, settled, word: None,
                  ) -> None:
-        self._sessions, self._run_id, self._venues, self._books = sessions, run_id, venues, books
+        # Everything it writes runs on one connection it keeps, as the executor's (store/kept.py): no pool
+        # checkout per order, and the write-ahead INSERT on the hot path of a hedge.
+        self._kept = KeptConnection(sessions.kw["bind"])
+        self._sessions = KeptSessions(self._kept)
+        self._write_ahead = WriteAheadRecord(self._kept)
+        self._run_id, self._venues, self._books = run_id, venues, books
+        self._started_orders: set[str] = set()
         self._fees, self._now, self._on_settled = fees, now, on_settled
         self._sent_at: dict[str, datetime] = {}
         self._orders: dict[str, int] = {}  # client order id -> order row
@@ -61,13 +69,13 @@ class StoreJournal:
         self.taker_of: dict[tuple[str, str], str] = {}  # (maker venue, symbol) -> its hedges' venue
         # Whether a quote's filled base still waits for a hedge (the routes know): its pair is not done yet.
         self.owes: Callable[[str], bool] = lambda quote_id: False
-        self.quotes_placed = 0
 
     def adopt(self, venue: str, symbol: str, found: UnfinishedQuote, valued: Quote) -> None:
         """A quote an earlier run left, taken over by a route: its row, its pair (or what the pair will be
         given, valued on the taker book now, if it has none yet)."""
         coid = found.client_order_id
         self._orders[coid], self._purposes[coid], self._answers[coid] = found.order_id, "quote", coid
+        self._started_orders.add(coid)  # an earlier run's order: past its write-ahead record
         self._sent_at[coid] = found.sent_at
         self._terms[coid] = self._pair_terms(venue, symbol, valued, found.sent_at)
         if found.pair_id is not None:
@@ -75,25 +83,36 @@ class StoreJournal:
 
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
                           answers: str, reference: Decimal | None = None) -> None:
+        """The order's row, committed before it is sent: one prepared INSERT (``store/write_ahead.py``), as
+        an entry's, since a hedge is on the way to the wire. Its first event, ``submitted`` and its pair's
+        link are written with its first answer (or fill), after the send."""
         now = self._now()
         if quote is not None:
             self._terms[request.client_order_id] = self._pair_terms(venue, request.symbol, quote, now)
-            self.quotes_placed += 1
-        with self._sessions.begin() as s:
-            pair = self._pair(s, answers) if purpose != "quote" else None
-            order_id = order_store.create_order(s, order_store.NewOrder(
-                self._run_id, pair, venue, request.symbol, request.side.value, request.price, request.amount,
-                request.client_order_id, purpose=purpose, time_in_force=request.time_in_force,
-                reference_price=reference), now)
-            order_store.record_transition(s, order_id, OrderStatus.SUBMITTED, now, sent_at=now)
-        self._orders[request.client_order_id] = order_id
-        self._sent_at[request.client_order_id] = now
-        self._purposes[request.client_order_id] = purpose
-        self._answers[request.client_order_id] = answers
+        coid = request.client_order_id
+        self._orders[coid] = self._write_ahead.order(order_store.NewOrder(
+            self._run_id, None, venue, request.symbol, request.side.value, request.price, request.amount, coid,
+            purpose=purpose, time_in_force=request.time_in_force, reference_price=reference), now)
+        self._sent_at[coid] = now
+        self._purposes[coid] = purpose
+        self._answers[coid] = answers
+
+    def _started(self, s: Session, coid: str) -> int:
+        """The order's row brought past its write-ahead record (once): its first event, ``submitted`` at its
+        sending, and a hedge's or flatten's link to its pair. Returns its id."""
+        order_id = self._orders[coid]
+        if coid in self._started_orders:
+            return order_id
+        sent_at = self._sent_at[coid]
+        order_store.add_first_event(s, order_id, sent_at)
+        order_store.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
+        if self._purposes[coid] != "quote":
+            maker_pairs.link(s, order_id, self._pair(s, self._answers[coid]))
+        self._started_orders.add(coid)
+        return order_id
 
     async def answered(self, venue: str, report: OrderReport) -> None:
         coid = report.client_order_id
-        order_id = self._orders[coid]
         if self._purposes[coid] != "quote" and report.filled > sum((f.amount for f in report.fills), Decimal(0)):
             # An IOC's answer without all its trades (a live venue's): its trades by order id, then the answer.
             fills = await self._venues[venue].fetch_fills(report.symbol, self._sent_at[coid],
@@ -101,6 +120,7 @@ class StoreJournal:
             report = dataclasses.replace(report, fills=tuple(fills))
         now = self._now()
         with self._sessions.begin() as s:
+            order_id = self._started(s, coid)
             if self._purposes[coid] == "quote":
                 order_store.record_quote_report(s, order_id, report, now)
             else:
@@ -112,14 +132,15 @@ class StoreJournal:
         (``unknown``: a timeout; reconciliation looks it up)."""
         to = OrderStatus.UNKNOWN if error.retryable else OrderStatus.REJECTED
         with self._sessions.begin() as s:
-            order_store.record_transition(s, self._orders[client_order_id], to, self._now(),
-                                          detail=str(error)[:500])
+            order_id = self._started(s, client_order_id)
+            order_store.record_transition(s, order_id, to, self._now(), detail=str(error)[:500])
         self._settle(self._answers[client_order_id])
 
     async def maker_fill(self, fill: FillReport) -> None:
         assert fill.client_order_id is not None
         order_id = self._orders[fill.client_order_id]
         with self._sessions.begin() as s:
+            self._started(s, fill.client_order_id)
             order_store.record_fills(s, order_id, [fill], self._now())
             maker_pairs.quote_filled(s, self._pair(s, fill.client_order_id), order_id)
         self._settle(fill.client_order_id)
@@ -132,6 +153,10 @@ class StoreJournal:
             # Fills stored before the pair (an earlier run's quote, its fills recorded by reconciliation).
             maker_pairs.quote_filled(s, pair, self._orders[quote_coid])
         return pair
+
+    def close(self) -> None:
+        """Give the kept connection back (the run's end)."""
+        self._kept.close()
 
     def settle_all(self) -> None:
         """At the end: every pair settled as it stands, base still owed a hedge shown as its open position."""

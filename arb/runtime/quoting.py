@@ -178,8 +178,10 @@ class QuotingDesk:
         self._raise_failures()
 
     def settle(self) -> None:
-        """Every pair settled as it stands at the run's end (``close`` first)."""
+        """Every pair settled as it stands at the run's end (``close`` first); the journal's connection given
+        back."""
         self.journal.settle_all()
+        self.journal.close()
 
     def _raise_failures(self) -> None:
         for routes in self.routes.values():

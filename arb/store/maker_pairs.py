@@ -87,6 +87,11 @@ class PairRow:
     flattened: bool  # the leg policy flattened some of its base
 
 
+def link(session: Session, order_id: int, opportunity_id: int) -> None:
+    """A hedge or flatten joins the pair of the quote it answers (after its write-ahead record)."""
+    session.get_one(Order, order_id).opportunity_id = opportunity_id
+
+
 def pair_row(session: Session, opportunity_id: int) -> PairRow:
     opp = session.get_one(Opportunity, opportunity_id)
     return PairRow(opp.id, opp.symbol, opp.buy_venue, opp.sell_venue, opp.size, opp.expected_profit,

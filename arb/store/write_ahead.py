@@ -60,6 +60,7 @@ _ORDER_COLUMNS = (
     "run_id", "opportunity_id", "venue", "symbol", "side", "type", "time_in_force", "purpose", "client_order_id",
     "price", "amount", "filled", "status", "created_at", "updated_at",
 )
+_ONE_ORDER_COLUMNS = (*_ORDER_COLUMNS, "reference_price")  # a maker route's order: a hedge's reference too
 
 
 class WriteAheadRecord:
@@ -80,9 +81,38 @@ class WriteAheadRecord:
         else:
             self._orders = PreparedInsert.compile(Order.__table__, _ORDER_COLUMNS, dialect, rows=2,
                                                   returning=("id", "client_order_id"))
+        self._order = PreparedInsert.compile(Order.__table__, _ONE_ORDER_COLUMNS, dialect, returning=returning)
         # The transaction is the record's own, on its cursor (module doc): SQLite's as every transaction of
         # the engine begins (``store/db.py``); PostgreSQL's driver opens one at the first statement.
         self._begin = SQLITE_BEGIN if dialect.name == "sqlite" else None
+
+    def order(self, new: NewOrder, now: datetime) -> int:
+        """Commit one order in ``created`` (a maker route's quote, hedge or flatten, before it is sent; its
+        pair is linked after); returns its id."""
+        row = {
+            "run_id": new.run_id, "opportunity_id": new.opportunity_id, "venue": new.venue, "symbol": new.symbol,
+            "side": new.side, "type": new.type, "time_in_force": new.time_in_force, "purpose": new.purpose,
+            "client_order_id": new.client_order_id, "price": new.price, "amount": new.amount, "filled": 0,
+            "status": _CREATED, "created_at": now, "updated_at": now, "reference_price": new.reference_price,
+        }
+        conn = self.kept.connection()
+        if conn.in_transaction():
+            raise RuntimeError("the write-ahead record needs its connection outside any transaction")
+        cursor = conn.connection.cursor()
+        run = conn._cursor_execute
+        try:
+            if self._begin is not None:
+                run(cursor, self._begin, ())
+            run(cursor, self._order.sql, self._order.params((row,), {}))
+            order_id = cursor.lastrowid if self._lastrowid else cursor.fetchall()[0][0]
+            run(cursor, "COMMIT", ())
+        except BaseException:
+            if not conn.invalidated:
+                conn.connection.dbapi_connection.rollback()
+            raise
+        finally:
+            cursor.close()
+        return int(order_id)
 
     def entry(self, run_id: int, opp: OpportunityLike, detected_at: datetime, orders: tuple[NewOrder, NewOrder],
               now: datetime, *, buy_limit: Any, sell_limit: Any) -> tuple[int, list[int]]:
