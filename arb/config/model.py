@@ -60,6 +60,16 @@ class Config:
         """The engine symbols quoted on one venue and hedged on another (``strategy = "maker"``)."""
         return tuple(s for s in self.engine.symbols if self.symbols[s].strategy == "maker")
 
+    def quoted_on(self, venue: str) -> tuple[str, ...]:
+        """The maker symbols whose quotes rest on ``venue`` (its maker venue, or its taker venue both ways)."""
+        out = []
+        for symbol in self.maker_symbols:
+            maker = self.symbols[symbol].maker
+            assert maker is not None
+            if venue == maker.maker_venue or (maker.both_ways and venue == maker.taker_venue):
+                out.append(symbol)
+        return tuple(out)
+
     def venue_markets(self, venue: str) -> MarketNames:
         """The engine symbols ``venue`` trades and its names for them (validated by :func:`load_config`)."""
         section = self.venues[venue]

@@ -222,6 +222,8 @@ class Engine:
         if not self.simulated:  # live venues' order connections stay open through quiet spells
             for name, warm in venues.warmers.items():
                 self.supervisor.spawn(f"keep-warm-{name}", warm, venue=name)
+        for name, stream in venues.fill_streams.items():  # a maker venue's fills, pushed
+            self.supervisor.spawn(f"fill-stream-{name}", stream, venue=name)
         return risk, executor
 
     def _start_watchers(self, run_id: int, risk: RiskGate, host: str) -> None:
@@ -279,8 +281,10 @@ class Engine:
             await self.decisions.run()
         finally:
             if self.desk is not None:  # every quote cancelled, the hedges in flight answered, every pair settled
-                await self.desk.close()
-                self.desk.settle()
+                try:
+                    await self.desk.close()
+                finally:
+                    self.desk.settle()
             gc.unfreeze()  # a process running several engines (tests, sweep workers) collects them again
             executor.close()
 

@@ -124,12 +124,18 @@ def _check_maker_routes(config: Config, shown: str) -> None:
         key = f"symbols.{symbol}.maker"
         makers = [maker.maker_venue, maker.taker_venue] if maker.both_ways else [maker.maker_venue]
         for venue in makers:
-            kind = "paper" if config.engine.dry_run else config.venues[venue].kind
-            if kind != "paper":
-                where = "maker_venue" if venue == maker.maker_venue else "both_ways"
-                raise ConfigError(shown, f"{key}.{where}", f"{venue} is a {kind} venue: quotes rest on a paper "
-                                  "venue for now (its fills come from the one matcher; the Gate private stream "
-                                  "is not wired into arb run yet)")
+            section = config.venues[venue]
+            kind = "paper" if config.engine.dry_run and section.kind == "live" else section.kind
+            where = f"{key}.maker_venue" if venue == maker.maker_venue else f"{key}.both_ways"
+            if kind == "paper":
+                continue  # the one matcher's fills, pushed in-process
+            if config.simulated:
+                raise ConfigError(shown, where, f"{venue} is a {kind} venue: in a simulation quotes rest on a "
+                                  "paper venue (a sandbox's private stream runs on wall time, not market time)")
+            adapter = resolve(venue, section.adapter, section.ccxt_id).adapter
+            if not adapter.has_fill_stream:
+                raise ConfigError(shown, where, f"{venue}: arb takes no fill stream from the {adapter.key} adapter "
+                                  "yet, so quotes cannot rest there (a paper venue, or one whose adapter has one)")
         for venue in (maker.maker_venue, maker.taker_venue):
             market = config.venues[venue].markets.get(symbol)
             if market is None:  # a live venue: its rules are read at the run's start

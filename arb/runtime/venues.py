@@ -58,6 +58,8 @@ class VenueSet:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Live venues' keep-warm loops (``LiveVenue.keep_warm``), for the engine to run under its supervisor.
     warmers: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    # Maker venues' fill streams (a live or sandbox venue's private stream), run by the engine's supervisor.
+    fill_streams: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     # A simulation: each simulated venue's market, fed by the market source, and the arrival rule they share.
     markets: dict[str, SimulatedMarket] = field(default_factory=dict)
     arrival: MarketArrival | None = None
@@ -119,6 +121,11 @@ async def open_venues(
                         if live is not None:
                             out.warmers[name] = functools.partial(  # a connection per pair that may be in flight
                                 live.keep_warm, connections=config.execution.max_pairs_in_flight)
+                    quoted = config.quoted_on(name)
+                    if quoted and out.arrival is None:  # quotes rest here: its fills come from its stream
+                        names = config.venue_markets(name)
+                        streaming = ref.adapter.fill_stream(venue, name, [names.market(s) for s in quoted])
+                        venue, out.fill_streams[name] = streaming.venue, streaming.run
             out.venues[name] = _renamed(config, name, venue)
     except BaseException:
         await out.close()

@@ -125,11 +125,20 @@ class SandboxCommand(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class FillStreaming:
+    """A venue with its fill stream (:class:`arb.domain.venue.FillStream`), and the stream's own task."""
+
+    venue: Venue
+    run: Callable[[], Awaitable[None]]
+
+
 class VenueAdapter(Protocol):
     key: str  # the registry key, the config's ``adapter``
     ccxt_ids: tuple[str, ...]  # the ccxt exchange ids it speaks for, the default first (empty: any)
     field_names: frozenset[str]  # the venue's own wire field names: never to appear outside arb/venues/
     has_sandbox: bool  # a local exchange arb can run in-process (``kind = "sandbox"``)
+    has_fill_stream: bool  # the account's fills pushed (a maker venue's, live or on the sandbox): ``fill_stream``
 
     def client_ids(self, ccxt_id: str) -> ClientIdFormat:
         """The venue's client-order-id format (paper venues of it issue the same ids)."""
@@ -154,6 +163,12 @@ class VenueAdapter(Protocol):
     async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
                            closers: Closers) -> tuple[Venue, SandboxLink]:
         """The venue's local exchange (in-process or the configured external one) and a client to it."""
+        ...
+
+    def fill_stream(self, venue: Venue, name: str, markets: Sequence[str]) -> FillStreaming:
+        """``venue`` (live or on the sandbox, as opened) with the account's fill stream, and the stream's task
+        to run beside it; ``markets``: the venue's symbols quoted there. ValueError when it has none
+        (``has_fill_stream``)."""
         ...
 
     def sandbox_command(self) -> SandboxCommand | None:

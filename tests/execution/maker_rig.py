@@ -428,6 +428,7 @@ async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,)) -> AsyncIterator[Rig]
         fees = {name: VenueFees(PAIR.maker_fee, PAIR.taker_fee) for name in sandboxes}
         store = StoreJournal(sessions, run_id, {"maker": maker, "taker": taker}, books, fees,
                              lambda: datetime.fromtimestamp(clock() / 1000, UTC))
+        stack.callback(store.close)  # its kept connection, before the database goes
         journal = Journal(sandboxes, store)
         funds = Funds(D("1000"), D("100000"), D("1000"), D("100000"))
         route = MakerRoute(spec(sides), maker, taker, books, journal, funds=lambda: funds,

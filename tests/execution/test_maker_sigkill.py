@@ -140,6 +140,7 @@ async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once
                     journal.settle_all()
                     assert_database_agrees(sessions, sb_maker, sb_taker)
                 finally:
+                    journal.close()
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from arb.domain.ids import ClientIdFormat
 from arb.errors import ConfigError
-from arb.venues.adapter import Closers, Endpoint, Feed, SandboxLink, VenueRef, check_tradable
+from arb.venues.adapter import Closers, Endpoint, Feed, FillStreaming, SandboxLink, VenueRef, check_tradable
 from arb.venues.ccxt_exchanges import pro_exchanges
 from arb.venues.generic.client_ids import DEFAULT, KNOWN, ClientIdFacts
 from arb.venues.guard import GuardedVenue
@@ -89,6 +89,10 @@ class CcxtAdapter:
     ccxt_ids: tuple[str, ...] = ()  # any
     field_names: frozenset[str] = frozenset(f for facts in KNOWN.values() for f in facts.wire_fields)
     has_sandbox: bool = False
+    has_fill_stream: bool = False  # not yet: a ccxt venue's own private stream (watch_my_trades) is to come
+
+    def fill_stream(self, venue: Venue, name: str, markets: Sequence[str]) -> FillStreaming:
+        raise ValueError(f"{name}: arb takes no fill stream from this venue yet")
 
     def facts(self, ccxt_id: str) -> ClientIdFacts | None:
         """The venue's checked client-order-id facts; None when arb has none (no live trading)."""
