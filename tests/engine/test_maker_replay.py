@@ -6,6 +6,7 @@ of that config and a paper run of it write the same rows."""
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,6 +46,14 @@ def _tops(capture: Path, venue: str) -> dict[int, tuple[D | None, D | None]]:
             book = store.book(venue, "BTC/USDT")
             tops[event.ts] = (book.best_bid(), book.best_ask())
     return tops
+
+
+def _readme_maker_query() -> str:
+    """The one ```sql block of README's "Maker-taker mode" section."""
+    text_ = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text_.split("## Maker-taker mode", 1)[1].split("\n## ", 1)[0]
+    [query] = re.findall(r"^```sql\s*\n(.*?)^```", section, re.M | re.S)
+    return query
 
 
 def _query(db: str, sql: str) -> list[tuple]:
@@ -147,6 +156,12 @@ def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rul
     assert maker["quotes_filled"] == len(pairs) and D(maker["unhedged_base"]) < TAKER_STEP
     assert (f"maker BTC/USDT spot -> perp: {maker['quotes']} quotes ({maker['refused']} refused), "
             f"{maker['quotes_filled']} filled by {maker['maker_fills']} fills, {maker['hedges']} hedges") in out
+    # The README's maker query, as a user runs it: the same pairs and money as the rows.
+    [(symbol, buy, sell, count, expected, realized, adverse_sum)] = _query(db, _readme_maker_query())
+    assert (symbol, count) == ("BTC/USDT", len(pairs))
+    assert abs(realized - float(sum(D(p[4]) for p in pairs))) < 1e-9
+    assert abs(adverse_sum - float(sum(adverse.values()))) < 1e-9
+
     assert main(["report", "--db", db, "--format", "json"]) == 0
     [row] = json.loads(capsys.readouterr().out)["maker"]["rows"]
     assert {k: row[k] for k in ("quotes", "refused", "quotes_filled", "maker_fills", "hedges")} == {
