@@ -48,7 +48,7 @@ def preflight(config: Config, *, ports: bool = True, environ: Mapping[str, str] 
     try:
         _check_venues(config, shown)
         _check_markets(config, shown)
-        _check_maker_routes(config, shown)
+        check_maker_routes(config, shown)
         _check_store(config, shown)
         _check_db_env(os.environ if environ is None else environ)
         _check_capture(config, shown)
@@ -113,7 +113,7 @@ def _check_venues(config: Config, shown: str) -> None:
             raise ConfigError(shown, key, refusal)
 
 
-def _check_maker_routes(config: Config, shown: str) -> None:
+def check_maker_routes(config: Config, shown: str) -> None:
     """A maker symbol's route can run: its maker venues (both, ``both_ways``) have a fill stream arb takes
     fills from in this mode, and where the config gives the markets (paper and sandbox venues) the quote size
     is on both venues' amount steps and at least both minimums (a live venue's rules are checked when the run

@@ -38,8 +38,9 @@ from pydantic import BaseModel, ValidationError
 
 from arb.config import Config, ReplaySection
 from arb.config.files import BUNDLED_PREFIX, bundled_captures, resolve_capture
-from arb.errors import UsageError
+from arb.errors import ConfigError, UsageError
 from arb.marketdata.timeline import capture_files
+from arb.runtime.preflight import check_maker_routes
 
 KEYS = ("capture", "fee", "latency_ms", "min_edge_bps", "leg_policy", "min_profit_bps", "quote_size")
 MAKER_KEYS = ("min_profit_bps", "quote_size")
@@ -191,9 +192,13 @@ def _validated(section: M, **update: str) -> M:
 
 def _checked(base: Config, key: str, value: str, source: str) -> str:
     try:
-        _with(base, key, value)
+        config = _with(base, key, value)
+        if key in MAKER_KEYS:  # a quote size off a venue's step is refused as the run would refuse it
+            check_maker_routes(config, source)
     except UsageError as exc:
         raise UsageError(f"{source}: {exc}") from None
+    except ConfigError as exc:
+        raise UsageError(f"{source}: {key}: {exc.problem} (got {value!r})") from None
     except ValidationError as exc:
         problem = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
         raise UsageError(f"{source}: {key}: {problem} (got {value!r})") from None
