@@ -8,11 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from engine.maker_capture import maker_config  # tests/engine/maker_capture.py
 
 from arb.config import load_config
 from arb.errors import UsageError
 from arb.sweep.grid import apply, build_grid
-from engine.maker_capture import maker_config  # tests/engine/maker_capture.py
 from sweep.helpers import small_config  # tests/sweep/helpers.py
 
 
