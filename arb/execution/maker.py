@@ -25,6 +25,7 @@ then halts the route or flattens what is owed on the maker venue, and ``on_faile
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from arb.domain.venue import FillReport, FillStream, OrderReport, OrderRequest, 
 from arb.errors import ArbError, InvalidOrder, OrderNotFound
 from arb.eventloop.eager import start_now
 from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
-from arb.quoting.pricing import Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, valued_quote, walk
+from arb.quoting.pricing import BPS, Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, valued_quote, walk
 from arb.quoting.refresh import RefreshRule, refresh_reason
 from arb.quoting.sizing import Funds, size_quote
 
@@ -173,11 +174,27 @@ class MakerRoute:
         hedge_side = "bids" if side is Side.BUY else "asks"
         own_same = self.books.levels(spec.maker, spec.symbol, "bids" if side is Side.BUY else "asks")
         own_other = self.books.levels(spec.maker, spec.symbol, "asks" if side is Side.BUY else "bids")
-        return size_quote(side, spec.size, list(self.books.levels(spec.taker, spec.symbol, hedge_side)), spec.terms,
-                          self.funds(), spec.max_notional, self.maker.market_rules(spec.symbol),
+        levels = list(self.books.levels(spec.taker, spec.symbol, hedge_side))
+        return size_quote(side, spec.size, levels, spec.terms, self._free_for(side, levels), spec.max_notional,
+                          self.maker.market_rules(spec.symbol),
                           self.taker.market_rules(spec.symbol),
                           maker_best_same=own_same[0][0] if own_same else None,
                           maker_best_opposite=own_other[0][0] if own_other else None)
+
+    def _free_for(self, side: Side, taker_levels: Sequence[Level]) -> Funds:
+        """The free balances, less what this side's hedges still need: base filled on the maker venue and not
+        yet hedged will take taker funds when its hedge goes (a maker sell's hedge buys with the taker's quote
+        currency, at the walked price widened by the buffer and the taker fee), so a new quote never counts on
+        funds a pending hedge needs (Hummingbot #855: maker fills outrunning the taker's balance)."""
+        funds, owed = self.funds(), self.ledger.unhedged(side)
+        if not owed:
+            return funds
+        if side is Side.BUY:  # its hedges sell the taker's base
+            return dataclasses.replace(funds, taker_base=max(funds.taker_base - owed, Decimal(0)))
+        walked = _reference(taker_levels, owed)
+        cost = (walked.notional * (1 + self.spec.terms.slippage_buffer_bps / BPS) * (1 + self.spec.terms.taker_fee)
+                if walked is not None else funds.taker_quote)
+        return dataclasses.replace(funds, taker_quote=max(funds.taker_quote - cost, Decimal(0)))
 
     async def _place(self, quote: Quote) -> None:
         request = OrderRequest(self.new_client_id("quote"), self.spec.symbol, quote.side, quote.amount, quote.price,
@@ -304,8 +321,6 @@ class MakerRoute:
         filled = await asyncio.gather(*[start_now(self._hedge_piece(request, quote_id, amount, limit,
                                                                     reference.average))
                                         for quote_id, amount in pieces])
-        for (quote_id, amount), got in zip(pieces, filled, strict=True):
-            lots.answered(quote_id, amount, got)
         self._hedge_done(request, sum(filled, Decimal(0)))
 
     async def _hedge_piece(self, request: HedgeRequest, quote_id: str, amount: Decimal, limit: Decimal,
@@ -314,12 +329,16 @@ class MakerRoute:
         spec = self.spec
         order = OrderRequest(self.new_client_id("hedge"), spec.symbol, request.side, amount, limit, "ioc")
         await self.journal.before_send(spec.taker, order, "hedge", None, quote_id, reference)
+        lots = self._lots[request.maker_side]
         try:
             report = await self.taker.place(order)
         except ArbError as exc:
             log.warning("%s hedge %s %s refused: %s", spec.symbol, request.side, amount, exc)
+            lots.answered(quote_id, amount, Decimal(0))
             await self.journal.refused(spec.taker, order.client_order_id, exc)
             return Decimal(0)
+        # The lots first: the journal, recording the answer, settles the pair once no base of it is owed.
+        lots.answered(quote_id, amount, report.filled)
         await self.journal.answered(spec.taker, report)
         return report.filled
 

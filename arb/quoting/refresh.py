@@ -10,6 +10,8 @@ A quote is repriced (cancelled, and a fresh one placed if any pays) when
   (the quote may now be too cautious: a better one would fill first);
 - ``stale_book``: the taker book is older than the detection's ``max_book_age_ms`` (its prices are no basis
   for a promise: the quote is pulled, not repriced, until the book is fresh);
+- ``smaller``: what may be quoted now is less than rests (a pair spent the funds its hedge would need, or the
+  risk limit cut it): the rest of the resting quote could fill with no hedge to answer it;
 - ``max_age``: the quote has rested ``max_quote_age_ms`` (market time), so a stuck one cannot rest forever;
 - ``no_quote``: no quote pays or fits at all now (no depth, a minimum, the balances).
 
@@ -49,6 +51,8 @@ def refresh_reason(
     past = resting.price > fresh.limit if resting.side is Side.BUY else resting.price < fresh.limit
     if past:
         return "no_longer_pays"
+    if fresh.amount < resting.amount:
+        return "smaller"
     then, now = resting.hedge.average, fresh.hedge.average
     if abs(now - then) * BPS >= rule.refresh_bps * then:
         return "hedge_moved"

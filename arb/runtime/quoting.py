@@ -34,6 +34,7 @@ from arb.quoting.ledger import HedgeRules
 from arb.quoting.pricing import Level, QuoteTerms
 from arb.quoting.refresh import RefreshRule
 from arb.quoting.sizing import Funds
+from arb.runtime.balances import refresh_balances
 from arb.runtime.funnel import Funnel
 from arb.runtime.maker_journal import StoreJournal, VenueFees
 from arb.runtime.state import RunState
@@ -73,12 +74,15 @@ class QuotingDesk:
                  now_ms: Callable[[], int], funnel: Funnel, risk: RiskGate, ids: ClientIdFactory | None = None,
                  ) -> None:
         self.state = state
+        self.venues = venues
+        self._moved: set[str] = set()  # venues whose balances a settled pair changed since they were read
         self.books = RunBooks(books, now_ms, config.engine.book_depth)
         fees = {name: VenueFees(maker_fee_of(config, name), section.taker_fee)
                 for name, section in config.venues.items()}
 
         def settled(row: PairRow, result: Settlement, word: str) -> None:
             funnel.executed_pair(row.expected_profit, result.realized_pnl, word)
+            self._moved.update((row.buy_venue, row.sell_venue))  # their balances are read again before quoting
             state.trades.record_maker_pair(
                 TradeRecord(row.opportunity_id, now(), row.symbol, row.buy_venue, row.sell_venue, row.size,
                             row.expected_profit, result.realized_pnl, word), result.open_base, result.open_price)
@@ -163,7 +167,11 @@ class QuotingDesk:
 
     async def on_books(self, symbol: str) -> None:
         """A book of ``symbol`` changed: each of its routes re-prices (first taking over what an earlier run
-        left it)."""
+        left it), on balances read again since the last pair settled: quotes are sized on what both venues
+        hold now, so a hedge is never sized past the taker's funds."""
+        if self._moved:
+            moved, self._moved = sorted(self._moved), set()
+            await refresh_balances(self.venues, self.state, moved, strict=False)
         for route in self.routes[symbol]:
             if (symbol, route.spec.maker) in self._unfinished:
                 await self._take_over(route)

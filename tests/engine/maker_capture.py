@@ -44,7 +44,7 @@ def binance_maker_capture(directory: Path) -> Path:
 
 
 def maker_config(directory: Path, capture: Path, *, name: str = "maker.toml", mode: str = "replay",
-                 speed: str = "0", min_profit_bps: str = "0.5") -> Path:
+                 speed: str = "0", min_profit_bps: str = "0.5", perp_usdt: str = "10000") -> Path:
     """Quotes of 0.002 BTC on spot (maker fee 0), hedged on the perpetual (taker 0.017%), both paper venues
     with 5 ms each way, and their books reaching arb 5 ms after the recorder had them (the venue matches at
     the recorded time: the queue rule can be checked against the recording's own instants)."""
@@ -95,7 +95,7 @@ ccxt_id = "binanceusdm"
 taker_fee = "0.00017"
 fee_tier = "Binance USD-M VIP 9 taker 0.017%"
 capture_venue = "binanceusdm"
-balances = {{ USDT = "10000", BTC = "0.2" }}
+balances = {{ USDT = "{perp_usdt}", BTC = "0.2" }}
 latency_ms = {LATENCY_MS}
 feed_latency_ms = {LATENCY_MS}
 markets."BTC/USDT" = {{ price_step = "0.1", amount_step = "0.001", min_amount = "0.001", min_notional = "5" }}

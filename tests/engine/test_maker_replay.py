@@ -192,3 +192,21 @@ def test_a_sweep_point_arb_run_and_a_paper_run_of_a_maker_config_write_the_same_
         assert swept[table] == ran[table] == papered[table], table
     # min_profit_bps changes what is quoted: the other point is another run.
     assert _rows(sweep_db, points["1"])["orders"] != swept["orders"]
+
+
+def test_quotes_are_sized_on_balances_read_again_after_each_pair(
+        capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The perpetual holds 200 USDT: the first ask's hedge (0.002 BTC, ~124 USDT) leaves enough for 0.001 more.
+    Quotes sized on the start balances would go on offering 0.002 and their hedges would be refused for funds
+    until the leg policy halted the run; read again after each pair, the next asks are cut to what the taker
+    can still buy, every hedge fills, and the run completes."""
+    config = maker_config(tmp_path, capture, perp_usdt="200")
+    db = f"sqlite:///{tmp_path / 'poor.db'}"
+    assert main(["run", "--config", str(config), "--db", db]) == 0, capsys.readouterr().err
+    [(status,)] = _query(db, "SELECT status FROM runs")
+    asks = [D(a) for (a,) in _query(db, "SELECT amount FROM orders WHERE purpose = 'quote' AND side = 'sell' "
+                                        "AND status != 'rejected' ORDER BY id")]
+    hedges = _query(db, "SELECT status, amount, filled FROM orders WHERE purpose = 'hedge'")
+    assert status == "completed"
+    assert asks[0] == D("0.002") and D("0.001") in asks  # cut once the perpetual's USDT ran low
+    assert hedges and all(h[0] == "filled" for h in hedges), hedges
