@@ -232,7 +232,8 @@ class Engine:
         assert self.venues is not None
         # Which venues can no longer fund max_size, per direction, once a second of the run's clock.
         self.inventory = InventoryWatch({s: self.config.symbols[s].size for s in self.config.engine.symbols},
-                                        self.venues.venues)
+                                        self.venues.venues,
+                                        size_keys={s: "quote_size" for s in self.config.maker_symbols})
         view = self._view(run_id, risk, host)
         if self.config.risk.kill_switch_file is not None:
             self.supervisor.spawn("kill-switch", partial(watch_kill_switch, risk))

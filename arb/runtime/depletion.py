@@ -50,6 +50,7 @@ class Depletion:
     max_size: Decimal
     started: bool
     since_ms: int = 0  # when the venue first fell short (started) or could fund again, on the run's clock
+    size_key: str = "max_size"  # the config key the size is: a maker symbol's is its quote_size
 
     @property
     def key(self) -> str:
@@ -60,17 +61,17 @@ class Depletion:
         base = self.symbol.split("/")[0]
         verb = "buys" if self.side == "buy" else "sells"
         if self.started:
-            return (f"{self.venue} {self.asset} {self.balance:f} cannot fund max_size {self.max_size:f} {base}: "
+            return (f"{self.venue} {self.asset} {self.balance:f} cannot fund {self.size_key} {self.max_size:f} {base}: "
                     f"{verb} of {self.symbol} on {self.venue} need {self.needed:f} {self.asset}")
-        return (f"{self.venue} {self.asset} {self.balance:f} funds max_size {self.max_size:f} {base} again "
+        return (f"{self.venue} {self.asset} {self.balance:f} funds {self.size_key} {self.max_size:f} {base} again "
                 f"(needs {self.needed:f} {self.asset}): {verb} of {self.symbol} on {self.venue} resume full size")
 
     def next_step(self) -> str:
         base, quote = self.symbol.split("/")
         if self.side == "buy":
-            return (f"move {quote} to {self.venue} (or lower max_size); until then {self.symbol} is bought there "
+            return (f"move {quote} to {self.venue} (or lower {self.size_key}); until then {self.symbol} is bought there "
                     f"only in smaller sizes, then not at all")
-        return (f"move {base} to {self.venue} (or lower max_size); until then {self.symbol} is sold there only "
+        return (f"move {base} to {self.venue} (or lower {self.size_key}); until then {self.symbol} is sold there only "
                 f"in smaller sizes, then not at all")
 
 
@@ -85,8 +86,9 @@ class InventoryWatch:
     """Per (venue, symbol, side): funded or depleted; per (venue, asset): the readings of the last window."""
 
     def __init__(self, max_size: Mapping[str, Decimal], venues: Iterable[str], *, window_s: float = WINDOW_S,
-                 hold_s: float = HOLD_S) -> None:
+                 hold_s: float = HOLD_S, size_keys: Mapping[str, str] | None = None) -> None:
         self.max_size = dict(max_size)  # symbol -> base
+        self.size_keys = dict(size_keys or {})  # symbol -> the config key its size is, where not max_size
         self.venues = tuple(venues)
         self.window_ms = round(window_s * 1000)
         self.hold_ms = round(hold_s * 1000)
@@ -124,7 +126,7 @@ class InventoryWatch:
                     if now_ms - turning[1] >= self.hold_ms:
                         del self._turning[key]
                         change = Depletion(venue, symbol, side, asset, balance, needed, size, started=short,
-                                           since_ms=turning[1])
+                                           since_ms=turning[1], size_key=self.size_keys.get(symbol, "max_size"))
                         changes.append(change)
                         if short:
                             self.depleted[key] = change

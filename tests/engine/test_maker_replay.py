@@ -210,3 +210,5 @@ def test_quotes_are_sized_on_balances_read_again_after_each_pair(
     assert status == "completed"
     assert asks[0] == D("0.002") and D("0.001") in asks  # cut once the perpetual's USDT ran low
     assert hedges and all(h[0] == "filled" for h in hedges), hedges
+    # The inventory watch names the maker symbol's own key for the size it cannot fund.
+    assert re.search(r"perp USDT [0-9.]+ cannot fund quote_size 0\.002 BTC", capsys.readouterr().err)
