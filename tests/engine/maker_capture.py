@@ -55,7 +55,7 @@ symbols = ["BTC/USDT"]
 status = "off"
 
 [replay]
-capture = "{capture.as_posix()}"
+capture = "{capture.resolve().as_posix()}"
 speed = {speed}
 
 [symbols."BTC/USDT"]
@@ -74,7 +74,7 @@ max_quote_age_ms = 30000
 max_notional_per_trade = "2000"
 max_exposure_per_asset = "1"
 daily_loss_limit = "100"
-kill_switch_file = "{(directory / 'arb.kill').as_posix()}"
+kill_switch_file = "{(directory / 'arb.kill').resolve().as_posix()}"
 
 [venues.spot]
 kind = "paper"
