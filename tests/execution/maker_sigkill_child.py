@@ -25,12 +25,10 @@ from arb.quoting.pricing import Level
 from arb.quoting.sizing import Funds
 from arb.runtime.maker_journal import StoreJournal, VenueFees
 from arb.store.db import make_engine, make_session_factory
-from arb.venues.gate import GateExchange
-from arb.venues.gate.adapter import live_venue
 from arb.venues.gate.private_stream import for_exchange
 from arb.venues.gate.streamed import StreamedVenue
 from execution.maker_rig import MAKER_BOOK, TAKER_BOOK, spec
-from execution.sandbox_rig import KEY, PAIR, SECRET, SYMBOL
+from execution.sandbox_rig import PAIR, SYMBOL, gate_venues
 
 D = Decimal
 
@@ -50,12 +48,7 @@ class FixedBooks:
 
 async def main(args: dict[str, Any]) -> None:
     sessions = make_session_factory(make_engine(args["db_url"]))
-    venues = {}
-    for name, urls in args["venues"].items():
-        ex = GateExchange.for_endpoint(urls["rest"], urls["ws"], KEY, SECRET, enableRateLimit=False,
-                                       pairs=[PAIR.to_json()])
-        await ex.sync_clock(force=True)
-        venues[name] = live_venue(name, ex)
+    venues = await gate_venues(args["venues"])
     stream = for_exchange(venues["maker"].exchange, "maker", {SYMBOL: PAIR.id})
     maker = StreamedVenue(venues["maker"], stream)
     books = FixedBooks()

@@ -167,3 +167,15 @@ async def live_gate(name: str, sb: Sandbox, wire: WireLog | None = None,
         await ex.close()
         if wire is not None and ex.session is not None and not ex.session.closed:
             await ex.session.close()
+
+
+async def gate_venues(urls: dict[str, dict[str, str]]) -> dict[str, LiveVenue]:
+    """A ``LiveVenue`` per sandbox named in ``urls`` (name -> {"rest", "ws"}), its clock synced: how a child
+    process the SIGKILL tests kill reaches the test's sandboxes."""
+    venues = {}
+    for name, url in urls.items():
+        ex = GateExchange.for_endpoint(url["rest"], url["ws"], KEY, SECRET, enableRateLimit=False,
+                                       pairs=[PAIR.to_json()])
+        await ex.sync_clock(force=True)
+        venues[name] = live_venue(name, ex)
+    return venues

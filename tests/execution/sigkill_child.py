@@ -21,11 +21,9 @@ from arb.domain.venue import OrderReport, PreparedOrder
 from arb.execution.executor import PairedExecutor
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.store.db import make_engine, make_session_factory
-from arb.venues.gate import GateExchange
-from arb.venues.gate.adapter import live_venue
 from arb.venues.live import LiveVenue
 from execution.harness import Opp
-from execution.sandbox_rig import KEY, PAIR, SECRET
+from execution.sandbox_rig import gate_venues
 
 D = Decimal
 
@@ -50,12 +48,8 @@ class FreezeAfterSend:
 
 async def main(args: dict[str, Any]) -> None:
     sessions = make_session_factory(make_engine(args["db_url"]))
-    venues = {}
-    for name, urls in args["venues"].items():
-        ex = GateExchange.for_endpoint(urls["rest"], urls["ws"], KEY, SECRET, enableRateLimit=False,
-                                       pairs=[PAIR.to_json()])
-        await ex.sync_clock(force=True)
-        venues[name] = FreezeAfterSend(live_venue(name, ex), Path(args["markers"]))
+    venues = {name: FreezeAfterSend(venue, Path(args["markers"]))
+              for name, venue in (await gate_venues(args["venues"])).items()}
     risk = RiskGate(RiskLimits(max_notional_per_trade=D("1000"), max_unhedged_exposure=D("10"),
                                daily_loss_limit=D("50")))
     executor = PairedExecutor(venues, sessions, args["run_id"], risk)  # type: ignore[arg-type]
