@@ -109,6 +109,11 @@ class QuotingDesk:
         assert section is not None
         maker, taker = venues.venues[maker_name], venues.venues[taker_name]
         maker_rules, taker_rules = maker.market_rules(symbol), taker.market_rules(symbol)
+        for rules in (maker_rules, taker_rules):  # a live venue's rules, read now (preflight checked the config's)
+            if section.quote_size % rules.amount_step or section.quote_size < rules.min_amount:
+                raise ConfigError(str(config.path), f"symbols.{symbol}.maker.quote_size",
+                                  f"{section.quote_size:f} does not fit {rules.venue}'s market (amount step "
+                                  f"{rules.amount_step:f}, minimum {rules.min_amount:f})")
         terms = QuoteTerms(section.min_profit_bps, section.slippage_buffer_bps, maker_fee_of(config, maker_name),
                            config.venues[taker_name].taker_fee, maker_rules.price_step, section.join_top)
         hedge = HedgeRules(taker_rules.amount_step, taker_rules.min_amount, taker_rules.min_notional,
