@@ -139,6 +139,9 @@ class Engine:
             # Awaited from an ordinary loop: market time cannot be the caller's loop time.
             return await on_own_loop(self.run, self.stopping, self.speed)
         preflight(self.config)  # a port another process holds: refused before the lease, the database or a row
+        # No run id until this run's row exists: a process that ran an engine before (a sweep worker, tests)
+        # would otherwise tag this run's first lines ("database schema created") with the last run's id.
+        RUN_ID.run_id = None
         with acquire_lease(self.db_url) as lease:
             try:
                 return await self._run(lease)

@@ -80,9 +80,14 @@ async def test_json_logs_carry_the_run_id(tmp_path: Path, capsys: pytest.Capture
     err = capsys.readouterr().err
     records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert records and all(set(r) >= {"ts", "level", "logger", "run_id", "msg"} for r in records)
-    during = [r for r in records if r["logger"] in ("arb.engine", "arb.runtime.writer")]
+    engine = [r for r in records if r["logger"] in ("arb.engine", "arb.runtime.writer")]
+    started = next(i for i, r in enumerate(engine) if r["msg"].startswith(f"run {result.run_id} started"))
+    before, during = engine[:started], engine[started:]
     assert {r["level"] for r in during} >= {"ERROR", "WARNING"}, during
-    assert all(r["run_id"] == result.run_id for r in during), during
+    assert all(r["run_id"] == result.run_id for r in during), [(r["run_id"], r["msg"]) for r in during]
+    # Before its row exists (the schema created) a line carries no run id, never the last run's: a process
+    # that ran an engine before (a sweep worker, this test's worker) used to tag it with that run's id.
+    assert all(r["run_id"] is None for r in before), before
     # Every line of that stream is a JSON record or one of the engine's own plain status notes: nothing
     # else leaks into a log shipper's input.
     assert all(line.startswith(("{", "arb: ")) for line in err.splitlines() if line), err
