@@ -15,6 +15,9 @@ Per route (symbol, maker venue -> taker venue), from the stored orders and fills
   below the taker's minimum, or what a failed hedge left);
 - ``adverse``, ``hedge_slippage``: the settled pairs' ``pnl_slippage`` in its two parts (``arb/accounting.py``):
   what the taker book's move between quote and hedge made, and the hedges' own slippage.
+
+:func:`resting_quotes`: the quotes resting on their venue as the store has them (``open`` or
+``partially_filled``); at a run's end none, unless it ended without cancelling them (a crash).
 """
 
 from __future__ import annotations
@@ -111,6 +114,15 @@ def maker_routes(session: Session, run_id: int) -> list[MakerRoute]:
             sum(1 for q in route_quotes if q.fills), sum(len(q.fills) for q in route_quotes), hedges, flattens,
             tuple(latency), tuple(unhedged_ms), unhedged, adverse, slippage - adverse))
     return out
+
+
+RESTING = ("open", "partially_filled")
+
+
+def resting_quotes(session: Session, run_id: int) -> list[Order]:
+    """The run's quotes resting now (status ``open`` or ``partially_filled``), oldest first."""
+    return list(session.scalars(select(Order).where(Order.run_id == run_id, Order.purpose == "quote",
+                                                    Order.status.in_(RESTING)).order_by(Order.id)))
 
 
 def _ms(start: datetime, end: datetime) -> Decimal:

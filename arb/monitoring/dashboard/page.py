@@ -12,7 +12,9 @@ valued at the mids of its end; a running engine's are valued at its books' mids 
 ``live["marks"]``). Equity is realized + unrealized; its curve adds, after each executed opportunity, the lots
 open by then, valued at those same marks (the run's end, or now): no mid of an earlier instant is stored.
 Incidents (kill switch, halts, breakers, each with start and end) are ``runtime/incidents.py``'s: the
-summary's list, or a running engine's ``live["incidents"]``. Money and amounts are shown at the places the
+summary's list, or a running engine's ``live["incidents"]``. A maker run's quoting figures per route and its
+resting quotes are :mod:`arb.store.maker_views`' (what the run summary and ``arb report`` print), read from
+the database as it stands, for a running run as for one that has ended. Money and amounts are shown at the places the
 run's market rules give (:class:`arb.display.Precision`, as the summary prints them); the PnL curve also
 carries exact decimal strings, which the page parses only to place points.
 
@@ -35,6 +37,7 @@ from arb.display import Precision, money
 from arb.positions import OpenLot, Position, equity, open_positions, unrealized_total
 from arb.store import repo, views
 from arb.store.balances import BalanceRow, balances
+from arb.store.maker_views import MakerRoute, maker_routes, resting_quotes
 from arb.store.models import Balance, Opportunity, Run
 from arb.store.runs import get_run, run_clock
 
@@ -80,6 +83,7 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
         "trades": _trades(session, run_id, precision),
         "opportunities": _opportunities(session, run_id, precision),
         "balances": _balances(session, run_id, precision),
+        "maker": _maker(session, run, precision),
         # A finished run's funnel and incidents as the engine stored them in its summary; a running one's
         # come live from its view.
         "funnel": summary.get("funnel"),
@@ -215,6 +219,40 @@ def _opportunities(session: Session, run_id: int, precision: Precision) -> list[
             "reason": o.reason,
         })
     return rows
+
+
+def _maker(session: Session, run: Run, precision: Precision) -> dict[str, Any] | None:
+    """A maker run's quoting (:mod:`arb.store.maker_views`): per route its quotes, fills, hedges, fill ->
+    hedge latency and time unhedged (median and max, ms, at the summary's 0.01 ms), base left unhedged and
+    the slippage split; and its quotes resting on the venue (``resting_at``: ``now`` while it runs, ``end``
+    once it has ended: quotes it left uncancelled). None for a run with no maker route (nor a maker symbol
+    in its config: a maker run shows the panel before its first quote)."""
+    routes = maker_routes(session, run.id)
+    symbols = ((run.config_snapshot or {}).get("symbols") or {}).values()
+    if not routes and not any(isinstance(s, dict) and s.get("strategy") == "maker" for s in symbols):
+        return None
+    resting = []
+    for q in resting_quotes(session, run.id):
+        base = precision.asset(q.symbol.partition("/")[0], q.venue)
+        resting.append({"id": q.id, "at": _ms(q.sent_at or q.created_at), "venue": q.venue, "symbol": q.symbol,
+                        "side": q.side, "price": money(q.price, precision.price(q.symbol)),
+                        "amount": money(q.amount, base), "filled": money(q.filled, base), "status": q.status})
+    return {"routes": [_maker_route(r, precision) for r in routes], "resting": resting,
+            "resting_at": "now" if run.status == "running" else "end"}
+
+
+def _maker_route(r: MakerRoute, precision: Precision) -> dict[str, Any]:
+    def spread(values: tuple[Decimal, ...]) -> dict[str, str] | None:
+        figures = MakerRoute.spread(values)
+        return None if figures is None else {"median": money(figures[0], 2), "max": money(figures[1], 2)}
+
+    base = r.symbol.partition("/")[0]
+    return {"symbol": r.symbol, "maker_venue": r.maker_venue, "taker_venue": r.taker_venue, "base": base,
+            "quotes": r.quotes, "refused": r.refused, "quotes_filled": r.quotes_filled, "maker_fills": r.maker_fills,
+            "hedges": r.hedges, "flattens": r.flattens, "fill_to_hedge_ms": spread(r.fill_to_hedge_ms),
+            "unhedged_ms": spread(r.unhedged_ms),
+            "unhedged_base": money(r.unhedged_base, precision.asset(base, r.maker_venue)),
+            "adverse": money(r.adverse, precision.pnl()), "hedge_slippage": money(r.hedge_slippage, precision.pnl())}
 
 
 def _positions(session: Session, run: Run, live: dict[str, Any] | None) -> tuple[list[Position], Marks, str]:

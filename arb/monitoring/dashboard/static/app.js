@@ -112,9 +112,10 @@ function render(doc) {
   }
 
   renderBooks(live);
-  renderFunnel(funnel);
+  renderFunnel(funnel, doc.maker);
   renderRisk(doc);
   renderPositions(doc.positions);
+  renderMaker(doc.maker);
   renderIncidents(doc.incident_list, doc.incidents_total, run);
   drawCurve(doc.curve, run, live ? live.market_ms : null);
   fillTable("balances", doc.balances, (b) => [
@@ -158,6 +159,38 @@ function renderPositions(positions) {
     el("td", p.cost, "num"), el("td", p.mark ?? "no mark", "num"), el("td", `${p.notional} ${p.quote}`, "num"),
     el("td", p.unrealized ?? "unknown", "num"),
   ]).forEach((tr) => tr.classList.add("open-position"));
+}
+
+function renderMaker(maker) {
+  // Only a maker run has the panel: its routes' quoting (arb/store/maker_views.py, as the run summary and
+  // arb report print it) and the quotes resting on the venue.
+  $("maker-card").style.display = maker ? "" : "none";
+  if (!maker) return;
+  const spread = (s, key) => el("td", s ? s[key] : "-", "num");
+  $("maker-routes-empty").style.display = maker.routes.length ? "none" : "";
+  $("maker-routes").style.display = maker.routes.length ? "" : "none";
+  fillTable("maker-routes", maker.routes, (r) => [
+    el("td", `${r.symbol}  ${r.maker_venue} -> ${r.taker_venue}`), el("td", count(r.quotes), "num"),
+    el("td", count(r.refused), "num" + (r.refused ? "" : " muted")), el("td", count(r.quotes_filled), "num"),
+    el("td", count(r.maker_fills), "num"), el("td", count(r.hedges), "num"),
+    el("td", count(r.flattens), "num" + (r.flattens ? "" : " muted")),
+    spread(r.fill_to_hedge_ms, "median"), spread(r.fill_to_hedge_ms, "max"),
+    spread(r.unhedged_ms, "median"), spread(r.unhedged_ms, "max"),
+    // Base filled on the maker venue that no hedge answered: owed, in red when there is any.
+    el("td", `${r.unhedged_base} ${r.base}`, "num" + (Number(r.unhedged_base) !== 0 ? " neg" : "")),
+    el("td", r.adverse, "num " + signClass(r.adverse)), el("td", r.hedge_slippage, "num " + signClass(r.hedge_slippage)),
+  ]);
+  const rows = maker.resting;
+  $("resting-note").textContent = maker.resting_at === "now" ? "on the venue now"
+    : rows.length ? "left resting at the run's end (not cancelled)" : "at the run's end";
+  $("resting-empty").style.display = rows.length ? "none" : "";
+  $("resting-empty").textContent = maker.resting_at === "now" ? "none" : "none: every quote was cancelled";
+  $("maker-resting").style.display = rows.length ? "" : "none";
+  fillTable("maker-resting", rows, (q) => [
+    el("td", q.id, "muted"), el("td", utc(q.at, false, true)), el("td", q.venue), el("td", q.symbol),
+    tagCell(q.side, q.side), el("td", q.price, "num"), el("td", q.amount, "num"),
+    el("td", q.filled, "num" + (Number(q.filled) !== 0 ? "" : " muted")),
+  ]);
 }
 
 function renderIncidents(incidents, total, run) {
@@ -211,14 +244,16 @@ function renderBooks(live) {
   $("books-note").textContent = live ? "" : "books and risk state are live only: this run is read from the database";
 }
 
-function renderFunnel(funnel) {
+function renderFunnel(funnel, maker) {
   const box = $("funnel");
   if (!funnel) { box.replaceChildren(el("div", "no funnel stored for this run", "muted")); return; }
-  const stages = [
+  // A maker-only run has no detection (as the run summary omits its stages): its quoting is the maker panel.
+  const detection = funnel.evaluations > 0 || !maker;
+  const stages = detection ? [
     ["book updates", funnel.book_updates], ["evaluations", funnel.evaluations], ["crossed", funnel.crossed],
     ["profitable after fees", funnel.profitable_after_fees], ["approved", funnel.approved],
     ["executed", funnel.executed],
-  ];
+  ] : [["book updates", funnel.book_updates], ["executed (maker pairs)", funnel.executed]];
   // Every reason: their bars add up to the rejected tile (both are the funnel's counts).
   const reasons = Object.entries(funnel.rejected || {}).sort((a, b) => b[1] - a[1]);
   const top = Math.max(1, ...stages.map((s) => s[1]));
@@ -233,7 +268,9 @@ function renderFunnel(funnel) {
     return r;
   };
   box.replaceChildren(...stages.map(([l, n]) => row(l, n)),
-    ...reasons.map(([reason, n]) => row(`✕ ${reason}`, n, "reason")));
+    ...reasons.map(([reason, n]) => row(`✕ ${reason}`, n, "reason")),
+    ...(detection ? [] : [el("div", "no taker symbol: detection did not run; quoting is in the maker panel",
+      "muted small")]));
 }
 
 function renderRisk(doc) {
