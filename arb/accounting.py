@@ -22,7 +22,11 @@ status line, the risk gate's daily loss) reads the figures this module computes 
 venue's best bid at decision time, net of that venue's taker fee, i.e. what the leftover would fetch if sold
 there. So a pair that fills exactly as planned realizes exactly its expected profit (up to detection's 1e-12
 rounding), and a pair with a naked leg realizes only its fees (a loss), not a profit at a decision-time mark.
-Fees charged in a third currency (a fee token) are not valued: they are counted in ``fees_unpriced``.
+A fee charged in a third currency (a fee token: Gate's GT) is valued at the token's price in the quote the
+fill carries (``fee_price``, the venue's mark at the fill: ``arb/venues/fee_tokens.py``) and counted as a
+quote fee from there on, in ``realized``, ``fees`` and ``fees_quote``; the fees term then shows what paying
+in the token saved (or cost) against the expected rate. One with no known price is not valued (it stays in
+its token, in the inventory) and is counted in ``fees_unpriced``.
 
 **Attribution**, each term the change it made to the PnL (negative: it cost money), so that exactly::
 
@@ -92,6 +96,8 @@ class Trade:
     fee_currency: str
     # A maker pair's hedge: the taker book's walked price when it was sent (None for every other order).
     reference: Decimal | None = None
+    # A fee in a third currency: that currency's price in the quote at the fill (None: unpriced).
+    fee_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +109,7 @@ class Settlement:
     imbalance: Decimal
     fees_quote: Decimal  # every priced fee of the pair, in quote (base fees at mark_price)
     residual_base: Decimal  # base bought - sold - base fees: everything the pair left behind
-    fees_unpriced: int  # fills whose fee was charged in a third currency (not in the PnL)
+    fees_unpriced: int  # fills whose fee was charged in a third currency with no price known (not in the PnL)
     open_base: Decimal = ZERO  # the part of residual_base the plan did not mean: an open position, unrealized
     open_price: Decimal | None = None  # its cost: the average price of the side it came from
     # Of ``slippage``, the part made by the taker book moving between quote and hedge (a maker pair's
@@ -148,6 +154,9 @@ def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
         elif t.fee_currency == plan.base:
             base_fees += t.fee
             fee_value = t.fee * m
+        elif t.fee_price is not None:  # a fee token, valued at its price at the fill
+            fee_value = t.fee * t.fee_price
+            quote_fees += fee_value
         else:
             unpriced += 1 if t.fee else 0
             fee_value = ZERO
@@ -167,7 +176,7 @@ def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
         paid_entry_fees += fee_value
         if t.fee_currency == plan.base:
             expected_entry_fees += t.amount * rate * m
-        elif t.fee_currency == plan.quote:
+        elif t.fee_currency == plan.quote or t.fee_price is not None:  # a valued token fee stands for quote
             expected_entry_fees += t.amount * expected_price * rate
 
     residual = base_flow - base_fees
@@ -243,6 +252,8 @@ def imbalance_by_formula(plan: Plan, trades: Iterable[Trade]) -> Decimal:
                 corrective -= t.fee
             elif t.fee_currency == plan.base:
                 corrective -= t.fee * m
+            elif t.fee_price is not None:
+                corrective -= t.fee * t.fee_price
         s = _settle(plan, trades)
         at_cost = s.open_base * ((s.open_price or ZERO) - m)  # the open position is realized at cost, not mark
         return excess + corrective + at_cost

@@ -75,10 +75,18 @@ def test_a_pair_filled_as_planned_leaves_no_open_position() -> None:
     assert settle(LINK_PLAN, trades).open_base == 0  # its 0.0036 LINK is the plan's own dust, at the mark
 
 
-def test_third_currency_fee_is_counted_not_valued() -> None:
+def test_a_third_currency_fee_with_no_price_is_counted_not_valued() -> None:
     trades = [Trade("entry", "buy", D("27.4"), D("20.00"), D("0.01"), "GT")]
     s = settle(LINK_PLAN, trades)
     assert s.fees_unpriced == 1 and s.fees_quote == 0 and s.residual_base == 20
+
+
+def test_a_third_currency_fee_with_its_price_is_a_quote_fee_at_that_price() -> None:
+    valued = settle(LINK_PLAN, [Trade("entry", "buy", D("27.4"), D("20.00"), D("0.01"), "GT", fee_price=D("18.25"))])
+    as_quote = settle(LINK_PLAN, [Trade("entry", "buy", D("27.4"), D("20.00"), D("0.1825"), "USDT")])
+    assert valued.fees_unpriced == 0 and valued.fees_quote == D("0.1825") and valued.residual_base == 20
+    assert (valued.realized_pnl, valued.fees, valued.imbalance) == (
+        as_quote.realized_pnl, as_quote.fees, as_quote.imbalance)
 
 
 @pytest.mark.parametrize(("bid", "fee", "mark"), [(D("27.4"), D("0.001"), D("27.3726")), (None, D("0.001"), 0)])
@@ -116,7 +124,12 @@ def scenarios(draw: st.DrawFn) -> tuple[Plan, list[Trade], Decimal]:
                 break
             price = ref * draw(st.decimals(min_value=D("0.995"), max_value=D("1.005"), places=4))
             fee = amount * rate if in_base else price * amount * rate
-            out.append(Trade("entry", side, price, amount, fee, "B" if in_base else "Q"))
+            if not in_base and draw(st.booleans()):  # paid in a fee token T (Gate's GT) at its price then
+                token_price = draw(st.decimals(min_value=D("0.5"), max_value=D("50"), places=2))
+                out.append(Trade("entry", side, price, amount, (fee / token_price).quantize(D("1e-8")), "T",
+                                 fee_price=token_price))
+            else:
+                out.append(Trade("entry", side, price, amount, fee, "B" if in_base else "Q"))
             left -= amount
         return out
 
@@ -146,6 +159,7 @@ def test_attribution_identity_is_exact_and_realized_recomputes(case: tuple[Plan,
     # at half a unit rounds as its exact value does): the planned dust at the mark, the rest at cost.
     quote = sum((t.price * t.amount * (1 if t.side == "sell" else -1) for t in trades), D(0))
     quote -= sum((t.fee for t in trades if t.fee_currency == "Q"), D(0))
+    quote -= sum((t.fee * t.fee_price for t in trades if t.fee_currency == "T" and t.fee_price), D(0))
     base = sum((t.amount * (1 if t.side == "buy" else -1) for t in trades), D(0))
     base -= sum((t.fee for t in trades if t.fee_currency == "B"), D(0))
     entry = [t for t in trades if t.purpose == "entry"]

@@ -67,6 +67,9 @@ class FillReport:
     fee: Decimal
     fee_currency: str
     ts: datetime
+    # The fee currency's price in the symbol's quote when the fee was charged in a third currency (a fee
+    # token: Gate's GT) and the venue knew one at the fill; None otherwise (the fee is then unpriced).
+    fee_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,8 @@ class FillsAdded:
     conflicts: int = 0  # differ from the stored fill under their (venue, trade_id): one fill_conflicts row each
 
 
-# The fields a re-delivered fill must repeat exactly to be the same fill (``ts`` may be re-rendered).
+# The fields a re-delivered fill must repeat exactly to be the same fill (``ts`` may be re-rendered; a fee
+# token's price is arb's valuation at the time, not the venue's record: the first one stored is kept).
 _SAME_FILL = ("order", "price", "amount", "fee", "fee_currency")
 
 
@@ -63,6 +64,7 @@ def add_fills(
             "amount": f.amount,
             "fee": f.fee,
             "fee_currency": f.fee_currency,
+            "fee_price": f.fee_price,
             "ts": f.ts,
             "received_at": received_at,
         }

@@ -236,6 +236,9 @@ class Fill(Base):
     amount: Mapped[Decimal]
     fee: Mapped[Decimal]
     fee_currency: Mapped[str] = mapped_column(String(16))
+    # The fee currency's price in the quote when it is neither of the market's (a fee token: Gate's GT)
+    # and the venue knew one at the fill (arb/venues/fee_tokens.py); NULL otherwise.
+    fee_price: Mapped[Decimal | None]
     ts: Mapped[datetime]  # the venue's clock: when the venue says the trade happened
     received_at: Mapped[datetime | None]  # market clock: when arb recorded it (latencies use this)
 

@@ -47,7 +47,7 @@ def plan_of(opp: Opportunity) -> Plan | None:
 
 def trades_of(opp: Opportunity) -> list[Trade]:
     return [Trade(_ACCOUNTING_PURPOSE.get(o.purpose, o.purpose), o.side, f.price, f.amount, f.fee, f.fee_currency,
-                  o.reference_price if o.purpose == "hedge" else None)
+                  o.reference_price if o.purpose == "hedge" else None, f.fee_price)
             for o in opp.orders for f in o.fills]
 
 

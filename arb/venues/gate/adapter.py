@@ -142,12 +142,15 @@ def _timeout_ms(config: Config) -> int:
     return int(config.execution.order_timeout_s * 1000)
 
 
-def live_venue(name: str, exchange: Any) -> LiveVenue:
-    """A Gate exchange (``GateExchange``) behind the venue protocol with Gate's quirks and error table."""
+def live_venue(name: str, exchange: Any, markets: Sequence[str] = ()) -> LiveVenue:
+    """A Gate exchange (``GateExchange``) behind the venue protocol with Gate's quirks and error table; its
+    fills charged in GT valued at GT's price in the quotes of ``markets`` (the venue's names for them)."""
     from arb.venues.gate.errors import translate
+    from arb.venues.gate.fee_marks import GtMarks
     from arb.venues.live.venue import LiveVenue
 
-    return LiveVenue(name, exchange, quirks=QUIRKS, translate=translate)
+    quotes = [market.partition("/")[2] for market in markets]
+    return LiveVenue(name, exchange, quirks=QUIRKS, translate=translate, fee_marks=GtMarks(exchange, name, quotes))
 
 
 def _guarded(config: Config, name: str, exchange: Any, wall: Callable[[], float] = time.time) -> Venue:
@@ -156,7 +159,9 @@ def _guarded(config: Config, name: str, exchange: Any, wall: Callable[[], float]
     from arb.venues.guard import GuardedVenue
     from arb.venues.throttle import VenueThrottle
 
-    return GuardedVenue(live_venue(name, exchange), VenueThrottle(name, limits(config, name), wall=wall), wall=wall)
+    markets = config.venue_markets(name).markets.values()
+    return GuardedVenue(live_venue(name, exchange, tuple(markets)), VenueThrottle(name, limits(config, name), wall=wall),
+                        wall=wall)
 
 
 class GateAdapter:
@@ -184,7 +189,7 @@ class GateAdapter:
             if inner is None:
                 raise ValueError(f"{name}: no Gate exchange under the venue to stream fills from")
         pairs = {symbol: inner.exchange.market(symbol)["id"] for symbol in markets}
-        stream = for_exchange(inner.exchange, name, pairs)
+        stream = for_exchange(inner.exchange, name, pairs, fee_marks=inner.fee_marks)
         return FillStreaming(StreamedVenue(venue, stream), stream.run)
 
     def live_refusal(self, ccxt_id: str) -> str | None:

@@ -41,6 +41,7 @@ import orjson
 from arb.backoff import full_jitter
 from arb.domain.venue import FillListener
 from arb.errors import OrderNotFound, TransientVenueError, VenueError
+from arb.venues.fee_tokens import FeeMarks, in_token, priced
 from arb.venues.gate.usertrades import GateTrade, order_of, trade_of
 from arb.venues.gate.ws_auth import private_frame
 
@@ -122,6 +123,7 @@ class GatePrivateStream:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         heartbeat_s: float = 20.0,
+        fee_marks: FeeMarks | None = None,
     ) -> None:
         self.venue = venue
         self.pairs = {pair: symbol for symbol, pair in markets.items()}
@@ -133,6 +135,10 @@ class GatePrivateStream:
         self.sleep = sleep
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self.heartbeat_s = heartbeat_s
+        # GT's price, for the fills charged in GT (venues/gate/fee_marks.py): read at each connection and
+        # when a GT fill finds it stale, in a task of its own (a fill is never held for it).
+        self.fee_marks = fee_marks
+        self._marks_read: asyncio.Task[None] | None = None
         self._listeners: list[FillListener] = []
         self._trade_listeners: list[TradeListener] = []
         self._orders: dict[str, _Order] = {}
@@ -300,6 +306,10 @@ class GatePrivateStream:
         order.delivered += trade.amount
         self._forget_if_settled(trade.order_id, order)
         report = trade.report(self.venue, self.pairs.get(trade.pair, trade.pair.replace("_", "/")))
+        if self.fee_marks is not None and in_token(report):
+            report = priced(self.fee_marks, report)
+            if self.fee_marks.stale and (self._marks_read is None or self._marks_read.done()):
+                self._marks_read = asyncio.get_running_loop().create_task(self.fee_marks.refresh())
         for trade_listener in self._trade_listeners:
             trade_listener(trade)
         for listener in self._listeners:
@@ -312,7 +322,10 @@ class GatePrivateStream:
 
     async def reconcile(self) -> None:
         """Look up by REST every order whose trades may not all have been delivered, and deliver those that
-        were not (oldest first). An order the venue does not find yet (just placed) is left for the next."""
+        were not (oldest first). An order the venue does not find yet (just placed) is left for the next.
+        GT's price is read first when it is stale, so the trades delivered here are valued."""
+        if self.fee_marks is not None and self.fee_marks.stale:
+            await self.fee_marks.refresh()
         for order_id in self.unsettled:
             order = self._orders.get(order_id)
             if order is None:

@@ -82,6 +82,12 @@ def fill_report(venue: str, quirks: LiveQuirks, raw: dict[str, Any]) -> FillRepo
     info = raw.get("info") or {}
     cid = next((info[k] for k in quirks.trade_client_id_keys if info.get(k)), None)
     fee = raw.get("fee") or {}
+    if fee.get("cost") is None:
+        # ccxt leaves the unified fee empty when a trade lists fees in several currencies (Gate: ``fee`` in
+        # USDT and ``gt_fee`` in GT): the one it was charged, the first that is not zero, as the private
+        # stream reads it (venues/gate/usertrades.py), so both record the same fill.
+        listed = raw.get("fees") or [fee]
+        fee = next((f for f in listed if f.get("cost")), listed[0])
     return FillReport(
         venue=venue,
         trade_id=str(raw["id"]),

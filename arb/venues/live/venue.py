@@ -33,6 +33,7 @@ from arb.domain.market import MarketRules
 from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 from arb.errors import ArbError, OrderNotFound, VenueError
 from arb.eventloop.simloop import time_held
+from arb.venues.fee_tokens import FeeMarks, priced_fees
 from arb.venues.generic.errors import translate as ccxt_translate
 from arb.venues.live import normalize
 from arb.venues.live.builder import BuilderCheck, pinned_nonce
@@ -57,9 +58,11 @@ class LiveVenue:
         quirks: LiveQuirks = LiveQuirks(),
         translate: Callable[[BaseException, str], ArbError] = ccxt_translate,
         monotonic: Callable[[], float] = time.monotonic,
+        fee_marks: FeeMarks | None = None,
     ) -> None:
         self.name = name
         self.exchange = exchange
+        self.fee_marks = fee_marks  # prices fees charged in a fee token (Gate's GT: venues/gate/fee_marks.py)
         self.quirks = quirks
         self.client_ids = quirks.client_ids
         self._translate = translate
@@ -237,6 +240,8 @@ class LiveVenue:
                         symbol, page, since.isoformat(timespec="seconds"),
                         f" for order {order_id}" if order_id is not None else "")
         fills = [normalize.fill_report(self.name, self.quirks, t) for t in raw]
+        if self.fee_marks is not None:
+            fills = await priced_fees(self.fee_marks, fills)
         return fills if order_id is None else [f for f in fills if f.venue_order_id == order_id]
 
     async def balances(self) -> dict[str, BalanceReport]:

@@ -20,6 +20,7 @@ class Account:
     key: str
     secret: str = field(repr=False)
     balances: Mapping[str, Decimal] = field(default_factory=dict)
+    gt_deduction: bool = False  # fees paid in GT (needs a GT_<quote> pair and GT): sandbox/matching.py
 
 
 @dataclass(frozen=True, slots=True)

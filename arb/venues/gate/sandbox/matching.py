@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from arb.domain.ids import next_venue_id
 from arb.venues.gate.facts import CLIENT_IDS
@@ -23,6 +23,10 @@ from arb.venues.sim.matching import Event, Matcher, OrderEvent, Refusal, Refused
 from arb.venues.sim.orders import Balance, SimOrder, SimTrade
 
 __all__ = ["Engine", "Event", "OrderEvent", "TradeEvent"]
+
+ZERO = Decimal(0)
+GT = "GT"
+GT_STEP = Decimal("1e-8")  # GT amounts to 8 decimals, as Gate shows them
 
 # The matcher's refusals as Gate labels them.
 _GATE_LABELS = {
@@ -46,6 +50,40 @@ class Engine:
         self.pairs = {p.id: p for p in pairs}
         self.matcher = Matcher((p.market for p in self.pairs.values()), new_id=new_id)
         self.amend_texts: dict[int, str] = {}  # an order's last ``amend_text`` (Gate answers ``-`` for none)
+        # GT fee deduction (Gate's "pay fees with GT"): the accounts that have it on, and what each of their
+        # trades paid in GT. See :meth:`_pay_in_gt`.
+        self.gt_accounts: set[str] = set()
+        self.gt_fees: dict[int, Decimal] = {}
+
+    def gt_fee(self, trade_id: int) -> Decimal:
+        """What the trade paid in GT (0: its fee was charged as usual)."""
+        return self.gt_fees.get(trade_id, ZERO)
+
+    def _deducted(self, events: list[Event]) -> list[Event]:
+        for event in events:
+            if isinstance(event, TradeEvent) and event.account in self.gt_accounts and event.trade.fee:
+                self._pay_in_gt(event.trade)
+        return events
+
+    def _pay_in_gt(self, trade: SimTrade) -> None:
+        """The trade's fee paid in GT instead, as on Gate with deduction on: its value in the quote at the
+        trade's price (a base fee) converted at the mid of the sandbox's ``GT_<quote>`` book, rounded up to
+        1e-8 GT, taken from the account's GT and the fee given back. Gate's own discount for paying in GT is
+        not modelled (the sandbox charges the fee's full value). No ``GT_<quote>`` pair, a one-sided GT
+        book or too little GT: charged as usual, as Gate does when it cannot deduct."""
+        quote = self.pairs[trade.market].quote
+        book = self.books.get(f"{GT}_{quote}")
+        if book is None or not book.bids or not book.asks:
+            return
+        mid = (max(book.bids) + min(book.asks)) / 2
+        value = trade.fee if trade.fee_currency == quote else trade.fee * trade.price
+        gt = (value / mid).quantize(GT_STEP, rounding=ROUND_UP)
+        paying = self.balance(trade.account, GT)
+        if paying.available < gt:
+            return
+        paying.available -= gt
+        self.balance(trade.account, trade.fee_currency).available += trade.fee
+        self.gt_fees[trade.id] = gt
 
     @property
     def books(self) -> dict[str, Book]:
@@ -104,9 +142,10 @@ class Engine:
             if any(o.client_id == text for o in self.matcher.open_orders(key, pair.id)):
                 raise GateApiError(400, "REPEATED_CREATION", f"an open order already uses text {text}")
         try:
-            return self.matcher.place(key, pair.id, side, price, amount, tif, text, now_ms)
+            order, events = self.matcher.place(key, pair.id, side, price, amount, tif, text, now_ms)
         except Refused as exc:
             raise _gate_error(exc) from None
+        return order, self._deducted(events)
 
     def amend(self, key: str, pair_id: str | None, ref: str, req: dict[str, object],
               now_ms: int) -> tuple[SimOrder, list[Event]]:
@@ -136,7 +175,7 @@ class Engine:
             raise _gate_error(exc) from None
         if amend_text:
             self.amend_texts[order.id] = amend_text
-        return order, events
+        return order, self._deducted(events)
 
     def amend_text(self, order_id: int) -> str:
         return self.amend_texts.get(order_id, "-")
@@ -180,11 +219,11 @@ class Engine:
         self, pair_id: str, kind: str, bids: Iterable[Level], asks: Iterable[Level], now_ms: int
     ) -> list[Event]:
         """A feed event (``snapshot`` or ``delta``); resting orders the market moved through then fill."""
-        return self.matcher.on_book(pair_id, kind, bids, asks, now_ms)
+        return self._deducted(self.matcher.on_book(pair_id, kind, bids, asks, now_ms))
 
     def on_trade(self, pair_id: str, price: Decimal, amount: Decimal, aggressor: str, now_ms: int) -> list[Event]:
         """A trade printed in the market: resting orders it reached fill (the matcher's queue rule)."""
-        return self.matcher.on_trade(pair_id, price, amount, aggressor, now_ms)
+        return self._deducted(self.matcher.on_trade(pair_id, price, amount, aggressor, now_ms))
 
 
 # Larger amounts or prices are refused before any arithmetic, so no product can overflow the context.

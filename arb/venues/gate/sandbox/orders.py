@@ -126,8 +126,9 @@ def order_json(order: SimOrder, event: str | None = None, amend_text: str = "-")
     return body
 
 
-def trade_json(trade: SimTrade, amend_text: str = "-") -> dict[str, Any]:
-    """``/spot/my_trades`` as Gate answers it (``amend_text``: its order's last)."""
+def trade_json(trade: SimTrade, amend_text: str = "-", gt_fee: Decimal = ZERO) -> dict[str, Any]:
+    """``/spot/my_trades`` as Gate answers it (``amend_text``: its order's last; ``gt_fee``: what it paid in
+    GT with deduction on, its ``fee`` then 0)."""
     return {
         "id": str(trade.id),
         "create_time": str(trade.create_ms // 1000),
@@ -138,19 +139,19 @@ def trade_json(trade: SimTrade, amend_text: str = "-") -> dict[str, Any]:
         "amount": fmt(trade.amount),
         "price": fmt(trade.price),
         "order_id": str(trade.order_id),
-        "fee": fmt(trade.fee),
+        "fee": "0" if gt_fee else fmt(trade.fee),
         "fee_currency": trade.fee_currency,
         "point_fee": "0",
-        "gt_fee": "0",
+        "gt_fee": fmt(gt_fee),
         "amend_text": amend_text,
         "sequence_id": str(trade.id),
         "text": trade.client_id,
     }
 
 
-def trade_ws_json(trade: SimTrade, amend_text: str = "-") -> dict[str, Any]:
+def trade_ws_json(trade: SimTrade, amend_text: str = "-", gt_fee: Decimal = ZERO) -> dict[str, Any]:
     """A ``spot.usertrades`` push."""
-    body = trade_json(trade, amend_text)
+    body = trade_json(trade, amend_text, gt_fee)
     body["create_time"] = trade.create_ms // 1000
     body["id"] = trade.id
     return body

@@ -281,7 +281,8 @@ class RestApi:
         ]
         trades.sort(key=lambda t: t.id, reverse=True)
         limit = int_param(q.get("limit", "100"), "limit", 1, 1000)
-        return web.json_response([trade_json(t, self.engine.amend_text(t.order_id)) for t in trades[:limit]])
+        return web.json_response([trade_json(t, self.engine.amend_text(t.order_id), self.engine.gt_fee(t.id))
+                                  for t in trades[:limit]])
 
 
 def _client_gone(request: web.Request) -> bool:

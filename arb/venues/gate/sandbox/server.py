@@ -44,7 +44,8 @@ class Sandbox:
         for account in self.config.accounts:
             for currency, amount in account.balances.items():
                 self.engine.set_balance(account.key, currency, Decimal(amount))
-        self.hub = WsHub(self.engine.books, self._secrets, self.now_s, self.engine.amend_text)
+        self.engine.gt_accounts = {a.key for a in self.config.accounts if a.gt_deduction}
+        self.hub = WsHub(self.engine.books, self._secrets, self.now_s, self.engine.amend_text, self.engine.gt_fee)
         self.rest = RestApi(
             self.engine,
             self._secrets,

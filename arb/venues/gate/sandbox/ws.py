@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -49,9 +50,11 @@ class Connection:
 
 class WsHub:
     def __init__(self, books: dict[str, Book], secrets: dict[str, str], now_s: Callable[[], float],
-                 amend_text: Callable[[int], str] = lambda order_id: "-") -> None:
+                 amend_text: Callable[[int], str] = lambda order_id: "-",
+                 gt_fee: Callable[[int], Decimal] = lambda trade_id: Decimal(0)) -> None:
         self.books = books
         self.amend_text = amend_text  # an order's last ``amend_text``, which its pushes carry
+        self.gt_fee = gt_fee  # what a trade paid in GT (GT fee deduction), which its push carries
         self.secrets = secrets
         self.now_s = now_s
         self.connections: set[Connection] = set()
@@ -227,7 +230,8 @@ class WsHub:
             pair, body = event.order.market.id, order_json(event.order, event.event, self.amend_text(event.order.id))
         else:
             assert isinstance(event, TradeEvent)
-            pair, body = event.trade.market, trade_ws_json(event.trade, self.amend_text(event.trade.order_id))
+            pair, body = event.trade.market, trade_ws_json(event.trade, self.amend_text(event.trade.order_id),
+                                                             self.gt_fee(event.trade.id))
         if "!all" not in sub[1] and pair not in sub[1]:
             return []
         return [self._frame(channel, "update", result=[body])]
