@@ -52,6 +52,7 @@ from arb.venues.gate.sandbox.matching import Event, OrderEvent, TradeEvent
 from arb.venues.gate.streamed import StreamedVenue
 from arb.venues.live import LiveVenue
 
+from .exposure import Exposure
 from .sandbox_rig import KEY, PAIR, SYMBOL, live_gate, sandbox_config
 
 D = Decimal
@@ -60,6 +61,9 @@ MAX_AGE_MS = 10_000
 TAKER_BOOK = ([("27.00", "50"), ("26.99", "50")], [("27.10", "50"), ("27.11", "50")])
 MAKER_BOOK = ([("26.50", "10")], [("27.50", "10")])
 MIN_AMOUNT = PAIR.min_base_amount
+# A fill's hedge goes out in the same turn of the loop (or one task hop later); a loaded 2-core CI machine
+# still does that well within this.
+HEDGE_SLACK_S = 0.5
 
 
 class Hold:
@@ -205,11 +209,14 @@ class Journal:
     quotes: dict[str, Quote] = field(default_factory=dict)
     maker_fills: list[FillReport] = field(default_factory=list)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    exposure: Exposure = field(default_factory=lambda: Exposure(MIN_AMOUNT))  # the unhedged base over time
 
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
                           answers: str, reference: Decimal | None = None) -> None:
         known = {o.client_id for o in self.sandboxes[venue].engine.orders.values()}
         assert request.client_order_id not in known, f"{request.client_order_id} recorded after it was sent"
+        if purpose == "hedge":
+            self.exposure.sent(request.client_order_id, request.side)
         await self.store.before_send(venue, request, purpose, quote, answers, reference)
         self.sent.append((venue, request, purpose))
         if quote is not None:
@@ -217,10 +224,12 @@ class Journal:
         await self._changed()
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
+        self.exposure.answered(client_order_id, D(0))
         await self.store.refused(venue, client_order_id, error)
         self.refusals.append((venue, client_order_id))
 
     async def answered(self, venue: str, report: OrderReport) -> None:
+        self.exposure.answered(report.client_order_id, report.filled)
         await self.store.answered(venue, report)
         self.answers.append((venue, report))
         await self._changed()
@@ -334,6 +343,8 @@ class Rig:
         assert {o.time_in_force for o in self.sb_maker.engine.orders.values()} == {"poc"}
         assert {o.time_in_force for o in self.sb_taker.engine.orders.values()} <= {"ioc"}
         assert self.route.errors == []
+        # Every fill the route saw was hedged at once: unhedged no longer than a hedge's round trip.
+        self.journal.exposure.assert_hedged_at_once(HEDGE_SLACK_S)
         self.journal.store.settle_all()
         assert_database_agrees(self.sessions, self.sb_maker, self.sb_taker)
 
@@ -434,6 +445,7 @@ async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,)) -> AsyncIterator[Rig]
         route = MakerRoute(spec(sides), maker, taker, books, journal, funds=lambda: funds,
                            now_ms=clock, new_client_id=lambda purpose: f"t-{purpose}-{next(ids)}",
                            max_book_age_ms=5_000)
+        watch(journal.exposure.seen)  # after the route's listener: it sees each fill as the route does
         store.owes = route.owes
         store.taker_of["maker", SYMBOL] = "taker"
         task = asyncio.create_task(stream.run())
