@@ -182,7 +182,12 @@ class MakerSection(_Section):
     refresh_bps: PositiveDec = Decimal("2")  # reprice when the hedge's price moved this much either way
     max_quote_age_ms: int = Field(default=30_000, gt=0, le=DAY_MS)  # market time a quote may rest
     join_top: bool = False  # never improve the maker's own best by more than one tick
-    max_unhedged: NonNegDec | None = None  # base a side may owe a hedge and still quote; default quote_size
+    # Quotes per side (1 to 5): level k rests quote_size more, priced on the taker depth behind the k levels
+    # in front and asking k x level_step_bps more profit (arb/execution/maker.py's RouteSpec).
+    levels: int = Field(default=1, ge=1, le=5)
+    level_step_bps: Bps = Decimal("0")
+    # Base a side may owe a hedge and still quote; default quote_size x levels (every level of a side filled).
+    max_unhedged: NonNegDec | None = None
     hedge_attempts: int = Field(default=5, ge=1, le=100)  # hedges of one amount before the leg policy
     hedge_retry_ms: int = Field(default=200, ge=1, le=60_000)  # the first retry's delay; doubles each time
     hedge_widen_bps: Bps = Decimal("10")  # each retry's limit this much further out than the last

@@ -64,6 +64,17 @@ class RouteSpec:
     # maker's book widened by ``flatten_slippage_bps``; the other side keeps quoting).
     leg_policy: Literal["halt", "flatten"] = "halt"
     flatten_slippage_bps: Decimal = Decimal("50")
+    # Quotes per side: level ``k`` (from 0) rests ``size`` more, priced on the taker depth behind the ``k``
+    # levels in front (``k x size`` deeper) and asking ``k x level_step_bps`` more profit, so it rests further
+    # out and every level that fills still pays on the depth its hedge will take.
+    levels: int = 1
+    level_step_bps: Decimal = Decimal(0)
+
+    def terms_at(self, level: int) -> QuoteTerms:
+        """The quote terms of ``level``: ``min_profit_bps`` raised by ``level x level_step_bps``."""
+        if not level:
+            return self.terms
+        return dataclasses.replace(self.terms, min_profit_bps=self.terms.min_profit_bps + level * self.level_step_bps)
 
 
 class Books(Protocol):
@@ -104,6 +115,9 @@ class FoundQuote:
     trade_ids: tuple[str, ...]
 
 
+Slot = tuple[Side, int]  # a side and a level (0: the one nearest the market)
+
+
 @dataclass(slots=True)
 class _Resting:
     quote: Quote
@@ -127,7 +141,7 @@ class MakerRoute:
     on_failed: Callable[[Side, Decimal], None] = lambda side, waiting: None  # told after the leg policy ran
     halted: bool = False
     ledger: HedgeLedger = field(init=False)
-    _resting: dict[Side, _Resting] = field(default_factory=dict)
+    _resting: dict[Slot, _Resting] = field(default_factory=dict)
     _ours: dict[str, Side] = field(default_factory=dict)  # client order id of every quote -> its side
     # Per maker side, each filled quote's base not yet hedged, oldest first: whose fills a hedge answers.
     _lots: dict[Side, _Lots] = field(default_factory=lambda: {Side.BUY: _Lots(), Side.SELL: _Lots()})
@@ -146,13 +160,15 @@ class MakerRoute:
         if self.halted:
             return
         for side in self.spec.sides:
-            await self._refresh(side)
+            for level in range(self.spec.levels):
+                await self._refresh((side, level))
 
-    async def _refresh(self, side: Side) -> None:
+    async def _refresh(self, slot: Slot) -> None:
         spec, now = self.spec, self.now_ms()
+        side = slot[0]
         stale = self.books.age_ms(spec.taker, spec.symbol) > self.max_book_age_ms
-        fresh = self._fresh(side) if not stale else NoQuote("stale_book")
-        resting = self._resting.get(side)
+        fresh = self._fresh(slot) if not stale else NoQuote("stale_book")
+        resting = self._resting.get(slot)
         if resting is not None:
             if resting.cancelling:
                 return
@@ -162,31 +178,44 @@ class MakerRoute:
                 return
             log.debug("%s %s quote %s at %s: %s", spec.symbol, side, resting.client_order_id, resting.quote.price,
                       reason or "side over max_unhedged")
-            await self._cancel(side, resting)
+            await self._cancel(slot, resting)
             # The cancel took its round trip: books, funds and the ledger may have moved meanwhile.
             stale = self.books.age_ms(spec.taker, spec.symbol) > self.max_book_age_ms
-            fresh = self._fresh(side) if not stale else NoQuote("stale_book")
-        if isinstance(fresh, Quote) and self.ledger.may_quote(side) and side not in self._resting:
-            await self._place(fresh)
+            fresh = self._fresh(slot) if not stale else NoQuote("stale_book")
+        if isinstance(fresh, Quote) and self.ledger.may_quote(side) and slot not in self._resting:
+            await self._place(fresh, slot)
 
-    def _fresh(self, side: Side) -> Quote | NoQuote:
+    def _fresh(self, slot: Slot) -> Quote | NoQuote:
         spec = self.spec
+        side, level = slot
         hedge_side = "bids" if side is Side.BUY else "asks"
         own_same = self.books.levels(spec.maker, spec.symbol, "bids" if side is Side.BUY else "asks")
         own_other = self.books.levels(spec.maker, spec.symbol, "asks" if side is Side.BUY else "bids")
         levels = list(self.books.levels(spec.taker, spec.symbol, hedge_side))
-        return size_quote(side, spec.size, levels, spec.terms, self._free_for(side, levels), spec.max_notional,
-                          self.maker.market_rules(spec.symbol),
+        return size_quote(side, spec.size, levels, spec.terms_at(level), self._free_for(slot, levels),
+                          spec.max_notional, self.maker.market_rules(spec.symbol),
                           self.taker.market_rules(spec.symbol),
                           maker_best_same=own_same[0][0] if own_same else None,
-                          maker_best_opposite=own_other[0][0] if own_other else None)
+                          maker_best_opposite=own_other[0][0] if own_other else None,
+                          behind=level * spec.size)
 
-    def _free_for(self, side: Side, taker_levels: Sequence[Level]) -> Funds:
+    def _free_for(self, slot: Slot, taker_levels: Sequence[Level]) -> Funds:
         """The free balances, less what this side's hedges still need: base filled on the maker venue and not
         yet hedged will take taker funds when its hedge goes (a maker sell's hedge buys with the taker's quote
         currency, at the walked price widened by the buffer and the taker fee), so a new quote never counts on
-        funds a pending hedge needs (Hummingbot #855: maker fills outrunning the taker's balance)."""
-        funds, owed = self.funds(), self.ledger.unhedged(side)
+        funds a pending hedge needs (Hummingbot #855: maker fills outrunning the taker's balance). With levels,
+        the side's other resting quotes count as owed too: each of them may fill and need its hedge."""
+        side = slot[0]
+        others = sum((r.quote.amount - r.filled for s, r in self._resting.items() if s[0] is side and s != slot),
+                     Decimal(0))
+        funds, owed = self.funds(), self.ledger.unhedged(side) + max(others, Decimal(0))
+        if others > 0:  # what they hold on the maker venue (a bid's quote currency, an ask's base)
+            if side is Side.BUY:
+                held = sum((r.quote.price * (r.quote.amount - r.filled) for s, r in self._resting.items()
+                            if s[0] is side and s != slot), Decimal(0))
+                funds = dataclasses.replace(funds, maker_quote=max(funds.maker_quote - held, Decimal(0)))
+            else:
+                funds = dataclasses.replace(funds, maker_base=max(funds.maker_base - others, Decimal(0)))
         if not owed:
             return funds
         if side is Side.BUY:  # its hedges sell the taker's base
@@ -196,51 +225,57 @@ class MakerRoute:
                 if walked is not None else funds.taker_quote)
         return dataclasses.replace(funds, taker_quote=max(funds.taker_quote - cost, Decimal(0)))
 
-    async def _place(self, quote: Quote) -> None:
+    async def _place(self, quote: Quote, slot: Slot) -> None:
         request = OrderRequest(self.new_client_id("quote"), self.spec.symbol, quote.side, quote.amount, quote.price,
                                "poc")
         self._ours[request.client_order_id] = quote.side
-        resting = self._resting[quote.side] = _Resting(quote, request.client_order_id, self.now_ms())
+        resting = self._resting[slot] = _Resting(quote, request.client_order_id, self.now_ms())
         await self.journal.before_send(self.spec.maker, request, "quote", quote, request.client_order_id)
         try:
             report = await self.maker.place(request)
         except ArbError as exc:  # refused (post-only would take, funds): nothing rests
             log.debug("%s %s quote refused: %s", self.spec.symbol, quote.side, exc)  # counted by the journal
-            self._forget(quote.side, resting)
+            self._forget(slot, resting)
             await self.journal.refused(self.spec.maker, request.client_order_id, exc)
             return
         await self.journal.answered(self.spec.maker, report)
         if report.state is not VenueState.OPEN:
-            self._forget(quote.side, resting)
+            self._forget(slot, resting)
 
-    async def _cancel(self, side: Side, resting: _Resting) -> None:
+    async def _cancel(self, slot: Slot, resting: _Resting) -> None:
         """Cancel a resting quote. The venue not finding it open means it finished meanwhile (filled in
         full while the cancel was on its way: its fills come, or came, from the stream like any other); any
         other failure leaves it resting, for the next refresh to cancel again."""
+        side = slot[0]
         resting.cancelling = True
         try:
             report = await self.maker.cancel(resting.client_order_id, self.spec.symbol)
         except (OrderNotFound, InvalidOrder) as exc:
             log.info("%s %s quote %s already finished: %s", self.spec.symbol, side, resting.client_order_id, exc)
-            self._forget(side, resting)
+            self._forget(slot, resting)
             return
         except ArbError as exc:
             log.warning("%s %s quote %s: cancel failed: %s", self.spec.symbol, side, resting.client_order_id, exc)
             resting.cancelling = False
             return
         await self.journal.answered(self.spec.maker, report)
-        self._forget(side, resting)
+        self._forget(slot, resting)
 
-    def _forget(self, side: Side, resting: _Resting) -> None:
-        """``resting`` no longer rests (a later quote on its side, if any, is left alone)."""
-        if self._resting.get(side) is resting:
-            del self._resting[side]
+    def _forget(self, slot: Slot, resting: _Resting) -> None:
+        """``resting`` no longer rests (a later quote in its slot, if any, is left alone)."""
+        if self._resting.get(slot) is resting:
+            del self._resting[slot]
+
+    async def _cancel_side(self, side: Side) -> None:
+        for slot, resting in list(self._resting.items()):
+            if slot[0] is side and not resting.cancelling:
+                await self._cancel(slot, resting)
 
     async def close(self) -> None:
         """Cancel every resting quote and wait for the hedges in flight (the run's end, the kill switch)."""
-        for side, resting in list(self._resting.items()):
+        for slot, resting in list(self._resting.items()):
             if not resting.cancelling:
-                await self._cancel(side, resting)
+                await self._cancel(slot, resting)
         while self._tasks:
             await asyncio.gather(*self._tasks)
 
@@ -250,7 +285,15 @@ class MakerRoute:
 
     @property
     def resting(self) -> dict[Side, Quote]:
-        return {side: r.quote for side, r in self._resting.items()}
+        """Each side's resting quote nearest the market (its lowest level resting)."""
+        out: dict[Side, Quote] = {}
+        for (side, _), r in sorted(self._resting.items(), key=lambda item: item[0][1]):
+            out.setdefault(side, r.quote)
+        return out
+
+    @property
+    def resting_levels(self) -> dict[Slot, Quote]:
+        return {slot: r.quote for slot, r in self._resting.items()}
 
     def valued(self, found: FoundQuote) -> Quote | None:
         """``found`` as the taker book values it now (None: no taker book yet)."""
@@ -269,10 +312,11 @@ class MakerRoute:
             self._lots[found.side].filled(found.client_order_id, found.unhedged)
         if found.resting:
             resting = _Resting(quote, found.client_order_id, self.now_ms(), filled=found.filled)
-            if cancel or found.side in self._resting or found.side not in self.spec.sides:
-                await self._cancel(found.side, resting)
+            free = [(found.side, k) for k in range(self.spec.levels) if (found.side, k) not in self._resting]
+            if cancel or not free or found.side not in self.spec.sides:
+                await self._cancel((found.side, -1), resting)  # no slot of its own: nothing to forget
             else:
-                self._resting[found.side] = resting
+                self._resting[free[0]] = resting
         if found.unhedged > 0:
             self._send_due(found.side)
 
@@ -285,11 +329,12 @@ class MakerRoute:
             return  # a stream delivers at least once: a repeat is neither journalled nor hedged again
         assert fill.client_order_id is not None  # it is one of ours
         self._lots[side].filled(fill.client_order_id, fill.amount)
-        resting = self._resting.get(side)
-        if resting is not None and resting.client_order_id == fill.client_order_id:
+        slot, resting = next(((s, r) for s, r in self._resting.items()
+                              if s[0] is side and r.client_order_id == fill.client_order_id), ((side, 0), None))
+        if resting is not None:
             resting.filled += fill.amount
             if resting.filled >= resting.quote.amount and not resting.cancelling:
-                self._forget(side, resting)  # filled in full: nothing rests, the side may quote again
+                self._forget(slot, resting)  # filled in full: nothing rests, its slot may quote again
         price = self._hedge_price(side, fill.amount)
         for request in self.ledger.on_fill(MakerFill(fill.trade_id, side, fill.amount, fill.price), price,
                                            self.now_ms()):
@@ -360,9 +405,7 @@ class MakerRoute:
                 if not resting.cancelling:
                     await self._cancel(quoted, resting)
         else:
-            resting = self._resting.get(side)
-            if resting is not None and not resting.cancelling:
-                await self._cancel(side, resting)
+            await self._cancel_side(side)
             await self._flatten(side)
         self.on_failed(side, self.ledger.waiting(side))
 

@@ -104,13 +104,19 @@ class NoQuote:
     detail: str = ""
 
 
-def walk(levels: Sequence[Level], amount: Decimal) -> Walk | None:
-    """``amount`` through ``levels`` best first; None when the side holds less than ``amount``."""
+def walk(levels: Sequence[Level], amount: Decimal, behind: Decimal = ZERO) -> Walk | None:
+    """``amount`` through ``levels`` best first, after the first ``behind`` of them (what the quotes of the
+    levels in front would hedge first); None when the side holds less than ``behind + amount``."""
     if amount <= 0:
         raise ValueError(f"amount must be positive, got {amount}")
     left = amount
     notional = ZERO
+    skip = behind
     for price, size in levels:
+        if skip >= size:
+            skip -= size
+            continue
+        size, skip = size - skip, ZERO
         took = size if size < left else left
         notional = EXACT.fma(price, took, notional)
         left -= took
@@ -127,13 +133,16 @@ def price_quote(
     *,
     maker_best_same: Decimal | None = None,
     maker_best_opposite: Decimal | None = None,
+    behind: Decimal = ZERO,
 ) -> Quote | NoQuote:
     """The quote on ``side`` of the maker venue for ``amount`` (already on both venues' steps), hedged
     against ``taker_levels``: the taker's bids for a maker bid, its asks for a maker ask. ``maker_best_same``
-    and ``maker_best_opposite``: the maker's own best price on the quote's side and across (post-only)."""
-    hedge = walk(taker_levels, amount)
+    and ``maker_best_opposite``: the maker's own best price on the quote's side and across (post-only).
+    ``behind``: base the quotes of the levels in front of this one would hedge first, so this one is priced
+    on the taker depth after theirs (a quote of level ``k`` walks from ``k x quote_size`` on)."""
+    hedge = walk(taker_levels, amount, behind)
     if hedge is None:
-        return NoQuote("no_depth", f"the taker book holds less than {amount}")
+        return NoQuote("no_depth", f"the taker book holds less than {behind + amount}")
     tick = terms.maker_tick
     price = limit = _limit(side, hedge, terms)
     if terms.join_top and maker_best_same is not None:

@@ -59,9 +59,11 @@ def size_quote(
     *,
     maker_best_same: Decimal | None = None,
     maker_best_opposite: Decimal | None = None,
+    behind: Decimal = Decimal(0),
 ) -> Quote | NoQuote:
-    """The quote on ``side`` of the maker venue: sized, priced (:func:`~arb.quoting.pricing.price_quote`)
-    and checked against both venues' minimums, or why there is none."""
+    """The quote on ``side`` of the maker venue: sized, priced (:func:`~arb.quoting.pricing.price_quote`,
+    on the taker depth ``behind`` the levels in front of it) and checked against both venues' minimums, or
+    why there is none."""
     step = common_step(maker.amount_step, taker.amount_step)
     base_cap = funds.taker_base if side is Side.BUY else funds.maker_base
     amount = quantize_step(min(size, base_cap), step, ROUND_DOWN)
@@ -69,7 +71,7 @@ def size_quote(
     if short:
         return NoQuote("below_minimum", short)
     quote = price_quote(side, amount, taker_levels, terms,
-                        maker_best_same=maker_best_same, maker_best_opposite=maker_best_opposite)
+                        maker_best_same=maker_best_same, maker_best_opposite=maker_best_opposite, behind=behind)
     if isinstance(quote, NoQuote):
         return quote
     if side is Side.BUY:  # pays price x (1 + maker fee) in the maker's quote currency
@@ -84,7 +86,7 @@ def size_quote(
     short = _below_minimum(cut, maker, taker)
     if short:
         return NoQuote("below_minimum", f"{short} (balances or max_notional_per_trade)")
-    hedge = walk(taker_levels, cut)
+    hedge = walk(taker_levels, cut, behind)
     assert hedge is not None  # less than an amount the book held
     # The limit priced for the larger amount: the smaller hedge's is as good or better (kept conservative).
     return _checked_notional(Quote(side, quote.price, cut, hedge, quote_profit(side, quote.price, hedge, terms),

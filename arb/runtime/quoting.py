@@ -117,11 +117,13 @@ class QuotingDesk:
         terms = QuoteTerms(section.min_profit_bps, section.slippage_buffer_bps, maker_fee_of(config, maker_name),
                            config.venues[taker_name].taker_fee, maker_rules.price_step, section.join_top)
         hedge = HedgeRules(taker_rules.amount_step, taker_rules.min_amount, taker_rules.min_notional,
-                           section.quote_size if section.max_unhedged is None else section.max_unhedged,
+                           section.quote_size * section.levels if section.max_unhedged is None
+                           else section.max_unhedged,
                            section.hedge_attempts, section.hedge_retry_ms, section.hedge_widen_bps)
         spec = RouteSpec(symbol, maker_name, taker_name, SIDES[section.sides], section.quote_size, terms,
                          RefreshRule(section.refresh_bps, section.max_quote_age_ms), hedge,
-                         config.risk.max_notional_per_trade, section.leg_policy, section.flatten_slippage_bps)
+                         config.risk.max_notional_per_trade, section.leg_policy, section.flatten_slippage_bps,
+                         section.levels, section.level_step_bps)
         venue_of = {"quote": maker, "flatten": maker, "hedge": taker}
         self.journal.taker_of[maker_name, symbol] = taker_name
         sym = Symbol.parse(symbol)

@@ -44,7 +44,7 @@ def binance_maker_capture(directory: Path) -> Path:
 
 
 def maker_config(directory: Path, capture: Path, *, name: str = "maker.toml", mode: str = "replay",
-                 speed: str = "0", min_profit_bps: str = "0.5", perp_usdt: str = "10000") -> Path:
+                 speed: str = "0", min_profit_bps: str = "0.5", perp_usdt: str = "10000", levels: int = 1) -> Path:
     """Quotes of 0.002 BTC on spot (maker fee 0), hedged on the perpetual (taker 0.017%), both paper venues
     with 5 ms each way, and their books reaching arb 5 ms after the recorder had them (the venue matches at
     the recorded time: the queue rule can be checked against the recording's own instants)."""
@@ -69,6 +69,8 @@ min_profit_bps = "{min_profit_bps}"
 slippage_buffer_bps = "0.5"
 refresh_bps = "2"
 max_quote_age_ms = 30000
+levels = {levels}
+level_step_bps = "1"
 
 [risk]
 max_notional_per_trade = "2000"

@@ -80,9 +80,10 @@ def _query(db: str, sql: str) -> list[tuple]:
         engine.dispose()
 
 
+@pytest.mark.parametrize("levels", [1, 2], ids=["one-level", "two-levels"])
 def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rule(
-        capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = maker_config(tmp_path, capture)
+        capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], levels: int) -> None:
+    config = maker_config(tmp_path, capture, levels=levels)
     db = f"sqlite:///{tmp_path / 'maker.db'}"
     assert main(["run", "--config", str(config), "--db", db]) == 0
     out = capsys.readouterr().out
@@ -145,6 +146,9 @@ def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rul
                 assert (bid >= quote_price if side == "sell" else ask <= quote_price), (order_id, ts, bid, ask)
                 crossed += 1
     assert checked >= 10, (checked, crossed)
+    if levels == 2:  # two quotes of one side rested at once
+        spans = _query(db, "SELECT side, sent_at, updated_at FROM orders WHERE purpose = 'quote' AND status != 'rejected'")
+        assert any(a[0] == b[0] and a[1] < b[1] < a[2] for a in spans for b in spans), "never two levels at once"
 
     # Adverse selection, from its definition: each hedge fill's reference (the taker book's walked price when
     # it was sent) against the price the quote was priced on; the rest of pnl_slippage is the hedges' own.

@@ -385,7 +385,7 @@ def settle_builder_check(venue: LiveVenue) -> None:
         venue.builder.agrees[SYMBOL, side, "ioc"] = True
 
 
-def spec(sides: tuple[Side, ...] = (Side.BUY,), size: Decimal = D("1")) -> RouteSpec:
+def spec(sides: tuple[Side, ...] = (Side.BUY,), size: Decimal = D("1"), levels: int = 1) -> RouteSpec:
     return RouteSpec(
         SYMBOL, "maker", "taker", sides, size,
         QuoteTerms(min_profit_bps=D("1"), slippage_buffer_bps=D("2"), maker_fee=PAIR.maker_fee,
@@ -393,7 +393,7 @@ def spec(sides: tuple[Side, ...] = (Side.BUY,), size: Decimal = D("1")) -> Route
         RefreshRule(refresh_bps=D("5"), max_quote_age_ms=MAX_AGE_MS),
         HedgeRules(D("0.01"), MIN_AMOUNT, PAIR.min_quote_amount, max_unhedged=D("2"), max_attempts=3,
                    retry_ms=50),
-        max_notional=D("1000"),
+        max_notional=D("1000"), levels=levels, level_step_bps=D("10"),
     )
 
 
@@ -414,7 +414,7 @@ def _database() -> Iterator[tuple[sessionmaker[Session], int]]:
 
 
 @contextlib.asynccontextmanager
-async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,)) -> AsyncIterator[Rig]:
+async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,), levels: int = 1) -> AsyncIterator[Rig]:
     """Both sandboxes with their books, the route over them, and the maker's stream connected."""
     async with AsyncExitStack() as stack:
         sb_maker, sb_taker = Sandbox(sandbox_config()), Sandbox(sandbox_config())
@@ -442,7 +442,7 @@ async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,)) -> AsyncIterator[Rig]
         stack.callback(store.close)  # its kept connection, before the database goes
         journal = Journal(sandboxes, store)
         funds = Funds(D("1000"), D("100000"), D("1000"), D("100000"))
-        route = MakerRoute(spec(sides), maker, taker, books, journal, funds=lambda: funds,
+        route = MakerRoute(spec(sides, levels=levels), maker, taker, books, journal, funds=lambda: funds,
                            now_ms=clock, new_client_id=lambda purpose: f"t-{purpose}-{next(ids)}",
                            max_book_age_ms=5_000)
         watch(journal.exposure.seen)  # after the route's listener: it sees each fill as the route does

@@ -25,7 +25,7 @@ from arb.domain.venue import OrderRequest
 from arb.venues.gate.sandbox.matching import OrderEvent, TradeEvent
 
 from .maker_rig import MAX_AGE_MS, Rig, maker_rig, private
-from .sandbox_rig import SYMBOL
+from .sandbox_rig import PAIR, SYMBOL
 
 D = Decimal
 
@@ -225,3 +225,26 @@ async def test_two_first_orders_of_a_shape_prepared_at_once() -> None:
         assert rig.taker.builder.agrees[SYMBOL, Side.SELL, "ioc"] is True  # judged, and the builds agreed
         assert "nonce" not in vars(rig.taker.exchange)  # the class's own nonce again, not a pinned instant
         assert rig.taker.exchange._arb_nonce_pins == 0
+
+
+async def test_two_levels_rest_further_out_and_a_print_through_both_is_hedged_per_quote() -> None:
+    """Levels: with ``levels = 2`` a side rests two quotes, the second asking ``level_step_bps`` (10) more
+    profit on the taker depth behind the first's; a print through both fills both, and each quote's fills
+    are hedged by hedges of its own (each pair its own), once."""
+    async with maker_rig(levels=2) as rig:
+        await rig.route.on_books()
+        levels = rig.route.resting_levels
+        assert set(levels) == {(Side.BUY, 0), (Side.BUY, 1)}
+        front, behind = levels[Side.BUY, 0], levels[Side.BUY, 1]
+        assert behind.price < front.price and behind.amount == front.amount == D("1")
+        # 10 bps more profit asked of the same 27.00 depth: about 10 bps lower (to the tick, never higher).
+        assert behind.price <= front.price * (1 - D("0.001")) + D("0.01")
+        quotes = [r.client_order_id for r in rig.journal.sent_to("maker", "quote")]
+        rig.sb_maker.push_trade(PAIR.id, behind.price, D("2"), "sell")  # at the far one: through the near one
+        await rig.fills(2)
+        await rig.settled()
+        assert [order_of(rig, cid).filled_amount for cid in quotes] == [D("1"), D("1")]
+        hedges = rig.journal.sent_to("taker", "hedge")
+        assert sorted(h.amount for h in hedges) == [D("1"), D("1")]
+        await rig.route.close()
+        rig.assert_hedged_once()

@@ -134,3 +134,22 @@ def test_the_price_is_the_farthest_tick_that_pays(side, data, tick, maker_fee, t
     closer = quote.price + tick if side is Side.BUY else quote.price - tick
     assert closer <= 0 or not pays(side, closer, amount, notional, t)
     assert Fraction(quote.expected_profit) >= Fraction(t.min_profit_bps) / BPS * Fraction(amount * quote.price)
+
+
+def test_a_deeper_level_is_priced_on_the_taker_depth_behind_the_levels_in_front():
+    # Level 1 of a 1.5 quote hedges the next 1.5 of these bids, after level 0's: 0.5 x 99 + 1 x 98 = 147.5.
+    bids = [(D("100"), D("1")), (D("99"), D("1")), (D("98"), D("5"))]
+    front = price_quote(Side.BUY, D("1.5"), bids, terms())
+    behind = price_quote(Side.BUY, D("1.5"), bids, terms(), behind=D("1.5"))
+    assert isinstance(front, Quote) and isinstance(behind, Quote)
+    assert (behind.hedge.notional, behind.hedge.worst) == (D("147.5"), D("98"))
+    assert pays(Side.BUY, behind.price, D("1.5"), Fraction(147.5), terms())
+    assert not pays(Side.BUY, behind.price + D("0.01"), D("1.5"), Fraction(147.5), terms())
+    assert behind.price < front.price
+    # Both filled, their hedges together walk 3 of the book: each level paid on its own slice of it.
+    assert front.hedge.notional + behind.hedge.notional == walk(bids, D("3")).notional  # type: ignore[union-attr]
+    asks = [(D("101"), D("2")), (D("102"), D("2"))]
+    ask_behind = price_quote(Side.SELL, D("1.5"), asks, terms(), behind=D("1.5"))
+    assert isinstance(ask_behind, Quote) and ask_behind.hedge.notional == D("0.5") * 101 + 1 * D("102")
+    assert price_quote(Side.BUY, D("1.5"), bids, terms(), behind=D("6")) == NoQuote(
+        "no_depth", "the taker book holds less than 7.5")
