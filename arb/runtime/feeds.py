@@ -200,23 +200,30 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             if progress is not None:
                 progress(read, reached)
 
-    for read, event in enumerate(read_timeline(path, trades=bool(markets)), 1):
-        venue = routes.get((event.venue, event.symbol))
-        if venue is None:
-            continue
-        # Nothing read from here on is due before this event's time plus the smallest lag.
-        if pending and pending[0][0] < event.ts + least:
-            await apply_due(event.ts + least)
-            await asyncio.sleep(0)  # the instant's decisions before the next instant's lines are read
-        at_venue, at_arb = clocks[venue].times(event)
-        if venue in markets:
-            heapq.heappush(pending, (at_venue, 0, read, venue, event, at_venue))
-        if event.type != "trade":
-            heapq.heappush(pending, (at_arb, 1, read, venue, event, at_venue))
-    await apply_due(None)
-    stop_market_time()  # held for good: the loop ends with the run
-    if progress is not None:
-        progress(read, reached)
+    try:
+        for read, event in enumerate(read_timeline(path, trades=bool(markets)), 1):
+            venue = routes.get((event.venue, event.symbol))
+            if venue is None:
+                continue
+            # Nothing read from here on is due before this event's time plus the smallest lag.
+            if pending and pending[0][0] < event.ts + least:
+                await apply_due(event.ts + least)
+                await asyncio.sleep(0)  # the instant's decisions before the next instant's lines are read
+            at_venue, at_arb = clocks[venue].times(event)
+            if venue in markets:
+                heapq.heappush(pending, (at_venue, 0, read, venue, event, at_venue))
+            if event.type != "trade":
+                heapq.heappush(pending, (at_arb, 1, read, venue, event, at_venue))
+        await apply_due(None)
+        stop_market_time()  # held for good: the loop ends with the run
+        if progress is not None:
+            progress(read, reached)
+    finally:
+        # However the source ends (its capture's end, or the run stopped meanwhile: Ctrl-C, the kill
+        # switch, a test's stop), no event will be applied any more: a request waiting on the arrival rule
+        # (the run's end cancelling resting quotes) meets the market as it stands instead of waiting forever.
+        if arrival is not None:
+            arrival.due_at(None)
 
 
 def _to_venue(market: SimulatedMarket, event: CaptureLine, now_ms: int) -> None:

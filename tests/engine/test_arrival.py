@@ -164,3 +164,38 @@ def test_the_clock_offset_is_read_from_as_few_lines_as_it_needs() -> None:
 
     assert clock_offsets(lines(), {("binance", "LINK/USDT"): "gate", ("huobi", "LINK/USDT"): "htx"}) == {}
     assert read == 2
+
+
+def test_a_source_stopped_between_instants_releases_requests_waiting_on_the_arrival_rule(tmp_path: Path) -> None:
+    """A run stopped mid-capture (Ctrl-C, the kill switch) ends its market source while the next instant is
+    announced but not applied; the run's end then cancels resting quotes, through the venues' latency and
+    the arrival rule. No event will be applied any more, so that request meets the market as it stands:
+    it used to wait forever (a paper maker run stopped at such a moment hung at closing its quotes)."""
+    from arb.runtime.arrival import MarketArrival
+
+    capture = _capture(tmp_path / "stopped.jsonl")
+
+    async def main() -> bool:
+        arrival = MarketArrival()
+        announced = asyncio.Event()
+        due_at = arrival.due_at
+
+        def spy(loop_s: float | None) -> None:
+            due_at(loop_s)
+            if loop_s is not None and loop_s > 0:
+                announced.set()  # the instant after the first: announced, its sleep not over
+
+        arrival.due_at = spy  # type: ignore[method-assign]
+        source = asyncio.create_task(market_source(capture, {("binance", "LINK/USDT"): "gate"}, BookStore(),
+                                                   T0 - 1000, arrival=arrival))
+        await announced.wait()
+        source.cancel()  # the run stops here
+        await asyncio.gather(source, return_exceptions=True)
+        await asyncio.sleep(1.5)  # a request's trip out carries market time past the announced instant
+        try:
+            await asyncio.wait_for(arrival.settled(), 5)
+        except TimeoutError:
+            return False
+        return True
+
+    assert run_simulation(main(), speed=0)
