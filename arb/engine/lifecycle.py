@@ -52,6 +52,7 @@ from arb.runtime.writer import DecisionWriter
 from arb.store import repo
 from arb.store.lease import Lease
 from arb.store.lease import acquire as acquire_lease
+from arb.store.maker_views import read_maker_now
 
 # The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
 log = logging.getLogger("arb.engine")
@@ -242,7 +243,8 @@ class Engine:
             self.supervisor.spawn("kill-switch", partial(watch_kill_switch, risk))
         self.status.start(run_id, view, self.supervisor.spawn)
         # An alert says which run, in which mode, on which host: a trader may run several.
-        self.monitor = Monitor.for_config(self.config, view, title=f"arb run {run_id} ({self.mode} on {host})")
+        self.monitor = Monitor.for_config(self.config, view, title=f"arb run {run_id} ({self.mode} on {host})",
+                                          maker=partial(read_maker_now, self.sessions, run_id))
         if self.monitor is not None:
             risk.on_event = told_to_all(self.incidents_log.on_risk_event, self.monitor.risk_event)
             self.status.note(self.monitor.start(self.supervisor.spawn))

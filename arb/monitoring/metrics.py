@@ -15,7 +15,8 @@ Families (``arb_`` prefix; money in the quote currency, amounts in base units, t
 ``funnel_total{stage}``                counter    evaluations, crossed, profitable_after_fees, approved, executed
 ``rejections_total{reason}``           counter    decisions not traded, by reason (detection and executor)
 ``trades_total{outcome}``              counter    executed pairs by outcome (hedged, imbalanced, halted, ...)
-``orders_total{venue,status}``         counter    orders the executor sent, by the status they resolved to
+``orders_total{venue,status}``         counter    orders the executor sent (taker pairs), by the status they
+                                                  resolved to; a maker route's are ``maker_*`` below
 ``fills_total{venue}``                 counter    fills those orders carried
 ``pnl_quote{kind}``                    gauge      expected and realized (settled) PnL of executed pairs
 ``unsettled_pairs``                    gauge      executed pairs with an order not yet final
@@ -41,6 +42,25 @@ asset}``                                          clock (market time in a simula
 ``inventory_depleted{venue,asset}``    gauge      directions whose max_size the asset cannot fund there now
 =====================================  =========  =============================================================
 
+A maker route's families (labels ``symbol``, ``maker_venue``, ``taker_venue``) are
+:mod:`arb.store.maker_views`' figures, the run summary's maker lines, read from the run's database by the
+monitor's timer in a worker thread (:class:`~arb.monitoring.monitor.Monitor`) and published whole:
+
+=====================================  =========  =============================================================
+``maker_quotes_total``                 counter    quote orders sent
+``maker_quotes_refused_total``         counter    ... the venue refused (post-only would take, funds)
+``maker_quotes_filled_total``          counter    ... with at least one fill
+``maker_fills_total``                  counter    the quotes' fills
+``maker_hedges_total``                 counter    hedge orders sent
+``maker_flattens_total``               counter    the leg policy's flatten orders
+``maker_resting_quotes``               gauge      quotes resting on the maker venue now
+``maker_fill_to_hedge_seconds{stat}``  gauge      a fill seen -> its hedge sent: ``median``, ``max``
+``maker_unhedged_seconds{stat}``       gauge      a pair's first fill -> its last hedge fill: ``median``, ``max``
+``maker_unhedged_base``                gauge      base filled on the maker venue no hedge answered
+``maker_pnl_quote{part}``              gauge      the settled pairs' slippage: ``adverse`` selection, ``hedge``
+                                                  slippage
+=====================================  =========  =============================================================
+
 A registry per run (not prometheus_client's global one): two runs in one process never clash.
 """
 
@@ -62,6 +82,7 @@ from arb.errors import ArbError
 from arb.marketdata.book import Health
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.view import RunView
+from arb.store.maker_views import MakerNow, MakerRoute
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +134,7 @@ class RunMetrics:
         self._orders: dict[tuple[str, str], Buckets] = {}  # (venue, clock)
         # What a scrape reads: replaced whole by refresh() (one assignment), never changed in place.
         self.published: tuple[dict[str, Any], Any, dict[str, Any]] | None = None
+        self.maker: MakerNow | None = None  # the maker routes' figures, replaced whole (publish_maker)
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -138,6 +160,10 @@ class RunMetrics:
                     self._orders.setdefault((venue, clock), Buckets(ORDER_BUCKETS_S)).update(recorder)
         self.published = (snapshot, self._hot.cumulative(),
                           {key: b.cumulative() for key, b in self._orders.items()})
+
+    def publish_maker(self, figures: MakerNow) -> None:
+        """Publish the maker routes' figures as read from the store (on the run's loop, one assignment)."""
+        self.maker = figures
 
     def close(self) -> None:
         if self._server is not None:
@@ -168,6 +194,8 @@ class _Families(Collector):
         yield from _run(snap)
         yield from _positions(snap)
         yield from _inventory(snap)
+        if self._metrics.maker is not None:
+            yield from _maker(self._metrics.maker)
         hist = HistogramMetricFamily("arb_hot_path_latency_seconds", "Book update to decision, per decision.")
         hist.add_metric([], *hot)
         yield hist
@@ -293,6 +321,52 @@ def _risk(snap: dict[str, Any]) -> Iterator[Metric]:
                             value=_float(risk["pnl_today"]))
     yield GaugeMetricFamily("arb_daily_loss_limit_quote", "The daily loss limit, a positive number.",
                             value=_float(risk["daily_loss_limit"]))
+
+
+_ROUTE = ["symbol", "maker_venue", "taker_venue"]
+
+
+def _maker(figures: MakerNow) -> Iterator[Metric]:
+    routes = figures.routes
+
+    def labels(r: MakerRoute) -> list[str]:
+        return [r.symbol, r.maker_venue, r.taker_venue]
+
+    for name, doc, count in (
+            ("arb_maker_quotes", "Quote orders sent.", lambda r: r.quotes),
+            ("arb_maker_quotes_refused", "Quotes the venue refused.", lambda r: r.refused),
+            ("arb_maker_quotes_filled", "Quotes with at least one fill.", lambda r: r.quotes_filled),
+            ("arb_maker_fills", "The quotes' fills.", lambda r: r.maker_fills),
+            ("arb_maker_hedges", "Hedge orders sent.", lambda r: r.hedges),
+            ("arb_maker_flattens", "The leg policy's flatten orders.", lambda r: r.flattens)):
+        counter = CounterMetricFamily(name, doc, labels=_ROUTE)
+        for r in routes:
+            counter.add_metric(labels(r), count(r))
+        yield counter
+    resting = GaugeMetricFamily("arb_maker_resting_quotes", "Quotes resting on the maker venue now.", labels=_ROUTE)
+    for r in routes:
+        resting.add_metric(labels(r), float(figures.resting.get((r.symbol, r.maker_venue), 0)))
+    yield resting
+    for name, doc, field in (
+            ("arb_maker_fill_to_hedge_seconds", "A fill seen to its hedge sent.", "fill_to_hedge_ms"),
+            ("arb_maker_unhedged_seconds", "A pair's first fill to the hedge fill completing it.", "unhedged_ms")):
+        family = GaugeMetricFamily(name, doc, labels=[*_ROUTE, "stat"])
+        for r in routes:
+            spread = MakerRoute.spread(getattr(r, field))
+            if spread is not None:  # no pair yet: no figure, not 0
+                for stat, ms in zip(("median", "max"), spread, strict=True):
+                    family.add_metric([*labels(r), stat], float(ms / 1000))
+        yield family
+    unhedged = GaugeMetricFamily("arb_maker_unhedged_base", "Base filled on the maker venue no hedge answered.",
+                                 labels=_ROUTE)
+    pnl = GaugeMetricFamily("arb_maker_pnl_quote", "The settled pairs' slippage: adverse selection, hedge slippage.",
+                            labels=[*_ROUTE, "part"])
+    for r in routes:
+        unhedged.add_metric(labels(r), float(r.unhedged_base))
+        pnl.add_metric([*labels(r), "adverse"], float(r.adverse))
+        pnl.add_metric([*labels(r), "hedge"], float(r.hedge_slippage))
+    yield unhedged
+    yield pnl
 
 
 def _counts(name: str, doc: str, label: str, counts: dict[str, int]) -> CounterMetricFamily:

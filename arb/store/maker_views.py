@@ -1,5 +1,5 @@
 """A maker run's quoting figures, defined once: every surface (the run summary, ``arb report``, the
-dashboard, the metrics at the end) reads :func:`maker_routes`.
+dashboard, the Prometheus metrics) reads :func:`maker_routes`.
 
 Per route (symbol, maker venue -> taker venue), from the stored orders and fills:
 
@@ -18,6 +18,7 @@ Per route (symbol, maker venue -> taker venue), from the stored orders and fills
 
 :func:`resting_quotes`: the quotes resting on their venue as the store has them (``open`` or
 ``partially_filled``); at a run's end none, unless it ended without cancelling them (a crash).
+:func:`maker_now`: both at once, what a live surface reads on its timer.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from decimal import Decimal
 from statistics import median
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from arb.store.models import Opportunity, Order
 
@@ -123,6 +124,27 @@ def resting_quotes(session: Session, run_id: int) -> list[Order]:
     """The run's quotes resting now (status ``open`` or ``partially_filled``), oldest first."""
     return list(session.scalars(select(Order).where(Order.run_id == run_id, Order.purpose == "quote",
                                                     Order.status.in_(RESTING)).order_by(Order.id)))
+
+
+@dataclass(frozen=True, slots=True)
+class MakerNow:
+    """A run's maker figures as stored now: its routes, and the quotes resting per route."""
+
+    routes: tuple[MakerRoute, ...]
+    resting: dict[tuple[str, str], int]  # (symbol, maker venue) -> quotes resting
+
+
+def maker_now(session: Session, run_id: int) -> MakerNow:
+    resting: dict[tuple[str, str], int] = defaultdict(int)
+    for quote in resting_quotes(session, run_id):
+        resting[quote.symbol, quote.venue] += 1
+    return MakerNow(tuple(maker_routes(session, run_id)), dict(resting))
+
+
+def read_maker_now(sessions: sessionmaker[Session], run_id: int) -> MakerNow:
+    """:func:`maker_now` in a session of its own (a worker thread's: sessions are not shared across threads)."""
+    with sessions() as session:
+        return maker_now(session, run_id)
 
 
 def _ms(start: datetime, end: datetime) -> Decimal:

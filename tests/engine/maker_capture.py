@@ -43,6 +43,20 @@ def binance_maker_capture(directory: Path) -> Path:
     return out
 
 
+def first_seconds(capture: Path, seconds: int) -> Path:
+    """The capture's first ``seconds`` of receive time, beside it (``first-<seconds>s.jsonl``)."""
+    out = capture.with_name(f"first-{seconds}s.jsonl")
+    with capture.open() as f, out.open("w") as g:
+        first = None
+        for line in f:
+            ts = json.loads(line)["ts"]
+            first = ts if first is None else first
+            if ts >= first + seconds * 1000:
+                break
+            g.write(line)
+    return out
+
+
 def maker_config(directory: Path, capture: Path, *, name: str = "maker.toml", mode: str = "replay",
                  speed: str = "0", min_profit_bps: str = "0.5", perp_usdt: str = "10000", levels: int = 1) -> Path:
     """Quotes of 0.002 BTC on spot (maker fee 0), hedged on the perpetual (taker 0.017%), both paper venues

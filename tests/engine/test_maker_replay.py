@@ -19,7 +19,7 @@ from arb.cli import main
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import read_capture
 
-from .maker_capture import LATENCY_MS, binance_maker_capture, maker_config
+from .maker_capture import LATENCY_MS, binance_maker_capture, first_seconds, maker_config
 from .test_simulation import _rows
 
 D = Decimal
@@ -34,16 +34,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def first_minutes(capture: Path) -> Path:
     """The capture's first 150 s, where every fill of this config happens (a third of the replay's time)."""
-    out = capture.with_name("first-minutes.jsonl")
-    with capture.open() as f, out.open("w") as g:
-        first = None
-        for line in f:
-            ts = json.loads(line)["ts"]
-            first = ts if first is None else first
-            if ts >= first + 150_000:
-                break
-            g.write(line)
-    return out
+    return first_seconds(capture, 150)
 
 
 def _ms(value: str | datetime) -> int:
