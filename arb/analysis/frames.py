@@ -9,6 +9,7 @@ and how it traded (:mod:`arb.analysis.trading_frames`) and a sweep's points (:mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from arb.store import views
+from arb.store.maker_views import MakerRoute
 from arb.store.models import Balance, Opportunity, Order, Run
 
 BPS = Decimal(10_000)
@@ -104,10 +106,15 @@ def market_span(run: Run, opps: pd.DataFrame) -> tuple[datetime | None, datetime
     return start, end
 
 
-def funnel_stages(run: Run, opps: pd.DataFrame) -> tuple[dict[str, int], str]:
+def funnel_stages(run: Run, opps: pd.DataFrame, maker: Sequence[MakerRoute] = ()) -> tuple[dict[str, int], str]:
     """The run summary's funnel stages; without a summary (a crashed or running run) the two the
-    opportunity rows give (crossed, executed), and a note saying so."""
+    opportunity rows give (crossed, executed), and a note saying so. A run that only quoted (``maker``: its
+    routes, ``store/maker_views.py``; detection evaluated nothing) has its quotes' stages instead, as its
+    summary prints them: quotes sent, quotes filled, pairs executed."""
     funnel = (run.summary or {}).get("funnel")
+    if maker and not (funnel or {}).get("evaluations"):
+        return {"quotes": sum(r.quotes for r in maker), "quotes_filled": sum(r.quotes_filled for r in maker),
+                "executed": int((opps.decision == "executed").sum())}, ""
     if funnel:
         return {k: int(v) for k, v in funnel.items() if isinstance(v, int)}, ""
     stages = {"crossed": len(opps), "executed": int((opps.decision == "executed").sum())}

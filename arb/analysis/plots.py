@@ -25,7 +25,7 @@ from arb.display import Precision, money
 
 FUNNEL_STAGES = (("evaluations", "evaluated"), ("crossed", "crossed"),
                  ("profitable_after_fees", "profitable after fees"), ("approved", "approved"),
-                 ("executed", "executed"))
+                 ("quotes", "quotes sent"), ("quotes_filled", "quotes filled"), ("executed", "executed"))
 STAGE_LABELS = {"decision_to_sent_ms": "decision → sent", "sent_to_ack_ms": "sent → acknowledged",
                 "ack_to_first_fill_ms": "acknowledged → first fill",
                 "first_to_last_fill_ms": "first → last fill"}
@@ -108,7 +108,7 @@ def funnel_figure(stages: dict[str, int], stages_note: str, rejected: dict[str, 
     names = [key for key, _ in FUNNEL_STAGES if key in stages]
     _log_bars(left, [dict(FUNNEL_STAGES)[k] for k in names], [stages[k] for k in names],
               ["0.55"] * (len(names) - 1) + [EXECUTED_COLOUR], "funnel")
-    left.set_title(f"Opportunity funnel{stages_note}", loc="left")
+    left.set_title(f"{'Quote' if 'quotes' in stages else 'Opportunity'} funnel{stages_note}", loc="left")
     left.set_ylabel("stage")
     colours = reason_colours(list(rejected))
     ordered = sorted(rejected, key=lambda r: -rejected[r])

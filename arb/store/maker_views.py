@@ -16,6 +16,9 @@ Per route (symbol, maker venue -> taker venue), from the stored orders and fills
 - ``adverse``, ``hedge_slippage``: the settled pairs' ``pnl_slippage`` in its two parts (``arb/accounting.py``):
   what the taker book's move between quote and hedge made, and the hedges' own slippage.
 
+:func:`maker_pairs`: the same figures pair by pair (the route's are their sums and concatenations), with each
+pair's expected and realized PnL, for the analysis notebook.
+
 :func:`resting_quotes`: the quotes resting on their venue as the store has them (``open`` or
 ``partially_filled``); at a run's end none, unless it ended without cancelling them (a crash).
 :func:`maker_now`: both at once, what a live surface reads on its timer.
@@ -65,55 +68,84 @@ class MakerRoute:
         return Decimal(median(values)).quantize(Decimal("0.01")), max(values).quantize(Decimal("0.01"))
 
 
+@dataclass(frozen=True, slots=True)
+class MakerPair:
+    """One maker-taker pair's figures: a quote's fills and the hedges (and flattens) answering them."""
+
+    opportunity_id: int
+    symbol: str
+    maker_venue: str
+    taker_venue: str
+    first_fill_at: datetime | None  # when arb recorded the quote's first fill (run's clock)
+    filled: Decimal  # base the quote filled
+    hedges: int
+    flattens: int
+    fill_to_hedge_ms: tuple[Decimal, ...]  # per hedge or flatten sent after a fill of its quote
+    unhedged_ms: Decimal | None  # first fill -> the answer fill completing it; None: never completed
+    unhedged_base: Decimal  # filled minus what the answers filled
+    expected: Decimal | None  # at quote time, as stored on the pair
+    realized: Decimal | None  # settled; None while unsettled
+    adverse: Decimal  # the taker book's move between quote and hedge (part of pnl_slippage)
+    hedge_slippage: Decimal  # the rest of pnl_slippage: the hedges' own
+
+
+def maker_pairs(session: Session, run_id: int) -> list[MakerPair]:
+    """The run's maker pairs, in order of their id (the order they opened)."""
+    pairs = session.scalars(
+        select(Opportunity).where(Opportunity.run_id == run_id, Opportunity.strategy == "maker")
+        .options(selectinload(Opportunity.orders).selectinload(Order.fills)).order_by(Opportunity.id)).all()
+    return [_pair(pair) for pair in pairs]
+
+
+def _pair(pair: Opportunity) -> MakerPair:
+    quotes = [o for o in pair.orders if o.purpose == "quote"]
+    maker = quotes[0].venue
+    quote_fills = sorted((f for o in quotes for f in o.fills), key=lambda f: (f.received_at or f.ts))
+    answers = [o for o in pair.orders if o.purpose in ("hedge", "flatten")]
+    latency: list[Decimal] = []
+    for order in answers:
+        sent = order.sent_at or order.created_at
+        before = [f.received_at for f in quote_fills if f.received_at is not None and f.received_at <= sent]
+        if before:
+            latency.append(_ms(max(before), sent))
+    filled = sum((f.amount for f in quote_fills), ZERO)
+    answered = sum((o.filled for o in answers), ZERO)
+    answer_fills = sorted(f.received_at for o in answers for f in o.fills if f.received_at is not None)
+    first = quote_fills[0].received_at if quote_fills else None
+    unhedged_ms = (_ms(first, answer_fills[-1]) if filled and answered >= filled and first is not None
+                   and answer_fills else None)
+    adverse = pair.pnl_adverse or ZERO
+    return MakerPair(
+        pair.id, pair.symbol, maker, pair.sell_venue if pair.buy_venue == maker else pair.buy_venue, first, filled,
+        sum(1 for o in answers if o.purpose == "hedge"), sum(1 for o in answers if o.purpose == "flatten"),
+        tuple(latency), unhedged_ms, filled - answered, pair.expected_profit, pair.realized_pnl, adverse,
+        (pair.pnl_slippage or ZERO) - adverse)
+
+
 def maker_routes(session: Session, run_id: int) -> list[MakerRoute]:
     """The run's routes, in order of their first quote; empty for a run without maker symbols."""
     quotes = session.scalars(select(Order).where(Order.run_id == run_id, Order.purpose == "quote")
                              .options(selectinload(Order.fills)).order_by(Order.id)).all()
     if not quotes:
         return []
-    pairs = {p.id: p for p in session.scalars(
-        select(Opportunity).where(Opportunity.strategy == "maker",
-                                  Opportunity.id.in_({q.opportunity_id for q in quotes if q.opportunity_id}))
-        .options(selectinload(Opportunity.orders).selectinload(Order.fills)))}
-    taker_of: dict[tuple[str, str], str] = {}
-    for pair in pairs.values():
-        maker = next(o.venue for o in pair.orders if o.purpose == "quote")
-        taker_of[pair.symbol, maker] = pair.sell_venue if pair.buy_venue == maker else pair.buy_venue
+    pairs: dict[tuple[str, str], list[MakerPair]] = defaultdict(list)
+    for pair in maker_pairs(session, run_id):
+        pairs[pair.symbol, pair.maker_venue].append(pair)
     by_route: dict[tuple[str, str], list[Order]] = defaultdict(list)
     for quote in quotes:
         by_route[quote.symbol, quote.venue].append(quote)
     out = []
     for (symbol, maker), route_quotes in by_route.items():
-        route_pairs = [pairs[q.opportunity_id] for q in route_quotes if q.opportunity_id in pairs]
-        latency: list[Decimal] = []
-        unhedged_ms: list[Decimal] = []
-        unhedged = ZERO
-        hedges = flattens = 0
-        for pair in route_pairs:
-            quote_fills = sorted((f for o in pair.orders if o.purpose == "quote" for f in o.fills),
-                                 key=lambda f: (f.received_at or f.ts))
-            answers = [o for o in pair.orders if o.purpose in ("hedge", "flatten")]
-            hedges += sum(1 for o in answers if o.purpose == "hedge")
-            flattens += sum(1 for o in answers if o.purpose == "flatten")
-            for order in answers:
-                sent = order.sent_at or order.created_at
-                before = [f.received_at for f in quote_fills if f.received_at is not None and f.received_at <= sent]
-                if before:
-                    latency.append(_ms(max(before), sent))
-            filled = sum((f.amount for f in quote_fills), ZERO)
-            answered = sum((o.filled for o in answers), ZERO)
-            unhedged += filled - answered
-            answer_fills = sorted(f.received_at for o in answers for f in o.fills if f.received_at is not None)
-            first = quote_fills[0].received_at if quote_fills else None
-            if filled and answered >= filled and first is not None and answer_fills:
-                unhedged_ms.append(_ms(first, answer_fills[-1]))
-        adverse = sum((p.pnl_adverse or ZERO for p in route_pairs), ZERO)
-        slippage = sum((p.pnl_slippage or ZERO for p in route_pairs), ZERO)
+        route_pairs = pairs.get((symbol, maker), [])
         out.append(MakerRoute(
-            symbol, maker, taker_of.get((symbol, maker), ""), len(route_quotes),
+            symbol, maker, route_pairs[0].taker_venue if route_pairs else "", len(route_quotes),
             sum(1 for q in route_quotes if q.status == "rejected"),
-            sum(1 for q in route_quotes if q.fills), sum(len(q.fills) for q in route_quotes), hedges, flattens,
-            tuple(latency), tuple(unhedged_ms), unhedged, adverse, slippage - adverse))
+            sum(1 for q in route_quotes if q.fills), sum(len(q.fills) for q in route_quotes),
+            sum(p.hedges for p in route_pairs), sum(p.flattens for p in route_pairs),
+            tuple(ms for p in route_pairs for ms in p.fill_to_hedge_ms),
+            tuple(p.unhedged_ms for p in route_pairs if p.unhedged_ms is not None),
+            sum((p.unhedged_base for p in route_pairs), ZERO), sum((p.adverse for p in route_pairs), ZERO),
+            sum((p.hedge_slippage for p in route_pairs), ZERO)))
     return out
 
 
