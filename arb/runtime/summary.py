@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from statistics import median
 from typing import Any
@@ -17,6 +18,8 @@ from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Fill, FillConflict, Opportunity, Order
 from arb.store.repo import inventory_check
 from arb.store.views import open_lots, run_pnl
+
+_US = timedelta(microseconds=1)
 
 
 def run_totals(session: Session, run_id: int,
@@ -70,9 +73,6 @@ def run_totals(session: Session, run_id: int,
             for venue, ms in sorted(latency.items())
         },
     }
-
-
-_US = __import__("datetime").timedelta(microseconds=1)
 
 
 def _maker_row(route: MakerRoute) -> dict[str, Any]:
