@@ -147,7 +147,8 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     Every event due at one market instant is delivered before the loop runs anything else (the venues'
     before arb's books), so no decision ever compares two venues at different instants, and ``arrival`` (the
     arrival rule, ``arb/runtime/arrival.py``) holds a request arriving at an instant until its events are in.
-    ``progress`` hears how many capture lines were read and the market time reached. ``delivered`` hears
+    ``progress`` hears how many book lines were read (the progress bar's unit: ``timeline.count_events``;
+    a paper venue's trade lines are read too, and not counted) and the market time reached. ``delivered`` hears
     that an instant's events are all applied; the source then lets the loop run (the decision loop decides
     that instant) before it reads the next lines, so reading ahead never delays a decision. At the end the
     market stops: time is held from then on (the run's end takes no market time, and timers left on the
@@ -163,6 +164,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     # due earlier when feeds lag unevenly.
     pending: list[tuple[int, int, int, str, CaptureLine, int]] = []  # ..., when it happened at the venue
     read = 0
+    book_lines = 0
     reached = origin_ms
 
     def due_s(due: int) -> float:
@@ -198,10 +200,11 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             if delivered is not None:
                 delivered()
             if progress is not None:
-                progress(read, reached)
+                progress(book_lines, reached)
 
     try:
         for read, event in enumerate(read_timeline(path, trades=bool(markets)), 1):
+            book_lines += event.type != "trade"
             venue = routes.get((event.venue, event.symbol))
             if venue is None:
                 continue
@@ -217,7 +220,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
         await apply_due(None)
         stop_market_time()  # held for good: the loop ends with the run
         if progress is not None:
-            progress(read, reached)
+            progress(book_lines, reached)
     finally:
         # However the source ends (its capture's end, or the run stopped meanwhile: Ctrl-C, the kill
         # switch, a test's stop), no event will be applied any more: a request waiting on the arrival rule

@@ -22,6 +22,7 @@ def test_progress_shows_in_plain_lines_and_in_the_rich_view() -> None:
 
         funnel = Funnel()
         books: list[object] = []
+        maker = None  # no maker symbol
 
         class clock:  # noqa: N801
             @staticmethod
@@ -52,6 +53,7 @@ def test_the_status_line_says_market_time_elapsed_and_why_decisions_were_rejecte
 
     class View:
         books: list[object] = []
+        maker = None
         incidents = None
 
         def __init__(self) -> None:
@@ -70,3 +72,25 @@ def test_the_status_line_says_market_time_elapsed_and_why_decisions_were_rejecte
     assert line.startswith("run 3 market 2021-08-20 00:42:40Z elapsed 0:00:00 "), line
     assert ("rejected 1339 (unprofitable_after_fees 1335, below_min_edge 2, below_min_amount 1, +1 more)"
             in line), line
+
+
+def test_a_replay_reading_trades_ends_its_progress_at_the_book_events_it_counted(tmp_path: Path) -> None:
+    """A paper venue reads the capture's trades too (the queue rule), which the bar's total does not count:
+    the bar counts book lines, so it ends at 100%, not past it (it showed 8363/3784 events, 221%)."""
+    from arb.config import load_config
+    from arb.engine import Engine
+    from arb.marketdata.timeline import count_events
+
+    from .maker_capture import binance_maker_capture, first_seconds, maker_config
+
+    capture = first_seconds(binance_maker_capture(tmp_path), 20)
+    path = maker_config(tmp_path, capture)
+    path.write_text(path.read_text().replace('status = "off"', 'status = "plain"\nstatus_interval_s = 3600'))
+    engine = Engine(load_config(path), db_url=f"sqlite:///{tmp_path / 'p.db'}", install_signal_handlers=False,
+                    status=StatusReporter("plain", interval_s=3600, stream=io.StringIO()))
+    import asyncio
+
+    asyncio.run(engine.run())
+    total = count_events(capture)
+    assert engine.status.total_events == total > 0
+    assert engine.status.done_events == total
