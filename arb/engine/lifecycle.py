@@ -14,6 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from arb.config import Config
 from arb.engine.database import RunDatabase, market_span
 from arb.engine.ending import RunResult, cancel_resting, halt_reason, run_summary
@@ -42,6 +44,7 @@ from arb.runtime.funnel import Funnel
 from arb.runtime.incidents import IncidentLog
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.logs import RUN_ID
+from arb.runtime.maker_watch import MakerWatch
 from arb.runtime.preflight import preflight
 from arb.runtime.quoting import QuotingDesk
 from arb.runtime.state import RunState
@@ -107,6 +110,9 @@ class Engine:
         self.dashboard: LiveDashboard | None = None
         self.run_id: int | None = None  # set once the run's row exists
         self.inventory: InventoryWatch | None = None  # built with the venues
+        # A maker run's quoting figures for the live surfaces, read from the store (None: no maker symbol,
+        # or no live surface to show them).
+        self.maker_watch: MakerWatch | None = None
         self._ended = False
         self._db: RunDatabase | None = None
 
@@ -238,13 +244,18 @@ class Engine:
         self.inventory = InventoryWatch({s: self.config.symbols[s].size for s in self.config.engine.symbols},
                                         self.venues.venues,
                                         size_keys={s: "quote_size" for s in self.config.maker_symbols})
+        monitoring = self.config.monitoring
+        if self.config.maker_symbols and (self.status.mode != "off" or monitoring.metrics_port is not None
+                                          or monitoring.dashboard_port is not None):
+            self.maker_watch = MakerWatch(partial(read_maker_now, self.sessions, run_id))
+            self.maker_watch.read_now()
+            self.supervisor.spawn("maker-watch", self.maker_watch.run)
         view = self._view(run_id, risk, host)
         if self.config.risk.kill_switch_file is not None:
             self.supervisor.spawn("kill-switch", partial(watch_kill_switch, risk))
         self.status.start(run_id, view, self.supervisor.spawn)
         # An alert says which run, in which mode, on which host: a trader may run several.
-        self.monitor = Monitor.for_config(self.config, view, title=f"arb run {run_id} ({self.mode} on {host})",
-                                          maker=partial(read_maker_now, self.sessions, run_id))
+        self.monitor = Monitor.for_config(self.config, view, title=f"arb run {run_id} ({self.mode} on {host})")
         if self.monitor is not None:
             risk.on_event = told_to_all(self.incidents_log.on_risk_event, self.monitor.risk_event)
             self.status.note(self.monitor.start(self.supervisor.spawn))
@@ -308,6 +319,12 @@ class Engine:
     async def _tear_down(self, venues: VenueSet, writer: DecisionWriter) -> None:
         """Whatever ended the run: the status view stopped, the monitor's final numbers and queued alerts
         sent, the writer flushed, the venues closed, signals given back, every supervised task stopped."""
+        if self.maker_watch is not None:  # the quotes cancelled, the pairs settled: the summary's figures
+            try:
+                self.maker_watch.finish()
+            except SQLAlchemyError as exc:  # the surfaces keep the figures last read; the summary reads its own
+                log.warning("maker figures: the final read failed (%s); the live surfaces show the last read",
+                            type(exc).__name__)
         self.status.stop()
         try:
             if self.monitor is not None:
@@ -346,7 +363,7 @@ class Engine:
                        balances=MappingProxyType(state.balances),
                        stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
                        trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason,
-                       mode=self.mode, host=host, inventory=self.inventory)
+                       mode=self.mode, host=host, inventory=self.inventory, maker=self.maker_watch)
 
     def _depletion(self, change: Depletion) -> None:
         """The inventory watch saw a direction become depleted or funded again: an incident, an alert."""

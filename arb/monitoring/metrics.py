@@ -42,9 +42,9 @@ asset}``                                          clock (market time in a simula
 ``inventory_depleted{venue,asset}``    gauge      directions whose max_size the asset cannot fund there now
 =====================================  =========  =============================================================
 
-A maker route's families (labels ``symbol``, ``maker_venue``, ``taker_venue``) are
-:mod:`arb.store.maker_views`' figures, the run summary's maker lines, read from the run's database by the
-monitor's timer in a worker thread (:class:`~arb.monitoring.monitor.Monitor`) and published whole:
+A maker route's families (labels ``symbol``, ``maker_venue``, ``taker_venue``) are the snapshot's ``maker``
+rows: :mod:`arb.store.maker_views`' figures, the run summary's maker lines, as the maker watch last read them
+from the run's database (``runtime/maker_watch.py``; in a worker thread, and once more at the end):
 
 =====================================  =========  =============================================================
 ``maker_quotes_total``                 counter    quote orders sent
@@ -82,7 +82,6 @@ from arb.errors import ArbError
 from arb.marketdata.book import Health
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.view import RunView
-from arb.store.maker_views import MakerNow, MakerRoute
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +133,6 @@ class RunMetrics:
         self._orders: dict[tuple[str, str], Buckets] = {}  # (venue, clock)
         # What a scrape reads: replaced whole by refresh() (one assignment), never changed in place.
         self.published: tuple[dict[str, Any], Any, dict[str, Any]] | None = None
-        self.maker: MakerNow | None = None  # the maker routes' figures, replaced whole (publish_maker)
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -160,10 +158,6 @@ class RunMetrics:
                     self._orders.setdefault((venue, clock), Buckets(ORDER_BUCKETS_S)).update(recorder)
         self.published = (snapshot, self._hot.cumulative(),
                           {key: b.cumulative() for key, b in self._orders.items()})
-
-    def publish_maker(self, figures: MakerNow) -> None:
-        """Publish the maker routes' figures as read from the store (on the run's loop, one assignment)."""
-        self.maker = figures
 
     def close(self) -> None:
         if self._server is not None:
@@ -194,8 +188,7 @@ class _Families(Collector):
         yield from _run(snap)
         yield from _positions(snap)
         yield from _inventory(snap)
-        if self._metrics.maker is not None:
-            yield from _maker(self._metrics.maker)
+        yield from _maker(snap.get("maker") or [])
         hist = HistogramMetricFamily("arb_hot_path_latency_seconds", "Book update to decision, per decision.")
         hist.add_metric([], *hot)
         yield hist
@@ -326,45 +319,45 @@ def _risk(snap: dict[str, Any]) -> Iterator[Metric]:
 _ROUTE = ["symbol", "maker_venue", "taker_venue"]
 
 
-def _maker(figures: MakerNow) -> Iterator[Metric]:
-    routes = figures.routes
+def _maker(routes: list[dict[str, Any]]) -> Iterator[Metric]:
+    if not routes:
+        return
 
-    def labels(r: MakerRoute) -> list[str]:
-        return [r.symbol, r.maker_venue, r.taker_venue]
+    def labels(r: dict[str, Any]) -> list[str]:
+        return [r["symbol"], r["maker_venue"], r["taker_venue"]]
 
-    for name, doc, count in (
-            ("arb_maker_quotes", "Quote orders sent.", lambda r: r.quotes),
-            ("arb_maker_quotes_refused", "Quotes the venue refused.", lambda r: r.refused),
-            ("arb_maker_quotes_filled", "Quotes with at least one fill.", lambda r: r.quotes_filled),
-            ("arb_maker_fills", "The quotes' fills.", lambda r: r.maker_fills),
-            ("arb_maker_hedges", "Hedge orders sent.", lambda r: r.hedges),
-            ("arb_maker_flattens", "The leg policy's flatten orders.", lambda r: r.flattens)):
+    for name, doc, key in (
+            ("arb_maker_quotes", "Quote orders sent.", "quotes"),
+            ("arb_maker_quotes_refused", "Quotes the venue refused.", "refused"),
+            ("arb_maker_quotes_filled", "Quotes with at least one fill.", "quotes_filled"),
+            ("arb_maker_fills", "The quotes' fills.", "maker_fills"),
+            ("arb_maker_hedges", "Hedge orders sent.", "hedges"),
+            ("arb_maker_flattens", "The leg policy's flatten orders.", "flattens")):
         counter = CounterMetricFamily(name, doc, labels=_ROUTE)
         for r in routes:
-            counter.add_metric(labels(r), count(r))
+            counter.add_metric(labels(r), r[key])
         yield counter
     resting = GaugeMetricFamily("arb_maker_resting_quotes", "Quotes resting on the maker venue now.", labels=_ROUTE)
     for r in routes:
-        resting.add_metric(labels(r), float(figures.resting.get((r.symbol, r.maker_venue), 0)))
+        resting.add_metric(labels(r), float(r["resting"]))
     yield resting
-    for name, doc, field in (
+    for name, doc, key in (
             ("arb_maker_fill_to_hedge_seconds", "A fill seen to its hedge sent.", "fill_to_hedge_ms"),
             ("arb_maker_unhedged_seconds", "A pair's first fill to the hedge fill completing it.", "unhedged_ms")):
         family = GaugeMetricFamily(name, doc, labels=[*_ROUTE, "stat"])
         for r in routes:
-            spread = MakerRoute.spread(getattr(r, field))
-            if spread is not None:  # no pair yet: no figure, not 0
-                for stat, ms in zip(("median", "max"), spread, strict=True):
-                    family.add_metric([*labels(r), stat], float(ms / 1000))
+            if r[key] is not None:  # no pair yet: no figure, not 0
+                for stat in ("median", "max"):
+                    family.add_metric([*labels(r), stat], float(Decimal(r[key][stat]) / 1000))
         yield family
     unhedged = GaugeMetricFamily("arb_maker_unhedged_base", "Base filled on the maker venue no hedge answered.",
                                  labels=_ROUTE)
     pnl = GaugeMetricFamily("arb_maker_pnl_quote", "The settled pairs' slippage: adverse selection, hedge slippage.",
                             labels=[*_ROUTE, "part"])
     for r in routes:
-        unhedged.add_metric(labels(r), float(r.unhedged_base))
-        pnl.add_metric([*labels(r), "adverse"], float(r.adverse))
-        pnl.add_metric([*labels(r), "hedge"], float(r.hedge_slippage))
+        unhedged.add_metric(labels(r), _float(r["unhedged_base"]))
+        pnl.add_metric([*labels(r), "adverse"], _float(r["adverse"]))
+        pnl.add_metric([*labels(r), "hedge"], _float(r["hedge_slippage"]))
     yield unhedged
     yield pnl
 

@@ -3,9 +3,7 @@
 Every ``interval_s`` of wall time (a simulation's loop runs on market time, as the status view explains)
 the monitor takes the run's snapshot once (:meth:`RunView.snapshot <arb.runtime.view.RunView.snapshot>`),
 publishes it to the metrics and looks for books that went stale; the risk gate's events reach the alerts
-as they happen (``RiskGate.on_event``). A run with maker symbols has its quoting figures
-(:func:`arb.store.maker_views.maker_now`) read from its database on the same timer, in a worker thread (the
-query grows with the run; the loop keeps trading meanwhile), and once more at the end. At the end of the run :meth:`Monitor.finish` publishes the final
+as they happen (``RiskGate.on_event``). At the end of the run :meth:`Monitor.finish` publishes the final
 numbers and delivers the alerts still queued; the metrics endpoint keeps serving the finished run until
 :meth:`Monitor.close` (``arb run`` exits right after its summary, which ends it).
 """
@@ -14,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from arb.config import Config
 from arb.execution.risk import RiskEvent
@@ -23,17 +21,14 @@ from arb.monitoring.metrics import RunMetrics
 from arb.runtime.depletion import Depletion
 from arb.runtime.supervisor import Spawn
 from arb.runtime.view import RunView
-from arb.store.maker_views import MakerNow
 
 INTERVAL_S = 1.0
 
 
 class Monitor:
     def __init__(self, view: RunView, *, metrics_port: int | None = None, alert_urls: Sequence[str] = (),
-                 title: str = "arb", interval_s: float = INTERVAL_S,
-                 maker: Callable[[], MakerNow] | None = None) -> None:
+                 title: str = "arb", interval_s: float = INTERVAL_S) -> None:
         self.view = view
-        self.maker = maker if metrics_port is not None else None  # reads the store: only for the metrics
         self.metrics_port = metrics_port
         self.metrics = RunMetrics(view) if metrics_port is not None else None
         self.alerts = Alerts(alert_urls, title=title) if alert_urls else None
@@ -42,15 +37,12 @@ class Monitor:
         self._stopped = threading.Event()
 
     @classmethod
-    def for_config(cls, config: Config, view: RunView, *, title: str,
-                   maker: Callable[[], MakerNow] | None = None) -> Monitor | None:
-        """The monitor ``[monitoring]`` asks for; None when it asks for nothing (the default). ``maker``: the
-        run's maker figures as stored now, for a run quoting (``config.maker_symbols``)."""
+    def for_config(cls, config: Config, view: RunView, *, title: str) -> Monitor | None:
+        """The monitor ``[monitoring]`` asks for; None when it asks for nothing (the default)."""
         m = config.monitoring
         if m.metrics_port is None and not m.alert_urls:
             return None
-        return cls(view, metrics_port=m.metrics_port, alert_urls=m.alert_urls, title=title,
-                   maker=maker if config.maker_symbols else None)
+        return cls(view, metrics_port=m.metrics_port, alert_urls=m.alert_urls, title=title)
 
     def start(self, spawn: Spawn) -> str:
         """Serve the metrics, take the first snapshot and keep them current; what was started, for a
@@ -61,7 +53,6 @@ class Monitor:
             started.append(f"metrics on http://127.0.0.1:{port}/metrics")
         if self.alerts is not None:
             started.append(f"alerts to {len(self.alerts.destinations)} destination(s)")
-        self._publish_maker(self.maker() if self.maker is not None else None)
         self.tick()
         spawn("monitor", self._loop)
         return ", ".join(started)
@@ -88,7 +79,6 @@ class Monitor:
         """The run has ended: publish its final numbers and deliver what is queued (waiting in a thread:
         a webhook may be served by this very loop)."""
         self._stopped.set()
-        self._publish_maker(self.maker() if self.maker is not None else None)  # the rows the summary reads
         self.tick()
         if self.alerts is not None:
             await asyncio.to_thread(self.alerts.close)
@@ -98,15 +88,6 @@ class Monitor:
         if self.metrics is not None:
             self.metrics.close()
 
-    def _publish_maker(self, figures: MakerNow | None) -> None:
-        if figures is not None and self.metrics is not None:
-            self.metrics.publish_maker(figures)
-
     async def _loop(self) -> None:
         while not await asyncio.to_thread(self._stopped.wait, self.interval_s):
-            if self.maker is not None:
-                figures = await asyncio.to_thread(self.maker)
-                if self._stopped.is_set():  # finish() has published the final figures: these are older
-                    return
-                self._publish_maker(figures)
             self.tick()

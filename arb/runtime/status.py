@@ -1,7 +1,8 @@
 """What the engine shows while it runs: a compact live view on a terminal, plain log lines otherwise.
 
 It reads a :class:`~arb.runtime.view.RunView` of the run on its own timer (never from the hot path) and
-renders per-venue book health and age, updates per second, opportunities seen/executed/rejected, PnL,
+renders per-venue book health and age, updates per second, opportunities seen/executed/rejected (a maker
+route's quotes sent, resting and filled, its hedges and the base no hedge answered yet, in their place), PnL,
 balances and unhedged exposure per venue, the risk state (kill switch, breakers, daily loss against its
 limit), the last trades, and the failures handled underneath. The view is all it sees of the engine:
 read-only, and no import of ``arb.engine``.
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console, Group
@@ -26,7 +28,7 @@ from arb.display import Precision, money
 from arb.execution.risk import RiskState
 from arb.positions import equity, unrealized_total
 from arb.runtime.trades import TradeRecord
-from arb.runtime.view import RunView
+from arb.runtime.view import RunView, maker_rows
 
 if TYPE_CHECKING:
     from arb.config import Config
@@ -127,12 +129,27 @@ class StatusReporter:
         incidents = "".join(f" {label} {text}" for label, text in self._incidents())
         reasons = f" ({_top_reasons(f['rejected'])})" if f["rejected"] else ""
         account = "".join(f" {label} {text}" for label, text in self._account())
+        quoting = "".join(f" {label} {text}" for label, text in self._maker())
         last = self._recent(1)
         trade = f" last {last[0]}" if last else ""
         return (f"run {self._run_id} market {_market_time(now_ms)} elapsed {self._elapsed()} "
-                f"updates {f['book_updates']} ({rate:.0f}/s) crossed {f['crossed']} executed {f['executed']} "
+                f"updates {f['book_updates']} ({rate:.0f}/s){quoting} crossed {f['crossed']} executed {f['executed']} "
                 f"rejected {f['rejected_total']}{reasons} pnl {money(view.funnel.realized_pnl)} "
                 f"books {' '.join(books)}{account}{trade}{incidents}{progress}")
+
+    def _maker(self) -> list[tuple[str, str]]:
+        """Each maker route's quoting as the maker watch last read it (the summary's figures), as (label, text)."""
+        watch = self._engine.maker if self._engine is not None else None
+        if watch is None or watch.latest is None:
+            return []
+        out = []
+        for r in maker_rows(watch.latest):
+            base = r["symbol"].split("/")[0]
+            unhedged = money(Decimal(r["unhedged_base"]), self.precision.asset(base, r["maker_venue"]))
+            out.append((f"maker {r['symbol']} {r['maker_venue']}>{r['taker_venue']}",
+                        f"{r['quotes']} quotes, {r['resting']} resting, {r['quotes_filled']} filled, "
+                        f"{r['hedges']} hedges, unhedged {unhedged} {base}"))
+        return out
 
     def _account(self) -> list[tuple[str, str]]:
         """Balances per venue, unhedged exposure (when any) and the risk state, as (label, text)."""
@@ -244,7 +261,11 @@ class StatusReporter:
             age = now_ms - book.received_ts if book.received_ts is not None else None
             table.add_row(f"{book.venue} {book.symbol}", f"{book.health(now_ms).value}, {age} ms old")
         table.add_row("book updates", f"{f['book_updates']} ({rate:.0f}/s)")
-        table.add_row("crossed / approved", f"{f['crossed']} / {f['approved']}")
+        quoting = self._maker()
+        for label, text in quoting:
+            table.add_row(label, text)
+        if f["evaluations"] or not quoting:  # detection's stages: a run that only quotes has none
+            table.add_row("crossed / approved", f"{f['crossed']} / {f['approved']}")
         table.add_row("executed / rejected", f"{f['executed']} / {f['rejected_total']}")
         if f["rejected"]:
             table.add_row("rejected by reason", _top_reasons(f["rejected"]))

@@ -37,13 +37,20 @@ Snapshot shape (money and amounts are exact decimal strings; times are ISO 8601 
      "realized_by_route": [{"symbol": "LINK/USDT", "buy_venue": "htx", "sell_venue": "gate",
                             "realized": "0.0119"}],
      "inventory": {"window_s": 300.0, "seconds_to_empty": [{"venue": "htx", "asset": "USDT", "seconds": 812.5}],
-                   "depleted": []}}
+                   "depleted": []},
+     "maker": [{"symbol": "BTC/USDT", "maker_venue": "spot", "taker_venue": "perp", "quotes": 108, "refused": 1,
+                "quotes_filled": 28, "maker_fills": 92, "hedges": 40, "flattens": 0, "resting": 2,
+                "fill_to_hedge_ms": {"median": "0.00", "max": "210.00"},
+                "unhedged_ms": {"median": "10.00", "max": "220.00"}, "unhedged_base": "0",
+                "adverse": "-0.1174", "hedge_slippage": "-0.0097"}]}
 
 ``positions`` are the open positions the run's settled pairs left (``TradeLog.lots``), valued by
 :mod:`arb.positions` at each book's mid now (the valuation rule, on the run's clock); ``unrealized_pnl``
 and ``equity`` (realized + unrealized, per quote currency; None where a position has no mark) are that
 module's figures. ``inventory`` is the depletion watch's (``runtime/depletion.py``; ``seconds`` None: the
-balance did not fall over the window).
+balance did not fall over the window). ``maker`` (None for a run without maker symbols) is each maker route's
+quoting figures as the maker watch last read them (``runtime/maker_watch.py``: ``store/maker_views.py``'s, the
+run summary's maker lines) and its quotes resting; ``fill_to_hedge_ms`` and ``unhedged_ms`` None before a pair.
 """
 
 from __future__ import annotations
@@ -61,7 +68,9 @@ from arb.positions import Position, equity, mid, open_positions, unrealized_tota
 from arb.runtime.depletion import InventoryWatch
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
+from arb.runtime.maker_watch import MakerWatch
 from arb.runtime.trades import TradeLog, TradeRecord
+from arb.store.maker_views import MakerNow, MakerRoute
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class RunView:
     mode: str | None = None  # replay | paper | live
     host: str | None = None  # the machine the run is on
     inventory: InventoryWatch | None = None  # venues that cannot fund max_size, time to empty
+    maker: MakerWatch | None = None  # a maker run's quoting figures, as last read from the store
 
     def positions(self) -> list[Position]:
         """The open positions of the settled pairs, valued at each book's mid now."""
@@ -118,6 +128,7 @@ class RunView:
             "host": self.host,
             **self._money(),
             "inventory": self.inventory.snapshot() if self.inventory is not None else None,
+            "maker": maker_rows(self.maker.latest) if self.maker is not None and self.maker.latest else None,
         }
 
     def _money(self) -> dict[str, Any]:
@@ -133,6 +144,22 @@ class RunView:
             "realized_by_route": [{"symbol": sym, "buy_venue": b, "sell_venue": s, "realized": _exact(v)}
                                   for (sym, b, s), v in sorted(routes.items())],
         }
+
+
+def maker_rows(figures: MakerNow) -> list[dict[str, Any]]:
+    """Each maker route's figures as the snapshot gives them (exact strings; times as the summary rounds)."""
+    rows = []
+    for r in figures.routes:
+        latency, unhedged = MakerRoute.spread(r.fill_to_hedge_ms), MakerRoute.spread(r.unhedged_ms)
+        rows.append({
+            "symbol": r.symbol, "maker_venue": r.maker_venue, "taker_venue": r.taker_venue, "quotes": r.quotes,
+            "refused": r.refused, "quotes_filled": r.quotes_filled, "maker_fills": r.maker_fills,
+            "hedges": r.hedges, "flattens": r.flattens, "resting": figures.resting.get((r.symbol, r.maker_venue), 0),
+            "fill_to_hedge_ms": None if latency is None else {"median": _exact(latency[0]), "max": _exact(latency[1])},
+            "unhedged_ms": None if unhedged is None else {"median": _exact(unhedged[0]), "max": _exact(unhedged[1])},
+            "unhedged_base": _exact(r.unhedged_base), "adverse": _exact(r.adverse),
+            "hedge_slippage": _exact(r.hedge_slippage)})
+    return rows
 
 
 def book_row(book: OrderBook, now_ms: int) -> dict[str, Any]:

@@ -2,16 +2,20 @@
 (``tests/engine/maker_capture.py``), scraped over HTTP while it quotes and after it ends. While it runs the
 endpoint shows quotes resting and the route's counts growing; at the end every ``arb_maker_*`` family holds
 the run summary's maker row (``store/maker_views.py``, read back from the database), and the executor's
-``arb_orders_total`` plus the maker route's quotes, hedges and flattens are every order the summary counts."""
+``arb_orders_total`` plus the maker route's quotes, hedges and flattens are every order the summary counts.
+The status view shows the same figures."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+import re
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from arb.config import load_config
 from arb.engine import Engine
@@ -92,3 +96,15 @@ async def test_a_maker_runs_metrics_show_its_quotes_while_running_and_its_summar
     executor_orders = sum(by_label(after.get("arb_orders_total", []), "venue", "status").values())
     assert executor_orders + row["quotes"] + row["hedges"] + row["flattens"] == s["orders"]
     assert by_label(after["arb_pnl_quote"], "kind")[("realized",)] == float(Decimal(s["realized_pnl"]))
+
+    # The status view reads the same figures (the maker watch's last read): its line and its table.
+    match = re.search(r" maker BTC/USDT spot>perp (\d+) quotes, (\d+) resting, (\d+) filled, (\d+) hedges, "
+                      r"unhedged (\S+) BTC ", engine.status.line())
+    assert match is not None, engine.status.line()
+    assert [int(n) for n in match.groups()[:4]] == [row["quotes"], 0, row["quotes_filled"], row["hedges"]]
+    assert Decimal(match.group(5)) == Decimal(row["unhedged_base"])
+    out = io.StringIO()
+    Console(file=out, width=160, force_terminal=False).print(engine.status._table())
+    table = out.getvalue()
+    assert "maker BTC/USDT spot>perp" in table and match.group(0).split(" spot>perp ")[1].strip() in table, table
+    assert "crossed / approved" not in table  # detection's stages: this run only quoted
