@@ -16,7 +16,8 @@ counts, the status view and the ``arb_trades{outcome}`` metric (through ``arb.ru
 
 A maker pair (one quote's fills and their hedges) has its word from :func:`maker_outcome`: ``filled`` when
 its hedges answered all it filled, ``unwound`` when the leg policy flattened some of it, ``imbalanced`` with
-base left unhedged (dust below the taker's minimum, a failed hedge), ``unsettled`` until it is settled.
+base left unhedged (dust below the taker's minimum, a failed hedge), ``halted`` when that base was owed a
+hedge as the ``halt`` leg policy stopped the run, ``unsettled`` until it is settled.
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ def pair_outcome(executor_outcome: str | None, policy: str | None, entry_complet
     return _SETTLED.get(executor_outcome, executor_outcome)
 
 
-def maker_outcome(open_base: object, flattened: bool, settled: bool) -> str:
+def maker_outcome(open_base: object, flattened: bool, settled: bool, halted: bool = False) -> str:
     """The word for a maker pair: its settled ``open_base`` (nonzero: base no hedge answered), whether the
-    leg policy flattened any of it."""
+    leg policy flattened any of it, whether the run halted on it."""
     if not settled:
         return UNSETTLED
     if open_base:
-        return IMBALANCED
+        return HALTED if halted else IMBALANCED
     return UNWOUND if flattened else FILLED

@@ -158,6 +158,14 @@ class StoreJournal:
         """Give the kept connection back (the run's end)."""
         self._kept.close()
 
+    def halted(self) -> None:
+        """The run halts (a route's ``halt`` leg policy): every pair whose base is owed a hedge now is the
+        halt's (``maker_pairs.halt_pair``); settled at the end, their outcome says so."""
+        for quote_coid, pair in self._pairs.items():
+            if self.owes(quote_coid):
+                with self._sessions.begin() as s:
+                    maker_pairs.halt_pair(s, pair)
+
     def settle_all(self) -> None:
         """At the end: every pair settled as it stands, base still owed a hedge shown as its open position."""
         for quote_coid in list(self._pairs):
@@ -175,7 +183,7 @@ class StoreJournal:
                 return
             self._settled.add(pair)
             row = maker_pairs.pair_row(s, pair)
-        self._on_settled(row, result, maker_outcome(result.open_base, row.flattened, settled=True))
+        self._on_settled(row, result, maker_outcome(result.open_base, row.flattened, settled=True, halted=row.halted))
 
     def _pair_terms(self, maker: str, symbol: str, quote: Quote, now: datetime) -> MakerPairTerms:
         taker = self.taker_of[maker, symbol]

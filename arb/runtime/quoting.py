@@ -75,6 +75,7 @@ class QuotingDesk:
                  ) -> None:
         self.state = state
         self.venues = venues
+        self._risk = risk
         self._moved: set[str] = set()  # venues whose balances a settled pair changed since they were read
         self.books = RunBooks(books, now_ms, config.engine.book_depth)
         fees = {name: VenueFees(maker_fee_of(config, name), section.taker_fee)
@@ -148,9 +149,15 @@ class QuotingDesk:
         def failed(side: Side, waiting: Decimal) -> None:
             routes = self.routes[symbol]
             if any(route.halted for route in routes) and not self.state.halted:
+                self.journal.halted()
                 self.state.halted = True
-                self.state.stop_reason = (f"halted: {symbol} maker {side.value} hedges failed, {waiting:f} base "
-                                          "owed a hedge")
+                # As the executor's ("halted after opportunity 12"): every surface puts "halted:" before it.
+                base = symbol.split("/")[0]
+                owed = f"{waiting.normalize():f} {base} owed a hedge"
+                self.state.stop_reason = f"halted after the {symbol} maker {side.value} side's hedges failed, {owed}"
+                # As the executor halts: the risk gate's kill switch, so the status view, the metrics, the
+                # incidents and the alerts all say halt (RiskEvent "halt").
+                self._risk.engage_kill_switch(f"halt:maker_hedge_failed:{symbol} {side.value}: {owed}")
                 self.state.stop.set()
         return failed
 

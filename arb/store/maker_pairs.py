@@ -85,6 +85,7 @@ class PairRow:
     size: Decimal
     expected_profit: Decimal
     flattened: bool  # the leg policy flattened some of its base
+    halted: bool  # the run halted with its base owed a hedge (``halt_pair``)
 
 
 def link(session: Session, order_id: int, opportunity_id: int) -> None:
@@ -95,7 +96,18 @@ def link(session: Session, order_id: int, opportunity_id: int) -> None:
 def pair_row(session: Session, opportunity_id: int) -> PairRow:
     opp = session.get_one(Opportunity, opportunity_id)
     return PairRow(opp.id, opp.symbol, opp.buy_venue, opp.sell_venue, opp.size, opp.expected_profit,
-                   any(o.purpose == "flatten" and o.filled for o in opp.orders))
+                   any(o.purpose == "flatten" and o.filled for o in opp.orders), halted(opp))
+
+
+def halt_pair(session: Session, opportunity_id: int) -> None:
+    """The run halted (the ``halt`` leg policy) while this pair's base was owed a hedge: trading stopped on it,
+    which its outcome says (``halted``, as a taker pair the executor halted on)."""
+    opp = session.get_one(Opportunity, opportunity_id)
+    opp.detail = {**(opp.detail or {}), "halted": True}  # a new dict: the JSON column sees the change
+
+
+def halted(opp: Opportunity) -> bool:
+    return bool((opp.detail or {}).get("halted"))
 
 
 @dataclass(frozen=True, slots=True)

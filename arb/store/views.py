@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from arb.domain.outcomes import maker_outcome, pair_outcome
 from arb.positions import OpenLot
+from arb.store import maker_pairs
 from arb.store.models import Opportunity, Order
 
 VIEW_NAMES = (
@@ -287,7 +288,7 @@ def trades(session: Session, run_id: int, *, newest: int | None = None) -> list[
             bought, sold = (sum((f.amount for o in legs if o.side == side for f in o.fills), ZERO)
                             for side in ("buy", "sell"))
             outcome = maker_outcome(opp.open_base, any(o.purpose == "flatten" and o.filled for o in opp.orders),
-                                    opp.settled_at is not None)
+                                    opp.settled_at is not None, maker_pairs.halted(opp))
             rows.append(TradeRow(_pnl_row(opp), bought, sold, outcome))
             continue
         entry = [order for order in opp.orders if order.purpose == "entry"]

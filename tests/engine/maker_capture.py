@@ -119,3 +119,18 @@ markets."BTC/USDT" = {{ price_step = "0.1", amount_step = "0.001", min_amount = 
     path = directory / name
     path.write_text(text)
     return path
+
+
+def maker_halt_config(directory: Path, capture: Path, *, name: str = "halt.toml", extra: str = "") -> Path:
+    """:func:`maker_config` with a hedge that cannot be had: arb sees the perpetual's book 2 s late (its
+    stale-book bound raised to 10 s, so it still quotes), hedges at that book's price with no buffer and no
+    widening, once (``hedge_attempts = 1``), under the ``halt`` leg policy. On the first 150 s of the capture
+    the first fill's hedge (a maker sell, 0.002 BTC) finds the perpetual's asks gone and the run halts with
+    that base sold on spot and not bought back."""
+    path = maker_config(directory, capture, name=name)
+    text = path.read_text().replace('slippage_buffer_bps = "0.5"', 'slippage_buffer_bps = "0"\nhedge_widen_bps = "0"\n'
+                                    'hedge_attempts = 1\nleg_policy = "halt"')
+    head, perp = text.split("[venues.perp]")
+    perp = perp.replace(f"feed_latency_ms = {LATENCY_MS}", "feed_latency_ms = 2000")
+    path.write_text(f"{head}[venues.perp]{perp}\n[detection]\nmax_book_age_ms = 10000\n{extra}")
+    return path

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from engine.maker_capture import binance_maker_capture, first_seconds, maker_config
+from engine.maker_capture import binance_maker_capture, first_seconds, maker_config, maker_halt_config
 from sqlalchemy import create_engine, text
 
 from arb.cli import main
@@ -68,3 +68,27 @@ def test_the_notebook_shows_a_maker_runs_pairs_as_stored(tmp_path: Path, capsys:
     assert funnel["title"] == "Quote funnel"
     assert dict(zip(funnel["yticks"], funnel["bars"]["funnel"], strict=True)) == {
         "quotes sent": row["quotes"], "quotes filled": row["quotes_filled"], "executed": summary["funnel"]["executed"]}
+
+
+def test_the_notebook_shows_a_halted_maker_run_halted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The leg policy halted the run on its first pair (``maker_halt_config``): the notebook shows the pair's base
+    unhedged and the position it left open, as the summary stored them, and realized PnL without it."""
+    capture = first_seconds(binance_maker_capture(tmp_path), 150)
+    root = make_project(tmp_path / "arb", maker_halt_config(tmp_path, capture).read_text(encoding="utf-8"))
+    db_url = f"sqlite:///{root / 'arb.db'}"
+    assert main(["run", "--config", str(root / "config.toml"), "--db", db_url]) == 3
+    capsys.readouterr()
+
+    figures = records(execute(root / "notebooks" / "analysis.ipynb", root / "notebooks"))
+    summary = Truth(db_url, 1).summary
+    (row,) = summary["maker"]
+    (shown,) = figures["maker"]["routes"]
+    assert Decimal(shown["unhedged_base"]) == Decimal(row["unhedged_base"]) == Decimal("0.002")
+    top, _ = figures["maker"]["axes"]
+    assert top["title"].startswith("1 maker-taker pairs (1 settled): expected ") and "-> realized 0 USDT" in top["title"]
+    (position,) = summary["open_positions"]
+    (drawn,) = figures["equity"]["open_positions"]
+    assert {k: drawn[k] for k in ("venue", "symbol")} == {"venue": "spot", "symbol": "BTC/USDT"} == {
+        k: position[k] for k in ("venue", "symbol")}
+    assert Decimal(drawn["amount"]) == Decimal(position["amount"]) == Decimal("-0.002")
+    assert Decimal(figures["equity"]["realized"]) == Decimal(summary["realized_pnl"]) == 0
