@@ -164,10 +164,13 @@ class QuotingDesk:
     def find_unfinished(self, sessions: sessionmaker[Session]) -> int:
         """Read the quotes earlier runs left resting or unhedged (after reconciliation); each route takes its
         own over at its symbol's first book update, when the taker book can price their hedges. Returns how
-        many were found."""
+        many were found. A paper maker venue is new in every run: what an earlier run left on its own paper
+        venue (another replay's simulated market) is not this run's, and is left alone."""
         with sessions() as s:
             for symbol, routes in self.routes.items():
                 for route in routes:
+                    if self.venues.kinds[route.spec.maker] == "paper":
+                        continue
                     found = unfinished_quotes(s, route.spec.maker, symbol)
                     if found:
                         self._unfinished[symbol, route.spec.maker] = found

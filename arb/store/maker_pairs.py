@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from arb.accounting import money
 from arb.domain.market import Side
@@ -130,16 +130,21 @@ class UnfinishedQuote:
 
 def unfinished_quotes(session: Session, maker_venue: str, symbol: str) -> list[UnfinishedQuote]:
     """Quotes on ``maker_venue`` for ``symbol``, oldest first, that rest or that filled more than their pair's
-    hedges answered."""
-    quotes = session.scalars(select(Order).where(Order.purpose == "quote", Order.venue == maker_venue,
-                                                 Order.symbol == symbol).order_by(Order.id)).all()
+    hedges answered; not the base of a pair the run halted on (``halt_pair``): the halt told the operator to
+    flatten it by hand, so hedging it again at the next start would open the opposite position."""
+    quotes = session.scalars(
+        select(Order).where(Order.purpose == "quote", Order.venue == maker_venue, Order.symbol == symbol,
+                            or_(Order.status.in_(_RESTING), Order.filled > 0))  # the others are finished
+        .options(selectinload(Order.fills)).order_by(Order.id)).all()
     out = []
     for quote in quotes:
         resting = quote.status in _RESTING
         hedged = Decimal(0)
         if quote.opportunity_id is not None:
-            hedged = sum((o.filled for o in session.get_one(Opportunity, quote.opportunity_id).orders
-                          if o.purpose in ("hedge", "flatten")), Decimal(0))
+            pair = session.get_one(Opportunity, quote.opportunity_id)
+            if halted(pair) and not resting:
+                continue
+            hedged = sum((o.filled for o in pair.orders if o.purpose in ("hedge", "flatten")), Decimal(0))
         if not resting and quote.filled <= hedged:
             continue
         trade_ids = tuple(f.trade_id for f in quote.fills)
