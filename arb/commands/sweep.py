@@ -133,32 +133,49 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+MAKER_COLUMNS = ("quotes", "filled", "hedges", "adverse")
+
+
 def print_table(result: SweepResult, totals: dict[int, PointTotals], console: Console) -> None:
-    """One row per grid point: its values, its run in the database, executed, expected and realized PnL."""
+    """One row per grid point: its values, its run in the database, executed, expected and realized PnL; for a
+    maker config also its quotes sent and filled, its hedges and the adverse selection its pairs met."""
     keys = list(result.points[0].point) if result.points else []
+    quoted = any(t.maker is not None for t in totals.values())
     table = Table(title=f"sweep {result.sweep_id}", title_justify="left")
     for key in keys:
         table.add_column(key)
-    for name in ("run", "executed", "expected", "realized"):
+    for name in ("run", *(MAKER_COLUMNS if quoted else ()), "executed", "expected", "realized"):
         table.add_column(name, justify="right")
     for p in result.points:
         cells = [escape(printable(capture_label(v) if k == "capture" else v)) for k, v in p.point.items()]
         t = totals.get(p.run_id) if p.run_id is not None else None
         if t is None:
-            cells += ["-", "failed", "-", escape(printable(p.error or ""))]
+            cells += ["-", *(["-"] * len(MAKER_COLUMNS) if quoted else []), "failed", "-",
+                      escape(printable(p.error or ""))]
         else:
-            cells += [str(p.run_id), str(t.executed), money(t.expected), money(t.realized)]
+            m = t.maker
+            maker = ([str(m.quotes), str(m.quotes_filled), str(m.hedges), money(m.adverse)] if m is not None
+                     else ["0", "0", "0", "0"]) if quoted else []
+            cells += [str(p.run_id), *maker, str(t.executed), money(t.expected), money(t.realized)]
         table.add_row(*cells)
     console.print(table)
 
 
 def point_rows(result: SweepResult, totals: dict[int, PointTotals]) -> list[dict[str, Any]]:
-    """One row per grid point, exact: its values, its run, executed, expected and realized PnL as stored."""
+    """One row per grid point, exact: its values, its run, executed, expected and realized PnL as stored; for a
+    maker config its quotes sent and filled, its hedges and its adverse selection too."""
+    quoted = any(t.maker is not None for t in totals.values())
     rows = []
     for p in result.points:
         t = totals.get(p.run_id) if p.run_id is not None else None
+        m = t.maker if t else None
+        # The same keys in every row (a csv's header is the first row's): None where a point failed.
+        maker = ({"quotes": m.quotes, "quotes_filled": m.quotes_filled, "hedges": m.hedges,
+                  "adverse": format(m.adverse, "f")} if m is not None
+                 else dict.fromkeys(("quotes", "quotes_filled", "hedges", "adverse"),
+                                    None if t is None else 0)) if quoted else {}
         rows.append({**{k: (capture_label(v) if k == "capture" else v) for k, v in p.point.items()},
-                     "run_id": p.run_id, "executed": t.executed if t else None,
+                     "run_id": p.run_id, **maker, "executed": t.executed if t else None,
                      "expected": format(t.expected, "f") if t else None,
                      "realized": format(t.realized, "f") if t else None, "error": None if t else p.error})
     return rows

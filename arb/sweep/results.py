@@ -15,6 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from arb.errors import ArbError
 from arb.store.db import make_engine
+from arb.store.maker_views import maker_routes
 from arb.store.merge import merge_run
 from arb.store.repo import one_line
 from arb.store.views import run_pnl
@@ -55,13 +56,25 @@ def merge_point(future: Any, index: int, point: Point, sessions: Any, sweep_id: 
 
 
 @dataclass(frozen=True, slots=True)
+class MakerTotals:
+    """A maker run's quoting over its routes (``store/maker_views.py``, the summary's maker lines, summed)."""
+
+    quotes: int
+    quotes_filled: int
+    hedges: int
+    adverse: Decimal  # adverse selection: the taker book's move between quote and hedge
+
+
+@dataclass(frozen=True, slots=True)
 class PointTotals:
-    """A merged run's figures as stored: executed count and the sums of its stored settlement."""
+    """A merged run's figures as stored: executed count and the sums of its stored settlement; a maker
+    config's quoting too."""
 
     executed: int
     expected: Decimal
     realized: Decimal
     unsettled: int
+    maker: MakerTotals | None = None  # None: the run quoted nothing
 
 
 def point_totals(db_url: str, run_ids: Sequence[int]) -> dict[int, PointTotals]:
@@ -72,8 +85,12 @@ def point_totals(db_url: str, run_ids: Sequence[int]) -> dict[int, PointTotals]:
             out = {}
             for run_id in run_ids:
                 pnl = run_pnl(s, run_id)
+                routes = maker_routes(s, run_id)
+                maker = MakerTotals(sum(r.quotes for r in routes), sum(r.quotes_filled for r in routes),
+                                    sum(r.hedges for r in routes), sum((r.adverse for r in routes), Decimal(0))
+                                    ) if routes else None
                 out[run_id] = PointTotals(pnl.executed, pnl.totals["expected_pnl"], pnl.totals["realized_pnl"],
-                                          pnl.unsettled)
+                                          pnl.unsettled, maker)
             return out
     finally:
         engine.dispose()

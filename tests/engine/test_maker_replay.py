@@ -189,8 +189,15 @@ def test_a_sweep_point_arb_run_and_a_paper_run_of_a_maker_config_write_the_same_
                    "--min-profit-bps", "0.5,1", "--format", "json"])
     out, err = capsys.readouterr()
     assert status == 0, err
-    points = {p["min_profit_bps"]: p["run_id"] for p in json.loads(out)["points"]}
+    rows = json.loads(out)["points"]
+    points = {p["min_profit_bps"]: p["run_id"] for p in rows}
     assert set(points) == {"0.5", "1"}
+    # Each point's quoting, as its run's summary stored it (store/maker_views: the summary's maker lines).
+    for row in rows:
+        [(stored,)] = _query(sweep_db, f"SELECT summary FROM runs WHERE id = {row['run_id']}")
+        (route,) = (json.loads(stored) if isinstance(stored, str) else stored)["maker"]
+        assert (row["quotes"], row["quotes_filled"], row["hedges"], D(row["adverse"])) == (
+            route["quotes"], route["quotes_filled"], route["hedges"], D(route["adverse"])) != (0, 0, 0, 0)
 
     run_db = f"sqlite:///{tmp_path / 'run.db'}"
     assert main(["run", "--config", str(maker_config(tmp_path, capture, name="point.toml")), "--db", run_db]) == 0
