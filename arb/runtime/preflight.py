@@ -132,10 +132,11 @@ def check_maker_routes(config: Config, shown: str) -> None:
             if config.simulated:
                 raise ConfigError(shown, where, f"{venue} is a {kind} venue: in a simulation quotes rest on a "
                                   "paper venue (a sandbox's private stream runs on wall time, not market time)")
-            adapter = resolve(venue, section.adapter, section.ccxt_id).adapter
-            if not adapter.has_fill_stream:
-                raise ConfigError(shown, where, f"{venue}: arb takes no fill stream from the {adapter.key} adapter "
-                                  "yet, so quotes cannot rest there (a paper venue, or one whose adapter has one)")
+            ref = resolve(venue, section.adapter, section.ccxt_id)
+            refusal = ref.adapter.fill_stream_refusal(ref.ccxt_id)
+            if refusal is not None:
+                raise ConfigError(shown, where, f"{venue}: {refusal}, so quotes cannot rest there (a paper venue, "
+                                  "or one arb streams fills from)")
         for venue in (maker.maker_venue, maker.taker_venue):
             market = config.venues[venue].markets.get(symbol)
             if market is None:  # a live venue: its rules are read at the run's start

@@ -138,7 +138,6 @@ class VenueAdapter(Protocol):
     ccxt_ids: tuple[str, ...]  # the ccxt exchange ids it speaks for, the default first (empty: any)
     field_names: frozenset[str]  # the venue's own wire field names: never to appear outside arb/venues/
     has_sandbox: bool  # a local exchange arb can run in-process (``kind = "sandbox"``)
-    has_fill_stream: bool  # the account's fills pushed (a maker venue's, live or on the sandbox): ``fill_stream``
 
     def client_ids(self, ccxt_id: str) -> ClientIdFormat:
         """The venue's client-order-id format (paper venues of it issue the same ids)."""
@@ -150,6 +149,11 @@ class VenueAdapter(Protocol):
 
     def books_refusal(self, ccxt_id: str) -> str | None:
         """Why arb cannot stream this venue's books itself, or None."""
+        ...
+
+    def fill_stream_refusal(self, ccxt_id: str) -> str | None:
+        """Why arb takes no fill stream from this venue (the account's fills pushed, what a maker venue's
+        resting quotes fill by: ``fill_stream``), or None."""
         ...
 
     def check_sandbox_step(self, step: Decimal) -> None:
@@ -168,7 +172,7 @@ class VenueAdapter(Protocol):
     def fill_stream(self, venue: Venue, name: str, markets: Sequence[str]) -> FillStreaming:
         """``venue`` (live or on the sandbox, as opened) with the account's fill stream, and the stream's task
         to run beside it; ``markets``: the venue's symbols quoted there. ValueError when it has none
-        (``has_fill_stream``)."""
+        (``fill_stream_refusal``)."""
         ...
 
     def sandbox_command(self) -> SandboxCommand | None:

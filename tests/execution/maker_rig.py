@@ -49,8 +49,8 @@ from arb.store.repo import start_run
 from arb.venues.gate.private_stream import GatePrivateStream, for_exchange
 from arb.venues.gate.sandbox import Sandbox
 from arb.venues.gate.sandbox.matching import Event, OrderEvent, TradeEvent
-from arb.venues.gate.streamed import StreamedVenue
 from arb.venues.live import LiveVenue
+from arb.venues.live.streamed import StreamedVenue
 
 from .exposure import Exposure
 from .sandbox_rig import KEY, PAIR, SYMBOL, live_gate, sandbox_config

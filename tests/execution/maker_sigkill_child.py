@@ -26,7 +26,7 @@ from arb.quoting.sizing import Funds
 from arb.runtime.maker_journal import StoreJournal, VenueFees
 from arb.store.db import make_engine, make_session_factory
 from arb.venues.gate.private_stream import for_exchange
-from arb.venues.gate.streamed import StreamedVenue
+from arb.venues.live.streamed import StreamedVenue
 from execution.maker_rig import MAKER_BOOK, TAKER_BOOK, spec
 from execution.sandbox_rig import PAIR, SYMBOL, gate_venues
 

@@ -35,7 +35,7 @@ from arb.store.maker_pairs import unfinished_quotes
 from arb.store.migrate import upgrade_to_head
 from arb.venues.gate.private_stream import for_exchange
 from arb.venues.gate.sandbox import Sandbox
-from arb.venues.gate.streamed import StreamedVenue
+from arb.venues.live.streamed import StreamedVenue
 
 from .conftest import new_run
 from .maker_rig import MAKER_BOOK, TAKER_BOOK, TIMEOUT, SandboxBooks, assert_database_agrees, spec

@@ -1,11 +1,13 @@
 """A maker venue that is not simulated takes its fills from its adapter's private stream: ``open_venues``
 puts the Gate venue (here arb's in-process sandbox, on wall time as in a live rehearsal) behind its fill
 stream, under the engine's names, with the stream's task for the engine to supervise; a simulation's maker
-venue must be a paper venue, and a venue whose adapter has no stream is refused, each in one line."""
+venue must be a paper venue, and a live venue arb has no stream from is refused (Binance: futures; spot is
+taken, ``venues/binance/private_stream.py``), each in one line."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -85,4 +87,29 @@ def test_a_simulated_maker_venue_must_be_paper(tmp_path: Path) -> None:
         preflight(config, ports=False)
     text = str(caught.value)
     assert "symbols.LINK/USDT.maker.maker_venue" in text and "in a simulation quotes rest on a paper venue" in text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize(("ccxt_id", "refused"), [("binance", False), ("binanceusdm", True)])
+def test_a_live_binance_maker_venue_is_taken_on_spot_and_refused_on_futures_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ccxt_id: str, refused: bool) -> None:
+    from engine.maker_capture import maker_config
+
+    path = maker_config(tmp_path, tmp_path / "unused.jsonl", mode="live")
+    # Live: no capture, the paper taker venue mirrors the live books (no capture_venue).
+    text = re.sub(r"\[replay\][^[]*", "", path.read_text())
+    text = re.sub(r'capture_venue = "[a-z]+"\n', "", text)
+    text = text.replace('[venues.spot]\nkind = "paper"\nadapter = "binance"',
+                                    f'[venues.spot]\nkind = "live"\nadapter = "binance"\nccxt_id = "{ccxt_id}"')
+    path.write_text(text)
+    monkeypatch.setenv("ARB_SPOT_API_KEY", "key")
+    monkeypatch.setenv("ARB_SPOT_API_SECRET", "secret")
+    config = load_config(path)
+    if not refused:
+        preflight(config, ports=False)  # its fills come from Binance's user data (venues/binance/private_stream.py)
+        return
+    with pytest.raises(ConfigError) as caught:
+        preflight(config, ports=False)
+    text = str(caught.value)
+    assert "symbols.BTC/USDT.maker.maker_venue" in text and "spot only" in text and "binanceusdm" in text
     assert "\n" not in text

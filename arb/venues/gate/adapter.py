@@ -171,16 +171,15 @@ class GateAdapter:
                              "avg_deal_price", "amount_precision", "min_base_amount", "min_quote_amount",
                              "order_book_update"})
     has_sandbox: bool = True
-    has_fill_stream: bool = True  # spot.usertrades and spot.orders (venues/gate/private_stream.py)
 
     def client_ids(self, ccxt_id: str) -> ClientIdFormat:
         return CLIENT_IDS
 
     def fill_stream(self, venue: Venue, name: str, markets: Sequence[str]) -> FillStreaming:
-        """``venue`` behind :class:`~arb.venues.gate.streamed.StreamedVenue`: its account's trades from Gate's
+        """``venue`` behind :class:`~arb.venues.live.streamed.StreamedVenue`: its account's trades from Gate's
         private WebSocket (the sandbox's, for a sandbox venue), authenticated with the venue's key."""
         from arb.venues.gate.private_stream import for_exchange
-        from arb.venues.gate.streamed import StreamedVenue
+        from arb.venues.live.streamed import StreamedVenue
         from arb.venues.live.venue import LiveVenue
 
         inner: object = venue
@@ -197,6 +196,9 @@ class GateAdapter:
 
     def books_refusal(self, ccxt_id: str) -> str | None:
         return None  # our own WebSocket sync
+
+    def fill_stream_refusal(self, ccxt_id: str) -> str | None:
+        return None  # spot.usertrades and spot.orders (venues/gate/private_stream.py)
 
     def check_sandbox_step(self, step: Decimal) -> None:
         sandbox_decimals(step)

@@ -166,10 +166,10 @@ class GatePrivateStream:
         the fill listeners."""
         self._trade_listeners.append(listener)
 
-    def track(self, order_id: str, symbol: str) -> None:
+    def track(self, order_id: str, symbol: str, client_order_id: str | None = None) -> None:
         """An order of ours (the venue's id) to reconcile after a drop until it is known to be finished and
         delivered in full: call it when an order is acknowledged; an order the stream hears of is tracked
-        anyway."""
+        anyway. (``client_order_id``: Gate's trades carry it themselves, as ``text``.)"""
         pair = next((p for p, s in self.pairs.items() if s == symbol), symbol)
         self._orders.setdefault(order_id, _Order(pair))
 

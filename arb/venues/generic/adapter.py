@@ -89,10 +89,12 @@ class CcxtAdapter:
     ccxt_ids: tuple[str, ...] = ()  # any
     field_names: frozenset[str] = frozenset(f for facts in KNOWN.values() for f in facts.wire_fields)
     has_sandbox: bool = False
-    has_fill_stream: bool = False  # not yet: a ccxt venue's own private stream (watch_my_trades) is to come
+    def fill_stream_refusal(self, ccxt_id: str) -> str | None:
+        return (f"arb takes no fill stream from {ccxt_id} yet (each venue's private stream is checked against it "
+                "in its own package: binance spot and gate have one)")
 
     def fill_stream(self, venue: Venue, name: str, markets: Sequence[str]) -> FillStreaming:
-        raise ValueError(f"{name}: arb takes no fill stream from this venue yet")
+        raise ValueError(f"{name}: {self.fill_stream_refusal(name)}")
 
     def facts(self, ccxt_id: str) -> ClientIdFacts | None:
         """The venue's checked client-order-id facts; None when arb has none (no live trading)."""

@@ -1,18 +1,18 @@
-"""A Gate venue with its private fill stream: what a maker route quotes on (:class:`StreamedVenue`).
+"""A live venue with its private fill stream: what a maker route quotes on (:class:`StreamedVenue`).
 
-The order API is the venue's (``LiveVenue`` over ``GateExchange``, or any :class:`~arb.domain.venue.Venue`);
-the account's trades come from :class:`~arb.venues.gate.private_stream.GatePrivateStream`, the
-:class:`~arb.domain.venue.FillStream`. The one thing joining them: every order the venue acknowledges is
-:meth:`~GatePrivateStream.track`-ed, so a fill the stream never heard of (made while its socket was down,
-even for an order placed while it was down) is found by the REST reconciliation after the reconnect. An
-order the stream heard of first (a fill pushed before the placement's answer) is tracked already; tracking
-it again changes nothing.
+The order API is the venue's (``LiveVenue`` over the venue's ccxt class, or any
+:class:`~arb.domain.venue.Venue`); the account's trades come from the venue's own private stream, a
+:class:`TrackedFillStream` (Gate's ``venues/gate/private_stream.py``, Binance's
+``venues/binance/private_stream.py``). The one thing joining them: every order the venue acknowledges is
+``track``-ed, so a fill the stream never heard of (made while its socket was down, even for an order placed
+while it was down) is found by the REST reconciliation after the reconnect. An order the stream heard of
+first (a fill pushed before the placement's answer) is tracked already; tracking it again changes nothing.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from arb.domain.market import MarketRules
 from arb.domain.venue import (
@@ -24,14 +24,21 @@ from arb.domain.venue import (
     PreparedOrder,
     Venue,
 )
-from arb.venues.gate.private_stream import GatePrivateStream
+
+
+class TrackedFillStream(Protocol):
+    """A venue's private fill stream that reconciles, after each reconnect, the orders it was told of."""
+
+    def watch_fills(self, listener: FillListener) -> None: ...
+
+    def track(self, order_id: str, symbol: str, client_order_id: str | None = None) -> None: ...
 
 
 class StreamedVenue:
     """:class:`~arb.domain.venue.Venue` and :class:`~arb.domain.venue.FillStream`: ``venue``'s orders,
     ``stream``'s fills. Run ``stream.run()`` beside it (the engine's supervisor does)."""
 
-    def __init__(self, venue: Venue, stream: GatePrivateStream) -> None:
+    def __init__(self, venue: Venue, stream: TrackedFillStream) -> None:
         self.venue = venue
         self.stream = stream
         self.name = venue.name
@@ -76,7 +83,7 @@ class StreamedVenue:
 
     def _tracked(self, report: OrderReport) -> OrderReport:
         if report.venue_order_id is not None:
-            self.stream.track(report.venue_order_id, report.symbol)
+            self.stream.track(report.venue_order_id, report.symbol, report.client_order_id)
         return report
 
     def __getattr__(self, name: str) -> Any:  # the venue's extras (keep_warm, ping, line, exchange)
