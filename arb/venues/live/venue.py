@@ -115,7 +115,14 @@ class LiveVenue:
         return PreparedOrder(self.name, request, await self._capture(request))
 
     async def _capture(self, request: OrderRequest) -> WireRequest:
-        params = {"timeInForce": request.time_in_force.upper(), self.quirks.client_id_param: request.client_order_id}
+        params: dict[str, Any] = {self.quirks.client_id_param: request.client_order_id}
+        if request.time_in_force == "poc":
+            # Post-only in ccxt's unified words: each exchange class writes it in its own (Gate: time_in_force
+            # ``poc``; Binance spot: type ``LIMIT_MAKER``, which takes no timeInForce), where "POC" as a
+            # timeInForce is Gate's alone (Binance refuses it: every quote would have been refused).
+            params["postOnly"] = True
+        else:
+            params["timeInForce"] = request.time_in_force.upper()
         cap = await self._captured("write", self.exchange.create_order(
             request.symbol, "limit", request.side.value, str(request.amount), str(request.price), params))
         if cap is None:  # create_order returned without a write to capture: it placed the order some other way

@@ -5,7 +5,8 @@ own formats (developers.binance.com, spot API):
   (``apiKey`` and an HMAC-SHA256 hex ``signature`` of the other parameters sorted by name, ``k=v`` joined by
   ``&``), answered ``{"id", "status": 200, "result": {"subscriptionId": 0}}``; then the account's events,
   ``{"subscriptionId": 0, "event": {"e": "executionReport", ...}}``;
-- ``GET /api/v3/myTrades`` (signed, ``X-MBX-APIKEY``): the account's trades of a symbol, of one ``orderId``.
+- ``GET /api/v3/myTrades`` (signed, ``X-MBX-APIKEY``): the account's trades of a symbol, of one ``orderId``;
+- ``POST /api/v3/order`` (signed): an order accepted as ``NEW`` (its parameters kept for the test to read).
 
 A trade (:meth:`BinanceAccount.trade`) is kept for REST and, unless the socket is to miss it, pushed as the
 ``executionReport`` Binance sends for it: both describe the same trade.
@@ -77,6 +78,7 @@ class BinanceAccount:
     subscriptions: int = 0  # acknowledged subscriptions, over the account's life
     refused: int = 0
     rest_requests: list[dict[str, str]] = field(default_factory=list)
+    orders: list[dict[str, str]] = field(default_factory=list)  # POST /api/v3/order parameters, as sent
     subscribed_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def push(self, event: dict[str, Any]) -> None:
@@ -132,6 +134,22 @@ class BinanceAccount:
         return web.json_response(rows)
 
 
+    async def new_order(self, request: web.Request) -> web.Response:
+        body = await request.text()
+        payload, _, sent = (body or request.query_string).rpartition("&signature=")
+        expected = hmac.new(SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if request.headers.get("X-MBX-APIKEY") != KEY or sent != expected:
+            return web.json_response({"code": -1022, "msg": "Signature for this request is not valid."}, status=400)
+        params = {**dict(request.query), **dict(await request.post())}
+        self.orders.append(params)
+        return web.json_response({
+            "symbol": MARKET_ID, "orderId": 777, "orderListId": -1, "clientOrderId": params["newClientOrderId"],
+            "transactTime": 1_700_000_000_000, "price": params["price"], "origQty": params["quantity"],
+            "executedQty": "0", "cummulativeQuoteQty": "0", "status": "NEW",
+            "timeInForce": params.get("timeInForce", "GTC"), "type": params["type"], "side": params["side"],
+            "workingTime": 1_700_000_000_000, "fills": [], "selfTradePreventionMode": "EXPIRE_MAKER"})
+
+
 @asynccontextmanager
 async def serving() -> AsyncIterator[tuple[BinanceAccount, str]]:
     """The account and its base URL (``http://127.0.0.1:port``)."""
@@ -139,6 +157,7 @@ async def serving() -> AsyncIterator[tuple[BinanceAccount, str]]:
     app = web.Application()
     app.router.add_get("/ws-api/v3", account.ws_api)
     app.router.add_get("/api/v3/myTrades", account.my_trades)
+    app.router.add_post("/api/v3/order", account.new_order)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:

@@ -1,6 +1,6 @@
 """Binance spot's fill stream (``venues/binance/private_stream.py``) with ccxt's real Binance classes against a
 loopback account (``binance_user_data.py``: Binance's WebSocket API and REST in Binance's formats, signatures checked):
-a pushed trade is the fill REST reads back; a trade made while the socket was down is found by REST after the
+a post-only quote goes out as a LIMIT_MAKER order and is tracked; a pushed trade is the fill REST reads back; a trade made while the socket was down is found by REST after the
 re-subscription and delivered once, however often it is pushed again; a wrong key ends the stream with the
 venue's refusal; and the adapter streams spot only."""
 
@@ -20,7 +20,7 @@ from binance_user_data import KEY, SECRET, SYMBOL, BinanceAccount, Trade, servin
 from test_binance_adapter import _market
 
 from arb.domain.market import Side
-from arb.domain.venue import FillReport
+from arb.domain.venue import FillReport, OrderRequest
 from arb.venues.binance.adapter import ADAPTER
 from arb.venues.binance.private_stream import BinancePrivateStream
 from arb.venues.generic.adapter import guarded_venue
@@ -61,7 +61,9 @@ async def _rig(secret: str = SECRET) -> AsyncIterator[Rig]:
         exchange = ccxt_async.binance({"apiKey": KEY, "secret": secret})
         exchange.urls["api"] = {k: url + v.split(".com", 1)[1] if ".com" in v else v
                                 for k, v in exchange.urls["api"].items() if isinstance(v, str)}
-        exchange.set_markets([_market("binance")])
+        market = _market("binance")
+        market["info"] = {**market["info"], "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"]}  # as exchangeInfo
+        exchange.set_markets([market])
         venue = guarded_venue("bn", exchange, ADAPTER.facts("binance"))
         streaming = ADAPTER.fill_stream(venue, "bn", [SYMBOL])
         streamed = streaming.venue
@@ -86,9 +88,16 @@ async def rig() -> AsyncIterator[Rig]:
         yield r
 
 
-async def test_a_pushed_trade_is_the_fill_rest_reads_back(rig: Rig) -> None:
+async def test_a_post_only_quote_is_a_limit_maker_order_and_its_pushed_trade_is_the_fill_rest_reads_back(
+        rig: Rig) -> None:
     await rig.until("subscribed", lambda: rig.stream.subscriptions == 1 and rig.account.subscriptions == 1)
-    rig.stream.track("777", SYMBOL, CID)
+    # A quote as the maker route places it: post-only ("poc"), which Binance spot takes as type LIMIT_MAKER
+    # with no timeInForce (a "POC" timeInForce, Gate's word, it refuses).
+    report = await rig.venue.place(OrderRequest(CID, SYMBOL, Side.BUY, D("0.003"), D("60000"), "poc"))
+    (sent,) = rig.account.orders
+    assert sent["type"] == "LIMIT_MAKER" and "timeInForce" not in sent and sent["newClientOrderId"] == CID
+    assert (report.venue_order_id, report.client_order_id) == ("777", CID)
+    assert rig.stream.unsettled() == ["777"]  # tracked by the StreamedVenue: reconciled after a drop
     await rig.account.trade(_trade(1, "0.001", "0.001"))
     await rig.until("the pushed fill", lambda: len(rig.fills) == 1)
     (pushed,) = rig.fills
