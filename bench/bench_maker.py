@@ -75,7 +75,7 @@ from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
 from arb.venues.gate.private_stream import for_exchange
 from arb.venues.gate.sandbox import Account, PairSpec, Sandbox, SandboxConfig
-from arb.venues.gate.streamed import StreamedVenue
+from arb.venues.live.streamed import StreamedVenue
 
 D = Decimal
 KEY, SECRET = "bench-key", "bench-secret-not-real"
