@@ -1,8 +1,9 @@
 """Binance spot's fill stream (``venues/binance/private_stream.py``) with ccxt's real Binance classes against a
-loopback account (``binance_user_data.py``: Binance's WebSocket API and REST in Binance's formats, signatures checked):
-a post-only quote goes out as a LIMIT_MAKER order and is tracked; a pushed trade is the fill REST reads back; a trade made while the socket was down is found by REST after the
-re-subscription and delivered once, however often it is pushed again; a wrong key ends the stream with the
-venue's refusal; and the adapter streams spot only."""
+loopback account (``binance_user_data.py``: Binance's WebSocket API and REST in Binance's formats, signatures
+checked): a post-only quote goes out as a LIMIT_MAKER order and is tracked; a pushed trade is the fill REST
+reads back; a trade made while the socket was down is found by REST after the re-subscription and delivered
+once, however often it is pushed again; a wrong key ends the stream with the venue's refusal; and the adapter
+streams spot only."""
 
 from __future__ import annotations
 
