@@ -6,15 +6,22 @@ writer on the loop is never blocked; the loop keeps trading meanwhile) and keeps
 :meth:`RunView.snapshot <arb.runtime.view.RunView.snapshot>` takes them from here, so nothing on the run's
 loop queries the database. :meth:`MakerWatch.finish` reads once more on the loop when the run has ended (the
 desk has cancelled its quotes and settled its pairs): the last figures every surface shows are the summary's.
+A read that fails (the database busy or away) is said once, the surfaces keep the last figures read, and the
+watch reads again on its next tick: a display's read never stops a run that trades.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from arb.store.maker_views import MakerNow
+
+log = logging.getLogger(__name__)
 
 INTERVAL_S = 1.0
 
@@ -33,8 +40,19 @@ class MakerWatch:
     async def run(self) -> None:
         """Read in a worker thread every ``interval_s`` of wall time until :meth:`finish`."""
         self._stopped.clear()
+        failing = False
         while not await asyncio.to_thread(self._stopped.wait, self.interval_s):
-            figures = await asyncio.to_thread(self._read)
+            try:
+                figures = await asyncio.to_thread(self._read)
+            except SQLAlchemyError as exc:
+                if not failing:
+                    log.warning("maker figures: reading the database failed (%s); the live surfaces show the "
+                                "last read until it answers again", type(exc).__name__)
+                failing = True
+                continue
+            if failing:
+                log.info("maker figures: the database answers again")
+                failing = False
             if self._stopped.is_set():  # finish() has read the final figures: these are older
                 return
             self.latest = figures
