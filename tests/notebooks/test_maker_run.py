@@ -6,8 +6,10 @@ and the funnel is the quotes' (the summary prints no detection stages for a run 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine.maker_capture import binance_maker_capture, first_seconds, maker_config, maker_halt_config
@@ -20,15 +22,21 @@ from notebooks.truth import Truth
 ROUTE = "BTC/USDT spot->perp"
 
 
-def test_the_notebook_shows_a_maker_runs_pairs_as_stored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _notebook_on(tmp_path: Path, config: Callable[[Path, Path], Path], exit_status: int,
+                 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """``config`` (of the Binance capture's first 150 s) run by ``arb run`` in a project laid out like a
+    checkout, exiting ``exit_status``; then analysis.ipynb executed there: the database, the figures' records
+    and the run's stored summary."""
     capture = first_seconds(binance_maker_capture(tmp_path), 150)
-    root = make_project(tmp_path / "arb", maker_config(tmp_path, capture).read_text(encoding="utf-8"))
+    root = make_project(tmp_path / "arb", config(tmp_path, capture).read_text(encoding="utf-8"))
     db_url = f"sqlite:///{root / 'arb.db'}"
-    assert main(["run", "--config", str(root / "config.toml"), "--db", db_url]) == 0
-    capsys.readouterr()
-
+    assert main(["run", "--config", str(root / "config.toml"), "--db", db_url]) == exit_status
     figures = records(execute(root / "notebooks" / "analysis.ipynb", root / "notebooks"))
-    summary = Truth(db_url, 1).summary
+    return db_url, figures, Truth(db_url, 1).summary
+
+
+def test_the_notebook_shows_a_maker_runs_pairs_as_stored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db_url, figures, summary = _notebook_on(tmp_path, maker_config, 0)
     (row,) = summary["maker"]
     engine = create_engine(db_url)
     with engine.connect() as c:
@@ -73,14 +81,7 @@ def test_the_notebook_shows_a_maker_runs_pairs_as_stored(tmp_path: Path, capsys:
 def test_the_notebook_shows_a_halted_maker_run_halted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The leg policy halted the run on its first pair (``maker_halt_config``): the notebook shows the pair's base
     unhedged and the position it left open, as the summary stored them, and realized PnL without it."""
-    capture = first_seconds(binance_maker_capture(tmp_path), 150)
-    root = make_project(tmp_path / "arb", maker_halt_config(tmp_path, capture).read_text(encoding="utf-8"))
-    db_url = f"sqlite:///{root / 'arb.db'}"
-    assert main(["run", "--config", str(root / "config.toml"), "--db", db_url]) == 3
-    capsys.readouterr()
-
-    figures = records(execute(root / "notebooks" / "analysis.ipynb", root / "notebooks"))
-    summary = Truth(db_url, 1).summary
+    _, figures, summary = _notebook_on(tmp_path, maker_halt_config, 3)
     (row,) = summary["maker"]
     (shown,) = figures["maker"]["routes"]
     assert Decimal(shown["unhedged_base"]) == Decimal(row["unhedged_base"]) == Decimal("0.002")
