@@ -149,3 +149,16 @@ def test_the_adapter_streams_binance_spot_fills_only() -> None:
     for futures in ("binanceusdm", "binancecoinm"):
         refusal = ADAPTER.fill_stream_refusal(futures)
         assert refusal is not None and "spot only" in refusal and futures in refusal
+
+
+async def test_restarted_after_its_task_ended_the_stream_subscribes_again_and_delivers(rig: Rig) -> None:
+    """The supervisor restarts a stream whose task ended (``runtime/supervisor.py``): the same stream, its
+    connection closed as the task ended, subscribes again and hears the account."""
+    await rig.until("subscribed", lambda: rig.stream.subscriptions == 1)
+    rig.run.cancel()
+    await asyncio.gather(rig.run, return_exceptions=True)
+    rig.run = asyncio.create_task(rig.stream.run())
+    await rig.until("subscribed again", lambda: rig.stream.subscriptions == 2 and rig.account.subscriptions == 2)
+    rig.stream.track("777", SYMBOL, CID)
+    await rig.account.trade(_trade(1, "0.001", "0.001"))
+    await rig.until("the fill", lambda: [f.trade_id for f in rig.fills] == ["1"])
