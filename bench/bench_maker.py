@@ -200,6 +200,9 @@ class TimedJournal:
         if venue == "taker":
             self.hedge_answered.set()
 
+    async def amended(self, venue: str, report: OrderReport) -> None:
+        await self.inner.amended(venue, report)
+
     async def maker_fill(self, fill: FillReport) -> None:
         await self.inner.maker_fill(fill)
 

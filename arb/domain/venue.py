@@ -112,6 +112,9 @@ class Venue(Protocol):
 
     name: str
     client_ids: ClientIdFormat  # what this venue accepts as a client order id (its adapter declares it)
+    # ``amend`` cuts a resting order's amount in place, keeping its place in the queue (Gate's amend; a paper
+    # venue, whose matcher is Gate's rule). False: a smaller order is a cancel and a new one.
+    amends: bool
 
     def market_rules(self, symbol: str) -> MarketRules: ...
 
@@ -122,6 +125,11 @@ class Venue(Protocol):
     async def place(self, request: OrderRequest) -> OrderReport: ...
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport: ...
+
+    async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
+        """A resting order's amount (its total, what has filled included) cut to ``amount`` in place; only
+        where ``amends``. At or below what has filled, the venue finishes the order."""
+        ...
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport: ...
 

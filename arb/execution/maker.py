@@ -98,6 +98,10 @@ class Journal(Protocol):
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None: ...
 
+    async def amended(self, venue: str, report: OrderReport) -> None:
+        """A quote's amend answered: its amount is ``report.amount`` from now on (what filled included)."""
+        ...
+
     async def maker_fill(self, fill: FillReport) -> None: ...
 
 
@@ -124,6 +128,7 @@ class _Resting:
     client_order_id: str
     quoted_at_ms: int
     cancelling: bool = False
+    amending: bool = False  # an amend of its amount on the wire (``MakerRoute._amend``)
     filled: Decimal = Decimal(0)  # its fills from the stream
 
 
@@ -170,11 +175,14 @@ class MakerRoute:
         fresh = self._fresh(slot) if not stale else NoQuote("stale_book")
         resting = self._resting.get(slot)
         if resting is not None:
-            if resting.cancelling:
+            if resting.cancelling or resting.amending:
                 return
             reason = refresh_reason(resting.quote, resting.quoted_at_ms, fresh, now, spec.refresh,
                                     taker_book_stale=stale)
             if reason is None and self.ledger.may_quote(side):
+                return
+            if reason == "smaller" and self.maker.amends and isinstance(fresh, Quote) and self.ledger.may_quote(side):
+                await self._amend(slot, resting, fresh)
                 return
             log.debug("%s %s quote %s at %s: %s", spec.symbol, side, resting.client_order_id, resting.quote.price,
                       reason or "side over max_unhedged")
@@ -260,6 +268,31 @@ class MakerRoute:
             return
         await self.journal.answered(self.spec.maker, report)
         self._forget(slot, resting)
+
+    async def _amend(self, slot: Slot, resting: _Resting, fresh: Quote) -> None:
+        """``smaller``: cut the resting quote in place to what may rest now (its fills so far plus the fresh
+        quote's amount), keeping its place in the queue, which a cancel and a new quote would give up (the
+        venue's amend: ``Venue.amends``). A fill during the amend's flight comes from the stream like any
+        other; an amend that fails falls back to the cancel the refresh would otherwise make."""
+        target = resting.filled + fresh.amount
+        if target >= resting.quote.amount:
+            return  # what is left of it fits already
+        resting.amending = True
+        try:
+            report = await self.maker.amend(resting.client_order_id, self.spec.symbol, target)
+        except ArbError as exc:
+            log.info("%s %s quote %s: amend failed (%s); cancelling it", self.spec.symbol, slot[0],
+                     resting.client_order_id, exc)
+            resting.amending = False
+            if not resting.cancelling:
+                await self._cancel(slot, resting)
+            return
+        resting.amending = False
+        old = resting.quote
+        resting.quote = dataclasses.replace(old, amount=target, expected_profit=old.expected_profit * target / old.amount)
+        await self.journal.amended(self.spec.maker, report)
+        if report.state is not VenueState.OPEN or resting.filled >= target:
+            self._forget(slot, resting)
 
     def _forget(self, slot: Slot, resting: _Resting) -> None:
         """``resting`` no longer rests (a later quote in its slot, if any, is left alone)."""

@@ -127,6 +127,21 @@ class StoreJournal:
                 order_store.record_report(s, order_id, report, now)
         self._settle(self._answers[coid])
 
+    async def amended(self, venue: str, report: OrderReport) -> None:
+        """A quote cut in place: its row's amount (and its pair's quote amount) is the venue's now, then the
+        answer is recorded as any quote's."""
+        coid = report.client_order_id
+        if coid in self._terms:
+            self._terms[coid] = dataclasses.replace(self._terms[coid], quote_amount=report.amount)
+        now = self._now()
+        with self._sessions.begin() as s:
+            order_id = self._started(s, coid)
+            order_store.record_amend(s, order_id, report.amount, now)
+            if coid in self._pairs:
+                maker_pairs.quote_amended(s, self._pairs[coid], report.amount)
+            order_store.record_quote_report(s, order_id, report, now)
+        self._settle(self._answers[coid])
+
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
         """A request that failed: refused outright (``rejected``), or with an outcome it cannot prove
         (``unknown``: a timeout; reconciliation looks it up)."""

@@ -99,7 +99,7 @@ async def open_venues(
             venue: Venue
             if kind == "paper":
                 paper = _paper(config, name, books, clock, ref.adapter.client_ids(ref.ccxt_id),
-                               mirror=out.arrival is None)
+                               mirror=out.arrival is None, amends=ref.adapter.amends_in_place(ref.ccxt_id))
                 if out.arrival is not None:
                     names = config.venue_markets(name)
                     out.markets[name] = SimulatedMarket({s: names.market(s) for s in names.symbols},
@@ -174,7 +174,7 @@ def _latent(config: Config, name: str, venue: Venue, arrival: MarketArrival | No
 
 
 def _paper(config: Config, name: str, books: BookStore, clock: WallClock | MarketClock,
-           client_ids: ClientIdFormat, *, mirror: bool) -> PaperVenue:
+           client_ids: ClientIdFormat, *, mirror: bool, amends: bool) -> PaperVenue:
     """A paper venue speaks the venue's names like any other; :func:`_renamed` puts the engine's names on it.
     ``mirror``: on live books it mirrors the engine's books (under the engine's symbols); in a simulation the
     market source feeds it."""
@@ -191,4 +191,5 @@ def _paper(config: Config, name: str, books: BookStore, clock: WallClock | Marke
         config=paper_config,
         clock=clock.now,
         client_ids=client_ids,
+        amends=amends,
     )

@@ -74,6 +74,12 @@ def quote_filled(session: Session, opportunity_id: int, quote_order_id: int) -> 
     return size
 
 
+def quote_amended(session: Session, opportunity_id: int, amount: Decimal) -> None:
+    """The pair's quote was cut in place to ``amount`` (its expectation per unit unchanged)."""
+    opp = session.get_one(Opportunity, opportunity_id)
+    opp.detail = {**(opp.detail or {}), "quote_amount": str(amount)}  # a new dict: the JSON column sees it
+
+
 @dataclass(frozen=True, slots=True)
 class PairRow:
     """A settled pair as the live surfaces take it."""

@@ -212,6 +212,18 @@ def record_quote_report(session: Session, order_id: int, report: OrderReport, no
                              venue_order_id=report.venue_order_id, acked_at=now)
 
 
+def record_amend(session: Session, order_id: int, amount: Decimal, now: datetime) -> None:
+    """A resting quote's amount cut in place (the venue's amend answered it): the order's amount from now on,
+    and an event saying from what, in the order's current status (an amend changes no status by itself)."""
+    order = _locked(session, order_id)
+    if amount == order.amount:
+        return
+    session.add(OrderEvent(order_id=order.id, ts=now, from_status=order.status, to_status=order.status,
+                           detail=f"amended: amount {order.amount.normalize():f} -> {amount.normalize():f}"))
+    order.amount = amount
+    order.updated_at = now
+
+
 def record_fills(session: Session, order_id: int, fills: Iterable[FillReport], now: datetime, *,
                  detail: str | None = None) -> FillsAdded:
     """Fills found without an order report (reconciliation): store them and move the order to what they

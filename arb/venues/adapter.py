@@ -151,6 +151,11 @@ class VenueAdapter(Protocol):
         """Why arb cannot stream this venue's books itself, or None."""
         ...
 
+    def amends_in_place(self, ccxt_id: str) -> bool:
+        """Whether the venue cuts a resting order's amount in place, keeping its queue place (its paper
+        venues then do too)."""
+        ...
+
     def fill_stream_refusal(self, ccxt_id: str) -> str | None:
         """Why arb takes no fill stream from this venue (the account's fills pushed, what a maker venue's
         resting quotes fill by: ``fill_stream``), or None."""

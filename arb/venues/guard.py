@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import TypeVar
 
 from arb.domain.market import MarketRules
@@ -50,6 +51,7 @@ class GuardedVenue:
         self.inner = venue
         self.name = venue.name
         self.client_ids = venue.client_ids
+        self.amends = venue.amends
         # Alike in shape to other constructors' attribute lists (marketdata/book.py's reset): plain
         # assignments of what it was given.
         self.throttle = throttle
@@ -98,6 +100,10 @@ class GuardedVenue:
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self._once(CANCEL, symbol, lambda: self.inner.cancel(client_order_id, symbol))
+
+    async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
+        # Gate counts an amend against the placement budget (10/s per market), so it waits as a placement.
+        return await self._once(PLACE, symbol, lambda: self.inner.amend(client_order_id, symbol, amount))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self._once(FETCH_ORDER, symbol, lambda: self.inner.fetch_order(client_order_id, symbol))

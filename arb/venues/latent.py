@@ -29,6 +29,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import TypeVar
 
 from arb.domain.market import MarketRules
@@ -70,6 +71,7 @@ class LatentVenue:
         self.inner = inner
         self.name = inner.name
         self.client_ids = inner.client_ids
+        self.amends = inner.amends
         self.latency = latency
         self._rng = random.Random(f"{latency.seed}:{inner.name}")  # per venue: adding one changes no other's
         self._sleep = sleep
@@ -113,6 +115,9 @@ class LatentVenue:
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self._over_the_wire(lambda: self.inner.cancel(client_order_id, symbol))
+
+    async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
+        return await self._over_the_wire(lambda: self.inner.amend(client_order_id, symbol, amount))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self._over_the_wire(lambda: self.inner.fetch_order(client_order_id, symbol))

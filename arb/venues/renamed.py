@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from decimal import Decimal
 
 from arb.domain.market import MarketRules
 from arb.domain.market_names import MarketNames
@@ -36,6 +37,7 @@ class RenamedVenue:
         self.inner = inner
         self.name = inner.name
         self.client_ids = inner.client_ids
+        self.amends = inner.amends
         self.names = names
         self._symbol = {market: symbol for symbol, market in names.markets.items()}  # venue -> engine
         self._asset = {theirs: ours for ours, theirs in names.assets.items()}  # venue -> engine
@@ -79,6 +81,9 @@ class RenamedVenue:
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         return self._report(await self.inner.cancel(client_order_id, self.names.market(symbol)))
+
+    async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
+        return self._report(await self.inner.amend(client_order_id, self.names.market(symbol), amount))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
         return self._report(await self.inner.fetch_order(client_order_id, self.names.market(symbol)))

@@ -87,6 +87,10 @@ class ScriptedVenue:
     def client_ids(self) -> ClientIdFormat:
         return self.inner.client_ids
 
+    @property
+    def amends(self) -> bool:
+        return self.inner.amends
+
     def market_rules(self, symbol: str) -> MarketRules:
         return self.inner.market_rules(symbol)
 
@@ -121,6 +125,9 @@ class ScriptedVenue:
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self.inner.cancel(client_order_id, symbol)
+
+    async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
+        return await self.inner.amend(client_order_id, symbol, amount)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
         if self.lookup_error is not None:

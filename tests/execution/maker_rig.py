@@ -90,7 +90,7 @@ class HeldRest:
     cancel before the sandbox handles it; ``arm("create_order", before=False)`` lets the next placement be
     made and holds its answer. Installed before the sandbox starts (its routes are bound then)."""
 
-    HANDLERS = ("create_order", "cancel_order")
+    HANDLERS = ("create_order", "cancel_order", "amend_order")
 
     def __init__(self, sb: Sandbox) -> None:
         self._armed: dict[tuple[str, bool], Hold] = {}
@@ -234,6 +234,11 @@ class Journal:
         self.answers.append((venue, report))
         await self._changed()
 
+    async def amended(self, venue: str, report: OrderReport) -> None:
+        await self.store.amended(venue, report)
+        self.answers.append((venue, report))
+        await self._changed()
+
     async def maker_fill(self, fill: FillReport) -> None:
         await self.store.maker_fill(fill)
         self.maker_fills.append(fill)
@@ -267,6 +272,7 @@ class Rig:
     route: MakerRoute
     listeners: list[Callable[[FillReport], None]]  # what the route gave the fill stream
     sessions: sessionmaker[Session]  # the database the journal's store writes
+    funds: dict[str, Funds] = field(default_factory=dict)  # "now": what the route may quote on, a test changes it
 
     # -- the market ---------------------------------------------------------------------------------------
     def print_at_quote(self, side: Side, amount: Decimal) -> list[Event]:
@@ -366,7 +372,9 @@ def assert_database_agrees(sessions: sessionmaker[Session], sb_maker: Sandbox, s
             for order in sb.engine.orders.values():
                 if order.account == KEY:
                     row = orders[order.client_id]
-                    assert (row.venue, row.filled) == (name, order.filled_amount), order.client_id
+                    # its amount too: a quote cut in place (amend) is stored at the venue's new amount
+                    assert (row.venue, row.amount, row.filled) == (name, order.amount, order.filled_amount), \
+                        order.client_id
                     assert row.status in ("filled", "canceled"), (order.client_id, row.status)
         for pair in pairs:
             assert pair.strategy == "maker" and pair.settled_at is not None
@@ -441,8 +449,8 @@ async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,), levels: int = 1) -> A
                              lambda: datetime.fromtimestamp(clock() / 1000, UTC))
         stack.callback(store.close)  # its kept connection, before the database goes
         journal = Journal(sandboxes, store)
-        funds = Funds(D("1000"), D("100000"), D("1000"), D("100000"))
-        route = MakerRoute(spec(sides, levels=levels), maker, taker, books, journal, funds=lambda: funds,
+        funds = {"now": Funds(D("1000"), D("100000"), D("1000"), D("100000"))}
+        route = MakerRoute(spec(sides, levels=levels), maker, taker, books, journal, funds=lambda: funds["now"],
                            now_ms=clock, new_client_id=lambda purpose: f"t-{purpose}-{next(ids)}",
                            max_book_age_ms=5_000)
         watch(journal.exposure.seen)  # after the route's listener: it sees each fill as the route does
@@ -451,7 +459,7 @@ async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,), levels: int = 1) -> A
         task = asyncio.create_task(stream.run())
         try:
             rig = Rig(sb_maker, sb_taker, rest, taker_rest, valve, gate, stream, maker, taker, journal, clock,
-                      route, listeners, sessions)
+                      route, listeners, sessions, funds)
             await rig.connected()
             yield rig
         finally:

@@ -47,6 +47,9 @@ class Journal:
     async def answered(self, venue: str, report: OrderReport) -> None:
         pass
 
+    async def amended(self, venue: str, report: OrderReport) -> None:
+        pass
+
     async def maker_fill(self, fill: FillReport) -> None:
         pass
 

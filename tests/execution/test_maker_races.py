@@ -15,6 +15,7 @@ stream's reconnect waits for the test (``maker_rig.py``). In every one, at the e
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -76,6 +77,34 @@ async def test_a_fill_during_the_cancels_flight_is_hedged_once(amount: Decimal) 
         await refreshing
         assert order_of(rig, cid).filled_amount == amount
         assert order_of(rig, cid).status == ("cancelled" if amount < 1 else "closed")
+        await rig.route.close()
+        rig.assert_hedged_once()
+        assert len(rig.journal.sent_to("taker", "hedge")) == 1
+
+
+async def test_a_fill_during_the_amends_flight_is_hedged_once_and_the_amend_cuts_what_is_left() -> None:
+    """1b. The taker's base a bid's hedges would sell falls to 0.4: the route cuts its resting quote of 1 in
+    place (``smaller``: Gate's amend, ``PATCH /spot/orders/{text}``, keeps its queue place). The amend has left
+    arb and the sandbox has not handled it when a market trade fills 0.3 of the quote: the fill comes by push
+    while the amend is unanswered and is hedged; the amend then cuts the order to 0.4 in all, 0.1 left resting.
+    Nothing is quoted anew, and the database equals the sandboxes."""
+    async with maker_rig() as rig:
+        cid = await quoting(rig)
+        assert order_of(rig, cid).amount == 1
+        hold = rig.rest.arm("amend_order", before=True)
+        rig.funds["now"] = dataclasses.replace(rig.funds["now"], taker_base=D("0.4"))
+        refreshing = asyncio.ensure_future(rig.route.on_books())
+        await hold.wait_reached()  # the amend is on its way and unhandled
+        rig.print_at_quote(Side.BUY, D("0.3"))
+        await rig.fills(1)
+        await rig.settled()
+        assert rig.route.ledger.hedged(Side.BUY) == D("0.3")  # hedged before the amend was answered
+        hold.release()
+        await refreshing
+        order = order_of(rig, cid)
+        assert (order.amount, order.filled_amount, order.status) == (D("0.4"), D("0.3"), "open")
+        assert rig.route.resting[Side.BUY].amount == D("0.4")
+        assert len(rig.journal.sent_to("maker", "quote")) == 1  # the same quote, cut: none placed anew
         await rig.route.close()
         rig.assert_hedged_once()
         assert len(rig.journal.sent_to("taker", "hedge")) == 1

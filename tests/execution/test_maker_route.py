@@ -87,6 +87,9 @@ class Journal:
             self.hedges[report.client_order_id] = report
             self.exposure.append((self.now_ms(), report.side.opposite, -report.filled))
 
+    async def amended(self, venue: str, report: OrderReport) -> None:
+        self.log.append(("amended", venue, report.client_order_id))
+
     async def maker_fill(self, fill: FillReport) -> None:
         self.maker_fills.append(fill)
         self.exposure.append((self.now_ms(), fill.side, fill.amount))

@@ -57,6 +57,7 @@ QUIRKS = LiveQuirks(
     trade_client_id_keys=("text",),
     status_keys=("status", "finish_as"),  # ccxt reads finish_as first: a partly filled IOC is "cancelled"
     search_closed_on_miss=True,  # Gate finds orders by text only while they are open
+    amends_in_place=True,  # PATCH /spot/orders/{text}: an amount alone keeps the order's priority
     resync_clock_on=frozenset({"REQUEST_EXPIRED"}),
 )
 RESET_HEADERS = ("X-Gate-RateLimit-Reset-Timestamp",)
@@ -196,6 +197,9 @@ class GateAdapter:
 
     def books_refusal(self, ccxt_id: str) -> str | None:
         return None  # our own WebSocket sync
+
+    def amends_in_place(self, ccxt_id: str) -> bool:
+        return QUIRKS.amends_in_place  # PATCH /spot/orders/{id}
 
     def fill_stream_refusal(self, ccxt_id: str) -> str | None:
         return None  # spot.usertrades and spot.orders (venues/gate/private_stream.py)

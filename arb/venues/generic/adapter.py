@@ -89,6 +89,9 @@ class CcxtAdapter:
     ccxt_ids: tuple[str, ...] = ()  # any
     field_names: frozenset[str] = frozenset(f for facts in KNOWN.values() for f in facts.wire_fields)
     has_sandbox: bool = False
+    def amends_in_place(self, ccxt_id: str) -> bool:
+        return False  # ccxt's edit_order may be a cancel and a new order (Binance spot: cancelReplace)
+
     def fill_stream_refusal(self, ccxt_id: str) -> str | None:
         return (f"arb takes no fill stream from {ccxt_id} yet (each venue's private stream is checked against it "
                 "in its own package: binance spot and gate have one)")

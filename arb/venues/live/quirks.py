@@ -26,6 +26,9 @@ class LiveQuirks:
     # id only while they are open).
     search_closed_on_miss: bool = False
     closed_search_limit: int = 100
+    # ``edit_order`` of an amount keeps the order's place in the queue (Gate's amend, PATCH /spot/orders/{id}),
+    # taking the client id as the order id; elsewhere ccxt's edit may be a cancel and a new order.
+    amends_in_place: bool = False
     fills_page: int = 1000
     # Error labels after which the exchange's clock is re-measured (``sync_clock``, if it has one): ccxt's
     # request path may do this, and ``send`` bypasses that path.

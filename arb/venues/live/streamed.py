@@ -12,6 +12,7 @@ first (a fill pushed before the placement's answer) is tracked already; tracking
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from arb.domain.market import MarketRules
@@ -43,6 +44,7 @@ class StreamedVenue:
         self.stream = stream
         self.name = venue.name
         self.client_ids = venue.client_ids
+        self.amends = venue.amends
 
     def __repr__(self) -> str:
         return f"StreamedVenue({self.name!r})"
@@ -68,6 +70,9 @@ class StreamedVenue:
     # latent venues, the tests' fault injectors): a Protocol has no implementation to inherit.
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self.venue.cancel(client_order_id, symbol)
+
+    async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
+        return await self.venue.amend(client_order_id, symbol, amount)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self.venue.fetch_order(client_order_id, symbol)

@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from arb.domain.market import MarketRules
@@ -65,6 +66,7 @@ class LiveVenue:
         self.fee_marks = fee_marks  # prices fees charged in a fee token (Gate's GT: venues/gate/fee_marks.py)
         self.quirks = quirks
         self.client_ids = quirks.client_ids
+        self.amends = quirks.amends_in_place
         self._translate = translate
         self._wire_fetch = install_capture(exchange)
         self.line: OrderLine = order_line_of(exchange)
@@ -215,6 +217,14 @@ class LiveVenue:
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         return self._order(await self._call("cancel_order", client_order_id, symbol,
+                                            self._by_client_id(client_order_id)))
+
+    async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
+        if not self.amends:
+            raise VenueError(self.name, "this venue does not amend an order in place")
+        # ccxt's edit_order(id, symbol, type, side, amount, price): the client id as the order's id (Gate
+        # takes the text there, as it does to cancel), the amount alone.
+        return self._order(await self._call("edit_order", client_order_id, symbol, "limit", None, str(amount), None,
                                             self._by_client_id(client_order_id)))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:

@@ -83,9 +83,13 @@ class PaperVenue:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         ids: Callable[[], int] = next_venue_id,
         client_ids: ClientIdFormat = ClientIdFormat(),
+        amends: bool = True,
     ) -> None:
         self.name = name
         self.client_ids = client_ids  # the real venue's format, so a paper run issues the ids it would
+        # As the real venue: whether it amends an order in place (the matcher's amending rule is Gate's: an
+        # amount alone keeps the queue place); a venue that does not (Binance) cancels and places instead.
+        self.amends = amends
         self._books = dict(books or {})
         self._mirrored_at: dict[str, int] = {}
         self._rules = rules
@@ -168,6 +172,17 @@ class PaperVenue:
         now = self._clock()
         if order.is_open:
             self.matcher.cancel(order, (now - EPOCH) // MS)
+        return self._report(order, now)
+
+    async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
+        self.requests += 1
+        order = self._find(client_order_id)
+        now = self._clock()
+        if order.is_open:
+            try:
+                self.matcher.amend(order, (now - EPOCH) // MS, amount=amount)
+            except Refused as exc:
+                raise _error(self.name, exc) from None
         return self._report(order, now)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
