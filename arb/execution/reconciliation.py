@@ -5,7 +5,8 @@ so reconciliation can never write a state the live executor would have refused. 
 
 1. every order the database has in flight (``created``, ``submitted``, ``open``, ``partially_filled``,
    ``unknown``) is looked up by client id with spaced retries; found -> its report is applied and its
-   fills recorded; provably absent (not found, no trades) -> ``rejected``; otherwise stays ``unknown``.
+   fills recorded (a quote the venue holds at a smaller amount was cut in place by an amend whose answer
+   was lost: its row takes the venue's amount); provably absent (not found, no trades) -> ``rejected``; otherwise stays ``unknown``.
 2. open orders on the venue that the database does not know are recorded and flagged.
 3. fills since ``since`` are recorded idempotently on ``(venue, trade_id)`` and matched to their order
    by client id (or venue order id); an order whose fills exceed its recorded ``filled`` is advanced.
@@ -33,6 +34,7 @@ from arb.errors import OrderNotFound, VenueError
 from arb.execution.lookup import LookupPolicy, lookup_by_client_id
 from arb.store import orders as repo
 from arb.store.fills import add_fills
+from arb.store.maker_pairs import quote_amended
 from arb.store.models import Order
 from arb.store.settlement import settle_pending
 
@@ -93,9 +95,9 @@ async def reconcile(
 async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: ReconcileReport, lookup: LookupPolicy,
                      sleep: Callable[[float], Awaitable[None]], clock: Callable[[], datetime]) -> None:
     with sessions() as s:
-        pending = [(o.id, _request(o), o.created_at, o.status == OrderStatus.CREATED.value)
+        pending = [(o.id, _request(o), o.created_at, o.status == OrderStatus.CREATED.value, o.purpose == "quote")
                    for o in repo.in_flight_orders(s, venue.name)]
-    for order_id, request, created_at, still_created in pending:
+    for order_id, request, created_at, still_created, is_quote in pending:
         # Still ``created``: its run stopped between the write-ahead record and the leg's first transaction,
         # which would have written the order's first event (store/write_ahead.py).
         first_event = created_at if still_created else None
@@ -121,6 +123,13 @@ async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: Reconci
                 if first_event is not None:
                     repo.restore_first_event(s, order_id, first_event)
                 added = add_fills(s, order_id, [*result.report.fills, *fills], received_at=now)
+                if is_quote and result.report.amount < request.amount:
+                    # A quote cut in place whose answer was lost with the run that sent it (killed in the
+                    # amend's flight): the venue's amount is the truth, and its status is judged on it.
+                    repo.record_amend(s, order_id, result.report.amount, now, source="reconciliation")
+                    pair_id = s.get_one(Order, order_id).opportunity_id
+                    if pair_id is not None:
+                        quote_amended(s, pair_id, result.report.amount)
                 t = repo.record_report(s, order_id, replace(result.report, fills=()), now,
                                        detail="reconciliation")
             out.fills_added += added.new

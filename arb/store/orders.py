@@ -212,14 +212,16 @@ def record_quote_report(session: Session, order_id: int, report: OrderReport, no
                              venue_order_id=report.venue_order_id, acked_at=now)
 
 
-def record_amend(session: Session, order_id: int, amount: Decimal, now: datetime) -> None:
-    """A resting quote's amount cut in place (the venue's amend answered it): the order's amount from now on,
-    and an event saying from what, in the order's current status (an amend changes no status by itself)."""
+def record_amend(session: Session, order_id: int, amount: Decimal, now: datetime, *, source: str | None = None) -> None:
+    """A resting quote's amount cut in place (the venue's amend answered it, or ``source`` found it so): the
+    order's amount from now on, and an event saying from what, in the order's current status (an amend
+    changes no status by itself)."""
     order = _locked(session, order_id)
     if amount == order.amount:
         return
+    detail = f"amended: amount {order.amount.normalize():f} -> {amount.normalize():f}"
     session.add(OrderEvent(order_id=order.id, ts=now, from_status=order.status, to_status=order.status,
-                           detail=f"amended: amount {order.amount.normalize():f} -> {amount.normalize():f}"))
+                           detail=f"{source}: {detail}" if source else detail))
     order.amount = amount
     order.updated_at = now
 

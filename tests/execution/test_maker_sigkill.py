@@ -1,6 +1,7 @@
 """SIGKILL with a quote resting (issue #34's last race): on restart the quote is found by its client id, the
 fill that came in while arb was down is hedged once, and the quote is resumed, or with ``cancel_at_start``
-cancelled.
+cancelled. A third case kills arb in an amend's flight: the venue cut the quote, the answer was lost with the
+process, and the restart's reconciliation takes the venue's amount.
 
 A child process (``maker_sigkill_child.py``) quotes on this test's maker sandbox through the route and arb's
 store journal, and is SIGKILLed once its bid rests. The market then fills part of the bid. The restart is what
@@ -22,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from arb.domain.market import Side
 from arb.execution.lookup import LookupPolicy
@@ -33,6 +35,7 @@ from arb.runtime.quoting import take_over
 from arb.store.db import make_engine, make_session_factory
 from arb.store.maker_pairs import unfinished_quotes
 from arb.store.migrate import upgrade_to_head
+from arb.store.models import Order
 from arb.venues.gate.private_stream import for_exchange
 from arb.venues.gate.sandbox import Sandbox
 from arb.venues.live.streamed import StreamedVenue
@@ -57,9 +60,10 @@ async def _resting_marker(markers: Path, child: asyncio.subprocess.Process, log:
     return found[0]
 
 
-@pytest.mark.parametrize("cancel_at_start", [False, True], ids=["resumed", "cancelled"])
+@pytest.mark.parametrize(("cancel_at_start", "amended"), [(False, False), (True, False), (False, True)],
+                         ids=["resumed", "cancelled", "amended-in-flight"])
 async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once(
-        db_url: str, tmp_path: Path, cancel_at_start: bool) -> None:
+        db_url: str, tmp_path: Path, cancel_at_start: bool, amended: bool) -> None:
     upgrade_to_head(db_url)
     engine = make_engine(db_url)
     sessions = make_session_factory(engine)
@@ -89,8 +93,13 @@ async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once
                     child.kill()
                     await child.wait()
 
-            # While arb is down, the market fills 0.4 of the resting bid.
             [order] = [o for o in sb_maker.engine.orders.values() if o.client_id == quote_id]
+            if amended:  # arb's amend of the bid to 0.8 reached Gate; its answer died with the process
+                _, events = sb_maker.engine.amend(KEY, PAIR.id, str(order.id), {"amount": "0.8"},
+                                                  int(datetime.now(UTC).timestamp() * 1000))
+                sb_maker.publish(events)
+            amount = D("0.8") if amended else D("1")
+            # While arb is down, the market fills 0.4 of the resting bid.
             sb_maker.push_trade(PAIR.id, order.price, D("0.4"), "sell")
             assert order.filled_amount == D("0.4") and order.left > 0
 
@@ -118,8 +127,12 @@ async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once
                     await asyncio.wait_for(stream.subscribed.wait(), TIMEOUT)
                     with sessions() as s:
                         found = unfinished_quotes(s, "maker", SYMBOL)
-                    assert [(f.client_order_id, f.filled, f.hedged, f.resting) for f in found] == [
-                        (quote_id, D("0.4"), D(0), True)]  # found by its client id, its fill recorded
+                    assert [(f.client_order_id, f.amount, f.filled, f.hedged, f.resting) for f in found] == [
+                        (quote_id, amount, D("0.4"), D(0), True)]  # found by its client id, its fill recorded
+                    if amended:  # said on the order's events, and the pair's quote amount follows
+                        with sessions() as s:
+                            row = s.scalars(select(Order).where(Order.client_order_id == quote_id)).one()
+                            assert "reconciliation: amended: amount 1 -> 0.8" in [e.detail for e in row.events]
                     assert await take_over(route, journal, found, cancel=cancel_at_start)
                     async with asyncio.timeout(TIMEOUT):
                         while route._tasks or route.ledger.hedged(Side.BUY) < D("0.4"):
@@ -129,6 +142,7 @@ async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once
                         assert order.finish_as == "cancelled" and not route.resting
                     else:  # resumed: still this side's quote, and its next fill is hedged like any other
                         assert order.finish_as == "open" and route.resting[Side.BUY].price == order.price
+                        assert route.resting[Side.BUY].amount == amount
                         sb_maker.push_trade(PAIR.id, order.price, D("0.3"), "sell")
                         async with asyncio.timeout(TIMEOUT):
                             while route.ledger.hedged(Side.BUY) < D("0.7"):
@@ -138,7 +152,11 @@ async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once
                     hedges = [t for t in sb_taker.engine.trades if t.account == KEY]
                     assert sum((t.amount for t in hedges), D(0)) == (D("0.4") if cancel_at_start else D("0.7"))
                     journal.settle_all()
-                    assert_database_agrees(sessions, sb_maker, sb_taker)
+                    assert_database_agrees(sessions, sb_maker, sb_taker)  # the quote's amount included
+                    with sessions() as s:
+                        row = s.scalars(select(Order).where(Order.client_order_id == quote_id)).one()
+                        assert row.opportunity is not None
+                        assert D(row.opportunity.detail["quote_amount"]) == amount
                 finally:
                     journal.close()
                     task.cancel()
