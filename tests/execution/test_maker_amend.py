@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from arb.domain.market import MarketRules, Side
+from arb.domain.market import Side
 from arb.domain.venue import FillReport, OrderReport, OrderRequest
 from arb.eventloop.simloop import run_simulation
-from arb.execution.maker import MakerRoute, RouteSpec
-from arb.quoting.ledger import HedgeRules
-from arb.quoting.pricing import Quote, QuoteTerms
-from arb.quoting.refresh import RefreshRule
+from arb.execution.maker import MakerRoute
+from arb.quoting.pricing import Quote
 from arb.quoting.sizing import Funds
 from arb.venues.latent import Latency, LatentVenue
-from arb.venues.paper import PaperConfig, PaperVenue
 
-from .test_maker_leg_policy import MatcherBooks  # arb's view of the books: the matchers' own
+# arb's view of the books (the matchers' own) and the two paper venues on market time
+from .test_maker_leg_policy import SYMBOL, MatcherBooks, bid_route, paper_venues
 
-SYMBOL = "LINK/USDT"
 D = Decimal
-RULES = MarketRules("x", SYMBOL, D("0.01"), D("0.001"), D("0.001"), D("0"))
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LATENCY_S = 0.020
 
 
@@ -57,30 +52,12 @@ async def _quote_then_less_funds(trade_in_flight: Decimal | None, *, amends: boo
     sell) then falls to 0.4. With ``trade_in_flight``, a sell of that size prints at 100.50 5 ms after the amend
     leaves (it reaches the venue 20 ms after)."""
     loop = asyncio.get_running_loop()
-
-    def now_ms() -> int:
-        return round(loop.time() * 1000)
-
-    def clock() -> datetime:
-        return EPOCH + timedelta(milliseconds=now_ms())
-
-    venues = {name: PaperVenue(name, None, {SYMBOL: RULES}, {"USDT": D("1000"), "LINK": D("10")},
-                               config=PaperConfig(fee_rate=D("0"), maker_fee_rate=D("0")), clock=clock,
-                               amends=amends)
-              for name in ("maker", "taker")}
+    venues, now_ms = paper_venues([(D("100.50"), D("2")), (D("99"), D("5"))], amends=amends)
     maker, taker = venues["maker"], venues["taker"]
-    maker.on_book(SYMBOL, "snapshot", [(D("100.50"), D("2")), (D("99"), D("5"))], [(D("101"), D("5"))], 0)
-    taker.on_book(SYMBOL, "snapshot", [(D("100.5"), D("5"))], [(D("100.7"), D("5"))], 0)
     journal = Journal()
     taker_base = {"free": D("10")}
     ids = itertools.count(1)
-    spec = RouteSpec(SYMBOL, "maker", "taker", (Side.BUY,), D("1"),
-                     QuoteTerms(min_profit_bps=D("0"), slippage_buffer_bps=D("0"), maker_fee=D("0"), taker_fee=D("0"),
-                                maker_tick=RULES.price_step),
-                     RefreshRule(refresh_bps=D("10"), max_quote_age_ms=60_000),
-                     HedgeRules(RULES.amount_step, RULES.min_amount, RULES.min_notional, D("5"), max_attempts=3,
-                                retry_ms=100, widen_bps=D("10")),
-                     max_notional=D("1000"), leg_policy="halt")
+    spec = bid_route(D("5"))
     route = MakerRoute(spec, LatentVenue(maker, Latency(LATENCY_S, LATENCY_S)), taker, MatcherBooks(venues),
                        journal, funds=lambda: Funds(D("10"), D("1000"), taker_base["free"], D("1000")),
                        now_ms=now_ms, new_client_id=lambda purpose: f"{purpose}-{next(ids)}", max_book_age_ms=5_000)

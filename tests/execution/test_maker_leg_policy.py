@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -69,7 +69,10 @@ class MatcherBooks:
         return 0
 
 
-async def _fill_then_no_hedge(policy: str):
+def paper_venues(maker_bids: list[tuple[Decimal, Decimal]], *, amends: bool = True
+                 ) -> tuple[dict[str, PaperVenue], Callable[[], int]]:
+    """A maker and a taker paper venue on the simulated loop's market time (each 1000 USDT and 10 LINK, no
+    fees): the maker's book ``maker_bids`` / 101, the taker's 100.5 / 100.7 (5 each); and the clock in ms."""
     loop = asyncio.get_running_loop()
 
     def now_ms() -> int:
@@ -79,21 +82,32 @@ async def _fill_then_no_hedge(policy: str):
         return EPOCH + timedelta(milliseconds=now_ms())
 
     venues = {name: PaperVenue(name, None, {SYMBOL: RULES}, {"USDT": D("1000"), "LINK": D("10")},
-                               config=PaperConfig(fee_rate=D("0"), maker_fee_rate=D("0")), clock=clock)
+                               config=PaperConfig(fee_rate=D("0"), maker_fee_rate=D("0")), clock=clock,
+                               amends=amends)
               for name in ("maker", "taker")}
-    maker, taker = venues["maker"], venues["taker"]
-    maker.on_book(SYMBOL, "snapshot", [(D("99"), D("5"))], [(D("101"), D("5"))], 0)
-    taker.on_book(SYMBOL, "snapshot", [(D("100.5"), D("5"))], [(D("100.7"), D("5"))], 0)
-    journal = Journal(venues, now_ms)
-    failures: list[tuple[Side, Decimal]] = []
-    ids = itertools.count(1)
-    spec = RouteSpec(SYMBOL, "maker", "taker", (Side.BUY,), D("1"),
+    venues["maker"].on_book(SYMBOL, "snapshot", maker_bids, [(D("101"), D("5"))], 0)
+    venues["taker"].on_book(SYMBOL, "snapshot", [(D("100.5"), D("5"))], [(D("100.7"), D("5"))], 0)
+    return venues, now_ms
+
+
+def bid_route(max_unhedged: Decimal, leg_policy: str = "halt") -> RouteSpec:
+    """A bid of 1 LINK at no profit, fees or buffer: priced at the taker's best bid, 100.50."""
+    return RouteSpec(SYMBOL, "maker", "taker", (Side.BUY,), D("1"),
                      QuoteTerms(min_profit_bps=D("0"), slippage_buffer_bps=D("0"), maker_fee=D("0"), taker_fee=D("0"),
                                 maker_tick=RULES.price_step),
                      RefreshRule(refresh_bps=D("10"), max_quote_age_ms=60_000),
-                     HedgeRules(RULES.amount_step, RULES.min_amount, RULES.min_notional, D("0.5"), max_attempts=3,
+                     HedgeRules(RULES.amount_step, RULES.min_amount, RULES.min_notional, max_unhedged, max_attempts=3,
                                 retry_ms=100, widen_bps=D("10")),
-                     max_notional=D("1000"), leg_policy=policy)  # type: ignore[arg-type]
+                     max_notional=D("1000"), leg_policy=leg_policy)  # type: ignore[arg-type]
+
+
+async def _fill_then_no_hedge(policy: str):
+    venues, now_ms = paper_venues([(D("99"), D("5"))])
+    maker, taker = venues["maker"], venues["taker"]
+    journal = Journal(venues, now_ms)
+    failures: list[tuple[Side, Decimal]] = []
+    ids = itertools.count(1)
+    spec = bid_route(D("0.5"), policy)
     books = MatcherBooks(venues)
     route = MakerRoute(spec, maker, taker, books, journal,
                        funds=lambda: Funds(D("10"), D("1000"), D("10"), D("1000")), now_ms=now_ms,

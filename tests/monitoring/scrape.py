@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import urllib.request
+from collections.abc import AsyncIterator
 
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -34,5 +37,20 @@ async def run_and_scrape(engine: Engine) -> tuple[RunResult, dict[str, list[Samp
         assert engine.monitor is not None and engine.monitor.metrics is not None
         return result, scrape(engine.monitor.metrics.port or 0)
     finally:
+        if engine.monitor is not None:
+            engine.monitor.close()
+
+
+@contextlib.asynccontextmanager
+async def running(engine: Engine) -> AsyncIterator[asyncio.Task[RunResult]]:
+    """``engine`` running in a task, for a test that scrapes it meanwhile and stops it itself; a run the test
+    left running (it failed) is stopped, and the endpoint closed, whatever happened."""
+    run = asyncio.create_task(engine.run())
+    try:
+        yield run
+    finally:
+        if not run.done():
+            engine.request_stop("test failed")
+            await asyncio.wait_for(asyncio.gather(run, return_exceptions=True), 30)
         if engine.monitor is not None:
             engine.monitor.close()

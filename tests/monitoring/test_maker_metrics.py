@@ -22,7 +22,7 @@ from arb.engine import Engine
 from tests.engine.maker_capture import binance_maker_capture, first_seconds, maker_config
 from tests.engine.paper_rig import until
 
-from .scrape import by_label, scrape
+from .scrape import by_label, running, scrape
 
 ROUTE = ("BTC/USDT", "spot", "perp")
 
@@ -43,9 +43,8 @@ async def test_a_maker_runs_metrics_show_its_quotes_while_running_and_its_summar
     path = maker_config(tmp_path, capture, mode="paper", speed="10")
     path.write_text(path.read_text() + "\n[monitoring]\nmetrics_port = 0\n")
     engine = Engine(load_config(path), db_url=f"sqlite:///{tmp_path / 'maker.db'}", install_signal_handlers=False)
-    run = asyncio.create_task(engine.run())
     resting_seen: list[float] = []
-    try:
+    async with running(engine) as run:
         await until(lambda: engine.monitor is not None and engine.monitor.metrics is not None
                     and engine.monitor.metrics.port is not None, "metrics served", 60, run=run)
         assert engine.monitor is not None and engine.monitor.metrics is not None
@@ -66,12 +65,6 @@ async def test_a_maker_runs_metrics_show_its_quotes_while_running_and_its_summar
         engine.request_stop("test done")
         result = await asyncio.wait_for(run, 120)
         after = await asyncio.to_thread(scrape, port)
-    finally:
-        if not run.done():
-            engine.request_stop("test failed")
-            await asyncio.wait_for(asyncio.gather(run, return_exceptions=True), 30)
-        if engine.monitor is not None:
-            engine.monitor.close()
 
     assert max(resting_seen) >= 1, resting_seen  # a quote resting, seen live
     s = result.summary

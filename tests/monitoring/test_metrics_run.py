@@ -15,7 +15,7 @@ from arb.engine import Engine
 from arb.marketdata.book import Health
 from tests.engine.paper_rig import paper_config, until
 
-from .scrape import by_label, scrape
+from .scrape import by_label, running, scrape
 
 FAMILIES = (
     "arb_book_health", "arb_book_age_seconds", "arb_book_updates_total", "arb_funnel_total", "arb_pnl_quote",
@@ -31,8 +31,7 @@ async def test_metrics_while_running_and_at_the_end_equal_the_run_summary(tmp_pa
     config = paper_config(tmp_path, "00:00", "05:00", speed=20, extra={"[monitoring]": "[monitoring]\nmetrics_port = 0"})
     db = f"sqlite:///{tmp_path / 'metrics.db'}"
     engine = Engine(config, db_url=db, install_signal_handlers=False)
-    run = asyncio.create_task(engine.run())
-    try:
+    async with running(engine) as run:
         await until(lambda: engine.monitor is not None and engine.funnel.executed >= 2, "trading", 60, run=run)
         assert engine.monitor is not None and engine.monitor.metrics is not None
         port = engine.monitor.metrics.port
@@ -53,12 +52,6 @@ async def test_metrics_while_running_and_at_the_end_equal_the_run_summary(tmp_pa
         engine.request_stop("test done")
         result = await asyncio.wait_for(run, 60)
         after = await asyncio.to_thread(scrape, port)  # the endpoint serves the finished run's numbers
-    finally:
-        if not run.done():
-            engine.request_stop("test failed")
-            await asyncio.wait_for(asyncio.gather(run, return_exceptions=True), 30)
-        if engine.monitor is not None:
-            engine.monitor.close()
 
     s = result.summary
     f = s["funnel"]
