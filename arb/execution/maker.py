@@ -98,6 +98,11 @@ class Journal(Protocol):
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None: ...
 
+    async def carried(self, quote_id: str, answered: Sequence[tuple[str, Decimal]]) -> None:
+        """``quote_id``'s hedge (or flatten), about to be recorded, filled base other quotes owed: ``answered``
+        (quote, base), dust it carried with it. Their pairs are answered by it, not left owing."""
+        ...
+
     async def amended(self, venue: str, report: OrderReport) -> None:
         """A quote's amend answered: its amount is ``report.amount`` from now on (what filled included)."""
         ...
@@ -396,27 +401,27 @@ class MakerRoute:
         pieces = lots.take(request.amount, self.spec.hedge, limit)
         # Each piece started at once (eventloop/eager.py): its row and request go out in this turn of the loop,
         # not behind the maker fill's journalling, queued meanwhile (a task hop cost a hedge ~100 ms there).
-        filled = await asyncio.gather(*[start_now(self._hedge_piece(request, quote_id, amount, limit,
-                                                                    reference.average))
-                                        for quote_id, amount in pieces])
+        filled = await asyncio.gather(*[start_now(self._hedge_piece(request, piece, limit, reference.average))
+                                        for piece in pieces])
         self._hedge_done(request, sum(filled, Decimal(0)))
 
-    async def _hedge_piece(self, request: HedgeRequest, quote_id: str, amount: Decimal, limit: Decimal,
-                           reference: Decimal) -> Decimal:
-        """One IOC of a hedge, answering ``quote_id``'s fills; what it filled."""
+    async def _hedge_piece(self, request: HedgeRequest, piece: _Piece, limit: Decimal, reference: Decimal) -> Decimal:
+        """One IOC of a hedge, answering ``piece.quote_id``'s fills (and the dust it carries); what it filled."""
         spec = self.spec
-        order = OrderRequest(self.new_client_id("hedge"), spec.symbol, request.side, amount, limit, "ioc")
-        await self.journal.before_send(spec.taker, order, "hedge", None, quote_id, reference)
+        order = OrderRequest(self.new_client_id("hedge"), spec.symbol, request.side, piece.amount, limit, "ioc")
+        await self.journal.before_send(spec.taker, order, "hedge", None, piece.quote_id, reference)
         lots = self._lots[request.maker_side]
         try:
             report = await self.taker.place(order)
         except ArbError as exc:
-            log.warning("%s hedge %s %s refused: %s", spec.symbol, request.side, amount, exc)
-            lots.answered(quote_id, amount, Decimal(0))
+            log.warning("%s hedge %s %s refused: %s", spec.symbol, request.side, piece.amount, exc)
+            lots.answered(piece, Decimal(0))
             await self.journal.refused(spec.taker, order.client_order_id, exc)
             return Decimal(0)
         # The lots first: the journal, recording the answer, settles the pair once no base of it is owed.
-        lots.answered(quote_id, amount, report.filled)
+        carried = lots.answered(piece, report.filled)
+        if carried:
+            await self.journal.carried(piece.quote_id, carried)
         await self.journal.answered(spec.taker, report)
         return report.filled
 
@@ -457,17 +462,20 @@ class MakerRoute:
         assert reference is not None  # levels is not empty
         limit = hedge_limit(side, reference, spec.flatten_slippage_bps, rules.price_step)
         order = OrderRequest(self.new_client_id("flatten"), spec.symbol, side.opposite, amount, limit, "ioc")
-        await self.journal.before_send(spec.maker, order, "flatten", None, self._lots[side].oldest())
+        oldest = self._lots[side].oldest()
+        await self.journal.before_send(spec.maker, order, "flatten", None, oldest)
         try:
             report = await self.maker.place(order)
         except ArbError as exc:
             log.warning("%s flatten %s %s refused: %s", spec.symbol, order.side, amount, exc)
             await self.journal.refused(spec.maker, order.client_order_id, exc)
             return
-        await self.journal.answered(spec.maker, report)
         if report.filled:
             self.ledger.settled_by_flatten(side, report.filled)
-            self._lots[side].flattened(report.filled)
+            carried = [c for c in self._lots[side].flattened(report.filled) if c[0] != oldest]
+            if carried:  # it closed the other quotes' owed base too: their pairs are answered by it
+                await self.journal.carried(oldest, carried)
+        await self.journal.answered(spec.maker, report)
 
     def _send_due(self, side: Side) -> None:
         """Send what is due now (the rest of a short hedge, fills that waited for it); if the rest waits for
@@ -498,6 +506,21 @@ class MakerRoute:
             self.errors.append(exc)  # the run checks this: no background task dies silently
 
 
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """One IOC of a hedge: the quote whose pair it is linked to, its amount, and the parts of that amount that
+    answer other quotes' base (dust too small to hedge alone, carried with it), in the order they are owed."""
+
+    quote_id: str
+    amount: Decimal
+    carries: tuple[tuple[str, Decimal], ...] = ()
+
+    def parts(self) -> list[tuple[str, Decimal]]:
+        """Every quote's part: the carried ones first (older base is answered first), then its own."""
+        own = self.amount - sum((a for _, a in self.carries), Decimal(0))
+        return [*self.carries, (self.quote_id, own)]
+
+
 @dataclass
 class _Lots:
     """One maker side's filled quotes and what of each no hedge has filled yet (``open``), oldest first, with
@@ -505,8 +528,10 @@ class _Lots:
 
     A hedge's amount is split across them oldest first (:meth:`take`), one IOC per quote, so a retry that
     also carries a newer quote's fill gives each pair its own hedge. A share below the taker's minimum (dust
-    the steps left) goes with the next quote's share: the one place a hedge answers more than its own quote,
-    and the pair it came from shows it as open until then."""
+    the steps left) goes with the next quote's share: the one place a hedge answers another quote's base, so
+    the piece says whose (``_Piece.carries``), its answer credits each quote its own part
+    (:meth:`answered`), and the journal is told, so the store knows the older quote was answered (a restart
+    does not hedge it again)."""
 
     open: dict[str, Decimal] = field(default_factory=dict)
     in_flight: dict[str, Decimal] = field(default_factory=dict)
@@ -514,55 +539,93 @@ class _Lots:
     def filled(self, quote_id: str, amount: Decimal) -> None:
         self.open[quote_id] = self.open.get(quote_id, Decimal(0)) + amount
 
-    def take(self, amount: Decimal, rules: HedgeRules, price: Decimal) -> list[tuple[str, Decimal]]:
-        pieces: list[tuple[str, Decimal]] = []
+    def take(self, amount: Decimal, rules: HedgeRules, price: Decimal) -> list[_Piece]:
+        pieces: list[_Piece] = []
         left = amount
-        carried = Decimal(0)
+        carried: list[tuple[str, Decimal]] = []
         for quote_id, owed in self.open.items():
             free = owed - self.in_flight.get(quote_id, Decimal(0))
             if left <= 0:
                 break
             if free <= 0:
                 continue
-            share = min(free + carried, left)
+            share = min(free + sum((a for _, a in carried), Decimal(0)), left)
             share = share if share == left else quantize_step(share, rules.taker_step, ROUND_DOWN)
             if share <= 0 or share < rules.taker_min_amount or share * price < rules.taker_min_notional:
-                carried += free  # too small alone: it goes with the next quote's share
+                carried.append((quote_id, free))  # too small alone: it goes with the next quote's share
                 continue
-            pieces.append((quote_id, share))
+            pieces.append(_Piece(quote_id, share, _first(carried, share)))
             left -= share
-            carried = Decimal(0)
+            carried = []
         if left > 0:  # the rest (dust carried to the end, or what the lots do not hold): the last share's
             if pieces:
-                quote_id, share = pieces[-1]
-                pieces[-1] = (quote_id, share + left)
+                last = pieces[-1]
+                pieces[-1] = _Piece(last.quote_id, last.amount + left, last.carries + _first(carried, left))
             else:
-                pieces.append((self.oldest(), left))
-        for quote_id, share in pieces:
-            self.in_flight[quote_id] = self.in_flight.get(quote_id, Decimal(0)) + share
+                oldest = self.oldest()
+                pieces.append(_Piece(oldest, left, _first([c for c in carried if c[0] != oldest], left)))
+        for piece in pieces:
+            for quote_id, part in piece.parts():
+                self.in_flight[quote_id] = self.in_flight.get(quote_id, Decimal(0)) + part
         return pieces
 
-    def answered(self, quote_id: str, sent: Decimal, filled: Decimal) -> None:
-        self.in_flight[quote_id] -= sent
-        self._settle(filled)
+    def answered(self, piece: _Piece, filled: Decimal) -> list[tuple[str, Decimal]]:
+        """``piece``'s answer: ``filled`` credited to its parts in order. Returns what it answered of other
+        quotes' base (the carried parts it filled)."""
+        credits = []
+        left = filled
+        for quote_id, part in piece.parts():
+            self.in_flight[quote_id] -= part
+            took = min(part, left, self.open.get(quote_id, Decimal(0)))
+            left -= took
+            if took:
+                self._credit(quote_id, took)
+                if quote_id != piece.quote_id:
+                    credits.append((quote_id, took))
+        if left > 0:  # more than its parts held (the rest the lots did not hold): oldest first, as before
+            credits += [(q, a) for q, a in self._settle(left) if q != piece.quote_id]
+        for quote_id, _ in piece.parts():
+            self._forget_if_done(quote_id)
+        return credits
 
-    def flattened(self, amount: Decimal) -> None:
-        self._settle(amount)
+    def flattened(self, amount: Decimal) -> list[tuple[str, Decimal]]:
+        """``amount`` flattened: off the oldest quotes' open base first; what each quote was credited."""
+        return self._settle(amount)
 
-    def _settle(self, amount: Decimal) -> None:
-        """``amount`` hedged (or flattened): off the oldest quotes' open base first, as the shares were cut."""
+    def _settle(self, amount: Decimal) -> list[tuple[str, Decimal]]:
+        credits = []
         for key in list(self.open):
-            took = min(self.open[key], amount)
-            self.open[key] -= took
-            amount -= took
-            if self.open[key] <= 0 and not self.in_flight.get(key):
-                del self.open[key]
-                self.in_flight.pop(key, None)
             if amount <= 0:
                 break
+            took = min(self.open[key], amount)
+            if took > 0:
+                self._credit(key, took)
+                credits.append((key, took))
+                amount -= took
+            self._forget_if_done(key)
+        return credits
+
+    def _credit(self, quote_id: str, amount: Decimal) -> None:
+        self.open[quote_id] -= amount
+
+    def _forget_if_done(self, quote_id: str) -> None:
+        if quote_id in self.open and self.open[quote_id] <= 0 and not self.in_flight.get(quote_id):
+            del self.open[quote_id]
+            self.in_flight.pop(quote_id, None)
 
     def oldest(self) -> str:
         return next(iter(self.open))
+
+
+def _first(owed: list[tuple[str, Decimal]], amount: Decimal) -> tuple[tuple[str, Decimal], ...]:
+    """The leading parts of ``owed`` that ``amount`` covers, oldest first (the last one cut to fit)."""
+    out = []
+    for quote_id, part in owed:
+        if amount <= 0:
+            break
+        out.append((quote_id, min(part, amount)))
+        amount -= out[-1][1]
+    return tuple(out)
 
 
 def _reference(levels: Sequence[Level], amount: Decimal) -> Walk | None:

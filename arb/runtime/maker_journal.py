@@ -15,7 +15,7 @@ maker run's orders, fills and pairs (through ``arb/store``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -141,6 +141,16 @@ class StoreJournal:
                 maker_pairs.quote_amended(s, self._pairs[coid], report.amount)
             order_store.record_quote_report(s, order_id, report, now)
         self._settle(self._answers[coid])
+
+    async def carried(self, quote_id: str, answered: Sequence[tuple[str, Decimal]]) -> None:
+        """The older quotes' base ``quote_id``'s hedge answered, on both pairs (``maker_pairs.carry``); a pair
+        no longer owed anything is settled."""
+        with self._sessions.begin() as s:
+            to_pair = self._pair(s, quote_id)
+            for other, amount in answered:
+                maker_pairs.carry(s, self._pair(s, other), to_pair, amount)
+        for other, _ in answered:
+            self._settle(other)
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
         """A request that failed: refused outright (``rejected``), or with an outcome it cannot prove

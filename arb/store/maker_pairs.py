@@ -80,6 +80,25 @@ def quote_amended(session: Session, opportunity_id: int, amount: Decimal) -> Non
     opp.detail = {**(opp.detail or {}), "quote_amount": str(amount)}  # a new dict: the JSON column sees it
 
 
+def carry(session: Session, from_pair: int, to_pair: int, amount: Decimal) -> None:
+    """``amount`` of ``from_pair``'s quote base was answered by ``to_pair``'s hedge (or flatten): dust too small
+    to hedge alone, carried with a later fill's hedge. Each pair's detail says so (``answered_elsewhere``,
+    ``answered_for_others``), which :func:`answered` reads; the orders stay linked where they were sent."""
+    for pair_id, key in ((from_pair, "answered_elsewhere"), (to_pair, "answered_for_others")):
+        opp = session.get_one(Opportunity, pair_id)
+        detail = opp.detail or {}
+        # a new dict: the JSON column sees the change
+        opp.detail = {**detail, key: str(Decimal(detail.get(key, "0")) + amount)}
+
+
+def answered(pair: Opportunity) -> Decimal:
+    """The base of ``pair``'s quote fills that hedges and flattens answered: its own answers' fills, less what
+    of them answered other quotes' base, plus what other pairs' answers did of its own (:func:`carry`)."""
+    detail = pair.detail or {}
+    own = sum((o.filled for o in pair.orders if o.purpose in ("hedge", "flatten")), Decimal(0))
+    return own - Decimal(detail.get("answered_for_others", "0")) + Decimal(detail.get("answered_elsewhere", "0"))
+
+
 @dataclass(frozen=True, slots=True)
 class PairRow:
     """A settled pair as the live surfaces take it."""
@@ -127,7 +146,7 @@ class UnfinishedQuote:
     price: Decimal
     amount: Decimal
     filled: Decimal
-    hedged: Decimal  # what its pair's hedges and flattens filled
+    hedged: Decimal  # what hedges and flattens answered of its fills (``answered``)
     resting: bool  # still open on the venue
     pair_id: int | None
     trade_ids: tuple[str, ...]
@@ -150,7 +169,7 @@ def unfinished_quotes(session: Session, maker_venue: str, symbol: str) -> list[U
             pair = session.get_one(Opportunity, quote.opportunity_id)
             if halted(pair) and not resting:
                 continue
-            hedged = sum((o.filled for o in pair.orders if o.purpose in ("hedge", "flatten")), Decimal(0))
+            hedged = answered(pair)
         if not resting and quote.filled <= hedged:
             continue
         trade_ids = tuple(f.trade_id for f in quote.fills)

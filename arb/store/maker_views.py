@@ -36,6 +36,7 @@ from statistics import median
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from arb.store.maker_pairs import answered as answered_base
 from arb.store.models import Opportunity, Order
 
 ZERO = Decimal(0)
@@ -109,7 +110,7 @@ def _pair(pair: Opportunity) -> MakerPair:
         if before:
             latency.append(_ms(max(before), sent))
     filled = sum((f.amount for f in quote_fills), ZERO)
-    answered = sum((o.filled for o in answers), ZERO)
+    answered = answered_base(pair)
     answer_fills = sorted(f.received_at for o in answers for f in o.fills if f.received_at is not None)
     first = quote_fills[0].received_at if quote_fills else None
     unhedged_ms = (_ms(first, answer_fills[-1]) if filled and answered >= filled and first is not None

@@ -1,0 +1,89 @@
+"""Dust carried from one quote to the next quote's hedge is answered once, in the store too.
+
+A quote's fill below the taker's minimum waits for the next fill (``execution/maker._Lots``); when that fill
+is another quote's, one hedge answers both and is linked to the newer quote's pair. The store must then say
+that the older quote's base was answered (by the newer pair's hedge): a restart must not take the older quote
+over as unhedged and hedge its dust again, and neither pair may show base owed that no longer is (or a
+negative amount owed) on the surfaces (``store/maker_views``).
+
+Paper venues on market time, arb's own StoreJournal on SQLite: the taker trades in steps of 0.1, a print fills
+0.05 of a bid (dust), the taker's bids then fall so the bid is replaced by one 50 cents lower, which a print
+fills 0.95 of; one hedge of 1 answers both."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from arb.domain.market import Side
+from arb.eventloop.simloop import run_simulation
+from arb.execution.maker import MakerRoute
+from arb.quoting.ledger import HedgeRules
+from arb.quoting.sizing import Funds
+from arb.runtime.maker_journal import StoreJournal, VenueFees
+from arb.store.db import make_engine, make_session_factory
+from arb.store.maker_pairs import unfinished_quotes
+from arb.store.maker_views import maker_pairs, maker_routes
+from arb.store.migrate import upgrade_to_head
+from arb.store.models import Order, Run
+
+from .test_maker_leg_policy import SYMBOL, MatcherBooks, bid_route, paper_venues
+
+D = Decimal
+TAKER_STEP = D("0.1")  # the taker's amount step and minimum: 0.05 alone cannot be hedged
+
+
+async def _dust_then_next_quote(url: str) -> tuple[int, dict[str, list]]:
+    venues, now_ms = paper_venues([(D("99"), D("5"))])
+    maker, taker = venues["maker"], venues["taker"]
+    sessions = make_session_factory(make_engine(url))
+    with sessions.begin() as s:
+        run = Run(mode="live", config_snapshot={}, started_at=datetime.now(UTC))
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    books = MatcherBooks(venues)
+    journal = StoreJournal(sessions, run_id, venues, books, {n: VenueFees(D("0"), D("0")) for n in venues},
+                           lambda: datetime.now(UTC))
+    journal.taker_of["maker", SYMBOL] = "taker"
+    spec = dataclasses.replace(bid_route(D("5")), hedge=HedgeRules(TAKER_STEP, TAKER_STEP, D("0"), D("5"),
+                                                                    max_attempts=3, retry_ms=100, widen_bps=D("10")))
+    ids = itertools.count(1)
+    route = MakerRoute(spec, maker, taker, books, journal,
+                       funds=lambda: Funds(D("10"), D("1000"), D("10"), D("1000")), now_ms=now_ms,
+                       new_client_id=lambda purpose: f"{purpose}-{next(ids)}", max_book_age_ms=5_000)
+    journal.owes = route.owes
+    await route.on_books()
+    assert route.resting[Side.BUY].price == D("100.50")
+    maker.on_trade(SYMBOL, D("100.50"), D("0.05"), "sell", now_ms())  # 0.05 of the bid: dust
+    await route.on_books()
+    assert route.ledger.unhedged(Side.BUY) == D("0.05") and not taker.matcher.trades  # it waits
+    taker.on_book(SYMBOL, "snapshot", [(D("100"), D("5"))], [(D("100.7"), D("5"))], now_ms())
+    await route.on_books()  # 100.50 no longer pays: cancelled, a bid at 100 instead
+    assert route.resting[Side.BUY].price == D("100")
+    maker.on_trade(SYMBOL, D("100"), D("0.95"), "sell", now_ms())  # 0.95 of the new bid: 1 owed in all
+    await route.close()
+    journal.settle_all()
+    journal.close()
+    with sessions() as s:
+        orders = {o.client_order_id: (o.purpose, o.filled) for o in s.query(Order)}
+    return run_id, {"orders": sorted(orders.items()), "hedged": [t.amount for t in taker.matcher.trades]}
+
+
+def test_dust_answered_by_the_next_quotes_hedge_is_not_owed_in_the_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'dust.db'}"
+    upgrade_to_head(url)
+    run_id, seen = run_simulation(_dust_then_next_quote(url), speed=0)
+    assert seen["hedged"] == [D("1")]  # one hedge for the dust and the next fill
+    sessions = make_session_factory(make_engine(url))
+    with sessions() as s:
+        # a restart finds nothing to take over: the dust was hedged once, it is not hedged again
+        assert unfinished_quotes(s, "maker", SYMBOL) == []
+        pairs = maker_pairs(s, run_id)
+        assert [p.filled for p in pairs] == [D("0.05"), D("0.95")]
+        assert [p.unhedged_base for p in pairs] == [D(0), D(0)]  # neither owes, neither is over-answered
+        (route,) = maker_routes(s, run_id)
+        assert route.unhedged_base == 0
