@@ -518,7 +518,7 @@ class _Piece:
     def parts(self) -> list[tuple[str, Decimal]]:
         """Every quote's part: the carried ones first (older base is answered first), then its own."""
         own = self.amount - sum((a for _, a in self.carries), Decimal(0))
-        return [*self.carries, (self.quote_id, own)]
+        return [*self.carries, (self.quote_id, own)] if own > 0 else list(self.carries)
 
 
 @dataclass
@@ -575,7 +575,7 @@ class _Lots:
         credits = []
         left = filled
         for quote_id, part in piece.parts():
-            self.in_flight[quote_id] -= part
+            self.in_flight[quote_id] = self.in_flight.get(quote_id, Decimal(0)) - part
             took = min(part, left, self.open.get(quote_id, Decimal(0)))
             left -= took
             if took:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from arb.domain.market import Side
 from arb.eventloop.simloop import run_simulation
-from arb.execution.maker import MakerRoute
+from arb.execution.maker import MakerRoute, _Lots
 from arb.quoting.ledger import HedgeRules
 from arb.quoting.sizing import Funds
 from arb.runtime.maker_journal import StoreJournal, VenueFees
@@ -87,3 +87,22 @@ def test_dust_answered_by_the_next_quotes_hedge_is_not_owed_in_the_store(tmp_pat
         assert [p.unhedged_base for p in pairs] == [D(0), D(0)]  # neither owes, neither is over-answered
         (route,) = maker_routes(s, run_id)
         assert route.unhedged_base == 0
+
+
+def test_a_hedge_piece_credits_its_own_parts_and_reports_the_dust_it_carried() -> None:
+    """The lots' rule by itself: dust of an older quote goes with the next quote's share, and the answer credits
+    each quote its part (the carried dust first); a piece that failed credits nothing, whatever else filled."""
+    rules = HedgeRules(TAKER_STEP, TAKER_STEP, D("0"), D("5"), max_attempts=3, retry_ms=100, widen_bps=D("10"))
+    lots = _Lots()
+    lots.filled("a", D("0.05"))
+    lots.filled("b", D("0.95"))
+    lots.filled("c", D("0.5"))
+    first, second = lots.take(D("1.5"), rules, D("100"))
+    assert (first.quote_id, first.amount, first.carries) == ("b", D("1"), (("a", D("0.05")),))
+    assert (second.quote_id, second.amount, second.carries) == ("c", D("0.5"), ())
+    assert lots.answered(second, D("0")) == []  # c's hedge failed: c still owes, a and b are not touched
+    assert lots.open == {"a": D("0.05"), "b": D("0.95"), "c": D("0.5")}
+    assert lots.answered(first, D("0.6")) == [("a", D("0.05"))]  # the dust first, then 0.55 of b's own
+    assert lots.open == {"b": D("0.40"), "c": D("0.5")}
+    assert lots.flattened(D("0.9")) == [("b", D("0.40")), ("c", D("0.5"))]  # a flatten: oldest first
+    assert lots.open == {}
