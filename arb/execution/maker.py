@@ -98,9 +98,9 @@ class Journal(Protocol):
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None: ...
 
-    async def carried(self, quote_id: str, answered: Sequence[tuple[str, Decimal]]) -> None:
-        """``quote_id``'s hedge (or flatten), about to be recorded, filled base other quotes owed: ``answered``
-        (quote, base), dust it carried with it. Their pairs are answered by it, not left owing."""
+    async def carried(self, client_order_id: str, answered: Sequence[tuple[str, Decimal]]) -> None:
+        """Hedge (or flatten) ``client_order_id``, whose answer is recorded next, filled base other quotes owed:
+        ``answered`` (quote, base), dust it carried with it. Their pairs are answered by it, not left owing."""
         ...
 
     async def amended(self, venue: str, report: OrderReport) -> None:
@@ -421,7 +421,7 @@ class MakerRoute:
         # The lots first: the journal, recording the answer, settles the pair once no base of it is owed.
         carried = lots.answered(piece, report.filled)
         if carried:
-            await self.journal.carried(piece.quote_id, carried)
+            await self.journal.carried(order.client_order_id, carried)
         await self.journal.answered(spec.taker, report)
         return report.filled
 
@@ -474,7 +474,7 @@ class MakerRoute:
             self.ledger.settled_by_flatten(side, report.filled)
             carried = [c for c in self._lots[side].flattened(report.filled) if c[0] != oldest]
             if carried:  # it closed the other quotes' owed base too: their pairs are answered by it
-                await self.journal.carried(oldest, carried)
+                await self.journal.carried(order.client_order_id, carried)
         await self.journal.answered(spec.maker, report)
 
     def _send_due(self, side: Side) -> None:

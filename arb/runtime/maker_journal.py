@@ -63,6 +63,7 @@ class StoreJournal:
         self._orders: dict[str, int] = {}  # client order id -> order row
         self._purposes: dict[str, str] = {}
         self._answers: dict[str, str] = {}  # a hedge's or flatten's client order id -> the quote it answers
+        self._carried_for: dict[str, list[str]] = {}  # ... -> older quotes whose dust it answered (``carried``)
         self._terms: dict[str, MakerPairTerms] = {}  # a quote's client order id -> what it promised
         self._pairs: dict[str, int] = {}  # a quote's client order id -> its pair's row, once it filled
         self._settled: set[int] = set()
@@ -126,6 +127,8 @@ class StoreJournal:
             else:
                 order_store.record_report(s, order_id, report, now)
         self._settle(self._answers[coid])
+        for quote_id in self._carried_for.pop(coid, ()):
+            self._settle(quote_id)
 
     async def amended(self, venue: str, report: OrderReport) -> None:
         """A quote cut in place: its row's amount (and its pair's quote amount) is the venue's now, then the
@@ -142,15 +145,15 @@ class StoreJournal:
             order_store.record_quote_report(s, order_id, report, now)
         self._settle(self._answers[coid])
 
-    async def carried(self, quote_id: str, answered: Sequence[tuple[str, Decimal]]) -> None:
-        """The older quotes' base ``quote_id``'s hedge answered, on both pairs (``maker_pairs.carry``); a pair
-        no longer owed anything is settled."""
+    async def carried(self, client_order_id: str, answered: Sequence[tuple[str, Decimal]]) -> None:
+        """Hedge (or flatten) ``client_order_id``, whose answer is recorded next, filled base older quotes
+        owed: the parts are written on both pairs (``maker_pairs.carry``) before the answer settles its own
+        pair, and the older pairs are settled after it (``answered``), when its fills are stored."""
         with self._sessions.begin() as s:
-            to_pair = self._pair(s, quote_id)
-            for other, amount in answered:
-                maker_pairs.carry(s, self._pair(s, other), to_pair, amount)
-        for other, _ in answered:
-            self._settle(other)
+            to_pair = self._pair(s, self._answers[client_order_id])
+            for quote_id, amount in answered:
+                maker_pairs.carry(s, self._pair(s, quote_id), to_pair, self._orders[client_order_id], amount)
+        self._carried_for[client_order_id] = [quote_id for quote_id, _ in answered]
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
         """A request that failed: refused outright (``rejected``), or with an outcome it cannot prove

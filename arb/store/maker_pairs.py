@@ -80,23 +80,33 @@ def quote_amended(session: Session, opportunity_id: int, amount: Decimal) -> Non
     opp.detail = {**(opp.detail or {}), "quote_amount": str(amount)}  # a new dict: the JSON column sees it
 
 
-def carry(session: Session, from_pair: int, to_pair: int, amount: Decimal) -> None:
-    """``amount`` of ``from_pair``'s quote base was answered by ``to_pair``'s hedge (or flatten): dust too small
-    to hedge alone, carried with a later fill's hedge. Each pair's detail says so (``answered_elsewhere``,
-    ``answered_for_others``), which :func:`answered` reads; the orders stay linked where they were sent."""
-    for pair_id, key in ((from_pair, "answered_elsewhere"), (to_pair, "answered_for_others")):
-        opp = session.get_one(Opportunity, pair_id)
-        detail = opp.detail or {}
-        # a new dict: the JSON column sees the change
-        opp.detail = {**detail, key: str(Decimal(detail.get(key, "0")) + amount)}
+def carry(session: Session, from_pair: int, to_pair: int, order_id: int, amount: Decimal) -> None:
+    """``amount`` of ``from_pair``'s quote base was answered by order ``order_id`` of ``to_pair`` (a hedge or a
+    flatten): dust too small to hedge alone, carried with a later fill's hedge. The order stays linked where
+    it was sent; the pairs' details say which part of its fills is whose, in order: ``answered_for`` on
+    ``to_pair`` (the pair, the order, the base), ``answered_by`` on ``from_pair`` (the order, the base of it
+    before this part, the base), which :func:`answered` and the settlement (``store/settlement.trades_of``)
+    read."""
+    to = session.get_one(Opportunity, to_pair)
+    lent = list((to.detail or {}).get("answered_for", []))
+    start = sum((Decimal(p["amount"]) for p in lent if p["order_id"] == order_id), Decimal(0))
+    # new dicts and lists: the JSON column sees the change
+    to.detail = {**(to.detail or {}), "answered_for": [
+        *lent, {"opportunity_id": from_pair, "order_id": order_id, "amount": str(amount)}]}
+    src = session.get_one(Opportunity, from_pair)
+    src.detail = {**(src.detail or {}), "answered_by": [
+        *(src.detail or {}).get("answered_by", []), {"order_id": order_id, "start": str(start), "amount": str(amount)}]}
 
 
 def answered(pair: Opportunity) -> Decimal:
-    """The base of ``pair``'s quote fills that hedges and flattens answered: its own answers' fills, less what
-    of them answered other quotes' base, plus what other pairs' answers did of its own (:func:`carry`)."""
+    """The base of ``pair``'s quote fills that hedges and flattens answered: its own answers' fills, less the
+    parts of them that answered other quotes' base, plus the parts of other pairs' answers that did its own
+    (:func:`carry`)."""
     detail = pair.detail or {}
     own = sum((o.filled for o in pair.orders if o.purpose in ("hedge", "flatten")), Decimal(0))
-    return own - Decimal(detail.get("answered_for_others", "0")) + Decimal(detail.get("answered_elsewhere", "0"))
+    lent = sum((Decimal(p["amount"]) for p in detail.get("answered_for", [])), Decimal(0))
+    borrowed = sum((Decimal(p["amount"]) for p in detail.get("answered_by", [])), Decimal(0))
+    return own - lent + borrowed
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@ the stored columns; nothing recomputes them.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from arb.accounting import Plan, Settlement, Trade, settle
 from arb.domain.market import Symbol
@@ -46,9 +47,48 @@ def plan_of(opp: Opportunity) -> Plan | None:
 
 
 def trades_of(opp: Opportunity) -> list[Trade]:
-    return [Trade(_ACCOUNTING_PURPOSE.get(o.purpose, o.purpose), o.side, f.price, f.amount, f.fee, f.fee_currency,
-                  o.reference_price if o.purpose == "hedge" else None, f.fee_price)
-            for o in opp.orders for f in o.fills]
+    """The pair's fills as the accounting takes them. A maker pair whose hedge also answered an older quote's
+    dust (``maker_pairs.carry``) gives that part of the hedge's fills, with its share of their fees, to the
+    older pair, which counts it as its own: each pair settles the base it quoted, and the two add up to the
+    fills."""
+    detail = opp.detail or {}
+    lent: dict[int, list[tuple[Decimal, Decimal]]] = {}  # own order -> the parts (start, base) other pairs took
+    for part in detail.get("answered_for", []):
+        parts = lent.setdefault(part["order_id"], [])
+        parts.append((sum((a for _, a in parts), Decimal(0)), Decimal(part["amount"])))
+    trades = []
+    for order in opp.orders:
+        kept = {f.id: (f.amount, f.fee) for f in order.fills}
+        for start, amount in lent.get(order.id, []):
+            for fill, part, fee in _slice(order.fills, start, amount):
+                kept[fill.id] = (kept[fill.id][0] - part, kept[fill.id][1] - fee)
+        trades += [_trade(order, f, *kept[f.id]) for f in order.fills if kept[f.id][0] > 0]
+    session = object_session(opp)
+    for carried in detail.get("answered_by", []):
+        assert session is not None  # a stored row
+        order = session.get_one(Order, carried["order_id"])
+        trades += [_trade(order, f, part, fee)
+                   for f, part, fee in _slice(order.fills, Decimal(carried["start"]), Decimal(carried["amount"]))]
+    return trades
+
+
+def _trade(order: Order, fill: Fill, amount: Decimal, fee: Decimal) -> Trade:
+    return Trade(_ACCOUNTING_PURPOSE.get(order.purpose, order.purpose), order.side, fill.price, amount, fee,
+                 fill.fee_currency, order.reference_price if order.purpose == "hedge" else None, fill.fee_price)
+
+
+def _slice(fills: list[Fill], start: Decimal, amount: Decimal) -> list[tuple[Fill, Decimal, Decimal]]:
+    """The base ``[start, start + amount)`` of an order's fills in the order they came (by id): each fill's
+    part and its share of the fill's fee (pro rata; the fill keeps the rest exactly)."""
+    out = []
+    position = Decimal(0)
+    for fill in sorted(fills, key=lambda f: f.id):
+        low, high = max(start, position), min(start + amount, position + fill.amount)
+        if high > low:
+            part = high - low
+            out.append((fill, part, fill.fee if part == fill.amount else fill.fee * part / fill.amount))
+        position += fill.amount
+    return out
 
 
 def settle_opportunity(session: Session, opportunity_id: int, now: datetime) -> Settlement | None:

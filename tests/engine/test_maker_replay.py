@@ -142,16 +142,28 @@ def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rul
         assert any(a[0] == b[0] and a[1] < b[1] < a[2] for a in spans for b in spans), "never two levels at once"
 
     # Adverse selection, from its definition: each hedge fill's reference (the taker book's walked price when
-    # it was sent) against the price the quote was priced on; the rest of pnl_slippage is the hedges' own.
-    rows = _query(db, "SELECT p.id, p.buy_venue, p.buy_price, p.sell_price, p.pnl_adverse, p.pnl_slippage, "
-                      "o.side, o.reference_price, f.amount, f.price FROM opportunities p "
-                      "JOIN orders o ON o.opportunity_id = p.id AND o.purpose = 'hedge' JOIN fills f ON f.order_id = o.id")
+    # it was sent) against the price the quote was priced on; the rest of pnl_slippage is the hedges' own. A
+    # hedge that also answered an older quote's dust counts that part for the older pair (its detail says
+    # which: answered_for / answered_by), priced on that pair's quote.
+    pair_rows = {r[0]: r for r in _query(db, "SELECT id, buy_price, sell_price, pnl_adverse, pnl_slippage, detail "
+                                             "FROM opportunities")}
+    hedges = {r[0]: r for r in _query(db, "SELECT id, opportunity_id, side, reference_price FROM orders "
+                                          "WHERE purpose = 'hedge'")}
+    base = {order_id: sum((a for _, a, _ in by_order[order_id]), D(0)) for order_id in hedges}
+    parts: list[tuple[int, int, D]] = []  # (pair, hedge order, base of it that answered the pair's quote)
+    for pair_id, *_, detail in pair_rows.values():
+        detail = json.loads(detail) if isinstance(detail, str) else (detail or {})
+        for lent in detail.get("answered_for", []):
+            base[lent["order_id"]] -= D(lent["amount"])
+        parts += [(pair_id, p["order_id"], D(p["amount"])) for p in detail.get("answered_by", [])]
+    parts += [(hedges[order_id][1], order_id, amount) for order_id, amount in base.items()]
     adverse: dict[int, D] = defaultdict(D)
-    stored: dict[int, tuple[D, D]] = {}
-    for pair_id, _, buy_price, sell_price, pnl_adverse, pnl_slippage, side, reference, amount, _ in rows:
+    for pair_id, order_id, amount in parts:
+        _, buy_price, sell_price, *_ = pair_rows[pair_id]
+        _, _, side, reference = hedges[order_id]
         moved = D(buy_price) - D(reference) if side == "buy" else D(reference) - D(sell_price)
-        adverse[pair_id] += moved * D(amount)
-        stored[pair_id] = (D(pnl_adverse), D(pnl_slippage))
+        adverse[pair_id] += moved * amount
+    stored = {pair_id: (D(r[3]), D(r[4])) for pair_id, r in pair_rows.items()}
     assert adverse and all(stored[k][0] == v.quantize(D("1e-12")) for k, v in adverse.items()), (adverse, stored)
     assert any(v for v in adverse.values())  # the taker book did move under some quotes
 

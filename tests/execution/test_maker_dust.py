@@ -28,7 +28,8 @@ from arb.store.db import make_engine, make_session_factory
 from arb.store.maker_pairs import unfinished_quotes
 from arb.store.maker_views import maker_pairs, maker_routes
 from arb.store.migrate import upgrade_to_head
-from arb.store.models import Order, Run
+from arb.store.models import Opportunity, Order, Run
+from arb.store.views import trades
 
 from .test_maker_leg_policy import SYMBOL, MatcherBooks, bid_route, paper_venues
 
@@ -87,6 +88,17 @@ def test_dust_answered_by_the_next_quotes_hedge_is_not_owed_in_the_store(tmp_pat
         assert [p.unhedged_base for p in pairs] == [D(0), D(0)]  # neither owes, neither is over-answered
         (route,) = maker_routes(s, run_id)
         assert route.unhedged_base == 0
+        # Settled each on its own part of the one hedge: balanced, nothing open, and the two add up to the fills.
+        older, newer = (s.get_one(Opportunity, p.opportunity_id) for p in pairs)
+        assert [(o.open_base, o.residual_base) for o in (older, newer)] == [(0, 0), (0, 0)]
+        assert [r.outcome for r in trades(s, run_id)] == ["filled", "filled"]
+        (hedge,) = [o for o in newer.orders if o.purpose == "hedge"]
+        assert hedge.filled == 1 and older.orders[0].purpose == "quote" and len(older.orders) == 1
+        quote_flow = {o.id: sum(((-1 if o.side == "buy" else 1) * f.price * f.amount for f in o.fills), D(0))
+                      for o in [*older.orders, *newer.orders]}
+        assert older.realized_pnl + newer.realized_pnl == sum(quote_flow.values())  # no fees, no mark: the cash
+        # 0.05 bought at 100.50 and sold at 100 with the hedge; 0.95 bought at 100 and sold at 100
+        assert (older.realized_pnl, newer.realized_pnl) == (D("-0.025"), D("0"))
 
 
 def test_a_hedge_piece_credits_its_own_parts_and_reports_the_dust_it_carried() -> None:
