@@ -19,6 +19,8 @@ from arb.quoting.pricing import Quote
 from arb.quoting.sizing import Funds
 from arb.venues.latent import Latency, LatentVenue
 
+from .conftest import new_run
+
 # arb's view of the books (the matchers' own) and the two paper venues on market time
 from .test_maker_leg_policy import SYMBOL, MatcherBooks, bid_route, paper_venues
 
@@ -112,29 +114,21 @@ def test_a_fill_during_the_amends_flight_is_hedged_once_and_nothing_is_left_rest
 
 
 async def test_gate_amends_a_resting_quote_by_its_text_over_loopback_and_the_store_keeps_the_new_amount(
-        tmp_path) -> None:
+        sqlite_sessions) -> None:
     """The Gate adapter's amend (ccxt's ``edit_order``: ``PATCH /spot/orders/{text}``, signed as every Gate
     request) against the sandbox: the quote is cut in place, its queue place kept; the journal's row says the
     new amount, with an event saying from what."""
     from sqlalchemy import select
 
     from arb.runtime.maker_journal import StoreJournal, VenueFees
-    from arb.store.db import make_engine, make_session_factory
-    from arb.store.migrate import upgrade_to_head
-    from arb.store.models import Order, OrderEvent, Run
+    from arb.store.models import Order, OrderEvent
     from arb.venues.gate.sandbox import Sandbox
 
     from .sandbox_rig import KEY, PAIR, live_gate, sandbox_config
     from .sandbox_rig import SYMBOL as GATE_SYMBOL
 
-    url = f"sqlite:///{tmp_path / 'amend.db'}"
-    upgrade_to_head(url)
-    sessions = make_session_factory(make_engine(url))
-    with sessions.begin() as s:
-        run = Run(mode="live", config_snapshot={}, started_at=datetime.now(UTC))
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    sessions = sqlite_sessions
+    run_id = new_run(sessions, "live")
     async with Sandbox(sandbox_config()) as sb:
         sb.push_book(PAIR.id, [(D("26.50"), D("10"))], [(D("27.50"), D("10"))])
         async with live_gate("maker", sb) as venue:

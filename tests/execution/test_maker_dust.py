@@ -28,9 +28,10 @@ from arb.store.db import make_engine, make_session_factory
 from arb.store.maker_pairs import unfinished_quotes
 from arb.store.maker_views import maker_pairs, maker_routes
 from arb.store.migrate import upgrade_to_head
-from arb.store.models import Opportunity, Order, Run
+from arb.store.models import Opportunity, Order
 from arb.store.views import trades
 
+from .conftest import new_run
 from .test_maker_leg_policy import SYMBOL, MatcherBooks, bid_route, paper_venues
 
 D = Decimal
@@ -41,11 +42,7 @@ async def _dust_then_next_quote(url: str) -> tuple[int, dict[str, list]]:
     venues, now_ms = paper_venues([(D("99"), D("5"))])
     maker, taker = venues["maker"], venues["taker"]
     sessions = make_session_factory(make_engine(url))
-    with sessions.begin() as s:
-        run = Run(mode="live", config_snapshot={}, started_at=datetime.now(UTC))
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    run_id = new_run(sessions, "live")
     books = MatcherBooks(venues)
     journal = StoreJournal(sessions, run_id, venues, books, {n: VenueFees(D("0"), D("0")) for n in venues},
                            lambda: datetime.now(UTC))
