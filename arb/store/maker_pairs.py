@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from arb.accounting import money
 from arb.domain.market import Side
@@ -107,6 +107,18 @@ def answered(pair: Opportunity) -> Decimal:
     lent = sum((Decimal(p["amount"]) for p in detail.get("answered_for", [])), Decimal(0))
     borrowed = sum((Decimal(p["amount"]) for p in detail.get("answered_by", [])), Decimal(0))
     return own - lent + borrowed
+
+
+def answering_orders(pair: Opportunity) -> list[Order]:
+    """The orders whose fills answered ``pair``'s quote base: its own hedges and flattens, and the ones linked
+    to another pair that carried part of its base (:func:`carry`), whose times are its own too."""
+    own = [o for o in pair.orders if o.purpose in ("hedge", "flatten")]
+    carriers = {p["order_id"] for p in (pair.detail or {}).get("answered_by", [])}
+    if not carriers:
+        return own
+    session = object_session(pair)
+    assert session is not None  # a stored row
+    return [*own, *(session.get_one(Order, order_id) for order_id in sorted(carriers))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from arb.store.maker_pairs import answered as answered_base
+from arb.store.maker_pairs import answering_orders
 from arb.store.models import Opportunity, Order
 
 ZERO = Decimal(0)
@@ -81,8 +82,8 @@ class MakerPair:
     filled: Decimal  # base the quote filled
     hedges: int
     flattens: int
-    fill_to_hedge_ms: tuple[Decimal, ...]  # per hedge or flatten sent after a fill of its quote
-    unhedged_ms: Decimal | None  # first fill -> the answer fill completing it; None: never completed
+    fill_to_hedge_ms: tuple[Decimal, ...]  # per hedge or flatten answering its base, sent after a fill of its quote
+    unhedged_ms: Decimal | None  # first fill -> the answer fill completing it (wherever linked); None: never completed
     unhedged_base: Decimal  # filled minus what the answers filled
     expected: Decimal | None  # at quote time, as stored on the pair
     realized: Decimal | None  # settled; None while unsettled
@@ -102,16 +103,17 @@ def _pair(pair: Opportunity) -> MakerPair:
     quotes = [o for o in pair.orders if o.purpose == "quote"]
     maker = quotes[0].venue
     quote_fills = sorted((f for o in quotes for f in o.fills), key=lambda f: (f.received_at or f.ts))
-    answers = [o for o in pair.orders if o.purpose in ("hedge", "flatten")]
+    answers = [o for o in pair.orders if o.purpose in ("hedge", "flatten")]  # counted where they are linked
+    timed = answering_orders(pair)  # timed for every pair whose base they answered (dust carried)
     latency: list[Decimal] = []
-    for order in answers:
+    for order in timed:
         sent = order.sent_at or order.created_at
         before = [f.received_at for f in quote_fills if f.received_at is not None and f.received_at <= sent]
         if before:
             latency.append(_ms(max(before), sent))
     filled = sum((f.amount for f in quote_fills), ZERO)
     answered = answered_base(pair)
-    answer_fills = sorted(f.received_at for o in answers for f in o.fills if f.received_at is not None)
+    answer_fills = sorted(f.received_at for o in timed for f in o.fills if f.received_at is not None)
     first = quote_fills[0].received_at if quote_fills else None
     unhedged_ms = (_ms(first, answer_fills[-1]) if filled and answered >= filled and first is not None
                    and answer_fills else None)

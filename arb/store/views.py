@@ -25,6 +25,7 @@ from arb.domain.outcomes import maker_outcome, pair_outcome
 from arb.positions import OpenLot
 from arb.store import maker_pairs
 from arb.store.models import Opportunity, Order
+from arb.store.settlement import trades_of
 
 VIEW_NAMES = (
     "v_fills_flows",
@@ -283,11 +284,14 @@ def trades(session: Session, run_id: int, *, newest: int | None = None) -> list[
         stmt = stmt.order_by(Opportunity.detected_at.desc(), Opportunity.id.desc()).limit(newest)
     rows = []
     for opp in session.scalars(stmt):
-        if opp.strategy == "maker":  # its legs: the quote and the hedges answering it
-            legs = [o for o in opp.orders if o.purpose in ("quote", "hedge")]
-            bought, sold = (sum((f.amount for o in legs if o.side == side for f in o.fills), ZERO)
+        if opp.strategy == "maker":
+            # Its legs as the settlement takes them: the quote's fills and the hedges' answering them, with
+            # the parts of another pair's hedge or flatten that answered its base (dust carried) and without
+            # the parts of its own that answered another's.
+            fills = trades_of(opp)
+            bought, sold = (sum((t.amount for t in fills if t.purpose == "entry" and t.side == side), ZERO)
                             for side in ("buy", "sell"))
-            outcome = maker_outcome(opp.open_base, any(o.purpose == "flatten" and o.filled for o in opp.orders),
+            outcome = maker_outcome(opp.open_base, any(t.purpose == "unwind" for t in fills),
                                     opp.settled_at is not None, maker_pairs.halted(opp))
             rows.append(TradeRow(_pnl_row(opp), bought, sold, outcome))
             continue

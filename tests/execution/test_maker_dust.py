@@ -38,7 +38,9 @@ D = Decimal
 TAKER_STEP = D("0.1")  # the taker's amount step and minimum: 0.05 alone cannot be hedged
 
 
-async def _dust_then_next_quote(url: str) -> tuple[int, dict[str, list]]:
+async def _dust_then_next_quote(url: str, *, hedge_fails: bool = False) -> tuple[int, dict[str, list]]:
+    """``hedge_fails``: once the bid is at 100, the taker's bids vanish while arb still sees them (every hedge
+    IOC fills nothing), and the route's leg policy flattens what is owed on the maker venue."""
     venues, now_ms = paper_venues([(D("99"), D("5"))])
     maker, taker = venues["maker"], venues["taker"]
     sessions = make_session_factory(make_engine(url))
@@ -47,7 +49,7 @@ async def _dust_then_next_quote(url: str) -> tuple[int, dict[str, list]]:
     journal = StoreJournal(sessions, run_id, venues, books, {n: VenueFees(D("0"), D("0")) for n in venues},
                            lambda: datetime.now(UTC))
     journal.taker_of["maker", SYMBOL] = "taker"
-    spec = dataclasses.replace(bid_route(D("5")), hedge=HedgeRules(TAKER_STEP, TAKER_STEP, D("0"), D("5"),
+    spec = dataclasses.replace(bid_route(D("5"), "flatten" if hedge_fails else "halt"), hedge=HedgeRules(TAKER_STEP, TAKER_STEP, D("0"), D("5"),
                                                                     max_attempts=3, retry_ms=100, widen_bps=D("10")))
     ids = itertools.count(1)
     route = MakerRoute(spec, maker, taker, books, journal,
@@ -62,13 +64,17 @@ async def _dust_then_next_quote(url: str) -> tuple[int, dict[str, list]]:
     taker.on_book(SYMBOL, "snapshot", [(D("100"), D("5"))], [(D("100.7"), D("5"))], now_ms())
     await route.on_books()  # 100.50 no longer pays: cancelled, a bid at 100 instead
     assert route.resting[Side.BUY].price == D("100")
+    if hedge_fails:
+        books.seen["taker", "bids"] = [(D("100"), D("5"))]  # arb still sees them ...
+        taker.on_book(SYMBOL, "snapshot", [], [(D("100.7"), D("5"))], now_ms())  # ... the venue's are gone
     maker.on_trade(SYMBOL, D("100"), D("0.95"), "sell", now_ms())  # 0.95 of the new bid: 1 owed in all
     await route.close()
     journal.settle_all()
     journal.close()
     with sessions() as s:
         orders = {o.client_order_id: (o.purpose, o.filled) for o in s.query(Order)}
-    return run_id, {"orders": sorted(orders.items()), "hedged": [t.amount for t in taker.matcher.trades]}
+    return run_id, {"orders": sorted(orders.items()), "hedged": [t.amount for t in taker.matcher.trades],
+                    "flattened": [(t.amount, t.price) for t in maker.matcher.trades if t.side == "sell"]}
 
 
 def test_dust_answered_by_the_next_quotes_hedge_is_not_owed_in_the_store(tmp_path: Path) -> None:
@@ -83,12 +89,18 @@ def test_dust_answered_by_the_next_quotes_hedge_is_not_owed_in_the_store(tmp_pat
         pairs = maker_pairs(s, run_id)
         assert [p.filled for p in pairs] == [D("0.05"), D("0.95")]
         assert [p.unhedged_base for p in pairs] == [D(0), D(0)]  # neither owes, neither is over-answered
+        # The dust's wait is timed on its own pair: from its fill to the fill of the hedge that carried it
+        # (the newer pair's), not "never completed", and no shorter than the newer pair's own.
+        assert all(p.unhedged_ms is not None for p in pairs)
+        assert pairs[0].unhedged_ms >= pairs[1].unhedged_ms and pairs[0].fill_to_hedge_ms
         (route,) = maker_routes(s, run_id)
         assert route.unhedged_base == 0
         # Settled each on its own part of the one hedge: balanced, nothing open, and the two add up to the fills.
         older, newer = (s.get_one(Opportunity, p.opportunity_id) for p in pairs)
         assert [(o.open_base, o.residual_base) for o in (older, newer)] == [(0, 0), (0, 0)]
-        assert [r.outcome for r in trades(s, run_id)] == ["filled", "filled"]
+        # each row's legs are its own part: the older one's sold 0.05 is a slice of the newer pair's hedge
+        assert [(r.outcome, r.bought, r.sold) for r in trades(s, run_id)] == [
+            ("filled", D("0.05"), D("0.05")), ("filled", D("0.95"), D("0.95"))]
         (hedge,) = [o for o in newer.orders if o.purpose == "hedge"]
         assert hedge.filled == 1 and older.orders[0].purpose == "quote" and len(older.orders) == 1
         quote_flow = {o.id: sum(((-1 if o.side == "buy" else 1) * f.price * f.amount for f in o.fills), D(0))
@@ -115,3 +127,28 @@ def test_a_hedge_piece_credits_its_own_parts_and_reports_the_dust_it_carried() -
     assert lots.open == {"b": D("0.40"), "c": D("0.5")}
     assert lots.flattened(D("0.9")) == [("b", D("0.40")), ("c", D("0.5"))]  # a flatten: oldest first
     assert lots.open == {}
+
+
+def test_a_flatten_closing_two_quotes_base_answers_each_pair_once_in_the_store(tmp_path: Path) -> None:
+    """The dust and the next quote's 0.95 owed, every hedge failing: the leg policy's one flatten (linked to the
+    oldest quote's pair) sells the 1 into the maker's bids and answers both pairs, each settled on its part."""
+    url = f"sqlite:///{tmp_path / 'flatten.db'}"
+    upgrade_to_head(url)
+    run_id, seen = run_simulation(_dust_then_next_quote(url, hedge_fails=True), speed=0)
+    assert seen["hedged"] == [] and seen["flattened"] == [(D("1"), D("99"))]  # one flatten, at the maker's bid
+    sessions = make_session_factory(make_engine(url))
+    with sessions() as s:
+        assert unfinished_quotes(s, "maker", SYMBOL) == []  # a restart flattens (or hedges) nothing again
+        pairs = maker_pairs(s, run_id)
+        assert [(p.filled, p.unhedged_base) for p in pairs] == [(D("0.05"), 0), (D("0.95"), 0)]
+        assert [(p.hedges, p.flattens) for p in pairs] == [(0, 1), (3, 0)]  # counted where they are linked
+        assert all(p.unhedged_ms is not None for p in pairs)  # both completed by the flatten's fill
+        (route,) = maker_routes(s, run_id)
+        assert (route.unhedged_base, route.flattens) == (0, 1)
+        older, newer = (s.get_one(Opportunity, p.opportunity_id) for p in pairs)
+        assert [(o.open_base, o.residual_base) for o in (older, newer)] == [(0, 0), (0, 0)]
+        # 0.05 bought at 100.50 and 0.95 at 100, all sold at 99 by the flatten: the cash, split by pair
+        assert (older.realized_pnl, newer.realized_pnl) == (D("-0.075"), D("-0.95"))
+        # one fate for both, told the same way: bought, then unwound by the flatten (no hedge sold any)
+        assert [(r.outcome, r.bought, r.sold) for r in trades(s, run_id)] == [
+            ("unwound", D("0.05"), 0), ("unwound", D("0.95"), 0)]
