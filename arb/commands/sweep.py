@@ -213,7 +213,10 @@ class _Progress:
             return
         self._last = (done, running, total)
         if self._rich is None:
-            print(f"sweep: {done}/{total} replays done, {running} running", file=self._stream, flush=True)
+            # One write, newline included: print() writes the text and its newline apart, and a Ctrl-C
+            # between the two left the line open, so "arb: interrupted" was printed on the end of it.
+            self._stream.write(f"sweep: {done}/{total} replays done, {running} running\n")
+            self._stream.flush()
             return
         if self._task is None:
             self._rich.start()
