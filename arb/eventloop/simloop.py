@@ -4,7 +4,7 @@ A replay (and paper mode on a capture) runs every part of the engine, the captur
 venues' latencies, the executor, the sandbox, on this loop. ``loop.time()`` is market time, in seconds since
 the capture's first event (:class:`~arb.eventloop.clock.MarketClock` adds that origin back: small floats keep
 microseconds exact where epoch seconds would not), and it moves only when nothing is ready to run: then it jumps to the next timer (speed 0, as fast as
-possible), or waits ``(jump) / speed`` wall seconds first (speed 1 = recorded pace). Everything that waits
+possible), or waits until the wall clock reaches it at ``speed`` (speed 1 = recorded pace). Everything that waits
 on market time simply awaits ``asyncio.sleep``; asyncio's timer heap then *is* the shared timeline, with a
 deterministic order (by time, then by when the timer was set), so the same capture and config give the
 same run whatever the speed and however busy the machine.
@@ -26,6 +26,9 @@ from typing import Any
 
 HOLD_LIMIT_S = 1.0
 POLL_EVERY = 32
+# A paced run this far behind its schedule (the engine slower than ``speed``, a long hold) starts a new one
+# from where it is, rather than racing through the market it missed.
+MAX_LAG_S = 1.0
 # True inside a ``time_held`` block of this task (and of tasks it starts there): what *this* code does takes
 # no market time. Another task's hold (the other leg's request on the wire) stops the clock, not this code.
 _HELD_HERE: ContextVar[bool] = ContextVar("arb_time_held_here", default=False)
@@ -39,6 +42,7 @@ class _PacingSelector:
         self._loop = loop
         self._target: float | None = None  # the market time of the jump being paced
         self._deadline = 0.0  # the wall time it is due at
+        self._anchor: tuple[float, float] | None = None  # (market, wall) times the schedule counts from
         self._held_since: float | None = None  # when time was first held at this market instant
         self._ready_turns = 0  # turns with callbacks ready since I/O was last polled
 
@@ -67,7 +71,7 @@ class _PacingSelector:
         target = loop._now + timeout
         if loop.speed > 0 and not loop.market_ended:
             if target != self._target:
-                self._target, self._deadline = target, loop._wall() + timeout / loop.speed
+                self._target, self._deadline = target, self._due(target)
             remaining = self._deadline - loop._wall()
             if remaining > 0:
                 events = self._inner.select(remaining)
@@ -77,6 +81,19 @@ class _PacingSelector:
         self._target = None
         self._held_since = None
         return []
+
+    def _due(self, target: float) -> float:
+        """The wall time market time ``target`` is due at: on one schedule from the anchor, not a wait from now
+        per jump. A wait is rounded up to the selector's resolution (epoll's millisecond), so waits from now
+        added a millisecond per jump: a paced run fell behind its speed by one per event (a paper run at
+        speed 2000 took 15 s for 150 s of market, ten times its pace). On one schedule a wait rounded up
+        puts the run ahead, and the jumps that are then already due do not wait."""
+        loop = self._loop
+        wall = loop._wall()
+        anchor = self._anchor
+        if anchor is None or wall - (anchor[1] + (loop._now - anchor[0]) / loop.speed) > MAX_LAG_S:
+            anchor = self._anchor = (loop._now, wall)
+        return anchor[1] + (target - anchor[0]) / loop.speed
 
     def _held_too_long(self) -> bool:
         """A hold lasting over :data:`HOLD_LIMIT_S` of real time is waiting on a timer of its own (a
