@@ -54,12 +54,24 @@ def _tops(capture: Path, venue: str) -> dict[int, tuple[D | None, D | None]]:
     return tops
 
 
+def _readme_maker_section() -> str:
+    text_ = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    return text_.split("## Maker-taker mode", 1)[1].split("\n## ", 1)[0]
+
+
 def _readme_maker_query() -> str:
     """The one ```sql block of README's "Maker-taker mode" section."""
-    text_ = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = text_.split("## Maker-taker mode", 1)[1].split("\n## ", 1)[0]
-    [query] = re.findall(r"^```sql\s*\n(.*?)^```", section, re.M | re.S)
+    [query] = re.findall(r"^```sql\s*\n(.*?)^```", _readme_maker_section(), re.M | re.S)
     return query
+
+
+def _readme_levels_figures() -> dict[int, tuple[int, int, Decimal]]:
+    """README's sentence on levels: the worked example's quotes, pairs and realized USDT, by levels."""
+    flat = " ".join(_readme_maker_section().split())
+    m = re.search(r'`levels = 2` with `level_step_bps = "1"` gives (\d+) quotes, (\d+) pairs and ([\d.]+) USDT '
+                  r"realized \(one level: (\d+) quotes, (\d+) pairs, ([\d.]+)\)", flat)
+    assert m, "README's sentence on levels is not where it was"
+    return {2: (int(m[1]), int(m[2]), D(m[3])), 1: (int(m[4]), int(m[5]), D(m[6]))}
 
 
 def _query(db: str, sql: str) -> list[tuple]:
@@ -190,6 +202,9 @@ def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rul
         k: maker[k] for k in ("quotes", "refused", "quotes_filled", "maker_fills", "hedges")}
     latency = maker["fill_to_hedge_ms"]
     assert (row["fill_to_hedge_ms_median"], row["fill_to_hedge_ms_max"]) == (latency["median"], latency["max"])
+    # The README's figures for this config are what it gives (unchecked, they once said 0.716 for 0.728).
+    realized_total = D(json.loads(stored[0])["realized_pnl"])
+    assert _readme_levels_figures()[levels] == (maker["quotes"], len(pairs), realized_total.quantize(D("0.001")))
 
 
 def test_a_sweep_point_arb_run_and_a_paper_run_of_a_maker_config_write_the_same_rows(
