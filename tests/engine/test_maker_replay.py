@@ -257,3 +257,22 @@ def test_quotes_are_sized_on_balances_read_again_after_each_pair(
     assert hedges and all(h[0] == "filled" for h in hedges), hedges
     # The inventory watch names the maker symbol's own key for the size it cannot fund.
     assert re.search(r"perp USDT [0-9.]+ cannot fund quote_size 0\.002 BTC", capsys.readouterr().err)
+
+
+def test_the_readme_figure_for_feed_latency_read_from_the_recording(
+        capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """README's worked example without ``feed_latency_ms``: the books reach arb when the recording's exchange
+    times say, and most quotes arrive crossed (refused post-only). Its sentence says how many."""
+    config = maker_config(tmp_path, capture)
+    config.write_text("".join(line for line in config.read_text().splitlines(keepends=True)
+                              if not line.startswith("feed_latency_ms")))
+    db = f"sqlite:///{tmp_path / 'exchange-times.db'}"
+    assert main(["run", "--config", str(config), "--db", db]) == 0
+    capsys.readouterr()
+    [stored] = _query(db, "SELECT summary FROM runs")
+    [maker] = json.loads(stored[0])["maker"]
+    flat = " ".join(_readme_maker_section().split())
+    m = re.search(r"`feed_latency_ms` unset\), arb's books lag more and ([\d,]+) of ([\d,]+) quotes are refused", flat)
+    assert m, "README's sentence on feed latency is not where it was"
+    assert (int(m[1].replace(",", "")), int(m[2].replace(",", ""))) == (maker["refused"], maker["quotes"])
+    assert maker["refused"] > maker["quotes"] / 2  # most of them: the point the README makes
