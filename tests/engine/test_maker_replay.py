@@ -205,6 +205,16 @@ def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rul
     # The README's figures for this config are what it gives (unchecked, they once said 0.716 for 0.728).
     realized_total = D(json.loads(stored[0])["realized_pnl"])
     assert _readme_levels_figures()[levels] == (maker["quotes"], len(pairs), realized_total.quantize(D("0.001")))
+    if levels == 1:  # the worked example's own sentence
+        m = re.search(r"5 ms late: (\d+) quotes, (\d+) filled \((\d+) fills\) and hedged by (\d+) IOCs, ([\d.]+) USDT "
+                      r"realized of ([\d.]+) expected, of which (-[\d.]+) adverse selection and (-[\d.]+) the hedges",
+                      " ".join(_readme_maker_section().split()))
+        assert m, "README's worked example sentence is not where it was"
+        expected_total = sum((D(p) for (p,) in _query(db, "SELECT expected_profit FROM opportunities")), D(0))
+        assert tuple(m.groups()) == (
+            str(maker["quotes"]), str(maker["quotes_filled"]), str(maker["maker_fills"]), str(maker["hedges"]),
+            str(realized_total.quantize(D("0.001"))), str(expected_total.quantize(D("0.001"))),
+            str(D(maker["adverse"]).quantize(D("0.001"))), str(D(maker["hedge_slippage"]).quantize(D("0.001"))))
 
 
 def test_a_sweep_point_arb_run_and_a_paper_run_of_a_maker_config_write_the_same_rows(
