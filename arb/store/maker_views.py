@@ -82,7 +82,7 @@ class MakerPair:
     filled: Decimal  # base the quote filled
     hedges: int
     flattens: int
-    fill_to_hedge_ms: tuple[Decimal, ...]  # per hedge or flatten answering its base, sent after a fill of its quote
+    fill_to_hedge_ms: tuple[Decimal, ...]  # per hedge or flatten of its own sent after a fill of its quote
     unhedged_ms: Decimal | None  # first fill -> the answer fill completing it (wherever linked); None: never completed
     unhedged_base: Decimal  # filled minus what the answers filled
     expected: Decimal | None  # at quote time, as stored on the pair
@@ -103,17 +103,18 @@ def _pair(pair: Opportunity) -> MakerPair:
     quotes = [o for o in pair.orders if o.purpose == "quote"]
     maker = quotes[0].venue
     quote_fills = sorted((f for o in quotes for f in o.fills), key=lambda f: (f.received_at or f.ts))
-    answers = [o for o in pair.orders if o.purpose in ("hedge", "flatten")]  # counted where they are linked
-    timed = answering_orders(pair)  # timed for every pair whose base they answered (dust carried)
+    # Counted, and their reaction to the pair's fills timed (fill -> hedge), where they are linked; what
+    # answered its base anywhere (a later quote's hedge carrying its dust) ends its time unhedged.
+    answers = [o for o in pair.orders if o.purpose in ("hedge", "flatten")]
     latency: list[Decimal] = []
-    for order in timed:
+    for order in answers:
         sent = order.sent_at or order.created_at
         before = [f.received_at for f in quote_fills if f.received_at is not None and f.received_at <= sent]
         if before:
             latency.append(_ms(max(before), sent))
     filled = sum((f.amount for f in quote_fills), ZERO)
     answered = answered_base(pair)
-    answer_fills = sorted(f.received_at for o in timed for f in o.fills if f.received_at is not None)
+    answer_fills = sorted(f.received_at for o in answering_orders(pair) for f in o.fills if f.received_at is not None)
     first = quote_fills[0].received_at if quote_fills else None
     unhedged_ms = (_ms(first, answer_fills[-1]) if filled and answered >= filled and first is not None
                    and answer_fills else None)

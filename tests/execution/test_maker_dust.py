@@ -90,9 +90,11 @@ def test_dust_answered_by_the_next_quotes_hedge_is_not_owed_in_the_store(tmp_pat
         assert [p.filled for p in pairs] == [D("0.05"), D("0.95")]
         assert [p.unhedged_base for p in pairs] == [D(0), D(0)]  # neither owes, neither is over-answered
         # The dust's wait is timed on its own pair: from its fill to the fill of the hedge that carried it
-        # (the newer pair's), not "never completed", and no shorter than the newer pair's own.
+        # (the newer pair's), not "never completed", and no shorter than the newer pair's own. Fill -> hedge
+        # times the hedges a pair's fills set off: the dust set none off (it waited, by design).
         assert all(p.unhedged_ms is not None for p in pairs)
-        assert pairs[0].unhedged_ms >= pairs[1].unhedged_ms and pairs[0].fill_to_hedge_ms
+        assert pairs[0].unhedged_ms >= pairs[1].unhedged_ms
+        assert pairs[0].fill_to_hedge_ms == ()
         (route,) = maker_routes(s, run_id)
         assert route.unhedged_base == 0
         # Settled each on its own part of the one hedge: balanced, nothing open, and the two add up to the fills.
