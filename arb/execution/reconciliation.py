@@ -6,7 +6,11 @@ so reconciliation can never write a state the live executor would have refused. 
 1. every order the database has in flight (``created``, ``submitted``, ``open``, ``partially_filled``,
    ``unknown``) is looked up by client id with spaced retries; found -> its report is applied and its
    fills recorded (a quote the venue holds at a smaller amount was cut in place by an amend whose answer
-   was lost: its row takes the venue's amount); provably absent (not found, no trades) -> ``rejected``; otherwise stays ``unknown``.
+   was lost: its row takes the venue's amount); provably absent (not found, no trades) -> closed with the
+   reason: ``rejected`` if no answer ever said the venue had it, ``canceled`` if one did (an acknowledged
+   order the venue no longer holds and that never traded: it closed unfilled; the state machine has no
+   ``open -> rejected``); otherwise stays ``unknown``. A venue that starts empty in every run (a paper
+   venue: ``forgetful``) knows none of an earlier run's orders: they are closed so without asking it.
 2. open orders on the venue that the database does not know are recorded and flagged.
 3. fills since ``since`` are recorded idempotently on ``(venue, trade_id)`` and matched to their order
    by client id (or venue order id); an order whose fills exceed its recorded ``filled`` is advanced.
@@ -19,7 +23,7 @@ stored earlier with other values is a fill conflict: recorded and counted, never
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -45,6 +49,7 @@ LOOKBACK = timedelta(seconds=5)
 class ReconcileReport:
     resolved: list[str] = field(default_factory=list)  # in-flight orders brought to a venue-reported state
     rejected: list[str] = field(default_factory=list)  # in-flight orders the venue provably never had
+    closed: list[str] = field(default_factory=list)  # acknowledged, no longer on the venue: closed unfilled
     unresolved: list[str] = field(default_factory=list)  # still unknown: trading must not assume either way
     adopted: list[str] = field(default_factory=list)  # on the venue, not in the database: recorded, flagged
     fills_added: int = 0
@@ -55,6 +60,7 @@ class ReconcileReport:
     def __str__(self) -> str:
         """One line for people: what the pass found, or that nothing was in flight."""
         parts = [f"{len(v)} {k}" for k, v in (("resolved", self.resolved), ("rejected", self.rejected),
+                                              ("closed", self.closed),
                                               ("unresolved", self.unresolved), ("adopted", self.adopted),
                                               ("orphan fills", self.orphan_fills), ("settled", self.settled)) if v]
         parts += [f"{n} {k}" for k, n in (("fills added", self.fills_added),
@@ -77,10 +83,15 @@ async def reconcile(
     lookup: LookupPolicy = LookupPolicy(),
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    forgetful: Collection[str] = (),
 ) -> ReconcileReport:
+    """``forgetful``: the venues that start empty in every run (paper venues)."""
     report = ReconcileReport()
     symbols = list(symbols)
     for venue in venues.values():
+        if venue.name in forgetful:
+            _forget_earlier(venue.name, sessions, report, clock)
+            continue
         await _in_flight(venue, sessions, report, lookup, sleep, clock)
         await _unknown_open_orders(venue, sessions, run_id, report, clock)
         for symbol in symbols:
@@ -138,15 +149,39 @@ async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: Reconci
             done = out.unresolved if t.to_status is OrderStatus.UNKNOWN else out.resolved
             done.append(request.client_order_id)
         elif "not_found" in result.errors:
-            with sessions.begin() as s:
-                if first_event is not None:
-                    repo.restore_first_event(s, order_id, first_event)
-                repo.record_transition(s, order_id, OrderStatus.REJECTED, clock(),
-                                       detail="reconciliation: not on the venue, no trades")
-            out.rejected.append(request.client_order_id)
+            to = _close_absent(sessions, order_id, clock, "reconciliation: not on the venue, no trades",
+                               first_event)
+            (out.closed if to is OrderStatus.CANCELED else out.rejected).append(request.client_order_id)
         else:
             _mark_unknown(sessions, order_id, clock, "reconciliation: no answer", first_event)
             out.unresolved.append(request.client_order_id)
+
+
+def _close_absent(sessions: sessionmaker[Session], order_id: int, clock: Callable[[], datetime], why: str,
+                  first_event: datetime | None) -> OrderStatus:
+    """An in-flight order its venue does not hold and never traded: ``rejected`` when nothing ever said the
+    venue had it, ``canceled`` when it was acknowledged (or holds fills): it closed with what it filled."""
+    with sessions.begin() as s:
+        if first_event is not None:
+            repo.restore_first_event(s, order_id, first_event)
+        order = s.get_one(Order, order_id)
+        acknowledged = order.status in (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value) or order.filled
+        to = OrderStatus.CANCELED if acknowledged else OrderStatus.REJECTED
+        repo.record_transition(s, order_id, to, clock(), venue_status="not_found", detail=why)
+    return to
+
+
+def _forget_earlier(venue: str, sessions: sessionmaker[Session], out: ReconcileReport,
+                    clock: Callable[[], datetime]) -> None:
+    """``venue`` starts empty in every run: what earlier runs left in flight on it is gone with their
+    simulated market. Closed, saying so, so that no start trips over it or takes it over."""
+    with sessions() as s:
+        pending = [(o.id, o.client_order_id, o.created_at if o.status == OrderStatus.CREATED.value else None)
+                   for o in repo.in_flight_orders(s, venue)]
+    for order_id, client_order_id, first_event in pending:
+        to = _close_absent(sessions, order_id, clock, "reconciliation: a paper venue knows none of an earlier "
+                           "run's orders (its simulated market ended with that run)", first_event)
+        (out.closed if to is OrderStatus.CANCELED else out.rejected).append(client_order_id)
 
 
 def _mark_unknown(sessions: sessionmaker[Session], order_id: int, clock: Callable[[], datetime], why: str,

@@ -6,6 +6,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from arb.domain.market import Side
+from arb.domain.orders import OrderStatus
 from arb.domain.venue import OrderRequest
 from arb.execution.lookup import LookupPolicy
 from arb.execution.reconciliation import reconcile
@@ -90,3 +91,45 @@ async def test_an_entry_stopped_before_its_legs_wrote_gets_its_first_event_back(
             order = s.get_one(Order, order_id)
             assert [e.to_status for e in order.events] == ["created", last]
             assert order.events[0].ts == order.created_at and order.events[0].from_status is None
+
+
+async def test_an_acknowledged_order_the_venue_no_longer_holds_is_closed_as_cancelled(sqlite_sessions) -> None:
+    """An ``open`` (acknowledged) order the venue does not find and that never traded closed unfilled:
+    ``canceled`` with the reason, since the state machine has no ``open -> rejected`` (a crashed maker run's
+    quotes made every later start fail on it). A venue that starts empty in every run (``forgetful``: paper)
+    is not asked: an earlier run's orders are closed saying why."""
+    venue = paper("alpha", make_book("alpha", [("19.90", "5")], [("20.00", "5")]))
+    run_id = new_run(sqlite_sessions)
+    now = datetime.now(UTC)
+    ids = {}
+    with sqlite_sessions.begin() as s:
+        for coid in ("t-acked1", "t-sentonly1"):
+            ids[coid] = repo.create_order(s, repo.NewOrder(run_id, None, "alpha", SYMBOL, "buy", D("19.00"), D("1"),
+                                                           coid, purpose="quote", time_in_force="poc"), now)
+            repo.record_transition(s, ids[coid], OrderStatus.SUBMITTED, now, sent_at=now)
+        repo.record_transition(s, ids["t-acked1"], OrderStatus.OPEN, now, acked_at=now)
+    t = FakeTime()
+    args = dict(symbols=[SYMBOL], since=SINCE, lookup=LookupPolicy((0.1,)), sleep=t.sleep)
+    report = await reconcile({"alpha": venue}, sqlite_sessions, run_id, **args)
+    assert report.closed == ["t-acked1"] and report.rejected == ["t-sentonly1"]
+    with sqlite_sessions() as s:
+        rows = {o.client_order_id: o.status for o in s.scalars(select(Order))}
+        detail = s.scalar(select(OrderEvent.detail).where(OrderEvent.order_id == ids["t-acked1"])
+                          .order_by(OrderEvent.id.desc()).limit(1))
+    assert rows == {"t-acked1": "canceled", "t-sentonly1": "rejected"}
+    assert detail == "reconciliation: not on the venue, no trades"
+
+    with sqlite_sessions.begin() as s:
+        left = repo.create_order(s, repo.NewOrder(run_id, None, "alpha", SYMBOL, "sell", D("21"), D("1"), "t-left1",
+                                                  purpose="quote", time_in_force="poc"), now)
+        repo.record_transition(s, left, OrderStatus.SUBMITTED, now, sent_at=now)
+        repo.record_transition(s, left, OrderStatus.OPEN, now, acked_at=now)
+    asked = list(t.sleeps)
+    report = await reconcile({"alpha": venue}, sqlite_sessions, run_id, **args, forgetful={"alpha"})
+    assert report.closed == ["t-left1"] and report.unresolved == []
+    with sqlite_sessions() as s:
+        status = s.get_one(Order, left).status
+        detail = s.scalar(select(OrderEvent.detail).where(OrderEvent.order_id == left).order_by(OrderEvent.id.desc())
+                          .limit(1))
+    assert status == "canceled" and "a paper venue knows none of an earlier run's orders" in detail
+    assert t.sleeps == asked  # the paper venue was not looked up (no spaced retries)
