@@ -20,29 +20,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.orders import OrderStatus
-from arb.domain.venue import FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
+from arb.domain.venue import FillReport, OrderRequest, PreparedOrder, Venue
 from arb.errors import (
     AuthenticationError,
     BadSymbol,
     InsufficientFunds,
     InvalidOrder,
     RateLimited,
-    VenueError,
 )
-from arb.execution.lookup import LookupPolicy, lookup_by_client_id
+from arb.execution.lookup import LookupPolicy, resolve, with_trades
 from arb.execution.risk import RiskGate
 from arb.store import orders as repo
 
 DEFINITIVE = (InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, RateLimited)
-FILL_LOOKBACK = timedelta(seconds=5)  # clock skew margin when asking a venue for fills "since sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +114,7 @@ class LegRunner:
         answered_ns = self.perf_ns()
         answered_at = self.clock()
         self.risk.record_success(venue.name)
-        report = await self._with_trades(venue, request, report, sent_at)
+        report = await with_trades(venue, request, report, sent_at, policy=self.lookup, sleep=self.sleep)
         with self.sessions.begin() as s:
             _submitted(s, order_id, sent_at, created_at)
             t = repo.record_report(s, order_id, report, self.clock(), acked_at=answered_at)
@@ -125,50 +123,20 @@ class LegRunner:
 
     async def _resolve(self, venue: Venue, order_id: int, request: OrderRequest, sent_at: datetime,
                        sent_ns: int, answered_ns: int, error: str) -> LegOutcome:
-        try:
-            result = await lookup_by_client_id(venue, request, since=sent_at - FILL_LOOKBACK,
-                                               policy=self.lookup, sleep=self.sleep)
-        except VenueError as exc:
-            return LegOutcome(order_id, request, venue.name, OrderStatus.UNKNOWN, Decimal(0), (), sent_ns,
-                              answered_ns, error=f"{error}; lookup failed: {type(exc).__name__}")
-        if result.report is not None:
-            report = await self._with_trades(venue, request, result.report, sent_at)
+        found = await resolve(venue, request, sent_at, policy=self.lookup, sleep=self.sleep)
+        if found.report is not None:
             with self.sessions.begin() as s:
-                t = repo.record_report(s, order_id, report, self.clock(),
-                                       detail=f"resolved by client id after {result.attempts} lookups")
-            return LegOutcome(order_id, request, venue.name, t.to_status, report.filled, report.fills, sent_ns,
-                              answered_ns, error=error, lookups=result.attempts)
-        if "not_found" not in result.errors:
-            # Every lookup failed for another reason: nothing learned, the order stays unknown.
+                t = repo.record_report(s, order_id, found.report, self.clock(), detail=found.detail)
+            return LegOutcome(order_id, request, venue.name, t.to_status, found.report.filled, found.report.fills,
+                              sent_ns, answered_ns, error=error, lookups=found.attempts)
+        if not found.absent:  # nothing learned: the order stays unknown
             return LegOutcome(order_id, request, venue.name, OrderStatus.UNKNOWN, Decimal(0), (), sent_ns,
-                              answered_ns, error=error, lookups=result.attempts)
+                              answered_ns, error=f"{error}; {found.detail}" if not found.attempts else error,
+                              lookups=found.attempts)
         with self.sessions.begin() as s:
-            repo.record_transition(s, order_id, OrderStatus.REJECTED, self.clock(),
-                                   detail=f"not found by client id after {result.attempts} lookups, no trades")
+            repo.record_transition(s, order_id, OrderStatus.REJECTED, self.clock(), detail=found.detail)
         return LegOutcome(order_id, request, venue.name, OrderStatus.REJECTED, Decimal(0), (), sent_ns,
-                          answered_ns, error=error, lookups=result.attempts)
-
-    async def _with_trades(self, venue: Venue, request: OrderRequest, report: OrderReport,
-                           sent_at: datetime) -> OrderReport:
-        """The report with the trades behind every unit it says filled: those it carries, plus the venue's
-        trades of this order (by client id, else venue order id) while they fall short, with spaced retries."""
-        fills = {f.trade_id: f for f in report.fills}
-        if report.filled > _total(fills.values()):
-            for delay in (0.0, *self.lookup.delays):
-                if delay:
-                    await self.sleep(delay)
-                try:
-                    # By the venue's order id when the answer gave one: that order's trades, not a page of
-                    # every trade the account made since (on a busy account the page need not hold them).
-                    found = await venue.fetch_fills(request.symbol, sent_at - FILL_LOOKBACK, report.venue_order_id)
-                except VenueError:
-                    continue
-                for f in found:
-                    if _belongs(f, request, report):
-                        fills.setdefault(f.trade_id, f)
-                if _total(fills.values()) >= report.filled:
-                    break
-        return replace(report, fills=tuple(fills.values()))
+                          answered_ns, error=error, lookups=found.attempts)
 
     def count_failure(self, venue: str, exc: Exception) -> None:
         if isinstance(exc, AuthenticationError):
@@ -176,13 +144,3 @@ class LegRunner:
         if not isinstance(exc, RateLimited):
             # A 429 is our pacing, not the venue failing; the throttle deals with it.
             self.risk.record_failure(venue)
-
-
-def _total(fills: Iterable[FillReport]) -> Decimal:
-    return sum((f.amount for f in fills), Decimal(0))
-
-
-def _belongs(fill: FillReport, request: OrderRequest, report: OrderReport) -> bool:
-    if fill.client_order_id is not None:
-        return fill.client_order_id == request.client_order_id
-    return report.venue_order_id is not None and fill.venue_order_id == report.venue_order_id

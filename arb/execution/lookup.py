@@ -5,14 +5,17 @@ client order id, several times with spacing (a just-placed order can briefly ans
 as a last resort look for its trades (an IOC that closed may no longer be queryable by id; on Gate, by
 ``text`` only while open). Only when all of that finds nothing do we conclude it never landed. We never
 send it again under a new id while any of this is unresolved.
+
+:func:`resolve` is what every order kind does after an ambiguous outcome (a taker leg, a quote, a hedge, a
+flatten): the lookup, then the trades behind what the venue says filled (:func:`with_trades`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from arb.domain.orders import VenueState
@@ -23,6 +26,9 @@ from arb.errors import OrderNotFound, VenueError
 @dataclass(frozen=True, slots=True)
 class LookupPolicy:
     delays: tuple[float, ...] = (0.05, 0.2, 0.5, 1.0, 2.0)  # before each retry after the first attempt
+
+
+FILL_LOOKBACK = timedelta(seconds=5)  # clock skew margin when asking a venue for fills "since sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +88,67 @@ async def lookup_by_client_id(
     if fills:
         return LookupResult(report_from_fills(request, venue.name, fills), attempts, tuple(errors))
     return LookupResult(None, attempts, tuple(errors))
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What became of an order whose request ended without an answer."""
+
+    report: OrderReport | None  # found: the venue's report, with the trades behind what it filled as found
+    absent: bool  # provably never on the venue: not found by client id, no trades (it filled nothing)
+    attempts: int
+    detail: str  # for the order's event
+
+    @property
+    def resolved(self) -> bool:
+        return self.report is not None or self.absent
+
+
+async def resolve(venue: Venue, request: OrderRequest, sent_at: datetime, *, policy: LookupPolicy,
+                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Resolution:
+    """Look ``request`` up by its client id after an ambiguous outcome; never raises for the venue failing
+    (a lookup that could not ask is unresolved: the order stays ``unknown`` and nothing is sent again)."""
+    try:
+        result = await lookup_by_client_id(venue, request, since=sent_at - FILL_LOOKBACK, policy=policy, sleep=sleep)
+    except VenueError as exc:
+        return Resolution(None, False, 0, f"lookup failed: {type(exc).__name__}")
+    if result.report is not None:
+        report = await with_trades(venue, request, result.report, sent_at, policy=policy, sleep=sleep)
+        return Resolution(report, False, result.attempts, f"resolved by client id after {result.attempts} lookups")
+    if "not_found" not in result.errors:  # every lookup failed for another reason: nothing learned
+        return Resolution(None, False, result.attempts, f"no answer to {result.attempts} lookups")
+    return Resolution(None, True, result.attempts,
+                      f"not found by client id after {result.attempts} lookups, no trades")
+
+
+async def with_trades(venue: Venue, request: OrderRequest, report: OrderReport, sent_at: datetime, *,
+                      policy: LookupPolicy, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> OrderReport:
+    """The report with the trades behind every unit it says filled: those it carries, plus the venue's
+    trades of this order (by client id, else venue order id) while they fall short, with spaced retries."""
+    fills = {f.trade_id: f for f in report.fills}
+    if report.filled > _total(fills.values()):
+        for delay in (0.0, *policy.delays):
+            if delay:
+                await sleep(delay)
+            try:
+                # By the venue's order id when the answer gave one: that order's trades, not a page of
+                # every trade the account made since (on a busy account the page need not hold them).
+                found = await venue.fetch_fills(request.symbol, sent_at - FILL_LOOKBACK, report.venue_order_id)
+            except VenueError:
+                continue
+            for f in found:
+                if _belongs(f, request, report):
+                    fills.setdefault(f.trade_id, f)
+            if _total(fills.values()) >= report.filled:
+                break
+    return replace(report, fills=tuple(fills.values()))
+
+
+def _total(fills: Iterable[FillReport]) -> Decimal:
+    return sum((f.amount for f in fills), Decimal(0))
+
+
+def _belongs(fill: FillReport, request: OrderRequest, report: OrderReport) -> bool:
+    if fill.client_order_id is not None:
+        return fill.client_order_id == request.client_order_id
+    return report.venue_order_id is not None and fill.venue_order_id == report.venue_order_id

@@ -27,16 +27,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal, Protocol
 
 from arb.domain.market import Side, quantize_step
 from arb.domain.orders import VenueState
 from arb.domain.venue import FillReport, FillStream, OrderReport, OrderRequest, Venue
-from arb.errors import ArbError, InvalidOrder, OrderNotFound
+from arb.errors import ArbError, InvalidOrder, OrderNotFound, RateLimited
 from arb.eventloop.eager import start_now
+from arb.execution.lookup import LookupPolicy, resolve
 from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
 from arb.quoting.pricing import BPS, Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, valued_quote, walk
 from arb.quoting.refresh import RefreshRule, refresh_reason
@@ -96,7 +98,14 @@ class Journal(Protocol):
 
     async def answered(self, venue: str, report: OrderReport) -> None: ...
 
-    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None: ...
+    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
+        """The request failed: refused outright (``rejected``), or with an outcome it cannot prove
+        (``error.retryable``: ``unknown``, looked up next)."""
+        ...
+
+    async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
+        """An order whose outcome was unknown, proved by its lookup never to have landed: ``rejected``."""
+        ...
 
     async def carried(self, client_order_id: str, answered: Sequence[tuple[str, Decimal]]) -> None:
         """Hedge (or flatten) ``client_order_id``, whose answer is recorded next, filled base other quotes owed:
@@ -157,6 +166,10 @@ class MakerRoute:
     _lots: dict[Side, _Lots] = field(default_factory=lambda: {Side.BUY: _Lots(), Side.SELL: _Lots()})
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     errors: list[BaseException] = field(default_factory=list)
+    # An ambiguous outcome (timeout, 5xx, a dropped answer) is looked up by client id with these spaced retries
+    # before anything else is sent: a hedge whose answer was lost had filled, and was sent again.
+    lookup: LookupPolicy = field(default_factory=LookupPolicy)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def __post_init__(self) -> None:
         self.ledger = HedgeLedger(self.spec.hedge)
@@ -245,15 +258,39 @@ class MakerRoute:
         resting = self._resting[slot] = _Resting(quote, request.client_order_id, self.now_ms())
         await self.journal.before_send(self.spec.maker, request, "quote", quote, request.client_order_id)
         try:
-            report = await self.maker.place(request)
-        except ArbError as exc:  # refused (post-only would take, funds): nothing rests
-            log.debug("%s %s quote refused: %s", self.spec.symbol, quote.side, exc)  # counted by the journal
+            report = await self._send(self.maker, self.spec.maker, request)
+        except Unresolved:  # it may rest: left in its slot, so the next refresh cancels it by client id
+            return
+        if report is None:  # refused (post-only would take, funds), or never landed: nothing rests
             self._forget(slot, resting)
-            await self.journal.refused(self.spec.maker, request.client_order_id, exc)
             return
         await self.journal.answered(self.spec.maker, report)
         if report.state is not VenueState.OPEN:
             self._forget(slot, resting)
+
+    async def _send(self, venue: Venue, name: str, order: OrderRequest) -> OrderReport | None:
+        """Send ``order`` (its row is written): the venue's report, or None when it holds nothing of it (refused
+        outright, or an ambiguous outcome whose lookup by client id proved it never landed, each journalled).
+        An ambiguous outcome is looked up before anything else is sent; one no lookup could resolve raises
+        :class:`Unresolved` (the row stays ``unknown``: the order may have filled, so nothing may be sent in
+        its place). The caller journals a report."""
+        sent_at = datetime.fromtimestamp(self.now_ms() / 1000, UTC)
+        try:
+            return await venue.place(order)
+        except ArbError as exc:
+            log.debug("%s %s %s %s on %s failed: %s", self.spec.symbol, order.time_in_force, order.side,
+                      order.amount, name, exc)  # counted by the journal
+            await self.journal.refused(name, order.client_order_id, exc)
+            if not exc.retryable or isinstance(exc, RateLimited):  # a 429 is answered before anything is done
+                return None
+        found = await resolve(venue, order, sent_at, policy=self.lookup, sleep=self.sleep)
+        if found.report is not None:
+            log.info("%s %s: %s", self.spec.symbol, order.client_order_id, found.detail)
+            return found.report
+        if found.absent:
+            await self.journal.absent(name, order.client_order_id, found.detail)
+            return None
+        raise Unresolved(f"{order.client_order_id} on {name}: {found.detail}")
 
     async def _cancel(self, slot: Slot, resting: _Resting) -> None:
         """Cancel a resting quote. The venue not finding it open means it finished meanwhile (filled in
@@ -305,15 +342,17 @@ class MakerRoute:
             del self._resting[slot]
 
     async def _cancel_side(self, side: Side) -> None:
-        for slot, resting in list(self._resting.items()):
-            if slot[0] is side and not resting.cancelling:
-                await self._cancel(slot, resting)
+        await self._cancel_all(side)
+
+    async def _cancel_all(self, side: Side | None = None) -> None:
+        """Every resting quote (of ``side``) cancelled at once: the cancels are on the wire together, so pulling
+        N quotes takes one round trip, not N."""
+        await asyncio.gather(*[self._cancel(slot, resting) for slot, resting in list(self._resting.items())
+                               if (side is None or slot[0] is side) and not resting.cancelling])
 
     async def close(self) -> None:
         """Cancel every resting quote and wait for the hedges in flight (the run's end, the kill switch)."""
-        for slot, resting in list(self._resting.items()):
-            if not resting.cancelling:
-                await self._cancel(slot, resting)
+        await self._cancel_all()
         while self._tasks:
             await asyncio.gather(*self._tasks)
 
@@ -403,20 +442,30 @@ class MakerRoute:
         # not behind the maker fill's journalling, queued meanwhile (a task hop cost a hedge ~100 ms there).
         filled = await asyncio.gather(*[start_now(self._hedge_piece(request, piece, limit, reference.average))
                                         for piece in pieces])
-        self._hedge_done(request, sum(filled, Decimal(0)))
+        if None in filled:
+            # A piece whose outcome no lookup could learn may have filled: no retry may be sent in its place
+            # (the ledger keeps the request in flight), and the route stops as a failed side does: a person
+            # decides, with the order named in the log and left ``unknown`` for the next start's reconciliation.
+            self._spawn(self._halt_unresolved(request.maker_side))
+            return
+        self._hedge_done(request, sum((f for f in filled if f is not None), Decimal(0)))
 
-    async def _hedge_piece(self, request: HedgeRequest, piece: _Piece, limit: Decimal, reference: Decimal) -> Decimal:
-        """One IOC of a hedge, answering ``piece.quote_id``'s fills (and the dust it carries); what it filled."""
+    async def _hedge_piece(self, request: HedgeRequest, piece: _Piece, limit: Decimal,
+                           reference: Decimal) -> Decimal | None:
+        """One IOC of a hedge, answering ``piece.quote_id``'s fills (and the dust it carries); what it filled
+        (None: its outcome could not be learned, its base stays in flight)."""
         spec = self.spec
         order = OrderRequest(self.new_client_id("hedge"), spec.symbol, request.side, piece.amount, limit, "ioc")
         await self.journal.before_send(spec.taker, order, "hedge", None, piece.quote_id, reference)
         lots = self._lots[request.maker_side]
         try:
-            report = await self.taker.place(order)
-        except ArbError as exc:
-            log.warning("%s hedge %s %s refused: %s", spec.symbol, request.side, piece.amount, exc)
+            report = await self._send(self.taker, spec.taker, order)
+        except Unresolved as exc:
+            log.error("%s hedge %s %s: %s", spec.symbol, request.side, piece.amount, exc)
+            return None
+        if report is None:
+            log.warning("%s hedge %s %s filled nothing: refused", spec.symbol, request.side, piece.amount)
             lots.answered(piece, Decimal(0))
-            await self.journal.refused(spec.taker, order.client_order_id, exc)
             return Decimal(0)
         # The lots first: the journal, recording the answer, settles the pair once no base of it is owed.
         carried = lots.answered(piece, report.filled)
@@ -432,6 +481,11 @@ class MakerRoute:
             return
         self._send_due(side)
 
+    async def _halt_unresolved(self, side: Side) -> None:
+        self.halted = True
+        await self._cancel_all()
+        self.on_failed(side, self.ledger.waiting(side))
+
     async def _apply_leg_policy(self, side: Side) -> None:
         """A side's hedges failed ``max_attempts`` times (the ledger stops hedging and quoting it)."""
         spec = self.spec
@@ -439,9 +493,7 @@ class MakerRoute:
                     spec.hedge.max_attempts, spec.leg_policy, self.ledger.waiting(side))
         if spec.leg_policy == "halt":
             self.halted = True
-            for quoted, resting in list(self._resting.items()):
-                if not resting.cancelling:
-                    await self._cancel(quoted, resting)
+            await self._cancel_all()
         else:
             await self._cancel_side(side)
             await self._flatten(side)
@@ -465,10 +517,12 @@ class MakerRoute:
         oldest = self._lots[side].oldest()
         await self.journal.before_send(spec.maker, order, "flatten", None, oldest)
         try:
-            report = await self.maker.place(order)
-        except ArbError as exc:
-            log.warning("%s flatten %s %s refused: %s", spec.symbol, order.side, amount, exc)
-            await self.journal.refused(spec.maker, order.client_order_id, exc)
+            report = await self._send(self.maker, spec.maker, order)
+        except Unresolved as exc:  # it may have filled: not sent again, the row left unknown
+            log.error("%s flatten %s %s: %s", spec.symbol, order.side, amount, exc)
+            return
+        if report is None:
+            log.warning("%s flatten %s %s filled nothing: refused", spec.symbol, order.side, amount)
             return
         if report.filled:
             self.ledger.settled_by_flatten(side, report.filled)
@@ -504,6 +558,10 @@ class MakerRoute:
             assert exc is not None
             log.error("%s maker route task failed: %r", self.spec.symbol, exc)
             self.errors.append(exc)  # the run checks this: no background task dies silently
+
+
+class Unresolved(Exception):
+    """An order's outcome is unknown and no lookup by its client id could learn it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,6 +164,13 @@ class StoreJournal:
             order_store.record_transition(s, order_id, to, self._now(), detail=str(error)[:500])
         self._settle(self._answers[client_order_id])
 
+    async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
+        """An ``unknown`` order whose lookup proved it never landed: ``rejected``, saying how it was found."""
+        with self._sessions.begin() as s:
+            order_store.record_transition(s, self._started(s, client_order_id), OrderStatus.REJECTED, self._now(),
+                                          detail=detail)
+        self._settle(self._answers[client_order_id])
+
     async def maker_fill(self, fill: FillReport) -> None:
         assert fill.client_order_id is not None
         order_id = self._orders[fill.client_order_id]

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
 from arb.domain.venue import FillReport, OrderReport, OrderRequest
-from arb.errors import ArbError
+from arb.errors import ArbError, RateLimited
 from arb.execution.maker import MakerRoute, RouteSpec
 from arb.quoting.ledger import HedgeRules
 from arb.quoting.pricing import Level, Quote, QuoteTerms
@@ -224,9 +224,15 @@ class Journal:
         await self._changed()
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
-        self.exposure.answered(client_order_id, D(0))
+        if not error.retryable or isinstance(error, RateLimited):  # else looked up next: not answered yet
+            self.exposure.answered(client_order_id, D(0))
         await self.store.refused(venue, client_order_id, error)
         self.refusals.append((venue, client_order_id))
+
+    async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
+        self.exposure.answered(client_order_id, D(0))
+        await self.store.absent(venue, client_order_id, detail)
+        await self._changed()
 
     async def answered(self, venue: str, report: OrderReport) -> None:
         self.exposure.answered(report.client_order_id, report.filled)

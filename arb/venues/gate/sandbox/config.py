@@ -76,6 +76,7 @@ class Faults:
     fraction_429: float = 0.0
     fraction_5xx: float = 0.0
     drop_order_responses: int = 0  # accept the next N orders, then close the connection unanswered
+    fail_order_responses: int = 0  # accept the next N orders, then answer 502 as if nothing was done
     # Place the order at once, then hold its response this long: the window in which a client can die
     # between sending an order and recording the answer.
     order_response_delay_s: float = 0.0
@@ -108,6 +109,7 @@ _KNOBS: dict[str, Callable[[object, str], object]] = {
     "fraction_429": _fraction,
     "fraction_5xx": _fraction,
     "drop_order_responses": values.count,
+    "fail_order_responses": values.count,
     "order_response_delay_s": _seconds,
     "freeze_book": values.flag,
 }

@@ -198,6 +198,9 @@ class RestApi:
             assert request.transport is not None
             request.transport.abort()
             raise asyncio.CancelledError
+        if self.faults.fail_order_responses > 0:  # the other ambiguous case: done, but answered as a failure
+            self.faults.fail_order_responses -= 1
+            raise GateApiError(502, "SERVER_ERROR", "Internal server error (injected after the order was placed)")
         if self.faults.order_response_delay_s > 0:
             await asyncio.sleep(self.faults.order_response_delay_s)
             return web.json_response(self._order(self.engine.orders[order.id]), status=201)
