@@ -36,6 +36,10 @@ def run_check(args: argparse.Namespace) -> int:
         # The value printed is the effective one, masked like every other (a database password is ***).
         sys.stdout.write(f"# set from the environment: {', '.join(sorted(config.overrides.values()))}\n")
     notes = {key: f"from ${variable}" for key, variable in config.overrides.items()}
+    # Where the run will look for the kill-switch file: a relative name is in the config's directory, not the
+    # working directory, and the one to create is the one printed here.
+    watched = f"watched at {config.kill_switch_path()}"
+    notes["risk.kill_switch_file"] = "; ".join(filter(None, (notes.get("risk.kill_switch_file"), watched)))
     effective = config.snapshot()
     for venue, section in effective["venues"].items():
         # Credentials are never a config key (they come from the environment): said as a comment on the

@@ -24,7 +24,7 @@ from arb.config.files import DEFAULT_CONFIG
 from arb.config.messages import did_you_mean, first_error
 from arb.config.model import Config
 from arb.config.overrides import apply_overrides, blame
-from arb.config.schema import VENUE_NAME, ConfigModel, MonitoringSection
+from arb.config.schema import VENUE_NAME, ConfigModel, MonitoringSection, check_path_length
 from arb.config.secrets import (
     ALERT_URLS_ENV,
     credentials_from_env,
@@ -90,7 +90,17 @@ def _validated(raw: dict[str, Any], path: Path, shown: str, environ: Mapping[str
     )
     _check_replay(config, shown)
     _check_ports(config, shown)
+    _check_kill_switch(config, shown)
     return config
+
+
+def _check_kill_switch(config: Config, shown: str) -> None:
+    """The kill-switch file where the risk gate will look, in the config's directory, is a path the system
+    can look up (the schema checked the name as written; the directory in front can make it too long)."""
+    try:
+        check_path_length(str(config.kill_switch_path()))
+    except ValueError as exc:
+        raise ConfigError(shown, "risk.kill_switch_file", str(exc)) from None
 
 
 def _check_ports(config: Config, shown: str) -> None:

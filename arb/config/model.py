@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from arb.config.files import resolve_capture
+from arb.config.files import beside_config, resolve_capture
 from arb.config.schema import (
     DetectionSection,
     EngineSection,
@@ -94,6 +94,14 @@ class Config:
         if self.replay is None:
             return None
         return resolve_capture(self.replay.capture, self.path)
+
+    def kill_switch_path(self) -> Path:
+        """The kill-switch file the risk gate looks for, absolute: ``[risk] kill_switch_file`` in the config's
+        directory unless absolute, as ``[replay] capture`` is, so the file beside the config stops a run
+        started from anywhere. Its directory is resolved (``..`` and links), not the file itself: a kill switch
+        that is a link is watched where the link is, whatever it is repointed to."""
+        path = beside_config(self.risk.kill_switch_file, self.path)
+        return path.parent.resolve() / path.name
 
     def snapshot(self) -> dict[str, Any]:
         """The effective config as plain JSON-able data, secrets masked. Stored with every run."""

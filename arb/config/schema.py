@@ -242,7 +242,9 @@ class RiskSection(_Section):
     daily_loss_limit: PositiveDec
     max_consecutive_failures: int = Field(default=3, ge=1, le=1_000_000)
     failure_cooldown_s: float = _seconds(default=60.0, gt=0, le=86_400)
-    kill_switch_file: str = Field(default="arb.kill", min_length=1)  # "" would name ".", which exists
+    # Relative to the config file's directory unless absolute (``Config.kill_switch_path``). "" would name the
+    # directory itself, which exists.
+    kill_switch_file: str = Field(default="arb.kill", min_length=1)
 
     @field_validator("kill_switch_file")
     @classmethod

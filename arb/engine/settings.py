@@ -4,7 +4,6 @@ its start from ``[execution]`` and ``[risk]``."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from arb.config import Config
 from arb.execution.executor import ExecutorConfig
@@ -29,7 +28,7 @@ def risk_limits(config: Config) -> RiskLimits:
         daily_loss_limit=r.daily_loss_limit,
         max_consecutive_failures=r.max_consecutive_failures,
         cooldown=timedelta(seconds=r.failure_cooldown_s),
-        kill_switch_file=Path(r.kill_switch_file),
+        kill_switch_file=config.kill_switch_path(),
     )
 
 
