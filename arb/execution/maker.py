@@ -96,7 +96,9 @@ class Journal(Protocol):
     async def before_send(self, venue: str, request: OrderRequest, purpose: str, quote: Quote | None,
                           answers: str, reference: Decimal | None = None) -> None: ...
 
-    async def answered(self, venue: str, report: OrderReport) -> None: ...
+    async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
+        """An order's answer; ``reason``: why arb cancelled it (a cancel's answer)."""
+        ...
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
         """The request failed: refused outright (``rejected``), or with an outcome it cannot prove
@@ -202,9 +204,10 @@ class MakerRoute:
             if reason == "smaller" and self.maker.amends and isinstance(fresh, Quote) and self.ledger.may_quote(side):
                 await self._amend(slot, resting, fresh)
                 return
+            reason = reason or "max_unhedged"  # the side may not quote: too much of it waits for hedges
             log.debug("%s %s quote %s at %s: %s", spec.symbol, side, resting.client_order_id, resting.quote.price,
-                      reason or "side over max_unhedged")
-            await self._cancel(slot, resting)
+                      reason)
+            await self._cancel(slot, resting, reason)
             # The cancel took its round trip: books, funds and the ledger may have moved meanwhile.
             stale = self.books.age_ms(spec.taker, spec.symbol) > self.max_book_age_ms
             fresh = self._fresh(slot) if not stale else NoQuote("stale_book")
@@ -292,10 +295,11 @@ class MakerRoute:
             return None
         raise Unresolved(f"{order.client_order_id} on {name}: {found.detail}")
 
-    async def _cancel(self, slot: Slot, resting: _Resting) -> None:
-        """Cancel a resting quote. The venue not finding it open means it finished meanwhile (filled in
-        full while the cancel was on its way: its fills come, or came, from the stream like any other); any
-        other failure leaves it resting, for the next refresh to cancel again."""
+    async def _cancel(self, slot: Slot, resting: _Resting, reason: str) -> None:
+        """Cancel a resting quote for ``reason`` (stored with its answer: a refresh rule's word, ``stale``,
+        ``kill_switch``, ``stop``, ``leg_policy``, ``start``). The venue not finding it open means it finished
+        meanwhile (filled in full while the cancel was on its way: its fills come, or came, from the stream
+        like any other); any other failure leaves it resting, for the next refresh to cancel again."""
         side = slot[0]
         resting.cancelling = True
         try:
@@ -308,7 +312,7 @@ class MakerRoute:
             log.warning("%s %s quote %s: cancel failed: %s", self.spec.symbol, side, resting.client_order_id, exc)
             resting.cancelling = False
             return
-        await self.journal.answered(self.spec.maker, report)
+        await self.journal.answered(self.spec.maker, report, reason)
         self._forget(slot, resting)
 
     async def _amend(self, slot: Slot, resting: _Resting, fresh: Quote) -> None:
@@ -327,7 +331,7 @@ class MakerRoute:
                      resting.client_order_id, exc)
             resting.amending = False
             if not resting.cancelling:
-                await self._cancel(slot, resting)
+                await self._cancel(slot, resting, "smaller")
             return
         resting.amending = False
         old = resting.quote
@@ -341,20 +345,22 @@ class MakerRoute:
         if self._resting.get(slot) is resting:
             del self._resting[slot]
 
-    async def _cancel_side(self, side: Side) -> None:
-        await self._cancel_all(side)
-
-    async def _cancel_all(self, side: Side | None = None) -> None:
-        """Every resting quote (of ``side``) cancelled at once: the cancels are on the wire together, so pulling
-        N quotes takes one round trip, not N."""
-        await asyncio.gather(*[self._cancel(slot, resting) for slot, resting in list(self._resting.items())
+    async def pull(self, reason: str, side: Side | None = None) -> None:
+        """Every resting quote (of ``side``) cancelled at once for ``reason``: the cancels are on the wire
+        together, so pulling N quotes takes one round trip, not N."""
+        await asyncio.gather(*[self._cancel(slot, resting, reason) for slot, resting in list(self._resting.items())
                                if (side is None or slot[0] is side) and not resting.cancelling])
 
-    async def close(self) -> None:
+    async def close(self, reason: str = "stop") -> None:
         """Cancel every resting quote and wait for the hedges in flight (the run's end, the kill switch)."""
-        await self._cancel_all()
+        await self.pull(reason)
         while self._tasks:
             await asyncio.gather(*self._tasks)
+
+    def book_age_ms(self) -> int:
+        """The age of the older of the route's two books."""
+        return max(self.books.age_ms(self.spec.maker, self.spec.symbol),
+                   self.books.age_ms(self.spec.taker, self.spec.symbol))
 
     def owes(self, quote_id: str) -> bool:
         """Whether some of the quote ``quote_id``'s filled base has no hedge fill yet (its pair is not done)."""
@@ -391,7 +397,8 @@ class MakerRoute:
             resting = _Resting(quote, found.client_order_id, self.now_ms(), filled=found.filled)
             free = [(found.side, k) for k in range(self.spec.levels) if (found.side, k) not in self._resting]
             if cancel or not free or found.side not in self.spec.sides:
-                await self._cancel((found.side, -1), resting)  # no slot of its own: nothing to forget
+                # no slot of its own: nothing to forget
+                await self._cancel((found.side, -1), resting, "start" if cancel else "no_slot")
             else:
                 self._resting[free[0]] = resting
         if found.unhedged > 0:
@@ -483,7 +490,7 @@ class MakerRoute:
 
     async def _halt_unresolved(self, side: Side) -> None:
         self.halted = True
-        await self._cancel_all()
+        await self.pull("unresolved_hedge")
         self.on_failed(side, self.ledger.waiting(side))
 
     async def _apply_leg_policy(self, side: Side) -> None:
@@ -493,9 +500,9 @@ class MakerRoute:
                     spec.hedge.max_attempts, spec.leg_policy, self.ledger.waiting(side))
         if spec.leg_policy == "halt":
             self.halted = True
-            await self._cancel_all()
+            await self.pull("leg_policy")
         else:
-            await self._cancel_side(side)
+            await self.pull("leg_policy", side)
             await self._flatten(side)
         self.on_failed(side, self.ledger.waiting(side))
 

@@ -171,6 +171,11 @@ class DecisionLoop:
         watchdog = None if origin is not None else self.spawn("watchdog", lambda: run_watchdog(
             self.books, feeds.on_stale, interval_s=min(1.0, self.config.engine.stale_after_ms / 4000),
             clock_ms=self.clock.now_ms))
+        desk = self.trading.desk
+        # Quotes pulled on the run's clock when a feed goes silent or the kill switch is seen, not at the next
+        # book update (runtime/quoting.QuotingDesk.guard).
+        guard = None if desk is None else self.spawn("quote-guard", lambda: desk.guard(
+            self.quotes_pulled_for, self.config.engine.stale_after_ms))
         ended = asyncio.ensure_future(feeds.finished(self.state.stop))
         ended.add_done_callback(lambda _: wake.set())  # the sources' end (or a stop) wakes the loop too
         try:
@@ -196,8 +201,9 @@ class DecisionLoop:
             if untrack is not None:
                 untrack()
             ended.cancel()
-            if watchdog is not None:
-                watchdog.cancel()
+            for timer in (watchdog, guard):
+                if timer is not None:
+                    timer.cancel()
             await feeds.close()
         if self._pair_failed is not None:
             raise self._pair_failed
@@ -297,11 +303,18 @@ class DecisionLoop:
         the risk gate stops new trades (the kill switch, the daily loss limit): then every quote is pulled."""
         desk = self.trading.desk
         assert desk is not None
-        risk = self.trading.risk
-        if risk.kill_switch_engaged() or risk.state().daily_limit_reached:
-            await desk.close()
+        reason = self.quotes_pulled_for()
+        if reason is not None:
+            await desk.close(reason)
             return
         await desk.on_books(symbol)
+
+    def quotes_pulled_for(self) -> str | None:
+        """Why no quote may rest now: the risk gate stops new trades (the kill switch, the daily loss limit)."""
+        risk = self.trading.risk
+        if risk.kill_switch_engaged():
+            return "kill_switch"
+        return "daily_loss_limit" if risk.state().daily_limit_reached else None
 
     async def _cannot_trade(self, opp: Opportunity) -> str | None:
         """Why the run cannot trade this pair now, whatever the pair itself: these are the run's state, not

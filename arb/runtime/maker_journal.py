@@ -112,7 +112,7 @@ class StoreJournal:
         self._started_orders.add(coid)
         return order_id
 
-    async def answered(self, venue: str, report: OrderReport) -> None:
+    async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
         coid = report.client_order_id
         if self._purposes[coid] != "quote" and report.filled > sum((f.amount for f in report.fills), Decimal(0)):
             # An IOC's answer without all its trades (a live venue's): its trades by order id, then the answer.
@@ -123,7 +123,7 @@ class StoreJournal:
         with self._sessions.begin() as s:
             order_id = self._started(s, coid)
             if self._purposes[coid] == "quote":
-                order_store.record_quote_report(s, order_id, report, now)
+                order_store.record_quote_report(s, order_id, report, now, reason=reason)
             else:
                 order_store.record_report(s, order_id, report, now)
         self._settle(self._answers[coid])

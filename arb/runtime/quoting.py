@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -195,11 +196,36 @@ class QuotingDesk:
             await route.on_books()
         self._raise_failures()
 
-    async def close(self) -> None:
-        """Cancel every resting quote, wait for the hedges in flight (the run's end, a stop, the kill switch)."""
-        for routes in self.routes.values():
-            for route in routes:
-                await route.close()
+    async def close(self, reason: str = "stop") -> None:
+        """Cancel every resting quote, wait for the hedges in flight (the run's end, a stop, the kill switch):
+        every route's cancels are on the wire at once."""
+        await asyncio.gather(*[route.close(reason) for routes in self.routes.values() for route in routes])
+        self._raise_failures()
+
+    async def guard(self, stop_reason: Callable[[], str | None], stale_after_ms: int) -> None:
+        """Safety on the run's clock (market time in a simulation), not on the next book update, which a silent
+        feed never brings: every check interval (a quarter of ``stale_after_ms``, at most a second, as the feed
+        watchdog's) quotes are pulled while ``stop_reason`` names one (the kill switch, the daily loss limit),
+        and a route's quotes once either of its books has been silent past ``stale_after_ms``. A stale route
+        quotes again at its next book update with both books fresh (its refresh judges the book age)."""
+        interval_s = min(1.0, stale_after_ms / 4000)
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.check(stop_reason(), stale_after_ms)
+
+    async def check(self, stop_reason: str | None, stale_after_ms: int) -> None:
+        """One check of :meth:`guard`."""
+        if stop_reason is not None:
+            if any(route.resting_levels for routes in self.routes.values() for route in routes):
+                log.warning("pulling every quote: %s", stop_reason)
+                await self.close(stop_reason)
+            return
+        stale = [route for routes in self.routes.values() for route in routes
+                 if route.resting_levels and route.book_age_ms() > stale_after_ms]
+        for route in stale:
+            log.warning("%s: a book silent for %d ms: pulling %s's quotes", route.spec.symbol, route.book_age_ms(),
+                        route.spec.maker)
+        await asyncio.gather(*[route.pull("stale") for route in stale])
         self._raise_failures()
 
     def settle(self) -> None:

@@ -196,16 +196,19 @@ def record_report(session: Session, order_id: int, report: OrderReport, now: dat
     )
 
 
-def record_quote_report(session: Session, order_id: int, report: OrderReport, now: datetime) -> Transition:
-    """A maker quote's answer (placement, cancel). Its fills come from the venue's fill stream, which may
-    deliver them after the answer (a fill during the cancel's flight): a report claiming more than is stored
-    is recorded at what is stored, with the rest named as awaited, and the stream's fills then move the
-    order on (``canceled`` -> ``filled`` is the table's edge for exactly this race)."""
+def record_quote_report(session: Session, order_id: int, report: OrderReport, now: datetime, *,
+                        reason: str | None = None) -> Transition:
+    """A maker quote's answer (placement, cancel: ``reason`` is why arb cancelled it, stored as the event's
+    ``cancelled: <reason>``). Its fills come from the venue's fill stream, which may deliver them after the
+    answer (a fill during the cancel's flight): a report claiming more than is stored is recorded at what is
+    stored, with the rest named as awaited, and the stream's fills then move the order on (``canceled`` ->
+    ``filled`` is the table's edge for exactly this race)."""
     add_fills(session, order_id, report.fills, received_at=now)
     recorded = filled_by_fills(session, order_id)
-    detail = None
+    detail = None if reason is None else f"cancelled: {reason}"
     if report.filled > recorded:
-        detail = f"the venue reports {report.filled} filled, {recorded} recorded: the rest awaited from its fills"
+        awaited = f"the venue reports {report.filled} filled, {recorded} recorded: the rest awaited from its fills"
+        detail = awaited if detail is None else f"{detail}; {awaited}"
     order = _locked(session, order_id)
     return record_transition(session, order_id, status_from_report(order.amount, recorded, report.state), now,
                              venue_status=report.venue_status, detail=detail,

@@ -234,9 +234,9 @@ class Journal:
         await self.store.absent(venue, client_order_id, detail)
         await self._changed()
 
-    async def answered(self, venue: str, report: OrderReport) -> None:
+    async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
         self.exposure.answered(report.client_order_id, report.filled)
-        await self.store.answered(venue, report)
+        await self.store.answered(venue, report, reason)
         self.answers.append((venue, report))
         await self._changed()
 

@@ -39,7 +39,7 @@ class Journal:
     async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
         self.log.append(("refused", venue, client_order_id, D(0)))
 
-    async def answered(self, venue: str, report: OrderReport) -> None:
+    async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
         self.log.append(("answered", venue, report.client_order_id, report.filled))
 
     async def amended(self, venue: str, report: OrderReport) -> None:

@@ -44,7 +44,7 @@ class Journal:
     async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
         pass
 
-    async def answered(self, venue: str, report: OrderReport) -> None:
+    async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
         pass
 
     async def amended(self, venue: str, report: OrderReport) -> None:
