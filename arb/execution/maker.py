@@ -41,7 +41,7 @@ from arb.eventloop.eager import start_now
 from arb.execution.lookup import LookupPolicy, resolve
 from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
 from arb.quoting.pricing import BPS, Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, valued_quote, walk
-from arb.quoting.refresh import RefreshRule, refresh_reason
+from arb.quoting.refresh import RefreshRule, may_quote_again, refresh_reason
 from arb.quoting.sizing import Funds, size_quote
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,8 @@ class MakerRoute:
     _lots: dict[Side, _Lots] = field(default_factory=lambda: {Side.BUY: _Lots(), Side.SELL: _Lots()})
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     errors: list[BaseException] = field(default_factory=list)
+    # A slot's last refused quote (price, market ms): it waits before quoting into the same refusal again.
+    _refused: dict[Slot, tuple[Decimal, int]] = field(default_factory=dict)
     # An ambiguous outcome (timeout, 5xx, a dropped answer) is looked up by client id with these spaced retries
     # before anything else is sent: a hedge whose answer was lost had filled, and was sent again.
     lookup: LookupPolicy = field(default_factory=LookupPolicy)
@@ -212,6 +214,9 @@ class MakerRoute:
             stale = self.books.age_ms(spec.taker, spec.symbol) > self.max_book_age_ms
             fresh = self._fresh(slot) if not stale else NoQuote("stale_book")
         if isinstance(fresh, Quote) and self.ledger.may_quote(side) and slot not in self._resting:
+            refused = self._refused.get(slot)
+            if refused is not None and not may_quote_again(*refused, fresh.price, self.now_ms(), spec.refresh):
+                return
             await self._place(fresh, slot)
 
     def _fresh(self, slot: Slot) -> Quote | NoQuote:
@@ -266,7 +271,9 @@ class MakerRoute:
             return
         if report is None:  # refused (post-only would take, funds), or never landed: nothing rests
             self._forget(slot, resting)
+            self._refused[slot] = (quote.price, self.now_ms())
             return
+        self._refused.pop(slot, None)
         await self.journal.answered(self.spec.maker, report)
         if report.state is not VenueState.OPEN:
             self._forget(slot, resting)

@@ -16,6 +16,13 @@ A quote is repriced (cancelled, and a fresh one placed if any pays) when
 - ``no_quote``: no quote pays or fits at all now (no depth, a minimum, the balances).
 
 Checked in this order: the first that holds is the reason recorded.
+
+A quote the venue refused (post-only would have taken: arb's view of the maker book is behind the venue's)
+is not sent again at every book update, at the same price into the same refusal (about 30 a second, for
+minutes): its side waits until the price it would quote has moved by ``refresh_bps`` from the refused one,
+or ``refusal_backoff_ms`` has passed (:func:`may_quote_again`): long enough to stop the
+hammering, short enough that one refusal does not cost a side its next fills (at 1 s, the worked example
+of the README lost 3 of its 28 filled quotes).
 """
 
 from __future__ import annotations
@@ -31,6 +38,14 @@ from arb.quoting.pricing import BPS, NoQuote, Quote
 class RefreshRule:
     refresh_bps: Decimal
     max_quote_age_ms: int
+    refusal_backoff_ms: int = 250
+
+
+def may_quote_again(refused_price: Decimal, refused_at_ms: int, price: Decimal, now_ms: int,
+                    rule: RefreshRule) -> bool:
+    """Whether a slot whose quote at ``refused_price`` was refused at ``refused_at_ms`` may quote ``price`` now."""
+    moved = abs(price - refused_price) * BPS >= rule.refresh_bps * refused_price
+    return moved or now_ms - refused_at_ms >= rule.refusal_backoff_ms
 
 
 def refresh_reason(

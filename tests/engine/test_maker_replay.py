@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -286,3 +286,15 @@ def test_the_readme_figure_for_feed_latency_read_from_the_recording(
     assert m, "README's sentence on feed latency is not where it was"
     assert (int(m[1].replace(",", "")), int(m[2].replace(",", ""))) == (maker["refused"], maker["quotes"])
     assert maker["refused"] > maker["quotes"] / 2  # most of them: the point the README makes
+    # A refused side waits (quoting/refresh.may_quote_again): never the same price again within 250 ms of
+    # market time (before, it was sent at every book update, the same quote 191 times in 6.5 s).
+    refusals = _query(db, "SELECT side, price, created_at FROM orders WHERE purpose = 'quote' "
+                          "AND status = 'rejected' ORDER BY id")
+    last: dict[str, tuple[Decimal, datetime]] = {}
+    for side, price, at in refusals:
+        price, at = D(str(price)), datetime.fromisoformat(str(at))
+        if side in last:
+            before, then = last[side]
+            assert abs(price - before) * 10_000 >= 2 * before or at - then >= timedelta(milliseconds=250), (
+                side, before, then, price, at)
+        last[side] = (price, at)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from arb.domain.market import Side
 from arb.quoting.pricing import NoQuote, Quote, QuoteTerms, price_quote
-from arb.quoting.refresh import RefreshRule, refresh_reason
+from arb.quoting.refresh import RefreshRule, may_quote_again, refresh_reason
 
 D = Decimal
 TERMS = QuoteTerms(min_profit_bps=D("5"), slippage_buffer_bps=D("0"), maker_fee=D("0"), taker_fee=D("0.001"),
@@ -53,3 +53,13 @@ def test_an_ask_below_what_pays_now_is_replaced():
     fresh = price_quote(Side.SELL, D("1"), [(D("101.02"), D("10"))], TERMS)
     assert isinstance(resting, Quote) and isinstance(fresh, Quote)
     assert refresh_reason(resting, 0, fresh, 1, RULE) == "no_longer_pays"
+
+
+def test_a_refused_slot_quotes_again_once_its_price_moved_refresh_bps_or_the_backoff_passed() -> None:
+    rule = RefreshRule(refresh_bps=Decimal("2"), max_quote_age_ms=30_000, refusal_backoff_ms=250)
+    refused = Decimal("60000")
+    assert not may_quote_again(refused, 1000, refused, 1249, rule)  # the same price, within the backoff
+    assert not may_quote_again(refused, 1000, Decimal("60011.99"), 1100, rule)  # moved under 2 bps
+    assert may_quote_again(refused, 1000, Decimal("60012"), 1100, rule)  # moved 2 bps
+    assert may_quote_again(refused, 1000, Decimal("59988"), 1100, rule)  # either way
+    assert may_quote_again(refused, 1000, refused, 1250, rule)  # the backoff passed
