@@ -30,16 +30,17 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Literal, Protocol
 
-from arb.domain.market import Side, quantize_step
+from arb.domain.market import Side
 from arb.domain.orders import VenueState
 from arb.domain.venue import FillReport, FillStream, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError, InvalidOrder, OrderNotFound, RateLimited
 from arb.eventloop.eager import start_now
 from arb.execution.lookup import LookupPolicy, resolve
 from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
+from arb.quoting.lots import Lots, Piece
 from arb.quoting.pricing import BPS, Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, valued_quote, walk
 from arb.quoting.refresh import RefreshRule, may_quote_again, refresh_reason
 from arb.quoting.sizing import Funds, size_quote
@@ -165,7 +166,7 @@ class MakerRoute:
     _resting: dict[Slot, _Resting] = field(default_factory=dict)
     _ours: dict[str, Side] = field(default_factory=dict)  # client order id of every quote -> its side
     # Per maker side, each filled quote's base not yet hedged, oldest first: whose fills a hedge answers.
-    _lots: dict[Side, _Lots] = field(default_factory=lambda: {Side.BUY: _Lots(), Side.SELL: _Lots()})
+    _lots: dict[Side, Lots] = field(default_factory=lambda: {Side.BUY: Lots(), Side.SELL: Lots()})
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     errors: list[BaseException] = field(default_factory=list)
     # A slot's last refused quote (price, market ms): it waits before quoting into the same refusal again.
@@ -440,7 +441,7 @@ class MakerRoute:
         return levels[0][0] if levels else Decimal(0)
 
     async def _hedge(self, request: HedgeRequest) -> None:
-        """Send ``request`` as one IOC per quote whose base it answers (oldest first, :class:`_Lots`), so each
+        """Send ``request`` as one IOC per quote whose base it answers (oldest first, :class:`Lots`), so each
         pair's hedges are its own; the ledger hears the total."""
         spec = self.spec
         levels = self.books.levels(spec.taker, spec.symbol, "bids" if request.maker_side is Side.BUY else "asks")
@@ -464,7 +465,7 @@ class MakerRoute:
             return
         self._hedge_done(request, sum((f for f in filled if f is not None), Decimal(0)))
 
-    async def _hedge_piece(self, request: HedgeRequest, piece: _Piece, limit: Decimal,
+    async def _hedge_piece(self, request: HedgeRequest, piece: Piece, limit: Decimal,
                            reference: Decimal) -> Decimal | None:
         """One IOC of a hedge, answering ``piece.quote_id``'s fills (and the dust it carries); what it filled
         (None: its outcome could not be learned, its base stays in flight)."""
@@ -576,128 +577,6 @@ class MakerRoute:
 
 class Unresolved(Exception):
     """An order's outcome is unknown and no lookup by its client id could learn it."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    """One IOC of a hedge: the quote whose pair it is linked to, its amount, and the parts of that amount that
-    answer other quotes' base (dust too small to hedge alone, carried with it), in the order they are owed."""
-
-    quote_id: str
-    amount: Decimal
-    carries: tuple[tuple[str, Decimal], ...] = ()
-
-    def parts(self) -> list[tuple[str, Decimal]]:
-        """Every quote's part: the carried ones first (older base is answered first), then its own."""
-        own = self.amount - sum((a for _, a in self.carries), Decimal(0))
-        return [*self.carries, (self.quote_id, own)] if own > 0 else list(self.carries)
-
-
-@dataclass
-class _Lots:
-    """One maker side's filled quotes and what of each no hedge has filled yet (``open``), oldest first, with
-    what hedges on their way may still fill (``in_flight``).
-
-    A hedge's amount is split across them oldest first (:meth:`take`), one IOC per quote, so a retry that
-    also carries a newer quote's fill gives each pair its own hedge. A share below the taker's minimum (dust
-    the steps left) goes with the next quote's share: the one place a hedge answers another quote's base, so
-    the piece says whose (``_Piece.carries``), its answer credits each quote its own part
-    (:meth:`answered`), and the journal is told, so the store knows the older quote was answered (a restart
-    does not hedge it again)."""
-
-    open: dict[str, Decimal] = field(default_factory=dict)
-    in_flight: dict[str, Decimal] = field(default_factory=dict)
-
-    def filled(self, quote_id: str, amount: Decimal) -> None:
-        self.open[quote_id] = self.open.get(quote_id, Decimal(0)) + amount
-
-    def take(self, amount: Decimal, rules: HedgeRules, price: Decimal) -> list[_Piece]:
-        pieces: list[_Piece] = []
-        left = amount
-        carried: list[tuple[str, Decimal]] = []
-        for quote_id, owed in self.open.items():
-            free = owed - self.in_flight.get(quote_id, Decimal(0))
-            if left <= 0:
-                break
-            if free <= 0:
-                continue
-            share = min(free + sum((a for _, a in carried), Decimal(0)), left)
-            share = share if share == left else quantize_step(share, rules.taker_step, ROUND_DOWN)
-            if share <= 0 or share < rules.taker_min_amount or share * price < rules.taker_min_notional:
-                carried.append((quote_id, free))  # too small alone: it goes with the next quote's share
-                continue
-            pieces.append(_Piece(quote_id, share, _first(carried, share)))
-            left -= share
-            carried = []
-        if left > 0:  # the rest (dust carried to the end, or what the lots do not hold): the last share's
-            if pieces:
-                last = pieces[-1]
-                pieces[-1] = _Piece(last.quote_id, last.amount + left, last.carries + _first(carried, left))
-            else:
-                oldest = self.oldest()
-                pieces.append(_Piece(oldest, left, _first([c for c in carried if c[0] != oldest], left)))
-        for piece in pieces:
-            for quote_id, part in piece.parts():
-                self.in_flight[quote_id] = self.in_flight.get(quote_id, Decimal(0)) + part
-        return pieces
-
-    def answered(self, piece: _Piece, filled: Decimal) -> list[tuple[str, Decimal]]:
-        """``piece``'s answer: ``filled`` credited to its parts in order. Returns what it answered of other
-        quotes' base (the carried parts it filled)."""
-        credits = []
-        left = filled
-        for quote_id, part in piece.parts():
-            self.in_flight[quote_id] = self.in_flight.get(quote_id, Decimal(0)) - part
-            took = min(part, left, self.open.get(quote_id, Decimal(0)))
-            left -= took
-            if took:
-                self._credit(quote_id, took)
-                if quote_id != piece.quote_id:
-                    credits.append((quote_id, took))
-        if left > 0:  # more than its parts held (the rest the lots did not hold): oldest first, as before
-            credits += [(q, a) for q, a in self._settle(left) if q != piece.quote_id]
-        for quote_id, _ in piece.parts():
-            self._forget_if_done(quote_id)
-        return credits
-
-    def flattened(self, amount: Decimal) -> list[tuple[str, Decimal]]:
-        """``amount`` flattened: off the oldest quotes' open base first; what each quote was credited."""
-        return self._settle(amount)
-
-    def _settle(self, amount: Decimal) -> list[tuple[str, Decimal]]:
-        credits = []
-        for key in list(self.open):
-            if amount <= 0:
-                break
-            took = min(self.open[key], amount)
-            if took > 0:
-                self._credit(key, took)
-                credits.append((key, took))
-                amount -= took
-            self._forget_if_done(key)
-        return credits
-
-    def _credit(self, quote_id: str, amount: Decimal) -> None:
-        self.open[quote_id] -= amount
-
-    def _forget_if_done(self, quote_id: str) -> None:
-        if quote_id in self.open and self.open[quote_id] <= 0 and not self.in_flight.get(quote_id):
-            del self.open[quote_id]
-            self.in_flight.pop(quote_id, None)
-
-    def oldest(self) -> str:
-        return next(iter(self.open))
-
-
-def _first(owed: list[tuple[str, Decimal]], amount: Decimal) -> tuple[tuple[str, Decimal], ...]:
-    """The leading parts of ``owed`` that ``amount`` covers, oldest first (the last one cut to fit)."""
-    out = []
-    for quote_id, part in owed:
-        if amount <= 0:
-            break
-        out.append((quote_id, min(part, amount)))
-        amount -= out[-1][1]
-    return tuple(out)
 
 
 def _reference(levels: Sequence[Level], amount: Decimal) -> Walk | None:

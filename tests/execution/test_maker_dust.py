@@ -1,6 +1,6 @@
 """Dust carried from one quote to the next quote's hedge is answered once, in the store too.
 
-A quote's fill below the taker's minimum waits for the next fill (``execution/maker._Lots``); when that fill
+A quote's fill below the taker's minimum waits for the next fill (``quoting/lots.Lots``); when that fill
 is another quote's, one hedge answers both and is linked to the newer quote's pair. The store must then say
 that the older quote's base was answered (by the newer pair's hedge): a restart must not take the older quote
 over as unhedged and hedge its dust again, and neither pair may show base owed that no longer is (or a
@@ -20,8 +20,9 @@ from pathlib import Path
 
 from arb.domain.market import Side
 from arb.eventloop.simloop import run_simulation
-from arb.execution.maker import MakerRoute, _Lots
+from arb.execution.maker import MakerRoute
 from arb.quoting.ledger import HedgeRules
+from arb.quoting.lots import Lots
 from arb.quoting.sizing import Funds
 from arb.runtime.maker_journal import StoreJournal, VenueFees
 from arb.store.db import make_engine, make_session_factory
@@ -116,7 +117,7 @@ def test_a_hedge_piece_credits_its_own_parts_and_reports_the_dust_it_carried() -
     """The lots' rule by itself: dust of an older quote goes with the next quote's share, and the answer credits
     each quote its part (the carried dust first); a piece that failed credits nothing, whatever else filled."""
     rules = HedgeRules(TAKER_STEP, TAKER_STEP, D("0"), D("5"), max_attempts=3, retry_ms=100, widen_bps=D("10"))
-    lots = _Lots()
+    lots = Lots()
     lots.filled("a", D("0.05"))
     lots.filled("b", D("0.95"))
     lots.filled("c", D("0.5"))
