@@ -144,6 +144,25 @@ class Venue(Protocol):
     async def balances(self) -> dict[str, BalanceReport]: ...
 
 
+@runtime_checkable
+class DeadMansSwitch(Protocol):
+    """A venue that cancels the account's open orders by itself once arb falls silent: a countdown arb sets
+    and keeps setting again before it runs out (Gate's ``countdown_cancel_all``). Quotes then do not outlive
+    a process killed while it quotes, when nothing of arb's is left to cancel them.
+
+    Optional, beside :class:`Venue`: ask ``isinstance(venue, DeadMansSwitch) and venue.cancels_on_silence``.
+    A wrapper (throttle guard, latency) has the method whatever it wraps and says in ``cancels_on_silence``
+    whether the venue inside has one; a wrapper that does not forward it hides it, which reads as "none"."""
+
+    cancels_on_silence: bool
+
+    async def arm_cancel_all(self, timeout_s: int, symbol: str | None = None) -> datetime | None:
+        """Set the countdown to ``timeout_s`` seconds from now, or afresh if set (0 ends it): when it runs out,
+        the venue cancels the account's open orders, in ``symbol`` only when one is given. The time it would
+        fire, by the venue's clock; None once ended. A venue without one raises ``VenueError``."""
+        ...
+
+
 FillListener = Callable[[FillReport], None]
 
 

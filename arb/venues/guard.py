@@ -21,8 +21,16 @@ from decimal import Decimal
 from typing import TypeVar
 
 from arb.domain.market import MarketRules
-from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder, Venue
-from arb.errors import RateLimited
+from arb.domain.venue import (
+    BalanceReport,
+    DeadMansSwitch,
+    FillReport,
+    OrderReport,
+    OrderRequest,
+    PreparedOrder,
+    Venue,
+)
+from arb.errors import RateLimited, VenueError
 from arb.venues.retry import BackoffPolicy, retry_read
 from arb.venues.throttle import (  # alike to venues/gate/facts.py's: the same keys, per request
     BALANCES,
@@ -35,6 +43,8 @@ from arb.venues.throttle import (  # alike to venues/gate/facts.py's: the same k
 )
 
 T = TypeVar("T")
+# A dead man's switch has no budget of its own in any venue's table: the venue's global one.
+ARM_CANCEL_ALL = "arm_cancel_all"
 
 
 class GuardedVenue:
@@ -52,6 +62,7 @@ class GuardedVenue:
         self.name = venue.name
         self.client_ids = venue.client_ids
         self.amends = venue.amends
+        self.cancels_on_silence = isinstance(venue, DeadMansSwitch) and venue.cancels_on_silence
         # Alike in shape to other constructors' attribute lists (marketdata/book.py's reset): plain
         # assignments of what it was given.
         self.throttle = throttle
@@ -104,6 +115,12 @@ class GuardedVenue:
     async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
         # Gate counts an amend against the placement budget (10/s per market), so it waits as a placement.
         return await self._once(PLACE, symbol, lambda: self.inner.amend(client_order_id, symbol, amount))
+
+    async def arm_cancel_all(self, timeout_s: int, symbol: str | None = None) -> datetime | None:
+        inner = self.inner
+        if not (isinstance(inner, DeadMansSwitch) and inner.cancels_on_silence):
+            raise VenueError(self.name, "this venue has no dead man's switch")
+        return await self._once(ARM_CANCEL_ALL, symbol, lambda: inner.arm_cancel_all(timeout_s, symbol))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self._once(FETCH_ORDER, symbol, lambda: self.inner.fetch_order(client_order_id, symbol))

@@ -35,6 +35,7 @@ from typing import TypeVar
 from arb.domain.market import MarketRules
 from arb.domain.venue import (
     BalanceReport,
+    DeadMansSwitch,
     FillListener,
     FillReport,
     FillStream,
@@ -43,6 +44,7 @@ from arb.domain.venue import (
     PreparedOrder,
     Venue,
 )
+from arb.errors import VenueError
 from arb.eventloop.simloop import is_time_held
 
 T = TypeVar("T")
@@ -72,6 +74,7 @@ class LatentVenue:
         self.name = inner.name
         self.client_ids = inner.client_ids
         self.amends = inner.amends
+        self.cancels_on_silence = isinstance(inner, DeadMansSwitch) and inner.cancels_on_silence
         self.latency = latency
         self._rng = random.Random(f"{latency.seed}:{inner.name}")  # per venue: adding one changes no other's
         self._sleep = sleep
@@ -118,6 +121,12 @@ class LatentVenue:
 
     async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
         return await self._over_the_wire(lambda: self.inner.amend(client_order_id, symbol, amount))
+
+    async def arm_cancel_all(self, timeout_s: int, symbol: str | None = None) -> datetime | None:
+        inner = self.inner
+        if not (isinstance(inner, DeadMansSwitch) and inner.cancels_on_silence):
+            raise VenueError(self.name, "this venue has no dead man's switch")
+        return await self._over_the_wire(lambda: inner.arm_cancel_all(timeout_s, symbol))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
         return await self._over_the_wire(lambda: self.inner.fetch_order(client_order_id, symbol))

@@ -7,6 +7,7 @@
 - :mod:`facts`     venue quirks as data (``GATE``), client order ids, ``/spot/currency_pairs`` -> rules
 - :mod:`ws_auth`   private WebSocket subscription frames
 - :mod:`exchange`  ``GateExchange`` (``ccxt.pro.gate`` subclass wiring the above)
+- :mod:`venue`     ``GateVenue``: the live venue over it, with Gate's dead man's switch (``arm_cancel_all``)
 - :mod:`feed`      ``GateBookFeed``: our ``spot.order_book_update`` + ``with_id`` snapshot sync
 - :mod:`adapter`   ``GateAdapter``: all of the above behind :class:`arb.venues.adapter.VenueAdapter`
 

@@ -1,8 +1,8 @@
 """The Gate adapter: everything the layers above need from Gate, behind :class:`~arb.venues.adapter.VenueAdapter`.
 
-- live: :class:`GateExchange` (ccxt's gate with arb's signer and clock) behind :class:`LiveVenue` with
-  Gate's quirks (client ids in ``text``, ``finish_as``, lookups by ``text`` only while open), throttled by
-  Gate's declared limits (``facts.GATE_SPOT_LIMITS``);
+- live: :class:`GateExchange` (ccxt's gate with arb's signer and clock) behind :class:`GateVenue` (a
+  :class:`LiveVenue` with Gate's dead man's switch) with Gate's quirks (client ids in ``text``, ``finish_as``,
+  lookups by ``text`` only while open), throttled by Gate's declared limits (``facts.GATE_SPOT_LIMITS``);
 - sandbox: arb's local Gate-compatible exchange (``arb/venues/gate/sandbox``), started in-process on loopback (or the
   configured external one), spoken to through exactly the same client;
 - books: arb's own update-id sync (:class:`GateBookFeed`): ccxt's gate spot feed does not detect gaps.
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from arb.venues.gate.feed import GateBookFeed
     from arb.venues.gate.sandbox import PairSpec
     from arb.venues.gate.sandbox.command import SandboxCommand
-    from arb.venues.live.venue import LiveVenue
+    from arb.venues.gate.venue import GateVenue
 
 QUIRKS = LiveQuirks(
     client_ids=CLIENT_IDS,
@@ -143,15 +143,16 @@ def _timeout_ms(config: Config) -> int:
     return int(config.execution.order_timeout_s * 1000)
 
 
-def live_venue(name: str, exchange: Any, markets: Sequence[str] = ()) -> LiveVenue:
-    """A Gate exchange (``GateExchange``) behind the venue protocol with Gate's quirks and error table; its
-    fills charged in GT valued at GT's price in the quotes of ``markets`` (the venue's names for them)."""
+def live_venue(name: str, exchange: Any, markets: Sequence[str] = ()) -> GateVenue:
+    """A Gate exchange (``GateExchange``) behind the venue protocol with Gate's quirks and error table, and its
+    dead man's switch; its fills charged in GT valued at GT's price in the quotes of ``markets`` (the venue's
+    names for them)."""
     from arb.venues.gate.errors import translate
     from arb.venues.gate.fee_marks import GtMarks
-    from arb.venues.live.venue import LiveVenue
+    from arb.venues.gate.venue import GateVenue
 
     quotes = [market.partition("/")[2] for market in markets]
-    return LiveVenue(name, exchange, quirks=QUIRKS, translate=translate, fee_marks=GtMarks(exchange, name, quotes))
+    return GateVenue(name, exchange, quirks=QUIRKS, translate=translate, fee_marks=GtMarks(exchange, name, quotes))
 
 
 def _guarded(config: Config, name: str, exchange: Any, wall: Callable[[], float] = time.time) -> Venue:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 import ccxt
 import ccxt.pro
 
+from arb.eventloop.clock import from_ms
 from arb.venues.gate.clock import ServerClock
 from arb.venues.gate.errors import GateErrorInfo, gate_label, reset_at_from_headers
 from arb.venues.gate.markets import ccxt_spot_markets
@@ -197,6 +199,18 @@ class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type s
             return await super().fetch2(path, api, method, params, config)
 
     # -- orders ------------------------------------------------------------------------------------
+
+    async def arm_cancel_all(self, timeout_s: int, symbol: str | None = None) -> datetime | None:
+        """Gate's dead man's switch (``POST /spot/countdown_cancel_all``): unless this is called again within
+        ``timeout_s`` seconds, Gate cancels the account's open spot orders, of ``symbol`` only when one is
+        given. Each call starts the countdown afresh; ``timeout_s`` 0 ends it (Gate wants at least 5 s
+        otherwise, and refuses less with ``INVALID_PARAM_VALUE``). When it will fire, by Gate's clock; None
+        once ended. Signed like every request here (``sign``), through ccxt's implicit endpoint."""
+        body: dict[str, Any] = {"timeout": timeout_s}
+        if symbol is not None:
+            body["currency_pair"] = self.market(symbol)["id"]
+        answer = await self.private_spot_post_countdown_cancel_all(body)
+        return from_ms(int(answer["triggerTime"])) if timeout_s else None
 
     async def build_limit_order(self, symbol: str, side: str, amount: Decimal, price: Decimal,
                                 time_in_force: str, client_order_id: str, *,

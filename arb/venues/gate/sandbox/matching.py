@@ -1,5 +1,6 @@
 """Gate's order API over the one matcher (``arb/venues/sim/matching.py``): requests parsed and refused as
-Gate refuses them, the matcher's answers in Gate's words.
+Gate refuses them, the matcher's answers in Gate's words; and each account's dead man's switch
+(``countdown.py``).
 
 Pure (no I/O, no clock: ``now_ms`` comes in). Order and trade ids come from the injected ``new_id`` (default
 :func:`arb.domain.ids.next_venue_id`): numeric like Gate's, and unique across sandbox restarts, so a database
@@ -17,6 +18,7 @@ from decimal import ROUND_UP, Decimal
 from arb.domain.ids import next_venue_id
 from arb.venues.gate.facts import CLIENT_IDS
 from arb.venues.gate.sandbox.apierror import GateApiError, bad_param
+from arb.venues.gate.sandbox.countdown import MAX_TIMEOUT_S, MIN_TIMEOUT_S, Countdowns
 from arb.venues.gate.sandbox.orders import PairSpec
 from arb.venues.sim.book import Book, Level
 from arb.venues.sim.matching import Event, Matcher, OrderEvent, Refusal, Refused, TradeEvent
@@ -54,6 +56,7 @@ class Engine:
         # trades paid in GT. See :meth:`_pay_in_gt`.
         self.gt_accounts: set[str] = set()
         self.gt_fees: dict[int, Decimal] = {}
+        self.countdowns = Countdowns()
 
     def gt_fee(self, trade_id: int) -> Decimal:
         """What the trade paid in GT (0: its fee was charged as usual)."""
@@ -198,6 +201,33 @@ class Engine:
                 events += self.matcher.cancel(order, now_ms)
                 done.append(order)
         return done, events
+
+    def countdown_cancel_all(self, key: str, req: dict[str, object], now_ms: int) -> int:
+        """``POST /spot/countdown_cancel_all``: arm, reset or (``timeout`` 0) end the account's countdown for
+        ``currency_pair`` (every pair when none is named); its trigger time in ms, 0 once ended."""
+        timeout = req.get("timeout")
+        if timeout is None:
+            raise GateApiError(400, "MISSING_REQUIRED_PARAM", "timeout is required")
+        if isinstance(timeout, bool) or not isinstance(timeout, int):
+            raise bad_param("timeout must be a whole number of seconds")
+        named = _str(req.get("currency_pair"), "currency_pair")
+        pair_id = self.pair(named).id if named else None
+        if timeout == 0:
+            self.countdowns.disarm(key, pair_id)
+            return 0
+        if not MIN_TIMEOUT_S <= timeout <= MAX_TIMEOUT_S:
+            raise bad_param(f"timeout must be at least {MIN_TIMEOUT_S} seconds (at most {MAX_TIMEOUT_S}), "
+                            "or 0 to cancel the countdown")
+        return self.countdowns.arm(key, pair_id, timeout, now_ms)
+
+    def expire_countdowns(self, now_ms: int) -> list[Event]:
+        """Every countdown whose trigger time has come by ``now_ms`` cancels its account's open orders (of its
+        pair) as the account's own cancel would, at the trigger time."""
+        events: list[Event] = []
+        for countdown in self.countdowns.run_out(now_ms):
+            for order in self.open_orders(countdown.account, countdown.pair):
+                events += self.matcher.cancel(order, countdown.trigger_ms)
+        return events
 
     def find(self, key: str, pair_id: str | None, ref: str) -> SimOrder:
         """By id, or by ``text`` while the order is open (as on Gate)."""

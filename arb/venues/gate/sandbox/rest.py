@@ -1,11 +1,13 @@
 """REST ``/api/v4``: the spot endpoints ccxt's gate class and our ``GateExchange`` call.
 
-One middleware does what every Gate request goes through: injected latency, authentication of private
-endpoints (recomputed from the request as received), the request budget, injected 429/5xx, then the
-handler. Authentication comes before the budget so that nobody can spend a key's budget without its
-secret: an authenticated request is charged to its key; public requests, and requests that fail
-authentication, are charged to the caller's address (each in its own bucket, so a flood of bad
-signatures does not stop market data from the same host). The limiter's table is bounded.
+One middleware does what every Gate request goes through: injected latency, the dead man's switches that
+have run out by now (no answer shows an order a countdown has cancelled, and a countdown set again too late
+does not save it), authentication of private endpoints (recomputed from the request as received), the
+request budget, injected 429/5xx, then the handler. Authentication comes before the budget so that nobody
+can spend a key's budget without its secret: an authenticated request is charged to its key; public
+requests, and requests that fail authentication, are charged to the caller's address (each in its own
+bucket, so a flood of bad signatures does not stop market data from the same host). The limiter's table is
+bounded.
 
 Every answer under ``/api/v4`` carries the ``X-Gate-RateLimit-*`` headers, and every error anywhere but
 the control API (unknown paths and methods, oversized or malformed bodies, a WebSocket path fetched
@@ -53,6 +55,8 @@ class RestApi:
         global_limiter: WindowLimiter,
         now_s: Callable[[], float],
         publish: Callable[[list[Event]], None],
+        expire_countdowns: Callable[[], None],
+        countdowns_changed: Callable[[], None],
     ) -> None:
         self.engine = engine
         self.secrets = secrets
@@ -61,6 +65,8 @@ class RestApi:
         self.global_limiter = global_limiter
         self.now_s = now_s
         self.publish = publish
+        self.expire_countdowns = expire_countdowns
+        self.countdowns_changed = countdowns_changed  # a countdown was set or ended: its timer looks again
         self.public = PublicApi(engine, self.now_ms)
 
     def now_ms(self) -> int:
@@ -79,6 +85,7 @@ class RestApi:
             web.patch(p + "/spot/orders/{order_id}", self.amend_order),
             web.get(p + "/spot/open_orders", self.open_orders),
             web.get(p + "/spot/my_trades", self.my_trades),
+            web.post(p + "/spot/countdown_cancel_all", self.countdown_cancel_all),
         ]
 
     @web.middleware
@@ -106,6 +113,7 @@ class RestApi:
                 return _http_error(exc)
         if self.faults.latency_s > 0:
             await asyncio.sleep(self.faults.latency_s)
+        self.expire_countdowns()
         try:
             verdict = await self._admit(request)
             if self.faults.fraction_429 and self.faults.rng.random() < self.faults.fraction_429:
@@ -266,6 +274,13 @@ class RestApi:
         )
         self.publish(events)
         return web.json_response([self._order(o) for o in orders])
+
+    async def countdown_cancel_all(self, request: web.Request) -> web.Response:
+        """Gate's dead man's switch (``countdown.py``): ``{"timeout", "currency_pair"}`` in the JSON body."""
+        req = _json_object(await request.read() or b"{}")
+        trigger_ms = self.engine.countdown_cancel_all(request[KEY], req, self.now_ms())
+        self.countdowns_changed()
+        return web.json_response({"triggerTime": trigger_ms})
 
     async def my_trades(self, request: web.Request) -> web.Response:
         q = request.query

@@ -8,6 +8,11 @@
 
 The same controls are served over HTTP under ``/_sandbox/`` for a sandbox running in another process
 (``arb sandbox``). Clock = the injected ``clock()`` plus an offset tests can shift.
+
+Dead man's switches (``countdown.py``) fire on that clock: by a timer of their own, due at the earliest
+trigger time, so an account whose client died mid-quote has its orders cancelled with nobody asking; and
+before anything else the sandbox does at a later time (a request, a book or trade event, a shift of the
+clock), so a clock that is moved rather than run (a test's) fires them exactly when it passes their time.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class Sandbox:
         self.faults = Faults()
         self.faults.rng.seed(self.config.seed)
         self.engine = Engine(self.config.pairs)
+        self._countdowns_changed = asyncio.Event()
         self._secrets = {a.key: a.secret for a in self.config.accounts}
         for account in self.config.accounts:
             for currency, amount in account.balances.items():
@@ -54,9 +60,12 @@ class Sandbox:
             WindowLimiter(self.config.global_limit, self.config.global_window_s),
             self.now_s,
             self.publish,
+            self.expire_countdowns,
+            self._countdowns_changed.set,
         )
         self._runner: web.AppRunner | None = None
         self._feed_tasks: list[asyncio.Task[None]] = []
+        self._countdown_timer: asyncio.Task[None] | None = None
         self.port = 0
         self.feed_done = asyncio.Event()
 
@@ -84,9 +93,11 @@ class Sandbox:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         for feed in self.config.feeds:
             self._feed_tasks.append(asyncio.create_task(self._run_feed(feed)))
+        self._countdown_timer = asyncio.create_task(self._run_countdowns())
 
     async def stop(self) -> None:
-        for task in self._feed_tasks:
+        tasks = [*self._feed_tasks, self._countdown_timer] if self._countdown_timer else self._feed_tasks
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -120,6 +131,9 @@ class Sandbox:
     def now_s(self) -> float:
         return self.config.clock() + self.clock_offset_s
 
+    def now_ms(self) -> int:
+        return int(self.now_s() * 1000)
+
     def shift_clock(self, seconds: object) -> None:
         """Move the sandbox clock by ``seconds`` (a number; e.g. +90 s to make every client's timestamps
         stale). The total offset stays within ``values.MAX_CLOCK_OFFSET_S`` and the clock after 1970; a
@@ -132,6 +146,8 @@ class Sandbox:
         if self.config.clock() + offset < 0:
             raise ValueError("shift_s would move the sandbox clock before 1970")
         self.clock_offset_s = offset
+        self.expire_countdowns()
+        self._countdowns_changed.set()  # the timer's wait was measured on the clock before the shift
 
     # ---- control --------------------------------------------------------------------------------------
     def set_balance(self, key: str, currency: str, available: Decimal | str) -> None:
@@ -152,18 +168,39 @@ class Sandbox:
         """Feed one book event as if the market moved (ignored while the book is frozen)."""
         if self.faults.freeze_book:
             return []
-        events = self.engine.on_book(pair, kind, _levels(bids), _levels(asks), int(self.now_s() * 1000))
+        self.expire_countdowns()
+        events = self.engine.on_book(pair, kind, _levels(bids), _levels(asks), self.now_ms())
         self.publish(events)
         return events
 
     def push_trade(self, pair: str, price: Decimal, amount: Decimal, aggressor: str) -> list[Event]:
         """A trade printed in the market: resting orders it reached fill by the matcher's queue rule."""
-        events = self.engine.on_trade(pair, price, amount, aggressor, int(self.now_s() * 1000))
+        self.expire_countdowns()
+        events = self.engine.on_trade(pair, price, amount, aggressor, self.now_ms())
         self.publish(events)
         return events
 
     def publish(self, events: list[Event]) -> None:
         self.hub.publish(events)
+
+    def expire_countdowns(self) -> None:
+        """Fire every dead man's switch whose time has come on the sandbox clock, and publish its cancels."""
+        self.publish(self.engine.expire_countdowns(self.now_ms()))
+
+    async def _run_countdowns(self) -> None:
+        """Fire each countdown at its trigger time with nothing else happening: the timer waits (on the event
+        loop, which runs as the sandbox clock does: wall time, or market time in a simulation) until the
+        earliest one is due, and looks again whenever a countdown is set, ended or the clock shifted."""
+        while True:
+            self.expire_countdowns()
+            self._countdowns_changed.clear()
+            trigger_ms = self.engine.countdowns.next_trigger_ms()
+            # Measured in whole ms as countdowns fall due, so a wait is never 0 for one not yet due (on a clock
+            # that stands still, a test's, that would spin).
+            wait = None if trigger_ms is None else (trigger_ms - self.now_ms()) / 1000
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._countdowns_changed.wait()
 
     def skip_update_id(self, pair: str) -> None:
         """The next book update for ``pair`` leaves a gap of one id."""
