@@ -1,6 +1,6 @@
-"""Gate's order API over the one matcher (``arb/venues/sim/matching.py``): requests parsed and refused as
-Gate refuses them, the matcher's answers in Gate's words; and each account's dead man's switch
-(``countdown.py``).
+"""Gate's order API over the one matcher (``arb/venues/sim/matching.py``, with the sandbox's accounts trading
+with one another: ``accounts.py``): requests parsed and refused as Gate refuses them, the matcher's answers in
+Gate's words; and each account's dead man's switch (``countdown.py``).
 
 Pure (no I/O, no clock: ``now_ms`` comes in). Order and trade ids come from the injected ``new_id`` (default
 :func:`arb.domain.ids.next_venue_id`): numeric like Gate's, and unique across sandbox restarts, so a database
@@ -17,11 +17,12 @@ from decimal import ROUND_UP, Decimal
 
 from arb.domain.ids import next_venue_id
 from arb.venues.gate.facts import CLIENT_IDS
+from arb.venues.gate.sandbox.accounts import AccountsMatcher
 from arb.venues.gate.sandbox.apierror import GateApiError, bad_param
 from arb.venues.gate.sandbox.countdown import MAX_TIMEOUT_S, MIN_TIMEOUT_S, Countdowns
 from arb.venues.gate.sandbox.orders import PairSpec
 from arb.venues.sim.book import Book, Level
-from arb.venues.sim.matching import Event, Matcher, OrderEvent, Refusal, Refused, TradeEvent
+from arb.venues.sim.matching import Event, OrderEvent, Refusal, Refused, TradeEvent
 from arb.venues.sim.orders import Balance, SimOrder, SimTrade
 
 __all__ = ["Engine", "Event", "OrderEvent", "TradeEvent"]
@@ -50,17 +51,18 @@ def _gate_error(exc: Refused) -> GateApiError:
 class Engine:
     def __init__(self, pairs: Iterable[PairSpec], *, new_id: Callable[[], int] = next_venue_id) -> None:
         self.pairs = {p.id: p for p in pairs}
-        self.matcher = Matcher((p.market for p in self.pairs.values()), new_id=new_id)
+        self.matcher = AccountsMatcher((p.market for p in self.pairs.values()), new_id=new_id)
         self.amend_texts: dict[int, str] = {}  # an order's last ``amend_text`` (Gate answers ``-`` for none)
-        # GT fee deduction (Gate's "pay fees with GT"): the accounts that have it on, and what each of their
-        # trades paid in GT. See :meth:`_pay_in_gt`.
+        # GT fee deduction (Gate's "pay fees with GT"): the accounts that have it on, and what each side of
+        # their trades paid in GT, by (account, trade id): both sides of a trade between two accounts share its
+        # id. See :meth:`_pay_in_gt`.
         self.gt_accounts: set[str] = set()
-        self.gt_fees: dict[int, Decimal] = {}
+        self.gt_fees: dict[tuple[str, int], Decimal] = {}
         self.countdowns = Countdowns()
 
-    def gt_fee(self, trade_id: int) -> Decimal:
+    def gt_fee(self, trade: SimTrade) -> Decimal:
         """What the trade paid in GT (0: its fee was charged as usual)."""
-        return self.gt_fees.get(trade_id, ZERO)
+        return self.gt_fees.get((trade.account, trade.id), ZERO)
 
     def _deducted(self, events: list[Event]) -> list[Event]:
         for event in events:
@@ -86,7 +88,7 @@ class Engine:
             return
         paying.available -= gt
         self.balance(trade.account, trade.fee_currency).available += trade.fee
-        self.gt_fees[trade.id] = gt
+        self.gt_fees[(trade.account, trade.id)] = gt
 
     @property
     def books(self) -> dict[str, Book]:

@@ -15,7 +15,8 @@ calls for markets, currencies, tickers, books, trades and server time:
   lists spot pairs only.
 
 The sandbox's market trades are its accounts' fills (its book is the recorded or simulated market, so every
-fill is one print against it). Published anonymized, in Gate's public trade shape: the fill's id (on Gate a
+fill is one print against it, but for a trade between two of its accounts: one print, the taker's fill's).
+Published anonymized, in Gate's public trade shape: the fill's id (on Gate a
 fill's id in ``my_trades`` is the public trade's id too), its time, pair, price and amount, the taker's side
 (the fill's own side if it took, the other side if its resting order was taken), and ``sequence_id`` counting
 the pair's trades from 1. The account, order id, client text, role and fee are left out.
@@ -175,7 +176,15 @@ class PublicApi:
         return web.json_response([public_trade_json(t, seq) for seq, t in chosen])
 
     def _tape(self, pair_id: str) -> list[SimTrade]:
-        return [t for t in self.engine.trades if t.market == pair_id]
+        """The pair's prints: one per trade id (a trade between two of the sandbox's accounts is two fills
+        under one id, the taker's first)."""
+        seen: set[int] = set()
+        tape = []
+        for trade in self.engine.trades:
+            if trade.market == pair_id and trade.id not in seen:
+                seen.add(trade.id)
+                tape.append(trade)
+        return tape
 
 
 def currency_json(name: str) -> dict[str, Any]:

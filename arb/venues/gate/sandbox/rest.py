@@ -299,7 +299,7 @@ class RestApi:
         ]
         trades.sort(key=lambda t: t.id, reverse=True)
         limit = int_param(q.get("limit", "100"), "limit", 1, 1000)
-        return web.json_response([trade_json(t, self.engine.amend_text(t.order_id), self.engine.gt_fee(t.id))
+        return web.json_response([trade_json(t, self.engine.amend_text(t.order_id), self.engine.gt_fee(t))
                                   for t in trades[:limit]])
 
 

@@ -31,6 +31,7 @@ from arb.venues.gate.sandbox.auth import verify_ws_auth
 from arb.venues.gate.sandbox.matching import Event, OrderEvent, TradeEvent
 from arb.venues.gate.sandbox.orders import fmt, order_json, trade_ws_json
 from arb.venues.sim.book import Book, BookUpdate
+from arb.venues.sim.orders import SimTrade
 
 OBU_DEPTH_RE = re.compile(r"[0-9]{1,4}")
 
@@ -51,7 +52,7 @@ class Connection:
 class WsHub:
     def __init__(self, books: dict[str, Book], secrets: dict[str, str], now_s: Callable[[], float],
                  amend_text: Callable[[int], str] = lambda order_id: "-",
-                 gt_fee: Callable[[int], Decimal] = lambda trade_id: Decimal(0)) -> None:
+                 gt_fee: Callable[[SimTrade], Decimal] = lambda trade: Decimal(0)) -> None:
         self.books = books
         self.amend_text = amend_text  # an order's last ``amend_text``, which its pushes carry
         self.gt_fee = gt_fee  # what a trade paid in GT (GT fee deduction), which its push carries
@@ -231,7 +232,7 @@ class WsHub:
         else:
             assert isinstance(event, TradeEvent)
             pair, body = event.trade.market, trade_ws_json(event.trade, self.amend_text(event.trade.order_id),
-                                                             self.gt_fee(event.trade.id))
+                                                             self.gt_fee(event.trade))
         if "!all" not in sub[1] and pair not in sub[1]:
             return []
         return [self._frame(channel, "update", result=[body])]
