@@ -18,6 +18,8 @@ database that cannot be reached included).
 - ``VenueError``               anything a venue said or failed to say:
   - ``AuthenticationError``    bad key/signature/expired timestamp after resync: stop trading there.
   - ``RateLimited``            HTTP 429 and friends; carries ``reset_at`` (epoch seconds) when known.
+    - ``OrderBudgetExceeded``  arb's own order budget would hold an order longer than it can wait: refused
+                               before it left, so definitive (not retryable), never an ambiguous outcome.
   - ``InsufficientFunds``      the venue says the balance is too small.
   - ``InvalidOrder``           precision, minimums, bad client id: the order as built is wrong.
   - ``OrderNotFound``          the venue does not know the order (yet): look again before concluding.
@@ -106,6 +108,15 @@ class RateLimited(VenueError):
     ) -> None:
         super().__init__(venue, message, label=label)
         self.reset_at = reset_at
+
+
+class OrderBudgetExceeded(RateLimited):
+    """The venue's order budget (``[venues.X] order_budget``, ``arb/venues/throttle.py``) has no room for this
+    order within the wait it can afford. Raised before the order leaves: the venue never saw it, so the order
+    is refused (``created -> rejected``), not looked up; and, as a 429 would not, it counts no failure against
+    the venue's breaker."""
+
+    retryable = False  # nothing is in doubt: sending it again later is a new decision, not a retry
 
 
 class InsufficientFunds(VenueError):

@@ -70,6 +70,7 @@ def _validated(raw: dict[str, Any], path: Path, shown: str, environ: Mapping[str
     _check_venue_names(model, shown)
     _check_symbols(model, shown)
     _check_routes(model, shown)
+    _check_order_budgets(model, shown)
     config = Config(
         path=path,
         engine=model.engine,
@@ -150,6 +151,15 @@ def _check_routes(model: ConfigModel, shown: str) -> None:
                               f"{source!r} already feeds venues.{fed_by[source]}: each side of the capture "
                               "feeds one venue")
         fed_by[source] = venue
+
+
+def _check_order_budgets(model: ConfigModel, shown: str) -> None:
+    """A paper venue fills in-process: no order of its leaves arb, so there is nothing to budget (it is not
+    throttled either), and an order budget there would be a key nothing reads."""
+    for venue, section in model.venues.items():
+        if section.kind == "paper" and section.order_budget is not None:
+            raise ConfigError(shown, f"venues.{venue}.order_budget", "a paper venue sends no orders to a venue; "
+                              "an order budget applies to sandbox and live venues")
 
 
 def _check_symbols(model: ConfigModel, shown: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import types
 import typing
 from collections.abc import Sequence
 from decimal import Decimal
@@ -25,19 +26,31 @@ def _section_at(loc: Sequence[object]) -> type[BaseModel] | None:
         field = model.model_fields.get(str(parts.pop(0)))
         if field is None:
             return None
-        annotation = field.annotation
+        annotation = _unoptional(field.annotation)
         args = typing.get_args(annotation)
-        if typing.get_origin(annotation) is dict:  # venues, symbols, markets: the next part is a name
+        if typing.get_origin(annotation) in (dict, tuple):  # venues, markets: a name; order_budget: an index
             if not parts:
                 return None
             parts.pop(0)
-            annotation = args[1]
+            annotation = args[-1] if typing.get_origin(annotation) is dict else args[0]
         else:
             annotation = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), annotation)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return None
         model = annotation
     return model
+
+
+def _unoptional(annotation: Any) -> Any:
+    """``X | None`` -> ``X``; anything else as it is."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1 else annotation
+
+
+def _key(loc: Sequence[object]) -> str:
+    """A key as the file writes it: ``venues.gate.taker_fee``; a list's item by its index,
+    ``venues.gate.order_budget[0].orders``."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).removeprefix(".")
 
 
 def did_you_mean(loc: Sequence[object]) -> str:
@@ -52,7 +65,7 @@ def did_you_mean(loc: Sequence[object]) -> str:
 def first_error(exc: ValidationError, shown: str) -> ConfigError:
     errors = exc.errors(include_url=False)
     err = _typo_of_missing(errors) or errors[0]
-    key = ".".join(str(part) for part in err["loc"])
+    key = _key(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
         return ConfigError(shown, key, "unknown key" + did_you_mean(err["loc"]))

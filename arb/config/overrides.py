@@ -161,6 +161,6 @@ def blame(error: ConfigError, file: str, overrides: Sequence[Override]) -> Confi
         return error
     for override in overrides:
         key = override.key
-        if error.key == key or error.key.startswith(key + "."):
+        if error.key == key or error.key.startswith((key + ".", key + "[")):
             return ConfigError(f"${override.variable}", error.key, error.problem)
     return error

@@ -25,7 +25,8 @@ def toml_string(text: str) -> str:
 
 
 def render_toml(data: Mapping[str, Any], notes: Mapping[str, str] | None = None) -> str:
-    """A small TOML writer for the effective config (tables of scalars, lists and nested tables).
+    """A small TOML writer for the effective config (tables of scalars, lists, inline tables in lists and
+    nested tables).
 
     ``notes``: a comment for a dotted key (``risk.daily_loss_limit``), written after its line (a table's:
     after its header); ``arb config check`` marks the values set from the environment with it.
@@ -45,6 +46,8 @@ def render_toml(data: Mapping[str, Any], notes: Mapping[str, str] | None = None)
             return str(value)
         if isinstance(value, (list, tuple)):
             return "[" + ", ".join(scalar(v) for v in value) + "]"
+        if isinstance(value, Mapping):  # a table inside a list (an order budget's windows): inline
+            return "{ " + ", ".join(f"{key(k)} = {scalar(v)}" for k, v in value.items()) + " }" if value else "{}"
         return toml_string(str(value))
 
     def key(part: str) -> str:

@@ -275,6 +275,35 @@ class MarketSection(_Section):
 
 
 VENUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # it becomes ARB_<NAME>_API_KEY
+WEEK_S = 7 * 86_400
+
+
+class OrderWindowSection(_Section):
+    """One window of a venue's order budget: at most ``orders`` orders (placements; an amend counts as one)
+    in any ``per_s`` seconds, on the account or on each market (``per``)."""
+
+    # At most a million: each order in a window is kept until it leaves (Binance's day, 200,000, is the
+    # largest any venue arb speaks documents).
+    orders: int = Field(ge=1, le=1_000_000)
+    # From a millisecond (the run's clock's resolution) to a week (a venue's longest, a day).
+    per_s: float = Field(ge=0.001, le=WEEK_S, allow_inf_nan=False)
+    per: Literal["account", "market"] = "account"
+
+
+def _a_list_of_windows(value: Any) -> Any:
+    if value is not None and not isinstance(value, (list, tuple)):
+        raise ValueError('a list of windows, e.g. [{ orders = 100, per_s = 10 }, { orders = 10, per_s = 1, '
+                         'per = "market" }]')
+    return value
+
+
+def _one_window_each(windows: tuple[OrderWindowSection, ...] | None) -> tuple[OrderWindowSection, ...] | None:
+    seen: set[tuple[float, str]] = set()
+    for window in windows or ():
+        if (window.per_s, window.per) in seen:
+            raise ValueError(f"two windows of {window.per_s:g} s per {window.per}: give each window once")
+        seen.add((window.per_s, window.per))
+    return windows
 
 
 class VenueSection(_Section):
@@ -304,6 +333,12 @@ class VenueSection(_Section):
     # cost units, each request at its endpoint's cost). Default: the adapter's (ccxt's rateLimit). At least
     # MIN_RATE_PER_S.
     rate_limit_per_s: float | None = _seconds(default=None, ge=MIN_RATE_PER_S, le=1e6)
+    # Orders this venue's account may send (sandbox and live venues): every window holds, an order waits for
+    # room and is refused before it leaves when the wait is longer than [execution] order_timeout_s
+    # (arb/venues/throttle.py, OrderBudget). Default: the venue's documented budget (arb/venues/registry.py:
+    # Gate, Binance spot); none for another ccxt venue. [] = no budget.
+    order_budget: Annotated[tuple[OrderWindowSection, ...] | None, BeforeValidator(_a_list_of_windows),
+                            AfterValidator(_one_window_each)] = None
     markets: dict[str, MarketSection] = Field(default_factory=dict)  # keyed by the engine's symbol
     # The engine symbols this venue trades (default: all of [engine] symbols); detection pairs it only with
     # venues trading the same symbol. ``market_names``: engine symbol -> this venue's name for the market

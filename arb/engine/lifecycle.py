@@ -401,9 +401,11 @@ class Engine:
 
     def incidents(self) -> dict[str, dict[str, Any]]:
         """What went wrong underneath and was handled: malformed frames dropped (venue -> reason -> count),
-        supervised task restarts (task -> count), silent feeds resubscribed (venue -> count)."""
+        supervised task restarts (task -> count), silent feeds resubscribed (venue -> count), orders held back
+        by a venue's order budget and its headroom (venue -> ``OrderBudget.snapshot``)."""
         return {
             "feed_drops": self.drops.by_venue(),
             "task_restarts": dict(sorted(self.supervisor.restarts.items())),
             "stale_resubscribes": dict(sorted(self.feeds.resubscribes.items())) if self.feeds is not None else {},
+            "order_budget": self.venues.order_budget() if self.venues is not None else {},
         }

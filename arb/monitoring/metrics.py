@@ -40,6 +40,10 @@ buy_venue,sell_venue}``
 ``inventory_seconds_to_empty{venue,    gauge      free balance / its fall over the last 300 s of the run's
 asset}``                                          clock (market time in a simulation); +Inf: not falling
 ``inventory_depleted{venue,asset}``    gauge      directions whose max_size the asset cannot fund there now
+``order_budget_held_total{venue,       counter    orders a venue's order budget held back: ``waited`` for room
+outcome}``                                        then sent, ``refused`` before they left (arb/venues/throttle.py)
+``order_budget_headroom{venue,         gauge      room left in each window now: its orders less those in it
+window}``                                         (``100/10s``; a ``per market`` window: on its fullest market)
 =====================================  =========  =============================================================
 
 A maker route's families (labels ``symbol``, ``maker_venue``, ``taker_venue``) are the snapshot's ``maker``
@@ -188,6 +192,7 @@ class _Families(Collector):
         yield from _run(snap)
         yield from _positions(snap)
         yield from _inventory(snap)
+        yield from _order_budget(snap)
         yield from _maker(snap.get("maker") or [])
         hist = HistogramMetricFamily("arb_hot_path_latency_seconds", "Book update to decision, per decision.")
         hist.add_metric([], *hot)
@@ -248,6 +253,21 @@ def _inventory(snap: dict[str, Any]) -> Iterator[Metric]:
         depleted.add_metric(list(key), float(count.get(key, 0)))
     yield empty
     yield depleted
+
+
+def _order_budget(snap: dict[str, Any]) -> Iterator[Metric]:
+    budgets = (snap.get("incidents") or {}).get("order_budget") or {}
+    held = CounterMetricFamily("arb_order_budget_held", "Orders a venue's order budget held back: waited for room, "
+                               "or refused before they left.", labels=["venue", "outcome"])
+    headroom = GaugeMetricFamily("arb_order_budget_headroom", "Room left now in each window of a venue's order "
+                                 "budget.", labels=["venue", "window"])
+    for venue, use in budgets.items():
+        for outcome in ("waited", "refused"):
+            held.add_metric([venue, outcome], use[outcome])
+        for window, n in use["headroom"].items():
+            headroom.add_metric([venue, window], float(n))
+    yield held
+    yield headroom
 
 
 def _books(snap: dict[str, Any]) -> Iterator[Metric]:

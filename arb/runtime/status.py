@@ -4,8 +4,8 @@ It reads a :class:`~arb.runtime.view.RunView` of the run on its own timer (never
 renders per-venue book health and age, updates per second, opportunities seen/executed/rejected (a maker
 route's quotes sent, resting and filled, its hedges and the base no hedge answered yet, in their place), PnL,
 balances and unhedged exposure per venue, the risk state (kill switch, breakers, daily loss against its
-limit), the last trades, and the failures handled underneath. The view is all it sees of the engine:
-read-only, and no import of ``arb.engine``.
+limit), the last trades, the failures handled underneath and each venue's order budget: orders held back and
+headroom. The view is all it sees of the engine: read-only, and no import of ``arb.engine``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from arb.execution.risk import RiskState
 from arb.positions import equity, unrealized_total
 from arb.runtime.trades import TradeRecord
 from arb.runtime.view import RunView, maker_rows
+from arb.venues.throttle import budget_text
 
 if TYPE_CHECKING:
     from arb.config import Config
@@ -225,7 +226,8 @@ class StatusReporter:
         return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
     def _incidents(self) -> list[tuple[str, str]]:
-        """Dropped frames, task restarts and resubscriptions so far (only those that happened)."""
+        """Dropped frames, task restarts and resubscriptions so far (only those that happened); the order
+        budgets' use."""
         incidents = getattr(self._engine, "incidents", None)  # a stand-in without them (a test's) shows none
         if incidents is None:
             return []
@@ -236,6 +238,9 @@ class StatusReporter:
             per = {name: (sum(n.values()) if isinstance(n, dict) else n) for name, n in counts[key].items()}
             if any(per.values()):
                 out.append((label, " ".join(f"{name}:{n}" for name, n in per.items() if n)))
+        # Each budgeted venue's orders held back and headroom now (arb/venues/throttle.py), worded as the
+        # summary words them.
+        out += [(f"order budget {venue}", budget_text(use)) for venue, use in counts.get("order_budget", {}).items()]
         return out
 
     def _percent(self) -> float:

@@ -18,6 +18,7 @@ from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Fill, FillConflict, Opportunity, Order
 from arb.store.repo import inventory_check
 from arb.store.views import open_lots, run_pnl
+from arb.venues.throttle import budget_text
 
 _US = timedelta(microseconds=1)
 
@@ -190,7 +191,8 @@ def _amount(venue_asset: str, value: Decimal, precision: Precision) -> str:
 
 
 def _incident_lines(summary: dict[str, Any]) -> list[str]:
-    """Malformed frames dropped, supervised tasks restarted, silent feeds resubscribed: shown when any."""
+    """Malformed frames dropped, supervised tasks restarted, silent feeds resubscribed: shown when any; each
+    budgeted venue's orders held back and headroom."""
     lines = []
     for venue, reasons in (summary.get("feed_drops") or {}).items():
         detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
@@ -202,4 +204,7 @@ def _incident_lines(summary: dict[str, Any]) -> list[str]:
     resubscribed = summary.get("stale_resubscribes") or {}
     if resubscribed:
         lines.append("stale feeds resubscribed " + ", ".join(f"{venue} {n}" for venue, n in resubscribed.items()))
+    # Orders each venue's order budget held back, and its windows' headroom at the end (arb/venues/throttle.py).
+    for venue, use in (summary.get("order_budget") or {}).items():
+        lines.append(f"order budget {venue:<11}{budget_text(use)}")
     return lines

@@ -11,6 +11,10 @@ when the order arrives, every event at or before that instant applied, not as de
 books a paper venue mirrors arb's book and a sandbox plays its capture itself, in wall time.
 - ``live``: the real venue through its adapter, keys from the environment.
 
+A sandbox or live venue is behind its order budget (:class:`~arb.venues.guard.BudgetedVenue`, the windows
+:func:`arb.venues.registry.order_budget` gives), on the run's clock: an order waits for room, or is refused
+before it leaves when it would wait longer than ``[execution] order_timeout_s``. A paper venue sends nothing.
+
 Which adapter speaks a venue is the registry's answer (:mod:`arb.venues.registry`, the config's
 ``adapter``): nothing here names a venue. The executor never learns which kind it got: there is no
 ``if paper:`` anywhere past this module.
@@ -22,6 +26,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from arb.config import Config, MarketSection
 from arb.detection import FeeMode
@@ -32,11 +37,13 @@ from arb.eventloop.clock import MarketClock, WallClock
 from arb.marketdata.books import BookStore
 from arb.runtime.arrival import MarketArrival
 from arb.venues.adapter import SandboxLink, VenueRef
+from arb.venues.guard import BudgetedVenue
 from arb.venues.latent import Latency, LatentVenue
 from arb.venues.live import LiveVenue
 from arb.venues.paper.venue import PaperConfig, PaperVenue
-from arb.venues.registry import ref_for
+from arb.venues.registry import order_budget, ref_for
 from arb.venues.renamed import RenamedVenue
+from arb.venues.throttle import OrderBudget
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,12 @@ class VenueSet:
     # A simulation: each simulated venue's market, fed by the market source, and the arrival rule they share.
     markets: dict[str, SimulatedMarket] = field(default_factory=dict)
     arrival: MarketArrival | None = None
+    budgets: dict[str, OrderBudget] = field(default_factory=dict)  # venues with an order budget
+
+    def order_budget(self) -> dict[str, dict[str, Any]]:
+        """Each budgeted venue's orders held back and headroom now (``OrderBudget.snapshot``): what the status
+        view, the metrics and the run summary show."""
+        return {name: budget.snapshot() for name, budget in sorted(self.budgets.items())}
 
     def fee_mode(self, config: Config, venue: str) -> FeeMode:
         return FeeMode(config.venues[venue].buy_fee_in)
@@ -121,6 +134,7 @@ async def open_venues(
                         if live is not None:
                             out.warmers[name] = functools.partial(  # a connection per pair that may be in flight
                                 live.keep_warm, connections=config.execution.max_pairs_in_flight)
+                    venue = _budgeted(config, name, venue, out.budgets)
                     quoted = config.quoted_on(name)
                     if quoted and out.arrival is None:  # quotes rest here: its fills come from its stream
                         names = config.venue_markets(name)
@@ -142,6 +156,17 @@ def _live_inside(venue: Venue) -> LiveVenue | None:
         if seen is None:
             return None
     return seen
+
+
+def _budgeted(config: Config, name: str, venue: Venue, budgets: dict[str, OrderBudget]) -> Venue:
+    """``venue`` behind its order budget, when it has one. An order that would wait for room longer than
+    ``order_timeout_s``, the time arb gives an order to be answered, is refused rather than sent that late:
+    the decision it carries is older than any answer arb would wait for."""
+    windows = order_budget(config, name)
+    if not windows:
+        return venue
+    budgets[name] = OrderBudget(name, windows, max_wait_s=config.execution.order_timeout_s)
+    return BudgetedVenue(venue, budgets[name])
 
 
 def _renamed(config: Config, name: str, venue: Venue) -> Venue:

@@ -8,6 +8,10 @@ its own attempts. Any ``RateLimited`` that carries a reset time blocks the whole
 A placement takes its bucket in ``prepare`` (waiting there costs nothing on the wire) and is written by
 ``send``. Should a 429 announce a window between the two, ``send`` waits for it to end and prepares the
 order again, so the signature it writes is fresh and nothing is sent inside the window.
+
+:class:`BudgetedVenue` puts a venue behind its order budget (:class:`~arb.venues.throttle.OrderBudget`) the
+same way: a placement takes its slot in ``prepare``, an amend (which Gate counts as a placement) before it is
+sent; an order the budget refuses raises there, before anything leaves.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from arb.domain.market import MarketRules
 from arb.domain.venue import (
@@ -39,6 +43,7 @@ from arb.venues.throttle import (  # alike to venues/gate/facts.py's: the same k
     FETCH_OPEN,
     FETCH_ORDER,
     PLACE,
+    OrderBudget,
     VenueThrottle,
 )
 
@@ -133,3 +138,57 @@ class GuardedVenue:
 
     async def balances(self) -> dict[str, BalanceReport]:
         return await self._read(BALANCES, None, self.inner.balances)
+
+
+class BudgetedVenue:
+    """``inner`` behind its order budget; implements :class:`arb.domain.venue.Venue`. Only orders take a slot:
+    placements (in ``prepare``, before they are built and signed) and amends; cancels and reads pass."""
+
+    def __init__(self, inner: Venue, budget: OrderBudget) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.client_ids = inner.client_ids
+        self.amends = inner.amends
+        self.budget = budget
+
+    def market_rules(self, symbol: str) -> MarketRules:
+        return self.inner.market_rules(symbol)
+
+    async def prepare(self, request: OrderRequest) -> PreparedOrder:
+        await self.budget.take(request.symbol)
+        return await self.inner.prepare(request)
+
+    async def send(self, prepared: PreparedOrder) -> OrderReport:
+        return await self.inner.send(prepared)
+
+    async def place(self, request: OrderRequest) -> OrderReport:
+        return await self.send(await self.prepare(request))
+
+    async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
+        return await self.inner.cancel(client_order_id, symbol)
+
+    async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
+        await self.budget.take(symbol)
+        return await self.inner.amend(client_order_id, symbol, amount)
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
+        return await self.inner.fetch_order(client_order_id, symbol)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        return await self.inner.fetch_open_orders(symbol)
+
+    async def fetch_fills(self, symbol: str, since: datetime, order_id: str | None = None) -> list[FillReport]:
+        return await self.inner.fetch_fills(symbol, since, order_id)
+
+    async def balances(self) -> dict[str, BalanceReport]:
+        return await self.inner.balances()
+
+    def __getattr__(self, name: str) -> Any:
+        # Whatever else the venue inside offers beside the protocol (a fill stream, ...) this offers as it is,
+        # and what it lacks this lacks (``isinstance(venue, FillStream)`` reads through): a budget changes how
+        # orders leave, nothing more. Called only for names this class does not define.
+        try:
+            inner = self.__dict__["inner"]
+        except KeyError:  # not built yet (a copy): no venue inside to ask
+            raise AttributeError(name) from None
+        return getattr(inner, name)

@@ -12,6 +12,9 @@ So ``[venues.gate_main]`` and ``[venues.gate_hedge]`` with ``adapter = "gate"`` 
 under names the user chose. Adding a venue package: one line in :data:`ADAPTERS` (docs/ARCHITECTURE.md,
 "Adding a venue").
 
+Each configured venue's order budget (:func:`order_budget`): its ``order_budget`` when the config gives one,
+else what its venue documents (:data:`ORDER_BUDGETS`, by ccxt id), else none.
+
 The adapters are data until a venue is opened, and ccxt's ids are read from its files
 (:mod:`arb.venues.ccxt_exchanges`): resolving a config imports no ccxt (``tests/test_startup.py``).
 """
@@ -23,9 +26,12 @@ from typing import TYPE_CHECKING
 
 from arb.venues.adapter import VenueAdapter, VenueRef
 from arb.venues.binance.adapter import ADAPTER as BINANCE
+from arb.venues.binance.facts import SPOT_ORDER_BUDGET as BINANCE_SPOT_ORDER_BUDGET
 from arb.venues.ccxt_exchanges import exchanges
 from arb.venues.gate.adapter import ADAPTER as GATE
+from arb.venues.gate.facts import GATE as GATE_FACTS
 from arb.venues.generic.adapter import ADAPTER as GENERIC
+from arb.venues.throttle import OrderWindow
 
 if TYPE_CHECKING:
     from arb.config import Config
@@ -33,6 +39,15 @@ if TYPE_CHECKING:
 ADAPTERS: dict[str, VenueAdapter] = {
     GATE.key: GATE,
     BINANCE.key: BINANCE,
+}
+
+
+# The orders a venue's account may send, by ccxt id, as each venue documents them (the numbers and their
+# sources in its package's facts). Gate: spot placements and amends, 10 a second per account and market
+# (../shared/gate-v4.md, "Rate limits"); Binance spot: 100 per 10 s and 200,000 a day per account.
+ORDER_BUDGETS: dict[str, tuple[OrderWindow, ...]] = {
+    "gate": (OrderWindow(GATE_FACTS.order_placements_per_second_per_market, 1.0, per_market=True),),
+    "binance": BINANCE_SPOT_ORDER_BUDGET,
 }
 
 
@@ -80,6 +95,15 @@ def ref_for(config: Config, name: str) -> VenueRef:
     """The configured venue ``name`` resolved (config validation has already resolved it once)."""
     section = config.venues[name]
     return resolve(name, section.adapter, section.ccxt_id)
+
+
+def order_budget(config: Config, name: str) -> tuple[OrderWindow, ...]:
+    """The order windows of configured venue ``name``: its ``order_budget`` (``[]``: none), else its venue's
+    documented ones, else none (empty)."""
+    configured = config.venues[name].order_budget
+    if configured is not None:
+        return tuple(OrderWindow(w.orders, w.per_s, per_market=w.per == "market") for w in configured)
+    return ORDER_BUDGETS.get(ref_for(config, name).ccxt_id, ())
 
 
 def sandbox_adapters() -> list[str]:

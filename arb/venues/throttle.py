@@ -10,6 +10,13 @@ windows (and a ccxt-style leaky bucket for costs) with an injected clock and sle
 After a venue announces a reset (429 with a reset timestamp), :meth:`VenueThrottle.block_until` holds
 *every* request to that venue until the reset: nothing is sent inside an announced window.
 
+Venues also count *orders* apart from request weight (Binance spot: 100 per 10 s and 200,000 a day per
+account; Gate: 10 placements or amends a second per market). :class:`OrderBudget` keeps those windows for one
+venue: a placement (or an amend) takes a slot in every window, waiting for one as a throttled request waits,
+unless the wait is longer than the order can afford, when it is refused before it leaves
+(:class:`~arb.errors.OrderBudgetExceeded`). It counts what it held back and gives each window's headroom, the
+one definition the status view, the metrics and the run summary show.
+
 Every bucket runs on the run's loop (:func:`loop_time`, ``asyncio.sleep``): wall time live, market time in a
 simulation, where a throttled order waits in market time like any latency. A request made while market time
 stands still (a simulation's start and end: reconciliation, balance reads, cancels; ``simloop.time_held``)
@@ -22,11 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from asyncio_throttle import Throttler
 
+from arb.errors import OrderBudgetExceeded
 from arb.eventloop.simloop import is_time_held
 
 
@@ -205,3 +215,113 @@ class VenueThrottle:
             await self._costs.take(1.0 if cost is None else float(cost))
             await self._wait_for_reset()
         self.cost_acquired += 1
+
+
+@dataclass(frozen=True, slots=True)
+class OrderWindow:
+    """At most ``orders`` orders (placements; an amend counts as one) in any ``per_s`` seconds, on the whole
+    account or on each market (``per_market``)."""
+
+    orders: int
+    per_s: float
+    per_market: bool = False
+
+    @property
+    def label(self) -> str:
+        """How every surface names the window: ``100/10s``, ``10/1s per market``."""
+        return f"{self.orders}/{self.per_s:g}s" + (" per market" if self.per_market else "")
+
+
+class OrderBudget:
+    """One venue's order windows in use, on the run's clock (``loop_time``: market time in a simulation).
+
+    An order reserves its slot when it asks: the instant it will leave (now, or once every window it counts in
+    has room, after the orders that asked before it there) is written into those windows at once, so orders
+    asking together queue in order and each knows its whole wait before it waits. One whose wait would pass
+    ``max_wait_s`` takes no slot and is refused (:class:`OrderBudgetExceeded`), before anything is sent.
+    Windows slide: stricter than a venue counting in fixed intervals (Binance's), never looser. An order made while market time stands
+    still (``simloop.time_held``: a simulation's start, and after its market ended) is counted and refused as
+    any other, but never waits: that clock will not move (as :class:`VenueThrottle` does not pace it)."""
+
+    def __init__(
+        self,
+        venue: str,
+        windows: Sequence[OrderWindow],
+        *,
+        max_wait_s: float,
+        clock: Callable[[], float] = loop_time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        held: Callable[[], bool] = is_time_held,
+    ) -> None:
+        self.venue = venue
+        self.windows = tuple(windows)
+        self.max_wait_s = max_wait_s
+        self._clock = clock
+        self._sleep = sleep
+        self._held = held
+        # (window, market or None for the account) -> the instants its orders leave, oldest first.
+        self._sent: dict[tuple[OrderWindow, str | None], deque[float]] = {}
+        self.waited = 0  # orders held back until their window had room, then sent
+        self.refused = 0  # orders held back and refused: the wait was longer than they could afford
+
+    def _key(self, window: OrderWindow, market: str) -> tuple[OrderWindow, str | None]:
+        return window, (market if window.per_market else None)
+
+    def _in_window(self, key: tuple[OrderWindow, str | None], now: float) -> deque[float]:
+        sent = self._sent.setdefault(key, deque())
+        per_s = key[0].per_s
+        while sent and now - sent[0] >= per_s:
+            sent.popleft()
+        return sent
+
+    def _wait(self, market: str, now: float) -> tuple[float, OrderWindow | None]:
+        """How long an order on ``market`` asking at ``now`` waits, and the window that holds it longest
+        (None: it goes at once). In each window it counts in it leaves after the orders that asked before it
+        (which keeps each window's instants in order, so its room is read off its ``orders``-th last), and
+        once that window has room."""
+        leave, binding = now, None
+        for window in self.windows:
+            sent = self._in_window(self._key(window, market), now)
+            at = sent[-1] if sent else now
+            if len(sent) >= window.orders:  # room once the order ``orders`` places from the end has left
+                at = max(at, sent[len(sent) - window.orders] + window.per_s)
+            if at > leave:
+                leave, binding = at, window
+        return leave - now, binding
+
+    async def take(self, market: str) -> None:
+        """A slot for one order on ``market`` (the venue's name for it): at once, after the wait for room, or
+        :class:`OrderBudgetExceeded` when that wait passes ``max_wait_s``."""
+        now = self._clock()
+        wait, binding = self._wait(market, now)
+        if binding is not None and wait > self.max_wait_s:
+            self.refused += 1
+            raise OrderBudgetExceeded(
+                self.venue, f"order budget {binding.label} on {market}: room in {wait:.3f} s, longer than an "
+                f"order waits ({self.max_wait_s:g} s, [execution] order_timeout_s); refused before it was sent")
+        for window in self.windows:
+            self._in_window(self._key(window, market), now).append(now + wait)
+        if binding is not None:
+            self.waited += 1
+            if not self._held():
+                await self._sleep(wait)
+
+    def headroom(self, window: OrderWindow) -> int:
+        """The room left in the window now: its ``orders`` less those in it (sent, or reserved and waiting to
+        leave); on a market window, on its fullest market."""
+        now = self._clock()
+        used = [len(self._in_window(key, now)) for key in list(self._sent) if key[0] == window]
+        return max(window.orders - max(used, default=0), 0)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What every surface shows of the budget: orders held back (``waited``, then sent; ``refused``) and
+        each window's headroom now, by its label."""
+        return {"waited": self.waited, "refused": self.refused,
+                "headroom": {window.label: self.headroom(window) for window in self.windows}}
+
+
+def budget_text(snapshot: Mapping[str, Any]) -> str:
+    """One venue's :meth:`OrderBudget.snapshot` as the status view and the run summary word it:
+    ``waited 3, refused 1; headroom 100/10s 97, 200000/86400s 199997``."""
+    room = ", ".join(f"{label} {n}" for label, n in snapshot["headroom"].items())
+    return f"waited {snapshot['waited']}, refused {snapshot['refused']}; headroom {room}"

@@ -1,4 +1,4 @@
-"""Binance's client-order-id rule, as data: the same on spot, USD-M and COIN-M.
+"""Binance's client-order-id rule, as data: the same on spot, USD-M and COIN-M; and spot's order budget.
 
 Spot ``POST /api/v3/order``, USD-M ``POST /fapi/v1/order`` and COIN-M ``POST /dapi/v1/order`` take
 ``newClientOrderId``, and Binance states its rule in error -1100: ``^[\\.A-Z\\:/a-z0-9_-]{1,36}$``. The
@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from arb.domain.ids import ClientIdFormat
 from arb.venues.generic.client_ids import ClientIdFacts
+from arb.venues.throttle import OrderWindow
 
 CLIENT_IDS = ClientIdFacts(
     ClientIdFormat(max_length=36, body=r"[.A-Z:/a-z0-9_-]+",
                    source="Binance API docs, POST /api/v3/order newClientOrderId (error -1100 pattern)"),
     ("newClientOrderId", "origClientOrderId"))
+
+SPOT_ORDER_BUDGET = (OrderWindow(100, 10.0), OrderWindow(200_000, 86_400.0))
