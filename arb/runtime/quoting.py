@@ -78,13 +78,16 @@ class QuotingDesk:
         self.venues = venues
         self._risk = risk
         self._moved: set[str] = set()  # venues whose balances a settled pair changed since they were read
+        self._reading: asyncio.Task[None] | None = None  # the balance read in the background, if one runs
+        self._failures: list[BaseException] = []  # of the background reads: raised by the next decision
         self.books = RunBooks(books, now_ms, config.engine.book_depth)
         fees = {name: VenueFees(maker_fee_of(config, name), section.taker_fee)
                 for name, section in config.venues.items()}
 
         def settled(row: PairRow, result: Settlement, word: str) -> None:
             funnel.executed_pair(row.expected_profit, result.realized_pnl, word)
-            self._moved.update((row.buy_venue, row.sell_venue))  # their balances are read again before quoting
+            self._moved.update((row.buy_venue, row.sell_venue))  # their balances are read again, off the loop
+            self._read_moved()
             state.trades.record_maker_pair(
                 TradeRecord(row.opportunity_id, now(), row.symbol, row.buy_venue, row.sell_venue, row.size,
                             row.expected_profit, result.realized_pnl, word), result.open_base, result.open_price)
@@ -183,13 +186,32 @@ class QuotingDesk:
         if await take_over(route, self.journal, self._unfinished[key], cancel=self._cancel_at_start[key[0]]):
             del self._unfinished[key]
 
+    def _read_moved(self) -> None:
+        """Start reading the balances a settled pair moved, in a task of its own, as the pair settles: the read
+        overlaps whatever comes before the next book update, instead of starting at it."""
+        if self._reading is not None and not self._reading.done():
+            return  # the running read takes what moved since, before it ends
+
+        async def read() -> None:
+            while self._moved:
+                moved, self._moved = sorted(self._moved), set()
+                await refresh_balances(self.venues, self.state, moved, strict=False)
+
+        def ended(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                self._failures.append(task.exception())  # type: ignore[arg-type]
+
+        self._reading = asyncio.ensure_future(read())
+        self._reading.add_done_callback(ended)
+
     async def on_books(self, symbol: str) -> None:
         """A book of ``symbol`` changed: each of its routes re-prices (first taking over what an earlier run
-        left it), on balances read again since the last pair settled: quotes are sized on what both venues
-        hold now, so a hedge is never sized past the taker's funds."""
-        if self._moved:
-            moved, self._moved = sorted(self._moved), set()
-            await refresh_balances(self.venues, self.state, moved, strict=False)
+        left it), on balances read since the last pair settled: quotes are sized on what both venues hold
+        now, so a hedge is never sized past the taker's funds. The read started when the pair settled
+        (:meth:`_read_moved`); only what is left of it is waited for here."""
+        if self._reading is not None and not self._reading.done():
+            await asyncio.wait([self._reading])
+        self._raise_failures()
         for route in self.routes[symbol]:
             if (symbol, route.spec.maker) in self._unfinished:
                 await self._take_over(route)
@@ -200,6 +222,8 @@ class QuotingDesk:
         """Cancel every resting quote, wait for the hedges in flight (the run's end, a stop, the kill switch):
         every route's cancels are on the wire at once."""
         await asyncio.gather(*[route.close(reason) for routes in self.routes.values() for route in routes])
+        if self._reading is not None:
+            await asyncio.wait([self._reading])
         self._raise_failures()
 
     async def guard(self, stop_reason: Callable[[], str | None], stale_after_ms: int) -> None:
@@ -235,6 +259,8 @@ class QuotingDesk:
         self.journal.close()
 
     def _raise_failures(self) -> None:
+        if self._failures:
+            raise self._failures[0]  # a background balance read failed: the run fails, never silently
         for routes in self.routes.values():
             for route in routes:
                 if route.errors:
