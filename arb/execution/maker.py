@@ -35,7 +35,7 @@ from typing import Literal, Protocol
 
 from arb.domain.market import Side
 from arb.domain.orders import VenueState
-from arb.domain.venue import FillReport, FillStream, OrderReport, OrderRequest, Venue
+from arb.domain.venue import DeadMansSwitch, FillReport, FillStream, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError, InvalidOrder, OrderNotFound, RateLimited
 from arb.eventloop.eager import start_now
 from arb.execution.lookup import LookupPolicy, resolve
@@ -72,6 +72,10 @@ class RouteSpec:
     # out and every level that fills still pays on the depth its hedge will take.
     levels: int = 1
     level_step_bps: Decimal = Decimal(0)
+    # Where the maker venue cancels by itself once arb falls silent (Gate's countdown_cancel_all), the route
+    # keeps that countdown armed for its symbol while it quotes, set afresh every third of it: the quotes of
+    # an arb that was killed rest at most this long. Gate's minimum is 5 s.
+    dead_man_s: int = 15
 
     def terms_at(self, level: int) -> QuoteTerms:
         """The quote terms of ``level``: ``min_profit_bps`` raised by ``level x level_step_bps``."""
@@ -171,6 +175,7 @@ class MakerRoute:
     errors: list[BaseException] = field(default_factory=list)
     # A slot's last refused quote (price, market ms): it waits before quoting into the same refusal again.
     _refused: dict[Slot, tuple[Decimal, int]] = field(default_factory=dict)
+    _heartbeat: asyncio.Task[None] | None = None  # keeps the maker venue's dead man's switch armed
     # An ambiguous outcome (timeout, 5xx, a dropped answer) is looked up by client id with these spaced retries
     # before anything else is sent: a hedge whose answer was lost had filled, and was sent again.
     lookup: LookupPolicy = field(default_factory=LookupPolicy)
@@ -265,6 +270,10 @@ class MakerRoute:
                                "poc")
         self._ours[request.client_order_id] = quote.side
         resting = self._resting[slot] = _Resting(quote, request.client_order_id, self.now_ms())
+        if self._heartbeat is None and isinstance(self.maker, DeadMansSwitch) and self.maker.cancels_on_silence:
+            await self._arm()  # before the first quote leaves: no quote rests unguarded
+            self._heartbeat = asyncio.ensure_future(self._keep_armed())
+            self._heartbeat.add_done_callback(self._done)
         await self.journal.before_send(self.spec.maker, request, "quote", quote, request.client_order_id)
         try:
             report = await self._send(self.maker, self.spec.maker, request)
@@ -360,10 +369,31 @@ class MakerRoute:
                                if (side is None or slot[0] is side) and not resting.cancelling])
 
     async def close(self, reason: str = "stop") -> None:
-        """Cancel every resting quote and wait for the hedges in flight (the run's end, the kill switch)."""
+        """Cancel every resting quote and wait for the hedges in flight (the run's end, the kill switch); the
+        venue's dead man's switch is then ended (its countdown would cancel nothing of ours, but another
+        program's orders on the account)."""
         await self.pull(reason)
         while self._tasks:
             await asyncio.gather(*self._tasks)
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+            await self._arm(0)
+
+    async def _arm(self, timeout_s: int | None = None) -> None:
+        """Set the maker venue's countdown for this symbol (``dead_man_s``; 0 ends it). A failure is said and
+        the next beat tries again: quoting goes on, as it did before the switch existed."""
+        assert isinstance(self.maker, DeadMansSwitch)
+        try:
+            await self.maker.arm_cancel_all(self.spec.dead_man_s if timeout_s is None else timeout_s,
+                                            self.spec.symbol)
+        except ArbError as exc:
+            log.warning("%s on %s: dead man's switch not set: %s", self.spec.symbol, self.spec.maker, exc)
+
+    async def _keep_armed(self) -> None:
+        while True:
+            await asyncio.sleep(self.spec.dead_man_s / 3)
+            await self._arm()
 
     def book_age_ms(self) -> int:
         """The age of the older of the route's two books."""

@@ -20,6 +20,7 @@ from arb.domain.market import MarketRules
 from arb.domain.market_names import MarketNames
 from arb.domain.venue import (
     BalanceReport,
+    DeadMansSwitch,
     FillListener,
     FillReport,
     FillStream,
@@ -28,6 +29,7 @@ from arb.domain.venue import (
     PreparedOrder,
     Venue,
 )
+from arb.errors import VenueError
 
 
 class RenamedVenue:
@@ -38,6 +40,7 @@ class RenamedVenue:
         self.name = inner.name
         self.client_ids = inner.client_ids
         self.amends = inner.amends
+        self.cancels_on_silence = isinstance(inner, DeadMansSwitch) and inner.cancels_on_silence
         self.names = names
         self._symbol = {market: symbol for symbol, market in names.markets.items()}  # venue -> engine
         self._asset = {theirs: ours for ours, theirs in names.assets.items()}  # venue -> engine
@@ -87,6 +90,12 @@ class RenamedVenue:
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
         return self._report(await self.inner.fetch_order(client_order_id, self.names.market(symbol)))
+
+    async def arm_cancel_all(self, timeout_s: int, symbol: str | None = None) -> datetime | None:
+        inner = self.inner
+        if not (isinstance(inner, DeadMansSwitch) and inner.cancels_on_silence):
+            raise VenueError(f"{self.name}: no dead man's switch")
+        return await inner.arm_cancel_all(timeout_s, None if symbol is None else self.names.market(symbol))
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:
         if symbol is not None and not self._trades(symbol):

@@ -53,7 +53,10 @@ async def test_a_quote_filled_by_the_market_is_hedged_once() -> None:
         await rig.fills(1)
         await rig.settled()
         assert order_of(rig, cid).filled_amount == D("0.4")
+        # While it quotes, the route keeps Gate's dead man's switch armed for its pair; its clean stop ends it.
+        assert rig.sb_maker.engine.countdowns.next_trigger_ms() is not None
         await rig.route.close()
+        assert rig.sb_maker.engine.countdowns.next_trigger_ms() is None
         rig.assert_hedged_once()
         assert len(rig.journal.sent_to("taker", "hedge")) == 1
 

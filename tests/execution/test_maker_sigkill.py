@@ -60,6 +60,59 @@ async def _resting_marker(markers: Path, child: asyncio.subprocess.Process, log:
     return found[0]
 
 
+async def _killed_while_quoting(db_url: str, run_id: int, sb_maker: Sandbox, sb_taker: Sandbox, markers: Path,
+                                log: Path) -> str:
+    """The child quotes on ``sb_maker`` and is SIGKILLed once its bid rests; the bid's client id."""
+    args = {"db_url": db_url, "run_id": run_id, "markers": str(markers),
+            "venues": {name: {"rest": sb.rest_url, "ws": sb.ws_url} for name, sb in (("maker", sb_maker),
+                                                                                     ("taker", sb_taker))}}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
+    with log.open("wb") as out:
+        child = await asyncio.create_subprocess_exec(sys.executable, "-m", "execution.maker_sigkill_child",
+                                                     json.dumps(args), env=env, cwd=TESTS_DIR, stdout=out, stderr=out)
+    try:
+        quote_id = await _resting_marker(markers, child, log)
+        child.send_signal(signal.SIGKILL)
+        assert await asyncio.wait_for(child.wait(), timeout=10) == -signal.SIGKILL
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    return quote_id
+
+
+async def test_a_killed_quoters_bid_is_cancelled_by_the_venues_dead_mans_switch(tmp_path: Path) -> None:
+    """The route arms Gate's countdown (``countdown_cancel_all``, ``RouteSpec.dead_man_s``) before its first
+    quote leaves and refreshes it while it quotes. Killed, it refreshes nothing: once the countdown runs out
+    (the sandbox's clock moved past it) the sandbox cancels the bid, and the next start finds it cancelled."""
+    db_url = f"sqlite:///{tmp_path / 'arb.db'}"
+    upgrade_to_head(db_url)
+    engine = make_engine(db_url)
+    sessions = make_session_factory(engine)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    try:
+        async with Sandbox(sandbox_config()) as sb_maker, Sandbox(sandbox_config()) as sb_taker:
+            sb_maker.push_book(PAIR.id, *MAKER_BOOK)
+            sb_taker.push_book(PAIR.id, *TAKER_BOOK)
+            quote_id = await _killed_while_quoting(db_url, new_run(sessions), sb_maker, sb_taker, markers,
+                                                   tmp_path / "child.log")
+            [order] = [o for o in sb_maker.engine.orders.values() if o.client_id == quote_id]
+            sb_maker.shift_clock(spec().dead_man_s - 3)
+            assert order.finish_as == "open"  # inside the countdown: the bid still rests
+            sb_maker.shift_clock(4)
+            assert order.finish_as == "cancelled"  # arb said nothing for dead_man_s: the venue pulled it
+            async with live_gate("maker", sb_maker) as maker, live_gate("taker", sb_taker) as taker:
+                report = await reconcile({"maker": maker, "taker": taker}, sessions, new_run(sessions),
+                                         symbols=[SYMBOL], since=datetime.now(UTC) - timedelta(minutes=1),
+                                         lookup=LookupPolicy((0.02,)))
+            assert report.resolved == [quote_id]
+            with sessions() as s:
+                assert s.scalars(select(Order.status).where(Order.client_order_id == quote_id)).one() == "canceled"
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize(("cancel_at_start", "amended"), [(False, False), (True, False), (False, True)],
                          ids=["resumed", "cancelled", "amended-in-flight"])
 async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once(
@@ -75,23 +128,7 @@ async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once
         async with Sandbox(sandbox_config()) as sb_maker, Sandbox(sandbox_config()) as sb_taker:
             sb_maker.push_book(PAIR.id, *MAKER_BOOK)
             sb_taker.push_book(PAIR.id, *TAKER_BOOK)
-            args = {"db_url": db_url, "run_id": new_run(sessions), "markers": str(markers),
-                    "venues": {name: {"rest": sb.rest_url, "ws": sb.ws_url}
-                               for name, sb in (("maker", sb_maker), ("taker", sb_taker))}}
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR),
-                                                                              os.environ.get("PYTHONPATH")]))}
-            with log.open("wb") as out:
-                child = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "execution.maker_sigkill_child", json.dumps(args),
-                    env=env, cwd=TESTS_DIR, stdout=out, stderr=out)
-            try:
-                quote_id = await _resting_marker(markers, child, log)
-                child.send_signal(signal.SIGKILL)
-                assert await asyncio.wait_for(child.wait(), timeout=10) == -signal.SIGKILL
-            finally:
-                if child.returncode is None:
-                    child.kill()
-                    await child.wait()
+            quote_id = await _killed_while_quoting(db_url, new_run(sessions), sb_maker, sb_taker, markers, log)
 
             [order] = [o for o in sb_maker.engine.orders.values() if o.client_id == quote_id]
             if amended:  # arb's amend of the bid to 0.8 reached Gate; its answer died with the process
