@@ -27,7 +27,7 @@ from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
 from arb.domain.outcomes import maker_outcome
 from arb.domain.venue import FillReport, OrderReport, OrderRequest, Venue
-from arb.errors import ArbError
+from arb.errors import ArbError, OrderBudgetExceeded
 from arb.execution.maker import Books
 from arb.quoting.pricing import Quote
 from arb.store import maker_pairs
@@ -160,7 +160,12 @@ class StoreJournal:
         (``unknown``: a timeout; reconciliation looks it up)."""
         to = OrderStatus.UNKNOWN if error.retryable else OrderStatus.REJECTED
         with self._sessions.begin() as s:
-            order_id = self._started(s, client_order_id)
+            if isinstance(error, OrderBudgetExceeded):  # refused before it left: never ``submitted``
+                order_id = self._orders[client_order_id]
+                order_store.add_first_event(s, order_id, self._sent_at[client_order_id])
+                self._started_orders.add(client_order_id)
+            else:
+                order_id = self._started(s, client_order_id)
             order_store.record_transition(s, order_id, to, self._now(), detail=str(error)[:500])
         self._settle(self._answers[client_order_id])
 

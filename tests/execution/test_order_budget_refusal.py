@@ -7,11 +7,13 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from arb.domain.market import Side
 from arb.store.models import Opportunity, Order
 from arb.venues.guard import BudgetedVenue
 from arb.venues.throttle import OrderBudget, OrderWindow
 
 from .harness import Opp
+from .maker_rig import MAX_AGE_MS, maker_rig
 from .test_executor import Rig
 
 
@@ -35,3 +37,22 @@ async def test_a_leg_the_budget_refuses_is_rejected_locally_and_trips_no_breaker
     assert rig.risk.state().breakers.get("beta") is None or rig.risk.state().breakers["beta"].state == "closed"
     rig.time.now += 60.0
     assert (await rig.executor.execute(Opp())).executed  # the window has room again
+
+
+async def test_a_quote_the_budget_refuses_is_rejected_without_being_submitted() -> None:
+    """The maker route's quotes take the same slots: a quote refused by the budget is ``created -> rejected``
+    in arb's store (it never left: no ``submitted``, no lookup), and the sandbox never saw it."""
+    async with maker_rig() as rig:
+        budget = OrderBudget("maker", (OrderWindow(1, 60.0),), max_wait_s=0.0, held=lambda: False)
+        rig.route.maker = BudgetedVenue(rig.maker, budget)  # type: ignore[assignment]
+        await rig.route.on_books()  # the window's one placement: the quote rests
+        assert Side.BUY in rig.route.resting
+        rig.clock.advance(MAX_AGE_MS)  # its age is up: cancelled, and its replacement finds no room
+        await rig.route.on_books()
+        assert Side.BUY not in rig.route.resting and budget.refused == 1
+        [first, second] = rig.journal.sent_to("maker", "quote")
+        assert {o.client_id for o in rig.sb_maker.engine.orders.values()} == {first.client_order_id}
+        with rig.sessions() as s:
+            row = s.query(Order).filter(Order.client_order_id == second.client_order_id).one()
+            assert [e.to_status for e in row.events] == ["created", "rejected"] and row.sent_at is None
+        await rig.route.close()
