@@ -224,7 +224,7 @@ class Engine:
         risk = RiskGate(risk_limits(self.config), clock=self.clock.now, on_event=self.incidents_log.on_risk_event)
         report = await reconcile(venues.venues, self.sessions, run_id, symbols=self.config.engine.symbols,
                                  since=datetime.now(UTC) - timedelta(days=1),
-                                 forgetful={name for name, kind in venues.kinds.items() if kind == "paper"})
+                                 forgetful=venues.forgetful())
         self.status.note(f"reconciled with venues: {report}")
         executor = PairedExecutor(venues.venues, self.sessions, run_id, risk, config=executor_config(self.config),
                                   clock=self.clock.now)

@@ -10,7 +10,7 @@ so reconciliation can never write a state the live executor would have refused. 
    reason: ``rejected`` if no answer ever said the venue had it, ``canceled`` if one did (an acknowledged
    order the venue no longer holds and that never traded: it closed unfilled; the state machine has no
    ``open -> rejected``); otherwise stays ``unknown``. A venue that starts empty in every run (a paper
-   venue: ``forgetful``) knows none of an earlier run's orders: they are closed so without asking it.
+   venue, an in-process sandbox: ``forgetful``) knows none of an earlier run's orders: they are closed so without asking it.
 2. open orders on the venue that the database does not know are recorded and flagged.
 3. fills since ``since`` are recorded idempotently on ``(venue, trade_id)`` and matched to their order
    by client id (or venue order id); an order whose fills exceed its recorded ``filled`` is advanced.
@@ -85,7 +85,7 @@ async def reconcile(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     forgetful: Collection[str] = (),
 ) -> ReconcileReport:
-    """``forgetful``: the venues that start empty in every run (paper venues)."""
+    """``forgetful``: the venues that start empty in every run (paper venues, in-process sandboxes)."""
     report = ReconcileReport()
     symbols = list(symbols)
     for venue in venues.values():
@@ -179,8 +179,8 @@ def _forget_earlier(venue: str, sessions: sessionmaker[Session], out: ReconcileR
         pending = [(o.id, o.client_order_id, o.created_at if o.status == OrderStatus.CREATED.value else None)
                    for o in repo.in_flight_orders(s, venue)]
     for order_id, client_order_id, first_event in pending:
-        to = _close_absent(sessions, order_id, clock, "reconciliation: a paper venue knows none of an earlier "
-                           "run's orders (its simulated market ended with that run)", first_event)
+        to = _close_absent(sessions, order_id, clock, "reconciliation: a paper venue or in-process sandbox knows "
+                           "none of an earlier run's orders (its market ended with that run)", first_event)
         (out.closed if to is OrderStatus.CANCELED else out.rejected).append(client_order_id)
 
 

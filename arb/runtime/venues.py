@@ -72,6 +72,12 @@ class VenueSet:
     arrival: MarketArrival | None = None
     budgets: dict[str, OrderBudget] = field(default_factory=dict)  # venues with an order budget
 
+    def forgetful(self) -> set[str]:
+        """The venues that start empty in every run, knowing none of an earlier run's orders: paper venues, and
+        sandboxes this process started (an external ``arb sandbox`` outlives the run, and is asked)."""
+        return {name for name, kind in self.kinds.items() if kind == "paper"} | {
+            name for name, link in self.sandboxes.items() if link.sandbox is not None}
+
     def order_budget(self) -> dict[str, dict[str, Any]]:
         """Each budgeted venue's orders held back and headroom now (``OrderBudget.snapshot``): what the status
         view, the metrics and the run summary show."""

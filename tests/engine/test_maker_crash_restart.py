@@ -1,11 +1,18 @@
 """A maker run killed while its quotes rest never keeps a later start from starting (#44).
 
-A paper maker run on the Binance recordings (``maker_capture``), paced so its quotes rest for a while, is
-stopped hard while at least two quotes rest: SIGKILL, or a double Ctrl-C. Then ``arb run`` twice on the same
-database: both runs complete, and no order of any run is left ``created``, ``open``, ``partially_filled``,
-``submitted`` or ``unknown``. The killed run's quotes were on a paper venue, which knows none of an earlier
-run's orders: each is closed with a reason that says so (it read ``open -> rejected is not an allowed
-transition`` at every start before)."""
+A maker run, stopped hard while at least two quotes rest (SIGKILL, or a double Ctrl-C), then ``arb run``
+twice on the same database: both runs complete, and no order of any run is left ``created``, ``open``,
+``partially_filled``, ``submitted`` or ``unknown``. Two kinds of maker venue:
+
+- paper: the Binance recordings (``maker_capture``) paced at speed 5;
+- sandbox: a live rehearsal quoting LINK/USDT on arb's in-process Gate sandbox (real time, the sandbox's
+  private WebSocket), hedging on htx paper, as ``test_maker_rehearsal.py``; restarted as 8 s rehearsals on
+  the same venues.
+
+Either venue started with the killed run and ended with it, knowing none of an earlier run's orders: each
+quote left is closed with a reason that says so (it read ``open -> rejected is not an allowed transition``
+at every start before). A killed arb's quotes on a venue that outlives it are the venue's dead man's
+switch's to cancel (``tests/execution/test_maker_sigkill.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import config_with, trimmed_capture
 from .maker_capture import binance_maker_capture, first_seconds, maker_config
 from .procs import Proc
 
@@ -25,6 +33,34 @@ IN_FLIGHT = ("created", "submitted", "open", "partially_filled", "unknown")
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return first_seconds(binance_maker_capture(tmp_path_factory.mktemp("maker-capture")), 150)
+
+
+SANDBOX_MAKER = '''[symbols."LINK/USDT"]
+strategy = "maker"
+
+[symbols."LINK/USDT".maker]
+maker_venue = "gate"
+taker_venue = "htx"
+quote_size = "1"
+min_profit_bps = "1"
+levels = 2
+level_step_bps = "1"
+'''
+
+
+def _sandbox_configs(tmp_path: Path) -> tuple[Path, Path]:
+    """The live rehearsal to kill, and the one to start again with (8 s of data: a simulation cannot quote on a
+    sandbox, whose private stream runs on wall time)."""
+    def config(name: str, mode: str, speed: str, capture: Path) -> Path:
+        return config_with(tmp_path, fee="0", name=name, extra={
+            'mode = "replay"': f'mode = "{mode}"',
+            'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture.as_posix()}"',
+            "speed = 0 ": f"speed = {speed} ",
+            'status = "auto"': 'status = "off"',
+            'kill_switch_file = "arb.kill"': f'kill_switch_file = "{(tmp_path / "arb.kill").as_posix()}"',
+            '[symbols."LINK/USDT"]\nmax_size = "20"              # base units per opportunity\n': SANDBOX_MAKER})
+    return (config("live.toml", "live", "1", trimmed_capture(tmp_path, "00:40", "00:50", name="live.jsonl.gz")),
+            config("again.toml", "live", "1", trimmed_capture(tmp_path, "00:50:00", "00:50:08", name="again.jsonl.gz")))
 
 
 def _resting(db: Path) -> int:
@@ -37,11 +73,15 @@ def _resting(db: Path) -> int:
         return 0
 
 
+@pytest.mark.parametrize("venue", ["paper", "sandbox"])
 @pytest.mark.parametrize("stop", ["sigkill", "double-sigint"])
 def test_a_maker_run_stopped_hard_with_quotes_resting_leaves_every_later_start_clean(
-        capture: Path, tmp_path: Path, stop: str) -> None:
-    # Two levels a side: four quotes rest at once; speed 5 holds each for a while of wall time.
-    config = maker_config(tmp_path, capture, mode="paper", speed="5", levels=2)
+        capture: Path, tmp_path: Path, stop: str, venue: str) -> None:
+    if venue == "paper":  # two levels a side: four quotes rest at once; speed 5 holds each for a while
+        config = maker_config(tmp_path, capture, mode="paper", speed="5", levels=2)
+        fast = maker_config(tmp_path, first_seconds(capture, 20), name="again.toml", mode="replay")
+    else:
+        config, fast = _sandbox_configs(tmp_path)
     db = tmp_path / "maker.db"
     run = Proc(["run", "--config", str(config), "--db", f"sqlite:///{db}"], cwd=tmp_path)
     try:
@@ -61,7 +101,6 @@ def test_a_maker_run_stopped_hard_with_quotes_resting_leaves_every_later_start_c
     if stop == "sigkill":
         assert left >= 2  # the kill left the quotes as they were: what the next start has to resolve
 
-    fast = maker_config(tmp_path, first_seconds(capture, 20), name="again.toml", mode="replay")
     for attempt in (1, 2):
         again = Proc(["run", "--config", str(fast), "--db", f"sqlite:///{db}"], cwd=tmp_path)
         assert again.finish(timeout=180) == 0, f"start {attempt} after the {stop}:\n{again.text()}"
@@ -76,4 +115,4 @@ def test_a_maker_run_stopped_hard_with_quotes_resting_leaves_every_later_start_c
     assert [status for _, status in runs][1:] == ["completed", "completed"]
     # What the stop left resting was closed by the next start's reconciliation, saying why (a double Ctrl-C
     # may have had time to cancel them itself: then there is nothing to close).
-    assert len(reasons) == left and all("paper venue" in r for r in reasons), reasons
+    assert len(reasons) == left and all("knows none of an earlier run's orders" in r for r in reasons), reasons
