@@ -31,16 +31,11 @@ from arb.domain.orders import OrderStatus
 from arb.domain.venue import FillReport, OrderRequest, PreparedOrder, Venue
 from arb.errors import (
     AuthenticationError,
-    BadSymbol,
-    InsufficientFunds,
-    InvalidOrder,
     RateLimited,
 )
-from arb.execution.lookup import LookupPolicy, resolve, with_trades
+from arb.execution.lookup import DEFINITIVE, LookupPolicy, resolve, with_trades
 from arb.execution.risk import RiskGate
 from arb.store import orders as repo
-
-DEFINITIVE = (InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, RateLimited)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,15 @@ from decimal import Decimal
 
 from arb.domain.orders import VenueState
 from arb.domain.venue import FillReport, OrderReport, OrderRequest, Venue
-from arb.errors import OrderNotFound, VenueError
+from arb.errors import (
+    AuthenticationError,
+    BadSymbol,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+    RateLimited,
+    VenueError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +37,11 @@ class LookupPolicy:
 
 
 FILL_LOOKBACK = timedelta(seconds=5)  # clock skew margin when asking a venue for fills "since sent"
+# The refusals that prove the venue did nothing with an order (funds, a rule, the symbol, the key, a 429:
+# Gate answers 429 before accepting anything, and arb's own order budget refuses before it leaves). Any
+# other failure of a placement (a timeout, a 5xx, a dropped answer, an error arb has no word for) proves
+# nothing: the order is looked up by client id before anything is sent in its place.
+DEFINITIVE = (InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, RateLimited)
 
 
 @dataclass(frozen=True, slots=True)

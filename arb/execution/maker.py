@@ -36,9 +36,9 @@ from typing import Literal, Protocol
 from arb.domain.market import Side
 from arb.domain.orders import VenueState
 from arb.domain.venue import DeadMansSwitch, FillReport, FillStream, OrderReport, OrderRequest, Venue
-from arb.errors import ArbError, InvalidOrder, OrderNotFound, RateLimited
+from arb.errors import ArbError, InvalidOrder, OrderNotFound
 from arb.eventloop.eager import start_now
-from arb.execution.lookup import LookupPolicy, resolve
+from arb.execution.lookup import DEFINITIVE, LookupPolicy, resolve
 from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
 from arb.quoting.lots import Lots, Piece
 from arb.quoting.pricing import BPS, Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, valued_quote, walk
@@ -106,8 +106,8 @@ class Journal(Protocol):
         ...
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
-        """The request failed: refused outright (``rejected``), or with an outcome it cannot prove
-        (``error.retryable``: ``unknown``, looked up next)."""
+        """The request failed: refused outright (``rejected``: ``execution/lookup.DEFINITIVE``), or with an
+        outcome it cannot prove (``unknown``, looked up next)."""
         ...
 
     async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
@@ -301,7 +301,7 @@ class MakerRoute:
             log.debug("%s %s %s %s on %s failed: %s", self.spec.symbol, order.time_in_force, order.side,
                       order.amount, name, exc)  # counted by the journal
             await self.journal.refused(name, order.client_order_id, exc)
-            if not exc.retryable or isinstance(exc, RateLimited):  # a 429 is answered before anything is done
+            if isinstance(exc, DEFINITIVE):  # the venue did nothing with it
                 return None
         found = await resolve(venue, order, sent_at, policy=self.lookup, sleep=self.sleep)
         if found.report is not None:

@@ -28,6 +28,7 @@ from arb.domain.orders import OrderStatus
 from arb.domain.outcomes import maker_outcome
 from arb.domain.venue import FillReport, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError, OrderBudgetExceeded
+from arb.execution.lookup import DEFINITIVE
 from arb.execution.maker import Books
 from arb.quoting.pricing import Quote
 from arb.store import maker_pairs
@@ -156,9 +157,9 @@ class StoreJournal:
         self._carried_for[client_order_id] = [quote_id for quote_id, _ in answered]
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
-        """A request that failed: refused outright (``rejected``), or with an outcome it cannot prove
-        (``unknown``: a timeout; reconciliation looks it up)."""
-        to = OrderStatus.UNKNOWN if error.retryable else OrderStatus.REJECTED
+        """A request that failed: refused outright (``rejected``: ``execution/lookup.DEFINITIVE``), or with an
+        outcome it cannot prove (``unknown``: a timeout, a 5xx; the route looks it up next)."""
+        to = OrderStatus.REJECTED if isinstance(error, DEFINITIVE) else OrderStatus.UNKNOWN
         with self._sessions.begin() as s:
             if isinstance(error, OrderBudgetExceeded):  # refused before it left: never ``submitted``
                 order_id = self._orders[client_order_id]

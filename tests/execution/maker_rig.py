@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.domain.market import Side
 from arb.domain.venue import FillReport, OrderReport, OrderRequest
-from arb.errors import ArbError, RateLimited
+from arb.errors import ArbError
+from arb.execution.lookup import DEFINITIVE
 from arb.execution.maker import MakerRoute, RouteSpec
 from arb.quoting.ledger import HedgeRules
 from arb.quoting.pricing import Level, Quote, QuoteTerms
@@ -224,7 +225,7 @@ class Journal:
         await self._changed()
 
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
-        if not error.retryable or isinstance(error, RateLimited):  # else looked up next: not answered yet
+        if isinstance(error, DEFINITIVE):  # else looked up next: not answered yet
             self.exposure.answered(client_order_id, D(0))
         await self.store.refused(venue, client_order_id, error)
         self.refusals.append((venue, client_order_id))
