@@ -18,12 +18,14 @@ Measures, on the event loop arb's live runs use (uvloop, ``eventloop/live_loop.p
   opened during the pull (a cancel goes through ccxt's ``cancel_order``, one aiohttp connection each while
   in flight, not through arb's order line, ``venues/order_line.py``, which carries placements only).
 
-Two clients, each the one ``arb run`` builds (``venues/gate/adapter.py``), both behind the throttle guard
-(``venues/guard.GuardedVenue``, Gate's cancel budget, 200/s) and the private fill stream (``StreamedVenue``):
-- **sandbox**: ``GateExchange`` with ``enableRateLimit=False``, as for a sandbox venue;
-- **live**: ``enableRateLimit=True``, as for the real Gate: every ccxt request, a cancel included, also
-  waits in ccxt's own leaky bucket (Gate's ``rateLimit`` 50 ms, a cancel costing 0.27 of it: 13.3 ms a
-  cancel once the bucket is empty), which the pull's concurrency cannot get past.
+Two clients, both behind the throttle guard (``venues/guard.GuardedVenue``, Gate's cancel budget, 200/s)
+and the private fill stream (``StreamedVenue``):
+- **arb**: ``GateExchange`` with ``enableRateLimit=False``, as ``arb run`` builds it for a sandbox and (since
+  this bench found the next line) for the real Gate (``venues/gate/adapter.py``);
+- **ccxt-limited**, the baseline: ``enableRateLimit=True``, as the real Gate's client was built before: every
+  ccxt request, a cancel included, also waits in ccxt's own leaky bucket (Gate's ``rateLimit`` 50 ms, a cancel
+  costing 0.27 of it: 13.3 ms a cancel once the bucket is empty), which the pull's concurrency cannot get
+  past: 16 cancels on the wire after ~225 ms.
 The guard's placement and global budgets are lifted: the bench places quotes far faster than a run may, and
 must not leave the pull's cancels waiting for budget its placements took (16 cancels fit Gate's own).
 
@@ -81,7 +83,7 @@ from arb.venues.throttle import PLACE, Budget, VenueThrottle
 D = Decimal
 COUNTS = (1, 4, 16)
 LATENCIES_MS = (5, 50)
-CLIENTS = {"sandbox": False, "live": True}  # name -> ccxt's enableRateLimit, as the adapter sets it
+CLIENTS = {"arb": False, "ccxt-limited": True}  # name -> ccxt's enableRateLimit (see the docstring)
 SIZE = D("0.1")
 TIMEOUT = 10.0
 WARMUP = 2

@@ -221,7 +221,12 @@ class GateAdapter:
         creds = config.credentials.get(ref.name)
         if creds is None:  # load_config already refuses this in live mode; dry-run/paper never gets here
             raise ConfigError(str(config.path), f"venues.{ref.name}", "live venue without credentials")
-        exchange = GateExchange({"apiKey": creds.api_key, "secret": creds.secret, "enableRateLimit": True,
+        # ccxt's own limiter off, as for the sandbox: arb's throttle paces every call the venue makes at Gate's
+        # declared limits per endpoint (facts.GATE_SPOT_LIMITS, the guard below); ccxt's, on top, queued every
+        # request one after another, so the 16 cancels of a pulled route left 13.3 ms apart (bench/bench_pull.py:
+        # the last on the wire after 225 ms, 29 round trips at 5 ms) instead of together. What the exchange
+        # sends outside the guard is rare (a fill stream's reconciliation by REST, the GT ticker for fees).
+        exchange = GateExchange({"apiKey": creds.api_key, "secret": creds.secret, "enableRateLimit": False,
                                  "timeout": _timeout_ms(config)})
         closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
         await exchange.load_markets()
