@@ -195,8 +195,11 @@ class TimedJournal:
     async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
         await self.inner.refused(venue, client_order_id, error)
 
-    async def answered(self, venue: str, report: OrderReport) -> None:
-        await self.inner.answered(venue, report)
+    async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
+        await self.inner.absent(venue, client_order_id, detail)
+
+    async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
+        await self.inner.answered(venue, report, reason)
         if venue == "taker":
             self.hedge_answered.set()
 
