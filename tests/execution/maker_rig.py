@@ -48,7 +48,7 @@ from arb.store.models import Opportunity
 from arb.store.models import Order as StoredOrder
 from arb.store.repo import start_run
 from arb.venues.gate.private_stream import GatePrivateStream, for_exchange
-from arb.venues.gate.sandbox import Sandbox
+from arb.venues.gate.sandbox import Account, Sandbox
 from arb.venues.gate.sandbox.matching import Event, OrderEvent, TradeEvent
 from arb.venues.live import LiveVenue
 from arb.venues.live.streamed import StreamedVenue
@@ -353,7 +353,7 @@ class Rig:
         for name, sb in (("maker", self.sb_maker), ("taker", self.sb_taker)):
             ours = {o.client_id for o in sb.engine.orders.values() if o.account == KEY}
             assert ours == {r.client_order_id for r in self.journal.sent_to(name)}, name
-        assert {o.time_in_force for o in self.sb_maker.engine.orders.values()} == {"poc"}
+        assert {o.time_in_force for o in self.sb_maker.engine.orders.values() if o.account == KEY} == {"poc"}
         assert {o.time_in_force for o in self.sb_taker.engine.orders.values()} <= {"ioc"}
         assert self.route.errors == []
         # Every fill the route saw was hedged at once: unhedged no longer than a hedge's round trip.
@@ -429,10 +429,13 @@ def _database() -> Iterator[tuple[sessionmaker[Session], int]]:
 
 
 @contextlib.asynccontextmanager
-async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,), levels: int = 1) -> AsyncIterator[Rig]:
-    """Both sandboxes with their books, the route over them, and the maker's stream connected."""
+async def maker_rig(sides: tuple[Side, ...] = (Side.BUY,), levels: int = 1,
+                    others: tuple[Account, ...] = ()) -> AsyncIterator[Rig]:
+    """Both sandboxes with their books, the route over them, and the maker's stream connected. ``others``:
+    more accounts on the maker sandbox, other traders whose orders may take the route's quotes."""
     async with AsyncExitStack() as stack:
-        sb_maker, sb_taker = Sandbox(sandbox_config()), Sandbox(sandbox_config())
+        maker_accounts = (*sandbox_config().accounts, *others)
+        sb_maker, sb_taker = Sandbox(sandbox_config(accounts=maker_accounts)), Sandbox(sandbox_config())
         rest, taker_rest, valve = HeldRest(sb_maker), HeldRest(sb_taker), Valve(sb_maker)
         await stack.enter_async_context(sb_maker)
         await stack.enter_async_context(sb_taker)

@@ -23,10 +23,13 @@ import pytest
 from arb.domain.market import Side
 from arb.domain.orders import VenueState
 from arb.domain.venue import OrderRequest
+from arb.venues.gate.adapter import live_venue
+from arb.venues.gate.exchange import GateExchange
+from arb.venues.gate.sandbox import Account
 from arb.venues.gate.sandbox.matching import OrderEvent, TradeEvent
 
 from .maker_rig import MAX_AGE_MS, Rig, maker_rig, private
-from .sandbox_rig import PAIR, SYMBOL
+from .sandbox_rig import KEY, PAIR, SYMBOL
 
 D = Decimal
 
@@ -57,6 +60,33 @@ async def test_a_quote_filled_by_the_market_is_hedged_once() -> None:
         assert rig.sb_maker.engine.countdowns.next_trigger_ms() is not None
         await rig.route.close()
         assert rig.sb_maker.engine.countdowns.next_trigger_ms() is None
+        rig.assert_hedged_once()
+        assert len(rig.journal.sent_to("taker", "hedge")) == 1
+
+
+async def test_another_traders_order_that_takes_the_quote_is_hedged_once() -> None:
+    """A market participant, not a print: a second account on the maker sandbox sends an IOC sell through the
+    route's resting bid (the sandbox matches its accounts against each other, as Gate does). The bid fills at
+    its own price as the maker, the fill arrives by push and is hedged once."""
+    other = Account("other-key", "other-secret-not-real", {"LINK": D("10")})
+    async with maker_rig(others=(other,)) as rig:
+        cid = await quoting(rig)
+        bid = rig.route.resting[Side.BUY]
+        ex = GateExchange.for_endpoint(rig.sb_maker.rest_url, rig.sb_maker.ws_url, other.key, other.secret,
+                                       enableRateLimit=False, pairs=[PAIR.to_json()])
+        try:
+            await ex.sync_clock()
+            taker = live_venue("other", ex, [SYMBOL])
+            sold = await taker.place(OrderRequest("t-other-1", SYMBOL, Side.SELL, D("0.6"), bid.price, "ioc"))
+        finally:
+            await ex.close()
+        assert sold.filled == D("0.6")
+        await rig.fills(1)
+        await rig.settled()
+        assert order_of(rig, cid).filled_amount == D("0.6")
+        [trade] = [t for t in rig.sb_maker.engine.trades if t.account == KEY]
+        assert (trade.role, trade.price) == ("maker", bid.price)
+        await rig.route.close()
         rig.assert_hedged_once()
         assert len(rig.journal.sent_to("taker", "hedge")) == 1
 
