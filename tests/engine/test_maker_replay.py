@@ -59,10 +59,15 @@ def _readme_maker_section() -> str:
     return text_.split("## Maker-taker mode", 1)[1].split("\n## ", 1)[0]
 
 
+def _readme_maker_queries() -> list[str]:
+    """The statements of the one ```sql block of README's "Maker-taker mode" section, in order."""
+    [block] = re.findall(r"^```sql\s*\n(.*?)^```", _readme_maker_section(), re.M | re.S)
+    return [q.strip() for q in block.split(";") if q.strip()]
+
+
 def _readme_maker_query() -> str:
-    """The one ```sql block of README's "Maker-taker mode" section."""
-    [query] = re.findall(r"^```sql\s*\n(.*?)^```", _readme_maker_section(), re.M | re.S)
-    return query
+    """The block's first statement: pairs and money per route."""
+    return _readme_maker_queries()[0]
 
 
 def _readme_levels_figures() -> dict[int, tuple[int, int, Decimal]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from arb.cli import main
 
 from .maker_capture import binance_maker_capture, first_seconds, maker_config
+from .test_maker_replay import _readme_maker_queries
 
 STALE_AFTER_MS = 2000
 CHECK_MS = STALE_AFTER_MS // 4  # the guard's interval: a quarter of stale_after_ms, at most a second
@@ -53,8 +55,11 @@ def test_frozen_feeds_pull_every_quote_within_stale_after_ms_of_market_time(
             "ON e.order_id = o.id AND e.to_status = 'canceled' WHERE o.purpose = 'quote'").fetchall()
         open_ = c.execute("SELECT count(*) FROM orders WHERE status IN ('open', 'partially_filled')").fetchone()[0]
     assert open_ == 0
-    # Every cancel says why (the refresh rule's word, the guard's, the run's stop).
+    # Every cancel says why (the refresh rule's word, the guard's, the run's stop), and README's query says so.
     assert quotes and all((detail or "").startswith("cancelled: ") for *_, detail in quotes), quotes
+    with sqlite3.connect(db) as c:
+        by_reason = dict(c.execute(_readme_maker_queries()[1]).fetchall())
+    assert by_reason == dict(Counter(detail for *_, detail in quotes)) and by_reason["cancelled: stale"] > 0
     stale = [(coid, _ms(ts)) for coid, _, ts, detail in quotes if detail.startswith("cancelled: stale") and
              _ms(ts) > last_book]
     # Every quote resting when the feeds went silent was pulled for it, without a book update, in time.
