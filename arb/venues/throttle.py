@@ -322,6 +322,6 @@ class OrderBudget:
 
 def budget_text(snapshot: Mapping[str, Any]) -> str:
     """One venue's :meth:`OrderBudget.snapshot` as the status view and the run summary word it:
-    ``waited 3, refused 1; headroom 100/10s 97, 200000/86400s 199997``."""
-    room = ", ".join(f"{label} {n}" for label, n in snapshot["headroom"].items())
+    ``waited 3, refused 1; headroom 97 of 100/10s, 199997 of 200000/86400s``."""
+    room = ", ".join(f"{n} of {label}" for label, n in snapshot["headroom"].items())
     return f"waited {snapshot['waited']}, refused {snapshot['refused']}; headroom {room}"

@@ -123,7 +123,7 @@ def test_the_refusal_is_definitive_and_no_breaker_failure() -> None:
 
 def test_the_surfaces_word_one_snapshot() -> None:
     assert budget_text({"waited": 3, "refused": 1, "headroom": {"100/10s": 97, "200000/86400s": 199_996}}) == (
-        "waited 3, refused 1; headroom 100/10s 97, 200000/86400s 199996")
+        "waited 3, refused 1; headroom 97 of 100/10s, 199996 of 200000/86400s")
 
 
 def venue(t: FakeTime, windows: tuple[OrderWindow, ...], journal: list[str]) -> BudgetedVenue:
