@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
@@ -137,22 +137,23 @@ class MakerProcess:
 
 # -- arb's side -------------------------------------------------------------------------------------------
 class ReadTap:
-    """perf_counter_ns when bytes carrying a ``spot.usertrades`` update reached an aiohttp connection of this
-    process, taken as ``data_received`` is entered (before aiohttp's WebSocket reader decodes the frame).
-    Installed on the class before the stream connects: uvloop binds a protocol's ``data_received`` when
-    the connection is made."""
+    """perf_counter_ns when bytes that ``carries`` picks reached an aiohttp connection of this process, taken as
+    ``data_received`` is entered (before aiohttp parses them; by default a ``spot.usertrades`` update's
+    WebSocket frame). Installed on the class before the connection is made: uvloop binds a protocol's
+    ``data_received`` when the connection is made."""
 
-    def __init__(self) -> None:
+    def __init__(self, carries: Callable[[Any, bytes], bool] | None = None) -> None:
         self.reads: list[int] = []
+        self.carries = carries or (lambda protocol, data: b'"spot.usertrades"' in data and b'"update"' in data)
 
     def install(self) -> None:
         received = ResponseHandler.data_received
-        reads = self.reads
+        reads, carries = self.reads, self.carries
 
         def data_received(protocol: Any, data: bytes) -> None:
             t = time.perf_counter_ns()
             received(protocol, data)
-            if b'"spot.usertrades"' in data and b'"update"' in data:
+            if carries(protocol, data):
                 reads.append(t)
 
         ResponseHandler.data_received = data_received  # type: ignore[method-assign]

@@ -60,9 +60,19 @@ from pathlib import Path
 from typing import Any
 
 import bench_executor
-from aiohttp.client_proto import ResponseHandler
 from bench_executor import WireTap
-from bench_maker import KEY, MAKER_BOOK, PAIR, SECRET, SYMBOL, FixedBooks, config, new_run, route_spec
+from bench_maker import (
+    KEY,
+    MAKER_BOOK,
+    PAIR,
+    SECRET,
+    SYMBOL,
+    FixedBooks,
+    ReadTap,
+    config,
+    new_run,
+    route_spec,
+)
 
 from arb.domain.market import Side
 from arb.domain.venue import OrderReport, OrderRequest
@@ -141,7 +151,7 @@ class SandboxProcess:
 # -- arb's side -------------------------------------------------------------------------------------------
 class _CancelTapped(bench_executor._Tapped):
     """``bench_executor``'s tapped transport, noting a cancel's ``DELETE`` (only) where it notes a ``POST``;
-    ``answer_due`` until the connection's next answer starts arriving (``AnswerTap``)."""
+    ``answer_due`` until the connection's next answer starts arriving (``answer_tap``)."""
 
     __slots__ = ("answer_due",)
 
@@ -174,27 +184,17 @@ class CancelTap(WireTap):
         super().install()
 
 
-class AnswerTap:
+def answer_tap() -> ReadTap:
     """perf_counter_ns when a cancel's answer first reached its aiohttp connection (``data_received``
-    entered, before aiohttp parses it). Installed on the class before any connection is made: uvloop binds a
-    protocol's ``data_received`` when the connection is made."""
+    entered, before aiohttp parses it)."""
+    def carries(protocol: Any, data: bytes) -> bool:
+        transport = protocol.transport
+        if isinstance(transport, _CancelTapped) and transport.answer_due:
+            transport.answer_due = False
+            return True
+        return False
 
-    def __init__(self) -> None:
-        self.reads: list[int] = []
-
-    def install(self) -> None:
-        received = ResponseHandler.data_received
-        reads = self.reads
-
-        def data_received(protocol: Any, data: bytes) -> None:
-            t = time.perf_counter_ns()
-            received(protocol, data)
-            transport = protocol.transport
-            if isinstance(transport, _CancelTapped) and transport.answer_due:
-                transport.answer_due = False
-                reads.append(t)
-
-        ResponseHandler.data_received = data_received  # type: ignore[method-assign]
+    return ReadTap(carries)
 
 
 @dataclass
@@ -223,7 +223,7 @@ class Measured:
 class Taps:
     sandbox: SandboxProcess
     wire: CancelTap
-    reads: AnswerTap
+    reads: ReadTap
 
     def clear(self) -> None:
         self.wire.clear()
@@ -380,7 +380,7 @@ def report(name: str, rate_limited: bool, results: dict[int, Measured], cold: Pu
 
 async def main(reps: int) -> None:
     sandbox = SandboxProcess()
-    taps = Taps(sandbox, CancelTap({sandbox.port: "maker"}), AnswerTap())
+    taps = Taps(sandbox, CancelTap({sandbox.port: "maker"}), answer_tap())
     taps.wire.install()
     taps.reads.install()
     ids = itertools.count(1)

@@ -26,6 +26,7 @@ import pytest
 from .helpers import config_with, trimmed_capture
 from .maker_capture import binance_maker_capture, first_seconds, maker_config
 from .procs import Proc
+from .test_maker_rehearsal import MAKER
 
 IN_FLIGHT = ("created", "submitted", "open", "partially_filled", "unknown")
 
@@ -35,17 +36,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return first_seconds(binance_maker_capture(tmp_path_factory.mktemp("maker-capture")), 150)
 
 
-SANDBOX_MAKER = '''[symbols."LINK/USDT"]
-strategy = "maker"
-
-[symbols."LINK/USDT".maker]
-maker_venue = "gate"
-taker_venue = "htx"
-quote_size = "1"
-min_profit_bps = "1"
-levels = 2
-level_step_bps = "1"
-'''
+SANDBOX_MAKER = MAKER + 'levels = 2\nlevel_step_bps = "1"\n'  # the rehearsal's route, two levels a side
 
 
 def _sandbox_configs(tmp_path: Path) -> tuple[Path, Path]:
