@@ -193,11 +193,14 @@ class TimedJournal:
         await self.inner.before_send(venue, request, purpose, quote, answers, reference)
         self.marks["journalled"] = time.perf_counter_ns()
 
-    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
+    async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
         await self.inner.refused(venue, client_order_id, error)
 
     async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
         await self.inner.absent(venue, client_order_id, detail)
+
+    async def not_sent(self, venue: str, client_order_id: str, error: ArbError) -> None:
+        await self.inner.not_sent(venue, client_order_id, error)
 
     async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
         await self.inner.answered(venue, report, reason)

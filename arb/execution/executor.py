@@ -10,7 +10,7 @@ One pair, step by step (each step's failure mode in brackets):
                                                          [either fails -> neither is sent; both rejected]
 5. both legs written **concurrently**, back to back (each leg's task started eagerly, ``eventloop/eager.py``,
    so its first step writes its request at once; then ``asyncio.gather``); each leg runs to
-   a resolved state on its own (``LegRunner``: ack, refusal, or ``unknown`` resolved by client-id lookup)
+   a resolved state on its own (``order_runner.OrderRunner``: ack, refusal, or ``unknown`` resolved by client-id lookup)
 6. imbalance: net base across the fills; the configured policy (unwind / complete / halt) runs once;
    an unresolved leg forces ``halt`` because nothing can be hedged against an unknown
 7. outcome recorded on the opportunity: policy, per-venue positions, unhedged exposure; once every order
@@ -21,10 +21,11 @@ One pair, step by step (each step's failure mode in brackets):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,8 +44,8 @@ from arb.execution.imbalance import (
     net_base,
     net_base_by_venue,
 )
-from arb.execution.legs import LegOutcome, LegRunner
 from arb.execution.lookup import LookupPolicy
+from arb.execution.order_runner import OrderOutcome, OrderRunner, StoreRecord
 from arb.execution.plan import PairPlan, PlanRefused, plan_pair
 from arb.execution.risk import RiskGate
 from arb.store import orders as repo
@@ -67,8 +68,8 @@ class PairResult:
     opportunity_id: int
     executed: bool
     reason: str | None = None  # why not executed
-    legs: tuple[LegOutcome, ...] = ()
-    corrective: tuple[LegOutcome, ...] = ()
+    legs: tuple[OrderOutcome, ...] = ()
+    corrective: tuple[OrderOutcome, ...] = ()
     policy: str | None = None  # the policy that ran, if any
     outcome: str = "rejected"  # hedged | imbalanced | halted | nothing_filled | rejected
     net_base: Decimal = Decimal(0)  # unhedged base across venues after everything (+ long)
@@ -102,7 +103,7 @@ class PairedExecutor:
         self.ids = ids or ClientIdFactory()
         self.config = config
         self.clock = clock
-        self.legs = LegRunner(self.sessions, risk, lookup=config.lookup, clock=clock, sleep=sleep)
+        self.orders = OrderRunner(risk, lookup=config.lookup, clock=clock, sleep=sleep)
         self.write_ahead = WriteAheadRecord(self.kept)  # the entry's rows, committed before sending
         # Called with a stage's name as each step of an entry ends ("planned", "recorded", "prepared"):
         # bench/bench_executor.py times where a pair's way to the wire goes. None in a run.
@@ -177,8 +178,8 @@ class PairedExecutor:
             # Each leg's first step, which writes its request, runs now: leg A's bytes are on its socket
             # before leg B's task exists, and leg B's right after, with no loop turn before either.
             legs = await asyncio.gather(
-                start_now(self.legs.run(buy_venue, buy_id, buy_prep, created_at=now)),
-                start_now(self.legs.run(sell_venue, sell_id, sell_prep, created_at=now)),
+                start_now(self._leg(buy_venue, buy_id, buy_prep, created_at=now)),
+                start_now(self._leg(sell_venue, sell_id, sell_prep, created_at=now)),
             )
             return await self._finish(opp_id, plan, tuple(legs))
         except (SQLAlchemyError, StoreError) as exc:
@@ -190,7 +191,7 @@ class PairedExecutor:
     def _not_sent(self, opp_id: int, order_ids: tuple[int, ...], created_at: datetime, venue: str,
                   exc: Exception) -> PairResult:
         """A leg could not be prepared: neither leg leaves; the orders and the opportunity say why."""
-        self.legs.count_failure(venue, exc)
+        self.orders.count_failure(venue, exc)
         reason = f"not_sent:{venue}:{type(exc).__name__}"
         with self.sessions.begin() as s:
             for order_id in order_ids:
@@ -202,11 +203,11 @@ class PairedExecutor:
         return PairResult(opportunity_id=opp_id, executed=False, reason=reason)
 
     # -- after both legs ------------------------------------------------------------------------
-    async def _finish(self, opp_id: int, plan: PairPlan, legs: tuple[LegOutcome, ...]) -> PairResult:
+    async def _finish(self, opp_id: int, plan: PairPlan, legs: tuple[OrderOutcome, ...]) -> PairResult:
         sym = Symbol.parse(plan.symbol)
         fills: list[FillReport] = [f for leg in legs for f in leg.fills]
         excess = net_base(fills, sym.base)
-        corrective: list[LegOutcome] = []
+        corrective: list[OrderOutcome] = []
         policy_run: str | None = None
         halted = False
         unresolved = [leg for leg in legs if not leg.resolved or not leg.fills_complete]
@@ -267,7 +268,7 @@ class PairedExecutor:
         return replace(result, realized_pnl=settlement.realized_pnl, open_base=settlement.open_base,
                        open_price=settlement.open_price)
 
-    async def _corrective(self, opp_id: int, plan: PairPlan, order: Corrective) -> LegOutcome:
+    async def _corrective(self, opp_id: int, plan: PairPlan, order: Corrective) -> OrderOutcome:
         req = OrderRequest(self.ids.next(self.venues[order.venue].client_ids, order.purpose), plan.symbol, order.side,
                            order.amount, order.price)
         with self.sessions.begin() as s:
@@ -276,12 +277,18 @@ class PairedExecutor:
         try:
             prepared = await venue.prepare(req)
         except Exception as exc:  # noqa: BLE001 - nothing left: recorded as refused, like a venue refusal
-            self.legs.count_failure(order.venue, exc)
+            self.orders.count_failure(order.venue, exc)
             with self.sessions.begin() as s:
                 repo.record_transition(s, oid, OrderStatus.REJECTED, self.clock(),
                                        detail=f"not sent: preparing failed: {type(exc).__name__}")
-            return LegOutcome(oid, req, order.venue, OrderStatus.REJECTED, Decimal(0), (), 0, 0, error=type(exc).__name__)
-        return await self.legs.run(venue, oid, prepared)
+            return OrderOutcome(oid, req, order.venue, OrderStatus.REJECTED, Decimal(0), (), 0, 0, error=type(exc).__name__)
+        return await self._leg(venue, oid, prepared)
+
+    def _leg(self, venue: Venue, order_id: int, prepared: PreparedOrder, *,
+             created_at: datetime | None = None) -> Coroutine[Any, Any, OrderOutcome]:
+        """An order of the executor's through the run's one order runner, written straight to its row."""
+        return self.orders.run(venue, prepared, StoreRecord(self.sessions, order_id, self.clock, created_at),
+                               order_id=order_id)
 
     # -- helpers --------------------------------------------------------------------------------
     def _new(self, opp_id: int | None, venue: str, req: OrderRequest, purpose: str) -> repo.NewOrder:
@@ -301,7 +308,7 @@ class PairedExecutor:
         return PairResult(opportunity_id=opp_id, executed=False, reason=reason)
 
 
-def halt_detail(plan: PairPlan, legs: Iterable[LegOutcome], excess: Decimal) -> str:
+def halt_detail(plan: PairPlan, legs: Iterable[OrderOutcome], excess: Decimal) -> str:
     """What a trader needs to act on a halt: each leg's venue, side, filled of ordered, and the unhedged
     base with its notional at the leg's limit price."""
     base, quote = plan.symbol.split("/")

@@ -34,11 +34,11 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from arb.domain.market import Side
-from arb.domain.orders import VenueState
+from arb.domain.orders import OrderStatus, VenueState, status_from_report
 from arb.domain.venue import DeadMansSwitch, FillReport, FillStream, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError, InvalidOrder, OrderNotFound
 from arb.eventloop.eager import start_now
-from arb.execution.lookup import DEFINITIVE, LookupPolicy, resolve
+from arb.execution.order_runner import OrderRunner
 from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
 from arb.quoting.lots import Lots, Piece
 from arb.quoting.pricing import BPS, Level, NoQuote, Quote, QuoteTerms, Walk, hedge_limit, valued_quote, walk
@@ -105,13 +105,17 @@ class Journal(Protocol):
         """An order's answer; ``reason``: why arb cancelled it (a cancel's answer)."""
         ...
 
-    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
+    async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
         """The request failed: refused outright (``rejected``: ``execution/lookup.DEFINITIVE``), or with an
         outcome it cannot prove (``unknown``, looked up next)."""
         ...
 
     async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
         """An order whose outcome was unknown, proved by its lookup never to have landed: ``rejected``."""
+        ...
+
+    async def not_sent(self, venue: str, client_order_id: str, error: ArbError) -> None:
+        """Refused before it left (a market rule, the order budget): ``rejected``, never ``submitted``."""
         ...
 
     async def carried(self, client_order_id: str, answered: Sequence[tuple[str, Decimal]]) -> None:
@@ -176,13 +180,14 @@ class MakerRoute:
     # A slot's last refused quote (price, market ms): it waits before quoting into the same refusal again.
     _refused: dict[Slot, tuple[Decimal, int]] = field(default_factory=dict)
     _heartbeat: asyncio.Task[None] | None = None  # keeps the maker venue's dead man's switch armed
-    # An ambiguous outcome (timeout, 5xx, a dropped answer) is looked up by client id with these spaced retries
-    # before anything else is sent: a hedge whose answer was lost had filled, and was sent again.
-    lookup: LookupPolicy = field(default_factory=LookupPolicy)
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # Every order goes out through the run's one order runner (execution/order_runner.py): an ambiguous outcome
+    # (timeout, 5xx, a dropped answer) is looked up by client id before anything else is sent (a hedge whose
+    # answer was lost had filled, and was sent again). Its clock is set to the route's.
+    orders: OrderRunner = field(default_factory=lambda: OrderRunner(None))
 
     def __post_init__(self) -> None:
         self.ledger = HedgeLedger(self.spec.hedge)
+        self.orders.clock = lambda: datetime.fromtimestamp(self.now_ms() / 1000, UTC)
         if not isinstance(self.maker, FillStream):
             raise TypeError(f"{self.spec.maker}: a maker venue needs a fill stream")
         self.maker.watch_fills(self._on_fill)
@@ -284,33 +289,31 @@ class MakerRoute:
             self._refused[slot] = (quote.price, self.now_ms())
             return
         self._refused.pop(slot, None)
-        await self.journal.answered(self.spec.maker, report)
         if report.state is not VenueState.OPEN:
             self._forget(slot, resting)
 
-    async def _send(self, venue: Venue, name: str, order: OrderRequest) -> OrderReport | None:
-        """Send ``order`` (its row is written): the venue's report, or None when it holds nothing of it (refused
-        outright, or an ambiguous outcome whose lookup by client id proved it never landed, each journalled).
-        An ambiguous outcome is looked up before anything else is sent; one no lookup could resolve raises
-        :class:`Unresolved` (the row stays ``unknown``: the order may have filled, so nothing may be sent in
-        its place). The caller journals a report."""
-        sent_at = datetime.fromtimestamp(self.now_ms() / 1000, UTC)
+    async def _send(self, venue: Venue, name: str, order: OrderRequest,
+                    before_answer: Callable[[OrderReport], Awaitable[None]] | None = None) -> OrderReport | None:
+        """Send ``order`` (its row is written) through the run's one order runner (``order_runner.py``, as the
+        taker legs go), every step journalled: the venue's report (journalled, after ``before_answer``), or
+        None when it holds nothing of it (refused before it left or by the venue, or an ambiguous outcome whose
+        lookup by client id proved it never landed). An ambiguous outcome is looked up before anything else is
+        sent; one no lookup could resolve raises :class:`Unresolved` (the row stays ``unknown``: the order may
+        have filled, so nothing may be sent in its place)."""
         try:
-            return await venue.place(order)
-        except ArbError as exc:
-            log.debug("%s %s %s %s on %s failed: %s", self.spec.symbol, order.time_in_force, order.side,
-                      order.amount, name, exc)  # counted by the journal
-            await self.journal.refused(name, order.client_order_id, exc)
-            if isinstance(exc, DEFINITIVE):  # the venue did nothing with it
-                return None
-        found = await resolve(venue, order, sent_at, policy=self.lookup, sleep=self.sleep)
-        if found.report is not None:
-            log.info("%s %s: %s", self.spec.symbol, order.client_order_id, found.detail)
-            return found.report
-        if found.absent:
-            await self.journal.absent(name, order.client_order_id, found.detail)
+            prepared = await venue.prepare(order)
+        except ArbError as exc:  # refused before it left (a market rule, the order budget): never sent
+            await self.journal.not_sent(name, order.client_order_id, exc)
             return None
-        raise Unresolved(f"{order.client_order_id} on {name}: {found.detail}")
+        record = _JournalRecord(self.journal, name, order.client_order_id, before_answer)
+        # A quote's fills come from its venue's stream, never from its answer; an IOC's trades are fetched.
+        outcome = await self.orders.run(venue, prepared, record, trades=order.time_in_force != "poc")
+        if outcome.unresolved:
+            raise Unresolved(f"{order.client_order_id} on {name}: {outcome.error}")
+        if outcome.error is not None:
+            log.info("%s %s %s on %s: %s, %s", self.spec.symbol, order.time_in_force, order.client_order_id, name,
+                     outcome.error, "found by client id" if outcome.report else "refused or never landed")
+        return outcome.report
 
     async def _cancel(self, slot: Slot, resting: _Resting, reason: str) -> None:
         """Cancel a resting quote for ``reason`` (stored with its answer: a refresh rule's word, ``stale``,
@@ -503,8 +506,15 @@ class MakerRoute:
         order = OrderRequest(self.new_client_id("hedge"), spec.symbol, request.side, piece.amount, limit, "ioc")
         await self.journal.before_send(spec.taker, order, "hedge", None, piece.quote_id, reference)
         lots = self._lots[request.maker_side]
+
+        async def credited(report: OrderReport) -> None:
+            # The lots first: the journal, recording the answer, settles the pair once no base of it is owed.
+            carried = lots.answered(piece, report.filled)
+            if carried:
+                await self.journal.carried(order.client_order_id, carried)
+
         try:
-            report = await self._send(self.taker, spec.taker, order)
+            report = await self._send(self.taker, spec.taker, order, credited)
         except Unresolved as exc:
             log.error("%s hedge %s %s: %s", spec.symbol, request.side, piece.amount, exc)
             return None
@@ -512,11 +522,6 @@ class MakerRoute:
             log.warning("%s hedge %s %s filled nothing: refused", spec.symbol, request.side, piece.amount)
             lots.answered(piece, Decimal(0))
             return Decimal(0)
-        # The lots first: the journal, recording the answer, settles the pair once no base of it is owed.
-        carried = lots.answered(piece, report.filled)
-        if carried:
-            await self.journal.carried(order.client_order_id, carried)
-        await self.journal.answered(spec.taker, report)
         return report.filled
 
     def _hedge_done(self, request: HedgeRequest, filled: Decimal) -> None:
@@ -561,20 +566,21 @@ class MakerRoute:
         order = OrderRequest(self.new_client_id("flatten"), spec.symbol, side.opposite, amount, limit, "ioc")
         oldest = self._lots[side].oldest()
         await self.journal.before_send(spec.maker, order, "flatten", None, oldest)
+
+        async def settled(report: OrderReport) -> None:
+            if report.filled:
+                self.ledger.settled_by_flatten(side, report.filled)
+                carried = [c for c in self._lots[side].flattened(report.filled) if c[0] != oldest]
+                if carried:  # it closed the other quotes' owed base too: their pairs are answered by it
+                    await self.journal.carried(order.client_order_id, carried)
+
         try:
-            report = await self._send(self.maker, spec.maker, order)
+            report = await self._send(self.maker, spec.maker, order, settled)
         except Unresolved as exc:  # it may have filled: not sent again, the row left unknown
             log.error("%s flatten %s %s: %s", spec.symbol, order.side, amount, exc)
             return
         if report is None:
             log.warning("%s flatten %s %s filled nothing: refused", spec.symbol, order.side, amount)
-            return
-        if report.filled:
-            self.ledger.settled_by_flatten(side, report.filled)
-            carried = [c for c in self._lots[side].flattened(report.filled) if c[0] != oldest]
-            if carried:  # it closed the other quotes' owed base too: their pairs are answered by it
-                await self.journal.carried(order.client_order_id, carried)
-        await self.journal.answered(spec.maker, report)
 
     def _send_due(self, side: Side) -> None:
         """Send what is due now (the rest of a short hedge, fills that waited for it); if the rest waits for
@@ -607,6 +613,31 @@ class MakerRoute:
 
 class Unresolved(Exception):
     """An order's outcome is unknown and no lookup by its client id could learn it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _JournalRecord:
+    """A maker order's steps, as the order runner learns them, written through the route's journal (which
+    keeps each maker pair's rows). ``before_answer``: what the route settles first when an answer comes (a
+    hedge's lots and the dust it carried), so the journal, recording it, settles the pair on it."""
+
+    journal: Journal
+    venue: str
+    client_order_id: str
+    before_answer: Callable[[OrderReport], Awaitable[None]] | None = None
+
+    async def answered(self, report: OrderReport, sent_at: datetime, answered_at: datetime | None,
+                       detail: str | None) -> OrderStatus:
+        if self.before_answer is not None:
+            await self.before_answer(report)
+        await self.journal.answered(self.venue, report)
+        return status_from_report(report.amount, report.filled, report.state)
+
+    async def failed(self, error: Exception, sent_at: datetime) -> None:
+        await self.journal.refused(self.venue, self.client_order_id, error)
+
+    async def absent(self, detail: str) -> None:
+        await self.journal.absent(self.venue, self.client_order_id, detail)
 
 
 def _reference(levels: Sequence[Level], amount: Decimal) -> Walk | None:

@@ -27,7 +27,7 @@ from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
 from arb.domain.outcomes import maker_outcome
 from arb.domain.venue import FillReport, OrderReport, OrderRequest, Venue
-from arb.errors import ArbError, OrderBudgetExceeded
+from arb.errors import ArbError
 from arb.execution.lookup import DEFINITIVE
 from arb.execution.maker import Books
 from arb.quoting.pricing import Quote
@@ -156,18 +156,24 @@ class StoreJournal:
                 maker_pairs.carry(s, self._pair(s, quote_id), to_pair, self._orders[client_order_id], amount)
         self._carried_for[client_order_id] = [quote_id for quote_id, _ in answered]
 
-    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
+    async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
         """A request that failed: refused outright (``rejected``: ``execution/lookup.DEFINITIVE``), or with an
-        outcome it cannot prove (``unknown``: a timeout, a 5xx; the route looks it up next)."""
+        outcome it cannot prove (``unknown``: a timeout, a 5xx; the order runner looks it up next)."""
         to = OrderStatus.REJECTED if isinstance(error, DEFINITIVE) else OrderStatus.UNKNOWN
         with self._sessions.begin() as s:
-            if isinstance(error, OrderBudgetExceeded):  # refused before it left: never ``submitted``
-                order_id = self._orders[client_order_id]
-                order_store.add_first_event(s, order_id, self._sent_at[client_order_id])
-                self._started_orders.add(client_order_id)
-            else:
-                order_id = self._started(s, client_order_id)
+            order_id = self._started(s, client_order_id)
             order_store.record_transition(s, order_id, to, self._now(), detail=str(error)[:500])
+        self._settle(self._answers[client_order_id])
+
+    async def not_sent(self, venue: str, client_order_id: str, error: ArbError) -> None:
+        """Refused before it left (a market rule, the order budget: ``OrderBudgetExceeded``): ``rejected``, its
+        first event written but never ``submitted``."""
+        with self._sessions.begin() as s:
+            order_id = self._orders[client_order_id]
+            order_store.add_first_event(s, order_id, self._sent_at[client_order_id])
+            self._started_orders.add(client_order_id)
+            order_store.record_transition(s, order_id, OrderStatus.REJECTED, self._now(),
+                                          detail=f"not sent: {str(error)[:480]}")
         self._settle(self._answers[client_order_id])
 
     async def absent(self, venue: str, client_order_id: str, detail: str) -> None:

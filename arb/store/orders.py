@@ -13,7 +13,7 @@ Rules it enforces, each for a failure arbitrage bots are known for:
   those already stored is not applied as reported: an order still in flight goes to ``unknown`` (the
   executor halts the pair; reconciliation looks it up again and fetches its trades), a final one keeps its
   status; the event says how much is missing. Callers fetch a report's missing trades *before* recording
-  it (``execution/legs.py``, ``execution/reconciliation.py``), so a normal answer is recorded once,
+  it (``execution/order_runner.py``, ``execution/reconciliation.py``), so a normal answer is recorded once,
   complete. (The alternative, trusting the venue's number and back-filling fills later, leaves a counter
   no stored fact supports whenever the trades never come.)
 - Fills (``fills.py``) are idempotent on ``(venue, trade_id)``, and a different fill under a stored one is a

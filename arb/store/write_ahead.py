@@ -4,7 +4,7 @@ in one committed transaction **before** either leg is written to a venue.
 It writes exactly the rows :func:`arb.store.orders.insert_opportunity` and :func:`~arb.store.orders.create_order`
 write (a test compares them column by column), on the hot path's budget. Each order's first event
 (``created``, at the record's time) is the one row left out: it is an account of the row, not the row, and the
-leg writes it in its first transaction, before the order's first transition (``execution/legs.py``); an
+leg writes it in its first transaction, before the order's first transition (``execution/order_runner.py``); an
 order a crash left in ``created`` gets it from reconciliation. That statement cost ~30 µs of a cold pair.
 
 

@@ -133,7 +133,7 @@ def _view_with_a_trading_history() -> RunView:
     from arb.domain.venue import FillReport, OrderRequest
     from arb.eventloop.clock import WallClock
     from arb.execution.executor import PairResult
-    from arb.execution.legs import LegOutcome
+    from arb.execution.order_runner import OrderOutcome
     from arb.execution.risk import RiskGate, RiskLimits
     from arb.marketdata.books import BookStore
     from arb.runtime.funnel import Funnel
@@ -151,7 +151,7 @@ def _view_with_a_trading_history() -> RunView:
         object.__setattr__(opp, name, value)
     fill = FillReport(venue="gate", trade_id="t1", client_order_id="c1", venue_order_id="v1", symbol="LINK/USDT",
                       side=Side.BUY, price=D("20"), amount=D("1.5"), fee=D(0), fee_currency="LINK", ts=at)
-    leg = LegOutcome(1, OrderRequest("c1", "LINK/USDT", Side.BUY, D("1.5"), D("20")), "gate", OrderStatus.FILLED,
+    leg = OrderOutcome(1, OrderRequest("c1", "LINK/USDT", Side.BUY, D("1.5"), D("20")), "gate", OrderStatus.FILLED,
                      D("1.5"), (fill,), sent_ns=1_000, answered_ns=3_001_000)
     trades = TradeLog()
     trades.record(opp, PairResult(12, True, legs=(leg,), outcome="hedged", realized_pnl=D("0.0039876543")), at)

@@ -224,7 +224,7 @@ class Journal:
             self.quotes[request.client_order_id] = quote
         await self._changed()
 
-    async def refused(self, venue: str, client_order_id: str, error: ArbError) -> None:
+    async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
         if isinstance(error, DEFINITIVE):  # else looked up next: not answered yet
             self.exposure.answered(client_order_id, D(0))
         await self.store.refused(venue, client_order_id, error)
@@ -234,6 +234,11 @@ class Journal:
         self.exposure.answered(client_order_id, D(0))
         await self.store.absent(venue, client_order_id, detail)
         await self._changed()
+
+    async def not_sent(self, venue: str, client_order_id: str, error: ArbError) -> None:
+        self.exposure.answered(client_order_id, D(0))
+        await self.store.not_sent(venue, client_order_id, error)
+        self.refusals.append((venue, client_order_id))
 
     async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
         self.exposure.answered(report.client_order_id, report.filled)

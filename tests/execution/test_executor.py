@@ -332,7 +332,7 @@ async def test_kill_switch_file_and_daily_loss_stop_new_trades(sqlite_sessions, 
 async def test_slippage_allowance_widens_limits_on_the_safe_side(sqlite_sessions, tmp_path) -> None:
     rig = Rig(sqlite_sessions, tmp_path)
     rig.executor.config = ExecutorConfig(slippage_bps=D("10"))
-    rig.executor.legs.lookup = rig.executor.config.lookup
+    rig.executor.orders.lookup = rig.executor.config.lookup
     result = await rig.executor.execute(Opp())
     # 20.00 * 1.001 = 20.02 (buy, floor); 20.20 * 0.999 = 20.1798 -> 20.18 (sell, ceiling)
     assert [leg.request.price for leg in result.legs] == [D("20.02"), D("20.18")]

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus, VenueState
 from arb.domain.venue import FillReport, OrderReport, OrderRequest, PreparedOrder
-from arb.execution.legs import LegRunner
 from arb.execution.lookup import LookupPolicy
+from arb.execution.order_runner import OrderRunner, StoreRecord
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.store import orders as repo
@@ -229,8 +229,9 @@ async def _run_leg(sessions: sessionmaker[Session], venue: TradesApart, cid: str
                                                  request.amount, cid), NOW)
     risk = RiskGate(RiskLimits(max_notional_per_trade=D("1000"), max_unhedged_exposure=D("10"),
                                daily_loss_limit=D("50")))
-    runner = LegRunner(sessions, risk, lookup=LookupPolicy((0.1, 0.1)), sleep=FakeTime().sleep)
-    outcome = await runner.run(venue, oid, await venue.prepare(request))  # type: ignore[arg-type]
+    runner = OrderRunner(risk, lookup=LookupPolicy((0.1, 0.1)), sleep=FakeTime().sleep)
+    outcome = await runner.run(venue, await venue.prepare(request),  # type: ignore[arg-type]
+                               StoreRecord(sessions, oid, runner.clock), order_id=oid)
     return oid, outcome
 
 
@@ -312,8 +313,9 @@ async def test_a_leg_finds_its_trades_by_order_on_an_account_busier_than_a_page(
                                                          request.amount, request.client_order_id), NOW)
             risk = RiskGate(RiskLimits(max_notional_per_trade=D("1000"), max_unhedged_exposure=D("10"),
                                        daily_loss_limit=D("50")))
-            runner = LegRunner(sqlite_sessions, risk, lookup=LookupPolicy((0.1,)), sleep=FakeTime().sleep)
-            outcome = await runner.run(venue, oid, await venue.prepare(request))  # type: ignore[arg-type]
+            runner = OrderRunner(risk, lookup=LookupPolicy((0.1,)), sleep=FakeTime().sleep)
+            outcome = await runner.run(venue, await venue.prepare(request),  # type: ignore[arg-type]
+                                       StoreRecord(sqlite_sessions, oid, runner.clock), order_id=oid)
             every = await live.fetch_fills(SYMBOL, datetime.now(UTC) - timedelta(minutes=1))
     assert len(every) == 3 and {f.client_order_id for f in every} <= {f"t-other{i}" for i in range(4)}
     assert outcome.status is OrderStatus.FILLED and outcome.fills_complete

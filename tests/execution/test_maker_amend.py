@@ -39,6 +39,9 @@ class Journal:
     async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
         self.log.append(("refused", venue, client_order_id, D(0)))
 
+    async def not_sent(self, venue: str, client_order_id: str, error: Exception) -> None:
+        self.log.append(("refused", venue, client_order_id, D(0)))
+
     async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
         self.log.append(("answered", venue, report.client_order_id, report.filled))
 

@@ -44,6 +44,9 @@ class Journal:
     async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
         pass
 
+    async def not_sent(self, venue: str, client_order_id: str, error: Exception) -> None:
+        pass
+
     async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
         pass
 

@@ -34,7 +34,7 @@ FAULTS = {
 async def test_hedges_whose_answers_are_lost_hedge_exactly_what_filled(faults: list[str]) -> None:
     async with maker_rig() as rig:
         rig.taker.exchange.timeout = 200  # ms: an answer held 0.4 s is a timeout, as 2.4 s would be live
-        rig.route.lookup = LookupPolicy((0.05, 0.1, 0.2))
+        rig.route.orders.lookup = LookupPolicy((0.05, 0.1, 0.2))
         amounts = [D("0.44"), D("0.21"), D("0.3"), D("0.17"), D("0.5")]
         for round_ in range(10):
             await rig.route.on_books()  # a quote rests (again)
