@@ -113,10 +113,14 @@ async def test_a_killed_quoters_bid_is_cancelled_by_the_venues_dead_mans_switch(
         engine.dispose()
 
 
-@pytest.mark.parametrize(("cancel_at_start", "amended"), [(False, False), (True, False), (False, True)],
-                         ids=["resumed", "cancelled", "amended-in-flight"])
+@pytest.mark.parametrize(("cancel_at_start", "amended", "power_cut"),
+                         [(False, False, False), (True, False, False), (False, True, False), (False, False, True)],
+                         ids=["resumed", "cancelled", "amended-in-flight", "power-cut"])
 async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once(
-        db_url: str, tmp_path: Path, cancel_at_start: bool, amended: bool) -> None:
+        db_url: str, tmp_path: Path, cancel_at_start: bool, amended: bool, power_cut: bool) -> None:
+    """``power_cut``: the machine lost the database's last transaction with the process: the quote's answer
+    (its first event, ``submitted``, ``open``) is gone and its row is as the write-ahead record left it,
+    ``created``. The restart finds it on the venue by client id all the same and resumes it."""
     upgrade_to_head(db_url)
     engine = make_engine(db_url)
     sessions = make_session_factory(engine)
@@ -131,6 +135,12 @@ async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once
             quote_id = await _killed_while_quoting(db_url, new_run(sessions), sb_maker, sb_taker, markers, log)
 
             [order] = [o for o in sb_maker.engine.orders.values() if o.client_id == quote_id]
+            if power_cut:
+                with sessions.begin() as s:
+                    row = s.scalars(select(Order).where(Order.client_order_id == quote_id)).one()
+                    for event in list(row.events):
+                        s.delete(event)
+                    row.status, row.sent_at, row.acked_at, row.venue_order_id = "created", None, None, None
             if amended:  # arb's amend of the bid to 0.8 reached Gate; its answer died with the process
                 _, events = sb_maker.engine.amend(KEY, PAIR.id, str(order.id), {"amount": "0.8"},
                                                   int(datetime.now(UTC).timestamp() * 1000))
@@ -166,6 +176,10 @@ async def test_sigkill_with_a_quote_resting_then_restart_hedges_what_filled_once
                         found = unfinished_quotes(s, "maker", SYMBOL)
                     assert [(f.client_order_id, f.amount, f.filled, f.hedged, f.resting) for f in found] == [
                         (quote_id, amount, D("0.4"), D(0), True)]  # found by its client id, its fill recorded
+                    if power_cut:  # its first event restored, then found on the venue with the fill made meanwhile
+                        with sessions() as s:
+                            row = s.scalars(select(Order).where(Order.client_order_id == quote_id)).one()
+                            assert [e.to_status for e in row.events][:2] == ["created", "partially_filled"]
                     if amended:  # said on the order's events, and the pair's quote amount follows
                         with sessions() as s:
                             row = s.scalars(select(Order).where(Order.client_order_id == quote_id)).one()
