@@ -5,7 +5,9 @@ Per venue and asset:
 - ``start``, ``end``: the totals (free + used) of the run's ``start`` and ``end`` balance snapshots;
 - ``implied``: the change the run's fills imply. A buy adds its amount to base and takes ``price *
   amount`` from quote; a sell does the reverse; every fee comes out of its own currency (base, quote, or a
-  third asset such as a fee token, which is then a row of its own);
+  third asset such as a fee token, which is then a row of its own). On a linear perpetual a fill moves a
+  position, not a balance: the settle currency changes by what it realized less its fee (``arb/margin.py``),
+  and by each funding payment;
 - ``external_flow`` = ``(end - start) - implied``: whatever moved that the run's trading does not explain
   (a deposit or withdrawal, a fee charged outside the fills, another client on the same account).
 
@@ -24,6 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
+
+from arb.margin import PositionState, apply_fill
 
 ZERO = Decimal(0)
 
@@ -52,6 +56,17 @@ class FillFlow:
     amount: Decimal  # base units
     fee: Decimal
     fee_currency: str
+    linear: bool = False  # a linear perpetual's fill: it moves a position, not base (arb/margin.py)
+
+
+@dataclass(frozen=True, slots=True)
+class FundingFlow:
+    """A perpetual's funding payment: ``amount`` of ``currency`` into the venue's wallet (< 0: paid out)."""
+
+    venue: str
+    symbol: str
+    amount: Decimal
+    currency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +92,32 @@ def fill_deltas(fill: FillFlow) -> list[tuple[str, Decimal]]:
     return deltas
 
 
-def implied_changes(fills: Iterable[FillFlow]) -> dict[tuple[str, str], Decimal]:
-    """(venue, asset) -> the net change the fills imply."""
+def implied_changes(fills: Iterable[FillFlow], funding: Iterable[FundingFlow] = ()) -> dict[tuple[str, str], Decimal]:
+    """(venue, asset) -> the net change the fills imply. A linear perpetual's fills, taken in the order
+    given (the order they happened: a reduction realizes against the entry of what came before), change
+    only the settle currency: the fee out, what each reduction realized in (:func:`arb.margin.apply_fill`)."""
     out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    held: dict[tuple[str, str], PositionState] = {}
     for fill in fills:
+        if fill.linear:
+            key = (fill.venue, fill.symbol)
+            held[key], realized = apply_fill(held.get(key, PositionState()), fill.side, fill.price, fill.amount)
+            out[(fill.venue, fill.fee_currency)] += realized - fill.fee
+            continue
         for asset, delta in fill_deltas(fill):
             out[(fill.venue, asset)] += delta
+    for payment in funding:
+        out[(payment.venue, payment.currency)] += payment.amount
     return dict(out)
 
 
-def inventory(start: Iterable[Holding], end: Iterable[Holding], fills: Iterable[FillFlow]) -> list[InventoryRow]:
-    """Per (venue, asset), sorted: start, end, the change the fills imply, and the external flow."""
+def inventory(start: Iterable[Holding], end: Iterable[Holding], fills: Iterable[FillFlow],
+              funding: Iterable[FundingFlow] = ()) -> list[InventoryRow]:
+    """Per (venue, asset), sorted: start, end, the change the fills (and funding payments) imply, and the
+    external flow."""
     starts = _totals(start)
     ends = _totals(end)
-    implied = implied_changes(fills)
+    implied = implied_changes(fills, funding)
     keys = {*implied, *((venue, asset) for totals in (starts, ends) for venue, assets in totals.items()
                         for asset in assets)}
     rows = []

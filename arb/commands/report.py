@@ -66,6 +66,7 @@ def build_sections(session: Any, run: Run) -> list[Section]:
         _rejections(views.rejections(session, run.id)),
         _pnl(pnl, precision),
         *([positions] if positions is not None else []),
+        *_holdings(run, precision),
         _legs(views.legs(session, run.id), precision),
         *_inventory(inventory_check(session, run.id), precision),
     ]
@@ -95,6 +96,37 @@ def _positions(run: Run, realized: Decimal, precision: Precision) -> Section | N
              f"then): equity = realized + unrealized = {equity_text}")
     totals: list[Cell] = ["TOTAL", "", None, None, None, figure(unrealized, precision.pnl())]
     return Section("positions", title, ("venue", "symbol", "amount", "cost", "mark", "unrealized"), body, totals)
+
+
+def _holdings(run: Run, precision: Precision) -> list[Section]:
+    """A run that traded a perpetual: every venue's change in holdings at the run's end, valued at mark and at
+    unwind (``arb/valuation.py``, kept in its summary), with its funding; none for a spot-only run."""
+    h = (run.summary or {}).get("holdings")
+    if not h:
+        return []
+    body: list[list[Cell]] = []
+    for p in h["held"]:
+        base = p["symbol"].partition("/")[0]
+        body.append([p["venue"], p["symbol"], "position" if p["linear"] else "spot change",
+                     figure(Decimal(p["amount"]), precision.asset(base, p["venue"])),
+                     figure(None if p["entry"] is None else Decimal(p["entry"]), precision.price(p["symbol"])),
+                     figure(None if p["mark"] is None else Decimal(p["mark"]), precision.price(p["symbol"])),
+                     figure(None if p["at_mark"] is None else Decimal(p["at_mark"]), precision.pnl()),
+                     figure(None if p["at_unwind"] is None else Decimal(p["at_unwind"]), precision.pnl())])
+    for currency, value in (h.get("funding") or {}).items():
+        body.append(["", "", f"funding {currency} ({h['funding_payments']} payments)", None, None, None,
+                     figure(Decimal(value), precision.pnl()), figure(Decimal(value), precision.pnl())])
+    for currency, value in h["cash"].items():
+        body.append(["", "", f"cash {currency}", None, None, None, figure(Decimal(value), precision.pnl()),
+                     figure(Decimal(value), precision.pnl())])
+    equity = [(q, h["equity_at_mark"][q], h["equity_at_unwind"][q]) for q in h["equity_at_mark"]]
+    totals: list[Cell] = ["EQUITY CHANGE", ", ".join(q for q, _, _ in equity), "", None, None, None,
+                          *[figure(None if v is None else Decimal(v), precision.pnl())
+                            for v in (equity[0][1], equity[0][2])]] if equity else None
+    title = ("Holdings at the run's end (it traded a perpetual): each venue's change, at the mid and closed into "
+             "the end books (cash includes the funding row)")
+    return [Section("holdings", title, ("venue", "symbol", "what", "amount", "entry", "mark", "at_mark",
+                                        "at_unwind"), body, totals)]
 
 
 def _maker(routes: Sequence[MakerRoute], precision: Precision) -> Section:

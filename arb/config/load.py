@@ -14,7 +14,7 @@ import dataclasses
 import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from arb.config.files import DEFAULT_CONFIG
 from arb.config.messages import did_you_mean, first_error
 from arb.config.model import Config
 from arb.config.overrides import apply_overrides, blame
-from arb.config.schema import VENUE_NAME, ConfigModel, MonitoringSection, check_path_length
+from arb.config.schema import VENUE_NAME, ConfigModel, MonitoringSection, VenueSection, check_path_length
 from arb.config.secrets import (
     ALERT_URLS_ENV,
     credentials_from_env,
@@ -187,6 +187,27 @@ def _check_symbols(model: ConfigModel, shown: str) -> None:
                         f"a {section.kind} venue needs [venues.{venue}.markets.\"{text}\"] "
                         "(price_step, amount_step, min_amount, min_notional)",
                     )
+        _check_market_kinds(venue, section, model.engine.symbols, shown)
+
+
+def _check_market_kinds(venue: str, section: VenueSection, symbols: Sequence[str], shown: str) -> None:
+    """One venue is one kind of account (a spot wallet or a margin account, as Binance's spot and USD-M are
+    two), and a perpetual's fees are in its settle currency. Which kinds a venue trades at all is its
+    adapter's to say (``runtime/preflight.py``)."""
+    traded = section.symbols or symbols
+    kinds = {section.market_kind(text) for text in traded}
+    if len(kinds) > 1:
+        raise ConfigError(shown, f"venues.{venue}.markets", "spot and perpetual markets on one venue: a venue is "
+                          "one account, a spot wallet or a margin account; configure two venues")
+    if kinds - {"spot"}:
+        settles = {Symbol.parse(text).quote for text in traded}
+        held = sorted(set(section.balances) - settles)
+        if held:
+            raise ConfigError(shown, f"venues.{venue}.balances", f"a perpetual venue is a margin account: it holds "
+                              f"its settle currency ({', '.join(sorted(settles))}), not {', '.join(held)}")
+    if kinds - {"spot"} and section.buy_fee_in == "base" and "buy_fee_in" in section.model_fields_set:
+        raise ConfigError(shown, f"venues.{venue}.buy_fee_in", "a perpetual charges every fee in its settle "
+                          "currency: buy_fee_in = \"base\" does not apply (leave it unset)")
 
 
 def _check_venue_symbols(model: ConfigModel, shown: str) -> None:

@@ -272,6 +272,16 @@ class MarketSection(_Section):
     amount_step: Step
     min_amount: NonNegDec = Decimal(0)
     min_notional: NonNegDec = Decimal(0)
+    # spot, or a linear perpetual (a position settled in the quote: arb/margin.py). Unset: spot.
+    kind: Literal["spot", "linear_perpetual"] | None = None
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kinds_simulated(cls, value: Any) -> Any:
+        if value in ("inverse_perpetual", "future"):
+            raise ValueError(f"{value} markets are not simulated yet: arb books spot and linear_perpetual "
+                             "markets (a linear perpetual is margined and settled in its quote, e.g. USDT)")
+        return value
 
 
 VENUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # it becomes ARB_<NAME>_API_KEY
@@ -340,11 +350,23 @@ class VenueSection(_Section):
     order_budget: Annotated[tuple[OrderWindowSection, ...] | None, BeforeValidator(_a_list_of_windows),
                             AfterValidator(_one_window_each)] = None
     markets: dict[str, MarketSection] = Field(default_factory=dict)  # keyed by the engine's symbol
+    # A derivative venue's leverage: initial margin is notional / leverage (arb/margin.py). Default 1: an
+    # order holds its whole notional, as a spot buy would.
+    leverage: Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=1, le=125, allow_inf_nan=False)] = Decimal(1)
+    # The maintenance margin rate liquidation prices are shown at (Binance USD-M's first bracket: 0.4%).
+    maintenance_margin: Annotated[Decimal, BeforeValidator(_exact_decimal),
+                                  Field(ge=0, lt=Decimal("0.5"), allow_inf_nan=False)] = Decimal("0.004")
     # The engine symbols this venue trades (default: all of [engine] symbols); detection pairs it only with
     # venues trading the same symbol. ``market_names``: engine symbol -> this venue's name for the market
     # where it differs ({ "BTC/USDT" = "XBT/USDT" }); its assets follow (arb/domain/market_names.py).
     symbols: tuple[str, ...] | None = Field(default=None, min_length=1)
     market_names: dict[str, str] = Field(default_factory=dict)
+
+    def market_kind(self, symbol: str) -> str:
+        """``symbol``'s market kind here: its market's ``kind``, else spot (a venue's adapter says which kinds
+        it trades: ``runtime/preflight.py`` holds the two together)."""
+        market = self.markets.get(symbol)
+        return market.kind if market is not None and market.kind is not None else "spot"
 
     @field_validator("balances")
     @classmethod

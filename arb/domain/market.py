@@ -28,6 +28,19 @@ class Side(enum.StrEnum):
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
+class MarketKind(enum.StrEnum):
+    """What a market is (ccxt's market ``type``/``linear``): a spot wallet market, or a linear perpetual, whose
+    fills move a position settled in its quote (``arb/margin.py``). Inverse perpetuals and dated futures are
+    not simulated: the config refuses them with a line saying so."""
+
+    SPOT = "spot"
+    LINEAR_PERPETUAL = "linear_perpetual"
+
+    @property
+    def derivative(self) -> bool:
+        return self is not MarketKind.SPOT
+
+
 @dataclass(frozen=True, slots=True)
 class Symbol:
     """A ccxt unified spot symbol, ``BASE/QUOTE``."""
@@ -67,6 +80,7 @@ class MarketRules:
     amount_step: Decimal
     min_amount: Decimal = Decimal(0)
     min_notional: Decimal = Decimal(0)
+    kind: MarketKind = MarketKind.SPOT
 
     def round_amount(self, amount: Decimal) -> Decimal:
         """Amounts always round down: never trade more than was sized."""

@@ -52,6 +52,14 @@ class MarketNames:
         """The venue's name for an engine symbol (unchanged for one this venue does not rename)."""
         return self.markets.get(symbol, symbol)
 
+    def engine_symbol(self, market: str) -> str:
+        """The engine symbol of a venue's market name (unchanged for a market arb does not trade)."""
+        return next((s for s, m in self.markets.items() if m == market), market)
+
+    def engine_asset(self, asset: str) -> str:
+        """The engine's name for one of the venue's assets (unchanged where it is not renamed)."""
+        return next((ours for ours, theirs in self.assets.items() if theirs == asset), asset)
+
     def venue_amounts(self, amounts: Mapping[str, T]) -> dict[str, T]:
         """Amounts per engine asset (a venue's configured starting balances) under the venue's asset names."""
         return {self.assets.get(asset, asset): amount for asset, amount in amounts.items()}

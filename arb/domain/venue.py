@@ -163,6 +163,20 @@ class DeadMansSwitch(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class FundingReport:
+    """A perpetual's funding paid into (``amount`` > 0) or out of the account at one funding time."""
+
+    venue: str
+    symbol: str
+    ts: datetime  # the funding time
+    rate: Decimal
+    mark: Decimal
+    position: Decimal  # base, signed, held then
+    amount: Decimal  # settle currency
+    currency: str
+
+
 FillListener = Callable[[FillReport], None]
 
 

@@ -19,6 +19,7 @@ from arb.runtime.state import RunState
 from arb.runtime.venues import VenueSet
 from arb.store import orders as orders_repo
 from arb.store.settlement import settle_pending
+from arb.valuation import EndBook
 
 # The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
 log = logging.getLogger("arb.engine")
@@ -34,7 +35,8 @@ class RunResult:
     halted: str | None = None  # the run ended ``halted``: why, and the open positions it left
 
 
-def run_summary(sessions: Any, run_id: int, marks: Mapping[tuple[str, str], Decimal | None], *, funnel: Funnel,
+def run_summary(sessions: Any, run_id: int, marks: Mapping[tuple[str, str], Decimal | None],
+                books: Mapping[tuple[str, str], EndBook], *, funnel: Funnel,
                 hot_path: LatencyRecorder, stop_reason: str | None, incidents: Sequence[Incident],
                 state: RunState, handled: Mapping[str, dict[str, Any]], market_trades: int | None,
                 ) -> dict[str, Any]:
@@ -44,7 +46,7 @@ def run_summary(sessions: Any, run_id: int, marks: Mapping[tuple[str, str], Deci
     from arb.runtime.summary import run_totals
 
     with sessions() as s:
-        totals = run_totals(s, run_id, marks)
+        totals = run_totals(s, run_id, marks, books)
     return {
         "funnel": funnel.as_dict(),
         **totals,

@@ -56,6 +56,7 @@ from arb.store import repo
 from arb.store.lease import Lease
 from arb.store.lease import acquire as acquire_lease
 from arb.store.maker_views import read_maker_now
+from arb.valuation import EndBook
 
 # The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
 log = logging.getLogger("arb.engine")
@@ -229,6 +230,8 @@ class Engine:
         executor = PairedExecutor(venues.venues, self.sessions, run_id, risk, config=executor_config(self.config),
                                   clock=self.clock.now)
         await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, "start")
+        # A simulated perpetual's funding payments, stored as they are paid (part of the run's PnL).
+        venues.funding_listeners.append(partial(writer.add_funding, run_id))
         writer.start(self.supervisor.spawn)
         if not self.simulated:  # live venues' order connections stay open through quiet spells
             for name, warm in venues.warmers.items():
@@ -382,7 +385,8 @@ class Engine:
 
     def _summary(self, run_id: int) -> dict[str, Any]:
         feeds = self.feeds
-        return run_summary(self.sessions, run_id, self._marks(), funnel=self.funnel, hot_path=self.hot_path,
+        return run_summary(self.sessions, run_id, self._marks(), self._end_books(), funnel=self.funnel,
+                           hot_path=self.hot_path,
                            stop_reason=self.stop_reason(), incidents=self.incidents_log.incidents,
                            state=self.state, handled=self.incidents(),
                            market_trades=(feeds.market_trades if feeds is not None else 0) if self.simulated else None)
@@ -398,6 +402,21 @@ class Engine:
     def _marks(self) -> dict[tuple[str, str], Decimal | None]:
         """Every book's mid now: the valuation rule's marks (``arb/positions.py``) at the run's end."""
         return {(book.venue, book.symbol): mid(book.best_bid(), book.best_ask()) for book in self.books}
+
+    def _end_books(self) -> dict[tuple[str, str], EndBook]:
+        """Every book's levels now, with its venue's taker fee: what closing the run's holdings would get
+        (``arb/valuation.py``) at the run's end."""
+        fees = {name: section.taker_fee for name, section in self.config.venues.items()}
+        now_ms = int(self.clock.now().timestamp() * 1000)
+        stale = self.config.engine.stale_after_ms
+
+        def age(book: Any) -> int | None:
+            seen = book.received_ts
+            return None if seen is None or now_ms - seen <= stale else now_ms - seen
+
+        return {(book.venue, book.symbol): EndBook(book.levels("bids"), book.levels("asks"), fees[book.venue],
+                                                   age(book))
+                for book in self.books if book.venue in fees}
 
     def incidents(self) -> dict[str, dict[str, Any]]:
         """What went wrong underneath and was handled: malformed frames dropped (venue -> reason -> count),

@@ -1,4 +1,5 @@
-"""Reading the venues' balances during a run: the free amounts detection sizes on, and the ``balances``
+"""Reading the venues' balances during a run: the free amounts detection sizes on (a margin account's in
+what its margin can buy: ``VenueSet.sizing_funds``), and the ``balances``
 snapshots the inventory check reads back (run start, after each executed pair, run end).
 
 Shared by the lifecycle (start and end snapshots) and the decision loop (after a pair, after a
@@ -39,7 +40,7 @@ async def refresh_balances(venues: VenueSet, state: RunState, names: Iterable[st
             state.stale_balances.add(name)
             continue
         state.stale_balances.discard(name)
-        state.balances[name] = {asset: b.free for asset, b in reports.items()}
+        state.balances[name] = venues.sizing_funds(name, {asset: b.free for asset, b in reports.items()})
         read[name] = reports
     return read
 

@@ -39,7 +39,7 @@ from arb.config import Config
 from arb.eventloop.simloop import stop_market_time
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureEvent, CaptureLine, CaptureTrade
+from arb.marketdata.capture import CaptureEvent, CaptureFunding, CaptureLine, CaptureTrade
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.timeline import read_timeline
 from arb.runtime.arrival import MarketArrival
@@ -186,7 +186,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                     _to_venue(markets[venue], event, due)
                     if traded is not None and event.type == "trade":
                         traded()
-                elif event.type != "trade":
+                elif event.type not in OFF_BOOK:
                     # The store's one entry (snapshot, delta, or a recorded reset/gap), applied when arb
                     # receives it (now), stamped with when it happened at the venue (its age counts from
                     # then), as its venue's: built here directly, a third of what the store's
@@ -204,7 +204,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
 
     try:
         for read, event in enumerate(read_timeline(path, trades=bool(markets)), 1):
-            book_lines += event.type != "trade"
+            book_lines += event.type not in OFF_BOOK
             venue = routes.get((event.venue, event.symbol))
             if venue is None:
                 continue
@@ -215,7 +215,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             at_venue, at_arb = clocks[venue].times(event)
             if venue in markets:
                 heapq.heappush(pending, (at_venue, 0, read, venue, event, at_venue))
-            if event.type != "trade":
+            if event.type not in OFF_BOOK:
                 heapq.heappush(pending, (at_arb, 1, read, venue, event, at_venue))
         await apply_due(None)
         stop_market_time()  # held for good: the loop ends with the run
@@ -229,11 +229,17 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             arrival.due_at(None)
 
 
+# Lines the simulated venues hear and arb's books never see: the tape's trades, a perpetual's mark and funding.
+OFF_BOOK = frozenset(("trade", "funding"))
+
+
 def _to_venue(market: SimulatedMarket, event: CaptureLine, now_ms: int) -> None:
     """One capture line to a simulated venue's matcher, under the venue's name for its market."""
     market_id = market.markets[event.symbol]
     if isinstance(event, CaptureTrade):
         market.on_trade(market_id, Decimal(event.price), Decimal(event.amount), event.side, now_ms)
+    elif isinstance(event, CaptureFunding):
+        market.on_funding(market_id, Decimal(event.mark), Decimal(event.rate), event.funding_ts, now_ms)
     elif event.type in ("snapshot", "delta"):
         market.on_book(market_id, event.type, event.bids, event.asks, now_ms)  # the venue reads the levels
     # A recorded reset or gap is arb's feed losing the book; the venue's market went on.

@@ -48,6 +48,7 @@ def preflight(config: Config, *, ports: bool = True, environ: Mapping[str, str] 
     try:
         _check_venues(config, shown)
         _check_markets(config, shown)
+        _check_market_kinds(config, shown)
         check_maker_routes(config, shown)
         _check_store(config, shown)
         _check_db_env(os.environ if environ is None else environ)
@@ -165,6 +166,29 @@ def _check_markets(config: Config, shown: str) -> None:
                 except ValueError as exc:
                     raise ConfigError(shown, f"venues.{venue}.markets.{symbol}.{field}",
                                       f"{exc} (a sandbox venue)") from None
+
+
+def _check_market_kinds(config: Config, shown: str) -> None:
+    """A paper or sandbox venue's markets are of a kind its venue trades (a paper USD-M venue's are linear
+    perpetuals: ``kind = "linear_perpetual"``, said in the config, not guessed), a kind arb books (not an
+    inverse perpetual), and a sandbox's spot (the sandbox serves spot markets only)."""
+    for venue, section in config.venues.items():
+        if section.kind == "live":
+            continue  # ccxt's markets say, when the venue opens
+        ref = resolve(venue, section.adapter, section.ccxt_id)
+        trades = ref.adapter.market_kinds(ref.ccxt_id)
+        for symbol in section.symbols or config.engine.symbols:
+            kind = section.market_kind(symbol)
+            key = f"venues.{venue}.markets.{symbol}.kind"
+            if trades == frozenset(("inverse_perpetual",)):
+                raise ConfigError(shown, key, f"{ref.ccxt_id} trades inverse perpetuals, which arb does not "
+                                  "simulate yet")
+            if trades is not None and kind not in trades:
+                raise ConfigError(shown, key, f"{ref.ccxt_id} trades {' and '.join(sorted(trades))} markets, not "
+                                  f"{kind}: set kind = \"{min(trades)}\"")
+            if section.kind == "sandbox" and kind != "spot":
+                raise ConfigError(shown, key, "a sandbox venue serves spot markets only: a perpetual is a paper "
+                                  "venue's (kind = \"paper\")")
 
 
 def _check_capture(config: Config, shown: str) -> None:

@@ -15,19 +15,23 @@ from sqlalchemy.orm import Session
 from arb.display import Precision, money
 from arb.positions import equity, open_positions, unrealized_total
 from arb.store.maker_views import MakerRoute, maker_routes
-from arb.store.models import Fill, FillConflict, Opportunity, Order
-from arb.store.repo import inventory_check
+from arb.store.models import Fill, FillConflict, FundingPayment, Opportunity, Order
+from arb.store.repo import fill_flows, funding_flows, inventory_check
 from arb.store.views import open_lots, run_pnl
+from arb.valuation import EndBook, Valuation, value_holdings
 from arb.venues.throttle import budget_text
 
 _US = timedelta(microseconds=1)
 
 
 def run_totals(session: Session, run_id: int,
-               marks: Mapping[tuple[str, str], Decimal | None] | None = None) -> dict[str, Any]:
+               marks: Mapping[tuple[str, str], Decimal | None] | None = None,
+               books: Mapping[tuple[str, str], EndBook] | None = None) -> dict[str, Any]:
     """The run's totals as stored: PnL is the sum of the settled opportunities' figures (arb.accounting),
     read through the same function ``arb report`` uses; open positions (arb.positions) valued at ``marks``,
-    each book's mid at the run's end, which the summary keeps for every later reader."""
+    each book's mid at the run's end, which the summary keeps for every later reader. A run that traded a
+    perpetual also values its change to every venue's holdings at ``books``, the end books (arb.valuation):
+    its positions, the basis it holds, and the desk's equity change at mark and at unwind."""
     decisions = dict(
         session.execute(
             select(Opportunity.decision, func.count()).where(Opportunity.run_id == run_id).group_by(Opportunity.decision)
@@ -47,6 +51,10 @@ def run_totals(session: Session, run_id: int,
     )
     conflicts = session.scalar(select(func.count()).select_from(FillConflict).where(FillConflict.run_id == run_id))
     inventory = inventory_check(session, run_id)
+    flows = fill_flows(session, run_id)
+    holdings = (holdings_row(value_holdings(flows, books or {}, funding_flows(session, run_id)),
+                             funding_payments=_count_funding(session, run_id))
+                if any(f.linear for f in flows) else None)
     positions = open_positions(open_lots(session, run_id), marks or {})
     unrealized = unrealized_total(positions)
     return {
@@ -66,6 +74,8 @@ def run_totals(session: Session, run_id: int,
                             "mark": p.mark, "unrealized": p.unrealized} for p in positions],
         "unrealized_pnl": unrealized,
         "unsettled": pnl.unsettled,
+        # A run that traded a perpetual: every venue's change in holdings, valued at the end books.
+        **({"holdings": holdings} if holdings is not None else {}),
         # Balances against fills (arb.inventory): what moved that trading does not explain, per venue/asset.
         "external_flows": {f"{r.venue} {r.asset}": r.external_flow for r in inventory if r.external_flow},
         "inventory_unchecked": sorted({r.venue for r in inventory if r.external_flow is None}),
@@ -73,6 +83,29 @@ def run_totals(session: Session, run_id: int,
             venue: {"n": len(ms), "median": _ms(median(ms)), "max": _ms(max(ms))}
             for venue, ms in sorted(latency.items())
         },
+    }
+
+
+def _count_funding(session: Session, run_id: int) -> int:
+    return int(session.scalar(select(func.count()).select_from(FundingPayment)
+                              .where(FundingPayment.run_id == run_id)) or 0)
+
+
+def holdings_row(v: Valuation, *, funding_payments: int) -> dict[str, Any]:
+    """:class:`arb.valuation.Valuation` as the summary keeps it (exact; JSON-able once stored)."""
+    return {
+        "cash": v.cash,
+        # Funding received (< 0: paid) per settle currency, over how many stored payments; part of ``cash``.
+        "funding": v.funding,
+        "funding_payments": funding_payments,
+        "held": [{"venue": h.venue, "symbol": h.symbol, "linear": h.linear, "amount": h.amount, "entry": h.entry,
+                  "mark": h.mark, "at_mark": h.at_mark, "at_unwind": h.at_unwind, "stale_ms": h.stale_ms}
+                 for h in v.held],
+        "unvalued": {f"{venue} {asset}": amount for (venue, asset), amount in v.unvalued.items()},
+        "equity_at_mark": v.equity_at_mark,
+        "equity_at_unwind": v.equity_at_unwind,
+        "basis": [{"base": position.base, "spot_venue": spot.venue, "spot": spot.amount,
+                   "perp_venue": position.venue, "perp": position.amount} for spot, position in v.basis],
     }
 
 
@@ -131,6 +164,8 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
                      "(not in realized pnl)")
     for quote, value in equity(summary["realized_pnl"], summary.get("unrealized_pnl") or {}).items():
         lines.append(f"equity (realized + unrealized) {'unknown (no mark)' if value is None else money(value, pnl)} {quote}")
+    if summary.get("holdings"):
+        lines += _holdings_lines(summary["holdings"], precision)
     lines += [
         f"orders                  {summary['orders']} {summary['orders_by_status']}",
         f"fills                   {summary['fills']}",
@@ -163,6 +198,47 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
     if summary.get("stop_reason"):
         lines.append(f"stopped: {summary['stop_reason']}")
     return "\n".join(lines)
+
+
+def _holdings_lines(h: dict[str, Any], precision: Precision) -> list[str]:
+    """A run that traded a perpetual: its positions, the basis it ends holding (one line, with what unwinding
+    it costs), and the desk's equity change at mark and at unwind (``arb/valuation.py``)."""
+    pnl = precision.pnl()
+    lines = []
+    for p in h["held"]:
+        if not p["linear"]:
+            continue
+        base, quote = p["symbol"].split("/")
+        mark = "no mark" if p["mark"] is None else (
+            f"mark {money(p['mark'], precision.price(p['symbol']))}: unrealized {money(p['at_mark'], pnl)} {quote}")
+        lines.append(f"POSITION                {p['venue']} {p['symbol']} {money(p['amount'], precision.asset(base, p['venue']))} "
+                     f"{base} at entry {money(p['entry'], precision.price(p['symbol']))}, {mark}")
+    stale = [f"{p['venue']} {p['symbol']} {p['stale_ms'] / 1000:.0f} s" for p in h["held"] if p["stale_ms"]]
+    if stale:
+        lines.append("STALE END BOOKS         " + ", ".join(stale) + " old at the end: their marks and unwind "
+                     "values are that old")
+    if h["funding_payments"]:
+        paid = ", ".join(f"{money(v, pnl)} {c}" for c, v in h["funding"].items())
+        lines.append(f"funding                 {paid} over {h['funding_payments']} payments (received; < 0 paid)")
+    else:
+        lines.append("funding                 none: the capture has no funding lines (marks are the books' mids)")
+    for quote in h["equity_at_mark"]:
+        at_mark, at_unwind = h["equity_at_mark"][quote], h["equity_at_unwind"][quote]
+        for b in h["basis"]:
+            cost = "the end books cannot take it" if at_mark is None or at_unwind is None else (
+                f"unwinding it at the end books costs {money(at_mark - at_unwind, pnl)} {quote} beyond the mid")
+            lines.append(f"BASIS POSITION          {b['base']}: {b['spot_venue']} "
+                         f"{money(b['spot'], precision.asset(b['base'], b['spot_venue']))}, {b['perp_venue']} "
+                         f"{money(b['perp'], precision.asset(b['base'], b['perp_venue']))} still held (realized "
+                         f"pnl counts the pairs' entry spread, not this basis): {cost}")
+        lines.append(f"equity change at mark   {'unknown (no mark)' if at_mark is None else money(at_mark, pnl)} "
+                     f"{quote} (every venue's holdings change at its book's mid)")
+        lines.append(f"equity change at unwind {'unknown (a book too thin)' if at_unwind is None else money(at_unwind, pnl)} "
+                     f"{quote} (every change closed into the end books, taker fees paid)")
+    if h["unvalued"]:
+        lines.append("unvalued                " + ", ".join(f"{k} {v}" for k, v in h["unvalued"].items())
+                     + " (no market here prices them)")
+    return lines
 
 
 def _maker_lines(makers: list[dict[str, Any]], precision: Precision) -> list[str]:

@@ -31,16 +31,19 @@ from typing import Any
 from arb.config import Config, MarketSection
 from arb.detection import FeeMode
 from arb.domain.ids import ClientIdFormat
-from arb.domain.market import MarketRules
-from arb.domain.venue import Venue
+from arb.domain.market import MarketKind, MarketRules, Symbol
+from arb.domain.market_names import MarketNames
+from arb.domain.venue import FundingReport, Venue
 from arb.eventloop.clock import MarketClock, WallClock
+from arb.margin import buying_power
 from arb.marketdata.books import BookStore
+from arb.positions import mid
 from arb.runtime.arrival import MarketArrival
 from arb.venues.adapter import SandboxLink, VenueRef
 from arb.venues.guard import BudgetedVenue
 from arb.venues.latent import Latency, LatentVenue
 from arb.venues.live import LiveVenue
-from arb.venues.paper.venue import PaperConfig, PaperVenue
+from arb.venues.paper.venue import EPOCH, MS, PaperConfig, PaperVenue
 from arb.venues.registry import order_budget, ref_for
 from arb.venues.renamed import RenamedVenue
 from arb.venues.throttle import OrderBudget
@@ -54,6 +57,20 @@ class SimulatedMarket:
     markets: dict[str, str]
     on_book: Callable[[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], int], object]
     on_trade: Callable[[str, Decimal, Decimal, str, int], object]
+    # A perpetual's mark and funding line (market id, mark, rate, funding time ms, now ms); a spot venue's none.
+    on_funding: Callable[[str, Decimal, Decimal, int, int], object] = lambda *_: None
+
+
+@dataclass(frozen=True)
+class MarginAccount:
+    """A venue whose markets are linear perpetuals: its leverage, largest fee rate, the markets it trades
+    (engine symbol -> base, settle currency) and the books its sizing reads marks from."""
+
+    leverage: Decimal
+    fee_rate: Decimal
+    markets: dict[str, tuple[str, str]]
+    books: BookStore
+    rules: Callable[[str], MarketRules]
 
 
 @dataclass
@@ -71,6 +88,37 @@ class VenueSet:
     markets: dict[str, SimulatedMarket] = field(default_factory=dict)
     arrival: MarketArrival | None = None
     budgets: dict[str, OrderBudget] = field(default_factory=dict)  # venues with an order budget
+    # Who hears a simulated perpetual's funding payments (the engine, which stores them).
+    funding_listeners: list[Callable[[FundingReport], None]] = field(default_factory=list)
+    # Margin accounts (venues whose markets are perpetuals): what sizing takes as their funds.
+    margin: dict[str, MarginAccount] = field(default_factory=dict)
+
+    def pay_funding(self, name: str, paper: PaperVenue, names: MarketNames, market_id: str, mark: Decimal,
+                    rate: Decimal, funding_ts: int, now_ms: int) -> None:
+        """A simulated perpetual's funding line: what it paid the account, told to ``funding_listeners``
+        under the engine's names."""
+        for p in paper.on_funding(market_id, mark, rate, funding_ts, now_ms):
+            report = FundingReport(name, names.engine_symbol(p.market), EPOCH + p.ts_ms * MS, p.rate, p.mark,
+                                   p.position, p.amount, names.engine_asset(p.currency))
+            for listener in self.funding_listeners:
+                listener(report)
+
+    def sizing_funds(self, name: str, free: dict[str, Decimal]) -> dict[str, Decimal]:
+        """What detection and quoting size on for venue ``name``: its free balances; on a margin account, the
+        notional its free settle currency holds margin for (``arb.margin.buying_power``) under the settle
+        currency, and under each traded base that notional at the market's mid when read (0 before its book
+        has one): a perpetual sells without holding base, on margin."""
+        account = self.margin.get(name)
+        if account is None:
+            return free
+        out = dict(free)
+        for symbol, (base, settle) in account.markets.items():
+            power = buying_power(free.get(settle, Decimal(0)), account.leverage, account.fee_rate)
+            out[settle] = power
+            book = account.books.book(name, symbol)
+            mark = mid(book.best_bid(), book.best_ask())
+            out[base] = account.rules(symbol).round_amount(power / mark) if mark else Decimal(0)
+        return out
 
     def forgetful(self) -> set[str]:
         """The venues that start empty in every run, knowing none of an earlier run's orders: paper venues, and
@@ -84,7 +132,12 @@ class VenueSet:
         return {name: budget.snapshot() for name, budget in sorted(self.budgets.items())}
 
     def fee_mode(self, config: Config, venue: str) -> FeeMode:
-        return FeeMode(config.venues[venue].buy_fee_in)
+        """How a taker buy pays its fee there: ``buy_fee_in`` on a spot venue; in the settle currency, on top
+        of the notional, on a perpetual's (a venue is one kind of account: ``config/load.py``)."""
+        section = config.venues[venue]
+        if derivative_venue(config, venue):
+            return FeeMode.QUOTE
+        return FeeMode(section.buy_fee_in)
 
     async def close(self) -> None:
         while self.closers:
@@ -95,9 +148,15 @@ class VenueSet:
                 pass
 
 
-def rules_from_config(venue: str, symbol: str, market: MarketSection) -> MarketRules:
+def derivative_venue(config: Config, venue: str) -> bool:
+    """Whether ``venue`` is a margin account (its markets perpetuals), not a spot wallet."""
+    section = config.venues[venue]
+    return any(MarketKind(section.market_kind(s)).derivative for s in config.venue_markets(venue).symbols)
+
+
+def rules_from_config(venue: str, symbol: str, market: MarketSection, kind: str) -> MarketRules:
     return MarketRules(venue, symbol, market.price_step, market.amount_step, market.min_amount,
-                       market.min_notional)
+                       market.min_notional, MarketKind(kind))
 
 
 async def open_venues(
@@ -122,7 +181,8 @@ async def open_venues(
                 if out.arrival is not None:
                     names = config.venue_markets(name)
                     out.markets[name] = SimulatedMarket({s: names.market(s) for s in names.symbols},
-                                                        paper.on_book, paper.on_trade)
+                                                        paper.on_book, paper.on_trade,
+                                                        functools.partial(out.pay_funding, name, paper, names))
                 venue = _latent(config, name, paper, out.arrival)
             else:
                 # A venue that cannot be reached (no network, an external sandbox that is down) is one arb
@@ -147,6 +207,13 @@ async def open_venues(
                         streaming = ref.adapter.fill_stream(venue, name, [names.market(s) for s in quoted])
                         venue, out.fill_streams[name] = streaming.venue, streaming.run
             out.venues[name] = _renamed(config, name, venue)
+            if derivative_venue(config, name):
+                section = config.venues[name]
+                symbols = config.venue_markets(name).symbols
+                out.margin[name] = MarginAccount(
+                    section.leverage, max(section.taker_fee, section.maker_fee or section.taker_fee),
+                    {s: (Symbol.parse(s).base, Symbol.parse(s).quote) for s in symbols}, books,
+                    out.venues[name].market_rules)
     except BaseException:
         await out.close()
         raise
@@ -211,9 +278,10 @@ def _paper(config: Config, name: str, books: BookStore, clock: WallClock | Marke
     market source feeds it."""
     section = config.venues[name]
     names = config.venue_markets(name)
-    rules = {names.market(s): rules_from_config(name, names.market(s), section.markets[s]) for s in names.symbols}
+    rules = {names.market(s): rules_from_config(name, names.market(s), section.markets[s], section.market_kind(s))
+             for s in names.symbols}
     paper_config = PaperConfig(fee_rate=section.taker_fee, buy_fee_in=section.buy_fee_in,
-                               maker_fee_rate=section.maker_fee)
+                               maker_fee_rate=section.maker_fee, leverage=section.leverage)
     return PaperVenue(
         name,
         {names.market(s): books.book(name, s) for s in names.symbols} if mirror else None,

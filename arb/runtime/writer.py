@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from arb.domain.venue import FundingReport
 from arb.errors import StoreError
 from arb.store import repo
 
@@ -65,6 +66,19 @@ class _Snapshot:
     opportunity_id: int | None
     balances: tuple[repo.BalanceSnapshot, ...]
 
+    def write(self, session: Session) -> None:
+        repo.record_balances(session, self.run_id, self.ts, self.balances, kind=self.kind,
+                             opportunity_id=self.opportunity_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Funding:
+    run_id: int
+    payment: FundingReport
+
+    def write(self, session: Session) -> None:
+        repo.record_funding(session, self.run_id, self.payment)
+
 
 class DecisionWriter:
     def __init__(
@@ -83,7 +97,7 @@ class DecisionWriter:
         self._rows = repo.OpportunityRows(bind.dialect)
         self._batch_size = batch_size
         self._pending: list[Mapping[str, Any]] = []
-        self._snapshots: list[_Snapshot] = []
+        self._snapshots: list[_Snapshot | _Funding] = []  # balance snapshots and funding payments, in order
         self._wake = asyncio.Event()
         self._retry_base_s = retry_base_s
         self._retry_cap_s = retry_cap_s
@@ -109,6 +123,12 @@ class DecisionWriter:
                      opportunity_id: int | None = None) -> None:
         """Queue one balance snapshot (``repo.record_balances``); written in the background, soon."""
         self._snapshots.append(_Snapshot(run_id, ts, kind, opportunity_id, tuple(balances)))
+        self._wake.set()
+
+    def add_funding(self, run_id: int, payment: FundingReport) -> None:
+        """Queue one funding payment (``repo.record_funding``); written in the background, soon, in order with
+        the balance snapshots."""
+        self._snapshots.append(_Funding(run_id, payment))
         self._wake.set()
 
     def store_failed(self) -> None:
@@ -187,15 +207,14 @@ class DecisionWriter:
             self.healthy = True
             attempt = 0
 
-    async def _write_inline(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot]) -> None:
+    async def _write_inline(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot | _Funding]) -> None:
         self._write(batch, snapshots)
 
-    def _write(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot]) -> None:
+    def _write(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot | _Funding]) -> None:
         with self._sessions.begin() as session:
             self._rows.write(session.connection(), [self._rows.params(row) for row in batch])
             for snap in snapshots:
-                repo.record_balances(session, snap.run_id, snap.ts, snap.balances, kind=snap.kind,
-                                     opportunity_id=snap.opportunity_id)
+                snap.write(session)
 
     async def flush(self) -> None:
         """Write everything queued so far (used at shutdown and before end-of-run totals)."""

@@ -245,6 +245,26 @@ class Fill(Base):
     order: Mapped[Order] = relationship(back_populates="fills")
 
 
+class FundingPayment(Base):
+    """A perpetual's funding paid into (``amount`` > 0) or out of a venue's account at one funding time: part
+    of the run's PnL (``arb/margin.py`` defines it; the simulated venues pay it from a capture's funding
+    lines)."""
+
+    __tablename__ = "funding_payments"
+    __table_args__ = (UniqueConstraint("run_id", "venue", "symbol", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    venue: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[datetime]  # the funding time, the venue's clock
+    rate: Mapped[Decimal]
+    mark: Mapped[Decimal]
+    position: Mapped[Decimal]  # base, signed, held at the funding time
+    amount: Mapped[Decimal]  # settle currency: > 0 received
+    currency: Mapped[str] = mapped_column(String(16))
+
+
 class FillConflict(Base):
     """A fill report whose ``(venue, trade_id)`` is already stored with different values.
 

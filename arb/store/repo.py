@@ -24,9 +24,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
+from arb.domain.market import MarketKind
+from arb.domain.venue import FundingReport
 from arb.errors import StoreError
-from arb.inventory import FillFlow, InventoryRow, inventory
-from arb.store.models import BALANCE_KINDS, Balance, Fill, Opportunity, Order, Run
+from arb.inventory import FillFlow, FundingFlow, InventoryRow, inventory
+from arb.store.models import BALANCE_KINDS, Balance, Fill, FundingPayment, Opportunity, Order, Run
 from arb.store.prepared import PreparedInsert
 from arb.store.runs import get_run
 
@@ -202,6 +204,19 @@ def record_balances(session: Session, run_id: int, ts: datetime, balances: Itera
     return len(rows)
 
 
+def record_funding(session: Session, run_id: int, payment: FundingReport) -> None:
+    """Insert one funding payment of a run (``funding_payments``)."""
+    session.execute(insert(FundingPayment), [{
+        "run_id": run_id, "venue": payment.venue, "symbol": payment.symbol, "ts": payment.ts, "rate": payment.rate,
+        "mark": payment.mark, "position": payment.position, "amount": payment.amount, "currency": payment.currency}])
+
+
+def funding_flows(session: Session, run_id: int) -> list[FundingFlow]:
+    """The run's funding payments, in time order, as the inventory check and the valuation read them."""
+    return [FundingFlow(f.venue, f.symbol, f.amount, f.currency) for f in session.scalars(
+        select(FundingPayment).where(FundingPayment.run_id == run_id).order_by(FundingPayment.ts, FundingPayment.id))]
+
+
 def latest_balances(session: Session, run_id: int) -> list[Balance]:
     """For each (venue, asset) of a run, its most recent balance row; sorted by venue then asset."""
     newest = (
@@ -234,14 +249,47 @@ def inventory_check(session: Session, run_id: int) -> list[InventoryRow]:
     snapshots = session.scalars(
         select(Balance).where(Balance.run_id == run_id, Balance.kind.in_(("start", "end"))).order_by(Balance.id)
     ).all()
-    fills = [
-        FillFlow(f.venue, symbol, side, f.price, f.amount, f.fee, f.fee_currency)
+    return inventory([b for b in snapshots if b.kind == "start"], [b for b in snapshots if b.kind == "end"],
+                     fill_flows(session, run_id), funding_flows(session, run_id))
+
+
+def _snapshot_market_kinds(snapshot: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """(venue, engine symbol) -> the market's kind (its ``kind``, else spot), read from a run's stored config
+    snapshot: what the inventory check and the valuation of a run's holdings read back from the database."""
+    def table(node: Any, key: str) -> dict[str, Any]:
+        value = node.get(key) if isinstance(node, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    def texts(node: Any) -> list[str]:
+        return [t for t in node if isinstance(t, str)] if isinstance(node, list) else []
+
+    # A snapshot is whatever the database holds (an older arb's, or an edited row): what is not in the shape
+    # this arb writes counts as spot, as every market was before kinds existed.
+    symbols = texts(table(snapshot, "engine").get("symbols"))
+    out = {}
+    for venue, section in table(snapshot, "venues").items():
+        if not isinstance(section, dict):
+            continue
+        markets = table(section, "markets")
+        for symbol in texts(section.get("symbols")) or symbols:
+            kind = table(markets, symbol).get("kind")
+            out[(venue, symbol)] = kind if isinstance(kind, str) else "spot"
+    return out
+
+
+def fill_flows(session: Session, run_id: int) -> list[FillFlow]:
+    """The run's fills in the order they happened (each with its order's symbol and side, and whether its
+    market is a linear perpetual, as the run's config gave it)."""
+    run = session.get(Run, run_id)
+    kinds = _snapshot_market_kinds(run.config_snapshot if run is not None else {})
+    return [
+        FillFlow(f.venue, symbol, side, f.price, f.amount, f.fee, f.fee_currency,
+                 linear=kinds.get((f.venue, symbol)) == MarketKind.LINEAR_PERPETUAL)
         for f, symbol, side in session.execute(
             select(Fill, Order.symbol, Order.side).join(Order, Fill.order_id == Order.id)
-            .where(Order.run_id == run_id).order_by(Fill.id)
+            .where(Order.run_id == run_id).order_by(Fill.ts, Fill.id)
         )
     ]
-    return inventory([b for b in snapshots if b.kind == "start"], [b for b in snapshots if b.kind == "end"], fills)
 
 
 # --- JSON columns -----------------------------------------------------------------------------------

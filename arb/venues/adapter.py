@@ -156,6 +156,12 @@ class VenueAdapter(Protocol):
         venues then do too)."""
         ...
 
+    def market_kinds(self, ccxt_id: str) -> frozenset[str] | None:
+        """The kinds of market (``arb.domain.market.MarketKind`` values, and ``inverse_perpetual``) the venue
+        trades, which a paper or sandbox venue of it must be configured with; None: it cannot say offline
+        (ccxt's markets say, live)."""
+        ...
+
     def fill_stream_refusal(self, ccxt_id: str) -> str | None:
         """Why arb takes no fill stream from this venue (the account's fills pushed, what a maker venue's
         resting quotes fill by: ``fill_stream``), or None."""

@@ -22,11 +22,12 @@ USDM = DATA / "binance-usdm-btcusdt-20240808.gz"
 LATENCY_MS = 5
 
 
-def binance_maker_capture(directory: Path) -> Path:
+def binance_maker_capture(directory: Path, *, spot_file: Path = SPOT, usdm_file: Path = USDM,
+                          symbol: str = "BTC/USDT") -> Path:
     """Spot and USD-M converted by ``arb convert binance`` and merged by ``ts`` into ``directory/maker.jsonl``."""
     spot, usdm = directory / "spot.jsonl", directory / "usdm.jsonl"
-    assert main(["convert", "binance", str(SPOT), "--symbol", "BTC/USDT", "--out", str(spot)]) == 0
-    assert main(["convert", "binance", str(USDM), "--symbol", "BTC/USDT:USDT", "--out", str(usdm)]) == 0
+    assert main(["convert", "binance", str(spot_file), "--symbol", symbol, "--out", str(spot)]) == 0
+    assert main(["convert", "binance", str(usdm_file), "--symbol", f"{symbol}:USDT", "--out", str(usdm)]) == 0
 
     def lines(path: Path, rename: tuple[str, str] | None = None) -> Iterator[tuple[int, str]]:
         with path.open() as f:
@@ -37,7 +38,7 @@ def binance_maker_capture(directory: Path) -> Path:
 
     out = directory / "maker.jsonl"
     with out.open("w") as f:
-        for _, line in heapq.merge(lines(spot), lines(usdm, ('"BTC/USDT:USDT"', '"BTC/USDT"')),
+        for _, line in heapq.merge(lines(spot), lines(usdm, (f'"{symbol}:USDT"', f'"{symbol}"')),
                                    key=lambda item: item[0]):
             f.write(line)
     return out
@@ -59,7 +60,8 @@ def first_seconds(capture: Path, seconds: int) -> Path:
 
 def maker_config(directory: Path, capture: Path, *, name: str = "maker.toml", mode: str = "replay",
                  speed: str = "0", min_profit_bps: str = "0.5", perp_usdt: str = "10000", levels: int = 1) -> Path:
-    """Quotes of 0.002 BTC on spot (maker fee 0), hedged on the perpetual (taker 0.017%), both paper venues
+    """Quotes of 0.002 BTC on spot (maker fee 0), hedged on the perpetual (a linear perpetual, margin 1x, taker
+    0.017%), both paper venues
     with 5 ms each way, and their books reaching arb 5 ms after the recorder had them (the venue matches at
     the recorded time: the queue rule can be checked against the recording's own instants)."""
     text = f"""
@@ -111,10 +113,10 @@ ccxt_id = "binanceusdm"
 taker_fee = "0.00017"
 fee_tier = "Binance USD-M VIP 9 taker 0.017%"
 capture_venue = "binanceusdm"
-balances = {{ USDT = "{perp_usdt}", BTC = "0.2" }}
+balances = {{ USDT = "{perp_usdt}" }}
 latency_ms = {LATENCY_MS}
 feed_latency_ms = {LATENCY_MS}
-markets."BTC/USDT" = {{ price_step = "0.1", amount_step = "0.001", min_amount = "0.001", min_notional = "5" }}
+markets."BTC/USDT" = {{ kind = "linear_perpetual", price_step = "0.1", amount_step = "0.001", min_amount = "0.001", min_notional = "5" }}
 """
     path = directory / name
     path.write_text(text)

@@ -116,7 +116,7 @@ async def test_a_failed_balance_read_after_a_pair_is_a_counted_gap_not_the_end_o
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     state = RunState()
-    venues: Any = SimpleNamespace(venues={"gate": Up(), "htx": Down()})
+    venues: Any = SimpleNamespace(venues={"gate": Up(), "htx": Down()}, sizing_funds=lambda name, free: free)
     queue: Any = Queue()
     with caplog.at_level(logging.WARNING, logger="arb.engine"):
         await snapshot_balances(venues, state, queue, WallClock().now, 1, "after_pair", ("gate", "htx"),

@@ -15,7 +15,8 @@ from arb.store import migrate
 from arb.store.db import make_engine, sqlite_file
 from arb.store.models import Base
 
-TABLES = {"sweeps", "runs", "opportunities", "orders", "order_events", "fills", "fill_conflicts", "balances"}
+TABLES = {"sweeps", "runs", "opportunities", "orders", "order_events", "fills", "fill_conflicts", "balances",
+          "funding_payments"}
 
 
 def _tables(url: str) -> set[str]:

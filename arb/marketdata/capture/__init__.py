@@ -6,7 +6,7 @@ converters, replay and the tests, so the reader refuses anything the format does
 file and line), and the writer never reformats a number: levels, trade prices and amounts stay the decimal
 strings the venue sent, so a record -> replay round trip is byte-exact.
 
-Readers yield book events only unless asked for trades (``trades=True``): everything that reads books
+Readers yield book events only unless asked for trades (``trades=True``: trades and funding lines): everything that reads books
 (replay, the sandbox's copy, analysis) reads a capture with trades exactly as one without, while every trade
 line is still read and checked, and counts for the ``ts`` order.
 
@@ -16,7 +16,15 @@ written only as the reader reads them back). Not compiled itself: with ``drops``
 book line is checked in one C pass (``drops.capture_side``).
 """
 
-from arb.marketdata.capture.events import CaptureEvent, CaptureLine, CaptureTrade, EventType, Level, TradeSide
+from arb.marketdata.capture.events import (
+    CaptureEvent,
+    CaptureFunding,
+    CaptureLine,
+    CaptureTrade,
+    EventType,
+    Level,
+    TradeSide,
+)
 from arb.marketdata.capture.parse import checked_trade, parse_event
 from arb.marketdata.capture.reader import (
     EMPTY,
@@ -29,7 +37,7 @@ from arb.marketdata.capture.reader import (
 from arb.marketdata.capture.writer import CaptureWriter, RefusedEvent, checked_line
 
 __all__ = [
-    "EMPTY", "MAX_LINE", "UNREADABLE", "CaptureEvent", "CaptureLine", "CaptureTrade", "CaptureWriter", "EventType",
+    "EMPTY", "MAX_LINE", "UNREADABLE", "CaptureEvent", "CaptureFunding", "CaptureLine", "CaptureTrade", "CaptureWriter", "EventType",
     "Level", "RefusedEvent", "TradeSide", "bounded_lines", "check_not_empty", "checked_line", "checked_trade",
     "parse_event", "read_capture",
 ]

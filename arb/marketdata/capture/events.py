@@ -1,5 +1,5 @@
-"""The two kinds of capture line, as arb holds them: a book event (:class:`CaptureEvent`) and a trade
-(:class:`CaptureTrade`), each written as one compact JSON line, fields in ``docs/CAPTURE.md``'s order, numbers
+"""The kinds of capture line, as arb holds them: a book event (:class:`CaptureEvent`), a trade
+(:class:`CaptureTrade`) and a perpetual's mark and funding rate (:class:`CaptureFunding`), each written as one compact JSON line, fields in ``docs/CAPTURE.md``'s order, numbers
 as the decimal strings the venue sent."""
 
 from __future__ import annotations
@@ -87,5 +87,34 @@ class CaptureTrade:
         return orjson.dumps(obj)
 
 
-CaptureLine = CaptureEvent | CaptureTrade
+@dataclass(frozen=True, slots=True)
+class CaptureFunding:
+    """One funding line of a capture: a perpetual's mark price now and the funding rate the venue will settle
+    at ``funding_ts`` (Binance's ``markPrice@1s``: ``p`` -> ``mark``, ``i`` -> ``index``, ``r`` -> ``rate``,
+    ``T`` -> ``funding_ts``, ``E`` -> ``exchange_ts``). ``rate`` is signed: positive, longs pay shorts.
+    Strings as the venue sent them; a simulated perpetual settles the last rate announced before each
+    ``funding_ts`` at the last mark before it (``Matcher.on_funding``; ``arb/margin.py``)."""
+
+    type: ClassVar[Literal["funding"]] = "funding"  # read like a book event's ``type``; not a field
+
+    ts: int
+    venue: str
+    symbol: str
+    mark: str
+    rate: str
+    funding_ts: int
+    index: str | None = None
+    exchange_ts: int | None = None
+
+    def to_json(self) -> bytes:
+        obj: dict[str, Any] = {"ts": self.ts, "venue": self.venue, "symbol": self.symbol, "type": "funding",
+                               "mark": self.mark, "rate": self.rate, "funding_ts": self.funding_ts}
+        if self.index is not None:
+            obj["index"] = self.index
+        if self.exchange_ts is not None:
+            obj["exchange_ts"] = self.exchange_ts
+        return orjson.dumps(obj)
+
+
+CaptureLine = CaptureEvent | CaptureTrade | CaptureFunding
 """Any line of a capture: what the readers yield with ``trades=True`` and what the writer takes."""

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from arb.errors import CaptureFormatError
-from arb.marketdata.capture.events import CaptureEvent, CaptureLine, CaptureTrade, Level
+from arb.marketdata.capture.events import CaptureEvent, CaptureFunding, CaptureLine, CaptureTrade, Level
 from arb.marketdata.drops import BOUNDED_DECIMAL, COMPILED, capture_side
 
 _TYPES = frozenset(("snapshot", "delta", "reset", "gap"))
@@ -40,7 +40,6 @@ _PAIR = {2}
 
 # A trade line: its own fields in the documented order (``exchange_ts`` optional), no levels.
 _TRADE_REQUIRED = ("ts", "venue", "symbol", "type", "price", "amount", "side", "id")
-_TRADE_REQUIRED_SET = frozenset(_TRADE_REQUIRED)
 _TRADE_KNOWN = frozenset((*_TRADE_REQUIRED, "exchange_ts"))
 _SIDES = frozenset(("buy", "sell"))
 
@@ -81,19 +80,57 @@ def checked_trade(ts: int, venue: str, symbol: str, price: str, amount: str, sid
     return CaptureTrade(ts, venue, symbol, price, amount, side, trade_id, exchange_ts)  # type: ignore[arg-type]
 
 
+def _check_fields(obj: dict[str, Any], required: tuple[str, ...], known: frozenset[str], what: str,
+                  fail: Any) -> None:
+    """A line of a kind without levels (a trade, a funding line) has its own fields, all those it needs."""
+    keys = obj.keys()
+    if not keys >= set(required):
+        fail(f"missing field(s) of {what}: {', '.join(k for k in required if k not in obj)}")
+    if not keys <= known:
+        fail(f"unknown field(s) of {what}: {', '.join(sorted(set(obj) - known))}")
+
+
 def _parse_trade(obj: dict[str, Any], fail: Any) -> CaptureTrade:
     """A trade line's object (``type`` is ``"trade"``), checked as strictly as a book line."""
-    keys = obj.keys()
-    if not keys >= _TRADE_REQUIRED_SET:
-        fail(f"missing field(s) of a trade: {', '.join(k for k in _TRADE_REQUIRED if k not in obj)}")
-    if not keys <= _TRADE_KNOWN:
-        fail(f"unknown field(s) of a trade: {', '.join(sorted(set(obj) - _TRADE_KNOWN))}")
+    _check_fields(obj, _TRADE_REQUIRED, _TRADE_KNOWN, "a trade", fail)
     problem = _trade_problem(obj["ts"], obj["venue"], obj["symbol"], obj["price"], obj["amount"], obj["side"],
                              obj["id"], obj.get("exchange_ts"))
     if problem is not None:
         fail(problem)
     return CaptureTrade(obj["ts"], obj["venue"], obj["symbol"], obj["price"], obj["amount"], obj["side"], obj["id"],
                         obj.get("exchange_ts"))
+
+
+_FUNDING_REQUIRED = ("ts", "venue", "symbol", "type", "mark", "rate", "funding_ts")
+_FUNDING_KNOWN = frozenset((*_FUNDING_REQUIRED, "index", "exchange_ts"))
+_SIGNED_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]+)?")
+
+
+def _parse_funding(obj: dict[str, Any], fail: Any) -> CaptureFunding:
+    """A funding line's object (``type`` is ``"funding"``), checked as strictly as a trade."""
+    _check_fields(obj, _FUNDING_REQUIRED, _FUNDING_KNOWN, "a funding line", fail)
+    problem = _funding_problem(obj["ts"], obj["venue"], obj["symbol"], obj["mark"], obj["rate"], obj["funding_ts"],
+                               obj.get("index"), obj.get("exchange_ts"))
+    if problem is not None:
+        fail(problem)
+    return CaptureFunding(obj["ts"], obj["venue"], obj["symbol"], obj["mark"], obj["rate"], obj["funding_ts"],
+                          obj.get("index"), obj.get("exchange_ts"))
+
+
+def _funding_problem(ts: object, venue: object, symbol: object, mark: object, rate: object, funding_ts: object,
+                     index: object, exchange_ts: object) -> str | None:
+    """What is wrong with a funding line's fields, or ``None``: the one rule the reader and the writer apply."""
+    problem = _trade_problem(ts, venue, symbol, mark, "1", "buy", "-", exchange_ts)
+    if problem is not None:
+        return problem.replace("'price'", "'mark'")
+    if index is not None and (not isinstance(index, str) or not BOUNDED_DECIMAL.fullmatch(index)):
+        return f"'index' must be a plain decimal string below 1e15 when present, got {_short(index)}"
+    # A rate is a fraction per funding interval; a venue caps it at a few percent (Binance: 3% on most).
+    if not isinstance(rate, str) or not _SIGNED_DECIMAL.fullmatch(rate) or abs(Decimal(rate)) >= 1:
+        return f"'rate' must be a signed decimal string between -1 and 1 (the funding rate), got {_short(rate)}"
+    if not _is_int(funding_ts) or funding_ts < 0:
+        return f"'funding_ts' must be a non-negative integer (ms since epoch), got {_short(funding_ts)}"
+    return None
 
 
 def _is_int(value: object) -> bool:
@@ -184,6 +221,8 @@ def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) 
     if not keys >= _REQUIRED_SET:
         if obj.get("type") == "trade":
             return _parse_trade(obj, fail)
+        if obj.get("type") == "funding":
+            return _parse_funding(obj, fail)
         fail(f"missing field(s): {', '.join(k for k in _REQUIRED if k not in obj)}")
     kind = obj["type"]
     if not keys <= _KNOWN:
@@ -193,7 +232,7 @@ def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) 
     if not isinstance(kind, str) or kind not in _TYPES:
         if kind == "trade":  # likewise
             return _parse_trade(obj, fail)
-        fail(f"unknown type {_short(kind)} (expected 'snapshot', 'delta', 'reset', 'gap' or 'trade')")
+        fail(f"unknown type {_short(kind)} (expected 'snapshot', 'delta', 'reset', 'gap', 'trade' or 'funding')")
     if not _is_int(obj["ts"]) or obj["ts"] < 0:
         fail(f"'ts' must be a non-negative integer (ms since epoch), got {_short(obj['ts'])}")
     for key in ("venue", "symbol"):

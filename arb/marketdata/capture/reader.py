@@ -117,7 +117,7 @@ def read_capture(path: str | Path, *, snapshotted: set[tuple[str, str]] | None =
                 kind = event.type
                 if kind == "snapshot":
                     seen.add((event.venue, event.symbol))
-                elif kind == "trade":
+                elif kind in ("trade", "funding"):
                     if trades:
                         yield event
                     continue

@@ -42,6 +42,14 @@ class BinanceAdapter(CcxtAdapter):
     def books_refusal(self, ccxt_id: str) -> str | None:
         return None
 
+    def market_kinds(self, ccxt_id: str) -> frozenset[str] | None:
+        market = BY_CCXT_ID.get(ccxt_id)
+        if market is None:
+            return None
+        if not market.futures:
+            return frozenset(("spot",))
+        return frozenset(("inverse_perpetual",)) if market.contract_quote is not None else frozenset(("linear_perpetual",))
+
     def fill_stream_refusal(self, ccxt_id: str) -> str | None:
         from arb.venues.binance.private_stream import STREAMED
 

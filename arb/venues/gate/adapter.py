@@ -166,6 +166,9 @@ def _guarded(config: Config, name: str, exchange: Any, wall: Callable[[], float]
                         wall=wall)
 
 
+SPOT_ONLY = frozenset(("spot",))
+
+
 class GateAdapter:
     key: str = "gate"
     ccxt_ids: tuple[str, ...] = ("gate",)
@@ -201,6 +204,9 @@ class GateAdapter:
 
     def amends_in_place(self, ccxt_id: str) -> bool:
         return QUIRKS.amends_in_place  # PATCH /spot/orders/{id}
+
+    def market_kinds(self, ccxt_id: str) -> frozenset[str] | None:
+        return SPOT_ONLY  # arb speaks Gate's spot API (futures: /futures/usdt, not yet)
 
     def fill_stream_refusal(self, ccxt_id: str) -> str | None:
         return None  # spot.usertrades and spot.orders (venues/gate/private_stream.py)

@@ -92,6 +92,9 @@ class CcxtAdapter:
     def amends_in_place(self, ccxt_id: str) -> bool:
         return False  # ccxt's edit_order may be a cancel and a new order (Binance spot: cancelReplace)
 
+    def market_kinds(self, ccxt_id: str) -> frozenset[str] | None:
+        return None  # ccxt's markets say, once loaded
+
     def fill_stream_refusal(self, ccxt_id: str) -> str | None:
         return (f"arb takes no fill stream from {ccxt_id} yet (each venue's private stream is checked against it "
                 "in its own package: binance spot and gate have one)")

@@ -11,7 +11,8 @@ The matcher's book is the venue's market, fed one of two ways:
 
 The order's trip there (and the answer's back) is :class:`arb.venues.latent.LatentVenue`'s, in the run's
 clock. Fees, fee currencies (a sell pays in quote; a buy in the base it receives, or in quote with
-``buy_fee_in = "quote"``), funds, time in force and resting orders are the matcher's rules. A client order
+``buy_fee_in = "quote"``; a linear perpetual's every fee in its settle currency), funds, positions and their
+funding, time in force and resting orders are the matcher's rules. A client order
 id is never accepted twice (a resend can never double-fill), and is how orders are looked up.
 
 Order ids and trade ids (``<venue>-<n>``) come from :func:`arb.domain.ids.next_venue_id`: unique across
@@ -27,12 +28,12 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from arb.domain.ids import ClientIdFormat, next_venue_id
-from arb.domain.market import MarketRules, Side, Symbol
+from arb.domain.market import MarketKind, MarketRules, Side, Symbol
 from arb.domain.orders import VenueState
 from arb.domain.venue import BalanceReport, FillListener, FillReport, OrderReport, OrderRequest, PreparedOrder
 from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
 from arb.venues.sim.matching import Event, Matcher, RawLevel, Refusal, Refused, TradeEvent
-from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
+from arb.venues.sim.orders import FundingPayment, SimMarket, SimOrder, SimTrade
 
 ZERO = Decimal(0)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -55,6 +56,7 @@ class PaperConfig:
     depth: int = 50  # levels mirrored from a live book
     buy_fee_in: BuyFeeIn = "base"  # the asset a buy's fee is taken from; a sell always pays in quote
     maker_fee_rate: Decimal | None = None  # a resting order's fill; negative for a rebate; None: the taker fee
+    leverage: Decimal = Decimal(1)  # a linear perpetual's margin: notional / leverage (arb/margin.py)
 
     def __post_init__(self) -> None:
         if self.buy_fee_in not in ("base", "quote"):
@@ -65,7 +67,8 @@ def sim_market(rules: MarketRules, config: PaperConfig) -> SimMarket:
     sym = Symbol.parse(rules.symbol)
     maker_fee = config.fee_rate if config.maker_fee_rate is None else config.maker_fee_rate
     return SimMarket(rules.symbol, sym.base, sym.quote, rules.price_step, rules.amount_step, rules.min_amount,
-                     rules.min_notional, config.fee_rate, maker_fee, config.buy_fee_in)
+                     rules.min_notional, config.fee_rate, maker_fee, config.buy_fee_in,
+                     linear=rules.kind is MarketKind.LINEAR_PERPETUAL, leverage=config.leverage)
 
 
 class PaperVenue:
@@ -108,6 +111,11 @@ class PaperVenue:
 
     def on_trade(self, symbol: str, price: Decimal, amount: Decimal, aggressor: str, now_ms: int) -> None:
         self._push_fills(self.matcher.on_trade(symbol, price, amount, aggressor, now_ms))
+
+    def on_funding(self, symbol: str, mark: Decimal, rate: Decimal, funding_ts: int, now_ms: int) -> list[FundingPayment]:
+        """A perpetual's mark and announced funding rate (a capture's funding line): the funding the account
+        was paid (negative: paid out) at a funding time now passed, if any (``Matcher.on_funding``)."""
+        return [p for p in self.matcher.on_funding(symbol, mark, rate, funding_ts, now_ms) if p.account == ACCOUNT]
 
     def watch_fills(self, listener: FillListener) -> None:
         """:class:`arb.domain.venue.FillStream`: the fills of resting orders that market events make, pushed

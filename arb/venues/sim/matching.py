@@ -15,7 +15,10 @@ The rules, one set for every venue:
 - **Funds.** Placing locks what the order may spend (a buy: ``amount * price``, plus the taker fee when the
   venue takes a buy's fee in quote; a sell: ``amount`` base); an order needing more than is available is
   refused. Fills move locked funds, fees come out of what is received (a buy's base, or a sell's quote), and
-  what is left locked comes back when the order finishes.
+  what is left locked comes back when the order finishes. On a **linear perpetual** (``SimMarket.linear``)
+  either side holds its margin and fee in the settle currency, a fill moves the account's position
+  (``positions``; ``arb/margin.py``: the entry averages, a reduction realizes into the wallet) and its
+  margin, and its fee comes out of the wallet: there is no base to hold or receive.
 - **Resting orders** (the queue rule). A resting order joins the queue at its price behind the displayed
   size there (``queue_ahead``; nothing ahead when its price is not a level of its side). What is ahead only
   ever shrinks: by trades printed at its price (they take the queue first), and to the level's new size
@@ -43,8 +46,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from arb.domain.ids import next_venue_id
+from arb.margin import PositionState, apply_fill, funding_payment, order_margin
 from arb.venues.sim.book import Book, BookUpdate
-from arb.venues.sim.orders import ZERO, Balance, Role, SimMarket, SimOrder, SimTrade
+from arb.venues.sim.orders import ZERO, Balance, FundingPayment, Role, SimMarket, SimOrder, SimTrade
 
 
 class Refusal(enum.Enum):
@@ -98,6 +102,11 @@ class Matcher:
         self.markets = {m.id: m for m in markets}
         self.books = {mid: Book(mid) for mid in self.markets}
         self.balances: dict[str, dict[str, Balance]] = {}
+        self.positions: dict[tuple[str, str], PositionState] = {}  # (account, market) on linear markets
+        # Per linear market: each funding time announced and not yet reached -> the last (mark, rate) announced
+        # for it; and the funding times settled (a late line announcing one again pays nothing twice).
+        self._announced: dict[str, dict[int, tuple[Decimal, Decimal]]] = {}
+        self._settled: dict[str, set[int]] = {}
         self.orders: dict[int, SimOrder] = {}
         self.trades: list[SimTrade] = []
         self._resting: dict[str, list[SimOrder]] = {mid: [] for mid in self.markets}
@@ -140,10 +149,7 @@ class Matcher:
         book = self.book(market.id)
         if time_in_force == "poc" and _crossing(book, side, price):
             raise Refused(Refusal.POST_ONLY_WOULD_TAKE)
-        if side == "buy":
-            pay_currency, need = market.quote, amount * price * (1 + _fee_on_top(market))
-        else:
-            pay_currency, need = market.base, amount
+        pay_currency, need = market.pays_with(side), _holds(market, side, amount, price)
         bal = self.balance(account, pay_currency)
         if bal.available < need:
             raise Refused(Refusal.INSUFFICIENT_FUNDS, f"{pay_currency} balance too small")
@@ -196,10 +202,7 @@ class Matcher:
         if reprice and order.time_in_force == "poc" and _crossing(book, order.side, new_price):
             raise Refused(Refusal.POST_ONLY_WOULD_TAKE)
         left = new_amount - order.filled_amount
-        if order.side == "buy":
-            pay_currency, need = market.quote, left * new_price * (1 + _fee_on_top(market))
-        else:
-            pay_currency, need = market.base, left
+        pay_currency, need = market.pays_with(order.side), _holds(market, order.side, left, new_price)
         more = need - order.locked
         bal = self.balance(order.account, pay_currency)
         if more > bal.available:
@@ -316,7 +319,10 @@ class Matcher:
         market = order.market
         rate = market.taker_fee if role == "taker" else market.maker_fee
         total = qty * price
-        if order.side == "buy":
+        if market.linear:
+            fee = total * rate
+            self._settle_position(order, qty, price, fee)
+        elif order.side == "buy":
             paid, pay_bal, get_bal = total, self.balance(order.account, market.quote), self.balance(order.account, market.base)
             if market.buy_fee_in == "base":
                 fee = qty * rate
@@ -328,9 +334,10 @@ class Matcher:
             fee = total * rate
             paid, pay_bal, get_bal, received = (qty, self.balance(order.account, market.base),
                                                 self.balance(order.account, market.quote), total - fee)
-        pay_bal.locked -= paid
-        order.locked -= paid
-        get_bal.available += received
+        if not market.linear:
+            pay_bal.locked -= paid
+            order.locked -= paid
+            get_bal.available += received
         order.filled_amount += qty
         order.filled_total += total
         order.fee += fee
@@ -340,15 +347,56 @@ class Matcher:
         self.trades.append(trade)
         events.append(_order_event(order, "update"))
         events.append(TradeEvent(order.account, trade))
-        if order.side == "buy" and order.left > 0:
+        if order.side == "buy" and order.left > 0 and not market.linear:
             # Keep exactly what the rest may still spend locked; a fill below the limit frees the difference.
             excess = order.locked - order.left * order.price * (1 + _fee_on_top(market))
             if excess > 0 and order.time_in_force in ("gtc", "poc"):
                 self._release(order, excess)
 
+    def _settle_position(self, order: SimOrder, qty: Decimal, price: Decimal, fee: Decimal) -> None:
+        """A linear market's fill: the order's margin for ``qty`` released, the fee paid out of the wallet,
+        the position moved (``arb/margin.py``), what it realized paid in and its margin held."""
+        market = order.market
+        bal = self.balance(order.account, market.quote)
+        rest = order.left - qty
+        held = order.locked if not rest else min(order.locked, _holds(market, order.side, qty, order.price))
+        self._release(order, held)
+        key = (order.account, market.id)
+        before = self.positions.get(key, PositionState())
+        after, realized = apply_fill(before, order.side, price, qty)
+        self.positions[key] = after
+        margin = after.margin(market.leverage) - before.margin(market.leverage)
+        bal.available += realized - fee - margin
+        bal.locked += margin
+
+    def on_funding(self, market_id: str, mark: Decimal, rate: Decimal, funding_ts: int,
+                   now_ms: int) -> list[FundingPayment]:
+        """A linear market's mark and the rate announced for the funding time ``funding_ts``. Every funding time
+        announced before and reached now (``now_ms`` at or past it) is settled, once: each position in the
+        market receives (or pays) ``arb.margin.funding_payment`` at the last mark and rate announced for it,
+        into its wallet. The payments made, in funding-time order."""
+        market = self.market(market_id)
+        announced = self._announced.setdefault(market_id, {})
+        payments: list[FundingPayment] = []
+        for due in sorted(t for t in announced if t <= now_ms):
+            last_mark, last_rate = announced.pop(due)
+            for (account, held_in), position in sorted(self.positions.items()):
+                if held_in != market_id or not position.amount:
+                    continue
+                amount = funding_payment(position.amount, last_mark, last_rate)
+                self.balance(account, market.quote).available += amount
+                payments.append(FundingPayment(account, market_id, due, last_rate, last_mark, position.amount,
+                                               amount, market.quote))
+            self._settled.setdefault(market_id, set()).add(due)
+        if funding_ts not in self._settled.get(market_id, ()):
+            announced[funding_ts] = (mark, rate)
+        return payments
+
+    def position(self, account: str, market_id: str) -> PositionState:
+        return self.positions.get((account, market_id), PositionState())
+
     def _release(self, order: SimOrder, amount: Decimal) -> None:
-        currency = order.market.quote if order.side == "buy" else order.market.base
-        bal = self.balance(order.account, currency)
+        bal = self.balance(order.account, order.market.pays_with(order.side))
         bal.locked -= amount
         bal.available += amount
         order.locked -= amount
@@ -371,6 +419,14 @@ def _apply(book: Book, kind: str, bids: Iterable[RawLevel], asks: Iterable[RawLe
 
 def _order_event(order: SimOrder, event: str) -> OrderEvent:
     return OrderEvent(order.account, dataclasses.replace(order), event)
+
+
+def _holds(market: SimMarket, side: str, amount: Decimal, price: Decimal) -> Decimal:
+    """What an order of ``amount`` at ``price`` holds while it waits: a spot buy its notional (and its fee
+    when a buy pays it in quote), a spot sell its base, a linear market's order its margin and fee."""
+    if market.linear:
+        return order_margin(amount, price, market.leverage, max(market.taker_fee, market.maker_fee))
+    return amount * price * (1 + _fee_on_top(market)) if side == "buy" else amount
 
 
 def _fee_on_top(market: SimMarket) -> Decimal:

@@ -31,9 +31,18 @@ class SimMarket:
     # The asset a buy's fee is taken from: the base it receives (Gate, Binance and HTX spot), or quote on top
     # of the notional. A sell always pays in quote, out of its proceeds.
     buy_fee_in: BuyFeeIn = "base"
+    # A linear perpetual (``arb/margin.py``): fills move the account's position in this market, orders hold
+    # margin in the quote (the settle currency) and every fee is charged there; ``leverage`` sets the margin.
+    linear: bool = False
+    leverage: Decimal = Decimal(1)
 
     def fee_currency(self, side: str) -> str:
-        return self.base if side == "buy" and self.buy_fee_in == "base" else self.quote
+        return self.base if side == "buy" and self.buy_fee_in == "base" and not self.linear else self.quote
+
+    def pays_with(self, side: str) -> str:
+        """The currency an order holds while it waits: a spot buy's quote, a spot sell's base, a linear
+        market's settle currency on either side."""
+        return self.quote if side == "buy" or self.linear else self.base
 
 
 @dataclass(slots=True)
@@ -93,3 +102,18 @@ class SimTrade:
     fee_currency: str
     client_id: str
     create_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """One account's funding at one funding time of a linear market: ``amount`` (settle currency) paid into
+    its wallet, negative when it paid (``arb.margin.funding_payment``)."""
+
+    account: str
+    market: str
+    ts_ms: int  # the funding time
+    rate: Decimal
+    mark: Decimal
+    position: Decimal  # base, signed, held at the funding time
+    amount: Decimal
+    currency: str

@@ -1,0 +1,190 @@
+"""What a run did to the desk's holdings, valued at the run's end: defined once, here (pure).
+
+Realized PnL (``arb/accounting.py``) settles each pair on its own; it cannot see what a pair leaves held
+across venues that are not the same asset. A spot-perpetual pair that sells spot and buys the perpetual has
+no open base in its own books, yet the desk now holds a **basis position**: short spot, long a perpetual,
+worth what the two books say at the end, not what they said at entry. This module values the run's change
+to every venue's holdings, so the figure a trader reads is what the desk is worth:
+
+- **what changed**, per venue: each asset's wallet change the fills and funding payments imply
+  (``arb.inventory.implied_changes``: on a spot venue, base and quote; on a linear perpetual, the settle
+  currency by its fees, what reductions realized and the funding paid or received), and each linear market's **position** (``arb.margin``: signed amount, entry);
+- **at mark**: base valued at its venue's mid, a position by its unrealized PnL at that mid;
+- **at unwind**: what closing every change would get, walking the end books' depth with the venue's taker
+  fee: a base or position held long sold into the bids, one held short bought from the asks (a spot buy's
+  fee counted on top of its notional, whichever currency the venue takes it in). A book too thin to
+  close what is held gives no unwind value (None), never a partial one.
+
+``equity_at_mark`` and ``equity_at_unwind`` (per quote currency) are the quote-currency changes plus those
+values. Assets that are neither a traded market's base nor a quote (a fee token) are listed in ``unvalued``.
+A run holding a linear position against an opposite spot change of the same base holds a **basis**
+(:attr:`Valuation.basis`): what the summary says in one line, with what unwinding it costs.
+
+The run summary computes this at the run's end (the books exist then) and keeps it; ``arb report``, the
+dashboard and the metrics read the kept figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from arb.accounting import money
+from arb.inventory import FillFlow, FundingFlow, implied_changes
+from arb.margin import PositionState, apply_fill
+from arb.positions import mid
+
+ZERO = Decimal(0)
+Level = tuple[Decimal, Decimal]
+_PRECISION = 60
+
+
+@dataclass(frozen=True, slots=True)
+class EndBook:
+    """One venue's book of one market at the valuation instant, and that venue's taker fee."""
+
+    bids: Sequence[Level]
+    asks: Sequence[Level]
+    taker_fee: Decimal
+    stale_ms: int | None = None  # how old the book was, when older than the run's stale bound: said, not hidden
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """One venue's change in one market: a spot venue's base change, or a linear market's position."""
+
+    venue: str
+    symbol: str
+    linear: bool
+    amount: Decimal  # base: > 0 held long (bought more than sold)
+    entry: Decimal | None  # a position's average entry, to 1e-12 (None for spot)
+    mark: Decimal | None  # the venue's mid at the end
+    at_mark: Decimal | None  # spot: amount x mark; a position: its unrealized PnL at the mark
+    at_unwind: Decimal | None  # spot: what closing it gets (< 0: what buying back costs); a position: its PnL closed there
+    stale_ms: int | None = None  # its book's age at the end, when stale
+
+    @property
+    def base(self) -> str:
+        return self.symbol.partition("/")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Valuation:
+    cash: dict[str, Decimal]  # quote currency -> the run's change in it, every venue's
+    held: list[Held]
+    unvalued: dict[tuple[str, str], Decimal]  # (venue, asset) changes no market values
+    equity_at_mark: dict[str, Decimal | None]
+    equity_at_unwind: dict[str, Decimal | None]
+    funding: dict[str, Decimal] = dataclasses.field(default_factory=dict)  # currency -> received (< 0: paid), in cash
+
+    @property
+    def positions(self) -> list[Held]:
+        return [h for h in self.held if h.linear]
+
+    @property
+    def basis(self) -> list[tuple[Held, Held]]:
+        """(spot change, position) pairs of one base on opposite sides: the basis the run ends holding."""
+        out = []
+        for position in self.positions:
+            for spot in self.held:
+                if not spot.linear and spot.base == position.base and spot.amount * position.amount < 0:
+                    out.append((spot, position))
+        return out
+
+
+def value_holdings(fills: Iterable[FillFlow], books: Mapping[tuple[str, str], EndBook],
+                   funding: Iterable[FundingFlow] = ()) -> Valuation:
+    """The run's change to every venue's holdings from its ``fills`` (in the order they happened) and its
+    ``funding`` payments, valued at ``books[(venue, symbol)]`` (the end books)."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = _PRECISION
+        funding = list(funding)
+        valued = _value(list(fills), books, funding)
+        paid: dict[str, Decimal] = {}
+        for payment in funding:
+            paid[payment.currency] = paid.get(payment.currency, ZERO) + payment.amount
+        return dataclasses.replace(valued, funding=paid)
+
+
+def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], funding: list[FundingFlow]) -> Valuation:
+    changes = implied_changes(fills, funding)
+    markets: dict[tuple[str, str], bool] = {}  # (venue, symbol) -> linear, in first-fill order
+    positions: dict[tuple[str, str], PositionState] = {}
+    for fill in fills:
+        markets.setdefault((fill.venue, fill.symbol), fill.linear)
+        if fill.linear:
+            key = (fill.venue, fill.symbol)
+            positions[key] = apply_fill(positions.get(key, PositionState()), fill.side, fill.price, fill.amount)[0]
+    quotes = {symbol.partition("/")[2] for _, symbol in markets}
+    base_market = {}  # (venue, base asset) -> the symbol whose book values it
+    for venue, symbol in markets:
+        if not markets[(venue, symbol)]:
+            base_market.setdefault((venue, symbol.partition("/")[0]), symbol)
+
+    cash: dict[str, Decimal] = {q: ZERO for q in sorted(quotes)}
+    held: list[Held] = []
+    unvalued: dict[tuple[str, str], Decimal] = {}
+    for (venue, asset), change in sorted(changes.items()):
+        if asset in quotes:
+            cash[asset] += change
+        elif (venue, asset) in base_market:
+            symbol = base_market[(venue, asset)]
+            if change:
+                held.append(_spot(venue, symbol, change, books.get((venue, symbol))))
+        elif change:
+            unvalued[(venue, asset)] = change
+    for (venue, symbol), position in sorted(positions.items()):
+        if position.amount:
+            held.append(_position(venue, symbol, position, books.get((venue, symbol))))
+
+    at_mark: dict[str, Decimal | None] = dict(cash)
+    at_unwind: dict[str, Decimal | None] = dict(cash)
+    for h in held:
+        quote = h.symbol.partition("/")[2]
+        for totals, value in ((at_mark, h.at_mark), (at_unwind, h.at_unwind)):
+            current = totals[quote]
+            totals[quote] = None if current is None or value is None else current + value
+    return Valuation({q: money(v) for q, v in cash.items()}, held, unvalued,
+                     {q: None if v is None else money(v) for q, v in at_mark.items()},
+                     {q: None if v is None else money(v) for q, v in at_unwind.items()})
+
+
+def _spot(venue: str, symbol: str, amount: Decimal, book: EndBook | None) -> Held:
+    mark = None if book is None else mid(_best(book.bids), _best(book.asks))
+    unwind = None if book is None else _close(amount, book)
+    return Held(venue, symbol, False, amount, None, mark, None if mark is None else money(amount * mark),
+                None if unwind is None else money(unwind), None if book is None else book.stale_ms)
+
+
+def _position(venue: str, symbol: str, position: PositionState, book: EndBook | None) -> Held:
+    mark = None if book is None else mid(_best(book.bids), _best(book.asks))
+    close = None if book is None else _close(position.amount, book)
+    # Closing a long sells it (``close`` is the proceeds); a short buys it back (``close`` is minus the cost):
+    # either way its PnL there is ``close`` less what the position cost at entry.
+    pnl = None if close is None else close - position.amount * position.entry
+    return Held(venue, symbol, True, position.amount, money(position.entry), mark,
+                None if mark is None else money(position.unrealized(mark)), None if pnl is None else money(pnl),
+                None if book is None else book.stale_ms)
+
+
+def _close(amount: Decimal, book: EndBook) -> Decimal | None:
+    """Selling ``amount`` (> 0) into the bids gets what it returns net of the fee; buying ``-amount`` from the
+    asks, minus what it costs with the fee. None when the book cannot take it all."""
+    levels = book.bids if amount > 0 else book.asks
+    left, notional = abs(amount), ZERO
+    for price, size in levels:
+        take = min(left, size)
+        notional += take * price
+        left -= take
+        if not left:
+            break
+    if left:
+        return None
+    return notional * (1 - book.taker_fee) if amount > 0 else -notional * (1 + book.taker_fee)
+
+
+def _best(levels: Sequence[Level]) -> Decimal | None:
+    return levels[0][0] if levels else None
