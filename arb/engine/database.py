@@ -47,14 +47,19 @@ class RunDatabase:
         self.sessions = make_session_factory(self.engine)
 
     def start_run(self, holder: Holder, config: Config, mode: str, *, market_started_at: datetime | None,
-                  ) -> tuple[int, list[Run]]:
+                  market_kinds: dict[str, dict[str, str]] | None = None) -> tuple[int, list[Run]]:
         """The run's row, ``running``, and the runs it found still ``running`` and marked ``crashed``: holding
         the lease, their processes are gone (said before reconciliation judges what they left behind). Its
-        market time starts at ``market_started_at`` (a simulation's first event), else when the run does."""
+        market time starts at ``market_started_at`` (a simulation's first event), else when the run does.
+        ``market_kinds`` (venue -> engine symbol -> kind, as the open venues report them: a live venue's from
+        ccxt's markets) is kept with the config snapshot, where the inventory check reads it back."""
         started_at = datetime.now(UTC)
+        snapshot = config.snapshot()
+        if market_kinds is not None:
+            snapshot["market_kinds"] = market_kinds
         with self.sessions.begin() as s:
             run_id: int = repo.start_run(
-                s, mode=mode, config_snapshot=config.snapshot(), started_at=started_at, pid=holder.pid,
+                s, mode=mode, config_snapshot=snapshot, started_at=started_at, pid=holder.pid,
                 host=holder.host, market_started_at=market_started_at or started_at).id
             return run_id, repo.mark_crashed(s, found_by=run_id)
 

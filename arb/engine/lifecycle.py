@@ -208,8 +208,12 @@ class Engine:
 
     def _start_row(self, db: RunDatabase, lease: Lease, venues: VenueSet) -> int:
         """The run's row (any run still ``running`` marked ``crashed``); the lease and the logs name it."""
+        kinds = {name: {symbol: venue.market_rules(symbol).kind.value
+                        for symbol in self.config.venue_markets(name).symbols}
+                 for name, venue in venues.venues.items()}
         self.run_id, crashed = db.start_run(lease.holder, self.config, self.mode,
-                                            market_started_at=self.clock.now() if self.simulated else None)
+                                            market_started_at=self.clock.now() if self.simulated else None,
+                                            market_kinds=kinds)
         lease.record_run(self.run_id)
         RUN_ID.run_id = self.run_id  # every log record from here on carries it (text and JSON formats)
         for old in crashed:
@@ -364,7 +368,7 @@ class Engine:
         """What the status view, the metrics and the alerts read of this run (``runtime/view.py``)."""
         state = self.state
         return RunView(self.funnel, self.books, self.clock, self.incidents, run_id=run_id,
-                       balances=MappingProxyType(state.balances),
+                       balances=MappingProxyType(state.free),
                        stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
                        trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason,
                        mode=self.mode, host=host, inventory=self.inventory, maker=self.maker_watch)

@@ -40,7 +40,8 @@ async def refresh_balances(venues: VenueSet, state: RunState, names: Iterable[st
             state.stale_balances.add(name)
             continue
         state.stale_balances.discard(name)
-        state.balances[name] = venues.sizing_funds(name, {asset: b.free for asset, b in reports.items()})
+        state.free[name] = {asset: b.free for asset, b in reports.items()}
+        state.balances[name] = venues.sizing_funds(name, state.free[name])
         read[name] = reports
     return read
 

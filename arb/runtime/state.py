@@ -15,7 +15,10 @@ from arb.runtime.trades import TradeLog
 
 @dataclass
 class RunState:
-    balances: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # venue -> asset -> free
+    # venue -> asset -> what sizing reads as free: the free balance; on a margin account its buying power
+    # (``VenueSet.sizing_funds``). ``free`` is what the venue said, which the status view shows.
+    balances: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    free: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # venue -> asset -> free, as read
     # Venues whose last balance read failed mid-run: their old numbers may be wrong, so no pair trades
     # there until a read succeeds (retried at each decision that needs them).
     stale_balances: set[str] = field(default_factory=set)

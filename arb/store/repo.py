@@ -254,8 +254,9 @@ def inventory_check(session: Session, run_id: int) -> list[InventoryRow]:
 
 
 def _snapshot_market_kinds(snapshot: Mapping[str, Any]) -> dict[tuple[str, str], str]:
-    """(venue, engine symbol) -> the market's kind (its ``kind``, else spot), read from a run's stored config
-    snapshot: what the inventory check and the valuation of a run's holdings read back from the database."""
+    """(venue, engine symbol) -> the market's kind, read from a run's stored config snapshot: the kinds its venues
+    reported at its start (``market_kinds``), else (a run stored before they were kept) its markets' ``kind``,
+    else spot. What the inventory check and the valuation of a run's holdings read back from the database."""
     def table(node: Any, key: str) -> dict[str, Any]:
         value = node.get(key) if isinstance(node, dict) else None
         return value if isinstance(value, dict) else {}
@@ -265,6 +266,10 @@ def _snapshot_market_kinds(snapshot: Mapping[str, Any]) -> dict[tuple[str, str],
 
     # A snapshot is whatever the database holds (an older arb's, or an edited row): what is not in the shape
     # this arb writes counts as spot, as every market was before kinds existed.
+    recorded = table(snapshot, "market_kinds")  # what the open venues reported at the run's start
+    if recorded:
+        return {(venue, symbol): kind for venue, kinds in recorded.items() if isinstance(kinds, dict)
+                for symbol, kind in kinds.items() if isinstance(kind, str)}
     symbols = texts(table(snapshot, "engine").get("symbols"))
     out = {}
     for venue, section in table(snapshot, "venues").items():

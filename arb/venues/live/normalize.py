@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from arb.domain.market import MarketRules, Side
+from arb.domain.market import MarketKind, MarketRules, Side
 from arb.domain.orders import VenueState
 from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest
+from arb.errors import VenueError
 from arb.venues.live.quirks import LiveQuirks
 
 ZERO = Decimal(0)
@@ -43,7 +44,19 @@ def market_rules(venue: str, symbol: str, market: dict[str, Any]) -> MarketRules
         amount_step=dec(market["precision"]["amount"]),
         min_amount=dec((limits.get("amount") or {}).get("min")),
         min_notional=dec((limits.get("cost") or {}).get("min")),
+        kind=market_kind(venue, symbol, market),
     )
+
+
+def market_kind(venue: str, symbol: str, market: dict[str, Any]) -> MarketKind:
+    """A ccxt market's kind: spot, or a linear perpetual (``swap`` and ``linear``). An inverse perpetual or a
+    dated future arb does not book: refused, naming it, before anything trades there."""
+    if market.get("spot", market.get("type") in (None, "spot")):
+        return MarketKind.SPOT
+    if market.get("swap") and market.get("linear"):
+        return MarketKind.LINEAR_PERPETUAL
+    kind = "an inverse perpetual" if market.get("inverse") else f"a {market.get('type')} market"
+    raise VenueError(venue, f"{symbol} is {kind}, which arb does not book yet (spot and linear perpetuals)")
 
 
 def order_report(venue: str, quirks: LiveQuirks, raw: dict[str, Any],
