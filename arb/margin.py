@@ -13,8 +13,11 @@ moves a *position* and money moves only in the settle currency (the quote: USDT)
 - **unrealized PnL** at a mark is ``position * (mark - entry)``, not in the wallet;
 - at each **funding time** a position receives ``-amount * mark * rate`` (:func:`funding_payment`: a
   positive rate, longs pay shorts) into the wallet;
-- a long is liquidated near ``entry * (1 - 1 / leverage + maintenance)`` and a short near ``entry * (1 +
-  1 / leverage - maintenance)`` (isolated margin; cross margin gives the whole wallet as the buffer).
+- the account (cross margin: the whole wallet backs every position) has a **margin balance** = wallet +
+  unrealized PnL at the marks and a **maintenance margin** = sum of ``|amount| * mark * rate``; their ratio
+  ``maintenance / margin balance`` is the **margin ratio** (Binance's name): the venue liquidates at 1. A
+  position alone in the account is liquidated at the price ``P`` where ``wallet + amount * (P - entry) =
+  |amount| * P * rate`` (:func:`account_margin`).
 
 Every consumer of a position applies fills through :func:`apply_fill`: the simulated venues' matcher, the
 inventory check (what a run's fills imply for the wallet) and the valuation of a run's holdings, so the
@@ -27,6 +30,8 @@ from __future__ import annotations
 import decimal
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+
+from arb.accounting import money
 
 ZERO = Decimal(0)
 _EXACT = decimal.Context(prec=60)
@@ -47,13 +52,6 @@ class PositionState:
         """Initial margin the position holds, in the settle currency, up to 1e-12."""
         return _EXACT.divide(abs(self.amount) * self.entry, leverage).quantize(_MONEY, rounding=ROUND_CEILING)
 
-    def liquidation_price(self, leverage: Decimal, maintenance: Decimal) -> Decimal | None:
-        """Isolated margin: where the position's loss eats its initial margin down to the maintenance
-        rate; None when flat."""
-        if not self.amount:
-            return None
-        buffer = Decimal(1) / leverage - maintenance
-        return self.entry * (1 - buffer) if self.amount > 0 else self.entry * (1 + buffer)
 
 
 def apply_fill(position: PositionState, side: str, price: Decimal, amount: Decimal) -> tuple[PositionState, Decimal]:
@@ -94,3 +92,61 @@ def buying_power(free_settle: Decimal, leverage: Decimal, fee_rate: Decimal) -> 
     """The largest notional an order on a linear market can hold margin for out of ``free_settle``: what
     sizing (detection, quoting) takes as the venue's funds for either side."""
     return _EXACT.divide(free_settle, _EXACT.divide(Decimal(1), leverage) + max(fee_rate, ZERO))
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMargin:
+    """One position of a margin account at its mark: what the status view, the metrics and the risk gate read."""
+
+    symbol: str
+    amount: Decimal
+    entry: Decimal
+    mark: Decimal | None
+    unrealized: Decimal | None
+    liquidation: Decimal | None  # the mark it is liquidated at, alone in the account; None: no mark, or never
+
+    @property
+    def distance(self) -> Decimal | None:
+        """How far the mark may move against it before liquidation, as a fraction of the mark."""
+        if self.liquidation is None or self.mark is None:
+            return None
+        return (self.mark - self.liquidation) / self.mark if self.amount > 0 else (self.liquidation - self.mark) / self.mark
+
+
+@dataclass(frozen=True, slots=True)
+class AccountMargin:
+    wallet: Decimal  # settle currency: deposits, fees, realized PnL and funding, unrealized not in
+    margin_balance: Decimal | None  # wallet + unrealized at the marks; None when a position has no mark
+    maintenance: Decimal | None
+    positions: tuple[PositionMargin, ...]
+
+    @property
+    def ratio(self) -> Decimal | None:
+        """Maintenance margin over margin balance: liquidation at 1; 0 when flat; None when unknown."""
+        if self.maintenance is None or self.margin_balance is None:
+            return None
+        if not self.maintenance:
+            return ZERO
+        return self.maintenance / self.margin_balance if self.margin_balance > 0 else Decimal(1)
+
+
+def account_margin(wallet: Decimal, positions: list[tuple[str, PositionState, Decimal | None]],
+                   maintenance_rate: Decimal) -> AccountMargin:
+    """A cross-margin account's figures from its wallet and its positions, each with its mark (None: no book)."""
+    lines = []
+    balance: Decimal | None = wallet
+    maintenance: Decimal | None = ZERO
+    for symbol, position, mark in positions:
+        if not position.amount:
+            continue
+        unrealized = None if mark is None else money(position.unrealized(mark))
+        held = None if mark is None else abs(position.amount) * mark * maintenance_rate
+        balance = None if balance is None or unrealized is None else balance + unrealized
+        maintenance = None if maintenance is None or held is None else maintenance + held
+        # wallet + a (P - e) = |a| P r  =>  P = (a e - wallet) / (a - |a| r); no positive P: never (a short
+        # whose wallet covers any rise is still liquidated, at the P the formula gives).
+        denominator = position.amount - abs(position.amount) * maintenance_rate
+        price = (position.amount * position.entry - wallet) / denominator if denominator else None
+        lines.append(PositionMargin(symbol, position.amount, money(position.entry), mark, unrealized,
+                                    None if price is None or price <= 0 else money(price)))
+    return AccountMargin(wallet, balance, maintenance, tuple(lines))

@@ -245,6 +245,17 @@ class RiskSection(_Section):
     # Relative to the config file's directory unless absolute (``Config.kill_switch_path``). "" would name the
     # directory itself, which exists.
     kill_switch_file: str = Field(default="arb.kill", min_length=1)
+    # A perpetual venue's margin ratio (maintenance / margin balance; liquidation at 1, arb/margin.py): an
+    # alert at the first, no new pairs or quotes there at the second.
+    margin_alert_ratio: Annotated[Decimal, BeforeValidator(_exact_decimal), Field(gt=0, lt=1, allow_inf_nan=False)] = Decimal("0.5")
+    margin_halt_ratio: Annotated[Decimal, BeforeValidator(_exact_decimal), Field(gt=0, lt=1, allow_inf_nan=False)] = Decimal("0.8")
+
+    @model_validator(mode="after")
+    def _alert_before_halt(self) -> RiskSection:
+        if self.margin_alert_ratio > self.margin_halt_ratio:
+            raise ValueError(f"margin_alert_ratio {self.margin_alert_ratio} is above margin_halt_ratio "
+                             f"{self.margin_halt_ratio}: the alert comes first")
+        return self
 
     @field_validator("kill_switch_file")
     @classmethod

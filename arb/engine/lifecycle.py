@@ -30,6 +30,7 @@ from arb.eventloop.simloop import run_simulation, running_simulation, time_held
 from arb.execution.executor import PairedExecutor
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate
+from arb.margin import AccountMargin
 from arb.marketdata.books import BookStore
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.timeline import count_events
@@ -227,6 +228,12 @@ class Engine:
         """Reconciled with the venues (what earlier runs left in flight), the executor, the start balances
         (strict: nothing trades on balances it could not read), the writer; live order connections kept warm."""
         risk = RiskGate(risk_limits(self.config), clock=self.clock.now, on_event=self.incidents_log.on_risk_event)
+
+        def on_margin(venue: str, reading: AccountMargin) -> None:  # a margin account's figures just read
+            if reading.ratio is not None:
+                risk.record_margin(venue, reading.ratio, _liquidation(reading))
+
+        self.state.on_margin = on_margin
         report = await reconcile(venues.venues, self.sessions, run_id, symbols=self.config.engine.symbols,
                                  since=datetime.now(UTC) - timedelta(days=1),
                                  forgetful=venues.forgetful())
@@ -371,7 +378,8 @@ class Engine:
                        balances=MappingProxyType(state.free),
                        stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
                        trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason,
-                       mode=self.mode, host=host, inventory=self.inventory, maker=self.maker_watch)
+                       mode=self.mode, host=host, inventory=self.inventory, maker=self.maker_watch,
+                       margin=MappingProxyType(state.margin))
 
     def _depletion(self, change: Depletion) -> None:
         """The inventory watch saw a direction become depleted or funded again: an incident, an alert."""
@@ -432,3 +440,12 @@ class Engine:
             "stale_resubscribes": dict(sorted(self.feeds.resubscribes.items())) if self.feeds is not None else {},
             "order_budget": self.venues.order_budget() if self.venues is not None else {},
         }
+
+
+def _liquidation(reading: AccountMargin) -> str:
+    """The nearest liquidation of a margin account's positions, for an alert's line."""
+    near = [p for p in reading.positions if p.distance is not None]
+    if not near:
+        return ""
+    p = min(near, key=lambda p: p.distance or 0)
+    return f"; {p.symbol} {p.amount.normalize():f} liquidated at {p.liquidation:.6g} ({p.distance:.1%} away)"

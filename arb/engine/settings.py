@@ -29,6 +29,8 @@ def risk_limits(config: Config) -> RiskLimits:
         max_consecutive_failures=r.max_consecutive_failures,
         cooldown=timedelta(seconds=r.failure_cooldown_s),
         kill_switch_file=config.kill_switch_path(),
+        margin_alert_ratio=r.margin_alert_ratio,
+        margin_halt_ratio=r.margin_halt_ratio,
     )
 
 

@@ -8,6 +8,7 @@ A refusal returns a short stable reason (stored in ``opportunities.reason``, Str
 - ``daily_loss_limit``             realized PnL since 00:00 UTC is at or below minus the limit
 - ``max_notional``                 the trade's worst-case notional is above the per-trade cap
 - ``max_exposure:<venue>:<asset>`` a one-sided fill would push unhedged exposure above the cap
+- ``margin_halt:<venue>``          the venue's margin ratio (``arb/margin.py``) is at or above ``margin_halt_ratio``
 
 Time comes from an injected clock (UTC-aware ``datetime``) so cool-downs and day boundaries are tested
 without waiting.
@@ -37,6 +38,10 @@ class RiskLimits:
     max_consecutive_failures: int = 3
     cooldown: timedelta = timedelta(seconds=60)
     kill_switch_file: Path | None = None
+    # A margin account's margin ratio (maintenance / margin balance; the venue liquidates at 1): told at
+    # ``margin_alert_ratio``, no new pairs or quotes there at ``margin_halt_ratio``.
+    margin_alert_ratio: Decimal = Decimal("0.5")
+    margin_halt_ratio: Decimal = Decimal("0.8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +63,7 @@ class _Breaker:
 class RiskEvent:
     """Something a trader is told about at once. ``kind``: ``breaker_open`` | ``halt`` (the executor stopped
     trading on an unresolved or unhedgeable pair) | ``kill_switch`` | ``kill_switch_cleared`` (its file was
-    removed: trading resumes) | ``daily_loss_limit`` | ``auth_failed``."""
+    removed: trading resumes) | ``daily_loss_limit`` | ``auth_failed`` | ``margin_alert`` | ``margin_halt``."""
 
     kind: str
     detail: str
@@ -86,6 +91,13 @@ class RiskState:
     breakers: dict[str, BreakerState]  # venues that failed since their last success
     auth_failed: frozenset[str]
     exposure: dict[tuple[str, str], Decimal]  # (venue, asset) -> signed unhedged base
+    margin: dict[str, Decimal] = field(default_factory=dict)  # margin account -> its last margin ratio
+    margin_halt_ratio: Decimal = Decimal("0.8")
+
+    @property
+    def margin_halted(self) -> list[str]:
+        """The margin accounts at or above the halt ratio: no new pairs or quotes there."""
+        return [venue for venue, ratio in self.margin.items() if ratio >= self.margin_halt_ratio]
 
     @property
     def daily_limit_reached(self) -> bool:
@@ -111,6 +123,7 @@ class RiskGate:
     _pnl_today: Decimal = Decimal(0)
     on_event: Callable[[RiskEvent], None] | None = None  # told of each RiskEvent as it happens
     _file_kill_seen: bool = False
+    _margin: dict[str, Decimal] = field(default_factory=dict)
 
     # -- inputs ---------------------------------------------------------------------------------
     def engage_kill_switch(self, reason: str = "operator") -> None:
@@ -157,6 +170,24 @@ class RiskGate:
 
         return release
 
+    def record_margin(self, venue: str, ratio: Decimal, detail: str = "") -> None:
+        """A margin account's margin ratio as last read; an alert when it rises through the alert ratio, a halt
+        of new pairs and quotes there while it is at or above the halt ratio (told when it gets there)."""
+        before = self._margin.get(venue, Decimal(0))
+        self._margin[venue] = ratio
+        for threshold, kind, action in ((self.limits.margin_alert_ratio, "margin_alert", "watch it"),
+                                        (self.limits.margin_halt_ratio, "margin_halt", "no new pairs or quotes there")):
+            if before < threshold <= ratio:
+                self._emit(RiskEvent(kind, f"{venue} margin ratio {ratio:.1%} (liquidation at 100%){detail}: {action}",
+                                     venue))
+            elif ratio < threshold <= before:
+                self._emit(RiskEvent(f"{kind}_cleared", f"{venue} margin ratio {ratio:.1%}: below {threshold:.0%} "
+                                     "again", venue))
+
+    def margin_blocked(self, venue: str) -> str | None:
+        ratio = self._margin.get(venue)
+        return f"margin_halt:{venue}" if ratio is not None and ratio >= self.limits.margin_halt_ratio else None
+
     def record_pnl(self, amount: Decimal) -> None:
         self._roll_day()
         limit = -self.limits.daily_loss_limit
@@ -183,7 +214,8 @@ class RiskGate:
             kill_switch=self.kill_reason is not None or self._kill_file_exists(), kill_reason=self.kill_reason,
             pnl_today=self._pnl_today if _day_of(now) == self._pnl_day else Decimal(0),
             daily_loss_limit=self.limits.daily_loss_limit, breakers=breakers,
-            auth_failed=frozenset(self._auth_failed), exposure=dict(sorted(dict(self._exposure).items())))
+            auth_failed=frozenset(self._auth_failed), exposure=dict(sorted(dict(self._exposure).items())),
+            margin=dict(sorted(self._margin.items())), margin_halt_ratio=self.limits.margin_halt_ratio)
 
     def _emit(self, event: RiskEvent) -> None:
         if self.on_event is not None:
@@ -238,7 +270,7 @@ class RiskGate:
         if self.kill_switch_engaged():
             return RiskDecision(False, "kill_switch")
         for venue in (buy_venue, sell_venue):
-            if (reason := self.venue_blocked(venue)) is not None:
+            if (reason := self.venue_blocked(venue) or self.margin_blocked(venue)) is not None:
                 return RiskDecision(False, reason)
         if self.pnl_today <= -self.limits.daily_loss_limit:
             return RiskDecision(False, "daily_loss_limit")

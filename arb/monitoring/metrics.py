@@ -194,6 +194,7 @@ class _Families(Collector):
         yield from _inventory(snap)
         yield from _order_budget(snap)
         yield from _maker(snap.get("maker") or [])
+        yield from _margin(snap.get("margin") or {})
         hist = HistogramMetricFamily("arb_hot_path_latency_seconds", "Book update to decision, per decision.")
         hist.add_metric([], *hot)
         yield hist
@@ -334,6 +335,29 @@ def _risk(snap: dict[str, Any]) -> Iterator[Metric]:
                             value=_float(risk["pnl_today"]))
     yield GaugeMetricFamily("arb_daily_loss_limit_quote", "The daily loss limit, a positive number.",
                             value=_float(risk["daily_loss_limit"]))
+
+
+def _margin(accounts: dict[str, Any]) -> Iterator[Metric]:
+    """Margin accounts (arb/margin.py, as the view's snapshot holds them): the ratio the risk gate halts on,
+    and per position its size, liquidation price and the distance to it."""
+    if not accounts:
+        return
+    ratio = GaugeMetricFamily("arb_margin_ratio", "Maintenance margin over margin balance (liquidation at 1).",
+                              labels=["venue"])
+    position = GaugeMetricFamily("arb_perp_position", "Signed base of a perpetual position.", labels=["venue", "symbol"])
+    liquidation = GaugeMetricFamily("arb_liquidation_price", "The mark a position is liquidated at.",
+                                    labels=["venue", "symbol"])
+    distance = GaugeMetricFamily("arb_liquidation_distance", "How far the mark may move against a position "
+                                 "before liquidation, a fraction of the mark.", labels=["venue", "symbol"])
+    for venue, account in sorted(accounts.items()):
+        if account["ratio"] is not None:
+            ratio.add_metric([venue], _float(account["ratio"]))
+        for p in account["positions"]:
+            position.add_metric([venue, p["symbol"]], _float(p["amount"]))
+            for family, key in ((liquidation, "liquidation"), (distance, "distance")):
+                if p[key] is not None:
+                    family.add_metric([venue, p["symbol"]], _float(p[key]))
+    yield from (ratio, position, liquidation, distance)
 
 
 _ROUTE = ["symbol", "maker_venue", "taker_venue"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 
 from arb.domain.venue import BalanceReport
 from arb.errors import VenueError
@@ -42,6 +43,7 @@ async def refresh_balances(venues: VenueSet, state: RunState, names: Iterable[st
         state.stale_balances.discard(name)
         state.free[name] = {asset: b.free for asset, b in reports.items()}
         state.balances[name] = venues.sizing_funds(name, state.free[name])
+        _read_margin(venues, state, name, reports)
         read[name] = reports
     return read
 
@@ -66,3 +68,19 @@ async def snapshot_balances(venues: VenueSet, state: RunState, writer: DecisionW
     rows = [repo.BalanceSnapshot(name, asset, b.free, b.used, b.total)
             for name in names if name in read for asset, b in sorted(read[name].items())]
     writer.add_balances(run_id, ts, rows, kind=kind, opportunity_id=opportunity_id)
+
+
+def _read_margin(venues: VenueSet, state: RunState, name: str, reports: dict[str, BalanceReport]) -> None:
+    """A margin account's figures from the wallet just read and its positions at the books' mids, kept in
+    ``state`` and told to ``state.on_margin``; nothing for a spot venue, or where positions are unknown."""
+    account = venues.margin.get(name)
+    if account is None:
+        return
+    settle = next(iter(sorted({settle for _, settle in account.markets.values()})))
+    wallet = reports[settle].total if settle in reports else Decimal(0)
+    reading = account.margin(name, wallet)
+    if reading is None:
+        return
+    state.margin[name] = reading
+    if state.on_margin is not None:
+        state.on_margin(name, reading)

@@ -310,11 +310,15 @@ class DecisionLoop:
         await desk.on_books(symbol)
 
     def quotes_pulled_for(self) -> str | None:
-        """Why no quote may rest now: the risk gate stops new trades (the kill switch, the daily loss limit)."""
+        """Why no quote may rest now: the risk gate stops new trades (the kill switch, a margin account at its
+        halt ratio, the daily loss limit)."""
         risk = self.trading.risk
         if risk.kill_switch_engaged():
             return "kill_switch"
-        return "daily_loss_limit" if risk.state().daily_limit_reached else None
+        state = risk.state()
+        if state.margin_halted:
+            return f"margin_halt:{state.margin_halted[0]}"
+        return "daily_loss_limit" if state.daily_limit_reached else None
 
     async def _cannot_trade(self, opp: Opportunity) -> str | None:
         """Why the run cannot trade this pair now, whatever the pair itself: these are the run's state, not

@@ -7,9 +7,11 @@ Both run on the run's one event loop, so nothing here needs a lock.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from arb.margin import AccountMargin
 from arb.runtime.trades import TradeLog
 
 
@@ -19,6 +21,10 @@ class RunState:
     # (``VenueSet.sizing_funds``). ``free`` is what the venue said, which the status view shows.
     balances: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     free: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # venue -> asset -> free, as read
+    # Margin accounts' figures at the last balance read (``arb/margin.py``), and who is told of each (the
+    # risk gate: alerts and the margin halt).
+    margin: dict[str, AccountMargin] = field(default_factory=dict)
+    on_margin: Callable[[str, AccountMargin], None] | None = None
     # Venues whose last balance read failed mid-run: their old numbers may be wrong, so no pair trades
     # there until a read succeeds (retried at each decision that needs them).
     stale_balances: set[str] = field(default_factory=set)

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from arb.display import Precision, money
 from arb.execution.risk import RiskState
+from arb.margin import AccountMargin
 from arb.positions import equity, unrealized_total
 from arb.runtime.trades import TradeRecord
 from arb.runtime.view import RunView, maker_rows
@@ -189,11 +190,26 @@ class StatusReporter:
             out.append(("equity", ", ".join(
                 f"{'unknown (no mark)' if v is None else money(v, pnl)} {q}"
                 for q, v in sorted(equity(view.funnel.realized_pnl, unrealized, quotes).items()))))
+        for venue, m in sorted((getattr(view, "margin", None) or {}).items()):
+            out.append(("margin", self._margin_text(venue, m)))
         watch = getattr(view, "inventory", None)
         if watch is not None and watch.depleted:
             out.append(("DEPLETED", ", ".join(f"{d.venue} {d.asset} {money(d.balance, self.precision.asset(d.asset, d.venue))} "
                                               f"({d.side}s of {d.symbol})" for _, d in sorted(watch.depleted.items()))))
         return out
+
+    def _margin_text(self, venue: str, m: AccountMargin) -> str:
+        """``perp 0.7% of margin (liquidation at 100%); ETH/USDT 6.804 at 2681.47, liquidated at 1229.9 (54.1%
+        away)``: a margin account's ratio and each position's distance to liquidation (``arb/margin.py``)."""
+        ratio = "unknown (no mark)" if m.ratio is None else f"{m.ratio:.1%}"
+        parts = [f"{venue} ratio {ratio} (liquidation at 100%)"]
+        for p in m.positions:
+            base = p.symbol.split("/")[0]
+            where = ("no liquidation price" if p.liquidation is None or p.distance is None else
+                     f"liquidated at {money(p.liquidation, self.precision.price(p.symbol))} ({p.distance:.1%} away)")
+            parts.append(f"{p.symbol} {money(p.amount, self.precision.asset(base, venue))} at "
+                         f"{money(p.entry, self.precision.price(p.symbol))}, {where}")
+        return "; ".join(parts)
 
     def _balances(self) -> list[tuple[str, str]]:
         """Free balances per venue as last read: ``("gate", "LINK 200 USDT 5000")``; a venue whose last read
@@ -302,6 +318,7 @@ def _risk_text(risk: RiskState, places: int) -> str:
     stops += [f"breaker {venue} {b.state} ({b.failures} failures)" for venue, b in risk.breakers.items()
               if b.state != "closed"]
     stops += [f"auth failed {venue}" for venue in sorted(risk.auth_failed)]
+    stops += [f"MARGIN HALT {venue}" for venue in risk.margin_halted]
     daily = f"daily {money(risk.pnl_today, places)} / limit {money(-risk.daily_loss_limit, places)}"
     if risk.daily_limit_reached:
         stops.append("DAILY LOSS LIMIT")

@@ -35,7 +35,7 @@ from arb.domain.market import MarketKind, MarketRules, Symbol
 from arb.domain.market_names import MarketNames
 from arb.domain.venue import FundingReport, Venue
 from arb.eventloop.clock import MarketClock, WallClock
-from arb.margin import buying_power
+from arb.margin import AccountMargin, PositionState, account_margin, buying_power
 from arb.marketdata.books import BookStore
 from arb.positions import mid
 from arb.runtime.arrival import MarketArrival
@@ -43,7 +43,7 @@ from arb.venues.adapter import SandboxLink, VenueRef
 from arb.venues.guard import BudgetedVenue
 from arb.venues.latent import Latency, LatentVenue
 from arb.venues.live import LiveVenue
-from arb.venues.paper.venue import EPOCH, MS, PaperConfig, PaperVenue
+from arb.venues.paper.venue import ACCOUNT, EPOCH, MS, PaperConfig, PaperVenue
 from arb.venues.registry import order_budget, ref_for
 from arb.venues.renamed import RenamedVenue
 from arb.venues.throttle import OrderBudget
@@ -71,6 +71,18 @@ class MarginAccount:
     markets: dict[str, tuple[str, str]]
     books: BookStore
     rules: Callable[[str], MarketRules]
+    maintenance_rate: Decimal
+    # The positions as the account holds them (engine symbol -> position): a paper venue's matcher; None for a
+    # live venue (its positions are not read yet).
+    positions: Callable[[], dict[str, PositionState]] | None = None
+
+    def margin(self, name: str, wallet: Decimal) -> AccountMargin | None:
+        """The account's margin figures now, its positions at its books' mids (None: positions unknown)."""
+        if self.positions is None:
+            return None
+        held = self.positions()
+        return account_margin(wallet, [(symbol, held[symbol], mid(*_top(self.books, name, symbol)))
+                                       for symbol in self.markets if symbol in held], self.maintenance_rate)
 
 
 @dataclass
@@ -207,17 +219,28 @@ async def open_venues(
                         streaming = ref.adapter.fill_stream(venue, name, [names.market(s) for s in quoted])
                         venue, out.fill_streams[name] = streaming.venue, streaming.run
             out.venues[name] = _renamed(config, name, venue)
-            if derivative_venue(config, name):
+            names = config.venue_markets(name)
+            if any(out.venues[name].market_rules(s).kind.derivative for s in names.symbols):  # live: ccxt's say
                 section = config.venues[name]
-                symbols = config.venue_markets(name).symbols
                 out.margin[name] = MarginAccount(
                     section.leverage, max(section.taker_fee, section.maker_fee or section.taker_fee),
-                    {s: (Symbol.parse(s).base, Symbol.parse(s).quote) for s in symbols}, books,
-                    out.venues[name].market_rules)
+                    {s: (Symbol.parse(s).base, Symbol.parse(s).quote) for s in names.symbols}, books,
+                    out.venues[name].market_rules, section.maintenance_margin,
+                    functools.partial(_paper_positions, paper, names) if kind == "paper" else None)
     except BaseException:
         await out.close()
         raise
     return out
+
+
+def _paper_positions(paper: PaperVenue, names: MarketNames) -> dict[str, PositionState]:
+    """A paper venue's positions, under the engine's symbols."""
+    return {symbol: paper.matcher.position(ACCOUNT, names.market(symbol)) for symbol in names.symbols}
+
+
+def _top(books: BookStore, name: str, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+    book = books.book(name, symbol)
+    return book.best_bid(), book.best_ask()
 
 
 def _live_inside(venue: Venue) -> LiveVenue | None:

@@ -51,7 +51,13 @@ and ``equity`` (realized + unrealized, per quote currency; None where a position
 module's figures. ``inventory`` is the depletion watch's (``runtime/depletion.py``; ``seconds`` None: the
 balance did not fall over the window). ``maker`` (None for a run without maker symbols) is each maker route's
 quoting figures as the maker watch last read them (``runtime/maker_watch.py``: ``store/maker_views.py``'s, the
-run summary's maker lines) and its quotes resting; ``fill_to_hedge_ms`` and ``unhedged_ms`` None before a pair.
+run summary's maker lines) and its quotes resting; ``fill_to_hedge_ms`` and ``unhedged_ms`` None before a pair. ``margin`` is each margin account's figures at its last
+balance read (``arb/margin.py``: wallet, margin balance, maintenance, ratio, and per position its entry, mark,
+unrealized PnL, liquidation price and distance; ``{}`` without perpetuals)::
+
+    "margin": {"perp": {"wallet": "9996.1", "margin_balance": "9995.5", "maintenance": "72.9", "ratio": "0.0073",
+               "positions": [{"symbol": "ETH/USDT", "amount": "6.804", "entry": "2681.47", "mark": "2681.38",
+                              "unrealized": "-0.57", "liquidation": "1229.9", "distance": "0.54"}]}}
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ from typing import Any
 
 from arb.eventloop.clock import MarketClock, WallClock
 from arb.execution.risk import RiskState
+from arb.margin import AccountMargin
 from arb.marketdata.book import OrderBook
 from arb.positions import Position, equity, mid, open_positions, unrealized_total
 from arb.runtime.depletion import InventoryWatch
@@ -94,6 +101,7 @@ class RunView:
     host: str | None = None  # the machine the run is on
     inventory: InventoryWatch | None = None  # venues that cannot fund max_size, time to empty
     maker: MakerWatch | None = None  # a maker run's quoting figures, as last read from the store
+    margin: Mapping[str, AccountMargin] | None = None  # margin accounts' figures at the last balance read
 
     def positions(self) -> list[Position]:
         """The open positions of the settled pairs, valued at each book's mid now."""
@@ -130,6 +138,7 @@ class RunView:
             **self._money(),
             "inventory": self.inventory.snapshot() if self.inventory is not None else None,
             "maker": maker_rows(self.maker.latest) if self.maker is not None and self.maker.latest else None,
+            "margin": {venue: margin_row(m) for venue, m in sorted((self.margin or {}).items())},
         }
 
     def _money(self) -> dict[str, Any]:
@@ -214,3 +223,13 @@ def _maybe(value: Decimal | None) -> str | None:
 
 def _iso(at: datetime) -> str:
     return at.isoformat()
+
+
+def margin_row(m: AccountMargin) -> dict[str, Any]:
+    """One margin account's figures (``arb/margin.py``) as the snapshot holds them."""
+    return {"wallet": _exact(m.wallet), "margin_balance": _maybe(m.margin_balance),
+            "maintenance": _maybe(m.maintenance), "ratio": _maybe(m.ratio),
+            "positions": [{"symbol": p.symbol, "amount": _exact(p.amount), "entry": _exact(p.entry),
+                           "mark": _maybe(p.mark), "unrealized": _maybe(p.unrealized),
+                           "liquidation": _maybe(p.liquidation), "distance": _maybe(p.distance)}
+                          for p in m.positions]}

@@ -183,3 +183,30 @@ def datetime_ms(value: str) -> int:
     from datetime import UTC, datetime
     when = datetime.fromisoformat(value)
     return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
+def test_a_margin_account_at_its_halt_ratio_stops_quoting_and_says_so(
+        eth_capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 1,000 USDT at 20x on the perpetual: the basis the run builds raises the margin ratio (maintenance 0.4% of
+    # the notional over the margin balance) about 1.07% per ETH held, through the alert (2%) and the halt (4%).
+    config = eth_config(tmp_path, eth_capture)
+    config.write_text(config.read_text()
+                      .replace('balances = { USDT = "10000" }\nleverage = "5"', 'balances = { USDT = "1000" }\nleverage = "20"')
+                      .replace("[risk]\n", '[risk]\nmargin_alert_ratio = "0.02"\nmargin_halt_ratio = "0.04"\n'))
+    db = f"sqlite:///{tmp_path / 'margin.db'}"
+    assert main(["run", "--config", str(config), "--db", db]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(create_engine(db).connect().execute(text("SELECT summary FROM runs")).scalar_one())
+    incidents = {i["kind"]: i for i in summary["incidents"]}
+    assert {"margin_alert", "margin_halt"} <= set(incidents), summary["incidents"]
+    assert incidents["margin_alert"]["started_at"] < incidents["margin_halt"]["started_at"]
+    assert "perp margin ratio 4.0%" in incidents["margin_halt"]["detail"] and "liquidated at" in out
+    [perp] = [h for h in summary["holdings"]["held"] if h["linear"]]
+    # The halt's ratio is 4% at ~3.7 ETH: no quote went out after it, so the position stops there (one quote's
+    # fills at most beyond it), where the same run without the halt builds 6.8 ETH.
+    assert F(3) < F(perp["amount"]) < F("3.75"), perp
+    with create_engine(db).connect() as c:
+        quoted = [datetime_ms(t) for (t,) in c.execute(text("SELECT created_at FROM orders WHERE purpose = 'quote'"))]
+    halt = incidents["margin_halt"]
+    ended = datetime_ms(halt["ended_at"]) if halt["ended_at"] else None
+    assert not [t for t in quoted if datetime_ms(halt["started_at"]) < t and (ended is None or t < ended)]
