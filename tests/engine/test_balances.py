@@ -14,7 +14,6 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -28,6 +27,7 @@ from arb.eventloop.clock import WallClock
 from arb.marketdata.capture import read_capture
 from arb.runtime.balances import snapshot_balances
 from arb.runtime.state import RunState
+from arb.runtime.venues import VenueSet
 from arb.store import repo
 from arb.store.db import make_engine, make_session_factory
 from arb.store.models import Balance, Opportunity
@@ -116,7 +116,7 @@ async def test_a_failed_balance_read_after_a_pair_is_a_counted_gap_not_the_end_o
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     state = RunState()
-    venues: Any = SimpleNamespace(venues={"gate": Up(), "htx": Down()}, sizing_funds=lambda name, free: free)
+    venues = VenueSet(venues={"gate": Up(), "htx": Down()})  # two spot venues: no margin account
     queue: Any = Queue()
     with caplog.at_level(logging.WARNING, logger="arb.engine"):
         await snapshot_balances(venues, state, queue, WallClock().now, 1, "after_pair", ("gate", "htx"),
