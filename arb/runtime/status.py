@@ -205,7 +205,7 @@ class StatusReporter:
         parts = [f"{venue} ratio {ratio} (liquidation at 100%)"]
         for p in m.positions:
             base = p.symbol.split("/")[0]
-            where = ("no liquidation price" if p.liquidation is None or p.distance is None else
+            where = ("no mark" if p.mark is None else "the wallet covers any fall" if p.liquidation is None else
                      f"liquidated at {money(p.liquidation, self.precision.price(p.symbol))} ({p.distance:.1%} away)")
             parts.append(f"{p.symbol} {money(p.amount, self.precision.asset(base, venue))} at "
                          f"{money(p.entry, self.precision.price(p.symbol))}, {where}")

@@ -25,7 +25,7 @@ from arb.marketdata.capture.events import (
     Level,
     TradeSide,
 )
-from arb.marketdata.capture.parse import checked_trade, parse_event
+from arb.marketdata.capture.parse import checked_funding, checked_trade, parse_event
 from arb.marketdata.capture.reader import (
     EMPTY,
     MAX_LINE,
@@ -38,7 +38,7 @@ from arb.marketdata.capture.writer import CaptureWriter, RefusedEvent, checked_l
 
 __all__ = [
     "EMPTY", "MAX_LINE", "UNREADABLE", "CaptureEvent", "CaptureFunding", "CaptureLine", "CaptureTrade", "CaptureWriter", "EventType",
-    "Level", "RefusedEvent", "TradeSide", "bounded_lines", "check_not_empty", "checked_line", "checked_trade",
+    "Level", "RefusedEvent", "TradeSide", "bounded_lines", "check_not_empty", "checked_funding", "checked_line", "checked_trade",
     "parse_event", "read_capture",
 ]
 

@@ -133,6 +133,16 @@ def _funding_problem(ts: object, venue: object, symbol: object, mark: object, ra
     return None
 
 
+def checked_funding(ts: int, venue: str, symbol: str, mark: str, rate: str, funding_ts: int,
+                    index: str | None = None, exchange_ts: int | None = None) -> CaptureFunding:
+    """A :class:`CaptureFunding` from outside input (a converter's, a feed's), checked by the reader's own
+    rule; ``ValueError`` naming the problem when the reader would refuse the line."""
+    problem = _funding_problem(ts, venue, symbol, mark, rate, funding_ts, index, exchange_ts)
+    if problem is not None:
+        raise ValueError(problem)
+    return CaptureFunding(ts, venue, symbol, mark, rate, funding_ts, index, exchange_ts)
+
+
 def _is_int(value: object) -> bool:
     # bool is an int subclass; true/false is not a timestamp.
     return isinstance(value, int) and not isinstance(value, bool)

@@ -43,7 +43,7 @@ from arb.marketdata.convert import (
 from arb.marketdata.diffsync import DiffSync
 from arb.venues.binance.markets import COINM, MARKETS, SPOT, USDM, BinanceMarket, market_of, split_symbol
 from arb.venues.binance.sync import book_sync, on_depth_snapshot, on_depth_update
-from arb.venues.binance.trades import trade_of
+from arb.venues.binance.trades import funding_of, trade_of
 
 
 @dataclass(slots=True)
@@ -57,6 +57,7 @@ class ConvertStats:
     snapshots: int = 0  # snapshot lines
     trades: int = 0  # trades of the symbol written (when asked for)
     other_trades: int = 0  # trades of another symbol, passed over
+    funding: int = 0  # a perpetual's mark price updates written as funding lines (when trades are asked for)
     sync: DiffSync | None = field(default=None, repr=False)
 
     @property
@@ -86,6 +87,8 @@ class ConvertStats:
             text += f"; {self.trades} trades"
             if self.other_trades:
                 text += f" (passed over {self.other_trades} of other symbols)"
+        if self.funding:
+            text += f"; {self.funding} funding lines (mark price and rate)"
         return text
 
 
@@ -147,14 +150,21 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
         wanted = found.venue_id(stats.symbol)
 
     def take_trade(line_no: int, ts: int, data: dict[str, Any]) -> None:
+        """A trade, or a perpetual's mark price and funding rate (``markPriceUpdate``): the tape's lines."""
+        funding = data.get("e") == "markPriceUpdate"
         if str(data.get("s", "")).upper() != wanted:
-            stats.other_trades += 1
+            stats.other_trades += not funding
             return
         try:
-            out.append(trade_of(data, ts, stats.venue, stats.symbol))
+            out.append(funding_of(data, ts, stats.venue, stats.symbol) if funding
+                       else trade_of(data, ts, stats.venue, stats.symbol))
         except (KeyError, ValueError) as exc:
-            raise CaptureFormatError(source, line_no, f"a malformed trade: {type(exc).__name__}: {exc}") from None
-        stats.trades += 1
+            what = "mark price update" if funding else "trade"
+            raise CaptureFormatError(source, line_no, f"a malformed {what}: {type(exc).__name__}: {exc}") from None
+        if funding:
+            stats.funding += 1
+        else:
+            stats.trades += 1
 
     def start(found: BinanceMarket, line_no: int, what: str) -> DiffSync:
         if chosen is not None and found is not chosen:
@@ -210,7 +220,7 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
                     on_depth_update(sync, data, ts, found.futures)
                     stats.updates += 1
                     last_ts = ts
-                elif kind == "trade" and trades:
+                elif kind in ("trade", "markPriceUpdate") and trades:
                     if wanted:
                         take_trade(line_no, ts, data)
                     else:

@@ -1,4 +1,5 @@
-"""Binance's public trades (the ``<symbol>@trade`` stream of spot, USD-M and COIN-M) as capture trades.
+"""Binance's public trades (the ``<symbol>@trade`` stream of spot, USD-M and COIN-M) as capture trades, and a
+perpetual's mark price and funding rate (``<symbol>@markPrice@1s``) as capture funding lines.
 
 One ``trade`` event is one trade: ``t`` its id, ``p`` and ``q`` its price and amount (on COIN-M in
 contracts, as the book's sizes), ``T`` its time. Binance does not say which side took; it says whether the
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from arb.marketdata.capture import CaptureTrade, checked_trade
+from arb.marketdata.capture import CaptureFunding, CaptureTrade, checked_funding, checked_trade
 
 
 def trade_of(data: Mapping[str, Any], ts: int, venue: str, symbol: str) -> CaptureTrade:
@@ -25,3 +26,10 @@ def trade_of(data: Mapping[str, Any], ts: int, venue: str, symbol: str) -> Captu
         raise ValueError(f"trade id 't' must be an integer, got {trade_id!r:.40}")
     return checked_trade(ts, venue, symbol, data["p"], data["q"], "sell" if buyer_made else "buy", str(trade_id),
                          data.get("T"))
+
+
+def funding_of(data: Mapping[str, Any], ts: int, venue: str, symbol: str) -> CaptureFunding:
+    """The capture funding line of one ``markPriceUpdate`` event received at ``ts`` (ms): ``p`` the mark,
+    ``r`` the funding rate for ``T``, the next funding time, ``i`` the index, ``E`` the event time.
+    ``KeyError`` for a missing field, ``ValueError`` for one the capture format would refuse."""
+    return checked_funding(ts, venue, symbol, data["p"], data["r"], data["T"], data.get("i"), data.get("E"))
