@@ -16,7 +16,11 @@ to every venue's holdings, so the figure a trader reads is what the desk is wort
   close what is held gives no unwind value (None), never a partial one.
 
 ``equity_at_mark`` and ``equity_at_unwind`` (per quote currency) are the quote-currency changes plus those
-values. Assets that are neither a traded market's base nor a quote (a fee token) are listed in ``unvalued``.
+values. ``realized`` is what **closed**: the quote-currency changes with what is still held put back at its
+average cost (each spot market's change and each position run through ``arb.margin.apply_fill``), so
+``equity_at_mark = realized + unrealized`` of what is held. A spot-perpetual basis has realized only its
+fees (and funding) until it is unwound; a pair's own ``realized_pnl`` (``arb/accounting.py``) counts its
+entry spread, the figure the run's pairs are settled by. Assets that are neither a traded market's base nor a quote (a fee token) are listed in ``unvalued``.
 A run holding a linear position against an opposite spot change of the same base holds a **basis**
 (:attr:`Valuation.basis`): what the summary says in one line, with what unwinding it costs.
 
@@ -60,7 +64,7 @@ class Held:
     symbol: str
     linear: bool
     amount: Decimal  # base: > 0 held long (bought more than sold)
-    entry: Decimal | None  # a position's average entry, to 1e-12 (None for spot)
+    entry: Decimal | None  # its average cost (a position's entry), to 1e-12; None: unknown
     mark: Decimal | None  # the venue's mid at the end
     at_mark: Decimal | None  # spot: amount x mark; a position: its unrealized PnL at the mark
     at_unwind: Decimal | None  # spot: what closing it gets (< 0: what buying back costs); a position: its PnL closed there
@@ -79,6 +83,9 @@ class Valuation:
     equity_at_mark: dict[str, Decimal | None]
     equity_at_unwind: dict[str, Decimal | None]
     funding: dict[str, Decimal] = dataclasses.field(default_factory=dict)  # currency -> received (< 0: paid), in cash
+    # What closed, per quote currency: reductions' realized PnL, fees and funding; what is held is open.
+    # ``equity_at_mark = realized + unrealized`` of what is held. None where a held change has no known cost.
+    realized: dict[str, Decimal | None] = dataclasses.field(default_factory=dict)
 
     @property
     def positions(self) -> list[Held]:
@@ -113,11 +120,15 @@ def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], fund
     changes = implied_changes(fills, funding)
     markets: dict[tuple[str, str], bool] = {}  # (venue, symbol) -> linear, in first-fill order
     positions: dict[tuple[str, str], PositionState] = {}
+    spot: dict[tuple[str, str], PositionState] = {}  # each spot market's base change, at its average cost
     for fill in fills:
-        markets.setdefault((fill.venue, fill.symbol), fill.linear)
-        if fill.linear:
-            key = (fill.venue, fill.symbol)
-            positions[key] = apply_fill(positions.get(key, PositionState()), fill.side, fill.price, fill.amount)[0]
+        key = (fill.venue, fill.symbol)
+        markets.setdefault(key, fill.linear)
+        ledger = positions if fill.linear else spot
+        ledger[key] = apply_fill(ledger.get(key, PositionState()), fill.side, fill.price, fill.amount)[0]
+        if not fill.linear and fill.fee_currency == fill.symbol.partition("/")[0] and fill.fee:
+            # A fee taken in base leaves less base at the same cost: what it was worth is spent, not realized.
+            ledger[key] = PositionState(ledger[key].amount - fill.fee, ledger[key].entry)
     quotes = {symbol.partition("/")[2] for _, symbol in markets}
     base_market = {}  # (venue, base asset) -> the symbol whose book values it
     for venue, symbol in markets:
@@ -133,7 +144,10 @@ def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], fund
         elif (venue, asset) in base_market:
             symbol = base_market[(venue, asset)]
             if change:
-                held.append(_spot(venue, symbol, change, books.get((venue, symbol))))
+                ledger = spot.get((venue, symbol))
+                # Its cost: the market's average, when that market holds all of the asset's change here.
+                cost = ledger.entry if ledger is not None and ledger.amount == change else None
+                held.append(_spot(venue, symbol, change, cost, books.get((venue, symbol))))
         elif change:
             unvalued[(venue, asset)] = change
     for (venue, symbol), position in sorted(positions.items()):
@@ -142,20 +156,25 @@ def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], fund
 
     at_mark: dict[str, Decimal | None] = dict(cash)
     at_unwind: dict[str, Decimal | None] = dict(cash)
+    # What closed: the cash change with what is still held put back at its cost (a position's cost is in no
+    # cash: it realizes only as it reduces). The rest of the equity is the unrealized PnL of what is held.
+    realized: dict[str, Decimal | None] = dict(cash)
     for h in held:
         quote = h.symbol.partition("/")[2]
-        for totals, value in ((at_mark, h.at_mark), (at_unwind, h.at_unwind)):
+        at_cost = ZERO if h.linear else None if h.entry is None else h.amount * h.entry
+        for totals, value in ((at_mark, h.at_mark), (at_unwind, h.at_unwind), (realized, at_cost)):
             current = totals[quote]
             totals[quote] = None if current is None or value is None else current + value
     return Valuation({q: money(v) for q, v in cash.items()}, held, unvalued,
                      {q: None if v is None else money(v) for q, v in at_mark.items()},
-                     {q: None if v is None else money(v) for q, v in at_unwind.items()})
+                     {q: None if v is None else money(v) for q, v in at_unwind.items()},
+                     realized={q: None if v is None else money(v) for q, v in realized.items()})
 
 
-def _spot(venue: str, symbol: str, amount: Decimal, book: EndBook | None) -> Held:
+def _spot(venue: str, symbol: str, amount: Decimal, cost: Decimal | None, book: EndBook | None) -> Held:
     mark = None if book is None else mid(_best(book.bids), _best(book.asks))
     unwind = None if book is None else _close(amount, book)
-    return Held(venue, symbol, False, amount, None, mark, None if mark is None else money(amount * mark),
+    return Held(venue, symbol, False, amount, None if cost is None else money(cost), mark, None if mark is None else money(amount * mark),
                 None if unwind is None else money(unwind), None if book is None else book.stale_ms)
 
 

@@ -119,12 +119,15 @@ def _holdings(run: Run, precision: Precision) -> list[Section]:
     for currency, value in h["cash"].items():
         body.append(["", "", f"cash {currency}", None, None, None, figure(Decimal(value), precision.pnl()),
                      figure(Decimal(value), precision.pnl())])
+    for currency, value in (h.get("realized") or {}).items():
+        closed = figure(None if value is None else Decimal(value), precision.pnl())
+        body.append(["", "", f"realized (closed) {currency}", None, None, None, closed, closed])
     equity = [(q, h["equity_at_mark"][q], h["equity_at_unwind"][q]) for q in h["equity_at_mark"]]
     totals: list[Cell] = ["EQUITY CHANGE", ", ".join(q for q, _, _ in equity), "", None, None, None,
                           *[figure(None if v is None else Decimal(v), precision.pnl())
                             for v in (equity[0][1], equity[0][2])]] if equity else None
     title = ("Holdings at the run's end (it traded a perpetual): each venue's change, at the mid and closed into "
-             "the end books (cash includes the funding row)")
+             "the end books (cash includes the funding row; realized (closed) is part of the equity, not added to it)")
     return [Section("holdings", title, ("venue", "symbol", "what", "amount", "entry", "mark", "at_mark",
                                         "at_unwind"), body, totals)]
 

@@ -102,6 +102,7 @@ def holdings_row(v: Valuation, *, funding_payments: int) -> dict[str, Any]:
                   "mark": h.mark, "at_mark": h.at_mark, "at_unwind": h.at_unwind, "stale_ms": h.stale_ms}
                  for h in v.held],
         "unvalued": {f"{venue} {asset}": amount for (venue, asset), amount in v.unvalued.items()},
+        "realized": v.realized,
         "equity_at_mark": v.equity_at_mark,
         "equity_at_unwind": v.equity_at_unwind,
         "basis": [{"base": position.base, "spot_venue": spot.venue, "spot": spot.amount,
@@ -162,10 +163,11 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
         lines.append(f"OPEN POSITION           {p['venue']} {money(p['amount'], precision.asset(base, p['venue']))} {base} "
                      f"at cost {money(p['cost'], precision.price(p['symbol']))}: {value} "
                      "(not in realized pnl)")
-    for quote, value in equity(summary["realized_pnl"], summary.get("unrealized_pnl") or {}).items():
-        lines.append(f"equity (realized + unrealized) {'unknown (no mark)' if value is None else money(value, pnl)} {quote}")
-    if summary.get("holdings"):
+    if summary.get("holdings"):  # a perpetual traded: the desk's equity is the holdings' (one figure, not two)
         lines += _holdings_lines(summary["holdings"], precision)
+    else:
+        for quote, value in equity(summary["realized_pnl"], summary.get("unrealized_pnl") or {}).items():
+            lines.append(f"equity (realized + unrealized) {'unknown (no mark)' if value is None else money(value, pnl)} {quote}")
     lines += [
         f"orders                  {summary['orders']} {summary['orders_by_status']}",
         f"fills                   {summary['fills']}",
@@ -231,6 +233,9 @@ def _holdings_lines(h: dict[str, Any], precision: Precision) -> list[str]:
                          f"{money(b['spot'], precision.asset(b['base'], b['spot_venue']))}, {b['perp_venue']} "
                          f"{money(b['perp'], precision.asset(b['base'], b['perp_venue']))} still held (realized "
                          f"pnl counts the pairs' entry spread, not this basis): {cost}")
+        closed = h["realized"].get(quote)
+        lines.append(f"realized (closed)       {'unknown (a cost unknown)' if closed is None else money(closed, pnl)} "
+                     f"{quote} (what closed: reductions, fees, funding; what is held is open)")
         lines.append(f"equity change at mark   {'unknown (no mark)' if at_mark is None else money(at_mark, pnl)} "
                      f"{quote} (every venue's holdings change at its book's mid)")
         lines.append(f"equity change at unwind {'unknown (a book too thin)' if at_unwind is None else money(at_unwind, pnl)} "

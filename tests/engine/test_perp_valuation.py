@@ -87,12 +87,19 @@ def test_a_spot_perp_maker_run_shows_its_position_basis_and_equity_at_unwind(
 
     # The recomputation: cash per fill, the perpetual as a plain average-cost position.
     cash, spot_eth, position, entry = F(0), F(0), F(0), F(0)
+    spot_cost = F(0)  # the average cost of spot's base change (what closing it against its own fills realized)
     for venue, side, price, amount, fee, fee_currency in fills:
         price, amount, fee = F(price), F(amount), F(fee)
         sign = 1 if side == "buy" else -1
         if venue == "spot":
             cash -= sign * price * amount
+            if spot_eth == 0 or (spot_eth > 0) == (sign > 0):
+                spot_cost = (abs(spot_eth) * spot_cost + amount * price) / (abs(spot_eth) + amount)
+            elif amount > abs(spot_eth):
+                spot_cost = price  # flipped: what is left was bought (or sold) at this fill
             spot_eth += sign * amount
+            if spot_eth == 0:
+                spot_cost = F(0)
             if fee_currency == "ETH":
                 spot_eth -= fee
             else:
@@ -118,6 +125,13 @@ def test_a_spot_perp_maker_run_shows_its_position_basis_and_equity_at_unwind(
     assert F(held["perp"]["amount"]) == position and held["perp"]["linear"]
     assert F(held["spot"]["amount"]) == spot_eth
     assert abs(F(holdings["equity_at_unwind"]["USDT"]) - unwind) < F(1, 10**9), (holdings, float(unwind))
+    # What closed: the cash change with spot's change put back at its average cost (the position's cost is
+    # in no cash); the rest of the equity at mark is what is held, unrealized.
+    assert abs(F(holdings["realized"]["USDT"]) - (cash + spot_eth * spot_cost)) < F(1, 10**9)
+    marks = {h["venue"]: F(h["mark"]) for h in holdings["held"]}
+    unrealized = spot_eth * (marks["spot"] - spot_cost) + position * (marks["perp"] - entry)
+    assert abs(F(holdings["equity_at_mark"]["USDT"]) - F(holdings["realized"]["USDT"]) - unrealized) < F(1, 10**9)
+    assert F(holdings["realized"]["USDT"]) < 0 < F(summary["realized_pnl"])  # fees closed; the entry spread did not
     assert [(b["base"], b["spot_venue"], F(b["spot"]), b["perp_venue"], F(b["perp"])) for b in holdings["basis"]] == [
         ("ETH", "spot", spot_eth, "perp", position)]
     assert "BASIS POSITION          ETH: spot" in out and "POSITION                perp ETH/USDT" in out
@@ -125,7 +139,8 @@ def test_a_spot_perp_maker_run_shows_its_position_basis_and_equity_at_unwind(
     # The README's "Perpetuals" section shows this run's lines, as printed.
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     shown = readme.split("\n## Perpetuals\n", 1)[1].split("```", 2)[1].strip().splitlines()
-    assert len(shown) == 4 and all(line in out.splitlines() for line in shown), (shown, out)
+    assert len(shown) == 5 and all(line in out.splitlines() for line in shown), (shown, out)
+    assert "equity (realized + unrealized)" not in out  # one equity figure: the holdings' lines
     assert "140 pairs realize 3.80 USDT" in readme and "realized pnl            3.795685" in out
 
 
