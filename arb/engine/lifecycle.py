@@ -45,18 +45,19 @@ from arb.runtime.funnel import Funnel
 from arb.runtime.incidents import IncidentLog
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.logs import RUN_ID
-from arb.runtime.maker_watch import MakerWatch
 from arb.runtime.preflight import preflight
 from arb.runtime.quoting import QuotingDesk
 from arb.runtime.state import RunState
 from arb.runtime.status import RunView, StatusReporter
+from arb.runtime.store_watch import StoreWatch
+from arb.runtime.summary import read_holdings
 from arb.runtime.supervisor import Supervisor
 from arb.runtime.venues import VenueSet, open_venues
 from arb.runtime.writer import DecisionWriter
 from arb.store import repo
 from arb.store.lease import Lease
 from arb.store.lease import acquire as acquire_lease
-from arb.store.maker_views import read_maker_now
+from arb.store.maker_views import MakerNow, read_maker_now
 from arb.valuation import EndBook
 
 # The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
@@ -114,7 +115,8 @@ class Engine:
         self.inventory: InventoryWatch | None = None  # built with the venues
         # A maker run's quoting figures for the live surfaces, read from the store (None: no maker symbol,
         # or no live surface to show them).
-        self.maker_watch: MakerWatch | None = None
+        self.maker_watch: StoreWatch[MakerNow] | None = None
+        self.holdings_watch: StoreWatch[dict[str, Any] | None] | None = None
         self._ended = False
         self._db: RunDatabase | None = None
 
@@ -260,11 +262,16 @@ class Engine:
                                         self.venues.venues,
                                         size_keys={s: "quote_size" for s in self.config.maker_symbols})
         monitoring = self.config.monitoring
-        if self.config.maker_symbols and (self.status.mode != "off" or monitoring.metrics_port is not None
-                                          or monitoring.dashboard_port is not None):
-            self.maker_watch = MakerWatch(partial(read_maker_now, self.sessions, run_id))
+        shown = self.status.mode != "off" or monitoring.metrics_port is not None or monitoring.dashboard_port is not None
+        if self.config.maker_symbols and shown:
+            self.maker_watch = StoreWatch("maker figures", lambda: partial(read_maker_now, self.sessions, run_id))
             self.maker_watch.read_now()
             self.supervisor.spawn("maker-watch", self.maker_watch.run)
+        if self.venues.margin and shown:  # a perpetual traded: the desk's equity is its holdings'
+            self.holdings_watch = StoreWatch(
+                "holdings", lambda: partial(read_holdings, self.sessions, run_id, self._end_books()))
+            self.holdings_watch.read_now()
+            self.supervisor.spawn("holdings-watch", self.holdings_watch.run)
         view = self._view(run_id, risk, host)
         if self.config.risk.kill_switch_file is not None:
             self.supervisor.spawn("kill-switch", partial(watch_kill_switch, risk))
@@ -334,11 +341,13 @@ class Engine:
     async def _tear_down(self, venues: VenueSet, writer: DecisionWriter) -> None:
         """Whatever ended the run: the status view stopped, the monitor's final numbers and queued alerts
         sent, the writer flushed, the venues closed, signals given back, every supervised task stopped."""
-        if self.maker_watch is not None:  # the quotes cancelled, the pairs settled: the summary's figures
+        for watch in (self.maker_watch, self.holdings_watch):  # quotes cancelled, pairs settled: the summary's
+            if watch is None:
+                continue
             try:
-                self.maker_watch.finish()
+                watch.finish()
             except SQLAlchemyError as exc:  # the surfaces keep the figures last read; the summary reads its own
-                log.warning("maker figures: the final read failed (%s); the live surfaces show the last read",
+                log.warning("%s: the final read failed (%s); the live surfaces show the last read", watch.what,
                             type(exc).__name__)
         self.status.stop()
         try:
@@ -379,7 +388,7 @@ class Engine:
                        stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
                        trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason,
                        mode=self.mode, host=host, inventory=self.inventory, maker=self.maker_watch,
-                       margin=MappingProxyType(state.margin))
+                       margin=MappingProxyType(state.margin), holdings=self.holdings_watch)
 
     def _depletion(self, change: Depletion) -> None:
         """The inventory watch saw a direction become depleted or funded again: an incident, an alert."""

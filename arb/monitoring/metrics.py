@@ -48,7 +48,7 @@ window}``                                         (``100/10s``; a ``per market``
 
 A maker route's families (labels ``symbol``, ``maker_venue``, ``taker_venue``) are the snapshot's ``maker``
 rows: :mod:`arb.store.maker_views`' figures, the run summary's maker lines, as the maker watch last read them
-from the run's database (``runtime/maker_watch.py``; in a worker thread, and once more at the end):
+from the run's database (``runtime/store_watch.py``; in a worker thread, and once more at the end):
 
 =====================================  =========  =============================================================
 ``maker_quotes_total``                 counter    quote orders sent
@@ -222,10 +222,19 @@ def _positions(snap: dict[str, Any]) -> Iterator[Metric]:
     for (venue, asset), amount in sorted(held.items()):
         position.add_metric([venue, asset], float(amount))
     yield position
-    for name, key, text in (("arb_unrealized_pnl_quote", "unrealized_pnl", "Open positions at each book's mid now."),
-                            ("arb_equity_quote", "equity", "Realized plus unrealized PnL.")):
+    holdings = snap.get("holdings")
+    # A run that traded a perpetual: its equity is its holdings' at mark (arb/valuation.py), one figure.
+    equity = holdings["equity_at_mark"] if holdings else snap.get("equity")
+    for name, values, text in (
+            ("arb_unrealized_pnl_quote", snap.get("unrealized_pnl"), "Open positions at each book's mid now."),
+            ("arb_equity_quote", equity, "Realized plus unrealized PnL (with a perpetual: holdings at the mids)."),
+            ("arb_equity_at_unwind_quote", holdings and holdings["equity_at_unwind"],
+             "Holdings closed into the books now, taker fees paid (a run that traded a perpetual)."),
+            ("arb_realized_closed_quote", holdings and holdings["realized"],
+             "What closed: reductions, fees and funding (a run that traded a perpetual)."),
+            ("arb_funding_quote", holdings and holdings["funding"], "Funding received (< 0: paid).")):
         family = GaugeMetricFamily(name, text, labels=["quote"])
-        for quote, value in (snap.get(key) or {}).items():
+        for quote, value in (values or {}).items():
             if value is not None:  # no mark: unknown, not 0
                 family.add_metric([quote], _float(value))
         yield family

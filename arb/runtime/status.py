@@ -185,11 +185,15 @@ class StatusReporter:
                     f"{p.venue} {money(p.amount, self.precision.asset(p.base, p.venue))} {p.base} at cost "
                     f"{money(p.cost, self.precision.price(p.symbol))} unrealized "
                     f"{'no mark' if p.unrealized is None else money(p.unrealized, pnl)}" for p in positions)))
-            unrealized = unrealized_total(positions)
-            quotes = {book.symbol.split("/")[1] for book in view.books}
-            out.append(("equity", ", ".join(
-                f"{'unknown (no mark)' if v is None else money(v, pnl)} {q}"
-                for q, v in sorted(equity(view.funnel.realized_pnl, unrealized, quotes).items()))))
+            holdings = getattr(view, "holdings", None)
+            if holdings is not None and holdings.latest is not None:  # a perpetual traded: the holdings' equity
+                out.append(("equity", self._holdings_text(holdings.latest)))
+            else:
+                unrealized = unrealized_total(positions)
+                quotes = {book.symbol.split("/")[1] for book in view.books}
+                out.append(("equity", ", ".join(
+                    f"{'unknown (no mark)' if v is None else money(v, pnl)} {q}"
+                    for q, v in sorted(equity(view.funnel.realized_pnl, unrealized, quotes).items()))))
         for venue, m in sorted((getattr(view, "margin", None) or {}).items()):
             out.append(("margin", self._margin_text(venue, m)))
         watch = getattr(view, "inventory", None)
@@ -197,6 +201,17 @@ class StatusReporter:
             out.append(("DEPLETED", ", ".join(f"{d.venue} {d.asset} {money(d.balance, self.precision.asset(d.asset, d.venue))} "
                                               f"({d.side}s of {d.symbol})" for _, d in sorted(watch.depleted.items()))))
         return out
+
+    def _holdings_text(self, h: dict[str, Any]) -> str:
+        """``-3.82 USDT at mark, -11.19 at unwind; realized (closed) -3.06``: the run summary's holdings figures
+        (``arb/valuation.py``) as last read."""
+        pnl = self.precision.pnl()
+
+        def shown(value: Decimal | None) -> str:
+            return "unknown" if value is None else money(value, pnl)
+
+        return "; ".join(f"{shown(h['equity_at_mark'][q])} {q} at mark, {shown(h['equity_at_unwind'][q])} at unwind, "
+                         f"realized (closed) {shown(h['realized'].get(q))}" for q in h["equity_at_mark"])
 
     def _margin_text(self, venue: str, m: AccountMargin) -> str:
         """``perp 0.7% of margin (liquidation at 100%); ETH/USDT 6.804 at 2681.47, liquidated at 1229.9 (54.1%

@@ -51,10 +51,7 @@ def run_totals(session: Session, run_id: int,
     )
     conflicts = session.scalar(select(func.count()).select_from(FillConflict).where(FillConflict.run_id == run_id))
     inventory = inventory_check(session, run_id)
-    flows = fill_flows(session, run_id)
-    holdings = (holdings_row(value_holdings(flows, books or {}, funding_flows(session, run_id)),
-                             funding_payments=_count_funding(session, run_id))
-                if any(f.linear for f in flows) else None)
+    holdings = holdings_now(session, run_id, books or {})
     positions = open_positions(open_lots(session, run_id), marks or {})
     unrealized = unrealized_total(positions)
     return {
@@ -84,6 +81,22 @@ def run_totals(session: Session, run_id: int,
             for venue, ms in sorted(latency.items())
         },
     }
+
+
+def holdings_now(session: Session, run_id: int, books: Mapping[tuple[str, str], EndBook]) -> dict[str, Any] | None:
+    """The run's change in holdings valued at ``books`` (arb.valuation), as the summary keeps it; None for a
+    run that has traded no perpetual (its pairs' figures are its truth)."""
+    flows = fill_flows(session, run_id)
+    if not any(f.linear for f in flows):
+        return None
+    return holdings_row(value_holdings(flows, books, funding_flows(session, run_id)),
+                        funding_payments=_count_funding(session, run_id))
+
+
+def read_holdings(sessions: Any, run_id: int, books: Mapping[tuple[str, str], EndBook]) -> dict[str, Any] | None:
+    """:func:`holdings_now` in a session of its own (a worker thread's): what the live surfaces show."""
+    with sessions() as session:
+        return holdings_now(session, run_id, books)
 
 
 def _count_funding(session: Session, run_id: int) -> int:

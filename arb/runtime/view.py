@@ -50,7 +50,7 @@ Snapshot shape (money and amounts are exact decimal strings; times are ISO 8601 
 and ``equity`` (realized + unrealized, per quote currency; None where a position has no mark) are that
 module's figures. ``inventory`` is the depletion watch's (``runtime/depletion.py``; ``seconds`` None: the
 balance did not fall over the window). ``maker`` (None for a run without maker symbols) is each maker route's
-quoting figures as the maker watch last read them (``runtime/maker_watch.py``: ``store/maker_views.py``'s, the
+quoting figures as the maker watch last read them (``runtime/store_watch.py``: ``store/maker_views.py``'s, the
 run summary's maker lines) and its quotes resting; ``fill_to_hedge_ms`` and ``unhedged_ms`` None before a pair. ``margin`` is each margin account's figures at its last
 balance read (``arb/margin.py``: wallet, margin balance, maintenance, ratio, and per position its entry, mark,
 unrealized PnL, liquidation price and distance; ``{}`` without perpetuals)::
@@ -76,9 +76,10 @@ from arb.positions import Position, equity, mid, open_positions, unrealized_tota
 from arb.runtime.depletion import InventoryWatch
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
-from arb.runtime.maker_watch import MakerWatch
+from arb.runtime.store_watch import StoreWatch
 from arb.runtime.trades import TradeLog, TradeRecord
 from arb.store.maker_views import MakerNow, MakerRoute
+from arb.store.repo import jsonable
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,10 @@ class RunView:
     mode: str | None = None  # replay | paper | live
     host: str | None = None  # the machine the run is on
     inventory: InventoryWatch | None = None  # venues that cannot fund max_size, time to empty
-    maker: MakerWatch | None = None  # a maker run's quoting figures, as last read from the store
+    maker: StoreWatch[MakerNow] | None = None  # a maker run's quoting figures, as last read from the store
     margin: Mapping[str, AccountMargin] | None = None  # margin accounts' figures at the last balance read
+    # A run that traded a perpetual: its holdings valued at the books (runtime/summary.holdings_now), last read.
+    holdings: StoreWatch[dict[str, Any] | None] | None = None
 
     def positions(self) -> list[Position]:
         """The open positions of the settled pairs, valued at each book's mid now."""
@@ -139,6 +142,7 @@ class RunView:
             "inventory": self.inventory.snapshot() if self.inventory is not None else None,
             "maker": maker_rows(self.maker.latest) if self.maker is not None and self.maker.latest else None,
             "margin": {venue: margin_row(m) for venue, m in sorted((self.margin or {}).items())},
+            "holdings": jsonable(self.holdings.latest) if self.holdings is not None else None,
         }
 
     def _money(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The maker watch (``runtime/maker_watch.py``): a read that fails keeps the figures last read, is said once
+"""A store watch (``runtime/store_watch.py``): a read that fails keeps the figures last read, is said once
 however long it lasts, and the watch goes on reading; its end reads the final figures on the caller's thread."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from arb.runtime.maker_watch import MakerWatch
+from arb.runtime.store_watch import StoreWatch
 from arb.store.maker_views import MakerNow
 
 FIRST, LATER, FINAL = (MakerNow((), {("BTC/USDT", "spot"): n}) for n in (1, 2, 3))
@@ -33,10 +33,10 @@ async def test_a_failed_read_keeps_the_last_figures_is_said_once_and_the_watch_r
             raise value
         return value
 
-    watch = MakerWatch(read, interval_s=0.001)
+    watch = StoreWatch("maker figures", lambda: read, interval_s=0.001)
     watch.read_now()
     assert watch.latest is FIRST
-    caplog.set_level(logging.INFO, logger="arb.runtime.maker_watch")
+    caplog.set_level(logging.INFO, logger="arb.runtime.store_watch")
     task = asyncio.create_task(watch.run())
     try:
         for _ in range(2000):  # bounded: each read is a thread's wait of 1 ms
@@ -47,7 +47,7 @@ async def test_a_failed_read_keeps_the_last_figures_is_said_once_and_the_watch_r
         assert watch.latest is LATER
         assert not task.done()  # a failing read does not end the watch (nor, under the supervisor, the run)
     finally:
-        watch._read = lambda: FINAL  # type: ignore[method-assign]
+        watch._read = lambda: (lambda: FINAL)  # type: ignore[method-assign]
         watch.finish()
         await asyncio.wait_for(task, 5)
     assert watch.latest is FINAL
