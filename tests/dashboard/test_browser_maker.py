@@ -87,3 +87,28 @@ async def test_a_maker_runs_page_shows_its_resting_quotes_then_the_summarys_make
     assert labels == ["book updates", "executed (maker pairs)"]
     assert await page.locator("#maker-resting tbody tr").count() == 0  # the run cancelled every quote
     assert await text(page, "#resting-empty") == "none: every quote was cancelled"
+
+    # The perpetual it hedges on is a margin account: the holdings panel is the summary's holdings at the end
+    # books, and the page's one equity is theirs at mark (arb/valuation.py), not the pairs' realized.
+    h = result.summary["holdings"]
+    assert await page.is_visible("#holdings-card")
+    assert await text(page, "#holdings-note") == "at the run's end books"
+
+    def shown(value: Decimal | None, at: int) -> str:
+        return "-" if value is None else money(value, at)
+
+    assert await _cells(page, "holdings") == [
+        [p["venue"], p["symbol"], "position" if p["linear"] else "spot change",
+         money(p["amount"], precision.asset("BTC", p["venue"])), shown(p["entry"], precision.price("BTC/USDT")),
+         shown(p["mark"], precision.price("BTC/USDT")), shown(p["at_mark"], places), shown(p["at_unwind"], places)]
+        for p in h["held"]]
+    assert await text(page, "#equity") == money(h["equity_at_mark"]["USDT"], places)
+    assert await text(page, "#pnl-unrealized") == money(h["equity_at_mark"]["USDT"] - h["realized"]["USDT"], places)
+    figures = await text(page, "#holdings-figures")
+    assert f"equity change {money(h['equity_at_mark']['USDT'], places)} USDT at mark" in figures
+    assert f"realized (closed) {money(h['realized']['USDT'], places)}" in figures
+    [b] = h["basis"]
+    assert (await text(page, "#holdings-basis")).startswith(
+        f"basis still held: BTC: spot {money(b['spot'], precision.asset('BTC', 'spot'))}, "
+        f"perp {money(b['perp'], precision.asset('BTC', 'perp'))}")
+    assert b["spot"] < 0 < b["perp"]  # quotes sold on spot, hedged by buying the perpetual

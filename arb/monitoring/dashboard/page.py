@@ -63,6 +63,10 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
     unrealized = _unrealized(positions)
     symbols = ((run.config_snapshot or {}).get("engine") or {}).get("symbols") or []
     equities = equity(totals["realized_pnl"], unrealized_total(positions), {s.partition("/")[2] for s in symbols})
+    holdings = _holdings(summary, live if run.status == "running" else None, precision)
+    if holdings is not None:  # a perpetual traded: the desk's equity is its holdings' at mark (one figure)
+        equities = holdings.pop("equity_exact")
+        unrealized = holdings.pop("unrealized_exact")
     return {
         "run": _header(run),
         "pnl": {
@@ -84,6 +88,7 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
         "opportunities": _opportunities(session, run_id, precision),
         "balances": _balances(session, run_id, precision),
         "maker": _maker(session, run, precision),
+        "holdings": holdings,
         # A finished run's funnel and incidents as the engine stored them in its summary; a running one's
         # come live from its view.
         "funnel": summary.get("funnel"),
@@ -219,6 +224,50 @@ def _opportunities(session: Session, run_id: int, precision: Precision) -> list[
             "reason": o.reason,
         })
     return rows
+
+
+def _holdings(summary: dict[str, Any], live: dict[str, Any] | None, precision: Precision) -> dict[str, Any] | None:
+    """A run that traded a perpetual: every venue's change in holdings (``arb/valuation.py``) as the run
+    summary keeps it at its end, or, while it runs (``live``), as its view last read it (``runtime/store_watch.py``):
+    what changed, at mark and at unwind, what closed, funding and the basis held. None for any other run."""
+    h = (live["view"].get("holdings") if live is not None else None) or summary.get("holdings")
+    if not h:
+        return None
+    pnl = precision.pnl()
+
+    def shown(value: Any) -> str | None:
+        return None if value is None else money(Decimal(value), pnl)
+
+    rows = []
+    for p in h["held"]:
+        base = p["symbol"].partition("/")[0]
+        rows.append({"venue": p["venue"], "symbol": p["symbol"], "what": "position" if p["linear"] else "spot change",
+                     "amount": money(Decimal(p["amount"]), precision.asset(base, p["venue"])),
+                     "entry": None if p["entry"] is None else money(Decimal(p["entry"]), precision.price(p["symbol"])),
+                     "mark": None if p["mark"] is None else money(Decimal(p["mark"]), precision.price(p["symbol"])),
+                     "at_mark": shown(p["at_mark"]), "at_unwind": shown(p["at_unwind"])})
+    quotes = list(h["equity_at_mark"])
+    return {"rows": rows, "valued_at": "now" if live is not None else "end",
+            "equity_at_mark": {q: shown(h["equity_at_mark"][q]) for q in quotes},
+            "equity_at_unwind": {q: shown(h["equity_at_unwind"][q]) for q in quotes},
+            "realized": {q: shown((h.get("realized") or {}).get(q)) for q in quotes},
+            "funding": {q: shown(v) for q, v in (h.get("funding") or {}).items()},
+            "funding_payments": h.get("funding_payments", 0),
+            "basis": [f"{b['base']}: {b['spot_venue']} {money(Decimal(b['spot']), precision.asset(b['base'], b['spot_venue']))}, "
+                      f"{b['perp_venue']} {money(Decimal(b['perp']), precision.asset(b['base'], b['perp_venue']))}"
+                      for b in h["basis"]],
+            "equity_exact": {q: None if v is None else Decimal(v) for q, v in h["equity_at_mark"].items()},
+            # What is held, at mark: the equity less what closed (``equity_at_mark = realized + unrealized``).
+            "unrealized_exact": _held_at_mark(h)}
+
+
+def _held_at_mark(h: dict[str, Any]) -> Decimal | None:
+    """The holdings' unrealized PnL, one currency's (the page shows one); None where unknown."""
+    quotes = list(h["equity_at_mark"])
+    if len(quotes) != 1:
+        return None
+    at_mark, closed = h["equity_at_mark"][quotes[0]], (h.get("realized") or {}).get(quotes[0])
+    return None if at_mark is None or closed is None else Decimal(at_mark) - Decimal(closed)
 
 
 def _maker(session: Session, run: Run, precision: Precision) -> dict[str, Any] | None:

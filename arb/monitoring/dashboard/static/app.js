@@ -116,6 +116,7 @@ function render(doc) {
   renderRisk(doc);
   renderPositions(doc.positions);
   renderMaker(doc.maker);
+  renderHoldings(doc.holdings);
   renderIncidents(doc.incident_list, doc.incidents_total, run);
   drawCurve(doc.curve, run, live ? live.market_ms : null);
   fillTable("balances", doc.balances, (b) => [
@@ -159,6 +160,25 @@ function renderPositions(positions) {
     el("td", p.cost, "num"), el("td", p.mark ?? "no mark", "num"), el("td", `${p.notional} ${p.quote}`, "num"),
     el("td", p.unrealized ?? "unknown", "num"),
   ]).forEach((tr) => tr.classList.add("open-position"));
+}
+
+function renderHoldings(h) {
+  // Only a run that traded a perpetual has the panel: every venue's change in holdings (arb/valuation.py), at
+  // the books' mids and closed into their depth, what closed, funding and the basis held: the summary's.
+  $("holdings-card").style.display = h ? "" : "none";
+  if (!h) return;
+  $("holdings-note").textContent = h.valued_at === "now" ? "at the books now" : "at the run's end books";
+  fillTable("holdings", h.rows, (r) => [
+    el("td", r.venue), el("td", r.symbol), el("td", r.what), el("td", r.amount, "num"), el("td", r.entry ?? "-", "num"),
+    el("td", r.mark ?? "-", "num"), el("td", r.at_mark ?? "-", "num"), el("td", r.at_unwind ?? "-", "num"),
+  ]);
+  const figures = Object.keys(h.equity_at_mark).map((q) =>
+    `equity change ${h.equity_at_mark[q] ?? "unknown"} ${q} at mark, ${h.equity_at_unwind[q] ?? "unknown"} at unwind; `
+    + `realized (closed) ${h.realized[q] ?? "unknown"}`
+    + (h.funding[q] !== undefined ? `; funding ${h.funding[q]} over ${h.funding_payments} payments` : ""));
+  $("holdings-figures").textContent = figures.join(" | ");
+  $("holdings-basis").textContent = h.basis.length
+    ? `basis still held: ${h.basis.join("; ")} (the pairs' realized counts their entry spread, not this)` : "";
 }
 
 function renderMaker(maker) {
@@ -370,7 +390,9 @@ function drawCurve(curve, run, marketNow) {
   box.replaceChildren(...nodes);
   const sampled = curve.of > pts.length ? ` (${pts.length} of ${count(curve.of)} points drawn)` : "";
   $("curve-note").textContent = `${count(curve.of)} executed opportunities, market time (UTC)${sampled}; ` +
-    "equity = realized + open positions at the mid of the run's end (running: now)";
+    (lastDoc && lastDoc.holdings
+      ? "the pairs' realized and their open positions; a perpetual traded: the header's equity is the holdings'"
+      : "equity = realized + open positions at the mid of the run's end (running: now)");
 }
 
 setInterval(tickElapsed, 1000);
