@@ -43,6 +43,7 @@ def test_on_the_shipped_run(shipped_project: Project) -> None:
     assert "exactly the expected price (0 bps)" in figures["slippage"]["axes"][0]["title"]
     assert "every term is 0" in figures["pnl"]["axes"][1]["title"]
     assert "one leg per venue" in figures["latency"]["axes"][0]["title"]
+    assert "holdings" not in figures  # no perpetual traded: the pairs' figures are the run's
     assert figures["spread"]["axes"][0]["series"]["cross"] > 1000  # the capture's books, 2 hours of them
 
 

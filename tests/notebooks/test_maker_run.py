@@ -72,6 +72,12 @@ def test_the_notebook_shows_a_maker_runs_pairs_as_stored(tmp_path: Path, capsys:
     assert max(y for _, y in bottom["points"][f"unhedged:{ROUTE}"]) == float(Decimal(unhedged["max"]))
     assert Counter(y == 0 for _, y in bottom["points"][f"fill_to_hedge:{ROUTE}"])[True] >= 1  # replay: arb takes 0
 
+    # Its perpetual is a margin account: the holdings section shows the summary's holdings, the desk's figures.
+    holdings, kept = figures["holdings"], summary["holdings"]
+    assert {k: holdings[k] for k in ("held", "equity_at_mark", "equity_at_unwind", "realized", "basis")} == {
+        k: kept[k] for k in ("held", "equity_at_mark", "equity_at_unwind", "realized", "basis")}
+    assert [h["linear"] for h in holdings["held"]] == [False, True] and holdings["basis"]
+
     funnel, _ = figures["funnel"]["axes"]
     assert funnel["title"] == "Quote funnel"
     assert dict(zip(funnel["yticks"], funnel["bars"]["funnel"], strict=True)) == {
