@@ -230,13 +230,17 @@ def _check_venue_symbols(model: ConfigModel, shown: str) -> None:
 
 
 def _check_maker_routes(model: ConfigModel, shown: str) -> None:
-    """A maker symbol's two venues are configured venues that trade it."""
+    """A maker symbol's two venues, and a basis symbol's, are configured venues that trade it; a basis
+    symbol's spot venue is a spot market and its perpetual venue a perpetual's."""
     for symbol in model.engine.symbols:
-        maker = model.symbols[symbol].maker
-        if maker is None:
-            continue
-        for key, venue in (("maker_venue", maker.maker_venue), ("taker_venue", maker.taker_venue)):
-            where = f"symbols.{symbol}.maker.{key}"
+        section = model.symbols[symbol]
+        pairs: tuple[tuple[str, str], ...] = ()
+        if section.maker is not None:
+            pairs = (("maker.maker_venue", section.maker.maker_venue), ("maker.taker_venue", section.maker.taker_venue))
+        elif section.basis is not None:
+            pairs = (("basis.spot_venue", section.basis.spot_venue), ("basis.perp_venue", section.basis.perp_venue))
+        for key, venue in pairs:
+            where = f"symbols.{symbol}.{key}"
             if venue not in model.venues:
                 close = difflib.get_close_matches(venue, list(model.venues), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -244,6 +248,11 @@ def _check_maker_routes(model: ConfigModel, shown: str) -> None:
                                   f"{', '.join(model.venues)}")
             if symbol not in (model.venues[venue].symbols or (symbol,)):
                 raise ConfigError(shown, where, f"{venue} does not trade {symbol} (its symbols)")
+            kind = model.venues[venue].market_kind(symbol)
+            wanted = {"basis.spot_venue": "spot", "basis.perp_venue": "linear_perpetual"}.get(key, kind)
+            if kind != wanted:
+                raise ConfigError(shown, where, f"{venue}'s {symbol} is a {kind} market; the basis needs a "
+                                  f"{wanted} one there")
 
 
 def _check_replay(config: Config, shown: str) -> None:

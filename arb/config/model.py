@@ -56,6 +56,11 @@ class Config:
         return tuple(s for s in self.engine.symbols if self.symbols[s].strategy == "taker")
 
     @property
+    def basis_symbols(self) -> tuple[str, ...]:
+        """The engine symbols traded on their spot-perpetual basis (``strategy = "basis"``)."""
+        return tuple(s for s in self.engine.symbols if self.symbols[s].strategy == "basis")
+
+    @property
     def maker_symbols(self) -> tuple[str, ...]:
         """The engine symbols quoted on one venue and hedged on another (``strategy = "maker"``)."""
         return tuple(s for s in self.engine.symbols if self.symbols[s].strategy == "maker")

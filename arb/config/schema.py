@@ -205,15 +205,52 @@ class MakerSection(_Section):
         return value
 
 
+SignedBps = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=-1000, le=1000, allow_inf_nan=False)]
+
+
+class BasisSection(_Section):
+    """A spot-perpetual basis (``arb/detection/basis.py``): two IOC legs open a position when the basis net of
+    both taker fees reaches ``open_bps`` and close it when it has come back to ``close_bps`` (negative: closing
+    may cost that much)."""
+
+    spot_venue: str = Field(min_length=1)
+    perp_venue: str = Field(min_length=1)
+    size: PositiveDec  # base units per pair
+    max_position: PositiveDec  # base units held at most
+    open_bps: SignedBps = Decimal("5")
+    close_bps: SignedBps = Decimal("-5")
+    # "carry": long spot, short the perpetual (opened when the perpetual trades above spot); "reverse": short
+    # spot (base held there), long the perpetual (opened when it trades below).
+    direction: Literal["carry", "reverse"] = "carry"
+
+    @model_validator(mode="after")
+    def _close_below_open(self) -> BasisSection:
+        if self.close_bps >= self.open_bps:
+            raise ValueError(f"close_bps {self.close_bps} must be below open_bps {self.open_bps}: a basis that "
+                             "opens a position must not close it at the same prices")
+        if self.spot_venue == self.perp_venue:
+            raise ValueError("spot_venue and perp_venue must be two venues")
+        return self
+
+
 class SymbolSection(_Section):
     # "taker": detection crosses the venues' books with two IOC legs; "maker": quotes rest on one venue and
-    # every fill is hedged on the other ([symbols.X.maker]).
-    strategy: Literal["taker", "maker"] = "taker"
+    # every fill is hedged on the other ([symbols.X.maker]); "basis": a spot-perpetual position opened and
+    # closed on the basis ([symbols.X.basis]).
+    strategy: Literal["taker", "maker", "basis"] = "taker"
     max_size: PositiveDec | None = None  # base units per opportunity (taker)
     maker: MakerSection | None = None
+    basis: BasisSection | None = None
 
     @model_validator(mode="after")
     def _strategy_keys(self) -> SymbolSection:
+        if (self.basis is not None) != (self.strategy == "basis"):
+            raise ValueError('strategy = "basis" needs a [basis] section (spot_venue, perp_venue, size, '
+                             "max_position), and only it has one")
+        if self.strategy == "basis":
+            if self.max_size is not None or self.maker is not None:
+                raise ValueError("a basis symbol's size is basis.size; it has no max_size or [maker] section")
+            return self
         if self.strategy == "taker":
             if self.max_size is None:
                 raise ValueError("max_size is required (base units per opportunity)")
@@ -229,9 +266,11 @@ class SymbolSection(_Section):
 
     @property
     def size(self) -> Decimal:
-        """Base units one decision trades: the taker's max_size, a maker's quote_size."""
+        """Base units one decision trades: the taker's max_size, a maker's quote_size, a basis pair's size."""
         if self.maker is not None:
             return self.maker.quote_size
+        if self.basis is not None:
+            return self.basis.size
         assert self.max_size is not None
         return self.max_size
 

@@ -66,6 +66,7 @@ from arb.marketdata.books import BookStore
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.watchdog import run_watchdog
 from arb.runtime.balances import refresh_balances, snapshot_balances
+from arb.runtime.basis import BasisDesk
 from arb.runtime.detector import Detector, Pending
 from arb.runtime.feeds import FeedSet, start_feeds
 from arb.runtime.funnel import Funnel
@@ -124,6 +125,7 @@ class DecisionLoop:
         self.capture = capture
         self.progress = progress  # (events played, market ms) from a simulation's market source
         self.detector = Detector(config, books, trading.venues, state.balances, clock.now_ms)
+        self.basis = BasisDesk(config, trading.venues, books, state, clock.now_ms)  # strategy = "basis" symbols
         self.feeds: FeedSet | None = None  # the book sources, once started
         # Pairs executing as tasks of their own (``[execution] max_pairs_in_flight`` above 1), by symbol.
         self.max_pairs = config.execution.max_pairs_in_flight
@@ -242,7 +244,12 @@ class DecisionLoop:
         A rejection decided in the batch's array screen may come without its record (``PendingRejection``)."""
         if len(symbols) == 1:
             return [self.detect(symbols[0])]
-        return self.detector.detect_all(symbols)
+        basis = self.basis.rules
+        if not basis:
+            return self.detector.detect_all(symbols)
+        taker = [s for s in symbols if s not in basis]
+        detected = dict(zip(taker, self.detector.detect_all(taker), strict=True)) if taker else {}
+        return [self.basis.decide(s) if s in basis else detected[s] for s in symbols]
 
     def record(self, decided: Pending) -> Opportunity | Rejection | None:
         """A decision with its record complete: a ``PendingRejection``'s ``Rejection`` is built here, as it is
@@ -252,6 +259,8 @@ class DecisionLoop:
 
     def detect(self, symbol: str) -> Opportunity | Rejection | None:
         """The hot path for one symbol (a wake-up with one dirty symbol, e.g. the shipped config's)."""
+        if symbol in self.basis.rules:
+            return self.basis.decide(symbol)
         return self.detector.detect(symbol)
 
     async def decide(self, decision: Opportunity | Rejection | None) -> None:

@@ -50,7 +50,8 @@ class Funnel:
         if decision.crossed:
             self.crossed += 1
         if isinstance(decision, Opportunity):
-            self.profitable_after_fees += 1
+            # A basis close may cost money by design (arb/detection/basis.py): approved, not profitable.
+            self.profitable_after_fees += decision.expected_profit > 0
             self.approved += 1
             return
         if decision.reason in _AFTER_FEES:
