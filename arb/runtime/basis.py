@@ -52,11 +52,7 @@ class BasisDesk:
             return None
         sym = Symbol.parse(symbol)
         funds = self._state.balances.get(venue, {})
-        quote = funds.get(sym.quote, ZERO)
-        ask = book.best_ask()
-        # A perpetual sells on margin: what its buying power (the settle currency's figure sizing reads) buys at
-        # the ask now, not the base figure of the last balance read, which had no book to price it at the start.
-        base = quote / ask if venue in self._venues.margin and ask else funds.get(sym.base, ZERO)
         return BasisBook(venue, book.levels("bids"), book.levels("asks"), self._venues.venues[venue].market_rules(symbol),
                          self._config.venues[venue].taker_fee, self._venues.fee_mode(self._config, venue),
-                         base, quote, book.seq, max(0, self._now_ms() - book.received_ts))
+                         self._venues.free_base(venue, symbol, funds), funds.get(sym.quote, ZERO), book.seq,
+                         max(0, self._now_ms() - book.received_ts))

@@ -137,7 +137,10 @@ class QuotingDesk:
         def funds() -> Funds:
             def free(venue: str, asset: str) -> Decimal:
                 return balances.get(venue, {}).get(asset, Decimal(0))
-            return Funds(free(maker_name, sym.base), free(maker_name, sym.quote), free(taker_name, sym.base),
+
+            def sellable(venue: str) -> Decimal:  # a perpetual's: its buying power at the ask now
+                return venues.free_base(venue, symbol, balances.get(venue, {}))
+            return Funds(sellable(maker_name), free(maker_name, sym.quote), sellable(taker_name),
                          free(taker_name, sym.quote))
 
         try:

@@ -23,7 +23,7 @@ Which adapter speaks a venue is the registry's answer (:mod:`arb.venues.registry
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -115,11 +115,24 @@ class VenueSet:
             for listener in self.funding_listeners:
                 listener(report)
 
+    def free_base(self, name: str, symbol: str, funds: Mapping[str, Decimal]) -> Decimal:
+        """What a sell of ``symbol`` on venue ``name`` may sell now, from ``funds`` (its sizing funds): the base
+        held; on a margin account, what its buying power (``funds``' settle currency) buys at the ask now."""
+        base, settle = Symbol.parse(symbol).base, Symbol.parse(symbol).quote
+        account = self.margin.get(name)
+        if account is None or symbol not in account.markets:
+            return funds.get(base, Decimal(0))
+        ask = account.books.book(name, symbol).best_ask()
+        power = funds.get(settle, Decimal(0))
+        return account.rules(symbol).round_amount(power / ask) if ask else Decimal(0)
+
     def sizing_funds(self, name: str, free: dict[str, Decimal]) -> dict[str, Decimal]:
         """What detection and quoting size on for venue ``name``: its free balances; on a margin account, the
         notional its free settle currency holds margin for (``arb.margin.buying_power``) under the settle
         currency, and under each traded base that notional at the market's mid when read (0 before its book
-        has one): a perpetual sells without holding base, on margin."""
+        has one): a perpetual sells without holding base, on margin. Where a sell is sized one symbol at a
+        time (quoting, the basis, detection of fewer than eight symbols) :meth:`free_base` prices it at the
+        ask now instead; the batch of eight or more reads this figure."""
         account = self.margin.get(name)
         if account is None:
             return free
