@@ -94,10 +94,14 @@ def config() -> SandboxConfig:
                          pairs=(PAIR,), order_limit=100_000, global_limit=1_000_000)
 
 
-# -- the maker sandbox, in a process of its own ------------------------------------------------------------
-async def maker_sandbox() -> None:
-    """Serve a sandbox; print its port; then per stdin line ``trade <price> <amount> <aggressor>`` print a
-    trade in its market (its control API), ``trades`` prints the account's trades (count and amount)."""
+# -- a sandbox in a process of its own --------------------------------------------------------------------
+# What the sandbox answers on stdin: a command's words -> its reply line (None: no reply).
+Commands = dict[str, Callable[[Sandbox, list[str]], str | None]]
+
+
+async def serve_sandbox(commands: Commands) -> None:
+    """Serve a sandbox with the maker book; print its port; then answer each stdin line by its first word's
+    command (this benchmark's and ``bench_pull.py``'s)."""
     async with Sandbox(config()) as sb:
         sb.push_book(PAIR.id, *MAKER_BOOK)
         print(sb.port, flush=True)
@@ -105,34 +109,58 @@ async def maker_sandbox() -> None:
         reader = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         while line := (await reader.readline()).decode().split():
-            if line[0] == "trade":
-                sb.push_trade(PAIR.id, D(line[1]), D(line[2]), line[3])
-            elif line[0] == "trades":
-                ours = [t for t in sb.engine.trades if t.account == KEY]
-                print(len(ours), sum((t.amount for t in ours), D(0)), flush=True)
+            reply = commands[line[0]](sb, line[1:])
+            if reply is not None:
+                print(reply, flush=True)
 
 
-class MakerProcess:
-    def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, __file__, "--maker-sandbox"], stdin=subprocess.PIPE,
+class SandboxProcess:
+    """``script --flag`` (its :func:`serve_sandbox`) as a child process, asked line by line."""
+
+    def __init__(self, script: str, flag: str) -> None:
+        self.process = subprocess.Popen([sys.executable, script, flag], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True)
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin, self.stdout = self.process.stdin, self.process.stdout
         self.port = int(self.stdout.readline())
 
-    def trade(self, price: Decimal, amount: Decimal, aggressor: str) -> None:
-        self.stdin.write(f"trade {price} {amount} {aggressor}\n")
+    def tell(self, line: str) -> None:
+        self.stdin.write(line + "\n")
         self.stdin.flush()
 
-    def trades(self) -> tuple[int, Decimal]:
-        self.stdin.write("trades\n")
-        self.stdin.flush()
-        count, amount = self.stdout.readline().split()
-        return int(count), D(amount)
+    def ask(self, line: str) -> str:
+        self.tell(line)
+        return self.stdout.readline().strip()
 
     def close(self) -> None:
         self.process.kill()
         self.process.wait()
+
+
+def _trades(sb: Sandbox, _: list[str]) -> str:
+    ours = [t for t in sb.engine.trades if t.account == KEY]
+    return f"{len(ours)} {sum((t.amount for t in ours), D(0))}"
+
+
+# ``trade <price> <amount> <aggressor>`` prints a trade in its market (its control API); ``trades`` says the
+# account's trades (count and amount).
+def _trade(sb: Sandbox, words: list[str]) -> None:
+    sb.push_trade(PAIR.id, D(words[0]), D(words[1]), words[2])  # no reply: arb sees it on its streams
+
+
+MAKER_COMMANDS: Commands = {"trade": _trade, "trades": _trades}
+
+
+class MakerProcess(SandboxProcess):
+    def __init__(self) -> None:
+        super().__init__(__file__, "--maker-sandbox")
+
+    def trade(self, price: Decimal, amount: Decimal, aggressor: str) -> None:
+        self.tell(f"trade {price} {amount} {aggressor}")
+
+    def trades(self) -> tuple[int, Decimal]:
+        count, amount = self.ask("trades").split()
+        return int(count), D(amount)
 
 
 # -- arb's side -------------------------------------------------------------------------------------------
@@ -460,6 +488,6 @@ async def main(fills: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--maker-sandbox"]:
-        asyncio.run(maker_sandbox())
+        asyncio.run(serve_sandbox(MAKER_COMMANDS))
     else:
         run_live(main(int(sys.argv[1]) if len(sys.argv) > 1 else 300))

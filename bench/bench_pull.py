@@ -48,7 +48,6 @@ import dataclasses
 import gc
 import itertools
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,15 +62,16 @@ import bench_executor
 from bench_executor import WireTap
 from bench_maker import (
     KEY,
-    MAKER_BOOK,
     PAIR,
     SECRET,
     SYMBOL,
+    Commands,
     FixedBooks,
     ReadTap,
-    config,
+    SandboxProcess,
     new_run,
     route_spec,
+    serve_sandbox,
 )
 
 from arb.domain.market import Side
@@ -103,49 +103,31 @@ LIMITS = dataclasses.replace(GATE_SPOT_LIMITS, global_budget=Budget(100_000, 1.0
 
 
 # -- the sandbox, in a process of its own ------------------------------------------------------------------
-async def pull_sandbox() -> None:
-    """Serve a sandbox; print its port; then per stdin line ``latency <s>`` set its injected latency (prints
-    ``ok``), ``orders`` print the account's orders: how many, how many cancelled."""
-    async with Sandbox(config()) as sb:
-        sb.push_book(PAIR.id, *MAKER_BOOK)
-        print(sb.port, flush=True)
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while line := (await reader.readline()).decode().split():
-            if line[0] == "latency":
-                sb.faults.latency_s = float(line[1])
-                print("ok", flush=True)
-            elif line[0] == "orders":
-                ours = [o for o in sb.engine.orders.values() if o.account == KEY]
-                print(len(ours), sum(o.status == "cancelled" and o.finish_as == "cancelled" for o in ours),
-                      flush=True)
+def _latency(sb: Sandbox, words: list[str]) -> str:
+    sb.faults.latency_s = float(words[0])
+    return "ok"
 
 
-class SandboxProcess:
+def _orders(sb: Sandbox, _: list[str]) -> str:
+    ours = [o for o in sb.engine.orders.values() if o.account == KEY]
+    return f"{len(ours)} {sum(o.status == 'cancelled' and o.finish_as == 'cancelled' for o in ours)}"
+
+
+# ``latency <s>`` sets its injected latency; ``orders`` says the account's orders: how many, how many cancelled.
+PULL_COMMANDS: Commands = {"latency": _latency, "orders": _orders}
+
+
+class PullSandbox(SandboxProcess):
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, __file__, "--sandbox"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.stdin, self.stdout = self.process.stdin, self.process.stdout
-        self.port = int(self.stdout.readline())
-
-    def _ask(self, line: str) -> str:
-        self.stdin.write(line + "\n")
-        self.stdin.flush()
-        return self.stdout.readline().strip()
+        super().__init__(__file__, "--sandbox")
 
     def latency(self, seconds: float) -> None:
         """Set before the next request is sent: the sandbox answers once it has."""
-        assert self._ask(f"latency {seconds}") == "ok"
+        assert self.ask(f"latency {seconds}") == "ok"
 
     def orders(self) -> tuple[int, int]:
-        total, cancelled = self._ask("orders").split()
+        total, cancelled = self.ask("orders").split()
         return int(total), int(cancelled)
-
-    def close(self) -> None:
-        self.process.kill()
-        self.process.wait()
 
 
 # -- arb's side -------------------------------------------------------------------------------------------
@@ -221,7 +203,7 @@ class Measured:
 
 @dataclass
 class Taps:
-    sandbox: SandboxProcess
+    sandbox: PullSandbox
     wire: CancelTap
     reads: ReadTap
 
@@ -379,7 +361,7 @@ def report(name: str, rate_limited: bool, results: dict[int, Measured], cold: Pu
 
 
 async def main(reps: int) -> None:
-    sandbox = SandboxProcess()
+    sandbox = PullSandbox()
     taps = Taps(sandbox, CancelTap({sandbox.port: "maker"}), answer_tap())
     taps.wire.install()
     taps.reads.install()
@@ -416,6 +398,6 @@ async def main(reps: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--sandbox"]:
-        asyncio.run(pull_sandbox())
+        asyncio.run(serve_sandbox(PULL_COMMANDS))
     else:
         run_live(main(int(sys.argv[1]) if len(sys.argv) > 1 else 10))
