@@ -171,7 +171,15 @@ def _check_markets(config: Config, shown: str) -> None:
 def _check_market_kinds(config: Config, shown: str) -> None:
     """A paper or sandbox venue's markets are of a kind its venue trades (a paper USD-M venue's are linear
     perpetuals: ``kind = "linear_perpetual"``, said in the config, not guessed), a kind arb books (not an
-    inverse perpetual), and a sandbox's spot (the sandbox serves spot markets only)."""
+    inverse perpetual), and a sandbox's spot (the sandbox serves spot markets only). A basis symbol's
+    perpetual is a paper venue's (its position is what the margin account reports; a live venue's is not
+    read yet)."""
+    for symbol in config.basis_symbols:
+        basis = config.symbols[symbol].basis
+        assert basis is not None
+        if config.venues[basis.perp_venue].kind != "paper" and not config.engine.dry_run:
+            raise ConfigError(shown, f"symbols.{symbol}.basis.perp_venue", "the basis reads its position from the "
+                              "perpetual's margin account, which only a paper venue reports yet (or --dry-run)")
     for venue, section in config.venues.items():
         if section.kind == "live":
             continue  # ccxt's markets say, when the venue opens

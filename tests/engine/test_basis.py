@@ -151,3 +151,16 @@ def test_a_basis_config_s_replay_paper_run_and_sweep_point_write_the_same_rows(
     assert len(ran["fills"]) >= 16, ran["fills"]  # eight pairs, two legs each
     for table in ran:
         assert ran[table] == papered[table] == swept[table], table
+
+
+def test_a_basis_on_a_live_perpetual_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARB_PERP_API_KEY", "key")
+    monkeypatch.setenv("ARB_PERP_API_SECRET", "secret")
+    path = basis_config(tmp_path, moving_basis_capture(tmp_path), mode="live")
+    text_ = path.read_text().replace('[venues.perp]\nkind = "paper"', '[venues.perp]\nkind = "live"')
+    path.write_text(text_.replace("capture_venue = \"binanceusdm\"\n", "").replace(
+        'capture_venue = "binance"\n', ""))
+    assert main(["config", "check", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "symbols.ETH/USDT.basis.perp_venue" in err and "only a paper venue" in err, err
