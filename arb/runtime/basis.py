@@ -54,5 +54,5 @@ class BasisDesk:
         funds = self._state.balances.get(venue, {})
         return BasisBook(venue, book.levels("bids"), book.levels("asks"), self._venues.venues[venue].market_rules(symbol),
                          self._config.venues[venue].taker_fee, self._venues.fee_mode(self._config, venue),
-                         self._venues.free_base(venue, symbol, funds), funds.get(sym.quote, ZERO), book.seq,
+                         self._venues.free_base(venue, sym, funds), funds.get(sym.quote, ZERO), book.seq,
                          max(0, self._now_ms() - book.received_ts))

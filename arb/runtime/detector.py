@@ -143,7 +143,7 @@ class Detector:
         return VenueBook(
             venue=name, bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz,
             taker_fee=taker_fee, fee_mode=fee_mode,
-            quote_balance=balances.get(sym.quote, Decimal(0)), base_balance=self._venues.free_base(name, symbol, balances),
+            quote_balance=balances.get(sym.quote, Decimal(0)), base_balance=self._venues.free_base(name, sym, balances),
             rules=rules, health=book.health(now),  # a StrEnum: equal to its value, without the lookup
             age_ms=max(0, now - book.received_ts), seq=book.seq,
         )

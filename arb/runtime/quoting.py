@@ -139,7 +139,7 @@ class QuotingDesk:
                 return balances.get(venue, {}).get(asset, Decimal(0))
 
             def sellable(venue: str) -> Decimal:  # a perpetual's: its buying power at the ask now
-                return venues.free_base(venue, symbol, balances.get(venue, {}))
+                return venues.free_base(venue, sym, balances.get(venue, {}))
             return Funds(sellable(maker_name), free(maker_name, sym.quote), sellable(taker_name),
                          free(taker_name, sym.quote))
 

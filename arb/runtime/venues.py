@@ -115,15 +115,16 @@ class VenueSet:
             for listener in self.funding_listeners:
                 listener(report)
 
-    def free_base(self, name: str, symbol: str, funds: Mapping[str, Decimal]) -> Decimal:
-        """What a sell of ``symbol`` on venue ``name`` may sell now, from ``funds`` (its sizing funds): the base
-        held; on a margin account, what its buying power (``funds``' settle currency) buys at the ask now."""
-        base, settle = Symbol.parse(symbol).base, Symbol.parse(symbol).quote
+    def free_base(self, name: str, sym: Symbol, funds: Mapping[str, Decimal]) -> Decimal:
+        """What a sell of ``sym`` on venue ``name`` may sell now, from ``funds`` (its sizing funds): the base
+        held; on a margin account, what its buying power (``funds``' settle currency) buys at the ask now.
+        On detection's path: a spot venue's is one lookup."""
         account = self.margin.get(name)
-        if account is None or symbol not in account.markets:
-            return funds.get(base, Decimal(0))
+        if account is None:
+            return funds.get(sym.base, Decimal(0))
+        symbol = str(sym)
         ask = account.books.book(name, symbol).best_ask()
-        power = funds.get(settle, Decimal(0))
+        power = funds.get(sym.quote, Decimal(0))
         return account.rules(symbol).round_amount(power / ask) if ask else Decimal(0)
 
     def sizing_funds(self, name: str, free: dict[str, Decimal]) -> dict[str, Decimal]:

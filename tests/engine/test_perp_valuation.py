@@ -47,6 +47,15 @@ def eth_config(directory: Path, capture: Path) -> Path:
     return path
 
 
+def _run(config: Path, db_file: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, str, dict]:
+    """``arb run`` of ``config`` into ``db_file``: the database URL, what it printed and its stored summary."""
+    db = f"sqlite:///{db_file}"
+    assert main(["run", "--config", str(config), "--db", db]) == 0
+    out = capsys.readouterr().out
+    with create_engine(db).connect() as c:
+        return db, out, json.loads(c.execute(text("SELECT summary FROM runs")).scalar_one())
+
+
 def _end_books(capture: Path) -> dict[str, tuple[list[tuple[F, F]], list[tuple[F, F]]]]:
     store = BookStore(depth=1000)
     for event in read_capture(capture):
@@ -71,14 +80,10 @@ def _close(amount: F, venue: str, books: dict[str, tuple[list[tuple[F, F]], list
 
 def test_a_spot_perp_maker_run_shows_its_position_basis_and_equity_at_unwind(
         eth_capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = f"sqlite:///{tmp_path / 'eth.db'}"
-    assert main(["run", "--config", str(eth_config(tmp_path, eth_capture)), "--db", db]) == 0
-    out = capsys.readouterr().out
-    engine = create_engine(db)
-    with engine.connect() as c:
+    db, out, summary = _run(eth_config(tmp_path, eth_capture), tmp_path / "eth.db", capsys)
+    with create_engine(db).connect() as c:
         fills = c.execute(text("SELECT o.venue, o.side, f.price, f.amount, f.fee, f.fee_currency FROM fills f "
                                "JOIN orders o ON o.id = f.order_id ORDER BY f.ts, f.id")).all()
-        summary = json.loads(c.execute(text("SELECT summary FROM runs")).scalar_one())
         perp_assets = {a for (a,) in c.execute(text("SELECT DISTINCT asset FROM balances WHERE venue = 'perp'"))}
     assert len(fills) > 50, out
     assert {f[5] for f in fills if f[0] == "perp"} == {"USDT"}  # a perpetual's fee is in its settle currency
@@ -164,16 +169,12 @@ def test_funding_is_paid_at_each_funding_time_and_the_stored_rows_are_the_report
     # receive), and one for a time after the capture ends (never paid).
     capture = _with_funding(eth_capture, tmp_path, [(5, "2680.5", "0.0001", 120), (120, "2681.25", "-0.0003", 240),
                                                     (240, "2682", "0.0002", 100_000)])
-    db = f"sqlite:///{tmp_path / 'funding.db'}"
-    assert main(["run", "--config", str(eth_config(tmp_path, capture)), "--db", db]) == 0
-    out = capsys.readouterr().out
-    engine = create_engine(db)
-    with engine.connect() as c:
+    db, out, summary = _run(eth_config(tmp_path, capture), tmp_path / "funding.db", capsys)
+    with create_engine(db).connect() as c:
         rows = c.execute(text("SELECT venue, symbol, ts, rate, mark, position, amount, currency "
                               "FROM funding_payments ORDER BY ts")).all()
         fills = c.execute(text("SELECT o.side, f.amount, f.ts FROM fills f JOIN orders o ON o.id = f.order_id "
                                "WHERE o.venue = 'perp' ORDER BY f.ts, f.id")).all()
-        summary = json.loads(c.execute(text("SELECT summary FROM runs")).scalar_one())
     first = json.loads(capture.read_text().split("\n", 1)[0])["ts"]
     assert [(r[0], r[1], F(r[3]), F(r[4])) for r in rows] == [("perp", "ETH/USDT", F("0.0001"), F("2680.5")),
                                                              ("perp", "ETH/USDT", F("-0.0003"), F("2681.25"))]
@@ -208,10 +209,7 @@ def test_a_margin_account_at_its_halt_ratio_stops_quoting_and_says_so(
     config.write_text(config.read_text()
                       .replace('balances = { USDT = "10000" }\nleverage = "5"', 'balances = { USDT = "1000" }\nleverage = "20"')
                       .replace("[risk]\n", '[risk]\nmargin_alert_ratio = "0.02"\nmargin_halt_ratio = "0.04"\n'))
-    db = f"sqlite:///{tmp_path / 'margin.db'}"
-    assert main(["run", "--config", str(config), "--db", db]) == 0
-    out = capsys.readouterr().out
-    summary = json.loads(create_engine(db).connect().execute(text("SELECT summary FROM runs")).scalar_one())
+    db, out, summary = _run(config, tmp_path / "margin.db", capsys)
     incidents = {i["kind"]: i for i in summary["incidents"]}
     assert {"margin_alert", "margin_halt"} <= set(incidents), summary["incidents"]
     assert incidents["margin_alert"]["started_at"] < incidents["margin_halt"]["started_at"]
