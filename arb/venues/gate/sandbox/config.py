@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from arb.venues.gate.sandbox import values
+from arb.venues.gate.sandbox.contracts import ContractSpec
 from arb.venues.gate.sandbox.orders import PairSpec
 
 
@@ -20,6 +21,8 @@ class Account:
     key: str
     secret: str = field(repr=False)
     balances: Mapping[str, Decimal] = field(default_factory=dict)
+    # Its futures wallet (USDT perpetuals' margin, apart from the spot balances above, as on Gate).
+    futures: Mapping[str, Decimal] = field(default_factory=dict)
     gt_deduction: bool = False  # fees paid in GT (needs a GT_<quote> pair and GT): sandbox/matching.py
 
 
@@ -55,6 +58,7 @@ DEFAULT_ACCOUNT = Account("sandbox-key", "sandbox-secret", {"USDT": Decimal(1000
 class SandboxConfig:
     accounts: tuple[Account, ...] = (DEFAULT_ACCOUNT,)
     pairs: tuple[PairSpec, ...] = (PairSpec("LINK_USDT"),)
+    contracts: tuple[ContractSpec, ...] = ()  # USDT perpetuals (``futures.py``)
     host: str = "127.0.0.1"
     port: int = 0  # 0: any free port
     clock: Callable[[], float] = time.time

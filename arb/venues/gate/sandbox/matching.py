@@ -19,7 +19,9 @@ from arb.domain.ids import next_venue_id
 from arb.venues.gate.facts import CLIENT_IDS
 from arb.venues.gate.sandbox.accounts import AccountsMatcher
 from arb.venues.gate.sandbox.apierror import GateApiError, bad_param
+from arb.venues.gate.sandbox.contracts import ContractSpec
 from arb.venues.gate.sandbox.countdown import MAX_TIMEOUT_S, MIN_TIMEOUT_S, Countdowns
+from arb.venues.gate.sandbox.futures import FuturesEngine
 from arb.venues.gate.sandbox.orders import PairSpec
 from arb.venues.sim.book import Book, Level
 from arb.venues.sim.matching import Event, OrderEvent, Refusal, Refused, TradeEvent
@@ -49,9 +51,14 @@ def _gate_error(exc: Refused) -> GateApiError:
 
 
 class Engine:
-    def __init__(self, pairs: Iterable[PairSpec], *, new_id: Callable[[], int] = next_venue_id) -> None:
+    def __init__(self, pairs: Iterable[PairSpec], *, contracts: Iterable[ContractSpec] = (),
+                 new_id: Callable[[], int] = next_venue_id) -> None:
         self.pairs = {p.id: p for p in pairs}
-        self.matcher = AccountsMatcher((p.market for p in self.pairs.values()), new_id=new_id)
+        listed = tuple(contracts)
+        self.matcher = AccountsMatcher([*(p.market for p in self.pairs.values()), *(c.market for c in listed)],
+                                       new_id=new_id)
+        # USDT perpetuals (``futures.py``): their markets in the same matcher, under ``usdt:<contract>``.
+        self.futures = FuturesEngine.of(self.matcher, listed, new_id)
         self.amend_texts: dict[int, str] = {}  # an order's last ``amend_text`` (Gate answers ``-`` for none)
         # GT fee deduction (Gate's "pay fees with GT"): the accounts that have it on, and what each side of
         # their trades paid in GT, by (account, trade id): both sides of a trade between two accounts share its

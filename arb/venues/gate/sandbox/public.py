@@ -11,8 +11,8 @@ calls for markets, currencies, tickers, books, trades and server time:
   field with no data);
 - ``/spot/trades``: those trades as the market's public tape (:func:`public_trade_json`);
 - the market lists ``load_markets`` fetches besides spot: ``/margin/currency_pairs``, the futures and delivery
-  contracts of the settle currencies ccxt asks for, and the options underlyings: all empty, as the sandbox
-  lists spot pairs only.
+  contracts of the settle currencies ccxt asks for but USDT (whose perpetuals ``futures_rest.py`` lists), and
+  the options underlyings: all empty.
 
 The sandbox's market trades are its accounts' fills (its book is the recorded or simulated market, so every
 fill is one print against it, but for a trade between two of its accounts: one print, the taker's fill's).
@@ -46,7 +46,6 @@ ID_RE = re.compile(r"[0-9]{1,20}")
 # Market lists of other kinds that ccxt's load_markets fetches (its default settle currencies).
 EMPTY_LISTS = (
     "/margin/currency_pairs",
-    "/futures/usdt/contracts",
     "/futures/btc/contracts",
     "/delivery/usdt/contracts",
     "/options/underlyings",

@@ -30,6 +30,8 @@ from aiohttp import web
 from arb.venues.gate.sandbox.apierror import GateApiError, bad_param
 from arb.venues.gate.sandbox.auth import verify_request
 from arb.venues.gate.sandbox.config import Faults
+from arb.venues.gate.sandbox.futures_rest import FuturesApi
+from arb.venues.gate.sandbox.futures_rest import is_public as futures_public
 from arb.venues.gate.sandbox.matching import Engine, Event
 from arb.venues.gate.sandbox.orders import PairSpec, fmt, order_json, trade_json
 from arb.venues.gate.sandbox.public import PREFIX, PublicApi, is_public
@@ -68,6 +70,8 @@ class RestApi:
         self.expire_countdowns = expire_countdowns
         self.countdowns_changed = countdowns_changed  # a countdown was set or ended: its timer looks again
         self.public = PublicApi(engine, self.now_ms)
+        self.futures = FuturesApi(engine.futures, lambda request: request[KEY], self.now_ms, publish,
+                                  _read_json, self.placed)
 
     def now_ms(self) -> int:
         return int(self.now_s() * 1000)
@@ -76,6 +80,7 @@ class RestApi:
         p = PREFIX
         return [
             *self.public.routes(),
+            *self.futures.routes(),
             web.get(p + "/spot/accounts", self.accounts),
             web.post(p + "/spot/orders", self.create_order),
             web.get(p + "/spot/orders", self.list_orders),
@@ -148,7 +153,7 @@ class RestApi:
         try:
             if request.match_info.http_exception is not None:  # unknown path or method
                 raise request.match_info.http_exception
-            if is_public(request.path):
+            if is_public(request.path) or futures_public(request.path):
                 request[LIMIT] = self.global_limiter.hit(("public", address), now)
                 return request[LIMIT]
             body = await request.read()  # 413 past the server's client_max_size
@@ -200,6 +205,11 @@ class RestApi:
         self._charge_order_budget(request, key, req.get("currency_pair"))
         order, events = self.engine.place(key, req, self.now_ms())
         self.publish(events)
+        return await self.placed(request, lambda: self._order(order))
+
+    async def placed(self, request: web.Request, answer: Callable[[], dict[str, Any]]) -> web.Response:
+        """A placed order's answer (``answer()``: the order as it stands when answered), through the injected
+        faults that leave its outcome unknown to the client: spot and futures orders alike."""
         if self.faults.drop_order_responses > 0:
             # The ambiguous case: the order exists, but the client never learns it.
             self.faults.drop_order_responses -= 1
@@ -211,8 +221,7 @@ class RestApi:
             raise GateApiError(502, "SERVER_ERROR", "Internal server error (injected after the order was placed)")
         if self.faults.order_response_delay_s > 0:
             await asyncio.sleep(self.faults.order_response_delay_s)
-            return web.json_response(self._order(self.engine.orders[order.id]), status=201)
-        return web.json_response(self._order(order), status=201)
+        return web.json_response(answer(), status=201)
 
     async def list_orders(self, request: web.Request) -> web.Response:
         q = request.query
@@ -312,6 +321,10 @@ def _client_gone(request: web.Request) -> bool:
 
 def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
+
+
+async def _read_json(request: web.Request) -> dict[str, Any]:
+    return _json_object(await request.read() or b"{}")
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

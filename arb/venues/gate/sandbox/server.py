@@ -29,12 +29,13 @@ from aiohttp import web
 from arb.http_log import ProtocolErrorLog
 from arb.venues.gate.sandbox import values
 from arb.venues.gate.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
+from arb.venues.gate.sandbox.contracts import futures_account
 from arb.venues.gate.sandbox.control import control_routes
 from arb.venues.gate.sandbox.feeds import BookEvent, capture_events, random_walk
 from arb.venues.gate.sandbox.matching import Engine, Event
 from arb.venues.gate.sandbox.ratelimit import WindowLimiter
 from arb.venues.gate.sandbox.rest import RestApi
-from arb.venues.gate.sandbox.ws import WsHub
+from arb.venues.gate.sandbox.ws import FUTURES_WS_PATH, WsHub
 from arb.venues.sim.book import Level
 
 
@@ -44,14 +45,17 @@ class Sandbox:
         self.clock_offset_s = 0.0
         self.faults = Faults()
         self.faults.rng.seed(self.config.seed)
-        self.engine = Engine(self.config.pairs)
+        self.engine = Engine(self.config.pairs, contracts=self.config.contracts)
         self._countdowns_changed = asyncio.Event()
         self._secrets = {a.key: a.secret for a in self.config.accounts}
         for account in self.config.accounts:
             for currency, amount in account.balances.items():
                 self.engine.set_balance(account.key, currency, Decimal(amount))
+            for currency, amount in account.futures.items():
+                self.engine.set_balance(futures_account(account.key), currency, Decimal(amount))
         self.engine.gt_accounts = {a.key for a in self.config.accounts if a.gt_deduction}
-        self.hub = WsHub(self.engine.books, self._secrets, self.now_s, self.engine.amend_text, self.engine.gt_fee)
+        self.hub = WsHub(self.engine.books, self._secrets, self.now_s, self.engine.amend_text, self.engine.gt_fee,
+                         contracts=self.engine.futures.contracts)
         self.rest = RestApi(
             self.engine,
             self._secrets,
@@ -74,7 +78,8 @@ class Sandbox:
         app = web.Application(middlewares=[self.rest.middleware])
         app.add_routes(self.rest.routes())
         app.add_routes(
-            [web.get("/ws/v4/", self.hub.handle), web.get("/{prefix:[^/]+}/ws/v4/", self.hub.handle)]
+            [web.get("/ws/v4/", self.hub.handle), web.get("/{prefix:[^/]+}/ws/v4/", self.hub.handle),
+             web.get(FUTURES_WS_PATH, self.hub.handle)]
         )
         app.add_routes(control_routes(self))
         # Short grace on stop: handlers stalled by the latency fault must not hold a test up for 60 s.
@@ -179,6 +184,11 @@ class Sandbox:
         events = self.engine.on_trade(pair, price, amount, aggressor, self.now_ms())
         self.publish(events)
         return events
+
+    def push_funding(self, contract: str, mark: Decimal, rate: Decimal, funding_ts: int) -> None:
+        """A perpetual's mark and the funding rate announced for ``funding_ts`` (ms), as a feed's funding line:
+        every funding time the clock has reached is paid to the positions held (``futures.py``)."""
+        self.engine.futures.on_funding(contract, Decimal(mark), Decimal(rate), funding_ts, self.now_ms())
 
     def publish(self, events: list[Event]) -> None:
         self.hub.publish(events)

@@ -5,6 +5,10 @@ splice onto the REST ``with_id`` snapshot) and ``spot.obu`` (payload ``["ob.PAIR
 first message then increments), which is what stock ccxt.pro subscribes to. Private channels
 (``spot.orders``, ``spot.usertrades``) check ``auth`` exactly like Gate (``sign_ws_channel``).
 
+USDT perpetuals' books on ``futures.order_book_update`` (payload ``[contract, interval]``), served at
+:data:`FUTURES_WS_PATH` as Gate serves them at ``/v4/ws/usdt``: the same ids as the spot channel, levels as
+``{"p", "s"}`` with ``s`` in contracts.
+
 Each connection has an outgoing queue and one writer task, so the engine publishes synchronously and
 messages leave in the order events happened.
 
@@ -19,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -28,12 +32,15 @@ from aiohttp import WSMsgType, web
 
 from arb.venues.gate.sandbox.apierror import GateApiError
 from arb.venues.gate.sandbox.auth import verify_ws_auth
+from arb.venues.gate.sandbox.contracts import ContractSpec, contract_of, market_id
 from arb.venues.gate.sandbox.matching import Event, OrderEvent, TradeEvent
 from arb.venues.gate.sandbox.orders import fmt, order_json, trade_ws_json
 from arb.venues.sim.book import Book, BookUpdate
 from arb.venues.sim.orders import SimTrade
 
 OBU_DEPTH_RE = re.compile(r"[0-9]{1,4}")
+FUTURES_WS_PATH = "/v4/ws/usdt"
+FUTURES_BOOK = "futures.order_book_update"
 
 
 def _reject_constant(name: str) -> object:
@@ -45,6 +52,7 @@ class Connection:
     ws: web.WebSocketResponse
     queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
     book_update: set[str] = field(default_factory=set)  # pairs on spot.order_book_update
+    futures_book: set[str] = field(default_factory=set)  # contracts' markets on futures.order_book_update
     obu: dict[str, str] = field(default_factory=dict)  # pair -> "ob.PAIR.DEPTH" on spot.obu
     private: dict[str, tuple[str, set[str]]] = field(default_factory=dict)  # channel -> (key, pairs|!all)
 
@@ -52,8 +60,10 @@ class Connection:
 class WsHub:
     def __init__(self, books: dict[str, Book], secrets: dict[str, str], now_s: Callable[[], float],
                  amend_text: Callable[[int], str] = lambda order_id: "-",
-                 gt_fee: Callable[[SimTrade], Decimal] = lambda trade: Decimal(0)) -> None:
+                 gt_fee: Callable[[SimTrade], Decimal] = lambda trade: Decimal(0), *,
+                 contracts: Mapping[str, ContractSpec] | None = None) -> None:
         self.books = books
+        self.contracts = contracts or {}
         self.amend_text = amend_text  # an order's last ``amend_text``, which its pushes carry
         self.gt_fee = gt_fee  # what a trade paid in GT (GT fee deduction), which its push carries
         self.secrets = secrets
@@ -155,8 +165,8 @@ class WsHub:
         event = event if isinstance(event, str) else ""
         rid = rid if isinstance(rid, int | str) and not isinstance(rid, bool) else None  # Gate's id: a number
         payload = frame.get("payload") or []
-        if channel == "spot.ping":
-            conn.queue.put_nowait(self._frame("spot.pong", "", request_id=rid))
+        if channel in ("spot.ping", "futures.ping"):
+            conn.queue.put_nowait(self._frame(channel.replace("ping", "pong"), "", request_id=rid))
             return
         if event not in ("subscribe", "unsubscribe") or not isinstance(payload, list):
             conn.queue.put_nowait(self._frame(channel, event, error=(1, "unknown event"), request_id=rid))
@@ -170,6 +180,11 @@ class WsHub:
             if channel == "spot.order_book_update":
                 pair = self._pair(payload[0] if payload else None)
                 (conn.book_update.add if subscribe else conn.book_update.discard)(pair)
+            elif channel == FUTURES_BOOK:
+                name = payload[0] if payload else None
+                if name not in self.contracts:
+                    raise GateApiError(400, "", f"unknown contract {name}")
+                (conn.futures_book.add if subscribe else conn.futures_book.discard)(market_id(str(name)))
             elif channel == "spot.obu":
                 topic = payload[0] if payload else ""
                 parts = topic.split(".")
@@ -253,6 +268,19 @@ class WsHub:
                 "a": asks,
             }
             out.append(self._frame("spot.order_book_update", "update", result=result))
+        if update.market in conn.futures_book:
+            name = contract_of(update.market)
+            assert name is not None
+            spec = self.contracts[name]
+            result = {
+                "t": update.ts_ms,
+                "s": name,
+                "U": update.first_id,
+                "u": update.last_id,
+                "b": [{"p": fmt(p), "s": fmt(spec.contracts(q))} for p, q in update.bids],
+                "a": [{"p": fmt(p), "s": fmt(spec.contracts(q))} for p, q in update.asks],
+            }
+            out.append(self._frame(FUTURES_BOOK, "update", result=result))
         if update.market in conn.obu:
             result = {
                 "t": update.ts_ms,
