@@ -15,6 +15,28 @@ usually negative: closing a basis pays both spreads and both fees, and is worth 
 by more. Closing comes first. ``held`` is the position the perpetual venue reports in the rule's direction.
 Nothing is decided (None) on a book too thin for the amount, below a venue's minimum, or that the funds
 cannot pay for; nor is anything recorded then: a basis that does not pay is the usual state, not a rejection.
+
+**Funding.** The perpetual's next funding, as last announced (:class:`Funding`: the rate it settles at
+``funding_ts``, the mark), is what a position held then receives, ``-amount x mark x rate``
+(``arb/margin.py``): a positive rate pays a short, so a carry position receives it and a reverse one pays it.
+Per base unit and in bps of the pair's buy price, as the edge is, that is the **funding term**::
+
+    funding = (+1 carry, -1 reverse) x mark x rate / buy VWAP x 10,000      (< 0: the position pays)
+
+counted once (the next payment only, never the ones after it), and only while the funding time is ahead of
+``now_ms`` by at most a window; else it is 0, and so it is when no funding is known (a capture without
+funding lines, a live venue): the decision is then the one above.
+
+- Open: ``edge + funding >= open_bps``, the funding term counted within ``funding_horizon_ms`` of the funding
+  time. A pair opened now holds the position through that payment; its sign helps or hurts.
+- Close: ``edge + adverse >= close_bps``, where ``adverse`` is what the position would pay (``-funding`` when
+  the funding term is negative, else 0), counted within ``close_before_funding_ms`` of the funding time. That
+  is: inside the lead, close once the payment it avoids is at least the extra cost of closing now
+  (``close_bps - edge``, how far the close is from the price it would otherwise wait for). A favourable
+  payment never holds a close back: a basis that came back is closed.
+
+The lead is at most the horizon (the config checks it), so a pair closed to avoid a payment is never opened
+again for the same funding time: the open counts the same payment against it.
 """
 
 from __future__ import annotations
@@ -42,6 +64,17 @@ class BasisRule:
     open_bps: Decimal
     close_bps: Decimal
     carry: bool  # long spot / short perpetual (else the reverse)
+    funding_horizon_ms: int = 0  # an announced payment this near counts in the open (0: never)
+    close_before_funding_ms: int = 0  # an adverse payment this near counts in the close (0: never)
+
+
+@dataclass(frozen=True, slots=True)
+class Funding:
+    """The perpetual's next funding as last announced: ``rate`` settles at ``funding_ts`` (ms), at ``mark``."""
+
+    rate: Decimal
+    funding_ts: int
+    mark: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,20 +93,36 @@ class BasisBook:
     age_ms: int
 
 
-def decide(rule: BasisRule, spot: BasisBook, perp: BasisBook, held: Decimal) -> Opportunity | None:
-    """The basis pair to send now, or None."""
+def decide(rule: BasisRule, spot: BasisBook, perp: BasisBook, held: Decimal, funding: Funding | None = None,
+           now_ms: int = 0) -> Opportunity | None:
+    """The basis pair to send now (market time ``now_ms``), or None."""
     with decimal.localcontext() as ctx:
         ctx.prec = 60
         open_buy, open_sell = (spot, perp) if rule.carry else (perp, spot)
         if held > 0:
             close = _pair(rule.symbol, open_sell, open_buy, min(rule.size, held))
-            if close is not None and close.edge_bps >= rule.close_bps:
-                return close
+            if close is not None:
+                adverse = -min(ZERO, funding_bps(rule, funding, close.buy_vwap, now_ms, rule.close_before_funding_ms))
+                if close.edge_bps + adverse >= rule.close_bps:
+                    return close
         if held < rule.max_position:
             opened = _pair(rule.symbol, open_buy, open_sell, min(rule.size, rule.max_position - held))
-            if opened is not None and opened.edge_bps >= rule.open_bps:
-                return opened
+            if opened is not None:
+                expected = funding_bps(rule, funding, opened.buy_vwap, now_ms, rule.funding_horizon_ms)
+                if opened.edge_bps + expected >= rule.open_bps:
+                    return opened
         return None
+
+
+def funding_bps(rule: BasisRule, funding: Funding | None, buy_vwap: Decimal, now_ms: int,
+                window_ms: int) -> Decimal:
+    """The funding term (the module's docstring): what the rule's position receives per base unit at the next
+    funding time, in bps of ``buy_vwap`` (< 0: it pays), when that time is ahead by at most ``window_ms``;
+    else 0."""
+    if funding is None or not 0 < funding.funding_ts - now_ms <= window_ms:
+        return ZERO
+    received = funding.mark * funding.rate if rule.carry else -funding.mark * funding.rate
+    return received / buy_vwap * BPS
 
 
 def _pair(symbol: str, buy: BasisBook, sell: BasisBook, amount: Decimal) -> Opportunity | None:
