@@ -222,6 +222,12 @@ class BasisSection(_Section):
     # "carry": long spot, short the perpetual (opened when the perpetual trades above spot); "reverse": short
     # spot (base held there), long the perpetual (opened when it trades below).
     direction: Literal["carry", "reverse"] = "carry"
+    # The perpetual's next funding payment, as its funding lines announce it, counts in the open's edge when it
+    # is at most this far ahead (8 hours: the next one of an 8-hour venue always counts; 0: never), and a
+    # payment the position would make counts in the close's when it is at most close_before_funding_s ahead
+    # (0: never). No funding known (no funding lines): both terms are 0 (arb/detection/basis.py).
+    funding_horizon_s: int = Field(default=28_800, ge=0, le=DAY_MS // 1000)
+    close_before_funding_s: int = Field(default=300, ge=0, le=DAY_MS // 1000)
 
     @model_validator(mode="after")
     def _close_below_open(self) -> BasisSection:
@@ -230,6 +236,10 @@ class BasisSection(_Section):
                              "opens a position must not close it at the same prices")
         if self.spot_venue == self.perp_venue:
             raise ValueError("spot_venue and perp_venue must be two venues")
+        if self.close_before_funding_s > self.funding_horizon_s:
+            raise ValueError(f"close_before_funding_s {self.close_before_funding_s} must not exceed "
+                             f"funding_horizon_s {self.funding_horizon_s}: a pair closed to avoid a payment "
+                             "would open again without counting it")
         return self
 
 

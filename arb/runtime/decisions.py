@@ -64,6 +64,7 @@ from arb.execution.risk import RiskGate
 from arb.marketdata.book import OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.drops import FrameDrops
+from arb.marketdata.funding import FundingBoard
 from arb.marketdata.watchdog import run_watchdog
 from arb.runtime.balances import refresh_balances, snapshot_balances
 from arb.runtime.basis import BasisDesk
@@ -125,7 +126,10 @@ class DecisionLoop:
         self.capture = capture
         self.progress = progress  # (events played, market ms) from a simulation's market source
         self.detector = Detector(config, books, trading.venues, state.balances, clock.now_ms)
-        self.basis = BasisDesk(config, trading.venues, books, state, clock.now_ms)  # strategy = "basis" symbols
+        # The funding lines arb has received (a simulation's market source fills it); the basis reads them.
+        self.funding = FundingBoard()
+        self.basis = BasisDesk(config, trading.venues, books, state, clock.now_ms,  # strategy = "basis" symbols
+                               funding=self.funding.latest)
         self.feeds: FeedSet | None = None  # the book sources, once started
         # Pairs executing as tasks of their own (``[execution] max_pairs_in_flight`` above 1), by symbol.
         self.max_pairs = config.execution.max_pairs_in_flight
@@ -167,7 +171,8 @@ class DecisionLoop:
         origin = self.clock.origin_ms if isinstance(self.clock, MarketClock) else None
         self.feeds = feeds = start_feeds(self.config, self.trading.venues, self.books, self.clock.now_ms,
                                          spawn=self.spawn, drops=self.drops, capture=self.capture,
-                                         origin_ms=origin, progress=self.progress, delivered=delivered)
+                                         origin_ms=origin, progress=self.progress, delivered=delivered,
+                                         funding=self.funding)
         # A book silent past stale_after_ms is stale (detection refuses it); the watchdog has its feed
         # resubscribe, checking a few times per stale period. A simulation's books have no feed to ask.
         watchdog = None if origin is not None else self.spawn("watchdog", lambda: run_watchdog(

@@ -41,6 +41,7 @@ from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureFunding, CaptureLine, CaptureTrade
 from arb.marketdata.drops import FrameDrops
+from arb.marketdata.funding import FundingBoard
 from arb.marketdata.timeline import read_timeline
 from arb.runtime.arrival import MarketArrival
 from arb.runtime.feed_latency import MAX_FROM_DATA_MS, FeedClock, feed_clocks
@@ -133,13 +134,15 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                         feed: Mapping[str, FeedClock] | None = None,
                         delivered: Callable[[], None] | None = None,
                         markets: Mapping[str, SimulatedMarket] | None = None,
-                        arrival: MarketArrival | None = None, traded: Callable[[], None] | None = None) -> None:
+                        arrival: MarketArrival | None = None, traded: Callable[[], None] | None = None,
+                        funding: FundingBoard | None = None) -> None:
     """A simulation's market data: the routed events of a capture, at their market time, on the running
     :class:`~arb.eventloop.simloop.SimulatedLoop` (whose pacing is the run's speed), delivered twice:
 
     - to the venue itself (``markets``: each simulated venue's matcher), when it happened there: its book
-      events and its trades. This is the market orders are matched against;
-    - to arb's ``books``, when arb received it, the book's age counting from when it happened at the venue.
+      events, its trades and a perpetual's funding lines. This is the market orders are matched against;
+    - to arb's ``books``, when arb received it, the book's age counting from when it happened at the venue;
+      a funding line to ``funding`` instead (what the basis decision reads), also when arb received it.
 
     Both instants are the venue's :class:`~arb.runtime.feed_latency.FeedClock`'s (``feed``): a configured
     feed latency, or one read from the capture's exchange times, or none (both at the capture's time).
@@ -194,6 +197,8 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                     assert isinstance(event, CaptureEvent)
                     books.apply(CaptureEvent(at_venue, venue, event.symbol, event.type, event.bids, event.asks,
                                              event.exchange_ts, event.seq, event.first_seq))
+                elif funding is not None and isinstance(event, CaptureFunding):
+                    funding.announce(venue, event)
             reached = due
             if arrival is not None:
                 arrival.due_at(due_s(pending[0][0]) if pending else None)
@@ -215,7 +220,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             at_venue, at_arb = clocks[venue].times(event)
             if venue in markets:
                 heapq.heappush(pending, (at_venue, 0, read, venue, event, at_venue))
-            if event.type not in OFF_BOOK:
+            if event.type not in OFF_BOOK or (funding is not None and isinstance(event, CaptureFunding)):
                 heapq.heappush(pending, (at_arb, 1, read, venue, event, at_venue))
         await apply_due(None)
         stop_market_time()  # held for good: the loop ends with the run
@@ -252,12 +257,13 @@ def _unsupervised(name: str, factory: Callable[[], Awaitable[object]], **_: obje
 def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Callable[[], int], *,
                 spawn: Spawn = _unsupervised, drops: FrameDrops | None = None, capture: Path | None = None,
                 origin_ms: int | None = None, progress: Callable[[int, int], None] | None = None,
-                delivered: Callable[[], None] | None = None) -> FeedSet:
+                delivered: Callable[[], None] | None = None, funding: FundingBoard | None = None) -> FeedSet:
     """Start every venue's book source as a task from ``spawn`` (the engine's supervisor).
 
     ``origin_ms`` set: a simulation. One source, :func:`market_source`, plays ``capture`` for every routed
     venue on the market timeline,
-    calling ``delivered`` after each instant, and feeds each simulated venue its own side of it."""
+    calling ``delivered`` after each instant, and feeds each simulated venue its own side of it, and
+    ``funding`` the funding lines arb receives. Elsewhere no funding line is read (``funding`` stays empty)."""
     out = FeedSet(drops=drops or FrameDrops(), now_ms=now_ms)
     speed = config.replay.speed if config.replay else 1.0
     capture = capture or config.capture_path()
@@ -268,7 +274,8 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
                   if section.capture_venue for s in config.venue_markets(name).symbols}
         clocks = feed_clocks(capture, routes, {name: s.feed_latency_ms for name, s in config.venues.items()})
         task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress, clocks, delivered,
-                                                     venues.markets, venues.arrival, out.count_trade),
+                                                     venues.markets, venues.arrival, out.count_trade,
+                                                     funding),
                      restart=False)
         out.tasks.append(task)
         out.finite.append(task)

@@ -2,11 +2,13 @@
 perpetual rises 15 bps over spot and comes back. The run opens a carry position (buy spot, sell the
 perpetual) while the basis pays open_bps, up to max_position, and closes it once the basis has come back to
 close_bps; every leg is an IOC pair through the paired executor. A replay, a paced paper run and a sweep point
-of the config write the same rows."""
+of the config write the same rows. With funding lines, a payment the position would make is fled before its
+funding time, and one it would receive is held for."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from arb.cli import main
 from .test_simulation import _rows
 
 T0 = 1_723_161_600_000  # 2024-08-09 00:00 UTC
+EIGHT_HOURS_MS = 8 * 3600 * 1000
 
 
 def _basis_at(second: int) -> D:
@@ -31,12 +34,21 @@ def _basis_at(second: int) -> D:
     return D(3) * (100 - second) / 30
 
 
-def moving_basis_capture(directory: Path) -> Path:
+def moving_basis_capture(directory: Path, funding: tuple[str, int] | None = None) -> Path:
+    """Both books once a second for two minutes; with ``funding`` = (rate, second), a funding line for the
+    perpetual each second too, at its mid, announcing ``rate`` for that second's funding time (and, from
+    then on, for the one eight hours later)."""
     out = directory / "basis.jsonl"
     with out.open("w") as f:
         for second in range(120):
             ts = T0 + second * 1000
             mid = D(2000) + _basis_at(second)
+            if funding is not None:
+                rate, due = funding
+                funding_ts = T0 + due * 1000 + (EIGHT_HOURS_MS if second >= due else 0)
+                f.write(json.dumps({"ts": ts, "venue": "binanceusdm", "symbol": "ETH/USDT", "type": "funding",
+                                    "mark": str(mid), "rate": rate, "funding_ts": funding_ts},
+                                   separators=(",", ":")) + "\n")
             for venue, bid, ask in (("binance", D("1999.99"), D("2000.01")),
                                     ("binanceusdm", (mid - D("0.05")).quantize(D("0.01")),
                                      (mid + D("0.05")).quantize(D("0.01")))):
@@ -47,7 +59,7 @@ def moving_basis_capture(directory: Path) -> Path:
 
 
 def basis_config(directory: Path, capture: Path, *, name: str = "basis.toml", mode: str = "replay",
-                 speed: str = "0") -> Path:
+                 speed: str = "0", basis_extra: str = "") -> Path:
     path = directory / name
     path.write_text(f"""
 [engine]
@@ -69,7 +81,7 @@ size = "0.5"
 max_position = "2"
 open_bps = "5"
 close_bps = "-5"
-
+{basis_extra}
 [risk]
 max_notional_per_trade = "5000"
 max_exposure_per_asset = "5"
@@ -153,6 +165,57 @@ def test_a_basis_config_s_replay_paper_run_and_sweep_point_write_the_same_rows(
         assert ran[table] == papered[table] == swept[table], table
 
 
+FUNDING_S = 55  # the funding time, seconds into the capture: the position is fully open, the basis still wide
+
+
+def _executed(db: str) -> list[tuple[datetime, str, D]]:
+    """(decided at, buy venue, edge bps) of each executed pair, in order."""
+    with create_engine(db).connect() as c:
+        return [(datetime.fromisoformat(str(at)).replace(tzinfo=UTC), buy, D(edge)) for at, buy, edge in c.execute(
+            text("SELECT detected_at, buy_venue, edge_bps FROM opportunities WHERE decision = 'executed' "
+                 "ORDER BY id"))]
+
+
+def _funding_rows(db: str) -> list[tuple[datetime, D, D, D, D]]:
+    with create_engine(db).connect() as c:
+        return [(datetime.fromisoformat(str(ts)).replace(tzinfo=UTC), D(rate), D(mark), D(position), D(amount))
+                for ts, rate, mark, position, amount in c.execute(text(
+                    "SELECT ts, rate, mark, position, amount FROM funding_payments ORDER BY ts"))]
+
+
+@pytest.mark.parametrize("rate", ["-0.002", "0.002"])
+def test_a_carry_closes_before_an_adverse_funding_time_and_holds_through_a_favourable_one(
+        rate: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The basis run above with funding lines announcing 20 bps for a funding time at 55 s, while the carry is
+    at max_position and the basis still 15 bps wide. Counted within 10 s (the horizon) in the open and 5 s
+    (the lead) in the close. A negative rate (the short perpetual pays): the four pairs close from 50 s on,
+    before their close pays close_bps, so no funding is paid; then, the next funding eight hours away, it opens
+    again. A positive rate (it receives): held, paid at 55 s, closed once the basis came back, as without."""
+    capture = moving_basis_capture(tmp_path, (rate, FUNDING_S))
+    config = basis_config(tmp_path, capture, basis_extra="funding_horizon_s = 10\nclose_before_funding_s = 5\n")
+    db = f"sqlite:///{tmp_path / 'funding.db'}"
+    assert main(["run", "--config", str(config), "--db", db]) == 0
+    capsys.readouterr()
+    funding_at = datetime.fromtimestamp((T0 + FUNDING_S * 1000) / 1000, UTC)
+    pairs, paid = _executed(db), _funding_rows(db)
+    before = [p for p in pairs if p[0] < funding_at]
+    opens = [p for p in before if p[1] == "spot"]
+    closes = [p for p in before if p[1] == "perp"]
+    assert len(opens) == 4 and all(p[0] < funding_at - timedelta(seconds=10) for p in opens), pairs
+    if rate.startswith("-"):
+        # Every pair closed inside the lead, each at a cost beyond close_bps that the payment it avoided exceeds.
+        assert len(closes) == 4 and all(funding_at - timedelta(seconds=5) <= p[0] and p[2] < -5 for p in closes)
+        assert paid == [], paid  # flat at the funding time: nothing paid
+        after = pairs[len(before):]
+        assert [p[1] for p in after[:4]] == ["spot"] * 4, pairs  # opened again once the payment was behind it
+    else:
+        assert closes == [], pairs  # held through the funding time
+        ((ts, got_rate, mark, position, amount),) = paid
+        assert (ts, got_rate, position) == (funding_at, D(rate), D(-2)) and mark == D(2003)
+        assert amount == -position * mark * got_rate == D("8.012")  # received: a short, a positive rate
+        assert all(p[2] >= -5 for p in pairs if p[1] == "perp") and [p[1] for p in pairs].count("perp") == 4
+
+
 def test_a_basis_on_a_live_perpetual_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARB_PERP_API_KEY", "key")
@@ -164,3 +227,16 @@ def test_a_basis_on_a_live_perpetual_is_refused_in_one_line(tmp_path: Path, caps
     assert main(["config", "check", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "symbols.ETH/USDT.basis.perp_venue" in err and "only a paper venue" in err, err
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    ("funding_horizon_s = 60\nclose_before_funding_s = 61\n", "close_before_funding_s 61 must not exceed"),
+    ("close_before_funding_s = -1\n", "close_before_funding_s"),
+    ('funding_horizon_s = "8h"\n', "funding_horizon_s"),
+])
+def test_a_basis_s_funding_windows_are_checked_in_one_line(extra: str, said: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = basis_config(tmp_path, moving_basis_capture(tmp_path), basis_extra=extra)
+    assert main(["config", "check", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "symbols.ETH/USDT" in err and said in err, err
