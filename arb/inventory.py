@@ -5,9 +5,9 @@ Per venue and asset:
 - ``start``, ``end``: the totals (free + used) of the run's ``start`` and ``end`` balance snapshots;
 - ``implied``: the change the run's fills imply. A buy adds its amount to base and takes ``price *
   amount`` from quote; a sell does the reverse; every fee comes out of its own currency (base, quote, or a
-  third asset such as a fee token, which is then a row of its own). On a linear perpetual a fill moves a
-  position, not a balance: the settle currency changes by what it realized less its fee (``arb/margin.py``),
-  and by each funding payment;
+  third asset such as a fee token, which is then a row of its own). On a perpetual a fill moves a position,
+  not a balance: the settle currency (a linear market's quote, an inverse market's base coin) changes by what
+  it realized less its fee (``arb/margin.py``), and by each funding payment;
 - ``external_flow`` = ``(end - start) - implied``: whatever moved that the run's trading does not explain
   (a deposit or withdrawal, a fee charged outside the fills, another client on the same account).
 
@@ -53,10 +53,16 @@ class FillFlow:
     symbol: str  # BASE/QUOTE
     side: str  # "buy" | "sell" (a ``Side`` is a ``str``)
     price: Decimal
-    amount: Decimal  # base units
+    amount: Decimal  # base units; contracts on an inverse perpetual
     fee: Decimal
     fee_currency: str
     linear: bool = False  # a linear perpetual's fill: it moves a position, not base (arb/margin.py)
+    contract_size: Decimal | None = None  # an inverse perpetual's fill (quote per contract): a position too
+
+    @property
+    def position(self) -> bool:
+        """Whether the fill moves a perpetual's position (linear or inverse), not a spot wallet."""
+        return self.linear or self.contract_size is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +99,16 @@ def fill_deltas(fill: FillFlow) -> list[tuple[str, Decimal]]:
 
 
 def implied_changes(fills: Iterable[FillFlow], funding: Iterable[FundingFlow] = ()) -> dict[tuple[str, str], Decimal]:
-    """(venue, asset) -> the net change the fills imply. A linear perpetual's fills, taken in the order
-    given (the order they happened: a reduction realizes against the entry of what came before), change
-    only the settle currency: the fee out, what each reduction realized in (:func:`arb.margin.apply_fill`)."""
+    """(venue, asset) -> the net change the fills imply. A perpetual's fills, taken in the order given (the
+    order they happened: a reduction realizes against the entry of what came before), change only the settle
+    currency (the fee's): the fee out, what each reduction realized in (:func:`arb.margin.apply_fill`)."""
     out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     held: dict[tuple[str, str], PositionState] = {}
     for fill in fills:
-        if fill.linear:
+        if fill.position:
             key = (fill.venue, fill.symbol)
-            held[key], realized = apply_fill(held.get(key, PositionState()), fill.side, fill.price, fill.amount)
+            before = held.get(key) or PositionState(contract_size=fill.contract_size)
+            held[key], realized = apply_fill(before, fill.side, fill.price, fill.amount)
             out[(fill.venue, fill.fee_currency)] += realized - fill.fee
             continue
         for asset, delta in fill_deltas(fill):

@@ -7,21 +7,24 @@ worth what the two books say at the end, not what they said at entry. This modul
 to every venue's holdings, so the figure a trader reads is what the desk is worth:
 
 - **what changed**, per venue: each asset's wallet change the fills and funding payments imply
-  (``arb.inventory.implied_changes``: on a spot venue, base and quote; on a linear perpetual, the settle
-  currency by its fees, what reductions realized and the funding paid or received), and each linear market's **position** (``arb.margin``: signed amount, entry);
+  (``arb.inventory.implied_changes``: on a spot venue, base and quote; on a perpetual, the settle currency by
+  its fees, what reductions realized and the funding paid or received), and each perpetual's **position**
+  (``arb.margin``: signed amount, entry). A linear perpetual settles in its quote; an inverse one (amounts in
+  contracts) in its base coin, which is then a currency of the equity of its own: its position's figures and
+  its venue's coin change are in that coin, never converted;
 - **at mark**: base valued at its venue's mid, a position by its unrealized PnL at that mid;
 - **at unwind**: what closing every change would get, walking the end books' depth with the venue's taker
   fee: a base or position held long sold into the bids, one held short bought from the asks (a spot buy's
   fee counted on top of its notional, whichever currency the venue takes it in). A book too thin to
   close what is held gives no unwind value (None), never a partial one.
 
-``equity_at_mark`` and ``equity_at_unwind`` (per quote currency) are the quote-currency changes plus those
-values. ``realized`` is what **closed**: the quote-currency changes with what is still held put back at its
+``equity_at_mark`` and ``equity_at_unwind`` (per quote currency, and per inverse perpetual's settle coin) are
+those currencies' changes plus those values. ``realized`` is what **closed**: the quote-currency changes with what is still held put back at its
 average cost (each spot market's change and each position run through ``arb.margin.apply_fill``), so
 ``equity_at_mark = realized + unrealized`` of what is held. A spot-perpetual basis has realized only its
 fees (and funding) until it is unwound; a pair's own ``realized_pnl`` (``arb/accounting.py``) counts its
 entry spread, the figure the run's pairs are settled by. Assets that are neither a traded market's base nor a quote (a fee token) are listed in ``unvalued``.
-A run holding a linear position against an opposite spot change of the same base holds a **basis**
+A run holding a position against an opposite spot change of the same base holds a **basis**
 (:attr:`Valuation.basis`): what the summary says in one line, with what unwinding it costs.
 
 The run summary computes this at the run's end (the books exist then) and keeps it; ``arb report``, the
@@ -38,7 +41,7 @@ from decimal import Decimal
 
 from arb.accounting import money
 from arb.inventory import FillFlow, FundingFlow, implied_changes
-from arb.margin import PositionState, apply_fill
+from arb.margin import PositionState, apply_fill, position_pnl, settle_value
 from arb.positions import mid
 
 ZERO = Decimal(0)
@@ -58,21 +61,32 @@ class EndBook:
 
 @dataclass(frozen=True, slots=True)
 class Held:
-    """One venue's change in one market: a spot venue's base change, or a linear market's position."""
+    """One venue's change in one market: a spot venue's base change, or a perpetual's position."""
 
     venue: str
     symbol: str
-    linear: bool
-    amount: Decimal  # base: > 0 held long (bought more than sold)
+    linear: bool  # a linear perpetual's position
+    amount: Decimal  # base (an inverse position's: contracts): > 0 held long (bought more than sold)
     entry: Decimal | None  # its average cost (a position's entry), to 1e-12; None: unknown
     mark: Decimal | None  # the venue's mid at the end
     at_mark: Decimal | None  # spot: amount x mark; a position: its unrealized PnL at the mark
     at_unwind: Decimal | None  # spot: what closing it gets (< 0: what buying back costs); a position: its PnL closed there
     stale_ms: int | None = None  # its book's age at the end, when stale
+    contract_size: Decimal | None = None  # an inverse perpetual's position: quote per contract
+
+    @property
+    def position(self) -> bool:
+        """A perpetual's position (linear or inverse), not a spot change."""
+        return self.linear or self.contract_size is not None
 
     @property
     def base(self) -> str:
         return self.symbol.partition("/")[0]
+
+    @property
+    def settle(self) -> str:
+        """The currency its ``at_mark`` and ``at_unwind`` are in: an inverse position's base coin, else the quote."""
+        return self.base if self.contract_size is not None else self.symbol.partition("/")[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +103,7 @@ class Valuation:
 
     @property
     def positions(self) -> list[Held]:
-        return [h for h in self.held if h.linear]
+        return [h for h in self.held if h.position]
 
     @property
     def basis(self) -> list[tuple[Held, Held]]:
@@ -97,7 +111,7 @@ class Valuation:
         out = []
         for position in self.positions:
             for spot in self.held:
-                if not spot.linear and spot.base == position.base and spot.amount * position.amount < 0:
+                if not spot.position and spot.base == position.base and spot.amount * position.amount < 0:
                     out.append((spot, position))
         return out
 
@@ -118,28 +132,33 @@ def value_holdings(fills: Iterable[FillFlow], books: Mapping[tuple[str, str], En
 
 def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], funding: list[FundingFlow]) -> Valuation:
     changes = implied_changes(fills, funding)
-    markets: dict[tuple[str, str], bool] = {}  # (venue, symbol) -> linear, in first-fill order
+    markets: dict[tuple[str, str], FillFlow] = {}  # (venue, symbol) -> its first fill, in first-fill order
     positions: dict[tuple[str, str], PositionState] = {}
     spot: dict[tuple[str, str], PositionState] = {}  # each spot market's base change, at its average cost
     for fill in fills:
         key = (fill.venue, fill.symbol)
-        markets.setdefault(key, fill.linear)
-        ledger = positions if fill.linear else spot
-        ledger[key] = apply_fill(ledger.get(key, PositionState()), fill.side, fill.price, fill.amount)[0]
-        if not fill.linear and fill.fee_currency == fill.symbol.partition("/")[0] and fill.fee:
+        markets.setdefault(key, fill)
+        ledger = positions if fill.position else spot
+        before = ledger.get(key) or PositionState(contract_size=fill.contract_size)
+        ledger[key] = apply_fill(before, fill.side, fill.price, fill.amount)[0]
+        if not fill.position and fill.fee_currency == fill.symbol.partition("/")[0] and fill.fee:
             # A fee taken in base leaves less base at the same cost: what it was worth is spent, not realized.
             ledger[key] = PositionState(ledger[key].amount - fill.fee, ledger[key].entry)
-    quotes = {symbol.partition("/")[2] for _, symbol in markets}
+    # The currencies the equity is in: every market's quote but an inverse perpetual's, whose settle coin (its
+    # base, on its venue only) is one instead.
+    quotes = {symbol.partition("/")[2] for (_, symbol), first in markets.items() if first.contract_size is None}
+    settles = {(venue, symbol.partition("/")[0]) for (venue, symbol), first in markets.items()
+               if first.contract_size is not None}
     base_market = {}  # (venue, base asset) -> the symbol whose book values it
-    for venue, symbol in markets:
-        if not markets[(venue, symbol)]:
+    for (venue, symbol), first in markets.items():
+        if not first.position:
             base_market.setdefault((venue, symbol.partition("/")[0]), symbol)
 
-    cash: dict[str, Decimal] = {q: ZERO for q in sorted(quotes)}
+    cash: dict[str, Decimal] = {q: ZERO for q in sorted(quotes | {coin for _, coin in settles})}
     held: list[Held] = []
     unvalued: dict[tuple[str, str], Decimal] = {}
     for (venue, asset), change in sorted(changes.items()):
-        if asset in quotes:
+        if asset in quotes or (venue, asset) in settles:
             cash[asset] += change
         elif (venue, asset) in base_market:
             symbol = base_market[(venue, asset)]
@@ -160,11 +179,11 @@ def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], fund
     # cash: it realizes only as it reduces). The rest of the equity is the unrealized PnL of what is held.
     realized: dict[str, Decimal | None] = dict(cash)
     for h in held:
-        quote = h.symbol.partition("/")[2]
-        at_cost = ZERO if h.linear else None if h.entry is None else h.amount * h.entry
+        currency = h.settle
+        at_cost = ZERO if h.position else None if h.entry is None else h.amount * h.entry
         for totals, value in ((at_mark, h.at_mark), (at_unwind, h.at_unwind), (realized, at_cost)):
-            current = totals[quote]
-            totals[quote] = None if current is None or value is None else current + value
+            current = totals[currency]
+            totals[currency] = None if current is None or value is None else current + value
     return Valuation({q: money(v) for q, v in cash.items()}, held, unvalued,
                      {q: None if v is None else money(v) for q, v in at_mark.items()},
                      {q: None if v is None else money(v) for q, v in at_unwind.items()},
@@ -180,13 +199,27 @@ def _spot(venue: str, symbol: str, amount: Decimal, cost: Decimal | None, book: 
 
 def _position(venue: str, symbol: str, position: PositionState, book: EndBook | None) -> Held:
     mark = None if book is None else mid(_best(book.bids), _best(book.asks))
-    close = None if book is None else _close(position.amount, book)
-    # Closing a long sells it (``close`` is the proceeds); a short buys it back (``close`` is minus the cost):
-    # either way its PnL there is ``close`` less what the position cost at entry.
-    pnl = None if close is None else close - position.amount * position.entry
-    return Held(venue, symbol, True, position.amount, money(position.entry), mark,
+    pnl = None if book is None else _unwind(position, book)
+    return Held(venue, symbol, not position.inverse, position.amount, money(position.entry), mark,
                 None if mark is None else money(position.unrealized(mark)), None if pnl is None else money(pnl),
-                None if book is None else book.stale_ms)
+                None if book is None else book.stale_ms, position.contract_size)
+
+
+def _unwind(position: PositionState, book: EndBook) -> Decimal | None:
+    """The PnL of closing ``position`` into ``book`` (a long sold into the bids, a short bought from the asks),
+    each level's part realized against the entry (``arb.margin.position_pnl``), the taker fee on its value
+    paid; None when the book cannot take it all."""
+    levels = book.bids if position.amount > 0 else book.asks
+    sign = 1 if position.amount > 0 else -1
+    left, pnl, value = abs(position.amount), ZERO, ZERO
+    for price, size in levels:
+        take = min(left, size)
+        pnl += position_pnl(sign * take, position.entry, price, position.contract_size)
+        value += settle_value(take, price, position.contract_size)
+        left -= take
+        if not left:
+            break
+    return None if left else pnl - value * book.taker_fee
 
 
 def _close(amount: Decimal, book: EndBook) -> Decimal | None:

@@ -107,7 +107,7 @@ def _holdings(run: Run, precision: Precision) -> list[Section]:
     body: list[list[Cell]] = []
     for p in h["held"]:
         base = p["symbol"].partition("/")[0]
-        body.append([p["venue"], p["symbol"], "position" if p["linear"] else "spot change",
+        body.append([p["venue"], p["symbol"], "position" if p.get("position", p["linear"]) else "spot change",
                      figure(Decimal(p["amount"]), precision.asset(base, p["venue"])),
                      figure(None if p["entry"] is None else Decimal(p["entry"]), precision.price(p["symbol"])),
                      figure(None if p["mark"] is None else Decimal(p["mark"]), precision.price(p["symbol"])),

@@ -29,12 +29,14 @@ class Side(enum.StrEnum):
 
 
 class MarketKind(enum.StrEnum):
-    """What a market is (ccxt's market ``type``/``linear``): a spot wallet market, or a linear perpetual, whose
-    fills move a position settled in its quote (``arb/margin.py``). Inverse perpetuals and dated futures are
-    not simulated: the config refuses them with a line saying so."""
+    """What a market is (ccxt's market ``type``/``linear``/``inverse``): a spot wallet market, or a perpetual
+    whose fills move a position (``arb/margin.py``): a linear one settled in its quote, amounts in base; an
+    inverse one (Binance COIN-M) settled in its base coin, amounts in contracts of ``MarketRules.contract_size``
+    quote each. Dated futures are not simulated: the config refuses them with a line saying so."""
 
     SPOT = "spot"
     LINEAR_PERPETUAL = "linear_perpetual"
+    INVERSE_PERPETUAL = "inverse_perpetual"
 
     @property
     def derivative(self) -> bool:
@@ -53,6 +55,15 @@ class Symbol:
         """``BASE/QUOTE`` -> its Symbol. Kept per text (a run trades a handful of symbols and the executor
         asks once per pair, on its way to the wire); a malformed one raises every time."""
         return _parse_symbol(text)
+
+    @staticmethod
+    def parse_market(text: str) -> Symbol:
+        """A venue's name for a market as ccxt spells it: ``BASE/QUOTE``, or a contract's ``BASE/QUOTE:SETTLE``
+        (``ETH/USDT:USDT``, a USDT perpetual); the pair it trades."""
+        pair, _, settle = text.partition(":")
+        if settle and not (settle.isalnum() and settle.upper() == settle):
+            raise ValueError(f"malformed market {text!r}: expected BASE/QUOTE or BASE/QUOTE:SETTLE in upper case")
+        return _parse_symbol(pair)
 
     def __str__(self) -> str:
         return f"{self.base}/{self.quote}"
@@ -81,6 +92,16 @@ class MarketRules:
     min_amount: Decimal = Decimal(0)
     min_notional: Decimal = Decimal(0)
     kind: MarketKind = MarketKind.SPOT
+    # An inverse perpetual's contract: the quote one contract is worth (Binance COIN-M: 100 USD on BTC, 10 on
+    # the others); its amounts, steps and minimum are in contracts. None on spot and linear markets (base).
+    contract_size: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind is MarketKind.INVERSE_PERPETUAL) != (self.contract_size is not None):
+            raise ValueError(f"{self.venue} {self.symbol}: an inverse perpetual, and only one, has a contract size "
+                             f"({self.kind}, contract_size {self.contract_size})")
+        if self.contract_size is not None and not (self.contract_size.is_finite() and self.contract_size > 0):
+            raise ValueError(f"{self.venue} {self.symbol}: contract size must be positive, got {self.contract_size}")
 
     def round_amount(self, amount: Decimal) -> Decimal:
         """Amounts always round down: never trade more than was sized."""

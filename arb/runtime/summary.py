@@ -87,7 +87,7 @@ def holdings_now(session: Session, run_id: int, books: Mapping[tuple[str, str], 
     """The run's change in holdings valued at ``books`` (arb.valuation), as the summary keeps it; None for a
     run that has traded no perpetual (its pairs' figures are its truth)."""
     flows = fill_flows(session, run_id)
-    if not any(f.linear for f in flows):
+    if not any(f.position for f in flows):
         return None
     return holdings_row(value_holdings(flows, books, funding_flows(session, run_id)),
                         funding_payments=_count_funding(session, run_id))
@@ -111,7 +111,10 @@ def holdings_row(v: Valuation, *, funding_payments: int) -> dict[str, Any]:
         # Funding received (< 0: paid) per settle currency, over how many stored payments; part of ``cash``.
         "funding": v.funding,
         "funding_payments": funding_payments,
-        "held": [{"venue": h.venue, "symbol": h.symbol, "linear": h.linear, "amount": h.amount, "entry": h.entry,
+        # ``position``: a perpetual's (linear, or inverse with its ``contract_size``: amount in contracts, figures
+        # in its base coin); a summary stored before inverse perpetuals has none, its positions all ``linear``.
+        "held": [{"venue": h.venue, "symbol": h.symbol, "linear": h.linear, "position": h.position,
+                  "contract_size": h.contract_size, "amount": h.amount, "entry": h.entry,
                   "mark": h.mark, "at_mark": h.at_mark, "at_unwind": h.at_unwind, "stale_ms": h.stale_ms}
                  for h in v.held],
         "unvalued": {f"{venue} {asset}": amount for (venue, asset), amount in v.unvalued.items()},
@@ -221,13 +224,15 @@ def _holdings_lines(h: dict[str, Any], precision: Precision) -> list[str]:
     pnl = precision.pnl()
     lines = []
     for p in h["held"]:
-        if not p["linear"]:
+        if not p.get("position", p["linear"]):
             continue
         base, quote = p["symbol"].split("/")
+        inverse = p.get("contract_size") is not None  # contracts, its PnL in the base coin
+        settle, unit = (base, f"contracts of {p['contract_size']} {quote}") if inverse else (quote, base)
         mark = "no mark" if p["mark"] is None else (
-            f"mark {money(p['mark'], precision.price(p['symbol']))}: unrealized {money(p['at_mark'], pnl)} {quote}")
+            f"mark {money(p['mark'], precision.price(p['symbol']))}: unrealized {money(p['at_mark'], pnl)} {settle}")
         lines.append(f"POSITION                {p['venue']} {p['symbol']} {money(p['amount'], precision.asset(base, p['venue']))} "
-                     f"{base} at entry {money(p['entry'], precision.price(p['symbol']))}, {mark}")
+                     f"{unit} at entry {money(p['entry'], precision.price(p['symbol']))}, {mark}")
     stale = [f"{p['venue']} {p['symbol']} {p['stale_ms'] / 1000:.0f} s" for p in h["held"] if p["stale_ms"]]
     if stale:
         lines.append("STALE END BOOKS         " + ", ".join(stale) + " old at the end: their marks and unwind "

@@ -257,13 +257,7 @@ def _snapshot_market_kinds(snapshot: Mapping[str, Any]) -> dict[tuple[str, str],
     """(venue, engine symbol) -> the market's kind, read from a run's stored config snapshot: the kinds its venues
     reported at its start (``market_kinds``), else (a run stored before they were kept) its markets' ``kind``,
     else spot. What the inventory check and the valuation of a run's holdings read back from the database."""
-    def table(node: Any, key: str) -> dict[str, Any]:
-        value = node.get(key) if isinstance(node, dict) else None
-        return value if isinstance(value, dict) else {}
-
-    def texts(node: Any) -> list[str]:
-        return [t for t in node if isinstance(t, str)] if isinstance(node, list) else []
-
+    table, texts = _table, _texts
     # A snapshot is whatever the database holds (an older arb's, or an edited row): what is not in the shape
     # this arb writes counts as spot, as every market was before kinds existed.
     recorded = table(snapshot, "market_kinds")  # what the open venues reported at the run's start
@@ -282,14 +276,48 @@ def _snapshot_market_kinds(snapshot: Mapping[str, Any]) -> dict[tuple[str, str],
     return out
 
 
+def _snapshot_contract_sizes(snapshot: Mapping[str, Any]) -> dict[tuple[str, str], Decimal]:
+    """(venue, engine symbol) -> an inverse perpetual's contract size: as the open venues reported it at the
+    run's start (``contract_sizes``), else its market's ``contract_size`` in the config."""
+    recorded = _table(snapshot, "contract_sizes")
+    out = {(venue, symbol): size for venue, sizes in recorded.items() if isinstance(sizes, dict)
+           for symbol, size in sizes.items()}
+    for venue, section in _table(snapshot, "venues").items():
+        for symbol, market in _table(section, "markets").items():
+            if isinstance(market, dict) and market.get("contract_size") is not None:
+                out.setdefault((venue, symbol), market["contract_size"])
+    return {key: Decimal(str(size)) for key, size in out.items()}
+
+
+def _table(node: Any, key: str) -> dict[str, Any]:
+    value = node.get(key) if isinstance(node, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _texts(node: Any) -> list[str]:
+    return [t for t in node if isinstance(t, str)] if isinstance(node, list) else []
+
+
 def fill_flows(session: Session, run_id: int) -> list[FillFlow]:
     """The run's fills in the order they happened (each with its order's symbol and side, and whether its
-    market is a linear perpetual, as the run's config gave it)."""
+    market is a linear perpetual or an inverse one, with its contract size, as the run's venues or config
+    gave it)."""
     run = session.get(Run, run_id)
-    kinds = _snapshot_market_kinds(run.config_snapshot if run is not None else {})
+    snapshot = run.config_snapshot if run is not None else {}
+    kinds, sizes = _snapshot_market_kinds(snapshot), _snapshot_contract_sizes(snapshot)
+
+    def contract_size(venue: str, symbol: str) -> Decimal | None:
+        if kinds.get((venue, symbol)) != MarketKind.INVERSE_PERPETUAL:
+            return None
+        size = sizes.get((venue, symbol))
+        if size is None:  # its fills cannot be valued: an amount of contracts of unknown size
+            raise ValueError(f"run {run_id}: {venue} {symbol} is an inverse perpetual with no contract size stored")
+        return size
+
     return [
         FillFlow(f.venue, symbol, side, f.price, f.amount, f.fee, f.fee_currency,
-                 linear=kinds.get((f.venue, symbol)) == MarketKind.LINEAR_PERPETUAL)
+                 linear=kinds.get((f.venue, symbol)) == MarketKind.LINEAR_PERPETUAL,
+                 contract_size=contract_size(f.venue, symbol))
         for f, symbol, side in session.execute(
             select(Fill, Order.symbol, Order.side).join(Order, Fill.order_id == Order.id)
             .where(Order.run_id == run_id).order_by(Fill.ts, Fill.id)

@@ -241,7 +241,7 @@ def _holdings(summary: dict[str, Any], live: dict[str, Any] | None, precision: P
     rows = []
     for p in h["held"]:
         base = p["symbol"].partition("/")[0]
-        rows.append({"venue": p["venue"], "symbol": p["symbol"], "what": "position" if p["linear"] else "spot change",
+        rows.append({"venue": p["venue"], "symbol": p["symbol"], "what": "position" if p.get("position", p["linear"]) else "spot change",
                      "amount": money(Decimal(p["amount"]), precision.asset(base, p["venue"])),
                      "entry": None if p["entry"] is None else money(Decimal(p["entry"]), precision.price(p["symbol"])),
                      "mark": None if p["mark"] is None else money(Decimal(p["mark"]), precision.price(p["symbol"])),

@@ -11,7 +11,8 @@ The matcher's book is the venue's market, fed one of two ways:
 
 The order's trip there (and the answer's back) is :class:`arb.venues.latent.LatentVenue`'s, in the run's
 clock. Fees, fee currencies (a sell pays in quote; a buy in the base it receives, or in quote with
-``buy_fee_in = "quote"``; a linear perpetual's every fee in its settle currency), funds, positions and their
+``buy_fee_in = "quote"``; a perpetual's every fee in its settle currency: the quote on a linear one, the
+base coin on an inverse one), funds, positions and their
 funding, time in force and resting orders are the matcher's rules. A client order
 id is never accepted twice (a resend can never double-fill), and is how orders are looked up.
 
@@ -56,7 +57,7 @@ class PaperConfig:
     depth: int = 50  # levels mirrored from a live book
     buy_fee_in: BuyFeeIn = "base"  # the asset a buy's fee is taken from; a sell always pays in quote
     maker_fee_rate: Decimal | None = None  # a resting order's fill; negative for a rebate; None: the taker fee
-    leverage: Decimal = Decimal(1)  # a linear perpetual's margin: notional / leverage (arb/margin.py)
+    leverage: Decimal = Decimal(1)  # a perpetual's margin: its value / leverage (arb/margin.py)
 
     def __post_init__(self) -> None:
         if self.buy_fee_in not in ("base", "quote"):
@@ -68,7 +69,8 @@ def sim_market(rules: MarketRules, config: PaperConfig) -> SimMarket:
     maker_fee = config.fee_rate if config.maker_fee_rate is None else config.maker_fee_rate
     return SimMarket(rules.symbol, sym.base, sym.quote, rules.price_step, rules.amount_step, rules.min_amount,
                      rules.min_notional, config.fee_rate, maker_fee, config.buy_fee_in,
-                     linear=rules.kind is MarketKind.LINEAR_PERPETUAL, leverage=config.leverage)
+                     linear=rules.kind is MarketKind.LINEAR_PERPETUAL, leverage=config.leverage,
+                     contract_size=rules.contract_size)
 
 
 class PaperVenue:

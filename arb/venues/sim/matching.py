@@ -15,10 +15,11 @@ The rules, one set for every venue:
 - **Funds.** Placing locks what the order may spend (a buy: ``amount * price``, plus the taker fee when the
   venue takes a buy's fee in quote; a sell: ``amount`` base); an order needing more than is available is
   refused. Fills move locked funds, fees come out of what is received (a buy's base, or a sell's quote), and
-  what is left locked comes back when the order finishes. On a **linear perpetual** (``SimMarket.linear``)
-  either side holds its margin and fee in the settle currency, a fill moves the account's position
-  (``positions``; ``arb/margin.py``: the entry averages, a reduction realizes into the wallet) and its
-  margin, and its fee comes out of the wallet: there is no base to hold or receive.
+  what is left locked comes back when the order finishes. On a **perpetual** (``SimMarket.perpetual``: linear,
+  settled in the quote; or inverse, amounts in contracts and settled in the base coin) either side holds its
+  margin and fee in the settle currency, a fill moves the account's position (``positions``;
+  ``arb/margin.py``: the entry averages, a reduction realizes into the wallet) and its margin, and its fee
+  comes out of the wallet: there is no base to hold or receive.
 - **Resting orders** (the queue rule). A resting order joins the queue at its price behind the displayed
   size there (``queue_ahead``; nothing ahead when its price is not a level of its side). What is ahead only
   ever shrinks: by trades printed at its price (they take the queue first), and to the level's new size
@@ -46,7 +47,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from arb.domain.ids import next_venue_id
-from arb.margin import PositionState, apply_fill, funding_payment, order_margin
+from arb.margin import PositionState, apply_fill, fill_fee, funding_payment, order_margin
 from arb.venues.sim.book import Book, BookUpdate
 from arb.venues.sim.orders import ZERO, Balance, FundingPayment, Role, SimMarket, SimOrder, SimTrade
 
@@ -102,8 +103,8 @@ class Matcher:
         self.markets = {m.id: m for m in markets}
         self.books = {mid: Book(mid) for mid in self.markets}
         self.balances: dict[str, dict[str, Balance]] = {}
-        self.positions: dict[tuple[str, str], PositionState] = {}  # (account, market) on linear markets
-        # Per linear market: each funding time announced and not yet reached -> the last (mark, rate) announced
+        self.positions: dict[tuple[str, str], PositionState] = {}  # (account, market) on perpetuals
+        # Per perpetual: each funding time announced and not yet reached -> the last (mark, rate) announced
         # for it; and the funding times settled (a late line announcing one again pays nothing twice).
         self._announced: dict[str, dict[int, tuple[Decimal, Decimal]]] = {}
         self._settled: dict[str, set[int]] = {}
@@ -138,7 +139,7 @@ class Matcher:
             raise Refused(Refusal.AMOUNT_STEP, f"amount {amount} off step {market.amount_step}")
         if price % market.price_step:
             raise Refused(Refusal.PRICE_STEP, f"price {price} off step {market.price_step}")
-        if amount < market.min_amount or amount * price < market.min_notional:
+        if amount < market.min_amount or market.notional(amount, price) < market.min_notional:
             raise Refused(Refusal.BELOW_MINIMUM)
 
     def place(self, account: str, market_id: str, side: str, price: Decimal, amount: Decimal,
@@ -319,8 +320,8 @@ class Matcher:
         market = order.market
         rate = market.taker_fee if role == "taker" else market.maker_fee
         total = qty * price
-        if market.linear:
-            fee = total * rate
+        if market.perpetual:
+            fee = fill_fee(qty, price, rate, market.contract_size)
             self._settle_position(order, qty, price, fee)
         elif order.side == "buy":
             paid, pay_bal, get_bal = total, self.balance(order.account, market.quote), self.balance(order.account, market.base)
@@ -334,7 +335,7 @@ class Matcher:
             fee = total * rate
             paid, pay_bal, get_bal, received = (qty, self.balance(order.account, market.base),
                                                 self.balance(order.account, market.quote), total - fee)
-        if not market.linear:
+        if not market.perpetual:
             pay_bal.locked -= paid
             order.locked -= paid
             get_bal.available += received
@@ -347,22 +348,22 @@ class Matcher:
         self.trades.append(trade)
         events.append(_order_event(order, "update"))
         events.append(TradeEvent(order.account, trade))
-        if order.side == "buy" and order.left > 0 and not market.linear:
+        if order.side == "buy" and order.left > 0 and not market.perpetual:
             # Keep exactly what the rest may still spend locked; a fill below the limit frees the difference.
             excess = order.locked - order.left * order.price * (1 + _fee_on_top(market))
             if excess > 0 and order.time_in_force in ("gtc", "poc"):
                 self._release(order, excess)
 
     def _settle_position(self, order: SimOrder, qty: Decimal, price: Decimal, fee: Decimal) -> None:
-        """A linear market's fill: the order's margin for ``qty`` released, the fee paid out of the wallet,
-        the position moved (``arb/margin.py``), what it realized paid in and its margin held."""
+        """A perpetual's fill: the order's margin for ``qty`` released, the fee paid out of the wallet (the
+        settle currency), the position moved (``arb/margin.py``), what it realized paid in and its margin held."""
         market = order.market
-        bal = self.balance(order.account, market.quote)
+        bal = self.balance(order.account, market.settle)
         rest = order.left - qty
         held = order.locked if not rest else min(order.locked, _holds(market, order.side, qty, order.price))
         self._release(order, held)
         key = (order.account, market.id)
-        before = self.positions.get(key, PositionState())
+        before = self.positions.get(key) or PositionState(contract_size=market.contract_size)
         after, realized = apply_fill(before, order.side, price, qty)
         self.positions[key] = after
         margin = after.margin(market.leverage) - before.margin(market.leverage)
@@ -371,7 +372,7 @@ class Matcher:
 
     def on_funding(self, market_id: str, mark: Decimal, rate: Decimal, funding_ts: int,
                    now_ms: int) -> list[FundingPayment]:
-        """A linear market's mark and the rate announced for the funding time ``funding_ts``. Every funding time
+        """A perpetual's mark and the rate announced for the funding time ``funding_ts``. Every funding time
         announced before and reached now (``now_ms`` at or past it) is settled, once: each position in the
         market receives (or pays) ``arb.margin.funding_payment`` at the last mark and rate announced for it,
         into its wallet. The payments made, in funding-time order."""
@@ -383,17 +384,21 @@ class Matcher:
             for (account, held_in), position in sorted(self.positions.items()):
                 if held_in != market_id or not position.amount:
                     continue
-                amount = funding_payment(position.amount, last_mark, last_rate)
-                self.balance(account, market.quote).available += amount
+                amount = funding_payment(position.amount, last_mark, last_rate, position.contract_size)
+                self.balance(account, market.settle).available += amount
                 payments.append(FundingPayment(account, market_id, due, last_rate, last_mark, position.amount,
-                                               amount, market.quote))
+                                               amount, market.settle))
             self._settled.setdefault(market_id, set()).add(due)
         if funding_ts not in self._settled.get(market_id, ()):
             announced[funding_ts] = (mark, rate)
         return payments
 
     def position(self, account: str, market_id: str) -> PositionState:
-        return self.positions.get((account, market_id), PositionState())
+        held = self.positions.get((account, market_id))
+        if held is not None:
+            return held
+        market = self.markets.get(market_id)
+        return PositionState(contract_size=None if market is None else market.contract_size)
 
     def _release(self, order: SimOrder, amount: Decimal) -> None:
         bal = self.balance(order.account, order.market.pays_with(order.side))
@@ -423,9 +428,10 @@ def _order_event(order: SimOrder, event: str) -> OrderEvent:
 
 def _holds(market: SimMarket, side: str, amount: Decimal, price: Decimal) -> Decimal:
     """What an order of ``amount`` at ``price`` holds while it waits: a spot buy its notional (and its fee
-    when a buy pays it in quote), a spot sell its base, a linear market's order its margin and fee."""
-    if market.linear:
-        return order_margin(amount, price, market.leverage, max(market.taker_fee, market.maker_fee))
+    when a buy pays it in quote), a spot sell its base, a perpetual's order its margin and fee."""
+    if market.perpetual:
+        return order_margin(amount, price, market.leverage, max(market.taker_fee, market.maker_fee),
+                            market.contract_size)
     return amount * price * (1 + _fee_on_top(market)) if side == "buy" else amount
 
 

@@ -31,18 +31,39 @@ class SimMarket:
     # The asset a buy's fee is taken from: the base it receives (Gate, Binance and HTX spot), or quote on top
     # of the notional. A sell always pays in quote, out of its proceeds.
     buy_fee_in: BuyFeeIn = "base"
-    # A linear perpetual (``arb/margin.py``): fills move the account's position in this market, orders hold
-    # margin in the quote (the settle currency) and every fee is charged there; ``leverage`` sets the margin.
+    # A perpetual (``arb/margin.py``): fills move the account's position in this market, orders hold margin in
+    # the settle currency and every fee is charged there; ``leverage`` sets the margin. A linear one settles in
+    # the quote, amounts in base; an inverse one (``contract_size``: quote per contract) in the base coin,
+    # amounts in contracts.
     linear: bool = False
     leverage: Decimal = Decimal(1)
+    contract_size: Decimal | None = None
+
+    @property
+    def perpetual(self) -> bool:
+        return self.linear or self.contract_size is not None
+
+    @property
+    def settle(self) -> str:
+        """The currency a perpetual's margin, fees, PnL and funding are in: the base coin on an inverse market."""
+        return self.base if self.contract_size is not None else self.quote
+
+    def notional(self, amount: Decimal, price: Decimal) -> Decimal:
+        """What ``amount`` at ``price`` is worth in quote, as the market's minimum reads it: an inverse
+        market's contracts are a fixed quote amount each."""
+        return amount * self.contract_size if self.contract_size is not None else amount * price
 
     def fee_currency(self, side: str) -> str:
-        return self.base if side == "buy" and self.buy_fee_in == "base" and not self.linear else self.quote
+        if self.perpetual:
+            return self.settle
+        return self.base if side == "buy" and self.buy_fee_in == "base" else self.quote
 
     def pays_with(self, side: str) -> str:
-        """The currency an order holds while it waits: a spot buy's quote, a spot sell's base, a linear
-        market's settle currency on either side."""
-        return self.quote if side == "buy" or self.linear else self.base
+        """The currency an order holds while it waits: a spot buy's quote, a spot sell's base, a perpetual's
+        settle currency on either side."""
+        if self.perpetual:
+            return self.settle
+        return self.quote if side == "buy" else self.base
 
 
 @dataclass(slots=True)
@@ -106,14 +127,14 @@ class SimTrade:
 
 @dataclass(frozen=True, slots=True)
 class FundingPayment:
-    """One account's funding at one funding time of a linear market: ``amount`` (settle currency) paid into
-    its wallet, negative when it paid (``arb.margin.funding_payment``)."""
+    """One account's funding at one funding time of a perpetual: ``amount`` (settle currency) paid into its
+    wallet, negative when it paid (``arb.margin.funding_payment``)."""
 
     account: str
     market: str
     ts_ms: int  # the funding time
     rate: Decimal
     mark: Decimal
-    position: Decimal  # base, signed, held at the funding time
+    position: Decimal  # signed, held at the funding time: base (contracts on an inverse market)
     amount: Decimal
     currency: str
