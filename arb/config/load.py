@@ -192,15 +192,17 @@ def _check_symbols(model: ConfigModel, shown: str) -> None:
 
 def _check_market_kinds(venue: str, section: VenueSection, symbols: Sequence[str], shown: str) -> None:
     """One venue is one kind of account (a spot wallet or a margin account, as Binance's spot and USD-M are
-    two), and a perpetual's fees are in its settle currency. Which kinds a venue trades at all is its
+    two, and so are USD-M and COIN-M), and a perpetual's fees are in its settle currency (a linear one's quote,
+    an inverse one's base coin). Which kinds a venue trades at all is its
     adapter's to say (``runtime/preflight.py``)."""
     traded = section.symbols or symbols
     kinds = {section.market_kind(text) for text in traded}
     if len(kinds) > 1:
-        raise ConfigError(shown, f"venues.{venue}.markets", "spot and perpetual markets on one venue: a venue is "
-                          "one account, a spot wallet or a margin account; configure two venues")
+        raise ConfigError(shown, f"venues.{venue}.markets", f"{' and '.join(sorted(kinds))} markets on one venue: a "
+                          "venue is one account, a spot wallet or a margin account settled one way; configure two venues")
     if kinds - {"spot"}:
-        settles = {Symbol.parse(text).quote for text in traded}
+        inverse = kinds == {"inverse_perpetual"}
+        settles = {Symbol.parse(text).base if inverse else Symbol.parse(text).quote for text in traded}
         held = sorted(set(section.balances) - settles)
         if held:
             raise ConfigError(shown, f"venues.{venue}.balances", f"a perpetual venue is a margin account: it holds "

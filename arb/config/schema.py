@@ -332,16 +332,30 @@ class MarketSection(_Section):
     amount_step: Step
     min_amount: NonNegDec = Decimal(0)
     min_notional: NonNegDec = Decimal(0)
-    # spot, or a linear perpetual (a position settled in the quote: arb/margin.py). Unset: spot.
-    kind: Literal["spot", "linear_perpetual"] | None = None
+    # spot, a linear perpetual (a position settled in the quote: arb/margin.py) or an inverse one (Binance
+    # COIN-M: settled in the base coin, amounts, steps and minimum in contracts of contract_size quote each,
+    # min_notional in quote). Unset: spot.
+    kind: Literal["spot", "linear_perpetual", "inverse_perpetual"] | None = None
+    contract_size: PositiveDec | None = None  # an inverse perpetual's, and only its: quote per contract
 
     @field_validator("kind", mode="before")
     @classmethod
     def _kinds_simulated(cls, value: Any) -> Any:
-        if value in ("inverse_perpetual", "future"):
-            raise ValueError(f"{value} markets are not simulated yet: arb books spot and linear_perpetual "
-                             "markets (a linear perpetual is margined and settled in its quote, e.g. USDT)")
+        if value == "future":
+            raise ValueError("future markets are not simulated yet: arb books spot, linear_perpetual and "
+                             "inverse_perpetual markets (a perpetual is margined and settled in one currency)")
         return value
+
+    @model_validator(mode="after")
+    def _contract_size_is_inverse(self) -> MarketSection:
+        inverse = self.kind == "inverse_perpetual"
+        if inverse and self.contract_size is None:
+            raise ValueError("an inverse_perpetual market needs contract_size: the quote one contract is worth "
+                             "(Binance COIN-M: 100 on BTC, 10 on the others)")
+        if not inverse and self.contract_size is not None:
+            raise ValueError(f"contract_size is an inverse_perpetual market's; this one is {self.kind or 'spot'} "
+                             "(its amounts are base)")
+        return self
 
 
 VENUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # it becomes ARB_<NAME>_API_KEY

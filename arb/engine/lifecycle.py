@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from arb.config import Config
+from arb.domain.market import MarketKind
 from arb.engine.database import RunDatabase, market_span
 from arb.engine.ending import RunResult, cancel_resting, halt_reason, run_summary
 from arb.engine.settings import executor_config, risk_limits
 from arb.engine.simulated import on_own_loop, origin_ms
 from arb.engine.stopping import Stopping
 from arb.engine.watchers import told_to_all, watch_kill_switch
-from arb.errors import ArbError
+from arb.errors import ArbError, VenueError
 from arb.eventloop.clock import MarketClock, WallClock
 from arb.eventloop.live_loop import run_live
 from arb.eventloop.simloop import run_simulation, running_simulation, time_held
@@ -187,6 +188,11 @@ class Engine:
         try:
             venues = self.venues = await open_venues(self.config, self.books, self.clock,
                                                      force_paper=self.force_paper)
+            inverse = _inverse_market(self.config, venues)
+            if inverse is not None:  # preflight refuses a paper one; a live venue's kind is known only now
+                await venues.close()
+                raise VenueError(inverse[0], f"{inverse[1]} is an inverse perpetual: a run does not trade one yet "
+                                 "(its sizing and pairs are in base, not contracts)")
         except BaseException:
             held.close()
             raise
@@ -458,3 +464,12 @@ def _liquidation(reading: AccountMargin) -> str:
         return ""
     p = min(near, key=lambda p: p.distance or 0)
     return f"; {p.symbol} {p.amount.normalize():f} liquidated at {p.liquidation:.6g} ({p.distance:.1%} away)"
+
+
+def _inverse_market(config: Config, venues: VenueSet) -> tuple[str, str] | None:
+    """The first (venue, symbol) whose market is an inverse perpetual, as the open venues report them."""
+    for name, venue in venues.venues.items():
+        for symbol in config.venue_markets(name).symbols:
+            if venue.market_rules(symbol).kind is MarketKind.INVERSE_PERPETUAL:
+                return name, symbol
+    return None

@@ -22,17 +22,26 @@ PRECISION = {"precision": {"price": 0.01, "amount": 0.001}, "limits": {}}
     ({"type": "spot", "spot": True}, MarketKind.SPOT),
     ({}, MarketKind.SPOT),
     ({"type": "swap", "spot": False, "swap": True, "linear": True, "settle": "USDT"}, MarketKind.LINEAR_PERPETUAL),
+    ({"type": "swap", "spot": False, "swap": True, "inverse": True, "settle": "ETH", "contractSize": 10.0},
+     MarketKind.INVERSE_PERPETUAL),
 ])
 def test_a_ccxt_market_says_its_kind(market: dict, kind: MarketKind) -> None:
-    assert market_rules("v", "ETH/USDT", {**PRECISION, **market}).kind is kind
+    rules = market_rules("v", "ETH/USDT", {**PRECISION, **market})
+    assert rules.kind is kind
+    # An inverse perpetual's amounts are contracts of ccxt's contractSize quote; the others' are base.
+    assert rules.contract_size == (D(10) if kind is MarketKind.INVERSE_PERPETUAL else None)
 
 
 @pytest.mark.parametrize(("market", "said"), [
-    ({"type": "swap", "spot": False, "swap": True, "inverse": True}, "an inverse perpetual"),
-    ({"type": "future", "spot": False, "future": True, "linear": True}, "a future market"),
+    ({"type": "future", "spot": False, "future": True, "linear": True},
+     "ETH/USDT is a future market, which arb does not book yet"),
+    ({"type": "future", "spot": False, "future": True, "inverse": True, "contractSize": 10.0},
+     "ETH/USDT is a future market, which arb does not book yet"),
+    ({"type": "swap", "spot": False, "swap": True, "inverse": True},
+     "ETH/USDT is an inverse perpetual whose contract size ccxt does not state"),
 ])
-def test_a_kind_arb_does_not_book_is_refused_naming_it(market: dict, said: str) -> None:
-    with pytest.raises(VenueError, match=f"ETH/USDT is {said}, which arb does not book yet"):
+def test_a_market_arb_does_not_book_is_refused_naming_it(market: dict, said: str) -> None:
+    with pytest.raises(VenueError, match=said):
         market_rules("v", "ETH/USDT", {**PRECISION, **market})
 
 
@@ -53,7 +62,11 @@ def _config(tmp_path: Path, edit: Callable[[str], str]) -> Path:
     (lambda t: t.replace('kind = "linear_perpetual", ', ""), "venues.perp.markets.BTC/USDT.kind",
      'binanceusdm trades linear_perpetual markets, not spot: set kind = "linear_perpetual"'),
     (lambda t: t.replace('ccxt_id = "binanceusdm"', 'ccxt_id = "binancecoinm"'), "venues.perp.markets.BTC/USDT.kind",
-     "binancecoinm trades inverse perpetuals, which arb does not simulate yet"),
+     'binancecoinm trades inverse_perpetual markets, not linear_perpetual: set kind = "inverse_perpetual"'),
+    (lambda t: t.replace('ccxt_id = "binanceusdm"', 'ccxt_id = "binancecoinm"')
+     .replace('kind = "linear_perpetual", ', 'kind = "inverse_perpetual", contract_size = "100", ')
+     .replace('balances = { USDT = "10000" }', 'balances = { BTC = "1" }'), "venues.perp.markets.BTC/USDT.kind",
+     "an inverse perpetual is booked by the simulated venue (arb/margin.py) but a run does not trade one yet"),
 ])
 def test_a_paper_venue_s_kinds_are_its_adapter_s(tmp_path: Path, edit: Callable[[str], str], key: str, said: str) -> None:
     config = load_config(_config(tmp_path, edit))
@@ -69,6 +82,15 @@ def test_a_paper_venue_s_kinds_are_its_adapter_s(tmp_path: Path, edit: Callable[
      "venues.perp.buy_fee_in", "a perpetual charges every fee in its settle currency"),
     (lambda t: t.replace('ccxt_id = "binanceusdm"', 'ccxt_id = "binanceusdm"\nleverage = "200"'),
      "venues.perp.leverage", "less than or equal to 125"),
+    # An inverse perpetual is a margin account in its base coin, its contract size said; only it has one.
+    (lambda t: t.replace('kind = "linear_perpetual", ', 'kind = "inverse_perpetual", contract_size = "100", '),
+     "venues.perp.balances", "a perpetual venue is a margin account: it holds its settle currency (BTC), not USDT"),
+    (lambda t: t.replace('kind = "linear_perpetual", ', 'kind = "inverse_perpetual", '),
+     "venues.perp.markets", "an inverse_perpetual market needs contract_size"),
+    (lambda t: t.replace('kind = "linear_perpetual", ', 'kind = "linear_perpetual", contract_size = "100", '),
+     "venues.perp.markets", "contract_size is an inverse_perpetual market's; this one is linear_perpetual"),
+    (lambda t: t.replace('kind = "linear_perpetual", ', 'kind = "future", '),
+     "venues.perp.markets", "future markets are not simulated yet"),
 ])
 def test_a_margin_account_s_config_is_checked_in_one_line(tmp_path: Path, edit: Callable[[str], str], key: str, said: str) -> None:
     with pytest.raises(ConfigError) as caught:

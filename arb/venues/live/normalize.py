@@ -30,41 +30,64 @@ def dec(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
+def ms_time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
 def _ts(ms: Any) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
 
 
 def market_rules(venue: str, symbol: str, market: dict[str, Any]) -> MarketRules:
-    """A ccxt market's steps and minimums."""
+    """A ccxt market's steps and minimums (an inverse perpetual's in contracts, with its ``contractSize``)."""
     limits = market.get("limits") or {}
     return MarketRules(
         venue=venue,
         symbol=symbol,
         price_step=dec(market["precision"]["price"]),
-        amount_step=dec(market["precision"]["amount"]),
-        min_amount=dec((limits.get("amount") or {}).get("min")),
+        amount_step=dec(market["precision"]["amount"]) * (unit := base_per_contract(market)),
+        min_amount=dec((limits.get("amount") or {}).get("min")) * unit,
         min_notional=dec((limits.get("cost") or {}).get("min")),
-        kind=market_kind(venue, symbol, market),
+        kind=(kind := market_kind(venue, symbol, market)),
+        contract_size=dec(market.get("contractSize")) if kind is MarketKind.INVERSE_PERPETUAL else None,
     )
 
 
+def base_per_contract(market: dict[str, Any]) -> Decimal:
+    """What one unit of ccxt's amounts is in base, for a market arb sizes in base: a linear contract's
+    ``contractSize`` (Gate's ETH_USDT perpetual: 0.01 ETH), 1 elsewhere (spot; a linear perpetual of one base
+    per contract, as Binance USD-M's; an inverse perpetual, which arb sizes in contracts). The live venue
+    converts at its boundary with it: orders out, orders, fills and positions in."""
+    if market.get("contract") and market.get("linear") and market.get("contractSize"):
+        return dec(market["contractSize"])
+    return Decimal(1)
+
+
 def market_kind(venue: str, symbol: str, market: dict[str, Any]) -> MarketKind:
-    """A ccxt market's kind: spot, or a linear perpetual (``swap`` and ``linear``). An inverse perpetual or a
-    dated future arb does not book: refused, naming it, before anything trades there."""
+    """A ccxt market's kind: spot, a linear perpetual (``swap`` and ``linear``) or an inverse one (``swap`` and
+    ``inverse``: Binance COIN-M, amounts in contracts of ``contractSize`` quote, which it must state). A dated
+    future arb does not book: refused, naming it, before anything trades there."""
     if market.get("spot", market.get("type") in (None, "spot")):
         return MarketKind.SPOT
     if market.get("swap") and market.get("linear"):
         return MarketKind.LINEAR_PERPETUAL
-    kind = "an inverse perpetual" if market.get("inverse") else f"a {market.get('type')} market"
-    raise VenueError(venue, f"{symbol} is {kind}, which arb does not book yet (spot and linear perpetuals)")
+    if market.get("swap") and market.get("inverse"):
+        if not dec(market.get("contractSize")) > 0:
+            raise VenueError(venue, f"{symbol} is an inverse perpetual whose contract size ccxt does not state "
+                             f"(contractSize {market.get('contractSize')!r}): its amounts cannot be valued")
+        return MarketKind.INVERSE_PERPETUAL
+    raise VenueError(venue, f"{symbol} is a {market.get('type')} market, which arb does not book yet (spot and "
+                     "perpetuals)")
 
 
 def order_report(venue: str, quirks: LiveQuirks, raw: dict[str, Any],
-                 request: OrderRequest | None = None) -> OrderReport:
-    """A ccxt order; what it leaves out is read from ``request`` (the order as asked for), if given."""
+                 request: OrderRequest | None = None, unit: Decimal = Decimal(1)) -> OrderReport:
+    """A ccxt order; what it leaves out is read from ``request`` (the order as asked for), if given. ``unit``:
+    its market's :func:`base_per_contract`."""
     status = (raw.get("status") or "").lower()
-    amount = dec(raw.get("amount")) if raw.get("amount") is not None else (request.amount if request else ZERO)
-    filled = dec(raw.get("filled"))
+    amount = abs(dec(raw.get("amount"))) * unit if raw.get("amount") is not None else (
+        request.amount if request else ZERO)
+    filled = dec(raw.get("filled")) * unit
     if status == "rejected":
         state = VenueState.REJECTED
     elif status in _CLOSED or (amount and filled >= amount):
@@ -90,8 +113,9 @@ def order_report(venue: str, quirks: LiveQuirks, raw: dict[str, Any],
     )
 
 
-def fill_report(venue: str, quirks: LiveQuirks, raw: dict[str, Any]) -> FillReport:
-    """A ccxt trade; our client order id read from the raw trade's keys the quirks name."""
+def fill_report(venue: str, quirks: LiveQuirks, raw: dict[str, Any], unit: Decimal = Decimal(1)) -> FillReport:
+    """A ccxt trade; our client order id read from the raw trade's keys the quirks name. ``unit``: its
+    market's :func:`base_per_contract`."""
     info = raw.get("info") or {}
     cid = next((info[k] for k in quirks.trade_client_id_keys if info.get(k)), None)
     fee = raw.get("fee") or {}
@@ -109,7 +133,7 @@ def fill_report(venue: str, quirks: LiveQuirks, raw: dict[str, Any]) -> FillRepo
         symbol=raw["symbol"],
         side=Side(raw["side"]),
         price=dec(raw["price"]),
-        amount=dec(raw["amount"]),
+        amount=abs(dec(raw["amount"])) * unit,
         fee=dec(fee.get("cost")),
         fee_currency=str(fee.get("currency") or ""),
         ts=_ts(raw.get("timestamp")) or datetime.now(UTC),
