@@ -351,7 +351,7 @@ class MarketSection(_Section):
         inverse = self.kind == "inverse_perpetual"
         if inverse and self.contract_size is None:
             raise ValueError("an inverse_perpetual market needs contract_size: the quote one contract is worth "
-                             "(Binance COIN-M: 100 on BTC, 10 on the others)")
+                             "(e.g. 100 USD on a BTC coin-margined perpetual)")
         if not inverse and self.contract_size is not None:
             raise ValueError(f"contract_size is an inverse_perpetual market's; this one is {self.kind or 'spot'} "
                              "(its amounts are base)")

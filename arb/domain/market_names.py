@@ -92,7 +92,7 @@ class MarketNames:
                 where = "[engine] symbols" if symbol not in engine_symbols else "this venue's symbols"
                 raise MarketNameError(_key(symbol), f"{symbol} is not one of {where}")
             try:
-                Symbol.parse(market)
+                Symbol.parse_market(market)
             except ValueError as exc:
                 raise MarketNameError(_key(symbol), str(exc)) from None
         return cls(ordered, markets, _assets(markets, names))
@@ -110,7 +110,7 @@ def _assets(markets: Mapping[str, str], names: Mapping[str, str]) -> dict[str, s
     owner: dict[str, str] = {}  # venue asset -> engine asset
     order = sorted(markets, key=lambda s: s not in names)
     for symbol in order:
-        ours, theirs = Symbol.parse(symbol), Symbol.parse(markets[symbol])
+        ours, theirs = Symbol.parse(symbol), Symbol.parse_market(markets[symbol])
         for asset, venue_asset in ((ours.base, theirs.base), (ours.quote, theirs.quote)):
             known = assets.get(asset)
             if known is not None and known != venue_asset:

@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from arb.domain.market import MarketRules
+from arb.margin import PositionState
 from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 from arb.errors import ArbError, OrderNotFound, VenueError
 from arb.eventloop.simloop import time_held
@@ -125,8 +126,9 @@ class LiveVenue:
             params["postOnly"] = True
         else:
             params["timeInForce"] = request.time_in_force.upper()
+        amount = request.amount / self._unit(request.symbol)  # ccxt's unit: a contract on a contract market
         cap = await self._captured("write", self.exchange.create_order(
-            request.symbol, "limit", request.side.value, str(request.amount), str(request.price), params))
+            request.symbol, "limit", request.side.value, str(amount), str(request.price), params))
         if cap is None:  # create_order returned without a write to capture: it placed the order some other way
             raise VenueError(self.name, "create_order sent no capturable request; cannot prepare")
         return self._wire(cap.url, cap.method, cap.headers, cap.body, self.exchange.market(request.symbol))
@@ -224,7 +226,8 @@ class LiveVenue:
             raise VenueError(self.name, "this venue does not amend an order in place")
         # ccxt's edit_order(id, symbol, type, side, amount, price): the client id as the order's id (Gate
         # takes the text there, as it does to cancel), the amount alone.
-        return self._order(await self._call("edit_order", client_order_id, symbol, "limit", None, str(amount), None,
+        units = amount / self._unit(symbol)
+        return self._order(await self._call("edit_order", client_order_id, symbol, "limit", None, str(units), None,
                                             self._by_client_id(client_order_id)))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderReport:
@@ -256,7 +259,7 @@ class LiveVenue:
             log.warning("%s %s: a full page of %d trades since %s%s: any beyond it were not read", self.name,
                         symbol, page, since.isoformat(timespec="seconds"),
                         f" for order {order_id}" if order_id is not None else "")
-        fills = [normalize.fill_report(self.name, self.quirks, t) for t in raw]
+        fills = [normalize.fill_report(self.name, self.quirks, t, self._unit(t.get("symbol") or symbol)) for t in raw]
         if self.fee_marks is not None:
             fills = await priced_fees(self.fee_marks, fills)
         return fills if order_id is None else [f for f in fills if f.venue_order_id == order_id]
@@ -270,5 +273,36 @@ class LiveVenue:
         except Exception as exc:  # noqa: BLE001 - best effort: the next private request re-measures
             log.warning("%s: clock resync after an expired timestamp failed: %s", self.name, type(exc).__name__)
 
+    async def positions(self, symbols: list[str]) -> dict[str, PositionState]:
+        """The perpetual positions the venue holds in ``symbols`` (its names for them), in base, signed: what
+        a margin account's figures and the basis read on a live venue; a symbol with none is flat."""
+        held = {symbol: PositionState() for symbol in symbols}
+        for raw in await self._call("fetch_positions", symbols):
+            symbol = raw.get("symbol")
+            contracts = normalize.dec(raw.get("contracts"))
+            if symbol not in held or not contracts:
+                continue
+            amount = contracts * self._unit(symbol)
+            held[symbol] = PositionState(amount if raw.get("side") == "long" else -amount,
+                                         normalize.dec(raw.get("entryPrice")))
+        return held
+
+    async def funding_history(self, symbol: str, since: datetime) -> list[tuple[datetime, Decimal]]:
+        """The funding the venue paid (> 0) or charged ``symbol``'s position since ``since``: (funding time,
+        amount in the settle currency), oldest first. The amount is the venue's own text where ccxt keeps it
+        (Gate's ``change``), not ccxt's float."""
+        raw = await self._call("fetch_funding_history", symbol, int(since.timestamp() * 1000))
+        out = []
+        for entry in raw:
+            info = entry.get("info") or {}
+            amount = normalize.dec(info.get("change", entry.get("amount")))
+            out.append((normalize.ms_time(entry["timestamp"]), amount))
+        return sorted(out)
+
+    def _unit(self, symbol: str) -> Decimal:
+        return normalize.base_per_contract(self.exchange.market(symbol))
+
     def _order(self, raw: dict[str, Any], request: OrderRequest | None = None) -> OrderReport:
-        return normalize.order_report(self.name, self.quirks, raw, request)
+        symbol = raw.get("symbol") or (request.symbol if request else None)
+        unit = self._unit(symbol) if symbol else Decimal(1)
+        return normalize.order_report(self.name, self.quirks, raw, request, unit)
