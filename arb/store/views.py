@@ -37,8 +37,10 @@ VIEW_NAMES = (
     "v_leg_latency",
     "v_inventory_snapshots",
     "v_inventory_from_fills",
+    "v_positions_from_fills",
 )
-"""The review views (revision 0003), in dependency order."""
+"""The review views (revision 0003; a fill's market kind, spot wallets apart from perpetual positions: 0009), in
+dependency order."""
 
 ZERO = Decimal(0)
 _MICROSECOND = timedelta(microseconds=1)
