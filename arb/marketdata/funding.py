@@ -3,7 +3,7 @@
 A capture's funding lines (``CaptureFunding``: mark, announced rate, funding time) go to the simulated venues,
 which pay them (``runtime/feeds.py``); they also reach arb, when arb receives them (the venue's feed clock, as a
 book event does), here. The basis decision reads the latest (``runtime/basis.py``). A venue no funding line
-was heard from has none: a live venue's funding is not read yet.
+was heard from has none: a live venue's announced rate is not read yet (only the payments it made).
 """
 
 from __future__ import annotations
