@@ -170,9 +170,11 @@ class FundingReport:
     venue: str
     symbol: str
     ts: datetime  # the funding time
-    rate: Decimal
-    mark: Decimal
-    position: Decimal  # base, signed, held then
+    # The rate, mark and position it was paid at: a simulated venue's own; None where a live venue's funding
+    # history does not state them (Gate's account book lists the amount alone).
+    rate: Decimal | None
+    mark: Decimal | None
+    position: Decimal | None  # base, signed, held then
     amount: Decimal  # settle currency
     currency: str
 

@@ -38,7 +38,7 @@ from arb.marketdata.timeline import count_events
 from arb.monitoring import Monitor
 from arb.monitoring.dashboard.live import LiveDashboard
 from arb.positions import mid
-from arb.runtime.balances import snapshot_balances
+from arb.runtime.balances import snapshot_balances, venue_funding
 from arb.runtime.decisions import DecisionLoop, Trading
 from arb.runtime.depletion import Depletion, InventoryWatch, watch_inventory
 from arb.runtime.feeds import FeedSet
@@ -99,6 +99,9 @@ class Engine:
         self.hot_path = LatencyRecorder()
         self.state = RunState()  # shared with the decision loop
         self.stopping = Stopping(self.state, self.status.note, install_signals=install_signal_handlers)
+        # The latest funding time this run stored per (venue, symbol) of a live margin account: the writer
+        # queues rows, so the database may not show them yet when the end reads the venue again.
+        self._funding_stored: dict[tuple[str, str], datetime] = {}
         # Every long-lived task (feeds, capture pacers, writer loop, watchdog, status view) runs under it.
         self.supervisor = supervisor or Supervisor()
         self.supervisor.on_fatal = self.stopping.task_failed
@@ -251,6 +254,7 @@ class Engine:
         await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, "start")
         # A simulated perpetual's funding payments, stored as they are paid (part of the run's PnL).
         venues.funding_listeners.append(partial(writer.add_funding, run_id))
+        await self._store_venue_funding(venues, writer, run_id)  # a live one's: what it paid while nothing ran
         writer.start(self.supervisor.spawn)
         if not self.simulated:  # live venues' order connections stay open through quiet spells
             for name, warm in venues.warmers.items():
@@ -339,10 +343,26 @@ class Engine:
         with time_held():
             await cancel_resting(venues, self.config.engine.symbols, self.sessions, self.clock.now)
             await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, "end")
+            await self._store_venue_funding(venues, writer, run_id)
         if (fatal := self.stopping.fatal) is not None:
             # An error about the user's input (a damaged capture: file:line) is that one line, and its exit
             # code; anything else is the task's failure.
             raise fatal.cause if isinstance(fatal.cause, ArbError) else fatal
+
+    async def _store_venue_funding(self, venues: VenueSet, writer: DecisionWriter, run_id: int) -> None:
+        """Live margin accounts' funding not stored yet, read from their venues' funding history and stored as
+        this run's (``runtime/balances.venue_funding``): resumed after the latest funding time any run stored,
+        or from a day back on a database that has none (as reconciliation looks back)."""
+        def last(venue: str, symbol: str) -> datetime | None:
+            seen = self._funding_stored.get((venue, symbol))
+            with self.sessions() as session:
+                stored = repo.last_funding(session, venue, symbol)
+            known = [t for t in (seen, stored) if t is not None]
+            return max(known) if known else None
+
+        for payment in await venue_funding(venues, last, self.clock.now() - timedelta(days=1)):
+            writer.add_funding(run_id, payment)
+            self._funding_stored[(payment.venue, payment.symbol)] = payment.ts
 
     async def _tear_down(self, venues: VenueSet, writer: DecisionWriter) -> None:
         """Whatever ended the run: the status view stopped, the monitor's final numbers and queued alerts

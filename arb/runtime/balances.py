@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from arb.domain.venue import BalanceReport
+from arb.domain.venue import BalanceReport, FundingReport
 from arb.errors import VenueError
 from arb.runtime.state import RunState
 from arb.runtime.venues import VenueSet
@@ -31,8 +31,11 @@ async def refresh_balances(venues: VenueSet, state: RunState, names: Iterable[st
     succeeds."""
     read: dict[str, dict[str, BalanceReport]] = {}
     for name in names or venues.venues:
+        account = venues.margin.get(name)
         try:
             reports = await venues.venues[name].balances()
+            if account is not None and account.refresh is not None:  # a live margin account: its positions too
+                await account.refresh()
         except VenueError as exc:
             if strict:
                 raise
@@ -84,3 +87,27 @@ def _read_margin(venues: VenueSet, state: RunState, name: str, reports: dict[str
     state.margin[name] = reading
     if state.on_margin is not None:
         state.on_margin(name, reading)
+
+
+async def venue_funding(venues: VenueSet, last: Callable[[str, str], datetime | None],
+                        since: datetime) -> list[FundingReport]:
+    """The funding live margin accounts' venues paid (or charged) that is not stored yet: each venue's funding
+    history after ``last(venue, symbol)`` (the latest funding time stored, by any run; ``since`` when none),
+    oldest first. What a restart stores of what was paid while nothing ran, and a run's end of what was
+    paid meanwhile. The venue states the amount alone (rate, mark and position left NULL). A venue that
+    cannot answer is warned about and read again next time (nothing is lost: its history stays)."""
+    out: list[FundingReport] = []
+    for name, account in venues.margin.items():
+        if account.funding is None:
+            continue  # a simulated venue's funding is paid, and stored, as it happens
+        for symbol, (_, settle) in account.markets.items():
+            after = last(name, symbol)
+            try:
+                paid = await account.funding(symbol, after or since)
+            except VenueError as exc:
+                log.warning("funding history on %s unavailable (%s); read again at the next reconciliation", name,
+                            exc.__class__.__name__)
+                continue
+            out += [FundingReport(name, symbol, ts, None, None, None, amount, settle)
+                    for ts, amount in paid if after is None or ts > after]
+    return out

@@ -30,6 +30,7 @@ from pathlib import Path
 from arb.config import Config, load_config
 from arb.config.files import BUNDLED_PREFIX, bundled_captures
 from arb.config.overrides import Override, blame
+from arb.domain.market import Symbol
 from arb.errors import CaptureFormatError, ConfigError
 from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files, read_timeline
 from arb.store.db import check_db_url
@@ -172,20 +173,14 @@ def _check_market_kinds(config: Config, shown: str) -> None:
     """A paper or sandbox venue's markets are of a kind its venue trades (a paper USD-M venue's are linear
     perpetuals: ``kind = "linear_perpetual"``, said in the config, not guessed), a kind a run trades (not an
     inverse perpetual yet: the simulated venue books one, but the engine sizes and settles pairs in base, not
-    contracts), and a sandbox's spot (the sandbox serves spot markets only). A basis symbol's
-    perpetual is a paper venue's (its position is what the margin account reports; a live venue's is not
-    read yet)."""
-    for symbol in config.basis_symbols:
-        basis = config.symbols[symbol].basis
-        assert basis is not None
-        if config.venues[basis.perp_venue].kind != "paper" and not config.engine.dry_run:
-            raise ConfigError(shown, f"symbols.{symbol}.basis.perp_venue", "the basis reads its position from the "
-                              "perpetual's margin account, which only a paper venue reports yet (or --dry-run)")
+    contracts), and a sandbox's perpetual is named as ccxt names a contract (``ETH/USDT:USDT``: the sandbox
+    lists it among Gate's USDT perpetuals)."""
     for venue, section in config.venues.items():
         if section.kind == "live":
             continue  # ccxt's markets say, when the venue opens
         ref = resolve(venue, section.adapter, section.ccxt_id)
         trades = ref.adapter.market_kinds(ref.ccxt_id)
+        names = config.venue_markets(venue)
         for symbol in section.symbols or config.engine.symbols:
             kind = section.market_kind(symbol)
             key = f"venues.{venue}.markets.{symbol}.kind"
@@ -195,9 +190,11 @@ def _check_market_kinds(config: Config, shown: str) -> None:
             if kind == "inverse_perpetual":
                 raise ConfigError(shown, key, "an inverse perpetual is booked by the simulated venue (arb/margin.py) "
                                   "but a run does not trade one yet: its sizing and pairs are in base, not contracts")
-            if section.kind == "sandbox" and kind != "spot":
-                raise ConfigError(shown, key, "a sandbox venue serves spot markets only: a perpetual is a paper "
-                                  "venue's (kind = \"paper\")")
+            if section.kind == "sandbox" and kind != "spot" and ":" not in names.market(symbol):
+                sym = Symbol.parse(symbol)
+                raise ConfigError(shown, f"venues.{venue}.market_names", f"{symbol} is a perpetual on the sandbox, "
+                                  f"which lists it as ccxt names a contract: market_names = {{ \"{symbol}\" = "
+                                  f"\"{symbol}:{sym.quote}\" }}")
 
 
 def _check_capture(config: Config, shown: str) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +36,7 @@ from arb.domain.market import MarketKind, MarketRules, Symbol
 from arb.domain.market_names import MarketNames
 from arb.domain.venue import FundingReport, Venue
 from arb.eventloop.clock import MarketClock, WallClock
+from arb.eventloop.simloop import time_held
 from arb.margin import AccountMargin, PositionState, account_margin, buying_power
 from arb.marketdata.books import BookStore
 from arb.positions import mid
@@ -72,9 +74,12 @@ class MarginAccount:
     books: BookStore
     rules: Callable[[str], MarketRules]
     maintenance_rate: Decimal
-    # The positions as the account holds them (engine symbol -> position): a paper venue's matcher; None for a
-    # live venue (its positions are not read yet).
+    # The positions as the account holds them (engine symbol -> position): a paper venue's matcher, or what a
+    # live (or sandbox) venue last reported (``LivePositions``, read with the balances).
     positions: Callable[[], dict[str, PositionState]] | None = None
+    # A live venue's: read its positions again (before its margin figures), and its funding history.
+    refresh: Callable[[], Awaitable[None]] | None = None
+    funding: Callable[[str, datetime], Awaitable[list[tuple[datetime, Decimal]]]] | None = None
 
     def margin(self, name: str, wallet: Decimal) -> AccountMargin | None:
         """The account's margin figures now, its positions at its books' mids (None: positions unknown)."""
@@ -235,16 +240,50 @@ async def open_venues(
             out.venues[name] = _renamed(config, name, venue)
             names = config.venue_markets(name)
             if any(out.venues[name].market_rules(s).kind.derivative for s in names.symbols):  # live: ccxt's say
-                section = config.venues[name]
-                out.margin[name] = MarginAccount(
-                    section.leverage, max(section.taker_fee, section.maker_fee or section.taker_fee),
-                    {s: (Symbol.parse(s).base, Symbol.parse(s).quote) for s in names.symbols}, books,
-                    out.venues[name].market_rules, section.maintenance_margin,
-                    functools.partial(_paper_positions, paper, names) if kind == "paper" else None)
+                out.margin[name] = _margin_account(config, name, kind, out.venues[name], books,
+                                                   paper if kind == "paper" else None)
     except BaseException:
         await out.close()
         raise
     return out
+
+
+@dataclass
+class LivePositions:
+    """A live margin account's positions as its venue last reported them, under the engine's symbols."""
+
+    venue: LiveVenue
+    names: MarketNames
+    held: dict[str, PositionState] = field(default_factory=dict)
+
+    async def read(self) -> None:
+        with time_held():  # in a simulation against a sandbox, a read takes no market time (as balances)
+            reported = await self.venue.positions([self.names.market(s) for s in self.names.symbols])
+        self.held = {s: reported[self.names.market(s)] for s in self.names.symbols}
+
+    def __call__(self) -> dict[str, PositionState]:
+        return dict(self.held)
+
+    async def funding(self, symbol: str, since: datetime) -> list[tuple[datetime, Decimal]]:
+        with time_held():
+            return await self.venue.funding_history(self.names.market(symbol), since)
+
+
+def _margin_account(config: Config, name: str, kind: str, venue: Venue, books: BookStore,
+                    paper: PaperVenue | None) -> MarginAccount:
+    section, names = config.venues[name], config.venue_markets(name)
+    account = functools.partial(
+        MarginAccount, section.leverage, max(section.taker_fee, section.maker_fee or section.taker_fee),
+        {s: (Symbol.parse(s).base, Symbol.parse(s).quote) for s in names.symbols}, books, venue.market_rules,
+        section.maintenance_margin)
+    if kind == "paper":
+        assert paper is not None
+        return account(functools.partial(_paper_positions, paper, names))
+    live = _live_inside(venue)
+    if live is None:
+        return account()
+    reader = LivePositions(live, names)
+    return account(reader, reader.read, reader.funding)
 
 
 def _paper_positions(paper: PaperVenue, names: MarketNames) -> dict[str, PositionState]:
@@ -294,7 +333,9 @@ def _sandbox_market(link: SandboxLink) -> SimulatedMarket:
     return SimulatedMarket(dict(link.pairs),
                            lambda pair, kind, bids, asks, _ms: sandbox.push_book(pair, bids, asks, kind),
                            lambda pair, price, amount, aggressor, _ms: sandbox.push_trade(pair, price, amount,
-                                                                                          aggressor))
+                                                                                          aggressor),
+                           lambda market, mark, rate, funding_ts, _ms: sandbox.push_funding(market, mark, rate,
+                                                                                            funding_ts))
 
 
 def _latent(config: Config, name: str, venue: Venue, arrival: MarketArrival | None) -> Venue:

@@ -258,9 +258,10 @@ class FundingPayment(Base):
     venue: Mapped[str] = mapped_column(String(32))
     symbol: Mapped[str] = mapped_column(String(32))
     ts: Mapped[datetime]  # the funding time, the venue's clock
-    rate: Mapped[Decimal]
-    mark: Mapped[Decimal]
-    position: Mapped[Decimal]  # base, signed, held at the funding time
+    # NULL where a live venue's funding history does not state them (Gate's account book: the amount alone).
+    rate: Mapped[Decimal | None]
+    mark: Mapped[Decimal | None]
+    position: Mapped[Decimal | None]  # base, signed, held at the funding time
     amount: Mapped[Decimal]  # settle currency: > 0 received
     currency: Mapped[str] = mapped_column(String(16))
 

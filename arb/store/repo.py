@@ -211,6 +211,13 @@ def record_funding(session: Session, run_id: int, payment: FundingReport) -> Non
         "mark": payment.mark, "position": payment.position, "amount": payment.amount, "currency": payment.currency}])
 
 
+def last_funding(session: Session, venue: str, symbol: str) -> datetime | None:
+    """The latest funding time stored for ``venue``'s ``symbol`` by any run: where reading the venue's own
+    funding history resumes (a restart stores what was paid while nothing ran)."""
+    return session.scalar(select(func.max(FundingPayment.ts)).where(FundingPayment.venue == venue,
+                                                                    FundingPayment.symbol == symbol))
+
+
 def funding_flows(session: Session, run_id: int) -> list[FundingFlow]:
     """The run's funding payments, in time order, as the inventory check and the valuation read them."""
     return [FundingFlow(f.venue, f.symbol, f.amount, f.currency) for f in session.scalars(

@@ -216,17 +216,18 @@ def test_a_carry_closes_before_an_adverse_funding_time_and_holds_through_a_favou
         assert all(p[2] >= -5 for p in pairs if p[1] == "perp") and [p[1] for p in pairs].count("perp") == 4
 
 
-def test_a_basis_on_a_live_perpetual_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ARB_PERP_API_KEY", "key")
-    monkeypatch.setenv("ARB_PERP_API_SECRET", "secret")
-    path = basis_config(tmp_path, moving_basis_capture(tmp_path), mode="live")
-    text_ = path.read_text().replace('[venues.perp]\nkind = "paper"', '[venues.perp]\nkind = "live"')
-    path.write_text(text_.replace("capture_venue = \"binanceusdm\"\n", "").replace(
-        'capture_venue = "binance"\n', ""))
+def test_a_perpetual_on_the_gate_sandbox_must_be_named_as_ccxt_names_a_contract(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The basis reads a live or sandbox perpetual's position from its venue (tests/engine/
+    test_basis_gate_sandbox.py); the sandbox lists the perpetual as ``ETH/USDT:USDT``, and a config that names
+    it otherwise is told the line to add."""
+    path = basis_config(tmp_path, moving_basis_capture(tmp_path))
+    text_ = path.read_text().replace('[venues.perp]\nkind = "paper"\nadapter = "binance"\nccxt_id = "binanceusdm"',
+                                     '[venues.perp]\nkind = "sandbox"\nadapter = "gate"')
+    path.write_text(text_.replace('amount_step = "0.001", min_amount = "0.001"', 'amount_step = "0.01", min_amount = "0.01"'))
     assert main(["config", "check", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "symbols.ETH/USDT.basis.perp_venue" in err and "only a paper venue" in err, err
+    assert err.count("\n") == 0 and "venues.perp.market_names" in err and '"ETH/USDT:USDT"' in err, err
 
 
 @pytest.mark.parametrize(("extra", "said"), [

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from arb.venues.gate.feed import GateBookFeed
     from arb.venues.gate.sandbox import PairSpec
     from arb.venues.gate.sandbox.command import SandboxCommand
+    from arb.venues.gate.sandbox.contracts import ContractSpec
     from arb.venues.gate.venue import GateVenue
 
 QUIRKS = LiveQuirks(
@@ -86,14 +87,50 @@ def sandbox_pairs(config: Config, name: str) -> list[PairSpec]:
     names = config.venue_markets(name)
     specs = []
     for symbol in names.symbols:
+        if section.market_kind(symbol) != "spot":
+            continue  # a contract: ``sandbox_contracts``
         market = section.markets[symbol]
-        sym = Symbol.parse(names.market(symbol))
+        sym = Symbol.parse_market(names.market(symbol))
         specs.append(PairSpec(f"{sym.base}_{sym.quote}", precision=sandbox_decimals(market.price_step),
                               amount_precision=sandbox_decimals(market.amount_step),
                               min_base_amount=market.min_amount, min_quote_amount=market.min_notional,
                               taker_fee=section.taker_fee,
                               maker_fee=section.taker_fee if section.maker_fee is None else section.maker_fee))
     return specs
+
+
+def sandbox_contracts(config: Config, name: str) -> list[ContractSpec]:
+    """The sandbox's USDT perpetuals of venue ``name`` (its markets of kind ``linear_perpetual``): one contract
+    is the market's ``amount_step`` of base, its minimum order ``min_amount``; the venue's fees, leverage and
+    maintenance margin rate."""
+    from arb.venues.gate.sandbox.contracts import ContractSpec
+
+    section = config.venues[name]
+    names = config.venue_markets(name)
+    specs = []
+    for symbol in names.symbols:
+        if section.market_kind(symbol) != "linear_perpetual":
+            continue
+        market = section.markets[symbol]
+        sym = Symbol.parse_market(names.market(symbol))
+        specs.append(ContractSpec(f"{sym.base}_{sym.quote}", quanto_multiplier=market.amount_step,
+                                  price_decimals=sandbox_decimals(market.price_step),
+                                  order_size_min=max(1, int(market.min_amount / market.amount_step)),
+                                  taker_fee=section.taker_fee,
+                                  maker_fee=section.taker_fee if section.maker_fee is None else section.maker_fee,
+                                  leverage=section.leverage, maintenance_rate=section.maintenance_margin))
+    return specs
+
+
+def perpetual_venue(config: Config, name: str) -> bool:
+    """Whether venue ``name`` is a Gate futures account (its markets USDT perpetuals: one kind per venue)."""
+    names = config.venue_markets(name)
+    return any(config.venues[name].market_kind(s) == "linear_perpetual" for s in names.symbols)
+
+
+SWAP_OPTIONS = {"fetchMarkets": {"types": ["swap"]}, "defaultType": "swap"}
+"""ccxt's gate as a futures account: USDT perpetuals only, and every account call (balances, positions,
+orders, trades, funding) to ``/futures/usdt``."""
 
 
 def _plain(value: Decimal) -> str:
@@ -166,7 +203,7 @@ def _guarded(config: Config, name: str, exchange: Any, wall: Callable[[], float]
                         wall=wall)
 
 
-SPOT_ONLY = frozenset(("spot",))
+SPOT_AND_PERPETUALS = frozenset(("spot", "linear_perpetual"))
 
 
 class GateAdapter:
@@ -206,7 +243,7 @@ class GateAdapter:
         return QUIRKS.amends_in_place  # PATCH /spot/orders/{id}
 
     def market_kinds(self, ccxt_id: str) -> frozenset[str] | None:
-        return SPOT_ONLY  # arb speaks Gate's spot API (futures: /futures/usdt, not yet)
+        return SPOT_AND_PERPETUALS  # spot, and USDT perpetuals (/futures/usdt)
 
     def fill_stream_refusal(self, ccxt_id: str) -> str | None:
         return None  # spot.usertrades and spot.orders (venues/gate/private_stream.py)
@@ -232,8 +269,11 @@ class GateAdapter:
         # request one after another, so the 16 cancels of a pulled route left 13.3 ms apart (bench/bench_pull.py:
         # the last on the wire after 225 ms, 29 round trips at 5 ms) instead of together. What the exchange
         # sends outside the guard is rare (a fill stream's reconciliation by REST, the GT ticker for fees).
-        exchange = GateExchange({"apiKey": creds.api_key, "secret": creds.secret, "enableRateLimit": False,
-                                 "timeout": _timeout_ms(config)})
+        settings: dict[str, Any] = {"apiKey": creds.api_key, "secret": creds.secret, "enableRateLimit": False,
+                                    "timeout": _timeout_ms(config)}
+        if perpetual_venue(config, ref.name):
+            settings["options"] = dict(SWAP_OPTIONS)
+        exchange = GateExchange(settings)
         closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
         await exchange.load_markets()
         venue = _guarded(config, ref.name, exchange)
@@ -251,9 +291,11 @@ class GateAdapter:
                             closers: Closers) -> tuple[Venue, SandboxLink]:
         if config.sandbox.url is not None:
             return await self._external_sandbox(config, ref.name, closers)
+        from arb.eventloop.simloop import time_held
         from arb.venues.gate.clock import ServerClock
         from arb.venues.gate.exchange import GateExchange
         from arb.venues.gate.sandbox import Account, CaptureFeed, Sandbox, SandboxConfig
+        from arb.venues.gate.sandbox.contracts import market_id
 
         name = ref.name
         section = config.venues[name]
@@ -261,8 +303,12 @@ class GateAdapter:
         # beyond this process. Never logged or stored.
         key, secret = "arb-" + secrets.token_hex(8), secrets.token_hex(32)
         specs = sandbox_pairs(config, name)
+        contracts = sandbox_contracts(config, name)
         names = config.venue_markets(name)
-        pairs = {symbol: spec.id for symbol, spec in zip(names.symbols, specs, strict=True)}
+        perpetual = bool(contracts)
+        # Where the run's market source pushes each symbol's book: the pair, or the contract's market.
+        markets = [market_id(spec.name) for spec in contracts] if perpetual else [spec.id for spec in specs]
+        pairs = dict(zip(names.symbols, markets, strict=True))
         # One time base for the whole run: in a replay the sandbox and the client's signing clock both follow
         # the engine's (market-time) clock, so sent/acknowledged/fill timestamps compare, and the 60 s
         # signature window is checked in that same time.
@@ -277,16 +323,21 @@ class GateAdapter:
             routes = {(section.capture_venue, s): pairs[s] for s in names.symbols}
             speed = config.replay.speed if config.replay else 1.0
             feeds = (CaptureFeed(capture, routes, speed),)
-        sandbox = Sandbox(SandboxConfig(accounts=(Account(key, secret, names.venue_amounts(section.balances)),),
-                                        pairs=tuple(specs), port=config.sandbox.port, clock=clock.epoch_s,
-                                        feeds=feeds))
+        held = names.venue_amounts(section.balances)
+        account = Account(key, secret, {}, futures=held) if perpetual else Account(key, secret, held)
+        sandbox = Sandbox(SandboxConfig(accounts=(account,), pairs=tuple(specs), contracts=tuple(contracts),
+                                        port=config.sandbox.port, clock=clock.epoch_s, feeds=feeds))
         await sandbox.start()
         closers.append(sandbox.stop)
         link = SandboxLink(sandbox.rest_url, sandbox.ws_url, sandbox, pairs, sandbox.feed_done if feeds else None)
+        extra: dict[str, Any] = {"options": dict(SWAP_OPTIONS)} if perpetual else {}
         exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
-                                             pairs=[spec.to_json() for spec in specs],
-                                             clock=ServerClock(clock.now_ms), timeout=_timeout_ms(config))
+                                             pairs=None if perpetual else [spec.to_json() for spec in specs],
+                                             clock=ServerClock(clock.now_ms), timeout=_timeout_ms(config), **extra)
         closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
+        if perpetual:  # the contracts as ccxt reads them from /futures/usdt/contracts (loopback, at start)
+            with time_held():
+                await exchange.load_markets()
         await exchange.sync_clock()
         return _guarded(config, name, exchange, wall=clock.epoch_s), link
 
@@ -298,8 +349,9 @@ class GateAdapter:
         creds = config.credentials[name]
         rest_url = config.sandbox.url + "/api/v4"
         ws_url = config.sandbox.url.replace("http", "ws", 1) + "/ws/v4/"
+        extra: dict[str, Any] = {"options": dict(SWAP_OPTIONS)} if perpetual_venue(config, name) else {}
         exchange = GateExchange.for_endpoint(rest_url, ws_url, creds.api_key, creds.secret, enableRateLimit=False,
-                                             timeout=_timeout_ms(config))
+                                             timeout=_timeout_ms(config), **extra)
         closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
         await exchange.load_markets()
         names = config.venue_markets(name)
@@ -333,8 +385,16 @@ class GateAdapter:
     def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
                   clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
                   market_names: Mapping[str, str] | None = None, trades: TradeTape | None = None) -> GateBookFeed:
-        from arb.venues.gate.feed import GateBookFeed
+        from arb.venues.gate.feed import GateBookFeed, GateFuturesBookFeed
 
+        if any(":" in market for market in (market_names or {}).values()):  # ccxt's contract symbols: perpetuals
+            if endpoint is None:
+                return GateFuturesBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops,
+                                           market_names=market_names)
+            base = endpoint.rest_url.removesuffix("/api/v4")
+            return GateFuturesBookFeed(books, symbols, venue=ref.name, ws_url=base.replace("http", "ws", 1) + "/v4/ws/usdt",
+                                       rest_url=endpoint.rest_url, clock_ms=clock_ms, drops=drops,
+                                       market_names=market_names)
         if endpoint is None:
             return GateBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops,
                                 market_names=market_names, trades=trades)

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -172,3 +173,88 @@ class GateBookFeed(DiffStreamFeed):
     def _snapshot(self, data: bytes) -> Snapshot:
         bids, asks, snapshot_id, update_ms, over = parse_snapshot(data)
         return Snapshot(bids, asks, snapshot_id, update_ms, over)
+
+
+FUTURES_WS_URL = "wss://fx-ws.gateio.ws/v4/ws/usdt"
+FUTURES_CHANNEL = "futures.order_book_update"
+
+
+class GateFuturesBookFeed(GateBookFeed):
+    """A USDT perpetual's book: ``futures.order_book_update`` and ``/futures/usdt/order_book?with_id=true``,
+    the same update-id rule as spot. Gate states levels as ``{"p", "s"}`` with ``s`` in contracts; the feed
+    stores base (``s`` x the contract's ``quanto_multiplier``, read from ``/futures/usdt/contracts/{name}``
+    when the feed starts). Trades are not subscribed (``arb record`` records spot tapes)."""
+
+    def __init__(self, store: BookStore, symbols: Sequence[str], *, ws_url: str = FUTURES_WS_URL,
+                 **kwargs: Any) -> None:
+        super().__init__(store, symbols, ws_url=ws_url, **kwargs)
+        self.multipliers: dict[str, Decimal] = {}  # contract -> base per contract
+        self._snapshot_key = ""
+
+    async def run(self) -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            for contract in self.syncs:
+                async with session.get(f"{self.rest_url}/futures/usdt/contracts/{contract}") as resp:
+                    body = loads_object(await resp.read())
+                    if resp.status != 200 or "quanto_multiplier" not in body:
+                        raise VenueError(self.venue, f"contract {contract}: {str(body)[:200]}")
+                    self.multipliers[contract] = Decimal(str(body["quanto_multiplier"]))
+        await super().run()
+
+    def _subscriptions(self) -> list[str]:
+        now_s = self.clock_ms() // 1000
+        return [orjson.dumps({"time": now_s, "channel": FUTURES_CHANNEL, "event": "subscribe",
+                              "payload": [contract, self.interval]}).decode() for contract in self.syncs]
+
+    def _route(self, data: str | bytes) -> tuple[str, Any] | None:
+        frame = loads_object(data)
+        if frame.get("channel") != FUTURES_CHANNEL:
+            return None
+        if frame.get("error"):
+            if frame.get("event") == "subscribe":
+                raise VenueError(self.venue, f"subscription refused: {str(frame['error'])[:200]}")
+            raise Dropped("venue_error", str(frame["error"]), resync=False)
+        if frame.get("event") != "update":
+            return None
+        result = frame.get("result")
+        if not isinstance(result, dict) or not isinstance(result.get("s"), str):
+            raise Dropped("missing_field", "no 'result' object with a contract 's'")
+        return result["s"], result
+
+    def _in_base(self, contract: str, raw: object, field: str) -> list[list[str]]:
+        """``{"p", "s"}`` levels as ``[price, base]`` pairs for the checks every feed's levels pass."""
+        if not isinstance(raw, list):
+            raise Dropped("missing_field", f"{field!r} is not a list of levels")
+        multiplier = self.multipliers[contract]
+        out = []
+        for level in raw:
+            if not isinstance(level, dict) or not isinstance(level.get("p"), str) or "s" not in level:
+                raise Dropped("bad_level", f"{field!r} level {str(level)[:60]} is not {{p, s}}")
+            out.append([level["p"], format(Decimal(str(level["s"])) * multiplier, "f")])
+        return out
+
+    def _diff(self, key: str, payload: Any) -> Diff:
+        first, last = update_ids(payload.get("U"), payload.get("u"))
+        bids, over_bids = checked_levels(self._in_base(key, payload.get("b"), "b"), "b")
+        asks, over_asks = checked_levels(self._in_base(key, payload.get("a"), "a"), "a")
+        return bids, asks, first, last, optional_int(payload.get("t")), None, over_bids + over_asks
+
+    def _snapshot_request(self, key: str) -> tuple[str, dict[str, str]]:
+        return self.rest_url + "/futures/usdt/order_book", {"contract": key, "limit": str(self.limit),
+                                                             "with_id": "true"}
+
+    def on_snapshot(self, key: str, data: bytes) -> bool:
+        self._snapshot_key = key  # a futures book body does not name its contract; _snapshot reads it here
+        return super().on_snapshot(key, data)
+
+    def _snapshot(self, data: bytes) -> Snapshot:
+        body = loads_object(data)
+        snapshot_id = checked_id(body.get("id"), "id")
+        key = self._snapshot_key
+        bids, over_bids = checked_levels(self._in_base(key, body.get("bids"), "bids"), "bids")
+        asks, over_asks = checked_levels(self._in_base(key, body.get("asks"), "asks"), "asks")
+        update = body.get("update")
+        update_ms = int(float(update) * 1000) if isinstance(update, int | float) else None
+        return Snapshot(bids, asks, snapshot_id, update_ms, over_bids + over_asks)

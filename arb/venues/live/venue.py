@@ -31,10 +31,10 @@ from decimal import Decimal
 from typing import Any
 
 from arb.domain.market import MarketRules
-from arb.margin import PositionState
 from arb.domain.venue import BalanceReport, FillReport, OrderReport, OrderRequest, PreparedOrder
 from arb.errors import ArbError, OrderNotFound, VenueError
 from arb.eventloop.simloop import time_held
+from arb.margin import PositionState
 from arb.venues.fee_tokens import FeeMarks, priced_fees
 from arb.venues.generic.errors import translate as ccxt_translate
 from arb.venues.live import normalize

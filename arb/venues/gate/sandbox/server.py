@@ -29,7 +29,7 @@ from aiohttp import web
 from arb.http_log import ProtocolErrorLog
 from arb.venues.gate.sandbox import values
 from arb.venues.gate.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
-from arb.venues.gate.sandbox.contracts import futures_account
+from arb.venues.gate.sandbox.contracts import contract_of, futures_account
 from arb.venues.gate.sandbox.control import control_routes
 from arb.venues.gate.sandbox.feeds import BookEvent, capture_events, random_walk
 from arb.venues.gate.sandbox.matching import Engine, Event
@@ -187,8 +187,10 @@ class Sandbox:
 
     def push_funding(self, contract: str, mark: Decimal, rate: Decimal, funding_ts: int) -> None:
         """A perpetual's mark and the funding rate announced for ``funding_ts`` (ms), as a feed's funding line:
-        every funding time the clock has reached is paid to the positions held (``futures.py``)."""
-        self.engine.futures.on_funding(contract, Decimal(mark), Decimal(rate), funding_ts, self.now_ms())
+        every funding time the clock has reached is paid to the positions held (``futures.py``). ``contract``:
+        its name (``ETH_USDT``) or its market's (``usdt:ETH_USDT``, where a feed routes its books)."""
+        name = contract_of(contract) or contract
+        self.engine.futures.on_funding(name, Decimal(mark), Decimal(rate), funding_ts, self.now_ms())
 
     def publish(self, events: list[Event]) -> None:
         self.hub.publish(events)
