@@ -15,7 +15,6 @@ from sqlalchemy import create_engine, text
 
 from arb.config import load_config
 from arb.engine import Engine
-from arb.venues.gate.sandbox.contracts import futures_account
 from arb.venues.gate.sandbox.server import Sandbox
 
 from .test_basis import _pairs, basis_config, moving_basis_capture
@@ -78,7 +77,7 @@ async def test_a_basis_on_gate_sandboxes_trades_the_perpetual_in_contracts_and_s
     assert all(D(amount) % spec.quanto_multiplier == 0 for _, amount, _, _ in fills)  # whole contracts
     # The funding the sandbox paid (a short, a positive rate: received) is the funding stored, from the venue's
     # own account book: amount alone, the rate, mark and position it does not state left NULL.
-    paid = [e for e in futures.fund_book if e.account == futures_account(account.removesuffix("/futures"))]
+    paid = [e for e in futures.fund_book if e.account == account]
     assert paid and all(e.change > 0 for e in paid)
     assert sorted(D(a) for a, *_ in funding) == sorted(e.change for e in paid)
     assert all(rate is None and mark is None and position is None for _, _, rate, mark, position in funding)

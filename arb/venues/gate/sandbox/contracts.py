@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from arb.margin import PositionState
+from arb.margin import PositionState, account_margin
 from arb.venues.gate.sandbox.orders import fmt
 from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
 
@@ -162,8 +162,6 @@ def position_json(spec: ContractSpec, position: PositionState, mark: Decimal | N
     """``/futures/usdt/positions/{contract}`` (single mode, cross margin: ``leverage`` 0 on Gate; the
     sandbox's leverage is the contract's). ``liq_price`` is the price the position is liquidated at alone
     in the account (``arb.margin.account_margin``), 0 when flat or never."""
-    from arb.margin import account_margin
-
     size = spec.contracts(position.amount)
     unrealised = position.unrealized(mark).quantize(Decimal("1e-12")) if mark is not None and size else ZERO
     liq = ZERO
