@@ -32,7 +32,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--config", default=None, metavar="FILE",
                    help="start as this arb config's sandbox venue says: its pairs, fees, market rules, "
                         "balances and capture (the options below then only set host and port)")
-    p.add_argument("--venue", default=None, help="which sandbox venue of --config (default: its first)")
+    p.add_argument("--venue", action="append", default=None,
+                   help="a sandbox venue of --config to serve (repeatable; default: all of them: one spot "
+                        "venue and one futures venue share the sandbox's one account)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     p.add_argument("--port", type=port, default=8765, help="port (0: any free port)")
     _command().add_arguments(p, capture_argument)
@@ -40,7 +42,8 @@ def register(subparsers: Any) -> None:
 
 
 def from_arb_config(args: argparse.Namespace) -> Any:
-    """The sandbox an arb config's sandbox venue describes, so that config's runs trade what it says."""
+    """The sandbox an arb config's sandbox venues describe, so that config's runs trade what it says: those
+    ``--venue`` names, or every sandbox venue of the config (its ``[sandbox] url`` is one for all of them)."""
     from arb.config import load_config
     from arb.runtime.preflight import preflight
     from arb.venues.registry import ref_for
@@ -48,13 +51,14 @@ def from_arb_config(args: argparse.Namespace) -> Any:
     config = load_config(args.config)
     preflight(config, ports=False)  # as `arb run` would refuse it; the sandbox's port is --port's
     venues = [name for name, section in config.venues.items() if section.kind == "sandbox"]
-    name = args.venue or (venues[0] if venues else None)
-    if name not in venues:
-        raise ConfigError(str(config.path), "venues", f"no sandbox venue {name!r} (sandbox venues: "
-                          f"{', '.join(venues) or 'none'})")
-    command = ref_for(config, name).adapter.sandbox_command()
+    names = list(dict.fromkeys(args.venue or venues))
+    for name in names or [None]:
+        if name not in venues:
+            raise ConfigError(str(config.path), "venues", f"no sandbox venue {name!r} (sandbox venues: "
+                              f"{', '.join(venues) or 'none'})")
+    command = ref_for(config, names[0]).adapter.sandbox_command()  # the one adapter with a sandbox: all of theirs
     assert command is not None  # preflight refuses a sandbox venue whose adapter has none
-    return command.from_config(config, name, args)
+    return command.from_config(config, names, args)
 
 
 def build_config(args: argparse.Namespace) -> Any:

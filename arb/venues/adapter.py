@@ -115,9 +115,9 @@ class SandboxCommand(Protocol):
         """The sandbox the command line describes."""
         ...
 
-    def from_config(self, config: Config, name: str, args: Any) -> Any:
-        """The sandbox the config's (checked) sandbox venue ``name`` describes; ``args``: host, port and the
-        sandbox's own options."""
+    def from_config(self, config: Config, names: Sequence[str], args: Any) -> Any:
+        """The sandbox the config's (checked) sandbox venues ``names`` describe, served as one exchange;
+        ``args``: host, port and the sandbox's own options."""
         ...
 
     def serve(self, config: Any) -> int:

@@ -145,7 +145,10 @@ async def sandbox_mismatch(config: Config, name: str, venue: Venue, exchange: An
     names = config.venue_markets(name)  # ``venue`` is unwrapped: it and ``exchange`` speak the venue's names
     found = []
     for symbol in names.symbols:
-        fee = Decimal(str(exchange.market(names.market(symbol))["taker"]))
+        listed = exchange.market(names.market(symbol))
+        # ccxt lists every Gate contract at the VIP-0 taker fee (0.05%); the sandbox states the contract's own.
+        stated = listed["info"].get("taker_fee_rate") if listed.get("contract") else None
+        fee = Decimal(str(listed["taker"] if stated is None else stated))
         if fee != section.taker_fee:
             found.append(f"{symbol} taker fee {_plain(fee)} (config {_plain(section.taker_fee)})")
         rules, market = venue.market_rules(names.market(symbol)), section.markets[symbol]
@@ -375,7 +378,7 @@ class GateAdapter:
     def sandbox_command(self) -> SandboxCommand:
         from arb.venues.gate.sandbox.command import SandboxCommand
 
-        return SandboxCommand(sandbox_pairs)
+        return SandboxCommand(sandbox_pairs, sandbox_contracts)
 
     def add_convert_command(self, subparsers: Any) -> None:
         from arb.venues.gate.convert import add_convert_command

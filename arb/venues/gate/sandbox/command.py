@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from arb.errors import ConfigError
 from arb.venues.gate.sandbox import values
 from arb.venues.gate.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
+from arb.venues.gate.sandbox.contracts import ContractSpec, market_id
 from arb.venues.gate.sandbox.orders import PairSpec
 
 if TYPE_CHECKING:
@@ -62,17 +63,19 @@ def _balance(text: str) -> tuple[str, Decimal]:
         raise ValueError(f"expected CUR=AMOUNT, got {text!r}: {exc}") from None
 
 
-def _account(balances: dict[str, Decimal]) -> Account:
+def _account(balances: dict[str, Decimal], futures: dict[str, Decimal] | None = None) -> Account:
     return Account(os.environ.get("ARB_SANDBOX_KEY", "sandbox-key"),
-                   os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"), balances)
+                   os.environ.get("ARB_SANDBOX_SECRET", "sandbox-secret"), balances, futures=futures or {})
 
 
 class SandboxCommand:
-    """Gate's sandbox behind ``arb sandbox``; ``pairs`` is the adapter's ``sandbox_pairs`` (a config's sandbox
-    markets), handed in so this module does not import the adapter that imports it."""
+    """Gate's sandbox behind ``arb sandbox``; ``pairs`` and ``contracts`` are the adapter's ``sandbox_pairs``
+    and ``sandbox_contracts`` (a config's sandbox markets), handed in so this module does not import the
+    adapter that imports it."""
 
-    def __init__(self, pairs: Callable[[Config, str], list[PairSpec]]) -> None:
-        self._pairs = pairs
+    def __init__(self, pairs: Callable[[Config, str], list[PairSpec]],
+                 contracts: Callable[[Config, str], list[ContractSpec]]) -> None:
+        self._pairs, self._contracts = pairs, contracts
 
     def add_arguments(self, p: argparse.ArgumentParser, capture: Callable[[str], Path]) -> None:
         """The sandbox's own options, after the command's ``--config``/``--venue``/``--host``/``--port``;
@@ -114,21 +117,40 @@ class SandboxCommand:
         return SandboxConfig(accounts=(_account(balances),), pairs=(pair,), host=args.host, port=args.port,
                              feeds=(feed,))
 
-    def from_config(self, config: Config, name: str, args: argparse.Namespace) -> SandboxConfig:
-        """The sandbox the arb config's sandbox venue ``name`` describes, so that config's runs trade what it
-        says (the command has checked the config as ``arb run`` would and chosen the venue)."""
-        section = config.venues[name]
-        names = config.venue_markets(name)  # the sandbox lists the venue's names for the symbols it trades
-        specs = self._pairs(config, name)
+    def from_config(self, config: Config, names: Sequence[str], args: argparse.Namespace) -> SandboxConfig:
+        """The sandbox the arb config's sandbox venues ``names`` describe, so that config's runs trade what it
+        says (the command has checked the config as ``arb run`` would and chosen the venues). One Gate account
+        serves them, as one Gate account has a spot and a futures wallet: at most one spot venue (its pairs,
+        the spot wallet) and one futures venue (its USDT perpetuals, the futures wallet)."""
+        spot = [n for n in names if not self._contracts(config, n)]
+        futures = [n for n in names if self._contracts(config, n)]
+        for kind, chosen in (("spot", spot), ("futures", futures)):
+            if len(chosen) > 1:
+                raise ConfigError(str(config.path), f"venues.{chosen[1]}",
+                                  f"one sandbox has one {kind} wallet, and {' and '.join(chosen)} both need it: "
+                                  f"start one `arb sandbox --config {config.path} --venue NAME` per venue")
+        pairs = [spec for n in spot for spec in self._pairs(config, n)]
+        contracts = [spec for n in futures for spec in self._contracts(config, n)]
+        routes: dict[tuple[str, str], str] = {}
+        for n in names:
+            section, markets = config.venues[n], config.venue_markets(n)
+            ids = ([market_id(c.name) for c in self._contracts(config, n)] if n in futures
+                   else [spec.id for spec in self._pairs(config, n)])
+            if section.capture_venue:
+                routes.update({(section.capture_venue, s): i for s, i in zip(markets.symbols, ids, strict=True)})
         capture = config.capture_path()
         feed: CaptureFeed | RandomWalkFeed
-        if capture is not None and section.capture_venue:
-            routes = {(section.capture_venue, s): spec.id for s, spec in zip(names.symbols, specs, strict=True)}
+        if capture is not None and routes:
             feed = CaptureFeed(capture, routes, speed=config.replay.speed if config.replay else 1.0)
         else:
-            feed = RandomWalkFeed(specs[0].id, mid=args.mid)
-        return SandboxConfig(accounts=(_account(names.venue_amounts(section.balances)),), pairs=tuple(specs),
-                             host=args.host, port=args.port, feeds=(feed,))
+            feed = RandomWalkFeed((pairs[0].id if pairs else market_id(contracts[0].name)), mid=args.mid)
+
+        def wallet(chosen: list[str]) -> dict[str, Decimal]:
+            return {k: v for n in chosen for k, v in config.venue_markets(n).venue_amounts(config.venues[n].balances).items()}
+
+        # Without a spot venue the sandbox lists no pair of its own making (its default pair is LINK_USDT).
+        return SandboxConfig(accounts=(_account(wallet(spot), wallet(futures)),), pairs=tuple(pairs), contracts=tuple(contracts), host=args.host,
+                             port=args.port, feeds=(feed,))
 
     def serve(self, config: SandboxConfig) -> int:
         """Run the sandbox in the foreground until interrupted; says where it listens and how to sign in."""

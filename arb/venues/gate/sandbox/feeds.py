@@ -24,6 +24,17 @@ class BookEvent:
     asks: tuple[Level, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class FundingEvent:
+    """A capture's funding line for a routed perpetual: its mark, and the rate announced for ``funding_ts``."""
+
+    ts_ms: int
+    pair: str  # the contract's market (``usdt:ETH_USDT``), where its books are routed
+    mark: Decimal
+    rate: Decimal
+    funding_ts: int
+
+
 def random_walk(feed: RandomWalkFeed) -> Iterator[BookEvent]:
     """Snapshots whose mid moves by -1/0/+1 tick each step; sizes vary, all seeded. The mid never walks so
     low that a bid would be priced at or below 0: a book Gate would never show."""
@@ -43,13 +54,18 @@ def random_walk(feed: RandomWalkFeed) -> Iterator[BookEvent]:
         step += 1
 
 
-def capture_events(feed: CaptureFeed) -> Iterator[BookEvent]:
-    """The capture's events for the routed (venue, symbol) streams, in file order."""
+def capture_events(feed: CaptureFeed) -> Iterator[BookEvent | FundingEvent]:
+    """The capture's events for the routed (venue, symbol) streams, in file order: book events, and a
+    perpetual's funding lines (what the sandbox pays its positions by). Trade lines are passed over."""
+    from arb.marketdata.capture.events import CaptureFunding, CaptureTrade
     from arb.marketdata.timeline import read_timeline  # built in parallel; imported only when used
 
-    for ev in read_timeline(feed.path):  # one file, or a timeline of them as the engine reads it
+    for ev in read_timeline(feed.path, trades=True):  # one file, or a timeline of them as the engine reads it
         pair = feed.routes.get((ev.venue, ev.symbol))
-        if pair is None:
+        if pair is None or isinstance(ev, CaptureTrade):
+            continue
+        if isinstance(ev, CaptureFunding):
+            yield FundingEvent(ev.ts, pair, Decimal(ev.mark), Decimal(ev.rate), ev.funding_ts)
             continue
         yield BookEvent(
             ev.ts,

@@ -31,7 +31,7 @@ from arb.venues.gate.sandbox import values
 from arb.venues.gate.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
 from arb.venues.gate.sandbox.contracts import contract_of, futures_account
 from arb.venues.gate.sandbox.control import control_routes
-from arb.venues.gate.sandbox.feeds import BookEvent, capture_events, random_walk
+from arb.venues.gate.sandbox.feeds import BookEvent, FundingEvent, capture_events, random_walk
 from arb.venues.gate.sandbox.matching import Engine, Event
 from arb.venues.gate.sandbox.ratelimit import WindowLimiter
 from arb.venues.gate.sandbox.rest import RestApi
@@ -230,13 +230,13 @@ class Sandbox:
             await asyncio.shield(task)
 
     async def _run_feed(self, feed: RandomWalkFeed | CaptureFeed) -> None:
-        events: Iterator[BookEvent] = (
+        events: Iterator[BookEvent | FundingEvent] = (
             random_walk(feed) if isinstance(feed, RandomWalkFeed) else capture_events(feed)
         )
         speed = feed.speed if isinstance(feed, CaptureFeed) else 1.0
         first_ts: int | None = None
         loop = asyncio.get_running_loop()
-        start = loop.time()
+        start, start_ms = loop.time(), self.now_ms()
         for event in events:
             first_ts = event.ts_ms if first_ts is None else first_ts
             if speed > 0:
@@ -244,7 +244,13 @@ class Sandbox:
                 await asyncio.sleep(max(0.0, due - loop.time()))
             else:
                 await asyncio.sleep(0)
-            if event.pair in self.engine.books:
+            if isinstance(event, FundingEvent):
+                if contract_of(event.pair) in self.engine.futures.contracts:
+                    # The capture's funding time on the sandbox's clock, as its lines are played: as far after
+                    # the feed's start as it is after the capture's first line, at the replay speed.
+                    after = (event.funding_ts - first_ts) / (speed or 1.0)
+                    self.push_funding(event.pair, event.mark, event.rate, start_ms + round(after))
+            elif event.pair in self.engine.books:
                 self.push_book(event.pair, event.bids, event.asks, event.kind)
         self.feed_done.set()
 
