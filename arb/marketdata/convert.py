@@ -5,6 +5,9 @@ sync code and a :class:`BookStore`, and emits what the store saw, so a converted
 events a live feed would have recorded, gaps included; it adds its ``arb convert <name>`` subcommand through
 its adapter (``VenueAdapter.add_convert_command``).
 
+Every converter writes a snapshot the venue sent without its time by the capture format's one rule for it
+(:func:`stamped`: ``marketdata/capture/snapshot_time.py``).
+
 Inputs are checked, not guessed at: a line that is not in the expected shape, or longer than the capture
 format's line limit (``capture.MAX_LINE``, refused before it is parsed), is a
 :class:`~arb.errors.CaptureFormatError` naming the file and line, and an input with nothing to convert is a
@@ -20,14 +23,21 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
 from arb.errors import CaptureFormatError, ConfigError, UsageError
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureLine, CaptureWriter, RefusedEvent
+from arb.marketdata.capture import (
+    CaptureEvent,
+    CaptureLine,
+    CaptureWriter,
+    RefusedEvent,
+    SnapshotTimes,
+    checked_line,
+)
 from arb.marketdata.recorder import partial_path
 
 # What a malformed line raises while it is parsed and applied (orjson's decode error is a ValueError).
@@ -41,6 +51,16 @@ def collecting_store() -> tuple[BookStore, list[CaptureLine]]:
     out: list[CaptureLine] = []
     store.add_listener(lambda event, _book: out.append(event))
     return store, out
+
+
+def stamped(times: SnapshotTimes, lines: Iterable[CaptureLine]) -> Iterator[CaptureLine]:
+    """One input line's events through ``times`` (a snapshot without exchange time waits for its first diff).
+    A snapshot that waits is checked by the reader's rule at once, so a level the reader would refuse is named
+    by the input line it came from, not by the line that lets it out."""
+    for line in lines:
+        if isinstance(line, CaptureEvent) and line.type == "snapshot" and line.exchange_ts is None:
+            checked_line(line)
+        yield from times.push(line)
 
 
 @dataclass(slots=True)

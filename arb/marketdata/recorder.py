@@ -8,6 +8,10 @@ no venue has delivered anything within ``connect_timeout_s`` the recording gives
 the venues, instead of retrying forever. An event the capture reader would refuse (the writer checks every
 line with the reader's own rule) ends the recording with one error naming it, keeping what came before: a
 recording never holds a line arb cannot read back.
+
+A snapshot the venue sent without its time (Binance spot's REST snapshot) is written with one taken from its
+first diff, the capture format's rule (``capture/snapshot_time.py``): the lines after it wait for that diff
+(a tenth of a second on Binance), so the file stays in the order they arrived.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any, Protocol
 
 from arb.errors import CaptureFormatError, TransientVenueError
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureLine, CaptureWriter, RefusedEvent
+from arb.marketdata.capture import CaptureLine, CaptureWriter, RefusedEvent, SnapshotTimes
 from arb.marketdata.trades import TradeTape
 
 
@@ -57,20 +61,25 @@ async def record(
     loop = asyncio.get_running_loop()
     started = loop.time()
     writer = CaptureWriter(partial)
+    times = SnapshotTimes()
     first = asyncio.Event()
     refused: list[tuple[CaptureLine, RefusedEvent]] = []
     halt = asyncio.Event()
 
+    def write(lines: list[CaptureLine]) -> None:
+        for line in lines:
+            if refused:
+                return  # the recording ends at a refused event: nothing after it is written
+            try:
+                writer.write(line)
+            except RefusedEvent as exc:  # not raised into the feed, which would count it and carry on
+                refused.append((line, exc))
+                halt.set()
+
     def on_event(event: Any, _book: object = None) -> None:
-        if refused:
-            return  # the recording ends at a refused event: nothing after it is written
-        try:
-            writer.write(event)
-        except RefusedEvent as exc:  # not raised into the feed, which would count it and carry on
-            refused.append((event, exc))
-            halt.set()
-            return
-        first.set()
+        if not refused:
+            first.set()
+            write(times.push(event))
 
     removers = [store.add_listener(on_event)] + ([trades.add_listener(on_event)] if trades is not None else [])
     tasks = [asyncio.create_task(feed.run()) for feed in feeds]
@@ -99,6 +108,7 @@ async def record(
         for task in [*tasks, stopper, halter, first_waiter]:
             task.cancel()
         await asyncio.gather(*tasks, stopper, halter, first_waiter, return_exceptions=True)
+        write(times.flush())  # lines still waiting for a snapshot's first diff
         writer.close()
         if writer.count:
             os.replace(partial, out)

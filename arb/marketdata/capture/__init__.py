@@ -12,8 +12,9 @@ line is still read and checked, and counts for the ``ts`` order.
 
 One module per part of the format: ``events.py`` (the two line types, written as JSON), ``parse.py`` (one
 line parsed and checked), ``reader.py`` (files read strictly, naming file:line), ``writer.py`` (lines
-written only as the reader reads them back). Not compiled itself: with ``drops`` compiled, each side of a
-book line is checked in one C pass (``drops.capture_side``).
+written only as the reader reads them back), ``snapshot_time.py`` (the writers' one rule for the time of a
+snapshot the venue sent without one: taken from its first diff). Not compiled itself: with ``drops``
+compiled, each side of a book line is checked in one C pass (``drops.capture_side``).
 """
 
 from arb.marketdata.capture.events import (
@@ -34,11 +35,12 @@ from arb.marketdata.capture.reader import (
     check_not_empty,
     read_capture,
 )
+from arb.marketdata.capture.snapshot_time import SnapshotTimes, snapshot_time
 from arb.marketdata.capture.writer import CaptureWriter, RefusedEvent, checked_line
 
 __all__ = [
     "EMPTY", "MAX_LINE", "UNREADABLE", "CaptureEvent", "CaptureFunding", "CaptureLine", "CaptureTrade", "CaptureWriter", "EventType",
-    "Level", "RefusedEvent", "TradeSide", "bounded_lines", "check_not_empty", "checked_funding", "checked_line", "checked_trade",
-    "parse_event", "read_capture",
+    "Level", "RefusedEvent", "SnapshotTimes", "TradeSide", "bounded_lines", "check_not_empty", "checked_funding", "checked_line", "checked_trade",
+    "parse_event", "read_capture", "snapshot_time",
 ]
 

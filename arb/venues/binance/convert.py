@@ -16,6 +16,10 @@ and to every trade: written, or passed over as another symbol's.
 Trades are kept wherever they fall, before the first usable snapshot and across gaps too: a trade happened
 on the venue whatever our book knew, and needs no book to be read (``docs/CAPTURE.md``). Trades that come
 before the recording shows its market (spot, USD-M or COIN-M: told from the first depth line) wait for it.
+
+A spot REST snapshot carries no exchange time (futures snapshots carry ``E``): it takes one from the first
+diff applied on it, by the capture format's rule (``marketdata/capture/snapshot_time.py``), so a replay
+applies it before that diff at the venue, as the venue did.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import orjson
 
 from arb.display import printable
 from arb.errors import CaptureFormatError, ConfigError, UsageError
-from arb.marketdata.capture import CaptureEvent, CaptureLine, bounded_lines
+from arb.marketdata.capture import CaptureEvent, CaptureLine, SnapshotTimes, bounded_lines
 from arb.marketdata.convert import (
     BAD_LINE,
     Position,
@@ -38,6 +42,7 @@ from arb.marketdata.convert import (
     collecting_store,
     input_file,
     open_raw,
+    stamped,
     write_capture,
 )
 from arb.marketdata.diffsync import DiffSync
@@ -58,6 +63,7 @@ class ConvertStats:
     trades: int = 0  # trades of the symbol written (when asked for)
     other_trades: int = 0  # trades of another symbol, passed over
     funding: int = 0  # a perpetual's mark price updates written as funding lines (when trades are asked for)
+    timed: int = 0  # snapshots without exchange time given one from their first diff
     sync: DiffSync | None = field(default=None, repr=False)
 
     @property
@@ -89,6 +95,9 @@ class ConvertStats:
                 text += f" (passed over {self.other_trades} of other symbols)"
         if self.funding:
             text += f"; {self.funding} funding lines (mark price and rate)"
+        if self.timed:
+            text += (f"; {self.timed} snapshot{'s' if self.timed > 1 else ''} without exchange time timed by "
+                     "the first diff on it")
         return text
 
 
@@ -137,6 +146,7 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
     check_symbol(symbol, market)  # a malformed symbol fails before the first line
     fixed = market_of(market) if market is not None else None
     store, out = collecting_store()  # the store's events; trades join them in the order they are read
+    times = SnapshotTimes()  # a spot snapshot's exchange time, from its first diff
     sync: DiffSync | None = None
     chosen: BinanceMarket | None = None
     wanted = ""  # Binance's id of the symbol, once the market is known
@@ -231,8 +241,10 @@ def raw_events(lines: Iterable[bytes], symbol: str, venue: str | None = None, *,
         except BAD_LINE as exc:
             raise CaptureFormatError(source, line_no, "not a raw Binance depth recording line "
                                      f"('<receive ns> <json>'): {type(exc).__name__}: {exc}") from None
-        yield from out
+        yield from stamped(times, out)
         out.clear()
+        stats.timed = times.stamped
+    yield from times.flush()
     if not stats.updates:
         raise UsageError(f"{source}: no Binance depth updates (depthUpdate) of {symbol} in it")
     if not stats.snapshots:

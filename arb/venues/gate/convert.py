@@ -23,8 +23,16 @@ import orjson
 
 from arb.display import printable
 from arb.errors import CaptureFormatError, UsageError
-from arb.marketdata.capture import CaptureEvent, CaptureLine, bounded_lines
-from arb.marketdata.convert import BAD_LINE, Position, check_out, collecting_store, input_file, write_capture
+from arb.marketdata.capture import CaptureEvent, CaptureLine, SnapshotTimes, bounded_lines
+from arb.marketdata.convert import (
+    BAD_LINE,
+    Position,
+    check_out,
+    collecting_store,
+    input_file,
+    stamped,
+    write_capture,
+)
 from arb.marketdata.diffsync import DiffSync
 from arb.venues.gate import trades as gate_trades
 
@@ -126,11 +134,12 @@ def gate_ws_sample_events(
     timeline.sort(key=lambda item: (item[0], item[1]))
     store, out = collecting_store()
     syncs: dict[str, DiffSync] = {}
+    times = SnapshotTimes()  # Gate's snapshots say their time; one without it takes its first diff's
     at = at if at is not None else Position()
     for ts, _, kind, msg, line_no in timeline:
         at.source, at.line_no = (http_source if kind == "snapshot" else ws_source), line_no
         if kind == "trade":
-            yield msg
+            yield from stamped(times, (msg,))
             continue
         try:
             pair = msg["pair"] if kind == "snapshot" else msg["s"]
@@ -145,8 +154,9 @@ def gate_ws_sample_events(
         except BAD_LINE as exc:
             raise CaptureFormatError(at.source, line_no, f"a malformed {kind}: {type(exc).__name__}: {exc}"
                                      ) from None
-        yield from out
+        yield from stamped(times, out)
         out.clear()
+    yield from times.flush()
 
 
 def add_convert_command(sub: Any) -> None:
