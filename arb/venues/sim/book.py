@@ -7,6 +7,9 @@ of the levels that changed (``0`` deletes): what a diff-stream protocol publishe
 ``spot.order_book_update``, served by the sandbox, whose REST ``with_id`` snapshot reports the current id so
 a client splices snapshot and stream together as it would against Gate).
 
+Its best bid and ask are kept as levels change (found again over the side only when the best level itself
+goes): the matcher asks for them after every event (is the book crossed?) and at every order.
+
 Pure: no clock, no I/O. Time comes in as ``ts_ms``.
 """
 
@@ -34,6 +37,19 @@ class BookUpdate:
     full: bool = False  # True when the change replaced the whole book (sent as ``full`` on spot.obu)
 
 
+@dataclass(slots=True)
+class CrossedBook:
+    """A market's book found crossed (best bid at or above best ask) after a market event: how many events
+    left it so, how many times it became so, and where it first did. A venue's own book is never crossed (it
+    would have matched); a simulated one is when its events were applied out of the venue's order."""
+
+    first_ms: int
+    bid: Decimal
+    ask: Decimal
+    events: int = 0
+    times: int = 0
+
+
 class Book:
     """Bids and asks of one market. ``skip_next`` makes the next update leave a gap of one id (fault knob)."""
 
@@ -44,6 +60,33 @@ class Book:
         self.update_id = start_id
         self.ts_ms = 0
         self.skip_next = False
+        # The best levels, or None with ``_best_known`` False: found again when next asked (a best level went).
+        self._best: dict[str, Decimal | None] = {"bids": None, "asks": None}
+        self._best_known = {"bids": True, "asks": True}
+
+    def best_bid(self) -> Decimal | None:
+        return self._best_of("bids")
+
+    def best_ask(self) -> Decimal | None:
+        return self._best_of("asks")
+
+    def _best_of(self, side: str) -> Decimal | None:
+        if not self._best_known[side]:
+            levels = self.bids if side == "bids" else self.asks
+            self._best[side] = (max if side == "bids" else min)(levels, default=None)
+            self._best_known[side] = True
+        return self._best[side]
+
+    def _changed(self, side: str, price: Decimal, size: Decimal) -> None:
+        """Keep ``side``'s best level as a level is set to ``size`` (0: gone)."""
+        if not self._best_known[side]:
+            return
+        best = self._best[side]
+        if size > 0:
+            if best is None or (price > best if side == "bids" else price < best):
+                self._best[side] = price
+        elif price == best:
+            self._best_known[side] = False
 
     def sorted_bids(self, limit: int | None = None) -> list[Level]:
         levels = sorted(self.bids.items(), key=lambda lv: lv[0], reverse=True)
@@ -60,12 +103,17 @@ class Book:
         bid_changes = _diff(self.bids, new_bids)
         ask_changes = _diff(self.asks, new_asks)
         self.bids, self.asks = new_bids, new_asks
+        self._best_known = {"bids": False, "asks": False}
         return self._emit(bid_changes, ask_changes, ts_ms, full=True)
 
     def apply(self, bids: Iterable[Level], asks: Iterable[Level], ts_ms: int) -> BookUpdate | None:
         """A delta: each level is set to its absolute size, ``0`` removes it."""
         bid_changes = [_set(self.bids, p, s) for p, s in bids]
         ask_changes = [_set(self.asks, p, s) for p, s in asks]
+        for p, s in bid_changes:
+            self._changed("bids", p, s)
+        for p, s in ask_changes:
+            self._changed("asks", p, s)
         return self._emit(bid_changes, ask_changes, ts_ms)
 
     def consume(self, side: str, price: Decimal, amount: Decimal, ts_ms: int) -> BookUpdate | None:
@@ -74,6 +122,7 @@ class Book:
         levels = self.bids if side == "bids" else self.asks
         left = levels.get(price, ZERO) - amount
         change = _set(levels, price, left if left > 0 else ZERO)
+        self._changed(side, *change)
         if side == "bids":
             return self._emit([change], [], ts_ms)
         return self._emit([], [change], ts_ms)

@@ -31,6 +31,10 @@ The rules, one set for every venue:
   than its amount in all);
   - when the book crosses it (the opposite side at or through its price), taking the crossing liquidity.
   A capture without trades leaves only the last rule: a resting order fills only when the book crosses it.
+- **A crossed book** (its own best bid at or above its best ask after a market event) is a recorder's or a
+  capture's fault, never the venue's: the matcher counts the events that leave it so (``crossed``) and tells
+  ``on_crossed`` where it became so (market, event time, best bid and ask), and goes on matching the book
+  as it stands. A deferred event is checked when it is applied.
 - **Amending** a resting order (:meth:`Matcher.amend`, Gate's ``PATCH /spot/orders/{id}``): a new amount alone
   keeps the order's place in the queue, more or less than before; a new price puts it last at that price
   (``queue_ahead`` the size shown there, and behind our own orders there), taking first what a ``gtc`` order
@@ -48,7 +52,7 @@ from decimal import Decimal
 
 from arb.domain.ids import next_venue_id
 from arb.margin import PositionState, apply_fill, fill_fee, funding_payment, order_margin
-from arb.venues.sim.book import Book, BookUpdate
+from arb.venues.sim.book import Book, BookUpdate, CrossedBook
 from arb.venues.sim.orders import ZERO, Balance, FundingPayment, Role, SimMarket, SimOrder, SimTrade
 
 
@@ -89,6 +93,8 @@ class TradeEvent:
 
 Event = BookUpdate | OrderEvent | TradeEvent
 RawLevel = tuple[str | Decimal, str | Decimal]  # a level as a capture has it, or already exact
+# Told where a market's book became crossed: (market id, the event's time ms, best bid, best ask).
+CrossedListener = Callable[[str, int, Decimal, Decimal], None]
 TIMES_IN_FORCE = frozenset(("gtc", "ioc", "poc", "fok"))
 
 
@@ -96,10 +102,10 @@ class Matcher:
     """``deferred_books``: nobody reads the book between orders (the paper venue; the sandbox publishes every
     change), so while a market has no resting order its events are kept as they came and applied, in order,
     when the next order arrives: the same book at every order, without converting and diffing the ~99.9% of
-    a replay's events no order ever meets."""
+    a replay's events no order ever meets. ``on_crossed`` hears where a market's book became crossed."""
 
     def __init__(self, markets: Iterable[SimMarket], *, new_id: Callable[[], int] = next_venue_id,
-                 deferred_books: bool = False) -> None:
+                 deferred_books: bool = False, on_crossed: CrossedListener | None = None) -> None:
         self.markets = {m.id: m for m in markets}
         self.books = {mid: Book(mid) for mid in self.markets}
         self.balances: dict[str, dict[str, Balance]] = {}
@@ -114,6 +120,9 @@ class Matcher:
         self._new_id = new_id
         self._deferred: dict[str, list[tuple[str, Iterable[RawLevel], Iterable[RawLevel], int]]] | None = (
             {mid: [] for mid in self.markets} if deferred_books else None)
+        self.crossed: dict[str, CrossedBook] = {}  # market -> its book crossed after events (never, normally)
+        self._crossed_now: set[str] = set()
+        self._on_crossed = on_crossed
 
     # ---- accounts -------------------------------------------------------------------------------------
     def set_balance(self, account: str, currency: str, available: Decimal) -> None:
@@ -245,7 +254,7 @@ class Matcher:
             waiting.append((kind, bids, asks, now_ms))
             return []
         book = self.book(market_id)
-        update = _apply(book, kind, bids, asks, now_ms)
+        update = self._apply(book, kind, bids, asks, now_ms)
         events: list[Event] = [update] if update else []
         resting = self._resting[market_id]
         for order in list(resting):
@@ -296,9 +305,30 @@ class Matcher:
         book = self.books[market_id]
         if self._deferred is not None and (waiting := self._deferred[market_id]):
             for kind, bids, asks, now_ms in waiting:
-                _apply(book, kind, bids, asks, now_ms)
+                self._apply(book, kind, bids, asks, now_ms)
             waiting.clear()
         return book
+
+    def _apply(self, book: Book, kind: str, bids: Iterable[RawLevel], asks: Iterable[RawLevel],
+               now_ms: int) -> BookUpdate | None:
+        """A market event applied to ``book``, and the book checked: crossed, it is counted (and told where it
+        became so)."""
+        update = _apply(book, kind, bids, asks, now_ms)
+        bid, ask = book.best_bid(), book.best_ask()
+        market_id = book.market
+        if bid is None or ask is None or bid < ask:
+            self._crossed_now.discard(market_id)
+            return update
+        crossed = self.crossed.get(market_id)
+        if crossed is None:
+            crossed = self.crossed[market_id] = CrossedBook(now_ms, bid, ask)
+        crossed.events += 1
+        if market_id not in self._crossed_now:
+            self._crossed_now.add(market_id)
+            crossed.times += 1
+            if self._on_crossed is not None:
+                self._on_crossed(market_id, now_ms, bid, ask)
+        return update
 
     def _take(self, order: SimOrder, book: Book, now_ms: int, events: list[Event], role: Role = "taker") -> None:
         levels = book.sorted_asks() if order.side == "buy" else book.sorted_bids()
@@ -441,9 +471,12 @@ def _fee_on_top(market: SimMarket) -> Decimal:
 
 
 def _crossing(book: Book, side: str, price: Decimal) -> bool:
+    """Whether an order at ``price`` would take: the opposite side's best level at or through it."""
     if side == "buy":
-        return any(p <= price for p in book.asks)
-    return any(p >= price for p in book.bids)
+        ask = book.best_ask()
+        return ask is not None and ask <= price
+    bid = book.best_bid()
+    return bid is not None and bid >= price
 
 
 def _depth(book: Book, side: str, price: Decimal) -> Decimal:
