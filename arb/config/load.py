@@ -299,3 +299,13 @@ def _check_replay(config: Config, shown: str) -> None:
                 env = env_prefix(venue)
                 raise ConfigError(shown, f"venues.{venue}",
                                   f"live venue needs {env}API_KEY and {env}API_SECRET in the environment")
+        # The capture's venues here (a paper venue, the in-process sandbox) are played in wall time, where
+        # orders take real time: at speed 0 the capture would race past them (a rehearsal of seconds, every
+        # decision on books already gone).
+        played = [venue for venue, section in config.venues.items() if section.capture_venue and (
+            section.kind == "paper" or section.kind == "sandbox" and config.sandbox.url is None)]
+        if played and config.replay is not None and config.replay.speed <= 0:
+            raise ConfigError(shown, "replay.speed",
+                              f"live mode plays the capture to {', '.join(played)} in real time: set a speed > 0 "
+                              "(1 = recorded pace); 0 would replay it at full speed against orders that take "
+                              "wall time")

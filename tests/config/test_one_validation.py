@@ -76,8 +76,14 @@ CASES = [
     # A live run (its credentials in the environment: the test sets ARB_BITBANK_API_*), so this is the one
     # problem: a replay would first refuse the live venue itself.
     ("venue ccxt cannot stream", {"[venues.htx]": "[venues.bitbank]", 'kind = "paper"': 'kind = "live"',
-                                  'mode = "replay"': 'mode = "live"'},
+                                  'mode = "replay"': 'mode = "live"', "speed = 0 ": "speed = 1 "},
      "venues.bitbank", "ccxt.pro"),
+    # Issue 46: a rehearsal (the shipped config in live mode) at speed 0 played the capture to its sandbox and
+    # paper venue at full speed against orders in wall time: 2.2 s of run, 1,381 abnormal_edge rejections.
+    ("live mode on a capture at speed 0", {'mode = "replay"': 'mode = "live"'}, "replay.speed",
+     "live mode plays the capture to gate, htx in real time: set a speed > 0"),
+    ("paper mode on a capture at speed 0", {'mode = "replay"': 'mode = "paper"'}, "replay.speed",
+     "paper mode plays the capture in real time: set a speed > 0"),
     # Issue 32: each passed `check`, then `run` hung, flooded the terminal or failed mid-run.
     ("rate limit below the floor", {'capture_venue = "binance"': 'capture_venue = "binance"\nrate_limit_per_s = 1e-9'},
      "venues.gate.rate_limit_per_s", "greater than or equal to 0.01"),
@@ -128,7 +134,7 @@ def test_check_refuses_in_one_line_naming_the_key(tmp_path: Path, capsys: pytest
 
 RUN_REFUSES = ("amount step 1e-30", "price step 0.003 on a sandbox venue", "two venues fed by one side of the capture",
                "database URL with a port that is not a number", "kill switch file name of 300 characters",
-               "metrics and dashboard on one port")
+               "metrics and dashboard on one port", "live mode on a capture at speed 0")
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] in RUN_REFUSES], ids=lambda c: c[0])
@@ -145,6 +151,22 @@ def test_run_refuses_with_the_same_line_before_anything_starts(
     assert main(["run", "--config", str(path), "--db", f"sqlite:///{tmp_path / 'x.db'}"]) == 2
     assert _one_line(capsys.readouterr().err, path, key, words) == checked
     assert not (tmp_path / "x.db").exists() and not (tmp_path / "arb.db").exists()
+
+
+@pytest.mark.parametrize(("edits", "why"), [
+    ({'mode = "replay"': 'mode = "live"', "speed = 0 ": "speed = 1 "}, "played at the recorded pace"),
+    # nothing here plays the capture: the sandbox is another process's (at its own pace), htx paper on live books
+    ({'mode = "replay"': 'mode = "live"', 'capture_venue = "huobi"\n': "",
+      "port = 0 ": 'url = "http://127.0.0.1:9"\nport = 0 '}, "no venue played from the capture here"),
+])
+def test_live_mode_is_taken_at_speed_0_only_where_nothing_plays_the_capture(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, edits: dict[str, str],
+        why: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    for venue in ("GATE", "HTX"):
+        monkeypatch.setenv(f"ARB_{venue}_API_KEY", "k")
+        monkeypatch.setenv(f"ARB_{venue}_API_SECRET", "s" * 40)
+    assert main(["config", "check", str(_config(tmp_path, edits))]) == 0, (why, capsys.readouterr().err)
 
 
 def test_a_malformed_arb_db_url_is_refused_naming_the_variable(capsys: pytest.CaptureFixture[str],

@@ -74,6 +74,7 @@ def test_a_live_venue_arb_cannot_look_orders_up_on_is_refused_at_start(tmp_path:
     # kraken: ccxt streams its books, but arb has no checked client-id lookup for it: no blind trading.
     config = config_with(tmp_path, extra={
         'mode = "replay"              # replay | paper | live': 'mode = "live"',
+        "speed = 0                    # 0 = as fast as possible; 1 = recorded speed": "speed = 1",
         "[venues.gate]\nkind = \"sandbox\"": '[venues.kraken_main]\nadapter = "kraken"\nkind = "live"',
     })
     env = {"ARB_KRAKEN_MAIN_API_KEY": "k", "ARB_KRAKEN_MAIN_API_SECRET": "s"}
@@ -87,6 +88,7 @@ def test_a_live_venue_arb_cannot_look_orders_up_on_is_refused_at_start(tmp_path:
     assert check.finish(60) == 2
     dry = config_with(tmp_path, name="dry.toml", extra={
         'mode = "replay"              # replay | paper | live': 'mode = "live"',
+        "speed = 0                    # 0 = as fast as possible; 1 = recorded speed": "speed = 1",
         "dry_run = false": "dry_run = true",
         "[venues.gate]\nkind = \"sandbox\"": '[venues.kraken_main]\nadapter = "kraken"\nkind = "live"',
     })

@@ -40,6 +40,8 @@ def _config(tmp_path: Path, mode: str) -> Path:
     return config_with(tmp_path, extra={
         '[symbols."LINK/USDT"]\nmax_size = "20"              # base units per opportunity\n': MAKER,
         'mode = "replay"              # replay | paper | live': f'mode = "{mode}"',
+        "speed = 0                    # 0 = as fast as possible; 1 = recorded speed":
+            f"speed = {1 if mode == 'live' else 0}",  # live: the sandbox plays the capture in real time
         'status = "auto"': 'status = "off"',
     })
 

@@ -84,7 +84,7 @@ def test_a_sweep_of_a_config_on_an_external_sandbox_is_refused(tmp_path: Path, c
     capture = trimmed_capture(tmp_path, "00:00", "00:01")
     path = _config(tmp_path, capture, "0", None, "external.toml")
     path.write_text(path.read_text().replace("[sandbox]\n", '[sandbox]\nurl = "http://127.0.0.1:9"\n')
-                    .replace('mode = "replay"', 'mode = "live"', 1))
+                    .replace('mode = "replay"', 'mode = "live"', 1).replace("speed = 0 ", "speed = 1 ", 1))
     db = tmp_path / "sweep.db"
     assert main(["sweep", "--config", str(path), "--db", f"sqlite:///{db}", "--fee", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
