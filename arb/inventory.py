@@ -22,7 +22,7 @@ a gap is shown, never filled in.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -98,12 +98,14 @@ def fill_deltas(fill: FillFlow) -> list[tuple[str, Decimal]]:
     return deltas
 
 
-def implied_changes(fills: Iterable[FillFlow], funding: Iterable[FundingFlow] = ()) -> dict[tuple[str, str], Decimal]:
+def implied_changes(fills: Iterable[FillFlow], funding: Iterable[FundingFlow] = (),
+                    opening: Mapping[tuple[str, str], PositionState] | None = None) -> dict[tuple[str, str], Decimal]:
     """(venue, asset) -> the net change the fills imply. A perpetual's fills, taken in the order given (the
-    order they happened: a reduction realizes against the entry of what came before), change only the settle
-    currency (the fee's): the fee out, what each reduction realized in (:func:`arb.margin.apply_fill`)."""
+    order they happened: a reduction realizes against the entry of what came before, starting from the
+    position held at the start, ``opening``), change only the settle currency (the fee's): the fee out, what
+    each reduction realized in (:func:`arb.margin.apply_fill`)."""
     out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    held: dict[tuple[str, str], PositionState] = {}
+    held: dict[tuple[str, str], PositionState] = dict(opening or {})
     for fill in fills:
         if fill.position:
             key = (fill.venue, fill.symbol)
@@ -119,12 +121,13 @@ def implied_changes(fills: Iterable[FillFlow], funding: Iterable[FundingFlow] = 
 
 
 def inventory(start: Iterable[Holding], end: Iterable[Holding], fills: Iterable[FillFlow],
-              funding: Iterable[FundingFlow] = ()) -> list[InventoryRow]:
+              funding: Iterable[FundingFlow] = (),
+              opening: Mapping[tuple[str, str], PositionState] | None = None) -> list[InventoryRow]:
     """Per (venue, asset), sorted: start, end, the change the fills (and funding payments) imply, and the
-    external flow."""
+    external flow; ``opening``: the perpetual positions held at the start."""
     starts = _totals(start)
     ends = _totals(end)
-    implied = implied_changes(fills, funding)
+    implied = implied_changes(fills, funding, opening)
     keys = {*implied, *((venue, asset) for totals in (starts, ends) for venue, assets in totals.items()
                         for asset in assets)}
     rows = []

@@ -73,6 +73,13 @@ class Held:
     at_unwind: Decimal | None  # spot: what closing it gets (< 0: what buying back costs); a position: its PnL closed there
     stale_ms: int | None = None  # its book's age at the end, when stale
     contract_size: Decimal | None = None  # an inverse perpetual's position: quote per contract
+    # A position's amount held before the run (a live venue's, left by an earlier run or traded elsewhere):
+    # not the run's change, and not valued here; what the desk holds at the end is ``opening + amount``.
+    opening: Decimal = ZERO
+
+    @property
+    def held_at_end(self) -> Decimal:
+        return self.opening + self.amount
 
     @property
     def position(self) -> bool:
@@ -110,27 +117,31 @@ class Valuation:
         """(spot change, position) pairs of one base on opposite sides: the basis the run ends holding."""
         out = []
         for position in self.positions:
-            for spot in self.held:
-                if not spot.position and spot.base == position.base and spot.amount * position.amount < 0:
+            for spot in self.held:  # a position the run leaves held, against the run's opposite spot change
+                if not spot.position and spot.base == position.base and spot.amount * position.held_at_end < 0:
                     out.append((spot, position))
         return out
 
 
 def value_holdings(fills: Iterable[FillFlow], books: Mapping[tuple[str, str], EndBook],
-                   funding: Iterable[FundingFlow] = ()) -> Valuation:
+                   funding: Iterable[FundingFlow] = (),
+                   opening: Mapping[tuple[str, str], Decimal] | None = None) -> Valuation:
     """The run's change to every venue's holdings from its ``fills`` (in the order they happened) and its
-    ``funding`` payments, valued at ``books[(venue, symbol)]`` (the end books)."""
+    ``funding`` payments, valued at ``books[(venue, symbol)]`` (the end books). ``opening``: the perpetual
+    positions held at the run's start, (venue, symbol) -> amount, said beside the run's change (a position
+    held throughout is listed with no change)."""
     with decimal.localcontext() as ctx:
         ctx.prec = _PRECISION
         funding = list(funding)
-        valued = _value(list(fills), books, funding)
+        valued = _value(list(fills), books, funding, opening or {})
         paid: dict[str, Decimal] = {}
         for payment in funding:
             paid[payment.currency] = paid.get(payment.currency, ZERO) + payment.amount
         return dataclasses.replace(valued, funding=paid)
 
 
-def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], funding: list[FundingFlow]) -> Valuation:
+def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], funding: list[FundingFlow],
+           opening: Mapping[tuple[str, str], Decimal]) -> Valuation:
     changes = implied_changes(fills, funding)
     markets: dict[tuple[str, str], FillFlow] = {}  # (venue, symbol) -> its first fill, in first-fill order
     positions: dict[tuple[str, str], PositionState] = {}
@@ -169,9 +180,10 @@ def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], fund
                 held.append(_spot(venue, symbol, change, cost, books.get((venue, symbol))))
         elif change:
             unvalued[(venue, asset)] = change
-    for (venue, symbol), position in sorted(positions.items()):
-        if position.amount:
-            held.append(_position(venue, symbol, position, books.get((venue, symbol))))
+    for key in sorted(set(positions) | {k for k, amount in opening.items() if amount}):
+        position = positions.get(key) or PositionState()
+        if position.amount or opening.get(key):
+            held.append(dataclasses.replace(_position(*key, position, books.get(key)), opening=opening.get(key, ZERO)))
 
     at_mark: dict[str, Decimal | None] = dict(cash)
     at_unwind: dict[str, Decimal | None] = dict(cash)

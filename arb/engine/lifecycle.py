@@ -31,7 +31,7 @@ from arb.eventloop.simloop import run_simulation, running_simulation, time_held
 from arb.execution.executor import PairedExecutor
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate
-from arb.margin import AccountMargin
+from arb.margin import AccountMargin, PositionState
 from arb.marketdata.books import BookStore
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.timeline import count_events
@@ -46,6 +46,7 @@ from arb.runtime.funnel import Funnel
 from arb.runtime.incidents import IncidentLog
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.logs import RUN_ID
+from arb.runtime.position_check import check_positions
 from arb.runtime.preflight import preflight
 from arb.runtime.quoting import QuotingDesk
 from arb.runtime.state import RunState
@@ -102,6 +103,8 @@ class Engine:
         # The latest funding time this run stored per (venue, symbol) of a live margin account: the writer
         # queues rows, so the database may not show them yet when the end reads the venue again.
         self._funding_stored: dict[tuple[str, str], datetime] = {}
+        # Every book's mid and levels once the run has shut down, before its feeds close (``_shut_down``).
+        self._closing_books: tuple[dict[tuple[str, str], Decimal | None], dict[tuple[str, str], EndBook]] | None = None
         # Every long-lived task (feeds, capture pacers, writer loop, watchdog, status view) runs under it.
         self.supervisor = supervisor or Supervisor()
         self.supervisor.on_fatal = self.stopping.task_failed
@@ -252,6 +255,7 @@ class Engine:
         executor = PairedExecutor(venues.venues, self.sessions, run_id, risk, config=executor_config(self.config),
                                   clock=self.clock.now)
         await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, "start")
+        self._start_positions(venues, risk, run_id)
         # A simulated perpetual's funding payments, stored as they are paid (part of the run's PnL).
         venues.funding_listeners.append(partial(writer.add_funding, run_id))
         await self._store_venue_funding(venues, writer, run_id)  # a live one's: what it paid while nothing ran
@@ -344,10 +348,34 @@ class Engine:
             await cancel_resting(venues, self.config.engine.symbols, self.sessions, self.clock.now)
             await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, "end")
             await self._store_venue_funding(venues, writer, run_id)
+            # The books as the run ends, for its summary: a live feed empties its books when it is closed.
+            self._closing_books = (self._marks(), self._end_books())
         if (fatal := self.stopping.fatal) is not None:
             # An error about the user's input (a damaged capture: file:line) is that one line, and its exit
             # code; anything else is the task's failure.
             raise fatal.cause if isinstance(fatal.cause, ArbError) else fatal
+
+    def _start_positions(self, venues: VenueSet, risk: RiskGate, run_id: int) -> None:
+        """The perpetual positions held as the run starts (a live venue's, left by an earlier run or traded
+        elsewhere; a simulated venue starts flat), stored: the run's changes are added to them. Each one a
+        remembering venue holds is checked against what arb's stored fills imply
+        (``runtime/position_check.py``): a line each; a mismatch is an incident and an alert."""
+        held = {(name, p.symbol): PositionState(p.amount, p.entry) for name, reading in self.state.margin.items()
+                for p in reading.positions if p.amount}
+        forgetful = venues.forgetful()
+        markets = {(name, symbol) for name, account in venues.margin.items() if name not in forgetful
+                   for symbol in account.markets}
+        with self.sessions.begin() as session:
+            repo.record_opening_positions(session, run_id, held)
+            implied = repo.implied_positions(session, markets) if markets else {}
+        reported = {key: p.amount for key, p in held.items() if key in markets}
+        for check in check_positions(reported, implied):
+            if check.agrees:
+                log.info("%s", check.describe())
+                self.status.note(check.describe())
+            else:
+                log.warning("%s", check.describe())
+                risk.record_position_mismatch(check.venue, check.describe())
 
     async def _store_venue_funding(self, venues: VenueSet, writer: DecisionWriter, run_id: int) -> None:
         """Live margin accounts' funding not stored yet, read from their venues' funding history and stored as
@@ -432,7 +460,8 @@ class Engine:
 
     def _summary(self, run_id: int) -> dict[str, Any]:
         feeds = self.feeds
-        return run_summary(self.sessions, run_id, self._marks(), self._end_books(), funnel=self.funnel,
+        marks, books = self._closing_books or (self._marks(), self._end_books())
+        return run_summary(self.sessions, run_id, marks, books, funnel=self.funnel,
                            hot_path=self.hot_path,
                            stop_reason=self.stop_reason(), incidents=self.incidents_log.incidents,
                            state=self.state, handled=self.incidents(),

@@ -63,7 +63,7 @@ class _Breaker:
 class RiskEvent:
     """Something a trader is told about at once. ``kind``: ``breaker_open`` | ``halt`` (the executor stopped
     trading on an unresolved or unhedgeable pair) | ``kill_switch`` | ``kill_switch_cleared`` (its file was
-    removed: trading resumes) | ``daily_loss_limit`` | ``auth_failed`` | ``margin_alert`` | ``margin_halt``."""
+    removed: trading resumes) | ``daily_loss_limit`` | ``auth_failed`` | ``margin_alert`` | ``margin_halt`` | ``position_mismatch``."""
 
     kind: str
     detail: str
@@ -183,6 +183,11 @@ class RiskGate:
             elif ratio < threshold <= before:
                 self._emit(RiskEvent(f"{kind}_cleared", f"{venue} margin ratio {ratio:.1%}: below {threshold:.0%} "
                                      "again", venue))
+
+    def record_position_mismatch(self, venue: str, detail: str) -> None:
+        """A position on ``venue`` that arb's stored fills do not explain (``runtime/position_check.py``): told
+        at once; trading goes on, on the venue's figure."""
+        self._emit(RiskEvent("position_mismatch", detail, venue))
 
     def margin_blocked(self, venue: str) -> str | None:
         ratio = self._margin.get(venue)

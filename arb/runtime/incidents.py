@@ -24,7 +24,7 @@ from arb.runtime.depletion import Depletion
 # An event kind -> the incident kind it ends.
 CLEARS = {"kill_switch_cleared": "kill_switch", "margin_halt_cleared": "margin_halt", "margin_alert_cleared": "margin_alert"}
 DEPLETED = "inventory_depleted"
-NOT_STOPPING = frozenset({DEPLETED, "margin_alert"})  # incidents that leave the run trading: never its stop reason
+NOT_STOPPING = frozenset({DEPLETED, "margin_alert", "position_mismatch"})  # leave the run trading: never its stop reason
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from arb.display import Precision, money
 from arb.positions import equity, open_positions, unrealized_total
 from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Fill, FillConflict, FundingPayment, Opportunity, Order
-from arb.store.repo import fill_flows, funding_flows, inventory_check
+from arb.store.repo import fill_flows, funding_flows, inventory_check, opening_positions
 from arb.store.views import open_lots, run_pnl
 from arb.valuation import EndBook, Valuation, value_holdings
 from arb.venues.throttle import budget_text
@@ -31,7 +31,8 @@ def run_totals(session: Session, run_id: int,
     read through the same function ``arb report`` uses; open positions (arb.positions) valued at ``marks``,
     each book's mid at the run's end, which the summary keeps for every later reader. A run that traded a
     perpetual also values its change to every venue's holdings at ``books``, the end books (arb.valuation):
-    its positions, the basis it holds, and the desk's equity change at mark and at unwind."""
+    its positions (beside those it started with), the basis it holds, and the desk's equity change at mark and
+    at unwind."""
     decisions = dict(
         session.execute(
             select(Opportunity.decision, func.count()).where(Opportunity.run_id == run_id).group_by(Opportunity.decision)
@@ -84,12 +85,14 @@ def run_totals(session: Session, run_id: int,
 
 
 def holdings_now(session: Session, run_id: int, books: Mapping[tuple[str, str], EndBook]) -> dict[str, Any] | None:
-    """The run's change in holdings valued at ``books`` (arb.valuation), as the summary keeps it; None for a
-    run that has traded no perpetual (its pairs' figures are its truth)."""
+    """The run's change in holdings valued at ``books`` (arb.valuation), beside the perpetual positions it
+    started with (stored at its start), as the summary keeps it; None for a run that has traded no perpetual
+    and started with no position (its pairs' figures are its truth)."""
     flows = fill_flows(session, run_id)
-    if not any(f.position for f in flows):
+    opening = {key: p.amount for key, p in opening_positions(session, run_id).items()}
+    if not any(f.position for f in flows) and not opening:
         return None
-    return holdings_row(value_holdings(flows, books, funding_flows(session, run_id)),
+    return holdings_row(value_holdings(flows, books, funding_flows(session, run_id), opening),
                         funding_payments=_count_funding(session, run_id))
 
 
@@ -115,14 +118,15 @@ def holdings_row(v: Valuation, *, funding_payments: int) -> dict[str, Any]:
         # in its base coin); a summary stored before inverse perpetuals has none, its positions all ``linear``.
         "held": [{"venue": h.venue, "symbol": h.symbol, "linear": h.linear, "position": h.position,
                   "contract_size": h.contract_size, "amount": h.amount, "entry": h.entry,
-                  "mark": h.mark, "at_mark": h.at_mark, "at_unwind": h.at_unwind, "stale_ms": h.stale_ms}
+                  "mark": h.mark, "at_mark": h.at_mark, "at_unwind": h.at_unwind, "stale_ms": h.stale_ms,
+                  "opening": h.opening}
                  for h in v.held],
         "unvalued": {f"{venue} {asset}": amount for (venue, asset), amount in v.unvalued.items()},
         "realized": v.realized,
         "equity_at_mark": v.equity_at_mark,
         "equity_at_unwind": v.equity_at_unwind,
         "basis": [{"base": position.base, "spot_venue": spot.venue, "spot": spot.amount,
-                   "perp_venue": position.venue, "perp": position.amount} for spot, position in v.basis],
+                   "perp_venue": position.venue, "perp": position.held_at_end} for spot, position in v.basis],
     }
 
 
@@ -231,7 +235,16 @@ def _holdings_lines(h: dict[str, Any], precision: Precision) -> list[str]:
         settle, unit = (base, f"contracts of {p['contract_size']} {quote}") if inverse else (quote, base)
         mark = "no mark" if p["mark"] is None else (
             f"mark {money(p['mark'], precision.price(p['symbol']))}: unrealized {money(p['at_mark'], pnl)} {settle}")
-        lines.append(f"POSITION                {p['venue']} {p['symbol']} {money(p['amount'], precision.asset(base, p['venue']))} "
+        places = precision.asset(base, p['venue'])
+        opening = Decimal(str(p.get("opening") or 0))  # exact, as kept; a summary stored before openings: none
+        if opening:  # held before the run: the run's change is what is valued
+            at_end = money(opening + Decimal(str(p['amount'])), places)
+            change = "no change" if not p['amount'] else (
+                f"the run's change {money(p['amount'], places)} at {money(p['entry'], precision.price(p['symbol']))}, {mark}")
+            lines.append(f"POSITION                {p['venue']} {p['symbol']} {at_end} {unit} at the end "
+                         f"({money(opening, places)} {unit} held at the start; {change})")
+            continue
+        lines.append(f"POSITION                {p['venue']} {p['symbol']} {money(p['amount'], places)} "
                      f"{unit} at entry {money(p['entry'], precision.price(p['symbol']))}, {mark}")
     stale = [f"{p['venue']} {p['symbol']} {p['stale_ms'] / 1000:.0f} s" for p in h["held"] if p["stale_ms"]]
     if stale:

@@ -266,6 +266,21 @@ class FundingPayment(Base):
     currency: Mapped[str] = mapped_column(String(16))
 
 
+class OpeningPosition(Base):
+    """A perpetual position a run started with, as its venue reported it (a live venue's: left by an earlier
+    run or traded elsewhere; a simulated venue starts flat). Its reductions realize against ``entry``."""
+
+    __tablename__ = "opening_positions"
+    __table_args__ = (UniqueConstraint("run_id", "venue", "symbol"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    venue: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal]  # base, signed: > 0 long
+    entry: Mapped[Decimal]
+
+
 class FillConflict(Base):
     """A fill report whose ``(venue, trade_id)`` is already stored with different values.
 

@@ -28,7 +28,17 @@ from arb.domain.market import MarketKind
 from arb.domain.venue import FundingReport
 from arb.errors import StoreError
 from arb.inventory import FillFlow, FundingFlow, InventoryRow, inventory
-from arb.store.models import BALANCE_KINDS, Balance, Fill, FundingPayment, Opportunity, Order, Run
+from arb.margin import PositionState
+from arb.store.models import (
+    BALANCE_KINDS,
+    Balance,
+    Fill,
+    FundingPayment,
+    OpeningPosition,
+    Opportunity,
+    Order,
+    Run,
+)
 from arb.store.prepared import PreparedInsert
 from arb.store.runs import get_run
 
@@ -218,10 +228,48 @@ def last_funding(session: Session, venue: str, symbol: str) -> datetime | None:
                                                                     FundingPayment.symbol == symbol))
 
 
-def funding_flows(session: Session, run_id: int) -> list[FundingFlow]:
-    """The run's funding payments, in time order, as the inventory check and the valuation read them."""
-    return [FundingFlow(f.venue, f.symbol, f.amount, f.currency) for f in session.scalars(
-        select(FundingPayment).where(FundingPayment.run_id == run_id).order_by(FundingPayment.ts, FundingPayment.id))]
+def record_opening_positions(session: Session, run_id: int, held: Mapping[tuple[str, str], PositionState]) -> None:
+    """The perpetual positions ``run_id`` started with, (venue, symbol) -> as its venue reported it."""
+    session.add_all(OpeningPosition(run_id=run_id, venue=venue, symbol=symbol, amount=p.amount, entry=p.entry)
+                    for (venue, symbol), p in sorted(held.items()) if p.amount)
+
+
+def opening_positions(session: Session, run_id: int) -> dict[tuple[str, str], PositionState]:
+    """What :func:`record_opening_positions` stored for ``run_id``."""
+    return {(p.venue, p.symbol): PositionState(p.amount, p.entry) for p in session.scalars(
+        select(OpeningPosition).where(OpeningPosition.run_id == run_id))}
+
+
+def implied_positions(session: Session, markets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
+    """What every stored fill of each (venue, engine symbol) in ``markets`` adds up to (bought less sold), over
+    every run that traded it as a perpetual: the position arb's own records imply, which a restart checks
+    against the venue's (``runtime/position_check.py``)."""
+    wanted = set(markets)
+    out = {key: Decimal(0) for key in wanted}
+    venues = {venue for venue, _ in wanted}
+    for run in session.scalars(select(Run).where(Run.id.in_(
+            select(Order.run_id).where(Order.venue.in_(venues)).distinct()))):
+        kinds = _snapshot_market_kinds(run.config_snapshot or {})
+        perpetual = {key for key in wanted
+                     if kinds.get(key) in (MarketKind.LINEAR_PERPETUAL, MarketKind.INVERSE_PERPETUAL)}
+        if not perpetual:
+            continue
+        for venue, symbol, side, amount in session.execute(
+                select(Fill.venue, Order.symbol, Order.side, Fill.amount).join(Order, Fill.order_id == Order.id)
+                .where(Order.run_id == run.id, Fill.venue.in_({v for v, _ in perpetual}))):
+            if (venue, symbol) in perpetual:
+                out[(venue, symbol)] += amount if side == "buy" else -amount
+    return out
+
+
+def funding_flows(session: Session, run_id: int, since: datetime | None = None) -> list[FundingFlow]:
+    """The run's funding payments, in time order, as the inventory check and the valuation read them; those
+    paid at ``since`` or later, when given."""
+    stmt = select(FundingPayment).where(FundingPayment.run_id == run_id)
+    if since is not None:
+        stmt = stmt.where(FundingPayment.ts >= since)
+    return [FundingFlow(f.venue, f.symbol, f.amount, f.currency)
+            for f in session.scalars(stmt.order_by(FundingPayment.ts, FundingPayment.id))]
 
 
 def latest_balances(session: Session, run_id: int) -> list[Balance]:
@@ -252,12 +300,16 @@ def latest_balances(session: Session, run_id: int) -> list[Balance]:
 
 def inventory_check(session: Session, run_id: int) -> list[InventoryRow]:
     """Per (venue, asset) of a run: its ``start`` and ``end`` balance totals, the change its fills imply
-    and the external flow, as :func:`arb.inventory.inventory` defines them."""
+    and the external flow, as :func:`arb.inventory.inventory` defines them (a perpetual's reductions realizing
+    against the position it started with)."""
     snapshots = session.scalars(
         select(Balance).where(Balance.run_id == run_id, Balance.kind.in_(("start", "end"))).order_by(Balance.id)
     ).all()
-    return inventory([b for b in snapshots if b.kind == "start"], [b for b in snapshots if b.kind == "end"],
-                     fill_flows(session, run_id), funding_flows(session, run_id))
+    start = [b for b in snapshots if b.kind == "start"]
+    # A payment a restart stored that was made while nothing ran is in the start balances already.
+    paid_since = min((b.ts for b in start), default=None)
+    return inventory(start, [b for b in snapshots if b.kind == "end"], fill_flows(session, run_id),
+                     funding_flows(session, run_id, paid_since), opening_positions(session, run_id))
 
 
 def _snapshot_market_kinds(snapshot: Mapping[str, Any]) -> dict[tuple[str, str], str]:

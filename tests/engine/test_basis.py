@@ -8,6 +8,7 @@ funding time, and one it would receive is held for."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
@@ -34,15 +35,16 @@ def _basis_at(second: int) -> D:
     return D(3) * (100 - second) / 30
 
 
-def moving_basis_capture(directory: Path, funding: tuple[str, int] | None = None) -> Path:
-    """Both books once a second for two minutes; with ``funding`` = (rate, second), a funding line for the
-    perpetual each second too, at its mid, announcing ``rate`` for that second's funding time (and, from
-    then on, for the one eight hours later)."""
+def moving_basis_capture(directory: Path, funding: tuple[str, int] | None = None, *, seconds: int = 120,
+                         basis: Callable[[int], D] = _basis_at) -> Path:
+    """Both books once a second for ``seconds`` (the perpetual ``basis(second)`` USDT over spot's mid); with
+    ``funding`` = (rate, second), a funding line for the perpetual each second too, at its mid, announcing
+    ``rate`` for that second's funding time (and, from then on, for the one eight hours later)."""
     out = directory / "basis.jsonl"
     with out.open("w") as f:
-        for second in range(120):
+        for second in range(seconds):
             ts = T0 + second * 1000
-            mid = D(2000) + _basis_at(second)
+            mid = D(2000) + basis(second)
             if funding is not None:
                 rate, due = funding
                 funding_ts = T0 + due * 1000 + (EIGHT_HOURS_MS if second >= due else 0)

@@ -52,8 +52,8 @@ CHANNEL = "spot.order_book_update"
 
 
 def gate_pair(symbol: str) -> str:
-    """``BTC/USDT`` -> ``BTC_USDT``."""
-    return symbol.replace("/", "_")
+    """``BTC/USDT`` -> ``BTC_USDT``; ccxt's contract ``ETH/USDT:USDT`` -> ``ETH_USDT``, Gate's contract name."""
+    return symbol.partition(":")[0].replace("/", "_")
 
 
 def parse_snapshot(data: bytes) -> tuple[list[Level], list[Level], int, int | None, int]:
