@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from arb.commands.tables import print_in_full, table_console
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.display import money, printable
 from arb.errors import ConfigError, UsageError
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     totals = point_totals(db_url, [p.run_id for p in result.points if p.run_id is not None])
     if args.format == "table":
-        print_table(result, totals, Console(file=sys.stdout, highlight=False, soft_wrap=True))
+        print_table(result, totals, table_console(sys.stdout))
     else:
         print_rows(result, totals, args.format, sys.stdout)
     failed = result.failed
@@ -138,14 +139,15 @@ MAKER_COLUMNS = ("quotes", "filled", "hedges", "adverse")
 
 def print_table(result: SweepResult, totals: dict[int, PointTotals], console: Console) -> None:
     """One row per grid point: its values, its run in the database, executed, expected and realized PnL; for a
-    maker config also its quotes sent and filled, its hedges and the adverse selection its pairs met."""
+    maker config also its quotes sent and filled, its hedges and the adverse selection its pairs met. Every
+    figure in full at any width, as ``arb report`` prints them (``tables.print_in_full``)."""
     keys = list(result.points[0].point) if result.points else []
     quoted = any(t.maker is not None for t in totals.values())
     table = Table(title=f"sweep {result.sweep_id}", title_justify="left")
     for key in keys:
-        table.add_column(key)
+        table.add_column(key, no_wrap=True)
     for name in ("run", *(MAKER_COLUMNS if quoted else ()), "executed", "expected", "realized"):
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
     for p in result.points:
         cells = [escape(printable(capture_label(v) if k == "capture" else v)) for k, v in p.point.items()]
         t = totals.get(p.run_id) if p.run_id is not None else None
@@ -158,7 +160,7 @@ def print_table(result: SweepResult, totals: dict[int, PointTotals], console: Co
                      else ["0", "0", "0", "0"]) if quoted else []
             cells += [str(p.run_id), *maker, str(t.executed), money(t.expected), money(t.realized)]
         table.add_row(*cells)
-    console.print(table)
+    print_in_full(console, table)
 
 
 def point_rows(result: SweepResult, totals: dict[int, PointTotals]) -> list[dict[str, Any]]:

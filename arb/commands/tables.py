@@ -146,8 +146,7 @@ def render_table(run: Run, sections: Sequence[Section], out: TextIO, *, limit: i
     width (the terminal wraps its lines) rather than squeezed into ``7.200…``; the rows a ``limit`` leaves
     out are said under the table, not inside a column that would widen it. Off a terminal the width is
     ``$COLUMNS`` (200 when unset)."""
-    width = None if out.isatty() else int(os.environ.get("COLUMNS", "") or 200)
-    console = Console(file=out, width=width, highlight=False)
+    console = table_console(out)
     head = run_header(run)
     ended = head["ended_at"] or "(not ended)"
     # The reason is text from outside (an error line): neither rich markup nor terminal control codes.
@@ -167,13 +166,26 @@ def render_table(run: Run, sections: Sequence[Section], out: TextIO, *, limit: i
         shown = section.rows if limit is None else section.rows[:limit]
         for row in shown:
             table.add_row(*(_text(c) for c in row))
-        natural = console.measure(table, options=console.options.update(max_width=UNBOUNDED)).maximum
-        screen, console.width = console.width, max(console.width, natural)  # print caps its width at this
-        console.print(table, crop=False)
-        console.width = screen
+        print_in_full(console, table)
         if len(section.rows) > len(shown):
             console.print(f"... and {len(section.rows) - len(shown)} more rows (the totals include them; "
                           "--all or --limit N shows more, --format csv or json lists all)")
+
+
+def table_console(out: TextIO) -> Console:
+    """The console a command prints its tables on: the terminal's width, or off a terminal ``$COLUMNS`` (200
+    when unset)."""
+    width = None if out.isatty() else int(os.environ.get("COLUMNS", "") or 200)
+    return Console(file=out, width=width, highlight=False)
+
+
+def print_in_full(console: Console, table: Table) -> None:
+    """``table`` at its natural width when that is wider than ``console`` (the terminal wraps its lines), so
+    no cell is squeezed into ``7.200…``; its columns should be ``no_wrap``, or rich folds a cell instead."""
+    natural = console.measure(table, options=console.options.update(max_width=UNBOUNDED)).maximum
+    screen, console.width = console.width, max(console.width, natural)  # print caps its width at this
+    console.print(table, crop=False)
+    console.width = screen
 
 
 def render_csv(run: Run, sections: Sequence[Section], out: TextIO) -> None:
