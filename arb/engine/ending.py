@@ -38,7 +38,7 @@ class RunResult:
 def run_summary(sessions: Any, run_id: int, marks: Mapping[tuple[str, str], Decimal | None],
                 books: Mapping[tuple[str, str], EndBook], *, funnel: Funnel,
                 hot_path: LatencyRecorder, stop_reason: str | None, incidents: Sequence[Incident],
-                state: RunState, handled: Mapping[str, dict[str, Any]], market_trades: int | None,
+                state: RunState, handled: Mapping[str, Any], market_trades: int | None,
                 ) -> dict[str, Any]:
     """The run's summary: its funnel, the stored totals valued at ``marks`` (``runtime/summary.py``), its
     decision latency, why it stopped, its incidents and what was handled underneath (``handled``);

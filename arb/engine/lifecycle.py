@@ -494,15 +494,19 @@ class Engine:
                                                    age(book))
                 for book in self.books if book.venue in fees}
 
-    def incidents(self) -> dict[str, dict[str, Any]]:
+    def incidents(self) -> dict[str, Any]:
         """What went wrong underneath and was handled: malformed frames dropped (venue -> reason -> count),
         supervised task restarts (task -> count), silent feeds resubscribed (venue -> count), orders held back
-        by a venue's order budget and its headroom (venue -> ``OrderBudget.snapshot``)."""
+        by a venue's order budget and its headroom (venue -> ``OrderBudget.snapshot``); in a simulation, the
+        venues whose feed latency the capture could not say, and simulated books found crossed (venue ->
+        symbol -> ``VenueSet.crossed_books``)."""
         return {
             "feed_drops": self.drops.by_venue(),
             "task_restarts": dict(sorted(self.supervisor.restarts.items())),
             "stale_resubscribes": dict(sorted(self.feeds.resubscribes.items())) if self.feeds is not None else {},
             "order_budget": self.venues.order_budget() if self.venues is not None else {},
+            "feed_latency_unread": list(self.feeds.unread_latency) if self.feeds is not None else [],
+            "sim_books_crossed": self.venues.crossed_books() if self.venues is not None else {},
         }
 
 

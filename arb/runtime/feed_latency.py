@@ -20,7 +20,11 @@ Per venue, one of (``[venues.<name>] feed_latency_ms``):
   is taken to have had no latency: the estimate is a lower bound), and each event's latency is
   ``ts - exchange_ts - offset``, never below 0 and at most :data:`MAX_FROM_DATA_MS`: ``venue_ms = ts - it``,
   ``arb_ms = ts``;
-- **unset, no exchange times** (the bundled capture): no latency: both are ``ts``.
+- **unset, no exchange times** (the bundled capture): no latency: both are ``ts``. Such a venue is
+  :attr:`FeedClock.unread`: a run says so in one line at its start and in its summary (:func:`unread_line`).
+
+A snapshot the venue sent without its time was given one from its first diff when the capture was written
+(``docs/CAPTURE.md``, "Events without exchange time"), so the venue's events keep the recorder's order here.
 """
 
 from __future__ import annotations
@@ -58,6 +62,19 @@ class FeedClock:
     @property
     def reads_ahead(self) -> bool:
         return self.fixed_ms is None and self.offset_ms is not None
+
+    @property
+    def unread(self) -> bool:
+        """Unset, and not in the data: the venue's books reach arb the instant the recorder had them."""
+        return self.fixed_ms is None and self.offset_ms is None
+
+
+def unread_line(venues: Iterable[str]) -> str:
+    """The one line a run starts with when ``venues`` (some) have no feed latency to read from the capture."""
+    names = sorted(venues)
+    return (f"feed latency unread for {', '.join(names)}: the capture has no exchange times for "
+            f"{'them' if len(names) > 1 else 'it'}, so {'their' if len(names) > 1 else 'its'} books reach arb "
+            "with none (0 ms); set [venues.<name>] feed_latency_ms")
 
 
 def clock_offsets(lines: Iterable[CaptureLine], routes: Mapping[tuple[str, str], str],

@@ -44,7 +44,7 @@ from arb.marketdata.drops import FrameDrops
 from arb.marketdata.funding import FundingBoard
 from arb.marketdata.timeline import read_timeline
 from arb.runtime.arrival import MarketArrival
-from arb.runtime.feed_latency import MAX_FROM_DATA_MS, FeedClock, feed_clocks
+from arb.runtime.feed_latency import MAX_FROM_DATA_MS, FeedClock, feed_clocks, unread_line
 from arb.runtime.supervisor import Spawn
 from arb.runtime.venues import SimulatedMarket, VenueSet
 from arb.venues.adapter import Feed
@@ -62,6 +62,8 @@ class FeedSet:
     # A simulation's recorded trades handed to its simulated venues: none, and resting orders can fill only
     # when the book crosses them (the matcher's fallback rule, which the run's summary names).
     market_trades: int = 0
+    # A simulation's venues whose feed latency the capture cannot say (no exchange times, none configured).
+    unread_latency: list[str] = field(default_factory=list)
     now_ms: Callable[[], int] = field(default=lambda: 0)
 
     def count_trade(self) -> None:
@@ -273,6 +275,9 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
         routes = {(section.capture_venue, s): name for name, section in config.venues.items()
                   if section.capture_venue for s in config.venue_markets(name).symbols}
         clocks = feed_clocks(capture, routes, {name: s.feed_latency_ms for name, s in config.venues.items()})
+        out.unread_latency = sorted(name for name, clock in clocks.items() if clock.unread)
+        if out.unread_latency:
+            log.warning("%s", unread_line(out.unread_latency))
         task = spawn("market", lambda: market_source(capture, routes, books, origin_ms, progress, clocks, delivered,
                                                      venues.markets, venues.arrival, out.count_trade,
                                                      funding),

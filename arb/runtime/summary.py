@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arb.display import Precision, money
+from arb.eventloop.clock import from_ms
 from arb.positions import equity, open_positions, unrealized_total
 from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Fill, FillConflict, FundingPayment, Opportunity, Order
@@ -304,8 +305,19 @@ def _amount(venue_asset: str, value: Decimal, precision: Precision) -> str:
 
 def _incident_lines(summary: dict[str, Any]) -> list[str]:
     """Malformed frames dropped, supervised tasks restarted, silent feeds resubscribed: shown when any; each
-    budgeted venue's orders held back and headroom."""
+    budgeted venue's orders held back and headroom; a simulation's venues with no feed latency to read from
+    the capture, and its simulated books found crossed (the capture's events out of the venue's order)."""
     lines = []
+    unread = summary.get("feed_latency_unread") or []
+    if unread:
+        lines.append(f"feed latency unread     {', '.join(unread)}: 0 ms (the capture has no exchange times for "
+                     f"{'them' if len(unread) > 1 else 'it'}; set feed_latency_ms)")
+    for venue, books in (summary.get("sim_books_crossed") or {}).items():
+        for symbol, c in books.items():
+            first = from_ms(c["first_ms"]).isoformat(timespec="milliseconds")
+            lines.append(f"SIMULATED BOOK CROSSED  {venue} {symbol}: after {c['events']} market events, first at "
+                         f"{first} (bid {c['bid']} >= ask {c['ask']}), {c['times']} time{'s' if c['times'] > 1 else ''}"
+                         " in all: the capture's events out of the venue's order? (docs/CAPTURE.md)")
     for venue, reasons in (summary.get("feed_drops") or {}).items():
         detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
         lines.append(f"frames dropped          {venue} {sum(reasons.values())} ({detail})")

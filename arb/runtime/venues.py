@@ -48,6 +48,7 @@ from arb.venues.live import LiveVenue
 from arb.venues.paper.venue import ACCOUNT, EPOCH, MS, PaperConfig, PaperVenue
 from arb.venues.registry import order_budget, ref_for
 from arb.venues.renamed import RenamedVenue
+from arb.venues.sim.book import CrossedBook
 from arb.venues.throttle import OrderBudget
 
 
@@ -61,6 +62,8 @@ class SimulatedMarket:
     on_trade: Callable[[str, Decimal, Decimal, str, int], object]
     # A perpetual's mark and funding line (market id, mark, rate, funding time ms, now ms); a spot venue's none.
     on_funding: Callable[[str, Decimal, Decimal, int, int], object] = lambda *_: None
+    # The markets whose book the venue's matcher found crossed after an event (market id -> where; none, normally).
+    crossed: Callable[[], Mapping[str, CrossedBook]] = dict
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,19 @@ class VenueSet:
         view, the metrics and the run summary show."""
         return {name: budget.snapshot() for name, budget in sorted(self.budgets.items())}
 
+    def crossed_books(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Each simulated venue's books its matcher found crossed after a market event (venue -> engine symbol
+        -> events left crossed, times it became so, and where it first did): what the run's summary shows."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for name, market in sorted(self.markets.items()):
+            symbols = {market_id: symbol for symbol, market_id in market.markets.items()}
+            found = {symbols.get(market_id, market_id): {"events": c.events, "times": c.times, "first_ms": c.first_ms,
+                                                         "bid": str(c.bid), "ask": str(c.ask)}
+                     for market_id, c in market.crossed().items()}
+            if found:
+                out[name] = found
+        return out
+
     def fee_mode(self, config: Config, venue: str) -> FeeMode:
         """How a taker buy pays its fee there: ``buy_fee_in`` on a spot venue; in the settle currency, on top
         of the notional, on a perpetual's (a venue is one kind of account: ``config/load.py``)."""
@@ -213,7 +229,8 @@ async def open_venues(
                     names = config.venue_markets(name)
                     out.markets[name] = SimulatedMarket({s: names.market(s) for s in names.symbols},
                                                         paper.on_book, paper.on_trade,
-                                                        functools.partial(out.pay_funding, name, paper, names))
+                                                        functools.partial(out.pay_funding, name, paper, names),
+                                                        paper.crossed_books)
                 venue = _latent(config, name, paper, out.arrival)
             else:
                 # A venue that cannot be reached (no network, an external sandbox that is down) is one arb
@@ -335,7 +352,8 @@ def _sandbox_market(link: SandboxLink) -> SimulatedMarket:
                            lambda pair, price, amount, aggressor, _ms: sandbox.push_trade(pair, price, amount,
                                                                                           aggressor),
                            lambda market, mark, rate, funding_ts, _ms: sandbox.push_funding(market, mark, rate,
-                                                                                            funding_ts))
+                                                                                            funding_ts),
+                           lambda: sandbox.engine.matcher.crossed)
 
 
 def _latent(config: Config, name: str, venue: Venue, arrival: MarketArrival | None) -> Venue:

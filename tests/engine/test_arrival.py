@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from decimal import Decimal
 from pathlib import Path
 
@@ -126,6 +127,43 @@ async def test_feed_latency_read_from_exchange_times_moves_the_venues_book_earli
                                "WHERE o.run_id = :r AND o.purpose = 'entry' ORDER BY o.venue"),
                           {"r": result.run_id}).all()
     assert [(v, Decimal(p)) for v, p in fills] == [("gate", Decimal(gate_price)), ("htx", Decimal("20.04"))]
+
+
+@pytest.mark.parametrize(("overrides", "unread"), [
+    ({}, ["htx"]),  # gate's from its exchange times; huobi's lines have none: htx's cannot be read
+    ({"gate": 0}, ["htx"]),  # gate's overridden (to none, but said)
+    ({"gate": 0, "htx": 20}, []),  # every venue's said
+    ({"htx": 20, "stamps": False}, ["gate"]),  # no exchange times anywhere: gate's cannot be read either
+])
+async def test_a_venue_whose_feed_latency_the_capture_cannot_say_is_named_at_the_start_and_in_the_summary(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, overrides: dict[str, object], unread: list[str]) -> None:
+    """It got 0 ms without a word (on the ETH recordings "from data" meant spot 0 ms, perp from data)."""
+    stamps = overrides.pop("stamps", True)
+    capture = _stamped(tmp_path / "stamped.jsonl") if stamps else _capture(tmp_path / "plain.jsonl")
+    extra = {
+        'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture.as_posix()}"',
+        'status = "auto"': 'status = "off"',
+        'kill_switch_file = "arb.kill"': f'kill_switch_file = "{tmp_path / "arb.kill"}"',
+    }
+    if "gate" in overrides:
+        extra['capture_venue = "binance"\n'] = f'capture_venue = "binance"\nfeed_latency_ms = {overrides["gate"]}\n'
+    if "htx" in overrides:
+        extra['capture_venue = "huobi"\n'] = f'capture_venue = "huobi"\nfeed_latency_ms = {overrides["htx"]}\n'
+    path = config_with(tmp_path, fee="0", extra=extra)
+    with caplog.at_level(logging.WARNING, logger="arb.runtime.feeds"):
+        result = await Engine(load_config(path), db_url=f"sqlite:///{tmp_path / 'unread.db'}",
+                              install_signal_handlers=False).run()
+    said = [r.getMessage() for r in caplog.records if "feed latency" in r.getMessage()]
+    assert result.summary["feed_latency_unread"] == unread
+    lines = [x for x in render_summary(result.summary).splitlines() if x.startswith("feed latency unread")]
+    if not unread:
+        assert said == [] and lines == []
+        return
+    names = ", ".join(unread)
+    assert said == [f"feed latency unread for {names}: the capture has no exchange times for it, so its books "
+                    "reach arb with none (0 ms); set [venues.<name>] feed_latency_ms"]
+    assert lines == [f"feed latency unread     {names}: 0 ms (the capture has no exchange times for it; set "
+                     "feed_latency_ms)"]
 
 
 @pytest.mark.parametrize(("override", "received_at", "stamped_at"), [
