@@ -1,23 +1,33 @@
 """A maker-taker config replayed on a real recording with trades (``maker_capture.py``: Binance BTC/USDT spot
 quoted, the USD-M perpetual hedged): it trades; every quote fill is one the queue rule allows, checked
-against the recording's own prints; every maker fill has exactly its hedge; and a sweep point, ``arb run``
-of that config and a paper run of it write the same rows."""
+against the recording's own prints; every maker fill has exactly its hedge; a sweep point, ``arb run`` of
+that config and a paper run of it write the same rows; and with the feed latency read from the recording, the
+simulated venue's book is the recording's after every event (checked against a rebuild of its own) and no
+quote is refused by a level the recording never held."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from arb.cli import main
+from arb.eventloop.simloop import run_simulation
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import read_capture
+from arb.marketdata.capture import CaptureEvent, read_capture
+from arb.runtime.feed_latency import feed_clocks
+from arb.runtime.feeds import market_source
+from arb.runtime.venues import SimulatedMarket
+from arb.venues.sim.matching import Matcher
+from arb.venues.sim.orders import SimMarket
 
 from .maker_capture import LATENCY_MS, binance_maker_capture, first_seconds, maker_config
 from .test_simulation import _rows
@@ -274,23 +284,174 @@ def test_quotes_are_sized_on_balances_read_again_after_each_pair(
     assert re.search(r"perp USDT [0-9.]+ cannot fund quote_size 0\.002 BTC", capsys.readouterr().err)
 
 
-def test_the_readme_figure_for_feed_latency_read_from_the_recording(
-        capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """README's worked example without ``feed_latency_ms``: the books reach arb when the recording's exchange
-    times say, and most quotes arrive crossed (refused post-only). Its sentence says how many."""
-    config = maker_config(tmp_path, capture)
+# ---------------------------------------------------------------------- the venue's book is the recording's
+# With ``feed_latency_ms`` unset a replay places each event at its venue by its exchange time. The spot REST
+# snapshot carries none: it used to reach the simulated venue at its receive time, 72 ms after the diff it is
+# synced against (which carries ``E``), and overwrote it; a bid at 61820.99 that diff had deleted stayed in
+# the venue's book for the whole run, and once BTC traded below it 121 of 225 quotes were refused post-only
+# (960 of 1,061 before refusals held a side back), which README explained as latency. Now the converter gives
+# the snapshot the time of its first diff, less 1 ms (docs/CAPTURE.md). These tests check the simulated venue
+# against an independent rebuild of the venue's book, a dict of levels fed the capture's lines in the
+# exchange's own order (update ids), and check the old capture too: the check would have caught it.
+
+SPOT = ("binance", "BTC/USDT")
+
+
+def _as_converted_before(capture: Path) -> Path:
+    """``capture`` as ``arb convert binance`` wrote it before the snapshot-time rule: the same lines, the spot
+    snapshot's ``exchange_ts`` gone."""
+    out = capture.with_name("unstamped.jsonl")
+    with capture.open() as f, out.open("w") as g:
+        for line in f:
+            event = json.loads(line)
+            if event["type"] == "snapshot" and (event["venue"], event["symbol"]) == SPOT:
+                line = line.replace(f',"exchange_ts":{event.pop("exchange_ts")}', "", 1)
+            g.write(line)
+    return out
+
+
+class Rebuild:
+    """The venue's book from its events alone: a dict of levels per side; a snapshot replaces it, a delta sets
+    each level (``"0"`` removes it)."""
+
+    def __init__(self) -> None:
+        self.bids: dict[D, D] = {}
+        self.asks: dict[D, D] = {}
+
+    def apply(self, event: CaptureEvent) -> None:
+        if event.type == "snapshot":
+            self.bids, self.asks = {}, {}
+        for levels, side in ((event.bids, self.bids), (event.asks, self.asks)):
+            for price, size in levels:
+                if D(size):
+                    side[D(price)] = D(size)
+                else:
+                    side.pop(D(price), None)
+
+
+def _exchange_order(capture: Path) -> list[CaptureEvent]:
+    """The spot book's events in the order the exchange made them: by update id (a snapshot's is the id it
+    includes), whatever their times."""
+    events = [e for e in read_capture(capture) if (e.venue, e.symbol) == SPOT and e.type in ("snapshot", "delta")]
+    assert all(e.seq is not None for e in events)
+    return sorted(events, key=lambda e: e.seq or 0)
+
+
+@dataclass
+class Compared:
+    """The simulated venue's book against :class:`Rebuild`, after every event the venue applied."""
+
+    events: int = 0
+    differing: int = 0
+    first: str | None = None  # the first difference
+    phantom_bids: list[D] = field(default_factory=list)  # bids the venue holds at the end and the recording not
+
+
+def _venue_against_rebuild(capture: Path) -> Compared:
+    """The spot venue's book as a replay's market source delivers the capture to it (the one matcher, feed
+    latency read from the data), compared with :class:`Rebuild` fed the same events in the exchange's order."""
+    routes = {SPOT: "spot"}
+    matcher = Matcher([SimMarket("BTC/USDT", "BTC", "USDT", D("0.01"), D("0.00001"))])
+    expected, rebuild, seen = iter(_exchange_order(capture)), Rebuild(), Compared()
+
+    def on_book(market: str, kind: str, bids: Any, asks: Any, now_ms: int) -> None:
+        matcher.on_book(market, kind, bids, asks, now_ms)
+        venue, nxt = matcher.book(market), next(expected)
+        rebuild.apply(nxt)
+        seen.events += 1
+        if (venue.bids, venue.asks) != (rebuild.bids, rebuild.asks):
+            seen.differing += 1
+            seen.first = seen.first or (f"at {now_ms} (venue time) the venue applied a {kind} where the recording's "
+                                        f"next event is its {nxt.type} seq {nxt.seq}")
+        seen.phantom_bids = sorted(set(venue.bids) - set(rebuild.bids), reverse=True)
+
+    async def play() -> None:
+        clocks = feed_clocks(capture, routes, {"spot": None})
+        assert not clocks["spot"].unread
+        market = SimulatedMarket({"BTC/USDT": "BTC/USDT"}, on_book, lambda *_: None)
+        await market_source(capture, routes, BookStore(), next(iter(read_capture(capture))).ts, feed=clocks,
+                            markets={"spot": market})
+
+    run_simulation(play(), 0)
+    return seen
+
+
+def test_the_simulated_venues_book_is_the_recordings_after_every_event(capture: Path) -> None:
+    seen = _venue_against_rebuild(capture)
+    assert (seen.differing, seen.first, seen.phantom_bids) == (0, None, [])
+    assert seen.events == len(_exchange_order(capture)) > 3000
+    # The capture as converted before: the snapshot reached the venue after its first diff and overwrote it,
+    # and the bid that diff deleted stayed in the venue's book to the end.
+    seen = _venue_against_rebuild(_as_converted_before(capture))
+    assert seen.first is not None and seen.first.endswith("applied a delta where the recording's next event is its "
+                                                          "snapshot seq 50093239218"), seen.first
+    assert seen.differing == seen.events and seen.phantom_bids == [D("61820.99")]
+
+
+def _phantom_refusals(db: str, capture: Path) -> list[tuple[str, D, int]]:
+    """The quotes the venue refused post-only where the recording's book, rebuilt from its events up to the
+    quote's arrival (placed by the run's own feed clock; applied in the exchange's order), held no level at or
+    through the quote's price: refused by a level that was never there."""
+    clock = feed_clocks(capture, {SPOT: "spot"}, {"spot": None})["spot"]
+    timed, latest = [], 0
+    for event in _exchange_order(capture):
+        latest = max(latest, clock.times(event)[0])  # a prefix of the exchange's order, in time
+        timed.append((latest, event))
+    refused = [(_ms(sent_at) + LATENCY_MS, side, D(str(price))) for side, price, sent_at in _query(
+        db, "SELECT side, price, sent_at FROM orders WHERE purpose = 'quote' AND status = 'rejected'")]
+    rebuild, at, phantoms = Rebuild(), 0, []
+    for arrival, side, price in sorted(refused):
+        while at < len(timed) and timed[at][0] <= arrival:  # the arrival rule: every event at or before it
+            rebuild.apply(timed[at][1])
+            at += 1
+        crossing = (max(rebuild.bids, default=None) if side == "sell" else min(rebuild.asks, default=None))
+        if crossing is None or (crossing < price if side == "sell" else crossing > price):
+            phantoms.append((side, price, arrival))
+    return phantoms
+
+
+def _run_unset(config_dir: Path, capture: Path, name: str) -> tuple[str, dict[str, Any]]:
+    """The worked example with ``feed_latency_ms`` unset (read from the recording): its database and summary."""
+    config = maker_config(config_dir, capture, name=f"{name}.toml")
     config.write_text("".join(line for line in config.read_text().splitlines(keepends=True)
                               if not line.startswith("feed_latency_ms")))
-    db = f"sqlite:///{tmp_path / 'exchange-times.db'}"
+    db = f"sqlite:///{config_dir / f'{name}.db'}"
     assert main(["run", "--config", str(config), "--db", db]) == 0
-    capsys.readouterr()
-    [stored] = _query(db, "SELECT summary FROM runs")
-    [maker] = json.loads(stored[0])["maker"]
+    [(stored,)] = _query(db, "SELECT summary FROM runs")
+    return db, json.loads(stored)
+
+
+def test_with_feed_latency_read_from_the_recording_no_quote_is_refused_by_a_level_it_never_held(
+        capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """README's worked example without ``feed_latency_ms``: its sentence's figures, and no refusal the recording
+    cannot explain; the capture as converted before gives such refusals, and the summary says its book crossed."""
+    db, summary = _run_unset(tmp_path, capture, "exchange-times")
+    out = capsys.readouterr().out
+    [maker] = summary["maker"]
+    assert _phantom_refusals(db, capture) == []
+    assert summary["sim_books_crossed"] == {} and summary["feed_latency_unread"] == []
+    assert "SIMULATED BOOK CROSSED" not in out
     flat = " ".join(_readme_maker_section().split())
-    m = re.search(r"`feed_latency_ms` unset\), arb's books lag more and ([\d,]+) of ([\d,]+) quotes are refused", flat)
+    m = re.search(r"`feed_latency_ms` unset\): (\d+) quotes, (\d+) refused post-only, (\d+) filled \((\d+) fills\) "
+                  r"and hedged by (\d+) IOCs, ([\d.]+) USDT realized", flat)
     assert m, "README's sentence on feed latency is not where it was"
-    assert (int(m[1].replace(",", "")), int(m[2].replace(",", ""))) == (maker["refused"], maker["quotes"])
-    assert maker["refused"] > maker["quotes"] / 2  # most of them: the point the README makes
+    realized = D(summary["realized_pnl"]).quantize(D("0.001"))
+    assert tuple(m.groups()) == (str(maker["quotes"]), str(maker["refused"]), str(maker["quotes_filled"]),
+                                 str(maker["maker_fills"]), str(maker["hedges"]), str(realized))
+    assert maker["refused"] == 0
+
+    # Before: refused against the phantom bid, the same quotes again and again; the run said nothing.
+    db, summary = _run_unset(tmp_path, _as_converted_before(capture), "unstamped")
+    out = capsys.readouterr().out
+    phantoms = _phantom_refusals(db, capture)
+    assert len(phantoms) > 50 and {side for side, *_ in phantoms} == {"sell"}, phantoms[:5]
+    crossed = summary["sim_books_crossed"]["spot"]["BTC/USDT"]
+    assert (crossed["bid"], crossed["times"]) == ("61820.99000000", 1) and crossed["events"] > 0, crossed
+    assert "SIMULATED BOOK CROSSED  spot BTC/USDT: after" in out
+    m = re.search(r"it refused (\d+) of (\d+) quotes post-only against it", flat)
+    assert m, "README's sentence on the phantom level is not where it was"
+    [maker] = summary["maker"]
+    assert (int(m[1]), int(m[2])) == (maker["refused"], maker["quotes"])
     # A refused side waits (quoting/refresh.may_quote_again): never the same price again within 250 ms of
     # market time (before, it was sent at every book update, the same quote 191 times in 6.5 s).
     refusals = _query(db, "SELECT side, price, created_at FROM orders WHERE purpose = 'quote' "
