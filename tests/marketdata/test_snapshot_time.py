@@ -15,8 +15,8 @@ from arb.cli import main
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureLine, CaptureTrade, SnapshotTimes, read_capture
 from arb.marketdata.recorder import record
-from arb.marketdata.trades import TradeTape
 from arb.marketdata.timeline import read_timeline
+from arb.marketdata.trades import TradeTape
 from arb.runtime.feed_latency import feed_clocks
 from arb.venues.binance.markets import SPOT
 from arb.venues.binance.sync import book_sync, on_depth_snapshot, on_depth_update
