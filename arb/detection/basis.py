@@ -44,11 +44,11 @@ from __future__ import annotations
 import decimal
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from arb.accounting import mark_price, money
 from arb.detection.types import FeeMode, Opportunity
-from arb.domain.market import BPS, MarketRules
+from arb.domain.market import BPS, MarketRules, quantize_step
 
 Level = tuple[Decimal, Decimal]
 ZERO = Decimal(0)
@@ -126,26 +126,31 @@ def funding_bps(rule: BasisRule, funding: Funding | None, buy_vwap: Decimal, now
 
 
 def _pair(symbol: str, buy: BasisBook, sell: BasisBook, amount: Decimal) -> Opportunity | None:
+    """``amount`` bought on ``buy`` and sold on ``sell``. A buy whose fee is taken in base buys enough more
+    (on its step) that it delivers ``amount``: what a carry sells back on spot at its close is then there, and
+    the dust above it (under one step) is valued as the taker pair's leftover is (``detection/finalize.py``)."""
     amount = sell.rules.round_amount(buy.rules.round_amount(amount))
     if amount <= 0 or amount < buy.rules.min_amount or amount < sell.rules.min_amount:
         return None
-    bought, sold = _walk(buy.asks, amount), _walk(sell.bids, amount)
+    quote_fee = buy.fee_mode is FeeMode.QUOTE
+    net = 1 if quote_fee else 1 - buy.taker_fee
+    buy_amount = amount if quote_fee else quantize_step(amount / net, buy.rules.amount_step, ROUND_CEILING)
+    bought, sold = _walk(buy.asks, buy_amount), _walk(sell.bids, amount)
     if bought is None or sold is None:
         return None
     (buy_notional, buy_worst), (sell_notional, sell_worst) = bought, sold
     if buy_notional < buy.rules.min_notional or sell_notional < sell.rules.min_notional:
         return None
-    quote_fee = buy.fee_mode is FeeMode.QUOTE
-    if amount * buy_worst * (1 + buy.taker_fee) > buy.free_quote or amount > sell.free_base:
+    if buy_amount * buy_worst * (1 + buy.taker_fee) > buy.free_quote or amount > sell.free_base:
         return None
     mark = mark_price(buy.bids[0][0] if buy.bids else None, buy.taker_fee)
     buy_cost = buy_notional * (1 + buy.taker_fee) if quote_fee else buy_notional
-    base_fee_value = ZERO if quote_fee else amount * buy.taker_fee * mark  # the base a buy's fee takes
+    leftover_value = (buy_amount * net - amount) * mark  # < 0 never: a base fee's buy delivers at least amount
     sell_proceeds = sell_notional * (1 - sell.taker_fee)
-    expected = sell_proceeds - buy_cost - base_fee_value
-    buy_vwap, sell_vwap = buy_notional / amount, sell_notional / amount
+    expected = sell_proceeds + leftover_value - buy_cost
+    buy_vwap, sell_vwap = buy_notional / buy_amount, sell_notional / amount
     return Opportunity(
-        symbol=symbol, buy_venue=buy.venue, sell_venue=sell.venue, size=amount, buy_amount=amount,
+        symbol=symbol, buy_venue=buy.venue, sell_venue=sell.venue, size=amount, buy_amount=buy_amount,
         sell_amount=amount, buy_vwap=buy_vwap, sell_vwap=sell_vwap, buy_limit=buy_worst, sell_limit=sell_worst,
         buy_fee_rate=buy.taker_fee, sell_fee_rate=sell.taker_fee, buy_fee_mode=buy.fee_mode,
         buy_cost=money(buy_cost), sell_proceeds=money(sell_proceeds), expected_profit=money(expected),

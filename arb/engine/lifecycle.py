@@ -103,7 +103,7 @@ class Engine:
         # The latest funding time this run stored per (venue, symbol) of a live margin account: the writer
         # queues rows, so the database may not show them yet when the end reads the venue again.
         self._funding_stored: dict[tuple[str, str], datetime] = {}
-        # Every book's mid and levels once the run has shut down, before its feeds close (``_shut_down``).
+        # Every book's mid and levels as trading stopped, before the feeds closed: the summary values the run there.
         self._closing_books: tuple[dict[tuple[str, str], Decimal | None], dict[tuple[str, str], EndBook]] | None = None
         # Every long-lived task (feeds, capture pacers, writer loop, watchdog, status view) runs under it.
         self.supervisor = supervisor or Supervisor()
@@ -320,6 +320,7 @@ class Engine:
             clock=self.clock,
             state=self.state, funnel=self.funnel, hot_path=self.hot_path, drops=self.drops, status=self.status,
             spawn=self.supervisor.spawn, capture=self.capture, progress=self._progress)
+        self.decisions.on_stopped = self._take_closing_books
 
     async def _trade(self, executor: PairedExecutor) -> None:
         """The decision loop, until the data ends or a stop."""
@@ -348,8 +349,8 @@ class Engine:
             await cancel_resting(venues, self.config.engine.symbols, self.sessions, self.clock.now)
             await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, "end")
             await self._store_venue_funding(venues, writer, run_id)
-            # The books as the run ends, for its summary: a live feed empties its books when it is closed.
-            self._closing_books = (self._marks(), self._end_books())
+            if self._closing_books is None:  # the decision loop ended before its feeds started
+                self._take_closing_books()
         if (fatal := self.stopping.fatal) is not None:
             # An error about the user's input (a damaged capture: file:line) is that one line, and its exit
             # code; anything else is the task's failure.
@@ -474,6 +475,11 @@ class Engine:
             return self.state.stop_reason
         incident = self.incidents_log.still_open()
         return f"{incident.kind.replace('_', ' ')}: {incident.detail}" if incident is not None else None
+
+    def _take_closing_books(self) -> None:
+        """The books the run ends with, for its summary: taken as trading stops, since a live feed empties its
+        books when it is closed."""
+        self._closing_books = (self._marks(), self._end_books())
 
     def _marks(self) -> dict[tuple[str, str], Decimal | None]:
         """Every book's mid now: the valuation rule's marks (``arb/positions.py``) at the run's end."""

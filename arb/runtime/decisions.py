@@ -136,6 +136,9 @@ class DecisionLoop:
         self.pairs: dict[str, asyncio.Task[None]] = {}
         self._pair_failed: BaseException | None = None  # a pair's task ended with an error: the run fails
         self._wake = asyncio.Event()
+        # Told once trading has stopped, before the feeds close (a live feed empties its books as it closes):
+        # the lifecycle keeps the books the run ends with.
+        self.on_stopped: Callable[[], None] | None = None
 
     async def run(self) -> None:
         """Books arrive from their sources; a listener marks the symbol dirty and one task decides.
@@ -211,6 +214,8 @@ class DecisionLoop:
             for timer in (watchdog, guard):
                 if timer is not None:
                     timer.cancel()
+            if self.on_stopped is not None:
+                self.on_stopped()
             await feeds.close()
         if self._pair_failed is not None:
             raise self._pair_failed

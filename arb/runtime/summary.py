@@ -185,7 +185,7 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
                      f"at cost {money(p['cost'], precision.price(p['symbol']))}: {value} "
                      "(not in realized pnl)")
     if summary.get("holdings"):  # a perpetual traded: the desk's equity is the holdings' (one figure, not two)
-        lines += _holdings_lines(summary["holdings"], precision)
+        lines += _holdings_lines(summary["holdings"], precision, simulated="market_trades" in summary)
     else:
         for quote, value in equity(summary["realized_pnl"], summary.get("unrealized_pnl") or {}).items():
             lines.append(f"equity (realized + unrealized) {'unknown (no mark)' if value is None else money(value, pnl)} {quote}")
@@ -223,7 +223,7 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
     return "\n".join(lines)
 
 
-def _holdings_lines(h: dict[str, Any], precision: Precision) -> list[str]:
+def _holdings_lines(h: dict[str, Any], precision: Precision, *, simulated: bool) -> list[str]:
     """A run that traded a perpetual: its positions, the basis it ends holding (one line, with what unwinding
     it costs), and the desk's equity change at mark and at unwind (``arb/valuation.py``)."""
     pnl = precision.pnl()
@@ -255,7 +255,8 @@ def _holdings_lines(h: dict[str, Any], precision: Precision) -> list[str]:
         paid = ", ".join(f"{money(v, pnl)} {c}" for c, v in h["funding"].items())
         lines.append(f"funding                 {paid} over {h['funding_payments']} payments (received; < 0 paid)")
     else:
-        lines.append("funding                 none: the capture has no funding lines (marks are the books' mids)")
+        lines.append("funding                 none: the capture has no funding lines (marks are the books' mids)"
+                     if simulated else "funding                 none in the venues' funding history for this run")
     for quote in h["equity_at_mark"]:
         at_mark, at_unwind = h["equity_at_mark"][quote], h["equity_at_unwind"][quote]
         for b in h["basis"]:

@@ -10,6 +10,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from arb.accounting import money
 from arb.detection.basis import BasisBook, BasisRule, Funding, decide, funding_bps
 from arb.detection.types import FeeMode
 from arb.domain.market import MarketKind, MarketRules
@@ -136,3 +137,18 @@ def test_no_funding_known_or_none_in_the_windows_is_the_decision_without_funding
         assert decide(rule, spot, book, D(held), _funding(rate, "2000", 28_801), NOW) == before
         assert decide(replace(rule, funding_horizon_ms=0, close_before_funding_ms=0), spot, book, D(held),
                       _funding(rate, "2000", 60), NOW) == before  # both windows 0: funding off
+
+
+def test_a_carry_opened_on_a_spot_venue_that_takes_its_fee_in_base_buys_what_it_sells_back() -> None:
+    # Gate spot: a buy's fee is taken in ETH. Buying 0.5 would deliver 0.4999 and the last close would lack it;
+    # the open buys 0.5 / 0.9998 rounded up to the 0.001 step, 0.501, which delivers 0.5008998: 0.5 to hedge and
+    # 0.0008998 of dust valued at the best bid net of the fee (1999.99 x 0.9998), as a taker pair's leftover is.
+    spot = replace(_book("spot", *SPOT), fee_mode=FeeMode.BASE)
+    opened = decide(_rule(), spot, _perp("2003.00", "2003.10"), D(0))
+    assert opened is not None and (opened.size, opened.buy_amount, opened.sell_amount) == (D("0.5"), D("0.501"), D("0.5"))
+    dust = (D("0.501") * (1 - FEE) - D("0.5")) * D("1999.99") * (1 - FEE)
+    expected = D("0.5") * D("2003.00") * (1 - FEE) + dust - D("0.501") * D("2000.01")
+    assert opened.expected_profit == money(expected)
+    # The close of a carry buys the perpetual (its fee in USDT): the same amount both ways.
+    closed = decide(_rule(), spot, _perp("1999.00", "1999.10"), D("0.5"))
+    assert closed is not None and closed.buy_venue == "perp" and closed.buy_amount == closed.sell_amount == D("0.5")

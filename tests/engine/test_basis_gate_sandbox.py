@@ -28,8 +28,7 @@ adapter = "gate"
 taker_fee = "0.0002"
 fee_tier = "illustrative"
 capture_venue = "binance"
-# Gate's spot buys pay their fee in ETH: 2 ETH bought leave 1.9996, so the last close would lack 0.0004.
-balances = { USDT = "10000", ETH = "0.01" }
+balances = { USDT = "10000" }
 markets."ETH/USDT" = { price_step = "0.01", amount_step = "0.0001", min_amount = "0.0001", min_notional = "5" }
 
 [venues.perp]
