@@ -135,6 +135,12 @@ def check_maker_routes(config: Config, shown: str) -> None:
                 raise ConfigError(shown, where, f"{venue} is a {kind} venue: in a simulation quotes rest on a "
                                   "paper venue (a sandbox's private stream runs on wall time, not market time)")
             ref = resolve(venue, section.adapter, section.ccxt_id)
+            kinds = ref.adapter.market_kinds(ref.ccxt_id)
+            if (section.market_kind(symbol) != "spot" or ":" in config.venue_markets(venue).market(symbol)
+                    or (kinds is not None and "spot" not in kinds)):  # configured, named or listed a contract
+                raise ConfigError(shown, where, f"{venue} trades {symbol} as a perpetual: quotes rest on a spot "
+                                  "venue or a paper one (arb streams no perpetual's fills and arms no futures "
+                                  "dead man's switch yet); a perpetual can be the taker venue that hedges")
             refusal = ref.adapter.fill_stream_refusal(ref.ccxt_id)
             if refusal is not None:
                 raise ConfigError(shown, where, f"{venue}: {refusal}, so quotes cannot rest there (a paper venue, "

@@ -93,7 +93,7 @@ def test_a_simulated_maker_venue_must_be_paper(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("ccxt_id", "refused"), [("binance", False), ("binanceusdm", True)])
-def test_a_live_binance_maker_venue_is_taken_on_spot_and_refused_on_futures_in_one_line(
+def test_a_live_binance_maker_venue_is_taken_on_spot_and_refused_on_a_perpetual_in_one_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ccxt_id: str, refused: bool) -> None:
     from engine.maker_capture import maker_config
 
@@ -113,5 +113,7 @@ def test_a_live_binance_maker_venue_is_taken_on_spot_and_refused_on_futures_in_o
     with pytest.raises(ConfigError) as caught:
         preflight(config, ports=False)
     text = str(caught.value)
-    assert "symbols.BTC/USDT.maker.maker_venue" in text and "spot only" in text and "binanceusdm" in text
+    # A perpetual (USD-M here, a Gate futures account alike): no perpetual's fills are streamed, and no futures
+    # dead man's switch is armed.
+    assert "symbols.BTC/USDT.maker.maker_venue" in text and "spot trades BTC/USDT as a perpetual" in text
     assert "\n" not in text
