@@ -7,7 +7,8 @@ or partial output file behind.
 
 Venues come from the registry: ``arb record --venues`` takes what a config's venue names take (an arb
 adapter key or a ccxt exchange id), each recorded by its adapter's own book feed, which records the venue's
-public trades too where it can subscribe to them; ``arb convert`` has one subcommand per adapter with a
+public trades too where it can subscribe to them, and a perpetual's mark and funding rate as funding lines
+(Binance USD-M and COIN-M, Gate USDT perpetuals); ``arb convert`` has one subcommand per adapter with a
 converter.
 """
 
@@ -42,8 +43,9 @@ def register(subparsers: Any) -> None:
                      help="give up (exit 1, no file) when no venue has delivered a book by then (default: 30)")
     rec.add_argument("--depth", type=int, default=20, help="levels per side kept in the recorded books (default: 20)")
     rec.add_argument("--market", action="append", default=[], metavar="VENUE:SYMBOL=NAME",
-                     help="VENUE names SYMBOL's market NAME (e.g. htx:LINK/USDT=LNK/USDT): subscribed as NAME, "
-                          "recorded as SYMBOL, as a config's market_names does; repeatable")
+                     help="VENUE names SYMBOL's market NAME (e.g. htx:LINK/USDT=LNK/USDT; a Gate USDT perpetual: "
+                          "gate:ETH/USDT=ETH/USDT:USDT): subscribed as NAME, recorded as SYMBOL, as a config's "
+                          "market_names does; repeatable")
     rec.add_argument("--endpoint", action="append", default=[], metavar="VENUE=REST_URL,WS_URL",
                      help="connect VENUE's feed to these URLs instead of the venue's servers (a sandbox or a "
                           "proxy); for venues with their own adapter; repeatable")
@@ -90,7 +92,7 @@ def _markets(values: list[str], venues: list[str], symbols: list[str]) -> dict[s
         if symbol not in symbols:
             raise ConfigError("command line", "--market", f"{symbol!r} is not one of --symbols")
         try:
-            Symbol.parse(name)
+            Symbol.parse_market(name)  # a pair, or a contract: ETH/USDT:USDT, a USDT perpetual
         except ValueError as exc:
             raise ConfigError("command line", "--market", f"{value}: {exc}") from None
         if symbol in found.get(venue, {}):
@@ -102,7 +104,7 @@ def _markets(values: list[str], venues: list[str], symbols: list[str]) -> dict[s
 def build_feeds(venues: list[str], symbols: list[str], store: BookStore, args: argparse.Namespace,
                 trades: TradeTape | None = None) -> list[Feed]:
     """Each venue's own book feed, from its adapter (checked before anything connects), putting the venue's
-    trades on ``trades`` where it can."""
+    trades and a perpetual's funding lines on ``trades`` where it can."""
     endpoints = _endpoints(args.endpoint, venues)
     markets = _markets(args.market, venues, symbols)
     drops = FrameDrops()
@@ -163,5 +165,6 @@ def cmd_record(args: argparse.Namespace) -> int:
     count = asyncio.run(main())
     silent = [venue for venue in venues if venue not in seen]
     note = f" (nothing from {', '.join(silent)})" if silent else ""
-    print(printable(f"recorded {count} events ({tape.count} trades) to {args.out}{note}"))
+    print(printable(f"recorded {count} events ({tape.trades} trades, {tape.funding_lines} funding lines) "
+                    f"to {args.out}{note}"))
     return 0

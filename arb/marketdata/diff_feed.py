@@ -15,8 +15,11 @@ Snapshots are checked the same way (a bad one is counted and fetched again). Wha
 or a bug; the engine's supervisor logs, counts and restarts it (``runtime/supervisor.py``).
 
 Given a :class:`~arb.marketdata.trades.TradeTape` (``arb record`` gives one), a venue's feed also subscribes
-to its public trades where it can, routes each trade frame to :data:`TRADE` and reads it in :meth:`_trade`;
-the trade goes on the tape. A book frame never takes that branch (it is taken only for a key no book has).
+to its public trades, and to a perpetual's mark and funding rate, where it can; it routes each trade frame to
+:data:`TRADE` (read in :meth:`_trade`) and each mark/funding frame to :data:`FUNDING` (read in
+:meth:`_funding`), and the lines go on the tape. A book frame never takes those branches (they are taken only
+for a key no book has). A feed with no books at all (``syncs`` empty) is a connection for such streams alone:
+the same connect, backoff and drop counting, nothing to snapshot (Binance USD-M's ``/market`` streams).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import orjson
 from arb.backoff import full_jitter
 from arb.errors import TransientVenueError, VenueError
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureTrade
+from arb.marketdata.capture import CaptureFunding, CaptureTrade
 from arb.marketdata.diffsync import DiffSync
 from arb.marketdata.drops import Dropped, FrameDrops, Level
 from arb.marketdata.trades import TradeTape
@@ -46,6 +49,8 @@ log = logging.getLogger(__name__)
 NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError, TransientVenueError)
 TRADE = "\x00trade"
 """The key :meth:`DiffStreamFeed._route` gives a trade frame: never a venue's id of a book."""
+FUNDING = "\x00funding"
+"""The key :meth:`DiffStreamFeed._route` gives a perpetual's mark and funding frame: never a book's id."""
 BOOK_ERRORS = (ValueError, TypeError, ArithmeticError)  # what a book could raise on input it refuses
 
 
@@ -109,11 +114,13 @@ class DiffStreamFeed(abc.ABC):
         self.connections = 0
         self.snapshots_fetched = 0
         self.drops = drops or FrameDrops()
-        # Every frame received is exactly one of: applied (a book update of ours), a trade (on the tape),
-        # ignored (another channel or event: acks, pongs), dropped (counted in ``drops`` with its reason).
+        # Every frame received is exactly one of: applied (a book update of ours), a trade or a funding frame
+        # (its lines on the tape), ignored (another channel or event: acks, pongs; a funding frame that gives no
+        # line), dropped (counted in ``drops`` with its reason).
         self.frames = 0
         self.applied = 0
         self.trades = 0
+        self.funding = 0
         self.ignored = 0
         self.dropped = 0
         self.connected = asyncio.Event()
@@ -156,6 +163,12 @@ class DiffStreamFeed(abc.ABC):
         """The trade in a frame :meth:`_route` gave as :data:`TRADE`, checked; :class:`Dropped` (with
         ``resync=False``) if malformed. Only a venue that routes trades says how."""
         raise NotImplementedError(f"{type(self).__name__} routes no trades")
+
+    def _funding(self, payload: Any) -> Sequence[CaptureFunding]:
+        """The funding lines in a frame :meth:`_route` gave as :data:`FUNDING`, checked (none: the frame is
+        counted as ignored); :class:`Dropped` (with ``resync=False``) if malformed. Only a venue that routes
+        funding frames says how."""
+        raise NotImplementedError(f"{type(self).__name__} routes no funding frames")
 
     # ------------------------------------------------------------------------------- the loop
     async def run(self) -> None:
@@ -235,6 +248,9 @@ class DiffStreamFeed(abc.ABC):
                     self.trades += 1
                     self.tape.trade(trade)
                     return
+                if named is FUNDING and self.tape is not None:
+                    self._on_funding(self._funding(payload), self.tape)
+                    return
                 raise Dropped("unknown_pair", f"an update for {named[:40]!r}", resync=False)
             key = named
             bids, asks, first, last, exchange_ts, prev, over_precise = self._diff(key, payload)
@@ -252,6 +268,14 @@ class DiffStreamFeed(abc.ABC):
         self.applied += 1
         if fetch:
             self._request_snapshot(key)
+
+    def _on_funding(self, lines: Sequence[CaptureFunding], tape: TradeTape) -> None:
+        if not lines:
+            self.ignored += 1
+            return
+        self.funding += 1
+        for line in lines:
+            tape.funding(line)
 
     def _drop(self, drop: Dropped, key: str | None) -> None:
         self.dropped += 1

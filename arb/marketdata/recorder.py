@@ -1,5 +1,5 @@
 """Record live books to a capture file: every event the store is fed, written as it arrives, and every
-trade the feeds put on the trade tape (``trades.py``), in the one order they arrive in.
+trade and funding line the feeds put on the tape (``trades.py``), in the one order they arrive in.
 
 A recording leaves a file only when it holds something: events go to a hidden partial file beside the
 output, which replaces the output at the end (interrupted or not) when it has at least one event and is
@@ -49,7 +49,7 @@ async def record(
 ) -> int:
     """Run ``feeds`` into ``store`` (and ``trades``, the tape the feeds were given) and write what they
     deliver to ``out`` until ``duration_s`` passes, ``stop`` is set, or a feed fails (its error is raised).
-    Returns the number of events written, trades included.
+    Returns the number of events written, trades and funding lines included.
 
     Raises :class:`TransientVenueError` naming the feeds' venues when nothing was recorded: no event within
     ``connect_timeout_s`` (the recording stops there), or none at all by the end; and

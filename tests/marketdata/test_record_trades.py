@@ -66,13 +66,13 @@ async def test_a_ccxt_venues_trades_are_recorded_among_its_books(tmp_path: Path)
 
     async def drive() -> None:
         exchange.trades.put_nowait([_unified("t1", 27.1, 0.5, "buy", 1629417600001)])  # before any book
-        await _until(lambda: tape.count == 1)
+        await _until(lambda: tape.trades == 1)
         exchange.books.put_nowait({"bids": [[27.095, 10.0]], "asks": [[27.101, 2.0]], "nonce": None})
         await _until(lambda: store.book("fakex", "LINK/USDT").best_bid() is not None)
         exchange.trades.put_nowait(ccxt.NetworkError("connection reset"))  # backs off, books untouched
         exchange.trades.put_nowait([_unified(None, 27.1, 1.0, "sell"),  # no id: dropped, counted
                                     _unified("t2", 27.095, 1e-05, "sell"), _unified("t3", 27.1, 3, None)])
-        await _until(lambda: tape.count == 2 and feed.drops.total() == 2)
+        await _until(lambda: tape.trades == 2 and feed.drops.total() == 2)
         stop.set()
 
     async with asyncio.timeout(10):
@@ -124,6 +124,6 @@ async def test_a_gate_sandbox_refusing_spot_trades_still_records_its_books(tmp_p
             await driver
     lines = list(read_capture(out, trades=True))
     assert written == len(lines) >= 1 and lines[0].type == "snapshot"
-    assert not any(line.type == "trade" for line in lines) and tape.count == 0
+    assert not any(line.type == "trade" for line in lines) and tape.trades == 0
     assert feed.drops.by_venue() == {"gate": {"venue_error": 1}}  # the refused subscription, counted once
     assert feed.connections == 1  # the feed went on: no reconnect, no failure
