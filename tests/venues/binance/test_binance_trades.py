@@ -108,7 +108,8 @@ def test_the_feed_subscribes_to_trades_and_reads_them_as_the_converter_does(key:
     tape.add_listener(got.append)
     feed = BinanceBookFeed(BookStore(), [symbol], venue="binance_main", market=MARKETS[key], trades=tape,
                            clock_ms=lambda: 7, drops=FrameDrops())
-    assert feed.ws_url.endswith(f"streams={venue_id.lower()}@depth@100ms/{venue_id.lower()}@trade")
+    mark = "/" + venue_id.lower() + "@markPrice@1s" if MARKETS[key].futures else ""  # a perpetual's funding too
+    assert feed.ws_url.endswith(f"streams={venue_id.lower()}@depth@100ms/{venue_id.lower()}@trade{mark}")
     for line in _lines(key):
         if b"lastUpdateId" not in line:
             feed.on_message(line.partition(b" ")[2])
@@ -122,9 +123,14 @@ def test_the_feed_subscribes_to_trades_and_reads_them_as_the_converter_does(key:
     assert feed.drops.by_venue() == {"binance_main": {"missing_field": 1}} and feed.trades == len(got)
 
 
-def test_without_a_tape_or_on_usdm_no_trade_stream_is_asked_for() -> None:
+def test_without_a_tape_no_trade_stream_is_asked_for_and_usdm_asks_on_market() -> None:
     spot = BinanceBookFeed(BookStore(), ["BTC/USDT"], venue="binance", market=MARKETS["spot"])
     assert spot.ws_url.endswith("streams=btcusdt@depth@100ms") and spot.tape is None
+    assert spot.market_streams is None
     usdm = BinanceBookFeed(BookStore(), ["BTC/USDT:USDT"], venue="binanceusdm", market=MARKETS["usdm"],
                            trades=TradeTape())
-    assert usdm.ws_url.endswith("streams=btcusdt@depth@100ms") and usdm.tape is None  # served on /market only
+    # served on /market only: the depth connection asks for none, a second one for the trades and the mark
+    assert usdm.ws_url.endswith("/public/stream?streams=btcusdt@depth@100ms") and usdm.tape is None
+    assert usdm.market_streams is not None
+    assert usdm.market_streams.ws_url == ("wss://fstream.binance.com/market/stream?streams="
+                                          "btcusdt@trade/btcusdt@markPrice@1s")
