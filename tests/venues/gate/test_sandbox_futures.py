@@ -1,7 +1,7 @@
 """The sandbox's USDT perpetuals through ccxt's own gate class with arb's signer: markets, an IOC order in
 signed contracts, the position and margin it leaves, the futures account apart from the spot wallet,
 lookups by text, trades with their fee in USDT, funding paid at the funding time with the right sign and
-listed in the account book, reduce-only orders, and the futures book on the WebSocket."""
+listed in the account book, reduce-only orders, and the futures book and tickers on the WebSocket."""
 
 from __future__ import annotations
 
@@ -96,3 +96,26 @@ async def test_the_futures_book_streams_in_contracts(sandbox: Sandbox) -> None:
         update = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
         assert update["channel"] == "futures.order_book_update"
         assert update["result"]["s"] == "ETH_USDT" and update["result"]["b"] == [{"p": "2600.5", "s": "7"}]
+
+
+async def test_tickers_carry_each_announced_mark_and_rate_and_the_contract_states_the_funding_time(
+        sandbox: Sandbox) -> None:
+    due = (sandbox.now_ms() // 1000 + 3600) * 1000
+    async with aiohttp.ClientSession() as session, session.ws_connect(sandbox.base_url + "/v4/ws/usdt") as ws:
+        await ws.send_str(json.dumps({"time": 0, "channel": "futures.tickers", "event": "subscribe",
+                                      "payload": ["BTC_USDT"]}))
+        refused = json.loads((await ws.receive()).data)
+        assert refused["error"]["message"] == "unknown contract BTC_USDT"
+        await ws.send_str(json.dumps({"time": 0, "channel": "futures.tickers", "event": "subscribe",
+                                      "payload": ["ETH_USDT"]}))
+        assert json.loads((await ws.receive()).data)["result"] == {"status": "success"}
+        sandbox.push_funding("ETH_USDT", D("2600.5"), D("-0.00015"), due, index=D("2600.25"))
+        update = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+        assert (update["channel"], update["event"]) == ("futures.tickers", "update") and update["time_ms"] < due
+        [ticker] = update["result"]
+        assert {k: ticker[k] for k in ("contract", "mark_price", "index_price", "funding_rate")} == {
+            "contract": "ETH_USDT", "mark_price": "2600.5", "index_price": "2600.25", "funding_rate": "-0.00015"}
+        async with session.get(sandbox.rest_url + "/futures/usdt/contracts/ETH_USDT") as resp:
+            contract = await resp.json()
+        assert (contract["funding_next_apply"], contract["funding_rate"], contract["mark_price"]) == (
+            due // 1000, "-0.00015", "2600.5")

@@ -107,6 +107,29 @@ class ContractSpec:
         }
 
 
+def ticker_json(spec: ContractSpec, mark: Decimal, index: Decimal | None, funding_rate: Decimal) -> dict[str, Any]:
+    """One ``futures.tickers`` ticker, as Gate pushes it: the mark, index and the current period's funding rate
+    (settled at the contract's ``funding_next_apply``, which the ticker does not state). 24-hour figures are
+    not kept by the sandbox: ``"0"``."""
+    mark_text = fmt(mark)
+    return {
+        "contract": spec.name,
+        "last": mark_text,
+        "change_percentage": "0",
+        "total_size": "0",
+        "volume_24h": "0",
+        "volume_24h_base": "0",
+        "volume_24h_quote": "0",
+        "volume_24h_settle": "0",
+        "mark_price": mark_text,
+        "funding_rate": fmt(funding_rate),
+        "funding_rate_indicative": fmt(funding_rate),
+        "index_price": fmt(index) if index is not None else mark_text,
+        "low_24h": mark_text,
+        "high_24h": mark_text,
+    }
+
+
 def _signed(side: str, amount: Decimal) -> Decimal:
     return amount if side == "buy" else -amount
 

@@ -33,6 +33,7 @@ class FundingEvent:
     mark: Decimal
     rate: Decimal
     funding_ts: int
+    index: Decimal | None = None
 
 
 def random_walk(feed: RandomWalkFeed) -> Iterator[BookEvent]:
@@ -65,7 +66,8 @@ def capture_events(feed: CaptureFeed) -> Iterator[BookEvent | FundingEvent]:
         if pair is None or isinstance(ev, CaptureTrade):
             continue
         if isinstance(ev, CaptureFunding):
-            yield FundingEvent(ev.ts, pair, Decimal(ev.mark), Decimal(ev.rate), ev.funding_ts)
+            yield FundingEvent(ev.ts, pair, Decimal(ev.mark), Decimal(ev.rate), ev.funding_ts,
+                               Decimal(ev.index) if ev.index is not None else None)
             continue
         yield BookEvent(
             ev.ts,

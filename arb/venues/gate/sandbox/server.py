@@ -29,7 +29,7 @@ from aiohttp import web
 from arb.http_log import ProtocolErrorLog
 from arb.venues.gate.sandbox import values
 from arb.venues.gate.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
-from arb.venues.gate.sandbox.contracts import contract_of, futures_account
+from arb.venues.gate.sandbox.contracts import contract_of, futures_account, ticker_json
 from arb.venues.gate.sandbox.control import control_routes
 from arb.venues.gate.sandbox.feeds import BookEvent, FundingEvent, capture_events, random_walk
 from arb.venues.gate.sandbox.matching import Engine, Event
@@ -185,12 +185,19 @@ class Sandbox:
         self.publish(events)
         return events
 
-    def push_funding(self, contract: str, mark: Decimal, rate: Decimal, funding_ts: int) -> None:
+    def push_funding(self, contract: str, mark: Decimal, rate: Decimal, funding_ts: int,
+                     index: Decimal | None = None) -> None:
         """A perpetual's mark and the funding rate announced for ``funding_ts`` (ms), as a feed's funding line:
-        every funding time the clock has reached is paid to the positions held (``futures.py``). ``contract``:
-        its name (``ETH_USDT``) or its market's (``usdt:ETH_USDT``, where a feed routes its books)."""
+        every funding time the clock has reached is paid to the positions held (``futures.py``), the contract
+        states ``funding_ts`` as its ``funding_next_apply`` from now on, and its ``futures.tickers``
+        subscribers are pushed the ticker. ``contract``: its name (``ETH_USDT``) or its market's
+        (``usdt:ETH_USDT``, where a feed routes its books)."""
         name = contract_of(contract) or contract
-        self.engine.futures.on_funding(name, Decimal(mark), Decimal(rate), funding_ts, self.now_ms())
+        index = Decimal(index) if index is not None else None
+        futures = self.engine.futures
+        futures.on_funding(name, Decimal(mark), Decimal(rate), funding_ts, self.now_ms(), index)
+        spec = futures.contract(name)
+        self.hub.publish_ticker(ticker_json(spec, Decimal(mark), index, futures.states[spec.name].rate))
 
     def publish(self, events: list[Event]) -> None:
         self.hub.publish(events)
@@ -249,7 +256,7 @@ class Sandbox:
                     # The capture's funding time on the sandbox's clock, as its lines are played: as far after
                     # the feed's start as it is after the capture's first line, at the replay speed.
                     after = (event.funding_ts - first_ts) / (speed or 1.0)
-                    self.push_funding(event.pair, event.mark, event.rate, start_ms + round(after))
+                    self.push_funding(event.pair, event.mark, event.rate, start_ms + round(after), event.index)
             elif event.pair in self.engine.books:
                 self.push_book(event.pair, event.bids, event.asks, event.kind)
         self.feed_done.set()

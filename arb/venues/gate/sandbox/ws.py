@@ -7,7 +7,8 @@ first message then increments), which is what stock ccxt.pro subscribes to. Priv
 
 USDT perpetuals' books on ``futures.order_book_update`` (payload ``[contract, interval]``), served at
 :data:`FUTURES_WS_PATH` as Gate serves them at ``/v4/ws/usdt``: the same ids as the spot channel, levels as
-``{"p", "s"}`` with ``s`` in contracts.
+``{"p", "s"}`` with ``s`` in contracts; and their tickers on ``futures.tickers`` (payload: the contracts),
+one pushed for a contract each time its mark and funding rate are announced (:meth:`WsHub.publish_ticker`).
 
 Each connection has an outgoing queue and one writer task, so the engine publishes synchronously and
 messages leave in the order events happened.
@@ -41,6 +42,7 @@ from arb.venues.sim.orders import SimTrade
 OBU_DEPTH_RE = re.compile(r"[0-9]{1,4}")
 FUTURES_WS_PATH = "/v4/ws/usdt"
 FUTURES_BOOK = "futures.order_book_update"
+FUTURES_TICKERS = "futures.tickers"
 
 
 def _reject_constant(name: str) -> object:
@@ -53,6 +55,7 @@ class Connection:
     queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
     book_update: set[str] = field(default_factory=set)  # pairs on spot.order_book_update
     futures_book: set[str] = field(default_factory=set)  # contracts' markets on futures.order_book_update
+    futures_tickers: set[str] = field(default_factory=set)  # contracts on futures.tickers
     obu: dict[str, str] = field(default_factory=dict)  # pair -> "ob.PAIR.DEPTH" on spot.obu
     private: dict[str, tuple[str, set[str]]] = field(default_factory=dict)  # channel -> (key, pairs|!all)
 
@@ -111,6 +114,11 @@ class WsHub:
                 lambda: sum(len(c.book_update) + len(c.obu) for c in self.connections) >= count
             )
 
+    async def wait_for_ticker_subscriptions(self, count: int) -> None:
+        """For tests: return once ``count`` contracts' ``futures.tickers`` subscriptions are live."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: sum(len(c.futures_tickers) for c in self.connections) >= count)
+
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
@@ -119,6 +127,12 @@ class WsHub:
         """Fault knob and shutdown: drop every connection (clients see an abnormal close)."""
         for conn in list(self.connections):
             await conn.ws.close(code=1011, message=b"sandbox closed the connection")
+
+    def publish_ticker(self, ticker: dict[str, Any]) -> None:
+        """One contract's ticker (``contracts.ticker_json``) to every connection subscribed to it."""
+        for conn in list(self.connections):
+            if ticker["contract"] in conn.futures_tickers:
+                conn.queue.put_nowait(self._frame(FUTURES_TICKERS, "update", result=[ticker]))
 
     def publish(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -185,6 +199,11 @@ class WsHub:
                 if name not in self.contracts:
                     raise GateApiError(400, "", f"unknown contract {name}")
                 (conn.futures_book.add if subscribe else conn.futures_book.discard)(market_id(str(name)))
+            elif channel == FUTURES_TICKERS:
+                unknown = [name for name in payload if name not in self.contracts]
+                if not payload or unknown:
+                    raise GateApiError(400, "", f"unknown contract {(unknown or [''])[0]}")
+                (conn.futures_tickers.update if subscribe else conn.futures_tickers.difference_update)(payload)
             elif channel == "spot.obu":
                 topic = payload[0] if payload else ""
                 parts = topic.split(".")
