@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from arb.domain.ids import ClientIdFormat
 from arb.domain.market import Symbol
-from arb.errors import BadSymbol, ConfigError
+from arb.errors import BadSymbol, ConfigError, UsageError
 from arb.eventloop.clock import MarketClock
 from arb.venues.adapter import (
     Closers,
@@ -390,14 +390,19 @@ class GateAdapter:
                   market_names: Mapping[str, str] | None = None, trades: TradeTape | None = None) -> GateBookFeed:
         from arb.venues.gate.feed import GateBookFeed, GateFuturesBookFeed
 
-        if any(":" in market for market in (market_names or {}).values()):  # ccxt's contract symbols: perpetuals
+        names = market_names or {}
+        contracts = [":" in names.get(s, s) for s in symbols]  # ccxt's contract symbols: USDT perpetuals
+        if any(contracts):
+            if not all(contracts):
+                raise UsageError(f"{ref.name}: {', '.join(symbols)}: one Gate venue's book feed records spot pairs "
+                                 "or USDT perpetuals (ETH/USDT:USDT), not both")
             if endpoint is None:
                 return GateFuturesBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops,
-                                           market_names=market_names)
+                                           market_names=market_names, trades=trades)
             base = endpoint.rest_url.removesuffix("/api/v4")
             return GateFuturesBookFeed(books, symbols, venue=ref.name, ws_url=base.replace("http", "ws", 1) + "/v4/ws/usdt",
                                        rest_url=endpoint.rest_url, clock_ms=clock_ms, drops=drops,
-                                       market_names=market_names)
+                                       market_names=market_names, trades=trades)
         if endpoint is None:
             return GateBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops,
                                 market_names=market_names, trades=trades)

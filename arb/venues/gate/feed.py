@@ -13,11 +13,16 @@ Given a trade tape (``arb record``), the feed also subscribes to ``spot.trades``
 for all, and puts every update on the tape (``trades.py`` reads it). A refused trade subscription ends
 nothing: the books are what the feed is for. It is logged, counted as a ``venue_error`` drop, and the
 recording goes on without trades (``arb sandbox`` serves no ``spot.trades``).
+
+A USDT perpetual's book (:class:`GateFuturesBookFeed`) given a tape subscribes to ``futures.tickers``
+instead and records the contract's mark and funding rate as funding lines, the funding time read from the
+contract (``tickers.py``); a refused ticker subscription is logged and counted the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -26,11 +31,20 @@ from typing import Any
 
 import orjson
 
+from arb.backoff import full_jitter
 from arb.errors import VenueError
 from arb.eventloop.clock import wall_ms
 from arb.marketdata.books import BookStore
-from arb.marketdata.capture import CaptureTrade
-from arb.marketdata.diff_feed import TRADE, Diff, DiffStreamFeed, Snapshot, loads_object
+from arb.marketdata.capture import CaptureFunding, CaptureTrade
+from arb.marketdata.diff_feed import (
+    FUNDING,
+    NETWORK_ERRORS,
+    TRADE,
+    Diff,
+    DiffStreamFeed,
+    Snapshot,
+    loads_object,
+)
 from arb.marketdata.diffsync import DiffSync
 from arb.marketdata.drops import (
     Dropped,
@@ -42,6 +56,7 @@ from arb.marketdata.drops import (
     update_ids,
 )
 from arb.marketdata.trades import TradeTape
+from arb.venues.gate import tickers as gate_tickers
 from arb.venues.gate import trades as gate_trades
 
 log = logging.getLogger(__name__)
@@ -183,12 +198,25 @@ class GateFuturesBookFeed(GateBookFeed):
     """A USDT perpetual's book: ``futures.order_book_update`` and ``/futures/usdt/order_book?with_id=true``,
     the same update-id rule as spot. Gate states levels as ``{"p", "s"}`` with ``s`` in contracts; the feed
     stores base (``s`` x the contract's ``quanto_multiplier``, read from ``/futures/usdt/contracts/{name}``
-    when the feed starts). Trades are not subscribed (``arb record`` records spot tapes)."""
+    when the feed starts). Trades are not subscribed (``futures.trades`` states sizes in signed contracts).
+
+    Given a tape (``arb record``), the feed subscribes to ``futures.tickers`` too and puts each ticker on the
+    tape as a funding line (``tickers.py``): the mark, index and funding rate, and as the funding time the
+    contract's ``funding_next_apply``, which the ticker does not carry. It is read with the multiplier when the
+    feed starts, and read again (``schedule_reads`` counts it) once a ticker's own time reaches it: from then
+    on the ticker's rate is the next period's, so until the contract states a later time the tickers give no
+    line (they count as ignored frames) rather than one naming a funding time that has passed. A replay pays
+    that funding time at the first line after it (``Matcher.on_funding``), the one after the read. The read
+    retries after the feed's backoff while Gate still states a time that has passed, or cannot be reached."""
 
     def __init__(self, store: BookStore, symbols: Sequence[str], *, ws_url: str = FUTURES_WS_URL,
                  **kwargs: Any) -> None:
         super().__init__(store, symbols, ws_url=ws_url, **kwargs)
         self.multipliers: dict[str, Decimal] = {}  # contract -> base per contract
+        self.next_funding_ms: dict[str, int] = {}  # contract -> its next funding time as Gate stated it (0: none)
+        self.schedule_reads = 0
+        self._stale: dict[str, int] = {}  # contract -> the latest ticker time that found its funding time passed
+        self._schedule_wanted = asyncio.Event()
         self._snapshot_key = ""
 
     async def run(self) -> None:
@@ -196,21 +224,67 @@ class GateFuturesBookFeed(GateBookFeed):
 
         async with aiohttp.ClientSession() as session:
             for contract in self.syncs:
-                async with session.get(f"{self.rest_url}/futures/usdt/contracts/{contract}") as resp:
-                    body = loads_object(await resp.read())
-                    if resp.status != 200 or "quanto_multiplier" not in body:
-                        raise VenueError(self.venue, f"contract {contract}: {str(body)[:200]}")
-                    self.multipliers[contract] = Decimal(str(body["quanto_multiplier"]))
-        await super().run()
+                body = await self._contract(session, contract)
+                if "quanto_multiplier" not in body:
+                    raise VenueError(self.venue, f"contract {contract}: {str(body)[:200]}")
+                self.multipliers[contract] = Decimal(str(body["quanto_multiplier"]))
+                self.next_funding_ms[contract] = gate_tickers.next_apply_ms(body) or 0
+            keeper = asyncio.create_task(self._keep_schedule(session)) if self.tape is not None else None
+            try:
+                await super().run()
+            finally:
+                if keeper is not None:
+                    keeper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await keeper
+
+    async def _contract(self, session: Any, contract: str) -> dict[str, Any]:
+        async with session.get(f"{self.rest_url}/futures/usdt/contracts/{contract}") as resp:
+            try:
+                body = loads_object(await resp.read())
+            except Dropped as drop:
+                raise VenueError(self.venue, f"contract {contract}: {drop}") from None
+            if resp.status != 200:
+                raise VenueError(self.venue, f"contract {contract}: HTTP {resp.status} {str(body)[:200]}")
+        return body
+
+    async def _keep_schedule(self, session: Any) -> None:
+        """Read the funding time again of every contract a ticker found passed, until Gate states a later one."""
+        attempt = 0
+        while True:
+            await self._schedule_wanted.wait()
+            for contract in list(self._stale):
+                try:
+                    body = await self._contract(session, contract)
+                except (*NETWORK_ERRORS, VenueError) as exc:
+                    log.warning("%s: funding time of %s not read: %s", self.venue, contract, exc)
+                    break
+                self.schedule_reads += 1
+                due = gate_tickers.next_apply_ms(body)
+                if due is not None and due > self._stale.get(contract, 0):
+                    self.next_funding_ms[contract] = due
+                    self._stale.pop(contract, None)
+            if not self._stale:
+                self._schedule_wanted.clear()
+                attempt = 0
+                continue
+            await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
+            attempt += 1
 
     def _subscriptions(self) -> list[str]:
         now_s = self.clock_ms() // 1000
-        return [orjson.dumps({"time": now_s, "channel": FUTURES_CHANNEL, "event": "subscribe",
-                              "payload": [contract, self.interval]}).decode() for contract in self.syncs]
+        frames = [orjson.dumps({"time": now_s, "channel": FUTURES_CHANNEL, "event": "subscribe",
+                                "payload": [contract, self.interval]}).decode() for contract in self.syncs]
+        if self.tape is not None:
+            frames.append(orjson.dumps({"time": now_s, "channel": gate_tickers.CHANNEL, "event": "subscribe",
+                                        "payload": list(self.syncs)}).decode())
+        return frames
 
     def _route(self, data: str | bytes) -> tuple[str, Any] | None:
         frame = loads_object(data)
         if frame.get("channel") != FUTURES_CHANNEL:
+            if self.tape is not None and frame.get("channel") == gate_tickers.CHANNEL:
+                return self._route_ticker(frame)
             return None
         if frame.get("error"):
             if frame.get("event") == "subscribe":
@@ -222,6 +296,42 @@ class GateFuturesBookFeed(GateBookFeed):
         if not isinstance(result, dict) or not isinstance(result.get("s"), str):
             raise Dropped("missing_field", "no 'result' object with a contract 's'")
         return result["s"], result
+
+    def _route_ticker(self, frame: dict[str, Any]) -> tuple[str, Any] | None:
+        if frame.get("error"):
+            if frame.get("event") == "subscribe":
+                log.warning("%s: tickers subscription refused, recording books without funding lines: %s",
+                            self.venue, str(frame["error"])[:200])
+            raise Dropped("venue_error", f"{gate_tickers.CHANNEL}: {str(frame['error'])[:200]}", resync=False)
+        if frame.get("event") != "update":
+            return None
+        return FUNDING, frame
+
+    def _funding(self, payload: Any) -> list[CaptureFunding]:
+        result = payload.get("result")
+        if not isinstance(result, list):
+            raise Dropped("missing_field", f"{gate_tickers.CHANNEL}: no 'result' list", resync=False)
+        exchange_ts = optional_int(payload.get("time_ms"))
+        now = self.clock_ms()
+        at = exchange_ts if exchange_ts is not None else now  # on Gate's clock, as funding_next_apply is
+        lines = []
+        for ticker in result:
+            contract = ticker.get("contract") if isinstance(ticker, dict) else None
+            sync = self.syncs.get(contract) if isinstance(contract, str) else None
+            if sync is None:
+                raise Dropped("unknown_pair", f"a ticker of {str(contract)[:40]!r}", resync=False)
+            due = self.next_funding_ms.get(contract, 0)
+            try:
+                line = gate_tickers.funding_of(ticker, now, self.venue, sync.symbol, due, exchange_ts)
+            except (KeyError, ValueError) as exc:
+                raise Dropped("missing_field", f"{gate_tickers.CHANNEL}: {type(exc).__name__}: {exc}",
+                              resync=False) from None
+            if at >= due:  # its funding time has passed (or none is known): read the next one first
+                self._stale[contract] = max(self._stale.get(contract, 0), at)
+                self._schedule_wanted.set()
+                continue
+            lines.append(line)
+        return lines
 
     def _in_base(self, contract: str, raw: object, field: str) -> list[list[str]]:
         """``{"p", "s"}`` levels as ``[price, base]`` pairs for the checks every feed's levels pass."""
