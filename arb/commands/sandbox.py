@@ -41,9 +41,10 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def from_arb_config(args: argparse.Namespace) -> Any:
+def from_arb_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
     """The sandbox an arb config's sandbox venues describe, so that config's runs trade what it says: those
-    ``--venue`` names, or every sandbox venue of the config (its ``[sandbox] url`` is one for all of them)."""
+    ``--venue`` names, or every sandbox venue of the config (its ``[sandbox] url`` is one for all of them);
+    and the names served."""
     from arb.config import load_config
     from arb.runtime.preflight import preflight
     from arb.venues.registry import ref_for
@@ -58,16 +59,21 @@ def from_arb_config(args: argparse.Namespace) -> Any:
                               f"{', '.join(venues) or 'none'})")
     command = ref_for(config, names[0]).adapter.sandbox_command()  # the one adapter with a sandbox: all of theirs
     assert command is not None  # preflight refuses a sandbox venue whose adapter has none
-    return command.from_config(config, names, args)
+    return command.from_config(config, names, args), names
 
 
 def build_config(args: argparse.Namespace) -> Any:
     """The sandbox's own configuration, from ``--config`` or from the command line."""
+    return _built(args)[0]
+
+
+def _built(args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """The sandbox's configuration and the config's venues it serves (the command line's: ``gate``)."""
     if args.config is not None:
         return from_arb_config(args)
-    return _command().from_arguments(args)
+    return _command().from_arguments(args), ["gate"]
 
 
 def run(args: argparse.Namespace) -> int:
-    config = build_config(args)
-    return _command().serve(config)
+    config, venues = _built(args)
+    return _command().serve(config, venues)

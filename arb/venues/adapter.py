@@ -120,8 +120,9 @@ class SandboxCommand(Protocol):
         ``args``: host, port and the sandbox's own options."""
         ...
 
-    def serve(self, config: Any) -> int:
-        """Serve ``config``'s sandbox in the foreground until interrupted; the exit status."""
+    def serve(self, config: Any, venues: Sequence[str]) -> int:
+        """Serve ``config``'s sandbox in the foreground until interrupted, telling how the arb ``venues`` it
+        serves sign in; the exit status."""
         ...
 
 

@@ -78,6 +78,11 @@ def test_a_basis_stopped_while_held_is_reconciled_and_closed_by_the_next_start(t
         sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in line for line in sandbox.out), 30)
         line = next(line for line in sandbox.out if "sandbox listening" in line)
         base = line.split("rest=")[1].split()[0].removesuffix("/api/v4")
+        # It says how the config's two venues sign in with its one account, never the secret.
+        sandbox.wait_for("the keys line", lambda: any(x.startswith("account keys") for x in sandbox.out), 10)
+        keys = next(x for x in sandbox.out if x.startswith("account keys"))
+        assert "as ARB_SPOT_API_KEY / ARB_SPOT_API_SECRET and ARB_PERP_API_KEY / ARB_PERP_API_SECRET" in keys
+        assert SECRET not in keys
         config = tmp_path / "live.toml"
         config.write_text(described.read_text() + f'\n[sandbox]\nurl = "{base}"\n')
         env = {f"ARB_{venue}_API_{part}": value for venue in ("SPOT", "PERP")

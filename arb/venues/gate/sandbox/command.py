@@ -152,26 +152,29 @@ class SandboxCommand:
         return SandboxConfig(accounts=(_account(wallet(spot), wallet(futures)),), pairs=tuple(pairs), contracts=tuple(contracts), host=args.host,
                              port=args.port, feeds=(feed,))
 
-    def serve(self, config: SandboxConfig) -> int:
-        """Run the sandbox in the foreground until interrupted; says where it listens and how to sign in."""
+    def serve(self, config: SandboxConfig, venues: Sequence[str]) -> int:
+        """Run the sandbox in the foreground until interrupted; says where it listens and how the engine's
+        ``venues`` sign in."""
         from arb.venues.gate.sandbox.server import Sandbox  # here, not at the top: see arb/commands/run.py
 
         async def serve() -> None:
             async with Sandbox(config) as sb:
                 print(f"sandbox listening rest={sb.rest_url} ws={sb.ws_url}", flush=True)
-                print(_keys_line(), flush=True)
+                print(_keys_line(venues), flush=True)
                 await asyncio.Event().wait()  # until interrupted
 
         asyncio.run(serve())
         return 0
 
 
-def _keys_line() -> str:
-    """How an engine signs in: the demo key pair when it is in use (public, fine to print); never a secret
-    that came from the environment."""
-    if "ARB_SANDBOX_KEY" in os.environ or "ARB_SANDBOX_SECRET" in os.environ:
-        return "account keys: from ARB_SANDBOX_KEY / ARB_SANDBOX_SECRET (give the engine the same, e.g. as " \
-               "ARB_GATE_API_KEY / ARB_GATE_API_SECRET)"
-    return ("account keys: the demo pair: ARB_GATE_API_KEY=sandbox-key ARB_GATE_API_SECRET=sandbox-secret "
-            "(set ARB_SANDBOX_KEY / ARB_SANDBOX_SECRET to choose your own)")
+def _keys_line(venues: Sequence[str]) -> str:
+    """How an engine's ``venues`` sign in (every one with the one account's pair): the demo key pair when it is
+    in use (public, fine to print); never a secret that came from the environment."""
+    from arb.config.secrets import env_prefix  # the engine's own rule for a venue's variables
 
+    prefixes = [env_prefix(v) for v in venues]
+    if "ARB_SANDBOX_KEY" in os.environ or "ARB_SANDBOX_SECRET" in os.environ:
+        names = " and ".join(f"{p}API_KEY / {p}API_SECRET" for p in prefixes)
+        return f"account keys: from ARB_SANDBOX_KEY / ARB_SANDBOX_SECRET (give the engine the same as {names})"
+    pairs = " ".join(f"{p}API_KEY=sandbox-key {p}API_SECRET=sandbox-secret" for p in prefixes)
+    return f"account keys: the demo pair: {pairs} (set ARB_SANDBOX_KEY / ARB_SANDBOX_SECRET to choose your own)"
