@@ -107,7 +107,13 @@ def _holdings(run: Run, precision: Precision) -> list[Section]:
     body: list[list[Cell]] = []
     for p in h["held"]:
         base = p["symbol"].partition("/")[0]
-        body.append([p["venue"], p["symbol"], "position" if p.get("position", p["linear"]) else "spot change",
+        what = "position" if p.get("position", p["linear"]) else "spot change"
+        opening = Decimal(str(p.get("opening") or 0))  # held before the run (a summary from before openings: none)
+        if opening:
+            places = precision.asset(base, p["venue"])
+            what = (f"position change ({money(opening, places)} held at the start, "
+                    f"{money(opening + Decimal(p['amount']), places)} at the end)")
+        body.append([p["venue"], p["symbol"], what,
                      figure(Decimal(p["amount"]), precision.asset(base, p["venue"])),
                      figure(None if p["entry"] is None else Decimal(p["entry"]), precision.price(p["symbol"])),
                      figure(None if p["mark"] is None else Decimal(p["mark"]), precision.price(p["symbol"])),

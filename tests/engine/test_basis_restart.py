@@ -146,3 +146,6 @@ def test_a_basis_stopped_while_held_is_reconciled_and_closed_by_the_next_start(t
     # Valued at the books as the run ended (a live feed's books are emptied when it closes, after that).
     assert "unknown" not in out and "no mark" not in out and "no mark" not in held, second.text()
     assert "BASIS POSITION" not in out, second.text()
+    report = Proc(["report", "--db", db], cwd=tmp_path, env={"COLUMNS": "250"})  # the latest run: run 2
+    assert report.finish(60) == 0, report.text()
+    assert "position change (-2 held at the start, 0 at the end)" in "".join(report.out), report.text()
