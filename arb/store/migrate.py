@@ -8,6 +8,16 @@ configuration is built here with ``script_location`` found relative to the packa
 
 The URL travels in ``Config.attributes`` (not ``sqlalchemy.url``): configparser would try to
 interpolate the ``%`` of URL-encoded passwords and options.
+
+arb keeps its revision in a version table of its own, ``arb_alembic_version`` (:data:`VERSION_TABLE`), not in
+Alembic's default ``alembic_version``: ``arb optimize`` keeps its Optuna studies in the run's database, and
+Optuna's storage is an Alembic-managed schema too, which reads and stamps ``alembic_version`` as its own (it
+refused a database whose ``alembic_version`` held arb's revision, and one it had stamped first was a revision
+arb's scripts do not know). Two schemas in one database, each with its own version table, is what Alembic's
+``version_table`` option is for. A database made before keeps arb's revision in ``alembic_version``: it is
+read there, and moved to arb's table by the next upgrade or downgrade (:func:`_adopt_legacy_version`).
+Optuna's tables (:data:`OPTUNA_TABLES`) are another program's schema and are left out of arb's
+models-vs-database check.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -41,6 +51,21 @@ _CANDIDATE_DIRS = (
 )
 
 
+# Where arb's revision is kept, and where it was kept before (see the module's docstring).
+VERSION_TABLE = "arb_alembic_version"
+LEGACY_VERSION_TABLE = "alembic_version"
+
+# Optuna's RDB storage (optuna/storages/_rdb/models.py, and its Alembic version table): the tables ``arb
+# optimize``'s studies add to the run's database. Not arb's models, so not in arb's schema check; listed by
+# name (a test holds the list equal to the installed Optuna's) rather than "anything arb did not make", so the
+# check still reports a table arb's own migrations left behind.
+OPTUNA_TABLES = frozenset({
+    "alembic_version", "studies", "study_directions", "study_user_attributes", "study_system_attributes",
+    "trials", "trial_user_attributes", "trial_system_attributes", "trial_params", "trial_values",
+    "trial_intermediate_values", "trial_heartbeats", "version_info",
+})
+
+
 def migrations_dir() -> Path:
     """The directory holding ``env.py`` and ``versions/``."""
     for candidate in _CANDIDATE_DIRS:
@@ -55,10 +80,13 @@ def context_options(dialect_name: str) -> dict[str, Any]:
 
     ``render_as_batch`` on SQLite: it cannot ALTER most things, so Alembic rebuilds the table (copy and
     rename) instead. ``compare_type`` so a changed column type shows up in autogenerate and in the
-    models-vs-migrations test, not only added or dropped columns.
+    models-vs-migrations test, not only added or dropped columns. ``version_table``: arb's own (see the
+    module's docstring); ``include_name`` leaves Optuna's tables out of the comparison.
     """
     return {
         "target_metadata": Base.metadata,
+        "version_table": VERSION_TABLE,
+        "include_name": _not_optuna,
         "render_as_batch": dialect_name == "sqlite",
         "compare_type": True,
         "compare_server_default": True,
@@ -66,6 +94,11 @@ def context_options(dialect_name: str) -> dict[str, Any]:
         "transactional_ddl": True,
         "render_item": _render_item,
     }
+
+
+def _not_optuna(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Autogenerate's ``include_name``: every name but an Optuna table's (:data:`OPTUNA_TABLES`)."""
+    return not (type_ == "table" and name in OPTUNA_TABLES)
 
 
 def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
@@ -147,7 +180,35 @@ def table_names(url: str | None = None) -> list[str]:
 
 
 def _revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    """arb's revision: in :data:`VERSION_TABLE`, else (a database made before it) in the legacy table."""
+    current = _context(connection).get_current_revision()
+    return current if current is not None else _legacy_revision(connection)
+
+
+def _context(connection: Connection) -> MigrationContext:
+    return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+
+
+def _legacy_revision(connection: Connection) -> str | None:
+    """The revision ``alembic_version`` holds when it is one of arb's (a database made before arb kept its
+    own version table); None when the table is not there or holds another schema's (Optuna's)."""
+    if not inspect(connection).has_table(LEGACY_VERSION_TABLE):
+        return None
+    heads = MigrationContext.configure(connection).get_current_heads()
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    return heads[0] if len(heads) == 1 and heads[0] in known else None
+
+
+def _adopt_legacy_version(url: str) -> None:
+    """A database whose arb revision is in ``alembic_version`` gets it in :data:`VERSION_TABLE` instead, and
+    ``alembic_version`` (which held only that row) is dropped, in one transaction: the table is then free
+    for Optuna's storage. Nothing happens to a database already moved, or never migrated."""
+    with _connect(url) as connection, connection.begin():
+        legacy = _legacy_revision(connection)
+        if legacy is None or _context(connection).get_current_revision() is not None:
+            return
+        _context(connection).stamp(ScriptDirectory.from_config(alembic_config()), legacy)
+        connection.execute(text(f"DROP TABLE {LEGACY_VERSION_TABLE}"))
 
 
 def _revision_of(url: str | None) -> str | None:
@@ -159,6 +220,7 @@ def _revision_of(url: str | None) -> str | None:
 def _run(fn: Any, url: str | None, revision: str) -> None:
     resolved = resolve_url(url)
     try:
+        _adopt_legacy_version(resolved)
         fn(alembic_config(resolved), revision)
     except SQLAlchemyError as exc:
         raise StoreError(f"migrating {display_url(resolved)} failed: {_first_line(exc)}") from exc

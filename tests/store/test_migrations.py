@@ -22,7 +22,7 @@ TABLES = {"sweeps", "runs", "opportunities", "orders", "order_events", "fills", 
 def _tables(url: str) -> set[str]:
     engine = make_engine(url)
     try:
-        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+        return set(inspect(engine).get_table_names()) - {migrate.VERSION_TABLE}
     finally:
         engine.dispose()
 
