@@ -56,6 +56,19 @@ def money(value: Decimal | None, places: int = QUOTE_PLACES) -> str:
     return _trim(format(value.quantize(Decimal(1).scaleb(-places), context=context), "f"))
 
 
+def held_what(held: Mapping[str, Any], places: int) -> str:
+    """What one row of a run's kept holdings (``arb/valuation.py``) is, as every table shows it: a spot change,
+    a position, or a position's change beside what it held at the run's start and its end (its ``amount`` is
+    the change); amounts at ``places``."""
+    if not held.get("position", held["linear"]):
+        return "spot change"
+    opening = Decimal(str(held.get("opening") or 0))  # a summary kept before openings were: none
+    if not opening:
+        return "position"
+    at_end = opening + Decimal(str(held["amount"]))
+    return f"position change ({money(opening, places)} held at the start, {money(at_end, places)} at the end)"
+
+
 def ratio(value: Decimal | None, digits: int = RATIO_DIGITS) -> str:
     """``digits`` significant digits: ``0.93751`` -> ``0.9375``, ``1`` -> ``1``, ``0.000123456`` ->
     ``0.0001235``; None -> ``-``."""

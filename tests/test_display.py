@@ -75,3 +75,15 @@ def test_figure_shows_rounded_and_keeps_exact() -> None:
     assert (str(Figure(D("0.380166085760"), 6)), Figure(D("0.380166085760"), 6).exact) == (
         "0.380166", "0.380166085760")
     assert str(Figure(D("0.93755"), None)) == "0.9376"
+
+
+def test_a_held_row_says_what_it_is_and_a_position_held_before_the_run_what_it_held_at_both_ends() -> None:
+    from arb.display import held_what
+
+    assert held_what({"linear": False, "amount": "-2"}, 4) == "spot change"
+    assert held_what({"linear": True, "position": True, "amount": "2"}, 4) == "position"
+    assert held_what({"linear": False, "position": True, "amount": "3", "contract_size": "100"}, 0) == "position"
+    assert held_what({"linear": True, "position": True, "amount": "2", "opening": "-2"}, 4) == (
+        "position change (-2 held at the start, 0 at the end)")
+    assert held_what({"linear": True, "position": True, "amount": "0.5", "opening": "-2.00001"}, 4) == (
+        "position change (-2 held at the start, -1.5 at the end)")

@@ -20,7 +20,7 @@ from statistics import median
 from typing import Any
 
 from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run, timestamp
-from arb.display import MS_PLACES, Precision, money
+from arb.display import MS_PLACES, Precision, held_what, money
 from arb.inventory import InventoryRow
 from arb.positions import OpenLot, equity, open_positions, unrealized_total
 from arb.store import views
@@ -107,13 +107,7 @@ def _holdings(run: Run, precision: Precision) -> list[Section]:
     body: list[list[Cell]] = []
     for p in h["held"]:
         base = p["symbol"].partition("/")[0]
-        what = "position" if p.get("position", p["linear"]) else "spot change"
-        opening = Decimal(str(p.get("opening") or 0))  # held before the run (a summary from before openings: none)
-        if opening:
-            places = precision.asset(base, p["venue"])
-            what = (f"position change ({money(opening, places)} held at the start, "
-                    f"{money(opening + Decimal(p['amount']), places)} at the end)")
-        body.append([p["venue"], p["symbol"], what,
+        body.append([p["venue"], p["symbol"], held_what(p, precision.asset(base, p["venue"])),
                      figure(Decimal(p["amount"]), precision.asset(base, p["venue"])),
                      figure(None if p["entry"] is None else Decimal(p["entry"]), precision.price(p["symbol"])),
                      figure(None if p["mark"] is None else Decimal(p["mark"]), precision.price(p["symbol"])),

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from arb.display import Precision, money
+from arb.display import Precision, held_what, money
 from arb.positions import OpenLot, Position, equity, open_positions, unrealized_total
 from arb.store import repo, views
 from arb.store.balances import BalanceRow, balances
@@ -241,7 +241,7 @@ def _holdings(summary: dict[str, Any], live: dict[str, Any] | None, precision: P
     rows = []
     for p in h["held"]:
         base = p["symbol"].partition("/")[0]
-        rows.append({"venue": p["venue"], "symbol": p["symbol"], "what": "position" if p.get("position", p["linear"]) else "spot change",
+        rows.append({"venue": p["venue"], "symbol": p["symbol"], "what": held_what(p, precision.asset(base, p["venue"])),
                      "amount": money(Decimal(p["amount"]), precision.asset(base, p["venue"])),
                      "entry": None if p["entry"] is None else money(Decimal(p["entry"]), precision.price(p["symbol"])),
                      "mark": None if p["mark"] is None else money(Decimal(p["mark"]), precision.price(p["symbol"])),
