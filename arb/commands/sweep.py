@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from arb.commands.tables import print_in_full, table_console
-from arb.config import DEFAULT_CONFIG, load_config
+from arb.config import DEFAULT_CONFIG, Config, load_config
 from arb.display import money, printable
 from arb.errors import ConfigError, UsageError
 from arb.runtime.logs import setup_logging
@@ -67,16 +67,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="the results: a table (rounded for reading), csv or json (exact)")
     parser.add_argument("--allow-large-grid", action="store_true",
                         help=f"run a grid of more than {MAX_POINTS:,} points (each one is a whole replay)")
+    add_cluster_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the replays run: ``--scheduler``, ``--scheduler-timeout``, ``--workers``, ``--workdir`` (``arb sweep``
+    and ``arb optimize`` alike; :func:`check_cluster_arguments` checks them)."""
     parser.add_argument("--scheduler", help="a running dask scheduler, tcp://host:8786 (default: a local cluster)")
     parser.add_argument("--scheduler-timeout", type=float, default=CONNECT_TIMEOUT_S, metavar="SECONDS",
-                        help="how long --scheduler has to answer before the sweep stops, having created nothing "
-                        "(default: %(default)g)")
+                        help="how long --scheduler has to answer before the command stops, having created "
+                        "nothing (default: %(default)g)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes of the local cluster (default: one per core)")
     parser.add_argument("--workdir", default=None,
                         help="where workers write their SQLite files (default: a temporary directory; with "
                         "--scheduler, a directory every worker and this machine see at the same path)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,17 +93,7 @@ def run(args: argparse.Namespace) -> int:
                          ".venv/bin/pip install -e \".[sweep]\"") from None
     if args.scheduler is None:
         start_worker_server()  # the local cluster's: it imports arb while this reads the config and grid
-    from arb.runtime.preflight import preflight
-
-    config = load_config(args.config)
-    # What `arb run` would refuse of the base config, refused before a cluster starts (each point's engine
-    # checks its own again; its ports are forced to any free one, so the base config's are not asked for).
-    preflight(config, ports=False)
-    if config.sandbox.url is not None:
-        # Every point runs the config as written, its sandbox venues on an in-process sandbox of its own; points
-        # sharing one external sandbox would trade against each other's balances and orders.
-        raise ConfigError(str(config.path), "sandbox.url", "a sweep runs each point on its own in-process "
-                          "sandbox; remove [sandbox] url to sweep this config")
+    config = base_config(args.config)
     raw: dict[str, list[str]] = read_grid_file(args.grid) if args.grid else {}
     for key in KEYS:
         given = getattr(args, key)
@@ -107,12 +103,7 @@ def run(args: argparse.Namespace) -> int:
         raw["captures_as"] = [args.captures_as]
     source = str(args.grid) if args.grid else "arb sweep"
     grid = build_grid(config, raw, source=source, max_points=None if args.allow_large_grid else MAX_POINTS)
-    if args.workers is not None and not 1 <= args.workers <= 1024:
-        raise UsageError(f"--workers: must be from 1 to 1024 (got {args.workers})")
-    if not 0.1 <= args.scheduler_timeout <= 600:  # also refuses nan
-        raise UsageError(f"--scheduler-timeout: must be from 0.1 to 600 seconds (got {args.scheduler_timeout:g})")
-    if args.scheduler is not None and not args.scheduler.startswith(SCHEDULER_SCHEMES):
-        raise UsageError(f"--scheduler: not a dask scheduler address (got {args.scheduler!r}; e.g. tcp://host:8786)")
+    check_cluster_arguments(args)
     db_url = resolve_url(args.db or os.environ.get(DB_URL_ENV) or config.store.url)
     setup_logging("WARNING", config.engine.log_format)
     bar = _Progress(sys.stderr)
@@ -132,6 +123,32 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def base_config(path: str) -> Config:
+    """The config every replay of a sweep (or an optimisation) starts from, refused as ``arb run`` would refuse
+    it, before a cluster starts (each replay's engine checks its own again; its ports are forced to any free
+    one, so the base config's are not asked for)."""
+    from arb.runtime.preflight import preflight
+
+    config = load_config(path)
+    preflight(config, ports=False)
+    if config.sandbox.url is not None:
+        # Every point runs the config as written, its sandbox venues on an in-process sandbox of its own; points
+        # sharing one external sandbox would trade against each other's balances and orders.
+        raise ConfigError(str(config.path), "sandbox.url", "a sweep runs each point on its own in-process "
+                          "sandbox; remove [sandbox] url to sweep this config")
+    return config
+
+
+def check_cluster_arguments(args: argparse.Namespace) -> None:
+    """:func:`add_cluster_arguments`' values, each refused in one line (exit 2) before anything starts."""
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise UsageError(f"--workers: must be from 1 to 1024 (got {args.workers})")
+    if not 0.1 <= args.scheduler_timeout <= 600:  # also refuses nan
+        raise UsageError(f"--scheduler-timeout: must be from 0.1 to 600 seconds (got {args.scheduler_timeout:g})")
+    if args.scheduler is not None and not args.scheduler.startswith(SCHEDULER_SCHEMES):
+        raise UsageError(f"--scheduler: not a dask scheduler address (got {args.scheduler!r}; e.g. tcp://host:8786)")
 
 
 MAKER_COLUMNS = ("quotes", "filled", "hedges", "adverse")
@@ -196,10 +213,12 @@ def print_rows(result: SweepResult, totals: dict[int, PointTotals], fmt: str, ou
 
 
 class _Progress:
-    """Replays done / running: a rich bar on a terminal, a plain line per change otherwise."""
+    """Replays done / running: a rich bar on a terminal, a plain line per change otherwise, each line starting
+    with the command's ``name``."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, name: str = "sweep") -> None:
         self._stream = stream
+        self._name = name
         self._rich: Any = None
         self._task: Any = None
         self._last: tuple[int, int, int] | None = None
@@ -217,12 +236,12 @@ class _Progress:
         if self._rich is None:
             # One write, newline included: print() writes the text and its newline apart, and a Ctrl-C
             # between the two left the line open, so "arb: interrupted" was printed on the end of it.
-            self._stream.write(f"sweep: {done}/{total} replays done, {running} running\n")
+            self._stream.write(f"{self._name}: {done}/{total} replays done, {running} running\n")
             self._stream.flush()
             return
         if self._task is None:
             self._rich.start()
-            self._task = self._rich.add_task("sweep", total=total, running=running)
+            self._task = self._rich.add_task(self._name, total=total, running=running)
         self._rich.update(self._task, completed=done, running=running)
 
     def close(self) -> None:
