@@ -53,7 +53,7 @@ def run_sweep(config: Config, grid: Grid, db_url: str, *, scheduler: str | None 
     before the sweep's database is created or touched."""
     from distributed import Client, as_completed
 
-    with _workdir(workdir) as work, connected(scheduler, workers, Client, connect_timeout_s) as client:
+    with Workdir(workdir) as work, connected(scheduler, workers, Client, connect_timeout_s) as client:
         migrate.upgrade_to_head(db_url)
         target = make_engine(db_url, poolclass=NullPool)
         sessions = make_session_factory(target)
@@ -97,8 +97,8 @@ def run_sweep(config: Config, grid: Grid, db_url: str, *, scheduler: str | None 
     return SweepResult(sweep_id, [results[i] for i in sorted(results)])
 
 
-class _workdir:
-    """``workdir`` as given (kept), or a temporary directory removed at the end."""
+class Workdir:
+    """``workdir`` as given (kept), or a temporary directory removed at the end (a sweep's, an optimisation's)."""
 
     def __init__(self, given: str | None) -> None:
         self._temp = None if given else tempfile.TemporaryDirectory(prefix="arb-sweep-")
