@@ -108,6 +108,13 @@ class Config:
         path = beside_config(self.risk.kill_switch_file, self.path)
         return path.parent.resolve() / path.name
 
+    def latency_profile_path(self, venue: str) -> Path | None:
+        """``[venues.<venue>] latency_profile``, in the config's directory unless absolute (as the capture and the
+        kill-switch file are); None when the venue names none. That it reads as a profile is the preflight's
+        to check (``arb/venues/latency_profile.py``)."""
+        text = self.venues[venue].latency_profile
+        return None if text is None else beside_config(text, self.path)
+
     def snapshot(self) -> dict[str, Any]:
         """The effective config as plain JSON-able data, secrets masked. Stored with every run."""
         data: dict[str, Any] = {

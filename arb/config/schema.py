@@ -409,6 +409,10 @@ class VenueSection(_Section):
     latency_ms: int = Field(default=0, ge=0, le=60_000)
     ack_latency_ms: int | None = Field(default=None, ge=0, le=60_000)  # default: latency_ms
     latency_jitter_ms: int = Field(default=0, ge=0, le=60_000)
+    # Instead of the three above: a latency profile, a JSON file (relative to this config file unless absolute)
+    # giving the order's trips out and back, a cancel's and feed latency as distributions: constant,
+    # lognormal or empirical quantiles (arb/venues/latency_profile.py; `arb latency` writes one from a run).
+    latency_profile: str | None = Field(default=None, min_length=1)
     # In a simulation: this venue's book updates reach arb this much later than the capture recorded them
     # (the capture's timestamps are already a real receipt time; 0 replays them as they were). Unset: read
     # from the capture's exchange times where it has them, else 0 (arb/runtime/feed_latency.py).
@@ -441,6 +445,20 @@ class VenueSection(_Section):
         it trades: ``runtime/preflight.py`` holds the two together)."""
         market = self.markets.get(symbol)
         return market.kind if market is not None and market.kind is not None else "spot"
+
+    @field_validator("latency_profile")
+    @classmethod
+    def _one_order_latency(cls, value: str | None, info: Any) -> str | None:
+        """A profile gives the venue's order latency: with latency_ms (or the answer's, or jitter) too, one of
+        the two would be a key nothing reads."""
+        if value is not None:
+            set_too = [key for key in ("latency_ms", "ack_latency_ms", "latency_jitter_ms")
+                       if info.data.get(key) not in (None, 0)]
+            if set_too:
+                raise ValueError(f"latency_profile and {' and '.join(set_too)} are both set: the profile gives this "
+                                 "venue's order latency in place of latency_ms, ack_latency_ms and "
+                                 "latency_jitter_ms (remove one)")
+        return value
 
     @field_validator("balances")
     @classmethod

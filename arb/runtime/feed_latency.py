@@ -20,6 +20,9 @@ Per venue, one of (``[venues.<name>] feed_latency_ms``):
   is taken to have had no latency: the estimate is a lower bound), and each event's latency is
   ``ts - exchange_ts - offset``, never below 0 and at most :data:`MAX_FROM_DATA_MS`: ``venue_ms = ts - it``,
   ``arb_ms = ts``;
+- **drawn** (the venue's latency profile gives ``feed``, ``arb/venues/latency_profile.py``): ``venue_ms = ts``,
+  ``arb_ms = ts + a draw``, rounded to the millisecond and never before the venue's previous event reached arb
+  (one ordered stream: an update never overtakes the one before it), from a generator seeded per venue;
 - **unset, no exchange times** (the bundled capture): no latency: both are ``ts``. Such a venue is
   :attr:`FeedClock.unread`: a run says so in one line at its start and in its summary (:func:`unread_line`).
 
@@ -29,12 +32,14 @@ A snapshot the venue sent without its time was given one from its first diff whe
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from arb.marketdata.capture import CaptureLine
 from arb.marketdata.timeline import read_timeline
+from arb.venues.latency_profile import Distribution, FeedDraws
 
 SAMPLE = 2_000  # stamped events per venue read ahead for the clock offset: seconds of a busy feed
 # A latency read from the data above this is capped: the market source reads this far ahead of arb's time so
@@ -44,16 +49,21 @@ MAX_FROM_DATA_MS = 2_000
 
 @dataclass(frozen=True, slots=True)
 class FeedClock:
-    """One venue's rule: ``fixed_ms`` (an override) or ``offset_ms`` (read from the data), or neither."""
+    """One venue's rule: ``fixed_ms`` (an override), ``drawn`` (its profile's feed) or ``offset_ms`` (read from
+    the data), or none."""
 
     fixed_ms: int | None = None
     offset_ms: int | None = None
+    drawn: FeedDraws | None = None
 
-    def times(self, event: CaptureLine) -> tuple[int, int]:
-        """(venue_ms, arb_ms) of one event."""
+    def times(self, event: CaptureLine, *, to_arb: bool = True) -> tuple[int, int]:
+        """(venue_ms, arb_ms) of one event. A drawn latency draws for an event arb receives (``to_arb``: once
+        each, in capture order), and none for one only the venue hears (a trade)."""
         ts = event.ts
         if self.fixed_ms is not None:
             return ts, ts + self.fixed_ms
+        if self.drawn is not None:
+            return ts, self.drawn.arrival_ms(ts) if to_arb else ts
         if self.offset_ms is not None and event.exchange_ts is not None:
             latency = min(max(ts - event.exchange_ts - self.offset_ms, 0), MAX_FROM_DATA_MS)
             return ts - latency, ts
@@ -61,12 +71,12 @@ class FeedClock:
 
     @property
     def reads_ahead(self) -> bool:
-        return self.fixed_ms is None and self.offset_ms is not None
+        return self.fixed_ms is None and self.drawn is None and self.offset_ms is not None
 
     @property
     def unread(self) -> bool:
         """Unset, and not in the data: the venue's books reach arb the instant the recorder had them."""
-        return self.fixed_ms is None and self.offset_ms is None
+        return self.fixed_ms is None and self.drawn is None and self.offset_ms is None
 
 
 def unread_line(venues: Iterable[str]) -> str:
@@ -102,10 +112,14 @@ def clock_offsets(lines: Iterable[CaptureLine], routes: Mapping[tuple[str, str],
     return offsets
 
 
-def feed_clocks(capture: Path, routes: Mapping[tuple[str, str], str],
-                overrides: Mapping[str, int | None]) -> dict[str, FeedClock]:
-    """Each routed venue's :class:`FeedClock`: its override, else what its capture's stamps say."""
-    unset = {key: venue for key, venue in routes.items() if overrides.get(venue) is None}
+def feed_clocks(capture: Path, routes: Mapping[tuple[str, str], str], overrides: Mapping[str, int | None],
+                drawn: Mapping[str, Distribution] | None = None, seed: int = 0) -> dict[str, FeedClock]:
+    """Each routed venue's :class:`FeedClock`: its override, else its profile's feed latency (``drawn``, each
+    venue's draws seeded by ``seed`` and its name), else what its capture's stamps say."""
+    drawn = drawn or {}
+    unset = {key: venue for key, venue in routes.items() if overrides.get(venue) is None and venue not in drawn}
     offsets = clock_offsets(read_timeline(capture, trades=True), unset) if unset else {}
-    return {venue: FeedClock(fixed_ms=overrides.get(venue), offset_ms=offsets.get(venue))
+    return {venue: FeedClock(fixed_ms=overrides.get(venue), offset_ms=offsets.get(venue),
+                             drawn=FeedDraws(drawn[venue], random.Random(f"{seed}:{venue}:feed"))
+                             if venue in drawn else None)
             for venue in set(routes.values())}

@@ -48,6 +48,7 @@ from arb.runtime.feed_latency import MAX_FROM_DATA_MS, FeedClock, feed_clocks, u
 from arb.runtime.supervisor import Spawn
 from arb.runtime.venues import SimulatedMarket, VenueSet
 from arb.venues.adapter import Feed
+from arb.venues.latency_profile import venue_profile
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,8 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
       a funding line to ``funding`` instead (what the basis decision reads), also when arb received it.
 
     Both instants are the venue's :class:`~arb.runtime.feed_latency.FeedClock`'s (``feed``): a configured
-    feed latency, or one read from the capture's exchange times, or none (both at the capture's time).
+    feed latency, one drawn from its latency profile, or one read from the capture's exchange times, or none
+    (both at the capture's time).
 
     Every event due at one market instant is delivered before the loop runs anything else (the venues'
     before arb's books), so no decision ever compares two venues at different instants, and ``arrival`` (the
@@ -219,10 +221,11 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             if pending and pending[0][0] < event.ts + least:
                 await apply_due(event.ts + least)
                 await asyncio.sleep(0)  # the instant's decisions before the next instant's lines are read
-            at_venue, at_arb = clocks[venue].times(event)
+            to_arb = event.type not in OFF_BOOK or (funding is not None and isinstance(event, CaptureFunding))
+            at_venue, at_arb = clocks[venue].times(event, to_arb=to_arb)
             if venue in markets:
                 heapq.heappush(pending, (at_venue, 0, read, venue, event, at_venue))
-            if event.type not in OFF_BOOK or (funding is not None and isinstance(event, CaptureFunding)):
+            if to_arb:
                 heapq.heappush(pending, (at_arb, 1, read, venue, event, at_venue))
         await apply_due(None)
         stop_market_time()  # held for good: the loop ends with the run
@@ -274,7 +277,9 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
             raise ValueError("a simulation needs a capture")
         routes = {(section.capture_venue, s): name for name, section in config.venues.items()
                   if section.capture_venue for s in config.venue_markets(name).symbols}
-        clocks = feed_clocks(capture, routes, {name: s.feed_latency_ms for name, s in config.venues.items()})
+        profiles = {name: venue_profile(config, name) for name in config.venues}
+        clocks = feed_clocks(capture, routes, {name: s.feed_latency_ms for name, s in config.venues.items()},
+                             {name: p.feed for name, p in profiles.items() if p is not None and p.feed is not None})
         out.unread_latency = sorted(name for name, clock in clocks.items() if clock.unread)
         if out.unread_latency:
             log.warning("%s", unread_line(out.unread_latency))

@@ -13,6 +13,8 @@ would, with the same line:
 - the database URLs (``[store] url``, ``$ARB_DB_URL``) parse with a driver that is installed and name a
   database that outlives a connection (``arb.store.db.check_db_url``);
 - the capture is there and its first line reads, through the strict reader the run uses;
+- each latency profile a venue names reads as one (``arb/venues/latency_profile.py``), and gives no feed latency
+  where ``feed_latency_ms`` is set too;
 - the ports a run listens on are free (the metrics endpoint, the dashboard and the in-process sandbox).
 
 The engine runs it before it takes the database's lease, so a run that cannot start stops before its row
@@ -35,6 +37,7 @@ from arb.errors import CaptureFormatError, ConfigError
 from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files, read_timeline
 from arb.store.db import check_db_url
 from arb.store.location import DB_URL_ENV
+from arb.venues.latency_profile import venue_profile
 from arb.venues.registry import UnknownVenue, resolve, sandbox_adapters
 
 HOST = "127.0.0.1"  # where the metrics endpoint, the dashboard and the in-process sandbox listen
@@ -54,6 +57,8 @@ def preflight(config: Config, *, ports: bool = True, environ: Mapping[str, str] 
         _check_store(config, shown)
         _check_db_env(os.environ if environ is None else environ)
         _check_capture(config, shown)
+        for venue in config.venues:
+            venue_profile(config, venue)
         if ports:
             _check_ports(config, shown)
     except ConfigError as exc:

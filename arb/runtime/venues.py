@@ -43,7 +43,8 @@ from arb.positions import mid
 from arb.runtime.arrival import MarketArrival
 from arb.venues.adapter import SandboxLink, VenueRef
 from arb.venues.guard import BudgetedVenue
-from arb.venues.latent import Latency, LatentVenue
+from arb.venues.latency_profile import venue_profile
+from arb.venues.latent import Latency, LatentVenue, OrderLatency
 from arb.venues.live import LiveVenue
 from arb.venues.paper.venue import ACCOUNT, EPOCH, MS, PaperConfig, PaperVenue
 from arb.venues.registry import order_budget, ref_for
@@ -357,11 +358,14 @@ def _sandbox_market(link: SandboxLink) -> SimulatedMarket:
 
 
 def _latent(config: Config, name: str, venue: Venue, arrival: MarketArrival | None) -> Venue:
-    """A simulated venue behind its configured order latency (``arb/venues/latent.py``) and, in a simulation,
-    the arrival rule."""
+    """A simulated venue behind its configured order latency (``arb/venues/latent.py``): its latency profile
+    (``arb/venues/latency_profile.py``), else ``latency_ms`` and the keys beside it; in a simulation, the
+    arrival rule too."""
     section = config.venues[name]
-    back = section.latency_ms if section.ack_latency_ms is None else section.ack_latency_ms
-    latency = Latency(section.latency_ms / 1000, back / 1000, section.latency_jitter_ms / 1000)
+    latency: OrderLatency | None = venue_profile(config, name)
+    if latency is None:
+        back = section.latency_ms if section.ack_latency_ms is None else section.ack_latency_ms
+        latency = Latency(section.latency_ms / 1000, back / 1000, section.latency_jitter_ms / 1000)
     if latency.zero:  # handled at the decision's instant, whose events are all applied already
         return venue
     return LatentVenue(venue, latency, settled=arrival.settled if arrival is not None else None)

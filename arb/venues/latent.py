@@ -9,9 +9,14 @@ simulation, wall time on live books):
   the capture source runs on the same loop while the order travels);
 - ``back``: from the venue's answer (acknowledgement, fills, an error) to arb receiving it.
 
-Each one-way trip is the configured fixed value plus, when ``jitter`` is set, a uniform draw in
-``[0, jitter]`` from a generator seeded per venue: the same seed gives the same latencies, so a replay is
-reproducible. ``prepare`` (validation and signing, local) and ``market_rules`` take no time, and neither
+Each one-way trip is drawn from the venue's :class:`OrderLatency` with a generator seeded per venue: the same
+seed gives the same latencies, so a replay is reproducible. Two kinds:
+
+- :class:`Latency` (``latency_ms``, ``ack_latency_ms``, ``latency_jitter_ms``): the configured fixed value plus,
+  when ``jitter`` is set, a uniform draw in ``[0, jitter]``, the trip out drawn as the request leaves and the
+  trip back as its answer does;
+- a latency profile (``latency_profile``, ``arb/venues/latency_profile.py``): distributions, a cancel's apart
+  from every other request's, both trips of a request from one draw. ``prepare`` (validation and signing, local) and ``market_rules`` take no time, and neither
 does anything the run's start and end do (reconciliation, balance reads, cancels at shutdown, inside their
 own ``time_held``), nor anything after the capture's end: they are no part of the market's timeline. The
 other leg of a pair holding time while it is on the wire to the sandbox does not make this one's trips free.
@@ -30,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from arb.domain.market import MarketRules
 from arb.domain.venue import (
@@ -50,6 +55,25 @@ from arb.eventloop.simloop import is_time_held
 T = TypeVar("T")
 
 
+class OrderLatency(Protocol):
+    """How long a simulated venue's requests and answers travel, in seconds, drawn from ``rng``."""
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def zero(self) -> bool: ...
+
+    def trip(self, rng: random.Random, kind: str) -> tuple[float, float | None]:
+        """(out, back) of one request of ``kind`` (``cancel`` or ``order``); back None: drawn by
+        :meth:`pushed` when the answer leaves."""
+        ...
+
+    def pushed(self, rng: random.Random) -> float:
+        """A trip back drawn on its own: a pushed fill's (or an answer's, where :meth:`trip` left it)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Latency:
     """One venue's order latency, in seconds (``jitter`` is the width of the uniform part of each trip)."""
@@ -63,11 +87,20 @@ class Latency:
     def zero(self) -> bool:
         return not (self.out_s or self.back_s or self.jitter_s)
 
+    def trip(self, rng: random.Random, kind: str) -> tuple[float, float | None]:
+        return self._draw(rng, self.out_s), None
+
+    def pushed(self, rng: random.Random) -> float:
+        return self._draw(rng, self.back_s)
+
+    def _draw(self, rng: random.Random, fixed: float) -> float:
+        return fixed + (rng.uniform(0.0, self.jitter_s) if self.jitter_s else 0.0)
+
 
 class LatentVenue:
-    """``inner`` behind :class:`Latency`; implements :class:`arb.domain.venue.Venue`."""
+    """``inner`` behind :class:`OrderLatency`; implements :class:`arb.domain.venue.Venue`."""
 
-    def __init__(self, inner: Venue, latency: Latency, *,
+    def __init__(self, inner: Venue, latency: OrderLatency, *,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  settled: Callable[[], Awaitable[None]] | None = None) -> None:
         self.inner = inner
@@ -80,14 +113,10 @@ class LatentVenue:
         self._sleep = sleep
         self._settled = settled  # a simulation's arrival rule: the market's events up to now applied first
 
-    def _trip(self, fixed: float) -> float:
-        jitter = self.latency.jitter_s
-        return fixed + (self._rng.uniform(0.0, jitter) if jitter else 0.0)
-
-    async def _over_the_wire(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def _over_the_wire(self, call: Callable[[], Awaitable[T]], kind: str = "order") -> T:
         if is_time_held():
             return await call()
-        out = self._trip(self.latency.out_s)
+        out, drawn_back = self.latency.trip(self._rng, kind)
         if out:
             await self._sleep(out)
         if self._settled is not None:
@@ -95,11 +124,11 @@ class LatentVenue:
         try:
             result = await call()
         except Exception:
-            back = self._trip(self.latency.back_s)
+            back = self.latency.pushed(self._rng) if drawn_back is None else drawn_back
             if back:
                 await self._sleep(back)  # an error answer travels back too
             raise
-        back = self._trip(self.latency.back_s)
+        back = self.latency.pushed(self._rng) if drawn_back is None else drawn_back
         if back:
             await self._sleep(back)
         return result
@@ -117,7 +146,7 @@ class LatentVenue:
         return await self.send(await self.prepare(request))
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
-        return await self._over_the_wire(lambda: self.inner.cancel(client_order_id, symbol))
+        return await self._over_the_wire(lambda: self.inner.cancel(client_order_id, symbol), "cancel")
 
     async def amend(self, client_order_id: str, symbol: str, amount: Decimal) -> OrderReport:
         return await self._over_the_wire(lambda: self.inner.amend(client_order_id, symbol, amount))
@@ -148,7 +177,7 @@ class LatentVenue:
         loop = asyncio.get_running_loop()
 
         def arrive(fill: FillReport) -> None:
-            back = self._trip(self.latency.back_s)
+            back = self.latency.pushed(self._rng)
             if back:
                 loop.call_later(back, listener, fill)
             else:
