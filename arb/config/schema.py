@@ -111,6 +111,8 @@ DAY_MS = 86_400_000
 # (markets, balances, open orders, fills) and a pair's legs and lookups several more; below this a run sits
 # silent for hours after "run N started" (at 1e-9, one request per 32 years: it never moves again).
 MIN_RATE_PER_S = 0.01
+# The power queue model's exponent when none is given: f(x) = x^2, as hftbacktest's examples use it.
+DEFAULT_QUEUE_POWER = 2.0
 
 
 class _Section(BaseModel):
@@ -417,6 +419,12 @@ class VenueSection(_Section):
     # (the capture's timestamps are already a real receipt time; 0 replays them as they were). Unset: read
     # from the capture's exchange times where it has them, else 0 (arb/runtime/feed_latency.py).
     feed_latency_ms: int | None = Field(default=None, ge=0, le=60_000)
+    # Simulated venues (paper, sandbox): whether a cancel at a resting order's level was ahead of it
+    # (arb/venues/sim/queue.py). "conservative": behind it wherever it could have been (the fewest fills);
+    # "power", "log": hftbacktest's probabilistic models, ``queue_power`` the power model's exponent (default
+    # 2; only with "power").
+    queue_model: Literal["conservative", "power", "log"] = "conservative"
+    queue_power: float | None = Field(default=None, gt=0, le=100, allow_inf_nan=False)
     # Overrides the adapter's declared global request rate (per second; on a generic ccxt venue in ccxt
     # cost units, each request at its endpoint's cost). Default: the adapter's (ccxt's rateLimit). At least
     # MIN_RATE_PER_S.
@@ -445,6 +453,31 @@ class VenueSection(_Section):
         it trades: ``runtime/preflight.py`` holds the two together)."""
         market = self.markets.get(symbol)
         return market.kind if market is not None and market.kind is not None else "spot"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _power_by_default(cls, data: Any) -> Any:
+        """The power model's exponent, written out when not given, so the stored config says which it was."""
+        if isinstance(data, dict) and data.get("queue_model") == "power" and data.get("queue_power") is None:
+            return {**data, "queue_power": DEFAULT_QUEUE_POWER}
+        return data
+
+    @field_validator("queue_model")
+    @classmethod
+    def _simulated_queue(cls, value: str, info: Any) -> str:
+        if value != "conservative" and info.data.get("kind") == "live":
+            raise ValueError("a live venue's queue is the venue's own; queue_model is a simulated venue's "
+                             "(kind paper or sandbox)")
+        return value
+
+    @field_validator("queue_power")
+    @classmethod
+    def _power_model_only(cls, value: float | None, info: Any) -> float | None:
+        model = info.data.get("queue_model")
+        if value is not None and model is not None and model != "power":
+            raise ValueError(f'queue_power is the power model\'s exponent; queue_model is "{model}" '
+                             '(set queue_model = "power", or remove queue_power)')
+        return value
 
     @field_validator("latency_profile")
     @classmethod

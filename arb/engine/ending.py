@@ -39,10 +39,11 @@ def run_summary(sessions: Any, run_id: int, marks: Mapping[tuple[str, str], Deci
                 books: Mapping[tuple[str, str], EndBook], *, funnel: Funnel,
                 hot_path: LatencyRecorder, stop_reason: str | None, incidents: Sequence[Incident],
                 state: RunState, handled: Mapping[str, Any], market_trades: int | None,
-                ) -> dict[str, Any]:
+                queue_models: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The run's summary: its funnel, the stored totals valued at ``marks`` (``runtime/summary.py``), its
     decision latency, why it stopped, its incidents and what was handled underneath (``handled``);
-    ``market_trades`` (a simulation's) says which rule filled resting orders."""
+    ``market_trades`` (a simulation's) says which rule filled resting orders, and ``queue_models`` (venue ->
+    model) under which assumption."""
     from arb.runtime.summary import run_totals
 
     with sessions() as s:
@@ -57,6 +58,7 @@ def run_summary(sessions: Any, run_id: int, marks: Mapping[tuple[str, str], Deci
         **handled,
         # Which rule filled resting orders (arb/venues/sim/matching.py): a simulation's, said once.
         **({"market_trades": market_trades} if market_trades is not None else {}),
+        **({"queue_models": dict(queue_models)} if queue_models is not None else {}),
     }
 
 

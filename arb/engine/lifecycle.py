@@ -466,7 +466,9 @@ class Engine:
                            hot_path=self.hot_path,
                            stop_reason=self.stop_reason(), incidents=self.incidents_log.incidents,
                            state=self.state, handled=self.incidents(),
-                           market_trades=(feeds.market_trades if feeds is not None else 0) if self.simulated else None)
+                           market_trades=(feeds.market_trades if feeds is not None else 0) if self.simulated else None,
+                           queue_models=self.venues.queue_models() if self.simulated and self.venues is not None
+                           else None)
 
     def stop_reason(self) -> str | None:
         """Why trading stopped: what stopped the run (a halt, a signal, an error), else an incident still open

@@ -207,7 +207,8 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
         lines.append(f"FILL CONFLICTS          {summary['fill_conflicts']} (see the fill_conflicts table)")
     if "market_trades" in summary:  # a simulation: the rule its resting orders filled by
         trades = summary["market_trades"]
-        lines.append(f"resting orders          queue rule on {trades} recorded trades" if trades else
+        lines.append(f"resting orders          queue rule on {trades} recorded trades{_queue_models(summary)}"
+                     if trades else
                      "resting orders          fill only when the book crosses them (the capture has no trades)")
     lines += _incident_lines(summary)
     for venue, lat in summary["venue_latency_ms"].items():
@@ -221,6 +222,17 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
     if summary.get("stop_reason"):
         lines.append(f"stopped: {summary['stop_reason']}")
     return "\n".join(lines)
+
+
+def _queue_models(summary: dict[str, Any]) -> str:
+    """``, queue model conservative`` (every venue's), or each venue's: ``, queue models spot power n=2, perp
+    conservative`` (``arb/venues/sim/queue.py``); nothing for a summary stored before there were models."""
+    models = summary.get("queue_models") or {}
+    if not models:
+        return ""
+    if len(set(models.values())) == 1:
+        return f", queue model {next(iter(models.values()))}"
+    return ", queue models " + ", ".join(f"{venue} {model}" for venue, model in models.items())
 
 
 def _holdings_lines(h: dict[str, Any], precision: Precision, *, simulated: bool) -> list[str]:

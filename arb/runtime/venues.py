@@ -50,6 +50,8 @@ from arb.venues.paper.venue import ACCOUNT, EPOCH, MS, PaperConfig, PaperVenue
 from arb.venues.registry import order_budget, ref_for
 from arb.venues.renamed import RenamedVenue
 from arb.venues.sim.book import CrossedBook
+from arb.venues.sim.orders import SimMarket
+from arb.venues.sim.queue import QueueModel
 from arb.venues.throttle import OrderBudget
 
 
@@ -65,6 +67,8 @@ class SimulatedMarket:
     on_funding: Callable[[str, Decimal, Decimal, int, int], object] = lambda *_: None
     # The markets whose book the venue's matcher found crossed after an event (market id -> where; none, normally).
     crossed: Callable[[], Mapping[str, CrossedBook]] = dict
+    # Its matcher's queue model (``arb/venues/sim/queue.py``), as the run's summary says it.
+    queue: str = "conservative"
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,11 @@ class VenueSet:
                 out[name] = found
         return out
 
+    def queue_models(self) -> dict[str, str]:
+        """Each simulated venue's queue model (venue -> ``conservative``, ``power n=2``, ``log``): what the run's
+        summary says its resting orders were matched by."""
+        return {name: market.queue for name, market in sorted(self.markets.items())}
+
     def fee_mode(self, config: Config, venue: str) -> FeeMode:
         """How a taker buy pays its fee there: ``buy_fee_in`` on a spot venue; in the settle currency, on top
         of the notional, on a perpetual's (a venue is one kind of account: ``config/load.py``)."""
@@ -231,7 +240,7 @@ async def open_venues(
                     out.markets[name] = SimulatedMarket({s: names.market(s) for s in names.symbols},
                                                         paper.on_book, paper.on_trade,
                                                         functools.partial(out.pay_funding, name, paper, names),
-                                                        paper.crossed_books)
+                                                        paper.crossed_books, _queue_of(paper.matcher.markets))
                 venue = _latent(config, name, paper, out.arrival)
             else:
                 # A venue that cannot be reached (no network, an external sandbox that is down) is one arb
@@ -354,7 +363,12 @@ def _sandbox_market(link: SandboxLink) -> SimulatedMarket:
                                                                                           aggressor),
                            lambda market, mark, rate, funding_ts, _ms: sandbox.push_funding(market, mark, rate,
                                                                                             funding_ts),
-                           lambda: sandbox.engine.matcher.crossed)
+                           lambda: sandbox.engine.matcher.crossed, _queue_of(sandbox.engine.matcher.markets))
+
+
+def _queue_of(markets: Mapping[str, SimMarket]) -> str:
+    """A simulated venue's queue model as its markets have it (one per venue: ``[venues.<name>] queue_model``)."""
+    return ", ".join(sorted({str(m.queue) for m in markets.values()})) or "conservative"
 
 
 def _latent(config: Config, name: str, venue: Venue, arrival: MarketArrival | None) -> Venue:
@@ -381,7 +395,8 @@ def _paper(config: Config, name: str, books: BookStore, clock: WallClock | Marke
     rules = {names.market(s): rules_from_config(name, names.market(s), section.markets[s], section.market_kind(s))
              for s in names.symbols}
     paper_config = PaperConfig(fee_rate=section.taker_fee, buy_fee_in=section.buy_fee_in,
-                               maker_fee_rate=section.maker_fee, leverage=section.leverage)
+                               maker_fee_rate=section.maker_fee, leverage=section.leverage,
+                               queue=QueueModel(section.queue_model, section.queue_power))
     return PaperVenue(
         name,
         {names.market(s): books.book(name, s) for s in names.symbols} if mirror else None,

@@ -84,8 +84,9 @@ async def test_the_summary_names_the_rule_resting_orders_fill_by(tmp_path: Path,
     result = await Engine(load_config(path), db_url=f"sqlite:///{tmp_path / 'rule.db'}",
                           install_signal_handlers=False).run()
     assert result.summary["market_trades"] == trades
+    assert result.summary["queue_models"] == {"gate": "conservative", "htx": "conservative"}  # the default
     line = next(x for x in render_summary(result.summary).splitlines() if x.startswith("resting orders"))
-    assert line.endswith(f"queue rule on {trades} recorded trades" if trades else
+    assert line.endswith(f"queue rule on {trades} recorded trades, queue model conservative" if trades else
                          "fill only when the book crosses them (the capture has no trades)")
 
 

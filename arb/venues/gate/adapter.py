@@ -82,6 +82,7 @@ def sandbox_pairs(config: Config, name: str) -> list[PairSpec]:
     (``market_names``): its fees and market rules, as the in-process sandbox lists them and
     ``arb sandbox --config`` starts an external one."""
     from arb.venues.gate.sandbox import PairSpec
+    from arb.venues.sim.queue import QueueModel
 
     section = config.venues[name]
     names = config.venue_markets(name)
@@ -95,7 +96,8 @@ def sandbox_pairs(config: Config, name: str) -> list[PairSpec]:
                               amount_precision=sandbox_decimals(market.amount_step),
                               min_base_amount=market.min_amount, min_quote_amount=market.min_notional,
                               taker_fee=section.taker_fee,
-                              maker_fee=section.taker_fee if section.maker_fee is None else section.maker_fee))
+                              maker_fee=section.taker_fee if section.maker_fee is None else section.maker_fee,
+                              queue=QueueModel(section.queue_model, section.queue_power)))
     return specs
 
 
@@ -104,6 +106,7 @@ def sandbox_contracts(config: Config, name: str) -> list[ContractSpec]:
     is the market's ``amount_step`` of base, its minimum order ``min_amount``; the venue's fees, leverage and
     maintenance margin rate."""
     from arb.venues.gate.sandbox.contracts import ContractSpec
+    from arb.venues.sim.queue import QueueModel
 
     section = config.venues[name]
     names = config.venue_markets(name)
@@ -118,7 +121,8 @@ def sandbox_contracts(config: Config, name: str) -> list[ContractSpec]:
                                   order_size_min=max(1, int(market.min_amount / market.amount_step)),
                                   taker_fee=section.taker_fee,
                                   maker_fee=section.taker_fee if section.maker_fee is None else section.maker_fee,
-                                  leverage=section.leverage, maintenance_rate=section.maintenance_margin))
+                                  leverage=section.leverage, maintenance_rate=section.maintenance_margin,
+                                  queue=QueueModel(section.queue_model, section.queue_power)))
     return specs
 
 

@@ -41,6 +41,7 @@ from arb.errors import InsufficientFunds, InvalidOrder, OrderNotFound
 from arb.venues.sim.book import CrossedBook
 from arb.venues.sim.matching import Event, Matcher, RawLevel, Refusal, Refused, TradeEvent
 from arb.venues.sim.orders import FundingPayment, SimMarket, SimOrder, SimTrade
+from arb.venues.sim.queue import QueueModel
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -65,6 +66,7 @@ class PaperConfig:
     buy_fee_in: BuyFeeIn = "base"  # the asset a buy's fee is taken from; a sell always pays in quote
     maker_fee_rate: Decimal | None = None  # a resting order's fill; negative for a rebate; None: the taker fee
     leverage: Decimal = Decimal(1)  # a perpetual's margin: its value / leverage (arb/margin.py)
+    queue: QueueModel = QueueModel()  # whether a cancel at a resting order's level was ahead of it
 
     def __post_init__(self) -> None:
         if self.buy_fee_in not in ("base", "quote"):
@@ -77,7 +79,7 @@ def sim_market(rules: MarketRules, config: PaperConfig) -> SimMarket:
     return SimMarket(rules.symbol, sym.base, sym.quote, rules.price_step, rules.amount_step, rules.min_amount,
                      rules.min_notional, config.fee_rate, maker_fee, config.buy_fee_in,
                      linear=rules.kind is MarketKind.LINEAR_PERPETUAL, leverage=config.leverage,
-                     contract_size=rules.contract_size)
+                     contract_size=rules.contract_size, queue=config.queue)
 
 
 class PaperVenue:

@@ -22,9 +22,13 @@ The rules, one set for every venue:
   comes out of the wallet: there is no base to hold or receive.
 - **Resting orders** (the queue rule). A resting order joins the queue at its price behind the displayed
   size there (``queue_ahead``; nothing ahead when its price is not a level of its side). What is ahead only
-  ever shrinks: by trades printed at its price (they take the queue first), and to the level's new size
-  when a book event makes the level smaller (cancels are assumed to be ahead of it: the conservative
-  reading). It fills as maker, at its own price (maker fee):
+  ever shrinks, and is never more than the level shows: by trades printed at its price (they take the queue
+  first), and by the part of a cancel at its level (the level smaller by more than its prints) that the
+  market's queue model puts ahead of it (``SimMarket.queue``, :mod:`arb.venues.sim.queue`): under
+  ``conservative``, the default, none that could have been behind it, so ``queue_ahead`` only falls to the
+  level's new size (hftbacktest's risk-averse model: the fewest fills); under ``power`` and ``log``, the
+  share hftbacktest's ``ProbQueueModel`` gives the cancel ahead of it, by what is ahead of the order and
+  behind it. It fills as maker, at its own price (maker fee):
   - by a trade at its price, with what the trade leaves after the queue ahead;
   - by a trade through its price (a sell printed below a resting buy), up to the trade's amount
   (a print's amount is shared: orders at better prices first, then by time; one print never fills more
@@ -179,8 +183,7 @@ class Matcher:
         elif time_in_force in ("ioc", "fok"):
             self._finish(order, "cancelled", "ioc", now_ms, events)
         else:
-            levels = book.bids if side == "buy" else book.asks
-            order.queue_ahead = levels.get(price, ZERO)
+            order.queue_ahead = _shown(book, order)
             self._resting[market.id].append(order)
         return order, events
 
@@ -233,8 +236,7 @@ class Matcher:
         if order.left == 0:
             self._finish(order, "closed", "filled", now_ms, events)
         else:
-            levels = book.bids if order.side == "buy" else book.asks
-            order.queue_ahead = levels.get(new_price, ZERO)
+            order.queue_ahead, order.queue_traded = _shown(book, order), ZERO
             resting.append(order)  # last at its new price, our own orders there included
         return events
 
@@ -254,12 +256,16 @@ class Matcher:
             waiting.append((kind, bids, asks, now_ms))
             return []
         book = self.book(market_id)
+        resting = self._resting[market_id]
+        before = [_shown(book, order) for order in resting]
         update = self._apply(book, kind, bids, asks, now_ms)
         events: list[Event] = [update] if update else []
-        resting = self._resting[market_id]
-        for order in list(resting):
-            levels = book.bids if order.side == "buy" else book.asks
-            shown = levels.get(order.price, ZERO)
+        for order, was in zip(list(resting), before, strict=True):
+            shown = _shown(book, order)
+            if shown != was:  # its level changed: the market's queue model says how far it moved up
+                order.queue_ahead = order.market.queue.ahead_after(order.queue_ahead, was, shown, order.queue_traded,
+                                                                   order.market.amount_step)
+                order.queue_traded = ZERO
             if shown < order.queue_ahead:
                 order.queue_ahead = shown
             if _crossing(book, order.side, order.price):
@@ -282,6 +288,9 @@ class Matcher:
         reached = [o for o in resting if o.side == side and (o.price >= price if side == "buy" else o.price <= price)]
         # Price, then time: the resting list is in time order (an amended price goes last), and the sort is stable.
         reached.sort(key=lambda o: -o.price if side == "buy" else o.price)
+        for order in reached:
+            if order.price == price:  # the whole print left the level, whoever it filled here
+                order.queue_traded += amount
         left = amount
         for order in reached:
             if left <= 0:
@@ -468,6 +477,11 @@ def _holds(market: SimMarket, side: str, amount: Decimal, price: Decimal) -> Dec
 def _fee_on_top(market: SimMarket) -> Decimal:
     """What a buy locks per unit of notional beyond it: the larger fee rate, when a buy's fee is paid in quote."""
     return max(market.taker_fee, market.maker_fee, ZERO) if market.buy_fee_in == "quote" else ZERO
+
+
+def _shown(book: Book, order: SimOrder) -> Decimal:
+    """The size the book shows at ``order``'s price on its side."""
+    return (book.bids if order.side == "buy" else book.asks).get(order.price, ZERO)
 
 
 def _crossing(book: Book, side: str, price: Decimal) -> bool:

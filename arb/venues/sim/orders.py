@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from arb.venues.sim.queue import QueueModel
+
 ZERO = Decimal(0)
 BuyFeeIn = Literal["base", "quote"]
 Role = Literal["taker", "maker"]
@@ -38,6 +40,8 @@ class SimMarket:
     linear: bool = False
     leverage: Decimal = Decimal(1)
     contract_size: Decimal | None = None
+    # Whether a cancel at a resting order's level was ahead of it (``arb/venues/sim/queue.py``): the venue's.
+    queue: QueueModel = QueueModel()
 
     @property
     def perpetual(self) -> bool:
@@ -93,6 +97,9 @@ class SimOrder:
     # Resting only: how much displayed size at its price is ahead of it in the venue's queue (the queue rule,
     # ``arb/venues/sim/matching.py``).
     queue_ahead: Decimal = ZERO
+    # What was printed at its price since its level last changed: the prints moved it up already, and the
+    # level shows them only at its next change (the market's queue model, ``arb/venues/sim/queue.py``).
+    queue_traded: Decimal = ZERO
 
     @property
     def left(self) -> Decimal:

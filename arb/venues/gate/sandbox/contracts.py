@@ -19,6 +19,7 @@ from typing import Any
 from arb.margin import PositionState, account_margin
 from arb.venues.gate.sandbox.orders import fmt
 from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
+from arb.venues.sim.queue import QueueModel
 
 ZERO = Decimal(0)
 SETTLE = "usdt"
@@ -53,6 +54,7 @@ class ContractSpec:
     maker_fee: Decimal = Decimal("0.0002")
     leverage: Decimal = Decimal(1)
     maintenance_rate: Decimal = Decimal("0.005")
+    queue: QueueModel = QueueModel()  # the simulation's assumption (arb/venues/sim/queue.py): Gate lists none
 
     @property
     def base(self) -> str:
@@ -71,7 +73,7 @@ class ContractSpec:
         """The matcher's linear market: one amount step per contract, every fee in the settle currency."""
         return SimMarket(market_id(self.name), self.base, self.quote, self.price_step, self.quanto_multiplier,
                          self.order_size_min * self.quanto_multiplier, ZERO, self.taker_fee, self.maker_fee,
-                         "quote", linear=True, leverage=self.leverage)
+                         "quote", linear=True, leverage=self.leverage, queue=self.queue)
 
     def contracts(self, base: Decimal) -> Decimal:
         return base / self.quanto_multiplier

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
+from arb.venues.sim.queue import QueueModel
 
 ZERO = Decimal(0)
 
@@ -36,13 +37,14 @@ class PairSpec:
     min_quote_amount: Decimal = Decimal(1)
     taker_fee: Decimal = Decimal("0.002")  # rates, 0.002 == 0.2 %
     maker_fee: Decimal = Decimal("0.002")
+    queue: QueueModel = QueueModel()  # the simulation's assumption (arb/venues/sim/queue.py): Gate lists none
 
     @property
     def market(self) -> SimMarket:
         """The market the matcher trades: Gate's precisions as steps, a buy's fee taken in base."""
         return SimMarket(self.id, self.base, self.quote, Decimal(1).scaleb(-self.precision),
                          Decimal(1).scaleb(-self.amount_precision), self.min_base_amount, self.min_quote_amount,
-                         self.taker_fee, self.maker_fee, "base")
+                         self.taker_fee, self.maker_fee, "base", queue=self.queue)
 
     @property
     def base(self) -> str:
