@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("arb.commands.report", "print a run's funnel, PnL, fill ratios, latency and inventory"),
     "trades": ("arb.commands.trades", "list a run's executed opportunities: time, route, size, expected and realized PnL, outcome"),
     "balances": ("arb.commands.balances", "print a run's start and end balances and their change, per venue and asset"),
+    "latency": ("arb.commands.latency", "write a run's order latency as a latency profile a simulated venue can name"),
     "sweep": ("arb.commands.sweep", "replay a grid of parameters (fees, edge, latency, leg policy, captures) on a dask cluster"),
     "dashboard": ("arb.commands.dashboard", "serve the web dashboard of a stored run on loopback"),
 }

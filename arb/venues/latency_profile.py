@@ -342,8 +342,10 @@ def write_profile(profile: LatencyProfile, path: Path) -> None:
     """``profile`` as JSON in ``path``, through a partial file beside it that becomes ``path`` only once
     written in full (a reader never sees half a profile); ``OSError`` as the system gives it."""
     partial = path.with_name(path.name + ".partial")
+    handle = partial.open("w", encoding="utf-8")  # refused (a directory, no permission): nothing was made
     try:
-        partial.write_text(json.dumps(profile.as_json(), indent=2) + "\n", encoding="utf-8")
+        with handle:
+            handle.write(json.dumps(profile.as_json(), indent=2) + "\n")
         partial.replace(path)
     except BaseException:
         partial.unlink(missing_ok=True)
