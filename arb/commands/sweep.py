@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "default) or as one run replaying its files in order as one market timeline (timeline)")
     parser.add_argument("--fee", help="every venue's taker_fee, e.g. 0.0001,0.0003")
     parser.add_argument("--latency-ms", help="every venue's latency_ms, e.g. 0,50")
+    parser.add_argument("--queue-model", help="every simulated venue's queue_model: conservative, power, log")
     parser.add_argument("--min-edge-bps", help="[detection] min_edge_bps, e.g. 0,0.5")
     parser.add_argument("--leg-policy", help="[execution] leg_policy: unwind, complete, halt")
     parser.add_argument("--min-profit-bps", help="every maker symbol's min_profit_bps, e.g. 0.5,1,2")

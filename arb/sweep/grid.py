@@ -6,6 +6,8 @@ A grid maps a key to the values it takes; its product is the set of replays (``p
   in it) or a glob, each in name order (``arb/marketdata/timeline.py``);
 - ``fee``: every venue's ``taker_fee``;
 - ``latency_ms``: every venue's ``latency_ms`` (each a simulated venue of the kind its config gives it);
+- ``queue_model``: every simulated venue's (paper, sandbox) ``queue_model``: ``conservative``, ``power`` (at
+  the venue's ``queue_power``, default 2) or ``log`` (``arb/venues/sim/queue.py``);
 - ``min_edge_bps``: ``[detection] min_edge_bps``;
 - ``leg_policy``: ``[execution] leg_policy``;
 - ``min_profit_bps``, ``quote_size``: every maker symbol's ``[symbols.X.maker]`` value of that name (a config
@@ -42,8 +44,10 @@ from arb.errors import ConfigError, UsageError
 from arb.marketdata.timeline import capture_files
 from arb.runtime.preflight import check_maker_routes
 
-KEYS = ("capture", "fee", "latency_ms", "min_edge_bps", "leg_policy", "min_profit_bps", "quote_size")
+KEYS = ("capture", "fee", "latency_ms", "queue_model", "min_edge_bps", "leg_policy", "min_profit_bps",
+        "quote_size")
 MAKER_KEYS = ("min_profit_bps", "quote_size")
+SIMULATED_KINDS = ("paper", "sandbox")  # the venues whose resting orders the matcher fills (queue_model)
 CAPTURES_AS = ("runs", "timeline")  # what a directory or glob of captures becomes: a run per file, or one run
 
 M = TypeVar("M", bound=BaseModel)
@@ -169,6 +173,13 @@ def _with(config: Config, key: str, value: str) -> Config:
         return dataclasses.replace(config, venues={n: _validated(v, taker_fee=value) for n, v in config.venues.items()})
     if key == "latency_ms":
         return dataclasses.replace(config, venues={n: _validated(v, latency_ms=value) for n, v in config.venues.items()})
+    if key == "queue_model":
+        simulated = [n for n, v in config.venues.items() if v.kind in SIMULATED_KINDS]
+        if not simulated:
+            raise UsageError(f"{key}: the config has no simulated venue (kind paper or sandbox) to vary it on")
+        # The power model's exponent stays the venue's where it has one; another model has none.
+        return dataclasses.replace(config, venues={n: _validated(v, queue_model=value, queue_power=(
+            v.queue_power if value == "power" else None)) if n in simulated else v for n, v in config.venues.items()})
     if key == "min_edge_bps":
         return dataclasses.replace(config, detection=_validated(config.detection, min_edge_bps=value))
     if key == "leg_policy":
@@ -185,7 +196,7 @@ def _with(config: Config, key: str, value: str) -> Config:
     raise KeyError(key)
 
 
-def _validated(section: M, **update: str) -> M:
+def _validated(section: M, **update: Any) -> M:
     """The section rebuilt with ``update`` through its own validators (``model_copy`` would skip them)."""
     return type(section).model_validate({**section.model_dump(), **update})
 
