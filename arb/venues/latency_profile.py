@@ -222,8 +222,17 @@ def parse_profile(raw: object) -> LatencyProfile:
         order=_trips(doc["order"], "order"),
         cancel=_trips(doc["cancel"], "cancel") if "cancel" in doc else None,
         feed=_distribution(doc["feed"], "feed") if "feed" in doc else None,
-        source=source,
+        source=_plain(source) if source is not None else None,
     )
+
+
+def _plain(node: Any) -> Any:
+    """``source`` as JSON writes it again (its numbers read as decimals become floats)."""
+    if isinstance(node, Decimal):
+        return float(node)
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    return [_plain(v) for v in node] if isinstance(node, list) else node
 
 
 def _no_constant(name: str) -> None:

@@ -101,10 +101,12 @@ class _Draw:
 
 
 def test_a_profile_file_round_trips_and_a_cancel_travels_as_an_order_without_its_own(tmp_path: Path) -> None:
-    profile = from_round_trips([D("10"), D("30")], {"run": 3, "split": "half"})
+    profile = from_round_trips([D("10"), D("30")], {"run": 3, "split": "half", "round_trip_ms": {"p50": 20.5}})
     path = tmp_path / "p.json"
     write_profile(profile, path)
     assert read_profile(path) == profile and not list(tmp_path.glob("*.partial"))
+    write_profile(read_profile(path), tmp_path / "again.json")  # a profile read writes as it was
+    assert (tmp_path / "again.json").read_text() == path.read_text()
     assert profile.trip(random.Random(1), "cancel") == profile.trip(random.Random(1), "order")
 
 
