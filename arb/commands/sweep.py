@@ -31,9 +31,9 @@ from arb.sweep.grid import (
     KEYS,
     MAX_POINTS,
     build_grid,
-    capture_label,
     parse_list,
     read_grid_file,
+    value_label,
 )
 from arb.sweep.results import PointTotals, point_totals
 from arb.sweep.run import SweepResult, run_sweep
@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "default) or as one run replaying its files in order as one market timeline (timeline)")
     parser.add_argument("--fee", help="every venue's taker_fee, e.g. 0.0001,0.0003")
     parser.add_argument("--latency-ms", help="every venue's latency_ms, e.g. 0,50")
+    parser.add_argument("--feed-latency-ms", help="every venue's feed_latency_ms, e.g. 0,20,100")
+    parser.add_argument("--latency-profile", help="every venue's latency_profile: profile files (`arb latency` "
+                        "writes them), e.g. profiles/gate.json,profiles/slow.json")
     parser.add_argument("--queue-model", help="every simulated venue's queue_model: conservative, power, log")
     parser.add_argument("--min-edge-bps", help="[detection] min_edge_bps, e.g. 0,0.5")
     parser.add_argument("--leg-policy", help="[execution] leg_policy: unwind, complete, halt")
@@ -167,7 +170,7 @@ def print_table(result: SweepResult, totals: dict[int, PointTotals], console: Co
     for name in ("run", *(MAKER_COLUMNS if quoted else ()), "executed", "expected", "realized"):
         table.add_column(name, justify="right", no_wrap=True)
     for p in result.points:
-        cells = [escape(printable(capture_label(v) if k == "capture" else v)) for k, v in p.point.items()]
+        cells = [escape(printable(value_label(k, v))) for k, v in p.point.items()]
         t = totals.get(p.run_id) if p.run_id is not None else None
         if t is None:
             cells += ["-", *(["-"] * len(MAKER_COLUMNS) if quoted else []), "failed", "-",
@@ -194,7 +197,7 @@ def point_rows(result: SweepResult, totals: dict[int, PointTotals]) -> list[dict
                   "adverse": format(m.adverse, "f")} if m is not None
                  else dict.fromkeys(("quotes", "quotes_filled", "hedges", "adverse"),
                                     None if t is None else 0)) if quoted else {}
-        rows.append({**{k: (capture_label(v) if k == "capture" else v) for k, v in p.point.items()},
+        rows.append({**{k: value_label(k, v) for k, v in p.point.items()},
                      "run_id": p.run_id, **maker, "executed": t.executed if t else None,
                      "expected": format(t.expected, "f") if t else None,
                      "realized": format(t.realized, "f") if t else None, "error": None if t else p.error})

@@ -6,6 +6,12 @@ A grid maps a key to the values it takes; its product is the set of replays (``p
   in it) or a glob, each in name order (``arb/marketdata/timeline.py``);
 - ``fee``: every venue's ``taker_fee``;
 - ``latency_ms``: every venue's ``latency_ms`` (each a simulated venue of the kind its config gives it);
+- ``feed_latency_ms``: every venue's ``feed_latency_ms``, how much later than the capture arb hears of its books;
+- ``latency_profile``: every venue's ``latency_profile``, a profile file (``arb/venues/latency_profile.py``;
+  relative to the grid file, or on the command line to the working directory), in place of its
+  ``latency_ms``, ``ack_latency_ms`` and ``latency_jitter_ms``; the table shows its file name. Not with
+  ``latency_ms`` (a venue's order latency is one or the other), nor a profile giving feed latency with
+  ``feed_latency_ms``; a config whose venue names a profile varies ``latency_profile``, not ``latency_ms``;
 - ``queue_model``: every simulated venue's (paper, sandbox) ``queue_model``: ``conservative``, ``power`` (at
   the venue's ``queue_power``, default 2) or ``log`` (``arb/venues/sim/queue.py``);
 - ``min_edge_bps``: ``[detection] min_edge_bps``;
@@ -43,10 +49,14 @@ from arb.config.files import BUNDLED_PREFIX, bundled_captures, resolve_capture
 from arb.errors import ConfigError, UsageError
 from arb.marketdata.timeline import capture_files
 from arb.runtime.preflight import check_maker_routes
+from arb.venues.latency_profile import venue_profile
 
-KEYS = ("capture", "fee", "latency_ms", "queue_model", "min_edge_bps", "leg_policy", "min_profit_bps",
-        "quote_size")
+KEYS = ("capture", "fee", "latency_ms", "feed_latency_ms", "latency_profile", "queue_model",
+        "min_edge_bps", "leg_policy", "min_profit_bps", "quote_size")
 MAKER_KEYS = ("min_profit_bps", "quote_size")
+PATH_KEYS = ("capture", "latency_profile")  # files: relative to the grid file, held resolved
+# What a venue's order latency is when the grid gives it a profile: the profile's, and nothing else.
+_PROFILE_REPLACES = {"latency_ms": 0, "ack_latency_ms": None, "latency_jitter_ms": 0}
 SIMULATED_KINDS = ("paper", "sandbox")  # the venues whose resting orders the matcher fills (queue_model)
 CAPTURES_AS = ("runs", "timeline")  # what a directory or glob of captures becomes: a run per file, or one run
 
@@ -83,7 +93,8 @@ class Grid:
 
 
 def read_grid_file(path: Path) -> dict[str, list[str]]:
-    """``GRID.toml``: top-level ``key = [values]`` (or one value). Relative captures are relative to it."""
+    """``GRID.toml``: top-level ``key = [values]`` (or one value). Relative captures and latency profiles are
+    relative to it."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except FileNotFoundError:
@@ -96,7 +107,7 @@ def read_grid_file(path: Path) -> dict[str, list[str]]:
         if not all(isinstance(v, (str, int, Decimal)) and not isinstance(v, bool) for v in items):
             raise UsageError(f"{path}: {key}: values must be strings or numbers (got {value!r})")
         texts = [str(v) for v in items]
-        if key == "capture":
+        if key in PATH_KEYS:
             texts = [t if t.startswith(BUNDLED_PREFIX) or Path(t).is_absolute() else str(path.parent / t)
                      for t in texts]
         out[key] = texts
@@ -134,7 +145,8 @@ def build_grid(base: Config, raw: Mapping[str, Sequence[str]], *, source: str = 
             continue
         if not given or any(v == "" for v in given):
             raise UsageError(f"{source}: {key}: an empty value (got {_shown(given)!r})")
-        lists[key] = _captures(given, source, as_timeline) if key == "capture" else given
+        lists[key] = (_captures(given, source, as_timeline) if key == "capture"
+                      else [str(Path(v).resolve()) for v in given] if key == "latency_profile" else given)
         shown[key] = given
     size = math.prod(len(v) for v in lists.values())
     if max_points is not None and size > max_points:
@@ -147,7 +159,22 @@ def build_grid(base: Config, raw: Mapping[str, Sequence[str]], *, source: str = 
         if len(set(checked)) != len(checked):
             raise UsageError(f"{source}: {key}: a value is listed twice (got {_shown(shown[key])!r})")
         values[key] = tuple(checked)
+    _check_latency_keys(base, values, source)
     return Grid(values, captures_as[0])
+
+
+def _check_latency_keys(base: Config, values: Mapping[str, Sequence[str]], source: str) -> None:
+    """Two latency keys that would set one thing twice at every point: refused in one line."""
+    profiles = values.get("latency_profile", ())
+    if profiles and "latency_ms" in values:
+        raise UsageError(f"{source}: latency_ms and latency_profile: a profile gives every venue's order latency "
+                         "in place of latency_ms; vary one of them")
+    if profiles and "feed_latency_ms" in values:
+        for value in profiles:
+            config = _with(base, "latency_profile", value)
+            if any((p := venue_profile(config, n)) is not None and p.feed is not None for n in config.venues):
+                raise UsageError(f"{source}: feed_latency_ms and latency_profile: {Path(value).name} gives feed "
+                                 "latency, which feed_latency_ms would set too; vary one of them")
 
 
 def _shown(values: Sequence[str], limit: int = 10) -> str:
@@ -173,6 +200,12 @@ def _with(config: Config, key: str, value: str) -> Config:
         return dataclasses.replace(config, venues={n: _validated(v, taker_fee=value) for n, v in config.venues.items()})
     if key == "latency_ms":
         return dataclasses.replace(config, venues={n: _validated(v, latency_ms=value) for n, v in config.venues.items()})
+    if key == "feed_latency_ms":
+        return dataclasses.replace(config, venues={n: _validated(v, feed_latency_ms=value)
+                                                   for n, v in config.venues.items()})
+    if key == "latency_profile":
+        return dataclasses.replace(config, venues={n: _validated(v, **_PROFILE_REPLACES, latency_profile=value)
+                                                   for n, v in config.venues.items()})
     if key == "queue_model":
         simulated = [n for n, v in config.venues.items() if v.kind in SIMULATED_KINDS]
         if not simulated:
@@ -206,6 +239,9 @@ def _checked(base: Config, key: str, value: str, source: str) -> str:
         config = _with(base, key, value)
         if key in MAKER_KEYS:  # a quote size off a venue's step is refused as the run would refuse it
             check_maker_routes(config, source)
+        if key in ("latency_profile", "feed_latency_ms"):  # the file read as the run reads it (preflight)
+            for name in config.venues:
+                venue_profile(config, name)
     except UsageError as exc:
         raise UsageError(f"{source}: {exc}") from None
     except ConfigError as exc:
@@ -235,6 +271,14 @@ def capture_label(value: str) -> str:
     return path.name if path.is_file() else "/".join(path.parts[-2:])
 
 
+def value_label(key: str, value: str) -> str:
+    """A grid value as the table shows it: a capture as :func:`capture_label` does, a latency profile by its
+    file name, anything else as it is."""
+    if key == "capture":
+        return capture_label(value)
+    return Path(value).name if key == "latency_profile" else value
+
+
 def describe(point: Mapping[str, Any]) -> str:
-    """``fee=0.0001 min_edge_bps=0.5 capture=a.jsonl.gz`` (captures as :func:`capture_label` shows them)."""
-    return " ".join(f"{k}={capture_label(v) if k == 'capture' else v}" for k, v in point.items())
+    """``fee=0.0001 min_edge_bps=0.5 capture=a.jsonl.gz`` (files as :func:`value_label` shows them)."""
+    return " ".join(f"{k}={value_label(k, v)}" for k, v in point.items())
