@@ -40,6 +40,11 @@ def run_check(args: argparse.Namespace) -> int:
     # working directory, and the one to create is the one printed here.
     watched = f"watched at {config.kill_switch_path()}"
     notes["risk.kill_switch_file"] = "; ".join(filter(None, (notes.get("risk.kill_switch_file"), watched)))
+    for venue in config.venues:  # a relative profile is the config's directory's, as the kill switch is
+        path = config.latency_profile_path(venue)
+        if path is not None:
+            key = f"venues.{venue}.latency_profile"
+            notes[key] = "; ".join(filter(None, (notes.get(key), f"read from {path.resolve()}")))
     effective = config.snapshot()
     for venue, section in effective["venues"].items():
         # Credentials are never a config key (they come from the environment): said as a comment on the

@@ -14,6 +14,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
+from arb.cli import main
 from arb.config import load_config
 from arb.domain.market import MarketRules, Side
 from arb.domain.venue import OrderRequest
@@ -204,11 +205,17 @@ def _config(tmp_path: Path, venue_lines: str, profile: object | None = None) -> 
         'kill_switch_file = "arb.kill"': f'kill_switch_file = "{tmp_path / "arb.kill"}"'})
 
 
-def test_a_venue_names_its_profile_beside_the_config(tmp_path: Path) -> None:
-    config = load_config(_config(tmp_path, 'latency_profile = "profiles/gate.json"', {"order": GOOD_ORDER}))
+def test_a_venue_names_its_profile_beside_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = _config(tmp_path, 'latency_profile = "profiles/gate.json"', {"order": GOOD_ORDER})
+    config = load_config(path)
     assert config.latency_profile_path("gate") == tmp_path / "profiles" / "gate.json"
     assert config.latency_profile_path("htx") is None
     preflight(config, ports=False)
+    monkeypatch.chdir(tmp_path.parent)  # wherever it is started from: the file beside the config
+    assert main(["config", "check", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert f'latency_profile = "profiles/gate.json"  # read from {tmp_path / "profiles" / "gate.json"}' in said
 
 
 @pytest.mark.parametrize("other", ["latency_ms = 20", "ack_latency_ms = 5", "latency_jitter_ms = 3"])
