@@ -43,7 +43,7 @@ import math
 import random
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from statistics import NormalDist
@@ -95,9 +95,13 @@ class Empirical:
     """Quantiles ``(p, ms)``, ``p`` rising from 0 to 1, ``ms`` never falling."""
 
     quantiles: tuple[tuple[float, float], ...]
+    _ps: tuple[float, ...] = field(init=False, repr=False, compare=False)  # the p column, for bisect
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ps", tuple(p for p, _ in self.quantiles))
 
     def at(self, u: float) -> float:
-        ps = [p for p, _ in self.quantiles]
+        ps = self._ps
         i = min(max(bisect_right(ps, u) - 1, 0), len(ps) - 2)
         (p0, lo), (p1, hi) = self.quantiles[i], self.quantiles[i + 1]
         return lo + (hi - lo) * (min(max(u, p0), p1) - p0) / (p1 - p0)
