@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "balances": ("arb.commands.balances", "print a run's start and end balances and their change, per venue and asset"),
     "latency": ("arb.commands.latency", "write a run's order latency as a latency profile a simulated venue can name"),
     "sweep": ("arb.commands.sweep", "replay a grid of parameters (fees, edge, latency, leg policy, captures) on a dask cluster"),
+    "optimize": ("arb.commands.optimize", "search parameter ranges with Optuna, fitted on one capture file and scored on the next"),
     "dashboard": ("arb.commands.dashboard", "serve the web dashboard of a stored run on loopback"),
 }
 COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))

@@ -7,6 +7,7 @@ exit status 2, never an exception deeper down (an ``OverflowError`` from the dat
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from arb.config.files import BUNDLED_PREFIX, bundled_captures, resolve_capture
@@ -40,6 +41,14 @@ def _integer(text: str, what: str, low: int, high: int) -> int:
 def count(text: str) -> int:
     """How many rows to show: 1 to 1,000,000."""
     return _integer(text, "row count", 1, 1_000_000)
+
+
+def bounded(what: str, low: int, high: int) -> Callable[[str], int]:
+    """A converter for an integer from ``low`` to ``high`` (``arb optimize --trials``, ``--seed``)."""
+    def convert(text: str) -> int:
+        return _integer(text, what, low, high)
+
+    return convert
 
 
 def capture_argument(text: str) -> Path:
