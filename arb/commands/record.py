@@ -43,9 +43,9 @@ def register(subparsers: Any) -> None:
                      help="give up (exit 1, no file) when no venue has delivered a book by then (default: 30)")
     rec.add_argument("--depth", type=int, default=20, help="levels per side kept in the recorded books (default: 20)")
     rec.add_argument("--market", action="append", default=[], metavar="VENUE:SYMBOL=NAME",
-                     help="VENUE names SYMBOL's market NAME (e.g. htx:LINK/USDT=LNK/USDT; a Gate USDT perpetual: "
-                          "gate:ETH/USDT=ETH/USDT:USDT): subscribed as NAME, recorded as SYMBOL, as a config's "
-                          "market_names does; repeatable")
+                     help="VENUE names SYMBOL's market NAME (e.g. htx:LINK/USDT=LNK/USDT; a USDT perpetual "
+                          "as ccxt names a contract: VENUE:ETH/USDT=ETH/USDT:USDT): subscribed as NAME, recorded "
+                          "as SYMBOL, as a config's market_names does; repeatable")
     rec.add_argument("--endpoint", action="append", default=[], metavar="VENUE=REST_URL,WS_URL",
                      help="connect VENUE's feed to these URLs instead of the venue's servers (a sandbox or a "
                           "proxy); for venues with their own adapter; repeatable")

@@ -67,11 +67,12 @@ def build_config(args: argparse.Namespace) -> Any:
     return _built(args)[0]
 
 
-def _built(args: argparse.Namespace) -> tuple[Any, list[str]]:
-    """The sandbox's configuration and the config's venues it serves (the command line's: ``gate``)."""
+def _built(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
+    """The sandbox's configuration and the config's venues it serves (None from the command line: the
+    adapter's own venue)."""
     if args.config is not None:
         return from_arb_config(args)
-    return _command().from_arguments(args), ["gate"]
+    return _command().from_arguments(args), None
 
 
 def run(args: argparse.Namespace) -> int:

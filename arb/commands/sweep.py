@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--latency-ms", help="every venue's latency_ms, e.g. 0,50")
     parser.add_argument("--feed-latency-ms", help="every venue's feed_latency_ms, e.g. 0,20,100")
     parser.add_argument("--latency-profile", help="every venue's latency_profile: profile files (`arb latency` "
-                        "writes them), e.g. profiles/gate.json,profiles/slow.json")
+                        "writes them), e.g. profiles/fast.json,profiles/slow.json")
     parser.add_argument("--queue-model", help="every simulated venue's queue_model: conservative, power, log")
     parser.add_argument("--min-edge-bps", help="[detection] min_edge_bps, e.g. 0,0.5")
     parser.add_argument("--leg-policy", help="[execution] leg_policy: unwind, complete, halt")

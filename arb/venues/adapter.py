@@ -120,9 +120,9 @@ class SandboxCommand(Protocol):
         ``args``: host, port and the sandbox's own options."""
         ...
 
-    def serve(self, config: Any, venues: Sequence[str]) -> int:
+    def serve(self, config: Any, venues: Sequence[str] | None) -> int:
         """Serve ``config``'s sandbox in the foreground until interrupted, telling how the arb ``venues`` it
-        serves sign in; the exit status."""
+        serves sign in (None: a venue named as the adapter is); the exit status."""
         ...
 
 

@@ -152,15 +152,15 @@ class SandboxCommand:
         return SandboxConfig(accounts=(_account(wallet(spot), wallet(futures)),), pairs=tuple(pairs), contracts=tuple(contracts), host=args.host,
                              port=args.port, feeds=(feed,))
 
-    def serve(self, config: SandboxConfig, venues: Sequence[str]) -> int:
+    def serve(self, config: SandboxConfig, venues: Sequence[str] | None) -> int:
         """Run the sandbox in the foreground until interrupted; says where it listens and how the engine's
-        ``venues`` sign in."""
+        ``venues`` sign in (None: a venue named ``gate``)."""
         from arb.venues.gate.sandbox.server import Sandbox  # here, not at the top: see arb/commands/run.py
 
         async def serve() -> None:
             async with Sandbox(config) as sb:
                 print(f"sandbox listening rest={sb.rest_url} ws={sb.ws_url}", flush=True)
-                print(_keys_line(venues), flush=True)
+                print(_keys_line(venues or ("gate",)), flush=True)
                 await asyncio.Event().wait()  # until interrupted
 
         asyncio.run(serve())
