@@ -34,7 +34,7 @@ from arb.runtime.logs import setup_logging
 from arb.store.db import display_url
 from arb.store.location import DB_URL_ENV, resolve_url
 from arb.sweep.cluster import start_worker_server
-from arb.sweep.grid import capture_label, parse_list
+from arb.sweep.grid import parse_list, value_label
 
 MAX_TRIALS = 10_000  # per fold: each trial is a whole replay
 MAX_SEED = 2**32 - 1  # numpy's RandomState (the sampler's) takes seeds below 2**32
@@ -131,7 +131,7 @@ def print_table(result: OptimizeResult, keys: list[str], db_url: str, console: C
         done = f"{len(fold.trials)}" + (f" ({failed} failed)" if failed else "")
         cells = [str(fold.number), _label(fold.train), _label(fold.test), fold.study, done,
                  f"#{best.number}" if best else "-"]
-        cells += [escape(printable(best.replay.point[k])) if best else "-" for k in keys]
+        cells += [escape(printable(value_label(k, best.replay.point[k]))) if best else "-" for k in keys]
         cells += _figures(best.replay if best else None, figures)
         cells += _figures(fold.out_of_sample, figures)
         table.add_row(*cells)
@@ -147,7 +147,7 @@ def print_table(result: OptimizeResult, keys: list[str], db_url: str, console: C
 
 
 def _label(capture: str) -> str:
-    return escape(printable(capture_label(capture)))
+    return escape(printable(value_label("capture", capture)))
 
 
 def _figures(replay: Replay | None, figures: list[str]) -> list[str]:

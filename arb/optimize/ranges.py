@@ -33,7 +33,7 @@ from typing import Any
 from arb.config import Config
 from arb.config.files import BUNDLED_PREFIX
 from arb.errors import UsageError
-from arb.sweep.grid import KEYS, Point, build_grid
+from arb.sweep.grid import KEYS, PATH_KEYS, Point, build_grid
 
 PARAM_KEYS = tuple(k for k in KEYS if k != "capture")  # what a range may vary: every key of a sweep's grid
 RANGE_FIELDS = ("low", "high", "step", "log")
@@ -123,20 +123,22 @@ class Space:
 
 
 def read_ranges_file(path: Path) -> dict[str, Any]:
-    """``RANGES.toml`` as written (numbers with a point as decimals, never floats), relative captures made
-    relative to it."""
+    """``RANGES.toml`` as written (numbers with a point as decimals, never floats); relative captures and
+    latency profiles are relative to it, as in a grid file."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except FileNotFoundError:
         raise UsageError(f"{path}: ranges file not found") from None
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not a readable TOML ranges file: {exc}") from None
-    if "capture" in raw:
-        given = raw["capture"] if isinstance(raw["capture"], list) else [raw["capture"]]
+    for key in PATH_KEYS:
+        if key not in raw:
+            continue
+        given = raw[key] if isinstance(raw[key], list) else [raw[key]]
         if not all(isinstance(v, str) for v in given):
-            raise UsageError(f"{path}: capture: files, directories or globs as strings (got {raw['capture']!r})")
-        raw["capture"] = [v if v.startswith(BUNDLED_PREFIX) or Path(v).is_absolute() else str(path.parent / v)
-                          for v in given]
+            raise UsageError(f"{path}: {key}: files as strings, one or a list (got {raw[key]!r})")
+        raw[key] = [v if v.startswith(BUNDLED_PREFIX) or Path(v).is_absolute() else str(path.parent / v)
+                    for v in given]
     return raw
 
 
