@@ -33,6 +33,9 @@ The rules, one set for every venue:
   - by a trade through its price (a sell printed below a resting buy), up to the trade's amount
   (a print's amount is shared: orders at better prices first, then by time; one print never fills more
   than its amount in all);
+  - every fill in whole amount steps, rounded down: the part of a print (or of a recorded level) below a
+    step that reaches an order goes on to the next order it reaches, and what no order can take whole fills
+    nobody (a recording finer than the market's step never makes a fill the venue could not);
   - when the book crosses it (the opposite side at or through its price), taking the crossing liquidity.
   A capture without trades leaves only the last rule: a resting order fills only when the book crosses it.
 - **A crossed book** (its own best bid at or above its best ask after a market event) is a recorder's or a
@@ -299,7 +302,7 @@ class Matcher:
                 through_queue = min(order.queue_ahead, left)
                 order.queue_ahead -= through_queue
                 left -= through_queue
-            qty = min(left, order.left)
+            qty = _on_step(min(left, order.left), order.market.amount_step)
             if qty <= 0:
                 continue
             left -= qty
@@ -347,7 +350,9 @@ class Matcher:
                 break
             if order.side == "buy" and level_price > order.price or order.side == "sell" and level_price < order.price:
                 break
-            qty = min(order.left, size)
+            qty = _on_step(min(order.left, size), order.market.amount_step)
+            if qty <= 0:
+                continue  # a level holding less than a step (an off-step recording): nothing to fill there
             # A taker gets the book's price; a resting maker order trades at its own limit price.
             self._trade(order, qty, level_price if role == "taker" else order.price, role, now_ms, events)
             update = book.consume(book_side, level_price, qty, now_ms)
@@ -459,6 +464,11 @@ def _apply(book: Book, kind: str, bids: Iterable[RawLevel], asks: Iterable[RawLe
     b = [(Decimal(p), Decimal(q)) for p, q in bids]
     a = [(Decimal(p), Decimal(q)) for p, q in asks]
     return book.replace(b, a, now_ms) if kind == "snapshot" else book.apply(b, a, now_ms)
+
+
+def _on_step(qty: Decimal, step: Decimal) -> Decimal:
+    """``qty`` rounded down to the market's amount step: a fill is always whole steps, as on a venue."""
+    return qty - qty % step
 
 
 def _order_event(order: SimOrder, event: str) -> OrderEvent:
