@@ -135,6 +135,17 @@ def check_step(step: Decimal) -> None:
         raise ValueError(f"step {step} is larger than 1e15")
 
 
+def on_step(value: Decimal, step: Decimal) -> bool:
+    """Whether ``value`` is a whole multiple of ``step``, exactly. ``value % step`` in the default context (28
+    digits) raises DivisionImpossible when the quotient has more digits than that (a quote size of 1e15 on a
+    1e-14 step: 1e29 steps); arb's range (:data:`MAX_QUANTITY` over :data:`MIN_STEP`, 33 digits) fits the
+    rounding context's 60. A quotient past even those is no multiple arb could trade: False."""
+    try:
+        return not _ROUNDING.remainder(value, step)
+    except decimal.InvalidOperation:
+        return False
+
+
 def quantize_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     """Round ``value`` to a multiple of ``step`` with the given rounding mode, exactly.
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from arb.config import Config, load_config
 from arb.config.files import BUNDLED_PREFIX, bundled_captures
 from arb.config.overrides import Override, blame
-from arb.domain.market import Symbol
+from arb.domain.market import Symbol, on_step
 from arb.errors import CaptureFormatError, ConfigError
 from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files, read_timeline
 from arb.store.db import check_db_url
@@ -155,7 +155,7 @@ def check_maker_routes(config: Config, shown: str) -> None:
             if market is None:  # a live venue: its rules are read at the run's start
                 continue
             size = maker.quote_size
-            if size % market.amount_step:
+            if not on_step(size, market.amount_step):
                 raise ConfigError(shown, f"{key}.quote_size", f"{size:f} is not a multiple of {venue}'s amount "
                                   f"step {market.amount_step:f}: every quote would be cut to a smaller one")
             if size < market.min_amount:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arb.accounting import Settlement
 from arb.config import Config
 from arb.domain.ids import ClientIdFactory
-from arb.domain.market import Side, Symbol
+from arb.domain.market import Side, Symbol, on_step
 from arb.errors import ConfigError
 from arb.execution.maker import FoundQuote, MakerRoute, RouteSpec
 from arb.execution.risk import RiskGate
@@ -115,7 +115,7 @@ class QuotingDesk:
         maker, taker = venues.venues[maker_name], venues.venues[taker_name]
         maker_rules, taker_rules = maker.market_rules(symbol), taker.market_rules(symbol)
         for rules in (maker_rules, taker_rules):  # a live venue's rules, read now (preflight checked the config's)
-            if section.quote_size % rules.amount_step or section.quote_size < rules.min_amount:
+            if not on_step(section.quote_size, rules.amount_step) or section.quote_size < rules.min_amount:
                 raise ConfigError(str(config.path), f"symbols.{symbol}.maker.quote_size",
                                   f"{section.quote_size:f} does not fit {rules.venue}'s market (amount step "
                                   f"{rules.amount_step:f}, minimum {rules.min_amount:f})")

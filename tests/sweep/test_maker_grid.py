@@ -47,3 +47,16 @@ def test_maker_keys_on_a_taker_config_are_refused(tmp_path: Path) -> None:
     _, base = small_config(tmp_path, capture)
     with pytest.raises(UsageError, match="min_profit_bps: the config has no maker symbol"):
         build_grid(base, {"min_profit_bps": ["1"]})
+
+
+def test_a_quote_size_on_a_very_fine_step_is_one_line(tmp_path: Path) -> None:
+    # Issue 47: 1e29 steps of 1e-14 is past the default decimal context: DivisionImpossible, not a line.
+    capture = tmp_path / "c.jsonl"
+    capture.write_text('{"ts":1,"venue":"binance","symbol":"BTC/USDT","type":"snapshot","bids":[],"asks":[]}\n')
+    path = maker_config(tmp_path, capture)
+    path.write_text(path.read_text().replace('amount_step = "0.00001"', 'amount_step = "0.00000000000001"')
+                    .replace('amount_step = "0.001"', 'amount_step = "0.00000000000001"'))
+    base = load_config(path)
+    assert build_grid(base, {"quote_size": ["1000000000000000"]}).size == 1
+    with pytest.raises(UsageError, match=r"quote_size: 100000000000000\.123456789012345 is not a multiple"):
+        build_grid(base, {"quote_size": ["100000000000000.123456789012345"]})

@@ -1,0 +1,61 @@
+"""Issue 47: a maker config's hostile values get one line naming the key, in `config check` as in the run.
+
+A quote size on a step too fine for the default decimal context (its quotient past 28 digits) raised
+``InvalidOperation: DivisionImpossible``; keys of the wrong type (``levels = true``, ``join_top = "yes"``)
+were coerced and passed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from engine.maker_capture import maker_config  # tests/engine/maker_capture.py
+
+from arb.domain.market import on_step
+from arb.errors import ConfigError
+from arb.runtime.preflight import checked_config
+
+SNAPSHOT = '{"ts":1,"venue":"binance","symbol":"BTC/USDT","type":"snapshot","bids":[],"asks":[]}\n'
+
+
+def _config(tmp_path: Path, old: str, new: str) -> Path:
+    capture = tmp_path / "c.jsonl"
+    capture.write_text(SNAPSHOT)
+    path = maker_config(tmp_path, capture)
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    return path
+
+
+FINE_STEP = 'amount_step = "0.00000000000001"'
+
+
+@pytest.mark.parametrize(("size", "accepted"), [
+    ("1000000000000000", True),  # 1e29 steps of 1e-14: a multiple, past the default context's 28 digits
+    ("100000000000000.123456789012345", False),  # off the step, as far past them
+])
+def test_a_quote_size_on_a_very_fine_step_is_checked_exactly(tmp_path: Path, size: str, accepted: bool) -> None:
+    path = _config(tmp_path, 'amount_step = "0.00001"', FINE_STEP)
+    path.write_text(path.read_text().replace('quote_size = "0.002"', f'quote_size = "{size}"')
+                    .replace('amount_step = "0.001"', FINE_STEP))
+    if accepted:
+        checked_config(path, environ={}, ports=False)
+        return
+    with pytest.raises(ConfigError) as caught:
+        checked_config(path, environ={}, ports=False)
+    assert caught.value.key == "symbols.BTC/USDT.maker.quote_size"
+    assert "not a multiple of spot's amount step" in str(caught.value)
+
+
+@pytest.mark.parametrize(("value", "step", "multiple"), [
+    (Decimal("1e15"), Decimal("1e-14"), True),
+    (Decimal("1e15"), Decimal("1e-18"), True),
+    (Decimal("999999999999999.999999999999999999"), Decimal("1e-18"), True),
+    (Decimal("999999999999999.999999999999999999"), Decimal("1e-17"), False),
+    (Decimal("0.0025"), Decimal("0.001"), False),
+    (Decimal("1e100"), Decimal("1e-18"), False),  # past any precision arb needs: not a multiple it trades
+])
+def test_on_step_is_exact_over_arbs_whole_range(value: Decimal, step: Decimal, multiple: bool) -> None:
+    assert on_step(value, step) is multiple
