@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Generator
+from contextlib import closing
 from pathlib import Path
 from typing import Literal, overload
 
@@ -78,6 +79,15 @@ def read_timeline(path: Path, *, trades: bool = False) -> Generator[CaptureLine,
         # ``yield from``: the file's events pass through untouched, and its last ts comes back.
         last = yield from read_capture(file, snapshotted=snapshotted, trades=trades, after=ended)
         ended = (str(file), last)
+
+
+def read_streams(path: Path) -> frozenset[tuple[str, str]]:
+    """The (venue, symbol) streams of the capture ``path`` names: every line of every file read through
+    :func:`read_timeline` (trades and funding lines too), so the whole capture is checked on the way and a
+    damaged one raises its :class:`CaptureFormatError` (``file:line``) here. One pass at the reader's pace
+    (the bundled two hours, 14,400 lines: about 0.2 s); memory: the set of streams."""
+    with closing(read_timeline(path, trades=True)) as lines:
+        return frozenset((line.venue, line.symbol) for line in lines)
 
 
 # How the capture writer writes a trade line's type (compact JSON): the lines the replay never reads.

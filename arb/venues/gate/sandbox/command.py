@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from arb.errors import ConfigError
+from arb.errors import ConfigError, UsageError
 from arb.venues.gate.sandbox import values
 from arb.venues.gate.sandbox.config import Account, CaptureFeed, RandomWalkFeed, SandboxConfig
 from arb.venues.gate.sandbox.contracts import ContractSpec, market_id
@@ -48,6 +49,24 @@ def _checked(check: Callable[[str], T]) -> Callable[[str], T]:
 
 
 _mid = _checked(lambda text: values.amount(text, "the mid", low=MIN_MID))
+# The config's bound on ``[replay] speed``; 0 plays as fast as possible. nan, inf and -5 are refused: the feed
+# would divide by them (nan: every event due at once, never; -5: due before it started).
+MAX_SPEED = 1e6
+
+
+def _speed(text: str) -> float:
+    """``--speed``: a float as Python writes one (``10``, ``0.5``, ``1e3``), finite, from 0 to ``MAX_SPEED``."""
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = math.nan
+    if not (math.isfinite(speed) and 0 <= speed <= MAX_SPEED):
+        raise argparse.ArgumentTypeError(f"must be a finite number from 0 to {MAX_SPEED:g}, got {values.shown(text)}")
+    return speed
+
+
+# How many of a capture's venues or symbols a refusal lists (a capture may hold thousands).
+_LISTED = 10
 _fee = _checked(lambda text: values.amount(text, "the fee rate", high=Decimal("0.999")))
 
 
@@ -86,9 +105,8 @@ class SandboxCommand:
                        help="replay this capture file (CAPTURE.md format), or bundled:<name>")
         p.add_argument("--capture-venue", default="binance", help="which venue of the capture feeds --pair")
         p.add_argument("--capture-symbol", default=None, help="which symbol of the capture (default from --pair)")
-        p.add_argument(
-            "--speed", type=float, default=1.0, help="replay speed: 1 recorded pace, 0 as fast as possible"
-        )
+        p.add_argument("--speed", type=_speed, default=1.0,
+                       help=f"replay speed: 1 recorded pace, 0 as fast as possible (at most {MAX_SPEED:g})")
         p.add_argument("--mid", type=_mid, default=Decimal("27.1"),
                        help=f"random-walk start price (at least {MIN_MID}: its levels stay above 0)")
         p.add_argument("--fee", type=_fee, default=Decimal("0.002"), help="taker and maker fee rate, 0 to 0.999")
@@ -108,9 +126,8 @@ class SandboxCommand:
         balances.update(args.balance)  # (currency, amount) pairs, checked as arguments
         feed: CaptureFeed | RandomWalkFeed
         if args.capture is not None:
-            if not args.capture.exists():
-                raise ConfigError(str(args.capture), "--capture", "file not found")
             symbol = args.capture_symbol or f"{pair.base}/{pair.quote}"
+            _check_stream(args.capture, args.capture_venue, symbol, given=args.capture_symbol is not None)
             feed = CaptureFeed(args.capture, {(args.capture_venue, symbol): pair.id}, speed=args.speed)
         else:
             feed = RandomWalkFeed(pair.id, mid=args.mid)
@@ -161,10 +178,41 @@ class SandboxCommand:
             async with Sandbox(config) as sb:
                 print(f"sandbox listening rest={sb.rest_url} ws={sb.ws_url}", flush=True)
                 print(_keys_line(venues or ("gate",)), flush=True)
+                # A feed that fails (a capture damaged past what was checked before serving: an arb config's
+                # capture is checked only as far as its first line, as `arb run` checks it) stops the sandbox
+                # at once with its file:line error, not at Ctrl-C.
+                await sb.feeds_finished()
                 await asyncio.Event().wait()  # until interrupted
 
         asyncio.run(serve())
         return 0
+
+
+def _check_stream(capture: Path, venue: str, symbol: str, *, given: bool) -> None:
+    """The capture holds ``venue``'s ``symbol``, and reads to its end: a usage error otherwise (exit 2, before
+    anything is served), naming what the capture has. Without the check an unknown venue or symbol served an
+    empty book without a word, and a damaged capture at speed 0 was reported only at Ctrl-C. ``given``: the
+    symbol came from ``--capture-symbol`` (else from ``--pair``)."""
+    from arb.marketdata.timeline import read_streams  # the capture reader: only when a capture is played
+
+    streams = read_streams(capture)  # CaptureFormatError (file:line, exit 2) for a damaged capture
+    if (venue, symbol) in streams:
+        return
+    venues = sorted({v for v, _ in streams})
+    if venue not in venues:
+        raise UsageError(f"--capture-venue {values.shown(venue)}: {capture} has no such venue (its venues: "
+                         f"{_listed(venues)})")
+    symbols = _listed(sorted(s for v, s in streams if v == venue))
+    if given:
+        raise UsageError(f"--capture-symbol {values.shown(symbol)}: {capture} has no such symbol of {venue} "
+                         f"(its symbols there: {symbols})")
+    raise UsageError(f"--pair's symbol {symbol}: {capture} has no such symbol of {venue} (its symbols there: "
+                     f"{symbols}; --capture-symbol chooses one)")
+
+
+def _listed(names: Sequence[str]) -> str:
+    shown = ", ".join(values.shown(n, 30).strip("'") for n in names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
 
 
 def _keys_line(venues: Sequence[str]) -> str:

@@ -104,8 +104,9 @@ class Sandbox:
         tasks = [*self._feed_tasks, self._countdown_timer] if self._countdown_timer else self._feed_tasks
         for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A feed that failed has said why to whoever awaited ``feeds_finished``; here it must not keep the
+        # server from closing (its socket would be left open).
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.hub.close_all()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -38,7 +38,7 @@ def pair_id(value: object, name: str = "pair") -> str:
     if not isinstance(value, str) or not PAIR_RE.fullmatch(value) or len(set(value.split("_"))) != 2:
         raise ValueError(
             f"{name} must be a Gate currency pair BASE_QUOTE of two different currencies in "
-            f"upper-case letters and digits (e.g. LINK_USDT), got {_shown(value)}"
+            f"upper-case letters and digits (e.g. LINK_USDT), got {shown(value)}"
         )
     return value
 
@@ -46,7 +46,7 @@ def pair_id(value: object, name: str = "pair") -> str:
 def currency(value: object, name: str = "currency") -> str:
     if not isinstance(value, str) or not CURRENCY_RE.fullmatch(value):
         raise ValueError(
-            f"{name} must be a Gate currency: upper-case letters and digits such as USDT, got {_shown(value)}"
+            f"{name} must be a Gate currency: upper-case letters and digits such as USDT, got {shown(value)}"
         )
     return value
 
@@ -65,20 +65,20 @@ def amount(
     if isinstance(value, str):
         if not PLAIN_DECIMAL_RE.fullmatch(value):
             if not _is_decimal(value):
-                raise ValueError(f"{name} is not a decimal number: {_shown(value)}")
+                raise ValueError(f"{name} is not a decimal number: {shown(value)}")
             raise ValueError(
                 f"{name} must be a plain decimal number such as 100 or 0.5 (no sign, exponent, NaN "
-                f"or Infinity), got {_shown(value)}"
+                f"or Infinity), got {shown(value)}"
             )
         number = Decimal(value)
     elif isinstance(value, int | Decimal) and not isinstance(value, bool):
         number = Decimal(value)
     else:
-        raise ValueError(f"{name} must be a decimal number, got {_shown(value)}")
+        raise ValueError(f"{name} must be a decimal number, got {shown(value)}")
     floor = low if low is not None else Decimal(0)
     if not number.is_finite() or number < floor or (positive and number <= 0) or number > high:
         bound = f"> {floor}" if positive and low is None else f">= {floor}"
-        raise ValueError(f"{name} must be a finite number {bound} and at most {high:f}, got {_shown(value)}")
+        raise ValueError(f"{name} must be a finite number {bound} and at most {high:f}, got {shown(value)}")
     return number
 
 
@@ -86,7 +86,7 @@ def number(value: object, name: str, low: float, high: float) -> float:
     """A finite number in ``[low, high]`` (seconds, a fraction): a JSON number or a decimal string."""
     if isinstance(value, str):
         if not SIGNED_DECIMAL_RE.fullmatch(value):
-            raise ValueError(f"{name} must be a number, got {_shown(value)}")
+            raise ValueError(f"{name} must be a number, got {shown(value)}")
         number = float(value)
     elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         try:
@@ -94,21 +94,21 @@ def number(value: object, name: str, low: float, high: float) -> float:
         except OverflowError:  # an integer past any float
             number = math.inf
     else:
-        raise ValueError(f"{name} must be a number, got {_shown(value)}")
+        raise ValueError(f"{name} must be a number, got {shown(value)}")
     if not (math.isfinite(number) and low <= number <= high):
-        raise ValueError(f"{name} must be a finite number in [{low:g}, {high:g}], got {_shown(value)}")
+        raise ValueError(f"{name} must be a finite number in [{low:g}, {high:g}], got {shown(value)}")
     return number
 
 
 def count(value: object, name: str, high: int = MAX_COUNT) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-        raise ValueError(f"{name} must be an integer in [0, {high}], got {_shown(value)}")
+        raise ValueError(f"{name} must be an integer in [0, {high}], got {shown(value)}")
     return value
 
 
 def flag(value: object, name: str) -> bool:
     if not isinstance(value, bool):  # bool("false") is True: only JSON's true and false
-        raise ValueError(f"{name} must be true or false, got {_shown(value)}")
+        raise ValueError(f"{name} must be true or false, got {shown(value)}")
     return value
 
 
@@ -120,7 +120,7 @@ def _is_decimal(text: str) -> bool:
     return True
 
 
-def _shown(value: object, limit: int = 40) -> str:
+def shown(value: object, limit: int = 40) -> str:
     """A refused value as an error message shows it: its repr, cut short (a body may hold a megabyte)."""
     if isinstance(value, int) and value.bit_length() > 128:  # repr of a 4000-digit integer is slow and long
         return f"an integer of {value.bit_length()} bits"
