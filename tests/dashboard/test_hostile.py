@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from report.sample_run import write_sample_db
 
-from arb.monitoring.dashboard.server import DashboardServer
+from arb.monitoring.dashboard.server import STATIC, STATIC_FILES, DashboardServer
 
 
 @pytest.fixture
@@ -149,3 +151,36 @@ def test_a_database_deleted_or_replaced_is_a_json_503(
     status, headers, body = _get(served, path)
     assert (status, headers["content-type"]) == (503, "application/json; charset=utf-8"), body
     assert json.loads(body) == {"error": f"cannot read run 2: sqlite:///{database} {said} after the dashboard started"}
+
+
+# ------------------------------------------------------------------ /static/: the dashboard's own files only
+STATIC_NAMES = st.one_of(
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/?#%"), min_size=1, max_size=400),
+    st.integers(200, 5000).map(lambda n: "a" * n),  # past NAME_MAX (255): "File name too long" before
+    st.sampled_from(["..", ".", "%2e%2e/server.py", "..%2fserver.py", "app.js/", "app.js/x", "sub/app.js",
+                     "%00", "app.js%00", "APP.JS", "index.html.", "%2e", "a" * 255 + "/" + "b" * 255]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=STATIC_NAMES)
+def test_a_static_path_that_is_not_one_of_the_dashboards_files_is_a_404(
+    name: str, served: DashboardServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: ``GET /static/<300 characters>`` was a 500 and an ERROR with an ``OSError: File name too
+    long`` traceback."""
+    if name in STATIC_FILES:
+        return
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        status = _get(served, "/static/" + name)[0]
+    assert status == 404, name
+    loud = [r for r in caplog.records if r.levelno > logging.DEBUG]
+    assert loud == [], [r.getMessage() for r in loud]
+
+
+@pytest.mark.parametrize("name", sorted(STATIC_FILES))
+def test_the_dashboards_own_static_files_are_served(name: str, served: DashboardServer) -> None:
+    status, headers, body = _get(served, "/static/" + name)
+    assert status == 200 and body == (STATIC / name).read_bytes()
+    assert _get(served, "/static/" + name, method="HEAD")[0] == 200

@@ -42,6 +42,10 @@ from arb.store.db import display_url, file_identity, make_reader_engine, read_fa
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
+# The files ``/static/`` serves: the package's own, by name. A request names one of them or is a 404 without
+# touching the file system (aiohttp's static route resolved any name it was given: 300 characters raised
+# "File name too long", logged with a traceback as a 500).
+STATIC_FILES = frozenset(p.name for p in STATIC.iterdir() if p.is_file())
 HOST = "127.0.0.1"
 REFRESH_S = 1.0
 FINAL_WAIT_S = 2.0  # how long stop() waits for connected pages to receive the final state
@@ -228,7 +232,7 @@ class DashboardServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/api/state", self._api_state)
         app.router.add_get("/api/events", self._events)
-        app.router.add_static("/static/", STATIC, follow_symlinks=False)
+        app.router.add_get("/static/{name}", self._static)
         return app
 
     @web.middleware
@@ -254,6 +258,12 @@ class DashboardServer:
 
     async def _index(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html", headers=_NO_STORE)
+
+    async def _static(self, request: web.Request) -> web.FileResponse:
+        name = request.match_info["name"]
+        if name not in STATIC_FILES:
+            raise web.HTTPNotFound()
+        return web.FileResponse(STATIC / name)
 
     async def _api_state(self, _request: web.Request) -> web.Response:
         try:
