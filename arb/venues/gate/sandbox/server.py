@@ -21,11 +21,13 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from http import HTTPStatus
 from types import TracebackType
 from typing import Self
 
 from aiohttp import web
 
+from arb.display import printable
 from arb.http_log import ProtocolErrorLog
 from arb.venues.gate.sandbox import values
 from arb.venues.gate.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
@@ -34,7 +36,7 @@ from arb.venues.gate.sandbox.control import control_routes
 from arb.venues.gate.sandbox.feeds import BookEvent, FundingEvent, capture_events, random_walk
 from arb.venues.gate.sandbox.matching import Engine, Event
 from arb.venues.gate.sandbox.ratelimit import WindowLimiter
-from arb.venues.gate.sandbox.rest import RestApi
+from arb.venues.gate.sandbox.rest import HTTP_LABELS, RestApi
 from arb.venues.gate.sandbox.ws import FUTURES_WS_PATH, WsHub
 from arb.venues.sim.book import Level
 
@@ -83,7 +85,7 @@ class Sandbox:
         )
         app.add_routes(control_routes(self))
         # Short grace on stop: handlers stalled by the latency fault must not hold a test up for 60 s.
-        self._runner = web.AppRunner(
+        self._runner = _GateShapedRunner(
             app,
             handle_signals=False,
             access_log=None,
@@ -261,6 +263,38 @@ class Sandbox:
             elif event.pair in self.engine.books:
                 self.push_book(event.pair, event.bids, event.asks, event.kind)
         self.feed_done.set()
+
+
+class _GateShapedHandler(web.RequestHandler):
+    """aiohttp's connection handler, answering what its HTTP parser refuses before any handler or middleware
+    runs (a 60 KB header, thousands of headers, a 64 KB URL, a raw byte in the request line) in Gate's
+    ``{"label", "message"}`` shape, with aiohttp's status, instead of aiohttp's plain text: a client keys on
+    ``label`` (ccxt raises ``BadRequest`` for it, not a parse error of its own)."""
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs it (ProtocolErrorLog: one INFO line)
+        label = HTTP_LABELS.get(status, "BAD_REQUEST" if status < 500 else "SERVER_ERROR")
+        what = printable(" ".join(str(message or HTTPStatus(status).phrase).split()))[:200]  # aiohttp's spans lines
+        response = web.json_response({"label": label, "message": what}, status=status)
+        response.force_close()  # as aiohttp's own answer: the connection's stream is not trusted after it
+        return response
+
+
+class _GateShapedServer(web.Server):
+    def __call__(self) -> web.RequestHandler:
+        return _GateShapedHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _GateShapedRunner(web.AppRunner):
+    """The app's runner, its connections handled by :class:`_GateShapedHandler`. aiohttp has no argument for
+    the handler's class: the server the app makes is given the subclass that makes them (a test over
+    loopback, ``test_hostile_input.py``, holds this to the aiohttp in use)."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _GateShapedServer
+        return server
 
 
 def _levels(levels: Iterable[Level | tuple[str, str]]) -> list[Level]:

@@ -316,6 +316,39 @@ async def test_a_request_line_the_http_parser_refuses_is_400_without_a_traceback
         assert resp.status == 200
 
 
+REFUSED_BY_THE_PARSER = {
+    "60 KB header": b"GET /api/v4/spot/time HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 60_000 + b"\r\n\r\n",
+    "3000 headers": b"GET /api/v4/spot/time HTTP/1.1\r\nHost: x\r\n" + b"X-H: v\r\n" * 3000 + b"\r\n",
+    "64 KB URL": b"GET /api/v4/spot/" + b"a" * 65_536 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "raw bytes in the request line": b"GET /api/v4/spot/\xc2\xb2\x1b[2J HTTP/1.1\r\nHost: x\r\n\r\n",
+    "60 KB header on a private path": b"POST /api/v4/spot/orders HTTP/1.1\r\nHost: x\r\nKEY: " + b"k" * 60_000
+    + b"\r\nContent-Length: 2\r\n\r\n{}",
+}
+
+
+@pytest.mark.parametrize("request_bytes", REFUSED_BY_THE_PARSER.values(), ids=REFUSED_BY_THE_PARSER)
+async def test_what_the_http_parser_refuses_is_answered_in_gates_shape(sb: Sandbox, request_bytes: bytes) -> None:
+    """aiohttp refuses these before any handler or middleware runs; before, its answer was plain text
+    ("400 Bad Request" and its parser's words), which no Gate client reads as Gate's error."""
+    with server_log() as log:
+        reader, writer = await asyncio.open_connection(sb.config.host, sb.port)
+        writer.write(request_bytes)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)  # aiohttp closes the connection after it
+        writer.close()
+        await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    status = int(status_line.split()[1])
+    assert (status, assert_gate_error(status, body, headers)) == (400, "BAD_REQUEST")
+    message = json.loads(body)["message"]
+    assert len(message) <= 200 and "\x1b" not in message and "\n" not in message
+    assert log.lines() == []
+    async with aiohttp.ClientSession() as s, s.get(sb.rest_url + "/spot/time") as resp:  # still up
+        assert resp.status == 200
+
+
 @pytest.mark.parametrize(
     ("message", "code"),
     [
