@@ -8,8 +8,9 @@ is ``symbols."LINK/USDT".max_size``, ``ARB__VENUES__GATE_MAIN__TAKER_FEE`` is ``
 An entry of a table of values that the file does not have (an asset in ``balances``) is added under the name
 as written.
 
-The value is read as a TOML value where it is one (``50``, ``"0.001"``, ``true``, ``["BTC/USDT"]``,
-``{ USDT = "100" }``), else taken as the string it is (``replay``, ``sqlite:///arb.db``).
+The value is read as a TOML value where it is one (``50``, ``"0.001"``, ``0.001``, ``true``, ``["BTC/USDT"]``,
+``{ USDT = "100" }``; a float as the exact decimal written), else taken as the string it is (``replay``,
+``sqlite:///arb.db``).
 
 Overrides are applied to the file's data before anything is validated, so an override is held to the same
 rules as the file and a bad one gets the same one line, naming the variable instead of the file
@@ -31,6 +32,7 @@ import tomllib
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -53,9 +55,11 @@ class Override:
 
 
 def parse_value(text: str) -> Any:
-    """A TOML value where ``text`` is exactly one, else ``text`` itself."""
+    """A TOML value where ``text`` is exactly one, else ``text`` itself. A float is read as the exact decimal
+    written (``0.0001234567890123456789``, not the binary float nearest it), as the file's are
+    (``arb/config/load.py``)."""
     try:
-        parsed = tomllib.loads(f"v = {text}")
+        parsed = tomllib.loads(f"v = {text}", parse_float=Decimal)
     except tomllib.TOMLDecodeError:
         return text
     return parsed["v"] if parsed.keys() == {"v"} else text  # "1\nx = 2" is one string, not two keys

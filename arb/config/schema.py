@@ -19,6 +19,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     field_validator,
     model_validator,
 )
@@ -65,10 +67,12 @@ def _pathconf(path: Path, name: str, default: int) -> int:
 
 
 def _exact_decimal(value: Any) -> Any:
-    """Accept TOML strings and integers as exact decimals; floats via their shortest repr.
+    """Accept TOML strings and integers as exact decimals; a TOML float arrives as the decimal written (the
+    config is read with ``parse_float=Decimal``), and a Python float via its shortest repr.
 
-    ``taker_fee = 0.001`` in TOML is a float whose repr is ``'0.001'``, exactly what the user wrote;
-    ``Decimal(0.001)`` would instead carry the binary approximation into every fee computed from it.
+    ``taker_fee = 0.001`` read as a binary float would be right by its repr, but past 17 significant digits
+    the repr is already rounded (``0.0001234567890123456789`` became ``0.00012345678901234567``), so the file
+    is never read as floats; ``Decimal(0.001)`` would carry the binary approximation itself.
     """
     if isinstance(value, bool):
         raise ValueError("expected a decimal number, got a boolean")
@@ -79,6 +83,14 @@ def _exact_decimal(value: Any) -> Any:
             return Decimal(value.strip())
         except ArithmeticError:
             raise ValueError(f"not a decimal number: {value!r}") from None
+    return value
+
+
+def _a_number(value: Any) -> Any:
+    """A float key takes a TOML number (an integer, a float, or the exact decimal a float is read as), not a
+    string or a boolean that pydantic's lax mode would convert (``speed = "1"``, ``speed = true``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise ValueError(f"expected a number, got {type(value).__name__ if value is not None else 'nothing'}")
     return value
 
 
@@ -98,6 +110,10 @@ MakerFeeRate = Annotated[Decimal, BeforeValidator(_exact_decimal),
                          Field(gt=Decimal("-0.05"), lt=Decimal("0.05"), allow_inf_nan=False)]
 Bps = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=10_000, allow_inf_nan=False)]
 Step = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(allow_inf_nan=False), AfterValidator(_step)]
+# Durations, speeds and rates: binary floats (nothing exact is computed from them). Integer keys are StrictInt
+# and switches StrictBool: TOML says which type a value is, and ``levels = true`` or ``join_top = "yes"`` is a
+# mistake to name, not a value to convert (pydantic's lax mode made them 1 and True).
+Number = Annotated[float, BeforeValidator(_a_number)]
 
 
 def _seconds(*, gt: float | None = None, ge: float | None = None, le: float, default: float | None) -> Any:
@@ -122,16 +138,16 @@ class _Section(BaseModel):
 class EngineSection(_Section):
     mode: Literal["replay", "paper", "live"] = "replay"
     symbols: tuple[str, ...] = Field(min_length=1)
-    book_depth: int = Field(default=20, ge=1, le=1000)
+    book_depth: StrictInt = Field(default=20, ge=1, le=1000)
     status: Literal["auto", "rich", "plain", "off"] = "auto"
     # A plain status line every this many wall seconds (the rich view redraws 4 times a second regardless):
     # from 0.1 (ten lines a second already scroll faster than anyone reads; 1e-6 flooded the terminal) to an
     # hour (a long live run still says it is alive).
-    status_interval_s: float = _seconds(default=5.0, ge=0.1, le=3600)
-    stale_after_ms: int = Field(default=10_000, gt=0, le=DAY_MS)  # a book silent this long is `stale`
+    status_interval_s: Number = _seconds(default=5.0, ge=0.1, le=3600)
+    stale_after_ms: StrictInt = Field(default=10_000, gt=0, le=DAY_MS)  # a book silent this long is `stale`
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
     @field_validator("symbols")
     @classmethod
@@ -160,14 +176,14 @@ class ReplaySection(_Section):
     # A path (relative to the config file) or "bundled:<name>" for data shipped inside the package. A
     # directory or glob of files (a day per file) replays them in name order as one timeline.
     capture: str = Field(min_length=1)
-    speed: float = _seconds(default=0.0, ge=0, le=1e6)  # 0 = as fast as possible, 1 = recorded speed
+    speed: Number = _seconds(default=0.0, ge=0, le=1e6)  # 0 = as fast as possible, 1 = recorded speed
 
 
 class DetectionSection(_Section):
     min_edge_bps: NonNegDec = Decimal("0.5")
     min_profit: NonNegDec = Decimal("0")
     abnormal_edge_bps: PositiveDec = Decimal("50")
-    max_book_age_ms: int = Field(default=500, gt=0, le=DAY_MS)
+    max_book_age_ms: StrictInt = Field(default=500, gt=0, le=DAY_MS)
 
 
 class MakerSection(_Section):
@@ -176,28 +192,28 @@ class MakerSection(_Section):
 
     maker_venue: str = Field(min_length=1)
     taker_venue: str = Field(min_length=1)
-    both_ways: bool = False  # also quote on taker_venue, hedged on maker_venue (a second route)
+    both_ways: StrictBool = False  # also quote on taker_venue, hedged on maker_venue (a second route)
     sides: Literal["both", "bid", "ask"] = "both"  # which sides of the maker venue's book are quoted
     quote_size: PositiveDec  # base units per quote
     min_profit_bps: Bps  # after both fees, of the quote's notional
     slippage_buffer_bps: Bps = Decimal("2")  # the hedge may fill this much worse than its walked price
     refresh_bps: PositiveDec = Decimal("2")  # reprice when the hedge's price moved this much either way
-    max_quote_age_ms: int = Field(default=30_000, gt=0, le=DAY_MS)  # market time a quote may rest
-    join_top: bool = False  # never improve the maker's own best by more than one tick
+    max_quote_age_ms: StrictInt = Field(default=30_000, gt=0, le=DAY_MS)  # market time a quote may rest
+    join_top: StrictBool = False  # never improve the maker's own best by more than one tick
     # Quotes per side (1 to 5): level k rests quote_size more, priced on the taker depth behind the k levels
     # in front and asking k x level_step_bps more profit (arb/execution/maker.py's RouteSpec).
-    levels: int = Field(default=1, ge=1, le=5)
+    levels: StrictInt = Field(default=1, ge=1, le=5)
     level_step_bps: Bps = Decimal("0")
     # Base a side may owe a hedge and still quote; default quote_size x levels (every level of a side filled).
     max_unhedged: NonNegDec | None = None
-    hedge_attempts: int = Field(default=5, ge=1, le=100)  # hedges of one amount before the leg policy
-    hedge_retry_ms: int = Field(default=200, ge=1, le=60_000)  # the first retry's delay; doubles each time
+    hedge_attempts: StrictInt = Field(default=5, ge=1, le=100)  # hedges of one amount before the leg policy
+    hedge_retry_ms: StrictInt = Field(default=200, ge=1, le=60_000)  # the first retry's delay; doubles each time
     hedge_widen_bps: Bps = Decimal("10")  # each retry's limit this much further out than the last
     leg_policy: Literal["halt", "flatten"] = "halt"  # a side whose hedges all failed
     flatten_slippage_bps: Bps = Decimal("50")  # the flatten IOC's limit past the maker's book
     # A quote an earlier run left resting (a crash, a kill) is found by its client id at start and resumed;
     # true: cancelled instead. Either way what it filled meanwhile is hedged.
-    cancel_at_start: bool = False
+    cancel_at_start: StrictBool = False
 
     @field_validator("taker_venue")
     @classmethod
@@ -228,8 +244,8 @@ class BasisSection(_Section):
     # is at most this far ahead (8 hours: the next one of an 8-hour venue always counts; 0: never), and a
     # payment the position would make counts in the close's when it is at most close_before_funding_s ahead
     # (0: never). No funding known (no funding lines): both terms are 0 (arb/detection/basis.py).
-    funding_horizon_s: int = Field(default=28_800, ge=0, le=DAY_MS // 1000)
-    close_before_funding_s: int = Field(default=300, ge=0, le=DAY_MS // 1000)
+    funding_horizon_s: StrictInt = Field(default=28_800, ge=0, le=DAY_MS // 1000)
+    close_before_funding_s: StrictInt = Field(default=300, ge=0, le=DAY_MS // 1000)
 
     @model_validator(mode="after")
     def _close_below_open(self) -> BasisSection:
@@ -291,8 +307,8 @@ class RiskSection(_Section):
     max_notional_per_trade: PositiveDec
     max_exposure_per_asset: PositiveDec  # unhedged base units per venue and asset
     daily_loss_limit: PositiveDec
-    max_consecutive_failures: int = Field(default=3, ge=1, le=1_000_000)
-    failure_cooldown_s: float = _seconds(default=60.0, gt=0, le=86_400)
+    max_consecutive_failures: StrictInt = Field(default=3, ge=1, le=1_000_000)
+    failure_cooldown_s: Number = _seconds(default=60.0, gt=0, le=86_400)
     # Relative to the config file's directory unless absolute (``Config.kill_switch_path``). "" would name the
     # directory itself, which exists.
     kill_switch_file: str = Field(default="arb.kill", min_length=1)
@@ -321,10 +337,10 @@ class ExecutionSection(_Section):
     slippage_bps: Bps = Decimal("2")
     leg_policy: Literal["unwind", "complete", "halt"] = "unwind"
     imbalance_max_slippage_bps: Bps = Decimal("20")
-    order_timeout_s: float = _seconds(default=5.0, gt=0, le=600)
-    lookup_attempts: int = Field(default=6, ge=1, le=100)  # lookups by client id before an order is unresolved
+    order_timeout_s: Number = _seconds(default=5.0, gt=0, le=600)
+    lookup_attempts: StrictInt = Field(default=6, ge=1, le=100)  # lookups by client id before an order is unresolved
     # Pairs executing at once, each on its own symbol; 1: a pair is decided only when none is in flight.
-    max_pairs_in_flight: int = Field(default=1, ge=1, le=64)
+    max_pairs_in_flight: StrictInt = Field(default=1, ge=1, le=64)
 
 
 class MarketSection(_Section):
@@ -370,9 +386,9 @@ class OrderWindowSection(_Section):
 
     # At most a million: each order in a window is kept until it leaves (Binance's day, 200,000, is the
     # largest any venue arb speaks documents).
-    orders: int = Field(ge=1, le=1_000_000)
+    orders: StrictInt = Field(ge=1, le=1_000_000)
     # From a millisecond (the run's clock's resolution) to a week (a venue's longest, a day).
-    per_s: float = Field(ge=0.001, le=WEEK_S, allow_inf_nan=False)
+    per_s: Number = Field(ge=0.001, le=WEEK_S, allow_inf_nan=False)
     per: Literal["account", "market"] = "account"
 
 
@@ -408,9 +424,9 @@ class VenueSection(_Section):
     # Simulated venues (paper, sandbox): a request's trip to the venue (it is matched at arrival) and the
     # answer's trip back, each plus a uniform draw in [0, latency_jitter_ms] seeded per venue
     # (arb/venues/latent.py). In a replay these are market time.
-    latency_ms: int = Field(default=0, ge=0, le=60_000)
-    ack_latency_ms: int | None = Field(default=None, ge=0, le=60_000)  # default: latency_ms
-    latency_jitter_ms: int = Field(default=0, ge=0, le=60_000)
+    latency_ms: StrictInt = Field(default=0, ge=0, le=60_000)
+    ack_latency_ms: StrictInt | None = Field(default=None, ge=0, le=60_000)  # default: latency_ms
+    latency_jitter_ms: StrictInt = Field(default=0, ge=0, le=60_000)
     # Instead of the three above: a latency profile, a JSON file (relative to this config file unless absolute)
     # giving the order's trips out and back, a cancel's and feed latency as distributions: constant,
     # lognormal or empirical quantiles (arb/venues/latency_profile.py; `arb latency` writes one from a run).
@@ -418,17 +434,17 @@ class VenueSection(_Section):
     # In a simulation: this venue's book updates reach arb this much later than the capture recorded them
     # (the capture's timestamps are already a real receipt time; 0 replays them as they were). Unset: read
     # from the capture's exchange times where it has them, else 0 (arb/runtime/feed_latency.py).
-    feed_latency_ms: int | None = Field(default=None, ge=0, le=60_000)
+    feed_latency_ms: StrictInt | None = Field(default=None, ge=0, le=60_000)
     # Simulated venues (paper, sandbox): whether a cancel at a resting order's level was ahead of it
     # (arb/venues/sim/queue.py). "conservative": behind it wherever it could have been (the fewest fills);
     # "power", "log": hftbacktest's probabilistic models, ``queue_power`` the power model's exponent (default
     # 2; only with "power").
     queue_model: Literal["conservative", "power", "log"] = "conservative"
-    queue_power: float | None = Field(default=None, gt=0, le=100, allow_inf_nan=False)
+    queue_power: Number | None = Field(default=None, gt=0, le=100, allow_inf_nan=False)
     # Overrides the adapter's declared global request rate (per second; on a generic ccxt venue in ccxt
     # cost units, each request at its endpoint's cost). Default: the adapter's (ccxt's rateLimit). At least
     # MIN_RATE_PER_S.
-    rate_limit_per_s: float | None = _seconds(default=None, ge=MIN_RATE_PER_S, le=1e6)
+    rate_limit_per_s: Number | None = _seconds(default=None, ge=MIN_RATE_PER_S, le=1e6)
     # Orders this venue's account may send (sandbox and live venues): every window holds, an order waits for
     # room and is refused before it leaves when the wait is longer than [execution] order_timeout_s
     # (arb/venues/throttle.py, OrderBudget). Default: the venue's documented budget (arb/venues/registry.py:
@@ -503,7 +519,7 @@ class VenueSection(_Section):
 
 
 class SandboxSection(_Section):
-    port: int = Field(default=0, ge=0, le=65535)  # 0 = any free loopback port
+    port: StrictInt = Field(default=0, ge=0, le=65535)  # 0 = any free loopback port
     # Connect to an already-running `arb sandbox` (e.g. http://127.0.0.1:8765) instead of starting one
     # in-process; its key/secret come from ARB_<VENUE>_API_KEY / ARB_<VENUE>_API_SECRET like a live venue's.
     url: str | None = None
@@ -528,10 +544,10 @@ class MonitoringSection(_Section):
     """What a trader watches from outside the process (``arb/monitoring/``)."""
 
     # Prometheus /metrics on 127.0.0.1 at this port while `arb run` runs (0 = any free port); None = off.
-    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_port: StrictInt | None = Field(default=None, ge=0, le=65535)
     # The read-only web dashboard on http://127.0.0.1:<port>/ while `arb run` runs (0 = any free port, the
     # URL is printed at start); None = off. `arb dashboard` serves a stored run's.
-    dashboard_port: int | None = Field(default=None, ge=0, le=65535)
+    dashboard_port: StrictInt | None = Field(default=None, ge=0, le=65535)
     # Apprise URLs (tgram://, slack://, discord://, mailto://, json://...) told of halts, breaker trips,
     # stale venues, the daily loss limit and the kill switch. They usually hold a token: prefer the
     # environment, ARB_ALERT_URLS (whitespace-separated), which is added to these.

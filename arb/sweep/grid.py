@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -199,9 +200,10 @@ def _with(config: Config, key: str, value: str) -> Config:
     if key == "fee":
         return dataclasses.replace(config, venues={n: _validated(v, taker_fee=value) for n, v in config.venues.items()})
     if key == "latency_ms":
-        return dataclasses.replace(config, venues={n: _validated(v, latency_ms=value) for n, v in config.venues.items()})
+        return dataclasses.replace(config, venues={n: _validated(v, latency_ms=_integer(value))
+                                                   for n, v in config.venues.items()})
     if key == "feed_latency_ms":
-        return dataclasses.replace(config, venues={n: _validated(v, feed_latency_ms=value)
+        return dataclasses.replace(config, venues={n: _validated(v, feed_latency_ms=_integer(value))
                                                    for n, v in config.venues.items()})
     if key == "latency_profile":
         return dataclasses.replace(config, venues={n: _validated(v, **_PROFILE_REPLACES, latency_profile=value)
@@ -227,6 +229,12 @@ def _with(config: Config, key: str, value: str) -> Config:
             symbols[name] = section.model_copy(update={"maker": _validated(section.maker, **{key: value})})
         return dataclasses.replace(config, symbols=symbols)
     raise KeyError(key)
+
+
+def _integer(value: str) -> int | str:
+    """A grid's text as the integer it spells (``50``), for a key the config types as an integer (the schema
+    takes no text for one: TOML gives it a number); anything else as it is, for the schema to refuse."""
+    return int(value) if re.fullmatch(r"[+-]?[0-9]{1,18}", value.strip()) else value
 
 
 def _validated(section: M, **update: Any) -> M:
