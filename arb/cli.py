@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from arb import __version__
 from arb.display import printable
 from arb.errors import ArbError
+from arb.outfiles import RefusedPath
 
 # Every command: the module whose ``register(subparsers)`` adds it, and the line ``arb --help`` shows for it.
 # Only the chosen command's module is imported (as pip's command table does): ``arb --help`` imports none,
@@ -125,7 +126,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
     if ccxt_errors is not None and isinstance(exc, ccxt_errors.BaseError):
         # ccxt's messages start with the exchange id ("gate GET https://..."): that names the venue.
         return f"venue error ({type(exc).__name__}): {_first_line(exc)}", 1
-    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, RefusedPath)):
         return f"{exc.filename}: {exc.strerror}", 2
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""

@@ -7,8 +7,11 @@ from the user reaches the terminal escaped, and `config check` prints TOML that 
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import logging
+import os
 import subprocess
 import sys
 import tomllib
@@ -287,3 +290,94 @@ def test_a_reader_that_goes_away_is_not_an_error() -> None:
         err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert err == ""
+
+
+# ------------------------------------------------------------------ the files beside a database, and --out files
+def _run_on(db: Path) -> tuple[int | str | None, str]:
+    try:
+        code = main(["run", "--config", str(SHIPPED), "--db", f"sqlite:///{db}"])
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, ""
+
+
+def test_a_linked_lock_file_is_refused_not_written_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``ln -s v.txt arb.db.lock; arb run`` emptied ``v.txt`` (exit 0). The lock file is arb's, beside the
+    database: a link there makes the database unusable as it stands (exit 1, as a damaged file is), and
+    neither the link, its target nor a database is touched or made."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "v.txt").write_text("precious\n")
+    (tmp_path / "arb.db.lock").symlink_to("v.txt")
+    code, _ = _run_on(tmp_path / "arb.db")
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert err == "arb: error: cannot open the lock file " + str(tmp_path / "arb.db.lock") + \
+        ": is a symbolic link (arb does not write through links)\n"
+    assert (tmp_path / "v.txt").read_text() == "precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arb.db.lock", "v.txt"]
+
+
+def _database_file(kind: str, path: Path, noise: bytes) -> None:
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "truncated":  # the start of a real arb database: SQLite's header, then nothing whole
+        upgrade_to_head(f"sqlite:///{path}")
+        with path.open("r+b") as file:
+            file.truncate(min(len(noise) * 97 + 100, path.stat().st_size - 1))
+    else:
+        path.write_bytes(noise)
+
+
+@settings(max_examples=12, deadline=None)
+@given(kind=st.sampled_from(["bytes", "sqlite-header", "truncated", "directory", "fifo"]),
+       noise=st.binary(min_size=0, max_size=600))
+def test_a_run_on_a_database_it_cannot_use_leaves_nothing_beside_it(kind: str, noise: bytes) -> None:
+    """Random bytes, a file that starts as SQLite and is noise after, a real database cut short, a directory, a
+    FIFO: one line, exit 1, and no ``arb.db.lock`` (or anything else) left beside it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "arb.db"
+        _database_file(kind, db, b"SQLite format 3\x00" + noise if kind == "sqlite-header" else noise)
+        before = sorted(p.name for p in Path(folder).iterdir())
+        with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()):
+            code, _ = _run_on(db)
+        after = sorted(p.name for p in Path(folder).iterdir())
+    if code == 0:  # a truncation SQLite could still read as a database (its first pages whole)
+        return
+    assert code == 1 and err.getvalue().count("\n") == 1, err.getvalue()
+    assert err.getvalue().startswith("arb: error: "), err.getvalue()
+    assert after == before, f"{kind}: a failed run left {set(after) - set(before)}"
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo"])
+@pytest.mark.parametrize("command", ["convert", "latency"])
+def test_an_output_file_is_never_written_through_a_link(command: str, kind: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A command writing ``--out`` goes through a partial file beside it; a link planted at that name had the
+    link's target emptied and overwritten (a FIFO there blocked the command). Now: one line naming it, exit 2,
+    the target, the link and the directory as they were."""
+    from report.sample_run import write_sample_db
+
+    monkeypatch.chdir(tmp_path)
+    if command == "convert":
+        argv, partial = ["convert", "gate", str(GATE_HTTP), str(GATE_WS), "--out", "g.jsonl"], ".partial-g.jsonl"
+    else:
+        write_sample_db(tmp_path / "s.db")
+        argv, partial = ["latency", "--run", "2", "--out", "p.json", "--db", "sqlite:///s.db"], "p.json.partial"
+    (tmp_path / "v.txt").write_text("precious\n")
+    if kind == "link":
+        (tmp_path / partial).symlink_to("v.txt")
+    else:
+        os.mkfifo(tmp_path / partial)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    what = "is a symbolic link" if kind == "link" else "is a FIFO, not a regular file"
+    assert err.count("\n") == 1 and partial in err and what in err, err
+    assert (tmp_path / "v.txt").read_text() == "precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -29,6 +29,7 @@ from typing import Any
 
 from arb.commands import arguments
 from arb.commands.tables import add_database_arguments, database_url
+from arb.config.messages import shorten
 from arb.display import printable
 from arb.errors import UsageError
 
@@ -73,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         write_profile(profile, out)
     except OSError as exc:
-        raise UsageError(f"--out: cannot write {str(out)!r}: {exc.strerror or exc}") from None
+        written = exc.filename or str(out)  # the partial file it goes through, when that is what was refused
+        raise UsageError(f"--out: cannot write {shorten(str(written))!r}: {exc.strerror or exc}") from None
     print(printable(f"run {run_id} {venue}: {len(round_trips)} orders, round trip median {summary['p50']:g} ms, "
                     f"p90 {summary['p90']:g} ms, max {summary['max']:g} ms ({clock} clock) -> {out} "
                     "(half out, half back)"), file=sys.stdout)

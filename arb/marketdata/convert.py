@@ -118,8 +118,9 @@ def write_capture(events: Iterable[CaptureLine], out: Path, inputs: str, at: Pos
     capture reader would refuse stops it with a :class:`CaptureFormatError` naming ``at``, the input line
     the converter was on."""
     partial = partial_path(out)
+    writer = CaptureWriter(partial)  # refused (a link or a FIFO at its name): nothing made, nothing removed
     try:
-        with CaptureWriter(partial) as writer:
+        with writer:
             writer.write_all(events)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         partial.unlink(missing_ok=True)

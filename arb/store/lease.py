@@ -18,8 +18,12 @@ run still marked ``running`` is dead.
   ``pg_stat_activity``, and "since" is that connection's ``backend_start``. Should that connection be
   lost (a server restart), the lock goes with it, as do the engine's own connections.
 - **SQLite** (a file): ``flock`` on a file beside the database (``arb.db`` -> ``arb.db.lock``); the
-  kernel drops it when the process ends. The holder is written into the file as JSON. The file is never
-  deleted: removing a lock file races with a process that has just opened it.
+  kernel drops it when the process ends. The holder is written into the file as JSON. The lock file is
+  opened without following a link (``arb/outfiles.py``): a link planted there is refused, one line, exit 1
+  (the database's surroundings are unusable, as a damaged file is), never emptied and written through. A lease
+  that created the file removes it when released, so a run that fails on a database it cannot use leaves
+  nothing beside it; removing is safe against a process that opened the file just before, because a taker
+  holds the lease only once its flock is on the inode the name still points to (else it opens again).
 - **In-memory SQLite**: nothing to share, no lease.
 
 Usage::
@@ -49,7 +53,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from arb.config.messages import shorten
 from arb.errors import ArbError, StoreError
+from arb.outfiles import open_fd
 from arb.store.db import display_url, make_engine, parse_url
 
 # First half of the advisory-lock key: ASCII "arb!", so arb's locks are recognizable in pg_locks.
@@ -158,29 +164,32 @@ def lock_path(url: str | URL) -> Path:
 
 
 class _FileLease(Lease):
-    def __init__(self, database: str, holder: Holder, fd: int) -> None:
+    def __init__(self, database: str, holder: Holder, fd: int, path: Path, created: bool) -> None:
         super().__init__(database, holder)
         self._fd = fd
+        self._path = path
+        self._created = created  # this lease made the file, so it removes it
 
     @classmethod
     def acquire(cls, url: URL, me: Holder) -> _FileLease:
         path = lock_path(url)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot open the lock file {path}: {exc.strerror}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            os.close(fd)
-            raise DatabaseInUse(display_url(url), holder) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        lease = cls(display_url(url), me, fd)
-        lease._publish()
-        return lease
+        for _ in range(_OPEN_ATTEMPTS):
+            fd, created = _open_lock_file(path)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise DatabaseInUse(display_url(url), holder) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            if _same_inode(fd, path):
+                lease = cls(display_url(url), me, fd, path, created)
+                lease._publish()
+                return lease
+            os.close(fd)  # the holder removed the file between our open and our flock: open the name again
+        raise StoreError(f"cannot take the lock file {shorten(str(path))}: it kept being replaced")
 
     def _publish(self) -> None:
         data = json.dumps({"pid": self.holder.pid, "host": self.holder.host, "run_id": self.holder.run_id,
@@ -191,10 +200,43 @@ class _FileLease(Lease):
 
     def _release(self) -> None:
         try:
-            os.ftruncate(self._fd, 0)
+            if self._created and _same_inode(self._fd, self._path):
+                self._path.unlink()  # still holding the flock: a taker that opened it first sees it gone
+            else:
+                os.ftruncate(self._fd, 0)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             os.close(self._fd)
+
+
+_OPEN_ATTEMPTS = 20
+
+
+def _open_lock_file(path: Path) -> tuple[int, bool]:
+    """The lock file's descriptor, and whether this call created it; never through a link (``outfiles``)."""
+    try:
+        for _ in range(_OPEN_ATTEMPTS):
+            try:
+                return open_fd(path, os.O_RDWR | os.O_CREAT | os.O_EXCL), True
+            except FileExistsError:
+                pass
+            try:
+                return open_fd(path, os.O_RDWR), False
+            except FileNotFoundError:  # removed between the two opens (a holder releasing): create it again
+                continue
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock file {shorten(str(path))}: {exc.strerror}") from exc
+    raise StoreError(f"cannot open the lock file {shorten(str(path))}: it kept being removed")
+
+
+def _same_inode(fd: int, path: Path) -> bool:
+    """Whether ``path`` (not followed) still names the file open on ``fd``."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _read_holder(fd: int) -> Holder:

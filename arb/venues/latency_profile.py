@@ -50,6 +50,7 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 from arb.errors import ConfigError
+from arb.outfiles import open_output
 
 if TYPE_CHECKING:
     from arb.config import Config
@@ -355,7 +356,8 @@ def write_profile(profile: LatencyProfile, path: Path) -> None:
     """``profile`` as JSON in ``path``, through a partial file beside it that becomes ``path`` only once
     written in full (a reader never sees half a profile); ``OSError`` as the system gives it."""
     partial = path.with_name(path.name + ".partial")
-    handle = partial.open("w", encoding="utf-8")  # refused (a directory, no permission): nothing was made
+    # Never through a link planted at the partial's name; refused (a directory, no permission): nothing was made.
+    handle = open_output(partial)
     try:
         with handle:
             handle.write(json.dumps(profile.as_json(), indent=2) + "\n")

@@ -8,11 +8,12 @@ import gzip
 import zlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import IO, Literal, overload
+from typing import IO, Literal, cast, overload
 
 from arb.errors import CaptureFormatError
 from arb.marketdata.capture.events import CaptureEvent, CaptureLine
 from arb.marketdata.capture.parse import parse_event
+from arb.outfiles import open_output
 
 # What reading a damaged file raises: OSError (a missing or unreadable file, a bad gzip header or CRC),
 # EOFError (gzip cut short), zlib.error (corrupt deflate data). Never a traceback: a file:line error.
@@ -27,10 +28,26 @@ EMPTY = "empty: a capture holds at least one event (arb never writes an empty on
 
 
 def open_binary(path: Path, mode: Literal["rb", "wb"]) -> IO[bytes]:
-    """``path`` opened in binary, through gzip when its name ends in ``.gz``: the reader's and the writer's."""
+    """``path`` opened in binary, through gzip when its name ends in ``.gz``: the reader's and the writer's. The
+    writer's never through a link (``arb/outfiles.py``)."""
+    if mode == "wb":
+        raw = cast(IO[bytes], open_output(path, binary=True))
+        return _OwningGzip(filename=str(path), mode="wb", fileobj=raw) if path.suffix == ".gz" else raw
     if path.suffix == ".gz":
         return gzip.open(path, mode)  # type: ignore[return-value]
     return open(path, mode)  # noqa: SIM115 - the caller closes it
+
+
+class _OwningGzip(gzip.GzipFile):
+    """A gzip stream over a file it was handed and closes with itself (``GzipFile`` leaves a given file open)."""
+
+    def close(self) -> None:
+        raw = self.fileobj
+        try:
+            super().close()
+        finally:
+            if raw is not None:
+                raw.close()
 
 
 def too_long(limit: int = MAX_LINE) -> str:
