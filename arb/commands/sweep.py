@@ -25,6 +25,7 @@ from arb.display import money, printable
 from arb.errors import ConfigError, UsageError
 from arb.runtime.logs import setup_logging
 from arb.store.location import DB_URL_ENV, resolve_url
+from arb.sweep.bracket import Bracket, brackets, varied_assumptions
 from arb.sweep.cluster import CONNECT_TIMEOUT_S, start_worker_server
 from arb.sweep.grid import (
     CAPTURES_AS,
@@ -118,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     totals = point_totals(db_url, [p.run_id for p in result.points if p.run_id is not None])
     if args.format == "table":
-        print_table(result, totals, table_console(sys.stdout))
+        console = table_console(sys.stdout)
+        print_table(result, totals, console)
+        print_brackets(result, totals, console)
     else:
         print_rows(result, totals, args.format, sys.stdout)
     failed = result.failed
@@ -184,6 +187,32 @@ def print_table(result: SweepResult, totals: dict[int, PointTotals], console: Co
     print_in_full(console, table)
 
 
+def _brackets(result: SweepResult, totals: dict[int, PointTotals]) -> list[Bracket]:
+    realized = [None if p.run_id is None or p.run_id not in totals else totals[p.run_id].realized
+                for p in result.points]
+    return brackets([p.point for p in result.points], realized)
+
+
+def print_brackets(result: SweepResult, totals: dict[int, PointTotals], console: Console) -> None:
+    """Where the grid varied latency or the queue model: each strategy setting's realized PnL across those
+    assumptions, central (median) beside low and high (``arb/sweep/bracket.py``)."""
+    found = _brackets(result, totals)
+    if not found:
+        return
+    varied = varied_assumptions([p.point for p in result.points])
+    table = Table(title=f"realized across {', '.join(varied)}", title_justify="left")
+    for key, _ in found[0].setting:
+        table.add_column(key, no_wrap=True)
+    for name in ("points", "low", "central", "high"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for b in found:
+        points = f"{b.points}" + (f" ({b.failed} failed)" if b.failed else "")
+        table.add_row(*(escape(printable(value_label(k, v))) for k, v in b.setting), points,
+                      money(b.low) if b.low is not None else "-", money(b.central) if b.central is not None else "-",
+                      money(b.high) if b.high is not None else "-")
+    print_in_full(console, table)
+
+
 def point_rows(result: SweepResult, totals: dict[int, PointTotals]) -> list[dict[str, Any]]:
     """One row per grid point, exact: its values, its run, executed, expected and realized PnL as stored; for a
     maker config its quotes sent and filled, its hedges and its adverse selection too."""
@@ -208,7 +237,11 @@ def print_rows(result: SweepResult, totals: dict[int, PointTotals], fmt: str, ou
     """csv or json: every figure exact, nothing cut, for a script or a spreadsheet."""
     rows = point_rows(result, totals)
     if fmt == "json":
-        out.write(json.dumps({"sweep_id": result.sweep_id, "points": rows}, indent=2) + "\n")
+        bracketed = [{**{k: value_label(k, v) for k, v in b.setting}, "points": b.points, "failed": b.failed,
+                      **{name: None if x is None else format(x, "f")
+                         for name, x in (("low", b.low), ("central", b.central), ("high", b.high))}}
+                     for b in _brackets(result, totals)]
+        out.write(json.dumps({"sweep_id": result.sweep_id, "points": rows, "brackets": bracketed}, indent=2) + "\n")
         return
     writer = csv.writer(out, lineterminator="\n")
     if rows:

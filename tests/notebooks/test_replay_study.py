@@ -100,6 +100,14 @@ def test_sweep_heatmaps_hold_each_runs_results(swept: Swept) -> None:
         assert math.isclose(cells[("expected_pnl", fee, latency, edge)], float(expected), abs_tol=1e-12)
         assert math.isclose(cells[("realized_pnl", fee, latency, edge)], float(realized), abs_tol=1e-12)
     assert len(cells) == 3 * len(truth)
+    # The bracket: per fee and minimum edge, realized across the two latencies, low / central / high.
+    lines = out[out.index("realized PnL (USDT) across latency_ms"):].splitlines()[2:2 + len(FEES) * len(EDGES)]
+    shown = {(fee, edge): tuple(Decimal(x) for x in rest[-3:]) for fee, edge, *rest in (ln.split() for ln in lines)}
+    for (fee, edge), (low, central, high) in shown.items():
+        across = sorted(truth[(fee, latency, edge)][2] for latency in LATENCIES)
+        assert all(abs(a - b) < Decimal("1e-6") for a, b in zip((low, central, high), (across[0], across[0], across[1]),
+                                                                 strict=True)), (fee, edge, shown, truth)
+    assert len(shown) == len(FEES) * len(EDGES)
 
 
 def test_an_existing_sweep_database_is_read_not_run_again(swept: Swept, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ sweep over two models on the ETH maker recording (2 workers) whose table shows b
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -51,9 +52,19 @@ def test_a_sweep_over_two_queue_models_shows_both(tmp_path: Path, eth_minute: Pa
     assert main(["sweep", "--config", str(config), "--db", db, "--workers", "2",
                  "--queue-model", "conservative,log"]) == 0
     out = capsys.readouterr().out
-    rows = [[c.strip() for c in line.strip("│").split("│")] for line in out.splitlines() if line.startswith("│")]
-    header = next(line for line in out.splitlines() if "queue_model" in line)
+    points, bracket = out.split("realized across queue_model")  # the grid's table, then the bracket's
+
+    def rows_of(text_: str) -> list[list[str]]:
+        return [[c.strip() for c in line.strip("│").split("│")] for line in text_.splitlines() if line.startswith("│")]
+
+    rows = rows_of(points)
+    header = next(line for line in points.splitlines() if "queue_model" in line)
     assert [r[1] for r in rows] == ["conservative", "log"] and "quotes" in header, out
+    # The bracket: the one strategy setting's realized over both models, central (the lower median of two)
+    # beside low and high, the same figures as the table's realized column.
+    realized = sorted(Decimal(r[-1]) for r in rows)
+    [row] = rows_of(bracket)  # the capture, then points, low, central, high
+    assert [row[-4], *map(Decimal, row[-3:])] == ["2", realized[0], realized[0], realized[1]], out
     with create_engine(db).connect() as c:
         runs = c.execute(text("SELECT id, grid_point, config_snapshot, summary FROM runs ORDER BY id")).all()
     assert len(runs) == 2
