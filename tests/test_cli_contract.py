@@ -381,3 +381,44 @@ def test_an_output_file_is_never_written_through_a_link(command: str, kind: str,
     assert err.count("\n") == 1 and partial in err and what in err, err
     assert (tmp_path / "v.txt").read_text() == "precious\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+# ------------------------------------------------------------------ migration targets
+_REVISIONS = st.one_of(
+    st.from_regex(r"(head|heads|base|00[0-9][0-9]|[0-9a-z]{1,5})?([-+^:@~][0-9a-z+-]{0,5}){0,2}", fullmatch=True),
+    st.text(max_size=12), st.integers(-20, 20).map(str))
+
+
+@settings(max_examples=60, deadline=None)
+@given(revision=_REVISIONS, action=st.sampled_from(["upgrade", "downgrade"]))
+def test_a_migration_target_arb_does_not_know_is_one_line_exit_2_and_creates_nothing(revision: str,
+                                                                                       action: str) -> None:
+    """``arb db upgrade zzz`` (``head+5``, ``-1``, ``0005^``, ``0007:0001``) was "unexpected CommandError" or
+    "AssertionError", exit 1, with an empty database file made. Every target is checked against the scripts
+    first: a known one migrates; any other is one line naming it and the revisions known, exit 2, and the
+    directory stays as it was (no database for an upgrade; an arb database at head, unchanged, for a
+    downgrade)."""
+    import hashlib
+    import tempfile
+
+    from arb.store.migrate import head_revision
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "arb.db"
+        if action == "downgrade":
+            upgrade_to_head(f"sqlite:///{db}")
+        before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(folder).iterdir()}
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(["db", action, "--db", f"sqlite:///{db}", "--", revision])
+            except SystemExit as exit_:
+                code = exit_.code
+        after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(folder).iterdir()}
+    if code == 0:  # a target that exists: head, a revision of the scripts, or -N within the database's history
+        assert revision in {"head", "heads", "base", head_revision()} or revision.lstrip("-").isdigit(), revision
+        return
+    assert code == 2, err.getvalue()
+    assert err.getvalue().count("\n") == 1 and err.getvalue().startswith("arb: error: "), err.getvalue()
+    assert "Traceback" not in err.getvalue() and "unexpected" not in err.getvalue(), err.getvalue()
+    assert after == before, f"arb db {action} {revision!r} changed {set(after) ^ set(before) or 'a file'}"

@@ -22,6 +22,7 @@ models-vs-database check.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -32,12 +33,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 import arb
-from arb.errors import StoreError
+from arb.config.messages import shorten
+from arb.errors import StoreError, UsageError
 from arb.store.db import display_url, make_engine, make_reader_engine, sqlite_file
 from arb.store.location import resolve_url
 from arb.store.models import Base
@@ -142,8 +145,34 @@ def current_revision(url: str | None = None) -> str | None:
         return _revision(connection)
 
 
+# The targets ``arb db upgrade`` and ``arb db downgrade`` take, besides a revision of the scripts: the newest
+# (``head``), no schema (``base``, downgrade only), and N revisions below the database's (``-N``, downgrade only).
+_UPGRADE_NAMES = ("head", "heads")
+_DOWNGRADE_NAMES = ("base",)
+_STEPS_DOWN = re.compile(r"-[1-9][0-9]{0,3}")
+
+
+def check_target(revision: str, direction: Literal["upgrade", "downgrade"]) -> None:
+    """:class:`~arb.errors.UsageError` (exit 2) unless ``revision`` is a target arb's migrations can go to in
+    ``direction``: checked against the scripts before the database is touched, so a target Alembic would
+    refuse half-way (``zzz``, ``head+5``, ``0005^``, a range ``0007:0001``) creates and changes nothing. One
+    error path for every such argument, naming it and what is known."""
+    known = [script.revision for script in reversed(list(_scripts().walk_revisions()))]
+    names = _UPGRADE_NAMES if direction == "upgrade" else _DOWNGRADE_NAMES
+    if revision in known or revision in names:
+        return
+    if direction == "downgrade" and _STEPS_DOWN.fullmatch(revision):
+        return
+    span = f"{known[0]} to {known[-1]}" if known else "none"
+    others = f"or head, which is {known[-1] if known else 'none'}" if direction == "upgrade" else \
+        "base, or -N for N revisions down"
+    raise UsageError(f"arb db {direction}: {shorten(revision)!r} is not a revision arb's migrations know "
+                     f"(known: {span}, {others})")
+
+
 def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade the database to ``revision``; returns (revision before, revision after)."""
+    check_target(revision, "upgrade")
     before = _revision_of(url)
     _run(command.upgrade, url, revision)
     return before, _revision_of(url)
@@ -156,6 +185,7 @@ def upgrade_to_head(url: str | None = None) -> tuple[str | None, str | None]:
 
 def downgrade(url: str | None = None, revision: str = "-1") -> tuple[str | None, str | None]:
     """Downgrade the database to ``revision`` (``base`` drops every table); returns (before, after)."""
+    check_target(revision, "downgrade")
     before = _revision_of(url)
     _run(command.downgrade, url, revision)
     return before, _revision_of(url)
@@ -224,6 +254,8 @@ def _run(fn: Any, url: str | None, revision: str) -> None:
         fn(alembic_config(resolved), revision)
     except SQLAlchemyError as exc:
         raise StoreError(f"migrating {display_url(resolved)} failed: {_first_line(exc)}") from exc
+    except CommandError as exc:  # a known target that is no step from where the database is (-5 from 0002)
+        raise UsageError(f"{display_url(resolved)}: cannot go to {shorten(revision)!r}: {_first_line(exc)}") from None
 
 
 def _read(url: str | None) -> AbstractContextManager[Connection]:
@@ -248,7 +280,11 @@ def _connect(url: str | None, *, read_only: bool = False) -> Iterator[Connection
         engine.dispose()
 
 
-def _first_line(exc: SQLAlchemyError) -> str:
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def _first_line(exc: Exception) -> str:
     # SQLAlchemy appends the SQL and a docs link; the driver's own first line is the useful part.
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
