@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from arb.config.files import DEFAULT_CONFIG
+from arb.config.files import DEFAULT_CONFIG, InputFileError, read_input_file
 from arb.config.messages import did_you_mean, first_error
 from arb.config.model import Config
 from arb.config.overrides import apply_overrides, blame
@@ -45,9 +45,11 @@ def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | 
     shown = str(path)
     environ = os.environ if environ is None else environ
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+        raw = tomllib.loads(read_input_file(path), parse_float=Decimal)
     except FileNotFoundError:
         raise ConfigError(shown, "", "file not found") from None
+    except InputFileError as exc:
+        raise ConfigError(shown, "", f"{exc}, not a config file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, "", f"not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:

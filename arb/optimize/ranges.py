@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from arb.config import Config
-from arb.config.files import BUNDLED_PREFIX
+from arb.config.files import BUNDLED_PREFIX, InputFileError, read_input_file
 from arb.errors import UsageError
 from arb.sweep.grid import KEYS, PATH_KEYS, Point, build_grid
 
@@ -126,9 +126,11 @@ def read_ranges_file(path: Path) -> dict[str, Any]:
     """``RANGES.toml`` as written (numbers with a point as decimals, never floats); relative captures and
     latency profiles are relative to it, as in a grid file."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+        raw = tomllib.loads(read_input_file(path), parse_float=Decimal)
     except FileNotFoundError:
         raise UsageError(f"{path}: ranges file not found") from None
+    except InputFileError as exc:
+        raise UsageError(f"{path}: {exc}, not a ranges file") from None
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not a readable TOML ranges file: {exc}") from None
     for key in PATH_KEYS:

@@ -46,7 +46,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from arb.config import Config, ReplaySection
-from arb.config.files import BUNDLED_PREFIX, bundled_captures, resolve_capture
+from arb.config.files import (
+    BUNDLED_PREFIX,
+    InputFileError,
+    bundled_captures,
+    read_input_file,
+    resolve_capture,
+)
 from arb.errors import ConfigError, UsageError
 from arb.marketdata.timeline import capture_files
 from arb.runtime.preflight import check_maker_routes
@@ -97,9 +103,11 @@ def read_grid_file(path: Path) -> dict[str, list[str]]:
     """``GRID.toml``: top-level ``key = [values]`` (or one value). Relative captures and latency profiles are
     relative to it."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+        raw = tomllib.loads(read_input_file(path), parse_float=Decimal)
     except FileNotFoundError:
         raise UsageError(f"{path}: grid file not found") from None
+    except InputFileError as exc:
+        raise UsageError(f"{path}: {exc}, not a grid file") from None
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not a readable TOML grid: {exc}") from None
     out: dict[str, list[str]] = {}

@@ -49,6 +49,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
+from arb.config.files import InputFileError, read_input_file
 from arb.errors import ConfigError
 from arb.outfiles import open_output
 
@@ -182,13 +183,11 @@ class FeedDraws:
 def read_profile(path: Path) -> LatencyProfile:
     """The profile in ``path``; :class:`ProfileError` naming what is wrong (a file not there included)."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ProfileError(f"larger than {MAX_FILE_BYTES:,} bytes: not a latency profile")
-        raw = json.loads(path.read_bytes(), parse_float=Decimal, parse_constant=_no_constant)
+        raw = json.loads(read_input_file(path, MAX_FILE_BYTES), parse_float=Decimal, parse_constant=_no_constant)
     except FileNotFoundError:
         raise ProfileError("no such file") from None
-    except IsADirectoryError:
-        raise ProfileError("is a directory") from None
+    except InputFileError as exc:  # a FIFO would block the read forever, a device never end it
+        raise ProfileError(f"{exc}, not a latency profile") from None
     except OSError as exc:
         raise ProfileError(f"cannot read: {exc.strerror or exc}") from None
     except (ValueError, RecursionError) as exc:

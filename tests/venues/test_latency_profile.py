@@ -189,7 +189,7 @@ def test_a_file_that_is_not_a_profile_is_one_line(tmp_path: Path, text: str, wor
     assert words in str(err.value)
     with pytest.raises(ProfileError, match="no such file"):
         read_profile(tmp_path / "absent.json")
-    with pytest.raises(ProfileError, match="is a directory"):
+    with pytest.raises(ProfileError, match="a directory, not a latency profile"):
         read_profile(tmp_path)
 
 
