@@ -156,6 +156,28 @@ def check_cluster_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--scheduler-timeout: must be from 0.1 to 600 seconds (got {args.scheduler_timeout:g})")
     if args.scheduler is not None and not args.scheduler.startswith(SCHEDULER_SCHEMES):
         raise UsageError(f"--scheduler: not a dask scheduler address (got {args.scheduler!r}; e.g. tcp://host:8786)")
+    if args.workdir is not None:
+        problem = workdir_problem(Path(args.workdir))
+        if problem is not None:
+            raise UsageError(f"--workdir: {problem}")
+
+
+def workdir_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be the directory workers write in (it or a directory above it is a file, or the
+    nearest that exists is not writable), or None; checked before anything is created (``makedirs`` would say
+    "File exists" as an OSError, exit 1, after the cluster had started)."""
+    for existing in (path, *path.absolute().parents):
+        try:
+            if not existing.exists():
+                continue
+            if not existing.is_dir():
+                return f"{printable(str(existing))} exists and is not a directory"
+        except OSError as exc:  # a name too long, a loop of links
+            return f"cannot use {printable(str(path))}: {exc.strerror or exc}"
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return f"{printable(str(existing))} is not writable"
+        return None
+    return None
 
 
 MAKER_COLUMNS = ("quotes", "filled", "hedges", "adverse")

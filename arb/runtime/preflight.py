@@ -229,11 +229,20 @@ def _check_capture_opens(capture: Path, shown: str) -> None:
     not a capture (another format, a damaged gzip header, unreadable) fails here, not after the run has
     started. A file damaged further in still fails the run at that line (``file:line``); reading all of
     it here would make every start as slow as a pass over the whole capture."""
+    problem = capture_refusal(capture)
+    if problem is not None:
+        raise ConfigError(shown, "replay.capture", problem)
+
+
+def capture_refusal(capture: Path) -> str | None:
+    """Why ``capture`` (a file, or a timeline's first file) does not open as one, read through the strict
+    reader the run uses (``file:line: what``), or None. A sweep's grid checks its captures with it too."""
     try:
-        with closing(read_timeline(capture)) as events:  # the first file of a timeline
+        with closing(read_timeline(capture)) as events:
             next(events, None)
     except CaptureFormatError as exc:
-        raise ConfigError(shown, "replay.capture", str(exc)) from None
+        return str(exc)
+    return None
 
 
 def _check_db_env(environ: Mapping[str, str]) -> None:

@@ -55,7 +55,7 @@ from arb.config.files import (
 )
 from arb.errors import ConfigError, UsageError
 from arb.marketdata.timeline import capture_files
-from arb.runtime.preflight import check_maker_routes
+from arb.runtime.preflight import capture_refusal, check_maker_routes
 from arb.venues.latency_profile import venue_profile
 
 KEYS = ("capture", "fee", "latency_ms", "feed_latency_ms", "latency_profile", "queue_model",
@@ -277,7 +277,12 @@ def _captures(given: Sequence[str], source: str, as_timeline: bool) -> list[str]
         if not found:
             hint = f" (bundled: {', '.join(bundled_captures())})" if text.startswith(BUNDLED_PREFIX) else ""
             raise UsageError(f"{source}: capture: no capture file at {text!r}{hint}")
-        out += [str(path.resolve())] if as_timeline else [str(p.resolve()) for p in found]
+        files = [str(path.resolve())] if as_timeline else [str(p.resolve()) for p in found]
+        for file in files:  # opened as each replay's preflight would, before the sweep's database exists
+            problem = capture_refusal(Path(file))
+            if problem is not None:
+                raise UsageError(f"{source}: capture: {problem}")
+        out += files
     return out
 
 
