@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from arb.accounting import money
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
-from arb.store.fills import filled_by_fills
 from arb.store.models import Opportunity, Order
 
 # A quote in one of these may still trade on its venue (reconciliation has looked it up by then).
@@ -65,9 +64,10 @@ def open_pair(session: Session, run_id: int, quote_order_id: int, terms: MakerPa
 
 
 def quote_filled(session: Session, opportunity_id: int, quote_order_id: int) -> Decimal:
-    """The pair's size and expectation brought to its quote's stored fills; returns the size."""
+    """The pair's size and expectation brought to its quote's stored fills (the order's ``filled``: their sum
+    once their transition is written, as every writer of fills does in the same transaction); returns the size."""
     opp = session.get_one(Opportunity, opportunity_id)
-    size = filled_by_fills(session, quote_order_id)
+    size = session.get_one(Order, quote_order_id).filled
     assert opp.detail is not None
     opp.size = size
     opp.expected_profit = money(Decimal(opp.detail["unit_profit"]) * size)

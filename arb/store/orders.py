@@ -125,10 +125,12 @@ def record_transition(
     venue_order_id: str | None = None,
     sent_at: datetime | None = None,
     acked_at: datetime | None = None,
+    filled: Decimal | None = None,
 ) -> Transition:
     """Apply one change through the state machine and persist it with its event row.
 
-    ``filled`` becomes the sum of the order's stored fills (add fills first, in the same transaction).
+    ``filled`` becomes the sum of the order's stored fills (add fills first, in the same transaction); a
+    caller that already knows that sum passes it as ``filled`` (:func:`record_fills`), saving the read.
     A report that changes nothing (same status, same filled) writes no event: replays are idempotent.
     Raises :class:`arb.domain.orders.IllegalTransition` (and writes nothing) for an edge not in the table,
     and for fills that make ``filled`` impossible for ``to_status`` (``filled`` without every unit filled,
@@ -136,7 +138,9 @@ def record_transition(
     """
     order = _locked(session, order_id)
     snap = OrderSnapshot(OrderStatus(order.status), order.amount, order.filled)
-    t = apply(snap, to_status, filled=filled_by_fills(session, order_id), venue_status=venue_status,
+    if filled is None:
+        filled = filled_by_fills(session, order_id)
+    t = apply(snap, to_status, filled=filled, venue_status=venue_status,
               detail=detail)
     if venue_order_id and not order.venue_order_id:
         order.venue_order_id = venue_order_id
@@ -235,7 +239,10 @@ def record_fills(session: Session, order_id: int, fills: Iterable[FillReport], n
     imply: ``filled`` once every unit is there, else ``partially_filled`` (``canceled`` stays ``canceled``)."""
     added = add_fills(session, order_id, fills, received_at=now)
     order = _locked(session, order_id)
-    total = filled_by_fills(session, order_id)
+    # ``filled`` is the sum of the stored fills after every transaction (each fill added is followed by its
+    # transition in the same one), so the new sum is it plus what was just added: a cost per fill that does
+    # not grow with the order's fills so far (a maker quote may take one per print, in amount steps).
+    total = order.filled + added.amount
     if total != order.filled:
         current = OrderStatus(order.status)
         if total >= order.amount:
@@ -244,7 +251,7 @@ def record_fills(session: Session, order_id: int, fills: Iterable[FillReport], n
             to_status = current
         else:
             to_status = OrderStatus.PARTIALLY_FILLED
-        record_transition(session, order_id, to_status, now, detail=detail)
+        record_transition(session, order_id, to_status, now, detail=detail, filled=total)
     return added
 
 

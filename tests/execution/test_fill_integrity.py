@@ -177,13 +177,41 @@ def test_fills_found_without_a_report_move_filled_with_them(session_factory: ses
     oid = _order(session_factory)
     with session_factory.begin() as s:
         added = repo.record_fills(s, oid, [_fill("601", "0.5")], NOW, detail="reconciliation: fills")
-    assert added == FillsAdded(new=1)
+    assert added == FillsAdded(new=1, amount=D("0.5"))
     assert_filled_is_sum_of_fills(session_factory)
     with session_factory.begin() as s:
         repo.record_fills(s, oid, [_fill("601", "0.5"), _fill("602", "1.5")], LATER)
     with session_factory() as s:
         order = s.get_one(Order, oid)
         assert (order.status, order.filled) == ("filled", D("2"))
+    assert_filled_is_sum_of_fills(session_factory)
+
+
+def test_a_fill_recorded_reads_none_of_the_orders_earlier_fills(session_factory: sessionmaker[Session]) -> None:
+    """A maker quote takes a fill per print (issue #47: 10^4 tiny prints on one quote slowed a replay
+    super-linearly): recording the next fill, and the pair's size after it, reads no fill row back, so its cost
+    does not grow with the fills before it; ``filled`` stays their sum."""
+    from sqlalchemy import event
+
+    oid = _order(session_factory, amount="1")
+    with session_factory.begin() as s:
+        repo.record_fills(s, oid, [_fill(f"7{i:02}", "0.01") for i in range(50)], NOW)
+    reads: list[str] = []
+    engine = session_factory.kw["bind"]
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "FROM fills" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session_factory.begin() as s:
+            repo.record_fills(s, oid, [_fill("799", "0.01")], LATER)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert reads == []
+    with session_factory() as s:
+        assert s.get_one(Order, oid).filled == D("0.51")
     assert_filled_is_sum_of_fills(session_factory)
 
 
