@@ -9,6 +9,7 @@ other feeds are hand-written fakes.
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import time
@@ -124,6 +125,36 @@ def test_convert_of_a_gzip_without_the_suffix_and_of_a_truncated_gzip(tmp_path: 
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "cut.gz" in err[0] and "Traceback" not in err[0]
     assert not (tmp_path / "t.jsonl").exists() and not partial_path(tmp_path / "t.jsonl").exists()
+
+
+@pytest.mark.parametrize("venue", ["gate", "binance"])
+@pytest.mark.parametrize("quoted", [False, True], ids=["number", "string"])
+def test_convert_of_an_id_beyond_64_bits_is_one_line_naming_the_input_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], venue: str, quoted: bool
+) -> None:
+    """A snapshot id no 64-bit integer holds (issue #47: ``unexpected TypeError: Integer exceeds 64-bit range``
+    from the writer) is an event the reader would refuse: one line naming the file and line, exit 2, nothing
+    written."""
+    huge = '"99999999999999999999999"' if quoted else "99999999999999999999999"
+    out = tmp_path / "o.jsonl"
+    if venue == "gate":
+        http = tmp_path / "http.txt"
+        http.write_text(GATE_HTTP.read_text().replace('{"id":2691446', '{"id":' + huge, 1))
+        args = ["convert", "gate", str(GATE_WS), str(http), "--out", str(out)]
+    else:
+        import gzip
+
+        raw = tmp_path / "raw.txt"
+        raw.write_text(re.sub(r'"lastUpdateId":\d+', '"lastUpdateId":' + huge,
+                              gzip.decompress(BINANCE_SPOT.read_bytes()).decode(), count=1))
+        args = ["convert", "binance", str(raw), "--symbol", "BTC/USDT", "--out", str(out)]
+    status = main(args)
+    err = capsys.readouterr().err
+    if status == 0:  # a number orjson cannot read: the line is malformed, also named
+        pytest.fail(err)
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err and "unexpected" not in err, err
+    assert re.search(r"(http|raw)\.txt:\d+: ", err), err
+    assert not out.exists() and not partial_path(out).exists()
 
 
 _LINES = st.lists(st.one_of(

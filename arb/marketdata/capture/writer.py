@@ -23,7 +23,10 @@ def checked_line(event: CaptureLine) -> bytes:
     """``event`` as its capture line (without the newline), checked by the reader's own rule: the line is
     parsed by :func:`parse_event` as a reader would parse it, so nothing is written that arb cannot read
     back. :class:`RefusedEvent` says what the reader would say."""
-    line = event.to_json()
+    try:
+        line = event.to_json()
+    except TypeError as exc:  # orjson: an integer (a seq, an id, a time) beyond 64 bits, which no reader reads
+        raise RefusedEvent(f"not a capture line: {exc}") from None
     if len(line) > MAX_LINE:
         raise RefusedEvent(too_long())
     try:
