@@ -41,6 +41,18 @@ def printable(text: str) -> str:
     return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+SHOWN_MAX = 80  # characters of a user's value (a file name, a revision) an error line shows whole
+
+
+def shorten(text: str, limit: int = SHOWN_MAX) -> str:
+    """``text`` as an error line shows it: whole up to ``limit`` characters; longer, its start and end around
+    an ellipsis and its length (a 5,000-character file name is not echoed whole)."""
+    if len(text) <= limit:
+        return text
+    tail = max(limit // 4, 1)
+    return f"{text[:limit - tail]}...{text[-tail:]} ({len(text):,} characters)"
+
+
 QUOTE_PLACES = 6  # money()'s default: a millionth of a USDT is below any fee
 DEFAULT_PLACES = 8  # an asset no market rule describes
 RATIO_DIGITS = 4

@@ -163,3 +163,66 @@ def _first_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
         selector.register(proc.stderr, selectors.EVENT_READ)
         assert selector.select(timeout_s), "no line on stderr"
     return proc.stderr.readline()
+
+
+# ------------------------------------------------------------------ a run killed with its commits in the -wal
+_KILLED_WRITER = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from report.sample_run import populate
+from arb.store.db import make_engine, make_session_factory
+from arb.store.migrate import upgrade_to_head
+upgrade_to_head({url!r})
+engine = make_engine({url!r})
+populate(make_session_factory(engine))  # every row in the -wal: the pool keeps its connection open
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _stamped(folder: Path) -> dict[str, tuple[str, int]]:
+    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def killed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The database of a writer killed by SIGKILL: its history only in the ``-wal`` beside it, with the ``-shm``
+    the writer left; the URL."""
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ARB_DB_URL", raising=False)
+    url = f"sqlite:///{tmp_path / 'arb.db'}"
+    proc = subprocess.run([sys.executable, "-c", _KILLED_WRITER.format(tests=str(ROOT / "tests"), url=url)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arb.db", "arb.db-shm", "arb.db-wal"]
+    assert (tmp_path / "arb.db-wal").stat().st_size > 0
+    return url
+
+
+@pytest.mark.parametrize("command", [*EXPECTED, "report --run 2"])
+def test_a_read_command_on_a_killed_runs_database_reads_its_wal_and_changes_no_file(
+        command: str, killed_run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A ``mode=ro`` connection rewrote the ``-shm`` of a database whose writer was killed (a report after a
+    SIGKILL changed it); ``immutable=1`` would not read the ``-wal`` and show no runs. Each read command
+    answers from the commits in the ``-wal`` (run 2 is there) and no file changes, bytes or mtime."""
+    before = _stamped(tmp_path)
+    code = main([*command.split(), "--db", killed_run])
+    out, err = capsys.readouterr()
+    assert _stamped(tmp_path) == before, f"`arb {command}` changed a file beside the killed run's database"
+    assert code == 0 and err == "", err
+    if command.startswith("report"):
+        assert "Run 2" in out or '"id": 2' in out, out
+
+
+def test_a_wal_without_its_shm_is_one_line_not_a_silent_answer(killed_run: str, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Commits in a ``-wal`` with no ``-shm`` beside it: SQLite cannot read them without creating one, and
+    answering without them would show a history that is not the database's. One line, exit 1, nothing made."""
+    (tmp_path / "arb.db-shm").unlink()
+    before = _stamped(tmp_path)
+    assert main(["report", "--db", killed_run]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "its -wal holds commits not yet in the file and there is no -shm" in err, err
+    assert _stamped(tmp_path) == before

@@ -29,8 +29,7 @@ from typing import Any
 
 from arb.commands import arguments
 from arb.commands.tables import add_database_arguments, database_url
-from arb.config.messages import shorten
-from arb.display import printable
+from arb.display import printable, shorten
 from arb.errors import UsageError
 
 

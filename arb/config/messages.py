@@ -100,11 +100,3 @@ def _typo_of_missing(errors: Sequence[Any]) -> Any:
 
 ECHO_MAX = 80  # characters of a refused value an error line shows
 
-
-def shorten(text: str, limit: int = ECHO_MAX) -> str:
-    """``text`` as an error line shows it: whole up to ``limit`` characters; longer, its start and end around
-    an ellipsis and its length (a 5,000-character file name is not echoed whole)."""
-    if len(text) <= limit:
-        return text
-    tail = max(limit // 4, 1)
-    return f"{text[:limit - tail]}...{text[-tail:]} ({len(text):,} characters)"

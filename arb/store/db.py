@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from arb.config.secrets import mask_url
+from arb.display import shorten
 from arb.errors import ArbError, StoreError, UsageError
 
 if TYPE_CHECKING:
@@ -185,13 +186,26 @@ def make_reader_engine(url: str | URL) -> Engine:
 
     SQLite: the file is opened through a ``file:...?mode=ro`` URI (``sqlite3.connect(uri=True)``), not
     created when missing; no PRAGMA; a plain deferred ``BEGIN`` (a read snapshot, never the write lock
-    a running engine would then wait for). A WAL database that no process has open (no ``-wal`` file
-    beside it) is opened ``immutable=1`` as well: a ``mode=ro`` connection to it would create ``-wal`` and
-    ``-shm`` files and, being read-only, could not remove them. No pool: each connection makes that choice
-    when it opens, so a reader that reconnects (the dashboard, every refresh) follows a writer that
-    started since. A reader still connected when the last writer closes leaves the writer's ``-wal`` and
-    ``-shm`` in place (SQLite's own rule: only the last connection removes them); the next writer uses
-    them.
+    a running engine would then wait for). A WAL database is opened by what lies beside it:
+
+    - no ``-wal`` (no process has it open), or an empty one: ``immutable=1`` as well, since a ``mode=ro``
+      connection would create ``-wal`` and ``-shm`` files and, being read-only, could not remove them; the
+      file holds every commit.
+    - a ``-wal`` holding frames (a writer running, or one killed by SIGKILL): ``readonly_shm=1`` as well.
+      ``mode=ro`` alone maps the ``-shm`` read-write and rewrites its wal-index (a report on a killed run's
+      database changed its ``-shm``); ``immutable=1`` would not read the ``-wal`` at all and lose the
+      commits it holds. With ``readonly_shm`` SQLite maps the ``-shm`` read-only: while a writer has it
+      open the reader uses that writer's index; otherwise (the writer is dead, the index may be stale) it
+      builds a private index in its own memory by reading the whole ``-wal``. The cost: that read, each
+      connection, of a ``-wal`` SQLite keeps near 4 MB by checkpointing; and a reader cannot mark in the
+      shared index which snapshot it reads, so it retries while the writer checkpoints.
+    - a ``-wal`` holding frames and no ``-shm``: SQLite cannot read those frames without creating one, so
+      the reader refuses in one line (:class:`~arb.errors.StoreError`) instead of answering without them.
+
+    No pool: each connection makes that choice when it opens, so a reader that reconnects (the dashboard,
+    every refresh) follows a writer that started since. A reader still connected when the last writer
+    closes leaves the writer's ``-wal`` and ``-shm`` in place (SQLite's own rule: only the last connection
+    removes them); the next writer uses them.
 
     PostgreSQL: every transaction is ``REPEATABLE READ`` (one snapshot) and ``READ ONLY`` (psycopg's
     ``read_only``: ``BEGIN ... READ ONLY``), so the server refuses any write.
@@ -221,10 +235,24 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 def readonly_uri(path: Path) -> str:
     """The ``file:`` URI :func:`make_reader_engine` opens ``path`` with: ``mode=ro``, plus ``immutable=1``
-    for a WAL database nobody has open (see there). The path is percent-encoded (``?``, ``#`` and ``%`` in
-    a file name are not URI syntax), made absolute first (``file://`` and an empty authority)."""
-    immutable = _wal_mode(path) and not Path(f"{path}-wal").exists()
-    return f"file://{quote(os.fsencode(path.absolute()))}?mode=ro" + ("&immutable=1" if immutable else "")
+    for a WAL database without a ``-wal`` holding frames, ``readonly_shm=1`` for one with (see there). The
+    path is percent-encoded (``?``, ``#`` and ``%`` in a file name are not URI syntax), made absolute first
+    (``file://`` and an empty authority). :class:`~arb.errors.StoreError` for a ``-wal`` with frames and no
+    ``-shm``, which SQLite cannot read without creating one."""
+    uri = f"file://{quote(os.fsencode(path.absolute()))}?mode=ro"
+    if not _wal_mode(path):
+        return uri
+    try:
+        wal_bytes = os.stat(f"{path}-wal").st_size
+    except FileNotFoundError:
+        wal_bytes = 0
+    if wal_bytes == 0:
+        return uri + "&immutable=1"
+    if not os.path.exists(f"{path}-shm"):
+        raise StoreError(f"cannot read {shorten(str(path))} without writing beside it: its -wal holds commits "
+                         "not yet in the file and there is no -shm to read them through (opening it read-write "
+                         "once, e.g. `arb db upgrade`, folds them in)")
+    return uri + "&readonly_shm=1"
 
 
 def _wal_mode(path: Path) -> bool:

@@ -53,7 +53,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from arb.config.messages import shorten
+from arb.display import shorten
 from arb.errors import ArbError, StoreError
 from arb.outfiles import open_fd
 from arb.store.db import display_url, make_engine, parse_url

@@ -39,7 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 import arb
-from arb.config.messages import shorten
+from arb.display import shorten
 from arb.errors import StoreError, UsageError
 from arb.store.db import display_url, make_engine, make_reader_engine, sqlite_file
 from arb.store.location import resolve_url
