@@ -126,10 +126,12 @@ def describe(exc: BaseException) -> tuple[str, int]:
     if ccxt_errors is not None and isinstance(exc, ccxt_errors.BaseError):
         # ccxt's messages start with the exchange id ("gate GET https://..."): that names the venue.
         return f"venue error ({type(exc).__name__}): {_first_line(exc)}", 1
+    from arb.display import shorten  # a 5,000-character file name is not echoed whole
+
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, RefusedPath)):
-        return f"{exc.filename}: {exc.strerror}", 2
+        return f"{shorten(str(exc.filename))}: {exc.strerror}", 2
     if isinstance(exc, OSError):
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{shorten(str(exc.filename))}: " if exc.filename else ""
         return f"{where}{exc.strerror or _first_line(exc)}", 1
     return f"unexpected {type(exc).__name__}: {_first_line(exc)} (arb --debug shows the traceback)", 1
 

@@ -59,7 +59,33 @@ def parse_url(url: str | URL) -> URL:
                              "(expected sqlite:///FILE or postgresql+psycopg://USER@HOST/DB)") from None
     if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
         raise UsageError(f"{display_url(parsed)}: only SQLite and PostgreSQL databases are supported")
+    _check_query(parsed)
     return parsed
+
+
+def _check_query(url: URL) -> None:
+    """A query parameter the driver would ignore (``sqlite:///x.db?mode=ro&foo=bar``: pysqlite takes URI
+    parameters only with ``uri=true``) is refused here, where every command parses its URL (``--db``,
+    ``$ARB_DB_URL`` and ``[store] url`` alike), as the UsageError the preflight gave ``$ARB_DB_URL`` alone:
+    SQLAlchemy's SAWarning was printed raw and the file made, read-write, without the ``mode=ro`` asked for."""
+    if not url.query:
+        return
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    try:
+        dialect = url.get_dialect()
+    except (ImportError, ArgumentError):  # an unknown or missing driver: make_engine says so
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SAWarning)
+            dialect().create_connect_args(url)
+    except SAWarning as exc:
+        raise UsageError(f"{display_url(url)}: {str(exc).split(' (Background')[0]}") from None
+    except (ImportError, ArgumentError, TypeError, ValueError):  # the driver's own check happens at connect
+        return
 
 
 def _check_utf8(url: str) -> None:
@@ -76,8 +102,12 @@ def _check_utf8(url: str) -> None:
 def display_url(url: str | URL) -> str:
     """``url`` safe to print or log, as SQLAlchemy writes it, its password masked by the one masker
     (``config.secrets.mask_url``, which the config also uses on URLs it does not parse). SQLAlchemy quotes
-    every part, so the written URL's only ``@`` ends its user info: the masker finds the password there."""
-    return mask_url(make_url(url).render_as_string(hide_password=False))
+    every part, so the written URL's only ``@`` ends its user info: the masker finds the password there. A
+    long one is shortened (``arb.display.shorten``): an error line does not echo a 5,000-character name."""
+    return shorten(mask_url(make_url(url).render_as_string(hide_password=False)), URL_SHOWN)
+
+
+URL_SHOWN = 200  # characters of a database URL a line shows whole
 
 
 def sqlite_file(url: str | URL) -> Path | None:
@@ -94,7 +124,7 @@ def require_existing(url: str | URL) -> None:
     A PostgreSQL server says for itself that a database does not exist."""
     path = sqlite_file(url)
     if path is not None and not path.is_file():
-        raise StoreError(f"database {display_url(url)} does not exist ({path} is not a file; "
+        raise StoreError(f"database {display_url(url)} does not exist ({shorten(str(path))} is not a file; "
                          "`arb run` or `arb db upgrade` creates it)")
 
 
@@ -290,4 +320,4 @@ def check_db_url(url: str) -> None:
         raise ValueError("an in-memory SQLite database is gone when its connection closes: name a file, "
                          "e.g. sqlite:///arb.db")
     if path is not None and not path.parent.is_dir():
-        raise ValueError(f"the directory of the database file {path} does not exist")
+        raise ValueError(f"the directory of the database file {shorten(str(path))} does not exist")
