@@ -28,7 +28,14 @@ def _string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
+class Raw(str):
+    """A TOML literal written as it is: a float of more digits than a Python float holds (``0.00012345678901234567
+    89``), an exponent past its range (``1e400``)."""
+
+
 def _value(value: Any) -> str:
+    if isinstance(value, Raw):
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -155,8 +162,15 @@ def mutated(draw: st.DrawFn, base: dict[str, Any] | None = None, rounds: int = 3
     return doc
 
 
+# TOML floats no binary float holds: more than 17 significant digits, or an exponent past a double's range.
+LONG_FLOATS = st.one_of(
+    st.builds(lambda m, e: Raw(f"{m}e{e}"), st.integers(10**17, 10**24), st.integers(-40, 0)),
+    st.sampled_from([Raw("0.0001234567890123456789"), Raw("1e400"), Raw("1e-400"), Raw("-0.0"),
+                     Raw("0.10000000000000000000001"), Raw("1000000000000000.0000001")]),
+)
 NUMERIC = st.one_of(
     NUMBER_TEXT,
+    LONG_FLOATS,
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.sampled_from([0, 1, 2, 1000, 10**9, 10**15, 10**16, 2**63 - 1]),
     st.floats(allow_nan=True, allow_infinity=True),

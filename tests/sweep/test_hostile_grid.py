@@ -3,17 +3,25 @@ nothing: no database, no sweep row, no work directory."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from config.tomlgen import NUMERIC, to_toml  # tests/config/tomlgen.py
 from engine.maker_capture import maker_config  # tests/engine/maker_capture.py
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
 
 from arb.cli import main
-from arb.config import load_config
+from arb.config import Config, load_config
 from arb.errors import UsageError
-from arb.sweep.grid import build_grid
+from arb.runtime.preflight import preflight
+from arb.sweep.grid import apply, build_grid, read_grid_file
 
 SNAPSHOT = '{"ts":1,"venue":"binance","symbol":"BTC/USDT","type":"snapshot","bids":[],"asks":[]}\n'
 
@@ -87,3 +95,71 @@ def test_a_workdir_that_cannot_be_a_directory_is_a_usage_error(
                  capsys)
     assert "--workdir: " in err and "a-file exists and is not a directory" in err, err
     assert (inputs / "a-file").read_text() == "precious\n"
+
+
+# ------------------------------------------------------------------ hostile grid files
+# A grid file is checked as a whole before anything runs: whatever its contents, `build_grid` accepts it or
+# says why in one line (UsageError), and every point of a grid it accepts is a config its replay's preflight
+# accepts too (the refusals `arb run` makes at its start are the grid's to make, before the database exists).
+GRID_CASES = int(os.environ.get("ARB_FUZZ_GRID_RUNS", "80"))
+FINE_STEP = "0.00000000000001"  # the spot amount step of the base: quote sizes of up to 29 digits of steps
+DIGITS = st.builds(lambda m, e: str(Decimal(m).scaleb(e)), st.integers(1, 10**31), st.integers(-32, 2))
+CAPTURES = ("good", "notcap", "empty", "days", "missing", "bundled:nope", "directory-of-nothing")
+GRID_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "capture": st.sampled_from(CAPTURES),
+    "captures_as": st.sampled_from(["runs", "timeline", "lines", 1]),
+    "fee": st.one_of(NUMERIC, DIGITS),
+    "latency_ms": st.one_of(st.integers(-5, 10**6), NUMERIC, st.booleans()),
+    "feed_latency_ms": st.one_of(st.integers(-5, 10**6), NUMERIC),
+    "queue_model": st.sampled_from(["conservative", "power", "log", "fifo", ""]),
+    "min_edge_bps": st.one_of(NUMERIC, DIGITS),
+    "leg_policy": st.sampled_from(["unwind", "complete", "halt", "flatten"]),
+    "min_profit_bps": st.one_of(NUMERIC, DIGITS),
+    "quote_size": st.one_of(DIGITS, NUMERIC, st.sampled_from(["999999999999999.5", "100000000000000.123456789012345"])),
+}
+
+
+@st.composite
+def grid_files(draw: st.DrawFn) -> str:
+    """A grid file's text: the sweep's keys (and a stranger's) with one value or a list of hostile ones, or
+    bytes that are not TOML at all."""
+    if draw(st.integers(0, 15)) == 0:
+        return draw(st.one_of(st.text(max_size=40), st.sampled_from(["capture = [", "fee = 0x", "= 1", "[[x]]"])))
+    doc: dict[str, Any] = {}
+    for key in draw(st.lists(st.sampled_from([*GRID_VALUES, "nope", "Fee"]), min_size=1, max_size=3, unique=True)):
+        values = GRID_VALUES.get(key, NUMERIC)
+        doc[key] = draw(st.one_of(values, st.lists(values, min_size=0, max_size=3), st.just({"x": 1})))
+    return to_toml(doc)
+
+
+@pytest.fixture(scope="module")
+def grid_base(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    directory = tmp_path_factory.mktemp("grid-base")
+    (directory / "good.jsonl").write_text(SNAPSHOT)
+    (directory / "notcap").write_text("not a capture\n")
+    (directory / "empty").write_bytes(b"")
+    (directory / "days").mkdir()
+    (directory / "days" / "1.jsonl").write_text("{}\n")
+    (directory / "days" / "2.jsonl").write_text(SNAPSHOT)
+    (directory / "directory-of-nothing").mkdir()
+    path = maker_config(directory, directory / "good.jsonl")
+    path.write_text(path.read_text().replace('amount_step = "0.00001"', f'amount_step = "{FINE_STEP}"'))
+    return load_config(path, environ={})
+
+
+@settings(max_examples=GRID_CASES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=grid_files())
+@example(text='quote_size = "999999999999999.5"\n')  # issue 47: DivisionImpossible, not a line
+@example(text='capture = "notcap"\n')  # issue 47: a sweep that ran and failed, its database created
+def test_a_grid_file_is_accepted_whole_or_refused_in_one_line(text: str, grid_base: Config, tmp_path: Path) -> None:
+    path = grid_base.path.parent / "grid.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        grid = build_grid(grid_base, read_grid_file(path), source=str(path))
+    except UsageError as exc:
+        assert "\n" not in str(exc), exc
+        event(f"refused: {str(exc).removeprefix(str(path) + ': ').split(':')[0]}")
+        return
+    event("accepted")
+    for point in itertools.islice(grid.points(), 4):  # what each replay's engine checks before its row
+        preflight(apply(grid_base, point), ports=False)
