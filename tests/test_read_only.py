@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 from engine.procs import arb_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from report.sample_run import write_sample_db
 
 from arb.analysis import frames
@@ -226,3 +228,32 @@ def test_a_wal_without_its_shm_is_one_line_not_a_silent_answer(killed_run: str, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "its -wal holds commits not yet in the file and there is no -shm" in err, err
     assert _stamped(tmp_path) == before
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(noise=st.binary(max_size=3000), cut=st.integers(0, 200_000), header=st.booleans(),
+       command=st.sampled_from(["report", "db current", "trades"]))
+def test_a_read_command_on_any_file_answers_or_says_so_and_changes_nothing(
+        noise: bytes, cut: int, header: bool, command: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Generated files where the database should be: noise, noise behind SQLite's header, an arb database cut
+    at any length (``cut`` bytes), in WAL mode. Each read either answers or fails in one line (exit 1), and
+    the directory keeps its files, bytes and mtimes."""
+    import contextlib
+    import io
+
+    folder = tmp_path_factory.mktemp("db")
+    db = folder / "arb.db"
+    if cut and not noise:
+        write_sample_db(db)
+        with db.open("r+b") as file:
+            file.truncate(min(cut, db.stat().st_size))
+    else:
+        db.write_bytes((b"SQLite format 3\x00" if header else b"") + noise)
+    before = _stamped(folder)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main([*command.split(), "--db", f"sqlite:///{db}"])
+    assert _stamped(folder) == before, f"`arb {command}` changed a file"
+    assert code in (0, 1), err.getvalue()
+    assert err.getvalue() == "" if code == 0 else err.getvalue().count("\n") == 1, err.getvalue()
+    assert "unexpected" not in err.getvalue(), err.getvalue()

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -133,3 +134,46 @@ def test_the_lease_dies_with_its_process(db_url: str) -> None:
 
 def test_holder_of_a_process_that_has_not_named_itself() -> None:
     assert str(Holder(None, None, None, None)) == "an unnamed process, run not recorded yet, since ?"
+
+
+def test_a_lease_removes_the_lock_file_it_made_and_keeps_one_it_found(tmp_path: Path) -> None:
+    """A run that fails on a database it cannot use left ``arb.db.lock`` behind; the lease that made the file
+    removes it (holding its flock). One it found there (an older arb's, another holder's) stays."""
+    url = f"sqlite:///{tmp_path / 'arb.db'}"
+    lock = tmp_path / "arb.db.lock"
+    with acquire(url):
+        assert lock.is_file()
+    assert not lock.exists()
+    lock.write_text("")
+    with acquire(url):
+        pass
+    assert lock.is_file() and lock.read_text() == ""
+
+
+def test_lock_files_made_and_removed_by_turns_never_give_two_holders(tmp_path: Path) -> None:
+    """The race that made removing a lock file unsafe: B opens the file, A (holding it) removes it and
+    releases, C creates a new one and takes it; B's flock on the removed inode must not count. Three processes
+    taking and releasing the lease for a second, each logging in and out while it holds it: the log never shows
+    two holders at once. (The window is microseconds wide, so this guards against regressions broadly; the
+    inode check itself is what closes it.)"""
+    url = f"sqlite:///{tmp_path / 'arb.db'}"
+    code = (
+        "import sys, time\n"
+        "from arb.store.lease import DatabaseInUse, acquire\n"
+        "held = 0\n"
+        "end = time.monotonic() + 1\n"
+        "while time.monotonic() < end:\n"
+        "    try:\n"
+        "        with acquire(sys.argv[1]):\n"
+        f"            with open({str(tmp_path / 'log')!r}, 'a') as log:\n"
+        "                log.write('in\\n'); log.flush(); time.sleep(0.001); log.write('out\\n')\n"
+        "            held += 1\n"
+        "    except DatabaseInUse:\n"
+        "        pass\n"
+        "print(held)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    held = [int(proc.communicate(timeout=60)[0]) for proc in procs]
+    lines = (tmp_path / "log").read_text().split()
+    assert sum(held) > 10 and len(lines) == 2 * sum(held)
+    assert lines == ["in", "out"] * sum(held), "two processes held the lease at once"
