@@ -31,6 +31,11 @@ from arb.marketdata.trades import TradeTape
 from arb.venues.adapter import Endpoint
 from arb.venues.registry import ADAPTERS, UnknownVenue, resolve
 
+# The deepest book a recording can hold: the deepest snapshot any venue serves (a spot REST snapshot of 5,000
+# levels per side is the largest); more levels than a venue ever sends record nothing more, and the books are
+# allocated at their depth (--depth 10^7 took 2.5 GB before it connected).
+MAX_DEPTH = 5000
+
 
 def register(subparsers: Any) -> None:
     rec = subparsers.add_parser("record")
@@ -41,7 +46,7 @@ def register(subparsers: Any) -> None:
     rec.add_argument("--duration", type=float, default=None, help="seconds to record (default: until ^C)")
     rec.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
                      help="give up (exit 1, no file) when no venue has delivered a book by then (default: 30)")
-    rec.add_argument("--depth", type=int, default=20, help="levels per side kept in the recorded books (default: 20)")
+    rec.add_argument("--depth", type=int, default=20, help=f"levels per side kept in the recorded books, 1 to {MAX_DEPTH} (default: 20)")
     rec.add_argument("--market", action="append", default=[], metavar="VENUE:SYMBOL=NAME",
                      help="VENUE names SYMBOL's market NAME (e.g. htx:LINK/USDT=LNK/USDT; a USDT perpetual "
                           "as ccxt names a contract: VENUE:ETH/USDT=ETH/USDT:USDT): subscribed as NAME, recorded "
@@ -143,8 +148,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     for option, value in (("--duration", args.duration), ("--connect-timeout", args.connect_timeout)):
         if value is not None and not 0 < value < float("inf"):
             raise ConfigError("command line", option, f"must be a positive number of seconds (got {value})")
-    if args.depth < 1:
-        raise ConfigError("command line", "--depth", f"must be at least 1 (got {args.depth})")
+    if not 1 <= args.depth <= MAX_DEPTH:
+        raise ConfigError("command line", "--depth", f"must be 1 to {MAX_DEPTH}, the deepest snapshot a venue "
+                          f"serves (got {args.depth})")
     seen: set[str] = set()
 
     tape = TradeTape()

@@ -102,6 +102,19 @@ async def test_a_feed_that_fails_after_delivering_keeps_what_it_delivered(tmp_pa
     assert len(list(read_capture(out))) == 1 and not partial_path(out).exists()
 
 
+@pytest.mark.parametrize("depth", ["0", "5001", "1000000000", str(10**30)])
+def test_record_depth_out_of_bounds_is_one_line_before_anything(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                depth: str) -> None:
+    """``--depth`` is bounded by the deepest snapshot a venue serves (issue #47: 10^9 was a MemoryError, 10^7
+    peaked at 2.5 GB): one line, exit 2, nothing connected or created."""
+    out = tmp_path / "x.jsonl"
+    assert main(["record", "--venues", "gate", "--symbols", "BTC/USDT", "--depth", depth, "--out", str(out),
+                 *NOWHERE]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--depth" in err and "5000" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_failed_convert_removes_its_partial_output_and_keeps_an_earlier_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
