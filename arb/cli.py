@@ -14,18 +14,34 @@ line is passed through :func:`arb.display.printable`: user input never reaches t
 
 from __future__ import annotations
 
-import argparse
-import importlib
+# Ctrl-C while arb starts, before ``main`` can catch it (this module's own imports: tens of ms), must end the
+# process as Ctrl-C does later: "arb: interrupted", 130, no traceback (nothing exists yet to clean up). Set
+# first, and only in the `arb` process (``python -m arb.cli`` or the ``arb`` script), never in a program
+# that imports arb.cli; ``main`` puts Python's own handler back inside its ``try``.
 import os
+import signal
 import sys
-import traceback
-from collections.abc import Collection, Sequence
-from typing import Any, NoReturn
 
-from arb import __version__
-from arb.display import printable
-from arb.errors import ArbError
-from arb.outfiles import RefusedPath
+
+def _interrupted_while_starting(_signum: int, _frame: object) -> None:
+    os.write(2, b"arb: interrupted\n")
+    os._exit(130)
+
+
+if (__name__ == "__main__" or os.path.basename(sys.argv[0]) == "arb") and (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import argparse  # noqa: E402 - after the handler above, which must come first
+import importlib  # noqa: E402
+import traceback  # noqa: E402
+from collections.abc import Collection, Sequence  # noqa: E402
+from typing import Any, NoReturn  # noqa: E402
+
+from arb import __version__  # noqa: E402
+from arb.display import printable  # noqa: E402
+from arb.errors import ArbError  # noqa: E402
+from arb.outfiles import RefusedPath  # noqa: E402
 
 # Every command: the module whose ``register(subparsers)`` adds it, and the line ``arb --help`` shows for it.
 # Only the chosen command's module is imported (as pip's command table does): ``arb --help`` imports none,
@@ -151,10 +167,65 @@ def _first_line(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` (``sys.argv[1:]`` when None: the `arb` process itself) and give its exit status.
+
+    Ctrl-C (SIGINT) at any moment gives either the command's own outcome or "arb: interrupted" and 130: a
+    KeyboardInterrupt is caught wherever it lands (parsing, importing the command's modules, the command, and
+    one wrapped by Python in another error, as a class body's ``__set_name__`` wraps it), and once the outcome
+    is printed the process ignores SIGINT to its end: Python's teardown sets SIGINT back to its default action,
+    which would kill the process by the signal (exit -2) after its outcome was printed."""
+    process = argv is None
+    try:
+        if process:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # in place of the start-up handler
+        status = _run(argv)
+    except KeyboardInterrupt:
+        status = _interrupted(process)
+    if process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return status
+
+
+def _interrupted(process: bool) -> int:
+    print("arb: interrupted", file=sys.stderr)
+    if process:  # the `arb` process itself, about to exit: see _exit_quickly
+        _forget_the_interrupt()
+        _exit_quickly()
+    return 130
+
+
+def _forget_the_interrupt() -> None:
+    """Python 3.11 remembers a KeyboardInterrupt that passed through an ``exec`` of source text (a dataclass's
+    generated ``__init__`` while a module imports, namedtuple) in a global flag, caught or not, and at exit
+    kills its own process with SIGINT when the flag is set (exit -2, after "arb: interrupted" and 130 were
+    decided). The interrupt has been handled here: the flag is cleared where the interpreter has one."""
+    import ctypes
+
+    try:
+        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
+    except (ValueError, AttributeError):  # another interpreter, or one that keeps no such flag
+        pass
+
+
+def _by_interrupt(exc: BaseException) -> bool:
+    """``exc`` was caused by Ctrl-C: a KeyboardInterrupt in its cause or context chain."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser(_chosen(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except Exception as exc:  # a ``type=`` converter raising what argparse does not catch: still bad input
+        if _by_interrupt(exc):
+            raise KeyboardInterrupt from exc
         if "--debug" in (sys.argv[1:] if argv is None else argv):
             traceback.print_exc()
         print(f"arb: error: invalid argument: {printable(describe(exc)[0])}", file=sys.stderr)
@@ -164,11 +235,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("arb: interrupted", file=sys.stderr)
-        if argv is None:  # the `arb` process itself, about to exit: see _exit_quickly
-            _exit_quickly()
-        return 130
     except BrokenPipeError:
         # The reader went away (`arb report --format json | head`): not an error of arb's. Quiet, as `git log |
         # head` is, with the shell's status for it; stdout pointed at /dev/null so the interpreter's final
@@ -177,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13  # SIGPIPE
     except Exception as exc:
+        if _by_interrupt(exc):  # Ctrl-C inside an import, re-raised as another error
+            raise KeyboardInterrupt from exc
         if getattr(args, "debug", False):
             traceback.print_exc()
         message, status = describe(exc)

@@ -156,6 +156,17 @@ class Engine:
         if self.simulated and running_simulation() is None:
             # Awaited from an ordinary loop: market time cannot be the caller's loop time.
             return await on_own_loop(self.run, self.stopping, self.speed)
+        # SIGINT/SIGTERM stop the run from here to its last step: a signal before trading starts stops it
+        # before its first decision, one after its summary is stored finds nothing left to stop. Handlers that
+        # came later and went earlier (around the trading only) left Python's KeyboardInterrupt to land in the
+        # database's or the lease's own clean-up (a logged traceback, a row left running).
+        self.stopping.install()
+        try:
+            return await self._leased()
+        finally:
+            self.stopping.remove()
+
+    async def _leased(self) -> RunResult:
         preflight(self.config)  # a port another process holds: refused before the lease, the database or a row
         # No run id until this run's row exists: a process that ran an engine before (a sweep worker, tests)
         # would otherwise tag this run's first lines ("database schema created") with the last run's id.
@@ -207,7 +218,6 @@ class Engine:
         # 100 symbols). The thread did overlap SQLite's work with the replay: a 2-worker sweep ran ~5% faster
         # with it, a single replay ~10% slower (bench_sweep.py, both ways).
         writer = DecisionWriter(db.sessions, inline=self.simulated)
-        self.stopping.install()
         try:
             run_id = self._start_row(db, lease, venues)
             risk, executor = await self._start_trading(venues, writer, run_id)
@@ -395,7 +405,8 @@ class Engine:
 
     async def _tear_down(self, venues: VenueSet, writer: DecisionWriter) -> None:
         """Whatever ended the run: the status view stopped, the monitor's final numbers and queued alerts
-        sent, the writer flushed, the venues closed, signals given back, every supervised task stopped."""
+        sent, the writer flushed, the venues closed, every supervised task stopped (signals are given back
+        when :meth:`run` ends)."""
         for watch in (self.maker_watch, self.holdings_watch):  # quotes cancelled, pairs settled: the summary's
             if watch is None:
                 continue
@@ -411,7 +422,6 @@ class Engine:
             await writer.close()
         finally:
             await venues.close()
-            self.stopping.remove()
             await self.supervisor.close()
 
     def _end(self, db: RunDatabase, run_id: int) -> RunResult:
