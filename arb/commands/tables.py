@@ -105,6 +105,13 @@ def show_run(args: argparse.Namespace, build: Build) -> int:
             sections = build(session, run)
     except SQLAlchemyError as exc:
         raise read_failure(url, exc) from exc
+    except (ValueError, ArithmeticError) as exc:  # a stored value that does not convert (``yesterday``)
+        from arb.store.unreadable import unreadable_value
+
+        named = unreadable_value(engine, url)
+        if named is None:
+            raise
+        raise named from exc
     finally:
         engine.dispose()
     if args.format == "table":
