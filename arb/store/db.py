@@ -218,10 +218,10 @@ def make_reader_engine(url: str | URL) -> Engine:
     created when missing; no PRAGMA; a plain deferred ``BEGIN`` (a read snapshot, never the write lock
     a running engine would then wait for). A WAL database is opened by what lies beside it:
 
-    - no ``-wal`` (no process has it open), or an empty one: ``immutable=1`` as well, since a ``mode=ro``
-      connection would create ``-wal`` and ``-shm`` files and, being read-only, could not remove them; the
-      file holds every commit.
-    - a ``-wal`` holding frames (a writer running, or one killed by SIGKILL): ``readonly_shm=1`` as well.
+    - no ``-wal`` (no process has it open), or an empty one and no ``-shm`` (no writer alive):
+      ``immutable=1`` as well, since a ``mode=ro`` connection would create ``-wal`` and ``-shm`` files and,
+      being read-only, could not remove them; the file holds every commit.
+    - a ``-wal`` and its ``-shm`` (a writer running, or one killed by SIGKILL): ``readonly_shm=1`` as well.
       ``mode=ro`` alone maps the ``-shm`` read-write and rewrites its wal-index (a report on a killed run's
       database changed its ``-shm``); ``immutable=1`` would not read the ``-wal`` at all and lose the
       commits it holds. With ``readonly_shm`` SQLite maps the ``-shm`` read-only: while a writer has it
@@ -275,14 +275,14 @@ def readonly_uri(path: Path) -> str:
     try:
         wal_bytes = os.stat(f"{path}-wal").st_size
     except FileNotFoundError:
-        wal_bytes = 0
-    if wal_bytes == 0:
+        return uri + "&immutable=1"  # nobody has it open: the file holds every commit
+    if os.path.exists(f"{path}-shm"):  # a writer's, alive or killed: read through it, never writing it
+        return uri + "&readonly_shm=1"
+    if wal_bytes == 0:  # no -shm, so no writer is alive, and the -wal holds nothing
         return uri + "&immutable=1"
-    if not os.path.exists(f"{path}-shm"):
-        raise StoreError(f"cannot read {shorten(str(path))} without writing beside it: its -wal holds commits "
-                         "not yet in the file and there is no -shm to read them through (opening it read-write "
-                         "once, e.g. `arb db upgrade`, folds them in)")
-    return uri + "&readonly_shm=1"
+    raise StoreError(f"cannot read {shorten(str(path))} without writing beside it: its -wal holds commits "
+                     "not yet in the file and there is no -shm to read them through (opening it read-write "
+                     "once, e.g. `arb db upgrade`, folds them in)")
 
 
 def _wal_mode(path: Path) -> bool:
