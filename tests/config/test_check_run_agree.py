@@ -205,3 +205,98 @@ def test_an_empty_capture_is_refused_by_check_as_by_run(kind: str, window: Path,
     config = dataclasses.replace(config, replay=ReplaySection(capture=str(capture), speed=0))
     with pytest.raises(ConfigError, match=r"replay\.capture: .*:1: empty: a capture holds at least one event"):
         asyncio.run(Engine(config, install_signal_handlers=False).run())
+
+
+# ------------------------------------------------------------------ maker keys (issue 47)
+# The maker route's keys, its venues' markets and fees, with values of every type TOML has: a run on 20 s of
+# the Binance BTC/USDT recording with trades (tests/engine/maker_capture.py), which quotes and hedges.
+MAKER_RUN_CASES = int(os.environ.get("ARB_FUZZ_MAKER_RUNS", "25"))
+MAKER = ("symbols", "BTC/USDT", "maker")
+WRONG_TYPES = st.one_of(st.booleans(), st.sampled_from(["yes", "true", "1", "", "0.5"]), st.floats(-2, 10),
+                        st.integers(-3, 8))
+COUNTS = st.one_of(st.integers(-5, 10**9), WRONG_TYPES, VALUES)
+SWITCHES = st.one_of(st.booleans(), WRONG_TYPES)
+MAKER_TARGETS: list[tuple[tuple[str, ...], st.SearchStrategy[Any]]] = [
+    ((*MAKER, "levels"), st.one_of(st.integers(-1, 7), WRONG_TYPES)),
+    ((*MAKER, "join_top"), SWITCHES),
+    ((*MAKER, "both_ways"), SWITCHES),
+    ((*MAKER, "cancel_at_start"), SWITCHES),
+    ((*MAKER, "sides"), st.sampled_from(["both", "bid", "ask", "none", "BID"])),
+    ((*MAKER, "leg_policy"), st.sampled_from(["halt", "flatten", "unwind"])),
+    ((*MAKER, "quote_size"), st.one_of(VALUES, st.sampled_from(["1000000000000000", "0.00000000000001",
+                                                                 "100000000000000.123456789012345"]))),
+    *(((*MAKER, key), VALUES) for key in ("min_profit_bps", "slippage_buffer_bps", "refresh_bps", "level_step_bps",
+                                          "max_unhedged", "hedge_widen_bps", "flatten_slippage_bps")),
+    *(((*MAKER, key), COUNTS) for key in ("max_quote_age_ms", "hedge_attempts", "hedge_retry_ms")),
+    (("venues", "spot", "maker_fee"), VALUES),
+    (("venues", "perp", "taker_fee"), VALUES),
+    *((("venues", venue, "markets", "BTC/USDT", key), VALUES)
+      for venue in ("spot", "perp") for key in ("price_step", "amount_step", "min_amount", "min_notional")),
+]
+
+
+@pytest.fixture(scope="module")
+def maker_window(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from engine.maker_capture import binance_maker_capture, first_seconds  # tests/engine/maker_capture.py
+
+    return first_seconds(binance_maker_capture(tmp_path_factory.mktemp("maker")), 20)
+
+
+@st.composite
+def maker_edits(draw: st.DrawFn) -> list[tuple[tuple[str, ...], Any]]:
+    picks = draw(st.permutations(range(len(MAKER_TARGETS))))[: draw(st.integers(1, 3))]
+    return [(MAKER_TARGETS[i][0], draw(MAKER_TARGETS[i][1])) for i in picks]
+
+
+def _write_maker(tmp: Path, capture: Path, edits: list[tuple[tuple[str, ...], Any]]) -> Path:
+    import tomllib
+
+    from engine.maker_capture import maker_config
+
+    doc = tomllib.loads(maker_config(tmp, capture).read_text())
+    doc["store"] = {"url": f"sqlite:///{tmp / 'run.db'}"}
+    for path, value in edits:
+        node = doc
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+    config = tmp / "maker.toml"
+    config.write_text(to_toml(doc))
+    return config
+
+
+@settings(max_examples=MAKER_RUN_CASES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(edits=maker_edits())
+# Issue 47's: each passed `check` (coerced), or crashed it with DivisionImpossible.
+@example(edits=[((*MAKER, "refresh_bps"), "1e-18")])
+@example(edits=[((*MAKER, "levels"), True)])
+@example(edits=[((*MAKER, "join_top"), "yes")])
+@example(edits=[((*MAKER, "quote_size"), "100000000000000.123456789012345"),
+                (("venues", "spot", "markets", "BTC/USDT", "amount_step"), "0.00000000000001")])
+def test_every_maker_config_check_accepts_runs_to_completion(
+    edits: list[tuple[tuple[str, ...], Any]], maker_window: Path, tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tmp = tmp_path_factory.mktemp("maker-agree")
+    monkeypatch.chdir(tmp)
+    path = _write_maker(tmp, maker_window, edits)
+    try:
+        config = load_config(path, environ={})
+        preflight(config, ports=False)
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+        event(f"refused by check: {exc.key}")
+        return
+    event("accepted by check: run")
+    result = asyncio.run(Engine(config, install_signal_handlers=False).run())  # raises if `run` refuses
+    with create_engine(config.store.url).connect() as c:
+        status, reason = c.execute(text("SELECT status, status_reason FROM runs WHERE id = :r"),
+                                   {"r": result.run_id}).one()
+    # A halt by the leg policy is the run's answer to the market, not a refusal `check` could have made. (Found
+    # here: a quote sized to the funds on a 1e-18 tick leaves its hedge short of margin, refused
+    # InsufficientFunds, and the side halts: `quote_size = "251408"` with spot's `price_step = "1e-18"`.)
+    if status == "halted" and "hedges failed" in (reason or ""):
+        event("run halted by the leg policy")
+        return
+    assert status == "completed", reason
