@@ -431,3 +431,20 @@ def test_a_migration_target_arb_does_not_know_is_one_line_exit_2_and_creates_not
     assert err.getvalue().count("\n") == 1 and err.getvalue().startswith("arb: error: "), err.getvalue()
     assert "Traceback" not in err.getvalue() and "unexpected" not in err.getvalue(), err.getvalue()
     assert after == before, f"arb db {action} {revision!r} changed {set(after) ^ set(before) or 'a file'}"
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["run", "--config", str(SHIPPED)]])
+def test_an_upgrade_that_fails_after_making_the_database_leaves_nothing(command: list[str], tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A link planted where SQLite keeps the ``-shm`` (SQLite refuses it: "unable to open database file") made the
+    upgrade fail after it had created ``arb.db`` and an empty ``-wal``, both left behind. The upgrade removes what
+    it made; the link and its target stay as they were."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "v.txt").write_text("precious\n")
+    (tmp_path / "arb.db-shm").symlink_to("v.txt")
+    assert main([*command, "--db", "sqlite:///arb.db"]) == 1
+    err = capsys.readouterr().err
+    assert err == "arb: error: cannot use database sqlite:///arb.db: unable to open database file\n", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arb.db-shm", "v.txt"]
+    assert (tmp_path / "v.txt").read_text() == "precious\n"

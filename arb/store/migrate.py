@@ -22,6 +22,8 @@ models-vs-database check.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -171,11 +173,23 @@ def check_target(revision: str, direction: Literal["upgrade", "downgrade"]) -> N
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
-    """Upgrade the database to ``revision``; returns (revision before, revision after)."""
+    """Upgrade the database to ``revision``; returns (revision before, revision after). An SQLite file the
+    upgrade created is removed again, with what SQLite made beside it, when the upgrade fails: failing
+    creates nothing (a ``-shm`` that cannot be opened, say, failed after the file was made)."""
     check_target(revision, "upgrade")
-    before = _revision_of(url)
-    _run(command.upgrade, url, revision)
-    return before, _revision_of(url)
+    path = sqlite_file(resolve_url(url))
+    companions = [] if path is None else [path, *(Path(f"{path}{end}") for end in ("-wal", "-shm", "-journal"))]
+    absent = [p for p in companions if not os.path.lexists(p)]
+    try:
+        before = _revision_of(url)
+        _run(command.upgrade, url, revision)
+        return before, _revision_of(url)
+    except BaseException:
+        if path is not None and path in absent:  # the database is this upgrade's own: nothing of it stays
+            for made in absent:
+                with contextlib.suppress(OSError):
+                    made.unlink()
+        raise
 
 
 def upgrade_to_head(url: str | None = None) -> tuple[str | None, str | None]:
