@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from arb.errors import CaptureFormatError
 from arb.marketdata.capture import CaptureEvent, CaptureFunding, CaptureTrade
+from arb.marketdata.capture.parse import MAX_TS
 from arb.marketdata.timeline import read_timeline
 from arb.venues.sim.matching import Matcher, Refused
 from arb.venues.sim.orders import SimMarket
@@ -42,7 +43,7 @@ AMOUNTS = st.one_of(
 )
 PRICES = st.one_of(st.sampled_from(["59999.99", "60000", "60000.01", "60000.02", "1", "1000000"]),
                    st.decimals(D("59990"), D("60010"), places=2).map(lambda d: format(d, "f")))
-GAPS = st.sampled_from([0, 0, 1, 7, 1000, 60_000, 3_600_000, 2 * 86_400_000, 365 * 86_400_000])
+GAPS = st.sampled_from([0, 0, 1, 7, 1000, 60_000, 3_600_000, 2 * 86_400_000, 365 * 86_400_000, 10**18])
 IDS = st.one_of(st.integers(0, 10**6).map(str), st.just("9" * 25), st.text(min_size=1, max_size=8))
 SEQS = st.one_of(st.none(), st.integers(1, 10**6), st.just(10**23))
 
@@ -144,3 +145,23 @@ def test_a_capture_with_trades_and_funding_replays_or_fails_as_file_and_line(
     path = tmp_path_factory.mktemp("trades") / "c.jsonl"
     path.write_text("".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines))
     _replay(path)
+
+
+@pytest.mark.parametrize("kind", ["delta", "trade", "funding"])
+@pytest.mark.parametrize(("field", "ts"), [("ts", 10**18), ("ts", MAX_TS + 1), ("funding_ts", 10**18)])
+def test_a_time_after_9999_is_refused_naming_its_line(tmp_path: Path, kind: str, field: str, ts: int) -> None:
+    """A ``ts`` of 1e18 (issue #47: a replay stepped its clock towards it and never ended) is a damaged line:
+    refused by the strict reader, naming it; the last instant a datetime holds is read."""
+    if field == "funding_ts" and kind != "funding":
+        pytest.skip("only a funding line has funding_ts")
+    first = {"ts": 5, "venue": SPOT, "symbol": "BTC/USDT", "type": "snapshot", "bids": [["1", "1"]], "asks": []}
+    line: dict[str, object] = {"ts": MAX_TS, "venue": SPOT, "symbol": "BTC/USDT", "type": kind}
+    line.update({"delta": {"bids": [], "asks": []}, "trade": {"price": "1", "amount": "1", "side": "buy", "id": "1"},
+                 "funding": {"mark": "1", "rate": "0", "funding_ts": MAX_TS}}[kind])
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(first) + "\n" + json.dumps(line) + "\n")
+    assert len(list(read_timeline(path, trades=True))) == 2
+    line[field] = ts
+    path.write_text(json.dumps(first) + "\n" + json.dumps(line) + "\n")
+    with pytest.raises(CaptureFormatError, match=rf"c\.jsonl:2: '{field}' {ts} is after 9999-12-31"):
+        list(read_timeline(path, trades=True))

@@ -42,14 +42,26 @@ _PAIR = {2}
 _TRADE_REQUIRED = ("ts", "venue", "symbol", "type", "price", "amount", "side", "id")
 _TRADE_KNOWN = frozenset((*_TRADE_REQUIRED, "exchange_ts"))
 _SIDES = frozenset(("buy", "sell"))
+# The last instant a capture's time may be: 9999-12-31T23:59:59.999Z, the last a datetime holds (the store and
+# every report turn a line's time into one). A real capture is within years of now; 1e18 (year ~31.7 million)
+# is a damaged line, and a replay stepping its clock towards it would never end.
+MAX_TS = 253_402_300_799_999
+
+
+def _ts_problem(name: str, ts: object) -> str | None:
+    if not _is_int(ts) or ts < 0:  # type: ignore[operator]
+        return f"{name!r} must be a non-negative integer (ms since epoch), got {_short(ts)}"
+    if ts > MAX_TS:  # type: ignore[operator]
+        return f"{name!r} {ts} is after 9999-12-31 (ms since epoch; a damaged line)"
+    return None
 
 
 def _trade_problem(ts: object, venue: object, symbol: object, price: object, amount: object, side: object,
                    trade_id: object, exchange_ts: object) -> str | None:
     """What is wrong with a trade's fields, or ``None``: the one rule the reader, the converters and the
     feeds apply."""
-    if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
-        return f"'ts' must be a non-negative integer (ms since epoch), got {_short(ts)}"
+    if (problem := _ts_problem("ts", ts)) is not None:
+        return problem
     if not isinstance(venue, str) or not venue:
         return "'venue' must be a non-empty string"
     if not isinstance(symbol, str) or not symbol:
@@ -128,9 +140,7 @@ def _funding_problem(ts: object, venue: object, symbol: object, mark: object, ra
     # A rate is a fraction per funding interval; a venue caps it at a few percent (Binance: 3% on most).
     if not isinstance(rate, str) or not _SIGNED_DECIMAL.fullmatch(rate) or abs(Decimal(rate)) >= 1:
         return f"'rate' must be a signed decimal string between -1 and 1 (the funding rate), got {_short(rate)}"
-    if not _is_int(funding_ts) or funding_ts < 0:
-        return f"'funding_ts' must be a non-negative integer (ms since epoch), got {_short(funding_ts)}"
-    return None
+    return _ts_problem("funding_ts", funding_ts)
 
 
 def checked_funding(ts: int, venue: str, symbol: str, mark: str, rate: str, funding_ts: int,
@@ -243,8 +253,8 @@ def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) 
         if kind == "trade":  # likewise
             return _parse_trade(obj, fail)
         fail(f"unknown type {_short(kind)} (expected 'snapshot', 'delta', 'reset', 'gap', 'trade' or 'funding')")
-    if not _is_int(obj["ts"]) or obj["ts"] < 0:
-        fail(f"'ts' must be a non-negative integer (ms since epoch), got {_short(obj['ts'])}")
+    if (problem := _ts_problem("ts", obj["ts"])) is not None:
+        fail(problem)
     for key in ("venue", "symbol"):
         if not isinstance(obj[key], str) or not obj[key]:
             fail(f"{key!r} must be a non-empty string")
