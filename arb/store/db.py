@@ -228,7 +228,11 @@ def make_reader_engine(url: str | URL) -> Engine:
       open the reader uses that writer's index; otherwise (the writer is dead, the index may be stale) it
       builds a private index in its own memory by reading the whole ``-wal``. The cost: that read, each
       connection, of a ``-wal`` SQLite keeps near 4 MB by checkpointing; and a reader cannot mark in the
-      shared index which snapshot it reads, so it retries while the writer checkpoints.
+      shared index which snapshot it reads, so it retries while the writer checkpoints. One rule to keep:
+      SQLite shares a file's ``-shm`` mapping between the connections of one process, so a writer opened in a
+      process while such a reader is still connected (and no writer was) gets the read-only mapping and
+      fails ("attempt to write a readonly database"). The engine opens its writer before its dashboard's
+      reader, and readers here hold no pool, so none stays connected.
     - a ``-wal`` holding frames and no ``-shm``: SQLite cannot read those frames without creating one, so
       the reader refuses in one line (:class:`~arb.errors.StoreError`) instead of answering without them.
 
