@@ -32,7 +32,7 @@ from arb.engine import Engine
 from arb.errors import ConfigError
 from arb.runtime.preflight import checked_config, preflight
 
-from .tomlgen import NUMERIC, shipped, to_toml
+from .tomlgen import NUMERIC, Raw, shipped, to_toml
 
 RUN_CASES = int(os.environ.get("ARB_FUZZ_RUNS", "60"))
 # (path, values): where the fuzzer writes, and what; numbers that are plausible for the key and hostile
@@ -265,6 +265,26 @@ def _write_maker(tmp: Path, capture: Path, edits: list[tuple[tuple[str, ...], An
     return config
 
 
+def _held(config: Any, path: tuple[str, ...]) -> Any:
+    node = config
+    for part in path:
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return node
+
+
+def _as_written(value: Any, held: Any) -> bool:
+    """``held`` is the value the file wrote, of its type: a switch a boolean, a count an integer, a TOML float
+    the decimal written (issue 47: ``levels = true`` ran as 1, ``join_top = "yes"`` as True, and a fee of 19
+    significant digits as 17)."""
+    if isinstance(held, bool) or isinstance(value, bool):
+        return type(held) is type(value) and held == value
+    if isinstance(held, int):
+        return type(value) is int and held == value
+    if isinstance(held, Decimal) and isinstance(value, Raw):
+        return held == Decimal(value)
+    return True
+
+
 @settings(max_examples=MAKER_RUN_CASES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(edits=maker_edits())
@@ -288,6 +308,9 @@ def test_every_maker_config_check_accepts_runs_to_completion(
         assert "\n" not in str(exc)
         event(f"refused by check: {exc.key}")
         return
+    for key, value in edits:  # accepted as written: no boolean made a number or text made a boolean
+        held = _held(config, key)
+        assert _as_written(value, held), f"{'.'.join(key)} = {value!r} was taken as {held!r}"
     event("accepted by check: run")
     result = asyncio.run(Engine(config, install_signal_handlers=False).run())  # raises if `run` refuses
     with create_engine(config.store.url).connect() as c:
