@@ -323,3 +323,36 @@ def test_every_maker_config_check_accepts_runs_to_completion(
         event("run halted by the leg policy")
         return
     assert status == "completed", reason
+
+
+# ------------------------------------------------------------------ arb sandbox --config (issue 47)
+SANDBOX_CASES = int(os.environ.get("ARB_FUZZ_SANDBOX_RUNS", "60"))
+
+
+@settings(max_examples=SANDBOX_CASES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(edits=run_configs())
+def test_every_config_check_accepts_starts_its_sandbox(
+    edits: list[tuple[tuple[str, ...], Any]], window: Path, held_port: int,
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`arb sandbox --config` builds the sandbox a config's sandbox venues describe, after the same preflight
+    (its port is --port's): every config check accepts builds one, its markets, balances and feed."""
+    from arb.cli import build_parser
+    from arb.commands.sandbox import build_config
+    from arb.venues.gate.sandbox.server import Sandbox
+
+    tmp = tmp_path_factory.mktemp("sandbox-agree")
+    monkeypatch.chdir(tmp)
+    path = _write(tmp, window, edits, held_port)
+    try:
+        config = load_config(path, environ={})
+        preflight(config, ports=False)
+    except ConfigError as exc:
+        event(f"refused by check: {exc.key}")
+        return
+    if not any(section.kind == "sandbox" for section in config.venues.values()):
+        event("accepted by check: no sandbox venue")
+        return
+    event("accepted by check: sandbox built")
+    Sandbox(build_config(build_parser().parse_args(["sandbox", "--config", str(path), "--port", "0"])))
