@@ -144,24 +144,56 @@ async def _handshake(address: str) -> None:
 def local_cluster(workers: int | None = None) -> Any:
     """A dask ``LocalCluster`` of ``workers`` worker processes (default: one per core), one replay at a time
     each, started warm (:func:`_warm_workers`). The caller closes it."""
+    import signal
+    import threading
+
     from distributed import LocalCluster
 
-    with _warm_workers():
-        # No dashboard; the scheduler's own HTTP routes (health, metrics) on any free port, not dask's default
-        # 8787: a second cluster on the machine (another sweep) would otherwise find it taken.
-        return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                            dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
-                            silence_logs=logging.ERROR)
+    start_worker_server()  # its processes deaf to Ctrl-C from their start, before any is forked
+    # Ctrl-C waits while the cluster starts (a second or two): a sweep interrupted mid-start left a nanny
+    # half-forked, whose traceback (its parent's semaphore gone) came after "arb: interrupted", and dask's exit
+    # hook failing to close workers still starting. Delivered as soon as the cluster is up, when the sweep
+    # stops it at once (:func:`stop_workers_now`).
+    main = threading.current_thread() is threading.main_thread()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if main else None
+    try:
+        with _warm_workers():
+            # No dashboard; the scheduler's own HTTP routes (health, metrics) on any free port, not dask's
+            # default 8787: a second cluster on the machine (another sweep) would otherwise find it taken.
+            return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                                dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                                silence_logs=logging.ERROR)
+    finally:
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def start_worker_server() -> None:
     """Start the server the local cluster's workers are forked from now, not when the cluster starts: it
     imports arb (about 2 s of CPU) on the other core while this process reads the config and the grid."""
     if "forkserver" in multiprocessing.get_all_start_methods():
+        import signal
+        import threading
         from multiprocessing import forkserver
 
-        with _warm_workers():
-            forkserver.ensure_running()
+        if threading.current_thread() is not threading.main_thread():  # signals are the main thread's to set
+            with _warm_workers():
+                forkserver.ensure_running()
+            return
+        # Started with SIGINT ignored, which an exec keeps, so Python there installs no KeyboardInterrupt for
+        # it, and which the server hands to every process forked from it (dask's nannies and workers): Ctrl-C
+        # at a terminal reaches the whole process group, and a worker or the server caught by it while
+        # importing printed its KeyboardInterrupt over the sweep's last lines. They belong to the sweep, which
+        # stops them itself (:func:`stop_workers_now`). Blocked here meanwhile: Linux keeps a blocked signal
+        # pending whatever its action, so a Ctrl-C during the fork reaches this process once it is unblocked.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            with _warm_workers():
+                forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, handler)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 @contextmanager
