@@ -41,7 +41,9 @@ def printable(text: str) -> str:
     return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-SHOWN_MAX = 80  # characters of a user's value (a file name, a revision) an error line shows whole
+# Characters of a user's value (a file name, a revision) an error line shows whole: a deep path is often over
+# 100 and is what the user needs to see; a 5,000-character name is not echoed.
+SHOWN_MAX = 300
 
 
 def shorten(text: str, limit: int = SHOWN_MAX) -> str:
