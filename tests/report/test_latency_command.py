@@ -71,7 +71,6 @@ def test_a_run_with_orders_on_two_venues_needs_one_named(populated: Populated, t
     ("no such run", "--run 999: no such run in"),
     ("no orders", "has no order with both a sent and an acknowledged time"),
     ("no orders there", "--venue binance: run"),
-    ("out is the database", "is the database it reads"),
     ("out is a directory", "is a directory"),
     ("no such directory", "directory"),
     ("unwritable", "cannot write"),
@@ -79,8 +78,6 @@ def test_a_run_with_orders_on_two_venues_needs_one_named(populated: Populated, t
 ])
 def test_hostile_input_is_one_line_and_exit_2_and_leaves_nothing(
         populated: Populated, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, words: str) -> None:
-    if case == "out is the database" and not populated.url.startswith("sqlite"):
-        pytest.skip("a PostgreSQL database is no file")
     run, venue, out = populated.run_id, ["--venue", "gate"], tmp_path / "p.json"
     if case == "no such run":
         run = 999
@@ -88,8 +85,6 @@ def test_hostile_input_is_one_line_and_exit_2_and_leaves_nothing(
         run = populated.old_run_id
     elif case == "no orders there":
         venue = ["--venue", "binance"]
-    elif case == "out is the database":
-        out = Path(populated.url.removeprefix("sqlite:///"))
     elif case == "out is a directory":
         out = tmp_path
     elif case == "no such directory":
@@ -110,3 +105,21 @@ def test_a_database_that_is_not_there_is_exit_1_and_creates_nothing(tmp_path: Pa
     assert main(["latency", "--run", "1", "--db", f"sqlite:///{tmp_path / 'none.db'}",
                  "--out", str(tmp_path / "p.json")]) == 1
     assert "does not exist" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_an_out_that_is_the_database_read_is_refused_and_left_as_it_was(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``--out`` naming the SQLite file ``--db`` reads (a PostgreSQL database is no file: nothing to name)."""
+    from arb.store.db import make_engine, make_session_factory
+    from arb.store.migrate import upgrade
+
+    db = tmp_path / "arb.db"
+    upgrade(f"sqlite:///{db}")
+    engine = make_engine(f"sqlite:///{db}")
+    run_id = _run_with_round_trips(make_session_factory(engine))
+    engine.dispose()
+    before = db.read_bytes()
+    assert main(["latency", "--run", str(run_id), "--db", f"sqlite:///{db}", "--out", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is the database it reads" in err, err
+    assert db.read_bytes() == before
