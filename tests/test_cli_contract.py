@@ -100,6 +100,8 @@ CASES = [
     (["sandbox", "--capture", "bundled:nope"], 2, "no bundled capture 'nope'"),
     (["sandbox", "--mid", "x"], 2, "not a decimal number: 'x'"),
     (["sandbox", "--balance", "USDT=abc"], 2, "expected CUR=AMOUNT"),
+    (["sandbox", "--speed", "nan"], 2, "argument --speed: must be a finite number from 0 to 1e+06, got 'nan'"),
+    (["sandbox", "--capture", BUNDLED, "--capture-venue", "nosuch"], 2, "has no such venue (its venues: binance, huobi)"),
     (["replay", BUNDLED, "--config", str(SHIPPED), "--speed", "nan"], 2, "--speed: must be a finite number"),
     # record: malformed arguments, and no venue to reach
     ([*RECORD, "--symbols", "link/usdt"], 2, "malformed symbol 'link/usdt'"),
