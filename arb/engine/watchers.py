@@ -3,9 +3,9 @@ kill-switch file, the risk gate's events told to every listener (incidents, the 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
+from arb.eventloop.simloop import tick
 from arb.execution.risk import RiskEvent, RiskGate
 
 
@@ -14,7 +14,13 @@ async def watch_kill_switch(risk: RiskGate, every_s: float = 1.0) -> None:
     incident starts and ends (and its alerts go out) within a second of the file appearing or going."""
     while True:
         risk.kill_switch_engaged()
-        await asyncio.sleep(every_s)
+        # Idle between looks: in a simulation at speed 0 a quiet stretch of market time passes in no wall
+        # time, so the file is looked at again at the stretch's end, not at each second of it (simloop.tick).
+        await tick(every_s, _always)
+
+
+def _always() -> bool:
+    return True
 
 
 def told_to_all(*hooks: Callable[[RiskEvent], None]) -> Callable[[RiskEvent], None]:

@@ -18,6 +18,7 @@ that way: nothing a decision depends on comes from a thread.
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 import time
 from collections.abc import Callable
@@ -68,7 +69,13 @@ class _PacingSelector:
         if loop.in_flight and not self._held_too_long():
             # Time is held (a request on the wire to the sandbox): wait for the I/O that ends it.
             return self._inner.select(min(timeout, 0.05))
+        if loop.speed == 0 and loop._skip_idle_ticks():
+            return []  # idle watchers' ticks moved past the quiet stretch: asyncio takes the next timer again
         target = loop._now + timeout
+        if target <= loop._now:
+            # A timer less than half a float step ahead (market time a year on: steps of ~4 ns, over the
+            # loop's 1 ns resolution): the sum rounds back to now and asyncio would ask again forever.
+            target = math.nextafter(loop._now, math.inf)
         if loop.speed > 0 and not loop.market_ended:
             if target != self._target:
                 self._target, self._deadline = target, self._due(target)
@@ -112,15 +119,63 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             raise ValueError(f"speed must be >= 0 (0 = as fast as possible), not {speed}")
         super().__init__()
         self._now = 0.0
-        self._clock_resolution = 1e-9  # timers are due at exactly their market time
         self.speed = speed
         self._wall = wall
         self.in_flight = 0  # simulated venue requests awaiting their answer: market time stands still
         self.market_ended = False  # the capture has ended: nothing after it takes market time (stop_market_time)
         self._selector = _PacingSelector(self._selector, self)  # type: ignore[arg-type,has-type]
+        # Periodic watchers' next ticks (:func:`tick`): timer -> (the tick's grid origin, its period, whether
+        # the watcher is idle, the future the tick resolves).
+        self._ticks: dict[asyncio.TimerHandle, tuple[float, float, Callable[[], bool], asyncio.Future[None]]] = {}
+
+    def tick_after(self, every_s: float, idle: Callable[[], bool]) -> asyncio.Future[None]:
+        """A future resolved one ``every_s`` from now: a periodic watcher's next tick (:func:`tick`)."""
+        future = self.create_future()
+        handle = self.call_at(self._now + every_s, _resolve, future)
+        self._ticks[handle] = (self._now, every_s, idle, future)
+        return future
+
+    def _skip_idle_ticks(self) -> bool:
+        """At a jump (nothing ready to run, no I/O): the ticks of watchers idle now that fall before the next
+        other timer moved to their first grid point at or after it. Nothing runs before that timer, so every
+        skipped tick would have found what the idle one found: nothing to do. True if any moved. Costs a scan of
+        the timers (a few dozen), only while a watcher is parked."""
+        ticks = {h: t for h, t in self._ticks.items() if not h.cancelled() and not t[3].done()}
+        self._ticks = ticks
+        if not ticks:
+            return False
+        # asyncio's own timer heap (this class is an asyncio loop): the timers that are not watchers' ticks
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        other = min((h.when() for h in scheduled if not h.cancelled() and h not in ticks), default=None)
+        if other is None:
+            return False
+        moved = False
+        for handle, (origin, every_s, idle, future) in list(ticks.items()):
+            if handle.when() >= other or not idle():
+                continue
+            k = math.ceil((other - origin) / every_s)
+            while origin + k * every_s < other:  # float rounding: never before the other timer
+                k += 1
+            handle.cancel()
+            del ticks[handle]
+            ticks[self.call_at(origin + k * every_s, _resolve, future)] = (origin, every_s, idle, future)
+            moved = True
+        return moved
 
     def time(self) -> float:
         return self._now
+
+    @property
+    def _clock_resolution(self) -> float:
+        """asyncio runs the timers due before ``time() + _clock_resolution``: timers are due at exactly their
+        market time (1 ns), and at least one float step past now, so a timer due now runs however far market
+        time has come (a year on, a step is ~4 ns: ``now + 1e-9`` rounded back to now and a timer due now never
+        ran, the loop spinning)."""
+        return max(1e-9, 2 * math.ulp(self._now))
+
+    @_clock_resolution.setter
+    def _clock_resolution(self, value: float) -> None:
+        pass  # asyncio's __init__ sets its own; market time needs the one above
 
     def watched_time(self) -> float:
         """Market time as someone watching a paced run sees it: while the loop waits out a jump to its next
@@ -133,6 +188,26 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             remaining = max(0.0, selector._deadline - self._wall())  # type: ignore[attr-defined]
             return max(self._now, target - remaining * self.speed)
         return self._now
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a cancelled watcher's tick
+        future.set_result(None)
+
+
+async def tick(every_s: float, idle: Callable[[], bool]) -> None:
+    """Wait one tick of a periodic watcher, ``every_s`` of the run's clock. ``idle``: whether the watcher's
+    next look would find nothing to do, and go on finding nothing while nothing else in the run happens (no
+    quote resting for a guard, no change pending for an inventory watch). On a simulation at speed 0, a tick
+    due in a quiet stretch of the market (a capture's gap over a weekend, a year) while ``idle()`` holds
+    there is moved to the first grid point after the stretch: a gap costs the same whatever its length (a
+    watcher ticking each second of market time made a year's gap ~1,000 s). Elsewhere ``asyncio.sleep``
+    (a paced run's gap takes its time anyway)."""
+    loop = running_simulation()
+    if loop is None or loop.speed != 0:
+        await asyncio.sleep(every_s)
+        return
+    await loop.tick_after(every_s, idle)
 
 
 def running_simulation() -> SimulatedLoop | None:

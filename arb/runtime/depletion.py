@@ -21,13 +21,14 @@ task that feeds it once a second of the run's clock is :func:`watch_inventory`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
+
+from arb.eventloop.simloop import tick
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +108,7 @@ class InventoryWatch:
                 continue
             held = balances[venue]
             for symbol, size in self.max_size.items():
-                base, quote = symbol.split("/")
-                ask = asks.get((venue, symbol))
-                needs: list[tuple[Side, str, Decimal | None]] = [
-                    ("buy", quote, None if ask is None else size * ask), ("sell", base, size)]
-                for side, asset, needed in needs:
-                    if needed is None:
-                        continue
-                    balance = held.get(asset, Decimal(0))
+                for side, asset, balance, needed in self._needs(venue, symbol, size, held, asks):
                     key = f"{venue} {symbol} {side}"
                     short = balance < needed
                     if short == (key in self.depleted):
@@ -135,6 +129,28 @@ class InventoryWatch:
             for asset, balance in held.items():
                 self._read(venue, asset, now_ms, balance)
         return changes
+
+    def steady(self, balances: Mapping[str, Mapping[str, Decimal]],
+               asks: Mapping[tuple[str, str], Decimal | None]) -> bool:
+        """Whether :meth:`update` on these balances and asks changes nothing, now or later while they stay
+        so: no change is waiting out its hold and every direction is as it was last said."""
+        if self._turning:
+            return False
+        return all((balance < needed) == (f"{venue} {symbol} {side}" in self.depleted)
+                   for venue in self.venues if venue in balances
+                   for symbol, size in self.max_size.items()
+                   for side, _, balance, needed in self._needs(venue, symbol, size, balances[venue], asks))
+
+    @staticmethod
+    def _needs(venue: str, symbol: str, size: Decimal, held: Mapping[str, Decimal],
+               asks: Mapping[tuple[str, str], Decimal | None]) -> Iterator[tuple[Side, str, Decimal, Decimal]]:
+        """(side, asset, free balance, what ``size`` needs of it) for both directions of ``symbol`` on
+        ``venue``; a buy with no ask to price it is left out (it keeps its state)."""
+        base, quote = symbol.split("/")
+        ask = asks.get((venue, symbol))
+        if ask is not None:
+            yield "buy", quote, held.get(quote, Decimal(0)), size * ask
+        yield "sell", base, held.get(base, Decimal(0)), size
 
     def _read(self, venue: str, asset: str, now_ms: int, balance: Decimal) -> None:
         readings = self._readings.setdefault((venue, asset), deque())
@@ -173,12 +189,17 @@ async def watch_inventory(watch: InventoryWatch, balances: Mapping[str, Mapping[
                           on_change: Callable[[Depletion], None], every_s: float = EVERY_S) -> None:
     """Feed ``watch`` once every ``every_s`` of the run's clock (a simulation's loop time is market time):
     a depletion is one WARNING line (its clearing one INFO line), then ``on_change`` (the incident and the alert)."""
+    books = list(books)
+
+    def asks() -> dict[tuple[str, str], Decimal | None]:
+        return {(b.venue, b.symbol): b.best_ask() for b in books}
+
     while True:
-        asks = {(b.venue, b.symbol): b.best_ask() for b in books}
-        for change in watch.update(now_ms(), balances, asks):
+        for change in watch.update(now_ms(), balances, asks()):
             if change.started:
                 log.warning("inventory depleted: %s", change.describe())
             else:
                 log.info("inventory cleared: %s", change.describe())
             on_change(change)
-        await asyncio.sleep(every_s)
+        # Idle while nothing would change (simloop.tick): a quiet gap in a capture takes no ticks.
+        await tick(every_s, lambda: watch.steady(balances, asks()))

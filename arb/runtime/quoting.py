@@ -28,6 +28,7 @@ from arb.config import Config
 from arb.domain.ids import ClientIdFactory
 from arb.domain.market import Side, Symbol, on_step
 from arb.errors import ConfigError
+from arb.eventloop.simloop import tick
 from arb.execution.maker import FoundQuote, MakerRoute, RouteSpec
 from arb.execution.risk import RiskGate
 from arb.marketdata.books import BookStore
@@ -237,8 +238,14 @@ class QuotingDesk:
         quotes again at its next book update with both books fresh (its refresh judges the book age)."""
         interval_s = min(1.0, stale_after_ms / 4000)
         while True:
-            await asyncio.sleep(interval_s)
+            await tick(interval_s, self._nothing_to_guard)
             await self.check(stop_reason(), stale_after_ms)
+
+    def _nothing_to_guard(self) -> bool:
+        """No quote rests and no failure waits to be raised: a check finds nothing to do, and time alone
+        changes that for none (``simloop.tick``)."""
+        return not self._failures and not any(route.resting_levels or route.errors
+                                              for routes in self.routes.values() for route in routes)
 
     async def check(self, stop_reason: str | None, stale_after_ms: int) -> None:
         """One check of :meth:`guard`."""
