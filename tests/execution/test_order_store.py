@@ -55,10 +55,10 @@ def test_fills_are_idempotent_on_venue_and_trade_id(session_factory: sessionmake
     with session_factory.begin() as s:
         oid = repo.create_order(s, _new(run_id), NOW)
     with session_factory.begin() as s:
-        assert add_fills(s, oid, [_fill("1", "1"), _fill("2", "0.5")]) == FillsAdded(new=2)
+        assert add_fills(s, oid, [_fill("1", "1"), _fill("2", "0.5")]) == FillsAdded(new=2, amount=D("1.5"))
     with session_factory.begin() as s:
         added = add_fills(s, oid, [_fill("2", "0.5"), _fill("3", "0.5"), _fill("1", "1")])
-        assert added == FillsAdded(new=1, repeated=2)
+        assert added == FillsAdded(new=1, repeated=2, amount=D("0.5"))  # only the new fill's amount
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Fill)) == 3
         assert filled_by_fills(s, oid) == D("2")
