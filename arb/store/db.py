@@ -252,8 +252,25 @@ def make_reader_engine(url: str | URL) -> Engine:
         return create_engine(parsed, poolclass=NullPool)
 
     def connect() -> sqlite3.Connection:
-        return sqlite3.connect(readonly_uri(path), uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
-                               isolation_level=None, check_same_thread=False)
+        # The choice is made from the files beside the database, which the last writer removes as it closes: one
+        # closing between the choice and the open leaves readonly_shm with no -shm ("unable to open database
+        # file", seen when a report followed a run's end). Such a reader is made to open the -wal at once, and
+        # on failure the choice is made again (the files are gone: immutable). The failed attempt leaves an
+        # empty -wal, which is left alone: a writer may be opening it at that instant.
+        for attempt in range(_READER_TRIES):
+            uri = readonly_uri(path)
+            conn = sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            if not uri.endswith("&readonly_shm=1"):
+                return conn
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return conn
+            except sqlite3.OperationalError:
+                conn.close()
+                if attempt == _READER_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     engine = create_engine(parsed, creator=connect, poolclass=NullPool)
 
@@ -265,6 +282,7 @@ def make_reader_engine(url: str | URL) -> Engine:
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+_READER_TRIES = 3  # a reader's choice of how to open, made again when the files beside changed under it
 
 
 def readonly_uri(path: Path) -> str:
