@@ -189,9 +189,8 @@ async def watch_inventory(watch: InventoryWatch, balances: Mapping[str, Mapping[
                           on_change: Callable[[Depletion], None], every_s: float = EVERY_S) -> None:
     """Feed ``watch`` once every ``every_s`` of the run's clock (a simulation's loop time is market time):
     a depletion is one WARNING line (its clearing one INFO line), then ``on_change`` (the incident and the alert)."""
-    books = list(books)
-
     def asks() -> dict[tuple[str, str], Decimal | None]:
+        # The store as it is now: a book first seen after the watch started is priced too.
         return {(b.venue, b.symbol): b.best_ask() for b in books}
 
     while True:
