@@ -24,16 +24,14 @@ replay takes: ``low + k * step`` in decimal arithmetic, so ``0.0003`` is ``0.000
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from arb.config import Config
-from arb.config.files import BUNDLED_PREFIX, InputFileError, read_input_file
 from arb.errors import UsageError
-from arb.sweep.grid import KEYS, PATH_KEYS, Point, build_grid
+from arb.sweep.grid import KEYS, PATH_KEYS, Point, beside, build_grid, read_toml_input
 
 PARAM_KEYS = tuple(k for k in KEYS if k != "capture")  # what a range may vary: every key of a sweep's grid
 RANGE_FIELDS = ("low", "high", "step", "log")
@@ -125,22 +123,14 @@ class Space:
 def read_ranges_file(path: Path) -> dict[str, Any]:
     """``RANGES.toml`` as written (numbers with a point as decimals, never floats); relative captures and
     latency profiles are relative to it, as in a grid file."""
-    try:
-        raw = tomllib.loads(read_input_file(path), parse_float=Decimal)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: ranges file not found") from None
-    except InputFileError as exc:
-        raise UsageError(f"{path}: {exc}, not a ranges file") from None
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: not a readable TOML ranges file: {exc}") from None
+    raw = read_toml_input(path, "ranges file")
     for key in PATH_KEYS:
         if key not in raw:
             continue
         given = raw[key] if isinstance(raw[key], list) else [raw[key]]
         if not all(isinstance(v, str) for v in given):
             raise UsageError(f"{path}: {key}: files as strings, one or a list (got {raw[key]!r})")
-        raw[key] = [v if v.startswith(BUNDLED_PREFIX) or Path(v).is_absolute() else str(path.parent / v)
-                    for v in given]
+        raw[key] = [beside(path, v) for v in given]
     return raw
 
 

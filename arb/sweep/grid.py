@@ -99,17 +99,28 @@ class Grid:
         return {**{k: list(v) for k, v in self.values.items()}, "captures_as": self.captures_as}
 
 
+def read_toml_input(path: Path, what: str) -> dict[str, Any]:
+    """A grid or ranges file (``what``) as written, numbers with a point as decimals, never floats; one line
+    naming ``path`` for a file that is missing, not a regular file of bounded size, or not TOML."""
+    try:
+        return tomllib.loads(read_input_file(path), parse_float=Decimal)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: {what} not found") from None
+    except InputFileError as exc:
+        raise UsageError(f"{path}: {exc}, not a {what}") from None
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable TOML {what}: {exc}") from None
+
+
+def beside(path: Path, given: str) -> str:
+    """A file a grid or ranges file names: relative to it (a bundled or absolute name as it is)."""
+    return given if given.startswith(BUNDLED_PREFIX) or Path(given).is_absolute() else str(path.parent / given)
+
+
 def read_grid_file(path: Path) -> dict[str, list[str]]:
     """``GRID.toml``: top-level ``key = [values]`` (or one value). Relative captures and latency profiles are
     relative to it."""
-    try:
-        raw = tomllib.loads(read_input_file(path), parse_float=Decimal)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: grid file not found") from None
-    except InputFileError as exc:
-        raise UsageError(f"{path}: {exc}, not a grid file") from None
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: not a readable TOML grid: {exc}") from None
+    raw = read_toml_input(path, "grid file")
     out: dict[str, list[str]] = {}
     for key, value in raw.items():
         items = value if isinstance(value, list) else [value]
@@ -117,8 +128,7 @@ def read_grid_file(path: Path) -> dict[str, list[str]]:
             raise UsageError(f"{path}: {key}: values must be strings or numbers (got {value!r})")
         texts = [str(v) for v in items]
         if key in PATH_KEYS:
-            texts = [t if t.startswith(BUNDLED_PREFIX) or Path(t).is_absolute() else str(path.parent / t)
-                     for t in texts]
+            texts = [beside(path, t) for t in texts]
         out[key] = texts
     return out
 
