@@ -19,6 +19,7 @@ import asyncio
 import json
 import signal
 import time
+from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,23 @@ def _pairs_all(db: str) -> tuple[int, int]:
     return counts.get("spot", 0), counts.get("perp", 0)
 
 
+def _run_until(tmp_path: Path, config: Path, env: dict[str, str], db: str, what: str,
+               reached: Callable[[], bool], stop: signal.Signals = signal.SIGTERM) -> Proc:
+    """``arb run`` until ``reached``, then stopped by ``stop``: SIGTERM ends it as a completed run (exit 0),
+    SIGKILL leaves it as a process that died."""
+    proc = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=env)
+    try:
+        proc.wait_for(what, reached, timeout=60)
+        proc.popen.send_signal(stop)
+        if stop == signal.SIGKILL:
+            proc.popen.wait(10)
+        else:
+            assert proc.finish(60) == 0, proc.text()
+    finally:
+        proc.kill()
+    return proc
+
+
 def _venue_agrees_with_the_database(db: str, venue: dict[str, Any], second: Proc) -> dict[str, Any]:
     """The database's perpetual fills are the venue's trades (in base: one contract is 0.01 ETH) and add up to
     its position, flat; the funding paid while nothing ran is stored once, by the restart; run 2's summary."""
@@ -146,25 +164,14 @@ def _venue_agrees_with_the_database(db: str, venue: dict[str, Any], second: Proc
 def test_a_basis_stopped_while_held_is_reconciled_and_closed_by_the_next_start(tmp_path: Path) -> None:
     sandbox, base, config, env, db = _serve(tmp_path)
     try:
-        first = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=env)
-        try:
-            first.wait_for("the carry opened to max_position", lambda: len(_executed(db, 1)) >= 4, timeout=60)
-            first.popen.send_signal(signal.SIGTERM)
-            assert first.finish(60) == 0, first.text()
-        finally:
-            first.kill()
+        first = _run_until(tmp_path, config, env, db, "the carry opened to max_position",
+                           lambda: len(_executed(db, 1)) >= 4)
         held = "".join(first.out)
         assert "BASIS POSITION" in held and "no mark" not in held, first.text()
         assert _sandbox_state(base)["contracts"] == -200  # 2 ETH short, in contracts of 0.01
 
         _await_funding(sandbox, base)  # the funding time passes with no arb running: the short is paid
-        second = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=env)
-        try:
-            second.wait_for("the carry closed", lambda: len(_executed(db, 2)) >= 4, timeout=60)
-            second.popen.send_signal(signal.SIGTERM)
-            assert second.finish(60) == 0, second.text()
-        finally:
-            second.kill()
+        second = _run_until(tmp_path, config, env, db, "the carry closed", lambda: len(_executed(db, 2)) >= 4)
         venue = _sandbox_state(base)
     finally:
         sandbox.kill()
@@ -187,26 +194,14 @@ def test_a_basis_killed_while_held_is_found_on_the_venue_and_closed_by_the_next_
     basis still pays, and closes all of it."""
     sandbox, base, config, env, db = _serve(tmp_path)
     try:
-        first = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=env)
-        try:
-            first.wait_for("an open, no order in flight",
-                           lambda: len(_executed(db, 1)) >= 1 and not _in_flight(db), timeout=60)
-            first.popen.send_signal(signal.SIGKILL)
-            first.popen.wait(10)
-        finally:
-            first.kill()
+        _run_until(tmp_path, config, env, db, "an open, no order in flight",
+                   lambda: len(_executed(db, 1)) >= 1 and not _in_flight(db), signal.SIGKILL)
         opened = _sandbox_state(base)["contracts"]
         assert opened <= -50  # at least one open of 0.5 ETH short, in contracts of 0.01
 
         _await_funding(sandbox, base)
-        second = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=env)
-        try:
-            second.wait_for("every open closed", lambda: _pairs_all(db)[1] > 0 and len(set(_pairs_all(db))) == 1,
-                            timeout=60)
-            second.popen.send_signal(signal.SIGTERM)
-            assert second.finish(60) == 0, second.text()
-        finally:
-            second.kill()
+        second = _run_until(tmp_path, config, env, db, "every open closed",
+                            lambda: _pairs_all(db)[1] > 0 and len(set(_pairs_all(db))) == 1)
         venue = _sandbox_state(base)
     finally:
         sandbox.kill()

@@ -35,16 +35,8 @@ from arb.venues.latency_profile import read_profile
 
 from .helpers import config_with
 from .paper_rig import SpyEngine, rehearsal_config, until
+from .test_maker_rehearsal import MAKER
 
-MAKER = '''[symbols."LINK/USDT"]
-strategy = "maker"
-
-[symbols."LINK/USDT".maker]
-maker_venue = "gate"
-taker_venue = "htx"
-quote_size = "1"
-min_profit_bps = "1"
-'''
 INJECTED_S = (0.02, 0.05, 0.09)  # the sandbox's latency_s, in turn, 0.3 s each
 ORDERS = 20  # gate orders answered in the rehearsal: about 10 s of the capture at speed 1
 ALPHA = 0.001
