@@ -58,7 +58,6 @@ class ConfigError(ArbError):
         super().__init__(f"{where}: {problem}")
 
 
-# Alike in shape to ConfigError: each error keeps the parts of its one line (where, what) as attributes.
 class CaptureFormatError(ArbError):
     """A capture file does not follow the capture format; names file and line number."""
 

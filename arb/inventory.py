@@ -32,8 +32,6 @@ from arb.margin import PositionState, apply_fill
 ZERO = Decimal(0)
 
 
-# Alike in shape to domain/opportunity.OpportunityLike: a read-only Protocol of properties, each listing what
-# its own reader reads; kept apart because one shared Protocol would tie each reader to fields it never reads.
 class Holding(Protocol):
     """One asset on one venue in a snapshot (``arb.store.repo.BalanceSnapshot``, a ``Balance`` row)."""
 

@@ -52,8 +52,6 @@ class Position:
     mark: Decimal | None  # the venue's mid at the valuation instant
     unrealized: Decimal | None  # quote; None without a mark
 
-    # Alike in shape to venues/gate/sandbox/orders.py's base/quote: this splits a unified symbol (BTC/USDT),
-    # that a Gate pair id (BTC_USDT).
     @property
     def base(self) -> str:
         return self.symbol.split("/")[0]

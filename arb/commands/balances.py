@@ -21,8 +21,6 @@ from arb.store.runs import run_clock
 _COLUMNS = ("asset", "start", "end", "change")
 
 
-# Alike in shape to the other commands' register() (trades.py, report.py): argparse boilerplate (a subparser,
-# its description, its arguments); kept one per command module so that each is imported only when run.
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "balances",

@@ -57,8 +57,6 @@ def _upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-# Alike in shape to _upgrade and _current: each subcommand resolves the URL and calls its own migrate step;
-# kept apart because an upgrade creates a missing database while a downgrade or a look refuses one.
 def _downgrade(args: argparse.Namespace) -> int:
     url = resolve_url(args.db)
     require_existing(url)

@@ -33,7 +33,6 @@ from arb.display import printable, shorten
 from arb.errors import UsageError
 
 
-# Alike in shape to the other commands' register() (report.py): argparse boilerplate, one per command module.
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "latency",

@@ -17,8 +17,6 @@ from arb.store.location import DB_URL_ENV
 HALTED_EXIT = 3
 
 
-# Alike in shape to the other commands' register() (sweep.py): argparse boilerplate (a subparser, its
-# description, its arguments); kept one per command module so that each is imported only when run.
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "run",

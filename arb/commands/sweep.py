@@ -42,8 +42,6 @@ from arb.sweep.run import SweepResult, run_sweep
 SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
 
 
-# Alike in shape to the other commands' register() (run.py): argparse boilerplate (a subparser, its
-# description, its arguments); kept one per command module so that each is imported only when run.
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "sweep",

@@ -19,9 +19,6 @@ from arb.store.models import Run
 from arb.store.runs import run_clock
 
 
-# Alike in shape to the other commands' register() (balances.py, report.py): argparse boilerplate (a
-# subparser, its description, its arguments); kept one per command module so that each is imported only when
-# run.
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "trades",

@@ -256,9 +256,6 @@ def _finalize(
         why = Reason.BALANCE_INSUFFICIENT
     if why is not None:
         return reject(why, money.audit() | {"buy_limit": buy_limit, "sell_limit": sell_limit})
-    # Alike in shape to _rejection below, store/orders.insert_opportunity and execution/plan's PairPlan:
-    # keyword lists filling different records field by field; kept apart because each record has its own
-    # fields, and a shared dict of the common ones would hide which value each field gets.
     return Opportunity(
         symbol=symbol,
         buy_venue=buy.venue,
@@ -301,9 +298,6 @@ class BookFacts(NamedTuple):
     age_ms: int
 
 
-# Alike in shape to domain/opportunity.OpportunityLike and inventory.Holding: a read-only Protocol of
-# properties, each listing what its own reader reads; kept apart because one shared Protocol would tie each
-# reader to fields it never reads.
 class _Recorded(Protocol):
     """A ``VenueBook`` or the ``BookFacts`` of one."""
 
@@ -364,8 +358,6 @@ def _rejection(
     cand: Candidate,
     sized: dict[str, Decimal | None],
 ) -> Rejection:
-    # Alike in shape to the Opportunity built above (the same book facts go to a different record) and to
-    # venues/paper/venue's FillReport(...) (a keyword list filling another record).
     return Rejection(
         reason=reason,
         symbol=symbol,

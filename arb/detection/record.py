@@ -46,7 +46,6 @@ def opportunity_columns(
             "mark_price": decided.mark_price,
             "decision": REJECTED if reject_reason else EXECUTED,
             "reason": reject_reason,
-            # Alike in shape to store/orders.adopt_order's NewOrder: keyword lists copying a record's fields.
             "detail": _text(
                 buy_amount=decided.buy_amount,
                 sell_amount=decided.sell_amount,

@@ -134,8 +134,6 @@ class Opportunity:
     sell_book_age_ms: int
 
 
-# Alike in shape to detection/vectorized.RowSizes: both are frozen field lists (with optional sizes); kept
-# apart because one is a recorded decision and the other the numpy sizing of a batch.
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """Why the most attractive crossed pair of a symbol was not traded, with what was known when it failed.

@@ -47,7 +47,6 @@ BoolArray = npt.NDArray[np.bool_]
 F_BUY_COST, F_SELL_NET, F_BUY_NET, F_ONE, F_X_CAP, F_QUOTE = range(6)
 
 
-# Alike in shape to detection/types.Rejection's optional sizes: field lists of different records.
 @dataclass(frozen=True, slots=True)
 class RowSizes:
     """Kernel output, each ``(rows,)``; same meaning as the ``Candidate`` fields (size in hedged base).

@@ -8,9 +8,6 @@ from decimal import Decimal
 from typing import Protocol
 
 
-# Alike in shape to dashboard/page.PnlFigures, detection/finalize._Recorded, inventory.Holding: a read-only
-# Protocol of properties, each listing what its own reader reads; kept apart because one shared Protocol would
-# tie each reader to fields it never reads.
 class OpportunityLike(Protocol):
     """The fields of ``arb.detection.types.Opportunity`` the executor reads (read-only: it is frozen)."""
 

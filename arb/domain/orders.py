@@ -68,7 +68,6 @@ class VenueState(enum.StrEnum):
     REJECTED = "rejected"  # refused, never traded
 
 
-# Alike in shape to venues/adapter.VenueRef: small frozen dataclasses of unrelated fields.
 @dataclass(frozen=True, slots=True)
 class OrderSnapshot:
     """The part of an order the state machine needs."""

@@ -70,8 +70,6 @@ def plan_pair(
         raise PlanRefused("same_venue")
     buy = prepare_leg(opp.buy_venue, Side.BUY, opp.buy_amount, opp.buy_limit, buy_rules, slippage_bps)
     sell = prepare_leg(opp.sell_venue, Side.SELL, opp.sell_amount, opp.sell_limit, sell_rules, slippage_bps)
-    # Alike in shape to detection/finalize's Opportunity(...) and store/orders.insert_opportunity: each fills
-    # its own record from the opportunity, field by field.
     return PairPlan(
         symbol=opp.symbol,
         buy=buy,

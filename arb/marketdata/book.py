@@ -107,8 +107,6 @@ class OrderBook:
         self.asks.clear()
         self.bids.apply(bids)
         self.asks.apply(asks)
-        # Alike in shape to runtime/decisions.py's and the sandbox's attribute lists: the book's state set
-        # field by field, as reset() below does; kept inline on the per-message path.
         self.seq = seq
         self.exchange_ts = exchange_ts
         self.received_ts = received_ts
@@ -117,8 +115,6 @@ class OrderBook:
         self._dirty = True
         self.updates += 1
 
-    # Alike in shape to apply_snapshot's signature (and BookStore's snapshot/delta): the same level and
-    # sequence arguments, for a different change.
     def apply_delta(
         self,
         bids: Iterable[LevelIn],

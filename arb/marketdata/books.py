@@ -153,8 +153,6 @@ class BookStore:
             self._notify_watchers(book)
         return book
 
-    # Alike in shape to snapshot()'s signature: the same levels and stamps; a delta also takes first_seq and
-    # names its book, not a venue and symbol.
     def delta(
         self,
         book: OrderBook,

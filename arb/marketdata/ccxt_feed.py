@@ -93,10 +93,6 @@ def _classify(data: object) -> str:
 class CcxtBookFeed:
     """Keeps ``store`` books of ``symbols`` on a ccxt (pro) exchange until cancelled."""
 
-    # Alike in shape to the diff feeds (marketdata/diff_feed.py, venues/*/feed.py): the keyword arguments
-    # every book feed takes (clock, rng, sleep, backoff, drops, market names), each stored for its own
-    # reconnect loop; kept apart because each feed's protocol (REST polling, Binance's and Gate's diff
-    # streams) differs past them, and a shared options object would make every caller and test build one.
     def __init__(
         self,
         store: BookStore,

@@ -104,8 +104,6 @@ class DiffStreamFeed(abc.ABC):
         self.tape = trades  # where trades go; None: the feed subscribes to none
         self.venue = venue
         self.syncs = dict(syncs)
-        # Alike in shape to marketdata/ccxt_feed.py's __init__: each feed keeps the reconnect loop's clock,
-        # randomness and backoff as attributes of its own.
         self.clock_ms = clock_ms
         self.rng = rng or random.Random()
         self.sleep = sleep

@@ -111,8 +111,6 @@ class DecisionLoop:
                  state: RunState, funnel: Funnel, hot_path: LatencyRecorder, drops: FrameDrops,
                  status: StatusReporter, spawn: Spawn, capture: Path | None,
                  progress: Callable[[int, int], None]) -> None:
-        # Alike in shape to other constructors' attribute lists (marketdata/book.py,
-        # venues/gate/sandbox/rest.py): plain assignments of what it was given.
         self.config = config
         self.trading = trading
         self.books = books

@@ -71,7 +71,6 @@ class Funnel:
             self.realized_pnl += realized
         self.outcomes[outcome] += 1
 
-    # Alike in shape to the sandbox's PairSpec.to_json: a dict literal of fields, here the funnel's counts.
     def as_dict(self) -> dict[str, Any]:
         return {
             "book_updates": self.book_updates,

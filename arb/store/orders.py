@@ -112,8 +112,6 @@ def _locked(session: Session, order_id: int) -> Order:
     return order
 
 
-# Alike in shape to insert_opportunity's signature: a session, ids, a time and keyword-only optional fields (a
-# repository function's usual shape).
 def record_transition(
     session: Session,
     order_id: int,
@@ -262,8 +260,6 @@ def adopt_order(session: Session, report: OrderReport, run_id: int, now: datetim
         NewOrder(
             run_id=run_id,
             opportunity_id=None,
-            # Alike in shape to detection/record's detail text: a keyword list copying a venue report into a
-            # new row.
             venue=report.venue,
             symbol=report.symbol,
             side=report.side.value,
@@ -307,8 +303,6 @@ def insert_opportunity(
     """One ``opportunities`` row for a pair the executor decided on (executed, or refused with a reason)."""
     # Not detection/record.opportunity_columns: the executor's row takes any OpportunityLike, its own limits
     # and detail (the pair's outcome), and no detection-only detail; write_ahead.py writes this same row.
-    # Alike in shape to detection/finalize's Opportunity(...) and execution/plan's PairPlan: the stored row
-    # copies the opportunity's fields one by one, which is its mapping to columns.
     row = Opportunity(
         run_id=run_id,
         detected_at=detected_at,

@@ -129,8 +129,6 @@ class LegRow:
     def fill_ratio(self) -> Decimal | None:
         return self.filled / self.amount if self.amount else None
 
-    # Alike in shape, each stage its own property: the stages are named columns of a leg
-    # (analysis.frames.STAGES), each the elapsed time between two of its stamps.
     @property
     def decision_to_sent_ms(self) -> Decimal | None:
         return elapsed_ms(self.decided_at, self.sent_at)

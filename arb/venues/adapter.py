@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 Closers = list[Callable[[], Awaitable[None]]]
 
 
-# Alike in shape to domain/orders.OrderSnapshot: small frozen dataclasses of unrelated fields.
 @dataclass(frozen=True, slots=True)
 class VenueRef:
     """One configured venue, resolved: its name (the user's), its adapter and the ccxt exchange id."""

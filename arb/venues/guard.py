@@ -68,8 +68,6 @@ class GuardedVenue:
         self.client_ids = venue.client_ids
         self.amends = venue.amends
         self.cancels_on_silence = isinstance(venue, DeadMansSwitch) and venue.cancels_on_silence
-        # Alike in shape to other constructors' attribute lists (marketdata/book.py's reset): plain
-        # assignments of what it was given.
         self.throttle = throttle
         self._backoff = backoff
         self._rng = rng

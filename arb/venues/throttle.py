@@ -143,8 +143,6 @@ class VenueThrottle:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         held: Callable[[], bool] = is_time_held,
     ) -> None:
-        # Alike in shape to other constructors' attribute lists (venues/gate/sandbox/rest.py): plain
-        # assignments of what it was given.
         self.venue = venue
         self.limits = limits
         self._clock = clock

@@ -16,8 +16,6 @@ Level = tuple[str, str]
 TradeSide = Literal["buy", "sell"]
 
 
-# Alike in shape to venues/sim/book.BookUpdate (market, ids, bids, asks): kept apart because this is the
-# capture format every venue normalizes to, that one Gate's wire update inside the simulator.
 @dataclass(frozen=True, slots=True)
 class CaptureEvent:
     """One line of a capture: a whole-book ``snapshot``, a ``delta`` of changed levels, or a ``reset``

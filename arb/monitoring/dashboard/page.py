@@ -100,8 +100,6 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
     }
 
 
-# Alike in shape to domain/opportunity.OpportunityLike: a read-only Protocol of properties, each listing what
-# its own reader reads; kept apart because one shared Protocol would tie each reader to fields it never reads.
 class PnlFigures(Protocol):
     """What the curve reads of an executed opportunity: its stored settlement, with the open position it
     left (``open_base`` at ``open_price``; None or 0 for none)."""

@@ -146,10 +146,6 @@ class BinanceBookFeed(DiffStreamFeed):
 
     ``ws_url`` and ``rest_url`` replace the market's hosts (a stub, a proxy); the feed adds the paths."""
 
-    # Alike in shape to venues/gate/feed.py and marketdata/ccxt_feed.py: the keyword arguments every book feed
-    # takes (clock, rng, sleep, backoff, drops, market names), each stored for its own reconnect loop; kept
-    # apart because each feed's protocol (REST polling, Binance's and Gate's diff streams) differs past them,
-    # and a shared options object would make every caller and test build one.
     def __init__(
         self,
         store: BookStore,

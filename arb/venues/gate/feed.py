@@ -85,10 +85,6 @@ class GateBookFeed(DiffStreamFeed):
     configured one: ``gate``, ``gateio``, ``gate_main``...). Books are keyed by Gate pair (``BTC_USDT``), of
     the market ``market_names`` gives a symbol where Gate names it differently; stored under the symbol."""
 
-    # Alike in shape to venues/binance/feed.py and marketdata/ccxt_feed.py: the keyword arguments every book
-    # feed takes (clock, rng, sleep, backoff, drops, market names), each stored for its own reconnect loop;
-    # kept apart because each feed's protocol (REST polling, Binance's and Gate's diff streams) differs past
-    # them, and a shared options object would make every caller and test build one.
     def __init__(
         self,
         store: BookStore,

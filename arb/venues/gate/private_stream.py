@@ -278,8 +278,6 @@ class GatePrivateStream:
             self.duplicates += 1
 
     def _on_order_item(self, item: object) -> None:
-        # Alike in shape to _on_trade_item, kept apart because a failure means opposite things: an unreadable
-        # trade may be a fill (reconnect and read it by REST), an unreadable order state only costs a lookup.
         try:
             if not isinstance(item, dict):
                 raise ValueError("not an object")

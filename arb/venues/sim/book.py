@@ -23,7 +23,6 @@ Level = tuple[Decimal, Decimal]
 ZERO = Decimal(0)
 
 
-# Alike in shape to marketdata/capture/events.CaptureEvent: a Gate wire update, not the capture format.
 @dataclass(frozen=True, slots=True)
 class BookUpdate:
     """Changed levels with absolute sizes; ``first_id``..``last_id`` are Gate's ``U``/``u``."""

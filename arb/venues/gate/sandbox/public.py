@@ -75,7 +75,6 @@ class PublicApi:
         self.engine = engine
         self.now_ms = now_ms
 
-    # Alike in shape to rest.py's routes(): aiohttp route tables, this one public, that one private.
     def routes(self) -> list[web.RouteDef]:
         p = PREFIX
         return [
