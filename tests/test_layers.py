@@ -1,5 +1,5 @@
 """The layers of ``docs/ARCHITECTURE.md`` hold: no module imports from a layer above its own, and no import
-circle spans more than two files.
+circle joins any modules, two files included.
 
 The layers are read from the document itself (its ``layers`` block), so the picture a reader sees is the
 rule this test applies. Every import counts, wherever it is written: at the top, inside a function (imported
@@ -104,9 +104,11 @@ def test_no_module_imports_from_a_layer_above_its_own() -> None:
     assert not upward, "\n".join(upward)
 
 
-def test_no_import_circle_of_more_than_two_files() -> None:
+def test_no_import_circle() -> None:
+    # Two files count: a circle closed under ``TYPE_CHECKING`` is still two modules that must know each
+    # other (the sandbox's server and control API were one, until control named what it calls in a Protocol).
     edges = {m: {t for t, _ in imports} for m, imports in GRAPH.items()}
-    circles = [c for c in _strongly_connected(edges) if len(c) > 2]
+    circles = [c for c in _strongly_connected(edges) if len(c) > 1]
     assert not circles, "\n".join(" <-> ".join(sorted(c)) for c in circles)
 
 

@@ -18,18 +18,45 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
 from arb.venues.gate.sandbox import values
 
 if TYPE_CHECKING:
-    from arb.venues.gate.sandbox.server import Sandbox
+    from arb.venues.gate.sandbox.config import Faults
+    from arb.venues.gate.sandbox.matching import Engine
+    from arb.venues.sim.book import Level
+    from arb.venues.sim.matching import Event
 
 ControlHandler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class Controlled(Protocol):
+    """What the control API changes: the sandbox it is served by (``server.Sandbox``, which imports this
+    module to serve it; this module names only what it calls, so the two are no import circle)."""
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+    def now_s(self) -> float: ...
+
+    def shift_clock(self, seconds: object) -> None: ...
+
+    def set_balance(self, key: str, currency: str, available: Decimal | str) -> None: ...
+
+    def push_book(self, pair: str, bids: Iterable[Level | tuple[str, str]], asks: Iterable[Level | tuple[str, str]],
+                  kind: str = "snapshot") -> list[Event]: ...
+
+    def skip_update_id(self, pair: str) -> None: ...
+
+    async def close_websockets(self) -> None: ...
 
 
 def _bad(message: str) -> web.Response:
@@ -69,7 +96,7 @@ def _levels(value: object) -> list[tuple[Decimal, Decimal]]:
     return levels
 
 
-def control_routes(sb: Sandbox) -> list[web.RouteDef]:
+def control_routes(sb: Controlled) -> list[web.RouteDef]:
     async def body(request: web.Request) -> dict[str, Any]:
         raw = await request.read()
         data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant) if raw else {}
