@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from arb.domain.ids import ClientIdFormat
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from arb.config import Config
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from arb.marketdata.books import BookStore
     from arb.marketdata.drops import FrameDrops
     from arb.marketdata.trades import TradeTape
-    from arb.venues.gate.sandbox import Sandbox
+    from arb.venues.sim.book import Level
+    from arb.venues.sim.matching import Matcher
 
 Closers = list[Callable[[], Awaitable[None]]]
 
@@ -51,13 +53,38 @@ class Endpoint:
     ws_url: str
 
 
+class _Matching(Protocol):
+    @property
+    def matcher(self) -> Matcher: ...
+
+
+class InProcessSandbox(Protocol):
+    """What the engine drives of a sandbox running in arb's own process (Gate's ``Sandbox``, in
+    ``venues/gate/sandbox/``): a simulation pushes the market into it, and a run ends when the capture it
+    plays does. Named here, not imported from a venue's package: these modules are every venue's and know
+    none of them."""
+
+    @property
+    def engine(self) -> _Matching: ...
+
+    def push_book(self, pair: str, bids: Iterable[Level | tuple[str, str]], asks: Iterable[Level | tuple[str, str]],
+                  kind: str = "snapshot") -> object: ...
+
+    def push_trade(self, pair: str, price: Decimal, amount: Decimal, aggressor: str) -> object: ...
+
+    def push_funding(self, contract: str, mark: Decimal, rate: Decimal, funding_ts: int,
+                     index: Decimal | None = None) -> None: ...
+
+    async def feeds_finished(self) -> None: ...
+
+
 @dataclass
 class SandboxLink:
     """A sandbox venue's endpoints, and how its books are fed."""
 
     rest_url: str
     ws_url: str
-    sandbox: Sandbox | None  # the in-process sandbox; None for an external `arb sandbox`
+    sandbox: InProcessSandbox | None  # the in-process sandbox; None for an external `arb sandbox`
     pairs: dict[str, str]  # unified symbol -> the sandbox's market id
     # Set when the sandbox plays the capture itself and has finished it (outside a simulation, where the
     # engine reads the capture itself and starts no feed over the sandbox's WebSocket).
