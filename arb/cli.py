@@ -74,6 +74,20 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
 
 
+class CommandParser(Parser):
+    """A command's parser (``arb report``, ``arb db upgrade``): an argument it does not know is its own error,
+    ``arb report: error: unrecognized arguments: --bogus``. argparse hands a subcommand's leftovers up to the
+    top-level parser, which said ``arb: error:`` for a malformed argument of a command. Its own subcommands'
+    parsers are of its class (argparse's default), so they refuse theirs the same way, first."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
     """The ``arb`` parser: every command's own parser (``commands=None``), or those of ``commands`` with the
     rest listed by name and summary only (what :func:`main` builds, to import no more than it runs)."""
@@ -83,7 +97,7 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
     )
     parser.add_argument("--version", action="version", version=f"arb {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback when a command fails")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     listing = _Listing(sub)
     loaded = {COMMANDS[name][0] for name in (COMMANDS if commands is None else commands)}
     for name, (module, summary) in COMMANDS.items():

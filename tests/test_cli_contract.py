@@ -157,6 +157,38 @@ def test_every_command_fails_with_one_line_and_creates_nothing(
     assert list(tmp_path.iterdir()) == [], "a failing command left files behind"
 
 
+def _every_command() -> list[list[str]]:
+    """Each command's words as a user types them: the command, or it and each of its own subcommands."""
+    import argparse
+
+    from arb.cli import COMMANDS, build_parser
+
+    words: list[list[str]] = []
+    for name in COMMANDS:
+        [sub] = [a for a in build_parser([name])._actions if a.dest == "command"]
+        nested = [a for a in sub.choices[name]._actions if isinstance(a, argparse._SubParsersAction)]
+        words += [[name, child] for a in nested for child in a.choices] or [[name]]
+    return words
+
+
+@pytest.mark.parametrize("words", _every_command(), ids=" ".join)
+def test_an_unknown_argument_is_the_commands_own_error(words: list[str], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`arb report --bogus` is `arb report: error: unrecognized arguments: --bogus`, as every other malformed
+    argument of a command says (README: "`arb <command>: error: ...` for a malformed argument"); argparse gave
+    a command's leftovers to the top-level parser, which said `arb: error:`."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main([*words, "--bogus"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2, err
+    prog = " ".join(["arb", *words])
+    # a required argument missing comes first where there is one; either way the line is the command's
+    assert err.startswith(f"{prog}: error: "), err
+    assert err.count("\n") == 1 and list(tmp_path.iterdir()) == [], err
+
+
 @pytest.mark.parametrize("command", ["report", "trades", "balances", "dashboard"])
 def test_a_run_id_beyond_any_integer_column_is_a_usage_error(command: str, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
