@@ -94,7 +94,7 @@ class RenamedVenue:
     async def arm_cancel_all(self, timeout_s: int, symbol: str | None = None) -> datetime | None:
         inner = self.inner
         if not (isinstance(inner, DeadMansSwitch) and inner.cancels_on_silence):
-            raise VenueError(f"{self.name}: no dead man's switch")
+            raise VenueError(self.name, "this venue has no dead man's switch")
         return await inner.arm_cancel_all(timeout_s, None if symbol is None else self.names.market(symbol))
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderReport]:

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from arb.domain.market import Side
+from arb.domain.market_names import MarketNames
 from arb.domain.orders import VenueState
 from arb.domain.venue import DeadMansSwitch, OrderRequest
 from arb.errors import InvalidOrder, VenueError
@@ -35,6 +36,7 @@ from arb.venues.gate.venue import GateVenue
 from arb.venues.guard import GuardedVenue
 from arb.venues.latent import Latency, LatentVenue
 from arb.venues.paper import PaperVenue
+from arb.venues.renamed import RenamedVenue
 from arb.venues.throttle import VenueThrottle
 
 from .conftest import ASKS, BIDS, KEY, PAIR, SECRET, FakeClock, make_config
@@ -196,7 +198,9 @@ async def test_wrappers_forward_the_switch_and_say_when_the_venue_inside_has_non
     assert isinstance(latent, DeadMansSwitch) and latent.cancels_on_silence
     assert await latent.arm_cancel_all(10, "LINK/USDT") == from_ms(T0_MS + 10_000)
     paper = PaperVenue("paper", None, {}, {})
-    for wrapper in (GuardedVenue(paper, VenueThrottle("paper", GATE_SPOT_LIMITS)), LatentVenue(paper, Latency())):
+    renamed = RenamedVenue(paper, MarketNames.build(["LINK/USDT"], None, {}))
+    for wrapper in (GuardedVenue(paper, VenueThrottle("paper", GATE_SPOT_LIMITS)), LatentVenue(paper, Latency()),
+                    renamed):
         assert not wrapper.cancels_on_silence
         with pytest.raises(VenueError, match="no dead man's switch"):
             await wrapper.arm_cancel_all(10)
