@@ -223,7 +223,7 @@ async def open_venues(
     *,
     force_paper: bool = False,
 ) -> VenueSet:
-    from arb.venues.generic.errors import translating
+    from arb.venues.live.errors import translating
 
     out = VenueSet(arrival=MarketArrival() if isinstance(clock, MarketClock) else None)
     try:

@@ -5,7 +5,7 @@ message) and ccxt exception classes. A label is more precise than the ccxt class
 wins; otherwise the exception's MRO is walked, most specific class first. ``RateLimitExceeded`` and
 ``DDoSProtection`` have explicit rows because their place in ccxt's hierarchy has moved between
 versions (both sit under ``NetworkError`` in 4.5, which would otherwise read as "transient"); the ccxt
-rows are the generic table every ccxt venue uses (``arb/venues/generic/errors.py``).
+rows are the generic table every ccxt venue uses (``arb/venues/live/errors.py``).
 
 :class:`GateExchange` attaches a :class:`GateErrorInfo` (label, HTTP status, rate-limit reset) to the
 ccxt exception it raises; :func:`translate` reads it. Messages are built from the label, the HTTP status
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import ccxt
 
-from arb.errors import (  # alike to venues/generic/errors.py's: each table's targets
+from arb.errors import (  # alike to venues/live/errors.py's: each table's targets
     ArbError,
     AuthenticationError,
     BadSymbol,
@@ -31,7 +31,7 @@ from arb.errors import (  # alike to venues/generic/errors.py's: each table's ta
     TransientVenueError,
     VenueError,
 )
-from arb.venues.generic.errors import CCXT_RULES, UNKNOWN, Rule
+from arb.venues.live.errors import CCXT_RULES, UNKNOWN, Rule
 
 VENUE = "gate"
 RESET_HEADER = "X-Gate-RateLimit-Reset-Timestamp"

@@ -71,7 +71,7 @@ def guarded_venue(
     rng: Callable[[], float] = random.random,
 ) -> GuardedVenue:
     """``exchange`` behind the venue protocol, its every request throttled by arb at ccxt's declared rate."""
-    from arb.venues.generic.errors import translator
+    from arb.venues.live.errors import translator
     from arb.venues.live.venue import LiveVenue
 
     throttle = VenueThrottle(name, declared_limits(exchange, rate_limit_per_s), clock=clock, wall=wall, sleep=sleep)
@@ -133,7 +133,7 @@ class CcxtAdapter:
         raise ValueError(f"the {self.key} adapter has no sandbox")
 
     async def open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
-        from arb.venues.generic.errors import translating
+        from arb.venues.live.errors import translating
 
         refusal = self.live_refusal(ref.ccxt_id)
         if refusal is not None:  # config validation refuses it first; never trade blind

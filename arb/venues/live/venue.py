@@ -36,10 +36,10 @@ from arb.errors import ArbError, OrderNotFound, VenueError
 from arb.eventloop.simloop import time_held
 from arb.margin import PositionState
 from arb.venues.fee_tokens import FeeMarks, priced_fees
-from arb.venues.generic.errors import translate as ccxt_translate
 from arb.venues.live import normalize
 from arb.venues.live.builder import BuilderCheck, pinned_nonce
 from arb.venues.live.capture import Capture, Captured, captured, install_capture
+from arb.venues.live.errors import translate as ccxt_translate
 from arb.venues.live.keep_warm import KEEP_WARM_IDLE_S, keep_warm
 from arb.venues.live.line import order_line_of, write
 from arb.venues.live.quirks import LiveQuirks
