@@ -80,12 +80,12 @@ class CommandParser(Parser):
     top-level parser, which said ``arb: error:`` for a malformed argument of a command. Its own subcommands'
     parsers are of its class (argparse's default), so they refuse theirs the same way, first."""
 
-    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]  # typeshed overloads it per namespace type
                          namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
-        namespace, extras = super().parse_known_args(args, namespace)
+        parsed, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
-        return namespace, extras
+        return parsed, extras
 
 
 def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
@@ -115,7 +115,7 @@ class _Listing:
     """What a command module's ``register`` is given: argparse's subparsers, with each command's ``help``
     (its line in ``arb --help``) taken from :data:`COMMANDS`, where it is written once."""
 
-    def __init__(self, sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    def __init__(self, sub: argparse._SubParsersAction[CommandParser]) -> None:
         self._sub = sub
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:

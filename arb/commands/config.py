@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from arb.commands import Subcommands
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.config.render import render_toml
 from arb.display import printable
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subcommands) -> None:
     parser = sub.add_parser("config", description="Inspect configuration.")
     config_sub = parser.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
     check = config_sub.add_parser(

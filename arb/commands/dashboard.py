@@ -13,7 +13,7 @@ import asyncio
 import signal
 import sys
 
-from arb.commands import arguments
+from arb.commands import Subcommands, arguments
 from arb.commands.tables import add_database_arguments, database_url
 from arb.errors import StoreError
 from arb.store.db import (
@@ -27,7 +27,7 @@ from arb.store.runs import get_run, latest_run_id
 DEFAULT_PORT = 8050
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subcommands) -> None:
     parser = sub.add_parser(
         "dashboard",
         description="Serve a run's dashboard (PnL curve, trades, opportunities, balances, funnel) from the "

@@ -27,13 +27,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from arb.commands import arguments
+from arb.commands import Subcommands, arguments
 from arb.commands.tables import add_database_arguments, database_url
 from arb.display import printable, shorten
 from arb.errors import UsageError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subcommands) -> None:
     parser = sub.add_parser(
         "latency",
         description="Write a run's order latency (sent -> acknowledged, each round trip split half out, half "

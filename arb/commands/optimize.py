@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from arb.commands import arguments
+from arb.commands import Subcommands, arguments
 from arb.commands.sweep import (
     _Progress,
     add_cluster_arguments,
@@ -40,7 +40,7 @@ MAX_TRIALS = 10_000  # per fold: each trial is a whole replay
 MAX_SEED = 2**32 - 1  # numpy's RandomState (the sampler's) takes seeds below 2**32
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subcommands) -> None:
     parser = sub.add_parser(
         "optimize",
         description="Search the ranges of RANGES.toml with Optuna's TPE sampler (seeded), walking forward over "

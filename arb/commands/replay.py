@@ -8,6 +8,7 @@ import math
 import os
 import sys
 
+from arb.commands import Subcommands
 from arb.commands.arguments import capture_argument
 from arb.commands.run import HALTED_EXIT
 from arb.config import DEFAULT_CONFIG, ReplaySection, load_config
@@ -18,7 +19,7 @@ from arb.runtime.logs import setup_logging
 from arb.store.location import DB_URL_ENV
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subcommands) -> None:
     parser = sub.add_parser(
         "replay",
         description="Replay CAPTURE (the arb capture format, .jsonl or .jsonl.gz) through the normalized "

@@ -7,6 +7,7 @@ import dataclasses
 import os
 import sys
 
+from arb.commands import Subcommands
 from arb.config import DEFAULT_CONFIG, load_config
 from arb.display import Precision
 from arb.runtime.logs import setup_logging
@@ -17,7 +18,7 @@ from arb.store.location import DB_URL_ENV
 HALTED_EXIT = 3
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subcommands) -> None:
     parser = sub.add_parser(
         "run",
         description="Run the engine: books -> detection -> risk -> executor -> store. With the shipped "

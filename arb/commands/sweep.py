@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from arb.commands import Subcommands
 from arb.commands.tables import print_in_full, table_console
 from arb.config import DEFAULT_CONFIG, Config, load_config
 from arb.display import money, printable
@@ -42,7 +43,7 @@ from arb.sweep.run import SweepResult, run_sweep
 SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subcommands) -> None:
     parser = sub.add_parser(
         "sweep",
         description="Replay every combination of the grid's values as its own deterministic replay, in "

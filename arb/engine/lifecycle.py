@@ -141,7 +141,7 @@ class Engine:
         """Run to the end from synchronous code (the CLI): a simulation on its own market-time loop, a run
         on wall-clock time on uvloop's (``eventloop/live_loop.py``)."""
         if self.simulated:
-            return run_simulation(self.run(), self.speed)  # type: ignore[no-any-return]
+            return run_simulation(self.run(), self.speed)
         return run_live(self.run())
 
     async def run(self) -> RunResult:
@@ -221,7 +221,7 @@ class Engine:
         try:
             run_id = self._start_row(db, lease, venues)
             risk, executor = await self._start_trading(venues, writer, run_id)
-            self._start_watchers(run_id, risk, lease.holder.host)
+            self._start_watchers(run_id, risk, lease.holder.host or "?")  # our own lease: always named
             self._wire_decisions(venues, executor, risk, writer)
             held.close()
             await self._trade(executor)

@@ -25,15 +25,14 @@ from collections.abc import Coroutine, Generator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-NATIVE = sys.version_info >= (3, 12)
 
 
 def start_now(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
     """Run ``coro`` up to its first suspension now and return the task (or, when it finished in that
     step, a done future) that carries it on."""
     loop = asyncio.get_running_loop()
-    if NATIVE:  # pragma: no cover - CI runs 3.11; the standard library's own eager start
-        return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
+    if sys.version_info >= (3, 12):  # pragma: no cover - CI runs 3.11; the standard library's own eager start
+        return asyncio.Task(coro, loop=loop, eager_start=True)
     context = contextvars.copy_context()
     try:
         suspended_on = context.run(coro.send, None)
@@ -83,7 +82,7 @@ class _Resumed(Coroutine[Any, Any, T]):
         self._coro.close()
 
     def __await__(self) -> Generator[Any, None, T]:
-        return self  # type: ignore[return-value]
+        return self
 
     def __next__(self) -> Any:
         return self.send(None)

@@ -21,9 +21,11 @@ import asyncio
 import math
 import selectors
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 HOLD_LIMIT_S = 1.0
 POLL_EVERY = 32
@@ -114,6 +116,10 @@ class _PacingSelector:
 class SimulatedLoop(asyncio.SelectorEventLoop):
     """An event loop on market time (seconds from the run's origin), paced at ``speed``."""
 
+    # asyncio's own selector, then (``__init__``) the :class:`_PacingSelector` wrapping it; typeshed does
+    # not declare this private attribute of asyncio's selector loops.
+    _selector: Any
+
     def __init__(self, speed: float = 0.0, *, wall: Callable[[], float] = time.monotonic) -> None:
         if not speed >= 0:
             raise ValueError(f"speed must be >= 0 (0 = as fast as possible), not {speed}")
@@ -123,7 +129,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         self._wall = wall
         self.in_flight = 0  # simulated venue requests awaiting their answer: market time stands still
         self.market_ended = False  # the capture has ended: nothing after it takes market time (stop_market_time)
-        self._selector = _PacingSelector(self._selector, self)  # type: ignore[arg-type,has-type]
+        self._selector = _PacingSelector(self._selector, self)
         # Periodic watchers' next ticks (:func:`tick`): timer -> (the tick's grid origin, its period, whether
         # the watcher is idle, the future the tick resolves).
         self._ticks: dict[asyncio.TimerHandle, tuple[float, float, Callable[[], bool], asyncio.Future[None]]] = {}
@@ -182,10 +188,10 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         timer (speed > 0), the part of the jump the wall clock has covered, so a book updating once a second
         ages 0 -> 1000 ms on the status view rather than reading 0 all along. Never past the next timer;
         nothing the run decides reads it (``time()`` is the run's)."""
-        selector = self._selector
-        target = selector._target  # type: ignore[attr-defined]
+        selector: _PacingSelector = self._selector
+        target = selector._target
         if self.speed > 0 and target is not None:
-            remaining = max(0.0, selector._deadline - self._wall())  # type: ignore[attr-defined]
+            remaining = max(0.0, selector._deadline - self._wall())
             return max(self._now, target - remaining * self.speed)
         return self._now
 
@@ -260,7 +266,7 @@ class time_held:  # noqa: N801 - a context manager used as a function: ``with ti
             loop.in_flight -= 1
 
 
-def run_simulation(main: Any, speed: float) -> Any:
+def run_simulation(main: Coroutine[Any, Any, T], speed: float) -> T:
     """``asyncio.run(main)`` on a :class:`SimulatedLoop` (signals, shutdown and cleanup as asyncio.run)."""
     with asyncio.Runner(loop_factory=lambda: SimulatedLoop(speed)) as runner:
         return runner.run(main)
