@@ -61,6 +61,18 @@ RATIO_DIGITS = 4
 MS_PLACES = 3  # latencies: stored to the microsecond
 
 
+ROUTE = "buy -> sell"
+"""The header of a route's column on every surface (``arb report``, ``arb trades``, ``--by route``, the run
+summary, the dashboard, the notebooks)."""
+
+
+def route(buy_venue: str, sell_venue: str) -> str:
+    """A route as every surface names it: the venue it buys on, then the one it sells on. A maker pair is
+    named so too (a bid quote buys on the maker venue and its hedge sells on the taker; an ask, the other way
+    round), never maker -> taker, which reads as the opposite route for an ask."""
+    return f"{buy_venue} -> {sell_venue}"
+
+
 def money(value: Decimal | None, places: int = QUOTE_PLACES) -> str:
     """``-6.168658471655593257`` -> ``-6.168658``; ``0E-12`` -> ``0``; None -> ``-``."""
     if value is None:

@@ -24,8 +24,9 @@ EXPECTED, REALIZED, ADVERSE = "0.55", "#2ca02c", "#d62728"
 UNHEDGED, FILL_TO_HEDGE = "#1f77b4", "#ff7f0e"
 
 
-def route_name(symbol: str, maker: str, taker: str) -> str:
-    return f"{symbol} {maker}->{taker}"
+def route_name(route: MakerRoute) -> str:
+    """A maker route as every surface names it: its symbol and its buy -> sell directions (``MakerRoute.label``)."""
+    return f"{route.symbol} {route.label}"
 
 
 def route_table(routes: Sequence[MakerRoute], places: int) -> pd.DataFrame:
@@ -34,7 +35,7 @@ def route_table(routes: Sequence[MakerRoute], places: int) -> pd.DataFrame:
     for r in routes:
         latency, unhedged = MakerRoute.spread(r.fill_to_hedge_ms), MakerRoute.spread(r.unhedged_ms)
         rows.append({
-            "route": route_name(r.symbol, r.maker_venue, r.taker_venue), "quotes": r.quotes, "refused": r.refused,
+            "route": route_name(r), "quotes": r.quotes, "refused": r.refused,
             "filled": r.quotes_filled, "fills": r.maker_fills, "hedges": r.hedges, "flattens": r.flattens,
             "fill -> hedge ms (median, max)": "-" if latency is None else f"{latency[0]}, {latency[1]}",
             "unhedged ms (median, max)": "-" if unhedged is None else f"{unhedged[0]}, {unhedged[1]}",
@@ -50,8 +51,9 @@ def maker_figure(pairs: Sequence[MakerPair], routes: Sequence[MakerRoute], quote
     hedge's fill seen -> hedge sent, in ms on a symmetric log axis (a simulation's arb work takes 0 ms)."""
     fig = Figure(figsize=(13, 7), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
+    names = {(r.symbol, r.maker_venue): route_name(r) for r in routes}  # a pair is drawn with its route
     frame = pd.DataFrame([{
-        "route": route_name(p.symbol, p.maker_venue, p.taker_venue), "at": p.first_fill_at,
+        "route": names.get((p.symbol, p.maker_venue), p.symbol), "at": p.first_fill_at,
         "expected": float(p.expected) if p.expected is not None else None,
         "realized": float(p.realized) if p.realized is not None else None, "adverse": float(p.adverse),
         "unhedged_ms": float(p.unhedged_ms) if p.unhedged_ms is not None else None,
@@ -90,7 +92,7 @@ def maker_figure(pairs: Sequence[MakerPair], routes: Sequence[MakerRoute], quote
     spreads = []
     for r in routes:
         latency, unhedged = MakerRoute.spread(r.fill_to_hedge_ms), MakerRoute.spread(r.unhedged_ms)
-        spreads.append(("" if not several else f"{route_name(r.symbol, r.maker_venue, r.taker_venue)}: ")
+        spreads.append(("" if not several else f"{route_name(r)}: ")
                        + "fill -> hedge " + ("none" if latency is None else f"median {latency[0]} ms, max {latency[1]} ms")
                        + "; unhedged " + ("none" if unhedged is None else f"median {unhedged[0]} ms, max {unhedged[1]} ms"))
     bottom.set_title(" | ".join(spreads), loc="left")

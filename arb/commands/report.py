@@ -20,11 +20,11 @@ from statistics import median
 from typing import Any
 
 from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run, timestamp
-from arb.display import MS_PLACES, Precision, held_what, money
+from arb.display import MS_PLACES, ROUTE, Precision, held_what, money, route
 from arb.inventory import InventoryRow
 from arb.positions import OpenLot, equity, open_positions, unrealized_total
 from arb.store import views
-from arb.store.grouped import GROUPINGS, grouped
+from arb.store.grouped import GROUPINGS, GroupRow, grouped
 from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Run
 from arb.store.repo import inventory_check
@@ -134,13 +134,13 @@ def _maker(routes: Sequence[MakerRoute], precision: Precision) -> Section:
     body: list[list[Cell]] = []
     for r in routes:
         latency, unhedged = MakerRoute.spread(r.fill_to_hedge_ms), MakerRoute.spread(r.unhedged_ms)
-        body.append([r.symbol, f"{r.maker_venue} -> {r.taker_venue}", r.quotes, r.refused, r.quotes_filled,
+        body.append([r.symbol, r.label, r.quotes, r.refused, r.quotes_filled,
                      r.maker_fills, r.hedges, r.flattens,
                      figure(latency[0] if latency else None, 2), figure(latency[1] if latency else None, 2),
                      figure(unhedged[0] if unhedged else None, 2), figure(unhedged[1] if unhedged else None, 2),
                      figure(r.unhedged_base, precision.asset(r.symbol.split("/")[0], r.maker_venue)),
                      figure(r.adverse, precision.pnl()), figure(r.hedge_slippage, precision.pnl())])
-    columns = ("symbol", "maker -> taker", "quotes", "refused", "quotes_filled", "maker_fills", "hedges",
+    columns = ("symbol", ROUTE, "quotes", "refused", "quotes_filled", "maker_fills", "hedges",
                "flattens", "fill_to_hedge_ms_median", "fill_to_hedge_ms_max", "unhedged_ms_median",
                "unhedged_ms_max", "unhedged_base", "pnl_adverse", "pnl_hedge_slippage")
     return Section("maker", "Maker quoting (quotes on the maker venue, fills hedged on the taker venue)", columns,
@@ -149,7 +149,7 @@ def _maker(routes: Sequence[MakerRoute], precision: Precision) -> Section:
 
 def _funnel(rows: Sequence[views.FunnelRow], precision: Precision) -> Section:
     body: list[list[Cell]] = [
-        [r.symbol, f"{r.buy_venue} -> {r.sell_venue}", r.seen, r.rejected, r.executed,
+        [r.symbol, route(r.buy_venue, r.sell_venue), r.seen, r.rejected, r.executed,
          figure(r.expected_profit, precision.quote(r.symbol))]
         for r in rows
     ]
@@ -161,7 +161,7 @@ def _funnel(rows: Sequence[views.FunnelRow], precision: Precision) -> Section:
         sum(r.executed for r in rows),
         figure(sum((r.expected_profit for r in rows), views.ZERO), precision.pnl()),
     ]
-    columns = ("symbol", "buy -> sell", "seen", "rejected", "executed", "expected_profit")
+    columns = ("symbol", ROUTE, "seen", "rejected", "executed", "expected_profit")
     return Section("funnel", "Opportunity funnel", columns, body, totals)
 
 
@@ -187,7 +187,7 @@ def _pnl(rows: Sequence[views.PnlRow], precision: Precision) -> Section:
         base = precision.base(r.symbol, r.buy_venue, r.sell_venue)
         quote = precision.quote(r.symbol)
         body.append([
-            r.opportunity_id, timestamp(r.detected_at), f"{r.buy_venue} -> {r.sell_venue}",
+            r.opportunity_id, timestamp(r.detected_at), route(r.buy_venue, r.sell_venue),
             figure(r.size, base), figure(r.mark_price, precision.price(r.symbol)),
             *(figure(getattr(r, c), quote) for c in _PNL_MONEY),
             figure(r.residual_base, base),
@@ -198,7 +198,7 @@ def _pnl(rows: Sequence[views.PnlRow], precision: Precision) -> Section:
     base_places = max((precision.base(r.symbol, r.buy_venue, r.sell_venue) for r in rows), default=0)
     totals: list[Cell] = ["TOTAL", "", "", figure(sum((r.size for r in rows), views.ZERO), base_places), None]
     totals += [figure(sums[c], precision.pnl()) for c in _PNL_MONEY] + [figure(residual, base_places)]
-    columns = ("opportunity", "detected_at", "buy -> sell", *_PNL_COLUMNS)
+    columns = ("opportunity", "detected_at", ROUTE, *_PNL_COLUMNS)
     unsettled = sum(1 for r in rows if r.settled_at is None)
     title = "Expected vs realized PnL (quote; realized - expected = slippage + fees + unfilled + imbalance)"
     if unsettled:
@@ -262,6 +262,7 @@ def _inventory(rows: Sequence[InventoryRow], precision: Precision) -> list[Secti
 
 
 _BY_COUNTS = ("seen", "rejected", "executed", "orders", "fills")
+_BY_QUOTES = ("quotes", "quotes_filled", "hedges")  # a run with maker quotes: its maker rows' own counts
 
 
 def by_section(session: Any, run: Run, by: str) -> Section:
@@ -270,25 +271,26 @@ def by_section(session: Any, run: Run, by: str) -> Section:
     the run stored at its end; unknown without them) and its fills' fees per currency. Groups and their
     figures: :func:`arb.store.grouped.grouped`."""
     precision = Precision.from_snapshot(run.config_snapshot)
-    rows, loose_orders, loose_fills = grouped(session, run.id, by)
+    rows, loose = grouped(session, run.id, by)
+    counts = _BY_COUNTS + (_BY_QUOTES if any(r.quotes is not None for r in rows) else ())
     marks = _end_marks(run)
     currencies = sorted({c for r in rows for c in r.fees})
     body: list[list[Cell]] = []
     unrealized: list[Decimal | None] = []
     for r in rows:
         unrealized.append(_unrealized(r.lots, marks))
-        body.append([*r.key, *(getattr(r, c) for c in _BY_COUNTS), figure(r.realized_pnl, precision.pnl()),
+        body.append([*r.key, *(getattr(r, c) for c in counts), figure(r.realized_pnl, precision.pnl()),
                      figure(unrealized[-1], precision.pnl()),
                      *(figure(r.fees.get(c, views.ZERO), precision.asset(c)) for c in currencies)])
     keys = GROUPINGS[by]
     total_unrealized = None if None in unrealized else sum((u or views.ZERO for u in unrealized), views.ZERO)
     totals: list[Cell] = [
-        "TOTAL", *([""] * (len(keys) - 1)), *(sum(getattr(r, c) for r in rows) for c in _BY_COUNTS),
+        "TOTAL", *([""] * (len(keys) - 1)), *(_count_total(rows, c) for c in counts),
         figure(sum((r.realized_pnl for r in rows), views.ZERO), precision.pnl()),
         figure(total_unrealized, precision.pnl()),
         *(figure(sum((r.fees.get(c, views.ZERO) for r in rows), views.ZERO), precision.asset(c)) for c in currencies),
     ]
-    columns = (*keys, *_BY_COUNTS, "realized_pnl", "unrealized_pnl", *(f"fees_{c}" for c in currencies))
+    columns = (*keys, *counts, "realized_pnl", "unrealized_pnl", *(f"fees_{c}" for c in currencies))
     when = (f"the UTC {by} of each opportunity's detection, on the run's {run_clock(run)} clock; "
             if by in ("day", "hour") else "")
     title = (f"By {by} ({when}realized: settled pairs; unrealized: the open positions a group's pairs opened, "
@@ -298,9 +300,21 @@ def by_section(session: Any, run: Run, by: str) -> Section:
         title += f"; {unsettled} unsettled (an order not final), not in realized"
     if None in unrealized:
         title += "; unrealized unknown where a position has no stored mark (a run not ended has none)"
-    if loose_orders:
-        title += f"; {loose_orders} orders ({loose_fills} fills) of no opportunity, in no group"
+    if counts != _BY_COUNTS:
+        title += ("; quotes: maker quotes placed (a bid buys on the maker venue, an ask sells there), quotes_filled: "
+                  "those that filled, hedges: their pairs' hedges; seen and rejected are detection's, blank for a "
+                  "group of maker pairs alone")
+    if loose.quotes:
+        title += f"; {loose.quotes} maker quotes that never filled (so opened no pair), in no group"
+    if loose.orders > loose.quotes:
+        title += f"; {loose.orders - loose.quotes} orders ({loose.fills} fills) of no opportunity, in no group"
     return Section(f"by_{by}", title, columns, body, totals)
+
+
+def _count_total(rows: Sequence[GroupRow], column: str) -> int | None:
+    """A count column's total over the rows that have it (None: no row has it, a maker-only run's seen)."""
+    values = [v for v in (getattr(r, column) for r in rows) if v is not None]
+    return sum(values) if values else None
 
 
 def _end_marks(run: Run) -> dict[tuple[str, str], Decimal | None]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run, timestamp
-from arb.display import Precision
+from arb.display import ROUTE, Precision, route
 from arb.store import views
 from arb.store.models import Run
 from arb.store.runs import run_clock
@@ -40,7 +40,7 @@ def trades_section(rows: list[views.TradeRow], clock: str, precision: Precision)
         r = row.pnl
         quote = precision.quote(r.symbol)
         body.append([
-            r.opportunity_id, timestamp(r.detected_at), r.symbol, f"{r.buy_venue} -> {r.sell_venue}",
+            r.opportunity_id, timestamp(r.detected_at), r.symbol, route(r.buy_venue, r.sell_venue),
             figure(r.size, precision.base(r.symbol, r.buy_venue, r.sell_venue)),
             figure(row.bought, precision.base(r.symbol, r.buy_venue)),
             figure(row.sold, precision.base(r.symbol, r.sell_venue)),
@@ -50,7 +50,7 @@ def trades_section(rows: list[views.TradeRow], clock: str, precision: Precision)
     totals: list[Cell] = ["TOTAL", "", "", "", None, None, None,
                           figure(sums["expected_pnl"], precision.pnl()), figure(sums["realized_pnl"], precision.pnl()),
                           None]
-    columns = ("opportunity", f"{clock} time", "symbol", "buy -> sell", "size", "bought", "sold",
+    columns = ("opportunity", f"{clock} time", "symbol", ROUTE, "size", "bought", "sold",
                "expected_pnl", "realized_pnl", "outcome")
     unsettled = sum(1 for row in rows if row.pnl.settled_at is None)
     title = f"{len(rows)} executed opportunities (times on the {clock} clock; PnL in quote, as settled)"

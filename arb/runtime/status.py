@@ -148,7 +148,7 @@ class StatusReporter:
         for r in maker_rows(watch.latest):
             base = r["symbol"].split("/")[0]
             unhedged = money(Decimal(r["unhedged_base"]), self.precision.asset(base, r["maker_venue"]))
-            out.append((f"maker {r['symbol']} {r['maker_venue']}>{r['taker_venue']}",
+            out.append((f"maker {r['symbol']} {r['route']}",
                         f"{r['quotes']} quotes, {r['resting']} resting, {r['quotes_filled']} filled, "
                         f"{r['hedges']} hedges, unhedged {unhedged} {base}"))
         return out

@@ -133,7 +133,8 @@ def holdings_row(v: Valuation, *, funding_payments: int) -> dict[str, Any]:
 
 def _maker_row(route: MakerRoute) -> dict[str, Any]:
     latency, unhedged = MakerRoute.spread(route.fill_to_hedge_ms), MakerRoute.spread(route.unhedged_ms)
-    return {"symbol": route.symbol, "maker_venue": route.maker_venue, "taker_venue": route.taker_venue,
+    return {"symbol": route.symbol, "route": route.label, "maker_venue": route.maker_venue,
+            "taker_venue": route.taker_venue,
             "quotes": route.quotes, "refused": route.refused, "quotes_filled": route.quotes_filled,
             "maker_fills": route.maker_fills, "hedges": route.hedges, "flattens": route.flattens,
             "fill_to_hedge_ms": None if latency is None else {"median": latency[0], "max": latency[1]},
@@ -187,8 +188,8 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
     if summary.get("holdings"):  # a perpetual traded: the desk's equity is the holdings' (one figure, not two)
         lines += _holdings_lines(summary["holdings"], precision, simulated="market_trades" in summary)
     else:
-        for quote, value in equity(summary["realized_pnl"], summary.get("unrealized_pnl") or {}).items():
-            lines.append(f"equity (realized + unrealized) {'unknown (no mark)' if value is None else money(value, pnl)} {quote}")
+        for quote, total in equity(summary["realized_pnl"], summary.get("unrealized_pnl") or {}).items():
+            lines.append(f"equity (realized + unrealized) {'unknown (no mark)' if total is None else money(total, pnl)} {quote}")
     lines += [
         f"orders                  {summary['orders']} {summary['orders_by_status']}",
         f"fills                   {summary['fills']}",
@@ -291,12 +292,18 @@ def _holdings_lines(h: dict[str, Any], precision: Precision, *, simulated: bool)
     return lines
 
 
+def _maker_route(m: dict[str, Any]) -> str:
+    """A stored maker row's route, buy -> sell (``MakerRoute.label``); a summary stored before it had one
+    says which venue quoted."""
+    return m.get("route") or f"quoting on {m['maker_venue']}, hedged on {m['taker_venue']}"
+
+
 def _maker_lines(makers: list[dict[str, Any]], precision: Precision) -> list[str]:
     """Each maker route's quoting: quotes, fills, hedges, fill -> hedge latency, time unhedged, what is owed."""
     lines = []
     for m in makers:
         base = m["symbol"].split("/")[0]
-        lines.append(f"maker {m['symbol']} {m['maker_venue']} -> {m['taker_venue']}: {m['quotes']} quotes "
+        lines.append(f"maker {m['symbol']} {_maker_route(m)}: {m['quotes']} quotes "
                      f"({m['refused']} refused), {m['quotes_filled']} filled by {m['maker_fills']} fills, "
                      f"{m['hedges']} hedges" + (f", {m['flattens']} flattens" if m["flattens"] else ""))
         for key, label in (("fill_to_hedge_ms", "fill -> hedge sent"), ("unhedged_ms", "time unhedged")):

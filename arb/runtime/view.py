@@ -39,7 +39,8 @@ Snapshot shape (money and amounts are exact decimal strings; times are ISO 8601 
                             "realized": "0.0119"}],
      "inventory": {"window_s": 300.0, "seconds_to_empty": [{"venue": "htx", "asset": "USDT", "seconds": 812.5}],
                    "depleted": []},
-     "maker": [{"symbol": "BTC/USDT", "maker_venue": "spot", "taker_venue": "perp", "quotes": 108, "refused": 1,
+     "maker": [{"symbol": "BTC/USDT", "route": "spot -> perp, perp -> spot", "maker_venue": "spot",
+                "taker_venue": "perp", "quotes": 108, "refused": 1,
                 "quotes_filled": 28, "maker_fills": 92, "hedges": 40, "flattens": 0, "resting": 2,
                 "fill_to_hedge_ms": {"median": "0.00", "max": "210.00"},
                 "unhedged_ms": {"median": "10.00", "max": "220.00"}, "unhedged_base": "0",
@@ -166,7 +167,8 @@ def maker_rows(figures: MakerNow) -> list[dict[str, Any]]:
     for r in figures.routes:
         latency, unhedged = MakerRoute.spread(r.fill_to_hedge_ms), MakerRoute.spread(r.unhedged_ms)
         rows.append({
-            "symbol": r.symbol, "maker_venue": r.maker_venue, "taker_venue": r.taker_venue, "quotes": r.quotes,
+            "symbol": r.symbol, "route": r.label, "maker_venue": r.maker_venue, "taker_venue": r.taker_venue,
+            "quotes": r.quotes,
             "refused": r.refused, "quotes_filled": r.quotes_filled, "maker_fills": r.maker_fills,
             "hedges": r.hedges, "flattens": r.flattens, "resting": figures.resting.get((r.symbol, r.maker_venue), 0),
             "fill_to_hedge_ms": None if latency is None else {"median": _exact(latency[0]), "max": _exact(latency[1])},

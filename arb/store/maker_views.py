@@ -1,7 +1,12 @@
 """A maker run's quoting figures, defined once: every surface (the run summary, ``arb report``, the
 dashboard, the Prometheus metrics) reads :func:`maker_routes`.
 
-Per route (symbol, maker venue -> taker venue), from the stored orders and fills:
+Per route (symbol, the venue quotes rest on and the one their fills are hedged on), from the stored orders
+and fills:
+
+- ``directions``: the (buy venue, sell venue) its quotes took, in order of the first quote of each (a bid
+  buys on the maker venue and its hedge sells on the taker; an ask the other way round: :func:`direction`);
+  ``label``: those as every surface names a route (``arb.display.route``, buy -> sell);
 
 - ``quotes``: quote orders sent; ``refused``: the venue refused them (post-only would take, funds);
   ``quotes_filled``: quotes with at least one fill; ``maker_fills``: their fills;
@@ -36,9 +41,10 @@ from statistics import median
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from arb.display import route as route_name
 from arb.store.maker_pairs import answered as answered_base
 from arb.store.maker_pairs import answering_orders
-from arb.store.models import Opportunity, Order
+from arb.store.models import Opportunity, Order, Run
 
 ZERO = Decimal(0)
 _MS = Decimal(1000)
@@ -61,6 +67,12 @@ class MakerRoute:
     unhedged_base: Decimal
     adverse: Decimal
     hedge_slippage: Decimal
+    directions: tuple[tuple[str, str], ...] = ()  # (buy venue, sell venue) of its quotes, first quoted first
+
+    @property
+    def label(self) -> str:
+        """Its route as every surface names one (buy -> sell; a route quoting both sides, both directions)."""
+        return ", ".join(route_name(buy, sell) for buy, sell in self.directions)
 
     @staticmethod
     def spread(values: Sequence[Decimal]) -> tuple[Decimal, Decimal] | None:
@@ -126,6 +138,23 @@ def _pair(pair: Opportunity) -> MakerPair:
         (pair.pnl_slippage or ZERO) - adverse)
 
 
+def direction(side: str, maker_venue: str, taker_venue: str) -> tuple[str, str]:
+    """(buy venue, sell venue) of a quote on ``side`` of ``maker_venue`` hedged on ``taker_venue``: a bid buys
+    on the maker venue and the hedge sells on the taker; an ask sells on the maker venue, the hedge buys."""
+    return (maker_venue, taker_venue) if side == "buy" else (taker_venue, maker_venue)
+
+
+def configured_taker(snapshot: dict[str, object] | None, symbol: str, maker_venue: str) -> str:
+    """The venue the run's config hedges ``symbol``'s quotes on ``maker_venue`` on (the other venue of its
+    ``[maker]`` section, which quotes on both with ``both_ways``); "" when the snapshot does not say."""
+    symbols = (snapshot or {}).get("symbols")
+    section = (symbols.get(symbol) or {}).get("maker") if isinstance(symbols, dict) else None
+    if not isinstance(section, dict):
+        return ""
+    maker, taker = section.get("maker_venue"), section.get("taker_venue")
+    return str(taker if maker_venue == maker else maker if maker_venue == taker else "")
+
+
 def maker_routes(session: Session, run_id: int) -> list[MakerRoute]:
     """The run's routes, in order of their first quote; empty for a run without maker symbols."""
     quotes = session.scalars(select(Order).where(Order.run_id == run_id, Order.purpose == "quote")
@@ -138,18 +167,21 @@ def maker_routes(session: Session, run_id: int) -> list[MakerRoute]:
     by_route: dict[tuple[str, str], list[Order]] = defaultdict(list)
     for quote in quotes:
         by_route[quote.symbol, quote.venue].append(quote)
+    snapshot = session.get_one(Run, run_id).config_snapshot
     out = []
     for (symbol, maker), route_quotes in by_route.items():
         route_pairs = pairs.get((symbol, maker), [])
+        taker = route_pairs[0].taker_venue if route_pairs else configured_taker(snapshot, symbol, maker)
         out.append(MakerRoute(
-            symbol, maker, route_pairs[0].taker_venue if route_pairs else "", len(route_quotes),
+            symbol, maker, taker, len(route_quotes),
             sum(1 for q in route_quotes if q.status == "rejected"),
             sum(1 for q in route_quotes if q.fills), sum(len(q.fills) for q in route_quotes),
             sum(p.hedges for p in route_pairs), sum(p.flattens for p in route_pairs),
             tuple(ms for p in route_pairs for ms in p.fill_to_hedge_ms),
             tuple(p.unhedged_ms for p in route_pairs if p.unhedged_ms is not None),
             sum((p.unhedged_base for p in route_pairs), ZERO), sum((p.adverse for p in route_pairs), ZERO),
-            sum((p.hedge_slippage for p in route_pairs), ZERO)))
+            sum((p.hedge_slippage for p in route_pairs), ZERO),
+            tuple(dict.fromkeys(direction(q.side, maker, taker) for q in route_quotes))))
     return out
 
 

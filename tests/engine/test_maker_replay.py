@@ -203,7 +203,9 @@ def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rul
         len(quotes), sum(1 for o in quotes if o[8] == "rejected"), sum(1 for o in orders if o[4] == "hedge"))
     assert maker["maker_fills"] == sum(len(by_order[o[0]]) for o in quotes)
     assert maker["quotes_filled"] == len(pairs) and D(maker["unhedged_base"]) < TAKER_STEP
-    assert (f"maker BTC/USDT spot -> perp: {maker['quotes']} quotes ({maker['refused']} refused), "
+    # Named buy -> sell, as the pairs' rows are (arb.display.route): its bids buy on spot, its asks on perp.
+    assert maker["route"] == "spot -> perp, perp -> spot"
+    assert (f"maker BTC/USDT spot -> perp, perp -> spot: {maker['quotes']} quotes ({maker['refused']} refused), "
             f"{maker['quotes_filled']} filled by {maker['maker_fills']} fills, {maker['hedges']} hedges") in out
     # The README's maker query, as a user runs it: the same pairs and money as the rows.
     [(symbol, buy, sell, count, expected, realized, adverse_sum)] = _query(db, _readme_maker_query())

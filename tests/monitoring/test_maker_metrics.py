@@ -91,7 +91,10 @@ async def test_a_maker_runs_metrics_show_its_quotes_while_running_and_its_summar
     assert by_label(after["arb_pnl_quote"], "kind")[("realized",)] == float(Decimal(s["realized_pnl"]))
 
     # The status view reads the same figures (the maker watch's last read): its line and its table.
-    match = re.search(r" maker BTC/USDT spot>perp (\d+) quotes, (\d+) resting, (\d+) filled, (\d+) hedges, "
+    # Its route as every surface names one (buy -> sell, arb.display.route), as the summary stored it.
+    label = f"maker BTC/USDT {row['route']}"
+    assert row["route"] in ("spot -> perp", "perp -> spot", "spot -> perp, perp -> spot", "perp -> spot, spot -> perp")
+    match = re.search(re.escape(f" {label} ") + r"(\d+) quotes, (\d+) resting, (\d+) filled, (\d+) hedges, "
                       r"unhedged (\S+) BTC ", engine.status.line())
     assert match is not None, engine.status.line()
     assert [int(n) for n in match.groups()[:4]] == [row["quotes"], 0, row["quotes_filled"], row["hedges"]]
@@ -99,5 +102,5 @@ async def test_a_maker_runs_metrics_show_its_quotes_while_running_and_its_summar
     out = io.StringIO()
     Console(file=out, width=160, force_terminal=False).print(engine.status._table())
     table = out.getvalue()
-    assert "maker BTC/USDT spot>perp" in table and match.group(0).split(" spot>perp ")[1].strip() in table, table
+    assert label in table and match.group(0).split(f" {label} ")[1].strip() in table, table
     assert "crossed / approved" not in table  # detection's stages: this run only quoted

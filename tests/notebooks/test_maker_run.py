@@ -19,7 +19,7 @@ from arb.cli import main
 from notebooks.nbrun import execute, make_project, records
 from notebooks.truth import Truth
 
-ROUTE = "BTC/USDT spot->perp"
+ROUTE = "BTC/USDT spot -> perp, perp -> spot"  # its bids, then its asks (buy -> sell)
 
 
 def _notebook_on(tmp_path: Path, config: Callable[[Path, Path], Path], exit_status: int,

@@ -205,3 +205,103 @@ async def test_every_surface_shows_the_same_pnl(name: str, db_url: str, engine: 
     assert row["symbol"] == SYMBOL and _close(row["realized"], realized, engine)
     for key in parts:
         assert _close(row[key.removeprefix("pnl_")], parts[key], engine), key
+
+
+@pytest.fixture(scope="module")
+def maker_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A maker run (``tests/engine/maker_capture.py``: Binance spot quoted on both sides, the USD-M perpetual
+    hedging; only its asks fill, so its pairs buy on perp and sell on spot), replayed by ``arb run``."""
+    from tests.engine.maker_capture import binance_maker_capture, maker_config
+
+    directory = tmp_path_factory.mktemp("maker-surfaces")
+    db = f"sqlite:///{directory / 'maker.db'}"
+    assert main(["run", "--config", str(maker_config(directory, binance_maker_capture(directory))), "--db", db]) == 0
+    return db
+
+
+def test_every_surface_names_a_maker_route_buy_then_sell(maker_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from arb.display import ROUTE, route
+    from arb.monitoring.dashboard.page import document
+    from arb.store.db import make_reader_engine
+
+    capsys.readouterr()
+    engine = make_reader_engine(maker_db)
+    try:
+        with engine.connect() as c:
+            stored = {(b, s) for b, s in c.execute(text(
+                "SELECT buy_venue, sell_venue FROM opportunities WHERE strategy = 'maker'"))}
+            quoted = {route(*((v, "perp") if side == "buy" else ("perp", v))) for side, v in c.execute(text(
+                "SELECT DISTINCT side, venue FROM orders WHERE purpose = 'quote'"))}
+            (summary,) = c.execute(text("SELECT summary FROM runs")).one()
+        with sessionmaker(bind=engine).begin() as s:
+            page = document(s, 1)
+    finally:
+        engine.dispose()
+    pairs = {route(b, s) for b, s in stored}
+    assert pairs == {"perp -> spot"} and quoted == {"spot -> perp", "perp -> spot"}
+
+    assert main(["report", "--db", maker_db, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    [maker] = doc["maker"]["rows"]
+    # The maker row names the directions its quotes took, each as the pairs' rows name theirs.
+    assert set(maker[ROUTE].split(", ")) == quoted
+    assert {r[ROUTE] for r in doc["funnel"]["rows"]} == {r[ROUTE] for r in doc["pnl"]["rows"]} == pairs
+    assert main(["report", "--db", maker_db, "--by", "route", "--format", "json"]) == 0
+    by_route = json.loads(capsys.readouterr().out)["by_route"]
+    assert pairs <= {r[ROUTE] for r in by_route["rows"]} <= quoted
+    assert main(["trades", "--db", maker_db, "--format", "json"]) == 0
+    assert {r[ROUTE] for r in json.loads(capsys.readouterr().out)["trades"]["rows"]} == pairs
+    [stored_maker] = json.loads(summary)["maker"]
+    [page_maker] = page["maker"]["routes"]
+    assert stored_maker["route"] == page_maker["route"] == maker[ROUTE]
+    assert {t["route"] for t in page["trades"]} == pairs
+    assert main(["report", "--db", maker_db]) == 0
+    table = capsys.readouterr().out
+    assert "maker -> taker" not in table and f"BTC/USDT │ {maker[ROUTE]}" in table.replace("  ", " ")
+
+
+def test_by_route_counts_a_maker_route_s_quotes_not_detection(maker_db: str, db_url: str, runs: tuple[int, int],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A maker route's row in ``arb report --by route``: its quotes placed (each in its direction: a bid buys on
+    the maker venue, an ask on the taker), those filled and its pairs' hedges, every quote in a row, filled or
+    not; seen and rejected (detection's) blank. A taker run's view is as it was."""
+    from arb.display import ROUTE, route
+    from arb.store.db import make_reader_engine
+
+    capsys.readouterr()
+    engine = make_reader_engine(maker_db)
+    try:
+        with engine.connect() as c:
+            placed = {side: n for side, n in c.execute(text(
+                "SELECT side, count(*) FROM orders WHERE purpose = 'quote' GROUP BY side"))}
+            filled = {side: n for side, n in c.execute(text(
+                "SELECT o.side, count(DISTINCT o.id) FROM orders o JOIN fills f ON f.order_id = o.id "
+                "WHERE o.purpose = 'quote' GROUP BY o.side"))}
+            hedges = {label: n for label, n in c.execute(text(
+                "SELECT p.buy_venue || ' -> ' || p.sell_venue, count(*) FROM orders o JOIN opportunities p "
+                "ON p.id = o.opportunity_id WHERE o.purpose = 'hedge' GROUP BY 1"))}
+    finally:
+        engine.dispose()
+    assert main(["report", "--db", maker_db, "--by", "route", "--format", "json"]) == 0
+    rows = {r[ROUTE]: r for r in json.loads(capsys.readouterr().out)["by_route"]["rows"]}
+    bids, asks = route("spot", "perp"), route("perp", "spot")
+    assert set(rows) == {bids, asks}
+    for label, side in ((bids, "buy"), (asks, "sell")):
+        row = rows[label]
+        assert (row["seen"], row["rejected"]) == (None, None)
+        assert (row["quotes"], row["quotes_filled"], row["hedges"]) == (
+            placed[side], filled.get(side, 0), hedges.get(label, 0))
+    assert rows[bids]["quotes"] > 0 and rows[bids]["quotes_filled"] == 0  # bids placed, none filled: still shown
+    assert main(["report", "--db", maker_db, "--by", "route"]) == 0
+    table = capsys.readouterr().out
+    assert "of no opportunity" not in table and "never filled" not in table
+    assert main(["report", "--db", maker_db, "--by", "symbol"]) == 0  # no route to put an unfilled quote in
+    unfilled = placed["buy"] + placed["sell"] - filled["sell"]
+    assert f"{unfilled} maker quotes that never filled" in " ".join(capsys.readouterr().out.split())
+
+    # A taker run: the same columns as before, seen and rejected counted.
+    assert main(["report", "--db", db_url, "--run", str(runs[0]), "--by", "route", "--format", "json"]) == 0
+    taker = json.loads(capsys.readouterr().out)["by_route"]
+    assert list(taker["totals"]) == ["symbol", ROUTE, "seen", "rejected", "executed", "orders", "fills",
+                                     "realized_pnl", "unrealized_pnl", *[c for c in taker["totals"] if c.startswith("fees_")]]
+    assert all(isinstance(r["seen"], int) for r in taker["rows"])

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from arb.display import Precision, held_what, money
+from arb.display import Precision, held_what, money, route
 from arb.positions import OpenLot, Position, equity, open_positions, unrealized_total
 from arb.store import repo, views
 from arb.store.balances import BalanceRow, balances
@@ -187,7 +187,7 @@ def _trades(session: Session, run_id: int, precision: Precision) -> list[dict[st
             "id": p.opportunity_id,
             "at": _ms(p.detected_at),
             "symbol": p.symbol,
-            "route": f"{p.buy_venue} -> {p.sell_venue}",
+            "route": route(p.buy_venue, p.sell_venue),
             "size": money(p.size, precision.base(p.symbol, p.buy_venue, p.sell_venue)),
             "expected": money(p.expected_pnl, places),
             "realized": money(p.realized_pnl, places) if p.realized_pnl is not None else None,
@@ -212,7 +212,7 @@ def _opportunities(session: Session, run_id: int, precision: Precision) -> list[
             "id": o.id,
             "at": _ms(o.detected_at),
             "symbol": o.symbol,
-            "route": f"{o.buy_venue} -> {o.sell_venue}",
+            "route": route(o.buy_venue, o.sell_venue),
             "size": money(o.size, precision.base(o.symbol, o.buy_venue, o.sell_venue)),
             "sized": bool(detail.get("sized", True)),
             "edge_bps": money(o.edge_bps, 2) if o.edge_bps is not None else None,
@@ -294,7 +294,8 @@ def _maker_route(r: MakerRoute, precision: Precision) -> dict[str, Any]:
         return None if figures is None else {"median": money(figures[0], 2), "max": money(figures[1], 2)}
 
     base = r.symbol.partition("/")[0]
-    return {"symbol": r.symbol, "maker_venue": r.maker_venue, "taker_venue": r.taker_venue, "base": base,
+    return {"symbol": r.symbol, "route": r.label, "maker_venue": r.maker_venue, "taker_venue": r.taker_venue,
+            "base": base,
             "quotes": r.quotes, "refused": r.refused, "quotes_filled": r.quotes_filled, "maker_fills": r.maker_fills,
             "hedges": r.hedges, "flattens": r.flattens, "fill_to_hedge_ms": spread(r.fill_to_hedge_ms),
             "unhedged_ms": spread(r.unhedged_ms),

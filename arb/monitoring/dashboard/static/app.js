@@ -190,7 +190,7 @@ function renderMaker(maker) {
   $("maker-routes-empty").style.display = maker.routes.length ? "none" : "";
   $("maker-routes").style.display = maker.routes.length ? "" : "none";
   fillTable("maker-routes", maker.routes, (r) => [
-    el("td", `${r.symbol}  ${r.maker_venue} -> ${r.taker_venue}`), el("td", count(r.quotes), "num"),
+    el("td", `${r.symbol}  ${r.route}`), el("td", count(r.quotes), "num"),
     el("td", count(r.refused), "num" + (r.refused ? "" : " muted")), el("td", count(r.quotes_filled), "num"),
     el("td", count(r.maker_fills), "num"), el("td", count(r.hedges), "num"),
     el("td", count(r.flattens), "num" + (r.flattens ? "" : " muted")),
