@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -134,3 +135,40 @@ def test_an_existing_database_without_that_sweep_says_so(swept: Swept, tmp_path:
                 {"SWEEP_DB": f"sqlite:///{swept.db}", "SWEEP_ID": 9})
     (line,) = [ln for ln in str(info.value).splitlines() if ln.startswith("NotebookStop: ")]
     assert line.startswith(f"NotebookStop: sqlite:///{swept.db}: ") and "9" in line, line
+
+
+def test_sweep_db_and_sweep_id_from_the_environment_are_read(swept: Swept, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parameters cell offers ``$SWEEP_DB`` (and ``$SWEEP_ID``): set in the environment Jupyter starts
+    with, the notebook reads that sweep and runs nothing (it used to ignore them and run its own grid)."""
+    project = make_project(tmp_path / "arb")
+    monkeypatch.setenv("SWEEP_DB", f"sqlite:///{swept.db}")
+    monkeypatch.setenv("SWEEP_ID", "1")
+    nb = execute(project / "notebooks" / "replay_study.ipynb", project / "notebooks")
+    out = stream_text(nb, "stdout")
+    assert f"reading the sweeps in sqlite:///{swept.db} (SWEEP_DB): no sweep is run" in out, out
+    assert "replays of" not in out and "sweep 1: 8 runs" in out, out
+    monkeypatch.setenv("SWEEP_ID", "9")
+    with pytest.raises(CellExecutionError) as info:
+        execute(project / "notebooks" / "replay_study.ipynb", project / "notebooks")
+    assert f"NotebookStop: sqlite:///{swept.db}: " in str(info.value)
+
+
+def test_the_temporary_study_database_is_removed_at_the_end(swept: Swept, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without DB_URL the sweep's database lives in a temporary directory; every run of the notebook left it
+    there (a 9.8 MB study.db each time). The last cell removes the directory, and says so."""
+    project = make_project(tmp_path / "arb")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the kernel's tempfile.gettempdir()
+    nb = execute(project / "notebooks" / "replay_study.ipynb", project / "notebooks",
+                 {"CAPTURE": str(swept.capture), "FEE_RATES": ["0.00005"], "LATENCY_MS": ["0"],
+                  "MIN_EDGE_BPS": ["0.5"], "WORKERS": 1}, timeout=300)
+    out = stream_text(nb, "stdout")
+    assert "1 replays of" in out and "sweep 1: 1 runs" in out, out
+    assert re.search(r"removed \S+arb-replay-study-\S+ and the study's database in it", out), out
+    # Nothing of the study's is left. dask's own dask-scratch-space (shared by every dask program on the
+    # machine, reused, holding its purge.lock and global.lock) may stay, with no database in it.
+    assert [p.name for p in temp.iterdir() if p.name != "dask-scratch-space"] == []
+    assert not [p for p in temp.rglob("*") if ".db" in p.name], list(temp.rglob("*"))
