@@ -160,7 +160,7 @@ def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], fund
     quotes = {symbol.partition("/")[2] for (_, symbol), first in markets.items() if first.contract_size is None}
     settles = {(venue, symbol.partition("/")[0]) for (venue, symbol), first in markets.items()
                if first.contract_size is not None}
-    base_market = {}  # (venue, base asset) -> the symbol whose book values it
+    base_market: dict[tuple[str, str], str] = {}  # (venue, base asset) -> the symbol whose book values it
     for (venue, symbol), first in markets.items():
         if not first.position:
             base_market.setdefault((venue, symbol.partition("/")[0]), symbol)
@@ -174,9 +174,9 @@ def _value(fills: list[FillFlow], books: Mapping[tuple[str, str], EndBook], fund
         elif (venue, asset) in base_market:
             symbol = base_market[(venue, asset)]
             if change:
-                ledger = spot.get((venue, symbol))
+                bought = spot.get((venue, symbol))
                 # Its cost: the market's average, when that market holds all of the asset's change here.
-                cost = ledger.entry if ledger is not None and ledger.amount == change else None
+                cost = bought.entry if bought is not None and bought.amount == change else None
                 held.append(_spot(venue, symbol, change, cost, books.get((venue, symbol))))
         elif change:
             unvalued[(venue, asset)] = change

@@ -46,9 +46,10 @@ def balances_now(session: Session, run_id: int) -> tuple[list[BalanceRow], datet
     ended = session.scalar(select(Balance.id).where(Balance.run_id == run_id, Balance.kind == "end").limit(1))
     if ended is not None:
         return balances(session, run_id), None
-    start = {(r.venue, r.asset): r.start for r in balances(session, run_id)}  # and the fills' assets
+    Totals = dict[tuple[str | None, str], Decimal | None]  # (venue, asset) -> total
+    start: Totals = {(r.venue, r.asset): r.start for r in balances(session, run_id)}  # and the fills' assets
     latest = latest_balances(session, run_id)
-    now = {(b.venue, b.asset): b.total for b in latest}
+    now: Totals = {(b.venue, b.asset): b.total for b in latest}
     read = {venue for venue, _ in now}  # a venue read holds 0 of an asset its snapshots do not name
     rows = [BalanceRow(venue, asset, start.get((venue, asset)), now.get((venue, asset), ZERO if venue in read else None))
             for venue, asset in sorted(start.keys() | now.keys())]

@@ -175,7 +175,7 @@ class OpportunityRows:
     def write(self, connection: Connection, batch: Sequence[Sequence[Any] | dict[str, Any]]) -> None:
         """Insert the rows whose :meth:`params` are ``batch``, in ``connection``'s transaction."""
         if batch:
-            connection.exec_driver_sql(self._insert.sql, list(batch))  # type: ignore[arg-type]
+            connection.exec_driver_sql(self._insert.sql, list(batch))
 
 
 def _opportunity_params(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -253,7 +253,10 @@ def open_lots(session: Session, run_id: int) -> list[OpenLot]:
 
 
 def open_lot(o: Opportunity) -> OpenLot:
-    """The open position a settled pair left (``open_base`` at its cost ``open_price``)."""
+    """The open position a settled pair left (``open_base`` at its cost ``open_price``); callers pass only a
+    pair that left one."""
+    if o.open_base is None:
+        raise ValueError(f"opportunity {o.id} left no open position")
     return OpenLot(o.buy_venue, o.sell_venue, o.symbol, o.open_base, o.open_price or ZERO)
 
 

@@ -40,6 +40,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.engine.default import DefaultDialect
+
 from arb.domain.orders import OrderStatus
 from arb.store.db import SQLITE_BEGIN
 from arb.store.kept import KeptConnection
@@ -72,7 +74,7 @@ class WriteAheadRecord:
         # Where the driver's ``cursor.lastrowid`` is the new row's id (SQLite), each row is one INSERT and its
         # id is read from there: ``RETURNING`` cost SQLite ~12 µs a statement on a pair's cold path. Elsewhere
         # (PostgreSQL) one statement per table returns the ids: a statement is a round trip to the server.
-        self._lastrowid = bool(dialect.postfetch_lastrowid)
+        self._lastrowid = isinstance(dialect, DefaultDialect) and dialect.postfetch_lastrowid
         returning = () if self._lastrowid else ("id",)
         self._opportunity = PreparedInsert.compile(Opportunity.__table__, _OPPORTUNITY_COLUMNS, dialect,
                                                    returning=returning)
@@ -107,8 +109,8 @@ class WriteAheadRecord:
             order_id = cursor.lastrowid if self._lastrowid else cursor.fetchall()[0][0]
             run(cursor, "COMMIT", ())
         except BaseException:
-            if not conn.invalidated:
-                conn.connection.dbapi_connection.rollback()
+            if not conn.invalidated and (dbapi := conn.connection.dbapi_connection) is not None:
+                dbapi.rollback()
             raise
         finally:
             cursor.close()
@@ -159,8 +161,9 @@ class WriteAheadRecord:
                 order_ids = [by_client_id[new.client_order_id] for new in orders]
             run(cursor, "COMMIT", ())
         except BaseException:
-            if not conn.invalidated:  # a lost connection took its transaction with it
-                conn.connection.dbapi_connection.rollback()
+            # a lost connection took its transaction with it
+            if not conn.invalidated and (dbapi := conn.connection.dbapi_connection) is not None:
+                dbapi.rollback()
             raise
         finally:
             cursor.close()
