@@ -126,7 +126,7 @@ class SandboxCommand:
         balances.update(args.balance)  # (currency, amount) pairs, checked as arguments
         feed: CaptureFeed | RandomWalkFeed
         if args.capture is not None:
-            symbol = args.capture_symbol or f"{pair.base}/{pair.quote}"
+            symbol = f"{pair.base}/{pair.quote}" if args.capture_symbol is None else args.capture_symbol
             _check_stream(args.capture, args.capture_venue, symbol, given=args.capture_symbol is not None)
             feed = CaptureFeed(args.capture, {(args.capture_venue, symbol): pair.id}, speed=args.speed)
         else:

@@ -69,6 +69,8 @@ def _speed_ok(text: str) -> bool:
        venue=st.none() | NAMES, symbol=st.none() | NAMES, pair=st.none() | st.sampled_from(["LINK_USDT", "BTC_USDT"]))
 @example(speed="nan", capture=None, venue=None, symbol=None, pair=None)
 @example(speed="0", capture="damaged", venue=None, symbol=None, pair=None)
+@example(speed=None, capture="good", venue="", symbol=None, pair=None)
+@example(speed=None, capture="good", venue=None, symbol="", pair=None)
 def test_sandbox_arguments_are_served_as_given_or_refused_in_one_line(
     speed: str | None, capture: str | None, venue: str | None, symbol: str | None, pair: str | None,
     captures: dict[str, Path], served: list[object], capsys: pytest.CaptureFixture[str],
@@ -86,7 +88,9 @@ def test_sandbox_arguments_are_served_as_given_or_refused_in_one_line(
     except SystemExit as exit_:  # argparse's own refusals
         status = exit_.code
     out, err = capsys.readouterr()
-    stream = (venue or "binance", symbol or f"{(pair or 'LINK_USDT').replace('_', '/')}")
+    # An option given empty names no stream (refused), it does not fall back to the default.
+    stream = ("binance" if venue is None else venue,
+              f"{(pair or 'LINK_USDT').replace('_', '/')}" if symbol is None else symbol)
     valid = (speed is None or _speed_ok(speed)) and (
         capture is None or (capture == "good" and stream in STREAMS))
     if valid:
