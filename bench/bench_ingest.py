@@ -79,6 +79,7 @@ import orjson
 from arb.marketdata import book, book_side, books, diffsync, drops, tick_map
 from arb.marketdata.book import OrderBook
 from arb.marketdata.books import BookStore
+from arb.marketdata.feed_setup import FeedSetup
 from arb.venues.binance.feed import BinanceBookFeed
 from arb.venues.binance.markets import SPOT
 
@@ -124,7 +125,7 @@ def make_arb(snapshot: bytes) -> Callable[[list[bytes]], int]:
             dirty.setdefault(book.symbol, book.updates)
 
         store.add_watcher(on_book)
-        feed = BinanceBookFeed(store, [SYMBOL], venue="binance", market=SPOT)
+        feed = BinanceBookFeed(store, [SYMBOL], FeedSetup("binance"), market=SPOT)
         if feed.on_snapshot(BOOK_ID, snapshot):  # what the feed's snapshot task does with the REST body
             raise AssertionError("the recorded snapshot does not line up")
         book = store.book("binance", SYMBOL)

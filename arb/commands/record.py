@@ -26,6 +26,7 @@ from arb.eventloop.clock import wall_ms
 from arb.marketdata.books import BookStore
 from arb.marketdata.convert import check_out
 from arb.marketdata.drops import FrameDrops
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.recorder import Feed, record
 from arb.marketdata.trades import TradeTape
 from arb.venues.adapter import Endpoint
@@ -123,9 +124,10 @@ def build_feeds(venues: list[str], symbols: list[str], store: BookStore, args: a
         if refusal is not None:
             raise ConfigError("command line", "--venues", f"{venue}: {refusal}")
         try:
-            feeds.append(ref.adapter.book_feed(ref, store, symbols, depth=args.depth, clock_ms=wall_ms,
-                                               drops=drops, endpoint=endpoints.get(venue),
-                                               market_names=markets.get(venue), trades=trades))
+            setup = FeedSetup(ref.name, clock_ms=wall_ms, drops=drops, market_names=markets.get(venue, {}),
+                              trades=trades)
+            feeds.append(ref.adapter.book_feed(ref, store, symbols, setup, depth=args.depth,
+                                               endpoint=endpoints.get(venue)))
         except ValueError as exc:
             raise ConfigError("command line", "--endpoint", f"{venue}: {exc}") from None
     return feeds

@@ -33,18 +33,17 @@ import asyncio
 import json
 import logging
 import math
-import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import ccxt
 
 from arb.backoff import full_jitter
-from arb.eventloop.clock import wall_ms
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import checked_trade
-from arb.marketdata.drops import Dropped, FrameDrops, Level, checked_levels, optional_int
+from arb.marketdata.drops import Dropped, Level, checked_levels, optional_int
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.trades import TradeTape
 
 log = logging.getLogger(__name__)
@@ -91,42 +90,35 @@ def _classify(data: object) -> str:
 
 
 class CcxtBookFeed:
-    """Keeps ``store`` books of ``symbols`` on a ccxt (pro) exchange until cancelled."""
+    """Keeps ``store`` books of ``symbols`` on a ccxt (pro) exchange until cancelled, under the setup's venue
+    name."""
 
     def __init__(
         self,
         store: BookStore,
         exchange: Any,
         symbols: Sequence[str],
+        setup: FeedSetup,
         *,
         limit: int = 20,
         poll_interval_s: float = 1.0,
-        clock_ms: Callable[[], int] = wall_ms,
-        rng: random.Random | None = None,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        drops: FrameDrops | None = None,
-        venue: str | None = None,
-        market_names: Mapping[str, str] | None = None,
-        trades: TradeTape | None = None,
     ) -> None:
         self.store = store
         self.exchange = exchange
-        self.tape = trades
-        self.venue: str = venue or exchange.id  # the configured name; the ccxt id by default
+        self.tape = setup.trades
+        self.venue = setup.venue
         self.symbols = list(symbols)  # the books' symbols; watched as the venue's market for each
-        self.markets = {s: (market_names or {}).get(s, s) for s in self.symbols}
+        self.markets = {s: setup.market(s) for s in self.symbols}
         self.limit = limit
         self.poll_interval_s = poll_interval_s
-        self.clock_ms = clock_ms
-        self.rng = rng or random.Random()
-        self.sleep = sleep
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.clock_ms = setup.clock_ms
+        self.rng = setup.rng
+        self.sleep = setup.sleep
+        self.backoff_base = setup.backoff_base
+        self.backoff_cap = setup.backoff_cap
+        self.drops = setup.drops
         self.errors = 0
         self.trade_errors = 0  # failed trade watches (each backed off and retried)
-        self.drops = drops or FrameDrops()
         self.resubscribes = 0
         self.guard(exchange)
 

@@ -29,8 +29,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -41,7 +40,8 @@ from arb.errors import TransientVenueError, VenueError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureFunding, CaptureTrade
 from arb.marketdata.diffsync import DiffSync
-from arb.marketdata.drops import Dropped, FrameDrops, Level
+from arb.marketdata.drops import Dropped, Level
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.trades import TradeTape
 
 log = logging.getLogger(__name__)
@@ -84,34 +84,22 @@ def loads_object(data: str | bytes) -> dict[str, Any]:
 
 class DiffStreamFeed(abc.ABC):
     """Keeps the books of ``syncs`` (keyed by the venue's own id of each book) in sync until cancelled,
-    under the venue name ``venue``."""
+    under the venue name of ``setup``; a ``setup`` with a trade tape also routes trades and funding lines to it
+    (a venue whose tape streams come on another connection passes a setup without one)."""
 
-    def __init__(
-        self,
-        store: BookStore,
-        venue: str,
-        syncs: Mapping[str, DiffSync],
-        *,
-        clock_ms: Callable[[], int],
-        rng: random.Random | None,
-        sleep: Callable[[float], Awaitable[object]],
-        backoff_base: float,
-        backoff_cap: float,
-        drops: FrameDrops | None,
-        trades: TradeTape | None = None,
-    ) -> None:
+    def __init__(self, store: BookStore, syncs: Mapping[str, DiffSync], setup: FeedSetup) -> None:
         self.store = store
-        self.tape = trades  # where trades go; None: the feed subscribes to none
-        self.venue = venue
+        self.tape = setup.trades  # where trades go; None: the feed subscribes to none
+        self.venue = setup.venue
         self.syncs = dict(syncs)
-        self.clock_ms = clock_ms
-        self.rng = rng or random.Random()
-        self.sleep = sleep
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.clock_ms = setup.clock_ms
+        self.rng = setup.rng
+        self.sleep = setup.sleep
+        self.backoff_base = setup.backoff_base
+        self.backoff_cap = setup.backoff_cap
+        self.drops = setup.drops
         self.connections = 0
         self.snapshots_fetched = 0
-        self.drops = drops or FrameDrops()
         # Every frame received is exactly one of: applied (a book update of ours), a trade or a funding frame
         # (its lines on the tape), ignored (another channel or event: acks, pongs; a funding frame that gives no
         # line), dropped (counted in ``drops`` with its reason).

@@ -41,6 +41,7 @@ from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureFunding, CaptureLine, CaptureTrade
 from arb.marketdata.drops import FrameDrops
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.funding import FundingBoard
 from arb.marketdata.timeline import read_timeline
 from arb.runtime.arrival import MarketArrival
@@ -297,8 +298,9 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
         symbols = list(names.symbols)
         if kind == "sandbox":
             link = venues.sandboxes[name]
-            feed = ref.adapter.book_feed(ref, books, symbols, depth=config.engine.book_depth, clock_ms=now_ms,
-                                         drops=out.drops, endpoint=link.endpoint, market_names=names.markets)
+            setup = FeedSetup(name, clock_ms=now_ms, drops=out.drops, market_names=names.markets)
+            feed = ref.adapter.book_feed(ref, books, symbols, setup, depth=config.engine.book_depth,
+                                         endpoint=link.endpoint)
             out.feeds[name] = feed
             out.tasks.append(spawn(f"feed-{name}", feed.run, venue=name))
             if link.feed_done is not None and link.sandbox is not None:
@@ -314,8 +316,8 @@ def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Call
             out.tasks.append(task)
             out.finite.append(task)
         else:
-            live_feed = ref.adapter.book_feed(ref, books, symbols, depth=config.engine.book_depth, clock_ms=now_ms,
-                                              drops=out.drops, market_names=names.markets)
+            setup = FeedSetup(name, clock_ms=now_ms, drops=out.drops, market_names=names.markets)
+            live_feed = ref.adapter.book_feed(ref, books, symbols, setup, depth=config.engine.book_depth)
             out.feeds[name] = live_feed
             out.tasks.append(spawn(f"feed-{name}", live_feed.run, venue=name))
     return out

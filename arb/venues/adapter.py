@@ -13,7 +13,7 @@ and calls these methods with the venue's configured name, which is the user's ch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
     from arb.domain.market_names import MarketNames
     from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
-    from arb.marketdata.drops import FrameDrops
-    from arb.marketdata.trades import TradeTape
+    from arb.marketdata.feed_setup import FeedSetup
     from arb.venues.sim.book import Level
     from arb.venues.sim.matching import Matcher
 
@@ -222,12 +221,10 @@ class VenueAdapter(Protocol):
         the adapter has no converter."""
         ...
 
-    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
-                  clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  market_names: Mapping[str, str] | None = None, trades: TradeTape | None = None) -> Feed:
-        """The venue's own book feed into ``books`` under ``ref.name`` and the engine's ``symbols``, from the
-        venue's servers or from ``endpoint`` (a sandbox); ``market_names``: engine symbol -> the venue's
-        market, where they differ (it subscribes by the venue's); ``trades``: a tape for the venue's public
-        trades too, where the feed can subscribe to them (``arb record``). ValueError when this adapter
-        cannot connect elsewhere."""
+    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], setup: FeedSetup, *,
+                  depth: int, endpoint: Endpoint | None = None) -> Feed:
+        """The venue's own book feed into ``books`` under ``setup.venue`` and the engine's ``symbols``, from
+        the venue's servers or from ``endpoint`` (a sandbox); a setup with a trade tape subscribes to the
+        venue's public trades too, where the feed can (``arb record``). ValueError when this adapter cannot
+        connect elsewhere."""
         ...

@@ -12,6 +12,7 @@ from arb.domain.market import MarketRules, Side
 from arb.domain.market_names import MarketNameError, MarketNames
 from arb.domain.venue import OrderRequest
 from arb.errors import BadSymbol
+from arb.marketdata.feed_setup import FeedSetup
 from arb.venues.adapter import check_tradable
 from arb.venues.paper.venue import PaperConfig, PaperVenue
 from arb.venues.renamed import RenamedVenue
@@ -146,8 +147,8 @@ async def test_a_ccxt_feed_polls_the_venues_market_and_stores_the_engines_book()
         polled.set()
         await asyncio.Event().wait()  # one poll is enough: park until cancelled
 
-    feed = CcxtBookFeed(store, exchange, ["BTC/USDT"], clock_ms=lambda: 1_000, sleep=sleep,
-                        market_names={"BTC/USDT": "XBT/USDT"})
+    feed = CcxtBookFeed(store, exchange, ["BTC/USDT"], FeedSetup("fakex", clock_ms=lambda: 1_000, sleep=sleep,
+                                                                 market_names={"BTC/USDT": "XBT/USDT"}))
     task = asyncio.create_task(feed.run())
     await asyncio.wait_for(polled.wait(), 5)
     assert exchange.asked == ["XBT/USDT"]

@@ -11,6 +11,7 @@ from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import read_capture
 from arb.marketdata.ccxt_feed import CcxtBookFeed
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.recorder import record
 from arb.venues.gate.feed import GateBookFeed
 from arb.venues.gate.sandbox import PairSpec, Sandbox, SandboxConfig
@@ -43,8 +44,8 @@ async def test_a_resync_during_a_live_feed_is_recorded(tmp_path: Path) -> None:
     store.add_listener(lambda event, _book: seen.append(event.type))
     async with Sandbox(SandboxConfig(pairs=(PairSpec(PAIR),))) as sb:
         sb.push_book(PAIR, [("27.095", "10")], [("27.101", "2")])
-        feed = GateBookFeed(store, [SYMBOL], ws_url=sb.ws_url, rest_url=sb.rest_url, rng=random.Random(1),
-                            sleep=_no_sleep)
+        feed = GateBookFeed(store, [SYMBOL], FeedSetup("gate", rng=random.Random(1), sleep=_no_sleep),
+                            ws_url=sb.ws_url, rest_url=sb.rest_url)
         book = store.book("gate", SYMBOL)
         stop = asyncio.Event()
         final: list[Any] = []
@@ -85,7 +86,7 @@ def test_ccxt_feed_reset_reaches_listeners() -> None:
     store = BookStore()
     seen: list[tuple[str, str]] = []
     store.add_listener(lambda event, _book: seen.append((event.type, event.venue)))
-    feed = CcxtBookFeed(store, _Exchange(), ["BTC/USDT"], clock_ms=lambda: 1_000)
+    feed = CcxtBookFeed(store, _Exchange(), ["BTC/USDT"], FeedSetup("fakex", clock_ms=lambda: 1_000))
     assert not store.reset("fakex", "BTC/USDT")  # nothing to lose yet: not an event
     assert feed.on_orderbook("BTC/USDT", {"bids": [[1.0, 2.0]], "asks": [[1.5, 1.0]]})
     assert not feed.on_orderbook("BTC/USDT", {"bids": [["x", 1]], "asks": []})  # dropped: the book resets

@@ -28,6 +28,7 @@ from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.ccxt_feed import CcxtBookFeed
 from arb.marketdata.drops import significant_digits
+from arb.marketdata.feed_setup import FeedSetup
 from arb.runtime.supervisor import Supervisor
 from arb.venues.gate.feed import GateBookFeed
 from arb.venues.gate.sandbox import PairSpec, Sandbox, SandboxConfig
@@ -155,7 +156,7 @@ def assert_book_sound(book: OrderBook) -> None:
 # ------------------------------------------------------------------------------------ Gate: offline
 def offline_gate_feed() -> GateBookFeed:
     """A feed that is not connected (so it fetches nothing) whose book is live from a snapshot."""
-    feed = GateBookFeed(BookStore(), [SYMBOL])
+    feed = GateBookFeed(BookStore(), [SYMBOL], FeedSetup("gate"))
     assert not feed.on_snapshot(PAIR, orjson.dumps({"id": 10**6 - 1, "bids": [["27.095", "10"]],
                                                     "asks": [["27.101", "2"]], "update": 1}))
     return feed
@@ -216,7 +217,7 @@ def test_gate_feed_drops_each_broken_frame_for_its_reason_and_resyncs(cases: lis
     st.lists(st.lists(st.sampled_from(["27.1", "1", "x", "27.0500000000000000001", "0"]), max_size=3), max_size=3),
     st.lists(st.lists(st.sampled_from(["27.2", "1", "-1", "1e3"]), max_size=3), max_size=3)))
 def test_gate_snapshot_bodies_are_checked_before_the_book(body: bytes) -> None:
-    feed = GateBookFeed(BookStore(), [SYMBOL])
+    feed = GateBookFeed(BookStore(), [SYMBOL], FeedSetup("gate"))
     feed.on_message(orjson.dumps(update(5, 5)))  # a diff is waiting for a snapshot
     again = feed.on_snapshot(PAIR, body.encode() if isinstance(body, str) else body)
     book = feed.syncs[PAIR].book
@@ -241,8 +242,8 @@ async def test_connected_gate_feed_survives_fuzzed_frames_and_recovers_by_itself
     store = BookStore()
     waiter = Waiter(store)
     supervisor = Supervisor(sleep=Sleeps())
-    feed = GateBookFeed(store, [SYMBOL], ws_url=sandbox.ws_url, rest_url=sandbox.rest_url, rng=random.Random(3),
-                        sleep=Sleeps())
+    feed = GateBookFeed(store, [SYMBOL], FeedSetup("gate", rng=random.Random(3), sleep=Sleeps()),
+                        ws_url=sandbox.ws_url, rest_url=sandbox.rest_url)
     task = supervisor.spawn("feed-gate", feed.run, venue="gate")
     book = store.book("gate", SYMBOL)
     try:
@@ -293,7 +294,7 @@ ccxt_numbers = (st.floats(allow_nan=True, allow_infinity=True) | st.integers(-5,
     max_size=5) | json_values)
 def test_ccxt_feed_checks_every_book_ccxt_hands_it(orderbook: Any) -> None:
     store = BookStore()
-    feed = CcxtBookFeed(store, FakeExchange(), [SYMBOL], limit=5)
+    feed = CcxtBookFeed(store, FakeExchange(), [SYMBOL], FeedSetup("binance"), limit=5)
     store.snapshot("binance", SYMBOL, [("27.0", "1")], [("27.2", "1")], ts=1)
     published = feed.on_orderbook(SYMBOL, orderbook)  # never raises
     book = store.book("binance", SYMBOL)
@@ -334,7 +335,8 @@ async def test_ccxt_feed_survives_fuzzed_frames_and_resubscribes(sandbox: Sandbo
     store = BookStore()
     waiter = Waiter(store)
     supervisor = Supervisor(sleep=Sleeps())
-    feed = CcxtBookFeed(store, exchange, [SYMBOL], limit=5, rng=random.Random(5), sleep=Sleeps())
+    feed = CcxtBookFeed(store, exchange, [SYMBOL], FeedSetup("gate", rng=random.Random(5), sleep=Sleeps()),
+                        limit=5)
     task = supervisor.spawn("feed-gate", feed.run, venue="gate")
     book = store.book("gate", SYMBOL)
     try:

@@ -16,6 +16,7 @@ from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import read_capture
 from arb.marketdata.ccxt_feed import CcxtBookFeed, decimal_str
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.recorder import record
 from arb.marketdata.watchdog import check_once, run_watchdog
 from arb.venues.gate.feed import GateBookFeed
@@ -55,7 +56,8 @@ async def test_ccxt_feed_watch_and_polling_fallback(sandbox: Sandbox, streaming:
     store = BookStore()
     waiter = Waiter(store)
     sleeps = Sleeps()
-    feed = CcxtBookFeed(store, exchange, [SYMBOL], limit=5, sleep=sleeps, rng=random.Random(0))
+    feed = CcxtBookFeed(store, exchange, [SYMBOL], FeedSetup("gate", sleep=sleeps, rng=random.Random(0)),
+                        limit=5)
     assert feed.streaming is streaming
     task = asyncio.create_task(feed.run())
     book = store.book("gate", SYMBOL)
@@ -113,8 +115,8 @@ async def test_watchdog_marks_silent_books_and_asks_to_resubscribe() -> None:
 
 async def test_record_from_sandbox_then_replay_gives_identical_books(sandbox: Sandbox, tmp_path: Path) -> None:
     store = BookStore()
-    feed = GateBookFeed(store, [SYMBOL], ws_url=sandbox.ws_url, rest_url=sandbox.rest_url,
-                        rng=random.Random(0), sleep=Sleeps())
+    feed = GateBookFeed(store, [SYMBOL], FeedSetup("gate", rng=random.Random(0), sleep=Sleeps()),
+                        ws_url=sandbox.ws_url, rest_url=sandbox.rest_url)
     stop = asyncio.Event()
     book = store.book("gate", SYMBOL)
     snapshots: list[tuple[object, ...]] = []

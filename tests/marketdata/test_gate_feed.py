@@ -13,6 +13,7 @@ import pytest
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureWriter, read_capture
+from arb.marketdata.feed_setup import FeedSetup
 from arb.venues.gate.feed import GateBookFeed
 from arb.venues.gate.sandbox import PairSpec, Sandbox, SandboxConfig
 
@@ -54,8 +55,8 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 
 async def _start(sb: Sandbox, store: BookStore, sleeps: Sleeps) -> tuple[GateBookFeed, asyncio.Task[None]]:
-    feed = GateBookFeed(store, [SYMBOL], ws_url=sb.ws_url, rest_url=sb.rest_url, rng=random.Random(1),
-                        sleep=sleeps)
+    feed = GateBookFeed(store, [SYMBOL], FeedSetup("gate", rng=random.Random(1), sleep=sleeps),
+                        ws_url=sb.ws_url, rest_url=sb.rest_url)
     task = asyncio.create_task(feed.run())
     async with asyncio.timeout(5):
         await sb.hub.wait_for_book_subscriptions(1)

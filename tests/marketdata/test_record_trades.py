@@ -15,7 +15,7 @@ import ccxt
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureTrade, read_capture
 from arb.marketdata.ccxt_feed import CcxtBookFeed
-from arb.marketdata.drops import FrameDrops
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.recorder import record
 from arb.marketdata.trades import TradeTape
 from arb.venues.gate.feed import GateBookFeed
@@ -59,8 +59,9 @@ async def _until(predicate: Any, timeout: float = 5.0) -> None:
 async def test_a_ccxt_venues_trades_are_recorded_among_its_books(tmp_path: Path) -> None:
     exchange, store, tape, sleeps = FakePro(), BookStore(), TradeTape(), Sleeps()
     clock = count(1_000)
-    feed = CcxtBookFeed(store, exchange, ["LINK/USDT"], clock_ms=lambda: next(clock), sleep=sleeps,
-                        rng=random.Random(0), drops=FrameDrops(), trades=tape)
+    feed = CcxtBookFeed(store, exchange, ["LINK/USDT"], FeedSetup("fakex", clock_ms=lambda: next(clock),
+                                                                  sleep=sleeps, rng=random.Random(0),
+                                                                  trades=tape))
     stop = asyncio.Event()
     out = tmp_path / "rec.jsonl"
 
@@ -93,7 +94,7 @@ async def test_a_ccxt_venues_trades_are_recorded_among_its_books(tmp_path: Path)
 async def test_a_venue_without_trades_records_books_only(tmp_path: Path) -> None:
     exchange, store, tape = FakePro(), BookStore(), TradeTape()
     exchange.has = {"watchOrderBook": True, "watchTrades": False}
-    feed = CcxtBookFeed(store, exchange, ["LINK/USDT"], trades=tape)
+    feed = CcxtBookFeed(store, exchange, ["LINK/USDT"], FeedSetup("fakex", trades=tape))
     exchange.books.put_nowait({"bids": [["1", "1"]], "asks": [["2", "1"]]})
     exchange.trades.put_nowait([_unified("never", 1, 1, "buy")])
     out = tmp_path / "books.jsonl"
@@ -106,8 +107,8 @@ async def test_a_gate_sandbox_refusing_spot_trades_still_records_its_books(tmp_p
     async with Sandbox(SandboxConfig(pairs=(PairSpec(pair),))) as sandbox:
         sandbox.push_book(pair, [("27.095", "10")], [("27.101", "2")])
         store, tape = BookStore(), TradeTape()
-        feed = GateBookFeed(store, [symbol], ws_url=sandbox.ws_url, rest_url=sandbox.rest_url, rng=random.Random(0),
-                            sleep=Sleeps(), trades=tape)
+        setup = FeedSetup("gate", rng=random.Random(0), sleep=Sleeps(), trades=tape)
+        feed = GateBookFeed(store, [symbol], setup, ws_url=sandbox.ws_url, rest_url=sandbox.rest_url)
         stop = asyncio.Event()
         book = store.book("gate", symbol)
 

@@ -16,6 +16,7 @@ import pytest
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.ccxt_feed import CcxtBookFeed
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.watchdog import check_once
 from arb.runtime.feeds import FeedSet
 from arb.runtime.supervisor import Supervisor
@@ -44,12 +45,12 @@ async def test_a_silent_feed_is_marked_stale_and_resubscribed(sandbox: Sandbox, 
     feed: GateBookFeed | CcxtBookFeed
     exchange = None
     if kind == "gate":
-        feed = GateBookFeed(store, [SYMBOL], ws_url=sandbox.ws_url, rest_url=sandbox.rest_url,
-                            rng=random.Random(0), sleep=Sleeps(), clock_ms=lambda: now[0])
+        setup = FeedSetup("gate", rng=random.Random(0), sleep=Sleeps(), clock_ms=lambda: now[0])
+        feed = GateBookFeed(store, [SYMBOL], setup, ws_url=sandbox.ws_url, rest_url=sandbox.rest_url)
     else:
         exchange = gate_pro(sandbox)
-        feed = CcxtBookFeed(store, exchange, [SYMBOL], limit=5, rng=random.Random(0), sleep=Sleeps(),
-                            clock_ms=lambda: now[0])
+        feed = CcxtBookFeed(store, exchange, [SYMBOL], FeedSetup("gate", rng=random.Random(0), sleep=Sleeps(),
+                                                                 clock_ms=lambda: now[0]), limit=5)
     feeds = FeedSet(feeds={"gate": feed}, now_ms=lambda: now[0])
     supervisor = Supervisor(sleep=Sleeps())
     task = supervisor.spawn("feed-gate", feed.run, venue="gate")

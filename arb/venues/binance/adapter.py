@@ -11,7 +11,7 @@ book resynced rather than trusted; and on spot the account's fill stream, a make
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from arb.domain.venue import Venue
@@ -23,8 +23,7 @@ from arb.venues.generic.client_ids import ClientIdFacts
 
 if TYPE_CHECKING:
     from arb.marketdata.books import BookStore
-    from arb.marketdata.drops import FrameDrops
-    from arb.marketdata.trades import TradeTape
+    from arb.marketdata.feed_setup import FeedSetup
     from arb.venues.binance.feed import BinanceBookFeed
 
 BY_CCXT_ID: dict[str, BinanceMarket] = {market.ccxt_id: market for market in MARKETS.values()}
@@ -81,19 +80,14 @@ class BinanceAdapter(CcxtAdapter):
 
         add_convert_command(subparsers)
 
-    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
-                  clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  market_names: Mapping[str, str] | None = None,
-                  trades: TradeTape | None = None) -> BinanceBookFeed:
+    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], setup: FeedSetup, *,
+                  depth: int, endpoint: Endpoint | None = None) -> BinanceBookFeed:
         from arb.venues.binance.feed import BinanceBookFeed
 
         market = BY_CCXT_ID[ref.ccxt_id]
         if endpoint is None:
-            return BinanceBookFeed(books, symbols, venue=ref.name, market=market, clock_ms=clock_ms, drops=drops,
-                                   market_names=market_names, trades=trades)
-        return BinanceBookFeed(books, symbols, venue=ref.name, market=market, ws_url=endpoint.ws_url,
-                               rest_url=endpoint.rest_url, clock_ms=clock_ms, drops=drops, market_names=market_names,
-                               trades=trades)
+            return BinanceBookFeed(books, symbols, setup, market=market)
+        return BinanceBookFeed(books, symbols, setup, market=market, ws_url=endpoint.ws_url, rest_url=endpoint.rest_url)
 
 
 ADAPTER = BinanceAdapter()

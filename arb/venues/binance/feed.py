@@ -25,18 +25,16 @@ counts malformed frames as drops like the depth connection; either connection's 
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from arb.errors import UsageError
-from arb.eventloop.clock import wall_ms
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureFunding, CaptureTrade
 from arb.marketdata.diff_feed import FUNDING, TRADE, Diff, DiffStreamFeed, Snapshot, loads_object
-from arb.marketdata.drops import Dropped, FrameDrops, checked_id, checked_levels, optional_int, update_ids
-from arb.marketdata.trades import TradeTape
+from arb.marketdata.drops import Dropped, checked_id, checked_levels, optional_int, update_ids
+from arb.marketdata.feed_setup import FeedSetup
 from arb.venues.binance.markets import BinanceMarket
 from arb.venues.binance.sync import book_sync
 from arb.venues.binance.trades import funding_of, trade_of
@@ -140,8 +138,8 @@ def snapshot_limit(market: BinanceMarket, limit: int) -> int:
 
 class BinanceBookFeed(DiffStreamFeed):
     """Keeps ``store`` books of ``symbols`` (unified: ``BTC/USDT``, ``BTC/USDT:USDT``, ``BTC/USD:BTC``) of
-    one Binance ``market`` in sync until cancelled, under the venue name ``venue`` and the symbols as given
-    (subscribed as the market ``market_names`` gives a symbol, where Binance names it differently).
+    one Binance ``market`` in sync until cancelled, under the setup's venue name and the symbols as given
+    (subscribed as the market the setup names a symbol by, where Binance names it differently).
     Books are keyed by Binance id (``BTCUSDT``, ``BTCUSD_PERP``).
 
     ``ws_url`` and ``rest_url`` replace the market's hosts (a stub, a proxy); the feed adds the paths."""
@@ -150,41 +148,30 @@ class BinanceBookFeed(DiffStreamFeed):
         self,
         store: BookStore,
         symbols: Sequence[str],
+        setup: FeedSetup,
         *,
-        venue: str,
         market: BinanceMarket,
         ws_url: str | None = None,
         rest_url: str | None = None,
         limit: int = 1000,
-        clock_ms: Callable[[], int] = wall_ms,
-        rng: random.Random | None = None,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        drops: FrameDrops | None = None,
-        market_names: Mapping[str, str] | None = None,
-        trades: TradeTape | None = None,
     ) -> None:
         self.symbols = list(symbols)
         self.market = market
-        names = market_names or {}  # engine symbol -> Binance's market, where they differ
-        ids = {market.venue_id(names.get(s, s)): s for s in self.symbols}
+        ids = {market.venue_id(setup.market(s)): s for s in self.symbols}
         if len(ids) < len(self.symbols):
-            raise UsageError(f"{venue}: {', '.join(self.symbols)} name one Binance {market.label} book twice")
-        syncs = {key: book_sync(store, market, venue, symbol) for key, symbol in ids.items()}
+            raise UsageError(f"{setup.venue}: {', '.join(self.symbols)} name one Binance {market.label} book twice")
+        syncs = {key: book_sync(store, market, setup.venue, symbol) for key, symbol in ids.items()}
         hosts = HOSTS[market.key]
-        apart = market_ws_url(hosts, ws_url) if trades is not None else None
-        super().__init__(store, venue, syncs, clock_ms=clock_ms, rng=rng, sleep=sleep, backoff_base=backoff_base,
-                         backoff_cap=backoff_cap, drops=drops, trades=trades if apart is None else None)
+        apart = market_ws_url(hosts, ws_url) if setup.trades is not None else None
+        super().__init__(store, syncs, setup if apart is None else replace(setup, trades=None))
         self.ids = ids
         kinds = [f"@depth@{SPEED}"] + (tape_kinds(market) if self.tape is not None else [])
         self.ws_url = stream_url(ws_url or hosts.ws, ids, kinds)
         self.rest_url = (rest_url or hosts.rest).rstrip("/") + hosts.depth
         self.limit = snapshot_limit(market, limit)
         # USD-M with a tape: trades and the mark price on a connection of their own.
-        self.market_streams = None if apart is None or trades is None else MarketStreams(
-            store, venue, ids, stream_url(apart, ids, tape_kinds(market)), trades, clock_ms=clock_ms, rng=self.rng,
-            sleep=sleep, backoff_base=backoff_base, backoff_cap=backoff_cap, drops=self.drops)
+        self.market_streams = None if apart is None else MarketStreams(
+            store, ids, stream_url(apart, ids, tape_kinds(market)), setup)
 
     async def run(self) -> None:
         """The depth connection, and the market streams' where they are apart, until cancelled; either one
@@ -256,13 +243,11 @@ def stream_url(ws_url: str, ids: Mapping[str, str], kinds: Sequence[str]) -> str
 class MarketStreams(DiffStreamFeed):
     """USD-M's market streams of a book feed's symbols (trades, mark price) on their own connection: no book
     is kept here (``syncs`` is empty, so a reconnect resets none and nothing is ever snapshotted); every line
-    goes on ``tape``, stamped by the book feed's clock, and malformed frames are counted in its ``drops``."""
+    goes on the setup's tape, stamped by the book feed's clock, and malformed frames are counted in its ``drops``
+(the book feed's own setup)."""
 
-    def __init__(self, store: BookStore, venue: str, ids: Mapping[str, str], url: str, tape: TradeTape, *,
-                 clock_ms: Callable[[], int], rng: random.Random, sleep: Callable[[float], Awaitable[object]],
-                 backoff_base: float, backoff_cap: float, drops: FrameDrops) -> None:
-        super().__init__(store, venue, {}, clock_ms=clock_ms, rng=rng, sleep=sleep, backoff_base=backoff_base,
-                         backoff_cap=backoff_cap, drops=drops, trades=tape)
+    def __init__(self, store: BookStore, ids: Mapping[str, str], url: str, setup: FeedSetup) -> None:
+        super().__init__(store, {}, setup)
         self.ids = dict(ids)
         self.ws_url = url
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -43,8 +43,7 @@ if TYPE_CHECKING:
     from arb.config import Config
     from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
-    from arb.marketdata.drops import FrameDrops
-    from arb.marketdata.trades import TradeTape
+    from arb.marketdata.feed_setup import FeedSetup
     from arb.venues.gate.feed import GateBookFeed
     from arb.venues.gate.sandbox import PairSpec
     from arb.venues.gate.sandbox.command import SandboxCommand
@@ -389,28 +388,22 @@ class GateAdapter:
 
         add_convert_command(subparsers)
 
-    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
-                  clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  market_names: Mapping[str, str] | None = None, trades: TradeTape | None = None) -> GateBookFeed:
+    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], setup: FeedSetup, *,
+                  depth: int, endpoint: Endpoint | None = None) -> GateBookFeed:
         from arb.venues.gate.feed import GateBookFeed, GateFuturesBookFeed
 
-        names = market_names or {}
-        contracts = [":" in names.get(s, s) for s in symbols]  # ccxt's contract symbols: USDT perpetuals
+        contracts = [":" in setup.market(s) for s in symbols]  # ccxt's contract symbols: USDT perpetuals
         if any(contracts):
             if not all(contracts):
                 raise UsageError(f"{ref.name}: {', '.join(symbols)}: one Gate venue's book feed records spot pairs "
                                  "or USDT perpetuals (ETH/USDT:USDT), not both")
             if endpoint is None:
-                return GateFuturesBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops,
-                                           market_names=market_names, trades=trades)
+                return GateFuturesBookFeed(books, symbols, setup)
             base = endpoint.rest_url.removesuffix("/api/v4")
-            return GateFuturesBookFeed(books, symbols, venue=ref.name, ws_url=base.replace("http", "ws", 1) + "/v4/ws/usdt",
-                                       rest_url=endpoint.rest_url, clock_ms=clock_ms, drops=drops,
-                                       market_names=market_names, trades=trades)
+            return GateFuturesBookFeed(books, symbols, setup, ws_url=base.replace("http", "ws", 1) + "/v4/ws/usdt",
+                                       rest_url=endpoint.rest_url)
         if endpoint is None:
-            return GateBookFeed(books, symbols, venue=ref.name, clock_ms=clock_ms, drops=drops,
-                                market_names=market_names, trades=trades)
-        return GateBookFeed(books, symbols, venue=ref.name, ws_url=endpoint.ws_url, rest_url=endpoint.rest_url,
-                            clock_ms=clock_ms, drops=drops, market_names=market_names, trades=trades)
+            return GateBookFeed(books, symbols, setup)
+        return GateBookFeed(books, symbols, setup, ws_url=endpoint.ws_url, rest_url=endpoint.rest_url)
 
 ADAPTER = GateAdapter()

@@ -24,8 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +32,6 @@ import orjson
 
 from arb.backoff import full_jitter
 from arb.errors import VenueError
-from arb.eventloop.clock import wall_ms
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureFunding, CaptureTrade
 from arb.marketdata.diff_feed import (
@@ -48,14 +46,13 @@ from arb.marketdata.diff_feed import (
 from arb.marketdata.diffsync import DiffSync
 from arb.marketdata.drops import (
     Dropped,
-    FrameDrops,
     Level,
     checked_id,
     checked_levels,
     optional_int,
     update_ids,
 )
-from arb.marketdata.trades import TradeTape
+from arb.marketdata.feed_setup import FeedSetup
 from arb.venues.gate import tickers as gate_tickers
 from arb.venues.gate import trades as gate_trades
 
@@ -81,34 +78,24 @@ def parse_snapshot(data: bytes) -> tuple[list[Level], list[Level], int, int | No
 
 
 class GateBookFeed(DiffStreamFeed):
-    """Keeps ``store`` books of ``symbols`` in sync until cancelled, under the venue name ``venue`` (the
+    """Keeps ``store`` books of ``symbols`` in sync until cancelled, under the setup's venue name (the
     configured one: ``gate``, ``gateio``, ``gate_main``...). Books are keyed by Gate pair (``BTC_USDT``), of
-    the market ``market_names`` gives a symbol where Gate names it differently; stored under the symbol."""
+    the market the setup names a symbol by where Gate names it differently; stored under the symbol."""
 
     def __init__(
         self,
         store: BookStore,
         symbols: Sequence[str],
+        setup: FeedSetup,
         *,
-        venue: str = "gate",
         ws_url: str = GATE_WS_URL,
         rest_url: str = GATE_REST_URL,
         limit: int = 100,
         interval: str = "100ms",
-        clock_ms: Callable[[], int] = wall_ms,
-        rng: random.Random | None = None,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        drops: FrameDrops | None = None,
-        market_names: Mapping[str, str] | None = None,
-        trades: TradeTape | None = None,
     ) -> None:
         self.symbols = list(symbols)
-        names = market_names or {}  # engine symbol -> Gate's market, where they differ
-        super().__init__(store, venue, {gate_pair(names.get(s, s)): DiffSync(store, venue, s) for s in self.symbols},
-                         clock_ms=clock_ms, rng=rng, sleep=sleep, backoff_base=backoff_base,
-                         backoff_cap=backoff_cap, drops=drops, trades=trades)
+        syncs = {gate_pair(setup.market(s)): DiffSync(store, setup.venue, s) for s in self.symbols}
+        super().__init__(store, syncs, setup)
         self.ws_url = ws_url
         self.rest_url = rest_url.rstrip("/")
         self.limit = limit
@@ -205,9 +192,9 @@ class GateFuturesBookFeed(GateBookFeed):
     that funding time at the first line after it (``Matcher.on_funding``), the one after the read. The read
     retries after the feed's backoff while Gate still states a time that has passed, or cannot be reached."""
 
-    def __init__(self, store: BookStore, symbols: Sequence[str], *, ws_url: str = FUTURES_WS_URL,
-                 **kwargs: Any) -> None:
-        super().__init__(store, symbols, ws_url=ws_url, **kwargs)
+    def __init__(self, store: BookStore, symbols: Sequence[str], setup: FeedSetup, *,
+                 ws_url: str = FUTURES_WS_URL, **kwargs: Any) -> None:
+        super().__init__(store, symbols, setup, ws_url=ws_url, **kwargs)
         self.multipliers: dict[str, Decimal] = {}  # contract -> base per contract
         self.next_funding_ms: dict[str, int] = {}  # contract -> its next funding time as Gate stated it (0: none)
         self.schedule_reads = 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +37,7 @@ if TYPE_CHECKING:
     from arb.config import Config
     from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
-    from arb.marketdata.drops import FrameDrops
-    from arb.marketdata.trades import TradeTape
+    from arb.marketdata.feed_setup import FeedSetup
 
 
 def ccxt_class(ccxt_id: str) -> Any:
@@ -163,17 +162,15 @@ class CcxtAdapter:
     def add_convert_command(self, subparsers: Any) -> None:
         return None  # recordings of a ccxt venue are made by `arb record`, already in the capture format
 
-    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], *, depth: int,
-                  clock_ms: Callable[[], int], drops: FrameDrops, endpoint: Endpoint | None = None,
-                  market_names: Mapping[str, str] | None = None, trades: TradeTape | None = None) -> Feed:
+    def book_feed(self, ref: VenueRef, books: BookStore, symbols: Sequence[str], setup: FeedSetup, *,
+                  depth: int, endpoint: Endpoint | None = None) -> Feed:
         from arb.marketdata.ccxt_feed import CcxtBookFeed
 
         if endpoint is not None:
             raise ValueError(f"the {self.key} adapter connects where ccxt's {ref.ccxt_id} class does; "
                              "it cannot be pointed at another endpoint")
         exchange = ccxt_class(ref.ccxt_id)({"enableRateLimit": True})
-        return CcxtBookFeed(books, exchange, symbols, limit=depth, clock_ms=clock_ms, drops=drops, venue=ref.name,
-                            market_names=market_names, trades=trades)
+        return CcxtBookFeed(books, exchange, symbols, setup, limit=depth)
 
 
 ADAPTER = CcxtAdapter()

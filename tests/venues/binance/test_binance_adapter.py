@@ -16,7 +16,7 @@ from execution.fakes import FakeTime
 
 from arb.domain.ids import ClientIdFactory
 from arb.marketdata.books import BookStore
-from arb.marketdata.drops import FrameDrops
+from arb.marketdata.feed_setup import FeedSetup
 from arb.venues.adapter import Endpoint
 from arb.venues.binance.adapter import ADAPTER, BinanceAdapter
 from arb.venues.binance.facts import CLIENT_IDS
@@ -39,8 +39,8 @@ def test_the_registry_resolves_every_binance_market_to_the_binance_adapter(
     assert ref.adapter.live_refusal(ref.ccxt_id) is None  # lookup by client id checked: may trade live
     assert ref.adapter.books_refusal(ref.ccxt_id) is None
     assert ref.adapter.client_ids(ref.ccxt_id) is CLIENT_IDS.format
-    feed = ref.adapter.book_feed(ref, BookStore(), ["BTC/USDT"], depth=20, clock_ms=lambda: 0, drops=FrameDrops(),
-                                 endpoint=Endpoint("http://127.0.0.1:1", "ws://127.0.0.1:1"))
+    feed = ref.adapter.book_feed(ref, BookStore(), ["BTC/USDT"], FeedSetup(ref.name, clock_ms=lambda: 0),
+                                 depth=20, endpoint=Endpoint("http://127.0.0.1:1", "ws://127.0.0.1:1"))
     assert feed.venue == name and feed.market is market  # books stored under the configured name
 
 

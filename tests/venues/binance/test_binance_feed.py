@@ -28,6 +28,7 @@ from aiohttp.test_utils import TestServer
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent
+from arb.marketdata.feed_setup import FeedSetup
 from arb.venues.binance.convert import ConvertStats, raw_events
 from arb.venues.binance.feed import HOSTS, BinanceBookFeed, snapshot_limit
 from arb.venues.binance.markets import MARKETS, BinanceMarket
@@ -213,8 +214,8 @@ async def run_feed() -> AsyncIterator[Start]:
         await stub.start()
         store = BookStore()
         watch = Watch(store, rec.symbol)
-        feed = BinanceBookFeed(store, [rec.symbol], venue=VENUE, market=rec.market, ws_url=stub.url,
-                               rest_url=stub.url, rng=random.Random(1), sleep=_noop_sleep)
+        feed = BinanceBookFeed(store, [rec.symbol], FeedSetup(VENUE, rng=random.Random(1), sleep=_noop_sleep),
+                               market=rec.market, ws_url=stub.url, rest_url=stub.url)
         running = Running(stub, feed, watch, asyncio.create_task(feed.run()))
         started.append(running)
         return running
@@ -337,14 +338,15 @@ def test_snapshot_limits_are_ones_the_market_serves(key: str, asked: int, sent: 
 
 def test_default_endpoints_and_refusals() -> None:
     store = BookStore()
-    spot = BinanceBookFeed(store, ["BTC/USDT", "ETH/USDT"], venue="binance", market=MARKETS["spot"])
+    spot = BinanceBookFeed(store, ["BTC/USDT", "ETH/USDT"], FeedSetup("binance"), market=MARKETS["spot"])
     assert spot.ws_url == "wss://stream.binance.com:9443/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms"
     assert spot._snapshot_request("BTCUSDT") == ("https://api.binance.com/api/v3/depth",
                                                  {"symbol": "BTCUSDT", "limit": "1000"})
-    usdm = BinanceBookFeed(store, ["BTC/USDT:USDT"], venue="binanceusdm", market=MARKETS["usdm"], limit=100)
+    usdm = BinanceBookFeed(store, ["BTC/USDT:USDT"], FeedSetup("binanceusdm"), market=MARKETS["usdm"],
+                           limit=100)
     assert usdm.ws_url == "wss://fstream.binance.com/public/stream?streams=btcusdt@depth@100ms"
     assert usdm.rest_url == "https://fapi.binance.com/fapi/v1/depth" and usdm.limit == 100
-    coinm = BinanceBookFeed(store, ["BTC/USD:BTC"], venue="binancecoinm", market=MARKETS["coinm"])
+    coinm = BinanceBookFeed(store, ["BTC/USD:BTC"], FeedSetup("binancecoinm"), market=MARKETS["coinm"])
     assert coinm.ws_url == "wss://dstream.binance.com/stream?streams=btcusd_perp@depth@100ms"
     assert coinm.rest_url == "https://dapi.binance.com/dapi/v1/depth"
     assert set(coinm.syncs) == {"BTCUSD_PERP"} and coinm.syncs["BTCUSD_PERP"].symbol == "BTC/USD:BTC"
@@ -352,8 +354,8 @@ def test_default_endpoints_and_refusals() -> None:
     from arb.errors import UsageError
 
     with pytest.raises(UsageError, match="futures symbol"):
-        BinanceBookFeed(store, ["BTC/USDT:USDT"], venue="binance", market=MARKETS["spot"])
+        BinanceBookFeed(store, ["BTC/USDT:USDT"], FeedSetup("binance"), market=MARKETS["spot"])
     with pytest.raises(UsageError, match="twice"):
-        BinanceBookFeed(store, ["BTC/USDT", "BTC/USDT:USDT"], venue="b", market=MARKETS["usdm"])
+        BinanceBookFeed(store, ["BTC/USDT", "BTC/USDT:USDT"], FeedSetup("b"), market=MARKETS["usdm"])
     with pytest.raises(ValueError, match="positive"):
-        BinanceBookFeed(store, ["BTC/USDT"], venue="binance", market=MARKETS["spot"], limit=0)
+        BinanceBookFeed(store, ["BTC/USDT"], FeedSetup("binance"), market=MARKETS["spot"], limit=0)

@@ -16,7 +16,7 @@ from binance_streams import MarketStub, mark_price, trade
 from arb.marketdata.book import Health
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureFunding, CaptureTrade, read_capture
-from arb.marketdata.drops import FrameDrops
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.recorder import record
 from arb.marketdata.trades import TradeTape
 from arb.venues.binance.feed import BinanceBookFeed
@@ -64,9 +64,9 @@ async def test_coinm_records_the_mark_price_on_the_depth_connection(
     await stub.start()
     store, tape, got = BookStore(), TradeTape(), []
     tape.add_listener(got.append)
-    feed = BinanceBookFeed(store, ["BTC/USD:BTC"], venue="binancecoinm", market=MARKETS["coinm"], ws_url=stub.ws_url,
-                           rest_url=stub.url, clock_ms=lambda: 7, rng=random.Random(0), sleep=Sleeps(),
-                           drops=FrameDrops(), trades=tape)
+    setup = FeedSetup("binancecoinm", clock_ms=lambda: 7, rng=random.Random(0), sleep=Sleeps(), trades=tape)
+    feed = BinanceBookFeed(store, ["BTC/USD:BTC"], setup, market=MARKETS["coinm"], ws_url=stub.ws_url,
+                           rest_url=stub.url)
     task = asyncio.create_task(feed.run())
     try:
         await stub.connected("/stream")
@@ -103,9 +103,9 @@ async def test_usdm_records_trades_and_the_mark_price_from_a_second_connection_t
     await stub.start()
     store, tape, sleeps = BookStore(), TradeTape(), Sleeps()
     clock = iter(range(T0, T0 + 10_000))
-    feed = BinanceBookFeed(store, ["ETH/USDT"], venue="binanceusdm", market=MARKETS["usdm"], ws_url=stub.ws_url,
-                           rest_url=stub.url, clock_ms=lambda: next(clock), rng=random.Random(0), sleep=sleeps,
-                           drops=FrameDrops(), trades=tape)
+    feed = BinanceBookFeed(store, ["ETH/USDT"], FeedSetup("binanceusdm", clock_ms=lambda: next(clock),
+                                                          rng=random.Random(0), sleep=sleeps, trades=tape),
+                           market=MARKETS["usdm"], ws_url=stub.ws_url, rest_url=stub.url)
     market = feed.market_streams
     assert market is not None
     book = store.book("binanceusdm", "ETH/USDT")
@@ -161,12 +161,12 @@ async def test_usdm_records_trades_and_the_mark_price_from_a_second_connection_t
 
 def test_a_proxy_or_stub_for_usdm_serves_the_market_streams_beside_public() -> None:
     tape = TradeTape()
-    proxied = BinanceBookFeed(BookStore(), ["BTC/USDT:USDT"], venue="u", market=MARKETS["usdm"],
-                              ws_url="wss://proxy.example/public", trades=tape)
+    proxied = BinanceBookFeed(BookStore(), ["BTC/USDT:USDT"], FeedSetup("u", trades=tape),
+                              market=MARKETS["usdm"], ws_url="wss://proxy.example/public")
     assert proxied.ws_url == "wss://proxy.example/public/stream?streams=btcusdt@depth@100ms"
     assert proxied.market_streams is not None
     assert proxied.market_streams.ws_url.startswith("wss://proxy.example/market/stream?streams=btcusdt@trade/")
-    plain = BinanceBookFeed(BookStore(), ["BTC/USDT:USDT"], venue="u", market=MARKETS["usdm"],
-                            ws_url="ws://127.0.0.1:9", trades=tape)
+    plain = BinanceBookFeed(BookStore(), ["BTC/USDT:USDT"], FeedSetup("u", trades=tape),
+                            market=MARKETS["usdm"], ws_url="ws://127.0.0.1:9")
     assert plain.market_streams is not None
     assert plain.market_streams.ws_url.startswith("ws://127.0.0.1:9/market/stream?")

@@ -14,7 +14,7 @@ from arb.cli import main
 from arb.errors import CaptureFormatError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureTrade, read_capture
-from arb.marketdata.drops import FrameDrops
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.trades import TradeTape
 from arb.venues.binance.convert import ConvertStats, raw_events
 from arb.venues.binance.feed import BinanceBookFeed
@@ -106,8 +106,8 @@ def test_the_feed_subscribes_to_trades_and_reads_them_as_the_converter_does(key:
     _, symbol, venue_id = RECORDINGS[key]
     tape, got = TradeTape(), []
     tape.add_listener(got.append)
-    feed = BinanceBookFeed(BookStore(), [symbol], venue="binance_main", market=MARKETS[key], trades=tape,
-                           clock_ms=lambda: 7, drops=FrameDrops())
+    feed = BinanceBookFeed(BookStore(), [symbol], FeedSetup("binance_main", trades=tape, clock_ms=lambda: 7),
+                           market=MARKETS[key])
     mark = "/" + venue_id.lower() + "@markPrice@1s" if MARKETS[key].futures else ""  # a perpetual's funding too
     assert feed.ws_url.endswith(f"streams={venue_id.lower()}@depth@100ms/{venue_id.lower()}@trade{mark}")
     for line in _lines(key):
@@ -124,11 +124,11 @@ def test_the_feed_subscribes_to_trades_and_reads_them_as_the_converter_does(key:
 
 
 def test_without_a_tape_no_trade_stream_is_asked_for_and_usdm_asks_on_market() -> None:
-    spot = BinanceBookFeed(BookStore(), ["BTC/USDT"], venue="binance", market=MARKETS["spot"])
+    spot = BinanceBookFeed(BookStore(), ["BTC/USDT"], FeedSetup("binance"), market=MARKETS["spot"])
     assert spot.ws_url.endswith("streams=btcusdt@depth@100ms") and spot.tape is None
     assert spot.market_streams is None
-    usdm = BinanceBookFeed(BookStore(), ["BTC/USDT:USDT"], venue="binanceusdm", market=MARKETS["usdm"],
-                           trades=TradeTape())
+    usdm = BinanceBookFeed(BookStore(), ["BTC/USDT:USDT"], FeedSetup("binanceusdm", trades=TradeTape()),
+                           market=MARKETS["usdm"])
     # served on /market only: the depth connection asks for none, a second one for the trades and the mark
     assert usdm.ws_url.endswith("/public/stream?streams=btcusdt@depth@100ms") and usdm.tape is None
     assert usdm.market_streams is not None

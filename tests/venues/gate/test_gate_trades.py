@@ -12,7 +12,7 @@ import pytest
 from arb.errors import CaptureFormatError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureTrade
-from arb.marketdata.drops import FrameDrops
+from arb.marketdata.feed_setup import FeedSetup
 from arb.marketdata.trades import TradeTape
 from arb.venues.gate.convert import gate_ws_sample_events
 from arb.venues.gate.feed import GateBookFeed
@@ -78,8 +78,7 @@ def test_a_malformed_trade_frame_is_named_by_its_line(change: dict[str, object],
 
 
 def _feed(tape: TradeTape | None) -> GateBookFeed:
-    return GateBookFeed(BookStore(), ["DIS/USDT", "NEO/BTC"], trades=tape, clock_ms=lambda: 42_000,
-                        drops=FrameDrops())
+    return GateBookFeed(BookStore(), ["DIS/USDT", "NEO/BTC"], FeedSetup("gate", trades=tape, clock_ms=lambda: 42_000))
 
 
 def test_the_feed_subscribes_to_trades_only_with_a_tape_and_reads_them() -> None:
