@@ -56,7 +56,7 @@ import numpy.typing as npt
 from arb.marketdata.tick_map import TickMap, pow10
 
 try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
-    import cython  # type: ignore[import-not-found, unused-ignore]
+    import cython
 except ImportError:  # not installed: the module runs as plain Python
     COMPILED = False
 else:
@@ -391,7 +391,7 @@ class BookSide:
             sign = -1 if self.ask else 1
             scale = pow10(self.decimals)
             table = self.table
-            return [sign * k / scale for k in keys], [float(table.get(sign * k)) for k in keys]
+            return [sign * k / scale for k in keys], [float(table.get(sign * k)) for k in keys]  # type: ignore[arg-type]  # each key is held: a size, never None
         levels = self.levels
         sizes = [float(levels[k]) for k in keys]
         return (list(map(float.__neg__, keys)) if self.ask else keys), sizes
@@ -409,7 +409,7 @@ class BookSide:
         if self.fixed:
             sign = -1 if self.ask else 1
             table = self.table
-            return [(Decimal(self._text(sign * k)), Decimal(table.get(sign * k))) for k in keys]
+            return [(Decimal(self._text(sign * k)), Decimal(table.get(sign * k))) for k in keys]  # type: ignore[arg-type]  # each key is held: a size, never None
         sign_f = -1 if self.ask else 1
         levels = self.levels
         return [(Decimal(repr(sign_f * k)), Decimal(levels[k])) for k in keys]
@@ -440,9 +440,9 @@ def _tick(price: str, decimals: int) -> int:
         if price[point] != "." or (price[0] == "0" and point != 1) or not (digits.isascii() and digits.isdigit()):
             return -1
         return int(digits)
-    if not PyUnicode_IS_ASCII(price):  # noqa: F821
+    if not PyUnicode_IS_ASCII(price):  # type: ignore[name-defined]  # noqa: F821 - book_side.pxd's, from Python.h: compiled only
         return -1
-    data = PyUnicode_1BYTE_DATA(price)  # noqa: F821
+    data = PyUnicode_1BYTE_DATA(price)  # type: ignore[name-defined]  # noqa: F821 - book_side.pxd's, from Python.h: compiled only
     if data[point] != 46 or (data[0] == 48 and point != 1):  # "." where the format has it; "0" unpadded
         return -1
     tick = 0
@@ -457,9 +457,9 @@ def _tick(price: str, decimals: int) -> int:
 
 def _nonzero(size: str) -> bool:
     """Whether a size (a plain decimal) is not zero: it has a digit other than ``0``."""
-    if not _compiled or not PyUnicode_IS_ASCII(size):  # noqa: F821
+    if not _compiled or not PyUnicode_IS_ASCII(size):  # type: ignore[name-defined]  # noqa: F821 - book_side.pxd's, from Python.h: compiled only
         return bool(size.lstrip("0."))
-    data = PyUnicode_1BYTE_DATA(size)  # noqa: F821
+    data = PyUnicode_1BYTE_DATA(size)  # type: ignore[name-defined]  # noqa: F821 - book_side.pxd's, from Python.h: compiled only
     for i in range(len(size)):
         if data[i] != 48 and data[i] != 46:
             return True

@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
-    import cython  # type: ignore[import-not-found, unused-ignore]
+    import cython
 except ImportError:  # not installed: the module runs as plain Python
     COMPILED = False
 else:
@@ -106,9 +106,9 @@ def _ascii_digits(text: str) -> int:
     # A plain decimal is ASCII; an ASCII str (every number a JSON parser makes) keeps one byte per character,
     # read here straight from the string's buffer (``drops.pxd``): a third of the time of reading it
     # character by character through the str's kind. Names from drops.pxd exist compiled only.
-    if not PyUnicode_IS_ASCII(text):  # noqa: F821
+    if not PyUnicode_IS_ASCII(text):  # type: ignore[name-defined]  # noqa: F821 - drops.pxd's, from Python.h: compiled only
         return -1
-    data = PyUnicode_1BYTE_DATA(text)  # noqa: F821
+    data = PyUnicode_1BYTE_DATA(text)  # type: ignore[name-defined]  # noqa: F821 - drops.pxd's, from Python.h: compiled only
     seen = 0  # digits so far
     first = -1  # index (among the digits) of the first nonzero digit ...
     last = -1  # ... and of the last one
@@ -137,9 +137,9 @@ def _ascii_plain(text: str) -> int:
     """Whether an exact ``str`` is a plain decimal: -1 not, 0 zero, 1 not zero (compiled only). The check of
     :func:`_ascii_digits` without counting significant digits: all a size needs, and all a price of at most
     ``_max_digits`` characters needs (it cannot have more digits than that)."""
-    if not PyUnicode_IS_ASCII(text):  # noqa: F821
+    if not PyUnicode_IS_ASCII(text):  # type: ignore[name-defined]  # noqa: F821 - drops.pxd's, from Python.h: compiled only
         return -1
-    data = PyUnicode_1BYTE_DATA(text)  # noqa: F821
+    data = PyUnicode_1BYTE_DATA(text)  # type: ignore[name-defined]  # noqa: F821 - drops.pxd's, from Python.h: compiled only
     n = len(text)
     digits = 0  # the OR of every digit's value: nonzero iff some digit is
     point = -1
@@ -168,7 +168,7 @@ def checked_levels(raw: object, field: str) -> tuple[list[Level], int]:
     over = 0
     for level in levels:
         if type(level) is list:  # a JSON pair: read by index from the typed list, no generic unpacking
-            pair: list[object] = level  # type: ignore[assignment]
+            pair: list[object] = level
             if len(pair) != 2:
                 raise Dropped("bad_level", f"{field!r} level {_short(level)} is not [price, size]")
             price, size = pair[0], pair[1]
@@ -178,8 +178,8 @@ def checked_levels(raw: object, field: str) -> tuple[list[Level], int]:
             raise Dropped("bad_level", f"{field!r} level {_short(level)} is not [price, size]")
         if _compiled and type(price) is str and type(size) is str:
             # As typed str (drops.pxd) their lengths are read in C, not by a generic len() (~5 ns each).
-            text: str = price  # type: ignore[assignment]
-            amount: str = size  # type: ignore[assignment]
+            text: str = price
+            amount: str = size
             digits = (_ascii_plain(text) if len(text) <= _max_digits
                       else _ascii_digits(text) if len(text) <= _max_chars else -1)
             size_digits = _ascii_plain(amount) if len(amount) <= _max_chars else -1
@@ -234,21 +234,21 @@ def capture_side(raw: object, order: int) -> tuple[tuple[str, str], ...] | None:
         level = levels[i]
         if type(level) is not list:
             return None
-        pair: list[object] = level  # type: ignore[assignment]
+        pair: list[object] = level
         if len(pair) != 2:
             return None
         price, size = pair[0], pair[1]
         if type(price) is not str or type(size) is not str:
             return None
-        text: str = price  # type: ignore[assignment]
-        if len(text) > 16 or not _bounded_decimal(text) or not _bounded_decimal(size):  # type: ignore[arg-type]
+        text: str = price
+        if len(text) > 16 or not _bounded_decimal(text) or not _bounded_decimal(size):
             return None
         if order:
             value = float(text)
             if i and (value >= previous if order > 0 else value <= previous):
                 return None
             previous = value
-        out.append((text, size))  # type: ignore[arg-type]
+        out.append((text, size))
     return tuple(out)
 
 
@@ -256,9 +256,9 @@ def _bounded_decimal(text: str) -> bool:
     """Whether ``text`` is a plain decimal of at most 15 integer digits, leading zeros aside (``0007.5``)."""
     if not _compiled:
         return BOUNDED_DECIMAL.fullmatch(text) is not None
-    if not PyUnicode_IS_ASCII(text):  # noqa: F821 - drops.pxd, compiled only
+    if not PyUnicode_IS_ASCII(text):  # type: ignore[name-defined]  # noqa: F821 - drops.pxd's, from Python.h: compiled only
         return False
-    data = PyUnicode_1BYTE_DATA(text)  # noqa: F821
+    data = PyUnicode_1BYTE_DATA(text)  # type: ignore[name-defined]  # noqa: F821 - drops.pxd's, from Python.h: compiled only
     n = len(text)
     i = 0
     while i < n and data[i] == 48:  # leading zeros

@@ -17,7 +17,7 @@ from array import array
 from typing import Any
 
 try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
-    import cython  # type: ignore[import-not-found, unused-ignore]
+    import cython
 except ImportError:  # not installed: the module runs as plain Python
     COMPILED = False
 else:
@@ -120,7 +120,7 @@ class TickMap:
         with cython.boundscheck(False), cython.wraparound(False):  # slot <= mask < len(floats), len(values)
             value = self.floats[slot]
             if value != value:  # _UNREAD (NaN): not read since the size was put
-                value = self.floats[slot] = decimal_float(self.values[slot])
+                value = self.floats[slot] = decimal_float(self.values[slot])  # type: ignore[arg-type]  # a held slot: a str (None: empty)
         return value
 
     def keys_into(self, out: Any) -> int:
@@ -184,7 +184,7 @@ class TickMap:
         """Every held ``(tick, size)``, in no order."""
         if not COMPILED:
             return list(self.map.items())
-        return [(self.keys[i], self.values[i]) for i in range(self.mask + 1) if self.keys[i] != _EMPTY]
+        return [(self.keys[i], self.values[i]) for i in range(self.mask + 1) if self.keys[i] != _EMPTY]  # type: ignore[misc]  # held slots hold str sizes
 
     def _slot(self, tick: int) -> int:
         """The slot holding ``tick``, or the empty slot where it would go (compiled only)."""

@@ -107,7 +107,7 @@ def count_lines(path: Path) -> int:
     tail = b""  # the end of the previous chunk: a trade's type may straddle two chunks
     open_line = 0  # bytes since the last newline
     try:
-        with opener(path, "rb") as f:  # type: ignore[operator]
+        with opener(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 count += chunk.count(b"\n") - (tail + chunk).count(_TRADE_LINE)
                 tail = chunk[1 - len(_TRADE_LINE):]

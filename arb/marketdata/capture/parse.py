@@ -172,7 +172,7 @@ def _levels(raw: object, field: str, fail: Any) -> tuple[Level, ...]:
         # As many separators as strings (none of them holds a comma), each one a plain decimal in bounds,
         # every price short enough to key without a precision check.
         if joined.count(",") == 2 * len(raw) and _SIDE.fullmatch(joined):
-            return tuple(map(tuple, raw))  # type: ignore[arg-type]
+            return tuple(map(tuple, raw))
     return _levels_one_by_one(raw, field, fail)
 
 
@@ -269,14 +269,14 @@ def parse_event(line: bytes | str, source: str = "<capture>", line_no: int = 1) 
     bids = capture_side(obj["bids"], 1 if snapshot else 0) if COMPILED else None
     asks = capture_side(obj["asks"], -1 if snapshot else 0) if bids is not None else None
     proven = bids is not None and asks is not None
-    if not proven:
+    if bids is None or asks is None:  # not proven
         bids = _levels(obj["bids"], "bids", fail)
         asks = _levels(obj["asks"], "asks", fail)
     if kind in _LOSSES and (bids or asks):
         fail(f"a {kind} carries no levels ('bids' and 'asks' are [])")
     if snapshot and not proven:
-        _check_snapshot_order(bids, "bids", True, fail)  # type: ignore[arg-type]
-        _check_snapshot_order(asks, "asks", False, fail)  # type: ignore[arg-type]
+        _check_snapshot_order(bids, "bids", True, fail)
+        _check_snapshot_order(asks, "asks", False, fail)
     first_seq, seq = obj.get("first_seq"), obj.get("seq")
     if first_seq is not None and seq is not None and first_seq > seq:
         fail(f"first_seq {first_seq} > seq {seq}")

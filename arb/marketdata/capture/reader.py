@@ -32,22 +32,25 @@ def open_binary(path: Path, mode: Literal["rb", "wb"]) -> IO[bytes]:
     writer's never through a link (``arb/outfiles.py``)."""
     if mode == "wb":
         raw = cast(IO[bytes], open_output(path, binary=True))
-        return _OwningGzip(filename=str(path), mode="wb", fileobj=raw) if path.suffix == ".gz" else raw
+        # a GzipFile is a binary file, though typeshed does not declare it an IO[bytes] (convert.open_raw too)
+        return cast(IO[bytes], _OwningGzip(str(path), raw)) if path.suffix == ".gz" else raw
     if path.suffix == ".gz":
-        return gzip.open(path, mode)  # type: ignore[return-value]
+        return cast(IO[bytes], gzip.open(path, mode))
     return open(path, mode)  # noqa: SIM115 - the caller closes it
 
 
 class _OwningGzip(gzip.GzipFile):
     """A gzip stream over a file it was handed and closes with itself (``GzipFile`` leaves a given file open)."""
 
+    def __init__(self, filename: str, raw: IO[bytes]) -> None:
+        super().__init__(filename=filename, mode="wb", fileobj=raw)
+        self._raw = raw
+
     def close(self) -> None:
-        raw = self.fileobj
         try:
             super().close()
         finally:
-            if raw is not None:
-                raw.close()
+            self._raw.close()  # closing a closed file does nothing
 
 
 def too_long(limit: int = MAX_LINE) -> str:
