@@ -9,8 +9,8 @@ checker reads each backticked token outside fenced blocks and sorts it by what i
   architecture's per-package lists) must exist somewhere in the tree; ``<name>`` is a placeholder (any one
   part). ``runtime/feeds.market_source``: the module ``arb/runtime/feeds.py`` and its attribute. Not paths:
   absolute ones (``/dev/zero``, HTTP endpoints ``/spot/orders``), market symbols (``BTC/USDT``,
-  ``BTC/USDT:USDT``), the venv set-up makes (``.venv/...``) and the example files a user writes
-  (:data:`USER_FILES`).
+  ``BTC/USDT:USDT``), the venv set-up makes (``.venv/...``), outputs git ignores (``runs/``) and the
+  example files a user writes (:data:`USER_FILES`).
 - **a dotted name** (``arb.sweep.grid``, ``Engine._run``, ``repo.implied_positions``, ``fills.ts``): ``arb.``
   names a module and attributes under it; ``Class.member`` a class defined in arb/ with that member (its own
   or a base class's); ``module.name`` a module of arb/ whose dotted path ends so (``repo`` is
@@ -34,6 +34,7 @@ import builtins
 import importlib.util
 import os
 import re
+import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,6 +234,8 @@ def _path_problem(token: str, index: Index) -> str | None:
             return f"{token}: no {'.'.join(attrs)} in {dotted}" if dotted in index.modules else \
                 f"{token}: no module {dotted}"
         return None
+    if _ignored(token):
+        return None  # an output the README's commands write (runs/), which git ignores: not a source
     pattern = re.sub(r"<\w+>", "*", token.rstrip("/"))
     want_dir = token.endswith("/")
     if "/" not in token.rstrip("/"):  # a bare name: somewhere in the tree
@@ -244,6 +247,12 @@ def _path_problem(token: str, index: Index) -> str | None:
             if hit.exists() and (hit.is_dir() or not want_dir):
                 return None
     return f"{token}: not in the repository (looked under ./ and arb/)"
+
+
+def _ignored(token: str) -> bool:
+    """Whether git ignores ``token`` at the repository root (``.gitignore``: outputs, not sources)."""
+    done = subprocess.run(["git", "check-ignore", "-q", "--no-index", token], cwd=ROOT, capture_output=True)
+    return done.returncode == 0
 
 
 def _dotted_problem(token: str, index: Index) -> str | None:
