@@ -213,6 +213,8 @@ def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rul
     assert abs(realized - float(sum(D(p[4]) for p in pairs))) < 1e-9
     assert abs(adverse_sum - float(sum(adverse.values()))) < 1e-9
 
+    assert main(["report", "--db", db]) == 0
+    report_text = capsys.readouterr().out
     assert main(["report", "--db", db, "--format", "json"]) == 0
     [row] = json.loads(capsys.readouterr().out)["maker"]["rows"]
     assert {k: row[k] for k in ("quotes", "refused", "quotes_filled", "maker_fills", "hedges")} == {
@@ -222,6 +224,13 @@ def test_a_maker_replay_trades_hedges_every_fill_once_and_fills_by_the_queue_rul
     # The README's figures for this config are what it gives (unchecked, they once said 0.716 for 0.728).
     realized_total = D(json.loads(stored[0])["realized_pnl"])
     assert _readme_levels_figures()[levels] == (maker["quotes"], len(pairs), realized_total.quantize(D("0.001")))
+    if levels == 2:  # what two levels leave open, which the README states beside the others
+        m = re.search(r"Two levels end with ([\d.]+) BTC filled on spot and never hedged .*? equity ([\d.]+) USDT",
+                      " ".join(_readme_maker_section().split()))
+        assert m, "README's sentence on what two levels leave open is not where it was"
+        assert f"UNHEDGED              {m[1]} BTC filled on spot with no hedge" in out, out
+        assert D(maker["unhedged_base"]) == D(m[1])
+        assert re.search(rf"equity = realized \+ unrealized = {re.escape(m[2])}\d* USDT", report_text), report_text
     if levels == 1:  # the worked example's own sentence
         m = re.search(r"5 ms late: (\d+) quotes, (\d+) filled \((\d+) fills\) and hedged by (\d+) IOCs, ([\d.]+) USDT "
                       r"realized of ([\d.]+) expected, of which (-[\d.]+) adverse selection and (-[\d.]+) the hedges",
