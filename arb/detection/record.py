@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from arb.detection.types import Opportunity, Rejection
+from arb.domain.opportunity import BOOK_COLUMNS, sized_columns
 
 EXECUTED = "executed"
 REJECTED = "rejected"
@@ -23,27 +24,8 @@ def opportunity_columns(
 
     A rejection that was never sized records size and expected profit 0 at the top-of-book prices.
     """
-    common = {
-        "symbol": decided.symbol,
-        "buy_venue": decided.buy_venue,
-        "sell_venue": decided.sell_venue,
-        "buy_limit": decided.buy_limit,
-        "sell_limit": decided.sell_limit,
-        "edge_bps": decided.edge_bps,
-        "buy_fee_rate": decided.buy_fee_rate,
-        "sell_fee_rate": decided.sell_fee_rate,
-        "buy_book_seq": decided.buy_book_seq,
-        "sell_book_seq": decided.sell_book_seq,
-        "buy_book_age_ms": decided.buy_book_age_ms,
-        "sell_book_age_ms": decided.sell_book_age_ms,
-    }
     if isinstance(decided, Opportunity):
-        return common | {
-            "size": decided.size,
-            "buy_price": decided.buy_vwap,
-            "sell_price": decided.sell_vwap,
-            "expected_profit": decided.expected_profit,
-            "mark_price": decided.mark_price,
+        return sized_columns(decided) | {
             "decision": REJECTED if reject_reason else EXECUTED,
             "reason": reject_reason,
             "detail": _text(
@@ -55,7 +37,7 @@ def opportunity_columns(
                 gross_edge_bps=decided.gross_edge_bps,
             ),
         }
-    return common | {
+    return {name: getattr(decided, name) for name in BOOK_COLUMNS} | {
         "size": decided.size if decided.size is not None else Decimal(0),
         "buy_price": decided.buy_vwap if decided.buy_vwap is not None else decided.best_ask,
         "sell_price": decided.sell_vwap if decided.sell_vwap is not None else decided.best_bid,

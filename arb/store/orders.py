@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from arb.domain.opportunity import sized_columns
 from arb.domain.orders import TERMINAL, OrderSnapshot, OrderStatus, Transition, apply, status_from_report
 from arb.domain.venue import FillReport, OrderReport
 from arb.store.fills import FillsAdded, add_fills, filled_by_fills
@@ -301,32 +302,13 @@ def insert_opportunity(
     detail: dict[str, object] | None = None,
 ) -> int:
     """One ``opportunities`` row for a pair the executor decided on (executed, or refused with a reason)."""
-    # Not detection/record.opportunity_columns: the executor's row takes any OpportunityLike, its own limits
-    # and detail (the pair's outcome), and no detection-only detail; write_ahead.py writes this same row.
-    row = Opportunity(
-        run_id=run_id,
-        detected_at=detected_at,
-        symbol=opp.symbol,
-        buy_venue=opp.buy_venue,
-        sell_venue=opp.sell_venue,
-        size=opp.size,
-        buy_price=opp.buy_vwap,
-        sell_price=opp.sell_vwap,
-        buy_limit=buy_limit if buy_limit is not None else opp.buy_limit,
-        sell_limit=sell_limit if sell_limit is not None else opp.sell_limit,
-        expected_profit=opp.expected_profit,
-        mark_price=opp.mark_price,
-        edge_bps=opp.edge_bps,
-        decision=decision,
-        reason=reason,
-        buy_fee_rate=opp.buy_fee_rate,
-        sell_fee_rate=opp.sell_fee_rate,
-        buy_book_seq=opp.buy_book_seq,
-        sell_book_seq=opp.sell_book_seq,
-        buy_book_age_ms=opp.buy_book_age_ms,
-        sell_book_age_ms=opp.sell_book_age_ms,
-        detail=detail,
-    )
+    columns = sized_columns(opp)
+    if buy_limit is not None:
+        columns["buy_limit"] = buy_limit
+    if sell_limit is not None:
+        columns["sell_limit"] = sell_limit
+    row = Opportunity(run_id=run_id, detected_at=detected_at, decision=decision, reason=reason, detail=detail,
+                      **columns)
     session.add(row)
     session.flush()
     return row.id

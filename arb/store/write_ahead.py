@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine.default import DefaultDialect
 
+from arb.domain.opportunity import sized_columns
 from arb.domain.orders import OrderStatus
 from arb.store.db import SQLITE_BEGIN
 from arb.store.kept import KeptConnection
@@ -120,13 +121,8 @@ class WriteAheadRecord:
               now: datetime, *, buy_limit: Any, sell_limit: Any) -> tuple[int, list[int]]:
         """Commit the executed opportunity and its orders; returns the opportunity's id and the orders' ids."""
         opportunity = {
-            "run_id": run_id, "detected_at": detected_at, "symbol": opp.symbol, "buy_venue": opp.buy_venue,
-            "sell_venue": opp.sell_venue, "size": opp.size, "buy_price": opp.buy_vwap, "sell_price": opp.sell_vwap,
-            "buy_limit": buy_limit, "sell_limit": sell_limit, "expected_profit": opp.expected_profit,
-            "mark_price": opp.mark_price, "edge_bps": opp.edge_bps, "decision": "executed", "reason": None,
-            "buy_fee_rate": opp.buy_fee_rate, "sell_fee_rate": opp.sell_fee_rate, "buy_book_seq": opp.buy_book_seq,
-            "sell_book_seq": opp.sell_book_seq, "buy_book_age_ms": opp.buy_book_age_ms,
-            "sell_book_age_ms": opp.sell_book_age_ms, "detail": None,
+            "run_id": run_id, "detected_at": detected_at, **sized_columns(opp), "buy_limit": buy_limit,
+            "sell_limit": sell_limit, "decision": "executed", "reason": None, "detail": None,
         }
         orders_rows = [{
             "run_id": new.run_id, "opportunity_id": None, "venue": new.venue, "symbol": new.symbol, "side": new.side,
