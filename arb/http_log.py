@@ -17,7 +17,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from arb.display import printable
 
 
-class ProtocolErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class ProtocolErrorLog(logging.LoggerAdapter[logging.Logger]):
     def __init__(self, logger: logging.Logger | None = None) -> None:
         super().__init__(logger or logging.getLogger("aiohttp.server"), {})
 

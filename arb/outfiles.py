@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal, overload
 
 
 class RefusedPath(OSError):
@@ -50,6 +50,10 @@ def _refused(path: str | Path, mode: int) -> RefusedPath:
     return RefusedPath(errno.EINVAL, f"is {kind}, not a regular file", str(path))
 
 
+@overload
+def open_output(path: str | Path, *, binary: Literal[False] = False) -> IO[str]: ...
+@overload
+def open_output(path: str | Path, *, binary: Literal[True]) -> IO[bytes]: ...
 def open_output(path: str | Path, *, binary: bool = False) -> IO[bytes] | IO[str]:
     """``path`` opened for writing from its start (created, or emptied once known to be a regular file), as
     ``open(path, "wb")`` or ``open(path, "w", encoding="utf-8")`` would, but never through a link."""

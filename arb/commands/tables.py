@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypedDict
 
 from rich.console import Console
 from rich.markup import escape
@@ -134,7 +134,21 @@ def _exact(cell: Cell) -> str | int | None:
     return cell.exact if isinstance(cell, Figure) else cell
 
 
-def run_header(run: Run) -> dict[str, str | None]:
+class RunHeader(TypedDict):
+    """A run's header: the table's first line, the JSON document's ``run``."""
+
+    id: int
+    mode: str
+    clock: str
+    started_at: str
+    ended_at: str | None
+    market_started_at: str | None
+    market_ended_at: str | None
+    status: str
+    status_reason: str | None
+
+
+def run_header(run: Run) -> RunHeader:
     return {
         "id": run.id,  # an integer, as in the database
         "mode": run.mode,

@@ -136,7 +136,7 @@ class RunMetrics:
         self._hot = Buckets(HOT_PATH_BUCKETS_S)
         self._orders: dict[tuple[str, str], Buckets] = {}  # (venue, clock)
         # What a scrape reads: replaced whole by refresh() (one assignment), never changed in place.
-        self.published: tuple[dict[str, Any], Any, dict[str, Any]] | None = None
+        self.published: tuple[dict[str, Any], Any, dict[tuple[str, str], Any]] | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
 

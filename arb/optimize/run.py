@@ -179,8 +179,11 @@ def run_optimize(config: Config, space: Space, db_url: str, *, trials: int, seed
                 if best is None:
                     continue
                 scored: list[Replay] = []
-                replays.run([{**best.replay.point, "capture": fold.test}],
-                            lambda _, replay, scored=scored: scored.append(replay))
+
+                def keep(_: int, replay: Replay, scored: list[Replay] = scored) -> None:
+                    scored.append(replay)
+
+                replays.run([{**best.replay.point, "capture": fold.test}], keep)
                 fold.out_of_sample = scored[0]
                 with interrupts_deferred():
                     study.set_user_attr("best_trial", best.number)

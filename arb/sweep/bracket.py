@@ -26,7 +26,7 @@ ASSUMPTIONS = ("latency_ms", "feed_latency_ms", "latency_profile", "queue_model"
 
 @dataclass(frozen=True, slots=True)
 class Bracket:
-    setting: tuple[tuple[str, object], ...]  # the strategy keys' values, in the grid's key order
+    setting: tuple[tuple[str, str], ...]  # the strategy keys' values, in the grid's key order
     points: int  # assumption points that ran
     failed: int  # assumption points that did not
     low: Decimal | None
@@ -39,14 +39,14 @@ def varied_assumptions(points: Sequence[Mapping[str, object]]) -> list[str]:
     return [k for k in ASSUMPTIONS if len({repr(p.get(k)) for p in points}) > 1]
 
 
-def brackets(points: Sequence[Mapping[str, object]], realized: Sequence[Decimal | None]) -> list[Bracket]:
+def brackets(points: Sequence[Mapping[str, str]], realized: Sequence[Decimal | None]) -> list[Bracket]:
     """Per strategy setting (every key but the varied assumptions), in first-seen order: its realized PnL over
     the assumption points (``realized[i]`` is ``points[i]``'s; None where the point failed). Empty when the
     grid varies no assumption: there is nothing to bracket."""
     varied = varied_assumptions(points)
     if not varied:
         return []
-    groups: dict[tuple[tuple[str, object], ...], list[Decimal | None]] = {}
+    groups: dict[tuple[tuple[str, str], ...], list[Decimal | None]] = {}
     for point, value in zip(points, realized, strict=True):
         setting = tuple((k, v) for k, v in point.items() if k not in varied)
         groups.setdefault(setting, []).append(value)

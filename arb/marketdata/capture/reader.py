@@ -31,7 +31,7 @@ def open_binary(path: Path, mode: Literal["rb", "wb"]) -> IO[bytes]:
     """``path`` opened in binary, through gzip when its name ends in ``.gz``: the reader's and the writer's. The
     writer's never through a link (``arb/outfiles.py``)."""
     if mode == "wb":
-        raw = cast(IO[bytes], open_output(path, binary=True))
+        raw = open_output(path, binary=True)
         # a GzipFile is a binary file, though typeshed does not declare it an IO[bytes] (convert.open_raw too)
         return cast(IO[bytes], _OwningGzip(str(path), raw)) if path.suffix == ".gz" else raw
     if path.suffix == ".gz":

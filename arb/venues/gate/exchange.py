@@ -62,7 +62,7 @@ class _OrderFacts(NamedTuple):
     base_path: str
 
 
-class GateExchange(ccxt.pro.gate):  # type: ignore[misc]  # ccxt ships no type stubs for its classes
+class GateExchange(ccxt.pro.gate):
     """Gate spot (and futures) client; see the module docstring for what differs from ccxt's gate."""
 
     def __init__(self, config: dict[str, Any] | None = None, *, clock: ServerClock | None = None) -> None:
