@@ -84,7 +84,7 @@ def top_of_book(path: Path, symbol: str, names: dict[str, str], start_ms: int, e
     if frame.empty:
         return frame
     frame.index = pd.to_datetime(frame.pop("ts"), unit="ms", utc=True)
-    frame.columns = pd.MultiIndex.from_tuples(frame.columns)
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns)  # type: ignore[arg-type]  # (side, venue) keys; pandas-stubs: Index[str]
     return frame
 
 

@@ -40,7 +40,7 @@ def drawn(fig: Figure, values: bool = False) -> dict[str, Any]:
                 series[gid] = series.get(gid, 0) + int(np.isfinite(y).sum())
                 if values:
                     points.setdefault(gid, []).extend(
-                        [_x_value(x), float(v)] for x, v in zip(line.get_xdata(), y, strict=True) if np.isfinite(v))
+                        [_x_value(x), float(v)] for x, v in zip(np.asarray(line.get_xdata()), y, strict=True) if np.isfinite(v))
         for coll in ax.collections:
             gid = coll.get_gid()
             if gid and not gid.startswith("ref:"):

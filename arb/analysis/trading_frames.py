@@ -126,17 +126,19 @@ def pnl_per_hour(pnl_rows: list[views.PnlRow], span: tuple[datetime | None, date
     """Realized PnL (the stored per-pair figures, exact) of the settled pairs summed per UTC hour of their
     detection on the run's clock (as ``arb report --by hour`` groups them), and how many; every hour of
     ``span`` is a row, an hour without a settled pair at 0."""
-    settled = [r for r in pnl_rows if r.settled_at is not None and r.realized_pnl is not None]
-    stamps = [pd.Timestamp(r.detected_at) for r in settled] + [pd.Timestamp(t) for t in span if t is not None]
+    settled = [(pd.Timestamp(r.detected_at), r.realized_pnl) for r in pnl_rows
+               if r.settled_at is not None and r.realized_pnl is not None]
+    stamps = [detected for detected, _ in settled] + [pd.Timestamp(t) for t in span if t is not None]
     if not stamps:
         return pd.DataFrame(columns=["hour", "realized", "trades"])
     hours = pd.date_range(min(stamps).floor("h"), max(stamps).floor("h"), freq="h")
-    sums = {h: [Decimal(0), 0] for h in hours}
-    for r in settled:
-        acc = sums[pd.Timestamp(r.detected_at).floor("h")]
-        acc[0] += r.realized_pnl  # type: ignore[operator]
-        acc[1] += 1
-    return pd.DataFrame([{"hour": h, "realized": v[0], "trades": v[1]} for h, v in sums.items()],
+    realized = dict.fromkeys(hours, Decimal(0))
+    trades = dict.fromkeys(hours, 0)
+    for detected, pnl in settled:
+        hour = detected.floor("h")
+        realized[hour] += pnl
+        trades[hour] += 1
+    return pd.DataFrame([{"hour": h, "realized": realized[h], "trades": trades[h]} for h in hours],
                         columns=["hour", "realized", "trades"])
 
 

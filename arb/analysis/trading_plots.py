@@ -178,12 +178,12 @@ def fill_rate_figure(rates: pd.DataFrame, venues: Sequence[str], bucket: str, cl
     for venue, rows in rates.groupby("venue", sort=False):
         rows = rows.sort_values("bucket")
         times = naive_utc(rows.bucket)
-        ax.plot(times, rows.rate_pct, marker="o", ms=5, lw=0.6, ls=":", color=colours.get(venue, "0.3"), gid=venue,
+        ax.plot(times, rows.rate_pct, marker="o", ms=5, lw=0.6, ls=":", color=colours.get(str(venue), "0.3"), gid=venue,
                 label=venue)
         if len(rows) <= 30:
             for t, rate, n in zip(times, rows.rate_pct, rows.legs, strict=True):
                 ax.annotate(f"{n}", (t, rate), xytext=(0, 5), textcoords="offset points", ha="center", fontsize=7,
-                            color=colours.get(venue, "0.3"))
+                            color=colours.get(str(venue), "0.3"))
         ordered, filled = sum(rows.ordered, Decimal(0)), sum(rows.filled, Decimal(0))
         parts.append(f"{venue} {float(filled / ordered * 100):.1f}% of {int(rows.legs.sum())} legs" if ordered
                      else f"{venue} nothing ordered")
