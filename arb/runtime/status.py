@@ -177,7 +177,7 @@ class StatusReporter:
         view = self._engine
         out = []
         reader = getattr(view, "positions", None)  # a stand-in without them (a test's) shows none
-        if reader is not None:
+        if view is not None and reader is not None:
             positions = reader()
             pnl = self.precision.pnl()
             if positions:
