@@ -100,7 +100,7 @@ def grouped(session: Session, run_id: int, by: str) -> tuple[list[GroupRow], Loo
     for order_id, opp_id, purpose, symbol, venue, side in session.execute(
             select(Order.id, Order.opportunity_id, Order.purpose, Order.symbol, Order.venue, Order.side)
             .where(Order.run_id == run_id)):
-        key = keys.get(opp_id)
+        key = keys.get(opp_id) if opp_id is not None else None  # an order in no pair has no opportunity_id
         if key is None and purpose == "quote" and by == "route":  # unfilled: its route's, by its direction
             key = (symbol, route(*direction(side, venue, configured_taker(snapshot, symbol, venue))))
         if key is None:

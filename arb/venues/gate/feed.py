@@ -300,8 +300,7 @@ class GateFuturesBookFeed(GateBookFeed):
         lines = []
         for ticker in result:
             contract = ticker.get("contract") if isinstance(ticker, dict) else None
-            sync = self.syncs.get(contract) if isinstance(contract, str) else None
-            if sync is None:
+            if not isinstance(contract, str) or (sync := self.syncs.get(contract)) is None:
                 raise Dropped("unknown_pair", f"a ticker of {str(contract)[:40]!r}", resync=False)
             due = self.next_funding_ms.get(contract, 0)
             try:
