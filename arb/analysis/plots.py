@@ -58,7 +58,7 @@ def spread_figure(symbol: str, venues: Sequence[str], opps: pd.DataFrame, tob: p
         rejected = mine[mine.decision == "rejected"]
         for reason, rows in sorted(rejected.groupby("reason"), key=lambda kv: -len(kv[1])):
             size = min(36.0, max(9.0, 3000 / len(rows)))  # a handful stands out; a thousand stays a haze
-            ax.scatter(naive_utc(rows.detected_at), rows.gross_bps, s=size, color=colours[reason], alpha=0.7,
+            ax.scatter(naive_utc(rows.detected_at), rows.gross_bps, s=size, color=colours[str(reason)], alpha=0.7,
                        linewidths=0, zorder=3, gid=f"rejected:{reason}", label=f"rejected: {reason} ({len(rows)})")
         executed = mine[mine.decision == "executed"]
         if not executed.empty:
@@ -199,7 +199,7 @@ def slippage_figure(slippage: pd.DataFrame, venues: Sequence[str], span: tuple[A
     colours = venue_colours(venues)
     for (venue, side), rows in slippage.groupby(["venue", "side"]):
         ax.scatter(naive_utc(rows.ts), rows.slippage_bps, s=24, marker="^" if side == "buy" else "v",
-                   color=colours.get(venue, "0.3"), alpha=0.8, gid=f"{venue} {side}",
+                   color=colours.get(str(venue), "0.3"), alpha=0.8, gid=f"{venue} {side}",
                    label=f"{venue} {side} ({len(rows)})")
     ax.axhline(0, color="0.6", lw=0.6, gid="ref:zero")
     n = len(slippage)
