@@ -126,7 +126,7 @@ def open_run(located: Located, run_id: int | None) -> tuple[Engine, sessionmaker
     with factory() as session:
         chosen = run_id if run_id is not None else latest_run_id(session)
         try:
-            run = get_run(session, chosen)  # type: ignore[arg-type]
+            run = get_run(session, chosen)  # type: ignore[arg-type]  # check_database refused an empty database
         except ArbError as exc:
             engine.dispose()
             raise NotebookStop(f"{located}: {exc}") from None

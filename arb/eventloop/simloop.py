@@ -151,7 +151,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         if not ticks:
             return False
         # asyncio's own timer heap (this class is an asyncio loop): the timers that are not watchers' ticks
-        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap: not in typeshed
         other = min((h.when() for h in scheduled if not h.cancelled() and h not in ticks), default=None)
         if other is None:
             return False

@@ -112,7 +112,7 @@ class OrderRunner:
                     ) -> OrderOutcome:
             filled, fills = (report.filled, report.fills) if report is not None else (Decimal(0), ())
             return OrderOutcome(order_id, request, venue.name, status, filled, fills, sent_ns, answered_ns,
-                                sent_at=sent_at, report=report, **kw)  # type: ignore[arg-type]
+                                sent_at=sent_at, report=report, **kw)  # type: ignore[arg-type]  # kw: OrderOutcome's own fields
 
         try:
             report = await venue.send(prepared)

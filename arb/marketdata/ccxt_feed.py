@@ -83,7 +83,7 @@ def checked_ccxt_levels(side: object, name: str, limit: int) -> tuple[list[Level
 def _classify(data: object) -> str:
     """Why ccxt could not handle a frame, as a drop reason."""
     try:
-        decoded = json.loads(data)  # type: ignore[arg-type]
+        decoded = json.loads(data)  # type: ignore[arg-type]  # any frame: what json refuses is bad_json
     except (TypeError, ValueError):
         return "bad_json"
     return "unparsable" if isinstance(decoded, dict) else "not_object"
@@ -230,7 +230,7 @@ class CcxtBookFeed:
             if trade_id is None or isinstance(trade_id, bool) or not isinstance(trade_id, str | int):
                 raise Dropped("missing_field", f"a trade without an id: {str(trade_id)[:40]}")
             tape_trade = checked_trade(ts, self.venue, symbol, _ccxt_number(trade.get("price")),
-                                       _ccxt_number(trade.get("amount")), trade.get("side"),  # type: ignore[arg-type]
+                                       _ccxt_number(trade.get("amount")), trade.get("side"),  # type: ignore[arg-type]  # checked_trade checks them
                                        str(trade_id), optional_int(trade.get("timestamp")))
         except Dropped as drop:
             self.drops.count(self.venue, drop.reason, f"{symbol} trade: {drop.detail}")

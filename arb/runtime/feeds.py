@@ -257,7 +257,7 @@ def _to_venue(market: SimulatedMarket, event: CaptureLine, now_ms: int) -> None:
 
 
 def _unsupervised(name: str, factory: Callable[[], Awaitable[object]], **_: object) -> asyncio.Task[Any]:
-    return asyncio.create_task(factory(), name=name)  # type: ignore[arg-type]
+    return asyncio.create_task(factory(), name=name)  # type: ignore[arg-type]  # every feed factory is a coroutine function
 
 
 def start_feeds(config: Config, venues: VenueSet, books: BookStore, now_ms: Callable[[], int], *,

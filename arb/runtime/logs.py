@@ -49,7 +49,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s%(run_tag)s %(message)s"))
-    handler._arb = True  # type: ignore[attr-defined]
+    handler._arb = True  # type: ignore[attr-defined]  # marks arb's own handler, to replace it on a later setup
     root = logging.getLogger()
     # Replace only a handler we installed before (a second run in one process); leave anyone else's
     # (pytest's capture, an embedding application's) alone.

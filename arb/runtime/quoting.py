@@ -202,8 +202,8 @@ class QuotingDesk:
                 await refresh_balances(self.venues, self.state, moved, strict=False)
 
         def ended(task: asyncio.Task[None]) -> None:
-            if not task.cancelled() and task.exception() is not None:
-                self._failures.append(task.exception())  # type: ignore[arg-type]
+            if not task.cancelled() and (failure := task.exception()) is not None:
+                self._failures.append(failure)
 
         self._reading = asyncio.ensure_future(read())
         self._reading.add_done_callback(ended)

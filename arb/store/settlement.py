@@ -41,7 +41,7 @@ def plan_of(opp: Opportunity) -> Plan | None:
     return Plan(
         base=sym.base, quote=sym.quote, buy_amount=entry["buy"], sell_amount=entry["sell"],
         buy_price=opp.buy_price, sell_price=opp.sell_price,
-        buy_fee_rate=opp.buy_fee_rate or 0, sell_fee_rate=opp.sell_fee_rate or 0,  # type: ignore[arg-type]
+        buy_fee_rate=opp.buy_fee_rate or Decimal(0), sell_fee_rate=opp.sell_fee_rate or Decimal(0),
         expected_profit=opp.expected_profit, mark_price=opp.mark_price,
     )
 

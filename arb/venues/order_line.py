@@ -114,7 +114,7 @@ class _Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol --
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # a TCP connection's: a Transport
 
     def data_received(self, data: bytes) -> None:
         if self._answer is None or self._answer.done():

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from itertools import chain
 from operator import gt, itemgetter, lt
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -49,9 +49,9 @@ MAX_TS = 253_402_300_799_999
 
 
 def _ts_problem(name: str, ts: object) -> str | None:
-    if not _is_int(ts) or ts < 0:  # type: ignore[operator]
+    if not _is_int(ts) or ts < 0:
         return f"{name!r} must be a non-negative integer (ms since epoch), got {_short(ts)}"
-    if ts > MAX_TS:  # type: ignore[operator]
+    if ts > MAX_TS:
         return f"{name!r} {ts} is after 9999-12-31 (ms since epoch; a damaged line)"
     return None
 
@@ -89,7 +89,7 @@ def checked_trade(ts: int, venue: str, symbol: str, price: str, amount: str, sid
     problem = _trade_problem(ts, venue, symbol, price, amount, side, trade_id, exchange_ts)
     if problem is not None:
         raise ValueError(problem)
-    return CaptureTrade(ts, venue, symbol, price, amount, side, trade_id, exchange_ts)  # type: ignore[arg-type]
+    return CaptureTrade(ts, venue, symbol, price, amount, side, trade_id, exchange_ts)  # type: ignore[arg-type]  # each field's type checked by _trade_problem
 
 
 def _check_fields(obj: dict[str, Any], required: tuple[str, ...], known: frozenset[str], what: str,
@@ -153,7 +153,7 @@ def checked_funding(ts: int, venue: str, symbol: str, mark: str, rate: str, fund
     return CaptureFunding(ts, venue, symbol, mark, rate, funding_ts, index, exchange_ts)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     # bool is an int subclass; true/false is not a timestamp.
     return isinstance(value, int) and not isinstance(value, bool)
 

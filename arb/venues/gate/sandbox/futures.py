@@ -93,7 +93,7 @@ class FuturesEngine:
         if not size:
             raise GateApiError(400, "SIZE_TOO_SMALL", "size must not be 0")
         price = _price(req.get("price"))
-        if -price.as_tuple().exponent > spec.price_decimals:  # type: ignore[operator]
+        if -price.as_tuple().exponent > spec.price_decimals:  # type: ignore[operator]  # finite (_decimal): an int exponent
             raise GateApiError(400, "INVALID_PRECISION", f"price precision exceeds {spec.price_decimals}")
         tif = req.get("tif", "gtc")
         if tif not in ("gtc", "ioc", "poc", "fok"):

@@ -143,9 +143,9 @@ class Engine:
             raise bad_param(f"invalid time_in_force {tif!r}")
         amount = _decimal(req.get("amount"), "amount")
         price = _decimal(req.get("price"), "price")
-        if -amount.as_tuple().exponent > pair.amount_precision:  # type: ignore[operator]
+        if -amount.as_tuple().exponent > pair.amount_precision:  # type: ignore[operator]  # finite (_decimal): an int exponent
             raise GateApiError(400, "INVALID_PRECISION", f"amount precision exceeds {pair.amount_precision}")
-        if -price.as_tuple().exponent > pair.precision:  # type: ignore[operator]
+        if -price.as_tuple().exponent > pair.precision:  # type: ignore[operator]  # finite (_decimal): an int exponent
             raise GateApiError(400, "INVALID_PRECISION", f"price precision exceeds {pair.precision}")
         text = _str(req.get("text", ""), "text") or "apiv4"
         if text != "apiv4":
@@ -170,11 +170,11 @@ class Engine:
         amount = price = None
         if req.get("amount") is not None:
             amount = _decimal(req.get("amount"), "amount")
-            if -amount.as_tuple().exponent > pair.amount_precision:  # type: ignore[operator]
+            if -amount.as_tuple().exponent > pair.amount_precision:  # type: ignore[operator]  # finite (_decimal): an int exponent
                 raise GateApiError(400, "INVALID_PRECISION", f"amount precision exceeds {pair.amount_precision}")
         if req.get("price") is not None:
             price = _decimal(req.get("price"), "price")
-            if -price.as_tuple().exponent > pair.precision:  # type: ignore[operator]
+            if -price.as_tuple().exponent > pair.precision:  # type: ignore[operator]  # finite (_decimal): an int exponent
                 raise GateApiError(400, "INVALID_PRECISION", f"price precision exceeds {pair.precision}")
         if amount is None and price is None:
             raise bad_param("either amount or price must be specified")

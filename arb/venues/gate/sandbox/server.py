@@ -97,7 +97,7 @@ class Sandbox:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]  # aiohttp types _server an AbstractServer: no sockets
         for feed in self.config.feeds:
             self._feed_tasks.append(asyncio.create_task(self._run_feed(feed)))
         self._countdown_timer = asyncio.create_task(self._run_countdowns())
