@@ -23,7 +23,7 @@ from arb.store.models import Balance, Opportunity, Order, Run
 
 BPS = Decimal(10_000)
 BPS_PLACES = Decimal("0.01")
-STAGES = ("decision_to_sent_ms", "sent_to_ack_ms", "ack_to_first_fill_ms", "first_to_last_fill_ms")
+STAGES = ("trigger_to_sent_ms", "sent_to_ack_ms", "ack_to_first_fill_ms", "first_to_last_fill_ms")
 """Latency stages of a leg, in order (``arb.store.views.LegRow``); each ends where the next starts."""
 
 

@@ -26,7 +26,7 @@ from arb.display import Precision, money
 FUNNEL_STAGES = (("evaluations", "evaluated"), ("crossed", "crossed"),
                  ("profitable_after_fees", "profitable after fees"), ("approved", "approved"),
                  ("quotes", "quotes sent"), ("quotes_filled", "quotes filled"), ("executed", "executed"))
-STAGE_LABELS = {"decision_to_sent_ms": "decision → sent", "sent_to_ack_ms": "sent → acknowledged",
+STAGE_LABELS = {"trigger_to_sent_ms": "trigger → sent", "sent_to_ack_ms": "sent → acknowledged",
                 "ack_to_first_fill_ms": "acknowledged → first fill",
                 "first_to_last_fill_ms": "first → last fill"}
 CROSS_BELOW_BPS = 3.0  # how far below zero (or the lowest opportunity) the spread axis shows the cross
@@ -224,8 +224,9 @@ def slippage_figure(slippage: pd.DataFrame, venues: Sequence[str], span: tuple[A
 
 
 def latency_figure(latency: pd.DataFrame, venues: Sequence[str]) -> Figure:
-    """Every entry leg's time in each stage (decision -> sent -> acknowledged -> first fill -> last fill),
-    one row per stage and venue, in ms on a symmetric log scale (linear below 1 ms, so 0 ms shows)."""
+    """Every entry leg's time in each stage (trigger -> sent -> acknowledged -> first fill -> last fill; an
+    entry leg's trigger is its decision, ``arb.store.views.LegRow``), one row per stage and venue, in ms on a
+    symmetric log scale (linear below 1 ms, so 0 ms shows)."""
     present = [s for s in STAGES if (latency.stage == s).any()]
     missing = [STAGE_LABELS[s] for s in STAGES if s not in present]
     shown = [v for v in venues if (latency.venue == v).any()] + sorted(set(latency.venue) - set(venues))

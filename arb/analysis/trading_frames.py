@@ -157,9 +157,9 @@ def fill_rate(session: Session, run_id: int, bucket_s: int) -> pd.DataFrame:
     (the sum of the fills, as ``arb report``'s fill ratio), legs, and the fill rate filled / ordered (%)."""
     acc: dict[tuple[str, pd.Timestamp], list[Any]] = {}
     for leg in views.legs(session, run_id):
-        if leg.purpose != "entry" or leg.decided_at is None:
+        if leg.purpose != "entry" or leg.triggered_at is None:  # an entry leg's trigger: its decision
             continue
-        at = pd.Timestamp(leg.decided_at).floor(f"{bucket_s}s")
+        at = pd.Timestamp(leg.triggered_at).floor(f"{bucket_s}s")
         entry = acc.setdefault((leg.venue, at), [Decimal(0), Decimal(0), 0])
         entry[0] += leg.amount
         entry[1] += leg.filled

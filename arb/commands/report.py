@@ -214,10 +214,12 @@ def _legs(rows: Sequence[views.LegRow], precision: Precision) -> Section:
     totals: list[Cell] = ["TOTAL", "", "", *_leg_stats(rows, _leg_places(rows, precision))]
     columns = (
         "venue", "side", "purpose", "orders", "amount", "filled", "fill_ratio",
-        "median decision->sent ms", "median sent->ack ms",
-        "median decision->filled ms", "max decision->filled ms",
+        "median trigger->sent ms", "median sent->ack ms",
+        "median trigger->filled ms", "max trigger->filled ms",
     )  # fmt: skip
-    return Section("legs", "Fill ratio and latency per leg", columns, body, totals)
+    title = ("Fill ratio and latency per leg (trigger: the decision; for a hedge or flatten, the quote fill it "
+             "answered, as received)")
+    return Section("legs", title, columns, body, totals)
 
 
 def _leg_places(legs: Sequence[views.LegRow], precision: Precision) -> int:
@@ -237,10 +239,10 @@ def _leg_stats(legs: Sequence[views.LegRow], places: int) -> list[Cell]:
         figure(amount, places),
         figure(filled, places),
         figure(filled / amount if amount else None, None),
-        stat(median, "decision_to_sent_ms"),
+        stat(median, "trigger_to_sent_ms"),
         stat(median, "sent_to_ack_ms"),
-        stat(median, "decision_to_filled_ms"),
-        stat(max, "decision_to_filled_ms"),
+        stat(median, "trigger_to_filled_ms"),
+        stat(max, "trigger_to_filled_ms"),
     ]
 
 

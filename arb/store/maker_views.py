@@ -12,8 +12,8 @@ and fills:
   ``quotes_filled``: quotes with at least one fill; ``maker_fills``: their fills;
 - ``hedges``: hedge orders sent; ``flattens``: the leg policy's;
 - ``fill_to_hedge_ms``: for each hedge, from the latest fill of its quote recorded before it was sent to its
-  sending (in a simulation, market time: arb's own work takes none, what remains is the fill's and the
-  hedge's trips through the configured latencies);
+  sending (:func:`answered_fill`; in a simulation, market time: arb's own work takes none, what remains is the
+  fill's and the hedge's trips through the configured latencies);
 - ``unhedged_ms``: for each pair whose hedges answered all its base, from its quote's first fill to the last
   hedge fill that completed it;
 - ``unhedged_base``: base filled on the maker venue that no hedge or flatten answered, at the end (dust
@@ -32,7 +32,7 @@ pair's expected and realized PnL, for the analysis notebook.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -119,11 +119,11 @@ def _pair(pair: Opportunity) -> MakerPair:
     # answered its base anywhere (a later quote's hedge carrying its dust) ends its time unhedged.
     answers = [o for o in pair.orders if o.purpose in ("hedge", "flatten")]
     latency: list[Decimal] = []
+    seen = [f.received_at for f in quote_fills if f.received_at is not None]
     for order in answers:
-        sent = order.sent_at or order.created_at
-        before = [f.received_at for f in quote_fills if f.received_at is not None and f.received_at <= sent]
-        if before:
-            latency.append(_ms(max(before), sent))
+        fill = answered_fill(seen, order)
+        if fill is not None:
+            latency.append(_ms(fill, answer_sent(order)))
     filled = sum((f.amount for f in quote_fills), ZERO)
     answered = answered_base(pair)
     answer_fills = sorted(f.received_at for o in answering_orders(pair) for f in o.fills if f.received_at is not None)
@@ -136,6 +136,21 @@ def _pair(pair: Opportunity) -> MakerPair:
         sum(1 for o in answers if o.purpose == "hedge"), sum(1 for o in answers if o.purpose == "flatten"),
         tuple(latency), unhedged_ms, filled - answered, pair.expected_profit, pair.realized_pnl, adverse,
         (pair.pnl_slippage or ZERO) - adverse)
+
+
+def answer_sent(order: Order) -> datetime:
+    """When a hedge or flatten went out: its ``sent_at``, or ``created_at`` for one never marked sent."""
+    return order.sent_at or order.created_at
+
+
+def answered_fill(quote_fills_seen: Iterable[datetime], order: Order) -> datetime | None:
+    """What triggered the hedge or flatten ``order``: the latest fill of its pair's quote that arb received
+    (``fills.received_at``) at or before the order went out (:func:`answer_sent`); None if none had been.
+
+    The one definition of the start of fill -> hedge (here) and of a hedge's or flatten's trigger -> sent in the
+    legs table (``arb.store.views.legs``; ``v_leg_latency`` in SQL, migration 0012)."""
+    sent = answer_sent(order)
+    return max((t for t in quote_fills_seen if t <= sent), default=None)
 
 
 def direction(side: str, maker_venue: str, taker_venue: str) -> tuple[str, str]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from arb.domain.outcomes import maker_outcome, pair_outcome
 from arb.positions import OpenLot
 from arb.store import maker_pairs
+from arb.store.maker_views import answered_fill
 from arb.store.models import Opportunity, Order
 from arb.store.settlement import trades_of
 
@@ -44,6 +45,8 @@ dependency order."""
 
 ZERO = Decimal(0)
 _MICROSECOND = timedelta(microseconds=1)
+ANSWERS = ("hedge", "flatten")
+"""Order purposes triggered by a quote's fill, not by a decision (:class:`LegRow`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +110,14 @@ PNL_TOTAL_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class LegRow:
-    """One order: fill ratio and latency, as ``v_leg_fill_ratio`` and ``v_leg_latency``."""
+    """One order: fill ratio and latency, as ``v_leg_fill_ratio`` and ``v_leg_latency``.
+
+    Its latencies start at ``triggered_at``, what made arb send it: for a hedge or a flatten, the fill of its
+    pair's quote it answered, as arb received it (:func:`arb.store.maker_views.answered_fill`, the start of
+    fill -> hedge); for any other order, its opportunity's decision (``detected_at``: a taker pair's
+    detection, a maker quote's placement). A hedge timed from its pair's detection took the time the quote
+    rested for its own (seconds or minutes).
+    """
 
     order_id: int
     opportunity_id: int | None
@@ -119,7 +129,7 @@ class LegRow:
     amount: Decimal
     filled: Decimal  # sum of the fills
     order_filled: Decimal  # the order row's own counter
-    decided_at: datetime | None
+    triggered_at: datetime | None  # see the class docstring
     sent_at: datetime | None
     acked_at: datetime | None
     first_fill_at: datetime | None
@@ -130,8 +140,8 @@ class LegRow:
         return self.filled / self.amount if self.amount else None
 
     @property
-    def decision_to_sent_ms(self) -> Decimal | None:
-        return elapsed_ms(self.decided_at, self.sent_at)
+    def trigger_to_sent_ms(self) -> Decimal | None:
+        return elapsed_ms(self.triggered_at, self.sent_at)
 
     @property
     def sent_to_ack_ms(self) -> Decimal | None:
@@ -146,16 +156,16 @@ class LegRow:
         return elapsed_ms(self.first_fill_at, self.last_fill_at)
 
     @property
-    def decision_to_filled_ms(self) -> Decimal | None:
-        return elapsed_ms(self.decided_at, self.last_fill_at)
+    def trigger_to_filled_ms(self) -> Decimal | None:
+        return elapsed_ms(self.triggered_at, self.last_fill_at)
 
 
 LATENCY_COLUMNS = (
-    "decision_to_sent_ms",
+    "trigger_to_sent_ms",
     "sent_to_ack_ms",
     "ack_to_first_fill_ms",
     "first_to_last_fill_ms",
-    "decision_to_filled_ms",
+    "trigger_to_filled_ms",
 )
 
 
@@ -316,11 +326,22 @@ def legs(session: Session, run_id: int) -> list[LegRow]:
         .order_by(Order.id)
         .options(selectinload(Order.fills), selectinload(Order.opportunity))
     )
+    orders = session.scalars(stmt).all()
+    # What each maker pair's quote fills arb had seen, for the hedges and flattens answering them.
+    quote_seen: defaultdict[int, list[datetime]] = defaultdict(list)
+    for order in orders:
+        if order.purpose == "quote" and order.opportunity_id is not None:
+            quote_seen[order.opportunity_id] += [f.received_at for f in order.fills if f.received_at is not None]
     rows = []
-    for order in session.scalars(stmt):
+    for order in orders:
         # Our clock (when arb recorded each fill), like acked_at: the venue's own trade time is another
         # clock and would make ack -> fill negative.
         stamps = [f.received_at for f in order.fills if f.received_at is not None]
+        if order.purpose in ANSWERS:
+            triggered_at = (answered_fill(quote_seen[order.opportunity_id], order)
+                            if order.opportunity_id is not None else None)
+        else:
+            triggered_at = order.opportunity.detected_at if order.opportunity else None
         rows.append(
             LegRow(
                 order_id=order.id,
@@ -333,7 +354,7 @@ def legs(session: Session, run_id: int) -> list[LegRow]:
                 amount=order.amount,
                 filled=sum((f.amount for f in order.fills), ZERO),
                 order_filled=order.filled,
-                decided_at=order.opportunity.detected_at if order.opportunity else None,
+                triggered_at=triggered_at,
                 sent_at=order.sent_at,
                 acked_at=order.acked_at,
                 first_fill_at=min(stamps, default=None),

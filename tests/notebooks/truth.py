@@ -20,7 +20,7 @@ from arb.store.db import make_engine
 ATTRIBUTION = ("pnl_slippage", "pnl_fees", "pnl_unfilled", "pnl_imbalance")
 STAGE_SQL = {
     # Entry orders with both ends of each stage recorded.
-    "decision_to_sent_ms": "o.opportunity_id IS NOT NULL AND o.sent_at IS NOT NULL",
+    "trigger_to_sent_ms": "o.opportunity_id IS NOT NULL AND o.sent_at IS NOT NULL",
     "sent_to_ack_ms": "o.sent_at IS NOT NULL AND o.acked_at IS NOT NULL",
     "ack_to_first_fill_ms": "o.acked_at IS NOT NULL AND EXISTS (SELECT 1 FROM fills f WHERE f.order_id = o.id "
                             "AND f.received_at IS NOT NULL)",

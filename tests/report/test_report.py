@@ -46,7 +46,7 @@ def test_json_totals_are_exact(
     }  # fmt: skip
     assert (D(totals["pnl_unfilled"]), D(totals["pnl_imbalance"])) == (D("-0.07984"), D("-0.17986603"))
     legs = doc["legs"]["totals"]
-    assert (legs["orders"], D(legs["fill_ratio"]), D(legs["max decision->filled ms"])) == (
+    assert (legs["orders"], D(legs["fill_ratio"]), D(legs["max trigger->filled ms"])) == (
         5,
         D("0.9375"),
         500,

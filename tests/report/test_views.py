@@ -7,11 +7,13 @@ SQLite the views compute in floats (documented in the README) and must agree to 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arb.inventory import FillFlow, fill_deltas
 from arb.store import migrate, repo, views
 from arb.store.db import make_engine
-from arb.store.models import Fill, Order
+from arb.store.models import Fill, Opportunity, Order
 
 # Columns computed with a division: NUMERIC division rounds on PostgreSQL too.
 DIVIDED = {"fill_ratio"}
@@ -129,9 +131,9 @@ def test_legs_fill_ratio_and_latency(
     with session_factory() as s:
         legs = views.legs(s, runs[0])
     buy1, sell1, _buy2, sell2, unwind2 = legs
-    assert (buy1.decision_to_sent_ms, buy1.sent_to_ack_ms, buy1.ack_to_first_fill_ms) == (5, 20, 5)
-    assert (buy1.first_to_last_fill_ms, buy1.decision_to_filled_ms) == (15, 45)
-    assert (sell1.decision_to_filled_ms, sell2.fill_ratio, unwind2.sent_to_ack_ms) == (41, D("0.6"), None)
+    assert (buy1.trigger_to_sent_ms, buy1.sent_to_ack_ms, buy1.ack_to_first_fill_ms) == (5, 20, 5)
+    assert (buy1.first_to_last_fill_ms, buy1.trigger_to_filled_ms) == (15, 45)
+    assert (sell1.trigger_to_filled_ms, sell2.fill_ratio, unwind2.sent_to_ack_ms) == (41, D("0.6"), None)
     assert sell2.filled == sell2.order_filled == 3
 
     got = _view(engine, "v_leg_fill_ratio", runs[0], "order_id")
@@ -141,14 +143,80 @@ def test_legs_fill_ratio_and_latency(
         legs,
         ["order_id", "venue", "side", "purpose", "amount", "filled", "fill_ratio", "order_filled"],
     )
-    got = _view(engine, "v_leg_latency", runs[0], "order_id")
+    _latency_view_matches(engine, runs[0], legs)
+    with session_factory() as s:
+        detected = {o.id: o.detected_at for o in s.scalars(select(Opportunity).where(Opportunity.run_id == runs[0]))}
+    assert all(leg.triggered_at == detected[leg.opportunity_id] for leg in legs)  # a taker leg's trigger: its decision
+
+
+def _latency_view_matches(engine: Engine, run_id: int, legs: Sequence[views.LegRow]) -> None:
+    got = _view(engine, "v_leg_latency", run_id, "order_id")
+    assert [row["order_id"] for row in got] == [leg.order_id for leg in legs]
+    # julianday() on SQLite resolves ~0.05 ms at today's dates; PostgreSQL is exact.
+    tol = D("0.1") if engine.dialect.name == "sqlite" else D(0)
     for row, leg in zip(got, legs, strict=True):
         for col in views.LATENCY_COLUMNS:
             want = getattr(leg, col)
-            # julianday() on SQLite resolves ~0.05 ms at today's dates; PostgreSQL is exact.
-            tol = D("0.1") if engine.dialect.name == "sqlite" else D(0)
-            assert (row[col] is None) == (want is None), col
-            assert want is None or abs(D(str(row[col])) - want) <= tol, (col, row[col], want)
+            assert (row[col] is None) == (want is None), (leg.order_id, leg.purpose, col)
+            assert want is None or abs(D(str(row[col])) - want) <= tol, (leg.order_id, col, row[col], want)
+
+
+def test_a_hedge_is_timed_from_the_quote_fill_it_answers(db_url: str, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A maker run (tests/report/test_surfaces_agree.py's, replayed by ``arb run`` into each database): a hedge's
+    or flatten's trigger -> sent starts at the latest fill of its pair's quote arb received before sending it,
+    not at the pair's opening (the quote's placement, which took the seconds the quote rested); every other
+    order at its opportunity's decision. One figure on every surface: ``arb.store.views.legs``,
+    ``v_leg_latency``, the maker's fill -> hedge (summary, report, dashboard, metrics) and the report's legs."""
+    from statistics import median
+
+    from arb.cli import main
+    from arb.store.maker_views import maker_routes
+    from arb.store.models import Run
+    from tests.engine.maker_capture import binance_maker_capture, maker_config
+
+    assert main(["run", "--config", str(maker_config(tmp_path, binance_maker_capture(tmp_path))), "--db", db_url]) == 0
+    engine = make_engine(db_url)
+    try:
+        with sessionmaker(bind=engine)() as s:
+            run_id = s.scalars(select(Run.id)).one()
+            legs = views.legs(s, run_id)
+            fill_to_hedge = sorted(ms for route in maker_routes(s, run_id) for ms in route.fill_to_hedge_ms)
+            detected = {o.id: o.detected_at for o in s.scalars(select(Opportunity).where(Opportunity.run_id == run_id))}
+            seen: defaultdict[int | None, set[datetime]] = defaultdict(set)
+            for order, received in s.execute(select(Order.opportunity_id, Fill.received_at).join(Fill)
+                                             .where(Order.run_id == run_id, Order.purpose == "quote")):
+                seen[order].add(received)
+        _latency_view_matches(engine, run_id, legs)
+    finally:
+        engine.dispose()
+
+    answers = [leg for leg in legs if leg.purpose in ("hedge", "flatten")]
+    trigger_to_sent: list[D] = []
+    from_opening: list[D] = []  # what the legs table showed before (#48): from the pair's opening
+    for leg in answers:
+        assert leg.opportunity_id is not None and leg.sent_at is not None and leg.triggered_at is not None
+        assert leg.triggered_at in seen[leg.opportunity_id] and leg.triggered_at <= leg.sent_at
+        trigger_to_sent.append(views.elapsed_ms(leg.triggered_at, leg.sent_at) or D(0))
+        from_opening.append(views.elapsed_ms(detected[leg.opportunity_id], leg.sent_at) or D(0))
+    for leg in legs:
+        if leg.purpose not in ("hedge", "flatten"):
+            assert leg.triggered_at == detected.get(leg.opportunity_id or 0), leg
+    assert answers and [leg.trigger_to_sent_ms for leg in answers] == trigger_to_sent
+    assert sorted(trigger_to_sent) == fill_to_hedge
+    # Milliseconds: the fill's and the hedge's trips through the configured latencies (a hedge retried after
+    # one that filled nothing: some 200 ms). From the pair's opening the same hedges took up to seconds.
+    assert max(trigger_to_sent) < 1000 < max(from_opening)
+
+    capsys.readouterr()
+    assert main(["report", "--db", db_url, "--run", str(run_id), "--format", "json"]) == 0
+    section = json.loads(capsys.readouterr().out)["legs"]
+    hedged = {(r["venue"], r["side"]): r for r in section["rows"] if r["purpose"] == "hedge"}
+    assert hedged
+    for (venue, side), row in hedged.items():
+        own = [ms for leg, ms in zip(answers, trigger_to_sent, strict=True)
+               if (leg.venue, leg.side, leg.purpose) == (venue, side, "hedge")]
+        assert D(row["median trigger->sent ms"]) == median(own)
 
 
 @dataclass(frozen=True, slots=True)
