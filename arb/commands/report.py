@@ -120,7 +120,7 @@ def _holdings(run: Run, precision: Precision) -> list[Section]:
         closed = figure(None if value is None else Decimal(value), precision.pnl())
         body.append(["", "", f"realized (closed) {currency}", None, None, None, closed, closed])
     equity = [(q, h["equity_at_mark"][q], h["equity_at_unwind"][q]) for q in h["equity_at_mark"]]
-    totals: list[Cell] = ["EQUITY CHANGE", ", ".join(q for q, _, _ in equity), "", None, None, None,
+    totals: list[Cell] | None = ["EQUITY CHANGE", ", ".join(q for q, _, _ in equity), "", None, None, None,
                           *[figure(None if v is None else Decimal(v), precision.pnl())
                             for v in (equity[0][1], equity[0][2])]] if equity else None
     title = ("Holdings at the run's end (it traded a perpetual): each venue's change, at the mid and closed into "

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -27,6 +28,9 @@ from arb.store import maker_pairs
 from arb.store.maker_views import answered_fill
 from arb.store.models import Opportunity, Order
 from arb.store.settlement import trades_of
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 VIEW_NAMES = (
     "v_fills_flows",
@@ -364,9 +368,9 @@ def legs(session: Session, run_id: int) -> list[LegRow]:
     return rows
 
 
-def as_dict(row: object) -> dict[str, object]:
+def as_dict(row: DataclassInstance) -> dict[str, object]:
     """A row dataclass as a dict, including the computed properties of :class:`LegRow`."""
-    out = {f.name: getattr(row, f.name) for f in fields(row)}  # type: ignore[arg-type]
+    out = {f.name: getattr(row, f.name) for f in fields(row)}
     if isinstance(row, LegRow):
         out["fill_ratio"] = row.fill_ratio
         out.update({name: getattr(row, name) for name in LATENCY_COLUMNS})
