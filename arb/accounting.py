@@ -62,6 +62,7 @@ import decimal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 
 MONEY_EXP = Decimal("1e-12")
 ZERO = Decimal(0)
@@ -182,12 +183,17 @@ def _settle(plan: Plan, trades: list[Trade]) -> Settlement:
     residual = base_flow - base_fees
     filled, of = _filled(plan, bq, sq)
     buy_fee_in_base = any(t.side == "buy" and t.fee_currency == plan.base for t in trades if t.purpose == "entry")
-    planned = filled * (plan.buy_amount - plan.sell_amount
-                        - (plan.buy_amount * plan.buy_fee_rate if buy_fee_in_base else ZERO)) / of
+    kept = plan.buy_amount - plan.sell_amount - (plan.buy_amount * plan.buy_fee_rate if buy_fee_in_base else ZERO)
+    planned = filled * kept / of
     # To 1e-12 base, as money is to 1e-12 quote: ``f`` may be a repeating fraction (1/3 of the plan filled).
     open_base = (residual - planned).quantize(MONEY_EXP, rounding=ROUND_HALF_EVEN) or ZERO
-    open_price = _average(trades, "buy" if open_base > 0 else "sell") if open_base else None
-    realized = money(quote_flow - quote_fees + planned * m + open_base * (open_price or ZERO))
+    open_side = "buy" if open_base > 0 else "sell"
+    open_price = _average(trades, open_side) if open_base else None
+    # Summed as exact rationals: the planned share and the average price repeat (1/3 of a plan filled), and a
+    # sum of their 60-digit roundings can land beside a half-unit tie the exact figure sits on.
+    open_value = Fraction(open_base) * _cost_per_unit(trades, open_side) if open_base else Fraction(0)
+    planned_value = Fraction(filled) * Fraction(kept) * Fraction(m) / Fraction(of)
+    realized = _money_of(Fraction(quote_flow - quote_fees) + planned_value + open_value)
     slippage = money((bq * plan.buy_price - buy_cost) + (sell_proceeds - sq * plan.sell_price))
     fees = money(expected_entry_fees - paid_entry_fees)
     unfilled = money(-(of - filled) * plan.expected_profit / of)
@@ -219,41 +225,19 @@ def _filled(plan: Plan, bq: Decimal, sq: Decimal) -> tuple[Decimal, Decimal]:
     return sq, plan.sell_amount
 
 
+def _cost_per_unit(trades: list[Trade], side: str) -> Fraction:
+    """``_average`` as an exact rational (the side has fills)."""
+    amount = sum((t.amount for t in trades if t.side == side), ZERO)
+    return Fraction(sum((t.price * t.amount for t in trades if t.side == side), ZERO)) / Fraction(amount)
+
+
+def _money_of(value: Fraction) -> Decimal:
+    """An exact rational as stored money: half-even to 1e-12 quote, as :func:`money` rounds a Decimal."""
+    rounded = Decimal(round(value * 10**12)).scaleb(-12)
+    return rounded if rounded else ZERO
+
+
 def _average(trades: list[Trade], side: str) -> Decimal | None:
     """The average price of ``side``'s fills (None: it has none, and the open base came from fees alone)."""
     amount = sum((t.amount for t in trades if t.side == side), ZERO)
     return sum((t.price * t.amount for t in trades if t.side == side), ZERO) / amount if amount else None
-
-
-def imbalance_by_formula(plan: Plan, trades: Iterable[Trade]) -> Decimal:
-    """``imbalance`` from its definition (entry excess at expected prices and fees + corrective orders),
-    without detection's rounding of ``expected``: for tests and for readers checking the remainder."""
-    trades = list(trades)
-    with decimal.localcontext() as ctx:
-        ctx.prec = _PRECISION
-        m = plan.mark_price
-        entry = [t for t in trades if t.purpose == "entry"]
-        bq = sum((t.amount for t in entry if t.side == "buy"), ZERO)
-        sq = sum((t.amount for t in entry if t.side == "sell"), ZERO)
-        both = min(bq / plan.buy_amount if plan.buy_amount else ZERO,
-                   sq / plan.sell_amount if plan.sell_amount else ZERO)
-        buy_fee_in_base = any(t.side == "buy" and t.fee_currency == plan.base for t in entry)
-        value_buy = m - plan.buy_price - (plan.buy_fee_rate * m if buy_fee_in_base
-                                          else plan.buy_price * plan.buy_fee_rate)
-        value_sell = plan.sell_price * (1 - plan.sell_fee_rate) - m
-        excess = (bq - both * plan.buy_amount) * value_buy + (sq - both * plan.sell_amount) * value_sell
-        corrective = ZERO
-        for t in trades:
-            if t.purpose == "entry":
-                continue
-            notional = t.price * t.amount
-            corrective += (-notional + t.amount * m) if t.side == "buy" else (notional - t.amount * m)
-            if t.fee_currency == plan.quote:
-                corrective -= t.fee
-            elif t.fee_currency == plan.base:
-                corrective -= t.fee * m
-            elif t.fee_price is not None:
-                corrective -= t.fee * t.fee_price
-        s = _settle(plan, trades)
-        at_cost = s.open_base * ((s.open_price or ZERO) - m)  # the open position is realized at cost, not mark
-        return excess + corrective + at_cost

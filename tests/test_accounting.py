@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import decimal
+from collections.abc import Iterable
 from decimal import Decimal
 from decimal import Decimal as D
 from fractions import Fraction as F
@@ -18,13 +20,48 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
-from arb.accounting import Plan, Trade, imbalance_by_formula, mark_price, money, settle
+from arb.accounting import _PRECISION as PRECISION
+from arb.accounting import ZERO, Plan, Trade, mark_price, money, settle
 from arb.detection import DetectionParams, FeeMode, Opportunity, detect
 from tests.detection.detection_books import book, rules
 
 LINK_PLAN = Plan(base="LINK", quote="USDT", buy_amount=D("20.00"), sell_amount=D("19.99"), buy_price=D("27.4"),
                  sell_price=D("27.422"), buy_fee_rate=D("0.00032"), sell_fee_rate=D("0.000175"),
                  expected_profit=D("0.168459063815"), mark_price=D("27.391132032"))
+
+
+def imbalance_by_formula(plan: Plan, trades: Iterable[Trade]) -> Decimal:
+    """``imbalance`` from its definition (entry excess at expected prices and fees + corrective orders),
+    without detection's rounding of ``expected``: the reference ``settle``'s remainder is checked against."""
+    trades = list(trades)
+    with decimal.localcontext() as ctx:
+        ctx.prec = PRECISION
+        m = plan.mark_price
+        entry = [t for t in trades if t.purpose == "entry"]
+        bq = sum((t.amount for t in entry if t.side == "buy"), ZERO)
+        sq = sum((t.amount for t in entry if t.side == "sell"), ZERO)
+        both = min(bq / plan.buy_amount if plan.buy_amount else ZERO,
+                   sq / plan.sell_amount if plan.sell_amount else ZERO)
+        buy_fee_in_base = any(t.side == "buy" and t.fee_currency == plan.base for t in entry)
+        value_buy = m - plan.buy_price - (plan.buy_fee_rate * m if buy_fee_in_base
+                                          else plan.buy_price * plan.buy_fee_rate)
+        value_sell = plan.sell_price * (1 - plan.sell_fee_rate) - m
+        excess = (bq - both * plan.buy_amount) * value_buy + (sq - both * plan.sell_amount) * value_sell
+        corrective = ZERO
+        for t in trades:
+            if t.purpose == "entry":
+                continue
+            notional = t.price * t.amount
+            corrective += (-notional + t.amount * m) if t.side == "buy" else (notional - t.amount * m)
+            if t.fee_currency == plan.quote:
+                corrective -= t.fee
+            elif t.fee_currency == plan.base:
+                corrective -= t.fee * m
+            elif t.fee_price is not None:
+                corrective -= t.fee * t.fee_price
+        s = settle(plan, trades)
+        at_cost = s.open_base * ((s.open_price or ZERO) - m)  # the open position is realized at cost, not mark
+        return excess + corrective + at_cost
 
 
 def test_the_replayed_pair_of_2021_08_20_00_42_40() -> None:
