@@ -63,7 +63,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "optimize": ("arb.commands.optimize", "search parameter ranges with Optuna, fitted on one capture file and scored on the next"),
     "dashboard": ("arb.commands.dashboard", "serve the web dashboard of a stored run on loopback"),
 }
-COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
 class Parser(argparse.ArgumentParser):

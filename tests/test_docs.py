@@ -314,7 +314,7 @@ def test_every_name_the_docs_give_exists(doc: Path, index: Index) -> None:
 def test_the_checker_catches_a_renamed_path_module_class_and_function(index: Index) -> None:
     """The same names as the docs give, and each renamed: every rename is caught, nothing else is."""
     good = ("`arb/store/lease.py`, `store/lease.py`, `lease.py`, `arb/venues/sim/`, `arb.sweep.grid`, "
-            "`detection/select.py`, `Engine._take_closing_books`, `repo.implied_positions`, `RunView.snapshot()`, "
+            "`detection/record.py`, `Engine._take_closing_books`, `repo.implied_positions`, `RunView.snapshot()`, "
             "`runtime/feeds.market_source`, `fills.ts`, `asyncio.sleep`, `BookStore`, `snapshot()`, "
             "`tests/venues/<name>/`, `notebooks/replay_study.ipynb`, `config.toml`")
     assert check(good, index) == []

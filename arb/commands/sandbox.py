@@ -62,12 +62,7 @@ def from_arb_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
     return command.from_config(config, names, args), names
 
 
-def build_config(args: argparse.Namespace) -> Any:
-    """The sandbox's own configuration, from ``--config`` or from the command line."""
-    return _built(args)[0]
-
-
-def _built(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
+def sandbox_config(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
     """The sandbox's configuration and the config's venues it serves (None from the command line: the
     adapter's own venue)."""
     if args.config is not None:
@@ -76,5 +71,5 @@ def _built(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    config, venues = _built(args)
+    config, venues = sandbox_config(args)
     return _command().serve(config, venues)

@@ -101,7 +101,6 @@ def _step(value: Decimal) -> Decimal:
 
 # Amounts, prices, balances and money limits: finite, and at most MAX_QUANTITY (the range arb's exact
 # arithmetic is sized for). Basis points below 10,000: a 100% allowance would price a sell leg at zero.
-Dec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(allow_inf_nan=False)]
 PositiveDec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 NonNegDec = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 FeeRate = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=Decimal("0.05"), allow_inf_nan=False)]

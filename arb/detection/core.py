@@ -56,24 +56,6 @@ def detect_many(items: Sequence[tuple[str, Sequence[VenueBook]]], params: Params
     return results
 
 
-def crossed_candidates(
-    items: Sequence[tuple[str, Sequence[VenueBook]]], params: Params
-) -> list[list[Candidate]]:
-    """Per symbol, the float sizing of every ordered pair that crosses at the top, in ``(buy, sell)`` order.
-
-    The stage before screening and rounding, with the audit numbers: what the property tests compare
-    against the reference.
-    """
-    per_symbol: list[list[Candidate]] = [[] for _ in items]
-    each = per_item(params, len(items))
-    plans = [p for p in (_Plan(k, venues, each[k], True) for k, (_, venues) in enumerate(items)) if p.pairs]
-    if plans:
-        sized = _Rows(plans, each, audit=True)
-        for plan in plans:
-            per_symbol[plan.item] = [sized.candidate(plan, i) for i in range(len(plan.pairs))]
-    return per_symbol
-
-
 class _Plan:
     """One symbol's crossed pairs, the reason each fails before sizing (``None``: it must be sized), the
     pair a rejection would report (largest gross edge, first in pair order on ties) and, once ``_Rows``

@@ -32,8 +32,6 @@ NOTHING_FILLED = "nothing filled"
 RECONCILED = "reconciled"
 UNSETTLED = "unsettled"
 
-WORDS = (FILLED, PARTIAL, UNWOUND, COMPLETED, IMBALANCED, HALTED, NOTHING_FILLED, RECONCILED, UNSETTLED)
-"""Every word :func:`pair_outcome` returns."""
 
 _SETTLED = {"halted": HALTED, "nothing_filled": NOTHING_FILLED, "imbalanced": IMBALANCED}
 _CORRECTED = {"unwind": UNWOUND, "complete": COMPLETED}

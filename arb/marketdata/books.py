@@ -28,7 +28,6 @@ from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.book_side import LevelIn
 from arb.marketdata.capture import CaptureEvent, EventType
 
-BookEvent = CaptureEvent
 """The normalized book event is the capture line: recording is writing what the store was fed."""
 
 Listener = Callable[[CaptureEvent, OrderBook], None]

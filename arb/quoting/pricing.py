@@ -91,10 +91,6 @@ class Quote:
     # pulls moved ``price`` away from the market: what a resting quote is checked against (``refresh.py``).
     limit: Decimal
 
-    @property
-    def hedge_limit_before_buffer(self) -> Decimal:
-        return self.hedge.worst
-
 
 @dataclass(frozen=True, slots=True)
 class NoQuote:

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 
-from arb.config import Config, load_config
+from arb.config import Config
 from arb.config.files import BUNDLED_PREFIX, bundled_captures
 from arb.config.overrides import Override, blame
 from arb.domain.market import Symbol, on_step
@@ -63,13 +63,6 @@ def preflight(config: Config, *, ports: bool = True, environ: Mapping[str, str] 
             _check_ports(config, shown)
     except ConfigError as exc:
         raise blame(exc, shown, overrides) from None
-
-
-def checked_config(path: str | Path, environ: Mapping[str, str] | None = None, *, ports: bool = True) -> Config:
-    """:func:`~arb.config.load_config` then :func:`preflight`: the config as ``arb config check`` accepts it."""
-    config = load_config(path, environ)
-    preflight(config, ports=ports, environ=environ)
-    return config
 
 
 def _check_ports(config: Config, shown: str) -> None:

@@ -144,10 +144,6 @@ def _text(value: object) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
-def fills_of(session: Session, order_id: int) -> list[Fill]:
-    return list(session.execute(select(Fill).where(Fill.order_id == order_id).order_by(Fill.id)).scalars())
-
-
 def filled_by_fills(session: Session, order_id: int) -> Decimal:
     """The sum of the order's stored fills, from their amounts alone (no row objects: a maker quote takes a
     fill per print, up to its amount in amount steps, and this is read at each)."""

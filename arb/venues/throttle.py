@@ -51,7 +51,6 @@ FETCH_ORDER = "fetch_order"
 FETCH_OPEN = "fetch_open_orders"
 FETCH_FILLS = "fetch_fills"
 BALANCES = "balances"
-ENDPOINTS = (PLACE, CANCEL, FETCH_ORDER, FETCH_OPEN, FETCH_FILLS, BALANCES)
 
 
 @dataclass(frozen=True, slots=True)

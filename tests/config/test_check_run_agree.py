@@ -30,7 +30,8 @@ from sqlalchemy import create_engine, text
 from arb.config import ReplaySection, load_config
 from arb.engine import Engine
 from arb.errors import ConfigError
-from arb.runtime.preflight import checked_config, preflight
+from arb.runtime.preflight import preflight
+from tests.config.checked import checked_config
 
 from .tomlgen import NUMERIC, Raw, shipped, to_toml
 
@@ -339,7 +340,7 @@ def test_every_config_check_accepts_starts_its_sandbox(
     """`arb sandbox --config` builds the sandbox a config's sandbox venues describe, after the same preflight
     (its port is --port's): every config check accepts builds one, its markets, balances and feed."""
     from arb.cli import build_parser
-    from arb.commands.sandbox import build_config
+    from arb.commands.sandbox import sandbox_config
     from arb.venues.gate.sandbox.server import Sandbox
 
     tmp = tmp_path_factory.mktemp("sandbox-agree")
@@ -355,4 +356,4 @@ def test_every_config_check_accepts_starts_its_sandbox(
         event("accepted by check: no sandbox venue")
         return
     event("accepted by check: sandbox built")
-    Sandbox(build_config(build_parser().parse_args(["sandbox", "--config", str(path), "--port", "0"])))
+    Sandbox(sandbox_config(build_parser().parse_args(["sandbox", "--config", str(path), "--port", "0"]))[0])

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from arb.cli import main
 from arb.errors import ConfigError
-from arb.runtime.preflight import checked_config
+from tests.config.checked import checked_config
 
 from .tomlgen import mutated, revalued, to_toml
 

@@ -15,7 +15,7 @@ from engine.maker_capture import maker_config  # tests/engine/maker_capture.py
 from arb.config import load_config
 from arb.domain.market import on_step
 from arb.errors import ConfigError
-from arb.runtime.preflight import checked_config
+from arb.runtime.preflight import preflight
 
 SNAPSHOT = '{"ts":1,"venue":"binance","symbol":"BTC/USDT","type":"snapshot","bids":[],"asks":[]}\n'
 
@@ -42,10 +42,10 @@ def test_a_quote_size_on_a_very_fine_step_is_checked_exactly(tmp_path: Path, siz
     path.write_text(path.read_text().replace('quote_size = "0.002"', f'quote_size = "{size}"')
                     .replace('amount_step = "0.001"', FINE_STEP))
     if accepted:
-        checked_config(path, environ={}, ports=False)
+        preflight(load_config(path, {}), ports=False, environ={})
         return
     with pytest.raises(ConfigError) as caught:
-        checked_config(path, environ={}, ports=False)
+        preflight(load_config(path, {}), ports=False, environ={})
     assert caught.value.key == "symbols.BTC/USDT.maker.quote_size"
     assert "not a multiple of spot's amount step" in str(caught.value)
 

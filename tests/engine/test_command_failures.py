@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from arb.cli import build_parser
-from arb.commands.sandbox import build_config
+from arb.commands.sandbox import sandbox_config
 from arb.config.files import BUNDLED_DIR
 from arb.venues.gate.sandbox.config import CaptureFeed
 
@@ -86,8 +86,8 @@ def test_bundled_names_work_on_the_command_line() -> None:
     capture = BUNDLED_DIR / f"{BUNDLED_NAME}.jsonl.gz"
     args = build_parser().parse_args(["replay", f"bundled:{BUNDLED_NAME}"])
     assert args.capture == capture
-    sandbox = build_config(build_parser().parse_args(["sandbox", "--capture", f"bundled:{BUNDLED_NAME}",
-                                                      "--port", "0"]))
+    sandbox, _ = sandbox_config(build_parser().parse_args(["sandbox", "--capture", f"bundled:{BUNDLED_NAME}",
+                                                         "--port", "0"]))
     feed = sandbox.feeds[0]
     assert isinstance(feed, CaptureFeed) and Path(feed.path) == capture
 

@@ -22,7 +22,7 @@ from arb.execution.order_runner import OrderRunner, StoreRecord
 from arb.execution.reconciliation import reconcile
 from arb.execution.risk import RiskGate, RiskLimits
 from arb.store import orders as repo
-from arb.store.fills import FillsAdded, add_fills, filled_by_fills, fills_of
+from arb.store.fills import FillsAdded, add_fills, filled_by_fills
 from arb.store.models import Fill, FillConflict, Order
 from arb.venues.gate.sandbox import Sandbox
 from arb.venues.live import LiveVenue
@@ -36,6 +36,10 @@ from .sandbox_rig import live_gate, sandbox_config
 D = Decimal
 NOW = datetime(2024, 8, 8, 23, 55, tzinfo=UTC)
 LATER = NOW + timedelta(seconds=3)
+
+
+def fills_of(session: Session, order_id: int) -> list[Fill]:
+    return list(session.execute(select(Fill).where(Fill.order_id == order_id).order_by(Fill.id)).scalars())
 
 
 def _order(factory: sessionmaker[Session], cid: str = "t-fill1", amount: str = "2") -> int:

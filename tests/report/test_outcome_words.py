@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 
 from arb.cli import main
-from arb.domain.outcomes import WORDS
+from arb.domain import outcomes
 from tests.engine.helpers import halted_config
+
+# Every word pair_outcome returns.
+WORDS = (outcomes.FILLED, outcomes.PARTIAL, outcomes.UNWOUND, outcomes.COMPLETED, outcomes.IMBALANCED,
+         outcomes.HALTED, outcomes.NOTHING_FILLED, outcomes.RECONCILED, outcomes.UNSETTLED)
 
 
 def test_summary_counts_and_arb_trades_say_the_same_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

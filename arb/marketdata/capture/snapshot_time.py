@@ -26,7 +26,6 @@ the order they came, so the file stays in ``ts`` order.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
 
 from arb.marketdata.capture.events import CaptureEvent, CaptureLine
 
@@ -74,10 +73,6 @@ class SnapshotTimes:
             return [line]
         self._held.append(line)
         return self._release()
-
-    def push_all(self, lines: Iterable[CaptureLine]) -> Iterator[CaptureLine]:
-        for line in lines:
-            yield from self.push(line)
 
     def flush(self) -> list[CaptureLine]:
         """Every line still held, in order (a snapshot still waiting keeps no exchange time)."""

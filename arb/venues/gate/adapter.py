@@ -60,7 +60,6 @@ QUIRKS = LiveQuirks(
     amends_in_place=True,  # PATCH /spot/orders/{text}: an amount alone keeps the order's priority
     resync_clock_on=frozenset({"REQUEST_EXPIRED"}),
 )
-RESET_HEADERS = ("X-Gate-RateLimit-Reset-Timestamp",)
 
 SANDBOX_MAX_DECIMALS = 12
 """The sandbox states average fill prices to ``precision + 8`` decimals within 28 significant digits, so

@@ -40,10 +40,6 @@ class ServerClock:
             return True
         return self._now_ms() - self._synced_at_ms >= self.resync_interval_ms
 
-    def invalidate(self) -> None:
-        """Force a re-measure before the next private request (e.g. after ``REQUEST_EXPIRED``)."""
-        self._synced_at_ms = None
-
     def record(self, sent_ms: int, server_ms: int, received_ms: int) -> int:
         """Store one measurement; returns the new offset."""
         if received_ms < sent_ms:
@@ -68,7 +64,3 @@ class ServerClock:
     def server_now_ms(self) -> int:
         """Our best estimate of Gate's clock now; the raw local clock until the first measurement."""
         return self._now_ms() - (self.offset_ms or 0)
-
-    def timestamp_s(self) -> str:
-        """The ``Timestamp`` header value: integer seconds, as ccxt sends it."""
-        return str(self.server_now_ms() // 1000)

@@ -11,8 +11,6 @@ from typing import Any
 
 from arb.venues.gate.signing import sign_ws_channel
 
-PRIVATE_SPOT_CHANNELS = frozenset({"spot.orders", "spot.usertrades", "spot.balances"})
-
 
 def channel_auth(channel: str, event: str, time_s: int, key: str, secret: str) -> dict[str, str]:
     """The ``auth`` object of a private subscribe/unsubscribe frame."""

@@ -1,6 +1,6 @@
-"""Choose one decision per symbol from the float-sized candidates of all its ordered venue pairs.
-
-Shared by the numpy core and the reference, so the two differ only in how candidates are sized.
+"""The reference's choice of one decision per symbol from the float-sized candidates of all its ordered venue
+pairs: the rule the numpy core applies in its own vectorized form (``arb.detection.core._decide``), which the
+property tests hold it to.
 
 * No pair crossed at the top of the book: ``None`` (nothing happened worth a row).
 * Crossed pairs are screened in ``Reason`` order (book health, book age, abnormal edge, profit after fees,
