@@ -146,7 +146,7 @@ class BookStore:
             bids, asks = _levels(bids), _levels(asks)
         book = self._snapshot(venue, symbol, bids, asks, ts, seq, exchange_ts)
         if self._listeners:
-            self._notify(CaptureEvent(ts, venue, symbol, "snapshot", bids, asks,  # type: ignore[arg-type]
+            self._notify(CaptureEvent(ts, venue, symbol, "snapshot", bids, asks,  # type: ignore[arg-type]  # with listeners, _levels made them tuples above
                                       exchange_ts, seq, None), book)
         else:
             self._notify_watchers(book)
