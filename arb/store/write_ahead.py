@@ -37,6 +37,8 @@ record"). On PostgreSQL it is durable once the commit returns, with the server's
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -92,29 +94,10 @@ class WriteAheadRecord:
     def order(self, new: NewOrder, now: datetime) -> int:
         """Commit one order in ``created`` (a maker route's quote, hedge or flatten, before it is sent; its
         pair is linked after); returns its id."""
-        row = {
-            "run_id": new.run_id, "opportunity_id": new.opportunity_id, "venue": new.venue, "symbol": new.symbol,
-            "side": new.side, "type": new.type, "time_in_force": new.time_in_force, "purpose": new.purpose,
-            "client_order_id": new.client_order_id, "price": new.price, "amount": new.amount, "filled": 0,
-            "status": _CREATED, "created_at": now, "updated_at": now, "reference_price": new.reference_price,
-        }
-        conn = self.kept.connection()
-        if conn.in_transaction():
-            raise RuntimeError("the write-ahead record needs its connection outside any transaction")
-        cursor = conn.connection.cursor()
-        run = conn._cursor_execute
-        try:
-            if self._begin is not None:
-                run(cursor, self._begin, ())
+        row = _order_row(new, now) | {"reference_price": new.reference_price}
+        with self._transaction() as (cursor, run):
             run(cursor, self._order.sql, self._order.params((row,), {}))
             order_id = cursor.lastrowid if self._lastrowid else cursor.fetchall()[0][0]
-            run(cursor, "COMMIT", ())
-        except BaseException:
-            if not conn.invalidated and (dbapi := conn.connection.dbapi_connection) is not None:
-                dbapi.rollback()
-            raise
-        finally:
-            cursor.close()
         return int(order_id)
 
     def entry(self, run_id: int, opp: OpportunityLike, detected_at: datetime, orders: tuple[NewOrder, NewOrder],
@@ -124,21 +107,9 @@ class WriteAheadRecord:
             "run_id": run_id, "detected_at": detected_at, **sized_columns(opp), "buy_limit": buy_limit,
             "sell_limit": sell_limit, "decision": "executed", "reason": None, "detail": None,
         }
-        orders_rows = [{
-            "run_id": new.run_id, "opportunity_id": None, "venue": new.venue, "symbol": new.symbol, "side": new.side,
-            "type": new.type, "time_in_force": new.time_in_force, "purpose": new.purpose,
-            "client_order_id": new.client_order_id, "price": new.price, "amount": new.amount, "filled": 0,
-            "status": _CREATED, "created_at": now, "updated_at": now,
-        } for new in orders]
+        orders_rows = [_order_row(new, now) for new in orders]
         instants: dict[datetime, Any] = {}  # ``now`` fills four columns: converted once
-        conn = self.kept.connection()
-        if conn.in_transaction():  # on PostgreSQL the inserts would silently join it
-            raise RuntimeError("the write-ahead record needs its connection outside any transaction")
-        cursor = conn.connection.cursor()
-        run = conn._cursor_execute  # events and error wrapping, no per-statement result (module doc)
-        try:
-            if self._begin is not None:
-                run(cursor, self._begin, ())
+        with self._transaction() as (cursor, run):
             run(cursor, self._opportunity.sql, self._opportunity.params((opportunity,), instants))
             if self._lastrowid:
                 opp_id = cursor.lastrowid
@@ -155,6 +126,21 @@ class WriteAheadRecord:
                 run(cursor, self._orders.sql, self._orders.params(orders_rows, instants))
                 by_client_id = {client_id: order_id for order_id, client_id in cursor.fetchall()}
                 order_ids = [by_client_id[new.client_order_id] for new in orders]
+        return opp_id, order_ids
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[tuple[Any, Callable[..., Any]]]:
+        """The raw cursor and its statement runner inside the record's own transaction: begun, committed when
+        the block ends, rolled back when it raises."""
+        conn = self.kept.connection()
+        if conn.in_transaction():  # on PostgreSQL the inserts would silently join it
+            raise RuntimeError("the write-ahead record needs its connection outside any transaction")
+        cursor = conn.connection.cursor()
+        run = conn._cursor_execute  # events and error wrapping, no per-statement result (module doc)
+        try:
+            if self._begin is not None:
+                run(cursor, self._begin, ())
+            yield cursor, run
             run(cursor, "COMMIT", ())
         except BaseException:
             # a lost connection took its transaction with it
@@ -163,4 +149,13 @@ class WriteAheadRecord:
             raise
         finally:
             cursor.close()
-        return opp_id, order_ids
+
+
+def _order_row(new: NewOrder, now: datetime) -> dict[str, Any]:
+    """An order's row as sent: ``created``, nothing filled; a pair's orders are linked to it in the insert."""
+    return {
+        "run_id": new.run_id, "opportunity_id": new.opportunity_id, "venue": new.venue, "symbol": new.symbol,
+        "side": new.side, "type": new.type, "time_in_force": new.time_in_force, "purpose": new.purpose,
+        "client_order_id": new.client_order_id, "price": new.price, "amount": new.amount, "filled": 0,
+        "status": _CREATED, "created_at": now, "updated_at": now,
+    }
