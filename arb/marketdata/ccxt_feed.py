@@ -39,7 +39,6 @@ from typing import Any
 
 import ccxt
 
-from arb.backoff import full_jitter
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import checked_trade
 from arb.marketdata.drops import Dropped, Level, checked_levels, optional_int
@@ -111,16 +110,17 @@ class CcxtBookFeed:
         self.markets = {s: setup.market(s) for s in self.symbols}
         self.limit = limit
         self.poll_interval_s = poll_interval_s
+        self.setup = setup
         self.clock_ms = setup.clock_ms
-        self.rng = setup.rng
-        self.sleep = setup.sleep
-        self.backoff_base = setup.backoff_base
-        self.backoff_cap = setup.backoff_cap
         self.drops = setup.drops
-        self.errors = 0
-        self.trade_errors = 0  # failed trade watches (each backed off and retried)
-        self.resubscribes = 0
+        self.errors = 0  # failed book watches or polls (the book reset, backed off and retried)
         self.guard(exchange)
+
+    def counts(self) -> dict[str, Any]:
+        """The feed's health so far, as the metrics export it (``arb_feed_errors_total``). ccxt keeps the
+        connections; a frame it could not parse is in ``drops``, a resubscription of the watchdog's in
+        ``FeedSet.resubscribes``."""
+        return {"errors": self.errors}
 
     @property
     def streaming(self) -> bool:
@@ -165,7 +165,6 @@ class CcxtBookFeed:
         for client in list((getattr(self.exchange, "clients", None) or {}).values()):
             if client.error is None:
                 client.on_error(ccxt.NetworkError(f"{self.venue}: resubscribing (arb)"))
-        self.resubscribes += 1
 
     async def resubscribe(self) -> None:
         """The watchdog's remedy for a silent feed."""
@@ -195,14 +194,14 @@ class CcxtBookFeed:
                 if self.on_orderbook(symbol, orderbook):
                     attempt = 0
                     if not self.streaming:
-                        await self.sleep(self.poll_interval_s)
+                        await self.setup.sleep(self.poll_interval_s)
                     continue
                 # dropped (counted; ccxt resubscribes): back off, a venue may keep sending the same garbage
             except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
                 self.errors += 1
                 log.warning("%s %s book: %s: %s", self.venue, symbol, type(exc).__name__, exc)
                 self.store.reset(self.venue, symbol, ts=self.clock_ms())
-            await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
+            await self.setup.wait_to_retry(attempt)
             attempt += 1
 
     async def _run_trades(self, symbol: str, tape: TradeTape) -> None:
@@ -211,9 +210,8 @@ class CcxtBookFeed:
             try:
                 trades = await self.exchange.watch_trades(self.markets[symbol])
             except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
-                self.trade_errors += 1
                 log.warning("%s %s trades: %s: %s", self.venue, symbol, type(exc).__name__, exc)
-                await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
+                await self.setup.wait_to_retry(attempt)
                 attempt += 1
                 continue
             attempt = 0

@@ -92,18 +92,15 @@ class DiffStreamFeed(abc.ABC):
         self.tape = setup.trades  # where trades go; None: the feed subscribes to none
         self.venue = setup.venue
         self.syncs = dict(syncs)
-        self.clock_ms = setup.clock_ms
-        self.rng = setup.rng
-        self.sleep = setup.sleep
-        self.backoff_base = setup.backoff_base
-        self.backoff_cap = setup.backoff_cap
+        self.setup = setup
+        self.clock_ms = setup.clock_ms  # read at every frame
         self.drops = setup.drops
+        # What :meth:`counts` gives the metrics: connections made (1 + reconnects), snapshots fetched (a
+        # book's first sync and every resync), and every frame received, as exactly one of: applied (a book
+        # update of ours), a trade or a funding frame (its lines on the tape), ignored (another channel or
+        # event: acks, pongs; a funding frame that gives no line), dropped (counted in ``drops`` with its reason).
         self.connections = 0
         self.snapshots_fetched = 0
-        # Every frame received is exactly one of: applied (a book update of ours), a trade or a funding frame
-        # (its lines on the tape), ignored (another channel or event: acks, pongs; a funding frame that gives no
-        # line), dropped (counted in ``drops`` with its reason).
-        self.frames = 0
         self.applied = 0
         self.trades = 0
         self.funding = 0
@@ -116,6 +113,13 @@ class DiffStreamFeed(abc.ABC):
         self._fetching: dict[str, asyncio.Task[None]] = {}
         self._failure: BaseException | None = None  # a snapshot task's unexpected error: ends ``run``
         self._closing: asyncio.Task[None] | None = None
+
+    def counts(self) -> dict[str, Any]:
+        """The feed's health so far, as the metrics export it (``arb_feed_*``): connections, snapshots fetched,
+        frames by what became of them."""
+        return {"connections": self.connections, "snapshots": self.snapshots_fetched,
+                "frames": {"applied": self.applied, "trade": self.trades, "funding": self.funding,
+                           "ignored": self.ignored, "dropped": self.dropped}}
 
     # ------------------------------------------------------------------------- what a venue says
     @abc.abstractmethod
@@ -180,7 +184,7 @@ class DiffStreamFeed(abc.ABC):
                     if self._failure is not None:  # a snapshot task failed unexpectedly: not ours to hide
                         failure, self._failure = self._failure, None
                         raise failure
-                    await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
+                    await self.setup.wait_to_retry(attempt)
                     attempt += 1
             finally:
                 self._session = None
@@ -215,7 +219,6 @@ class DiffStreamFeed(abc.ABC):
         asked for (the feed cannot work as configured: the supervisor restarts it, and gives up if it keeps
         happening).
         """
-        self.frames += 1
         key: str | None = None  # known once the frame names a book of ours: the book to resync
         try:
             try:
@@ -304,7 +307,7 @@ class DiffStreamFeed(abc.ABC):
                 self.snapshots_fetched += 1
                 if not self.on_snapshot(key, data):
                     return
-            await self.sleep(full_jitter(attempt, 0.1, 2.0, self.rng.random))
+            await self.setup.sleep(full_jitter(attempt, 0.1, 2.0, self.setup.rng.random))
         log.error("%s snapshot %s: never lined up with the stream; reconnecting", self.venue, key)
         await self.disconnect()
 

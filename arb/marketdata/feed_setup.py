@@ -11,6 +11,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from arb.backoff import full_jitter
 from arb.eventloop.clock import wall_ms
 from arb.marketdata.drops import FrameDrops
 from arb.marketdata.trades import TradeTape
@@ -34,6 +35,10 @@ class FeedSetup:
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+
+    async def wait_to_retry(self, attempt: int) -> None:
+        """Sleep the capped, jittered backoff before reconnect ``attempt`` (0 first)."""
+        await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
 
     def market(self, symbol: str) -> str:
         """The venue's market for the engine's ``symbol``."""

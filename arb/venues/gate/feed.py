@@ -30,7 +30,6 @@ from typing import Any
 
 import orjson
 
-from arb.backoff import full_jitter
 from arb.errors import VenueError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureFunding, CaptureTrade
@@ -186,7 +185,7 @@ class GateFuturesBookFeed(GateBookFeed):
     Given a tape (``arb record``), the feed subscribes to ``futures.tickers`` too and puts each ticker on the
     tape as a funding line (``tickers.py``): the mark, index and funding rate, and as the funding time the
     contract's ``funding_next_apply``, which the ticker does not carry. It is read with the multiplier when the
-    feed starts, and read again (``schedule_reads`` counts it) once a ticker's own time reaches it: from then
+    feed starts, and read again once a ticker's own time reaches it: from then
     on the ticker's rate is the next period's, so until the contract states a later time the tickers give no
     line (they count as ignored frames) rather than one naming a funding time that has passed. A replay pays
     that funding time at the first line after it (``Matcher.on_funding``), the one after the read. The read
@@ -197,7 +196,6 @@ class GateFuturesBookFeed(GateBookFeed):
         super().__init__(store, symbols, setup, ws_url=ws_url, **kwargs)
         self.multipliers: dict[str, Decimal] = {}  # contract -> base per contract
         self.next_funding_ms: dict[str, int] = {}  # contract -> its next funding time as Gate stated it (0: none)
-        self.schedule_reads = 0
         self._stale: dict[str, int] = {}  # contract -> the latest ticker time that found its funding time passed
         self._schedule_wanted = asyncio.Event()
         self._snapshot_key = ""
@@ -242,7 +240,6 @@ class GateFuturesBookFeed(GateBookFeed):
                 except (*NETWORK_ERRORS, VenueError) as exc:
                     log.warning("%s: funding time of %s not read: %s", self.venue, contract, exc)
                     break
-                self.schedule_reads += 1
                 due = gate_tickers.next_apply_ms(body)
                 if due is not None and due > self._stale.get(contract, 0):
                     self.next_funding_ms[contract] = due
@@ -251,7 +248,7 @@ class GateFuturesBookFeed(GateBookFeed):
                 self._schedule_wanted.clear()
                 attempt = 0
                 continue
-            await self.sleep(full_jitter(attempt, self.backoff_base, self.backoff_cap, self.rng.random))
+            await self.setup.wait_to_retry(attempt)
             attempt += 1
 
     def _subscriptions(self) -> list[str]:
