@@ -448,7 +448,7 @@ class Engine:
     def _view(self, run_id: int, risk: RiskGate, host: str) -> RunView:
         """What the status view, the metrics and the alerts read of this run (``runtime/view.py``)."""
         state = self.state
-        return RunView(self.funnel, self.books, self.clock, self.incidents, run_id=run_id,
+        return RunView(self.funnel, self.books, self.clock, self.incidents, run_id=run_id, counters=self.counters,
                        balances=MappingProxyType(state.free),
                        stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
                        trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason,
@@ -525,6 +525,22 @@ class Engine:
             "order_budget": self.venues.order_budget() if self.venues is not None else {},
             "feed_latency_unread": list(self.feeds.unread_latency) if self.feeds is not None else [],
             "sim_books_crossed": self.venues.crossed_books() if self.venues is not None else {},
+        }
+
+    def counters(self) -> dict[str, Any]:
+        """How the run's plumbing is doing, for the metrics (``arb_feed_*``, ``arb_fill_stream_*``,
+        ``arb_requests_held_total``, ``arb_decisions_written_total``), each figure read from its one counter:
+        each live book feed's connections, snapshots and frames (venue -> ``counts()``; none in a
+        simulation), each maker venue's fill stream (venue -> ``counts()``), each throttled venue's requests
+        held back (venue -> ``VenueThrottle.held``), and the decisions the writer has stored."""
+        feeds = self.feeds
+        venues = self.venues
+        return {
+            "feeds": {name: feed.counts() for name, feed in sorted(feeds.feeds.items())} if feeds is not None else {},
+            "fill_streams": ({name: counts() for name, counts in sorted(venues.fill_stream_counts.items())}
+                             if venues is not None else {}),
+            "requests_held": venues.requests_held() if venues is not None else {},
+            "decisions_written": self.decisions.trading.writer.written if self.decisions is not None else 0,
         }
 
 

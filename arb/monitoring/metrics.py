@@ -44,6 +44,22 @@ asset}``                                          clock (market time in a simula
 outcome}``                                        then sent, ``refused`` before they left (arb/venues/throttle.py)
 ``order_budget_headroom{venue,         gauge      room left in each window now: its orders less those in it
 window}``                                         (``100/10s``; a ``per market`` window: on its fullest market)
+``requests_held_total{venue,by}``      counter    requests the throttle held back before they left: by a
+                                                  ``reset`` the venue announced (a 429), by our own ``budget``
+``feed_connections_total{venue}``      counter    a book feed's WebSocket connections (1 + reconnects)
+``feed_snapshots_total{venue}``        counter    book snapshots fetched: each book's first sync, every resync
+``feed_frames_total{venue,outcome}``   counter    a book feed's frames: ``applied``, ``ignored``, ``dropped``
+                                                  (malformed: its book resynced), ``trade``, ``funding``
+``feed_errors_total{venue}``           counter    a ccxt book feed's failed watches or polls (book reset)
+``fill_stream_connections_total{       counter    a maker venue's private fill stream: connections (1 +
+venue}``                                          reconnects)
+``fill_stream_trades_total{venue,      counter    the account's trades it heard: ``pushed``, ``recovered`` by
+outcome}``                                        REST after a reconnect, ``duplicate`` pushes left out
+``fill_stream_malformed_total{venue}`` counter    its frames or REST rows that could not be read (logged)
+``fill_stream_reconciliations_total{   counter    REST reconciliations after a (re)connection
+venue}``
+``decisions_written_total``            counter    decisions not traded the writer stored in the run's database
+                                                  (a traded pair's row is the executor's)
 =====================================  =========  =============================================================
 
 A maker route's families (labels ``symbol``, ``maker_venue``, ``taker_venue``) are the snapshot's ``maker``
@@ -193,6 +209,7 @@ class _Families(Collector):
         yield from _positions(snap)
         yield from _inventory(snap)
         yield from _order_budget(snap)
+        yield from _counters(snap.get("counters"))
         yield from _maker(snap.get("maker") or [])
         yield from _margin(snap.get("margin") or {})
         hist = HistogramMetricFamily("arb_hot_path_latency_seconds", "Book update to decision, per decision.")
@@ -278,6 +295,48 @@ def _order_budget(snap: dict[str, Any]) -> Iterator[Metric]:
             headroom.add_metric([venue, window], float(n))
     yield held
     yield headroom
+
+
+def _counters(counters: dict[str, Any] | None) -> Iterator[Metric]:
+    """The run's plumbing (``Engine.counters``): book feeds, fill streams, requests held, decisions written."""
+    if counters is None:
+        return
+    feeds, streams = counters["feeds"], counters["fill_streams"]
+    for name, doc, key in (
+            ("arb_feed_connections", "A book feed's WebSocket connections: 1 + reconnects.", "connections"),
+            ("arb_feed_snapshots", "Book snapshots a feed fetched: each book's first sync and every resync.",
+             "snapshots"),
+            ("arb_feed_errors", "A ccxt book feed's failed watches or polls (the book reset, retried).", "errors")):
+        yield _counts(name, doc, "venue", {venue: c[key] for venue, c in feeds.items() if key in c})
+    frames = CounterMetricFamily("arb_feed_frames", "A book feed's frames, by what became of each.",
+                                 labels=["venue", "outcome"])
+    for venue, c in feeds.items():
+        for outcome, n in (c.get("frames") or {}).items():
+            frames.add_metric([venue, outcome], n)
+    yield frames
+    for name, doc, key in (
+            ("arb_fill_stream_connections", "A private fill stream's connections: 1 + reconnects.", "connections"),
+            ("arb_fill_stream_malformed", "Private-stream frames or REST rows that could not be read.", "malformed"),
+            ("arb_fill_stream_reconciliations", "Reconciliations by REST after a (re)connection.", "reconciliations")):
+        yield _counts(name, doc, "venue", {venue: c[key] for venue, c in streams.items() if key in c})
+    fills = CounterMetricFamily("arb_fill_stream_trades", "Trades of the account the private stream heard: "
+                                "delivered by push, recovered by REST, or a push repeated (left out).",
+                                labels=["venue", "outcome"])
+    for venue, c in streams.items():
+        for outcome, key in (("pushed", "pushed"), ("recovered", "recovered"), ("duplicate", "duplicates")):
+            if key in c:
+                fills.add_metric([venue, outcome], c[key])
+    yield fills
+    held = CounterMetricFamily("arb_requests_held", "Requests the throttle held back before they left: by a "
+                               "window the venue announced (reset), by our own limits (budget).",
+                               labels=["venue", "by"])
+    for venue, by in counters["requests_held"].items():
+        for cause, n in by.items():
+            held.add_metric([venue, cause], n)
+    yield held
+    written = CounterMetricFamily("arb_decisions_written", "Decisions not traded the writer stored in the run's database.")
+    written.add_metric([], counters["decisions_written"])
+    yield written
 
 
 def _books(snap: dict[str, Any]) -> Iterator[Metric]:

@@ -52,7 +52,7 @@ from arb.venues.renamed import RenamedVenue
 from arb.venues.sim.book import CrossedBook
 from arb.venues.sim.orders import SimMarket
 from arb.venues.sim.queue import QueueModel
-from arb.venues.throttle import OrderBudget
+from arb.venues.throttle import OrderBudget, VenueThrottle
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,7 @@ class VenueSet:
     warmers: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     # Maker venues' fill streams (a live or sandbox venue's private stream), run by the engine's supervisor.
     fill_streams: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    fill_stream_counts: dict[str, Callable[[], dict[str, int]]] = field(default_factory=dict)  # for the metrics
     # A simulation: each simulated venue's market, fed by the market source, and the arrival rule they share.
     markets: dict[str, SimulatedMarket] = field(default_factory=dict)
     arrival: MarketArrival | None = None
@@ -169,6 +170,18 @@ class VenueSet:
         """Each budgeted venue's orders held back and headroom now (``OrderBudget.snapshot``): what the status
         view, the metrics and the run summary show."""
         return {name: budget.snapshot() for name, budget in sorted(self.budgets.items())}
+
+    def requests_held(self) -> dict[str, dict[str, int]]:
+        """Each throttled venue's requests held back so far, by what held them (``VenueThrottle.held``: an
+        announced window, our own buckets): what the metrics and the status view show."""
+        out = {}
+        for name, venue in sorted(self.venues.items()):
+            seen: object = venue
+            while seen is not None and not isinstance(getattr(seen, "throttle", None), VenueThrottle):
+                seen = getattr(seen, "inner", None)
+            if seen is not None:
+                out[name] = seen.throttle.held()  # type: ignore[attr-defined]  # found just above
+        return out
 
     def crossed_books(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Each simulated venue's books its matcher found crossed after a market event (venue -> engine symbol
@@ -264,6 +277,7 @@ async def open_venues(
                         names = config.venue_markets(name)
                         streaming = ref.adapter.fill_stream(venue, name, [names.market(s) for s in quoted])
                         venue, out.fill_streams[name] = streaming.venue, streaming.run
+                        out.fill_stream_counts[name] = streaming.counts
             out.venues[name] = _renamed(config, name, venue)
             names = config.venue_markets(name)
             if any(out.venues[name].market_rules(s).kind.derivative for s in names.symbols):  # live: ccxt's say

@@ -49,7 +49,17 @@ Snapshot shape (money and amounts are exact decimal strings; times are ISO 8601 
 ``positions`` are the open positions the run's settled pairs left (``TradeLog.lots``), valued by
 :mod:`arb.positions` at each book's mid now (the valuation rule, on the run's clock); ``unrealized_pnl``
 and ``equity`` (realized + unrealized, per quote currency; None where a position has no mark) are that
-module's figures. ``inventory`` is the depletion watch's (``runtime/depletion.py``; ``seconds`` None: the
+module's figures. ``counters`` (None for a view without them) is the run's plumbing as :meth:`Engine.counters
+<arb.engine.Engine.counters>` reads it, each figure from its one counter::
+
+    "counters": {"feeds": {"gate": {"connections": 1, "snapshots": 2,
+                                    "frames": {"applied": 1180, "trade": 0, "funding": 0, "ignored": 3, "dropped": 1}},
+                           "okx": {"errors": 0}},
+                 "fill_streams": {"gate": {"connections": 1, "pushed": 9, "recovered": 1, "duplicates": 0,
+                                           "malformed": 0, "reconciliations": 1}},
+                 "requests_held": {"gate": {"reset": 0, "budget": 4}}, "decisions_written": 1190}
+
+``inventory`` is the depletion watch's (``runtime/depletion.py``; ``seconds`` None: the
 balance did not fall over the window). ``maker`` (None for a run without maker symbols) is each maker route's
 quoting figures as the maker watch last read them (``runtime/store_watch.py``: ``store/maker_views.py``'s, the
 run summary's maker lines) and its quotes resting; ``fill_to_hedge_ms`` and ``unhedged_ms`` None before a pair. ``margin`` is each margin account's figures at its last
@@ -106,6 +116,8 @@ class RunView:
     margin: Mapping[str, AccountMargin] | None = None  # margin accounts' figures at the last balance read
     # A run that traded a perpetual: its holdings valued at the books (runtime/summary.holdings_now), last read.
     holdings: StoreWatch[dict[str, Any] | None] | None = None
+    # The plumbing's counters: feeds, fill streams, requests held, decisions written (Engine.counters).
+    counters: Callable[[], dict[str, Any]] | None = None
 
     def positions(self) -> list[Position]:
         """The open positions of the settled pairs, valued at each book's mid now."""
@@ -144,6 +156,7 @@ class RunView:
             "maker": maker_rows(self.maker.latest) if self.maker is not None and self.maker.latest else None,
             "margin": {venue: margin_row(m) for venue, m in sorted((self.margin or {}).items())},
             "holdings": jsonable(self.holdings.latest) if self.holdings is not None else None,
+            "counters": self.counters() if self.counters is not None else None,
         }
 
     def _money(self) -> dict[str, Any]:

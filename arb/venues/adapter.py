@@ -127,6 +127,10 @@ class Feed(Protocol):
 
     async def resubscribe(self) -> None: ...
 
+    def counts(self) -> dict[str, Any]:
+        """Its health counters so far (connections, snapshots, frames; errors), for the metrics."""
+        ...
+
 
 class SandboxCommand(Protocol):
     """What ``arb sandbox`` needs from a venue's local exchange: its own arguments, the sandbox's
@@ -153,10 +157,13 @@ class SandboxCommand(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class FillStreaming:
-    """A venue with its fill stream (:class:`arb.domain.venue.FillStream`), and the stream's own task."""
+    """A venue with its fill stream (:class:`arb.domain.venue.FillStream`), the stream's own task, and its
+    health counters (connections, fills by push and by REST, duplicates, malformed frames, reconciliations)
+    for the metrics."""
 
     venue: Venue
     run: Callable[[], Awaitable[None]]
+    counts: Callable[[], dict[str, int]]
 
 
 class VenueAdapter(Protocol):

@@ -22,7 +22,10 @@ simulation, where a throttled order waits in market time like any latency. A req
 stands still (a simulation's start and end: reconciliation, balance reads, cancels; ``simloop.time_held``)
 is no part of the market's timeline and is not paced: a wait there would be for a clock that does not move,
 and the loop would let it pass only after a second of wall time (a replay at ``rate_limit_per_s = 0.5``
-took 9 s instead of 4.5 s). Such requests are counted, not put in the windows.
+took 9 s instead of 4.5 s). Such requests are not put in the windows.
+
+A request the throttle held back (a bucket full, an announced window) is counted once per cause
+(:meth:`VenueThrottle.held`): the metrics' ``arb_requests_held_total`` and the status view read it.
 """
 
 from __future__ import annotations
@@ -98,12 +101,16 @@ class ClockedThrottler(Throttler):
         self.flush()
         return len(self._task_logs) < self.rate_limit
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> bool:
+        """Take a slot, waiting for one; whether it waited."""
+        waited = False
         while not self.ready():
             # Sleep until the oldest request leaves the window rather than polling blindly.
             wait = self.period - (self._clock() - self._task_logs[0])
             await self._sleep(max(wait, self.retry_interval))
+            waited = True
         self._task_logs.append(self._clock())
+        return waited
 
 
 class CostBucket:
@@ -120,13 +127,16 @@ class CostBucket:
         self._free_at: float | None = None
         self._lock = asyncio.Lock()  # first come, first served
 
-    async def take(self, cost: float) -> None:
+    async def take(self, cost: float) -> bool:
+        """Take ``cost``, waiting for the debt before it to drain; whether it waited."""
         async with self._lock:
             now = self._clock()
+            waited = self._free_at is not None and self._free_at > now
             if self._free_at is not None and self._free_at > now:
                 await self._sleep(self._free_at - now)
                 now = self._free_at
             self._free_at = now + cost / self.rate
+            return waited
 
 
 class VenueThrottle:
@@ -153,9 +163,11 @@ class VenueThrottle:
                        if limits.request_rate is not None else None)
         self._buckets: dict[tuple[str, str | None], ClockedThrottler] = {}
         self.blocked_until = 0.0  # wall-clock epoch seconds
-        self.acquired = 0
-        self.cost_acquired = 0
-        self.waited_for_reset = 0
+        # Requests the throttle held back before they left, each counted once (the metrics' and status
+        # view's figures, ``requests_held``): by a window the venue announced (a 429's reset), and by a
+        # bucket of our own limits that was full (a request held by both counts in both).
+        self.held_by_reset = 0
+        self.held_by_budget = 0
 
     def _make(self, budget: Budget) -> ClockedThrottler:
         return ClockedThrottler(budget, clock=self._clock, sleep=self._sleep)
@@ -185,33 +197,45 @@ class VenueThrottle:
         """Inside a window the venue announced (``block_until``)."""
         return self.blocked_until > self._wall()
 
-    async def _wait_for_reset(self) -> None:
+    async def _wait_for_reset(self) -> bool:
+        """Until the window the venue announced has passed; whether there was one to wait for."""
+        waited = False
         while (remaining := self.blocked_until - self._wall()) > 0:
-            self.waited_for_reset += 1
+            waited = True
             await self._sleep(remaining)
+        return waited
 
     async def acquire(self, endpoint: str, market: str | None = None) -> None:
         if self._held():
-            self.acquired += 1
             return
-        await self._wait_for_reset()
+        by_reset = await self._wait_for_reset()
+        by_budget = False
         for bucket in self._chain(endpoint, market):
-            await bucket.acquire()
+            by_budget = await bucket.acquire() or by_budget
         # A 429 may have announced a window while we waited on a bucket: check again, last thing.
-        await self._wait_for_reset()
-        self.acquired += 1
+        by_reset = await self._wait_for_reset() or by_reset
+        self._count_held(by_reset, by_budget)
 
     async def acquire_cost(self, cost: float | None = None) -> None:
         """One HTTP request of ``cost`` (ccxt calls this as its ``throttle``): announced windows are
         honoured, and the request rate's bucket is taken when the venue declares one."""
         if self._held():
-            self.cost_acquired += 1
             return
-        await self._wait_for_reset()
+        by_reset = await self._wait_for_reset()
+        by_budget = False
         if self._costs is not None:
-            await self._costs.take(1.0 if cost is None else float(cost))
-            await self._wait_for_reset()
-        self.cost_acquired += 1
+            by_budget = await self._costs.take(1.0 if cost is None else float(cost))
+            by_reset = await self._wait_for_reset() or by_reset
+        self._count_held(by_reset, by_budget)
+
+    def _count_held(self, by_reset: bool, by_budget: bool) -> None:
+        self.held_by_reset += by_reset
+        self.held_by_budget += by_budget
+
+    def held(self) -> dict[str, int]:
+        """Requests held back so far, by what held them: ``reset`` (a window the venue announced), ``budget``
+        (our own limits' buckets)."""
+        return {"reset": self.held_by_reset, "budget": self.held_by_budget}
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,7 @@ async def test_a_ccxt_venues_trades_are_recorded_among_its_books(tmp_path: Path)
     assert lines[0] == CaptureTrade(lines[0].ts, "fakex", "LINK/USDT", "27.1", "0.5", "buy", "t1", 1629417600001)
     assert (lines[2].trade_id, lines[2].amount, lines[2].side, lines[2].exchange_ts) == ("t2", "0.00001", "sell", None)
     assert [line.type for line in read_capture(out)] == ["snapshot"]
-    assert feed.trade_errors == 1 and sleeps.delays and feed.errors == 0
+    assert len(sleeps.delays) == 1 and feed.errors == 0  # the one failed trade watch backed off, no book's
     assert feed.drops.by_venue() == {"fakex": {"missing_field": 2}}
 
 

@@ -22,7 +22,7 @@ FAMILIES = (
     "arb_unsettled_pairs", "arb_balance", "arb_breaker_state", "arb_kill_switch", "arb_daily_pnl_quote",
     "arb_daily_loss_limit_quote", "arb_hot_path_latency_seconds_count", "arb_orders_total", "arb_fills_total",
     "arb_trades_total", "arb_order_latency_seconds_count", "arb_rejections_total", "arb_run_info", "arb_equity_quote",
-    "arb_inventory_seconds_to_empty", "arb_inventory_depleted",
+    "arb_inventory_seconds_to_empty", "arb_inventory_depleted", "arb_decisions_written_total",
 )
 
 
@@ -94,3 +94,13 @@ async def test_metrics_while_running_and_at_the_end_equal_the_run_summary(tmp_pa
     assert after["arb_kill_switch"][0].value == 0
     assert after["arb_daily_loss_limit_quote"][0].value == float(config.risk.daily_loss_limit)
     assert after["arb_daily_pnl_quote"][0].value == float(risk.pnl_today)
+    # The plumbing (Engine.counters), each figure its one counter's as the run ended (a simulation: no book
+    # feed; tests/monitoring/test_counters_metrics.py has a run with one).
+    counters = engine.counters()
+    assert counters["feeds"] == {} and "arb_feed_frames_total" not in after
+    assert by_label(after.get("arb_requests_held_total", []), "venue", "by") == {
+        (venue, by): n for venue, held in counters["requests_held"].items() for by, n in held.items()}
+    with create_engine(db).connect() as c:
+        decisions = c.execute(text("SELECT COUNT(*) FROM opportunities WHERE run_id = :r AND decision = 'rejected'"),
+                              {"r": result.run_id}).scalar_one()  # the writer's; a traded pair's: the executor's
+    assert after["arb_decisions_written_total"][0].value == counters["decisions_written"] == decisions > 0

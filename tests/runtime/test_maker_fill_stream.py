@@ -73,6 +73,10 @@ async def test_a_live_gate_maker_venue_takes_its_fills_from_its_private_stream(t
                     await asyncio.sleep(0.01)  # the sandbox's push over its WebSocket
             # Delivered at least once (a route keys them by trade id): one trade, under the engine's names.
             assert len({f.trade_id for f in fills}) == 1, fills
+            # The stream's counters, as the engine reads them for the metrics (Engine.counters).
+            counts = venues.fill_stream_counts["gate"]()
+            assert counts == getattr(gate, "stream").counts()  # noqa: B009 - the Gate stream
+            assert counts["pushed"] + counts["recovered"] == 1 and counts["connections"] >= 1
             fill = fills[0]
             assert (fill.client_order_id, fill.symbol, fill.side, fill.amount, fill.price) == (
                 client_id, "LINK/USDT", Side.BUY, D("0.5"), D("20.00"))

@@ -22,10 +22,19 @@ def guarded(t: FakeTime, journal: list[str]) -> GuardedVenue:
 async def test_prepare_takes_the_bucket_and_send_writes_without_waiting() -> None:
     t, journal = FakeTime(), []
     venue = guarded(t, journal)
+    taken: list[tuple[str, str | None]] = []
+    acquire = venue.throttle.acquire
+
+    async def taking(endpoint: str, market: str | None = None) -> None:
+        taken.append((endpoint, market))
+        await acquire(endpoint, market)
+
+    venue.throttle.acquire = taking  # type: ignore[method-assign]
     prepared = await venue.prepare(OrderRequest("t-g1", SYMBOL, Side.BUY, D("1"), D("20.00")))
-    assert venue.throttle.acquired == 1 and journal == ["prepare:alpha"]
+    assert taken == [(PLACE, SYMBOL)] and journal == ["prepare:alpha"]
     report = await venue.send(prepared)
-    assert report.filled == D("1") and venue.throttle.acquired == 1 and t.sleeps == []
+    assert report.filled == D("1") and taken == [(PLACE, SYMBOL)] and t.sleeps == []
+    assert venue.throttle.held() == {"reset": 0, "budget": 0}
     assert journal == ["prepare:alpha", "send:alpha"]
 
 

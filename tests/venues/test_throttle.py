@@ -69,6 +69,23 @@ async def test_block_raised_while_waiting_on_a_bucket_is_honoured() -> None:
     th.block_until(t.now + 4.0)
     await asyncio.wait_for(waiter, timeout=5)
     assert t.now >= 1_700_000_004.0
+    assert th.held() == {"reset": 1, "budget": 1}  # the waiter, held by both, counted once for each
+
+
+async def test_held_counts_each_request_held_once_by_what_held_it() -> None:
+    t = FakeTime()
+    th = throttle(t, VenueLimits(global_budget=Budget(2, 1.0), request_rate=10.0))
+    for _ in range(3):  # two pass, the third waits for the window
+        await th.acquire("fetch_order")
+    assert th.held() == {"reset": 0, "budget": 1}
+    th.block_until(t.now + 2.0)
+    await th.acquire_cost(1.0)  # waits for the announced window; the cost bucket was free
+    await th.acquire_cost(5.0)  # the one before's debt: 0.1 s
+    await th.acquire_cost()  # 0.5 s of debt
+    assert th.held() == {"reset": 1, "budget": 3}
+    with time_held():  # not paced, not counted
+        await th.acquire("fetch_order")
+    assert th.held() == {"reset": 1, "budget": 3}
 
 
 def _in_simulation(acquire: Callable[[VenueThrottle], Awaitable[None]], *, held: bool) -> float:

@@ -73,7 +73,7 @@ class BinanceAdapter(CcxtAdapter):
         if refusal is not None:
             raise ValueError(f"{name}: {refusal}")
         stream = for_exchange(inner.exchange, name, inner.quirks, venue.fetch_fills)
-        return FillStreaming(StreamedVenue(venue, stream), stream.run)
+        return FillStreaming(StreamedVenue(venue, stream), stream.run, stream.counts)
 
     def add_convert_command(self, subparsers: Any) -> None:
         from arb.venues.binance.convert import add_convert_command

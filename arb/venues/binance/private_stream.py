@@ -86,7 +86,11 @@ class BinancePrivateStream:
         self._listeners: list[FillListener] = []
         self._orders: dict[str, _Order] = {}  # venue order id -> what is known of it
         self._seen: set[str] = set()  # trade ids delivered
-        self.subscriptions = 0  # acknowledged (re)subscriptions: a test's handle on reconnects
+        self.subscriptions = 0  # acknowledged (re)subscriptions: 1 + reconnects
+
+    def counts(self) -> dict[str, int]:
+        """The stream's health so far, as the metrics export it (``arb_fill_stream_connections_total``)."""
+        return {"connections": self.subscriptions}
 
     def watch_fills(self, listener: FillListener) -> None:
         self._listeners.append(listener)

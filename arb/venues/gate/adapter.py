@@ -236,7 +236,7 @@ class GateAdapter:
                 raise ValueError(f"{name}: no Gate exchange under the venue to stream fills from")
         pairs = {symbol: inner.exchange.market(symbol)["id"] for symbol in markets}
         stream = for_exchange(inner.exchange, name, pairs, fee_marks=inner.fee_marks)
-        return FillStreaming(StreamedVenue(venue, stream), stream.run)
+        return FillStreaming(StreamedVenue(venue, stream), stream.run, stream.counts)
 
     def live_refusal(self, ccxt_id: str) -> str | None:
         return None  # orders are found by text while open, and among finished orders after that

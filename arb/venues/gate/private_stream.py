@@ -146,8 +146,9 @@ class GatePrivateStream:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self.subscribed = asyncio.Event()  # both channels acknowledged and reconciled on this connection
         self.state_changed = asyncio.Event()  # set on every connect, reconciliation, drop (clear to reuse)
-        # Counters: connections made, trades delivered by push and by REST, pushes of a trade delivered before
-        # (left out), frames that could not be read, reconciliations finished.
+        # Counters (:meth:`counts`, the metrics' ``arb_fill_stream_*``): connections made, trades delivered by
+        # push and by REST, pushes of a trade delivered before (left out), frames that could not be read,
+        # reconciliations finished.
         self.connections = 0
         self.pushed = 0
         self.recovered = 0
@@ -156,6 +157,12 @@ class GatePrivateStream:
         self.reconciliations = 0
 
     # ------------------------------------------------------------------------------ what others call
+    def counts(self) -> dict[str, int]:
+        """The stream's health so far, as the metrics export it."""
+        return {"connections": self.connections, "pushed": self.pushed, "recovered": self.recovered,
+                "duplicates": self.duplicates, "malformed": self.malformed,
+                "reconciliations": self.reconciliations}
+
     def watch_fills(self, listener: FillListener) -> None:
         """:class:`~arb.domain.venue.FillStream`: ``listener`` gets every trade of the account from now on,
         once (a trade id repeated, by push or by reconciliation, is left out), on the stream's loop."""

@@ -255,8 +255,8 @@ async def test_feed_plays_a_recording_to_binances_own_book(key: str, run_feed: S
     assert run.stub.depth_queries == [{"symbol": rec.market.venue_id(rec.symbol), "limit": "1000"}]
     # every frame accounted for: depth updates applied, tickers and trades ignored, nothing dropped
     depth = sum(u is not None for _, u in rec.frames)
-    assert (feed.frames, feed.applied, feed.ignored, feed.dropped) == (len(rec.frames), depth,
-                                                                         len(rec.frames) - depth, 0)
+    assert feed.counts()["frames"] == {"applied": depth, "trade": 0, "funding": 0, "ignored": len(rec.frames) - depth,
+                                       "dropped": 0}
     assert (sync.gaps, feed.snapshots_fetched, feed.connections) == (0, 1, 1)
     assert (sync.applied, sync.contained) == rec.converted  # live, the very diffs the offline conversion used
     assert all(health is Health.LIVE for _, health in run.watch.events)
@@ -321,7 +321,7 @@ async def test_malformed_frames_are_dropped_counted_and_the_feed_resyncs_by_itse
 
     feed = run.feed
     assert feed.drops.counts == {(VENUE, "bad_json"): 1, (VENUE, "bad_number"): 1, (VENUE, "unknown_pair"): 1}
-    assert feed.dropped == 3 and feed.frames == feed.applied + feed.ignored + feed.dropped == len(frames)
+    assert feed.dropped == 3 and feed.applied + feed.ignored + feed.dropped == len(frames)
     # still the first connection; the book went 'gap' (never silently wrong) and a fresh snapshot healed it
     assert not run.task.done() and feed.connections == 1 and feed.snapshots_fetched >= 2
     assert ("gap", Health.GAP) in run.watch.events

@@ -82,7 +82,7 @@ async def test_a_gate_perpetual_records_its_tickers_as_funding_lines_at_the_cont
     assert [(f.venue, f.symbol, f.mark, f.rate, f.funding_ts, f.index, f.exchange_ts) for f in funding] == [
         ("gate", SYMBOL, "2601", "0.0001", due, "2600.9", T0_S * 1000),
         ("gate", SYMBOL, "2603", "-0.0002", due_next, "2602.5", (T0_S + 61) * 1000)]
-    assert feed.schedule_reads == 1 and feed.funding == 2 and feed.connections == 1
+    assert feed.next_funding_ms == {"ETH_USDT": due_next} and feed.funding == 2 and feed.connections == 1
     assert feed.drops.by_venue() == {"gate": {"missing_field": 1}}
     assert book.best_bid() is None  # reset as the feed stopped, after the recording ended: not in the file
 
