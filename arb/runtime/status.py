@@ -4,7 +4,8 @@ It reads a :class:`~arb.runtime.view.RunView` of the run on its own timer (never
 renders per-venue book health and age, updates per second, opportunities seen/executed/rejected (a maker
 route's quotes sent, resting and filled, its hedges and the base no hedge answered yet, in their place), PnL,
 balances and unhedged exposure per venue, the risk state (kill switch, breakers, daily loss against its
-limit), the last trades, the failures handled underneath and each venue's order budget: orders held back and
+limit), the last trades, the failures handled underneath (a fill stream's duplicate pushes and unreadable
+frames, requests the throttle held back, once they happen) and each venue's order budget: orders held back and
 headroom. The view is all it sees of the engine: read-only, and no import of ``arb.engine``.
 """
 
@@ -272,6 +273,19 @@ class StatusReporter:
         # Each budgeted venue's orders held back and headroom now (arb/venues/throttle.py), worded as the
         # summary words them.
         out += [(f"order budget {venue}", budget_text(use)) for venue, use in counts.get("order_budget", {}).items()]
+        # The plumbing's troubles, once they happened (Engine.counters: the metrics' figures): a fill stream's
+        # repeated pushes left out and what it could not read, requests the throttle held back.
+        read = getattr(self._engine, "counters", None)
+        plumbing = read() if read is not None else None
+        if plumbing:
+            for venue, c in plumbing["fill_streams"].items():
+                if c.get("duplicates") or c.get("malformed"):
+                    out.append((f"fill stream {venue}",
+                                f"duplicates {c.get('duplicates', 0)}, malformed {c.get('malformed', 0)}"))
+            held = [f"{venue}:reset {by['reset']} budget {by['budget']}"
+                    for venue, by in plumbing["requests_held"].items() if any(by.values())]
+            if held:
+                out.append(("requests held", " ".join(held)))
         return out
 
     def _percent(self) -> float:

@@ -180,6 +180,7 @@ def test_the_status_shows_balances_exposure_risk_and_recent_trades_at_display_pr
     assert " exposure gate LINK 0.01 " in line
     assert " risk breaker gate open (1 failures), daily -1.23457 / limit -50 " in line
     assert " last #12 LINK/USDT gate>htx 1.5 exp 0.00412 real 0.00399 filled" in line
+    assert "fill stream" not in line and "requests held" not in line  # nothing happened there
     out = io.StringIO()
     Console(file=out, width=160, force_terminal=False).print(reporter._table())
     table = out.getvalue()
@@ -202,3 +203,19 @@ def test_the_view_snapshot_is_plain_json_with_exact_money() -> None:
                                       "buy_venue": "gate", "sell_venue": "htx", "size": "1.5",
                                       "expected": "0.004123456789", "realized": "0.0039876543", "outcome": "filled"}]
     assert snap["books"] == [{"venue": "gate", "symbol": "LINK/USDT", "health": "syncing", "age_ms": None}]
+
+
+def test_the_status_names_fill_stream_troubles_and_requests_held_once_they_happen() -> None:
+    import dataclasses
+    import io
+
+    counters = {"feeds": {}, "fill_streams": {"gate": {"connections": 2, "pushed": 5, "recovered": 1, "duplicates": 2,
+                                                       "malformed": 1, "reconciliations": 2}, "bn": {"connections": 1}},
+                "requests_held": {"gate": {"reset": 1, "budget": 4}, "htx": {"reset": 0, "budget": 0}},
+                "decisions_written": 9}
+    view = dataclasses.replace(_view_with_a_trading_history(), counters=lambda: counters)
+    reporter = StatusReporter("plain", stream=io.StringIO())
+    reporter._engine, reporter._run_id = view, 5
+    line = reporter.line()
+    assert " fill stream gate duplicates 2, malformed 1" in line and "fill stream bn" not in line
+    assert " requests held gate:reset 1 budget 4" in line and "htx:" not in line
