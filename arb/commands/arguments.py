@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from arb.config.files import BUNDLED_PREFIX, bundled_captures, resolve_capture
@@ -36,6 +37,18 @@ def _integer(text: str, what: str, low: int, high: int) -> int:
         raise argparse.ArgumentTypeError(f"{what} {shown} is not between {low} and {high}")
     return value
 
+
+
+def utc_instant(text: str) -> datetime:
+    """An instant in UTC, an ISO date (its midnight) or datetime: ``2026-11-25``, ``2026-11-25T13:30``,
+    ``2026-11-25T13:30:00Z``; a datetime with another offset is converted, one without is UTC."""
+    shown = text if len(text) <= 40 else f"{text[:36]}..."
+    try:
+        at = datetime.fromisoformat(text.strip())
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 9999
+        raise argparse.ArgumentTypeError(
+            f"not an ISO date or datetime: {shown!r} (e.g. 2026-11-25 or 2026-11-25T13:30, UTC)") from None
 
 
 def count(text: str) -> int:

@@ -1,4 +1,5 @@
-"""``arb report [--run ID|--last] [--db URL] [--format table|csv|json]``: review one run.
+"""``arb report [--run ID|--last] [--db URL] [--format table|csv|json]``: review one run;
+``arb report --since WHEN [--until WHEN] [--by day|...]``: every run's rows in a window of time, summed.
 
 Prints the run's opportunity funnel, rejections by reason, expected vs realized PnL per executed
 opportunity (with the difference split into slippage, fees, unfilled size and leg imbalance), fill ratio
@@ -7,24 +8,27 @@ and latency per venue and leg, and the inventory change per venue and asset. Eve
 floats on SQLite. PnL figures are the ones settlement stored (``arb.accounting`` defines them).
 
 Table and csv show each number at its meaning (:mod:`arb.display`, places from the run's market rules);
-json is exact. Formats and run selection: :mod:`arb.commands.tables`.
+json is exact. Formats and run selection: :mod:`arb.commands.tables`. Which rows a window holds (each by its
+own time, never by run, so a day's figures survive restarts): :mod:`arb.store.grouped`.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from statistics import median
 from typing import Any
 
-from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run, timestamp
+from arb.commands import arguments
+from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run, show_window, timestamp
 from arb.display import MS_PLACES, ROUTE, Precision, held_what, money, route
+from arb.errors import UsageError
 from arb.inventory import InventoryRow
 from arb.positions import OpenLot, equity, open_positions, unrealized_total
 from arb.store import views
-from arb.store.grouped import GROUPINGS, GroupRow, grouped
+from arb.store.grouped import GROUPINGS, GroupRow, Loose, Window, grouped, grouped_window
 from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Run
 from arb.store.repo import inventory_check
@@ -35,17 +39,32 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "report",
         description="Review one run from the trade-history database (exact decimal totals; table and csv "
-        "rounded for reading, json exact).",
+        "rounded for reading, json exact); or, with --since/--until, every run in a window of time.",
     )
     add_run_arguments(parser)
     parser.add_argument("--by", choices=tuple(GROUPINGS), default=None,
-                        help="instead: realized and unrealized PnL, fees per currency and counts per UTC day or "
-                        "hour of detection (on the run's clock: market time in a simulation), symbol, or route "
-                        "(buy venue -> sell venue, symbol)")
+                        help="instead: realized and unrealized PnL, fees and funding per currency and counts per "
+                        "UTC day or hour of detection (on the run's clock: market time in a simulation), symbol, "
+                        "route (buy venue -> sell venue, symbol) or run (the default over a window)")
+    parser.add_argument("--since", type=arguments.utc_instant, metavar="WHEN", default=None,
+                        help="instead of one run: every run's rows at or after WHEN, an ISO date or datetime in "
+                        "UTC (2026-11-25, 2026-11-25T13:30), each row by its own time, summed over the runs")
+    parser.add_argument("--until", type=arguments.utc_instant, metavar="WHEN", default=None,
+                        help="... and before WHEN (not included: --since 2026-11-24 --until 2026-11-25 is the "
+                        "24th)")
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.since is not None or args.until is not None:
+        if args.run is not None or args.last:
+            raise UsageError("--since/--until report every run in the window: not with --run or --last")
+        if args.since is not None and args.until is not None and args.until <= args.since:
+            raise UsageError(f"--until {timestamp(args.until)} is not after --since {timestamp(args.since)}: "
+                             "the window is empty")
+        window = Window(args.since, args.until)
+        return show_window(args, window, lambda session, runs: [window_section(session, runs, window,
+                                                                               args.by or "run")])
     if args.by is None:
         return show_run(args, build_sections)
     return show_run(args, lambda session, run: [by_section(session, run, args.by)])
@@ -268,22 +287,49 @@ _BY_QUOTES = ("quotes", "quotes_filled", "hedges")  # a run with maker quotes: i
 
 
 def by_section(session: Any, run: Run, by: str) -> Section:
-    """``--by day|hour|symbol|route``: per group, the counts, the stored realized PnL of its executed
+    """``--by day|hour|symbol|route|run``: per group, the counts, the stored realized PnL of its executed
     opportunities, the unrealized PnL of the open positions they opened (:mod:`arb.positions`, at the marks
-    the run stored at its end; unknown without them) and its fills' fees per currency. Groups and their
-    figures: :func:`arb.store.grouped.grouped`."""
-    precision = Precision.from_snapshot(run.config_snapshot)
+    the run stored at its end; unknown without them), its fills' fees and its funding per currency. Groups
+    and their figures: :func:`arb.store.grouped.grouped`."""
     rows, loose = grouped(session, run.id, by)
+    when = (f"the UTC {by} of each opportunity's detection, on the run's {run_clock(run)} clock; "
+            if by in ("day", "hour") else "")
+    return _group_section(by, rows, loose, Precision.from_snapshot(run.config_snapshot),
+                          {run.id: _end_marks(run)}, when)
+
+
+def window_section(session: Any, runs: Sequence[Run], window: Window, by: str) -> Section:
+    """``--since/--until [--by ...]``: the rows of every run in ``window``, each by its own time
+    (:mod:`arb.store.grouped`), grouped ``by`` (run, unless asked), with the same figures as a run's own
+    ``--by`` section; an open position is valued at the marks its own run stored at its end."""
+    rows, loose = grouped_window(session, [r.id for r in runs], by, window)
+    when = ("each opportunity by its detection with its orders, fills and settled figures, anything of no "
+            "opportunity and funding by its own time, on its run's clock (market time in a simulation); ")
+    return _group_section(by, rows, loose, _finest([Precision.from_snapshot(r.config_snapshot) for r in runs]),
+                          {r.id: _end_marks(r) for r in runs}, when)
+
+
+def _finest(precisions: Sequence[Precision]) -> Precision:
+    """The places of several runs' rules at once: for each asset and price any run names, the finest any run
+    shows it at (a run without rules shows everything at the default places)."""
+    return Precision({a: max(p.asset(a) for p in precisions) for p in precisions for a in p.assets},
+                     {(v, a): max(p.asset(a, v) for p in precisions) for p in precisions for v, a in p.venue_assets},
+                     {s: max(p.price(s) for p in precisions) for p in precisions for s in p.prices})
+
+
+def _group_section(by: str, rows: Sequence[GroupRow], loose: Loose, precision: Precision,
+                   marks: Mapping[int, Mapping[tuple[str, str], Decimal | None]], when: str) -> Section:
     counts = _BY_COUNTS + (_BY_QUOTES if any(r.quotes is not None for r in rows) else ())
-    marks = _end_marks(run)
     currencies = sorted({c for r in rows for c in r.fees})
+    paid = sorted({c for r in rows for c in r.funding} | set(loose.funding))
     body: list[list[Cell]] = []
     unrealized: list[Decimal | None] = []
     for r in rows:
         unrealized.append(_unrealized(r.lots, marks))
         body.append([*r.key, *(getattr(r, c) for c in counts), figure(r.realized_pnl, precision.pnl()),
                      figure(unrealized[-1], precision.pnl()),
-                     *(figure(r.fees.get(c, views.ZERO), precision.asset(c)) for c in currencies)])
+                     *(figure(r.fees.get(c, views.ZERO), precision.asset(c)) for c in currencies),
+                     *(figure(r.funding.get(c, views.ZERO), precision.asset(c)) for c in paid)])
     keys = GROUPINGS[by]
     total_unrealized = None if None in unrealized else sum((u or views.ZERO for u in unrealized), views.ZERO)
     totals: list[Cell] = [
@@ -291,12 +337,14 @@ def by_section(session: Any, run: Run, by: str) -> Section:
         figure(sum((r.realized_pnl for r in rows), views.ZERO), precision.pnl()),
         figure(total_unrealized, precision.pnl()),
         *(figure(sum((r.fees.get(c, views.ZERO) for r in rows), views.ZERO), precision.asset(c)) for c in currencies),
+        *(figure(sum((r.funding.get(c, views.ZERO) for r in rows), loose.funding.get(c, views.ZERO)),
+                 precision.asset(c)) for c in paid),
     ]
-    columns = (*keys, *counts, "realized_pnl", "unrealized_pnl", *(f"fees_{c}" for c in currencies))
-    when = (f"the UTC {by} of each opportunity's detection, on the run's {run_clock(run)} clock; "
-            if by in ("day", "hour") else "")
+    columns = (*keys, *counts, "realized_pnl", "unrealized_pnl", *(f"fees_{c}" for c in currencies),
+               *(f"funding_{c}" for c in paid))
     title = (f"By {by} ({when}realized: settled pairs; unrealized: the open positions a group's pairs opened, "
-             "at the marks of the run's end; fees: its fills', per currency)")
+             "at the marks of their run's end; fees: its fills', per currency")
+    title += "; funding: received (< 0 paid), per currency, by its payment time)" if paid else ")"
     unsettled = sum(r.unsettled for r in rows)
     if unsettled:
         title += f"; {unsettled} unsettled (an order not final), not in realized"
@@ -310,6 +358,8 @@ def by_section(session: Any, run: Run, by: str) -> Section:
         title += f"; {loose.quotes} maker quotes that never filled (so opened no pair), in no group"
     if loose.orders > loose.quotes:
         title += f"; {loose.orders - loose.quotes} orders ({loose.fills} fills) of no opportunity, in no group"
+    if loose.funding:
+        title += "; funding is a venue's and symbol's, of no route: in the TOTAL only"
     return Section(f"by_{by}", title, columns, body, totals)
 
 
@@ -325,10 +375,17 @@ def _end_marks(run: Run) -> dict[tuple[str, str], Decimal | None]:
             for p in (run.summary or {}).get("open_positions") or ()}
 
 
-def _unrealized(lots: Sequence[OpenLot], marks: dict[tuple[str, str], Decimal | None]) -> Decimal | None:
-    """The unrealized PnL of ``lots`` (arb.positions), summed over quote currencies as realized is; None when
-    one has no mark."""
-    per_quote = unrealized_total(open_positions(lots, marks))
-    if None in per_quote.values():
-        return None
-    return sum((v or views.ZERO for v in per_quote.values()), views.ZERO)
+def _unrealized(lots: Sequence[tuple[int, OpenLot]],
+                marks: Mapping[int, Mapping[tuple[str, str], Decimal | None]]) -> Decimal | None:
+    """The unrealized PnL of ``lots`` (arb.positions), each (run id, lot) at its own run's marks, summed over
+    quote currencies as realized is; None when one has no mark."""
+    runs: defaultdict[int, list[OpenLot]] = defaultdict(list)
+    for run_id, lot in lots:
+        runs[run_id].append(lot)
+    total = views.ZERO
+    for run_id, run_lots in runs.items():
+        per_quote = unrealized_total(open_positions(run_lots, marks.get(run_id, {})))
+        if None in per_quote.values():
+            return None
+        total += sum((v or views.ZERO for v in per_quote.values()), views.ZERO)
+    return total

@@ -19,17 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO, TypedDict
+from typing import Any, TextIO, TypedDict, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import func, select
 
 from arb.commands import arguments
 from arb.config.files import DEFAULT_CONFIG
 from arb.display import Figure, printable
 from arb.errors import StoreError
 from arb.store.db import display_url, make_reader_engine, make_session_factory, read_failure, require_existing
+from arb.store.grouped import Window, runs_in_window
 from arb.store.location import DB_URL_ENV, DEFAULT_DB_URL, resolve_url
 from arb.store.models import Run
 from arb.store.runs import get_run, latest_run_id, run_clock
@@ -49,6 +51,8 @@ class Section:
 
 
 Build = Callable[[Any, Run], list[Section]]
+WindowBuild = Callable[[Any, Sequence[Run]], list[Section]]
+_T = TypeVar("_T")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,18 +95,62 @@ def database_url(args: argparse.Namespace) -> str:
 
 def show_run(args: argparse.Namespace, build: Build) -> int:
     """Read the chosen run's sections with ``build(session, run)`` and print them in ``args.format``."""
+    url = database_url(args)
+
+    def read(session: Any) -> tuple[Run, list[Section]]:
+        run_id = args.run if args.run is not None else latest_run_id(session)
+        if run_id is None:
+            raise StoreError(f"{display_url(url)} holds no runs yet")
+        run = get_run(session, run_id)
+        return run, build(session, run)
+
+    run, sections = read_database(url, read)
+    if args.format == "table":
+        render_table(run, sections, sys.stdout, limit=args.limit)
+    else:
+        RENDERERS[args.format](run, sections, sys.stdout)
+    return 0
+
+
+def show_window(args: argparse.Namespace, window: Window, build: WindowBuild) -> int:
+    """Read the sections of every run in ``window`` (:func:`arb.store.grouped.runs_in_window`) with
+    ``build(session, runs)`` and print them in ``args.format`` under the window's header."""
+    url = database_url(args)
+
+    def read(session: Any) -> tuple[list[Run], list[Section]]:
+        runs = runs_in_window(session, window)
+        if not runs:
+            held = session.scalar(select(func.count()).select_from(Run))
+            raise StoreError(f"no run in the window {window_text(window)}: {display_url(url)} holds {held} runs, "
+                             "none with a row or a span in it")
+        return runs, build(session, runs)
+
+    runs, sections = read_database(url, read)
+    head = window_header(window, runs)
+    if args.format == "table":
+        console = table_console(sys.stdout)
+        console.print(f"[bold]Window[/bold] {window_text(window)}: runs "
+                      + ", ".join(f"{r['id']} ({r['mode']}, {r['clock']} clock)" for r in head["runs"])
+                      + "; each row by its own time on its run's clock")
+        print_sections(console, sections, args.limit)
+    elif args.format == "csv":
+        sys.stdout.write(f"# window {window_text(window)}; runs {' '.join(str(r.id) for r in runs)}; "
+                         "numbers rounded for reading (--format json is exact)\n\n")
+        write_csv_sections(sections, sys.stdout)
+    else:
+        json_document({"window": head}, sections, sys.stdout)
+    return 0
+
+
+def read_database(url: str, read: Callable[[Any], _T]) -> _T:
+    """``read(session)`` on the database at ``url``, opened read-only; a failure is one line naming it."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    url = database_url(args)
     require_existing(url)  # reading never creates a database (an empty arb.db from a typo)
     engine = make_reader_engine(url)  # nor changes one: no byte of any file (store/db.py)
     try:
         with make_session_factory(engine)() as session:
-            run_id = args.run if args.run is not None else latest_run_id(session)
-            if run_id is None:
-                raise StoreError(f"{display_url(url)} holds no runs yet")
-            run = get_run(session, run_id)
-            sections = build(session, run)
+            return read(session)
     except SQLAlchemyError as exc:
         raise read_failure(url, exc) from exc
     except (ValueError, ArithmeticError) as exc:  # a stored value that does not convert (``yesterday``)
@@ -114,11 +162,27 @@ def show_run(args: argparse.Namespace, build: Build) -> int:
         raise named from exc
     finally:
         engine.dispose()
-    if args.format == "table":
-        render_table(run, sections, sys.stdout, limit=args.limit)
-    else:
-        RENDERERS[args.format](run, sections, sys.stdout)
-    return 0
+
+
+def window_text(window: Window) -> str:
+    """``since -> until`` in UTC, an open end said so."""
+    since = timestamp(window.since) if window.since else "(the first row)"
+    until = timestamp(window.until) if window.until else "(the last row)"
+    return f"{since} -> {until} (UTC; since included, until not)"
+
+
+class WindowHeader(TypedDict):
+    """A window's header: the JSON document's ``window``."""
+
+    since: str | None
+    until: str | None
+    runs: list[RunHeader]
+
+
+def window_header(window: Window, runs: Sequence[Run]) -> WindowHeader:
+    return {"since": timestamp(window.since) if window.since else None,
+            "until": timestamp(window.until) if window.until else None,
+            "runs": [run_header(r) for r in runs]}
 
 
 def timestamp(ts: datetime) -> str:
@@ -178,6 +242,11 @@ def render_table(run: Run, sections: Sequence[Section], out: TextIO, *, limit: i
               if head["market_started_at"] and head["clock"] == "market" else "")
     console.print(f"[bold]Run {head['id']}[/bold] ({head['mode']}) ran {head['started_at']} -> {ended}, "
                   f"{head['status']}{why}{market}; times below on the {head['clock']} clock")
+    print_sections(console, sections, limit)
+
+
+def print_sections(console: Console, sections: Sequence[Section], limit: int | None) -> None:
+    """Each section's title and table, at most ``limit`` rows each (None: all)."""
     for section in sections:
         console.print(section.title)  # above the table, not its title: a table narrower than it would wrap it
         table = Table(show_footer=section.totals is not None)
@@ -210,9 +279,13 @@ def print_in_full(console: Console, table: Table) -> None:
 
 
 def render_csv(run: Run, sections: Sequence[Section], out: TextIO) -> None:
-    writer = csv.writer(out, lineterminator="\n")
     out.write(f"# run {run.id} ({run.mode}, {run.status}); times on the {run_clock(run)} clock; "
               "numbers rounded for reading (--format json is exact)\n\n")
+    write_csv_sections(sections, out)
+
+
+def write_csv_sections(sections: Sequence[Section], out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
     for section in sections:
         out.write(f"# {section.name}\n")
         writer.writerow(section.columns)
@@ -223,7 +296,11 @@ def render_csv(run: Run, sections: Sequence[Section], out: TextIO) -> None:
 
 
 def render_json(run: Run, sections: Sequence[Section], out: TextIO) -> None:
-    doc: dict[str, Any] = {"run": {**run_header(run), "summary": run.summary}}
+    json_document({"run": {**run_header(run), "summary": run.summary}}, sections, out)
+
+
+def json_document(doc: dict[str, Any], sections: Sequence[Section], out: TextIO) -> None:
+    """``doc`` (the header) with each section's exact rows and totals, as one JSON object."""
     for section in sections:
         doc[section.name] = {
             "rows": [dict(zip(section.columns, map(_exact, row), strict=True)) for row in section.rows],
