@@ -24,7 +24,9 @@ database that cannot be reached included).
   - ``InvalidOrder``           precision, minimums, bad client id: the order as built is wrong.
   - ``OrderNotFound``          the venue does not know the order (yet): look again before concluding.
   - ``TransientVenueError``    5xx, busy, timeouts, disconnects: retry reads; submissions go ambiguous.
-  - ``BadSymbol``              the venue does not list the symbol.
+  - ``BadSymbol``              the venue does not list the symbol (or the asset, for a transfer).
+  - ``TransferRefused``        a withdrawal or transfer the venue refuses as asked: an address outside the
+                               key's whitelist, a network, a limit or a minimum. Definitive: nothing moved.
 
 Messages never contain secrets: no error is ever constructed from a request's headers.
 """
@@ -140,3 +142,8 @@ class TransientVenueError(VenueError):
 
 class BadSymbol(VenueError):
     """The venue does not list the symbol."""
+
+
+class TransferRefused(VenueError):
+    """The venue refuses a withdrawal or an internal transfer as asked (address not whitelisted, unknown network,
+    below the minimum, over a limit, withdrawals disabled): nothing moved, and asking again will not help."""

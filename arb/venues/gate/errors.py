@@ -28,6 +28,7 @@ from arb.errors import (  # alike to venues/live/errors.py's: each table's targe
     InvalidOrder,
     OrderNotFound,
     RateLimited,
+    TransferRefused,
     TransientVenueError,
     VenueError,
 )
@@ -77,6 +78,12 @@ TABLE: Mapping[str | type[BaseException], Rule] = {
     "ORDER_CANCELLED":         Rule(InvalidOrder, False, "order already cancelled"),
     "INVALID_CURRENCY_PAIR":   Rule(BadSymbol, False, "unknown currency pair"),
     "INVALID_CURRENCY":        Rule(BadSymbol, False, "unknown currency"),
+    "MISSING_REQUIRED_PARAM":  Rule(InvalidOrder, False, "a required parameter was missing"),
+    # --- wallet: withdrawals and transfers between an account's wallets ------------------------------------
+    "FUTURES_BALANCE_NOT_ENOUGH": Rule(InsufficientFunds, False, "futures wallet balance too small"),
+    "ADDRESS_NOT_USED":        Rule(TransferRefused, False, "withdrawal address not in the key's whitelist: add it on Gate's withdrawal address page"),
+    "WITHDRAWAL_OVER_LIMIT":   Rule(TransferRefused, False, "withdrawal over the per-withdrawal or daily limit"),
+    "API_WITHDRAW_DISABLED":   Rule(TransferRefused, False, "Gate has API withdrawals disabled for now"),
     "SERVER_ERROR":            Rule(TransientVenueError, True, "Gate server error"),
     "TOO_BUSY":                Rule(TransientVenueError, True, "Gate is too busy"),
     # --- ccxt exceptions: the generic table (lookup walks the MRO), Gate's clock hint for bad nonces --

@@ -69,6 +69,14 @@ CLIENT_IDS = ClientIdFormat(
     source="Gate API v4, spot orders, field text (../shared/gate-v4.md)",
 )
 
+# A withdrawal's client id (``withdraw_order_id`` of ``POST /withdrawals``, by which ``GET /wallet/withdrawals``
+# finds it): up to 32 characters, letters, digits, ``_``, ``-`` and ``.``, no prefix. The sandbox holds requests to it.
+WITHDRAW_IDS = ClientIdFormat(
+    max_length=32,
+    body=r"[0-9A-Za-z_.\-]+",
+    source="Gate API v4, POST /withdrawals, field withdraw_order_id",
+)
+
 # Gate API v4 spot (shared/gate-v4.md): placements 10/s per market, cancels 200/s, other private
 # endpoints 200 per 10 s each. The global budget is ours, to stay well inside Gate's IP limits.
 GATE_SPOT_LIMITS = VenueLimits(

@@ -12,6 +12,7 @@ from pathlib import Path
 from arb.venues.gate.sandbox import values
 from arb.venues.gate.sandbox.contracts import ContractSpec
 from arb.venues.gate.sandbox.orders import PairSpec
+from arb.venues.gate.sandbox.wallet import WalletConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class SandboxConfig:
     global_window_s: float = 10.0
     seed: int = 0  # fault-injection randomness
     feeds: tuple[RandomWalkFeed | CaptureFeed, ...] = ()
+    wallet: WalletConfig = WalletConfig()  # currencies' chains, fees and minimums; withdrawals' arrival delay
 
 
 @dataclass(slots=True)

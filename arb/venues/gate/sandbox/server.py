@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from http import HTTPStatus
@@ -28,6 +29,7 @@ from typing import Self
 from aiohttp import web
 
 from arb.display import printable
+from arb.domain.ids import next_venue_id
 from arb.http_log import ProtocolErrorLog
 from arb.venues.gate.sandbox import values
 from arb.venues.gate.sandbox.config import CaptureFeed, Faults, RandomWalkFeed, SandboxConfig
@@ -36,13 +38,15 @@ from arb.venues.gate.sandbox.control import control_routes
 from arb.venues.gate.sandbox.feeds import BookEvent, FundingEvent, capture_events, random_walk
 from arb.venues.gate.sandbox.matching import Engine, Event
 from arb.venues.gate.sandbox.ratelimit import WindowLimiter
-from arb.venues.gate.sandbox.rest import HTTP_LABELS, RestApi
+from arb.venues.gate.sandbox.rest import HTTP_LABELS, KEY, RestApi
+from arb.venues.gate.sandbox.wallet import Wallet, WithdrawalRecord
+from arb.venues.gate.sandbox.wallet_rest import WalletApi
 from arb.venues.gate.sandbox.ws import FUTURES_WS_PATH, WsHub
 from arb.venues.sim.book import Level
 
 
 class Sandbox:
-    def __init__(self, config: SandboxConfig | None = None) -> None:
+    def __init__(self, config: SandboxConfig | None = None, *, peers: Iterable[Sandbox] = ()) -> None:
         self.config = config or SandboxConfig()
         self.clock_offset_s = 0.0
         self.faults = Faults()
@@ -66,9 +70,20 @@ class Sandbox:
             WindowLimiter(self.config.global_limit, self.config.global_window_s),
             self.now_s,
             self.publish,
-            self.expire_countdowns,
+            self.catch_up,
             self._countdowns_changed.set,
         )
+        # Deposit addresses, withdrawals and spot/futures transfers (``wallet.py``): a withdrawal arrives at the
+        # sandbox owning its address, this one or a peer (``add_peer``), after the wallet's delay on this clock.
+        listed = {c for p in self.config.pairs for c in (p.base, p.quote)} | {c.quote for c in self.config.contracts}
+        self.wallet = Wallet(self.config.wallet, sorted(listed), self._secrets,
+                             self.config.wallet.salt or secrets.token_hex(8), self.engine.balance, futures_account,
+                             next_venue_id)
+        self.peers: list[Sandbox] = []
+        self.wallet_api = WalletApi(self.wallet, lambda request: request[KEY], self.now_ms, self.rest.futures.read_json,
+                                    self.knows_address, self._countdowns_changed.set)
+        for peer in peers:
+            self.add_peer(peer)
         self._runner: web.AppRunner | None = None
         self._feed_tasks: list[asyncio.Task[None]] = []
         self._countdown_timer: asyncio.Task[None] | None = None
@@ -79,6 +94,7 @@ class Sandbox:
     async def start(self) -> None:
         app = web.Application(middlewares=[self.rest.middleware])
         app.add_routes(self.rest.routes())
+        app.add_routes(self.wallet_api.routes())
         app.add_routes(
             [web.get("/ws/v4/", self.hub.handle), web.get("/{prefix:[^/]+}/ws/v4/", self.hub.handle),
              web.get(FUTURES_WS_PATH, self.hub.handle)]
@@ -155,6 +171,7 @@ class Sandbox:
             raise ValueError("shift_s would move the sandbox clock before 1970")
         self.clock_offset_s = offset
         self.expire_countdowns()
+        self.deliver_withdrawals()
         self._countdowns_changed.set()  # the timer's wait was measured on the clock before the shift
 
     # ---- control --------------------------------------------------------------------------------------
@@ -210,19 +227,55 @@ class Sandbox:
         self.publish(self.engine.expire_countdowns(self.now_ms()))
 
     async def _run_countdowns(self) -> None:
-        """Fire each countdown at its trigger time with nothing else happening: the timer waits (on the event
-        loop, which runs as the sandbox clock does: wall time, or market time in a simulation) until the
-        earliest one is due, and looks again whenever a countdown is set, ended or the clock shifted."""
+        """Fire each countdown at its trigger time, and deliver each withdrawal at its arrival time, with nothing
+        else happening: the timer waits (on the event loop, which runs as the sandbox clock does: wall time, or
+        market time in a simulation) until the earliest one is due, and looks again whenever a countdown is set,
+        ended, a withdrawal made or the clock shifted."""
         while True:
             self.expire_countdowns()
+            self.deliver_withdrawals()
             self._countdowns_changed.clear()
-            trigger_ms = self.engine.countdowns.next_trigger_ms()
+            due = [t for t in (self.engine.countdowns.next_trigger_ms(), self.wallet.next_arrival_ms()) if t is not None]
+            trigger_ms = min(due) if due else None
             # Measured in whole ms as countdowns fall due, so a wait is never 0 for one not yet due (on a clock
             # that stands still, a test's, that would spin).
             wait = None if trigger_ms is None else (trigger_ms - self.now_ms()) / 1000
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._countdowns_changed.wait()
+
+    # ---- wallet ---------------------------------------------------------------------------------------
+    def add_peer(self, peer: Sandbox) -> None:
+        """Make ``peer`` and this sandbox each other's peers: each may withdraw to the other's deposit addresses,
+        which count as whitelisted, and each credits what the other sends there."""
+        if peer is self:
+            raise ValueError("a sandbox is not its own peer (its own addresses are known to it already)")
+        if peer not in self.peers:
+            self.peers.append(peer)
+            peer.add_peer(self)
+
+    def knows_address(self, currency: str, chain: str, address: str) -> bool:
+        return any(sb.wallet.owns(currency, chain, address) for sb in (self, *self.peers))
+
+    def deliver_withdrawals(self) -> None:
+        """Credit every withdrawal whose arrival time has come on this sandbox's clock to its address's owner, at
+        the owner's time (its deposit's timestamp)."""
+        for sent in self.wallet.due(self.now_ms()):
+            self._deliver(sent)
+
+    def _deliver(self, sent: WithdrawalRecord) -> None:
+        for owner in (self, *self.peers):
+            if owner.wallet.receive(sent, owner.now_ms()):
+                return
+        # Known when it was made (``knows_address``), and peers are never removed: not reachable.
+        raise AssertionError(f"withdrawal {sent.id}: no sandbox owns {sent.address}")
+
+    def catch_up(self) -> None:
+        """What has come due by now, before a request is answered: dead man's switches, and withdrawals this
+        sandbox or a peer (on its own clock) has made that have arrived."""
+        self.expire_countdowns()
+        for sb in (self, *self.peers):
+            sb.deliver_withdrawals()
 
     def skip_update_id(self, pair: str) -> None:
         """The next book update for ``pair`` leaves a gap of one id."""
