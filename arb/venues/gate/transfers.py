@@ -122,6 +122,23 @@ class GateTransfers:
         return AccountTransfer(None if tx_id is None else str(tx_id), asset, amount, source, destination)
 
 
+def for_venue(venue: object, name: str) -> GateTransfers:
+    """The transfer protocol of the Gate account under an opened venue (``VenueAdapter.open_live`` or
+    ``open_sandbox``): the ``GateExchange`` holding its key, found under its wrappers (throttle guard, order budget,
+    fill stream, renaming) as the fill stream finds it. Transfers are rare (Gate allows one withdrawal a second):
+    they do not go through the venue's order throttle."""
+    from arb.venues.live.venue import LiveVenue
+
+    inner: object = venue
+    while not isinstance(inner, LiveVenue):
+        inner = getattr(inner, "inner", None)
+        if inner is None:
+            raise ValueError(f"{name}: no Gate exchange under the venue to transfer through")
+    if not isinstance(inner.exchange, GateExchange):
+        raise ValueError(f"{name}: the venue's exchange is {type(inner.exchange).__name__}, not GateExchange")
+    return GateTransfers(inner.exchange, name)
+
+
 def _wire(amount: Decimal) -> str:
     if not amount.is_finite() or amount <= 0:
         raise ValueError(f"a transfer's amount must be a finite number > 0, got {amount}")

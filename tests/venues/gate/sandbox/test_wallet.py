@@ -219,3 +219,22 @@ async def test_on_wall_time_the_sandbox_delivers_with_nobody_asking() -> None:
             while not b.wallet.deposits:  # waits on the condition; no request is made meanwhile
                 await asyncio.sleep(0.01)
         assert b.engine.balance("kb", "USDT").available == 110
+
+
+async def test_an_opened_gate_venue_gives_its_accounts_transfers(venues: tuple[Side, Side]) -> None:
+    """``for_venue`` finds the GateExchange holding the key under the venue's wrappers."""
+    from arb.venues.gate.adapter import live_venue
+    from arb.venues.gate.transfers import for_venue
+
+    a, b = venues
+
+    @dataclass
+    class Wrapper:  # a guard, a budget or a renaming, each holding the venue it wraps as ``inner``
+        inner: object
+
+    transfers = for_venue(Wrapper(Wrapper(live_venue("gate-a", a.transfers.exchange))), "gate-a")
+    assert transfers.exchange is a.transfers.exchange and transfers.name == "gate-a"
+    target = await b.transfers.deposit_address("USDT", "TRX")
+    assert (await transfers.withdraw("USDT", D(3), target.address, "TRX", "rb-venue")).amount == 3
+    with pytest.raises(ValueError, match="gate-x: no Gate exchange"):
+        for_venue(Wrapper(object()), "gate-x")
