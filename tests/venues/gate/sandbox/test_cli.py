@@ -14,7 +14,7 @@ import pytest
 
 import arb
 from arb.cli import build_parser
-from arb.commands.sandbox import build_config
+from arb.commands.sandbox import sandbox_config
 from arb.errors import CaptureFormatError
 from arb.venues.gate.sandbox.config import CaptureFeed, RandomWalkFeed, SandboxConfig
 from arb.venues.registry import ADAPTERS
@@ -38,13 +38,13 @@ def test_arguments_build_the_config() -> None:
             "USDT=5",
         ]
     )
-    config = build_config(args)
+    config = sandbox_config(args)[0]
     feed = config.feeds[0]
     assert isinstance(feed, CaptureFeed) and feed.routes == {("huobi", "LINK/USDT"): "LINK_USDT"}
     assert feed.speed == 10 and config.port == 0
     assert str(config.accounts[0].balances["USDT"]) == "5"
     assert "secret" not in repr(config.accounts[0])
-    plain = build_config(build_parser().parse_args(["sandbox"]))
+    plain = sandbox_config(build_parser().parse_args(["sandbox"]))[0]
     assert isinstance(plain.feeds[0], RandomWalkFeed)
     with pytest.raises(SystemExit) as exit_:  # a capture that is not there: a usage error (exit 2)
         build_parser().parse_args(["sandbox", "--capture", "/nonexistent.jsonl"])

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from arb.commands.sandbox import build_config, register
+from arb.commands.sandbox import register, sandbox_config
 from arb.config import Config, load_config
 from arb.errors import ConfigError
 from arb.eventloop.clock import WallClock
@@ -61,7 +61,7 @@ async def test_arb_sandbox_config_starts_the_sandbox_the_config_describes(
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["sandbox", "--config", str(probe.path), "--port", "0"])
-    async with Sandbox(build_config(args)) as sandbox:
+    async with Sandbox(sandbox_config(args)[0]) as sandbox:
         await _open(_config(tmp_path, sandbox.base_url, monkeypatch))  # matches: opens without a word
 
 

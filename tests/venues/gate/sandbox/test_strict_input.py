@@ -77,7 +77,7 @@ def test_bad_pair_balance_mid_or_fee_is_one_usage_line_and_exit_2(
 
 
 def test_valid_arguments_are_taken_exactly() -> None:
-    from arb.commands.sandbox import build_config
+    from arb.commands.sandbox import sandbox_config
 
     args = build_parser().parse_args(
         [
@@ -92,7 +92,7 @@ def test_valid_arguments_are_taken_exactly() -> None:
             "0.021",
         ]
     )
-    config = build_config(args)
+    config = sandbox_config(args)[0]
     assert config.pairs[0].id == "1INCH_USDT"
     assert dict(config.accounts[0].balances) == {"USDT": Decimal(0), "1INCH": Decimal(BIG)}
     feed = config.feeds[0]
