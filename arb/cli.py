@@ -58,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("arb.commands.report", "print a run's funnel, PnL, fill ratios, latency and inventory"),
     "trades": ("arb.commands.trades", "list a run's executed opportunities: time, route, size, expected and realized PnL, outcome"),
     "balances": ("arb.commands.balances", "print a run's start and end balances and their change, per venue and asset"),
+    "audit": ("arb.commands.audit", "hold the database against each live venue's own order and trade history"),
     "latency": ("arb.commands.latency", "write a run's order latency as a latency profile a simulated venue can name"),
     "sweep": ("arb.commands.sweep", "replay a grid of parameters (fees, edge, latency, leg policy, captures) on a dask cluster"),
     "optimize": ("arb.commands.optimize", "search parameter ranges with Optuna, fitted on one capture file and scored on the next"),

@@ -68,6 +68,10 @@ CASES = [
     (["balances", "--db", "sqlite:///typo.db", "--format", "csv"], 1, "typo.db does not exist"),
     (["balances", "--db", "postgresql+psycopg://arb@127.0.0.1:1/arb"], 1, "cannot reach database"),
     (["balances", "--format", "xml"], 2, "invalid choice"),
+    (["audit"], 1, "sqlite:///arb.db does not exist"),
+    (["audit", "--since", "yesterday"], 2, "argument --since: not an ISO time: 'yesterday'"),
+    (["audit", "--run", "1", "--since", "2026-01-01"], 2, "not allowed with argument"),
+    (["audit", "--since", "2026-01-02", "--until", "2026-01-01"], 2, "is not before --until"),
     (["dashboard"], 1, "sqlite:///arb.db does not exist"),
     (["dashboard", "--db", "mysql://u:hunter2@h/x"], 2, "only SQLite and PostgreSQL"),
     (["dashboard", "--db", "postgresql+psycopg://arb@127.0.0.1:1/arb"], 1, "127.0.0.1:1"),
@@ -189,7 +193,7 @@ def test_an_unknown_argument_is_the_commands_own_error(words: list[str], tmp_pat
     assert err.count("\n") == 1 and list(tmp_path.iterdir()) == [], err
 
 
-@pytest.mark.parametrize("command", ["report", "trades", "balances", "dashboard"])
+@pytest.mark.parametrize("command", ["report", "trades", "balances", "dashboard", "audit"])
 def test_a_run_id_beyond_any_integer_column_is_a_usage_error(command: str, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """On a real database (before: the driver's OverflowError, "unexpected", exit 1)."""

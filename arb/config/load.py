@@ -10,6 +10,7 @@ what is wrong.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import os
@@ -60,6 +61,38 @@ def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | 
     except ConfigError as exc:
         raise blame(exc, shown, overrides) from None
     return dataclasses.replace(config, overrides={o.key: o.variable for o in overrides})
+
+
+def config_from_snapshot(snapshot: Mapping[str, Any], shown: str, environ: Mapping[str, str] | None = None) -> Config:
+    """The config a run stored (:meth:`Config.snapshot`, its ``config_snapshot``) as a :class:`Config` again,
+    checked as a file is, its credentials read from the environment as ``arb run`` reads them: how ``arb
+    audit`` reaches the venues that run traded on. What the snapshot masks (the credentials' note, the alert
+    URLs) and what it adds (``market_kinds``) are left out. ``shown`` names it in errors (``run 3's config``)."""
+    raw = copy.deepcopy({k: v for k, v in snapshot.items() if k != "market_kinds"})  # numbers are put back in it
+    raw["venues"] = {name: {k: v for k, v in section.items() if k != "credentials"}
+                     for name, section in (snapshot.get("venues") or {}).items()}
+    raw["monitoring"] = {**(snapshot.get("monitoring") or {}), "alert_urls": []}
+    _numbers_back(raw)
+    return _validated(raw, Path(shown), shown, os.environ if environ is None else environ)
+
+
+def _numbers_back(raw: dict[str, Any]) -> None:
+    """A snapshot keeps a duration or a speed (a float key) as the decimal text it was written as, which the
+    schema refuses from a file (``speed = "1"`` is a mistake there): each key the schema says wants a number
+    gets its text back as the number, in place."""
+    try:
+        ConfigModel.model_validate(raw)
+    except ValidationError as exc:
+        for error in exc.errors():
+            *path, last = error["loc"]
+            node: Any = raw
+            for part in path:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict) and isinstance(node.get(last), str) and "expected a number" in error["msg"]:
+                try:
+                    node[last] = Decimal(node[last])
+                except ArithmeticError:
+                    pass  # not a number after all: the schema's own error says so
 
 
 def _validated(raw: dict[str, Any], path: Path, shown: str, environ: Mapping[str, str]) -> Config:

@@ -208,6 +208,13 @@ class VenueAdapter(Protocol):
         """The real venue, throttled and guarded, markets loaded and checked."""
         ...
 
+    async def open_history(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
+        """The venue whose order and trade history ``arb audit`` reads (its ``LiveVenue`` inside the
+        wrappers): a live one as ``open_live`` opens it; a sandbox in another process (``[sandbox] url``) as
+        a run opens it, less the check that it matches the config (it has traded since). ValueError for a
+        venue whose history ended with its run (a paper venue, an in-process sandbox)."""
+        ...
+
     async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
                            closers: Closers) -> tuple[Venue, SandboxLink]:
         """The venue's local exchange (in-process or the configured external one) and a client to it."""

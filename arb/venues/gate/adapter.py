@@ -58,6 +58,7 @@ QUIRKS = LiveQuirks(
     status_keys=("status", "finish_as"),  # ccxt reads finish_as first: a partly filled IOC is "cancelled"
     search_closed_on_miss=True,  # Gate finds orders by text only while they are open
     amends_in_place=True,  # PATCH /spot/orders/{text}: an amount alone keeps the order's priority
+    history_page_param="page",  # GET /spot/orders and /spot/my_trades: page=1, 2, ... of `limit` rows
     resync_clock_on=frozenset({"REQUEST_EXPIRED"}),
 )
 
@@ -346,8 +347,22 @@ class GateAdapter:
         await exchange.sync_clock()
         return _guarded(config, name, exchange, wall=clock.epoch_s), link
 
-    async def _external_sandbox(self, config: Config, name: str, closers: Closers) -> tuple[Venue, SandboxLink]:
-        """An `arb sandbox` running in another process: it outlives us, so a restart can reconcile against it."""
+    async def open_history(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
+        from arb.venues.gate.errors import translating
+
+        if config.venues[ref.name].kind == "live":
+            return await self.open_live(config, ref, closers)
+        if config.venues[ref.name].kind != "sandbox" or config.sandbox.url is None:
+            raise ValueError(f"{ref.name}: no history outlives a run on an in-process sandbox or a paper venue")
+        with translating(ref.name):
+            venue, _ = await self._external_sandbox(config, ref.name, closers, matched=False)
+        return venue
+
+    async def _external_sandbox(self, config: Config, name: str, closers: Closers,
+                                matched: bool = True) -> tuple[Venue, SandboxLink]:
+        """An `arb sandbox` running in another process: it outlives us, so a restart can reconcile against it.
+        ``matched``: refuse one whose fees, rules or balances differ from the config's (a run about to trade;
+        not an audit of one that traded, whose balances have moved since)."""
         from arb.venues.gate.exchange import GateExchange
 
         assert config.sandbox.url is not None
@@ -368,7 +383,7 @@ class GateAdapter:
         venue = _guarded(config, name, exchange)
         # It is a simulated venue of this config: trading against other fees, rules or balances than the
         # config says would make the run's numbers mean something else. Refused with what differs.
-        differences = await sandbox_mismatch(config, name, venue, exchange)
+        differences = await sandbox_mismatch(config, name, venue, exchange) if matched else []
         if differences:
             raise ConfigError(str(config.path), f"venues.{name}",
                               f"the sandbox at {config.sandbox.url} does not match this config: "

@@ -131,6 +131,11 @@ class CcxtAdapter:
     def check_sandbox_step(self, step: Decimal) -> None:
         raise ValueError(f"the {self.key} adapter has no sandbox")
 
+    async def open_history(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
+        if config.venues[ref.name].kind != "live":
+            raise ValueError(f"{ref.name}: no history outlives a run on a paper venue")
+        return await self.open_live(config, ref, closers)
+
     async def open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
         from arb.venues.live.errors import translating
 

@@ -30,6 +30,9 @@ class LiveQuirks:
     # taking the client id as the order id; elsewhere ccxt's edit may be a cancel and a new order.
     amends_in_place: bool = False
     fills_page: int = 1000
+    # The ccxt param numbering the pages of an account's order and trade history (Gate: ``page``, from 1);
+    # None: the venue pages no history, so a window holding a full page is refused, never cut.
+    history_page_param: str | None = None
     # Error labels after which the exchange's clock is re-measured (``sync_clock``, if it has one): ccxt's
     # request path may do this, and ``send`` bypasses that path.
     resync_clock_on: frozenset[str] = frozenset()

@@ -47,6 +47,7 @@ from arb.venues.live.wire import Serializer, WireRequest
 from arb.venues.order_line import MAX_IDLE_PER_ORIGIN, OrderLine
 
 log = logging.getLogger(__name__)
+HISTORY_MAX_PAGES = 100  # an audit's bound per market and kind: 100 pages of ``fills_page`` rows
 
 
 class LiveVenue:
@@ -264,6 +265,41 @@ class LiveVenue:
             fills = await priced_fees(self.fee_marks, fills)
         return fills if order_id is None else [f for f in fills if f.venue_order_id == order_id]
 
+    async def order_history(self, symbol: str, since: datetime, until: datetime) -> list[OrderReport]:
+        """The finished orders of ``symbol`` the venue says were made in ``[since, until]``, every page of them
+        (ccxt's ``fetch_closed_orders``): what ``arb audit`` holds the database against. Open ones are
+        ``fetch_open_orders``'."""
+        raw = await self._history("fetch_closed_orders", symbol, since, until)
+        return [self._order(o) for o in raw if _within(o.get("timestamp"), since, until)]
+
+    async def trade_history(self, symbol: str, since: datetime, until: datetime) -> list[FillReport]:
+        """The account's trades of ``symbol`` in ``[since, until]``, every page of them (ccxt's
+        ``fetch_my_trades``)."""
+        raw = await self._history("fetch_my_trades", symbol, since, until)
+        return [normalize.fill_report(self.name, self.quirks, t, self._unit(t.get("symbol") or symbol))
+                for t in raw if _within(t.get("timestamp"), since, until)]
+
+    async def _history(self, method: str, symbol: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Every row ``method`` holds in the window, page after page until a short one, each row once by its
+        id. A venue that pages no history (``LiveQuirks.history_page_param``) answering a full page, or a
+        window past ``HISTORY_MAX_PAGES``, is an error naming the venue: a history cut short would pass an
+        audit it should fail."""
+        size, param = self.quirks.fills_page, self.quirks.history_page_param
+        since_ms, until_ms = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
+        rows: dict[str, dict[str, Any]] = {}
+        for page in range(1, HISTORY_MAX_PAGES + 1):
+            params: dict[str, Any] = {"until": until_ms, **({param: page} if param else {})}
+            batch = await self._call(method, symbol, since_ms, size, params)
+            for row in batch:
+                rows.setdefault(str(row.get("id")), row)
+            if len(batch) < size:
+                return list(rows.values())
+            if param is None:
+                raise VenueError(self.name, f"{symbol}: a full page of {size} rows of history, and the venue pages "
+                                 "no further: audit a shorter window")
+        raise VenueError(self.name, f"{symbol}: more than {HISTORY_MAX_PAGES} pages of {size} rows of history: "
+                         "audit a shorter window")
+
     async def balances(self) -> dict[str, BalanceReport]:
         return normalize.balance_reports(await self._call("fetch_balance"))
 
@@ -306,3 +342,9 @@ class LiveVenue:
         symbol = raw.get("symbol") or (request.symbol if request else None)
         unit = self._unit(symbol) if symbol else Decimal(1)
         return normalize.order_report(self.name, self.quirks, raw, request, unit)
+
+
+def _within(ms: Any, since: datetime, until: datetime) -> bool:
+    """A row stamped ``ms`` (epoch milliseconds; None: unstamped, kept) lies in ``[since, until]``: a venue's
+    ``from``/``to`` are whole seconds, wider than the window asked for."""
+    return ms is None or since.timestamp() * 1000 <= ms <= until.timestamp() * 1000

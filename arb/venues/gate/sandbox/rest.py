@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -229,10 +229,14 @@ class RestApi:
         status = q.get("status", "open")
         if status not in ("open", "finished"):
             raise bad_param("status must be open or finished")
+        # Gate bounds finished orders by ``from`` and ``to`` (seconds, both inclusive) and pages them newest
+        # first: what an audit reads a window of history through (``arb audit``).
+        since_s, until_s = _time_bounds(q)
         orders = [
             o
             for o in self.engine.orders.values()
             if o.account == request[KEY] and o.market.id == pair.id and (o.status == "open") == (status == "open")
+            and (status == "open" or _within(o.create_ms, since_s, until_s))
         ]
         orders.sort(key=lambda o: o.id, reverse=True)
         limit = int_param(q.get("limit", "100"), "limit", 1, 1000)
@@ -295,21 +299,32 @@ class RestApi:
         q = request.query
         pair = self.engine.pair(q.get("currency_pair")) if q.get("currency_pair") else None
         order_id = q.get("order_id")
-        since_s = int_param(q["from"], "from", 0, 10**11) if "from" in q else None
-        until_s = int_param(q["to"], "to", 0, 10**11) if "to" in q else None
+        since_s, until_s = _time_bounds(q)
         trades = [
             t
             for t in self.engine.trades
             if t.account == request[KEY]
             and (pair is None or t.market == pair.id)
             and (order_id is None or str(t.order_id) == order_id)
-            and (since_s is None or t.create_ms >= since_s * 1000)
-            and (until_s is None or t.create_ms <= until_s * 1000)
+            and _within(t.create_ms, since_s, until_s)
         ]
         trades.sort(key=lambda t: t.id, reverse=True)
         limit = int_param(q.get("limit", "100"), "limit", 1, 1000)
+        page = int_param(q.get("page", "1"), "page", 1, 10**6)  # Gate pages a spot account's trades too
         return web.json_response([trade_json(t, self.engine.amend_text(t.order_id), self.engine.gt_fee(t))
-                                  for t in trades[:limit]])
+                                  for t in trades[(page - 1) * limit : page * limit]])
+
+
+def _time_bounds(q: Mapping[str, str]) -> tuple[int | None, int | None]:
+    """A history query's ``from`` and ``to``, in seconds, as Gate takes them (None: unbounded)."""
+    since_s = int_param(q["from"], "from", 0, 10**11) if "from" in q else None
+    until_s = int_param(q["to"], "to", 0, 10**11) if "to" in q else None
+    return since_s, until_s
+
+
+def _within(create_ms: int, since_s: int | None, until_s: int | None) -> bool:
+    """Made within the seconds ``[since_s, until_s]``: Gate's ``to`` takes in its whole second."""
+    return (since_s is None or create_ms >= since_s * 1000) and (until_s is None or create_ms < (until_s + 1) * 1000)
 
 
 def _client_gone(request: web.Request) -> bool:
