@@ -188,6 +188,7 @@ async def _read_venues(config: Any, venues: Sequence[str],
     from arb.venues.live import LiveVenue
     from arb.venues.live.errors import translating
     from arb.venues.registry import ref_for
+    from arb.venues.throttle import FETCH_FILLS, FETCH_OPEN
 
     closers: list[Any] = []
     out: dict[str, tuple[list[Any], list[Any]]] = {}
@@ -195,24 +196,33 @@ async def _read_venues(config: Any, venues: Sequence[str],
         for name in venues:
             ref = ref_for(config, name)
             with translating(name):
-                venue: Any = await ref.adapter.open_history(config, ref, closers)
-                while not isinstance(venue, LiveVenue):  # under its throttle guard: the ccxt venue itself
+                guarded: Any = await ref.adapter.open_history(config, ref, closers)
+                venue = guarded
+                while not isinstance(venue, LiveVenue):  # the ccxt venue under its throttle guard
                     venue = venue.inner
+                throttle = getattr(guarded, "throttle", None)  # each page waits for the venue's budget
                 names = config.venue_markets(name)
                 since, until = spans[name]
                 orders: list[Any] = []
                 fills: list[Any] = []
                 for symbol in names.symbols:
                     market = names.market(symbol)
-                    found = [*await venue.order_history(market, since, until), *await venue.fetch_open_orders(market)]
+                    found = [*await venue.order_history(market, since, until, _pace(throttle, FETCH_OPEN, market)),
+                             *await guarded.fetch_open_orders(market)]
                     orders += [dataclasses.replace(o, symbol=symbol) for o in found]
                     fills += [dataclasses.replace(f, symbol=symbol, fee_currency=names.engine_asset(f.fee_currency))
-                              for f in await venue.trade_history(market, since, until)]
+                              for f in await venue.trade_history(market, since, until,
+                                                                  _pace(throttle, FETCH_FILLS, market))]
                 out[name] = (orders, fills)
     finally:
         for close in reversed(closers):
             await close()
     return out
+
+
+def _pace(throttle: Any, endpoint: str, market: str) -> Any:
+    """What a page of history waits for: its endpoint's slot in the venue's throttle (None: not throttled)."""
+    return None if throttle is None else lambda: throttle.acquire(endpoint, market)
 
 
 def _known(s: Any, venue: str, stored: _Stored, orders: list[Any], fills: list[Any]) -> Any:

@@ -48,6 +48,7 @@ from arb.venues.order_line import MAX_IDLE_PER_ORIGIN, OrderLine
 
 log = logging.getLogger(__name__)
 HISTORY_MAX_PAGES = 100  # an audit's bound per market and kind: 100 pages of ``fills_page`` rows
+Pace = Callable[[], Awaitable[None]]
 
 
 class LiveVenue:
@@ -265,21 +266,25 @@ class LiveVenue:
             fills = await priced_fees(self.fee_marks, fills)
         return fills if order_id is None else [f for f in fills if f.venue_order_id == order_id]
 
-    async def order_history(self, symbol: str, since: datetime, until: datetime) -> list[OrderReport]:
+    async def order_history(self, symbol: str, since: datetime, until: datetime,
+                            pace: Pace | None = None) -> list[OrderReport]:
         """The finished orders of ``symbol`` the venue says were made in ``[since, until]``, every page of them
         (ccxt's ``fetch_closed_orders``): what ``arb audit`` holds the database against. Open ones are
-        ``fetch_open_orders``'."""
-        raw = await self._history("fetch_closed_orders", symbol, since, until)
+        ``fetch_open_orders``'. ``pace`` is awaited before each page (the venue's throttle: a long history
+        is many requests)."""
+        raw = await self._history("fetch_closed_orders", symbol, since, until, pace)
         return [self._order(o) for o in raw if _within(o.get("timestamp"), since, until)]
 
-    async def trade_history(self, symbol: str, since: datetime, until: datetime) -> list[FillReport]:
+    async def trade_history(self, symbol: str, since: datetime, until: datetime,
+                            pace: Pace | None = None) -> list[FillReport]:
         """The account's trades of ``symbol`` in ``[since, until]``, every page of them (ccxt's
-        ``fetch_my_trades``)."""
-        raw = await self._history("fetch_my_trades", symbol, since, until)
+        ``fetch_my_trades``), ``pace`` awaited before each."""
+        raw = await self._history("fetch_my_trades", symbol, since, until, pace)
         return [normalize.fill_report(self.name, self.quirks, t, self._unit(t.get("symbol") or symbol))
                 for t in raw if _within(t.get("timestamp"), since, until)]
 
-    async def _history(self, method: str, symbol: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    async def _history(self, method: str, symbol: str, since: datetime, until: datetime,
+                       pace: Pace | None) -> list[dict[str, Any]]:
         """Every row ``method`` holds in the window, page after page until a short one, each row once by its
         id. A venue that pages no history (``LiveQuirks.history_page_param``) answering a full page, or a
         window past ``HISTORY_MAX_PAGES``, is an error naming the venue: a history cut short would pass an
@@ -289,6 +294,8 @@ class LiveVenue:
         rows: dict[str, dict[str, Any]] = {}
         for page in range(1, HISTORY_MAX_PAGES + 1):
             params: dict[str, Any] = {"until": until_ms, **({param: page} if param else {})}
+            if pace is not None:
+                await pace()
             batch = await self._call(method, symbol, since_ms, size, params)
             for row in batch:
                 rows.setdefault(str(row.get("id")), row)

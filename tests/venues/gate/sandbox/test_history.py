@@ -38,7 +38,13 @@ async def test_every_page_of_the_window_is_read(sb: Sandbox, exchange: GateExcha
     ids = await _five_filled(exchange, sb)
     venue = _venue(exchange)
     since, until = NOW - timedelta(seconds=10), NOW + timedelta(seconds=10)
-    orders = await venue.order_history("LINK/USDT", since, until)
+    paced: list[str] = []
+
+    async def pace() -> None:  # the venue's throttle, awaited before each page
+        paced.append(exchange.last_request_url or "")
+
+    orders = await venue.order_history("LINK/USDT", since, until, pace)
+    assert len(paced) == 3
     assert sorted(o.venue_order_id for o in orders) == sorted(ids)  # 2 + 2 + 1: three pages
     assert "page=3" in exchange.last_request_url and "status=finished" in exchange.last_request_url
     assert {(o.client_order_id, o.amount, o.filled, o.status.value) for o in orders} == {
