@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from arb.commands import Subcommands
-from arb.config import DEFAULT_CONFIG, load_config
+from arb.config import DEFAULT_CONFIG, Config, load_config
 from arb.config.render import render_toml
 from arb.display import printable
 
@@ -24,6 +24,10 @@ def register(sub: Subcommands) -> None:
         "Exit status 2 with one line naming the file and key when it is invalid.",
     )
     check.add_argument("path", nargs="?", default=str(DEFAULT_CONFIG), help="config file (default: %(default)s)")
+    check.add_argument("--online", action="store_true",
+                       help="also ask each live venue (and a sandbox venue at [sandbox] url) with the environment's "
+                       "keys: the keys, their permissions, the clock, the markets and balances against the config; "
+                       "one line per finding, exit 1 on any error")
     check.set_defaults(func=run_check)
 
 
@@ -53,4 +57,20 @@ def run_check(args: argparse.Namespace) -> int:
         said = f"credentials: {section.pop('credentials')}"
         notes[f"venues.{venue}"] = "; ".join(filter(None, (notes.get(f"venues.{venue}"), said)))
     sys.stdout.write(render_toml(effective, notes))
-    return 0
+    return online(config) if args.online else 0
+
+
+def online(config: Config) -> int:
+    """The venues' findings, one ``# online: level: key: text`` line each (comments: the output stays a config
+    ``arb config check`` accepts); 1 when any is an error."""
+    import asyncio
+
+    from arb.runtime.online import check_online, checked_venues, failed
+
+    if not checked_venues(config):
+        sys.stdout.write("# online: no live venue to check\n")
+        return 0
+    found = asyncio.run(check_online(config))
+    for finding in found:
+        sys.stdout.write(f"# online: {printable(finding.line())}\n")
+    return 1 if failed(found) else 0

@@ -51,6 +51,12 @@ class Config:
         return self.engine.mode == "replay" or (self.engine.mode == "paper" and self.replay is not None)
 
     @property
+    def testnet_venues(self) -> tuple[str, ...]:
+        """The live venues on their test environment (``testnet = true``), as the run's stored config says them
+        (:func:`testnet_venues`)."""
+        return tuple(name for name, section in self.venues.items() if section.testnet)
+
+    @property
     def taker_symbols(self) -> tuple[str, ...]:
         """The engine symbols detection crosses between venues (``strategy = "taker"``)."""
         return tuple(s for s in self.engine.symbols if self.symbols[s].strategy == "taker")
@@ -134,6 +140,22 @@ class Config:
             found = venue in self.credentials
             data["venues"][venue]["credentials"] = "*** (from environment)" if found else "(not set)"
         return _no_floats(data)
+
+
+def testnet_venues(snapshot: Mapping[str, Any]) -> tuple[str, ...]:
+    """The venues a run's stored config (``Config.snapshot``) put on their test environment: a run's mode is
+    ``live`` on a testnet too (the runs table's mode is what traded, not where), and this is where the testnet
+    is recorded. A snapshot stored before the key existed has none."""
+    venues = snapshot.get("venues")
+    if not isinstance(venues, Mapping):  # a hand-written snapshot (tests', a notebook's) may list them
+        return ()
+    return tuple(name for name, section in venues.items() if isinstance(section, Mapping) and section.get("testnet"))
+
+
+def mode_shown(mode: str, testnet: tuple[str, ...] | list[str]) -> str:
+    """A run's mode as every surface shows it (the start line, the status view, the dashboard's header, the
+    summary): ``live``, or ``live (testnet: gate_main, binance)`` when venues trade on their test environment."""
+    return f"{mode} (testnet: {', '.join(testnet)})" if testnet else mode
 
 
 def _no_floats(node: Any) -> Any:

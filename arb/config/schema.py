@@ -462,6 +462,10 @@ class VenueSection(_Section):
     # where it differs ({ "BTC/USDT" = "XBT/USDT" }); its assets follow (arb/domain/market_names.py).
     symbols: tuple[str, ...] | None = Field(default=None, min_length=1)
     market_names: dict[str, str] = Field(default_factory=dict)
+    # A live venue on its test environment (ccxt's sandbox URLs: Gate's testnet, Binance's spot and futures
+    # testnets): its keys are the testnet's, and every surface of the run says so. Which venues have one is
+    # their adapter's to say (``VenueAdapter.testnet_refusal``, checked by the preflight).
+    testnet: StrictBool = False
 
     def market_kind(self, symbol: str) -> str:
         """``symbol``'s market kind here: its market's ``kind``, else spot (a venue's adapter says which kinds
@@ -483,6 +487,15 @@ class VenueSection(_Section):
         if value != "conservative" and info.data.get("kind") == "live":
             raise ValueError("a live venue's queue is the venue's own; queue_model is a simulated venue's "
                              "(kind paper or sandbox)")
+        return value
+
+    @field_validator("testnet")
+    @classmethod
+    def _live_testnet(cls, value: bool, info: Any) -> bool:
+        kind = info.data.get("kind")
+        if value and kind is not None and kind != "live":
+            raise ValueError(f"testnet points a live venue at its test environment; this venue is kind = \"{kind}\" "
+                             "(set kind = \"live\", or remove testnet)")
         return value
 
     @field_validator("queue_power")

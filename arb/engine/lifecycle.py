@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from arb.config import Config
+from arb.config.model import mode_shown
 from arb.domain.market import MarketKind
 from arb.engine.database import RunDatabase, market_span
 from arb.engine.ending import RunResult, cancel_resting, halt_reason, run_summary
@@ -46,6 +47,7 @@ from arb.runtime.funnel import Funnel
 from arb.runtime.incidents import IncidentLog
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.logs import RUN_ID
+from arb.runtime.online import check_online
 from arb.runtime.position_check import check_positions
 from arb.runtime.preflight import preflight
 from arb.runtime.quoting import QuotingDesk
@@ -64,6 +66,12 @@ from arb.valuation import EndBook
 
 # The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
 log = logging.getLogger("arb.engine")
+
+
+def started_line(run_id: int, mode: str, kinds: Mapping[str, str], testnet: tuple[str, ...]) -> str:
+    """The run's first line: its id, its mode and each venue's kind, a venue on its test environment said so."""
+    venues = ", ".join(f"{name} ({kind}{', testnet' if name in testnet else ''})" for name, kind in kinds.items())
+    return f"run {run_id} started: {mode_shown(mode, testnet)} mode, venues {venues}"
 
 
 class Engine:
@@ -87,6 +95,7 @@ class Engine:
         self.capture = capture or config.capture_path()
         self.force_paper = force_paper
         self.mode = mode or config.engine.mode
+        self.testnet: tuple[str, ...] = ()  # the live venues opened on their test environment (_start_row)
         self.status = status or StatusReporter.for_config(config)
         # A replay, or paper mode on a capture, is a simulation on market time from the capture's first
         # event (``origin_ms``); paper paces it in wall time at its speed.
@@ -173,6 +182,10 @@ class Engine:
         RUN_ID.run_id = None
         with acquire_lease(self.db_url) as lease:
             try:
+                if self.mode == "live" and not self.force_paper:
+                    # Under the lease (a second engine is refused for it first, saying nothing of the venues),
+                    # before the database or a row: a venue the run could not trade with writes nothing.
+                    await self._check_online()
                 return await self._run(lease)
             except ArbError as exc:
                 self._record_failure(str(exc))
@@ -192,6 +205,19 @@ class Engine:
                     self.dashboard.stop()
                 if self._db is not None:
                     self._db.dispose()
+
+    async def _check_online(self) -> None:
+        """``arb config check --online``'s findings on the venues a live run trades with (``runtime/online.py``),
+        each logged; the first error stops the run before its lease, its database or its row."""
+        found = await check_online(self.config, unreachable_raises=True)  # as opening it would say
+        levels = {"ok": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+        for finding in found:
+            if finding.level != "error":
+                log.log(levels[finding.level], "online check: %s", finding.line())
+        errors = [finding for finding in found if finding.level == "error"]
+        if errors:
+            more = f" (and {len(errors) - 1} more: arb config check --online)" if len(errors) > 1 else ""
+            raise ArbError(f"{self.config.path}: {errors[0].key}: {errors[0].text}{more}")
 
     async def _run(self, lease: Lease) -> RunResult:
         """The lifecycle, in order; each step below, in the order it runs."""
@@ -243,8 +269,9 @@ class Engine:
         RUN_ID.run_id = self.run_id  # every log record from here on carries it (text and JSON formats)
         for old in crashed:
             log.warning("run %d marked crashed: %s", old.id, old.status_reason)
-        log.info("run %d started: %s mode, venues %s", self.run_id, self.mode,
-                 ", ".join(f"{name} ({kind})" for name, kind in venues.kinds.items()))
+        # A live venue on its test environment: what every surface of the run says (config/model.mode_shown).
+        self.testnet = tuple(n for n, kind in venues.kinds.items() if kind == "live" and self.config.venues[n].testnet)
+        log.info("%s", started_line(self.run_id, self.mode, venues.kinds, self.testnet))
         return self.run_id
 
     async def _start_trading(self, venues: VenueSet, writer: DecisionWriter, run_id: int,
@@ -301,7 +328,8 @@ class Engine:
             self.supervisor.spawn("kill-switch", partial(watch_kill_switch, risk))
         self.status.start(run_id, view, self.supervisor.spawn)
         # An alert says which run, in which mode, on which host: a trader may run several.
-        self.monitor = Monitor.for_config(self.config, view, title=f"arb run {run_id} ({self.mode} on {host})")
+        self.monitor = Monitor.for_config(self.config, view,
+                                          title=f"arb run {run_id} ({mode_shown(self.mode, self.testnet)} on {host})")
         if self.monitor is not None:
             risk.on_event = told_to_all(self.incidents_log.on_risk_event, self.monitor.risk_event)
             self.status.note(self.monitor.start(self.supervisor.spawn))
@@ -452,7 +480,7 @@ class Engine:
                        balances=MappingProxyType(state.free),
                        stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
                        trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason,
-                       mode=self.mode, host=host, inventory=self.inventory, maker=self.maker_watch,
+                       mode=self.mode, testnet=self.testnet, host=host, inventory=self.inventory, maker=self.maker_watch,
                        margin=MappingProxyType(state.margin), holdings=self.holdings_watch)
 
     def _depletion(self, change: Depletion) -> None:
@@ -475,7 +503,8 @@ class Engine:
         return run_summary(self.sessions, run_id, marks, books, funnel=self.funnel,
                            hot_path=self.hot_path,
                            stop_reason=self.stop_reason(), incidents=self.incidents_log.incidents,
-                           state=self.state, handled=self.incidents(),
+                           state=self.state, handled={**self.incidents(), **({"testnet": list(self.testnet)}
+                                                                               if self.testnet else {})},
                            market_trades=(feeds.market_trades if feeds is not None else 0) if self.simulated else None,
                            queue_models=self.venues.queue_models() if self.simulated and self.venues is not None
                            else None)

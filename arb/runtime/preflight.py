@@ -102,6 +102,10 @@ def _check_venues(config: Config, shown: str) -> None:
         if section.kind == "sandbox" and not ref.adapter.has_sandbox:
             raise ConfigError(shown, f"{key}.kind", f"the {ref.adapter.key} adapter has no sandbox "
                               f"(adapters with one: {', '.join(sandbox_adapters())})")
+        if section.testnet:  # the schema allows it on a live venue only
+            refusal = ref.adapter.testnet_refusal(ref.ccxt_id)
+            if refusal is not None:
+                raise ConfigError(shown, f"{key}.testnet", refusal)
         # Books from the venue itself (a live venue; a paper one with no capture outside a replay) come
         # through its adapter's feed (arb/runtime/feeds.py), and a live venue trades through it.
         own_books = section.kind == "live" or (

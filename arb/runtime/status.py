@@ -135,7 +135,7 @@ class StatusReporter:
         quoting = "".join(f" {label} {text}" for label, text in self._maker())
         last = self._recent(1)
         trade = f" last {last[0]}" if last else ""
-        return (f"run {self._run_id} market {_market_time(now_ms)} elapsed {self._elapsed()} "
+        return (f"run {self._run_id}{_testnet(view)} market {_market_time(now_ms)} elapsed {self._elapsed()} "
                 f"updates {f['book_updates']} ({rate:.0f}/s){quoting} crossed {f['crossed']} executed {f['executed']} "
                 f"rejected {f['rejected_total']}{reasons} pnl {money(view.funnel.realized_pnl)} "
                 f"books {' '.join(books)}{account}{trade}{incidents}{progress}")
@@ -299,7 +299,7 @@ class StatusReporter:
         return Group(table, bar, f"capture {self.done_events}/{self.total_events} events ({self._percent():.0f}%)")
 
     def _table(self) -> Table:
-        table = Table(title=f"arb run {self._run_id}", expand=False)
+        table = Table(title=f"arb run {self._run_id}{_testnet(self._engine)}", expand=False)
         if self._engine is None:
             return table
         rate, f = self._rates()
@@ -359,3 +359,8 @@ def _top_reasons(rejected: dict[str, int], n: int = 3) -> str:
     ranked = sorted(rejected.items(), key=lambda item: (-item[1], item[0]))
     more = f", +{len(ranked) - n} more" if len(ranked) > n else ""
     return ", ".join(f"{reason} {count}" for reason, count in ranked[:n]) + more
+
+
+def _testnet(view: RunView | None) -> str:
+    """`` testnet gate_main``: a run trading on a venue's test environment says so on every line."""
+    return f" testnet {','.join(view.testnet)}" if view is not None and view.testnet else ""

@@ -153,7 +153,10 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
     pnl = precision.pnl()
     f = summary["funnel"]
     makers = summary.get("maker") or []
-    lines = ["== arb run summary ==", f"book updates            {f['book_updates']}"]
+    lines = ["== arb run summary =="]
+    if summary.get("testnet"):  # live venues on their test environment (Engine.testnet): said first
+        lines.append(f"testnet                 {', '.join(summary['testnet'])}")
+    lines.append(f"book updates            {f['book_updates']}")
     if f["evaluations"] or not makers:  # detection's funnel: a maker-only run has none
         lines += [
             f"evaluations             {f['evaluations']}",

@@ -79,6 +79,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from arb.config.model import mode_shown
 from arb.eventloop.clock import MarketClock, WallClock
 from arb.execution.risk import RiskState
 from arb.margin import AccountMargin
@@ -110,6 +111,7 @@ class RunView:
     hot_path: LatencyRecorder | None = None  # book update -> decision, per decision
     stop_reason: Callable[[], str | None] | None = None
     mode: str | None = None  # replay | paper | live
+    testnet: tuple[str, ...] = ()  # the live venues on their test environment (``testnet = true``)
     host: str | None = None  # the machine the run is on
     inventory: InventoryWatch | None = None  # venues that cannot fund max_size, time to empty
     maker: StoreWatch[MakerNow] | None = None  # a maker run's quoting figures, as last read from the store
@@ -149,7 +151,7 @@ class RunView:
             "recent_trades": [trade_row(t) for t in (list(trades.recent) if trades is not None else [])],
             "hot_path": {"count": len(self.hot_path) if self.hot_path is not None else 0},
             "incidents": self.incidents(),
-            "mode": self.mode,
+            "mode": mode_shown(self.mode, self.testnet) if self.mode is not None else None,
             "host": self.host,
             **self._money(),
             "inventory": self.inventory.snapshot() if self.inventory is not None else None,

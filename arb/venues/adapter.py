@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
     from arb.marketdata.feed_setup import FeedSetup
+    from arb.venues.online import Finding
     from arb.venues.sim.book import Level
     from arb.venues.sim.matching import Matcher
 
@@ -184,6 +185,11 @@ class VenueAdapter(Protocol):
         """Why arb cannot stream this venue's books itself, or None."""
         ...
 
+    def testnet_refusal(self, ccxt_id: str) -> str | None:
+        """Why this venue cannot be pointed at a test environment (``testnet = true``: ccxt's class has no
+        ``urls['test']``), or None. May import ccxt: asked only of a venue configured with a testnet."""
+        ...
+
     def amends_in_place(self, ccxt_id: str) -> bool:
         """Whether the venue cuts a resting order's amount in place, keeping its queue place (its paper
         venues then do too)."""
@@ -224,6 +230,13 @@ class VenueAdapter(Protocol):
         """``venue`` (live or on the sandbox, as opened) with the account's fill stream, and the stream's task
         to run beside it; ``markets``: the venue's symbols quoted there. ValueError when it has none
         (``fill_stream_refusal``)."""
+        ...
+
+    async def check_online(self, config: Config, ref: VenueRef) -> list[Finding]:
+        """``arb config check --online`` on this venue with the environment's keys (a live venue, or a sandbox
+        venue at ``[sandbox] url``): the key, what it may do, the clock, the markets and balances against the
+        config, one finding each (``arb/venues/online.py``). Raises ``ArbError`` when the venue cannot be
+        reached."""
         ...
 
     def sandbox_command(self) -> SandboxCommand | None:

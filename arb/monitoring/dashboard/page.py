@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from arb.config.model import mode_shown, testnet_venues
 from arb.display import Precision, held_what, money, route
 from arb.positions import OpenLot, Position, equity, open_positions, unrealized_total
 from arb.store import repo, views
@@ -153,7 +154,7 @@ def pnl_curve(rows: Sequence[PnlFigures], limit: int = CURVE_POINTS, marks: Mark
 def _header(run: Run) -> dict[str, Any]:
     return {
         "id": run.id,
-        "mode": run.mode,
+        "mode": mode_shown(run.mode, testnet_venues(run.config_snapshot or {})),  # its testnet venues said
         "status": run.status,
         "status_reason": run.status_reason,
         "clock": run_clock(run),

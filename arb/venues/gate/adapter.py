@@ -37,6 +37,7 @@ from arb.venues.adapter import (
 )
 from arb.venues.gate.facts import CLIENT_IDS, GATE_SPOT_LIMITS, decimals_of_step
 from arb.venues.live.quirks import LiveQuirks
+from arb.venues.online import Finding
 from arb.venues.throttle import VenueLimits
 
 if TYPE_CHECKING:
@@ -171,6 +172,17 @@ async def sandbox_mismatch(config: Config, name: str, venue: Venue, exchange: An
     return found
 
 
+def live_exchange(config: Config, name: str, settings: dict[str, Any]) -> Any:
+    """Venue ``name``'s ``GateExchange`` on Gate's servers, or on Gate's testnet with ``testnet = true`` (ccxt's
+    sandbox URLs, every REST section and the futures WebSocket); no request is made."""
+    from arb.venues.gate.exchange import GateExchange
+
+    exchange = GateExchange(settings)
+    if config.venues[name].testnet:
+        exchange.set_sandbox_mode(True)
+    return exchange
+
+
 def limits(config: Config, name: str) -> VenueLimits:
     """Gate's table; ``rate_limit_per_s`` in the config replaces its global budget."""
     from dataclasses import replace
@@ -245,6 +257,9 @@ class GateAdapter:
     def books_refusal(self, ccxt_id: str) -> str | None:
         return None  # our own WebSocket sync
 
+    def testnet_refusal(self, ccxt_id: str) -> str | None:
+        return None  # ccxt's gate has urls['test'] (api-testnet.gateapi.io): set_sandbox_mode in _open_live
+
     def amends_in_place(self, ccxt_id: str) -> bool:
         return QUIRKS.amends_in_place  # PATCH /spot/orders/{id}
 
@@ -265,8 +280,6 @@ class GateAdapter:
             return await self._open_live(config, ref, closers)
 
     async def _open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
-        from arb.venues.gate.exchange import GateExchange
-
         creds = config.credentials.get(ref.name)
         if creds is None:  # load_config already refuses this in live mode; dry-run/paper never gets here
             raise ConfigError(str(config.path), f"venues.{ref.name}", "live venue without credentials")
@@ -279,7 +292,7 @@ class GateAdapter:
                                     "timeout": _timeout_ms(config)}
         if perpetual_venue(config, ref.name):
             settings["options"] = dict(SWAP_OPTIONS)
-        exchange = GateExchange(settings)
+        exchange = live_exchange(config, ref.name, settings)
         closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
         await exchange.load_markets()
         venue = _guarded(config, ref.name, exchange)
@@ -391,6 +404,37 @@ class GateAdapter:
                               f"`arb sandbox --config {config.path} --venue {name}`")
         pairs = {s: exchange.market(names.market(s))["id"] for s in names.symbols}
         return venue, SandboxLink(rest_url, ws_url, None, pairs, None)
+
+    async def check_online(self, config: Config, ref: VenueRef) -> list[Finding]:
+        """Venue ``ref.name`` checked with the environment's keys (``arb/venues/gate/online.py``): on Gate (its
+        testnet with ``testnet = true``), or on the `arb sandbox` at ``[sandbox] url`` for a sandbox venue."""
+        from arb.venues.gate.errors import translating
+        from arb.venues.gate.exchange import GateExchange
+        from arb.venues.gate.online import key_findings
+
+        name = ref.name
+        creds = config.credentials.get(name)
+        if creds is None:
+            return [Finding("error", f"venues.{name}", f"no key in the environment (ARB_{name.upper()}_API_KEY, "
+                            f"ARB_{name.upper()}_API_SECRET)")]
+        settings: dict[str, Any] = {"enableRateLimit": False, "timeout": _timeout_ms(config)}
+        if perpetual_venue(config, name):
+            settings["options"] = dict(SWAP_OPTIONS)
+        if config.venues[name].kind == "sandbox" and config.sandbox.url is not None:
+            exchange = GateExchange.for_endpoint(config.sandbox.url + "/api/v4", None, creds.api_key, creds.secret,
+                                                 **settings)
+        else:
+            exchange = live_exchange(config, name, {**settings, "apiKey": creds.api_key, "secret": creds.secret})
+        try:
+            with translating(name):
+                await exchange.load_markets()
+            names = config.venue_markets(name)
+            missing = [listed_as(name, names, s) for s in names.symbols if names.market(s) not in exchange.markets]
+            if missing:
+                return [Finding("error", f"venues.{name}", f"the venue does not list {', '.join(missing)}")]
+            return await key_findings(config, name, exchange, _guarded(config, name, exchange))
+        finally:
+            await exchange.close()
 
     def sandbox_command(self) -> SandboxCommand:
         from arb.venues.gate.sandbox.command import SandboxCommand

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from arb.domain.venue import Venue
     from arb.marketdata.books import BookStore
     from arb.marketdata.feed_setup import FeedSetup
+    from arb.venues.online import Finding
 
 
 def ccxt_class(ccxt_id: str) -> Any:
@@ -128,6 +129,11 @@ class CcxtAdapter:
         return ("ccxt has no WebSocket (ccxt.pro) support for this venue: it cannot feed books or trade here; "
                 "give it a capture_venue and kind = \"paper\"")
 
+    def testnet_refusal(self, ccxt_id: str) -> str | None:
+        if ccxt_class(ccxt_id)().urls.get("test"):  # many classes carry the key as None
+            return None
+        return f"ccxt's {ccxt_id} has no test environment (no urls['test'] to point it at)"
+
     def check_sandbox_step(self, step: Decimal) -> None:
         raise ValueError(f"the {self.key} adapter has no sandbox")
 
@@ -150,12 +156,44 @@ class CcxtAdapter:
         if creds.password:
             params["password"] = creds.password
         exchange = ccxt_class(ref.ccxt_id)(params)
+        if config.venues[ref.name].testnet:  # ccxt's urls['test'] in place of its api (the preflight checked)
+            exchange.set_sandbox_mode(True)
         closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
         venue = guarded_venue(ref.name, exchange, self.facts(ref.ccxt_id), rate_limit_per_s=config.venues[ref.name].rate_limit_per_s)
         with translating(ref.name):
             await exchange.load_markets()
         check_tradable(ref.name, exchange.markets, config.venue_markets(ref.name), venue)
         return venue
+
+    async def check_online(self, config: Config, ref: VenueRef) -> list[Finding]:
+        """What any ccxt venue tells through the protocol: that the key reads balances, the markets' rules and the
+        balances against the config. ccxt has no common query of a key's permissions or the venue's clock: those
+        are said as not known here (a venue's own adapter asks its venue, as Gate's does)."""
+        from arb.errors import ArbError
+        from arb.venues.online import Finding, balance_findings, market_findings, withdrawal_finding
+
+        key = f"venues.{ref.name}"
+        closers: Closers = []
+        try:
+            venue = await self.open_live(config, ref, closers)
+            try:
+                held = await venue.balances()
+            except ArbError as exc:
+                return [Finding("error", key, f"the key does not read balances: {exc}")]
+            found = [Finding("ok", key, "the key authenticates and reads balances"),
+                     Finding("warning", key, f"cannot tell whether the key may trade: ccxt's {ref.ccxt_id} has no "
+                             "query of a key's permissions"),
+                     withdrawal_finding(config, ref.name, None, f"ccxt's {ref.ccxt_id} has no query of a key's "
+                                        "permissions"),
+                     Finding("warning", key, "cannot tell the clock offset here")]
+            names = config.venue_markets(ref.name)
+            for symbol in names.symbols:
+                found += market_findings(config, ref.name, symbol, venue.market_rules(names.market(symbol)), None,
+                                         "ccxt lists no account fee here")
+            return found + balance_findings(config, ref.name, held)
+        finally:
+            for close in closers:
+                await close()
 
     async def open_sandbox(self, config: Config, ref: VenueRef, clock: Any,
                            closers: Closers) -> tuple[Venue, SandboxLink]:

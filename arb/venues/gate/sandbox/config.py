@@ -11,6 +11,7 @@ from pathlib import Path
 
 from arb.venues.gate.sandbox import values
 from arb.venues.gate.sandbox.contracts import ContractSpec
+from arb.venues.gate.sandbox.keys import KeyRights
 from arb.venues.gate.sandbox.orders import PairSpec
 from arb.venues.gate.sandbox.wallet import WalletConfig
 
@@ -25,6 +26,8 @@ class Account:
     # Its futures wallet (USDT perpetuals' margin, apart from the spot balances above, as on Gate).
     futures: Mapping[str, Decimal] = field(default_factory=dict)
     gt_deduction: bool = False  # fees paid in GT (needs a GT_<quote> pair and GT): sandbox/matching.py
+    # What the key may do (permissions, read-only, IP whitelist), refused with Gate's labels: sandbox/keys.py.
+    rights: KeyRights = KeyRights()
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from arb.venues.gate.sandbox.auth import verify_request
 from arb.venues.gate.sandbox.config import Faults
 from arb.venues.gate.sandbox.futures_rest import FuturesApi
 from arb.venues.gate.sandbox.futures_rest import is_public as futures_public
+from arb.venues.gate.sandbox.keys import KeyRights, account_detail, check_rights
 from arb.venues.gate.sandbox.matching import Engine, Event
 from arb.venues.gate.sandbox.orders import PairSpec, fmt, order_json, trade_json
 from arb.venues.gate.sandbox.public import PREFIX, PublicApi, is_public
@@ -59,9 +60,12 @@ class RestApi:
         publish: Callable[[list[Event]], None],
         expire_countdowns: Callable[[], None],
         countdowns_changed: Callable[[], None],
+        *,
+        rights: Mapping[str, KeyRights] | None = None,
     ) -> None:
         self.engine = engine
         self.secrets = secrets
+        self.rights = dict(rights or {})  # a key not named may do everything (KeyRights())
         self.faults = faults
         self.order_limiter = order_limiter
         self.global_limiter = global_limiter
@@ -81,6 +85,7 @@ class RestApi:
         return [
             *self.public.routes(),
             *self.futures.routes(),
+            web.get(p + "/account/detail", self.account_detail),
             web.get(p + "/spot/accounts", self.accounts),
             web.post(p + "/spot/orders", self.create_order),
             web.get(p + "/spot/orders", self.list_orders),
@@ -166,6 +171,7 @@ class RestApi:
                 self.secrets,
                 now,
             )
+            check_rights(self.rights.get(key, KeyRights()), request.method, request.path, address)
         except (GateApiError, web.HTTPException):
             request[LIMIT] = self.global_limiter.hit(("rejected", address), now)
             if not request[LIMIT].allowed:
@@ -176,6 +182,10 @@ class RestApi:
         return request[LIMIT]
 
     # ---- private --------------------------------------------------------------------------------------
+    async def account_detail(self, request: web.Request) -> web.Response:
+        key = request[KEY]
+        return web.json_response(account_detail(sorted(self.secrets).index(key) + 1, self.rights.get(key, KeyRights())))
+
     async def accounts(self, request: web.Request) -> web.Response:
         balances = self.engine.balances.get(request[KEY], {})
         only = request.query.get("currency")

@@ -72,6 +72,7 @@ class Sandbox:
             self.publish,
             self.catch_up,
             self._countdowns_changed.set,
+            rights={a.key: a.rights for a in self.config.accounts},
         )
         # Deposit addresses, withdrawals and spot/futures transfers (``wallet.py``): a withdrawal arrives at the
         # sandbox owning its address, this one or a peer (``add_peer``), after the wallet's delay on this clock.
