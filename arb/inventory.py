@@ -7,7 +7,8 @@ Per venue and asset:
   amount`` from quote; a sell does the reverse; every fee comes out of its own currency (base, quote, or a
   third asset such as a fee token, which is then a row of its own). On a perpetual a fill moves a position,
   not a balance: the settle currency (a linear market's quote, an inverse market's base coin) changes by what
-  it realized less its fee (``arb/margin.py``), and by each funding payment;
+  it realized less its fee (``arb/margin.py``), and by each funding payment; a transfer the run made between
+  venues (``arb/rebalance.py``) takes its amount from its source and gives its destination what arrived;
 - ``external_flow`` = ``(end - start) - implied``: whatever moved that the run's trading does not explain
   (a deposit or withdrawal, a fee charged outside the fills, another client on the same account).
 
@@ -120,12 +121,16 @@ def implied_changes(fills: Iterable[FillFlow], funding: Iterable[FundingFlow] = 
 
 def inventory(start: Iterable[Holding], end: Iterable[Holding], fills: Iterable[FillFlow],
               funding: Iterable[FundingFlow] = (),
-              opening: Mapping[tuple[str, str], PositionState] | None = None) -> list[InventoryRow]:
-    """Per (venue, asset), sorted: start, end, the change the fills (and funding payments) imply, and the
-    external flow; ``opening``: the perpetual positions held at the start."""
+              opening: Mapping[tuple[str, str], PositionState] | None = None,
+              transfers: Iterable[tuple[str, str, Decimal]] = ()) -> list[InventoryRow]:
+    """Per (venue, asset), sorted: start, end, the change the fills (and funding payments, and the run's own
+    transfers between venues: (venue, asset, change)) imply, and the external flow; ``opening``: the perpetual
+    positions held at the start."""
     starts = _totals(start)
     ends = _totals(end)
     implied = implied_changes(fills, funding, opening)
+    for venue, asset, change in transfers:
+        implied[(venue, asset)] = implied.get((venue, asset), ZERO) + change
     keys = {*implied, *((venue, asset) for totals in (starts, ends) for venue, assets in totals.items()
                         for asset in assets)}
     rows = []

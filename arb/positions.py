@@ -11,7 +11,10 @@ position, at the valuation instant: the run's end (or now, live), on the run's c
 the capture's book at that instant. No book, no mark: the position is shown, its unrealized PnL is unknown
 (None), never 0.
 
-**Equity** of a run = realized PnL + unrealized PnL: what the run made, its open positions closed at the mark.
+**Equity** of a run = realized PnL + unrealized PnL - transfer fees: what the run made, its open positions
+closed at the mark, less what moving its inventory between venues cost (the fees of the transfers that left
+their source, ``store/transfers.transfer_fees``, each valued when planned). The fees count here and only here:
+realized PnL stays the pairs' own figure.
 
 Every surface (the run summary, ``arb report``, the status view and metrics) shows positions from
 :func:`open_positions`, with the marks the run stored at its end.
@@ -103,13 +106,17 @@ def unrealized_total(positions: Iterable[Position]) -> dict[str, Decimal | None]
 
 
 def equity(realized: Decimal, unrealized: Mapping[str, Decimal | None],
-           quotes: Iterable[str] = ()) -> dict[str, Decimal | None]:
-    """Equity per quote currency: ``realized`` + that currency's unrealized PnL (``unrealized_total``), for
-    every currency with an open position and every one of ``quotes`` (with none open: realized); None where
-    a position has no mark."""
-    out: dict[str, Decimal | None] = {q: realized for q in quotes}
+           quotes: Iterable[str] = (), transfer_fees: Mapping[str, Decimal] | None = None) -> dict[str, Decimal | None]:
+    """Equity per quote currency: ``realized`` + that currency's unrealized PnL (``unrealized_total``) - its
+    ``transfer_fees``, for every currency with an open position, with transfer fees, and every one of
+    ``quotes`` (with none open: realized); None where a position has no mark."""
+    fees = transfer_fees or {}
+    out: dict[str, Decimal | None] = {q: realized for q in (*quotes, *fees)}
     for quote, value in unrealized.items():
         out[quote] = None if value is None else realized + value
+    for currency, fee in fees.items():
+        held = out[currency]
+        out[currency] = None if held is None else held - fee
     return out
 
 

@@ -1,5 +1,5 @@
 """One run's rows as pandas frames for the notebooks' figures: its opportunities, its entry legs' slippage
-and latency, its balance snapshots, the market time it covered and its funnel.
+and latency, its balance snapshots, its transfers between venues, the market time it covered and its funnel.
 
 Money is read as stored (exact ``Decimal``) and becomes a float only as a figure's coordinate; a derived
 ratio (slippage in bps) is computed in ``Decimal`` and rounded to :data:`BPS_PLACES` first, so float noise
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from arb.store import views
 from arb.store.maker_views import MakerRoute
 from arb.store.models import Balance, Opportunity, Order, Run
+from arb.store.transfers import transfers as stored_transfers
 
 BPS = Decimal(10_000)
 BPS_PLACES = Decimal("0.01")
@@ -119,3 +120,15 @@ def funnel_stages(run: Run, opps: pd.DataFrame, maker: Sequence[MakerRoute] = ()
         return {k: int(v) for k, v in funnel.items() if isinstance(v, int)}, ""
     stages = {"crossed": len(opps), "executed": int((opps.decision == "executed").sum())}
     return stages, f" (run {run.status}, no summary: from the recorded opportunities)"
+
+
+TRANSFER_COLUMNS = ["transfer_id", "asset", "amount", "source", "dest", "network", "fee", "minimum", "fee_value",
+                    "value_currency", "status", "reason", "planned_at", "expected_at", "sent_at", "arrived_at"]
+
+
+def transfers(session: Session, run_id: int) -> pd.DataFrame:
+    """The run's transfers between venues (``store/transfers.py``), one row each in the order planned; money as
+    stored (exact ``Decimal``). The fees of those sent or arrived are what the run's equity takes off."""
+    return pd.DataFrame([[t.id, t.asset, t.amount, t.source, t.dest, t.network, t.fee, t.minimum, t.fee_value,
+                          t.value_currency, t.status, t.reason, t.planned_at, t.expected_at, t.sent_at, t.arrived_at]
+                         for t in stored_transfers(session, run_id)], columns=TRANSFER_COLUMNS)

@@ -27,7 +27,7 @@ from arb.display import MS_PLACES, ROUTE, Precision, held_what, money, route
 from arb.errors import UsageError
 from arb.inventory import InventoryRow
 from arb.positions import OpenLot, equity, open_positions, unrealized_total
-from arb.store import views
+from arb.store import transfers, views
 from arb.store.grouped import GROUPINGS, GroupRow, Loose, Window, grouped, grouped_window
 from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Run
@@ -74,8 +74,11 @@ def build_sections(session: Any, run: Run) -> list[Section]:
     """Every report section for ``run``, in reading order."""
     precision = Precision.from_snapshot(run.config_snapshot)
     pnl = views.opportunity_pnl(session, run.id)
-    positions = _positions(run, views.pnl_totals(pnl)["realized_pnl"], precision)
+    realized = views.pnl_totals(pnl)["realized_pnl"]
+    fees, unvalued = transfers.transfer_fees(session, run.id)
+    positions = _positions(run, realized, precision, fees)
     makers = maker_routes(session, run.id)
+    moved = transfers.transfers(session, run.id)
     return [
         *([_maker(makers, precision)] if makers else []),
         _funnel(views.funnel(session, run.id), precision),
@@ -83,12 +86,43 @@ def build_sections(session: Any, run: Run) -> list[Section]:
         _pnl(pnl, precision),
         *([positions] if positions is not None else []),
         *_holdings(run, precision),
+        *([_transfers(moved, run, realized, fees, unvalued, precision)] if moved else []),
         _legs(views.legs(session, run.id), precision),
         *_inventory(inventory_check(session, run.id), precision),
     ]
 
 
-def _positions(run: Run, realized: Decimal, precision: Precision) -> Section | None:
+def _transfers(moved: Sequence[transfers.TransferRow], run: Run, realized: Decimal, fees: Mapping[str, Decimal],
+               unvalued: Mapping[str, Decimal], precision: Precision) -> Section:
+    """The transfers rebalancing planned, sent and saw arrive (``arb/rebalance.py``), with their fees: the
+    fees of those that left their source are taken off the run's equity (``arb.positions.equity``)."""
+    body: list[list[Cell]] = []
+    for t in moved:
+        places = precision.asset(t.asset)
+        body.append([t.id, t.asset, figure(t.amount, places), f"{t.source} -> {t.dest}", t.network,
+                     figure(t.fee, places), figure(t.fee_value, precision.pnl()), t.value_currency, t.status,
+                     timestamp(t.planned_at), timestamp(t.expected_at),
+                     None if t.arrived_at is None else timestamp(t.arrived_at)])
+    stored = (run.summary or {}).get("unrealized_pnl") or {}
+    per_quote = equity(realized, {q: None if v is None else Decimal(v) for q, v in stored.items()},
+                       transfer_fees=fees)
+    fee_text = ", ".join([f"{money(v, precision.pnl())} {q}" for q, v in fees.items()]
+                         + [f"{money(v, precision.asset(a))} {a} (no mark to value it)" for a, v in unvalued.items()])
+    equity_text = ", ".join("unknown (a position has no mark)" if v is None else f"{money(v, precision.pnl())} {q}"
+                            for q, v in per_quote.items())
+    title = (f"Transfers between venues: fees {fee_text or 'none'} (of those sent); "
+             f"equity = realized + unrealized - transfer fees = {equity_text}")
+    totals: list[Cell] | None = None
+    if len(fees) == 1:  # the fees of those sent, in the one currency they are valued in
+        [(currency, total)] = fees.items()
+        totals = ["TOTAL", "", None, "", "", None, figure(total, precision.pnl()), currency, "sent", "", "", ""]
+    return Section("transfers", title, ("transfer", "asset", "amount", "from -> to", "network", "fee", "fee_value",
+                                        "value_currency", "status", "planned_at", "expected_at", "arrived_at"), body,
+                   totals)
+
+
+def _positions(run: Run, realized: Decimal, precision: Precision,
+               transfer_fees: Mapping[str, Decimal] | None = None) -> Section | None:
     """The open positions the run left (``arb.positions``, valued at its end and kept in its summary): not in
     realized PnL. None when it left none."""
     rows = (run.summary or {}).get("open_positions") or []
@@ -105,11 +139,13 @@ def _positions(run: Run, realized: Decimal, precision: Precision) -> Section | N
                      figure(None if p["mark"] is None else Decimal(p["mark"]), precision.price(p["symbol"])),
                      figure(value, precision.quote(p["symbol"]))])
     stored = (run.summary or {}).get("unrealized_pnl") or {}
-    per_quote = equity(realized, {q: None if v is None else Decimal(v) for q, v in stored.items()})
+    per_quote = equity(realized, {q: None if v is None else Decimal(v) for q, v in stored.items()},
+                       transfer_fees=transfer_fees)
     equity_text = ", ".join("unknown (a position has no mark)" if v is None else f"{money(v, precision.pnl())} {q}"
                             for q, v in per_quote.items())
+    less = " - transfer fees" if transfer_fees else ""
     title = (f"Open positions at the run's end (not in realized pnl; marked at the mid of each venue's book "
-             f"then): equity = realized + unrealized = {equity_text}")
+             f"then): equity = realized + unrealized{less} = {equity_text}")
     totals: list[Cell] = ["TOTAL", "", None, None, None, figure(unrealized, precision.pnl())]
     return Section("positions", title, ("venue", "symbol", "amount", "cost", "mark", "unrealized"), body, totals)
 

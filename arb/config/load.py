@@ -107,6 +107,7 @@ def _validated(raw: dict[str, Any], path: Path, shown: str, environ: Mapping[str
     _check_symbols(model, shown)
     _check_routes(model, shown)
     _check_order_budgets(model, shown)
+    _check_rebalance(model, shown)
     config = Config(
         path=path,
         engine=model.engine,
@@ -119,6 +120,7 @@ def _validated(raw: dict[str, Any], path: Path, shown: str, environ: Mapping[str
         venues=dict(model.venues),
         sandbox=model.sandbox,
         monitoring=_monitoring(model.monitoring, environ, shown),
+        rebalance=model.rebalance,
         credentials={
             venue: creds
             for venue in model.venues
@@ -187,6 +189,19 @@ def _check_routes(model: ConfigModel, shown: str) -> None:
                               f"{source!r} already feeds venues.{fed_by[source]}: each side of the capture "
                               "feeds one venue")
         fed_by[source] = venue
+
+
+def _check_rebalance(model: ConfigModel, shown: str) -> None:
+    """Each asset's targets name configured venues that hold the asset: a venue trading none of the config's
+    symbols in it could never use what a transfer brings."""
+    for asset, section in model.rebalance.assets.items():
+        for venue in section.targets:
+            key = f"rebalance.assets.{asset}.targets.{venue}"
+            if venue not in model.venues:
+                raise ConfigError(shown, key, f"no venue {venue!r} (venues: {', '.join(model.venues)})")
+            symbols = model.venues[venue].symbols or model.engine.symbols
+            if not any(asset in s.split("/") for s in symbols):
+                raise ConfigError(shown, key, f"{venue} trades no symbol in {asset} ({', '.join(symbols)})")
 
 
 def _check_order_budgets(model: ConfigModel, shown: str) -> None:

@@ -15,6 +15,7 @@ from arb.config.schema import (
     EngineSection,
     ExecutionSection,
     MonitoringSection,
+    RebalanceSection,
     ReplaySection,
     RiskSection,
     SandboxSection,
@@ -43,6 +44,7 @@ class Config:
     credentials: Mapping[str, Credentials]
     overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)  # key -> the ARB__ variable setting it
     monitoring: MonitoringSection = MonitoringSection()  # alert_urls: the file's and $ARB_ALERT_URLS
+    rebalance: RebalanceSection = RebalanceSection()  # inventory targets and transfers (arb/rebalance.py)
 
     @property
     def simulated(self) -> bool:
@@ -135,6 +137,7 @@ class Config:
             "sandbox": self.sandbox.model_dump(mode="json"),
             "monitoring": {**self.monitoring.model_dump(mode="json"),
                            "alert_urls": [mask_alert_url(u) for u in self.monitoring.alert_urls]},
+            "rebalance": self.rebalance.model_dump(mode="json"),
         }
         for venue in self.venues:
             found = venue in self.credentials

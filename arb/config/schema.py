@@ -566,6 +566,53 @@ class MonitoringSection(_Section):
     alert_urls: tuple[str, ...] = Field(default=(), repr=False)
 
 
+class TransferRoute(_Section):
+    """What a simulation assumes of a transfer of one asset (``[rebalance.assets.X]``, or one of its ``routes``
+    from one venue to another): how long it takes to arrive, the fee taken out of it, the least the venue lets
+    leave, and the network it is sent on. Live, the venue's own currency metadata is to give these (not built)."""
+
+    delay_s: Number = _seconds(default=30.0, ge=0, le=7 * 86_400)
+    fee: NonNegDec = Decimal(0)
+    minimum: NonNegDec = Decimal(0)
+    network: str = Field(default="", max_length=64)
+
+
+class RebalanceAsset(TransferRoute):
+    """One asset's target share per venue and its band, and its transfers' terms (overridable per route,
+    ``routes."spot->perp"``)."""
+
+    targets: dict[str, Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, le=1, allow_inf_nan=False)]] = Field(
+        min_length=2)
+    band: Annotated[Decimal, BeforeValidator(_exact_decimal), Field(gt=0, lt=1, allow_inf_nan=False)]
+    routes: dict[str, TransferRoute] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shares_add_up(self) -> RebalanceAsset:
+        total = sum(self.targets.values(), Decimal(0))
+        if total != 1:
+            raise ValueError(f"targets add up to {total}, not 1: each is a venue's share of the asset")
+        for route in self.routes:
+            source, arrow, dest = route.partition("->")
+            if not arrow or source not in self.targets or dest not in self.targets or source == dest:
+                raise ValueError(f"route {route!r} is not \"<venue>-><venue>\" between two of targets' venues "
+                                 f"({', '.join(self.targets)})")
+        return self
+
+    def route(self, source: str, dest: str) -> TransferRoute:
+        """The terms of a transfer from ``source`` to ``dest``: its route's, else the asset's."""
+        return self.routes.get(f"{source}->{dest}", self)
+
+
+class RebalanceSection(_Section):
+    """Inventory kept where it trades (``arb/rebalance.py``): ``off`` watches nothing; ``plan`` plans and
+    stores transfers (an alert, live); ``auto`` makes them (in a simulation: debited at once, credited after
+    the route's delay less its fee)."""
+
+    transfers: Literal["off", "plan", "auto"] = "plan"
+    assets: dict[str, RebalanceAsset] = Field(default_factory=dict)
+    check_s: Number = _seconds(default=1.0, gt=0, le=3600)  # how often balances are looked at, run's clock
+
+
 class ConfigModel(_Section):
     """The whole file, validated."""
 
@@ -579,3 +626,4 @@ class ConfigModel(_Section):
     venues: dict[str, VenueSection] = Field(min_length=2)
     sandbox: SandboxSection = SandboxSection()
     monitoring: MonitoringSection = MonitoringSection()
+    rebalance: RebalanceSection = RebalanceSection()

@@ -51,6 +51,7 @@ from arb.runtime.online import check_online
 from arb.runtime.position_check import check_positions
 from arb.runtime.preflight import preflight
 from arb.runtime.quoting import QuotingDesk
+from arb.runtime.rebalance import Rebalancer
 from arb.runtime.state import RunState
 from arb.runtime.status import RunView, StatusReporter
 from arb.runtime.store_watch import StoreWatch
@@ -335,6 +336,10 @@ class Engine:
             self.status.note(self.monitor.start(self.supervisor.spawn))
         self.supervisor.spawn("inventory-watch", partial(watch_inventory, self.inventory, self.state.balances,
                                                          self.books, self.clock.now_ms, self._depletion))
+        if self.config.rebalance.transfers != "off" and self.config.rebalance.assets:  # inventory kept where it trades
+            rebalancer = Rebalancer(self.config, self.venues, self.state, self.books, self.sessions, run_id,
+                                    now_ms=self.clock.now_ms, simulated=self.simulated)
+            self.supervisor.spawn("rebalance", rebalancer.run)
         if self.config.monitoring.dashboard_port is not None:
             self.dashboard = LiveDashboard(self.db_url, self.config.monitoring.dashboard_port,
                                            incidents=self.incidents_log)

@@ -50,6 +50,7 @@ def preflight(config: Config, *, ports: bool = True, environ: Mapping[str, str] 
     shown = str(config.path)
     overrides = [Override(variable, tuple(key.split("."))) for key, variable in config.overrides.items()]
     try:
+        _check_transfers(config, shown)
         _check_venues(config, shown)
         _check_markets(config, shown)
         _check_market_kinds(config, shown)
@@ -63,6 +64,23 @@ def preflight(config: Config, *, ports: bool = True, environ: Mapping[str, str] 
             _check_ports(config, shown)
     except ConfigError as exc:
         raise blame(exc, shown, overrides) from None
+
+
+def _check_transfers(config: Config, shown: str) -> None:
+    """``transfers = "auto"`` moves inventory only where arb holds the wallet itself: a paper venue or an
+    in-process sandbox (``runtime/rebalance.py``). A live venue's withdrawals are not built yet."""
+    if config.rebalance.transfers != "auto":
+        return
+    for asset, section in config.rebalance.assets.items():
+        for venue in section.targets:
+            kind = config.venues[venue].kind
+            live = kind == "live" and not config.engine.dry_run
+            external = kind == "sandbox" and config.sandbox.url is not None
+            if live or external:
+                raise ConfigError(shown, "rebalance.transfers",
+                                  f"\"auto\" transfers {asset} on {venue}, a {'live venue' if live else 'sandbox in another process'}: "
+                                  "arb makes transfers only on paper venues and in-process sandboxes yet; "
+                                  "use \"plan\" (a stored plan and a warning)")
 
 
 def _check_ports(config: Config, shown: str) -> None:

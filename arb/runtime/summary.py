@@ -18,6 +18,7 @@ from arb.positions import equity, open_positions, unrealized_total
 from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Fill, FillConflict, FundingPayment, Opportunity, Order
 from arb.store.repo import fill_flows, funding_flows, inventory_check, opening_positions
+from arb.store.transfers import TransferRow, transfer_fees, transfers
 from arb.store.views import open_lots, run_pnl
 from arb.valuation import EndBook, Valuation, value_holdings
 from arb.venues.throttle import budget_text
@@ -56,6 +57,7 @@ def run_totals(session: Session, run_id: int,
     holdings = holdings_now(session, run_id, books or {})
     positions = open_positions(open_lots(session, run_id), marks or {})
     unrealized = unrealized_total(positions)
+    fees, unvalued = transfer_fees(session, run_id)
     return {
         "opportunities": {"executed": decisions.get("executed", 0), "rejected": decisions.get("rejected", 0)},
         # Maker routes' quoting figures (arb/store/maker_views.py); empty for a taker-only run.
@@ -73,6 +75,10 @@ def run_totals(session: Session, run_id: int,
                             "mark": p.mark, "unrealized": p.unrealized} for p in positions],
         "unrealized_pnl": unrealized,
         "unsettled": pnl.unsettled,
+        # Transfers between venues (arb/rebalance.py) and what those that left cost: taken off the equity.
+        "transfers": [transfer_row(t) for t in transfers(session, run_id)],
+        "transfer_fees": fees,
+        "transfer_fees_unvalued": unvalued,
         # A run that traded a perpetual: every venue's change in holdings, valued at the end books.
         **({"holdings": holdings} if holdings is not None else {}),
         # Balances against fills (arb.inventory): what moved that trading does not explain, per venue/asset.
@@ -83,6 +89,18 @@ def run_totals(session: Session, run_id: int,
             for venue, ms in sorted(latency.items())
         },
     }
+
+
+def transfer_row(t: TransferRow) -> dict[str, Any]:
+    """One transfer as the summary keeps it (exact; times ISO 8601 on the run's clock)."""
+    def when(value: Any) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {"id": t.id, "asset": t.asset, "amount": t.amount, "source": t.source, "dest": t.dest,
+            "network": t.network, "fee": t.fee, "minimum": t.minimum, "fee_value": t.fee_value,
+            "value_currency": t.value_currency, "status": t.status, "reason": t.reason,
+            "planned_at": when(t.planned_at), "expected_at": when(t.expected_at), "sent_at": when(t.sent_at),
+            "arrived_at": when(t.arrived_at)}
 
 
 def holdings_now(session: Session, run_id: int, books: Mapping[tuple[str, str], EndBook]) -> dict[str, Any] | None:
@@ -191,8 +209,12 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
     if summary.get("holdings"):  # a perpetual traded: the desk's equity is the holdings' (one figure, not two)
         lines += _holdings_lines(summary["holdings"], precision, simulated="market_trades" in summary)
     else:
-        for quote, total in equity(summary["realized_pnl"], summary.get("unrealized_pnl") or {}).items():
-            lines.append(f"equity (realized + unrealized) {'unknown (no mark)' if total is None else money(total, pnl)} {quote}")
+        fees = {q: Decimal(str(v)) for q, v in (summary.get("transfer_fees") or {}).items()}
+        label = "equity (realized + unrealized - transfer fees)" if fees else "equity (realized + unrealized)"
+        for quote, total in equity(summary["realized_pnl"], summary.get("unrealized_pnl") or {},
+                                   transfer_fees=fees).items():
+            lines.append(f"{label} {'unknown (no mark)' if total is None else money(total, pnl)} {quote}")
+    lines += _transfer_lines(summary, precision)
     lines += [
         f"orders                  {summary['orders']} {summary['orders_by_status']}",
         f"fills                   {summary['fills']}",
@@ -226,6 +248,38 @@ def render_summary(summary: dict[str, Any], precision: Precision | None = None) 
     if summary.get("stop_reason"):
         lines.append(f"stopped: {summary['stop_reason']}")
     return "\n".join(lines)
+
+
+def _transfer_lines(summary: dict[str, Any], precision: Precision) -> list[str]:
+    """The run's transfers per asset and route: how many, how much left, what arrived, in flight or only
+    planned, and their fees; then the fees' total (what the equity takes off). None: no line."""
+    rows = summary.get("transfers") or []
+    if not rows:
+        return []
+    routes: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for t in rows:
+        routes[(t["asset"], t["source"], t["dest"])].append(t)
+    lines = []
+    for (asset, source, dest), moved in sorted(routes.items()):
+        places = precision.asset(asset)
+        sent = [t for t in moved if t["status"] != "planned"]
+        amount = sum((Decimal(str(t["amount"])) for t in sent), Decimal(0))
+        fee = sum((Decimal(str(t["fee"])) for t in sent), Decimal(0))
+        flying = sum(1 for t in sent if t["status"] == "sent")
+        planned = len(moved) - len(sent)
+        lines.append(f"transfers {asset:<13} {source} -> {dest}: {len(sent)} sent, {money(amount, places)} {asset}, "
+                     f"fees {money(fee, places)} {asset}"
+                     + (f", {flying} in flight at the end" if flying else "")
+                     + (f", {planned} planned only (transfers = \"plan\")" if planned else ""))
+    fees = summary.get("transfer_fees") or {}
+    unvalued = summary.get("transfer_fees_unvalued") or {}
+    if fees or unvalued:
+        parts = [f"{money(v, precision.pnl())} {q}" for q, v in fees.items()]
+        parts += [f"{money(v, precision.asset(a))} {a} (no mark to value it)" for a, v in unvalued.items()]
+        where = ("not in the equity change above: the holdings' valuation leaves them out yet"
+                 if summary.get("holdings") else "taken off the equity")
+        lines.append(f"transfer fees           {', '.join(parts)} ({where})")
+    return lines
 
 
 def _queue_models(summary: dict[str, Any]) -> str:

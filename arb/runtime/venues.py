@@ -50,6 +50,7 @@ from arb.venues.paper.venue import ACCOUNT, EPOCH, MS, PaperConfig, PaperVenue
 from arb.venues.registry import order_budget, ref_for
 from arb.venues.renamed import RenamedVenue
 from arb.venues.sim.book import CrossedBook
+from arb.venues.sim.matching import Matcher
 from arb.venues.sim.orders import SimMarket
 from arb.venues.sim.queue import QueueModel
 from arb.venues.throttle import OrderBudget, VenueThrottle
@@ -118,6 +119,9 @@ class VenueSet:
     funding_listeners: list[Callable[[FundingReport], None]] = field(default_factory=list)
     # Margin accounts (venues whose markets are perpetuals): what sizing takes as their funds.
     margin: dict[str, MarginAccount] = field(default_factory=dict)
+    # A simulated venue's wallet, which a simulated transfer moves (``runtime/rebalance.py``): add ``amount``
+    # of an engine asset (< 0: take it; False, and nothing taken, when it holds less free).
+    ledgers: dict[str, Callable[[str, Decimal], bool]] = field(default_factory=dict)
 
     def pay_funding(self, name: str, paper: PaperVenue, names: MarketNames, market_id: str, mark: Decimal,
                     rate: Decimal, funding_ts: int, now_ms: int) -> None:
@@ -255,6 +259,7 @@ async def open_venues(
                                                         functools.partial(out.pay_funding, name, paper, names),
                                                         paper.crossed_books, _queue_of(paper.matcher.markets))
                 venue = _latent(config, name, paper, out.arrival)
+                out.ledgers[name] = functools.partial(_move, paper.matcher, ACCOUNT, config.venue_markets(name))
             else:
                 # A venue that cannot be reached (no network, an external sandbox that is down) is one arb
                 # error naming it (the adapter's own table first), not a ccxt traceback.
@@ -264,6 +269,9 @@ async def open_venues(
                         out.sandboxes[name] = link
                         if out.arrival is not None and link.sandbox is not None:
                             out.markets[name] = _sandbox_market(link)
+                        if link.sandbox is not None and link.account is not None:
+                            out.ledgers[name] = functools.partial(_move, link.sandbox.engine.matcher, link.account,
+                                                                  config.venue_markets(name))
                         venue = _latent(config, name, sandbox, out.arrival)
                     else:
                         venue = await ref.adapter.open_live(config, ref, out.closers)
@@ -397,6 +405,16 @@ def _latent(config: Config, name: str, venue: Venue, arrival: MarketArrival | No
     if latency.zero:  # handled at the decision's instant, whose events are all applied already
         return venue
     return LatentVenue(venue, latency, settled=arrival.settled if arrival is not None else None)
+
+
+def _move(matcher: Matcher, account: str, names: MarketNames, asset: str, amount: Decimal) -> bool:
+    """A simulated wallet's ``asset`` (the engine's name) changed by ``amount``: a transfer leaving (< 0, never
+    more than it holds free) or arriving."""
+    balance = matcher.balance(account, names.venue_amounts({asset: amount}).popitem()[0])
+    if balance.available + amount < 0:
+        return False
+    balance.available += amount
+    return True
 
 
 def _paper(config: Config, name: str, books: BookStore, clock: WallClock | MarketClock,

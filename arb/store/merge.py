@@ -40,6 +40,7 @@ _CHILDREN: tuple[tuple[Table, str], ...] = (
     (_TABLES["fills"], "order_id"),
     (_TABLES["fill_conflicts"], "run_id"),
     (_TABLES["balances"], "run_id"),
+    (_TABLES["transfers"], "run_id"),
 )
 _RUNS, _ORDERS, _FILLS = _TABLES["runs"], _TABLES["orders"], _TABLES["fills"]
 _CHUNK = 500  # bound parameters per IN (...) query

@@ -50,6 +50,9 @@ ORDER_STATUSES = (
 ORDER_PURPOSES = ("entry", "unwind", "complete", "quote", "hedge", "flatten")
 # taker: detection crossed two books and sent two IOC legs; maker: one resting quote's fills and their hedges.
 STRATEGIES = ("taker", "maker")
+# planned: a plan only (``[rebalance] transfers = "plan"``: an alert, never sent); sent: it left its source;
+# arrived: it was credited to its destination, less its fee.
+TRANSFER_STATUSES = ("planned", "sent", "arrived")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -270,6 +273,33 @@ class FundingPayment(Base):
     position: Mapped[Decimal | None]  # base, signed, held at the funding time
     amount: Mapped[Decimal]  # settle currency: > 0 received
     currency: Mapped[str] = mapped_column(String(16))
+
+
+class Transfer(Base):
+    """One transfer of an asset between two venues that rebalancing planned (``arb/rebalance.py``): ``amount``
+    leaves ``source``, ``amount - fee`` reaches ``dest``. ``fee_value`` is the fee in ``value_currency`` at the
+    mid when it was planned: a sent transfer's is part of the run's equity (``arb/positions.py``)."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (CheckConstraint(_in("status", TRANSFER_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    asset: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal]
+    source: Mapped[str] = mapped_column(String(32))
+    dest: Mapped[str] = mapped_column(String(32))
+    network: Mapped[str] = mapped_column(String(64))
+    fee: Mapped[Decimal]  # in ``asset``, out of ``amount``
+    minimum: Mapped[Decimal]  # the route's least amount, as planned
+    fee_value: Mapped[Decimal | None]  # the fee in ``value_currency``; NULL: no mark to value it at
+    value_currency: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)  # which venue left its band, and how
+    planned_at: Mapped[datetime]  # the run's clock (market time in a simulation)
+    expected_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    arrived_at: Mapped[datetime | None]
 
 
 class OpeningPosition(Base):

@@ -29,6 +29,7 @@ from arb.domain.venue import FundingReport
 from arb.errors import StoreError
 from arb.inventory import FillFlow, FundingFlow, InventoryRow, inventory
 from arb.margin import PositionState
+from arb.store import transfers
 from arb.store.models import (
     BALANCE_KINDS,
     Balance,
@@ -309,7 +310,8 @@ def inventory_check(session: Session, run_id: int) -> list[InventoryRow]:
     # A payment a restart stored that was made while nothing ran is in the start balances already.
     paid_since = min((b.ts for b in start), default=None)
     return inventory(start, [b for b in snapshots if b.kind == "end"], fill_flows(session, run_id),
-                     funding_flows(session, run_id, paid_since), opening_positions(session, run_id))
+                     funding_flows(session, run_id, paid_since), opening_positions(session, run_id),
+                     transfers.balance_moves(session, run_id))
 
 
 def _snapshot_market_kinds(snapshot: Mapping[str, Any]) -> dict[tuple[str, str], str]:

@@ -89,6 +89,9 @@ class SandboxLink:
     # Set when the sandbox plays the capture itself and has finished it (outside a simulation, where the
     # engine reads the capture itself and starts no feed over the sandbox's WebSocket).
     feed_done: asyncio.Event | None = None
+    # The in-process sandbox's account the run trades on, as its matcher names it: where a simulated transfer
+    # debits and credits (``runtime/rebalance.py``). None for an external sandbox.
+    account: str | None = None
 
     @property
     def endpoint(self) -> Endpoint:

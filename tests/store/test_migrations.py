@@ -16,7 +16,7 @@ from arb.store.db import make_engine, sqlite_file
 from arb.store.models import Base
 
 TABLES = {"sweeps", "runs", "opportunities", "orders", "order_events", "fills", "fill_conflicts", "balances",
-          "funding_payments", "opening_positions"}
+          "funding_payments", "opening_positions", "transfers"}
 
 
 def _tables(url: str) -> set[str]:

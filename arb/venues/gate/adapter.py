@@ -314,7 +314,7 @@ class GateAdapter:
         from arb.venues.gate.clock import ServerClock
         from arb.venues.gate.exchange import GateExchange
         from arb.venues.gate.sandbox import Account, CaptureFeed, Sandbox, SandboxConfig
-        from arb.venues.gate.sandbox.contracts import market_id
+        from arb.venues.gate.sandbox.contracts import futures_account, market_id
 
         name = ref.name
         section = config.venues[name]
@@ -348,7 +348,8 @@ class GateAdapter:
                                         port=config.sandbox.port, clock=clock.epoch_s, feeds=feeds))
         await sandbox.start()
         closers.append(sandbox.stop)
-        link = SandboxLink(sandbox.rest_url, sandbox.ws_url, sandbox, pairs, sandbox.feed_done if feeds else None)
+        link = SandboxLink(sandbox.rest_url, sandbox.ws_url, sandbox, pairs, sandbox.feed_done if feeds else None,
+                           account=futures_account(key) if perpetual else key)
         extra: dict[str, Any] = {"options": dict(SWAP_OPTIONS)} if perpetual else {}
         exchange = GateExchange.for_endpoint(sandbox.rest_url, sandbox.ws_url, key, secret, enableRateLimit=False,
                                              pairs=None if perpetual else [spec.to_json() for spec in specs],
