@@ -48,6 +48,7 @@ from arb.runtime.incidents import IncidentLog
 from arb.runtime.latency import LatencyRecorder
 from arb.runtime.logs import RUN_ID
 from arb.runtime.online import check_online
+from arb.runtime.operator import OperatorDesk
 from arb.runtime.position_check import check_positions
 from arb.runtime.preflight import preflight
 from arb.runtime.quoting import QuotingDesk
@@ -128,6 +129,7 @@ class Engine:
         # The web dashboard ([monitoring] dashboard_port; None when off): stopped once the run's end is
         # recorded, so its pages keep the final figures.
         self.dashboard: LiveDashboard | None = None
+        self.operator: OperatorDesk | None = None  # the dashboard's controls, applied on the run's loop
         self.run_id: int | None = None  # set once the run's row exists
         self.inventory: InventoryWatch | None = None  # built with the venues
         # A maker run's quoting figures for the live surfaces, read from the store (None: no maker symbol,
@@ -341,8 +343,13 @@ class Engine:
                                     now_ms=self.clock.now_ms, simulated=self.simulated)
             self.supervisor.spawn("rebalance", rebalancer.run)
         if self.config.monitoring.dashboard_port is not None:
+            # Its controls reach the engine only through this desk, applied once a check interval on the run's
+            # clock through the risk gate and the quoting desk (runtime/operator.py).
+            self.operator = OperatorDesk(self.config.engine.symbols, self.config.maker_symbols, self.incidents_log)
+            self.operator.risk = risk
+            self.supervisor.spawn("operator", self.operator.watch)
             self.dashboard = LiveDashboard(self.db_url, self.config.monitoring.dashboard_port,
-                                           incidents=self.incidents_log)
+                                           incidents=self.incidents_log, operator=self.operator)
             self.status.note(f"dashboard at {self.dashboard.start(run_id, view, self.supervisor.spawn)}")
 
     def _wire_decisions(self, venues: VenueSet, executor: PairedExecutor, risk: RiskGate,
@@ -358,6 +365,8 @@ class Engine:
             found = desk.find_unfinished(self.sessions)  # after reconciliation: the venues' truth
             if found:
                 self.status.note(f"{found} quote(s) an earlier run left resting or unhedged: taken over")
+            if self.operator is not None:
+                self.operator.desk = desk
         self.decisions = self.decision_loop(
             self.config, Trading(venues, executor, risk, writer, self.sessions, desk), books=self.books,
             clock=self.clock,

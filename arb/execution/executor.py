@@ -131,6 +131,7 @@ class PairedExecutor:
         decision = self.risk.check(
             buy_venue=plan.buy.venue, sell_venue=plan.sell.venue, base_asset=base,
             size=max(plan.buy.amount, plan.sell.amount), buy_limit=plan.buy.price, sell_limit=plan.sell.price,
+            symbol=opp.symbol,
         )
         if not decision.allowed:
             return self._refuse(opp, detected_at, decision.reason or "risk", plan)

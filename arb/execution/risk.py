@@ -9,6 +9,7 @@ A refusal returns a short stable reason (stored in ``opportunities.reason``, Str
 - ``max_notional``                 the trade's worst-case notional is above the per-trade cap
 - ``max_exposure:<venue>:<asset>`` a one-sided fill would push unhedged exposure above the cap
 - ``margin_halt:<venue>``          the venue's margin ratio (``arb/margin.py``) is at or above ``margin_halt_ratio``
+- ``paused:<symbol>``              an operator paused the symbol (the dashboard's control) until resumed
 
 Time comes from an injected clock (UTC-aware ``datetime``) so cool-downs and day boundaries are tested
 without waiting.
@@ -63,11 +64,13 @@ class _Breaker:
 class RiskEvent:
     """Something a trader is told about at once. ``kind``: ``breaker_open`` | ``halt`` (the executor stopped
     trading on an unresolved or unhedgeable pair) | ``kill_switch`` | ``kill_switch_cleared`` (its file was
-    removed: trading resumes) | ``daily_loss_limit`` | ``auth_failed`` | ``margin_alert`` | ``margin_halt`` | ``position_mismatch``."""
+    removed: trading resumes) | ``daily_loss_limit`` | ``auth_failed`` | ``margin_alert`` | ``margin_halt`` | ``position_mismatch``
+    | ``symbol_paused`` | ``symbol_resumed`` (an operator's, ``symbol`` says which)."""
 
     kind: str
     detail: str
     venue: str | None = None
+    symbol: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class RiskState:
     exposure: dict[tuple[str, str], Decimal]  # (venue, asset) -> signed unhedged base
     margin: dict[str, Decimal] = field(default_factory=dict)  # margin account -> its last margin ratio
     margin_halt_ratio: Decimal = Decimal("0.8")
+    paused: frozenset[str] = frozenset()  # symbols an operator paused: no new pairs or quotes there
 
     @property
     def margin_halted(self) -> list[str]:
@@ -124,6 +128,7 @@ class RiskGate:
     on_event: Callable[[RiskEvent], None] | None = None  # told of each RiskEvent as it happens
     _file_kill_seen: bool = False
     _margin: dict[str, Decimal] = field(default_factory=dict)
+    _paused: set[str] = field(default_factory=set)
 
     # -- inputs ---------------------------------------------------------------------------------
     def engage_kill_switch(self, reason: str = "operator") -> None:
@@ -131,6 +136,20 @@ class RiskGate:
         if self.kill_reason is None:
             self._emit(RiskEvent("halt" if reason.startswith("halt:") else "kill_switch", reason))
         self.kill_reason = reason
+
+    def pause(self, symbol: str, detail: str) -> None:
+        """No new pairs or quotes of ``symbol`` until :meth:`resume` (an operator's control)."""
+        if symbol not in self._paused:
+            self._paused.add(symbol)
+            self._emit(RiskEvent("symbol_paused", detail, symbol=symbol))
+
+    def resume(self, symbol: str, detail: str) -> None:
+        if symbol in self._paused:
+            self._paused.discard(symbol)
+            self._emit(RiskEvent("symbol_resumed", detail, symbol=symbol))
+
+    def paused(self, symbol: str) -> bool:
+        return symbol in self._paused
 
     def record_auth_failure(self, venue: str) -> None:
         if venue not in self._auth_failed:
@@ -220,7 +239,8 @@ class RiskGate:
             pnl_today=self._pnl_today if _day_of(now) == self._pnl_day else Decimal(0),
             daily_loss_limit=self.limits.daily_loss_limit, breakers=breakers,
             auth_failed=frozenset(self._auth_failed), exposure=dict(sorted(dict(self._exposure).items())),
-            margin=dict(sorted(self._margin.items())), margin_halt_ratio=self.limits.margin_halt_ratio)
+            margin=dict(sorted(self._margin.items())), margin_halt_ratio=self.limits.margin_halt_ratio,
+            paused=frozenset(self._paused))
 
     def _emit(self, event: RiskEvent) -> None:
         if self.on_event is not None:
@@ -270,10 +290,13 @@ class RiskGate:
         size: Decimal,
         buy_limit: Decimal,
         sell_limit: Decimal,
+        symbol: str | None = None,
     ) -> RiskDecision:
         """Decide whether a pair may be sent. Cheap: no I/O beyond one ``stat`` of the kill file."""
         if self.kill_switch_engaged():
             return RiskDecision(False, "kill_switch")
+        if symbol in self._paused:
+            return RiskDecision(False, f"paused:{symbol}")
         for venue in (buy_venue, sell_venue):
             if (reason := self.venue_blocked(venue) or self.margin_blocked(venue)) is not None:
                 return RiskDecision(False, reason)

@@ -125,7 +125,8 @@ class Alerts:
 # What a trader does about an alert, where the alert alone does not say it.
 NEXT_STEP = {
     "halt": "the run has stopped; flatten the unhedged amount on that venue, then start arb again",
-    "kill_switch": "no new trades until the kill-switch file is removed",
+    "kill_switch": "no new trades until the kill-switch file is removed (engaged by an operator: until the run is "
+                   "restarted)",
     "daily_loss_limit": "no new trades until the next UTC day, or restart with a higher daily_loss_limit",
     "auth_failed": "check the venue's API key and secret in the environment, then restart",
 }

@@ -324,6 +324,9 @@ class DecisionLoop:
         if reason is not None:
             await desk.close(reason)
             return
+        if self.trading.risk.paused(symbol):  # an operator's pause: none of its quotes rests
+            await desk.pull("paused", symbol)
+            return
         await desk.on_books(symbol)
 
     def quotes_pulled_for(self) -> str | None:

@@ -9,6 +9,11 @@ the run to go on and end as it would have.
 Fed too by the inventory watch (``runtime/depletion.py``): a direction whose venue can no longer fund
 ``max_size`` is an ``inventory_depleted`` incident, ended when it can again. It does not stop trading (the
 other direction, and smaller sizes, still trade), so it is never the stop reason.
+
+And by an operator's controls (``runtime/operator.py``, the dashboard's): a symbol paused is a
+``symbol_paused`` incident, ended when it is resumed; every resting quote cancelled is a ``quotes_cancelled``
+one, over as it happens; the kill switch engaged is the risk gate's ``kill_switch``. None of the first two
+stops the run, so neither is its stop reason.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from arb.execution.risk import RiskEvent
 from arb.runtime.depletion import Depletion
 
 # An event kind -> the incident kind it ends.
-CLEARS = {"kill_switch_cleared": "kill_switch", "margin_halt_cleared": "margin_halt", "margin_alert_cleared": "margin_alert"}
+CLEARS = {"kill_switch_cleared": "kill_switch", "margin_halt_cleared": "margin_halt", "margin_alert_cleared": "margin_alert",
+          "symbol_resumed": "symbol_paused"}
 DEPLETED = "inventory_depleted"
-NOT_STOPPING = frozenset({DEPLETED, "margin_alert", "position_mismatch"})  # leave the run trading: never its stop reason
+# Leave the run trading: never its stop reason.
+NOT_STOPPING = frozenset({DEPLETED, "margin_alert", "position_mismatch", "symbol_paused", "quotes_cancelled"})
 
 
 @dataclass(slots=True)
@@ -49,11 +56,16 @@ class IncidentLog:
         now = self._clock()
         ends = CLEARS.get(event.kind)
         if ends is None:
-            self.incidents.append(Incident(event.kind, event.detail, now))
+            self.incidents.append(Incident(event.kind, event.detail, now, key=event.symbol))
             return
-        for incident in self.incidents:
-            if incident.kind == ends and incident.ended_at is None:
+        for incident in self.incidents:  # a symbol's clearing ends that symbol's incident only
+            if incident.kind == ends and incident.ended_at is None and incident.key == event.symbol:
                 incident.ended_at = now
+
+    def note(self, kind: str, detail: str) -> None:
+        """An incident that is over as it happens (an operator's cancel of every quote)."""
+        now = self._clock()
+        self.incidents.append(Incident(kind, detail, now, now))
 
     def on_depletion(self, change: Depletion) -> None:
         """The inventory watch's hook: a depletion starts an incident, its clearing ends it, each at the time

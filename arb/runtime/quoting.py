@@ -9,7 +9,8 @@
   accounting once it is done.
 - **Risk.** A quote's notional is capped by ``[risk] max_notional_per_trade``; the kill switch and the run's
   stop cancel every quote (:meth:`QuotingDesk.close`); a stale taker book pulls the quote (the route's
-  ``stale_book``); a side whose hedges failed ``hedge_attempts`` times runs the leg policy: ``halt`` stops
+  ``stale_book``); a symbol an operator paused (``RiskGate.pause``) has its quotes pulled and places none;
+  a side whose hedges failed ``hedge_attempts`` times runs the leg policy: ``halt`` stops
   the run, halted, naming what is owed; ``flatten`` closes it on the maker venue and goes on.
 """
 
@@ -230,6 +231,13 @@ class QuotingDesk:
             await asyncio.wait([self._reading])
         self._raise_failures()
 
+    async def pull(self, reason: str, symbol: str | None = None) -> None:
+        """Cancel every resting quote (of ``symbol``) at once, each answer stored with ``reason``; the routes
+        quote again at their next book update unless the risk gate says not to (an operator's pause)."""
+        await asyncio.gather(*[route.pull(reason) for s, routes in self.routes.items() if symbol in (None, s)
+                               for route in routes])
+        self._raise_failures()
+
     async def guard(self, stop_reason: Callable[[], str | None], stale_after_ms: int) -> None:
         """Safety on the run's clock (market time in a simulation), not on the next book update, which a silent
         feed never brings: every check interval (a quarter of ``stale_after_ms``, at most a second, as the feed
@@ -254,6 +262,10 @@ class QuotingDesk:
                 log.warning("pulling every quote: %s", stop_reason)
                 await self.close(stop_reason)
             return
+        # A symbol an operator paused (runtime/operator.py): its quotes go within one check interval.
+        paused = [route for symbol, routes in self.routes.items() if self._risk.paused(symbol) for route in routes
+                  if route.resting_levels]
+        await asyncio.gather(*[route.pull("paused") for route in paused])
         stale = [route for routes in self.routes.values() for route in routes
                  if route.resting_levels and route.book_age_ms() > stale_after_ms]
         for route in stale:

@@ -49,8 +49,11 @@ async def test_the_page_its_files_and_the_state(served: DashboardServer, populat
             expected = json.loads(json.dumps(document(s, populated.run_id)))
     finally:
         engine.dispose()
-    assert doc == {**expected, "db": doc["db"]}
+    assert doc == {**expected, "db": doc["db"], "controls": doc["controls"]}
     assert doc["db"] == populated.url.split("?")[0] or doc["db"].startswith("postgresql")
+    # A stored run: no engine, so no control acts, and the page is told why (test_controls.py: a live one's).
+    assert doc["controls"] == {"enabled": False, "why": "a stored run: there is no engine to control",
+                               "symbols": [], "paused": [], "kill_switch": False, "quotes": False}
 
 
 async def test_the_stream_sends_the_state_then_the_final_state_when_the_server_stops(

@@ -6,19 +6,26 @@ run's :meth:`RunView.snapshot <arb.runtime.view.RunView.snapshot>` once a wall-c
 status view, it waits in a worker thread: a simulation's loop time is market time) and hands the finished
 JSON-able dict to the :class:`~arb.monitoring.dashboard.server.DashboardServer`, with each book's mid (the
 valuation rule's marks, :func:`arb.positions.mid`, as the engine takes them at the run's end) and the run's
-incidents (``runtime/incidents.py``) as they stand. Taking it costs one pass over a handful of books and
-counters; the database is read by the server's thread, never here.
+incidents (``runtime/incidents.py``) and its controls (``runtime/operator.py``: the symbols, which are
+paused, the kill switch) as they stand. Taking it costs one pass over a handful of books and counters; the
+database is read by the server's thread, never here.
+
+The controls' token is read from the environment (``ARB_DASHBOARD_TOKEN``) once, at the start, and handed
+to the server only: it is never logged, printed or stored. Without it the controls are off, and the page
+says why.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 
-from arb.monitoring.dashboard.server import REFRESH_S, DashboardServer
+from arb.monitoring.dashboard.server import REFRESH_S, TOKEN_ENV, DashboardServer
 from arb.positions import mid
 from arb.runtime.incidents import IncidentLog
+from arb.runtime.operator import OperatorDesk
 from arb.runtime.supervisor import Spawn
 from arb.runtime.view import RunView
 
@@ -27,11 +34,12 @@ class LiveDashboard:
     """The dashboard of one run of a running engine (``[monitoring] dashboard_port``)."""
 
     def __init__(self, db_url: str, port: int, *, refresh_s: float = REFRESH_S,
-                 incidents: IncidentLog | None = None) -> None:
+                 incidents: IncidentLog | None = None, operator: OperatorDesk | None = None) -> None:
         self.db_url = db_url
         self.port = port
         self.refresh_s = refresh_s
         self.incidents = incidents  # the run's incident log (the engine's), read on the engine's loop
+        self.operator = operator  # the controls' requests go there; its state is read on the engine's loop
         self.server: DashboardServer | None = None
         self._view: RunView | None = None
         self._stopped = threading.Event()
@@ -40,7 +48,8 @@ class LiveDashboard:
     def start(self, run_id: int, view: RunView, spawn: Spawn) -> str:
         """Serve run ``run_id`` (raises if the port cannot be had) and publish its figures from a task of
         ``spawn`` (the engine's supervisor); returns the page's URL."""
-        server = DashboardServer(self.db_url, run_id, self.port, refresh_s=self.refresh_s)
+        server = DashboardServer(self.db_url, run_id, self.port, refresh_s=self.refresh_s, controls=self.operator,
+                                 token=os.environ.get(TOKEN_ENV) or None)
         server.start()
         self.server, self._view = server, view
         self._publish()
@@ -70,4 +79,5 @@ class LiveDashboard:
         marks = {(book.venue, book.symbol): mid(book.best_bid(), book.best_ask()) for book in self._view.books}
         incidents = [i.as_row() for i in self.incidents.incidents] if self.incidents is not None else []
         self.server.publish({"view": self._view.snapshot(), "updates_per_s": rate, "marks": marks,
-                             "incidents": incidents})
+                             "incidents": incidents,
+                             "controls": self.operator.state() if self.operator is not None else None})

@@ -1,7 +1,8 @@
 """The dashboard's web server: one page, its static files, and the run's state as JSON and as a stream.
 
-aiohttp (already installed: ccxt depends on it, and the sandbox serves with it), on loopback only, GET only:
-nothing on the page can change the run. It answers only requests addressed to it (``Host:`` is
+aiohttp (already installed: ccxt depends on it, and the sandbox serves with it), on loopback only. GET only,
+but for a running engine's controls (``POST /api/control/...``), which act only with the token the run was
+started with in ``$ARB_DASHBOARD_TOKEN`` (none set: the controls are off, and the page says so). It answers only requests addressed to it (``Host:`` is
 ``127.0.0.1:PORT`` or ``localhost:PORT``; anything else is 421), so a web page whose name was rebound to
 127.0.0.1 (DNS rebinding) cannot read it. Every error of ``/api/...`` is JSON, ``{"error": "..."}``: 503
 when the run cannot be read (the database deleted, replaced, or no longer arb's), 404 and 405 as HTTP
@@ -11,7 +12,12 @@ says. A request aiohttp's parser refuses is one INFO line (:mod:`arb.http_log`).
 - ``/api/state``: the run's state now, one JSON document (what the page draws; handy for ``curl``);
 - ``/api/events``: the same documents as server-sent events, sent when the state changed, checked every
   ``REFRESH_S``; a last ``final`` event when the server stops, so a page that watched a run keeps the
-  run's final figures after the server is gone.
+  run's final figures after the server is gone;
+- ``POST /api/control/{pause|resume|kill_switch|cancel_quotes}`` (``{"symbol": ...}`` for pause and resume),
+  with ``Authorization: Bearer <token>``: queued for the engine (:class:`~arb.runtime.operator.OperatorDesk`),
+  which applies it within one check interval of its clock and records it as an incident; 202 once queued.
+  Without a token 401, with a wrong one 403, controls off (no token set, or a stored run) 403, a bad request
+  400: each one JSON line, and nothing queued. The token is compared in constant time and never logged.
 
 The server runs on its own event loop in its own thread (:meth:`DashboardServer.start`), or in the
 foreground for a finished run (:meth:`DashboardServer.serve`). Database reads run in a worker thread of
@@ -23,6 +29,7 @@ the engine waits for, and changes no byte of the database); a running engine's l
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import threading
@@ -37,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arb.errors import ArbError, StoreError
 from arb.http_log import ProtocolErrorLog
 from arb.monitoring.dashboard.page import document
+from arb.runtime.operator import OperatorDesk
 from arb.store.db import display_url, file_identity, make_reader_engine, read_failure, sqlite_file
 
 log = logging.getLogger(__name__)
@@ -49,12 +57,15 @@ STATIC_FILES = frozenset(p.name for p in STATIC.iterdir() if p.is_file())
 HOST = "127.0.0.1"
 REFRESH_S = 1.0
 FINAL_WAIT_S = 2.0  # how long stop() waits for connected pages to receive the final state
+TOKEN_ENV = "ARB_DASHBOARD_TOKEN"  # the controls' token: from the environment only, never the config
+MAX_CONTROL_BODY = 1024  # a control's JSON body ({"symbol": ...}); anything larger is refused unread
 
 
 class DashboardServer:
     """Serves run ``run_id`` of ``db_url`` on ``HOST:port`` (0: any free port; :attr:`url` says which)."""
 
-    def __init__(self, db_url: str, run_id: int, port: int, *, refresh_s: float = REFRESH_S) -> None:
+    def __init__(self, db_url: str, run_id: int, port: int, *, refresh_s: float = REFRESH_S,
+                 controls: OperatorDesk | None = None, token: str | None = None) -> None:
         self.db_url = db_url
         self.run_id = run_id
         self.port = port
@@ -70,6 +81,8 @@ class DashboardServer:
         # The SQLite file and which file it is now: one deleted or replaced later is said, not read.
         self._file = sqlite_file(db_url)
         self._identity = file_identity(self._file) if self._file is not None else None
+        self.controls = controls  # a running engine's operator desk; None: a stored run, nothing to control
+        self._token = token.encode("utf-8", "surrogateescape") if token else None  # never logged or shown
 
     @property
     def url(self) -> str:
@@ -164,9 +177,20 @@ class DashboardServer:
         with self._sessions.begin() as session:  # one read snapshot for every query of this document
             doc = document(session, self.run_id, self._live)
         doc["db"] = display_url(self.db_url)
+        doc["controls"] = self.controls_state()
         if self._live is None and doc["run"]["status"] != "running":
             self._ended = doc
         return doc
+
+    def controls_state(self) -> dict[str, Any]:
+        """What the page shows of the controls: whether they act and why not, the symbols, which are paused."""
+        live = (self._live or {}).get("controls") or {}
+        why = ("a stored run: there is no engine to control" if self.controls is None
+               else f"controls are off: ${TOKEN_ENV} was not set when the run started" if self._token is None
+               else None)
+        return {"enabled": why is None, "why": why, "symbols": live.get("symbols", []),
+                "paused": live.get("paused", []), "kill_switch": live.get("kill_switch", False),
+                "quotes": live.get("quotes", False)}
 
     def _check_file(self) -> None:
         """:class:`StoreError` if the SQLite file is no longer the one the dashboard started on."""
@@ -233,6 +257,7 @@ class DashboardServer:
         app.router.add_get("/api/state", self._api_state)
         app.router.add_get("/api/events", self._events)
         app.router.add_get("/static/{name}", self._static)
+        app.router.add_post("/api/control/{action}", self._control)
         return app
 
     @web.middleware
@@ -271,6 +296,39 @@ class DashboardServer:
         except (ArbError, SQLAlchemyError, OSError) as exc:
             return _error(503, self._unreadable(exc))
         return web.Response(text=text, content_type="application/json", headers=_NO_STORE)
+
+    async def _control(self, request: web.Request) -> web.Response:
+        """An operator's control: refused (and nothing queued) unless the controls are on and the request
+        carries the token; queued for the engine otherwise (see the module doc)."""
+        action = request.match_info["action"][:40]
+        if self.controls is None or self._token is None:
+            return _error(403, f"{action}: {self.controls_state()['why']}; nothing done")
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            log.warning("dashboard: refused a %r control without the token", action)
+            return _error(401, f"{action}: the dashboard's token is needed (Authorization: Bearer ...); nothing done",
+                          {"WWW-Authenticate": 'Bearer realm="arb dashboard"'})
+        if not hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), self._token):
+            log.warning("dashboard: refused a %r control with a wrong token", action)
+            return _error(403, f"{action}: wrong dashboard token; nothing done")
+        symbol: Any = None
+        if request.can_read_body:
+            if (request.content_length or 0) > MAX_CONTROL_BODY:
+                return _error(400, f"{action}: a control's body is at most {MAX_CONTROL_BODY} bytes")
+            try:
+                body = json.loads(await request.content.read(MAX_CONTROL_BODY + 1) or b"{}")
+            except (ValueError, UnicodeDecodeError):
+                return _error(400, f"{action}: the body is not JSON (send {{\"symbol\": \"BTC/USDT\"}} or nothing)")
+            if not isinstance(body, dict) or not isinstance(body.get("symbol"), str | None):
+                return _error(400, f"{action}: the body is a JSON object whose symbol is a string")
+            symbol = body.get("symbol")
+        try:
+            self.controls.submit(action, symbol, who="dashboard")
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return web.json_response({"queued": action, "symbol": symbol,
+                                  "note": "the engine applies it at its next check (within a second of its clock)"},
+                                 status=202, headers=_NO_STORE)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         try:

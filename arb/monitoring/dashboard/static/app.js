@@ -1,5 +1,6 @@
 // arb dashboard: listens to /api/events (server-sent events) and draws each state document it gets.
-// Read-only. Every figure arrives formatted by the server (money at its meaning); the curve's exact
+// Read-only but for the controls card, whose buttons POST to /api/control/... with the token typed into its
+// field (kept in the field only: never stored, never put in a URL). Every figure arrives formatted by the server (money at its meaning); the curve's exact
 // decimal strings are parsed here only to place points. Text from the run goes in with textContent, never
 // as HTML.
 "use strict";
@@ -118,6 +119,7 @@ function render(doc) {
   renderMaker(doc.maker);
   renderHoldings(doc.holdings);
   renderIncidents(doc.incident_list, doc.incidents_total, run);
+  renderControls(doc.controls);
   drawCurve(doc.curve, run, live ? live.market_ms : null);
   fillTable("balances", doc.balances, (b) => [
     el("td", b.venue), el("td", b.asset), el("td", b.start ?? "-", "num"), el("td", b.latest, "num"),
@@ -292,6 +294,58 @@ function renderFunnel(funnel, maker) {
     ...(detection ? [] : [el("div", "no taker symbol: detection did not run; quoting is in the maker panel",
       "muted small")]));
 }
+
+// ---------------------------------------------------------------- the controls (server.py: POST /api/control)
+function renderControls(c) {
+  const on = Boolean(c && c.enabled) && !ended;
+  $("controls-note").textContent = !c ? "" : c.why || (ended ? "the run is over"
+    : "each action goes to the engine, which applies it within a second of its clock and lists it as an incident");
+  for (const id of ["control-token", "control-kill", "control-cancel"]) $(id).disabled = !on;
+  $("control-cancel").style.display = c && c.quotes ? "" : "none";
+  $("control-kill").textContent = c && c.kill_switch ? "kill switch: ON" : "kill switch";
+  const paused = new Set(c ? c.paused : []);
+  fillTable("controls", c ? c.symbols : [], (symbol) => {
+    const action = paused.has(symbol) ? "resume" : "pause";
+    const button = el("button", action);
+    button.type = "button";
+    button.disabled = !on;
+    button.dataset.symbol = symbol;
+    button.addEventListener("click", () => control(action, symbol));
+    const cell = el("td");
+    cell.append(button);
+    return [el("td", symbol), el("td", paused.has(symbol) ? "paused" : "trading", paused.has(symbol) ? "neg" : ""),
+      cell];
+  });
+}
+
+async function control(action, symbol) {
+  const what = symbol ? `${action} ${symbol}` : action;
+  const result = $("control-result");
+  if (!$("control-token").value) {  // the server would refuse it (401): say so without asking
+    result.textContent = `${what}: type the run's token ($ARB_DASHBOARD_TOKEN) first; nothing sent`;
+    result.className = "small neg";
+    return;
+  }
+  result.textContent = `${what}: sending…`;
+  result.className = "small muted";
+  try {
+    const response = await fetch(`/api/control/${action}`, {
+      method: "POST", cache: "no-store", body: JSON.stringify(symbol ? { symbol } : {}),
+      headers: { "Authorization": `Bearer ${$("control-token").value}`, "Content-Type": "application/json" },
+    });
+    const body = await response.json();
+    result.textContent = response.ok ? `${what}: queued; ${body.note}` : body.error;
+    result.className = response.ok ? "small" : "small neg";
+  } catch (e) {
+    result.textContent = `${what}: the dashboard did not answer`;
+    result.className = "small neg";
+  }
+}
+
+$("control-kill").addEventListener("click", () => {
+  if (window.confirm("Engage the kill switch? No new trades or quotes for the rest of this run.")) control("kill_switch");
+});
+$("control-cancel").addEventListener("click", () => control("cancel_quotes"));
 
 function renderRisk(doc) {
   const live = doc.live;
