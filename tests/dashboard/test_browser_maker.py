@@ -75,7 +75,7 @@ async def test_a_maker_runs_page_shows_its_resting_quotes_then_the_summarys_make
         return ["-", "-"] if m[key] is None else [money(Decimal(m[key][s]), 2) for s in ("median", "max")]
 
     assert await _cells(page, "maker-routes") == [[
-        f"{m['symbol']}  {m['maker_venue']} -> {m['taker_venue']}", *(counted(m[k]) for k in (
+        f"{m['symbol']}  {m['route']}", *(counted(m[k]) for k in (
             "quotes", "refused", "quotes_filled", "maker_fills", "hedges", "flattens")),
         *spread("fill_to_hedge_ms"), *spread("unhedged_ms"),
         f"{money(Decimal(m['unhedged_base']), precision.asset('BTC', 'spot'))} BTC",
