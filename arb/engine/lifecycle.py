@@ -132,6 +132,7 @@ class Engine:
         self.operator: OperatorDesk | None = None  # the dashboard's controls, applied on the run's loop
         self.run_id: int | None = None  # set once the run's row exists
         self.inventory: InventoryWatch | None = None  # built with the venues
+        self.rebalancer: Rebalancer | None = None  # [rebalance]: transfers planned and, in a simulation, made
         # A maker run's quoting figures for the live surfaces, read from the store (None: no maker symbol,
         # or no live surface to show them).
         self.maker_watch: StoreWatch[MakerNow] | None = None
@@ -326,6 +327,9 @@ class Engine:
                 "holdings", lambda: partial(read_holdings, self.sessions, run_id, self._end_books()))
             self.holdings_watch.read_now()
             self.supervisor.spawn("holdings-watch", self.holdings_watch.run)
+        if self.config.rebalance.transfers != "off" and self.config.rebalance.assets:
+            self.rebalancer = Rebalancer(self.config, self.venues, self.state, self.books, self.sessions, run_id,
+                                         now_ms=self.clock.now_ms, simulated=self.simulated)
         view = self._view(run_id, risk, host)
         if self.config.risk.kill_switch_file is not None:
             self.supervisor.spawn("kill-switch", partial(watch_kill_switch, risk))
@@ -338,10 +342,8 @@ class Engine:
             self.status.note(self.monitor.start(self.supervisor.spawn))
         self.supervisor.spawn("inventory-watch", partial(watch_inventory, self.inventory, self.state.balances,
                                                          self.books, self.clock.now_ms, self._depletion))
-        if self.config.rebalance.transfers != "off" and self.config.rebalance.assets:  # inventory kept where it trades
-            rebalancer = Rebalancer(self.config, self.venues, self.state, self.books, self.sessions, run_id,
-                                    now_ms=self.clock.now_ms, simulated=self.simulated)
-            self.supervisor.spawn("rebalance", rebalancer.run)
+        if self.rebalancer is not None:  # inventory kept where it trades
+            self.supervisor.spawn("rebalance", self.rebalancer.run)
         if self.config.monitoring.dashboard_port is not None:
             # Its controls reach the engine only through this desk, applied once a check interval on the run's
             # clock through the risk gate and the quoting desk (runtime/operator.py).
@@ -495,7 +497,8 @@ class Engine:
                        stale_balances=lambda: frozenset(state.stale_balances), risk=risk.state,
                        trades=state.trades, hot_path=self.hot_path, stop_reason=self.stop_reason,
                        mode=self.mode, testnet=self.testnet, host=host, inventory=self.inventory, maker=self.maker_watch,
-                       margin=MappingProxyType(state.margin), holdings=self.holdings_watch)
+                       margin=MappingProxyType(state.margin), holdings=self.holdings_watch,
+                       transfer_fees=self.rebalancer.transfer_fees if self.rebalancer is not None else None)
 
     def _depletion(self, change: Depletion) -> None:
         """The inventory watch saw a direction become depleted or funded again: an incident, an alert."""

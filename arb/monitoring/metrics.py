@@ -34,7 +34,7 @@ Families (``arb_`` prefix; money in the quote currency, amounts in base units, t
 ``run_info{run_id,mode,host}``         gauge      1: which run, in which mode, on which machine
 ``open_position{venue,asset}``         gauge      signed base the settled pairs left open (arb.positions)
 ``unrealized_pnl_quote{quote}``        gauge      the open positions at each book's mid now (absent: no mark)
-``equity_quote{quote}``                gauge      realized + unrealized (absent: a position has no mark)
+``equity_quote{quote}``                gauge      realized + unrealized - transfer fees (absent: a position has no mark)
 ``route_realized_pnl_quote{symbol,     gauge      realized (settled) PnL per route: buy venue -> sell venue
 buy_venue,sell_venue}``
 ``inventory_seconds_to_empty{venue,    gauge      free balance / its fall over the last 300 s of the run's
@@ -244,7 +244,7 @@ def _positions(snap: dict[str, Any]) -> Iterator[Metric]:
     equity = holdings["equity_at_mark"] if holdings else snap.get("equity")
     for name, values, text in (
             ("arb_unrealized_pnl_quote", snap.get("unrealized_pnl"), "Open positions at each book's mid now."),
-            ("arb_equity_quote", equity, "Realized plus unrealized PnL (with a perpetual: holdings at the mids)."),
+            ("arb_equity_quote", equity, "Realized plus unrealized PnL less transfer fees (with a perpetual: holdings at the mids)."),
             ("arb_equity_at_unwind_quote", holdings and holdings["equity_at_unwind"],
              "Holdings closed into the books now, taker fees paid (a run that traded a perpetual)."),
             ("arb_realized_closed_quote", holdings and holdings["realized"],

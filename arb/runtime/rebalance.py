@@ -66,6 +66,7 @@ class Rebalancer:
         self.simulated = simulated
         self.in_flight: list[InFlight] = []
         self._planned: set[str] = set()  # plan mode: assets whose plan was said, until back within band
+        self._fees: dict[str, Decimal] = {}  # value currency -> the stored fee_value of every transfer sent
         self.targets = {asset: Target(dict(a.targets), a.band) for asset, a in self.section.assets.items()}
 
     def route(self, asset: str) -> Callable[[str, str], Route]:
@@ -156,6 +157,8 @@ class Rebalancer:
                         p.amount, p.asset)
             return
         log.info("%s", line)
+        if value is not None and currency is not None:
+            self._fees[currency] = self._fees.get(currency, Decimal(0)) + value
         self.in_flight.append(InFlight(transfer_id, p))
         await refresh_balances(self.venues, self.state, [p.source], strict=False)
 
@@ -166,6 +169,11 @@ class Rebalancer:
             stored.arrived(session, f.id, from_ms(now_ms))
         log.info("transfer %d arrived: %f %s on %s", f.id, p.received, p.asset, p.dest)
         await refresh_balances(self.venues, self.state, [p.dest], strict=False)
+
+    def transfer_fees(self) -> dict[str, Decimal]:
+        """The fees of the transfers this run sent, per currency, as stored (``store/transfers.transfer_fees``
+        sums the same rows): what the live surfaces take off the equity."""
+        return dict(self._fees)
 
     def idle(self) -> bool:
         """Nothing to do until something else in the run happens: nothing on its way, nothing to plan."""

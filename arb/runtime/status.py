@@ -194,7 +194,8 @@ class StatusReporter:
                 quotes = {book.symbol.split("/")[1] for book in view.books}
                 out.append(("equity", ", ".join(
                     f"{'unknown (no mark)' if v is None else money(v, pnl)} {q}"
-                    for q, v in sorted(equity(view.funnel.realized_pnl, unrealized, quotes).items()))))
+                    for q, v in sorted(equity(view.funnel.realized_pnl, unrealized, quotes,
+                                              transfer_fees=view.fees()).items()))))
         for venue, m in sorted((getattr(view, "margin", None) or {}).items()):
             out.append(("margin", self._margin_text(venue, m)))
         watch = getattr(view, "inventory", None)

@@ -48,8 +48,9 @@ Snapshot shape (money and amounts are exact decimal strings; times are ISO 8601 
 
 ``positions`` are the open positions the run's settled pairs left (``TradeLog.lots``), valued by
 :mod:`arb.positions` at each book's mid now (the valuation rule, on the run's clock); ``unrealized_pnl``
-and ``equity`` (realized + unrealized, per quote currency; None where a position has no mark) are that
-module's figures. ``counters`` (None for a view without them) is the run's plumbing as :meth:`Engine.counters
+and ``equity`` (realized + unrealized - transfer fees, per quote currency; None where a position has no
+mark) are that module's figures; ``transfer_fees`` are those of the transfers the run sent
+(``runtime/rebalance.py``). ``counters`` (None for a view without them) is the run's plumbing as :meth:`Engine.counters
 <arb.engine.Engine.counters>` reads it, each figure from its one counter::
 
     "counters": {"feeds": {"gate": {"connections": 1, "snapshots": 2,
@@ -120,6 +121,8 @@ class RunView:
     holdings: StoreWatch[dict[str, Any] | None] | None = None
     # The plumbing's counters: feeds, fill streams, requests held, decisions written (Engine.counters).
     counters: Callable[[], dict[str, Any]] | None = None
+    # The fees of the transfers the run sent, per currency (runtime/rebalance.py): off the equity.
+    transfer_fees: Callable[[], Mapping[str, Decimal]] | None = None
 
     def positions(self) -> list[Position]:
         """The open positions of the settled pairs, valued at each book's mid now."""
@@ -161,6 +164,10 @@ class RunView:
             "counters": self.counters() if self.counters is not None else None,
         }
 
+    def fees(self) -> Mapping[str, Decimal]:
+        """The run's transfer fees so far, per currency (none without rebalancing)."""
+        return self.transfer_fees() if self.transfer_fees is not None else {}
+
     def _money(self) -> dict[str, Any]:
         positions = self.positions()
         unrealized = unrealized_total(positions)
@@ -170,7 +177,9 @@ class RunView:
             "positions": [{"venue": p.venue, "symbol": p.symbol, "amount": _exact(p.amount), "cost": _exact(p.cost),
                            "mark": _maybe(p.mark), "unrealized": _maybe(p.unrealized)} for p in positions],
             "unrealized_pnl": {q: _maybe(v) for q, v in sorted(unrealized.items())},
-            "equity": {q: _maybe(v) for q, v in sorted(equity(self.funnel.realized_pnl, unrealized, quotes).items())},
+            "equity": {q: _maybe(v) for q, v in sorted(equity(self.funnel.realized_pnl, unrealized, quotes,
+                                                              transfer_fees=self.fees()).items())},
+            "transfer_fees": {q: _exact(v) for q, v in sorted(self.fees().items())},
             "realized_by_route": [{"symbol": sym, "buy_venue": b, "sell_venue": s, "realized": _exact(v)}
                                   for (sym, b, s), v in sorted(routes.items())],
         }

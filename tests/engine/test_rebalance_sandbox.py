@@ -6,6 +6,7 @@ balances equal to the database's figures: start + fills + transfers."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -57,6 +58,17 @@ def test_transfers_move_the_sandbox_and_paper_wallets_and_the_balances_agree(
     assert [tuple(r) for r in frame[["asset", "source", "dest", "status"]].itertuples(index=False)] == moved
     assert all(isinstance(v, Decimal) for v in frame["amount"])
 
+    # The dashboard's page: the same transfers, newest first, and the summary's equity (fees taken off).
+    from arb.monitoring.dashboard.page import document
+
+    engine = create_engine(db)
+    with Session(engine) as session:
+        page = document(session, 1)
+    engine.dispose()
+    assert [(t["asset"], *t["route"].split(" -> "), t["status"]) for t in reversed(page["transfers"])] == moved
+    m = re.search(r"^equity \(realized \+ unrealized - transfer fees\) (-?[\d.]+) USDT$", out, re.M)
+    assert m and page["pnl"]["equity"] == m[1], (page["pnl"]["equity"], out)
+
 
 def test_plan_mode_stores_each_plan_once_moves_nothing_and_costs_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
@@ -76,3 +88,24 @@ def test_plan_mode_stores_each_plan_once_moves_nothing_and_costs_nothing(
     # Said once per stretch out of band, not once a check: the capture's hour would give thousands.
     assert len(moved) < 60
     assert "planned only" in out and "transfer fees" not in out and "- transfer fees" not in out
+
+
+async def test_the_live_surfaces_take_the_same_fees_off_the_equity(tmp_path: Path) -> None:
+    """What the live surfaces show at the end of a run (the view's snapshot, which the metrics are built from
+    and the status line reads the same fees as) is the summary's equity: realized + unrealized - the fees of
+    the transfers sent."""
+    from arb.config import load_config
+    from arb.engine import Engine
+    from tests.monitoring.scrape import by_label, run_and_scrape
+
+    config = config_with(tmp_path, fee="0.0001", extra={
+        'balances = { USDT = "5000", LINK = "200" }': 'balances = { USDT = "1000", LINK = "60" }'})
+    config.write_text(config.read_text().replace("[monitoring]", "[monitoring]\nmetrics_port = 0") + REBALANCE)
+    engine = Engine(load_config(config), db_url=f"sqlite:///{tmp_path / 'm.db'}", install_signal_handlers=False)
+    result, after = await run_and_scrape(engine)
+    fees = {q: Decimal(v) for q, v in result.summary["transfer_fees"].items()}
+    assert fees["USDT"] > 0
+    expected = (Decimal(result.summary["realized_pnl"]) + Decimal(result.summary["unrealized_pnl"].get("USDT", 0))
+                - fees["USDT"])
+    assert by_label(after["arb_equity_quote"], "quote") == {("USDT",): float(expected)}
+    assert engine.rebalancer is not None and engine.rebalancer.transfer_fees() == fees

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from arb.config.model import mode_shown, testnet_venues
 from arb.display import Precision, held_what, money, route
 from arb.positions import OpenLot, Position, equity, open_positions, unrealized_total
-from arb.store import repo, views
+from arb.store import repo, transfers, views
 from arb.store.balances import BalanceRow, balances
 from arb.store.maker_views import MakerRoute, maker_routes, resting_quotes
 from arb.store.models import Balance, Opportunity, Run
@@ -63,7 +63,9 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
     incidents = (live.get("incidents") if live is not None else summary.get("incidents")) or []
     unrealized = _unrealized(positions)
     symbols = ((run.config_snapshot or {}).get("engine") or {}).get("symbols") or []
-    equities = equity(totals["realized_pnl"], unrealized_total(positions), {s.partition("/")[2] for s in symbols})
+    fees, _ = transfers.transfer_fees(session, run_id)  # taken off the equity, as on every surface
+    equities = equity(totals["realized_pnl"], unrealized_total(positions), {s.partition("/")[2] for s in symbols},
+                      transfer_fees=fees)
     holdings = _holdings(summary, live if run.status == "running" else None, precision)
     if holdings is not None:  # a perpetual traded: the desk's equity is its holdings' at mark (one figure)
         equities = holdings.pop("equity_exact")
@@ -88,6 +90,7 @@ def document(session: Session, run_id: int, live: dict[str, Any] | None = None) 
         "trades": _trades(session, run_id, precision),
         "opportunities": _opportunities(session, run_id, precision),
         "balances": _balances(session, run_id, precision),
+        "transfers": _transfers(session, run_id, precision),
         "maker": _maker(session, run, precision),
         "holdings": holdings,
         # A finished run's funnel and incidents as the engine stored them in its summary; a running one's
@@ -370,6 +373,18 @@ def _balances(session: Session, run_id: int, precision: Precision) -> list[dict[
         places = precision.asset(row.asset, row.venue)
         out.append({"venue": row.venue, "asset": row.asset, "start": _amount(row.start, places),
                     "latest": _amount(row.end, places), "change": _amount(row.change, places)})
+    return out
+
+
+def _transfers(session: Session, run_id: int, precision: Precision) -> list[dict[str, Any]]:
+    """The run's transfers between venues (``store/transfers.py``), newest first: what moved where, its fee,
+    and whether it is a plan, on its way or arrived."""
+    out = []
+    for t in reversed(transfers.transfers(session, run_id)):
+        places = precision.asset(t.asset)
+        out.append({"id": t.id, "asset": t.asset, "amount": money(t.amount, places), "route": f"{t.source} -> {t.dest}",
+                    "fee": money(t.fee, places), "status": t.status, "planned_at": _ms(t.planned_at),
+                    "arrived_at": None if t.arrived_at is None else _ms(t.arrived_at)})
     return out
 
 

@@ -125,6 +125,11 @@ function render(doc) {
     el("td", b.venue), el("td", b.asset), el("td", b.start ?? "-", "num"), el("td", b.latest, "num"),
     el("td", b.change ?? "-", "num " + signClass(b.change)),
   ]);
+  fillTable("transfers", doc.transfers ?? [], (t) => [
+    el("td", t.id, "muted"), el("td", utc(t.planned_at, false)), el("td", `${t.asset}  ${t.route}`),
+    el("td", t.amount, "num"), el("td", t.fee, "num"), el("td", t.status),
+    el("td", t.arrived_at === null ? "-" : utc(t.arrived_at, false)),
+  ]);
   fillTable("trades", doc.trades, (t) => [
     el("td", t.id, "muted"), el("td", utc(t.at, false)), el("td", `${t.symbol}  ${t.route}`),
     el("td", t.size, "num"), el("td", t.expected, "num"),
