@@ -51,6 +51,7 @@ USER_FILES = {
     "ranges.toml": "the optimiser's ranges, a file the README shows a user writing",
     "grid.toml": "a sweep's grid, a file the README shows a user writing",
     "other.toml": "`bash run.sh --config other.toml`: any config of the user's",
+    "live.toml": "the config \"A first live day\" shows a user making from config.toml",
 }
 # Names of the venues' protocols (WebSocket channels, API methods), not arb's code.
 WIRE_PREFIXES = ("spot.", "futures.", "userDataStream.")

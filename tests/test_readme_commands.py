@@ -28,6 +28,13 @@ EXCLUDED = {
                                               "writes (arb optimize is run by tests/optimize/)",
     '.venv/bin/pip install -e ".[notebooks,sweep]"': "installs from the package index and starts a Jupyter "
                                                      "server (the notebooks run in tests/notebooks/)",
+    # "A first live day": its blocks hold a real venue's keys and a run stopped by Ctrl-C; the test runs each
+    # command as written, in order, against two arb sandboxes standing in for Gate's testnet and Gate.
+    "cp config.toml live.toml": "run by tests/engine/test_first_live_day.py (a live config, against the sandbox)",
+    "export ARB_GATE_API_KEY=": "run by tests/engine/test_first_live_day.py (a venue's keys: the sandboxes' there)",
+    "touch arb.kill": "run by tests/engine/test_first_live_day.py (the kill switch beside a running canary)",
+    "arb run --config live.toml": "run by tests/engine/test_first_live_day.py (a live run, stopped with Ctrl-C)",
+    "arb audit --config live.toml": "run by tests/engine/test_first_live_day.py (a venue's history: the sandbox's)",
 }
 FENCE = re.compile(r"^```(bash|sh|console)\s*\n(.*?)^```", re.M | re.S)
 
