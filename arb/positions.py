@@ -13,8 +13,9 @@ the capture's book at that instant. No book, no mark: the position is shown, its
 
 **Equity** of a run = realized PnL + unrealized PnL - transfer fees: what the run made, its open positions
 closed at the mark, less what moving its inventory between venues cost (the fees of the transfers that left
-their source, ``store/transfers.transfer_fees``, each valued when planned). The fees count here and only here:
-realized PnL stays the pairs' own figure.
+their source, ``store/transfers.transfer_fees``, each valued when planned). The fees come off by one rule,
+:func:`less_fees`, here and off a perpetual run's holdings (what closed, the equity change at mark and at
+unwind); realized PnL stays the pairs' own figure.
 
 Every surface (the run summary, ``arb report``, the status view and metrics) shows positions from
 :func:`open_positions`, with the marks the run stored at its end.
@@ -114,8 +115,16 @@ def equity(realized: Decimal, unrealized: Mapping[str, Decimal | None],
     out: dict[str, Decimal | None] = {q: realized for q in (*quotes, *fees)}
     for quote, value in unrealized.items():
         out[quote] = None if value is None else realized + value
+    return less_fees(out, fees)
+
+
+def less_fees(values: Mapping[str, Decimal | None], fees: Mapping[str, Decimal]) -> dict[str, Decimal | None]:
+    """Figures per currency less that currency's transfer fees (a currency only in ``fees``: from 0; unknown
+    stays unknown): the rule by which transfer fees come off a run's equity, here and in a perpetual run's
+    holdings (``runtime/summary.holdings_now``)."""
+    out = dict(values)
     for currency, fee in fees.items():
-        held = out[currency]
+        held = out.get(currency, ZERO)
         out[currency] = None if held is None else held - fee
     return out
 

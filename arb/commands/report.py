@@ -111,7 +111,8 @@ def _transfers(moved: Sequence[transfers.TransferRow], run: Run, realized: Decim
     equity_text = ", ".join("unknown (a position has no mark)" if v is None else f"{money(v, precision.pnl())} {q}"
                             for q, v in per_quote.items())
     title = (f"Transfers between venues: fees {fee_text or 'none'} (of those sent); "
-             f"equity = realized + unrealized - transfer fees = {equity_text}")
+             + ("taken off what closed and the equity change above (holdings)" if (run.summary or {}).get("holdings")
+                else f"equity = realized + unrealized - transfer fees = {equity_text}"))
     totals: list[Cell] | None = None
     if len(fees) == 1:  # the fees of those sent, in the one currency they are valued in
         [(currency, total)] = fees.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import timedelta
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from arb.display import Precision, money
 from arb.eventloop.clock import from_ms
-from arb.positions import equity, open_positions, unrealized_total
+from arb.positions import equity, less_fees, open_positions, unrealized_total
 from arb.store.maker_views import MakerRoute, maker_routes
 from arb.store.models import Fill, FillConflict, FundingPayment, Opportunity, Order
 from arb.store.repo import fill_flows, funding_flows, inventory_check, opening_positions
@@ -111,8 +112,14 @@ def holdings_now(session: Session, run_id: int, books: Mapping[tuple[str, str], 
     opening = {key: p.amount for key, p in opening_positions(session, run_id).items()}
     if not any(f.position for f in flows) and not opening:
         return None
-    return holdings_row(value_holdings(flows, books, funding_flows(session, run_id), opening),
-                        funding_payments=_count_funding(session, run_id))
+    valued = value_holdings(flows, books, funding_flows(session, run_id), opening)
+    fees, _ = transfer_fees(session, run_id)
+    if fees:  # a cost that closed: off what closed and off the equity, so equity = realized + unrealized holds
+        valued = dataclasses.replace(valued, realized=less_fees(valued.realized, fees),
+                                     equity_at_mark=less_fees(valued.equity_at_mark, fees),
+                                     equity_at_unwind=less_fees(valued.equity_at_unwind, fees))
+    row = holdings_row(valued, funding_payments=_count_funding(session, run_id))
+    return {**row, "transfer_fees": fees} if fees else row
 
 
 def read_holdings(sessions: Any, run_id: int, books: Mapping[tuple[str, str], EndBook]) -> dict[str, Any] | None:
@@ -276,8 +283,7 @@ def _transfer_lines(summary: dict[str, Any], precision: Precision) -> list[str]:
     if fees or unvalued:
         parts = [f"{money(v, precision.pnl())} {q}" for q, v in fees.items()]
         parts += [f"{money(v, precision.asset(a))} {a} (no mark to value it)" for a, v in unvalued.items()]
-        where = ("not in the equity change above: the holdings' valuation leaves them out yet"
-                 if summary.get("holdings") else "taken off the equity")
+        where = ("taken off what closed and the equity change" if summary.get("holdings") else "taken off the equity")
         lines.append(f"transfer fees           {', '.join(parts)} ({where})")
     return lines
 
@@ -337,8 +343,9 @@ def _holdings_lines(h: dict[str, Any], precision: Precision, *, simulated: bool)
                          f"{money(b['perp'], precision.asset(b['base'], b['perp_venue']))} still held (realized "
                          f"pnl counts the pairs' entry spread, not this basis): {cost}")
         closed = h["realized"].get(quote)
+        moved = ", transfer fees" if h.get("transfer_fees") else ""
         lines.append(f"realized (closed)       {'unknown (a cost unknown)' if closed is None else money(closed, pnl)} "
-                     f"{quote} (what closed: reductions, fees, funding; what is held is open)")
+                     f"{quote} (what closed: reductions, fees, funding{moved}; what is held is open)")
         lines.append(f"equity change at mark   {'unknown (no mark)' if at_mark is None else money(at_mark, pnl)} "
                      f"{quote} (every venue's holdings change at its book's mid)")
         lines.append(f"equity change at unwind {'unknown (a book too thin)' if at_unwind is None else money(at_unwind, pnl)} "
