@@ -96,6 +96,11 @@ class Alerts:
         else:
             self.publish(Alert("inventory_depleted_cleared", change.describe(), change.venue))
 
+    def transfer_planned(self, line: str, venue: str) -> None:
+        """Rebalancing planned a transfer it does not make (``[rebalance] transfers = "plan"``): what to move."""
+        self.publish(Alert("transfer_planned", f"{line}. Next: make the transfer (arb makes them only on "
+                           "simulated venues), or widen the band", venue))
+
     def close(self, timeout_s: float = 10.0) -> None:
         """Deliver what is queued (waiting at most ``timeout_s``), then stop the thread."""
         self._queue.put(None)

@@ -67,6 +67,11 @@ class Monitor:
         if self.alerts is not None:
             self.alerts.depletion(change)
 
+    def transfer_planned(self, line: str, venue: str) -> None:
+        """Rebalancing's hook (through the engine), for a plan it does not make: queued, never delivered here."""
+        if self.alerts is not None:
+            self.alerts.transfer_planned(line, venue)
+
     def tick(self) -> None:
         snapshot = self.view.snapshot()
         if self.metrics is not None:

@@ -67,6 +67,8 @@ class Rebalancer:
         self.in_flight: list[InFlight] = []
         self._planned: set[str] = set()  # plan mode: assets whose plan was said, until back within band
         self._fees: dict[str, Decimal] = {}  # value currency -> the stored fee_value of every transfer sent
+        # Told of each plan not made (plan mode, or a route arb holds no wallet of): the engine's alerts.
+        self.on_plan: Callable[[str, str], None] | None = None
         self.targets = {asset: Target(dict(a.targets), a.band) for asset, a in self.section.assets.items()}
 
     def route(self, asset: str) -> Callable[[str, str], Route]:
@@ -149,6 +151,8 @@ class Rebalancer:
         if not send:
             self._planned.add(p.asset)
             log.warning("%s", line)
+            if self.on_plan is not None:
+                self.on_plan(line, p.dest)
             return
         if not self.venues.ledgers[p.source](p.asset, -p.amount):  # less free than read: nothing moved
             with self.sessions.begin() as session:

@@ -109,3 +109,24 @@ async def test_the_live_surfaces_take_the_same_fees_off_the_equity(tmp_path: Pat
                 - fees["USDT"])
     assert by_label(after["arb_equity_quote"], "quote") == {("USDT",): float(expected)}
     assert engine.rebalancer is not None and engine.rebalancer.transfer_fees() == fees
+
+
+async def test_a_plan_arb_does_not_make_is_an_alert(tmp_path: Path) -> None:
+    """``transfers = "plan"``: each plan reaches the webhook, titled as every alert, with what to move."""
+    from arb.config import load_config
+    from arb.engine import Engine
+    from tests.monitoring.receiver import Receiver
+
+    async with Receiver() as receiver:
+        config = config_with(tmp_path, fee="0.0001", extra={
+            'balances = { USDT = "5000", LINK = "200" }': 'balances = { USDT = "1000", LINK = "60" }'})
+        config.write_text(config.read_text().replace("[monitoring]", f'[monitoring]\nalert_urls = ["{receiver.url}"]')
+                          + REBALANCE.replace('"auto"', '"plan"'))
+        engine = Engine(load_config(config), db_url=f"sqlite:///{tmp_path / 'a.db'}", install_signal_handlers=False)
+        result = await engine.run()
+    planned = [t for t in result.summary["transfers"] if t["status"] == "planned"]
+    alerts = [p for p in receiver.posts if p["title"].endswith(": transfer planned")]
+    assert planned and len(alerts) == len(planned), (len(alerts), len(planned))
+    first = planned[0]
+    assert f"transfer {first['id']} planned: " in alerts[0]["message"] and "Next: make the transfer" in alerts[0]["message"]
+    assert f"{first['source']} -> {first['dest']}" in alerts[0]["message"]
