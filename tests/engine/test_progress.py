@@ -23,6 +23,7 @@ def test_progress_shows_in_plain_lines_and_in_the_rich_view() -> None:
         funnel = Funnel()
         books: list[object] = []
         maker = None  # no maker symbol
+        testnet = ()
 
         class clock:  # noqa: N801
             @staticmethod
@@ -55,6 +56,7 @@ def test_the_status_line_says_market_time_elapsed_and_why_decisions_were_rejecte
         books: list[object] = []
         maker = None
         incidents = None
+        testnet = ()
 
         def __init__(self) -> None:
             self.funnel = funnel

@@ -251,6 +251,10 @@ class Journal:
         self.answers.append((venue, report))
         await self._changed()
 
+    async def carried(self, client_order_id: str, answered: Sequence[tuple[str, D]]) -> None:
+        await self.store.carried(client_order_id, answered)
+        await self._changed()
+
     async def maker_fill(self, fill: FillReport) -> None:
         await self.store.maker_fill(fill)
         self.maker_fills.append(fill)
