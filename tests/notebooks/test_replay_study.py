@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -155,13 +157,16 @@ def test_sweep_db_and_sweep_id_from_the_environment_are_read(swept: Swept, tmp_p
 
 
 def test_the_temporary_study_database_is_removed_at_the_end(swept: Swept, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            request: pytest.FixtureRequest) -> None:
     """Without DB_URL the sweep's database lives in a temporary directory; every run of the notebook left it
     there (a 9.8 MB study.db each time). The last cell removes the directory, and says so."""
     project = make_project(tmp_path / "arb")
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(temp))  # the kernel's tempfile.gettempdir()
+    # The kernel's tempfile.gettempdir(). Not under tmp_path: dask's workers listen on AF_UNIX sockets in it,
+    # whose paths may not pass 107 bytes, and pytest's directory for this test's long name is already ~100.
+    temp = Path(tempfile.mkdtemp(prefix="study-"))
+    request.addfinalizer(lambda: shutil.rmtree(temp, ignore_errors=True))
+    monkeypatch.setenv("TMPDIR", str(temp))
     nb = execute(project / "notebooks" / "replay_study.ipynb", project / "notebooks",
                  {"CAPTURE": str(swept.capture), "FEE_RATES": ["0.00005"], "LATENCY_MS": ["0"],
                   "MIN_EDGE_BPS": ["0.5"], "WORKERS": 1}, timeout=300)
