@@ -569,7 +569,8 @@ class MonitoringSection(_Section):
 class TransferRoute(_Section):
     """What a simulation assumes of a transfer of one asset (``[rebalance.assets.X]``, or one of its ``routes``
     from one venue to another): how long it takes to arrive, the fee taken out of it, the least the venue lets
-    leave, and the network it is sent on. Live, the venue's own currency metadata is to give these (not built)."""
+    leave, and the network it is sent on. Live (``transfers = "auto"`` on a venue that withdraws), the venue's
+    own withdrawal terms give the fee and minimum where it states them (``runtime/live_transfers.py``)."""
 
     delay_s: Number = _seconds(default=30.0, ge=0, le=7 * 86_400)
     fee: NonNegDec = Decimal(0)

@@ -341,6 +341,7 @@ class Engine:
             risk.on_event = told_to_all(self.incidents_log.on_risk_event, self.monitor.risk_event)
             if self.rebalancer is not None:
                 self.rebalancer.on_plan = self.monitor.transfer_planned
+                self.rebalancer.on_failure = self.monitor.transfer_failed
             self.status.note(self.monitor.start(self.supervisor.spawn))
         self.supervisor.spawn("inventory-watch", partial(watch_inventory, self.inventory, self.state.balances,
                                                          self.books, self.clock.now_ms, self._depletion))

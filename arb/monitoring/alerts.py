@@ -50,7 +50,7 @@ for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.poolmanag
 @dataclass(frozen=True, slots=True)
 class Alert:
     # halt | breaker_open | kill_switch | daily_loss_limit | auth_failed | stale_venue | inventory_depleted, and
-    # a clearing: kill_switch_cleared | inventory_depleted_cleared
+    # a clearing: kill_switch_cleared | inventory_depleted_cleared; transfer_planned | transfer_failed
     kind: str
     detail: str
     venue: str | None = None
@@ -98,8 +98,13 @@ class Alerts:
 
     def transfer_planned(self, line: str, venue: str) -> None:
         """Rebalancing planned a transfer it does not make (``[rebalance] transfers = "plan"``): what to move."""
-        self.publish(Alert("transfer_planned", f"{line}. Next: make the transfer (arb makes them only on "
-                           "simulated venues), or widen the band", venue))
+        self.publish(Alert("transfer_planned", f"{line}. Next: make the transfer (or let arb: "
+                           "[rebalance] transfers = \"auto\", the addresses in the environment), or widen the band",
+                           venue))
+
+    def transfer_failed(self, line: str, venue: str) -> None:
+        """An automatic transfer the venue refused or failed, or whose outcome is unknown (``runtime/rebalance.py``)."""
+        self.publish(Alert("transfer_failed", line, venue))
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Deliver what is queued (waiting at most ``timeout_s``), then stop the thread."""

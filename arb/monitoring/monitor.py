@@ -72,6 +72,11 @@ class Monitor:
         if self.alerts is not None:
             self.alerts.transfer_planned(line, venue)
 
+    def transfer_failed(self, line: str, venue: str) -> None:
+        """Rebalancing's hook for an automatic transfer that failed or whose outcome is unknown: queued."""
+        if self.alerts is not None:
+            self.alerts.transfer_failed(line, venue)
+
     def tick(self) -> None:
         snapshot = self.view.snapshot()
         if self.metrics is not None:

@@ -38,7 +38,8 @@ from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files, read_timel
 from arb.store.db import check_db_url
 from arb.store.location import DB_URL_ENV
 from arb.venues.latency_profile import venue_profile
-from arb.venues.registry import UnknownVenue, resolve, sandbox_adapters
+from arb.venues.registry import UnknownVenue, ref_for, resolve, sandbox_adapters
+from arb.venues.transfers import destination_address
 
 HOST = "127.0.0.1"  # where the metrics endpoint, the dashboard and the in-process sandbox listen
 
@@ -50,7 +51,7 @@ def preflight(config: Config, *, ports: bool = True, environ: Mapping[str, str] 
     shown = str(config.path)
     overrides = [Override(variable, tuple(key.split("."))) for key, variable in config.overrides.items()]
     try:
-        _check_transfers(config, shown)
+        _check_transfers(config, shown, os.environ if environ is None else environ)
         _check_venues(config, shown)
         _check_markets(config, shown)
         _check_market_kinds(config, shown)
@@ -66,21 +67,40 @@ def preflight(config: Config, *, ports: bool = True, environ: Mapping[str, str] 
         raise blame(exc, shown, overrides) from None
 
 
-def _check_transfers(config: Config, shown: str) -> None:
-    """``transfers = "auto"`` moves inventory only where arb holds the wallet itself: a paper venue or an
-    in-process sandbox (``runtime/rebalance.py``). A live venue's withdrawals are not built yet."""
+def _check_transfers(config: Config, shown: str, environ: Mapping[str, str]) -> None:
+    """``transfers = "auto"`` moves inventory where arb holds the wallet itself (a paper venue, an in-process
+    sandbox in a simulation) or can withdraw through the venue's adapter (``runtime/live_transfers.py``): a live
+    venue, or a sandbox of a live-mode run, each destination's deposit address in the environment. Refused
+    before the run trades otherwise."""
     if config.rebalance.transfers != "auto":
         return
+    simulated = config.simulated
     for asset, section in config.rebalance.assets.items():
         for venue in section.targets:
             kind = config.venues[venue].kind
-            live = kind == "live" and not config.engine.dry_run
-            external = kind == "sandbox" and config.sandbox.url is not None
-            if live or external:
+            if kind == "sandbox" and config.sandbox.url is not None:  # no peer in this process to credit
                 raise ConfigError(shown, "rebalance.transfers",
-                                  f"\"auto\" transfers {asset} on {venue}, a {'live venue' if live else 'sandbox in another process'}: "
-                                  "arb makes transfers only on paper venues and in-process sandboxes yet; "
-                                  "use \"plan\" (a stored plan and a warning)")
+                                  f"\"auto\" transfers {asset} on {venue}, a sandbox in another process: its "
+                                  "withdrawals reach no venue of this run; use \"plan\" (a stored plan and an "
+                                  "alert), or the in-process sandbox")
+            if not ((kind == "live" and not config.engine.dry_run) or (kind == "sandbox" and not simulated)):
+                continue  # a simulated wallet: moved by the rebalancer itself
+            ref = ref_for(config, venue)
+            refusal = ref.adapter.transfer_refusal(ref.ccxt_id)
+            if refusal is not None:
+                raise ConfigError(shown, "rebalance.transfers",
+                                  f"\"auto\" transfers {asset} on {venue}: {refusal}; use \"plan\" (a stored "
+                                  "plan and an alert)")
+            for source in section.targets:
+                if source == venue:
+                    continue
+                network = section.route(source, venue).network
+                if not network:
+                    raise ConfigError(shown, f"rebalance.assets.{asset}.network",
+                                      f"not set: a withdrawal to {venue} is sent on a network the venue names "
+                                      "(Gate's chain: TRX, ETH), and money sent on the wrong one is lost")
+                # where a transfer to this venue is sent: its address, from the environment
+                destination_address(venue, asset, network, environ)
 
 
 def _check_ports(config: Config, shown: str) -> None:

@@ -54,6 +54,7 @@ from arb.venues.sim.matching import Matcher
 from arb.venues.sim.orders import SimMarket
 from arb.venues.sim.queue import QueueModel
 from arb.venues.throttle import OrderBudget, VenueThrottle
+from arb.venues.transfers import TransferVenue
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,9 @@ class VenueSet:
     # A simulated venue's wallet, which a simulated transfer moves (``runtime/rebalance.py``): add ``amount``
     # of an engine asset (< 0: take it; False, and nothing taken, when it holds less free).
     ledgers: dict[str, Callable[[str, Decimal], bool]] = field(default_factory=dict)
+    # A live (or live-mode sandbox) venue's withdrawals and deposits, which an automatic transfer goes through
+    # (``runtime/live_transfers.py``): only with ``transfers = "auto"``, only venues rebalancing names.
+    transfers: dict[str, TransferVenue] = field(default_factory=dict)
 
     def pay_funding(self, name: str, paper: PaperVenue, names: MarketNames, market_id: str, mark: Decimal,
                     rate: Decimal, funding_ts: int, now_ms: int) -> None:
@@ -280,6 +284,8 @@ async def open_venues(
                             out.warmers[name] = functools.partial(  # a connection per pair that may be in flight
                                 live.keep_warm, connections=config.execution.max_pairs_in_flight)
                     venue = _budgeted(config, name, venue, out.budgets)
+                    if out.arrival is None and name in _auto_transfers(config):
+                        out.transfers[name] = ref.adapter.transfers(venue, name)
                     quoted = config.quoted_on(name)
                     if quoted and out.arrival is None:  # quotes rest here: its fills come from its stream
                         names = config.venue_markets(name)
@@ -291,10 +297,29 @@ async def open_venues(
             if any(out.venues[name].market_rules(s).kind.derivative for s in names.symbols):  # live: ccxt's say
                 out.margin[name] = _margin_account(config, name, kind, out.venues[name], books,
                                                    paper if kind == "paper" else None)
+        _connect_sandboxes(config, out)
     except BaseException:
         await out.close()
         raise
     return out
+
+
+def _auto_transfers(config: Config) -> set[str]:
+    """The venues automatic transfers move money between."""
+    if config.rebalance.transfers != "auto":
+        return set()
+    return {venue for asset in config.rebalance.assets.values() for venue in asset.targets}
+
+
+def _connect_sandboxes(config: Config, out: VenueSet) -> None:
+    """In-process sandboxes an automatic transfer goes between are each other's peers: a withdrawal from one to
+    the other's deposit address arrives there, as between two accounts on real venues."""
+    linked = [out.sandboxes[name].sandbox for name in sorted(_auto_transfers(config) & set(out.transfers))
+              if name in out.sandboxes]
+    present = [sandbox for sandbox in linked if sandbox is not None]
+    for i, sandbox in enumerate(present):
+        for peer in present[i + 1:]:
+            sandbox.add_peer(peer)
 
 
 @dataclass

@@ -52,7 +52,7 @@ ORDER_PURPOSES = ("entry", "unwind", "complete", "quote", "hedge", "flatten")
 STRATEGIES = ("taker", "maker")
 # planned: a plan only (``[rebalance] transfers = "plan"``: an alert, never sent); sent: it left its source;
 # arrived: it was credited to its destination, less its fee.
-TRANSFER_STATUSES = ("planned", "sent", "arrived")
+TRANSFER_STATUSES = ("planned", "sent", "arrived", "failed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -300,6 +300,10 @@ class Transfer(Base):
     expected_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     arrived_at: Mapped[datetime | None]
+    # A live transfer's withdrawal (runtime/live_transfers.py): arb's id, stored before it is sent; the venue's.
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    venue_id: Mapped[str | None] = mapped_column(String(64))
+    failure: Mapped[str | None] = mapped_column(Text)  # why the venue failed or refused it (status failed)
 
 
 class OpeningPosition(Base):

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from arb.venues.online import Finding
     from arb.venues.sim.book import Level
     from arb.venues.sim.matching import Matcher
+    from arb.venues.transfers import TransferVenue
 
 Closers = list[Callable[[], Awaitable[None]]]
 
@@ -76,6 +77,10 @@ class InProcessSandbox(Protocol):
                      index: Decimal | None = None) -> None: ...
 
     async def feeds_finished(self) -> None: ...
+
+    def add_peer(self, peer: Any) -> None:
+        """Withdrawals to ``peer``'s deposit addresses arrive there, and the other way (one process only)."""
+        ...
 
 
 @dataclass
@@ -211,6 +216,16 @@ class VenueAdapter(Protocol):
 
     def check_sandbox_step(self, step: Decimal) -> None:
         """ValueError when a sandbox market cannot use this price or amount step."""
+        ...
+
+    def transfer_refusal(self, ccxt_id: str) -> str | None:
+        """Why arb cannot withdraw from and track deposits to this venue itself (``transfers = "auto"`` on a live
+        venue or a sandbox: ``transfers``), or None."""
+        ...
+
+    def transfers(self, venue: Venue, name: str) -> TransferVenue:
+        """The transfer protocol of the account under ``venue`` as opened (live or sandbox); ValueError when it
+        has none (``transfer_refusal``)."""
         ...
 
     async def open_live(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:

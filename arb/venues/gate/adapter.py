@@ -49,7 +49,9 @@ if TYPE_CHECKING:
     from arb.venues.gate.sandbox import PairSpec
     from arb.venues.gate.sandbox.command import SandboxCommand
     from arb.venues.gate.sandbox.contracts import ContractSpec
+    from arb.venues.gate.sandbox.wallet import WalletConfig
     from arb.venues.gate.venue import GateVenue
+    from arb.venues.transfers import TransferVenue
 
 QUIRKS = LiveQuirks(
     client_ids=CLIENT_IDS,
@@ -266,6 +268,14 @@ class GateAdapter:
     def market_kinds(self, ccxt_id: str) -> frozenset[str] | None:
         return SPOT_AND_PERPETUALS  # spot, and USDT perpetuals (/futures/usdt)
 
+    def transfer_refusal(self, ccxt_id: str) -> str | None:
+        return None  # /withdrawals, /wallet/* through arb's signer (venues/gate/transfers.py); the sandbox serves them
+
+    def transfers(self, venue: Venue, name: str) -> TransferVenue:
+        from arb.venues.gate.transfers import for_venue
+
+        return for_venue(venue, name)
+
     def fill_stream_refusal(self, ccxt_id: str) -> str | None:
         return None  # spot.usertrades and spot.orders (venues/gate/private_stream.py)
 
@@ -345,7 +355,8 @@ class GateAdapter:
         held = names.venue_amounts(section.balances)
         account = Account(key, secret, {}, futures=held) if perpetual else Account(key, secret, held)
         sandbox = Sandbox(SandboxConfig(accounts=(account,), pairs=tuple(specs), contracts=tuple(contracts),
-                                        port=config.sandbox.port, clock=clock.epoch_s, feeds=feeds))
+                                        port=config.sandbox.port, clock=clock.epoch_s, feeds=feeds,
+                                        wallet=sandbox_wallet(config, name)))
         await sandbox.start()
         closers.append(sandbox.stop)
         link = SandboxLink(sandbox.rest_url, sandbox.ws_url, sandbox, pairs, sandbox.feed_done if feeds else None,
@@ -466,3 +477,24 @@ class GateAdapter:
         return GateBookFeed(books, symbols, setup, ws_url=endpoint.ws_url, rest_url=endpoint.rest_url)
 
 ADAPTER = GateAdapter()
+
+
+SANDBOX_SALT = "arb-in-process"  # an in-process sandbox's deposit addresses: sandbox_deposit_address
+
+
+def sandbox_wallet(config: Config, name: str) -> WalletConfig:
+    """An in-process sandbox's wallet: its deposit addresses those of the venue's name (a run's key is fresh,
+    and an automatic transfer's address is in the environment before the run starts), a withdrawal arriving
+    after the longest delay ``[rebalance]`` configures (30 s without one), on the run's clock."""
+    from arb.venues.gate.sandbox.wallet import WalletConfig
+
+    delays = [r.delay_s for a in config.rebalance.assets.values() for r in (a, *a.routes.values())]
+    return WalletConfig(arrival_delay_s=float(max(delays, default=30.0)), salt=SANDBOX_SALT, label=name)
+
+
+def sandbox_deposit_address(venue: str, asset: str, network: str) -> str:
+    """The deposit address of ``asset`` on ``network`` of the in-process sandbox a run opens for ``venue``: what
+    its ``ARB_<VENUE>_<ASSET>_<NETWORK>_ADDRESS`` names in a rehearsal of automatic transfers."""
+    from arb.venues.gate.sandbox.wallet import deposit_address_of
+
+    return deposit_address_of(SANDBOX_SALT, venue, asset, network)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from arb.marketdata.books import BookStore
     from arb.marketdata.feed_setup import FeedSetup
     from arb.venues.online import Finding
+    from arb.venues.transfers import TransferVenue
 
 
 def ccxt_class(ccxt_id: str) -> Any:
@@ -94,6 +95,13 @@ class CcxtAdapter:
 
     def market_kinds(self, ccxt_id: str) -> frozenset[str] | None:
         return None  # ccxt's markets say, once loaded
+
+    def transfer_refusal(self, ccxt_id: str) -> str | None:
+        return (f"arb makes no withdrawals on {ccxt_id} yet (each venue's wallet calls are checked against it in "
+                "its own package: gate has them)")
+
+    def transfers(self, venue: Venue, name: str) -> TransferVenue:
+        raise ValueError(f"{name}: {self.transfer_refusal(name)}")
 
     def fill_stream_refusal(self, ccxt_id: str) -> str | None:
         return (f"arb takes no fill stream from {ccxt_id} yet (each venue's private stream is checked against it "

@@ -65,11 +65,14 @@ USDT = WalletCurrency("USDT", {"TRX": Decimal(1), "ETH": Decimal("4.5")}, minimu
 class WalletConfig:
     """The sandbox's wallet: currencies' terms (a currency of a listed pair not named here is on one chain named
     after itself, free, with no minimum, as ``/spot/currencies`` lists it), and how long a withdrawal takes to
-    arrive, on the sending sandbox's clock. ``salt`` makes the deposit addresses (random per sandbox when None)."""
+    arrive, on the sending sandbox's clock. ``salt`` makes the deposit addresses (random per sandbox when None).
+    ``label``: the addresses are those of this name instead of each account's key (:func:`deposit_address_of`):
+    a sandbox a run opens with a fresh key has addresses known before it starts, as the environment names them."""
 
     currencies: tuple[WalletCurrency, ...] = (USDT,)
     arrival_delay_s: float = 30.0
     salt: str | None = None
+    label: str | None = None
 
 
 @dataclass(slots=True)
@@ -141,7 +144,10 @@ class Wallet:
         self.withdrawals: list[WithdrawalRecord] = []
         self.deposits: list[DepositRecord] = []
         self.transfers = 0
-        self.owners = {_address(salt, a, c.currency, chain): Owner(a, c.currency, chain)
+        accounts = list(accounts)
+        if config.label is not None and len(accounts) > 1:  # one label's addresses would be every account's
+            raise ValueError(f"a wallet labelled {config.label!r} holds one account, not {len(accounts)}")
+        self.owners = {deposit_address_of(salt, config.label or a, c.currency, chain): Owner(a, c.currency, chain)
                        for a in accounts for c in terms.values() for chain in c.chains}
         self.addresses = {(o.account, o.currency, o.chain): a for a, o in self.owners.items()}
 
@@ -291,8 +297,9 @@ class Wallet:
         return self.new_id()
 
 
-def _address(salt: str, account: str, currency: str, chain: str) -> str:
-    """A deposit address unique to the sandbox (its salt), the key, the currency and the chain."""
+def deposit_address_of(salt: str, account: str, currency: str, chain: str) -> str:
+    """A deposit address unique to the sandbox (its salt), the key (or the wallet's label), the currency and the
+    chain."""
     return "sbx" + hashlib.sha256(f"{salt}/{account}/{currency}/{chain}".encode()).hexdigest()[:37]
 
 
