@@ -118,6 +118,10 @@ async def test_arb_dashboard_shows_a_finished_runs_stored_pnl_equal_to_arb_repor
         newest = await text(page, "#trades tbody tr:first-child td:first-child")
         assert newest == str(rows[-1]["opportunity"])
         assert await page.locator("#books tbody tr").count() == 0  # no live books for a stored run
+        # No engine to control: the controls card is its note, nothing to type or press; the page is read-only.
+        assert not await page.is_visible("#control-token") and not await page.is_visible("#controls")
+        assert await text(page, "#access") == "read-only"
+        assert await text(page, "#transfers-empty") == "none"
         proc.popen.terminate()  # SIGTERM, as Ctrl-C: a clean stop, which the page is told of
         assert proc.finish(30) == 0, proc.text()
         await page.wait_for_function(

@@ -125,6 +125,7 @@ function render(doc) {
     el("td", b.venue), el("td", b.asset), el("td", b.start ?? "-", "num"), el("td", b.latest, "num"),
     el("td", b.change ?? "-", "num " + signClass(b.change)),
   ]);
+  $("transfers-empty").style.display = (doc.transfers ?? []).length ? "none" : "";
   fillTable("transfers", doc.transfers ?? [], (t) => [
     el("td", t.id, "muted"), el("td", utc(t.planned_at, false)), el("td", `${t.asset}  ${t.route}`),
     el("td", t.amount, "num"), el("td", t.fee, "num"), el("td", t.status),
@@ -306,6 +307,11 @@ function renderControls(c) {
   $("controls-note").textContent = !c ? "" : c.why || (ended ? "the run is over"
     : "each action goes to the engine, which applies it within a second of its clock and lists it as an incident");
   for (const id of ["control-token", "control-kill", "control-cancel"]) $(id).disabled = !on;
+  // Without controls (a stored run, no token set) the card is its note alone: nothing to type or press.
+  const offered = Boolean(c && c.enabled);
+  $("controls-row").style.display = offered ? "" : "none";
+  $("controls").style.display = offered ? "" : "none";
+  $("access").textContent = offered ? "read-only but for the controls, which need the run's token" : "read-only";
   $("control-cancel").style.display = c && c.quotes ? "" : "none";
   $("control-kill").textContent = c && c.kill_switch ? "kill switch: ON" : "kill switch";
   const paused = new Set(c ? c.paused : []);
