@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
 
+from arb.display import money
 from arb.eventloop.simloop import tick
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 WINDOW_S = 300.0  # the consumption rate's window, seconds of the run's clock
 EVERY_S = 1.0  # how often the task looks, seconds of the run's clock
 HOLD_S = 30.0  # how long a depletion (or its clearing) must last before it is said
+AMOUNT_PLACES = 8  # balances and needs in its line: a satoshi, finer than any venue's amount step
 Side = Literal["buy", "sell"]
 
 
@@ -61,11 +63,13 @@ class Depletion:
         """One line naming the venue, asset, balance and what max_size needs."""
         base = self.symbol.split("/")[0]
         verb = "buys" if self.side == "buy" else "sells"
+        # A margin account's free balance is a quotient carried to 60 digits: shown to a satoshi, as any amount.
+        balance, needed = money(self.balance, AMOUNT_PLACES), money(self.needed, AMOUNT_PLACES)
         if self.started:
-            return (f"{self.venue} {self.asset} {self.balance:f} cannot fund {self.size_key} {self.max_size:f} {base}: "
-                    f"{verb} of {self.symbol} on {self.venue} need {self.needed:f} {self.asset}")
-        return (f"{self.venue} {self.asset} {self.balance:f} funds {self.size_key} {self.max_size:f} {base} again "
-                f"(needs {self.needed:f} {self.asset}): {verb} of {self.symbol} on {self.venue} resume full size")
+            return (f"{self.venue} {self.asset} {balance} cannot fund {self.size_key} {self.max_size:f} {base}: "
+                    f"{verb} of {self.symbol} on {self.venue} need {needed} {self.asset}")
+        return (f"{self.venue} {self.asset} {balance} funds {self.size_key} {self.max_size:f} {base} again "
+                f"(needs {needed} {self.asset}): {verb} of {self.symbol} on {self.venue} resume full size")
 
     def next_step(self) -> str:
         base, quote = self.symbol.split("/")

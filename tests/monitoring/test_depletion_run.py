@@ -24,6 +24,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from arb.display import money
 from arb.engine import Engine
 from arb.eventloop.clock import from_ms
 from arb.runtime.depletion import Depletion
@@ -82,8 +83,8 @@ async def test_a_paper_run_that_exhausts_htx_usdt_says_so(tmp_path: Path, caplog
                 if r.levelno == logging.WARNING and r.getMessage().startswith("inventory depleted: htx USDT")]
     assert warnings[0] == f"inventory depleted: {change.describe()}"
     assert len(warnings) == len(starts)  # one line each time it fell short, none while it stayed short
-    assert f"htx USDT {change.balance:f} cannot fund max_size 20 LINK" in warnings[0]
-    assert f"need {change.needed:f} USDT" in warnings[0]
+    assert f"htx USDT {money(change.balance, 8)} cannot fund max_size 20 LINK" in warnings[0]
+    assert f"need {money(change.needed, 8)} USDT" in warnings[0]
     # The metrics at that moment: depleted, and a finite time to empty (the balance fell in the window).
     assert by_label(at_start["arb_inventory_depleted"], "venue", "asset")[("htx", "USDT")] >= 1
     seconds = by_label(at_start["arb_inventory_seconds_to_empty"], "venue", "asset")[("htx", "USDT")]

@@ -24,7 +24,7 @@ def test_a_venue_that_cannot_fund_max_size_is_depleted_once_and_cleared_once() -
     assert (start.venue, start.side, start.asset, start.balance, start.needed, start.started) == (
         "htx", "buy", "USDT", D("549.99"), D("550.0"), True)
     assert start.describe() == ("htx USDT 549.99 cannot fund max_size 20 LINK: buys of LINK/USDT on htx "
-                                "need 550.0 USDT")
+                                "need 550 USDT")
     assert "move USDT to htx" in start.next_step()
     assert watch.update(2000, _balances("0.236265"), ASKS) == []  # still depleted: not said again
     (cleared,) = watch.update(3000, _balances("600"), ASKS)
@@ -82,3 +82,11 @@ def test_a_depletion_is_an_incident_with_a_start_and_an_end_but_never_the_stop_r
     assert incident.kind == "inventory_depleted" and incident.started_at == began
     assert incident.ended_at == began + timedelta(minutes=5)
     assert "htx USDT 0.236265 cannot fund max_size 20 LINK" in incident.detail
+
+
+def test_the_line_shows_a_margin_accounts_free_balance_to_a_satoshi() -> None:
+    # A perpetual's free margin is a quotient carried to 60 digits; the line said all of them.
+    free = D(5000) / D(3) - D("1664")
+    change = Depletion("perp", SYMBOL, "buy", "USDT", free, D("100.05"), D("0.05"), started=True, since_ms=0)
+    assert change.describe().startswith("perp USDT 2.66666667 cannot fund ")
+    assert "need 100.05 USDT" in change.describe()
