@@ -98,7 +98,7 @@ def _check_transfers(config: Config, shown: str, environ: Mapping[str, str]) -> 
                 if not network:
                     raise ConfigError(shown, f"rebalance.assets.{asset}.network",
                                       f"not set: a withdrawal to {venue} is sent on a network the venue names "
-                                      "(Gate's chain: TRX, ETH), and money sent on the wrong one is lost")
+                                      "(its chain, e.g. TRX or ETH), and money sent on the wrong one is lost")
                 # where a transfer to this venue is sent: its address, from the environment
                 destination_address(venue, asset, network, environ)
 
