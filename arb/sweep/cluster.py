@@ -22,8 +22,10 @@ from arb.store.repo import one_line
 
 log = logging.getLogger(__name__)
 
-# What a replay imports (``point.replay_point``): a local cluster's worker processes start with them loaded.
-WARM_MODULES = ("distributed", "arb.engine", "arb.runtime.status", "arb.domain.ids")
+# What a replay imports (``point.replay_point``): a local cluster's worker processes start with them loaded, and
+# with what each replay would otherwise import and configure the first time (``sweep/warm.py``).
+WARM_MODULES = ("distributed", "arb.engine", "arb.runtime.status", "arb.domain.ids", "arb.sweep.point",
+                "arb.sweep.warm")
 
 # dask's periodic work, in every worker and in the driver (scheduler, nannies), each wake-up taking the GIL
 # from a replay: the statistical profiler samples stacks every 10 ms for a dashboard a sweep does not start;

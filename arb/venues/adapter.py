@@ -180,6 +180,10 @@ class VenueAdapter(Protocol):
     ccxt_ids: tuple[str, ...]  # the ccxt exchange ids it speaks for, the default first (empty: any)
     field_names: frozenset[str]  # the venue's own wire field names: never to appear outside arb/venues/
     has_sandbox: bool  # a local exchange arb can run in-process (``kind = "sandbox"``)
+    # The modules opening this adapter's venue imports (inside the methods that open it, so the registry stays
+    # light): a sweep's worker server imports them once, so no worker's first replay pays for them
+    # (``sweep/cluster.py``).
+    opened_modules: tuple[str, ...]
 
     def client_ids(self, ccxt_id: str) -> ClientIdFormat:
         """The venue's client-order-id format (paper venues of it issue the same ids)."""

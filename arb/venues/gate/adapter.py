@@ -233,6 +233,8 @@ class GateAdapter:
                              "avg_deal_price", "amount_precision", "min_base_amount", "min_quote_amount",
                              "order_book_update"})
     has_sandbox: bool = True
+    opened_modules: tuple[str, ...] = ("arb.venues.gate.venue", "arb.venues.gate.exchange",
+                                       "arb.venues.gate.sandbox.server", "arb.venues.gate.fee_marks")
 
     def client_ids(self, ccxt_id: str) -> ClientIdFormat:
         return CLIENT_IDS

@@ -90,6 +90,7 @@ class CcxtAdapter:
     ccxt_ids: tuple[str, ...] = ()  # any
     field_names: frozenset[str] = frozenset(f for facts in KNOWN.values() for f in facts.wire_fields)
     has_sandbox: bool = False
+    opened_modules: tuple[str, ...] = ("ccxt.async_support", "arb.venues.live.venue")
     def amends_in_place(self, ccxt_id: str) -> bool:
         return False  # ccxt's edit_order may be a cancel and a new order (Binance spot: cancelReplace)
 
