@@ -1,5 +1,5 @@
 """An INSERT compiled once per database and run through the DB-API driver, for the writes that happen once
-per decision (the write-ahead record of a pair, the batched writer's rejected decisions).
+per decision (the write-ahead record of a pair on PostgreSQL, the batched writer's rejected decisions).
 
 SQLAlchemy compiles the statement; each value still goes through its column's own type
 (``TypeEngine.bind_processor``), so ``Decimal`` stays exact text on SQLite and ``NUMERIC`` on PostgreSQL,

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.store import orders as repo
@@ -155,6 +155,33 @@ def test_every_statement_passes_the_engine_s_cursor_events_and_a_driver_error_is
     with session_factory() as s:  # the first entry is whole; nothing of the failed one was committed
         assert [o.client_order_id for o in s.scalars(select(Order).order_by(Order.id))] == [
             "t-bev", "t-sev", "t-bnext", "t-snext"]
+        assert len(s.scalars(select(Opportunity)).all()) == 2
+
+
+def test_a_driver_error_on_an_unwatched_engine_is_sqlalchemy_s_and_rolled_back(
+        engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    # With no listener on the engine's cursor, SQLite's record runs its statements on the driver's own cursor
+    # (module doc); a driver error still arrives as SQLAlchemy's and leaves nothing of the entry committed.
+    # A client order id already used is one no listener has to manufacture: the unique index refuses it.
+    now = datetime.now(UTC)
+    run_id = _run(session_factory, now)
+    record = WriteAheadRecord(KeptConnection(engine))
+    try:
+        record.entry(run_id, _Opp(), now, _orders(run_id, "1"), now, buy_limit=Decimal("20.02"),
+                     sell_limit=Decimal("20.19"))
+        buy, _ = _orders(run_id, "1")
+        _, sell = _orders(run_id, "2")
+        with pytest.raises(IntegrityError):
+            record.entry(run_id, _Opp(), now, (replace(buy, client_order_id="t-b2"), replace(sell, client_order_id="t-b1")),
+                         now, buy_limit=Decimal("20.02"), sell_limit=Decimal("20.19"))
+        assert not _driver_in_transaction(record.kept)
+        record.entry(run_id, _Opp(), now, _orders(run_id, "3"), now, buy_limit=Decimal("20.02"),
+                     sell_limit=Decimal("20.19"))
+    finally:
+        record.kept.close()
+    with session_factory() as s:  # the failed entry's opportunity and first order were rolled back with it
+        assert [o.client_order_id for o in s.scalars(select(Order).order_by(Order.id))] == [
+            "t-b1", "t-s1", "t-b3", "t-s3"]
         assert len(s.scalars(select(Opportunity)).all()) == 2
 
 
