@@ -100,13 +100,24 @@ class InventoryWatch:
         self.depleted: dict[str, Depletion] = {}  # key -> the change that started it
         self._turning: dict[str, tuple[bool, int]] = {}  # key -> (short now, since when): not said yet
         self._readings: dict[tuple[str, str], deque[tuple[int, Decimal]]] = {}
+        # What the last update looked at (copies): each venue's balances and the asks. The same again, with
+        # nothing turning, changes nothing: a run's balances and asks mostly stand still between seconds.
+        self._seen: tuple[dict[str, Mapping[str, Decimal]], Mapping[tuple[str, str], Decimal | None]] | None = None
 
     def update(self, now_ms: int, balances: Mapping[str, Mapping[str, Decimal]],
                asks: Mapping[tuple[str, str], Decimal | None]) -> list[Depletion]:
         """Look at the free ``balances`` (venue -> asset -> free) and each book's best ask at ``now_ms``: the
         directions that have been depleted, or funded again, for ``hold_s`` by now. A venue not read yet,
         or a buy with no ask to price it, keeps its state."""
-        changes = []
+        changes: list[Depletion] = []
+        seen = self._seen
+        if (seen is not None and not self._turning and seen[1] == asks
+                and all(balances.get(venue) == seen[0].get(venue) for venue in self.venues)):
+            for venue, held in seen[0].items():
+                for asset, balance in held.items():
+                    self._read(venue, asset, now_ms, balance)
+            return changes
+        self._seen = ({venue: dict(balances[venue]) for venue in self.venues if venue in balances}, dict(asks))
         for venue in self.venues:
             if venue not in balances:
                 continue

@@ -72,6 +72,8 @@ class Detector:
         self._symbols = list(config.taker_symbols)  # a maker symbol is quoted, not detected
         self._per_symbol = {s: (Symbol.parse(s), detection_params(config, s)) for s in self._symbols}
         self._per_venue: dict[tuple[str, str], tuple[Decimal, FeeMode, MarketRules]] = {}
+        # Each venue's fee mode scans its markets: asked once per venue, not once per (symbol, venue) row.
+        self._fees: dict[str, tuple[Decimal, FeeMode]] = {}
         self._config = config
         self._venues = venues
         self._rows: TrackedRows | None = None
@@ -160,7 +162,10 @@ class Detector:
     def fees(self, name: str) -> tuple[Decimal, FeeMode]:
         """Venue ``name``'s taker fee and fee mode (the same for every symbol; no market rules needed: a row
         of a symbol the venue does not trade has them too, and never a book)."""
-        return self._config.venues[name].taker_fee, self._venues.fee_mode(self._config, name)
+        fees = self._fees.get(name)
+        if fees is None:
+            fees = self._fees[name] = self._config.venues[name].taker_fee, self._venues.fee_mode(self._config, name)
+        return fees
 
     def balances_of(self, name: str) -> Mapping[str, Decimal]:
         """Venue ``name``'s free balances less what the pairs in flight there may still spend (never below
