@@ -3,8 +3,8 @@
 Each side is a :class:`~arb.marketdata.book_side.BookSide` (see there for the data structure and why).
 Detection reads :meth:`OrderBook.top_arrays`: preallocated float64 arrays of the top ``depth`` levels,
 refreshed lazily (only when read after a change), so an update never copies the book; each float is the
-double ``float()`` gives the venue's string (:func:`~arb.marketdata.tick_map.decimal_float`). Execution and
-paper fills read :meth:`OrderBook.levels`: exact ``Decimal`` levels rebuilt from the venue's strings.
+double ``float()`` gives the venue's string (:func:`~arb.marketdata.tick_map.size_double`). Execution and
+paper fills read :meth:`OrderBook.levels`: exact ``Decimal`` levels, spelled as the venue spelled them.
 The book keeps every level the venue sent, not just ``depth``: a diff stream changes levels anywhere, and
 a level outside the top today is inside it after the price moves.
 

@@ -4,7 +4,7 @@
 # C int64 buffer, its levels a C hash table (tick_map.pxd), and a price is read from its ASCII buffer.
 # Keep in step with book_side.py: a renamed slot or method fails the build, not silently at run time.
 cimport cython
-from arb.marketdata.tick_map cimport TickMap, pow10
+from arb.marketdata.tick_map cimport TickMap, exact_size, pow10
 
 cdef extern from "Python.h":
     # CPython's own accessors for a str's buffer: an ASCII str stores one byte per character.
@@ -14,7 +14,7 @@ cdef extern from "Python.h":
 ctypedef const unsigned char *ascii_chars
 
 cdef bint _compiled
-cdef long long _SHUT
+cdef long long _SHUT, _ONE
 
 cdef class BookSide:
     cdef public bint ask
@@ -34,7 +34,7 @@ cdef class BookSide:
 
     @cython.locals(table=TickMap, decimals=Py_ssize_t, sign=cython.longlong, complete=bint,
                    edge=cython.longlong, limit=Py_ssize_t, at=Py_ssize_t, tick=cython.longlong,
-                   key=cython.longlong, price=str, size=str)
+                   key=cython.longlong, exact=cython.longlong, price=str, size=str)
     cdef Py_ssize_t _apply_ticks(self, list batch) except -2
 
     @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t)

@@ -13,7 +13,8 @@ everything else per level:
   <=> equal tick, and ticks order as the prices do. The price is read once, in one pass over its
   characters that also checks its format (:func:`_tick`), and nothing keyed by the string is kept:
 
-  - ``table``: every level we hold, ``tick -> size string`` as the venue sent it
+  - ``table``: every level we hold, ``tick -> size``, the size as its exact integer
+    (:func:`~arb.marketdata.tick_map.exact_size`: its digits and decimals, read in the same kind of pass)
     (:class:`~arb.marketdata.tick_map.TickMap`: a C hash table compiled, a ``dict`` interpreted);
   - ``ticks[:wlen]``: the *window*, the best levels only (between half and twice ``window_size``), as
     sort keys ascending with the best last: the tick on the bid side, minus the tick on the ask side. A
@@ -29,9 +30,10 @@ everything else per level:
   ``"27.10"`` are one level and ``repr(key)`` gives the price back; a price with more digits is refused,
   never merged. Asks are keyed by ``-price``, so both windows have their best last.
 
-Sizes stay strings (exact ``Decimal`` for execution); floats are made only for the top view (and kept by
-the table: :meth:`~arb.marketdata.tick_map.TickMap.size_float`). A size is zero when it has no digit but
-``0`` (:func:`_nonzero`).
+Sizes are exact: in tick mode the table's integers spell each size back as the venue sent it (exact
+``Decimal`` for execution), in float mode they stay strings; floats are made only for the top view
+(:meth:`~arb.marketdata.tick_map.TickMap.size_float`). A size is zero when it has no digit but ``0``
+(its exact integer's digits are 0; :func:`_nonzero` for a size no integer spells).
 
 When the package is built with Cython (``setup.py``), this file is compiled as it is, with C types from
 ``book_side.pxd`` (keep its slot and method declarations in step); without Cython it runs as Python.
@@ -53,7 +55,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from arb.marketdata.tick_map import TickMap, pow10
+from arb.marketdata.tick_map import TickMap, exact_size, pow10
 
 try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
     import cython
@@ -77,6 +79,7 @@ _NEG_INF = float("-inf")
 _ALL = ""  # float-mode edge meaning "the window holds every level"
 _SHUT_FLOAT = float("inf")  # no float key (bids: price, asks: -price) is >= it
 _SHUT = 1 << 62  # no tick-mode key is >= it: a shut window (see ``_shut``); a tick is below 10**16
+_ONE = 64  # the least exact size of a nonzero size (``tick_map.exact_size``: 1 << its _SIZE_BITS)
 
 
 class BookSide:
@@ -174,8 +177,9 @@ class BookSide:
             if tick < 0:
                 return at
             key = sign * tick
-            if _nonzero(size):
-                if table.put(tick, size) and (complete or key >= edge):
+            exact = exact_size(size)
+            if exact >= _ONE or (exact < 0 and _nonzero(size)):  # held as text when no integer spells it
+                if table.put_exact(tick, exact, size) and (complete or key >= edge):
                     self._insert(key)
                     if self.wlen > limit:
                         self._shut()
@@ -363,8 +367,9 @@ class BookSide:
         ``OrderBook.top_arrays``).
 
         Each price is its tick over ``10**decimals``, the very division ``float()`` makes of its string
-        (at most 15 digits: Clinger's fast path, see :func:`~arb.marketdata.tick_map.decimal_float`); each
-        size is the table's (:meth:`TickMap.size_float`: compiled, read once and kept). Nothing is built per
+        (at most 15 digits: Clinger's fast path, see :func:`~arb.marketdata.tick_map.size_double`); each
+        size is the table's (:meth:`TickMap.size_float`: its exact integer's digits over a power of ten,
+        the same division). Nothing is built per
         level."""
         table = self.table
         scale = pow10(self.decimals)
@@ -391,7 +396,7 @@ class BookSide:
             sign = -1 if self.ask else 1
             scale = pow10(self.decimals)
             table = self.table
-            return [sign * k / scale for k in keys], [float(table.get(sign * k)) for k in keys]  # type: ignore[arg-type]  # each key is held: a size, never None
+            return [sign * k / scale for k in keys], [table.size_float(sign * k) for k in keys]
         levels = self.levels
         sizes = [float(levels[k]) for k in keys]
         return (list(map(float.__neg__, keys)) if self.ask else keys), sizes

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arb.marketdata.book import Health, OrderBook
-from arb.marketdata.tick_map import decimal_float
+from arb.marketdata.tick_map import exact_size, size_double, size_text
 
 D = Decimal
 
@@ -167,17 +167,20 @@ def test_book_matches_plain_dict_reference(
     whole=st.text("0123456789", min_size=0, max_size=18),
     fraction=st.none() | st.text("0123456789", min_size=0, max_size=25),
 )
-def test_top_view_reads_decimals_as_float_does(whole: str, fraction: str | None) -> None:
-    # The top view reads each price and size with decimal_float: it must give float()'s double exactly
-    # (or float()'s error), for short and long mantissas, leading and trailing zeros, up to 25 decimals.
+def test_exact_sizes_spell_the_size_back_and_read_as_float_does(whole: str, fraction: str | None) -> None:
+    # A tick-mode side holds each size as its exact integer: it must spell the venue's text back (so the
+    # Decimal is the venue's, exponent and all) and give float()'s double exactly, for short and long
+    # mantissas, leading and trailing zeros, up to 25 decimals; a text it cannot spell is -1 (kept as text).
     text = whole if fraction is None else f"{whole}.{fraction}"
-    try:
-        want = float(text)
-    except ValueError:
-        with pytest.raises(ValueError):
-            decimal_float(text)
+    exact = exact_size(text)
+    if exact < 0:
+        digits = (whole + (fraction or "")).lstrip("0")
+        padded = len(whole) > 1 and whole[0] == "0"
+        assert not whole or fraction == "" or padded or len(digits) > 17, text
         return
-    assert decimal_float(text) == want
+    assert size_text(exact) == text
+    assert size_double(exact) == float(text)
+    assert (exact >> 6 == 0) is (Decimal(text) == 0)
 
 
 def test_off_length_prices_stay_exact_ticks() -> None:

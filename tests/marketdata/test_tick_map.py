@@ -10,8 +10,9 @@ from arb.marketdata.tick_map import TickMap
 
 # Ticks from a narrow band (the probe runs collide and wrap, deletes shift them) and from the whole range.
 TICKS = st.one_of(st.integers(0, 300), st.integers(0, 10**16 - 1))
-OPS = st.lists(st.tuples(st.sampled_from(["put", "remove", "get"]), TICKS, st.sampled_from(["1", "2.5", "0.1"])),
-               max_size=400)
+# Sizes held as exact integers, and two held as text: padded, and more significant digits than one spells.
+SIZES = st.sampled_from(["1", "2.5", "0.1", "0.00118000", "01.5", "0.123456789012345678901"])
+OPS = st.lists(st.tuples(st.sampled_from(["put", "remove", "get"]), TICKS, SIZES), max_size=400)
 
 
 @settings(max_examples=300, deadline=None)
@@ -34,6 +35,7 @@ def test_tick_map_is_a_dict(ops: list[tuple[str, int, str]]) -> None:
     assert table.keys_into(keys) == len(ref) and sorted(keys.tolist()) == sorted(ref)
     assert all(table.get(tick) == size for tick, size in ref.items())
     assert all(table.size_float(tick) == float(size) for tick, size in ref.items())
+    assert table.texts == {tick: size for tick, size in ref.items() if size in ("01.5", "0.123456789012345678901")}
     table.clear()
     assert len(table) == 0 and table.items() == [] and all(table.get(tick) is None for tick in ref)
 
