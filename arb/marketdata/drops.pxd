@@ -29,6 +29,15 @@ cdef inline Py_ssize_t _ascii_plain(str text) noexcept
                amount=str)
 cpdef tuple checked_levels(object raw, str field)
 
+cpdef object checked_id(object value, str field)
+
+cpdef tuple update_ids(object first, object last)
+
+@cython.locals(fields=dict)
+cpdef tuple checked_diff(object payload, str time_key, object prev_key)
+
+cpdef object optional_int(object value)
+
 @cython.locals(levels=list, out=list, previous=cython.double, value=cython.double, i=Py_ssize_t, pair=list,
                text=str)
 cpdef object capture_side(object raw, int order)

@@ -213,6 +213,27 @@ def update_ids(first: object, last: object) -> tuple[int, int]:
     return first_id, last_id
 
 
+def checked_diff(payload: object, time_key: str, prev_key: str | None) -> tuple[
+        list[Level], list[Level], int, int, int | None, int | None, int]:
+    """A book update in the shape Binance's ``depthUpdate`` and Gate v4's ``spot.order_book_update`` share,
+    checked: update ids ``U`` and ``u`` (:func:`update_ids`), where the venue chains diffs by it the previous
+    diff's last id (``prev_key``: Binance futures ``pu``), levels ``b`` then ``a`` (:func:`checked_levels`),
+    and the venue's time (``time_key``: Binance ``E``, Gate ``t``; :func:`optional_int`). Returns
+    ``(bids, asks, first, last, exchange_ts, prev, over_precise)``, what ``DiffSync.on_diff`` takes
+    (``diff_feed.Diff``); :class:`Dropped` as those checks raise it, in that order.
+
+    One compiled call a frame, where a feed's own reading (five lookups and five calls, interpreted) cost ~0.4
+    us of a Binance depth frame (``bench/bench_ingest.py``)."""
+    if not isinstance(payload, dict):
+        raise Dropped("missing_field", "the update is not an object")
+    fields: dict[str, object] = payload
+    first, last = update_ids(fields.get("U"), fields.get("u"))
+    prev = None if prev_key is None else checked_id(fields.get(prev_key), prev_key)
+    bids, over_bids = checked_levels(fields.get("b"), "b")
+    asks, over_asks = checked_levels(fields.get("a"), "a")
+    return bids, asks, first, last, optional_int(fields.get(time_key)), prev, over_bids + over_asks
+
+
 def capture_side(raw: object, order: int) -> tuple[tuple[str, str], ...] | None:
     """One side of a capture line as the capture reader keeps it (``capture.parse_event``), when it is plainly
     well formed; ``None`` when anything is not, or is not proven by this one pass, and the reader checks the

@@ -33,7 +33,7 @@ from arb.errors import UsageError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureFunding, CaptureTrade
 from arb.marketdata.diff_feed import FUNDING, TRADE, Diff, DiffStreamFeed, Snapshot, loads_object
-from arb.marketdata.drops import Dropped, checked_id, checked_levels, optional_int, update_ids
+from arb.marketdata.drops import Dropped, checked_diff, checked_id, checked_levels, optional_int
 from arb.marketdata.feed_setup import FeedSetup
 from arb.venues.binance.markets import BinanceMarket
 from arb.venues.binance.sync import book_sync
@@ -165,6 +165,7 @@ class BinanceBookFeed(DiffStreamFeed):
         apart = market_ws_url(hosts, ws_url) if setup.trades is not None else None
         super().__init__(store, syncs, setup if apart is None else replace(setup, trades=None))
         self.ids = ids
+        self.prev_key = "pu" if market.futures else None  # futures chain diffs by the previous one's ``u``
         kinds = [f"@depth@{SPEED}"] + (tape_kinds(market) if self.tape is not None else [])
         self.ws_url = stream_url(ws_url or hosts.ws, ids, kinds)
         self.rest_url = (rest_url or hosts.rest).rstrip("/") + hosts.depth
@@ -217,11 +218,7 @@ class BinanceBookFeed(DiffStreamFeed):
         return read_funding(self.ids, payload, self.clock_ms(), self.venue)
 
     def _diff(self, key: str, payload: Any) -> Diff:
-        first, last = update_ids(payload.get("U"), payload.get("u"))
-        prev = checked_id(payload.get("pu"), "pu") if self.market.futures else None
-        bids, over_bids = checked_levels(payload.get("b"), "b")
-        asks, over_asks = checked_levels(payload.get("a"), "a")
-        return bids, asks, first, last, optional_int(payload.get("E")), prev, over_bids + over_asks
+        return checked_diff(payload, "E", self.prev_key)
 
     def _snapshot_request(self, key: str) -> tuple[str, dict[str, str]]:
         return self.rest_url, {"symbol": key, "limit": str(self.limit)}

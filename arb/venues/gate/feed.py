@@ -46,6 +46,7 @@ from arb.marketdata.diffsync import DiffSync
 from arb.marketdata.drops import (
     Dropped,
     Level,
+    checked_diff,
     checked_id,
     checked_levels,
     optional_int,
@@ -158,10 +159,7 @@ class GateBookFeed(DiffStreamFeed):
                           resync=False) from None
 
     def _diff(self, key: str, payload: Any) -> Diff:
-        first, last = update_ids(payload.get("U"), payload.get("u"))
-        bids, over_bids = checked_levels(payload.get("b"), "b")
-        asks, over_asks = checked_levels(payload.get("a"), "a")
-        return bids, asks, first, last, optional_int(payload.get("t")), None, over_bids + over_asks
+        return checked_diff(payload, "t", None)
 
     def _snapshot_request(self, key: str) -> tuple[str, dict[str, str]]:
         return self.rest_url + "/spot/order_book", {"currency_pair": key, "limit": str(self.limit),
