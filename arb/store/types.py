@@ -22,8 +22,14 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 def canonical_text(value: Decimal) -> str:
-    """A finite ``Decimal`` as stored on SQLite: plain notation, no trailing zeros, ``0`` for any zero."""
-    text = format(value, "f")
+    """A finite ``Decimal`` as stored on SQLite: plain notation, no trailing zeros, ``0`` for any zero.
+
+    ``str`` prints a money value (exponent <= 0, not under 1e-6) in plain notation already, with the digits
+    ``format(value, "f")`` prints, in a quarter of its time (~0.07 against ~0.28 µs; a pair's write-ahead
+    record converts fourteen values); only a value ``str`` puts in exponent notation is formatted."""
+    text = str(value)
+    if "E" in text or "e" in text:  # ``e`` under a context with ``capitals=0``
+        text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text

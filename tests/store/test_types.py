@@ -6,12 +6,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arb.store.models import Balance
 from arb.store.repo import start_run
+from arb.store.types import canonical_text
 
 EXACT_VALUES = [
     "0.1",
@@ -129,3 +132,14 @@ def test_timestamps_round_trip_as_aware_utc(session_factory: sessionmaker[Sessio
 def test_naive_timestamps_are_refused(session_factory: sessionmaker[Session]) -> None:
     with pytest.raises(StatementError, match="timezone-aware"), session_factory.begin() as s:
         start_run(s, mode="live", config_snapshot={}, started_at=datetime(2026, 1, 5, 12, 0))
+
+
+@given(st.one_of(st.decimals(allow_nan=False, allow_infinity=False),
+                 st.builds(lambda digits, exponent: Decimal(digits).scaleb(exponent), st.integers(), st.integers(-40, 40))))
+def test_canonical_text_is_the_plain_notation_without_trailing_zeros(value: Decimal) -> None:
+    # canonical_text starts from ``str`` where that prints plain notation; the reference is ``format(.., "f")``.
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    assert canonical_text(value) == ("0" if text in ("-0", "") else text)
+    assert Decimal(canonical_text(value)) == value

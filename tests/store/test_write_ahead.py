@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import event, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arb.store import orders as repo
 from arb.store.kept import KeptConnection
 from arb.store.models import Opportunity, Order, OrderEvent, Run
-from arb.store.write_ahead import WriteAheadRecord
+from arb.store.write_ahead import WriteAheadRecord, _SqliteRows
 
 OPP = dict(
     symbol="LINK/USDT", buy_venue="gate", sell_venue="htx", size=Decimal("1.25"), buy_vwap=Decimal("20.0125"),
@@ -80,6 +83,27 @@ def test_rows_equal_the_orm_path(engine: Engine, session_factory: sessionmaker[S
     with engine.connect() as conn:
         raw = conn.exec_driver_sql("SELECT expected_profit, detected_at, detail FROM opportunities ORDER BY id").all()
         assert raw[0] == raw[1]
+
+
+class _Money(Decimal):
+    """Not the exact type the inline branch takes: ExactDecimal's own processor decides."""
+
+
+@given(st.one_of(st.decimals(), st.integers(), st.none(), st.booleans(), st.floats(), st.text(max_size=3),
+                 st.decimals(allow_nan=False, allow_infinity=False).map(_Money)))
+def test_sqlite_money_values_are_the_column_type_s_own(value: object) -> None:
+    # SQLite's record converts a finite Decimal inline and everything else through ExactDecimal's processor
+    # (module doc): the same value, or the same refusal, as the column type gives the driver.
+    dialect = sqlite.dialect()
+    processor = Order.__table__.c["price"].type.dialect_impl(dialect).bind_processor(dialect)
+
+    def outcome(fn: object) -> object:
+        try:
+            return "ok", fn()  # type: ignore[operator]
+        except Exception as exc:  # noqa: BLE001 - the refusal itself is what is compared
+            return "raised", type(exc), str(exc)
+
+    assert outcome(lambda: _SqliteRows(dialect).money(value)) == outcome(lambda: processor(value))
 
 
 def _driver_in_transaction(kept: KeptConnection) -> bool:
