@@ -13,7 +13,7 @@ ctypedef const unsigned char *ascii_chars
 
 cdef bint _compiled
 cdef unsigned long long _GOLDEN
-cdef long long _EMPTY, _NONE, _TEXT, _NO_KEY, _SIZE_LIMIT
+cdef long long _EMPTY, _NONE, _TEXT, _NO_KEY, _SIZE_LIMIT, _EXACT_DOUBLE
 cdef Py_ssize_t _SIZE_BITS, _MAX_SIZE_DIGITS
 
 @cython.final

@@ -40,6 +40,7 @@ _TEXT = -1  # a size held as its text (``TickMap.texts``): no exact size spells 
 _SIZE_BITS = 6  # an exact size: its digits as an integer, shifted left this far, or its decimals (< 64)
 _MAX_SIZE_DIGITS = 17  # significant digits an exact size holds: 10**17 << 6 stays below 2**63
 _SIZE_LIMIT = 100_000_000_000_000_000  # 10**_MAX_SIZE_DIGITS
+_EXACT_DOUBLE = 9_007_199_254_740_992  # 2**53: every integer below it is exact as a double
 _NO_KEY = -(2**63)  # below every key ``best_into`` keeps (a tick or minus a tick: within +-10**16)
 
 
@@ -54,16 +55,16 @@ class TickMap:
         self.used = 0
         self.mask = 0
         self.slots = array("q")  # compiled only: tick, exact size, slot by slot (tick _EMPTY: none)
-        if COMPILED:
+        if _compiled:
             self._allocate(_FIRST)
 
     def __len__(self) -> int:
-        return self.used if COMPILED else len(self.map)
+        return self.used if _compiled else len(self.map)
 
     def clear(self) -> None:
         self.map = {}
         self.texts = {}
-        if COMPILED:
+        if _compiled:
             self.used = 0
             self._allocate(_FIRST)
 
@@ -89,7 +90,7 @@ class TickMap:
         if exact < 0:
             self.texts[tick] = size
             exact = _TEXT
-        if not COMPILED:
+        if not _compiled:
             held = self.map.get(tick, _NONE)
             if held == _TEXT and exact != _TEXT:
                 del self.texts[tick]
@@ -111,7 +112,7 @@ class TickMap:
 
     def remove(self, tick: int) -> bool:
         """Forget the level at ``tick``; returns whether it was held."""
-        if not COMPILED:
+        if not _compiled:
             held = self.map.pop(tick, _NONE)
             if held == _TEXT:
                 del self.texts[tick]
@@ -144,7 +145,7 @@ class TickMap:
         """Write every held tick, in no order, into ``out`` (an int64 buffer with room for them all);
         returns how many (a window rebuild sorts them in C, not as Python ints)."""
         n = 0
-        if not COMPILED:
+        if not _compiled:
             for tick in self.map:
                 out[n] = tick
                 n += 1
@@ -168,7 +169,7 @@ class TickMap:
         insertion sort does. In slot order (hashed, so unrelated to price) few keys are ever that good, and
         the scan itself is free of unpredictable branches, where writing out every key and sorting them all
         took ~10 us on a Binance book of 2,000 levels (the empty slots alone mispredicted half the time)."""
-        if not COMPILED:
+        if not _compiled:
             ordered = sorted([-tick if negate else tick for tick in self.map])  # a list: a cpdef may hold no generator
             best = ordered[max(len(ordered) - n, 0) :]
             for i in range(len(best)):
@@ -199,7 +200,7 @@ class TickMap:
 
     def items(self) -> list[tuple[int, str]]:
         """Every held ``(tick, size)``, in no order."""
-        if not COMPILED:
+        if not _compiled:
             pairs = list(self.map.items())
         else:
             pairs = [(self.slots[2 * i], self.slots[2 * i + 1]) for i in range(self.mask + 1)
@@ -208,7 +209,7 @@ class TickMap:
 
     def _exact(self, tick: int) -> int:
         """The exact size held at ``tick`` (``_TEXT``: see ``texts``), or ``_NONE``."""
-        if not COMPILED:
+        if not _compiled:
             return self.map.get(tick, _NONE)
         at = 2 * self._slot(tick)
         with cython.boundscheck(False), cython.wraparound(False):  # at + 1 <= 2 * mask + 1 < len(slots)
@@ -308,7 +309,7 @@ def size_double(exact: int) -> float:
     the text."""
     mantissa = exact >> _SIZE_BITS
     decimals = exact & ((1 << _SIZE_BITS) - 1)
-    if mantissa < 2**53 and decimals <= 22:
+    if mantissa < _EXACT_DOUBLE and decimals <= 22:
         return mantissa / pow10(decimals)
     return float(size_text(exact))
 
