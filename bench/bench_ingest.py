@@ -28,28 +28,36 @@ The targets (issue #50): arb >= 1.5x ccxt.pro and arb >= 50% of the bare-parse r
 first issue asked 35%). Each workload also prints the budget the 50% target leaves for everything after
 parsing (route, checks, sync, apply, the watcher, top view), and the last line is the verdict on all of them.
 
-Where the time goes after parsing (depth frame, 36 levels; compiled; stages timed apart on this workload, a
-shared machine, so rounded): ~0.4 us routing the frame (``_route``); ~0.85 us ``_diff``, ~0.75 us of it
-checking the 72 numbers (one inlined C pass over each string's ASCII buffer, lengths and limits as C integers;
-a JSON pair read by index: ``drops.checked_levels``; the regex it replaced cost ~28 us a frame); ~0.4 us of
-the feed's interpreted bookkeeping (``on_message``, the receive clock); ~0.4 us ``DiffSync``, the store's
-calls around the book and its watcher (``DiffSync`` hands ``BookStore.delta`` the book it holds: no lookup, no
-keyword arguments; the engine's trigger is a watcher: it is told the book, and no event is built for it; a
-recorder, a listener, would add ~2 us copying the levels into a kept event); ~2.5 us applying levels in the
-two sides (per level one inlined pass over the price that checks its format and reads its integer tick, the
-zero test, one operation on the side's C hash table of ticks; ~9 levels a frame enter or leave the 40-level
-window, each moving the ~18 keys above it; about once in 40 frames deletes drain a window, refilled by one
-scan of the table that keeps the best 40 keys, where sorting every key cost ~0.25 us a frame); ~0.7 us for the
-top view (prices from the window's ticks, sizes' doubles read in C once and kept in the table, written
-straight into the buffer). Keyed by the price strings in a ``dict`` (before ``tick_map``), applying took ~4.9
-us and the top view ~1 us. A C sorted book does not help: see ``bench_sorted_book.py`` (PyPI ``order-book``
+Where the time goes after parsing (depth frame, 36 levels; compiled; stages timed apart on this workload on a
+shared 2-core machine where bare parsing takes ~5.3 us, so rounded): ~0.4 us routing the frame (``_route``);
+~1.7 us ``_diff``, one compiled call (``drops.checked_diff``: the ids, the levels, the time), ~1.2 us of it
+checking the 72 numbers (one C pass over each string's ASCII buffer, lengths and limits as C integers; a JSON
+pair read by index: ``drops.checked_levels``; the regex it replaced cost ~28 us a frame); ~0.5 us of the feed's
+interpreted bookkeeping (``on_message``, the receive clock: ~0.2 us of it, ``time.time_ns() // 10**6``),
+``DiffSync``, the store's calls around the book and its watcher (``DiffSync`` hands ``BookStore.delta`` the
+book it holds: no lookup; the engine's trigger is a watcher: it is told the book, and no event is built for
+it; a recorder, a listener, would add ~2 us copying the levels into a kept event); ~3.6 us applying levels in
+the two sides (per level one pass over the price that checks its format and reads its integer tick, in two
+halves around the point; one pass over the size that reads its exact integer, zero test included; one
+operation on the side's C hash table, whose slot holds the tick and the size side by side; ~9 levels a frame
+enter or leave the 40-level window, each moving the ~18 keys above it; about once in 40 frames deletes drain
+a window, refilled by one scan of the table that keeps the best 40 keys, where sorting every key cost ~0.25
+us a frame); ~0.5 us for the top view (prices from the window's ticks, sizes from their exact integers, one
+division each, written straight into the buffer). With the sizes held as the venue's strings (a second buffer
+of references and a third of their doubles, each string freed later out of cache), applying and the top view
+took ~5.2 us; with the feed's own interpreted reading of the update, ``_diff`` took ~2.0 us. Keyed by the
+price strings in a ``dict`` (before ``tick_map``), applying took ~4.9 us and the top view ~1 us on the machine
+of the figures below. A C sorted book does not help: see ``bench_sorted_book.py`` (PyPI ``order-book``
 re-sorts every key on each read after a change, ~5x slower than ours when detection reads every frame).
 
 The hot modules are compiled by Cython when the package was built with it (``setup.py``: the same ``.py``
 code, typed by the ``.pxd`` beside each, a few branches taken only compiled: ``COMPILED``); the first line
 printed says which ran. Rates are CPU time of the benchmark's thread (``time.thread_time``), so time the
-process spends descheduled on a shared machine counts against no contender. Measured on a shared, loaded
-2-core machine, best of 5, two runs: depth frames only 36.5-37.0% of bare parse, 5.5x ccxt.pro (after parsing
+process spends descheduled on a shared machine counts against no contender. On a shared 2-core machine at a
+load average of ~1.6-1.8, best of 5, three runs each: depth frames only 41.1-42.2% of bare parse, 7.4-7.7x
+ccxt.pro (after parsing ~7.5-7.9 us a frame, where 50% leaves ~5.5 us); full stream 51.8-52.7%, 3.6-3.8x. The
+same runs of the build before the exact sizes and ``checked_diff``: 37.8-38.4% and 6.7-6.9x, full stream
+49.4-50.9%. An earlier machine, best of 5, two runs: depth frames only 36.5-37.0% of bare parse, 5.5x ccxt.pro (after parsing
 ~5.3-5.4 us a frame, where 35% leaves ~5.8 us); full stream 48.1-49.2%, 3.0x. Before the window refill scan,
 the kept size doubles and the book handed to the store: 32.7-33.0% and 4.8x (after parsing ~6.2-6.3 us). Keyed
 by price strings: 24.0-24.2% and 3.5-3.6x (after parsing ~10.0 us). Before the watcher, the ASCII checks and
