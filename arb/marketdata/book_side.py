@@ -177,7 +177,7 @@ class BookSide:
             if tick < 0:
                 return at
             key = sign * tick
-            exact = exact_size(size)
+            exact = exact_size(size) if _compiled else -1  # interpreted, the table keeps texts (tick_map)
             if exact >= _ONE or (exact < 0 and _nonzero(size)):  # held as text when no integer spells it
                 if table.put_exact(tick, exact, size) and (complete or key >= edge):
                     self._insert(key)

@@ -1,8 +1,8 @@
 """The levels of one book side in tick mode: a map from a price's integer tick to the venue's size.
 
-Interpreted it is a ``dict``. Compiled (``setup.py``, C types from ``tick_map.pxd``) it is open addressing
-on C integers: one ``int64`` buffer of slots, each a tick (``-1``: an empty slot; a tick is never negative)
-beside its size, linear probing from a multiplicative hash, deletion by shifting the probe run back (no
+Interpreted it is a ``dict`` of the sizes' texts. Compiled (``setup.py``, C types from ``tick_map.pxd``) it is
+open addressing on C integers: one ``int64`` buffer of slots, each a tick (``-1``: an empty slot; a tick is
+never negative) beside its size, linear probing from a multiplicative hash, deletion by shifting the probe run back (no
 tombstones), at most half full. A level is then one multiply, one or two integer compares and one write,
 all in the slot's 16 bytes: where a ``dict`` of price strings hashed every fresh string (siphash) and
 compared it with the held key's bytes, ~25 ns a level less on the real Binance stream
@@ -50,8 +50,8 @@ class TickMap:
     __slots__ = ("map", "mask", "slots", "texts", "used")
 
     def __init__(self) -> None:
-        self.map: dict[int, int] = {}  # interpreted only: tick -> exact size
-        self.texts: dict[int, str] = {}  # the sizes held as text (_TEXT in the slot or map)
+        self.map: dict[int, str] = {}  # interpreted only: tick -> size text
+        self.texts: dict[int, str] = {}  # compiled: the sizes held as text (_TEXT in the slot)
         self.used = 0
         self.mask = 0
         self.slots = array("q")  # compiled only: tick, exact size, slot by slot (tick _EMPTY: none)
@@ -70,6 +70,8 @@ class TickMap:
 
     def get(self, tick: int) -> str | None:
         """The size held at ``tick`` as the venue spelled it, or None."""
+        if not _compiled:
+            return self.map.get(tick)
         exact = self._exact(tick)
         if exact == _NONE:
             return None
@@ -77,25 +79,26 @@ class TickMap:
 
     def size_float(self, tick: int) -> float:
         """The size held at ``tick`` (there must be one) as a double: ``float()`` of its text."""
+        if not _compiled:
+            return float(self.map[tick])
         exact = self._exact(tick)
         return float(self.texts[tick]) if exact == _TEXT else size_double(exact)
 
     def put(self, tick: int, size: str) -> bool:
         """Hold ``size`` at ``tick``; returns whether the level is new."""
-        return self.put_exact(tick, exact_size(size), size)
+        return self.put_exact(tick, exact_size(size) if _compiled else _TEXT, size)
 
     def put_exact(self, tick: int, exact: int, size: str) -> bool:
         """:meth:`put` with ``exact`` already :func:`exact_size` of ``size`` (the book side's apply loop reads
-        it to tell a zero size); ``size`` is kept only when ``exact`` cannot spell it (-1)."""
+        it to tell a zero size); ``size`` is kept only when ``exact`` cannot spell it (-1). Interpreted the
+        map keeps every size's text: reading an exact integer in Python costs more than the ``dict`` saves."""
+        if not _compiled:
+            new = tick not in self.map
+            self.map[tick] = size
+            return new
         if exact < 0:
             self.texts[tick] = size
             exact = _TEXT
-        if not _compiled:
-            held = self.map.get(tick, _NONE)
-            if held == _TEXT and exact != _TEXT:
-                del self.texts[tick]
-            self.map[tick] = exact
-            return held == _NONE
         at = 2 * self._slot(tick)
         with cython.boundscheck(False), cython.wraparound(False):  # at + 1 <= 2 * mask + 1 < len(slots)
             if self.slots[at] == tick:
@@ -113,10 +116,7 @@ class TickMap:
     def remove(self, tick: int) -> bool:
         """Forget the level at ``tick``; returns whether it was held."""
         if not _compiled:
-            held = self.map.pop(tick, _NONE)
-            if held == _TEXT:
-                del self.texts[tick]
-            return held != _NONE
+            return self.map.pop(tick, None) is not None
         mask = self.mask
         hole = self._slot(tick)
         with cython.boundscheck(False), cython.wraparound(False):  # every index is masked, times 2
@@ -201,16 +201,13 @@ class TickMap:
     def items(self) -> list[tuple[int, str]]:
         """Every held ``(tick, size)``, in no order."""
         if not _compiled:
-            pairs = list(self.map.items())
-        else:
-            pairs = [(self.slots[2 * i], self.slots[2 * i + 1]) for i in range(self.mask + 1)
-                     if self.slots[2 * i] != _EMPTY]
+            return list(self.map.items())
+        pairs = [(self.slots[2 * i], self.slots[2 * i + 1]) for i in range(self.mask + 1)
+                 if self.slots[2 * i] != _EMPTY]
         return [(tick, self.texts[tick] if exact == _TEXT else size_text(exact)) for tick, exact in pairs]
 
     def _exact(self, tick: int) -> int:
-        """The exact size held at ``tick`` (``_TEXT``: see ``texts``), or ``_NONE``."""
-        if not _compiled:
-            return self.map.get(tick, _NONE)
+        """The exact size held at ``tick`` (``_TEXT``: see ``texts``), or ``_NONE`` (compiled only)."""
         at = 2 * self._slot(tick)
         with cython.boundscheck(False), cython.wraparound(False):  # at + 1 <= 2 * mask + 1 < len(slots)
             return _NONE if self.slots[at] == _EMPTY else self.slots[at + 1]
