@@ -62,7 +62,6 @@ import bench_executor
 from bench_executor import WireTap
 from bench_maker import (
     KEY,
-    LIMITS,
     PAIR,
     SECRET,
     SYMBOL,
@@ -84,11 +83,12 @@ from arb.runtime.maker_journal import StoreJournal, VenueFees
 from arb.store.db import make_engine, make_session_factory
 from arb.venues.gate import GateExchange
 from arb.venues.gate.adapter import live_venue
+from arb.venues.gate.facts import GATE_SPOT_LIMITS
 from arb.venues.gate.private_stream import for_exchange
 from arb.venues.gate.sandbox import Sandbox
 from arb.venues.guard import GuardedVenue
 from arb.venues.live.streamed import StreamedVenue
-from arb.venues.throttle import VenueThrottle
+from arb.venues.throttle import PLACE, Budget, VenueThrottle
 
 D = Decimal
 COUNTS = (1, 4, 16)
@@ -97,6 +97,9 @@ CLIENTS = {"arb": False, "ccxt-limited": True}  # name -> ccxt's enableRateLimit
 SIZE = D("0.1")
 TIMEOUT = 10.0
 WARMUP = 2
+# Gate's table but for the placement and global budgets (see the module docstring); the cancels' own: Gate's.
+LIMITS = dataclasses.replace(GATE_SPOT_LIMITS, global_budget=Budget(100_000, 1.0),
+                             per_market={PLACE: Budget(100_000, 1.0)})
 
 
 # -- the sandbox, in a process of its own ------------------------------------------------------------------
