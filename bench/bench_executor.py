@@ -133,13 +133,9 @@ class WireTap:
             venue = tap.ports.get(peer[1]) if peer else None
             if venue:
                 tap.connects[protocol.__name__] = tap.connects.get(protocol.__name__, 0) + 1
-            made(connection, tap.wrap(transport, venue) if venue else transport)
+            made(connection, _Tapped(transport, tap.sent.setdefault(venue, [])) if venue else transport)
 
         protocol.connection_made = connection_made
-
-    def wrap(self, transport: Any, venue: str) -> Any:
-        """``transport``, to ``venue``, wrapped to note its requests' times."""
-        return _Tapped(transport, self.sent.setdefault(venue, []))
 
     def clear(self) -> None:
         for times in self.sent.values():  # in place: each connection's wrapper holds its venue's list
