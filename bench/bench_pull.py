@@ -47,6 +47,7 @@ import asyncio
 import dataclasses
 import gc
 import itertools
+import os
 import statistics
 import sys
 import tempfile
@@ -92,6 +93,7 @@ from arb.venues.throttle import PLACE, Budget, VenueThrottle
 
 D = Decimal
 COUNTS = (1, 4, 16)
+TARGET_TRIPS = 1.0  # the last of N cancels on the wire, in one cancel's round trips (issue #44)
 LATENCIES_MS = (5, 50)
 CLIENTS = {"arb": False, "ccxt-limited": True}  # name -> ccxt's enableRateLimit (see the docstring)
 SIZE = D("0.1")
@@ -394,6 +396,17 @@ async def main(reps: int) -> None:
     for name, (measured, cold) in results.items():
         report(name, CLIENTS[name], measured, cold)
     print(f"\nsandbox: {total} orders of the account, all {cancelled} cancelled")
+    # Issue #44's figure, which #50 keeps: arb's N quotes all on the wire within one cancel's round trip.
+    arb, _ = results["arb"]
+    trips = {(latency, n): statistics.median(m.pulls[n].wire) / statistics.median(m.round_trip)
+             for latency, m in arb.items() for n in COUNTS}
+    met = all(x <= TARGET_TRIPS for x in trips.values())
+    print(f"targets: every quote's cancel on the wire (N = {', '.join(map(str, COUNTS))}) within {TARGET_TRIPS:g} "
+          f"round trip of one cancel, at each venue latency; load average "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    worst = max(trips, key=lambda k: trips[k])
+    print(f"verdict: arb's slowest pull {worst[1]} quotes at {worst[0]} ms, {trips[worst]:.2f} round trips "
+          f"{'<=' if met else '>'} {TARGET_TRIPS:g}: {'PASS' if met else 'FAIL'}")
 
 
 if __name__ == "__main__":
