@@ -21,11 +21,13 @@ of the pairs still in), :func:`_rank` (the late reasons; viable pairs in ``selec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from itertools import repeat, starmap
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from functools import partial
+from itertools import repeat
+from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from arb.detection.candidate import Candidate
 from arb.detection.finalize import finalize, rejection, unsized_rejection
@@ -60,6 +62,8 @@ _CODES = (
     Reason.BALANCE_INSUFFICIENT,
 )
 _NOT_LIVE, _STALE, _ABNORMAL, _UNPROFITABLE, _NO_BALANCE = range(1, 6)
+# A pair's code from its worse venue's state (0 in, 1 stale, 2 not live), by one lookup.
+_STATE_CODES = np.array([0, _STALE, _NOT_LIVE], dtype=np.intp)
 _BLOCK = 256  # kernel rows per call (see ``core``)
 _NAN4 = (float("nan"),) * 4
 
@@ -103,7 +107,7 @@ def detect_rows(
         return results
     code, factors, max_size = _screen(crossed, bounds, source, params, each, limits)
     seg_start, top = _reported(crossed)
-    sized = _size(crossed, code, top, source.books, source.best, factors, max_size)
+    sized = _size(crossed, code, top, source.books, factors, max_size)
     seg_items = crossed.item[seg_start]
     ranked = _rank(crossed, code, sized, top, seg_items)
     plain, facts = _reject_unsized(results, crossed, code, top, seg_items, ranked, symbols, source, defer)
@@ -131,8 +135,8 @@ def _crossed(bounds: Sequence[int], source: BookRows) -> _Crossed | None:
     best, has_ask, has_bid = source.best, source.has_ask, source.has_bid
     pair_b, pair_s, pair_item = row_pairs(bounds)
     # The screen reads only the tops: from their own small array, not one cache line per row of ``books``.
-    ask = best[pair_b, 0]
-    bid = best[pair_s, 1]
+    ask = best[:, 0][pair_b]  # a column's view, then one flat gather: ~1 us less than best[pair_b, 0]
+    bid = best[:, 1][pair_s]
     gross = (bid - ask) / ask * 1e4  # core's and the reference's formula, so all screen the same value
     crossed = np.flatnonzero(has_ask[pair_b] & has_bid[pair_s] & (bid > ask) & (gross > 0))
     if not len(crossed):
@@ -170,7 +174,7 @@ def _screen(
     state[involved] = np.where(live, over_age, 2)
     factors[involved] = source.factors(involved)
     worst = np.maximum(state[c.buy], state[c.sell])
-    code = np.where(worst == 2, _NOT_LIVE, np.where(worst == 1, _STALE, 0))
+    code = _STATE_CODES[worst]
     code[(worst == 0) & (c.gross > max_edge)] = _ABNORMAL
     return code, factors, max_size
 
@@ -203,32 +207,35 @@ class _Sized(NamedTuple):
     walked: bool
 
 
-def _size(c: _Crossed, code: IntArray, top: IntArray, books: FloatArray, best: FloatArray, factors: FloatArray,
+def _size(c: _Crossed, code: IntArray, top: IntArray, books: FloatArray, factors: FloatArray,
           max_size: float | FloatArray) -> _Sized:
     """The depth walk (``vectorized.size_rows``) of the pairs still in and of every reported pair, those
-    that pay at the top of their books only, ``_BLOCK`` rows per call."""
+    that pay at the top of their books only, ``_BLOCK`` rows per call. After fees usually none does: the
+    kernel's factor table is then never built (a dozen array ops of a batch's ~100)."""
     need = code == 0
     need[top] = True
     rows = np.flatnonzero(need)
     rb, rs = c.buy[rows], c.sell[rows]
-    table = np.empty((len(rows), 6))
-    table[:, F_BUY_COST] = factors[rb, 0]
-    table[:, F_SELL_NET] = factors[rs, 2]
-    table[:, F_BUY_NET] = factors[rb, 1]
-    table[:, F_ONE] = 1.0
+    buy_cost, sell_net = factors[rb, 0], factors[rs, 2]
     row_max_size = max_size if isinstance(max_size, float) else max_size[rows]
-    np.minimum(row_max_size * factors[rb, 1], factors[rs, 3], out=table[:, F_X_CAP])
-    table[:, F_QUOTE] = factors[rb, 4]
-    profitable, size, cost, proceeds = (np.zeros(len(rows)) for _ in range(4))
-    pays = pays_at_top(best[rb, 0], best[rs, 1], table[:, F_BUY_COST], table[:, F_SELL_NET])
-    pays |= (table[:, F_X_CAP] < 0) | (table[:, F_QUOTE] < 0)  # the kernel's own answer, whatever it is
+    x_cap = np.minimum(row_max_size * factors[rb, 1], factors[rs, 3])
+    quote = factors[rb, 4]
+    at = c.at[rows]
+    pays = pays_at_top(c.ask[at], c.bid[at], buy_cost, sell_net)
+    pays |= (x_cap < 0) | (quote < 0)  # the kernel's own answer, whatever it is
     sized_rows = np.flatnonzero(pays)
-    for lo in range(0, len(sized_rows), _BLOCK):
-        at = sized_rows[lo : lo + _BLOCK]
-        row_books = np.concatenate((books[rb[at], :2], books[rs[at], 2:]), axis=1)
-        out = size_rows(row_books, table[at])
-        profitable[at], size[at] = out.profitable_size, out.size
-        cost[at], proceeds[at] = out.cost, out.proceeds
+    profitable, size, cost, proceeds = (np.zeros(len(rows)) for _ in range(4))
+    if len(sized_rows):
+        table = np.empty((len(rows), 6))
+        table[:, F_BUY_COST], table[:, F_SELL_NET], table[:, F_BUY_NET] = buy_cost, sell_net, factors[rb, 1]
+        table[:, F_ONE] = 1.0
+        table[:, F_X_CAP], table[:, F_QUOTE] = x_cap, quote
+        for lo in range(0, len(sized_rows), _BLOCK):
+            block = sized_rows[lo : lo + _BLOCK]
+            row_books = np.concatenate((books[rb[block], :2], books[rs[block], 2:]), axis=1)
+            out = size_rows(row_books, table[block])
+            profitable[block], size[block] = out.profitable_size, out.size
+            cost[block], proceeds[block] = out.cost, out.proceeds
     row_of = np.full(len(c.gross), -1, dtype=np.intp)
     row_of[rows] = np.arange(len(rows))
     return _Sized(rows, row_of, rb, profitable, size, cost, proceeds, bool(len(sized_rows)))
@@ -274,12 +281,16 @@ def _reject_unsized(
         return plain, None
     facts = source.facts()
     at = top[plain]
-    made = starmap(PendingRejection, zip(
-        map(_CODES.__getitem__, code[at].tolist()), map(symbols.__getitem__, seg_items[plain].tolist()),
-        repeat(facts), c.buy[at].tolist(), c.sell[at].tolist(), c.ask[c.at[at]].tolist(),
-        c.bid[c.at[at]].tolist(), c.gross[at].tolist()))
-    for seg_item, pending in zip(seg_items[plain].tolist(), made, strict=True):
-        results[seg_item] = pending if defer else pending.rejection()
+    item = seg_items[plain]
+    at_top = c.at[at]
+    batch = UnsizedRejections(symbols, facts, (code[at], item, c.buy[at], c.sell[at], c.ask[at_top], c.bid[at_top],
+                                               c.gross[at]))
+    # A symbol's decision is only (batch, its index), made in C by ``tuple.__new__`` (as namedtuple's own
+    # ``_make``); its fields are read from the batch's columns when its record is built, after the hot path.
+    pending = map(_pending, zip(repeat(batch), range(len(at))))
+    made: Iterable[PendingRejection | Rejection] = pending if defer else map(PendingRejection.rejection, pending)
+    for seg_item, decided in zip(item.tolist(), made, strict=True):
+        results[seg_item] = decided
     return plain, facts
 
 
@@ -321,30 +332,50 @@ def _finalize_rest(
                     top_decided = rejection(why, symbol, venue_book(at_b), venue_book(at_s), cand, each[seg_item])
                 else:  # viable pairs, none of them the reported one, all rejected in ``Decimal``
                     facts = facts or source.facts()
-                    unsized = PendingRejection(why, symbol, facts, at_b, at_s, float(c.ask[c.at[t]]),
-                                               float(c.bid[c.at[t]]), gross_py[t])
+                    one = UnsizedRejections(symbols, facts, tuple(np.array([v]) for v in (
+                        code[t], seg_item, at_b, at_s, c.ask[c.at[t]], c.bid[c.at[t]], c.gross[t])))
+                    unsized = PendingRejection(one, 0)
                     top_decided = unsized if defer else unsized.rejection()
             decided = top_decided
         results[seg_item] = decided
 
 
+class UnsizedRejections:
+    """The rejections with nothing to size that one detection decided in its array screen, column by column:
+    each one's reason code, item, buy and sell rows, best ask and bid, and gross edge, with the books' facts
+    as they were at detection (:class:`FactsOf`). The columns become Python values when the first record is
+    built, after the hot path."""
+
+    __slots__ = ("_columns", "_read", "facts", "symbols")
+
+    def __init__(self, symbols: Sequence[str], facts: FactsOf, columns: tuple[npt.NDArray[Any], ...]) -> None:
+        self.symbols, self.facts, self._columns = symbols, facts, columns
+        self._read: tuple[list[Any], ...] | None = None
+
+    def rejection(self, k: int) -> Rejection:
+        """The exact ``Rejection`` record of rejection ``k`` (``Decimal`` prices and edge)."""
+        read = self._read
+        if read is None:
+            read = self._read = tuple(column.tolist() for column in self._columns)
+        code, item, buy, sell, ask, bid, gross = read
+        reason, facts = _CODES[code[k]], self.facts
+        assert reason is not None  # a rejection's code
+        return unsized_rejection(reason, self.symbols[item[k]], facts(buy[k]), facts(sell[k]), ask[k], bid[k],
+                                 gross[k])
+
+
 class PendingRejection(NamedTuple):
     """A symbol's decision made in the array screen, a rejection with nothing to size: the reason and the pair
-    are decided; the exact ``Rejection`` record of it (``Decimal`` prices and edge, the books' facts as they
-    were at detection, from the batch's :class:`FactsOf`) is :meth:`rejection`."""
+    are decided (rejection ``k`` of ``batch``); the exact ``Rejection`` record of it is :meth:`rejection`."""
 
-    reason: Reason
-    symbol: str
-    facts: FactsOf
-    buy_row: int
-    sell_row: int
-    best_ask: float
-    best_bid: float
-    gross_edge_bps: float
+    batch: UnsizedRejections
+    k: int
 
     def rejection(self) -> Rejection:
-        return unsized_rejection(self.reason, self.symbol, self.facts(self.buy_row), self.facts(self.sell_row),
-                                 self.best_ask, self.best_bid, self.gross_edge_bps)
+        return self.batch.rejection(self.k)
+
+
+_pending = partial(tuple.__new__, PendingRejection)  # (fields) -> PendingRejection, a C call
 
 
 def records(decided: Sequence[Decision | PendingRejection]) -> list[Decision]:

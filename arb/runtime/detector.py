@@ -71,6 +71,7 @@ class Detector:
         # What does not change during a run is built once, not on every book update.
         self._symbols = list(config.taker_symbols)  # a maker symbol is quoted, not detected
         self._per_symbol = {s: (Symbol.parse(s), detection_params(config, s)) for s in self._symbols}
+        self._all_params = [params for _, params in self._per_symbol.values()]
         self._per_venue: dict[tuple[str, str], tuple[Decimal, FeeMode, MarketRules]] = {}
         # Each venue's fee mode scans its markets: asked once per venue, not once per (symbol, venue) row.
         self._fees: dict[str, tuple[Decimal, FeeMode]] = {}
@@ -110,7 +111,8 @@ class Detector:
         if len(symbols) == 1:
             return [self.detect(symbols[0])]
         now = self._now_ms()
-        params = [self.params(s) for s in symbols]
+        # Every symbol at once (a wide instant): the list built once, not 100 lookups on each wake-up.
+        params = self._all_params if symbols == self._symbols else [self.params(s) for s in symbols]
         rows = self._rows
         if rows is not None and len(symbols) >= BATCH_FROM:
             return rows.detect(symbols, params, now)
@@ -333,11 +335,12 @@ class TrackedRows:
 
     def facts(self) -> FactsOf:
         """Every row's ``BookFacts`` as of this detection, for the rejections' records (built after the hot
-        path): the rows' ages and sequence numbers copied now, so a later update cannot change them."""
-        ages = np.maximum(self._now - self._received, 0).tolist()
-        seqs = self._seq.copy()
+        path): the rows' receive times and sequence numbers copied now, so a later update cannot change them.
+        Each age is worked out when a record reads its row, from the copy: the hot path copies 500 integers
+        (~0.6 us) instead of turning every row's age into a Python int (~8 us on 100 symbols x 5 venues)."""
+        received, seqs, now = self._received.copy(), self._seq.copy(), self._now
         venue_of, fee_of = self._venue_of, self._fee_of
-        return lambda row: BookFacts(venue_of[row], fee_of[row], seqs[row], ages[row])
+        return lambda row: BookFacts(venue_of[row], fee_of[row], seqs[row], max(0, now - received.item(row)))
 
 
 class _Subset:
