@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import create_engine, delete, select
 from sqlalchemy.orm import Session
@@ -169,6 +170,12 @@ def test_orders_placed_behind_arbs_back_are_missing_in_their_window(audit: tuple
     async def place() -> list[dict]:
         ex = GateExchange.for_endpoint(live_run.base + "/api/v4", None, KEY, SECRET)
         try:
+            # Funded for these two orders whatever the run left: how much it traded, and spent, depends on the
+            # machine's speed (a loaded CI run spent every USDT and this buy was refused).
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{live_run.base}/_sandbox/balance",
+                                     json={"key": KEY, "currency": "USDT", "available": "1000"}) as answer:
+                    assert answer.status == 200, await answer.text()
             await ex.load_markets()
             book = await ex.fetch_order_book("LINK/USDT")
             taken = await ex.create_order("LINK/USDT", "limit", "buy", 1, book["asks"][0][0] * 1.01,
