@@ -68,6 +68,8 @@ from arb.valuation import EndBook
 
 # The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
 log = logging.getLogger("arb.engine")
+# Allocations between collections of the youngest generation while a simulation runs (Python: 700); see _trade.
+SIMULATION_GC_THRESHOLD = 50_000
 
 
 def started_line(run_id: int, mode: str, kinds: Mapping[str, str], testnet: tuple[str, ...]) -> str:
@@ -388,9 +390,18 @@ class Engine:
         # run: frozen out of the collector's view, a full collection no longer walks it on the hot path
         # (pauses of 130-160 ms were seen at 100 symbols x 5 venues).
         gc.freeze()
+        # A simulation allocates an instant's events, books and records thousands of times a second, nearly all
+        # freed at once by their counts: collecting the youngest generation every 700 allocations (Python's
+        # default) walked what survived each time, ~20% of a 100-symbol replay (bench_multisymbol.py). Every
+        # 50,000 it costs a few percent. A live run keeps the default: a rarer collection is a longer pause,
+        # and a live pause lands on the hot path.
+        threshold = gc.get_threshold()
+        if self.simulated:
+            gc.set_threshold(SIMULATION_GC_THRESHOLD, *threshold[1:])
         try:
             await self.decisions.run()
         finally:
+            gc.set_threshold(*threshold)
             if self.desk is not None:  # every quote cancelled, the hedges in flight answered, every pair settled
                 try:
                     await self.desk.close()
