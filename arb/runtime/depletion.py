@@ -111,18 +111,16 @@ class InventoryWatch:
         or a buy with no ask to price it, keeps its state."""
         changes: list[Depletion] = []
         seen = self._seen
-        if (seen is not None and not self._turning and seen[1] == asks
-                and all(balances.get(venue) == seen[0].get(venue) for venue in self.venues)):
-            for venue, held in seen[0].items():
-                for asset, balance in held.items():
-                    self._read(venue, asset, now_ms, balance)
-            return changes
-        self._seen = ({venue: dict(balances[venue]) for venue in self.venues if venue in balances}, dict(asks))
+        unchanged = (seen is not None and not self._turning and seen[1] == asks
+                     and all(balances.get(venue) == seen[0].get(venue) for venue in self.venues))
+        if not unchanged:
+            self._seen = ({venue: dict(balances[venue]) for venue in self.venues if venue in balances}, dict(asks))
+        looked_at = () if unchanged else self.max_size.items()  # unchanged: only the readings are taken
         for venue in self.venues:
             if venue not in balances:
                 continue
             held = balances[venue]
-            for symbol, size in self.max_size.items():
+            for symbol, size in looked_at:
                 for side, asset, balance, needed in self._needs(venue, symbol, size, held, asks):
                     key = f"{venue} {symbol} {side}"
                     short = balance < needed
