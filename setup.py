@@ -21,8 +21,9 @@ from setuptools import Extension, setup
 
 # The modules on the per-message path: check levels (drops), apply them (book_side, its levels in tick_map),
 # book + top view (book), diff sync (diffsync) and the store's calls around them (books: compiled as it is,
-# no declarations).
-MODULES = ["drops", "tick_map", "book_side", "book", "books", "diffsync"]
+# no declarations); and a depth frame in its venue's exact shape read in one pass, in place of JSON parsing
+# and the checks (depth_scan).
+MODULES = ["drops", "tick_map", "book_side", "book", "books", "diffsync", "depth_scan"]
 
 
 def extensions() -> list[Extension]:

@@ -84,7 +84,7 @@ from typing import Any
 
 import orjson
 
-from arb.marketdata import book, book_side, books, diffsync, drops, tick_map
+from arb.marketdata import book, book_side, books, depth_scan, diffsync, drops, tick_map
 from arb.marketdata.book import OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.feed_setup import FeedSetup
@@ -110,7 +110,7 @@ def load(path: Path) -> tuple[bytes, list[bytes], list[bytes]]:
 
 def book_build() -> str:
     """Which book runs: the Cython extension modules or the ``.py`` source (no extension built)."""
-    modules = (drops, tick_map, book_side, book, books, diffsync)
+    modules = (depth_scan, drops, tick_map, book_side, book, books, diffsync)
     compiled = [m.__name__.rpartition(".")[2] for m in modules if not (m.__file__ or "").endswith(".py")]
     if not compiled:
         return "pure Python (no compiled extension; see setup.py)"

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -95,6 +95,10 @@ class DiffStreamFeed(abc.ABC):
         self.setup = setup
         self.clock_ms = setup.clock_ms  # read at every frame
         self.drops = setup.drops
+        # A venue's one-pass reader of its depth frames in their exact shape (``depth_scan.FrameShape.scan``):
+        # ``(key, diff)``, or None for any frame it does not prove, which goes through :meth:`_route` and
+        # :meth:`_diff`. Set only where it is compiled (interpreted it is slower than orjson).
+        self.scan: Callable[[str | bytes], tuple[str, Diff] | None] | None = None
         # What :meth:`counts` gives the metrics: connections made (1 + reconnects), snapshots fetched (a
         # book's first sync and every resync), and every frame received, as exactly one of: applied (a book
         # update of ours), a trade or a funding frame (its lines on the tape), ignored (another channel or
@@ -219,33 +223,14 @@ class DiffStreamFeed(abc.ABC):
         asked for (the feed cannot work as configured: the supervisor restarts it, and gives up if it keeps
         happening).
         """
-        key: str | None = None  # known once the frame names a book of ours: the book to resync
-        try:
-            try:
-                routed = self._route(data)
-            except VenueError:
-                self.ignored += 1
-                raise
-            if routed is None:
-                self.ignored += 1
+        scanned = self.scan(data) if self.scan is not None else None
+        if scanned is not None and (sync := self.syncs.get(scanned[0])) is not None:
+            key, (bids, asks, first, last, exchange_ts, prev, over_precise) = scanned
+        else:
+            read = self._read(data)
+            if read is None:
                 return
-            named, payload = routed
-            sync = self.syncs.get(named)
-            if sync is None:
-                if named is TRADE and self.tape is not None:
-                    trade = self._trade(payload)
-                    self.trades += 1
-                    self.tape.trade(trade)
-                    return
-                if named is FUNDING and self.tape is not None:
-                    self._on_funding(self._funding(payload), self.tape)
-                    return
-                raise Dropped("unknown_pair", f"an update for {named[:40]!r}", resync=False)
-            key = named
-            bids, asks, first, last, exchange_ts, prev, over_precise = self._diff(key, payload)
-        except Dropped as drop:
-            self._drop(drop, key)
-            return
+            key, sync, (bids, asks, first, last, exchange_ts, prev, over_precise) = read
         if over_precise:
             self.drops.count(self.venue, "over_precise", f"{key}: a price with more than 15 significant digits",
                              over_precise)
@@ -257,6 +242,37 @@ class DiffStreamFeed(abc.ABC):
         self.applied += 1
         if fetch:
             self._request_snapshot(key)
+
+    def _read(self, data: str | bytes) -> tuple[str, DiffSync, Diff] | None:
+        """A frame read by :meth:`_route` and :meth:`_diff`: the book's key, its sync and the checked update;
+        None when the frame was ignored, went to the tape, or was dropped (counted, its book resynced)."""
+        key: str | None = None  # known once the frame names a book of ours: the book to resync
+        try:
+            try:
+                routed = self._route(data)
+            except VenueError:
+                self.ignored += 1
+                raise
+            if routed is None:
+                self.ignored += 1
+                return None
+            named, payload = routed
+            sync = self.syncs.get(named)
+            if sync is None:
+                if named is TRADE and self.tape is not None:
+                    trade = self._trade(payload)
+                    self.trades += 1
+                    self.tape.trade(trade)
+                    return None
+                if named is FUNDING and self.tape is not None:
+                    self._on_funding(self._funding(payload), self.tape)
+                    return None
+                raise Dropped("unknown_pair", f"an update for {named[:40]!r}", resync=False)
+            key = named
+            return key, sync, self._diff(key, payload)
+        except Dropped as drop:
+            self._drop(drop, key)
+            return None
 
     def _on_funding(self, lines: Sequence[CaptureFunding], tape: TradeTape) -> None:
         if not lines:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-COMPILED = ("drops", "tick_map", "book_side", "book", "books", "diffsync")  # the modules setup.py may compile
+COMPILED = ("drops", "tick_map", "book_side", "book", "books", "diffsync", "depth_scan")  # what setup.py may compile
 
 
 class PurePython:
@@ -37,7 +37,8 @@ def module_files() -> dict[str, str]:
 def digest() -> str:
     """SHA-256 over health, seq and the top-10 view after every event, then every level of every book."""
     from arb.marketdata.books import BookStore
-    from arb.marketdata.diffsync import DiffSync  # noqa: F401 - imported so module_files() names it
+    from arb.marketdata.depth_scan import FrameShape  # noqa: F401 - imported so module_files() names it
+    from arb.marketdata.diffsync import DiffSync  # noqa: F401 - likewise
     from arb.marketdata.drops import checked_levels  # noqa: F401 - likewise
     from arb.venues.binance.convert import raw_events as binance_raw_events
     from arb.venues.gate.convert import gate_ws_sample_events

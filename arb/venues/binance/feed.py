@@ -32,6 +32,20 @@ from typing import Any
 from arb.errors import UsageError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureFunding, CaptureTrade
+from arb.marketdata.depth_scan import (
+    ASKS,
+    BIDS,
+    END,
+    FIRST,
+    KEY,
+    LAST,
+    PREV,
+    SKIP_INT,
+    SKIP_STRING,
+    TIME,
+    FrameShape,
+)
+from arb.marketdata.depth_scan import COMPILED as SCAN_COMPILED
 from arb.marketdata.diff_feed import FUNDING, TRADE, Diff, DiffStreamFeed, Snapshot, loads_object
 from arb.marketdata.drops import Dropped, checked_diff, checked_id, checked_levels, optional_int
 from arb.marketdata.feed_setup import FeedSetup
@@ -63,6 +77,17 @@ HOSTS = {
     "usdm": Hosts("wss://fstream.binance.com/public", "https://fapi.binance.com", "/fapi/v1/depth",
                   market="wss://fstream.binance.com/market"),
     "coinm": Hosts("wss://dstream.binance.com", "https://dapi.binance.com", "/dapi/v1/depth"),
+}
+# Each market's depth frame byte for byte, read in one compiled pass (``marketdata/depth_scan.py``); a frame
+# in any other shape is read by ``_route`` and ``_diff``.
+_STREAM = (b'{"stream":', SKIP_STRING), (b',"data":{"e":"depthUpdate","E":', TIME)
+_SIDES = (b',"b":', BIDS), (b',"a":', ASKS), (b"}}", END)
+DEPTH_SHAPES = {
+    "spot": FrameShape((*_STREAM, (b',"s":', KEY), (b',"U":', FIRST), (b',"u":', LAST), *_SIDES)),
+    "usdm": FrameShape((*_STREAM, (b',"T":', SKIP_INT), (b',"s":', KEY), (b',"U":', FIRST), (b',"u":', LAST),
+                        (b',"pu":', PREV), *_SIDES)),
+    "coinm": FrameShape((*_STREAM, (b',"T":', SKIP_INT), (b',"s":', KEY), (b',"ps":', SKIP_STRING),
+                         (b',"U":', FIRST), (b',"u":', LAST), (b',"pu":', PREV), *_SIDES)),
 }
 MARK_PRICE = "@markPrice@1s"  # a perpetual's mark, index and funding rate, once a second
 
@@ -170,6 +195,8 @@ class BinanceBookFeed(DiffStreamFeed):
         self.ws_url = stream_url(ws_url or hosts.ws, ids, kinds)
         self.rest_url = (rest_url or hosts.rest).rstrip("/") + hosts.depth
         self.limit = snapshot_limit(market, limit)
+        if SCAN_COMPILED:
+            self.scan = DEPTH_SHAPES[market.key].scan
         # USD-M with a tape: trades and the mark price on a connection of their own.
         self.market_streams = None if apart is None else MarketStreams(
             store, ids, stream_url(apart, ids, tape_kinds(market)), setup)
