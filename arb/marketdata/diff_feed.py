@@ -226,11 +226,35 @@ class DiffStreamFeed(abc.ABC):
         scanned = self.scan(data) if self.scan is not None else None
         if scanned is not None and (sync := self.syncs.get(scanned[0])) is not None:
             key, (bids, asks, first, last, exchange_ts, prev, over_precise) = scanned
-        else:
-            read = self._read(data)
-            if read is None:
+        else:  # read by _route and _diff (inline: a call here cost ~0.07 us of every trade and ticker frame)
+            ours: str | None = None  # known once the frame names a book of ours: the book to resync
+            try:
+                try:
+                    routed = self._route(data)
+                except VenueError:
+                    self.ignored += 1
+                    raise
+                if routed is None:
+                    self.ignored += 1
+                    return
+                named, payload = routed
+                found = self.syncs.get(named)
+                if found is None:
+                    if named is TRADE and self.tape is not None:
+                        trade = self._trade(payload)
+                        self.trades += 1
+                        self.tape.trade(trade)
+                        return
+                    if named is FUNDING and self.tape is not None:
+                        self._on_funding(self._funding(payload), self.tape)
+                        return
+                    raise Dropped("unknown_pair", f"an update for {named[:40]!r}", resync=False)
+                key = ours = named
+                sync = found
+                bids, asks, first, last, exchange_ts, prev, over_precise = self._diff(key, payload)
+            except Dropped as drop:
+                self._drop(drop, ours)
                 return
-            key, sync, (bids, asks, first, last, exchange_ts, prev, over_precise) = read
         if over_precise:
             self.drops.count(self.venue, "over_precise", f"{key}: a price with more than 15 significant digits",
                              over_precise)
@@ -242,37 +266,6 @@ class DiffStreamFeed(abc.ABC):
         self.applied += 1
         if fetch:
             self._request_snapshot(key)
-
-    def _read(self, data: str | bytes) -> tuple[str, DiffSync, Diff] | None:
-        """A frame read by :meth:`_route` and :meth:`_diff`: the book's key, its sync and the checked update;
-        None when the frame was ignored, went to the tape, or was dropped (counted, its book resynced)."""
-        key: str | None = None  # known once the frame names a book of ours: the book to resync
-        try:
-            try:
-                routed = self._route(data)
-            except VenueError:
-                self.ignored += 1
-                raise
-            if routed is None:
-                self.ignored += 1
-                return None
-            named, payload = routed
-            sync = self.syncs.get(named)
-            if sync is None:
-                if named is TRADE and self.tape is not None:
-                    trade = self._trade(payload)
-                    self.trades += 1
-                    self.tape.trade(trade)
-                    return None
-                if named is FUNDING and self.tape is not None:
-                    self._on_funding(self._funding(payload), self.tape)
-                    return None
-                raise Dropped("unknown_pair", f"an update for {named[:40]!r}", resync=False)
-            key = named
-            return key, sync, self._diff(key, payload)
-        except Dropped as drop:
-            self._drop(drop, key)
-            return None
 
     def _on_funding(self, lines: Sequence[CaptureFunding], tape: TradeTape) -> None:
         if not lines:
