@@ -35,7 +35,10 @@ cdef inline Py_ssize_t _string_end(ascii_chars buf, Py_ssize_t n, Py_ssize_t at)
 @cython.locals(start=Py_ssize_t, end=Py_ssize_t, size_start=Py_ssize_t, size_end=Py_ssize_t)
 cdef Py_ssize_t _levels(ascii_chars buf, Py_ssize_t n, Py_ssize_t at, list levels) except -2
 
-@cython.locals(point=Py_ssize_t, first=Py_ssize_t, last=Py_ssize_t, i=Py_ssize_t, char=cython.uchar)
+@cython.locals(point=Py_ssize_t, digits=cython.uint, digit=cython.uint, i=Py_ssize_t)
 cdef inline Py_ssize_t _decimal_end(ascii_chars buf, Py_ssize_t n, Py_ssize_t at, bint price) noexcept
+
+@cython.locals(first=Py_ssize_t, last=Py_ssize_t, seen=Py_ssize_t, i=Py_ssize_t)
+cdef Py_ssize_t _significant(ascii_chars buf, Py_ssize_t start, Py_ssize_t end) noexcept
 
 cdef inline str _text(ascii_chars buf, Py_ssize_t start, Py_ssize_t end)

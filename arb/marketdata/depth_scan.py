@@ -199,32 +199,39 @@ def _decimal_end(buf: bytes, n: int, at: int, price: bool) -> int:
     ``MAX_NUMBER_CHARS`` characters) and, for a ``price``, is not zero and has at most ``MAX_PRICE_DIGITS``
     significant digits (not ``over_precise``); else -1."""
     point = -1
-    first = -1  # position of the first nonzero digit ...
-    last = -1  # ... and of the last one
+    digits = 0  # the OR of every digit's value: nonzero iff some digit is
     i = at
     while i < n:
-        char = buf[i]
-        if char == 34:  # '"'
+        digit = (buf[i] - 48) & 255  # "0" to "9" give 0 to 9, any other byte more: one test a byte
+        if digit <= 9:
+            digits |= digit
+        elif buf[i] == 34:  # '"'
             break
-        if 48 <= char <= 57:
-            if char != 48:
-                if first < 0:
-                    first = i
-                last = i
-        elif char == 46 and point < 0 and i > at:  # "." after a digit
-            point = i
-        else:
+        elif buf[i] != 46 or point >= 0 or i == at:  # one ".", after a digit
             return -1
+        else:
+            point = i
         i += 1
     if i >= n or i == at or point == i - 1 or i - at > _max_chars:
         return -1  # unterminated, empty, nothing after the point, or too long
-    if price:
-        if first < 0:
-            return -1  # a zero price: drops.py drops the frame
-        # significant digits: from the first nonzero digit to the last, less the point between them
-        if last - first + 1 - (1 if first < point < last else 0) > _max_digits:
-            return -1
+    if price and (not digits or (i - at > _max_digits and _significant(buf, at, i) > _max_digits)):
+        return -1  # a zero price (dropped), or one drops.py leaves out (over_precise)
     return i
+
+
+def _significant(buf: bytes, start: int, end: int) -> int:
+    """Significant digits of the plain decimal ``buf[start:end]``: from its first nonzero digit to its last."""
+    first = -1
+    last = -1
+    seen = 0  # digits so far
+    for i in range(start, end):
+        if buf[i] != 46:
+            if buf[i] != 48:
+                if first < 0:
+                    first = seen
+                last = seen
+            seen += 1
+    return 0 if first < 0 else last - first + 1
 
 
 def _text(buf: bytes, start: int, end: int) -> str:
