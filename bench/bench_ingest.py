@@ -4,9 +4,11 @@ Measured in one process, interleaved, best of N rounds, on the same raw messages
 
 - ``orjson``: bare ``orjson.loads`` of every message: the ceiling.
 - ``arb``: the live path itself, not a model of it: each raw frame goes to the Binance feed's own handler
-  (``BinanceBookFeed.on_message``, what its WebSocket loop calls), which parses and routes it, checks every
-  level (``marketdata/drops.py``), runs the Binance diff-book rule (``DiffSync``) and applies the update
-  through the ``BookStore``, which tells its watchers. One watcher stands for the engine's trigger
+  (``BinanceBookFeed.on_message``, what its WebSocket loop calls), which reads a depth frame in Binance's
+  exact shape in one compiled pass (``marketdata/depth_scan.py``: its fields and checked levels, no JSON
+  objects) and parses, routes and checks any other frame (``orjson``, ``_route``, ``marketdata/drops.py``),
+  runs the Binance diff-book rule (``DiffSync``) and applies the update through the ``BookStore``, which
+  tells its watchers. One watcher stands for the engine's trigger
   (``runtime/decisions.py``: mark the symbol dirty), and detection's view ``book.top_arrays(10)`` is read
   once after every book event, as the engine reads it. The book starts from the recorded REST snapshot,
   handed to ``on_snapshot`` as the feed's snapshot task would. No socket, no event loop.
@@ -28,24 +30,29 @@ The targets (issue #50): arb >= 1.5x ccxt.pro and arb >= 50% of the bare-parse r
 first issue asked 35%). Each workload also prints the budget the 50% target leaves for everything after
 parsing (route, checks, sync, apply, the watcher, top view), and the last line is the verdict on all of them.
 
-Where the time goes after parsing (depth frame, 36 levels; compiled; stages timed apart on this workload on a
-shared 2-core machine where bare parsing takes ~5.3 us, so rounded): ~0.4 us routing the frame (``_route``);
-~1.7 us ``_diff``, one compiled call (``drops.checked_diff``: the ids, the levels, the time), ~1.2 us of it
-checking the 72 numbers (one C pass over each string's ASCII buffer, lengths and limits as C integers; a JSON
-pair read by index: ``drops.checked_levels``; the regex it replaced cost ~28 us a frame); ~0.5 us of the feed's
-interpreted bookkeeping (``on_message``, the receive clock: ~0.2 us of it, ``time.time_ns() // 10**6``),
-``DiffSync``, the store's calls around the book and its watcher (``DiffSync`` hands ``BookStore.delta`` the
-book it holds: no lookup; the engine's trigger is a watcher: it is told the book, and no event is built for
-it; a recorder, a listener, would add ~2 us copying the levels into a kept event); ~3.6 us applying levels in
-the two sides (per level one pass over the price that checks its format and reads its integer tick, in two
-halves around the point; one pass over the size that reads its exact integer, zero test included; one
-operation on the side's C hash table, whose slot holds the tick and the size side by side; ~9 levels a frame
-enter or leave the 40-level window, each moving the ~18 keys above it; about once in 40 frames deletes drain
-a window, refilled by one scan of the table that keeps the best 40 keys, where sorting every key cost ~0.25
-us a frame); ~0.5 us for the top view (prices from the window's ticks, sizes from their exact integers, one
-division each, written straight into the buffer). With the sizes held as the venue's strings (a second buffer
-of references and a third of their doubles, each string freed later out of cache), applying and the top view
-took ~5.2 us; with the feed's own interpreted reading of the update, ``_diff`` took ~2.0 us. Keyed by the
+Where the time goes (depth frame, 36 levels; compiled; on a shared 2-core machine where bare parsing takes
+~5.3 us, so rounded): ~3.8 us the one pass of ``depth_scan`` (every byte checked against the shape, the
+numbers as ``drops.checked_levels`` checks them, one test a byte; most of it is making the 72 level strings and
+36 pairs, which orjson makes too), where ``orjson.loads``, ``_route`` (~0.4 us) and ``drops.checked_diff``
+(~1.7 us) took ~7.4 us; ~0.5 us of the feed's interpreted bookkeeping (``on_message``, the receive clock:
+~0.2 us of it, ``time.time_ns() // 10**6``), ``DiffSync``, the store's calls around the book and its watcher
+(``DiffSync`` hands ``BookStore.delta`` the book it holds: no lookup; the engine's trigger is a watcher: it is
+told the book, and no event is built for it; a recorder, a listener, would add ~2 us copying the levels into a
+kept event); ~3.6 us applying levels in the two sides (per level one pass over the price that checks its
+format and reads its integer tick, in two halves around the point; one pass over the size that reads its exact
+integer, zero test included; one operation on the side's C hash table, whose slot holds the tick and the size
+side by side; ~9 levels a frame enter or leave the 40-level window, each moving the ~18 keys above it; about
+once in 40 frames deletes drain a window, refilled by one scan of the table that keeps the best 40 keys, where
+sorting every key cost ~0.25 us a frame); ~0.5 us for the top view (prices from the window's ticks, sizes from
+their exact integers, one division each, written straight into the buffer). These, timed apart, add to ~8.4 us
+of the ~10.8 us a frame measured whole; by a profile (``perf``) most of the rest is freeing each frame's strings
+and pairs and the collections their allocations set off. What is left to win is the strings:
+the pass could hand the book each price's tick and each size's exact integer, which it reads anyway, and the
+book would skip making, re-reading and freeing 72 strings a frame (~3 us by the figures above), at the cost of
+a second input type for ``BookSide.apply`` and strings made on demand for listeners. Before ``depth_scan``:
+with the sizes held as the venue's strings (a second buffer of references and a third of their doubles, each
+string freed later out of cache), applying and the top view took ~5.2 us; with the feed's own interpreted
+reading of the update, ``_diff`` took ~2.0 us; the level checks as a regex cost ~28 us a frame. Keyed by the
 price strings in a ``dict`` (before ``tick_map``), applying took ~4.9 us and the top view ~1 us on the machine
 of the figures below. A C sorted book does not help: see ``bench_sorted_book.py`` (PyPI ``order-book``
 re-sorts every key on each read after a change, ~5x slower than ours when detection reads every frame).
@@ -54,10 +61,13 @@ The hot modules are compiled by Cython when the package was built with it (``set
 code, typed by the ``.pxd`` beside each, a few branches taken only compiled: ``COMPILED``); the first line
 printed says which ran. Rates are CPU time of the benchmark's thread (``time.thread_time``), so time the
 process spends descheduled on a shared machine counts against no contender. On a shared 2-core machine at a
-load average of ~1.6-1.8, best of 5, three runs each: depth frames only 41.1-42.2% of bare parse, 7.4-7.7x
-ccxt.pro (after parsing ~7.5-7.9 us a frame, where 50% leaves ~5.5 us); full stream 51.8-52.7%, 3.6-3.8x. The
-same runs of the build before the exact sizes and ``checked_diff``: 37.8-38.4% and 6.7-6.9x, full stream
-49.4-50.9%. An earlier machine, best of 5, two runs: depth frames only 36.5-37.0% of bare parse, 5.5x ccxt.pro (after parsing
+load average of ~3.4-3.6, best of 5, three runs: depth frames only 51.3-52.5% of bare parse, 10.0-12.0x
+ccxt.pro (after parsing ~5.1-5.3 us a frame, where 50% leaves ~5.6 us); full stream 50.6-53.3%, 3.8-4.0x.
+Before ``depth_scan``, the same machine at a load of ~3: depth frames 39.8%, 7.9x (after parsing ~8.6 us);
+full stream 52.4%, 3.8x. Earlier, at a load average of ~1.6-1.8, best of 5, three runs each: depth frames only
+41.1-42.2% of bare parse, 7.4-7.7x ccxt.pro (after parsing ~7.5-7.9 us a frame, where 50% leaves ~5.5 us); full
+stream 51.8-52.7%, 3.6-3.8x. The same runs of the build before the exact sizes and ``checked_diff``:
+37.8-38.4% and 6.7-6.9x, full stream 49.4-50.9%. An earlier machine, best of 5, two runs: depth frames only 36.5-37.0% of bare parse, 5.5x ccxt.pro (after parsing
 ~5.3-5.4 us a frame, where 35% leaves ~5.8 us); full stream 48.1-49.2%, 3.0x. Before the window refill scan,
 the kept size doubles and the book handed to the store: 32.7-33.0% and 4.8x (after parsing ~6.2-6.3 us). Keyed
 by price strings: 24.0-24.2% and 3.5-3.6x (after parsing ~10.0 us). Before the watcher, the ASCII checks and
