@@ -6,6 +6,7 @@ from arb.marketdata.book_side cimport BookSide
 cdef class OrderBook:
     cdef public object _arrays
     cdef public bint _dirty
+    cdef dict _exact
     cdef double[::1] _flat
     cdef public bint _gap
     cdef public bint _synced

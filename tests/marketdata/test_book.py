@@ -241,3 +241,23 @@ def _check_against_reference(
         assert ask_px.tolist() == [float(p) for p, _ in want_a[:depth]]
         assert ask_sz.tolist() == [float(s) for _, s in want_a[:depth]]
     return book
+
+
+def test_levels_read_again_are_the_book_as_it_is_now() -> None:
+    """``levels`` is kept between reads of an unchanged book: every change (snapshot, delta, reset) is seen by
+    the next read, and the list a caller gets is its own."""
+    book = OrderBook("gate", "BTC/USDT")
+    book.apply_snapshot([["100", "1"], ["99", "2"]], [["101", "1"]], seq=1)
+    first = book.levels("bids")
+    first.clear()  # the caller's list: the book's answer stays as it was
+    assert book.levels("bids") == book.levels("buy") == [(D("100"), D("1")), (D("99"), D("2"))]
+    assert book.levels("bids", 1) == [(D("100"), D("1"))]
+    book.apply_delta([["100", "0"]], [["101", "3"]], seq=2)
+    assert book.levels("bids") == [(D("99"), D("2"))] and book.levels("bids", 1) == [(D("99"), D("2"))]
+    assert book.levels("asks") == [(D("101"), D("3"))]
+    assert not book.apply_delta([["99", "5"]], [], seq=2)  # already contained: nothing changes
+    assert book.levels("bids") == [(D("99"), D("2"))]
+    book.apply_snapshot([["98", "4"]], [["102", "1"]], seq=5)
+    assert book.levels("bids") == [(D("98"), D("4"))] and book.levels("asks", 1) == [(D("102"), D("1"))]
+    book.reset()
+    assert book.levels("bids") == [] and book.levels("asks", 1) == []
