@@ -221,7 +221,7 @@ def test_a_canonical_frame_reads_as_the_old_path_reads_it(build: str, case: tupl
 
 
 @pytest.mark.parametrize("build", BUILDS)
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(case=near_canonical())
 def test_any_other_frame_reads_as_the_old_path_or_not_at_all(build: str, case: tuple[str, bytes]) -> None:
     market, data = case
