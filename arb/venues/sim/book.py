@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 
 Level = tuple[Decimal, Decimal]
 ZERO = Decimal(0)
+_PRICE = itemgetter(0)  # a level's price
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,13 @@ class Book:
     def sorted_asks(self, limit: int | None = None) -> list[Level]:
         levels = sorted(self.asks.items(), key=lambda lv: lv[0])
         return levels[:limit] if limit is not None else levels
+
+    def reachable(self, side: str, price: Decimal) -> list[Level]:
+        """The levels of ``side`` ('bids' or 'asks') an order crossing it at limit ``price`` can trade, best
+        first: only those are sorted, not the whole side (a recorded book holds thousands of levels)."""
+        if side == "asks":
+            return sorted(((p, s) for p, s in self.asks.items() if p <= price), key=_PRICE)
+        return sorted(((p, s) for p, s in self.bids.items() if p >= price), key=_PRICE, reverse=True)
 
     def replace(self, bids: Iterable[Level], asks: Iterable[Level], ts_ms: int) -> BookUpdate | None:
         """A snapshot: the whole book becomes ``bids``/``asks``; the update lists every changed level."""

@@ -343,12 +343,9 @@ class Matcher:
         return update
 
     def _take(self, order: SimOrder, book: Book, now_ms: int, events: list[Event], role: Role = "taker") -> None:
-        levels = book.sorted_asks() if order.side == "buy" else book.sorted_bids()
         book_side = "asks" if order.side == "buy" else "bids"
-        for level_price, size in levels:
+        for level_price, size in book.reachable(book_side, order.price):
             if order.left == 0:
-                break
-            if order.side == "buy" and level_price > order.price or order.side == "sell" and level_price < order.price:
                 break
             qty = _on_step(min(order.left, size), order.market.amount_step)
             if qty <= 0:
