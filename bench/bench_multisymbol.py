@@ -1,15 +1,20 @@
-"""The simulator on many symbols at once: batched detection against detection one symbol at a time.
+"""The simulator on many symbols at once: batched detection against detection one symbol at a time, and
+against books + detection alone on the same workload.
 
-    python bench/bench_multisymbol.py [--symbols 100] [--venues 5] [--minutes 2] [--fee 0.0005] [--repeat 2]
+    python bench/bench_multisymbol.py [--symbols 100] [--venues 5] [--minutes 17] [--fee 0.0005] [--repeat 2]
                                       [--sweep-points 8]
 
+17 minutes: one batch a market second, so the p99 is taken over at least 1,000 batches (2 minutes gave 120,
+whose p99 is the second-slowest batch: one preemption sets it). Building the workload takes ~100 s.
+
 Workload, built from the real bundled capture (``arb/data/linkusdt-binance-huobi-2021-08-20.jsonl.gz``, a
-whole-book snapshot per venue per second): its first ``--minutes`` are cloned into ``--symbols`` symbols on
-``--venues`` capture venues. Capture venue ``k`` replays Binance's books (even ``k``) or Huobi's (odd ``k``)
-with every price scaled by the symbol's factor and shifted by the venue's offset (a few bps, so some pairs
-cross by more than the fees); sizes and timestamps are kept, so each capture instant updates every symbol
-at once on half the venues. The config has one ``[symbols."SYMn/USDT"]`` per symbol (its own ``max_size``)
-and one paper venue per capture venue, with balances in every asset and the venue's ``markets``.
+whole-book snapshot of 10 levels a side per venue per second, two hours long): its first ``--minutes`` are
+cloned into ``--symbols`` symbols on ``--venues`` capture venues. Capture venue ``k`` replays Binance's
+books (even ``k``) or Huobi's (odd ``k``) with every price scaled by the symbol's factor and shifted by the
+venue's offset (a few bps, so some pairs cross by more than the fees); sizes and timestamps are kept, so
+each capture instant updates every symbol at once on half the venues. The config has one
+``[symbols."SYMn/USDT"]`` per symbol (its own ``max_size``) and one paper venue per capture venue, with
+balances in every asset and the venue's ``markets``.
 
 Both sides run the real engine, ``Engine(config, mode="replay", force_paper=True, status=off).main()``
 (SQLite in a temporary directory; migrations, reconciliation, market source, decision loop, executor,
@@ -18,51 +23,81 @@ writer, end-of-run totals), on the same capture and config. The only difference 
 book's top levels copied into preallocated arrays as its update is applied), against one ``detect`` call
 per symbol on inputs read from the books (the loop as it was before batching). Reported for each:
 
-- events/s over the whole run (reading and parsing the capture, applying it, deciding, writing);
-- decision latency p50/p99 (``RunResult.hot_path``): per symbol, from the moment its market instant's
-  events are all applied (the instant is delivered to the decision loop) to the moment detection has
-  returned that symbol's decision (for a rejection the batch's array screen decided, its reason and pair:
-  the ``Decimal`` record of it is built after, as the loop hands it on, and is counted in the detection
-  stage below). A batch's symbols all get the batch's time; one at a time, a symbol
-  also waits for the symbols decided before it. Applying the instant's events is not in it (it is in
-  events/s): a replay applies a whole instant back to back, which a live feed spreads over the time its
-  updates arrive in (``arb/runtime/decisions.py`` defines it);
+- events/s while the market ran (the decision loop's wall time, the capture from its first event to its
+  last: reading and parsing it, applying it, deciding, writing) and over the whole run (with migrations,
+  start-up and the end-of-run totals);
+- decision latency p50/p99/p99.9/max (``RunResult.hot_path``) over the run's batches: per symbol, from the
+  moment its market instant's events are all applied (the instant is delivered to the decision loop) to the
+  moment detection has returned that symbol's decision (for a rejection the batch's array screen decided,
+  its reason and pair: the ``Decimal`` record of it is built after, as the loop hands it on, and is counted
+  in the detection stage below). A batch's symbols all get the batch's time; one at a time, a symbol also
+  waits for the symbols decided before it. Applying the instant's events is not in it (it is in events/s): a
+  replay applies a whole instant back to back, which a live feed spreads over the time its updates arrive in
+  (``arb/runtime/decisions.py`` defines it);
 - the funnel of both (which must be equal: the decisions are the same);
 - the detection stage alone (the loop's ``detect_all`` calls, inputs + detection, and its ``record``
   calls, the rejections' records) in wall seconds and symbol decisions/s;
 
-and then, in the same run, the research side of scale: sweep throughput (replays per minute) on a local
-dask cluster of 2 worker processes against the same replays one after another in one process, with and
-without start-up (``bench/bench_sweep.py``, which also runs alone).
+Baseline, same process, same capture and config: books + detection alone, as ``bench_engine.py``'s
+baseline but batched, as the batched loop detects: every event of an instant read through the market
+source's reader and applied to the engine's own ``BookStore`` (the detector's tracked rows kept current),
+then the decision loop's own ``Detector.detect_all`` once per instant on the instant's dirty symbols and
+the rejections' records; no event loop, executor or store, and the collector set as the engine sets it in
+a simulation. Its events/s, its detection latency per batch, and the batched engine's events/s while the
+market ran over it: what the engine adds over the work it cannot avoid.
 
-Best of ``--repeat`` runs each, alternated so a busy moment of a shared machine hits both.
+Targets: issue #50's as written (batched >= 60,000 events/s over the whole run, decision p99 <= 500 µs) and
+their replacements, each on its own line with its verdict. 60,000 events/s is 16.7 µs an event for
+everything; reading and checking one capture line costs ~20 µs here and applying it to a book ~16 µs, a cap
+near 28,000 events/s before any decision, so that target measures the machine, not the engine. The
+replacement is the ratio above, >= 0.8 (the target issue #50 sets the single-symbol simulator against the
+same baseline, ``bench_engine.py``), and the p99 over at least 1,000 batches. The verdict fails if any
+figure misses, the issue's own included.
+
+And then, in the same run (``--sweep-points 0`` skips it), the research side of scale: sweep throughput
+(replays per minute) on a local dask cluster of 2 worker processes against the same replays one after
+another in one process, with and without start-up (``bench/bench_sweep.py``, which also runs alone).
+
+Best of ``--repeat`` runs each (the engine's by its time while the market ran), alternated so a busy
+moment of a shared machine hits every side.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from arb.config import Config, load_config
 from arb.detection import Opportunity, Rejection
+from arb.detection.batch import PendingRejection
 from arb.engine import Engine, RunResult
+from arb.engine.lifecycle import SIMULATION_GC_THRESHOLD
 from arb.marketdata.capture import CaptureEvent, CaptureWriter, Level, read_capture
+from arb.marketdata.timeline import read_timeline
+from arb.runtime.balances import refresh_balances
 from arb.runtime.decisions import DecisionLoop
-from arb.runtime.detector import Pending
+from arb.runtime.detector import Detector, Pending
+from arb.runtime.funnel import Funnel
 from arb.runtime.status import StatusReporter
+from arb.runtime.venues import open_venues
 
 BUNDLED = Path(__file__).resolve().parents[1] / "arb/data/linkusdt-binance-huobi-2021-08-20.jsonl.gz"
 SOURCES = ("binance", "huobi")
 VENUE_NAMES = ("binance", "htx", "okx", "kucoin", "bybit", "gateio", "mexc", "bitget")  # ccxt ids (paper)
 OFFSETS_BPS = (0, 0, 3, -3, 1, -1, 2, -2)  # per capture venue: a small shift so some pairs cross
 PRICE = Decimal("0.0001")
-TARGET_RATE = 60_000  # batched events/s over the whole run (issue #50)
+TARGET_RATE = 60_000  # batched events/s over the whole run (issue #50 as written: ill-posed here, see the docstring)
 TARGET_P99_US = 500  # batched decision latency p99
+TARGET_RATIO = 0.8  # replacement: batched events/s while the market runs / books + detection's
+MIN_BATCHES = 1_000  # a p99 over fewer batches is set by one or two preempted ones
 
 
 def symbol_name(i: int) -> str:
@@ -70,7 +105,15 @@ def symbol_name(i: int) -> str:
 
 
 def _scaled(levels: tuple[Level, ...], factor: Decimal) -> tuple[Level, ...]:
-    return tuple((str((Decimal(px) * factor).quantize(PRICE)), sz) for px, sz in levels)
+    scaled: list[Level] = []
+    for px, sz in levels:
+        price = str((Decimal(px) * factor).quantize(PRICE))
+        # Below 1 (a negative venue offset on the first symbol), a factor narrows two levels one tick apart
+        # to less than a tick, and they may round to one price: the second is left out (the capture writer
+        # refuses a book whose prices repeat). None in the first 2 minutes; some later.
+        if not scaled or scaled[-1][0] != price:
+            scaled.append((price, sz))
+    return tuple(scaled)
 
 
 def clone_events(source: Path, symbols: int, venues: int, minutes: float) -> Iterator[CaptureEvent]:
@@ -127,16 +170,28 @@ def write_workload(tmp: Path, symbols: int, venues: int, minutes: float, fee: st
 
 
 class TimedLoop(DecisionLoop):
-    """The decision loop, adding up the wall time of its detection stage: ``detect_all`` (building every
-    venue's inputs from the books, then detection) and ``record`` (the records of the rejections the batched
-    screen decided, built after the hot path: detection's work all the same)."""
+    """The decision loop, timed: the wall seconds the market ran (``run``: the capture from its first event to
+    its last, every decision included, without the run's start-up and end), its batches (``detect_all``
+    calls), and the wall time of its detection stage: ``detect_all`` (building every venue's inputs from the
+    books, then detection) and ``record`` (the records of the rejections the batched screen decided, built
+    after the hot path: detection's work all the same)."""
 
     detection_ns = 0
+    batches = 0
+    market_s = 0.0
+
+    async def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            await super().run()
+        finally:
+            TimedLoop.market_s = time.perf_counter() - started
 
     def detect_all(self, symbols: list[str]) -> list[Pending]:
         t0 = time.perf_counter_ns()
         decided = super().detect_all(symbols)
         TimedLoop.detection_ns += time.perf_counter_ns() - t0
+        TimedLoop.batches += 1
         return decided
 
     def record(self, decided: Pending) -> Opportunity | Rejection | None:
@@ -160,21 +215,104 @@ class PerSymbolEngine(Engine):
     decision_loop = PerSymbolLoop
 
 
-def run_engine(config: Config, tmp: Path, batched: bool, n: int) -> tuple[float, RunResult, float]:
+class EngineRun(NamedTuple):
+    whole_s: float  # the whole run: migrations, start-up, the market, the end-of-run totals
+    market_s: float  # the decision loop's run: the capture from its first event to its last
+    result: RunResult
+    detection_s: float
+    batches: int
+
+
+def run_engine(config: Config, tmp: Path, batched: bool, n: int) -> EngineRun:
     kind = BatchedEngine if batched else PerSymbolEngine
-    TimedLoop.detection_ns = 0
+    TimedLoop.detection_ns = TimedLoop.batches = 0
     engine = kind(config, db_url=f"sqlite:///{tmp / f'bench-{batched}-{n}.db'}", force_paper=True, mode="replay",
                   status=StatusReporter("off"), install_signal_handlers=False)
     started = time.perf_counter()
     result = engine.main()
-    return time.perf_counter() - started, result, TimedLoop.detection_ns / 1e9
+    return EngineRun(time.perf_counter() - started, TimedLoop.market_s, result, TimedLoop.detection_ns / 1e9,
+                     TimedLoop.batches)
+
+
+class BaselineRun(NamedTuple):
+    seconds: float
+    events: int
+    funnel: Funnel
+    batch_ns: list[int]  # per batch: the instant applied in full -> detection returned
+
+
+async def run_baseline(config: Config) -> BaselineRun:
+    """Books + detection alone, as ``bench_engine.py``'s baseline but batched: every event of an instant
+    applied to the engine's own ``BookStore`` (read through ``read_timeline``, the market source's reader),
+    then the decision loop's own ``Detector.detect_all`` on the instant's dirty symbols (tracked rows on, as
+    the batched loop runs it) and the rejections' records, with no event loop, executor or store."""
+    engine = Engine(config, force_paper=True, mode="replay", status=StatusReporter("off"),
+                    install_signal_handlers=False)
+    venues = await open_venues(config, engine.books, engine.clock, force_paper=True)
+    instant = 0
+    detector = Detector(config, engine.books, venues, engine.state.balances, lambda: instant)
+    routes = {(section.capture_venue, s): name for name, section in config.venues.items()
+              if section.capture_venue for s in config.engine.symbols}
+    capture = config.capture_path()
+    assert capture is not None
+    funnel, batch_ns, events = Funnel(), [], 0
+    untrack = detector.track()
+    # The collector as the engine sets it while a simulation runs (engine/lifecycle.py), so the ratio is not
+    # the engine's collector setting against Python's default.
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(SIMULATION_GC_THRESHOLD, *threshold[1:])
+    try:
+        await refresh_balances(venues, engine.state)
+        pending: dict[str, None] = {}  # dirty symbols in the order they became dirty, as the loop's ``dirty``
+
+        def decide() -> None:
+            t0 = time.perf_counter_ns()
+            decisions = detector.detect_all(list(pending))
+            batch_ns.append(time.perf_counter_ns() - t0)
+            for decided in decisions:  # the records, after the hot path as in the loop's ``record``
+                funnel.saw(decided.rejection() if isinstance(decided, PendingRejection) else decided)
+            pending.clear()
+
+        started = time.perf_counter()
+        for event in read_timeline(capture):
+            venue = routes.get((event.venue, event.symbol))
+            if venue is None:
+                continue
+            if event.ts != instant and pending:
+                decide()
+            instant = event.ts
+            events += 1
+            engine.books.apply(event, venue)
+            pending[event.symbol] = None
+        if pending:
+            decide()
+        return BaselineRun(time.perf_counter() - started, events, funnel, batch_ns)
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+        untrack()
+        await venues.close()
+
+
+def percentiles_us(samples: Sequence[int]) -> dict[str, float]:
+    """p50, p99, p99.9 and max of nanosecond samples, in µs (``LatencyRecorder.summary_us`` has no p99.9)."""
+    data = sorted(samples)
+    at = {"p50": 0.50, "p99": 0.99, "p99.9": 0.999}
+    figures = {k: data[min(len(data) - 1, int(p * len(data)))] / 1000 for k, p in at.items()}
+    return figures | {"max": data[-1] / 1000}
+
+
+def fmt(us: dict[str, float]) -> str:
+    return " ".join(f"{k} {v:,.0f}" for k, v in us.items()) + " us"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--symbols", type=int, default=100)
     parser.add_argument("--venues", type=int, default=5)
-    parser.add_argument("--minutes", type=float, default=2.0, help="of the bundled capture, from its start")
+    parser.add_argument("--minutes", type=float, default=17.0,
+                        help="of the bundled capture (two hours), from its start: 17 gives 1,020 batches")
     parser.add_argument("--fee", default="0.0005", help="taker fee of every venue (lower: more executions)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--sweep-points", type=int, default=8,
@@ -187,33 +325,61 @@ def main() -> None:
         config = load_config(write_workload(tmp, args.symbols, args.venues, args.minutes, args.fee))
         print(f"workload: {args.symbols} symbols x {args.venues} venues, {args.minutes:g} min of the bundled "
               f"capture, fee {args.fee} (built in {time.perf_counter() - started:.1f} s)")
-        best: dict[bool, tuple[float, RunResult, float]] = {}
+        best: dict[bool, EngineRun] = {}
+        base: BaselineRun | None = None
         for n in range(args.repeat):
-            for batched in (False, True):  # alternated, so a busy moment of the machine hits both
-                run = run_engine(config, tmp, batched, n)
-                if batched not in best or run[0] < best[batched][0]:
-                    best[batched] = run
-        rates, stage, lat = {}, {}, {}
+            # alternated, so a busy moment of the machine hits every side
+            run = asyncio.run(run_baseline(config))
+            base = run if base is None or run.seconds < base.seconds else base
+            for batched in (False, True):
+                eng = run_engine(config, tmp, batched, n)
+                if batched not in best or eng.market_s < best[batched].market_s:
+                    best[batched] = eng
+        assert base is not None
+        rates, whole, stage, lat = {}, {}, {}, {}
         for batched, label in ((False, "per symbol"), (True, "batched   ")):
-            elapsed, result, detecting = best[batched]
-            f, hot = result.funnel, result.hot_path.summary_us()
-            rates[batched] = f.book_updates / elapsed
-            stage[batched] = f.evaluations / detecting
-            print(f"{label}  engine {rates[batched]:>7,.0f} events/s ({f.book_updates} events, {elapsed:.2f} s)"
-                  f"  decision latency p50 {hot['p50']} us p99 {hot['p99']} us max {hot['max']} us"
-                  f"  detection stage {detecting:.2f} s ({stage[batched]:,.0f} symbol decisions/s)")
-            lat[batched] = hot['p99']
+            eng = best[batched]
+            f = eng.result.funnel
+            rates[batched], whole[batched] = f.book_updates / eng.market_s, f.book_updates / eng.whole_s
+            stage[batched] = f.evaluations / eng.detection_s
+            lat[batched] = percentiles_us(eng.result.hot_path.samples())
+            print(f"{label}  engine {rates[batched]:>7,.0f} events/s while the market ran "
+                  f"({eng.market_s:.2f} s), {whole[batched]:,.0f} over the whole run ({f.book_updates} events, "
+                  f"{eng.whole_s:.2f} s)")
+            print(f"            decision latency over {eng.batches} batches: {fmt(lat[batched])}"
+                  f"  detection stage {eng.detection_s:.2f} s ({stage[batched]:,.0f} symbol decisions/s)")
             print(f"            funnel: evaluations {f.evaluations} crossed {f.crossed} approved {f.approved} "
                   f"executed {f.executed} rejected {sum(f.rejected.values())}")
-        same = best[False][1].funnel == best[True][1].funnel
+        base_rate = base.events / base.seconds
+        ratio = rates[True] / base_rate
+        print(f"books + detection  {base_rate:>7,.0f} events/s ({base.events} events, {base.seconds:.2f} s); "
+              f"detection over {len(base.batch_ns)} batches: {fmt(percentiles_us(base.batch_ns))}; "
+              f"approved {base.funnel.approved} of {base.funnel.evaluations} (no execution moves its "
+              f"balances)")
+        same = best[False].result.funnel == best[True].result.funnel
         print(f"batched / per symbol: engine x{rates[True] / rates[False]:.2f} events/s, "
               f"detection stage x{stage[True] / stage[False]:.2f}; same funnel: {same}")
-        print(f"targets (issue #50, batched): >= {TARGET_RATE:,} events/s, decision p99 <= {TARGET_P99_US} us")
+        print(f"batched engine / books + detection: x{ratio:.2f} events/s while the market ran")
         print("decision latency: from a symbol's market instant applied in full to its decision returned by "
               "detection (applying the instant is in events/s)")
-        met = rates[True] >= TARGET_RATE and lat[True] <= TARGET_P99_US and same
-        print(f"verdict: batched {rates[True]:,.0f} events/s, decision p99 {lat[True]} us, same funnel {same}: "
-              f"{'PASS' if met else 'FAIL'}")
+        p99, batches = lat[True]["p99"], best[True].batches
+        rows = [  # (name, what is asked, figure, met): the issue's targets as written, then their replacements
+            ("issue #50 events/s", f"as written, batched >= {TARGET_RATE:,} events/s over the whole run",
+             f"{whole[True]:,.0f}", whole[True] >= TARGET_RATE),
+            ("issue #50 p99", f"as written, decision p99 <= {TARGET_P99_US} us",
+             f"{p99:,.0f} us over {batches} batches", p99 <= TARGET_P99_US),
+            ("replacement ratio", f"(issue #50's 60k is ill-posed: parse + apply cap ~28k here) batched engine "
+             f"while the market ran / books + detection >= {TARGET_RATIO:g}", f"x{ratio:.2f}",
+             ratio >= TARGET_RATIO),
+            ("replacement p99", f"decision p99 <= {TARGET_P99_US} us over >= {MIN_BATCHES:,} batches",
+             f"{p99:,.0f} us over {batches} batches (p99.9 {lat[True]['p99.9']:,.0f}, "
+             f"max {lat[True]['max']:,.0f})", p99 <= TARGET_P99_US and batches >= MIN_BATCHES),
+            ("same decisions", "batched and per symbol decide the same", str(same), same),
+        ]
+        for name, asked, figure, met in rows:
+            print(f"  {name}, {asked}: {figure}  {'PASS' if met else 'FAIL'}")
+        missed = [name for name, _, _, met in rows if not met]
+        print(f"verdict: {'FAIL (missed: ' + ', '.join(missed) + ')' if missed else 'PASS'}")
     if args.sweep_points:  # the research side of scale, in the same run: replays per minute, cluster vs one process
         from bench_sweep import measure, report
 
