@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -144,8 +144,13 @@ def _text(value: object) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
+# Built once, the order id bound at each execution, as store/orders.py's _LOCKED: built per call, the statement
+# cost ~1.5x its run (SQLite; ~266 against ~108 us in all).
+_FILL_AMOUNTS = select(Fill.amount).where(Fill.order_id == bindparam("order_id"))
+
+
 def filled_by_fills(session: Session, order_id: int) -> Decimal:
     """The sum of the order's stored fills, from their amounts alone (no row objects: a maker quote takes a
     fill per print, up to its amount in amount steps, and this is read at each)."""
-    amounts = session.execute(select(Fill.amount).where(Fill.order_id == order_id)).scalars()
+    amounts = session.execute(_FILL_AMOUNTS, {"order_id": order_id}).scalars()
     return sum(amounts, Decimal(0))

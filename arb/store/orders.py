@@ -33,7 +33,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from arb.domain.opportunity import sized_columns
@@ -107,10 +107,14 @@ def restore_first_event(session: Session, order_id: int, created_at: datetime) -
         add_first_event(session, order_id, created_at, detail="restored by reconciliation")
 
 
+# Built once, the order id bound at each execution: building the statement anew (its operator, a literal
+# bound parameter, the coercions) cost about as much as running it (SQLite: ~316 against ~155 us in all), and
+# every transition of every order runs it.
+_LOCKED = select(Order).where(Order.id == bindparam("order_id")).with_for_update()
+
+
 def _locked(session: Session, order_id: int) -> Order:
-    stmt = select(Order).where(Order.id == order_id).with_for_update()
-    order = session.execute(stmt).scalar_one()
-    return order
+    return session.execute(_LOCKED, {"order_id": order_id}).scalar_one()
 
 
 def record_transition(
