@@ -33,7 +33,7 @@ not inflated by building and signing leg B. Target: skew <= 20% of the sequentia
   reason, stated in numbers.
 
 The targets are printed at the end, then one line, ``verdict: ...: PASS`` (or ``FAIL``), over both (the
-median against the lower floor, the skew against the sequential gap).
+median against the interleaved floor, the skew against the sequential gap).
 
 Run: ``.venv/bin/python bench/bench_executor.py [pairs] [venue_latency_ms]``
 """
@@ -363,7 +363,7 @@ async def main(pairs: int, latency_ms: float) -> None:
                 stages["hand to the socket"].append(max(a, b) - marks["prepared"])
             executor.trace = None
             # The floor again, back to back: its caches stay warm between pairs, as arb's never are in the
-            # loop above. The lower of the two floors is the one arb is held to.
+            # loop above: printed beside the target, not the target.
             floor_block = [floor.pair() for _ in range(pairs)]
             floor_rows_only = [floor.pair(events=False) for _ in range(pairs)]
             floor.close()
