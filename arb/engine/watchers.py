@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from arb.eventloop.simloop import tick
+from arb.eventloop.simloop import every
 from arb.execution.risk import RiskEvent, RiskGate
 
 
 async def watch_kill_switch(risk: RiskGate, every_s: float = 1.0) -> None:
     """Look for the kill-switch file once a second of the run's clock, not only when a trade is tried: its
     incident starts and ends (and its alerts go out) within a second of the file appearing or going."""
-    while True:
-        risk.kill_switch_engaged()
-        # Idle between looks: in a simulation at speed 0 a quiet stretch of market time passes in no wall
-        # time, so the file is looked at again at the stretch's end, not at each second of it (simloop.tick).
-        await tick(every_s, _always)
+    # Idle between looks: in a simulation at speed 0 a quiet stretch of market time passes in no wall
+    # time, so the file is looked at again at the stretch's end, not at each second of it (simloop.tick).
+    await every(every_s, risk.kill_switch_engaged, _always)
 
 
 def _always() -> bool:

@@ -26,6 +26,8 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+# A periodic watcher's next tick: (grid origin, period, idle, timer, look or None); see SimulatedLoop._ticks.
+_Tick = tuple[float, float, Callable[[], bool], asyncio.TimerHandle, Callable[[], object] | None]
 
 HOLD_LIMIT_S = 1.0
 POLL_EVERY = 32
@@ -130,41 +132,78 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         self.in_flight = 0  # simulated venue requests awaiting their answer: market time stands still
         self.market_ended = False  # the capture has ended: nothing after it takes market time (stop_market_time)
         self._selector = _PacingSelector(self._selector, self)
-        # Periodic watchers' next ticks (:func:`tick`): timer -> (the tick's grid origin, its period, whether
-        # the watcher is idle, the future the tick resolves).
-        self._ticks: dict[asyncio.TimerHandle, tuple[float, float, Callable[[], bool], asyncio.Future[None]]] = {}
+        # Periodic watchers' next ticks (:func:`tick`, :func:`every`): the future a tick resolves, or a look's
+        # failure would -> (the tick's grid origin, its period, whether the watcher is idle, its timer, the
+        # look it calls: None for a tick waited on); and the ids of those timers, to know one (a TimerHandle
+        # hashes and compares in Python, by its time, which the ticks share with the events of the same
+        # instant: ids are looked up in C). A timer is held in ``_ticks`` while its id is.
+        self._ticks: dict[asyncio.Future[None], _Tick] = {}
+        self._tick_timers: set[int] = set()
 
     def tick_after(self, every_s: float, idle: Callable[[], bool]) -> asyncio.Future[None]:
         """A future resolved one ``every_s`` from now: a periodic watcher's next tick (:func:`tick`)."""
         future = self.create_future()
-        handle = self.call_at(self._now + every_s, _resolve, future)
-        self._ticks[handle] = (self._now, every_s, idle, future)
+        self._set_tick(future, self._now, every_s, idle, self._now + every_s, None)
         return future
+
+    def looking_every(self, every_s: float, look: Callable[[], object], idle: Callable[[], bool]) -> asyncio.Future[None]:
+        """``look()`` called one ``every_s`` from now and every ``every_s`` after, each from its timer
+        (:func:`every`). The future fails with what a look raises (the looks stop then); cancelling it stops
+        them."""
+        future = self.create_future()
+        self._set_tick(future, self._now, every_s, idle, self._now + every_s, look)
+        return future
+
+    def _set_tick(self, future: asyncio.Future[None], origin: float, every_s: float, idle: Callable[[], bool],
+                  when: float, look: Callable[[], object] | None) -> None:
+        timer = self.call_at(when, self._tick_due, future)
+        self._ticks[future] = (origin, every_s, idle, timer, look)
+        self._tick_timers.add(id(timer))
+
+    def _tick_due(self, future: asyncio.Future[None]) -> None:
+        *_, every_s, idle, timer, look = self._ticks.pop(future)
+        self._tick_timers.discard(id(timer))
+        if future.done():  # a cancelled watcher's tick
+            return
+        if look is None:
+            future.set_result(None)
+            return
+        try:
+            look()
+        except Exception as exc:  # noqa: BLE001 - the watcher's task raises it: its supervisor reports it
+            future.set_exception(exc)
+            return
+        # The next look from now, as the watcher's own next tick would be set (tick_after, once it ran)
+        self._set_tick(future, self._now, every_s, idle, self._now + every_s, look)
 
     def _skip_idle_ticks(self) -> bool:
         """At a jump (nothing ready to run, no I/O): the ticks of watchers idle now that fall before the next
         other timer moved to their first grid point at or after it. Nothing runs before that timer, so every
-        skipped tick would have found what the idle one found: nothing to do. True if any moved. Costs a scan of
-        the timers (a few dozen), only while a watcher is parked."""
-        ticks = {h: t for h, t in self._ticks.items() if not h.cancelled() and not t[3].done()}
-        self._ticks = ticks
-        if not ticks:
-            return False
-        # asyncio's own timer heap (this class is an asyncio loop): the timers that are not watchers' ticks
+        skipped tick would have found what the idle one found: nothing to do. True if any moved.
+
+        A jump comes at every market instant, so the usual answer is one look at the next timer: when it is
+        no watcher's tick, no tick falls before the next other timer and nothing moves. Only when a tick is
+        next are the timers scanned (a few dozen) and the idle watchers asked."""
+        # asyncio's own timer heap (this class is an asyncio loop); asyncio drops cancelled timers from its
+        # head before it selects, so its first is the next timer to run.
         scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap: not in typeshed
-        other = min((h.when() for h in scheduled if not h.cancelled() and h not in ticks), default=None)
-        if other is None:
+        tick_timers = self._tick_timers
+        if not scheduled or id(scheduled[0]) not in tick_timers:
             return False
+        other = min((h.when() for h in scheduled if id(h) not in tick_timers and not h.cancelled()), default=None)
+        if other is None or scheduled[0].when() >= other:
+            return False  # the next other timer is due with the first tick (a watcher ticking as events come)
         moved = False
-        for handle, (origin, every_s, idle, future) in list(ticks.items()):
-            if handle.when() >= other or not idle():
+        for future, (origin, every_s, idle, timer, look) in list(self._ticks.items()):
+            # A cancelled watcher's tick (its future done) is left to fire: it only drops its entry.
+            if future.done() or timer.when() >= other or not idle():
                 continue
             k = math.ceil((other - origin) / every_s)
             while origin + k * every_s < other:  # float rounding: never before the other timer
                 k += 1
-            handle.cancel()
-            del ticks[handle]
-            ticks[self.call_at(origin + k * every_s, _resolve, future)] = (origin, every_s, idle, future)
+            timer.cancel()
+            tick_timers.discard(id(timer))
+            self._set_tick(future, origin, every_s, idle, origin + k * every_s, look)
             moved = True
         return moved
 
@@ -196,11 +235,6 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         return self._now
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():  # a cancelled watcher's tick
-        future.set_result(None)
-
-
 async def tick(every_s: float, idle: Callable[[], bool]) -> None:
     """Wait one tick of a periodic watcher, ``every_s`` of the run's clock. ``idle``: whether the watcher's
     next look would find nothing to do, and go on finding nothing while nothing else in the run happens (no
@@ -214,6 +248,24 @@ async def tick(every_s: float, idle: Callable[[], bool]) -> None:
         await asyncio.sleep(every_s)
         return
     await loop.tick_after(every_s, idle)
+
+
+async def every(every_s: float, look: Callable[[], object], idle: Callable[[], bool]) -> None:
+    """Call ``look()`` now and then once every ``every_s`` of the run's clock, until cancelled; raises what a
+    look raises (a supervised watcher's task is restarted). ``idle`` as for :func:`tick`.
+
+    For a watcher whose look is synchronous (the kill-switch file, the inventory watch). On a simulation at
+    speed 0 each look after the first is its timer's own callback, not a turn of the watcher's task: a task
+    woken once a market second cost as much as the look itself, and a capture with a book event a second
+    per venue paid it as often as its events. The looks come when the task's would have: first at the
+    instant's timers, before the tasks they wake."""
+    look()
+    loop = running_simulation()
+    if loop is None or loop.speed != 0:
+        while True:
+            await asyncio.sleep(every_s)
+            look()
+    await loop.looking_every(every_s, look, idle)
 
 
 def running_simulation() -> SimulatedLoop | None:

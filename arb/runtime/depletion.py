@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from arb.display import money
-from arb.eventloop.simloop import tick
+from arb.eventloop.simloop import every
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,9 @@ class InventoryWatch:
         yield "sell", base, held.get(base, Decimal(0)), size
 
     def _read(self, venue: str, asset: str, now_ms: int, balance: Decimal) -> None:
-        readings = self._readings.setdefault((venue, asset), deque())
+        readings = self._readings.get((venue, asset))
+        if readings is None:  # not setdefault: it would build a deque every second to throw away
+            readings = self._readings[venue, asset] = deque()
         readings.append((now_ms, balance))
         while len(readings) > 1 and readings[1][0] <= now_ms - self.window_ms:
             readings.popleft()  # keep one reading at or before the window's start
@@ -206,12 +208,13 @@ async def watch_inventory(watch: InventoryWatch, balances: Mapping[str, Mapping[
         # The store as it is now: a book first seen after the watch started is priced too.
         return {(b.venue, b.symbol): b.best_ask() for b in books}
 
-    while True:
+    def look() -> None:
         for change in watch.update(now_ms(), balances, asks()):
             if change.started:
                 log.warning("inventory depleted: %s", change.describe())
             else:
                 log.info("inventory cleared: %s", change.describe())
             on_change(change)
-        # Idle while nothing would change (simloop.tick): a quiet gap in a capture takes no ticks.
-        await tick(every_s, lambda: watch.steady(balances, asks()))
+
+    # Idle while nothing would change (simloop.tick): a quiet gap in a capture takes no ticks.
+    await every(every_s, look, lambda: watch.steady(balances, asks()))
