@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 WINDOW_S = 300.0  # the consumption rate's window, seconds of the run's clock
 EVERY_S = 1.0  # how often the task looks, seconds of the run's clock
 HOLD_S = 30.0  # how long a depletion (or its clearing) must last before it is said
+_ZERO = Decimal(0)
 AMOUNT_PLACES = 8  # balances and needs in its line: a satoshi, finer than any venue's amount step
 Side = Literal["buy", "sell"]
+_SIDES: tuple[Side, Side] = ("buy", "sell")  # a buy spends the quote, a sell the base
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,13 @@ class InventoryWatch:
         # What the last update looked at (copies): each venue's balances and the asks. The same again, with
         # nothing turning, changes nothing: a run's balances and asks mostly stand still between seconds.
         self._seen: tuple[dict[str, Mapping[str, Decimal]], Mapping[tuple[str, str], Decimal | None]] | None = None
+        # Per venue, both directions of every symbol, named once (a look goes through all of them every
+        # second of the run): (symbol, size, side, the asset it spends, its key), a symbol's buy first.
+        self._directions: dict[str, list[tuple[str, Decimal, Side, str, str]]] = {
+            venue: [(symbol, size, side, asset, f"{venue} {symbol} {side}")
+                    for symbol, size in self.max_size.items()
+                    for side, asset in zip(_SIDES, reversed(symbol.split("/")), strict=True)]
+            for venue in self.venues}
 
     def update(self, now_ms: int, balances: Mapping[str, Mapping[str, Decimal]],
                asks: Mapping[tuple[str, str], Decimal | None]) -> list[Depletion]:
@@ -115,14 +124,12 @@ class InventoryWatch:
                      and all(balances.get(venue) == seen[0].get(venue) for venue in self.venues))
         if not unchanged:
             self._seen = ({venue: dict(balances[venue]) for venue in self.venues if venue in balances}, dict(asks))
-        looked_at = () if unchanged else self.max_size.items()  # unchanged: only the readings are taken
         for venue in self.venues:
             if venue not in balances:
                 continue
             held = balances[venue]
-            for symbol, size in looked_at:
-                for side, asset, balance, needed in self._needs(venue, symbol, size, held, asks):
-                    key = f"{venue} {symbol} {side}"
+            if not unchanged:  # unchanged: only the readings are taken
+                for (symbol, size, side, asset, key), balance, needed in self._needs(venue, held, asks):
                     short = balance < needed
                     if short == (key in self.depleted):
                         self._turning.pop(key, None)
@@ -149,21 +156,20 @@ class InventoryWatch:
         so: no change is waiting out its hold and every direction is as it was last said."""
         if self._turning:
             return False
-        return all((balance < needed) == (f"{venue} {symbol} {side}" in self.depleted)
+        return all((balance < needed) == (direction[4] in self.depleted)
                    for venue in self.venues if venue in balances
-                   for symbol, size in self.max_size.items()
-                   for side, _, balance, needed in self._needs(venue, symbol, size, balances[venue], asks))
+                   for direction, balance, needed in self._needs(venue, balances[venue], asks))
 
-    @staticmethod
-    def _needs(venue: str, symbol: str, size: Decimal, held: Mapping[str, Decimal],
-               asks: Mapping[tuple[str, str], Decimal | None]) -> Iterator[tuple[Side, str, Decimal, Decimal]]:
-        """(side, asset, free balance, what ``size`` needs of it) for both directions of ``symbol`` on
-        ``venue``; a buy with no ask to price it is left out (it keeps its state)."""
-        base, quote = symbol.split("/")
-        ask = asks.get((venue, symbol))
-        if ask is not None:
-            yield "buy", quote, held.get(quote, Decimal(0)), size * ask
-        yield "sell", base, held.get(base, Decimal(0)), size
+    def _needs(self, venue: str, held: Mapping[str, Decimal], asks: Mapping[tuple[str, str], Decimal | None]
+               ) -> Iterator[tuple[tuple[str, Decimal, Side, str, str], Decimal, Decimal]]:
+        """(direction, free balance of its asset, what its size needs of it) for both directions of every
+        symbol on ``venue``; a buy with no ask to price it is left out (it keeps its state)."""
+        for direction in self._directions[venue]:
+            symbol, size, side, asset, _ = direction
+            if side == "sell":
+                yield direction, held.get(asset, _ZERO), size
+            elif (ask := asks.get((venue, symbol))) is not None:
+                yield direction, held.get(asset, _ZERO), size * ask
 
     def _read(self, venue: str, asset: str, now_ms: int, balance: Decimal) -> None:
         readings = self._readings.get((venue, asset))
