@@ -172,9 +172,7 @@ class StoreRecord:
     def _started(self, s: Session, sent_at: datetime) -> None:
         if self._submitted:
             return
-        if self.created_at is not None:
-            repo.add_first_event(s, self.order_id, self.created_at)
-        repo.record_transition(s, self.order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
+        repo.record_sent(s, self.order_id, sent_at, created_at=self.created_at)
         self._submitted = True
 
     async def answered(self, report: OrderReport, sent_at: datetime, answered_at: datetime | None,

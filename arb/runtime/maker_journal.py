@@ -106,8 +106,7 @@ class StoreJournal:
         if coid in self._started_orders:
             return order_id
         sent_at = self._sent_at[coid]
-        order_store.add_first_event(s, order_id, sent_at)
-        order_store.record_transition(s, order_id, OrderStatus.SUBMITTED, sent_at, sent_at=sent_at)
+        order_store.record_sent(s, order_id, sent_at, created_at=sent_at)
         if self._purposes[coid] != "quote":
             maker_pairs.link(s, order_id, self._pair(s, self._answers[coid]))
         self._started_orders.add(coid)

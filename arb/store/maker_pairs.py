@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from arb.accounting import money
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
+from arb.store.core_rows import update_row
 from arb.store.models import Opportunity, Order
+from arb.store.orders import link_to_opportunity
 
 # A quote in one of these may still trade on its venue (reconciliation has looked it up by then).
 _RESTING = frozenset({OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value})
@@ -59,19 +61,24 @@ def open_pair(session: Session, run_id: int, quote_order_id: int, terms: MakerPa
     )
     session.add(row)
     session.flush()
-    session.get_one(Order, quote_order_id).opportunity_id = row.id
+    link_to_opportunity(session, quote_order_id, row.id)
     return row.id
 
 
 def quote_filled(session: Session, opportunity_id: int, quote_order_id: int) -> Decimal:
     """The pair's size and expectation brought to its quote's stored fills (the order's ``filled``: their sum
     once their transition is written, as every writer of fills does in the same transaction); returns the size."""
-    opp = session.get_one(Opportunity, opportunity_id)
-    size = session.get_one(Order, quote_order_id).filled
-    assert opp.detail is not None
-    opp.size = size
-    opp.expected_profit = money(Decimal(opp.detail["unit_profit"]) * size)
+    detail = session.execute(_PAIR_DETAIL, {"opportunity_id": opportunity_id}).scalar_one()
+    size = session.execute(_ORDER_FILLED, {"order_id": quote_order_id}).scalar_one()
+    update_row(session, Opportunity, opportunity_id,
+               {"size": size, "expected_profit": money(Decimal(detail["unit_profit"]) * size)})
     return size
+
+
+# quote_filled's reads, built once (it runs at every fill of a quote): the two columns, not the rows as ORM
+# objects.
+_PAIR_DETAIL = select(Opportunity.__table__.c.detail).where(Opportunity.__table__.c.id == bindparam("opportunity_id"))
+_ORDER_FILLED = select(Order.__table__.c.filled).where(Order.__table__.c.id == bindparam("order_id"))
 
 
 def quote_amended(session: Session, opportunity_id: int, amount: Decimal) -> None:
@@ -137,7 +144,7 @@ class PairRow:
 
 def link(session: Session, order_id: int, opportunity_id: int) -> None:
     """A hedge or flatten joins the pair of the quote it answers (after its write-ahead record)."""
-    session.get_one(Order, order_id).opportunity_id = opportunity_id
+    link_to_opportunity(session, order_id, opportunity_id)
 
 
 def pair_row(session: Session, opportunity_id: int) -> PairRow:

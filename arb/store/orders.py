@@ -7,9 +7,8 @@ Rules it enforces, each for a failure arbitrage bots are known for:
 - Every status change goes through :func:`arb.domain.orders.apply` against the row as stored (locked
   ``FOR UPDATE`` where the database supports it), and writes the ``orders`` update and its
   ``order_events`` row in the caller's one transaction. The row is read as the few columns a transition
-  needs and written with Core statements built once: loading it as an ORM object and flushing it through
-  the unit of work cost about a quarter of a maker replay's CPU. An ORM copy of the row a caller's session
-  holds has what changed expired (:func:`_update`), so it reads the row as written.
+  needs and written with Core statements built once (``core_rows.py``): loading it as an ORM object and
+  flushing it through the unit of work cost about a quarter of a maker replay's CPU.
 - ``orders.filled`` is the sum of the order's stored fills, after every transaction of this module. A
   venue's ``filled`` is a claim, its trades are the facts: :func:`record_transition` takes no ``filled``,
   it derives it from the stored fills. A report whose ``filled`` is more than the fills it brings plus
@@ -36,13 +35,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from arb.domain.opportunity import sized_columns
 from arb.domain.orders import TERMINAL, OrderSnapshot, OrderStatus, Transition, apply, status_from_report
 from arb.domain.venue import FillReport, OrderReport
+from arb.store.core_rows import update_row
 from arb.store.fills import FillsAdded, add_fills, filled_by_fills
 from arb.store.models import Opportunity, Order, OrderEvent
 
@@ -123,22 +122,11 @@ _ORDERS, _EVENTS = Order.__table__, OrderEvent.__table__
 _LOCKED = (select(_ORDERS.c.status, _ORDERS.c.amount, _ORDERS.c.filled, _ORDERS.c.venue_order_id,
                   _ORDERS.c.sent_at, _ORDERS.c.acked_at)
            .where(_ORDERS.c.id == bindparam("order_id")).with_for_update())
-# The columns it sets are the keys of each execution's parameters besides ``order_id``.
-_UPDATE = update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
 _EVENT = insert(_EVENTS)
 
 
 def _locked(session: Session, order_id: int) -> _Locked:
     return session.execute(_LOCKED, {"order_id": order_id}).one()
-
-
-def _update(session: Session, order_id: int, values: dict[str, Any]) -> None:
-    session.execute(_UPDATE, {"order_id": order_id, **values})
-    # A Core UPDATE does not reach the session's ORM copy of the row, if it holds one (a caller that loaded
-    # the order, ``engine/ending.py``'s): what changed is expired, read again at its next access.
-    held = session.identity_map.get(identity_key(Order, order_id))
-    if held is not None:
-        session.expire(held, list(values))
 
 
 def _event(session: Session, order_id: int, ts: datetime, from_status: str | None, to_status: str,
@@ -194,10 +182,28 @@ def _transition(session: Session, order_id: int, row: _Locked, to_status: OrderS
     if changed:
         values.update(status=t.to_status.value, filled=t.filled, updated_at=now)
     if values:
-        _update(session, order_id, values)
+        update_row(session, Order, order_id, values)
     if changed:
         _event(session, order_id, now, t.from_status.value, t.to_status.value, venue_status, detail)
     return t
+
+
+def record_sent(session: Session, order_id: int, sent_at: datetime, *, created_at: datetime | None = None) -> None:
+    """The order left at ``sent_at``: ``submitted``, written first in the transaction of its first answer (or
+    fill, or failure). ``created_at``: its row was written without its first event (a write-ahead record,
+    :func:`add_first_event`), which is written before.
+
+    Nothing of the order is stored in this transaction before it, so its stored fills' sum is its row's
+    ``filled`` (module docstring): not read again."""
+    if created_at is not None:
+        add_first_event(session, order_id, created_at)
+    row = _locked(session, order_id)
+    _transition(session, order_id, row, OrderStatus.SUBMITTED, sent_at, row.filled, sent_at=sent_at)
+
+
+def link_to_opportunity(session: Session, order_id: int, opportunity_id: int) -> None:
+    """The order joins an opportunity's row (a maker hedge the pair of the quote it answers, a quote its pair)."""
+    update_row(session, Order, order_id, {"opportunity_id": opportunity_id})
 
 
 def record_report(session: Session, order_id: int, report: OrderReport, now: datetime, *, detail: str | None = None,
@@ -266,7 +272,7 @@ def record_amend(session: Session, order_id: int, amount: Decimal, now: datetime
     if amount == row.amount:
         return
     detail = f"amended: amount {row.amount.normalize():f} -> {amount.normalize():f}"
-    _update(session, order_id, {"amount": amount, "updated_at": now})
+    update_row(session, Order, order_id, {"amount": amount, "updated_at": now})
     _event(session, order_id, now, row.status, row.status, None, f"{source}: {detail}" if source else detail)
 
 
