@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from arb.accounting import Plan, Settlement, Trade, settle
@@ -91,13 +91,16 @@ def _slice(fills: list[Fill], start: Decimal, amount: Decimal) -> list[tuple[Fil
     return out
 
 
+# The row, its orders and their fills in one SELECT each (not one per order: a maker pair is settled at each
+# answer that can finish it), read again where the session already holds them (they may have moved since).
+_SETTLING = (select(Opportunity).where(Opportunity.id == bindparam("opportunity_id"))
+             .options(selectinload(Opportunity.orders).selectinload(Order.fills))
+             .execution_options(populate_existing=True))
+
+
 def settle_opportunity(session: Session, opportunity_id: int, now: datetime) -> Settlement | None:
     """Settle one opportunity if every one of its orders is final; None (and nothing written) otherwise."""
-    opp = session.get_one(Opportunity, opportunity_id)
-    session.refresh(opp, attribute_names=["orders"])
-    for order in opp.orders:
-        session.refresh(order, attribute_names=["fills"])
-    return _write(opp, now)
+    return _write(session.execute(_SETTLING, {"opportunity_id": opportunity_id}).scalar_one(), now)
 
 
 def settle_pending(session: Session, now: datetime) -> list[int]:
