@@ -8,7 +8,7 @@
 - ``lease``: one engine per database (``acquire(url)``: PostgreSQL advisory lock, SQLite ``flock``).
 - ``runs``: the one run lookup, the latest run, the clock a run's times are on.
 - ``repo``: runs recorded (and how they ended), opportunities, balances; ``orders``: orders and their events;
-  ``fills``: fills and fill conflicts.
+  ``fills``: fills and fill conflicts; ``core_rows``: the one-row Core UPDATE their hot writes use beside the ORM.
 - ``views``: the exact review numbers ``arb report`` shows (SQL twins in migration 0002); ``grouped``: the same
   per day, hour, symbol or route; ``balances``: a run's start and end balances.
 """
