@@ -43,6 +43,7 @@ from arb.venues.gate.request import (
 )
 from arb.venues.gate.signing import SigningKey, sign_request
 from arb.venues.gate.ws_auth import private_frame
+from arb.venues.tls import share_tls
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class GateExchange(ccxt.pro.gate):
 
     def __init__(self, config: dict[str, Any] | None = None, *, clock: ServerClock | None = None) -> None:
         super().__init__(dict(config or {}))
+        share_tls(self)
         self.clock = clock if clock is not None else ServerClock(self.milliseconds)
         self._clock_lock = asyncio.Lock()
         self._order_facts: dict[str, _OrderFacts] = {}  # per symbol: what building an order reads of it

@@ -32,6 +32,7 @@ from arb.venues.generic.client_ids import DEFAULT, KNOWN, ClientIdFacts
 from arb.venues.guard import GuardedVenue
 from arb.venues.live.quirks import LiveQuirks
 from arb.venues.throttle import VenueLimits, VenueThrottle, loop_time
+from arb.venues.tls import share_tls
 
 if TYPE_CHECKING:
     from arb.config import Config
@@ -165,6 +166,7 @@ class CcxtAdapter:
         if creds.password:
             params["password"] = creds.password
         exchange = ccxt_class(ref.ccxt_id)(params)
+        share_tls(exchange)
         if config.venues[ref.name].testnet:  # ccxt's urls['test'] in place of its api (the preflight checked)
             exchange.set_sandbox_mode(True)
         closers.append(lambda: exchange.close())  # late-bound: LiveVenue's close also closes its order line
@@ -222,6 +224,7 @@ class CcxtAdapter:
             raise ValueError(f"the {self.key} adapter connects where ccxt's {ref.ccxt_id} class does; "
                              "it cannot be pointed at another endpoint")
         exchange = ccxt_class(ref.ccxt_id)({"enableRateLimit": True})
+        share_tls(exchange)
         return CcxtBookFeed(books, exchange, symbols, setup, limit=depth)
 
 
