@@ -94,7 +94,6 @@ class InventoryWatch:
 
     def __init__(self, max_size: Mapping[str, Decimal], venues: Iterable[str], *, window_s: float = WINDOW_S,
                  hold_s: float = HOLD_S, size_keys: Mapping[str, str] | None = None) -> None:
-        self.max_size = dict(max_size)  # symbol -> base
         self.size_keys = dict(size_keys or {})  # symbol -> the config key its size is, where not max_size
         self.venues = tuple(venues)
         self.window_ms = round(window_s * 1000)
@@ -109,7 +108,7 @@ class InventoryWatch:
         # second of the run): (symbol, size, side, the asset it spends, its key), a symbol's buy first.
         self._directions: dict[str, list[tuple[str, Decimal, Side, str, str]]] = {
             venue: [(symbol, size, side, asset, f"{venue} {symbol} {side}")
-                    for symbol, size in self.max_size.items()
+                    for symbol, size in max_size.items()
                     for side, asset in zip(_SIDES, reversed(symbol.split("/")), strict=True)]
             for venue in self.venues}
 
