@@ -1,10 +1,12 @@
-"""Optional compiled order book: Cython builds the book's hot modules from their own ``.py`` source.
+"""Optional compiled order book: Cython builds the book's hot modules, and detection's first pass over many
+symbols' pairs, from their own ``.py`` source.
 
 Why Cython: it is a well-kept compiler for the Python code we already have. Each compiled module stays
 the one implementation: the ``.pxd`` beside it declares C types, and a few branches taken only when
 compiled (``COMPILED``: a C integer window in ``book_side.py``, a C top view in ``book.py``, a C pass over
-a number's characters in ``drops.py``) do the same thing the interpreted branch does, faster, each held to
-it by tests (``tests/marketdata/test_compiled.py``, ``test_drops.py``). So there is no second book or
+a number's characters in ``drops.py``; ``detection/batch.py`` calls ``top_screen`` only compiled) do the
+same thing the interpreted branch does, faster, each held to it by tests
+(``tests/marketdata/test_compiled.py``, ``test_drops.py``, ``tests/detection/test_top_screen.py``). So there is no second book or
 validator to keep in sync; ``bench/bench_ingest.py`` prints which modules ran compiled. Everything else is
 configured in ``pyproject.toml``.
 
@@ -23,7 +25,10 @@ from setuptools import Extension, setup
 # book + top view (book), diff sync (diffsync) and the store's calls around them (books: compiled as it is,
 # no declarations); and a depth frame in its venue's exact shape read in one pass, in place of JSON parsing
 # and the checks (depth_scan).
-MODULES = ["drops", "tick_map", "book_side", "book", "books", "diffsync", "depth_scan"]
+# And detection's first pass over every pair's tops (top_screen), in place of a batch's ~100 numpy calls.
+MODULES = [*(f"arb.marketdata.{name}" for name in ("drops", "tick_map", "book_side", "book", "books", "diffsync",
+                                                   "depth_scan")),
+           "arb.detection.top_screen"]
 
 
 def extensions() -> list[Extension]:
@@ -32,7 +37,7 @@ def extensions() -> list[Extension]:
     except ImportError:
         print("arb: Cython not available, using the pure-Python order book", file=sys.stderr)
         return []
-    exts = [Extension(f"arb.marketdata.{name}", [f"arb/marketdata/{name}.py"]) for name in MODULES]
+    exts = [Extension(name, [name.replace(".", "/") + ".py"]) for name in MODULES]
     try:
         exts = cythonize(
             exts,

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from arb.detection import top_screen
 from arb.detection.candidate import Candidate
 from arb.detection.finalize import finalize, rejection, unsized_rejection
 from arb.detection.rows import BookRows, BoolArray, FactsOf, IntArray, ScreenLimits, VenueBookRows, row_pairs
@@ -52,7 +53,11 @@ from arb.detection.vectorized import (
     size_rows,
 )
 
-# Reason codes per crossed pair; 0: still viable. Order of the first three is ``select.screen``'s.
+# Reason codes per crossed pair, ``top_screen``'s (1 to 5 in this order); 0: still viable. Order of the first
+# three is ``select.screen``'s.
+_NOT_LIVE, _STALE, _ABNORMAL, _UNPROFITABLE, _NO_BALANCE = (top_screen.NOT_LIVE, top_screen.STALE,
+                                                            top_screen.ABNORMAL, top_screen.UNPROFITABLE,
+                                                            top_screen.NO_BALANCE)
 _CODES = (
     None,
     Reason.BOOK_NOT_LIVE,
@@ -61,11 +66,12 @@ _CODES = (
     Reason.UNPROFITABLE_AFTER_FEES,
     Reason.BALANCE_INSUFFICIENT,
 )
-_NOT_LIVE, _STALE, _ABNORMAL, _UNPROFITABLE, _NO_BALANCE = range(1, 6)
-# A pair's code from its worse venue's state (0 in, 1 stale, 2 not live), by one lookup.
 _STATE_CODES = np.array([0, _STALE, _NOT_LIVE], dtype=np.intp)
 _BLOCK = 256  # kernel rows per call (see ``core``)
 _NAN4 = (float("nan"),) * 4
+# Compiled, ``top_screen``'s one pass decides what the screen alone decides; run as Python it would be slower
+# than the array ops it replaces, so without the build the array path does everything.
+_screen_tops = top_screen.screen_tops if top_screen.COMPILED else None
 
 
 def detect_batch(
@@ -102,7 +108,13 @@ def detect_rows(
     the caller keeps it (a run's symbols have fixed parameters), instead of building it on every call."""
     each = per_item(params, len(symbols))
     results: list[Decision | PendingRejection] = [None] * len(symbols)
-    crossed = _crossed(bounds, source)
+    only: BoolArray | None = None  # the items left to the array path (None: all)
+    venues = _uniform(bounds, source)
+    if _screen_tops is not None and venues:
+        only = _decide_tops(results, symbols, venues, source, params, each, limits, defer)
+        if not only.any():
+            return results
+    crossed = _crossed(bounds, source, only)
     if crossed is None:
         return results
     code, factors, max_size = _screen(crossed, bounds, source, params, each, limits)
@@ -130,15 +142,59 @@ class _Crossed(NamedTuple):
     bid: FloatArray
 
 
-def _crossed(bounds: Sequence[int], source: BookRows) -> _Crossed | None:
-    """Every ordered pair of every item whose books cross at the top; None when none does."""
+def _uniform(bounds: Sequence[int], source: BookRows) -> int:
+    """The rows per item when every item has as many and they are all of ``source``'s rows; else 0."""
+    if isinstance(bounds, range):
+        step = bounds.step if bounds.start == 0 and len(bounds) > 1 else 0
+    else:
+        counts = set(np.diff(bounds).tolist())
+        step = counts.pop() if bounds[0] == 0 and len(counts) == 1 else 0
+    return step if step and bounds[-1] == len(source.best) else 0
+
+
+def _decide_tops(
+    results: list[Decision | PendingRejection], symbols: Sequence[str], venues: int, source: BookRows,
+    params: DetectionParams | Sequence[DetectionParams], each: Sequence[DetectionParams],
+    limits: ScreenLimits | None, defer: bool,
+) -> BoolArray:
+    """``top_screen.screen_tops`` over items of ``venues`` rows each: the rejections it decides into
+    ``results``, as ``_reject_unsized`` makes them; returns which items need sizing (the array path's)."""
+    tops = source.tops()
+    items = len(tops.best) // venues
+    if isinstance(params, DetectionParams):
+        limits = ScreenLimits(np.full(items, float(params.max_edge_bps)), np.full(items, float(params.max_size)),
+                              np.full(items, params.max_book_age_ms, dtype=np.intp))
+    else:
+        limits = limits or ScreenLimits.of(each)
+    outcome = np.empty(items, dtype=np.uint8)
+    rejected, prices = np.empty((4, items), dtype=np.intp), np.empty((3, items))
+    assert _screen_tops is not None
+    plain = _screen_tops(*tops, venues, limits.max_age, limits.max_edge, limits.max_size, outcome, rejected, prices)
+    if plain:
+        code, item, buy, sell = rejected[:, :plain]
+        ask, bid, gross = prices[:, :plain]
+        batch = UnsizedRejections(symbols, source.facts(), (code, item, buy, sell, ask, bid, gross))
+        pending = map(_pending, zip(repeat(batch), range(plain)))
+        made: Iterable[PendingRejection | Rejection] = pending if defer else map(PendingRejection.rejection, pending)
+        for k, one in zip(item.tolist(), made, strict=True):
+            results[k] = one
+    sized: BoolArray = outcome == top_screen.SIZED
+    return sized
+
+
+def _crossed(bounds: Sequence[int], source: BookRows, only: BoolArray | None = None) -> _Crossed | None:
+    """Every ordered pair of every item (of the items ``only`` marks, if given) whose books cross at the top;
+    None when none does."""
     best, has_ask, has_bid = source.best, source.has_ask, source.has_bid
     pair_b, pair_s, pair_item = row_pairs(bounds)
     # The screen reads only the tops: from their own small array, not one cache line per row of ``books``.
     ask = best[:, 0][pair_b]  # a column's view, then one flat gather: ~1 us less than best[pair_b, 0]
     bid = best[:, 1][pair_s]
     gross = (bid - ask) / ask * 1e4  # core's and the reference's formula, so all screen the same value
-    crossed = np.flatnonzero(has_ask[pair_b] & has_bid[pair_s] & (bid > ask) & (gross > 0))
+    mask = has_ask[pair_b] & has_bid[pair_s] & (bid > ask) & (gross > 0)
+    if only is not None:
+        mask &= only[pair_item]
+    crossed = np.flatnonzero(mask)
     if not len(crossed):
         return None
     return _Crossed(crossed, pair_b[crossed], pair_s[crossed], pair_item[crossed], gross[crossed], ask, bid)

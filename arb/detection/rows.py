@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 from itertools import chain
 from operator import attrgetter
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,9 @@ class BookRows(Protocol):
     def screen(self, rows: IntArray) -> tuple[BoolArray, IntArray]:
         """Whether each of ``rows`` is live (``VenueBook.health``), and its ``VenueBook.age_ms``."""
 
+    def tops(self) -> TopInputs:
+        """Every row's part of what :meth:`screen` and :meth:`factors` give, as ``top_screen`` reads it."""
+
     def factors(self, rows: IntArray) -> FloatArray:
         """``(len(rows), 5)``: buy cost, buy net and sell net factors of the venue's fee, then its base and
         quote balances, as floats."""
@@ -55,6 +58,21 @@ class BookRows(Protocol):
     def facts(self) -> FactsOf:
         """What a rejection with nothing to size records of a row (its ``VenueBook``'s fields), for any row, as
         of now: taken once per detection, read when the rejection's record is built."""
+
+
+class TopInputs(NamedTuple):
+    """What ``top_screen.screen_tops`` reads of every row, the arrays as the rows keep them where they can
+    (no copies on a run's hot path). A row's age is ``now - received`` (0 when negative); it is live when it
+    was at its last update (``live_at_update``) and its age is at most ``max_age_ms``: ``screen``'s answer."""
+
+    best: FloatArray  # (rows, 2), C-contiguous
+    has_ask: npt.NDArray[np.uint8]
+    has_bid: npt.NDArray[np.uint8]
+    received: IntArray
+    live_at_update: npt.NDArray[np.uint8]
+    now: int
+    max_age_ms: int
+    factors: FloatArray  # (rows, 5), C-contiguous: ``factors`` of every row
 
 
 class FactsOf(Protocol):
@@ -115,6 +133,14 @@ class VenueBookRows:
     def factors(self, rows: IntArray) -> FloatArray:
         picked = [self.flat[k] for k in rows.tolist()]
         return np.array([venue_factors(v.taker_fee, v.fee_mode, v.base_balance, v.quote_balance) for v in picked])
+
+    def tops(self) -> TopInputs:
+        # A VenueBook's health is taken already: received ``age_ms`` before a clock at 0, no age limit on top.
+        flat = self.flat
+        return TopInputs(np.ascontiguousarray(self.best), self.has_ask.view(np.uint8), self.has_bid.view(np.uint8),
+                         np.array([-v.age_ms for v in flat], dtype=np.intp),
+                         np.array([v.health == LIVE for v in flat]).view(np.uint8), 0, np.iinfo(np.intp).max,
+                         np.ascontiguousarray(self.factors(np.arange(len(flat)))))
 
     def venue_book(self, row: int) -> VenueBook:
         return self.flat[row]

@@ -37,7 +37,7 @@ from arb.detection.candidate import MIN_MARGIN
 from arb.detection.types import FloatArray, VenueBook
 
 ASK_PAD = 1e200  # an ask no one can afford: finite, so products with a zero size stay zero
-_HURDLE = 1.0 + float(MIN_MARGIN)
+HURDLE = 1.0 + float(MIN_MARGIN)  # a level pays when its net proceeds exceed its cost times this
 _TRIM_FROM = 20_000  # level-pair comparisons above which cutting them to the crossed corner pays
 _CORNER = 4  # levels per side compared for rows that cross no deeper
 IntArray = npt.NDArray[np.intp]
@@ -96,7 +96,7 @@ def pays_at_top(ask: Any, bid: Any, buy_cost: Any, sell_net: Any) -> Any:
     order of operations. Where they do not, the row sizes to nothing (profitable size 0, and size, cost and
     proceeds 0 given a non-negative cap and quote balance), so callers skip the kernel for it: after fees,
     most crossed pairs end there."""
-    return bid * sell_net > ask * buy_cost * _HURDLE
+    return bid * sell_net > ask * buy_cost * HURDLE
 
 
 def size_rows(books: FloatArray, factors: FloatArray, *, audit: bool = False) -> RowSizes:
@@ -115,7 +115,7 @@ def size_rows(books: FloatArray, factors: FloatArray, *, audit: bool = False) ->
     starts, ends = edges[:, :, :-1], edges[:, :, 1:]
     # For each ask level, the first bid level that no longer pays against it (bids fall, so it is the
     # count of bids that still do); the two levels are both active from the later of their starts on.
-    hurdle = eff[:, 0] * _HURDLE
+    hurdle = eff[:, 0] * HURDLE
     if rows * depth * depth > _TRIM_FROM:
         first_fail = _first_fail_trimmed(eff[:, 1], hurdle)
     else:

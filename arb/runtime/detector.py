@@ -32,7 +32,7 @@ from arb.detection import DetectionParams, FeeMode, Opportunity, Rejection, Venu
 from arb.detection.batch import PendingRejection, detect_rows
 from arb.detection.core import BATCH_FROM
 from arb.detection.finalize import BookFacts
-from arb.detection.rows import FactsOf, ScreenLimits, venue_factors
+from arb.detection.rows import FactsOf, ScreenLimits, TopInputs, venue_factors
 from arb.detection.vectorized import ASK_PAD
 from arb.domain.market import MarketRules, Symbol
 from arb.marketdata.book import Health, OrderBook
@@ -327,6 +327,10 @@ class TrackedRows:
     def factors(self, rows: IntArray) -> FloatArray:
         return self._factors[rows]
 
+    def tops(self) -> TopInputs:
+        return TopInputs(self.best, self.has_ask.view(np.uint8), self.has_bid.view(np.uint8), self._received,
+                         self._live_at_update.view(np.uint8), self._now, self._max_age_ms, self._factors)
+
     def venue_book(self, row: int) -> VenueBook:
         name, symbol = self._keys[row]
         book = self._book_at[row]
@@ -361,6 +365,12 @@ class _Subset:
 
     def factors(self, rows: IntArray) -> FloatArray:
         return self._all.factors(self._rows[rows])
+
+    def tops(self) -> TopInputs:
+        every, at = self._all.tops(), self._rows
+        return every._replace(best=self.best, has_ask=every.has_ask[at], has_bid=every.has_bid[at],
+                              received=every.received[at], live_at_update=every.live_at_update[at],
+                              factors=every.factors[at])
 
     def venue_book(self, row: int) -> VenueBook:
         return self._all.venue_book(int(self._rows[row]))

@@ -1,0 +1,121 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True
+# (Compiled, the arrays are checked once on entry, their lengths; inside the loop no index is bounds-checked or
+# wrapped, and a division is C's, as numpy's: a zero ask, which no book holds, gives inf, not an exception.)
+"""The array screen's first steps for many symbols in one compiled pass over their pairs' tops.
+
+``batch.detect_rows`` screens every ordered venue pair of every symbol with array ops: the crossed pairs
+(``_crossed``), their early reasons (``_screen``), each symbol's reported pair (``_reported``) and whether a
+pair pays at the top of its books (``_size``). That is ~100 numpy calls a batch; at 100 symbols x 5 venues
+they cost ~250 us warm and 700 us at p50 inside a run, where the books' updates between batches leave the
+caches cold. This module does the same per pair in one loop over the 2,000 pairs (C when Cython compiled
+it, ``top_screen.pxd``; ``batch`` calls it only then), and decides every symbol the screen alone decides:
+
+- no crossed pair: no decision;
+- crossed, but no pair that the screen leaves in, nor the reported pair, pays at the top of its books
+  (nor has a negative size cap or quote balance, which the kernel answers itself): a rejection with
+  nothing to size, the reported pair's early reason or, when it had none, not profitable after fees
+  (``_rank``'s answer for a pair that sizes to nothing). The usual decision of a fee-bound market;
+- anything else is left to the array path, which sizes it (``SIZED``).
+
+The same float formulas in the same order of operations as the array path, the same pair order and
+tie-break (the largest gross edge, first in pair order), so the decisions are the same: the property tests
+compare the array path, this pass compiled and this pass run as Python against the reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arb.detection.vectorized import HURDLE
+
+try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
+    import cython
+except ImportError:  # not installed: the module runs as plain Python (and ``batch`` keeps its array path)
+    COMPILED = False
+else:
+    COMPILED = cython.compiled
+
+# A crossed pair's reason code (0: still in). The first three are ``select.screen``'s order.
+NOT_LIVE, STALE, ABNORMAL, UNPROFITABLE, NO_BALANCE = range(1, 6)
+# A symbol's outcome of the pass.
+NONE, PLAIN, SIZED = range(3)
+
+_hurdle = HURDLE  # a C double when compiled
+
+
+def screen_tops(best: Any, has_ask: Any, has_bid: Any, received: Any, live_at_update: Any, now: int,
+                book_max_age: int, factors: Any, venues: int, max_age: Any, max_edge: Any, max_size: Any,
+                outcome: Any, rejected: Any, prices: Any) -> int:
+    """Screen items of ``venues`` consecutive rows each (``len(best) // venues`` of them).
+
+    Per row, ``rows.TopInputs``'s arrays (``best`` to ``factors``, the flags as ``uint8``; ``now`` and
+    ``book_max_age`` its clock and the books' max age). Per item: ``max_age``, ``max_edge``, ``max_size``
+    (``rows.ScreenLimits``). Writes each item's ``NONE``, ``PLAIN`` or ``SIZED`` into ``outcome``, and for the
+    ``PLAIN`` ones, in item order from column 0, its rejection: reason code, item, buy and sell rows into
+    ``rejected`` (4 rows), best ask and bid and gross edge into ``prices`` (3 rows). Returns how many are
+    ``PLAIN``.
+
+    The per-pair steps are written out in the loop, not as helper functions: compiled, passing the arrays to
+    a function costs more than the pair's own work."""
+    rows = best.shape[0]
+    items = rows // venues
+    if venues < 1 or rows % venues or factors.shape[0] != rows or factors.shape[1] < 5 or min(
+            len(has_ask), len(has_bid), len(received), len(live_at_update)) != rows or min(
+            len(max_age), len(max_edge), len(max_size), len(outcome)) != items or rejected.shape[0] != 4 or prices.shape[0] != 3 or min(
+            rejected.shape[1], prices.shape[1]) < items:
+        raise ValueError("screen_tops: arrays of different lengths")  # compiled, nothing is bounds-checked
+    plain = 0
+    for k in range(items):
+        first = k * venues
+        top_gross = -1.0  # a crossed pair's gross edge is above 0
+        top_code = top_b = top_s = 0
+        top_ask = top_bid = 0.0
+        sized = False
+        for b in range(first, first + venues):
+            if not has_ask[b]:
+                continue
+            a = best[b, 0]
+            for s in range(first, first + venues):
+                if s == b or not has_bid[s]:
+                    continue
+                x = best[s, 1]
+                if not x > a:
+                    continue
+                g = (x - a) / a * 1e4  # ``_crossed``'s formula
+                if not g > 0:
+                    continue
+                # ``_screen``: the worse venue's state (not live, then older than the item's max book age);
+                # ``BookRows.screen``'s age and liveness, from the receive times.
+                age_b, age_s = now - received[b], now - received[s]
+                if not (live_at_update[b] and live_at_update[s] and age_b <= book_max_age and age_s <= book_max_age):
+                    pair_code = NOT_LIVE
+                elif age_b > max_age[k] or age_s > max_age[k]:
+                    pair_code = STALE
+                elif g > max_edge[k]:
+                    pair_code = ABNORMAL
+                else:
+                    pair_code = 0
+                if g > top_gross:  # ``_reported``: the largest gross edge, first in pair order on ties
+                    top_gross, top_code, top_b, top_s, top_ask, top_bid = g, pair_code, b, s, a, x
+                # ``_size`` runs the kernel on a pair still in that pays at the top of its books
+                # (``vectorized.pays_at_top``, in its order of operations), or whose size cap or quote balance is
+                # negative (the kernel's own answer; either part of the cap: the array path takes the smaller,
+                # so this may send a pair to sizing that it would not size, never the reverse).
+                if pair_code == 0 and not sized:
+                    sized = (x * factors[s, 2] > a * factors[b, 0] * _hurdle or max_size[k] * factors[b, 1] < 0
+                             or factors[s, 3] < 0 or factors[b, 4] < 0)
+        if top_gross < 0:
+            outcome[k] = NONE
+            continue
+        if not sized and top_code:  # the reported pair is sized whatever its reason
+            sized = (top_bid * factors[top_s, 2] > top_ask * factors[top_b, 0] * _hurdle
+                     or max_size[k] * factors[top_b, 1] < 0 or factors[top_s, 3] < 0 or factors[top_b, 4] < 0)
+        if sized:
+            outcome[k] = SIZED
+            continue
+        outcome[k] = PLAIN
+        rejected[0, plain], rejected[1, plain], rejected[2, plain], rejected[3, plain] = (top_code or UNPROFITABLE, k,
+                                                                                        top_b, top_s)
+        prices[0, plain], prices[1, plain], prices[2, plain] = top_ask, top_bid, top_gross
+        plain += 1
+    return plain
