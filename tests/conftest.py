@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from built_once import ENV as BUILT_ONCE_ENV
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,6 +72,16 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _built_once_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The session's folder of files built once (``tests/built_once.py``): beside the xdist workers' own
+    temporary folders, so every worker of this session shares it and no other session does."""
+    base = tmp_path_factory.getbasetemp()
+    os.environ[BUILT_ONCE_ENV] = str((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "built-once")
+    yield
+    os.environ.pop(BUILT_ONCE_ENV, None)
 
 
 @pytest.fixture(autouse=True)

@@ -22,16 +22,14 @@ from arb.store.db import make_reader_engine
 from arb.store.models import Order
 from arb.store.repo import end_run, start_run
 from tests.conftest import T0, Populated, at
-from tests.engine.maker_capture import binance_maker_capture, maker_config
+from tests.engine.maker_capture import maker_run_db
 
 
 @pytest.fixture(scope="module")
 def maker_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
-    """The replayed maker run's database URL and the summary it stored."""
-    directory = tmp_path_factory.mktemp("maker-run")
-    config = maker_config(directory, binance_maker_capture(directory))
-    db = directory / "maker.db"
-    assert main(["run", "--config", str(config), "--db", f"sqlite:///{db}"]) == 0
+    """The replayed maker run's database URL and the summary it stored (run once a session: ``maker_run_db``;
+    this module only reads it)."""
+    db = maker_run_db(tmp_path_factory.mktemp("maker-run"))
     with sqlite3.connect(db) as c:
         (summary,) = c.execute("SELECT summary FROM runs").fetchone()
     return f"sqlite:///{db}", json.loads(summary)

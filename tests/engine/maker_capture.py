@@ -9,10 +9,13 @@ spot in this window: the example earns mostly that basis, which is why it trades
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 from collections.abc import Iterator
 from pathlib import Path
+
+from built_once import built_once
 
 from arb.cli import main
 
@@ -24,7 +27,15 @@ LATENCY_MS = 5
 
 def binance_maker_capture(directory: Path, *, spot_file: Path = SPOT, usdm_file: Path = USDM,
                           symbol: str = "BTC/USDT") -> Path:
-    """Spot and USD-M converted by ``arb convert binance`` and merged by ``ts`` into ``directory/maker.jsonl``."""
+    """Spot and USD-M converted by ``arb convert binance`` and merged by ``ts`` into ``directory/maker.jsonl``
+    (beside the two converted files): converted once per test session, copied here (``tests/built_once.py``)."""
+    inputs = hashlib.sha256(f"{spot_file.resolve()}|{usdm_file.resolve()}".encode()).hexdigest()[:12]
+    built_once(f"binance-{symbol}-{inputs}", ("spot.jsonl", "usdm.jsonl", "maker.jsonl"), directory,
+               lambda folder: _convert(folder, spot_file, usdm_file, symbol))
+    return directory / "maker.jsonl"
+
+
+def _convert(directory: Path, spot_file: Path, usdm_file: Path, symbol: str) -> None:
     spot, usdm = directory / "spot.jsonl", directory / "usdm.jsonl"
     assert main(["convert", "binance", str(spot_file), "--symbol", symbol, "--out", str(spot)]) == 0
     assert main(["convert", "binance", str(usdm_file), "--symbol", f"{symbol}:USDT", "--out", str(usdm)]) == 0
@@ -41,7 +52,6 @@ def binance_maker_capture(directory: Path, *, spot_file: Path = SPOT, usdm_file:
         for _, line in heapq.merge(lines(spot), lines(usdm, (f'"{symbol}:USDT"', f'"{symbol}"')),
                                    key=lambda item: item[0]):
             f.write(line)
-    return out
 
 
 def first_seconds(capture: Path, seconds: int) -> Path:
@@ -121,6 +131,19 @@ markets."BTC/USDT" = {{ kind = "linear_perpetual", price_step = "0.1", amount_st
     path = directory / name
     path.write_text(text)
     return path
+
+
+def maker_run_db(directory: Path) -> Path:
+    """``arb run`` of :func:`maker_config` on the whole of :func:`binance_maker_capture`, SQLite, as
+    ``directory/maker.db``: for modules that only read such a run (its paths name another folder), replayed
+    once per test session and copied (``tests/built_once.py``)."""
+    def build(folder: Path) -> None:
+        config = maker_config(folder, binance_maker_capture(folder))
+        assert main(["run", "--config", str(config), "--db", f"sqlite:///{folder / 'maker.db'}"]) == 0
+        assert not (folder / "maker.db-wal").exists()  # all of it in the one file copied
+
+    built_once("maker-run", ("maker.db",), directory, build)
+    return directory / "maker.db"
 
 
 def maker_halt_config(directory: Path, capture: Path, *, name: str = "halt.toml", extra: str = "") -> Path:

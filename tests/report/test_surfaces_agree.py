@@ -210,13 +210,11 @@ async def test_every_surface_shows_the_same_pnl(name: str, db_url: str, engine: 
 @pytest.fixture(scope="module")
 def maker_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A maker run (``tests/engine/maker_capture.py``: Binance spot quoted on both sides, the USD-M perpetual
-    hedging; only its asks fill, so its pairs buy on perp and sell on spot), replayed by ``arb run``."""
-    from tests.engine.maker_capture import binance_maker_capture, maker_config
+    hedging; only its asks fill, so its pairs buy on perp and sell on spot), replayed by ``arb run`` (once a
+    session: ``maker_run_db``; this module only reads it)."""
+    from tests.engine.maker_capture import maker_run_db
 
-    directory = tmp_path_factory.mktemp("maker-surfaces")
-    db = f"sqlite:///{directory / 'maker.db'}"
-    assert main(["run", "--config", str(maker_config(directory, binance_maker_capture(directory))), "--db", db]) == 0
-    return db
+    return f"sqlite:///{maker_run_db(tmp_path_factory.mktemp('maker-surfaces'))}"
 
 
 def test_every_surface_names_a_maker_route_buy_then_sell(maker_db: str, capsys: pytest.CaptureFixture[str]) -> None:
