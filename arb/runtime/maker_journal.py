@@ -9,7 +9,9 @@ maker run's orders, fills and pairs (through ``arb/store``).
   its pair (``store/maker_pairs.py``); hedges and flattens join the pair of the quote they answer.
 - A pair is settled by the one accounting once every one of its orders is final and none of its base is
   owed a hedge (``owes``, the routes' word), again when a late fill changes it; :meth:`settle_all` settles
-  what is left at the run's end, base still owed shown as its open position.
+  what is left at the run's end, base still owed shown as its open position. A pair settled since the last
+  write to anything its settlement reads is not computed again there: the same figures, its time moved to the
+  end (``store/settlement.settled_again``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from arb.store import maker_pairs
 from arb.store import orders as order_store
 from arb.store.kept import KeptConnection, KeptSessions
 from arb.store.maker_pairs import MakerPairTerms, PairRow, UnfinishedQuote
-from arb.store.settlement import settle_opportunity
+from arb.store.settlement import settle_opportunity, settled_again
 from arb.store.write_ahead import WriteAheadRecord
 
 
@@ -68,6 +70,10 @@ class StoreJournal:
         self._terms: dict[str, MakerPairTerms] = {}  # a quote's client order id -> what it promised
         self._pairs: dict[str, int] = {}  # a quote's client order id -> its pair's row, once it filled
         self._settled: set[int] = set()
+        # Pairs whose stored settlement is what settling them again would write: settled since the last write
+        # to their row, their orders or the orders that answered part of their base (``carried``).
+        self._fresh: set[int] = set()
+        self._carried_by: dict[str, set[str]] = {}  # a hedge's or flatten's client order id -> the quotes it carried
         self.taker_of: dict[tuple[str, str], str] = {}  # (maker venue, symbol) -> its hedges' venue
         # Whether a quote's filled base still waits for a hedge (the routes know): its pair is not done yet.
         self.owes: Callable[[str], bool] = lambda quote_id: False
@@ -112,6 +118,13 @@ class StoreJournal:
         self._started_orders.add(coid)
         return order_id
 
+    def _touched(self, coid: str) -> None:
+        """Order ``coid`` is written: the pairs whose settlement reads it are no longer fresh."""
+        for quote_id in (self._answers[coid], *self._carried_by.get(coid, ())):
+            pair = self._pairs.get(quote_id)
+            if pair is not None:
+                self._fresh.discard(pair)
+
     async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
         coid = report.client_order_id
         if self._purposes[coid] != "quote" and report.filled > sum((f.amount for f in report.fills), Decimal(0)):
@@ -120,6 +133,7 @@ class StoreJournal:
                                                           order_id=report.venue_order_id)
             report = dataclasses.replace(report, fills=tuple(fills))
         now = self._now()
+        self._touched(coid)
         with self._sessions.begin() as s:
             order_id = self._started(s, coid)
             if self._purposes[coid] == "quote":
@@ -137,6 +151,7 @@ class StoreJournal:
         if coid in self._terms:
             self._terms[coid] = dataclasses.replace(self._terms[coid], quote_amount=report.amount)
         now = self._now()
+        self._touched(coid)
         with self._sessions.begin() as s:
             order_id = self._started(s, coid)
             order_store.record_amend(s, order_id, report.amount, now)
@@ -149,6 +164,8 @@ class StoreJournal:
         """Hedge (or flatten) ``client_order_id``, whose answer is recorded next, filled base older quotes
         owed: the parts are written on both pairs (``maker_pairs.carry``) before the answer settles its own
         pair, and the older pairs are settled after it (``answered``), when its fills are stored."""
+        self._carried_by.setdefault(client_order_id, set()).update(quote_id for quote_id, _ in answered)
+        self._touched(client_order_id)
         with self._sessions.begin() as s:
             to_pair = self._pair(s, self._answers[client_order_id])
             for quote_id, amount in answered:
@@ -159,6 +176,7 @@ class StoreJournal:
         """A request that failed: refused outright (``rejected``: ``execution/lookup.DEFINITIVE``), or with an
         outcome it cannot prove (``unknown``: a timeout, a 5xx; the order runner looks it up next)."""
         to = OrderStatus.REJECTED if isinstance(error, DEFINITIVE) else OrderStatus.UNKNOWN
+        self._touched(client_order_id)
         with self._sessions.begin() as s:
             order_id = self._started(s, client_order_id)
             order_store.record_transition(s, order_id, to, self._now(), detail=str(error)[:500])
@@ -167,6 +185,7 @@ class StoreJournal:
     async def not_sent(self, venue: str, client_order_id: str, error: ArbError) -> None:
         """Refused before it left (a market rule, the order budget: ``OrderBudgetExceeded``): ``rejected``, its
         first event written but never ``submitted``."""
+        self._touched(client_order_id)
         with self._sessions.begin() as s:
             order_id = self._orders[client_order_id]
             order_store.add_first_event(s, order_id, self._sent_at[client_order_id])
@@ -177,6 +196,7 @@ class StoreJournal:
 
     async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
         """An ``unknown`` order whose lookup proved it never landed: ``rejected``, saying how it was found."""
+        self._touched(client_order_id)
         with self._sessions.begin() as s:
             order_store.record_transition(s, self._started(s, client_order_id), OrderStatus.REJECTED, self._now(),
                                           detail=detail)
@@ -185,6 +205,7 @@ class StoreJournal:
     async def maker_fill(self, fill: FillReport) -> None:
         assert fill.client_order_id is not None
         order_id = self._orders[fill.client_order_id]
+        self._touched(fill.client_order_id)
         with self._sessions.begin() as s:
             self._started(s, fill.client_order_id)
             order_store.record_fills(s, order_id, [fill], self._now())
@@ -209,13 +230,22 @@ class StoreJournal:
         halt's (``maker_pairs.halt_pair``); settled at the end, their outcome says so."""
         for quote_coid, pair in self._pairs.items():
             if self.owes(quote_coid):
+                self._fresh.discard(pair)
                 with self._sessions.begin() as s:
                     maker_pairs.halt_pair(s, pair)
 
     def settle_all(self) -> None:
-        """At the end: every pair settled as it stands, base still owed a hedge shown as its open position."""
-        for quote_coid in list(self._pairs):
-            self._settle(quote_coid, final=True)
+        """At the end: every pair settled as it stands, base still owed a hedge shown as its open position. A
+        pair settled since its rows last changed would get the same figures again (a maker replay's ends
+        re-settled every pair, ~1% of its time): only its settlement's time is moved to now, as settling
+        wrote it."""
+        with self._sessions.begin() as s:
+            for pair in self._pairs.values():
+                if pair in self._fresh:
+                    settled_again(s, pair, self._now())
+        for quote_coid, pair in list(self._pairs.items()):
+            if pair not in self._fresh:
+                self._settle(quote_coid, final=True)
 
     def _settle(self, quote_coid: str, *, final: bool = False) -> None:
         """Settle the quote's pair once it is done: every one of its orders final and none of its base owed a
@@ -225,7 +255,10 @@ class StoreJournal:
             return
         with self._sessions.begin() as s:
             result = settle_opportunity(s, pair, self._now())
-            if result is None or pair in self._settled:
+            if result is None:
+                return
+            self._fresh.add(pair)
+            if pair in self._settled:
                 return
             self._settled.add(pair)
             row = maker_pairs.pair_row(s, pair)

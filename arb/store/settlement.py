@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from arb.accounting import Plan, Settlement, Trade, settle
 from arb.domain.market import Symbol
 from arb.domain.orders import TERMINAL
+from arb.store.core_rows import update_row
 from arb.store.models import Fill, Opportunity, Order
 
 _FINAL = frozenset(s.value for s in TERMINAL)
@@ -101,6 +102,12 @@ _SETTLING = (select(Opportunity).where(Opportunity.id == bindparam("opportunity_
 def settle_opportunity(session: Session, opportunity_id: int, now: datetime) -> Settlement | None:
     """Settle one opportunity if every one of its orders is final; None (and nothing written) otherwise."""
     return _write(session.execute(_SETTLING, {"opportunity_id": opportunity_id}).scalar_one(), now)
+
+
+def settled_again(session: Session, opportunity_id: int, now: datetime) -> None:
+    """An opportunity settled since its rows last changed, settled again: the same figures, so only
+    ``settled_at`` is written (what :func:`settle_opportunity` would write, without reading the rows)."""
+    update_row(session, Opportunity, opportunity_id, {"settled_at": now})
 
 
 def settle_pending(session: Session, now: datetime) -> list[int]:
