@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from arb.runtime.depletion import Depletion, InventoryWatch
 from arb.runtime.incidents import IncidentLog
 
@@ -90,3 +93,27 @@ def test_the_line_shows_a_margin_accounts_free_balance_to_a_satoshi() -> None:
     change = Depletion("perp", SYMBOL, "buy", "USDT", free, D("100.05"), D("0.05"), started=True, since_ms=0)
     assert change.describe().startswith("perp USDT 2.66666667 cannot fund ")
     assert "need 100.05 USDT" in change.describe()
+
+
+# Prices as a book holds them (floats of decimals of at most 15 significant digits) and balances on and near
+# the line a max size draws: one step of the balance's last digit either side, and exactly on it.
+_prices = st.builds(lambda digits, places: D(digits).scaleb(-places), st.integers(1, 10**9), st.integers(0, 8))
+
+
+@settings(max_examples=300, deadline=None)
+@given(price=_prices, size=st.sampled_from([D("0.001"), D("1"), D("20"), D("3.7"), D("12345.678")]),
+       nudge=st.sampled_from([D(-1), D(0), D(1)]), places=st.integers(0, 12), far=st.booleans())
+def test_a_book_s_float_ask_decides_as_its_exact_price(price: D, size: D, nudge: D, places: int, far: bool) -> None:
+    """The watch reads each book's own float of its best ask; every direction's state and every change said,
+    with what it needed, is what the exact price gives, on the line and a hair either side of it."""
+    needed = size * price
+    balance = needed * (D(2) if far and nudge > 0 else D("0.5") if far else 1) + nudge * D(1).scaleb(-places)
+    balances = {"gate": {"USDT": balance, "LINK": size}}  # the sell side funded: the buy is the question
+    ask = float(repr(float(price)))
+    assert D(repr(ask)) == price  # what a book holds: its float's repr is the price
+    said = []
+    for asks in ({("gate", SYMBOL): price}, {("gate", SYMBOL): ask}):
+        watch = InventoryWatch({SYMBOL: size}, ["gate"], hold_s=0)
+        said.append((watch.update(0, balances, asks), watch.steady(balances, asks), set(watch.depleted)))
+    assert said[0] == said[1]
+    assert said[0][2] == ({"gate LINK/USDT buy"} if balance < needed else set())
