@@ -212,7 +212,8 @@ class DecisionWriter:
 
     def _write(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot | _Funding]) -> None:
         with self._sessions.begin() as session:
-            self._rows.write(session.connection(), [self._rows.params(row) for row in batch])
+            instants: dict[datetime, Any] = {}  # a batch's rows share a few times: each converted once
+            self._rows.write(session.connection(), [self._rows.params(row, instants) for row in batch])
             for snap in snapshots:
                 snap.write(session)
 

@@ -168,10 +168,12 @@ class OpportunityRows:
     def __init__(self, dialect: Dialect) -> None:
         self._insert = PreparedInsert.compile(Opportunity.__table__, self._COLUMNS, dialect)
 
-    def params(self, row: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        """The driver's parameters for ``row`` (keys as for ``record_opportunities``, optional ones left out)."""
+    def params(self, row: Mapping[str, Any], instants: dict[datetime, Any] | None = None
+               ) -> Sequence[Any] | dict[str, Any]:
+        """The driver's parameters for ``row`` (keys as for ``record_opportunities``, optional ones left out);
+        ``instants`` as for ``PreparedInsert.params``, shared by the rows of one batch."""
         given = _opportunity_params(row)
-        return self._insert.params(({key: given.get(key) for key in self._COLUMNS},))
+        return self._insert.params(({key: given.get(key) for key in self._COLUMNS},), instants)
 
     def write(self, connection: Connection, batch: Sequence[Sequence[Any] | dict[str, Any]]) -> None:
         """Insert the rows whose :meth:`params` are ``batch``, in ``connection``'s transaction."""
