@@ -17,6 +17,9 @@ age and thresholds), :func:`_reported` (each symbol's reported pair), :func:`_si
 of the pairs still in), :func:`_rank` (the late reasons; viable pairs in ``select.choose``'s order),
 :func:`_reject_unsized` (the symbols whose decision is a rejection with nothing to size) and
 :func:`_finalize_rest` (the other symbols, one by one, in ``Decimal``). The rows they read are ``rows.py``'s.
+Compiled, :mod:`~arb.detection.top_screen` first does the first four steps in one loop over every pair
+(:func:`_decide_tops`, items of as many rows each): it decides every symbol the screen alone decides, and the
+steps run only on the symbols it leaves, those with a pair to size.
 """
 
 from __future__ import annotations
@@ -173,11 +176,8 @@ def _decide_tops(
     if plain:
         code, item, buy, sell = rejected[:, :plain]
         ask, bid, gross = prices[:, :plain]
-        batch = UnsizedRejections(symbols, source.facts(), (code, item, buy, sell, ask, bid, gross))
-        pending = map(_pending, zip(repeat(batch), range(plain)))
-        made: Iterable[PendingRejection | Rejection] = pending if defer else map(PendingRejection.rejection, pending)
-        for k, one in zip(item.tolist(), made, strict=True):
-            results[k] = one
+        _place(results, item, UnsizedRejections(symbols, source.facts(), (code, item, buy, sell, ask, bid, gross)),
+               defer)
     sized: BoolArray = outcome == top_screen.SIZED
     return sized
 
@@ -339,15 +339,19 @@ def _reject_unsized(
     at = top[plain]
     item = seg_items[plain]
     at_top = c.at[at]
-    batch = UnsizedRejections(symbols, facts, (code[at], item, c.buy[at], c.sell[at], c.ask[at_top], c.bid[at_top],
-                                               c.gross[at]))
+    _place(results, item, UnsizedRejections(symbols, facts, (code[at], item, c.buy[at], c.sell[at], c.ask[at_top],
+                                                           c.bid[at_top], c.gross[at])), defer)
+    return plain, facts
+
+
+def _place(results: list[Decision | PendingRejection], items: IntArray, batch: UnsizedRejections, defer: bool) -> None:
+    """Rejection ``k`` of ``batch`` into ``results`` as item ``items[k]``'s decision (``defer``: pending)."""
     # A symbol's decision is only (batch, its index), made in C by ``tuple.__new__`` (as namedtuple's own
     # ``_make``); its fields are read from the batch's columns when its record is built, after the hot path.
-    pending = map(_pending, zip(repeat(batch), range(len(at))))
+    pending = map(_pending, zip(repeat(batch), range(len(items))))
     made: Iterable[PendingRejection | Rejection] = pending if defer else map(PendingRejection.rejection, pending)
-    for seg_item, decided in zip(item.tolist(), made, strict=True):
-        results[seg_item] = decided
-    return plain, facts
+    for k, decided in zip(items.tolist(), made, strict=True):
+        results[k] = decided
 
 
 def _finalize_rest(
