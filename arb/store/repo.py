@@ -397,16 +397,12 @@ def jsonable(value: Any) -> Any:
     JSON numbers would pass through float on the way back; a Decimal written as a string comes back exact
     with ``Decimal(text)``.
     """
-    # The plain types first, by exact type (a detail holds a few strings and Decimals, once a decision); an
-    # enum member or a subclass is none of these types and takes the checks below.
+    # The plain types first, by exact type, and a dict before the ABC check (a detail, once a decision, is a
+    # dict of a few strings and Decimals); an enum member or a subclass takes the checks below.
     kind = type(value)
     if value is None or kind is str or kind is int or kind is bool:
         return value
-    if kind is Decimal:
-        return format(value, "f") if value.is_finite() else str(value)
-    if kind is dict:
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
