@@ -15,3 +15,6 @@ cpdef Py_ssize_t screen_tops(
     Py_ssize_t book_max_age, const double[:, ::1] factors, Py_ssize_t venues, const Py_ssize_t[::1] max_age,
     const double[::1] max_edge, const double[::1] max_size, unsigned char[::1] outcome,
     Py_ssize_t[:, ::1] rejected, double[:, ::1] prices) except -1
+
+cdef inline bint _sized(double ask, double bid, double buy_cost, double buy_net, double buy_quote, double sell_net,
+                        double sell_base, double max_size) noexcept

@@ -55,8 +55,8 @@ def screen_tops(best: Any, has_ask: Any, has_bid: Any, received: Any, live_at_up
     ``rejected`` (4 rows), best ask and bid and gross edge into ``prices`` (3 rows). Returns how many are
     ``PLAIN``.
 
-    The per-pair steps are written out in the loop, not as helper functions: compiled, passing the arrays to
-    a function costs more than the pair's own work."""
+    The per-pair steps are written out in the loop, and the one helper takes numbers: compiled, passing the
+    arrays to a function costs more than the pair's own work."""
     rows = best.shape[0]
     items = rows // venues
     if venues < 1 or rows % venues or factors.shape[0] != rows or factors.shape[1] < 5 or min(
@@ -97,19 +97,15 @@ def screen_tops(best: Any, has_ask: Any, has_bid: Any, received: Any, live_at_up
                     pair_code = 0
                 if g > top_gross:  # ``_reported``: the largest gross edge, first in pair order on ties
                     top_gross, top_code, top_b, top_s, top_ask, top_bid = g, pair_code, b, s, a, x
-                # ``_size`` runs the kernel on a pair still in that pays at the top of its books
-                # (``vectorized.pays_at_top``, in its order of operations), or whose size cap or quote balance is
-                # negative (the kernel's own answer; either part of the cap: the array path takes the smaller,
-                # so this may send a pair to sizing that it would not size, never the reverse).
                 if pair_code == 0 and not sized:
-                    sized = (x * factors[s, 2] > a * factors[b, 0] * _hurdle or max_size[k] * factors[b, 1] < 0
-                             or factors[s, 3] < 0 or factors[b, 4] < 0)
+                    sized = _sized(a, x, factors[b, 0], factors[b, 1], factors[b, 4], factors[s, 2], factors[s, 3],
+                                   max_size[k])
         if top_gross < 0:
             outcome[k] = NONE
             continue
         if not sized and top_code:  # the reported pair is sized whatever its reason
-            sized = (top_bid * factors[top_s, 2] > top_ask * factors[top_b, 0] * _hurdle
-                     or max_size[k] * factors[top_b, 1] < 0 or factors[top_s, 3] < 0 or factors[top_b, 4] < 0)
+            sized = _sized(top_ask, top_bid, factors[top_b, 0], factors[top_b, 1], factors[top_b, 4],
+                           factors[top_s, 2], factors[top_s, 3], max_size[k])
         if sized:
             outcome[k] = SIZED
             continue
@@ -119,3 +115,13 @@ def screen_tops(best: Any, has_ask: Any, has_bid: Any, received: Any, live_at_up
         prices[0, plain], prices[1, plain], prices[2, plain] = top_ask, top_bid, top_gross
         plain += 1
     return plain
+
+
+def _sized(ask: float, bid: float, buy_cost: float, buy_net: float, buy_quote: float, sell_net: float,
+           sell_base: float, max_size: float) -> bool:
+    """Whether ``_size`` runs the kernel on a pair: it pays at the top of its books (``vectorized.pays_at_top``,
+    in its order of operations), or its size cap or quote balance is negative (the kernel's own answer; either
+    part of the cap: the array path takes the smaller, so this may send a pair to sizing that it would not
+    size, never the reverse). The fee factors and balances are the pair's venues' ``rows.BookRows.factors``."""
+    return (bid * sell_net > ask * buy_cost * _hurdle or max_size * buy_net < 0 or sell_base < 0
+            or buy_quote < 0)
