@@ -4,10 +4,12 @@ its answer comes back (``answered``, ``refused``), on one monotonic clock.
 
 What a maker route promises (issue #34: "the unhedged position is never above the bound for longer than the
 hedge's round trip") is checked per fill, base matched to hedges oldest first: every fill's base is covered by
-hedges *sent at once*: within ``slack`` of the fill being seen, or, when a hedge of that side was already on
-the wire (hedges of one side go one at a time), within ``slack`` of that hedge's answer. So each fill is
-unhedged for at most the time to send its hedge plus that hedge's round trip (plus the one before it). Base
-below the taker's minimum may wait for the next fill (dust), and must be under that minimum at the end.
+hedges *sent at once*: within ``slack`` of the fill being seen, or, when its base was still uncovered as a
+hedge of its side answered, within ``slack`` of that answer (hedges of one side go one at a time, so the next
+cannot leave before). So each fill is unhedged for at most the time to send its hedge plus that hedge's round
+trip (plus the one before it). The round trips themselves are never counted against the slack: they are the
+venue's and the machine's, and a loaded machine stretches them. Base below the taker's minimum may wait for
+the next fill (dust), and must be under that minimum at the end.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ class _Fill:
     trade_id: str
     seen: float
     left: Decimal
-    due: float  # when its hedge had to go: when seen, or when the hedge then on the wire was answered
-    waits_for: set[str]  # the hedges of its side on the wire when it was seen
+    due: float  # when its hedge had to go: when seen, or when a hedge of its side answered with it uncovered
     dust: bool  # all its side had unhedged then was below the taker's minimum: it may wait for the next fill
     sent: list[float] = field(default_factory=list)  # when each hedge that covered part of it was sent
 
@@ -50,10 +51,8 @@ class Exposure:
             return
         self._seen.add(fill.trade_id)
         now = self.clock()
-        waiting = {cid for cid, (side, _) in self._on_wire.items() if side is fill.side}
         unhedged = sum((f.left for f in self._fills[fill.side]), fill.amount)
-        self._fills[fill.side].append(_Fill(fill.trade_id, now, fill.amount, now, waiting,
-                                            dust=unhedged < self.min_amount))
+        self._fills[fill.side].append(_Fill(fill.trade_id, now, fill.amount, now, dust=unhedged < self.min_amount))
 
     def sent(self, client_order_id: str, hedge_side: Side) -> None:
         self._on_wire[client_order_id] = (hedge_side.opposite, self.clock())
@@ -64,11 +63,6 @@ class Exposure:
             return  # not a hedge
         side, sent = wire
         self.hedges += 1
-        now = self.clock()
-        for fill in self._fills[side]:
-            if client_order_id in fill.waits_for:  # what it waited for is answered: its own hedge is due now
-                fill.waits_for.discard(client_order_id)
-                fill.due = max(fill.due, now)
         covered = filled
         for fill in self._fills[side]:
             if covered <= 0:
@@ -79,6 +73,12 @@ class Exposure:
             fill.left -= take
             covered -= take
             fill.sent.append(sent)
+        # What is still uncovered could not go before this answer, even when it was seen while the route was
+        # already recording the hedge that just answered (before ``sent``): from now its hedge is due.
+        now = self.clock()
+        for fill in self._fills[side]:
+            if fill.left > 0:
+                fill.due = max(fill.due, now)
 
     def assert_hedged_at_once(self, slack_s: float) -> None:
         """Every fill's base went out as hedges within ``slack_s`` of when it was due (module docstring); at
