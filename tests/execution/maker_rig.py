@@ -57,7 +57,9 @@ from .exposure import Exposure
 from .sandbox_rig import KEY, PAIR, SYMBOL, live_gate, sandbox_config
 
 D = Decimal
-TIMEOUT = 10.0
+# Bounds a hang only: nothing here tests how fast a wait ends. A wait can take several loopback round trips
+# with journal writes (CI's loaded disk took 1.9 s for one), so a tight figure fails passing runs.
+TIMEOUT = 60.0
 MAX_AGE_MS = 10_000
 TAKER_BOOK = ([("27.00", "50"), ("26.99", "50")], [("27.10", "50"), ("27.11", "50")])
 MAKER_BOOK = ([("26.50", "10")], [("27.50", "10")])
