@@ -17,7 +17,9 @@ from arb.venues.gate.sandbox import Sandbox
 from .conftest import KEY, SECRET
 
 S = "LINK/USDT"
-TIMEOUT = 5
+# Bounds a hang only (no test here checks how fast an answer comes): ccxt's watchers load markets and
+# fetch a REST snapshot before resolving, several loopback round trips that a loaded CI machine stretches.
+TIMEOUT = 60
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ from arb.venues.gate.signing import sign_ws_channel
 
 from .conftest import KEY, SECRET
 
-TIMEOUT = 5
+# Bounds a hang only (no test here checks how fast an answer comes): ccxt's watchers load markets and
+# fetch a REST snapshot before resolving, several loopback round trips that a loaded CI machine stretches.
+TIMEOUT = 60
 
 
 async def recv(ws: aiohttp.ClientWebSocketResponse, channel: str) -> dict[str, Any]:
