@@ -76,3 +76,23 @@ class Proc:
 def _pump(stream: object, sink: list[str]) -> None:
     for line in stream:  # type: ignore[attr-defined]
         sink.append(line)
+
+
+def cpu_seconds(pid: int) -> tuple[bool, float]:
+    """Whether process ``pid`` has exited (a zombie its parent has not reaped yet), and the CPU time (user plus
+    system, all its threads) it has used so far. The work a process does, unlike its wall time, is not
+    stretched by a loaded machine making it wait for a core or the disk."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "pid (comm)"
+    return fields[0] == "Z", (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_at_exit(pid: int, timeout: float) -> float | None:
+    """The CPU time process ``pid`` (a child not yet reaped) had used when it exited; None if it still runs
+    after ``timeout`` s. Its parent reaps it afterwards (``Popen.wait``): a reaped process's figures are gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        exited, cpu_s = cpu_seconds(pid)
+        if exited:
+            return cpu_s
+        time.sleep(0.005)
+    return None

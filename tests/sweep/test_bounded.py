@@ -8,6 +8,7 @@ port that accepts and never speaks hung past 120 s, a closed port took 30 s, and
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import signal
@@ -17,17 +18,18 @@ import threading
 import time
 import tracemalloc
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from engine.procs import arb_command
+from engine.procs import arb_command, cpu_at_exit, cpu_seconds
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arb.cli import main
 from arb.store.db import make_engine
 from arb.store.models import Sweep
+from arb.sweep.cluster import STOP_WORKERS_S, connected
 from arb.sweep.dispatch import dispatch
 from arb.sweep.grid import MAX_POINTS, Point, build_grid
 
@@ -136,24 +138,28 @@ def test_ctrl_c_stops_a_running_sweep_at_once(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, f"no progress line in 120 s: {err.read_text()}"
             time.sleep(0.1)
         rss_mb = int(Path(f"/proc/{proc.pid}/status").read_text().split("VmRSS:")[1].split()[0]) // 1024
-        signalled = time.monotonic()
+        cpu_at_signal = cpu_seconds(proc.pid)[1]
         os.killpg(proc.pid, signal.SIGINT)
-        try:
-            status = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        cpu_at_end = cpu_at_exit(proc.pid, timeout=30)
+        if cpu_at_end is None:
             # A sweep that never had the signal replays on: its masks say whether SIGINT was blocked (SigBlk)
             # or ignored (SigIgn) in it (an ignored one inherited from this process: see arb_command).
             masks = [ln for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if ln.startswith("Sig")]
             raise AssertionError(f"the sweep did not stop within 30 s of SIGINT; {masks}; "
                                  f"{err.read_text()[-500:]}") from None
-        took = time.monotonic() - signalled
+        status = proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     lines = err.read_text().splitlines()
     assert status == 130, lines
-    assert took < 3.0, f"{took:.1f} s"  # measured 0.5-0.8 s on 2 busy cores; before: 60 s
+    # Its own work from the signal to its exit, not the wall time a loaded machine stretches (CI's disk took
+    # 1.9 s for one loopback round trip): 0.1 s measured; the interpreter's final garbage collections that
+    # _exit_quickly spares cost 1 s of it. Not waiting for the running replays is checked by the grace the
+    # workers get (test_an_interrupted_sweep_closes_its_workers_with_a_short_grace); a sweep that replays on
+    # fails the 30 s bound above.
+    assert cpu_at_end - cpu_at_signal < 0.5, f"{cpu_at_end - cpu_at_signal:.2f} s of CPU to stop"
     assert rss_mb < 500, rss_mb  # before: 3.1 GB
     assert lines[-1] == "arb: interrupted" and all(line.startswith("sweep: ") for line in lines[:-1]), lines
     engine = make_engine(f"sqlite:///{db}")
@@ -163,6 +169,45 @@ def test_ctrl_c_stops_a_running_sweep_at_once(tmp_path: Path) -> None:
             assert (sweep.status, sweep.status_reason) == ("failed", "stopped: KeyboardInterrupt")
     finally:
         engine.dispose()
+
+
+class FakeLocalCluster:
+    """What an interrupted sweep's exit uses of a LocalCluster: its nannies, its loop (``sync``), ``close``."""
+
+    def __init__(self, calls: list[tuple[str, float | None]]) -> None:
+        self.calls = calls
+        self.workers = {name: self.Nanny(name, calls) for name in ("w0", "w1")}
+
+    class Nanny:
+        def __init__(self, name: str, calls: list[tuple[str, float | None]]) -> None:
+            self.name, self.calls = name, calls
+
+        async def close(self, timeout: float, reason: str) -> None:
+            self.calls.append((f"{self.name} closed", timeout))
+
+    def sync(self, stop: Callable[[], Awaitable[None]]) -> None:
+        asyncio.run(stop())
+
+    def close(self) -> None:
+        self.calls.append(("cluster closed", None))
+
+
+def test_an_interrupted_sweep_closes_its_workers_with_a_short_grace() -> None:
+    """Ctrl-C does not wait for the running replays: every worker is closed with STOP_WORKERS_S of grace (then
+    killed) before the cluster closes, where dask would wait for a replay to finish. Checked on the calls, not
+    on a clock: the Ctrl-C test above measures the sweep's own work, which a loaded machine does not stretch."""
+    calls: list[tuple[str, float | None]] = []
+
+    class Client:
+        def close(self) -> None:
+            calls.append(("client closed", None))
+
+    scope = connected(None, 2, Client)
+    scope._cluster, scope._client = FakeLocalCluster(calls), Client()  # as __enter__ leaves them, no processes
+    scope.__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
+    assert sorted(calls[:2]) == [("w0 closed", STOP_WORKERS_S), ("w1 closed", STOP_WORKERS_S)]
+    assert calls[2:] == [("client closed", None), ("cluster closed", None)]
+    assert STOP_WORKERS_S <= 1.0  # dask's own wait for a running replay is up to 4 s
 
 
 def test_a_progress_line_is_written_whole_so_ctrl_c_never_leaves_it_open() -> None:
