@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from engine.helpers import config_with, trimmed_capture
-from engine.procs import arb_command
+from engine.procs import arb_command, cpu_at_exit, cpu_seconds
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -135,12 +135,14 @@ def test_ctrl_c_stops_at_once_and_keeps_the_finished_trials(tmp_path: Path) -> N
     days, ranges = _timeline(tmp_path, 2)
     config, _ = small_config(tmp_path, days / "part-1.jsonl.gz")
     db = f"sqlite:///{tmp_path / 'opt.db'}"
-    err = tmp_path / "stderr.txt"
-    with err.open("w") as stderr:
+    err, stdout_file = tmp_path / "stderr.txt", tmp_path / "stdout.txt"
+    with err.open("w") as stderr, stdout_file.open("w") as stdout:
         # Its own session, so a signal to its process group is Ctrl-C at a terminal (test_bounded.py's way).
+        # Output to files, not pipes: the test waits for the process itself to exit (below), not for every
+        # worker holding a copy of a pipe to let go of it.
         proc = subprocess.Popen(arb_command("optimize", str(ranges), "--config", str(config), "--db", db,
                                             "--workers", "2", "--trials", "500", "--batch", "2"),
-                                stdout=subprocess.PIPE, stderr=stderr, cwd=tmp_path, start_new_session=True,
+                                stdout=stdout, stderr=stderr, cwd=tmp_path, start_new_session=True,
                                 text=True, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     try:
         deadline = time.monotonic() + 120
@@ -148,22 +150,26 @@ def test_ctrl_c_stops_at_once_and_keeps_the_finished_trials(tmp_path: Path) -> N
             assert proc.poll() is None, err.read_text()
             assert time.monotonic() < deadline, f"no trials done in 120 s: {err.read_text()}"
             time.sleep(0.1)
-        signalled = time.monotonic()
+        cpu_at_signal = cpu_seconds(proc.pid)[1]
         os.killpg(proc.pid, signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:  # where it waits: faulthandler prints every thread's stack on SIGABRT
+        cpu_at_end = cpu_at_exit(proc.pid, timeout=30)
+        if cpu_at_end is None:  # where it waits: faulthandler prints every thread's stack on SIGABRT
             os.kill(proc.pid, signal.SIGABRT)
             proc.wait(timeout=10)
             raise AssertionError(f"not stopped within 30 s of SIGINT: {err.read_text()[-8000:]}") from None
-        took = time.monotonic() - signalled
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     lines = err.read_text().splitlines()
     assert proc.returncode == 130, lines
-    assert took < 5.0, f"{took:.1f} s"
+    # Its own work from the signal to its exit, not the wall time a loaded machine stretches (CI's disk took
+    # 1.9 s for one loopback round trip): 0.2-0.3 s measured; the interpreter's final garbage collections that
+    # _exit_quickly spares cost 0.9 s of it. That its workers are not waited for is checked on the calls
+    # (tests/sweep/test_bounded.py, the same cluster); a run that never stops fails the 30 s bound above.
+    assert cpu_at_end - cpu_at_signal < 0.5, f"{cpu_at_end - cpu_at_signal:.2f} s of CPU to stop"
+    out = stdout_file.read_text()
     assert lines[-1] == "arb: interrupted", lines
     # What it had: the table, the fold's best trial so far in-sample, nothing out-of-sample.
     assert "stopped: what was finished" in out, out
