@@ -120,9 +120,11 @@ class SpyEngine(Engine):
         return cast(Sandbox, self.venues.sandboxes[venue].sandbox)
 
 
-async def until(condition: Callable[[], bool], what: str, timeout: float = 20.0, *, run: asyncio.Task[Any] | None = None,
+async def until(condition: Callable[[], bool], what: str, timeout: float = 60.0, *, run: asyncio.Task[Any] | None = None,
                 ) -> None:
-    """Return once ``condition()`` holds; fail after ``timeout`` s, or at once if ``run`` ended first."""
+    """Return once ``condition()`` holds; fail after ``timeout`` s, or at once if ``run`` ended first. The
+    timeout only bounds a hang: the slowest default wait took 5.4 s of a real-time run on a busy machine, and a
+    loaded CI disk stretches it further."""
     deadline = time.monotonic() + timeout
     while not condition():
         if run is not None and run.done():
