@@ -10,8 +10,9 @@ the batched writer, the end-of-run totals read back. Reported: events/s while th
 loop's wall time: from the capture's first event to its last, every decision and pair included) and over
 the whole run (with migrations, start-up and the end-of-run totals), and the hot-path latency (an instant
 applied in full -> decision, the engine's own ``RunResult.hot_path``, see ``arb/runtime/decisions.py``)
-p50/p90/p99/max: in the simulator it includes one turn of the event loop between the source and the
-decision task. The baseline's runs from the instant's first event (here an instant is mostly one event).
+p50/p90/p99/max: in the simulator an instant with nothing in flight is decided in the source's own step
+(an opportunity's pair, executed by the decision task, is not part of it). The baseline's runs from the
+instant's first event (here an instant is mostly one event).
 
 Baseline, same process, same capture: books + detection alone, as the simulator does them (every event of
 an instant applied to the same ``BookStore``, then the decision loop's own ``Detector`` once per instant, on

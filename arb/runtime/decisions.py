@@ -3,7 +3,9 @@ paired executor. The same code in every mode; only the book sources and the cloc
 ``docs/ARCHITECTURE.md``, "One loop, two clocks").
 
 Every book update marks its symbol dirty and wakes one task, which evaluates each dirty symbol once per
-wake-up:
+wake-up (in a simulation, a market instant wakes it once, all applied, and while the task is parked with
+nothing in flight the instant is decided in the market source's own step, ``delivered`` in :meth:`run`;
+an opportunity is left for the task to execute):
 
 1. the :class:`~arb.runtime.detector.Detector` gives every dirty symbol's books on every venue to detection
    in one call (pure, numpy; many symbols dirty at one market instant are screened and sized together,
@@ -43,7 +45,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,6 +136,8 @@ class DecisionLoop:
         self.pairs: dict[str, asyncio.Task[None]] = {}
         self._pair_failed: BaseException | None = None  # a pair's task ended with an error: the run fails
         self._wake = asyncio.Event()
+        self._found: Opportunity | None = None  # detected in the market source's step, for the task to decide
+        self._failed: Exception | None = None  # raised there: the task raises it, so the run fails
         # Told once trading has stopped, before the feeds close (a live feed empties its books as it closes):
         # the lifecycle keeps the books the run ends with.
         self.on_stopped: Callable[[], None] | None = None
@@ -152,6 +156,7 @@ class DecisionLoop:
         maker_symbols = frozenset(self.config.maker_symbols)
         wake = self._wake
         simulated = isinstance(self.clock, MarketClock)
+        parked = False  # the task waits for a wake-up: nothing of it is in flight
 
         def on_book(book: OrderBook) -> None:
             self.funnel.book_updates += 1
@@ -159,13 +164,26 @@ class DecisionLoop:
                 quoting[book.symbol] = None
             else:
                 dirty.setdefault(book.symbol, UNDELIVERED if simulated else time.perf_counter_ns())
-            wake.set()
+            if not simulated:  # a simulation's instant wakes the loop once, when it is all applied (delivered)
+                wake.set()
 
         def delivered() -> None:
+            """A simulation's instant is all applied. With the task parked and nothing in flight, the
+            instant is decided here, in the market source's step: rejections are handed on without awaiting
+            anything, so waking the task would only add a turn of the event loop (and resuming its stack,
+            cold after an instant's book updates) to every decision. An opportunity, a maker symbol to
+            re-price or a pair in flight needs the task: it is woken."""
             now = time.perf_counter_ns()
             for symbol, since in dirty.items():
                 if since == UNDELIVERED:
                     dirty[symbol] = now
+            if parked and not quoting and not self.pairs and not self.state.stop.is_set():
+                try:
+                    if self._decide_at_once(dirty):
+                        return
+                except Exception as exc:  # noqa: BLE001 - the decision loop's failure, raised by its task
+                    self._failed = exc
+            wake.set()
 
         remove = self.books.add_watcher(on_book)
         untrack = self.detector.track() if self.batched else None
@@ -188,12 +206,19 @@ class DecisionLoop:
         ended.add_done_callback(lambda _: wake.set())  # the sources' end (or a stop) wakes the loop too
         try:
             while not ended.done():
-                # One Event wait per wake-up, no task per wait: in a simulation this is once per market
-                # instant, and every extra turn of the event loop is paid thousands of times a second.
+                # One Event wait per wake-up, no task per wait: in a simulation this is at most once per
+                # market instant, and every extra turn of the event loop is paid thousands of times a second.
+                parked = True
                 await wake.wait()
+                parked = False
                 wake.clear()
+                if self._failed is not None:
+                    raise self._failed
                 while quoting and not self.state.stop.is_set():
                     await self.quote(_first(quoting))
+                found, self._found = self._found, None
+                if found is not None and not self.state.stop.is_set():
+                    await self.decide(found)  # the opportunity the source's step detected (``delivered``)
                 while not self.state.stop.is_set() and len(self.pairs) < self.max_pairs:
                     if self._pair_failed is not None:
                         raise self._pair_failed
@@ -229,6 +254,27 @@ class DecisionLoop:
         exactly as they would be one by one: the decisions are the same as the per-symbol loop's.
         ``ready``: the dirty symbols without a pair in flight, in the order they became dirty.
         """
+        for decision in self._detect_batch(dirty, ready):
+            if isinstance(decision, Opportunity):
+                await self.decide(decision)
+                return
+            self._hand_on(decision)
+
+    def _decide_at_once(self, dirty: dict[str, int]) -> bool:
+        """Decide every dirty symbol without awaiting anything (the task parked, no pair in flight); stop at
+        the first opportunity, kept for the task to execute (``_found``). True when all were decided."""
+        while dirty:
+            for decision in self._detect_batch(dirty, list(dirty)):
+                if isinstance(decision, Opportunity):
+                    self._found = decision
+                    return False
+                self._hand_on(decision)
+        return True
+
+    def _detect_batch(self, dirty: dict[str, int], ready: list[str]) -> Iterator[Opportunity | Rejection | None]:
+        """The hot path on ``ready`` (one symbol unless batched), then each decision with its record, in
+        order, as it is handed on: the symbol leaves ``dirty`` and its latency is counted only then, so the
+        symbols after an opportunity the caller stops at stay dirty, to be detected again."""
         symbols = ready if self.batched else ready[:1]
         collecting = gc.isenabled()
         gc.disable()  # no collection pause inside the hot path: one runs at the next allocation after it
@@ -242,10 +288,7 @@ class DecisionLoop:
         for symbol, decided in zip(symbols, decisions, strict=True):
             # A symbol made dirty outside a market instant (none is, today) counts from its detection.
             self.hot_path.add(done - (dirty.pop(symbol) or started))
-            decision = self.record(decided)
-            await self.decide(decision)
-            if isinstance(decision, Opportunity):
-                return
+            yield self.record(decided)
 
     def detect_all(self, symbols: list[str]) -> list[Pending]:
         """The hot path: each of ``symbols`` on the latest books of every venue (one symbol: :meth:`detect`).
@@ -272,15 +315,11 @@ class DecisionLoop:
         return self.detector.detect(symbol)
 
     async def decide(self, decision: Opportunity | Rejection | None) -> None:
+        if not isinstance(decision, Opportunity):
+            self._hand_on(decision)
+            return
         self.funnel.saw(decision)
-        if decision is None:
-            return
         writer = self.trading.writer
-        if isinstance(decision, Rejection):
-            # Every rejection the funnel counts is a row (no_cross is the absence of an opportunity).
-            if decision.reason is not Reason.NO_CROSS:
-                writer.add(self._rejection_row(decision))
-            return
         reason = await self._cannot_trade(decision)
         if reason is not None:
             self.funnel.executor_refused(reason)
@@ -290,6 +329,13 @@ class DecisionLoop:
             await self.execute(decision)
         else:
             self._start_pair(decision)
+
+    def _hand_on(self, decision: Rejection | None) -> None:
+        """A decision that trades nothing: counted, and a rejection of a crossed pair queued as its row
+        (no_cross is the absence of an opportunity). Nothing is awaited."""
+        self.funnel.saw(decision)
+        if decision is not None and decision.reason is not Reason.NO_CROSS:
+            self.trading.writer.add(self._rejection_row(decision))
 
     def _start_pair(self, opp: Opportunity) -> None:
         """Execute ``opp`` as a task of its own, so the other symbols are decided while it is in flight.

@@ -7,15 +7,18 @@ makes many symbols dirty at once, and low fees so pairs execute and move balance
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from arb.config import load_config
 from arb.detection.core import BATCH_FROM
 from arb.engine import Engine, RunResult
+from arb.errors import ArbError
 from arb.runtime.decisions import DecisionLoop
 from arb.runtime.detector import Pending
 from arb.runtime.status import StatusReporter
@@ -79,3 +82,73 @@ def test_batched_detection_decides_as_one_symbol_at_a_time(tmp_path: Path) -> No
     assert per_symbol.funnel.executed > 0
     assert len(BatchedLoop.sizes) > len(PerSymbolLoop.sizes) / 10
     assert sum(size >= BATCH_FROM for size in BatchedLoop.sizes) > 10  # the tracked rows decided many
+
+
+
+class _CountedWake(asyncio.Event):
+    """The decision task's wake-up event, counting the times the task woke."""
+
+    woke = 0
+
+    async def wait(self) -> Literal[True]:
+        await super().wait()
+        self.woke += 1
+        return True
+
+
+class InStepLoop(BatchedLoop):
+    """The loop as it runs: an instant with nothing in flight is decided in the market source's step."""
+
+    made: list[InStepLoop] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wake = self.wake = _CountedWake()
+        InStepLoop.made.append(self)
+
+
+class TaskOnlyLoop(InStepLoop):
+    """Every instant decided by the decision task, as before the source's step could decide one."""
+
+    def _decide_at_once(self, dirty: dict[str, int]) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("fee", ["0.0001", "0.001"])
+def test_an_instant_decided_in_the_sources_step_decides_as_the_task(tmp_path: Path, fee: str) -> None:
+    """Deciding an instant's rejections in the market source's step changes no decision, row or count: the
+    same run with every instant handed to the decision task (a turn of the event loop each) gives the same
+    rows. At 0.1% fees nothing pays and the task wakes only at the run's end; at 0.01% it wakes for the
+    opportunities (each executed by it), not for every instant."""
+    config = _bench().write_workload(tmp_path, symbols=10, venues=4, minutes=1.0, fee=fee, quote_balance="400")
+    InStepLoop.made = []
+    task_only, task_rows = _run(tmp_path, config, TaskOnlyLoop, "task.db")
+    in_step, in_step_rows = _run(tmp_path, config, InStepLoop, "step.db")
+    assert in_step.funnel == task_only.funnel
+    assert in_step_rows == task_rows
+    assert in_step.hot_path.summary_us()["count"] == task_only.hot_path.summary_us()["count"]
+    task_woke, step_woke = (loop.wake.woke for loop in InStepLoop.made)
+    opportunities = in_step.funnel.approved
+    instants = in_step.funnel.evaluations // 10  # each makes all 10 symbols dirty: one batch each
+    assert task_woke >= instants > 50, (task_woke, instants)  # the loop compared with woke for every instant
+    if fee == "0.001":
+        assert opportunities == 0 and sum(in_step.funnel.rejected.values()) > 0
+        assert step_woke <= 1, step_woke  # the sources' end
+    else:
+        assert opportunities > 0
+        assert step_woke <= opportunities + 1 < instants / 2, (step_woke, opportunities)
+
+
+class FailingLoop(DecisionLoop):
+    """Detection fails: raised in the market source's step, it must fail the run as the decision loop's."""
+
+    def detect_all(self, symbols: list[str]) -> list[Pending]:
+        raise RuntimeError("detection broke")
+
+
+def test_a_failure_in_the_sources_step_fails_the_run_as_the_decision_loops(tmp_path: Path) -> None:
+    config = _bench().write_workload(tmp_path, symbols=10, venues=4, minutes=1.0, fee="0.001")
+    with pytest.raises(ArbError, match="run 1 failed: RuntimeError: detection broke") as failed:
+        _run(tmp_path, config, FailingLoop, "fail.db")
+    # Not "task market failed": the source that happened to be running the loop's code is not what broke.
+    assert isinstance(failed.value.__cause__, RuntimeError)
