@@ -44,6 +44,9 @@ class MarketClock:
         self.origin_ms = origin_ms
         self._last_us = origin_ms * 1000
         self._loop: SimulatedLoop | None = None  # the run's loop, for watchers on other threads
+        # The last ``now()`` made, by its microsecond: every row decided at one market instant asks for the
+        # same time (a hundred symbols' rejections at one instant), and a datetime is immutable.
+        self._made: tuple[int, datetime] = (-1, datetime.min.replace(tzinfo=UTC))
 
     def _now_us(self) -> int:
         loop = running_simulation()
@@ -69,7 +72,11 @@ class MarketClock:
 
     def now(self) -> datetime:
         us = self._now_us()
-        return datetime.fromtimestamp(us // 1_000_000, UTC).replace(microsecond=us % 1_000_000)
+        made_us, made = self._made
+        if us != made_us:
+            made = datetime.fromtimestamp(us // 1_000_000, UTC).replace(microsecond=us % 1_000_000)
+            self._made = (us, made)
+        return made
 
     def epoch_s(self) -> float:
         return self._now_us() / 1e6

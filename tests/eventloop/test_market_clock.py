@@ -30,3 +30,20 @@ def test_market_time_on_the_simulation_and_where_it_ended_everywhere_else() -> N
     seen, other_time = asyncio.run(read_from_another_loop())
     assert other_time != 7200  # the other loop's clock is not the market's
     assert seen == ended
+
+
+def test_now_follows_market_time_to_the_microsecond() -> None:
+    """``now()`` keeps the datetime it last made for the same microsecond (every row of an instant asks for
+    it): a later microsecond, however close, makes a new one."""
+    clock = MarketClock(int(ORIGIN.timestamp() * 1000))
+
+    async def steps() -> list[datetime]:
+        seen = [clock.now(), clock.now()]
+        for wait in (0.000_001, 0.5, 0.000_001, 3600):
+            await asyncio.sleep(wait)
+            seen += [clock.now(), clock.now()]
+        return seen
+
+    seen = run_simulation(steps(), 0)
+    assert seen[0::2] == seen[1::2]
+    assert [round((t - ORIGIN).total_seconds() * 1e6) for t in seen[0::2]] == [0, 1, 500_001, 500_002, 3_600_500_002]
