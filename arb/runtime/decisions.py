@@ -177,7 +177,9 @@ class DecisionLoop:
             for symbol, since in dirty.items():
                 if since == UNDELIVERED:
                     dirty[symbol] = now
-            if parked and not quoting and not self.pairs and not self.state.stop.is_set():
+            # Not again before the task has taken what an earlier step left it (an opportunity, an error).
+            if (parked and not quoting and not self.pairs and self._found is None and self._failed is None
+                    and not self.state.stop.is_set()):
                 try:
                     if self._decide_at_once(dirty):
                         return
@@ -314,21 +316,19 @@ class DecisionLoop:
             return self.basis.decide(symbol)
         return self.detector.detect(symbol)
 
-    async def decide(self, decision: Opportunity | Rejection | None) -> None:
-        if not isinstance(decision, Opportunity):
-            self._hand_on(decision)
-            return
-        self.funnel.saw(decision)
-        writer = self.trading.writer
-        reason = await self._cannot_trade(decision)
+    async def decide(self, opp: Opportunity) -> None:
+        """An opportunity: executed, unless the run cannot trade now (a decision that trades nothing is
+        :meth:`_hand_on`'s, which awaits nothing)."""
+        self.funnel.saw(opp)
+        reason = await self._cannot_trade(opp)
         if reason is not None:
             self.funnel.executor_refused(reason)
-            writer.add(self._rejection_row(decision, reason=reason))
+            self.trading.writer.add(self._rejection_row(opp, reason=reason))
             return
         if self.max_pairs == 1:
-            await self.execute(decision)
+            await self.execute(opp)
         else:
-            self._start_pair(decision)
+            self._start_pair(opp)
 
     def _hand_on(self, decision: Rejection | None) -> None:
         """A decision that trades nothing: counted, and a rejection of a crossed pair queued as its row
