@@ -30,7 +30,6 @@ from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from arb.detection import top_screen
 from arb.detection.candidate import Candidate
@@ -115,7 +114,7 @@ def detect_rows(
     venues = _uniform(bounds, source)
     if _screen_tops is not None and venues:
         only = _decide_tops(results, symbols, venues, source, params, each, limits, defer)
-        if not only.any():
+        if only is None:
             return results
     crossed = _crossed(bounds, source, only)
     if crossed is None:
@@ -159,9 +158,10 @@ def _decide_tops(
     results: list[Decision | PendingRejection], symbols: Sequence[str], venues: int, source: BookRows,
     params: DetectionParams | Sequence[DetectionParams], each: Sequence[DetectionParams],
     limits: ScreenLimits | None, defer: bool,
-) -> BoolArray:
+) -> BoolArray | None:
     """``top_screen.screen_tops`` over items of ``venues`` rows each: the rejections it decides into
-    ``results``, as ``_reject_unsized`` makes them; returns which items need sizing (the array path's)."""
+    ``results``, as ``_reject_unsized`` makes them; returns which items need sizing (the array path's), None
+    when none does."""
     tops = source.tops()
     items = len(tops.best) // venues
     if isinstance(params, DetectionParams):
@@ -171,15 +171,14 @@ def _decide_tops(
         limits = limits or ScreenLimits.of(each)
     outcome = np.empty(items, dtype=np.uint8)
     rejected, prices = np.empty((4, items), dtype=np.intp), np.empty((3, items))
+    batch = UnsizedRejections(symbols, source.facts(), rejected, prices)
     assert _screen_tops is not None
-    plain = _screen_tops(*tops, venues, limits.max_age, limits.max_edge, limits.max_size, outcome, rejected, prices)
-    if plain:
-        code, item, buy, sell = rejected[:, :plain]
-        ask, bid, gross = prices[:, :plain]
-        _place(results, item, UnsizedRejections(symbols, source.facts(), (code, item, buy, sell, ask, bid, gross)),
-               defer)
-    sized: BoolArray = outcome == top_screen.SIZED
-    return sized
+    batch.count, sized = _screen_tops(*tops, venues, limits.max_age, limits.max_edge, limits.max_size, outcome,
+                                      rejected, prices, results, _pending, batch)
+    if not defer and batch.count:
+        for k in rejected[1, :batch.count].tolist():
+            results[k] = results[k].rejection()
+    return outcome == top_screen.SIZED if sized else None
 
 
 def _crossed(bounds: Sequence[int], source: BookRows, only: BoolArray | None = None) -> _Crossed | None:
@@ -339,8 +338,9 @@ def _reject_unsized(
     at = top[plain]
     item = seg_items[plain]
     at_top = c.at[at]
-    _place(results, item, UnsizedRejections(symbols, facts, (code[at], item, c.buy[at], c.sell[at], c.ask[at_top],
-                                                           c.bid[at_top], c.gross[at])), defer)
+    batch = UnsizedRejections(symbols, facts, np.stack((code[at], item, c.buy[at], c.sell[at])),
+                              np.stack((c.ask[at_top], c.bid[at_top], c.gross[at])), len(item))
+    _place(results, item, batch, defer)
     return plain, facts
 
 
@@ -392,8 +392,8 @@ def _finalize_rest(
                     top_decided = rejection(why, symbol, venue_book(at_b), venue_book(at_s), cand, each[seg_item])
                 else:  # viable pairs, none of them the reported one, all rejected in ``Decimal``
                     facts = facts or source.facts()
-                    one = UnsizedRejections(symbols, facts, tuple(np.array([v]) for v in (
-                        code[t], seg_item, at_b, at_s, c.ask[c.at[t]], c.bid[c.at[t]], c.gross[t])))
+                    one = UnsizedRejections(symbols, facts, np.array([[code[t]], [seg_item], [at_b], [at_s]]),
+                                            np.array([[c.ask[c.at[t]]], [c.bid[c.at[t]]], [c.gross[t]]]), 1)
                     unsized = PendingRejection(one, 0)
                     top_decided = unsized if defer else unsized.rejection()
             decided = top_decided
@@ -401,22 +401,24 @@ def _finalize_rest(
 
 
 class UnsizedRejections:
-    """The rejections with nothing to size that one detection decided in its array screen, column by column:
-    each one's reason code, item, buy and sell rows, best ask and bid, and gross edge, with the books' facts
-    as they were at detection (:class:`FactsOf`). The columns become Python values when the first record is
-    built, after the hot path."""
+    """The rejections with nothing to size that one detection decided in its array screen, column by column
+    (the first ``count`` columns): in ``rejected`` each one's reason code, item, buy and sell rows, in
+    ``prices`` its best ask and bid and gross edge, with the books' facts as they were at detection
+    (:class:`FactsOf`). The columns become Python values when the first record is built, after the hot path."""
 
-    __slots__ = ("_columns", "_read", "facts", "symbols")
+    __slots__ = ("_prices", "_read", "_rejected", "count", "facts", "symbols")
 
-    def __init__(self, symbols: Sequence[str], facts: FactsOf, columns: tuple[npt.NDArray[Any], ...]) -> None:
-        self.symbols, self.facts, self._columns = symbols, facts, columns
-        self._read: tuple[list[Any], ...] | None = None
+    def __init__(self, symbols: Sequence[str], facts: FactsOf, rejected: IntArray, prices: FloatArray,
+                 count: int = 0) -> None:
+        self.symbols, self.facts, self._rejected, self._prices, self.count = symbols, facts, rejected, prices, count
+        self._read: list[list[Any]] | None = None
 
     def rejection(self, k: int) -> Rejection:
         """The exact ``Rejection`` record of rejection ``k`` (``Decimal`` prices and edge)."""
         read = self._read
         if read is None:
-            read = self._read = tuple(column.tolist() for column in self._columns)
+            n = self.count
+            read = self._read = self._rejected[:, :n].tolist() + self._prices[:, :n].tolist()
         code, item, buy, sell, ask, bid, gross = read
         reason, facts = _CODES[code[k]], self.facts
         assert reason is not None  # a rejection's code

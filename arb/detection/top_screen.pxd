@@ -8,13 +8,14 @@ cdef double _hurdle
 @cython.locals(rows=Py_ssize_t, items=Py_ssize_t, plain=Py_ssize_t, k=Py_ssize_t, first=Py_ssize_t,
                b=Py_ssize_t, s=Py_ssize_t, top_b=Py_ssize_t, top_s=Py_ssize_t, top_code=Py_ssize_t,
                pair_code=Py_ssize_t, age_b=Py_ssize_t, age_s=Py_ssize_t, a=cython.double, x=cython.double,
-               g=cython.double, top_gross=cython.double, top_ask=cython.double, top_bid=cython.double, sized=bint)
-cpdef Py_ssize_t screen_tops(
+               g=cython.double, top_gross=cython.double, top_ask=cython.double, top_bid=cython.double, sized=bint,
+               sized_items=Py_ssize_t)
+cpdef tuple screen_tops(
     const double[:, ::1] best, const unsigned char[::1] has_ask, const unsigned char[::1] has_bid,
     const Py_ssize_t[::1] received, const unsigned char[::1] live_at_update, Py_ssize_t now,
     Py_ssize_t book_max_age, const double[:, ::1] factors, Py_ssize_t venues, const Py_ssize_t[::1] max_age,
     const double[::1] max_edge, const double[::1] max_size, unsigned char[::1] outcome,
-    Py_ssize_t[:, ::1] rejected, double[:, ::1] prices) except -1
+    Py_ssize_t[:, ::1] rejected, double[:, ::1] prices, list results, object make, object batch)
 
 cdef inline bint _sized(double ask, double bid, double buy_cost, double buy_net, double buy_quote, double sell_net,
                         double sell_base, double max_size) noexcept

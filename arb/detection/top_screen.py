@@ -45,15 +45,17 @@ _hurdle = HURDLE  # a C double when compiled
 
 def screen_tops(best: Any, has_ask: Any, has_bid: Any, received: Any, live_at_update: Any, now: int,
                 book_max_age: int, factors: Any, venues: int, max_age: Any, max_edge: Any, max_size: Any,
-                outcome: Any, rejected: Any, prices: Any) -> int:
+                outcome: Any, rejected: Any, prices: Any, results: list[Any], make: Any, batch: Any) -> tuple[int, int]:
     """Screen items of ``venues`` consecutive rows each (``len(best) // venues`` of them).
 
     Per row, ``rows.TopInputs``'s arrays (``best`` to ``factors``, the flags as ``uint8``; ``now`` and
     ``book_max_age`` its clock and the books' max age). Per item: ``max_age``, ``max_edge``, ``max_size``
     (``rows.ScreenLimits``). Writes each item's ``NONE``, ``PLAIN`` or ``SIZED`` into ``outcome``, and for the
     ``PLAIN`` ones, in item order from column 0, its rejection: reason code, item, buy and sell rows into
-    ``rejected`` (4 rows), best ask and bid and gross edge into ``prices`` (3 rows). Returns how many are
-    ``PLAIN``.
+    ``rejected`` (4 rows), best ask and bid and gross edge into ``prices`` (3 rows), and as its decision
+    ``make((batch, j))`` into ``results[k]`` (``j``: its column; the caller's handle on rejection ``j`` of
+    ``batch``, made here so that the hot path does not walk the items again in Python). Returns how many are
+    ``PLAIN`` and how many ``SIZED``.
 
     The per-pair steps are written out in the loop, and the one helper takes numbers: compiled, passing the
     arrays to a function costs more than the pair's own work."""
@@ -61,10 +63,10 @@ def screen_tops(best: Any, has_ask: Any, has_bid: Any, received: Any, live_at_up
     items = rows // venues
     if venues < 1 or rows % venues or factors.shape[0] != rows or factors.shape[1] < 5 or min(
             len(has_ask), len(has_bid), len(received), len(live_at_update)) != rows or min(
-            len(max_age), len(max_edge), len(max_size), len(outcome)) != items or rejected.shape[0] != 4 or prices.shape[0] != 3 or min(
-            rejected.shape[1], prices.shape[1]) < items:
+            len(max_age), len(max_edge), len(max_size), len(outcome), len(results)) != items or (
+            rejected.shape[0] != 4 or prices.shape[0] != 3 or min(rejected.shape[1], prices.shape[1]) < items):
         raise ValueError("screen_tops: arrays of different lengths")  # compiled, nothing is bounds-checked
-    plain = 0
+    plain = sized_items = 0
     for k in range(items):
         first = k * venues
         top_gross = -1.0  # a crossed pair's gross edge is above 0
@@ -108,13 +110,15 @@ def screen_tops(best: Any, has_ask: Any, has_bid: Any, received: Any, live_at_up
                            factors[top_s, 2], factors[top_s, 3], max_size[k])
         if sized:
             outcome[k] = SIZED
+            sized_items += 1
             continue
         outcome[k] = PLAIN
         rejected[0, plain], rejected[1, plain], rejected[2, plain], rejected[3, plain] = (top_code or UNPROFITABLE, k,
                                                                                         top_b, top_s)
         prices[0, plain], prices[1, plain], prices[2, plain] = top_ask, top_bid, top_gross
+        results[k] = make((batch, plain))
         plain += 1
-    return plain
+    return plain, sized_items
 
 
 def _sized(ask: float, bid: float, buy_cost: float, buy_net: float, buy_quote: float, sell_net: float,

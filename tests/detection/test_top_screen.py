@@ -85,13 +85,17 @@ def test_arrays_of_different_lengths_are_refused(screen: str) -> None:
     uint8 = np.zeros(rows, dtype=np.uint8)
     args: list[Any] = [np.zeros((rows, 2)), uint8, uint8, np.zeros(rows, dtype=np.intp), uint8, 0, 10,
                        np.zeros((rows, 5)), venues_each, np.zeros(2, dtype=np.intp), np.zeros(2), np.zeros(2),
-                       np.zeros(2, dtype=np.uint8), np.zeros((4, 2), dtype=np.intp), np.zeros((3, 2))]
+                       np.zeros(2, dtype=np.uint8), np.zeros((4, 2), dtype=np.intp), np.zeros((3, 2)), [None] * 2,
+                       tuple, None]
     screen_tops = SCREENS[screen]
     assert screen_tops is not None
-    assert screen_tops(*args) == 0
-    args[7] = np.zeros((rows - 1, 5))  # factors for fewer rows
-    with pytest.raises(ValueError, match="different lengths"):
-        screen_tops(*args)
+    assert screen_tops(*args) == (0, 0)
+    for k, short in ((7, np.zeros((rows - 1, 5))),  # factors for fewer rows
+                     (15, [None])):  # fewer results than items: compiled, a list is written unchecked too
+        refused = list(args)
+        refused[k] = short
+        with pytest.raises(ValueError, match="different lengths"):
+            screen_tops(*refused)
 
 
 @pytest.mark.parametrize("screen", SCREENS)
