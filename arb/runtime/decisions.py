@@ -174,9 +174,14 @@ class DecisionLoop:
             cold after an instant's book updates) to every decision. An opportunity, a maker symbol to
             re-price or a pair in flight needs the task: it is woken."""
             now = time.perf_counter_ns()
-            for symbol, since in dirty.items():
-                if since == UNDELIVERED:
-                    dirty[symbol] = now
+            # Delivered symbols come first (an update re-marks a dirty symbol in place; a new one is added
+            # last), so when the first is undelivered they all are: all set at once, in C.
+            if next(iter(dirty.values()), None) == UNDELIVERED:
+                dirty.update(dict.fromkeys(dirty, now))
+            else:
+                for symbol, since in dirty.items():
+                    if since == UNDELIVERED:
+                        dirty[symbol] = now
             # Not again before the task has taken what an earlier step left it (an opportunity, an error).
             if (parked and not quoting and not self.pairs and self._found is None and self._failed is None
                     and not self.state.stop.is_set()):

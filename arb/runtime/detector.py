@@ -237,6 +237,8 @@ class TrackedRows:
         self.has_ask: BoolArray = np.zeros(n, dtype=np.bool_)
         self.has_bid: BoolArray = np.zeros(n, dtype=np.bool_)
         self._live_at_update = np.zeros(n, dtype=np.bool_)  # the book's health, but for its age
+        # The flags as ``top_screen`` reads them: views made once, not three on every detection.
+        self._flags_u8 = tuple(flags.view(np.uint8) for flags in (self.has_ask, self.has_bid, self._live_at_update))
         self._received = np.zeros(n, dtype=np.intp)
         self._seq: list[int | None] = [None] * n  # each row's book sequence number at its last update
         self._max_age_ms = detector.store.max_age_ms  # every book's: the store gives it to each
@@ -328,8 +330,9 @@ class TrackedRows:
         return self._factors[rows]
 
     def tops(self) -> TopInputs:
-        return TopInputs(self.best, self.has_ask.view(np.uint8), self.has_bid.view(np.uint8), self._received,
-                         self._live_at_update.view(np.uint8), self._now, self._max_age_ms, self._factors)
+        has_ask, has_bid, live_at_update = self._flags_u8
+        return TopInputs(self.best, has_ask, has_bid, self._received, live_at_update, self._now, self._max_age_ms,
+                         self._factors)
 
     def venue_book(self, row: int) -> VenueBook:
         name, symbol = self._keys[row]
