@@ -173,15 +173,7 @@ class DecisionLoop:
             anything, so waking the task would only add a turn of the event loop (and resuming its stack,
             cold after an instant's book updates) to every decision. An opportunity, a maker symbol to
             re-price or a pair in flight needs the task: it is woken."""
-            now = time.perf_counter_ns()
-            # Delivered symbols come first (an update re-marks a dirty symbol in place; a new one is added
-            # last), so when the first is undelivered they all are: all set at once, in C.
-            if next(iter(dirty.values()), None) == UNDELIVERED:
-                dirty.update(dict.fromkeys(dirty, now))
-            else:
-                for symbol, since in dirty.items():
-                    if since == UNDELIVERED:
-                        dirty[symbol] = now
+            stamp_delivered(dirty, time.perf_counter_ns())
             # Not again before the task has taken what an earlier step left it (an opportunity, an error).
             if (parked and not quoting and not self.pairs and self._found is None and self._failed is None
                     and not self.state.stop.is_set()):
@@ -461,6 +453,20 @@ class DecisionLoop:
         opportunity stopped after detection, e.g. by a store outage)."""
         return {"run_id": self.trading.executor.run_id, "detected_at": self.clock.now(),
                 **opportunity_columns(d, reject_reason=reason)}
+
+
+def stamp_delivered(dirty: dict[str, int], now: int) -> None:
+    """A simulated instant is all applied: each of its dirty symbols not yet delivered (``UNDELIVERED``) is
+    delivered at ``now``, the decision latency's start; one still dirty from an earlier instant keeps its
+    older start. ``dirty`` only ever gains a symbol at its end (``setdefault``), re-marks one in place and
+    loses one when it is decided, so the delivered symbols come first: when the first is undelivered, they
+    all are, and all are set at once, in C (the usual instant, 100 symbols on the latency's clock)."""
+    if next(iter(dirty.values()), None) == UNDELIVERED:
+        dirty.update(dict.fromkeys(dirty, now))
+        return
+    for symbol, since in dirty.items():
+        if since == UNDELIVERED:
+            dirty[symbol] = now
 
 
 def _first(ordered: dict[str, None]) -> str:
