@@ -73,7 +73,8 @@ _BLOCK = 256  # kernel rows per call (see ``core``)
 _NAN4 = (float("nan"),) * 4
 # Compiled, ``top_screen``'s one pass decides what the screen alone decides; run as Python it would be slower
 # than the array ops it replaces, so without the build the array path does everything.
-_screen_tops = top_screen.screen_tops if top_screen.COMPILED else None
+_TopScreen = top_screen.TopScreen if top_screen.COMPILED else None
+KeptScreen = tuple[top_screen.TopScreen, int]  # a caller's screen over its rows (``top_screen_of``), and now
 
 
 def detect_batch(
@@ -100,6 +101,7 @@ def detect_rows(
     *,
     defer: bool = False,
     limits: ScreenLimits | None = None,
+    kept: KeptScreen | None = None,
 ) -> list[Decision | PendingRejection]:
     """``detect`` for each symbol, whose venue books are ``rows`` ``bounds[k]`` to ``bounds[k + 1]``: the same
     decisions as ``detect`` on those books as ``VenueBook`` lists (a row without sides counts as no venue).
@@ -107,13 +109,14 @@ def detect_rows(
     ``defer``: a rejection decided by the array screen with nothing to size (the usual one: not profitable
     after fees) is returned as a :class:`PendingRejection`, its ``Rejection`` record built by
     :func:`records` later; without, every decision is complete. ``limits``: ``ScreenLimits.of(params)``, when
-    the caller keeps it (a run's symbols have fixed parameters), instead of building it on every call."""
+    the caller keeps it (a run's symbols have fixed parameters), instead of building it on every call; ``kept``
+    likewise the compiled pass over ``source`` with those limits (:func:`top_screen_of`) and the rows' clock."""
     each = per_item(params, len(symbols))
     results: list[Decision | PendingRejection] = [None] * len(symbols)
     only: BoolArray | None = None  # the items left to the array path (None: all)
     venues = _uniform(bounds, source)
-    if _screen_tops is not None and venues:
-        only = _decide_tops(results, symbols, venues, source, params, each, limits, defer)
+    if venues and (kept is not None or _TopScreen is not None):
+        only = _decide_tops(results, symbols, venues, source, params, each, limits, defer, kept)
         if only is None:
             return results
     crossed = _crossed(bounds, source, only)
@@ -157,28 +160,43 @@ def _uniform(bounds: Sequence[int], source: BookRows) -> int:
 def _decide_tops(
     results: list[Decision | PendingRejection], symbols: Sequence[str], venues: int, source: BookRows,
     params: DetectionParams | Sequence[DetectionParams], each: Sequence[DetectionParams],
-    limits: ScreenLimits | None, defer: bool,
+    limits: ScreenLimits | None, defer: bool, kept: KeptScreen | None,
 ) -> BoolArray | None:
-    """``top_screen.screen_tops`` over items of ``venues`` rows each: the rejections it decides into
-    ``results``, as ``_reject_unsized`` makes them; returns which items need sizing (the array path's), None
-    when none does."""
-    tops = source.tops()
-    items = len(tops.best) // venues
-    if isinstance(params, DetectionParams):
-        limits = ScreenLimits(np.full(items, float(params.max_edge_bps)), np.full(items, float(params.max_size)),
-                              np.full(items, params.max_book_age_ms, dtype=np.intp))
+    """``top_screen.TopScreen`` over items of ``venues`` rows each (the caller's ``kept`` one, or one built on
+    ``source``'s tops now): the rejections it decides into ``results``, as ``_reject_unsized`` makes them;
+    returns which items need sizing (the array path's), None when none does."""
+    if kept is not None:
+        screen, now = kept
     else:
-        limits = limits or ScreenLimits.of(each)
+        items = len(source.best) // venues
+        if isinstance(params, DetectionParams):
+            limits = ScreenLimits(np.full(items, float(params.max_edge_bps)), np.full(items, float(params.max_size)),
+                                  np.full(items, params.max_book_age_ms, dtype=np.intp))
+        else:
+            limits = limits or ScreenLimits.of(each)
+        built = top_screen_of(source, venues, limits)
+        assert built is not None
+        screen, now = built
+    items = screen.items
     outcome = np.empty(items, dtype=np.uint8)
     rejected, prices = np.empty((4, items), dtype=np.intp), np.empty((3, items))
     batch = UnsizedRejections(symbols, source.facts(), rejected, prices)
-    assert _screen_tops is not None
-    batch.count, sized = _screen_tops(*tops, venues, limits.max_age, limits.max_edge, limits.max_size, outcome,
-                                      rejected, prices, results, _pending, batch)
+    batch.count, sized = screen.screen(now, outcome, rejected, prices, results, _pending, batch)
     if not defer and batch.count:
         for k in rejected[1, :batch.count].tolist():
             results[k] = results[k].rejection()
     return outcome == top_screen.SIZED if sized else None
+
+
+def top_screen_of(source: BookRows, venues: int, limits: ScreenLimits) -> KeptScreen | None:
+    """The compiled pass over ``source``'s tops, items of ``venues`` rows with ``limits``, and its clock now;
+    None where the pass is not built. Rows whose arrays stay the same objects (updated in place, as a run's
+    tracked rows are) keep it and pass it to :func:`detect_rows` with each detection's clock (``kept``)."""
+    if _TopScreen is None:
+        return None
+    tops = source.tops()
+    return _TopScreen(tops.best, tops.has_ask, tops.has_bid, tops.received, tops.live_at_update, tops.max_age_ms,
+                      tops.factors, venues, limits.max_age, limits.max_edge, limits.max_size), tops.now
 
 
 def _crossed(bounds: Sequence[int], source: BookRows, only: BoolArray | None = None) -> _Crossed | None:

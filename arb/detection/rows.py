@@ -61,7 +61,7 @@ class BookRows(Protocol):
 
 
 class TopInputs(NamedTuple):
-    """What ``top_screen.screen_tops`` reads of every row, the arrays as the rows keep them where they can
+    """What ``top_screen.TopScreen`` reads of every row, the arrays as the rows keep them where they can
     (no copies on a run's hot path). A row's age is ``now - received`` (0 when negative); it is live when it
     was at its last update (``live_at_update``) and its age is at most ``max_age_ms``: ``screen``'s answer."""
 

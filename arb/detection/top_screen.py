@@ -43,82 +43,98 @@ NONE, PLAIN, SIZED = range(3)
 _hurdle = HURDLE  # a C double when compiled
 
 
-def screen_tops(best: Any, has_ask: Any, has_bid: Any, received: Any, live_at_update: Any, now: int,
-                book_max_age: int, factors: Any, venues: int, max_age: Any, max_edge: Any, max_size: Any,
-                outcome: Any, rejected: Any, prices: Any, results: list[Any], make: Any, batch: Any) -> tuple[int, int]:
-    """Screen items of ``venues`` consecutive rows each (``len(best) // venues`` of them).
+class TopScreen:
+    """The pass over the tops of items of ``venues`` consecutive rows each (``len(best) // venues`` of them),
+    built once on the arrays it reads (compiled, each is checked and typed here, once, not on every pass: a
+    run's tracked rows keep theirs and update them in place, so one screen serves the whole run).
 
-    Per row, ``rows.TopInputs``'s arrays (``best`` to ``factors``, the flags as ``uint8``; ``now`` and
-    ``book_max_age`` its clock and the books' max age). Per item: ``max_age``, ``max_edge``, ``max_size``
-    (``rows.ScreenLimits``). Writes each item's ``NONE``, ``PLAIN`` or ``SIZED`` into ``outcome``, and for the
-    ``PLAIN`` ones, in item order from column 0, its rejection: reason code, item, buy and sell rows into
-    ``rejected`` (4 rows), best ask and bid and gross edge into ``prices`` (3 rows), and as its decision
-    ``make((batch, j))`` into ``results[k]`` (``j``: its column; the caller's handle on rejection ``j`` of
-    ``batch``, made here so that the hot path does not walk the items again in Python). Returns how many are
-    ``PLAIN`` and how many ``SIZED``.
+    Per row, ``rows.TopInputs``'s arrays (``best`` to ``factors``, the flags as ``uint8``; ``book_max_age``
+    the books' max age). Per item: ``max_age``, ``max_edge``, ``max_size`` (``rows.ScreenLimits``)."""
 
-    The per-pair steps are written out in the loop, and the one helper takes numbers: compiled, passing the
-    arrays to a function costs more than the pair's own work."""
-    rows = best.shape[0]
-    items = rows // venues
-    if venues < 1 or rows % venues or factors.shape[0] != rows or factors.shape[1] < 5 or min(
-            len(has_ask), len(has_bid), len(received), len(live_at_update)) != rows or min(
-            len(max_age), len(max_edge), len(max_size), len(outcome), len(results)) != items or (
-            rejected.shape[0] != 4 or prices.shape[0] != 3 or min(rejected.shape[1], prices.shape[1]) < items):
-        raise ValueError("screen_tops: arrays of different lengths")  # compiled, nothing is bounds-checked
-    plain = sized_items = 0
-    for k in range(items):
-        first = k * venues
-        top_gross = -1.0  # a crossed pair's gross edge is above 0
-        top_code = top_b = top_s = 0
-        top_ask = top_bid = 0.0
-        sized = False
-        for b in range(first, first + venues):
-            if not has_ask[b]:
+    def __init__(self, best: Any, has_ask: Any, has_bid: Any, received: Any, live_at_update: Any, book_max_age: int,
+                 factors: Any, venues: int, max_age: Any, max_edge: Any, max_size: Any) -> None:
+        rows = best.shape[0]
+        if venues < 1 or rows % venues or factors.shape[0] != rows or factors.shape[1] < 5 or min(
+                len(has_ask), len(has_bid), len(received), len(live_at_update)) != rows or min(
+                len(max_age), len(max_edge), len(max_size)) != rows // venues:
+            raise ValueError("TopScreen: arrays of different lengths")  # compiled, nothing is bounds-checked
+        self.best, self.has_ask, self.has_bid, self.received = best, has_ask, has_bid, received
+        self.live_at_update, self.book_max_age, self.factors = live_at_update, book_max_age, factors
+        self.venues, self.items = venues, rows // venues
+        self.max_age, self.max_edge, self.max_size = max_age, max_edge, max_size
+
+    def screen(self, now: int, outcome: Any, rejected: Any, prices: Any, results: list[Any], make: Any,
+               batch: Any) -> tuple[int, int]:
+        """Screen every item at ``now`` (the rows' clock). Writes each item's ``NONE``, ``PLAIN`` or ``SIZED``
+        into ``outcome``, and for the ``PLAIN`` ones, in item order from column 0, its rejection: reason code,
+        item, buy and sell rows into ``rejected`` (4 rows), best ask and bid and gross edge into ``prices``
+        (3 rows), and as its decision ``make((batch, j))`` into ``results[k]`` (``j``: its column; the
+        caller's handle on rejection ``j`` of ``batch``, made here so that the hot path does not walk the
+        items again in Python). Returns how many are ``PLAIN`` and how many ``SIZED``.
+
+        The per-pair steps are written out in the loop, and the one helper takes numbers: compiled, passing
+        the arrays to a function costs more than the pair's own work."""
+        items, venues, book_max_age = self.items, self.venues, self.book_max_age
+        if min(len(outcome), len(results)) != items or rejected.shape[0] != 4 or prices.shape[0] != 3 or min(
+                rejected.shape[1], prices.shape[1]) < items:
+            raise ValueError("TopScreen.screen: arrays of different lengths")
+        best, has_ask, has_bid, received = self.best, self.has_ask, self.has_bid, self.received
+        live_at_update, factors = self.live_at_update, self.factors
+        max_age, max_edge, max_size = self.max_age, self.max_edge, self.max_size
+        plain = sized_items = 0
+        for k in range(items):
+            first = k * venues
+            top_gross = -1.0  # a crossed pair's gross edge is above 0
+            top_code = top_b = top_s = 0
+            top_ask = top_bid = 0.0
+            sized = False
+            for b in range(first, first + venues):
+                if not has_ask[b]:
+                    continue
+                a = best[b, 0]
+                for s in range(first, first + venues):
+                    if s == b or not has_bid[s]:
+                        continue
+                    x = best[s, 1]
+                    if not x > a:
+                        continue
+                    g = (x - a) / a * 1e4  # ``_crossed``'s formula
+                    if not g > 0:
+                        continue
+                    # ``_screen``: the worse venue's state (not live, then older than the item's max book age);
+                    # ``BookRows.screen``'s age and liveness, from the receive times.
+                    age_b, age_s = now - received[b], now - received[s]
+                    if not (live_at_update[b] and live_at_update[s] and age_b <= book_max_age
+                            and age_s <= book_max_age):
+                        pair_code = NOT_LIVE
+                    elif age_b > max_age[k] or age_s > max_age[k]:
+                        pair_code = STALE
+                    elif g > max_edge[k]:
+                        pair_code = ABNORMAL
+                    else:
+                        pair_code = 0
+                    if g > top_gross:  # ``_reported``: the largest gross edge, first in pair order on ties
+                        top_gross, top_code, top_b, top_s, top_ask, top_bid = g, pair_code, b, s, a, x
+                    if pair_code == 0 and not sized:
+                        sized = _sized(a, x, factors[b, 0], factors[b, 1], factors[b, 4], factors[s, 2],
+                                       factors[s, 3], max_size[k])
+            if top_gross < 0:
+                outcome[k] = NONE
                 continue
-            a = best[b, 0]
-            for s in range(first, first + venues):
-                if s == b or not has_bid[s]:
-                    continue
-                x = best[s, 1]
-                if not x > a:
-                    continue
-                g = (x - a) / a * 1e4  # ``_crossed``'s formula
-                if not g > 0:
-                    continue
-                # ``_screen``: the worse venue's state (not live, then older than the item's max book age);
-                # ``BookRows.screen``'s age and liveness, from the receive times.
-                age_b, age_s = now - received[b], now - received[s]
-                if not (live_at_update[b] and live_at_update[s] and age_b <= book_max_age and age_s <= book_max_age):
-                    pair_code = NOT_LIVE
-                elif age_b > max_age[k] or age_s > max_age[k]:
-                    pair_code = STALE
-                elif g > max_edge[k]:
-                    pair_code = ABNORMAL
-                else:
-                    pair_code = 0
-                if g > top_gross:  # ``_reported``: the largest gross edge, first in pair order on ties
-                    top_gross, top_code, top_b, top_s, top_ask, top_bid = g, pair_code, b, s, a, x
-                if pair_code == 0 and not sized:
-                    sized = _sized(a, x, factors[b, 0], factors[b, 1], factors[b, 4], factors[s, 2], factors[s, 3],
-                                   max_size[k])
-        if top_gross < 0:
-            outcome[k] = NONE
-            continue
-        if not sized and top_code:  # the reported pair is sized whatever its reason
-            sized = _sized(top_ask, top_bid, factors[top_b, 0], factors[top_b, 1], factors[top_b, 4],
-                           factors[top_s, 2], factors[top_s, 3], max_size[k])
-        if sized:
-            outcome[k] = SIZED
-            sized_items += 1
-            continue
-        outcome[k] = PLAIN
-        rejected[0, plain], rejected[1, plain], rejected[2, plain], rejected[3, plain] = (top_code or UNPROFITABLE, k,
-                                                                                        top_b, top_s)
-        prices[0, plain], prices[1, plain], prices[2, plain] = top_ask, top_bid, top_gross
-        results[k] = make((batch, plain))
-        plain += 1
-    return plain, sized_items
+            if not sized and top_code:  # the reported pair is sized whatever its reason
+                sized = _sized(top_ask, top_bid, factors[top_b, 0], factors[top_b, 1], factors[top_b, 4],
+                               factors[top_s, 2], factors[top_s, 3], max_size[k])
+            if sized:
+                outcome[k] = SIZED
+                sized_items += 1
+                continue
+            outcome[k] = PLAIN
+            rejected[0, plain], rejected[1, plain] = top_code or UNPROFITABLE, k
+            rejected[2, plain], rejected[3, plain] = top_b, top_s
+            prices[0, plain], prices[1, plain], prices[2, plain] = top_ask, top_bid, top_gross
+            results[k] = make((batch, plain))
+            plain += 1
+        return plain, sized_items
 
 
 def _sized(ask: float, bid: float, buy_cost: float, buy_net: float, buy_quote: float, sell_net: float,

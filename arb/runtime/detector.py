@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from arb.config import Config
 from arb.detection import DetectionParams, FeeMode, Opportunity, Rejection, VenueBook, detect, detect_many
-from arb.detection.batch import PendingRejection, detect_rows
+from arb.detection.batch import PendingRejection, detect_rows, top_screen_of
 from arb.detection.core import BATCH_FROM
 from arb.detection.finalize import BookFacts
 from arb.detection.rows import FactsOf, ScreenLimits, TopInputs, venue_factors
@@ -257,6 +257,9 @@ class TrackedRows:
         self._book_at: list[OrderBook | None] = [None] * n  # each row's book, once it has had an event
         self._sides = [(0, 0)] * n  # how many ask and bid levels each row holds (the rest is padding)
         self._now = 0
+        # The compiled pass over every row's tops, built once: the arrays above are updated in place.
+        kept = top_screen_of(self, self._venues, self._limits)
+        self._screen = kept[0] if kept is not None else None
         for key, book in detector.store.books.items():  # books that exist before tracking starts
             row = self._row.get(key)
             if row is not None:
@@ -298,15 +301,17 @@ class TrackedRows:
         self._now = now
         self._read_balances()
         venues = self._venues
+        kept = None
         if symbols == self._detector.symbols:  # every symbol, in row order (a wide instant): no copy
             view: TrackedRows | _Subset = self
             limits = self._limits
+            kept = None if self._screen is None else (self._screen, now)
         else:
             at = np.array([self._index[s] for s in symbols], dtype=np.intp)
             view = _Subset(self, (at[:, None] * venues + np.arange(venues)).ravel())
             limits = self._limits.subset(at)
         return detect_rows(symbols, range(0, len(symbols) * venues + 1, venues), view, params, defer=True,
-                           limits=limits)
+                           limits=limits, kept=kept)
 
     def _read_balances(self) -> None:
         detector = self._detector

@@ -40,8 +40,8 @@ def _as_python() -> ModuleType:
 AS_PYTHON = _as_python()
 SCREENS: dict[str, Callable[..., Any] | None] = {
     "array": None,  # the array path alone (a build without Cython)
-    "imported": top_screen.screen_tops if top_screen.COMPILED else AS_PYTHON.screen_tops,
-    "python": AS_PYTHON.screen_tops,
+    "imported": top_screen.TopScreen if top_screen.COMPILED else AS_PYTHON.TopScreen,
+    "python": AS_PYTHON.TopScreen,
 }
 
 
@@ -63,7 +63,7 @@ def test_each_screen_decides_as_the_reference(
                              zip(books[:n], data.draw(st.lists(states, min_size=n, max_size=n)), strict=True)])
              for k, books in enumerate(symbols)]
     each = data.draw(st.lists(params_st, min_size=len(items), max_size=len(items))) if per_symbol else params
-    with patch.object(arb.detection.batch, "_screen_tops", SCREENS[screen]):
+    with patch.object(arb.detection.batch, "_TopScreen", SCREENS[screen]):
         decided = detect_batch(items, each)
     every = each if isinstance(each, list) else [each] * len(items)
     assert decided == [detect_reference(s, books, p) for (s, books), p in zip(items, every, strict=True)]
@@ -80,22 +80,25 @@ def test_the_pass_is_compiled_where_the_book_is() -> None:
 
 @pytest.mark.parametrize("screen", ["imported", "python"])
 def test_arrays_of_different_lengths_are_refused(screen: str) -> None:
-    """Compiled, the loop reads without bounds checks: lengths are checked once, on entry."""
+    """Compiled, the loop reads without bounds checks: lengths are checked once, when the screen is built, and
+    the outputs on each pass."""
     rows, venues_each = 4, 2
     uint8 = np.zeros(rows, dtype=np.uint8)
-    args: list[Any] = [np.zeros((rows, 2)), uint8, uint8, np.zeros(rows, dtype=np.intp), uint8, 0, 10,
-                       np.zeros((rows, 5)), venues_each, np.zeros(2, dtype=np.intp), np.zeros(2), np.zeros(2),
-                       np.zeros(2, dtype=np.uint8), np.zeros((4, 2), dtype=np.intp), np.zeros((3, 2)), [None] * 2,
-                       tuple, None]
-    screen_tops = SCREENS[screen]
-    assert screen_tops is not None
-    assert screen_tops(*args) == (0, 0)
-    for k, short in ((7, np.zeros((rows - 1, 5))),  # factors for fewer rows
-                     (15, [None])):  # fewer results than items: compiled, a list is written unchecked too
-        refused = list(args)
-        refused[k] = short
-        with pytest.raises(ValueError, match="different lengths"):
-            screen_tops(*refused)
+    inputs: list[Any] = [np.zeros((rows, 2)), uint8, uint8, np.zeros(rows, dtype=np.intp), uint8, 10,
+                         np.zeros((rows, 5)), venues_each, np.zeros(2, dtype=np.intp), np.zeros(2), np.zeros(2)]
+    outputs: list[Any] = [np.zeros(2, dtype=np.uint8), np.zeros((4, 2), dtype=np.intp), np.zeros((3, 2)),
+                          [None] * 2, tuple, None]
+    kind = SCREENS[screen]
+    assert kind is not None
+    assert kind(*inputs).screen(0, *outputs) == (0, 0)
+    refused = list(inputs)
+    refused[6] = np.zeros((rows - 1, 5))  # factors for fewer rows
+    with pytest.raises(ValueError, match="different lengths"):
+        kind(*refused)
+    fewer = list(outputs)
+    fewer[3] = [None]  # fewer results than items: compiled, a list is written unchecked too
+    with pytest.raises(ValueError, match="different lengths"):
+        kind(*inputs).screen(0, *fewer)
 
 
 @pytest.mark.parametrize("screen", SCREENS)
@@ -109,7 +112,7 @@ def test_ties_report_the_first_pair_and_the_pass_hands_on_what_pays(screen: str)
     apart = [book(v, [(90.0 + k, 1)], [(110.0 + k, 1)]) for k, v in enumerate("abcd")]
     items = [("T/USDT", fee_bound), ("P/USDT", paying), ("N/USDT", apart)]
     params = DetectionParams(max_size=D(1))
-    with patch.object(arb.detection.batch, "_screen_tops", SCREENS[screen]):
+    with patch.object(arb.detection.batch, "_TopScreen", SCREENS[screen]):
         tie, pays, none = detect_batch(items, params)
     assert isinstance(tie, Rejection) and (tie.reason, tie.buy_venue, tie.sell_venue) == (
         Reason.UNPROFITABLE_AFTER_FEES, "a", "c")
