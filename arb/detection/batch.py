@@ -34,7 +34,16 @@ import numpy as np
 from arb.detection import top_screen
 from arb.detection.candidate import Candidate
 from arb.detection.finalize import finalize, rejection, unsized_rejection
-from arb.detection.rows import BookRows, BoolArray, FactsOf, IntArray, ScreenLimits, VenueBookRows, row_pairs
+from arb.detection.rows import (
+    BookRows,
+    BoolArray,
+    FactsOf,
+    IntArray,
+    ScreenLimits,
+    TopInputs,
+    VenueBookRows,
+    row_pairs,
+)
 from arb.detection.types import (
     Decision,
     DetectionParams,
@@ -174,9 +183,10 @@ def _decide_tops(
                                   np.full(items, params.max_book_age_ms, dtype=np.intp))
         else:
             limits = limits or ScreenLimits.of(each)
-        built = top_screen_of(source, venues, limits)
-        assert built is not None
-        screen, now = built
+        tops = source.tops()
+        built = top_screen_of(tops, venues, limits)
+        assert built is not None  # called only where the pass is built
+        screen, now = built, tops.now
     items = screen.items
     outcome = np.empty(items, dtype=np.uint8)
     rejected, prices = np.empty((4, items), dtype=np.intp), np.empty((3, items))
@@ -188,15 +198,14 @@ def _decide_tops(
     return outcome == top_screen.SIZED if sized else None
 
 
-def top_screen_of(source: BookRows, venues: int, limits: ScreenLimits) -> KeptScreen | None:
-    """The compiled pass over ``source``'s tops, items of ``venues`` rows with ``limits``, and its clock now;
-    None where the pass is not built. Rows whose arrays stay the same objects (updated in place, as a run's
-    tracked rows are) keep it and pass it to :func:`detect_rows` with each detection's clock (``kept``)."""
+def top_screen_of(tops: TopInputs, venues: int, limits: ScreenLimits) -> top_screen.TopScreen | None:
+    """The compiled pass over ``tops``, items of ``venues`` rows with ``limits``; None where the pass is not
+    built. Rows whose arrays stay the same objects (updated in place, as a run's tracked rows are) keep it and
+    pass it to :func:`detect_rows` with each detection's clock (``kept``)."""
     if _TopScreen is None:
         return None
-    tops = source.tops()
     return _TopScreen(tops.best, tops.has_ask, tops.has_bid, tops.received, tops.live_at_update, tops.max_age_ms,
-                      tops.factors, venues, limits.max_age, limits.max_edge, limits.max_size), tops.now
+                      tops.factors, venues, limits.max_age, limits.max_edge, limits.max_size)
 
 
 def _crossed(bounds: Sequence[int], source: BookRows, only: BoolArray | None = None) -> _Crossed | None:

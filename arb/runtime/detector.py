@@ -237,8 +237,6 @@ class TrackedRows:
         self.has_ask: BoolArray = np.zeros(n, dtype=np.bool_)
         self.has_bid: BoolArray = np.zeros(n, dtype=np.bool_)
         self._live_at_update = np.zeros(n, dtype=np.bool_)  # the book's health, but for its age
-        # The flags as ``top_screen`` reads them: views made once, not three on every detection.
-        self._flags_u8 = tuple(flags.view(np.uint8) for flags in (self.has_ask, self.has_bid, self._live_at_update))
         self._received = np.zeros(n, dtype=np.intp)
         self._seq: list[int | None] = [None] * n  # each row's book sequence number at its last update
         self._max_age_ms = detector.store.max_age_ms  # every book's: the store gives it to each
@@ -258,8 +256,7 @@ class TrackedRows:
         self._sides = [(0, 0)] * n  # how many ask and bid levels each row holds (the rest is padding)
         self._now = 0
         # The compiled pass over every row's tops, built once: the arrays above are updated in place.
-        kept = top_screen_of(self, self._venues, self._limits)
-        self._screen = kept[0] if kept is not None else None
+        self._screen = top_screen_of(self.tops(), self._venues, self._limits)
         for key, book in detector.store.books.items():  # books that exist before tracking starts
             row = self._row.get(key)
             if row is not None:
@@ -335,9 +332,8 @@ class TrackedRows:
         return self._factors[rows]
 
     def tops(self) -> TopInputs:
-        has_ask, has_bid, live_at_update = self._flags_u8
-        return TopInputs(self.best, has_ask, has_bid, self._received, live_at_update, self._now, self._max_age_ms,
-                         self._factors)
+        return TopInputs(self.best, self.has_ask.view(np.uint8), self.has_bid.view(np.uint8), self._received,
+                         self._live_at_update.view(np.uint8), self._now, self._max_age_ms, self._factors)
 
     def venue_book(self, row: int) -> VenueBook:
         name, symbol = self._keys[row]
