@@ -37,21 +37,41 @@ def opportunity_columns(
                 gross_edge_bps=decided.gross_edge_bps,
             ),
         }
-    return {name: getattr(decided, name) for name in BOOK_COLUMNS} | {
-        "size": decided.size if decided.size is not None else Decimal(0),
-        "buy_price": decided.buy_vwap if decided.buy_vwap is not None else decided.best_ask,
-        "sell_price": decided.sell_vwap if decided.sell_vwap is not None else decided.best_bid,
-        "expected_profit": decided.expected_profit if decided.expected_profit is not None else Decimal(0),
+    return rejection_columns(decided)
+
+
+# The columns a rejection's row sets (``rejection_columns``' keys, in order); every other column is NULL
+# (settlement is an executed pair's) or its default (``strategy``: taker, detection's).
+REJECTION_COLUMNS = (*BOOK_COLUMNS, "size", "buy_price", "sell_price", "expected_profit", "decision", "reason",
+                     "detail")
+
+
+def rejection_columns(r: Rejection) -> dict[str, Any]:
+    """A ``Rejection``'s columns (``opportunity_columns``), written out as one dict: the decision writer
+    builds one for each of the ~100 rejections of every instant on 100 symbols."""
+    size = r.size
+    return {
+        "symbol": r.symbol, "buy_venue": r.buy_venue, "sell_venue": r.sell_venue, "buy_limit": r.buy_limit,
+        "sell_limit": r.sell_limit, "edge_bps": r.edge_bps, "buy_fee_rate": r.buy_fee_rate,
+        "sell_fee_rate": r.sell_fee_rate, "buy_book_seq": r.buy_book_seq, "sell_book_seq": r.sell_book_seq,
+        "buy_book_age_ms": r.buy_book_age_ms, "sell_book_age_ms": r.sell_book_age_ms,
+        "size": size if size is not None else _ZERO,
+        "buy_price": r.buy_vwap if r.buy_vwap is not None else r.best_ask,
+        "sell_price": r.sell_vwap if r.sell_vwap is not None else r.best_bid,
+        "expected_profit": r.expected_profit if r.expected_profit is not None else _ZERO,
         "decision": REJECTED,
-        "reason": decided.reason.value,
+        "reason": r.reason.value,
         "detail": _text(
-            buy_amount=decided.buy_amount,
-            best_ask=decided.best_ask,
-            best_bid=decided.best_bid,
-            gross_edge_bps=decided.gross_edge_bps,
-            sized=decided.size is not None,
+            buy_amount=r.buy_amount,
+            best_ask=r.best_ask,
+            best_bid=r.best_bid,
+            gross_edge_bps=r.gross_edge_bps,
+            sized=size is not None,
         ),
     }
+
+
+_ZERO = Decimal(0)
 
 
 def _text(**values: Any) -> dict[str, Any]:

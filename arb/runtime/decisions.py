@@ -332,7 +332,7 @@ class DecisionLoop:
         (no_cross is the absence of an opportunity). Nothing is awaited."""
         self.funnel.saw(decision)
         if decision is not None and decision.reason is not Reason.NO_CROSS:
-            self.trading.writer.add(self._rejection_row(decision))
+            self.trading.writer.add_rejection(self.trading.executor.run_id, self.clock.now(), decision)
 
     def _start_pair(self, opp: Opportunity) -> None:
         """Execute ``opp`` as a task of its own, so the other symbols are decided while it is in flight.
@@ -448,11 +448,11 @@ class DecisionLoop:
         await refresh_balances(venues, self.state, strict=False)
         return True
 
-    def _rejection_row(self, d: Opportunity | Rejection, reason: str | None = None) -> dict[str, Any]:
-        """An ``opportunities`` row for a decision that was not traded (``reason`` overrides for an
-        opportunity stopped after detection, e.g. by a store outage)."""
+    def _rejection_row(self, opp: Opportunity, reason: str) -> dict[str, Any]:
+        """An ``opportunities`` row for an opportunity stopped after detection (``reason``: the risk gate's,
+        or a store outage)."""
         return {"run_id": self.trading.executor.run_id, "detected_at": self.clock.now(),
-                **opportunity_columns(d, reject_reason=reason)}
+                **opportunity_columns(opp, reject_reason=reason)}
 
 
 def stamp_delivered(dirty: dict[str, int], now: int) -> None:

@@ -27,14 +27,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from itertools import groupby
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from arb.detection.types import Rejection
 from arb.domain.venue import FundingReport
 from arb.errors import StoreError
 from arb.store import repo
@@ -71,6 +73,14 @@ class _Snapshot:
                              opportunity_id=self.opportunity_id)
 
 
+class _Rejected(NamedTuple):
+    """A rejection queued as itself: its row's parameters are made when its batch is written."""
+
+    run_id: int
+    detected_at: datetime
+    rejection: Rejection
+
+
 @dataclass(frozen=True, slots=True)
 class _Funding:
     run_id: int
@@ -78,6 +88,10 @@ class _Funding:
 
     def write(self, session: Session) -> None:
         repo.record_funding(session, self.run_id, self.payment)
+
+
+def _is_rejected(row: Mapping[str, Any] | _Rejected) -> bool:
+    return type(row) is _Rejected
 
 
 class DecisionWriter:
@@ -96,7 +110,7 @@ class DecisionWriter:
         bind = sessions.kw["bind"]
         self._rows = repo.OpportunityRows(bind.dialect)
         self._batch_size = batch_size
-        self._pending: list[Mapping[str, Any]] = []
+        self._pending: list[Mapping[str, Any] | _Rejected] = []  # in decision order: the rows' ids follow it
         self._snapshots: list[_Snapshot | _Funding] = []  # balance snapshots and funding payments, in order
         self._wake = asyncio.Event()
         self._retry_base_s = retry_base_s
@@ -116,6 +130,13 @@ class DecisionWriter:
     def add(self, row: Mapping[str, Any]) -> None:
         """Queue one ``opportunities`` row (``repo.record_opportunities``' keys). Cheap: no I/O, no logging."""
         self._pending.append(row)
+        if len(self._pending) >= self._batch_size:
+            self._wake.set()
+
+    def add_rejection(self, run_id: int, detected_at: datetime, rejection: Rejection) -> None:
+        """Queue ``rejection``'s row (``repo.OpportunityRows.rejected_params``). Cheaper than :meth:`add` on the
+        hot path's thread: nothing is built until the batch is written."""
+        self._pending.append(_Rejected(run_id, detected_at, rejection))
         if len(self._pending) >= self._batch_size:
             self._wake.set()
 
@@ -207,13 +228,23 @@ class DecisionWriter:
             self.healthy = True
             attempt = 0
 
-    async def _write_inline(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot | _Funding]) -> None:
+    async def _write_inline(self, batch: list[Mapping[str, Any] | _Rejected],
+                            snapshots: list[_Snapshot | _Funding]) -> None:
         self._write(batch, snapshots)
 
-    def _write(self, batch: list[Mapping[str, Any]], snapshots: list[_Snapshot | _Funding]) -> None:
+    def _write(self, batch: list[Mapping[str, Any] | _Rejected], snapshots: list[_Snapshot | _Funding]) -> None:
+        rows, rejected_params = self._rows, self._rows.rejected_params
         with self._sessions.begin() as session:
+            connection = session.connection()
             instants: dict[datetime, Any] = {}  # a batch's rows share a few times: each converted once
-            self._rows.write(session.connection(), [self._rows.params(row, instants) for row in batch])
+            # Each run of rejections, and each run of other rows, is one statement, in queue order.
+            for rejected, run in groupby(batch, _is_rejected):
+                if rejected:
+                    rows.write(connection, [rejected_params(r.run_id, r.detected_at, r.rejection, instants)
+                                            for r in cast("Iterator[_Rejected]", run)], rejected=True)
+                else:
+                    rows.write(connection, [rows.params(row, instants)
+                                            for row in cast("Iterator[Mapping[str, Any]]", run)])
             for snap in snapshots:
                 snap.write(session)
 

@@ -24,6 +24,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
+from arb.detection.record import REJECTION_COLUMNS, rejection_columns
+from arb.detection.types import Rejection
 from arb.domain.market import MarketKind
 from arb.domain.venue import FundingReport
 from arb.errors import StoreError
@@ -160,13 +162,18 @@ def record_opportunities(session: Session, rows: Sequence[Mapping[str, Any]]) ->
 class OpportunityRows:
     """``record_opportunities`` for the batched decision writer, prepared (``arb/store/prepared.py``): each row
     becomes the driver's parameters (:meth:`params`, which refuses a bad row as the ORM would), and a batch
-    is one ``executemany`` (:meth:`write`), with none of the ORM's bulk-insert machinery around it. The stored rows are ``record_opportunities``'
-    (``tests/store/test_repo.py`` compares them as the database holds them); no ids come back."""
+    is one ``executemany`` (:meth:`write`), with none of the ORM's bulk-insert machinery around it. A
+    detection's ``Rejection``, nearly every row of a run, goes the short way (:meth:`rejected_params`): its
+    columns as ``rejection_columns`` builds them, into a statement of those columns alone. The stored rows
+    are ``record_opportunities``' (``tests/store/test_repo.py`` compares them as the database holds them); no
+    ids come back."""
 
     _COLUMNS = tuple(c.key for c in Opportunity.__table__.columns if c.key != "id")
+    _REJECTED = ("run_id", "detected_at", "strategy", *REJECTION_COLUMNS)
 
     def __init__(self, dialect: Dialect) -> None:
         self._insert = PreparedInsert.compile(Opportunity.__table__, self._COLUMNS, dialect)
+        self._rejected = PreparedInsert.compile(Opportunity.__table__, self._REJECTED, dialect)
 
     def params(self, row: Mapping[str, Any], instants: dict[datetime, Any] | None = None
                ) -> Sequence[Any] | dict[str, Any]:
@@ -175,10 +182,23 @@ class OpportunityRows:
         given = _opportunity_params(row)
         return self._insert.params(({key: given.get(key) for key in self._COLUMNS},), instants)
 
-    def write(self, connection: Connection, batch: Sequence[Sequence[Any] | dict[str, Any]]) -> None:
-        """Insert the rows whose :meth:`params` are ``batch``, in ``connection``'s transaction."""
+    def rejected_params(self, run_id: int, detected_at: datetime, rejection: Rejection,
+                        instants: dict[datetime, Any] | None = None) -> Sequence[Any] | dict[str, Any]:
+        """The driver's parameters for ``rejection``'s row, for :meth:`write` with ``rejected``: the columns
+        arb itself builds (``rejection_columns``: no enum, no float, a detail of strings), so nothing in them
+        needs the checks and conversions of :meth:`params`, and the settlement columns stay NULL unbound."""
+        columns = rejection_columns(rejection)
+        columns["run_id"] = run_id
+        columns["detected_at"] = detected_at
+        columns["strategy"] = "taker"
+        return self._rejected.params((columns,), instants)
+
+    def write(self, connection: Connection, batch: Sequence[Sequence[Any] | dict[str, Any]], *,
+              rejected: bool = False) -> None:
+        """Insert the rows whose parameters are ``batch`` (all :meth:`params`, or all :meth:`rejected_params`
+        with ``rejected``), in ``connection``'s transaction, in order."""
         if batch:
-            connection.exec_driver_sql(self._insert.sql, list(batch))
+            connection.exec_driver_sql((self._rejected if rejected else self._insert).sql, list(batch))
 
 
 def _opportunity_params(row: Mapping[str, Any]) -> dict[str, Any]:

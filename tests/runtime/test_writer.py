@@ -108,3 +108,33 @@ async def test_the_wall_timer_stops_at_once_when_the_writer_closes(session_facto
     sleep.stop()
     await asyncio.wait_for(waiting, timeout=timedelta(minutes=1).total_seconds())
     assert waiting.done() and waiting.exception() is None
+
+
+async def test_rejections_and_other_rows_are_stored_in_the_order_they_were_queued(
+        session_factory: sessionmaker[Session]) -> None:
+    """A rejection queued as itself (``add_rejection``) and a row queued as columns (``add``: an opportunity a
+    later stage turned down) go through two statements; the ids still follow the queue, across batches."""
+    from arb.detection.types import Reason, Rejection
+
+    with session_factory.begin() as s:
+        run_id = start_run(s, mode="paper", config_snapshot={}, started_at=T0).id
+    writer = DecisionWriter(session_factory, batch_size=3, inline=True, sleep=StepClock().sleep)
+
+    def detected(i: int) -> Rejection:
+        return Rejection(Reason.UNPROFITABLE_AFTER_FEES, f"S{i}/USDT", "gate", "htx", Decimal("26.8"),
+                         Decimal("26.79"), Decimal("0.002"), Decimal("0.002"), Decimal("-3.73"), False, i, i, 0, 0)
+
+    queued = ["row", "rejection", "rejection", "row", "row", "rejection", "rejection"]
+    for i, kind in enumerate(queued):
+        if kind == "row":
+            writer.add(rejection(run_id, i))
+        else:
+            writer.add_rejection(run_id, at(i), detected(i))
+    await writer.close()
+    with session_factory() as s:
+        got = s.execute(select(Opportunity.symbol, Opportunity.detected_at, Opportunity.detail)
+                        .where(Opportunity.run_id == run_id).order_by(Opportunity.id)).all()
+    assert [(symbol, ts) for symbol, ts, _ in got] == [
+        ("LINK/USDT" if kind == "row" else f"S{i}/USDT", at(i)) for i, kind in enumerate(queued)]
+    assert [detail is None for _, _, detail in got] == [kind == "row" for kind in queued]
+    assert writer.written == len(queued) and writer.pending == 0

@@ -150,6 +150,39 @@ def test_the_writers_prepared_rows_equal_record_opportunities(populated: Populat
         prepared.params({**rows[0], "size": 1.25})
 
 
+def test_a_rejection_queued_as_itself_is_stored_as_its_columns_are(populated: Populated) -> None:
+    """``rejected_params`` (the writer's row of a detection's ``Rejection``, in a statement of its own columns)
+    stores what ``record_opportunities`` stores of ``opportunity_columns``: sized and unsized, a sequence or
+    none, an exponent-notation Decimal; the settlement columns NULL and the strategy detection's."""
+    from arb.detection.record import REJECTION_COLUMNS, opportunity_columns, rejection_columns
+    from arb.detection.types import Reason, Rejection
+
+    at = datetime(2026, 2, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    unsized = Rejection(Reason.UNPROFITABLE_AFTER_FEES, "BTC/USDT", "gate", "okx", Decimal("100.12"),
+                        Decimal("1E+2"), Decimal("0.001"), Decimal("0.0015"), Decimal("-6.99"), True, 17, None, 3, 0)
+    sized = Rejection(Reason.BOOK_STALE, "ETH/USDT", "okx", "gate", Decimal("2000.5"), Decimal("2001.25"),
+                      Decimal("0.002"), Decimal("0.001"), Decimal("3.7485"), True, 5, 6, 5000, 12,
+                      size=Decimal("0.250"), buy_amount=Decimal("0.2506"), buy_vwap=Decimal("2000.55"),
+                      sell_vwap=Decimal("2001.2"), buy_limit=Decimal("2000.6"), sell_limit=Decimal("2001.1"),
+                      expected_profit=Decimal("-0.8375"), edge_bps=Decimal("3.25"))
+    assert tuple(rejection_columns(unsized)) == REJECTION_COLUMNS
+    prepared = repo.OpportunityRows(populated.factory.kw["bind"].dialect)
+    with populated.factory.begin() as s:
+        orm_ids = repo.record_opportunities(s, [{"run_id": populated.run_id, "detected_at": at,
+                                                 **opportunity_columns(r)} for r in (unsized, sized)])
+    with populated.factory.begin() as s:
+        prepared.write(s.connection(), [prepared.rejected_params(populated.run_id, at, r) for r in (unsized, sized)],
+                       rejected=True)
+    columns = ", ".join(c.name for c in Opportunity.__table__.columns if c.name != "id")
+    with populated.factory() as s:
+        raw = s.connection().exec_driver_sql(f"SELECT {columns} FROM opportunities WHERE id >= {min(orm_ids)} "
+                                             "ORDER BY id").all()
+        stored = s.scalars(select(Opportunity).where(Opportunity.id > orm_ids[1]).order_by(Opportunity.id)).all()
+    assert len(raw) == 4 and raw[:2] == raw[2:]
+    assert [(o.strategy, o.realized_pnl, o.settled_at, o.buy_price, o.detail["best_bid"]) for o in stored] == [
+        ("taker", None, None, Decimal("100.12"), "1E+2"), ("taker", None, None, Decimal("2000.55"), "2001.25")]
+
+
 def test_record_opportunities_rejects_unknown_columns(populated: Populated) -> None:
     with populated.factory() as s, pytest.raises(ValueError, match="buy_vwap"):
         repo.record_opportunities(s, [{"run_id": populated.run_id, "buy_vwap": Decimal(1)}])
