@@ -168,9 +168,11 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     # How much earlier than its line's time a delivery can be due: read that far ahead of it.
     least = min((-MAX_FROM_DATA_MS if c.reads_ahead else 0 if v in markets else (c.fixed_ms or 0))
                 for v, c in clocks.items()) if clocks else 0
-    # Deliveries not yet made, by (due, to the venue before to arb's book, read order): a later line can be
-    # due earlier when feeds lag unevenly.
-    pending: list[tuple[int, int, int, str, CaptureLine, int]] = []  # ..., when it happened at the venue
+    # Deliveries not yet made, by (due, read order): a later line can be due earlier when feeds lag unevenly.
+    # One entry delivers a line to its venue, to arb, or to both when both are due at one instant (no feed
+    # latency: every line of a capture without exchange times): (due, read, venue, line, when it happened at
+    # the venue, _TO_VENUE | _TO_ARB).
+    pending: list[tuple[int, int, str, CaptureLine, int, int]] = []
     read = 0
     book_lines = 0
     reached = origin_ms
@@ -188,13 +190,19 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             delay = due_s(due) - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            instant = [heapq.heappop(pending)]
             while pending and pending[0][0] == due:
-                _, to_book, _, venue, event, at_venue = heapq.heappop(pending)
-                if not to_book:
+                instant.append(heapq.heappop(pending))
+            # Every venue's lines of the instant before arb's: a venue's market has moved before arb hears it.
+            for _, _, venue, event, _, to in instant:
+                if to & _TO_VENUE:
                     _to_venue(markets[venue], event, due)
                     if traded is not None and event.type == "trade":
                         traded()
-                elif event.type not in OFF_BOOK:
+            for _, _, venue, event, at_venue, to in instant:
+                if not to & _TO_ARB:
+                    continue
+                if event.type not in OFF_BOOK:
                     # The store's one entry (snapshot, delta, or a recorded reset/gap), applied when arb
                     # receives it (now), stamped with when it happened at the venue (its age counts from
                     # then), as its venue's: built here directly, a third of what the store's
@@ -224,10 +232,14 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 await asyncio.sleep(0)  # the instant's decisions before the next instant's lines are read
             to_arb = event.type not in OFF_BOOK or (funding is not None and isinstance(event, CaptureFunding))
             at_venue, at_arb = clocks[venue].times(event, to_arb=to_arb)
-            if venue in markets:
-                heapq.heappush(pending, (at_venue, 0, read, venue, event, at_venue))
+            to_venue = _TO_VENUE if venue in markets else 0
+            if to_arb and at_arb == at_venue:
+                heapq.heappush(pending, (at_arb, read, venue, event, at_venue, to_venue | _TO_ARB))
+                continue
+            if to_venue:
+                heapq.heappush(pending, (at_venue, read, venue, event, at_venue, _TO_VENUE))
             if to_arb:
-                heapq.heappush(pending, (at_arb, 1, read, venue, event, at_venue))
+                heapq.heappush(pending, (at_arb, read, venue, event, at_venue, _TO_ARB))
         await apply_due(None)
         stop_market_time()  # held for good: the loop ends with the run
         if progress is not None:
@@ -242,18 +254,20 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
 
 # Lines the simulated venues hear and arb's books never see: the tape's trades, a perpetual's mark and funding.
 OFF_BOOK = frozenset(("trade", "funding"))
+_TO_VENUE, _TO_ARB = 1, 2  # whom a pending delivery is for
 
 
 def _to_venue(market: SimulatedMarket, event: CaptureLine, now_ms: int) -> None:
     """One capture line to a simulated venue's matcher, under the venue's name for its market."""
     market_id = market.markets[event.symbol]
-    if isinstance(event, CaptureTrade):
+    if type(event) is CaptureEvent:  # nearly every line: asked first
+        if event.type == "delta" or event.type == "snapshot":
+            market.on_book(market_id, event.type, event.bids, event.asks, now_ms)  # the venue reads the levels
+        # A recorded reset or gap is arb's feed losing the book; the venue's market went on.
+    elif isinstance(event, CaptureTrade):
         market.on_trade(market_id, Decimal(event.price), Decimal(event.amount), event.side, now_ms)
     elif isinstance(event, CaptureFunding):
         market.on_funding(market_id, Decimal(event.mark), Decimal(event.rate), event.funding_ts, now_ms)
-    elif event.type in ("snapshot", "delta"):
-        market.on_book(market_id, event.type, event.bids, event.asks, now_ms)  # the venue reads the levels
-    # A recorded reset or gap is arb's feed losing the book; the venue's market went on.
 
 
 def _unsupervised(name: str, factory: Callable[[], Awaitable[object]], **_: object) -> asyncio.Task[Any]:

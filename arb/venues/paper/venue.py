@@ -119,7 +119,8 @@ class PaperVenue:
 
     # -- the market ------------------------------------------------------------------------------
     def on_book(self, symbol: str, kind: str, bids: Iterable[RawLevel], asks: Iterable[RawLevel], now_ms: int) -> None:
-        self._push_fills(self.matcher.on_book(symbol, kind, bids, asks, now_ms))
+        if events := self.matcher.on_book(symbol, kind, bids, asks, now_ms):  # none, while nothing rests
+            self._push_fills(events)
 
     def on_trade(self, symbol: str, price: Decimal, amount: Decimal, aggressor: str, now_ms: int) -> None:
         self._push_fills(self.matcher.on_trade(symbol, price, amount, aggressor, now_ms))
