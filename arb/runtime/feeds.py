@@ -205,11 +205,15 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 if event.type not in OFF_BOOK:
                     # The store's one entry (snapshot, delta, or a recorded reset/gap), applied when arb
                     # receives it (now), stamped with when it happened at the venue (its age counts from
-                    # then), as its venue's: built here directly, a third of what the store's
+                    # then), as its venue's: the line itself where that is its own time (the store renames
+                    # it only for listeners), else built here directly, a third of what the store's
                     # dataclasses.replace for its listeners cost.
                     assert isinstance(event, CaptureEvent)
-                    books.apply(CaptureEvent(at_venue, venue, event.symbol, event.type, event.bids, event.asks,
-                                             event.exchange_ts, event.seq, event.first_seq))
+                    if at_venue == event.ts:
+                        books.apply(event, venue)
+                    else:
+                        books.apply(CaptureEvent(at_venue, venue, event.symbol, event.type, event.bids,
+                                                 event.asks, event.exchange_ts, event.seq, event.first_seq))
                 elif funding is not None and isinstance(event, CaptureFunding):
                     funding.announce(venue, event)
             reached = due
