@@ -136,8 +136,11 @@ class InventoryWatch:
         or a buy with no ask to price it, keeps its state."""
         changes: list[Depletion] = []
         seen = self._seen
-        unchanged = (seen is not None and not self._turning and seen[1] == asks
-                     and all(balances.get(venue) == seen[0].get(venue) for venue in self.venues))
+        # Nothing turning and the balances as last looked at: the sells are as said, and so is every buy whose
+        # ask still prices it the same way (asks move every second; a direction's state rarely does).
+        unchanged = (seen is not None and not self._turning
+                     and all(balances.get(venue) == seen[0].get(venue) for venue in self.venues)
+                     and (seen[1] == asks or self._buys_as_said(balances, asks)))
         if not unchanged:
             self._seen = ({venue: dict(balances[venue]) for venue in self.venues if venue in balances}, dict(asks))
         for venue in self.venues:
@@ -165,6 +168,30 @@ class InventoryWatch:
             for asset, balance in held.items():
                 self._read(venue, asset, now_ms, balance)
         return changes
+
+    def _buys_as_said(self, balances: Mapping[str, Mapping[str, Decimal]],
+                      asks: Mapping[tuple[str, str], Ask | None]) -> bool:
+        """Whether every buy direction is short of its size at ``asks`` exactly when it is said depleted (as
+        :meth:`_states` decides it, buys alone: one loop, no generator)."""
+        depleted = self.depleted
+        for venue in self.venues:
+            held = balances.get(venue)
+            if held is None:
+                continue
+            for symbol, size, side, asset, key, size_f in self._directions[venue]:
+                if side == "sell" or (ask := asks.get((venue, symbol))) is None:
+                    continue
+                balance = held.get(asset, _ZERO)
+                if type(ask) is float:
+                    need = size_f * ask
+                    balance_f = float(balance)
+                    if abs(balance_f - need) > _SCREEN * need:
+                        if (balance_f < need) != (key in depleted):
+                            return False
+                        continue
+                if (balance < size * _exact(ask)) != (key in depleted):
+                    return False
+        return True
 
     def steady(self, balances: Mapping[str, Mapping[str, Decimal]],
                asks: Mapping[tuple[str, str], Ask | None]) -> bool:

@@ -117,3 +117,34 @@ def test_a_book_s_float_ask_decides_as_its_exact_price(price: D, size: D, nudge:
         said.append((watch.update(0, balances, asks), watch.steady(balances, asks), set(watch.depleted)))
     assert said[0] == said[1]
     assert said[0][2] == ({"gate LINK/USDT buy"} if balance < needed else set())
+
+
+_steps = st.lists(st.tuples(st.sampled_from(["5000", "549.99", "550", "600"]),  # htx USDT around the line
+                            st.sampled_from(["200", "19.9"]),  # gate LINK: the sell side
+                            st.sampled_from([D("27.5"), D("27.49"), D("27.51"), D("28"), None]),  # htx's ask
+                            st.integers(0, 40_000)),  # ms since the last look
+                  min_size=1, max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=_steps, float_asks=st.booleans(), hold_s=st.sampled_from([0, 2.0]))
+def test_a_look_whose_balances_stood_still_says_what_the_whole_look_says(
+        steps: list[tuple[str, str, D | None, int]], float_asks: bool, hold_s: float) -> None:
+    """The look's shortcut (balances as last looked at, nothing turning, every buy still priced as said)
+    changes nothing: every change said, every state and every reading are the whole look's, step by step."""
+
+    class Whole(InventoryWatch):
+        def _buys_as_said(self, *_: object) -> bool:
+            return False
+
+    watches = [InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], hold_s=hold_s),
+               Whole({SYMBOL: D(20)}, ["gate", "htx"], hold_s=hold_s)]
+    now = 0
+    for htx_usdt, gate_link, ask, gap in steps:
+        now += gap
+        balances = _balances(htx_usdt, gate_link)
+        htx_ask = None if ask is None else float(ask) if float_asks else ask
+        asks = {("gate", SYMBOL): D("27"), ("htx", SYMBOL): htx_ask}
+        said = [(w.update(now, balances, asks), dict(w.depleted), w.seconds_to_empty(), w.steady(balances, asks))
+                for w in watches]
+        assert said[0] == said[1]
