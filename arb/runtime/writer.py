@@ -134,7 +134,7 @@ class DecisionWriter:
             self._wake.set()
 
     def add_rejection(self, run_id: int, detected_at: datetime, rejection: Rejection) -> None:
-        """Queue ``rejection``'s row (``repo.OpportunityRows.rejected_params``). Cheaper than :meth:`add` on the
+        """Queue ``rejection``'s row (``repo.OpportunityRows.write_rejected``). Cheaper than :meth:`add` on the
         hot path's thread: nothing is built until the batch is written."""
         self._pending.append(_Rejected(run_id, detected_at, rejection))
         if len(self._pending) >= self._batch_size:
@@ -233,15 +233,14 @@ class DecisionWriter:
         self._write(batch, snapshots)
 
     def _write(self, batch: list[Mapping[str, Any] | _Rejected], snapshots: list[_Snapshot | _Funding]) -> None:
-        rows, rejected_params = self._rows, self._rows.rejected_params
+        rows = self._rows
         with self._sessions.begin() as session:
             connection = session.connection()
             instants: dict[datetime, Any] = {}  # a batch's rows share a few times: each converted once
-            # Each run of rejections, and each run of other rows, is one statement, in queue order.
+            # Each run of rejections, and each run of other rows, is written in queue order (the ids follow it).
             for rejected, run in groupby(batch, _is_rejected):
                 if rejected:
-                    rows.write(connection, [rejected_params(r.run_id, r.detected_at, r.rejection, instants)
-                                            for r in cast("Iterator[_Rejected]", run)], rejected=True)
+                    rows.write_rejected(connection, cast("Iterator[_Rejected]", run), instants)
                 else:
                     rows.write(connection, [rows.params(row, instants)
                                             for row in cast("Iterator[Mapping[str, Any]]", run)])

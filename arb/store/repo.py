@@ -163,17 +163,19 @@ class OpportunityRows:
     """``record_opportunities`` for the batched decision writer, prepared (``arb/store/prepared.py``): each row
     becomes the driver's parameters (:meth:`params`, which refuses a bad row as the ORM would), and a batch
     is one ``executemany`` (:meth:`write`), with none of the ORM's bulk-insert machinery around it. A
-    detection's ``Rejection``, nearly every row of a run, goes the short way (:meth:`rejected_params`): its
-    columns as ``rejection_columns`` builds them, into a statement of those columns alone. The stored rows
-    are ``record_opportunities``' (``tests/store/test_repo.py`` compares them as the database holds them); no
-    ids come back."""
+    detection's ``Rejection``, nearly every row of a run, goes the short way (:meth:`write_rejected`). The
+    stored rows are ``record_opportunities``' (``tests/store/test_repo.py`` compares them as the database
+    holds them); no ids come back."""
 
     _COLUMNS = tuple(c.key for c in Opportunity.__table__.columns if c.key != "id")
     _REJECTED = ("run_id", "detected_at", "strategy", *REJECTION_COLUMNS)
+    # A rejection's columns that may be None (unsized: no limits, no edge; a capture without sequences).
+    _MAY_BE_NULL = ("buy_limit", "sell_limit", "edge_bps", "buy_book_seq", "sell_book_seq")
 
     def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
         self._insert = PreparedInsert.compile(Opportunity.__table__, self._COLUMNS, dialect)
-        self._rejected = PreparedInsert.compile(Opportunity.__table__, self._REJECTED, dialect)
+        self._rejected: dict[tuple[bool, ...], PreparedInsert] = {}  # by which of _MAY_BE_NULL are None
 
     def params(self, row: Mapping[str, Any], instants: dict[datetime, Any] | None = None
                ) -> Sequence[Any] | dict[str, Any]:
@@ -182,23 +184,41 @@ class OpportunityRows:
         given = _opportunity_params(row)
         return self._insert.params(({key: given.get(key) for key in self._COLUMNS},), instants)
 
-    def rejected_params(self, run_id: int, detected_at: datetime, rejection: Rejection,
-                        instants: dict[datetime, Any] | None = None) -> Sequence[Any] | dict[str, Any]:
-        """The driver's parameters for ``rejection``'s row, for :meth:`write` with ``rejected``: the columns
-        arb itself builds (``rejection_columns``: no enum, no float, a detail of strings), so nothing in them
-        needs the checks and conversions of :meth:`params`, and the settlement columns stay NULL unbound."""
-        columns = rejection_columns(rejection)
-        columns["run_id"] = run_id
-        columns["detected_at"] = detected_at
-        columns["strategy"] = "taker"
-        return self._rejected.params((columns,), instants)
-
-    def write(self, connection: Connection, batch: Sequence[Sequence[Any] | dict[str, Any]], *,
-              rejected: bool = False) -> None:
-        """Insert the rows whose parameters are ``batch`` (all :meth:`params`, or all :meth:`rejected_params`
-        with ``rejected``), in ``connection``'s transaction, in order."""
+    def write(self, connection: Connection, batch: Sequence[Sequence[Any] | dict[str, Any]]) -> None:
+        """Insert the rows whose :meth:`params` are ``batch``, in ``connection``'s transaction."""
         if batch:
-            connection.exec_driver_sql((self._rejected if rejected else self._insert).sql, list(batch))
+            connection.exec_driver_sql(self._insert.sql, list(batch))
+
+    def write_rejected(self, connection: Connection, rejected: Iterable[tuple[int, datetime, Rejection]],
+                       instants: dict[datetime, Any] | None = None) -> None:
+        """Insert the rows of ``rejected`` ((run id, detected at, ``Rejection``) each), in order, in
+        ``connection``'s transaction: the columns ``rejection_columns`` builds (arb's own: no enum, no float,
+        a detail of strings, so nothing :meth:`params` checks), each row in a statement of the columns it
+        sets. The settlement columns, and a rejection's own Nones, are left out rather than bound NULL:
+        the driver adapts a None through a registry lookup, ~10 times an ordinary value's cost (a rejection
+        has up to five)."""
+        statement: PreparedInsert | None = None
+        batch: list[Sequence[Any] | dict[str, Any]] = []
+        may_be_null = self._MAY_BE_NULL
+        for run_id, detected_at, rejection in rejected:
+            columns = rejection_columns(rejection)
+            columns["run_id"] = run_id
+            columns["detected_at"] = detected_at
+            columns["strategy"] = "taker"
+            nulls = tuple([columns[key] is None for key in may_be_null])
+            insert = self._rejected.get(nulls)
+            if insert is None:
+                insert = self._rejected[nulls] = PreparedInsert.compile(
+                    Opportunity.__table__, [c for c in self._REJECTED if c not in
+                                            {k for k, null in zip(may_be_null, nulls, strict=True) if null}],
+                    self._dialect)
+            if insert is not statement:
+                if statement is not None:  # a run of one shape, in queue order: the ids follow it
+                    connection.exec_driver_sql(statement.sql, batch)
+                statement, batch = insert, []
+            batch.append(insert.params((columns,), instants))
+        if statement is not None:
+            connection.exec_driver_sql(statement.sql, batch)
 
 
 def _opportunity_params(row: Mapping[str, Any]) -> dict[str, Any]:

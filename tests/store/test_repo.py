@@ -151,7 +151,7 @@ def test_the_writers_prepared_rows_equal_record_opportunities(populated: Populat
 
 
 def test_a_rejection_queued_as_itself_is_stored_as_its_columns_are(populated: Populated) -> None:
-    """``rejected_params`` (the writer's row of a detection's ``Rejection``, in a statement of its own columns)
+    """``write_rejected`` (the writer's row of a detection's ``Rejection``, in a statement of the columns it sets)
     stores what ``record_opportunities`` stores of ``opportunity_columns``: sized and unsized, a sequence or
     none, an exponent-notation Decimal; the settlement columns NULL and the strategy detection's."""
     from arb.detection.record import REJECTION_COLUMNS, opportunity_columns, rejection_columns
@@ -171,8 +171,7 @@ def test_a_rejection_queued_as_itself_is_stored_as_its_columns_are(populated: Po
         orm_ids = repo.record_opportunities(s, [{"run_id": populated.run_id, "detected_at": at,
                                                  **opportunity_columns(r)} for r in (unsized, sized)])
     with populated.factory.begin() as s:
-        prepared.write(s.connection(), [prepared.rejected_params(populated.run_id, at, r) for r in (unsized, sized)],
-                       rejected=True)
+        prepared.write_rejected(s.connection(), [(populated.run_id, at, r) for r in (unsized, sized)])
     columns = ", ".join(c.name for c in Opportunity.__table__.columns if c.name != "id")
     with populated.factory() as s:
         raw = s.connection().exec_driver_sql(f"SELECT {columns} FROM opportunities WHERE id >= {min(orm_ids)} "
