@@ -28,7 +28,7 @@ import dataclasses
 import heapq
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -168,11 +168,8 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     # How much earlier than its line's time a delivery can be due: read that far ahead of it.
     least = min((-MAX_FROM_DATA_MS if c.reads_ahead else 0 if v in markets else (c.fixed_ms or 0))
                 for v, c in clocks.items()) if clocks else 0
-    # Deliveries not yet made, by (due, read order): a later line can be due earlier when feeds lag unevenly.
-    # One entry delivers a line to its venue, to arb, or to both when both are due at one instant (no feed
-    # latency: every line of a capture without exchange times): (due, read, venue, line, when it happened at
-    # the venue, _TO_VENUE | _TO_ARB).
-    pending: list[tuple[int, int, str, CaptureLine, int, int]] = []
+    same_time = {venue for venue, clock in clocks.items() if clock.unread}  # a line's time is its delivery's
+    pending = _Deliveries()
     read = 0
     book_lines = 0
     reached = origin_ms
@@ -183,16 +180,13 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     async def apply_due(before: int | None) -> None:
         """Make the pending deliveries due before ``before`` (all of them at the end), instant by instant."""
         nonlocal reached
-        while pending and (before is None or pending[0][0] < before):
-            due = pending[0][0]
+        while (due := pending.first_due()) is not None and (before is None or due < before):
             if arrival is not None:
                 arrival.due_at(due_s(due))
             delay = due_s(due) - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            instant = [heapq.heappop(pending)]
-            while pending and pending[0][0] == due:
-                instant.append(heapq.heappop(pending))
+            instant = pending.take(due)
             # Every venue's lines of the instant before arb's: a venue's market has moved before arb hears it.
             for _, _, venue, event, _, to in instant:
                 if to & _TO_VENUE:
@@ -218,7 +212,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                     funding.announce(venue, event)
             reached = due
             if arrival is not None:
-                arrival.due_at(due_s(pending[0][0]) if pending else None)
+                arrival.due_at(None if (after := pending.first_due()) is None else due_s(after))
             if delivered is not None:
                 delivered()
             if progress is not None:
@@ -231,19 +225,23 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             if venue is None:
                 continue
             # Nothing read from here on is due before this event's time plus the smallest lag.
-            if pending and pending[0][0] < event.ts + least:
+            first = pending.first_due()
+            if first is not None and first < event.ts + least:
                 await apply_due(event.ts + least)
                 await asyncio.sleep(0)  # the instant's decisions before the next instant's lines are read
             to_arb = event.type not in OFF_BOOK or (funding is not None and isinstance(event, CaptureFunding))
-            at_venue, at_arb = clocks[venue].times(event, to_arb=to_arb)
+            if venue in same_time:
+                at_venue = at_arb = event.ts
+            else:
+                at_venue, at_arb = clocks[venue].times(event, to_arb=to_arb)
             to_venue = _TO_VENUE if venue in markets else 0
             if to_arb and at_arb == at_venue:
-                heapq.heappush(pending, (at_arb, read, venue, event, at_venue, to_venue | _TO_ARB))
+                pending.push((at_arb, read, venue, event, at_venue, to_venue | _TO_ARB))
                 continue
             if to_venue:
-                heapq.heappush(pending, (at_venue, read, venue, event, at_venue, _TO_VENUE))
+                pending.push((at_venue, read, venue, event, at_venue, _TO_VENUE))
             if to_arb:
-                heapq.heappush(pending, (at_arb, read, venue, event, at_venue, _TO_ARB))
+                pending.push((at_arb, read, venue, event, at_venue, _TO_ARB))
         await apply_due(None)
         stop_market_time()  # held for good: the loop ends with the run
         if progress is not None:
@@ -259,6 +257,51 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
 # Lines the simulated venues hear and arb's books never see: the tape's trades, a perpetual's mark and funding.
 OFF_BOOK = frozenset(("trade", "funding"))
 _TO_VENUE, _TO_ARB = 1, 2  # whom a pending delivery is for
+
+# One delivery: (due, read order, venue, line, when it happened at the venue, _TO_VENUE | _TO_ARB). One entry
+# gives a line to its venue, to arb, or to both when both are due at one instant (no feed latency: every line
+# of a capture without exchange times).
+_Delivery = tuple[int, int, str, CaptureLine, int, int]
+
+
+class _Deliveries:
+    """The market source's deliveries not yet made, taken by (due, read order): a later line can be due
+    earlier when feeds lag unevenly. Lines are read in time order, so nearly every delivery is due no earlier
+    than the one pushed before it: those wait in a queue (an append, and a pop from its front); only one
+    due earlier than the queue's last goes to a heap. A heap alone cost a sift through ~500 entries (an
+    instant of 100 symbols x 5 venues) for every line."""
+
+    __slots__ = ("_heap", "_queue")
+
+    def __init__(self) -> None:
+        self._queue: deque[_Delivery] = deque()  # in (due, read) order: each pushed no earlier than the last
+        self._heap: list[_Delivery] = []
+
+    def push(self, delivery: _Delivery) -> None:
+        queue = self._queue
+        if not queue or delivery[0] >= queue[-1][0]:  # read order rises: not before the last, by due alone
+            queue.append(delivery)
+        else:
+            heapq.heappush(self._heap, delivery)
+
+    def first_due(self) -> int | None:
+        """When the next delivery is due; None when none is left."""
+        queue, heap = self._queue, self._heap
+        if not heap:
+            return queue[0][0] if queue else None
+        return min(queue[0][0], heap[0][0]) if queue else heap[0][0]
+
+    def take(self, due: int) -> list[_Delivery]:
+        """Every delivery due at ``due`` (:meth:`first_due`), in read order: the queue's, then the heap's. One
+        went to the heap because the queue held a later due, which stays there until ``due`` is taken, and
+        the queue's entries at ``due`` all came before that one: so before any of the heap's."""
+        queue, heap = self._queue, self._heap
+        taken = []
+        while queue and queue[0][0] == due:
+            taken.append(queue.popleft())
+        while heap and heap[0][0] == due:
+            taken.append(heapq.heappop(heap))
+        return taken
 
 
 def _to_venue(market: SimulatedMarket, event: CaptureLine, now_ms: int) -> None:
