@@ -1,8 +1,9 @@
 """The batched decision writer: keeps database I/O off the hot path without ever dropping a record.
 
-The hot path only appends a row to an in-memory list (``add``): nothing else stands between a batch's
-rejections and an opportunity decided after them. A background task writes full batches, each one
-``executemany`` of the rows as the driver's parameters (``repo.OpportunityRows``), not the ORM's bulk insert,
+The hot path only appends to an in-memory list (``add``: a row; ``add_rejection``: a detection's rejection,
+made a row when its batch is written): nothing else stands between a batch's rejections and an opportunity
+decided after them. A background task writes full batches, each ``executemany`` of the rows as the driver's
+parameters (``repo.OpportunityRows``; a run of rejections by the columns each sets), not the ORM's bulk insert,
 whose Python took the GIL from the decision loop for a switch interval (5 ms) at a time (decision latency
 p99 10-16 ms at 100 symbols). Live it writes in a worker thread; a simulation writes on its loop (see
 ``Engine``). ``flush`` writes whatever is left.
