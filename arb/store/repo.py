@@ -18,14 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
-from arb.detection.record import REJECTION_COLUMNS, rejection_columns
-from arb.detection.types import Rejection
 from arb.domain.market import MarketKind
 from arb.domain.venue import FundingReport
 from arb.errors import StoreError
@@ -44,6 +42,9 @@ from arb.store.models import (
 )
 from arb.store.prepared import PreparedInsert
 from arb.store.runs import get_run
+
+if TYPE_CHECKING:
+    from arb.detection.types import Rejection
 
 _OPPORTUNITY_COLUMNS = frozenset(c.key for c in Opportunity.__table__.columns) - {"id"}
 _SECRET_KEYS = re.compile(r"^(api_?key|api_?secret|secret(_key)?|password|passphrase|private_key|token)$", re.I)
@@ -168,11 +169,15 @@ class OpportunityRows:
     holds them); no ids come back."""
 
     _COLUMNS = tuple(c.key for c in Opportunity.__table__.columns if c.key != "id")
-    _REJECTED = ("run_id", "detected_at", "strategy", *REJECTION_COLUMNS)
     # A rejection's columns that may be None (unsized: no limits, no edge; a capture without sequences).
     _MAY_BE_NULL = ("buy_limit", "sell_limit", "edge_bps", "buy_book_seq", "sell_book_seq")
 
     def __init__(self, dialect: Dialect) -> None:
+        # Detection's record, imported here: what reads a stored run (``arb report``) loads no numpy.
+        from arb.detection.record import REJECTION_COLUMNS, rejection_columns
+
+        self._rejected_columns = ("run_id", "detected_at", "strategy", *REJECTION_COLUMNS)
+        self._rejection_columns = rejection_columns
         self._dialect = dialect
         self._insert = PreparedInsert.compile(Opportunity.__table__, self._COLUMNS, dialect)
         self._rejected: dict[tuple[bool, ...], PreparedInsert] = {}  # by which of _MAY_BE_NULL are None
@@ -199,7 +204,7 @@ class OpportunityRows:
         has up to five)."""
         statement: PreparedInsert | None = None
         batch: list[Sequence[Any] | dict[str, Any]] = []
-        may_be_null = self._MAY_BE_NULL
+        may_be_null, rejection_columns = self._MAY_BE_NULL, self._rejection_columns
         for run_id, detected_at, rejection in rejected:
             columns = rejection_columns(rejection)
             columns["run_id"] = run_id
@@ -209,7 +214,7 @@ class OpportunityRows:
             insert = self._rejected.get(nulls)
             if insert is None:
                 insert = self._rejected[nulls] = PreparedInsert.compile(
-                    Opportunity.__table__, [c for c in self._REJECTED if c not in
+                    Opportunity.__table__, [c for c in self._rejected_columns if c not in
                                             {k for k, null in zip(may_be_null, nulls, strict=True) if null}],
                     self._dialect)
             if insert is not statement:
