@@ -105,6 +105,17 @@ def _exact(ask: Ask) -> Decimal:
     return ask if isinstance(ask, Decimal) else Decimal(repr(ask))
 
 
+def _short_at(balance: Decimal, size: Decimal, size_f: float, ask: Ask) -> bool:
+    """Whether ``balance`` (quote) is short of ``size`` at ``ask``: in floats when they are far from the line
+    (``size_f`` is ``size`` as a float), exactly at the ask's own decimal near it."""
+    if type(ask) is float:
+        need = size_f * ask
+        balance_f = float(balance)
+        if abs(balance_f - need) > _SCREEN * need:
+            return balance_f < need
+    return balance < size * _exact(ask)
+
+
 class InventoryWatch:
     """Per (venue, symbol, side): funded or depleted; per (venue, asset): the readings of the last window."""
 
@@ -181,15 +192,7 @@ class InventoryWatch:
             for symbol, size, side, asset, key, size_f in self._directions[venue]:
                 if side == "sell" or (ask := asks.get((venue, symbol))) is None:
                     continue
-                balance = held.get(asset, _ZERO)
-                if type(ask) is float:
-                    need = size_f * ask
-                    balance_f = float(balance)
-                    if abs(balance_f - need) > _SCREEN * need:
-                        if (balance_f < need) != (key in depleted):
-                            return False
-                        continue
-                if (balance < size * _exact(ask)) != (key in depleted):
+                if _short_at(held.get(asset, _ZERO), size, size_f, ask) != (key in depleted):
                     return False
         return True
 
@@ -215,13 +218,7 @@ class InventoryWatch:
             if side == "sell":
                 yield direction, balance, balance < size, None
             elif (ask := asks.get((venue, symbol))) is not None:
-                if type(ask) is float:
-                    need = size_f * ask
-                    balance_f = float(balance)
-                    if abs(balance_f - need) > _SCREEN * need:
-                        yield direction, balance, balance_f < need, ask
-                        continue
-                yield direction, balance, balance < size * _exact(ask), ask
+                yield direction, balance, _short_at(balance, size, size_f, ask), ask
 
     def _read(self, venue: str, asset: str, now_ms: int, balance: Decimal) -> None:
         readings = self._readings.get((venue, asset))
