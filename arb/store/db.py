@@ -33,6 +33,7 @@ from sqlalchemy.pool import NullPool
 from arb.config.secrets import mask_url
 from arb.display import shorten
 from arb.errors import ArbError, StoreError, UsageError
+from arb.store import json_text
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -150,6 +151,7 @@ def file_identity(path: Path) -> tuple[int, int] | None:
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for ``url`` with arb's per-database settings applied (see module docstring)."""
     parsed = parse_url(url)
+    kwargs.setdefault("json_serializer", json_text.dumps)  # json.dumps' text, made quickly (store/json_text.py)
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(parsed, **kwargs)
