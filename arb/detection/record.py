@@ -47,28 +47,28 @@ REJECTION_COLUMNS = (*BOOK_COLUMNS, "size", "buy_price", "sell_price", "expected
 
 
 def rejection_columns(r: Rejection) -> dict[str, Any]:
-    """A ``Rejection``'s columns (``opportunity_columns``), written out as one dict: the decision writer
-    builds one for each of the ~100 rejections of every instant on 100 symbols."""
-    size = r.size
-    return {
-        "symbol": r.symbol, "buy_venue": r.buy_venue, "sell_venue": r.sell_venue, "buy_limit": r.buy_limit,
-        "sell_limit": r.sell_limit, "edge_bps": r.edge_bps, "buy_fee_rate": r.buy_fee_rate,
-        "sell_fee_rate": r.sell_fee_rate, "buy_book_seq": r.buy_book_seq, "sell_book_seq": r.sell_book_seq,
-        "buy_book_age_ms": r.buy_book_age_ms, "sell_book_age_ms": r.sell_book_age_ms,
-        "size": size if size is not None else _ZERO,
-        "buy_price": r.buy_vwap if r.buy_vwap is not None else r.best_ask,
-        "sell_price": r.sell_vwap if r.sell_vwap is not None else r.best_bid,
-        "expected_profit": r.expected_profit if r.expected_profit is not None else _ZERO,
-        "decision": REJECTED,
-        "reason": r.reason.value,
-        "detail": _text(
-            buy_amount=r.buy_amount,
-            best_ask=r.best_ask,
-            best_bid=r.best_bid,
-            gross_edge_bps=r.gross_edge_bps,
-            sized=size is not None,
-        ),
-    }
+    """A ``Rejection``'s columns (``opportunity_columns``): :func:`rejection_values` by name."""
+    return dict(zip(REJECTION_COLUMNS, rejection_values(r), strict=True))
+
+
+def rejection_values(r: Rejection) -> tuple[Any, ...]:
+    """A ``Rejection``'s column values in ``REJECTION_COLUMNS``' order: what the decision writer binds for each
+    of the ~100 rejections of every instant on 100 symbols, with no dict between the two."""
+    size, amount = r.size, r.buy_amount
+    # ``_text``'s detail, written out (its keys in its order): every field here is a Decimal but the amount.
+    detail: dict[str, Any] = {} if amount is None else {"buy_amount": str(amount)}
+    detail["best_ask"], detail["best_bid"], detail["gross_edge_bps"] = (
+        str(r.best_ask), str(r.best_bid), str(r.gross_edge_bps))
+    detail["sized"] = size is not None
+    return (
+        r.symbol, r.buy_venue, r.sell_venue, r.buy_limit, r.sell_limit, r.edge_bps, r.buy_fee_rate, r.sell_fee_rate,
+        r.buy_book_seq, r.sell_book_seq, r.buy_book_age_ms, r.sell_book_age_ms,
+        size if size is not None else _ZERO,
+        r.buy_vwap if r.buy_vwap is not None else r.best_ask,
+        r.sell_vwap if r.sell_vwap is not None else r.best_bid,
+        r.expected_profit if r.expected_profit is not None else _ZERO,
+        REJECTED, r.reason.value, detail,
+    )
 
 
 _ZERO = Decimal(0)

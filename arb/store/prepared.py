@@ -28,11 +28,13 @@ class PreparedInsert:
 
     sql: str
     # ``params``, written out for this statement: one expression per parameter (see ``_parameter_function``)
-    _build: Callable[[Sequence[Mapping[str, Any]], dict[datetime, Any] | None], Sequence[Any] | dict[str, Any]]
+    _build: Callable[[Sequence[Any], dict[datetime, Any] | None], Sequence[Any] | dict[str, Any]]
 
     @classmethod
     def compile(cls, table: Table, columns: Sequence[str], dialect: Dialect, *, rows: int = 1,
-                returning: tuple[str, ...] = ()) -> PreparedInsert:
+                returning: tuple[str, ...] = (), positions: Mapping[str, int] | None = None) -> PreparedInsert:
+        """The INSERT of ``columns`` (``rows`` rows of them). :meth:`params` takes each row as a mapping of
+        column to value, or, with ``positions``, as a sequence holding each column's value at its position."""
         stmt = insert(table).values([{name: None for name in columns} for _ in range(rows)])
         if returning:
             stmt = stmt.returning(*(table.c[name] for name in returning))
@@ -43,11 +45,12 @@ class PreparedInsert:
         convert = tuple(table.c[column].type.dialect_impl(dialect).bind_processor(dialect) for _, column in keys)
         kinds = tuple(_kind(table.c[column].type, dialect) for _, column in keys)
         named = None if compiled.positional else names  # pyformat drivers (psycopg) take a dict
-        return cls(compiled.string, _parameter_function(keys, convert, kinds, named))
+        return cls(compiled.string, _parameter_function(keys, convert, kinds, named, positions))
 
-    def params(self, rows: Sequence[Mapping[str, Any]],
+    def params(self, rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
                instants: dict[datetime, Any] | None = None) -> Sequence[Any] | dict[str, Any]:
-        """The driver's parameters for ``rows`` (one mapping per row of the statement, every column in it).
+        """The driver's parameters for ``rows`` (one per row of the statement, every column in it: a mapping,
+        or a sequence as ``compile``'s ``positions`` place them).
 
         ``instants``, if given, keeps each timestamp's converted value across the calls that share it (the
         statements of one transaction): an entry's ``now`` fills six columns, and a conversion (to UTC, then
@@ -75,7 +78,8 @@ _DECIMAL_FAST = {
 
 
 def _parameter_function(keys: tuple[tuple[int, str], ...], convert: tuple[Callable[[Any], Any] | None, ...],
-                        kinds: tuple[str, ...], names: tuple[str, ...] | None) -> Any:
+                        kinds: tuple[str, ...], names: tuple[str, ...] | None,
+                        positions: Mapping[str, int] | None) -> Any:
     """``params`` for one statement as straight-line code: the tuple (or dict) of every parameter, each read
     from its row and converted in place. A loop over the parameters with a generic conversion step cost
     ~16 µs warm for an entry's two big statements; written out it is a third of that, and much less code
@@ -88,7 +92,7 @@ def _parameter_function(keys: tuple[tuple[int, str], ...], convert: tuple[Callab
                              "_canonical": canonical}
     expressions = []
     for i, ((row, column), fn, kind) in enumerate(zip(keys, convert, kinds, strict=True)):
-        value = f"rows[{row}][{column!r}]"
+        value = f"rows[{row}][{repr(column) if positions is None else positions[column]}]"
         if fn is None:
             expressions.append(value)
             continue

@@ -174,10 +174,13 @@ class OpportunityRows:
 
     def __init__(self, dialect: Dialect) -> None:
         # Detection's record, imported here: what reads a stored run (``arb report``) loads no numpy.
-        from arb.detection.record import REJECTION_COLUMNS, rejection_columns
+        from arb.detection.record import REJECTION_COLUMNS, rejection_values
 
+        # A rejection's row as write_rejected binds it: these three, then ``rejection_values``.
         self._rejected_columns = ("run_id", "detected_at", "strategy", *REJECTION_COLUMNS)
-        self._rejection_columns = rejection_columns
+        self._rejected_at = {column: i for i, column in enumerate(self._rejected_columns)}
+        self._may_be_null_at = tuple(self._rejected_at[column] for column in self._MAY_BE_NULL)
+        self._rejection_values = rejection_values
         self._dialect = dialect
         self._insert = PreparedInsert.compile(Opportunity.__table__, self._COLUMNS, dialect)
         self._rejected: dict[tuple[bool, ...], PreparedInsert] = {}  # by which of _MAY_BE_NULL are None
@@ -197,33 +200,33 @@ class OpportunityRows:
     def write_rejected(self, connection: Connection, rejected: Iterable[tuple[int, datetime, Rejection]],
                        instants: dict[datetime, Any] | None = None) -> None:
         """Insert the rows of ``rejected`` ((run id, detected at, ``Rejection``) each), in order, in
-        ``connection``'s transaction: the columns ``rejection_columns`` builds (arb's own: no enum, no float,
-        a detail of strings, so nothing :meth:`params` checks), each row in a statement of the columns it
-        sets. The settlement columns, and a rejection's own Nones, are left out rather than bound NULL:
-        the driver adapts a None through a registry lookup, ~10 times an ordinary value's cost (a rejection
-        has up to five)."""
+        ``connection``'s transaction: the values ``rejection_values`` gives (arb's own: no enum, no float,
+        a detail of strings, so nothing :meth:`params` checks), bound as they come, each row in a statement
+        of the columns it sets. The settlement columns, and a rejection's own Nones, are left out rather than
+        bound NULL: the driver adapts a None through a registry lookup, ~10 times an ordinary value's cost (a
+        rejection has up to five)."""
         statement: PreparedInsert | None = None
         batch: list[Sequence[Any] | dict[str, Any]] = []
-        may_be_null, rejection_columns = self._MAY_BE_NULL, self._rejection_columns
+        may_be_null_at, rejection_values = self._may_be_null_at, self._rejection_values
         for run_id, detected_at, rejection in rejected:
-            columns = rejection_columns(rejection)
-            columns["run_id"] = run_id
-            columns["detected_at"] = detected_at
-            columns["strategy"] = "taker"
-            nulls = tuple([columns[key] is None for key in may_be_null])
+            row = (run_id, detected_at, "taker", *rejection_values(rejection))
+            nulls = tuple([row[at] is None for at in may_be_null_at])
             insert = self._rejected.get(nulls)
             if insert is None:
-                insert = self._rejected[nulls] = PreparedInsert.compile(
-                    Opportunity.__table__, [c for c in self._rejected_columns if c not in
-                                            {k for k, null in zip(may_be_null, nulls, strict=True) if null}],
-                    self._dialect)
+                insert = self._rejected[nulls] = self._rejected_insert(nulls)
             if insert is not statement:
                 if statement is not None:  # a run of one shape, in queue order: the ids follow it
                     connection.exec_driver_sql(statement.sql, batch)
                 statement, batch = insert, []
-            batch.append(insert.params((columns,), instants))
+            batch.append(insert.params((row,), instants))
         if statement is not None:
             connection.exec_driver_sql(statement.sql, batch)
+
+    def _rejected_insert(self, nulls: tuple[bool, ...]) -> PreparedInsert:
+        """The statement of a rejection's columns but those of ``_MAY_BE_NULL`` that ``nulls`` says are None."""
+        left_out = {column for column, null in zip(self._MAY_BE_NULL, nulls, strict=True) if null}
+        return PreparedInsert.compile(Opportunity.__table__, [c for c in self._rejected_columns if c not in left_out],
+                                      self._dialect, positions=self._rejected_at)
 
 
 def _opportunity_params(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -66,3 +66,24 @@ def test_a_later_stage_can_turn_an_opportunity_down():
     assert isinstance(opp, Opportunity)
     cols = opportunity_columns(opp, reject_reason="risk_max_exposure")
     assert (cols["decision"], cols["reason"]) == ("rejected", "risk_max_exposure")
+
+
+def test_a_rejection_s_values_are_its_fields_in_the_columns_order():
+    """``rejection_values`` writes the columns out by position: each book column is the field of its name,
+    and the detail holds the exact strings of what was seen (the amount only when there was one)."""
+    from arb.detection.record import REJECTION_COLUMNS, rejection_columns, rejection_values
+    from arb.domain.opportunity import BOOK_COLUMNS
+
+    books = [book("a", [(99.0, 1.0)], [(100.0, 1.0)]), book("b", [(101.0, 1.0)], [(102.0, 1.0)], age_ms=5000)]
+    stale = detect(SYMBOL, books, PARAMS)
+    unsized = detect(SYMBOL, [books[0], book("b", [(100.1, 1.0)], [(102.0, 1.0)])], PARAMS)
+    assert isinstance(stale, Rejection) and isinstance(unsized, Rejection)
+    assert stale.buy_amount is not None and unsized.buy_amount is None
+    for r in (stale, unsized):
+        columns = rejection_columns(r)
+        assert columns == dict(zip(REJECTION_COLUMNS, rejection_values(r), strict=True))
+        assert {name: columns[name] for name in BOOK_COLUMNS} == {name: getattr(r, name) for name in BOOK_COLUMNS}
+        amount = {} if r.buy_amount is None else {"buy_amount": str(r.buy_amount)}
+        assert columns["detail"] == {**amount, "best_ask": str(r.best_ask), "best_bid": str(r.best_bid),
+                                     "gross_edge_bps": str(r.gross_edge_bps), "sized": r.size is not None}
+    assert list(rejection_columns(stale)["detail"])[0] == "buy_amount"  # its place in the stored text

@@ -85,7 +85,7 @@ def test_one_value_is_stored_one_way_whatever_its_scale(session_factory: session
     assert rows == [stored] * len(written)
     kind = "decimal_text" if ExactDecimal.stores_text(dialect) else "decimal"
     convert = ExactDecimal().bind_processor(dialect) or (lambda v: v)
-    params = _parameter_function(((0, "x"),), (convert,), (kind,), None)
+    params = _parameter_function(((0, "x"),), (convert,), (kind,), None, None)
     for literal in written:
         inline, = params([{"x": Decimal(literal)}], None)
         assert str(inline) == str(convert(Decimal(literal))) == stored
