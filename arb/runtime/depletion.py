@@ -127,10 +127,15 @@ class InventoryWatch:
         self.hold_ms = round(hold_s * 1000)
         self.depleted: dict[str, Depletion] = {}  # key -> the change that started it
         self._turning: dict[str, tuple[bool, int]] = {}  # key -> (short now, since when): not said yet
-        self._readings: dict[tuple[str, str], deque[tuple[int, Decimal]]] = {}
+        # Per venue, its free balances at each look of the last window: (time, a copy, the same copy while
+        # they stand still). One reading a venue, not one an asset: ~100 assets a venue, every second of a run.
+        self._readings: dict[str, deque[tuple[int, Mapping[str, Decimal]]]] = {}
         # What the last update looked at (copies): each venue's balances and the asks. The same again, with
         # nothing turning, changes nothing: a run's balances and asks mostly stand still between seconds.
         self._seen: tuple[dict[str, Mapping[str, Decimal]], Mapping[tuple[str, str], Ask | None]] | None = None
+        # Every buy direction at the balances seen: (its ask's key, its key, the ask above which it is short, in
+        # floats, its balance, its size), for the look's shortcut (``_buys_as_said``).
+        self._buy_lines: list[tuple[tuple[str, str], str, float, Decimal, Decimal]] = []
         # Per venue, both directions of every symbol, named once (a look goes through all of them every
         # second of the run): (symbol, size, side, the asset it spends, its key, the size as a float), a
         # symbol's buy first.
@@ -151,9 +156,9 @@ class InventoryWatch:
         # ask still prices it the same way (asks move every second; a direction's state rarely does).
         unchanged = (seen is not None and not self._turning
                      and all(balances.get(venue) == seen[0].get(venue) for venue in self.venues)
-                     and (seen[1] == asks or self._buys_as_said(balances, asks)))
+                     and (seen[1] == asks or self._buys_as_said(asks)))
         if not unchanged:
-            self._seen = ({venue: dict(balances[venue]) for venue in self.venues if venue in balances}, dict(asks))
+            self._look_at(balances, asks)
         for venue in self.venues:
             if venue not in balances:
                 continue
@@ -176,24 +181,42 @@ class InventoryWatch:
                             self.depleted[key] = change
                         else:
                             del self.depleted[key]
-            for asset, balance in held.items():
-                self._read(venue, asset, now_ms, balance)
+        assert self._seen is not None
+        for venue, held in self._seen[0].items():  # each venue read: its balances as now, kept by the look
+            self._read(venue, now_ms, held)
         return changes
 
-    def _buys_as_said(self, balances: Mapping[str, Mapping[str, Decimal]],
-                      asks: Mapping[tuple[str, str], Ask | None]) -> bool:
-        """Whether every buy direction is short of its size at ``asks`` exactly when it is said depleted (as
-        :meth:`_states` decides it, buys alone: one loop, no generator)."""
+    def _look_at(self, balances: Mapping[str, Mapping[str, Decimal]], asks: Mapping[tuple[str, str], Ask | None]
+                 ) -> None:
+        """Keep what this look sees (:attr:`_seen`: a venue's copy is kept while its balances stand still) and
+        the line each buy is short beyond at these balances."""
+        before = self._seen[0] if self._seen is not None else {}
+        held = {venue: kept if (kept := before.get(venue)) == balances[venue] else dict(balances[venue])
+                for venue in self.venues if venue in balances}
+        self._seen = (held, dict(asks))
+        # short when size * ask > balance: beyond balance / size (a size is positive: config/schema.py)
+        self._buy_lines = [((venue, symbol), key, float(balance) / size_f, balance, size)
+                           for venue, free in held.items()
+                           for symbol, size, side, asset, key, size_f in self._directions[venue] if side == "buy"
+                           for balance in (free.get(asset, _ZERO),)]
+
+    def _buys_as_said(self, asks: Mapping[tuple[str, str], Ask | None]) -> bool:
+        """Whether every buy direction is short of its size at ``asks`` exactly when it is said depleted, at the
+        balances last seen (:meth:`_states` decides the same: ``_short_at``'s floats far from the line, the ask's
+        exact decimal near it; here the float line is the balance over the size, worked out once a look)."""
         depleted = self.depleted
-        for venue in self.venues:
-            held = balances.get(venue)
-            if held is None:
+        for ask_key, key, line, balance, size in self._buy_lines:
+            ask = asks.get(ask_key)
+            if ask is None:
                 continue
-            for symbol, size, side, asset, key, size_f in self._directions[venue]:
-                if side == "sell" or (ask := asks.get((venue, symbol))) is None:
-                    continue
-                if _short_at(held.get(asset, _ZERO), size, size_f, ask) != (key in depleted):
-                    return False
+            # Far from the line by more than _SCREEN of the ask: the quotient's few roundings cannot move it
+            # across (when the line is over 1000 asks away, the distance is most of the line itself).
+            if type(ask) is float and abs(ask - line) > _SCREEN * ask:
+                short = ask > line
+            else:
+                short = balance < size * _exact(ask)
+            if short != (key in depleted):
+                return False
         return True
 
     def steady(self, balances: Mapping[str, Mapping[str, Decimal]],
@@ -220,27 +243,30 @@ class InventoryWatch:
             elif (ask := asks.get((venue, symbol))) is not None:
                 yield direction, balance, _short_at(balance, size, size_f, ask), ask
 
-    def _read(self, venue: str, asset: str, now_ms: int, balance: Decimal) -> None:
-        readings = self._readings.get((venue, asset))
+    def _read(self, venue: str, now_ms: int, held: Mapping[str, Decimal]) -> None:
+        readings = self._readings.get(venue)
         if readings is None:  # not setdefault: it would build a deque every second to throw away
-            readings = self._readings[venue, asset] = deque()
-        readings.append((now_ms, balance))
+            readings = self._readings[venue] = deque()
+        readings.append((now_ms, held))
         while len(readings) > 1 and readings[1][0] <= now_ms - self.window_ms:
             readings.popleft()  # keep one reading at or before the window's start
 
     def seconds_to_empty(self) -> dict[tuple[str, str], float | None]:
         """(venue, asset) -> seconds until the free balance is gone at the rate it fell over the window (0 when
-        it is gone); None when it did not fall."""
+        it is gone); None when it did not fall. Each asset of a venue's last reading, from the first reading of
+        the window that holds it (one the venue no longer reports has no balance to run out of)."""
         out: dict[tuple[str, str], float | None] = {}
-        for key, readings in sorted(self._readings.items()):
-            (t0, b0), (t1, b1) = readings[0], readings[-1]
-            if b1 <= 0:
-                out[key] = 0.0
-            elif b0 > b1 and t1 > t0:
-                out[key] = float(b1 * (t1 - t0) / (b0 - b1)) / 1000
-            else:
-                out[key] = None
-        return out
+        for venue, readings in self._readings.items():
+            t1, last = readings[-1]
+            for asset, b1 in last.items():
+                t0, b0 = next((t, held[asset]) for t, held in readings if asset in held)
+                if b1 <= 0:
+                    out[venue, asset] = 0.0
+                elif b0 > b1 and t1 > t0:
+                    out[venue, asset] = float(b1 * (t1 - t0) / (b0 - b1)) / 1000
+                else:
+                    out[venue, asset] = None
+        return dict(sorted(out.items()))
 
     def snapshot(self) -> dict[str, object]:
         """For ``RunView.snapshot()``: exact strings, None for "not being used up"."""

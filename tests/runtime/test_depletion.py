@@ -72,6 +72,24 @@ def test_seconds_to_empty_is_the_balance_over_its_fall_in_the_window() -> None:
     assert {"venue": "htx", "asset": "USDT", "seconds": 0.0} in rows  # type: ignore[operator]
 
 
+def test_an_asset_is_measured_from_the_first_reading_that_holds_it_while_its_venue_reports_it() -> None:
+    """Readings are kept a venue at a time: an asset that appears mid-window counts from its first reading,
+    and one the venue no longer reports (a venue's balance list leaves out what is at zero) has no figure."""
+    watch = InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], window_s=300)
+    watch.update(0, _balances("5000"), ASKS)
+    with_eth = _balances("5000")
+    with_eth["htx"]["ETH"] = D(3)
+    watch.update(100_000, with_eth, ASKS)
+    with_eth = _balances("4000")
+    with_eth["htx"]["ETH"] = D("2.5")
+    watch.update(200_000, with_eth, ASKS)  # USDT: 1000 in 200 s, 4000 left; ETH: 0.5 in 100 s, 2.5 left
+    figures = watch.seconds_to_empty()
+    assert (figures[("htx", "USDT")], figures[("htx", "ETH")]) == (800.0, 500.0)
+    watch.update(210_000, _balances("4000"), ASKS)  # ETH no longer reported
+    assert ("htx", "ETH") not in watch.seconds_to_empty()
+    assert watch.seconds_to_empty()[("htx", "USDT")] == 840.0  # 1000 in 210 s
+
+
 def test_a_depletion_is_an_incident_with_a_start_and_an_end_but_never_the_stop_reason() -> None:
     began = datetime(2021, 8, 20, 1, 12, 56, tzinfo=UTC)
     log = IncidentLog(lambda: began + timedelta(hours=1))  # confirmed later: stamped when it began
