@@ -176,8 +176,9 @@ class OpportunityRows:
         # Detection's record, imported here: what reads a stored run (``arb report``) loads no numpy.
         from arb.detection.record import REJECTION_COLUMNS, rejection_values
 
-        # A rejection's row as write_rejected binds it: these three, then ``rejection_values``.
-        self._rejected_columns = ("run_id", "detected_at", "strategy", *REJECTION_COLUMNS)
+        # A rejection's row as write_rejected binds it: these two, then ``rejection_values``; ``strategy`` is
+        # left to the column's default (taker: detection's), one value fewer to bind in every row.
+        self._rejected_columns = ("run_id", "detected_at", *REJECTION_COLUMNS)
         self._rejected_at = {column: i for i, column in enumerate(self._rejected_columns)}
         self._may_be_null_at = tuple(self._rejected_at[column] for column in self._MAY_BE_NULL)
         self._rejection_values = rejection_values
@@ -209,7 +210,7 @@ class OpportunityRows:
         batch: list[Sequence[Any] | dict[str, Any]] = []
         may_be_null_at, rejection_values = self._may_be_null_at, self._rejection_values
         for run_id, detected_at, rejection in rejected:
-            row = (run_id, detected_at, "taker", *rejection_values(rejection))
+            row = (run_id, detected_at, *rejection_values(rejection))
             nulls = tuple([row[at] is None for at in may_be_null_at])
             insert = self._rejected.get(nulls)
             if insert is None:
