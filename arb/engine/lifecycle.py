@@ -568,8 +568,9 @@ class Engine:
             seen = book.received_ts
             return None if seen is None or now_ms - seen <= stale else now_ms - seen
 
-        return {(book.venue, book.symbol): EndBook(book.levels("bids"), book.levels("asks"), fees[book.venue],
-                                                   age(book))
+        # Each book's levels as held, made Decimals only where the valuation reads them (the markets the run
+        # holds something in): all 500 books of 100 symbols x 5 venues had cost ~50 ms of the run's end.
+        return {(book.venue, book.symbol): EndBook(book.held("bids"), book.held("asks"), fees[book.venue], age(book))
                 for book in self.books if book.venue in fees}
 
     def incidents(self) -> dict[str, Any]:

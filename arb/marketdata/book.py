@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from arb.domain.market import Side
 from arb.marketdata.book_side import BookSide, LevelIn
+from arb.marketdata.held_levels import HeldLevels
 
 FloatArray = npt.NDArray[np.float64]
 TopArrays = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
@@ -207,16 +208,16 @@ class OrderBook:
         ``side`` names the book side: ``bids`` (also ``buy``/``bid``) or ``asks`` (``sell``/``ask``).
         A taker buy walks ``asks``.
         """
-        if side in ("bids", "bid", Side.BUY):
-            bid = True
-        elif side in ("asks", "ask", Side.SELL):
-            bid = False
-        else:
-            raise ValueError(f"unknown book side {side!r}")
+        bid = _is_bid(side)
         built = self._exact.get((bid, n))
         if built is None:
             built = self._exact[bid, n] = (self.bids if bid else self.asks).exact(n)
         return list(built)  # the caller's own list: the kept one stays as built
+
+    def held(self, side: Side | str) -> HeldLevels:
+        """Every level of one book side as held now, made exact ``(price, size)`` Decimals only when read
+        (``held_levels.py``): what the run's end keeps of every book, to value the few it holds something in."""
+        return (self.bids if _is_bid(side) else self.asks).held()
 
     def top_arrays(self, n: int | None = None) -> TopArrays:
         """``(bid_px, bid_sz, ask_px, ask_sz)`` of the best ``min(n, depth)`` levels, best first.
@@ -268,3 +269,10 @@ class OrderBook:
         )
 
 
+def _is_bid(side: Side | str) -> bool:
+    """Whether ``side`` names the bids (``bids``, ``bid``, ``buy``) rather than the asks (``asks``, ``ask``, ``sell``)."""
+    if side in ("bids", "bid", Side.BUY):
+        return True
+    if side in ("asks", "ask", Side.SELL):
+        return False
+    raise ValueError(f"unknown book side {side!r}")

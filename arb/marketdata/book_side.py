@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from arb.marketdata.held_levels import HeldLevels
 from arb.marketdata.tick_map import TickMap, exact_size, pow10
 
 try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
@@ -410,20 +411,19 @@ class BookSide:
 
     def exact(self, n: int | None) -> list[tuple[Decimal, Decimal]]:
         """The best ``n`` levels (all when ``None``) as exact ``(price, size)`` Decimals."""
+        return list(self.held(n))
+
+    def held(self, n: int | None = None) -> HeldLevels:
+        """The best ``n`` levels (all when ``None``) as held now, made exact when read (``held_levels.py``)."""
         keys = self._best_keys(len(self) if n is None else n)
         if self.fixed:
-            sign = -1 if self.ask else 1
             table = self.table
-            return [(Decimal(self._text(sign * k)), Decimal(table.get(sign * k))) for k in keys]  # type: ignore[arg-type]  # each key is held: a size, never None
-        sign_f = -1 if self.ask else 1
+            if self.ask:  # an ask's key is its tick negated (the window is kept in ascending key order)
+                ticks = [-k for k in keys]
+                return HeldLevels(ticks, [table.held(t) for t in ticks], self.decimals)
+            return HeldLevels(keys, [table.held(k) for k in keys], self.decimals)
         levels = self.levels
-        return [(Decimal(repr(sign_f * k)), Decimal(levels[k])) for k in keys]
-
-    def _text(self, tick: int) -> str:
-        """The price a tick stands for, spelled as the venue spells it (its digits, the point put back)."""
-        decimals = self.decimals
-        digits = str(tick).rjust(decimals + 1, "0")
-        return f"{digits[: len(digits) - decimals]}.{digits[len(digits) - decimals :]}"
+        return HeldLevels([-k for k in keys] if self.ask else keys, [levels[k] for k in keys], -1)
 
 
 def _decimals(price: str) -> int:

@@ -28,6 +28,9 @@ cdef class TickMap:
     cpdef object get(self, long long tick)
 
     @cython.locals(exact=cython.longlong)
+    cpdef object held(self, long long tick)
+
+    @cython.locals(exact=cython.longlong)
     cpdef double size_float(self, long long tick) except? -1.0
 
     cpdef bint put(self, long long tick, str size) except -1
@@ -74,3 +77,5 @@ cpdef str size_text(long long exact)
 
 @cython.locals(mantissa=cython.longlong, decimals=Py_ssize_t)
 cpdef double size_double(long long exact) except? -1.0
+
+cpdef object exact_decimal(long long exact)

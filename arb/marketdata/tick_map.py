@@ -22,6 +22,7 @@ builds to a ``dict`` of the texts.
 from __future__ import annotations
 
 from array import array
+from decimal import Decimal
 from typing import Any
 
 try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
@@ -76,6 +77,14 @@ class TickMap:
         if exact == _NONE:
             return None
         return self.texts[tick] if exact == _TEXT else size_text(exact)
+
+    def held(self, tick: int) -> int | str:
+        """The size held at ``tick`` (there must be one) as held: its exact size (:func:`exact_decimal` makes it a
+        Decimal), or its text where none spells it (always, interpreted)."""
+        if not _compiled:
+            return self.map[tick]  # the map holds texts
+        exact = self._exact(tick)
+        return self.texts[tick] if exact == _TEXT else exact
 
     def size_float(self, tick: int) -> float:
         """The size held at ``tick`` (there must be one) as a double: ``float()`` of its text."""
@@ -296,6 +305,11 @@ def size_text(exact: int) -> str:
         return digits
     digits = digits.rjust(decimals + 1, "0")
     return f"{digits[: len(digits) - decimals]}.{digits[len(digits) - decimals :]}"
+
+
+def exact_decimal(exact: int) -> Decimal:
+    """``Decimal(size_text(exact))``, exponent and all: the digits scaled by the decimals, with no text made."""
+    return Decimal(exact >> _SIZE_BITS).scaleb(-(exact & ((1 << _SIZE_BITS) - 1)))
 
 
 def size_double(exact: int) -> float:

@@ -183,6 +183,26 @@ def test_exact_sizes_spell_the_size_back_and_read_as_float_does(whole: str, frac
     assert (exact >> 6 == 0) is (Decimal(text) == 0)
 
 
+@settings(max_examples=300, deadline=None)
+@given(ticks=st.lists(st.integers(1, 10**14 - 1), min_size=1, max_size=8, unique=True), decimals=st.integers(1, 10),
+       whole=st.text("0123456789", min_size=1, max_size=9), fraction=st.text("0123456789", max_size=12))
+def test_a_level_read_exactly_is_the_decimal_of_the_venue_s_text(ticks: list[int], decimals: int, whole: str,
+                                                                   fraction: str) -> None:
+    """A tick-mode side's ``levels`` builds each price from its tick and each size from its exact integer, with no
+    text between: the same Decimals, exponent and all, as ``Decimal`` of the venue's own strings (``1.50``
+    stays ``1.50``)."""
+    size = (whole.lstrip("0") or "0") + (f".{fraction}" if fraction else "")
+    if Decimal(size) == 0:
+        size = "1" + size[1:] if size[0] == "0" and "." not in size else "1.5"
+    prices = [f"{t // 10**decimals}.{t % 10**decimals:0{decimals}d}" for t in ticks]
+    book = OrderBook("gate", "BTC/USDT", depth=3)
+    book.apply_snapshot([[p, size] for p in prices], [], seq=1)
+    assert book.bids.fixed
+    read = book.levels("bids")
+    want = sorted(((Decimal(p), Decimal(size)) for p in prices), reverse=True)
+    assert [(p.as_tuple(), s.as_tuple()) for p, s in read] == [(p.as_tuple(), s.as_tuple()) for p, s in want]
+
+
 def test_off_length_prices_stay_exact_ticks() -> None:
     # The real Binance stream: an ask at 200000.00000000 among 61xxx.xx000000 (another length).
     book = OrderBook("binance", "BTC/USDT", depth=3)
