@@ -69,7 +69,7 @@ import asyncio
 import gc
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -257,7 +257,7 @@ async def run_baseline(config: Config) -> BaselineRun:
     capture = config.capture_path()
     assert capture is not None
     funnel, batch_ns, events = Funnel(), [], 0
-    untrack = detector.track()
+    untrack: Callable[[], None] | None = None
     # The collector as the engine sets it while a simulation runs (engine/lifecycle.py), so the ratio is not
     # the engine's collector setting against Python's default.
     threshold = gc.get_threshold()
@@ -276,6 +276,8 @@ async def run_baseline(config: Config) -> BaselineRun:
             pending.clear()
 
         started = time.perf_counter()
+        # Detection's tracked rows set up inside the timed span, as the decision loop's run sets up its own.
+        untrack = detector.track()
         for event in read_timeline(capture):
             venue = routes.get((event.venue, event.symbol))
             if venue is None:
@@ -292,7 +294,8 @@ async def run_baseline(config: Config) -> BaselineRun:
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
-        untrack()
+        if untrack is not None:
+            untrack()
         await venues.close()
 
 
