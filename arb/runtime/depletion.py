@@ -93,9 +93,9 @@ class _Book(Protocol):
 Ask = Decimal | float
 """A book's best ask: exact, or the book's own float of it (whose ``repr`` is the exact price, as for every
 price a book holds: ``marketdata/drops.py`` admits no price of more than 15 significant digits)."""
-# A float ask is screened in floats: a direction whose balance and need differ by more than this (relative to
-# the need) is on the same side of the line in floats as in Decimal, as three roundings of ~1e-16 cannot move
-# it further; one closer is decided in Decimal.
+# A float ask is screened in floats: one further than this (relative to the ask) from the line balance / size
+# is on the same side of it in floats as in Decimal, as three roundings of ~1e-16 cannot move the line
+# further; one closer is decided in Decimal.
 _SCREEN = 1e-12
 
 _Direction = tuple[str, Decimal, Side, str, str, float]
@@ -105,14 +105,19 @@ def _exact(ask: Ask) -> Decimal:
     return ask if isinstance(ask, Decimal) else Decimal(repr(ask))
 
 
-def _short_at(balance: Decimal, size: Decimal, size_f: float, ask: Ask) -> bool:
-    """Whether ``balance`` (quote) is short of ``size`` at ``ask``: in floats when they are far from the line
-    (``size_f`` is ``size`` as a float), exactly at the ask's own decimal near it."""
-    if type(ask) is float:
-        need = size_f * ask
-        balance_f = float(balance)
-        if abs(balance_f - need) > _SCREEN * need:
-            return balance_f < need
+def _line(balance: Decimal, size_f: float) -> float:
+    """The ask above which ``balance`` (quote) is short of a size (``size_f``, positive: config/schema.py), in
+    floats: short when size * ask > balance."""
+    return float(balance) / size_f
+
+
+def _short_at(balance: Decimal, size: Decimal, line: float, ask: Ask) -> bool:
+    """Whether ``balance`` (quote) is short of ``size`` at ``ask``: by the float ``line`` (:func:`_line`) when
+    the ask is far from it, by the ask's own exact decimal near it."""
+    # Far from the line by more than _SCREEN of the ask: the line's three roundings cannot move it across
+    # (when the line is over 1000 asks away, the distance is most of the line itself).
+    if type(ask) is float and abs(ask - line) > _SCREEN * ask:
+        return ask > line
     return balance < size * _exact(ask)
 
 
@@ -194,28 +199,18 @@ class InventoryWatch:
         held = {venue: kept if (kept := before.get(venue)) == balances[venue] else dict(balances[venue])
                 for venue in self.venues if venue in balances}
         self._seen = (held, dict(asks))
-        # short when size * ask > balance: beyond balance / size (a size is positive: config/schema.py)
-        self._buy_lines = [((venue, symbol), key, float(balance) / size_f, balance, size)
+        self._buy_lines = [((venue, symbol), key, _line(balance, size_f), balance, size)
                            for venue, free in held.items()
                            for symbol, size, side, asset, key, size_f in self._directions[venue] if side == "buy"
                            for balance in (free.get(asset, _ZERO),)]
 
     def _buys_as_said(self, asks: Mapping[tuple[str, str], Ask | None]) -> bool:
         """Whether every buy direction is short of its size at ``asks`` exactly when it is said depleted, at the
-        balances last seen (:meth:`_states` decides the same: ``_short_at``'s floats far from the line, the ask's
-        exact decimal near it; here the float line is the balance over the size, worked out once a look)."""
+        balances last seen (as :meth:`_states` decides, with each line worked out once a look)."""
         depleted = self.depleted
         for ask_key, key, line, balance, size in self._buy_lines:
             ask = asks.get(ask_key)
-            if ask is None:
-                continue
-            # Far from the line by more than _SCREEN of the ask: the quotient's few roundings cannot move it
-            # across (when the line is over 1000 asks away, the distance is most of the line itself).
-            if type(ask) is float and abs(ask - line) > _SCREEN * ask:
-                short = ask > line
-            else:
-                short = balance < size * _exact(ask)
-            if short != (key in depleted):
+            if ask is not None and _short_at(balance, size, line, ask) != (key in depleted):
                 return False
         return True
 
@@ -241,7 +236,7 @@ class InventoryWatch:
             if side == "sell":
                 yield direction, balance, balance < size, None
             elif (ask := asks.get((venue, symbol))) is not None:
-                yield direction, balance, _short_at(balance, size, size_f, ask), ask
+                yield direction, balance, _short_at(balance, size, _line(balance, size_f), ask), ask
 
     def _read(self, venue: str, now_ms: int, held: Mapping[str, Decimal]) -> None:
         readings = self._readings.get(venue)
