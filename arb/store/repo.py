@@ -169,8 +169,6 @@ class OpportunityRows:
     holds them); no ids come back."""
 
     _COLUMNS = tuple(c.key for c in Opportunity.__table__.columns if c.key != "id")
-    # A rejection's columns that may be None (unsized: no limits, no edge; a capture without sequences).
-    _MAY_BE_NULL = ("buy_limit", "sell_limit", "edge_bps", "buy_book_seq", "sell_book_seq")
 
     def __init__(self, dialect: Dialect) -> None:
         # Detection's record, imported here: what reads a stored run (``arb report``) loads no numpy.
@@ -180,11 +178,15 @@ class OpportunityRows:
         # left to the column's default (taker: detection's), one value fewer to bind in every row.
         self._rejected_columns = ("run_id", "detected_at", *REJECTION_COLUMNS)
         self._rejected_at = {column: i for i, column in enumerate(self._rejected_columns)}
-        self._may_be_null_at = tuple(self._rejected_at[column] for column in self._MAY_BE_NULL)
+        # The columns a rejection may leave None: those the table lets be NULL (unsized: no limits, no edge;
+        # a capture without sequences), each statement by which of them are None.
+        table = Opportunity.__table__
+        self._may_be_null = tuple(c for c in self._rejected_columns if table.columns[c].nullable)
+        self._may_be_null_at = tuple(self._rejected_at[column] for column in self._may_be_null)
         self._rejection_values = rejection_values
         self._dialect = dialect
         self._insert = PreparedInsert.compile(Opportunity.__table__, self._COLUMNS, dialect)
-        self._rejected: dict[tuple[bool, ...], PreparedInsert] = {}  # by which of _MAY_BE_NULL are None
+        self._rejected: dict[tuple[bool, ...], PreparedInsert] = {}  # by which of _may_be_null are None
 
     def params(self, row: Mapping[str, Any], instants: dict[datetime, Any] | None = None
                ) -> Sequence[Any] | dict[str, Any]:
@@ -224,8 +226,8 @@ class OpportunityRows:
             connection.exec_driver_sql(statement.sql, batch)
 
     def _rejected_insert(self, nulls: tuple[bool, ...]) -> PreparedInsert:
-        """The statement of a rejection's columns but those of ``_MAY_BE_NULL`` that ``nulls`` says are None."""
-        left_out = {column for column, null in zip(self._MAY_BE_NULL, nulls, strict=True) if null}
+        """The statement of a rejection's columns but those of ``_may_be_null`` that ``nulls`` says are None."""
+        left_out = {column for column, null in zip(self._may_be_null, nulls, strict=True) if null}
         return PreparedInsert.compile(Opportunity.__table__, [c for c in self._rejected_columns if c not in left_out],
                                       self._dialect, positions=self._rejected_at)
 
