@@ -207,6 +207,15 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             moved = True
         return moved
 
+    def nothing_due(self) -> bool:
+        """Whether a turn of the loop now would only come back to the caller: no callback ready, no timer due
+        at this market instant (a cancelled one at the heap's head counts: asyncio drops it on its turn), no
+        request on the wire (its answer is I/O the turn might read). I/O from threads and signals is polled
+        at every jump, not on every turn (:class:`_PacingSelector`)."""
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
+        return (not self._ready and not self.in_flight  # type: ignore[attr-defined]  # asyncio's ready queue
+                and (not scheduled or scheduled[0].when() >= self._now + self._clock_resolution))
+
     def time(self) -> float:
         return self._now
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from arb.config import Config
-from arb.eventloop.simloop import stop_market_time
+from arb.eventloop.simloop import SimulatedLoop, stop_market_time
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureFunding, CaptureLine, CaptureTrade
@@ -228,7 +228,10 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             first = pending.first_due()
             if first is not None and first < event.ts + least:
                 await apply_due(event.ts + least)
-                await asyncio.sleep(0)  # the instant's decisions before the next instant's lines are read
+                # The instant's decisions before the next instant's lines are read: a turn of the loop, unless
+                # it would run nothing (the decisions were made in ``delivered``, nothing else is due now).
+                if not (isinstance(loop, SimulatedLoop) and loop.nothing_due()):
+                    await asyncio.sleep(0)
             to_arb = event.type not in OFF_BOOK or (funding is not None and isinstance(event, CaptureFunding))
             if venue in same_time:
                 at_venue = at_arb = event.ts
