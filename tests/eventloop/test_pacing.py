@@ -79,3 +79,37 @@ def test_a_run_far_behind_its_schedule_paces_on_from_where_it_is() -> None:
     assert abs((w100 - w10) - (5.0 + (m100 - m10))) < 0.02  # the stall, then the rest at recorded pace
     # and before the stall, recorded pace too: 10 events, 0.1 s
     assert abs((seen[9][1] - 50.0) - 0.1) < 0.011
+
+
+def test_a_turn_would_run_nothing_only_with_nothing_ready_due_now_or_on_the_wire() -> None:
+    """The market source skips its turn between instants on ``nothing_due``: each thing a turn would run
+    makes it False."""
+    loop = SimulatedLoop(0)
+    seen: dict[str, bool] = {}
+
+    async def look() -> None:
+        seen["idle"] = loop.nothing_due()
+        later = loop.call_at(loop.time() + 1.0, lambda: None)
+        seen["a timer later"] = loop.nothing_due()
+        now = loop.call_at(loop.time(), lambda: None)
+        seen["a timer due now"] = loop.nothing_due()
+        now.cancel()
+        seen["a cancelled timer at the head"] = loop.nothing_due()  # asyncio drops it on its turn: a turn
+        await asyncio.sleep(0)  # that turn
+        seen["after its turn"] = loop.nothing_due()
+        soon = loop.call_soon(lambda: None)
+        seen["a callback ready"] = loop.nothing_due()
+        soon.cancel()
+        await asyncio.sleep(0)
+        loop.in_flight += 1
+        seen["a request on the wire"] = loop.nothing_due()
+        loop.in_flight -= 1
+        later.cancel()
+
+    try:
+        loop.run_until_complete(look())
+    finally:
+        loop.close()
+    assert seen == {"idle": True, "a timer later": True, "a timer due now": False,
+                    "a cancelled timer at the head": False, "after its turn": True, "a callback ready": False,
+                    "a request on the wire": False}
