@@ -18,9 +18,13 @@ that way: nothing a decision depends on comes from a thread.
 from __future__ import annotations
 
 import asyncio
+import collections
+import enum
+import heapq
 import math
 import selectors
 import time
+from asyncio.base_events import MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]  # asyncio's longest wait in one turn: a jump's longest (not in typeshed)
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -75,11 +79,7 @@ class _PacingSelector:
             return self._inner.select(min(timeout, 0.05))
         if loop.speed == 0 and loop._skip_idle_ticks():
             return []  # idle watchers' ticks moved past the quiet stretch: asyncio takes the next timer again
-        target = loop._now + timeout
-        if target <= loop._now:
-            # A timer less than half a float step ahead (market time a year on: steps of ~4 ns, over the
-            # loop's 1 ns resolution): the sum rounds back to now and asyncio would ask again forever.
-            target = math.nextafter(loop._now, math.inf)
+        target = loop._jump(timeout)
         if loop.speed > 0 and not loop.market_ended:
             if target != self._target:
                 self._target, self._deadline = target, self._due(target)
@@ -139,6 +139,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         # instant: ids are looked up in C). A timer is held in ``_ticks`` while its id is.
         self._ticks: dict[asyncio.Future[None], _Tick] = {}
         self._tick_timers: set[int] = set()
+        self._advances = 0  # sleeps done by advance() since one last took the loop's turns, to poll I/O
 
     def tick_after(self, every_s: float, idle: Callable[[], bool]) -> asyncio.Future[None]:
         """A future resolved one ``every_s`` from now: a periodic watcher's next tick (:func:`tick`)."""
@@ -207,6 +208,96 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             moved = True
         return moved
 
+    def advance(self, timer: asyncio.TimerHandle) -> Advanced:
+        """A sleep's ``timer`` (set as ``asyncio.sleep`` sets it) brought to, in the caller's step, where the
+        loop's turns would have brought it: every jump of market time and every batch of due timers exactly as
+        a turn takes them (the same pops of asyncio's heap, in the same order), as long as the loop holds
+        nothing but the watchers' ticks (:func:`every`) before it. A capture's instants are as many as its
+        market seconds or more: the two turns of each sleep (a jump to its timer, then its task woken) cost as
+        much as the watchers' looks.
+
+        ``DONE``: market time is at the timer's, which ran (nothing else to run first: the caller goes on as its
+        woken task would). ``YIELD``: the timer ran, and the looks of its batch left work to run before its
+        task: the caller yields one turn. ``WAIT``: anything else (a callback ready, a request on the wire,
+        another timer, a cancelled one at the head, a look's work before the timer's batch, and every
+        :data:`POLL_EVERY` th sleep, so that I/O, a signal or a thread's answer, is polled at a jump): the
+        timer is where the turns so far left it, and the caller awaits it.
+
+        Everything runs when, and in the order, the turns would have run it (``tests/eventloop/
+        test_turn_free_sleep.py`` holds it to ``asyncio.sleep``). What can differ is which turn a look's work
+        falls in when a tick after the timer in its batch leaves some (an alert sent): it runs after the
+        caller's step as it would have, but a timer that step sets for its own instant then runs before that
+        work's own follow-ups rather than after them."""
+        if self.speed != 0 or self.in_flight or self.market_ended or self._ready:  # type: ignore[attr-defined]  # asyncio's ready queue
+            return Advanced.WAIT
+        self._advances += 1
+        if self._advances == POLL_EVERY:
+            self._advances = 0
+            return Advanced.WAIT
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
+        ready: collections.deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
+        while True:  # one jump and its batch, as one turn of asyncio's (BaseEventLoop._run_once) takes them
+            head = scheduled[0]  # the timer itself is in the heap until its batch
+            if head.cancelled() or (head is not timer and id(head) not in self._tick_timers):
+                return Advanced.WAIT
+            timeout = min(head.when() - self._now, MAXIMUM_SELECT_TIMEOUT)
+            if timeout <= 0:
+                return Advanced.WAIT  # due now: the loop's next turn runs it
+            if self._skip_idle_ticks():  # as at the selector's jump
+                continue
+            now = self._jump(timeout)
+            end = now + self._resolution_at(now)
+            if not self._only_ticks_before(end, timer):
+                return Advanced.WAIT
+            self._now = now
+            batch = []
+            while scheduled and scheduled[0].when() < end:
+                handle = heapq.heappop(scheduled)
+                handle._scheduled = False  # type: ignore[attr-defined]  # as asyncio's turn marks it
+                batch.append(handle)
+            at = next((i for i, handle in enumerate(batch) if handle is timer), None)
+            if at is None:
+                for handle in batch:
+                    handle._run()  # as asyncio's turn runs a ready handle
+                if ready:
+                    return Advanced.WAIT
+                continue
+            for handle in batch[:at]:
+                handle._run()
+            timer._run()  # its future resolved: no task awaits it yet
+            if ready:
+                # Work before the timer: its task's step comes after it. The ticks after the timer in the batch
+                # still run before that work, as in their turn, and what they leave after the task.
+                ready.extendleft(reversed(batch[at + 1:]))
+                return Advanced.YIELD
+            for handle in batch[at + 1:]:  # what these leave runs after the caller's step, as after its task's
+                handle._run()
+            return Advanced.DONE
+
+    def _only_ticks_before(self, end: float, timer: asyncio.TimerHandle) -> bool:
+        """Whether every timer due before ``end`` is ``timer`` or a watcher's tick, none cancelled (asyncio's
+        heap, walked from its head down the branches that hold one: the few due, and their children)."""
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
+        size = len(scheduled)
+        tick_timers = self._tick_timers
+        branches = [0]
+        while branches:
+            i = branches.pop()
+            if i < size and (handle := scheduled[i]).when() < end:
+                if handle.cancelled() or (handle is not timer and id(handle) not in tick_timers):
+                    return False
+                branches += (2 * i + 1, 2 * i + 2)
+        return True
+
+    def _jump(self, timeout: float) -> float:
+        """Market time ``timeout`` on from now: where a jump to the next timer takes it."""
+        target = self._now + timeout
+        if target <= self._now:
+            # A timer less than half a float step ahead (market time a year on: steps of ~4 ns, over the
+            # loop's 1 ns resolution): the sum rounds back to now and asyncio would ask again forever.
+            target = math.nextafter(self._now, math.inf)
+        return target
+
     def nothing_due(self) -> bool:
         """Whether a turn of the loop now would only come back to the caller: no callback ready, no timer due
         at this market instant (a cancelled one at the heap's head counts: asyncio drops it on its turn), no
@@ -225,11 +316,15 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         market time (1 ns), and at least one float step past now, so a timer due now runs however far market
         time has come (a year on, a step is ~4 ns: ``now + 1e-9`` rounded back to now and a timer due now never
         ran, the loop spinning)."""
-        return max(1e-9, 2 * math.ulp(self._now))
+        return self._resolution_at(self._now)
 
     @_clock_resolution.setter
     def _clock_resolution(self, value: float) -> None:
         pass  # asyncio's __init__ sets its own; market time needs the one above
+
+    @staticmethod
+    def _resolution_at(now: float) -> float:
+        return max(1e-9, 2 * math.ulp(now))
 
     def watched_time(self) -> float:
         """Market time as someone watching a paced run sees it: while the loop waits out a jump to its next
@@ -257,6 +352,40 @@ async def tick(every_s: float, idle: Callable[[], bool]) -> None:
         await asyncio.sleep(every_s)
         return
     await loop.tick_after(every_s, idle)
+
+
+class Advanced(enum.Enum):
+    """What :meth:`SimulatedLoop.advance` did with a sleep's timer."""
+
+    DONE = enum.auto()
+    YIELD = enum.auto()
+    WAIT = enum.auto()
+
+
+async def sleep(delay: float) -> None:
+    """``asyncio.sleep(delay)``, done in the caller's step where the loop's turns would only run the watchers'
+    ticks on the way (:meth:`SimulatedLoop.advance`): the market source's wait for its next instant."""
+    loop = running_simulation()
+    if loop is None or loop.speed != 0:
+        await asyncio.sleep(delay)
+        return
+    future = loop.create_future()
+    timer = loop.call_later(delay, _wake, future)  # as asyncio.sleep sets it
+    advanced = loop.advance(timer)
+    if advanced is Advanced.DONE:
+        return
+    if advanced is Advanced.YIELD:
+        await asyncio.sleep(0)
+        return
+    try:
+        await future
+    finally:
+        timer.cancel()
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def every(every_s: float, look: Callable[[], object], idle: Callable[[], bool]) -> None:

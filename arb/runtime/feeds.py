@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from arb.config import Config
+from arb.eventloop import simloop
 from arb.eventloop.simloop import SimulatedLoop, stop_market_time
 from arb.marketdata.book import Health, OrderBook
 from arb.marketdata.books import BookStore
@@ -185,7 +186,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 arrival.due_at(due_s(due))
             delay = due_s(due) - loop.time()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await simloop.sleep(delay)
             instant = pending.take(due)
             # Every venue's lines of the instant before arb's: a venue's market has moved before arb hears it.
             for _, _, venue, event, _, to in instant:
