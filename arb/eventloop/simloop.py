@@ -6,8 +6,8 @@ the capture's first event (:class:`~arb.eventloop.clock.MarketClock` adds that o
 microseconds exact where epoch seconds would not), and it moves only when nothing is ready to run: then it jumps to the next timer (speed 0, as fast as
 possible), or waits until the wall clock reaches it at ``speed`` (speed 1 = recorded pace). Everything that waits
 on market time simply awaits ``asyncio.sleep``; asyncio's timer heap then *is* the shared timeline, with a
-deterministic order (by time, then by when the timer was set), so the same capture and config give the
-same run whatever the speed and however busy the machine.
+deterministic order (by time, then by the heap's shape: the same pushes and pops give the same order), so the
+same capture and config give the same run whatever the speed and however busy the machine.
 
 Time stands still while a simulated venue's request is on the wire (:attr:`SimulatedLoop.in_flight`): an
 exchange with the in-process sandbox over loopback takes real microseconds but no market time, so its
