@@ -257,21 +257,18 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
                 batch.append(handle)
             at = next((i for i, handle in enumerate(batch) if handle is timer), None)
             if at is None:
-                for handle in batch:
-                    handle._run()  # as asyncio's turn runs a ready handle
+                _run_due(batch)
                 if ready:
                     return Advanced.WAIT
                 continue
-            for handle in batch[:at]:
-                handle._run()
+            _run_due(batch[:at])
             timer._run()  # its future resolved: no task awaits it yet
             if ready:
                 # Work before the timer: its task's step comes after it. The ticks after the timer in the batch
                 # still run before that work, as in their turn, and what they leave after the task.
                 ready.extendleft(reversed(batch[at + 1:]))
                 return Advanced.YIELD
-            for handle in batch[at + 1:]:  # what these leave runs after the caller's step, as after its task's
-                handle._run()
+            _run_due(batch[at + 1:])  # what these leave runs after the caller's step, as after its task's
             return Advanced.DONE
 
     def _only_ticks_before(self, end: float, timer: asyncio.TimerHandle) -> bool:
@@ -352,6 +349,14 @@ async def tick(every_s: float, idle: Callable[[], bool]) -> None:
         await asyncio.sleep(every_s)
         return
     await loop.tick_after(every_s, idle)
+
+
+def _run_due(handles: list[asyncio.TimerHandle]) -> None:
+    """Run a batch of due timers as asyncio's turn runs its ready handles: one cancelled meanwhile (by a look
+    before it) is passed over."""
+    for handle in handles:
+        if not handle.cancelled():
+            handle._run()  # asyncio's own call of a handle
 
 
 class Advanced(enum.Enum):
