@@ -140,6 +140,9 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         self._ticks: dict[asyncio.Future[None], _Tick] = {}
         self._tick_timers: set[int] = set()
         self._advances = 0  # sleeps done by advance() since one last took the loop's turns, to poll I/O
+        # A sleep's timer that ran in its caller's step (advance): set again by the next sleep, rather than a
+        # new handle at every market instant (sleep_timer).
+        self.spare_timer: asyncio.TimerHandle | None = None
 
     def tick_after(self, every_s: float, idle: Callable[[], bool]) -> asyncio.Future[None]:
         """A future resolved one ``every_s`` from now: a periodic watcher's next tick (:func:`tick`)."""
@@ -174,8 +177,28 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         except Exception as exc:  # noqa: BLE001 - the watcher's task raises it: its supervisor reports it
             future.set_exception(exc)
             return
-        # The next look from now, as the watcher's own next tick would be set (tick_after, once it ran)
-        self._set_tick(future, self._now, every_s, idle, self._now + every_s, look)
+        # The next look from now, as the watcher's own next tick would be set (tick_after, once it ran), on the
+        # timer that just ran: one push of asyncio's heap as call_at's, without a new handle every look.
+        self._rearm(timer, self._now + every_s)
+        self._ticks[future] = (self._now, every_s, idle, timer, look)
+        self._tick_timers.add(id(timer))
+
+    def sleep_timer(self, delay: float) -> asyncio.TimerHandle:
+        """The timer of a :func:`sleep` of ``delay``, set as ``asyncio.sleep`` sets its own (``call_later``): the
+        one the last sleep left when it ran without being awaited (:attr:`spare_timer`), or a new one. It wakes
+        nothing until an awaited sleep gives it a future."""
+        timer, self.spare_timer = self.spare_timer, None
+        if timer is None:
+            return self.call_later(delay, _wake, None)
+        self._rearm(timer, self._now + delay)
+        return timer
+
+    def _rearm(self, timer: asyncio.TimerHandle, when: float) -> None:
+        """A timer that has run set again for ``when``, as ``call_at`` sets a new one (the same push of asyncio's
+        heap, so timers due at one instant still run in the order asyncio's heap gives them)."""
+        timer._when = when  # type: ignore[attr-defined]  # asyncio's private TimerHandle fields, as call_at sets them
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # asyncio's private heap
+        timer._scheduled = True  # type: ignore[attr-defined]
 
     def _skip_idle_ticks(self) -> bool:
         """At a jump (nothing ready to run, no I/O): the ticks of watchers idle now that fall before the next
@@ -243,19 +266,23 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             timeout = min(head.when() - self._now, MAXIMUM_SELECT_TIMEOUT)
             if timeout <= 0:
                 return Advanced.WAIT  # due now: the loop's next turn runs it
-            if self._skip_idle_ticks():  # as at the selector's jump
+            # As at the selector's jump; the timer is a timer other than a tick, so when the head is due with it
+            # or after it, no tick falls before the next other timer and none moves.
+            if head.when() < timer.when() and self._skip_idle_ticks():
                 continue
             now = self._jump(timeout)
             end = now + self._resolution_at(now)
             if not self._only_ticks_before(end, timer):
                 return Advanced.WAIT
             self._now = now
-            batch = []
+            batch: list[asyncio.TimerHandle] = []
+            at = None
             while scheduled and scheduled[0].when() < end:
                 handle = heapq.heappop(scheduled)
                 handle._scheduled = False  # type: ignore[attr-defined]  # as asyncio's turn marks it
+                if handle is timer:
+                    at = len(batch)
                 batch.append(handle)
-            at = next((i for i, handle in enumerate(batch) if handle is timer), None)
             if at is None:
                 _run_due(batch)
                 if ready:
@@ -374,22 +401,24 @@ async def sleep(delay: float) -> None:
     if loop is None or loop.speed != 0:
         await asyncio.sleep(delay)
         return
-    future = loop.create_future()
-    timer = loop.call_later(delay, _wake, future)  # as asyncio.sleep sets it
+    timer = loop.sleep_timer(delay)
     advanced = loop.advance(timer)
-    if advanced is Advanced.DONE:
+    if advanced is not Advanced.WAIT:
+        loop.spare_timer = timer  # it ran: the next sleep sets it again
+        if advanced is Advanced.YIELD:
+            await asyncio.sleep(0)
         return
-    if advanced is Advanced.YIELD:
-        await asyncio.sleep(0)
-        return
+    # Awaited: the future its run resolves, made only now (a sleep advanced in the caller's step needs none).
+    future = loop.create_future()
+    timer._args = (future,)  # asyncio's private Handle field: what the timer calls _wake with
     try:
         await future
     finally:
         timer.cancel()
 
 
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
+def _wake(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
         future.set_result(None)
 
 
