@@ -158,18 +158,20 @@ class InventoryWatch:
         changes: list[Depletion] = []
         seen = self._seen
         # Nothing turning and the balances as last looked at: the sells are as said, and so is every buy whose
-        # ask still prices it the same way (asks move every second; a direction's state rarely does).
+        # ask still prices it the same way (asks move every second; a direction's state rarely does). The
+        # balances equal to what was seen as a whole (every watched venue read, no other: the usual answer, one
+        # comparison in C) are each venue's as seen.
         unchanged = (seen is not None and not self._turning
-                     and all(balances.get(venue) == seen[0].get(venue) for venue in self.venues)
+                     and (balances == seen[0]
+                          or all(balances.get(venue) == seen[0].get(venue) for venue in self.venues))
                      and (seen[1] == asks or self._buys_as_said(asks)))
-        if not unchanged:
+        if not unchanged:  # unchanged: only the readings are taken
             self._look_at(balances, asks)
-        for venue in self.venues:
-            if venue not in balances:
-                continue
-            held = balances[venue]
-            if not unchanged:  # unchanged: only the readings are taken
-                for (symbol, size, side, asset, key, _), balance, short, ask in self._states(venue, held, asks):
+            for venue in self.venues:
+                if venue not in balances:
+                    continue
+                for (symbol, size, side, asset, key, _), balance, short, ask in self._states(venue, balances[venue],
+                                                                                          asks):
                     if short == (key in self.depleted):
                         self._turning.pop(key, None)
                         continue
