@@ -43,6 +43,8 @@ class MarketClock:
     def __init__(self, origin_ms: int) -> None:
         self.origin_ms = origin_ms
         self._last_us = origin_ms * 1000
+        self._last_ms = origin_ms
+        self._last_time = 0.0  # the loop's time ``_last_us`` was worked out at (its own origin: the run's)
         self._loop: SimulatedLoop | None = None  # the run's loop, for watchers on other threads
         # The last ``now()`` made, by its microsecond: every row decided at one market instant asks for the
         # same time (a hundred symbols' rejections at one instant), and a datetime is immutable.
@@ -56,11 +58,16 @@ class MarketClock:
             # its own wall clock (seconds since boot), not market time.
             return self._last_us
         self._loop = loop
-        self._last_us = self.origin_ms * 1000 + round(loop.time() * 1_000_000)
+        now = loop.time()
+        if now != self._last_time:  # asked again and again at one instant: worked out once (~1 µs)
+            self._last_time = now
+            self._last_us = self.origin_ms * 1000 + round(now * 1_000_000)
+            self._last_ms = self._last_us // 1000
         return self._last_us
 
     def now_ms(self) -> int:
-        return self._now_us() // 1000
+        self._now_us()
+        return self._last_ms
 
     def watched_ms(self) -> int:
         """What the live surfaces show as now (status view, metrics, alerts): market time, moving with the
