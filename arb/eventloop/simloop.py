@@ -232,16 +232,16 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         return moved
 
     def advance(self, timer: asyncio.TimerHandle) -> Advanced:
-        """A sleep's ``timer`` (set as ``asyncio.sleep`` sets it) brought to, in the caller's step, where the
+        """A sleep's ``timer`` (:meth:`sleep_timer`, set as ``asyncio.sleep`` sets its own) brought to, in the caller's step, where the
         loop's turns would have brought it: every jump of market time and every batch of due timers exactly as
         a turn takes them (the same pops of asyncio's heap, in the same order), as long as the loop holds
         nothing but the watchers' ticks (:func:`every`) before it. A capture's instants are as many as its
         market seconds or more: the two turns of each sleep (a jump to its timer, then its task woken) cost as
         much as the watchers' looks.
 
-        ``DONE``: market time is at the timer's, which ran (nothing else to run first: the caller goes on as its
-        woken task would). ``YIELD``: the timer ran, and the looks of its batch left work to run before its
-        task: the caller yields one turn. ``WAIT``: anything else (a callback ready, a request on the wire,
+        ``DONE``: market time is at the timer's, taken off the heap in its batch (nothing else to run first: the
+        caller goes on as its woken task would). ``YIELD``: the timer taken, and the looks of its batch left work
+        to run before its task: the caller yields one turn. ``WAIT``: anything else (a callback ready, a request on the wire,
         another timer, a cancelled one at the head, a look's work before the timer's batch, and every
         :data:`POLL_EVERY` th sleep, so that I/O, a signal or a thread's answer, is polled at a jump): the
         timer is where the turns so far left it, and the caller awaits it.
@@ -289,7 +289,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
                     return Advanced.WAIT
                 continue
             _run_due(batch[:at])
-            timer._run()  # its future resolved: no task awaits it yet
+            # The timer's own run is due here: a sleep's (sleep_timer) wakes no future until the sleep awaits it.
             if ready:
                 # Work before the timer: its task's step comes after it. The ticks after the timer in the batch
                 # still run before that work, as in their turn, and what they leave after the task.

@@ -1,5 +1,5 @@
 """The market source's sleep between instants (``simloop.sleep``) is done without the loop's turns where only
-watchers' ticks fall before its end (``SimulatedLoop.advanced_to``): everything that runs, runs at the same
+watchers' ticks fall before its end (``SimulatedLoop.advance``): everything that runs, runs at the same
 market time and in the same order as with its sleep on a timer, whatever else is on the loop (other timers,
 ties with the ticks, looks that leave work to run, idle watchers over a quiet stretch); at the same market
 times as with ``asyncio.sleep``; and a capture of sparse instants takes a few turns of the loop instead of two
