@@ -165,7 +165,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         self._tick_timers.add(id(timer))
 
     def _tick_due(self, future: asyncio.Future[None]) -> None:
-        *_, every_s, idle, timer, look = self._ticks.pop(future)
+        _, every_s, idle, timer, look = self._ticks.pop(future)
         self._tick_timers.discard(id(timer))
         if future.done():  # a cancelled watcher's tick
             return
@@ -259,16 +259,20 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             return Advanced.WAIT
         scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
         ready: collections.deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
+        tick_timers = self._tick_timers
+        # Handles' fields are read directly (``_when``, ``_cancelled``: what their when() and cancelled() return)
+        # here and in _only_ticks_before: this runs at every market instant, a method call each costs as much
+        # as the comparison it feeds.
         while True:  # one jump and its batch, as one turn of asyncio's (BaseEventLoop._run_once) takes them
             head = scheduled[0]  # the timer itself is in the heap until its batch
-            if head.cancelled() or (head is not timer and id(head) not in self._tick_timers):
+            if head._cancelled or (head is not timer and id(head) not in tick_timers):
                 return Advanced.WAIT
-            timeout = min(head.when() - self._now, MAXIMUM_SELECT_TIMEOUT)
+            timeout = min(head._when - self._now, MAXIMUM_SELECT_TIMEOUT)  # type: ignore[attr-defined]
             if timeout <= 0:
                 return Advanced.WAIT  # due now: the loop's next turn runs it
             # As at the selector's jump; the timer is a timer other than a tick, so when the head is due with it
             # or after it, no tick falls before the next other timer and none moves.
-            if head.when() < timer.when() and self._skip_idle_ticks():
+            if head._when < timer._when and self._skip_idle_ticks():  # type: ignore[attr-defined]
                 continue
             now = self._jump(timeout)
             end = now + self._resolution_at(now)
@@ -277,7 +281,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             self._now = now
             batch: list[asyncio.TimerHandle] = []
             at = None
-            while scheduled and scheduled[0].when() < end:
+            while scheduled and scheduled[0]._when < end:  # type: ignore[attr-defined]
                 handle = heapq.heappop(scheduled)
                 handle._scheduled = False  # type: ignore[attr-defined]  # as asyncio's turn marks it
                 if handle is timer:
@@ -288,14 +292,16 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
                 if ready:
                     return Advanced.WAIT
                 continue
-            _run_due(batch[:at])
+            if at:
+                _run_due(batch[:at])
             # The timer's own run is due here: a sleep's (sleep_timer) wakes no future until the sleep awaits it.
             if ready:
                 # Work before the timer: its task's step comes after it. The ticks after the timer in the batch
                 # still run before that work, as in their turn, and what they leave after the task.
                 ready.extendleft(reversed(batch[at + 1:]))
                 return Advanced.YIELD
-            _run_due(batch[at + 1:])  # what these leave runs after the caller's step, as after its task's
+            if at + 1 < len(batch):
+                _run_due(batch[at + 1:])  # what these leave runs after the caller's step, as after its task's
             return Advanced.DONE
 
     def _only_ticks_before(self, end: float, timer: asyncio.TimerHandle) -> bool:
@@ -307,8 +313,8 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         branches = [0]
         while branches:
             i = branches.pop()
-            if i < size and (handle := scheduled[i]).when() < end:
-                if handle.cancelled() or (handle is not timer and id(handle) not in tick_timers):
+            if i < size and (handle := scheduled[i])._when < end:  # type: ignore[attr-defined]
+                if handle._cancelled or (handle is not timer and id(handle) not in tick_timers):
                     return False
                 branches += (2 * i + 1, 2 * i + 2)
         return True
