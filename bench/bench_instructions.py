@@ -1,6 +1,7 @@
 """``bench_multisymbol.py``'s replacement ratio counted in instructions, which the host's speed does not move.
 
     python bench/bench_instructions.py [--symbols 100] [--venues 5] [--minutes 1]
+    python bench/bench_instructions.py --workload single     # bench_engine.py's ratio, the same way (~3 minutes)
 
 Needs valgrind (``apt install valgrind``). The same two sides as ``bench_multisymbol.py``, on its workload
 (a minute of the bundled capture on 100 symbols x 5 venues: 30,000 book events, 60 batches): the batched
@@ -19,6 +20,12 @@ not time: a cache miss costs no instruction, and the engine touches more memory 
 figure to steer by; ``bench_multisymbol.py``'s is the one the target is judged on.
 
 Target: the same x0.8 (books + detection's instructions over the engine's), with its verdict.
+
+``--workload single`` counts ``bench_engine.py``'s two sides instead: the simulator on the whole bundled capture
+(shipped config, paper venues, store on) while its market ran, and books + detection alone from the capture's
+first line to its last decision. There a market instant is two book events and one decision, so what the
+simulator does once an instant (its pacing, the safety watchers' looks, the decision's bookkeeping) weighs as
+much as the events; the wall-clock ratio sits further below this one than on the multi-symbol workload.
 """
 
 from __future__ import annotations
@@ -43,6 +50,61 @@ def _callgrind_control(flag: str) -> None:
     subprocess.run(["callgrind_control", flag, str(os.getpid())], check=True, capture_output=True)
 
 
+def _native_batches() -> None:
+    """The engine's decision writer as the engine makes it, its flush timer stretched as the engine is slowed:
+    left at one wall second it wrote a batch every market second under callgrind (60 batches, 14 natively),
+    and each batch's transaction was counted as if the engine paid it."""
+    import arb.engine.lifecycle as lifecycle
+    from arb.runtime.writer import FLUSH_EVERY_S, DecisionWriter
+
+    class NativeBatches(DecisionWriter):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("flush_every_s", FLUSH_EVERY_S * CALLGRIND_SLOWDOWN)
+            super().__init__(*args, **kwargs)
+
+    lifecycle.DecisionWriter = NativeBatches  # type: ignore[misc]
+
+
+def _single_side(side: str, tmp: Path) -> None:
+    """``bench_engine.py``'s side inside callgrind: counting only while its market runs."""
+    import asyncio
+    from collections.abc import Iterator
+
+    import bench_engine as single
+
+    from arb.marketdata.capture import CaptureEvent
+
+    config = single.bench_config(tmp, None)
+    if side == "engine":
+        _native_batches()
+
+        class Counted(single._TimedLoop):
+            async def run(self) -> None:
+                _callgrind_control("--zero")
+                try:
+                    await super().run()
+                finally:
+                    _callgrind_control("--dump")
+
+        from arb.engine import Engine
+        from arb.runtime.status import StatusReporter
+
+        engine = Engine(config, db_url=f"sqlite:///{tmp / 'engine.db'}", force_paper=True, mode="replay",
+                        status=StatusReporter("off"), install_signal_handlers=False)
+        engine.decision_loop = Counted
+        engine.main()
+        return
+    read = single.read_capture
+
+    def counted(path: Path) -> Iterator[CaptureEvent]:
+        _callgrind_control("--zero")  # the baseline's loop starts reading: from here, as the engine's market
+        yield from read(path)
+
+    single.read_capture = counted  # type: ignore[assignment]
+    asyncio.run(single.run_baseline(config))
+    _callgrind_control("--dump")
+
+
 def _side(side: str, config_path: Path, tmp: Path) -> None:
     """Run one side inside callgrind: counting only while its market runs."""
     import asyncio
@@ -53,19 +115,7 @@ def _side(side: str, config_path: Path, tmp: Path) -> None:
 
     config = load_config(config_path)
     if side == "engine":
-        import arb.engine.lifecycle as lifecycle
-        from arb.runtime.writer import FLUSH_EVERY_S, DecisionWriter
-
-        class NativeBatches(DecisionWriter):
-            """The writer as the engine makes it, its flush timer stretched as the engine is slowed: left at one
-            wall second it wrote a batch every market second under callgrind (60 batches, 14 natively), and
-            each batch's transaction was counted as if the engine paid it."""
-
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                kwargs.setdefault("flush_every_s", FLUSH_EVERY_S * CALLGRIND_SLOWDOWN)
-                super().__init__(*args, **kwargs)
-
-        lifecycle.DecisionWriter = NativeBatches  # type: ignore[misc]
+        _native_batches()
 
         class Counted(multi.TimedLoop):
             async def run(self) -> None:
@@ -91,11 +141,11 @@ def _side(side: str, config_path: Path, tmp: Path) -> None:
     _callgrind_control("--dump")
 
 
-def _count(side: str, config_path: Path, tmp: Path) -> subprocess.Popen[bytes]:
+def _count(side: str, workload: str, config_path: Path, tmp: Path) -> subprocess.Popen[bytes]:
     out = tmp / f"callgrind.{side}"
     return subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p", sys.executable, __file__, "--side", side,
-         "--config", str(config_path), "--tmp", str(tmp)],
+         "--workload", workload, "--config", str(config_path), "--tmp", str(tmp)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -113,30 +163,45 @@ def main() -> None:
     parser.add_argument("--venues", type=int, default=5)
     parser.add_argument("--minutes", type=float, default=1.0)
     parser.add_argument("--fee", default="0.0005")
+    parser.add_argument("--workload", choices=("multi", "single"), default="multi",
+                        help="multi: bench_multisymbol.py's (default); single: bench_engine.py's bundled capture")
     parser.add_argument("--side", choices=("engine", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     if args.side:
-        _side(args.side, args.config, args.tmp)
+        if args.workload == "single":
+            _single_side(args.side, args.tmp)
+        else:
+            _side(args.side, args.config, args.tmp)
         return
     import bench_multisymbol as multi
 
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        config_path = multi.write_workload(tmp, args.symbols, args.venues, args.minutes, args.fee)
-        print(f"workload: {args.symbols} symbols x {args.venues} venues, {args.minutes:g} min of the bundled "
-              f"capture, under callgrind (both sides at once: ~5 minutes)")
-        running = [(side, _count(side, config_path, tmp)) for side in ("engine", "baseline")]
+        if args.workload == "single":
+            config_path = tmp  # each side writes bench_engine.py's config into its own directory
+            print("workload: bench_engine.py's, the bundled capture on the shipped config, under callgrind (both "
+                  "sides at once: ~3 minutes)")
+        else:
+            config_path = multi.write_workload(tmp, args.symbols, args.venues, args.minutes, args.fee)
+            print(f"workload: {args.symbols} symbols x {args.venues} venues, {args.minutes:g} min of the bundled "
+                  f"capture, under callgrind (both sides at once: ~5 minutes)")
+        running = []
+        for side in ("engine", "baseline"):
+            (tmp / side).mkdir()
+            running.append((side, _count(side, args.workload, config_path, tmp / side)))
         for side, process in running:
             if process.wait() != 0:
                 raise SystemExit(f"the {side} side failed under valgrind (exit {process.returncode})")
-        engine, baseline = _instructions(tmp, "engine"), _instructions(tmp, "baseline")
+        engine, baseline = _instructions(tmp / "engine", "engine"), _instructions(tmp / "baseline", "baseline")
     ratio = baseline / engine
-    print(f"batched engine while the market ran: {engine / 1e9:.3f} G instructions")
-    print(f"books + detection:                   {baseline / 1e9:.3f} G instructions")
-    print(f"  replacement ratio in instructions, books + detection / batched engine >= {TARGET_RATIO:g}: "
+    name, figure = (("simulator", "bench_engine.py's ratio") if args.workload == "single"
+                    else ("batched engine", "replacement ratio"))
+    print(f"{name + ' while the market ran:':36s} {engine / 1e9:.3f} G instructions")
+    print(f"{'books + detection:':36s} {baseline / 1e9:.3f} G instructions")
+    print(f"  {figure} in instructions, books + detection / {name} >= {TARGET_RATIO:g}: "
           f"x{ratio:.3f}  {'PASS' if ratio >= TARGET_RATIO else 'FAIL'}")
     print(f"verdict: {'PASS' if ratio >= TARGET_RATIO else 'FAIL'}")
 
