@@ -33,8 +33,8 @@ from arb.optimize.run import DEFAULT_BATCH, OBJECTIVES, OptimizeResult, Replay, 
 from arb.runtime.logs import setup_logging
 from arb.store.db import display_url
 from arb.store.location import DB_URL_ENV, resolve_url
-from arb.sweep.cluster import start_worker_server
 from arb.sweep.grid import parse_list, value_label
+from arb.sweep.worker_server import start_worker_server
 
 MAX_TRIALS = 10_000  # per fold: each trial is a whole replay
 MAX_SEED = 2**32 - 1  # numpy's RandomState (the sampler's) takes seeds below 2**32

@@ -27,7 +27,7 @@ from arb.errors import ConfigError, UsageError
 from arb.runtime.logs import setup_logging
 from arb.store.location import DB_URL_ENV, resolve_url
 from arb.sweep.bracket import Bracket, brackets, varied_assumptions
-from arb.sweep.cluster import CONNECT_TIMEOUT_S, start_worker_server
+from arb.sweep.cluster import CONNECT_TIMEOUT_S
 from arb.sweep.grid import (
     CAPTURES_AS,
     KEYS,
@@ -39,6 +39,7 @@ from arb.sweep.grid import (
 )
 from arb.sweep.results import PointTotals, point_totals
 from arb.sweep.run import SweepResult, run_sweep
+from arb.sweep.worker_server import start_worker_server
 
 SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
 

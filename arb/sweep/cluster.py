@@ -19,13 +19,9 @@ from typing import Any
 
 from arb.errors import ArbError
 from arb.store.repo import one_line
+from arb.sweep.worker_server import WARM_MODULE, start_worker_server
 
 log = logging.getLogger(__name__)
-
-# What a replay imports (``point.replay_point``): a local cluster's worker processes start with them loaded, and
-# with what each replay would otherwise import and configure the first time (``sweep/warm.py``).
-WARM_MODULES = ("distributed", "arb.engine", "arb.runtime.status", "arb.domain.ids", "arb.sweep.point",
-                "arb.sweep.warm")
 
 # dask's periodic work, in every worker and in the driver (scheduler, nannies), each wake-up taking the GIL
 # from a replay: the statistical profiler samples stacks every 10 ms for a dashboard a sweep does not start;
@@ -170,34 +166,6 @@ def local_cluster(workers: int | None = None) -> Any:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
-def start_worker_server() -> None:
-    """Start the server the local cluster's workers are forked from now, not when the cluster starts: it
-    imports arb (about 2 s of CPU) on the other core while this process reads the config and the grid."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        import signal
-        import threading
-        from multiprocessing import forkserver
-
-        if threading.current_thread() is not threading.main_thread():  # signals are the main thread's to set
-            with _warm_workers():
-                forkserver.ensure_running()
-            return
-        # Started with SIGINT ignored, which an exec keeps, so Python there installs no KeyboardInterrupt for
-        # it, and which the server hands to every process forked from it (dask's nannies and workers): Ctrl-C
-        # at a terminal reaches the whole process group, and a worker or the server caught by it while
-        # importing printed its KeyboardInterrupt over the sweep's last lines. They belong to the sweep, which
-        # stops them itself (:func:`stop_workers_now`). Blocked here meanwhile: Linux keeps a blocked signal
-        # pending whatever its action, so a Ctrl-C during the fork reaches this process once it is unblocked.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            with _warm_workers():
-                forkserver.ensure_running()
-        finally:
-            signal.signal(signal.SIGINT, handler)
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-
-
 @contextmanager
 def _warm_workers() -> Iterator[None]:
     """Start the local cluster's processes from a forkserver that has imported what a replay needs, and with
@@ -217,9 +185,8 @@ def _warm_workers() -> Iterator[None]:
     from distributed.utils import get_mp_context
 
     with dask.config.set({**LOCAL_WORKERS, "distributed.worker.multiprocessing-method": "forkserver"}):
-        # Replaces dask's own preload list (it has just set it); takes effect if the server is not yet
-        # running in this process (a later sweep reuses the running one, which has them already).
-        get_mp_context().set_forkserver_preload(list(WARM_MODULES))
+        # Replaces dask's own preload list (it has just set it), should the server have to be started again.
+        get_mp_context().set_forkserver_preload([WARM_MODULE])
         yield
 
 

@@ -1,6 +1,7 @@
 """Run a sweep: every grid point a deterministic replay, as a dask.distributed task, merged as it finishes.
 
-The driver: the cluster first (``cluster.py``), then the sweep's database and its ``sweeps`` row; points go
+The driver: the cluster (``cluster.py``) and the sweep's database (a scheduler reached before the database is
+touched; a local cluster's database migrated while its worker server imports arb), then its ``sweeps`` row; points go
 out a window at a time (``dispatch.py``), each replayed into a file of its own on a worker (``point.py``),
 and the driver, the only writer of the sweep's database, merges each finished run there (``results.py``)
 linked to the sweep, while the others still replay.
@@ -49,12 +50,17 @@ def run_sweep(config: Config, grid: Grid, db_url: str, *, scheduler: str | None 
               progress: ProgressFn | None = None, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> SweepResult:
     """Replay every point of ``grid`` on a dask cluster and merge each run into ``db_url``.
 
-    The cluster comes first: a scheduler that cannot be reached within ``connect_timeout_s`` is an error
-    before the sweep's database is created or touched."""
+    A scheduler comes first: one that cannot be reached within ``connect_timeout_s`` is an error before the
+    sweep's database is created or touched."""
     from distributed import Client, as_completed
 
-    with Workdir(workdir) as work, connected(scheduler, workers, Client, connect_timeout_s) as client:
+    if scheduler is None:
+        # The local cluster's worker server is still importing arb (``worker_server.py``): the sweep's database
+        # is made ready meanwhile, where it would hold up the workers' first points.
         migrate.upgrade_to_head(db_url)
+    with Workdir(workdir) as work, connected(scheduler, workers, Client, connect_timeout_s) as client:
+        if scheduler is not None:
+            migrate.upgrade_to_head(db_url)
         target = make_engine(db_url, poolclass=NullPool)
         sessions = make_session_factory(target)
         with sessions.begin() as s:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from arb.sweep.cluster import WARM_MODULES
+from arb.sweep.worker_server import REPLAY_MODULES, WARM_MODULE
 from sweep.helpers import small_config, trimmed_capture
 
 # A fresh interpreter (this one has imported whatever other tests did): the worker server's imports, then a
@@ -46,6 +46,15 @@ def test_a_warm_worker_imports_nothing_more_for_its_first_replay(tmp_path: Path)
         loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
         return loaded
 
-    cold = imported_by_replay(tuple(m for m in WARM_MODULES if m != "arb.sweep.warm"))
+    cold = imported_by_replay(REPLAY_MODULES)
     assert any(m.startswith("ccxt.") for m in cold) and any(m.startswith("arb.venues.gate") for m in cold)
-    assert imported_by_replay(WARM_MODULES) == []
+    assert imported_by_replay((WARM_MODULE,)) == []
+
+
+def test_the_worker_server_leaves_the_collector_on_and_its_imports_frozen() -> None:
+    # Frozen: every worker forked from the server leaves them out of its collections (``arb/sweep/warm.py``).
+    script = f"import gc, {WARM_MODULE}; print(gc.isenabled(), gc.get_freeze_count())"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    enabled, frozen = done.stdout.split()
+    assert enabled == "True" and int(frozen) > 100_000, done.stdout
