@@ -37,6 +37,7 @@ processes it runs: while other sessions are busy, the cluster's two workers shar
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import subprocess
@@ -199,6 +200,16 @@ def projected(r: dict[str, Any], cores: int) -> float:
     return min(workers, driver)
 
 
+def down(ratio: float) -> str:
+    """A ratio held to a floor, to two decimals rounded down: 1.4945 is not shown as the 1.50 it misses."""
+    return f"{math.floor(ratio * 100) / 100:.2f}"
+
+
+def up(ratio: float) -> str:
+    """A ratio held to a ceiling, to two decimals rounded up."""
+    return f"{math.ceil(ratio * 100) / 100:.2f}"
+
+
 def report(r: dict[str, Any]) -> bool:
     """Print :func:`measure`'s result with its targets and a verdict (``bench_multisymbol.py`` prints it after
     its own); True when every target is met."""
@@ -212,21 +223,21 @@ def report(r: dict[str, Any]) -> bool:
         one, clu = r[f"one_process_{key}_s"], r[f"cluster_{key}_s"]
         met.append(r[f"ratio_{key}"] >= TARGETS[key])
         print(f"  {label:<19} one process {one:6.1f} s = {60 * r['points'] / one:5.1f} replays/min | "
-              f"cluster {clu:6.1f} s = {60 * r['points'] / clu:5.1f} replays/min | ratio {r[f'ratio_{key}']:.2f}x "
+              f"cluster {clu:6.1f} s = {60 * r['points'] / clu:5.1f} replays/min | ratio {down(r[f'ratio_{key}'])}x "
               f"(target >= {TARGETS[key]})")
         print(f"    ({r['includes'][key]})")
     cpu_ratio = r["cluster_cpu_s_per_replay"] / r["one_process_cpu_s_per_replay"]
     met.append(cpu_ratio <= CPU_TARGET)
     print(f"  CPU per replay: one process {r['one_process_cpu_s_per_replay']:.2f} s, cluster "
           f"{r['cluster_cpu_s_per_replay']:.2f} s (workers {r['worker_cpu_s_per_replay']:.2f} s + driver "
-          f"{r['driver_cpu_s_per_replay']:.2f} s): x{cpu_ratio:.2f} (target <= x{CPU_TARGET})")
+          f"{r['driver_cpu_s_per_replay']:.2f} s): x{up(cpu_ratio)} (target <= x{CPU_TARGET})")
     one_rate = 60 / r["one_process_cpu_s_per_replay"]
     print("  at this CPU per replay, on idle cores: " + "; ".join(
         f"{cores} cores {projected(r, cores):,.0f} replays/min ({projected(r, cores) / one_rate:.1f}x one process)"
         for cores in (2, 16, 64)))
     verdict = "PASS" if all(met) else "FAIL"
-    print(f"verdict: steady {r['ratio_steady']:.2f}x, with start-up {r['ratio_with_startup']:.2f}x, CPU per "
-          f"replay x{cpu_ratio:.2f}: {verdict}")
+    print(f"verdict: steady {down(r['ratio_steady'])}x, with start-up {down(r['ratio_with_startup'])}x, CPU per "
+          f"replay x{up(cpu_ratio)}: {verdict}")
     return all(met)
 
 
