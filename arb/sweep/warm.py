@@ -8,9 +8,9 @@ configured venues' packages and sandboxes, SQLAlchemy's mappers configured; abou
 that the one-process replay pays once (``bench/bench_sweep.py``).
 
 With the cyclic collector off meanwhile: the imports make about half a million objects, and the collections they
-set off walked them all again and again, ~0.7 s of the server's ~4 s (the workers wait for it). Then frozen
-(``gc.freeze``): a worker forked from the server leaves them out of its own collections, and does not copy
-their pages by touching them.
+set off walked them all again and again, ~0.7 s of the server's ~4 s, which the workers wait for. (Frozen out of
+the collector's view is the engine's business: it freezes what it holds when trading starts, and gives it back at
+the run's end, ``engine/lifecycle.py``.)
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ def _warm() -> None:
         configure_mappers()
     finally:
         gc.enable()
-    gc.freeze()
 
 
 _warm()
