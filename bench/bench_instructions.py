@@ -78,20 +78,12 @@ def _single_side(side: str, tmp: Path) -> None:
     if side == "engine":
         _native_batches()
 
-        class Counted(single._TimedLoop):
-            async def run(self) -> None:
-                _callgrind_control("--zero")
-                try:
-                    await super().run()
-                finally:
-                    _callgrind_control("--dump")
-
         from arb.engine import Engine
         from arb.runtime.status import StatusReporter
 
         engine = Engine(config, db_url=f"sqlite:///{tmp / 'engine.db'}", force_paper=True, mode="replay",
                         status=StatusReporter("off"), install_signal_handlers=False)
-        engine.decision_loop = Counted
+        engine.decision_loop = _counted(single._TimedLoop)
         engine.main()
         return
     read = single.read_capture
@@ -103,6 +95,20 @@ def _single_side(side: str, tmp: Path) -> None:
     single.read_capture = counted  # type: ignore[assignment]
     asyncio.run(single.run_baseline(config))
     _callgrind_control("--dump")
+
+
+def _counted(loop: Any) -> Any:
+    """The decision loop class ``loop``, counting instructions from its market's first event to its last."""
+
+    class Counted(loop):  # type: ignore[misc,valid-type]
+        async def run(self) -> None:
+            _callgrind_control("--zero")
+            try:
+                await super().run()
+            finally:
+                _callgrind_control("--dump")
+
+    return Counted
 
 
 def _side(side: str, config_path: Path, tmp: Path) -> None:
@@ -117,15 +123,7 @@ def _side(side: str, config_path: Path, tmp: Path) -> None:
     if side == "engine":
         _native_batches()
 
-        class Counted(multi.TimedLoop):
-            async def run(self) -> None:
-                _callgrind_control("--zero")
-                try:
-                    await super().run()
-                finally:
-                    _callgrind_control("--dump")
-
-        multi.BatchedEngine.decision_loop = Counted
+        multi.BatchedEngine.decision_loop = _counted(multi.TimedLoop)
         multi.run_engine(config, tmp, True, 0)
         return
     from arb.runtime.detector import Detector
