@@ -8,9 +8,12 @@ configured venues' packages and sandboxes, SQLAlchemy's mappers configured; abou
 that the one-process replay pays once (``bench/bench_sweep.py``).
 
 With the cyclic collector off meanwhile: the imports make about half a million objects, and the collections they
-set off walked them all again and again, ~0.7 s of the server's ~4 s, which the workers wait for. (Frozen out of
-the collector's view is the engine's business: it freezes what it holds when trading starts, and gives it back at
-the run's end, ``engine/lifecycle.py``.)
+set off walked them all again and again, ~0.7 s of the server's ~4 s, which the workers wait for. Then frozen
+(``gc.freeze``), the recipe of Python's ``gc`` documentation for a process that forks without exec: left where the
+disabled collector left them, in the youngest generation, each worker's first collections would walk them all to
+age them, and copy their pages in doing so. (The engine freezes what it holds itself when trading starts and gives
+it back at the run's end, ``engine/lifecycle.py``: from a worker's first run's end they are collected as any
+process's imports are.)
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def _warm() -> None:
         configure_mappers()
     finally:
         gc.enable()
+    gc.freeze()
 
 
 _warm()

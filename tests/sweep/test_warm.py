@@ -51,14 +51,15 @@ def test_a_warm_worker_imports_nothing_more_for_its_first_replay(tmp_path: Path)
     assert imported_by_replay((WARM_MODULE,)) == []
 
 
-def test_the_worker_server_imports_with_the_collector_off_and_leaves_it_on() -> None:
+def test_the_worker_server_imports_with_the_collector_off_and_leaves_it_on_its_imports_frozen() -> None:
     # The same imports with the collector on set off ~790 collections, 5 of them full; and every worker forked
     # from the server inherits its collector's state: left off, no worker would ever collect.
     script = (f"import gc; gc.callbacks.append(lambda phase, info: phase == 'start' and print(info['generation']));"
-              f" import {WARM_MODULE}; print('enabled', gc.isenabled())")
+              f" import {WARM_MODULE}; print('enabled', gc.isenabled(), gc.get_freeze_count())")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     imported, _, after = done.stdout.partition("enabled ")
     generations = imported.split()
-    assert after.split()[0] == "True", done.stdout  # collections at the interpreter's exit come after it
+    enabled, frozen = after.split()[:2]  # collections at the interpreter's exit come after them
+    assert enabled == "True" and int(frozen) > 100_000, done.stdout
     assert "2" not in generations and len(generations) < 50, f"collections while the server imported: {generations}"
