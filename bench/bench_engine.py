@@ -22,13 +22,16 @@ is the simulator's throughput as a fraction of what books and detection alone al
 
 ``--fee`` sets every venue's taker fee: the shipped (real, VIP-tier) fees trade nothing on this capture,
 so the executor and the store's order path are exercised only at lower fees (``0`` trades ~600 pairs).
-Best of ``--repeat`` runs for each side (the machine may be shared).
+Best of ``--repeat`` runs for each side (the machine may be shared). The second line printed says whether the
+simulator's per-instant modules ran compiled (``setup.py``'s ``SIMULATOR``) or from their ``.py`` source.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
+import importlib
 import re
 import tempfile
 import time
@@ -190,6 +193,17 @@ def resting_workload(tmp: Path) -> tuple[int, int, float, int]:
     return len(events), trades, time.perf_counter() - started, len(venue.matcher.trades)
 
 
+def simulator_build() -> str:
+    """Which simulator modules run (setup.py's ``SIMULATOR``): the Cython extensions or their ``.py`` source."""
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "setup.py").read_text())
+    names = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "SIMULATOR" for t in node.targets))
+    compiled = [n.rpartition(".")[2] for n in names if not (importlib.import_module(n).__file__ or "").endswith(".py")]
+    if not compiled:
+        return "simulator: pure Python (no compiled extension; see setup.py)"
+    return f"simulator compiled by Cython: {', '.join(compiled)}" + ("" if len(compiled) == len(names) else "; rest .py")
+
+
 def fmt(summary: dict[str, Decimal | int]) -> str:
     return " ".join(f"{k} {summary[k]:>8} us" for k in ("p50", "p90", "p99", "max"))
 
@@ -204,6 +218,7 @@ def main() -> None:
         tmp = Path(tmpdir)
         config = bench_config(tmp, args.fee)
         print(f"capture: {config.capture_path()}  fees: {[str(v.taker_fee) for v in config.venues.values()]}")
+        print(simulator_build())
 
         base_best: tuple[float, int, LatencyRecorder, int] | None = None
         eng_best: tuple[float, float, RunResult] | None = None
