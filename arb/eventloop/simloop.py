@@ -165,23 +165,31 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         self._tick_timers.add(id(timer))
 
     def _tick_due(self, future: asyncio.Future[None]) -> None:
-        _, every_s, idle, timer, look = self._ticks.pop(future)
-        self._tick_timers.discard(id(timer))
-        if future.done():  # a cancelled watcher's tick
+        ticks = self._ticks
+        _, every_s, idle, timer, look = ticks[future]
+        if look is not None and not future.done():
+            try:
+                look()
+            except Exception as exc:  # noqa: BLE001 - the watcher's task raises it: its supervisor reports it
+                self._end_tick(future, timer)
+                future.set_exception(exc)
+                return
+            # The next look from now, as the watcher's own next tick would be set (tick_after, once it ran), on
+            # the timer that just ran: one push of asyncio's heap as call_at's, without a new handle every look;
+            # its entry and its id stay where they are. _rearm's three lines, written out: twice an instant.
+            now = self._now
+            timer._when = now + every_s  # type: ignore[attr-defined]  # asyncio's private TimerHandle fields
+            heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # asyncio's private heap
+            timer._scheduled = True  # type: ignore[attr-defined]
+            ticks[future] = (now, every_s, idle, timer, look)
             return
-        if look is None:
+        self._end_tick(future, timer)
+        if not future.done():  # done: a cancelled watcher's tick
             future.set_result(None)
-            return
-        try:
-            look()
-        except Exception as exc:  # noqa: BLE001 - the watcher's task raises it: its supervisor reports it
-            future.set_exception(exc)
-            return
-        # The next look from now, as the watcher's own next tick would be set (tick_after, once it ran), on the
-        # timer that just ran: one push of asyncio's heap as call_at's, without a new handle every look.
-        self._rearm(timer, self._now + every_s)
-        self._ticks[future] = (self._now, every_s, idle, timer, look)
-        self._tick_timers.add(id(timer))
+
+    def _end_tick(self, future: asyncio.Future[None], timer: asyncio.TimerHandle) -> None:
+        del self._ticks[future]
+        self._tick_timers.discard(id(timer))
 
     def sleep_timer(self, delay: float) -> asyncio.TimerHandle:
         """The timer of a :func:`sleep` of ``delay``, set as ``asyncio.sleep`` sets its own (``call_later``): the
@@ -252,11 +260,11 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         caller's step as it would have, but a timer that step sets for its own instant then runs before that
         work's own follow-ups rather than after them."""
         if self.speed != 0 or self.in_flight or self.market_ended or self._ready:  # type: ignore[attr-defined]  # asyncio's ready queue
-            return Advanced.WAIT
+            return _WAIT
         self._advances += 1
         if self._advances == POLL_EVERY:
             self._advances = 0
-            return Advanced.WAIT
+            return _WAIT
         scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
         ready: collections.deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
         tick_timers = self._tick_timers
@@ -266,10 +274,10 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         while True:  # one jump and its batch, as one turn of asyncio's (BaseEventLoop._run_once) takes them
             head = scheduled[0]  # the timer itself is in the heap until its batch
             if head._cancelled or (head is not timer and id(head) not in tick_timers):
-                return Advanced.WAIT
+                return _WAIT
             timeout = min(head._when - self._now, MAXIMUM_SELECT_TIMEOUT)  # type: ignore[attr-defined]
             if timeout <= 0:
-                return Advanced.WAIT  # due now: the loop's next turn runs it
+                return _WAIT  # due now: the loop's next turn runs it
             # As at the selector's jump; the timer is a timer other than a tick, so when the head is due with it
             # or after it, no tick falls before the next other timer and none moves.
             if head._when < timer._when and self._skip_idle_ticks():  # type: ignore[attr-defined]
@@ -277,7 +285,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             now = self._jump(timeout)
             end = now + self._resolution_at(now)
             if not self._only_ticks_before(end, timer):
-                return Advanced.WAIT
+                return _WAIT
             self._now = now
             batch: list[asyncio.TimerHandle] = []
             at = None
@@ -290,7 +298,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             if at is None:
                 _run_due(batch)
                 if ready:
-                    return Advanced.WAIT
+                    return _WAIT
                 continue
             if at:
                 _run_due(batch[:at])
@@ -299,10 +307,10 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
                 # Work before the timer: its task's step comes after it. The ticks after the timer in the batch
                 # still run before that work, as in their turn, and what they leave after the task.
                 ready.extendleft(reversed(batch[at + 1:]))
-                return Advanced.YIELD
+                return _YIELD
             if at + 1 < len(batch):
                 _run_due(batch[at + 1:])  # what these leave runs after the caller's step, as after its task's
-            return Advanced.DONE
+            return _DONE
 
     def _only_ticks_before(self, end: float, timer: asyncio.TimerHandle) -> bool:
         """Whether every timer due before ``end`` is ``timer`` or a watcher's tick, none cancelled (asyncio's
@@ -388,7 +396,7 @@ def _run_due(handles: list[asyncio.TimerHandle]) -> None:
     """Run a batch of due timers as asyncio's turn runs its ready handles: one cancelled meanwhile (by a look
     before it) is passed over."""
     for handle in handles:
-        if not handle.cancelled():
+        if not handle._cancelled:  # what cancelled() returns, without its call
             handle._run()  # asyncio's own call of a handle
 
 
@@ -400,6 +408,11 @@ class Advanced(enum.Enum):
     WAIT = enum.auto()
 
 
+# The members as module names for the code that returns and tests them once every market instant: an attribute of
+# an Enum class goes through its metaclass's __getattr__ hook, ~900 instructions a read.
+_DONE, _YIELD, _WAIT = Advanced.DONE, Advanced.YIELD, Advanced.WAIT
+
+
 async def sleep(delay: float) -> None:
     """``asyncio.sleep(delay)``, done in the caller's step where the loop's turns would only run the watchers'
     ticks on the way (:meth:`SimulatedLoop.advance`): the market source's wait for its next instant."""
@@ -409,9 +422,9 @@ async def sleep(delay: float) -> None:
         return
     timer = loop.sleep_timer(delay)
     advanced = loop.advance(timer)
-    if advanced is not Advanced.WAIT:
+    if advanced is not _WAIT:
         loop.spare_timer = timer  # it ran: the next sleep sets it again
-        if advanced is Advanced.YIELD:
+        if advanced is _YIELD:
             await asyncio.sleep(0)
         return
     # Awaited: the future its run resolves, made only now (a sleep advanced in the caller's step needs none).

@@ -189,8 +189,14 @@ class InventoryWatch:
                         else:
                             del self.depleted[key]
         assert self._seen is not None
+        window_start = now_ms - self.window_ms
         for venue, held in self._seen[0].items():  # each venue read: its balances as now, kept by the look
-            self._read(venue, now_ms, held)
+            readings = self._readings.get(venue)
+            if readings is None:  # not setdefault: it would build a deque every second to throw away
+                readings = self._readings[venue] = deque()
+            readings.append((now_ms, held))
+            while len(readings) > 1 and readings[1][0] <= window_start:
+                readings.popleft()  # keep one reading at or before the window's start
         return changes
 
     def _look_at(self, balances: Mapping[str, Mapping[str, Decimal]], asks: Mapping[tuple[str, str], Ask | None]
@@ -239,14 +245,6 @@ class InventoryWatch:
                 yield direction, balance, balance < size, None
             elif (ask := asks.get((venue, symbol))) is not None:
                 yield direction, balance, _short_at(balance, size, _line(balance, size_f), ask), ask
-
-    def _read(self, venue: str, now_ms: int, held: Mapping[str, Decimal]) -> None:
-        readings = self._readings.get(venue)
-        if readings is None:  # not setdefault: it would build a deque every second to throw away
-            readings = self._readings[venue] = deque()
-        readings.append((now_ms, held))
-        while len(readings) > 1 and readings[1][0] <= now_ms - self.window_ms:
-            readings.popleft()  # keep one reading at or before the window's start
 
     def seconds_to_empty(self) -> dict[tuple[str, str], float | None]:
         """(venue, asset) -> seconds until the free balance is gone at the rate it fell over the window (0 when
