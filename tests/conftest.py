@@ -231,6 +231,28 @@ def _opportunity(run_id: int, detected_at: datetime, symbol: str, buy: str, sell
     }
 
 
+ARB = Path(__file__).resolve().parents[1] / "arb"
+
+
+def stale_extensions(root: Path = ARB) -> list[str]:
+    """The Cython-built modules under ``root`` (setup.py) older than their ``.py`` or ``.pxd``: an extension
+    shadows its source, so an edit there would not run until rebuilt."""
+    stale = []
+    for built in sorted(root.rglob("*.so")):
+        stem = built.name.split(".", 1)[0]
+        for source in (built.with_name(f"{stem}.py"), built.with_name(f"{stem}.pxd")):
+            if source.exists() and built.stat().st_mtime < source.stat().st_mtime:
+                stale.append(str(source.relative_to(root.parent)))
+    return stale
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """No test runs an old build of a compiled module: it would test the code as it was, not as edited."""
+    if stale := stale_extensions():
+        pytest.exit(f"edited since the build, their extension modules shadow the edit: {', '.join(stale)}; "
+                    "rebuild with `.venv/bin/python -m pip install -e . --no-deps`", returncode=2)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     url = os.environ.get(POSTGRES_ENV)
     return f"PostgreSQL for store tests: {url}" if url else f"PostgreSQL for store tests: none (${POSTGRES_ENV} unset)"

@@ -1,6 +1,6 @@
 """The simulator's per-instant modules compiled by Cython (setup.py's ``SIMULATOR``) write the rows their
-``.py`` source writes, on a taker replay with latency and jitter and on a maker replay; and a build is never
-older than its source (an extension module shadows its ``.py``: an edit would be invisible until rebuilt)."""
+``.py`` source writes, on a taker replay with latency and jitter and on a maker replay. (A build older than its
+source stops the test session before it starts: ``tests/conftest.py``.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from arb.cli import main
 
 from .helpers import config_with, trimmed_capture
 from .maker_capture import binance_maker_capture, first_seconds, maker_config
-from .pure_simulator import REPO, module_files, simulator_modules
 from .test_simulation import _rows
 
 
@@ -66,12 +65,3 @@ def test_a_maker_replay_writes_the_same_rows_compiled_and_from_source(maker_capt
     assert len(rows["orders"]) >= 10, rows["orders"][:3]
     assert {"quote", "hedge"} <= {value for row in rows["orders"] for value in row}  # quotes filled, hedged
 
-
-def test_the_compiled_simulator_modules_are_not_older_than_their_source() -> None:
-    for name, path in module_files(simulator_modules()).items():
-        built = Path(path)
-        if built.suffix == ".py" or not built.is_relative_to(REPO):
-            continue
-        source = built.with_name(f"{name.rpartition('.')[2]}.py")
-        assert built.stat().st_mtime >= source.stat().st_mtime, (
-            f"{built.name} is older than {source.name}: rebuild with `pip install -e .`")
