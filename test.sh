@@ -11,6 +11,9 @@ if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.arb-test-installed ]
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[test]"
   touch .venv/.arb-test-installed
+elif edited="$(bash .ci/stale-build)"; then
+  echo "test.sh: $edited is newer than its compiled module: rebuilding arb's compiled modules (about three minutes)" >&2
+  .venv/bin/python -m pip install -q -e . --no-deps
 fi
 if [ -z "${ARB_TEST_POSTGRES_URL:-}" ]; then
   if url="$(bash .ci/start-postgres)"; then
