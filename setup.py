@@ -10,38 +10,28 @@ same thing the interpreted branch does, faster, each held to it by tests
 is no second book or validator to keep in sync; ``bench/bench_ingest.py`` prints which modules ran
 compiled. Everything else is configured in ``pyproject.toml``.
 
-Never a hard failure: without Cython (``ImportError``) no extension is declared, and when cythonizing a
-group (``GROUPS``) fails, none of that group's; a failed C compile is skipped because every extension is
-``optional``. The package then installs and runs those ``.py`` modules unchanged.
+Which modules, in which groups, and why each: ``arb/compiled.py``. Never a hard failure: without Cython
+(``ImportError``) no extension is declared, and when cythonizing a group fails, none of that group's; a failed
+C compile is skipped because every extension is ``optional``. The package then installs and runs those ``.py`` modules unchanged.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
+from pathlib import Path
 
 from setuptools import Extension, setup
 
-# The modules on the per-message path: check levels (drops), apply them (book_side, its levels in tick_map),
-# book + top view (book), diff sync (diffsync) and the store's calls around them (books: compiled as it is,
-# no declarations); and a depth frame in its venue's exact shape read in one pass, in place of JSON parsing
-# and the checks (depth_scan). One group: they cimport each other's declarations, so they are built together
-# or not at all.
-# And detection's first pass over every pair's tops (top_screen), in place of a batch's ~100 numpy calls: a
-# group of its own, so a failure in one group leaves the others compiled.
-# And what a simulation does once every market instant besides books and detection: the market-time loop
-# (simloop), the market source (feeds), the decision loop's step (decisions), the inventory watch's look
-# (depletion) and the market clock (clock). Compiled as they are, no declarations: the interpreter's
-# dispatch of their small steps was ~22,000 instructions of the ~190,000 a simulated instant adds to books
-# and detection (bench/bench_instructions.py --workload single). Other modules on the way (the risk gate, the
-# writer, the venues' matchers) were measured compiled too and saved nothing: they are not in it.
-SIMULATOR = ("arb.eventloop.simloop", "arb.eventloop.clock", "arb.runtime.feeds", "arb.runtime.decisions",
-             "arb.runtime.depletion")
-GROUPS = [
-    [f"arb.marketdata.{name}"
-     for name in ("drops", "tick_map", "book_side", "book", "books", "diffsync", "depth_scan")],
-    ["arb.detection.top_screen"],
-    list(SIMULATOR),
-]
+
+def _groups() -> tuple[tuple[str, ...], ...]:
+    """``arb/compiled.py``'s groups (what each is and why), loaded by its path: importing the ``arb`` package
+    here would need its dependencies, which a build does not have yet."""
+    spec = importlib.util.spec_from_file_location("arb_compiled", Path(__file__).resolve().parent / "arb" / "compiled.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.GROUPS
 
 
 def extensions() -> list[Extension]:
@@ -51,7 +41,7 @@ def extensions() -> list[Extension]:
         print("arb: Cython not available, using the pure-Python modules", file=sys.stderr)
         return []
     built: list[Extension] = []
-    for group in GROUPS:
+    for group in _groups():
         try:
             built += cythonize(
                 [Extension(name, [name.replace(".", "/") + ".py"]) for name in group],

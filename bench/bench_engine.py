@@ -23,21 +23,20 @@ is the simulator's throughput as a fraction of what books and detection alone al
 ``--fee`` sets every venue's taker fee: the shipped (real, VIP-tier) fees trade nothing on this capture,
 so the executor and the store's order path are exercised only at lower fees (``0`` trades ~600 pairs).
 Best of ``--repeat`` runs for each side (the machine may be shared). The second line printed says whether the
-simulator's per-instant modules ran compiled (``setup.py``'s ``SIMULATOR``) or from their ``.py`` source.
+simulator's per-instant modules ran compiled (``arb/compiled.py``'s ``SIMULATOR``) or from their ``.py`` source.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
-import importlib
 import re
 import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
 
+from arb.compiled import SIMULATOR, running_compiled
 from arb.config import DEFAULT_CONFIG, Config, load_config
 from arb.engine import Engine, RunResult
 from arb.marketdata.capture import read_capture
@@ -194,14 +193,11 @@ def resting_workload(tmp: Path) -> tuple[int, int, float, int]:
 
 
 def simulator_build() -> str:
-    """Which simulator modules run (setup.py's ``SIMULATOR``): the Cython extensions or their ``.py`` source."""
-    tree = ast.parse((Path(__file__).resolve().parents[1] / "setup.py").read_text())
-    names = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
-                 and any(isinstance(t, ast.Name) and t.id == "SIMULATOR" for t in node.targets))
-    compiled = [n.rpartition(".")[2] for n in names if not (importlib.import_module(n).__file__ or "").endswith(".py")]
+    """Which simulator modules run (``arb/compiled.py``'s ``SIMULATOR``): the Cython extensions or their ``.py``."""
+    compiled = [name.rpartition(".")[2] for name in running_compiled(SIMULATOR)]
     if not compiled:
         return "simulator: pure Python (no compiled extension; see setup.py)"
-    return f"simulator compiled by Cython: {', '.join(compiled)}" + ("" if len(compiled) == len(names) else "; rest .py")
+    return f"simulator compiled by Cython: {', '.join(compiled)}" + ("" if len(compiled) == len(SIMULATOR) else "; rest .py")
 
 
 def fmt(summary: dict[str, Decimal | int]) -> str:

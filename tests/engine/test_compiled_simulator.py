@@ -1,4 +1,4 @@
-"""The simulator's per-instant modules compiled by Cython (setup.py's ``SIMULATOR``) write the rows their
+"""The simulator's per-instant modules compiled by Cython (``arb/compiled.py``'s ``SIMULATOR``) write the rows their
 ``.py`` source writes, on a taker replay with latency and jitter and on a maker replay. (A build older than its
 source stops the test session before it starts: ``tests/conftest.py``.)"""
 

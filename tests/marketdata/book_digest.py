@@ -1,7 +1,7 @@
 """A digest of every book state on the real recordings, to compare the compiled and the pure-Python book.
 
-``python tests/marketdata/book_digest.py --pure`` loads the Cython-compiled modules (see setup.py) from
-their ``.py`` source instead, and prints the digest and which files ran as JSON: ``test_compiled.py``
+``python tests/marketdata/book_digest.py --pure`` loads the Cython-compiled book modules (``arb/compiled.py``'s
+``BOOKS``) from their ``.py`` source instead, and prints the digest and which files ran as JSON: ``test_compiled.py``
 compares that with the digest of the modules the test process imported.
 """
 
@@ -9,37 +9,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import json
 import sys
-from importlib.machinery import ModuleSpec
 from pathlib import Path
-from typing import Any
+
+from arb.compiled import BOOKS, FromSource, module_files
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-COMPILED = ("drops", "tick_map", "book_side", "book", "books", "diffsync", "depth_scan")  # what setup.py may compile
-
-
-class PurePython:
-    """Meta path finder: the compiled modules from their ``.py`` files, as if nothing was built."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
-        package, _, module = name.rpartition(".")
-        if package != "arb.marketdata" or module not in COMPILED or not path:
-            return None
-        return importlib.util.spec_from_file_location(name, Path(next(iter(path))) / f"{module}.py")
-
-
-def module_files() -> dict[str, str]:
-    return {name: sys.modules[f"arb.marketdata.{name}"].__file__ or "" for name in COMPILED}
 
 
 def digest() -> str:
     """SHA-256 over health, seq and the top-10 view after every event, then every level of every book."""
     from arb.marketdata.books import BookStore
-    from arb.marketdata.depth_scan import FrameShape  # noqa: F401 - imported so module_files() names it
-    from arb.marketdata.diffsync import DiffSync  # noqa: F401 - likewise
-    from arb.marketdata.drops import checked_levels  # noqa: F401 - likewise
     from arb.venues.binance.convert import raw_events as binance_raw_events
     from arb.venues.gate.convert import gate_ws_sample_events
 
@@ -62,6 +43,6 @@ def digest() -> str:
 
 if __name__ == "__main__":
     if "--pure" in sys.argv:
-        sys.meta_path.insert(0, PurePython())
+        sys.meta_path.insert(0, FromSource(BOOKS))
     result = digest()
-    print(json.dumps({"digest": result, "files": module_files()}))
+    print(json.dumps({"digest": result, "files": module_files(BOOKS)}))
