@@ -11,8 +11,9 @@ is no second book or validator to keep in sync; ``bench/bench_ingest.py`` prints
 compiled. Everything else is configured in ``pyproject.toml``.
 
 Which modules, in which groups, and why each: ``arb/compiled.py``. Never a hard failure: without Cython
-(``ImportError``) no extension is declared, and when cythonizing a group fails, none of that group's; a failed
-C compile is skipped because every extension is ``optional``. The package then installs and runs those ``.py`` modules unchanged.
+(``ImportError``) no extension is declared, and when cythonizing a group fails, none of that group's; a
+failed C compile is skipped because every extension is ``optional``. The package then installs and runs those
+``.py`` modules unchanged.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from setuptools import Extension, setup
 
 
 def _groups() -> tuple[tuple[str, ...], ...]:
-    """``arb/compiled.py``'s groups (what each is and why), loaded by its path: importing the ``arb`` package
-    here would need its dependencies, which a build does not have yet."""
+    """``arb/compiled.py``'s groups (what each is and why), loaded by its path: a PEP 517 build (setuptools'
+    ``build_meta``) does not put the project on ``sys.path``, and that file is all of arb the build needs."""
     spec = importlib.util.spec_from_file_location("arb_compiled", Path(__file__).resolve().parent / "arb" / "compiled.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
