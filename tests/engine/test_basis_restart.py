@@ -72,7 +72,10 @@ def _executed(db: str, run_id: int) -> list[tuple[str, str]]:
 def _serve(tmp_path: Path) -> tuple[Proc, str, Path, dict[str, str], str]:
     """The sandbox the config describes, in its own process; the live config pointing at it, the engine's
     environment and the database."""
-    capture = moving_basis_capture(tmp_path, funding=("0.0001", 26), seconds=46, basis=_basis)
+    # Played in real time from the sandbox's start. The basis is back at 36 s; the books must stay live long after
+    # it for run 2 to close (start-up, preflight and the position check took ~10 s on a busy CI machine, and a
+    # capture of 46 s left run 2 books gone stale before it could close: it timed out holding the short).
+    capture = moving_basis_capture(tmp_path, funding=("0.0001", 26), seconds=120, basis=_basis)
     described = basis_config(tmp_path, capture, name="described.toml", mode="live", speed="1")
     _gate_sandbox_venues(described)
     sandbox = Proc(["sandbox", "--config", str(described), "--port", "0"], cwd=tmp_path,
