@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -231,19 +232,17 @@ def _opportunity(run_id: int, detected_at: datetime, symbol: str, buy: str, sell
     }
 
 
-ARB = Path(__file__).resolve().parents[1] / "arb"
+ROOT = Path(__file__).resolve().parents[1]
+ARB = ROOT / "arb"
 
 
 def stale_extensions(root: Path = ARB) -> list[str]:
-    """The Cython-built modules under ``root`` (setup.py) older than their ``.py`` or ``.pxd``: an extension
-    shadows its source, so an edit there would not run until rebuilt."""
-    stale = []
-    for built in sorted(root.rglob("*.so")):
-        stem = built.name.split(".", 1)[0]
-        for source in (built.with_name(f"{stem}.py"), built.with_name(f"{stem}.pxd")):
-            if source.exists() and built.stat().st_mtime < source.stat().st_mtime:
-                stale.append(str(source.relative_to(root.parent)))
-    return stale
+    """The Cython-built modules under ``root`` older than their ``.py`` or ``.pxd`` (``.ci/stale-build``'s rule,
+    which run.sh and test.sh rebuild by): an extension shadows its source, so an edit there would not run."""
+    found = subprocess.run(["bash", str(ROOT / ".ci" / "stale-build"), str(root)], capture_output=True, text=True)
+    if found.returncode not in (0, 1):
+        raise RuntimeError(f".ci/stale-build {root}: exit {found.returncode}: {found.stderr.strip()}")
+    return found.stdout.split()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
