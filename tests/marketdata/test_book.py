@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from arb.marketdata.book import Health, OrderBook
@@ -201,6 +201,26 @@ def test_a_level_read_exactly_is_the_decimal_of_the_venue_s_text(ticks: list[int
     read = book.levels("bids")
     want = sorted(((Decimal(p), Decimal(size)) for p in prices), reverse=True)
     assert [(p.as_tuple(), s.as_tuple()) for p, s in read] == [(p.as_tuple(), s.as_tuple()) for p, s in want]
+
+
+@settings(max_examples=500, deadline=None)
+@given(whole=st.text("0123456789", min_size=1, max_size=17), fraction=st.none() | st.text("0123456789", max_size=17),
+       size_whole=st.text("0123456789", min_size=1, max_size=12), size_fraction=st.text("0123456789", max_size=12))
+def test_a_float_keyed_level_reads_as_float_does(whole: str, fraction: str | None, size_whole: str,
+                                                  size_fraction: str) -> None:
+    """A float-keyed side (a snapshot of mixed decimals, as ccxt spells prices: "1.5" beside "2.25") makes its keys
+    and its top view's sizes from each text's digits where it can (``book_side._float_of``): the double must be
+    float()'s for every spelling, short or long, padded or not, with a point or without."""
+    price = whole if fraction is None else f"{whole}.{fraction}"
+    size = f"{size_whole}.{size_fraction}"
+    assume(Decimal(size) != 0 and Decimal(price) not in (0, Decimal("1.5"), Decimal("2.25")))
+    assume(len(price.replace(".", "").strip("0")) <= 15)  # a book refuses a price with more significant digits
+    book = OrderBook("gate", "BTC/USDT", depth=3)
+    book.apply_snapshot([["1.5", "7"], ["2.25", "0.125"], [price, size]], [], seq=1)
+    assert not book.bids.fixed
+    prices, sizes = book.top_arrays()[:2]
+    want = sorted([(1.5, 7.0), (2.25, 0.125), (float(price), float(size))], reverse=True)
+    assert list(zip(prices.tolist(), sizes.tolist(), strict=True)) == want
 
 
 def test_off_length_prices_stay_exact_ticks() -> None:
