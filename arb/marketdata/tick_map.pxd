@@ -24,6 +24,9 @@ cdef class TickMap:
     cdef public Py_ssize_t mask
     cdef public Py_ssize_t used
 
+    @cython.locals(i=Py_ssize_t)
+    cpdef clear(self)
+
     @cython.locals(exact=cython.longlong)
     cpdef object get(self, long long tick)
 

@@ -37,8 +37,12 @@ def test_tick_map_is_a_dict(ops: list[tuple[str, int, str]]) -> None:
     assert all(table.size_float(tick) == float(size) for tick, size in ref.items())
     if COMPILED:  # only the sizes no exact integer spells are held as text (interpreted, every size is)
         assert table.texts == {tick: size for tick, size in ref.items() if size in ("01.5", "0.123456789012345678901")}
-    table.clear()
+    table.clear()  # emptied in place at a new map's size, or a new map after it grew
     assert len(table) == 0 and table.items() == [] and all(table.get(tick) is None for tick in ref)
+    assert not table.texts
+    # and then as a new one: every level new again, the same dict after
+    assert all(table.put(tick, size) for tick, size in ref.items())
+    assert sorted(table.items()) == sorted(ref.items()) and len(table) == len(ref)
 
 
 def test_tick_map_grows_and_shrinks_through_thousands_of_levels() -> None:
