@@ -60,6 +60,8 @@ cdef class BookSide:
                               Py_ssize_t depth) except -1
 
 
+cdef inline Py_ssize_t _places(str text) except -2
+
 @cython.locals(price=str)
 cdef bint _one_format(list batch, Py_ssize_t decimals) except -1
 

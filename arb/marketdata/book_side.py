@@ -434,17 +434,23 @@ class BookSide:
 def _decimals(price: str) -> int:
     """The decimals of a price that can start a tick-mode side (a plain decimal with a point, at most 15
     digits, not padded: a leading ``0`` only before the point), else -1."""
-    decimals = len(price) - price.rfind(".") - 1  # no point: len(price), and _tick refuses it
+    decimals = _places(price)
     return decimals if _tick(price, decimals) >= 0 else -1
 
 
+def _places(text: str) -> int:
+    """The characters after a decimal text's last point: its decimals (no point: its length, which ``_tick``
+    refuses as the decimals of any text)."""
+    return len(text) - text.rfind(".") - 1
+
+
 def _one_format(batch: list[LevelIn], decimals: int) -> bool:
-    """Whether every price of ``batch`` has ``decimals`` decimals, counted from its last point. Only a first
+    """Whether every price of ``batch`` has ``decimals`` decimals (:func:`_places`). Only a first
     look: a price that passes can still break the format (the tick loop reads each one), and one that fails
     would break it (its point is not where ``decimals`` puts it)."""
     for level in batch:
         price = level[0]
-        if len(price) - price.rfind(".") - 1 != decimals:
+        if _places(price) != decimals:
             return False
     return True
 
@@ -458,7 +464,7 @@ def _float_of(text: str) -> float:
     float()."""
     if not _compiled:
         return float(text)
-    decimals = len(text) - text.rfind(".") - 1  # no point: len(text), and _tick refuses it
+    decimals = _places(text)
     tick = _tick(text, decimals)
     if tick < 0:
         return float(text)
