@@ -19,6 +19,7 @@ from typing import Any
 
 from arb.errors import ArbError
 from arb.store.repo import one_line
+from arb.sweep.dispatch import interrupts_deferred
 from arb.sweep.worker_server import WARM_MODULE, start_worker_server
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,13 @@ class connected:
         interrupted = kind is not None and not issubclass(kind, Exception)  # Ctrl-C, SystemExit
         if interrupted and self._cluster is not None:
             stop_workers_now(self._cluster)
-        if self._client is not None:
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        # Ctrl-C while a finished sweep closes its cluster is raised once it is closed: landing in dask's
+        # clean-up (its callbacks, finalizers), Python printed it as "Exception ignored" and the sweep exited 0.
+        with interrupts_deferred():
+            if self._client is not None:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
 
 
 # How long an interrupted sweep's local workers get to stop before they are killed. A replay runs in a
@@ -158,12 +162,26 @@ def local_cluster(workers: int | None = None) -> Any:
         with _warm_workers():
             # No dashboard; the scheduler's own HTTP routes (health, metrics) on any free port, not dask's
             # default 8787: a second cluster on the machine (another sweep) would otherwise find it taken.
-            return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
-                                silence_logs=logging.ERROR)
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                                   silence_logs=logging.ERROR)
     finally:
         if blocked is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    _no_gc_diagnosis()
+    return cluster
+
+
+def _no_gc_diagnosis() -> None:
+    """Take the scheduler's garbage-collector hook out of the sweep's own process.
+
+    The scheduler of a local cluster runs in the sweep's process and hooks every full collection to log its
+    timings (at levels the sweep silences). A Ctrl-C raised while the main thread ran that hook was swallowed
+    by Python ("Exception ignored in: GCDiagnosis._gc_callback"): the sweep went on as if never interrupted.
+    Forced off (dask counts its users), the scheduler's own switching off at close is then a no-op."""
+    from distributed.gc import disable_gc_diagnosis
+
+    disable_gc_diagnosis(force=True)
 
 
 @contextmanager
