@@ -22,6 +22,7 @@ task that feeds it once a second of the run's clock is :func:`watch_inventory`.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -107,8 +108,10 @@ def _exact(ask: Ask) -> Decimal:
 
 def _line(balance: Decimal, size_f: float) -> float:
     """The ask above which ``balance`` (quote) is short of a size (``size_f``, positive: config/schema.py), in
-    floats: short when size * ask > balance."""
-    return float(balance) / size_f
+    floats: short when size * ask > balance. A size too small for a double (``max_size = "1e-400"``, positive
+    as the schema asks) has no float line: NaN, which no screen passes (:func:`_short_at` decides it exactly).
+    Divided by its 0.0, the watch failed at every look and its run stopped."""
+    return float(balance) / size_f if size_f else math.nan
 
 
 def _short_at(balance: Decimal, size: Decimal, line: float, ask: Ask) -> bool:

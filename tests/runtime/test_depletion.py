@@ -44,6 +44,19 @@ def test_the_sell_direction_needs_max_size_in_base_and_a_missing_ask_keeps_the_s
     assert set(watch.depleted) == {"gate LINK/USDT sell"}
 
 
+def test_a_size_too_small_for_a_double_is_judged_exactly() -> None:
+    """``max_size = "1e-400"`` is positive (the schema takes it) and 0.0 as a float: the watch divided by it at
+    every look, and the run stopped (found by ``tests/config/test_check_run_agree.py``)."""
+    watch = InventoryWatch({SYMBOL: D("1e-400")}, ["gate", "htx"], hold_s=0)
+    asks = {("gate", SYMBOL): 27.0, ("htx", SYMBOL): 27.5}  # the books' own floats, as the running watch gets them
+    assert watch.update(0, _balances("5000"), asks) == []
+    (short,) = watch.update(1000, _balances("0"), asks)  # nothing at all cannot pay for 1e-400 LINK
+    assert (short.key, short.needed) == ("htx LINK/USDT buy", D("1e-400") * D("27.5"))
+    assert watch.steady(_balances("0"), asks)
+    (cleared,) = watch.update(2000, _balances("1E-397"), asks)  # 1e-397 > 27.5e-400
+    assert not cleared.started
+
+
 def test_a_change_is_said_once_it_has_held_stamped_with_when_it_began() -> None:
     watch = InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], hold_s=30)
     assert watch.update(0, _balances("100"), ASKS) == []  # short since 0: not yet said
