@@ -26,10 +26,12 @@ BOOKS = tuple(f"arb.marketdata.{name}"
 DETECTION = ("arb.detection.top_screen",)
 # What a simulation does once every market instant besides books and detection: the market-time loop
 # (simloop), the market source (feeds), the decision loop's step (decisions), the inventory watch's look
-# (depletion) and the market clock (clock). Compiled as they are, no declarations: the interpreter's
-# dispatch of their small steps was ~22,000 instructions of the ~190,000 a simulated instant adds to books
-# and detection (bench/bench_instructions.py --workload single). Other modules on the way (the risk gate, the
-# writer, the venues' matchers) were measured compiled too and saved nothing: they are not in it.
+# (depletion) and the market clock (clock). Compiled as they are: the interpreter's dispatch of their small
+# steps was ~22,000 instructions of the ~190,000 a simulated instant adds to books and detection
+# (bench/bench_instructions.py --workload single). What is asked several times an instant has declarations:
+# the clock, the inventory watch and the source's pending deliveries are extension types with C fields, and
+# running_simulation a C function (clock.pxd, depletion.pxd, feeds.pxd, simloop.pxd). Other modules on the way
+# (the risk gate, the writer, the venues' matchers) were measured compiled too and saved nothing: not in it.
 SIMULATOR = ("arb.eventloop.simloop", "arb.eventloop.clock", "arb.runtime.feeds", "arb.runtime.decisions",
              "arb.runtime.depletion")
 GROUPS = (BOOKS, DETECTION, SIMULATOR)

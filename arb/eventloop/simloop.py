@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
-import heapq
 import math
 import selectors
 import time
+from asyncio import get_running_loop
 from asyncio.base_events import MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]  # asyncio's longest wait in one turn: a jump's longest (not in typeshed)
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
+from heapq import heappop, heappush
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -179,7 +180,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             # its entry and its id stay where they are. _rearm's three lines, written out: twice an instant.
             now = self._now
             timer._when = now + every_s  # type: ignore[attr-defined]  # asyncio's private TimerHandle fields
-            heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # asyncio's private heap
+            heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # asyncio's private heap
             timer._scheduled = True  # type: ignore[attr-defined]
             ticks[future] = (now, every_s, idle, timer, look)
             return
@@ -205,7 +206,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         """A timer that has run set again for ``when``, as ``call_at`` sets a new one (the same push of asyncio's
         heap, so timers due at one instant still run in the order asyncio's heap gives them)."""
         timer._when = when  # type: ignore[attr-defined]  # asyncio's private TimerHandle fields, as call_at sets them
-        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # asyncio's private heap
+        heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # asyncio's private heap
         timer._scheduled = True  # type: ignore[attr-defined]
 
     def _skip_idle_ticks(self) -> bool:
@@ -283,14 +284,14 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             if head._when < timer._when and self._skip_idle_ticks():  # type: ignore[attr-defined]
                 continue
             now = self._jump(timeout)
-            end = now + self._resolution_at(now)
-            if not self._only_ticks_before(end, timer):
+            end = now + _resolution_at(now)
+            if not _only_ticks_before(scheduled, tick_timers, end, timer):
                 return _WAIT
             self._now = now
             batch: list[asyncio.TimerHandle] = []
             at = None
             while scheduled and scheduled[0]._when < end:  # type: ignore[attr-defined]
-                handle = heapq.heappop(scheduled)
+                handle = heappop(scheduled)
                 handle._scheduled = False  # type: ignore[attr-defined]  # as asyncio's turn marks it
                 if handle is timer:
                     at = len(batch)
@@ -312,21 +313,6 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
                 _run_due(batch[at + 1:])  # what these leave runs after the caller's step, as after its task's
             return _DONE
 
-    def _only_ticks_before(self, end: float, timer: asyncio.TimerHandle) -> bool:
-        """Whether every timer due before ``end`` is ``timer`` or a watcher's tick, none cancelled (asyncio's
-        heap, walked from its head down the branches that hold one: the few due, and their children)."""
-        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
-        size = len(scheduled)
-        tick_timers = self._tick_timers
-        branches = [0]
-        while branches:
-            i = branches.pop()
-            if i < size and (handle := scheduled[i])._when < end:  # type: ignore[attr-defined]
-                if handle._cancelled or (handle is not timer and id(handle) not in tick_timers):
-                    return False
-                branches += (2 * i + 1, 2 * i + 2)
-        return True
-
     def _jump(self, timeout: float) -> float:
         """Market time ``timeout`` on from now: where a jump to the next timer takes it."""
         target = self._now + timeout
@@ -342,8 +328,10 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         request on the wire (its answer is I/O the turn might read). I/O from threads and signals is polled
         at every jump, not on every turn (:class:`_PacingSelector`)."""
         scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
-        return (not self._ready and not self.in_flight  # type: ignore[attr-defined]  # asyncio's ready queue
-                and (not scheduled or scheduled[0].when() >= self._now + self._clock_resolution))
+        if self._ready or self.in_flight:  # type: ignore[attr-defined]  # asyncio's ready queue
+            return False
+        now = self._now  # _clock_resolution's value without the property: asked once every market instant
+        return not scheduled or scheduled[0]._when >= now + _resolution_at(now)  # type: ignore[attr-defined]
 
     def time(self) -> float:
         return self._now
@@ -354,15 +342,11 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         market time (1 ns), and at least one float step past now, so a timer due now runs however far market
         time has come (a year on, a step is ~4 ns: ``now + 1e-9`` rounded back to now and a timer due now never
         ran, the loop spinning)."""
-        return self._resolution_at(self._now)
+        return _resolution_at(self._now)
 
     @_clock_resolution.setter
     def _clock_resolution(self, value: float) -> None:
         pass  # asyncio's __init__ sets its own; market time needs the one above
-
-    @staticmethod
-    def _resolution_at(now: float) -> float:
-        return max(1e-9, 2 * math.ulp(now))
 
     def watched_time(self) -> float:
         """Market time as someone watching a paced run sees it: while the loop waits out a jump to its next
@@ -375,6 +359,28 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             remaining = max(0.0, selector._deadline - self._wall())
             return max(self._now, target - remaining * self.speed)
         return self._now
+
+
+def _only_ticks_before(scheduled: list[asyncio.TimerHandle], tick_timers: set[int], end: float,
+                       timer: asyncio.TimerHandle) -> bool:
+    """Whether every timer due before ``end`` is ``timer`` or a watcher's tick (``tick_timers``: their ids), none
+    cancelled (asyncio's heap ``scheduled``, walked from its head down the branches that hold one: the few due,
+    and their children). A C function when compiled (simloop.pxd): run at every market instant."""
+    size = len(scheduled)
+    branches = [0]
+    while branches:
+        i = branches.pop()
+        if i < size and (handle := scheduled[i])._when < end:  # type: ignore[attr-defined]
+            if handle._cancelled or (handle is not timer and id(handle) not in tick_timers):
+                return False
+            branches.append(2 * i + 1)
+            branches.append(2 * i + 2)
+    return True
+
+
+def _resolution_at(now: float) -> float:
+    """The loop's clock resolution at market time ``now`` (``SimulatedLoop._clock_resolution``)."""
+    return max(1e-9, 2 * math.ulp(now))
 
 
 async def tick(every_s: float, idle: Callable[[], bool]) -> None:
@@ -462,7 +468,7 @@ async def every(every_s: float, look: Callable[[], object], idle: Callable[[], b
 def running_simulation() -> SimulatedLoop | None:
     """The running loop when it is a simulation, else None."""
     try:
-        loop = asyncio.get_running_loop()
+        loop = get_running_loop()  # the name imported: asked several times every market instant
     except RuntimeError:
         return None
     return loop if isinstance(loop, SimulatedLoop) else None

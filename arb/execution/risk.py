@@ -130,6 +130,13 @@ class RiskGate:
     _file_kill_seen: bool = False
     _margin: dict[str, Decimal] = field(default_factory=dict)
     _paused: set[str] = field(default_factory=set)
+    # The kill-switch file as the text os.access takes: a Path converts itself through two Python calls at
+    # every look (once a second of the run's clock), a third of the look.
+    _kill_file: str | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        path = self.limits.kill_switch_file
+        self._kill_file = None if path is None else os.fspath(path)
 
     # -- inputs ---------------------------------------------------------------------------------
     def engage_kill_switch(self, reason: str = "operator") -> None:
@@ -267,7 +274,7 @@ class RiskGate:
         return engaged
 
     def _kill_file_exists(self) -> bool:
-        path = self.limits.kill_switch_file
+        path = self._kill_file
         # os.access, not Path.exists: it is looked for once a second of the run's clock, and its usual answer,
         # no file, cost Path.exists an exception raised and caught each time (~3x the syscall itself).
         return path is not None and os.access(path, os.F_OK)

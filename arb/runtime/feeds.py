@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import heapq
 import logging
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from heapq import heappop, heappush
 from pathlib import Path
 from typing import Any
 
@@ -286,7 +286,7 @@ class _Deliveries:
         if not queue or delivery[0] >= queue[-1][0]:  # read order rises: not before the last, by due alone
             queue.append(delivery)
         else:
-            heapq.heappush(self._heap, delivery)
+            heappush(self._heap, delivery)
 
     def first_due(self) -> int | None:
         """When the next delivery is due; None when none is left."""
@@ -304,7 +304,7 @@ class _Deliveries:
         while queue and queue[0][0] == due:
             taken.append(queue.popleft())
         while heap and heap[0][0] == due:
-            taken.append(heapq.heappop(heap))
+            taken.append(heappop(heap))
         return taken
 
 
