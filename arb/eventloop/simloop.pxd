@@ -9,3 +9,5 @@ cdef double _resolution_at(double now)
 
 @cython.locals(size=Py_ssize_t, i=Py_ssize_t, branches=list)
 cdef bint _only_ticks_before(list scheduled, set tick_timers, double end, object timer) except -1
+
+cdef object _started

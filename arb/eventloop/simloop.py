@@ -21,6 +21,7 @@ import asyncio
 import collections
 import enum
 import math
+import os
 import selectors
 import time
 from asyncio import get_running_loop
@@ -28,6 +29,7 @@ from asyncio.base_events import MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defi
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from heapq import heappop, heappush
+from threading import get_ident
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -42,6 +44,10 @@ MAX_LAG_S = 1.0
 # True inside a ``time_held`` block of this task (and of tasks it starts there): what *this* code does takes
 # no market time. Another task's hold (the other leg's request on the wire) stops the clock, not this code.
 _HELD_HERE: ContextVar[bool] = ContextVar("arb_time_held_here", default=False)
+# The simulation loop started last (SimulatedLoop.run_forever), until it is closed: running_simulation's
+# answer without asking asyncio, whose get_running_loop() makes a getpid system call on every ask (Python
+# 3.11's fork check; ~23,000 a replay of the bundled capture, three a market instant).
+_started: SimulatedLoop | None = None
 
 
 class _PacingSelector:
@@ -144,6 +150,17 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         # A sleep's timer that ran in its caller's step (advance): set again by the next sleep, rather than a
         # new handle at every market instant (sleep_timer).
         self.spare_timer: asyncio.TimerHandle | None = None
+
+    def run_forever(self) -> None:
+        global _started
+        _started = self
+        super().run_forever()
+
+    def close(self) -> None:
+        global _started
+        if _started is self:
+            _started = None
+        super().close()
 
     def tick_after(self, every_s: float, idle: Callable[[], bool]) -> asyncio.Future[None]:
         """A future resolved one ``every_s`` from now: a periodic watcher's next tick (:func:`tick`)."""
@@ -466,12 +483,29 @@ async def every(every_s: float, look: Callable[[], object], idle: Callable[[], b
 
 
 def running_simulation() -> SimulatedLoop | None:
-    """The running loop when it is a simulation, else None."""
+    """The running loop when it is a simulation, else None. Asked several times every market instant (the
+    clock, the market source's sleep): the loop started last is the answer when it runs in this thread now
+    (asyncio's ``_thread_id``, set while it runs); any other (two simulations on two threads, none) is asked
+    of asyncio."""
+    started = _started
+    if started is not None and started._thread_id == get_ident():  # type: ignore[attr-defined]  # asyncio's private field
+        return started
     try:
-        loop = get_running_loop()  # the name imported: asked several times every market instant
+        loop = get_running_loop()  # the name imported
     except RuntimeError:
         return None
     return loop if isinstance(loop, SimulatedLoop) else None
+
+
+def _forget_started() -> None:
+    """In a child forked from a running simulation: its parent's loop is not running here (as asyncio resets
+    its running loop in a forked child)."""
+    global _started
+    _started = None
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; where there is no fork there is nothing to forget
+    os.register_at_fork(after_in_child=_forget_started)
 
 
 def is_time_held() -> bool:
