@@ -172,7 +172,8 @@ def _l2_geometry() -> str:
         line = (index / "coherency_line_size").read_text().strip()
     except OSError:
         return "524288,8,64"  # a common x86 core's (512 KiB, 8-way): this machine's when it was written
-    return f"{int(size.rstrip('K')) * 1024 if size.endswith('K') else int(size)},{ways},{line}"
+    scale = {"K": 1024, "M": 1024 * 1024}.get(size[-1:], 1)  # sysfs writes "512K"
+    return f"{int(size.rstrip('KM')) * scale},{ways},{line}"
 
 
 def _counts(tmp: Path, side: str) -> dict[str, int]:
