@@ -2,7 +2,8 @@
 
     python bench/bench_instructions.py [--symbols 100] [--venues 5] [--minutes 1]
     python bench/bench_instructions.py --workload single     # bench_engine.py's ratio, the same way (~3 minutes)
-    python bench/bench_instructions.py --workload single --cache   # and in estimated cycles (~9 minutes)
+    python bench/bench_instructions.py --workload single --cache   # and in estimated cycles (~12 minutes)
+    python bench/bench_instructions.py --workload single --cache --last-level 1048576,8,64   # a larger L2's
 
 Needs valgrind (``apt install valgrind``). The same two sides as ``bench_multisymbol.py``, on its workload
 (a minute of the bundled capture on 100 symbols x 5 venues: 30,000 book events, 60 batches): the batched
@@ -31,7 +32,9 @@ cache, ``_l2_geometry``) and the branch predictor, and judges by KCachegrind's c
 (``estimated_cycles``). Instructions are not time: on the single workload the simulator's own work missed the
 second-level cache ~5 times as often per instruction as books + detection (its per-instant code and objects
 do not fit beside theirs), and its ratio in estimated cycles sat near the wall clock's, far below its ratio in
-instructions (bench/README.md). Still host-independent, as the instructions are.
+instructions (bench/README.md). Still host-independent, as the instructions are. ``--last-level`` simulates
+another second-level cache in place of this core's (``size,ways,line`` in bytes, as valgrind's ``--LL``): how
+the ratio moves with it says how far the simulator's per-instant footprint is over this one.
 
 ``--workload single`` counts ``bench_engine.py``'s two sides instead: the simulator on the whole bundled capture
 (shipped config, paper venues, store on) while its market ran, and books + detection alone from the capture's
@@ -152,9 +155,11 @@ def _side(side: str, config_path: Path, tmp: Path) -> None:
     _callgrind_control("--dump")
 
 
-def _count(side: str, workload: str, config_path: Path, tmp: Path, cache: bool) -> subprocess.Popen[bytes]:
+def _count(side: str, workload: str, config_path: Path, tmp: Path, last_level: str | None) -> subprocess.Popen[bytes]:
+    """One side under callgrind; with ``last_level`` (valgrind's ``--LL``) the caches and branch predictor
+    simulated too."""
     out = tmp / f"callgrind.{side}"
-    simulated = ["--cache-sim=yes", "--branch-sim=yes", f"--LL={_l2_geometry()}"] if cache else []
+    simulated = ["--cache-sim=yes", "--branch-sim=yes", f"--LL={last_level}"] if last_level else []
     return subprocess.Popen(
         ["valgrind", "--tool=callgrind", *simulated, f"--callgrind-out-file={out}.%p", sys.executable, __file__,
          "--side", side, "--workload", workload, "--config", str(config_path), "--tmp", str(tmp)],
@@ -174,6 +179,22 @@ def _l2_geometry() -> str:
         return "524288,8,64"  # a common x86 core's (512 KiB, 8-way): this machine's when it was written
     scale = {"K": 1024, "M": 1024 * 1024}.get(size[-1:], 1)  # sysfs writes "512K"
     return f"{int(size.rstrip('KM')) * scale},{ways},{line}"
+
+
+def _geometry(text: str) -> str:
+    """``--last-level``'s value checked as valgrind's ``--LL`` takes it (sizes in bytes), so that a bad one is
+    one line here rather than a valgrind failure minutes later."""
+    try:
+        size, ways, line = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: want SIZE,WAYS,LINE in bytes, e.g. 1048576,8,64") from None
+    if min(size, ways, line) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: size, ways and line must all be positive")
+    if line & (line - 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: the line ({line} bytes) must be a power of two")
+    if size % (ways * line):
+        raise argparse.ArgumentTypeError(f"{text!r}: the size must be a multiple of ways x line ({ways * line} bytes)")
+    return f"{size},{ways},{line}"
 
 
 def _counts(tmp: Path, side: str) -> dict[str, int]:
@@ -218,11 +239,16 @@ def main() -> None:
                         help="multi: bench_multisymbol.py's (default); single: bench_engine.py's bundled capture")
     parser.add_argument("--cache", action="store_true",
                         help="also simulate the caches and branch predictor and judge by estimated cycles "
-                             "(about twice as long)")
+                             "(about three times as long)")
+    parser.add_argument("--last-level", type=_geometry, metavar="SIZE,WAYS,LINE",
+                        help="with --cache: the simulated second-level cache, in bytes (default: this core's, "
+                             f"{_l2_geometry()})")
     parser.add_argument("--side", choices=("engine", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.last_level and not args.cache:
+        parser.error("--last-level sets the simulated caches: it needs --cache")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     if args.side:
         if args.workload == "single":
@@ -232,20 +258,23 @@ def main() -> None:
         return
     import bench_multisymbol as multi
 
+    # Minutes on two idle cores, both sides at once (the caches simulated: about three times as long).
+    minutes = {"single": 4, "multi": 5}[args.workload] * (3 if args.cache else 1)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         if args.workload == "single":
             config_path = tmp  # each side writes bench_engine.py's config into its own directory
             print("workload: bench_engine.py's, the bundled capture on the shipped config, under callgrind (both "
-                  f"sides at once: ~4 minutes; PYTHONHASHSEED={HASH_SEED})")
+                  f"sides at once: ~{minutes:.0f} minutes; PYTHONHASHSEED={HASH_SEED})")
         else:
             config_path = multi.write_workload(tmp, args.symbols, args.venues, args.minutes, args.fee)
             print(f"workload: {args.symbols} symbols x {args.venues} venues, {args.minutes:g} min of the bundled "
-                  f"capture, under callgrind (both sides at once: ~5 minutes; PYTHONHASHSEED={HASH_SEED})")
+                  f"capture, under callgrind (both sides at once: ~{minutes:.0f} minutes; PYTHONHASHSEED={HASH_SEED})")
         running = []
+        last_level = (args.last_level or _l2_geometry()) if args.cache else None
         for side in ("engine", "baseline"):
             (tmp / side).mkdir()
-            running.append((side, _count(side, args.workload, config_path, tmp / side, args.cache)))
+            running.append((side, _count(side, args.workload, config_path, tmp / side, last_level)))
         for side, process in running:
             if process.wait() != 0:
                 raise SystemExit(f"the {side} side failed under valgrind (exit {process.returncode})")
@@ -258,7 +287,8 @@ def main() -> None:
     print(f"  {figure} in instructions, books + detection / {name} >= {TARGET_RATIO:g}: "
           f"x{ratio:.3f}  {'PASS' if ratio >= TARGET_RATIO else 'FAIL'}")
     if args.cache:
-        print(f"simulated: L1 as valgrind reads this machine's, last level this core's L2 ({_l2_geometry()}); "
+        which = "this core's L2" if last_level == _l2_geometry() else "an L2 of"
+        print(f"simulated: L1 as valgrind reads this machine's, last level {which} ({last_level}); "
               "per 1,000 instructions:")
         for label, counts in ((name, engine), ("books + detection", baseline)):
             per = 1000 / counts["Ir"]
