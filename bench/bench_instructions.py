@@ -275,9 +275,17 @@ def main() -> None:
         for side in ("engine", "baseline"):
             (tmp / side).mkdir()
             running.append((side, _count(side, args.workload, config_path, tmp / side, last_level)))
-        for side, process in running:
-            if process.wait() != 0:
-                raise SystemExit(f"the {side} side failed under valgrind (exit {process.returncode})")
+        try:
+            for side, process in running:
+                if process.wait() != 0:
+                    raise SystemExit(f"the {side} side failed under valgrind (exit {process.returncode})")
+        except KeyboardInterrupt:
+            # Ctrl-C: the terminal has sent it to both sides too; each is waited for, so none is left running.
+            for _, process in running:
+                process.terminate()
+                process.wait()
+            print("interrupted: both sides stopped, nothing counted", file=sys.stderr)
+            raise SystemExit(130) from None
         engine, baseline = _counts(tmp / "engine", "engine"), _counts(tmp / "baseline", "baseline")
     ratio = baseline["Ir"] / engine["Ir"]
     name, figure = (("simulator", "bench_engine.py's ratio") if args.workload == "single"
