@@ -1,7 +1,7 @@
 """``bench_multisymbol.py``'s replacement ratio counted in instructions, which the host's speed does not move.
 
     python bench/bench_instructions.py [--symbols 100] [--venues 5] [--minutes 1]
-    python bench/bench_instructions.py --workload single     # bench_engine.py's ratio, the same way (~3 minutes)
+    python bench/bench_instructions.py --workload single     # bench_engine.py's ratio, the same way (~4 minutes)
     python bench/bench_instructions.py --workload single --cache   # and in estimated cycles (~12 minutes)
     python bench/bench_instructions.py --workload single --cache --last-level 1048576,8,64   # a larger L2's
 
