@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/arb ] || [ pyproject.toml -nt .venv/.arb-installed ]; then
   .venv/bin/python -m pip install -q -e .
   touch .venv/.arb-installed
 elif edited="$(bash .ci/stale-build)"; then
-  echo "run.sh: edited since arb's compiled modules were built: $edited; rebuilding them (about three minutes)" >&2
+  echo "run.sh: edited since arb's compiled modules were built: $edited; rebuilding them (about two minutes)" >&2
   .venv/bin/python -m pip install -q -e . --no-deps
 fi
 exec .venv/bin/arb run "$@"

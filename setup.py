@@ -1,5 +1,5 @@
-"""Optional compiled order book: Cython builds the book's hot modules, detection's first pass over many
-symbols' pairs, and the simulator's per-instant steps, from their own ``.py`` source.
+"""Optional compiled order book: Cython builds the book's hot modules and detection's first pass over many
+symbols' pairs from their own ``.py`` source.
 
 Why Cython: it is a well-kept compiler for the Python code we already have. Each compiled module stays
 the one implementation: the ``.pxd`` beside it declares C types, and a few branches taken only when
@@ -21,28 +21,33 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from setuptools import Extension, setup
 
 
-def _groups() -> tuple[tuple[str, ...], ...]:
-    """``arb/compiled.py``'s groups (what each is and why), loaded by its path: a PEP 517 build (setuptools'
-    ``build_meta``) does not put the project on ``sys.path``, and that file is all of arb the build needs."""
+def _compiled() -> ModuleType:
+    """``arb/compiled.py`` (its groups, what each is and why; which old builds to remove), loaded by its path: a
+    PEP 517 build (setuptools' ``build_meta``) does not put the project on ``sys.path``, and that file is all of
+    arb the build needs."""
     spec = importlib.util.spec_from_file_location("arb_compiled", Path(__file__).resolve().parent / "arb" / "compiled.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.GROUPS
+    return module
 
 
 def extensions() -> list[Extension]:
+    compiled = _compiled()
+    for extension in compiled.remove_strays(Path(__file__).resolve().parent / "arb"):
+        print(f"arb: removed {extension.name}, the old build of a module no longer compiled", file=sys.stderr)
     try:
         from Cython.Build import cythonize
     except ImportError:
         print("arb: Cython not available, using the pure-Python modules", file=sys.stderr)
         return []
     built: list[Extension] = []
-    for group in _groups():
+    for group in compiled.GROUPS:
         try:
             built += cythonize(
                 [Extension(name, [name.replace(".", "/") + ".py"]) for name in group],

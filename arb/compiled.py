@@ -1,5 +1,5 @@
-"""The modules ``setup.py`` compiles with Cython, which of them run compiled, and a way to run them from their
-``.py`` source instead: the tests that hold a compiled build to its source and the benchmarks that say which
+"""The modules ``setup.py`` compiles with Cython, which of them run compiled, which old builds to remove, and a
+way to run them from their ``.py`` source instead: the tests that hold a compiled build to its source and the benchmarks that say which
 ran read the lists here, as setup.py does. Standard library only: setup.py loads this file by its path (a PEP
 517 build does not put the project on ``sys.path``) and needs nothing of arb beyond it.
 
@@ -24,17 +24,37 @@ BOOKS = tuple(f"arb.marketdata.{name}"
               for name in ("drops", "tick_map", "book_side", "book", "books", "diffsync", "depth_scan"))
 # Detection's first pass over every pair's tops, in place of a batch's ~100 numpy calls.
 DETECTION = ("arb.detection.top_screen",)
-# What a simulation does once every market instant besides books and detection: the market-time loop
-# (simloop), the market source (feeds), the decision loop's step (decisions), the inventory watch's look
-# (depletion) and the market clock (clock). Compiled as they are: the interpreter's dispatch of their small
-# steps was ~22,000 instructions of the ~190,000 a simulated instant adds to books and detection
-# (bench/bench_instructions.py --workload single). What is asked several times an instant has declarations:
-# the clock, the inventory watch and the source's pending deliveries are extension types with C fields, and
-# running_simulation a C function (clock.pxd, depletion.pxd, feeds.pxd, simloop.pxd). Other modules on the way
-# (the risk gate, the writer, the venues' matchers) were measured compiled too and saved nothing: not in it.
-SIMULATOR = ("arb.eventloop.simloop", "arb.eventloop.clock", "arb.runtime.feeds", "arb.runtime.decisions",
-             "arb.runtime.depletion")
-GROUPS = (BOOKS, DETECTION, SIMULATOR)
+# Not compiled: what a simulation does once every market instant besides books and detection (the market-time
+# loop, the market source, the decision loop's step, the inventory watch, the market clock). Compiled, with C
+# declarations for what an instant asks several times, they ran 5% fewer instructions but took 7% more estimated
+# cycles on this core (bench/bench_instructions.py --workload single --cache: 11.108 against 10.361 G) and no
+# less wall time (bench/README.md, 2026-11-28): Cython's code for their many small steps is several times the
+# bytes of their bytecode, and what an instant touches is over the core's second-level cache as it is.
+GROUPS = (BOOKS, DETECTION)
+
+
+def stray_extensions(package: Path) -> list[Path]:
+    """The extension modules under ``package`` (arb's directory) of modules no group builds any more, taken out
+    of :data:`GROUPS` since that build: an extension is imported before its ``.py``, so one left in a checkout
+    would run in place of the source."""
+    built = {name for group in GROUPS for name in group}
+    strays = []
+    for extension in sorted(package.rglob("*.so")):
+        stem = extension.name.split(".")[0]
+        module = ".".join((package.name, *extension.parent.relative_to(package).parts, stem))
+        if module not in built and extension.with_name(f"{stem}.py").exists():
+            strays.append(extension)
+    return strays
+
+
+def remove_strays(package: Path) -> list[Path]:
+    """Delete :func:`stray_extensions` and the C that Cython generated for each (setup.py, at every build);
+    return what was deleted."""
+    strays = stray_extensions(package)
+    for extension in strays:
+        extension.unlink()
+        extension.with_name(f"{extension.name.split('.')[0]}.c").unlink(missing_ok=True)
+    return strays
 
 
 def module_files(names: Iterable[str]) -> dict[str, str]:

@@ -94,7 +94,7 @@ from typing import Any
 
 import orjson
 
-from arb.marketdata import book, book_side, books, depth_scan, diffsync, drops, tick_map
+from arb.compiled import BOOKS, running_compiled
 from arb.marketdata.book import OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.feed_setup import FeedSetup
@@ -120,11 +120,10 @@ def load(path: Path) -> tuple[bytes, list[bytes], list[bytes]]:
 
 def book_build() -> str:
     """Which book runs: the Cython extension modules or the ``.py`` source (no extension built)."""
-    modules = (depth_scan, drops, tick_map, book_side, book, books, diffsync)
-    compiled = [m.__name__.rpartition(".")[2] for m in modules if not (m.__file__ or "").endswith(".py")]
+    compiled = [name.rpartition(".")[2] for name in running_compiled(BOOKS)]
     if not compiled:
         return "pure Python (no compiled extension; see setup.py)"
-    return f"compiled by Cython: {', '.join(compiled)}" + ("" if len(compiled) == len(modules) else "; rest .py")
+    return f"compiled by Cython: {', '.join(compiled)}" + ("" if len(compiled) == len(BOOKS) else "; rest .py")
 
 
 def run_orjson(lines: list[bytes]) -> int:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import arb.marketdata.book_side
-from arb.compiled import GROUPS
+from arb.compiled import remove_strays, stray_extensions
 from arb.marketdata.book import OrderBook
 
 from .book_digest import digest
@@ -35,10 +35,29 @@ def test_pure_python_and_imported_books_agree_on_real_recordings() -> None:
 def test_every_extension_module_is_one_setup_py_builds() -> None:
     """An extension left behind by a module no longer compiled (taken out of ``arb/compiled.py``'s groups) would
     still be imported before its ``.py``. (One older than its source stops the session: ``tests/conftest.py``.)"""
-    built = {".".join(path.relative_to(REPO).parts[:-1] + (path.name.split(".")[0],))
-             for path in (REPO / "arb").rglob("*.so")}
-    stray = built - {name for group in GROUPS for name in group}
-    assert not stray, f"extension modules setup.py no longer builds (delete them): {sorted(stray)}"
+    stray = stray_extensions(REPO / "arb")
+    assert not stray, f"extension modules setup.py no longer builds (a build removes them): {stray}"
+
+
+def test_a_build_removes_the_old_build_of_a_module_no_longer_compiled_and_nothing_else(tmp_path: Path) -> None:
+    package = tmp_path / "arb"
+    suffix = ".cpython-311-x86_64-linux-gnu"
+    grouped = package / "marketdata" / "book_side"
+    dropped = package / "eventloop" / "simloop"
+    for module in (grouped, dropped):
+        module.parent.mkdir(parents=True, exist_ok=True)
+        for name in (f"{module.name}.py", f"{module.name}.c", f"{module.name}{suffix}.so"):
+            (module.parent / name).write_text("")
+    lone = package / "vendor" / f"libsomething{suffix}.so"  # no .py beside it: not arb's build to remove
+    lone.parent.mkdir()
+    lone.write_text("")
+
+    assert stray_extensions(package) == [dropped.with_name(f"simloop{suffix}.so")]
+    assert remove_strays(package) == [dropped.with_name(f"simloop{suffix}.so")]
+    left = sorted(str(path.relative_to(package)) for path in package.rglob("*") if path.is_file())
+    assert left == ["eventloop/simloop.py", "marketdata/book_side.c", f"marketdata/book_side{suffix}.so",
+                    "marketdata/book_side.py", f"vendor/libsomething{suffix}.so"]
+    assert stray_extensions(package) == []
 
 
 def test_book_attributes_stay_assignable() -> None:
