@@ -22,8 +22,9 @@ on one commit: a dict's probes depend on its keys' hashes), so both sides run wi
 (``HASH_SEED``); then books + detection repeat exactly (4.501 G twice) and the simulator to ~0.6% (5.622 and 5.656
 G: its decision writer's thread and the loop's I/O polls, on the wall clock, do not come the same way twice). They
 are not time: a cache miss costs no instruction, and the engine touches more memory per event than the baseline
-(its venues' matchers, the store's pages), so its wall-clock ratio sits below this one. So this is the
-figure to steer by; ``bench_multisymbol.py``'s is the one the target is judged on.
+(its venues' matchers, the store's pages), so its wall-clock ratio sits below this one, and a change can
+save instructions and cost time: steer by ``--cache``'s estimated cycles (below); ``bench_multisymbol.py``'s
+and ``bench_engine.py``'s wall-clock ratios are the ones the target is judged on.
 
 Target: the same x0.8 (books + detection's instructions over the engine's), with its verdict.
 
