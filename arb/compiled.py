@@ -1,7 +1,7 @@
 """The modules ``setup.py`` compiles with Cython, which of them run compiled, which old builds to remove, and a
-way to run them from their ``.py`` source instead: the tests that hold a compiled build to its source and the benchmarks that say which
-ran read the lists here, as setup.py does. Standard library only: setup.py loads this file by its path (a PEP
-517 build does not put the project on ``sys.path``) and needs nothing of arb beyond it.
+way to run them from their ``.py`` source instead: the tests that hold a compiled build to its source and the
+benchmarks that say which ran read the lists here, as setup.py does. Standard library only: setup.py loads this
+file by its path (a PEP 517 build does not put the project on ``sys.path``) and needs nothing of arb beyond it.
 
 Each group is built together or not at all; a failure in one leaves the others compiled.
 """
