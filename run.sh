@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 if [ ! -x .venv/bin/arb ] || [ pyproject.toml -nt .venv/.arb-installed ]; then
-  echo "run.sh: installing arb and its dependencies into .venv (first run: about four minutes, most of it compiling; pip is quiet)" >&2
+  echo "run.sh: installing arb and its dependencies into .venv (first run: about three minutes, most of it compiling; pip is quiet)" >&2
   python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e .
