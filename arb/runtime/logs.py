@@ -59,6 +59,15 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     # WARNING whatever the level. A filter on our handler, not a level on ccxt's logger, so nothing global
     # changes for other handlers in the same process.
     handler.addFilter(_quiet_ccxt)
+    handler.addFilter(_not_the_interrupt)
+
+
+def _not_the_interrupt(record: logging.LogRecord) -> bool:
+    """A record carrying Ctrl-C's KeyboardInterrupt is not for our handler: the logger re-raises it (SQLAlchemy's
+    pool logs "Exception closing connection" with its traceback, then raises it on), and ``arb.cli`` answers
+    it with "arb: interrupted" and 130, where a traceback must not appear. Nothing is lost: the interrupt
+    itself goes on to the top."""
+    return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
 
 
 def _quiet_ccxt(record: logging.LogRecord) -> bool:

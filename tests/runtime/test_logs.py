@@ -49,3 +49,28 @@ def test_reconcile_report_reads_as_one_line() -> None:
     assert str(ReconcileReport()) == "nothing in flight, no fills to bring in"
     report = ReconcileReport(resolved=["t-1", "t-2"], unresolved=["t-3"], fills_added=4, settled=[9])
     assert str(report) == "2 resolved, 1 unresolved, 1 settled, 4 fills added"
+
+
+def test_ctrl_c_while_sqlalchemy_closes_a_connection_is_no_traceback(stream: io.StringIO,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLAlchemy's pool logs an interrupt that lands in a connection's close, with its traceback, then raises
+    it on: the interrupt must reach the caller (arb.cli prints "arb: interrupted") and the log must stay
+    quiet. Seen once in the Ctrl-C-anywhere sweep test (a SIGINT during the store's close on the way out)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine("sqlite://", poolclass=NullPool)
+    monkeypatch.setattr(logging.getLogger("sqlalchemy.pool"), "propagate", True)
+
+    def interrupted(_connection: object) -> None:
+        raise KeyboardInterrupt
+
+    with engine.connect() as connection:
+        connection.execute(text("select 1"))
+        monkeypatch.setattr(engine.dialect, "do_close", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            connection.close()
+    logging.getLogger("sqlalchemy.pool").error("a real pool error", exc_info=ValueError("boom"))
+    lines = stream.getvalue().splitlines()
+    assert "KeyboardInterrupt" not in stream.getvalue() and "Exception closing" not in stream.getvalue()
+    assert lines[0].endswith("ERROR sqlalchemy.pool a real pool error") and "ValueError: boom" in lines[-1]
