@@ -204,12 +204,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if process:
             signal.signal(signal.SIGINT, signal.default_int_handler)  # in place of the start-up handler
+            _no_interrupt_in_logs()
         status = _run(argv)
     except KeyboardInterrupt:
         status = _interrupted(process)
     if process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return status
+
+
+def _no_interrupt_in_logs() -> None:
+    """A command that sets up no logging (``arb report``, ``arb db``) still prints a library's WARNING and
+    ERROR records through Python's last-resort handler: one carrying Ctrl-C's interrupt (SQLAlchemy's pool
+    logs it with its traceback when it lands in a connection's close, then raises it on) is left out there
+    as in arb's own handler (``arb.runtime.logs``)."""
+    import logging
+
+    from arb.runtime.logs import not_the_interrupt
+
+    if logging.lastResort is not None:
+        logging.lastResort.addFilter(not_the_interrupt)
 
 
 def _interrupted(process: bool) -> int:

@@ -59,14 +59,15 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     # WARNING whatever the level. A filter on our handler, not a level on ccxt's logger, so nothing global
     # changes for other handlers in the same process.
     handler.addFilter(_quiet_ccxt)
-    handler.addFilter(_not_the_interrupt)
+    handler.addFilter(not_the_interrupt)
 
 
-def _not_the_interrupt(record: logging.LogRecord) -> bool:
-    """A record carrying Ctrl-C's KeyboardInterrupt is not for our handler: the logger re-raises it (SQLAlchemy's
-    pool logs "Exception closing connection" with its traceback, then raises it on), and ``arb.cli`` answers
-    it with "arb: interrupted" and 130, where a traceback must not appear. Nothing is lost: the interrupt
-    itself goes on to the top."""
+def not_the_interrupt(record: logging.LogRecord) -> bool:
+    """A record carrying Ctrl-C's KeyboardInterrupt is not for arb's handlers (this module's, and Python's last
+    resort in a command that sets up none: ``arb.cli``): the logger re-raises it (SQLAlchemy's pool logs
+    "Exception closing connection" with its traceback, then raises it on), and ``arb.cli`` answers it with
+    "arb: interrupted" and 130, where a traceback must not appear. Nothing is lost: the interrupt itself
+    goes on to the top."""
     return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
 
 

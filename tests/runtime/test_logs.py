@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +78,34 @@ def test_ctrl_c_while_sqlalchemy_closes_a_connection_is_no_traceback(stream: io.
     lines = stream.getvalue().splitlines()
     assert "KeyboardInterrupt" not in stream.getvalue() and "Exception closing" not in stream.getvalue()
     assert lines[0].endswith("ERROR sqlalchemy.pool a real pool error") and "ValueError: boom" in lines[-1]
+
+
+def test_a_command_without_logging_set_up_prints_no_interrupt_either(tmp_path: Path) -> None:
+    """In the `arb` process, a command that sets up no logging (``arb report``) prints a library's ERROR record
+    through Python's last-resort handler: the same interrupt in a connection's close must not print there
+    either (arb.cli filters it out of that handler too)."""
+    script = tmp_path / "close_interrupted.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
+        from arb import cli
+
+        sys.argv = ["arb"]  # the `arb` process itself; no command: its help, nothing set up
+        cli.main()
+        engine = create_engine("sqlite://", poolclass=NullPool)
+        connection = engine.connect()
+        connection.execute(text("select 1"))
+
+        def interrupted(_connection):
+            raise KeyboardInterrupt
+
+        engine.dialect.do_close = interrupted
+        try:
+            connection.close()
+        except KeyboardInterrupt:
+            print("interrupt reached the caller")
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "interrupt reached the caller" in done.stdout, done.stderr
+    assert "Traceback" not in done.stderr and "Exception closing" not in done.stderr, done.stderr
