@@ -33,9 +33,11 @@ cache, ``_l2_geometry``) and the branch predictor, and judges by KCachegrind's c
 (``estimated_cycles``). Instructions are not time: on the single workload the simulator's own work missed the
 second-level cache ~5 times as often per instruction as books + detection (its per-instant code and objects
 do not fit beside theirs), and its ratio in estimated cycles sat near the wall clock's, far below its ratio in
-instructions (bench/README.md). Still host-independent, as the instructions are. ``--last-level`` simulates
-another second-level cache in place of this core's (``size,ways,line`` in bytes, as valgrind's ``--LL``): how
-the ratio moves with it says how far the simulator's per-instant footprint is over this one.
+instructions (bench/README.md). Independent of the host's load and clock, as the instructions are, but not
+of its core: the second level simulated is the one this core has (printed; 512 KiB on one host, 2 MiB on another),
+so compare figures taken with one L2. ``--last-level`` simulates another second-level cache in place of this
+core's (``size,ways,line`` in bytes, as valgrind's ``--LL``): how the ratio moves with it says how far the
+simulator's per-instant footprint is over this one.
 
 ``--workload single`` counts ``bench_engine.py``'s two sides instead: the simulator on the whole bundled capture
 (shipped config, paper venues, store on) while its market ran, and books + detection alone from the capture's
