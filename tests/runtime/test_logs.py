@@ -1,4 +1,4 @@
-"""What arb's log handler prints: no Alembic step lines, no ``[run None]`` before a run exists."""
+"""What arb's log handlers print: no Alembic step lines, no ``[run None]`` before a run exists, no Ctrl-C traceback."""
 
 from __future__ import annotations
 
