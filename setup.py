@@ -1,5 +1,5 @@
-"""Optional compiled order book: Cython builds the book's hot modules and detection's first pass over many
-symbols' pairs from their own ``.py`` source.
+"""Optional compiled order book: Cython builds the book's hot modules, detection's first pass over many
+symbols' pairs, and the simulator's per-instant steps, from their own ``.py`` source.
 
 Why Cython: it is a well-kept compiler for the Python code we already have. Each compiled module stays
 the one implementation: the ``.pxd`` beside it declares C types, and a few branches taken only when

@@ -24,13 +24,19 @@ BOOKS = tuple(f"arb.marketdata.{name}"
               for name in ("drops", "tick_map", "book_side", "book", "books", "diffsync", "depth_scan"))
 # Detection's first pass over every pair's tops, in place of a batch's ~100 numpy calls.
 DETECTION = ("arb.detection.top_screen",)
-# Not compiled: what a simulation does once every market instant besides books and detection (the market-time
-# loop, the market source, the decision loop's step, the inventory watch, the market clock). Compiled, with C
-# declarations for what an instant asks several times, they ran 5% fewer instructions but took 7% more estimated
-# cycles on this core (bench/bench_instructions.py --workload single --cache: 11.108 against 10.361 G) and no
-# less wall time (bench/README.md, 2026-11-28): Cython's code for their many small steps is several times the
-# bytes of their bytecode, and what an instant touches is over the core's second-level cache as it is.
-GROUPS = (BOOKS, DETECTION)
+# What a simulation does once every market instant besides books and detection: the market-time loop
+# (simloop), the market source (feeds), the decision loop's step (decisions), the inventory watch's look
+# (depletion) and the market clock (clock), with C declarations for what an instant asks several times (the
+# clock, the inventory watch and the source's pending deliveries as extension types, running_simulation a C
+# function: clock.pxd, depletion.pxd, feeds.pxd, simloop.pxd). Whether compiling them pays depends on the core's
+# second-level cache, as their C is several times the bytes of their bytecode (bench/README.md, 2026-11-28):
+# whole processes alternated, the single-symbol replay ran 13-15% faster compiled on a core with 2 MiB of L2
+# (8 pairs, every one faster) and 1-9% slower on one with 512 KiB; 100 symbols x 5 venues the same either way.
+# Compiled, as most server cores now have 1 MiB or more. Other modules on the way (the risk gate, the writer, the
+# venues' matchers) were measured compiled too and saved nothing: not in it.
+SIMULATOR = ("arb.eventloop.simloop", "arb.eventloop.clock", "arb.runtime.feeds", "arb.runtime.decisions",
+             "arb.runtime.depletion")
+GROUPS = (BOOKS, DETECTION, SIMULATOR)
 
 
 def stray_extensions(package: Path) -> list[Path]:

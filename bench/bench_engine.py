@@ -22,7 +22,8 @@ is the simulator's throughput as a fraction of what books and detection alone al
 
 ``--fee`` sets every venue's taker fee: the shipped (real, VIP-tier) fees trade nothing on this capture,
 so the executor and the store's order path are exercised only at lower fees (``0`` trades ~600 pairs).
-Best of ``--repeat`` runs for each side (the machine may be shared).
+Best of ``--repeat`` runs for each side (the machine may be shared). The second line printed says whether the
+simulator's per-instant modules ran compiled (``arb/compiled.py``'s ``SIMULATOR``) or from their ``.py`` source.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from arb.compiled import SIMULATOR, running_compiled
 from arb.config import DEFAULT_CONFIG, Config, load_config
 from arb.engine import Engine, RunResult
 from arb.marketdata.capture import read_capture
@@ -190,6 +192,14 @@ def resting_workload(tmp: Path) -> tuple[int, int, float, int]:
     return len(events), trades, time.perf_counter() - started, len(venue.matcher.trades)
 
 
+def simulator_build() -> str:
+    """Which simulator modules run (``arb/compiled.py``'s ``SIMULATOR``): the Cython extensions or their ``.py``."""
+    compiled = [name.rpartition(".")[2] for name in running_compiled(SIMULATOR)]
+    if not compiled:
+        return "simulator: pure Python (no compiled extension; see setup.py)"
+    return f"simulator compiled by Cython: {', '.join(compiled)}" + ("" if len(compiled) == len(SIMULATOR) else "; rest .py")
+
+
 def fmt(summary: dict[str, Decimal | int]) -> str:
     return " ".join(f"{k} {summary[k]:>8} us" for k in ("p50", "p90", "p99", "max"))
 
@@ -204,6 +214,7 @@ def main() -> None:
         tmp = Path(tmpdir)
         config = bench_config(tmp, args.fee)
         print(f"capture: {config.capture_path()}  fees: {[str(v.taker_fee) for v in config.venues.values()]}")
+        print(simulator_build())
 
         base_best: tuple[float, int, LatencyRecorder, int] | None = None
         eng_best: tuple[float, float, RunResult] | None = None

@@ -382,7 +382,7 @@ def _only_ticks_before(scheduled: list[asyncio.TimerHandle], tick_timers: set[in
                        timer: asyncio.TimerHandle) -> bool:
     """Whether every timer due before ``end`` is ``timer`` or a watcher's tick (``tick_timers``: their ids), none
     cancelled (asyncio's heap ``scheduled``, walked from its head down the branches that hold one: the few due,
-    and their children). Run at every market instant."""
+    and their children). A C function when compiled (simloop.pxd): run at every market instant."""
     size = len(scheduled)
     branches = [0]
     while branches:

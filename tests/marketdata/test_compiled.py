@@ -43,7 +43,7 @@ def test_a_build_removes_the_old_build_of_a_module_no_longer_compiled_and_nothin
     package = tmp_path / "arb"
     suffix = ".cpython-311-x86_64-linux-gnu"
     grouped = package / "marketdata" / "book_side"
-    dropped = package / "eventloop" / "simloop"
+    dropped = package / "runtime" / "writer"  # compiled once, say: in no group now
     for module in (grouped, dropped):
         module.parent.mkdir(parents=True, exist_ok=True)
         for name in (f"{module.name}.py", f"{module.name}.c", f"{module.name}{suffix}.so"):
@@ -52,11 +52,11 @@ def test_a_build_removes_the_old_build_of_a_module_no_longer_compiled_and_nothin
     lone.parent.mkdir()
     lone.write_text("")
 
-    assert stray_extensions(package) == [dropped.with_name(f"simloop{suffix}.so")]
-    assert remove_strays(package) == [dropped.with_name(f"simloop{suffix}.so")]
+    assert stray_extensions(package) == [dropped.with_name(f"writer{suffix}.so")]
+    assert remove_strays(package) == [dropped.with_name(f"writer{suffix}.so")]
     left = sorted(str(path.relative_to(package)) for path in package.rglob("*") if path.is_file())
-    assert left == ["eventloop/simloop.py", "marketdata/book_side.c", f"marketdata/book_side{suffix}.so",
-                    "marketdata/book_side.py", f"vendor/libsomething{suffix}.so"]
+    assert left == ["marketdata/book_side.c", f"marketdata/book_side{suffix}.so",
+                    "marketdata/book_side.py", "runtime/writer.py", f"vendor/libsomething{suffix}.so"]
     assert stray_extensions(package) == []
 
 
