@@ -31,7 +31,7 @@ DETECTION = ("arb.detection.top_screen",)
 # function: clock.pxd, depletion.pxd, feeds.pxd, simloop.pxd). Whether compiling them pays depends on the core's
 # second-level cache, as their C is several times the bytes of their bytecode (bench/README.md, 2026-11-28):
 # whole processes alternated, the single-symbol replay ran 13-15% faster compiled on a core with 2 MiB of L2
-# (8 pairs, every one faster) and 1-9% slower on one with 512 KiB; 100 symbols x 5 venues the same either way.
+# (15 of 16 pairs faster) and 1-9% slower on one with 512 KiB; 100 symbols x 5 venues the same either way.
 # Compiled, as most server cores now have 1 MiB or more. Other modules on the way (the risk gate, the writer, the
 # venues' matchers) were measured compiled too and saved nothing: not in it.
 SIMULATOR = ("arb.eventloop.simloop", "arb.eventloop.clock", "arb.runtime.feeds", "arb.runtime.decisions",
