@@ -64,4 +64,3 @@ def test_a_maker_replay_writes_the_same_rows_compiled_and_from_source(maker_capt
     rows = _same_rows(tmp_path, maker_config(tmp_path, maker_capture))
     assert len(rows["orders"]) >= 10, rows["orders"][:3]
     assert {"quote", "hedge"} <= {value for row in rows["orders"] for value in row}  # quotes filled, hedged
-
