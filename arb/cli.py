@@ -208,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = _run(argv)
     except KeyboardInterrupt:
         status = _interrupted(process)
+    except Exception as exc:
+        # Wrapped where no handler of _run's is: the command module's import in build_parser (Python 3.11
+        # raises a RuntimeError from a KeyboardInterrupt that lands in a class body's __set_name__).
+        if not _by_interrupt(exc):
+            raise
+        status = _interrupted(process)
     if process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return status
