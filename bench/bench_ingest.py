@@ -46,10 +46,14 @@ once in 40 frames deletes drain a window, refilled by one scan of the table that
 sorting every key cost ~0.25 us a frame); ~0.5 us for the top view (prices from the window's ticks, sizes from
 their exact integers, one division each, written straight into the buffer). These, timed apart, add to ~8.4 us
 of the ~10.8 us a frame measured whole; by a profile (``perf``) most of the rest is freeing each frame's strings
-and pairs and the collections their allocations set off. What is left to win is the strings:
+and pairs and the collections their allocations set off. The pairs are gone: the pass hands each side's
+strings as one flat list (price, size, price, ...: ``book_side.Levels``), which the tick loop reads as it is,
+and ~1 us a frame went with the 36 pairs made and freed (2026-11-28, a quiet 2-core Xeon whose bare parse takes
+~4.0 us: after parsing 4.0-4.2 -> 2.6-2.9 us a frame, depth frames 48.6-49.8% -> 57.0-58.8% of bare parse,
+ccxt.pro 7.3-7.5x -> 8.1-8.7x; full stream 51.6-53.0% -> 56.3-58.4%). What is left to win is the strings:
 the pass could hand the book each price's tick and each size's exact integer, which it reads anyway, and the
-book would skip making, re-reading and freeing 72 strings a frame (~3 us by the figures above), at the cost of
-a second input type for ``BookSide.apply`` and strings made on demand for listeners. Before ``depth_scan``:
+book would skip making, re-reading and freeing 72 strings a frame, at the cost of a third input form for
+``BookSide.apply`` and strings made on demand for listeners. Before ``depth_scan``:
 with the sizes held as the venue's strings (a second buffer of references and a third of their doubles, each
 string freed later out of cache), applying and the top view took ~5.2 us; with the feed's own interpreted
 reading of the update, ``_diff`` took ~2.0 us; the level checks as a regex cost ~28 us a frame. Keyed by the

@@ -19,14 +19,13 @@ Built with Cython (``setup.py``), this file is compiled as it is with C types fr
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
 
 from arb.domain.market import Side
-from arb.marketdata.book_side import BookSide, LevelIn
+from arb.marketdata.book_side import BookSide, Levels
 from arb.marketdata.held_levels import HeldLevels
 
 FloatArray = npt.NDArray[np.float64]
@@ -101,8 +100,8 @@ class OrderBook:
 
     def apply_snapshot(
         self,
-        bids: Iterable[LevelIn],
-        asks: Iterable[LevelIn],
+        bids: Levels,
+        asks: Levels,
         *,
         seq: int | None = None,
         exchange_ts: int | None = None,
@@ -125,8 +124,8 @@ class OrderBook:
 
     def apply_delta(
         self,
-        bids: Iterable[LevelIn],
-        asks: Iterable[LevelIn],
+        bids: Levels,
+        asks: Levels,
         *,
         seq: int | None = None,
         first_seq: int | None = None,

@@ -34,7 +34,8 @@ cdef class BookSide:
 
     @cython.locals(table=TickMap, decimals=Py_ssize_t, sign=cython.longlong, complete=bint,
                    edge=cython.longlong, limit=Py_ssize_t, at=Py_ssize_t, tick=cython.longlong,
-                   key=cython.longlong, exact=cython.longlong, price=str, size=str)
+                   key=cython.longlong, exact=cython.longlong, price=str, size=str, n=Py_ssize_t,
+                   flat=bint)
     cdef Py_ssize_t _apply_ticks(self, list batch) except -2
 
     @cython.locals(n=Py_ssize_t, at=Py_ssize_t, j=Py_ssize_t)

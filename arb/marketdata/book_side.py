@@ -52,7 +52,7 @@ from array import array
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +69,12 @@ else:
 
 LevelIn = Sequence[str]
 """A level as received: ``(price, size)`` decimal strings (a list from JSON or a tuple from a capture)."""
+
+Levels = Iterable[LevelIn] | list[str]
+"""A side's changes: levels (:data:`LevelIn`), or, as ``depth_scan`` reads a depth frame, one flat list of the
+strings, each level's price then its size (``["61685.99", "0.5", "61685.98", "0"]``): a pair made and freed
+for every level cost ~1 µs of a 36-level Binance frame (``bench/bench_ingest.py``). :func:`as_pairs` pairs
+one up where a path needs pairs; the tick loop reads it as it is."""
 
 Key = Any
 """A window key: ``tick`` (bids) or ``-tick`` (asks) in tick mode, ``price`` (``-price``) in float mode."""
@@ -134,7 +140,7 @@ class BookSide:
 
     # ----------------------------------------------------------------- updates
 
-    def apply(self, changes: Iterable[LevelIn]) -> None:
+    def apply(self, changes: Levels) -> None:
         """Apply ``(price, size)`` changes: size zero removes the level, anything else replaces it.
 
         A batch that brings more than ``4 * window_size`` levels into the window (a deep snapshot) shuts it
@@ -143,12 +149,13 @@ class BookSide:
         event loop, instead of well under one).
         """
         if not self.fixed:
-            self._apply_float(changes)
+            self._apply_float(as_pairs(changes))
             return
-        batch = changes if type(changes) is list else list(changes)
+        batch: list[Any] = changes if type(changes) is list else list(changes)
         if not batch:
             return
         if self.decimals < 0:  # first price of an empty side: learn the format
+            batch = cast("list[Any]", as_pairs(batch))
             self.decimals = _decimals(batch[0][0])
             # A batch whose prices have other decimals than its first (a capture recorded through ccxt: its
             # prices are floats' shortest spellings, "27.1" beside "27.101") takes float keys at once: the tick
@@ -160,25 +167,32 @@ class BookSide:
         start = self._apply_ticks(batch)
         if start >= 0:  # batch[start] is not of the format: float keys from here on
             self._to_float()
-            self._apply_float(batch[start:])
+            self._apply_float(as_pairs(batch[start:]))
             return
         n = self.wlen  # the resize test inline: it rarely fires and a call costs ~100 ns per side
         if n > 2 * self.window_size or (n < self.window_size // 2 and not self.complete):
             self._resize()
 
-    def _apply_ticks(self, batch: list[LevelIn]) -> int:
+    def _apply_ticks(self, batch: list[Any]) -> int:
         """The tick-mode loop. Per level: one pass over the price (format and tick), the zero test, one
         map operation (which tells a new level from a size change), and a window insert or delete only
         for a new or removed level at or above the window's edge. Returns the index of the first level
-        whose price is not of the format (nothing from it on applied), or -1."""
+        whose price is not of the format (nothing from it on applied), or -1. ``batch``: pairs, or one flat list
+        (:data:`LevelIn`), whose returned index is then that level's price."""
         table = self.table
         decimals = self.decimals
         sign = -1 if self.ask else 1
         complete, edge = self.complete, self.tedge
         limit = 4 * self.window_size
-        for at in range(len(batch)):
-            level = batch[at]
-            price, size = level[0], level[1]
+        n = len(batch)
+        flat = type(batch[0]) is str  # batch is not empty (apply)
+        at = 0
+        while at < n:
+            if flat:
+                price, size = batch[at], batch[at + 1]
+            else:
+                level = batch[at]
+                price, size = level[0], level[1]
             tick = _tick(price, decimals)
             if tick < 0:
                 return at
@@ -192,6 +206,7 @@ class BookSide:
                         complete, edge = False, _SHUT
             elif table.remove(tick) and (complete or key >= edge):
                 self._remove(key)
+            at += 2 if flat else 1
         return -1
 
     def _insert(self, key: int) -> None:
@@ -442,6 +457,13 @@ def _places(text: str) -> int:
     """The characters after a decimal text's last point: its decimals (no point: its length, which ``_tick``
     refuses as the decimals of any text)."""
     return len(text) - text.rfind(".") - 1
+
+
+def as_pairs(levels: Levels) -> Iterable[LevelIn]:
+    """``levels`` as ``(price, size)`` pairs: a flat list (:data:`Levels`) paired up, anything else as it is."""
+    if type(levels) is list and levels and type(levels[0]) is str:
+        return list(zip(levels[::2], levels[1::2], strict=True))
+    return levels  # pairs: a flat list is the only list of strings
 
 
 def _one_format(batch: list[LevelIn], decimals: int) -> bool:

@@ -22,10 +22,10 @@ that keeps failing before its first snapshot is silence, not a stream of resets.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 
 from arb.marketdata.book import Health, OrderBook
-from arb.marketdata.book_side import LevelIn
+from arb.marketdata.book_side import Levels, as_pairs
 from arb.marketdata.capture import CaptureEvent, EventType
 
 """The normalized book event is the capture line: recording is writing what the store was fed."""
@@ -34,8 +34,9 @@ Listener = Callable[[CaptureEvent, OrderBook], None]
 Watcher = Callable[[OrderBook], None]
 
 
-def _levels(levels: Iterable[LevelIn]) -> tuple[tuple[str, str], ...]:
-    return tuple([(p, s) for p, s in levels])  # compiled, a list comprehension is a C loop; a generator is not
+def _levels(levels: Levels) -> tuple[tuple[str, str], ...]:
+    # compiled, a list comprehension is a C loop; a generator is not
+    return tuple([(p, s) for p, s in as_pairs(levels)])
 
 
 class BookStore:
@@ -135,8 +136,8 @@ class BookStore:
         self,
         venue: str,
         symbol: str,
-        bids: Iterable[LevelIn],
-        asks: Iterable[LevelIn],
+        bids: Levels,
+        asks: Levels,
         *,
         ts: int,
         seq: int | None = None,
@@ -155,8 +156,8 @@ class BookStore:
     def delta(
         self,
         book: OrderBook,
-        bids: Iterable[LevelIn],
-        asks: Iterable[LevelIn],
+        bids: Levels,
+        asks: Levels,
         ts: int,
         seq: int | None = None,
         first_seq: int | None = None,
@@ -178,7 +179,7 @@ class BookStore:
         self._notify(CaptureEvent(ts, venue, symbol, "delta", b, a, exchange_ts, seq, first_seq), book)
         return applied
 
-    def _snapshot(self, venue: str, symbol: str, bids: Iterable[LevelIn], asks: Iterable[LevelIn],
+    def _snapshot(self, venue: str, symbol: str, bids: Levels, asks: Levels,
                   ts: int, seq: int | None, exchange_ts: int | None) -> OrderBook:
         if ts > self.now_ms:  # noqa: PLR1730 - max() is a call, this is a compare
             self.now_ms = ts
@@ -186,7 +187,7 @@ class BookStore:
         book.apply_snapshot(bids, asks, seq=seq, exchange_ts=exchange_ts, received_ts=ts)
         return book
 
-    def _delta(self, venue: str, symbol: str, bids: Iterable[LevelIn], asks: Iterable[LevelIn], ts: int,
+    def _delta(self, venue: str, symbol: str, bids: Levels, asks: Levels, ts: int,
                seq: int | None, first_seq: int | None, exchange_ts: int | None) -> bool:
         if ts > self.now_ms:  # noqa: PLR1730 - max() is a call, this is a compare
             self.now_ms = ts

@@ -5,11 +5,12 @@ no escapes, plain integers, prices and sizes as plain decimal strings. A diff fe
 ``orjson.loads``, its ``_route`` and ``drops.checked_diff``: on a 36-level Binance depth frame ~5.3 us of
 parsing that builds a dict per object and a list per level, then ~2 us finding and checking what the book
 needs in them. :meth:`FrameShape.scan` reads the same frame once, compiled, and builds only what the book
-takes: the level strings and a tuple per level (``bench/bench_ingest.py``).
+takes: the level strings, each side one flat list of them (``bench/bench_ingest.py``).
 
 It accepts *only* its shape (:class:`FrameShape`: the literal bytes between the fields, the fields in order)
-and returns exactly what the old path returns for such a frame: the book's key and the checked update
-(``diff_feed.Diff``), levels as ``(price, size)`` tuples where JSON gave lists. Anything else, or anything
+and returns what the old path returns for such a frame: the book's key and the checked update
+(``diff_feed.Diff``), each side's levels as one flat list, price then size (``book_side.LevelIn``), where the
+old path gives a pair per level; ``book_side.as_pairs`` makes them the same. Anything else, or anything
 it does not prove, is ``None``: whitespace, another key order, an escape, a number that is not a plain
 unsigned integer of at most 18 digits, a level a check would drop or leave out (``over_precise``), a
 truncated frame. The feed then reads that frame the old way, so every drop keeps its reason and detail and
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from arb.marketdata.drops import MAX_NUMBER_CHARS, MAX_PRICE_DIGITS, Level
+from arb.marketdata.drops import MAX_NUMBER_CHARS, MAX_PRICE_DIGITS
 
 try:  # Cython compiles this module when it can (setup.py); ``cython.compiled`` is then true.
     import cython
@@ -98,8 +99,8 @@ def _scan(buf: bytes, n: int, parts: tuple[tuple[bytes, int], ...]) -> tuple[str
     exchange_ts: int | None = None
     first = last = -1
     prev: int | None = None
-    bids: list[Level] | None = None
-    asks: list[Level] | None = None
+    bids: list[str] | None = None
+    asks: list[str] | None = None
     for part in parts:
         literal: bytes = part[0]
         kind: int = part[1]
@@ -112,7 +113,7 @@ def _scan(buf: bytes, n: int, parts: tuple[tuple[bytes, int], ...]) -> tuple[str
                 return None
         at += m
         if kind == _bids or kind == _asks:
-            levels: list[Level] = []
+            levels: list[str] = []
             at = _levels(buf, n, at, levels)
             if at < 0:
                 return None
@@ -165,9 +166,9 @@ def _string_end(buf: bytes, n: int, at: int) -> int:
     return -1
 
 
-def _levels(buf: bytes, n: int, at: int, levels: list[Level]) -> int:
-    """``[["price","size"],...]`` from ``at`` appended to ``levels``, each level one ``drops.checked_levels``
-    passes without leaving it out; the index after the closing ``]``, or -1."""
+def _levels(buf: bytes, n: int, at: int, levels: list[str]) -> int:
+    """``[["price","size"],...]`` from ``at`` appended to ``levels`` flat (price, size, price, ...), each level
+    one ``drops.checked_levels`` passes without leaving it out; the index after the closing ``]``, or -1."""
     if at >= n or buf[at] != 91:  # "["
         return -1
     at += 1
@@ -184,7 +185,8 @@ def _levels(buf: bytes, n: int, at: int, levels: list[Level]) -> int:
         size_end = _decimal_end(buf, n, size_start, False)
         if size_end < 0 or size_end + 2 >= n or buf[size_end + 1] != 93:  # '"]' and one more byte
             return -1
-        levels.append((_text(buf, start, end), _text(buf, size_start, size_end)))
+        levels.append(_text(buf, start, end))
+        levels.append(_text(buf, size_start, size_end))
         at = size_end + 2
         if buf[at] == 93:  # "]": the side ends
             return at + 1

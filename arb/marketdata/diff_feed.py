@@ -37,6 +37,7 @@ import orjson
 
 from arb.backoff import full_jitter
 from arb.errors import TransientVenueError, VenueError
+from arb.marketdata.book_side import Levels
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureFunding, CaptureTrade
 from arb.marketdata.diffsync import DiffSync
@@ -54,9 +55,10 @@ FUNDING = "\x00funding"
 BOOK_ERRORS = (ValueError, TypeError, ArithmeticError)  # what a book could raise on input it refuses
 
 
-Diff = tuple[list[Level], list[Level], int, int, "int | None", "int | None", int]
+Diff = tuple[Levels, Levels, int, int, "int | None", "int | None", int]
 """One checked book update, as :meth:`DiffSync.on_diff` takes it: ``(bids, asks, first, last, exchange_ts,
-prev, over_precise)``, ``prev`` the previous diff's ``last`` where the venue chains diffs by it (else None),
+prev, over_precise)``, each side's levels as pairs or, read in one pass (``depth_scan``), flat
+(``book_side.Levels``); ``prev`` the previous diff's ``last`` where the venue chains diffs by it (else None),
 ``over_precise`` the levels left out (``drops.py``: counted, the rest applies). A plain tuple: one is built
 per frame and unpacked at once (a named tuple took 170 ns a frame to build, a plain one 26)."""
 

@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from arb.marketdata.book_side import LevelIn
+from arb.marketdata.book_side import Levels
 from arb.marketdata.books import BookStore
 
 
@@ -67,8 +66,8 @@ _WAITING = SyncState.WAITING
 
 @dataclass(slots=True)
 class _Diff:
-    bids: Sequence[LevelIn]
-    asks: Sequence[LevelIn]
+    bids: Levels
+    asks: Levels
     first: int
     last: int
     ts: int
@@ -98,8 +97,8 @@ class DiffSync:
 
     def on_diff(
         self,
-        bids: Sequence[LevelIn],
-        asks: Sequence[LevelIn],
+        bids: Levels,
+        asks: Levels,
         first: int,
         last: int,
         ts: int,
@@ -137,8 +136,8 @@ class DiffSync:
 
     def on_snapshot(
         self,
-        bids: Sequence[LevelIn],
-        asks: Sequence[LevelIn],
+        bids: Levels,
+        asks: Levels,
         snapshot_id: int,
         ts: int,
         exchange_ts: int | None = None,

@@ -301,3 +301,41 @@ def test_levels_read_again_are_the_book_as_it_is_now() -> None:
     assert book.levels("bids") == [(D("98"), D("4"))] and book.levels("asks", 1) == [(D("102"), D("1"))]
     book.reset()
     assert book.levels("bids") == [] and book.levels("asks", 1) == []
+
+
+# Prices of two decimals (one tick format) and a few of three or none (which break it: float keys from there on).
+_PRICE = st.from_regex(r"[1-9][0-9]{0,2}\.[0-9]{2}", fullmatch=True) | st.sampled_from(["27.105", "31", "4.5"])
+_SIZE = st.sampled_from(["0", "0.000", "1", "2.5", "0.0001", "12345678901234567890.5"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.lists(st.tuples(_PRICE, _SIZE), max_size=8), min_size=1, max_size=6),
+       ask=st.booleans())
+def test_a_side_of_levels_read_flat_applies_as_its_pairs(batches: list[list[tuple[str, str]]], ask: bool) -> None:
+    """A depth frame's levels come flat from the one-pass reader (price, size, price, ...: ``book_side.LevelIn``):
+    on an empty side (its format learnt), in tick mode, where a price breaks the format mid-batch, and in float
+    mode, a side fed them holds what one fed the same levels as pairs holds, as does a listener's copy."""
+    from arb.marketdata.book_side import BookSide, as_pairs
+
+    paired, flat = BookSide(ask=ask, window_size=2), BookSide(ask=ask, window_size=2)
+    for batch in batches:
+        texts = [text for level in batch for text in level]
+        assert as_pairs(texts) == (batch or texts)
+        paired.apply(list(batch))
+        flat.apply(texts)
+        assert (flat.fixed, flat.exact(None), flat.exact(3)) == (paired.fixed, paired.exact(None), paired.exact(3))
+
+
+def test_a_listener_hears_a_frame_read_flat_as_pairs() -> None:
+    """What a recorder writes of a depth frame (``BookStore.delta``'s event to its listeners) is the same
+    whether the frame's levels came flat from the one-pass reader or as pairs from the feed's own reading."""
+    from arb.marketdata.books import BookStore
+
+    heard = []
+    for bids, asks in (([("27.05", "2"), ("27.04", "0")], [("27.10", "1")]), (["27.05", "2", "27.04", "0"], ["27.10", "1"])):
+        store = BookStore(depth=5)
+        store.add_listener(lambda event, _book: heard.append((event.bids, event.asks)))
+        book = store.snapshot("binance", "BTC/USDT", [("27.04", "1")], [("27.11", "1")], ts=1, seq=1)
+        assert store.delta(book, bids, asks, 2, 2, 2)
+        assert book.levels("bids") == [(Decimal("27.05"), Decimal("2"))]
+    assert heard[1] == heard[3] == ((("27.05", "2"), ("27.04", "0")), (("27.10", "1"),))

@@ -1,7 +1,8 @@
 """The one-pass depth-frame reader (``depth_scan.py``) against the path it stands in for: ``orjson.loads``, the
 feed's ``_route`` and ``_diff`` (``drops.checked_diff``).
 
-For every frame it either returns exactly what that path returns, levels as tuples, or ``None`` (the feed then
+For every frame it either returns exactly what that path returns, each side's levels flat as the reader gives
+them (price, size, price, ...; ``book_side.LevelIn``), or ``None`` (the feed then
 takes that path): never another answer. Held on the real Binance recordings (every depth frame must be read,
 so a reader that gives up on everything fails) and on generated frames, canonical and broken in the ways a
 JSON reader could be fooled (whitespace, another key order, escapes, duplicate or missing or extra keys, huge
@@ -64,8 +65,8 @@ FEEDS = {market: feed(market) for market in SYMBOLS}
 
 
 def old_path(market: str, data: bytes | str) -> object:
-    """What the feed's own reading makes of a frame: ``(key, diff)``, levels as tuples; "ignored"; or the
-    ``Dropped`` reason."""
+    """What the feed's own reading makes of a frame: ``(key, diff)``, each side's levels flat (the one-pass
+    reader's form); "ignored"; or the ``Dropped`` reason."""
     reader = FEEDS[market]
     try:
         routed = reader._route(data)
@@ -75,7 +76,7 @@ def old_path(market: str, data: bytes | str) -> object:
         bids, asks, *rest = reader._diff(key, payload)
     except Dropped as drop:
         return ("dropped", drop.reason)
-    return key, ([tuple(level) for level in bids], [tuple(level) for level in asks], *rest)
+    return key, ([text for level in bids for text in level], [text for level in asks for text in level], *rest)
 
 
 def depth_frames(market: str) -> list[bytes]:
@@ -262,7 +263,7 @@ def test_an_over_precise_price_is_left_to_the_checks_that_count_it(build: str) -
     frame = ('{"stream":"x","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":4,'
              f'"b":[["{price}","1"],["27.05","2"]],"a":[]}}}}')
     assert scanner(build, "spot")(frame) is None
-    assert old_path("spot", frame) == ("BTCUSDT", ([("27.05", "2")], [], 1, 4, 1, None, 1))
+    assert old_path("spot", frame) == ("BTCUSDT", (["27.05", "2"], [], 1, 4, 1, None, 1))
 
 
 @pytest.mark.parametrize("build", BUILDS)
