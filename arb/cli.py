@@ -33,6 +33,7 @@ if (__name__ == "__main__" or os.path.basename(sys.argv[0]) == "arb") and (
     signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import argparse  # noqa: E402 - after the handler above, which must come first
+import contextlib  # noqa: E402
 import importlib  # noqa: E402
 import traceback  # noqa: E402
 from collections.abc import Collection, Sequence  # noqa: E402
@@ -205,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if process:
             signal.signal(signal.SIGINT, signal.default_int_handler)  # in place of the start-up handler
             _no_interrupt_in_logs()
+            _interrupts_never_swallowed()
         status = _run(argv)
     except KeyboardInterrupt:
         status = _interrupted(process)
@@ -230,6 +232,28 @@ def _no_interrupt_in_logs() -> None:
 
     if logging.lastResort is not None:
         logging.lastResort.addFilter(not_the_interrupt)
+
+
+def _interrupts_never_swallowed() -> None:
+    """Ctrl-C that lands where Python cannot raise it (a weakref callback or ``__del__``: SQLAlchemy's
+    ``InstanceState._cleanup`` as an ORM object is collected) goes to ``sys.unraisablehook``, whose default
+    prints "Exception ignored" with a traceback and drops the interrupt: the command went on as if no key
+    had been pressed. Here it is delivered again, at the main thread's next point where it can be raised
+    (none once SIGINT is ignored, at the end of :func:`main`); any other unraisable error is Python's. From
+    another thread: on the main thread ``interrupt_main`` raises at once, inside this hook, where it would be
+    swallowed again."""
+    import _thread
+
+    python_hook = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            python_hook(unraisable)
+            return
+        with contextlib.suppress(RuntimeError):  # no new thread while the interpreter shuts down: it is ending
+            _thread.start_new_thread(_thread.interrupt_main, ())
+
+    sys.unraisablehook = hook
 
 
 def _interrupted(process: bool) -> int:

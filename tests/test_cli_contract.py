@@ -241,6 +241,42 @@ def test_ctrl_c_in_a_class_body_while_the_command_imports_is_an_interrupt(
         main(["run"])
 
 
+_SWALLOWED = """
+import signal, sys, time, weakref
+import arb.cli
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as arb.cli.main sets it
+if sys.argv[1] == "arb":
+    arb.cli._interrupts_never_swallowed()
+
+class Row:
+    pass
+
+def cleanup(_ref):  # as SQLAlchemy's InstanceState._cleanup, with Ctrl-C landing in it
+    raise KeyboardInterrupt
+
+row = Row()
+ref = weakref.ref(row, cleanup)
+try:
+    del row  # the callback runs here: Python cannot raise from it
+    for _ in range(100):
+        time.sleep(0.01)
+    print("went on")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_ctrl_c_landing_in_a_weakref_callback_is_not_swallowed() -> None:
+    """Caught by CI (test_interrupt_anywhere, a sweep at 3.54 s): Ctrl-C landed in SQLAlchemy's
+    ``InstanceState._cleanup`` as an ORM object was collected, and Python printed "Exception ignored" with a
+    traceback and dropped the interrupt. `arb` delivers it again, where the main thread can raise it."""
+    run = [sys.executable, "-c", _SWALLOWED]
+    python = subprocess.run([*run, "python"], capture_output=True, text=True, timeout=60)
+    assert python.stdout == "went on\n" and "Exception ignored" in python.stderr  # what Python does alone
+    arb = subprocess.run([*run, "arb"], capture_output=True, text=True, timeout=60)
+    assert (arb.stdout, arb.stderr) == ("interrupted\n", "")
+
+
 def test_debug_from_the_real_command(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "arb.cli", "--debug", "report", "--db", f"sqlite:///{tmp_path / 'none.db'}"]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=60)
