@@ -178,7 +178,7 @@ class BookSide:
         map operation (which tells a new level from a size change), and a window insert or delete only
         for a new or removed level at or above the window's edge. Returns the index of the first level
         whose price is not of the format (nothing from it on applied), or -1. ``batch``: pairs, or one flat list
-        (:data:`LevelIn`), whose returned index is then that level's price."""
+        (:data:`Levels`), whose returned index is then that level's price."""
         table = self.table
         decimals = self.decimals
         sign = -1 if self.ask else 1

@@ -9,7 +9,7 @@ takes: the level strings, each side one flat list of them (``bench/bench_ingest.
 
 It accepts *only* its shape (:class:`FrameShape`: the literal bytes between the fields, the fields in order)
 and returns what the old path returns for such a frame: the book's key and the checked update
-(``diff_feed.Diff``), each side's levels as one flat list, price then size (``book_side.LevelIn``), where the
+(``diff_feed.Diff``), each side's levels as one flat list, price then size (``book_side.Levels``), where the
 old path gives a pair per level; ``book_side.as_pairs`` makes them the same. Anything else, or anything
 it does not prove, is ``None``: whitespace, another key order, an escape, a number that is not a plain
 unsigned integer of at most 18 digits, a level a check would drop or leave out (``over_precise``), a

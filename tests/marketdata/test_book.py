@@ -312,7 +312,7 @@ _SIZE = st.sampled_from(["0", "0.000", "1", "2.5", "0.0001", "123456789012345678
 @given(batches=st.lists(st.lists(st.tuples(_PRICE, _SIZE), max_size=8), min_size=1, max_size=6),
        ask=st.booleans())
 def test_a_side_of_levels_read_flat_applies_as_its_pairs(batches: list[list[tuple[str, str]]], ask: bool) -> None:
-    """A depth frame's levels come flat from the one-pass reader (price, size, price, ...: ``book_side.LevelIn``):
+    """A depth frame's levels come flat from the one-pass reader (price, size, price, ...: ``book_side.Levels``):
     on an empty side (its format learnt), in tick mode, where a price breaks the format mid-batch, and in float
     mode, a side fed them holds what one fed the same levels as pairs holds, as does a listener's copy."""
     from arb.marketdata.book_side import BookSide, as_pairs

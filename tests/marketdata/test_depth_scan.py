@@ -2,7 +2,7 @@
 feed's ``_route`` and ``_diff`` (``drops.checked_diff``).
 
 For every frame it either returns exactly what that path returns, each side's levels flat as the reader gives
-them (price, size, price, ...; ``book_side.LevelIn``), or ``None`` (the feed then
+them (price, size, price, ...; ``book_side.Levels``), or ``None`` (the feed then
 takes that path): never another answer. Held on the real Binance recordings (every depth frame must be read,
 so a reader that gives up on everything fails) and on generated frames, canonical and broken in the ways a
 JSON reader could be fooled (whitespace, another key order, escapes, duplicate or missing or extra keys, huge
