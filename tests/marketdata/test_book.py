@@ -314,7 +314,7 @@ _SIZE = st.sampled_from(["0", "0.000", "1", "2.5", "0.0001", "123456789012345678
 def test_a_side_of_levels_read_flat_applies_as_its_pairs(batches: list[list[tuple[str, str]]], ask: bool) -> None:
     """A depth frame's levels come flat from the one-pass reader (price, size, price, ...: ``book_side.Levels``):
     on an empty side (its format learnt), in tick mode, where a price breaks the format mid-batch, and in float
-    mode, a side fed them holds what one fed the same levels as pairs holds, as does a listener's copy."""
+    mode, a side fed them holds what one fed the same levels as pairs holds (a listener's copy: the test below)."""
     from arb.marketdata.book_side import BookSide, as_pairs
 
     paired, flat = BookSide(ask=ask, window_size=2), BookSide(ask=ask, window_size=2)
