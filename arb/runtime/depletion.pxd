@@ -4,6 +4,8 @@
 # attributes and calls, ~21,000 instructions a look as Python objects. Keep in step with depletion.py: a
 # renamed attribute or method fails the build, not silently at run time.
 
+cimport cython
+
 cdef class InventoryWatch:
     cdef public dict size_keys
     cdef public tuple venues
@@ -17,6 +19,10 @@ cdef class InventoryWatch:
     cdef dict _directions
 
     cdef _look_at(self, balances, asks)
-    cdef bint _buys_as_said(self, asks) except -1
+    # a dict (``update`` makes any other mapping one): each buy's ask is a C lookup, not a ``get`` call
+    cdef bint _buys_as_said(self, dict asks) except -1
 
+cdef double _SCREEN
+
+@cython.locals(price=cython.double)
 cdef bint _short_at(balance, size, double line, ask) except -1

@@ -118,9 +118,12 @@ def _short_at(balance: Decimal, size: Decimal, line: float, ask: Ask) -> bool:
     """Whether ``balance`` (quote) is short of ``size`` at ``ask``: by the float ``line`` (:func:`_line`) when
     the ask is far from it, by the ask's own exact decimal near it."""
     # Far from the line by more than _SCREEN of the ask: the line's three roundings cannot move it across
-    # (when the line is over 1000 asks away, the distance is most of the line itself).
-    if type(ask) is float and abs(ask - line) > _SCREEN * ask:
-        return ask > line
+    # (when the line is over 1000 asks away, the distance is most of the line itself). Compiled, ``price``
+    # is a C double: the screen of each of a look's ~500 buys makes no float object.
+    if type(ask) is float:
+        price: float = ask
+        if abs(price - line) > _SCREEN * price:
+            return price > line
     return balance < size * _exact(ask)
 
 
@@ -167,7 +170,7 @@ class InventoryWatch:
         unchanged = (seen is not None and not self._turning
                      and (balances == seen[0]
                           or all(balances.get(venue) == seen[0].get(venue) for venue in self.venues))
-                     and (seen[1] == asks or self._buys_as_said(asks)))
+                     and (seen[1] == asks or self._buys_as_said(asks if type(asks) is dict else dict(asks))))
         if not unchanged:  # unchanged: only the readings are taken
             self._look_at(balances, asks)
             for venue in self.venues:
@@ -215,7 +218,7 @@ class InventoryWatch:
                            for symbol, size, side, asset, key, size_f in self._directions[venue] if side == "buy"
                            for balance in (free.get(asset, _ZERO),)]
 
-    def _buys_as_said(self, asks: Mapping[tuple[str, str], Ask | None]) -> bool:
+    def _buys_as_said(self, asks: dict[tuple[str, str], Ask | None]) -> bool:
         """Whether every buy direction is short of its size at ``asks`` exactly when it is said depleted, at the
         balances last seen (as :meth:`_states` decides, with each line worked out once a look)."""
         depleted = self.depleted

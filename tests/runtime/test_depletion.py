@@ -3,14 +3,38 @@ starts and once when it clears, and how soon each balance runs out at the rate i
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from arb.runtime import depletion
 from arb.runtime.depletion import Depletion, InventoryWatch
 from arb.runtime.incidents import IncidentLog
+
+# depletion.py as Python whatever is built: the whole look's reference (a subclass of the source's watch
+# overrides its shortcut, as one of the compiled extension type could not)
+_SPEC = importlib.util.spec_from_file_location("depletion_source", Path(depletion.__file__).with_name("depletion.py"))
+assert _SPEC is not None and _SPEC.loader is not None
+_SOURCE = sys.modules[_SPEC.name] = importlib.util.module_from_spec(_SPEC)  # its dataclasses look it up there
+_SPEC.loader.exec_module(_SOURCE)
+
+
+class _WholeLook(_SOURCE.InventoryWatch):  # type: ignore[name-defined,misc]
+    """The whole look: the watch of depletion.py's source with its shortcut refused. Not a subclass of the
+    watch as imported: compiled, its shortcut is a C method that a Python subclass cannot replace (the
+    comparison below was once of the compiled watch with itself)."""
+
+    refused = 0  # shortcuts asked and refused, all instances
+
+    def _buys_as_said(self, *_: object) -> bool:
+        _WholeLook.refused += 1
+        return False
 
 SYMBOL = "LINK/USDT"
 ASKS = {("gate", SYMBOL): D("27"), ("htx", SYMBOL): D("27.5")}  # max_size 20 costs 540 / 550 USDT
@@ -162,20 +186,29 @@ _steps = st.lists(st.tuples(st.sampled_from(["5000", "549.99", "550", "600"]),  
 def test_a_look_whose_balances_stood_still_says_what_the_whole_look_says(
         steps: list[tuple[str, str, D | None, int]], float_asks: bool, hold_s: float) -> None:
     """The look's shortcut (balances as last looked at, nothing turning, every buy still priced as said)
-    changes nothing: every change said, every state and every reading are the whole look's, step by step."""
-
-    class Whole(InventoryWatch):
-        def _buys_as_said(self, *_: object) -> bool:
-            return False
+    changes nothing: every change said, every state and every reading are the whole look's, step by step:
+    the watch as the run has it (compiled, where built) against :class:`_WholeLook`."""
 
     watches = [InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], hold_s=hold_s),
-               Whole({SYMBOL: D(20)}, ["gate", "htx"], hold_s=hold_s)]
+               _WholeLook({SYMBOL: D(20)}, ["gate", "htx"], hold_s=hold_s)]
     now = 0
     for htx_usdt, gate_link, ask, gap in steps:
         now += gap
         balances = _balances(htx_usdt, gate_link)
         htx_ask = None if ask is None else float(ask) if float_asks else ask
         asks = {("gate", SYMBOL): D("27"), ("htx", SYMBOL): htx_ask}
-        said = [(w.update(now, balances, asks), dict(w.depleted), w.seconds_to_empty(), w.steady(balances, asks))
+        # Field by field: the two modules' Depletion classes are two classes, whose instances never compare equal.
+        said = [([astuple(d) for d in w.update(now, balances, asks)],
+                 {key: astuple(d) for key, d in w.depleted.items()}, w.seconds_to_empty(), w.steady(balances, asks))
                 for w in watches]
         assert said[0] == said[1]
+
+
+def test_the_whole_looks_reference_is_asked_its_shortcut_and_refuses_it() -> None:
+    """What the property above compares against really looks in whole: a second look at balances standing
+    still asks the reference's shortcut, and its override answers (no compiled method goes around it)."""
+    whole = _WholeLook({SYMBOL: D(20)}, ["gate", "htx"], hold_s=0)
+    whole.update(0, _balances("5000"), ASKS)
+    refused = _WholeLook.refused
+    whole.update(1000, _balances("5000"), {("gate", SYMBOL): D("27.1"), ("htx", SYMBOL): D("27.5")})
+    assert _WholeLook.refused == refused + 1
