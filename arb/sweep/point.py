@@ -7,14 +7,17 @@ the work directory (and the captures) at the same paths: a shared filesystem.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 import sqlite3
+import sys
 from contextlib import closing
+from contextvars import ContextVar
 from pathlib import Path
 
 from arb.config import Config
 from arb.store import migrate
-from arb.sweep.grid import Point, apply
+from arb.sweep.grid import Point, apply, describe
 
 # Simulated-venue ids each replay of a sweep may issue (paper and sandbox order and trade ids): point i counts
 # from the sweep's start in microseconds plus i blocks, so replays running side by side never share an id. A
@@ -47,7 +50,39 @@ def replay_point(config: Config, point: Point, workdir: str, index: int, first_v
                                                         "alert_urls": ()}))
     engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]),
                     mode="replay", install_signal_handlers=False, status=StatusReporter("off"))
-    return url, engine.main().run_id
+    said_by_point()
+    replaying = _REPLAYING.set(describe(point))
+    try:
+        return url, engine.main().run_id
+    finally:
+        _REPLAYING.reset(replaying)
+
+
+# The point a worker is replaying (``describe``'s words), for the lines its replay logs.
+_REPLAYING: ContextVar[str | None] = ContextVar("sweep_point", default=None)
+
+
+def said_by_point() -> None:
+    """In a worker process with no logging of its own (a sweep's or an optimisation's: nothing there sets any up),
+    each line of WARNING or worse goes to stderr as Python's last resort would print it, but a replay's names its
+    point: ``[fee=0.0001 capture=a.jsonl.gz] inventory depleted: ...``. Printed bare, the dozen lines a point
+    can log (a feed latency left unread, each depletion: its run's summary keeps those as incidents) could not
+    be told apart, several points running at once. A process whose logging is set up (the engine's, a test's)
+    keeps its own."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_PointFormatter())
+    root.addHandler(handler)
+
+
+class _PointFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        point = _REPLAYING.get()
+        return line if point is None else f"[{point}] {line}"
 
 
 def schema_file(path: Path) -> None:

@@ -3,10 +3,12 @@ replay ``arb replay`` gives alone, and the sweep row and run links say what ran.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from engine.procs import arb_command  # tests/engine/procs.py
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -76,6 +78,23 @@ def test_sweep_matches_replays_run_alone(tmp_path: Path, capsys: pytest.CaptureF
     assert len(starts) >= 2 and all(max(v) - min(v) < SWEEP_ID_BLOCK for v in per_run.values())
     assert all(b - a >= SWEEP_ID_BLOCK for a, b in zip(starts, starts[1:], strict=False)), starts
     print(f"sweep of 4 on 2 workers {swept_s:.1f}s; the same 4 replays one after another {alone_s:.1f}s")
+
+
+def test_each_line_a_points_replay_logs_names_its_point(tmp_path: Path) -> None:
+    """A worker's replay logs its warnings (here each point's feed latency left unread) on the sweep's stderr, as
+    several points run at once: each line names its point, not one comes bare. A real ``arb sweep`` process: its
+    workers fork from its own worker server, so their stderr is the command's."""
+    capture = trimmed_capture(tmp_path, "00:00", "00:02")
+    config, _ = small_config(tmp_path, capture)
+    done = subprocess.run(arb_command("sweep", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'sweep.db'}",
+                                      "--workers", "2", "--capture", str(capture), "--fee", ",".join(FEES)),
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if line and not line.startswith("sweep: ")]
+    points = {f"[capture={capture.name} fee={fee}]" for fee in FEES}
+    unread = [line for line in said if "feed latency unread" in line]
+    assert {line.split("] ")[0] + "]" for line in unread} == points, done.stderr  # one a point, each tagged
+    assert all(line.split("] ")[0] + "]" in points for line in said), done.stderr
 
 
 @pytest.mark.parametrize(("args", "line"), [
