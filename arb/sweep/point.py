@@ -50,7 +50,7 @@ def replay_point(config: Config, point: Point, workdir: str, index: int, first_v
                                                         "alert_urls": ()}))
     engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]),
                     mode="replay", install_signal_handlers=False, status=StatusReporter("off"))
-    said_by_point()
+    _warnings_name_their_point()
     replaying = _REPLAYING.set(describe(point))
     try:
         return url, engine.main().run_id
@@ -62,7 +62,7 @@ def replay_point(config: Config, point: Point, workdir: str, index: int, first_v
 _REPLAYING: ContextVar[str | None] = ContextVar("sweep_point", default=None)
 
 
-def said_by_point() -> None:
+def _warnings_name_their_point() -> None:
     """In a worker process with no logging of its own (a sweep's or an optimisation's: nothing there sets any up),
     each line of WARNING or worse goes to stderr as Python's last resort would print it, but a replay's names its
     point: ``[fee=0.0001 capture=a.jsonl.gz] inventory depleted: ...``. Printed bare, the dozen lines a point
