@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from statistics import median
 from typing import Any
@@ -89,7 +90,25 @@ def build_sections(session: Any, run: Run) -> list[Section]:
         *([_transfers(moved, run, realized, fees, unvalued, precision)] if moved else []),
         _legs(views.legs(session, run.id), precision),
         *_inventory(inventory_check(session, run.id), precision),
+        *_incidents(run),
     ]
+
+
+def _incidents(run: Run) -> list[Section]:
+    """The run's incidents as its summary stored them (``runtime/incidents.py``'s rows, the dashboard's list):
+    kill switch, halts, breakers, inventory depleted, the controls' actions, each with its start and its end
+    (none: open at the end). None stored (a run without incidents, or still running): no section."""
+    stored = (run.summary or {}).get("incidents") or []
+    if not stored:
+        return []
+    rows: list[list[Cell]] = [[i["kind"], _at(i["started_at"]), _at(i["ended_at"]), i["detail"]] for i in stored]
+    return [Section("incidents", "Incidents (market time; no end: open at the end of the run)",
+                    ("incident", "started_at", "ended_at", "detail"), rows)]
+
+
+def _at(stored: str | None) -> str | None:
+    """A stored incident time (``isoformat``) as the report writes every time."""
+    return None if stored is None else timestamp(datetime.fromisoformat(stored))
 
 
 def _transfers(moved: Sequence[transfers.TransferRow], run: Run, realized: Decimal, fees: Mapping[str, Decimal],
