@@ -27,6 +27,10 @@ SWEEP_ID_BLOCK = 10_000_000
 SCHEMA_FILE = "schema.db"  # in the work directory: the migrated empty database every replay starts from
 
 
+# The point a worker is replaying (``describe``'s words), for the lines its replay logs.
+_REPLAYING: ContextVar[str | None] = ContextVar("sweep_point", default=None)
+
+
 def replay_point(config: Config, point: Point, workdir: str, index: int, first_venue_id: int) -> tuple[str, int]:
     """The task a worker runs: replay one point into ``workdir/point-<index>.db`` with simulated-venue ids from
     ``first_venue_id``; (its URL, the run id). The database starts as a copy of the sweep's migrated empty
@@ -48,18 +52,14 @@ def replay_point(config: Config, point: Point, workdir: str, index: int, first_v
         config, sandbox=config.sandbox.model_copy(update={"port": 0}),
         monitoring=config.monitoring.model_copy(update={"metrics_port": None, "dashboard_port": None,
                                                         "alert_urls": ()}))
-    engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]),
-                    mode="replay", install_signal_handlers=False, status=StatusReporter("off"))
     _warnings_name_their_point()
-    replaying = _REPLAYING.set(describe(point))
+    replaying = _REPLAYING.set(describe(point))  # from the engine's construction on: its checks may warn too
     try:
+        engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]),
+                        mode="replay", install_signal_handlers=False, status=StatusReporter("off"))
         return url, engine.main().run_id
     finally:
         _REPLAYING.reset(replaying)
-
-
-# The point a worker is replaying (``describe``'s words), for the lines its replay logs.
-_REPLAYING: ContextVar[str | None] = ContextVar("sweep_point", default=None)
 
 
 def _warnings_name_their_point() -> None:
