@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.util
+import sys
 from collections.abc import Iterable, Sequence
 from importlib.machinery import ModuleSpec
 from pathlib import Path
@@ -86,3 +87,17 @@ class FromSource(importlib.abc.MetaPathFinder):
         if name not in self.names or not path:
             return None
         return importlib.util.spec_from_file_location(name, Path(next(iter(path))) / f"{name.rpartition('.')[2]}.py")
+
+
+def source_module(name: str) -> ModuleType:
+    """Module ``name``'s ``.py`` file loaded as a module of its own (``<name>_source``), beside ``name`` as imported
+    (compiled, where built): for a test that holds a compiled module to its source, or subclasses a class of it
+    whose methods an extension type would not let a Python subclass replace. Registered in ``sys.modules``
+    under its own name, where its dataclasses look their module up."""
+    imported = importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_source", Path(imported.__file__ or "").with_name(f"{name.rpartition('.')[2]}.py"))
+    assert spec is not None and spec.loader is not None
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,12 +3,10 @@ as Python, and the batch with it decides as the reference does."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from unittest.mock import patch
 
@@ -22,22 +20,14 @@ from test_detection_properties import PROPS, params_st, venues
 
 import arb.detection.batch
 import arb.marketdata.book_side
+from arb.compiled import source_module
 from arb.detection import DetectionParams, Opportunity, Reason, Rejection, VenueBook, top_screen
 from arb.detection.batch import detect_batch
 
 SOURCE = Path(top_screen.__file__).with_name("top_screen.py")
 
 
-def _as_python() -> ModuleType:
-    """``top_screen`` loaded from its ``.py`` file, whether or not a compiled module shadows it."""
-    spec = importlib.util.spec_from_file_location("top_screen_as_python", SOURCE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-AS_PYTHON = _as_python()
+AS_PYTHON = source_module("arb.detection.top_screen")  # loaded from its .py, whether or not an extension shadows it
 SCREENS: dict[str, Callable[..., Any] | None] = {
     "array": None,  # the array path alone (a build without Cython)
     "imported": top_screen.TopScreen if top_screen.COMPILED else AS_PYTHON.TopScreen,

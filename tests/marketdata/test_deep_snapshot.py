@@ -10,18 +10,16 @@ levels may cost at most 100 * log(300k) / log(3k) ~ 158 times the work; the quad
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from bisect import bisect_left
 from decimal import Decimal
-from pathlib import Path
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arb.marketdata import book_side
+from arb.compiled import source_module
 from arb.marketdata.book import OrderBook
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import parse_event
@@ -42,11 +40,7 @@ def _counting_side() -> type:
     subclass sees every call), counting its work: each key shifted or compared in the window by an insert
     or a delete (``bisect`` and the slice move), and for each rebuild of the window what one sort of the
     whole side would cost (more than its one scan does)."""
-    source_file = Path(book_side.__file__ or "").with_name("book_side.py")
-    spec = importlib.util.spec_from_file_location("_book_side_source", source_file)
-    assert spec is not None and spec.loader is not None
-    source = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(source)
+    source = source_module("arb.marketdata.book_side")
     assert not source._compiled
 
     class Counting(source.BookSide):  # type: ignore[name-defined, misc]

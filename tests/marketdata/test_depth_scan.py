@@ -13,7 +13,6 @@ when built) and on its ``.py`` source loaded apart, interpreted.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from arb.compiled import source_module
 from arb.marketdata import depth_scan
 from arb.marketdata.books import BookStore
 from arb.marketdata.drops import Dropped
@@ -39,11 +39,7 @@ RECORDINGS = {"spot": "binance-spot-btcusdt-20240808.gz", "usdm": "binance-usdm-
 
 def _interpreted() -> ModuleType:
     """``depth_scan.py`` itself, run by the interpreter whether or not an extension was built."""
-    spec = importlib.util.spec_from_file_location("depth_scan_interpreted",
-                                                  Path(depth_scan.__file__).with_name("depth_scan.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = source_module("arb.marketdata.depth_scan")
     assert not module.COMPILED
     return module
 

@@ -3,26 +3,20 @@ starts and once when it clears, and how soon each balance runs out at the rate i
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arb.runtime import depletion
+from arb.compiled import source_module
 from arb.runtime.depletion import Depletion, InventoryWatch
 from arb.runtime.incidents import IncidentLog
 
 # depletion.py as Python whatever is built: the whole look's reference (a subclass of the source's watch
 # overrides its shortcut, as one of the compiled extension type could not)
-_SPEC = importlib.util.spec_from_file_location("depletion_source", Path(depletion.__file__).with_name("depletion.py"))
-assert _SPEC is not None and _SPEC.loader is not None
-_SOURCE = sys.modules[_SPEC.name] = importlib.util.module_from_spec(_SPEC)  # its dataclasses look it up there
-_SPEC.loader.exec_module(_SOURCE)
+_SOURCE = source_module("arb.runtime.depletion")
 
 
 class _WholeLook(_SOURCE.InventoryWatch):  # type: ignore[name-defined,misc]
