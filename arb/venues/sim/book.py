@@ -116,13 +116,28 @@ class Book:
 
     def apply(self, bids: Iterable[Level], asks: Iterable[Level], ts_ms: int) -> BookUpdate | None:
         """A delta: each level is set to its absolute size, ``0`` removes it."""
-        bid_changes = [_set(self.bids, p, s) for p, s in bids]
-        ask_changes = [_set(self.asks, p, s) for p, s in asks]
-        for p, s in bid_changes:
-            self._changed("bids", p, s)
-        for p, s in ask_changes:
-            self._changed("asks", p, s)
-        return self._emit(bid_changes, ask_changes, ts_ms)
+        return self._emit(self._set_side("bids", bids), self._set_side("asks", asks), ts_ms)
+
+    def _set_side(self, side: str, levels: Iterable[Level]) -> list[Level]:
+        """Each of ``levels`` set on ``side``, its best kept as :meth:`_changed` keeps it, in one pass: a deferred
+        market's deltas all come through here (``matching.DEFERRED_EVENTS``), ~40 levels an event."""
+        book = self.bids if side == "bids" else self.asks
+        known, best, higher = self._best_known[side], self._best[side], side == "bids"
+        changes = []
+        for price, size in levels:
+            if size > 0:
+                book[price] = size
+                if known and (best is None or (price > best if higher else price < best)):
+                    best = price
+            else:
+                book.pop(price, None)
+                size = ZERO
+                if known and price == best:
+                    known = False
+            changes.append((price, size))
+        if self._best_known[side]:  # else found again when next asked, as _changed leaves it
+            self._best[side], self._best_known[side] = best, known
+        return changes
 
     def consume(self, side: str, price: Decimal, amount: Decimal, ts_ms: int) -> BookUpdate | None:
         """A fill took ``amount`` at ``price`` from ``side`` ('bids' or 'asks'); it stays gone until a feed

@@ -103,13 +103,18 @@ RawLevel = tuple[str | Decimal, str | Decimal]  # a level as a capture has it, o
 # Told where a market's book became crossed: (market id, the event's time ms, best bid, best ask).
 CrossedListener = Callable[[str, int, Decimal, Decimal], None]
 TIMES_IN_FORCE = frozenset(("gtc", "ioc", "poc", "fok"))
+# A deferred market holds at most this many events: a snapshot drops those before it, but a capture of
+# deltas (Binance's diff stream) has none after its first, and a market no order met held every delta of
+# the run (a two-hour replay of one symbol on two venues grew to 1.3 GB). Past it they are applied, in
+# order, as an order would have them applied: the same book, each event checked with its own time.
+DEFERRED_EVENTS = 64
 
 
 class Matcher:
     """``deferred_books``: nobody reads the book between orders (the paper venue; the sandbox publishes every
     change), so while a market has no resting order its events are kept as they came and applied, in order,
-    when the next order arrives: the same book at every order, without converting and diffing the ~99.9% of
-    a replay's events no order ever meets. ``on_crossed`` hears where a market's book became crossed."""
+    when the next order arrives (or ``DEFERRED_EVENTS`` have gathered): the same book at every order, without
+    converting and diffing the snapshots no order ever meets. ``on_crossed`` hears where a market's book became crossed."""
 
     def __init__(self, markets: Iterable[SimMarket], *, new_id: Callable[[], int] = next_venue_id,
                  deferred_books: bool = False, on_crossed: CrossedListener | None = None) -> None:
@@ -257,6 +262,8 @@ class Matcher:
             if kind == "snapshot":
                 waiting.clear()  # it sets every level: nothing before it matters
             waiting.append((kind, bids, asks, now_ms))
+            if len(waiting) >= DEFERRED_EVENTS:
+                self.book(market_id)  # applied now, in order: memory stays bounded between orders
             return []
         book = self.book(market_id)
         resting = self._resting[market_id]
