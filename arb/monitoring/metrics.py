@@ -116,7 +116,8 @@ BREAKER_STATES = ("closed", "open", "half_open")
 
 class Buckets:
     """A histogram of a growing :class:`LatencyRecorder`, counting only the samples added since the last
-    :meth:`update` (a long run's millions of samples are bucketed once each)."""
+    :meth:`update` (a long run's millions of samples are bucketed once each), and those the recorder is about
+    to fold (it calls :meth:`update` first). One recorder a histogram."""
 
     def __init__(self, bounds_s: Sequence[float]) -> None:
         self.bounds_s = tuple(bounds_s)
@@ -124,8 +125,12 @@ class Buckets:
         self._counts = np.zeros(len(bounds_s) + 1, dtype=np.int64)  # the last one: above every bound
         self._sum_ns = 0
         self._seen = 0
+        self._recorder: LatencyRecorder | None = None
 
     def update(self, recorder: LatencyRecorder) -> None:
+        if self._recorder is not recorder:  # its first read: the samples it folds away are read here first
+            self._recorder = recorder
+            recorder.before_fold(self.update)
         new = np.frombuffer(recorder.samples(self._seen), dtype=np.int64)
         self._seen += len(new)
         if len(new):

@@ -1,34 +1,108 @@
-"""A cheap latency recorder for the hot path: append integers, summarize at the end."""
+"""A cheap latency recorder for the hot path: append integers, summarize at the end, in bounded memory.
+
+Samples are kept as they came until :data:`FOLD_EVERY` have gathered, then folded into a log-linear
+histogram (HdrHistogram's layout: exact below 2,048 ns, above it 1,024 buckets per power of two, so a
+bucket is at most 1/1024 of its values wide) and let go. A run of fewer samples (every replay of the
+bundled capture, a benchmark's 100 symbols for 17 minutes: 102,000) is summarized exactly, as before; a
+live run deciding thousands of times a second for days kept every sample, 8 bytes each (3.5 GB a day at
+5,000 a second), and sorted them all into a Python list at its end. Past the fold its percentiles are the
+bucket's middle (within 0.05% of the exact value: under 0.02 µs at 35 µs), its count and max exact.
+"""
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+FOLD_EVERY = 1 << 20  # samples kept as they came (8 MiB) before they are folded into the histogram
+_SUB = 1 << 10  # buckets per power of two above 2,048 ns
+_LARGEST_NS = (1 << 52) - 1  # 52 days: larger samples count as this (float64 holds it exactly)
+_BUCKETS = ((_LARGEST_NS.bit_length() - 10) << 10) + _SUB
 
 
 class LatencyRecorder:
-    def __init__(self) -> None:
-        self._ns = array("q")
+    def __init__(self, fold_every: int = FOLD_EVERY) -> None:
+        self._ns = array("q")  # the samples since the last fold, as they came
+        self._fold_every = fold_every
+        self._folded = 0  # samples folded before them
+        self._folded_max = 0
+        self._counts: np.ndarray | None = None  # the folded samples' histogram (None: nothing folded)
+        self._readers: list[Callable[[LatencyRecorder], None]] = []
 
     def add(self, ns: int) -> None:
         self._ns.append(ns)
+        if len(self._ns) >= self._fold_every:
+            self._fold()
 
     def __len__(self) -> int:
-        return len(self._ns)
+        return self._folded + len(self._ns)
 
     def samples(self, start: int = 0) -> array[int]:
-        """A copy of the samples from ``start`` on, in the order added (metrics bucket the new ones)."""
-        return self._ns[start:]
+        """A copy of the samples from the ``start``-th added on (counting every sample ever added), in the order
+        added. Folded samples are gone: a reader that takes each sample once (metrics bucket the new ones)
+        registers with :meth:`before_fold`, which lets it read them first."""
+        if start < self._folded:
+            raise ValueError(f"samples {start}..{self._folded - 1} are folded; read before the fold (before_fold)")
+        return self._ns[start - self._folded:]
+
+    def before_fold(self, reader: Callable[[LatencyRecorder], None]) -> None:
+        """Call ``reader`` with this recorder before each fold (on the thread that adds: the run's loop)."""
+        self._readers.append(reader)
+
+    def _fold(self) -> None:
+        for reader in self._readers:
+            reader(self)
+        self._counts = _histogram(self._ns) if self._counts is None else self._counts + _histogram(self._ns)
+        self._folded_max = max(self._folded_max, max(self._ns))
+        self._folded += len(self._ns)
+        self._ns = array("q")
 
     def summary_us(self) -> dict[str, Decimal | int]:
-        if not self._ns:
+        n = len(self)
+        if not n:
             return {}
-        data = sorted(self._ns)
+        if self._counts is None:  # every sample as it came: exact
+            data = sorted(self._ns)
+            top = data[-1]
 
-        def us(ns: int) -> Decimal:
-            return (Decimal(ns) / 1000).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+            def at(rank: int) -> Decimal:
+                return Decimal(data[rank])
+        else:
+            import numpy as np
+
+            running = np.cumsum(self._counts + _histogram(self._ns) if self._ns else self._counts)
+            top = max(self._folded_max, max(self._ns, default=0))
+
+            def at(rank: int) -> Decimal:  # the middle of the bucket holding the rank-th, never past the max
+                return min(_middle_ns(int(np.searchsorted(running, rank, side="right"))), Decimal(top))
+
+        def us(ns: Decimal) -> Decimal:
+            return (ns / 1000).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
 
         def pct(p: float) -> Decimal:
-            return us(data[min(len(data) - 1, int(p * len(data)))])
+            return us(at(min(n - 1, int(p * n))))
 
-        return {"count": len(data), "p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": us(data[-1])}
+        return {"count": n, "p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": us(Decimal(top))}
+
+
+def _histogram(samples: array[int]) -> np.ndarray:
+    """Each sample's bucket counted: ``v`` itself below 2,048; above, its top 11 bits and their shift."""
+    import numpy as np
+
+    v = np.clip(np.frombuffer(samples, dtype=np.int64), 0, _LARGEST_NS)
+    shift = np.maximum(np.frexp(v.astype(np.float64))[1] - 11, 0)  # frexp's exponent: v's bit length
+    return np.bincount((shift << 10) + (v >> shift), minlength=_BUCKETS)
+
+
+def _middle_ns(bucket: int) -> Decimal:
+    """The middle of the values ``bucket`` holds (the value itself below 2,048 ns)."""
+    if bucket < 2 * _SUB:
+        return Decimal(bucket)
+    shift = (bucket >> 10) - 1
+    low = (bucket - (shift << 10)) << shift
+    return Decimal(low) + Decimal((1 << shift) - 1) / 2
