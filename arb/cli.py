@@ -35,8 +35,9 @@ if (__name__ == "__main__" or os.path.basename(sys.argv[0]) == "arb") and (
 import argparse  # noqa: E402 - after the handler above, which must come first
 import contextlib  # noqa: E402
 import importlib  # noqa: E402
+import threading  # noqa: E402
 import traceback  # noqa: E402
-from collections.abc import Collection, Sequence  # noqa: E402
+from collections.abc import Collection, Iterator, Sequence  # noqa: E402
 from typing import Any, NoReturn  # noqa: E402
 
 from arb import __version__  # noqa: E402
@@ -112,11 +113,31 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
         if name in sub.choices:  # registered by an earlier command's module (record and convert share one)
             continue
         if module in loaded:
-            importlib.import_module(module).register(listing)
+            with _interrupt_held():
+                importlib.import_module(module).register(listing)
         else:  # listed by name and summary only: never parsed, since it is not the command given
             sub.add_parser(name, help=summary, add_help=False)
     _accept_debug_everywhere(parser)
     return parser
+
+
+@contextlib.contextmanager
+def _interrupt_held() -> Iterator[None]:
+    """Ctrl-C while a command's modules import is raised once they have (a fraction of a second). Landing
+    inside them it can come out as another error: pydantic builds a model's validators in Rust and turns a
+    KeyboardInterrupt raised in its Python callbacks into a ``SchemaError`` that keeps only its name in the
+    text, with no cause to follow (a class body's ``__set_name__`` wraps it in a RuntimeError that does)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers are the main thread's: a caller on another thread keeps its own
+        return
+    pressed: list[object] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 class _Listing:
