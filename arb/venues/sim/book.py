@@ -78,17 +78,6 @@ class Book:
             self._best_known[side] = True
         return self._best[side]
 
-    def _changed(self, side: str, price: Decimal, size: Decimal) -> None:
-        """Keep ``side``'s best level as a level is set to ``size`` (0: gone)."""
-        if not self._best_known[side]:
-            return
-        best = self._best[side]
-        if size > 0:
-            if best is None or (price > best if side == "bids" else price < best):
-                self._best[side] = price
-        elif price == best:
-            self._best_known[side] = False
-
     def sorted_bids(self, limit: int | None = None) -> list[Level]:
         levels = sorted(self.bids.items(), key=lambda lv: lv[0], reverse=True)
         return levels[:limit] if limit is not None else levels
@@ -119,8 +108,9 @@ class Book:
         return self._emit(self._set_side("bids", bids), self._set_side("asks", asks), ts_ms)
 
     def _set_side(self, side: str, levels: Iterable[Level]) -> list[Level]:
-        """Each of ``levels`` set on ``side``, its best kept as :meth:`_changed` keeps it, in one pass: a deferred
-        market's deltas all come through here (``matching.DEFERRED_EVENTS``), ~40 levels an event."""
+        """Each of ``levels`` set on ``side`` (a size of 0 or less removes its level), and the side's best kept: a
+        level better than it becomes it; the best removed leaves it unknown, found again when next asked. One
+        pass: a deferred market's deltas all come through here (``matching.DEFERRED_EVENTS``)."""
         book = self.bids if side == "bids" else self.asks
         known, best, higher = self._best_known[side], self._best[side], side == "bids"
         changes = []
@@ -135,7 +125,7 @@ class Book:
                 if known and price == best:
                     known = False
             changes.append((price, size))
-        if self._best_known[side]:  # else found again when next asked, as _changed leaves it
+        if self._best_known[side]:  # else already unknown: found again when next asked
             self._best[side], self._best_known[side] = best, known
         return changes
 
@@ -144,8 +134,7 @@ class Book:
         event sets that level again."""
         levels = self.bids if side == "bids" else self.asks
         left = levels.get(price, ZERO) - amount
-        change = _set(levels, price, left if left > 0 else ZERO)
-        self._changed(side, *change)
+        [change] = self._set_side(side, [(price, left)])
         if side == "bids":
             return self._emit([change], [], ts_ms)
         return self._emit([], [change], ts_ms)
@@ -162,14 +151,6 @@ class Book:
         first = self.update_id + 1
         self.update_id = first
         return BookUpdate(self.market, first, first, self.ts_ms, tuple(bids), tuple(asks), full)
-
-
-def _set(levels: dict[Decimal, Decimal], price: Decimal, size: Decimal) -> Level:
-    if size > 0:
-        levels[price] = size
-    else:
-        levels.pop(price, None)
-    return price, (size if size > 0 else ZERO)
 
 
 def _diff(old: dict[Decimal, Decimal], new: dict[Decimal, Decimal]) -> list[Level]:
