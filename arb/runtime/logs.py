@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 
 class _RunId(logging.Filter):
@@ -26,7 +27,12 @@ class _TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ``fields``, which a subclass may add to."""
+
     def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(self.fields(record))
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
         data = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
@@ -36,7 +42,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data)
+        return data
 
 
 RUN_ID = _RunId()

@@ -14,8 +14,10 @@ import sys
 from contextlib import closing
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from arb.config import Config
+from arb.runtime.logs import JsonFormatter
 from arb.store import migrate
 from arb.sweep.grid import Point, apply, describe
 
@@ -52,7 +54,7 @@ def replay_point(config: Config, point: Point, workdir: str, index: int, first_v
         config, sandbox=config.sandbox.model_copy(update={"port": 0}),
         monitoring=config.monitoring.model_copy(update={"metrics_port": None, "dashboard_port": None,
                                                         "alert_urls": ()}))
-    _warnings_name_their_point()
+    _warnings_name_their_point(config.engine.log_format)
     replaying = _REPLAYING.set(describe(point))  # from the engine's construction on: its checks may warn too
     try:
         engine = Engine(apply(config, point), db_url=url, capture=Path(point["capture"]),
@@ -62,19 +64,20 @@ def replay_point(config: Config, point: Point, workdir: str, index: int, first_v
         _REPLAYING.reset(replaying)
 
 
-def _warnings_name_their_point() -> None:
+def _warnings_name_their_point(log_format: str) -> None:
     """In a worker process with no logging of its own (a sweep's or an optimisation's: nothing there sets any up),
     each line of WARNING or worse goes to stderr as Python's last resort would print it, but a replay's names its
     point: ``[fee=0.0001 capture=a.jsonl.gz] inventory depleted: ...``. Printed bare, the dozen lines a point
     can log (a feed latency left unread, each depletion: its run's summary keeps those as incidents) could not
-    be told apart, several points running at once. A process whose logging is set up (the engine's, a test's)
-    keeps its own."""
+    be told apart, several points running at once. With ``log_format = "json"`` a line is the engine's JSON
+    object with the point under ``"point"``, as the sweep's own lines are JSON: a log shipper reads one format.
+    A process whose logging is set up (the engine's, a test's) keeps its own."""
     root = logging.getLogger()
     if root.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)
-    handler.setFormatter(_PointFormatter())
+    handler.setFormatter(_PointJsonFormatter() if log_format == "json" else _PointFormatter())
     root.addHandler(handler)
 
 
@@ -83,6 +86,13 @@ class _PointFormatter(logging.Formatter):
         line = super().format(record)
         point = _REPLAYING.get()
         return line if point is None else f"[{point}] {line}"
+
+
+class _PointJsonFormatter(JsonFormatter):
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        data = super().fields(record)
+        data["point"] = _REPLAYING.get()
+        return data
 
 
 def schema_file(path: Path) -> None:

@@ -3,6 +3,7 @@ replay ``arb replay`` gives alone, and the sweep row and run links say what ran.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -95,6 +96,25 @@ def test_each_line_a_points_replay_logs_names_its_point(tmp_path: Path) -> None:
     unread = [line for line in said if "feed latency unread" in line]
     assert {line.split("] ")[0] + "]" for line in unread} == points, done.stderr  # one a point, each tagged
     assert all(line.split("] ")[0] + "]" in points for line in said), done.stderr
+
+
+def test_with_json_logs_each_line_a_points_replay_logs_is_json_naming_its_point(tmp_path: Path) -> None:
+    """``log_format = "json"``: the workers' lines are the engine's JSON objects, the point under ``"point"``, as
+    the sweep's own lines are JSON (a log shipper reads one format); before, they came as tagged text."""
+    capture = trimmed_capture(tmp_path, "00:00", "00:02")
+    config, _ = small_config(tmp_path, capture)
+    text = config.read_text()
+    assert 'log_format = "text"' in text
+    config.write_text(text.replace('log_format = "text"', 'log_format = "json"'))
+    done = subprocess.run(arb_command("sweep", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'sweep.db'}",
+                                      "--workers", "2", "--capture", str(capture), "--fee", ",".join(FEES)),
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    said = [json.loads(line) for line in done.stderr.splitlines() if line and not line.startswith("sweep: ")]
+    points = {f"capture={capture.name} fee={fee}" for fee in FEES}
+    unread = [record for record in said if "feed latency unread" in record["msg"]]
+    assert {record["point"] for record in unread} == points and len(unread) == len(points), done.stderr
+    assert all(record["point"] in points and record["level"] == "WARNING" for record in said), done.stderr
 
 
 @pytest.mark.parametrize(("args", "line"), [
