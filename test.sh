@@ -12,7 +12,7 @@ if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.arb-test-installed ]
   .venv/bin/python -m pip install -q -e ".[test]"
   touch .venv/.arb-test-installed
 elif edited="$(bash .ci/stale-build)"; then
-  echo "test.sh: edited since arb's compiled modules were built: $edited; rebuilding them (about two minutes)" >&2
+  echo "test.sh: edited since arb's compiled modules were built: $edited; rebuilding them (about a minute)" >&2
   .venv/bin/python -m pip install -q -e . --no-deps
 fi
 if [ -z "${ARB_TEST_POSTGRES_URL:-}" ]; then
