@@ -2,7 +2,7 @@
 against books + detection alone on the same workload.
 
     python bench/bench_multisymbol.py [--symbols 100] [--venues 5] [--minutes 17] [--fee 0.0005] [--repeat 2]
-                                      [--sweep-points 8]
+                                      [--sweep-points 8] [--stages]
 
 17 minutes: one batch a market second, so the p99 is taken over at least 1,000 batches (2 minutes gave 120,
 whose p99 is the second-slowest batch: one preemption sets it). Building the workload takes ~100 s.
@@ -60,6 +60,13 @@ another in one process, with and without start-up (``bench/bench_sweep.py``, whi
 
 Best of ``--repeat`` runs each (the engine's by its time while the market ran), alternated so a busy
 moment of a shared machine hits every side.
+
+``--stages``, instead of all that: where the batched engine's time goes beside books + detection's, one run
+of each with every stage timed by a wrapper (``perf_counter_ns`` around each call: its ~0.1 µs a call is in
+both sides' figures): reading and parsing the capture, arb's books' apply (detection's tracked rows
+included), the venues' hold of each line, the decisions (detection, the records, the funnel, each handed
+on), the rows written, and the rest. A sampling profiler overstates the simulator's share of shared work
+(py-spy had its books' apply twice as long as alone; timed, it is ~8% longer): these are wall seconds.
 """
 
 from __future__ import annotations
@@ -73,7 +80,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from arb.config import Config, load_config
 from arb.detection import Opportunity, Rejection
@@ -299,6 +306,88 @@ async def run_baseline(config: Config) -> BaselineRun:
         await venues.close()
 
 
+class StageClock:
+    """Wall time spent in chosen methods (``--stages``): each wrapped for the span of a ``with``, then restored."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, int] = {}
+        self._restore: list[tuple[object, str, object]] = []
+        self._read_from: list[tuple[dict[str, Any], object]] = []
+
+    def time(self, owner: object, name: str, stage: str) -> None:
+        method = getattr(owner, name)
+        self.ns.setdefault(stage, 0)
+        clock, spent = time.perf_counter_ns, self.ns
+
+        def timed(*args: object, **kwargs: object) -> object:
+            t0 = clock()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[stage] += clock() - t0
+
+        self._restore.append((owner, name, method))
+        setattr(owner, name, timed)
+
+    def time_reading(self, namespace: dict[str, Any]) -> None:
+        """The capture's reader as the module of ``namespace`` (its globals) calls it: each line's read and parse."""
+        reader = namespace["read_timeline"]
+        self.ns.setdefault("reading", 0)
+        clock, spent = time.perf_counter_ns, self.ns
+
+        def timed(*args: object, **kwargs: object) -> Iterator[object]:
+            lines = reader(*args, **kwargs)
+            while True:
+                t0 = clock()
+                line = next(lines, None)
+                spent["reading"] += clock() - t0
+                if line is None:
+                    return
+                yield line
+
+        self._read_from.append((namespace, reader))
+        namespace["read_timeline"] = timed
+
+    def __enter__(self) -> StageClock:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for owner, name, method in reversed(self._restore):
+            setattr(owner, name, method)
+        for namespace, reader in self._read_from:
+            namespace["read_timeline"] = reader
+
+
+def stages(config: Config, tmp: Path) -> None:
+    """``--stages``: one run of books + detection and one of the batched engine, each stage timed."""
+    from arb.marketdata.books import BookStore
+    from arb.runtime import feeds
+    from arb.runtime.writer import DecisionWriter
+    from arb.venues.paper.venue import PaperVenue
+
+    with StageClock() as alone:
+        alone.time_reading(globals())
+        alone.time(BookStore, "apply", "books' apply")
+        for owner, name in ((Detector, "detect_all"), (PendingRejection, "rejection"), (Funnel, "saw")):
+            alone.time(owner, name, "decisions")
+        alone_s = asyncio.run(run_baseline(config)).seconds
+    with StageClock() as sim:
+        sim.time_reading(vars(feeds))
+        sim.time(BookStore, "apply", "books' apply")
+        sim.time(PaperVenue, "on_book", "venues' hold")
+        sim.time(DecisionLoop, "_decide_at_once", "decisions")
+        sim.time(DecisionWriter, "_write", "rows")
+        sim_s = run_engine(config, tmp, True, 0).market_s
+    names = ["reading", "books' apply", "venues' hold", "decisions", "rows"]
+    print(f"{'stage':<16}{'books + detection':>19}{'engine':>10}{'difference':>12}   (wall seconds, one run each)")
+    for name in names:
+        a, b = alone.ns.get(name, 0) / 1e9, sim.ns.get(name, 0) / 1e9
+        print(f"{name:<16}{a:>19.3f}{b:>10.3f}{b - a:>+12.3f}")
+    rest_a, rest_b = alone_s - sum(alone.ns.values()) / 1e9, sim_s - sum(sim.ns.values()) / 1e9
+    print(f"{'the rest':<16}{rest_a:>19.3f}{rest_b:>10.3f}{rest_b - rest_a:>+12.3f}")
+    print(f"{'in all':<16}{alone_s:>19.3f}{sim_s:>10.3f}{sim_s - alone_s:>+12.3f}   x{alone_s / sim_s:.2f}")
+
+
 def percentiles_us(samples: Sequence[int]) -> dict[str, float]:
     """p50, p99, p99.9 and max of nanosecond samples, in µs: the engine's own figures
     (``LatencyRecorder.summary_us``), and p99.9 by the same rule, which it does not give."""
@@ -325,6 +414,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--sweep-points", type=int, default=8,
                         help="replays in the sweep-throughput part (bench_sweep.py); 0 skips it")
+    parser.add_argument("--stages", action="store_true",
+                        help="instead: one run of each side with each stage timed (where the engine's time goes)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -333,6 +424,9 @@ def main() -> None:
         config = load_config(write_workload(tmp, args.symbols, args.venues, args.minutes, args.fee))
         print(f"workload: {args.symbols} symbols x {args.venues} venues, {args.minutes:g} min of the bundled "
               f"capture, fee {args.fee} (built in {time.perf_counter() - started:.1f} s)")
+        if args.stages:
+            stages(config, tmp)
+            return
         best: dict[bool, EngineRun] = {}
         base: BaselineRun | None = None
         for n in range(args.repeat):

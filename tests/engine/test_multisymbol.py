@@ -152,3 +152,38 @@ def test_a_failure_in_the_sources_step_fails_the_run_as_the_decision_loops(tmp_p
         _run(tmp_path, config, FailingLoop, "fail.db")
     # Not "task market failed": the source that happened to be running the loop's code is not what broke.
     assert isinstance(failed.value.__cause__, RuntimeError)
+
+
+def test_the_benchmarks_stages_time_each_side_and_leave_every_method_as_it_was(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``bench_multisymbol.py --stages``: a row per stage on both sides (the venues' hold and the rows the
+    engine's alone), its parts within the run's time, and nothing left wrapped after it."""
+    from arb.detection.batch import PendingRejection
+    from arb.marketdata.books import BookStore
+    from arb.runtime import feeds
+    from arb.runtime.detector import Detector
+    from arb.runtime.funnel import Funnel
+    from arb.runtime.writer import DecisionWriter
+    from arb.venues.paper.venue import PaperVenue
+
+    bench = _bench()
+    wrapped = [(BookStore, "apply"), (PaperVenue, "on_book"), (DecisionLoop, "_decide_at_once"),
+               (DecisionWriter, "_write"), (Detector, "detect_all"), (PendingRejection, "rejection"),
+               (Funnel, "saw")]
+    before = [getattr(owner, name) for owner, name in wrapped]
+    readers = (vars(feeds)["read_timeline"], vars(bench)["read_timeline"])
+    config = load_config(bench.write_workload(tmp_path, symbols=10, venues=4, minutes=0.5, fee="0.0005"))
+    capsys.readouterr()
+    bench.stages(config, tmp_path)
+    out = capsys.readouterr().out.splitlines()
+    figures = {line[:16].strip(): [float(x) for x in line[16:].split()[:3]] for line in out[1:]}
+    assert list(figures) == ["reading", "books' apply", "venues' hold", "decisions", "rows", "the rest", "in all"], out
+    for stage in ("reading", "books' apply", "decisions"):
+        assert figures[stage][0] > 0 and figures[stage][1] > 0, out
+    for stage in ("venues' hold", "rows"):  # the engine's work alone
+        assert figures[stage][0] == 0 and figures[stage][1] > 0, out
+    alone, engine, _ = figures["in all"]
+    assert sum(f[0] for name, f in figures.items() if name != "in all") == pytest.approx(alone, abs=0.02)
+    assert sum(f[1] for name, f in figures.items() if name != "in all") == pytest.approx(engine, abs=0.02)
+    assert [getattr(owner, name) for owner, name in wrapped] == before
+    assert (vars(feeds)["read_timeline"], vars(bench)["read_timeline"]) == readers
