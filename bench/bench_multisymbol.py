@@ -5,7 +5,7 @@ against books + detection alone on the same workload.
                                       [--sweep-points 8] [--stages]
 
 17 minutes: one batch a market second, so the p99 is taken over at least 1,000 batches (2 minutes gave 120,
-whose p99 is the second-slowest batch: one preemption sets it). Building the workload takes ~100 s.
+whose p99 is the second-slowest batch: one preemption sets it). Building the workload takes ~35-100 s.
 
 Workload, built from the real bundled capture (``arb/data/linkusdt-binance-huobi-2021-08-20.jsonl.gz``, a
 whole-book snapshot of 10 levels a side per venue per second, two hours long): its first ``--minutes`` are
