@@ -358,8 +358,9 @@ class StageClock:
             namespace["read_timeline"] = reader
 
 
-def stages(config: Config, tmp: Path) -> None:
-    """``--stages``: one run of books + detection and one of the batched engine, each stage timed."""
+def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float]]:
+    """``--stages``: one run of books + detection and one of the batched engine, each stage timed; printed, and
+    returned (stage -> seconds alone, in the engine; "the rest" and "in all" last)."""
     from arb.marketdata.books import BookStore
     from arb.runtime import feeds
     from arb.runtime.writer import DecisionWriter
@@ -378,14 +379,14 @@ def stages(config: Config, tmp: Path) -> None:
         sim.time(DecisionLoop, "_decide_at_once", "decisions")
         sim.time(DecisionWriter, "_write", "rows")
         sim_s = run_engine(config, tmp, True, 0).market_s
-    names = ["reading", "books' apply", "venues' hold", "decisions", "rows"]
+    figures = {name: (alone.ns.get(name, 0) / 1e9, sim.ns.get(name, 0) / 1e9)
+               for name in ("reading", "books' apply", "venues' hold", "decisions", "rows")}
+    figures["the rest"] = (alone_s - sum(alone.ns.values()) / 1e9, sim_s - sum(sim.ns.values()) / 1e9)
+    figures["in all"] = (alone_s, sim_s)
     print(f"{'stage':<16}{'books + detection':>19}{'engine':>10}{'difference':>12}   (wall seconds, one run each)")
-    for name in names:
-        a, b = alone.ns.get(name, 0) / 1e9, sim.ns.get(name, 0) / 1e9
-        print(f"{name:<16}{a:>19.3f}{b:>10.3f}{b - a:>+12.3f}")
-    rest_a, rest_b = alone_s - sum(alone.ns.values()) / 1e9, sim_s - sum(sim.ns.values()) / 1e9
-    print(f"{'the rest':<16}{rest_a:>19.3f}{rest_b:>10.3f}{rest_b - rest_a:>+12.3f}")
-    print(f"{'in all':<16}{alone_s:>19.3f}{sim_s:>10.3f}{sim_s - alone_s:>+12.3f}   x{alone_s / sim_s:.2f}")
+    for name, (a, b) in figures.items():
+        print(f"{name:<16}{a:>19.3f}{b:>10.3f}{b - a:>+12.3f}" + (f"   x{a / b:.2f}" if name == "in all" else ""))
+    return figures
 
 
 def percentiles_us(samples: Sequence[int]) -> dict[str, float]:

@@ -174,16 +174,17 @@ def test_the_benchmarks_stages_time_each_side_and_leave_every_method_as_it_was(
     readers = (vars(feeds)["read_timeline"], vars(bench)["read_timeline"])
     config = load_config(bench.write_workload(tmp_path, symbols=10, venues=4, minutes=0.5, fee="0.0005"))
     capsys.readouterr()
-    bench.stages(config, tmp_path)
+    figures = bench.stages(config, tmp_path)
     out = capsys.readouterr().out.splitlines()
-    figures = {line[:16].strip(): [float(x) for x in line[16:].split()[:3]] for line in out[1:]}
-    assert list(figures) == ["reading", "books' apply", "venues' hold", "decisions", "rows", "the rest", "in all"], out
+    assert [line[:16].strip() for line in out[1:]] == list(figures) == [
+        "reading", "books' apply", "venues' hold", "decisions", "rows", "the rest", "in all"], out
     for stage in ("reading", "books' apply", "decisions"):
         assert figures[stage][0] > 0 and figures[stage][1] > 0, out
     for stage in ("venues' hold", "rows"):  # the engine's work alone
         assert figures[stage][0] == 0 and figures[stage][1] > 0, out
-    alone, engine, _ = figures["in all"]
-    assert sum(f[0] for name, f in figures.items() if name != "in all") == pytest.approx(alone, abs=0.02)
-    assert sum(f[1] for name, f in figures.items() if name != "in all") == pytest.approx(engine, abs=0.02)
+    alone, engine = figures.pop("in all")
+    assert figures["the rest"][0] > 0 and figures["the rest"][1] > 0, out  # the parts leave some of each run
+    assert sum(a for a, _ in figures.values()) == pytest.approx(alone)
+    assert sum(b for _, b in figures.values()) == pytest.approx(engine)
     assert [getattr(owner, name) for owner, name in wrapped] == before
     assert (vars(feeds)["read_timeline"], vars(bench)["read_timeline"]) == readers
