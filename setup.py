@@ -59,7 +59,7 @@ def extensions() -> list[Extension]:
                 # Types come from the .pxd files only: the .py annotations are for readers and mypy
                 # (``n: int`` must not become a C long).
                 compiler_directives={"language_level": 3, "annotation_typing": False},
-                quiet=True, nthreads=_CORES,
+                quiet=True, nthreads=min(_CORES, len(group)),
             )
         except Exception as exc:  # noqa: BLE001 - any Cython failure falls back to the group's .py modules
             print(f"arb: cythonize failed ({exc}); {', '.join(group)} run as pure Python", file=sys.stderr)
