@@ -311,8 +311,7 @@ class StageClock:
 
     def __init__(self) -> None:
         self.ns: dict[str, int] = {}
-        self._restore: list[tuple[object, str, object]] = []
-        self._read_from: list[tuple[dict[str, Any], object]] = []
+        self._undo: list[Callable[[], None]] = []  # each wrapper's removal, last first
 
     def time(self, owner: object, name: str, stage: str) -> None:
         method = getattr(owner, name)
@@ -326,7 +325,7 @@ class StageClock:
             finally:
                 spent[stage] += clock() - t0
 
-        self._restore.append((owner, name, method))
+        self._undo.append(lambda: setattr(owner, name, method))
         setattr(owner, name, timed)
 
     def time_reading(self, namespace: dict[str, Any]) -> None:
@@ -345,17 +344,15 @@ class StageClock:
                     return
                 yield line
 
-        self._read_from.append((namespace, reader))
+        self._undo.append(lambda: namespace.__setitem__("read_timeline", reader))
         namespace["read_timeline"] = timed
 
     def __enter__(self) -> StageClock:
         return self
 
     def __exit__(self, *_: object) -> None:
-        for owner, name, method in reversed(self._restore):
-            setattr(owner, name, method)
-        for namespace, reader in self._read_from:
-            namespace["read_timeline"] = reader
+        for undo in reversed(self._undo):
+            undo()
 
 
 def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float]]:
