@@ -66,8 +66,9 @@ def replay_point(config: Config, point: Point, workdir: str, index: int, first_v
 
 def _warnings_name_their_point(log_format: str) -> None:
     """In a worker process with no logging of its own (a sweep's or an optimisation's: nothing there sets any up),
-    each line of WARNING or worse goes to stderr as Python's last resort would print it, but a replay's names its
-    point: ``[fee=0.0001 capture=a.jsonl.gz] inventory depleted: ...``. Printed bare, the dozen lines a point
+    each line of WARNING or worse (and each depletion's clearing: :class:`_WorthALine`) goes to stderr as
+    Python's last resort would print it, but a replay's names its point:
+    ``[fee=0.0001 capture=a.jsonl.gz] inventory depleted: ...``. Printed bare, the dozen lines a point
     can log (a feed latency left unread, each depletion: its run's summary keeps those as incidents) could not
     be told apart, several points running at once. With ``log_format = "json"`` a line is the engine's JSON
     object with the point under ``"point"``, as the sweep's own lines are JSON: a log shipper reads one format.
@@ -75,10 +76,27 @@ def _warnings_name_their_point(log_format: str) -> None:
     root = logging.getLogger()
     if root.handlers:
         return
+    # Imported here: the sweep's driver imports this module, and must not load numpy with it.
+    from arb.runtime.depletion import log as depletion
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)
+    handler.addFilter(_WorthALine(depletion.name))
     handler.setFormatter(_PointJsonFormatter() if log_format == "json" else _PointFormatter())
     root.addHandler(handler)
+    depletion.setLevel(logging.INFO)  # its clearings are INFO: heard here, above the root's WARNING
+
+
+class _WorthALine(logging.Filter):
+    """WARNING or worse, and the INFO line that ends an ``inventory depleted`` warning (``inventory cleared``):
+    without it a point that ran short and recovered again and again printed the same depletion each time, with
+    nothing between to say it had ended."""
+
+    def __init__(self, depletion: str) -> None:
+        super().__init__()
+        self._depletion = depletion
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name == self._depletion
 
 
 class _PointFormatter(logging.Formatter):

@@ -117,6 +117,37 @@ def test_with_json_logs_each_line_a_points_replay_logs_is_json_naming_its_point(
     assert all(record["point"] in points and record["level"] == "WARNING" for record in said), done.stderr
 
 
+def test_a_points_depletion_is_followed_by_its_clearing_in_the_workers_lines(tmp_path: Path) -> None:
+    """The workers show WARNING and up, and each depletion's clearing (INFO): a point that runs short and recovers
+    printed the depletion alone, and the next depletion of the same venue came with nothing between. The
+    shipped config at fee 0 on the capture's first 22 minutes: gate's USDT and htx's LINK run short at 00:10
+    and fund max_size again at 00:19-00:20 (said 30 s later)."""
+    capture = trimmed_capture(tmp_path, "00:00", "00:22")
+    config = config_with(tmp_path, fee="0", extra={
+        'capture = "bundled:linkusdt-binance-huobi-2021-08-20"': f'capture = "{capture.as_posix()}"',
+        'status = "auto"': 'status = "off"',
+        'kill_switch_file = "arb.kill"': f'kill_switch_file = "{tmp_path / "arb.kill"}"'})
+    db = f"sqlite:///{tmp_path / 'sweep.db'}"
+    done = subprocess.run(arb_command("sweep", "--config", str(config), "--db", db, "--workers", "1",
+                                      "--fee", "0"), capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    tag = f"[capture={capture.name} fee=0] inventory "
+    said = [line.removeprefix(tag) for line in done.stderr.splitlines() if line.startswith(tag)]
+    depleted = [line.removeprefix("depleted: ").split(" cannot fund")[0].rsplit(" ", 1)[0]
+                for line in said if line.startswith("depleted: ")]
+    cleared = [line.removeprefix("cleared: ").split(" funds")[0].rsplit(" ", 1)[0]
+               for line in said if line.startswith("cleared: ")]
+    assert sorted(depleted) == sorted(cleared) == ["gate USDT", "htx LINK"], done.stderr
+    for venue_asset in depleted:  # each clearing after its own depletion
+        lines = [line for line in said if f": {venue_asset} " in line]
+        assert [line.split(":")[0] for line in lines] == ["depleted", "cleared"], done.stderr
+    # The same changes as the run's summary keeps them: each incident started and ended within the run.
+    with Session(make_engine(db)) as s:
+        [summary] = s.scalars(select(Run.summary)).all()
+    incidents = [i for i in summary["incidents"] if i["kind"] == "inventory_depleted"]
+    assert len(incidents) == 2 and all(i["ended_at"] for i in incidents), incidents
+
+
 @pytest.mark.parametrize(("args", "line"), [
     (["--fee", "0.0001,-1"], "arb sweep: fee: Input should be greater than or equal to 0 (got '-1')"),
     (["--leg-policy", "unwind,sideways"], "arb sweep: leg_policy: Input should be 'unwind', 'complete' or 'halt'"),
