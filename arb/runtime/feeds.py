@@ -154,7 +154,8 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     (both at the capture's time).
 
     Every event due at one market instant is delivered before the loop runs anything else (the venues'
-    before arb's books), so no decision ever compares two venues at different instants, and ``arrival`` (the
+    before arb's books; with no feed latency and no order resting, line by line as it is read), so no
+    decision ever compares two venues at different instants, and ``arrival`` (the
     arrival rule, ``arb/runtime/arrival.py``) holds a request arriving at an instant until its events are in.
     ``progress`` hears how many book lines were read (the progress bar's unit: ``timeline.count_events``;
     a paper venue's trade lines are read too, and not counted) and the market time reached. ``delivered`` hears
@@ -219,12 +220,52 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             if progress is not None:
                 progress(book_lines, reached)
 
+    def deliver_now(venue: str, event: CaptureLine) -> None:
+        """One line of the open instant as it is read: to arb, then to its venue, while its levels are in the
+        caches. The venue lets go of the line its market held before, whose memory the next line's parse then
+        takes while it is still in the caches too."""
+        if event.type not in OFF_BOOK:
+            assert isinstance(event, CaptureEvent)
+            books.apply(event, venue)
+        elif funding is not None and isinstance(event, CaptureFunding):
+            funding.announce(venue, event)
+        if venue in markets:
+            _to_venue(markets[venue], event, event.ts)
+            if traded is not None and event.type == "trade":
+                traded()
+
+    def close_instant() -> None:
+        """The open instant read in full: delivered (as ``apply_due`` ends an instant)."""
+        if arrival is not None:
+            arrival.due_at(None)
+        if delivered is not None:
+            delivered()
+        if progress is not None:
+            progress(book_lines, reached)
+
+    # Every line due at its own time (no feed latency anywhere, nothing read ahead): an instant whose start
+    # finds no order resting on any venue is delivered as it is read (``open_at``), not read in full first.
+    # Its ~500 lines (100 symbols x 5 venues) read ahead were ~2 MB of parsed levels, cold by the time they
+    # were applied and pushing everything else out of the core's cache. With nothing resting a venue's line
+    # makes no event, nor does anything run between two lines, so that arb has each line before its venue is
+    # not seen (with an order resting, a fill's listener reads arb's books: the instant goes the batched way).
+    streams = (all(clock.unread or clock.fixed_ms == 0 for clock in clocks.values())
+               and all(market.resting is not None for market in markets.values()))
+    open_at: int | None = None
     try:
         for read, event in enumerate(read_timeline(path, trades=bool(markets)), 1):
             book_lines += event.type not in OFF_BOOK
             venue = routes.get((event.venue, event.symbol))
             if venue is None:
                 continue
+            if open_at is not None:
+                if event.ts == open_at:
+                    deliver_now(venue, event)
+                    continue
+                open_at = None
+                close_instant()
+                if not (isinstance(loop, SimulatedLoop) and loop.nothing_due()):
+                    await asyncio.sleep(0)  # the instant's decisions, as after a batched one
             # Nothing read from here on is due before this event's time plus the smallest lag.
             first = pending.first_due()
             if first is not None and first < event.ts + least:
@@ -233,6 +274,17 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 # it would run nothing (the decisions were made in ``delivered``, nothing else is due now).
                 if not (isinstance(loop, SimulatedLoop) and loop.nothing_due()):
                     await asyncio.sleep(0)
+            if streams and pending.first_due() is None:
+                # The instant opens as apply_due opens one: the arrival rule told, market time brought to it.
+                if arrival is not None:
+                    arrival.due_at(due_s(event.ts))
+                delay = due_s(event.ts) - loop.time()
+                if delay > 0:
+                    await simloop.sleep(delay)
+                if not any(market.resting() for market in markets.values()):  # type: ignore[misc]
+                    open_at = reached = event.ts
+                    deliver_now(venue, event)
+                    continue
             to_arb = event.type not in OFF_BOOK or (funding is not None and isinstance(event, CaptureFunding))
             if venue in same_time:
                 at_venue = at_arb = event.ts
@@ -246,6 +298,8 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 pending.push((at_venue, read, venue, event, at_venue, _TO_VENUE))
             if to_arb:
                 pending.push((at_arb, read, venue, event, at_venue, _TO_ARB))
+        if open_at is not None:
+            close_instant()
         await apply_due(None)
         stop_market_time()  # held for good: the loop ends with the run
         if progress is not None:

@@ -71,6 +71,9 @@ class SimulatedMarket:
     crossed: Callable[[], Mapping[str, CrossedBook]] = dict
     # Its matcher's queue model (``arb/venues/sim/queue.py``), as the run's summary says it.
     queue: str = "conservative"
+    # Whether any order rests on the venue now (None: not known, as of a sandbox's matcher behind its feed): the
+    # market source delivers an instant line by line only while none does (``runtime/feeds.py``).
+    resting: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -261,7 +264,8 @@ async def open_venues(
                     out.markets[name] = SimulatedMarket({s: names.market(s) for s in names.symbols},
                                                         paper.on_book, paper.on_trade,
                                                         functools.partial(out.pay_funding, name, paper, names),
-                                                        paper.crossed_books, _queue_of(paper.matcher.markets))
+                                                        paper.crossed_books, _queue_of(paper.matcher.markets),
+                                                        paper.matcher.rests)
                 venue = _latent(config, name, paper, out.arrival)
                 out.ledgers[name] = functools.partial(_move, paper.matcher, ACCOUNT, config.venue_markets(name))
             else:

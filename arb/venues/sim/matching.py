@@ -248,6 +248,10 @@ class Matcher:
             resting.append(order)  # last at its new price, our own orders there included
         return events
 
+    def rests(self) -> bool:
+        """Whether any order rests in any market."""
+        return any(self._resting.values())
+
     def open_orders(self, account: str | None = None, market_id: str | None = None) -> list[SimOrder]:
         return [o for mid, resting in self._resting.items() if market_id in (None, mid)
                 for o in resting if account in (None, o.account)]
