@@ -249,8 +249,8 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     # were applied and pushing everything else out of the core's cache. With nothing resting a venue's line
     # makes no event, nor does anything run between two lines, so that arb has each line before its venue is
     # not seen (with an order resting, a fill's listener reads arb's books: the instant goes the batched way).
-    streams = (all(clock.unread or clock.fixed_ms == 0 for clock in clocks.values())
-               and all(market.resting is not None for market in markets.values()))
+    rests = [market.resting for market in markets.values() if market.resting is not None]
+    streams = all(clock.unread or clock.fixed_ms == 0 for clock in clocks.values()) and len(rests) == len(markets)
     open_at: int | None = None
     try:
         for read, event in enumerate(read_timeline(path, trades=bool(markets)), 1):
@@ -281,7 +281,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 delay = due_s(event.ts) - loop.time()
                 if delay > 0:
                     await simloop.sleep(delay)
-                if not any(market.resting() for market in markets.values()):  # type: ignore[misc]
+                if not any(resting() for resting in rests):
                     open_at = reached = event.ts
                     deliver_now(venue, event)
                     continue
