@@ -179,69 +179,66 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     def due_s(due: int) -> float:
         return (due - origin_ms) / 1000
 
+    async def open_instant(due: int) -> None:
+        """Market time brought to ``due``, the arrival rule told that its events are coming."""
+        if arrival is not None:
+            arrival.due_at(due_s(due))
+        delay = due_s(due) - loop.time()
+        if delay > 0:
+            await simloop.sleep(delay)
+
+    def venue_hears(venue: str, event: CaptureLine, due: int) -> None:
+        _to_venue(markets[venue], event, due)
+        if traded is not None and event.type == "trade":
+            traded()
+
+    def arb_hears(venue: str, event: CaptureLine, at_venue: int) -> None:
+        if event.type not in OFF_BOOK:
+            # The store's one entry (snapshot, delta, or a recorded reset/gap), applied when arb receives it
+            # (now), stamped with when it happened at the venue (its age counts from then), as its venue's: the
+            # line itself where that is its own time (the store renames it only for listeners), else built here
+            # directly, a third of what the store's dataclasses.replace for its listeners cost.
+            assert isinstance(event, CaptureEvent)
+            if at_venue == event.ts:
+                books.apply(event, venue)
+            else:
+                books.apply(CaptureEvent(at_venue, venue, event.symbol, event.type, event.bids, event.asks,
+                                         event.exchange_ts, event.seq, event.first_seq))
+        elif funding is not None and isinstance(event, CaptureFunding):
+            funding.announce(venue, event)
+
+    def instant_delivered() -> None:
+        """The instant at ``reached`` applied in full: the arrival rule, the decisions, the progress told."""
+        if arrival is not None:
+            arrival.due_at(None if (after := pending.first_due()) is None else due_s(after))
+        if delivered is not None:
+            delivered()
+        if progress is not None:
+            progress(book_lines, reached)
+
     async def apply_due(before: int | None) -> None:
         """Make the pending deliveries due before ``before`` (all of them at the end), instant by instant."""
         nonlocal reached
         while (due := pending.first_due()) is not None and (before is None or due < before):
-            if arrival is not None:
-                arrival.due_at(due_s(due))
-            delay = due_s(due) - loop.time()
-            if delay > 0:
-                await simloop.sleep(delay)
+            await open_instant(due)
             instant = pending.take(due)
             # Every venue's lines of the instant before arb's: a venue's market has moved before arb hears it.
             for _, _, venue, event, _, to in instant:
                 if to & _TO_VENUE:
-                    _to_venue(markets[venue], event, due)
-                    if traded is not None and event.type == "trade":
-                        traded()
+                    venue_hears(venue, event, due)
             for _, _, venue, event, at_venue, to in instant:
-                if not to & _TO_ARB:
-                    continue
-                if event.type not in OFF_BOOK:
-                    # The store's one entry (snapshot, delta, or a recorded reset/gap), applied when arb
-                    # receives it (now), stamped with when it happened at the venue (its age counts from
-                    # then), as its venue's: the line itself where that is its own time (the store renames
-                    # it only for listeners), else built here directly, a third of what the store's
-                    # dataclasses.replace for its listeners cost.
-                    assert isinstance(event, CaptureEvent)
-                    if at_venue == event.ts:
-                        books.apply(event, venue)
-                    else:
-                        books.apply(CaptureEvent(at_venue, venue, event.symbol, event.type, event.bids,
-                                                 event.asks, event.exchange_ts, event.seq, event.first_seq))
-                elif funding is not None and isinstance(event, CaptureFunding):
-                    funding.announce(venue, event)
+                if to & _TO_ARB:
+                    arb_hears(venue, event, at_venue)
             reached = due
-            if arrival is not None:
-                arrival.due_at(None if (after := pending.first_due()) is None else due_s(after))
-            if delivered is not None:
-                delivered()
-            if progress is not None:
-                progress(book_lines, reached)
+            instant_delivered()
 
     def deliver_now(venue: str, event: CaptureLine) -> None:
         """One line of the open instant as it is read: to arb, then to its venue, while its levels are in the
         caches. The venue lets go of the line its market held before, whose memory the next line's parse then
         takes while it is still in the caches too."""
-        if event.type not in OFF_BOOK:
-            assert isinstance(event, CaptureEvent)
-            books.apply(event, venue)
-        elif funding is not None and isinstance(event, CaptureFunding):
-            funding.announce(venue, event)
+        arb_hears(venue, event, event.ts)
         if venue in markets:
-            _to_venue(markets[venue], event, event.ts)
-            if traded is not None and event.type == "trade":
-                traded()
-
-    def close_instant() -> None:
-        """The open instant read in full: delivered (as ``apply_due`` ends an instant)."""
-        if arrival is not None:
-            arrival.due_at(None)
-        if delivered is not None:
-            delivered()
-        if progress is not None:
-            progress(book_lines, reached)
+            venue_hears(venue, event, event.ts)
 
     # Every line due at its own time (no feed latency anywhere, nothing read ahead): an instant whose start
     # finds no order resting on any venue is delivered as it is read (``open_at``), not read in full first.
@@ -263,7 +260,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                     deliver_now(venue, event)
                     continue
                 open_at = None
-                close_instant()
+                instant_delivered()
                 if not (isinstance(loop, SimulatedLoop) and loop.nothing_due()):
                     await asyncio.sleep(0)  # the instant's decisions, as after a batched one
             # Nothing read from here on is due before this event's time plus the smallest lag.
@@ -275,12 +272,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 if not (isinstance(loop, SimulatedLoop) and loop.nothing_due()):
                     await asyncio.sleep(0)
             if streams and pending.first_due() is None:
-                # The instant opens as apply_due opens one: the arrival rule told, market time brought to it.
-                if arrival is not None:
-                    arrival.due_at(due_s(event.ts))
-                delay = due_s(event.ts) - loop.time()
-                if delay > 0:
-                    await simloop.sleep(delay)
+                await open_instant(event.ts)
                 if not any(resting() for resting in rests):
                     open_at = reached = event.ts
                     deliver_now(venue, event)
@@ -299,7 +291,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
             if to_arb:
                 pending.push((at_arb, read, venue, event, at_venue, _TO_ARB))
         if open_at is not None:
-            close_instant()
+            instant_delivered()
         await apply_due(None)
         stop_market_time()  # held for good: the loop ends with the run
         if progress is not None:
