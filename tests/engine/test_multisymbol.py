@@ -188,3 +188,31 @@ def test_the_benchmarks_stages_time_each_side_and_leave_every_method_as_it_was(
     assert sum(b for _, b in figures.values()) == pytest.approx(engine)
     assert [getattr(owner, name) for owner, name in wrapped] == before
     assert (vars(feeds)["read_timeline"], vars(bench)["read_timeline"]) == readers
+
+
+def test_the_benchmarks_floor_writes_the_rows_the_engine_writes(tmp_path: Path) -> None:
+    """``bench_multisymbol.py``'s floor (books + detection, each line held, each rejection's row by raw
+    ``sqlite3``) is the least work of the engine's, not other work: the rows it writes are the engine's,
+    column for column as stored, on a workload where the fee leaves every crossed pair rejected."""
+    bench = _bench()
+    config = load_config(bench.write_workload(tmp_path, symbols=10, venues=4, minutes=0.5, fee="0.0005"))
+    floor = bench.Floor(tmp_path / "floor.db")
+    try:
+        run = asyncio.run(bench.run_baseline(config, floor))
+    finally:
+        floor.close()
+    engine = Engine(config, db_url=f"sqlite:///{tmp_path / 'engine.db'}", force_paper=True, mode="replay",
+                    status=StatusReporter("off"), install_signal_handlers=False).main()
+    assert engine.funnel.executed == 0 and sum(engine.funnel.rejected.values()) > 100
+    assert floor.rows == sum(run.funnel.rejected.values()) == sum(engine.funnel.rejected.values())
+    columns = [c for c in _opportunity_columns(tmp_path / "engine.db") if c not in ("id", "run_id")]
+    stored = {}
+    for name in ("floor.db", "engine.db"):
+        with create_engine(f"sqlite:///{tmp_path / name}").connect() as c:
+            stored[name] = c.execute(text(f"SELECT {', '.join(columns)} FROM opportunities ORDER BY id")).all()
+    assert stored["floor.db"] == stored["engine.db"]
+
+
+def _opportunity_columns(db: Path) -> list[str]:
+    with create_engine(f"sqlite:///{db}").connect() as c:
+        return [row[1] for row in c.execute(text("PRAGMA table_info(opportunities)"))]
