@@ -39,3 +39,11 @@ def test_last_level_without_cache_is_refused_before_anything_runs() -> None:
     assert done.returncode == 2
     assert "--last-level sets the simulated caches: it needs --cache" in done.stderr
     assert "workload:" not in done.stdout  # nothing was started
+
+
+def test_floor_on_the_single_workload_is_refused_before_anything_runs() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_instructions.py"), "--workload", "single",
+                           "--floor"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--floor is bench_multisymbol.py's: it needs --workload multi" in done.stderr
+    assert "workload:" not in done.stdout  # nothing was started
