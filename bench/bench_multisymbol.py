@@ -501,6 +501,21 @@ def main() -> None:
     parser.add_argument("--stages", action="store_true",
                         help="instead: one run of each side with each stage timed (where the engine's time goes)")
     args = parser.parse_args()
+    # Refused in one line before the workload is built (35 s and more), not as a traceback from deep in it.
+    if args.symbols < 1:
+        parser.error(f"--symbols {args.symbols}: at least 1")
+    if not 2 <= args.venues <= len(VENUE_NAMES):
+        parser.error(f"--venues {args.venues}: 2 to {len(VENUE_NAMES)}")
+    if not args.minutes > 0:
+        parser.error(f"--minutes {args.minutes:g}: more than 0 (the bundled capture's first minutes)")
+    if args.repeat < 1 or args.sweep_points < 0:
+        parser.error(f"--repeat {args.repeat} / --sweep-points {args.sweep_points}: at least 1 / at least 0")
+    try:
+        fee_ok = Decimal(args.fee).is_finite() and 0 <= Decimal(args.fee) < 1
+    except ArithmeticError:
+        fee_ok = False
+    if not fee_ok:
+        parser.error(f"--fee {args.fee!r}: a rate from 0 to under 1, e.g. 0.0005")
 
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)

@@ -216,3 +216,23 @@ def test_the_benchmarks_floor_writes_the_rows_the_engine_writes(tmp_path: Path) 
 def _opportunity_columns(db: Path) -> list[str]:
     with create_engine(f"sqlite:///{db}").connect() as c:
         return [row[1] for row in c.execute(text("PRAGMA table_info(opportunities)"))]
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--minutes", "0"], "--minutes 0: more than 0"),
+    (["--venues", "9"], "--venues 9: 2 to 8"),
+    (["--symbols", "0"], "--symbols 0: at least 1"),
+    (["--repeat", "0"], "--repeat 0"),
+    (["--fee", "cheap"], "--fee 'cheap': a rate from 0 to under 1"),
+    (["--fee", "NaN"], "--fee 'NaN': a rate from 0 to under 1"),
+])
+def test_the_benchmarks_bad_arguments_are_one_line_before_anything_is_built(
+        args: list[str], named: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _bench()
+    monkeypatch.setattr("sys.argv", ["bench_multisymbol.py", *args])
+    monkeypatch.setattr(bench, "write_workload", lambda *a, **k: pytest.fail("the workload was built"))
+    with pytest.raises(SystemExit) as exited:
+        bench.main()
+    assert exited.value.code == 2
+    out = capsys.readouterr()
+    assert named in out.err.splitlines()[-1] and out.out == ""
