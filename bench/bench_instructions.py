@@ -267,6 +267,10 @@ def main() -> None:
         parser.error("--last-level sets the simulated caches: it needs --cache")
     if args.floor and args.workload != "multi":
         parser.error("--floor is bench_multisymbol.py's: it needs --workload multi")
+    # One line now, not a side failing under valgrind a minute later.
+    if args.symbols < 1 or not 2 <= args.venues <= 8 or not args.minutes > 0:
+        parser.error(f"--symbols {args.symbols} --venues {args.venues} --minutes {args.minutes:g}: at least 1 "
+                     "symbol, 2 to 8 venues, more than 0 minutes (bench_multisymbol.py's workload)")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     if args.side:
         if args.workload == "single":

@@ -47,3 +47,11 @@ def test_floor_on_the_single_workload_is_refused_before_anything_runs() -> None:
     assert done.returncode == 2
     assert "--floor is bench_multisymbol.py's: it needs --workload multi" in done.stderr
     assert "workload:" not in done.stdout  # nothing was started
+
+
+def test_an_empty_workload_is_refused_before_anything_runs() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_instructions.py"), "--minutes", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--minutes 0: at least 1 symbol, 2 to 8 venues, more than 0 minutes" in done.stderr
+    assert "workload:" not in done.stdout  # nothing was started
