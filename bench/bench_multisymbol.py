@@ -264,8 +264,8 @@ class BaselineRun(NamedTuple):
 
 
 class Floor:
-    """What any simulator must add to books + detection on this workload, done with the least work there is,
-    in books + detection's own loop (``run_baseline(config, floor)``):
+    """What any simulator must add to books + detection on this workload, done plainly in books + detection's
+    own loop (``run_baseline(config, floor)``):
 
     - each book line held for its venue until the venue's next snapshot replaces it: a simulated venue answers an
       order at its market's book of that instant, so it keeps the levels (``venues/sim/matching.py``);
@@ -508,8 +508,10 @@ def main() -> None:
         parser.error(f"--venues {args.venues}: 2 to {len(VENUE_NAMES)}")
     if not args.minutes > 0:
         parser.error(f"--minutes {args.minutes:g}: more than 0 (the bundled capture's first minutes)")
-    if args.repeat < 1 or args.sweep_points < 0:
-        parser.error(f"--repeat {args.repeat} / --sweep-points {args.sweep_points}: at least 1 / at least 0")
+    if args.repeat < 1:
+        parser.error(f"--repeat {args.repeat}: at least 1")
+    if args.sweep_points < 0:
+        parser.error(f"--sweep-points {args.sweep_points}: at least 0 (0 skips the sweep part)")
     try:
         fee_ok = Decimal(args.fee).is_finite() and 0 <= Decimal(args.fee) < 1
     except ArithmeticError:

@@ -222,7 +222,8 @@ def _opportunity_columns(db: Path) -> list[str]:
     (["--minutes", "0"], "--minutes 0: more than 0"),
     (["--venues", "9"], "--venues 9: 2 to 8"),
     (["--symbols", "0"], "--symbols 0: at least 1"),
-    (["--repeat", "0"], "--repeat 0"),
+    (["--repeat", "0"], "--repeat 0: at least 1"),
+    (["--sweep-points", "-1"], "--sweep-points -1: at least 0"),
     (["--fee", "cheap"], "--fee 'cheap': a rate from 0 to under 1"),
     (["--fee", "NaN"], "--fee 'NaN': a rate from 0 to under 1"),
 ])
