@@ -267,10 +267,6 @@ def main() -> None:
         parser.error("--last-level sets the simulated caches: it needs --cache")
     if args.floor and args.workload != "multi":
         parser.error("--floor is bench_multisymbol.py's: it needs --workload multi")
-    # One line now, not a side failing under valgrind a minute later.
-    if args.symbols < 1 or not 2 <= args.venues <= 8 or not args.minutes > 0:
-        parser.error(f"--symbols {args.symbols} --venues {args.venues} --minutes {args.minutes:g}: at least 1 "
-                     "symbol, 2 to 8 venues, more than 0 minutes (bench_multisymbol.py's workload)")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     if args.side:
         if args.workload == "single":
@@ -280,6 +276,11 @@ def main() -> None:
         return
     import bench_multisymbol as multi
 
+    # One line now, not a side failing under valgrind a minute later.
+    most = len(multi.VENUE_NAMES)
+    if args.symbols < 1 or not 2 <= args.venues <= most or not args.minutes > 0:
+        parser.error(f"--symbols {args.symbols} --venues {args.venues} --minutes {args.minutes:g}: at least 1 "
+                     f"symbol, 2 to {most} venues, more than 0 minutes (bench_multisymbol.py's workload)")
     # Minutes on two idle cores, both sides at once (the caches simulated: about three times as long).
     minutes = {"single": 4, "multi": 5}[args.workload] * (3 if args.cache else 1) * (1.5 if args.floor else 1)
     at_once = "the three sides at once" if args.floor else "both sides at once"

@@ -205,17 +205,14 @@ def test_the_benchmarks_floor_writes_the_rows_the_engine_writes(tmp_path: Path) 
                     status=StatusReporter("off"), install_signal_handlers=False).main()
     assert engine.funnel.executed == 0 and sum(engine.funnel.rejected.values()) > 100
     assert floor.rows == sum(run.funnel.rejected.values()) == sum(engine.funnel.rejected.values())
-    columns = [c for c in _opportunity_columns(tmp_path / "engine.db") if c not in ("id", "run_id")]
+    from arb.store.models import Opportunity
+
+    columns = [c.key for c in Opportunity.__table__.columns if c.key not in ("id", "run_id")]
     stored = {}
     for name in ("floor.db", "engine.db"):
         with create_engine(f"sqlite:///{tmp_path / name}").connect() as c:
             stored[name] = c.execute(text(f"SELECT {', '.join(columns)} FROM opportunities ORDER BY id")).all()
     assert stored["floor.db"] == stored["engine.db"]
-
-
-def _opportunity_columns(db: Path) -> list[str]:
-    with create_engine(f"sqlite:///{db}").connect() as c:
-        return [row[1] for row in c.execute(text("PRAGMA table_info(opportunities)"))]
 
 
 @pytest.mark.parametrize(("args", "named"), [
