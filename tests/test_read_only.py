@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from engine.procs import arb_command
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from report.sample_run import write_sample_db
 
@@ -233,6 +233,10 @@ def test_a_wal_without_its_shm_is_one_line_not_a_silent_answer(killed_run: str, 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(noise=st.binary(max_size=3000), cut=st.integers(0, 200_000), header=st.booleans(),
        command=st.sampled_from(["report", "db current", "trades"]))
+# Found by this test: a header whose read version (byte 19) is 2 and write version (byte 18) is not. SQLite
+# opens such a file in WAL mode, and the reader took it for a rollback-journal file (it looked for 2 in both),
+# so `arb report` left a -wal and a -shm beside it.
+@example(noise=b"\x00\x00\x00\x02", cut=0, header=True, command="report")
 def test_a_read_command_on_any_file_answers_or_says_so_and_changes_nothing(
         noise: bytes, cut: int, header: bool, command: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Generated files where the database should be: noise, noise behind SQLite's header, an arb database cut

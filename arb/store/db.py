@@ -310,14 +310,15 @@ def readonly_uri(path: Path) -> str:
 
 
 def _wal_mode(path: Path) -> bool:
-    """Whether ``path`` is an SQLite database in WAL mode (header bytes 18 and 19, the file format
-    versions, are 2); False for anything else, a file that cannot be read included."""
+    """Whether SQLite opens ``path`` in WAL mode: its header's read version (byte 19) is 2, whatever the write
+    version (byte 18) says, as SQLite decides (a file whose bytes 18 and 19 were 0 and 2 got a ``-wal`` and
+    ``-shm`` from a plain ``mode=ro`` open); False for anything else, a file that cannot be read included."""
     try:
         with path.open("rb") as file:
             header = file.read(20)
     except OSError:
         return False
-    return len(header) == 20 and header.startswith(SQLITE_HEADER) and header[18:20] == b"\x02\x02"
+    return len(header) == 20 and header.startswith(SQLITE_HEADER) and header[19] == 2
 
 
 def check_db_url(url: str) -> None:
