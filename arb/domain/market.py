@@ -13,6 +13,7 @@ MAX_QUANTITY = Decimal("1e15")
 """The largest amount, price, balance or money limit: a quadrillion units, beyond any real one."""
 MIN_STEP = Decimal("1e-18")
 """The finest price or amount step: 18 decimals (an ERC-20 token's wei); no venue states more."""
+_MAX_STEP_PLACES = 18  # MIN_STEP's: a step in range may still have more (check_step)
 # Digits for rounding to a step: MAX_QUANTITY / MIN_STEP has 34 integer digits, plus the step's own
 # digits. Python's default context has 28 and raises InvalidOperation past them.
 _ROUNDING_PRECISION = 60
@@ -125,8 +126,22 @@ def widen(price: Decimal, side: Side, allowance_bps: Decimal) -> Decimal:
 
 
 def check_step(step: Decimal) -> None:
+    """A price or amount step arb can trade on, checked where a step enters (config validation, a venue's rules
+    at open): :func:`check_step_range`, and no more than 18 decimal places, as :data:`MIN_STEP` says. A step
+    in range with more places (``1.54353275689598969e-10``: 27) made amounts of 29 digits, which the default
+    context's 28-digit arithmetic rounded: a paper order's fill came out above its own amount and the run
+    failed. Raises ValueError saying what is wrong."""
+    check_step_range(step)
+    # as_tuple() only here, not in check_step_range: rounding checks the step every time it rounds.
+    if int(step.as_tuple().exponent) < -_MAX_STEP_PLACES:  # finite (checked): an int exponent
+        places = -int(step.normalize().as_tuple().exponent)
+        if places > _MAX_STEP_PLACES:
+            raise ValueError(f"step {step} has {places} decimal places: no venue states more than 18")
+
+
+def check_step_range(step: Decimal) -> None:
     """A price or amount step arb can round to: finite, from :data:`MIN_STEP` to :data:`MAX_QUANTITY`.
-    Raises ValueError saying what is wrong (config validation calls this too)."""
+    Raises ValueError saying what is wrong."""
     if not step.is_finite() or step <= 0:
         raise ValueError(f"step must be a positive number, got {step}")
     if step < MIN_STEP:
@@ -152,7 +167,7 @@ def quantize_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     Detection's finalize and every order's plan round here, four times a pair on the way to the wire: the
     context is passed to each operation rather than entered (``localcontext`` cost ~0.5 µs a call), and a
     step below 1, whose exponent is negative, is told by ``adjusted()`` without building ``as_tuple()``."""
-    check_step(step)
+    check_step_range(step)
     units = _ROUNDING.divide(value, step).to_integral_value(rounding=rounding, context=_ROUNDING)
     multiple = _ROUNDING.multiply(units, step)
     if step.adjusted() < 0:

@@ -28,6 +28,11 @@ DB = 'url = "sqlite:///arb.db"'
 CASES = [
     ("amount step 1e-30", {HTX_MARKET: HTX_MARKET.replace('amount_step = "0.01"', 'amount_step = "1e-30"')},
      "venues.htx.markets.LINK/USDT.amount_step", "finer than 1e-18"),
+    # In range, but 27 decimal places (found by test_check_run_agree): its amounts had 29 digits, the fill of
+    # a paper order rounded above the order's own amount, and `arb run` failed on a config `check` accepted.
+    ("amount step of 27 places", {HTX_MARKET: HTX_MARKET.replace('amount_step = "0.01"',
+                                                                 'amount_step = "154353275689598969e-27"')},
+     "venues.htx.markets.LINK/USDT.amount_step", "27 decimal places: no venue states more than 18"),
     ("price step 0.003 on a sandbox venue", {GATE_MARKET: GATE_MARKET.replace('"0.001"', '"0.003"')},
      "venues.gate.markets.LINK/USDT.price_step", "not a power of ten"),
     ("price step 10 on a sandbox venue", {GATE_MARKET: GATE_MARKET.replace('"0.001"', '"10"')},
@@ -216,9 +221,12 @@ def test_rounding_is_exact_over_the_whole_range() -> None:
     assert below_max < MAX_QUANTITY
     assert quantize_step(below_max, MIN_STEP, ROUND_DOWN) == Decimal("999999999999999.999999999999999999")
     assert quantize_step(Decimal("20.123"), Decimal("1e-30") * 10**12, ROUND_DOWN) == Decimal("20.123")
-    for bad in (Decimal(0), Decimal("-1"), Decimal("NaN"), Decimal("Infinity"), Decimal("1e-19"), Decimal("1e16")):
+    for bad in (Decimal(0), Decimal("-1"), Decimal("NaN"), Decimal("Infinity"), Decimal("1e-19"), Decimal("1e16"),
+                Decimal("154353275689598969e-27"), Decimal("0.1234567890123456789")):
         with pytest.raises(ValueError):
             check_step(bad)
+    for good in (MIN_STEP, Decimal("0.123456789012345678"), Decimal("0.00100000000000000000000"), Decimal("25")):
+        check_step(good)  # 18 places or fewer, trailing zeros not counted
 
 
 @pytest.mark.parametrize(("step", "decimals"), [("1", 0), ("0.1", 1), ("0.001", 3), ("0.0010", 3),
