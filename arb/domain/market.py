@@ -13,7 +13,7 @@ MAX_QUANTITY = Decimal("1e15")
 """The largest amount, price, balance or money limit: a quadrillion units, beyond any real one."""
 MIN_STEP = Decimal("1e-18")
 """The finest price or amount step: 18 decimals (an ERC-20 token's wei); no venue states more."""
-_MAX_STEP_PLACES = 18  # MIN_STEP's: a step in range may still have more (check_step)
+_MAX_STEP_PLACES = -int(MIN_STEP.as_tuple().exponent)  # 18: a step in range may still have more (check_step)
 # Digits for rounding to a step: MAX_QUANTITY / MIN_STEP has 34 integer digits, plus the step's own
 # digits. Python's default context has 28 and raises InvalidOperation past them.
 _ROUNDING_PRECISION = 60
