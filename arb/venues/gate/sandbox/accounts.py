@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from arb.venues.sim.book import Book
-from arb.venues.sim.matching import Event, Matcher, OrderEvent, Refusal, Refused
+from arb.venues.sim.matching import Event, Matcher, OrderEvent, Refusal, Refused, exact
 from arb.venues.sim.orders import ZERO, Role, SimMarket, SimOrder
 
 
@@ -54,6 +54,7 @@ class AccountsMatcher(Matcher):
         return [o for o in self.open_orders(None, market_id)
                 if o.account != account and o.side == "buy" and o.price >= price]
 
+    @exact
     def place(self, account: str, market_id: str, side: str, price: Decimal, amount: Decimal,
               time_in_force: str, client_id: str, now_ms: int) -> tuple[SimOrder, list[Event]]:
         makers = self.makers(account, market_id, side, price)
@@ -73,6 +74,7 @@ class AccountsMatcher(Matcher):
         return order, [OrderEvent(e.account, dataclasses.replace(e.order, time_in_force=time_in_force), e.event)
                        if isinstance(e, OrderEvent) and e.order.id == order.id else e for e in events]
 
+    @exact
     def amend(self, order: SimOrder, now_ms: int, *, amount: Decimal | None = None,
               price: Decimal | None = None) -> list[Event]:
         new_amount = order.amount if amount is None else amount

@@ -24,14 +24,16 @@ from arb.venues.gate.sandbox.countdown import MAX_TIMEOUT_S, MIN_TIMEOUT_S, Coun
 from arb.venues.gate.sandbox.futures import FuturesEngine
 from arb.venues.gate.sandbox.orders import PairSpec
 from arb.venues.sim.book import Book, Level
-from arb.venues.sim.matching import Event, OrderEvent, Refusal, Refused, TradeEvent
-from arb.venues.sim.orders import Balance, SimOrder, SimTrade
+from arb.venues.sim.matching import Event, OrderEvent, Refusal, Refused, TradeEvent, exact
+from arb.venues.sim.orders import EXACT, Balance, SimOrder, SimTrade
 
 __all__ = ["Engine", "Event", "OrderEvent", "TradeEvent"]
 
 ZERO = Decimal(0)
 GT = "GT"
 GT_STEP = Decimal("1e-8")  # GT amounts to 8 decimals, as Gate shows them
+_UP = EXACT.copy()  # a fee's value in GT: the matcher's digits, rounded up (Gate's rounding of it)
+_UP.rounding = ROUND_UP
 
 # The matcher's refusals as Gate labels them.
 _GATE_LABELS = {
@@ -77,6 +79,7 @@ class Engine:
                 self._pay_in_gt(event.trade)
         return events
 
+    @exact
     def _pay_in_gt(self, trade: SimTrade) -> None:
         """The trade's fee paid in GT instead, as on Gate with deduction on: its value in the quote at the
         trade's price (a base fee) converted at the mid of the sandbox's ``GT_<quote>`` book, rounded up to
@@ -89,7 +92,7 @@ class Engine:
             return
         mid = (max(book.bids) + min(book.asks)) / 2
         value = trade.fee if trade.fee_currency == quote else trade.fee * trade.price
-        gt = (value / mid).quantize(GT_STEP, rounding=ROUND_UP)
+        gt = _UP.divide(value, mid).quantize(GT_STEP, rounding=ROUND_UP)  # up at every digit: up, once
         paying = self.balance(trade.account, GT)
         if paying.available < gt:
             return
