@@ -43,6 +43,7 @@ from arb.venues.gate.request import (
 )
 from arb.venues.gate.signing import SigningKey, sign_request
 from arb.venues.gate.ws_auth import private_frame
+from arb.venues.live.exact_balances import ExactBalances
 from arb.venues.tls import share_tls
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class _OrderFacts(NamedTuple):
     base_path: str
 
 
-class GateExchange(ccxt.pro.gate):
+class GateExchange(ExactBalances, ccxt.pro.gate):
     """Gate spot (and futures) client; see the module docstring for what differs from ccxt's gate."""
 
     def __init__(self, config: dict[str, Any] | None = None, *, clock: ServerClock | None = None) -> None:

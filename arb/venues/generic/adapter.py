@@ -18,6 +18,7 @@ functions that open an exchange or build a feed, and which venues ccxt.pro strea
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,10 +44,16 @@ if TYPE_CHECKING:
     from arb.venues.transfers import TransferVenue
 
 
+@functools.cache
 def ccxt_class(ccxt_id: str) -> Any:
+    """ccxt's async class for ``ccxt_id`` (ccxt.pro's where it streams), its balances exact
+    (:mod:`arb.venues.live.exact_balances`)."""
     import ccxt.pro
 
-    return getattr(ccxt.pro, ccxt_id, None) or getattr(ccxt.async_support, ccxt_id)
+    from arb.venues.live.exact_balances import ExactBalances
+
+    cls = getattr(ccxt.pro, ccxt_id, None) or getattr(ccxt.async_support, ccxt_id)
+    return type(cls.__name__, (ExactBalances, cls), {})
 
 
 def quirks(facts: ClientIdFacts | None) -> LiveQuirks:

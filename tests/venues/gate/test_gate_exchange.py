@@ -60,7 +60,7 @@ async def test_fetch_balance_is_signed_and_measures_the_clock_first(
         {"currency": "BTC", "available": "0.01", "locked": "0"},
     ])  # fmt: skip
     balance = await gate.fetch_balance()
-    assert balance["USDT"] == {"free": 1000.5, "used": 24.5, "total": 1025.0}
+    assert balance["USDT"] == {"free": "1000.5", "used": "24.5", "total": "1025"}  # exact: arb/venues/live/exact_balances.py
     assert [s.path for s in gate_stub.seen] == ["/api/v4/spot/time", "/api/v4/spot/accounts"]
     signed = gate_stub.seen[-1].headers
     assert signed["KEY"] == TEST_KEY and signed["Timestamp"].isdigit()
