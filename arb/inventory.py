@@ -13,7 +13,8 @@ Per venue and asset:
   (a deposit or withdrawal, a fee charged outside the fills, another client on the same account).
 
 Paper and sandbox venues derive their balances from the same fills, so there ``external_flow`` is zero,
-exactly; for a live venue a non-zero value is the thing to look at.
+exactly; for a live venue a non-zero value is the thing to look at. Computed in ``arb.domain.market.EXACT``:
+a balance of 10^10 to 18 places is past Python's 28 digits.
 
 An asset a venue's snapshot does not list counts as zero (venues omit empty balances). A venue with no
 snapshot of a kind at all (its balance read failed) has ``None`` there, and so has ``external_flow``:
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from arb.domain.market import exact
 from arb.margin import PositionState, apply_fill
 
 ZERO = Decimal(0)
@@ -97,6 +99,7 @@ def fill_deltas(fill: FillFlow) -> list[tuple[str, Decimal]]:
     return deltas
 
 
+@exact
 def implied_changes(fills: Iterable[FillFlow], funding: Iterable[FundingFlow] = (),
                     opening: Mapping[tuple[str, str], PositionState] | None = None) -> dict[tuple[str, str], Decimal]:
     """(venue, asset) -> the net change the fills imply. A perpetual's fills, taken in the order given (the
@@ -119,6 +122,7 @@ def implied_changes(fills: Iterable[FillFlow], funding: Iterable[FundingFlow] = 
     return dict(out)
 
 
+@exact
 def inventory(start: Iterable[Holding], end: Iterable[Holding], fills: Iterable[FillFlow],
               funding: Iterable[FundingFlow] = (),
               opening: Mapping[tuple[str, str], PositionState] | None = None,

@@ -25,6 +25,7 @@ from typing import Any
 from arb.commands import arguments
 from arb.commands.tables import Cell, Section, add_run_arguments, figure, show_run, show_window, timestamp
 from arb.display import MS_PLACES, ROUTE, Precision, held_what, money, route
+from arb.domain.market import EXACT
 from arb.errors import UsageError
 from arb.inventory import InventoryRow
 from arb.positions import OpenLot, equity, open_positions, unrealized_total
@@ -331,7 +332,7 @@ def _inventory(rows: Sequence[InventoryRow], precision: Precision) -> list[Secti
     for r in rows:
         places = precision.asset(r.asset, r.venue)
         body.append([r.venue, r.asset, *(figure(v, places) for v in (r.start, r.end, r.implied, r.external_flow))])
-        per_asset[r.asset] += r.implied
+        per_asset[r.asset] = EXACT.add(per_asset[r.asset], r.implied)
     columns = ("venue", "asset", "start", "end", "from_fills", "external_flow")
     net: list[list[Cell]] = [[asset, figure(v, precision.asset(asset))] for asset, v in sorted(per_asset.items())]
     return [Section("inventory", "Inventory: balances and the change the fills imply", columns, body),

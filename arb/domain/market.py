@@ -5,8 +5,10 @@ from __future__ import annotations
 import decimal
 import enum
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from typing import ParamSpec, TypeVar
 
 # The range of exact numbers arb is built for, checked where they enter (config, venue rules).
 MAX_QUANTITY = Decimal("1e15")
@@ -18,6 +20,23 @@ _MAX_STEP_PLACES = -int(MIN_STEP.as_tuple().exponent)  # 18: a step in range may
 # digits. Python's default context has 28 and raises InvalidOperation past them.
 _ROUNDING_PRECISION = 60
 _ROUNDING = decimal.Context(prec=_ROUNDING_PRECISION)  # the default context's traps, at that precision
+EXACT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN,
+                        traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
+"""Where amounts, prices, balances and fee rates are added, subtracted and multiplied and must stay exact: each
+has at most 34 digits (``MAX_QUANTITY`` to ``MIN_STEP``), a product of two 68, with a fee rate's a few more.
+Python's default context keeps 28 (a balance of 10^10 to 18 places has 29), and ccxt leaves it rounding half
+up. Not trapping ``Inexact``: a deliberate rounding (a ``quantize`` with its own rule) may run inside it."""
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def exact(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``function`` run in :data:`EXACT`, whatever context its caller's thread is in (~0.4 µs a call)."""
+    @functools.wraps(function)
+    def in_exact(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with decimal.localcontext(EXACT):
+            return function(*args, **kwargs)
+    return in_exact
 
 
 class Side(enum.StrEnum):

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from arb.domain.ids import ClientIdFormat
-from arb.domain.market import MarketRules, Side
+from arb.domain.market import EXACT, MarketRules, Side
 from arb.domain.orders import OrderStatus, VenueState, status_from_report
 
 
@@ -103,7 +103,7 @@ class BalanceReport:
 
     @property
     def total(self) -> Decimal:
-        return self.free + self.used
+        return EXACT.add(self.free, self.used)
 
 
 @runtime_checkable

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from arb.domain.market import EXACT
 from arb.store.models import Balance
 from arb.store.repo import inventory_check, latest_balances
 from arb.store.views import ZERO
@@ -30,7 +31,7 @@ class BalanceRow:
 
     @property
     def change(self) -> Decimal | None:
-        return None if self.start is None or self.end is None else self.end - self.start
+        return None if self.start is None or self.end is None else EXACT.subtract(self.end, self.start)
 
 
 def balances(session: Session, run_id: int) -> list[BalanceRow]:
@@ -72,5 +73,5 @@ def _sum_or_none(values: Iterable[Decimal | None]) -> Decimal | None:
     for value in values:
         if value is None:
             return None
-        total += value
+        total = EXACT.add(total, value)  # a balance of 10^10 to 18 places is 29 digits
     return total

@@ -43,7 +43,8 @@ The rules, one set for every venue:
   ``on_crossed`` where it became so (market, event time, best bid and ask), and goes on matching the book
   as it stands. A deferred event is checked when it is applied.
 - **Exact.** Every amount, notional, fee and balance is a sum, difference or product of prices, amounts and fee
-  rates, computed in :data:`EXACT` whatever context the thread is in: a step has up to 18 places
+  rates, computed in ``arb.domain.market.EXACT`` whatever context the thread is in (each method that moves an
+  amount; a market event that only waits for an order pays nothing for it): a step has up to 18 places
   (``arb.domain.market.check_step``), so an account's 10^12 to 18 places is 31 digits and a notional 40, past the
   default context's 28 (which ccxt leaves rounding half up, too). What ``arb/margin.py`` rounds (a perpetual's
   margin and fees to 1e-12, its entry average) it rounds by its own rule.
@@ -57,18 +58,16 @@ The rules, one set for every venue:
 from __future__ import annotations
 
 import dataclasses
-import decimal
 import enum
-import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ParamSpec, TypeVar
 
 from arb.domain.ids import next_venue_id
+from arb.domain.market import exact
 from arb.margin import PositionState, apply_fill, fill_fee, funding_payment, order_margin
 from arb.venues.sim.book import Book, BookUpdate, CrossedBook
-from arb.venues.sim.orders import EXACT, ZERO, Balance, FundingPayment, Role, SimMarket, SimOrder, SimTrade
+from arb.venues.sim.orders import ZERO, Balance, FundingPayment, Role, SimMarket, SimOrder, SimTrade
 
 
 class Refusal(enum.Enum):
@@ -116,18 +115,6 @@ TIMES_IN_FORCE = frozenset(("gtc", "ioc", "poc", "fok"))
 # the run (a two-hour replay of one symbol on two venues grew to 1.3 GB). Past it they are applied, in
 # order, as an order would have them applied: the same book, each event checked with its own time.
 DEFERRED_EVENTS = 64
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def exact(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``method`` run in :data:`EXACT` (each call that moves an amount: ~0.4 µs, so not the market events
-    that only wait for an order)."""
-    @functools.wraps(method)
-    def in_exact(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with decimal.localcontext(EXACT):
-            return method(*args, **kwargs)
-    return in_exact
 
 
 class Matcher:

@@ -6,19 +6,14 @@ Gate v4 JSON (``arb/venues/gate/sandbox/orders.py``). Every amount is an exact `
 
 from __future__ import annotations
 
-import decimal
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from arb.domain.market import EXACT
 from arb.venues.sim.queue import QueueModel
 
 ZERO = Decimal(0)
-# The simulated venue's arithmetic (``arb/venues/sim/matching.py``'s exact rule): 100 digits hold any sum or
-# product of two 18-place figures and a fee rate a venue states, at any size an account could hold. Not
-# trapping ``Inexact``: the margin's deliberate roundings (a ``quantize`` with a rule of its own) run in it.
-EXACT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN,
-                        traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 BuyFeeIn = Literal["base", "quote"]
 Role = Literal["taker", "maker"]
 

@@ -28,8 +28,9 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from arb.domain.market import exact
 from arb.venues.sim.book import Book
-from arb.venues.sim.matching import Event, Matcher, OrderEvent, Refusal, Refused, exact
+from arb.venues.sim.matching import Event, Matcher, OrderEvent, Refusal, Refused
 from arb.venues.sim.orders import ZERO, Role, SimMarket, SimOrder
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from decimal import ROUND_UP, Decimal
 
 from arb.domain.ids import next_venue_id
+from arb.domain.market import EXACT, exact
 from arb.venues.gate.facts import CLIENT_IDS
 from arb.venues.gate.sandbox.accounts import AccountsMatcher
 from arb.venues.gate.sandbox.apierror import GateApiError, bad_param
@@ -24,8 +25,8 @@ from arb.venues.gate.sandbox.countdown import MAX_TIMEOUT_S, MIN_TIMEOUT_S, Coun
 from arb.venues.gate.sandbox.futures import FuturesEngine
 from arb.venues.gate.sandbox.orders import PairSpec
 from arb.venues.sim.book import Book, Level
-from arb.venues.sim.matching import Event, OrderEvent, Refusal, Refused, TradeEvent, exact
-from arb.venues.sim.orders import EXACT, Balance, SimOrder, SimTrade
+from arb.venues.sim.matching import Event, OrderEvent, Refusal, Refused, TradeEvent
+from arb.venues.sim.orders import Balance, SimOrder, SimTrade
 
 __all__ = ["Engine", "Event", "OrderEvent", "TradeEvent"]
 
