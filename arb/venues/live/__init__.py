@@ -10,7 +10,8 @@
 - :mod:`~arb.venues.live.line`: a prepared request on the exchange's order line
   (:mod:`arb.venues.order_line`), its answer through ccxt's own response handling;
 - :mod:`~arb.venues.live.keep_warm`: pings that keep the order line's connections open;
-- :mod:`~arb.venues.live.normalize`: ccxt's dicts as arb's reports, exact, once.
+- :mod:`~arb.venues.live.normalize`: ccxt's dicts as arb's reports, exact, once;
+- :mod:`~arb.venues.live.exact_balances`: balances as the venue's decimal strings (ccxt hands out floats).
 
 Their loggers are children of this package's (``arb.venues.live``).
 

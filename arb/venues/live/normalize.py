@@ -1,6 +1,7 @@
 """ccxt's dicts normalized once, here: orders, trades and markets as arb's reports with exact ``Decimal``s.
 
-ccxt's floats are printed back with ``repr``, which round-trips the short decimal strings venues send.
+ccxt's floats are printed back with ``repr``, which round-trips the short decimal strings venues send for
+orders and trades (a balance, a running total of them, comes as the venue's string: ``exact_balances.py``).
 Status comes from ``filled``, not from ccxt's status word: venues report a partially filled IOC as
 cancelled. What differs between venues (where a trade keeps our client order id, which raw fields spell
 the venue's own status) is the adapter's :class:`~arb.venues.live.quirks.LiveQuirks`.
