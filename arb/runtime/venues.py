@@ -32,7 +32,7 @@ from typing import Any
 from arb.config import Config, MarketSection
 from arb.detection import FeeMode
 from arb.domain.ids import ClientIdFormat
-from arb.domain.market import MarketKind, MarketRules, Symbol
+from arb.domain.market import EXACT, MarketKind, MarketRules, Symbol
 from arb.domain.market_names import MarketNames
 from arb.domain.venue import FundingReport, Venue
 from arb.eventloop.clock import MarketClock, WallClock
@@ -440,9 +440,10 @@ def _move(matcher: Matcher, account: str, names: MarketNames, asset: str, amount
     """A simulated wallet's ``asset`` (the engine's name) changed by ``amount``: a transfer leaving (< 0, never
     more than it holds free) or arriving."""
     balance = matcher.balance(account, names.venue_amounts({asset: amount}).popitem()[0])
-    if balance.available + amount < 0:
+    after = EXACT.add(balance.available, amount)
+    if after < 0:
         return False
-    balance.available += amount
+    balance.available = after
     return True
 
 

@@ -76,6 +76,10 @@ class Balance:
     available: Decimal = ZERO
     locked: Decimal = ZERO
 
+    @property
+    def total(self) -> Decimal:
+        return EXACT.add(self.available, self.locked)
+
 
 @dataclass(slots=True)
 class SimOrder:

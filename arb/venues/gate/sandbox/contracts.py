@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from arb.domain.market import EXACT
 from arb.margin import PositionState, account_margin
 from arb.venues.gate.sandbox.orders import fmt
 from arb.venues.sim.orders import SimMarket, SimOrder, SimTrade
@@ -193,7 +194,7 @@ def position_json(spec: ContractSpec, position: PositionState, mark: Decimal | N
     if size and mark is not None:
         line = account_margin(wallet, [(spec.name, position, mark)], spec.maintenance_rate).positions[0]
         liq = line.liquidation or ZERO
-    value = abs(position.amount) * mark if mark is not None else ZERO
+    value = EXACT.multiply(abs(position.amount), mark) if mark is not None else ZERO
     return {
         "user": 1,
         "contract": spec.name,
@@ -222,7 +223,7 @@ def account_json(available: Decimal, locked: Decimal, unrealised: Decimal) -> di
     """``/futures/usdt/accounts``: ``total`` is the wallet (what fills, fees, realized PnL and funding moved);
     ``available`` what new orders may hold; unrealized PnL is reported apart, as on Gate."""
     return {
-        "total": fmt(available + locked),
+        "total": fmt(EXACT.add(available, locked)),
         "unrealised_pnl": fmt(unrealised),
         "position_margin": fmt(locked),
         "order_margin": "0",

@@ -165,7 +165,7 @@ class FuturesEngine:
         state.mark, state.index, state.rate, state.next_apply_ms = mark, index, rate, funding_ts
         for paid in self.matcher.on_funding(market_id(spec.name), mark, rate, funding_ts, now_ms):
             wallet = self.matcher.balance(paid.account, spec.quote)
-            self.fund_book.append(FundEntry(paid.account, paid.ts_ms, paid.amount, wallet.available + wallet.locked,
+            self.fund_book.append(FundEntry(paid.account, paid.ts_ms, paid.amount, wallet.total,
                                             spec.name))
 
 

@@ -116,7 +116,7 @@ class FuturesApi:
         spec = self.futures.contracts[name]
         wallet = self.futures.matcher.balance(futures_account(key), spec.quote)
         return position_json(spec, self.futures.position(key, spec), self.futures.mark(spec),
-                             wallet.available + wallet.locked)
+                             wallet.total)
 
     async def positions(self, request: web.Request) -> web.Response:
         """Every contract's position, flat ones too (Gate lists those the account has traded)."""
