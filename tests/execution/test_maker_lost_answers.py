@@ -25,7 +25,7 @@ D = Decimal
 FAULTS = {
     "dropped": {"drop_order_responses": 1},
     "502": {"fail_order_responses": 1},
-    "late": {"order_response_delay_s": 0.4},
+    "late": {"order_response_delay_s": 1.0},
 }
 
 
@@ -41,9 +41,11 @@ async def test_hedges_whose_answers_are_lost_hedge_exactly_what_filled(faults: l
             assert Side.BUY in rig.route.resting, round_
             fault = faults[round_ % len(faults)]
             rig.sb_taker.faults.update(FAULTS.get(fault, {}))
-            # ms: an answer held 0.4 s is a timeout, as 2.4 s would be live. Only in the late round: every other
-            # request keeps the client's own timeout, so a loaded machine's slow answer is not a fault.
-            rig.taker.exchange.timeout = 200 if fault == "late" else patient
+            # ms: an answer held 1 s is a timeout, as 2.4 s would be live. The sandbox places the order on arrival
+            # and holds only the answer; 0.2 s let a loaded machine (the suite's three workers on two cores) time
+            # out before the sandbox had read the request, and the hedge never landed: the test's premise gone,
+            # not the route's rule. Only in the late round: every other request keeps the client's own timeout.
+            rig.taker.exchange.timeout = 500 if fault == "late" else patient
             rig.print_at_quote(Side.BUY, amounts[round_ % len(amounts)])
             await rig.fills(round_ + 1)
             await rig.settled()
