@@ -307,7 +307,6 @@ class Matcher:
                 if order.left == 0:
                     self._finish(order, "closed", "filled", now_ms, events)
 
-    @exact
     def on_trade(self, market_id: str, price: Decimal, amount: Decimal, aggressor: str,
                  now_ms: int) -> list[Event]:
         """A trade printed in the market: its amount goes to the resting orders it reached (a sell aggressor
@@ -316,8 +315,14 @@ class Matcher:
         its amount in all."""
         events: list[Event] = []
         resting = self._resting.get(market_id)
-        if not resting:
-            return events
+        if resting:
+            self._printed(resting, price, amount, aggressor, now_ms, events)
+        return events
+
+    @exact
+    def _printed(self, resting: list[SimOrder], price: Decimal, amount: Decimal, aggressor: str, now_ms: int,
+                 events: list[Event]) -> None:
+        """:meth:`on_trade` where orders rest: the print's amount shared among those it reached."""
         side = "buy" if aggressor == "sell" else "sell"  # the resting side the trade hit
         reached = [o for o in resting if o.side == side and (o.price >= price if side == "buy" else o.price <= price)]
         # Price, then time: the resting list is in time order (an amended price goes last), and the sort is stable.
@@ -340,7 +345,6 @@ class Matcher:
             self._trade(order, qty, order.price, "maker", now_ms, events)
             if order.left == 0:
                 self._finish(order, "closed", "filled", now_ms, events)
-        return events
 
     # ---- internals ------------------------------------------------------------------------------------
     def book(self, market_id: str) -> Book:
