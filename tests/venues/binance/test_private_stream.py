@@ -30,13 +30,6 @@ from arb.venues.live.streamed import StreamedVenue
 D = Decimal
 TIMEOUT = 60.0  # bounds a hang only (none is expected to fire): on a loaded CI machine 10 s ran out once
 CID = "x-arbtest-quote-1"
-T0_MS = int(datetime.now(UTC).timestamp() * 1000) - 60_000  # a minute ago: within the lookups' window
-
-
-def _trade(trade_id: int, qty: str, cumulative: str, status: str = "PARTIALLY_FILLED") -> Trade:
-    return Trade(trade_id, order_id=777, client_order_id=CID, side="BUY", price="60000.00", qty=qty,
-                 commission="0.00000100", commission_asset="BTC", time_ms=T0_MS + trade_id,
-                 maker=True, order_qty="0.003", cumulative=cumulative, status=status)
 
 
 @dataclasses.dataclass
@@ -46,6 +39,17 @@ class Rig:
     stream: BinancePrivateStream
     fills: list[FillReport]
     run: asyncio.Task[None]
+    # The trades' times: a minute before the rig started, within the stream's lookup window (5 minutes before
+    # it tracked the order; ccxt drops trades older than the lookup's since). Taken when the test runs, not
+    # when its module was imported: a worker imports every module at the suite's start, and a test run more
+    # than 4 minutes later had its missed trade filtered out of the REST lookup (timed out in a suite on four
+    # workers).
+    t0_ms: int = dataclasses.field(default_factory=lambda: int(datetime.now(UTC).timestamp() * 1000) - 60_000)
+
+    def trade(self, trade_id: int, qty: str, cumulative: str, status: str = "PARTIALLY_FILLED") -> Trade:
+        return Trade(trade_id, order_id=777, client_order_id=CID, side="BUY", price="60000.00", qty=qty,
+                     commission="0.00000100", commission_asset="BTC", time_ms=self.t0_ms + trade_id,
+                     maker=True, order_qty="0.003", cumulative=cumulative, status=status)
 
     async def until(self, what: str, condition: Any) -> None:
         deadline = asyncio.get_running_loop().time() + TIMEOUT
@@ -99,14 +103,14 @@ async def test_a_post_only_quote_is_a_limit_maker_order_and_its_pushed_trade_is_
     assert sent["type"] == "LIMIT_MAKER" and "timeInForce" not in sent and sent["newClientOrderId"] == CID
     assert (report.venue_order_id, report.client_order_id) == ("777", CID)
     assert rig.stream.unsettled() == ["777"]  # tracked by the StreamedVenue: reconciled after a drop
-    await rig.account.trade(_trade(1, "0.001", "0.001"))
+    await rig.account.trade(rig.trade(1, "0.001", "0.001"))
     await rig.until("the pushed fill", lambda: len(rig.fills) == 1)
     (pushed,) = rig.fills
     assert (pushed.venue, pushed.trade_id, pushed.client_order_id, pushed.venue_order_id, pushed.symbol) == (
         "bn", "1", CID, "777", SYMBOL)
     assert (pushed.side, pushed.price, pushed.amount, pushed.fee, pushed.fee_currency) == (
         Side.BUY, D("60000"), D("0.001"), D("0.000001"), "BTC")
-    assert pushed.ts == datetime.fromtimestamp((T0_MS + 1) / 1000, UTC)
+    assert pushed.ts == datetime.fromtimestamp((rig.t0_ms + 1) / 1000, UTC)
     # The same trade read by order id over REST (GET /api/v3/myTrades?orderId=777): one fill, the same one
     # but for arb's client id, which Binance's REST trades do not carry (the stream gives it from the order).
     (rest,) = await rig.venue.fetch_fills(SYMBOL, datetime.now(UTC) - timedelta(days=1), "777")
@@ -117,13 +121,13 @@ async def test_a_post_only_quote_is_a_limit_maker_order_and_its_pushed_trade_is_
 async def test_a_fill_made_while_the_socket_was_down_is_found_by_rest_and_delivered_once(rig: Rig) -> None:
     await rig.until("subscribed", lambda: rig.stream.subscriptions == 1)
     rig.stream.track("777", SYMBOL, CID)
-    await rig.account.trade(_trade(1, "0.001", "0.001"))
+    await rig.account.trade(rig.trade(1, "0.001", "0.001"))
     await rig.until("the first fill", lambda: len(rig.fills) == 1)
     # Made as the socket goes down, its push lost with it: only REST has it. Made before the drop, not after:
     # the stream reconnects at once (no backoff here) and could subscribe and reconcile before a trade made
     # after the drop was recorded, which a real venue would then have pushed; the test then waited out its
     # hang bound (seen once on a loaded CI run).
-    await rig.account.trade(_trade(2, "0.001", "0.002"), push=False)
+    await rig.account.trade(rig.trade(2, "0.001", "0.002"), push=False)
     await rig.account.drop()
     await rig.until("subscribed again", lambda: rig.stream.subscriptions == 2 and rig.account.subscriptions == 2)
     await rig.until("the missed fill, by REST", lambda: len(rig.fills) == 2)
@@ -131,9 +135,9 @@ async def test_a_fill_made_while_the_socket_was_down_is_found_by_rest_and_delive
     assert (missed.trade_id, missed.client_order_id, missed.amount) == ("2", CID, D("0.001"))
     assert rig.account.rest_requests and all(q["orderId"] == "777" for q in rig.account.rest_requests)
     # Pushed again (Binance may repeat an event; a late push of what REST found): not delivered twice.
-    await rig.account.push(_trade(2, "0.001", "0.002").execution_report())
-    await rig.account.push(_trade(1, "0.001", "0.001").execution_report())
-    last = _trade(3, "0.001", "0.003", status="FILLED")
+    await rig.account.push(rig.trade(2, "0.001", "0.002").execution_report())
+    await rig.account.push(rig.trade(1, "0.001", "0.001").execution_report())
+    last = rig.trade(3, "0.001", "0.003", status="FILLED")
     await rig.account.trade(last)
     await rig.until("the last fill", lambda: len(rig.fills) == 3)
     assert [f.trade_id for f in rig.fills] == ["1", "2", "3"]
@@ -164,5 +168,5 @@ async def test_restarted_after_its_task_ended_the_stream_subscribes_again_and_de
     rig.run = asyncio.create_task(rig.stream.run())
     await rig.until("subscribed again", lambda: rig.stream.subscriptions == 2 and rig.account.subscriptions == 2)
     rig.stream.track("777", SYMBOL, CID)
-    await rig.account.trade(_trade(1, "0.001", "0.001"))
+    await rig.account.trade(rig.trade(1, "0.001", "0.001"))
     await rig.until("the fill", lambda: [f.trade_id for f in rig.fills] == ["1"])
