@@ -41,6 +41,17 @@ from arb.store.settlement import settle_opportunity, settled_again
 from arb.store.write_ahead import WriteAheadRecord
 
 
+@dataclass(slots=True)
+class _Order:
+    """What the journal keeps of an order it wrote, for the answers, fills and links still to come."""
+
+    row: int  # its ``orders`` row
+    purpose: str  # "quote", "hedge" or "flatten"
+    answers: str  # the client order id of the quote it answers (a quote's own)
+    sent_at: datetime
+    started: bool = False  # past its write-ahead record: its first event written
+
+
 @dataclass(frozen=True, slots=True)
 class VenueFees:
     maker: Decimal  # a resting order's fill; negative: a rebate
@@ -60,12 +71,8 @@ class StoreJournal:
         self._sessions = KeptSessions(self._kept)
         self._write_ahead = WriteAheadRecord(self._kept)
         self._run_id, self._venues, self._books = run_id, venues, books
-        self._started_orders: set[str] = set()
         self._fees, self._now, self._on_settled = fees, now, on_settled
-        self._sent_at: dict[str, datetime] = {}
-        self._orders: dict[str, int] = {}  # client order id -> order row
-        self._purposes: dict[str, str] = {}
-        self._answers: dict[str, str] = {}  # a hedge's or flatten's client order id -> the quote it answers
+        self._orders: dict[str, _Order] = {}  # client order id -> what is kept of it
         self._carried_for: dict[str, list[str]] = {}  # ... -> older quotes whose dust it answered (``carried``)
         self._terms: dict[str, MakerPairTerms] = {}  # a quote's client order id -> what it promised
         self._pairs: dict[str, int] = {}  # a quote's client order id -> its pair's row, once it filled
@@ -82,9 +89,8 @@ class StoreJournal:
         """A quote an earlier run left, taken over by a route: its row, its pair (or what the pair will be
         given, valued on the taker book now, if it has none yet)."""
         coid = found.client_order_id
-        self._orders[coid], self._purposes[coid], self._answers[coid] = found.order_id, "quote", coid
-        self._started_orders.add(coid)  # an earlier run's order: past its write-ahead record
-        self._sent_at[coid] = found.sent_at
+        # An earlier run's order: past its write-ahead record.
+        self._orders[coid] = _Order(found.order_id, "quote", coid, found.sent_at, started=True)
         self._terms[coid] = self._pair_terms(venue, symbol, valued, found.sent_at)
         if found.pair_id is not None:
             self._pairs[coid] = found.pair_id
@@ -98,49 +104,47 @@ class StoreJournal:
         if quote is not None:
             self._terms[request.client_order_id] = self._pair_terms(venue, request.symbol, quote, now)
         coid = request.client_order_id
-        self._orders[coid] = self._write_ahead.order(order_store.NewOrder(
+        row = self._write_ahead.order(order_store.NewOrder(
             self._run_id, None, venue, request.symbol, request.side.value, request.price, request.amount, coid,
             purpose=purpose, time_in_force=request.time_in_force, reference_price=reference), now)
-        self._sent_at[coid] = now
-        self._purposes[coid] = purpose
-        self._answers[coid] = answers
+        self._orders[coid] = _Order(row, purpose, answers, now)
 
     def _started(self, s: Session, coid: str) -> int:
         """The order's row brought past its write-ahead record (once): its first event, ``submitted`` at its
         sending, and a hedge's or flatten's link to its pair. Returns its id."""
-        order_id = self._orders[coid]
-        if coid in self._started_orders:
-            return order_id
-        sent_at = self._sent_at[coid]
-        order_store.record_sent(s, order_id, sent_at, created_at=sent_at)
-        if self._purposes[coid] != "quote":
-            maker_pairs.link(s, order_id, self._pair(s, self._answers[coid]))
-        self._started_orders.add(coid)
-        return order_id
+        order = self._orders[coid]
+        if order.started:
+            return order.row
+        order_store.record_sent(s, order.row, order.sent_at, created_at=order.sent_at)
+        if order.purpose != "quote":
+            maker_pairs.link(s, order.row, self._pair(s, order.answers))
+        order.started = True
+        return order.row
 
     def _touched(self, coid: str) -> None:
         """Order ``coid`` is written: the pairs whose settlement reads it are no longer fresh."""
-        for quote_id in (self._answers[coid], *self._carried_by.get(coid, ())):
+        for quote_id in (self._orders[coid].answers, *self._carried_by.get(coid, ())):
             pair = self._pairs.get(quote_id)
             if pair is not None:
                 self._fresh.discard(pair)
 
     async def answered(self, venue: str, report: OrderReport, reason: str | None = None) -> None:
         coid = report.client_order_id
-        if self._purposes[coid] != "quote" and report.filled > sum((f.amount for f in report.fills), Decimal(0)):
+        order = self._orders[coid]
+        if order.purpose != "quote" and report.filled > sum((f.amount for f in report.fills), Decimal(0)):
             # An IOC's answer without all its trades (a live venue's): its trades by order id, then the answer.
-            fills = await self._venues[venue].fetch_fills(report.symbol, self._sent_at[coid],
+            fills = await self._venues[venue].fetch_fills(report.symbol, order.sent_at,
                                                           order_id=report.venue_order_id)
             report = dataclasses.replace(report, fills=tuple(fills))
         now = self._now()
         self._touched(coid)
         with self._sessions.begin() as s:
             order_id = self._started(s, coid)
-            if self._purposes[coid] == "quote":
+            if order.purpose == "quote":
                 order_store.record_quote_report(s, order_id, report, now, reason=reason)
             else:
                 order_store.record_report(s, order_id, report, now)
-        self._settle(self._answers[coid])
+        self._settle(order.answers)
         for quote_id in self._carried_for.pop(coid, ()):
             self._settle(quote_id)
 
@@ -158,7 +162,7 @@ class StoreJournal:
             if coid in self._pairs:
                 maker_pairs.quote_amended(s, self._pairs[coid], report.amount)
             order_store.record_quote_report(s, order_id, report, now)
-        self._settle(self._answers[coid])
+        self._settle(self._orders[coid].answers)
 
     async def carried(self, client_order_id: str, answered: Sequence[tuple[str, Decimal]]) -> None:
         """Hedge (or flatten) ``client_order_id``, whose answer is recorded next, filled base older quotes
@@ -167,9 +171,10 @@ class StoreJournal:
         self._carried_by.setdefault(client_order_id, set()).update(quote_id for quote_id, _ in answered)
         self._touched(client_order_id)
         with self._sessions.begin() as s:
-            to_pair = self._pair(s, self._answers[client_order_id])
+            order = self._orders[client_order_id]
+            to_pair = self._pair(s, order.answers)
             for quote_id, amount in answered:
-                maker_pairs.carry(s, self._pair(s, quote_id), to_pair, self._orders[client_order_id], amount)
+                maker_pairs.carry(s, self._pair(s, quote_id), to_pair, order.row, amount)
         self._carried_for[client_order_id] = [quote_id for quote_id, _ in answered]
 
     async def refused(self, venue: str, client_order_id: str, error: Exception) -> None:
@@ -180,19 +185,19 @@ class StoreJournal:
         with self._sessions.begin() as s:
             order_id = self._started(s, client_order_id)
             order_store.record_transition(s, order_id, to, self._now(), detail=str(error)[:500])
-        self._settle(self._answers[client_order_id])
+        self._settle(self._orders[client_order_id].answers)
 
     async def not_sent(self, venue: str, client_order_id: str, error: ArbError) -> None:
         """Refused before it left (a market rule, the order budget: ``OrderBudgetExceeded``): ``rejected``, its
         first event written but never ``submitted``."""
         self._touched(client_order_id)
         with self._sessions.begin() as s:
-            order_id = self._orders[client_order_id]
-            order_store.add_first_event(s, order_id, self._sent_at[client_order_id])
-            self._started_orders.add(client_order_id)
-            order_store.record_transition(s, order_id, OrderStatus.REJECTED, self._now(),
+            order = self._orders[client_order_id]
+            order_store.add_first_event(s, order.row, order.sent_at)
+            order.started = True
+            order_store.record_transition(s, order.row, OrderStatus.REJECTED, self._now(),
                                           detail=f"not sent: {str(error)[:480]}")
-        self._settle(self._answers[client_order_id])
+        self._settle(self._orders[client_order_id].answers)
 
     async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
         """An ``unknown`` order whose lookup proved it never landed: ``rejected``, saying how it was found."""
@@ -200,14 +205,13 @@ class StoreJournal:
         with self._sessions.begin() as s:
             order_store.record_transition(s, self._started(s, client_order_id), OrderStatus.REJECTED, self._now(),
                                           detail=detail)
-        self._settle(self._answers[client_order_id])
+        self._settle(self._orders[client_order_id].answers)
 
     async def maker_fill(self, fill: FillReport) -> None:
         assert fill.client_order_id is not None
-        order_id = self._orders[fill.client_order_id]
         self._touched(fill.client_order_id)
         with self._sessions.begin() as s:
-            self._started(s, fill.client_order_id)
+            order_id = self._started(s, fill.client_order_id)
             order_store.record_fills(s, order_id, [fill], self._now())
             maker_pairs.quote_filled(s, self._pair(s, fill.client_order_id), order_id)
         self._settle(fill.client_order_id)
@@ -215,10 +219,10 @@ class StoreJournal:
     def _pair(self, s: Session, quote_coid: str) -> int:
         pair = self._pairs.get(quote_coid)
         if pair is None:
-            pair = self._pairs[quote_coid] = maker_pairs.open_pair(s, self._run_id, self._orders[quote_coid],
-                                                                   self._terms[quote_coid])
+            quote_row = self._orders[quote_coid].row
+            pair = self._pairs[quote_coid] = maker_pairs.open_pair(s, self._run_id, quote_row, self._terms[quote_coid])
             # Fills stored before the pair (an earlier run's quote, its fills recorded by reconciliation).
-            maker_pairs.quote_filled(s, pair, self._orders[quote_coid])
+            maker_pairs.quote_filled(s, pair, quote_row)
         return pair
 
     def close(self) -> None:
