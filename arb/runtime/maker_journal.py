@@ -197,7 +197,7 @@ class StoreJournal:
             order.started = True
             order_store.record_transition(s, order.row, OrderStatus.REJECTED, self._now(),
                                           detail=f"not sent: {str(error)[:480]}")
-        self._settle(self._orders[client_order_id].answers)
+        self._settle(order.answers)
 
     async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
         """An ``unknown`` order whose lookup proved it never landed: ``rejected``, saying how it was found."""
