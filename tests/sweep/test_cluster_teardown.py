@@ -49,3 +49,39 @@ def test_ctrl_c_while_a_finished_sweep_closes_its_cluster_is_raised_once_it_is_c
     with pytest.raises(KeyboardInterrupt):
         ctx.__exit__(None, None, None)
     assert log == ["client closed", "cluster closed"]
+
+
+async def _heartbeat_cut_short(dask_worker: Any) -> list[str]:
+    """In a worker: its heartbeat's connection closed under it, as when the sweep closes the cluster mid-beat;
+    what the worker's logger lets through (and one other error, which it must)."""
+    import logging
+
+    from distributed.comm.core import CommClosedError
+
+    async def closed(**_: Any) -> None:
+        raise CommClosedError("in <TCP (closed) ConnectionPool.heartbeat_worker local=tcp://127.0.0.1:1>")
+
+    seen: list[str] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("distributed.worker")
+    logger.addHandler(handler)
+    dask_worker.scheduler.heartbeat_worker = closed
+    try:
+        await dask_worker.heartbeat()
+        logger.error("another error")
+    finally:
+        del dask_worker.scheduler.heartbeat_worker
+        logger.removeHandler(handler)
+    return seen
+
+
+def test_a_local_workers_heartbeat_cut_short_is_not_printed_over_the_sweeps_summary() -> None:
+    """Seen once in `tests/engine/test_interrupt_anywhere.py`: a finished sweep's worker printed dask's
+    "Failed to communicate with scheduler during heartbeat" and a CommClosedError traceback after the sweep's
+    summary, its scheduler closed while a heartbeat was in flight."""
+    from distributed import Client
+
+    with connected(None, 1, Client) as client:
+        seen = client.run(_heartbeat_cut_short)
+    assert list(seen.values()) == [["another error"]], seen
