@@ -69,8 +69,8 @@ another in one process, with and without start-up (``bench/bench_sweep.py``, whi
 Best of ``--repeat`` runs each (the engine's by its time while the market ran), alternated so a busy
 moment of a shared machine hits every side.
 
-``--stages``, instead of all that: where the batched engine's time goes beside books + detection's, one run
-of each with every stage timed by a wrapper (``perf_counter_ns`` around each call: its ~0.1 µs a call is in
+``--stages``, instead of all that: where the batched engine's time goes beside books + detection's and the
+floor's, one run of each with every stage timed by a wrapper (``perf_counter_ns`` around each call: its ~0.1 µs a call is in
 both sides' figures): reading and parsing the capture, arb's books' apply (detection's tracked rows
 included), the venues' hold of each line, the decisions (detection, the records, the funnel, each handed
 on), the rows written, and the rest. A sampling profiler overstates the simulator's share of shared work
@@ -441,20 +441,33 @@ class StageClock:
             undo()
 
 
-def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float]]:
-    """``--stages``: one run of books + detection and one of the batched engine, each stage timed; printed, and
-    returned (stage -> seconds alone, in the engine; "the rest" and "in all" last)."""
+def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
+    """``--stages``: one run each of books + detection, the floor and the batched engine, each stage timed;
+    printed, and returned (stage -> seconds in each, in that order; "the rest" and "in all" last). The floor's
+    hold and rows beside the engine's say how much of the engine's cost there is the work itself."""
     from arb.marketdata.books import BookStore
     from arb.runtime import feeds
     from arb.runtime.writer import DecisionWriter
     from arb.venues.paper.venue import PaperVenue
 
-    with StageClock() as alone:
-        alone.time_reading(globals())
-        alone.time(BookStore, "apply", "books' apply")
+    def timed_alone(clock: StageClock) -> None:
+        clock.time_reading(globals())
+        clock.time(BookStore, "apply", "books' apply")
         for owner, name in ((Detector, "detect_all"), (PendingRejection, "rejection"), (Funnel, "saw")):
-            alone.time(owner, name, "decisions")
+            clock.time(owner, name, "decisions")
+
+    with StageClock() as alone:
+        timed_alone(alone)
         alone_s = asyncio.run(run_baseline(config)).seconds
+    with StageClock() as least:
+        timed_alone(least)
+        least.time(Floor, "hold", "venues' hold")
+        least.time(Floor, "write", "rows")
+        floor = Floor(tmp / "floor-stages.db")
+        try:
+            floor_s = asyncio.run(run_baseline(config, floor)).seconds
+        finally:
+            floor.close()
     with StageClock() as sim:
         sim.time_reading(vars(feeds))
         sim.time(BookStore, "apply", "books' apply")
@@ -462,13 +475,16 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float]]:
         sim.time(DecisionLoop, "_decide_at_once", "decisions")
         sim.time(DecisionWriter, "_write", "rows")
         sim_s = run_engine(config, tmp, True, 0).market_s
-    figures = {name: (alone.ns.get(name, 0) / 1e9, sim.ns.get(name, 0) / 1e9)
+    clocks = (alone, least, sim)
+    figures = {name: tuple(c.ns.get(name, 0) / 1e9 for c in clocks)
                for name in ("reading", "books' apply", "venues' hold", "decisions", "rows")}
-    figures["the rest"] = (alone_s - sum(alone.ns.values()) / 1e9, sim_s - sum(sim.ns.values()) / 1e9)
-    figures["in all"] = (alone_s, sim_s)
-    print(f"{'stage':<16}{'books + detection':>19}{'engine':>10}{'difference':>12}   (wall seconds, one run each)")
-    for name, (a, b) in figures.items():
-        print(f"{name:<16}{a:>19.3f}{b:>10.3f}{b - a:>+12.3f}" + (f"   x{a / b:.2f}" if name == "in all" else ""))
+    figures["the rest"] = tuple(s - sum(c.ns.values()) / 1e9 for s, c in zip((alone_s, floor_s, sim_s), clocks, strict=True))
+    figures["in all"] = (alone_s, floor_s, sim_s)
+    print(f"{'stage':<16}{'books + detection':>19}{'the floor':>11}{'engine':>10}{'engine - floor':>16}"
+          "   (wall seconds, one run each)")
+    for name, (a, f, e) in figures.items():
+        print(f"{name:<16}{a:>19.3f}{f:>11.3f}{e:>10.3f}{e - f:>+16.3f}"
+              + (f"   x{a / e:.2f} (the floor x{a / f:.2f})" if name == "in all" else ""))
     return figures
 
 
