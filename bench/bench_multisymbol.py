@@ -401,6 +401,7 @@ class StageClock:
 
     def __init__(self) -> None:
         self.ns: dict[str, int] = {}
+        self.frozen: dict[str, int] | None = None  # ``ns`` when the span timed ended (:meth:`until_return`)
         self._undo: list[Callable[[], None]] = []  # each wrapper's removal, last first
 
     def time(self, owner: object, name: str, stage: str) -> None:
@@ -417,6 +418,24 @@ class StageClock:
 
         self._undo.append(lambda: setattr(owner, name, method))
         setattr(owner, name, timed)
+
+    def until_return(self, owner: object, name: str) -> None:
+        """Count only until coroutine method ``owner.name`` returns: the engine is timed over its decision loop's
+        run, and its writer's last flush (at the run's end, after the market) is outside that span."""
+        method = getattr(owner, name)
+
+        async def timed(*args: object, **kwargs: object) -> object:
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                self.frozen = dict(self.ns)
+
+        self._undo.append(lambda: setattr(owner, name, method))
+        setattr(owner, name, timed)
+
+    @property
+    def spent(self) -> dict[str, int]:
+        return self.ns if self.frozen is None else self.frozen
 
     def time_reading(self, namespace: dict[str, Any]) -> None:
         """The capture's reader as the module of ``namespace`` (its globals) calls it: each line's read and parse."""
@@ -478,11 +497,13 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
         sim.time(PaperVenue, "on_book", "venues' hold")
         sim.time(DecisionLoop, "_decide_at_once", "decisions")
         sim.time(DecisionWriter, "_write", "rows")
+        sim.until_return(TimedLoop, "run")
         sim_s = run_engine(config, tmp, True, 0).market_s
     clocks = (alone, least, sim)
-    figures = {name: tuple(c.ns.get(name, 0) / 1e9 for c in clocks)
+    figures = {name: tuple(c.spent.get(name, 0) / 1e9 for c in clocks)
                for name in ("reading", "books' apply", "venues' hold", "decisions", "rows")}
-    figures["the rest"] = tuple(s - sum(c.ns.values()) / 1e9 for s, c in zip((alone_s, floor_s, sim_s), clocks, strict=True))
+    figures["the rest"] = tuple(s - sum(c.spent.values()) / 1e9
+                                for s, c in zip((alone_s, floor_s, sim_s), clocks, strict=True))
     figures["in all"] = (alone_s, floor_s, sim_s)
     print(f"{'stage':<16}{'books + detection':>19}{'the floor':>11}{'engine':>10}{'engine - floor':>16}"
           "   (wall seconds, one run each)")

@@ -169,7 +169,7 @@ def test_the_benchmarks_stages_time_each_side_and_leave_every_method_as_it_was(
     bench = _bench()
     wrapped = [(BookStore, "apply"), (PaperVenue, "on_book"), (DecisionLoop, "_decide_at_once"),
                (DecisionWriter, "_write"), (Detector, "detect_all"), (PendingRejection, "rejection"),
-               (Funnel, "saw"), (bench.Floor, "hold"), (bench.Floor, "write")]
+               (Funnel, "saw"), (bench.Floor, "hold"), (bench.Floor, "write"), (bench.TimedLoop, "run")]
     before = [getattr(owner, name) for owner, name in wrapped]
     readers = (vars(feeds)["read_timeline"], vars(bench)["read_timeline"])
     config = load_config(bench.write_workload(tmp_path, symbols=10, venues=4, minutes=0.5, fee="0.0005"))
@@ -178,11 +178,13 @@ def test_the_benchmarks_stages_time_each_side_and_leave_every_method_as_it_was(
     out = capsys.readouterr().out.splitlines()
     assert [line[:16].strip() for line in out[1:]] == list(figures) == [
         "reading", "books' apply", "venues' hold", "decisions", "rows", "the rest", "in all"], out
-    for stage in ("reading", "books' apply", "decisions", "the rest"):  # each run's parts leave some of it
-        assert all(seconds > 0 for seconds in figures[stage]), out
+    # Each run's parts leave some of it: none counted twice, none outside the span (the engine's writer's last
+    # flush, after its market ran, went into its rows and took "the rest" below zero on a busy machine).
+    for stage in ("reading", "books' apply", "decisions", "the rest"):
+        assert all(seconds > 0 for seconds in figures[stage]), figures
     for stage in ("venues' hold", "rows"):  # the floor's and the engine's work, not books + detection's
         alone, floor, engine = figures[stage]
-        assert alone == 0 and floor > 0 and engine > 0, out
+        assert alone == 0 and floor > 0 and engine > 0, figures
     runs = figures.pop("in all")
     for i, whole in enumerate(runs):
         assert sum(parts[i] for parts in figures.values()) == pytest.approx(whole)
