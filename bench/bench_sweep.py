@@ -44,6 +44,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +106,44 @@ def _worker_cpu_s() -> float:  # runs on each worker
     return _self_cpu_s()
 
 
+@contextmanager
+def stderr_into(path: Path) -> Iterator[None]:
+    """This process's standard error (file descriptor 2, so the processes it starts meanwhile too: the local
+    cluster's forkserver and workers) written to ``path`` while the block runs, then given back. Should the
+    block raise, the file's last lines are printed first, so a replay's own account of a failure is seen."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with path.open("w") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    except BaseException:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        print("".join(path.read_text(errors="replace").splitlines(keepends=True)[-40:]), end="", file=sys.stderr)
+        raise
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def measure(points: int = 8, workers: int = 2, repeat: int = 1) -> dict[str, Any]:
     """Both comparisons (see the module docstring), each side the best of ``repeat``; seconds,
-    replays/minute, ratios, CPU seconds per replay and what each figure includes."""
+    replays/minute, ratios, CPU seconds per replay and what each figure includes. What the replays log (their
+    feed-latency and inventory notices, a hundred lines or more for eight) goes to a file, named in
+    ``out["replays_log"]``, not between the lines of the figures."""
+    fd, name = tempfile.mkstemp(prefix="bench-sweep-", suffix=".log")
+    os.close(fd)
+    log = Path(name)
+    with stderr_into(log):
+        out = _measure(points, workers, repeat)
+    out["replays_log"] = log
+    out["replays_log_lines"] = len(log.read_text(errors="replace").splitlines())
+    return out
+
+
+def _measure(points: int, workers: int, repeat: int) -> dict[str, Any]:
     from distributed import Client
 
     from arb.sweep.cluster import local_cluster
@@ -235,6 +272,7 @@ def report(r: dict[str, Any]) -> bool:
     print("  at this CPU per replay, on idle cores: " + "; ".join(
         f"{cores} cores {projected(r, cores):,.0f} replays/min ({projected(r, cores) / one_rate:.1f}x one process)"
         for cores in (2, 16, 64)))
+    print(f"  what the replays logged ({r['replays_log_lines']} lines), kept out of the figures: {r['replays_log']}")
     verdict = "PASS" if all(met) else "FAIL"
     print(f"verdict: steady {down(r['ratio_steady'])}x, with start-up {down(r['ratio_with_startup'])}x, CPU per "
           f"replay x{up(cpu_ratio)}: {verdict}")
