@@ -97,3 +97,18 @@ def halted_config(tmp_path: Path) -> Path:
         "latency_ms = 20 ": "latency_ms = 1500\n#",
         'kill_switch_file = "arb.kill"': f'kill_switch_file = "{tmp_path / "arb.kill"}"',
     })
+
+
+def assert_same_opportunities(*databases: Path, where: str = "1 = 1") -> None:
+    """The ``opportunities`` rows of each database (``where``), column for column but their ids: the same, and some."""
+    from sqlalchemy import create_engine, text
+
+    from arb.store.models import Opportunity
+
+    columns = [c.key for c in Opportunity.__table__.columns if c.key not in ("id", "run_id")]
+    stored = []
+    for db in databases:
+        with create_engine(f"sqlite:///{db}").connect() as c:
+            stored.append(c.execute(text(f"SELECT {', '.join(columns)} FROM opportunities WHERE {where} "
+                                         "ORDER BY id")).all())
+    assert stored[0] and all(rows == stored[0] for rows in stored[1:])

@@ -23,7 +23,7 @@ from arb.runtime.decisions import DecisionLoop
 from arb.runtime.detector import Pending
 from arb.runtime.status import StatusReporter
 
-from .helpers import ROOT, bench_module
+from .helpers import assert_same_opportunities, bench_module
 
 
 def _bench() -> ModuleType:
@@ -207,38 +207,7 @@ def test_the_benchmarks_floor_writes_the_rows_the_engine_writes(tmp_path: Path) 
                     status=StatusReporter("off"), install_signal_handlers=False).main()
     assert engine.funnel.executed == 0 and sum(engine.funnel.rejected.values()) > 100
     assert floor.rows == sum(run.funnel.rejected.values()) == sum(engine.funnel.rejected.values())
-    _assert_same_opportunities(tmp_path / "floor.db", tmp_path / "engine.db")
-
-
-def test_bench_engines_floor_writes_the_rows_the_engine_writes_on_the_bundled_capture(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``bench_engine.py``'s floor (its baseline with the same :class:`Floor`'s work, on the shipped config's
-    whole capture) writes the engine's rejections' rows, column for column: the shipped fees reject all but one
-    crossed pair there, whose execution is the engine's own work, not the floor's."""
-    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # as when it runs as a script: its sibling importable
-    single = bench_module("bench_engine")
-    config = single.bench_config(tmp_path, None)
-    floor = single.Floor(tmp_path / "floor.db")
-    try:
-        asyncio.run(single.run_baseline(config, floor))
-    finally:
-        floor.close()
-    engine = Engine(config, db_url=f"sqlite:///{tmp_path / 'engine.db'}", force_paper=True, mode="replay",
-                    status=StatusReporter("off"), install_signal_handlers=False).main()
-    assert engine.funnel.executed == 1 and floor.rows == sum(engine.funnel.rejected.values()) > 1000
-    _assert_same_opportunities(tmp_path / "floor.db", tmp_path / "engine.db", where="decision = 'rejected'")
-
-
-def _assert_same_opportunities(*databases: Path, where: str = "1 = 1") -> None:
-    from arb.store.models import Opportunity
-
-    columns = [c.key for c in Opportunity.__table__.columns if c.key not in ("id", "run_id")]
-    stored = []
-    for db in databases:
-        with create_engine(f"sqlite:///{db}").connect() as c:
-            stored.append(c.execute(text(f"SELECT {', '.join(columns)} FROM opportunities WHERE {where} "
-                                         "ORDER BY id")).all())
-    assert stored[0] and all(rows == stored[0] for rows in stored[1:])
+    assert_same_opportunities(tmp_path / "floor.db", tmp_path / "engine.db")
 
 
 @pytest.mark.parametrize(("args", "named"), [

@@ -1,0 +1,46 @@
+"""``bench/bench_engine.py``: its floor writes the engine's rows, and its verdict does not pass on a baseline that
+ran slower than the floor (which does the baseline's work and more)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from arb.engine import Engine
+from arb.runtime.status import StatusReporter
+
+from .helpers import ROOT, assert_same_opportunities, bench_module
+
+
+def test_bench_engines_floor_writes_the_rows_the_engine_writes_on_the_bundled_capture(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench_engine.py``'s floor (its baseline with the same :class:`Floor`'s work, on the shipped config's
+    whole capture) writes the engine's rejections' rows, column for column: the shipped fees reject all but one
+    crossed pair there, whose execution is the engine's own work, not the floor's."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # as when it runs as a script: its sibling importable
+    single = bench_module("bench_engine")
+    config = single.bench_config(tmp_path, None)
+    floor = single.Floor(tmp_path / "floor.db")
+    try:
+        asyncio.run(single.run_baseline(config, floor))
+    finally:
+        floor.close()
+    engine = Engine(config, db_url=f"sqlite:///{tmp_path / 'engine.db'}", force_paper=True, mode="replay",
+                    status=StatusReporter("off"), install_signal_handlers=False).main()
+    assert engine.funnel.executed == 1 and floor.rows == sum(engine.funnel.rejected.values()) > 1000
+    assert_same_opportunities(tmp_path / "floor.db", tmp_path / "engine.db", where="decision = 'rejected'")
+
+
+@pytest.mark.parametrize(("ratio", "baseline_s", "floor_s", "ends"), [
+    (0.86, 0.47, 0.50, ": PASS"),
+    (0.60, 0.47, 0.50, ": FAIL"),
+    (0.86, 0.68, 0.50, "not judged; run it again: FAIL"),  # 2026-11-29: a slow baseline printed PASS
+    (0.60, 0.60, 0.50, "not judged; run it again: FAIL"),
+])
+def test_bench_engine_does_not_pass_on_a_baseline_slower_than_its_floor(
+        ratio: float, baseline_s: float, floor_s: float, ends: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    line = bench_module("bench_engine").verdict(ratio, baseline_s, floor_s)
+    assert line.startswith(f"verdict: simulator / books + detection x{ratio:.2f}") and line.endswith(ends), line
