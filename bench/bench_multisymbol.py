@@ -73,10 +73,10 @@ Best of ``--repeat`` runs each (the engine's by its time while the market ran), 
 moment of a shared machine hits every side.
 
 ``--stages``, instead of all that: where the batched engine's time goes beside books + detection's and the
-floor's, one run of each with every stage timed by a wrapper (``perf_counter_ns`` around each call: its ~0.1 µs a call is in
-both sides' figures): reading and parsing the capture, arb's books' apply (detection's tracked rows
-included), the venues' hold of each line, the decisions (detection, the records, the funnel, each handed
-on), the rows written, and the rest. A sampling profiler overstates the simulator's share of shared work
+floor's, one run of each with every stage timed by a wrapper (``perf_counter_ns`` around each call: its ~0.1 µs
+a call is in every side's figures), the engine's until its decision loop's run returns: reading and parsing the
+capture, arb's books' apply (detection's tracked rows included), the venues' hold of each line, the decisions
+(detection, the records, the funnel, each handed on), the rows written, and the rest. A sampling profiler overstates the simulator's share of shared work
 (py-spy had its books' apply twice as long as alone; timed, it is ~8% longer): these are wall seconds.
 """
 
