@@ -258,11 +258,8 @@ def main() -> None:
             base = asyncio.run(run_baseline(config))
             if base_best is None or base[0] < base_best[0]:
                 base_best = base
-            floor = Floor(tmp / f"floor-{n}.db")
-            try:
+            with Floor(tmp / f"floor-{n}.db") as floor:
                 floor_s = min(floor_s, asyncio.run(run_baseline(config, floor))[0])
-            finally:
-                floor.close()
             eng = run_engine(config, tmp, n)
             if eng_best is None or eng[1] < eng_best[1]:
                 eng_best = eng

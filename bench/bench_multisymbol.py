@@ -330,6 +330,12 @@ class Floor:
     def close(self) -> None:
         self._db.close()
 
+    def __enter__(self) -> Floor:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 async def run_baseline(config: Config, floor: Floor | None = None) -> BaselineRun:
     """Books + detection alone, as ``bench_engine.py``'s baseline but batched: every event of an instant
@@ -486,11 +492,8 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
         timed_alone(least)
         least.time(Floor, "hold", "venues' hold")
         least.time(Floor, "write", "rows")
-        floor = Floor(tmp / "floor-stages.db")
-        try:
+        with Floor(tmp / "floor-stages.db") as floor:
             floor_s = asyncio.run(run_baseline(config, floor)).seconds
-        finally:
-            floor.close()
     with StageClock() as sim:
         sim.time_reading(vars(feeds))
         sim.time(BookStore, "apply", "books' apply")
@@ -576,11 +579,8 @@ def main() -> None:
             # alternated, so a busy moment of the machine hits every side
             run = asyncio.run(run_baseline(config))
             base = run if base is None or run.seconds < base.seconds else base
-            floor = Floor(tmp / f"floor-{n}.db")
-            try:
+            with Floor(tmp / f"floor-{n}.db") as floor:
                 run = asyncio.run(run_baseline(config, floor))
-            finally:
-                floor.close()
             if floor.rows != sum(run.funnel.rejected.values()):
                 raise RuntimeError(f"the floor wrote {floor.rows} rows for {sum(run.funnel.rejected.values())} rejections")
             least = run if least is None or run.seconds < least.seconds else least

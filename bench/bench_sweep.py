@@ -113,19 +113,18 @@ def stderr_into(path: Path) -> Iterator[None]:
     block raise, the file's last lines are printed first, so a replay's own account of a failure is seen."""
     sys.stderr.flush()
     saved = os.dup(2)
+    failed = True
     try:
         with path.open("w") as log:
             os.dup2(log.fileno(), 2)
         yield
-    except BaseException:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        print("".join(path.read_text(errors="replace").splitlines(keepends=True)[-40:]), end="", file=sys.stderr)
-        raise
+        failed = False
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+        if failed:
+            print("".join(path.read_text(errors="replace").splitlines(keepends=True)[-40:]), end="", file=sys.stderr)
 
 
 def measure(points: int = 8, workers: int = 2, repeat: int = 1) -> dict[str, Any]:

@@ -22,11 +22,8 @@ def test_bench_engines_floor_writes_the_rows_the_engine_writes_on_the_bundled_ca
     monkeypatch.syspath_prepend(str(ROOT / "bench"))  # as when it runs as a script: its sibling importable
     single = bench_module("bench_engine")
     config = single.bench_config(tmp_path, None)
-    floor = single.Floor(tmp_path / "floor.db")
-    try:
+    with single.Floor(tmp_path / "floor.db") as floor:
         asyncio.run(single.run_baseline(config, floor))
-    finally:
-        floor.close()
     engine = Engine(config, db_url=f"sqlite:///{tmp_path / 'engine.db'}", force_paper=True, mode="replay",
                     status=StatusReporter("off"), install_signal_handlers=False).main()
     assert engine.funnel.executed == 1 and floor.rows == sum(engine.funnel.rejected.values()) > 1000

@@ -198,11 +198,8 @@ def test_the_benchmarks_floor_writes_the_rows_the_engine_writes(tmp_path: Path) 
     column for column as stored, on a workload where the fee leaves every crossed pair rejected."""
     bench = _bench()
     config = load_config(bench.write_workload(tmp_path, symbols=10, venues=4, minutes=0.5, fee="0.0005"))
-    floor = bench.Floor(tmp_path / "floor.db")
-    try:
+    with bench.Floor(tmp_path / "floor.db") as floor:
         run = asyncio.run(bench.run_baseline(config, floor))
-    finally:
-        floor.close()
     engine = Engine(config, db_url=f"sqlite:///{tmp_path / 'engine.db'}", force_paper=True, mode="replay",
                     status=StatusReporter("off"), install_signal_handlers=False).main()
     assert engine.funnel.executed == 0 and sum(engine.funnel.rejected.values()) > 100
