@@ -422,8 +422,28 @@ class StageClock:
             finally:
                 spent[stage] += clock() - t0
 
+        setattr(owner, name, timed)  # first: a class that refuses it (compiled) is left with nothing to undo
         self._undo.append(lambda: setattr(owner, name, method))
-        setattr(owner, name, timed)
+
+    def time_looks(self, namespace: dict[str, Any], stage: str) -> None:
+        """Each look a periodic watcher of the module of ``namespace`` hands to ``simloop.every`` (the module's own
+        name for it), timed: a look compiled into a closure (the inventory watch's) is reached no other way."""
+        every = namespace["every"]
+        self.ns.setdefault(stage, 0)
+        clock, spent = time.perf_counter_ns, self.ns
+
+        async def timed_every(every_s: float, look: Callable[[], object], idle: Callable[[], bool]) -> None:
+            def timed() -> object:
+                t0 = clock()
+                try:
+                    return look()
+                finally:
+                    spent[stage] += clock() - t0
+
+            await every(every_s, timed, idle)
+
+        namespace["every"] = timed_every
+        self._undo.append(lambda: namespace.__setitem__("every", every))
 
     def until_return(self, owner: object, name: str) -> None:
         """Count only until coroutine method ``owner.name`` returns: the engine is timed over its decision loop's
@@ -436,16 +456,17 @@ class StageClock:
             finally:
                 self.frozen = dict(self.ns)
 
-        self._undo.append(lambda: setattr(owner, name, method))
         setattr(owner, name, timed)
+        self._undo.append(lambda: setattr(owner, name, method))
 
     @property
     def spent(self) -> dict[str, int]:
         return self.ns if self.frozen is None else self.frozen
 
-    def time_reading(self, namespace: dict[str, Any]) -> None:
-        """The capture's reader as the module of ``namespace`` (its globals) calls it: each line's read and parse."""
-        reader = namespace["read_timeline"]
+    def time_reading(self, namespace: dict[str, Any], name: str = "read_timeline") -> None:
+        """The capture's reader ``name`` as the module of ``namespace`` (its globals) calls it: each line's read and
+        parse."""
+        reader = namespace[name]
         self.ns.setdefault("reading", 0)
         clock, spent = time.perf_counter_ns, self.ns
 
@@ -459,8 +480,8 @@ class StageClock:
                     return
                 yield line
 
-        self._undo.append(lambda: namespace.__setitem__("read_timeline", reader))
-        namespace["read_timeline"] = timed
+        namespace[name] = timed
+        self._undo.append(lambda: namespace.__setitem__(name, reader))
 
     def __enter__(self) -> StageClock:
         return self
@@ -502,16 +523,27 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
         sim.time(DecisionWriter, "_write", "rows")
         sim.until_return(TimedLoop, "run")
         sim_s = run_engine(config, tmp, True, 0).market_s
-    clocks = (alone, least, sim)
-    figures = {name: tuple(c.spent.get(name, 0) / 1e9 for c in clocks)
-               for name in ("reading", "books' apply", "venues' hold", "decisions", "rows")}
-    figures["the rest"] = tuple(s - sum(c.spent.values()) / 1e9
-                                for s, c in zip((alone_s, floor_s, sim_s), clocks, strict=True))
-    figures["in all"] = (alone_s, floor_s, sim_s)
-    print(f"{'stage':<16}{'books + detection':>19}{'the floor':>11}{'engine':>10}{'engine - floor':>16}"
+    return stage_table(("reading", "books' apply", "venues' hold", "decisions", "rows"), (alone, least, sim),
+                       (alone_s, floor_s, sim_s))
+
+
+def stage_table(names: Sequence[str], clocks: tuple[StageClock, StageClock, StageClock],
+                seconds: tuple[float, float, float]) -> dict[str, tuple[float, float, float]]:
+    """The three sides' stages (books + detection, the floor, the engine: their clocks and each run's seconds),
+    printed as one table and returned: stage -> seconds in each side, then "the rest" (each run's time outside
+    its timed stages) and "in all"."""
+    figures: dict[str, tuple[float, float, float]] = {}
+    for name in names:
+        alone, floor, engine = (clock.spent.get(name, 0) / 1e9 for clock in clocks)
+        figures[name] = (alone, floor, engine)
+    alone, floor, engine = (s - sum(clock.spent.values()) / 1e9 for s, clock in zip(seconds, clocks, strict=True))
+    figures["the rest"] = (alone, floor, engine)
+    figures["in all"] = seconds
+    width = max(16, *(len(name) + 2 for name in figures))
+    print(f"{'stage':<{width}}{'books + detection':>19}{'the floor':>11}{'engine':>10}{'engine - floor':>16}"
           "   (wall seconds, one run each)")
     for name, (a, f, e) in figures.items():
-        print(f"{name:<16}{a:>19.3f}{f:>11.3f}{e:>10.3f}{e - f:>+16.3f}"
+        print(f"{name:<{width}}{a:>19.3f}{f:>11.3f}{e:>10.3f}{e - f:>+16.3f}"
               + (f"   x{a / e:.2f} (the floor x{a / f:.2f})" if name == "in all" else ""))
     return figures
 

@@ -192,6 +192,14 @@ def test_the_benchmarks_stages_time_each_side_and_leave_every_method_as_it_was(
     assert (vars(feeds)["read_timeline"], vars(bench)["read_timeline"]) == readers
 
 
+def test_a_stage_clock_refused_a_wrapper_has_nothing_to_undo() -> None:
+    """A class that will not take the wrapper (a compiled one, here ``int``) fails where it is named, and leaving
+    the clock's ``with`` does not fail again undoing a wrapper that was never set."""
+    with _bench().StageClock() as clock, pytest.raises(TypeError):
+        clock.time(int, "bit_length", "never")
+    assert int.bit_length(5) == 3
+
+
 def test_the_benchmarks_floor_writes_the_rows_the_engine_writes(tmp_path: Path) -> None:
     """``bench_multisymbol.py``'s floor (books + detection, each line held, each rejection's row by raw
     ``sqlite3``) is the least work of the engine's, not other work: the rows it writes are the engine's,
