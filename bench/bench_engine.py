@@ -1,6 +1,6 @@
 """The simulator on the whole bundled capture (paper venues, store on), against books + detection alone.
 
-    python bench/bench_engine.py [--fee 0.0001] [--repeat 3]
+    python bench/bench_engine.py [--fee 0.0001] [--repeat 3] [--stages]
 
 Simulator: ``Engine(config, force_paper=True, mode="replay")`` on the shipped config (status off), SQLite in
 a temporary directory, on its market-time event loop at speed 0 (``arb/eventloop/simloop.py``): migrations,
@@ -29,6 +29,14 @@ whose every instant is one or two lines and one decision.
 
 ``--fee`` sets every venue's taker fee: the shipped (real, VIP-tier) fees trade nothing on this capture,
 so the executor and the store's order path are exercised only at lower fees (``0`` trades ~600 pairs).
+``--stages``, instead of the measurement: where the simulator's time goes beside books + detection's and the
+floor's (``bench_multisymbol.py --stages``' table, on this capture), one run of each side after one untimed run
+of each, every stage timed by a wrapper: reading and parsing the capture, arb's books' apply, detection (the
+same ``Detector.detect`` call on every side), the venues' hold, the rows, the watchers' looks (the kill-switch
+file's and the inventory watch's, once a market second: the simulator's alone), and the rest (the market-time
+loop, the source's delivery, the decision's bookkeeping). Shared work timed longer in the simulator than alone
+is the same code running slower there (on 2026-11-29: reading, books and detection together ~0.12 s more).
+
 Best of ``--repeat`` runs for each side (the machine may be shared). The second line printed says whether the
 simulator's per-instant modules ran compiled (``arb/compiled.py``'s ``SIMULATOR``) or from their ``.py`` source.
 """
@@ -43,7 +51,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from bench_multisymbol import Floor
+from bench_multisymbol import Floor, StageClock, stage_table
 
 from arb.compiled import SIMULATOR, running_compiled
 from arb.config import DEFAULT_CONFIG, Config, load_config
@@ -235,6 +243,55 @@ def simulator_build() -> str:
     return f"simulator compiled by Cython: {', '.join(compiled)}" + ("" if len(compiled) == len(SIMULATOR) else "; rest .py")
 
 
+# ``--stages``' rows, in order: what every side does (reading, books, detection), what the floor and the engine add
+# (the venues' hold, the rows), and the engine's per-second safety looks (none on the other sides).
+STAGES = ("reading", "books' apply", "detection", "venues' hold", "rows", "watchers' looks")
+
+
+def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
+    """``--stages``: one run each of books + detection, the floor and the simulator, each stage timed by a wrapper
+    (``bench_multisymbol.py``'s ``StageClock``), the simulator until its decision loop's run returns; printed and
+    returned as ``bench_multisymbol.stage_table`` gives them. Detection is the same ``Detector.detect`` call on
+    every side; the watchers' looks are the kill-switch file's and the inventory watch's, once a market second."""
+    from arb.engine import watchers
+    from arb.marketdata.books import BookStore
+    from arb.runtime import depletion, feeds
+    from arb.runtime.writer import DecisionWriter
+    from arb.venues.paper.venue import PaperVenue
+
+    def timed_alone(clock: StageClock) -> None:
+        clock.time_reading(globals(), "read_capture")
+        clock.time(BookStore, "apply", "books' apply")
+        clock.time(Detector, "detect", "detection")
+
+    # Each side once untimed first: a process's first run of a side took up to a third longer (the floor 0.64 s,
+    # then 0.49 s twice), and a run here is half a second: one cold run would be the table's biggest figure.
+    asyncio.run(run_baseline(config))
+    with Floor(tmp / "floor-warm.db") as floor:
+        asyncio.run(run_baseline(config, floor))
+    run_engine(config, tmp, -1)
+    with StageClock() as alone:
+        timed_alone(alone)
+        alone_s = asyncio.run(run_baseline(config))[0]
+    with StageClock() as least:
+        timed_alone(least)
+        least.time(Floor, "hold", "venues' hold")
+        least.time(Floor, "write", "rows")
+        with Floor(tmp / "floor-stages.db") as floor:
+            floor_s = asyncio.run(run_baseline(config, floor))[0]
+    with StageClock() as sim:
+        sim.time_reading(vars(feeds))
+        sim.time(BookStore, "apply", "books' apply")
+        sim.time(Detector, "detect", "detection")
+        sim.time(PaperVenue, "on_book", "venues' hold")
+        sim.time(DecisionWriter, "_write", "rows")
+        for watcher in (watchers, depletion):
+            sim.time_looks(vars(watcher), "watchers' looks")
+        sim.until_return(_TimedLoop, "run")
+        sim_s = run_engine(config, tmp, 0)[1]
+    return stage_table(STAGES, (alone, least, sim), (alone_s, floor_s, sim_s))
+
+
 def fmt(summary: dict[str, Decimal | int]) -> str:
     return " ".join(f"{k} {summary[k]:>8} us" for k in ("p50", "p90", "p99", "max"))
 
@@ -243,13 +300,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fee", default=None, help="taker fee for every venue (default: the shipped fees)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stages", action="store_true",
+                        help="instead: one run of each side with each stage timed (where the simulator's time goes)")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat {args.repeat}: at least 1")
 
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         config = bench_config(tmp, args.fee)
         print(f"capture: {config.capture_path()}  fees: {[str(v.taker_fee) for v in config.venues.values()]}")
         print(simulator_build())
+        if args.stages:
+            stages(config, tmp)
+            return
 
         base_best: tuple[float, int, LatencyRecorder, int] | None = None
         eng_best: tuple[float, float, RunResult] | None = None

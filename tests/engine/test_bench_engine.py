@@ -41,3 +41,38 @@ def test_bench_engine_does_not_pass_on_a_baseline_slower_than_its_floor(
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
     line = bench_module("bench_engine").verdict(ratio, baseline_s, floor_s)
     assert line.startswith(f"verdict: simulator / books + detection x{ratio:.2f}") and line.endswith(ends), line
+
+
+def test_bench_engines_stages_time_each_side_and_leave_every_method_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``bench_engine.py --stages``: a row per stage on each side (the venues' hold and the rows the floor's and
+    the simulator's alone, the watchers' looks the simulator's alone), its parts within each run's time, and
+    nothing left wrapped after it."""
+    from arb.engine import watchers
+    from arb.marketdata.books import BookStore
+    from arb.runtime import depletion, feeds
+    from arb.runtime.detector import Detector
+    from arb.runtime.writer import DecisionWriter
+    from arb.venues.paper.venue import PaperVenue
+
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    single = bench_module("bench_engine")
+    wrapped = [(BookStore, "apply"), (Detector, "detect"), (PaperVenue, "on_book"), (DecisionWriter, "_write"),
+               (single.Floor, "hold"), (single.Floor, "write"), (single._TimedLoop, "run")]
+    names = [(vars(feeds), "read_timeline"), (vars(single), "read_capture"), (vars(watchers), "every"),
+             (vars(depletion), "every")]
+    before = [getattr(owner, name) for owner, name in wrapped] + [namespace[name] for namespace, name in names]
+    figures = single.stages(single.bench_config(tmp_path, None), tmp_path)
+    out = capsys.readouterr().out.splitlines()
+    assert [line[:18].strip() for line in out[1:]] == list(figures) == [*single.STAGES, "the rest", "in all"], out
+    for stage in ("reading", "books' apply", "detection", "the rest"):
+        assert all(seconds > 0 for seconds in figures[stage]), figures
+    for stage in ("venues' hold", "rows"):  # the floor's and the simulator's work, not books + detection's
+        alone, floor, engine = figures[stage]
+        assert alone == 0 and floor > 0 and engine > 0, figures
+    alone, floor, engine = figures["watchers' looks"]  # the kill-switch file's and the inventory's, a market second
+    assert alone == floor == 0 < engine, figures
+    runs = figures.pop("in all")
+    for i, whole in enumerate(runs):
+        assert sum(parts[i] for parts in figures.values()) == pytest.approx(whole)
+    assert [getattr(owner, name) for owner, name in wrapped] + [namespace[name] for namespace, name in names] == before
