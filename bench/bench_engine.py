@@ -16,7 +16,8 @@ instant's first event (here an instant is mostly one event).
 
 Baseline, same process, same capture: books + detection alone, as the simulator does them (every event of
 an instant applied to the same ``BookStore``, then the decision loop's own ``Detector`` once per instant, on
-the same detection inputs and parameters), with no event loop, no executor and no store. The ratio of events/s
+the same detection inputs and parameters), with no event loop, no executor and no store, and the collector set
+as the engine sets it while its market runs (``bench_multisymbol.simulation_collector``). The ratio of events/s
 is the simulator's throughput as a fraction of what books and detection alone allow (target, issue #50:
 >= 0.8). The last line is the verdict.
 
@@ -51,7 +52,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from bench_multisymbol import Floor, StageClock, stage_table
+from bench_multisymbol import Floor, StageClock, simulation_collector, stage_table
 
 from arb.compiled import SIMULATOR, running_compiled
 from arb.config import DEFAULT_CONFIG, Config, load_config
@@ -122,46 +123,47 @@ async def run_baseline(config: Config, floor: Floor | None = None) -> tuple[floa
     routes = {(section.capture_venue, s): name for name, section in config.venues.items()
               if section.capture_venue for s in config.engine.symbols}
     try:
-        await refresh_balances(venues, engine.state)
-        capture = config.capture_path()
-        assert capture is not None
-        latency = LatencyRecorder()
-        events = 0
-        pending: set[str] = set()
-        t0 = 0
+        with simulation_collector():  # the engine's, while its market runs
+            await refresh_balances(venues, engine.state)
+            capture = config.capture_path()
+            assert capture is not None
+            latency = LatencyRecorder()
+            events = 0
+            pending: set[str] = set()
+            t0 = 0
 
-        def decide() -> None:
-            at.ms = instant
-            for symbol in pending:
-                decision = detector.detect(symbol)
-                engine.funnel.saw(decision)
-                if floor is not None and isinstance(decision, Rejection):
-                    floor.row(instant, decision)
-            latency.add(time.perf_counter_ns() - t0)
-            pending.clear()
+            def decide() -> None:
+                at.ms = instant
+                for symbol in pending:
+                    decision = detector.detect(symbol)
+                    engine.funnel.saw(decision)
+                    if floor is not None and isinstance(decision, Rejection):
+                        floor.row(instant, decision)
+                latency.add(time.perf_counter_ns() - t0)
+                pending.clear()
 
-        instant: int | None = None
-        started = time.perf_counter()
-        for event in read_capture(capture):  # reading the file is part of the simulator's loop too
-            venue = routes.get((event.venue, event.symbol))
-            if venue is None:
-                continue
-            if event.ts != instant:
-                if pending:
-                    decide()
-                instant = event.ts
-                t0 = time.perf_counter_ns()
-            events += 1
-            engine.books.apply(event, venue)
+            instant: int | None = None
+            started = time.perf_counter()
+            for event in read_capture(capture):  # reading the file is part of the simulator's loop too
+                venue = routes.get((event.venue, event.symbol))
+                if venue is None:
+                    continue
+                if event.ts != instant:
+                    if pending:
+                        decide()
+                    instant = event.ts
+                    t0 = time.perf_counter_ns()
+                events += 1
+                engine.books.apply(event, venue)
+                if floor is not None:
+                    floor.hold(venue, event)
+                pending.add(event.symbol)
+            if pending:
+                decide()
             if floor is not None:
-                floor.hold(venue, event)
-            pending.add(event.symbol)
-        if pending:
-            decide()
-        if floor is not None:
-            floor.write()  # the last batch, as the engine's writer flushes at the market's end
-        elapsed = time.perf_counter() - started
-        return elapsed, events, latency, engine.funnel.approved
+                floor.write()  # the last batch, as the engine's writer flushes at the market's end
+            elapsed = time.perf_counter() - started
+            return elapsed, events, latency, engine.funnel.approved
     finally:
         await venues.close()
 

@@ -4,6 +4,7 @@ ran slower than the floor (which does the baseline's work and more)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,28 @@ def test_bench_engines_stages_time_each_side_and_leave_every_method_as_it_was(
     for i, whole in enumerate(runs):
         assert sum(parts[i] for parts in figures.values()) == pytest.approx(whole)
     assert [getattr(owner, name) for owner, name in wrapped] + [namespace[name] for namespace, name in names] == before
+
+
+def test_bench_engines_baseline_runs_under_the_collector_the_engine_sets_for_its_market(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Books + detection and the floor are read with the collector as the engine's market has it (everything
+    built before frozen, the youngest generation collected every ``SIMULATION_GC_THRESHOLD`` allocations), and
+    Python's setting is back after: under the default, one floor run paid a full collection (0.12 s of 0.60)."""
+    import gc
+
+    from arb.engine.lifecycle import SIMULATION_GC_THRESHOLD
+
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    single = bench_module("bench_engine")
+    read = single.read_capture
+    seen: list[tuple[int, int]] = []
+
+    def reading(path: Path) -> Iterator[object]:
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count()))
+        yield from read(path)
+
+    monkeypatch.setitem(vars(single), "read_capture", reading)
+    before = gc.get_threshold()
+    asyncio.run(single.run_baseline(single.bench_config(tmp_path, None)))
+    assert seen == [(SIMULATION_GC_THRESHOLD, seen[0][1])] and seen[0][1] > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
