@@ -101,6 +101,9 @@ class VenueAudit:
     orders: int  # matched, and so compared field by field
     fills: int
     findings: list[Finding] = field(default_factory=list)
+    # Stored orders the venue refused (or that provably never reached it): nothing of them to compare, and said,
+    # so the stored orders add up (a live run's leg refused 429 "too many requests" is one).
+    refused: int = 0
 
 
 def audit_venue(venue: str, stored_orders: Sequence[StoredOrder], stored_fills: Sequence[StoredFill],
@@ -136,8 +139,12 @@ def audit_venue(venue: str, stored_orders: Sequence[StoredOrder], stored_fills: 
             findings.append(Finding("different", "order", venue, stored.symbol,
                                     _order_ids(stored.client_order_id, stored.venue_order_id or report.venue_order_id),
                                     differing))
+    refused = 0
     for stored in stored_orders:
-        if stored.client_order_id in matched or _never_on_venue(stored):
+        if stored.client_order_id in matched:
+            continue
+        if _never_on_venue(stored):
+            refused += 1
             continue
         findings.append(Finding("extra", "order", venue, stored.symbol,
                                 _order_ids(stored.client_order_id, stored.venue_order_id),
@@ -172,7 +179,7 @@ def audit_venue(venue: str, stored_orders: Sequence[StoredOrder], stored_fills: 
                                               stored_fill.venue_order_id),
                                     detail=_fill_detail(stored_fill.side, stored_fill.amount, stored_fill.price,
                                                         stored_fill.fee, stored_fill.fee_currency)))
-    return VenueAudit(venue, len(matched), len(fills_matched), findings)
+    return VenueAudit(venue, len(matched), len(fills_matched), findings, refused)
 
 
 def history_venues(snapshot: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
