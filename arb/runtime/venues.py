@@ -53,7 +53,7 @@ from arb.venues.sim.book import CrossedBook
 from arb.venues.sim.matching import Matcher
 from arb.venues.sim.orders import SimMarket
 from arb.venues.sim.queue import QueueModel
-from arb.venues.throttle import OrderBudget, VenueThrottle
+from arb.venues.throttle import SEND_JITTER_S, OrderBudget, VenueThrottle
 from arb.venues.transfers import TransferVenue
 
 
@@ -287,7 +287,7 @@ async def open_venues(
                         if live is not None:
                             out.warmers[name] = functools.partial(  # a connection per pair that may be in flight
                                 live.keep_warm, connections=config.execution.max_pairs_in_flight)
-                    venue = _budgeted(config, name, venue, out.budgets)
+                    venue = _budgeted(config, name, venue, out.budgets, isinstance(clock, MarketClock))
                     if out.arrival is None and name in _auto_transfers(config):
                         out.transfers[name] = ref.adapter.transfers(venue, name)
                     quoted = config.quoted_on(name)
@@ -385,14 +385,16 @@ def _live_inside(venue: Venue) -> LiveVenue | None:
     return seen
 
 
-def _budgeted(config: Config, name: str, venue: Venue, budgets: dict[str, OrderBudget]) -> Venue:
+def _budgeted(config: Config, name: str, venue: Venue, budgets: dict[str, OrderBudget], simulated: bool) -> Venue:
     """``venue`` behind its order budget, when it has one. An order that would wait for room longer than
     ``order_timeout_s``, the time arb gives an order to be answered, is refused rather than sent that late:
-    the decision it carries is older than any answer arb would wait for."""
+    the decision it carries is older than any answer arb would wait for. Outside a simulation its orders cross
+    a real transport, and each window is held :data:`~arb.venues.throttle.SEND_JITTER_S` longer."""
     windows = order_budget(config, name)
     if not windows:
         return venue
-    budgets[name] = OrderBudget(name, windows, max_wait_s=config.execution.order_timeout_s)
+    budgets[name] = OrderBudget(name, windows, max_wait_s=config.execution.order_timeout_s,
+                                jitter_s=0.0 if simulated else SEND_JITTER_S)
     return BudgetedVenue(venue, budgets[name])
 
 

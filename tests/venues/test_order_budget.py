@@ -7,12 +7,14 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arb.domain.market import Side
 from arb.domain.venue import DeadMansSwitch, FillStream, OrderRequest
 from arb.errors import OrderBudgetExceeded, RateLimited
 from arb.venues.guard import BudgetedVenue
-from arb.venues.throttle import OrderBudget, OrderWindow, budget_text
+from arb.venues.throttle import SEND_JITTER_S, OrderBudget, OrderWindow, budget_text
 from tests.execution.fakes import FakeTime
 from tests.execution.harness import SYMBOL, ScriptedVenue, make_book, paper
 
@@ -73,6 +75,45 @@ async def test_gate_counts_each_market_on_its_own() -> None:
     assert await sent_at(t, b, ["LINK/USDT"]) == [1.0]
     t.now += 0.5
     assert b.snapshot()["headroom"] == {"10/1s per market": 9}  # the first ten left; the eleventh is in
+
+
+def most_arriving_within(per_s: float, sent: list[float], delays: list[float]) -> int:
+    """The most orders a venue counting arrivals sees in any ``per_s`` (a fixed window holds no more than the
+    sliding one from its first arrival), each order arriving ``delay`` after it left; 1 ns under ``per_s``, so
+    that float rounding of sums that are exactly ``per_s`` apart does not count one twice."""
+    arrived = sorted(at + delay for at, delay in zip(sent, delays, strict=True))
+    return max(sum(1 for other in arrived if first <= other < first + per_s - 1e-9) for first in arrived)
+
+
+async def test_held_to_the_venues_own_window_a_burst_arrives_over_its_limit_under_jitter() -> None:
+    """The defect SEND_JITTER_S answers: ten orders leave at once, the eleventh a second later, as Gate's 10 a
+    second allows on send times; the ten arrive 0.1 s late, the eleventh at once: eleven in one second there."""
+    t = FakeTime(start=0.0)
+    sent = await sent_at(t, budget(t, GATE_SPOT, max_wait_s=5.0), ["LINK/USDT"] * 11)
+    assert sent == [0.0] * 10 + [1.0]
+    assert most_arriving_within(1.0, sent, [SEND_JITTER_S] * 10 + [0.0]) == 11
+
+
+@settings(max_examples=200, deadline=None)
+@given(gaps=st.lists(st.integers(0, 400), min_size=11, max_size=60),
+       delays=st.lists(st.floats(0.0, SEND_JITTER_S, exclude_max=True), min_size=60, max_size=60))
+def test_with_the_jitter_allowance_no_window_of_arrivals_holds_more_than_the_venue_allows(
+        gaps: list[int], delays: list[float]) -> None:
+    """However the orders ask (``gaps`` in ms between asks) and however their one-way latencies differ by less
+    than SEND_JITTER_S, a venue counting arrivals never sees more than its window allows."""
+    async def sends() -> list[float]:
+        t = FakeTime(start=0.0)
+        b = OrderBudget("v", GATE_SPOT, max_wait_s=60.0, jitter_s=SEND_JITTER_S, clock=t.clock, sleep=t.sleep,
+                        held=lambda: False)
+        out = []
+        for gap in gaps:
+            t.now += gap / 1000
+            await b.take("LINK/USDT")
+            out.append(t.now)
+        return out
+
+    sent = asyncio.run(sends())
+    assert most_arriving_within(1.0, sent, delays[:len(sent)]) <= 10
 
 
 async def test_orders_asking_together_queue_and_each_knows_its_wait_at_once() -> None:
@@ -174,3 +215,19 @@ async def test_a_dead_man_s_switch_reads_through_and_takes_no_slot() -> None:
         await v.arm_cancel_all(30, SYMBOL)  # not an order: the budget's one slot stays free
     assert armed == [30, 30, 30] and v.budget.snapshot()["headroom"] == {"1/60s": 1}
     assert not isinstance(venue(t, GATE_SPOT, []), DeadMansSwitch)  # a venue without one has none behind it
+
+
+@pytest.mark.parametrize(("simulated", "jitter_s"), [(False, SEND_JITTER_S), (True, 0.0)])
+def test_the_allowance_is_held_where_orders_cross_a_transport_and_nowhere_in_a_simulation(
+        simulated: bool, jitter_s: float) -> None:
+    """The shipped config's Gate venue behind its budget: live (or a sandbox in another process), its windows
+    held SEND_JITTER_S longer; in a simulation, where its venue counts on the run's own clock, as the venue's
+    (a replay's rows do not move)."""
+    from arb.config import DEFAULT_CONFIG, load_config
+    from arb.runtime.venues import _budgeted
+
+    budgets: dict[str, OrderBudget] = {}
+    inner = paper("gate", make_book("gate", [("19.95", "50")], [("20.00", "50")]))
+    wrapped = _budgeted(load_config(DEFAULT_CONFIG), "gate", inner, budgets, simulated)
+    assert isinstance(wrapped, BudgetedVenue) and wrapped.budget is budgets["gate"]
+    assert (budgets["gate"].windows, budgets["gate"].jitter_s) == (GATE_SPOT, jitter_s)
