@@ -257,9 +257,7 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
     every side; the watchers' looks are the kill-switch file's and the inventory watch's, once a market second."""
     from arb.engine import watchers
     from arb.marketdata.books import BookStore
-    from arb.runtime import depletion, feeds
-    from arb.runtime.writer import DecisionWriter
-    from arb.venues.paper.venue import PaperVenue
+    from arb.runtime import depletion
 
     def timed_alone(clock: StageClock) -> None:
         clock.time_reading(globals(), "read_capture")
@@ -277,16 +275,12 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
         alone_s = asyncio.run(run_baseline(config))[0]
     with StageClock() as least:
         timed_alone(least)
-        least.time(Floor, "hold", "venues' hold")
-        least.time(Floor, "write", "rows")
+        least.time_floors_work()
         with Floor(tmp / "floor-stages.db") as floor:
             floor_s = asyncio.run(run_baseline(config, floor))[0]
     with StageClock() as sim:
-        sim.time_reading(vars(feeds))
-        sim.time(BookStore, "apply", "books' apply")
+        sim.time_engines_work()
         sim.time(Detector, "detect", "detection")
-        sim.time(PaperVenue, "on_book", "venues' hold")
-        sim.time(DecisionWriter, "_write", "rows")
         for watcher in (watchers, depletion):
             sim.time_looks(vars(watcher), "watchers' looks")
         sim.until_return(_TimedLoop, "run")

@@ -456,6 +456,25 @@ class StageClock:
         namespace["every"] = timed_every
         self._undo.append(lambda: namespace.__setitem__("every", every))
 
+    def time_floors_work(self) -> None:
+        """The floor's own stages: the venues' hold and the rows (:class:`Floor`'s ``hold`` and ``write``)."""
+        self.time(Floor, "hold", "venues' hold")
+        self.time(Floor, "write", "rows")
+
+    def time_engines_work(self) -> None:
+        """The engine's stages that books + detection or the floor have too: reading the capture (the market
+        source's reader), the books' apply, the venues' hold (a paper venue's book events) and the rows (the
+        decision writer's writes)."""
+        from arb.marketdata.books import BookStore
+        from arb.runtime import feeds
+        from arb.runtime.writer import DecisionWriter
+        from arb.venues.paper.venue import PaperVenue
+
+        self.time_reading(vars(feeds))
+        self.time(BookStore, "apply", "books' apply")
+        self.time(PaperVenue, "on_book", "venues' hold")
+        self.time(DecisionWriter, "_write", "rows")
+
     def until_return(self, owner: object, name: str) -> None:
         """Count only until coroutine method ``owner.name`` returns: the engine is timed over its decision loop's
         run, and its writer's last flush (at the run's end, after the market) is outside that span."""
@@ -507,9 +526,6 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
     printed, and returned (stage -> seconds in each, in that order; "the rest" and "in all" last). The floor's
     hold and rows beside the engine's say how much of the engine's cost there is the work itself."""
     from arb.marketdata.books import BookStore
-    from arb.runtime import feeds
-    from arb.runtime.writer import DecisionWriter
-    from arb.venues.paper.venue import PaperVenue
 
     def timed_alone(clock: StageClock) -> None:
         clock.time_reading(globals())
@@ -522,16 +538,12 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
         alone_s = asyncio.run(run_baseline(config)).seconds
     with StageClock() as least:
         timed_alone(least)
-        least.time(Floor, "hold", "venues' hold")
-        least.time(Floor, "write", "rows")
+        least.time_floors_work()
         with Floor(tmp / "floor-stages.db") as floor:
             floor_s = asyncio.run(run_baseline(config, floor)).seconds
     with StageClock() as sim:
-        sim.time_reading(vars(feeds))
-        sim.time(BookStore, "apply", "books' apply")
-        sim.time(PaperVenue, "on_book", "venues' hold")
+        sim.time_engines_work()
         sim.time(DecisionLoop, "_decide_at_once", "decisions")
-        sim.time(DecisionWriter, "_write", "rows")
         sim.until_return(TimedLoop, "run")
         sim_s = run_engine(config, tmp, True, 0).market_s
     return stage_table(("reading", "books' apply", "venues' hold", "decisions", "rows"), (alone, least, sim),
