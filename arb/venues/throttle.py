@@ -57,6 +57,7 @@ def loop_time() -> float:
 # pair unwound). 0.1 s: Gate's 10 a second kept as a burst, 9.1 a second sustained; Binance's 100 per 10 s,
 # 99 per 10 s. A simulation's venues count on the run's own clock, which no transport spreads: none there.
 SEND_JITTER_S = 0.1
+
 PLACE = "place"
 CANCEL = "cancel"
 FETCH_ORDER = "fetch_order"
