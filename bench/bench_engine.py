@@ -52,7 +52,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from bench_multisymbol import Floor, StageClock, simulation_collector, stage_table
+from bench_multisymbol import Floor, StageClock, fee_error, simulation_collector, stage_table
 
 from arb.compiled import SIMULATOR, running_compiled
 from arb.config import DEFAULT_CONFIG, Config, load_config
@@ -301,6 +301,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error(f"--repeat {args.repeat}: at least 1")
+    if args.fee is not None and (wrong := fee_error(args.fee)) is not None:
+        parser.error(wrong)
 
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)

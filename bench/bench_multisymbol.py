@@ -587,6 +587,17 @@ def fmt(us: dict[str, float]) -> str:
     return " ".join(f"{k} {v:,.0f}" for k, v in us.items()) + " us"
 
 
+def fee_error(fee: str) -> str | None:
+    """``--fee``'s one line when it is not a rate from 0 to under 1 (None when it is): said before anything is
+    built, not as a config error's traceback from deep in the workload."""
+    try:
+        if Decimal(fee).is_finite() and 0 <= Decimal(fee) < 1:
+            return None
+    except ArithmeticError:
+        pass
+    return f"--fee {fee!r}: a rate from 0 to under 1, e.g. 0.0005"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--symbols", type=int, default=100)
@@ -611,12 +622,8 @@ def main() -> None:
         parser.error(f"--repeat {args.repeat}: at least 1")
     if args.sweep_points < 0:
         parser.error(f"--sweep-points {args.sweep_points}: at least 0 (0 skips the sweep part)")
-    try:
-        fee_ok = Decimal(args.fee).is_finite() and 0 <= Decimal(args.fee) < 1
-    except ArithmeticError:
-        fee_ok = False
-    if not fee_ok:
-        parser.error(f"--fee {args.fee!r}: a rate from 0 to under 1, e.g. 0.0005")
+    if (wrong := fee_error(args.fee)) is not None:
+        parser.error(wrong)
 
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)

@@ -102,3 +102,20 @@ def test_bench_engines_baseline_runs_under_the_collector_the_engine_sets_for_its
     asyncio.run(single.run_baseline(single.bench_config(tmp_path, None)))
     assert seen == [(SIMULATION_GC_THRESHOLD, seen[0][1])] and seen[0][1] > 0
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--repeat", "0"], "--repeat 0: at least 1"),
+    (["--fee", "cheap"], "--fee 'cheap': a rate from 0 to under 1"),
+    (["--fee", "1"], "--fee '1': a rate from 0 to under 1"),
+])
+def test_bench_engines_bad_arguments_are_one_line_before_anything_runs(
+        args: list[str], named: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    single = bench_module("bench_engine")
+    monkeypatch.setattr("sys.argv", ["bench_engine.py", *args])
+    monkeypatch.setattr(single, "bench_config", lambda *a: pytest.fail("the config was written"))
+    with pytest.raises(SystemExit) as exited:
+        single.main()
+    out = capsys.readouterr()
+    assert exited.value.code == 2 and named in out.err.splitlines()[-1] and out.out == ""
