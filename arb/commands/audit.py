@@ -9,8 +9,8 @@ config (a window's: the latest run started before its end), the keys from the en
 them. :mod:`arb.execution.audit` holds the two sides against each other; nothing is written.
 
 Output: one line per finding (missing, extra, different, naming venue, symbol, ids and both values), then
-one line of totals; a clean audit is one line, "audit: N orders and M fills on gate match the database" (with
-"(K more refused by gate, never on it)" when the database holds orders the venue refused: they have no row there).
+one line of totals; a clean audit is one line, "audit: N orders and M fills on gate match the database" (then
+"; K orders refused by gate, never on it" when the database holds orders the venue refused: no row there).
 Exit status: 0 clean, 1 when anything differs (or a venue cannot be read: its error line instead), 2 for
 bad input, a run or window with no venue to audit among it (a replay, paper venues, an in-process sandbox:
 nothing outlived the run to compare with, so no audit passed, and a script must not read 0 as a pass).
@@ -273,10 +273,11 @@ def _print(fmt: str, scope: _Scope, results: Sequence[Any], skipped: dict[str, s
 
     for finding in findings:
         print(printable(finding.line()))
-    venues = " and ".join(f"{r.orders} orders and {r.fills} fills on {r.venue}"
-                          + (f" ({r.refused} more refused by {r.venue}, never on it)" if r.refused else "")
-                          for r in results)
-    aside = "".join(f"; {v} not audited: {why}" for v, why in skipped.items())
+    venues = " and ".join(f"{r.orders} orders and {r.fills} fills on {r.venue}" for r in results)
+    # The stored orders a venue refused, said beside the totals so that they add up to the database's.
+    refused = "".join(f"; {r.refused} order{'' if r.refused == 1 else 's'} refused by {r.venue}, never on it"
+                      for r in results if r.refused)
+    aside = refused + "".join(f"; {v} not audited: {why}" for v, why in skipped.items())
     if findings:
         print(printable(f"audit: {len(findings)} findings in {scope.label} ({venues} compared){aside}"))
     else:

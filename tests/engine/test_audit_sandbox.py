@@ -112,8 +112,10 @@ def test_a_clean_run_audits_clean_in_one_line(audit: tuple[Path, object]) -> Non
     assert refused >= 1 and n_orders > 0
     code, out, err = run("--run", "1")  # type: ignore[operator]
     assert (code, err) == (0, ""), (out, err)
-    assert out == [f"audit: {n_orders} orders and {n_fills} fills on gate ({refused} more refused by gate, never on "
-                   "it) match the database (run 1); htx not audited: a paper venue (its orders never left arb)"]
+    orders_word = "order" if refused == 1 else "orders"
+    assert out == [f"audit: {n_orders} orders and {n_fills} fills on gate match the database (run 1); {refused} "
+                   f"{orders_word} refused by gate, never on it; htx not audited: a paper venue (its orders never left "
+                   "arb)"]
     code, out, err = run("--format", "json")  # type: ignore[operator]
     doc = json.loads("\n".join(out))
     assert code == 0 and doc["findings"] == [] and doc["venues"]["gate"] == {
