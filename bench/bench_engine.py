@@ -30,6 +30,7 @@ whose every instant is one or two lines and one decision.
 
 ``--fee`` sets every venue's taker fee: the shipped (real, VIP-tier) fees trade nothing on this capture,
 so the executor and the store's order path are exercised only at lower fees (``0`` trades ~600 pairs).
+
 ``--stages``, instead of the measurement: where the simulator's time goes beside books + detection's and the
 floor's (``bench_multisymbol.py --stages``' table, on this capture), one run of each side after one untimed run
 of each, every stage timed by a wrapper: reading and parsing the capture, arb's books' apply, detection (the
