@@ -421,40 +421,44 @@ class StageClock:
         self.frozen: dict[str, int] | None = None  # ``ns`` when the span timed ended (:meth:`until_return`)
         self._undo: list[Callable[[], None]] = []  # each wrapper's removal, last first
 
-    def time(self, owner: object, name: str, stage: str) -> None:
-        method = getattr(owner, name)
+    def _timed(self, call: Callable[..., object], stage: str) -> Callable[..., object]:
+        """``call`` with its wall time added to ``stage``."""
         self.ns.setdefault(stage, 0)
         clock, spent = time.perf_counter_ns, self.ns
 
         def timed(*args: object, **kwargs: object) -> object:
             t0 = clock()
             try:
-                return method(*args, **kwargs)
+                return call(*args, **kwargs)
             finally:
                 spent[stage] += clock() - t0
 
-        setattr(owner, name, timed)  # first: a class that refuses it (compiled) is left with nothing to undo
-        self._undo.append(lambda: setattr(owner, name, method))
+        return timed
+
+    def _swap(self, owner: object, name: str, replacement: object) -> None:
+        """``owner.name`` (an item when ``owner`` is a module's globals) replaced for the span of the ``with``: set
+        first, so that one ``owner`` refuses (a compiled class) leaves nothing to undo."""
+        if isinstance(owner, dict):
+            original = owner[name]
+            owner[name] = replacement
+            self._undo.append(lambda: owner.__setitem__(name, original))
+        else:
+            original = getattr(owner, name)
+            setattr(owner, name, replacement)
+            self._undo.append(lambda: setattr(owner, name, original))
+
+    def time(self, owner: object, name: str, stage: str) -> None:
+        self._swap(owner, name, self._timed(getattr(owner, name), stage))
 
     def time_looks(self, namespace: dict[str, Any], stage: str) -> None:
         """Each look a periodic watcher of the module of ``namespace`` hands to ``simloop.every`` (the module's own
         name for it), timed: a look compiled into a closure (the inventory watch's) is reached no other way."""
         every = namespace["every"]
-        self.ns.setdefault(stage, 0)
-        clock, spent = time.perf_counter_ns, self.ns
 
         async def timed_every(every_s: float, look: Callable[[], object], idle: Callable[[], bool]) -> None:
-            def timed() -> object:
-                t0 = clock()
-                try:
-                    return look()
-                finally:
-                    spent[stage] += clock() - t0
+            await every(every_s, self._timed(look, stage), idle)
 
-            await every(every_s, timed, idle)
-
-        namespace["every"] = timed_every
-        self._undo.append(lambda: namespace.__setitem__("every", every))
+        self._swap(namespace, "every", timed_every)
 
     def time_floors_work(self) -> None:
         """The floor's own stages: the venues' hold and the rows (:class:`Floor`'s ``hold`` and ``write``)."""
@@ -486,8 +490,7 @@ class StageClock:
             finally:
                 self.frozen = dict(self.ns)
 
-        setattr(owner, name, timed)
-        self._undo.append(lambda: setattr(owner, name, method))
+        self._swap(owner, name, timed)
 
     @property
     def spent(self) -> dict[str, int]:
@@ -510,8 +513,7 @@ class StageClock:
                     return
                 yield line
 
-        namespace[name] = timed
-        self._undo.append(lambda: namespace.__setitem__(name, reader))
+        self._swap(namespace, name, timed)
 
     def __enter__(self) -> StageClock:
         return self

@@ -303,9 +303,13 @@ class OrderBudget:
     def _key(self, window: OrderWindow, market: str) -> tuple[OrderWindow, str | None]:
         return window, (market if window.per_market else None)
 
+    def _span(self, window: OrderWindow) -> float:
+        """How long an order stays in ``window`` on arb's clock: the venue's window and the jitter allowance."""
+        return window.per_s + self.jitter_s
+
     def _in_window(self, key: tuple[OrderWindow, str | None], now: float) -> deque[float]:
         sent = self._sent.setdefault(key, deque())
-        per_s = key[0].per_s + self.jitter_s
+        per_s = self._span(key[0])
         while sent and now - sent[0] >= per_s:
             sent.popleft()
         return sent
@@ -320,7 +324,7 @@ class OrderBudget:
             sent = self._in_window(self._key(window, market), now)
             at = sent[-1] if sent else now
             if len(sent) >= window.orders:  # room once the order ``orders`` places from the end has left
-                at = max(at, sent[len(sent) - window.orders] + window.per_s + self.jitter_s)
+                at = max(at, sent[len(sent) - window.orders] + self._span(window))
             if at > leave:
                 leave, binding = at, window
         return leave - now, binding
