@@ -48,8 +48,8 @@ def loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
-# How much longer than its venue's window arb holds each order window when orders cross a real transport (a
-# live venue, a sandbox in another process): arb counts the instants its orders leave, the venue the instants
+# How much longer than its venue's window arb holds each order window, and each request window of a venue's
+# table, when orders cross a real transport (a live venue, a sandbox in another process): arb counts the instants its orders leave, the venue the instants
 # they arrive, and arrivals spread by as much as the one-way latencies differ. With ``orders`` in any
 # ``per_s + SEND_JITTER_S`` of sends, no fixed or sliding ``per_s`` of arrivals holds more than ``orders``
 # while the latencies differ by at most this (tests/venues/test_order_budget.py). Held to the venue's own
@@ -88,7 +88,8 @@ class VenueLimits:
 
 
 class ClockedThrottler(Throttler):
-    """asyncio-throttle's sliding window with an injectable clock and sleep."""
+    """asyncio-throttle's sliding window with an injectable clock and sleep, each request in it for its budget's
+    period and ``jitter_s`` more (:data:`SEND_JITTER_S`, for requests that cross a real transport)."""
 
     def __init__(
         self,
@@ -96,9 +97,10 @@ class ClockedThrottler(Throttler):
         *,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
+        jitter_s: float = 0.0,
         retry_interval: float = 0.002,
     ) -> None:
-        super().__init__(rate_limit=budget.requests, period=budget.period, retry_interval=retry_interval)
+        super().__init__(rate_limit=budget.requests, period=budget.period + jitter_s, retry_interval=retry_interval)
         self._clock = clock
         self._sleep = sleep
 
@@ -111,16 +113,14 @@ class ClockedThrottler(Throttler):
         self.flush()
         return len(self._task_logs) < self.rate_limit
 
-    async def acquire(self) -> bool:
-        """Take a slot, waiting for one; whether it waited."""
-        waited = False
-        while not self.ready():
-            # Sleep until the oldest request leaves the window rather than polling blindly.
-            wait = self.period - (self._clock() - self._task_logs[0])
-            await self._sleep(max(wait, self.retry_interval))
-            waited = True
-        self._task_logs.append(self._clock())
-        return waited
+    async def until_room(self) -> None:
+        """Sleep until the oldest request leaves the window (not polling blindly); it may be full again by then."""
+        wait = self.period - (self._clock() - self._task_logs[0])
+        await self._sleep(max(wait, self.retry_interval))
+
+    def stamp(self, now: float) -> None:
+        """A request leaves at ``now``: it takes its slot."""
+        self._task_logs.append(now)
 
 
 class CostBucket:
@@ -150,7 +150,10 @@ class CostBucket:
 
 
 class VenueThrottle:
-    """All buckets of one venue. ``await acquire(endpoint, market)`` right before each request."""
+    """All buckets of one venue. ``await acquire(endpoint, market)`` right before each request.
+
+    ``jitter_s``: each bucket's window held that much longer than its budget's (:data:`SEND_JITTER_S`, where
+    requests cross a real transport to a venue counting their arrivals), as :class:`OrderBudget` holds its own."""
 
     def __init__(
         self,
@@ -161,9 +164,11 @@ class VenueThrottle:
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         held: Callable[[], bool] = is_time_held,
+        jitter_s: float = 0.0,
     ) -> None:
         self.venue = venue
         self.limits = limits
+        self.jitter_s = jitter_s  # each window held this much longer than the venue's (SEND_JITTER_S, live)
         self._clock = clock
         self._wall = wall
         self._sleep = sleep
@@ -180,7 +185,7 @@ class VenueThrottle:
         self.held_by_budget = 0
 
     def _make(self, budget: Budget) -> ClockedThrottler:
-        return ClockedThrottler(budget, clock=self._clock, sleep=self._sleep)
+        return ClockedThrottler(budget, clock=self._clock, sleep=self._sleep, jitter_s=self.jitter_s)
 
     def _chain(self, endpoint: str, market: str | None) -> list[ClockedThrottler]:
         # Most specific first: a saturated market must not hold a slot of the global budget while it waits.
@@ -218,12 +223,23 @@ class VenueThrottle:
     async def acquire(self, endpoint: str, market: str | None = None) -> None:
         if self._held():
             return
-        by_reset = await self._wait_for_reset()
-        by_budget = False
-        for bucket in self._chain(endpoint, market):
-            by_budget = await bucket.acquire() or by_budget
-        # A 429 may have announced a window while we waited on a bucket: check again, last thing.
-        by_reset = await self._wait_for_reset() or by_reset
+        chain = self._chain(endpoint, market)
+        by_reset = by_budget = False
+        # The request is stamped in every bucket at the instant it leaves, once no announced window holds it and
+        # every bucket has room at that one instant (nothing is awaited from that check to the stamps). Stamped
+        # in a bucket as it got room there and then held by the next one (a market's slot taken, then a wait on
+        # the global budget), it would count in the first from before it left, and leave its window early: the
+        # venue, counting arrivals, would see more than the window lets through.
+        while True:
+            by_reset = await self._wait_for_reset() or by_reset
+            full = next((bucket for bucket in chain if not bucket.ready()), None)
+            if full is None:
+                break
+            await full.until_room()
+            by_budget = True
+        now = self._clock()
+        for bucket in chain:
+            bucket.stamp(now)
         self._count_held(by_reset, by_budget)
 
     async def acquire_cost(self, cost: float | None = None) -> None:

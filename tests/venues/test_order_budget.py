@@ -17,6 +17,7 @@ from arb.venues.guard import BudgetedVenue
 from arb.venues.throttle import SEND_JITTER_S, OrderBudget, OrderWindow, budget_text
 from tests.execution.fakes import FakeTime
 from tests.execution.harness import SYMBOL, ScriptedVenue, make_book, paper
+from tests.venues.arrivals import most_arriving_within
 
 D = Decimal
 BINANCE_SPOT = (OrderWindow(100, 10.0), OrderWindow(200_000, 86_400.0))
@@ -75,14 +76,6 @@ async def test_gate_counts_each_market_on_its_own() -> None:
     assert await sent_at(t, b, ["LINK/USDT"]) == [1.0]
     t.now += 0.5
     assert b.snapshot()["headroom"] == {"10/1s per market": 9}  # the first ten left; the eleventh is in
-
-
-def most_arriving_within(per_s: float, sent: list[float], delays: list[float]) -> int:
-    """The most orders a venue counting arrivals sees in any ``per_s`` (a fixed window holds no more than the
-    sliding one from its first arrival), each order arriving ``delay`` after it left; 1 ns under ``per_s``, so
-    that float rounding of sums that are exactly ``per_s`` apart does not count one twice."""
-    arrived = sorted(at + delay for at, delay in zip(sent, delays, strict=True))
-    return max(sum(1 for other in arrived if first <= other < first + per_s - 1e-9) for first in arrived)
 
 
 async def test_held_to_the_venues_own_window_a_burst_arrives_over_its_limit_under_jitter() -> None:

@@ -3,15 +3,27 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arb.eventloop.simloop import run_simulation, time_held
 from arb.venues.gate.facts import GATE_SPOT_LIMITS
-from arb.venues.throttle import PLACE, Budget, VenueLimits, VenueThrottle, per_second
+from arb.venues.throttle import PLACE, SEND_JITTER_S, Budget, VenueLimits, VenueThrottle, per_second
 from tests.execution.fakes import FakeTime
+from tests.venues.arrivals import most_arriving_within
 
 
-def throttle(t: FakeTime, limits: VenueLimits = GATE_SPOT_LIMITS) -> VenueThrottle:
-    return VenueThrottle("gate", limits, clock=t.clock, wall=t.clock, sleep=t.sleep)
+def throttle(t: FakeTime, limits: VenueLimits = GATE_SPOT_LIMITS, jitter_s: float = 0.0) -> VenueThrottle:
+    return VenueThrottle("gate", limits, clock=t.clock, wall=t.clock, sleep=t.sleep, jitter_s=jitter_s)
+
+
+async def left_at(t: FakeTime, th: VenueThrottle, markets: list[str]) -> list[float]:
+    """When each placement, asked for one after the other, left (seconds from the start)."""
+    start, out = t.now, []
+    for market in markets:
+        await th.acquire(PLACE, market)
+        out.append(round(t.now - start, 9))
+    return out
 
 
 async def test_gate_placements_are_limited_to_ten_per_second_per_market() -> None:
@@ -119,3 +131,72 @@ def test_requests_while_market_time_stands_still_are_not_paced(acquire: Callable
     # move, passed after a second of wall time (a replay at 0.5/s took 9 s instead of 4.5 s) and moved the
     # market's clock before its first event.
     assert _in_simulation(acquire, held=True) == 0.0
+
+
+async def test_a_request_counts_in_its_markets_window_from_when_it_left() -> None:
+    """Two placements a second per market, three a second in all. Three placements on other markets fill the
+    second; the first on LINK waits for it to pass. Stamped in LINK's window when LINK had room (at 0) and
+    then held by the global budget, it left LINK's window at 1.0, as it left: two more went at once, three
+    arriving on LINK in one second. Stamped when it leaves, the third waits for 2.0."""
+    t = FakeTime(start=0.0)
+    th = throttle(t, VenueLimits(global_budget=Budget(3, 1.0), per_market={PLACE: Budget(2, 1.0)}))
+    sent = await left_at(t, th, ["BTC/USDT", "BTC/USDT", "ETH/USDT", "LINK/USDT", "LINK/USDT", "LINK/USDT"])
+    assert sent == [0.0, 0.0, 0.0, 1.0, 1.0, 2.0]
+    assert most_arriving_within(1.0, sent[3:], [0.0] * 3) == 2
+
+
+async def test_with_the_jitter_allowance_gates_eleventh_placement_waits_a_tenth_longer() -> None:
+    """Gate's ten a second per market, held SEND_JITTER_S longer: ten leave at once, the eleventh at 1.1, so
+    ten arriving up to 0.1 s late and the eleventh at once are never eleven in one second at Gate."""
+    t = FakeTime(start=0.0)
+    sent = await left_at(t, throttle(t, jitter_s=SEND_JITTER_S), ["LINK/USDT"] * 11)
+    assert sent == [0.0] * 10 + [1.1]
+    assert most_arriving_within(1.0, sent, [SEND_JITTER_S - 1e-6] * 10 + [0.0]) == 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(asks=st.lists(st.tuples(st.integers(0, 300), st.sampled_from(["LINK/USDT", "BTC/USDT"])),
+                     min_size=11, max_size=60),
+       delays=st.lists(st.floats(0.0, SEND_JITTER_S, exclude_max=True), min_size=60, max_size=60))
+def test_with_the_jitter_allowance_no_window_of_arrivals_holds_more_than_the_venue_allows(
+        asks: list[tuple[int, str]], delays: list[float]) -> None:
+    """However the placements ask (ms between asks, on two markets, the global budget binding at times) and
+    however their one-way latencies differ by less than SEND_JITTER_S, a venue counting arrivals never sees more
+    than a market's window or the global one allows."""
+    limits = VenueLimits(global_budget=Budget(12, 1.0), per_market={PLACE: Budget(10, 1.0)})
+
+    async def sends() -> list[tuple[float, str]]:
+        t = FakeTime(start=0.0)
+        th = throttle(t, limits, jitter_s=SEND_JITTER_S)
+        out = []
+        for gap, market in asks:
+            t.now += gap / 1000
+            await th.acquire(PLACE, market)
+            out.append((t.now, market))
+        return out
+
+    sent = asyncio.run(sends())
+    delay_of = delays[:len(sent)]
+    assert most_arriving_within(1.0, [at for at, _ in sent], delay_of) <= 12
+    for market in ("LINK/USDT", "BTC/USDT"):
+        mine = [(at, delay) for (at, m), delay in zip(sent, delay_of, strict=True) if m == market]
+        if mine:
+            assert most_arriving_within(1.0, [at for at, _ in mine], [delay for _, delay in mine]) <= 10
+
+
+@pytest.mark.parametrize(("simulated", "jitter_s"), [(False, SEND_JITTER_S), (True, 0.0)])
+def test_gates_request_table_holds_the_allowance_wherever_requests_cross_a_transport(
+        simulated: bool, jitter_s: float) -> None:
+    """The shipped config's Gate venue as the adapter guards it: live, an external sandbox or one on the wall
+    clock, its request windows held SEND_JITTER_S longer; an in-process sandbox on a simulation's market clock
+    (its requests take no market time) as Gate's own."""
+    from arb.config import DEFAULT_CONFIG, load_config
+    from arb.venues.gate.adapter import _guarded
+    from arb.venues.gate.exchange import GateExchange
+    from arb.venues.guard import GuardedVenue
+
+    exchange = GateExchange.for_endpoint("http://127.0.0.1:9/api/v4", None, "key", "secret", enableRateLimit=False)
+    venue = _guarded(load_config(DEFAULT_CONFIG), "gate", exchange, simulated=simulated)
+    assert isinstance(venue, GuardedVenue)
+    assert venue.throttle.jitter_s == jitter_s
+    assert venue.throttle._chain(PLACE, "LINK_USDT")[0].period == 1.0 + jitter_s

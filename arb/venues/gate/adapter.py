@@ -212,15 +212,19 @@ def live_venue(name: str, exchange: Any, markets: Sequence[str] = ()) -> GateVen
     return GateVenue(name, exchange, quirks=QUIRKS, translate=translate, fee_marks=GtMarks(exchange, name, quotes))
 
 
-def _guarded(config: Config, name: str, exchange: Any, wall: Callable[[], float] = time.time) -> Venue:
+def _guarded(config: Config, name: str, exchange: Any, wall: Callable[[], float] = time.time, *,
+             simulated: bool = False) -> Venue:
     """``wall``: the epoch clock the venue's reset timestamps are read against (the in-process sandbox
-    stamps them with the run's clock, market time in a simulation)."""
+    stamps them with the run's clock, market time in a simulation). Gate's request table is Gate's own limits
+    (10 placements a second per market): each window held ``SEND_JITTER_S`` longer where requests cross a real
+    transport, and as Gate's where the venue is an in-process sandbox on the run's market clock (``simulated``:
+    its requests take no market time, so they arrive when they leave)."""
     from arb.venues.guard import GuardedVenue
-    from arb.venues.throttle import VenueThrottle
+    from arb.venues.throttle import SEND_JITTER_S, VenueThrottle
 
     markets = config.venue_markets(name).markets.values()
-    return GuardedVenue(live_venue(name, exchange, tuple(markets)), VenueThrottle(name, limits(config, name), wall=wall),
-                        wall=wall)
+    throttle = VenueThrottle(name, limits(config, name), wall=wall, jitter_s=0.0 if simulated else SEND_JITTER_S)
+    return GuardedVenue(live_venue(name, exchange, tuple(markets)), throttle, wall=wall)
 
 
 SPOT_AND_PERPETUALS = frozenset(("spot", "linear_perpetual"))
@@ -372,7 +376,7 @@ class GateAdapter:
             with time_held():
                 await exchange.load_markets()
         await exchange.sync_clock()
-        return _guarded(config, name, exchange, wall=clock.epoch_s), link
+        return _guarded(config, name, exchange, wall=clock.epoch_s, simulated=isinstance(clock, MarketClock)), link
 
     async def open_history(self, config: Config, ref: VenueRef, closers: Closers) -> Venue:
         from arb.venues.gate.errors import translating
