@@ -1,6 +1,6 @@
 """The simulator on the whole bundled capture (paper venues, store on), against books + detection alone.
 
-    python bench/bench_engine.py [--fee 0.0001] [--repeat 3] [--stages]
+    python bench/bench_engine.py [--fee 0.0001] [--repeat 3] [--stages | --calls]
 
 Simulator: ``Engine(config, force_paper=True, mode="replay")`` on the shipped config (status off), SQLite in
 a temporary directory, on its market-time event loop at speed 0 (``arb/eventloop/simloop.py``): migrations,
@@ -39,6 +39,16 @@ file's and the inventory watch's, once a market second: the simulator's alone), 
 loop, the source's delivery, the decision's bookkeeping). Shared work timed longer in the simulator than alone
 is the same code running slower there (on 2026-11-29: reading, books and detection together ~0.12 s more).
 
+``--calls``, instead of the measurement: the calls each side makes a market instant, as the interpreter reports
+them (``sys.setprofile``: each Python function, each builtin), with the simulator's per-instant modules run from
+their ``.py`` source (in a child process when they are compiled: a compiled module's calls among its own
+functions are not reported), and the simulator's calls over the floor's by function. A count, not a time: it
+repeats to a few per cent on any host (the writer's flush, once a wall second, comes more often in a run the
+profiler slows), and runs in a minute where ``bench_instructions.py`` takes several. On 2026-11-29
+books + detection made ~125 a market instant, the floor ~140, the simulator ~300; the simulator's ~0.29 s over the
+floor was then ~0.24 µs for each of its ~165 added calls (their work and the caches they cool with them), and
+x0.8 allows ~0.085 s over the floor, 12 µs a market instant: ~50 added calls at that cost, under a third of today's.
+
 Best of ``--repeat`` runs for each side (the machine may be shared). The second line printed says whether the
 simulator's per-instant modules ran compiled (``arb/compiled.py``'s ``SIMULATOR``) or from their ``.py`` source.
 """
@@ -48,10 +58,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import subprocess
+import sys
+import sysconfig
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from bench_multisymbol import Floor, StageClock, fee_error, simulation_collector, stage_table
 
@@ -67,6 +84,10 @@ from arb.runtime.status import StatusReporter
 from arb.runtime.venues import open_venues
 
 TARGET = 0.8  # the simulator's events/s over books + detection's (issue #50)
+# ``--calls``' child: this script run as ``__main__`` with the simulator's modules loaded from their source.
+FROM_SOURCE = ("import runpy, sys; from arb.compiled import SIMULATOR, FromSource; "
+               "sys.meta_path.insert(0, FromSource(SIMULATOR)); sys.argv = sys.argv[1:]; "
+               "sys.path.insert(0, sys.argv[0].rpartition('/')[0]); runpy.run_path(sys.argv[0], run_name='__main__')")
 
 
 def bench_config(tmp: Path, fee: str | None) -> Config:
@@ -93,12 +114,12 @@ class _TimedLoop(DecisionLoop):
             _TimedLoop.market_s = time.perf_counter() - started
 
 
-def run_engine(config: Config, tmp: Path, n: int) -> tuple[float, float, RunResult]:
+def run_engine(config: Config, tmp: Path, n: int, loop: type[_TimedLoop] = _TimedLoop) -> tuple[float, float, RunResult]:
     """(whole run s, market s, result)."""
     db = tmp / f"bench-{n}.db"
     engine = Engine(config, db_url=f"sqlite:///{db}", force_paper=True, mode="replay",
                     status=StatusReporter("off"), install_signal_handlers=False)
-    engine.decision_loop = _TimedLoop
+    engine.decision_loop = loop
     started = time.perf_counter()
     result = engine.main()
     return time.perf_counter() - started, _TimedLoop.market_s, result
@@ -207,7 +228,10 @@ def resting_workload(tmp: Path) -> tuple[int, int, float, int]:
 
     capture = tmp / "btcusdt-trades.jsonl.gz"
     if not capture.exists():
-        assert arb_main(["convert", "binance", str(RECORDING), "--symbol", "BTC/USDT", "--out", str(capture)]) == 0
+        converted = arb_main(["convert", "binance", str(RECORDING), "--symbol", "BTC/USDT", "--out", str(capture)])
+        if converted == 130:  # Ctrl-C in the command: "arb: interrupted", as the benchmark then is
+            raise KeyboardInterrupt
+        assert converted == 0
     events = list(read_timeline(capture, trades=True))
     rules = MarketRules("binance", "BTC/USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(5))
     venue = PaperVenue("binance", None, {"BTC/USDT": rules}, {"USDT": Decimal(10**9), "BTC": Decimal(10**4)},
@@ -289,22 +313,127 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
     return stage_table(STAGES, (alone, least, sim), (alone_s, floor_s, sim_s))
 
 
+class CallCount:
+    """Calls made in this thread while it is on (``sys.setprofile``): each Python function as ``file:name``
+    (the path from the repository's root or the standard library's), each builtin as ``builtin name``."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def _seen(self, frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            code = frame.f_code
+            self.calls[f"{_short(code.co_filename)}:{code.co_name}"] += 1
+        elif event == "c_call":
+            self.calls[f"builtin {getattr(arg, '__qualname__', arg)}"] += 1
+
+    def on(self) -> None:
+        sys.setprofile(self._seen)
+
+    def off(self) -> None:
+        sys.setprofile(None)
+
+    def reading(self, namespace: dict[str, Any], name: str = "read_capture") -> None:
+        """Count from the first line the reader ``name`` of ``namespace`` (a module's globals) is asked for to its
+        last: books + detection's span, without opening the venues before it."""
+        reader = namespace[name]
+
+        def counted(*args: object, **kwargs: object) -> Iterator[object]:
+            self.on()
+            try:
+                yield from reader(*args, **kwargs)
+            finally:
+                self.off()
+
+        namespace[name] = counted
+
+
+def _short(filename: str) -> str:
+    """``filename`` from the repository's root, or from the standard library's."""
+    for root in (str(Path(__file__).resolve().parents[1]), sysconfig.get_paths()["stdlib"]):
+        if filename.startswith(root + "/"):
+            return filename[len(root) + 1:]
+    return filename
+
+
+class _CountedLoop(_TimedLoop):
+    """The engine's decision loop with its calls counted while the market runs (``--calls``)."""
+
+    count = CallCount()
+
+    async def run(self) -> None:
+        _CountedLoop.count.on()
+        try:
+            await super().run()
+        finally:
+            _CountedLoop.count.off()
+
+
+def count_calls(config: Config, tmp: Path) -> tuple[float, float, float, list[tuple[str, float]]]:
+    """``--calls``: (books + detection's, the floor's and the simulator's calls a market instant, the simulator's
+    over the floor's by function, largest first), each side counted on its second run (the first imports and
+    warms what it uses). Printed."""
+    asyncio.run(run_baseline(config))
+    with Floor(tmp / "floor-warm.db") as floor:
+        asyncio.run(run_baseline(config, floor))
+    run_engine(config, tmp, -1)
+    alone, least = CallCount(), CallCount()
+    original = read_capture
+    try:
+        alone.reading(globals())
+        asyncio.run(run_baseline(config))
+        globals()["read_capture"] = original
+        least.reading(globals())
+        with Floor(tmp / "floor-calls.db") as floor:
+            asyncio.run(run_baseline(config, floor))
+    finally:
+        globals()["read_capture"] = original
+    _CountedLoop.count = sim = CallCount()
+    instants = run_engine(config, tmp, 0, _CountedLoop)[2].funnel.evaluations
+    per = [sum(side.calls.values()) / instants for side in (alone, least, sim)]
+    added = sorted(((name, (sim.calls[name] - least.calls[name]) / instants) for name in sim.calls | least.calls),
+                   key=lambda item: -abs(item[1]))
+    print(f"calls a market instant ({instants} instants; Python functions and builtins as the interpreter reports "
+          f"them, the simulator's modules from source): books + detection {per[0]:.1f}, the floor {per[1]:.1f}, "
+          f"simulator {per[2]:.1f} ({per[2] - per[1]:+.1f} over the floor)")
+    print("the simulator's calls over the floor's, a market instant, the 30 largest:")
+    for name, extra in added[:30]:
+        print(f"  {extra:+7.2f}  {name}")
+    return per[0], per[1], per[2], added
+
+
 def fmt(summary: dict[str, Decimal | int]) -> str:
     return " ".join(f"{k} {summary[k]:>8} us" for k in ("p50", "p90", "p99", "max"))
 
 
 def main() -> None:
+    try:
+        measure()
+    except KeyboardInterrupt:
+        # Ctrl-C: the terminal sent it to a ``--calls`` child too, which subprocess.run has killed and waited for.
+        print("bench_engine.py: interrupted, nothing measured", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def measure() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fee", default=None, help="taker fee for every venue (default: the shipped fees)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--stages", action="store_true",
-                        help="instead: one run of each side with each stage timed (where the simulator's time goes)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--stages", action="store_true",
+                     help="instead: one run of each side with each stage timed (where the simulator's time goes)")
+    how.add_argument("--calls", action="store_true",
+                     help="instead: the calls each side makes a market instant (the simulator's modules from source)")
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error(f"--repeat {args.repeat}: at least 1")
     if args.fee is not None and (wrong := fee_error(args.fee)) is not None:
         parser.error(wrong)
 
+    if args.calls and running_compiled(SIMULATOR):
+        # Compiled modules' calls among their own functions are not reported: counted from source, in a child
+        # that loads them so before anything imports them.
+        raise SystemExit(subprocess.run([sys.executable, "-c", FROM_SOURCE, __file__, *sys.argv[1:]]).returncode)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         config = bench_config(tmp, args.fee)
@@ -312,6 +441,9 @@ def main() -> None:
         print(simulator_build())
         if args.stages:
             stages(config, tmp)
+            return
+        if args.calls:
+            count_calls(config, tmp)
             return
 
         base_best: tuple[float, int, LatencyRecorder, int] | None = None

@@ -4,6 +4,8 @@ ran slower than the floor (which does the baseline's work and more)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +121,33 @@ def test_bench_engines_bad_arguments_are_one_line_before_anything_runs(
         single.main()
     out = capsys.readouterr()
     assert exited.value.code == 2 and named in out.err.splitlines()[-1] and out.out == ""
+
+
+def test_bench_engines_call_count_counts_each_call_in_its_span_and_nothing_after(monkeypatch: pytest.MonkeyPatch,
+                                                                                ) -> None:
+    """``--calls``' counter: every call of a Python function and of a builtin while it is on, by name, from the
+    first line its wrapped reader gives to the last, and nothing once the reader is done (the profiler off)."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    single = bench_module("bench_engine")
+
+    def twice(n: int) -> int:
+        return len([n, n])
+
+    def reader() -> Iterator[int]:
+        yield from (twice(n) for n in range(3))
+
+    namespace = {"read_capture": reader}
+    count = single.CallCount()
+    count.reading(namespace)
+    assert list(namespace["read_capture"]()) == [2, 2, 2]
+    twice(9)  # after the reader's end: not counted
+    here = f"{single._short(__file__)}:twice"
+    assert here == "tests/engine/test_bench_engine.py:twice"
+    assert (count.calls[here], count.calls["builtin len"]) == (3, 3)
+    assert sys.getprofile() is None
+
+
+def test_bench_engine_takes_stages_or_calls_not_both() -> None:
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_engine.py"), "--stages", "--calls"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 2 and "not allowed with argument" in run.stderr.splitlines()[-1]
