@@ -42,9 +42,11 @@ is the same code running slower there (on 2026-11-29: reading, books and detecti
 ``--calls``, instead of the measurement: the calls each side makes a market instant, as the interpreter reports
 them (``sys.setprofile``: each Python function, each builtin), with the simulator's per-instant modules run from
 their ``.py`` source (in a child process when they are compiled: a compiled module's calls among its own
-functions are not reported), and the simulator's calls over the floor's by function. A count, not a time: it
-repeats to a few per cent on any host (the writer's flush, once a wall second, comes more often in a run the
-profiler slows), and runs in a minute where ``bench_instructions.py`` takes several. On 2026-11-29
+functions are not reported), and the simulator's calls over the floor's by function. A count, not a time: on a quiet
+machine it repeats to a few per cent whatever the host's speed, and runs in a minute where
+``bench_instructions.py`` takes several. Not exactly: the decision writer flushes once a wall second, and its
+thread's answers send instants the long way round the loop, so the slower the profiled run goes, the more
+calls (the simulator 298-311 a market instant on a quiet machine, 322 beside a test suite). On 2026-11-29
 books + detection made ~125 a market instant, the floor ~140, the simulator ~300; the simulator's ~0.29 s over the
 floor was then ~0.24 µs for each of its ~165 added calls (their work and the caches they cool with them), and
 x0.8 allows ~0.085 s over the floor, 12 µs a market instant: ~50 added calls at that cost, under a third of today's.
