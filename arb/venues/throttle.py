@@ -49,12 +49,12 @@ def loop_time() -> float:
 
 
 # How much longer than its venue's window arb holds each order window, and each request window of a venue's
-# table, when orders cross a real transport (a live venue, a sandbox in another process): arb counts the instants its orders leave, the venue the instants
-# they arrive, and arrivals spread by as much as the one-way latencies differ. With ``orders`` in any
-# ``per_s + SEND_JITTER_S`` of sends, no fixed or sliding ``per_s`` of arrivals holds more than ``orders``
-# while the latencies differ by at most this (tests/venues/test_order_budget.py). Held to the venue's own
-# window, a burst of Gate's 10 a second per market was refused 429 on a loaded machine (an entry leg, its
-# pair unwound). 0.1 s: Gate's 10 a second kept as a burst, 9.1 a second sustained; Binance's 100 per 10 s,
+# table, when orders cross a real transport (a live venue, a sandbox in another process): arb counts the
+# instants its orders leave, the venue the instants they arrive, and arrivals spread by as much as the one-way
+# latencies differ. With ``orders`` in any ``per_s + SEND_JITTER_S`` of sends, no fixed or sliding ``per_s`` of
+# arrivals holds more than ``orders`` while the latencies differ by at most this (tests/venues/
+# test_order_budget.py, test_throttle.py). Held to the venue's own window, a burst of Gate's 10 a second per
+# market was refused 429 on a loaded machine (an entry leg, its pair unwound). 0.1 s: Gate's 10 a second kept as a burst, 9.1 a second sustained; Binance's 100 per 10 s,
 # 99 per 10 s. A simulation's venues count on the run's own clock, which no transport spreads: none there.
 SEND_JITTER_S = 0.1
 
@@ -188,7 +188,7 @@ class VenueThrottle:
         return ClockedThrottler(budget, clock=self._clock, sleep=self._sleep, jitter_s=self.jitter_s)
 
     def _chain(self, endpoint: str, market: str | None) -> list[ClockedThrottler]:
-        # Most specific first: a saturated market must not hold a slot of the global budget while it waits.
+        # Most specific first: of several full buckets, a request waits on its market's first (acquire).
         chain = []
         if market is not None and endpoint in self.limits.per_market:
             market_key: tuple[str, str | None] = (endpoint, market)
