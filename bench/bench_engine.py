@@ -67,6 +67,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from types import FrameType
@@ -335,9 +336,11 @@ class CallCount:
     def off(self) -> None:
         sys.setprofile(None)
 
-    def reading(self, namespace: dict[str, Any], name: str = "read_capture") -> None:
-        """Count from the first line the reader ``name`` of ``namespace`` (a module's globals) is asked for to its
-        last: books + detection's span, without opening the venues before it."""
+    @contextmanager
+    def reading(self, namespace: dict[str, Any], name: str = "read_capture") -> Iterator[None]:
+        """Inside: counting from the first line the reader ``name`` of ``namespace`` (a module's globals) is asked
+        for to its last, books + detection's span without the venues' opening before it; the reader as it was
+        after."""
         reader = namespace[name]
 
         def counted(*args: object, **kwargs: object) -> Iterator[object]:
@@ -348,6 +351,10 @@ class CallCount:
                 self.off()
 
         namespace[name] = counted
+        try:
+            yield
+        finally:
+            namespace[name] = reader
 
 
 def _short(filename: str) -> str:
@@ -380,20 +387,15 @@ def count_calls(config: Config, tmp: Path) -> tuple[float, float, float, list[tu
         asyncio.run(run_baseline(config, floor))
     run_engine(config, tmp, -1)
     alone, least = CallCount(), CallCount()
-    original = read_capture
-    try:
-        alone.reading(globals())
+    with alone.reading(globals()):
         asyncio.run(run_baseline(config))
-        globals()["read_capture"] = original
-        least.reading(globals())
-        with Floor(tmp / "floor-calls.db") as floor:
-            asyncio.run(run_baseline(config, floor))
-    finally:
-        globals()["read_capture"] = original
+    with least.reading(globals()), Floor(tmp / "floor-calls.db") as floor:
+        asyncio.run(run_baseline(config, floor))
     _CountedLoop.count = sim = CallCount()
     instants = run_engine(config, tmp, 0, _CountedLoop)[2].funnel.evaluations
     per = [sum(side.calls.values()) / instants for side in (alone, least, sim)]
-    added = sorted(((name, (sim.calls[name] - least.calls[name]) / instants) for name in sim.calls | least.calls),
+    names = set(sim.calls) | set(least.calls)
+    added = sorted(((name, (sim.calls[name] - least.calls[name]) / instants) for name in names),
                    key=lambda item: -abs(item[1]))
     print(f"calls a market instant ({instants} instants; Python functions and builtins as the interpreter reports "
           f"them, the simulator's modules from source): books + detection {per[0]:.1f}, the floor {per[1]:.1f}, "

@@ -126,7 +126,8 @@ def test_bench_engines_bad_arguments_are_one_line_before_anything_runs(
 def test_bench_engines_call_count_counts_each_call_in_its_span_and_nothing_after(monkeypatch: pytest.MonkeyPatch,
                                                                                 ) -> None:
     """``--calls``' counter: every call of a Python function and of a builtin while it is on, by name, from the
-    first line its wrapped reader gives to the last, and nothing once the reader is done (the profiler off)."""
+    first line its wrapped reader gives to the last, and nothing once the reader is done (the profiler off); the
+    reader as it was after."""
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
     single = bench_module("bench_engine")
 
@@ -138,9 +139,10 @@ def test_bench_engines_call_count_counts_each_call_in_its_span_and_nothing_after
 
     namespace = {"read_capture": reader}
     count = single.CallCount()
-    count.reading(namespace)
-    assert list(namespace["read_capture"]()) == [2, 2, 2]
-    twice(9)  # after the reader's end: not counted
+    with count.reading(namespace):
+        assert list(namespace["read_capture"]()) == [2, 2, 2]
+        twice(9)  # after the reader's end: not counted
+    assert namespace["read_capture"] is reader
     here = f"{single._short(__file__)}:twice"
     assert here == "tests/engine/test_bench_engine.py:twice"
     assert (count.calls[here], count.calls["builtin len"]) == (3, 3)
