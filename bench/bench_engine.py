@@ -278,6 +278,16 @@ def simulator_build() -> str:
 STAGES = ("reading", "books' apply", "detection", "venues' hold", "rows", "watchers' looks")
 
 
+def warm_each_side(config: Config, tmp: Path) -> None:
+    """Books + detection, the floor and the simulator once each, unmeasured: a process's first run of a side took up
+    to a third longer (the floor 0.64 s, then 0.49 s twice), and a run here is half a second, so one cold run would
+    be the biggest figure of ``--stages``' table (and would count the imports into ``--calls``)."""
+    asyncio.run(run_baseline(config))
+    with Floor(tmp / "floor-warm.db") as floor:
+        asyncio.run(run_baseline(config, floor))
+    run_engine(config, tmp, -1)
+
+
 def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
     """``--stages``: one run each of books + detection, the floor and the simulator, each stage timed by a wrapper
     (``bench_multisymbol.py``'s ``StageClock``), the simulator until its decision loop's run returns; printed and
@@ -292,12 +302,7 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
         clock.time(BookStore, "apply", "books' apply")
         clock.time(Detector, "detect", "detection")
 
-    # Each side once untimed first: a process's first run of a side took up to a third longer (the floor 0.64 s,
-    # then 0.49 s twice), and a run here is half a second: one cold run would be the table's biggest figure.
-    asyncio.run(run_baseline(config))
-    with Floor(tmp / "floor-warm.db") as floor:
-        asyncio.run(run_baseline(config, floor))
-    run_engine(config, tmp, -1)
+    warm_each_side(config, tmp)
     with StageClock() as alone:
         timed_alone(alone)
         alone_s = asyncio.run(run_baseline(config))[0]
@@ -382,10 +387,7 @@ def count_calls(config: Config, tmp: Path) -> tuple[float, float, float, list[tu
     """``--calls``: (books + detection's, the floor's and the simulator's calls a market instant, the simulator's
     over the floor's by function, largest first), each side counted on its second run (the first imports and
     warms what it uses). Printed."""
-    asyncio.run(run_baseline(config))
-    with Floor(tmp / "floor-warm.db") as floor:
-        asyncio.run(run_baseline(config, floor))
-    run_engine(config, tmp, -1)
+    warm_each_side(config, tmp)
     alone, least = CallCount(), CallCount()
     with alone.reading(globals()):
         asyncio.run(run_baseline(config))

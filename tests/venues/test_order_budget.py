@@ -17,7 +17,7 @@ from arb.venues.guard import BudgetedVenue
 from arb.venues.throttle import SEND_JITTER_S, OrderBudget, OrderWindow, budget_text
 from tests.execution.fakes import FakeTime
 from tests.execution.harness import SYMBOL, ScriptedVenue, make_book, paper
-from tests.venues.arrivals import most_arriving_within
+from tests.venues.arrivals import left_at, most_arriving_within
 
 D = Decimal
 BINANCE_SPOT = (OrderWindow(100, 10.0), OrderWindow(200_000, 86_400.0))
@@ -31,11 +31,7 @@ def budget(t: FakeTime, windows: tuple[OrderWindow, ...], *, max_wait_s: float =
 
 async def sent_at(t: FakeTime, b: OrderBudget, markets: list[str]) -> list[float]:
     """When each order, asked for one after the other, left (seconds from the start)."""
-    start, out = t.now, []
-    for market in markets:
-        await b.take(market)
-        out.append(round(t.now - start, 9))
-    return out
+    return await left_at(t, b.take, markets)
 
 
 async def test_a_full_window_holds_the_next_order_until_its_oldest_leaves() -> None:

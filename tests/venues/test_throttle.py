@@ -10,20 +10,16 @@ from arb.eventloop.simloop import run_simulation, time_held
 from arb.venues.gate.facts import GATE_SPOT_LIMITS
 from arb.venues.throttle import PLACE, SEND_JITTER_S, Budget, VenueLimits, VenueThrottle, per_second
 from tests.execution.fakes import FakeTime
-from tests.venues.arrivals import most_arriving_within
+from tests.venues.arrivals import left_at, most_arriving_within
 
 
 def throttle(t: FakeTime, limits: VenueLimits = GATE_SPOT_LIMITS, jitter_s: float = 0.0) -> VenueThrottle:
     return VenueThrottle("gate", limits, clock=t.clock, wall=t.clock, sleep=t.sleep, jitter_s=jitter_s)
 
 
-async def left_at(t: FakeTime, th: VenueThrottle, markets: list[str]) -> list[float]:
+async def placed_at(t: FakeTime, th: VenueThrottle, markets: list[str]) -> list[float]:
     """When each placement, asked for one after the other, left (seconds from the start)."""
-    start, out = t.now, []
-    for market in markets:
-        await th.acquire(PLACE, market)
-        out.append(round(t.now - start, 9))
-    return out
+    return await left_at(t, lambda market: th.acquire(PLACE, market), markets)
 
 
 async def test_gate_placements_are_limited_to_ten_per_second_per_market() -> None:
@@ -140,7 +136,7 @@ async def test_a_request_counts_in_its_markets_window_from_when_it_left() -> Non
     arriving on LINK in one second. Stamped when it leaves, the third waits for 2.0."""
     t = FakeTime(start=0.0)
     th = throttle(t, VenueLimits(global_budget=Budget(3, 1.0), per_market={PLACE: Budget(2, 1.0)}))
-    sent = await left_at(t, th, ["BTC/USDT", "BTC/USDT", "ETH/USDT", "LINK/USDT", "LINK/USDT", "LINK/USDT"])
+    sent = await placed_at(t, th, ["BTC/USDT", "BTC/USDT", "ETH/USDT", "LINK/USDT", "LINK/USDT", "LINK/USDT"])
     assert sent == [0.0, 0.0, 0.0, 1.0, 1.0, 2.0]
     assert most_arriving_within(1.0, sent[3:], [0.0] * 3) == 2
 
@@ -149,7 +145,7 @@ async def test_with_the_jitter_allowance_gates_eleventh_placement_waits_a_tenth_
     """Gate's ten a second per market, held SEND_JITTER_S longer: ten leave at once, the eleventh at 1.1, so
     ten arriving up to 0.1 s late and the eleventh at once are never eleven in one second at Gate."""
     t = FakeTime(start=0.0)
-    sent = await left_at(t, throttle(t, jitter_s=SEND_JITTER_S), ["LINK/USDT"] * 11)
+    sent = await placed_at(t, throttle(t, jitter_s=SEND_JITTER_S), ["LINK/USDT"] * 11)
     assert sent == [0.0] * 10 + [1.1]
     assert most_arriving_within(1.0, sent, [SEND_JITTER_S - 1e-6] * 10 + [0.0]) == 10
 
