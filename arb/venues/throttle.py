@@ -232,11 +232,13 @@ class VenueThrottle:
         # venue, counting arrivals, would see more than the window lets through.
         while True:
             by_reset = await self._wait_for_reset() or by_reset
-            full = next((bucket for bucket in chain if not bucket.ready()), None)
-            if full is None:
+            for bucket in chain:
+                if not bucket.ready():
+                    await bucket.until_room()
+                    by_budget = True
+                    break
+            else:
                 break
-            await full.until_room()
-            by_budget = True
         now = self._clock()
         for bucket in chain:
             bucket.stamp(now)
