@@ -29,9 +29,9 @@ and ``bench_engine.py``'s wall-clock ratios are the ones the target is judged on
 Target: the same x0.8 (books + detection's instructions over the engine's), with its verdict.
 
 ``--floor`` (multi) counts ``bench_multisymbol.py``'s floor in a third process: books + detection with each line
-held for its venue and each rejection's row inserted by raw ``sqlite3``, done plainly with none of the engine's
-machinery. Its ratio to books + detection is what those rows and held lines cost; the engine's ratio to it is
-what the engine's own machinery costs. Printed, not judged.
+held for its venue, each rejection's row inserted by raw ``sqlite3`` and the looks once a market second, done
+plainly with none of the engine's machinery. Its ratio to books + detection is what those rows, held lines and
+looks cost; the engine's ratio to it is what the engine's own machinery costs. Printed, not judged.
 
 ``--cache`` also simulates the caches (first level: as valgrind reads this machine's; last level: this core's second-level
 cache, ``_l2_geometry``) and the branch predictor, and judges by KCachegrind's cycle estimate
@@ -257,8 +257,8 @@ def main() -> None:
                         help="with --cache: the simulated second-level cache, in bytes (default: this core's, "
                              f"{_l2_geometry()})")
     parser.add_argument("--floor", action="store_true",
-                        help="multi: also count bench_multisymbol.py's floor (books + detection, each line held, "
-                             "each rejection's row by raw sqlite3): a third process, about half as long again")
+                        help="multi: also count bench_multisymbol.py's floor (books + detection, each line held, each "
+                             "rejection's row by raw sqlite3, the looks): a third process, about half as long again")
     parser.add_argument("--side", choices=("engine", "baseline", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
@@ -339,7 +339,7 @@ def main() -> None:
     if floor is not None:  # not judged: where the gap is (bench_multisymbol.py's floor)
         cost = estimated_cycles if args.cache else (lambda counts: counts["Ir"])
         unit = "estimated cycles" if args.cache else "instructions"
-        print(f"the floor (books + detection, each line held, each rejection's row by raw sqlite3): "
+        print(f"the floor (books + detection, each line held, each rejection's row by raw sqlite3, the looks): "
               f"{cost(floor) / 1e9:.3f} G {unit}: x{cost(baseline) / cost(floor):.3f} of books + detection; "
               f"{name} / the floor x{cost(floor) / cost(engine):.3f}")
     print(f"verdict: {'PASS' if ratio >= TARGET_RATIO else 'FAIL'}")

@@ -48,8 +48,9 @@ market ran over it: what the engine adds over the work it cannot avoid.
 
 And the floor (``Floor``), in the same loop: books + detection plus the least work any simulator must add on
 this workload, each book line held for its venue until the venue's next snapshot (a simulated venue answers
-an order at its book of that instant) and each rejection's row inserted by raw ``sqlite3`` (the rows issue #50
-forbids changing). Its ratio to books + detection is what those rows and held lines cost on the machine at
+an order at its book of that instant), each rejection's row inserted by raw ``sqlite3`` (the rows issue #50
+forbids changing) and the run's looks once a market second (the kill-switch file's and the inventory watch's,
+the engine's own calls: on this workload one each for every instant, whose ~500 lines make them small). Its ratio to books + detection is what those rows and held lines cost on the machine at
 that moment, done plainly (a simulator could build the rows' parameters in less Python, not make SQLite's
 part smaller), and the engine's ratio to it what the engine's own machinery costs. On this host the floor
 itself has run at x0.69-x0.83 of books + detection (bench/README.md, 2026-11-29), under the replacement ratio
@@ -89,7 +90,7 @@ import json
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -103,10 +104,15 @@ from arb.detection.batch import PendingRejection
 from arb.detection.record import REJECTION_COLUMNS, rejection_values
 from arb.engine import Engine, RunResult
 from arb.engine.lifecycle import SIMULATION_GC_THRESHOLD
+from arb.engine.settings import risk_limits
+from arb.engine.watchers import inventory_watch
+from arb.execution.risk import RiskGate
+from arb.marketdata.books import BookStore
 from arb.marketdata.capture import CaptureEvent, CaptureWriter, Level, read_capture
 from arb.marketdata.timeline import read_timeline
 from arb.runtime.balances import refresh_balances
 from arb.runtime.decisions import DecisionLoop
+from arb.runtime.depletion import InventoryWatch, best_asks
 from arb.runtime.detector import Detector, Pending
 from arb.runtime.funnel import Funnel
 from arb.runtime.latency import LatencyRecorder
@@ -276,7 +282,12 @@ class Floor:
       order at its market's book of that instant, so it keeps the levels (``venues/sim/matching.py``);
     - each rejection's row inserted by raw ``sqlite3`` into arb's schema: ``executemany``, 500 rows a transaction,
       WAL and synchronous NORMAL as arb's store, the values ``rejection_values`` gives as arb stores them (the
-      rows issue #50 forbids changing).
+      rows issue #50 forbids changing);
+    - the run's looks once a second of market time (:meth:`watch`, then :meth:`look` at each instant): the
+      kill-switch file's and the inventory watch's, the engine's own calls (``engine/watchers.py``,
+      ``runtime/depletion.py``), made at the first instant of each market second, as a simulation at speed 0
+      makes them (a tick due in a quiet stretch is moved to its end: ``eventloop/simloop.tick``). Every engine
+      with those watchers makes them; on a capture with an instant a second they are one each an instant.
 
     No event loop, order, executor, writer or ORM: none of the engine's own machinery. Where this floor's ratio
     to books + detection is under a target, a simulator writing those rows reaches it only by doing their
@@ -297,6 +308,30 @@ class Floor:
         self._at: dict[int, str] = {}  # an instant's stored text, made once: ~100 rows share it
         self._held: dict[tuple[str, str], list[tuple[str, Any, Any, int]]] = {}
         self.rows = 0
+        self.looks = 0
+        self._looks: tuple[RiskGate | None, InventoryWatch, BookStore, Mapping[str, Mapping[str, Decimal]]] | None = None
+        self._next_look: int | None = None  # the market ms of the next look: a second after the last one's
+
+    def watch(self, config: Config, venues: Iterable[str], books: BookStore,
+              balances: Mapping[str, Mapping[str, Decimal]]) -> None:
+        """Look as the engine's watchers look, from the run's first instant on: the kill-switch file (when the config
+        names one) and the inventory of ``venues`` at ``balances`` and the asks of ``books``."""
+        risk = RiskGate(risk_limits(config)) if config.risk.kill_switch_file is not None else None
+        self._looks = (risk, inventory_watch(config, venues), books, balances)
+
+    def look(self, instant: int) -> None:
+        """An instant (market ms) begins: the looks, if a market second has passed since the last (the first at the
+        run's first instant, where the engine's watchers make their first)."""
+        due = self._next_look
+        if self._looks is None or (due is not None and instant < due):
+            return
+        now = instant if due is None else due + (instant - due) // 1000 * 1000  # the grid point it reached
+        risk, inventory, books, balances = self._looks
+        if risk is not None:
+            risk.kill_switch_engaged()
+        inventory.update(now, balances, best_asks(books))
+        self.looks += 1
+        self._next_look = now + 1000
 
     def hold(self, venue: str, event: CaptureEvent) -> None:
         held = self._held.get((venue, event.symbol))
@@ -343,7 +378,8 @@ async def run_baseline(config: Config, floor: Floor | None = None) -> BaselineRu
     applied to the engine's own ``BookStore`` (read through ``read_timeline``, the market source's reader),
     then the decision loop's own ``Detector.detect_all`` on the instant's dirty symbols (tracked rows on, as
     the batched loop runs it) and the rejections' records, with no event loop, executor or store. With
-    ``floor``, the same loop with the :class:`Floor`'s work added: each line held, each rejection's row written."""
+    ``floor``, the same loop with the :class:`Floor`'s work added: each line held, each rejection's row written, the
+    looks once a market second."""
     engine = Engine(config, force_paper=True, mode="replay", status=StatusReporter("off"),
                     install_signal_handlers=False)
     venues = await open_venues(config, engine.books, engine.clock, force_paper=True)
@@ -358,6 +394,8 @@ async def run_baseline(config: Config, floor: Floor | None = None) -> BaselineRu
     try:
         with simulation_collector():
             await refresh_balances(venues, engine.state)
+            if floor is not None:
+                floor.watch(config, venues.venues, engine.books, engine.state.balances)
             pending: dict[str, None] = {}  # dirty symbols in the order they became dirty, as the loop's ``dirty``
 
             def decide() -> None:
@@ -378,8 +416,11 @@ async def run_baseline(config: Config, floor: Floor | None = None) -> BaselineRu
                 venue = routes.get((event.venue, event.symbol))
                 if venue is None:
                     continue
-                if event.ts != instant and pending:
-                    decide()
+                if event.ts != instant:
+                    if pending:
+                        decide()
+                    if floor is not None:
+                        floor.look(event.ts)
                 instant = event.ts
                 events += 1
                 engine.books.apply(event, venue)
@@ -460,16 +501,25 @@ class StageClock:
 
         self._swap(namespace, "every", timed_every)
 
+    def time_watchers_looks(self) -> None:
+        """The engine's looks once a market second: the kill-switch file's and the inventory watch's."""
+        from arb.engine import watchers
+        from arb.runtime import depletion
+
+        for watcher in (watchers, depletion):
+            self.time_looks(vars(watcher), "watchers' looks")
+
     def time_floors_work(self) -> None:
-        """The floor's own stages: the venues' hold and the rows (:class:`Floor`'s ``hold`` and ``write``)."""
+        """The floor's own stages: the venues' hold, the rows and the looks (:class:`Floor`'s ``hold``, ``write`` and
+        ``look``)."""
         self.time(Floor, "hold", "venues' hold")
         self.time(Floor, "write", "rows")
+        self.time(Floor, "look", "watchers' looks")
 
     def time_engines_work(self) -> None:
         """The engine's stages that books + detection or the floor have too: reading the capture (the market
         source's reader), the books' apply, the venues' hold (a paper venue's book events) and the rows (the
         decision writer's writes)."""
-        from arb.marketdata.books import BookStore
         from arb.runtime import feeds
         from arb.runtime.writer import DecisionWriter
         from arb.venues.paper.venue import PaperVenue
@@ -527,7 +577,6 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
     """``--stages``: one run each of books + detection, the floor and the batched engine, each stage timed;
     printed, and returned (stage -> seconds in each, in that order; "the rest" and "in all" last). The floor's
     hold and rows beside the engine's say how much of the engine's cost there is the work itself."""
-    from arb.marketdata.books import BookStore
 
     def timed_alone(clock: StageClock) -> None:
         clock.time_reading(globals())
@@ -546,10 +595,11 @@ def stages(config: Config, tmp: Path) -> dict[str, tuple[float, float, float]]:
     with StageClock() as sim:
         sim.time_engines_work()
         sim.time(DecisionLoop, "_decide_at_once", "decisions")
+        sim.time_watchers_looks()
         sim.until_return(TimedLoop, "run")
         sim_s = run_engine(config, tmp, True, 0).market_s
-    return stage_table(("reading", "books' apply", "venues' hold", "decisions", "rows"), (alone, least, sim),
-                       (alone_s, floor_s, sim_s))
+    return stage_table(("reading", "books' apply", "venues' hold", "decisions", "rows", "watchers' looks"),
+                       (alone, least, sim), (alone_s, floor_s, sim_s))
 
 
 def stage_table(names: Sequence[str], clocks: tuple[StageClock, StageClock, StageClock],
@@ -680,11 +730,12 @@ def main() -> None:
         print(f"batched engine / books + detection: x{ratio:.2f} events/s while the market ran")
         floor_rate = least.events / least.seconds
         floor_ratio, own = floor_rate / base_rate, rates[True] / floor_rate
-        # Where the replacement ratio's gap is. The floor's ratio is what the rows and the held lines cost on this
-        # machine now, done plainly; the engine's to the floor is what its own machinery costs (judged below).
-        print(f"the floor (books + detection, each line held for its venue, each rejection's row by raw sqlite3): "
-              f"{floor_rate:,.0f} events/s ({least.seconds:.2f} s): x{floor_ratio:.2f} of books + detection, what "
-              f"those rows and held lines alone cost here; batched engine / the floor: x{own:.2f}")
+        # Where the replacement ratio's gap is. The floor's ratio is what the rows, the held lines and the looks
+        # cost on this machine now, done plainly; the engine's to the floor is what its own machinery costs (judged below).
+        print(f"the floor (books + detection, each line held for its venue, each rejection's row by raw sqlite3, "
+              f"the looks once a market second): {floor_rate:,.0f} events/s ({least.seconds:.2f} s): "
+              f"x{floor_ratio:.2f} of books + detection, what those rows, held lines and looks alone cost here; "
+              f"batched engine / the floor: x{own:.2f}")
         print("decision latency: from a symbol's market instant applied in full to its decision returned by "
               "detection (applying the instant is in events/s)")
         p99, batches = lat[True]["p99"], best[True].batches

@@ -24,7 +24,7 @@ from arb.engine.ending import RunResult, cancel_resting, halt_reason, run_summar
 from arb.engine.settings import executor_config, risk_limits
 from arb.engine.simulated import on_own_loop, origin_ms
 from arb.engine.stopping import Stopping
-from arb.engine.watchers import told_to_all, watch_kill_switch
+from arb.engine.watchers import inventory_watch, told_to_all, watch_kill_switch
 from arb.errors import ArbError, VenueError
 from arb.eventloop.clock import MarketClock, WallClock
 from arb.eventloop.live_loop import run_live
@@ -315,9 +315,7 @@ class Engine:
         alerts, the dashboard."""
         assert self.venues is not None
         # Which venues can no longer fund max_size, per direction, once a second of the run's clock.
-        self.inventory = InventoryWatch({s: self.config.symbols[s].size for s in self.config.engine.symbols},
-                                        self.venues.venues,
-                                        size_keys={s: "quote_size" for s in self.config.maker_symbols})
+        self.inventory = inventory_watch(self.config, self.venues.venues)
         monitoring = self.config.monitoring
         shown = self.status.mode != "off" or monitoring.metrics_port is not None or monitoring.dashboard_port is not None
         if self.config.maker_symbols and shown:

@@ -1,12 +1,15 @@
 """What the lifecycle starts beside the decision loop to watch the run, each a supervised task or hook: the
-kill-switch file, the risk gate's events told to every listener (incidents, the monitor's alerts)."""
+kill-switch file, the inventory watch's per-direction funding, the risk gate's events told to every listener
+(incidents, the monitor's alerts)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from arb.config import Config
 from arb.eventloop.simloop import every
 from arb.execution.risk import RiskEvent, RiskGate
+from arb.runtime.depletion import InventoryWatch
 
 
 async def watch_kill_switch(risk: RiskGate, every_s: float = 1.0) -> None:
@@ -15,6 +18,12 @@ async def watch_kill_switch(risk: RiskGate, every_s: float = 1.0) -> None:
     # Idle between looks: in a simulation at speed 0 a quiet stretch of market time passes in no wall
     # time, so the file is looked at again at the stretch's end, not at each second of it (simloop.tick).
     await every(every_s, risk.kill_switch_engaged, _always)
+
+
+def inventory_watch(config: Config, venues: Iterable[str]) -> InventoryWatch:
+    """The run's inventory watch over ``venues``: each symbol's size (a maker symbol's is its ``quote_size``)."""
+    return InventoryWatch({s: config.symbols[s].size for s in config.engine.symbols}, venues,
+                          size_keys={s: "quote_size" for s in config.maker_symbols})
 
 
 def _always() -> bool:

@@ -286,14 +286,8 @@ async def watch_inventory(watch: InventoryWatch, balances: Mapping[str, Mapping[
                           on_change: Callable[[Depletion], None], every_s: float = EVERY_S) -> None:
     """Feed ``watch`` once every ``every_s`` of the run's clock (a simulation's loop time is market time):
     a depletion is one WARNING line (its clearing one INFO line), then ``on_change`` (the incident and the alert)."""
-    def asks() -> dict[tuple[str, str], float | None]:
-        # The store as it is now: a book first seen after the watch started is priced too. Each book's own
-        # float of its best ask (its top view, kept current for detection), not a Decimal made of it (~2 µs a
-        # book, 500 books a second on 100 symbols x 5 venues): the watch makes the few it needs exact.
-        return {(b.venue, b.symbol): float(top[0]) if len(top := b.top_arrays()[2]) else None for b in books}
-
     def look() -> None:
-        for change in watch.update(now_ms(), balances, asks()):
+        for change in watch.update(now_ms(), balances, best_asks(books)):
             if change.started:
                 log.warning("inventory depleted: %s", change.describe())
             else:
@@ -301,4 +295,12 @@ async def watch_inventory(watch: InventoryWatch, balances: Mapping[str, Mapping[
             on_change(change)
 
     # Idle while nothing would change (simloop.tick): a quiet gap in a capture takes no ticks.
-    await every(every_s, look, lambda: watch.steady(balances, asks()))
+    await every(every_s, look, lambda: watch.steady(balances, best_asks(books)))
+
+
+def best_asks(books: Iterable[_Book]) -> dict[tuple[str, str], float | None]:
+    """(venue, symbol) -> each book's best ask, None for an empty side: the books as they are now, so a book first
+    seen after the watch started is priced too. Each book's own float of it (its top view, kept current for
+    detection), not a Decimal made of it (~2 µs a book, 500 books a second on 100 symbols x 5 venues): the watch
+    makes the few it needs exact."""
+    return {(b.venue, b.symbol): float(top[0]) if len(top := b.top_arrays()[2]) else None for b in books}

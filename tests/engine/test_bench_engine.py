@@ -33,6 +33,35 @@ def test_bench_engines_floor_writes_the_rows_the_engine_writes_on_the_bundled_ca
     assert_same_opportunities(tmp_path / "floor.db", tmp_path / "engine.db", where="decision = 'rejected'")
 
 
+def test_bench_engines_floor_looks_as_often_as_the_engines_watchers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The floor's looks (the kill-switch file's and the inventory watch's) are the engine's, as many on the bundled
+    capture: once a market second, not once an instant or once a run. Counted on the kill-switch file's, which
+    both sides make through ``RiskGate.kill_switch_engaged`` (the engine's one more: its risk gate's check of
+    the one pair it executes)."""
+    from arb.execution.risk import RiskGate
+
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    single = bench_module("bench_engine")
+    config = single.bench_config(tmp_path, None)
+    looks = 0
+    engaged = RiskGate.kill_switch_engaged
+
+    def counted(self: RiskGate) -> bool:
+        nonlocal looks
+        looks += 1
+        return engaged(self)
+
+    monkeypatch.setattr(RiskGate, "kill_switch_engaged", counted)
+    with single.Floor(tmp_path / "floor.db") as floor:
+        asyncio.run(single.run_baseline(config, floor))
+    floor_looks, looks = looks, 0
+    Engine(config, db_url=f"sqlite:///{tmp_path / 'engine.db'}", force_paper=True, mode="replay",
+           status=StatusReporter("off"), install_signal_handlers=False).main()
+    assert floor.looks == floor_looks > 7000, (floor.looks, floor_looks)
+    assert looks - 2 <= floor_looks <= looks, (floor_looks, looks)
+
+
 @pytest.mark.parametrize(("ratio", "baseline_s", "floor_s", "ends"), [
     (0.86, 0.47, 0.50, ": PASS"),
     (0.60, 0.47, 0.50, ": FAIL"),
@@ -48,9 +77,8 @@ def test_bench_engine_does_not_pass_on_a_baseline_slower_than_its_floor(
 
 def test_bench_engines_stages_time_each_side_and_leave_every_method_as_it_was(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """``bench_engine.py --stages``: a row per stage on each side (the venues' hold and the rows the floor's and
-    the simulator's alone, the watchers' looks the simulator's alone), its parts within each run's time, and
-    nothing left wrapped after it."""
+    """``bench_engine.py --stages``: a row per stage on each side (the venues' hold, the rows and the watchers' looks
+    the floor's and the simulator's alone), its parts within each run's time, and nothing left wrapped after it."""
     from arb.engine import watchers
     from arb.marketdata.books import BookStore
     from arb.runtime import depletion, feeds
@@ -61,7 +89,7 @@ def test_bench_engines_stages_time_each_side_and_leave_every_method_as_it_was(
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
     single = bench_module("bench_engine")
     wrapped = [(BookStore, "apply"), (Detector, "detect"), (PaperVenue, "on_book"), (DecisionWriter, "_write"),
-               (single.Floor, "hold"), (single.Floor, "write"), (single._TimedLoop, "run")]
+               (single.Floor, "hold"), (single.Floor, "write"), (single.Floor, "look"), (single._TimedLoop, "run")]
     names = [(vars(feeds), "read_timeline"), (vars(single), "read_capture"), (vars(watchers), "every"),
              (vars(depletion), "every")]
     before = [getattr(owner, name) for owner, name in wrapped] + [namespace[name] for namespace, name in names]
@@ -70,11 +98,11 @@ def test_bench_engines_stages_time_each_side_and_leave_every_method_as_it_was(
     assert [line[:18].strip() for line in out[1:]] == list(figures) == [*single.STAGES, "the rest", "in all"], out
     for stage in ("reading", "books' apply", "detection", "the rest"):
         assert all(seconds > 0 for seconds in figures[stage]), figures
-    for stage in ("venues' hold", "rows"):  # the floor's and the simulator's work, not books + detection's
+    # The floor's and the simulator's work, not books + detection's; the looks: the kill-switch file's and the
+    # inventory's, a market second.
+    for stage in ("venues' hold", "rows", "watchers' looks"):
         alone, floor, engine = figures[stage]
         assert alone == 0 and floor > 0 and engine > 0, figures
-    alone, floor, engine = figures["watchers' looks"]  # the kill-switch file's and the inventory's, a market second
-    assert alone == floor == 0 < engine, figures
     runs = figures.pop("in all")
     for i, whole in enumerate(runs):
         assert sum(parts[i] for parts in figures.values()) == pytest.approx(whole)

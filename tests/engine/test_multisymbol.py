@@ -156,11 +156,12 @@ def test_a_failure_in_the_sources_step_fails_the_run_as_the_decision_loops(tmp_p
 
 def test_the_benchmarks_stages_time_each_side_and_leave_every_method_as_it_was(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``bench_multisymbol.py --stages``: a row per stage on each side (the venues' hold and the rows the floor's
-    and the engine's alone), its parts within the run's time, and nothing left wrapped after it."""
+    """``bench_multisymbol.py --stages``: a row per stage on each side (the venues' hold, the rows and the looks the
+    floor's and the engine's alone), its parts within the run's time, and nothing left wrapped after it."""
     from arb.detection.batch import PendingRejection
+    from arb.engine import watchers
     from arb.marketdata.books import BookStore
-    from arb.runtime import feeds
+    from arb.runtime import depletion, feeds
     from arb.runtime.detector import Detector
     from arb.runtime.funnel import Funnel
     from arb.runtime.writer import DecisionWriter
@@ -169,20 +170,22 @@ def test_the_benchmarks_stages_time_each_side_and_leave_every_method_as_it_was(
     bench = _bench()
     wrapped = [(BookStore, "apply"), (PaperVenue, "on_book"), (DecisionLoop, "_decide_at_once"),
                (DecisionWriter, "_write"), (Detector, "detect_all"), (PendingRejection, "rejection"),
-               (Funnel, "saw"), (bench.Floor, "hold"), (bench.Floor, "write"), (bench.TimedLoop, "run")]
+               (Funnel, "saw"), (bench.Floor, "hold"), (bench.Floor, "write"), (bench.Floor, "look"),
+               (bench.TimedLoop, "run")]
     before = [getattr(owner, name) for owner, name in wrapped]
+    everys = (vars(watchers)["every"], vars(depletion)["every"])
     readers = (vars(feeds)["read_timeline"], vars(bench)["read_timeline"])
     config = load_config(bench.write_workload(tmp_path, symbols=10, venues=4, minutes=0.5, fee="0.0005"))
     capsys.readouterr()
     figures = bench.stages(config, tmp_path)
     out = capsys.readouterr().out.splitlines()
     assert [line[:16].strip() for line in out[1:]] == list(figures) == [
-        "reading", "books' apply", "venues' hold", "decisions", "rows", "the rest", "in all"], out
+        "reading", "books' apply", "venues' hold", "decisions", "rows", "watchers' looks", "the rest", "in all"], out
     # Each run's parts leave some of it: none counted twice, none outside the span (the engine's writer's last
     # flush, after its market ran, went into its rows and took "the rest" below zero on a busy machine).
     for stage in ("reading", "books' apply", "decisions", "the rest"):
         assert all(seconds > 0 for seconds in figures[stage]), figures
-    for stage in ("venues' hold", "rows"):  # the floor's and the engine's work, not books + detection's
+    for stage in ("venues' hold", "rows", "watchers' looks"):  # the floor's and the engine's, not books + detection's
         alone, floor, engine = figures[stage]
         assert alone == 0 and floor > 0 and engine > 0, figures
     runs = figures.pop("in all")
@@ -190,6 +193,7 @@ def test_the_benchmarks_stages_time_each_side_and_leave_every_method_as_it_was(
         assert sum(parts[i] for parts in figures.values()) == pytest.approx(whole)
     assert [getattr(owner, name) for owner, name in wrapped] == before
     assert (vars(feeds)["read_timeline"], vars(bench)["read_timeline"]) == readers
+    assert (vars(watchers)["every"], vars(depletion)["every"]) == everys
 
 
 def test_a_stage_clock_refused_a_wrapper_has_nothing_to_undo() -> None:
