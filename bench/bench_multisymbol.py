@@ -50,9 +50,10 @@ And the floor (``Floor``), in the same loop: books + detection plus the least wo
 this workload, each book line held for its venue until the venue's next snapshot (a simulated venue answers
 an order at its book of that instant), each rejection's row inserted by raw ``sqlite3`` (the rows issue #50
 forbids changing) and the run's looks once a market second (the kill-switch file's and the inventory watch's,
-the engine's own calls: on this workload one each for every instant, whose ~500 lines make them small). Its ratio to books + detection is what those rows and held lines cost on the machine at
-that moment, done plainly (a simulator could build the rows' parameters in less Python, not make SQLite's
-part smaller), and the engine's ratio to it what the engine's own machinery costs. On this host the floor
+the engine's own calls: on this workload one each for every instant, whose ~500 lines make them small). Its
+ratio to books + detection is what those rows, held lines and looks cost on the machine at that moment, done
+plainly (a simulator could build the rows' parameters in less Python, not make SQLite's part smaller), and the
+engine's ratio to it what the engine's own machinery costs. On this host the floor
 itself has run at x0.69-x0.83 of books + detection (bench/README.md, 2026-11-29), under the replacement ratio
 below: that ratio asks the engine to write the rows it must write for less than writing them plainly costs.
 The ratio to the floor is judged on its own line as the proposed replacement (>= 0.9: the engine's own
@@ -131,6 +132,7 @@ TARGET_P99_US = 500  # batched decision latency p99
 TARGET_RATIO = 0.8  # replacement: batched events/s while the market runs / books + detection's
 TARGET_FLOOR_RATIO = 0.9  # proposed in its place: batched events/s while the market runs / the floor's
 MIN_BATCHES = 1_000  # a p99 over fewer batches is set by one or two preempted ones
+Balances = Mapping[str, Mapping[str, Decimal]]  # venue -> asset -> free, as the run's state holds them
 
 
 def symbol_name(i: int) -> str:
@@ -309,11 +311,12 @@ class Floor:
         self._held: dict[tuple[str, str], list[tuple[str, Any, Any, int]]] = {}
         self.rows = 0
         self.looks = 0
-        self._looks: tuple[RiskGate | None, InventoryWatch, BookStore, Mapping[str, Mapping[str, Decimal]]] | None = None
+        # What the looks read (:meth:`watch`): the kill-switch file's gate, the inventory watch, books, balances.
+        self._looks: tuple[RiskGate | None, InventoryWatch, BookStore, Balances] | None = None
         self._next_look: int | None = None  # the market ms of the next look: a second after the last one's
 
     def watch(self, config: Config, venues: Iterable[str], books: BookStore,
-              balances: Mapping[str, Mapping[str, Decimal]]) -> None:
+              balances: Balances) -> None:
         """Look as the engine's watchers look, from the run's first instant on: the kill-switch file (when the config
         names one) and the inventory of ``venues`` at ``balances`` and the asks of ``books``."""
         risk = RiskGate(risk_limits(config)) if config.risk.kill_switch_file is not None else None
@@ -731,7 +734,8 @@ def main() -> None:
         floor_rate = least.events / least.seconds
         floor_ratio, own = floor_rate / base_rate, rates[True] / floor_rate
         # Where the replacement ratio's gap is. The floor's ratio is what the rows, the held lines and the looks
-        # cost on this machine now, done plainly; the engine's to the floor is what its own machinery costs (judged below).
+        # cost on this machine now, done plainly; the engine's to the floor is what its own machinery costs
+        # (judged below).
         print(f"the floor (books + detection, each line held for its venue, each rejection's row by raw sqlite3, "
               f"the looks once a market second): {floor_rate:,.0f} events/s ({least.seconds:.2f} s): "
               f"x{floor_ratio:.2f} of books + detection, what those rows, held lines and looks alone cost here; "
