@@ -29,7 +29,7 @@ as the engine makes). Its ratio to books + detection is what that work costs; th
 what the engine's own machinery (the market-time loop, the source's delivery, the decision loop, the watchers'
 timers, the writer) costs on a capture whose every instant is two lines, one decision and a second of market
 time: this capture's 7,200 instants are its 7,200 seconds, so every instant brings both looks. On 2026-11-29
-the floor ran at x0.86-0.88 of books + detection (x0.94-0.96 without the looks): x0.8 then asks the engine's
+the floor ran at x0.86-0.87 of books + detection (x0.94-0.96 without the looks): x0.8 then asks the engine's
 machinery for under a tenth of the floor, as ``bench_multisymbol.py``'s proposed replacement does.
 
 ``--fee`` sets every venue's taker fee: the shipped (real, VIP-tier) fees trade nothing on this capture,
