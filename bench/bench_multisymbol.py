@@ -287,9 +287,11 @@ class Floor:
       rows issue #50 forbids changing);
     - the run's looks once a second of market time (:meth:`watch`, then :meth:`look` at each instant): the
       kill-switch file's and the inventory watch's, the engine's own calls (``engine/watchers.py``,
-      ``runtime/depletion.py``), made at the first instant of each market second, as a simulation at speed 0
-      makes them (a tick due in a quiet stretch is moved to its end: ``eventloop/simloop.tick``). Every engine
-      with those watchers makes them; on a capture with an instant a second they are one each an instant.
+      ``runtime/depletion.py``), made at the first instant of each market second. Every engine with those
+      watchers makes them; on these workloads, whose instants are whole market seconds, the engine's watchers
+      make as many (a test holds it), one each an instant. (Where instants fall between whole seconds, a
+      simulation at speed 0 moves an idle watcher's ticks past each instant, ``eventloop/simloop.tick``, and its
+      always-idle kill-switch watcher looks less than this.)
 
     No event loop, order, executor, writer or ORM: none of the engine's own machinery. Where this floor's ratio
     to books + detection is under a target, a simulator writing those rows reaches it only by doing their
