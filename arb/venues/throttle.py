@@ -54,8 +54,9 @@ def loop_time() -> float:
 # latencies differ. With ``orders`` in any ``per_s + SEND_JITTER_S`` of sends, no fixed or sliding ``per_s`` of
 # arrivals holds more than ``orders`` while the latencies differ by at most this (tests/venues/
 # test_order_budget.py, test_throttle.py). Held to the venue's own window, a burst of Gate's 10 a second per
-# market was refused 429 on a loaded machine (an entry leg, its pair unwound). 0.1 s: Gate's 10 a second kept as a burst, 9.1 a second sustained; Binance's 100 per 10 s,
-# 99 per 10 s. A simulation's venues count on the run's own clock, which no transport spreads: none there.
+# market was refused 429 on a loaded machine (an entry leg, its pair unwound). 0.1 s: Gate's 10 a second kept
+# as a burst, 9.1 a second sustained; Binance's 100 per 10 s, 99 per 10 s. A simulation's venues count on the
+# run's own clock, which no transport spreads: none there.
 SEND_JITTER_S = 0.1
 
 PLACE = "place"
