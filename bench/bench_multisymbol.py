@@ -501,7 +501,7 @@ class StageClock:
         name for it), timed: a look compiled into a closure (the inventory watch's) is reached no other way."""
         every = namespace["every"]
 
-        async def timed_every(every_s: float, look: Callable[[], object], idle: Callable[[], bool]) -> None:
+        async def timed_every(every_s: float, look: Callable[[], object], idle: Callable[[], bool] | None = None) -> None:
             await every(every_s, self._timed(look, stage), idle)
 
         self._swap(namespace, "every", timed_every)

@@ -15,19 +15,15 @@ from arb.runtime.depletion import InventoryWatch
 async def watch_kill_switch(risk: RiskGate, every_s: float = 1.0) -> None:
     """Look for the kill-switch file once a second of the run's clock, not only when a trade is tried: its
     incident starts and ends (and its alerts go out) within a second of the file appearing or going."""
-    # Idle between looks: in a simulation at speed 0 a quiet stretch of market time passes in no wall
-    # time, so the file is looked at again at the stretch's end, not at each second of it (simloop.tick).
-    await every(every_s, risk.kill_switch_engaged, _always)
+    # The file is outside the run: no stretch of market time is idle for it (an operator puts it in wall time,
+    # which a replay at speed 0 takes too). A quiet stretch takes one look, at its end (simloop.every).
+    await every(every_s, risk.kill_switch_engaged)
 
 
 def inventory_watch(config: Config, venues: Iterable[str]) -> InventoryWatch:
     """The run's inventory watch over ``venues``: each symbol's size (a maker symbol's is its ``quote_size``)."""
     return InventoryWatch({s: config.symbols[s].size for s in config.engine.symbols}, venues,
                           size_keys={s: "quote_size" for s in config.maker_symbols})
-
-
-def _always() -> bool:
-    return True
 
 
 def told_to_all(*hooks: Callable[[RiskEvent], None]) -> Callable[[RiskEvent], None]:

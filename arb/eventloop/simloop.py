@@ -33,8 +33,8 @@ from threading import get_ident
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-# A periodic watcher's next tick: (grid origin, period, idle, timer, look or None); see SimulatedLoop._ticks.
-_Tick = tuple[float, float, Callable[[], bool], asyncio.TimerHandle, Callable[[], object] | None]
+# A periodic watcher's next tick: (grid origin, period, idle or None, timer, look or None); see SimulatedLoop._ticks.
+_Tick = tuple[float, float, Callable[[], bool] | None, asyncio.TimerHandle, Callable[[], object] | None]
 
 HOLD_LIMIT_S = 1.0
 POLL_EVERY = 32
@@ -140,10 +140,10 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         self.market_ended = False  # the capture has ended: nothing after it takes market time (stop_market_time)
         self._selector = _PacingSelector(self._selector, self)
         # Periodic watchers' next ticks (:func:`tick`, :func:`every`): the future a tick resolves, or a look's
-        # failure would -> (the tick's grid origin, its period, whether the watcher is idle, its timer, the
-        # look it calls: None for a tick waited on); and the ids of those timers, to know one (a TimerHandle
-        # hashes and compares in Python, by its time, which the ticks share with the events of the same
-        # instant: ids are looked up in C). A timer is held in ``_ticks`` while its id is.
+        # failure would -> (the tick's grid origin, its period, whether the watcher is idle (None: never), its
+        # timer, the look it calls: None for a tick waited on); and the ids of those timers, to know one (a
+        # TimerHandle hashes and compares in Python, by its time, which the ticks share with the events of the
+        # same instant: ids are looked up in C). A timer is held in ``_ticks`` while its id is.
         self._ticks: dict[asyncio.Future[None], _Tick] = {}
         self._tick_timers: set[int] = set()
         self._advances = 0  # sleeps done by advance() since one last took the loop's turns, to poll I/O
@@ -168,7 +168,8 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         self._set_tick(future, self._now, every_s, idle, self._now + every_s, None)
         return future
 
-    def looking_every(self, every_s: float, look: Callable[[], object], idle: Callable[[], bool]) -> asyncio.Future[None]:
+    def looking_every(self, every_s: float, look: Callable[[], object],
+                      idle: Callable[[], bool] | None) -> asyncio.Future[None]:
         """``look()`` called one ``every_s`` from now and every ``every_s`` after, each from its timer
         (:func:`every`). The future fails with what a look raises (the looks stop then); cancelling it stops
         them."""
@@ -176,7 +177,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         self._set_tick(future, self._now, every_s, idle, self._now + every_s, look)
         return future
 
-    def _set_tick(self, future: asyncio.Future[None], origin: float, every_s: float, idle: Callable[[], bool],
+    def _set_tick(self, future: asyncio.Future[None], origin: float, every_s: float, idle: Callable[[], bool] | None,
                   when: float, look: Callable[[], object] | None) -> None:
         timer = self.call_at(when, self._tick_due, future)
         self._ticks[future] = (origin, every_s, idle, timer, look)
@@ -246,11 +247,22 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         moved = False
         for future, (origin, every_s, idle, timer, look) in list(self._ticks.items()):
             # A cancelled watcher's tick (its future done) is left to fire: it only drops its entry.
-            if future.done() or timer.when() >= other or not idle():
+            if future.done() or timer.when() >= other:
                 continue
             k = math.ceil((other - origin) / every_s)
             while origin + k * every_s < other:  # float rounding: never before the other timer
                 k += 1
+            if idle is None:
+                # A look outside the run (every's idle=None): one look, at the stretch's last grid point. Moved
+                # past the stretch like an idle one, it would move past the next stretch too, and a capture
+                # with an instant in every second but none on the grid would never be looked at again.
+                k -= 1
+                while k > 1 and origin + k * every_s >= other:
+                    k -= 1
+                if origin + k * every_s <= timer.when():
+                    continue  # the stretch's last grid point already: the look is due there
+            elif not idle():
+                continue
             timer.cancel()
             tick_timers.discard(id(timer))
             self._set_tick(future, origin, every_s, idle, origin + k * every_s, look)
@@ -464,9 +476,12 @@ def _wake(future: asyncio.Future[None] | None) -> None:
         future.set_result(None)
 
 
-async def every(every_s: float, look: Callable[[], object], idle: Callable[[], bool]) -> None:
+async def every(every_s: float, look: Callable[[], object], idle: Callable[[], bool] | None = None) -> None:
     """Call ``look()`` now and then once every ``every_s`` of the run's clock, until cancelled; raises what a
-    look raises (a supervised watcher's task is restarted). ``idle`` as for :func:`tick`.
+    look raises (a supervised watcher's task is restarted). ``idle`` as for :func:`tick`; None (the default)
+    for a look at something outside the run, which market time does not change and wall time can (the
+    kill-switch file an operator puts): no stretch is idle for it, and at speed 0 a quiet stretch takes one
+    look, at its last grid point, before the market moves on.
 
     For a watcher whose look is synchronous (the kill-switch file, the inventory watch). On a simulation at
     speed 0 each look after the first is its timer's own callback, not a turn of the watcher's task: a task
