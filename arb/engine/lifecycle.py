@@ -315,7 +315,7 @@ class Engine:
         alerts, the dashboard."""
         assert self.venues is not None
         # Which venues can no longer fund max_size, per direction, once a second of the run's clock.
-        self.inventory = inventory_watch(self.config, self.venues.venues)
+        self.inventory = inventory_watch(self.config, self.venues.venues, self.venues.margin)
         monitoring = self.config.monitoring
         shown = self.status.mode != "off" or monitoring.metrics_port is not None or monitoring.dashboard_port is not None
         if self.config.maker_symbols and shown:

@@ -4,12 +4,13 @@ kill-switch file, the inventory watch's per-direction funding, the risk gate's e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from arb.config import Config
 from arb.eventloop.simloop import every
 from arb.execution.risk import RiskEvent, RiskGate
 from arb.runtime.depletion import InventoryWatch
+from arb.runtime.venues import MarginAccount
 
 
 async def watch_kill_switch(risk: RiskGate, every_s: float = 1.0) -> None:
@@ -20,10 +21,14 @@ async def watch_kill_switch(risk: RiskGate, every_s: float = 1.0) -> None:
     await every(every_s, risk.kill_switch_engaged)
 
 
-def inventory_watch(config: Config, venues: Iterable[str]) -> InventoryWatch:
-    """The run's inventory watch over ``venues``: each symbol's size (a maker symbol's is its ``quote_size``)."""
+def inventory_watch(config: Config, venues: Iterable[str],
+                    margin: Mapping[str, MarginAccount] | None = None) -> InventoryWatch:
+    """The run's inventory watch over ``venues``: each symbol's size (a maker symbol's is its ``quote_size``), a
+    margin account's perpetuals (``margin``: venue -> account) selling on margin."""
     return InventoryWatch({s: config.symbols[s].size for s in config.engine.symbols}, venues,
-                          size_keys={s: "quote_size" for s in config.maker_symbols})
+                          size_keys={s: "quote_size" for s in config.maker_symbols},
+                          margin={name: {s: settle for s, (_, settle) in account.markets.items()}
+                                  for name, account in (margin or {}).items()})
 
 
 def told_to_all(*hooks: Callable[[RiskEvent], None]) -> Callable[[RiskEvent], None]:

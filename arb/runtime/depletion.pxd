@@ -15,12 +15,12 @@ cdef class InventoryWatch:
     cdef dict _turning
     cdef dict _readings
     cdef object _seen
-    cdef list _buy_lines
+    cdef list _priced_lines
     cdef dict _directions
 
     cdef _look_at(self, balances, asks)
-    # a dict (``update`` makes any other mapping one): each buy's ask is a C lookup, not a ``get`` call
-    cdef bint _buys_as_said(self, dict asks) except -1
+    # a dict (``update`` makes any other mapping one): each priced direction's ask is a C lookup, not a ``get`` call
+    cdef bint _priced_as_said(self, dict asks) except -1
 
 cdef double _SCREEN
 

@@ -1,8 +1,10 @@
 """Inventory that can no longer fund ``max_size``: watched per venue, symbol and direction on the run's clock.
 
-A pair buys on one venue (spending its quote) and sells on another (spending its base). When a venue's free
-quote cannot pay for ``max_size`` at its best ask (before fees), or its free base is below ``max_size``,
-that direction of that symbol is **depleted** there: detection can still trade smaller pairs, then only
+A pair buys on one venue (spending its quote) and sells on another (spending its base); on a perpetual
+(a margin account) both directions spend margin, the notional its free settle currency can hold
+(``VenueSet.sizing_funds``): a perpetual sells without holding base. When what a direction spends cannot
+pay for ``max_size`` at the venue's best ask (before fees), or a spot venue's free base is below
+``max_size``, that direction of that symbol is **depleted** there: detection can still trade smaller pairs, then only
 dust, which it rejects as ``balance_insufficient`` (``detection/finalize.py``). The watch says so when it
 starts and when it clears, once each: :func:`watch_inventory` logs one WARNING line, and the engine opens
 an incident (``runtime/incidents.py``) and sends an alert (``monitoring/alerts.py``). A change is said once
@@ -76,12 +78,9 @@ class Depletion:
                 f"(needs {needed} {self.asset}): {verb} of {self.symbol} on {self.venue} resume full size")
 
     def next_step(self) -> str:
-        base, quote = self.symbol.split("/")
-        if self.side == "buy":
-            return (f"move {quote} to {self.venue} (or lower {self.size_key}); until then {self.symbol} is bought there "
-                    f"only in smaller sizes, then not at all")
-        return (f"move {base} to {self.venue} (or lower {self.size_key}); until then {self.symbol} is sold there only "
-                f"in smaller sizes, then not at all")
+        verb = "bought" if self.side == "buy" else "sold"
+        return (f"move {self.asset} to {self.venue} (or lower {self.size_key}); until then {self.symbol} is {verb} "
+                f"there only in smaller sizes, then not at all")
 
 
 class _Book(Protocol):
@@ -99,7 +98,9 @@ price a book holds: ``marketdata/drops.py`` admits no price of more than 15 sign
 # further; one closer is decided in Decimal.
 _SCREEN = 1e-12
 
-_Direction = tuple[str, Decimal, Side, str, str, float]
+# (symbol, size, side, the asset it spends, its key, the size as a float, whether it is priced at the ask: a
+# buy, and a perpetual's sell, spend a notional; a spot sell spends the size itself)
+_Direction = tuple[str, Decimal, Side, str, str, float, bool]
 
 
 def _exact(ask: Ask) -> Decimal:
@@ -131,7 +132,10 @@ class InventoryWatch:
     """Per (venue, symbol, side): funded or depleted; per (venue, asset): the readings of the last window."""
 
     def __init__(self, max_size: Mapping[str, Decimal], venues: Iterable[str], *, window_s: float = WINDOW_S,
-                 hold_s: float = HOLD_S, size_keys: Mapping[str, str] | None = None) -> None:
+                 hold_s: float = HOLD_S, size_keys: Mapping[str, str] | None = None,
+                 margin: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """``margin``: per margin account's venue, its perpetuals (symbol -> settle currency), whose sells spend
+        margin as their buys do."""
         self.size_keys = dict(size_keys or {})  # symbol -> the config key its size is, where not max_size
         self.venues = tuple(venues)
         self.window_ms = round(window_s * 1000)
@@ -144,16 +148,17 @@ class InventoryWatch:
         # What the last update looked at (copies): each venue's balances and the asks. The same again, with
         # nothing turning, changes nothing: a run's balances and asks mostly stand still between seconds.
         self._seen: tuple[dict[str, Mapping[str, Decimal]], Mapping[tuple[str, str], Ask | None]] | None = None
-        # Every buy direction at the balances seen: (its ask's key, its key, the ask above which it is short, in
-        # floats, its balance, its size), for the look's shortcut (``_buys_as_said``).
-        self._buy_lines: list[tuple[tuple[str, str], str, float, Decimal, Decimal]] = []
+        # Every direction priced at the ask, at the balances seen: (its ask's key, its key, the ask above which it
+        # is short, in floats, its balance, its size), for the look's shortcut (``_priced_as_said``).
+        self._priced_lines: list[tuple[tuple[str, str], str, float, Decimal, Decimal]] = []
         # Per venue, both directions of every symbol, named once (a look goes through all of them every
-        # second of the run): (symbol, size, side, the asset it spends, its key, the size as a float), a
-        # symbol's buy first.
+        # second of the run): _Direction, a symbol's buy first.
+        margin = margin or {}
         self._directions: dict[str, list[_Direction]] = {
-            venue: [(symbol, size, side, asset, f"{venue} {symbol} {side}", float(size))
+            venue: [(symbol, size, side, asset, f"{venue} {symbol} {side}", float(size), priced)
                     for symbol, size in max_size.items()
-                    for side, asset in zip(_SIDES, reversed(symbol.split("/")), strict=True)]
+                    for side, (asset, priced) in zip(_SIDES, _spends(symbol, margin.get(venue, {}).get(symbol)),
+                                                     strict=True)]
             for venue in self.venues}
 
     def update(self, now_ms: int, balances: Mapping[str, Mapping[str, Decimal]],
@@ -170,14 +175,14 @@ class InventoryWatch:
         unchanged = (seen is not None and not self._turning
                      and (balances == seen[0]
                           or all(balances.get(venue) == seen[0].get(venue) for venue in self.venues))
-                     and (seen[1] == asks or self._buys_as_said(asks if type(asks) is dict else dict(asks))))
+                     and (seen[1] == asks or self._priced_as_said(asks if type(asks) is dict else dict(asks))))
         if not unchanged:  # unchanged: only the readings are taken
             self._look_at(balances, asks)
             for venue in self.venues:
                 if venue not in balances:
                     continue
-                for (symbol, size, side, asset, key, _), balance, short, ask in self._states(venue, balances[venue],
-                                                                                          asks):
+                for (symbol, size, side, asset, key, _, _), balance, short, ask in self._states(
+                        venue, balances[venue], asks):
                     if short == (key in self.depleted):
                         self._turning.pop(key, None)
                         continue
@@ -208,21 +213,21 @@ class InventoryWatch:
     def _look_at(self, balances: Mapping[str, Mapping[str, Decimal]], asks: Mapping[tuple[str, str], Ask | None]
                  ) -> None:
         """Keep what this look sees (:attr:`_seen`: a venue's copy is kept while its balances stand still) and
-        the line each buy is short beyond at these balances."""
+        the line each priced direction is short beyond at these balances."""
         before = self._seen[0] if self._seen is not None else {}
         held = {venue: kept if (kept := before.get(venue)) == balances[venue] else dict(balances[venue])
                 for venue in self.venues if venue in balances}
         self._seen = (held, dict(asks))
-        self._buy_lines = [((venue, symbol), key, _line(balance, size_f), balance, size)
-                           for venue, free in held.items()
-                           for symbol, size, side, asset, key, size_f in self._directions[venue] if side == "buy"
-                           for balance in (free.get(asset, _ZERO),)]
+        self._priced_lines = [((venue, symbol), key, _line(balance, size_f), balance, size)
+                              for venue, free in held.items()
+                              for symbol, size, _, asset, key, size_f, priced in self._directions[venue] if priced
+                              for balance in (free.get(asset, _ZERO),)]
 
-    def _buys_as_said(self, asks: dict[tuple[str, str], Ask | None]) -> bool:
-        """Whether every buy direction is short of its size at ``asks`` exactly when it is said depleted, at the
-        balances last seen (as :meth:`_states` decides, with each line worked out once a look)."""
+    def _priced_as_said(self, asks: dict[tuple[str, str], Ask | None]) -> bool:
+        """Whether every direction priced at the ask is short of its size at ``asks`` exactly when it is said
+        depleted, at the balances last seen (as :meth:`_states` decides, with each line worked out once a look)."""
         depleted = self.depleted
-        for ask_key, key, line, balance, size in self._buy_lines:
+        for ask_key, key, line, balance, size in self._priced_lines:
             ask = asks.get(ask_key)
             if ask is not None and _short_at(balance, size, line, ask) != (key in depleted):
                 return False
@@ -241,13 +246,13 @@ class InventoryWatch:
     def _states(self, venue: str, held: Mapping[str, Decimal], asks: Mapping[tuple[str, str], Ask | None]
                 ) -> Iterator[tuple[_Direction, Decimal, bool, Ask | None]]:
         """(direction, free balance of its asset, whether it is short of what its size needs, the ask that
-        priced it: None for a sell) for both directions of every symbol on ``venue``; a buy with no ask to
-        price it is left out (it keeps its state). Short: the balance is below the size (a sell) or the size
-        at the ask (a buy)."""
+        priced it: None for a spot sell) for both directions of every symbol on ``venue``; a priced direction
+        with no ask to price it is left out (it keeps its state). Short: the balance is below the size (a spot
+        sell) or the size at the ask (a buy, a perpetual's sell)."""
         for direction in self._directions[venue]:
-            symbol, size, side, asset, _, size_f = direction
+            symbol, size, _, asset, _, size_f, priced = direction
             balance = held.get(asset, _ZERO)
-            if side == "sell":
+            if not priced:
                 yield direction, balance, balance < size, None
             elif (ask := asks.get((venue, symbol))) is not None:
                 yield direction, balance, _short_at(balance, size, _line(balance, size_f), ask), ask
@@ -296,6 +301,15 @@ async def watch_inventory(watch: InventoryWatch, balances: Mapping[str, Mapping[
 
     # Idle while nothing would change (simloop.tick): a quiet gap in a capture takes no ticks.
     await every(every_s, look, lambda: watch.steady(balances, best_asks(books)))
+
+
+def _spends(symbol: str, settle: str | None) -> tuple[tuple[str, bool], tuple[str, bool]]:
+    """What a buy and a sell of ``symbol`` spend, and whether each is priced at the ask: on spot, the quote
+    (priced) and the base (the size itself); on a perpetual settled in ``settle``, margin both ways."""
+    base, quote = symbol.split("/")
+    if settle is not None:
+        return (settle, True), (settle, True)
+    return (quote, True), (base, False)
 
 
 def best_asks(books: Iterable[_Book]) -> dict[tuple[str, str], float | None]:

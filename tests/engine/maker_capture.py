@@ -133,6 +133,16 @@ markets."BTC/USDT" = {{ kind = "linear_perpetual", price_step = "0.1", amount_st
     return path
 
 
+def taker_config(directory: Path, capture: Path, *, min_edge_bps: str = "100") -> Path:
+    """:func:`maker_config`'s venues and risk, BTC/USDT traded as a taker pair of 0.002 BTC at ``min_edge_bps``
+    (by default an edge this window never has: a run that watches and tries no pair)."""
+    path = maker_config(directory, capture, name="taker.toml")
+    head, rest = path.read_text().split('[symbols."BTC/USDT"]')
+    path.write_text(f'{head}[detection]\nmin_edge_bps = "{min_edge_bps}"\n\n[symbols."BTC/USDT"]\n'
+                    f'max_size = "0.002"\n\n[risk]{rest.split("[risk]", 1)[1]}')
+    return path
+
+
 def maker_run_db(directory: Path) -> Path:
     """``arb run`` of :func:`maker_config` on the whole of :func:`binance_maker_capture`, SQLite, as
     ``directory/maker.db``: for modules that only read such a run (its paths name another folder), replayed

@@ -19,7 +19,7 @@ from arb.config import load_config
 from arb.engine import Engine
 from arb.runtime.decisions import DecisionLoop
 
-from .maker_capture import binance_maker_capture, first_seconds, maker_config
+from .maker_capture import binance_maker_capture, first_seconds, maker_config, taker_config
 
 PUT_AT_S = 20.25  # market seconds from the capture's first line: between two whole seconds
 
@@ -39,15 +39,6 @@ class PutsTheKillFile(DecisionLoop):
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return first_seconds(binance_maker_capture(tmp_path_factory.mktemp("maker-capture")), 40)
-
-
-def taker_config(directory: Path, capture: Path) -> Path:
-    """:func:`maker_config`'s venues and risk, BTC/USDT traded as a taker pair at an edge this window never has."""
-    path = maker_config(directory, capture, name="taker.toml")
-    head, rest = path.read_text().split('[symbols."BTC/USDT"]')
-    path.write_text(f'{head}[detection]\nmin_edge_bps = "100"\n\n[symbols."BTC/USDT"]\nmax_size = "0.002"\n\n'
-                    f'[risk]{rest.split("[risk]", 1)[1]}')
-    return path
 
 
 @pytest.mark.parametrize("strategy", ["taker", "maker"])

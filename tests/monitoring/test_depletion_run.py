@@ -24,10 +24,12 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from arb.config import load_config
 from arb.display import money
 from arb.engine import Engine
 from arb.eventloop.clock import from_ms
 from arb.runtime.depletion import Depletion
+from tests.engine.maker_capture import binance_maker_capture, first_seconds, taker_config
 from tests.engine.paper_rig import paper_config
 
 from .receiver import Receiver
@@ -112,3 +114,18 @@ async def test_a_paper_run_that_exhausts_htx_usdt_says_so(tmp_path: Path, caplog
 @pytest.fixture(autouse=True)
 def _no_env_alerts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ARB_ALERT_URLS", raising=False)
+
+
+async def test_a_perpetual_with_its_margin_untouched_is_never_said_depleted(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """A spot/perpetual taker run of the Binance BTC/USDT recording that tries no pair: the perpetual's 10,000
+    USDT of margin funds 0.002 BTC either way at any price of the window. Its sizing funds' base, read at the
+    run's start before the perpetual's book had a mid, was 0 BTC and never read again: the run said the
+    perpetual could not fund a sell ~30 s in, and kept that incident open to the end."""
+    capture = first_seconds(binance_maker_capture(tmp_path_factory.mktemp("maker-capture")), 60)
+    engine = Engine(load_config(taker_config(tmp_path, capture)), db_url=f"sqlite:///{tmp_path / 'p.db'}",
+                    install_signal_handlers=False)
+    result = await engine.run()
+    assert result.funnel.executed == 0
+    assert engine.inventory is not None and engine.inventory.depleted == {}
+    assert [i for i in result.summary["incidents"] if i["kind"] == "inventory_depleted"] == []

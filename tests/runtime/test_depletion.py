@@ -26,7 +26,7 @@ class _WholeLook(_SOURCE.InventoryWatch):  # type: ignore[name-defined,misc]
 
     refused = 0  # shortcuts asked and refused, all instances
 
-    def _buys_as_said(self, *_: object) -> bool:
+    def _priced_as_said(self, *_: object) -> bool:
         _WholeLook.refused += 1
         return False
 
@@ -60,6 +60,24 @@ def test_the_sell_direction_needs_max_size_in_base_and_a_missing_ask_keeps_the_s
     # No ask on htx to price a buy: nothing said about buys there, however low its quote.
     assert watch.update(1000, _balances("1", gate_link="19.9"), {("gate", SYMBOL): D(27)}) == []
     assert set(watch.depleted) == {"gate LINK/USDT sell"}
+
+
+def test_a_perpetual_sells_on_margin_and_holds_no_base() -> None:
+    """A margin account's sizing funds (``VenueSet.sizing_funds``) hold the notional its margin can buy under the
+    settle currency, and under the base only that notional at the mid when last read: 0 when read before the
+    perpetual's book had one, and read again only after a pair. The sell was judged on that base: a desk whose
+    run tried no pair was told its perpetual could not fund a single sell, its margin untouched."""
+    perp = {"htx": {SYMBOL: "USDT"}}
+    watch = InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], hold_s=0, margin=perp)
+    no_base = {"gate": {"USDT": D(5000), "LINK": D(200)}, "htx": {"USDT": D(600), "LINK": D(0)}}
+    assert watch.update(0, no_base, ASKS) == [] and watch.depleted == {}  # 600 USDT of margin: 20 x 27.5 = 550
+    short = {**no_base, "htx": {"USDT": D("549.99"), "LINK": D(1000)}}  # base the margin account does not spend
+    buy, sell = watch.update(1000, short, ASKS)
+    assert (sell.key, sell.asset, sell.balance, sell.needed) == ("htx LINK/USDT sell", "USDT", D("549.99"), D("550.0"))
+    assert sell.describe() == ("htx USDT 549.99 cannot fund max_size 20 LINK: sells of LINK/USDT on htx need 550 USDT")
+    assert "move USDT to htx" in sell.next_step() and buy.key == "htx LINK/USDT buy"
+    spot = InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], hold_s=0)  # the same balances on a spot venue
+    assert [d.key for d in spot.update(0, no_base, ASKS)] == ["htx LINK/USDT sell"]
 
 
 def test_a_size_too_small_for_a_double_is_judged_exactly() -> None:
@@ -176,15 +194,16 @@ _steps = st.lists(st.tuples(st.sampled_from(["5000", "549.99", "550", "600"]),  
 
 
 @settings(max_examples=200, deadline=None)
-@given(steps=_steps, float_asks=st.booleans(), hold_s=st.sampled_from([0, 2.0]))
+@given(steps=_steps, float_asks=st.booleans(), hold_s=st.sampled_from([0, 2.0]), perp=st.booleans())
 def test_a_look_whose_balances_stood_still_says_what_the_whole_look_says(
-        steps: list[tuple[str, str, D | None, int]], float_asks: bool, hold_s: float) -> None:
-    """The look's shortcut (balances as last looked at, nothing turning, every buy still priced as said)
-    changes nothing: every change said, every state and every reading are the whole look's, step by step:
-    the watch as the run has it (compiled, where built) against :class:`_WholeLook`."""
-
-    watches = [InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], hold_s=hold_s),
-               _WholeLook({SYMBOL: D(20)}, ["gate", "htx"], hold_s=hold_s)]
+        steps: list[tuple[str, str, D | None, int]], float_asks: bool, hold_s: float, perp: bool) -> None:
+    """The look's shortcut (balances as last looked at, nothing turning, every priced direction still priced
+    as said) changes nothing: every change said, every state and every reading are the whole look's, step by
+    step: the watch as the run has it (compiled, where built) against :class:`_WholeLook`, htx spot or a
+    perpetual (its sells priced too)."""
+    margin = {"htx": {SYMBOL: "USDT"}} if perp else None
+    watches = [InventoryWatch({SYMBOL: D(20)}, ["gate", "htx"], hold_s=hold_s, margin=margin),
+               _WholeLook({SYMBOL: D(20)}, ["gate", "htx"], hold_s=hold_s, margin=margin)]
     now = 0
     for htx_usdt, gate_link, ask, gap in steps:
         now += gap
