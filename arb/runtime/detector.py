@@ -169,6 +169,16 @@ class Detector:
             fees = self._fees[name] = self._config.venues[name].taker_fee, self._venues.fee_mode(self._config, name)
         return fees
 
+    def free_base(self, name: str, symbol: str) -> Decimal:
+        """What a sell of ``symbol`` on venue ``name`` may sell now (``VenueSet.free_base``): its base held, or
+        what a perpetual's margin holds at the ask now."""
+        return self._venues.free_base(name, self._per_symbol[symbol][0], self.balances_of(name))
+
+    def on_margin(self, name: str, symbol: str) -> bool:
+        """Whether ``symbol`` on venue ``name`` is a perpetual, sold on margin (``VenueSet.margin``)."""
+        account = self._venues.margin.get(name)
+        return account is not None and symbol in account.markets
+
     def balances_of(self, name: str) -> Mapping[str, Decimal]:
         """Venue ``name``'s free balances less what the pairs in flight there may still spend (never below
         zero). The same object until either changes: the tracked rows re-read a venue only then."""
@@ -250,6 +260,9 @@ class TrackedRows:
         self._index = {symbol: i for i, symbol in enumerate(symbols)}
         self._limits = ScreenLimits.of([detector.params(s) for s in symbols])
         self._keys = [(name, symbol) for symbol in symbols for name in names]
+        # The rows of perpetuals: what they may sell moves with their ask (``Detector.free_base``), so it is read
+        # again whenever their book changes, not only with the balances.
+        self._on_margin = {row for row, (name, symbol) in enumerate(self._keys) if detector.on_margin(name, symbol)}
         self._venue_of = [name for name, _ in self._keys]
         self._fee_of = [detector.fees(name)[0] for symbol in symbols for name in names]
         self._book_at: list[OrderBook | None] = [None] * n  # each row's book, once it has had an event
@@ -292,6 +305,9 @@ class TrackedRows:
         self._received[row] = received
         self._seq[row] = book.seq
         self._live_at_update[row] = book.health(received) is Health.LIVE
+        if row in self._on_margin:
+            name, symbol = self._keys[row]
+            self._factors[row, 3] = float(self._detector.free_base(name, symbol))
 
     def detect(self, symbols: Sequence[str], params: Sequence[DetectionParams], now: int) -> list[Pending]:
         """``Detector.detect`` for each of ``symbols`` at ``now``, in one ``detect_rows`` call."""
@@ -320,7 +336,10 @@ class TrackedRows:
             for i, symbol in enumerate(detector.symbols):
                 sym = detector.base_quote(symbol)
                 row = i * self._venues + k
-                self._factors[row, 3] = float(held.get(sym.base, Decimal(0)))
+                # A perpetual's sell is sized on its margin at the ask now, as one symbol at a time sizes it: the
+                # base of its sizing funds is that notional at the mid when read (0 before its book had one).
+                base = detector.free_base(name, symbol) if row in self._on_margin else held.get(sym.base, Decimal(0))
+                self._factors[row, 3] = float(base)
                 self._factors[row, 4] = float(held.get(sym.quote, Decimal(0)))
 
     def screen(self, rows: IntArray) -> tuple[BoolArray, IntArray]:

@@ -153,22 +153,16 @@ class VenueSet:
         return account.rules(symbol).round_amount(power / ask) if ask else Decimal(0)
 
     def sizing_funds(self, name: str, free: dict[str, Decimal]) -> dict[str, Decimal]:
-        """What detection and quoting size on for venue ``name``: its free balances; on a margin account, the
-        notional its free settle currency holds margin for (``arb.margin.buying_power``) under the settle
-        currency, and under each traded base that notional at the market's mid when read (0 before its book
-        has one): a perpetual sells without holding base, on margin. Where a sell is sized one symbol at a
-        time (quoting, the basis, detection of fewer than eight symbols) :meth:`free_base` prices it at the
-        ask now instead; the batch of eight or more reads this figure."""
+        """What detection and quoting size on for venue ``name``: its free balances; on a margin account, under
+        its settle currency the notional that currency holds margin for (``arb.margin.buying_power``). A
+        perpetual sells without holding base: what a sell may sell is that notional at the ask now
+        (:meth:`free_base`), not a figure of these funds."""
         account = self.margin.get(name)
         if account is None:
             return free
         out = dict(free)
-        for symbol, (base, settle) in account.markets.items():
-            power = buying_power(free.get(settle, Decimal(0)), account.leverage, account.fee_rate)
-            out[settle] = power
-            book = account.books.book(name, symbol)
-            mark = mid(book.best_bid(), book.best_ask())
-            out[base] = account.rules(symbol).round_amount(power / mark) if mark else Decimal(0)
+        for settle in {settle for _, settle in account.markets.values()}:
+            out[settle] = buying_power(free.get(settle, Decimal(0)), account.leverage, account.fee_rate)
         return out
 
     def forgetful(self) -> set[str]:

@@ -8,6 +8,7 @@ makes many symbols dirty at once, and low fees so pairs execute and move balance
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -83,6 +84,37 @@ def test_batched_detection_decides_as_one_symbol_at_a_time(tmp_path: Path) -> No
     assert len(BatchedLoop.sizes) > len(PerSymbolLoop.sizes) / 10
     assert sum(size >= BATCH_FROM for size in BatchedLoop.sizes) > 10  # the tracked rows decided many
 
+
+
+def _as_perpetual(config: Path, venue: str) -> Path:
+    """``config`` (``write_workload``'s) with ``venue``'s markets linear perpetuals on its USDT alone."""
+    head, section = config.read_text().split(f"[venues.{venue}]\n")
+    section, rest = section.split("[venues.", 1)
+    section = section.replace('buy_fee_in = "base"\n', "").replace("{ price_step", '{ kind = "linear_perpetual", price_step')
+    section = re.sub(r"balances = \{[^}]*\}", 'balances = { USDT = "400" }', section)
+    config.write_text(f"{head}[venues.{venue}]\n{section}[venues.{rest}")
+    return config
+
+
+def test_batched_detection_sells_on_a_perpetual_as_one_symbol_at_a_time(tmp_path: Path) -> None:
+    """A perpetual sells on margin: what it may sell is what its margin holds at the ask now
+    (``VenueSet.free_base``). The tracked rows read the base of the sizing funds instead, that notional at the
+    mid when the balances were last read: 0 when read at the run's start, before the perpetual had a book, so a
+    batch sold nothing there until a pair read them again."""
+    bench = _bench()
+    config = _as_perpetual(bench.write_workload(tmp_path, symbols=10, venues=4, minutes=1.0, fee="0.0001",
+                                                quote_balance="400"), bench.VENUE_NAMES[2])
+    PerSymbolLoop.sizes.clear()
+    BatchedLoop.sizes.clear()
+    per_symbol, per_symbol_rows = _run(tmp_path, config, PerSymbolLoop, "one.db")
+    batched, batched_rows = _run(tmp_path, config, BatchedLoop, "many.db")
+    with create_engine(f"sqlite:///{tmp_path / 'one.db'}").connect() as c:
+        (perp_sells,) = c.execute(text("SELECT count(*) FROM opportunities WHERE decision = 'executed' AND "
+                                       f"sell_venue = '{bench.VENUE_NAMES[2]}'")).one()
+    assert perp_sells > 0
+    assert sum(size >= BATCH_FROM for size in BatchedLoop.sizes) > 10  # the tracked rows decided many
+    assert batched.funnel == per_symbol.funnel
+    assert batched_rows == per_symbol_rows
 
 
 class _CountedWake(asyncio.Event):
