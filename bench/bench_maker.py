@@ -176,17 +176,19 @@ class ReadTap:
         self.reads: list[int] = []
         self.carries = carries or (lambda protocol, data: b'"spot.usertrades"' in data and b'"update"' in data)
 
-    def install(self) -> None:
-        received = ResponseHandler.data_received
+    def install(self, protocols: tuple[type, ...] = (ResponseHandler,)) -> None:
+        """On each of ``protocols`` (aiohttp's connections by default)."""
         reads, carries = self.reads, self.carries
+        for protocol in protocols:
+            received = protocol.data_received
 
-        def data_received(protocol: Any, data: bytes) -> None:
-            t = time.perf_counter_ns()
-            received(protocol, data)
-            if carries(protocol, data):
-                reads.append(t)
+            def data_received(connection: Any, data: bytes, received: Any = received) -> None:
+                t = time.perf_counter_ns()
+                received(connection, data)
+                if carries(connection, data):
+                    reads.append(t)
 
-        ResponseHandler.data_received = data_received  # type: ignore[method-assign]
+            protocol.data_received = data_received
 
 
 class FixedBooks:

@@ -14,9 +14,9 @@ Measures, on the event loop arb's live runs use (uvloop, ``eventloop/live_loop.p
   to the last answer's first bytes reaching its connection (all answers back); and to the last answer back
   in the route (the venue's ``cancel`` returning to it), which comes after the answers before it have been
   journalled, one at a time on the same loop, as in a run. Median and max over repetitions, in ms, and the
-  median in multiples of one cancel's round trip. Also counted: the connections ccxt's aiohttp session
-  opened during the pull (a cancel goes through ccxt's ``cancel_order``, one aiohttp connection each while
-  in flight, not through arb's order line, ``venues/order_line.py``, which carries placements only).
+  median in multiples of one cancel's round trip. Also counted: the connections opened during the pull (a
+  cancel is ccxt's ``cancel_order``, built, signed and read by ccxt, written on arb's order line,
+  ``venues/order_line.py``, as placements are: one kept-alive connection each while in flight).
 
 Two clients, both behind the throttle guard (``venues/guard.GuardedVenue``, Gate's cancel budget, 200/s)
 and the private fill stream (``StreamedVenue``):
@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_executor
+from aiohttp.client_proto import ResponseHandler
 from bench_executor import WireTap
 from bench_maker import (
     KEY,
@@ -89,6 +90,7 @@ from arb.venues.gate.private_stream import for_exchange
 from arb.venues.gate.sandbox import Sandbox
 from arb.venues.guard import GuardedVenue
 from arb.venues.live.streamed import StreamedVenue
+from arb.venues.order_line import _Connection
 from arb.venues.throttle import PLACE, Budget, VenueThrottle
 
 D = Decimal
@@ -169,8 +171,8 @@ class CancelTap(WireTap):
 
 
 def answer_tap() -> ReadTap:
-    """perf_counter_ns when a cancel's answer first reached its aiohttp connection (``data_received``
-    entered, before aiohttp parses it)."""
+    """perf_counter_ns when a cancel's answer first reached its connection (``data_received`` entered, before
+    it is parsed): the order line's, or aiohttp's where a client's cancels go through ccxt's session."""
     def carries(protocol: Any, data: bytes) -> bool:
         transport = protocol.transport
         if isinstance(transport, _CancelTapped) and transport.answer_due:
@@ -190,7 +192,7 @@ class Pulls:
     read: list[int] = field(default_factory=list)  # the last answer's bytes reaching arb's connection
     handled: list[int] = field(default_factory=list)  # the last answer back in the route (the ones before it
     # journalled meanwhile, on the same loop)
-    connects: list[int] = field(default_factory=list)  # connections aiohttp opened during the pull
+    connects: list[int] = field(default_factory=list)  # connections opened during the pull
 
     MEASURES = {"first cancel on the wire": "first", "last cancel on the wire": "wire",
                 "last answer read": "read", "last answer in the route": "handled"}
@@ -212,6 +214,10 @@ class Taps:
     def clear(self) -> None:
         self.wire.clear()
         self.reads.reads.clear()
+
+    def opened(self) -> int:
+        """Connections opened to the venue so far: the order line's and ccxt's aiohttp session's."""
+        return sum(self.wire.connects.values())
 
 
 class Client:
@@ -280,7 +286,7 @@ async def pull(client: Client, n: int, taps: Taps, latency_s: float, into: Pulls
     await quiet()
     taps.clear()
     client.answers.clear()
-    connects = taps.wire.connects.get("ResponseHandler", 0)
+    connects = taps.opened()
     t0 = time.perf_counter_ns()
     await route.close("kill_switch")
     sent, reads = taps.wire.sent["maker"], taps.reads.reads
@@ -291,7 +297,7 @@ async def pull(client: Client, n: int, taps: Taps, latency_s: float, into: Pulls
         into.wire.append(max(sent) - t0)
         into.read.append(max(reads) - t0)
         into.handled.append(max(client.answers) - t0)
-        into.connects.append(taps.wire.connects.get("ResponseHandler", 0) - connects)
+        into.connects.append(taps.opened() - connects)
 
 
 async def one_cancel(client: Client, taps: Taps, latency_s: float, into: Measured | None) -> None:
@@ -313,8 +319,8 @@ async def one_cancel(client: Client, taps: Taps, latency_s: float, into: Measure
 
 
 async def measure(client: Client, taps: Taps, reps: int) -> tuple[dict[int, Measured], Pulls]:
-    """Per venue latency (ms), what was measured; and the client's very first pull of 16 (aiohttp's pool
-    holding only what the pulls of 1 and 4 left)."""
+    """Per venue latency (ms), what was measured; and the client's very first pull of 16 (the connections
+    held only what the pulls of 1 and 4 left)."""
     await client.start()
     cold = Pulls()
     warm_s = LATENCIES_MS[0] / 1000
@@ -341,8 +347,8 @@ def ms(ns: float) -> float:
 
 
 def report(name: str, rate_limited: bool, results: dict[int, Measured], cold: Pulls) -> None:
-    print(f"\n{name} client (ccxt enableRateLimit={rate_limited}); its first pull of {COUNTS[-1]}, aiohttp's "
-          f"pool cold: last cancel on the wire {ms(cold.wire[0]):.2f} ms ({LATENCIES_MS[0]} ms latency), "
+    print(f"\n{name} client (ccxt enableRateLimit={rate_limited}); its first pull of {COUNTS[-1]}, connections "
+          f"cold: last cancel on the wire {ms(cold.wire[0]):.2f} ms ({LATENCIES_MS[0]} ms latency), "
           f"{cold.connects[0]} connections opened")
     for latency, m in results.items():
         rtt = statistics.median(m.round_trip)
@@ -366,7 +372,7 @@ async def main(reps: int) -> None:
     sandbox = PullSandbox()
     taps = Taps(sandbox, CancelTap({sandbox.port: "maker"}), answer_tap())
     taps.wire.install()
-    taps.reads.install()
+    taps.reads.install((_Connection, ResponseHandler))
     ids = itertools.count(1)
     try:
         with tempfile.TemporaryDirectory() as tmp:

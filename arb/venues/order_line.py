@@ -39,7 +39,9 @@ from urllib.parse import urlsplit
 import ccxt
 import h11
 
-MAX_IDLE_PER_ORIGIN = 4
+# Idle connections kept per origin: a kill switch's pull writes every resting quote's cancel at once, one
+# connection each (no pipelining); kept at 4, a pull of 16 opened 12 (bench_pull.py), each a handshake.
+MAX_IDLE_PER_ORIGIN = 16
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -6,11 +6,15 @@ and body instead of being sent (``"write"``); a ping captures ccxt's ``fetch_tim
 method (``"any"``). The interception is per task (a ``ContextVar``): other calls running concurrently on the
 same exchange are never captured. Placements are never GETs on any ccxt venue, which is what ``"write"``
 relies on.
+
+A call may also have its writes sent another way (:func:`writes_through`): ``cancel`` writes a cancel on the
+exchange's order line, ccxt building, signing and reading it as its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -21,6 +25,7 @@ Capture = Literal["write", "any"]
 WireFetch = Callable[[str, str, Any, Any], Awaitable[Any]]
 
 _CAPTURING: ContextVar[Capture | None] = ContextVar("arb_live_capturing", default=None)
+_WRITES_THROUGH: ContextVar[WireFetch | None] = ContextVar("arb_live_writes_through", default=None)
 
 
 class Captured(Exception):  # a control-flow signal that never leaves ``captured``
@@ -42,12 +47,26 @@ def install_capture(exchange: Any) -> WireFetch:
         capturing = _CAPTURING.get()
         if capturing == "any" or (capturing == "write" and method.upper() != "GET"):
             raise Captured(url, method, headers, body)
+        through = _WRITES_THROUGH.get()
         with time_held():  # in a simulation, a request on the wire (to the sandbox) takes no market time
+            if through is not None and method.upper() != "GET":
+                return await through(url, method, headers, body)
             return await wire_fetch(url, method, headers, body)
 
     exchange.fetch = fetch
     exchange._arb_wire_fetch = wire_fetch
     return wire_fetch
+
+
+@contextmanager
+def writes_through(send: WireFetch) -> Iterator[None]:
+    """Within (this task): each non-GET request of an intercepted exchange written by ``send`` instead of
+    ccxt's own ``fetch``, which it must answer as (what ccxt's handling of the answer returns or raises)."""
+    token = _WRITES_THROUGH.set(send)
+    try:
+        yield
+    finally:
+        _WRITES_THROUGH.reset(token)
 
 
 async def captured(capture: Capture, call: Awaitable[Any]) -> Captured | None:

@@ -119,6 +119,43 @@ async def test_direct_send_fails_as_ccxt_fetch_would(fault: dict[str, object], e
             assert KEY not in str(caught.value) and "SIGN" not in str(caught.value)
 
 
+async def test_a_cancel_is_written_on_the_order_line_and_answered_as_ccxt_would() -> None:
+    """A cancel goes out as orders do (a kill switch's pull writes every quote's at once), ccxt building, signing
+    and reading it: its answer mapped as before, a miss still OrderNotFound, a 5xx still transient, and reads
+    (GETs) still ccxt's own."""
+    wire = WireLog()
+    async with Sandbox(sandbox_config()) as sb:
+        sb.push_book("LINK_USDT", [("19.90", "5")], [("20.00", "5")])
+        async with live_gate("gate", sb, wire) as venue:
+            written: list[str] = []
+            send = venue.line.send
+
+            async def counted(request, timeout_s):  # type: ignore[no-untyped-def]
+                written.append(f"{request.method} {request.target}")
+                return await send(request, timeout_s)
+
+            venue.line.send = counted  # type: ignore[method-assign]
+            resting = await venue.place(OrderRequest("t-cx1", SYMBOL, Side.BUY, D("1"), D("19.00"), "gtc"))
+            written.clear()
+            wire.events.clear()
+            canceled = await venue.cancel("t-cx1", SYMBOL)
+            assert (canceled.client_order_id, canceled.status, canceled.venue_order_id) == (
+                "t-cx1", OrderStatus.CANCELED, resting.venue_order_id)
+            assert [w.split("?")[0] for w in written] == [f"DELETE {ORDERS}/t-cx1"]
+            assert [(e.method, e.path, e.status) for e in wire.events] == [("DELETE", f"{ORDERS}/t-cx1", 200)]
+            with pytest.raises(OrderNotFound):
+                await venue.cancel("t-nothere", SYMBOL)
+            await venue.place(OrderRequest("t-cx2", SYMBOL, Side.BUY, D("1"), D("19.00"), "gtc"))
+            sb.faults.update({"fraction_5xx": 1.0})
+            with pytest.raises(TransientVenueError) as caught:
+                await venue.cancel("t-cx2", SYMBOL)
+            assert KEY not in str(caught.value) and "SIGN" not in str(caught.value)
+            sb.faults.update({"fraction_5xx": 0.0})
+            written.clear()
+            assert (await venue.fetch_order("t-cx2", SYMBOL)).status is OrderStatus.OPEN
+            assert written == []  # a read: ccxt's session
+
+
 @pytest.mark.parametrize(("setting", "value", "direct"), [
     (None, None, True),
     ("httpProxy", "http://127.0.0.1:9", False),  # never reached: prepare writes nothing
