@@ -221,9 +221,9 @@ class LiveVenue:
 
     async def cancel(self, client_order_id: str, symbol: str) -> OrderReport:
         # On the order line, as orders are sent: a kill switch's pull writes every quote's cancel at once, and
-        # ccxt's aiohttp session cost ~0.7 ms of CPU a request before the bytes left (bench_executor.py's
-        # comparison), so the sixteenth cancel left a round trip after the first. ccxt still builds, signs
-        # and reads it.
+        # through ccxt's aiohttp session (several times the line's CPU a request before its bytes leave:
+        # bench_executor.py compares them) the last of 16 left a round trip after the switch (bench_pull.py).
+        # ccxt still builds, signs and reads it.
         with writes_through(self._on_line):
             return self._order(await self._call("cancel_order", client_order_id, symbol,
                                                 self._by_client_id(client_order_id)))
