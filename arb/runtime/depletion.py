@@ -1,16 +1,16 @@
 """Inventory that can no longer fund ``max_size``: watched per venue, symbol and direction on the run's clock.
 
-A pair buys on one venue (spending its quote) and sells on another (spending its base); on a perpetual
-(a margin account) both directions spend margin, the notional its free settle currency can hold
-(``VenueSet.sizing_funds``): a perpetual sells without holding base. When what a direction spends cannot
-pay for ``max_size`` at the venue's best ask (before fees), or a spot venue's free base is below
-``max_size``, that direction of that symbol is **depleted** there: detection can still trade smaller
-pairs, then only dust, which it rejects as ``balance_insufficient`` (``detection/finalize.py``). The watch says so when it
-starts and when it clears, once each: :func:`watch_inventory` logs one WARNING line, and the engine opens
-an incident (``runtime/incidents.py``) and sends an alert (``monitoring/alerts.py``). A change is said once
-it has held for ``HOLD_S`` of the run's clock, stamped with when it began: a venue that trades both ways
-crosses the line with every other pair, and a trader wants to hear of a venue that stays short, not of
-each crossing.
+A pair buys on one venue (spending its quote) and sells on another (spending its base); on a perpetual (a
+margin account) both directions spend margin, the notional its free settle currency can hold
+(``VenueSet.sizing_funds``): a perpetual sells without holding base. When what a direction spends cannot pay
+for ``max_size`` at the venue's best ask (before fees), or a spot venue's free base is below ``max_size``,
+that direction of that symbol is **depleted** there: detection can still trade smaller pairs, then only
+dust, which it rejects as ``balance_insufficient`` (``detection/finalize.py``). The watch says so when it
+starts and when it clears, once each: :func:`watch_inventory` logs one WARNING line, and the engine opens an
+incident (``runtime/incidents.py``) and sends an alert (``monitoring/alerts.py``). A change is said once it
+has held for ``HOLD_S`` of the run's clock, stamped with when it began: a venue that trades both ways
+crosses the line with every other pair, and a trader wants to hear of a venue that stays short, not of each
+crossing.
 
 It also measures how fast each venue's assets are being used up: **seconds to empty** is the free balance
 divided by its consumption rate over the last ``WINDOW_S`` seconds of the run's clock (market time in a
