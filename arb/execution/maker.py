@@ -27,11 +27,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from arb.domain.market import Side
 from arb.domain.orders import OrderStatus, VenueState, status_from_report
@@ -127,7 +127,10 @@ class Journal(Protocol):
         """A quote's amend answered: its amount is ``report.amount`` from now on (what filled included)."""
         ...
 
-    async def maker_fill(self, fill: FillReport) -> None: ...
+    def maker_fill(self, fill: FillReport) -> Awaitable[None]:
+        """A quote's fill, seen now: called as the route takes it, before its hedge is sent, so the time the
+        fill is stored as received (where fill -> hedge starts) is taken here; the awaitable records it."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,13 +463,14 @@ class MakerRoute:
             resting.filled += fill.amount
             if resting.filled >= resting.quote.amount and not resting.cancelling:
                 self._forget(slot, resting)  # filled in full: nothing rests, its slot may quote again
+        recorded = self.journal.maker_fill(fill)  # seen now, before its hedge goes out
         price = self._hedge_price(side, fill.amount)
         for request in self.ledger.on_fill(MakerFill(fill.trade_id, side, fill.amount, fill.price), price,
                                            self.now_ms()):
             self._spawn(self._hedge(request))
         # After the hedge's task: tasks run in the order they are started, so recording the fill never
         # delays its hedge (the hedge order itself is journalled before it is sent, in _hedge).
-        self._spawn(self.journal.maker_fill(fill))
+        self._spawn(recorded)
 
     def _hedge_price(self, side: Side, amount: Decimal) -> Decimal:
         """The taker's best price for ``side``'s hedge: what the ledger checks a hedge's minimum notional at."""
@@ -597,7 +601,7 @@ class MakerRoute:
         await asyncio.sleep((at_ms - self.now_ms()) / 1000)
         self._send_due(side)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)

@@ -17,10 +17,11 @@ maker run's orders, fills and pairs (through ``arb/store``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -207,12 +208,17 @@ class StoreJournal:
                                           detail=detail)
         self._settle(self._orders[client_order_id].answers)
 
-    async def maker_fill(self, fill: FillReport) -> None:
+    def maker_fill(self, fill: FillReport) -> Coroutine[Any, Any, None]:
+        """The fill, received now: its time is taken at the call (the route's, as it takes the fill), not
+        when the recording runs, after the hedge it set off has gone out (``maker_views.answered_fill``)."""
+        return self._record_fill(fill, self._now())
+
+    async def _record_fill(self, fill: FillReport, received_at: datetime) -> None:
         assert fill.client_order_id is not None
         self._touched(fill.client_order_id)
         with self._sessions.begin() as s:
             order_id = self._started(s, fill.client_order_id)
-            order_store.record_fills(s, order_id, [fill], self._now())
+            order_store.record_fills(s, order_id, [fill], received_at)
             maker_pairs.quote_filled(s, self._pair(s, fill.client_order_id), order_id)
         self._settle(fill.client_order_id)
 

@@ -11,9 +11,10 @@ and fills:
 - ``quotes``: quote orders sent; ``refused``: the venue refused them (post-only would take, funds);
   ``quotes_filled``: quotes with at least one fill; ``maker_fills``: their fills;
 - ``hedges``: hedge orders sent; ``flattens``: the leg policy's;
-- ``fill_to_hedge_ms``: for each hedge, from the latest fill of its quote recorded before it was sent to its
-  sending (:func:`answered_fill`; in a simulation, market time: arb's own work takes none, what remains is the
-  fill's and the hedge's trips through the configured latencies);
+- ``fill_to_hedge_ms``: for each hedge, from the latest fill of its quote received before it was sent (a
+  fill's ``received_at``: when the route took it, before the hedge it set off went out) to its sending
+  (:func:`answered_fill`; in a simulation, market time: arb's own work takes none, what remains is the fill's
+  and the hedge's trips through the configured latencies);
 - ``unhedged_ms``: for each pair whose hedges answered all its base, from its quote's first fill to the last
   hedge fill that completed it;
 - ``unhedged_base``: base filled on the maker venue that no hedge or flatten answered, at the end (dust

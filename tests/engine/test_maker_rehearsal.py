@@ -14,9 +14,12 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from arb.engine import Engine
+from arb.store.db import make_engine, make_session_factory
+from arb.store.maker_views import maker_routes
+from arb.store.models import Run
 
 from .paper_rig import PAIR, SpyEngine, rehearsal_config, until
 
@@ -86,6 +89,12 @@ async def test_a_live_rehearsal_quotes_on_the_sandbox_hedges_each_fill_and_the_d
             " SUM(CASE WHEN d.purpose = 'quote' THEN d.filled ELSE 0 END) AS quoted FROM opportunities o"
             " JOIN orders d ON d.opportunity_id = o.id WHERE o.strategy = 'maker' GROUP BY o.id")))
         hedges = c.execute(text("SELECT COUNT(*) FROM orders WHERE venue = 'htx' AND purpose = 'hedge'")).scalar_one()
+    with make_session_factory(make_engine(db))() as s:
+        # Every hedge timed from the fill that set it off, received as the route took it (before the hedge was
+        # sent), not from an earlier fill's: its recording runs after the hedge has gone out.
+        (run_id,) = s.scalars(select(Run.id)).all()
+        (route,) = maker_routes(s, run_id)
+    assert len(route.fill_to_hedge_ms) == route.hedges + route.flattens == hedges
     quoted_orders = {t.order_id for t in made}
     assert len(pairs) == len(quoted_orders) >= 2 and all(p.settled_at is not None for p in pairs)
     [maker] = result.summary["maker"]

@@ -96,6 +96,9 @@ def test_dust_answered_by_the_next_quotes_hedge_is_not_owed_in_the_store(tmp_pat
         assert all(p.unhedged_ms is not None for p in pairs)
         assert pairs[0].unhedged_ms >= pairs[1].unhedged_ms
         assert pairs[0].fill_to_hedge_ms == ()
+        # The newer fill's hedge is timed from that fill, received as the route took it (before the hedge went
+        # out), not from when its recording ran, queued behind the hedge.
+        assert len(pairs[1].fill_to_hedge_ms) == 1
         (route,) = maker_routes(s, run_id)
         assert route.unhedged_base == 0
         # Settled each on its own part of the one hedge: balanced, nothing open, and the two add up to the fills.
