@@ -178,7 +178,7 @@ class MakerRoute:
     _ours: dict[str, Side] = field(default_factory=dict)  # client order id of every quote -> its side
     # Per maker side, each filled quote's base not yet hedged, oldest first: whose fills a hedge answers.
     _lots: dict[Side, Lots] = field(default_factory=lambda: {Side.BUY: Lots(), Side.SELL: Lots()})
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _tasks: set[asyncio.Future[None]] = field(default_factory=set)
     errors: list[BaseException] = field(default_factory=list)
     # A slot's last refused quote (price, market ms): it waits before quoting into the same refusal again.
     _refused: dict[Slot, tuple[Decimal, int]] = field(default_factory=dict)
@@ -467,9 +467,11 @@ class MakerRoute:
         price = self._hedge_price(side, fill.amount)
         for request in self.ledger.on_fill(MakerFill(fill.trade_id, side, fill.amount, fill.price), price,
                                            self.now_ms()):
-            self._spawn(self._hedge(request))
-        # After the hedge's task: tasks run in the order they are started, so recording the fill never
-        # delays its hedge (the hedge order itself is journalled before it is sent, in _hedge).
+            # Started now (eventloop/eager.py): its row and request go out in the stream's own turn of the
+            # loop, not a turn later behind whatever else is ready (~0.09 ms of bench_maker's 1.3 ms).
+            self._spawn(start_now(self._hedge(request)))
+        # After the hedge: recording the fill never delays it (the hedge order itself is journalled before it
+        # is sent, in _hedge). The journal opens pairs in the order their quotes filled all the same.
         self._spawn(recorded)
 
     def _hedge_price(self, side: Side, amount: Decimal) -> Decimal:
@@ -606,7 +608,7 @@ class MakerRoute:
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Future[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()

@@ -6,7 +6,8 @@ maker run's orders, fills and pairs (through ``arb/store``).
   from the fill stream, which may deliver them after the answer. A hedge's answer without all its trades (a
   live venue's) has them looked up by order id first.
 - A quote's first fill (or the first hedge answering it, which is sent before the fill is journalled) opens
-  its pair (``store/maker_pairs.py``); hedges and flattens join the pair of the quote they answer.
+  its pair (``store/maker_pairs.py``); hedges and flattens join the pair of the quote they answer. Pairs open
+  in the order their quotes first filled (:meth:`StoreJournal.maker_fill` is called as each fill is seen).
 - A pair is settled by the one accounting once every one of its orders is final and none of its base is
   owed a hedge (``owes``, the routes' word), again when a late fill changes it; :meth:`settle_all` settles
   what is left at the run's end, base still owed shown as its open position. A pair settled since the last
@@ -17,6 +18,7 @@ maker run's orders, fills and pairs (through ``arb/store``).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,6 +79,7 @@ class StoreJournal:
         self._carried_for: dict[str, list[str]] = {}  # ... -> older quotes whose dust it answered (``carried``)
         self._terms: dict[str, MakerPairTerms] = {}  # a quote's client order id -> what it promised
         self._pairs: dict[str, int] = {}  # a quote's client order id -> its pair's row, once it filled
+        self._unpaired: dict[str, None] = {}  # quotes seen filled whose pair is not open yet, in that order
         self._settled: set[int] = set()
         # Pairs whose stored settlement is what settling them again would write: settled since the last write
         # to their row, their orders or the orders that answered part of their base (``carried``).
@@ -211,6 +214,9 @@ class StoreJournal:
     def maker_fill(self, fill: FillReport) -> Coroutine[Any, Any, None]:
         """The fill, received now: its time is taken at the call (the route's, as it takes the fill), not
         when the recording runs, after the hedge it set off has gone out (``maker_views.answered_fill``)."""
+        assert fill.client_order_id is not None
+        if fill.client_order_id not in self._pairs:
+            self._unpaired.setdefault(fill.client_order_id, None)
         return self._record_fill(fill, self._now())
 
     async def _record_fill(self, fill: FillReport, received_at: datetime) -> None:
@@ -223,12 +229,24 @@ class StoreJournal:
         self._settle(fill.client_order_id)
 
     def _pair(self, s: Session, quote_coid: str) -> int:
+        """The quote's pair, opened if it has none yet. Pairs open in the order their quotes first filled: a
+        hedge starts as its fill is seen, ahead of the recording of that fill and of any other seen in the
+        same turn of the loop (a dust quote's, which the hedge may carry), so those older quotes' pairs open
+        first."""
         pair = self._pairs.get(quote_coid)
         if pair is None:
-            quote_row = self._orders[quote_coid].row
-            pair = self._pairs[quote_coid] = maker_pairs.open_pair(s, self._run_id, quote_row, self._terms[quote_coid])
-            # Fills stored before the pair (an earlier run's quote, its fills recorded by reconciliation).
-            maker_pairs.quote_filled(s, pair, quote_row)
+            if quote_coid in self._unpaired:
+                for older in list(itertools.takewhile(lambda coid: coid != quote_coid, self._unpaired)):
+                    self._open_pair(s, older)
+            pair = self._open_pair(s, quote_coid)
+        return pair
+
+    def _open_pair(self, s: Session, quote_coid: str) -> int:
+        self._unpaired.pop(quote_coid, None)
+        quote_row = self._orders[quote_coid].row
+        pair = self._pairs[quote_coid] = maker_pairs.open_pair(s, self._run_id, quote_row, self._terms[quote_coid])
+        # Fills stored before the pair (an earlier run's quote, its fills recorded by reconciliation).
+        maker_pairs.quote_filled(s, pair, quote_row)
         return pair
 
     def close(self) -> None:
