@@ -238,3 +238,37 @@ def test_a_kept_connection_that_died_idle_costs_one_entry_and_commits_nothing_of
     with session_factory() as s:
         assert [o.client_order_id for o in s.scalars(select(Order).order_by(Order.id))] == [
             "t-b1", "t-s1", "t-b3", "t-s3"]
+
+
+def test_one_maker_order_is_committed_alone_and_a_refused_one_leaves_the_connection_clean(
+        engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    # A maker route's order is one row: on SQLite its INSERT alone, its own transaction in the driver's
+    # autocommit. Committed when ``order`` returns (another connection reads it), and a refused one (a client
+    # order id already used) commits nothing and leaves no transaction open for the next.
+    now = datetime.now(UTC)
+    run_id = _run(session_factory, now)
+    record = WriteAheadRecord(KeptConnection(engine))
+    buy, sell = _orders(run_id, "m")
+    seen: list[str] = []
+
+    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement.split("(")[0].strip())
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        first = record.order(replace(buy, purpose="quote"), now)
+        event.remove(engine, "before_cursor_execute", before)
+        # SQLite: the INSERT and nothing else; PostgreSQL commits the driver's own transaction
+        assert seen == (["INSERT INTO orders"] if engine.dialect.name == "sqlite" else ["INSERT INTO orders", "COMMIT"])
+        with session_factory() as s:
+            assert [(o.id, o.client_order_id, o.status) for o in s.scalars(select(Order))] == [
+                (first, "t-bm", "created")]
+        with pytest.raises(IntegrityError):
+            record.order(replace(sell, client_order_id="t-bm", purpose="hedge"), now)
+        assert not _driver_in_transaction(record.kept)
+        record.order(replace(sell, purpose="hedge"), now)
+    finally:
+        record.kept.close()
+    with session_factory() as s:
+        assert [(o.client_order_id, o.purpose) for o in s.scalars(select(Order).order_by(Order.id))] == [
+            ("t-bm", "quote"), ("t-sm", "hedge")]
