@@ -493,9 +493,13 @@ class MakerRoute:
         lots = self._lots[request.maker_side]
         pieces = lots.take(request.amount, self.spec.hedge, limit)
         # Each piece started at once (eventloop/eager.py): its row and request go out in this turn of the loop,
-        # not behind the maker fill's journalling, queued meanwhile (a task hop cost a hedge ~100 ms there).
-        filled = await asyncio.gather(*[start_now(self._hedge_piece(request, piece, limit, reference.average))
-                                        for piece in pieces])
+        # not behind the maker fill's journalling, queued meanwhile (a task hop cost a hedge ~100 ms there). One
+        # piece (the usual hedge) is simply awaited: the same, without a task and a gather of one.
+        if len(pieces) == 1:
+            filled = [await self._hedge_piece(request, pieces[0], limit, reference.average)]
+        else:
+            filled = await asyncio.gather(*[start_now(self._hedge_piece(request, piece, limit, reference.average))
+                                            for piece in pieces])
         if None in filled:
             # A piece whose outcome no lookup could learn may have filled: no retry may be sent in its place
             # (the ledger keeps the request in flight), and the route stops as a failed side does: a person
