@@ -13,15 +13,18 @@ maker run's orders, fills and pairs (through ``arb/store``).
   what is left at the run's end, base still owed shown as its open position. A pair settled since the last
   write to anything its settlement reads is not computed again there: the same figures, its time moved to the
   end (``store/settlement.settled_again``).
+- What it keeps in memory of a quote that finished with nothing filled (cancelled, refused) goes
+  ``FINISHED_KEPT`` after its final answer: a route re-quoting for days keeps a minute of them, not the run's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.accounting import Settlement, mark_price
 from arb.domain.market import Side
-from arb.domain.orders import OrderStatus
+from arb.domain.orders import OrderStatus, VenueState
 from arb.domain.outcomes import maker_outcome
 from arb.domain.venue import FillReport, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError
@@ -42,6 +45,10 @@ from arb.store.kept import KeptConnection, KeptSessions
 from arb.store.maker_pairs import MakerPairTerms, PairRow, UnfinishedQuote
 from arb.store.settlement import settle_opportunity, settled_again
 from arb.store.write_ahead import WriteAheadRecord
+
+# How long what is kept of a quote that finished with nothing filled stays after its final answer: no fill can
+# follow it, but answers may cross on the way (an amend's arriving after its cancel's).
+FINISHED_KEPT = timedelta(seconds=60)
 
 
 @dataclass(slots=True)
@@ -80,6 +87,9 @@ class StoreJournal:
         self._terms: dict[str, MakerPairTerms] = {}  # a quote's client order id -> what it promised
         self._pairs: dict[str, int] = {}  # a quote's client order id -> its pair's row, once it filled
         self._unpaired: dict[str, None] = {}  # quotes seen filled whose pair is not open yet, in that order
+        # Quotes finished with nothing filled (cancelled, refused), oldest first, with when: their entries above
+        # go FINISHED_KEPT later. A route re-quoting each side each second finishes ~170k a day, ~1.4 KB each.
+        self._finished: deque[tuple[datetime, str]] = deque()
         self._settled: set[int] = set()
         # Pairs whose stored settlement is what settling them again would write: settled since the last write
         # to their row, their orders or the orders that answered part of their base (``carried``).
@@ -105,6 +115,7 @@ class StoreJournal:
         an entry's, since a hedge is on the way to the wire. Its first event, ``submitted`` and its pair's
         link are written with its first answer (or fill), after the send."""
         now = self._now()
+        self._forget_finished(now)
         if quote is not None:
             self._terms[request.client_order_id] = self._pair_terms(venue, request.symbol, quote, now)
         coid = request.client_order_id
@@ -148,6 +159,8 @@ class StoreJournal:
                 order_store.record_quote_report(s, order_id, report, now, reason=reason)
             else:
                 order_store.record_report(s, order_id, report, now)
+        if report.state is not VenueState.OPEN and not report.filled:
+            self._finished_unfilled(coid, now)
         self._settle(order.answers)
         for quote_id in self._carried_for.pop(coid, ()):
             self._settle(quote_id)
@@ -186,29 +199,36 @@ class StoreJournal:
         outcome it cannot prove (``unknown``: a timeout, a 5xx; the order runner looks it up next)."""
         to = OrderStatus.REJECTED if isinstance(error, DEFINITIVE) else OrderStatus.UNKNOWN
         self._touched(client_order_id)
+        now = self._now()
         with self._sessions.begin() as s:
             order_id = self._started(s, client_order_id)
-            order_store.record_transition(s, order_id, to, self._now(), detail=str(error)[:500])
+            order_store.record_transition(s, order_id, to, now, detail=str(error)[:500])
+        if to is OrderStatus.REJECTED:
+            self._finished_unfilled(client_order_id, now)
         self._settle(self._orders[client_order_id].answers)
 
     async def not_sent(self, venue: str, client_order_id: str, error: ArbError) -> None:
         """Refused before it left (a market rule, the order budget: ``OrderBudgetExceeded``): ``rejected``, its
         first event written but never ``submitted``."""
         self._touched(client_order_id)
+        now = self._now()
         with self._sessions.begin() as s:
             order = self._orders[client_order_id]
             order_store.add_first_event(s, order.row, order.sent_at)
             order.started = True
-            order_store.record_transition(s, order.row, OrderStatus.REJECTED, self._now(),
+            order_store.record_transition(s, order.row, OrderStatus.REJECTED, now,
                                           detail=f"not sent: {str(error)[:480]}")
+        self._finished_unfilled(client_order_id, now)
         self._settle(order.answers)
 
     async def absent(self, venue: str, client_order_id: str, detail: str) -> None:
         """An ``unknown`` order whose lookup proved it never landed: ``rejected``, saying how it was found."""
         self._touched(client_order_id)
+        now = self._now()
         with self._sessions.begin() as s:
-            order_store.record_transition(s, self._started(s, client_order_id), OrderStatus.REJECTED, self._now(),
+            order_store.record_transition(s, self._started(s, client_order_id), OrderStatus.REJECTED, now,
                                           detail=detail)
+        self._finished_unfilled(client_order_id, now)
         self._settle(self._orders[client_order_id].answers)
 
     def maker_fill(self, fill: FillReport) -> Coroutine[Any, Any, None]:
@@ -227,6 +247,21 @@ class StoreJournal:
             order_store.record_fills(s, order_id, [fill], received_at)
             maker_pairs.quote_filled(s, self._pair(s, fill.client_order_id), order_id)
         self._settle(fill.client_order_id)
+
+    def _finished_unfilled(self, coid: str, now: datetime) -> None:
+        """Order ``coid`` is final with nothing filled: a quote's entries are forgotten ``FINISHED_KEPT`` on
+        (a hedge's or flatten's are read by its pair until the pair settles)."""
+        if self._orders[coid].purpose == "quote" and coid not in self._pairs and coid not in self._unpaired:
+            self._finished.append((now, coid))
+
+    def _forget_finished(self, now: datetime) -> None:
+        horizon = now - FINISHED_KEPT
+        finished = self._finished
+        while finished and finished[0][0] <= horizon:
+            _, coid = finished.popleft()
+            if coid not in self._pairs and coid not in self._unpaired:  # no fill after all (kept if one came)
+                self._orders.pop(coid, None)
+                self._terms.pop(coid, None)
 
     def _pair(self, s: Session, quote_coid: str) -> int:
         """The quote's pair, opened if it has none yet. Pairs open in the order their quotes first filled: a
