@@ -11,9 +11,14 @@ On Python 3.12 and later this is ``asyncio.Task(..., eager_start=True)``. On 3.1
 here, inside the context the task then runs in (a context variable set before the first ``await`` is
 reset in the same context, as ``simloop.time_held`` does), and the task carries the coroutine on from
 where it suspended. One difference remains on 3.11: during that first step ``asyncio.current_task()`` is
-still the caller's task. Code a leg runs before its first ``await`` must therefore not depend on the
-current task (``asyncio.timeout`` does: the order line's answer deadline is a timer on the answer
-instead, ``arb/venues/order_line.py``).
+still the caller's task (a maker fill's hedge starts inside the fill stream's task, a pair's legs inside
+the decision loop's). Anything tied to the current task entered there would be the caller's: a timeout
+(``asyncio.timeout``, aiohttp's on every request ccxt makes) would cancel the caller. The order line's
+answer deadline is a timer on the answer instead (``arb/venues/order_line.py``), and a request through
+ccxt's own ``fetch`` (a proxied venue's order, a lookup a build makes) awaits :func:`in_own_task` first
+(``arb/venues/live/capture.py``), which yields once when it runs in a first step, so the request is the
+task's. (Making the task current for its first step would mean creating it first: ~0.04 ms more before a
+hedge's bytes leave, ``bench/bench_maker.py``.)
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# True during a first step run by start_now on 3.11, where the current task is still the caller's.
+_FIRST_STEP: contextvars.ContextVar[bool] = contextvars.ContextVar("arb_eager_first_step", default=False)
+
+
+async def in_own_task() -> None:
+    """Await before entering anything tied to the current task: in a first step :func:`start_now` runs on
+    3.11 it yields once, so what follows runs in the task's own step; anywhere else it does nothing."""
+    if _FIRST_STEP.get():
+        await asyncio.sleep(0)
+
 
 def start_now(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
     """Run ``coro`` up to its first suspension now and return the task (or, when it finished in that
@@ -34,6 +49,7 @@ def start_now(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
     if sys.version_info >= (3, 12):  # pragma: no cover - CI runs 3.11; the standard library's own eager start
         return asyncio.Task(coro, loop=loop, eager_start=True)
     context = contextvars.copy_context()
+    first_step = context.run(_FIRST_STEP.set, True)
     try:
         suspended_on = context.run(coro.send, None)
     except StopIteration as stop:
@@ -50,6 +66,8 @@ def start_now(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
         failed: asyncio.Future[T] = loop.create_future()
         failed.set_exception(exc)
         return failed
+    finally:
+        context.run(_FIRST_STEP.reset, first_step)  # the task's own steps that follow are not a first step
     return loop.create_task(_Resumed(coro, suspended_on), context=context)
 
 

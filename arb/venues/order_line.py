@@ -263,8 +263,9 @@ class OrderLine:
         """Write ``request`` and return its answer. With an open connection to its origin the bytes are on
         the socket before this coroutine first yields.
 
-        The deadline is a timer on the answer, not ``asyncio.timeout``: a leg's first step may run before
-        its task is the current one (``arb/eventloop/eager.py``), and nothing here depends on which it is."""
+        The deadline is a timer on the answer, set after the write, not ``asyncio.timeout``: nothing here
+        depends on which task is the current one (a leg's first step runs in its caller's turn,
+        ``arb/eventloop/eager.py``)."""
         if self.closed:
             raise ccxt.ExchangeClosedByUser(f"{self.exchange_id} instance was closed by the user")
         loop = asyncio.get_running_loop()

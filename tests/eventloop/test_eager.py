@@ -7,7 +7,8 @@ from contextvars import ContextVar
 
 import pytest
 
-from arb.eventloop.eager import start_now
+from arb.eventloop.eager import in_own_task, start_now
+from arb.venues.live.capture import install_capture
 
 _VAR: ContextVar[str] = ContextVar("test_eager_var", default="outside")
 
@@ -119,3 +120,54 @@ async def test_cancelling_after_the_task_took_over_reaches_the_coroutine_too() -
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cleaned == ["finally ran"]
+
+
+async def test_a_timeout_entered_after_in_own_task_is_the_leg_s_and_never_cancels_the_caller() -> None:
+    # On 3.11 the current task in a first step is still the caller's (a maker fill's hedge starts inside the
+    # fill stream's task): a timeout entered there would cancel the caller. ``in_own_task`` (which ccxt's every
+    # request awaits, venues/live/capture.py) yields once there, so the timeout is the leg's own.
+    caller = asyncio.current_task()
+    seen: list[object] = []
+
+    async def leg() -> None:
+        await in_own_task()
+        seen.append(asyncio.current_task())
+        async with asyncio.timeout(0):  # due at once: fires at the loop's next turn, on the task entered in
+            await asyncio.Event().wait()
+
+    task = start_now(leg())
+    assert seen == [] and asyncio.current_task() is caller  # the first step ended at in_own_task
+    with pytest.raises(TimeoutError):
+        await task
+    assert seen == [task]  # the timeout was entered in the leg's own task ...
+    assert caller is not None and not caller.cancelling()  # ... and cancelled nothing else
+
+
+async def test_in_own_task_outside_a_first_step_does_not_yield() -> None:
+    steps: list[str] = []
+
+    async def later() -> None:
+        await asyncio.sleep(0)  # past its first step
+        await in_own_task()
+        steps.append("went on")
+
+    other = asyncio.ensure_future(asyncio.sleep(0))
+    await in_own_task()  # the test's own task: no turn of the loop taken
+    assert not other.done()
+    await start_now(later())
+    await other
+    assert steps == ["went on"]
+
+
+async def test_ccxts_fetch_runs_in_the_leg_s_own_task_when_the_leg_started_at_once() -> None:
+    # Every request ccxt makes goes through the fetch install_capture returns (and through its intercepting
+    # fetch): aiohttp's timeout inside binds to the task current there, which must be the leg's.
+    class Exchange:
+        async def fetch(self, url: str, method: str = "GET", headers: object = None, body: object = None) -> object:
+            return asyncio.current_task()
+
+    exchange = Exchange()
+    ccxt_fetch = install_capture(exchange)
+    for fetch in (ccxt_fetch, exchange.fetch):
+        leg = start_now(fetch("https://venue.test/api/v4/spot/orders", "GET", None, None))
+        assert await leg is leg

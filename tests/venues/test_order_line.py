@@ -199,8 +199,8 @@ async def test_no_answer_within_the_timeout_is_a_request_timeout_and_the_connect
 
 
 async def test_a_send_started_eagerly_times_out_alone() -> None:
-    # The executor starts each leg's send with ``start_now``: on Python 3.11 its first step runs while the
-    # caller's task is the current one, so the answer's deadline must not be tied to the current task.
+    # The executor starts each leg's send with ``start_now``: its first step runs in the caller's turn, and
+    # the answer's deadline (a timer of its own) cancels nothing but that leg.
     release = asyncio.Event()
     async with serving(stalling(release)) as (_server, url):
         line = OrderLine("gate")

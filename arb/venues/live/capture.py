@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from arb.eventloop.eager import in_own_task
 from arb.eventloop.simloop import time_held
 
 Capture = Literal["write", "any"]
@@ -41,7 +42,13 @@ def install_capture(exchange: Any) -> WireFetch:
     existing: WireFetch | None = getattr(exchange, "_arb_wire_fetch", None)
     if existing is not None:
         return existing
-    wire_fetch: WireFetch = exchange.fetch
+    ccxt_fetch: WireFetch = exchange.fetch
+
+    async def wire_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        # aiohttp's request timeout cancels the task current when it is entered: in an order's first step
+        # started at once (eventloop/eager.py) that is still its caller's, so it yields to its own first.
+        await in_own_task()
+        return await ccxt_fetch(url, method, headers, body)
 
     async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
         capturing = _CAPTURING.get()
