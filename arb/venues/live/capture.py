@@ -38,7 +38,8 @@ class Captured(Exception):  # a control-flow signal that never leaves ``captured
 
 
 def install_capture(exchange: Any) -> WireFetch:
-    """Intercept ``exchange.fetch`` (once per instance) and return ccxt's own, uncaptured ``fetch``."""
+    """Intercept ``exchange.fetch`` (once per instance) and return ccxt's own, uncaptured ``fetch`` (in an
+    order's first step started at once, after a yield to the order's own task: ``eventloop/eager.py``)."""
     existing: WireFetch | None = getattr(exchange, "_arb_wire_fetch", None)
     if existing is not None:
         return existing
