@@ -170,12 +170,11 @@ class WriteAheadRecord:
                 except BaseException as exc:
                     conn._handle_dbapi_exception(exc, statement, parameters, cursor, None)  # raises it, wrapped
         try:
-            if lone:
-                yield cursor, execute
-                return
-            execute(cursor, SQLITE_BEGIN, ())
+            if not lone:
+                execute(cursor, SQLITE_BEGIN, ())
             yield cursor, execute
-            execute(cursor, "COMMIT", ())
+            if not lone:
+                execute(cursor, "COMMIT", ())
         except BaseException:
             self._cursor = None  # SQLAlchemy closes a cursor a statement failed on
             if not conn.invalidated and (dbapi := conn.connection.dbapi_connection) is not None:
