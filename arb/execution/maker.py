@@ -16,6 +16,11 @@ orders. Its two inputs:
   finished (filled while the cancel was on its way), and any other failed cancel leaves it resting for the
   next refresh.
 
+A quote whose final answer said nothing filled (cancelled, refused, never landed) is forgotten
+``FINISHED_KEPT_MS`` after that answer, as the journal forgets it: a route re-quoting for days keeps a minute of
+its client ids, not the run's. No fill can follow such an answer; one that does within the minute (a venue
+contradicting itself) is hedged as any other and logged as an error.
+
 Every order is given to the :class:`Journal` before it is sent (an order sent is an order recorded), and
 every answer after. A hedge that comes back short is retried after the ledger's backoff, its limit widened;
 past ``max_attempts`` the side has failed and quoting stops on it; the leg policy (``RouteSpec.leg_policy``)
@@ -46,6 +51,10 @@ from arb.quoting.refresh import RefreshRule, may_quote_again, refresh_reason
 from arb.quoting.sizing import Funds, size_quote
 
 log = logging.getLogger(__name__)
+
+# How long a quote finished with nothing filled is remembered after its final answer (the route's client id,
+# the journal's row): room for answers that cross, where the run's every quote was ~100 B here and ~1.4 KB there.
+FINISHED_KEPT_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +184,10 @@ class MakerRoute:
     halted: bool = False
     ledger: HedgeLedger = field(init=False)
     _resting: dict[Slot, _Resting] = field(default_factory=dict)
-    _ours: dict[str, Side] = field(default_factory=dict)  # client order id of every quote -> its side
+    _ours: dict[str, Side] = field(default_factory=dict)  # client order id of every quote kept -> its side
+    # Quotes whose final answer said nothing filled -> the route's ms then, oldest first: out of ``_ours``
+    # FINISHED_KEPT_MS on (_forget_finished).
+    _finished: dict[str, int] = field(default_factory=dict)
     # Per maker side, each filled quote's base not yet hedged, oldest first: whose fills a hedge answers.
     _lots: dict[Side, Lots] = field(default_factory=lambda: {Side.BUY: Lots(), Side.SELL: Lots()})
     _tasks: set[asyncio.Future[None]] = field(default_factory=set)
@@ -276,6 +288,7 @@ class MakerRoute:
     async def _place(self, quote: Quote, slot: Slot) -> None:
         request = OrderRequest(self.new_client_id("quote"), self.spec.symbol, quote.side, quote.amount, quote.price,
                                "poc")
+        self._forget_finished()
         self._ours[request.client_order_id] = quote.side
         resting = self._resting[slot] = _Resting(quote, request.client_order_id, self.now_ms())
         if self._heartbeat is None and isinstance(self.maker, DeadMansSwitch) and self.maker.cancels_on_silence:
@@ -290,10 +303,13 @@ class MakerRoute:
         if report is None:  # refused (post-only would take, funds), or never landed: nothing rests
             self._forget(slot, resting)
             self._refused[slot] = (quote.price, self.now_ms())
+            self._finished_unfilled(resting)
             return
         self._refused.pop(slot, None)
         if report.state is not VenueState.OPEN:
             self._forget(slot, resting)
+            if not report.filled:
+                self._finished_unfilled(resting)
 
     async def _send(self, venue: Venue, name: str, order: OrderRequest,
                     before_answer: Callable[[OrderReport], Awaitable[None]] | None = None) -> OrderReport | None:
@@ -337,6 +353,8 @@ class MakerRoute:
             return
         await self.journal.answered(self.spec.maker, report, reason)
         self._forget(slot, resting)
+        if report.state is not VenueState.OPEN and not report.filled:
+            self._finished_unfilled(resting)
 
     async def _amend(self, slot: Slot, resting: _Resting, fresh: Quote) -> None:
         """``smaller``: cut the resting quote in place to what may rest now (its fills so far plus the fresh
@@ -367,6 +385,24 @@ class MakerRoute:
         """``resting`` no longer rests (a later quote in its slot, if any, is left alone)."""
         if self._resting.get(slot) is resting:
             del self._resting[slot]
+
+    def _finished_unfilled(self, resting: _Resting) -> None:
+        """``resting``'s final answer said nothing filled: its client id goes ``FINISHED_KEPT_MS`` on, unless
+        the stream brought a fill of it first (then it never goes)."""
+        if not resting.filled:
+            self._finished[resting.client_order_id] = self.now_ms()
+
+    def _forget_finished(self) -> None:
+        horizon = self.now_ms() - FINISHED_KEPT_MS
+        finished = self._finished
+        gone = []
+        for coid, at in finished.items():  # oldest first: the few due are at the front
+            if at > horizon:
+                break
+            gone.append(coid)
+        for coid in gone:
+            del finished[coid]
+            self._ours.pop(coid, None)
 
     async def pull(self, reason: str, side: Side | None = None) -> None:
         """Every resting quote (of ``side``) cancelled at once for ``reason``: the cancels are on the wire
@@ -456,6 +492,10 @@ class MakerRoute:
         if self.ledger.knows(fill.trade_id):
             return  # a stream delivers at least once: a repeat is neither journalled nor hedged again
         assert fill.client_order_id is not None  # it is one of ours
+        if self._finished.pop(fill.client_order_id, None) is not None:  # kept for good from now on
+            log.error("%s %s quote %s filled %s (trade %s) after %s answered that it had finished with nothing "
+                      "filled: hedged as any fill", self.spec.symbol, side.value, fill.client_order_id, fill.amount,
+                      fill.trade_id, self.spec.maker)
         self._lots[side].filled(fill.client_order_id, fill.amount)
         slot, resting = next(((s, r) for s, r in self._resting.items()
                               if s[0] is side and r.client_order_id == fill.client_order_id), ((side, 0), None))

@@ -37,7 +37,7 @@ from arb.domain.outcomes import maker_outcome
 from arb.domain.venue import FillReport, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError
 from arb.execution.lookup import DEFINITIVE
-from arb.execution.maker import Books
+from arb.execution.maker import FINISHED_KEPT_MS, Books
 from arb.quoting.pricing import Quote
 from arb.store import maker_pairs
 from arb.store import orders as order_store
@@ -47,8 +47,9 @@ from arb.store.settlement import settle_opportunity, settled_again
 from arb.store.write_ahead import WriteAheadRecord
 
 # How long what is kept of a quote that finished with nothing filled stays after its final answer: no fill can
-# follow it, but answers may cross on the way (an amend's arriving after its cancel's).
-FINISHED_KEPT = timedelta(seconds=60)
+# follow it, but answers may cross on the way (an amend's arriving after its cancel's). The route's own window
+# (its client ids): one figure, so neither forgets a quote the other would still take a fill for.
+FINISHED_KEPT = timedelta(milliseconds=FINISHED_KEPT_MS)
 
 
 @dataclass(slots=True)
