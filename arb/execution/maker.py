@@ -52,8 +52,9 @@ from arb.quoting.sizing import Funds, size_quote
 
 log = logging.getLogger(__name__)
 
-# How long a quote finished with nothing filled is remembered after its final answer (the route's client id,
-# the journal's row): room for answers that cross, where the run's every quote was ~100 B here and ~1.4 KB there.
+# How long a quote finished with nothing filled is remembered after its final answer, here (its client id) and
+# by the journal (its row id and terms): room for answers that cross. Kept for the whole run, every quote cost
+# ~100 B here and ~1.4 KB in the journal.
 FINISHED_KEPT_MS = 60_000
 
 
