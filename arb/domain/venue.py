@@ -94,6 +94,12 @@ class OrderReport:
     def status(self) -> OrderStatus:
         return status_from_report(self.amount, self.filled, self.state)
 
+    @property
+    def finished_unfilled(self) -> bool:
+        """Final with nothing filled: no fill of it can follow (what a maker route and its journal forget
+        a quote by, ``execution/maker.FINISHED_KEPT_MS`` on)."""
+        return self.state is not VenueState.OPEN and not self.filled
+
 
 @dataclass(frozen=True, slots=True)
 class BalanceReport:

@@ -309,7 +309,7 @@ class MakerRoute:
         self._refused.pop(slot, None)
         if report.state is not VenueState.OPEN:
             self._forget(slot, resting)
-            if not report.filled:
+            if report.finished_unfilled:
                 self._finished_unfilled(resting)
 
     async def _send(self, venue: Venue, name: str, order: OrderRequest,
@@ -354,7 +354,7 @@ class MakerRoute:
             return
         await self.journal.answered(self.spec.maker, report, reason)
         self._forget(slot, resting)
-        if report.state is not VenueState.OPEN and not report.filled:
+        if report.finished_unfilled:
             self._finished_unfilled(resting)
 
     async def _amend(self, slot: Slot, resting: _Resting, fresh: Quote) -> None:

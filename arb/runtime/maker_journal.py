@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arb.accounting import Settlement, mark_price
 from arb.domain.market import Side
-from arb.domain.orders import OrderStatus, VenueState
+from arb.domain.orders import OrderStatus
 from arb.domain.outcomes import maker_outcome
 from arb.domain.venue import FillReport, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError
@@ -160,7 +160,7 @@ class StoreJournal:
                 order_store.record_quote_report(s, order_id, report, now, reason=reason)
             else:
                 order_store.record_report(s, order_id, report, now)
-        if report.state is not VenueState.OPEN and not report.filled:
+        if report.finished_unfilled:
             self._finished_unfilled(coid, now)
         self._settle(order.answers)
         for quote_id in self._carried_for.pop(coid, ()):
