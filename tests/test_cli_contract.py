@@ -101,6 +101,9 @@ CASES = [
     (["config", "check", "absent.toml"], 2, "absent.toml: file not found"),
     (["replay", "bundled:nope", "--config", str(SHIPPED)], 2, "no bundled capture 'nope'"),
     (["replay", "absent.jsonl", "--config", str(SHIPPED)], 2, "capture file not found"),
+    # a path that is there but holds no capture says which it is (was "not found" for both)
+    (["replay", ".", "--config", str(SHIPPED)], 2, "no *.jsonl or *.jsonl.gz file in the directory: '.'"),
+    (["replay", "/dev/null", "--config", str(SHIPPED)], 2, "not a regular file: '/dev/null'"),
     (["sandbox", "--capture", "bundled:nope"], 2, "no bundled capture 'nope'"),
     (["sandbox", "--mid", "x"], 2, "not a decimal number: 'x'"),
     (["sandbox", "--balance", "USDT=abc"], 2, "expected CUR=AMOUNT"),
@@ -120,6 +123,8 @@ CASES = [
     (["convert", "binance", str(BINANCE), "--symbol", "ETH/USDT", "--out", "b.jsonl"], 2, "not of ETH/USDT"),
     (["convert", "binance", str(BINANCE), "--symbol", "btcusdt", "--out", "b.jsonl"], 2, "malformed symbol"),
     (["convert", "binance", "absent.gz", "--symbol", "BTC/USDT", "--out", "b.jsonl"], 2, "absent.gz: no such file"),
+    (["convert", "binance", ".", "--symbol", "BTC/USDT", "--out", "b.jsonl"], 2, ".: is a directory, not a recording"),
+    (["convert", "binance", "/dev/null", "--symbol", "BTC/USDT", "--out", "b.jsonl"], 2, "/dev/null: not a regular file"),
     (["convert", "gate", str(GATE_HTTP), str(GATE_WS), "--out", "g.jsonl"], 2,
      "gateio-http-0.0.txt:1: not a Gate WebSocket recording line"),
     (["convert", "gate", str(GATE_WS), str(GATE_WS), "--out", "g.jsonl"], 2,

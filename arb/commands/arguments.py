@@ -70,7 +70,7 @@ def capture_argument(text: str) -> Path:
     open (``capture.check_not_empty``, as the reader would refuse it), is a usage error (one line, exit 2)."""
     from arb.errors import CaptureFormatError
     from arb.marketdata.capture import check_not_empty
-    from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files
+    from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files, no_capture_there
 
     path = resolve_capture(text, Path("."))
     files = capture_files(path)
@@ -84,4 +84,4 @@ def capture_argument(text: str) -> Path:
     if text.startswith(BUNDLED_PREFIX):
         raise argparse.ArgumentTypeError(
             f"no bundled capture {text[len(BUNDLED_PREFIX):]!r} (bundled: {', '.join(bundled_captures())})")
-    raise argparse.ArgumentTypeError(f"capture file not found: {text!r} ({WHAT_A_CAPTURE_IS})")
+    raise argparse.ArgumentTypeError(f"{no_capture_there(path)}: {text!r} ({WHAT_A_CAPTURE_IS})")

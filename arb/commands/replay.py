@@ -14,7 +14,7 @@ from arb.commands.run import HALTED_EXIT
 from arb.config import DEFAULT_CONFIG, ReplaySection, load_config
 from arb.display import Precision
 from arb.errors import ConfigError
-from arb.marketdata.timeline import capture_files
+from arb.marketdata.timeline import capture_files, no_capture_there
 from arb.runtime.logs import setup_logging
 from arb.store.location import DB_URL_ENV
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if not capture_files(args.capture):
-        raise ConfigError(str(args.capture), "", "capture file not found")
+        raise ConfigError(str(args.capture), "", no_capture_there(args.capture))
     if not (math.isfinite(args.speed) and args.speed >= 0):
         raise ConfigError("--speed", "", f"must be a finite number >= 0 (got {args.speed})")
     config = dataclasses.replace(

@@ -100,6 +100,10 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def input_file(path: Path) -> Path:
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, not a recording")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{path}: not a regular file")  # a device or a pipe: read once, not twice as convert reads
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     return path

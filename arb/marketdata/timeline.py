@@ -54,6 +54,17 @@ def capture_files(path: Path) -> tuple[Path, ...]:
     return ()
 
 
+def no_capture_there(path: Path) -> str:
+    """Why :func:`capture_files` found no capture at ``path``, in the words a one-line refusal starts with."""
+    if path.is_dir():
+        return "no *.jsonl or *.jsonl.gz file in the directory"
+    if path.exists():
+        return "not a regular file"  # a device, a pipe, a socket: not a recording to read twice
+    if glob.has_magic(str(path)):
+        return "no capture file matches"
+    return "capture file not found"
+
+
 @overload
 def read_timeline(path: Path, *, trades: Literal[False] = False) -> Generator[CaptureEvent, None, None]: ...
 @overload

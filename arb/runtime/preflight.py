@@ -34,7 +34,7 @@ from arb.config.files import BUNDLED_PREFIX, bundled_captures
 from arb.config.overrides import Override, blame
 from arb.domain.market import Symbol, on_step
 from arb.errors import CaptureFormatError, ConfigError
-from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files, read_timeline
+from arb.marketdata.timeline import WHAT_A_CAPTURE_IS, capture_files, no_capture_there, read_timeline
 from arb.store.db import check_db_url
 from arb.store.location import DB_URL_ENV
 from arb.venues.latency_profile import venue_profile
@@ -255,7 +255,8 @@ def _check_capture(config: Config, shown: str) -> None:
         if name.startswith(BUNDLED_PREFIX):
             raise ConfigError(shown, "replay.capture", f"no bundled capture {name[len(BUNDLED_PREFIX):]!r} "
                               f"(bundled: {', '.join(bundled_captures())})")
-        raise ConfigError(shown, "replay.capture", f"capture file not found: {capture} ({WHAT_A_CAPTURE_IS})")
+        why = "capture file not found" if capture is None else no_capture_there(capture)
+        raise ConfigError(shown, "replay.capture", f"{why}: {capture} ({WHAT_A_CAPTURE_IS})")
     _check_capture_opens(capture, shown)
 
 

@@ -54,7 +54,7 @@ from arb.config.files import (
     resolve_capture,
 )
 from arb.errors import ConfigError, UsageError
-from arb.marketdata.timeline import capture_files
+from arb.marketdata.timeline import capture_files, no_capture_there
 from arb.runtime.preflight import capture_refusal, check_maker_routes
 from arb.venues.latency_profile import venue_profile
 
@@ -286,7 +286,7 @@ def _captures(given: Sequence[str], source: str, as_timeline: bool) -> list[str]
         found = capture_files(path)
         if not found:
             hint = f" (bundled: {', '.join(bundled_captures())})" if text.startswith(BUNDLED_PREFIX) else ""
-            raise UsageError(f"{source}: capture: no capture file at {text!r}{hint}")
+            raise UsageError(f"{source}: capture: {no_capture_there(path)}: {text!r}{hint}")
         files = [str(path.resolve())] if as_timeline else [str(p.resolve()) for p in found]
         for file in files:  # opened as each replay's preflight would, before the sweep's database exists
             problem = capture_refusal(Path(file))

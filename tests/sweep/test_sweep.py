@@ -152,7 +152,7 @@ def test_a_points_depletion_is_followed_by_its_clearing_in_the_workers_lines(tmp
     (["--fee", "0.0001,-1"], "arb sweep: fee: Input should be greater than or equal to 0 (got '-1')"),
     (["--leg-policy", "unwind,sideways"], "arb sweep: leg_policy: Input should be 'unwind', 'complete' or 'halt'"),
     (["--latency-ms", "0,fast"], "arb sweep: latency_ms: Input should be a valid integer"),
-    (["--capture", "nowhere/*.jsonl.gz"], "arb sweep: capture: no capture file at 'nowhere/*.jsonl.gz'"),
+    (["--capture", "nowhere/*.jsonl.gz"], "arb sweep: capture: no capture file matches: 'nowhere/*.jsonl.gz'"),
 ])
 def test_a_bad_grid_value_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                  args: list[str], line: str) -> None:
