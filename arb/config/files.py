@@ -71,6 +71,12 @@ def read_input_file(path: Path, limit: int = MAX_INPUT_BYTES) -> str:
     return data.decode("utf-8")
 
 
+def file_kind(path: Path) -> str:
+    """What ``path``, there and not a regular file, is instead ("a directory", "a device"...), for a refusal's
+    line."""
+    return _kind(path.stat().st_mode)
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a directory"

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
+from arb.config.files import file_kind
 from arb.errors import CaptureFormatError, ConfigError, UsageError
 from arb.marketdata.books import BookStore
 from arb.marketdata.capture import (
@@ -100,12 +101,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def input_file(path: Path) -> Path:
-    if path.is_dir():
-        raise UsageError(f"{path}: is a directory, not a recording")
-    if path.exists() and not path.is_file():
-        raise UsageError(f"{path}: not a regular file")  # a device or a pipe: read once, not twice as convert reads
     if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(f"{path}: {f'{file_kind(path)}, not a recording' if path.exists() else 'no such file'}")
     return path
 
 

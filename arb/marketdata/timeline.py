@@ -29,6 +29,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Literal, overload
 
+from arb.config.files import file_kind
 from arb.errors import CaptureFormatError
 from arb.marketdata.capture import (
     MAX_LINE,
@@ -59,7 +60,7 @@ def no_capture_there(path: Path) -> str:
     if path.is_dir():
         return "no *.jsonl or *.jsonl.gz file in the directory"
     if path.exists():
-        return "not a regular file"  # a device, a pipe, a socket: not a recording to read twice
+        return f"{file_kind(path)}, not a capture file"
     if glob.has_magic(str(path)):
         return "no capture file matches"
     return "capture file not found"
