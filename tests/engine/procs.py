@@ -24,11 +24,14 @@ def arb_command(*args: str) -> list[str]:
 
 
 class Proc:
-    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str] | None = None,
+                 own_group: bool = False) -> None:
+        """``own_group``: the process leads a process group of its own, as a job a shell or ``timeout`` starts
+        (a signal to the group then reaches it and nothing of the test's)."""
         self.out: list[str] = []
         self.err: list[str] = []
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.popen = subprocess.Popen(arb_command(*args), cwd=cwd, env=full_env,
+        self.popen = subprocess.Popen(arb_command(*args), cwd=cwd, env=full_env, process_group=0 if own_group else None,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._threads = [threading.Thread(target=_pump, args=(stream, sink), daemon=True)
                          for stream, sink in ((self.popen.stdout, self.out), (self.popen.stderr, self.err))]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
+import time
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from arb.display import money
@@ -70,17 +73,27 @@ def _paper_config(tmp_path: Path, capture: Path, *, speed: int, extra: dict[str,
     return config_with(tmp_path, fee="0", extra=edits)
 
 
-def test_sigterm_mid_run_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("to_its_group", [False, True], ids=["to the process", "to the process and its group"])
+def test_sigterm_mid_run_stops_cleanly(tmp_path: Path, to_its_group: bool) -> None:
+    """Also as ``timeout`` sends it: to the process and then to its process group, two deliveries of one
+    request (they forced the exit as a second Ctrl-C does, leaving the run "running" and no summary)."""
     capture = trimmed_capture(tmp_path, "00:40:00", "00:50:00")
     config = _paper_config(tmp_path, capture, speed=10)
     db = f"sqlite:///{tmp_path / 'arb.db'}"
-    proc = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path)
+    proc = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, own_group=to_its_group)
     try:
         # Running for real: books are flowing and at least one pair has been decided.
         proc.wait_for("trading activity", lambda: any(" executed " in line and " executed 0 " not in line
                                                       for line in proc.err), timeout=120)
         proc.popen.send_signal(signal.SIGTERM)
+        if to_its_group:
+            # The second delivery once the first has been (the kernel merges a signal sent while the same one
+            # is pending: an idle process would take both as one whatever arb did), microseconds later, as
+            # ``timeout`` sends it to a process busy on another core.
+            _wait_delivered(proc.popen.pid, signal.SIGTERM)
+            os.killpg(proc.popen.pid, signal.SIGTERM)
         assert proc.finish(60) == 0, proc.text()
+        assert "(again to force)" in "".join(proc.err), proc.text()
     finally:
         proc.kill()
     assert "== arb run summary ==" in "".join(proc.out)
@@ -94,6 +107,17 @@ def test_sigterm_mid_run_stops_cleanly(tmp_path: Path) -> None:
     assert summary["stop_reason"] == "SIGTERM"
     assert in_flight == 0  # every leg resolved; nothing left resting
     assert executed == summary["funnel"]["executed"] >= 1
+
+
+def _wait_delivered(pid: int, sig: signal.Signals) -> None:
+    """Until ``sig`` sent to process ``pid`` is no longer pending there (its handler has it): /proc's ShdPnd."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        pending = int(next(line for line in status.splitlines() if line.startswith("ShdPnd:")).split()[1], 16)
+        if not pending & (1 << (sig - 1)):
+            return
+    raise AssertionError(f"{sig.name} still pending in process {pid} after 10 s")
 
 
 def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
