@@ -79,7 +79,7 @@ def test_a_hostile_range_is_one_line_and_exit_2(setup: tuple[Path, Path], tmp_pa
     (["--seed", "-1"], "arb optimize: error: argument --seed: seed -1 is not between 0 and 4294967295"),
     (["--batch", "many"], "arb optimize: error: argument --batch: not an integer: 'many'"),
     (["--workers", "0"], "arb: error: --workers: must be from 1 to 1024 (got 0)"),
-    (["--capture", "nowhere/*.jsonl.gz"], "arb: error: RANGES: capture: no capture file at 'nowhere/*.jsonl.gz'"),
+    (["--capture", "nowhere/*.jsonl.gz"], "arb: error: RANGES: capture: no capture file matches: 'nowhere/*.jsonl.gz'"),
     (["--capture", "DAYS/part-1.jsonl.gz"], "arb: error: RANGES: capture: walk-forward needs a timeline of two "
      "files or more, fitted on one and scored on the next (got 1: "),
 ])
