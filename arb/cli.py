@@ -44,6 +44,7 @@ from arb import __version__  # noqa: E402
 from arb.display import printable  # noqa: E402
 from arb.errors import ArbError  # noqa: E402
 from arb.outfiles import RefusedPath  # noqa: E402
+from arb.signals import Repeats  # noqa: E402
 
 # Every command: the module whose ``register(subparsers)`` adds it, and the line ``arb --help`` shows for it.
 # Only the chosen command's module is imported (as pip's command table does): ``arb --help`` imports none,
@@ -226,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if process:
             signal.signal(signal.SIGINT, signal.default_int_handler)  # in place of the start-up handler
+            signal.signal(signal.SIGTERM, _terminate_as_interrupt)
             _no_interrupt_in_logs()
             _interrupts_never_swallowed()
         status = _run(argv)
@@ -239,7 +241,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = _interrupted(process)
     if process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return status
+
+
+def _terminate_as_interrupt(_signum: int, _frame: object) -> None:
+    """SIGTERM (``kill``, ``timeout``, a service manager) is Ctrl-C: raised again as SIGINT, it meets whatever
+    handles Ctrl-C at that moment (a sweep's merge finishing first, its cluster closing quietly, "arb:
+    interrupted" elsewhere), where its default action killed the process mid-command: a sweep's row left
+    "running" for good. Once for a signal ``timeout`` delivers twice (``arb/signals.py``): a second Ctrl-C
+    landed in the sweep's own stopping. ``arb run`` and ``arb dashboard`` handle both signals on their own
+    loop while they run."""
+    if not _TERMINATIONS.again():
+        signal.raise_signal(signal.SIGINT)
+
+
+_TERMINATIONS = Repeats()
 
 
 def _no_interrupt_in_logs() -> None:

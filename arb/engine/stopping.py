@@ -2,9 +2,8 @@
 caller being cancelled), or a supervised task given up on. Each sets the run's stop event once, with the
 first reason given; the decision loop then takes no new opportunity and the lifecycle shuts down in order.
 A second signal exits at once: committed transactions are safe, and an order in flight is found by
-reconciliation on the next start. One request sent twice is not a second signal: ``timeout`` (and process
-managers that stop a whole process group) sends its signal to the process and to its group, and both come
-within a turn of the loop; a second signal within :data:`ONE_REQUEST_S` of the first is taken as the same.
+reconciliation on the next start. One request delivered twice (``timeout``: to the process and to its group)
+is not a second signal (``arb/signals.py``).
 """
 
 from __future__ import annotations
@@ -17,12 +16,7 @@ from collections.abc import Callable
 
 from arb.runtime.state import RunState
 from arb.runtime.supervisor import TaskFailed
-
-# Signals this close together are one request delivered twice (to the process and to its group: ``timeout``
-# sends both in microseconds), not a second Ctrl-C: a person's second press comes a tenth of a second or more
-# after the first. ``timeout 3600 arb run`` otherwise ended every bounded run forced, its run left "running"
-# (marked crashed at the next start) and the rows not yet written lost.
-ONE_REQUEST_S = 0.05
+from arb.signals import Repeats
 
 
 class Stopping:
@@ -33,9 +27,10 @@ class Stopping:
         self.state = state
         self.note = note  # a line for the user (the status view)
         self.install_signals = install_signals
-        self.clock = clock  # wall seconds: when a signal is handled, to tell a second one from one sent twice
+        # A signal delivered twice is one request: without it ``timeout 3600 arb run`` ended every bounded run
+        # forced, its run left "running" (marked crashed at the next start) and the rows not yet written lost.
+        self.repeats = Repeats(clock)
         self.signals = 0  # signals received: a run stopped by one was interrupted
-        self._first_signal_at: float | None = None
         self.fatal: TaskFailed | None = None  # a supervised task given up on: the run stops and ends ``failed``
         self.loop: asyncio.AbstractEventLoop | None = None  # the run's loop, when requests may come from others
 
@@ -63,10 +58,7 @@ class Stopping:
         self.state.stop.set()
 
     def _on_signal(self, signame: str) -> None:
-        now = self.clock()
-        if self._first_signal_at is None:
-            self._first_signal_at = now
-        elif now - self._first_signal_at < ONE_REQUEST_S:
+        if self.repeats.again():
             return  # the first request, delivered again (to the process and to its group)
         self.signals += 1
         if self.signals > 1:

@@ -1,5 +1,5 @@
 """The server a local cluster's worker processes are forked from: multiprocessing's forkserver, started having
-imported what a replay needs (``sweep/warm.py``) and deaf to Ctrl-C.
+imported what a replay needs (``sweep/warm.py``) and deaf to Ctrl-C and SIGTERM.
 
 The standard library only, at import and in :func:`start_worker_server`: ``arb sweep`` and ``arb optimize``
 start it before they import their own modules (``arb/cli.py``). It imports arb in its own process, about 4 s of
@@ -39,10 +39,14 @@ def start_worker_server() -> None:
     # KeyboardInterrupt over the sweep's last lines. They belong to the sweep, which stops them itself
     # (``cluster.stop_workers_now``). Blocked here meanwhile: Linux keeps a blocked signal pending whatever its
     # action, so a Ctrl-C during the fork reaches this process once it is unblocked.
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM likewise (``timeout``, a service manager: to the whole group, which the sweep takes as Ctrl-C): a
+    # worker it reached before dask_setup ran died by it, and its nanny logged the loss with a traceback.
+    deaf = {signal.SIGINT, signal.SIGTERM}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, deaf)
+    handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in deaf}
     try:
         forkserver.ensure_running()
     finally:
-        signal.signal(signal.SIGINT, handler)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from arb.engine import stopping
-from arb.engine.stopping import ONE_REQUEST_S, Stopping
+from arb.engine.stopping import Stopping
 from arb.runtime.state import RunState
+from arb.signals import ONE_REQUEST_S
 
 
 class _Exited(Exception):

@@ -6,6 +6,8 @@ The venue is an `arb sandbox` in another process that lists only ``LNK_USDT`` (r
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from engine.procs import Proc
 
 from arb.cli import main
 from arb.marketdata.capture import read_capture
+from arb.marketdata.recorder import partial_path
 
 
 @pytest.fixture
@@ -52,3 +55,27 @@ def test_a_bad_market_option_is_one_line(market: str, says: str, tmp_path: Path,
     err = capsys.readouterr().err
     assert code == 2 and "--market" in err and says in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_sigterm_ends_a_recording_in_order(lnk_sandbox: str, tmp_path: Path) -> None:
+    """``timeout 3600 arb record ...`` (SIGTERM to the process, then to its group) ends the recording as Ctrl-C
+    does: what was recorded is in the capture file, no partial file left (SIGTERM's default action killed the
+    process with its partial file behind). Whether a line was recorded by then depends on the sandbox's walk
+    (a snapshot is written once its first diff times it, a second later): the file is read when there is one."""
+    out = tmp_path / "bounded.jsonl.gz"
+    proc = Proc(["record", "--venues", "gate", "--symbols", "LINK/USDT", "--market", "gate:LINK/USDT=LNK/USDT",
+                 "--endpoint", lnk_sandbox, "--connect-timeout", "20", "--out", str(out)], cwd=tmp_path, own_group=True)
+    try:
+        # Subscribed: the sandbox refuses the trades channel after it has taken the book's, whose snapshot it
+        # sends at once.
+        proc.wait_for("the subscriptions", lambda: any("trades subscription refused" in line for line in proc.err), 60)
+        proc.popen.send_signal(signal.SIGTERM)
+        os.killpg(proc.popen.pid, signal.SIGTERM)
+        code = proc.finish(30)
+    finally:
+        proc.kill()
+    assert code == 130 and proc.err[-1] == "arb: interrupted\n", proc.text()
+    assert not partial_path(out).exists(), proc.text()
+    if out.exists():
+        events = list(read_capture(out))
+        assert events and events[0].type == "snapshot"

@@ -131,7 +131,9 @@ def test_walk_forward_on_two_files_is_reproducible_and_scores_the_second_file(
     assert rows_of(db, int(row["out run"])) == expected
 
 
-def test_ctrl_c_stops_at_once_and_keeps_the_finished_trials(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sigterm", [False, True], ids=["Ctrl-C", "SIGTERM as timeout sends it"])
+def test_ctrl_c_stops_at_once_and_keeps_the_finished_trials(tmp_path: Path, sigterm: bool) -> None:
+    """And SIGTERM as ``timeout`` sends it (to the process, then to its group): taken as Ctrl-C."""
     days, ranges = _timeline(tmp_path, 2)
     config, _ = small_config(tmp_path, days / "part-1.jsonl.gz")
     db = f"sqlite:///{tmp_path / 'opt.db'}"
@@ -151,7 +153,11 @@ def test_ctrl_c_stops_at_once_and_keeps_the_finished_trials(tmp_path: Path) -> N
             assert time.monotonic() < deadline, f"no trials done in 120 s: {err.read_text()}"
             time.sleep(0.1)
         cpu_at_signal = cpu_seconds(proc.pid)[1]
-        os.killpg(proc.pid, signal.SIGINT)
+        if sigterm:
+            proc.send_signal(signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
         cpu_at_end = cpu_at_exit(proc.pid, timeout=30)
         if cpu_at_end is None:  # where it waits: faulthandler prints every thread's stack on SIGABRT
             os.kill(proc.pid, signal.SIGABRT)

@@ -120,7 +120,10 @@ def test_points_are_submitted_a_window_at_a_time() -> None:
     assert len(taken) == 54
 
 
-def test_ctrl_c_stops_a_running_sweep_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sigterm", [False, True], ids=["Ctrl-C", "SIGTERM as timeout sends it"])
+def test_ctrl_c_stops_a_running_sweep_at_once(tmp_path: Path, sigterm: bool) -> None:
+    """And SIGTERM as ``timeout`` sends it, to the sweep and then to its process group: taken as Ctrl-C (its
+    default action killed the sweep and left its row "running")."""
     config, _ = small_config(tmp_path, trimmed_capture(tmp_path, "00:00", "00:02"))
     db = tmp_path / "sweep.db"
     err = tmp_path / "stderr.txt"
@@ -139,7 +142,11 @@ def test_ctrl_c_stops_a_running_sweep_at_once(tmp_path: Path) -> None:
             time.sleep(0.1)
         rss_mb = int(Path(f"/proc/{proc.pid}/status").read_text().split("VmRSS:")[1].split()[0]) // 1024
         cpu_at_signal = cpu_seconds(proc.pid)[1]
-        os.killpg(proc.pid, signal.SIGINT)
+        if sigterm:
+            proc.send_signal(signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
         cpu_at_end = cpu_at_exit(proc.pid, timeout=30)
         if cpu_at_end is None:
             # A sweep that never had the signal replays on: its masks say whether SIGINT was blocked (SigBlk)
@@ -161,7 +168,7 @@ def test_ctrl_c_stops_a_running_sweep_at_once(tmp_path: Path) -> None:
     # fails the 30 s bound above.
     assert cpu_at_end - cpu_at_signal < 0.5, f"{cpu_at_end - cpu_at_signal:.2f} s of CPU to stop"
     assert rss_mb < 500, rss_mb  # before: 3.1 GB
-    assert lines[-1] == "arb: interrupted" and all(line.startswith("sweep: ") for line in lines[:-1]), lines
+    assert lines[-1] == "arb: interrupted" and all(line.startswith("sweep: ") for line in lines[:-1]), "\n".join(lines)
     engine = make_engine(f"sqlite:///{db}")
     try:
         with Session(engine) as s:
