@@ -4,7 +4,7 @@
 process group: a process busy on a core takes both, microseconds apart, where a person's second Ctrl-C comes a
 tenth of a second or more after the first. The run's stop (``engine/stopping.py``) and the commands' SIGTERM
 (``cli.py``) take a second signal that close to the first as the first delivered again, not as a second request.
-Standard library only: ``arb/cli.py`` imports it before anything else of arb.
+Standard library only: ``arb/cli.py`` imports it as the process starts, before any command's modules.
 """
 
 from __future__ import annotations
