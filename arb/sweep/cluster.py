@@ -209,8 +209,9 @@ def _warm_workers() -> Iterator[None]:
 
 
 def dask_setup(worker: Any) -> None:
-    """A local worker does not stop on Ctrl-C, nor on SIGTERM: it belongs to the sweep that started it. Ctrl-C at a terminal
-    reaches every process of the group, and the sweep stops its workers itself, at once
+    """A local worker does not stop on Ctrl-C, nor on SIGTERM: it belongs to the sweep that started it. Ctrl-C
+    at a terminal (and ``timeout``'s SIGTERM, which the sweep takes as Ctrl-C: ``arb/cli.py``) reaches every
+    process of the group, and the sweep stops its workers itself, at once
     (:func:`stop_workers_now`); a worker stopped by the signal on its own only printed its traceback over the
     sweep's last lines. From the signal on, the worker logs nothing: what it would still say is that stop (its
     scheduler gone mid-heartbeat, a traceback seen on a busy machine), which the sweep reports in one line.
@@ -222,8 +223,6 @@ def dask_setup(worker: Any) -> None:
     logging.getLogger("distributed.worker").addFilter(_not_a_heartbeat_cut_short)
     if threading.current_thread() is threading.main_thread():  # where a worker process runs its loop
         signal.signal(signal.SIGINT, _stopping_quietly)
-        # SIGTERM to the group (``timeout``, a service manager) likewise: the sweep takes it as Ctrl-C (arb/cli.py)
-        # and stops its workers; one killed by it first had its nanny log the loss with a traceback.
         signal.signal(signal.SIGTERM, _stopping_quietly)
 
 

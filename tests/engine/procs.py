@@ -31,7 +31,8 @@ class Proc:
         self.out: list[str] = []
         self.err: list[str] = []
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.popen = subprocess.Popen(arb_command(*args), cwd=cwd, env=full_env, process_group=0 if own_group else None,
+        self.popen = subprocess.Popen(arb_command(*args), cwd=cwd, env=full_env,
+                                      process_group=0 if own_group else None,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._threads = [threading.Thread(target=_pump, args=(stream, sink), daemon=True)
                          for stream, sink in ((self.popen.stdout, self.out), (self.popen.stderr, self.err))]
