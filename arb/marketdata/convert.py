@@ -101,9 +101,11 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def input_file(path: Path) -> Path:
-    if not path.is_file():
-        raise UsageError(f"{path}: {f'{file_kind(path)}, not a recording' if path.exists() else 'no such file'}")
-    return path
+    if path.is_file():
+        return path
+    if path.exists():
+        raise UsageError(f"{path}: {file_kind(path)}, not a recording")
+    raise UsageError(f"{path}: no such file")
 
 
 def open_raw(path: Path) -> IO[bytes]:
