@@ -16,6 +16,11 @@ base coin on an inverse one), funds, positions and their
 funding, time in force and resting orders are the matcher's rules. A client order
 id is never accepted twice (a resend can never double-fill), and is how orders are looked up.
 
+A finished order and its fills are known for :data:`FINISHED_KEPT_MS` (an hour) of the venue's clock after
+its end, then forgotten (looked up, it is not found; its fills are not listed), as a venue's history window
+ends; an open order is kept however long it rests. Everything arb asks of a finished order it asks within
+seconds (a lost answer's lookup, a quote's fills), and a paper run of days kept every order it ever placed.
+
 Order ids and trade ids (``<venue>-<n>``) come from :func:`arb.domain.ids.next_venue_id`: unique across
 processes, so a second run into the same database never repeats a trade id of the first.
 
@@ -49,6 +54,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
 BuyFeeIn = Literal["base", "quote"]
 ACCOUNT = "paper"  # the matcher's one account of this venue
+FINISHED_KEPT_MS = 3_600_000
+FORGET_EVERY_MS = FINISHED_KEPT_MS // 10  # how often the finished orders past it are looked for: each look is a pass
 
 
 class BookView(Protocol):
@@ -114,6 +121,7 @@ class PaperVenue:
         for asset, amount in initial_balances.items():
             self.matcher.set_balance(ACCOUNT, asset, Decimal(amount))
         self._by_client: dict[str, SimOrder] = {}
+        self._forget_at_ms: int | None = None  # when finished orders past FINISHED_KEPT_MS are next looked for
         self._fill_listeners: list[FillListener] = []
         self.requests = 0
 
@@ -185,6 +193,7 @@ class PaperVenue:
             raise InvalidOrder(self.name, f"duplicate client order id {request.client_order_id}")
         now = self._clock()
         now_ms = (now - EPOCH) // MS
+        self._forget_finished(now_ms)
         self._mirror(request.symbol, now_ms)
         before = len(self.matcher.trades)
         try:
@@ -233,6 +242,17 @@ class PaperVenue:
         self.requests += 1
         return {a: BalanceReport(a, b.available, b.locked)
                 for a, b in self.matcher.balances.get(ACCOUNT, {}).items()}
+
+    def _forget_finished(self, now_ms: int) -> None:
+        """At most once every :data:`FORGET_EVERY_MS`: the orders finished over :data:`FINISHED_KEPT_MS` ago forgotten."""
+        if self._forget_at_ms is None:
+            self._forget_at_ms = now_ms + FORGET_EVERY_MS
+        if now_ms < self._forget_at_ms:
+            return
+        self._forget_at_ms = now_ms + FORGET_EVERY_MS
+        for order in self.matcher.forget_finished(now_ms - FINISHED_KEPT_MS):
+            if self._by_client.get(order.client_id) is order:
+                del self._by_client[order.client_id]
 
     # -- reports --------------------------------------------------------------------------------
     def _find(self, client_order_id: str) -> SimOrder:

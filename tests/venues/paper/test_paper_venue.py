@@ -1,7 +1,7 @@
 """The paper venue against a real normalized book."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -157,6 +157,32 @@ async def test_duplicate_client_id_is_refused_so_a_resend_cannot_double_fill() -
     with pytest.raises(InvalidOrder):
         await v.place(req("t-1", Side.BUY, "1", "20.120"))
     assert len(await v.fetch_fills(SYMBOL, datetime(2000, 1, 1, tzinfo=UTC))) == 1
+
+
+async def test_a_finished_order_is_forgotten_an_hour_after_its_end_and_an_open_one_never() -> None:
+    """A paper run of days kept every order it placed (~700 B a quote). A finished order and its fills are
+    known for an hour of the venue's clock after its end; an order still resting, and its fills, are kept."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    now = [start]
+    v = PaperVenue("paper", {SYMBOL: book()}, {SYMBOL: RULES}, {"USDT": D("100000"), "LINK": D("1000")},
+                   clock=lambda: now[0])
+    rests = await v.place(req("rests", Side.BUY, "2", "20.110", "gtc"))  # takes the ask's 1, rests 1
+    assert (rests.filled, rests.state) == (D("1"), VenueState.OPEN)
+    assert (await v.place(req("old", Side.SELL, "1", "20.100"))).filled == D("1")  # finished at once
+    for minute in range(1, 300):  # five hours of re-quoting, a quote a minute
+        now[0] = start + timedelta(minutes=minute)
+        await v.place(req(f"q-{minute}", Side.BUY, "1", "20.000", "poc"))
+        await v.cancel(f"q-{minute}", SYMBOL)
+    # The resting order and the last hour's quotes, plus those finished since the last look (one every 6 minutes).
+    assert 1 + 60 <= len(v.matcher.orders) <= 1 + 66
+    for forgotten in ("old", "q-1", "q-200"):
+        with pytest.raises(OrderNotFound):
+            await v.fetch_order(forgotten, SYMBOL)
+    assert (await v.fetch_order("q-240", SYMBOL)).status is OrderStatus.CANCELED  # 59 minutes ago
+    assert (await v.fetch_order("rests", SYMBOL)).filled == D("1")  # five hours resting, still there
+    fills = await v.fetch_fills(SYMBOL, datetime(2000, 1, 1, tzinfo=UTC))
+    assert [f.client_order_id for f in fills] == ["rests"]  # the finished order's fill went with it
+    assert (await v.balances())["USDT"].used == D("20.110")  # what rests still holds its funds
 
 
 @pytest.mark.parametrize(
