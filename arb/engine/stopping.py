@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from typing import Any
 
 from arb.runtime.state import RunState
 from arb.runtime.supervisor import TaskFailed
@@ -33,6 +34,7 @@ class Stopping:
         self.signals = 0  # signals received: a run stopped by one was interrupted
         self.fatal: TaskFailed | None = None  # a supervised task given up on: the run stops and ends ``failed``
         self.loop: asyncio.AbstractEventLoop | None = None  # the run's loop, when requests may come from others
+        self._outside: dict[signal.Signals, Callable[[int, Any], Any] | int | None] = {}  # the handlers before install
 
     def request(self, reason: str) -> None:
         """Stop the run, from any thread: on the run's own loop, in its turn."""
@@ -73,11 +75,18 @@ class Stopping:
             return
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
+            self._outside[sig] = signal.getsignal(sig)
             loop.add_signal_handler(sig, self._on_signal, sig.name)
 
     def remove(self) -> None:
+        """The run's handlers off, and the handlers from before the run back: asyncio sets its signals to their
+        defaults instead, and SIGTERM's default kills the process (a ``kill`` while the summary printed ended
+        it by the signal, where ``arb`` takes SIGTERM as Ctrl-C, ``arb/cli.py``)."""
         if not self.install_signals:
             return
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+            outside = self._outside.pop(sig, None)
+            if outside is not None:  # None: a handler not set from Python, which cannot be put back
+                signal.signal(sig, outside)

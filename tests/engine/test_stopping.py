@@ -3,6 +3,8 @@ exits at once, and one request delivered twice (``timeout``: to the process and 
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from arb.engine import stopping
@@ -70,3 +72,20 @@ def test_a_delivery_repeated_does_not_hide_a_later_second_signal(exits: list[int
     with pytest.raises(_Exited):
         s._on_signal("SIGINT")
     assert exits == [130]
+
+
+async def test_the_handlers_from_before_the_run_are_back_once_it_removes_its_own() -> None:
+    """asyncio sets a signal whose handler it removes to its default, and SIGTERM's kills the process: a
+    ``kill`` while the run's summary printed ended ``arb`` by the signal, where the CLI takes it as Ctrl-C."""
+    def outside(_signum: int, _frame: object) -> None:
+        pass
+
+    before = signal.signal(signal.SIGTERM, outside), signal.getsignal(signal.SIGINT)
+    try:
+        run = Stopping(RunState(), [].append)
+        run.install()
+        assert signal.getsignal(signal.SIGTERM) is not outside  # the run's own, on its loop
+        run.remove()
+        assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == (outside, before[1])
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
