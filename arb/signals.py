@@ -13,6 +13,20 @@ import time
 from collections.abc import Callable
 
 ONE_REQUEST_S = 0.05
+# The signal a command's Ctrl-C came by: ``arb/cli.py`` raises SIGTERM again as SIGINT (one handling for
+# both) and says so here, so that what a stopped command records names the signal that stopped it.
+_interrupted_by = "SIGINT"
+
+
+def terminated() -> None:
+    """This process's Ctrl-C is a SIGTERM raised again as SIGINT (``arb/cli.py``)."""
+    global _interrupted_by
+    _interrupted_by = "SIGTERM"
+
+
+def interrupted_by() -> str:
+    """The signal that raised this process's KeyboardInterrupt: SIGINT (Ctrl-C) or SIGTERM."""
+    return _interrupted_by
 
 
 class Repeats:

@@ -44,7 +44,7 @@ from arb.sweep.dispatch import dispatch, interrupts_deferred
 from arb.sweep.grid import Point, describe
 from arb.sweep.point import SCHEMA_FILE, SWEEP_ID_BLOCK, replay_point, schema_file
 from arb.sweep.results import PointTotals, merge_point, point_totals
-from arb.sweep.run import ProgressFn, Workdir
+from arb.sweep.run import ProgressFn, Workdir, stop_reason
 
 # What a trial maximises: a figure of the sweep table, read from the stored run (``point_totals``).
 OBJECTIVES: dict[str, Callable[[PointTotals], Decimal]] = {
@@ -190,7 +190,7 @@ def run_optimize(config: Config, space: Space, db_url: str, *, trials: int, seed
                     study.set_user_attr("out_of_sample_run_id", scored[0].run_id)
                     study.set_user_attr("out_of_sample_value", _exact(scored[0], OBJECTIVES[objective]))
         except BaseException as exc:
-            reason = f"stopped: {one_line(str(exc) or type(exc).__name__)}"
+            reason = stop_reason(exc)
             with interrupts_deferred():
                 for study, trial in unfinished.values():
                     trial.set_user_attr("error", reason)

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.pool import NullPool
 
+from arb import signals
 from arb.config import Config
 from arb.store import migrate
 from arb.store.db import make_engine, make_session_factory
@@ -87,7 +88,7 @@ def run_sweep(config: Config, grid: Grid, db_url: str, *, scheduler: str | None 
                 if progress:
                     progress(len(results), min(slots, total - len(results)), total)
         except BaseException as exc:
-            reason = f"stopped: {one_line(str(exc) or type(exc).__name__)}"
+            reason = stop_reason(exc)
             raise
         finally:
             failed = [r for r in results.values() if r.error]
@@ -101,6 +102,13 @@ def run_sweep(config: Config, grid: Grid, db_url: str, *, scheduler: str | None 
                 row.status_reason = one_line(reason) if reason else None
             target.dispose()
     return SweepResult(sweep_id, [results[i] for i in sorted(results)])
+
+
+def stop_reason(exc: BaseException) -> str:
+    """A sweep's (an optimisation's) status reason when ``exc`` ended it early: Ctrl-C and SIGTERM by the
+    signal's name, as ``arb run`` says it (their KeyboardInterrupt said "KeyboardInterrupt")."""
+    said = signals.interrupted_by() if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
+    return f"stopped: {one_line(said)}"
 
 
 class Workdir:
