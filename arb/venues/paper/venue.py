@@ -14,7 +14,8 @@ clock. Fees, fee currencies (a sell pays in quote; a buy in the base it receives
 ``buy_fee_in = "quote"``; a perpetual's every fee in its settle currency: the quote on a linear one, the
 base coin on an inverse one), funds, positions and their
 funding, time in force and resting orders are the matcher's rules. A client order
-id is never accepted twice (a resend can never double-fill), and is how orders are looked up.
+id is never accepted twice while its order is known (a resend can never double-fill), and is how orders
+are looked up.
 
 A finished order and its fills are known for :data:`FINISHED_KEPT_MS` (an hour) of the venue's clock after
 its end, then forgotten (looked up, it is not found; its fills are not listed), as a venue's history window
