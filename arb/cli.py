@@ -44,7 +44,7 @@ from arb import __version__  # noqa: E402
 from arb.display import printable  # noqa: E402
 from arb.errors import ArbError  # noqa: E402
 from arb.outfiles import RefusedPath  # noqa: E402
-from arb.signals import Repeats, terminated  # noqa: E402
+from arb.signals import Repeats, mark_terminated  # noqa: E402
 
 # Every command: the module whose ``register(subparsers)`` adds it, and the line ``arb --help`` shows for it.
 # Only the chosen command's module is imported (as pip's command table does): ``arb --help`` imports none,
@@ -253,7 +253,7 @@ def _terminate_as_interrupt(_signum: int, _frame: object) -> None:
     landed in the sweep's own stopping. ``arb run`` and ``arb dashboard`` handle both signals on their own
     loop while they run."""
     if not _TERMINATIONS.again():
-        terminated()
+        mark_terminated()
         signal.raise_signal(signal.SIGINT)
 
 

@@ -18,7 +18,7 @@ ONE_REQUEST_S = 0.05
 _interrupted_by = "SIGINT"
 
 
-def terminated() -> None:
+def mark_terminated() -> None:
     """This process's Ctrl-C is a SIGTERM raised again as SIGINT (``arb/cli.py``)."""
     global _interrupted_by
     _interrupted_by = "SIGTERM"

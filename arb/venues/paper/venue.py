@@ -122,7 +122,7 @@ class PaperVenue:
         for asset, amount in initial_balances.items():
             self.matcher.set_balance(ACCOUNT, asset, Decimal(amount))
         self._by_client: dict[str, SimOrder] = {}
-        self._forget_at_ms: int | None = None  # when finished orders past FINISHED_KEPT_MS are next looked for
+        self._forget_at_ms = 0  # when finished orders past FINISHED_KEPT_MS are next looked for (venue ms)
         self._fill_listeners: list[FillListener] = []
         self.requests = 0
 
@@ -246,8 +246,6 @@ class PaperVenue:
 
     def _forget_finished(self, now_ms: int) -> None:
         """At most once every :data:`FORGET_EVERY_MS`: the orders finished over :data:`FINISHED_KEPT_MS` ago forgotten."""
-        if self._forget_at_ms is None:
-            self._forget_at_ms = now_ms + FORGET_EVERY_MS
         if now_ms < self._forget_at_ms:
             return
         self._forget_at_ms = now_ms + FORGET_EVERY_MS
