@@ -271,7 +271,7 @@ class Matcher:
         """Drop every finished order last changed before ``before_ms`` and its trades; the orders dropped. An
         open order and its trades are kept however old (a quote may rest for hours and its fills be asked for).
         For a venue that keeps its history for a while only: a paper run held ~700 B a quote for good."""
-        gone = [o for o in self.orders.values() if o.status != "open" and o.update_ms < before_ms]
+        gone = [o for o in self.orders.values() if not o.is_open and o.update_ms < before_ms]
         if gone:
             ids = {o.id for o in gone}
             for order_id in ids:
