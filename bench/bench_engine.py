@@ -74,7 +74,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 from bench_multisymbol import Floor, StageClock, fee_error, simulation_collector, stage_table
@@ -331,14 +331,27 @@ class CallCount:
     (the path from the repository's root or the standard library's), each builtin as ``builtin name``."""
 
     def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
+        # Counted by what the interpreter hands the hook (a code object, a builtin), named once at the end: a
+        # name built at every call (a path shortened, a string joined) cost the hook ~40x the call it counted,
+        # and a profiled run of the simulator took over ten minutes.
+        self._seen_by: Counter[object] = Counter()
 
     def _seen(self, frame: FrameType, event: str, arg: Any) -> None:
         if event == "call":
-            code = frame.f_code
-            self.calls[f"{_short(code.co_filename)}:{code.co_name}"] += 1
+            self._seen_by[frame.f_code] += 1
         elif event == "c_call":
-            self.calls[f"builtin {getattr(arg, '__qualname__', arg)}"] += 1
+            self._seen_by[arg] += 1
+
+    @property
+    def calls(self) -> Counter[str]:
+        """The calls by name: ``file:function`` for Python's, ``builtin name`` for a builtin's."""
+        named: Counter[str] = Counter()
+        for seen, n in self._seen_by.items():
+            if isinstance(seen, CodeType):
+                named[f"{_short(seen.co_filename)}:{seen.co_name}"] += n
+            else:
+                named[f"builtin {getattr(seen, '__qualname__', seen)}"] += n
+        return named
 
     def on(self) -> None:
         sys.setprofile(self._seen)
@@ -400,9 +413,10 @@ def count_calls(config: Config, tmp: Path) -> tuple[float, float, float, list[tu
         asyncio.run(run_baseline(config, floor))
     _CountedLoop.count = sim = CallCount()
     instants = run_engine(config, tmp, 0, _CountedLoop)[2].funnel.evaluations
-    per = [sum(side.calls.values()) / instants for side in (alone, least, sim)]
-    names = set(sim.calls) | set(least.calls)
-    added = sorted(((name, (sim.calls[name] - least.calls[name]) / instants) for name in names),
+    counted = [side.calls for side in (alone, least, sim)]
+    per = [sum(calls.values()) / instants for calls in counted]
+    names = set(counted[2]) | set(counted[1])
+    added = sorted(((name, (counted[2][name] - counted[1][name]) / instants) for name in names),
                    key=lambda item: -abs(item[1]))
     print(f"calls a market instant ({instants} instants; Python functions and builtins as the interpreter reports "
           f"them, the simulator's modules from source): books + detection {per[0]:.1f}, the floor {per[1]:.1f}, "
