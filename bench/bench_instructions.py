@@ -28,9 +28,9 @@ and ``bench_engine.py``'s wall-clock ratios are the ones the target is judged on
 
 Target: the same x0.8 (books + detection's instructions over the engine's), with its verdict.
 
-``--floor`` (multi) counts ``bench_multisymbol.py``'s floor in a third process: books + detection with each line
-held for its venue, each rejection's row inserted by raw ``sqlite3`` and the looks once a market second, done
-plainly with none of the engine's machinery. Its ratio to books + detection is what those rows, held lines and
+``--floor`` counts ``bench_multisymbol.py``'s floor in a third process (on either workload): books + detection with
+each line held for its venue, each rejection's row inserted by raw ``sqlite3`` and the looks once a market second,
+done plainly with none of the engine's machinery. Its ratio to books + detection is what those rows, held lines and
 looks cost; the engine's ratio to it is what the engine's own machinery costs. Printed, not judged.
 
 ``--cache`` also simulates the caches (first level: as valgrind reads this machine's; last level: this core's second-level
@@ -117,7 +117,11 @@ def _single_side(side: str, tmp: Path) -> None:
         yield from read(path)
 
     single.read_capture = counted  # type: ignore[assignment]
-    asyncio.run(single.run_baseline(config))
+    if side == "floor":  # as the multi workload's floor: counted to its database's close
+        with single.Floor(tmp / "floor.db") as floor:
+            asyncio.run(single.run_baseline(config, floor))
+    else:
+        asyncio.run(single.run_baseline(config))
     _callgrind_control("--dump")
 
 
@@ -257,7 +261,7 @@ def main() -> None:
                         help="with --cache: the simulated second-level cache, in bytes (default: this core's, "
                              f"{_l2_geometry()})")
     parser.add_argument("--floor", action="store_true",
-                        help="multi: also count bench_multisymbol.py's floor (books + detection, each line held, each "
+                        help="also count the floor (books + detection, each line held, each "
                              "rejection's row by raw sqlite3, the looks): a third process, about half as long again")
     parser.add_argument("--side", choices=("engine", "baseline", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
@@ -265,8 +269,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.last_level and not args.cache:
         parser.error("--last-level sets the simulated caches: it needs --cache")
-    if args.floor and args.workload != "multi":
-        parser.error("--floor is bench_multisymbol.py's: it needs --workload multi")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     if args.side:
         if args.workload == "single":
@@ -288,8 +290,8 @@ def main() -> None:
         tmp = Path(tmpdir)
         if args.workload == "single":
             config_path = tmp  # each side writes bench_engine.py's config into its own directory
-            print("workload: bench_engine.py's, the bundled capture on the shipped config, under callgrind (both "
-                  f"sides at once: ~{minutes:.0f} minutes; PYTHONHASHSEED={HASH_SEED})")
+            print("workload: bench_engine.py's, the bundled capture on the shipped config, under callgrind "
+                  f"({at_once}: ~{minutes:.0f} minutes; PYTHONHASHSEED={HASH_SEED})")
         else:
             config_path = multi.write_workload(tmp, args.symbols, args.venues, args.minutes, args.fee)
             print(f"workload: {args.symbols} symbols x {args.venues} venues, {args.minutes:g} min of the bundled "

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,12 +44,36 @@ def test_last_level_without_cache_is_refused_before_anything_runs() -> None:
     assert "workload:" not in done.stdout  # nothing was started
 
 
-def test_floor_on_the_single_workload_is_refused_before_anything_runs() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_instructions.py"), "--workload", "single",
-                           "--floor"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2
-    assert "--floor is bench_multisymbol.py's: it needs --workload multi" in done.stderr
-    assert "workload:" not in done.stdout  # nothing was started
+def test_the_single_workloads_floor_is_counted_from_its_first_line_to_its_last_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--workload single --floor``'s third side, without valgrind: callgrind's counters are zeroed as the floor
+    reads the capture's first line and dumped once its rows are written, and it did the floor's work (each
+    rejection's row, a look every market second) between the two."""
+    instructions = bench_module("bench_instructions")
+    seen: list[tuple[str, int, int]] = []
+    floors: list[Any] = []
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import bench_engine
+
+    class Watched(bench_engine.Floor):  # type: ignore[misc,name-defined]
+        def __init__(self, db: Path) -> None:
+            super().__init__(db)
+            floors.append(self)
+
+    monkeypatch.setattr(bench_engine, "Floor", Watched)
+
+    def control(flag: str) -> None:
+        floor = floors[-1] if floors else None
+        seen.append((flag, floor.rows if floor else -1, floor.looks if floor else -1))
+
+    monkeypatch.setattr(instructions, "_callgrind_control", control)
+    instructions._single_side("floor", tmp_path)
+    assert [flag for flag, _, _ in seen] == ["--zero", "--dump"]
+    (_, rows_at_zero, looks_at_zero), (_, rows, looks) = seen
+    assert (rows_at_zero, looks_at_zero) == (0, 0)  # nothing of the floor's loop before the count starts
+    assert rows > 1000 and looks == 7200  # the bundled capture's rejections, one look a market second
+    written = sqlite3.connect(tmp_path / "floor.db").execute("SELECT count(*) FROM opportunities").fetchone()[0]
+    assert written == rows
 
 
 def test_an_empty_workload_is_refused_before_anything_runs() -> None:
