@@ -1,5 +1,6 @@
 """``bench/bench_instructions.py``'s simulated second-level cache (``--last-level``): checked as valgrind's
-``--LL`` takes it before any valgrind starts, and refused without ``--cache`` (which alone simulates caches)."""
+``--LL`` takes it before any valgrind starts, and refused without ``--cache`` (which alone simulates caches); and
+the single workload's floor side, counted over the floor's own work."""
 
 from __future__ import annotations
 
