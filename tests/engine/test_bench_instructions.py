@@ -56,7 +56,7 @@ def test_the_single_workloads_floor_is_counted_from_its_first_line_to_its_last_r
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
     import bench_engine
 
-    class Watched(bench_engine.Floor):  # type: ignore[misc,name-defined]
+    class Watched(bench_engine.Floor):
         def __init__(self, db: Path) -> None:
             super().__init__(db)
             floors.append(self)
