@@ -8,6 +8,7 @@ import argparse
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,8 @@ def test_the_single_workloads_floor_is_counted_from_its_first_line_to_its_last_r
     (_, rows_at_zero, looks_at_zero), (_, rows, looks) = seen
     assert (rows_at_zero, looks_at_zero) == (0, 0)  # nothing of the floor's loop before the count starts
     assert rows > 1000 and looks == 7200  # the bundled capture's rejections, one look a market second
-    written = sqlite3.connect(tmp_path / "floor.db").execute("SELECT count(*) FROM opportunities").fetchone()[0]
-    assert written == rows
+    with closing(sqlite3.connect(tmp_path / "floor.db")) as db:
+        assert db.execute("SELECT count(*) FROM opportunities").fetchone()[0] == rows
 
 
 def test_an_empty_workload_is_refused_before_anything_runs() -> None:
