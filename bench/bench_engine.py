@@ -342,9 +342,8 @@ class CallCount:
         elif event == "c_call":
             self._seen_by[arg] += 1
 
-    @property
-    def calls(self) -> Counter[str]:
-        """The calls by name: ``file:function`` for Python's, ``builtin name`` for a builtin's."""
+    def by_name(self) -> Counter[str]:
+        """The calls by name, made anew at each call: ``file:function`` for Python's, ``builtin name`` for a builtin's."""
         named: Counter[str] = Counter()
         for seen, n in self._seen_by.items():
             if isinstance(seen, CodeType):
@@ -413,7 +412,7 @@ def count_calls(config: Config, tmp: Path) -> tuple[float, float, float, list[tu
         asyncio.run(run_baseline(config, floor))
     _CountedLoop.count = sim = CallCount()
     instants = run_engine(config, tmp, 0, _CountedLoop)[2].funnel.evaluations
-    counted = [side.calls for side in (alone, least, sim)]
+    counted = [side.by_name() for side in (alone, least, sim)]
     per = [sum(calls.values()) / instants for calls in counted]
     names = set(counted[2]) | set(counted[1])
     added = sorted(((name, (counted[2][name] - counted[1][name]) / instants) for name in names),

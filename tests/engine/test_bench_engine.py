@@ -173,7 +173,8 @@ def test_bench_engines_call_count_counts_each_call_in_its_span_and_nothing_after
     assert namespace["read_capture"] is reader
     here = f"{single._short(__file__)}:twice"
     assert here == "tests/engine/test_bench_engine.py:twice"
-    assert (count.calls[here], count.calls["builtin len"]) == (3, 3)
+    calls = count.by_name()
+    assert (calls[here], calls["builtin len"]) == (3, 3)
     assert sys.getprofile() is None
 
 
