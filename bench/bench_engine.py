@@ -32,6 +32,12 @@ time: this capture's 7,200 instants are its 7,200 seconds, so every instant brin
 the floor ran at x0.86-0.87 of books + detection (x0.94-0.96 without the looks): x0.8 then asks the engine's
 machinery for under a tenth of the floor, as ``bench_multisymbol.py``'s proposed replacement does.
 
+The engine's own machinery, printed in microseconds a market instant after the floor, not judged: what the target
+leaves it over the floor (books + detection's time / 0.8, less the floor's), what it takes (the simulator's, less
+the floor's), and what of it is the market-time loop alone (``market_loop_alone``: the source's sleep to each
+instant beside the engine's two watchers' timers, their looks doing nothing, on asyncio's timer heap as the
+engine runs them): the most that moving market time on by some other way than asyncio's timers could save.
+
 ``--fee`` sets every venue's taker fee: the shipped (real, VIP-tier) fees trade nothing on this capture,
 so the executor and the store's order path are exercised only at lower fees (``0`` trades ~600 pairs).
 
@@ -70,7 +76,7 @@ import sysconfig
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -83,6 +89,7 @@ from arb.compiled import SIMULATOR, running_compiled
 from arb.config import DEFAULT_CONFIG, Config, load_config
 from arb.detection import Rejection
 from arb.engine import Engine, RunResult
+from arb.eventloop import simloop
 from arb.marketdata.capture import read_capture
 from arb.runtime.balances import refresh_balances
 from arb.runtime.decisions import DecisionLoop, Detector
@@ -199,6 +206,42 @@ async def run_baseline(config: Config, floor: Floor | None = None) -> tuple[floa
             return elapsed, events, latency, engine.funnel.approved
     finally:
         await venues.close()
+
+
+def _nothing() -> None:
+    return None
+
+
+def _never_idle() -> bool:
+    return False
+
+
+async def _market_loop(instants: int, look: Callable[[], object]) -> float:
+    """:func:`market_loop_alone`'s run, on the running simulation loop: wall seconds from the first sleep to the
+    last."""
+    loop = asyncio.get_running_loop()
+    # The engine's two watchers (engine/watchers.py, runtime/depletion.py): the kill-switch file's, never idle for
+    # the loop, and the inventory watch's, with an idle test (here never idle: as on this capture, where every
+    # market second has an instant and no tick is ever moved past one).
+    watchers = [asyncio.ensure_future(simloop.every(1.0, look)),
+                asyncio.ensure_future(simloop.every(1.0, look, _never_idle))]
+    await asyncio.sleep(0)  # their first looks, as at the engine's start
+    started = time.perf_counter()
+    for second in range(1, instants + 1):
+        await simloop.sleep(second - loop.time())  # as the market source opens its next instant
+    elapsed = time.perf_counter() - started
+    for watcher in watchers:
+        watcher.cancel()
+    await asyncio.gather(*watchers, return_exceptions=True)
+    return elapsed
+
+
+def market_loop_alone(instants: int, look: Callable[[], object] = _nothing) -> float:
+    """The market-time loop's own cost on this capture's timeline, with nothing else: ``instants`` market seconds,
+    one sleep of the source to each (``simloop.sleep``, as the market source opens an instant) beside the engine's
+    two watchers' timers, their looks ``look`` (doing nothing: the floor makes the real ones). Wall seconds.
+    Printed beside the floor: what of the engine's own machinery is only moving market time on."""
+    return simloop.run_simulation(_market_loop(instants, look), 0.0)
 
 
 # How much slower than the floor the baseline may run before its figure is not believed: the floor is the
@@ -426,6 +469,18 @@ def count_calls(config: Config, tmp: Path) -> tuple[float, float, float, list[tu
     return per[0], per[1], per[2], added
 
 
+def machinery_line(baseline_s: float, floor_s: float, market_s: float, loop_s: float, instants: int) -> str:
+    """What the target leaves the engine's own machinery a market instant over the floor, what it takes, and what
+    of it the market-time loop alone takes (:func:`market_loop_alone`), in microseconds. Not judged."""
+    def per(seconds: float) -> float:
+        return seconds / instants * 1e6
+
+    return (f"  the engine's own machinery a market instant ({instants} instants): x{TARGET:g} leaves it "
+            f"{per(baseline_s / TARGET - floor_s):.1f} us over the floor, it takes {per(market_s - floor_s):.1f} us; "
+            f"the market-time loop alone (a sleep to each instant beside the two watchers' timers, looks doing "
+            f"nothing) {per(loop_s):.1f} us")
+
+
 def fmt(summary: dict[str, Decimal | int]) -> str:
     return " ".join(f"{k} {summary[k]:>8} us" for k in ("p50", "p90", "p99", "max"))
 
@@ -472,7 +527,7 @@ def measure() -> None:
 
         base_best: tuple[float, int, LatencyRecorder, int] | None = None
         eng_best: tuple[float, float, RunResult] | None = None
-        floor_s = float("inf")
+        floor_s = loop_s = float("inf")
         for n in range(args.repeat):  # the sides alternated, so a busy moment of the machine hits each
             base = asyncio.run(run_baseline(config))
             if base_best is None or base[0] < base_best[0]:
@@ -482,6 +537,7 @@ def measure() -> None:
             eng = run_engine(config, tmp, n)
             if eng_best is None or eng[1] < eng_best[1]:
                 eng_best = eng
+            loop_s = min(loop_s, market_loop_alone(eng[2].funnel.evaluations))
         assert base_best is not None and eng_best is not None
 
         b_elapsed, events, b_latency, b_approved = base_best
@@ -502,6 +558,7 @@ def measure() -> None:
               f"the looks once a market second): "
               f"{events / floor_s:,.0f} events/s ({floor_s:.2f} s): x{b_elapsed / floor_s:.2f} of baseline; "
               f"simulator / the floor: x{floor_s / e_market:.2f}")
+        print(machinery_line(b_elapsed, floor_s, e_market, loop_s, f.evaluations))
         print(f"hot path baseline   {fmt(b_hot)}")
         print(f"hot path simulator  {fmt(e_hot)}")
         ratios = " ".join(f"{k} x{float(e_hot[k]) / float(b_hot[k]):.2f}" for k in ("p50", "p90", "p99", "max"))

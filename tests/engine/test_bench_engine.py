@@ -182,3 +182,22 @@ def test_bench_engine_takes_stages_or_calls_not_both() -> None:
     run = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_engine.py"), "--stages", "--calls"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 2 and "not allowed with argument" in run.stderr.splitlines()[-1]
+
+
+def test_bench_engines_market_loop_alone_moves_market_time_through_every_instant_beside_both_watchers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The market-time loop measured alone sleeps to each of the instants, market second by market second, and the
+    engine's two watchers each look once at its start and once every market second after: as many looks as on the
+    engine's run of a capture of that many seconds."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    single = bench_module("bench_engine")
+    looks = 0
+
+    def look() -> None:
+        nonlocal looks
+        looks += 1
+
+    assert single.market_loop_alone(250, look) > 0
+    assert looks == 2 * (250 + 1)
+    line = single.machinery_line(2.0, 2.3, 3.0, 0.072, 7200)
+    assert "leaves it 27.8 us over the floor, it takes 97.2 us" in line and "looks doing nothing) 10.0 us" in line
