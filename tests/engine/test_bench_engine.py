@@ -201,3 +201,13 @@ def test_bench_engines_market_loop_alone_moves_market_time_through_every_instant
     assert looks == 2 * (250 + 1)
     line = single.machinery_line(2.0, 2.3, 3.0, 0.072, 7200)
     assert "leaves it 27.8 us over the floor, it takes 97.2 us" in line and "looks doing nothing) 10.0 us" in line
+
+
+@pytest.mark.parametrize(("floor_s", "market_s", "ends"), [(2.7, 3.0, "x0.90 >= 0.9: PASS"), (2.3, 3.0, "x0.77 >= 0.9: FAIL")])
+def test_bench_engines_proposed_replacement_judges_the_simulator_against_its_floor(
+        floor_s: float, market_s: float, ends: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ratio proposed in x0.8's place is the one ``bench_multisymbol.py`` judges, with its target, and says what
+    the floor itself ran at beside books + detection."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    line = bench_module("bench_engine").replacement_line(2.0, floor_s, market_s)
+    assert f"the floor itself x{2.0 / floor_s:.2f} of books + detection" in line and line.endswith(ends), line
