@@ -31,7 +31,7 @@ timers, the writer) costs on a capture whose every instant is two lines, one dec
 time: this capture's 7,200 instants are its 7,200 seconds, so every instant brings both looks. On 2026-11-29
 the floor ran at x0.86-0.87 of books + detection (x0.94-0.96 without the looks): x0.8 then asks the engine's
 machinery for under a tenth of the floor, as ``bench_multisymbol.py``'s proposed replacement does. The floor's
-own ratio moves with the host (x0.76-x1.01 of books + detection here), and at x0.8 or under it the target asks for
+own ratio moves with the host (x0.76-x1.09 of books + detection here), and at x0.8 or under it the target asks for
 no machinery at all, so the simulator / the floor is judged on a line of its own before the verdict, proposed in
 the target's place: >= 0.9, ``bench_multisymbol.py``'s ``TARGET_FLOOR_RATIO``. The verdict stays the issue's own.
 
@@ -495,8 +495,9 @@ def machinery_line(baseline_s: float, floor_s: float, market_s: float, loop_s: f
 def replacement_line(baseline_s: float, floor_s: float, market_s: float) -> str:
     """The ratio proposed in the target's place, judged on its line (the last line stays the issue's own): the
     simulator / the floor >= ``bench_multisymbol.TARGET_FLOOR_RATIO``, as on the 100-symbol workload. The floor
-    itself has run at x0.76-x1.01 of books + detection on this host, so x0.8 of books + detection leaves the
-    engine's machinery from nothing to about a quarter of the floor, as the machine's moment has it."""
+    itself has run at x0.76-x1.09 of books + detection on this host, so x0.8 of books + detection leaves the
+    engine's machinery from nothing (a floor at x0.8 or under) to a third of the floor (at x1.09), as the
+    machine's moment has it."""
     own = floor_s / market_s
     return (f"  proposed in its place (the floor itself x{baseline_s / floor_s:.2f} of books + detection here): "
             f"simulator / the floor x{own:.2f} >= {TARGET_FLOOR_RATIO:g}: {'PASS' if own >= TARGET_FLOOR_RATIO else 'FAIL'}")
