@@ -578,8 +578,7 @@ def measure() -> None:
         # Not judged: where the ratio's gap is (the module's docstring).
         print(f"  the floor (books + detection, each line held for its venue, each rejection's row by raw sqlite3, "
               f"the looks once a market second): "
-              f"{events / floor_s:,.0f} events/s ({floor_s:.2f} s): x{b_elapsed / floor_s:.2f} of baseline; "
-              f"simulator / the floor: x{floor_s / e_market:.2f}")
+              f"{events / floor_s:,.0f} events/s ({floor_s:.2f} s): x{b_elapsed / floor_s:.2f} of baseline")
         print(machinery_line(b_elapsed, floor_s, e_market, loop_s, f.evaluations))
         print(replacement_line(b_elapsed, floor_s, e_market))
         print(f"hot path baseline   {fmt(b_hot)}")
