@@ -3,7 +3,8 @@
 with its one-line reason.
 
 A process that dies leaves its row ``running``; the next start (holding the lease) marks it ``crashed``
-before reconciliation judges what that run left behind.
+before reconciliation judges what that run left behind. A process forced out by a second Ctrl-C marks its
+own row ``crashed`` as it leaves, saying so (``force_end``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ class RunDatabase:
             log.warning("could not record run %d as failed: %s", run_id, store_exc.__class__.__name__)
         else:  # the error itself reaches the caller, and `arb` prints it once: here only for --debug logs
             log.debug("run %d failed: %s", run_id, repo.one_line(reason))
+
+    def force_end(self, run_id: int, reason: str) -> bool:
+        """The run is being forced to exit (``engine/stopping.py``): its row ``crashed`` with ``reason``, unless it
+        has ended already (False). Called from the exit's own thread: a session of its own."""
+        with self.sessions.begin() as s:
+            return repo.mark_forced(s, run_id, reason=reason, ended_at=datetime.now(UTC))
 
     def dispose(self) -> None:
         self.engine.dispose()

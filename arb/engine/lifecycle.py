@@ -166,7 +166,8 @@ class Engine:
         here with :class:`~arb.store.lease.DatabaseInUse` naming the holder. Once this run's row exists, it ends
         ``completed``, or ``failed`` with a one-line reason whatever stops it; an error that is not an
         :class:`ArbError` reaches the caller as one (one line for the user, the traceback in debug logs). A
-        process that dies leaves its row ``running``, and the next start marks it ``crashed``.
+        process that dies leaves its row ``running``, and the next start marks it ``crashed``; one forced out by a
+        second Ctrl-C marks it so itself as it leaves (``_record_forced``).
         """
         if self.simulated and running_simulation() is None:
             # Awaited from an ordinary loop: market time cannot be the caller's loop time.
@@ -252,6 +253,7 @@ class Engine:
         writer = DecisionWriter(db.sessions, inline=self.simulated)
         try:
             run_id = self._start_row(db, lease, venues)
+            self.stopping.on_forced = partial(self._record_forced, db, run_id, writer)
             risk, executor = await self._start_trading(venues, writer, run_id)
             self._start_watchers(run_id, risk, lease.holder.host or "?")  # our own lease: always named
             self._wire_decisions(venues, executor, risk, writer)
@@ -499,6 +501,16 @@ class Engine:
         if self.run_id is None or self._ended or self._db is None:
             return
         self._db.fail_run(self.run_id, reason, self._market_span())
+
+    def _record_forced(self, db: RunDatabase, run_id: int, writer: DecisionWriter, signame: str) -> str:
+        """A second signal forces the exit (``engine/stopping.py``): the run's row ``crashed``, saying why and
+        what the exit loses (the decisions still queued for the writer); the line for the user."""
+        queued = writer.pending
+        lost = f"{queued} queued decision row{'s' if queued != 1 else ''} not written; " if queued else ""
+        reason = f"forced to exit by a second {signame}: {lost}orders in flight are reconciled at the next start"
+        if not db.force_end(run_id, reason):
+            return f"arb: forced to exit by a second {signame}; run {run_id} had already ended"
+        return f"arb: run {run_id} recorded as crashed: {reason}"
 
     # ------------------------------------------------------------------ what the run shows
     def _view(self, run_id: int, risk: RiskGate, host: str) -> RunView:

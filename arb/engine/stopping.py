@@ -1,8 +1,9 @@
 """How a run is asked to stop: SIGINT/SIGTERM, a stop requested from any thread (a test, the replay's
 caller being cancelled), or a supervised task given up on. Each sets the run's stop event once, with the
 first reason given; the decision loop then takes no new opportunity and the lifecycle shuts down in order.
-A second signal exits at once: committed transactions are safe, and an order in flight is found by
-reconciliation on the next start. One request delivered twice (``timeout``: to the process and to its group)
+A second signal exits at once: committed transactions are safe, an order in flight is found by
+reconciliation on the next start, and the run's row says first that it was forced out (``on_forced``, waited
+for at most :data:`FORCED_RECORD_S`). One request delivered twice (``timeout``: to the process and to its group)
 is not a second signal (``arb/signals.py``).
 """
 
@@ -11,13 +12,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from arb.runtime.state import RunState
 from arb.runtime.supervisor import TaskFailed
 from arb.signals import Repeats
+
+# How long a forced exit waits for its run's row to say so: a database that answers takes milliseconds; one
+# that does not (a lock held, a server gone) must not hold an exit the user asked for twice.
+FORCED_RECORD_S = 2.0
 
 
 class Stopping:
@@ -34,6 +41,9 @@ class Stopping:
         self.signals = 0  # signals received: a run stopped by one was interrupted
         self.fatal: TaskFailed | None = None  # a supervised task given up on: the run stops and ends ``failed``
         self.loop: asyncio.AbstractEventLoop | None = None  # the run's loop, when requests may come from others
+        # Records a forced exit, given the signal, and returns the line that says so (the run's row, once it
+        # exists: ``engine/lifecycle.py``).
+        self.on_forced: Callable[[str], str] | None = None
         self._outside: dict[signal.Signals, Callable[[int, Any], Any] | int | None] = {}  # the handlers before install
 
     def request(self, reason: str) -> None:
@@ -64,11 +74,26 @@ class Stopping:
             return  # the first request, delivered again (to the process and to its group)
         self.signals += 1
         if self.signals > 1:
-            # Second Ctrl-C: leave now. Committed transactions are safe; an order in flight is found by
-            # reconciliation on the next start.
-            os._exit(130)
+            self._force(signame)
         self.request(signame)
         self.note(f"{signame}: stopping after the pair in flight (again to force)")
+
+    def _force(self, signame: str) -> NoReturn:
+        """Second Ctrl-C: leave now. Committed transactions are safe; an order in flight is found by
+        reconciliation on the next start. What the exit leaves is recorded first (``on_forced``, in a thread of
+        its own, waited for at most :data:`FORCED_RECORD_S`): without it the run's row stayed ``running`` and
+        the next start said its process had died."""
+        record = self.on_forced
+        if record is not None:
+            recording = threading.Thread(target=_recorded, args=(record, signame), name="forced-exit", daemon=True)
+            recording.start()
+            recording.join(FORCED_RECORD_S)
+            if recording.is_alive():
+                _say(f"arb: the run's row could not be written within {FORCED_RECORD_S:g} s; the next start "
+                     "marks it crashed")
+        else:  # before the run's row exists (or outside a run): nothing recorded to correct
+            _say(f"arb: forced to exit by a second {signame}")
+        os._exit(130)
 
     def install(self) -> None:
         if not self.install_signals:
@@ -90,3 +115,18 @@ class Stopping:
             outside = self._outside.pop(sig, None)
             if outside is not None:  # None: a handler not set from Python, which cannot be put back
                 signal.signal(sig, outside)
+
+
+def _recorded(record: Callable[[str], str], signame: str) -> None:
+    try:
+        _say(record(signame))
+    except Exception as exc:  # noqa: BLE001 - the process is leaving: the failure is said, not raised
+        _say(f"arb: could not record the forced exit ({type(exc).__name__}); the next start marks the run crashed")
+
+
+def _say(line: str) -> None:
+    """One line on stderr, written at once: ``os._exit`` follows, which flushes no buffer."""
+    try:
+        os.write(sys.stderr.fileno(), (line + "\n").encode())
+    except (OSError, ValueError):  # stderr closed (ValueError: detached): nothing left to tell
+        pass

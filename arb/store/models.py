@@ -30,7 +30,8 @@ NAMING_CONVENTION = {
 RUN_MODES = ("replay", "paper", "live")
 SWEEP_STATUSES = ("running", "completed", "failed")
 # running: the process holds the database lease; completed: ended normally; failed: stopped by an error it
-# caught (the reason says which); crashed: found by a later start with the lease free, i.e. the process died.
+# caught (the reason says which); crashed: ended without its shutdown, found by a later start with the lease free
+# (the process died), or marked by its own process as a second Ctrl-C forced it out (the reason says so).
 RUN_STATUSES = ("running", "completed", "failed", "crashed", "halted")
 BALANCE_KINDS = ("start", "after_pair", "end")
 DECISIONS = ("executed", "rejected")

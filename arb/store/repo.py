@@ -112,6 +112,20 @@ def fail_run(session: Session, run_id: int, *, reason: str, ended_at: datetime,
     return run
 
 
+def mark_forced(session: Session, run_id: int, *, reason: str, ended_at: datetime) -> bool:
+    """Mark a run still ``running`` as ``crashed`` by its own process, which is being forced to exit (a second
+    Ctrl-C): it ends without its shutdown, as a process that dies does, but ``reason`` says why and when it
+    ended is known. False when the run had already ended (the second signal came as its summary printed)."""
+    run = get_run(session, run_id)
+    if run.status != "running":
+        return False
+    run.status = "crashed"
+    run.status_reason = one_line(reason)
+    run.ended_at = ended_at
+    session.flush()
+    return True
+
+
 def mark_crashed(session: Session, *, found_by: int) -> list[Run]:
     """Mark every other run still ``running`` as ``crashed``; those runs, oldest first.
 

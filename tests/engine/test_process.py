@@ -7,6 +7,10 @@ import os
 import signal
 import socket
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -120,15 +124,44 @@ def _wait_delivered(pid: int, sig: signal.Signals) -> None:
     raise AssertionError(f"{sig.name} still pending in process {pid} after 10 s")
 
 
-def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
+@dataclass
+class _Rehearsal:
+    """A live run's set-up against the Gate sandbox in a process of its own (a rehearsal: no real venue)."""
+
+    sandbox: Proc
+    base: str  # the sandbox's REST root
+    config: Path
+    db: str
+    env: dict[str, str]  # the engine's: the sandbox's keys as Gate's
+    key: str
+    secret: str
+
+    def fault(self, **knobs: object) -> None:
+        req = urllib.request.Request(self.base + "/_sandbox/faults", data=json.dumps(knobs).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).read()
+
+    def gate_orders_in_flight(self) -> list[str]:
+        try:
+            with create_engine(self.db).connect() as c:
+                return [r[0] for r in c.execute(text(
+                    "SELECT client_order_id FROM orders WHERE venue='gate' AND status IN ('created','submitted')"))]
+        except Exception:  # noqa: BLE001 - the database may not exist yet
+            return []
+
+    def run(self) -> Proc:
+        return Proc(["run", "--config", str(self.config), "--db", self.db], cwd=self.config.parent, env=self.env)
+
+
+@contextmanager
+def _rehearsal(tmp_path: Path, key: str) -> Iterator[_Rehearsal]:
     capture = trimmed_capture(tmp_path, "00:40:00", "00:50:00")
-    key, secret = "k-sigkill", "s-" + "x" * 40
+    secret = "s-" + "x" * 40
     # The sandbox in its own process, started as the engine's config describes its gate venue (fees, rules,
     # balances, its side of the capture at the config's speed): arb refuses one that differs.
     described = _paper_config(tmp_path, capture, speed=10)
     sandbox = Proc(["sandbox", "--config", str(described), "--port", "0"], cwd=tmp_path,
                    env={"ARB_SANDBOX_KEY": key, "ARB_SANDBOX_SECRET": secret})
-    engine_env = {"ARB_GATE_API_KEY": key, "ARB_GATE_API_SECRET": secret}
     try:
         sandbox.wait_for("sandbox listening", lambda: any("sandbox listening" in line for line in sandbox.out), 30)
         line = next(line for line in sandbox.out if "sandbox listening" in line)
@@ -137,23 +170,18 @@ def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
         config = _paper_config(tmp_path, capture, speed=10, extra={
             "port = 0": f'port = 0\nurl = "{base}"',
             'mode = "replay"              # replay | paper | live': 'mode = "live"'})
-        db = f"sqlite:///{tmp_path / 'arb.db'}"
+        yield _Rehearsal(sandbox, base, config, f"sqlite:///{tmp_path / 'arb.db'}",
+                         {"ARB_GATE_API_KEY": key, "ARB_GATE_API_SECRET": secret}, key, secret)
+    finally:
+        sandbox.kill()
+
+
+def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
+    with _rehearsal(tmp_path, "k-sigkill") as rehearsal:
+        db, config, engine_env, base = rehearsal.db, rehearsal.config, rehearsal.env, rehearsal.base
+        key, secret = rehearsal.key, rehearsal.secret
         engine = create_engine(db)
-
-        def gate_orders_in_flight() -> list[str]:
-            try:
-                with engine.connect() as c:
-                    return [r[0] for r in c.execute(text(
-                        "SELECT client_order_id FROM orders WHERE venue='gate' AND status IN ('created','submitted')"))]
-            except Exception:  # noqa: BLE001 - the database may not exist yet
-                return []
-
-        import urllib.request
-
-        def fault(**knobs: object) -> None:
-            req = urllib.request.Request(base + "/_sandbox/faults", data=json.dumps(knobs).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-            urllib.request.urlopen(req, timeout=10).read()
+        gate_orders_in_flight, fault = rehearsal.gate_orders_in_flight, rehearsal.fault
 
         # Orders are placed at once but answered only after 60 s: the process dies in between.
         fault(order_response_delay_s=60)
@@ -222,5 +250,51 @@ def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
             gate_fills = {tid: Decimal(amt) for tid, amt in c.execute(
                 text("SELECT trade_id, amount FROM fills WHERE venue='gate'"))}
         assert gate_fills == {t["id"]: Decimal(str(t["amount"])) for t in trades}
-    finally:
-        sandbox.kill()
+
+
+def test_a_second_ctrl_c_mid_trade_leaves_at_once_and_its_run_says_so(tmp_path: Path) -> None:
+    """The first Ctrl-C waits for the pair in flight; a second one leaves now (exit status 130), and the run's
+    row says so as it goes: ``crashed``, with the reason and the time, where it stayed ``running`` and the next
+    start said its process had died. The next start then finds nothing to mark and reconciles the order the
+    exit left in flight."""
+    with _rehearsal(tmp_path, "k-forced") as rehearsal:
+        # Orders are placed at once but answered only after 60 s: the first Ctrl-C's stop waits for the pair.
+        rehearsal.fault(order_response_delay_s=60)
+        first = rehearsal.run()
+        try:
+            first.wait_for("a Gate order in flight", lambda: bool(rehearsal.gate_orders_in_flight()), timeout=120)
+            stuck = rehearsal.gate_orders_in_flight()[0]
+            first.popen.send_signal(signal.SIGINT)
+            first.wait_for("the first Ctrl-C", lambda: "(again to force)" in "".join(first.err), timeout=30)
+            # A person's second Ctrl-C, not the first delivered again (``arb/signals.py``: 0.05 s apart or more).
+            time.sleep(0.2)
+            first.popen.send_signal(signal.SIGINT)
+            assert first.finish(30) == 130, first.text()
+        finally:
+            first.kill()
+        last = first.err[-1].strip()
+        assert last.startswith("arb: run 1 recorded as crashed: forced to exit by a second SIGINT: "), first.text()
+        assert last.endswith("orders in flight are reconciled at the next start"), first.text()
+        assert "== arb run summary ==" not in "".join(first.out)  # no shutdown, no summary
+        with create_engine(rehearsal.db).connect() as c:
+            run = c.execute(text("SELECT status, status_reason, ended_at FROM runs")).one()
+        assert (run.status, run.status_reason) == ("crashed", last.removeprefix("arb: run 1 recorded as crashed: "))
+        assert run.ended_at is not None
+        assert stuck in rehearsal.gate_orders_in_flight()  # what the exit left: reconciled at the next start
+
+        rehearsal.fault(order_response_delay_s=0)
+        (tmp_path / "arb.kill").write_text("stop")  # the restart trades nothing new
+        second = rehearsal.run()
+        try:
+            second.wait_for("reconciliation", lambda: any("reconciled with venues" in line for line in second.err), 120)
+            second.popen.send_signal(signal.SIGTERM)
+            assert second.finish(60) == 0, second.text()
+        finally:
+            second.kill()
+        assert "marked crashed" not in "".join(second.err), second.text()  # its own exit said so already
+        with create_engine(rehearsal.db).connect() as c:
+            runs = c.execute(text("SELECT id, status, status_reason FROM runs ORDER BY id")).all()
+            resolved = c.execute(text("SELECT status FROM orders WHERE client_order_id=:c"), {"c": stuck}).scalar()
+        assert [(r.id, r.status) for r in runs] == [(1, "crashed"), (2, "completed")]
+        assert runs[0].status_reason == run.status_reason
+        assert resolved in ("filled", "canceled")  # from the venue's truth, not left in flight

@@ -1,9 +1,11 @@
 """A run's stop requests by signal (``arb/engine/stopping.py``): the first stops the run in order, a second
-exits at once, and one request delivered twice (``timeout``: to the process and to its group) is one."""
+exits at once (its run's row saying so first, waited for a bounded time), and one request delivered twice
+(``timeout``: to the process and to its group) is one."""
 
 from __future__ import annotations
 
 import signal
+import threading
 
 import pytest
 
@@ -53,7 +55,7 @@ def test_one_signal_delivered_twice_at_once_is_one_request(exits: list[int]) -> 
     assert notes == ["SIGTERM: stopping after the pair in flight (again to force)"]
 
 
-def test_a_second_signal_after_the_first_exits_at_once(exits: list[int]) -> None:
+def test_a_second_signal_after_the_first_exits_at_once(exits: list[int], capfd: pytest.CaptureFixture[str]) -> None:
     clock, notes = _Clock(), []
     s = _stopping(clock, notes)
     s._on_signal("SIGINT")
@@ -61,6 +63,68 @@ def test_a_second_signal_after_the_first_exits_at_once(exits: list[int]) -> None
     with pytest.raises(_Exited):
         s._on_signal("SIGINT")
     assert exits == [130]
+    assert capfd.readouterr().err == "arb: forced to exit by a second SIGINT\n"  # no run recorded yet
+
+
+def test_a_forced_exit_is_recorded_before_the_process_leaves(exits: list[int],
+                                                             capfd: pytest.CaptureFixture[str]) -> None:
+    clock, notes = _Clock(), []
+    s = _stopping(clock, notes)
+    recorded: list[str] = []
+
+    def record(signame: str) -> str:
+        assert exits == []  # before os._exit, not after
+        recorded.append(signame)
+        return "arb: run 7 recorded as crashed: forced to exit by a second SIGINT"
+
+    s.on_forced = record
+    s._on_signal("SIGINT")
+    clock.s += 0.15
+    with pytest.raises(_Exited):
+        s._on_signal("SIGINT")
+    assert (recorded, exits) == (["SIGINT"], [130])
+    assert capfd.readouterr().err == "arb: run 7 recorded as crashed: forced to exit by a second SIGINT\n"
+
+
+def test_a_forced_exit_does_not_wait_on_a_record_that_hangs(exits: list[int], monkeypatch: pytest.MonkeyPatch,
+                                                            capfd: pytest.CaptureFixture[str]) -> None:
+    """A database that does not answer (a lock held, a server gone) does not hold the exit the user asked for
+    twice: the record is waited for at most ``FORCED_RECORD_S``, and the line says the row was not written."""
+    monkeypatch.setattr(stopping, "FORCED_RECORD_S", 0.01)
+    clock, notes = _Clock(), []
+    s = _stopping(clock, notes)
+    release = threading.Event()
+    s.on_forced = lambda _signame: (release.wait(), "written after the exit")[1]
+    s._on_signal("SIGTERM")
+    clock.s += 1
+    try:
+        with pytest.raises(_Exited):
+            s._on_signal("SIGINT")
+        err = capfd.readouterr().err  # as the process left (os._exit ends the recording thread with it)
+    finally:
+        release.set()
+        for left in [t for t in threading.enumerate() if t.name == "forced-exit"]:
+            left.join()  # here the process goes on: its line is not left for another test's output
+    assert exits == [130]
+    assert err == "arb: the run's row could not be written within 0.01 s; the next start marks it crashed\n"
+
+
+def test_a_record_that_fails_is_said_and_the_process_still_leaves(exits: list[int],
+                                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    clock, notes = _Clock(), []
+    s = _stopping(clock, notes)
+
+    def record(_signame: str) -> str:
+        raise OSError("disk full")
+
+    s.on_forced = record
+    s._on_signal("SIGINT")
+    clock.s += 1
+    with pytest.raises(_Exited):
+        s._on_signal("SIGINT")
+    assert exits == [130]
+    assert capfd.readouterr().err == ("arb: could not record the forced exit (OSError); the next start marks "
+                                      "the run crashed\n")
 
 
 def test_a_delivery_repeated_does_not_hide_a_later_second_signal(exits: list[int]) -> None:

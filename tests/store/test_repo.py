@@ -72,6 +72,28 @@ def test_every_run_ends_completed_failed_or_crashed(session_factory: sessionmake
     assert rows[finder].status == "running"
 
 
+def test_a_forced_exit_marks_its_own_run_crashed_and_only_while_it_runs(
+        session_factory: sessionmaker[Session]) -> None:
+    """A second Ctrl-C: the run's own process marks it ``crashed`` with why and when; a run that has ended (the
+    signal came as its summary printed) keeps its end, and a later start finds nothing left ``running``."""
+    later = datetime(2026, 2, 1, 0, 5, tzinfo=UTC)
+    with session_factory.begin() as s:
+        forced = repo.start_run(s, mode="live", config_snapshot={}, started_at=NOW, pid=21, host="a").id
+        ended = repo.start_run(s, mode="replay", config_snapshot={}, started_at=NOW, pid=22, host="a").id
+        repo.end_run(s, ended, ended_at=NOW, summary={})
+        reason = "forced to exit by a second SIGINT: 3 queued decision rows not written;\norders in flight ..."
+        assert repo.mark_forced(s, forced, reason=reason, ended_at=later) is True
+        assert repo.mark_forced(s, ended, reason=reason, ended_at=later) is False
+        assert repo.mark_forced(s, forced, reason="again", ended_at=NOW) is False  # crashed already: kept
+        finder = repo.start_run(s, mode="live", config_snapshot={}, started_at=later, pid=23, host="a").id
+        assert repo.mark_crashed(s, found_by=finder) == []
+    with session_factory() as s:
+        rows = {r.id: r for r in s.scalars(select(Run))}
+    assert (rows[forced].status, rows[forced].status_reason, rows[forced].ended_at) == (
+        "crashed", "forced to exit by a second SIGINT: 3 queued decision rows not written; orders in flight ...", later)
+    assert (rows[ended].status, rows[ended].status_reason, rows[ended].ended_at) == ("completed", None, NOW)
+
+
 @pytest.mark.parametrize(
     "snapshot",
     [
