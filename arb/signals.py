@@ -36,9 +36,10 @@ class Repeats:
         self.clock = clock
         self._first: float | None = None
 
-    def again(self) -> bool:
-        """Whether a signal handled now is the first one delivered again (within :data:`ONE_REQUEST_S` of it)."""
-        now = self.clock()
+    def again(self, at: float | None = None) -> bool:
+        """Whether a signal that reached the process at ``at`` (default: now, as it is handled) is the first one
+        delivered again (within :data:`ONE_REQUEST_S` of it)."""
+        now = self.clock() if at is None else at
         if self._first is None:
             self._first = now
             return False

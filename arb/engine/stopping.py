@@ -10,12 +10,14 @@ is not a second signal (``arb/signals.py``).
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, NoReturn
 
 from arb.runtime.state import RunState
@@ -38,6 +40,11 @@ class Stopping:
         # A signal delivered twice is one request: without it ``timeout 3600 arb run`` ended every bounded run
         # forced, its run left "running" (marked crashed at the next start) and the rows not yet written lost.
         self.repeats = Repeats(clock)
+        # When each signal reached Python, oldest first (``install``), and the last one taken: the loop handles
+        # signals in its own turn, so two Ctrl-Cs a person pressed 0.4 s apart while the loop was busy (start-up's
+        # migrations) were handled microseconds apart, and taken as one delivered twice.
+        self._delivered: collections.deque[float] = collections.deque()
+        self._delivered_at: float | None = None
         self.signals = 0  # signals received: a run stopped by one was interrupted
         self.fatal: TaskFailed | None = None  # a supervised task given up on: the run stops and ends ``failed``
         self.loop: asyncio.AbstractEventLoop | None = None  # the run's loop, when requests may come from others
@@ -70,7 +77,10 @@ class Stopping:
         self.state.stop.set()
 
     def _on_signal(self, signame: str) -> None:
-        if self.repeats.again():
+        # A delivery Python saw (two of one signal before it looked are one, and share the last time taken).
+        if self._delivered:
+            self._delivered_at = self._delivered.popleft()
+        if self.repeats.again(self._delivered_at):
             return  # the first request, delivered again (to the process and to its group)
         self.signals += 1
         if self.signals > 1:
@@ -102,6 +112,19 @@ class Stopping:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._outside[sig] = signal.getsignal(sig)
             loop.add_signal_handler(sig, self._on_signal, sig.name)
+            signal.signal(sig, self._stamping(signal.getsignal(sig)))
+
+    def _stamping(self, loops: Any) -> Callable[[int, FrameType | None], None]:
+        """The loop's own Python-level handler (asyncio's does nothing, uvloop's notes the signal), run as Python
+        gets each signal, with the time it came: the loop calls :meth:`_on_signal` only in its next turn."""
+        delivered, clock = self._delivered, self.repeats.clock
+
+        def stamped(signum: int, frame: FrameType | None) -> None:
+            delivered.append(clock())
+            if callable(loops):
+                loops(signum, frame)
+
+        return stamped
 
     def remove(self) -> None:
         """The run's handlers off, and the handlers from before the run back: asyncio sets its signals to their

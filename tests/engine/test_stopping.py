@@ -4,6 +4,7 @@ exits at once (its run's row saying so first, waited for a bounded time), and on
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 
@@ -153,3 +154,43 @@ async def test_the_handlers_from_before_the_run_are_back_once_it_removes_its_own
         assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == (outside, before[1])
     finally:
         signal.signal(signal.SIGTERM, before[0])
+
+
+@pytest.fixture
+def exits_on(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """``os._exit`` noted and returned from: a signal's callback raising would only reach the loop's handler."""
+    codes: list[int] = []
+    monkeypatch.setattr(stopping.os, "_exit", codes.append)
+    return codes
+
+
+async def _signals_handled(run: Stopping) -> None:
+    """Until the loop has handled every signal Python got (it reads its self-pipe in a turn of its own)."""
+    for _ in range(100):
+        if not run._delivered:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{len(run._delivered)} signals not handled in 100 turns of the loop")
+
+
+@pytest.mark.parametrize(("apart_s", "requests"), [(0.4, 2), (ONE_REQUEST_S / 10, 1)],
+                         ids=["a person's second Ctrl-C", "one request delivered twice"])
+async def test_signals_are_told_apart_by_when_they_came_not_when_the_loop_handled_them(
+        exits_on: list[int], apart_s: float, requests: int) -> None:
+    """Two Ctrl-Cs pressed 0.4 s apart while the loop was busy (start-up's migrations) reach it in one turn: by
+    when they were handled they were one request, and the second did not force the exit. By when Python got
+    each, they are two; ``timeout``'s two deliveries of one request stay one."""
+    clock = _Clock()
+    run = Stopping(RunState(), [].append, clock=clock)
+    run.install()
+    try:
+        signal.raise_signal(signal.SIGINT)  # Python runs the handler at once; the loop has not had a turn
+        clock.s += apart_s
+        signal.raise_signal(signal.SIGINT)
+        assert len(run._delivered) == 2 and run.signals == 0  # both came before the loop looked
+        await _signals_handled(run)
+    finally:
+        run.remove()
+    assert run.signals == requests
+    assert exits_on == ([130] if requests == 2 else [])
+    assert run.state.stop.is_set()
