@@ -152,6 +152,21 @@ class _Rehearsal:
     def run(self) -> Proc:
         return Proc(["run", "--config", str(self.config), "--db", self.db], cwd=self.config.parent, env=self.env)
 
+    def restart_reconciled(self) -> Proc:
+        """A restart with the sandbox answering again and the kill switch engaged: it reconciles what the run
+        before it left, trades nothing new, and is stopped (SIGTERM) once it has reconciled."""
+        self.fault(order_response_delay_s=0)
+        (self.config.parent / "arb.kill").write_text("stop")
+        restart = self.run()
+        try:
+            restart.wait_for("reconciliation", lambda: any("reconciled with venues" in line for line in restart.err),
+                             120)
+            restart.popen.send_signal(signal.SIGTERM)
+            assert restart.finish(60) == 0, restart.text()
+        finally:
+            restart.kill()
+        return restart
+
 
 @contextmanager
 def _rehearsal(tmp_path: Path, key: str) -> Iterator[_Rehearsal]:
@@ -200,17 +215,7 @@ def test_sigkill_mid_trade_then_restart_reconciles(tmp_path: Path) -> None:
             first.popen.wait(10)
         finally:
             first.kill()
-        fault(order_response_delay_s=0)
-
-        # Restart with the kill switch engaged: it must reconcile, and trade nothing new.
-        (tmp_path / "arb.kill").write_text("stop")
-        second = Proc(["run", "--config", str(config), "--db", db], cwd=tmp_path, env=engine_env)
-        try:
-            second.wait_for("reconciliation", lambda: any("reconciled with venues" in line for line in second.err), 120)
-            second.popen.send_signal(signal.SIGTERM)
-            assert second.finish(60) == 0, second.text()
-        finally:
-            second.kill()
+        second = rehearsal.restart_reconciled()
         # The killed run was found (the lease died with its process) and marked before reconciling.
         log = "".join(second.err)
         assert log.index("run 1 marked crashed") < log.index("reconciled with venues"), second.text()
@@ -282,15 +287,7 @@ def test_a_second_ctrl_c_mid_trade_leaves_at_once_and_its_run_says_so(tmp_path: 
         assert run.ended_at is not None
         assert stuck in rehearsal.gate_orders_in_flight()  # what the exit left: reconciled at the next start
 
-        rehearsal.fault(order_response_delay_s=0)
-        (tmp_path / "arb.kill").write_text("stop")  # the restart trades nothing new
-        second = rehearsal.run()
-        try:
-            second.wait_for("reconciliation", lambda: any("reconciled with venues" in line for line in second.err), 120)
-            second.popen.send_signal(signal.SIGTERM)
-            assert second.finish(60) == 0, second.text()
-        finally:
-            second.kill()
+        second = rehearsal.restart_reconciled()
         assert "marked crashed" not in "".join(second.err), second.text()  # its own exit said so already
         with create_engine(rehearsal.db).connect() as c:
             runs = c.execute(text("SELECT id, status, status_reason FROM runs ORDER BY id")).all()
