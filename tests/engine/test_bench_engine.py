@@ -211,3 +211,13 @@ def test_bench_engines_proposed_replacement_judges_the_simulator_against_its_flo
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
     line = bench_module("bench_engine").replacement_line(2.0, floor_s, market_s)
     assert f"the floor itself x{2.0 / floor_s:.2f} of books + detection" in line and line.endswith(ends), line
+
+
+def test_bench_engines_rounds_line_gives_each_rounds_ratio_and_their_medians(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Printed beside the best-of figures: each round's simulator / books + detection (its sides seconds apart) and
+    the medians, in events/s (the simulator's book updates against the baselines' events)."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    rounds = [(2.0, 2.4, 3.0), (1.8, 2.5, 3.6), (2.4, 2.6, 3.2)]  # a slow phase for books + detection alone
+    line = bench_module("bench_engine").rounds_line(rounds, 1000, 1000)
+    assert "books + detection x0.67 x0.50 x0.75, median x0.67; simulator / the floor median x0.80" in line, line
+    assert "median x0.33;" in bench_module("bench_engine").rounds_line(rounds, 1000, 500)
