@@ -516,11 +516,11 @@ def rounds_line(rounds: list[tuple[float, float, float]], events: int, updates: 
     others never met (books + detection then reads slower than its own floor, the verdict's guard). A round's
     sides meet mostly one phase: their median is what to compare runs by."""
     scale = updates / events
-    issue = [scale * base / market for base, _, market in rounds]
-    floor = [scale * floor / market for _, floor, market in rounds]
-    each = " ".join(f"x{ratio:.2f}" for ratio in issue)
+    over_base = [scale * base_s / market_s for base_s, _, market_s in rounds]
+    over_floor = [scale * floor_s / market_s for _, floor_s, market_s in rounds]
+    each = " ".join(f"x{ratio:.2f}" for ratio in over_base)
     return (f"  round by round (sides seconds apart, not judged): simulator / books + detection {each}, median "
-            f"x{statistics.median(issue):.2f}; simulator / the floor median x{statistics.median(floor):.2f}")
+            f"x{statistics.median(over_base):.2f}; simulator / the floor median x{statistics.median(over_floor):.2f}")
 
 
 def fmt(summary: dict[str, Decimal | int]) -> str:
