@@ -31,7 +31,7 @@ timers, the writer) costs on a capture whose every instant is two lines, one dec
 time: this capture's 7,200 instants are its 7,200 seconds, so every instant brings both looks. On 2026-11-29
 the floor ran at x0.86-0.87 of books + detection (x0.94-0.96 without the looks): x0.8 then asks the engine's
 machinery for under a tenth of the floor, as ``bench_multisymbol.py``'s proposed replacement does. The floor's
-own ratio moves with the host (x0.76-x1.09 of books + detection here), and at x0.8 or under it the target asks for
+own ratio moves with the host (x0.76-x1.11 of books + detection here), and at x0.8 or under it the target asks for
 no machinery at all, so the simulator / the floor is judged on a line of its own before the verdict, proposed in
 the target's place: >= 0.9, ``bench_multisymbol.py``'s ``TARGET_FLOOR_RATIO``. The verdict stays the issue's own.
 
@@ -497,27 +497,31 @@ def machinery_line(baseline_s: float, floor_s: float, market_s: float, loop_s: f
             f"nothing) {per(loop_s):.1f} us")
 
 
-def replacement_line(baseline_s: float, floor_s: float, market_s: float) -> str:
+def over(side_s: float, market_s: float, scale: float = 1.0) -> float:
+    """The simulator's events/s over a side's, from their seconds: ``scale`` is the simulator's book updates over
+    the side's events (the same lines: 1 on this capture). The one ratio every line here prints."""
+    return scale * side_s / market_s
+
+
+def replacement_line(baseline_s: float, floor_s: float, market_s: float, scale: float = 1.0) -> str:
     """The ratio proposed in the target's place, judged on its line (the last line stays the issue's own): the
     simulator / the floor >= ``bench_multisymbol.TARGET_FLOOR_RATIO``, as on the 100-symbol workload. The floor
-    itself has run at x0.76-x1.09 of books + detection on this host, so x0.8 of books + detection leaves the
-    engine's machinery from nothing (a floor at x0.8 or under) to a third of the floor (at x1.09), as the
+    itself has run at x0.76-x1.11 of books + detection on this host, so x0.8 of books + detection leaves the
+    engine's machinery from nothing (a floor at x0.8 or under) to a third of the floor (at x1.11), as the
     machine's moment has it."""
-    own = floor_s / market_s
+    own = over(floor_s, market_s, scale)
     return (f"  proposed in its place (the floor itself x{baseline_s / floor_s:.2f} of books + detection here): "
             f"simulator / the floor x{own:.2f} >= {TARGET_FLOOR_RATIO:g}: {'PASS' if own >= TARGET_FLOOR_RATIO else 'FAIL'}")
 
 
-def rounds_line(rounds: list[tuple[float, float, float]], events: int, updates: int) -> str:
-    """Each round's ratios of events/s, its three sides seconds apart ((books + detection, the floor, the
-    simulator's market) seconds each; ``events`` the two baselines applied, ``updates`` the simulator's book
-    updates): printed, not judged. The figures above take each side's best over the
+def rounds_line(rounds: list[tuple[float, float, float]], scale: float = 1.0) -> str:
+    """Each round's ratios of events/s (:func:`over`), its three sides seconds apart ((books + detection, the
+    floor, the simulator's market) seconds each): printed, not judged. The figures above take each side's best over the
     rounds, and this host has fast and slow phases lasting seconds, so a side's best can come from a fast phase the
     others never met (books + detection then reads slower than its own floor, the verdict's guard). A round's
     sides meet mostly one phase: their median is what to compare runs by."""
-    scale = updates / events
-    over_base = [scale * base_s / market_s for base_s, _, market_s in rounds]
-    over_floor = [scale * floor_s / market_s for _, floor_s, market_s in rounds]
+    over_base = [over(base_s, market_s, scale) for base_s, _, market_s in rounds]
+    over_floor = [over(floor_s, market_s, scale) for _, floor_s, market_s in rounds]
     each = " ".join(f"x{ratio:.2f}" for ratio in over_base)
     return (f"  round by round (sides seconds apart, not judged): simulator / books + detection {each}, median "
             f"x{statistics.median(over_base):.2f}; simulator / the floor median x{statistics.median(over_floor):.2f}")
@@ -590,12 +594,14 @@ def measure() -> None:
         f = result.funnel
         b_rate, e_rate, e_whole = events / b_elapsed, f.book_updates / e_market, f.book_updates / e_elapsed
         b_hot, e_hot = b_latency.summary_us(), result.hot_path.summary_us()
+        scale = f.book_updates / events
+        ratio = over(b_elapsed, e_market, scale)  # e_rate / b_rate
         print(f"events: {events}  approved by detection: baseline {b_approved}, engine {f.approved}; "
               f"engine executed {f.executed}, rejected {sum(f.rejected.values())}, "
               f"orders {result.summary['orders']}, fills {result.summary['fills']}")
         print(f"baseline (books + detection)   {b_rate:>9,.0f} events/s  ({b_elapsed:.2f} s)")
         print(f"simulator (executor + store)   {e_rate:>9,.0f} events/s  ({e_market:.2f} s while the market ran)"
-              f"   x{e_rate / b_rate:.2f} of baseline (target >= {TARGET:g})")
+              f"   x{ratio:.2f} of baseline (target >= {TARGET:g})")
         print(f"  whole run                    {e_whole:>9,.0f} events/s  ({e_elapsed:.2f} s incl. migrations, "
               f"start-up and end-of-run totals)   x{e_whole / b_rate:.2f}")
         # Not judged: where the ratio's gap is (the module's docstring).
@@ -603,8 +609,8 @@ def measure() -> None:
               f"the looks once a market second): "
               f"{events / floor_s:,.0f} events/s ({floor_s:.2f} s): x{b_elapsed / floor_s:.2f} of baseline")
         print(machinery_line(b_elapsed, floor_s, e_market, loop_s, f.evaluations))
-        print(replacement_line(b_elapsed, floor_s, e_market))
-        print(rounds_line(rounds, events, f.book_updates))
+        print(replacement_line(b_elapsed, floor_s, e_market, scale))
+        print(rounds_line(rounds, scale))
         print(f"hot path baseline   {fmt(b_hot)}")
         print(f"hot path simulator  {fmt(e_hot)}")
         ratios = " ".join(f"{k} x{float(e_hot[k]) / float(b_hot[k]):.2f}" for k in ("p50", "p90", "p99", "max"))
@@ -613,7 +619,7 @@ def measure() -> None:
         n, trades, seconds, fills = best
         print(f"resting-order workload (Binance BTC/USDT, {n} events of which {trades} trades, a post-only bid "
               f"and ask at the touch): {n / seconds:,.0f} events/s ({seconds:.2f} s, {fills} fills)")
-        print(verdict(e_rate / b_rate, b_elapsed, floor_s))
+        print(verdict(ratio, b_elapsed, floor_s))
 
 
 if __name__ == "__main__":

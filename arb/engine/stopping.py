@@ -114,15 +114,15 @@ class Stopping:
             loop.add_signal_handler(sig, self._on_signal, sig.name)
             signal.signal(sig, self._stamping(signal.getsignal(sig)))
 
-    def _stamping(self, loops: Any) -> Callable[[int, FrameType | None], None]:
+    def _stamping(self, loop_handler: Any) -> Callable[[int, FrameType | None], None]:
         """The loop's own Python-level handler (asyncio's does nothing, uvloop's notes the signal), run as Python
         gets each signal, with the time it came: the loop calls :meth:`_on_signal` only in its next turn."""
         delivered, clock = self._delivered, self.repeats.clock
 
         def stamped(signum: int, frame: FrameType | None) -> None:
             delivered.append(clock())
-            if callable(loops):
-                loops(signum, frame)
+            if callable(loop_handler):
+                loop_handler(signum, frame)
 
         return stamped
 

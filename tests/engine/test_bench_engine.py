@@ -215,9 +215,9 @@ def test_bench_engines_proposed_replacement_judges_the_simulator_against_its_flo
 
 def test_bench_engines_rounds_line_gives_each_rounds_ratio_and_their_medians(monkeypatch: pytest.MonkeyPatch) -> None:
     """Printed beside the best-of figures: each round's simulator / books + detection (its sides seconds apart) and
-    the medians, in events/s (the simulator's book updates against the baselines' events)."""
+    the medians, in events/s (``scale``: the simulator's book updates over the baselines' events)."""
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
     rounds = [(2.0, 2.4, 3.0), (1.8, 2.5, 3.6), (2.4, 2.6, 3.2)]  # a slow phase for books + detection alone
-    line = bench_module("bench_engine").rounds_line(rounds, 1000, 1000)
+    line = bench_module("bench_engine").rounds_line(rounds)
     assert "books + detection x0.67 x0.50 x0.75, median x0.67; simulator / the floor median x0.80" in line, line
-    assert "median x0.33;" in bench_module("bench_engine").rounds_line(rounds, 1000, 500)
+    assert "median x0.33;" in bench_module("bench_engine").rounds_line(rounds, 0.5)
