@@ -61,8 +61,10 @@ machinery within about 10% of the plain loop), beside the ratio it would replace
 
 Targets: issue #50's as written (batched >= 60,000 events/s over the whole run, decision p99 <= 500 µs) and
 their replacements, each on its own line with its verdict. 60,000 events/s is 16.7 µs an event for
-everything; reading and checking one capture line costs ~20 µs here and applying it to a book ~16 µs, a cap
-near 28,000 events/s before any decision, so that target measures the machine, not the engine. The
+everything; on the host it was first measured on, reading and checking one capture line cost ~20 µs and
+applying it to a book ~16 µs, a cap near 28,000 events/s before any decision, so that target measures the
+machine, not the engine (books + detection alone, measured in every run, say how far under it the host is:
+the replacement ratio's line quotes them). The
 replacement is the ratio above, >= 0.8 (the target issue #50 sets the single-symbol simulator against the
 same baseline, ``bench_engine.py``), and the p99 over at least 1,000 batches. The verdict fails if any
 figure misses, the issue's own included.
@@ -655,6 +657,16 @@ def fee_error(fee: str) -> str | None:
     return f"--fee {fee!r}: a rate from 0 to under 1, e.g. 0.0005"
 
 
+def rate_note(base_rate: float) -> str:
+    """Why the ratio replaces issue #50's events/s, from this run's books + detection alone (``base_rate``,
+    events/s): an engine does their work and more, so it cannot go faster than they do. This run's figure, not
+    the host's the replacement was proposed on (reading and applying capped them near 28,000 events/s there)."""
+    if base_rate < TARGET_RATE:
+        return (f"issue #50's {TARGET_RATE:,} events/s is ill-posed here: books + detection alone, no engine "
+                f"around them, reach {base_rate:,.0f}")
+    return f"books + detection alone reach {base_rate:,.0f} events/s here, over issue #50's {TARGET_RATE:,}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--symbols", type=int, default=100)
@@ -753,9 +765,8 @@ def main() -> None:
              f"{whole[True]:,.0f}", whole[True] >= TARGET_RATE),
             ("issue #50 p99", f"as written, decision p99 <= {TARGET_P99_US} us",
              f"{p99:,.0f} us over {batches} batches", p99 <= TARGET_P99_US),
-            ("replacement ratio", f"(issue #50's 60k is ill-posed: parse + apply cap ~28k here) batched engine "
-             f"while the market ran / books + detection >= {TARGET_RATIO:g}", f"x{ratio:.2f}",
-             ratio >= TARGET_RATIO),
+            ("replacement ratio", f"({rate_note(base_rate)}) batched engine while the market ran / books + "
+             f"detection >= {TARGET_RATIO:g}", f"x{ratio:.2f}", ratio >= TARGET_RATIO),
             ("proposed replacement", f"(the floor itself x{floor_ratio:.2f} of books + detection here) batched "
              f"engine / the floor >= {TARGET_FLOOR_RATIO:g}", f"x{own:.2f}", own >= TARGET_FLOOR_RATIO),
             ("replacement p99", f"decision p99 <= {TARGET_P99_US} us over >= {MIN_BATCHES:,} batches",

@@ -270,3 +270,14 @@ def test_the_benchmarks_bad_arguments_are_one_line_before_anything_is_built(
     assert exited.value.code == 2
     out = capsys.readouterr()
     assert named in out.err.splitlines()[-1] and out.out == ""
+
+
+def test_the_benchmarks_reason_for_replacing_the_issues_rate_is_this_runs_books_and_detection() -> None:
+    """The replacement ratio's line says why issue #50's events/s is replaced with the rate books + detection
+    alone reached in the same run, not a figure of the host the replacement was proposed on (it printed "~28k
+    here" on a host where they ran at 40,600), and says the opposite on a host where they reach the issue's."""
+    bench = _bench()
+    under = bench.rate_note(40_625.4)
+    assert "ill-posed" in under and "40,625" in under and "28" not in under
+    over = bench.rate_note(bench.TARGET_RATE * 1.5)
+    assert "ill-posed" not in over and f"{bench.TARGET_RATE * 1.5:,.0f}" in over
