@@ -91,9 +91,7 @@ def end_run(session: Session, run_id: int, *, ended_at: datetime, summary: Mappi
     ``ended_at`` is wall clock; the market-time span, when given, replaces what was recorded at the start
     (a replay learns its first market time only from its first event)."""
     run = get_run(session, run_id)
-    run.status = "halted" if halted else "completed"
-    run.status_reason = one_line(halted) if halted else None
-    run.ended_at = ended_at
+    _ended(run, "halted" if halted else "completed", halted, ended_at)
     run.summary = jsonable(summary)
     _market_span(run, market_started_at, market_ended_at)
     session.flush()
@@ -104,9 +102,7 @@ def fail_run(session: Session, run_id: int, *, reason: str, ended_at: datetime,
              market_started_at: datetime | None = None, market_ended_at: datetime | None = None) -> Run:
     """Mark a run ``failed``: stopped by an error its process caught. ``reason`` is kept to one line."""
     run = get_run(session, run_id)
-    run.status = "failed"
-    run.status_reason = one_line(reason)
-    run.ended_at = ended_at
+    _ended(run, "failed", reason, ended_at)
     _market_span(run, market_started_at, market_ended_at)
     session.flush()
     return run
@@ -119,11 +115,16 @@ def mark_forced(session: Session, run_id: int, *, reason: str, ended_at: datetim
     run = get_run(session, run_id)
     if run.status != "running":
         return False
-    run.status = "crashed"
-    run.status_reason = one_line(reason)
-    run.ended_at = ended_at
+    _ended(run, "crashed", reason, ended_at)
     session.flush()
     return True
+
+
+def _ended(run: Run, status: str, reason: str | None, ended_at: datetime) -> None:
+    """``run`` ended at ``ended_at`` with ``status``, and ``reason`` kept to one line (None: no reason)."""
+    run.status = status
+    run.status_reason = one_line(reason) if reason else None
+    run.ended_at = ended_at
 
 
 def mark_crashed(session: Session, *, found_by: int) -> list[Run]:
