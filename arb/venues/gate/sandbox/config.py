@@ -86,6 +86,8 @@ class Faults:
     fraction_5xx: float = 0.0
     drop_order_responses: int = 0  # accept the next N orders, then close the connection unanswered
     fail_order_responses: int = 0  # accept the next N orders, then answer 502 as if nothing was done
+    drop_cancel_responses: int = 0  # cancel the next N orders, then close the connection unanswered
+    fail_cancel_responses: int = 0  # cancel the next N orders, then answer 502 as if nothing was done
     # Place the order at once, then hold its response this long: the window in which a client can die
     # between sending an order and recording the answer.
     order_response_delay_s: float = 0.0
@@ -119,6 +121,8 @@ _KNOBS: dict[str, Callable[[object, str], object]] = {
     "fraction_5xx": _fraction,
     "drop_order_responses": values.count,
     "fail_order_responses": values.count,
+    "drop_cancel_responses": values.count,
+    "fail_cancel_responses": values.count,
     "order_response_delay_s": _seconds,
     "freeze_book": values.flag,
 }

@@ -8,6 +8,7 @@ never 500, and changes nothing. Whatever it accepts, the sandbox keeps serving.
 
 - ``POST /_sandbox/clock``           ``{"shift_s": 90}``
 - ``POST /_sandbox/faults``          ``{"latency_s": 0.2, "fraction_429": 0.5, "drop_order_responses": 1, ...}``
+  (``config.Faults``: an order's or a cancel's answer lost after it was done, a late answer, 429s, 5xx)
 - ``POST /_sandbox/balance``         ``{"key": "..", "currency": "USDT", "available": "100"}``
 - ``POST /_sandbox/book``            ``{"pair": "LINK_USDT", "kind": "snapshot", "bids": [[p, s]], "asks": [...]}``
 - ``POST /_sandbox/skip_update_id``  ``{"pair": "LINK_USDT"}``

@@ -1,7 +1,8 @@
 """REST ``/api/v4/futures/usdt``: the calls ccxt's gate class makes for a USDT perpetual (markets, book,
 orders, trades, positions, the futures account, funding history), over :mod:`futures` and answered in
 Gate's shapes (:mod:`contracts`). Behind the same middleware as the spot API (authentication, budget,
-injected faults); a placed order's answer goes through the same lost/late/failed-answer faults.
+injected faults); a placed order's answer goes through the same lost/late/failed-answer faults, a cancel's through
+the lost/failed ones.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from arb.venues.sim.orders import SimOrder
 BASE = "/api/v4/futures/usdt"
 PUBLIC_PATHS = (BASE + "/contracts", BASE + "/order_book")
 PUBLIC_PREFIXES = (BASE + "/contracts/",)
-# (the request, the order placed, its answer now) -> the response, after the sandbox's faults
+# (the request, the order placed or cancelled, its answer now) -> the response, after the sandbox's faults
 Placed = Callable[[web.Request, Callable[[], dict[str, Any]]], Awaitable[web.Response]]
 
 
@@ -42,13 +43,14 @@ def is_public(path: str) -> bool:
 class FuturesApi:
     def __init__(self, futures: FuturesEngine, key_of: Callable[[web.Request], str], now_ms: Callable[[], int],
                  publish: Callable[[list[Event]], None], read_json: Callable[[web.Request], Awaitable[dict[str, Any]]],
-                 placed: Placed) -> None:
+                 placed: Placed, cancelled: Placed) -> None:
         self.futures = futures
         self.key_of = key_of
         self.now_ms = now_ms
         self.publish = publish
         self.read_json = read_json
         self.placed = placed
+        self.cancelled = cancelled
 
     def routes(self) -> list[web.RouteDef]:
         b = BASE
@@ -178,7 +180,7 @@ class FuturesApi:
     async def cancel_order(self, request: web.Request) -> web.Response:
         order, events = self.futures.cancel(self.key_of(request), request.match_info["order_id"], self.now_ms())
         self.publish(events)
-        return web.json_response(self._order(order))
+        return await self.cancelled(request, lambda: self._order(order))
 
     async def cancel_all(self, request: web.Request) -> web.Response:
         key = self.key_of(request)

@@ -75,7 +75,7 @@ class RestApi:
         self.countdowns_changed = countdowns_changed  # a countdown was set or ended: its timer looks again
         self.public = PublicApi(engine, self.now_ms)
         self.futures = FuturesApi(engine.futures, lambda request: request[KEY], self.now_ms, publish,
-                                  _read_json, self.placed)
+                                  _read_json, self.placed, self.cancelled)
 
     def now_ms(self) -> int:
         return int(self.now_s() * 1000)
@@ -220,18 +220,30 @@ class RestApi:
     async def placed(self, request: web.Request, answer: Callable[[], dict[str, Any]]) -> web.Response:
         """A placed order's answer (``answer()``: the order as it stands when answered), through the injected
         faults that leave its outcome unknown to the client: spot and futures orders alike."""
-        if self.faults.drop_order_responses > 0:
-            # The ambiguous case: the order exists, but the client never learns it.
-            self.faults.drop_order_responses -= 1
-            assert request.transport is not None
-            request.transport.abort()
-            raise asyncio.CancelledError
-        if self.faults.fail_order_responses > 0:  # the other ambiguous case: done, but answered as a failure
-            self.faults.fail_order_responses -= 1
-            raise GateApiError(502, "SERVER_ERROR", "Internal server error (injected after the order was placed)")
+        self._lose_answer(request, "order")
         if self.faults.order_response_delay_s > 0:
             await asyncio.sleep(self.faults.order_response_delay_s)
         return web.json_response(answer(), status=201)
+
+    async def cancelled(self, request: web.Request, answer: Callable[[], dict[str, Any]]) -> web.Response:
+        """A cancelled order's answer, through the same faults as a placement's (its own counters): the
+        cancel is done, and the client may never learn it."""
+        self._lose_answer(request, "cancel")
+        return web.json_response(answer())
+
+    def _lose_answer(self, request: web.Request, kind: str) -> None:
+        """The request (``kind``: ``order``, ``cancel``) is done; ``drop_<kind>_responses`` closes the connection
+        unanswered, ``fail_<kind>_responses`` answers 502 as if nothing was done: the two ambiguous cases."""
+        faults = self.faults
+        dropped, failed = f"drop_{kind}_responses", f"fail_{kind}_responses"
+        if getattr(faults, dropped) > 0:
+            setattr(faults, dropped, getattr(faults, dropped) - 1)
+            assert request.transport is not None
+            request.transport.abort()
+            raise asyncio.CancelledError
+        if getattr(faults, failed) > 0:
+            setattr(faults, failed, getattr(faults, failed) - 1)
+            raise GateApiError(502, "SERVER_ERROR", f"Internal server error (injected after the {kind} was done)")
 
     async def list_orders(self, request: web.Request) -> web.Response:
         q = request.query
@@ -286,7 +298,7 @@ class RestApi:
             request[KEY], request.query.get("currency_pair"), request.match_info["order_id"], self.now_ms()
         )
         self.publish(events)
-        return web.json_response(self._order(order))
+        return await self.cancelled(request, lambda: self._order(order))
 
     async def cancel_all(self, request: web.Request) -> web.Response:
         side = request.query.get("side")
