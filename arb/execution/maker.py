@@ -43,6 +43,7 @@ from arb.domain.orders import OrderStatus, VenueState, status_from_report
 from arb.domain.venue import DeadMansSwitch, FillReport, FillStream, OrderReport, OrderRequest, Venue
 from arb.errors import ArbError, InvalidOrder, OrderNotFound
 from arb.eventloop.eager import start_now
+from arb.execution.lookup import FILL_LOOKBACK, lookup_by_client_id
 from arb.execution.order_runner import OrderRunner
 from arb.quoting.ledger import HedgeLedger, HedgeRequest, HedgeRules, MakerFill
 from arb.quoting.lots import Lots, Piece
@@ -337,25 +338,54 @@ class MakerRoute:
 
     async def _cancel(self, slot: Slot, resting: _Resting, reason: str) -> None:
         """Cancel a resting quote for ``reason`` (stored with its answer: a refresh rule's word, ``stale``,
-        ``kill_switch``, ``stop``, ``leg_policy``, ``start``). The venue not finding it open means it finished
-        meanwhile (filled in full while the cancel was on its way: its fills come, or came, from the stream
-        like any other); any other failure leaves it resting, for the next refresh to cancel again."""
+        ``kill_switch``, ``stop``, ``leg_policy``, ``start``). Whatever becomes of the cancel, the quote's row
+        ends where the venue says it is:
+
+        - answered: the answer is recorded;
+        - the venue no longer holds it open (Gate's ``ORDER_CLOSED``, not found): it finished meanwhile,
+          filled in full during the cancel's flight, ended by the venue's dead man's switch or by an earlier
+          cancel whose answer was lost. Its final state is looked up by client id and recorded (its fills come,
+          or came, from the stream like any other); left unrecorded, its row stayed ``open`` for good;
+        - no answer (a timeout, a 5xx, a dropped connection: the cancel may have landed): looked up likewise.
+          Still open, or nothing learned, it is left resting for the next refresh (or the run's end) to
+          cancel again."""
         side = slot[0]
         resting.cancelling = True
         try:
             report = await self.maker.cancel(resting.client_order_id, self.spec.symbol)
-        except (OrderNotFound, InvalidOrder) as exc:
-            log.info("%s %s quote %s already finished: %s", self.spec.symbol, side, resting.client_order_id, exc)
-            self._forget(slot, resting)
-            return
         except ArbError as exc:
-            log.warning("%s %s quote %s: cancel failed: %s", self.spec.symbol, side, resting.client_order_id, exc)
-            resting.cancelling = False
-            return
+            finished = isinstance(exc, (OrderNotFound, InvalidOrder))
+            found = await self._look_up(resting)
+            if found is None and finished:
+                log.info("%s %s quote %s already finished (%s); its final state not found", self.spec.symbol, side,
+                         resting.client_order_id, exc)
+                self._forget(slot, resting)
+                return
+            if found is None or found.state is VenueState.OPEN:
+                log.warning("%s %s quote %s: cancel failed: %s; %s", self.spec.symbol, side, resting.client_order_id,
+                            exc, "still resting" if found is not None else "its state unknown, left resting")
+                resting.cancelling = False
+                return
+            log.info("%s %s quote %s: cancel answered %s; looked up by client id: %s", self.spec.symbol, side,
+                     resting.client_order_id, exc, found.venue_status)
+            report = found
         await self.journal.answered(self.spec.maker, report, reason)
         self._forget(slot, resting)
         if report.finished_unfilled:
             self._finished_unfilled(resting)
+
+    async def _look_up(self, resting: _Resting) -> OrderReport | None:
+        """``resting`` as its venue holds it now, looked up by client id with the order runner's spaced
+        retries (a filled quote no longer listed is found by its trades); None when nothing could tell."""
+        quote = resting.quote
+        request = OrderRequest(resting.client_order_id, self.spec.symbol, quote.side, quote.amount, quote.price, "poc")
+        placed = datetime.fromtimestamp(resting.quoted_at_ms / 1000, UTC)
+        try:
+            result = await lookup_by_client_id(self.maker, request, since=placed - FILL_LOOKBACK,
+                                               policy=self.orders.lookup, sleep=self.orders.sleep)
+        except ArbError:
+            return None
+        return result.report
 
     async def _amend(self, slot: Slot, resting: _Resting, fresh: Quote) -> None:
         """``smaller``: cut the resting quote in place to what may rest now (its fills so far plus the fresh
@@ -407,9 +437,13 @@ class MakerRoute:
 
     async def pull(self, reason: str, side: Side | None = None) -> None:
         """Every resting quote (of ``side``) cancelled at once for ``reason``: the cancels are on the wire
-        together, so pulling N quotes takes one round trip, not N."""
-        await asyncio.gather(*[self._cancel(slot, resting, reason) for slot, resting in list(self._resting.items())
-                               if (side is None or slot[0] is side) and not resting.cancelling])
+        together, so pulling N quotes takes one round trip, not N. Each cancel is a task of the route's: a
+        caller stopped meanwhile (the quote guard, stopped as the run ends) leaves it running, and :meth:`close`
+        waits for it, so no cancel's answer is lost with the caller that asked for it."""
+        cancels = [self._spawn(self._cancel(slot, resting, reason)) for slot, resting in list(self._resting.items())
+                   if (side is None or slot[0] is side) and not resting.cancelling]
+        if cancels:
+            await asyncio.wait(cancels)
 
     async def close(self, reason: str = "stop") -> None:
         """Cancel every resting quote and wait for the hedges in flight (the run's end, the kill switch); the
@@ -648,10 +682,11 @@ class MakerRoute:
         await asyncio.sleep((at_ms - self.now_ms()) / 1000)
         self._send_due(side)
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Future[None]) -> None:
         self._tasks.discard(task)
