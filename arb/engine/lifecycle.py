@@ -30,7 +30,7 @@ from arb.eventloop.clock import MarketClock, WallClock
 from arb.eventloop.live_loop import run_live
 from arb.eventloop.simloop import run_simulation, running_simulation, time_held
 from arb.execution.executor import PairedExecutor
-from arb.execution.reconciliation import reconcile
+from arb.execution.reconciliation import reconcile, resolve_own
 from arb.execution.risk import RiskGate
 from arb.margin import AccountMargin, PositionState
 from arb.marketdata.books import BookStore
@@ -415,6 +415,9 @@ class Engine:
         that was given up on then fails the run, having stopped it in this same order."""
         with time_held():
             await cancel_resting(venues, self.config.engine.symbols, self.sessions, self.clock.now)
+            left = await resolve_own(venues.venues, self.sessions, run_id, clock=self.clock.now)
+            if left.resolved or left.closed or left.rejected or left.unresolved:
+                log.warning("orders left in flight as the run ended, looked up by client id: %s", left)
             await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, "end")
             await self._store_venue_funding(venues, writer, run_id)
             if self._closing_books is None:  # the decision loop ended before its feeds started

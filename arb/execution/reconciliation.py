@@ -1,4 +1,5 @@
-"""Bringing the database to the venues' truth: on start, and after a reconnect.
+"""Bringing the database to the venues' truth: on start, after a reconnect, and for a run's own orders at its
+end (:func:`resolve_own`, the first pass below on the run's orders).
 
 It uses the runtime path (venue reports -> :func:`arb.store.orders.record_report` -> the state machine),
 so reconciliation can never write a state the live executor would have refused. Three passes per venue:
@@ -103,11 +104,37 @@ async def reconcile(
     return report
 
 
+async def resolve_own(
+    venues: Mapping[str, Venue],
+    sessions: sessionmaker[Session],
+    run_id: int,
+    *,
+    lookup: LookupPolicy = LookupPolicy(),
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ReconcileReport:
+    """The run's own orders still in flight as it ends, once what rested was cancelled
+    (``engine/ending.cancel_resting``, which sees only what the venue still lists as open): each looked up by
+    client id on its venue, which still knows it (a paper venue or in-process sandbox too, until the process
+    ends), and brought to the venue's answer as the start's first pass does. A cancel whose answer was lost
+    leaves a quote closed on the venue and ``open`` in its row; a completed run no longer leaves that for the
+    next start's reconciliation to find."""
+    report = ReconcileReport()
+    for venue in venues.values():
+        await _in_flight(venue, sessions, report, lookup, sleep, clock, run_id=run_id, why="at the run's end")
+    with sessions.begin() as s:
+        report.settled = settle_pending(s, clock())
+    return report
+
+
 async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: ReconcileReport, lookup: LookupPolicy,
-                     sleep: Callable[[float], Awaitable[None]], clock: Callable[[], datetime]) -> None:
+                     sleep: Callable[[float], Awaitable[None]], clock: Callable[[], datetime], *,
+                     run_id: int | None = None, why: str = "reconciliation") -> None:
+    """Every order in flight on ``venue`` (of ``run_id``) looked up and recorded as it found it; ``why`` begins
+    each event's detail."""
     with sessions() as s:
         pending = [(o.id, _request(o), o.created_at, o.status == OrderStatus.CREATED.value, o.purpose == "quote")
-                   for o in repo.in_flight_orders(s, venue.name)]
+                   for o in repo.in_flight_orders(s, venue.name, run_id)]
     for order_id, request, created_at, still_created, is_quote in pending:
         # Still ``created``: its run stopped between the write-ahead record and the leg's first transaction,
         # which would have written the order's first event (store/write_ahead.py).
@@ -116,7 +143,7 @@ async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: Reconci
             result = await lookup_by_client_id(venue, request, since=created_at - LOOKBACK, policy=lookup,
                                                sleep=sleep)
         except VenueError:
-            _mark_unknown(sessions, order_id, clock, "reconciliation: lookup failed", first_event)
+            _mark_unknown(sessions, order_id, clock, f"{why}: lookup failed", first_event)
             out.unresolved.append(request.client_order_id)
             continue
         if result.report is not None:
@@ -137,23 +164,23 @@ async def _in_flight(venue: Venue, sessions: sessionmaker[Session], out: Reconci
                 if is_quote and result.report.amount < request.amount:
                     # A quote cut in place whose answer was lost with the run that sent it (killed in the
                     # amend's flight): the venue's amount is the truth, and its status is judged on it.
-                    repo.record_amend(s, order_id, result.report.amount, now, source="reconciliation")
+                    repo.record_amend(s, order_id, result.report.amount, now, source=why)
                     pair_id = s.get_one(Order, order_id).opportunity_id
                     if pair_id is not None:
                         quote_amended(s, pair_id, result.report.amount)
                 t = repo.record_report(s, order_id, replace(result.report, fills=()), now,
-                                       detail="reconciliation")
+                                       detail=why)
             out.fills_added += added.new
             out.fill_conflicts += added.conflicts
             # Still unknown: the venue reports more filled than the trades found (arb.store.orders).
             done = out.unresolved if t.to_status is OrderStatus.UNKNOWN else out.resolved
             done.append(request.client_order_id)
         elif "not_found" in result.errors:
-            to = _close_absent(sessions, order_id, clock, "reconciliation: not on the venue, no trades",
+            to = _close_absent(sessions, order_id, clock, f"{why}: not on the venue, no trades",
                                first_event)
             (out.closed if to is OrderStatus.CANCELED else out.rejected).append(request.client_order_id)
         else:
-            _mark_unknown(sessions, order_id, clock, "reconciliation: no answer", first_event)
+            _mark_unknown(sessions, order_id, clock, f"{why}: no answer", first_event)
             out.unresolved.append(request.client_order_id)
 
 

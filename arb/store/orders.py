@@ -325,11 +325,13 @@ def order_by_client_id(session: Session, client_order_id: str) -> Order | None:
     return session.execute(select(Order).where(Order.client_order_id == client_order_id)).scalar_one_or_none()
 
 
-def in_flight_orders(session: Session, venue: str | None = None) -> list[Order]:
-    """Orders that may still be live on a venue: every status that is not terminal."""
+def in_flight_orders(session: Session, venue: str | None = None, run_id: int | None = None) -> list[Order]:
+    """Orders that may still be live on a venue (of one run): every status that is not terminal."""
     stmt = select(Order).where(Order.status.not_in([s.value for s in TERMINAL])).order_by(Order.id)
     if venue is not None:
         stmt = stmt.where(Order.venue == venue)
+    if run_id is not None:
+        stmt = stmt.where(Order.run_id == run_id)
     return list(session.execute(stmt).scalars())
 
 

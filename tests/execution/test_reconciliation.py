@@ -9,7 +9,7 @@ from arb.domain.market import Side
 from arb.domain.orders import OrderStatus
 from arb.domain.venue import OrderRequest
 from arb.execution.lookup import LookupPolicy
-from arb.execution.reconciliation import reconcile
+from arb.execution.reconciliation import reconcile, resolve_own
 from arb.store import orders as repo
 from arb.store.fills import filled_by_fills
 from arb.store.kept import KeptConnection
@@ -133,3 +133,34 @@ async def test_an_acknowledged_order_the_venue_no_longer_holds_is_closed_as_canc
                           .limit(1))
     assert status == "canceled" and "knows none of an earlier run's orders" in detail
     assert t.sleeps == asked  # the paper venue was not looked up (no spaced retries)
+
+
+async def test_the_runs_own_orders_left_in_flight_at_its_end_are_brought_to_the_venues_answer(sqlite_sessions) -> None:
+    """At a run's end (``resolve_own``, after what rested was cancelled): a quote the venue closed while its
+    row said ``open`` (its cancel's answer lost) is closed as the venue holds it, on the venue the run still
+    has, paper included; an earlier run's order is the next start's reconciliation's, left alone."""
+    venue = paper("alpha", make_book("alpha", [("19.90", "5")], [("20.00", "5")]))
+    earlier, run_id = new_run(sqlite_sessions), new_run(sqlite_sessions)
+    now = datetime.now(UTC)
+    ids = {}
+    with sqlite_sessions.begin() as s:
+        for run, coid, price in ((earlier, "t-earlier1", D("18.00")), (run_id, "t-lost1", D("19.00")),
+                                 (run_id, "t-resting1", D("19.10"))):
+            ids[coid] = repo.create_order(s, repo.NewOrder(run, None, "alpha", SYMBOL, "buy", price, D("1"), coid,
+                                                           purpose="quote", time_in_force="poc"), now)
+            repo.record_transition(s, ids[coid], OrderStatus.SUBMITTED, now, sent_at=now)
+            repo.record_transition(s, ids[coid], OrderStatus.OPEN, now, acked_at=now)
+    for coid, price in (("t-lost1", D("19.00")), ("t-resting1", D("19.10"))):
+        await venue.place(OrderRequest(coid, SYMBOL, Side.BUY, D("1"), price, "poc"))
+    await venue.cancel("t-lost1", SYMBOL)  # done on the venue; the answer never reached the run
+
+    report = await resolve_own({"alpha": venue}, sqlite_sessions, run_id, lookup=LookupPolicy((0.1,)),
+                               sleep=FakeTime().sleep)
+    assert sorted(report.resolved) == ["t-lost1", "t-resting1"] and report.unresolved == []
+    with sqlite_sessions() as s:
+        rows = {o.client_order_id: o.status for o in s.scalars(select(Order))}
+        detail = s.scalar(select(OrderEvent.detail).where(OrderEvent.order_id == ids["t-lost1"])
+                          .order_by(OrderEvent.id.desc()).limit(1))
+    # Still resting (its cancel at the end failed): recorded as the venue holds it, open, and said so.
+    assert rows == {"t-earlier1": "open", "t-lost1": "canceled", "t-resting1": "open"}
+    assert detail == "at the run's end"
