@@ -157,6 +157,11 @@ class StoreJournal:
         with self._sessions.begin() as s:
             order_id = self._started(s, coid)
             if order.purpose == "quote":
+                terms = self._terms.get(coid)
+                if terms is not None and report.amount < terms.quote_amount:
+                    # Cut in place by an amend whose answer was lost (its cancel answers at the venue's amount
+                    # now): the venue's amount is the truth, as the start's reconciliation takes it.
+                    self._cut(s, coid, order_id, report.amount, now, source="its answer")
                 order_store.record_quote_report(s, order_id, report, now, reason=reason)
             else:
                 order_store.record_report(s, order_id, report, now)
@@ -170,17 +175,23 @@ class StoreJournal:
         """A quote cut in place: its row's amount (and its pair's quote amount) is the venue's now, then the
         answer is recorded as any quote's."""
         coid = report.client_order_id
-        if coid in self._terms:
-            self._terms[coid] = dataclasses.replace(self._terms[coid], quote_amount=report.amount)
         now = self._now()
         self._touched(coid)
         with self._sessions.begin() as s:
             order_id = self._started(s, coid)
-            order_store.record_amend(s, order_id, report.amount, now)
-            if coid in self._pairs:
-                maker_pairs.quote_amended(s, self._pairs[coid], report.amount)
+            self._cut(s, coid, order_id, report.amount, now)
             order_store.record_quote_report(s, order_id, report, now)
         self._settle(self._orders[coid].answers)
+
+    def _cut(self, s: Session, coid: str, order_id: int, amount: Decimal, now: datetime, *,
+             source: str | None = None) -> None:
+        """Quote ``coid``'s amount is ``amount`` from now on: its terms, its row (an event saying from what and,
+        with ``source``, who found it) and its pair's quote amount."""
+        if coid in self._terms:
+            self._terms[coid] = dataclasses.replace(self._terms[coid], quote_amount=amount)
+        order_store.record_amend(s, order_id, amount, now, source=source)
+        if coid in self._pairs:
+            maker_pairs.quote_amended(s, self._pairs[coid], amount)
 
     async def carried(self, client_order_id: str, answered: Sequence[tuple[str, Decimal]]) -> None:
         """Hedge (or flatten) ``client_order_id``, whose answer is recorded next, filled base older quotes

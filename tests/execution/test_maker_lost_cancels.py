@@ -17,6 +17,7 @@ sandbox holds it, the cancel's reason kept, and a fresh quote rests in its place
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -99,6 +100,26 @@ async def test_a_pull_whose_caller_is_stopped_in_the_cancels_flight_still_record
         assert (order_of(rig, cid).status, status) == ("cancelled", "canceled")
         assert any(d.startswith("cancelled: stale") for d in details), details
         assert rig.route.resting == {}
+        await _closed_at_the_end(rig)
+
+
+async def test_a_quote_whose_amend_answer_is_lost_is_stored_at_the_amount_the_venue_cut_it_to() -> None:
+    """The taker's base a bid's hedges would sell falls to 0.4: the route cuts its quote of 1 in place. The
+    sandbox applies the amend and holds its answer past the client's timeout, so the route cancels the quote
+    instead (``smaller``). The cancel is answered at the venue's amount, 0.4: the row takes it, as the start's
+    reconciliation would, and says who found it. It kept the quote's first amount before."""
+    async with maker_rig() as rig:
+        cid = await quoting(rig)
+        held = rig.rest.arm("amend_order", before=False)
+        exchange = rig.maker.venue.exchange  # type: ignore[attr-defined]  # the StreamedVenue's LiveVenue
+        patient, exchange.timeout = exchange.timeout, 500
+        rig.funds["now"] = dataclasses.replace(rig.funds["now"], taker_base=D("0.4"))
+        await rig.route.on_books()
+        exchange.timeout = patient
+        assert (order_of(rig, cid).amount, order_of(rig, cid).status) == (D("0.4"), "cancelled")
+        status, details = _row(rig, cid)
+        assert status == "canceled" and "its answer: amended: amount 1 -> 0.4" in details, details
+        held.release()
         await _closed_at_the_end(rig)
 
 
