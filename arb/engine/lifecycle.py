@@ -416,7 +416,7 @@ class Engine:
         with time_held():
             await cancel_resting(venues, self.config.engine.symbols, self.sessions, self.clock.now)
             left = await resolve_own(venues.venues, self.sessions, run_id, clock=self.clock.now)
-            if left.resolved or left.closed or left.rejected or left.unresolved:
+            if left.found_in_flight:
                 log.warning("orders left in flight as the run ended, looked up by client id: %s", left)
             await snapshot_balances(venues, self.state, writer, self.clock.now, run_id, "end")
             await self._store_venue_funding(venues, writer, run_id)

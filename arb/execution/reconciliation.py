@@ -58,6 +58,11 @@ class ReconcileReport:
     orphan_fills: list[str] = field(default_factory=list)  # trade ids with no order to attach to
     settled: list[int] = field(default_factory=list)  # opportunities settled by this pass
 
+    @property
+    def found_in_flight(self) -> bool:
+        """Whether its first pass found any order in flight (brought to an answer, closed or left unknown)."""
+        return bool(self.resolved or self.rejected or self.closed or self.unresolved)
+
     def __str__(self) -> str:
         """One line for people: what the pass found, or that nothing was in flight."""
         parts = [f"{len(v)} {k}" for k, v in (("resolved", self.resolved), ("rejected", self.rejected),
@@ -122,8 +127,9 @@ async def resolve_own(
     report = ReconcileReport()
     for venue in venues.values():
         await _in_flight(venue, sessions, report, lookup, sleep, clock, run_id=run_id, why="at the run's end")
-    with sessions.begin() as s:
-        report.settled = settle_pending(s, clock())
+    if report.found_in_flight:  # pairs whose orders are final only now
+        with sessions.begin() as s:
+            report.settled = settle_pending(s, clock())
     return report
 
 

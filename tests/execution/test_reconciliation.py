@@ -164,3 +164,8 @@ async def test_the_runs_own_orders_left_in_flight_at_its_end_are_brought_to_the_
     # Still resting (its cancel at the end failed): recorded as the venue holds it, open, and said so.
     assert rows == {"t-earlier1": "open", "t-lost1": "canceled", "t-resting1": "open"}
     assert detail == "at the run's end"
+
+    # A run that leaves nothing in flight (the usual end) asks its venues nothing and settles nothing.
+    asked = venue.requests
+    quiet = await resolve_own({"alpha": venue}, sqlite_sessions, new_run(sqlite_sessions))
+    assert not quiet.found_in_flight and quiet.settled == [] and venue.requests == asked
