@@ -32,6 +32,9 @@ from .test_maker_races import order_of, quoting
 
 D = Decimal
 FAULTS = {"dropped": {"drop_cancel_responses": 1}, "502": {"fail_cancel_responses": 1}}
+# The client's timeout while an answer is held: the sandbox, on the same loop, reads and does the request well
+# within it even on a loaded machine (the held answer, not a slow read, is what times out).
+LATE_MS = 1000
 
 
 def _row(rig: Rig, client_id: str) -> tuple[str, list[str]]:
@@ -64,7 +67,7 @@ async def test_a_quote_whose_cancel_answer_is_lost_is_closed_as_the_venue_holds_
             rig.sb_maker.faults.update(FAULTS[fault])
         elif fault == "late":  # the sandbox cancels it, then holds the answer past the client's timeout
             held = rig.rest.arm("cancel_order", before=False)
-            exchange.timeout = 500
+            exchange.timeout = LATE_MS
         else:  # the venue ended it itself: the route still takes it for resting
             rig.sb_maker.publish(rig.sb_maker.engine.matcher.cancel(order_of(rig, cid), rig.sb_maker.now_ms()))
         rig.clock.advance(MAX_AGE_MS)  # the quote's age is up: the route cancels it and quotes afresh
@@ -112,7 +115,7 @@ async def test_a_quote_whose_amend_answer_is_lost_is_stored_at_the_amount_the_ve
         cid = await quoting(rig)
         held = rig.rest.arm("amend_order", before=False)
         exchange = rig.maker.venue.exchange  # type: ignore[attr-defined]  # the StreamedVenue's LiveVenue
-        patient, exchange.timeout = exchange.timeout, 500
+        patient, exchange.timeout = exchange.timeout, LATE_MS
         rig.funds["now"] = dataclasses.replace(rig.funds["now"], taker_base=D("0.4"))
         await rig.route.on_books()
         exchange.timeout = patient
