@@ -92,17 +92,23 @@ def test_a_maker_run_stopped_hard_with_quotes_resting_leaves_every_later_start_c
     if stop == "sigkill":
         assert left >= 2  # the kill left the quotes as they were: what the next start has to resolve
 
+    outputs = []
     for attempt in (1, 2):
         again = Proc(["run", "--config", str(fast), "--db", f"sqlite:///{db}"], cwd=tmp_path)
         assert again.finish(timeout=180) == 0, f"start {attempt} after the {stop}:\n{again.text()}"
+        outputs.append(f"start {attempt}:\n{again.text()}")
     with sqlite3.connect(db) as c:
         stuck = c.execute(f"SELECT run_id, client_order_id, status FROM orders WHERE status IN {IN_FLIGHT}"
                           ).fetchall()
+        # What a failure shows (CI's one failure here said only which rows were left): each left order's events.
+        events = c.execute(f"SELECT o.client_order_id, e.from_status, e.to_status, e.detail FROM order_events e "
+                           f"JOIN orders o ON o.id = e.order_id WHERE o.status IN {IN_FLIGHT} ORDER BY e.id"
+                           ).fetchall()
         runs = c.execute("SELECT id, status FROM runs ORDER BY id").fetchall()
         reasons = [r for (r,) in c.execute(
             "SELECT e.detail FROM order_events e JOIN orders o ON o.id = e.order_id WHERE o.run_id = 1 "
             "AND e.detail LIKE 'reconciliation%'")]
-    assert stuck == []
+    assert stuck == [], "\n".join([*map(str, events), *outputs])
     assert [status for _, status in runs][1:] == ["completed", "completed"]
     # What the stop left resting was closed by the next start's reconciliation, saying why (a double Ctrl-C
     # may have had time to cancel them itself: then there is nothing to close).
