@@ -220,7 +220,7 @@ class RestApi:
     async def placed(self, request: web.Request, answer: Callable[[], dict[str, Any]]) -> web.Response:
         """A placed order's answer (``answer()``: the order as it stands when answered), through the injected
         faults that leave its outcome unknown to the client: spot and futures orders alike."""
-        self._lose_answer(request, "order")
+        self._lose_answer(request, "drop_order_responses", "fail_order_responses", "order")
         if self.faults.order_response_delay_s > 0:
             await asyncio.sleep(self.faults.order_response_delay_s)
         return web.json_response(answer(), status=201)
@@ -228,14 +228,14 @@ class RestApi:
     async def cancelled(self, request: web.Request, answer: Callable[[], dict[str, Any]]) -> web.Response:
         """A cancelled order's answer, through the same faults as a placement's (its own counters): the
         cancel is done, and the client may never learn it."""
-        self._lose_answer(request, "cancel")
+        self._lose_answer(request, "drop_cancel_responses", "fail_cancel_responses", "cancel")
         return web.json_response(answer())
 
-    def _lose_answer(self, request: web.Request, kind: str) -> None:
-        """The request (``kind``: ``order``, ``cancel``) is done; ``drop_<kind>_responses`` closes the connection
-        unanswered, ``fail_<kind>_responses`` answers 502 as if nothing was done: the two ambiguous cases."""
+    def _lose_answer(self, request: web.Request, dropped: str, failed: str, kind: str) -> None:
+        """The request (an ``order`` or a ``cancel``, ``kind``) is done; while the fault counter named
+        ``dropped`` is above 0 the connection is closed unanswered, while ``failed`` is, 502 is answered as if
+        nothing was done: the two ambiguous cases, each spending one of its counter."""
         faults = self.faults
-        dropped, failed = f"drop_{kind}_responses", f"fail_{kind}_responses"
         if getattr(faults, dropped) > 0:
             setattr(faults, dropped, getattr(faults, dropped) - 1)
             assert request.transport is not None
