@@ -428,7 +428,7 @@ async def main(pairs: int, latency_ms: float) -> None:
     print(f"targets: arb / the interleaved floor median <= {TARGET_RATIO:g}x; leg skew / sequential gap median <= "
           f"{TARGET_SKEW:.0%} (load average {load} at the end: figures are noisy on a busy machine)")
     met = ratio <= TARGET_RATIO, skew_share <= TARGET_SKEW
-    print(f"verdict: arb/interleaved floor median {ratio:.1f}x {'<=' if met[0] else '>'} {TARGET_RATIO:g}x, skew/gap "
+    print(f"verdict: arb/interleaved floor median {ratio:.2f}x {'<=' if met[0] else '>'} {TARGET_RATIO:g}x, skew/gap "
           f"{skew_share:.0%} {'<=' if met[1] else '>'} {TARGET_SKEW:.0%}: {'PASS' if all(met) else 'FAIL'}")
 
 
