@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from arb.eventloop.simloop import SimulatedLoop, running_simulation
+from arb.eventloop.simloop import MarketTime, running_market
 
 
 def from_ms(ms: int) -> datetime:
@@ -45,20 +45,20 @@ class MarketClock:
         self._last_us = origin_ms * 1000
         self._last_ms = origin_ms
         self._last_time = 0.0  # the loop's time ``_last_us`` was worked out at (its own origin: the run's)
-        self._loop: SimulatedLoop | None = None  # the run's loop, for watchers on other threads
+        self._market: MarketTime | None = None  # the run's market time, for watchers on other threads
         # The last ``now()`` made, by its microsecond: every row decided at one market instant asks for the
         # same time (a hundred symbols' rejections at one instant), and a datetime is immutable.
         self._made: tuple[int, datetime] = (-1, datetime.min.replace(tzinfo=UTC))
 
     def _now_us(self) -> int:
-        loop = running_simulation()
-        if loop is None:
+        market = running_market()
+        if market is None:
             # Not on a simulation's loop: before the run (the origin), after it (where it ended), or from
             # another thread's loop (a test or program awaiting the run, a dashboard): that loop's time() is
             # its own wall clock (seconds since boot), not market time.
             return self._last_us
-        self._loop = loop
-        now = loop.time()
+        self._market = market
+        now = market.now
         if now != self._last_time:  # asked again and again at one instant: worked out once (~1 µs)
             self._last_time = now
             self._last_us = self.origin_ms * 1000 + round(now * 1_000_000)
@@ -72,10 +72,10 @@ class MarketClock:
     def watched_ms(self) -> int:
         """What the live surfaces show as now (status view, metrics, alerts): market time, moving with the
         wall clock while a paced run waits for its next event (``SimulatedLoop.watched_time``)."""
-        loop = running_simulation() or self._loop  # the status view reads it from its own thread
-        if loop is None or loop.is_closed():
+        market = running_market() or self._market  # the status view reads it from its own thread
+        if market is None or market.loop.is_closed():
             return self._now_us() // 1000
-        return max(self._last_us // 1000, self.origin_ms + round(loop.watched_time() * 1000))
+        return max(self._last_us // 1000, self.origin_ms + round(market.loop.watched_time() * 1000))
 
     def now(self) -> datetime:
         us = self._now_us()

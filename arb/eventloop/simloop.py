@@ -9,7 +9,7 @@ on market time simply awaits ``asyncio.sleep``; asyncio's timer heap then *is* t
 deterministic order (by time, then by the heap's shape: the same pushes and pops give the same order), so the
 same capture and config give the same run whatever the speed and however busy the machine.
 
-Time stands still while a simulated venue's request is on the wire (:attr:`SimulatedLoop.in_flight`): an
+Time stands still while a simulated venue's request is on the wire (:attr:`MarketTime.in_flight`): an
 exchange with the in-process sandbox over loopback takes real microseconds but no market time, so its
 answer never depends on how fast the machine is. Waiting for a thread (the decision writer) is not held
 that way: nothing a decision depends on comes from a thread.
@@ -27,7 +27,7 @@ import time
 from asyncio import get_running_loop
 from asyncio.base_events import MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]  # asyncio's longest wait in one turn: a jump's longest (not in typeshed)
 from collections.abc import Callable, Coroutine
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from heapq import heappop, heappush
 from threading import get_ident
 from typing import Any, TypeVar
@@ -44,10 +44,10 @@ MAX_LAG_S = 1.0
 # True inside a ``time_held`` block of this task (and of tasks it starts there): what *this* code does takes
 # no market time. Another task's hold (the other leg's request on the wire) stops the clock, not this code.
 _HELD_HERE: ContextVar[bool] = ContextVar("arb_time_held_here", default=False)
-# The simulation loop started last (SimulatedLoop.run_forever), until it is closed: running_simulation's
+# The market time of the simulation loop started last (SimulatedLoop.run_forever), until it is closed: running_market's
 # answer without asking asyncio, whose get_running_loop() makes a getpid system call on every ask (Python
 # 3.11's fork check; ~23,000 a replay of the bundled capture, three a market instant).
-_started: SimulatedLoop | None = None
+_started: MarketTime | None = None
 
 
 class _PacingSelector:
@@ -79,15 +79,16 @@ class _PacingSelector:
         if events or timeout == 0:
             return events
         loop = self._loop
+        market = loop.market
         if timeout is None:  # no timer at all: only I/O (a signal, a thread's answer) can move the run on
             return self._inner.select(None)
-        if loop.in_flight and not self._held_too_long():
+        if market.in_flight and not self._held_too_long():
             # Time is held (a request on the wire to the sandbox): wait for the I/O that ends it.
             return self._inner.select(min(timeout, 0.05))
-        if loop.speed == 0 and loop._skip_idle_ticks():
+        if market.speed == 0 and market.skip_idle_ticks():
             return []  # idle watchers' ticks moved past the quiet stretch: asyncio takes the next timer again
-        target = loop._jump(timeout)
-        if loop.speed > 0 and not loop.market_ended:
+        target = market.jump(timeout)
+        if market.speed > 0 and not market.market_ended:
             if target != self._target:
                 self._target, self._deadline = target, self._due(target)
             remaining = self._deadline - loop._wall()
@@ -95,7 +96,7 @@ class _PacingSelector:
                 events = self._inner.select(remaining)
                 if events:  # I/O at this market instant (a signal): handled before time moves
                     return events
-        loop._now = target
+        market.now = target
         self._target = None
         self._held_since = None
         return []
@@ -106,12 +107,12 @@ class _PacingSelector:
         added a millisecond per jump: a paced run fell behind its speed by one per event (a paper run at
         speed 2000 took 15 s for 150 s of market, ten times its pace). On one schedule a wait rounded up
         puts the run ahead, and the jumps that are then already due do not wait."""
-        loop = self._loop
-        wall = loop._wall()
+        market = self._loop.market
+        wall = self._loop._wall()
         anchor = self._anchor
-        if anchor is None or wall - (anchor[1] + (loop._now - anchor[0]) / loop.speed) > MAX_LAG_S:
-            anchor = self._anchor = (loop._now, wall)
-        return anchor[1] + (target - anchor[0]) / loop.speed
+        if anchor is None or wall - (anchor[1] + (market.now - anchor[0]) / market.speed) > MAX_LAG_S:
+            anchor = self._anchor = (market.now, wall)
+        return anchor[1] + (target - anchor[0]) / market.speed
 
     def _held_too_long(self) -> bool:
         """A hold lasting over :data:`HOLD_LIMIT_S` of real time is waiting on a timer of its own (a
@@ -122,50 +123,38 @@ class _PacingSelector:
         return now - self._held_since > HOLD_LIMIT_S
 
 
-class SimulatedLoop(asyncio.SelectorEventLoop):
-    """An event loop on market time (seconds from the run's origin), paced at ``speed``."""
+class MarketTime:
+    """A simulation's market time and what moves it (:attr:`SimulatedLoop.market`): asked at every market instant
+    (the time, the market source's sleep, the watchers' ticks), so held apart from the loop, which is an asyncio
+    loop subclass, a Python object whose every field is read through its instance dict. Compiled, this is an
+    extension type (simloop.pxd): its fields are C fields, its methods C calls.
 
-    # asyncio's own selector, then (``__init__``) the :class:`_PacingSelector` wrapping it; typeshed does
-    # not declare this private attribute of asyncio's selector loops.
-    _selector: Any
+    ``now``: market time, in seconds from the run's origin (the loop's ``time()``). ``speed``: 0 as fast as
+    possible, 1 the recorded pace. ``in_flight``: simulated venue requests awaiting their answer (market time
+    stands still). ``market_ended``: the capture has ended (:func:`stop_market_time`)."""
 
-    def __init__(self, speed: float = 0.0, *, wall: Callable[[], float] = time.monotonic) -> None:
-        if not speed >= 0:
-            raise ValueError(f"speed must be >= 0 (0 = as fast as possible), not {speed}")
-        super().__init__()
-        self._now = 0.0
+    def __init__(self, loop: SimulatedLoop, speed: float) -> None:
+        self.loop = loop
+        self.now = 0.0
         self.speed = speed
-        self._wall = wall
-        self.in_flight = 0  # simulated venue requests awaiting their answer: market time stands still
-        self.market_ended = False  # the capture has ended: nothing after it takes market time (stop_market_time)
-        self._selector = _PacingSelector(self._selector, self)
+        self.in_flight = 0
+        self.market_ended = False
         # Periodic watchers' next ticks (:func:`tick`, :func:`every`): the future a tick resolves, or a look's
         # failure would -> (the tick's grid origin, its period, whether the watcher is idle (None: never), its
         # timer, the look it calls: None for a tick waited on); and the ids of those timers, to know one (a
-        # TimerHandle hashes and compares in Python, by its time, which the ticks share with the events of the
-        # same instant: ids are looked up in C). A timer is held in ``_ticks`` while its id is.
-        self._ticks: dict[asyncio.Future[None], _Tick] = {}
-        self._tick_timers: set[int] = set()
-        self._advances = 0  # sleeps done by advance() since one last took the loop's turns, to poll I/O
+        # TimerHandle hashes in Python, by its time, which the ticks share with the events of the same instant:
+        # ids are looked up in C). A timer is held in ``ticks`` while its id is.
+        self.ticks: dict[asyncio.Future[None], _Tick] = {}
+        self.tick_timers: set[int] = set()
+        self.advances = 0  # sleeps done by advance() since one last took the loop's turns, to poll I/O
         # A sleep's timer that ran in its caller's step (advance): set again by the next sleep, rather than a
         # new handle at every market instant (sleep_timer).
         self.spare_timer: asyncio.TimerHandle | None = None
 
-    def run_forever(self) -> None:
-        global _started
-        _started = self
-        super().run_forever()
-
-    def close(self) -> None:
-        global _started
-        if _started is self:
-            _started = None
-        super().close()
-
     def tick_after(self, every_s: float, idle: Callable[[], bool]) -> asyncio.Future[None]:
         """A future resolved one ``every_s`` from now: a periodic watcher's next tick (:func:`tick`)."""
-        future = self.create_future()
-        self._set_tick(future, self._now, every_s, idle, self._now + every_s, None)
+        future = self.loop.create_future()
+        self.set_tick(future, self.now, every_s, idle, self.now + every_s, None)
         return future
 
     def looking_every(self, every_s: float, look: Callable[[], object],
@@ -173,42 +162,41 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         """``look()`` called one ``every_s`` from now and every ``every_s`` after, each from its timer
         (:func:`every`). The future fails with what a look raises (the looks stop then); cancelling it stops
         them."""
-        future = self.create_future()
-        self._set_tick(future, self._now, every_s, idle, self._now + every_s, look)
+        future = self.loop.create_future()
+        self.set_tick(future, self.now, every_s, idle, self.now + every_s, look)
         return future
 
-    def _set_tick(self, future: asyncio.Future[None], origin: float, every_s: float, idle: Callable[[], bool] | None,
-                  when: float, look: Callable[[], object] | None) -> None:
-        timer = self.call_at(when, self._tick_due, future)
-        self._ticks[future] = (origin, every_s, idle, timer, look)
-        self._tick_timers.add(id(timer))
+    def set_tick(self, future: asyncio.Future[None], origin: float, every_s: float, idle: Callable[[], bool] | None,
+                 when: float, look: Callable[[], object] | None) -> None:
+        timer = self.loop.call_at(when, self.tick_due, future)
+        self.ticks[future] = (origin, every_s, idle, timer, look)
+        self.tick_timers.add(id(timer))
 
-    def _tick_due(self, future: asyncio.Future[None]) -> None:
-        ticks = self._ticks
+    def tick_due(self, future: asyncio.Future[None]) -> None:
+        """A watcher's tick, its timer's callback: its look, or its waiting task woken."""
+        ticks = self.ticks
         _, every_s, idle, timer, look = ticks[future]
         if look is not None and not future.done():
             try:
                 look()
             except Exception as exc:  # noqa: BLE001 - the watcher's task raises it: its supervisor reports it
-                self._end_tick(future, timer)
+                self.end_tick(future, timer)
                 future.set_exception(exc)
                 return
             # The next look from now, as the watcher's own next tick would be set (tick_after, once it ran), on
             # the timer that just ran: one push of asyncio's heap as call_at's, without a new handle every look;
-            # its entry and its id stay where they are. _rearm's three lines, written out: twice an instant.
-            now = self._now
-            timer._when = now + every_s  # type: ignore[attr-defined]  # asyncio's private TimerHandle fields
-            heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # asyncio's private heap
-            timer._scheduled = True  # type: ignore[attr-defined]
+            # its entry and its id stay where they are.
+            now = self.now
+            self.rearm(timer, now + every_s)
             ticks[future] = (now, every_s, idle, timer, look)
             return
-        self._end_tick(future, timer)
+        self.end_tick(future, timer)
         if not future.done():  # done: a cancelled watcher's tick
             future.set_result(None)
 
-    def _end_tick(self, future: asyncio.Future[None], timer: asyncio.TimerHandle) -> None:
-        del self._ticks[future]
-        self._tick_timers.discard(id(timer))
+    def end_tick(self, future: asyncio.Future[None], timer: asyncio.TimerHandle) -> None:
+        del self.ticks[future]
+        self.tick_timers.discard(id(timer))
 
     def sleep_timer(self, delay: float) -> asyncio.TimerHandle:
         """The timer of a :func:`sleep` of ``delay``, set as ``asyncio.sleep`` sets its own (``call_later``): the
@@ -216,18 +204,18 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         nothing until an awaited sleep gives it a future."""
         timer, self.spare_timer = self.spare_timer, None
         if timer is None:
-            return self.call_later(delay, _wake, None)
-        self._rearm(timer, self._now + delay)
+            return self.loop.call_at(self.now + delay, _wake, None)
+        self.rearm(timer, self.now + delay)
         return timer
 
-    def _rearm(self, timer: asyncio.TimerHandle, when: float) -> None:
+    def rearm(self, timer: asyncio.TimerHandle, when: float) -> None:
         """A timer that has run set again for ``when``, as ``call_at`` sets a new one (the same push of asyncio's
         heap, so timers due at one instant still run in the order asyncio's heap gives them)."""
         timer._when = when  # type: ignore[attr-defined]  # asyncio's private TimerHandle fields, as call_at sets them
-        heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # asyncio's private heap
+        heappush(self.loop._scheduled, timer)  # type: ignore[attr-defined]  # asyncio's private heap
         timer._scheduled = True  # type: ignore[attr-defined]
 
-    def _skip_idle_ticks(self) -> bool:
+    def skip_idle_ticks(self) -> bool:
         """At a jump (nothing ready to run, no I/O): the ticks of watchers idle now that fall before the next
         other timer moved to their first grid point at or after it. Nothing runs before that timer, so every
         skipped tick would have found what the idle one found: nothing to do. True if any moved.
@@ -235,17 +223,20 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         A jump comes at every market instant, so the usual answer is one look at the next timer: when it is
         no watcher's tick, no tick falls before the next other timer and nothing moves. Only when a tick is
         next are the timers scanned (a few dozen) and the idle watchers asked."""
-        # asyncio's own timer heap (this class is an asyncio loop); asyncio drops cancelled timers from its
-        # head before it selects, so its first is the next timer to run.
-        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap: not in typeshed
-        tick_timers = self._tick_timers
+        # asyncio's own timer heap; asyncio drops cancelled timers from its head before it selects, so its first
+        # is the next timer to run.
+        scheduled: list[asyncio.TimerHandle] = self.loop._scheduled  # type: ignore[attr-defined]  # asyncio's private heap: not in typeshed
+        tick_timers = self.tick_timers
         if not scheduled or id(scheduled[0]) not in tick_timers:
             return False
-        other = min((h.when() for h in scheduled if id(h) not in tick_timers and not h.cancelled()), default=None)
+        other = None  # the next other timer's time (a loop, not min() over a generator: a closure, which a cpdef
+        for h in scheduled:  # method of the compiled class cannot hold)
+            if id(h) not in tick_timers and not h.cancelled() and (other is None or h.when() < other):
+                other = h.when()
         if other is None or scheduled[0].when() >= other:
             return False  # the next other timer is due with the first tick (a watcher ticking as events come)
         moved = False
-        for future, (origin, every_s, idle, timer, look) in list(self._ticks.items()):
+        for future, (origin, every_s, idle, timer, look) in list(self.ticks.items()):
             # A cancelled watcher's tick (its future done) is left to fire: it only drops its entry.
             if future.done() or timer.when() >= other:
                 continue
@@ -265,7 +256,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
                 continue
             timer.cancel()
             tick_timers.discard(id(timer))
-            self._set_tick(future, origin, every_s, idle, origin + k * every_s, look)
+            self.set_tick(future, origin, every_s, idle, origin + k * every_s, look)
             moved = True
         return moved
 
@@ -289,15 +280,16 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         falls in when a tick after the timer in its batch leaves some (an alert sent): it runs after the
         caller's step as it would have, but a timer that step sets for its own instant then runs before that
         work's own follow-ups rather than after them."""
-        if self.speed != 0 or self.in_flight or self.market_ended or self._ready:  # type: ignore[attr-defined]  # asyncio's ready queue
+        loop = self.loop
+        ready: collections.deque[asyncio.Handle] = loop._ready  # type: ignore[attr-defined]  # asyncio's ready queue
+        if self.speed != 0 or self.in_flight or self.market_ended or ready:
             return _WAIT
-        self._advances += 1
-        if self._advances == POLL_EVERY:
-            self._advances = 0
+        self.advances += 1
+        if self.advances == POLL_EVERY:
+            self.advances = 0
             return _WAIT
-        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
-        ready: collections.deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
-        tick_timers = self._tick_timers
+        scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
+        tick_timers = self.tick_timers
         # Handles' fields are read directly (``_when``, ``_cancelled``: what their when() and cancelled() return)
         # here and in _only_ticks_before: this runs at every market instant, a method call each costs as much
         # as the comparison it feeds.
@@ -305,50 +297,58 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
             head = scheduled[0]  # the timer itself is in the heap until its batch
             if head._cancelled or (head is not timer and id(head) not in tick_timers):
                 return _WAIT
-            timeout = min(head._when - self._now, MAXIMUM_SELECT_TIMEOUT)  # type: ignore[attr-defined]
+            timeout = min(head._when - self.now, MAXIMUM_SELECT_TIMEOUT)  # type: ignore[attr-defined]
             if timeout <= 0:
                 return _WAIT  # due now: the loop's next turn runs it
             # As at the selector's jump; the timer is a timer other than a tick, so when the head is due with it
             # or after it, no tick falls before the next other timer and none moves.
-            if head._when < timer._when and self._skip_idle_ticks():  # type: ignore[attr-defined]
+            if head._when < timer._when and self.skip_idle_ticks():  # type: ignore[attr-defined]
                 continue
-            now = self._jump(timeout)
+            now = self.jump(timeout)
             end = now + _resolution_at(now)
-            if not _only_ticks_before(scheduled, tick_timers, end, timer):
+            if not _only_ticks_before(scheduled, tick_timers, end, timer, 0):
                 return _WAIT
-            self._now = now
+            self.now = now
             batch: list[asyncio.TimerHandle] = []
-            at = None
+            at = -1
             while scheduled and scheduled[0]._when < end:  # type: ignore[attr-defined]
                 handle = heappop(scheduled)
                 handle._scheduled = False  # type: ignore[attr-defined]  # as asyncio's turn marks it
                 if handle is timer:
                     at = len(batch)
                 batch.append(handle)
-            if at is None:
-                _run_due(batch)
+            if at < 0:
+                self.run_ticks(batch, 0, len(batch))
                 if ready:
                     return _WAIT
                 continue
-            if at:
-                _run_due(batch[:at])
+            self.run_ticks(batch, 0, at)
             # The timer's own run is due here: a sleep's (sleep_timer) wakes no future until the sleep awaits it.
             if ready:
                 # Work before the timer: its task's step comes after it. The ticks after the timer in the batch
                 # still run before that work, as in their turn, and what they leave after the task.
                 ready.extendleft(reversed(batch[at + 1:]))
                 return _YIELD
-            if at + 1 < len(batch):
-                _run_due(batch[at + 1:])  # what these leave runs after the caller's step, as after its task's
+            self.run_ticks(batch, at + 1, len(batch))  # what these leave runs after the caller's step, as after its task's
             return _DONE
 
-    def _jump(self, timeout: float) -> float:
+    def run_ticks(self, batch: list[asyncio.TimerHandle], start: int, stop: int) -> None:
+        """Run ``batch[start:stop]``, watchers' ticks due at once, as asyncio's turn runs its ready handles: each in
+        its handle's context, one cancelled meanwhile (by a look before it) passed over. Called here rather than
+        through the handle's ``_run``, an interpreted frame twice an instant: a tick's callback is
+        :meth:`tick_due`, which reports a look's failure to the watcher's task itself."""
+        for i in range(start, stop):
+            handle = batch[i]
+            if not handle._cancelled:  # what cancelled() returns, without its call
+                handle._context.run(self.tick_due, handle._args[0])  # type: ignore[attr-defined]  # asyncio's private Handle fields
+
+    def jump(self, timeout: float) -> float:
         """Market time ``timeout`` on from now: where a jump to the next timer takes it."""
-        target = self._now + timeout
-        if target <= self._now:
+        target = self.now + timeout
+        if target <= self.now:
             # A timer less than half a float step ahead (market time a year on: steps of ~4 ns, over the
             # loop's 1 ns resolution): the sum rounds back to now and asyncio would ask again forever.
-            target = math.nextafter(self._now, math.inf)
+            target = math.nextafter(self.now, math.inf)
         return target
 
     def nothing_due(self) -> bool:
@@ -356,14 +356,73 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         at this market instant (a cancelled one at the heap's head counts: asyncio drops it on its turn), no
         request on the wire (its answer is I/O the turn might read). I/O from threads and signals is polled
         at every jump, not on every turn (:class:`_PacingSelector`)."""
-        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
-        if self._ready or self.in_flight:  # type: ignore[attr-defined]  # asyncio's ready queue
+        loop = self.loop
+        if loop._ready or self.in_flight:  # type: ignore[attr-defined]  # asyncio's ready queue
             return False
-        now = self._now  # _clock_resolution's value without the property: asked once every market instant
+        scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]  # asyncio's private heap
+        now = self.now
         return not scheduled or scheduled[0]._when >= now + _resolution_at(now)  # type: ignore[attr-defined]
 
+
+class _Timer(asyncio.TimerHandle):
+    """asyncio's timer, compared as it compares them (by time alone), the comparison compiled with this module:
+    asyncio's heap compares its timers a few times an instant, each an interpreted ``TimerHandle.__lt__``."""
+
+    __slots__ = ()
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, asyncio.TimerHandle):
+            return self._when < other._when  # type: ignore[attr-defined]  # asyncio's private field
+        return NotImplemented
+
+
+class SimulatedLoop(asyncio.SelectorEventLoop):
+    """An event loop on market time (seconds from the run's origin), paced at ``speed``; its market time and the
+    watchers' ticks are :attr:`market`'s."""
+
+    # asyncio's own selector, then (``__init__``) the :class:`_PacingSelector` wrapping it; typeshed does
+    # not declare this private attribute of asyncio's selector loops.
+    _selector: Any
+    # The class of :attr:`market` (a test's subclass can replace its methods: the compiled class's are C).
+    market_time: type[MarketTime] = MarketTime
+
+    def __init__(self, speed: float = 0.0, *, wall: Callable[[], float] = time.monotonic) -> None:
+        if not speed >= 0:
+            raise ValueError(f"speed must be >= 0 (0 = as fast as possible), not {speed}")
+        super().__init__()
+        self.market = self.market_time(self, speed)
+        self._wall = wall
+        self._selector = _PacingSelector(self._selector, self)
+
+    def run_forever(self) -> None:
+        global _started
+        _started = self.market
+        super().run_forever()
+
+    def close(self) -> None:
+        global _started
+        if _started is self.market:
+            _started = None
+        super().close()
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any,  # type: ignore[override]  # typeshed's is
+                context: Context | None = None) -> asyncio.TimerHandle:  # generic over the arguments' types: the same call
+        """asyncio's ``call_at``, its timer a :class:`_Timer`."""
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]  # asyncio's private check
+        if self.get_debug():
+            self._check_thread()  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
+        timer = _Timer(when, callback, args, self, context)
+        if timer._source_traceback:  # type: ignore[attr-defined]
+            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        heappush(self._scheduled, timer)  # type: ignore[attr-defined]  # asyncio's private heap
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
     def time(self) -> float:
-        return self._now
+        return self.market.now
 
     @property
     def _clock_resolution(self) -> float:
@@ -371,7 +430,7 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         market time (1 ns), and at least one float step past now, so a timer due now runs however far market
         time has come (a year on, a step is ~4 ns: ``now + 1e-9`` rounded back to now and a timer due now never
         ran, the loop spinning)."""
-        return _resolution_at(self._now)
+        return _resolution_at(self.market.now)
 
     @_clock_resolution.setter
     def _clock_resolution(self, value: float) -> None:
@@ -384,27 +443,28 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
         nothing the run decides reads it (``time()`` is the run's)."""
         selector: _PacingSelector = self._selector
         target = selector._target
-        if self.speed > 0 and target is not None:
+        market = self.market
+        if market.speed > 0 and target is not None:
             remaining = max(0.0, selector._deadline - self._wall())
-            return max(self._now, target - remaining * self.speed)
-        return self._now
+            return max(market.now, target - remaining * market.speed)
+        return market.now
 
 
 def _only_ticks_before(scheduled: list[asyncio.TimerHandle], tick_timers: set[int], end: float,
-                       timer: asyncio.TimerHandle) -> bool:
-    """Whether every timer due before ``end`` is ``timer`` or a watcher's tick (``tick_timers``: their ids), none
-    cancelled (asyncio's heap ``scheduled``, walked from its head down the branches that hold one: the few due,
-    and their children). A C function when compiled (simloop.pxd): run at every market instant."""
-    size = len(scheduled)
-    branches = [0]
-    while branches:
-        i = branches.pop()
-        if i < size and (handle := scheduled[i])._when < end:  # type: ignore[attr-defined]
-            if handle._cancelled or (handle is not timer and id(handle) not in tick_timers):
-                return False
-            branches.append(2 * i + 1)
-            branches.append(2 * i + 2)
-    return True
+                       timer: asyncio.TimerHandle, i: int) -> bool:
+    """Whether every timer due before ``end`` in the branch of asyncio's heap ``scheduled`` from its entry ``i``
+    down is ``timer`` or a watcher's tick (``tick_timers``: their ids), none cancelled: walked down the branches
+    that hold one (the few due, and their children: as deep as the heap, a few levels). A C function when
+    compiled (simloop.pxd): run at every market instant."""
+    if i >= len(scheduled):
+        return True
+    handle = scheduled[i]
+    if not handle._when < end:  # type: ignore[attr-defined]
+        return True
+    if handle._cancelled or (handle is not timer and id(handle) not in tick_timers):
+        return False
+    return (_only_ticks_before(scheduled, tick_timers, end, timer, 2 * i + 1)
+            and _only_ticks_before(scheduled, tick_timers, end, timer, 2 * i + 2))
 
 
 def _resolution_at(now: float) -> float:
@@ -420,23 +480,15 @@ async def tick(every_s: float, idle: Callable[[], bool]) -> None:
     there is moved to the first grid point after the stretch: a gap costs the same whatever its length (a
     watcher ticking each second of market time made a year's gap ~1,000 s). Elsewhere ``asyncio.sleep``
     (a paced run's gap takes its time anyway)."""
-    loop = running_simulation()
-    if loop is None or loop.speed != 0:
+    market = running_market()
+    if market is None or market.speed != 0:
         await asyncio.sleep(every_s)
         return
-    await loop.tick_after(every_s, idle)
-
-
-def _run_due(handles: list[asyncio.TimerHandle]) -> None:
-    """Run a batch of due timers as asyncio's turn runs its ready handles: one cancelled meanwhile (by a look
-    before it) is passed over."""
-    for handle in handles:
-        if not handle._cancelled:  # what cancelled() returns, without its call
-            handle._run()  # asyncio's own call of a handle
+    await market.tick_after(every_s, idle)
 
 
 class Advanced(enum.Enum):
-    """What :meth:`SimulatedLoop.advance` did with a sleep's timer."""
+    """What :meth:`MarketTime.advance` did with a sleep's timer."""
 
     DONE = enum.auto()
     YIELD = enum.auto()
@@ -450,20 +502,20 @@ _DONE, _YIELD, _WAIT = Advanced.DONE, Advanced.YIELD, Advanced.WAIT
 
 async def sleep(delay: float) -> None:
     """``asyncio.sleep(delay)``, done in the caller's step where the loop's turns would only run the watchers'
-    ticks on the way (:meth:`SimulatedLoop.advance`): the market source's wait for its next instant."""
-    loop = running_simulation()
-    if loop is None or loop.speed != 0:
+    ticks on the way (:meth:`MarketTime.advance`): the market source's wait for its next instant."""
+    market = running_market()
+    if market is None or market.speed != 0:
         await asyncio.sleep(delay)
         return
-    timer = loop.sleep_timer(delay)
-    advanced = loop.advance(timer)
+    timer = market.sleep_timer(delay)
+    advanced = market.advance(timer)
     if advanced is not _WAIT:
-        loop.spare_timer = timer  # it ran: the next sleep sets it again
+        market.spare_timer = timer  # it ran: the next sleep sets it again
         if advanced is _YIELD:
             await asyncio.sleep(0)
         return
     # Awaited: the future its run resolves, made only now (a sleep advanced in the caller's step needs none).
-    future = loop.create_future()
+    future = market.loop.create_future()
     timer._args = (future,)  # asyncio's private Handle field: what the timer calls _wake with
     try:
         await future
@@ -489,27 +541,33 @@ async def every(every_s: float, look: Callable[[], object], idle: Callable[[], b
     per venue paid it as often as its events. The looks come when the task's would have: first at the
     instant's timers, before the tasks they wake."""
     look()
-    loop = running_simulation()
-    if loop is None or loop.speed != 0:
+    market = running_market()
+    if market is None or market.speed != 0:
         while True:
             await asyncio.sleep(every_s)
             look()
-    await loop.looking_every(every_s, look, idle)
+    await market.looking_every(every_s, look, idle)
 
 
-def running_simulation() -> SimulatedLoop | None:
-    """The running loop when it is a simulation, else None. Asked several times every market instant (the
-    clock, the market source's sleep): the loop started last is the answer when it runs in this thread now
-    (asyncio's ``_thread_id``, set while it runs); any other (two simulations on two threads, none) is asked
-    of asyncio."""
+def running_market() -> MarketTime | None:
+    """The running loop's :attr:`~SimulatedLoop.market` when it is a simulation, else None. Asked several times
+    every market instant (the clock, the market source's sleep): the loop started last is the answer when it
+    runs in this thread now (asyncio's ``_thread_id``, set while it runs); any other (two simulations on two
+    threads, none) is asked of asyncio."""
     started = _started
-    if started is not None and started._thread_id == get_ident():  # type: ignore[attr-defined]  # asyncio's private field
+    if started is not None and started.loop._thread_id == get_ident():  # type: ignore[attr-defined]  # asyncio's private field
         return started
     try:
         loop = get_running_loop()  # the name imported
     except RuntimeError:
         return None
-    return loop if isinstance(loop, SimulatedLoop) else None
+    return loop.market if isinstance(loop, SimulatedLoop) else None
+
+
+def running_simulation() -> SimulatedLoop | None:
+    """The running loop when it is a simulation, else None (:func:`running_market`)."""
+    market = running_market()
+    return None if market is None else market.loop
 
 
 def _forget_started() -> None:
@@ -528,8 +586,8 @@ def is_time_held() -> bool:
     block (the run's start and end, a request to the sandbox), or the market has ended. Outside a
     simulation: never. Time held by *another* task (the other leg on the wire) does not count: its hold
     pauses the clock for everyone, but a request sent now still travels its latency."""
-    loop = running_simulation()
-    return loop is not None and (loop.market_ended or (loop.in_flight > 0 and _HELD_HERE.get()))
+    market = running_market()
+    return market is not None and (market.market_ended or (market.in_flight > 0 and _HELD_HERE.get()))
 
 
 def stop_market_time() -> None:
@@ -537,9 +595,9 @@ def stop_market_time() -> None:
     latency, no throttle waits). Its remaining timers (an order's latency already under way, the watchers'
     polls, a client's close) fire at once, unpaced: there is no market left to wait for. A request on the
     wire to the sandbox still holds the clock until its answer arrives, as during the run."""
-    loop = running_simulation()
-    if loop is not None:
-        loop.market_ended = True
+    market = running_market()
+    if market is not None:
+        market.market_ended = True
 
 
 class time_held:  # noqa: N801 - a context manager used as a function: ``with time_held():``
@@ -549,19 +607,19 @@ class time_held:  # noqa: N801 - a context manager used as a function: ``with ti
     A class rather than ``contextlib.contextmanager``: each order a live venue sends passes through one,
     and a generator-based manager costs ~1 µs more on that path."""
 
-    __slots__ = ("_loop", "_token")
+    __slots__ = ("_market", "_token")
 
     def __enter__(self) -> None:
-        loop = self._loop = running_simulation()
-        if loop is not None:
-            loop.in_flight += 1
+        market = self._market = running_market()
+        if market is not None:
+            market.in_flight += 1
             self._token = _HELD_HERE.set(True)
 
     def __exit__(self, *exc_info: object) -> None:
-        loop = self._loop
-        if loop is not None:
+        market = self._market
+        if market is not None:
             _HELD_HERE.reset(self._token)
-            loop.in_flight -= 1
+            market.in_flight -= 1
 
 
 def run_simulation(main: Coroutine[Any, Any, T], speed: float) -> T:

@@ -165,6 +165,8 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
     loop cannot carry it past it). ``traded`` hears each recorded trade handed to a venue.
     """
     loop = asyncio.get_running_loop()
+    # A simulation's market time (the loop's, and whether a turn of it now would only come back here).
+    market = loop.market if isinstance(loop, SimulatedLoop) else None
     markets = markets or {}
     clocks = {venue: (feed or {}).get(venue, FeedClock()) for venue in set(routes.values())}
     # How much earlier than its line's time a delivery can be due: read that far ahead of it.
@@ -183,7 +185,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
         """Market time brought to ``due``, the arrival rule told that its events are coming."""
         if arrival is not None:
             arrival.due_at(due_s(due))
-        delay = due_s(due) - loop.time()
+        delay = due_s(due) - (loop.time() if market is None else market.now)
         if delay > 0:
             await simloop.sleep(delay)
 
@@ -261,7 +263,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                     continue
                 open_at = None
                 instant_delivered()
-                if not (isinstance(loop, SimulatedLoop) and loop.nothing_due()):
+                if not (market is not None and market.nothing_due()):
                     await asyncio.sleep(0)  # the instant's decisions, as after a batched one
             # Nothing read from here on is due before this event's time plus the smallest lag.
             first = pending.first_due()
@@ -269,7 +271,7 @@ async def market_source(path: Path, routes: dict[tuple[str, str], str], books: B
                 await apply_due(event.ts + least)
                 # The instant's decisions before the next instant's lines are read: a turn of the loop, unless
                 # it would run nothing (the decisions were made in ``delivered``, nothing else is due now).
-                if not (isinstance(loop, SimulatedLoop) and loop.nothing_due()):
+                if not (market is not None and market.nothing_due()):
                     await asyncio.sleep(0)
             if streams and pending.first_due() is None:
                 await open_instant(event.ts)

@@ -88,22 +88,22 @@ def test_a_turn_would_run_nothing_only_with_nothing_ready_due_now_or_on_the_wire
     seen: dict[str, bool] = {}
 
     async def look() -> None:
-        seen["idle"] = loop.nothing_due()
+        seen["idle"] = loop.market.nothing_due()
         later = loop.call_at(loop.time() + 1.0, lambda: None)
-        seen["a timer later"] = loop.nothing_due()
+        seen["a timer later"] = loop.market.nothing_due()
         now = loop.call_at(loop.time(), lambda: None)
-        seen["a timer due now"] = loop.nothing_due()
+        seen["a timer due now"] = loop.market.nothing_due()
         now.cancel()
-        seen["a cancelled timer at the head"] = loop.nothing_due()  # asyncio drops it on its turn: a turn
+        seen["a cancelled timer at the head"] = loop.market.nothing_due()  # asyncio drops it on its turn: a turn
         await asyncio.sleep(0)  # that turn
-        seen["after its turn"] = loop.nothing_due()
+        seen["after its turn"] = loop.market.nothing_due()
         soon = loop.call_soon(lambda: None)
-        seen["a callback ready"] = loop.nothing_due()
+        seen["a callback ready"] = loop.market.nothing_due()
         soon.cancel()
         await asyncio.sleep(0)
-        loop.in_flight += 1
-        seen["a request on the wire"] = loop.nothing_due()
-        loop.in_flight -= 1
+        loop.market.in_flight += 1
+        seen["a request on the wire"] = loop.market.nothing_due()
+        loop.market.in_flight -= 1
         later.cancel()
 
     try:

@@ -1,5 +1,5 @@
 """The market source's sleep between instants (``simloop.sleep``) is done without the loop's turns where only
-watchers' ticks fall before its end (``SimulatedLoop.advance``): everything that runs, runs at the same
+watchers' ticks fall before its end (``MarketTime.advance``): everything that runs, runs at the same
 market time and in the same order as with its sleep on a timer, whatever else is on the loop (other timers,
 ties with the ticks, looks that leave work to run, idle watchers over a quiet stretch); at the same market
 times as with ``asyncio.sleep``; and a capture of sparse instants takes a few turns of the loop instead of two
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arb.eventloop import simloop
-from arb.eventloop.simloop import POLL_EVERY, Advanced, SimulatedLoop, every
+from arb.eventloop.simloop import POLL_EVERY, Advanced, MarketTime, SimulatedLoop, every
 
 Trace = list[tuple[float, str]]
 
@@ -42,14 +42,17 @@ def _run(scenario: Scenario, sleep: Callable[[float], Awaitable[None]], *, turn_
     trace: Trace = []
     turns = 0
 
+    class OnItsTimer(MarketTime):
+        def advance(self, timer: asyncio.TimerHandle) -> Advanced:
+            return Advanced.WAIT
+
     class Counted(SimulatedLoop):
+        market_time = MarketTime if turn_free else OnItsTimer
+
         def _run_once(self) -> None:
             nonlocal turns
             turns += 1
             super()._run_once()  # type: ignore[misc]  # asyncio's private turn
-
-        def advance(self, timer: asyncio.TimerHandle) -> Advanced:
-            return super().advance(timer) if turn_free else Advanced.WAIT
 
     loop = Counted(0)
 

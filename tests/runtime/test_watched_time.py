@@ -39,7 +39,7 @@ def test_watchers_see_market_time_move_while_a_jump_is_paced() -> None:
             reader.join()
             selector._target = None  # type: ignore[attr-defined]
 
-        loop._now = 1.0
+        loop.market.now = 1.0
         loop.run_until_complete(at_one_second())
     finally:
         loop.close()
@@ -48,7 +48,7 @@ def test_watchers_see_market_time_move_while_a_jump_is_paced() -> None:
     # Not paced (speed 0) or not waiting: both are the run's time.
     fast = SimulatedLoop(speed=0.0)
     try:
-        fast._now = 4.0
+        fast.market.now = 4.0
         assert fast.watched_time() == 4.0
     finally:
         fast.close()
