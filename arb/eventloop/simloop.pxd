@@ -11,6 +11,7 @@ cdef class MarketTime:
     cdef public Py_ssize_t in_flight
     cdef public bint market_ended
     cdef public object spare_timer
+    cdef public object thread
     cdef readonly dict ticks
     cdef readonly set tick_timers
     cdef Py_ssize_t advances
@@ -35,4 +36,4 @@ cdef double _resolution_at(double now)
 
 cdef bint _only_ticks_before(list scheduled, set tick_timers, double end, object timer, Py_ssize_t i) except -1
 
-cdef object _started
+cdef MarketTime _started

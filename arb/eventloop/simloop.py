@@ -29,6 +29,7 @@ from asyncio.base_events import MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defi
 from collections.abc import Callable, Coroutine
 from contextvars import Context, ContextVar
 from heapq import heappop, heappush
+from math import ulp  # the name itself: asked once an instant, math.ulp is a module lookup in compiled code
 from threading import get_ident
 from typing import Any, TypeVar
 
@@ -139,6 +140,7 @@ class MarketTime:
         self.speed = speed
         self.in_flight = 0
         self.market_ended = False
+        self.thread: int | None = None  # the thread the loop runs in while it runs (asyncio's _thread_id, in C)
         # Periodic watchers' next ticks (:func:`tick`, :func:`every`): the future a tick resolves, or a look's
         # failure would -> (the tick's grid origin, its period, whether the watcher is idle (None: never), its
         # timer, the look it calls: None for a tick waited on); and the ids of those timers, to know one (a
@@ -371,7 +373,8 @@ class _Timer(asyncio.TimerHandle):
     __slots__ = ()
 
     def __lt__(self, other: object) -> bool:
-        if isinstance(other, asyncio.TimerHandle):
+        # Every timer of a simulation's loop is one (call_at): its type first, one pointer comparison.
+        if type(other) is _Timer or isinstance(other, asyncio.TimerHandle):
             return self._when < other._when  # type: ignore[attr-defined]  # asyncio's private field
         return NotImplemented
 
@@ -396,8 +399,13 @@ class SimulatedLoop(asyncio.SelectorEventLoop):
 
     def run_forever(self) -> None:
         global _started
-        _started = self.market
-        super().run_forever()
+        market = _started = self.market
+        running = market.thread
+        market.thread = get_ident()
+        try:
+            super().run_forever()
+        finally:
+            market.thread = running  # None, unless this was a second run_forever, refused while the first runs
 
     def close(self) -> None:
         global _started
@@ -469,7 +477,7 @@ def _only_ticks_before(scheduled: list[asyncio.TimerHandle], tick_timers: set[in
 
 def _resolution_at(now: float) -> float:
     """The loop's clock resolution at market time ``now`` (``SimulatedLoop._clock_resolution``)."""
-    return max(1e-9, 2 * math.ulp(now))
+    return max(1e-9, 2 * ulp(now))
 
 
 async def tick(every_s: float, idle: Callable[[], bool]) -> None:
@@ -552,10 +560,10 @@ async def every(every_s: float, look: Callable[[], object], idle: Callable[[], b
 def running_market() -> MarketTime | None:
     """The running loop's :attr:`~SimulatedLoop.market` when it is a simulation, else None. Asked several times
     every market instant (the clock, the market source's sleep): the loop started last is the answer when it
-    runs in this thread now (asyncio's ``_thread_id``, set while it runs); any other (two simulations on two
+    runs in this thread now (:attr:`MarketTime.thread`); any other (two simulations on two
     threads, none) is asked of asyncio."""
     started = _started
-    if started is not None and started.loop._thread_id == get_ident():  # type: ignore[attr-defined]  # asyncio's private field
+    if started is not None and started.thread == get_ident():
         return started
     try:
         loop = get_running_loop()  # the name imported

@@ -42,13 +42,18 @@ in ``arb/engine/``.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+# The names themselves, not their modules': read a few times every decision, a module's attribute is a dict
+# lookup each time in compiled code, a module's own name one cached read.
+from gc import disable as gc_disable
+from gc import enable as gc_enable
+from gc import isenabled as gc_isenabled
 from pathlib import Path
+from time import perf_counter_ns
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -85,6 +90,7 @@ from arb.runtime.writer import DecisionWriter
 # The engine's records keep the engine's logger name, which log filters and JSON log consumers key on.
 log = logging.getLogger("arb.engine")
 UNDELIVERED = 0  # a dirty symbol's latency start, in a simulation, until its market instant is all applied
+_NO_CROSS = Reason.NO_CROSS  # asked once every decision: an Enum class's attribute is read through its metaclass
 
 
 @dataclass(frozen=True)
@@ -157,13 +163,15 @@ class DecisionLoop:
         wake = self._wake
         simulated = isinstance(self.clock, MarketClock)
         parked = False  # the task waits for a wake-up: nothing of it is in flight
+        funnel, pairs, stop = self.funnel, self.pairs, self.state.stop  # read once an instant: held here
 
         def on_book(book: OrderBook) -> None:
-            self.funnel.book_updates += 1
-            if book.symbol in maker_symbols:
-                quoting[book.symbol] = None
+            funnel.book_updates += 1
+            symbol = book.symbol
+            if symbol in maker_symbols:
+                quoting[symbol] = None
             else:
-                dirty.setdefault(book.symbol, UNDELIVERED if simulated else time.perf_counter_ns())
+                dirty.setdefault(symbol, UNDELIVERED if simulated else perf_counter_ns())
             if not simulated:  # a simulation's instant wakes the loop once, when it is all applied (delivered)
                 wake.set()
 
@@ -173,10 +181,10 @@ class DecisionLoop:
             anything, so waking the task would only add a turn of the event loop (and resuming its stack,
             cold after an instant's book updates) to every decision. An opportunity, a maker symbol to
             re-price or a pair in flight needs the task: it is woken."""
-            stamp_delivered(dirty, time.perf_counter_ns())
+            stamp_delivered(dirty, perf_counter_ns())
             # Not again before the task has taken what an earlier step left it (an opportunity, an error).
-            if (parked and not quoting and not self.pairs and self._found is None and self._failed is None
-                    and not self.state.stop.is_set()):
+            if (parked and not quoting and not pairs and self._found is None and self._failed is None
+                    and not stop.is_set()):
                 try:
                     if self._decide_at_once(dirty):
                         return
@@ -275,15 +283,15 @@ class DecisionLoop:
         order, as it is handed on: the symbol leaves ``dirty`` and its latency is counted only then, so the
         symbols after an opportunity the caller stops at stay dirty, to be detected again."""
         symbols = ready if self.batched else ready[:1]
-        collecting = gc.isenabled()
-        gc.disable()  # no collection pause inside the hot path: one runs at the next allocation after it
+        collecting = gc_isenabled()
+        gc_disable()  # no collection pause inside the hot path: one runs at the next allocation after it
         try:
-            started = time.perf_counter_ns()
+            started = perf_counter_ns()
             decisions = self.detect_all(symbols)
-            done = time.perf_counter_ns()  # the hot path ends here for every symbol of the batch
+            done = perf_counter_ns()  # the hot path ends here for every symbol of the batch
         finally:
             if collecting:
-                gc.enable()
+                gc_enable()
         for symbol, decided in zip(symbols, decisions, strict=True):
             # A symbol made dirty outside a market instant (none is, today) counts from its detection.
             self.hot_path.add(done - (dirty.pop(symbol) or started))
@@ -331,7 +339,7 @@ class DecisionLoop:
         """A decision that trades nothing: counted, and a rejection of a crossed pair queued as its row
         (no_cross is the absence of an opportunity). Nothing is awaited."""
         self.funnel.saw(decision)
-        if decision is not None and decision.reason is not Reason.NO_CROSS:
+        if decision is not None and decision.reason is not _NO_CROSS:
             self.trading.writer.add_rejection(self.trading.executor.run_id, self.clock.now(), decision)
 
     def _start_pair(self, opp: Opportunity) -> None:
