@@ -34,7 +34,7 @@ from threading import get_ident
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-# A periodic watcher's next tick: (grid origin, period, idle or None, timer, look or None); see SimulatedLoop._ticks.
+# A periodic watcher's next tick: (grid origin, period, idle or None, timer, look or None); see MarketTime.ticks.
 _Tick = tuple[float, float, Callable[[], bool] | None, asyncio.TimerHandle, Callable[[], object] | None]
 
 HOLD_LIMIT_S = 1.0
