@@ -360,8 +360,9 @@ def _to_venue(market: SimulatedMarket, event: CaptureLine, now_ms: int) -> None:
     """One capture line to a simulated venue's matcher, under the venue's name for its market."""
     market_id = market.markets[event.symbol]
     if type(event) is CaptureEvent:  # nearly every line: asked first
-        if event.type == "delta" or event.type == "snapshot":
-            market.on_book(market_id, event.type, event.bids, event.asks, now_ms)  # the venue reads the levels
+        kind = event.type  # read once: each read of a line's field is a generic attribute lookup in compiled code
+        if kind == "delta" or kind == "snapshot":
+            market.on_book(market_id, kind, event.bids, event.asks, now_ms)  # the venue reads the levels
         # A recorded reset or gap is arb's feed losing the book; the venue's market went on.
     elif isinstance(event, CaptureTrade):
         market.on_trade(market_id, Decimal(event.price), Decimal(event.amount), event.side, now_ms)
